@@ -1,0 +1,61 @@
+# stich — make help lists the targets.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+GO      ?= go
+BUF     := web/node_modules/.bin/buf
+BIN     := bin/stich
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+web/node_modules/.stamp: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.PHONY: tools
+tools: web/node_modules/.stamp ## Install pinned code generators (buf from npm; Go plugins via tools/go.mod)
+
+.PHONY: generate
+generate: tools ## Regenerate protobuf and Connect code from proto/
+	$(BUF) generate
+	$(BUF) lint
+
+.PHONY: check-generated
+check-generated: generate ## Fail if committed generated code is stale
+	@if [ -n "$$(git status --porcelain -- proto)" ]; then \
+		echo "generated code in proto/ is stale or uncommitted: run 'make generate' and commit"; \
+		git status --porcelain -- proto; exit 1; fi
+
+.PHONY: build
+build: ## Build bin/stich
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/stich
+
+.PHONY: run
+run: build ## Build and serve on 127.0.0.1:8080 with embedded defaults (data in ./stich-data)
+	$(BIN) serve
+
+.PHONY: lint
+lint: tools ## gofmt, go vet and buf lint
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$\|\.connect\.go$$')); \
+		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(BUF) lint
+
+.PHONY: test
+test: check-generated lint ## Everything CI checks: generated code, lint, all Go tests with -race, app builds
+	$(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) test -count=1 -timeout 15m -tags npmbuild -run 'NPM' ./scaffold/...
+
+.PHONY: bench
+bench: ## Benchmarks, printed as ratios against references measured in the same run
+	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./bench/ | tee bench.out
+	$(GO) run ./internal/benchratio < bench.out
+
+.PHONY: clean
+clean: ## Remove build output
+	rm -rf bin bench.out

@@ -1,0 +1,46 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/stichdev/stich/cluster"
+	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
+)
+
+// Error is a grain's refusal or failure, with a code the RPC edge maps to a
+// Connect code.
+type Error struct {
+	Code       actorsv1.ErrorCode
+	Message    string
+	RetryAfter time.Duration
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// grainErr builds the reply a grain sends to refuse a request.
+func grainErr(code actorsv1.ErrorCode, format string, args ...any) *actorsv1.GrainError {
+	return &actorsv1.GrainError{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Call sends req to the grain (kind, identity) and returns its typed reply.
+// It is the one way stich code calls a grain: the context's deadline bounds
+// the call (activation included), and a [actorsv1.GrainError] reply becomes
+// an [*Error].
+func Call[R proto.Message](ctx context.Context, n *cluster.Node, kind, identity string, req proto.Message) (R, error) {
+	var zero R
+	res, err := n.Request(ctx, kind, identity, req)
+	if err != nil {
+		return zero, err
+	}
+	if r, ok := res.(R); ok {
+		return r, nil
+	}
+	if ge, ok := res.(*actorsv1.GrainError); ok {
+		return zero, &Error{Code: ge.GetCode(), Message: ge.GetMessage(), RetryAfter: time.Duration(ge.GetRetryAfterMs()) * time.Millisecond}
+	}
+	return zero, fmt.Errorf("actors: %s/%s answered %T to %T", kind, identity, res, req)
+}

@@ -1,0 +1,21 @@
+// Package actors owns stich's grain kinds and the runtime they share:
+//
+//   - session (one per generation session): the generation agent. It runs
+//     the phase loop planning → generating → reviewing → fixing → completed,
+//     appends every event to its durable log before anyone sees it, fans
+//     events out to watchers, and resumes interrupted work after a restart.
+//   - ratelimit (one per limit key, e.g. "create:ip:127.0.0.1"): a
+//     sliding-window bucket.
+//
+// Calls go through [Call], which takes the caller's context deadline and
+// turns a grain's [actorsv1.GrainError] reply into an [*Error].
+//
+// Concurrency: each grain is single-threaded (its mailbox); blocking work
+// (a provider's model calls, builds) runs on a worker goroutine owned by
+// the grain, which reports back by message and is cancelled and awaited
+// when the grain stops. Messages between grains are the typed protobuf
+// messages of proto/stich/actors/v1; a grain's worker talks to its own
+// grain with unexported Go messages that never leave the process.
+//
+// Package actors must not import rpc or cmd.
+package actors

@@ -1,0 +1,132 @@
+package actors
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/stichdev/stich/cluster"
+	"github.com/stichdev/stich/codegen"
+	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
+)
+
+// Grain kinds.
+const (
+	KindSession   = "session"
+	KindRateLimit = "ratelimit"
+)
+
+// Config configures the grain runtime of a node.
+type Config struct {
+	// Cluster configures the node.
+	Cluster cluster.Config
+	// Providers by name; the scaffold provider is always added.
+	Providers map[string]codegen.Provider
+	// DefaultProvider is used when a session names none. Default "scaffold".
+	DefaultProvider string
+	// PhaseBudget bounds the implementation phases of one generation; a
+	// user's message resets what is left to at least 3. Default 10.
+	PhaseBudget int
+	// MaxFixRounds bounds review → fix rounds per phase. Default 2.
+	MaxFixRounds int
+	// Watchdog is how often a working session re-arms its alarm, so that
+	// a restart resumes it. Default 30 s.
+	Watchdog time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Runtime is a started node with stich's grain kinds.
+type Runtime struct {
+	cfg  Config
+	Node *cluster.Node
+	log  *slog.Logger
+}
+
+// Start starts a node serving the session and ratelimit grains.
+func Start(ctx context.Context, cfg Config) (*Runtime, error) {
+	if cfg.Providers == nil {
+		cfg.Providers = map[string]codegen.Provider{}
+	}
+	if _, ok := cfg.Providers["scaffold"]; !ok {
+		cfg.Providers["scaffold"] = codegen.Scaffold{}
+	}
+	if cfg.DefaultProvider == "" {
+		cfg.DefaultProvider = "scaffold"
+	}
+	if _, ok := cfg.Providers[cfg.DefaultProvider]; !ok {
+		return nil, fmt.Errorf("actors: default provider %q is not configured", cfg.DefaultProvider)
+	}
+	if cfg.PhaseBudget <= 0 {
+		cfg.PhaseBudget = 10
+	}
+	if cfg.MaxFixRounds <= 0 {
+		cfg.MaxFixRounds = 2
+	}
+	if cfg.Watchdog <= 0 {
+		cfg.Watchdog = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Cluster.Logger == nil {
+		cfg.Cluster.Logger = slog.Default()
+	}
+	rt := &Runtime{cfg: cfg, log: cfg.Cluster.Logger}
+	cfg.Cluster.OnAlarm = rt.deliverAlarm
+	// Session alarms are watchdogs of work in progress: after a restart,
+	// wake those sessions at once so interrupted generations resume.
+	cfg.Cluster.AlarmsFireOnStart = true
+	kinds := []cluster.Kind{
+		{Name: KindSession, New: func(ref *cluster.GrainRef) actor.Actor { return newSessionGrain(rt, ref) }},
+		{Name: KindRateLimit, New: func(ref *cluster.GrainRef) actor.Actor { return newRateLimitGrain(rt, ref) }},
+	}
+	n, err := cluster.Start(ctx, cfg.Cluster, kinds)
+	if err != nil {
+		return nil, err
+	}
+	rt.Node = n
+	return rt, nil
+}
+
+// Shutdown stops the node; see [cluster.Node.Shutdown]. Idempotent.
+func (rt *Runtime) Shutdown(ctx context.Context) error { return rt.Node.Shutdown(ctx) }
+
+// Provider returns the provider configured under name ("" for the default).
+func (rt *Runtime) Provider(name string) (codegen.Provider, bool) {
+	if name == "" {
+		name = rt.cfg.DefaultProvider
+	}
+	p, ok := rt.cfg.Providers[name]
+	return p, ok
+}
+
+// DefaultProvider returns the provider used when a session names none.
+func (rt *Runtime) DefaultProvider() codegen.Provider {
+	return rt.cfg.Providers[rt.cfg.DefaultProvider]
+}
+
+func (rt *Runtime) deliverAlarm(ctx context.Context, n *cluster.Node, a cluster.Alarm) error {
+	_, err := Call[*actorsv1.AlarmAck](ctx, n, a.Kind, a.Identity, &actorsv1.AlarmFired{Due: timestamppb.New(a.Due)})
+	var ae *Error
+	if errors.As(err, &ae) && ae.Code == actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND {
+		return nil // the grain is gone; drop its alarm
+	}
+	return err
+}
+
+// NewSessionID returns a fresh random session id ("s-" and 20 base32
+// characters, 100 bits).
+func NewSessionID() string {
+	var b [13]byte
+	_, _ = rand.Read(b[:])
+	return "s-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))[:20]
+}

@@ -1,0 +1,464 @@
+package actors
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/stichdev/stich/cluster"
+	"github.com/stichdev/stich/codegen"
+	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
+)
+
+// Storage keys of a session grain.
+const (
+	keyState   = "state"
+	prefixLog  = "log/"
+	prefixFile = "file/"
+)
+
+func logKey(seq uint64) string { return fmt.Sprintf("%s%020d", prefixLog, seq) }
+
+// ReadLog page bounds.
+const (
+	defaultLogPage = 256
+	maxLogPage     = 1024
+)
+
+// sessionGrain is the generation agent of one session. See the package doc.
+type sessionGrain struct {
+	rt  *Runtime
+	ref *cluster.GrainRef
+	log *slog.Logger
+
+	st      *actorsv1.SessionState // nil until created
+	lastSeq uint64
+	subs    map[string]*actor.PID
+
+	// The worker of the current step, if any. run identifies it: messages
+	// from an older run are ignored.
+	run      uint64
+	cancel   context.CancelFunc
+	workDone chan struct{}
+	// building holds files being streamed by the current step.
+	building map[string]*strings.Builder
+}
+
+func newSessionGrain(rt *Runtime, ref *cluster.GrainRef) *sessionGrain {
+	return &sessionGrain{rt: rt, ref: ref, log: rt.log.With("session", ref.Identity), subs: map[string]*actor.PID{}}
+}
+
+func active(p stichv1.Phase) bool {
+	switch p {
+	case stichv1.Phase_PHASE_PLANNING, stichv1.Phase_PHASE_GENERATING, stichv1.Phase_PHASE_REVIEWING, stichv1.Phase_PHASE_FIXING:
+		return true
+	}
+	return false
+}
+
+func (g *sessionGrain) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		g.onStarted(ctx)
+	case *actor.Stopping:
+		g.stopWorker(true)
+	case *actor.Restarting:
+		g.stopWorker(true)
+	case *actor.ReceiveTimeout:
+		if g.cancel == nil && len(g.subs) == 0 {
+			g.ref.Passivate(ctx)
+		}
+	case *actor.Terminated:
+		for k, pid := range g.subs {
+			if pid.Equal(m.Who) {
+				delete(g.subs, k)
+			}
+		}
+	case *actorsv1.CreateSession:
+		g.onCreate(ctx, m)
+	case *actorsv1.AlarmFired:
+		g.onAlarm(ctx)
+	case *workEvent:
+		if m.run == g.run && g.cancel != nil {
+			if err := g.onWorkEvent(ctx, m); err != nil {
+				g.fail(ctx, err)
+			}
+		}
+	case *workResult:
+		if m.run == g.run && g.cancel != nil {
+			g.onWorkResult(ctx, m)
+		}
+	default:
+		if _, isReq := m.(proto.Message); !isReq {
+			return
+		}
+		if g.st == nil {
+			// Unknown session: refuse, and leave memory soon.
+			ctx.SetReceiveTimeout(time.Second)
+			ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND, "session %s does not exist", g.ref.Identity))
+			return
+		}
+		g.onRequest(ctx, m)
+	}
+}
+
+func (g *sessionGrain) onStarted(ctx actor.Context) {
+	ctx.SetReceiveTimeout(g.ref.Node.PassivateAfter())
+	if err := g.load(); err != nil {
+		// Storage is unreadable: stay empty; requests will report it.
+		g.log.Error("session load failed", "err", err)
+		return
+	}
+	if g.st != nil && active(g.st.Phase) {
+		g.st.Resumes++
+		ev := &stichv1.SessionEvent{Event: &stichv1.SessionEvent_GenerationResumed{GenerationResumed: &stichv1.GenerationResumed{
+			Reason: "interrupted work resumed after a restart", Phase: g.st.Phase}}}
+		if err := g.commit(ctx, g.st, g.armAlarm, ev); err != nil {
+			g.log.Error("resume failed", "err", err)
+			return
+		}
+		g.log.Info("session resumed", "phase", g.st.Phase.String())
+		g.startStep(ctx)
+	}
+}
+
+func (g *sessionGrain) load() error {
+	b, err := g.ref.Store.Get(keyState)
+	if errors.Is(err, cluster.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	st := &actorsv1.SessionState{}
+	if err := proto.Unmarshal(b, st); err != nil {
+		return fmt.Errorf("actors: session state: %w", err)
+	}
+	key, _, err := g.ref.Store.Last(prefixLog)
+	switch {
+	case errors.Is(err, cluster.ErrNotFound):
+	case err != nil:
+		return err
+	default:
+		if _, err := fmt.Sscanf(strings.TrimPrefix(key, prefixLog), "%d", &g.lastSeq); err != nil {
+			return fmt.Errorf("actors: log key %q: %w", key, err)
+		}
+	}
+	g.st = st
+	return nil
+}
+
+// commit durably appends events (assigning contiguous seqs), saves st when
+// non-nil, applies extra writes, and only then fans the events out. On
+// error nothing was written and nothing was sent.
+func (g *sessionGrain) commit(ctx actor.Context, st *actorsv1.SessionState, extra func(*cluster.Batch), evs ...*stichv1.SessionEvent) error {
+	b := g.ref.Store.NewBatch()
+	defer b.Close()
+	now := g.rt.cfg.Now()
+	ts := timestamppb.New(now)
+	seq := g.lastSeq
+	for _, ev := range evs {
+		seq++
+		ev.Seq, ev.Time = seq, ts
+		data, err := proto.Marshal(ev)
+		if err != nil {
+			return fmt.Errorf("actors: encode event: %w", err)
+		}
+		b.Put(logKey(seq), data)
+	}
+	if st != nil {
+		st.UpdatedAt = ts
+		data, err := proto.Marshal(st)
+		if err != nil {
+			return fmt.Errorf("actors: encode state: %w", err)
+		}
+		b.Put(keyState, data)
+	}
+	if extra != nil {
+		extra(b)
+	}
+	if err := b.Commit(); err != nil {
+		return err
+	}
+	g.lastSeq = seq
+	for _, ev := range evs {
+		notice := &actorsv1.EventNotice{Event: ev}
+		for _, pid := range g.subs {
+			ctx.Send(pid, notice)
+		}
+	}
+	return nil
+}
+
+func (g *sessionGrain) armAlarm(b *cluster.Batch) {
+	b.SetAlarm(g.rt.cfg.Now().Add(g.rt.cfg.Watchdog))
+}
+
+func (g *sessionGrain) onAlarm(ctx actor.Context) {
+	if g.st != nil && active(g.st.Phase) {
+		if err := g.ref.Store.SetAlarm(g.rt.cfg.Now().Add(g.rt.cfg.Watchdog)); err != nil {
+			ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "re-arm alarm: %v", err))
+			return
+		}
+	}
+	ctx.Respond(&actorsv1.AlarmAck{})
+}
+
+func phaseEvent(p stichv1.Phase, index uint32, name, desc string) *stichv1.SessionEvent {
+	return &stichv1.SessionEvent{Event: &stichv1.SessionEvent_PhaseChanged{PhaseChanged: &stichv1.PhaseChanged{
+		Phase: p, Index: index, Name: name, Description: desc}}}
+}
+
+func (g *sessionGrain) onCreate(ctx actor.Context, m *actorsv1.CreateSession) {
+	if g.st != nil {
+		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_ALREADY_EXISTS, "session %s already exists", g.ref.Identity))
+		return
+	}
+	prov, ok := g.rt.Provider(m.GetOptions().GetProvider())
+	if !ok {
+		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "provider %q is not configured on this node", m.GetOptions().GetProvider()))
+		return
+	}
+	now := timestamppb.New(g.rt.cfg.Now())
+	st := &actorsv1.SessionState{
+		Id: g.ref.Identity, Prompt: m.GetPrompt(), Options: m.GetOptions(), ProviderLabel: prov.Label(),
+		Phase: stichv1.Phase_PHASE_PLANNING, PhaseBudget: uint32(g.rt.cfg.PhaseBudget),
+		Files: map[string]*stichv1.FileInfo{}, CreatedAt: now, WorkStartedAt: now,
+		Region: m.GetOptions().GetRegion(),
+	}
+	if st.Options == nil {
+		st.Options = &stichv1.SessionOptions{}
+	}
+	st.Options.Provider = prov.Name()
+	err := g.commit(ctx, st, g.armAlarm,
+		&stichv1.SessionEvent{Event: &stichv1.SessionEvent_GenerationStarted{GenerationStarted: &stichv1.GenerationStarted{
+			Prompt: st.Prompt, ProviderLabel: st.ProviderLabel, Model: st.Options.GetModel()}}},
+		phaseEvent(stichv1.Phase_PHASE_PLANNING, 0, "Blueprint", "planning the app"))
+	if err != nil {
+		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "record session: %v", err))
+		return
+	}
+	g.st = st
+	ctx.Respond(&actorsv1.CreateSessionReply{ProviderLabel: st.ProviderLabel})
+	g.startStep(ctx)
+}
+
+func subKey(addr, id string) string { return addr + "/" + id }
+
+func (g *sessionGrain) onRequest(ctx actor.Context, msg any) {
+	switch m := msg.(type) {
+	case *actorsv1.Subscribe:
+		pid := actor.NewPID(m.GetSubscriberAddress(), m.GetSubscriberId())
+		k := subKey(m.GetSubscriberAddress(), m.GetSubscriberId())
+		if _, ok := g.subs[k]; !ok {
+			g.subs[k] = pid
+			ctx.Watch(pid)
+		}
+		ctx.Respond(&actorsv1.SubscribeReply{LastSeq: g.lastSeq, Phase: g.st.Phase})
+	case *actorsv1.Unsubscribe:
+		k := subKey(m.GetSubscriberAddress(), m.GetSubscriberId())
+		if pid, ok := g.subs[k]; ok {
+			ctx.Unwatch(pid)
+			delete(g.subs, k)
+		}
+		ctx.Respond(&actorsv1.UnsubscribeReply{})
+	case *actorsv1.ReadLog:
+		g.onReadLog(ctx, m)
+	case *actorsv1.GetSnapshot:
+		ctx.Respond(&actorsv1.SnapshotReply{Session: g.snapshot()})
+	case *actorsv1.ListFiles:
+		ctx.Respond(&actorsv1.ListFilesReply{Files: g.fileInfos()})
+	case *actorsv1.ReadFile:
+		info, ok := g.st.Files[m.GetPath()]
+		if !ok {
+			ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND, "session %s has no file %q", g.st.Id, m.GetPath()))
+			return
+		}
+		data, err := g.ref.Store.Get(prefixFile + m.GetPath())
+		if err != nil {
+			ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "read file %q: %v", m.GetPath(), err))
+			return
+		}
+		ctx.Respond(&actorsv1.ReadFileReply{File: &stichv1.File{Path: m.GetPath(), Content: string(data), Sha256: info.GetSha256()}})
+	case *actorsv1.PostMessage:
+		g.onPostMessage(ctx, m)
+	case *actorsv1.StopSession:
+		g.onStop(ctx)
+	case *actorsv1.ResumeSession:
+		g.onResume(ctx)
+	default:
+		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "session grain does not handle %T", msg))
+	}
+}
+
+func (g *sessionGrain) onReadLog(ctx actor.Context, m *actorsv1.ReadLog) {
+	if m.GetAfterSeq() > g.lastSeq {
+		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_OUT_OF_RANGE, "after_seq %d is beyond the last event %d of session %s", m.GetAfterSeq(), g.lastSeq, g.st.Id))
+		return
+	}
+	limit := int(m.GetLimit())
+	if limit <= 0 {
+		limit = defaultLogPage
+	}
+	limit = min(limit, maxLogPage)
+	reply := &actorsv1.ReadLogReply{LastSeq: g.lastSeq}
+	after := ""
+	if m.GetAfterSeq() > 0 {
+		after = logKey(m.GetAfterSeq())
+	}
+	err := g.ref.Store.List(prefixLog, after, limit, func(_ string, v []byte) error {
+		ev := &stichv1.SessionEvent{}
+		if err := proto.Unmarshal(v, ev); err != nil {
+			return err
+		}
+		reply.Events = append(reply.Events, ev)
+		return nil
+	})
+	if err != nil {
+		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "read log: %v", err))
+		return
+	}
+	ctx.Respond(reply)
+}
+
+func (g *sessionGrain) fileInfos() []*stichv1.FileInfo {
+	out := make([]*stichv1.FileInfo, 0, len(g.st.Files))
+	for _, f := range g.st.Files {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+func (g *sessionGrain) snapshot() *stichv1.Session {
+	st := g.st
+	return &stichv1.Session{
+		Id: st.Id, Prompt: st.Prompt, Phase: st.Phase, ProviderLabel: st.ProviderLabel,
+		Blueprint: st.Blueprint, Files: g.fileInfos(), LastSeq: g.lastSeq,
+		CreatedAt: st.CreatedAt, UpdatedAt: st.UpdatedAt, Error: st.Error, Region: st.Region,
+		Counters: &stichv1.SessionCounters{
+			PhasesCompleted: st.PhasesCompleted, PhaseBudget: st.PhaseBudget, FilesWritten: st.FilesWritten,
+			Messages: st.Messages, RefinementsPending: uint32(len(st.PendingMessages)), Events: g.lastSeq, Resumes: st.Resumes,
+		},
+	}
+}
+
+func chat(role, text string) *stichv1.SessionEvent {
+	return &stichv1.SessionEvent{Event: &stichv1.SessionEvent_Message{Message: &stichv1.ChatMessage{Role: role, Text: text}}}
+}
+
+func logLine(source, level, text string) *stichv1.SessionEvent {
+	return &stichv1.SessionEvent{Event: &stichv1.SessionEvent_Log{Log: &stichv1.LogLine{Source: source, Level: level, Text: text}}}
+}
+
+// refinementBudget is what a user's message resets the phase budget to.
+const refinementBudget = 3
+
+func (g *sessionGrain) onPostMessage(ctx actor.Context, m *actorsv1.PostMessage) {
+	st := proto.Clone(g.st).(*actorsv1.SessionState)
+	st.Messages++
+	st.PendingMessages = append(st.PendingMessages, m.GetText())
+	st.PhaseBudget = max(st.PhaseBudget, refinementBudget)
+	evs := []*stichv1.SessionEvent{chat("user", m.GetText())}
+	start := false
+	extra := func(*cluster.Batch) {}
+	if st.Phase == stichv1.Phase_PHASE_COMPLETED {
+		st.Phase = stichv1.Phase_PHASE_PLANNING
+		st.WorkStartedAt = timestamppb.New(g.rt.cfg.Now())
+		st.Error = ""
+		evs = append(evs, phaseEvent(stichv1.Phase_PHASE_PLANNING, 0, "Refinement", "planning the change"))
+		extra = g.armAlarm
+		start = true
+	}
+	if err := g.commit(ctx, st, extra, evs...); err != nil {
+		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "record message: %v", err))
+		return
+	}
+	g.st = st
+	ctx.Respond(&actorsv1.PostMessageReply{Seq: evs[0].Seq})
+	if start {
+		g.startStep(ctx)
+	}
+}
+
+func (g *sessionGrain) onStop(ctx actor.Context) {
+	if !active(g.st.Phase) {
+		ctx.Respond(&actorsv1.PhaseReply{Phase: g.st.Phase})
+		return
+	}
+	g.stopWorker(false)
+	st := proto.Clone(g.st).(*actorsv1.SessionState)
+	st.ResumePhase, st.Phase = st.Phase, stichv1.Phase_PHASE_STOPPED
+	err := g.commit(ctx, st, func(b *cluster.Batch) { b.DeleteAlarm() },
+		&stichv1.SessionEvent{Event: &stichv1.SessionEvent_GenerationStopped{GenerationStopped: &stichv1.GenerationStopped{Reason: "stopped by a client"}}},
+		phaseEvent(stichv1.Phase_PHASE_STOPPED, st.PhaseIndex, "", "stopped; resume to continue"))
+	if err != nil {
+		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "record stop: %v", err))
+		return
+	}
+	g.st = st
+	ctx.Respond(&actorsv1.PhaseReply{Phase: st.Phase})
+}
+
+func (g *sessionGrain) onResume(ctx actor.Context) {
+	if g.st.Phase != stichv1.Phase_PHASE_STOPPED && g.st.Phase != stichv1.Phase_PHASE_FAILED {
+		ctx.Respond(&actorsv1.PhaseReply{Phase: g.st.Phase})
+		return
+	}
+	st := proto.Clone(g.st).(*actorsv1.SessionState)
+	st.Phase = st.ResumePhase
+	if !active(st.Phase) {
+		st.Phase = stichv1.Phase_PHASE_PLANNING
+	}
+	st.ResumePhase, st.Error = stichv1.Phase_PHASE_UNSPECIFIED, ""
+	st.Resumes++
+	err := g.commit(ctx, st, g.armAlarm,
+		&stichv1.SessionEvent{Event: &stichv1.SessionEvent_GenerationResumed{GenerationResumed: &stichv1.GenerationResumed{Reason: "resumed by a client", Phase: st.Phase}}},
+		phaseEvent(st.Phase, st.PhaseIndex, st.GetCurrent().GetName(), "resuming"))
+	if err != nil {
+		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "record resume: %v", err))
+		return
+	}
+	g.st = st
+	ctx.Respond(&actorsv1.PhaseReply{Phase: st.Phase})
+	g.startStep(ctx)
+}
+
+// fail ends the current step with an error: the session goes to FAILED and
+// can be resumed.
+func (g *sessionGrain) fail(ctx actor.Context, cause error) {
+	g.stopWorker(false)
+	g.log.Warn("session step failed", "phase", g.st.Phase.String(), "err", cause)
+	st := proto.Clone(g.st).(*actorsv1.SessionState)
+	st.ResumePhase, st.Phase, st.Error = st.Phase, stichv1.Phase_PHASE_FAILED, cause.Error()
+	code := "internal"
+	if errors.Is(cause, codegen.ErrBadPath) || errors.Is(cause, errProtocol) {
+		code = "invalid_argument"
+	}
+	err := g.commit(ctx, st, func(b *cluster.Batch) { b.DeleteAlarm() },
+		&stichv1.SessionEvent{Event: &stichv1.SessionEvent_Error{Error: &stichv1.ErrorEvent{Code: code, Message: cause.Error(), Retryable: true}}},
+		phaseEvent(stichv1.Phase_PHASE_FAILED, st.PhaseIndex, "", "failed; resume to retry"))
+	if err != nil {
+		// The failure could not be recorded; the alarm stays armed, so the
+		// session is retried after a restart rather than lost.
+		g.log.Error("record failure", "err", err)
+		return
+	}
+	g.st = st
+}
+
+func sha(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}

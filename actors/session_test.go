@@ -1,0 +1,421 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/stichdev/stich/cluster"
+	"github.com/stichdev/stich/codegen"
+	"github.com/stichdev/stich/internal/testutil"
+	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
+)
+
+// fakeProvider writes a small fixed app in two phases. Tests steer it with
+// hold (block before writing a given file) and fail (return an error).
+type fakeProvider struct {
+	mu      sync.Mutex
+	hold    map[string]chan struct{} // path -> released when closed
+	reached chan string              // receives held paths when reached
+	fail    error
+	badPath string
+	calls   map[string]int
+}
+
+func newFake() *fakeProvider {
+	return &fakeProvider{hold: map[string]chan struct{}{}, reached: make(chan string, 16), calls: map[string]int{}}
+}
+
+func (f *fakeProvider) count(what string) {
+	f.mu.Lock()
+	f.calls[what]++
+	f.mu.Unlock()
+}
+
+func (f *fakeProvider) Calls(what string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[what]
+}
+
+func (f *fakeProvider) Name() string  { return "fake" }
+func (f *fakeProvider) Label() string { return "fake (test)" }
+
+func fakeBlueprint() *stichv1.Blueprint {
+	return &stichv1.Blueprint{Title: "Fake", Roadmap: []*stichv1.PhasePlan{
+		{Name: "One", Files: []*stichv1.FilePlan{{Path: "a.ts"}, {Path: "b.ts"}}},
+		{Name: "Two", Files: []*stichv1.FilePlan{{Path: "c.ts"}, {Path: "d.ts"}}, LastPhase: true},
+	}}
+}
+
+func (f *fakeProvider) Blueprint(ctx context.Context, prompt string) (*stichv1.Blueprint, error) {
+	f.count("blueprint")
+	return fakeBlueprint(), nil
+}
+
+func (f *fakeProvider) Implement(ctx context.Context, bp *stichv1.Blueprint, phase *stichv1.PhasePlan, files map[string]string, skip map[string]bool, emit codegen.Emitter) error {
+	for _, fp := range phase.GetFiles() {
+		p := fp.GetPath()
+		if skip[p] {
+			continue
+		}
+		f.count("implement:" + p)
+		f.mu.Lock()
+		h, fail, bad := f.hold[p], f.fail, f.badPath
+		f.mu.Unlock()
+		if h != nil {
+			f.reached <- p
+			select {
+			case <-h:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if fail != nil {
+			return fail
+		}
+		if bad != "" {
+			p = bad
+		}
+		content := fmt.Sprintf("export const %s = %q; // %s\n", strings.TrimSuffix(p, ".ts"), p, strings.Repeat("x", 40))
+		if err := codegen.StreamFile(ctx, emit, p, fp.GetPurpose(), content, 16); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *fakeProvider) Review(ctx context.Context, bp *stichv1.Blueprint, phase *stichv1.PhasePlan, files map[string]string) ([]*stichv1.Diagnostic, error) {
+	return nil, nil
+}
+
+func (f *fakeProvider) Fix(ctx context.Context, bp *stichv1.Blueprint, files map[string]string, d []*stichv1.Diagnostic, emit codegen.Emitter) error {
+	return nil
+}
+
+func (f *fakeProvider) Refine(ctx context.Context, prompt string, applied []string, msg string, bp *stichv1.Blueprint, files map[string]string) (*codegen.Refinement, error) {
+	f.count("refine")
+	return &codegen.Refinement{Reply: "ok: " + msg, Blueprint: bp,
+		Phase:   &stichv1.PhasePlan{Name: "Refinement", Files: []*stichv1.FilePlan{{Path: "e.ts"}}, LastPhase: true},
+		Deleted: []string{"a.ts"}}, nil
+}
+
+func startRuntime(t *testing.T, dir string, prov codegen.Provider) *Runtime {
+	t.Helper()
+	cfg := cluster.DefaultLocalConfig()
+	cfg.Name = "test"
+	if dir == "" {
+		cfg.InMemory = true
+	} else {
+		cfg.DataDir = dir
+	}
+	rt, err := Start(context.Background(), Config{Cluster: cfg, Providers: map[string]codegen.Provider{"fake": prov}, DefaultProvider: "fake"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Shutdown(context.Background()) })
+	return rt
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func create(t *testing.T, rt *Runtime, prompt string) string {
+	t.Helper()
+	id := NewSessionID()
+	if _, err := Call[*actorsv1.CreateSessionReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.CreateSession{Prompt: prompt}); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// watchAll collects events after afterSeq until the work ends.
+func watchAll(t *testing.T, rt *Runtime, id string, afterSeq uint64) []*stichv1.SessionEvent {
+	t.Helper()
+	var evs []*stichv1.SessionEvent
+	err := rt.Watch(ctxT(t), id, afterSeq, true, func(ev *stichv1.SessionEvent) error {
+		evs = append(evs, ev)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
+// checkContiguous fails unless evs have seqs from+1, from+2, ...
+func checkContiguous(t *testing.T, evs []*stichv1.SessionEvent, from uint64) {
+	t.Helper()
+	for i, ev := range evs {
+		if want := from + uint64(i) + 1; ev.GetSeq() != want {
+			t.Fatalf("event %d has seq %d, want %d", i, ev.GetSeq(), want)
+		}
+	}
+}
+
+func kinds(evs []*stichv1.SessionEvent) []string {
+	var out []string
+	for _, ev := range evs {
+		name := fmt.Sprintf("%T", ev.GetEvent())
+		name = strings.TrimPrefix(name, "*stichv1.SessionEvent_")
+		if pc := ev.GetPhaseChanged(); pc != nil {
+			name += "(" + strings.TrimPrefix(pc.GetPhase().String(), "PHASE_") + ")"
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+func snapshot(t *testing.T, rt *Runtime, id string) *stichv1.Session {
+	t.Helper()
+	r, err := Call[*actorsv1.SnapshotReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.GetSnapshot{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.GetSession()
+}
+
+func TestSessionGeneratesThroughAllPhases(t *testing.T) {
+	rt := startRuntime(t, "", newFake())
+	id := create(t, rt, "an app")
+	evs := watchAll(t, rt, id, 0)
+	checkContiguous(t, evs, 0)
+	got := strings.Join(kinds(evs), " ")
+	for _, want := range []string{
+		"GenerationStarted PhaseChanged(PLANNING) Blueprint PhaseChanged(GENERATING) FileStarted FileChunk",
+		"FileDone PhaseChanged(REVIEWING) Diagnostics PhaseChanged(GENERATING)",
+		"Diagnostics PhaseChanged(COMPLETED) Completed",
+	} {
+		if !strings.Contains(got, want) {
+			t.Fatalf("events %s\ndo not contain %s", got, want)
+		}
+	}
+	if !strings.HasSuffix(got, "Completed") {
+		t.Fatalf("log does not end in Completed: %s", got)
+	}
+	s := snapshot(t, rt, id)
+	if s.GetPhase() != stichv1.Phase_PHASE_COMPLETED || len(s.GetFiles()) != 4 || s.GetLastSeq() != uint64(len(evs)) {
+		t.Fatalf("snapshot: phase %v, %d files, last seq %d (events %d)", s.GetPhase(), len(s.GetFiles()), s.GetLastSeq(), len(evs))
+	}
+	f, err := Call[*actorsv1.ReadFileReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.ReadFile{Path: "c.ts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(f.GetFile().GetContent(), `export const c = "c.ts";`) || f.GetFile().GetSha256() != sha(f.GetFile().GetContent()) {
+		t.Fatalf("file c.ts = %q", f.GetFile().GetContent())
+	}
+	// Chunks in the log reassemble to the stored file.
+	var b strings.Builder
+	for _, ev := range evs {
+		if c := ev.GetFileChunk(); c != nil && c.GetPath() == "c.ts" {
+			b.WriteString(c.GetData())
+		}
+	}
+	if b.String() != f.GetFile().GetContent() {
+		t.Fatal("chunks do not reassemble to the stored file")
+	}
+	// A second watcher resuming from the middle sees exactly the rest.
+	mid := uint64(len(evs) / 2)
+	rest := watchAll(t, rt, id, mid)
+	checkContiguous(t, rest, mid)
+	if len(rest) != len(evs)-int(mid) {
+		t.Fatalf("resumed watch got %d events, want %d", len(rest), len(evs)-int(mid))
+	}
+	for i, ev := range rest {
+		if !proto.Equal(ev, evs[int(mid)+i]) {
+			t.Fatalf("event %d differs on replay", ev.GetSeq())
+		}
+	}
+}
+
+func TestSessionErrors(t *testing.T) {
+	rt := startRuntime(t, "", newFake())
+	_, err := Call[*actorsv1.SnapshotReply](ctxT(t), rt.Node, KindSession, "s-doesnotexist0000000", &actorsv1.GetSnapshot{})
+	var ae *Error
+	if !errors.As(err, &ae) || ae.Code != actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND {
+		t.Fatalf("unknown session: %v", err)
+	}
+	err = rt.Watch(ctxT(t), "s-doesnotexist0000000", 0, true, func(*stichv1.SessionEvent) error { return nil })
+	if !errors.As(err, &ae) || ae.Code != actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND {
+		t.Fatalf("watch unknown session: %v", err)
+	}
+	id := create(t, rt, "x")
+	evs := watchAll(t, rt, id, 0)
+	err = rt.Watch(ctxT(t), id, uint64(len(evs))+1, true, func(*stichv1.SessionEvent) error { return nil })
+	if !errors.As(err, &ae) || ae.Code != actorsv1.ErrorCode_ERROR_CODE_OUT_OF_RANGE {
+		t.Fatalf("after_seq beyond log: %v", err)
+	}
+	_, err = Call[*actorsv1.CreateSessionReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.CreateSession{Prompt: "again"})
+	if !errors.As(err, &ae) || ae.Code != actorsv1.ErrorCode_ERROR_CODE_ALREADY_EXISTS {
+		t.Fatalf("create twice: %v", err)
+	}
+	_, err = Call[*actorsv1.CreateSessionReply](ctxT(t), rt.Node, KindSession, NewSessionID(), &actorsv1.CreateSession{Prompt: "x", Options: &stichv1.SessionOptions{Provider: "nope"}})
+	if !errors.As(err, &ae) || ae.Code != actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT {
+		t.Fatalf("unknown provider: %v", err)
+	}
+	_, err = Call[*actorsv1.ReadFileReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.ReadFile{Path: "missing.ts"})
+	if !errors.As(err, &ae) || ae.Code != actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND {
+		t.Fatalf("missing file: %v", err)
+	}
+}
+
+func TestSessionStopResumeSkipsDoneFiles(t *testing.T) {
+	fake := newFake()
+	release := make(chan struct{})
+	fake.hold["c.ts"] = release
+	rt := startRuntime(t, "", fake)
+	id := create(t, rt, "x")
+	if p := <-fake.reached; p != "c.ts" {
+		t.Fatalf("reached %s", p)
+	}
+	r, err := Call[*actorsv1.PhaseReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.StopSession{})
+	if err != nil || r.GetPhase() != stichv1.Phase_PHASE_STOPPED {
+		t.Fatalf("stop: %v %v", r, err)
+	}
+	evs := watchAll(t, rt, id, 0)
+	if k := kinds(evs); k[len(k)-1] != "PhaseChanged(STOPPED)" {
+		t.Fatalf("after stop the log ends in %s", k[len(k)-1])
+	}
+	fake.mu.Lock()
+	delete(fake.hold, "c.ts")
+	fake.mu.Unlock()
+	r, err = Call[*actorsv1.PhaseReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.ResumeSession{})
+	if err != nil || r.GetPhase() != stichv1.Phase_PHASE_GENERATING {
+		t.Fatalf("resume: %v %v", r, err)
+	}
+	rest := watchAll(t, rt, id, uint64(len(evs)))
+	checkContiguous(t, rest, uint64(len(evs)))
+	if k := kinds(rest); k[0] != "GenerationResumed" || k[len(k)-1] != "Completed" {
+		t.Fatalf("resumed events: %v", k)
+	}
+	if n := fake.Calls("implement:a.ts"); n != 1 {
+		t.Fatalf("a.ts implemented %d times, want 1 (done before the stop)", n)
+	}
+	if n := fake.Calls("implement:c.ts"); n != 2 {
+		t.Fatalf("c.ts implemented %d times, want 2 (interrupted, then resumed)", n)
+	}
+}
+
+func TestSessionFailsOnProviderErrorAndBadPath(t *testing.T) {
+	fake := newFake()
+	fake.fail = errors.New("model endpoint returned 500")
+	rt := startRuntime(t, "", fake)
+	id := create(t, rt, "x")
+	evs := watchAll(t, rt, id, 0)
+	last := evs[len(evs)-2].GetError()
+	if last == nil || !strings.Contains(last.GetMessage(), "500") || evs[len(evs)-1].GetPhaseChanged().GetPhase() != stichv1.Phase_PHASE_FAILED {
+		t.Fatalf("events %v", kinds(evs))
+	}
+	if s := snapshot(t, rt, id); s.GetPhase() != stichv1.Phase_PHASE_FAILED || !strings.Contains(s.GetError(), "500") {
+		t.Fatalf("snapshot %v %q", s.GetPhase(), s.GetError())
+	}
+
+	fake2 := newFake()
+	fake2.badPath = "../../etc/passwd.ts"
+	rt2 := startRuntime(t, "", fake2)
+	id2 := create(t, rt2, "x")
+	evs2 := watchAll(t, rt2, id2, 0)
+	e := evs2[len(evs2)-2].GetError()
+	if e == nil || e.GetCode() != "invalid_argument" || !strings.Contains(e.GetMessage(), "..") {
+		t.Fatalf("bad path events %v / %v", kinds(evs2), e)
+	}
+	if s := snapshot(t, rt2, id2); len(s.GetFiles()) != 0 {
+		t.Fatalf("bad path wrote files: %v", s.GetFiles())
+	}
+}
+
+func TestSessionRefinement(t *testing.T) {
+	fake := newFake()
+	rt := startRuntime(t, "", fake)
+	id := create(t, rt, "x")
+	first := watchAll(t, rt, id, 0)
+	r, err := Call[*actorsv1.PostMessageReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.PostMessage{Text: "add e"})
+	if err != nil || r.GetSeq() != uint64(len(first))+1 {
+		t.Fatalf("post: %v %v", r, err)
+	}
+	rest := watchAll(t, rt, id, uint64(len(first)))
+	got := strings.Join(kinds(rest), " ")
+	for _, want := range []string{"Message PhaseChanged(PLANNING) Message Blueprint FileDeleted PhaseChanged(GENERATING) FileStarted", "Completed"} {
+		if !strings.Contains(got, want) {
+			t.Fatalf("refinement events %s lack %s", got, want)
+		}
+	}
+	s := snapshot(t, rt, id)
+	var paths []string
+	for _, f := range s.GetFiles() {
+		paths = append(paths, f.GetPath())
+	}
+	if strings.Join(paths, ",") != "b.ts,c.ts,d.ts,e.ts" || s.GetCounters().GetMessages() != 1 {
+		t.Fatalf("files after refinement %v, messages %d", paths, s.GetCounters().GetMessages())
+	}
+}
+
+// collect returns the session's current log, without waiting for idle.
+func collect(t *testing.T, rt *Runtime, id string) []*stichv1.SessionEvent {
+	t.Helper()
+	last := snapshot(t, rt, id).GetLastSeq()
+	ctx, cancel := context.WithCancel(ctxT(t))
+	defer cancel()
+	var evs []*stichv1.SessionEvent
+	err := rt.Watch(ctx, id, 0, false, func(ev *stichv1.SessionEvent) error {
+		evs = append(evs, ev)
+		if ev.GetSeq() >= last {
+			cancel()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
+func TestSessionResumesAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	fake := newFake()
+	fake.hold["c.ts"] = make(chan struct{}) // never released in the first run
+	rt := startRuntime(t, dir, fake)
+	id := create(t, rt, "x")
+	<-fake.reached
+	before := collect(t, rt, id)
+	if err := rt.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	// Nobody calls the session after the restart: its alarm wakes it.
+	fake2 := newFake()
+	rt2 := startRuntime(t, dir, fake2)
+	testutil.WaitFor(t, 20*time.Second, func() error {
+		if n := fake2.Calls("implement:d.ts"); n != 1 {
+			return fmt.Errorf("d.ts implemented %d times", n)
+		}
+		return nil
+	})
+	all := watchAll(t, rt2, id, 0)
+	checkContiguous(t, all, 0)
+	for i, ev := range before {
+		if !proto.Equal(ev, all[i]) {
+			t.Fatalf("event %d changed across the restart", ev.GetSeq())
+		}
+	}
+	got := strings.Join(kinds(all[len(before):]), " ")
+	if !strings.HasPrefix(got, "GenerationResumed FileStarted") || !strings.HasSuffix(got, "Completed") {
+		t.Fatalf("after restart: %s", got)
+	}
+	if fake2.Calls("implement:a.ts") != 0 || fake2.Calls("blueprint") != 0 {
+		t.Fatal("restart redid finished work")
+	}
+	if s := snapshot(t, rt2, id); s.GetCounters().GetResumes() != 1 || len(s.GetFiles()) != 4 {
+		t.Fatalf("resumes %d files %d", s.GetCounters().GetResumes(), len(s.GetFiles()))
+	}
+}

@@ -1,0 +1,159 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
+)
+
+// watchBuffer is how many live events a watcher may fall behind before it
+// switches to reading the durable log.
+const watchBuffer = 1024
+
+// watchRefresh is how often a watcher re-registers with the session grain,
+// which also catches up after a grain restart lost its subscriber list.
+const watchRefresh = 5 * time.Second
+
+// Watch sends the session's events with seq > afterSeq to send, in order,
+// each exactly once: first from the durable log, then live. With untilIdle
+// it returns after the event that leaves the session idle (completed,
+// stopped or failed), or at once after the replay if it is idle already.
+// Otherwise it follows until ctx is done, and then returns nil.
+func (rt *Runtime) Watch(ctx context.Context, sessionID string, afterSeq uint64, untilIdle bool, send func(*stichv1.SessionEvent) error) error {
+	notices := make(chan *stichv1.SessionEvent, watchBuffer)
+	lagged := make(chan struct{}, 1)
+	system := rt.Node.System()
+	pid := system.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		if n, ok := c.Message().(*actorsv1.EventNotice); ok {
+			select {
+			case notices <- n.GetEvent():
+			default:
+				select { // dropped: the watcher catches up from the log
+				case lagged <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}))
+	defer system.Root.Stop(pid)
+	sub := &actorsv1.Subscribe{SubscriberAddress: pid.GetAddress(), SubscriberId: pid.GetId()}
+
+	subscribe := func() (*actorsv1.SubscribeReply, error) {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return Call[*actorsv1.SubscribeReply](cctx, rt.Node, KindSession, sessionID, sub)
+	}
+	reply, err := subscribe()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, _ = Call[*actorsv1.UnsubscribeReply](cctx, rt.Node, KindSession, sessionID,
+			&actorsv1.Unsubscribe{SubscriberAddress: sub.SubscriberAddress, SubscriberId: sub.SubscriberId})
+	}()
+	if afterSeq > reply.GetLastSeq() {
+		return &Error{Code: actorsv1.ErrorCode_ERROR_CODE_OUT_OF_RANGE,
+			Message: fmt.Sprintf("after_seq %d is beyond the last event %d of session %s", afterSeq, reply.GetLastSeq(), sessionID)}
+	}
+
+	next := afterSeq + 1
+	done := false
+	deliver := func(ev *stichv1.SessionEvent) error {
+		if err := send(ev); err != nil {
+			return err
+		}
+		next = ev.GetSeq() + 1
+		if untilIdle && endsWork(ev) {
+			done = true
+		}
+		return nil
+	}
+	// catchUp reads the log until it has delivered every event up to upTo.
+	catchUp := func(upTo uint64) error {
+		for next <= upTo && !done {
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			page, err := Call[*actorsv1.ReadLogReply](cctx, rt.Node, KindSession, sessionID, &actorsv1.ReadLog{AfterSeq: next - 1, Limit: defaultLogPage})
+			cancel()
+			if err != nil {
+				return err
+			}
+			if len(page.GetEvents()) == 0 {
+				return nil
+			}
+			for _, ev := range page.GetEvents() {
+				if ev.GetSeq() != next {
+					continue
+				}
+				if err := deliver(ev); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := catchUp(reply.GetLastSeq()); err != nil {
+		return err
+	}
+	if untilIdle && !active(reply.GetPhase()) {
+		return nil
+	}
+	refresh := time.NewTicker(watchRefresh)
+	defer refresh.Stop()
+	for !done {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev := <-notices:
+			if ev.GetSeq() < next {
+				continue // already delivered from the log
+			}
+			if ev.GetSeq() > next {
+				if err := catchUp(ev.GetSeq() - 1); err != nil {
+					return err
+				}
+			}
+			if ev.GetSeq() == next && !done {
+				if err := deliver(ev); err != nil {
+					return err
+				}
+			}
+		case <-lagged:
+			r, err := subscribe()
+			if err != nil {
+				return err
+			}
+			if err := catchUp(r.GetLastSeq()); err != nil {
+				return err
+			}
+		case <-refresh.C:
+			r, err := subscribe()
+			if err != nil {
+				return err
+			}
+			if err := catchUp(r.GetLastSeq()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// endsWork reports whether ev is the last event of a piece of work: the
+// session is idle after it.
+func endsWork(ev *stichv1.SessionEvent) bool {
+	switch e := ev.GetEvent().(type) {
+	case *stichv1.SessionEvent_Completed:
+		return true
+	case *stichv1.SessionEvent_PhaseChanged:
+		p := e.PhaseChanged.GetPhase()
+		return p == stichv1.Phase_PHASE_STOPPED || p == stichv1.Phase_PHASE_FAILED
+	}
+	return false
+}

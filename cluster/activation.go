@@ -1,0 +1,226 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// Activation errors.
+var (
+	// ErrUnknownKind reports a grain kind this node does not serve.
+	ErrUnknownKind = errors.New("cluster: unknown grain kind")
+	// ErrDraining reports a node that no longer accepts activations
+	// because it is shutting down.
+	ErrDraining = errors.New("cluster: node is shutting down")
+)
+
+// Kind is a grain kind served by a node.
+type Kind struct {
+	// Name of the kind, e.g. "session".
+	Name string
+	// New returns the actor of a new activation. It must not block: the
+	// grain loads its state when it receives *actor.Started.
+	New func(ref *GrainRef) actor.Actor
+}
+
+// GrainRef is what an activation knows of itself and its node.
+type GrainRef struct {
+	Kind, Identity string
+	// Store is the grain's durable storage.
+	Store *GrainStore
+	// Node is the node hosting the activation.
+	Node *Node
+
+	entry *activation
+}
+
+// Passivate stops the activation if no call to it is in flight; it reports
+// whether it did. Call it from the grain's own Receive (typically on
+// *actor.ReceiveTimeout) after its state is durable. Calls that arrive later
+// start a new activation, which waits until this one has stopped.
+func (r *GrainRef) Passivate(ctx actor.Context) bool {
+	if !r.Node.activations.markStopping(r.entry) {
+		return false
+	}
+	ctx.Stop(ctx.Self())
+	return true
+}
+
+// activation is one live grain activation.
+type activation struct {
+	key      string
+	pid      *actor.PID
+	stopping bool          // guarded by activations.mu
+	inflight int           // calls in flight, guarded by activations.mu
+	done     chan struct{} // closed when the actor has stopped
+}
+
+// activations is the node's registry of live grains. Invariant: at most
+// one entry per key, and a new activation of a key is spawned only after
+// the previous one's done is closed.
+type activations struct {
+	mu       sync.Mutex
+	byKey    map[string]*activation
+	draining bool
+	seq      atomic.Uint64
+}
+
+func grainKey(kind, identity string) string { return kind + "/" + identity }
+
+// acquire returns the PID of the activation of (kind, identity), spawning it
+// if needed, and counts a call in flight until release is called.
+func (n *Node) acquire(ctx context.Context, kind, identity string) (*actor.PID, func(), error) {
+	k, ok := n.kinds[kind]
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: %q", ErrUnknownKind, kind)
+	}
+	key := grainKey(kind, identity)
+	a := &n.activations
+	for {
+		a.mu.Lock()
+		if a.draining {
+			a.mu.Unlock()
+			return nil, nil, ErrDraining
+		}
+		e := a.byKey[key]
+		if e != nil && e.stopping {
+			done := e.done
+			a.mu.Unlock()
+			select {
+			case <-done:
+				continue
+			case <-ctx.Done():
+				return nil, nil, ctx.Err()
+			}
+		}
+		if e == nil {
+			var err error
+			e, err = n.spawn(k, kind, identity, key)
+			if err != nil {
+				a.mu.Unlock()
+				return nil, nil, err
+			}
+			a.byKey[key] = e
+		}
+		e.inflight++
+		a.mu.Unlock()
+		var once sync.Once
+		return e.pid, func() {
+			once.Do(func() {
+				a.mu.Lock()
+				e.inflight--
+				a.mu.Unlock()
+			})
+		}, nil
+	}
+}
+
+// spawn starts an activation; called with activations.mu held.
+func (n *Node) spawn(k Kind, kind, identity, key string) (*activation, error) {
+	gs, err := n.store.Grain(kind, identity)
+	if err != nil {
+		return nil, err
+	}
+	e := &activation{key: key, done: make(chan struct{})}
+	ref := &GrainRef{Kind: kind, Identity: identity, Store: gs, Node: n, entry: e}
+	props := actor.PropsFromProducer(func() actor.Actor { return k.New(ref) },
+		actor.WithReceiverMiddleware(n.stoppedMiddleware(e)))
+	// A per-activation suffix keeps names unique even while a stopped
+	// activation is still leaving the process registry.
+	name := key + "$" + strconv.FormatUint(n.activations.seq.Add(1), 36)
+	pid, err := n.system.Root.SpawnNamed(props, name)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: activate %s: %w", key, err)
+	}
+	e.pid = pid
+	n.metrics.activations.Add(1)
+	return e, nil
+}
+
+// stoppedMiddleware removes the activation from the registry once the actor
+// has handled *actor.Stopped, so a waiting caller can start the next one.
+func (n *Node) stoppedMiddleware(e *activation) actor.ReceiverMiddleware {
+	return func(next actor.ReceiverFunc) actor.ReceiverFunc {
+		return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
+			next(c, env)
+			if _, ok := env.Message.(*actor.Stopped); ok {
+				n.activations.remove(e)
+			}
+		}
+	}
+}
+
+func (a *activations) markStopping(e *activation) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if e.inflight > 0 || e.stopping {
+		return false
+	}
+	e.stopping = true
+	return true
+}
+
+func (a *activations) remove(e *activation) {
+	a.mu.Lock()
+	if a.byKey[e.key] == e {
+		delete(a.byKey, e.key)
+	}
+	e.stopping = true
+	a.mu.Unlock()
+	select {
+	case <-e.done:
+	default:
+		close(e.done)
+	}
+}
+
+// count returns the number of live activations per kind.
+func (a *activations) count() map[string]int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := map[string]int{}
+	for k := range a.byKey {
+		kind, _, _ := cutKind(k)
+		out[kind]++
+	}
+	return out
+}
+
+func cutKind(key string) (string, string, bool) {
+	for i := 0; i < len(key); i++ {
+		if key[i] == '/' {
+			return key[:i], key[i+1:], true
+		}
+	}
+	return key, "", false
+}
+
+// drain refuses new activations and stops every live one, waiting until
+// they have stopped or ctx is done.
+func (a *activations) drain(ctx context.Context, system *actor.ActorSystem) error {
+	a.mu.Lock()
+	a.draining = true
+	live := make([]*activation, 0, len(a.byKey))
+	for _, e := range a.byKey {
+		live = append(live, e)
+		e.stopping = true
+	}
+	a.mu.Unlock()
+	for _, e := range live {
+		system.Root.Stop(e.pid)
+	}
+	for _, e := range live {
+		select {
+		case <-e.done:
+		case <-ctx.Done():
+			return fmt.Errorf("cluster: %d grains still stopping: %w", len(live), ctx.Err())
+		}
+	}
+	return nil
+}

@@ -1,0 +1,195 @@
+package cluster
+
+import (
+	"container/heap"
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// AlarmFunc delivers a due alarm to its grain. It returns nil once the grain
+// has handled it; an error makes the scheduler retry with backoff. It runs on
+// its own goroutine and may block until ctx is done.
+type AlarmFunc func(ctx context.Context, n *Node, a Alarm) error
+
+// alarmScheduler fires persisted alarms at least once. It learns of alarm
+// changes through the store's hook, and of the alarms persisted before a
+// restart by loading them all at start.
+type alarmScheduler struct {
+	store *Store
+	node  *Node
+	fire  AlarmFunc
+	log   *slog.Logger
+	now   func() time.Time
+	// fireOnStart fires alarms persisted before the start at once instead
+	// of at their due time.
+	fireOnStart bool
+
+	mu      sync.Mutex
+	entries map[string]*alarmEntry // by kind\x00identity
+	queue   alarmQueue
+	wake    chan struct{}
+	retries map[string]int
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+type alarmEntry struct {
+	Alarm            // as persisted
+	fireAt time.Time // Due, or later when retrying
+	index  int       // in queue; -1 while being delivered
+}
+
+type alarmQueue []*alarmEntry
+
+func (q alarmQueue) Len() int           { return len(q) }
+func (q alarmQueue) Less(i, j int) bool { return q[i].fireAt.Before(q[j].fireAt) }
+func (q alarmQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i]; q[i].index = i; q[j].index = j }
+func (q *alarmQueue) Push(x any)        { e := x.(*alarmEntry); e.index = len(*q); *q = append(*q, e) }
+func (q *alarmQueue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	*q = old[:len(old)-1]
+	e.index = -1
+	return e
+}
+func alarmID(kind, identity string) string { return kind + "\x00" + identity }
+
+func newAlarmScheduler(n *Node, fire AlarmFunc, log *slog.Logger) *alarmScheduler {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &alarmScheduler{
+		store: n.store, node: n, fire: fire, log: log, now: time.Now,
+		entries: map[string]*alarmEntry{}, wake: make(chan struct{}, 1), retries: map[string]int{},
+		ctx: ctx, cancel: cancel,
+	}
+}
+
+// start loads the persisted alarms, hooks the store and starts the loop.
+func (s *alarmScheduler) start() error {
+	s.store.alarmMu.Lock()
+	s.store.alarmHook = s.changed
+	alarms, err := s.store.Alarms()
+	s.store.alarmMu.Unlock()
+	if err != nil {
+		return err
+	}
+	for _, a := range alarms {
+		s.changed(a.Kind, a.Identity, a.Due, true)
+		if s.fireOnStart {
+			s.mu.Lock()
+			if e := s.entries[alarmID(a.Kind, a.Identity)]; e != nil && e.index >= 0 && e.fireAt.After(s.now()) {
+				e.fireAt = s.now()
+				heap.Fix(&s.queue, e.index)
+			}
+			s.mu.Unlock()
+		}
+	}
+	s.wg.Add(1)
+	go s.loop()
+	return nil
+}
+
+// stop ends the loop and waits for deliveries in flight. Idempotent.
+func (s *alarmScheduler) stop() {
+	s.cancel()
+	s.wg.Wait()
+}
+
+// changed is the store's hook: called with the store's alarmMu held.
+func (s *alarmScheduler) changed(kind, identity string, due time.Time, set bool) {
+	id := alarmID(kind, identity)
+	s.mu.Lock()
+	if e, ok := s.entries[id]; ok {
+		if e.index >= 0 {
+			heap.Remove(&s.queue, e.index)
+		}
+		delete(s.entries, id)
+	}
+	if set {
+		e := &alarmEntry{Alarm: Alarm{Kind: kind, Identity: identity, Due: due}, fireAt: due}
+		s.entries[id] = e
+		heap.Push(&s.queue, e)
+	} else {
+		delete(s.retries, id)
+	}
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *alarmScheduler) loop() {
+	defer s.wg.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		var due []*alarmEntry
+		now := s.now()
+		for s.queue.Len() > 0 && !s.queue[0].fireAt.After(now) {
+			e := heap.Pop(&s.queue).(*alarmEntry)
+			due = append(due, e) // stays in entries (index -1) while in flight
+		}
+		wait := time.Hour
+		if s.queue.Len() > 0 {
+			wait = s.queue[0].fireAt.Sub(now)
+		}
+		s.mu.Unlock()
+		for _, e := range due {
+			s.wg.Add(1)
+			go s.deliver(e.Alarm)
+		}
+		timer.Reset(wait)
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// deliver fires one alarm. On success the alarm is deleted unless the grain
+// replaced it meanwhile; on failure it is re-queued with capped backoff.
+func (s *alarmScheduler) deliver(a Alarm) {
+	defer s.wg.Done()
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	err := s.fire(ctx, s.node, a)
+	cancel()
+	id := alarmID(a.Kind, a.Identity)
+	if err == nil {
+		if _, derr := s.store.deleteAlarmIf(a.Kind, a.Identity, a.Due); derr != nil {
+			s.log.Error("alarm delete failed", "kind", a.Kind, "identity", a.Identity, "err", derr)
+		}
+		s.mu.Lock()
+		delete(s.retries, id)
+		if e, ok := s.entries[id]; ok && e.index < 0 && e.Due.Equal(a.Due) {
+			delete(s.entries, id)
+		}
+		s.mu.Unlock()
+		return
+	}
+	if s.ctx.Err() != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.entries[id]
+	if !ok || e.index >= 0 || !e.Due.Equal(a.Due) {
+		return // replaced or deleted meanwhile
+	}
+	n := s.retries[id]
+	s.retries[id] = n + 1
+	backoff := min(100*time.Millisecond<<min(n, 10), 30*time.Second)
+	s.log.Warn("alarm delivery failed; retrying", "kind", a.Kind, "identity", a.Identity, "retry_in", backoff, "err", err)
+	e.fireAt = s.now().Add(backoff)
+	heap.Push(&s.queue, e)
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}

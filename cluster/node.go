@@ -1,0 +1,363 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	pcluster "github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/remote"
+	"github.com/hashicorp/memberlist"
+)
+
+// Config configures a [Node]. Start from [DefaultLocalConfig] (one machine,
+// tests) or [DefaultLANConfig] (a data centre) and override what differs.
+type Config struct {
+	// Name is the operator-facing node name, shown in logs and status.
+	// Default: the host name.
+	Name string
+	// Region and Zone place the node; grains may be pinned to a region.
+	Region, Zone string
+	// DataDir holds the node's Pebble store. Required unless InMemory.
+	DataDir string
+	// InMemory keeps storage in memory: nothing survives a restart (tests).
+	InMemory bool
+	// ActorAddr is host:port of the actor remoting listener; port 0 picks a
+	// free port.
+	ActorAddr string
+	// Gossip configures memberlist: bind address, probe intervals,
+	// encryption key. Its BindPort 0 picks a free port.
+	Gossip *memberlist.Config
+	// Join lists gossip host:port addresses of existing members.
+	Join []string
+	// PassivateAfter is how long an idle grain stays in memory (duration).
+	PassivateAfter time.Duration
+	// CallTimeout bounds a grain call whose context has no deadline.
+	CallTimeout time.Duration
+	// DrainTimeout bounds how long Shutdown waits for grains to stop.
+	DrainTimeout time.Duration
+	// OnAlarm delivers due alarms to grains; nil disables alarms.
+	OnAlarm AlarmFunc
+	// AlarmsFireOnStart fires every alarm persisted before the node
+	// started right away rather than at its due time: for grains whose
+	// alarm is a watchdog of interrupted work, a restart is exactly when
+	// the work was interrupted.
+	AlarmsFireOnStart bool
+	// Version and HTTPAddr are gossiped in the node's metadata.
+	Version, HTTPAddr string
+	// Logger receives the node's logs. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultLANConfig is a node in a data centre network.
+func DefaultLANConfig() Config {
+	host, _ := os.Hostname()
+	g := memberlist.DefaultLANConfig() // probe 1 s, suspicion mult 4, TCP timeout 10 s
+	return Config{
+		Name:           host,
+		Region:         "local",
+		ActorAddr:      "0.0.0.0:0",
+		Gossip:         g,
+		PassivateAfter: 5 * time.Minute,  // idle grains leave memory after 5 minutes
+		CallTimeout:    30 * time.Second, // calls without a deadline give up after 30 s
+		DrainTimeout:   20 * time.Second, // shutdown waits up to 20 s for grains
+	}
+}
+
+// DefaultLocalConfig is a node on one machine (laptop, tests): loopback
+// addresses and memberlist's local timings; otherwise as DefaultLANConfig.
+func DefaultLocalConfig() Config {
+	c := DefaultLANConfig()
+	c.ActorAddr = "127.0.0.1:0"
+	g := memberlist.DefaultLocalConfig() // probe 200 ms, TCP timeout 1 s
+	g.BindAddr = "127.0.0.1"
+	g.BindPort = 0
+	g.AdvertisePort = 0
+	c.Gossip = g
+	return c
+}
+
+// Validate reports every problem with the configuration at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" && !c.InMemory {
+		errs = append(errs, errors.New("data dir is required"))
+	}
+	if _, _, err := net.SplitHostPort(c.ActorAddr); err != nil {
+		errs = append(errs, fmt.Errorf("actor address %q: %w", c.ActorAddr, err))
+	}
+	if c.Gossip == nil {
+		errs = append(errs, errors.New("gossip config is required"))
+	}
+	if c.PassivateAfter <= 0 {
+		errs = append(errs, fmt.Errorf("passivate-after must be positive, got %s", c.PassivateAfter))
+	}
+	if c.CallTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("call timeout must be positive, got %s", c.CallTimeout))
+	}
+	if c.DrainTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("drain timeout must be positive, got %s", c.DrainTimeout))
+	}
+	if c.Name == "" {
+		errs = append(errs, errors.New("node name is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// Node is one stich cluster member: actor system, cluster membership,
+// grain activations and storage.
+type Node struct {
+	cfg      Config
+	log      *slog.Logger
+	store    *Store
+	system   *actor.ActorSystem
+	cluster  *pcluster.Cluster
+	provider *Provider
+	alarms   *alarmScheduler
+	kinds    map[string]Kind
+
+	activations activations
+	metrics     nodeMetrics
+
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+type nodeMetrics struct {
+	activations atomic.Uint64
+	calls       atomic.Uint64
+}
+
+// Start opens storage, starts the actor system, joins the cluster and
+// re-arms persisted alarms. On error everything started is stopped again.
+func Start(ctx context.Context, cfg Config, kinds []Kind) (_ *Node, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("cluster: invalid config: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, kinds: map[string]Kind{}}
+	n.activations.byKey = map[string]*activation{}
+	for _, k := range kinds {
+		if k.Name == "" || k.New == nil {
+			return nil, fmt.Errorf("cluster: kind %q needs a name and a producer", k.Name)
+		}
+		n.kinds[k.Name] = k
+	}
+	n.store, err = OpenStore(cfg.DataDir, StoreOptions{InMemory: cfg.InMemory})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			n.Shutdown(context.Background())
+		}
+	}()
+
+	libLog := slog.New(minLevel{h: cfg.Logger.Handler(), min: slog.LevelWarn}).With("lib", "protoactor")
+	n.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return libLog }))
+	host, portStr, _ := net.SplitHostPort(cfg.ActorAddr)
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: actor port %q: %w", portStr, err)
+	}
+	n.provider = NewProvider(ProviderConfig{
+		Memberlist: cfg.Gossip, Join: cfg.Join, Logger: cfg.Logger,
+		Meta: NodeMeta{Name: cfg.Name, Region: cfg.Region, Zone: cfg.Zone, Version: cfg.Version, HTTPAddr: cfg.HTTPAddr},
+	})
+	// Placement and activation are ours (see acquire); kinds are registered
+	// with protoactor-go only so that member metadata lists them.
+	var ckinds []pcluster.ConfigOption
+	for name := range n.kinds {
+		ckinds = append(ckinds, pcluster.WithKinds(pcluster.NewKind(name, actor.PropsFromFunc(func(actor.Context) {}))))
+	}
+	ccfg := pcluster.Configure("stich", n.provider, &identityLookup{n: n}, remote.Configure(host, port), ckinds...)
+	if err := protect(func() { n.cluster = pcluster.New(n.system, ccfg) }); err != nil {
+		return nil, fmt.Errorf("cluster: create: %w", err)
+	}
+	// NB: protoactor-go's StartMember panics on errors and sleeps 1 s.
+	if err := protect(n.cluster.StartMember); err != nil {
+		return nil, fmt.Errorf("cluster: start member: %w", err)
+	}
+	if cfg.OnAlarm != nil {
+		n.alarms = newAlarmScheduler(n, cfg.OnAlarm, n.log)
+		n.alarms.fireOnStart = cfg.AlarmsFireOnStart
+		if err := n.alarms.start(); err != nil {
+			return nil, err
+		}
+	}
+	n.log.Info("node started", "node", cfg.Name, "region", cfg.Region, "actor_addr", n.system.Address(), "gossip_addr", n.provider.GossipAddr(), "data", cfg.DataDir)
+	return n, nil
+}
+
+func protect(f func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	f()
+	return nil
+}
+
+// Store returns the node's grain storage.
+func (n *Node) Store() *Store { return n.store }
+
+// System returns the node's actor system.
+func (n *Node) System() *actor.ActorSystem { return n.system }
+
+// Name returns the node's name.
+func (n *Node) Name() string { return n.cfg.Name }
+
+// Region returns the node's region.
+func (n *Node) Region() string { return n.cfg.Region }
+
+// Members returns the live members' metadata.
+func (n *Node) Members() []NodeMeta { return n.provider.Members() }
+
+// GrainCounts returns the number of live activations per kind.
+func (n *Node) GrainCounts() map[string]int { return n.activations.count() }
+
+// Request sends msg to the grain (kind, identity), activating it if needed,
+// and returns its reply. It gives up when ctx is done or, without a
+// deadline, after Config.CallTimeout.
+func (n *Node) Request(ctx context.Context, kind, identity string, msg any) (any, error) {
+	n.metrics.calls.Add(1)
+	timeout := n.cfg.CallTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	for attempt := 0; ; attempt++ {
+		if timeout <= 0 {
+			return nil, fmt.Errorf("cluster: call %s/%s: %w", kind, identity, context.DeadlineExceeded)
+		}
+		pid, release, err := n.acquire(ctx, kind, identity)
+		if err != nil {
+			return nil, err
+		}
+		f := n.system.Root.RequestFuture(pid, msg, timeout)
+		res, err := wait(ctx, f)
+		release()
+		switch {
+		case errors.Is(err, actor.ErrDeadLetter) && attempt < 3:
+			// The activation died under the call (a crash); the next
+			// acquire waits for it to be gone and starts a new one.
+			continue
+		case errors.Is(err, actor.ErrTimeout):
+			return nil, fmt.Errorf("cluster: %s/%s did not answer in %s: %w", kind, identity, timeout, context.DeadlineExceeded)
+		case err != nil:
+			return nil, fmt.Errorf("cluster: call %s/%s: %w", kind, identity, err)
+		}
+		return res, nil
+	}
+}
+
+// Send delivers msg to the grain without waiting for a reply.
+func (n *Node) Send(ctx context.Context, kind, identity string, msg any) error {
+	pid, release, err := n.acquire(ctx, kind, identity)
+	if err != nil {
+		return err
+	}
+	n.system.Root.Send(pid, msg)
+	release()
+	return nil
+}
+
+func wait(ctx context.Context, f *actor.Future) (any, error) {
+	if ctx.Done() == nil {
+		return f.Result()
+	}
+	done := make(chan struct{})
+	go func() { _ = f.Wait(); close(done) }()
+	select {
+	case <-done:
+		return f.Result()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Shutdown stops the node: it refuses new activations, stops every grain
+// (each persists its state as it goes), stops alarms, leaves the gossip,
+// stops the actor system and closes storage. It is idempotent; later calls
+// return the first call's result.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.shutdownOnce.Do(func() {
+		var errs []error
+		if n.system != nil {
+			dctx, cancel := context.WithTimeout(ctx, n.cfg.DrainTimeout)
+			if err := n.activations.drain(dctx, n.system); err != nil {
+				errs = append(errs, err)
+			}
+			cancel()
+		}
+		if n.alarms != nil {
+			n.alarms.stop()
+		}
+		if n.provider != nil {
+			if err := n.provider.Shutdown(true); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if n.cluster != nil && n.cluster.Remote != nil {
+			_ = protect(func() { n.cluster.Shutdown(false) })
+		} else if n.system != nil {
+			n.system.Shutdown()
+		}
+		if n.store != nil {
+			if err := n.store.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		n.shutdownErr = errors.Join(errs...)
+		n.log.Info("node stopped", "node", n.cfg.Name)
+	})
+	return n.shutdownErr
+}
+
+// identityLookup routes protoactor-go's cluster.Get through our activation.
+type identityLookup struct{ n *Node }
+
+func (l *identityLookup) Get(ci *pcluster.ClusterIdentity) *actor.PID {
+	ctx, cancel := context.WithTimeout(context.Background(), l.n.cfg.CallTimeout)
+	defer cancel()
+	pid, release, err := l.n.acquire(ctx, ci.Kind, ci.Identity)
+	if err != nil {
+		return nil
+	}
+	release()
+	return pid
+}
+func (l *identityLookup) RemovePid(*pcluster.ClusterIdentity, *actor.PID) {}
+func (l *identityLookup) Setup(*pcluster.Cluster, []string, bool)         {}
+func (l *identityLookup) Shutdown()                                       {}
+
+// minLevel drops records below min (protoactor-go logs a lot at Info).
+type minLevel struct {
+	h   slog.Handler
+	min slog.Level
+}
+
+func (m minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= m.min && m.h.Enabled(ctx, l)
+}
+func (m minLevel) Handle(ctx context.Context, r slog.Record) error { return m.h.Handle(ctx, r) }
+func (m minLevel) WithAttrs(a []slog.Attr) slog.Handler {
+	return minLevel{h: m.h.WithAttrs(a), min: m.min}
+}
+func (m minLevel) WithGroup(g string) slog.Handler { return minLevel{h: m.h.WithGroup(g), min: m.min} }
+
+// PassivateAfter is how long grains should stay in memory when idle.
+func (n *Node) PassivateAfter() time.Duration { return n.cfg.PassivateAfter }

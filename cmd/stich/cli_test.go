@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code := run(ctx, args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestGenerateEmbeddedWritesApp(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "recipes")
+	code, out, errs := runCLI(t, "generate", "--out", dir, "a recipe tracker with ingredients and ratings")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	for _, want := range []string{"scaffold (no model)", "▸ planning", "✓ completed", "Wrote"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("output lacks %q:\n%s", want, out)
+		}
+	}
+	pkg, err := os.ReadFile(filepath.Join(dir, "package.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(pkg, &v); err != nil {
+		t.Fatalf("package.json: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "src", "App.tsx")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGenerateJSONIsNDJSON(t *testing.T) {
+	code, out, errs := runCLI(t, "generate", "--json", "a contact form")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var last map[string]any
+	for i, l := range lines {
+		if err := json.Unmarshal([]byte(l), &last); err != nil {
+			t.Fatalf("line %d is not JSON: %q", i, l)
+		}
+		if seq, _ := last["seq"].(string); seq != strings.TrimSpace(seq) || seq == "" {
+			t.Fatalf("line %d has no seq: %q", i, l)
+		}
+	}
+	if _, ok := last["completed"]; !ok {
+		t.Fatalf("last event is not completed: %v", last)
+	}
+}
+
+func TestCLIUsageErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"generate"}, 2, "exactly one PROMPT"},
+		{[]string{"generate", "   "}, 2, "prompt is empty"},
+		{[]string{"generate", "--bogus", "x"}, 2, "unknown flag"},
+		{[]string{"serve", "--http", "nonsense"}, 2, "--http"},
+		{[]string{"frobnicate"}, 2, "unknown command"},
+		{[]string{"generate", "--server", "http://127.0.0.1:1", "x"}, 1, "cannot reach the server"},
+		{[]string{"watch", "--server", "http://127.0.0.1:1", "s-abcdefgh12345678"}, 1, "cannot reach the server"},
+	}
+	for _, c := range cases {
+		code, _, errs := runCLI(t, c.args...)
+		if code != c.code || !strings.Contains(errs, c.msg) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d mentioning %q", c.args, code, errs, c.code, c.msg)
+		}
+	}
+	nonEmpty := t.TempDir()
+	os.WriteFile(filepath.Join(nonEmpty, "keep.txt"), []byte("x"), 0o644)
+	if code, _, errs := runCLI(t, "generate", "--out", nonEmpty, "x"); code != 2 || !strings.Contains(errs, "--force") {
+		t.Errorf("non-empty --out: exit %d %q", code, errs)
+	}
+	if code, out, _ := runCLI(t, "version"); code != 0 || !strings.HasPrefix(out, "stich ") {
+		t.Errorf("version: %d %q", code, out)
+	}
+}

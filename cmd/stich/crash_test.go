@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
+
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
+	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
+)
+
+var stichBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "stich-bin-")
+	if err != nil {
+		panic(err)
+	}
+	stichBin = filepath.Join(dir, "stich")
+	out, err := exec.Command("go", "build", "-o", stichBin, ".").CombinedOutput()
+	if err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// node is a `stich serve` process.
+type node struct {
+	cmd  *exec.Cmd
+	url  string
+	done chan error
+}
+
+// startNode runs stich serve on data and waits for its "ready" log line.
+func startNode(t *testing.T, data string, extra ...string) *node {
+	t.Helper()
+	args := append([]string{"serve", "--data", data, "--http", "127.0.0.1:0", "--log-format", "json"}, extra...)
+	cmd := exec.Command(stichBin, args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	n := &node{cmd: cmd, done: make(chan error, 1)}
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var rec map[string]any
+			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec["msg"] == "stich is ready" {
+				ready <- rec["url"].(string)
+			}
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	go func() { n.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-n.done
+		}
+	})
+	select {
+	case n.url = <-ready:
+	case err := <-n.done:
+		t.Fatalf("stich serve exited: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("stich serve did not become ready")
+	}
+	return n
+}
+
+func TestSIGKILLMidGenerationResumesGapFree(t *testing.T) {
+	data := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	n1 := startNode(t, data, "--scaffold-chunk-delay", "10ms")
+	c1 := stichv1connect.NewSessionServiceClient(http.DefaultClient, n1.url)
+	res, err := c1.CreateSession(ctx, connect.NewRequest(&stichv1.CreateSessionRequest{Prompt: "a recipe tracker with ingredients and ratings"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Msg.GetSessionId()
+	stream, err := c1.Watch(ctx, connect.NewRequest(&stichv1.WatchRequest{SessionId: id}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before []*stichv1.SessionEvent
+	filesDone := 0
+	for filesDone < 6 && stream.Receive() {
+		ev := stream.Msg()
+		before = append(before, ev)
+		if ev.GetFileDone() != nil {
+			filesDone++
+		}
+		if ev.GetCompleted() != nil {
+			t.Fatal("generation completed before the kill; slow the scaffold down")
+		}
+	}
+	if filesDone < 6 {
+		t.Fatalf("stream ended early: %v", stream.Err())
+	}
+	if err := n1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-n1.done
+	stream.Close()
+
+	n2 := startNode(t, data)
+	c2 := stichv1connect.NewSessionServiceClient(http.DefaultClient, n2.url)
+	replay, err := c2.Watch(ctx, connect.NewRequest(&stichv1.WatchRequest{SessionId: id, AfterSeq: 0, UntilIdle: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []*stichv1.SessionEvent
+	for replay.Receive() {
+		all = append(all, replay.Msg())
+	}
+	if err := replay.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i, ev := range all {
+		if ev.GetSeq() != uint64(i+1) {
+			t.Fatalf("event %d has seq %d: gap or duplicate", i, ev.GetSeq())
+		}
+	}
+	if len(all) <= len(before) || all[len(all)-1].GetCompleted() == nil {
+		t.Fatalf("log of %d events does not end in completed", len(all))
+	}
+	for i, ev := range before {
+		if !proto.Equal(ev, all[i]) {
+			t.Fatalf("event seq %d seen before the kill differs in the replay", ev.GetSeq())
+		}
+	}
+	resumed := false
+	for _, ev := range all[len(before):] {
+		if ev.GetGenerationResumed() != nil {
+			resumed = true
+		}
+	}
+	if !resumed {
+		t.Fatal("no generation_resumed event after the restart")
+	}
+	// Every file the log announced is stored, with the content the chunks carry.
+	content := map[string]*strings.Builder{}
+	for _, ev := range all {
+		switch {
+		case ev.GetFileStarted() != nil:
+			content[ev.GetFileStarted().GetPath()] = &strings.Builder{}
+		case ev.GetFileChunk() != nil:
+			content[ev.GetFileChunk().GetPath()].WriteString(ev.GetFileChunk().GetData())
+		}
+	}
+	for path, b := range content {
+		f, err := c2.GetFile(ctx, connect.NewRequest(&stichv1.GetFileRequest{SessionId: id, Path: path}))
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if f.Msg.GetFile().GetContent() != b.String() {
+			t.Fatalf("%s: stored content differs from the streamed chunks", path)
+		}
+	}
+
+	// A graceful stop exits 0.
+	if err := n2.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-n2.done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no exit within 30s of SIGTERM")
+	}
+}

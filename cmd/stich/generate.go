@@ -1,0 +1,367 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/stichdev/stich/codegen"
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
+	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
+)
+
+type generateFlags struct {
+	server   string
+	out      string
+	force    bool
+	json     bool
+	provider string
+	timeout  time.Duration
+}
+
+func newGenerateCmd(g *globalFlags) *cobra.Command {
+	f := &generateFlags{}
+	cmd := &cobra.Command{
+		Use:   "generate [flags] PROMPT",
+		Short: "Generate an app from a prompt and follow its progress",
+		Long: `Generate an app from a prompt. Without --server, an embedded node with a temporary data
+folder runs for the duration of the command. Progress goes to stdout: phases and a progress
+bar on a terminal, plain lines otherwise, NDJSON events with --json. With --out, the app's
+files are written to that folder when generation completes.
+
+Exit codes: 0 the app was generated; 1 generation failed or was stopped, or the server
+reported an error; 2 bad flags or arguments.`,
+		Example: `  stich generate --out recipes "a recipe tracker with ingredients and ratings"
+  stich generate --server http://127.0.0.1:8080 --json "a kanban board for my team" > events.ndjson`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{fmt.Errorf("generate takes exactly one PROMPT argument (quote it), got %d", len(args))}
+			}
+			if strings.TrimSpace(args[0]) == "" {
+				return usageError{errors.New("the prompt is empty: describe the app to build")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return generate(cmd.Context(), g, f, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.server, "server", "", "URL of a running stich node (default: run an embedded node)")
+	fl.StringVar(&f.out, "out", "", "folder to write the generated app to")
+	fl.BoolVar(&f.force, "force", false, "allow --out to name a folder that already has files (they may be overwritten)")
+	fl.BoolVar(&f.json, "json", false, "print events as NDJSON instead of progress")
+	fl.StringVar(&f.provider, "provider", "", "provider that writes the app (default: the server's default)")
+	fl.DurationVar(&f.timeout, "timeout", 30*time.Minute, "give up after this long")
+	return cmd
+}
+
+func generate(ctx context.Context, g *globalFlags, f *generateFlags, prompt string, stdout, stderr io.Writer) error {
+	if f.out != "" && !f.force {
+		if entries, err := os.ReadDir(f.out); err == nil && len(entries) > 0 {
+			return usageError{fmt.Errorf("--out %s already has files; choose an empty folder or pass --force", f.out)}
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	server := f.server
+	if server == "" {
+		stop, url, err := startEmbedded(ctx, g, stderr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		server = url
+	}
+	client := stichv1connect.NewSessionServiceClient(http.DefaultClient, strings.TrimRight(server, "/"))
+	res, err := client.CreateSession(ctx, connect.NewRequest(&stichv1.CreateSessionRequest{
+		Prompt: prompt, Options: &stichv1.SessionOptions{Provider: f.provider},
+	}))
+	if err != nil {
+		return err
+	}
+	id := res.Msg.GetSessionId()
+	r := newRenderer(stdout, f.json)
+	r.header(id, res.Msg.GetProviderLabel())
+	final, err := follow(ctx, client, id, 0, r.event)
+	r.finish()
+	if err != nil {
+		return err
+	}
+	if err := outcome(id, final); err != nil {
+		return err
+	}
+	if f.out != "" {
+		n, err := writeApp(ctx, client, id, f.out)
+		if err != nil {
+			return &exitError{code: exitFailure, err: fmt.Errorf("write app to %s: %w", f.out, err)}
+		}
+		if !f.json {
+			fmt.Fprintf(stdout, "Wrote %d files to %s. Next: cd %s && npm install && npm run dev\n", n, f.out, f.out)
+		}
+	}
+	return nil
+}
+
+// outcome turns the event that ended the work into an exit status.
+func outcome(id string, last *stichv1.SessionEvent) error {
+	switch e := last.GetEvent().(type) {
+	case *stichv1.SessionEvent_Completed:
+		return nil
+	case *stichv1.SessionEvent_PhaseChanged:
+		if e.PhaseChanged.GetPhase() == stichv1.Phase_PHASE_STOPPED {
+			return &exitError{code: exitFailure, err: fmt.Errorf("session %s was stopped; resume it to continue", id)}
+		}
+	}
+	return &exitError{code: exitFailure, err: fmt.Errorf("session %s failed", id)}
+}
+
+// follow watches the session until its work ends, reconnecting with
+// after_seq when an established stream breaks (a node restart), for up to
+// reconnectFor of consecutive failures, and returns the last event.
+func follow(ctx context.Context, client stichv1connect.SessionServiceClient, id string, after uint64, handle func(*stichv1.SessionEvent)) (*stichv1.SessionEvent, error) {
+	const reconnectFor = time.Minute
+	var last *stichv1.SessionEvent
+	connected := false
+	var failingSince time.Time
+	backoff := 200 * time.Millisecond
+	for {
+		stream, err := client.Watch(ctx, connect.NewRequest(&stichv1.WatchRequest{SessionId: id, AfterSeq: after, UntilIdle: true}))
+		if err == nil {
+			for stream.Receive() {
+				ev := stream.Msg()
+				handle(ev)
+				last, after = ev, ev.GetSeq()
+				connected, failingSince, backoff = true, time.Time{}, 200*time.Millisecond
+			}
+			err = stream.Err()
+			stream.Close()
+			if err == nil {
+				return last, nil
+			}
+		}
+		if !connected || !reconnectable(err) || ctx.Err() != nil {
+			return last, err
+		}
+		if failingSince.IsZero() {
+			failingSince = time.Now()
+		} else if time.Since(failingSince) > reconnectFor {
+			return last, fmt.Errorf("stream lost and not re-established within %s: %w", reconnectFor, err)
+		}
+		select {
+		case <-ctx.Done():
+			return last, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+func reconnectable(err error) bool {
+	code := connect.CodeOf(err)
+	return code == connect.CodeUnavailable || code == connect.CodeUnknown || code == connect.CodeDeadlineExceeded
+}
+
+// writeApp writes the session's files under dir, refusing any path that
+// would leave it.
+func writeApp(ctx context.Context, client stichv1connect.SessionServiceClient, id, dir string) (int, error) {
+	list, err := client.ListFiles(ctx, connect.NewRequest(&stichv1.ListFilesRequest{SessionId: id}))
+	if err != nil {
+		return 0, err
+	}
+	for _, info := range list.Msg.GetFiles() {
+		if err := codegen.CheckPath(info.GetPath()); err != nil {
+			return 0, err
+		}
+		res, err := client.GetFile(ctx, connect.NewRequest(&stichv1.GetFileRequest{SessionId: id, Path: info.GetPath()}))
+		if err != nil {
+			return 0, err
+		}
+		target := filepath.Join(dir, filepath.FromSlash(info.GetPath()))
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return 0, err
+		}
+		if err := writeFileAtomic(target, []byte(res.Msg.GetFile().GetContent())); err != nil {
+			return 0, err
+		}
+	}
+	return len(list.Msg.GetFiles()), nil
+}
+
+// writeFileAtomic writes via a temporary file and rename, so a crash never
+// leaves a half-written file.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".stich-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// startEmbedded runs a node with a temporary data folder for one command.
+func startEmbedded(ctx context.Context, g *globalFlags, stderr io.Writer) (stop func(), url string, err error) {
+	dir, err := os.MkdirTemp("", "stich-generate-")
+	if err != nil {
+		return nil, "", err
+	}
+	level := g.logLevel
+	if level == "info" {
+		level = "warn" // an embedded node's routine logs would drown the progress
+	}
+	log, err := (&globalFlags{logLevel: level, logFormat: g.logFormat}).logger(stderr)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, "", err
+	}
+	f := &serveFlags{data: dir, http: "127.0.0.1:0", nodeName: "embedded", region: "local",
+		gossipAddr: "127.0.0.1:0", actorAddr: "127.0.0.1:0", passivateAfter: 5 * time.Minute, shutdownGrace: 10 * time.Second}
+	nodeCtx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(nodeCtx, f, log, func(addr string) { ready <- addr }) }()
+	select {
+	case addr := <-ready:
+		return func() {
+			cancel()
+			if err := <-done; err != nil {
+				log.Warn("embedded node", "err", err)
+			}
+			os.RemoveAll(dir)
+		}, "http://" + addr, nil
+	case err := <-done:
+		cancel()
+		os.RemoveAll(dir)
+		return nil, "", fmt.Errorf("embedded node: %w", err)
+	case <-ctx.Done():
+		cancel()
+		<-done
+		os.RemoveAll(dir)
+		return nil, "", ctx.Err()
+	}
+}
+
+// renderer shows events: NDJSON, or progress on a terminal, or plain lines.
+type renderer struct {
+	w       io.Writer
+	json    bool
+	tty     bool
+	bar     *progressbar.ProgressBar
+	planned int
+}
+
+func newRenderer(w io.Writer, asJSON bool) *renderer {
+	r := &renderer{w: w, json: asJSON}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		r.tty = true
+	}
+	return r
+}
+
+func (r *renderer) header(id, label string) {
+	if r.json {
+		return
+	}
+	fmt.Fprintf(r.w, "Session %s — writing with %s\n", id, label)
+}
+
+var jsonOpts = protojson.MarshalOptions{UseProtoNames: true}
+
+func (r *renderer) event(ev *stichv1.SessionEvent) {
+	if r.json {
+		b, err := jsonOpts.Marshal(ev)
+		if err == nil {
+			fmt.Fprintf(r.w, "%s\n", b)
+		}
+		return
+	}
+	switch e := ev.GetEvent().(type) {
+	case *stichv1.SessionEvent_PhaseChanged:
+		r.clearBar()
+		p := e.PhaseChanged
+		name := strings.ToLower(strings.TrimPrefix(p.GetPhase().String(), "PHASE_"))
+		line := name
+		if p.GetName() != "" {
+			line += ": " + p.GetName()
+		}
+		if p.GetDescription() != "" {
+			line += " — " + p.GetDescription()
+		}
+		fmt.Fprintf(r.w, "▸ %s\n", line)
+	case *stichv1.SessionEvent_Blueprint:
+		bp := e.Blueprint.GetBlueprint()
+		r.planned = 0
+		for _, ph := range bp.GetRoadmap() {
+			r.planned += len(ph.GetFiles())
+		}
+		fmt.Fprintf(r.w, "  blueprint: %s (%s app, %d phases, %d files)\n", bp.GetTitle(), bp.GetAppKind(), len(bp.GetRoadmap()), r.planned)
+	case *stichv1.SessionEvent_FileDone:
+		if r.tty {
+			if r.bar == nil {
+				r.bar = progressbar.NewOptions(max(r.planned, 1), progressbar.OptionSetWriter(r.w),
+					progressbar.OptionSetDescription("  files"), progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
+			}
+			_ = r.bar.Add(1)
+		} else {
+			fmt.Fprintf(r.w, "  wrote %s (%d bytes)\n", e.FileDone.GetPath(), e.FileDone.GetSize())
+		}
+	case *stichv1.SessionEvent_FileDeleted:
+		fmt.Fprintf(r.w, "  deleted %s\n", e.FileDeleted.GetPath())
+	case *stichv1.SessionEvent_Diagnostics:
+		d := e.Diagnostics
+		if len(d.GetDiagnostics()) == 0 {
+			fmt.Fprintf(r.w, "  %s: no problems\n", d.GetTool())
+		}
+		for _, x := range d.GetDiagnostics() {
+			fmt.Fprintf(r.w, "  %s: %s %s: %s\n", d.GetTool(), x.GetCode(), x.GetFile(), x.GetMessage())
+		}
+	case *stichv1.SessionEvent_Message:
+		fmt.Fprintf(r.w, "  [%s] %s\n", e.Message.GetRole(), e.Message.GetText())
+	case *stichv1.SessionEvent_Log:
+		fmt.Fprintf(r.w, "  %s: %s\n", e.Log.GetSource(), e.Log.GetText())
+	case *stichv1.SessionEvent_Error:
+		r.clearBar()
+		fmt.Fprintf(r.w, "✗ error (%s): %s\n", e.Error.GetCode(), e.Error.GetMessage())
+	case *stichv1.SessionEvent_GenerationResumed:
+		fmt.Fprintf(r.w, "  resumed: %s\n", e.GenerationResumed.GetReason())
+	case *stichv1.SessionEvent_GenerationStopped:
+		fmt.Fprintf(r.w, "  stopped: %s\n", e.GenerationStopped.GetReason())
+	case *stichv1.SessionEvent_Completed:
+		r.clearBar()
+		c := e.Completed
+		fmt.Fprintf(r.w, "✓ completed: %d files, %d phases, %s\n", c.GetFiles(), c.GetPhases(), (time.Duration(c.GetDurationMs()) * time.Millisecond).String())
+	}
+}
+
+func (r *renderer) clearBar() {
+	if r.bar != nil {
+		_ = r.bar.Finish()
+		r.bar = nil
+	}
+}
+
+func (r *renderer) finish() { r.clearBar() }

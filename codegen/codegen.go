@@ -1,0 +1,134 @@
+// Package codegen owns what writes an app: the [Provider] interface the
+// session grain drives through its phases (blueprint, implement, review,
+// fix, refine), the validation of what a provider emits ([CheckPath],
+// limits), and the built-in scaffold provider that needs no model.
+//
+// Providers run outside any grain's mailbox, on a worker goroutine; they
+// report streamed output through an [Emitter] and must return promptly once
+// their context is cancelled. Package codegen must not import actors, rpc or
+// cluster.
+package codegen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"unicode/utf8"
+
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
+)
+
+// Limits on what a provider may write. They bound memory and storage per
+// session whatever a model emits.
+const (
+	MaxFileBytes  = 512 << 10 // one file
+	MaxFiles      = 200       // files in one app
+	MaxPathLength = 256
+)
+
+// ErrBadPath reports a file path a provider may not write.
+var ErrBadPath = errors.New("codegen: invalid file path")
+
+// allowedExt lists the file extensions an app may contain.
+var allowedExt = map[string]bool{
+	".ts": true, ".tsx": true, ".js": true, ".jsx": true, ".mjs": true, ".cjs": true,
+	".json": true, ".html": true, ".css": true, ".md": true, ".svg": true, ".txt": true,
+	".gitignore": true, ".env.example": true,
+}
+
+// CheckPath validates a path a provider wants to write: relative, clean,
+// no "..", no hidden system folders, an allowed extension, bounded length.
+func CheckPath(p string) error {
+	switch {
+	case p == "" || len(p) > MaxPathLength:
+		return fmt.Errorf("%w %q: empty or longer than %d bytes", ErrBadPath, p, MaxPathLength)
+	case strings.HasPrefix(p, "/") || strings.Contains(p, "\\") || strings.ContainsAny(p, "\x00:*?\"<>|"):
+		return fmt.Errorf("%w %q: must be a relative path with forward slashes", ErrBadPath, p)
+	case path.Clean(p) != p || strings.HasPrefix(p, "../") || p == ".." || p == ".":
+		return fmt.Errorf("%w %q: must be clean, without '..'", ErrBadPath, p)
+	case strings.HasPrefix(p, "node_modules/") || strings.HasPrefix(p, ".git/") || p == ".git":
+		return fmt.Errorf("%w %q: node_modules and .git are managed by stich", ErrBadPath, p)
+	}
+	base := path.Base(p)
+	ext := path.Ext(base)
+	if base == ".gitignore" || strings.HasSuffix(base, ".env.example") {
+		return nil
+	}
+	if !allowedExt[ext] {
+		return fmt.Errorf("%w %q: extension %q is not allowed", ErrBadPath, p, ext)
+	}
+	return nil
+}
+
+// Emitter receives a provider's streamed output. A provider calls it from
+// one goroutine, in order: FileStarted, any FileChunks, FileDone for each
+// file. An error return (the session was stopped) must end the provider's
+// work.
+type Emitter interface {
+	FileStarted(ctx context.Context, path, purpose string) error
+	FileChunk(ctx context.Context, path, data string) error
+	FileDone(ctx context.Context, path string) error
+	// Log reports progress worth showing to the user.
+	Log(ctx context.Context, text string) error
+}
+
+// Refinement is a provider's answer to a user's change request.
+type Refinement struct {
+	// Reply is the conversational answer shown in the chat.
+	Reply string
+	// Blueprint is the updated plan of the app.
+	Blueprint *stichv1.Blueprint
+	// Phase lists the files to (re)write for the change.
+	Phase *stichv1.PhasePlan
+	// Deleted lists files the change removes.
+	Deleted []string
+}
+
+// Provider writes apps. Implementations must be safe for concurrent use by
+// different sessions.
+type Provider interface {
+	// Name is the provider's configuration name, e.g. "scaffold".
+	Name() string
+	// Label is what users see, e.g. "scaffold (no model)".
+	Label() string
+	// Blueprint plans the app for a prompt.
+	Blueprint(ctx context.Context, prompt string) (*stichv1.Blueprint, error)
+	// Implement writes the files of one phase of bp, streaming them to emit.
+	// Files in skip were already written (the phase is resuming).
+	Implement(ctx context.Context, bp *stichv1.Blueprint, phase *stichv1.PhasePlan, files map[string]string, skip map[string]bool, emit Emitter) error
+	// Review checks the app's files after phase was implemented and
+	// returns what is wrong.
+	Review(ctx context.Context, bp *stichv1.Blueprint, phase *stichv1.PhasePlan, files map[string]string) ([]*stichv1.Diagnostic, error)
+	// Fix rewrites files to repair diagnostics, streaming them to emit.
+	Fix(ctx context.Context, bp *stichv1.Blueprint, files map[string]string, diags []*stichv1.Diagnostic, emit Emitter) error
+	// Refine plans a change the user asked for in chat. applied lists the
+	// earlier refinements, oldest first.
+	Refine(ctx context.Context, prompt string, applied []string, message string, bp *stichv1.Blueprint, files map[string]string) (*Refinement, error)
+}
+
+// StreamFile emits content as one file in chunks of about chunkSize bytes,
+// split on line boundaries where possible: the path every provider's file
+// output takes.
+func StreamFile(ctx context.Context, emit Emitter, path, purpose, content string, chunkSize int) error {
+	if err := emit.FileStarted(ctx, path, purpose); err != nil {
+		return err
+	}
+	for len(content) > 0 {
+		n := min(chunkSize, len(content))
+		if n < len(content) {
+			if i := strings.LastIndexByte(content[:n], '\n'); i > chunkSize/4 {
+				n = i + 1
+			}
+			for n > 1 && !utf8.RuneStart(content[n]) {
+				n-- // never split a UTF-8 sequence: events carry valid strings
+			}
+		}
+		if err := emit.FileChunk(ctx, path, content[:n]); err != nil {
+			return err
+		}
+		content = content[n:]
+	}
+	return emit.FileDone(ctx, path)
+}

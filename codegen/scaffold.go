@@ -1,0 +1,160 @@
+package codegen
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
+	"github.com/stichdev/stich/scaffold"
+)
+
+// ScaffoldChunkSize is the size of the chunks the scaffold streams files in,
+// so that clients see files fill the same way as from a model.
+const ScaffoldChunkSize = 512
+
+// Scaffold is the provider that needs no model: the deterministic generator
+// of package scaffold. It is labelled as such wherever users see it.
+type Scaffold struct {
+	// ChunkDelay paces streamed chunks like a model's token rate (for demos
+	// and for exercising clients against slow streams). 0 streams at once.
+	ChunkDelay time.Duration
+}
+
+var _ Provider = Scaffold{}
+
+// Name implements [Provider].
+func (Scaffold) Name() string { return "scaffold" }
+
+// Label implements [Provider].
+func (Scaffold) Label() string { return scaffold.Label }
+
+// Blueprint implements [Provider].
+func (Scaffold) Blueprint(ctx context.Context, prompt string) (*stichv1.Blueprint, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return scaffold.Plan(prompt, nil), nil
+}
+
+// Implement implements [Provider]: it renders the app and streams the
+// phase's files.
+func (s Scaffold) Implement(ctx context.Context, bp *stichv1.Blueprint, phase *stichv1.PhasePlan, _ map[string]string, skip map[string]bool, emit Emitter) error {
+	emit = s.paced(emit)
+	rendered, err := scaffold.Files(bp)
+	if err != nil {
+		return fmt.Errorf("codegen: scaffold render: %w", err)
+	}
+	for _, f := range phase.GetFiles() {
+		if skip[f.GetPath()] {
+			continue
+		}
+		content, ok := rendered[f.GetPath()]
+		if !ok {
+			return fmt.Errorf("codegen: scaffold has no file %q", f.GetPath())
+		}
+		if err := StreamFile(ctx, emit, f.GetPath(), f.GetPurpose(), content, ScaffoldChunkSize); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Review implements [Provider] with [StaticReview].
+func (Scaffold) Review(ctx context.Context, bp *stichv1.Blueprint, phase *stichv1.PhasePlan, files map[string]string) ([]*stichv1.Diagnostic, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return StaticReview(bp, phase, files), nil
+}
+
+// Fix implements [Provider]: it rewrites each file named by a diagnostic
+// from the scaffold's rendering.
+func (s Scaffold) Fix(ctx context.Context, bp *stichv1.Blueprint, files map[string]string, diags []*stichv1.Diagnostic, emit Emitter) error {
+	emit = s.paced(emit)
+	rendered, err := scaffold.Files(bp)
+	if err != nil {
+		return fmt.Errorf("codegen: scaffold render: %w", err)
+	}
+	seen := map[string]bool{}
+	for _, d := range diags {
+		p := d.GetFile()
+		content, ok := rendered[p]
+		if seen[p] || !ok {
+			continue
+		}
+		seen[p] = true
+		if err := StreamFile(ctx, emit, p, "fix: "+d.GetMessage(), content, ScaffoldChunkSize); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Refine implements [Provider]: the change request is read like more of the
+// prompt (new fields, entities or a different kind of app), and the files
+// whose rendering changes are rewritten.
+func (Scaffold) Refine(ctx context.Context, prompt string, applied []string, message string, _ *stichv1.Blueprint, files map[string]string) (*Refinement, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	bp := scaffold.Plan(prompt, append(append([]string(nil), applied...), message))
+	rendered, err := scaffold.Files(bp)
+	if err != nil {
+		return nil, fmt.Errorf("codegen: scaffold render: %w", err)
+	}
+	purpose := map[string]string{}
+	for _, ph := range bp.GetRoadmap() {
+		for _, f := range ph.GetFiles() {
+			purpose[f.GetPath()] = f.GetPurpose()
+		}
+	}
+	phase := &stichv1.PhasePlan{Name: "Refinement", Description: message, LastPhase: true}
+	var changed []string
+	for p, c := range rendered {
+		if files[p] != c {
+			changed = append(changed, p)
+		}
+	}
+	sort.Strings(changed)
+	for _, p := range changed {
+		phase.Files = append(phase.Files, &stichv1.FilePlan{Path: p, Purpose: purpose[p]})
+	}
+	var deleted []string
+	for p := range files {
+		if _, ok := rendered[p]; !ok {
+			deleted = append(deleted, p)
+		}
+	}
+	sort.Strings(deleted)
+	reply := fmt.Sprintf("%s: applied %q as a change to the plan; %d file(s) change, %d removed.", scaffold.Label, message, len(changed), len(deleted))
+	if len(changed) == 0 && len(deleted) == 0 {
+		reply = fmt.Sprintf("%s: this change did not alter the generated app. The scaffold understands new fields, entities and app kinds; configure a model provider for free-form changes.", scaffold.Label)
+	}
+	return &Refinement{Reply: reply, Blueprint: bp, Phase: phase, Deleted: deleted}, nil
+}
+
+func (s Scaffold) paced(emit Emitter) Emitter {
+	if s.ChunkDelay <= 0 {
+		return emit
+	}
+	return pacedEmitter{Emitter: emit, delay: s.ChunkDelay}
+}
+
+// pacedEmitter waits before each chunk, returning early when cancelled.
+type pacedEmitter struct {
+	Emitter
+	delay time.Duration
+}
+
+func (p pacedEmitter) FileChunk(ctx context.Context, path, data string) error {
+	t := time.NewTimer(p.delay)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+	}
+	return p.Emitter.FileChunk(ctx, path, data)
+}

@@ -1,0 +1,95 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stichdev/stich/actors"
+)
+
+// observer logs every RPC and counts it in metrics.
+type observer struct {
+	log      *slog.Logger
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newObserver(log *slog.Logger, reg prometheus.Registerer) *observer {
+	o := &observer{
+		log: log,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "stich_rpc_requests_total", Help: "RPCs handled, by procedure and Connect code.",
+		}, []string{"procedure", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "stich_rpc_duration_seconds", Help: "Unary RPC latency.", Buckets: prometheus.DefBuckets,
+		}, []string{"procedure"}),
+	}
+	reg.MustRegister(o.requests, o.duration)
+	return o
+}
+
+func codeOf(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	var ce *connect.Error
+	if errors.As(err, &ce) {
+		return ce.Code().String()
+	}
+	return connect.CodeUnknown.String()
+}
+
+func (o *observer) done(ctx context.Context, proc, peer string, start time.Time, err error) {
+	code := codeOf(err)
+	o.requests.WithLabelValues(proc, code).Inc()
+	level := slog.LevelInfo
+	if code == connect.CodeInternal.String() || code == connect.CodeUnknown.String() {
+		level = slog.LevelError
+	}
+	attrs := []any{"procedure", proc, "code", code, "peer", peer, "duration", time.Since(start).Round(time.Microsecond)}
+	if err != nil {
+		attrs = append(attrs, "err", err.Error())
+	}
+	o.log.Log(ctx, level, "rpc", attrs...)
+}
+
+func (o *observer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		start := time.Now()
+		res, err := next(ctx, req)
+		o.duration.WithLabelValues(req.Spec().Procedure).Observe(time.Since(start).Seconds())
+		o.done(ctx, req.Spec().Procedure, req.Peer().Addr, start, err)
+		return res, err
+	}
+}
+
+func (o *observer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (o *observer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		start := time.Now()
+		err := next(ctx, conn)
+		o.done(ctx, conn.Spec().Procedure, conn.Peer().Addr, start, err)
+		return err
+	}
+}
+
+// grainCollector exports live grain counts per kind.
+type grainCollector struct{ rt *actors.Runtime }
+
+var grainDesc = prometheus.NewDesc("stich_grains_active", "Live grain activations on this node, by kind.", []string{"kind"}, nil)
+
+func (c grainCollector) Describe(ch chan<- *prometheus.Desc) { ch <- grainDesc }
+
+func (c grainCollector) Collect(ch chan<- prometheus.Metric) {
+	for kind, n := range c.rt.Node.GrainCounts() {
+		ch <- prometheus.MustNewConstMetric(grainDesc, prometheus.GaugeValue, float64(n), kind)
+	}
+}

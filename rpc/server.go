@@ -1,0 +1,172 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/stichdev/stich/actors"
+	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
+	"github.com/stichdev/stich/ratelimit"
+)
+
+// Config configures a [Server].
+type Config struct {
+	// Addr is the HTTP listen address, e.g. "127.0.0.1:8080"; port 0 picks
+	// a free port.
+	Addr string
+	// CreateLimit limits CreateSession per client IP; a zero Limit disables
+	// it.
+	CreateLimit ratelimit.Rule
+	// Logger receives request logs. Default slog.Default().
+	Logger *slog.Logger
+	// Version is reported on the index page.
+	Version string
+}
+
+// DefaultCreateLimit allows a client IP 30 new sessions a minute, 10 in any
+// 10 s, and 1000 a day.
+func DefaultCreateLimit() ratelimit.Rule {
+	return ratelimit.Rule{Limit: 30, Window: time.Minute, BurstLimit: 10, BurstWindow: 10 * time.Second, DailyLimit: 1000}
+}
+
+// Server serves the Connect API of one node.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	rt      *actors.Runtime
+	health  *grpchealth.StaticChecker
+	handler http.Handler
+	http    *http.Server
+
+	mu       sync.Mutex
+	ln       net.Listener
+	shutdown context.Context
+	cancel   context.CancelFunc
+
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+// New builds the server's handlers; [Server.Listen] binds it.
+func New(rt *actors.Runtime, cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.CreateLimit.Limit > 0 {
+		if err := cfg.CreateLimit.Validate(); err != nil {
+			return nil, fmt.Errorf("rpc: create limit: %w", err)
+		}
+	}
+	val, err := newValidator()
+	if err != nil {
+		return nil, fmt.Errorf("rpc: validator: %w", err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, rt: rt}
+	s.shutdown, s.cancel = context.WithCancel(context.Background())
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	obs := newObserver(s.log, reg)
+	reg.MustRegister(grainCollector{rt: rt})
+
+	opts := []connect.HandlerOption{
+		connect.WithInterceptors(obs, val),
+		connect.WithCompressMinBytes(1024),
+	}
+	mux := http.NewServeMux()
+	mux.Handle(stichv1connect.NewSessionServiceHandler(&sessionService{
+		rt: rt, log: s.log, createLimit: cfg.CreateLimit, shutdown: s.shutdown,
+	}, opts...))
+	services := []string{stichv1connect.SessionServiceName}
+	s.health = grpchealth.NewStaticChecker(services...)
+	mux.Handle(grpchealth.NewHandler(s.health, connect.WithCompressMinBytes(1024)))
+	reflector := grpcreflect.NewStaticReflector(services...)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /{$}", s.index)
+	s.handler = mux
+
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	s.http = &http.Server{
+		Handler:           mux,
+		Protocols:         protocols,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// Handler returns the server's HTTP handler (for in-memory tests).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Listen binds the listen address.
+func (s *Server) Listen() error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("rpc: listen on %s: %w", s.cfg.Addr, err)
+	}
+	s.mu.Lock()
+	s.ln = ln
+	s.mu.Unlock()
+	return nil
+}
+
+// Addr returns the bound address, or "" before Listen.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Serve serves until Shutdown; it returns nil after a clean shutdown.
+func (s *Server) Serve() error {
+	s.mu.Lock()
+	ln := s.ln
+	s.mu.Unlock()
+	if ln == nil {
+		return errors.New("rpc: Serve before Listen")
+	}
+	s.log.Info("serving", "addr", ln.Addr().String())
+	if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops serving: health turns NOT_SERVING, open Watch streams end
+// with Unavailable (clients reconnect with after_seq), and in-flight unary
+// calls finish, within ctx. Idempotent.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdownOnce.Do(func() {
+		s.health.SetStatus(stichv1connect.SessionServiceName, grpchealth.StatusNotServing)
+		s.health.SetStatus("", grpchealth.StatusNotServing)
+		s.cancel()
+		s.shutdownErr = s.http.Shutdown(ctx)
+	})
+	return s.shutdownErr
+}
+
+func (s *Server) index(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, "stich %s on node %s\n\nConnect API: /%s/*\nHealth: /grpc.health.v1.Health/Check\nMetrics: /metrics\n",
+		s.cfg.Version, s.rt.Node.Name(), stichv1connect.SessionServiceName)
+}

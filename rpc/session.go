@@ -1,0 +1,169 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/stichdev/stich/actors"
+	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
+	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
+	"github.com/stichdev/stich/ratelimit"
+)
+
+// callTimeout bounds each unary grain call made by a handler.
+const callTimeout = 15 * time.Second
+
+// sessionService implements stich.v1.SessionService on top of the grains.
+type sessionService struct {
+	rt          *actors.Runtime
+	log         *slog.Logger
+	createLimit ratelimit.Rule
+	// shutdown is done when the server begins shutting down; Watch streams
+	// then end with Unavailable so clients reconnect elsewhere.
+	shutdown context.Context
+}
+
+var _ stichv1connect.SessionServiceHandler = (*sessionService)(nil)
+
+func (s *sessionService) fail(ctx context.Context, procedure string, err error) error {
+	return toConnect(ctx, s.log, procedure, err)
+}
+
+func (s *sessionService) CreateSession(ctx context.Context, req *connect.Request[stichv1.CreateSessionRequest]) (*connect.Response[stichv1.CreateSessionResponse], error) {
+	const proc = "CreateSession"
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	if s.createLimit.Limit > 0 {
+		ip := clientIP(req.Peer().Addr)
+		key := "create:ip:" + ip
+		d, err := actors.Call[*actorsv1.RateLimitReply](ctx, s.rt.Node, actors.KindRateLimit, key,
+			&actorsv1.RateLimitCheck{Rule: s.createLimit.Proto(), Cost: 1})
+		if err != nil {
+			return nil, s.fail(ctx, proc, err)
+		}
+		if !d.GetAllowed() {
+			after := time.Duration(d.GetRetryAfterMs()) * time.Millisecond
+			return nil, retryable(connect.NewError(connect.CodeResourceExhausted,
+				fmt.Errorf("too many sessions created from %s (%s limit); retry in %s", ip, d.GetLimitedBy(), after.Round(time.Second))), after)
+		}
+	}
+	if p := req.Msg.GetOptions().GetProvider(); p != "" {
+		if _, ok := s.rt.Provider(p); !ok {
+			return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("provider %q is not configured; run `stich models` to list providers", p))
+		}
+	}
+	id := actors.NewSessionID()
+	reply, err := actors.Call[*actorsv1.CreateSessionReply](ctx, s.rt.Node, actors.KindSession, id,
+		&actorsv1.CreateSession{Prompt: req.Msg.GetPrompt(), Options: req.Msg.GetOptions()})
+	if err != nil {
+		return nil, s.fail(ctx, proc, err)
+	}
+	s.log.InfoContext(ctx, "session created", "session", id, "provider", reply.GetProviderLabel())
+	return connect.NewResponse(&stichv1.CreateSessionResponse{SessionId: id, ProviderLabel: reply.GetProviderLabel()}), nil
+}
+
+func (s *sessionService) Watch(ctx context.Context, req *connect.Request[stichv1.WatchRequest], stream *connect.ServerStream[stichv1.SessionEvent]) error {
+	// End the stream when the server shuts down, not only when the client
+	// goes away.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(s.shutdown, cancel)
+	defer stop()
+	var last uint64 = req.Msg.GetAfterSeq()
+	err := s.rt.Watch(wctx, req.Msg.GetSessionId(), req.Msg.GetAfterSeq(), req.Msg.GetUntilIdle(), func(ev *stichv1.SessionEvent) error {
+		if err := stream.Send(ev); err != nil {
+			return err
+		}
+		last = ev.GetSeq()
+		return nil
+	})
+	if s.shutdown.Err() != nil && ctx.Err() == nil {
+		return connect.NewError(connect.CodeUnavailable, fmt.Errorf("node is shutting down; reconnect with after_seq=%d", last))
+	}
+	if err != nil && ctx.Err() != nil {
+		return nil // the client went away
+	}
+	var ce *connect.Error
+	if errors.As(err, &ce) {
+		return err
+	}
+	return s.fail(ctx, "Watch", err)
+}
+
+func (s *sessionService) SendMessage(ctx context.Context, req *connect.Request[stichv1.SendMessageRequest]) (*connect.Response[stichv1.SendMessageResponse], error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	r, err := actors.Call[*actorsv1.PostMessageReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.PostMessage{Text: req.Msg.GetText()})
+	if err != nil {
+		return nil, s.fail(ctx, "SendMessage", err)
+	}
+	return connect.NewResponse(&stichv1.SendMessageResponse{Seq: r.GetSeq()}), nil
+}
+
+func (s *sessionService) Stop(ctx context.Context, req *connect.Request[stichv1.StopRequest]) (*connect.Response[stichv1.StopResponse], error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	r, err := actors.Call[*actorsv1.PhaseReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.StopSession{})
+	if err != nil {
+		return nil, s.fail(ctx, "Stop", err)
+	}
+	return connect.NewResponse(&stichv1.StopResponse{Phase: r.GetPhase()}), nil
+}
+
+func (s *sessionService) Resume(ctx context.Context, req *connect.Request[stichv1.ResumeRequest]) (*connect.Response[stichv1.ResumeResponse], error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	r, err := actors.Call[*actorsv1.PhaseReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.ResumeSession{})
+	if err != nil {
+		return nil, s.fail(ctx, "Resume", err)
+	}
+	return connect.NewResponse(&stichv1.ResumeResponse{Phase: r.GetPhase()}), nil
+}
+
+func (s *sessionService) GetSession(ctx context.Context, req *connect.Request[stichv1.GetSessionRequest]) (*connect.Response[stichv1.GetSessionResponse], error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	r, err := actors.Call[*actorsv1.SnapshotReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.GetSnapshot{})
+	if err != nil {
+		return nil, s.fail(ctx, "GetSession", err)
+	}
+	return connect.NewResponse(&stichv1.GetSessionResponse{Session: r.GetSession()}), nil
+}
+
+func (s *sessionService) GetFile(ctx context.Context, req *connect.Request[stichv1.GetFileRequest]) (*connect.Response[stichv1.GetFileResponse], error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	r, err := actors.Call[*actorsv1.ReadFileReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.ReadFile{Path: req.Msg.GetPath()})
+	if err != nil {
+		return nil, s.fail(ctx, "GetFile", err)
+	}
+	return connect.NewResponse(&stichv1.GetFileResponse{File: r.GetFile()}), nil
+}
+
+func (s *sessionService) ListFiles(ctx context.Context, req *connect.Request[stichv1.ListFilesRequest]) (*connect.Response[stichv1.ListFilesResponse], error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	r, err := actors.Call[*actorsv1.ListFilesReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.ListFiles{})
+	if err != nil {
+		return nil, s.fail(ctx, "ListFiles", err)
+	}
+	return connect.NewResponse(&stichv1.ListFilesResponse{Files: r.GetFiles()}), nil
+}
+
+// clientIP returns the host part of a peer address.
+func clientIP(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	if addr == "" {
+		return "unknown"
+	}
+	return addr
+}
