@@ -49,6 +49,7 @@ type Runtime struct {
 	cfg  Config
 	Node *cluster.Node
 	log  *slog.Logger
+	hubs hubs
 }
 
 // Start starts a node serving the session and ratelimit grains.

@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -23,7 +24,10 @@ import (
 
 // Storage keys of a session grain.
 const (
-	keyState   = "state"
+	keyState = "state"
+	// keySeq holds the last event's seq (8 bytes, big-endian), written in
+	// every append's batch so activation needs no log scan.
+	keySeq     = "seq"
 	prefixLog  = "log/"
 	prefixFile = "file/"
 )
@@ -40,7 +44,7 @@ const (
 type sessionGrain struct {
 	rt  *Runtime
 	ref *cluster.GrainRef
-	log *slog.Logger
+	lg  *slog.Logger // see log
 
 	st      *actorsv1.SessionState // nil until created
 	lastSeq uint64
@@ -56,7 +60,16 @@ type sessionGrain struct {
 }
 
 func newSessionGrain(rt *Runtime, ref *cluster.GrainRef) *sessionGrain {
-	return &sessionGrain{rt: rt, ref: ref, log: rt.log.With("session", ref.Identity), subs: map[string]*actor.PID{}}
+	return &sessionGrain{rt: rt, ref: ref, subs: map[string]*actor.PID{}}
+}
+
+// log returns the grain's logger, made on first use: most activations
+// never log, and activation cost matters.
+func (g *sessionGrain) log() *slog.Logger {
+	if g.lg == nil {
+		g.lg = g.rt.log.With("session", g.ref.Identity)
+	}
+	return g.lg
 }
 
 func active(p stichv1.Phase) bool {
@@ -117,7 +130,7 @@ func (g *sessionGrain) onStarted(ctx actor.Context) {
 	ctx.SetReceiveTimeout(g.ref.Node.PassivateAfter())
 	if err := g.load(); err != nil {
 		// Storage is unreadable: stay empty; requests will report it.
-		g.log.Error("session load failed", "err", err)
+		g.log().Error("session load failed", "err", err)
 		return
 	}
 	if g.st != nil && active(g.st.Phase) {
@@ -125,37 +138,42 @@ func (g *sessionGrain) onStarted(ctx actor.Context) {
 		ev := &stichv1.SessionEvent{Event: &stichv1.SessionEvent_GenerationResumed{GenerationResumed: &stichv1.GenerationResumed{
 			Reason: "interrupted work resumed after a restart", Phase: g.st.Phase}}}
 		if err := g.commit(ctx, g.st, g.armAlarm, ev); err != nil {
-			g.log.Error("resume failed", "err", err)
+			g.log().Error("resume failed", "err", err)
 			return
 		}
-		g.log.Info("session resumed", "phase", g.st.Phase.String())
+		g.log().Info("session resumed", "phase", g.st.Phase.String())
 		g.startStep(ctx)
 	}
 }
 
+// load reads the session's state and log position. NB: "seq" and "state"
+// are the grain's only keys starting with "s", so one iterator reads both.
 func (g *sessionGrain) load() error {
-	b, err := g.ref.Store.Get(keyState)
-	if errors.Is(err, cluster.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	st := &actorsv1.SessionState{}
-	if err := proto.Unmarshal(b, st); err != nil {
-		return fmt.Errorf("actors: session state: %w", err)
-	}
-	key, _, err := g.ref.Store.Last(prefixLog)
-	switch {
-	case errors.Is(err, cluster.ErrNotFound):
-	case err != nil:
-		return err
-	default:
-		if _, err := fmt.Sscanf(strings.TrimPrefix(key, prefixLog), "%d", &g.lastSeq); err != nil {
-			return fmt.Errorf("actors: log key %q: %w", key, err)
+	var stateBytes []byte
+	err := g.ref.Store.List("s", "", 0, func(k string, v []byte) error {
+		switch k {
+		case keyState:
+			stateBytes = v
+			st := &actorsv1.SessionState{}
+			if err := proto.Unmarshal(v, st); err != nil {
+				return fmt.Errorf("actors: session state: %w", err)
+			}
+			g.st = st
+		case keySeq:
+			if len(v) != 8 {
+				return fmt.Errorf("actors: seq record of %d bytes", len(v))
+			}
+			g.lastSeq = binary.BigEndian.Uint64(v)
 		}
+		return nil
+	})
+	if err != nil {
+		g.st, g.lastSeq = nil, 0
+		return err
 	}
-	g.st = st
+	if stateBytes == nil {
+		g.st, g.lastSeq = nil, 0
+	}
 	return nil
 }
 
@@ -176,6 +194,11 @@ func (g *sessionGrain) commit(ctx actor.Context, st *actorsv1.SessionState, extr
 			return fmt.Errorf("actors: encode event: %w", err)
 		}
 		b.Put(logKey(seq), data)
+	}
+	if len(evs) > 0 {
+		var enc [8]byte
+		binary.BigEndian.PutUint64(enc[:], seq)
+		b.Put(keySeq, enc[:])
 	}
 	if st != nil {
 		st.UpdatedAt = ts
@@ -439,7 +462,7 @@ func (g *sessionGrain) onResume(ctx actor.Context) {
 // can be resumed.
 func (g *sessionGrain) fail(ctx actor.Context, cause error) {
 	g.stopWorker(false)
-	g.log.Warn("session step failed", "phase", g.st.Phase.String(), "err", cause)
+	g.log().Warn("session step failed", "phase", g.st.Phase.String(), "err", cause)
 	st := proto.Clone(g.st).(*actorsv1.SessionState)
 	st.ResumePhase, st.Phase, st.Error = st.Phase, stichv1.Phase_PHASE_FAILED, cause.Error()
 	code := "internal"
@@ -452,7 +475,7 @@ func (g *sessionGrain) fail(ctx actor.Context, cause error) {
 	if err != nil {
 		// The failure could not be recorded; the alarm stays armed, so the
 		// session is retried after a restart rather than lost.
-		g.log.Error("record failure", "err", err)
+		g.log().Error("record failure", "err", err)
 		return
 	}
 	g.st = st

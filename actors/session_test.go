@@ -419,3 +419,55 @@ func TestSessionResumesAfterRestart(t *testing.T) {
 		t.Fatalf("resumes %d files %d", s.GetCounters().GetResumes(), len(s.GetFiles()))
 	}
 }
+
+func TestWatchersSlowAndConcurrentSeeEverythingOnce(t *testing.T) {
+	old := watchBuffer
+	watchBuffer = 2 // force live events to overflow into log catch-up
+	t.Cleanup(func() { watchBuffer = old })
+	fake := newFake()
+	gate := make(chan struct{})
+	fake.hold["a.ts"] = gate
+	rt := startRuntime(t, "", fake)
+	id := create(t, rt, "x")
+	<-fake.reached
+
+	type result struct {
+		evs []*stichv1.SessionEvent
+		err error
+	}
+	results := make(chan result, 5)
+	block := make(chan struct{})
+	for w := 0; w < 5; w++ {
+		slow := w == 0
+		go func() {
+			var evs []*stichv1.SessionEvent
+			err := rt.Watch(ctxT(t), id, 0, true, func(ev *stichv1.SessionEvent) error {
+				if slow && len(evs) == 3 {
+					<-block // stall while the session appends many events
+				}
+				evs = append(evs, ev)
+				return nil
+			})
+			results <- result{evs, err}
+		}()
+	}
+	close(gate)
+	testutil.WaitFor(t, 20*time.Second, func() error {
+		if p := snapshot(t, rt, id).GetPhase(); p != stichv1.Phase_PHASE_COMPLETED {
+			return fmt.Errorf("phase %v", p)
+		}
+		return nil
+	})
+	close(block)
+	want := collect(t, rt, id)
+	for w := 0; w < 5; w++ {
+		r := <-results
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		checkContiguous(t, r.evs, 0)
+		if len(r.evs) != len(want) {
+			t.Fatalf("watcher got %d events, log has %d", len(r.evs), len(want))
+		}
+	}
+}

@@ -90,7 +90,7 @@ func (g *sessionGrain) stopWorker(wait bool) {
 		select {
 		case <-g.workDone:
 		case <-time.After(10 * time.Second):
-			g.log.Error("session worker did not stop within 10s")
+			g.log().Error("session worker did not stop within 10s")
 		}
 	}
 }

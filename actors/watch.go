@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -13,7 +14,7 @@ import (
 
 // watchBuffer is how many live events a watcher may fall behind before it
 // switches to reading the durable log.
-const watchBuffer = 1024
+var watchBuffer = 1024
 
 // watchRefresh is how often a watcher re-registers with the session grain,
 // which also catches up after a grain restart lost its subscriber list.
@@ -25,23 +26,8 @@ const watchRefresh = 5 * time.Second
 // stopped or failed), or at once after the replay if it is idle already.
 // Otherwise it follows until ctx is done, and then returns nil.
 func (rt *Runtime) Watch(ctx context.Context, sessionID string, afterSeq uint64, untilIdle bool, send func(*stichv1.SessionEvent) error) error {
-	notices := make(chan *stichv1.SessionEvent, watchBuffer)
-	lagged := make(chan struct{}, 1)
-	system := rt.Node.System()
-	pid := system.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
-		if n, ok := c.Message().(*actorsv1.EventNotice); ok {
-			select {
-			case notices <- n.GetEvent():
-			default:
-				select { // dropped: the watcher catches up from the log
-				case lagged <- struct{}{}:
-				default:
-				}
-			}
-		}
-	}))
-	defer system.Root.Stop(pid)
-	sub := &actorsv1.Subscribe{SubscriberAddress: pid.GetAddress(), SubscriberId: pid.GetId()}
+	w, sub := rt.hubs.join(rt, sessionID)
+	defer rt.hubs.leave(rt, sessionID, w)
 
 	subscribe := func() (*actorsv1.SubscribeReply, error) {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -52,12 +38,7 @@ func (rt *Runtime) Watch(ctx context.Context, sessionID string, afterSeq uint64,
 	if err != nil {
 		return err
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_, _ = Call[*actorsv1.UnsubscribeReply](cctx, rt.Node, KindSession, sessionID,
-			&actorsv1.Unsubscribe{SubscriberAddress: sub.SubscriberAddress, SubscriberId: sub.SubscriberId})
-	}()
+	notices, lagged := w.events, w.lagged
 	if afterSeq > reply.GetLastSeq() {
 		return &Error{Code: actorsv1.ErrorCode_ERROR_CODE_OUT_OF_RANGE,
 			Message: fmt.Sprintf("after_seq %d is beyond the last event %d of session %s", afterSeq, reply.GetLastSeq(), sessionID)}
@@ -156,4 +137,94 @@ func endsWork(ev *stichv1.SessionEvent) bool {
 		return p == stichv1.Phase_PHASE_STOPPED || p == stichv1.Phase_PHASE_FAILED
 	}
 	return false
+}
+
+// hubs multiplexes the watchers of a session on this node onto one
+// subscriber actor, so the session grain sends each event once per node,
+// not once per watcher.
+type hubs struct {
+	mu       sync.Mutex
+	sessions map[string]*hub
+}
+
+// hub is the node-local fan-out of one session's live events.
+type hub struct {
+	pid      *actor.PID
+	sub      *actorsv1.Subscribe
+	mu       sync.Mutex
+	watchers map[*watcher]struct{}
+}
+
+// watcher is one Watch call's buffer of live events.
+type watcher struct {
+	events chan *stichv1.SessionEvent
+	lagged chan struct{}
+}
+
+func (h *hub) deliver(ev *stichv1.SessionEvent) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for w := range h.watchers {
+		select {
+		case w.events <- ev:
+		default:
+			select { // dropped: the watcher catches up from the log
+			case w.lagged <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// join registers a watcher of sessionID, starting the session's hub on this
+// node if needed, and returns the Subscribe message that registers the hub
+// with the grain (idempotent).
+func (hs *hubs) join(rt *Runtime, sessionID string) (*watcher, *actorsv1.Subscribe) {
+	w := &watcher{events: make(chan *stichv1.SessionEvent, watchBuffer), lagged: make(chan struct{}, 1)}
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if hs.sessions == nil {
+		hs.sessions = map[string]*hub{}
+	}
+	h := hs.sessions[sessionID]
+	if h == nil {
+		h = &hub{watchers: map[*watcher]struct{}{}}
+		h.pid = rt.Node.System().Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+			if n, ok := c.Message().(*actorsv1.EventNotice); ok {
+				h.deliver(n.GetEvent())
+			}
+		}))
+		h.sub = &actorsv1.Subscribe{SubscriberAddress: h.pid.GetAddress(), SubscriberId: h.pid.GetId()}
+		hs.sessions[sessionID] = h
+	}
+	h.mu.Lock()
+	h.watchers[w] = struct{}{}
+	h.mu.Unlock()
+	return w, h.sub
+}
+
+// leave removes a watcher; the last one out unsubscribes the hub and stops it.
+func (hs *hubs) leave(rt *Runtime, sessionID string, w *watcher) {
+	hs.mu.Lock()
+	h := hs.sessions[sessionID]
+	if h == nil {
+		hs.mu.Unlock()
+		return
+	}
+	h.mu.Lock()
+	delete(h.watchers, w)
+	empty := len(h.watchers) == 0
+	h.mu.Unlock()
+	if empty {
+		delete(hs.sessions, sessionID)
+	}
+	hs.mu.Unlock()
+	if !empty {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, _ = Call[*actorsv1.UnsubscribeReply](ctx, rt.Node, KindSession, sessionID,
+		&actorsv1.Unsubscribe{SubscriberAddress: h.sub.SubscriberAddress, SubscriberId: h.sub.SubscriberId})
+	rt.Node.System().Root.Stop(h.pid)
 }

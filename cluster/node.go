@@ -248,7 +248,7 @@ func (n *Node) Request(ctx context.Context, kind, identity string, msg any) (any
 			return nil, err
 		}
 		f := n.system.Root.RequestFuture(pid, msg, timeout)
-		res, err := wait(ctx, f)
+		res, err := n.wait(ctx, f)
 		release()
 		switch {
 		case errors.Is(err, actor.ErrDeadLetter) && attempt < 3:
@@ -275,19 +275,24 @@ func (n *Node) Send(ctx context.Context, kind, identity string, msg any) error {
 	return nil
 }
 
-func wait(ctx context.Context, f *actor.Future) (any, error) {
+// wait returns the future's result, or ctx's error as soon as ctx is done.
+// NB: no goroutine per call: a done ctx completes the future by sending
+// its PID a marker, which also releases the future's resources.
+func (n *Node) wait(ctx context.Context, f *actor.Future) (any, error) {
 	if ctx.Done() == nil {
 		return f.Result()
 	}
-	done := make(chan struct{})
-	go func() { _ = f.Wait(); close(done) }()
-	select {
-	case <-done:
-		return f.Result()
-	case <-ctx.Done():
+	stop := context.AfterFunc(ctx, func() { n.system.Root.Send(f.PID(), ctxDone{}) })
+	res, err := f.Result()
+	stop()
+	if _, ok := res.(ctxDone); ok {
 		return nil, ctx.Err()
 	}
+	return res, err
 }
+
+// ctxDone completes a future whose caller's context is done.
+type ctxDone struct{}
 
 // Shutdown stops the node: it refuses new activations, stops every grain
 // (each persists its state as it goes), stops alarms, leaves the gossip,

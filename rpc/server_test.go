@@ -33,7 +33,7 @@ type testServer struct {
 	h2     *http.Client
 }
 
-func newTestServer(t *testing.T, limit ratelimit.Rule, chunkDelay time.Duration) *testServer {
+func newTestServer(t testing.TB, limit ratelimit.Rule, chunkDelay time.Duration) *testServer {
 	t.Helper()
 	cfg := cluster.DefaultLocalConfig()
 	cfg.Name, cfg.InMemory = "rpc-test", true

@@ -2,6 +2,7 @@ package scaffold
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
@@ -44,6 +45,23 @@ func (s *spec) defaultColumns() []string {
 	return append([]string{}, defaultColumns...)
 }
 
+// knownKeys are the single-word keys of knownFields, longest first.
+var knownKeys = func() []string {
+	var keys []string
+	for k := range knownFields {
+		if !strings.Contains(k, " ") {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if len(keys[i]) != len(keys[j]) {
+			return len(keys[i]) > len(keys[j])
+		}
+		return keys[i] < keys[j]
+	})
+	return keys
+}()
+
 // defaultFields are the fields an entity gets when nothing asked for any.
 func (s *spec) defaultFields(e *entitySpec) []fieldSpec {
 	subj := s.subjectWords()
@@ -70,7 +88,10 @@ func (s *spec) defaultFields(e *entitySpec) []fieldSpec {
 			defs = append(defs, n+":number")
 		}
 	case KindLanding:
-		feats, _ := lookup(landingFeatures, append(append([]string{}, subj...), e.words...)...)
+		feats, ok := lookup(landingFeatures, append(append([]string{}, subj...), e.words...)...)
+		if !ok {
+			feats, _ = lookup(landingFeatures, words(s.headWords)...)
+		}
 		for _, f := range feats {
 			defs = append(defs, f+":string")
 		}
@@ -87,6 +108,13 @@ func (s *spec) defaultFields(e *entitySpec) []fieldSpec {
 		}
 		if defs, ok = knownFields[last]; !ok {
 			defs = []string{headingName(last) + ":string", "notes:string"}
+			// "houseplant" is a plant, "storybook" a book.
+			for _, key := range knownKeys {
+				if len(last) > len(key)+2 && strings.HasSuffix(last, key) {
+					defs = knownFields[key]
+					break
+				}
+			}
 		}
 	}
 	fs := parseFieldDefs(defs)
@@ -191,11 +219,7 @@ func (s *spec) finishEntities() {
 		}
 		e.fields = kept
 		if s.kind == KindCRUD || s.kind == KindKanban || s.kind == KindForm {
-			// The first field names a record ("title, due date", "name,
-			// email"); when it cannot, add one.
-			if f := e.fields; len(f) == 0 || f[0].typ != TypeString || textHint(f[0].words) != "text" {
-				e.fields = append([]fieldSpec{{words: []string{headingName(e.words[len(e.words)-1])}, typ: TypeString}}, e.fields...)
-			}
+			e.fields = withHeading(s.kind, e)
 		}
 		if len(e.fields) > maxFields {
 			e.fields = e.fields[:maxFields]
@@ -206,7 +230,38 @@ func (s *spec) finishEntities() {
 	}
 }
 
+// withHeading makes sure a record's first field names it ("title, due
+// date", "name, email"): a name or title field moves to the front, and when
+// there is none, one is added. Forms only need some text field.
+func withHeading(kind string, e *entitySpec) []fieldSpec {
+	fs := e.fields
+	if len(fs) > 0 && fs[0].typ == TypeString && textHint(fs[0].words) == "text" {
+		return fs
+	}
+	for i, f := range fs {
+		if len(f.words) == 1 && (f.words[0] == "name" || f.words[0] == "title") && f.typ == TypeString {
+			out := append([]fieldSpec{f}, fs[:i]...)
+			return append(out, fs[i+1:]...)
+		}
+	}
+	if kind == KindForm {
+		for _, f := range fs {
+			if f.typ == TypeString {
+				return fs
+			}
+		}
+	}
+	return append([]fieldSpec{{words: []string{headingName(e.words[len(e.words)-1])}, typ: TypeString}}, fs...)
+}
+
+// headingName names the field that names a record: what the record's
+// known defaults use (a transaction's "description"), else title or name.
 func headingName(entityWord string) string {
+	if defs, ok := knownFields[entityWord]; ok {
+		if name, typ, _ := strings.Cut(defs[0], ":"); typ == TypeString {
+			return name
+		}
+	}
 	if titleEntity[entityWord] {
 		return "title"
 	}
@@ -227,6 +282,14 @@ var landingFeatures = map[string][]string{
 	"course": {"curriculum", "instructor", "pricing"}, "hotel": {"rooms", "amenities", "location"},
 	"wedding": {"our story", "schedule", "rsvp"}, "church": {"services", "events", "community"},
 	"school": {"programs", "admissions", "campus"}, "clinic": {"services", "doctors", "appointments"},
+	"photographer": {"portfolio", "services", "pricing"}, "designer": {"portfolio", "services", "process"},
+	"developer": {"projects", "skills", "contact"}, "consultant": {"services", "case studies", "contact"},
+	"artist": {"gallery", "exhibitions", "commissions"}, "musician": {"music", "shows", "contact"},
+	"coach": {"programs", "testimonials", "booking"}, "tutor": {"subjects", "rates", "booking"},
+	"adoption": {"adoptable pets", "how it works", "volunteer"}, "pet": {"adoptable pets", "how it works", "volunteer"},
+	"shelter": {"adoptable pets", "how it works", "volunteer"}, "charity": {"our mission", "donate", "volunteer"},
+	"nonprofit": {"our mission", "donate", "volunteer"}, "newsletter": {"what you get", "past issues", "subscribe"},
+	"book": {"about the book", "excerpt", "reviews"}, "game": {"features", "screenshots", "platforms"},
 }
 
 // title builds the app title.
@@ -372,6 +435,16 @@ func (s *spec) blueprint(prompt string) *stichv1.Blueprint {
 	if err != nil {
 		bp.AppKind = KindCRUD
 		m, _ = buildModel(bp)
+	}
+	// Store the names exactly as rendered (deduplicated, reserved names
+	// renamed), so that the blueprint describes the app it produces.
+	bp.Entities = nil
+	for _, e := range m.Entities {
+		pe := &stichv1.Entity{Name: e.Type}
+		for _, f := range e.Fields {
+			pe.Fields = append(pe.Fields, &stichv1.EntityField{Name: f.Key, Type: f.Type})
+		}
+		bp.Entities = append(bp.Entities, pe)
 	}
 	bp.ColorPalette = s.colors(title)
 	s.describe(bp, m)

@@ -83,7 +83,7 @@ func isKindWord(w string) bool {
 // to the first boundary word or punctuation, at most six words.
 func headPhrase(toks []token) (phrase []token, end int) {
 	i := 0
-	for i < len(toks) && (!toks[i].word() || filler[toks[i].w]) {
+	for i < len(toks) && (!toks[i].word() || filler[toks[i].w] || leadingVerb[toks[i].w]) {
 		if toks[i].word() && (toks[i].w == "called" || toks[i].w == "named") {
 			return nil, i
 		}
@@ -96,6 +96,26 @@ func headPhrase(toks []token) (phrase []token, end int) {
 		i++
 	}
 	return phrase, i
+}
+
+// kindPhrase finds the first noun phrase after position from that ends in
+// a word naming a kind of app, such as "guest list".
+func kindPhrase(toks []token, from int) ([]token, int) {
+	for i := from; i < len(toks); i++ {
+		if !toks[i].word() || !(crudNoun[toks[i].w] || strongKind[toks[i].w] != "") {
+			continue
+		}
+		j := i
+		for j > from && toks[j-1].word() && !boundary[toks[j-1].w] && !filler[toks[j-1].w] && i-j < 3 {
+			j--
+		}
+		var phrase []token
+		for k := j; k <= i; k++ {
+			phrase = append(phrase, toks[k])
+		}
+		return phrase, i + 1
+	}
+	return nil, from
 }
 
 // splitHead separates the subject of a head phrase from its kind words:
@@ -139,6 +159,10 @@ var subjectVerb = set("track", "tracks", "tracking", "manage", "manages", "manag
 	"monitor", "monitoring", "save", "saving", "keep", "keeps", "keeping", "follow", "following",
 	"showcase", "showcases", "promote", "promotes", "sell", "sells", "selling", "compare", "browse")
 
+// leadingVerb words may open a prompt before its subject ("Plan my wedding").
+var leadingVerb = set("plan", "planning", "organize", "organise", "run", "running", "manage",
+	"managing", "sort", "digitize", "digitise", "replace", "replacing")
+
 var pronoun = set("i", "we", "you", "they", "it", "he", "she", "me", "us", "them")
 
 var columnWord = set("columns", "column", "stages", "stage", "lanes", "lane", "statuses", "states", "swimlanes")
@@ -146,6 +170,18 @@ var columnWord = set("columns", "column", "stages", "stage", "lanes", "lane", "s
 // readList reads a list starting at i. It stops at sentence punctuation,
 // a closing parenthesis, a clause word, or a new list trigger.
 func readList(toks []token, i int) (items []listItem, end int) {
+	return readListMode(toks, i, false)
+}
+
+// readLabels reads a list of labels such as kanban columns, where words
+// like "in" and "to" belong to the items ("In progress", "To do").
+func readLabels(toks []token, i int) (items []listItem, end int) {
+	return readListMode(toks, i, true)
+}
+
+var modal = set("is", "has", "was", "can", "needs", "would", "will", "could", "should", "does", "did")
+
+func readListMode(toks []token, i int, labels bool) (items []listItem, end int) {
 	var cur []token
 	push := func() {
 		if len(cur) > 0 {
@@ -166,7 +202,7 @@ func readList(toks []token, i int) (items []listItem, end int) {
 				}
 			case '(':
 				push()
-				group, j := readList(toks, i+1)
+				group, j := readListMode(toks, i+1, labels)
 				if len(items) > 0 {
 					items[len(items)-1].group = append(items[len(items)-1].group, group...)
 				}
@@ -180,6 +216,8 @@ func readList(toks []token, i int) (items []listItem, end int) {
 			return items, i
 		}
 		switch {
+		case t.glued:
+			// Inside "plus-one" or "check-in": part of the item.
 		case t.w == "and" || t.w == "or" || t.w == "plus" || t.w == "nor":
 			push()
 			continue
@@ -189,9 +227,29 @@ func readList(toks []token, i int) (items []listItem, end int) {
 			continue
 		case t.w == "etc":
 			continue
-		case len(cur) == 0 && (t.w == "is" || t.w == "has" || t.w == "was" || t.w == "can" || t.w == "needs") &&
-			i+1 < len(toks) && toks[i+1].word() && !clauseEnd[toks[i+1].w] && !determiner[toks[i+1].w]:
-			// "is done", "has photos": a yes/no field, not the end of the list.
+		case len(cur) == 0 && (t.w == "whether" || t.w == "if") && !labels:
+			// "whether I watched it": the yes/no word is the field.
+			for j := i + 1; j < len(toks) && j <= i+6 && toks[j].word(); j++ {
+				if boolWords[toks[j].w] || (strings.HasSuffix(toks[j].w, "ed") && len(toks[j].w) > 4) {
+					cur = append(cur, toks[j])
+					i = j
+					for i+1 < len(toks) && (toks[i+1].w == "it" || toks[i+1].w == "them" || toks[i+1].w == "yet" || toks[i+1].w == "already") {
+						i++
+					}
+					break
+				}
+			}
+			if len(cur) == 0 {
+				return items, i
+			}
+			continue
+		case len(cur) == 0 && modal[t.w] && !labels &&
+			i+1 < len(toks) && toks[i+1].word() && !clauseEnd[toks[i+1].w] && !determiner[toks[i+1].w] && !pronoun[toks[i+1].w]:
+			// "is done", "would recommend": a yes/no field, not the end of the list.
+		case (t.w == "on" || t.w == "at") && len(cur) > 0 && strings.HasSuffix(cur[len(cur)-1].w, "ed") &&
+			(i+1 == len(toks) || !toks[i+1].word() || listSep[toks[i+1].w]):
+			// "started on", "finished at": a date.
+		case labels && (t.w == "in" || t.w == "to" || t.w == "on" || t.w == "by" || t.w == "for" && len(cur) == 0):
 		case clauseEnd[t.w] || listTrigger[t.w]:
 			push()
 			return items, i
@@ -259,8 +317,11 @@ func inferType(ws []string) string {
 			return TypeRating
 		}
 	}
-	if len(ws) > 1 && (first == "is" || first == "has" || first == "was" || first == "are" || first == "have" || first == "can" || first == "needs") {
+	if len(ws) > 1 && (modal[first] || first == "are" || first == "have") {
 		return TypeBoolean
+	}
+	if len(ws) > 1 && (last == "on" || last == "at") && strings.HasSuffix(ws[len(ws)-2], "ed") {
+		return TypeDate // "started on"
 	}
 	if last == "time" || last == "times" {
 		if len(ws) > 1 && timeNumberBefore[ws[len(ws)-2]] {
@@ -318,8 +379,9 @@ func fieldFromItem(ws []string, forced string) fieldSpec {
 // record ("finance" -> transaction, "todo" -> task).
 func entityWordsFor(subject []string) []string {
 	var ws []string
-	for _, w := range subject {
-		if w != "" && (entityAlias[w] != nil || !adjective[w] && !filler[w] && !nonField[w] && strongKind[w] == "" && !crudNoun[w]) {
+	for i, w := range subject {
+		last := i == len(subject)-1
+		if w != "" && ((last && entityAlias[w] != nil) || !adjective[w] && !filler[w] && !nonField[w] && strongKind[w] == "" && !crudNoun[w]) {
 			ws = append(ws, w)
 		}
 	}
@@ -431,6 +493,13 @@ func readPrompt(prompt string) *spec {
 	s.explicitTitle = calledName(toks)
 
 	head, headEnd := headPhrase(toks)
+	if _, tw := splitHead(head); tw == "" {
+		// "Plan my wedding: a guest list with ...": the phrase that names a
+		// kind of app is the head.
+		if h, e := kindPhrase(toks, headEnd); len(h) > 0 {
+			head, headEnd = h, e
+		}
+	}
 	s.headWords = head
 	subject, typeWord := splitHead(head)
 	s.subject, s.typeWord = subject, typeWord
@@ -446,7 +515,7 @@ func readPrompt(prompt string) *spec {
 	if len(s.subject) == 0 {
 		for i := headEnd; i < len(toks); i++ {
 			w := toks[i].w
-			if !toks[i].word() || (w != "for" && w != "of" && w != "about" && w != "on") {
+			if !toks[i].word() || (w != "for" && w != "of" && w != "about") {
 				continue
 			}
 			j := i + 1
@@ -476,10 +545,17 @@ func readPrompt(prompt string) *spec {
 		for j < len(toks) && toks[j].word() && (toks[j].w == "of" || toks[j].w == "track" || determiner[toks[j].w] || toks[j].w == "all" || adjective[toks[j].w]) {
 			j++
 		}
-		items, _ := readList(toks, j)
-		if len(s.subject) == 0 {
+		items, end := readList(toks, j)
+		switch {
+		case len(s.subject) == 0:
 			s.takeSubjectItems(items, true)
-		} else if fieldVerb[toks[i].w] {
+		case len(items) == 1 && end < len(toks) && listTrigger[toks[end].w] && s.kind == KindCRUD:
+			// "a study planner that tracks assignments with subject and due
+			// date": the tracked things are the records.
+			if ws, _ := cleanItem(items[0].toks); usableName(ws) && isPlural(ws[len(ws)-1]) {
+				s.main().words = entityWordsFor(ws)
+			}
+		case fieldVerb[toks[i].w]:
 			s.addFieldItems(s.main(), items)
 		}
 		break
@@ -488,6 +564,13 @@ func readPrompt(prompt string) *spec {
 	// "with X, Y and Z", "each recipe has X": fields (or kanban columns).
 	for i := 0; i < len(toks); i++ {
 		t := toks[i]
+		if t.p == ':' && i >= headEnd && !(i > 0 && columnWord[toks[i-1].w]) {
+			// "A workout logger: exercise, sets, reps and date".
+			items, end := readList(toks, i+1)
+			s.addFieldItems(s.main(), items)
+			i = end - 1
+			continue
+		}
 		if !t.word() {
 			continue
 		}
@@ -496,7 +579,7 @@ func readPrompt(prompt string) *spec {
 			for j < len(toks) && (toks[j].p == ':' || toks[j].w == "like" || toks[j].w == "called" || toks[j].w == "named" || toks[j].w == "for" || toks[j].w == "of" || toks[j].w == "are" || toks[j].w == "such" || toks[j].w == "as") {
 				j++
 			}
-			if items, end := readList(toks, j); len(items) > 0 && j > i+1 || len(items) > 1 {
+			if items, end := readLabels(toks, j); len(items) > 0 && j > i+1 || len(items) > 1 {
 				s.setColumns(items)
 				i = end - 1
 				continue

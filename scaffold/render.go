@@ -47,13 +47,21 @@ func execTemplate(name string, data any) (string, error) {
 // mdEscape makes user text inert in Markdown: HTML is escaped and Markdown
 // punctuation is backslash-escaped.
 func mdEscape(s string) string {
-	s = html.EscapeString(s)
 	var b strings.Builder
 	for _, r := range s {
-		if strings.ContainsRune("\\`*_{}[]()#+-!|~>", r) {
-			b.WriteByte('\\')
+		switch r {
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '&':
+			b.WriteString("&amp;")
+		default:
+			if strings.ContainsRune("\\`*_{}[]()#+-!|~", r) {
+				b.WriteByte('\\')
+			}
+			b.WriteRune(r)
 		}
-		b.WriteRune(r)
 	}
 	return b.String()
 }

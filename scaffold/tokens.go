@@ -10,9 +10,10 @@ const maxTokens = 800
 
 // token is one word or punctuation mark of a prompt.
 type token struct {
-	w   string // folded lowercase ASCII form; "" for words with no Latin letters or digits
-	raw string // the word as written, for display
-	p   byte   // punctuation: one of ",.;:()!?&/+", or 0 for a word
+	w     string // folded lowercase ASCII form; "" for words with no Latin letters or digits
+	raw   string // the word as written, for display
+	p     byte   // punctuation: one of ",.;:()!?&/+", or 0 for a word
+	glued bool   // part of a hyphenated word ("plus-one"), so never a separator
 }
 
 func (t token) word() bool { return t.p == 0 }
@@ -69,6 +70,11 @@ func tokenize(s string) []token {
 	return toks
 }
 
+// joinedWord lists hyphenated spellings read as one word.
+var joinedWord = set("todo", "todos", "todolist", "email", "emails", "signup", "signups", "login",
+	"logins", "checkin", "checkins", "checkout", "ecommerce", "online", "offline", "wifi", "postit",
+	"redo", "reread", "rewatch", "cooldown", "warmup", "followup", "followups", "startup", "startups")
+
 // wordTokens handles apostrophes and hyphens inside one word.
 func wordTokens(w string) []token {
 	w = strings.ReplaceAll(w, "’", "'")
@@ -88,20 +94,20 @@ func wordTokens(w string) []token {
 		return []token{{w: asciiWord(w), raw: w}}
 	}
 	parts := strings.FieldsFunc(w, func(r rune) bool { return r == '-' || r == '_' })
-	// Join "to-do", "e-mail", "check-in"; split "well-known", "1-5", "is_done".
-	short, digits := false, true
+	// Join "to-do", "e-mail", "x-ray"; keep "plus-one", "check-in" and
+	// "is_done" as glued words; split "1-5".
+	joined := strings.Join(parts, "")
+	single, digits := false, true
 	for _, p := range parts {
-		short = short || utf8.RuneCountInString(p) <= 2
+		single = single || utf8.RuneCountInString(p) == 1
 		digits = digits && strings.Trim(p, "0123456789") == ""
 	}
-	join := strings.Contains(w, "-") && !strings.Contains(w, "_") && short && !digits
-	if join {
-		j := strings.Join(parts, "")
-		return []token{{w: asciiWord(j), raw: j}}
+	if strings.Contains(w, "-") && !strings.Contains(w, "_") && (single || joinedWord[strings.ToLower(joined)]) {
+		return []token{{w: asciiWord(joined), raw: joined}}
 	}
 	out := make([]token, 0, len(parts))
 	for _, p := range parts {
-		out = append(out, token{w: asciiWord(p), raw: p})
+		out = append(out, token{w: asciiWord(p), raw: p, glued: !digits})
 	}
 	return out
 }

@@ -108,7 +108,7 @@ var (
 	strongKind = map[string]string{
 		"kanban": "kanban", "dashboard": "dashboard", "dashboards": "dashboard",
 		"landing": "landing", "homepage": "landing", "trello": "kanban", "survey": "form", "questionnaire": "form",
-		"form": "form", "forms": "form", "poll": "form", "rsvp": "form", "quiz": "form",
+		"form": "form", "forms": "form", "poll": "form", "quiz": "form",
 	}
 	weakKind = map[string]string{
 		"board": "kanban", "pipeline": "kanban", "workflow": "kanban",
@@ -118,7 +118,7 @@ var (
 		"report": "dashboard", "reports": "dashboard", "insights": "dashboard", "monitor": "dashboard",
 		"marketing": "landing", "website": "landing", "site": "landing", "portfolio": "landing",
 		"storefront": "landing", "brochure": "landing", "promo": "landing", "launch": "landing",
-		"signup": "form", "contact": "form", "registration": "form", "feedback": "form",
+		"signup": "form", "contact": "form", "rsvp": "form", "registration": "form", "feedback": "form",
 		"checkout": "form", "booking": "form", "enquiry": "form", "inquiry": "form",
 	}
 	crudNoun = set("tracker", "manager", "list", "log", "logger", "catalog", "catalogue", "crud",
@@ -180,7 +180,7 @@ var determiner = set("a", "an", "the", "some", "their", "its", "his", "her", "my
 
 // itemSuffix words are dropped from the end of list items ("a notes field").
 var itemSuffix = set("field", "fields", "column", "property", "properties", "attribute", "flag", "flags",
-	"attributes", "input", "inputs", "box", "checkbox", "toggle", "value", "values", "entry",
+	"attributes", "input", "inputs", "box", "checkbox", "toggle", "entry",
 	"option", "too", "as", "well", "also", "please")
 
 // nonField words describe the app rather than a record's data; list items

@@ -46,3 +46,18 @@ func TestZZDump(t *testing.T) {
 		}
 	}
 }
+
+func TestZZDumpSamples(t *testing.T) {
+	dir := os.Getenv("DUMP")
+	for _, a := range sampleApps {
+		files, err := Files(a.plan())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for path, c := range files {
+			full := fmt.Sprintf("%s/%s/%s", dir, a.name, path)
+			os.MkdirAll(full[:strings.LastIndex(full, "/")], 0o755)
+			os.WriteFile(full, []byte(c), 0o644)
+		}
+	}
+}

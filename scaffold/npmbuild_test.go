@@ -1,0 +1,169 @@
+//go:build npmbuild
+
+package scaffold
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestNPMBuild installs the generated apps' dependencies once, then, for
+// every sample app (each kind, the recipe tracker, hostile and malformed
+// blueprints), writes the app to a temporary directory and runs
+// "npm run build" and "npx tsc --noEmit". It needs Node 20+ with npm and
+// the npm registry (or a warm npm cache). Run it with
+//
+//	go test -tags npmbuild ./scaffold/...
+func TestNPMBuild(t *testing.T) {
+	if _, err := exec.LookPath("npm"); err != nil {
+		t.Fatal("npm is not in PATH: the npmbuild tests need Node.js 20+ with npm")
+	}
+	start := time.Now()
+
+	type rendered struct {
+		name  string
+		files map[string]string
+	}
+	var apps []rendered
+	for _, a := range sampleApps {
+		files, err := Files(a.plan())
+		if err != nil {
+			t.Fatalf("%s: %v", a.name, err)
+		}
+		apps = append(apps, rendered{a.name, files})
+	}
+
+	// One install serves every app: they share package.json dependencies
+	// and the lockfile (apart from the package name).
+	shared := t.TempDir()
+	first := apps[0].files
+	for _, a := range apps[1:] {
+		if deps(t, a.files["package.json"]) != deps(t, first["package.json"]) {
+			t.Fatalf("%s has different dependencies than %s", a.name, apps[0].name)
+		}
+	}
+	writeFiles(t, shared, map[string]string{
+		"package.json":      first["package.json"],
+		"package-lock.json": first["package-lock.json"],
+	})
+	run(t, shared, 5*time.Minute, "npm", "ci", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error")
+	installed := time.Since(start)
+
+	// Apps build in parallel (up to -parallel, by default GOMAXPROCS); each
+	// gets its own node_modules of symlinks to the shared packages, so
+	// per-app caches (node_modules/.vite-temp) stay apart.
+	var mu sync.Mutex
+	timings := map[string]time.Duration{}
+	t.Run("apps", func(t *testing.T) {
+		for _, a := range apps {
+			t.Run(a.name, func(t *testing.T) {
+				t.Parallel()
+				appStart := time.Now()
+				dir := t.TempDir()
+				writeFiles(t, dir, a.files)
+				linkModules(t, filepath.Join(shared, "node_modules"), filepath.Join(dir, "node_modules"))
+				run(t, dir, 3*time.Minute, "npm", "run", "build", "--silent")
+				run(t, dir, 2*time.Minute, "npx", "--no", "--", "tsc", "--noEmit")
+				if _, err := os.Stat(filepath.Join(dir, "dist", "index.html")); err != nil {
+					t.Errorf("build produced no dist/index.html: %v", err)
+				}
+				mu.Lock()
+				timings[a.name] = time.Since(appStart)
+				mu.Unlock()
+			})
+		}
+	})
+	t.Logf("npm ci took %v; %d apps built and type-checked in %v total", installed.Round(time.Millisecond), len(apps), time.Since(start).Round(time.Millisecond))
+	for _, a := range apps {
+		t.Logf("  %-18s %v", a.name, timings[a.name].Round(time.Millisecond))
+	}
+}
+
+func deps(t *testing.T, packageJSON string) string {
+	t.Helper()
+	var pkg struct {
+		Dependencies    map[string]string `json:"dependencies"`
+		DevDependencies map[string]string `json:"devDependencies"`
+	}
+	if err := json.Unmarshal([]byte(packageJSON), &pkg); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal([]any{pkg.Dependencies, pkg.DevDependencies})
+	return string(b)
+}
+
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for p, content := range files {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// linkModules makes dst a node_modules directory whose entries (and .bin
+// entries) are symlinks into src.
+func linkModules(t *testing.T, src, dst string) {
+	t.Helper()
+	for _, sub := range []string{"", ".bin"} {
+		entries, err := os.ReadDir(filepath.Join(src, sub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(dst, sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if sub == "" && (e.Name() == ".bin" || strings.HasPrefix(e.Name(), ".vite") || e.Name() == ".package-lock.json") {
+				continue
+			}
+			if err := os.Symlink(filepath.Join(src, sub, e.Name()), filepath.Join(dst, sub, e.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// run runs a command in dir with a deadline and fails the test with its
+// output if it fails.
+func run(t *testing.T, dir string, timeout time.Duration, name string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"npm_config_update_notifier=false", "npm_config_fund=false", "npm_config_audit=false",
+		"NO_COLOR=1", "FORCE_COLOR=0")
+	cmd.WaitDelay = 10 * time.Second
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		t.Fatalf("%s %s timed out after %v in %s:\n%s", name, strings.Join(args, " "), timeout, dir, tail(out.String()))
+	}
+	if err != nil {
+		t.Fatalf("%s %s failed in %s: %v\n%s", name, strings.Join(args, " "), dir, err, tail(out.String()))
+	}
+}
+
+func tail(s string) string {
+	const max = 12000
+	if len(s) > max {
+		return "...\n" + s[len(s)-max:]
+	}
+	return s
+}
