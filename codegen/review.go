@@ -14,7 +14,7 @@ import (
 // importRE finds module specifiers of import/export-from statements and
 // dynamic imports. It is a review heuristic; type-checking in the sandbox
 // is the authority.
-var importRE = regexp.MustCompile(`(?m)(?:^\s*import\s[^;]*?from\s*|^\s*import\s*|^\s*export\s[^;]*?from\s*|import\()\s*['"]([^'"]+)['"]`)
+var importRE = regexp.MustCompile(`(?m)(?:^\s*import\s*|^\s*(?:import|export)\s[^;'"]*?\bfrom\s*|\bimport\(\s*)['"]([^'"]+)['"]`)
 
 // StaticReview checks what can be checked without installing anything
 // after phase was implemented: each of the phase's files exists and is

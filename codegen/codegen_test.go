@@ -1,0 +1,151 @@
+package codegen
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
+)
+
+func TestCheckPath(t *testing.T) {
+	ok := []string{"src/App.tsx", "package.json", "index.html", "src/components/a-b_c.tsx", ".gitignore", "public/logo.svg", "README.md"}
+	bad := []string{"", "/etc/passwd", "../x.ts", "src/../../x.ts", "a/./b.ts", "a//b.ts", "src\\x.ts", "node_modules/x/index.js",
+		".git/config", "x.exe", "src/app.sh", "c:/x.ts", "src/\x00.ts", strings.Repeat("a", 300) + ".ts", "src/", "."}
+	for _, p := range ok {
+		if err := CheckPath(p); err != nil {
+			t.Errorf("CheckPath(%q) = %v, want ok", p, err)
+		}
+	}
+	for _, p := range bad {
+		if err := CheckPath(p); !errors.Is(err, ErrBadPath) {
+			t.Errorf("CheckPath(%q) = %v, want ErrBadPath", p, err)
+		}
+	}
+}
+
+func FuzzCheckPath(f *testing.F) {
+	for _, s := range []string{"src/App.tsx", "../x", "a/b/../c.ts", "/abs.ts", "x.json"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		if CheckPath(p) != nil {
+			return
+		}
+		// Anything accepted stays inside the app folder.
+		if strings.HasPrefix(p, "/") || strings.Contains(p, "..") && strings.Contains("/"+p+"/", "/../") || strings.Contains(p, "\\") || strings.ContainsRune(p, 0) {
+			t.Fatalf("accepted %q", p)
+		}
+	})
+}
+
+// recorder is an Emitter that keeps what it receives.
+type recorder struct {
+	events []string
+	chunks map[string][]string
+}
+
+func (r *recorder) FileStarted(_ context.Context, p, _ string) error {
+	r.events = append(r.events, "start:"+p)
+	return nil
+}
+func (r *recorder) FileChunk(_ context.Context, p, d string) error {
+	if r.chunks == nil {
+		r.chunks = map[string][]string{}
+	}
+	r.chunks[p] = append(r.chunks[p], d)
+	return nil
+}
+func (r *recorder) FileDone(_ context.Context, p string) error {
+	r.events = append(r.events, "done:"+p)
+	return nil
+}
+func (r *recorder) Log(context.Context, string) error { return nil }
+
+func TestStreamFileKeepsRunesWhole(t *testing.T) {
+	content := strings.Repeat("héllo wörld — ✓ 日本語\n", 50) + strings.Repeat("🙂", 300)
+	r := &recorder{}
+	if err := StreamFile(context.Background(), r, "a.ts", "", content, 64); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(r.events, ",") != "start:a.ts,done:a.ts" {
+		t.Fatalf("events %v", r.events)
+	}
+	var b strings.Builder
+	for _, c := range r.chunks["a.ts"] {
+		if !utf8.ValidString(c) {
+			t.Fatalf("chunk %q splits a rune", c)
+		}
+		if len(c) > 64 {
+			t.Fatalf("chunk of %d bytes", len(c))
+		}
+		b.WriteString(c)
+	}
+	if b.String() != content {
+		t.Fatal("chunks do not reassemble")
+	}
+}
+
+func TestStaticReview(t *testing.T) {
+	bp := &stichv1.Blueprint{Roadmap: []*stichv1.PhasePlan{
+		{Name: "1", Files: []*stichv1.FilePlan{{Path: "package.json"}, {Path: "src/main.tsx"}, {Path: "src/empty.ts"}}},
+		{Name: "2", Files: []*stichv1.FilePlan{{Path: "src/App.tsx"}}},
+	}}
+	files := map[string]string{
+		"package.json": `{"name": `,
+		"src/main.tsx": "import App from './App'\nimport './styles.css'\nimport { x } from \"./lib/util.js\"\nimport React from 'react'\n",
+		"src/empty.ts": "  \n",
+		"src/lib/util.ts": "export const x = 1\n",
+	}
+	diags := StaticReview(bp, bp.Roadmap[0], files)
+	var got []string
+	for _, d := range diags {
+		got = append(got, d.GetCode()+" "+d.GetFile()+" "+d.GetMessage())
+	}
+	want := []string{
+		"STICH002 src/empty.ts file is empty",
+		"STICH003 package.json invalid JSON: unexpected end of JSON input",
+		`STICH004 src/main.tsx cannot find module "./styles.css"`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("diagnostics:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestScaffoldRefineChangesFiles(t *testing.T) {
+	ctx := context.Background()
+	s := Scaffold{}
+	bp, err := s.Blueprint(ctx, "a book list with title and author")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for _, ph := range bp.GetRoadmap() {
+		r := &recorder{}
+		if err := s.Implement(ctx, bp, ph, files, nil, r); err != nil {
+			t.Fatal(err)
+		}
+		for p, cs := range r.chunks {
+			files[p] = strings.Join(cs, "")
+		}
+	}
+	for _, ph := range bp.GetRoadmap() {
+		if d, _ := s.Review(ctx, bp, ph, files); len(d) != 0 {
+			t.Fatalf("scaffold output has review problems: %v", d)
+		}
+	}
+	ref, err := s.Refine(ctx, "a book list with title and author", nil, "also track a rating", bp, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ref.Phase.GetFiles()) == 0 || !strings.Contains(ref.Reply, "scaffold (no model)") {
+		t.Fatalf("refinement changed nothing: %q", ref.Reply)
+	}
+	same, err := s.Refine(ctx, "a book list with title and author", []string{"also track a rating"}, "also track a rating", ref.Blueprint, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = same
+}
