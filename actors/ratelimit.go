@@ -2,7 +2,6 @@ package actors
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -35,6 +34,10 @@ func (g *rateLimitGrain) Receive(ctx actor.Context) {
 	case *actor.ReceiveTimeout:
 		g.ref.Passivate(ctx)
 	case *actorsv1.AlarmFired:
+		if err := g.forget(); err != nil {
+			ctx.Respond(err)
+			return
+		}
 		ctx.Respond(&actorsv1.AlarmAck{})
 	case *actorsv1.RateLimitCheck:
 		reply, err := g.check(m)
@@ -46,24 +49,54 @@ func (g *rateLimitGrain) Receive(ctx actor.Context) {
 	}
 }
 
+// bucketLifetime is how long after its last counted request a bucket is
+// kept: a day (the longest window) and a margin.
+const bucketLifetime = 25 * time.Hour
+
+func (g *rateLimitGrain) load() *actorsv1.GrainError {
+	if g.st != nil {
+		return nil
+	}
+	st := &actorsv1.RateLimitState{}
+	b, err := g.ref.Store.Get(keyBucket)
+	switch {
+	case errors.Is(err, cluster.ErrNotFound):
+	case err != nil:
+		return grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "read bucket: %v", err)
+	default:
+		if err := proto.Unmarshal(b, st); err != nil {
+			return grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "decode bucket: %v", err)
+		}
+	}
+	g.st = st
+	return nil
+}
+
+// forget deletes the bucket when every count in it has expired.
+func (g *rateLimitGrain) forget() *actorsv1.GrainError {
+	if err := g.load(); err != nil {
+		return err
+	}
+	if !ratelimit.Forget(g.st, g.rt.cfg.Now()) {
+		if err := g.ref.Store.SetAlarm(g.rt.cfg.Now().Add(bucketLifetime)); err != nil {
+			return grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "re-arm bucket alarm: %v", err)
+		}
+		return nil
+	}
+	if err := g.ref.Store.DeleteAll(); err != nil {
+		return grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "delete bucket: %v", err)
+	}
+	g.st = &actorsv1.RateLimitState{}
+	return nil
+}
+
 func (g *rateLimitGrain) check(m *actorsv1.RateLimitCheck) (*actorsv1.RateLimitReply, *actorsv1.GrainError) {
 	rule := ratelimit.RuleFromProto(m.GetRule())
 	if err := rule.Validate(); err != nil {
 		return nil, grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "%v", err)
 	}
-	if g.st == nil {
-		st := &actorsv1.RateLimitState{}
-		b, err := g.ref.Store.Get(keyBucket)
-		switch {
-		case errors.Is(err, cluster.ErrNotFound):
-		case err != nil:
-			return nil, grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "read bucket: %v", err)
-		default:
-			if err := proto.Unmarshal(b, st); err != nil {
-				return nil, grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "decode bucket: %v", err)
-			}
-		}
-		g.st = st
+	if err := g.load(); err != nil {
+		return nil, err
 	}
 	cost := max(m.GetCost(), 1)
 	next := proto.Clone(g.st).(*actorsv1.RateLimitState)
@@ -71,10 +104,15 @@ func (g *rateLimitGrain) check(m *actorsv1.RateLimitCheck) (*actorsv1.RateLimitR
 	if d.Allowed {
 		b, err := proto.Marshal(next)
 		if err == nil {
-			err = g.ref.Store.Put(keyBucket, b)
+			// The alarm deletes the bucket once its counts have expired,
+			// so buckets of clients long gone do not accumulate.
+			batch := g.ref.Store.NewBatch()
+			batch.Put(keyBucket, b)
+			batch.SetAlarm(g.rt.cfg.Now().Add(bucketLifetime))
+			err = batch.Commit()
 		}
 		if err != nil {
-			return nil, grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "save bucket: %v", fmt.Errorf("%w", err))
+			return nil, grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "save bucket: %v", err)
 		}
 		g.st = next
 	}

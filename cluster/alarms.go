@@ -31,6 +31,9 @@ type alarmScheduler struct {
 	queue   alarmQueue
 	wake    chan struct{}
 	retries map[string]int
+	// version counts changes of each alarm, so that an alarm re-set while
+	// it was being delivered (even to the same time) is not deleted.
+	version map[string]uint64
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -62,7 +65,7 @@ func newAlarmScheduler(n *Node, fire AlarmFunc, log *slog.Logger) *alarmSchedule
 	ctx, cancel := context.WithCancel(context.Background())
 	return &alarmScheduler{
 		store: n.store, node: n, fire: fire, log: log, now: time.Now,
-		entries: map[string]*alarmEntry{}, wake: make(chan struct{}, 1), retries: map[string]int{},
+		entries: map[string]*alarmEntry{}, wake: make(chan struct{}, 1), retries: map[string]int{}, version: map[string]uint64{},
 		ctx: ctx, cancel: cancel,
 	}
 }
@@ -102,6 +105,10 @@ func (s *alarmScheduler) stop() {
 func (s *alarmScheduler) changed(kind, identity string, due time.Time, set bool) {
 	id := alarmID(kind, identity)
 	s.mu.Lock()
+	s.version[id]++
+	if !set {
+		delete(s.version, id)
+	}
 	if e, ok := s.entries[id]; ok {
 		if e.index >= 0 {
 			heap.Remove(&s.queue, e.index)
@@ -128,20 +135,24 @@ func (s *alarmScheduler) loop() {
 	defer timer.Stop()
 	for {
 		s.mu.Lock()
-		var due []*alarmEntry
+		type delivery struct {
+			a       Alarm
+			version uint64
+		}
+		var due []delivery
 		now := s.now()
 		for s.queue.Len() > 0 && !s.queue[0].fireAt.After(now) {
-			e := heap.Pop(&s.queue).(*alarmEntry)
-			due = append(due, e) // stays in entries (index -1) while in flight
+			e := heap.Pop(&s.queue).(*alarmEntry) // stays in entries (index -1) while in flight
+			due = append(due, delivery{e.Alarm, s.version[alarmID(e.Kind, e.Identity)]})
 		}
 		wait := time.Hour
 		if s.queue.Len() > 0 {
 			wait = s.queue[0].fireAt.Sub(now)
 		}
 		s.mu.Unlock()
-		for _, e := range due {
+		for _, d := range due {
 			s.wg.Add(1)
-			go s.deliver(e.Alarm)
+			go s.deliver(d.a, d.version)
 		}
 		timer.Reset(wait)
 		select {
@@ -155,14 +166,21 @@ func (s *alarmScheduler) loop() {
 
 // deliver fires one alarm. On success the alarm is deleted unless the grain
 // replaced it meanwhile; on failure it is re-queued with capped backoff.
-func (s *alarmScheduler) deliver(a Alarm) {
+func (s *alarmScheduler) versionOf(kind, identity string) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.version[alarmID(kind, identity)]
+}
+
+func (s *alarmScheduler) deliver(a Alarm, version uint64) {
 	defer s.wg.Done()
 	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
 	err := s.fire(ctx, s.node, a)
 	cancel()
 	id := alarmID(a.Kind, a.Identity)
 	if err == nil {
-		if _, derr := s.store.deleteAlarmIf(a.Kind, a.Identity, a.Due); derr != nil {
+		unchanged := func() bool { return s.versionOf(a.Kind, a.Identity) == version }
+		if _, derr := s.store.deleteAlarmIf(a.Kind, a.Identity, a.Due, unchanged); derr != nil {
 			s.log.Error("alarm delete failed", "kind", a.Kind, "identity", a.Identity, "err", derr)
 		}
 		s.mu.Lock()

@@ -159,10 +159,14 @@ func (s *Store) Alarms() ([]Alarm, error) {
 }
 
 // deleteAlarmIf deletes the alarm of (kind, identity) if it is still due at
-// due; it reports whether it deleted it.
-func (s *Store) deleteAlarmIf(kind, identity string, due time.Time) (bool, error) {
+// due and unchanged reports true (evaluated with alarm writes excluded); it
+// reports whether it deleted it.
+func (s *Store) deleteAlarmIf(kind, identity string, due time.Time, unchanged func() bool) (bool, error) {
 	s.alarmMu.Lock()
 	defer s.alarmMu.Unlock()
+	if unchanged != nil && !unchanged() {
+		return false, nil
+	}
 	key := alarmKey(kind, identity)
 	v, closer, err := s.db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {

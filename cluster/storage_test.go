@@ -100,10 +100,10 @@ func TestBatchIsAtomicAndValidated(t *testing.T) {
 	if len(all) != 1 || all[0].Kind != "k" || all[0].Identity != "i" {
 		t.Fatalf("alarms = %+v", all)
 	}
-	if del, _ := s.deleteAlarmIf("k", "i", due.Add(1)); del {
+	if del, _ := s.deleteAlarmIf("k", "i", due.Add(1), nil); del {
 		t.Fatal("deleted an alarm with another due time")
 	}
-	if del, _ := s.deleteAlarmIf("k", "i", due); !del {
+	if del, _ := s.deleteAlarmIf("k", "i", due, nil); !del {
 		t.Fatal("did not delete the matching alarm")
 	}
 }

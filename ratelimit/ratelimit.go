@@ -181,7 +181,10 @@ func prune(st *actorsv1.RateLimitState, rule Rule, now time.Time) {
 	}
 }
 
-// Empty reports whether the state counts nothing any window can see.
-func Empty(st *actorsv1.RateLimitState) bool {
+// Forget drops every count older than 24 h (the longest window any rule
+// may have) and reports whether nothing is left: such a bucket can be
+// deleted.
+func Forget(st *actorsv1.RateLimitState, now time.Time) bool {
+	prune(st, Rule{Window: day}, now)
 	return len(st.GetSlots()) == 0 && len(st.GetHours()) == 0
 }
