@@ -47,6 +47,7 @@ type sessionGrain struct {
 	lg  *slog.Logger // see log
 
 	st      *actorsv1.SessionState // nil until created
+	loadErr error                  // why the state could not be read
 	lastSeq uint64
 	subs    map[string]*actor.PID
 
@@ -116,6 +117,10 @@ func (g *sessionGrain) Receive(ctx actor.Context) {
 		if _, isReq := m.(proto.Message); !isReq {
 			return
 		}
+		if g.loadErr != nil {
+			ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_UNAVAILABLE, "session %s cannot be read from storage on node %s; retry later", g.ref.Identity, g.ref.Node.Name()))
+			return
+		}
 		if g.st == nil {
 			// Unknown session: refuse, and leave memory soon.
 			ctx.SetReceiveTimeout(time.Second)
@@ -129,7 +134,9 @@ func (g *sessionGrain) Receive(ctx actor.Context) {
 func (g *sessionGrain) onStarted(ctx actor.Context) {
 	ctx.SetReceiveTimeout(g.ref.Node.PassivateAfter())
 	if err := g.load(); err != nil {
-		// Storage is unreadable: stay empty; requests will report it.
+		// Storage is unreadable: requests report it (never "not found",
+		// which would invite creating the session anew).
+		g.loadErr = err
 		g.log().Error("session load failed", "err", err)
 		return
 	}
@@ -229,6 +236,10 @@ func (g *sessionGrain) armAlarm(b *cluster.Batch) {
 }
 
 func (g *sessionGrain) onAlarm(ctx actor.Context) {
+	if g.loadErr != nil {
+		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_UNAVAILABLE, "session state unreadable: %v", g.loadErr))
+		return
+	}
 	if g.st != nil && active(g.st.Phase) {
 		if err := g.ref.Store.SetAlarm(g.rt.cfg.Now().Add(g.rt.cfg.Watchdog)); err != nil {
 			ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "re-arm alarm: %v", err))
@@ -244,6 +255,10 @@ func phaseEvent(p stichv1.Phase, index uint32, name, desc string) *stichv1.Sessi
 }
 
 func (g *sessionGrain) onCreate(ctx actor.Context, m *actorsv1.CreateSession) {
+	if g.loadErr != nil {
+		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_UNAVAILABLE, "session %s cannot be read from storage; retry later", g.ref.Identity))
+		return
+	}
 	if g.st != nil {
 		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_ALREADY_EXISTS, "session %s already exists", g.ref.Identity))
 		return
@@ -388,7 +403,15 @@ func logLine(source, level, text string) *stichv1.SessionEvent {
 // refinementBudget is what a user's message resets the phase budget to.
 const refinementBudget = 3
 
+// maxPendingMessages bounds the refinements a session queues.
+const maxPendingMessages = 20
+
 func (g *sessionGrain) onPostMessage(ctx actor.Context, m *actorsv1.PostMessage) {
+	if len(g.st.PendingMessages) >= maxPendingMessages {
+		ctx.Respond(&actorsv1.GrainError{Code: actorsv1.ErrorCode_ERROR_CODE_RESOURCE_EXHAUSTED, RetryAfterMs: 10_000,
+			Message: fmt.Sprintf("session %s already has %d queued messages; wait for them to be applied", g.st.Id, maxPendingMessages)})
+		return
+	}
 	st := proto.Clone(g.st).(*actorsv1.SessionState)
 	st.Messages++
 	st.PendingMessages = append(st.PendingMessages, m.GetText())
