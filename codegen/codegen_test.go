@@ -94,9 +94,9 @@ func TestStaticReview(t *testing.T) {
 		{Name: "2", Files: []*stichv1.FilePlan{{Path: "src/App.tsx"}}},
 	}}
 	files := map[string]string{
-		"package.json": `{"name": `,
-		"src/main.tsx": "import App from './App'\nimport './styles.css'\nimport { x } from \"./lib/util.js\"\nimport React from 'react'\n",
-		"src/empty.ts": "  \n",
+		"package.json":    `{"name": `,
+		"src/main.tsx":    "import App from './App'\nimport './styles.css'\nimport { x } from \"./lib/util.js\"\nimport React from 'react'\n",
+		"src/empty.ts":    "  \n",
 		"src/lib/util.ts": "export const x = 1\n",
 	}
 	diags := StaticReview(bp, bp.Roadmap[0], files)
