@@ -82,6 +82,14 @@ func (s *spec) defaultFields(e *entitySpec) []fieldSpec {
 			names, ok = lookup(dashboardMetrics, words(s.headWords)...)
 		}
 		if !ok {
+			names, ok = lookup(dashboardMetrics, e.words...)
+		}
+		if base := entityWordsFor(subj); !ok && len(base) > 0 && base[0] != "item" {
+			// "a plant dashboard": new plants, active plants, growth rate.
+			p := plural(base[len(base)-1])
+			names, ok = []string{"new " + p, "active " + p, "growth rate"}, true
+		}
+		if !ok {
 			names = []string{"visitors", "signups", "revenue", "conversion rate"}
 		}
 		for _, n := range names {

@@ -35,14 +35,15 @@
 //     labels are derived from those identifiers. No user text is placed in
 //     comments, template literals, CSS or SVG.
 //  6. Sizes are bounded: at most 4 entities of at most 12 fields, 6 kanban
-//     columns, 60-rune titles and 32-byte identifiers, whatever the prompt.
+//     columns, 60-rune titles and identifiers built from at most 32 bytes,
+//     whatever the prompt.
 //  7. Every kind's package.json has the same exact-version dependencies and
 //     the scripts dev, build (tsc --noEmit && vite build), typecheck and
 //     preview.
 //
 // # Blueprint conventions
 //
-// app_kind is one of [Kinds]. Entity names are PascalCase and field names
+// app_kind is one of [Kinds]: "crud", "dashboard", "landing", "form" or "kanban". Entity names are PascalCase and field names
 // camelCase; field types are "string", "number", "boolean", "date"
 // (YYYY-MM-DD), "string[]" or "rating" (0-5 stars). How a string field is
 // entered (email, phone, link, long text) follows from its name. For

@@ -332,11 +332,16 @@ func packageJSON(name string) (string, error) {
 		Dependencies    map[string]string `json:"dependencies"`
 		DevDependencies map[string]string `json:"devDependencies"`
 	}{name, true, appVersion, "module", npmScripts, npmDependencies, npmDevDependencies}
-	b, err := json.MarshalIndent(pkg, "", "  ")
-	if err != nil {
+	// NB: no HTML escaping: "&&" in scripts must stay readable, and every
+	// value here is a slug or a constant, never user text.
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(pkg); err != nil {
 		return "", err
 	}
-	return string(b) + "\n", nil
+	return b.String(), nil
 }
 
 // favicon draws a rounded square with the title's first letter. Only an

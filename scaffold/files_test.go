@@ -217,7 +217,7 @@ func TestFilesInvariants(t *testing.T) {
 	if len(deps) != 1 {
 		t.Errorf("apps use %d different dependency sets, want one shared set: %v", len(deps), deps)
 	}
-	for _, k := range Kinds {
+	for _, k := range Kinds() {
 		if !kinds[k] {
 			t.Errorf("no sample app of kind %s", k)
 		}
@@ -229,7 +229,7 @@ func TestFilesInvariants(t *testing.T) {
 // entities in HTML, and backslash-escaped in Markdown.
 func TestFilesEscaping(t *testing.T) {
 	stringLiteral := regexp.MustCompile(`"(?:[^"\\\n]|\\.)*"`)
-	for _, kind := range Kinds {
+	for _, kind := range Kinds() {
 		t.Run(kind, func(t *testing.T) {
 			files := checkApp(t, hostileBlueprint(kind))
 			for p, content := range files {
@@ -279,7 +279,7 @@ func TestFilesEscaping(t *testing.T) {
 // TestFilesIdentifiers checks that every name the renderer derived is a
 // plain identifier, whatever the blueprint said.
 func TestFilesIdentifiers(t *testing.T) {
-	for _, kind := range Kinds {
+	for _, kind := range Kinds() {
 		m, err := buildModel(hostileBlueprint(kind))
 		if err != nil {
 			t.Fatal(err)

@@ -30,7 +30,7 @@ func FuzzPlan(f *testing.F) {
 		}
 		bp := Plan(prompt, refs)
 		known := false
-		for _, k := range Kinds {
+		for _, k := range Kinds() {
 			known = known || bp.AppKind == k
 		}
 		if !known {

@@ -18,8 +18,10 @@ const (
 	KindKanban    = "kanban"
 )
 
-// Kinds lists every app kind Files renders, in a fixed order.
-var Kinds = []string{KindCRUD, KindDashboard, KindLanding, KindForm, KindKanban}
+var kinds = []string{KindCRUD, KindDashboard, KindLanding, KindForm, KindKanban}
+
+// Kinds returns every app kind Files renders, in a fixed order.
+func Kinds() []string { return append([]string(nil), kinds...) }
 
 // Field types a blueprint may use.
 const (
@@ -139,11 +141,11 @@ func normalizeType(t string) string {
 func buildModel(bp *stichv1.Blueprint) (*model, error) {
 	kind := strings.ToLower(strings.TrimSpace(bp.GetAppKind()))
 	known := false
-	for _, k := range Kinds {
+	for _, k := range kinds {
 		known = known || k == kind
 	}
 	if !known {
-		return nil, fmt.Errorf("%w %q (want one of %s)", ErrUnknownKind, clampRunes(bp.GetAppKind(), 40), strings.Join(Kinds, ", "))
+		return nil, fmt.Errorf("%w %q (want one of %s)", ErrUnknownKind, clampRunes(bp.GetAppKind(), 40), strings.Join(kinds, ", "))
 	}
 	m := &model{Kind: kind}
 	m.Title = cleanText(bp.GetTitle(), maxTitleLen)

@@ -6,6 +6,10 @@ import (
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 )
 
+// Label is what users see wherever the scaffold is used; it is never
+// passed off as AI.
+const Label = "scaffold (no model)"
+
 // Plan reads a prompt and the refinements sent after it (oldest first) and
 // returns a complete blueprint whose roadmap lists exactly the files [Files]
 // renders for it. It is deterministic and never fails: a prompt it cannot
@@ -127,23 +131,24 @@ func (s *spec) refine(msg string) {
 			j = i + 3
 		}
 		items, _ := readList(toks, j)
+		if hasAny(ws, columnWord) {
+			items, _ = readLabels(toks, j) // "remove the in progress column"
+		}
 		for _, it := range items {
+			if raw := words(trimTokens(it.toks)); len(raw) > 1 && columnWord[raw[len(raw)-1]] {
+				s.removeColumn(raw[:len(raw)-1]) // "remove the in progress column"
+				continue
+			}
 			iw, _ := cleanItem(it.toks)
 			if len(iw) == 0 {
 				continue
 			}
-			if columnWord[iw[len(iw)-1]] && len(iw) > 1 {
-				s.removeColumn(iw[:len(iw)-1])
+			if e := s.findEntity(iw); e != nil && len(s.entities) > 1 && isPlural(iw[len(iw)-1]) {
+				s.removeEntity(e) // "remove authors" drops the Authors tab
 				continue
 			}
-			removed := false
 			for _, e := range s.entities {
-				removed = removed || e.removeField(iw)
-			}
-			if !removed && len(s.entities) > 1 {
-				if e := s.findEntity(iw); e != nil {
-					s.removeEntity(e)
-				}
+				e.removeField(iw)
 			}
 		}
 		return
@@ -162,29 +167,39 @@ func (s *spec) refine(msg string) {
 		if j < len(toks) && toks[j].p == ':' {
 			j++
 		}
-		items, end := readList(toks, j)
+		columns := false
+		for k := i + 1; k < j; k++ {
+			columns = columns || columnWord[toks[k].w]
+		}
+		var items []listItem
+		var end int
+		if columns {
+			items, end = readLabels(toks, j) // "add columns Blocked and QA"
+		} else {
+			items, end = readList(toks, j)
+		}
 		if len(items) == 0 {
 			continue
 		}
-		s.addItems(items, toks, end)
+		s.addItems(items, toks, end, columns)
 		return
 	}
 
 	// A bare phrase ("cooking time", "notes and tags") adds fields.
 	if len(ws) <= 6 {
 		items, end := readList(toks, 0)
-		s.addItems(items, toks, end)
+		s.addItems(items, toks, end, false)
 	}
 }
 
 // addItems adds list items from a refinement as columns, entities or fields.
-func (s *spec) addItems(items []listItem, toks []token, end int) {
+func (s *spec) addItems(items []listItem, toks []token, end int, columns bool) {
 	if len(items) == 0 {
 		return
 	}
 	last := lastWord(items[len(items)-1].toks)
 	switch {
-	case columnWord[last] || (s.kind == KindKanban && end < len(toks) && columnWord[toks[end].w]):
+	case columns || columnWord[last] || (s.kind == KindKanban && end < len(toks) && columnWord[toks[end].w]):
 		if columnWord[last] {
 			li := &items[len(items)-1]
 			li.toks = li.toks[:len(li.toks)-1]

@@ -252,6 +252,18 @@ func TestPlanReading(t *testing.T) {
 		{prompt: "a recipe tracker", refinements: []string{"make it a kanban board"}, kind: "kanban", entity: "Recipe"},
 		{prompt: "a recipe tracker", refinements: []string{"call it Grandma's Kitchen"}, title: "Grandma's Kitchen"},
 		{prompt: "asdf qwerty", kind: "crud", title: "Asdf Qwerty", entity: "Item"},
+		{prompt: "Make a movie watchlist with title, year and whether I have watched it", entity: "Movie",
+			fields: map[string]string{"title": "string", "year": "number", "watched": "boolean"}},
+		{prompt: "A gym workout logger: exercise name, sets, reps, weight and date", kind: "crud",
+			fields: map[string]string{"exerciseName": "string", "sets": "number", "reps": "number", "weight": "number", "date": "date"}},
+		{prompt: "Track my reading: books with title, author, started on, finished on", entity: "Book",
+			fields: map[string]string{"title": "string", "startedOn": "date", "finishedOn": "date"}},
+		{prompt: "Plan my wedding: guest list with name, email, plus-one and meal choice", kind: "crud", title: "Guest List", entity: "Guest",
+			fields: map[string]string{"plusOne": "string", "mealChoice": "string"}},
+		{prompt: "A customer feedback survey with rating, would recommend and comments", kind: "form", entity: "Response",
+			fields: map[string]string{"rating": "rating", "wouldRecommend": "boolean", "comments": "string"}},
+		{prompt: "a plant dashboard", kind: "dashboard", entity: "PlantMetrics", fields: map[string]string{"newPlants": "number"}},
+		{prompt: "a habit tracker", refinements: []string{"switch to a dashboard"}, kind: "dashboard", title: "Habit Dashboard"},
 	}
 	for _, tt := range tests {
 		bp := Plan(tt.prompt, tt.refinements)
@@ -292,6 +304,51 @@ func TestInferType(t *testing.T) {
 	} {
 		if got := inferType(strings.Fields(in)); got != want {
 			t.Errorf("inferType(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestPlanStructure(t *testing.T) {
+	names := func(bp *stichv1.Blueprint) (out []string) {
+		for _, e := range bp.Entities {
+			out = append(out, e.Name)
+		}
+		return out
+	}
+	columns := func(bp *stichv1.Blueprint) (out []string) {
+		for _, v := range bp.Views {
+			if strings.HasPrefix(v.Description, columnViewPrefix) {
+				out = append(out, v.Name)
+			}
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		prompt      string
+		refinements []string
+		entities    string
+		columns     string
+	}{
+		{prompt: "a library with books and authors", entities: "Book Author"},
+		{prompt: "a CRM for contacts and deals", entities: "Contact Deal"},
+		{prompt: "an app to track books and movies", entities: "Book Movie"},
+		{prompt: "a book tracker", refinements: []string{"add an authors page"}, entities: "Book Author"},
+		{prompt: "a library with books and authors", refinements: []string{"remove authors"}, entities: "Book"},
+		{prompt: "a kanban board", columns: "To do|In progress|Done"},
+		{prompt: "Build a team task board with columns Backlog, In Progress, Review and Done", columns: "Backlog|In Progress|Review|Done"},
+		{prompt: "a kanban board", refinements: []string{"add columns Blocked and QA", "remove the in progress column"}, columns: "To do|Done|Blocked|QA"},
+		{prompt: "a hiring pipeline", columns: "Applied|Interview|Offer|Hired"},
+	} {
+		bp := Plan(tt.prompt, tt.refinements)
+		if tt.entities != "" {
+			if got := strings.Join(names(bp), " "); got != tt.entities {
+				t.Errorf("%q %q: entities %q, want %q", tt.prompt, tt.refinements, got, tt.entities)
+			}
+		}
+		if tt.columns != "" {
+			if got := strings.Join(columns(bp), "|"); got != tt.columns {
+				t.Errorf("%q %q: columns %q, want %q", tt.prompt, tt.refinements, got, tt.columns)
+			}
 		}
 	}
 }

@@ -29,7 +29,6 @@ type spec struct {
 	survey        bool
 	seededKind    string // kind the seeded default fields were chosen for
 	kindChanged   bool   // a refinement changed the kind
-	recognized    bool   // the prompt named a kind, a record verb or a known record
 }
 
 func (s *spec) main() *entitySpec {
@@ -338,8 +337,7 @@ func inferType(ws []string) string {
 		}
 		return TypeNumber
 	}
-	if dateWords[last] || last == "dob" || (first == "last" && len(ws) > 1 && strings.HasSuffix(last, "ed")) ||
-		(first == "date" && len(ws) > 1) || strings.HasSuffix(last, "date") && len(last) > 4 && !strings.HasSuffix(last, "update") && last != "candidate" && last != "validate" && last != "mandate" {
+	if isDateName(ws) {
 		return TypeDate
 	}
 	if numberWords[last] || numberWords[singular(last)] || (len(ws) > 1 && ws[len(ws)-2] == "per") {
@@ -355,6 +353,22 @@ func inferType(ws []string) string {
 		return TypeList
 	}
 	return TypeString
+}
+
+// isDateName reports names of dates: "due", "deadline", "date of birth",
+// "last watered", "startdate".
+func isDateName(ws []string) bool {
+	first, last := ws[0], ws[len(ws)-1]
+	switch {
+	case dateWords[last]:
+		return true
+	case len(ws) > 1 && first == "last" && strings.HasSuffix(last, "ed"):
+		return true
+	case len(ws) > 1 && first == "date":
+		return true
+	}
+	compound := strings.HasSuffix(last, "date") && len(last) > 4
+	return compound && !strings.HasSuffix(last, "update") && last != "candidate" && last != "validate" && last != "mandate"
 }
 
 // fieldFromItem turns list-item words into a field. Names of single values
@@ -432,14 +446,24 @@ func (e *entitySpec) addField(f fieldSpec) {
 	e.fields = append(e.fields, f)
 }
 
+// removeField removes the field named ws, or else the first field whose
+// last word it is ("remove the date" removes "due date").
 func (e *entitySpec) removeField(ws []string) bool {
+	match := -1
 	for i, g := range e.fields {
-		if sameName(g.words, ws) || (len(ws) == 1 && len(g.words) > 1 && g.words[len(g.words)-1] == singular(ws[0])) {
-			e.fields = append(e.fields[:i], e.fields[i+1:]...)
-			return true
+		if sameName(g.words, ws) {
+			match = i
+			break
+		}
+		if match < 0 && len(ws) == 1 && len(g.words) > 1 && g.words[len(g.words)-1] == singular(ws[0]) {
+			match = i
 		}
 	}
-	return false
+	if match < 0 {
+		return false
+	}
+	e.fields = append(e.fields[:match], e.fields[match+1:]...)
+	return true
 }
 
 func (s *spec) findEntity(ws []string) *entitySpec {
@@ -693,7 +717,19 @@ func (s *spec) addFieldItems(e *entitySpec, items []listItem) {
 	if e == nil {
 		return
 	}
+	// "a library with books and authors": a list that names the main
+	// record in the plural names records, not fields.
+	records := false
 	for _, it := range items {
+		if ws, _ := cleanItem(it.toks); s.kind == KindCRUD && len(e.words) > 0 && len(ws) > 0 && isPlural(ws[len(ws)-1]) && sameName(ws, e.words) {
+			records = true
+		}
+	}
+	for _, it := range items {
+		if ws, _ := cleanItem(it.toks); records && len(ws) == 1 && isPlural(ws[0]) && knownFields[singular(ws[0])] != nil {
+			s.addEntity(ws)
+			continue
+		}
 		ws, forced := cleanItem(it.toks)
 		if !usableName(ws) {
 			continue

@@ -125,10 +125,6 @@ func displayFor(f field) string {
 	}
 }
 
-// Label is what users see wherever the scaffold is used; it is never
-// passed off as AI.
-const Label = "scaffold (no model)"
-
 type pageData struct {
 	*model
 	Label  string

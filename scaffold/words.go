@@ -195,9 +195,9 @@ var nonField = set("dark", "light", "theme", "themes", "mode", "design", "ui", "
 	"icons", "icon", "feel", "vibe", "font", "fonts", "gradient", "gradients", "shadow", "shadows",
 	"cards", "modal", "modals", "server", "firebase", "supabase", "stripe", "payments", "users",
 	"notifications", "emails", "persistence", "ability", "option", "options", "support", "way",
-	"ways", "page", "pages", "screen", "screens", "app", "interface", "it", "them", "things", "stuff",
+	"ways", "page", "screen", "screens", "app", "interface", "it", "them", "things", "stuff",
 	"etc", "everything", "anything", "something", "lots", "loads", "local", "state", "drag", "drop",
-	"emoji", "emojis", "tabs", "tab", "view", "views", "website", "site")
+	"emoji", "emojis", "tabs", "tab", "view", "views")
 
 // unsupported words ask for something a browser-only scaffold cannot do.
 var unsupported = set("login", "logins", "auth", "authentication", "account", "accounts",
@@ -313,6 +313,14 @@ var dashboardMetrics = map[string][]string{
 	"energy":    {"kwh used", "cost", "solar kwh"},
 	"store":     {"revenue", "orders", "returns", "average order value"},
 	"shop":      {"revenue", "orders", "returns", "average order value"},
+	"habit":     {"habits completed", "longest streak", "completion rate"},
+	"reading":   {"books finished", "pages read", "reading hours"},
+	"book":      {"books finished", "pages read", "reading hours"},
+	"recipe":    {"meals cooked", "new recipes", "average rating"},
+	"cooking":   {"meals cooked", "new recipes", "average rating"},
+	"expense":   {"spending", "transactions", "budget used rate"},
+	"task":      {"tasks completed", "tasks open", "on time rate"},
+	"workout":   {"workouts", "active minutes", "calories"},
 }
 
 // kanbanColumns gives board columns, keyed by subject word.
@@ -335,7 +343,7 @@ var defaultColumns = []string{"To do", "In progress", "Done"}
 
 // Field-type vocabulary.
 var (
-	ratingWords = set("rating", "ratings", "stars", "star", "rate")
+	ratingWords = set("rating", "ratings", "stars", "star")
 	boolWords   = set("done", "completed", "complete", "finished", "watched", "visited", "paid",
 		"archived", "favorite", "favourite", "starred", "active", "enabled", "published", "pinned",
 		"approved", "verified", "available", "checked", "attended", "attending", "returned", "owned",
