@@ -271,7 +271,8 @@ type renderer struct {
 	json    bool
 	tty     bool
 	bar     *progressbar.ProgressBar
-	planned int
+	planned int // files in the blueprint's roadmap
+	written int // files written so far
 }
 
 func newRenderer(w io.Writer, asJSON bool) *renderer {
@@ -314,24 +315,28 @@ func (r *renderer) event(ev *stichv1.SessionEvent) {
 		fmt.Fprintf(r.w, "▸ %s\n", line)
 	case *stichv1.SessionEvent_Blueprint:
 		bp := e.Blueprint.GetBlueprint()
-		r.planned = 0
+		r.planned, r.written = 0, 0
 		for _, ph := range bp.GetRoadmap() {
 			r.planned += len(ph.GetFiles())
 		}
 		fmt.Fprintf(r.w, "  blueprint: %s (%s app, %d phases, %d files)\n", bp.GetTitle(), bp.GetAppKind(), len(bp.GetRoadmap()), r.planned)
 	case *stichv1.SessionEvent_FileDone:
+		r.written++
 		if r.tty {
+			// One bar across phases: it is cleared while other lines print
+			// and redrawn at the running count.
 			if r.bar == nil {
-				r.bar = progressbar.NewOptions(max(r.planned, 1), progressbar.OptionSetWriter(r.w),
+				r.bar = progressbar.NewOptions(max(r.planned, r.written, 1), progressbar.OptionSetWriter(r.w),
 					progressbar.OptionSetDescription("  files"), progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
 			}
-			_ = r.bar.Add(1)
+			_ = r.bar.Set(r.written)
 		} else {
 			fmt.Fprintf(r.w, "  wrote %s (%d bytes)\n", e.FileDone.GetPath(), e.FileDone.GetSize())
 		}
 	case *stichv1.SessionEvent_FileDeleted:
 		fmt.Fprintf(r.w, "  deleted %s\n", e.FileDeleted.GetPath())
 	case *stichv1.SessionEvent_Diagnostics:
+		r.clearBar()
 		d := e.Diagnostics
 		if len(d.GetDiagnostics()) == 0 {
 			fmt.Fprintf(r.w, "  %s: no problems\n", d.GetTool())
@@ -340,6 +345,7 @@ func (r *renderer) event(ev *stichv1.SessionEvent) {
 			fmt.Fprintf(r.w, "  %s: %s %s: %s\n", d.GetTool(), x.GetCode(), x.GetFile(), x.GetMessage())
 		}
 	case *stichv1.SessionEvent_Message:
+		r.clearBar()
 		fmt.Fprintf(r.w, "  [%s] %s\n", e.Message.GetRole(), e.Message.GetText())
 	case *stichv1.SessionEvent_Log:
 		fmt.Fprintf(r.w, "  %s: %s\n", e.Log.GetSource(), e.Log.GetText())
