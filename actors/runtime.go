@@ -88,7 +88,7 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 	cfg.Cluster.AlarmsFireOnStart = true
 	kinds := []cluster.Kind{
 		{Name: KindSession, New: func(ref *cluster.GrainRef) actor.Actor { return newSessionGrain(rt, ref) }},
-		{Name: KindRateLimit, New: func(ref *cluster.GrainRef) actor.Actor { return newRateLimitGrain(rt, ref) }},
+		{Name: KindRateLimit, Ephemeral: true, New: func(ref *cluster.GrainRef) actor.Actor { return newRateLimitGrain(rt, ref) }},
 	}
 	n, err := cluster.Start(ctx, cfg.Cluster, kinds)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
@@ -27,6 +28,10 @@ type Kind struct {
 	// New returns the actor of a new activation. It must not block: the
 	// grain loads its state when it receives *actor.Started.
 	New func(ref *GrainRef) actor.Actor
+	// Ephemeral grains (caches, rate-limit buckets) may start empty when
+	// their storage is on an unreachable node; durable ones answer
+	// [UnavailableError] instead.
+	Ephemeral bool
 }
 
 // GrainRef is what an activation knows of itself and its node.
@@ -67,6 +72,7 @@ type activation struct {
 type activations struct {
 	mu       sync.Mutex
 	byKey    map[string]*activation
+	moving   map[string]bool // grains whose storage is being transferred
 	draining bool
 	seq      atomic.Uint64
 }
@@ -82,11 +88,16 @@ func (n *Node) acquire(ctx context.Context, kind, identity string) (*actor.PID, 
 	}
 	key := grainKey(kind, identity)
 	a := &n.activations
+	checked := false
 	for {
 		a.mu.Lock()
 		if a.draining {
 			a.mu.Unlock()
 			return nil, nil, ErrDraining
+		}
+		if a.moving[key] {
+			a.mu.Unlock()
+			return nil, nil, ErrMoving
 		}
 		e := a.byKey[key]
 		if e != nil && e.stopping {
@@ -98,6 +109,16 @@ func (n *Node) acquire(ctx context.Context, kind, identity string) (*actor.PID, 
 			case <-ctx.Done():
 				return nil, nil, ctx.Err()
 			}
+		}
+		if e == nil && !checked {
+			// Before a grain starts here, its storage must be here: pull
+			// it from the member that holds it (outside the lock).
+			a.mu.Unlock()
+			if err := n.ensureLocal(ctx, k, identity); err != nil {
+				return nil, nil, err
+			}
+			checked = true
+			continue
 		}
 		if e == nil {
 			var err error
@@ -223,4 +244,35 @@ func (a *activations) drain(ctx context.Context, system *actor.ActorSystem) erro
 		}
 	}
 	return nil
+}
+
+// deactivate stops the activation of key, if any, after the calls in flight
+// to it have finished (or ctx is done), and waits until it has stopped.
+// The caller has marked key as moving, so no new activation starts.
+func (n *Node) deactivate(ctx context.Context, key string) error {
+	a := &n.activations
+	for {
+		a.mu.Lock()
+		e := a.byKey[key]
+		if e == nil {
+			a.mu.Unlock()
+			return nil
+		}
+		if e.inflight == 0 || ctx.Err() != nil {
+			e.stopping = true
+			a.mu.Unlock()
+			n.system.Root.Stop(e.pid)
+			select {
+			case <-e.done:
+				return nil
+			case <-ctx.Done():
+				return fmt.Errorf("cluster: %s did not stop: %w", key, ctx.Err())
+			}
+		}
+		a.mu.Unlock()
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
 }

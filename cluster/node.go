@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -61,6 +62,10 @@ type Config struct {
 func DefaultLANConfig() Config {
 	host, _ := os.Hostname()
 	g := memberlist.DefaultLANConfig() // probe 1 s, suspicion mult 4, TCP timeout 10 s
+	// A node restarted with its old name but a new address (a new port)
+	// may reclaim its name 10 s after it was declared dead; memberlist's
+	// default never lets it.
+	g.DeadNodeReclaimTime = 10 * time.Second
 	return Config{
 		Name:           host,
 		Region:         "local",
@@ -77,7 +82,8 @@ func DefaultLANConfig() Config {
 func DefaultLocalConfig() Config {
 	c := DefaultLANConfig()
 	c.ActorAddr = "127.0.0.1:0"
-	g := memberlist.DefaultLocalConfig() // probe 200 ms, TCP timeout 1 s
+	g := memberlist.DefaultLocalConfig()     // probe 200 ms, TCP timeout 1 s
+	g.DeadNodeReclaimTime = time.Millisecond // see DefaultLANConfig; on one machine, at once
 	g.BindAddr = "127.0.0.1"
 	g.BindPort = 0
 	g.AdvertisePort = 0
@@ -127,6 +133,11 @@ type Node struct {
 	activations activations
 	metrics     nodeMetrics
 
+	view        atomic.Pointer[view]
+	viewVersion atomic.Uint64
+	leaving     atomic.Bool
+	serving     sync.WaitGroup // goroutines serving the activator
+
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
@@ -134,6 +145,7 @@ type Node struct {
 type nodeMetrics struct {
 	activations atomic.Uint64
 	calls       atomic.Uint64
+	transfers   atomic.Uint64
 }
 
 // Start opens storage, starts the actor system, joins the cluster and
@@ -173,8 +185,15 @@ func Start(ctx context.Context, cfg Config, kinds []Kind) (_ *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: actor port %q: %w", portStr, err)
 	}
+	var kindNames []string
+	for name := range n.kinds {
+		kindNames = append(kindNames, name)
+	}
+	sort.Strings(kindNames)
+	// Until the provider publishes the membership, the node knows only itself.
+	n.view.Store(&view{})
 	n.provider = NewProvider(ProviderConfig{
-		Memberlist: cfg.Gossip, Join: cfg.Join, Logger: cfg.Logger,
+		Memberlist: cfg.Gossip, Join: cfg.Join, Logger: cfg.Logger, OnChange: n.onMembership,
 		Meta: NodeMeta{Name: cfg.Name, Region: cfg.Region, Zone: cfg.Zone, Version: cfg.Version, HTTPAddr: cfg.HTTPAddr},
 	})
 	// Placement and activation are ours (see acquire); kinds are registered
@@ -184,12 +203,18 @@ func Start(ctx context.Context, cfg Config, kinds []Kind) (_ *Node, err error) {
 		ckinds = append(ckinds, pcluster.WithKinds(pcluster.NewKind(name, actor.PropsFromFunc(func(actor.Context) {}))))
 	}
 	ccfg := pcluster.Configure("stich", n.provider, &identityLookup{n: n}, remote.Configure(host, port), ckinds...)
+	// Membership is memberlist's; protoactor-go's own gossip loop would
+	// duplicate it (and races; see third_party/protoactor-go/STICH_PATCHES.md).
+	ccfg.GossipInterval = 0
 	if err := protect(func() { n.cluster = pcluster.New(n.system, ccfg) }); err != nil {
 		return nil, fmt.Errorf("cluster: create: %w", err)
 	}
-	// NB: protoactor-go's StartMember panics on errors and sleeps 1 s.
+	// NB: protoactor-go's StartMember panics on errors.
 	if err := protect(n.cluster.StartMember); err != nil {
 		return nil, fmt.Errorf("cluster: start member: %w", err)
+	}
+	if _, err := n.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &activator{n: n} }), activatorName); err != nil {
+		return nil, fmt.Errorf("cluster: start activator: %w", err)
 	}
 	if cfg.OnAlarm != nil {
 		n.alarms = newAlarmScheduler(n, cfg.OnAlarm, n.log)
@@ -230,51 +255,6 @@ func (n *Node) Members() []NodeMeta { return n.provider.Members() }
 // GrainCounts returns the number of live activations per kind.
 func (n *Node) GrainCounts() map[string]int { return n.activations.count() }
 
-// Request sends msg to the grain (kind, identity), activating it if needed,
-// and returns its reply. It gives up when ctx is done or, without a
-// deadline, after Config.CallTimeout.
-func (n *Node) Request(ctx context.Context, kind, identity string, msg any) (any, error) {
-	n.metrics.calls.Add(1)
-	timeout := n.cfg.CallTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
-	}
-	for attempt := 0; ; attempt++ {
-		if timeout <= 0 {
-			return nil, fmt.Errorf("cluster: call %s/%s: %w", kind, identity, context.DeadlineExceeded)
-		}
-		pid, release, err := n.acquire(ctx, kind, identity)
-		if err != nil {
-			return nil, err
-		}
-		f := n.system.Root.RequestFuture(pid, msg, timeout)
-		res, err := n.wait(ctx, f)
-		release()
-		switch {
-		case errors.Is(err, actor.ErrDeadLetter) && attempt < 3:
-			// The activation died under the call (a crash); the next
-			// acquire waits for it to be gone and starts a new one.
-			continue
-		case errors.Is(err, actor.ErrTimeout):
-			return nil, fmt.Errorf("cluster: %s/%s did not answer in %s: %w", kind, identity, timeout, context.DeadlineExceeded)
-		case err != nil:
-			return nil, fmt.Errorf("cluster: call %s/%s: %w", kind, identity, err)
-		}
-		return res, nil
-	}
-}
-
-// Send delivers msg to the grain without waiting for a reply.
-func (n *Node) Send(ctx context.Context, kind, identity string, msg any) error {
-	pid, release, err := n.acquire(ctx, kind, identity)
-	if err != nil {
-		return err
-	}
-	n.system.Root.Send(pid, msg)
-	release()
-	return nil
-}
-
 // wait returns the future's result, or ctx's error as soon as ctx is done.
 // NB: no goroutine per call: a done ctx completes the future by sending
 // its PID a marker, which also releases the future's resources.
@@ -294,19 +274,28 @@ func (n *Node) wait(ctx context.Context, f *actor.Future) (any, error) {
 // ctxDone completes a future whose caller's context is done.
 type ctxDone struct{}
 
-// Shutdown stops the node: it refuses new activations, stops every grain
-// (each persists its state as it goes), stops alarms, leaves the gossip,
-// stops the actor system and closes storage. It is idempotent; later calls
-// return the first call's result.
+// Shutdown stops the node: it hands its grains to their next owners when
+// there are other members ([Node.Leave]), refuses new activations, stops
+// every grain (each persists its state as it goes), stops alarms, leaves
+// the gossip, stops the actor system and closes storage. It is idempotent;
+// later calls return the first call's result.
 func (n *Node) Shutdown(ctx context.Context) error {
 	n.shutdownOnce.Do(func() {
 		var errs []error
+		if n.system != nil && n.provider != nil && n.cluster != nil {
+			dctx, cancel := context.WithTimeout(ctx, n.cfg.DrainTimeout)
+			if err := n.Leave(dctx); err != nil {
+				errs = append(errs, fmt.Errorf("hand-off: %w", err))
+			}
+			cancel()
+		}
 		if n.system != nil {
 			dctx, cancel := context.WithTimeout(ctx, n.cfg.DrainTimeout)
 			if err := n.activations.drain(dctx, n.system); err != nil {
 				errs = append(errs, err)
 			}
 			cancel()
+			n.serving.Wait()
 		}
 		if n.alarms != nil {
 			n.alarms.stop()

@@ -1,12 +1,14 @@
 package cluster
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log"
 	"log/slog"
 	"net"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -29,6 +31,9 @@ type NodeMeta struct {
 	Version   string   `json:"version,omitempty"`
 	// HTTPAddr is where the node serves its API.
 	HTTPAddr string `json:"http,omitempty"`
+	// Leaving is set while the node hands its grains off before leaving;
+	// placement skips leaving members.
+	Leaving bool `json:"leaving,omitempty"`
 }
 
 // ProviderConfig configures the memberlist [Provider].
@@ -42,6 +47,10 @@ type ProviderConfig struct {
 	Meta NodeMeta
 	// Logger receives membership changes.
 	Logger *slog.Logger
+	// OnChange is called from the provider's one publishing goroutine with
+	// the live members and the members that failed (left without saying
+	// so) since they were last seen. It must not block for long.
+	OnChange func(live, failed []NodeMeta)
 }
 
 // Provider is a protoactor-go ClusterProvider backed by hashicorp/memberlist.
@@ -53,6 +62,10 @@ type Provider struct {
 	mu      sync.Mutex
 	ml      *memberlist.Memberlist
 	meta    []byte
+	self    NodeMeta
+	failed  map[string]NodeMeta // by name: members that died, until they rejoin
+	known   map[string]NodeMeta // by name: last metadata seen
+	live    map[string]NodeMeta // by name: members alive now
 	changed chan struct{}
 	quit    chan struct{}
 	wg      sync.WaitGroup
@@ -65,7 +78,8 @@ var _ pcluster.ClusterProvider = (*Provider)(nil)
 
 // NewProvider returns a provider; it starts gossiping in StartMember.
 func NewProvider(cfg ProviderConfig) *Provider {
-	return &Provider{cfg: cfg, changed: make(chan struct{}, 1), quit: make(chan struct{})}
+	return &Provider{cfg: cfg, changed: make(chan struct{}, 1), quit: make(chan struct{}),
+		failed: map[string]NodeMeta{}, known: map[string]NodeMeta{}, live: map[string]NodeMeta{}}
 }
 
 // StartMember joins (or starts) the gossip cluster and begins publishing
@@ -86,9 +100,12 @@ func (p *Provider) StartMember(c *pcluster.Cluster) error {
 	if len(b) > memberlist.MetaMaxSize {
 		return fmt.Errorf("cluster: node metadata is %d bytes, more than memberlist's %d", len(b), memberlist.MetaMaxSize)
 	}
-	p.meta = b
+	p.meta, p.self = b, meta
 	conf := *p.cfg.Memberlist
-	conf.Name = meta.ID
+	// The gossip name is the operator's node name: unique in the cluster
+	// (memberlist refuses duplicates) and stable across restarts, which
+	// placement relies on.
+	conf.Name = meta.Name
 	conf.Delegate = (*metaDelegate)(p)
 	conf.Events = (*eventDelegate)(p)
 	conf.Logger = log.New(io.Discard, "", 0)
@@ -105,9 +122,11 @@ func (p *Provider) StartMember(c *pcluster.Cluster) error {
 			return fmt.Errorf("cluster: join %v: %w", p.cfg.Join, err)
 		}
 	}
+	// Publish the first view before returning, so the node routes calls
+	// from its first moment.
+	p.publishOnce(c)
 	p.wg.Add(1)
 	go p.publish(c)
-	p.signal()
 	return nil
 }
 
@@ -151,22 +170,18 @@ func (p *Provider) GossipAddr() string {
 	return net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
 }
 
-// Members returns the metadata of every live member, this node included.
+// Members returns the metadata of every live member, this node included,
+// sorted by name.
+// NB: it reads the provider's own copy, made in the event callbacks, never
+// memberlist's Members(): those point into state memberlist keeps writing.
 func (p *Provider) Members() []NodeMeta {
 	p.mu.Lock()
-	ml := p.ml
-	p.mu.Unlock()
-	if ml == nil {
-		return nil
-	}
-	var out []NodeMeta
-	for _, n := range ml.Members() {
-		var m NodeMeta
-		if err := json.Unmarshal(n.Meta, &m); err != nil || m.ID == "" {
-			continue
-		}
+	defer p.mu.Unlock()
+	out := make([]NodeMeta, 0, len(p.live))
+	for _, m := range p.live {
 		out = append(out, m)
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
@@ -175,6 +190,41 @@ func (p *Provider) signal() {
 	case p.changed <- struct{}{}:
 	default:
 	}
+}
+
+// SetLeaving gossips that this node is handing its grains off.
+func (p *Provider) SetLeaving(ctx context.Context) error {
+	p.mu.Lock()
+	p.self.Leaving = true
+	b, err := json.Marshal(p.self)
+	if err == nil {
+		p.meta = b
+	}
+	ml := p.ml
+	p.mu.Unlock()
+	if err != nil || ml == nil {
+		return err
+	}
+	timeout := 5 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	if err := ml.UpdateNode(timeout); err != nil {
+		return fmt.Errorf("cluster: announce leaving: %w", err)
+	}
+	p.signal()
+	return nil
+}
+
+// Failed returns the members that failed and have not come back.
+func (p *Provider) Failed() []NodeMeta {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]NodeMeta, 0, len(p.failed))
+	for _, m := range p.failed {
+		out = append(out, m)
+	}
+	return out
 }
 
 // publish is the one goroutine that turns membership into topology.
@@ -186,19 +236,27 @@ func (p *Provider) publish(c *pcluster.Cluster) {
 			return
 		case <-p.changed:
 		}
-		var members pcluster.Members
-		for _, m := range p.Members() {
-			host, portStr, err := net.SplitHostPort(m.ActorAddr)
-			if err != nil {
-				continue
-			}
-			port, _ := strconv.Atoi(portStr)
-			members = append(members, &pcluster.Member{Host: host, Port: int32(port), Id: m.ID, Kinds: m.Kinds})
+		p.publishOnce(c)
+	}
+}
+
+func (p *Provider) publishOnce(c *pcluster.Cluster) {
+	live := p.Members()
+	if p.cfg.OnChange != nil {
+		p.cfg.OnChange(live, p.Failed())
+	}
+	var members pcluster.Members
+	for _, m := range live {
+		host, portStr, err := net.SplitHostPort(m.ActorAddr)
+		if err != nil {
+			continue
 		}
-		c.MemberList.UpdateClusterTopology(members)
-		if p.cfg.Logger != nil {
-			p.cfg.Logger.Debug("cluster topology published", "members", len(members))
-		}
+		port, _ := strconv.Atoi(portStr)
+		members = append(members, &pcluster.Member{Host: host, Port: int32(port), Id: m.ID, Kinds: m.Kinds})
+	}
+	c.MemberList.UpdateClusterTopology(members)
+	if p.cfg.Logger != nil {
+		p.cfg.Logger.Debug("cluster topology published", "members", len(members))
 	}
 }
 
@@ -207,6 +265,8 @@ func (p *Provider) publish(c *pcluster.Cluster) {
 type metaDelegate Provider
 
 func (d *metaDelegate) NodeMeta(limit int) []byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if len(d.meta) > limit {
 		return nil
 	}
@@ -222,14 +282,56 @@ func (d *metaDelegate) MergeRemoteState(buf []byte, join bool)     {}
 type eventDelegate Provider
 
 func (d *eventDelegate) NotifyJoin(n *memberlist.Node) {
-	(*Provider)(d).logChange("member joined", n)
-	(*Provider)(d).signal()
+	p := (*Provider)(d)
+	p.logChange("member joined", n)
+	p.mu.Lock()
+	delete(p.failed, n.Name)
+	var m NodeMeta
+	if json.Unmarshal(n.Meta, &m) == nil && m.ID != "" {
+		p.known[n.Name], p.live[n.Name] = m, m
+	}
+	p.mu.Unlock()
+	p.signal()
 }
+
 func (d *eventDelegate) NotifyLeave(n *memberlist.Node) {
-	(*Provider)(d).logChange("member left", n)
-	(*Provider)(d).signal()
+	p := (*Provider)(d)
+	// NB: memberlist does not set n.State here (it updates its own copy),
+	// and a member that left without handing its grains off is as good as
+	// failed anyway. A stich node announces Leaving before it leaves after
+	// a hand-off; any other departure counts as a failure.
+	p.mu.Lock()
+	m, ok := p.known[n.Name]
+	if !ok {
+		_ = json.Unmarshal(n.Meta, &m)
+	}
+	delete(p.live, n.Name)
+	failed := !m.Leaving
+	if failed {
+		if m.Name == "" {
+			m.Name = n.Name
+		}
+		p.failed[n.Name] = m
+	}
+	p.mu.Unlock()
+	if failed {
+		p.logChange("member failed", n)
+	} else {
+		p.logChange("member left", n)
+	}
+	p.signal()
 }
-func (d *eventDelegate) NotifyUpdate(n *memberlist.Node) { (*Provider)(d).signal() }
+
+func (d *eventDelegate) NotifyUpdate(n *memberlist.Node) {
+	p := (*Provider)(d)
+	var m NodeMeta
+	if json.Unmarshal(n.Meta, &m) == nil && m.ID != "" {
+		p.mu.Lock()
+		p.known[n.Name], p.live[n.Name] = m, m
+		p.mu.Unlock()
+	}
+	p.signal()
+}
 
 func (p *Provider) logChange(msg string, n *memberlist.Node) {
 	if p.cfg.Logger != nil {

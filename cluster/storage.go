@@ -293,6 +293,55 @@ func (g *GrainStore) Last(prefix string) (string, []byte, error) {
 	return string(it.Key()[len(g.prefix):]), bytes.Clone(it.Value()), nil
 }
 
+// Exists reports whether the grain has any stored key.
+func (g *GrainStore) Exists() (bool, error) {
+	it, err := g.s.db.NewIter(&pebble.IterOptions{LowerBound: g.prefix, UpperBound: prefixEnd(g.prefix)})
+	if err != nil {
+		return false, fmt.Errorf("cluster: probe %s/%s: %w", g.kind, g.identity, err)
+	}
+	defer it.Close()
+	return it.First(), it.Error()
+}
+
+// Grains calls fn for every grain that has stored keys or an alarm, once
+// each, in key order.
+func (s *Store) Grains(fn func(kind, identity string) error) error {
+	seen := map[string]bool{}
+	for _, tag := range []byte{tagGrain, tagAlarm} {
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tag, 0}, UpperBound: []byte{tag, 1}})
+		if err != nil {
+			return fmt.Errorf("cluster: list grains: %w", err)
+		}
+		for valid := it.First(); valid; {
+			parts := bytes.SplitN(it.Key()[2:], []byte{0}, 3)
+			if len(parts) < 2 {
+				valid = it.Next()
+				continue
+			}
+			kind, identity := string(parts[0]), string(parts[1])
+			id := kind + "\x00" + identity
+			if !seen[id] {
+				seen[id] = true
+				if err := fn(kind, identity); err != nil {
+					it.Close()
+					return err
+				}
+			}
+			// Skip the rest of this grain's keys.
+			next := append([]byte{tag, 0}, kind...)
+			next = append(next, 0)
+			next = append(next, identity...)
+			valid = it.SeekGE(prefixEnd(append(next, 0)))
+		}
+		err = it.Error()
+		it.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Alarm returns the grain's persisted alarm, if any.
 func (g *GrainStore) Alarm() (time.Time, bool, error) {
 	v, closer, err := g.s.db.Get(alarmKey(g.kind, g.identity))

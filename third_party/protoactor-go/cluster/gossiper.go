@@ -288,7 +288,11 @@ func (g *Gossiper) StartGossiping() error {
 	})
 	g.cluster.Logger().Info("Started Cluster Gossip")
 	g.throttler = actor.NewThrottle(3, 60*time.Second, g.throttledLog)
-	go g.gossipLoop()
+	// stich patch: a GossipInterval of 0 disables the gossip loop (stich's
+	// membership comes from memberlist; the loop raced on its random source).
+	if g.cluster.Config.GossipInterval > 0 {
+		go g.gossipLoop()
+	}
 
 	return nil
 }

@@ -117,11 +117,17 @@ func (ml *MemberList) GetActivatorMember(kind string, requestSourceAddress strin
 	return res
 }
 
+// stich patch: Length, Members and ContainsMemberID read members under the
+// read lock that UpdateClusterTopology writes it under.
 func (ml *MemberList) Length() int {
+	ml.mutex.RLock()
+	defer ml.mutex.RUnlock()
 	return ml.members.Len()
 }
 
 func (ml *MemberList) Members() *MemberSet {
+	ml.mutex.RLock()
+	defer ml.mutex.RUnlock()
 	return ml.members
 }
 
@@ -236,6 +242,8 @@ func (ml *MemberList) BroadcastEvent(message interface{}, includeSelf bool) {
 }
 
 func (ml *MemberList) ContainsMemberID(memberID string) bool {
+	ml.mutex.RLock()
+	defer ml.mutex.RUnlock()
 	return ml.members.ContainsID(memberID)
 }
 

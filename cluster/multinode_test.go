@@ -1,0 +1,285 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/stichdev/stich/internal/testutil"
+	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
+)
+
+// pcounter is a cross-node test grain: it counts AlarmFired calls durably
+// and answers with an AlarmAck whose due seconds carry the count (any
+// registered protobuf message would do; remote calls need one).
+type pcounter struct {
+	ref   *GrainRef
+	count int64
+}
+
+func (c *pcounter) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		if v, err := c.ref.Store.Get("count"); err == nil {
+			c.count, _ = strconv.ParseInt(string(v), 10, 64)
+		}
+	case *actorsv1.AlarmFired:
+		if m.GetDue() == nil { // a nil due means "read"
+			ctx.Respond(&actorsv1.PostMessageReply{Seq: uint64(c.count)})
+			return
+		}
+		c.count++
+		if err := c.ref.Store.Put("count", []byte(strconv.FormatInt(c.count, 10))); err != nil {
+			ctx.Respond(&actorsv1.GrainError{Message: err.Error()})
+			return
+		}
+		ctx.Respond(&actorsv1.PostMessageReply{Seq: uint64(c.count)})
+	}
+}
+
+type testCluster struct {
+	t     *testing.T
+	nodes map[string]*Node
+	dirs  map[string]string
+	seed  string
+}
+
+func newTestCluster(t *testing.T, names ...string) *testCluster {
+	tc := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}}
+	for _, name := range names {
+		tc.start(name)
+	}
+	t.Cleanup(func() {
+		for _, n := range tc.nodes {
+			n.kill()
+		}
+	})
+	return tc
+}
+
+func (tc *testCluster) start(name string) *Node {
+	tc.t.Helper()
+	cfg := DefaultLocalConfig()
+	cfg.Name = name
+	if tc.dirs[name] == "" {
+		tc.dirs[name] = tc.t.TempDir()
+	}
+	cfg.DataDir = tc.dirs[name]
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.Gossip.Name = name
+	// Fast failure detection for tests (memberlist's local profile is
+	// already quick; tighten suspicion further).
+	cfg.Gossip.ProbeInterval = 200 * time.Millisecond
+	cfg.Gossip.ProbeTimeout = 100 * time.Millisecond
+	cfg.Gossip.SuspicionMult = 3
+	if tc.seed != "" {
+		cfg.Join = []string{tc.seed}
+	}
+	n, err := Start(context.Background(), cfg, []Kind{{Name: "counter", New: func(ref *GrainRef) actor.Actor { return &pcounter{ref: ref} }}})
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	if tc.seed == "" {
+		tc.seed = n.provider.GossipAddr()
+	}
+	tc.nodes[name] = n
+	tc.waitMembers(len(tc.nodes))
+	return n
+}
+
+// waitMembers waits until every node sees want live members.
+func (tc *testCluster) waitMembers(want int) {
+	tc.t.Helper()
+	testutil.WaitFor(tc.t, 20*time.Second, func() error {
+		for name, n := range tc.nodes {
+			if got := len(n.currentView().live); got != want {
+				return fmt.Errorf("%s sees %d live members, want %d", name, got, want)
+			}
+		}
+		return nil
+	})
+}
+
+func (tc *testCluster) call(n *Node, id string, incr bool) (uint64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	msg := &actorsv1.AlarmFired{}
+	if incr {
+		msg.Due = nowProto()
+	}
+	res, err := n.Request(ctx, "counter", id, msg)
+	if err != nil {
+		return 0, err
+	}
+	r, ok := res.(*actorsv1.PostMessageReply)
+	if !ok {
+		return 0, fmt.Errorf("reply %T %v", res, res)
+	}
+	return r.GetSeq(), nil
+}
+
+func TestClusterRoutesToOneOwner(t *testing.T) {
+	tc := newTestCluster(t, "a", "b", "c")
+	nodes := []*Node{tc.nodes["a"], tc.nodes["b"], tc.nodes["c"]}
+	// Every node agrees on every owner.
+	for i := 0; i < 200; i++ {
+		id := fmt.Sprintf("g%d", i)
+		o, _ := nodes[0].Owner("counter", id)
+		for _, n := range nodes[1:] {
+			if o2, _ := n.Owner("counter", id); o2 != o {
+				t.Fatalf("%s: owner %s on a, %s on %s", id, o, o2, n.Name())
+			}
+		}
+	}
+	// Concurrent increments from every node land on one activation.
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		for i := 0; i < 20; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := tc.call(n, "shared", true); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	got, err := tc.call(nodes[1], "shared", false)
+	if err != nil || got != 60 {
+		t.Fatalf("count = %d, %v; want 60", got, err)
+	}
+	active := 0
+	for _, n := range nodes {
+		active += n.GrainCounts()["counter"]
+	}
+	if active != 1 {
+		t.Fatalf("%d activations of one grain across the cluster", active)
+	}
+}
+
+func TestClusterJoinLeaveMovesStorage(t *testing.T) {
+	tc := newTestCluster(t, "a", "b")
+	const grains = 40
+	for i := 0; i < grains; i++ {
+		for j := 0; j <= i%3; j++ {
+			if _, err := tc.call(tc.nodes["a"], fmt.Sprintf("g%d", i), true); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	check := func(via *Node) {
+		t.Helper()
+		for i := 0; i < grains; i++ {
+			got, err := tc.call(via, fmt.Sprintf("g%d", i), false)
+			if err != nil || got != uint64(i%3+1) {
+				t.Fatalf("g%d via %s = %d, %v; want %d", i, via.Name(), got, err, i%3+1)
+			}
+		}
+	}
+	// A third node joins: the grains it now owns move to it, intact.
+	c := tc.start("c")
+	check(c)
+	owned := 0
+	for i := 0; i < grains; i++ {
+		if o, _ := c.Owner("counter", fmt.Sprintf("g%d", i)); o == "c" {
+			owned++
+			gs, _ := c.Store().Grain("counter", fmt.Sprintf("g%d", i))
+			if ok, _ := gs.Exists(); !ok {
+				t.Fatalf("g%d is owned by c but not stored there", i)
+			}
+		}
+	}
+	if owned == 0 {
+		t.Fatal("c owns none of the grains; the test proves nothing")
+	}
+	// b leaves gracefully: everything it held moves; nothing is lost.
+	if err := tc.nodes["b"].Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	delete(tc.nodes, "b")
+	tc.waitMembers(2)
+	check(tc.nodes["a"])
+	check(c)
+	for name, n := range tc.nodes {
+		_ = n.Store().Grains(func(kind, id string) error {
+			if o, _ := n.Owner(kind, id); o != name {
+				t.Errorf("%s stores %s, owned by %s", name, id, o)
+			}
+			return nil
+		})
+	}
+}
+
+func TestClusterCrashedOwnerIsUnavailableThenReturns(t *testing.T) {
+	tc := newTestCluster(t, "a", "b", "c")
+	var onC, onA string
+	for i := 0; onC == "" || onA == ""; i++ {
+		id := fmt.Sprintf("g%d", i)
+		switch o, _ := tc.nodes["a"].Owner("counter", id); o {
+		case "c":
+			onC = id
+		case "a":
+			onA = id
+		}
+	}
+	for _, id := range []string{onC, onA} {
+		if _, err := tc.call(tc.nodes["b"], id, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tc.nodes["c"].kill()
+	delete(tc.nodes, "c")
+	tc.waitMembers(2)
+	// c's grain must not start empty on a survivor.
+	_, err := tc.call(tc.nodes["a"], onC, false)
+	var ue *UnavailableError
+	if !errors.As(err, &ue) || ue.Node != "c" {
+		t.Fatalf("grain of the crashed node: %v, want UnavailableError naming c", err)
+	}
+	// Survivors keep serving their own grains, and new grains.
+	if got, err := tc.call(tc.nodes["b"], onA, true); err != nil || got != 2 {
+		t.Fatalf("survivor's grain: %d, %v", got, err)
+	}
+	// c restarts with its data: its grain is back, intact.
+	tc.start("c")
+	if got, err := tc.call(tc.nodes["a"], onC, false); err != nil || got != 1 {
+		t.Fatalf("after c returned: %d, %v", got, err)
+	}
+}
+
+// kill stops a node abruptly, as SIGKILL would: no hand-off, no goodbye.
+func (n *Node) kill() {
+	n.shutdownOnce.Do(func() {
+		n.leaving.Store(true)
+		if n.provider != nil {
+			n.provider.mu.Lock()
+			ml := n.provider.ml
+			n.provider.mu.Unlock()
+			close(n.provider.quit)
+			n.provider.wg.Wait()
+			if ml != nil {
+				_ = ml.Shutdown()
+			}
+		}
+		if n.alarms != nil {
+			n.alarms.stop()
+		}
+		if n.cluster != nil && n.cluster.Remote != nil {
+			_ = protect(func() { n.cluster.Shutdown(false) })
+		}
+		n.serving.Wait()
+		_ = n.store.Close()
+	})
+}
+
+func nowProto() *timestamppb.Timestamp { return timestamppb.Now() }
