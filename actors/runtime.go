@@ -124,10 +124,31 @@ func (rt *Runtime) deliverAlarm(ctx context.Context, n *cluster.Node, a cluster.
 	return err
 }
 
-// NewSessionID returns a fresh random session id ("s-" and 20 base32
-// characters, 100 bits).
-func NewSessionID() string {
+// NewSessionID returns a fresh random session id: "s-", 20 base32
+// characters (100 bits) and, when region is not empty, ".<region>" — the
+// placement hint that keeps the session in that region. The id is chosen
+// so that its owner is a live member: a new session never waits for a
+// failed node.
+func (rt *Runtime) NewSessionID(region string) string {
+	var id string
+	for try := 0; try < 64; try++ {
+		id = randomSessionID(region)
+		if rt.Node.OwnerIsLive(KindSession, id) {
+			break
+		}
+	}
+	return id
+}
+
+func randomSessionID(region string) string {
 	var b [13]byte
 	_, _ = rand.Read(b[:])
-	return "s-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))[:20]
+	id := "s-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))[:20]
+	if region != "" {
+		id += "." + region
+	}
+	return id
 }
+
+// Region returns the serving node's region.
+func (rt *Runtime) Region() string { return rt.Node.Region() }

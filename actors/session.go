@@ -87,8 +87,10 @@ func (g *sessionGrain) Receive(ctx actor.Context) {
 		g.onStarted(ctx)
 	case *actor.Stopping:
 		g.stopWorker(true)
+		g.tellWatchersMoved(ctx)
 	case *actor.Restarting:
 		g.stopWorker(true)
+		g.tellWatchersMoved(ctx)
 	case *actor.ReceiveTimeout:
 		if g.cancel == nil && len(g.subs) == 0 {
 			g.ref.Passivate(ctx)
@@ -128,6 +130,15 @@ func (g *sessionGrain) Receive(ctx actor.Context) {
 			return
 		}
 		g.onRequest(ctx, m)
+	}
+}
+
+// tellWatchersMoved asks watchers to re-subscribe: this activation is
+// stopping (the session moves, or the node leaves) and its subscriber list
+// goes with it.
+func (g *sessionGrain) tellWatchersMoved(ctx actor.Context) {
+	for _, pid := range g.subs {
+		ctx.Send(pid, &actorsv1.WatchMoved{})
 	}
 }
 
@@ -273,7 +284,7 @@ func (g *sessionGrain) onCreate(ctx actor.Context, m *actorsv1.CreateSession) {
 		Id: g.ref.Identity, Prompt: m.GetPrompt(), Options: m.GetOptions(), ProviderLabel: prov.Label(),
 		Phase: stichv1.Phase_PHASE_PLANNING, PhaseBudget: uint32(g.rt.cfg.PhaseBudget),
 		Files: map[string]*stichv1.FileInfo{}, CreatedAt: now, WorkStartedAt: now,
-		Region: m.GetOptions().GetRegion(),
+		Region: cluster.RegionOf(g.ref.Identity),
 	}
 	if st.Options == nil {
 		st.Options = &stichv1.SessionOptions{}
@@ -384,7 +395,7 @@ func (g *sessionGrain) snapshot() *stichv1.Session {
 	return &stichv1.Session{
 		Id: st.Id, Prompt: st.Prompt, Phase: st.Phase, ProviderLabel: st.ProviderLabel,
 		Blueprint: st.Blueprint, Files: g.fileInfos(), LastSeq: g.lastSeq,
-		CreatedAt: st.CreatedAt, UpdatedAt: st.UpdatedAt, Error: st.Error, Region: st.Region,
+		CreatedAt: st.CreatedAt, UpdatedAt: st.UpdatedAt, Error: st.Error, Region: st.Region, Node: g.ref.Node.Name(),
 		Counters: &stichv1.SessionCounters{
 			PhasesCompleted: st.PhasesCompleted, PhaseBudget: st.PhaseBudget, FilesWritten: st.FilesWritten,
 			Messages: st.Messages, RefinementsPending: uint32(len(st.PendingMessages)), Events: g.lastSeq, Resumes: st.Resumes,

@@ -132,7 +132,7 @@ func ctxT(t *testing.T) context.Context {
 
 func create(t *testing.T, rt *Runtime, prompt string) string {
 	t.Helper()
-	id := NewSessionID()
+	id := rt.NewSessionID("")
 	if _, err := Call[*actorsv1.CreateSessionReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.CreateSession{Prompt: prompt}); err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ func TestSessionErrors(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Code != actorsv1.ErrorCode_ERROR_CODE_ALREADY_EXISTS {
 		t.Fatalf("create twice: %v", err)
 	}
-	_, err = Call[*actorsv1.CreateSessionReply](ctxT(t), rt.Node, KindSession, NewSessionID(), &actorsv1.CreateSession{Prompt: "x", Options: &stichv1.SessionOptions{Provider: "nope"}})
+	_, err = Call[*actorsv1.CreateSessionReply](ctxT(t), rt.Node, KindSession, rt.NewSessionID(""), &actorsv1.CreateSession{Prompt: "x", Options: &stichv1.SessionOptions{Provider: "nope"}})
 	if !errors.As(err, &ae) || ae.Code != actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT {
 		t.Fatalf("unknown provider: %v", err)
 	}

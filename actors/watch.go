@@ -176,6 +176,18 @@ func (h *hub) deliver(ev *stichv1.SessionEvent) {
 	}
 }
 
+// lagAll makes every watcher re-subscribe and catch up from the log.
+func (h *hub) lagAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for w := range h.watchers {
+		select {
+		case w.lagged <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // join registers a watcher of sessionID, starting the session's hub on this
 // node if needed, and returns the Subscribe message that registers the hub
 // with the grain (idempotent).
@@ -190,8 +202,11 @@ func (hs *hubs) join(rt *Runtime, sessionID string) (*watcher, *actorsv1.Subscri
 	if h == nil {
 		h = &hub{watchers: map[*watcher]struct{}{}}
 		h.pid = rt.Node.System().Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
-			if n, ok := c.Message().(*actorsv1.EventNotice); ok {
-				h.deliver(n.GetEvent())
+			switch m := c.Message().(type) {
+			case *actorsv1.EventNotice:
+				h.deliver(m.GetEvent())
+			case *actorsv1.WatchMoved:
+				h.lagAll()
 			}
 		}))
 		h.sub = &actorsv1.Subscribe{SubscriberAddress: h.pid.GetAddress(), SubscriberId: h.pid.GetId()}

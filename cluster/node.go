@@ -77,6 +77,17 @@ func DefaultLANConfig() Config {
 	}
 }
 
+// DefaultWANConfig is a node in a cluster that spans regions: memberlist's
+// WAN timings (probe 5 s, suspicion mult 6, TCP timeout 30 s); otherwise
+// as DefaultLANConfig.
+func DefaultWANConfig() Config {
+	c := DefaultLANConfig()
+	g := memberlist.DefaultWANConfig()
+	g.DeadNodeReclaimTime = c.Gossip.DeadNodeReclaimTime
+	c.Gossip = g
+	return c
+}
+
 // DefaultLocalConfig is a node on one machine (laptop, tests): loopback
 // addresses and memberlist's local timings; otherwise as DefaultLANConfig.
 func DefaultLocalConfig() Config {
@@ -248,6 +259,9 @@ func (n *Node) Name() string { return n.cfg.Name }
 
 // Region returns the node's region.
 func (n *Node) Region() string { return n.cfg.Region }
+
+// GossipAddr returns the address the node gossips on (for --join).
+func (n *Node) GossipAddr() string { return n.provider.GossipAddr() }
 
 // Members returns the live members' metadata.
 func (n *Node) Members() []NodeMeta { return n.provider.Members() }

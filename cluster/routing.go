@@ -86,6 +86,23 @@ func (n *Node) Owner(kind, identity string) (string, error) {
 	return m.Name, err
 }
 
+// OwnerIsLive reports whether the top-ranked member for (kind, identity),
+// counting failed members too, is live: a grain with that identity can be
+// created without waiting for a failed node.
+func (n *Node) OwnerIsLive(kind, identity string) bool {
+	v := n.currentView()
+	r := Rank(kind, identity, append(append([]NodeMeta(nil), v.live...), v.failed...))
+	if len(r) == 0 {
+		return false
+	}
+	for _, f := range v.failed {
+		if f.Name == r[0].Name {
+			return false
+		}
+	}
+	return true
+}
+
 func (n *Node) memberByName(name string) (NodeMeta, bool) {
 	for _, m := range n.currentView().all {
 		if m.Name == name {
@@ -323,4 +340,45 @@ func (n *Node) serveForward(m *clusterv1.Forward) *clusterv1.ForwardReply {
 		return &clusterv1.ForwardReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_INTERNAL, Message: err.Error()}}
 	}
 	return &clusterv1.ForwardReply{Payload: payload}
+}
+
+// MemberStatus is one member as seen by [Node.Status].
+type MemberStatus struct {
+	NodeMeta
+	Healthy bool
+	Grains  map[string]uint32
+	Err     string
+}
+
+// Status asks every live member for its grain counts (concurrently, each
+// bounded by ctx) and returns them with the failed members.
+func (n *Node) Status(ctx context.Context) (live []MemberStatus, failed []NodeMeta) {
+	v := n.currentView()
+	live = make([]MemberStatus, len(v.all))
+	done := make(chan struct{}, len(v.all))
+	for i, m := range v.all {
+		live[i].NodeMeta = m
+		go func() {
+			defer func() { done <- struct{}{} }()
+			timeout := 2 * time.Second
+			if dl, ok := ctx.Deadline(); ok {
+				timeout = min(timeout, time.Until(dl))
+			}
+			res, err := n.wait(ctx, n.system.Root.RequestFuture(activatorPID(m), &clusterv1.NodeStats{}, timeout))
+			if err != nil {
+				live[i].Err = err.Error()
+				return
+			}
+			r, ok := res.(*clusterv1.NodeStatsReply)
+			if !ok {
+				live[i].Err = fmt.Sprintf("answered %T", res)
+				return
+			}
+			live[i].Healthy, live[i].Grains = true, r.GetGrains()
+		}()
+	}
+	for range v.all {
+		<-done
+	}
+	return live, v.failed
 }

@@ -49,7 +49,15 @@ func toConnect(ctx context.Context, log *slog.Logger, procedure string, err erro
 		}
 		return retryable(connect.NewError(code, errors.New(ae.Message)), ae.RetryAfter)
 	}
+	var unavailable *cluster.UnavailableError
+	if errors.As(err, &unavailable) {
+		return connect.NewError(connect.CodeUnavailable, errors.New(unavailable.Error()))
+	}
 	switch {
+	case errors.Is(err, cluster.ErrMoving):
+		return connect.NewError(connect.CodeUnavailable, errors.New("the session is moving between nodes; retry in a moment"))
+	case errors.Is(err, cluster.ErrNoOwner):
+		return connect.NewError(connect.CodeUnavailable, errors.New("no live node serves sessions right now; retry when the cluster has recovered"))
 	case errors.Is(err, context.Canceled):
 		return connect.NewError(connect.CodeCanceled, errors.New("request cancelled"))
 	case errors.Is(err, context.DeadlineExceeded):

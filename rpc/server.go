@@ -34,6 +34,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Version is reported on the index page.
 	Version string
+	// OnLeave, if set, is called (once, on its own goroutine) when an
+	// operator asks the node to leave the cluster through AdminService.
+	OnLeave func()
 }
 
 // DefaultCreateLimit allows a client IP 30 new sessions a minute, 10 in any
@@ -90,7 +93,8 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	mux.Handle(stichv1connect.NewSessionServiceHandler(&sessionService{
 		rt: rt, log: s.log, createLimit: cfg.CreateLimit, shutdown: s.shutdown,
 	}, opts...))
-	services := []string{stichv1connect.SessionServiceName}
+	mux.Handle(stichv1connect.NewAdminServiceHandler(&adminService{rt: rt, onLeave: cfg.OnLeave}, opts...))
+	services := []string{stichv1connect.SessionServiceName, stichv1connect.AdminServiceName}
 	s.health = grpchealth.NewStaticChecker(services...)
 	mux.Handle(grpchealth.NewHandler(s.health, connect.WithCompressMinBytes(1024)))
 	reflector := grpcreflect.NewStaticReflector(services...)

@@ -59,7 +59,11 @@ func (s *sessionService) CreateSession(ctx context.Context, req *connect.Request
 			return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("provider %q is not configured; run `stich models` to list providers", p))
 		}
 	}
-	id := actors.NewSessionID()
+	region := req.Msg.GetOptions().GetRegion()
+	if region == "" {
+		region = s.rt.Region()
+	}
+	id := s.rt.NewSessionID(region)
 	reply, err := actors.Call[*actorsv1.CreateSessionReply](ctx, s.rt.Node, actors.KindSession, id,
 		&actorsv1.CreateSession{Prompt: req.Msg.GetPrompt(), Options: req.Msg.GetOptions()})
 	if err != nil {

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -27,6 +29,9 @@ type serveFlags struct {
 	region         string
 	zone           string
 	gossipAddr     string
+	advertiseAddr  string
+	gossipProfile  string
+	gossipKey      string
 	actorAddr      string
 	join           []string
 	passivateAfter time.Duration
@@ -68,6 +73,9 @@ generations resume when the node starts again.`,
 	fl.StringVar(&f.region, "region", "local", "region of this node")
 	fl.StringVar(&f.zone, "zone", "", "zone of this node within its region")
 	fl.StringVar(&f.gossipAddr, "gossip-addr", "127.0.0.1:0", "address for cluster gossip (host:port; port 0 picks one)")
+	fl.StringVar(&f.advertiseAddr, "advertise-addr", "", "gossip address other members should use to reach this node, if not --gossip-addr (host:port)")
+	fl.StringVar(&f.gossipProfile, "gossip-profile", "", "gossip timings: local (one machine), lan or wan (default: local for a loopback --gossip-addr, else lan)")
+	fl.StringVar(&f.gossipKey, "gossip-key", "", "base64 key (16, 24 or 32 bytes) encrypting gossip; every member needs the same key")
 	fl.StringVar(&f.actorAddr, "actor-addr", "127.0.0.1:0", "address for actor remoting between nodes (host:port)")
 	fl.StringSliceVar(&f.join, "join", nil, "gossip addresses of existing members to join (host:port,...)")
 	fl.DurationVar(&f.passivateAfter, "passivate-after", 5*time.Minute, "how long an idle grain stays in memory")
@@ -80,19 +88,52 @@ generations resume when the node starts again.`,
 
 // nodeConfig builds the cluster config from flags, reporting every problem.
 func (f *serveFlags) nodeConfig(log *slog.Logger) (cluster.Config, error) {
-	cfg := cluster.DefaultLocalConfig()
 	var errs []error
+	host, portStr, err := net.SplitHostPort(f.gossipAddr)
+	port := 0
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--gossip-addr %q: %w", f.gossipAddr, err))
+	} else if port, err = strconv.Atoi(portStr); err != nil || port < 0 || port > 65535 {
+		errs = append(errs, fmt.Errorf("--gossip-addr %q: bad port", f.gossipAddr))
+	}
+	profile := f.gossipProfile
+	if profile == "" {
+		profile = "lan"
+		if ip, err := netip.ParseAddr(host); (err == nil && ip.IsLoopback()) || host == "localhost" {
+			profile = "local"
+		}
+	}
+	var cfg cluster.Config
+	switch profile {
+	case "local":
+		cfg = cluster.DefaultLocalConfig()
+	case "lan":
+		cfg = cluster.DefaultLANConfig()
+	case "wan":
+		cfg = cluster.DefaultWANConfig()
+	default:
+		errs = append(errs, fmt.Errorf("--gossip-profile %q: want local, lan or wan", f.gossipProfile))
+		cfg = cluster.DefaultLocalConfig()
+	}
 	cfg.Name, cfg.Region, cfg.Zone, cfg.DataDir = f.nodeName, f.region, f.zone, f.data
 	cfg.ActorAddr, cfg.Join, cfg.PassivateAfter, cfg.Logger, cfg.Version = f.actorAddr, f.join, f.passivateAfter, log, version
 	cfg.HTTPAddr = f.http
-	host, portStr, err := net.SplitHostPort(f.gossipAddr)
-	if err != nil {
-		errs = append(errs, fmt.Errorf("--gossip-addr %q: %w", f.gossipAddr, err))
-	} else if port, err := strconv.Atoi(portStr); err != nil || port < 0 || port > 65535 {
-		errs = append(errs, fmt.Errorf("--gossip-addr %q: bad port", f.gossipAddr))
-	} else {
-		cfg.Gossip.BindAddr, cfg.Gossip.BindPort = host, port
-		cfg.Gossip.AdvertisePort = port
+	cfg.Gossip.BindAddr, cfg.Gossip.BindPort, cfg.Gossip.AdvertisePort = host, port, port
+	if f.advertiseAddr != "" {
+		ahost, aport, err := net.SplitHostPort(f.advertiseAddr)
+		if p, perr := strconv.Atoi(aport); err != nil || perr != nil || p <= 0 || p > 65535 {
+			errs = append(errs, fmt.Errorf("--advertise-addr %q: want host:port", f.advertiseAddr))
+		} else {
+			cfg.Gossip.AdvertiseAddr, cfg.Gossip.AdvertisePort = ahost, p
+		}
+	}
+	if f.gossipKey != "" {
+		key, err := base64.StdEncoding.DecodeString(f.gossipKey)
+		if err != nil || (len(key) != 16 && len(key) != 24 && len(key) != 32) {
+			errs = append(errs, errors.New("--gossip-key must be base64 of 16, 24 or 32 bytes (e.g. `head -c 32 /dev/urandom | base64`)"))
+		} else {
+			cfg.Gossip.SecretKey = key
+		}
 	}
 	if _, _, err := net.SplitHostPort(f.http); err != nil {
 		errs = append(errs, fmt.Errorf("--http %q: %w", f.http, err))
@@ -149,7 +190,13 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 			log.Error("node shutdown", "err", err)
 		}
 	}()
-	srv, err := rpc.New(rt, rpc.Config{Addr: f.http, CreateLimit: f.createRule(), Logger: log, Version: version})
+	ctx, leave := context.WithCancel(ctx)
+	defer leave()
+	srv, err := rpc.New(rt, rpc.Config{Addr: f.http, CreateLimit: f.createRule(), Logger: log, Version: version,
+		OnLeave: func() {
+			log.Info("leave requested by an operator")
+			leave()
+		}})
 	if err != nil {
 		return err
 	}

@@ -892,8 +892,10 @@ type Session struct {
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	// Last error, when phase is FAILED.
-	Error         string `protobuf:"bytes,11,opt,name=error,proto3" json:"error,omitempty"`
-	Region        string `protobuf:"bytes,12,opt,name=region,proto3" json:"region,omitempty"`
+	Error  string `protobuf:"bytes,11,opt,name=error,proto3" json:"error,omitempty"`
+	Region string `protobuf:"bytes,12,opt,name=region,proto3" json:"region,omitempty"`
+	// Name of the node that owns (runs and stores) the session now.
+	Node          string `protobuf:"bytes,13,opt,name=node,proto3" json:"node,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1008,6 +1010,13 @@ func (x *Session) GetError() string {
 func (x *Session) GetRegion() string {
 	if x != nil {
 		return x.Region
+	}
+	return ""
+}
+
+func (x *Session) GetNode() string {
+	if x != nil {
+		return x.Node
 	}
 	return ""
 }
@@ -2963,47 +2972,47 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\x15CreateSessionResponse\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12%\n" +
-	"\x0eprovider_label\x18\x02 \x01(\tR\rproviderLabel\"\x84\x01\n" +
-	"\fWatchRequest\x128\n" +
+	"\x0eprovider_label\x18\x02 \x01(\tR\rproviderLabel\"\x99\x01\n" +
+	"\fWatchRequest\x12M\n" +
 	"\n" +
-	"session_id\x18\x01 \x01(\tB\x19\xbaH\x16r\x142\x12^s-[a-z0-9]{8,40}$R\tsessionId\x12\x1b\n" +
+	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\x12\x1b\n" +
 	"\tafter_seq\x18\x02 \x01(\x04R\bafterSeq\x12\x1d\n" +
 	"\n" +
-	"until_idle\x18\x03 \x01(\bR\tuntilIdle\"s\n" +
-	"\x12SendMessageRequest\x128\n" +
+	"until_idle\x18\x03 \x01(\bR\tuntilIdle\"\x88\x01\n" +
+	"\x12SendMessageRequest\x12M\n" +
 	"\n" +
-	"session_id\x18\x01 \x01(\tB\x19\xbaH\x16r\x142\x12^s-[a-z0-9]{8,40}$R\tsessionId\x12#\n" +
+	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\x12#\n" +
 	"\x04text\x18\x02 \x01(\tB\x0f\xbaH\fr\n" +
 	"\x10\x01\x18\x80\x80\x012\x02\\SR\x04text\"'\n" +
 	"\x13SendMessageResponse\x12\x10\n" +
-	"\x03seq\x18\x01 \x01(\x04R\x03seq\"G\n" +
-	"\vStopRequest\x128\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\"\\\n" +
+	"\vStopRequest\x12M\n" +
 	"\n" +
-	"session_id\x18\x01 \x01(\tB\x19\xbaH\x16r\x142\x12^s-[a-z0-9]{8,40}$R\tsessionId\"5\n" +
+	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\"5\n" +
 	"\fStopResponse\x12%\n" +
-	"\x05phase\x18\x01 \x01(\x0e2\x0f.stich.v1.PhaseR\x05phase\"I\n" +
-	"\rResumeRequest\x128\n" +
+	"\x05phase\x18\x01 \x01(\x0e2\x0f.stich.v1.PhaseR\x05phase\"^\n" +
+	"\rResumeRequest\x12M\n" +
 	"\n" +
-	"session_id\x18\x01 \x01(\tB\x19\xbaH\x16r\x142\x12^s-[a-z0-9]{8,40}$R\tsessionId\"7\n" +
+	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\"7\n" +
 	"\x0eResumeResponse\x12%\n" +
-	"\x05phase\x18\x01 \x01(\x0e2\x0f.stich.v1.PhaseR\x05phase\"M\n" +
-	"\x11GetSessionRequest\x128\n" +
+	"\x05phase\x18\x01 \x01(\x0e2\x0f.stich.v1.PhaseR\x05phase\"b\n" +
+	"\x11GetSessionRequest\x12M\n" +
 	"\n" +
-	"session_id\x18\x01 \x01(\tB\x19\xbaH\x16r\x142\x12^s-[a-z0-9]{8,40}$R\tsessionId\"A\n" +
+	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\"A\n" +
 	"\x12GetSessionResponse\x12+\n" +
-	"\asession\x18\x01 \x01(\v2\x11.stich.v1.SessionR\asession\"j\n" +
-	"\x0eGetFileRequest\x128\n" +
+	"\asession\x18\x01 \x01(\v2\x11.stich.v1.SessionR\asession\"\x7f\n" +
+	"\x0eGetFileRequest\x12M\n" +
 	"\n" +
-	"session_id\x18\x01 \x01(\tB\x19\xbaH\x16r\x142\x12^s-[a-z0-9]{8,40}$R\tsessionId\x12\x1e\n" +
+	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\x12\x1e\n" +
 	"\x04path\x18\x02 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x04R\x04path\"5\n" +
 	"\x0fGetFileResponse\x12\"\n" +
-	"\x04file\x18\x01 \x01(\v2\x0e.stich.v1.FileR\x04file\"L\n" +
-	"\x10ListFilesRequest\x128\n" +
+	"\x04file\x18\x01 \x01(\v2\x0e.stich.v1.FileR\x04file\"a\n" +
+	"\x10ListFilesRequest\x12M\n" +
 	"\n" +
-	"session_id\x18\x01 \x01(\tB\x19\xbaH\x16r\x142\x12^s-[a-z0-9]{8,40}$R\tsessionId\"=\n" +
+	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\"=\n" +
 	"\x11ListFilesResponse\x12(\n" +
-	"\x05files\x18\x01 \x03(\v2\x12.stich.v1.FileInfoR\x05files\"\xd2\x03\n" +
+	"\x05files\x18\x01 \x03(\v2\x12.stich.v1.FileInfoR\x05files\"\xe6\x03\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06prompt\x18\x02 \x01(\tR\x06prompt\x12%\n" +
@@ -3019,7 +3028,8 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"updated_at\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x14\n" +
 	"\x05error\x18\v \x01(\tR\x05error\x12\x16\n" +
-	"\x06region\x18\f \x01(\tR\x06region\"\x83\x02\n" +
+	"\x06region\x18\f \x01(\tR\x06region\x12\x12\n" +
+	"\x04node\x18\r \x01(\tR\x04node\"\x83\x02\n" +
 	"\x0fSessionCounters\x12)\n" +
 	"\x10phases_completed\x18\x01 \x01(\rR\x0fphasesCompleted\x12!\n" +
 	"\fphase_budget\x18\x02 \x01(\rR\vphaseBudget\x12#\n" +

@@ -528,6 +528,44 @@ func (*UnsubscribeReply) Descriptor() ([]byte, []int) {
 	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{8}
 }
 
+// WatchMoved tells a watcher that the session's activation stopped (it is
+// moving to another node or the node is leaving): re-subscribe and catch up.
+type WatchMoved struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchMoved) Reset() {
+	*x = WatchMoved{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchMoved) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchMoved) ProtoMessage() {}
+
+func (x *WatchMoved) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchMoved.ProtoReflect.Descriptor instead.
+func (*WatchMoved) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{9}
+}
+
 // EventNotice carries one appended (already durable) event to a watcher.
 type EventNotice struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -538,7 +576,7 @@ type EventNotice struct {
 
 func (x *EventNotice) Reset() {
 	*x = EventNotice{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[9]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -550,7 +588,7 @@ func (x *EventNotice) String() string {
 func (*EventNotice) ProtoMessage() {}
 
 func (x *EventNotice) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[9]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -563,7 +601,7 @@ func (x *EventNotice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventNotice.ProtoReflect.Descriptor instead.
 func (*EventNotice) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{9}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *EventNotice) GetEvent() *v1.SessionEvent {
@@ -584,7 +622,7 @@ type ReadLog struct {
 
 func (x *ReadLog) Reset() {
 	*x = ReadLog{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[10]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -596,7 +634,7 @@ func (x *ReadLog) String() string {
 func (*ReadLog) ProtoMessage() {}
 
 func (x *ReadLog) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[10]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -609,7 +647,7 @@ func (x *ReadLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadLog.ProtoReflect.Descriptor instead.
 func (*ReadLog) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{10}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ReadLog) GetAfterSeq() uint64 {
@@ -636,7 +674,7 @@ type ReadLogReply struct {
 
 func (x *ReadLogReply) Reset() {
 	*x = ReadLogReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[11]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -648,7 +686,7 @@ func (x *ReadLogReply) String() string {
 func (*ReadLogReply) ProtoMessage() {}
 
 func (x *ReadLogReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[11]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -661,7 +699,7 @@ func (x *ReadLogReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadLogReply.ProtoReflect.Descriptor instead.
 func (*ReadLogReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{11}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReadLogReply) GetEvents() []*v1.SessionEvent {
@@ -687,7 +725,7 @@ type PostMessage struct {
 
 func (x *PostMessage) Reset() {
 	*x = PostMessage{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[12]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -699,7 +737,7 @@ func (x *PostMessage) String() string {
 func (*PostMessage) ProtoMessage() {}
 
 func (x *PostMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[12]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -712,7 +750,7 @@ func (x *PostMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostMessage.ProtoReflect.Descriptor instead.
 func (*PostMessage) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{12}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PostMessage) GetText() string {
@@ -731,7 +769,7 @@ type PostMessageReply struct {
 
 func (x *PostMessageReply) Reset() {
 	*x = PostMessageReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[13]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -743,7 +781,7 @@ func (x *PostMessageReply) String() string {
 func (*PostMessageReply) ProtoMessage() {}
 
 func (x *PostMessageReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[13]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -756,7 +794,7 @@ func (x *PostMessageReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostMessageReply.ProtoReflect.Descriptor instead.
 func (*PostMessageReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{13}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PostMessageReply) GetSeq() uint64 {
@@ -774,7 +812,7 @@ type StopSession struct {
 
 func (x *StopSession) Reset() {
 	*x = StopSession{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[14]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -786,7 +824,7 @@ func (x *StopSession) String() string {
 func (*StopSession) ProtoMessage() {}
 
 func (x *StopSession) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[14]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -799,7 +837,7 @@ func (x *StopSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopSession.ProtoReflect.Descriptor instead.
 func (*StopSession) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{14}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{15}
 }
 
 type ResumeSession struct {
@@ -810,7 +848,7 @@ type ResumeSession struct {
 
 func (x *ResumeSession) Reset() {
 	*x = ResumeSession{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[15]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -822,7 +860,7 @@ func (x *ResumeSession) String() string {
 func (*ResumeSession) ProtoMessage() {}
 
 func (x *ResumeSession) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[15]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -835,7 +873,7 @@ func (x *ResumeSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeSession.ProtoReflect.Descriptor instead.
 func (*ResumeSession) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{15}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{16}
 }
 
 type PhaseReply struct {
@@ -847,7 +885,7 @@ type PhaseReply struct {
 
 func (x *PhaseReply) Reset() {
 	*x = PhaseReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[16]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -859,7 +897,7 @@ func (x *PhaseReply) String() string {
 func (*PhaseReply) ProtoMessage() {}
 
 func (x *PhaseReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[16]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -872,7 +910,7 @@ func (x *PhaseReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhaseReply.ProtoReflect.Descriptor instead.
 func (*PhaseReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{16}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PhaseReply) GetPhase() v1.Phase {
@@ -890,7 +928,7 @@ type GetSnapshot struct {
 
 func (x *GetSnapshot) Reset() {
 	*x = GetSnapshot{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[17]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -902,7 +940,7 @@ func (x *GetSnapshot) String() string {
 func (*GetSnapshot) ProtoMessage() {}
 
 func (x *GetSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[17]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -915,7 +953,7 @@ func (x *GetSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSnapshot.ProtoReflect.Descriptor instead.
 func (*GetSnapshot) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{17}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{18}
 }
 
 type SnapshotReply struct {
@@ -927,7 +965,7 @@ type SnapshotReply struct {
 
 func (x *SnapshotReply) Reset() {
 	*x = SnapshotReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[18]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -939,7 +977,7 @@ func (x *SnapshotReply) String() string {
 func (*SnapshotReply) ProtoMessage() {}
 
 func (x *SnapshotReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[18]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -952,7 +990,7 @@ func (x *SnapshotReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotReply.ProtoReflect.Descriptor instead.
 func (*SnapshotReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{18}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SnapshotReply) GetSession() *v1.Session {
@@ -971,7 +1009,7 @@ type ReadFile struct {
 
 func (x *ReadFile) Reset() {
 	*x = ReadFile{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[19]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -983,7 +1021,7 @@ func (x *ReadFile) String() string {
 func (*ReadFile) ProtoMessage() {}
 
 func (x *ReadFile) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[19]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -996,7 +1034,7 @@ func (x *ReadFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadFile.ProtoReflect.Descriptor instead.
 func (*ReadFile) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{19}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ReadFile) GetPath() string {
@@ -1015,7 +1053,7 @@ type ReadFileReply struct {
 
 func (x *ReadFileReply) Reset() {
 	*x = ReadFileReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[20]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1027,7 +1065,7 @@ func (x *ReadFileReply) String() string {
 func (*ReadFileReply) ProtoMessage() {}
 
 func (x *ReadFileReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[20]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1040,7 +1078,7 @@ func (x *ReadFileReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadFileReply.ProtoReflect.Descriptor instead.
 func (*ReadFileReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{20}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ReadFileReply) GetFile() *v1.File {
@@ -1058,7 +1096,7 @@ type ListFiles struct {
 
 func (x *ListFiles) Reset() {
 	*x = ListFiles{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[21]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1070,7 +1108,7 @@ func (x *ListFiles) String() string {
 func (*ListFiles) ProtoMessage() {}
 
 func (x *ListFiles) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[21]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1083,7 +1121,7 @@ func (x *ListFiles) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFiles.ProtoReflect.Descriptor instead.
 func (*ListFiles) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{21}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{22}
 }
 
 type ListFilesReply struct {
@@ -1095,7 +1133,7 @@ type ListFilesReply struct {
 
 func (x *ListFilesReply) Reset() {
 	*x = ListFilesReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[22]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1107,7 +1145,7 @@ func (x *ListFilesReply) String() string {
 func (*ListFilesReply) ProtoMessage() {}
 
 func (x *ListFilesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[22]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1120,7 +1158,7 @@ func (x *ListFilesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFilesReply.ProtoReflect.Descriptor instead.
 func (*ListFilesReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{22}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListFilesReply) GetFiles() []*v1.FileInfo {
@@ -1174,7 +1212,7 @@ type SessionState struct {
 
 func (x *SessionState) Reset() {
 	*x = SessionState{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[23]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1186,7 +1224,7 @@ func (x *SessionState) String() string {
 func (*SessionState) ProtoMessage() {}
 
 func (x *SessionState) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[23]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1199,7 +1237,7 @@ func (x *SessionState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionState.ProtoReflect.Descriptor instead.
 func (*SessionState) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{23}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SessionState) GetId() string {
@@ -1392,7 +1430,7 @@ type RateLimitRule struct {
 
 func (x *RateLimitRule) Reset() {
 	*x = RateLimitRule{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[24]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1404,7 +1442,7 @@ func (x *RateLimitRule) String() string {
 func (*RateLimitRule) ProtoMessage() {}
 
 func (x *RateLimitRule) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[24]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1417,7 +1455,7 @@ func (x *RateLimitRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitRule.ProtoReflect.Descriptor instead.
 func (*RateLimitRule) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{24}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RateLimitRule) GetLimit() uint32 {
@@ -1465,7 +1503,7 @@ type RateLimitCheck struct {
 
 func (x *RateLimitCheck) Reset() {
 	*x = RateLimitCheck{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[25]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1477,7 +1515,7 @@ func (x *RateLimitCheck) String() string {
 func (*RateLimitCheck) ProtoMessage() {}
 
 func (x *RateLimitCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[25]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1490,7 +1528,7 @@ func (x *RateLimitCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitCheck.ProtoReflect.Descriptor instead.
 func (*RateLimitCheck) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{25}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RateLimitCheck) GetRule() *RateLimitRule {
@@ -1521,7 +1559,7 @@ type RateLimitReply struct {
 
 func (x *RateLimitReply) Reset() {
 	*x = RateLimitReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[26]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1533,7 +1571,7 @@ func (x *RateLimitReply) String() string {
 func (*RateLimitReply) ProtoMessage() {}
 
 func (x *RateLimitReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[26]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1546,7 +1584,7 @@ func (x *RateLimitReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitReply.ProtoReflect.Descriptor instead.
 func (*RateLimitReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{26}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RateLimitReply) GetAllowed() bool {
@@ -1590,7 +1628,7 @@ type RateLimitState struct {
 
 func (x *RateLimitState) Reset() {
 	*x = RateLimitState{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[27]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1602,7 +1640,7 @@ func (x *RateLimitState) String() string {
 func (*RateLimitState) ProtoMessage() {}
 
 func (x *RateLimitState) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[27]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1615,7 +1653,7 @@ func (x *RateLimitState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitState.ProtoReflect.Descriptor instead.
 func (*RateLimitState) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{27}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RateLimitState) GetSlots() map[int64]uint32 {
@@ -1661,7 +1699,9 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\vUnsubscribe\x12-\n" +
 	"\x12subscriber_address\x18\x01 \x01(\tR\x11subscriberAddress\x12#\n" +
 	"\rsubscriber_id\x18\x02 \x01(\tR\fsubscriberId\"\x12\n" +
-	"\x10UnsubscribeReply\";\n" +
+	"\x10UnsubscribeReply\"\f\n" +
+	"\n" +
+	"WatchMoved\";\n" +
 	"\vEventNotice\x12,\n" +
 	"\x05event\x18\x01 \x01(\v2\x16.stich.v1.SessionEventR\x05event\"<\n" +
 	"\aReadLog\x12\x1b\n" +
@@ -1776,7 +1816,7 @@ func file_stich_actors_v1_actors_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_actors_v1_actors_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stich_actors_v1_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_stich_actors_v1_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_stich_actors_v1_actors_proto_goTypes = []any{
 	(ErrorCode)(0),                // 0: stich.actors.v1.ErrorCode
 	(*GrainError)(nil),            // 1: stich.actors.v1.GrainError
@@ -1788,64 +1828,65 @@ var file_stich_actors_v1_actors_proto_goTypes = []any{
 	(*SubscribeReply)(nil),        // 7: stich.actors.v1.SubscribeReply
 	(*Unsubscribe)(nil),           // 8: stich.actors.v1.Unsubscribe
 	(*UnsubscribeReply)(nil),      // 9: stich.actors.v1.UnsubscribeReply
-	(*EventNotice)(nil),           // 10: stich.actors.v1.EventNotice
-	(*ReadLog)(nil),               // 11: stich.actors.v1.ReadLog
-	(*ReadLogReply)(nil),          // 12: stich.actors.v1.ReadLogReply
-	(*PostMessage)(nil),           // 13: stich.actors.v1.PostMessage
-	(*PostMessageReply)(nil),      // 14: stich.actors.v1.PostMessageReply
-	(*StopSession)(nil),           // 15: stich.actors.v1.StopSession
-	(*ResumeSession)(nil),         // 16: stich.actors.v1.ResumeSession
-	(*PhaseReply)(nil),            // 17: stich.actors.v1.PhaseReply
-	(*GetSnapshot)(nil),           // 18: stich.actors.v1.GetSnapshot
-	(*SnapshotReply)(nil),         // 19: stich.actors.v1.SnapshotReply
-	(*ReadFile)(nil),              // 20: stich.actors.v1.ReadFile
-	(*ReadFileReply)(nil),         // 21: stich.actors.v1.ReadFileReply
-	(*ListFiles)(nil),             // 22: stich.actors.v1.ListFiles
-	(*ListFilesReply)(nil),        // 23: stich.actors.v1.ListFilesReply
-	(*SessionState)(nil),          // 24: stich.actors.v1.SessionState
-	(*RateLimitRule)(nil),         // 25: stich.actors.v1.RateLimitRule
-	(*RateLimitCheck)(nil),        // 26: stich.actors.v1.RateLimitCheck
-	(*RateLimitReply)(nil),        // 27: stich.actors.v1.RateLimitReply
-	(*RateLimitState)(nil),        // 28: stich.actors.v1.RateLimitState
-	nil,                           // 29: stich.actors.v1.SessionState.FilesEntry
-	nil,                           // 30: stich.actors.v1.RateLimitState.SlotsEntry
-	nil,                           // 31: stich.actors.v1.RateLimitState.HoursEntry
-	(*timestamppb.Timestamp)(nil), // 32: google.protobuf.Timestamp
-	(*v1.SessionOptions)(nil),     // 33: stich.v1.SessionOptions
-	(v1.Phase)(0),                 // 34: stich.v1.Phase
-	(*v1.SessionEvent)(nil),       // 35: stich.v1.SessionEvent
-	(*v1.Session)(nil),            // 36: stich.v1.Session
-	(*v1.File)(nil),               // 37: stich.v1.File
-	(*v1.FileInfo)(nil),           // 38: stich.v1.FileInfo
-	(*v1.Blueprint)(nil),          // 39: stich.v1.Blueprint
-	(*v1.PhasePlan)(nil),          // 40: stich.v1.PhasePlan
-	(*v1.Diagnostic)(nil),         // 41: stich.v1.Diagnostic
+	(*WatchMoved)(nil),            // 10: stich.actors.v1.WatchMoved
+	(*EventNotice)(nil),           // 11: stich.actors.v1.EventNotice
+	(*ReadLog)(nil),               // 12: stich.actors.v1.ReadLog
+	(*ReadLogReply)(nil),          // 13: stich.actors.v1.ReadLogReply
+	(*PostMessage)(nil),           // 14: stich.actors.v1.PostMessage
+	(*PostMessageReply)(nil),      // 15: stich.actors.v1.PostMessageReply
+	(*StopSession)(nil),           // 16: stich.actors.v1.StopSession
+	(*ResumeSession)(nil),         // 17: stich.actors.v1.ResumeSession
+	(*PhaseReply)(nil),            // 18: stich.actors.v1.PhaseReply
+	(*GetSnapshot)(nil),           // 19: stich.actors.v1.GetSnapshot
+	(*SnapshotReply)(nil),         // 20: stich.actors.v1.SnapshotReply
+	(*ReadFile)(nil),              // 21: stich.actors.v1.ReadFile
+	(*ReadFileReply)(nil),         // 22: stich.actors.v1.ReadFileReply
+	(*ListFiles)(nil),             // 23: stich.actors.v1.ListFiles
+	(*ListFilesReply)(nil),        // 24: stich.actors.v1.ListFilesReply
+	(*SessionState)(nil),          // 25: stich.actors.v1.SessionState
+	(*RateLimitRule)(nil),         // 26: stich.actors.v1.RateLimitRule
+	(*RateLimitCheck)(nil),        // 27: stich.actors.v1.RateLimitCheck
+	(*RateLimitReply)(nil),        // 28: stich.actors.v1.RateLimitReply
+	(*RateLimitState)(nil),        // 29: stich.actors.v1.RateLimitState
+	nil,                           // 30: stich.actors.v1.SessionState.FilesEntry
+	nil,                           // 31: stich.actors.v1.RateLimitState.SlotsEntry
+	nil,                           // 32: stich.actors.v1.RateLimitState.HoursEntry
+	(*timestamppb.Timestamp)(nil), // 33: google.protobuf.Timestamp
+	(*v1.SessionOptions)(nil),     // 34: stich.v1.SessionOptions
+	(v1.Phase)(0),                 // 35: stich.v1.Phase
+	(*v1.SessionEvent)(nil),       // 36: stich.v1.SessionEvent
+	(*v1.Session)(nil),            // 37: stich.v1.Session
+	(*v1.File)(nil),               // 38: stich.v1.File
+	(*v1.FileInfo)(nil),           // 39: stich.v1.FileInfo
+	(*v1.Blueprint)(nil),          // 40: stich.v1.Blueprint
+	(*v1.PhasePlan)(nil),          // 41: stich.v1.PhasePlan
+	(*v1.Diagnostic)(nil),         // 42: stich.v1.Diagnostic
 }
 var file_stich_actors_v1_actors_proto_depIdxs = []int32{
 	0,  // 0: stich.actors.v1.GrainError.code:type_name -> stich.actors.v1.ErrorCode
-	32, // 1: stich.actors.v1.AlarmFired.due:type_name -> google.protobuf.Timestamp
-	33, // 2: stich.actors.v1.CreateSession.options:type_name -> stich.v1.SessionOptions
-	34, // 3: stich.actors.v1.SubscribeReply.phase:type_name -> stich.v1.Phase
-	35, // 4: stich.actors.v1.EventNotice.event:type_name -> stich.v1.SessionEvent
-	35, // 5: stich.actors.v1.ReadLogReply.events:type_name -> stich.v1.SessionEvent
-	34, // 6: stich.actors.v1.PhaseReply.phase:type_name -> stich.v1.Phase
-	36, // 7: stich.actors.v1.SnapshotReply.session:type_name -> stich.v1.Session
-	37, // 8: stich.actors.v1.ReadFileReply.file:type_name -> stich.v1.File
-	38, // 9: stich.actors.v1.ListFilesReply.files:type_name -> stich.v1.FileInfo
-	33, // 10: stich.actors.v1.SessionState.options:type_name -> stich.v1.SessionOptions
-	34, // 11: stich.actors.v1.SessionState.phase:type_name -> stich.v1.Phase
-	34, // 12: stich.actors.v1.SessionState.resume_phase:type_name -> stich.v1.Phase
-	39, // 13: stich.actors.v1.SessionState.blueprint:type_name -> stich.v1.Blueprint
-	29, // 14: stich.actors.v1.SessionState.files:type_name -> stich.actors.v1.SessionState.FilesEntry
-	32, // 15: stich.actors.v1.SessionState.created_at:type_name -> google.protobuf.Timestamp
-	32, // 16: stich.actors.v1.SessionState.updated_at:type_name -> google.protobuf.Timestamp
-	32, // 17: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
-	40, // 18: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
-	41, // 19: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
-	25, // 20: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
-	30, // 21: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
-	31, // 22: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
-	38, // 23: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
+	33, // 1: stich.actors.v1.AlarmFired.due:type_name -> google.protobuf.Timestamp
+	34, // 2: stich.actors.v1.CreateSession.options:type_name -> stich.v1.SessionOptions
+	35, // 3: stich.actors.v1.SubscribeReply.phase:type_name -> stich.v1.Phase
+	36, // 4: stich.actors.v1.EventNotice.event:type_name -> stich.v1.SessionEvent
+	36, // 5: stich.actors.v1.ReadLogReply.events:type_name -> stich.v1.SessionEvent
+	35, // 6: stich.actors.v1.PhaseReply.phase:type_name -> stich.v1.Phase
+	37, // 7: stich.actors.v1.SnapshotReply.session:type_name -> stich.v1.Session
+	38, // 8: stich.actors.v1.ReadFileReply.file:type_name -> stich.v1.File
+	39, // 9: stich.actors.v1.ListFilesReply.files:type_name -> stich.v1.FileInfo
+	34, // 10: stich.actors.v1.SessionState.options:type_name -> stich.v1.SessionOptions
+	35, // 11: stich.actors.v1.SessionState.phase:type_name -> stich.v1.Phase
+	35, // 12: stich.actors.v1.SessionState.resume_phase:type_name -> stich.v1.Phase
+	40, // 13: stich.actors.v1.SessionState.blueprint:type_name -> stich.v1.Blueprint
+	30, // 14: stich.actors.v1.SessionState.files:type_name -> stich.actors.v1.SessionState.FilesEntry
+	33, // 15: stich.actors.v1.SessionState.created_at:type_name -> google.protobuf.Timestamp
+	33, // 16: stich.actors.v1.SessionState.updated_at:type_name -> google.protobuf.Timestamp
+	33, // 17: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
+	41, // 18: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
+	42, // 19: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
+	26, // 20: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
+	31, // 21: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
+	32, // 22: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
+	39, // 23: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
 	24, // [24:24] is the sub-list for method output_type
 	24, // [24:24] is the sub-list for method input_type
 	24, // [24:24] is the sub-list for extension type_name
@@ -1864,7 +1905,7 @@ func file_stich_actors_v1_actors_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_actors_v1_actors_proto_rawDesc), len(file_stich_actors_v1_actors_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   31,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

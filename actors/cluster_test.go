@@ -1,0 +1,110 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stichdev/stich/cluster"
+	"github.com/stichdev/stich/codegen"
+	"github.com/stichdev/stich/internal/testutil"
+	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
+)
+
+// startPeers starts n runtimes that form one cluster, each with the
+// scaffold provider pacing its chunks by delay.
+func startPeers(t *testing.T, n int, delay time.Duration) []*Runtime {
+	t.Helper()
+	var rts []*Runtime
+	seed := ""
+	for i := 0; i < n; i++ {
+		cfg := cluster.DefaultLocalConfig()
+		cfg.Name = fmt.Sprintf("n%d", i)
+		cfg.DataDir = t.TempDir()
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		if seed != "" {
+			cfg.Join = []string{seed}
+		}
+		rt, err := Start(context.Background(), Config{Cluster: cfg, Providers: map[string]codegen.Provider{
+			"scaffold": codegen.Scaffold{ChunkDelay: delay}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rt.Shutdown(context.Background()) })
+		if seed == "" {
+			seed = rt.Node.GossipAddr()
+		}
+		rts = append(rts, rt)
+	}
+	testutil.WaitFor(t, 20*time.Second, func() error {
+		for _, rt := range rts {
+			if got := len(rt.Node.Members()); got != n {
+				return fmt.Errorf("%s sees %d members", rt.Node.Name(), got)
+			}
+		}
+		return nil
+	})
+	return rts
+}
+
+func TestSessionAcrossNodesSurvivesOwnerLeaving(t *testing.T) {
+	rts := startPeers(t, 3, 5*time.Millisecond)
+	// Create through n0 a session that n1 owns; watch it through n2.
+	var id string
+	for {
+		id = rts[0].NewSessionID("")
+		if o, _ := rts[0].Node.Owner(KindSession, id); o == "n1" {
+			break
+		}
+	}
+	if _, err := Call[*actorsv1.CreateSessionReply](ctxT(t), rts[0].Node, KindSession, id, &actorsv1.CreateSession{Prompt: "a recipe tracker with ingredients and ratings"}); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		evs []*stichv1.SessionEvent
+		err error
+	}
+	done := make(chan result, 1)
+	seen := make(chan uint64, 1024)
+	go func() {
+		var evs []*stichv1.SessionEvent
+		err := rts[2].Watch(ctxT(t), id, 0, true, func(ev *stichv1.SessionEvent) error {
+			evs = append(evs, ev)
+			select {
+			case seen <- ev.GetSeq():
+			default:
+			}
+			return nil
+		})
+		done <- result{evs, err}
+	}()
+	// Let some events flow, then the owner leaves mid-generation.
+	for s := range seen {
+		if s >= 20 {
+			break
+		}
+	}
+	if err := rts[1].Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	checkContiguous(t, r.evs, 0)
+	if r.evs[len(r.evs)-1].GetCompleted() == nil {
+		t.Fatalf("watch ended with %v", kinds(r.evs[len(r.evs)-1:]))
+	}
+	owner, _ := rts[0].Node.Owner(KindSession, id)
+	if owner == "n1" {
+		t.Fatal("the session is still placed on the node that left")
+	}
+	s, err := Call[*actorsv1.SnapshotReply](ctxT(t), rts[2].Node, KindSession, id, &actorsv1.GetSnapshot{})
+	if err != nil || s.GetSession().GetPhase() != stichv1.Phase_PHASE_COMPLETED || s.GetSession().GetLastSeq() != uint64(len(r.evs)) {
+		t.Fatalf("after hand-off: %v %v", s, err)
+	}
+}
