@@ -47,13 +47,14 @@ type GrainRef struct {
 
 // Passivate stops the activation if no call to it is in flight; it reports
 // whether it did. Call it from the grain's own Receive (typically on
-// *actor.ReceiveTimeout) after its state is durable. Calls that arrive later
+// *actor.ReceiveTimeout) after its state is durable. Calls already queued
+// are served first (a poison pill, not a stop); calls that arrive later
 // start a new activation, which waits until this one has stopped.
 func (r *GrainRef) Passivate(ctx actor.Context) bool {
 	if !r.Node.activations.markStopping(r.entry) {
 		return false
 	}
-	ctx.Stop(ctx.Self())
+	ctx.Poison(ctx.Self())
 	return true
 }
 
@@ -261,7 +262,7 @@ func (n *Node) deactivate(ctx context.Context, key string) error {
 		if e.inflight == 0 || ctx.Err() != nil {
 			e.stopping = true
 			a.mu.Unlock()
-			n.system.Root.Stop(e.pid)
+			n.system.Root.Poison(e.pid) // queued calls finish first
 			select {
 			case <-e.done:
 				return nil

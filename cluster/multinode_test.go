@@ -60,7 +60,7 @@ func newTestCluster(t *testing.T, names ...string) *testCluster {
 	}
 	t.Cleanup(func() {
 		for _, n := range tc.nodes {
-			n.kill()
+			n.Kill()
 		}
 	})
 	return tc
@@ -237,7 +237,7 @@ func TestClusterCrashedOwnerIsUnavailableThenReturns(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tc.nodes["c"].kill()
+	tc.nodes["c"].Kill()
 	delete(tc.nodes, "c")
 	tc.waitMembers(2)
 	// c's grain must not start empty on a survivor.
@@ -255,31 +255,6 @@ func TestClusterCrashedOwnerIsUnavailableThenReturns(t *testing.T) {
 	if got, err := tc.call(tc.nodes["a"], onC, false); err != nil || got != 1 {
 		t.Fatalf("after c returned: %d, %v", got, err)
 	}
-}
-
-// kill stops a node abruptly, as SIGKILL would: no hand-off, no goodbye.
-func (n *Node) kill() {
-	n.shutdownOnce.Do(func() {
-		n.leaving.Store(true)
-		if n.provider != nil {
-			n.provider.mu.Lock()
-			ml := n.provider.ml
-			n.provider.mu.Unlock()
-			close(n.provider.quit)
-			n.provider.wg.Wait()
-			if ml != nil {
-				_ = ml.Shutdown()
-			}
-		}
-		if n.alarms != nil {
-			n.alarms.stop()
-		}
-		if n.cluster != nil && n.cluster.Remote != nil {
-			_ = protect(func() { n.cluster.Shutdown(false) })
-		}
-		n.serving.Wait()
-		_ = n.store.Close()
-	})
 }
 
 func nowProto() *timestamppb.Timestamp { return timestamppb.Now() }

@@ -144,6 +144,7 @@ type Node struct {
 	activations activations
 	metrics     nodeMetrics
 
+	pids        sync.Map // grain key -> cachedPID of remote activations
 	view        atomic.Pointer[view]
 	viewVersion atomic.Uint64
 	leaving     atomic.Bool
@@ -155,8 +156,13 @@ type Node struct {
 
 type nodeMetrics struct {
 	activations atomic.Uint64
-	calls       atomic.Uint64
 	transfers   atomic.Uint64
+}
+
+// Counters returns how many grain activations this node has started and
+// how many grains' storage it has sent to other nodes since it started.
+func (n *Node) Counters() (activations, transfers uint64) {
+	return n.metrics.activations.Load(), n.metrics.transfers.Load()
 }
 
 // Start opens storage, starts the actor system, joins the cluster and
@@ -369,3 +375,34 @@ func (m minLevel) WithGroup(g string) slog.Handler { return minLevel{h: m.h.With
 
 // PassivateAfter is how long grains should stay in memory when idle.
 func (n *Node) PassivateAfter() time.Duration { return n.cfg.PassivateAfter }
+
+// Kill stops the node abruptly, as SIGKILL would: no hand-off, no goodbye
+// to the gossip, no draining; storage is closed so the process can reopen
+// it. For fault-injection tests and benchmarks.
+func (n *Node) Kill() {
+	n.shutdownOnce.Do(func() {
+		n.leaving.Store(true)
+		if n.provider != nil {
+			n.provider.mu.Lock()
+			ml := n.provider.ml
+			n.provider.mu.Unlock()
+			n.provider.shutdownOnce.Do(func() {
+				close(n.provider.quit)
+				n.provider.wg.Wait()
+				if ml != nil {
+					_ = ml.Shutdown()
+				}
+			})
+		}
+		if n.alarms != nil {
+			n.alarms.stop()
+		}
+		if n.cluster != nil && n.cluster.Remote != nil {
+			_ = protect(func() { n.cluster.Shutdown(false) })
+		}
+		n.serving.Wait()
+		if n.store != nil {
+			_ = n.store.Close()
+		}
+	})
+}

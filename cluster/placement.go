@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"hash/fnv"
 	"sort"
 	"strings"
 )
@@ -32,14 +31,17 @@ func RegionOf(identity string) string {
 
 // score is the rendezvous weight of a member for a grain.
 func score(kind, identity, member string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(kind))
-	h.Write([]byte{0})
-	h.Write([]byte(identity))
-	h.Write([]byte{0})
-	h.Write([]byte(member))
+	// FNV-1a over kind, 0, identity, 0, member (inlined: no allocation).
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for _, part := range [...]string{kind, "\x00", identity, "\x00", member} {
+		for i := 0; i < len(part); i++ {
+			h ^= uint64(part[i])
+			h *= prime
+		}
+	}
 	// splitmix64 finaliser: FNV's low bits are weak for similar inputs.
-	z := h.Sum64() + 0x9e3779b97f4a7c15
+	z := h + 0x9e3779b97f4a7c15
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
 	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
 	return z ^ (z >> 31)
@@ -106,4 +108,35 @@ func LookupN(kind, identity string, members []NodeMeta, n int) []NodeMeta {
 		r = r[:n]
 	}
 	return r
+}
+
+// lookupFast is Lookup without allocating: one pass keeping the best
+// member. It must agree with Rank(...)[0] (tested).
+func lookupFast(kind, identity string, members []NodeMeta) (NodeMeta, bool) {
+	region := RegionOf(identity)
+	regionHasMember := false
+	if region != "" {
+		for i := range members {
+			if members[i].Region == region && serves(members[i], kind) {
+				regionHasMember = true
+				break
+			}
+		}
+	}
+	best, found := -1, false
+	var bestScore uint64
+	for i := range members {
+		m := &members[i]
+		if !serves(*m, kind) || (regionHasMember && m.Region != region) {
+			continue
+		}
+		s := score(kind, identity, m.Name)
+		if !found || s > bestScore || (s == bestScore && m.Name < members[best].Name) {
+			best, bestScore, found = i, s, true
+		}
+	}
+	if !found {
+		return NodeMeta{}, false
+	}
+	return members[best], true
 }

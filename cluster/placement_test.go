@@ -73,6 +73,12 @@ func TestPlacementContract(t *testing.T) {
 			t.Fatalf("rank has %d members; the web-only member serves no sessions", len(full))
 		}
 		one, _ := Lookup("session", id, view)
+		if fast, _ := lookupFast("session", id+".us", view); fast.Name != Rank("session", id+".us", view)[0].Name {
+			t.Fatal("lookupFast disagrees with Rank")
+		}
+		if fast, _ := lookupFast("session", id, view); fast.Name != one.Name {
+			t.Fatal("lookupFast disagrees with Lookup")
+		}
 		two := LookupN("session", id, view, 2)
 		if one.Name != full[0].Name || two[0].Name != full[0].Name || two[1].Name != full[1].Name {
 			t.Fatal("Lookup/LookupN disagree with Rank")

@@ -8,7 +8,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/anypb"
 
 	clusterv1 "github.com/stichdev/stich/proto/stich/cluster/v1"
 )
@@ -69,7 +68,7 @@ func (n *Node) onMembership(members, failed []NodeMeta) {
 
 // owner returns the owner of (kind, identity) in this node's view.
 func (n *Node) owner(kind, identity string) (NodeMeta, error) {
-	m, ok := Lookup(kind, identity, n.currentView().live)
+	m, ok := lookupFast(kind, identity, n.currentView().live)
 	if !ok {
 		if _, known := n.kinds[kind]; !known {
 			return NodeMeta{}, fmt.Errorf("%w: %q", ErrUnknownKind, kind)
@@ -119,7 +118,6 @@ func activatorPID(m NodeMeta) *actor.PID { return actor.NewPID(m.ActorAddr, acti
 // while ownership is moving, until ctx is done or, without a deadline,
 // Config.CallTimeout has passed.
 func (n *Node) Request(ctx context.Context, kind, identity string, msg any) (any, error) {
-	n.metrics.calls.Add(1)
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, n.cfg.CallTimeout)
@@ -166,13 +164,8 @@ func (n *Node) Request(ctx context.Context, kind, identity string, msg any) (any
 
 // requestLocal serves a call for a grain this node owns.
 func (n *Node) requestLocal(ctx context.Context, kind, identity string, msg any) (any, error) {
-	if n.leaving.Load() {
-		return nil, ErrDraining
-	}
-	if owner, err := n.owner(kind, identity); err != nil {
+	if err := n.checkOwner(kind, identity); err != nil {
 		return nil, err
-	} else if owner.Name != n.cfg.Name {
-		return nil, &NotOwnerError{Owner: owner.Name}
 	}
 	dl, _ := ctx.Deadline()
 	for attempt := 0; ; attempt++ {
@@ -201,42 +194,75 @@ func (n *Node) requestLocal(ctx context.Context, kind, identity string, msg any)
 	}
 }
 
-// forward sends a call to the owner's activator.
+// forward sends a call to the grain on its owner: directly to the
+// activation's PID when this node has it cached, else after asking the
+// owner's activator to locate (activate) it. A cached PID that no longer
+// answers (the activation stopped: passivated or moved) is dropped and the
+// grain located again.
 func (n *Node) forward(ctx context.Context, owner NodeMeta, kind, identity string, msg any) (any, error) {
-	pm, ok := msg.(proto.Message)
-	if !ok {
+	if _, ok := msg.(proto.Message); !ok {
 		return nil, fmt.Errorf("cluster: %T cannot cross nodes (not a protobuf message)", msg)
 	}
-	payload, err := anypb.New(pm)
-	if err != nil {
-		return nil, fmt.Errorf("cluster: encode %T: %w", msg, err)
+	key := grainKey(kind, identity)
+	for attempt := 0; ; attempt++ {
+		pid, err := n.locate(ctx, owner, key, kind, identity)
+		if err != nil {
+			return nil, err
+		}
+		dl, _ := ctx.Deadline()
+		res, err := n.wait(ctx, n.system.Root.RequestFuture(pid, msg, time.Until(dl)))
+		switch {
+		case errors.Is(err, actor.ErrDeadLetter) && attempt < 3:
+			n.pids.Delete(key)
+			continue
+		case errors.Is(err, actor.ErrTimeout):
+			n.pids.Delete(key)
+			return nil, fmt.Errorf("cluster: %s/%s on %s did not answer: %w", kind, identity, owner.Name, context.DeadlineExceeded)
+		case err != nil:
+			n.pids.Delete(key)
+			return nil, fmt.Errorf("cluster: call %s/%s on %s: %w", kind, identity, owner.Name, err)
+		}
+		return res, nil
+	}
+}
+
+// cachedPID is a remote activation's PID, valid for one membership view.
+type cachedPID struct {
+	pid     *actor.PID
+	owner   string
+	version uint64
+}
+
+func (n *Node) locate(ctx context.Context, owner NodeMeta, key, kind, identity string) (*actor.PID, error) {
+	version := n.viewVersion.Load()
+	if v, ok := n.pids.Load(key); ok {
+		c := v.(cachedPID)
+		if c.version == version && c.owner == owner.Name {
+			return c.pid, nil
+		}
 	}
 	dl, _ := ctx.Deadline()
-	fwd := &clusterv1.Forward{Kind: kind, Identity: identity, Payload: payload, DeadlineUnixNano: dl.UnixNano()}
-	// The future outlives the owner's deadline slightly so that the owner's
-	// own deadline error, which is more precise, arrives first.
-	f := n.system.Root.RequestFuture(activatorPID(owner), fwd, time.Until(dl)+50*time.Millisecond)
+	f := n.system.Root.RequestFuture(activatorPID(owner), &clusterv1.Locate{Kind: kind, Identity: identity, DeadlineUnixNano: dl.UnixNano()},
+		time.Until(dl)+50*time.Millisecond) // the owner's own deadline error, more precise, arrives first
 	res, err := n.wait(ctx, f)
 	switch {
 	case errors.Is(err, actor.ErrTimeout):
-		return nil, fmt.Errorf("cluster: %s/%s on %s did not answer: %w", kind, identity, owner.Name, context.DeadlineExceeded)
+		return nil, fmt.Errorf("cluster: %s/%s: owner %s did not answer: %w", kind, identity, owner.Name, context.DeadlineExceeded)
 	case errors.Is(err, actor.ErrDeadLetter):
 		return nil, ErrMoving // the owner's activator is gone: it is leaving
 	case err != nil:
-		return nil, fmt.Errorf("cluster: call %s/%s on %s: %w", kind, identity, owner.Name, err)
+		return nil, fmt.Errorf("cluster: locate %s/%s on %s: %w", kind, identity, owner.Name, err)
 	}
-	reply, ok := res.(*clusterv1.ForwardReply)
+	r, ok := res.(*clusterv1.LocateReply)
 	if !ok {
-		return nil, fmt.Errorf("cluster: %s answered %T to a forwarded call", owner.Name, res)
+		return nil, fmt.Errorf("cluster: %s answered %T to locate", owner.Name, res)
 	}
-	if e := reply.GetError(); e != nil {
+	if e := r.GetError(); e != nil {
 		return nil, routeErrorToGo(e, kind, identity)
 	}
-	out, err := reply.GetPayload().UnmarshalNew()
-	if err != nil {
-		return nil, fmt.Errorf("cluster: decode reply from %s: %w", owner.Name, err)
-	}
-	return out, nil
+	pid := actor.NewPID(r.GetAddress(), r.GetId())
+	n.pids.Store(key, cachedPID{pid: pid, owner: owner.Name, version: version})
+	return pid, nil
 }
 
 func routeErrorToGo(e *clusterv1.RouteError, kind, identity string) error {
@@ -290,8 +316,12 @@ func (a *activator) Receive(c actor.Context) {
 	n := a.n
 	reply := func(m proto.Message) { n.system.Root.Send(sender, m) }
 	switch m := c.Message().(type) {
-	case *clusterv1.Forward:
-		n.goServe(func() { reply(n.serveForward(m)) })
+	case *clusterv1.Locate:
+		if pid := n.activeLocal(m.GetKind(), m.GetIdentity()); pid != nil {
+			reply(&clusterv1.LocateReply{Address: pid.GetAddress(), Id: pid.GetId()})
+			return
+		}
+		n.goServe(func() { reply(n.serveLocate(m)) })
 	case *clusterv1.Transfer:
 		n.goServe(func() { reply(n.serveTransfer(m)) })
 	case *clusterv1.Import:
@@ -314,71 +344,56 @@ func (n *Node) goServe(f func()) {
 	}()
 }
 
-func (n *Node) serveForward(m *clusterv1.Forward) *clusterv1.ForwardReply {
+// serveLocate activates a grain this node owns (pulling its storage if
+// needed) and returns the activation's PID.
+func (n *Node) serveLocate(m *clusterv1.Locate) *clusterv1.LocateReply {
 	ctx := context.Background()
 	var cancel context.CancelFunc
-	if m.GetDeadlineUnixNano() > 0 {
-		ctx, cancel = context.WithDeadline(ctx, time.Unix(0, m.GetDeadlineUnixNano()))
+	if ns := m.GetDeadlineUnixNano(); ns > 0 {
+		ctx, cancel = context.WithDeadline(ctx, time.Unix(0, ns))
 	} else {
 		ctx, cancel = context.WithTimeout(ctx, n.cfg.CallTimeout)
 	}
 	defer cancel()
-	msg, err := m.GetPayload().UnmarshalNew()
+	if err := n.checkOwner(m.GetKind(), m.GetIdentity()); err != nil {
+		return &clusterv1.LocateReply{Error: routeErrorFromGo(err)}
+	}
+	pid, release, err := n.acquire(ctx, m.GetKind(), m.GetIdentity())
 	if err != nil {
-		return &clusterv1.ForwardReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_INTERNAL, Message: "decode payload: " + err.Error()}}
+		return &clusterv1.LocateReply{Error: routeErrorFromGo(err)}
 	}
-	res, err := n.requestLocal(ctx, m.GetKind(), m.GetIdentity(), msg)
-	if err != nil {
-		return &clusterv1.ForwardReply{Error: routeErrorFromGo(err)}
-	}
-	pm, ok := res.(proto.Message)
-	if !ok {
-		return &clusterv1.ForwardReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_INTERNAL, Message: fmt.Sprintf("grain replied %T, not a protobuf message", res)}}
-	}
-	payload, err := anypb.New(pm)
-	if err != nil {
-		return &clusterv1.ForwardReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_INTERNAL, Message: err.Error()}}
-	}
-	return &clusterv1.ForwardReply{Payload: payload}
+	release()
+	return &clusterv1.LocateReply{Address: pid.GetAddress(), Id: pid.GetId()}
 }
 
-// MemberStatus is one member as seen by [Node.Status].
-type MemberStatus struct {
-	NodeMeta
-	Healthy bool
-	Grains  map[string]uint32
-	Err     string
+// checkOwner fails unless this node serves grains and owns (kind, identity).
+func (n *Node) checkOwner(kind, identity string) error {
+	if n.leaving.Load() {
+		return ErrDraining
+	}
+	owner, err := n.owner(kind, identity)
+	if err != nil {
+		return err
+	}
+	if owner.Name != n.cfg.Name {
+		return &NotOwnerError{Owner: owner.Name}
+	}
+	return nil
 }
 
-// Status asks every live member for its grain counts (concurrently, each
-// bounded by ctx) and returns them with the failed members.
-func (n *Node) Status(ctx context.Context) (live []MemberStatus, failed []NodeMeta) {
-	v := n.currentView()
-	live = make([]MemberStatus, len(v.all))
-	done := make(chan struct{}, len(v.all))
-	for i, m := range v.all {
-		live[i].NodeMeta = m
-		go func() {
-			defer func() { done <- struct{}{} }()
-			timeout := 2 * time.Second
-			if dl, ok := ctx.Deadline(); ok {
-				timeout = min(timeout, time.Until(dl))
-			}
-			res, err := n.wait(ctx, n.system.Root.RequestFuture(activatorPID(m), &clusterv1.NodeStats{}, timeout))
-			if err != nil {
-				live[i].Err = err.Error()
-				return
-			}
-			r, ok := res.(*clusterv1.NodeStatsReply)
-			if !ok {
-				live[i].Err = fmt.Sprintf("answered %T", res)
-				return
-			}
-			live[i].Healthy, live[i].Grains = true, r.GetGrains()
-		}()
+// activeLocal returns the PID of the grain's live activation if this node
+// owns the grain and the activation is not stopping or moving.
+func (n *Node) activeLocal(kind, identity string) *actor.PID {
+	if n.checkOwner(kind, identity) != nil {
+		return nil
 	}
-	for range v.all {
-		<-done
+	key := grainKey(kind, identity)
+	a := &n.activations
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e := a.byKey[key]
+	if a.draining || a.moving[key] || e == nil || e.stopping {
+		return nil
 	}
-	return live, v.failed
+	return e.pid
 }

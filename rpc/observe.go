@@ -84,12 +84,23 @@ func (o *observer) WrapStreamingHandler(next connect.StreamingHandlerFunc) conne
 // grainCollector exports live grain counts per kind.
 type grainCollector struct{ rt *actors.Runtime }
 
-var grainDesc = prometheus.NewDesc("stich_grains_active", "Live grain activations on this node, by kind.", []string{"kind"}, nil)
+var (
+	grainDesc       = prometheus.NewDesc("stich_grains_active", "Live grain activations on this node, by kind.", []string{"kind"}, nil)
+	activationsDesc = prometheus.NewDesc("stich_grain_activations_total", "Grain activations started on this node.", nil, nil)
+	transfersDesc   = prometheus.NewDesc("stich_grain_transfers_total", "Grains whose storage this node handed to another node.", nil, nil)
+)
 
-func (c grainCollector) Describe(ch chan<- *prometheus.Desc) { ch <- grainDesc }
+func (c grainCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- grainDesc
+	ch <- activationsDesc
+	ch <- transfersDesc
+}
 
 func (c grainCollector) Collect(ch chan<- prometheus.Metric) {
 	for kind, n := range c.rt.Node.GrainCounts() {
 		ch <- prometheus.MustNewConstMetric(grainDesc, prometheus.GaugeValue, float64(n), kind)
 	}
+	activations, transfers := c.rt.Node.Counters()
+	ch <- prometheus.MustNewConstMetric(activationsDesc, prometheus.CounterValue, float64(activations))
+	ch <- prometheus.MustNewConstMetric(transfersDesc, prometheus.CounterValue, float64(transfers))
 }

@@ -13,7 +13,6 @@ package clusterv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
-	anypb "google.golang.org/protobuf/types/known/anypb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -95,32 +94,33 @@ func (RouteError_Code) EnumDescriptor() ([]byte, []int) {
 	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{2, 0}
 }
 
-// Forward carries a grain call to the node that owns the grain.
-type Forward struct {
+// Locate asks the owner of a grain to activate it (pulling its storage if
+// needed) and return the activation's PID. Callers cache the PID and send
+// calls to it directly until it stops answering or the membership changes.
+type Locate struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Kind     string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
 	Identity string                 `protobuf:"bytes,2,opt,name=identity,proto3" json:"identity,omitempty"`
-	Payload  *anypb.Any             `protobuf:"bytes,3,opt,name=payload,proto3" json:"payload,omitempty"`
 	// The caller's deadline (unix nanoseconds); 0 means the owner's default.
-	DeadlineUnixNano int64 `protobuf:"varint,4,opt,name=deadline_unix_nano,json=deadlineUnixNano,proto3" json:"deadline_unix_nano,omitempty"`
+	DeadlineUnixNano int64 `protobuf:"varint,3,opt,name=deadline_unix_nano,json=deadlineUnixNano,proto3" json:"deadline_unix_nano,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
 
-func (x *Forward) Reset() {
-	*x = Forward{}
+func (x *Locate) Reset() {
+	*x = Locate{}
 	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *Forward) String() string {
+func (x *Locate) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*Forward) ProtoMessage() {}
+func (*Locate) ProtoMessage() {}
 
-func (x *Forward) ProtoReflect() protoreflect.Message {
+func (x *Locate) ProtoReflect() protoreflect.Message {
 	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -132,62 +132,56 @@ func (x *Forward) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use Forward.ProtoReflect.Descriptor instead.
-func (*Forward) Descriptor() ([]byte, []int) {
+// Deprecated: Use Locate.ProtoReflect.Descriptor instead.
+func (*Locate) Descriptor() ([]byte, []int) {
 	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{0}
 }
 
-func (x *Forward) GetKind() string {
+func (x *Locate) GetKind() string {
 	if x != nil {
 		return x.Kind
 	}
 	return ""
 }
 
-func (x *Forward) GetIdentity() string {
+func (x *Locate) GetIdentity() string {
 	if x != nil {
 		return x.Identity
 	}
 	return ""
 }
 
-func (x *Forward) GetPayload() *anypb.Any {
-	if x != nil {
-		return x.Payload
-	}
-	return nil
-}
-
-func (x *Forward) GetDeadlineUnixNano() int64 {
+func (x *Locate) GetDeadlineUnixNano() int64 {
 	if x != nil {
 		return x.DeadlineUnixNano
 	}
 	return 0
 }
 
-// ForwardReply is the owner's answer: the grain's reply, or why there is none.
-type ForwardReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Payload       *anypb.Any             `protobuf:"bytes,1,opt,name=payload,proto3" json:"payload,omitempty"`
-	Error         *RouteError            `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+type LocateReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The activation's actor address and id.
+	Address       string      `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	Id            string      `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Error         *RouteError `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *ForwardReply) Reset() {
-	*x = ForwardReply{}
+func (x *LocateReply) Reset() {
+	*x = LocateReply{}
 	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *ForwardReply) String() string {
+func (x *LocateReply) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*ForwardReply) ProtoMessage() {}
+func (*LocateReply) ProtoMessage() {}
 
-func (x *ForwardReply) ProtoReflect() protoreflect.Message {
+func (x *LocateReply) ProtoReflect() protoreflect.Message {
 	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -199,19 +193,26 @@ func (x *ForwardReply) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use ForwardReply.ProtoReflect.Descriptor instead.
-func (*ForwardReply) Descriptor() ([]byte, []int) {
+// Deprecated: Use LocateReply.ProtoReflect.Descriptor instead.
+func (*LocateReply) Descriptor() ([]byte, []int) {
 	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{1}
 }
 
-func (x *ForwardReply) GetPayload() *anypb.Any {
+func (x *LocateReply) GetAddress() string {
 	if x != nil {
-		return x.Payload
+		return x.Address
 	}
-	return nil
+	return ""
 }
 
-func (x *ForwardReply) GetError() *RouteError {
+func (x *LocateReply) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *LocateReply) GetError() *RouteError {
 	if x != nil {
 		return x.Error
 	}
@@ -677,15 +678,15 @@ var File_stich_cluster_v1_cluster_proto protoreflect.FileDescriptor
 
 const file_stich_cluster_v1_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\x1estich/cluster/v1/cluster.proto\x12\x10stich.cluster.v1\x1a\x19google/protobuf/any.proto\"\x97\x01\n" +
-	"\aForward\x12\x12\n" +
+	"\x1estich/cluster/v1/cluster.proto\x12\x10stich.cluster.v1\"f\n" +
+	"\x06Locate\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
-	"\bidentity\x18\x02 \x01(\tR\bidentity\x12.\n" +
-	"\apayload\x18\x03 \x01(\v2\x14.google.protobuf.AnyR\apayload\x12,\n" +
-	"\x12deadline_unix_nano\x18\x04 \x01(\x03R\x10deadlineUnixNano\"r\n" +
-	"\fForwardReply\x12.\n" +
-	"\apayload\x18\x01 \x01(\v2\x14.google.protobuf.AnyR\apayload\x122\n" +
-	"\x05error\x18\x02 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\"\xa6\x02\n" +
+	"\bidentity\x18\x02 \x01(\tR\bidentity\x12,\n" +
+	"\x12deadline_unix_nano\x18\x03 \x01(\x03R\x10deadlineUnixNano\"k\n" +
+	"\vLocateReply\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x122\n" +
+	"\x05error\x18\x03 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\"\xa6\x02\n" +
 	"\n" +
 	"RouteError\x125\n" +
 	"\x04code\x18\x01 \x01(\x0e2!.stich.cluster.v1.RouteError.CodeR\x04code\x12\x18\n" +
@@ -744,8 +745,8 @@ var file_stich_cluster_v1_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 1
 var file_stich_cluster_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_stich_cluster_v1_cluster_proto_goTypes = []any{
 	(RouteError_Code)(0),   // 0: stich.cluster.v1.RouteError.Code
-	(*Forward)(nil),        // 1: stich.cluster.v1.Forward
-	(*ForwardReply)(nil),   // 2: stich.cluster.v1.ForwardReply
+	(*Locate)(nil),         // 1: stich.cluster.v1.Locate
+	(*LocateReply)(nil),    // 2: stich.cluster.v1.LocateReply
 	(*RouteError)(nil),     // 3: stich.cluster.v1.RouteError
 	(*Transfer)(nil),       // 4: stich.cluster.v1.Transfer
 	(*TransferReply)(nil),  // 5: stich.cluster.v1.TransferReply
@@ -755,22 +756,19 @@ var file_stich_cluster_v1_cluster_proto_goTypes = []any{
 	(*NodeStats)(nil),      // 9: stich.cluster.v1.NodeStats
 	(*NodeStatsReply)(nil), // 10: stich.cluster.v1.NodeStatsReply
 	nil,                    // 11: stich.cluster.v1.NodeStatsReply.GrainsEntry
-	(*anypb.Any)(nil),      // 12: google.protobuf.Any
 }
 var file_stich_cluster_v1_cluster_proto_depIdxs = []int32{
-	12, // 0: stich.cluster.v1.Forward.payload:type_name -> google.protobuf.Any
-	12, // 1: stich.cluster.v1.ForwardReply.payload:type_name -> google.protobuf.Any
-	3,  // 2: stich.cluster.v1.ForwardReply.error:type_name -> stich.cluster.v1.RouteError
-	0,  // 3: stich.cluster.v1.RouteError.code:type_name -> stich.cluster.v1.RouteError.Code
-	3,  // 4: stich.cluster.v1.TransferReply.error:type_name -> stich.cluster.v1.RouteError
-	7,  // 5: stich.cluster.v1.Import.entries:type_name -> stich.cluster.v1.Entry
-	3,  // 6: stich.cluster.v1.ImportReply.error:type_name -> stich.cluster.v1.RouteError
-	11, // 7: stich.cluster.v1.NodeStatsReply.grains:type_name -> stich.cluster.v1.NodeStatsReply.GrainsEntry
-	8,  // [8:8] is the sub-list for method output_type
-	8,  // [8:8] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	3,  // 0: stich.cluster.v1.LocateReply.error:type_name -> stich.cluster.v1.RouteError
+	0,  // 1: stich.cluster.v1.RouteError.code:type_name -> stich.cluster.v1.RouteError.Code
+	3,  // 2: stich.cluster.v1.TransferReply.error:type_name -> stich.cluster.v1.RouteError
+	7,  // 3: stich.cluster.v1.Import.entries:type_name -> stich.cluster.v1.Entry
+	3,  // 4: stich.cluster.v1.ImportReply.error:type_name -> stich.cluster.v1.RouteError
+	11, // 5: stich.cluster.v1.NodeStatsReply.grains:type_name -> stich.cluster.v1.NodeStatsReply.GrainsEntry
+	6,  // [6:6] is the sub-list for method output_type
+	6,  // [6:6] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_stich_cluster_v1_cluster_proto_init() }

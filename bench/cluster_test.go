@@ -1,0 +1,234 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/hashicorp/memberlist"
+
+	"github.com/stichdev/stich/actors"
+	"github.com/stichdev/stich/cluster"
+	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
+)
+
+// startPeer starts one node of a benchmark cluster serving "echo"
+// (ephemeral) and "counter" (durable) grains.
+func startPeer(b *testing.B, name, join string, gossip *memberlist.Config) *cluster.Node {
+	b.Helper()
+	cfg := cluster.DefaultLocalConfig()
+	if gossip != nil {
+		cfg.Gossip = gossip
+	}
+	cfg.Name, cfg.DataDir = name, b.TempDir()
+	cfg.Gossip.BindAddr, cfg.Gossip.BindPort, cfg.Gossip.AdvertisePort = "127.0.0.1", 0, 0
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if join != "" {
+		cfg.Join = []string{join}
+	}
+	n, err := cluster.Start(context.Background(), cfg, []cluster.Kind{
+		{Name: "echo", Ephemeral: true, New: func(*cluster.GrainRef) actor.Actor { return echo{} }},
+		{Name: "counter", New: func(ref *cluster.GrainRef) actor.Actor { return &counter{ref: ref} }},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { n.Kill() })
+	return n
+}
+
+// counter is a durable grain with one key.
+type counter struct {
+	ref *cluster.GrainRef
+	n   int
+}
+
+func (c *counter) Receive(ctx actor.Context) {
+	switch ctx.Message().(type) {
+	case *actor.Started:
+		if v, err := c.ref.Store.Get("n"); err == nil {
+			c.n, _ = strconv.Atoi(string(v))
+		}
+	case *actorsv1.AlarmFired:
+		c.n++
+		_ = c.ref.Store.Put("n", []byte(strconv.Itoa(c.n)))
+		ctx.Respond(&actorsv1.AlarmAck{})
+	}
+}
+
+func waitSize(b *testing.B, want int, nodes ...*cluster.Node) {
+	b.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ok := true
+		for _, n := range nodes {
+			if len(n.Members()) != want {
+				ok = false
+			}
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("cluster did not reach %d members", want)
+		}
+		<-time.After(10 * time.Millisecond)
+	}
+}
+
+// idOwnedBy returns an identity of kind whose owner is node name.
+func idOwnedBy(n *cluster.Node, kind, name string) string {
+	for i := 0; ; i++ {
+		id := fmt.Sprintf("%s-%d", kind, i)
+		if o, _ := n.Owner(kind, id); o == name {
+			return id
+		}
+	}
+}
+
+// BenchmarkCrossNodeCall compares a grain call routed by stich from node a
+// to the grain's owner b (activator forward, typed payload) with a bare
+// protoactor-go remote request from a to an actor on b; with 1 and 64
+// concurrent callers.
+func BenchmarkCrossNodeCall(b *testing.B) {
+	a := startPeer(b, "a", "", nil)
+	bn := startPeer(b, "b", a.GossipAddr(), nil)
+	waitSize(b, 2, a, bn)
+	id := idOwnedBy(a, "echo", "b")
+	remote := bn.System().Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return echo{} }))
+	msg := &actorsv1.AlarmFired{}
+	if _, err := actors.Call[*actorsv1.AlarmAck](context.Background(), a, "echo", id, msg); err != nil {
+		b.Fatal(err)
+	}
+	for _, callers := range []int{1, 64} {
+		b.Run(fmt.Sprintf("callers=%d/stich", callers), func(b *testing.B) {
+			// Each caller has its own context, as each RPC handler does.
+			runCallers(b, callers, func() func() error {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+				b.Cleanup(cancel)
+				return func() error {
+					_, err := actors.Call[*actorsv1.AlarmAck](ctx, a, "echo", id, msg)
+					return err
+				}
+			})
+		})
+		b.Run(fmt.Sprintf("callers=%d/reference", callers), func(b *testing.B) {
+			runCallers(b, callers, func() func() error {
+				return func() error {
+					_, err := a.System().Root.RequestFuture(remote, msg, time.Hour).Result()
+					return err
+				}
+			})
+		})
+	}
+}
+
+func runCallers(b *testing.B, callers int, newCaller func() func() error) {
+	if callers == 1 {
+		call := newCaller()
+		for i := 0; i < b.N; i++ {
+			if err := call(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return
+	}
+	b.SetParallelism(callers / 2) // GOMAXPROCS is 2 here
+	b.RunParallel(func(pb *testing.PB) {
+		call := newCaller()
+		for pb.Next() {
+			if err := call(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+}
+
+// BenchmarkFailover kills the owner of an ephemeral grain and measures the
+// time until a survivor's first successful call on it, next to the time
+// memberlist took to declare the node dead in the same run; with the local
+// (tuned) profile and memberlist's LAN profile.
+func BenchmarkFailover(b *testing.B) {
+	profiles := map[string]func() *memberlist.Config{
+		"local": func() *memberlist.Config { return cluster.DefaultLocalConfig().Gossip },
+		"lan":   func() *memberlist.Config { return cluster.DefaultLANConfig().Gossip },
+	}
+	for _, name := range []string{"local", "lan"} {
+		b.Run("profile="+name, func(b *testing.B) {
+			var detect, failover time.Duration
+			for i := 0; i < b.N; i++ {
+				a := startPeer(b, "a", "", profiles[name]())
+				n2 := startPeer(b, "b", a.GossipAddr(), profiles[name]())
+				n3 := startPeer(b, "c", a.GossipAddr(), profiles[name]())
+				waitSize(b, 3, a, n2, n3)
+				id := idOwnedBy(a, "echo", "c")
+				if _, err := actors.Call[*actorsv1.AlarmAck](context.Background(), a, "echo", id, &actorsv1.AlarmFired{}); err != nil {
+					b.Fatal(err)
+				}
+				killed := time.Now()
+				n3.Kill()
+				detected := make(chan time.Duration, 1)
+				go func() {
+					for len(a.Members()) != 2 {
+						<-time.After(time.Millisecond)
+					}
+					detected <- time.Since(killed)
+				}()
+				for {
+					ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+					_, err := actors.Call[*actorsv1.AlarmAck](ctx, a, "echo", id, &actorsv1.AlarmFired{})
+					cancel()
+					if err == nil {
+						break
+					}
+				}
+				failover += time.Since(killed)
+				detect += <-detected
+				a.Kill()
+				n2.Kill()
+			}
+			b.ReportMetric(float64(detect.Milliseconds())/float64(b.N), "detect-ms")
+			b.ReportMetric(float64(failover.Milliseconds())/float64(b.N), "failover-ms")
+		})
+	}
+}
+
+// BenchmarkHandOff measures a graceful leave of a node storing 1,000
+// durable grains: every grain's storage moves to the surviving member.
+func BenchmarkHandOff(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		a := startPeer(b, "a", "", nil)
+		leaver := startPeer(b, "b", a.GossipAddr(), nil)
+		waitSize(b, 2, a, leaver)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		stored := 0
+		for j := 0; stored < 1000; j++ {
+			id := fmt.Sprintf("g%d", j)
+			if o, _ := a.Owner("counter", id); o != "b" {
+				continue
+			}
+			if _, err := actors.Call[*actorsv1.AlarmAck](ctx, a, "counter", id, &actorsv1.AlarmFired{}); err != nil {
+				b.Fatal(err)
+			}
+			stored++
+		}
+		b.StartTimer()
+		start := time.Now()
+		if err := leaver.Leave(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(time.Since(start).Milliseconds()), "ms/1000grains")
+		b.StopTimer()
+		cancel()
+		leaver.Kill()
+		a.Kill()
+	}
+}
