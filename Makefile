@@ -53,7 +53,7 @@ test: check-generated lint ## Everything CI checks: generated code, lint, all Go
 
 .PHONY: bench
 bench: ## Benchmarks, printed as ratios against references measured in the same run
-	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./bench/ ./actors/ ./rpc/ | tee bench.out
+	$(GO) test -run '^$$' -bench . -benchtime 2s -count 1 ./bench/ ./actors/ ./rpc/ ./llm/ ./editformat/ | tee bench.out
 	$(GO) run ./internal/benchratio < bench.out
 
 .PHONY: clean

@@ -4,6 +4,10 @@
 // exits 1 if a ratio misses its target, so `make bench` fails loudly.
 //
 // Naming: BenchmarkX/<params>/stich and BenchmarkX/<params>/reference.
+//
+// It also prints every custom metric (MB/s, calls/s, detect-ms, ...) and
+// checks the absolute targets: failover-ms ≤ detect-ms + 500 for
+// BenchmarkFailover, and stich − reference ≤ 2 ms for BenchmarkFirstToken.
 package main
 
 import (
@@ -18,16 +22,47 @@ import (
 
 // targets are the maximum ratios, by benchmark prefix.
 var targets = map[string]float64{
+	"BenchmarkCrossNodeCall":   1.1,
 	"BenchmarkGrainCall":       1.5,
 	"BenchmarkEventAppend":     1.2,
 	"BenchmarkWatchFanOut":     1.2,
 	"BenchmarkGrainActivation": 1.5,
 }
 
-var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op`)
+var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(.*)$`)
+
+var metric = regexp.MustCompile(`([\d.]+) (\S+)`)
+
+// absoluteTargets are checks on one run's figures that are not ratios.
+var absoluteTargets = []struct {
+	name  string
+	check func(ns map[string]float64, metrics map[string]map[string]float64) (string, bool)
+}{
+	{"failover within detection + 500 ms", func(_ map[string]float64, m map[string]map[string]float64) (string, bool) {
+		out, ok := "", true
+		for name, mm := range m {
+			if !strings.HasPrefix(name, "BenchmarkFailover/") {
+				continue
+			}
+			gap := mm["failover-ms"] - mm["detect-ms"]
+			out += fmt.Sprintf("%s: detection %.0f ms, failover %.0f ms (+%.0f ms); ", name, mm["detect-ms"], mm["failover-ms"], gap)
+			ok = ok && gap <= 500
+		}
+		return out, ok
+	}},
+	{"time to first token overhead <= 2 ms", func(ns map[string]float64, _ map[string]map[string]float64) (string, bool) {
+		s, r := ns["BenchmarkFirstToken/stich"], ns["BenchmarkFirstToken/reference"]
+		if s == 0 || r == 0 {
+			return "", true
+		}
+		d := (s - r) / 1e6
+		return fmt.Sprintf("stich %.3f ms, reference %.3f ms, overhead %+.3f ms", s/1e6, r/1e6, d), d <= 2
+	}},
+}
 
 func main() {
 	ns := map[string]float64{}
+	metrics := map[string]map[string]float64{}
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
 		m := line.FindStringSubmatch(sc.Text())
@@ -37,6 +72,15 @@ func main() {
 		v, err := strconv.ParseFloat(m[2], 64)
 		if err == nil {
 			ns[m[1]] = v
+		}
+		for _, mm := range metric.FindAllStringSubmatch(m[3], -1) {
+			if mm[2] == "B/op" || mm[2] == "allocs/op" {
+				continue
+			}
+			if metrics[m[1]] == nil {
+				metrics[m[1]] = map[string]float64{}
+			}
+			metrics[m[1]][mm[2]], _ = strconv.ParseFloat(mm[1], 64)
 		}
 	}
 	var names []string
@@ -69,6 +113,34 @@ func main() {
 			verdict, failed = "  MISSED", true
 		}
 		fmt.Printf("%-52s %12.0f %12.0f %7.2f %7.2f%s\n", n, ns[n+"/stich"], ref, ratio, target, verdict)
+	}
+	var names2 []string
+	for n := range metrics {
+		names2 = append(names2, n)
+	}
+	sort.Strings(names2)
+	if len(names2) > 0 {
+		fmt.Println("\nother figures")
+		for _, n := range names2 {
+			var parts []string
+			for k, v := range metrics[n] {
+				parts = append(parts, fmt.Sprintf("%g %s", v, k))
+			}
+			sort.Strings(parts)
+			fmt.Printf("%-52s %s\n", n, strings.Join(parts, ", "))
+		}
+	}
+	fmt.Println("\nabsolute targets")
+	for _, t := range absoluteTargets {
+		desc, ok := t.check(ns, metrics)
+		if desc == "" {
+			continue
+		}
+		verdict := "ok"
+		if !ok {
+			verdict, failed = "MISSED", true
+		}
+		fmt.Printf("%-40s %s %s\n", t.name, verdict, desc)
 	}
 	if failed {
 		os.Exit(1)
