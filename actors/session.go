@@ -392,7 +392,7 @@ func (g *sessionGrain) fileInfos() []*stichv1.FileInfo {
 
 func (g *sessionGrain) snapshot() *stichv1.Session {
 	st := g.st
-	return &stichv1.Session{
+	snap := &stichv1.Session{
 		Id: st.Id, Prompt: st.Prompt, Phase: st.Phase, ProviderLabel: st.ProviderLabel,
 		Blueprint: st.Blueprint, Files: g.fileInfos(), LastSeq: g.lastSeq,
 		CreatedAt: st.CreatedAt, UpdatedAt: st.UpdatedAt, Error: st.Error, Region: st.Region, Node: g.ref.Node.Name(),
@@ -401,6 +401,14 @@ func (g *sessionGrain) snapshot() *stichv1.Session {
 			Messages: st.Messages, RefinementsPending: uint32(len(st.PendingMessages)), Events: g.lastSeq, Resumes: st.Resumes,
 		},
 	}
+	if prov, ok := g.rt.Provider(st.GetOptions().GetProvider()); ok {
+		if ur, ok := prov.(codegen.UsageReporter); ok {
+			u := ur.SessionUsage(st.Id)
+			c := snap.Counters
+			c.PromptTokens, c.CompletionTokens, c.CostUsd, c.ModelRequests, c.UsageEstimated = u.PromptTokens, u.CompletionTokens, u.CostUSD, u.Requests, u.Estimated
+		}
+	}
+	return snap
 }
 
 func chat(role, text string) *stichv1.SessionEvent {

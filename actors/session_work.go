@@ -36,6 +36,8 @@ const (
 	workFileChunk
 	workFileDone
 	workLog
+	workFileAborted
+	workFileDeleted
 )
 
 // workResult ends a step.
@@ -74,6 +76,17 @@ func (e *emitter) FileDone(ctx context.Context, path string) error {
 }
 func (e *emitter) Log(ctx context.Context, text string) error {
 	return e.send(ctx, &workEvent{kind: workLog, data: text})
+}
+
+// FileAborted drops a file that started streaming but cannot be finished
+// (too large, or the answer ended inside it).
+func (e *emitter) FileAborted(ctx context.Context, path, reason string) error {
+	return e.send(ctx, &workEvent{kind: workFileAborted, path: path, data: reason})
+}
+
+// FileDeleted removes a file of the app.
+func (e *emitter) FileDeleted(ctx context.Context, path string) error {
+	return e.send(ctx, &workEvent{kind: workFileDeleted, path: path})
 }
 
 // stopWorker cancels the current step; with wait it also waits (bounded)
@@ -125,6 +138,11 @@ func (g *sessionGrain) startStep(ctx actor.Context) {
 	g.run++
 	run := g.run
 	wctx, cancel := context.WithCancel(context.Background())
+	system, self := ctx.ActorSystem(), ctx.Self()
+	wctx = codegen.ContextWithSession(wctx, st.Id)
+	wctx = codegen.ContextWithLog(wctx, func(text string) {
+		system.Root.Send(self, &workEvent{run: run, kind: workLog, data: text})
+	})
 	done := make(chan struct{})
 	g.cancel, g.workDone = cancel, done
 	g.building = map[string]*strings.Builder{}
@@ -170,7 +188,6 @@ func (g *sessionGrain) startStep(ctx actor.Context) {
 		g.cancel = nil
 		return
 	}
-	system, self := ctx.ActorSystem(), ctx.Self()
 	go func() {
 		defer close(done)
 		res := safeWork(work)
@@ -197,6 +214,22 @@ func (g *sessionGrain) onWorkEvent(ctx actor.Context, m *workEvent) error {
 	switch m.kind {
 	case workLog:
 		return g.commit(ctx, nil, nil, logLine("agent", "info", m.data))
+	case workFileAborted:
+		delete(g.building, m.path)
+		return g.commit(ctx, nil, nil, logLine("agent", "warn", fmt.Sprintf("discarded %s: %s", m.path, m.data)))
+	case workFileDeleted:
+		if _, ok := g.st.Files[m.path]; !ok {
+			return nil
+		}
+		st := proto.Clone(g.st).(*actorsv1.SessionState)
+		delete(st.Files, m.path)
+		err := g.commit(ctx, st, func(b *cluster.Batch) { b.Delete(prefixFile + m.path) },
+			&stichv1.SessionEvent{Event: &stichv1.SessionEvent_FileDeleted{FileDeleted: &stichv1.FileDeleted{Path: m.path}}})
+		if err != nil {
+			return err
+		}
+		g.st = st
+		return nil
 	case workFileStarted:
 		if err := codegen.CheckPath(m.path); err != nil {
 			return err

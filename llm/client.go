@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stichdev/stich/codegen"
+
 	openai "github.com/sashabaranov/go-openai"
 )
 
@@ -295,6 +297,11 @@ func (e *stopErr) Unwrap() error { return e.err }
 // what was received even when err is non-nil. err is an [*Error], the
 // callback's error, or (wrapped in an *Error) the context's.
 func (c *Client) Stream(ctx context.Context, req Request) (*Result, error) {
+	if req.OnNotice == nil {
+		if log := codegen.LogFrom(ctx); log != nil {
+			req.OnNotice = func(n Notice) { log(n.String()) }
+		}
+	}
 	ac := c.cfg.Resolve(req.Action)
 	targets := []target{{ac.Provider, ac.Model}}
 	if ac.FallbackModel != "" && (ac.FallbackModel != ac.Model || ac.FallbackProvider != ac.Provider) {
@@ -390,7 +397,7 @@ func (c *Client) errorFor(f failure, a Action, tg target, res *Result) *Error {
 		}
 		e.Detail = "the provider rejected the API key; check " + src
 	case ErrModelNotFound:
-		e.Detail = fmt.Sprintf("the provider does not serve model %q; check the model name (for Ollama: ollama pull %s)", tg.model, tg.model)
+		e.Detail = fmt.Sprintf("the provider does not serve model %q; check the model name (for Ollama: ollama pull %s) and that the base URL ends where the API root is (usually /v1)", tg.model, tg.model)
 	default:
 		e.Detail = scrub(f.detail, key)
 	}

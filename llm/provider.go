@@ -143,17 +143,19 @@ func (p *Provider) Label() string {
 	return fmt.Sprintf("%s (%s/%s)", p.name, ac.Provider, ac.Model)
 }
 
-type sessionKey struct{}
-
 // ContextWithSession returns a context under which calls aggregate their
-// usage for session id.
+// usage for session id (see [codegen.ContextWithSession]).
 func ContextWithSession(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, sessionKey{}, id)
+	return codegen.ContextWithSession(ctx, id)
 }
 
-func sessionOf(ctx context.Context) string {
-	s, _ := ctx.Value(sessionKey{}).(string)
-	return s
+func sessionOf(ctx context.Context) string { return codegen.SessionFrom(ctx) }
+
+// SessionUsage implements [codegen.UsageReporter].
+func (p *Provider) SessionUsage(sessionID string) codegen.Usage {
+	u := p.client.Usage().Session(sessionID)
+	return codegen.Usage{PromptTokens: uint64(u.PromptTokens), CompletionTokens: uint64(u.CompletionTokens),
+		CostUSD: u.CostUSD, Requests: uint64(u.Requests), Estimated: u.Estimated}
 }
 
 // Blueprint implements [codegen.Provider]: one call, and one repair call

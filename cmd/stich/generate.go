@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"connectrpc.com/connect"
@@ -29,6 +30,7 @@ type generateFlags struct {
 	json     bool
 	provider string
 	timeout  time.Duration
+	models   modelFlags
 }
 
 func newGenerateCmd(g *globalFlags) *cobra.Command {
@@ -63,7 +65,12 @@ reported an error; 2 bad flags or arguments.`,
 	fl.StringVar(&f.out, "out", "", "folder to write the generated app to")
 	fl.BoolVar(&f.force, "force", false, "allow --out to name a folder that already has files (they may be overwritten)")
 	fl.BoolVar(&f.json, "json", false, "print events as NDJSON instead of progress")
-	fl.StringVar(&f.provider, "provider", "", "provider that writes the app (default: the server's default)")
+	fl.StringVar(&f.provider, "provider", "", "provider that writes the app: scaffold, or a model provider kind such as openai (default: the server's default); without --server, a model kind configures the embedded node")
+	fl.StringVar(&f.models.config, "llm-config", "", "embedded node: model configuration file (see stich serve --help)")
+	fl.StringVar(&f.models.baseURL, "base-url", "", "embedded node: OpenAI-compatible API root of the model provider")
+	fl.StringVar(&f.models.model, "model", "", "embedded node: model id")
+	fl.StringVar(&f.models.fallback, "fallback-model", "", "embedded node: model to switch to when --model keeps failing")
+	fl.StringVar(&f.models.apiKeyEnv, "api-key-env", "", "embedded node: environment variable holding the API key")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Minute, "give up after this long")
 	return cmd
 }
@@ -77,8 +84,12 @@ func generate(ctx context.Context, g *globalFlags, f *generateFlags, prompt stri
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	server := f.server
+	provider := f.provider
 	if server == "" {
-		stop, url, err := startEmbedded(ctx, g, stderr)
+		if provider != "" && provider != "scaffold" {
+			f.models.provider = provider
+		}
+		stop, url, err := startEmbedded(ctx, g, &f.models, stderr)
 		if err != nil {
 			return err
 		}
@@ -87,7 +98,7 @@ func generate(ctx context.Context, g *globalFlags, f *generateFlags, prompt stri
 	}
 	client := stichv1connect.NewSessionServiceClient(http.DefaultClient, strings.TrimRight(server, "/"))
 	res, err := client.CreateSession(ctx, connect.NewRequest(&stichv1.CreateSessionRequest{
-		Prompt: prompt, Options: &stichv1.SessionOptions{Provider: f.provider},
+		Prompt: prompt, Options: &stichv1.SessionOptions{Provider: sessionProvider(f, server)},
 	}))
 	if err != nil {
 		return err
@@ -134,7 +145,7 @@ func outcome(id string, last *stichv1.SessionEvent) error {
 func follow(ctx context.Context, client stichv1connect.SessionServiceClient, id string, after uint64, handle func(*stichv1.SessionEvent)) (*stichv1.SessionEvent, error) {
 	const reconnectFor = time.Minute
 	var last *stichv1.SessionEvent
-	connected := false
+	connected := false // an event has arrived
 	var failingSince time.Time
 	backoff := 200 * time.Millisecond
 	for {
@@ -152,7 +163,10 @@ func follow(ctx context.Context, client stichv1connect.SessionServiceClient, id 
 				return last, nil
 			}
 		}
-		if !connected || !reconnectable(err) || ctx.Err() != nil {
+		// Before the first event, only a server that answered (busy, or
+		// its session moving between nodes) is worth waiting for; one that
+		// refuses connections is not there.
+		if !reconnectable(err) || ctx.Err() != nil || (!connected && errors.Is(err, syscall.ECONNREFUSED)) {
 			return last, err
 		}
 		if failingSince.IsZero() {
@@ -224,7 +238,16 @@ func writeFileAtomic(path string, data []byte) error {
 }
 
 // startEmbedded runs a node with a temporary data folder for one command.
-func startEmbedded(ctx context.Context, g *globalFlags, stderr io.Writer) (stop func(), url string, err error) {
+// sessionProvider is the provider a session asks for: with an embedded
+// node configured for a model, its default (the model); else --provider.
+func sessionProvider(f *generateFlags, server string) string {
+	if f.server == "" && f.provider != "scaffold" {
+		return ""
+	}
+	return f.provider
+}
+
+func startEmbedded(ctx context.Context, g *globalFlags, models *modelFlags, stderr io.Writer) (stop func(), url string, err error) {
 	dir, err := os.MkdirTemp("", "stich-generate-")
 	if err != nil {
 		return nil, "", err
@@ -239,7 +262,8 @@ func startEmbedded(ctx context.Context, g *globalFlags, stderr io.Writer) (stop 
 		return nil, "", err
 	}
 	f := &serveFlags{data: dir, http: "127.0.0.1:0", nodeName: "embedded", region: "local",
-		gossipAddr: "127.0.0.1:0", actorAddr: "127.0.0.1:0", passivateAfter: 5 * time.Minute, shutdownGrace: 10 * time.Second}
+		gossipAddr: "127.0.0.1:0", actorAddr: "127.0.0.1:0", passivateAfter: 5 * time.Minute, shutdownGrace: 10 * time.Second,
+		models: *models}
 	nodeCtx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)

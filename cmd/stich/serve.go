@@ -39,6 +39,7 @@ type serveFlags struct {
 	createDaily    int
 	shutdownGrace  time.Duration
 	scaffoldDelay  time.Duration
+	models         modelFlags
 }
 
 func newServeCmd(g *globalFlags) *cobra.Command {
@@ -82,6 +83,7 @@ generations resume when the node starts again.`,
 	fl.IntVar(&f.createLimit, "create-limit", 30, "sessions a client IP may create per minute (0 disables the limit)")
 	fl.IntVar(&f.createDaily, "create-daily-limit", 1000, "sessions a client IP may create per 24 h (0 disables)")
 	fl.DurationVar(&f.shutdownGrace, "shutdown-grace", 20*time.Second, "how long a graceful shutdown may take")
+	f.models.register(fl)
 	fl.DurationVar(&f.scaffoldDelay, "scaffold-chunk-delay", 0, "pace the scaffold generator's streamed chunks like a model (e.g. 20ms); 0 streams at once")
 	return cmd
 }
@@ -177,9 +179,11 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	if f.scaffoldDelay < 0 {
 		return usageError{errors.New("--scaffold-chunk-delay must not be negative")}
 	}
-	rt, err := actors.Start(ctx, actors.Config{Cluster: cfg, Providers: map[string]codegen.Provider{
-		"scaffold": codegen.Scaffold{ChunkDelay: f.scaffoldDelay},
-	}})
+	providers, defaultProvider, err := f.models.providers(codegen.Scaffold{ChunkDelay: f.scaffoldDelay})
+	if err != nil {
+		return err
+	}
+	rt, err := actors.Start(ctx, actors.Config{Cluster: cfg, Providers: providers, DefaultProvider: defaultProvider})
 	if err != nil {
 		return err
 	}

@@ -1030,8 +1030,15 @@ type SessionCounters struct {
 	RefinementsPending uint32                 `protobuf:"varint,5,opt,name=refinements_pending,json=refinementsPending,proto3" json:"refinements_pending,omitempty"`
 	Events             uint64                 `protobuf:"varint,6,opt,name=events,proto3" json:"events,omitempty"`
 	Resumes            uint32                 `protobuf:"varint,7,opt,name=resumes,proto3" json:"resumes,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Model usage of the session (zero for the scaffold).
+	PromptTokens     uint64  `protobuf:"varint,8,opt,name=prompt_tokens,json=promptTokens,proto3" json:"prompt_tokens,omitempty"`
+	CompletionTokens uint64  `protobuf:"varint,9,opt,name=completion_tokens,json=completionTokens,proto3" json:"completion_tokens,omitempty"`
+	CostUsd          float64 `protobuf:"fixed64,10,opt,name=cost_usd,json=costUsd,proto3" json:"cost_usd,omitempty"`
+	ModelRequests    uint64  `protobuf:"varint,11,opt,name=model_requests,json=modelRequests,proto3" json:"model_requests,omitempty"`
+	// Some usage was estimated (the endpoint reported none).
+	UsageEstimated bool `protobuf:"varint,12,opt,name=usage_estimated,json=usageEstimated,proto3" json:"usage_estimated,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SessionCounters) Reset() {
@@ -1111,6 +1118,41 @@ func (x *SessionCounters) GetResumes() uint32 {
 		return x.Resumes
 	}
 	return 0
+}
+
+func (x *SessionCounters) GetPromptTokens() uint64 {
+	if x != nil {
+		return x.PromptTokens
+	}
+	return 0
+}
+
+func (x *SessionCounters) GetCompletionTokens() uint64 {
+	if x != nil {
+		return x.CompletionTokens
+	}
+	return 0
+}
+
+func (x *SessionCounters) GetCostUsd() float64 {
+	if x != nil {
+		return x.CostUsd
+	}
+	return 0
+}
+
+func (x *SessionCounters) GetModelRequests() uint64 {
+	if x != nil {
+		return x.ModelRequests
+	}
+	return 0
+}
+
+func (x *SessionCounters) GetUsageEstimated() bool {
+	if x != nil {
+		return x.UsageEstimated
+	}
+	return false
 }
 
 type FileInfo struct {
@@ -3029,7 +3071,7 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x14\n" +
 	"\x05error\x18\v \x01(\tR\x05error\x12\x16\n" +
 	"\x06region\x18\f \x01(\tR\x06region\x12\x12\n" +
-	"\x04node\x18\r \x01(\tR\x04node\"\x83\x02\n" +
+	"\x04node\x18\r \x01(\tR\x04node\"\xc0\x03\n" +
 	"\x0fSessionCounters\x12)\n" +
 	"\x10phases_completed\x18\x01 \x01(\rR\x0fphasesCompleted\x12!\n" +
 	"\fphase_budget\x18\x02 \x01(\rR\vphaseBudget\x12#\n" +
@@ -3037,7 +3079,13 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\bmessages\x18\x04 \x01(\rR\bmessages\x12/\n" +
 	"\x13refinements_pending\x18\x05 \x01(\rR\x12refinementsPending\x12\x16\n" +
 	"\x06events\x18\x06 \x01(\x04R\x06events\x12\x18\n" +
-	"\aresumes\x18\a \x01(\rR\aresumes\"J\n" +
+	"\aresumes\x18\a \x01(\rR\aresumes\x12#\n" +
+	"\rprompt_tokens\x18\b \x01(\x04R\fpromptTokens\x12+\n" +
+	"\x11completion_tokens\x18\t \x01(\x04R\x10completionTokens\x12\x19\n" +
+	"\bcost_usd\x18\n" +
+	" \x01(\x01R\acostUsd\x12%\n" +
+	"\x0emodel_requests\x18\v \x01(\x04R\rmodelRequests\x12'\n" +
+	"\x0fusage_estimated\x18\f \x01(\bR\x0eusageEstimated\"J\n" +
 	"\bFileInfo\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x04R\x04size\x12\x16\n" +

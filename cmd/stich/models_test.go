@@ -1,0 +1,122 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stichdev/stich/llm/llmtest"
+)
+
+func fakeModel(t *testing.T, script string) *llmtest.Server {
+	t.Helper()
+	s, err := llmtest.LoadScript(filepath.Join("..", "..", "llm", "testdata", "scripts", script))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := llmtest.NewServer(s)
+	t.Cleanup(srv.Close)
+	t.Setenv("STICH_LLM_API_KEY", s.APIKey)
+	return srv
+}
+
+// events decodes NDJSON output into maps.
+func events(t *testing.T, out string) []map[string]any {
+	t.Helper()
+	var evs []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("not NDJSON: %q", line)
+		}
+		evs = append(evs, m)
+	}
+	return evs
+}
+
+func TestGenerateWithModelThroughAllPhases(t *testing.T) {
+	srv := fakeModel(t, "generation.json")
+	dir := filepath.Join(t.TempDir(), "app")
+	code, out, errs := runCLI(t, "generate", "--json", "--provider", "custom", "--base-url", srv.URL, "--model", "gpt-test",
+		"--out", dir, "a task tracker with due dates")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	evs := events(t, out)
+	var phases []string
+	var label string
+	for _, ev := range evs {
+		if pc, ok := ev["phase_changed"].(map[string]any); ok {
+			phases = append(phases, pc["phase"].(string))
+		}
+		if gs, ok := ev["generation_started"].(map[string]any); ok {
+			label, _ = gs["provider_label"].(string)
+		}
+	}
+	got := strings.Join(phases, " ")
+	for _, want := range []string{"PHASE_PLANNING PHASE_GENERATING PHASE_REVIEWING PHASE_GENERATING PHASE_REVIEWING", "PHASE_FIXING", "PHASE_COMPLETED"} {
+		if !strings.Contains(got, want) {
+			t.Fatalf("phases %s lack %s", got, want)
+		}
+	}
+	if strings.Contains(label, "scaffold") || !strings.Contains(label, "gpt-test") {
+		t.Fatalf("provider label %q", label)
+	}
+	if _, ok := evs[len(evs)-1]["completed"]; !ok {
+		t.Fatalf("last event %v", evs[len(evs)-1])
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "src", "App.tsx")); err != nil || len(b) == 0 {
+		t.Fatalf("App.tsx: %v", err)
+	}
+	if len(srv.Requests()) < 5 {
+		t.Fatalf("the fake model saw %d requests", len(srv.Requests()))
+	}
+}
+
+func TestGenerateFallsBackToSecondModel(t *testing.T) {
+	srv := fakeModel(t, "generation_fallback.json")
+	cfg := filepath.Join(t.TempDir(), "llm.json")
+	os.WriteFile(cfg, []byte(`{
+  "providers": [{"name": "fake", "kind": "custom", "base_url": "`+srv.URL+`", "api_key_env": "STICH_LLM_API_KEY", "default_model": "gpt-test"}],
+  "default_provider": "fake",
+  "actions": {"blueprint": {"model": "gpt-test", "fallback_model": "gpt-fallback"}},
+  "retry": {"max_attempts": 3, "base_delay": "5ms", "max_delay": "20ms"}
+}`), 0o644)
+	code, out, errs := runCLI(t, "generate", "--json", "--llm-config", cfg, "a task tracker with due dates")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	sawFallback := false
+	for _, ev := range events(t, out) {
+		if l, ok := ev["log"].(map[string]any); ok && strings.Contains(strings.ToLower(l["text"].(string)), "fallback") &&
+			strings.Contains(l["text"].(string), "gpt-fallback") {
+			sawFallback = true
+		}
+	}
+	if !sawFallback {
+		t.Fatalf("no event shows the switch to the fallback model:\n%s", out)
+	}
+	if strings.Contains(out, "sk-llmtest") || strings.Contains(errs, "sk-llmtest") {
+		t.Fatal("the API key leaked into the output")
+	}
+}
+
+func TestGenerateModelErrorsAreClear(t *testing.T) {
+	srv := fakeModel(t, "generation.json")
+	t.Setenv("STICH_LLM_API_KEY", "sk-wrong-key")
+	code, out, errs := runCLI(t, "generate", "--provider", "custom", "--base-url", srv.URL, "--model", "gpt-test", "an app")
+	if code != 1 || !strings.Contains(out+errs, "failed") {
+		t.Fatalf("wrong key: exit %d\n%s\n%s", code, out, errs)
+	}
+	if !strings.Contains(strings.ToLower(out), "key") && !strings.Contains(strings.ToLower(out), "401") {
+		t.Fatalf("the error does not say the key was refused:\n%s", out)
+	}
+	if strings.Contains(out+errs, "sk-wrong-key") {
+		t.Fatal("the key leaked")
+	}
+	if code, _, errs := runCLI(t, "generate", "--base-url", "http://127.0.0.1:1/v1", "x"); code != 2 || !strings.Contains(errs, "--model-provider") {
+		t.Fatalf("--base-url without a provider: exit %d %q", code, errs)
+	}
+}
