@@ -284,7 +284,7 @@ func (g *sessionGrain) onCreate(ctx actor.Context, m *actorsv1.CreateSession) {
 		Id: g.ref.Identity, Prompt: m.GetPrompt(), Options: m.GetOptions(), ProviderLabel: prov.Label(),
 		Phase: stichv1.Phase_PHASE_PLANNING, PhaseBudget: uint32(g.rt.cfg.PhaseBudget),
 		Files: map[string]*stichv1.FileInfo{}, CreatedAt: now, WorkStartedAt: now,
-		Region: cluster.RegionOf(g.ref.Identity),
+		Region: cluster.RegionOf(g.ref.Identity), WorkReason: "generation",
 	}
 	if st.Options == nil {
 		st.Options = &stichv1.SessionOptions{}
@@ -328,7 +328,32 @@ func (g *sessionGrain) onRequest(ctx actor.Context, msg any) {
 		ctx.Respond(&actorsv1.SnapshotReply{Session: g.snapshot()})
 	case *actorsv1.ListFiles:
 		ctx.Respond(&actorsv1.ListFilesReply{Files: g.fileInfos()})
+	case *actorsv1.ListVersions:
+		g.onListVersions(ctx)
+	case *actorsv1.DiffVersions:
+		g.onDiffVersions(ctx, m)
+	case *actorsv1.RollbackSession:
+		g.onRollback(ctx, m)
 	case *actorsv1.ReadFile:
+		if v := m.GetVersion(); v > 0 {
+			rec, err := g.loadVersion(v)
+			if err != nil {
+				g.respondErr(ctx, err)
+				return
+			}
+			sha, ok := rec.GetFiles()[m.GetPath()]
+			if !ok {
+				ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND, "version %d of session %s has no file %q", v, g.st.Id, m.GetPath()))
+				return
+			}
+			content, err := g.blob(sha)
+			if err != nil {
+				g.respondErr(ctx, err)
+				return
+			}
+			ctx.Respond(&actorsv1.ReadFileReply{File: &stichv1.File{Path: m.GetPath(), Content: content, Sha256: sha}})
+			return
+		}
 		info, ok := g.st.Files[m.GetPath()]
 		if !ok {
 			ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND, "session %s has no file %q", g.st.Id, m.GetPath()))
@@ -396,6 +421,7 @@ func (g *sessionGrain) snapshot() *stichv1.Session {
 		Id: st.Id, Prompt: st.Prompt, Phase: st.Phase, ProviderLabel: st.ProviderLabel,
 		Blueprint: st.Blueprint, Files: g.fileInfos(), LastSeq: g.lastSeq,
 		CreatedAt: st.CreatedAt, UpdatedAt: st.UpdatedAt, Error: st.Error, Region: st.Region, Node: g.ref.Node.Name(),
+		Version: st.Versions,
 		Counters: &stichv1.SessionCounters{
 			PhasesCompleted: st.PhasesCompleted, PhaseBudget: st.PhaseBudget, FilesWritten: st.FilesWritten,
 			Messages: st.Messages, RefinementsPending: uint32(len(st.PendingMessages)), Events: g.lastSeq, Resumes: st.Resumes,
@@ -442,6 +468,7 @@ func (g *sessionGrain) onPostMessage(ctx actor.Context, m *actorsv1.PostMessage)
 		st.Phase = stichv1.Phase_PHASE_PLANNING
 		st.WorkStartedAt = timestamppb.New(g.rt.cfg.Now())
 		st.Error = ""
+		st.WorkReason = "refinement: " + truncate(m.GetText(), 120)
 		evs = append(evs, phaseEvent(stichv1.Phase_PHASE_PLANNING, 0, "Refinement", "planning the change"))
 		extra = g.armAlarm
 		start = true
@@ -526,4 +553,13 @@ func (g *sessionGrain) fail(ctx actor.Context, cause error) {
 func sha(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])
+}
+
+// truncate shortens s to at most n runes, marking the cut.
+func truncate(s string, n int) string {
+	r := []rune(strings.Join(strings.Fields(s), " "))
+	if len(r) <= n {
+		return string(r)
+	}
+	return string(r[:n]) + "…"
 }

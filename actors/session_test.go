@@ -194,7 +194,7 @@ func TestSessionGeneratesThroughAllPhases(t *testing.T) {
 	for _, want := range []string{
 		"GenerationStarted PhaseChanged(PLANNING) Blueprint PhaseChanged(GENERATING) FileStarted FileChunk",
 		"FileDone PhaseChanged(REVIEWING) Diagnostics PhaseChanged(GENERATING)",
-		"Diagnostics PhaseChanged(COMPLETED) Completed",
+		"Diagnostics PhaseChanged(COMPLETED) VersionCreated Completed",
 	} {
 		if !strings.Contains(got, want) {
 			t.Fatalf("events %s\ndo not contain %s", got, want)
@@ -469,5 +469,84 @@ func TestWatchersSlowAndConcurrentSeeEverythingOnce(t *testing.T) {
 		if len(r.evs) != len(want) {
 			t.Fatalf("watcher got %d events, log has %d", len(r.evs), len(want))
 		}
+	}
+}
+
+func TestVersionsDiffAndRollback(t *testing.T) {
+	fake := newFake()
+	rt := startRuntime(t, "", fake)
+	id := create(t, rt, "x")
+	first := watchAll(t, rt, id, 0)
+	v1 := snapshot(t, rt, id)
+	if v1.GetVersion() != 1 {
+		t.Fatalf("version after generation = %d", v1.GetVersion())
+	}
+	if _, err := Call[*actorsv1.PostMessageReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.PostMessage{Text: "add e"}); err != nil {
+		t.Fatal(err)
+	}
+	watchAll(t, rt, id, uint64(len(first)))
+	vs, err := Call[*actorsv1.ListVersionsReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.ListVersions{})
+	if err != nil || len(vs.GetVersions()) != 2 || vs.GetVersions()[0].GetReason() != "generation" || vs.GetVersions()[1].GetReason() != "refinement: add e" {
+		t.Fatalf("versions %v %v", vs, err)
+	}
+	d, err := Call[*actorsv1.DiffVersionsReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.DiffVersions{From: 1, To: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changes []string
+	for _, f := range d.GetFiles() {
+		changes = append(changes, f.GetChange()+" "+f.GetPath())
+	}
+	if strings.Join(changes, ",") != "removed a.ts,added e.ts" || !strings.Contains(d.GetFiles()[1].GetUnified(), "+export const e") {
+		t.Fatalf("diff 1→2: %v", d.GetFiles())
+	}
+	old, err := Call[*actorsv1.ReadFileReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.ReadFile{Path: "a.ts", Version: 1})
+	if err != nil || !strings.HasPrefix(old.GetFile().GetContent(), "export const a") {
+		t.Fatalf("a.ts in version 1: %v", err)
+	}
+	r, err := Call[*actorsv1.RollbackReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.RollbackSession{Version: 1})
+	if err != nil || r.GetVersion().GetNumber() != 3 || r.GetVersion().GetReason() != "rollback to version 1" {
+		t.Fatalf("rollback: %v %v", r, err)
+	}
+	now := snapshot(t, rt, id)
+	if len(now.GetFiles()) != len(v1.GetFiles()) {
+		t.Fatalf("files after rollback %v, want %v", now.GetFiles(), v1.GetFiles())
+	}
+	for i, f := range now.GetFiles() {
+		if !proto.Equal(f, v1.GetFiles()[i]) {
+			t.Fatalf("file %s differs from version 1", f.GetPath())
+		}
+	}
+	// The log alone rebuilds the rolled-back files.
+	files := map[string]string{}
+	for _, ev := range collect(t, rt, id) {
+		switch {
+		case ev.GetFileStarted() != nil:
+			files[ev.GetFileStarted().GetPath()] = ""
+		case ev.GetFileChunk() != nil:
+			files[ev.GetFileChunk().GetPath()] += ev.GetFileChunk().GetData()
+		case ev.GetFileDeleted() != nil:
+			delete(files, ev.GetFileDeleted().GetPath())
+		}
+	}
+	for _, f := range now.GetFiles() {
+		if sha(files[f.GetPath()]) != f.GetSha256() {
+			t.Fatalf("the log does not rebuild %s", f.GetPath())
+		}
+	}
+	var ae *Error
+	if _, err := Call[*actorsv1.RollbackReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.RollbackSession{Version: 9}); !errors.As(err, &ae) || ae.Code != actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND {
+		t.Fatalf("unknown version: %v", err)
+	}
+	// A busy session refuses.
+	fake.mu.Lock()
+	fake.hold["e.ts"] = make(chan struct{})
+	fake.mu.Unlock()
+	if _, err := Call[*actorsv1.PostMessageReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.PostMessage{Text: "again"}); err != nil {
+		t.Fatal(err)
+	}
+	<-fake.reached
+	if _, err := Call[*actorsv1.RollbackReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.RollbackSession{Version: 1}); !errors.As(err, &ae) || ae.Code != actorsv1.ErrorCode_ERROR_CODE_FAILED_PRECONDITION {
+		t.Fatalf("rollback while generating: %v", err)
 	}
 }

@@ -319,7 +319,19 @@ func (g *sessionGrain) onWorkResult(ctx actor.Context, m *workResult) {
 			more, done := g.advance(st)
 			evs = append(evs, more...)
 			if done {
-				extra = func(b *cluster.Batch) { b.DeleteAlarm() }
+				vev, vwrite, err := g.newVersion(st, st.WorkReason, nil)
+				if err != nil {
+					g.fail(ctx, err)
+					return
+				}
+				st.WorkReason = ""
+				// The version precedes Completed, which stays the last
+				// event of the work.
+				evs = append(evs[:len(evs)-1], vev, evs[len(evs)-1])
+				extra = func(b *cluster.Batch) {
+					vwrite(b)
+					b.DeleteAlarm()
+				}
 			}
 		}
 	default:
@@ -371,6 +383,9 @@ func (g *sessionGrain) advance(st *actorsv1.SessionState) ([]*stichv1.SessionEve
 func (g *sessionGrain) planRefinement(st *actorsv1.SessionState, r *codegen.Refinement) ([]*stichv1.SessionEvent, func(*cluster.Batch)) {
 	msg := st.PendingMessages[0]
 	st.PendingMessages = st.PendingMessages[1:]
+	if reason := "refinement: " + truncate(msg, 120); st.WorkReason != reason {
+		st.WorkReason = strings.TrimPrefix(st.WorkReason+"; "+reason, "; ")
+	}
 	st.AppliedMessages = append(st.AppliedMessages, msg)
 	evs := []*stichv1.SessionEvent{chat("assistant", r.Reply)}
 	if r.Blueprint != nil {

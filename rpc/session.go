@@ -144,7 +144,7 @@ func (s *sessionService) GetSession(ctx context.Context, req *connect.Request[st
 func (s *sessionService) GetFile(ctx context.Context, req *connect.Request[stichv1.GetFileRequest]) (*connect.Response[stichv1.GetFileResponse], error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	r, err := actors.Call[*actorsv1.ReadFileReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.ReadFile{Path: req.Msg.GetPath()})
+	r, err := actors.Call[*actorsv1.ReadFileReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.ReadFile{Path: req.Msg.GetPath(), Version: req.Msg.GetVersion()})
 	if err != nil {
 		return nil, s.fail(ctx, "GetFile", err)
 	}
@@ -159,6 +159,37 @@ func (s *sessionService) ListFiles(ctx context.Context, req *connect.Request[sti
 		return nil, s.fail(ctx, "ListFiles", err)
 	}
 	return connect.NewResponse(&stichv1.ListFilesResponse{Files: r.GetFiles()}), nil
+}
+
+func (s *sessionService) ListVersions(ctx context.Context, req *connect.Request[stichv1.ListVersionsRequest]) (*connect.Response[stichv1.ListVersionsResponse], error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	r, err := actors.Call[*actorsv1.ListVersionsReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.ListVersions{})
+	if err != nil {
+		return nil, s.fail(ctx, "ListVersions", err)
+	}
+	return connect.NewResponse(&stichv1.ListVersionsResponse{Versions: r.GetVersions()}), nil
+}
+
+func (s *sessionService) DiffVersions(ctx context.Context, req *connect.Request[stichv1.DiffVersionsRequest]) (*connect.Response[stichv1.DiffVersionsResponse], error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	r, err := actors.Call[*actorsv1.DiffVersionsReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(),
+		&actorsv1.DiffVersions{From: req.Msg.GetFrom(), To: req.Msg.GetTo()})
+	if err != nil {
+		return nil, s.fail(ctx, "DiffVersions", err)
+	}
+	return connect.NewResponse(&stichv1.DiffVersionsResponse{Files: r.GetFiles()}), nil
+}
+
+func (s *sessionService) Rollback(ctx context.Context, req *connect.Request[stichv1.RollbackRequest]) (*connect.Response[stichv1.RollbackResponse], error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	r, err := actors.Call[*actorsv1.RollbackReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.RollbackSession{Version: req.Msg.GetVersion()})
+	if err != nil {
+		return nil, s.fail(ctx, "Rollback", err)
+	}
+	return connect.NewResponse(&stichv1.RollbackResponse{Version: r.GetVersion()}), nil
 }
 
 // clientIP returns the host part of a peer address.

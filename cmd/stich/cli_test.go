@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,6 +51,11 @@ func TestGenerateJSONIsNDJSON(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var first map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil || !strings.HasPrefix(fmt.Sprint(first["session_id"]), "s-") {
+		t.Fatalf("first line does not name the session: %q", lines[0])
+	}
+	lines = lines[1:]
 	var last map[string]any
 	for i, l := range lines {
 		if err := json.Unmarshal([]byte(l), &last); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -309,6 +310,9 @@ func newRenderer(w io.Writer, asJSON bool) *renderer {
 
 func (r *renderer) header(id, label string) {
 	if r.json {
+		// The first NDJSON line names the session, for scripts.
+		b, _ := json.Marshal(map[string]string{"session_id": id, "provider_label": label})
+		fmt.Fprintf(r.w, "%s\n", b)
 		return
 	}
 	fmt.Fprintf(r.w, "Session %s — writing with %s\n", id, label)

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"connectrpc.com/connect"
+
 	"github.com/stichdev/stich/llm/llmtest"
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 )
 
 func fakeModel(t *testing.T, script string) *llmtest.Server {
@@ -118,5 +122,62 @@ func TestGenerateModelErrorsAreClear(t *testing.T) {
 	}
 	if code, _, errs := runCLI(t, "generate", "--base-url", "http://127.0.0.1:1/v1", "x"); code != 2 || !strings.Contains(errs, "--model-provider") {
 		t.Fatalf("--base-url without a provider: exit %d %q", code, errs)
+	}
+}
+
+func TestModelRefinementCreatesVersionAndRollbackRestores(t *testing.T) {
+	srv := fakeModel(t, "generation.json")
+	t.Setenv("STICH_LLM_PROVIDER", "custom")
+	t.Setenv("STICH_LLM_BASE_URL", srv.URL)
+	t.Setenv("STICH_LLM_MODEL", "gpt-test")
+	node := startNode(t, t.TempDir()) // inherits the STICH_LLM_* environment
+	code, out, errs := runCLI(t, "generate", "--server", node.url, "--json", "a task tracker with due dates")
+	if code != 0 {
+		t.Fatalf("generate: exit %d\n%s\n%s", code, out, errs)
+	}
+	id, _ := events(t, out)[0]["session_id"].(string)
+	if id == "" {
+		t.Fatalf("no session_id line first:\n%s", out)
+	}
+	c := sessionClient(node.url)
+	ctx := context.Background()
+	v1files := map[string]string{}
+	list, err := c.ListFiles(ctx, connect.NewRequest(&stichv1.ListFilesRequest{SessionId: id}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range list.Msg.GetFiles() {
+		v1files[f.GetPath()] = f.GetSha256()
+	}
+	code, out, errs = runCLI(t, "refine", "--server", node.url, "--json", id, "add a button that clears completed tasks")
+	if code != 0 {
+		t.Fatalf("refine: exit %d\n%s\n%s", code, out, errs)
+	}
+	if !strings.Contains(out, `"path":"src/App.tsx"`) || !strings.Contains(out, "Clear completed") {
+		t.Fatalf("the refinement did not edit src/App.tsx:\n%s", out)
+	}
+	code, out, _ = runCLI(t, "versions", "--server", node.url, id)
+	if code != 0 || !strings.Contains(out, "generation") || !strings.Contains(out, "refinement: add a button") {
+		t.Fatalf("versions:\n%s", out)
+	}
+	code, out, _ = runCLI(t, "diff", "--server", node.url, id, "1", "2")
+	if code != 0 || !strings.Contains(out, "+++ b/src/App.tsx") || !strings.Contains(out, "+        Clear completed") {
+		t.Fatalf("diff 1 2:\n%s", out)
+	}
+	code, out, _ = runCLI(t, "rollback", "--server", node.url, id, "1")
+	if code != 0 || !strings.Contains(out, "version 3: rollback to version 1") {
+		t.Fatalf("rollback: %d %s", code, out)
+	}
+	list, err = c.ListFiles(ctx, connect.NewRequest(&stichv1.ListFilesRequest{SessionId: id}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Msg.GetFiles()) != len(v1files) {
+		t.Fatalf("%d files after rollback, version 1 had %d", len(list.Msg.GetFiles()), len(v1files))
+	}
+	for _, f := range list.Msg.GetFiles() {
+		if v1files[f.GetPath()] != f.GetSha256() {
+			t.Fatalf("%s differs from version 1 after rollback", f.GetPath())
+		}
 	}
 }

@@ -693,9 +693,11 @@ func (x *GetSessionResponse) GetSession() *Session {
 }
 
 type GetFileRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
-	Path          string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SessionId string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	Path      string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// Read the file as it was in this version; 0 reads it as it is now.
+	Version       uint32 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -742,6 +744,13 @@ func (x *GetFileRequest) GetPath() string {
 		return x.Path
 	}
 	return ""
+}
+
+func (x *GetFileRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
 }
 
 type GetFileResponse struct {
@@ -876,6 +885,444 @@ func (x *ListFilesResponse) GetFiles() []*FileInfo {
 	return nil
 }
 
+type ListVersionsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListVersionsRequest) Reset() {
+	*x = ListVersionsRequest{}
+	mi := &file_stich_v1_session_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListVersionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListVersionsRequest) ProtoMessage() {}
+
+func (x *ListVersionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListVersionsRequest.ProtoReflect.Descriptor instead.
+func (*ListVersionsRequest) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ListVersionsRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+type ListVersionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Versions      []*Version             `protobuf:"bytes,1,rep,name=versions,proto3" json:"versions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListVersionsResponse) Reset() {
+	*x = ListVersionsResponse{}
+	mi := &file_stich_v1_session_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListVersionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListVersionsResponse) ProtoMessage() {}
+
+func (x *ListVersionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListVersionsResponse.ProtoReflect.Descriptor instead.
+func (*ListVersionsResponse) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ListVersionsResponse) GetVersions() []*Version {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+type DiffVersionsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	From          uint32                 `protobuf:"varint,2,opt,name=from,proto3" json:"from,omitempty"`
+	To            uint32                 `protobuf:"varint,3,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiffVersionsRequest) Reset() {
+	*x = DiffVersionsRequest{}
+	mi := &file_stich_v1_session_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiffVersionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiffVersionsRequest) ProtoMessage() {}
+
+func (x *DiffVersionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiffVersionsRequest.ProtoReflect.Descriptor instead.
+func (*DiffVersionsRequest) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DiffVersionsRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *DiffVersionsRequest) GetFrom() uint32 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *DiffVersionsRequest) GetTo() uint32 {
+	if x != nil {
+		return x.To
+	}
+	return 0
+}
+
+type DiffVersionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Files         []*FileDiff            `protobuf:"bytes,1,rep,name=files,proto3" json:"files,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiffVersionsResponse) Reset() {
+	*x = DiffVersionsResponse{}
+	mi := &file_stich_v1_session_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiffVersionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiffVersionsResponse) ProtoMessage() {}
+
+func (x *DiffVersionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiffVersionsResponse.ProtoReflect.Descriptor instead.
+func (*DiffVersionsResponse) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *DiffVersionsResponse) GetFiles() []*FileDiff {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+type FileDiff struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Path  string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// "added", "removed" or "modified".
+	Change string `protobuf:"bytes,2,opt,name=change,proto3" json:"change,omitempty"`
+	// Unified diff (a/ is the from version, b/ the to version).
+	Unified string `protobuf:"bytes,3,opt,name=unified,proto3" json:"unified,omitempty"`
+	// The diff was cut at 256 KiB.
+	Truncated     bool `protobuf:"varint,4,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileDiff) Reset() {
+	*x = FileDiff{}
+	mi := &file_stich_v1_session_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileDiff) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileDiff) ProtoMessage() {}
+
+func (x *FileDiff) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileDiff.ProtoReflect.Descriptor instead.
+func (*FileDiff) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *FileDiff) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *FileDiff) GetChange() string {
+	if x != nil {
+		return x.Change
+	}
+	return ""
+}
+
+func (x *FileDiff) GetUnified() string {
+	if x != nil {
+		return x.Unified
+	}
+	return ""
+}
+
+func (x *FileDiff) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+type RollbackRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	Version       uint32                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RollbackRequest) Reset() {
+	*x = RollbackRequest{}
+	mi := &file_stich_v1_session_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollbackRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollbackRequest) ProtoMessage() {}
+
+func (x *RollbackRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollbackRequest.ProtoReflect.Descriptor instead.
+func (*RollbackRequest) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *RollbackRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *RollbackRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type RollbackResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The new version, whose files are those of the requested one.
+	Version       *Version `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RollbackResponse) Reset() {
+	*x = RollbackResponse{}
+	mi := &file_stich_v1_session_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollbackResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollbackResponse) ProtoMessage() {}
+
+func (x *RollbackResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollbackResponse.ProtoReflect.Descriptor instead.
+func (*RollbackResponse) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *RollbackResponse) GetVersion() *Version {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
+// Version is an immutable snapshot of the app's files.
+type Version struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Number    uint32                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Why it exists: "generation", "refinement: …", "rollback to version N".
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	Files         uint32 `protobuf:"varint,4,opt,name=files,proto3" json:"files,omitempty"`
+	Bytes         uint64 `protobuf:"varint,5,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Version) Reset() {
+	*x = Version{}
+	mi := &file_stich_v1_session_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Version) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Version) ProtoMessage() {}
+
+func (x *Version) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Version.ProtoReflect.Descriptor instead.
+func (*Version) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *Version) GetNumber() uint32 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *Version) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Version) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Version) GetFiles() uint32 {
+	if x != nil {
+		return x.Files
+	}
+	return 0
+}
+
+func (x *Version) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
 // Session is a snapshot of a session's state.
 type Session struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -895,14 +1342,16 @@ type Session struct {
 	Error  string `protobuf:"bytes,11,opt,name=error,proto3" json:"error,omitempty"`
 	Region string `protobuf:"bytes,12,opt,name=region,proto3" json:"region,omitempty"`
 	// Name of the node that owns (runs and stores) the session now.
-	Node          string `protobuf:"bytes,13,opt,name=node,proto3" json:"node,omitempty"`
+	Node string `protobuf:"bytes,13,opt,name=node,proto3" json:"node,omitempty"`
+	// The latest version (0 before the first generation completes).
+	Version       uint32 `protobuf:"varint,14,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Session) Reset() {
 	*x = Session{}
-	mi := &file_stich_v1_session_proto_msgTypes[16]
+	mi := &file_stich_v1_session_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -914,7 +1363,7 @@ func (x *Session) String() string {
 func (*Session) ProtoMessage() {}
 
 func (x *Session) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[16]
+	mi := &file_stich_v1_session_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -927,7 +1376,7 @@ func (x *Session) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Session.ProtoReflect.Descriptor instead.
 func (*Session) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{16}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Session) GetId() string {
@@ -1021,6 +1470,13 @@ func (x *Session) GetNode() string {
 	return ""
 }
 
+func (x *Session) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 type SessionCounters struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	PhasesCompleted    uint32                 `protobuf:"varint,1,opt,name=phases_completed,json=phasesCompleted,proto3" json:"phases_completed,omitempty"`
@@ -1043,7 +1499,7 @@ type SessionCounters struct {
 
 func (x *SessionCounters) Reset() {
 	*x = SessionCounters{}
-	mi := &file_stich_v1_session_proto_msgTypes[17]
+	mi := &file_stich_v1_session_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1055,7 +1511,7 @@ func (x *SessionCounters) String() string {
 func (*SessionCounters) ProtoMessage() {}
 
 func (x *SessionCounters) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[17]
+	mi := &file_stich_v1_session_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1068,7 +1524,7 @@ func (x *SessionCounters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionCounters.ProtoReflect.Descriptor instead.
 func (*SessionCounters) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{17}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SessionCounters) GetPhasesCompleted() uint32 {
@@ -1167,7 +1623,7 @@ type FileInfo struct {
 
 func (x *FileInfo) Reset() {
 	*x = FileInfo{}
-	mi := &file_stich_v1_session_proto_msgTypes[18]
+	mi := &file_stich_v1_session_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1179,7 +1635,7 @@ func (x *FileInfo) String() string {
 func (*FileInfo) ProtoMessage() {}
 
 func (x *FileInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[18]
+	mi := &file_stich_v1_session_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1192,7 +1648,7 @@ func (x *FileInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileInfo.ProtoReflect.Descriptor instead.
 func (*FileInfo) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{18}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *FileInfo) GetPath() string {
@@ -1227,7 +1683,7 @@ type File struct {
 
 func (x *File) Reset() {
 	*x = File{}
-	mi := &file_stich_v1_session_proto_msgTypes[19]
+	mi := &file_stich_v1_session_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1239,7 +1695,7 @@ func (x *File) String() string {
 func (*File) ProtoMessage() {}
 
 func (x *File) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[19]
+	mi := &file_stich_v1_session_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1252,7 +1708,7 @@ func (x *File) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use File.ProtoReflect.Descriptor instead.
 func (*File) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{19}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *File) GetPath() string {
@@ -1299,7 +1755,7 @@ type Blueprint struct {
 
 func (x *Blueprint) Reset() {
 	*x = Blueprint{}
-	mi := &file_stich_v1_session_proto_msgTypes[20]
+	mi := &file_stich_v1_session_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1311,7 +1767,7 @@ func (x *Blueprint) String() string {
 func (*Blueprint) ProtoMessage() {}
 
 func (x *Blueprint) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[20]
+	mi := &file_stich_v1_session_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1324,7 +1780,7 @@ func (x *Blueprint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Blueprint.ProtoReflect.Descriptor instead.
 func (*Blueprint) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{20}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Blueprint) GetTitle() string {
@@ -1421,7 +1877,7 @@ type View struct {
 
 func (x *View) Reset() {
 	*x = View{}
-	mi := &file_stich_v1_session_proto_msgTypes[21]
+	mi := &file_stich_v1_session_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1433,7 +1889,7 @@ func (x *View) String() string {
 func (*View) ProtoMessage() {}
 
 func (x *View) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[21]
+	mi := &file_stich_v1_session_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1446,7 +1902,7 @@ func (x *View) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use View.ProtoReflect.Descriptor instead.
 func (*View) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{21}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *View) GetName() string {
@@ -1473,7 +1929,7 @@ type Entity struct {
 
 func (x *Entity) Reset() {
 	*x = Entity{}
-	mi := &file_stich_v1_session_proto_msgTypes[22]
+	mi := &file_stich_v1_session_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1485,7 +1941,7 @@ func (x *Entity) String() string {
 func (*Entity) ProtoMessage() {}
 
 func (x *Entity) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[22]
+	mi := &file_stich_v1_session_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1498,7 +1954,7 @@ func (x *Entity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Entity.ProtoReflect.Descriptor instead.
 func (*Entity) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{22}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Entity) GetName() string {
@@ -1526,7 +1982,7 @@ type EntityField struct {
 
 func (x *EntityField) Reset() {
 	*x = EntityField{}
-	mi := &file_stich_v1_session_proto_msgTypes[23]
+	mi := &file_stich_v1_session_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1538,7 +1994,7 @@ func (x *EntityField) String() string {
 func (*EntityField) ProtoMessage() {}
 
 func (x *EntityField) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[23]
+	mi := &file_stich_v1_session_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1551,7 +2007,7 @@ func (x *EntityField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntityField.ProtoReflect.Descriptor instead.
 func (*EntityField) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{23}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *EntityField) GetName() string {
@@ -1580,7 +2036,7 @@ type PhasePlan struct {
 
 func (x *PhasePlan) Reset() {
 	*x = PhasePlan{}
-	mi := &file_stich_v1_session_proto_msgTypes[24]
+	mi := &file_stich_v1_session_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1592,7 +2048,7 @@ func (x *PhasePlan) String() string {
 func (*PhasePlan) ProtoMessage() {}
 
 func (x *PhasePlan) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[24]
+	mi := &file_stich_v1_session_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1605,7 +2061,7 @@ func (x *PhasePlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhasePlan.ProtoReflect.Descriptor instead.
 func (*PhasePlan) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{24}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PhasePlan) GetName() string {
@@ -1646,7 +2102,7 @@ type FilePlan struct {
 
 func (x *FilePlan) Reset() {
 	*x = FilePlan{}
-	mi := &file_stich_v1_session_proto_msgTypes[25]
+	mi := &file_stich_v1_session_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1658,7 +2114,7 @@ func (x *FilePlan) String() string {
 func (*FilePlan) ProtoMessage() {}
 
 func (x *FilePlan) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[25]
+	mi := &file_stich_v1_session_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1671,7 +2127,7 @@ func (x *FilePlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FilePlan.ProtoReflect.Descriptor instead.
 func (*FilePlan) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{25}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *FilePlan) GetPath() string {
@@ -1702,7 +2158,7 @@ type Diagnostic struct {
 
 func (x *Diagnostic) Reset() {
 	*x = Diagnostic{}
-	mi := &file_stich_v1_session_proto_msgTypes[26]
+	mi := &file_stich_v1_session_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1714,7 +2170,7 @@ func (x *Diagnostic) String() string {
 func (*Diagnostic) ProtoMessage() {}
 
 func (x *Diagnostic) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[26]
+	mi := &file_stich_v1_session_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1727,7 +2183,7 @@ func (x *Diagnostic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Diagnostic.ProtoReflect.Descriptor instead.
 func (*Diagnostic) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{26}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Diagnostic) GetCode() string {
@@ -1796,6 +2252,7 @@ type SessionEvent struct {
 	//	*SessionEvent_Message
 	//	*SessionEvent_Error
 	//	*SessionEvent_Completed
+	//	*SessionEvent_VersionCreated
 	Event         isSessionEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1803,7 +2260,7 @@ type SessionEvent struct {
 
 func (x *SessionEvent) Reset() {
 	*x = SessionEvent{}
-	mi := &file_stich_v1_session_proto_msgTypes[27]
+	mi := &file_stich_v1_session_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1815,7 +2272,7 @@ func (x *SessionEvent) String() string {
 func (*SessionEvent) ProtoMessage() {}
 
 func (x *SessionEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[27]
+	mi := &file_stich_v1_session_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1828,7 +2285,7 @@ func (x *SessionEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEvent.ProtoReflect.Descriptor instead.
 func (*SessionEvent) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{27}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SessionEvent) GetSeq() uint64 {
@@ -1996,6 +2453,15 @@ func (x *SessionEvent) GetCompleted() *Completed {
 	return nil
 }
 
+func (x *SessionEvent) GetVersionCreated() *VersionCreated {
+	if x != nil {
+		if x, ok := x.Event.(*SessionEvent_VersionCreated); ok {
+			return x.VersionCreated
+		}
+	}
+	return nil
+}
+
 type isSessionEvent_Event interface {
 	isSessionEvent_Event()
 }
@@ -2080,6 +2546,11 @@ type SessionEvent_Completed struct {
 	Completed *Completed `protobuf:"bytes,25,opt,name=completed,proto3,oneof"`
 }
 
+type SessionEvent_VersionCreated struct {
+	// a version of the app was recorded (state sync)
+	VersionCreated *VersionCreated `protobuf:"bytes,26,opt,name=version_created,json=versionCreated,proto3,oneof"`
+}
+
 func (*SessionEvent_GenerationStarted) isSessionEvent_Event() {}
 
 func (*SessionEvent_GenerationStopped) isSessionEvent_Event() {}
@@ -2112,6 +2583,52 @@ func (*SessionEvent_Error) isSessionEvent_Event() {}
 
 func (*SessionEvent_Completed) isSessionEvent_Event() {}
 
+func (*SessionEvent_VersionCreated) isSessionEvent_Event() {}
+
+type VersionCreated struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       *Version               `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VersionCreated) Reset() {
+	*x = VersionCreated{}
+	mi := &file_stich_v1_session_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VersionCreated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VersionCreated) ProtoMessage() {}
+
+func (x *VersionCreated) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VersionCreated.ProtoReflect.Descriptor instead.
+func (*VersionCreated) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *VersionCreated) GetVersion() *Version {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
 type GenerationStarted struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Prompt        string                 `protobuf:"bytes,1,opt,name=prompt,proto3" json:"prompt,omitempty"`
@@ -2123,7 +2640,7 @@ type GenerationStarted struct {
 
 func (x *GenerationStarted) Reset() {
 	*x = GenerationStarted{}
-	mi := &file_stich_v1_session_proto_msgTypes[28]
+	mi := &file_stich_v1_session_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2135,7 +2652,7 @@ func (x *GenerationStarted) String() string {
 func (*GenerationStarted) ProtoMessage() {}
 
 func (x *GenerationStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[28]
+	mi := &file_stich_v1_session_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2148,7 +2665,7 @@ func (x *GenerationStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationStarted.ProtoReflect.Descriptor instead.
 func (*GenerationStarted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{28}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GenerationStarted) GetPrompt() string {
@@ -2181,7 +2698,7 @@ type GenerationStopped struct {
 
 func (x *GenerationStopped) Reset() {
 	*x = GenerationStopped{}
-	mi := &file_stich_v1_session_proto_msgTypes[29]
+	mi := &file_stich_v1_session_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2193,7 +2710,7 @@ func (x *GenerationStopped) String() string {
 func (*GenerationStopped) ProtoMessage() {}
 
 func (x *GenerationStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[29]
+	mi := &file_stich_v1_session_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2206,7 +2723,7 @@ func (x *GenerationStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationStopped.ProtoReflect.Descriptor instead.
 func (*GenerationStopped) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{29}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GenerationStopped) GetReason() string {
@@ -2226,7 +2743,7 @@ type GenerationResumed struct {
 
 func (x *GenerationResumed) Reset() {
 	*x = GenerationResumed{}
-	mi := &file_stich_v1_session_proto_msgTypes[30]
+	mi := &file_stich_v1_session_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2238,7 +2755,7 @@ func (x *GenerationResumed) String() string {
 func (*GenerationResumed) ProtoMessage() {}
 
 func (x *GenerationResumed) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[30]
+	mi := &file_stich_v1_session_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2251,7 +2768,7 @@ func (x *GenerationResumed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationResumed.ProtoReflect.Descriptor instead.
 func (*GenerationResumed) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{30}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GenerationResumed) GetReason() string {
@@ -2281,7 +2798,7 @@ type PhaseChanged struct {
 
 func (x *PhaseChanged) Reset() {
 	*x = PhaseChanged{}
-	mi := &file_stich_v1_session_proto_msgTypes[31]
+	mi := &file_stich_v1_session_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2293,7 +2810,7 @@ func (x *PhaseChanged) String() string {
 func (*PhaseChanged) ProtoMessage() {}
 
 func (x *PhaseChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[31]
+	mi := &file_stich_v1_session_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2306,7 +2823,7 @@ func (x *PhaseChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhaseChanged.ProtoReflect.Descriptor instead.
 func (*PhaseChanged) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{31}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *PhaseChanged) GetPhase() Phase {
@@ -2346,7 +2863,7 @@ type BlueprintReady struct {
 
 func (x *BlueprintReady) Reset() {
 	*x = BlueprintReady{}
-	mi := &file_stich_v1_session_proto_msgTypes[32]
+	mi := &file_stich_v1_session_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2358,7 +2875,7 @@ func (x *BlueprintReady) String() string {
 func (*BlueprintReady) ProtoMessage() {}
 
 func (x *BlueprintReady) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[32]
+	mi := &file_stich_v1_session_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2371,7 +2888,7 @@ func (x *BlueprintReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlueprintReady.ProtoReflect.Descriptor instead.
 func (*BlueprintReady) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{32}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *BlueprintReady) GetBlueprint() *Blueprint {
@@ -2391,7 +2908,7 @@ type FileStarted struct {
 
 func (x *FileStarted) Reset() {
 	*x = FileStarted{}
-	mi := &file_stich_v1_session_proto_msgTypes[33]
+	mi := &file_stich_v1_session_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2403,7 +2920,7 @@ func (x *FileStarted) String() string {
 func (*FileStarted) ProtoMessage() {}
 
 func (x *FileStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[33]
+	mi := &file_stich_v1_session_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2416,7 +2933,7 @@ func (x *FileStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileStarted.ProtoReflect.Descriptor instead.
 func (*FileStarted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{33}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *FileStarted) GetPath() string {
@@ -2443,7 +2960,7 @@ type FileChunk struct {
 
 func (x *FileChunk) Reset() {
 	*x = FileChunk{}
-	mi := &file_stich_v1_session_proto_msgTypes[34]
+	mi := &file_stich_v1_session_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2455,7 +2972,7 @@ func (x *FileChunk) String() string {
 func (*FileChunk) ProtoMessage() {}
 
 func (x *FileChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[34]
+	mi := &file_stich_v1_session_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2468,7 +2985,7 @@ func (x *FileChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChunk.ProtoReflect.Descriptor instead.
 func (*FileChunk) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{34}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *FileChunk) GetPath() string {
@@ -2496,7 +3013,7 @@ type FileDone struct {
 
 func (x *FileDone) Reset() {
 	*x = FileDone{}
-	mi := &file_stich_v1_session_proto_msgTypes[35]
+	mi := &file_stich_v1_session_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2508,7 +3025,7 @@ func (x *FileDone) String() string {
 func (*FileDone) ProtoMessage() {}
 
 func (x *FileDone) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[35]
+	mi := &file_stich_v1_session_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2521,7 +3038,7 @@ func (x *FileDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDone.ProtoReflect.Descriptor instead.
 func (*FileDone) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{35}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *FileDone) GetPath() string {
@@ -2554,7 +3071,7 @@ type FileDeleted struct {
 
 func (x *FileDeleted) Reset() {
 	*x = FileDeleted{}
-	mi := &file_stich_v1_session_proto_msgTypes[36]
+	mi := &file_stich_v1_session_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2566,7 +3083,7 @@ func (x *FileDeleted) String() string {
 func (*FileDeleted) ProtoMessage() {}
 
 func (x *FileDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[36]
+	mi := &file_stich_v1_session_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2579,7 +3096,7 @@ func (x *FileDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDeleted.ProtoReflect.Descriptor instead.
 func (*FileDeleted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{36}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *FileDeleted) GetPath() string {
@@ -2600,7 +3117,7 @@ type DiagnosticsReported struct {
 
 func (x *DiagnosticsReported) Reset() {
 	*x = DiagnosticsReported{}
-	mi := &file_stich_v1_session_proto_msgTypes[37]
+	mi := &file_stich_v1_session_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2612,7 +3129,7 @@ func (x *DiagnosticsReported) String() string {
 func (*DiagnosticsReported) ProtoMessage() {}
 
 func (x *DiagnosticsReported) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[37]
+	mi := &file_stich_v1_session_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2625,7 +3142,7 @@ func (x *DiagnosticsReported) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiagnosticsReported.ProtoReflect.Descriptor instead.
 func (*DiagnosticsReported) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{37}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *DiagnosticsReported) GetTool() string {
@@ -2655,7 +3172,7 @@ type FixApplied struct {
 
 func (x *FixApplied) Reset() {
 	*x = FixApplied{}
-	mi := &file_stich_v1_session_proto_msgTypes[38]
+	mi := &file_stich_v1_session_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2667,7 +3184,7 @@ func (x *FixApplied) String() string {
 func (*FixApplied) ProtoMessage() {}
 
 func (x *FixApplied) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[38]
+	mi := &file_stich_v1_session_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2680,7 +3197,7 @@ func (x *FixApplied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FixApplied.ProtoReflect.Descriptor instead.
 func (*FixApplied) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{38}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *FixApplied) GetCode() string {
@@ -2727,7 +3244,7 @@ type PreviewReady struct {
 
 func (x *PreviewReady) Reset() {
 	*x = PreviewReady{}
-	mi := &file_stich_v1_session_proto_msgTypes[39]
+	mi := &file_stich_v1_session_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2739,7 +3256,7 @@ func (x *PreviewReady) String() string {
 func (*PreviewReady) ProtoMessage() {}
 
 func (x *PreviewReady) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[39]
+	mi := &file_stich_v1_session_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2752,7 +3269,7 @@ func (x *PreviewReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewReady.ProtoReflect.Descriptor instead.
 func (*PreviewReady) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{39}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *PreviewReady) GetUrl() string {
@@ -2774,7 +3291,7 @@ type LogLine struct {
 
 func (x *LogLine) Reset() {
 	*x = LogLine{}
-	mi := &file_stich_v1_session_proto_msgTypes[40]
+	mi := &file_stich_v1_session_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2786,7 +3303,7 @@ func (x *LogLine) String() string {
 func (*LogLine) ProtoMessage() {}
 
 func (x *LogLine) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[40]
+	mi := &file_stich_v1_session_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2799,7 +3316,7 @@ func (x *LogLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLine.ProtoReflect.Descriptor instead.
 func (*LogLine) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{40}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *LogLine) GetSource() string {
@@ -2834,7 +3351,7 @@ type ChatMessage struct {
 
 func (x *ChatMessage) Reset() {
 	*x = ChatMessage{}
-	mi := &file_stich_v1_session_proto_msgTypes[41]
+	mi := &file_stich_v1_session_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2846,7 +3363,7 @@ func (x *ChatMessage) String() string {
 func (*ChatMessage) ProtoMessage() {}
 
 func (x *ChatMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[41]
+	mi := &file_stich_v1_session_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2859,7 +3376,7 @@ func (x *ChatMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatMessage.ProtoReflect.Descriptor instead.
 func (*ChatMessage) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{41}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ChatMessage) GetRole() string {
@@ -2888,7 +3405,7 @@ type ErrorEvent struct {
 
 func (x *ErrorEvent) Reset() {
 	*x = ErrorEvent{}
-	mi := &file_stich_v1_session_proto_msgTypes[42]
+	mi := &file_stich_v1_session_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2900,7 +3417,7 @@ func (x *ErrorEvent) String() string {
 func (*ErrorEvent) ProtoMessage() {}
 
 func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[42]
+	mi := &file_stich_v1_session_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2913,7 +3430,7 @@ func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorEvent.ProtoReflect.Descriptor instead.
 func (*ErrorEvent) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{42}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ErrorEvent) GetCode() string {
@@ -2949,7 +3466,7 @@ type Completed struct {
 
 func (x *Completed) Reset() {
 	*x = Completed{}
-	mi := &file_stich_v1_session_proto_msgTypes[43]
+	mi := &file_stich_v1_session_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2961,7 +3478,7 @@ func (x *Completed) String() string {
 func (*Completed) ProtoMessage() {}
 
 func (x *Completed) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[43]
+	mi := &file_stich_v1_session_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2974,7 +3491,7 @@ func (x *Completed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Completed.ProtoReflect.Descriptor instead.
 func (*Completed) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{43}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *Completed) GetFiles() uint32 {
@@ -3042,19 +3559,50 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\"A\n" +
 	"\x12GetSessionResponse\x12+\n" +
-	"\asession\x18\x01 \x01(\v2\x11.stich.v1.SessionR\asession\"\x7f\n" +
+	"\asession\x18\x01 \x01(\v2\x11.stich.v1.SessionR\asession\"\x99\x01\n" +
 	"\x0eGetFileRequest\x12M\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\x12\x1e\n" +
 	"\x04path\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x04R\x04path\"5\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x04R\x04path\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\rR\aversion\"5\n" +
 	"\x0fGetFileResponse\x12\"\n" +
 	"\x04file\x18\x01 \x01(\v2\x0e.stich.v1.FileR\x04file\"a\n" +
 	"\x10ListFilesRequest\x12M\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\"=\n" +
 	"\x11ListFilesResponse\x12(\n" +
-	"\x05files\x18\x01 \x03(\v2\x12.stich.v1.FileInfoR\x05files\"\xe6\x03\n" +
+	"\x05files\x18\x01 \x03(\v2\x12.stich.v1.FileInfoR\x05files\"d\n" +
+	"\x13ListVersionsRequest\x12M\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\"E\n" +
+	"\x14ListVersionsResponse\x12-\n" +
+	"\bversions\x18\x01 \x03(\v2\x11.stich.v1.VersionR\bversions\"\x9a\x01\n" +
+	"\x13DiffVersionsRequest\x12M\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\x12\x1b\n" +
+	"\x04from\x18\x02 \x01(\rB\a\xbaH\x04*\x02(\x01R\x04from\x12\x17\n" +
+	"\x02to\x18\x03 \x01(\rB\a\xbaH\x04*\x02(\x01R\x02to\"@\n" +
+	"\x14DiffVersionsResponse\x12(\n" +
+	"\x05files\x18\x01 \x03(\v2\x12.stich.v1.FileDiffR\x05files\"n\n" +
+	"\bFileDiff\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x16\n" +
+	"\x06change\x18\x02 \x01(\tR\x06change\x12\x18\n" +
+	"\aunified\x18\x03 \x01(\tR\aunified\x12\x1c\n" +
+	"\ttruncated\x18\x04 \x01(\bR\ttruncated\"\x83\x01\n" +
+	"\x0fRollbackRequest\x12M\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\x12!\n" +
+	"\aversion\x18\x02 \x01(\rB\a\xbaH\x04*\x02(\x01R\aversion\"?\n" +
+	"\x10RollbackResponse\x12+\n" +
+	"\aversion\x18\x01 \x01(\v2\x11.stich.v1.VersionR\aversion\"\xa0\x01\n" +
+	"\aVersion\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\rR\x06number\x129\n" +
+	"\n" +
+	"created_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05files\x18\x04 \x01(\rR\x05files\x12\x14\n" +
+	"\x05bytes\x18\x05 \x01(\x04R\x05bytes\"\x80\x04\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06prompt\x18\x02 \x01(\tR\x06prompt\x12%\n" +
@@ -3071,7 +3619,8 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x14\n" +
 	"\x05error\x18\v \x01(\tR\x05error\x12\x16\n" +
 	"\x06region\x18\f \x01(\tR\x06region\x12\x12\n" +
-	"\x04node\x18\r \x01(\tR\x04node\"\xc0\x03\n" +
+	"\x04node\x18\r \x01(\tR\x04node\x12\x18\n" +
+	"\aversion\x18\x0e \x01(\rR\aversion\"\xc0\x03\n" +
 	"\x0fSessionCounters\x12)\n" +
 	"\x10phases_completed\x18\x01 \x01(\rR\x0fphasesCompleted\x12!\n" +
 	"\fphase_budget\x18\x02 \x01(\rR\vphaseBudget\x12#\n" +
@@ -3135,7 +3684,7 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\x04line\x18\x03 \x01(\rR\x04line\x12\x16\n" +
 	"\x06column\x18\x04 \x01(\rR\x06column\x12\x18\n" +
 	"\amessage\x18\x05 \x01(\tR\amessage\x12\x1a\n" +
-	"\bseverity\x18\x06 \x01(\tR\bseverity\"\x95\b\n" +
+	"\bseverity\x18\x06 \x01(\tR\bseverity\"\xda\b\n" +
 	"\fSessionEvent\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12L\n" +
@@ -3157,8 +3706,11 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\x03log\x18\x16 \x01(\v2\x11.stich.v1.LogLineH\x00R\x03log\x121\n" +
 	"\amessage\x18\x17 \x01(\v2\x15.stich.v1.ChatMessageH\x00R\amessage\x12,\n" +
 	"\x05error\x18\x18 \x01(\v2\x14.stich.v1.ErrorEventH\x00R\x05error\x123\n" +
-	"\tcompleted\x18\x19 \x01(\v2\x13.stich.v1.CompletedH\x00R\tcompletedB\a\n" +
-	"\x05event\"h\n" +
+	"\tcompleted\x18\x19 \x01(\v2\x13.stich.v1.CompletedH\x00R\tcompleted\x12C\n" +
+	"\x0fversion_created\x18\x1a \x01(\v2\x18.stich.v1.VersionCreatedH\x00R\x0eversionCreatedB\a\n" +
+	"\x05event\"=\n" +
+	"\x0eVersionCreated\x12+\n" +
+	"\aversion\x18\x01 \x01(\v2\x11.stich.v1.VersionR\aversion\"h\n" +
 	"\x11GenerationStarted\x12\x16\n" +
 	"\x06prompt\x18\x01 \x01(\tR\x06prompt\x12%\n" +
 	"\x0eprovider_label\x18\x02 \x01(\tR\rproviderLabel\x12\x14\n" +
@@ -3224,7 +3776,7 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\fPHASE_FIXING\x10\x04\x12\x13\n" +
 	"\x0fPHASE_COMPLETED\x10\x05\x12\x11\n" +
 	"\rPHASE_STOPPED\x10\x06\x12\x10\n" +
-	"\fPHASE_FAILED\x10\a2\xc0\x04\n" +
+	"\fPHASE_FAILED\x10\a2\xab\x06\n" +
 	"\x0eSessionService\x12P\n" +
 	"\rCreateSession\x12\x1e.stich.v1.CreateSessionRequest\x1a\x1f.stich.v1.CreateSessionResponse\x12>\n" +
 	"\x05Watch\x12\x16.stich.v1.WatchRequest\x1a\x16.stich.v1.SessionEvent\"\x03\x90\x02\x010\x01\x12J\n" +
@@ -3234,7 +3786,10 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\n" +
 	"GetSession\x12\x1b.stich.v1.GetSessionRequest\x1a\x1c.stich.v1.GetSessionResponse\"\x03\x90\x02\x01\x12C\n" +
 	"\aGetFile\x12\x18.stich.v1.GetFileRequest\x1a\x19.stich.v1.GetFileResponse\"\x03\x90\x02\x01\x12I\n" +
-	"\tListFiles\x12\x1a.stich.v1.ListFilesRequest\x1a\x1b.stich.v1.ListFilesResponse\"\x03\x90\x02\x01B2Z0github.com/stichdev/stich/proto/stich/v1;stichv1b\x06proto3"
+	"\tListFiles\x12\x1a.stich.v1.ListFilesRequest\x1a\x1b.stich.v1.ListFilesResponse\"\x03\x90\x02\x01\x12R\n" +
+	"\fListVersions\x12\x1d.stich.v1.ListVersionsRequest\x1a\x1e.stich.v1.ListVersionsResponse\"\x03\x90\x02\x01\x12R\n" +
+	"\fDiffVersions\x12\x1d.stich.v1.DiffVersionsRequest\x1a\x1e.stich.v1.DiffVersionsResponse\"\x03\x90\x02\x01\x12A\n" +
+	"\bRollback\x12\x19.stich.v1.RollbackRequest\x1a\x1a.stich.v1.RollbackResponseB2Z0github.com/stichdev/stich/proto/stich/v1;stichv1b\x06proto3"
 
 var (
 	file_stich_v1_session_proto_rawDescOnce sync.Once
@@ -3249,7 +3804,7 @@ func file_stich_v1_session_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stich_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_stich_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_stich_v1_session_proto_goTypes = []any{
 	(Phase)(0),                    // 0: stich.v1.Phase
 	(*SessionOptions)(nil),        // 1: stich.v1.SessionOptions
@@ -3268,96 +3823,117 @@ var file_stich_v1_session_proto_goTypes = []any{
 	(*GetFileResponse)(nil),       // 14: stich.v1.GetFileResponse
 	(*ListFilesRequest)(nil),      // 15: stich.v1.ListFilesRequest
 	(*ListFilesResponse)(nil),     // 16: stich.v1.ListFilesResponse
-	(*Session)(nil),               // 17: stich.v1.Session
-	(*SessionCounters)(nil),       // 18: stich.v1.SessionCounters
-	(*FileInfo)(nil),              // 19: stich.v1.FileInfo
-	(*File)(nil),                  // 20: stich.v1.File
-	(*Blueprint)(nil),             // 21: stich.v1.Blueprint
-	(*View)(nil),                  // 22: stich.v1.View
-	(*Entity)(nil),                // 23: stich.v1.Entity
-	(*EntityField)(nil),           // 24: stich.v1.EntityField
-	(*PhasePlan)(nil),             // 25: stich.v1.PhasePlan
-	(*FilePlan)(nil),              // 26: stich.v1.FilePlan
-	(*Diagnostic)(nil),            // 27: stich.v1.Diagnostic
-	(*SessionEvent)(nil),          // 28: stich.v1.SessionEvent
-	(*GenerationStarted)(nil),     // 29: stich.v1.GenerationStarted
-	(*GenerationStopped)(nil),     // 30: stich.v1.GenerationStopped
-	(*GenerationResumed)(nil),     // 31: stich.v1.GenerationResumed
-	(*PhaseChanged)(nil),          // 32: stich.v1.PhaseChanged
-	(*BlueprintReady)(nil),        // 33: stich.v1.BlueprintReady
-	(*FileStarted)(nil),           // 34: stich.v1.FileStarted
-	(*FileChunk)(nil),             // 35: stich.v1.FileChunk
-	(*FileDone)(nil),              // 36: stich.v1.FileDone
-	(*FileDeleted)(nil),           // 37: stich.v1.FileDeleted
-	(*DiagnosticsReported)(nil),   // 38: stich.v1.DiagnosticsReported
-	(*FixApplied)(nil),            // 39: stich.v1.FixApplied
-	(*PreviewReady)(nil),          // 40: stich.v1.PreviewReady
-	(*LogLine)(nil),               // 41: stich.v1.LogLine
-	(*ChatMessage)(nil),           // 42: stich.v1.ChatMessage
-	(*ErrorEvent)(nil),            // 43: stich.v1.ErrorEvent
-	(*Completed)(nil),             // 44: stich.v1.Completed
-	(*timestamppb.Timestamp)(nil), // 45: google.protobuf.Timestamp
+	(*ListVersionsRequest)(nil),   // 17: stich.v1.ListVersionsRequest
+	(*ListVersionsResponse)(nil),  // 18: stich.v1.ListVersionsResponse
+	(*DiffVersionsRequest)(nil),   // 19: stich.v1.DiffVersionsRequest
+	(*DiffVersionsResponse)(nil),  // 20: stich.v1.DiffVersionsResponse
+	(*FileDiff)(nil),              // 21: stich.v1.FileDiff
+	(*RollbackRequest)(nil),       // 22: stich.v1.RollbackRequest
+	(*RollbackResponse)(nil),      // 23: stich.v1.RollbackResponse
+	(*Version)(nil),               // 24: stich.v1.Version
+	(*Session)(nil),               // 25: stich.v1.Session
+	(*SessionCounters)(nil),       // 26: stich.v1.SessionCounters
+	(*FileInfo)(nil),              // 27: stich.v1.FileInfo
+	(*File)(nil),                  // 28: stich.v1.File
+	(*Blueprint)(nil),             // 29: stich.v1.Blueprint
+	(*View)(nil),                  // 30: stich.v1.View
+	(*Entity)(nil),                // 31: stich.v1.Entity
+	(*EntityField)(nil),           // 32: stich.v1.EntityField
+	(*PhasePlan)(nil),             // 33: stich.v1.PhasePlan
+	(*FilePlan)(nil),              // 34: stich.v1.FilePlan
+	(*Diagnostic)(nil),            // 35: stich.v1.Diagnostic
+	(*SessionEvent)(nil),          // 36: stich.v1.SessionEvent
+	(*VersionCreated)(nil),        // 37: stich.v1.VersionCreated
+	(*GenerationStarted)(nil),     // 38: stich.v1.GenerationStarted
+	(*GenerationStopped)(nil),     // 39: stich.v1.GenerationStopped
+	(*GenerationResumed)(nil),     // 40: stich.v1.GenerationResumed
+	(*PhaseChanged)(nil),          // 41: stich.v1.PhaseChanged
+	(*BlueprintReady)(nil),        // 42: stich.v1.BlueprintReady
+	(*FileStarted)(nil),           // 43: stich.v1.FileStarted
+	(*FileChunk)(nil),             // 44: stich.v1.FileChunk
+	(*FileDone)(nil),              // 45: stich.v1.FileDone
+	(*FileDeleted)(nil),           // 46: stich.v1.FileDeleted
+	(*DiagnosticsReported)(nil),   // 47: stich.v1.DiagnosticsReported
+	(*FixApplied)(nil),            // 48: stich.v1.FixApplied
+	(*PreviewReady)(nil),          // 49: stich.v1.PreviewReady
+	(*LogLine)(nil),               // 50: stich.v1.LogLine
+	(*ChatMessage)(nil),           // 51: stich.v1.ChatMessage
+	(*ErrorEvent)(nil),            // 52: stich.v1.ErrorEvent
+	(*Completed)(nil),             // 53: stich.v1.Completed
+	(*timestamppb.Timestamp)(nil), // 54: google.protobuf.Timestamp
 }
 var file_stich_v1_session_proto_depIdxs = []int32{
 	1,  // 0: stich.v1.CreateSessionRequest.options:type_name -> stich.v1.SessionOptions
 	0,  // 1: stich.v1.StopResponse.phase:type_name -> stich.v1.Phase
 	0,  // 2: stich.v1.ResumeResponse.phase:type_name -> stich.v1.Phase
-	17, // 3: stich.v1.GetSessionResponse.session:type_name -> stich.v1.Session
-	20, // 4: stich.v1.GetFileResponse.file:type_name -> stich.v1.File
-	19, // 5: stich.v1.ListFilesResponse.files:type_name -> stich.v1.FileInfo
-	0,  // 6: stich.v1.Session.phase:type_name -> stich.v1.Phase
-	21, // 7: stich.v1.Session.blueprint:type_name -> stich.v1.Blueprint
-	19, // 8: stich.v1.Session.files:type_name -> stich.v1.FileInfo
-	18, // 9: stich.v1.Session.counters:type_name -> stich.v1.SessionCounters
-	45, // 10: stich.v1.Session.created_at:type_name -> google.protobuf.Timestamp
-	45, // 11: stich.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
-	22, // 12: stich.v1.Blueprint.views:type_name -> stich.v1.View
-	23, // 13: stich.v1.Blueprint.entities:type_name -> stich.v1.Entity
-	25, // 14: stich.v1.Blueprint.roadmap:type_name -> stich.v1.PhasePlan
-	24, // 15: stich.v1.Entity.fields:type_name -> stich.v1.EntityField
-	26, // 16: stich.v1.PhasePlan.files:type_name -> stich.v1.FilePlan
-	45, // 17: stich.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
-	29, // 18: stich.v1.SessionEvent.generation_started:type_name -> stich.v1.GenerationStarted
-	30, // 19: stich.v1.SessionEvent.generation_stopped:type_name -> stich.v1.GenerationStopped
-	31, // 20: stich.v1.SessionEvent.generation_resumed:type_name -> stich.v1.GenerationResumed
-	32, // 21: stich.v1.SessionEvent.phase_changed:type_name -> stich.v1.PhaseChanged
-	33, // 22: stich.v1.SessionEvent.blueprint:type_name -> stich.v1.BlueprintReady
-	34, // 23: stich.v1.SessionEvent.file_started:type_name -> stich.v1.FileStarted
-	35, // 24: stich.v1.SessionEvent.file_chunk:type_name -> stich.v1.FileChunk
-	36, // 25: stich.v1.SessionEvent.file_done:type_name -> stich.v1.FileDone
-	37, // 26: stich.v1.SessionEvent.file_deleted:type_name -> stich.v1.FileDeleted
-	38, // 27: stich.v1.SessionEvent.diagnostics:type_name -> stich.v1.DiagnosticsReported
-	39, // 28: stich.v1.SessionEvent.fix_applied:type_name -> stich.v1.FixApplied
-	40, // 29: stich.v1.SessionEvent.preview_ready:type_name -> stich.v1.PreviewReady
-	41, // 30: stich.v1.SessionEvent.log:type_name -> stich.v1.LogLine
-	42, // 31: stich.v1.SessionEvent.message:type_name -> stich.v1.ChatMessage
-	43, // 32: stich.v1.SessionEvent.error:type_name -> stich.v1.ErrorEvent
-	44, // 33: stich.v1.SessionEvent.completed:type_name -> stich.v1.Completed
-	0,  // 34: stich.v1.GenerationResumed.phase:type_name -> stich.v1.Phase
-	0,  // 35: stich.v1.PhaseChanged.phase:type_name -> stich.v1.Phase
-	21, // 36: stich.v1.BlueprintReady.blueprint:type_name -> stich.v1.Blueprint
-	27, // 37: stich.v1.DiagnosticsReported.diagnostics:type_name -> stich.v1.Diagnostic
-	2,  // 38: stich.v1.SessionService.CreateSession:input_type -> stich.v1.CreateSessionRequest
-	4,  // 39: stich.v1.SessionService.Watch:input_type -> stich.v1.WatchRequest
-	5,  // 40: stich.v1.SessionService.SendMessage:input_type -> stich.v1.SendMessageRequest
-	7,  // 41: stich.v1.SessionService.Stop:input_type -> stich.v1.StopRequest
-	9,  // 42: stich.v1.SessionService.Resume:input_type -> stich.v1.ResumeRequest
-	11, // 43: stich.v1.SessionService.GetSession:input_type -> stich.v1.GetSessionRequest
-	13, // 44: stich.v1.SessionService.GetFile:input_type -> stich.v1.GetFileRequest
-	15, // 45: stich.v1.SessionService.ListFiles:input_type -> stich.v1.ListFilesRequest
-	3,  // 46: stich.v1.SessionService.CreateSession:output_type -> stich.v1.CreateSessionResponse
-	28, // 47: stich.v1.SessionService.Watch:output_type -> stich.v1.SessionEvent
-	6,  // 48: stich.v1.SessionService.SendMessage:output_type -> stich.v1.SendMessageResponse
-	8,  // 49: stich.v1.SessionService.Stop:output_type -> stich.v1.StopResponse
-	10, // 50: stich.v1.SessionService.Resume:output_type -> stich.v1.ResumeResponse
-	12, // 51: stich.v1.SessionService.GetSession:output_type -> stich.v1.GetSessionResponse
-	14, // 52: stich.v1.SessionService.GetFile:output_type -> stich.v1.GetFileResponse
-	16, // 53: stich.v1.SessionService.ListFiles:output_type -> stich.v1.ListFilesResponse
-	46, // [46:54] is the sub-list for method output_type
-	38, // [38:46] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	25, // 3: stich.v1.GetSessionResponse.session:type_name -> stich.v1.Session
+	28, // 4: stich.v1.GetFileResponse.file:type_name -> stich.v1.File
+	27, // 5: stich.v1.ListFilesResponse.files:type_name -> stich.v1.FileInfo
+	24, // 6: stich.v1.ListVersionsResponse.versions:type_name -> stich.v1.Version
+	21, // 7: stich.v1.DiffVersionsResponse.files:type_name -> stich.v1.FileDiff
+	24, // 8: stich.v1.RollbackResponse.version:type_name -> stich.v1.Version
+	54, // 9: stich.v1.Version.created_at:type_name -> google.protobuf.Timestamp
+	0,  // 10: stich.v1.Session.phase:type_name -> stich.v1.Phase
+	29, // 11: stich.v1.Session.blueprint:type_name -> stich.v1.Blueprint
+	27, // 12: stich.v1.Session.files:type_name -> stich.v1.FileInfo
+	26, // 13: stich.v1.Session.counters:type_name -> stich.v1.SessionCounters
+	54, // 14: stich.v1.Session.created_at:type_name -> google.protobuf.Timestamp
+	54, // 15: stich.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
+	30, // 16: stich.v1.Blueprint.views:type_name -> stich.v1.View
+	31, // 17: stich.v1.Blueprint.entities:type_name -> stich.v1.Entity
+	33, // 18: stich.v1.Blueprint.roadmap:type_name -> stich.v1.PhasePlan
+	32, // 19: stich.v1.Entity.fields:type_name -> stich.v1.EntityField
+	34, // 20: stich.v1.PhasePlan.files:type_name -> stich.v1.FilePlan
+	54, // 21: stich.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	38, // 22: stich.v1.SessionEvent.generation_started:type_name -> stich.v1.GenerationStarted
+	39, // 23: stich.v1.SessionEvent.generation_stopped:type_name -> stich.v1.GenerationStopped
+	40, // 24: stich.v1.SessionEvent.generation_resumed:type_name -> stich.v1.GenerationResumed
+	41, // 25: stich.v1.SessionEvent.phase_changed:type_name -> stich.v1.PhaseChanged
+	42, // 26: stich.v1.SessionEvent.blueprint:type_name -> stich.v1.BlueprintReady
+	43, // 27: stich.v1.SessionEvent.file_started:type_name -> stich.v1.FileStarted
+	44, // 28: stich.v1.SessionEvent.file_chunk:type_name -> stich.v1.FileChunk
+	45, // 29: stich.v1.SessionEvent.file_done:type_name -> stich.v1.FileDone
+	46, // 30: stich.v1.SessionEvent.file_deleted:type_name -> stich.v1.FileDeleted
+	47, // 31: stich.v1.SessionEvent.diagnostics:type_name -> stich.v1.DiagnosticsReported
+	48, // 32: stich.v1.SessionEvent.fix_applied:type_name -> stich.v1.FixApplied
+	49, // 33: stich.v1.SessionEvent.preview_ready:type_name -> stich.v1.PreviewReady
+	50, // 34: stich.v1.SessionEvent.log:type_name -> stich.v1.LogLine
+	51, // 35: stich.v1.SessionEvent.message:type_name -> stich.v1.ChatMessage
+	52, // 36: stich.v1.SessionEvent.error:type_name -> stich.v1.ErrorEvent
+	53, // 37: stich.v1.SessionEvent.completed:type_name -> stich.v1.Completed
+	37, // 38: stich.v1.SessionEvent.version_created:type_name -> stich.v1.VersionCreated
+	24, // 39: stich.v1.VersionCreated.version:type_name -> stich.v1.Version
+	0,  // 40: stich.v1.GenerationResumed.phase:type_name -> stich.v1.Phase
+	0,  // 41: stich.v1.PhaseChanged.phase:type_name -> stich.v1.Phase
+	29, // 42: stich.v1.BlueprintReady.blueprint:type_name -> stich.v1.Blueprint
+	35, // 43: stich.v1.DiagnosticsReported.diagnostics:type_name -> stich.v1.Diagnostic
+	2,  // 44: stich.v1.SessionService.CreateSession:input_type -> stich.v1.CreateSessionRequest
+	4,  // 45: stich.v1.SessionService.Watch:input_type -> stich.v1.WatchRequest
+	5,  // 46: stich.v1.SessionService.SendMessage:input_type -> stich.v1.SendMessageRequest
+	7,  // 47: stich.v1.SessionService.Stop:input_type -> stich.v1.StopRequest
+	9,  // 48: stich.v1.SessionService.Resume:input_type -> stich.v1.ResumeRequest
+	11, // 49: stich.v1.SessionService.GetSession:input_type -> stich.v1.GetSessionRequest
+	13, // 50: stich.v1.SessionService.GetFile:input_type -> stich.v1.GetFileRequest
+	15, // 51: stich.v1.SessionService.ListFiles:input_type -> stich.v1.ListFilesRequest
+	17, // 52: stich.v1.SessionService.ListVersions:input_type -> stich.v1.ListVersionsRequest
+	19, // 53: stich.v1.SessionService.DiffVersions:input_type -> stich.v1.DiffVersionsRequest
+	22, // 54: stich.v1.SessionService.Rollback:input_type -> stich.v1.RollbackRequest
+	3,  // 55: stich.v1.SessionService.CreateSession:output_type -> stich.v1.CreateSessionResponse
+	36, // 56: stich.v1.SessionService.Watch:output_type -> stich.v1.SessionEvent
+	6,  // 57: stich.v1.SessionService.SendMessage:output_type -> stich.v1.SendMessageResponse
+	8,  // 58: stich.v1.SessionService.Stop:output_type -> stich.v1.StopResponse
+	10, // 59: stich.v1.SessionService.Resume:output_type -> stich.v1.ResumeResponse
+	12, // 60: stich.v1.SessionService.GetSession:output_type -> stich.v1.GetSessionResponse
+	14, // 61: stich.v1.SessionService.GetFile:output_type -> stich.v1.GetFileResponse
+	16, // 62: stich.v1.SessionService.ListFiles:output_type -> stich.v1.ListFilesResponse
+	18, // 63: stich.v1.SessionService.ListVersions:output_type -> stich.v1.ListVersionsResponse
+	20, // 64: stich.v1.SessionService.DiffVersions:output_type -> stich.v1.DiffVersionsResponse
+	23, // 65: stich.v1.SessionService.Rollback:output_type -> stich.v1.RollbackResponse
+	55, // [55:66] is the sub-list for method output_type
+	44, // [44:55] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_stich_v1_session_proto_init() }
@@ -3365,7 +3941,7 @@ func file_stich_v1_session_proto_init() {
 	if File_stich_v1_session_proto != nil {
 		return
 	}
-	file_stich_v1_session_proto_msgTypes[27].OneofWrappers = []any{
+	file_stich_v1_session_proto_msgTypes[35].OneofWrappers = []any{
 		(*SessionEvent_GenerationStarted)(nil),
 		(*SessionEvent_GenerationStopped)(nil),
 		(*SessionEvent_GenerationResumed)(nil),
@@ -3382,6 +3958,7 @@ func file_stich_v1_session_proto_init() {
 		(*SessionEvent_Message)(nil),
 		(*SessionEvent_Error)(nil),
 		(*SessionEvent_Completed)(nil),
+		(*SessionEvent_VersionCreated)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3389,7 +3966,7 @@ func file_stich_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_v1_session_proto_rawDesc), len(file_stich_v1_session_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   44,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

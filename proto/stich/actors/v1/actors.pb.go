@@ -1001,8 +1001,10 @@ func (x *SnapshotReply) GetSession() *v1.Session {
 }
 
 type ReadFile struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Path  string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// 0 reads the current file; otherwise the file in that version.
+	Version       uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1042,6 +1044,13 @@ func (x *ReadFile) GetPath() string {
 		return x.Path
 	}
 	return ""
+}
+
+func (x *ReadFile) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
 }
 
 type ReadFileReply struct {
@@ -1168,6 +1177,348 @@ func (x *ListFilesReply) GetFiles() []*v1.FileInfo {
 	return nil
 }
 
+type ListVersions struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListVersions) Reset() {
+	*x = ListVersions{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListVersions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListVersions) ProtoMessage() {}
+
+func (x *ListVersions) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListVersions.ProtoReflect.Descriptor instead.
+func (*ListVersions) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{24}
+}
+
+type ListVersionsReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Versions      []*v1.Version          `protobuf:"bytes,1,rep,name=versions,proto3" json:"versions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListVersionsReply) Reset() {
+	*x = ListVersionsReply{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListVersionsReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListVersionsReply) ProtoMessage() {}
+
+func (x *ListVersionsReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListVersionsReply.ProtoReflect.Descriptor instead.
+func (*ListVersionsReply) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ListVersionsReply) GetVersions() []*v1.Version {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+type DiffVersions struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          uint32                 `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
+	To            uint32                 `protobuf:"varint,2,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiffVersions) Reset() {
+	*x = DiffVersions{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiffVersions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiffVersions) ProtoMessage() {}
+
+func (x *DiffVersions) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiffVersions.ProtoReflect.Descriptor instead.
+func (*DiffVersions) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *DiffVersions) GetFrom() uint32 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *DiffVersions) GetTo() uint32 {
+	if x != nil {
+		return x.To
+	}
+	return 0
+}
+
+type DiffVersionsReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Files         []*v1.FileDiff         `protobuf:"bytes,1,rep,name=files,proto3" json:"files,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiffVersionsReply) Reset() {
+	*x = DiffVersionsReply{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiffVersionsReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiffVersionsReply) ProtoMessage() {}
+
+func (x *DiffVersionsReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiffVersionsReply.ProtoReflect.Descriptor instead.
+func (*DiffVersionsReply) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *DiffVersionsReply) GetFiles() []*v1.FileDiff {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+type RollbackSession struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RollbackSession) Reset() {
+	*x = RollbackSession{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollbackSession) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollbackSession) ProtoMessage() {}
+
+func (x *RollbackSession) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollbackSession.ProtoReflect.Descriptor instead.
+func (*RollbackSession) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *RollbackSession) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type RollbackReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       *v1.Version            `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RollbackReply) Reset() {
+	*x = RollbackReply{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollbackReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollbackReply) ProtoMessage() {}
+
+func (x *RollbackReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollbackReply.ProtoReflect.Descriptor instead.
+func (*RollbackReply) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *RollbackReply) GetVersion() *v1.Version {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
+// VersionRecord is a stored version (key "ver/<number>"): file paths to the
+// SHA-256 of their content, whose bytes are stored once under "blob/<sha>".
+type VersionRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Number        uint32                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	Files         map[string]string      `protobuf:"bytes,4,rep,name=files,proto3" json:"files,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Bytes         uint64                 `protobuf:"varint,5,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VersionRecord) Reset() {
+	*x = VersionRecord{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VersionRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VersionRecord) ProtoMessage() {}
+
+func (x *VersionRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VersionRecord.ProtoReflect.Descriptor instead.
+func (*VersionRecord) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *VersionRecord) GetNumber() uint32 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *VersionRecord) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *VersionRecord) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *VersionRecord) GetFiles() map[string]string {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+func (x *VersionRecord) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
 // SessionState is the session grain's durable state (key "state").
 type SessionState struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1205,14 +1556,18 @@ type SessionState struct {
 	// refinement planned.
 	Current *v1.PhasePlan `protobuf:"bytes,24,opt,name=current,proto3" json:"current,omitempty"`
 	// Diagnostics of the last review, input to the fix step.
-	Diagnostics   []*v1.Diagnostic `protobuf:"bytes,25,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
+	Diagnostics []*v1.Diagnostic `protobuf:"bytes,25,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
+	// Number of the latest version.
+	Versions uint32 `protobuf:"varint,26,opt,name=versions,proto3" json:"versions,omitempty"`
+	// What the work in progress is, for the version it will create.
+	WorkReason    string `protobuf:"bytes,27,opt,name=work_reason,json=workReason,proto3" json:"work_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SessionState) Reset() {
 	*x = SessionState{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[24]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1224,7 +1579,7 @@ func (x *SessionState) String() string {
 func (*SessionState) ProtoMessage() {}
 
 func (x *SessionState) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[24]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1237,7 +1592,7 @@ func (x *SessionState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionState.ProtoReflect.Descriptor instead.
 func (*SessionState) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{24}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SessionState) GetId() string {
@@ -1415,6 +1770,20 @@ func (x *SessionState) GetDiagnostics() []*v1.Diagnostic {
 	return nil
 }
 
+func (x *SessionState) GetVersions() uint32 {
+	if x != nil {
+		return x.Versions
+	}
+	return 0
+}
+
+func (x *SessionState) GetWorkReason() string {
+	if x != nil {
+		return x.WorkReason
+	}
+	return ""
+}
+
 // RateLimitRule is a limit on one action: a main window, an optional burst
 // window and an optional rolling 24 h limit. Windows are multiples of 10 s.
 type RateLimitRule struct {
@@ -1430,7 +1799,7 @@ type RateLimitRule struct {
 
 func (x *RateLimitRule) Reset() {
 	*x = RateLimitRule{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[25]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1442,7 +1811,7 @@ func (x *RateLimitRule) String() string {
 func (*RateLimitRule) ProtoMessage() {}
 
 func (x *RateLimitRule) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[25]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1455,7 +1824,7 @@ func (x *RateLimitRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitRule.ProtoReflect.Descriptor instead.
 func (*RateLimitRule) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{25}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *RateLimitRule) GetLimit() uint32 {
@@ -1503,7 +1872,7 @@ type RateLimitCheck struct {
 
 func (x *RateLimitCheck) Reset() {
 	*x = RateLimitCheck{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[26]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1515,7 +1884,7 @@ func (x *RateLimitCheck) String() string {
 func (*RateLimitCheck) ProtoMessage() {}
 
 func (x *RateLimitCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[26]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1528,7 +1897,7 @@ func (x *RateLimitCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitCheck.ProtoReflect.Descriptor instead.
 func (*RateLimitCheck) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{26}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RateLimitCheck) GetRule() *RateLimitRule {
@@ -1559,7 +1928,7 @@ type RateLimitReply struct {
 
 func (x *RateLimitReply) Reset() {
 	*x = RateLimitReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[27]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1571,7 +1940,7 @@ func (x *RateLimitReply) String() string {
 func (*RateLimitReply) ProtoMessage() {}
 
 func (x *RateLimitReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[27]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1584,7 +1953,7 @@ func (x *RateLimitReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitReply.ProtoReflect.Descriptor instead.
 func (*RateLimitReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{27}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RateLimitReply) GetAllowed() bool {
@@ -1628,7 +1997,7 @@ type RateLimitState struct {
 
 func (x *RateLimitState) Reset() {
 	*x = RateLimitState{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[28]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1640,7 +2009,7 @@ func (x *RateLimitState) String() string {
 func (*RateLimitState) ProtoMessage() {}
 
 func (x *RateLimitState) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[28]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1653,7 +2022,7 @@ func (x *RateLimitState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitState.ProtoReflect.Descriptor instead.
 func (*RateLimitState) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{28}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RateLimitState) GetSlots() map[int64]uint32 {
@@ -1721,14 +2090,38 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\x05phase\x18\x01 \x01(\x0e2\x0f.stich.v1.PhaseR\x05phase\"\r\n" +
 	"\vGetSnapshot\"<\n" +
 	"\rSnapshotReply\x12+\n" +
-	"\asession\x18\x01 \x01(\v2\x11.stich.v1.SessionR\asession\"\x1e\n" +
+	"\asession\x18\x01 \x01(\v2\x11.stich.v1.SessionR\asession\"8\n" +
 	"\bReadFile\x12\x12\n" +
-	"\x04path\x18\x01 \x01(\tR\x04path\"3\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\"3\n" +
 	"\rReadFileReply\x12\"\n" +
 	"\x04file\x18\x01 \x01(\v2\x0e.stich.v1.FileR\x04file\"\v\n" +
 	"\tListFiles\":\n" +
 	"\x0eListFilesReply\x12(\n" +
-	"\x05files\x18\x01 \x03(\v2\x12.stich.v1.FileInfoR\x05files\"\xe5\b\n" +
+	"\x05files\x18\x01 \x03(\v2\x12.stich.v1.FileInfoR\x05files\"\x0e\n" +
+	"\fListVersions\"B\n" +
+	"\x11ListVersionsReply\x12-\n" +
+	"\bversions\x18\x01 \x03(\v2\x11.stich.v1.VersionR\bversions\"2\n" +
+	"\fDiffVersions\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\rR\x04from\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\rR\x02to\"=\n" +
+	"\x11DiffVersionsReply\x12(\n" +
+	"\x05files\x18\x01 \x03(\v2\x12.stich.v1.FileDiffR\x05files\"+\n" +
+	"\x0fRollbackSession\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\"<\n" +
+	"\rRollbackReply\x12+\n" +
+	"\aversion\x18\x01 \x01(\v2\x11.stich.v1.VersionR\aversion\"\x8b\x02\n" +
+	"\rVersionRecord\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\rR\x06number\x129\n" +
+	"\n" +
+	"created_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12?\n" +
+	"\x05files\x18\x04 \x03(\v2).stich.actors.v1.VersionRecord.FilesEntryR\x05files\x12\x14\n" +
+	"\x05bytes\x18\x05 \x01(\x04R\x05bytes\x1a8\n" +
+	"\n" +
+	"FilesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa2\t\n" +
 	"\fSessionState\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06prompt\x18\x02 \x01(\tR\x06prompt\x122\n" +
@@ -1759,7 +2152,10 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"fix_rounds\x18\x16 \x01(\rR\tfixRounds\x12\x16\n" +
 	"\x06region\x18\x17 \x01(\tR\x06region\x12-\n" +
 	"\acurrent\x18\x18 \x01(\v2\x13.stich.v1.PhasePlanR\acurrent\x126\n" +
-	"\vdiagnostics\x18\x19 \x03(\v2\x14.stich.v1.DiagnosticR\vdiagnostics\x1aL\n" +
+	"\vdiagnostics\x18\x19 \x03(\v2\x14.stich.v1.DiagnosticR\vdiagnostics\x12\x1a\n" +
+	"\bversions\x18\x1a \x01(\rR\bversions\x12\x1f\n" +
+	"\vwork_reason\x18\x1b \x01(\tR\n" +
+	"workReason\x1aL\n" +
 	"\n" +
 	"FilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12(\n" +
@@ -1816,7 +2212,7 @@ func file_stich_actors_v1_actors_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_actors_v1_actors_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stich_actors_v1_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_stich_actors_v1_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_stich_actors_v1_actors_proto_goTypes = []any{
 	(ErrorCode)(0),                // 0: stich.actors.v1.ErrorCode
 	(*GrainError)(nil),            // 1: stich.actors.v1.GrainError
@@ -1843,55 +2239,70 @@ var file_stich_actors_v1_actors_proto_goTypes = []any{
 	(*ReadFileReply)(nil),         // 22: stich.actors.v1.ReadFileReply
 	(*ListFiles)(nil),             // 23: stich.actors.v1.ListFiles
 	(*ListFilesReply)(nil),        // 24: stich.actors.v1.ListFilesReply
-	(*SessionState)(nil),          // 25: stich.actors.v1.SessionState
-	(*RateLimitRule)(nil),         // 26: stich.actors.v1.RateLimitRule
-	(*RateLimitCheck)(nil),        // 27: stich.actors.v1.RateLimitCheck
-	(*RateLimitReply)(nil),        // 28: stich.actors.v1.RateLimitReply
-	(*RateLimitState)(nil),        // 29: stich.actors.v1.RateLimitState
-	nil,                           // 30: stich.actors.v1.SessionState.FilesEntry
-	nil,                           // 31: stich.actors.v1.RateLimitState.SlotsEntry
-	nil,                           // 32: stich.actors.v1.RateLimitState.HoursEntry
-	(*timestamppb.Timestamp)(nil), // 33: google.protobuf.Timestamp
-	(*v1.SessionOptions)(nil),     // 34: stich.v1.SessionOptions
-	(v1.Phase)(0),                 // 35: stich.v1.Phase
-	(*v1.SessionEvent)(nil),       // 36: stich.v1.SessionEvent
-	(*v1.Session)(nil),            // 37: stich.v1.Session
-	(*v1.File)(nil),               // 38: stich.v1.File
-	(*v1.FileInfo)(nil),           // 39: stich.v1.FileInfo
-	(*v1.Blueprint)(nil),          // 40: stich.v1.Blueprint
-	(*v1.PhasePlan)(nil),          // 41: stich.v1.PhasePlan
-	(*v1.Diagnostic)(nil),         // 42: stich.v1.Diagnostic
+	(*ListVersions)(nil),          // 25: stich.actors.v1.ListVersions
+	(*ListVersionsReply)(nil),     // 26: stich.actors.v1.ListVersionsReply
+	(*DiffVersions)(nil),          // 27: stich.actors.v1.DiffVersions
+	(*DiffVersionsReply)(nil),     // 28: stich.actors.v1.DiffVersionsReply
+	(*RollbackSession)(nil),       // 29: stich.actors.v1.RollbackSession
+	(*RollbackReply)(nil),         // 30: stich.actors.v1.RollbackReply
+	(*VersionRecord)(nil),         // 31: stich.actors.v1.VersionRecord
+	(*SessionState)(nil),          // 32: stich.actors.v1.SessionState
+	(*RateLimitRule)(nil),         // 33: stich.actors.v1.RateLimitRule
+	(*RateLimitCheck)(nil),        // 34: stich.actors.v1.RateLimitCheck
+	(*RateLimitReply)(nil),        // 35: stich.actors.v1.RateLimitReply
+	(*RateLimitState)(nil),        // 36: stich.actors.v1.RateLimitState
+	nil,                           // 37: stich.actors.v1.VersionRecord.FilesEntry
+	nil,                           // 38: stich.actors.v1.SessionState.FilesEntry
+	nil,                           // 39: stich.actors.v1.RateLimitState.SlotsEntry
+	nil,                           // 40: stich.actors.v1.RateLimitState.HoursEntry
+	(*timestamppb.Timestamp)(nil), // 41: google.protobuf.Timestamp
+	(*v1.SessionOptions)(nil),     // 42: stich.v1.SessionOptions
+	(v1.Phase)(0),                 // 43: stich.v1.Phase
+	(*v1.SessionEvent)(nil),       // 44: stich.v1.SessionEvent
+	(*v1.Session)(nil),            // 45: stich.v1.Session
+	(*v1.File)(nil),               // 46: stich.v1.File
+	(*v1.FileInfo)(nil),           // 47: stich.v1.FileInfo
+	(*v1.Version)(nil),            // 48: stich.v1.Version
+	(*v1.FileDiff)(nil),           // 49: stich.v1.FileDiff
+	(*v1.Blueprint)(nil),          // 50: stich.v1.Blueprint
+	(*v1.PhasePlan)(nil),          // 51: stich.v1.PhasePlan
+	(*v1.Diagnostic)(nil),         // 52: stich.v1.Diagnostic
 }
 var file_stich_actors_v1_actors_proto_depIdxs = []int32{
 	0,  // 0: stich.actors.v1.GrainError.code:type_name -> stich.actors.v1.ErrorCode
-	33, // 1: stich.actors.v1.AlarmFired.due:type_name -> google.protobuf.Timestamp
-	34, // 2: stich.actors.v1.CreateSession.options:type_name -> stich.v1.SessionOptions
-	35, // 3: stich.actors.v1.SubscribeReply.phase:type_name -> stich.v1.Phase
-	36, // 4: stich.actors.v1.EventNotice.event:type_name -> stich.v1.SessionEvent
-	36, // 5: stich.actors.v1.ReadLogReply.events:type_name -> stich.v1.SessionEvent
-	35, // 6: stich.actors.v1.PhaseReply.phase:type_name -> stich.v1.Phase
-	37, // 7: stich.actors.v1.SnapshotReply.session:type_name -> stich.v1.Session
-	38, // 8: stich.actors.v1.ReadFileReply.file:type_name -> stich.v1.File
-	39, // 9: stich.actors.v1.ListFilesReply.files:type_name -> stich.v1.FileInfo
-	34, // 10: stich.actors.v1.SessionState.options:type_name -> stich.v1.SessionOptions
-	35, // 11: stich.actors.v1.SessionState.phase:type_name -> stich.v1.Phase
-	35, // 12: stich.actors.v1.SessionState.resume_phase:type_name -> stich.v1.Phase
-	40, // 13: stich.actors.v1.SessionState.blueprint:type_name -> stich.v1.Blueprint
-	30, // 14: stich.actors.v1.SessionState.files:type_name -> stich.actors.v1.SessionState.FilesEntry
-	33, // 15: stich.actors.v1.SessionState.created_at:type_name -> google.protobuf.Timestamp
-	33, // 16: stich.actors.v1.SessionState.updated_at:type_name -> google.protobuf.Timestamp
-	33, // 17: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
-	41, // 18: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
-	42, // 19: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
-	26, // 20: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
-	31, // 21: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
-	32, // 22: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
-	39, // 23: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	41, // 1: stich.actors.v1.AlarmFired.due:type_name -> google.protobuf.Timestamp
+	42, // 2: stich.actors.v1.CreateSession.options:type_name -> stich.v1.SessionOptions
+	43, // 3: stich.actors.v1.SubscribeReply.phase:type_name -> stich.v1.Phase
+	44, // 4: stich.actors.v1.EventNotice.event:type_name -> stich.v1.SessionEvent
+	44, // 5: stich.actors.v1.ReadLogReply.events:type_name -> stich.v1.SessionEvent
+	43, // 6: stich.actors.v1.PhaseReply.phase:type_name -> stich.v1.Phase
+	45, // 7: stich.actors.v1.SnapshotReply.session:type_name -> stich.v1.Session
+	46, // 8: stich.actors.v1.ReadFileReply.file:type_name -> stich.v1.File
+	47, // 9: stich.actors.v1.ListFilesReply.files:type_name -> stich.v1.FileInfo
+	48, // 10: stich.actors.v1.ListVersionsReply.versions:type_name -> stich.v1.Version
+	49, // 11: stich.actors.v1.DiffVersionsReply.files:type_name -> stich.v1.FileDiff
+	48, // 12: stich.actors.v1.RollbackReply.version:type_name -> stich.v1.Version
+	41, // 13: stich.actors.v1.VersionRecord.created_at:type_name -> google.protobuf.Timestamp
+	37, // 14: stich.actors.v1.VersionRecord.files:type_name -> stich.actors.v1.VersionRecord.FilesEntry
+	42, // 15: stich.actors.v1.SessionState.options:type_name -> stich.v1.SessionOptions
+	43, // 16: stich.actors.v1.SessionState.phase:type_name -> stich.v1.Phase
+	43, // 17: stich.actors.v1.SessionState.resume_phase:type_name -> stich.v1.Phase
+	50, // 18: stich.actors.v1.SessionState.blueprint:type_name -> stich.v1.Blueprint
+	38, // 19: stich.actors.v1.SessionState.files:type_name -> stich.actors.v1.SessionState.FilesEntry
+	41, // 20: stich.actors.v1.SessionState.created_at:type_name -> google.protobuf.Timestamp
+	41, // 21: stich.actors.v1.SessionState.updated_at:type_name -> google.protobuf.Timestamp
+	41, // 22: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
+	51, // 23: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
+	52, // 24: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
+	33, // 25: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
+	39, // 26: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
+	40, // 27: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
+	47, // 28: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
+	29, // [29:29] is the sub-list for method output_type
+	29, // [29:29] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_stich_actors_v1_actors_proto_init() }
@@ -1905,7 +2316,7 @@ func file_stich_actors_v1_actors_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_actors_v1_actors_proto_rawDesc), len(file_stich_actors_v1_actors_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   32,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

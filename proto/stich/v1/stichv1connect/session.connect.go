@@ -55,6 +55,14 @@ const (
 	// SessionServiceListFilesProcedure is the fully-qualified name of the SessionService's ListFiles
 	// RPC.
 	SessionServiceListFilesProcedure = "/stich.v1.SessionService/ListFiles"
+	// SessionServiceListVersionsProcedure is the fully-qualified name of the SessionService's
+	// ListVersions RPC.
+	SessionServiceListVersionsProcedure = "/stich.v1.SessionService/ListVersions"
+	// SessionServiceDiffVersionsProcedure is the fully-qualified name of the SessionService's
+	// DiffVersions RPC.
+	SessionServiceDiffVersionsProcedure = "/stich.v1.SessionService/DiffVersions"
+	// SessionServiceRollbackProcedure is the fully-qualified name of the SessionService's Rollback RPC.
+	SessionServiceRollbackProcedure = "/stich.v1.SessionService/Rollback"
 )
 
 // SessionServiceClient is a client for the stich.v1.SessionService service.
@@ -79,6 +87,15 @@ type SessionServiceClient interface {
 	GetFile(context.Context, *connect.Request[v1.GetFileRequest]) (*connect.Response[v1.GetFileResponse], error)
 	// ListFiles lists the app's files as they are now.
 	ListFiles(context.Context, *connect.Request[v1.ListFilesRequest]) (*connect.Response[v1.ListFilesResponse], error)
+	// ListVersions lists the app's versions: one per completed generation,
+	// refinement or rollback, oldest first.
+	ListVersions(context.Context, *connect.Request[v1.ListVersionsRequest]) (*connect.Response[v1.ListVersionsResponse], error)
+	// DiffVersions returns unified diffs of the files that differ between
+	// two versions.
+	DiffVersions(context.Context, *connect.Request[v1.DiffVersionsRequest]) (*connect.Response[v1.DiffVersionsResponse], error)
+	// Rollback restores the files of an earlier version as a new version.
+	// The session must be idle (completed, stopped or failed).
+	Rollback(context.Context, *connect.Request[v1.RollbackRequest]) (*connect.Response[v1.RollbackResponse], error)
 }
 
 // NewSessionServiceClient constructs a client for the stich.v1.SessionService service. By default,
@@ -144,6 +161,26 @@ func NewSessionServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		listVersions: connect.NewClient[v1.ListVersionsRequest, v1.ListVersionsResponse](
+			httpClient,
+			baseURL+SessionServiceListVersionsProcedure,
+			connect.WithSchema(sessionServiceMethods.ByName("ListVersions")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		diffVersions: connect.NewClient[v1.DiffVersionsRequest, v1.DiffVersionsResponse](
+			httpClient,
+			baseURL+SessionServiceDiffVersionsProcedure,
+			connect.WithSchema(sessionServiceMethods.ByName("DiffVersions")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		rollback: connect.NewClient[v1.RollbackRequest, v1.RollbackResponse](
+			httpClient,
+			baseURL+SessionServiceRollbackProcedure,
+			connect.WithSchema(sessionServiceMethods.ByName("Rollback")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -157,6 +194,9 @@ type sessionServiceClient struct {
 	getSession    *connect.Client[v1.GetSessionRequest, v1.GetSessionResponse]
 	getFile       *connect.Client[v1.GetFileRequest, v1.GetFileResponse]
 	listFiles     *connect.Client[v1.ListFilesRequest, v1.ListFilesResponse]
+	listVersions  *connect.Client[v1.ListVersionsRequest, v1.ListVersionsResponse]
+	diffVersions  *connect.Client[v1.DiffVersionsRequest, v1.DiffVersionsResponse]
+	rollback      *connect.Client[v1.RollbackRequest, v1.RollbackResponse]
 }
 
 // CreateSession calls stich.v1.SessionService.CreateSession.
@@ -199,6 +239,21 @@ func (c *sessionServiceClient) ListFiles(ctx context.Context, req *connect.Reque
 	return c.listFiles.CallUnary(ctx, req)
 }
 
+// ListVersions calls stich.v1.SessionService.ListVersions.
+func (c *sessionServiceClient) ListVersions(ctx context.Context, req *connect.Request[v1.ListVersionsRequest]) (*connect.Response[v1.ListVersionsResponse], error) {
+	return c.listVersions.CallUnary(ctx, req)
+}
+
+// DiffVersions calls stich.v1.SessionService.DiffVersions.
+func (c *sessionServiceClient) DiffVersions(ctx context.Context, req *connect.Request[v1.DiffVersionsRequest]) (*connect.Response[v1.DiffVersionsResponse], error) {
+	return c.diffVersions.CallUnary(ctx, req)
+}
+
+// Rollback calls stich.v1.SessionService.Rollback.
+func (c *sessionServiceClient) Rollback(ctx context.Context, req *connect.Request[v1.RollbackRequest]) (*connect.Response[v1.RollbackResponse], error) {
+	return c.rollback.CallUnary(ctx, req)
+}
+
 // SessionServiceHandler is an implementation of the stich.v1.SessionService service.
 type SessionServiceHandler interface {
 	// CreateSession starts generating an app from a prompt and returns the new
@@ -221,6 +276,15 @@ type SessionServiceHandler interface {
 	GetFile(context.Context, *connect.Request[v1.GetFileRequest]) (*connect.Response[v1.GetFileResponse], error)
 	// ListFiles lists the app's files as they are now.
 	ListFiles(context.Context, *connect.Request[v1.ListFilesRequest]) (*connect.Response[v1.ListFilesResponse], error)
+	// ListVersions lists the app's versions: one per completed generation,
+	// refinement or rollback, oldest first.
+	ListVersions(context.Context, *connect.Request[v1.ListVersionsRequest]) (*connect.Response[v1.ListVersionsResponse], error)
+	// DiffVersions returns unified diffs of the files that differ between
+	// two versions.
+	DiffVersions(context.Context, *connect.Request[v1.DiffVersionsRequest]) (*connect.Response[v1.DiffVersionsResponse], error)
+	// Rollback restores the files of an earlier version as a new version.
+	// The session must be idle (completed, stopped or failed).
+	Rollback(context.Context, *connect.Request[v1.RollbackRequest]) (*connect.Response[v1.RollbackResponse], error)
 }
 
 // NewSessionServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -282,6 +346,26 @@ func NewSessionServiceHandler(svc SessionServiceHandler, opts ...connect.Handler
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	sessionServiceListVersionsHandler := connect.NewUnaryHandler(
+		SessionServiceListVersionsProcedure,
+		svc.ListVersions,
+		connect.WithSchema(sessionServiceMethods.ByName("ListVersions")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	sessionServiceDiffVersionsHandler := connect.NewUnaryHandler(
+		SessionServiceDiffVersionsProcedure,
+		svc.DiffVersions,
+		connect.WithSchema(sessionServiceMethods.ByName("DiffVersions")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	sessionServiceRollbackHandler := connect.NewUnaryHandler(
+		SessionServiceRollbackProcedure,
+		svc.Rollback,
+		connect.WithSchema(sessionServiceMethods.ByName("Rollback")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/stich.v1.SessionService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case SessionServiceCreateSessionProcedure:
@@ -300,6 +384,12 @@ func NewSessionServiceHandler(svc SessionServiceHandler, opts ...connect.Handler
 			sessionServiceGetFileHandler.ServeHTTP(w, r)
 		case SessionServiceListFilesProcedure:
 			sessionServiceListFilesHandler.ServeHTTP(w, r)
+		case SessionServiceListVersionsProcedure:
+			sessionServiceListVersionsHandler.ServeHTTP(w, r)
+		case SessionServiceDiffVersionsProcedure:
+			sessionServiceDiffVersionsHandler.ServeHTTP(w, r)
+		case SessionServiceRollbackProcedure:
+			sessionServiceRollbackHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -339,4 +429,16 @@ func (UnimplementedSessionServiceHandler) GetFile(context.Context, *connect.Requ
 
 func (UnimplementedSessionServiceHandler) ListFiles(context.Context, *connect.Request[v1.ListFilesRequest]) (*connect.Response[v1.ListFilesResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.SessionService.ListFiles is not implemented"))
+}
+
+func (UnimplementedSessionServiceHandler) ListVersions(context.Context, *connect.Request[v1.ListVersionsRequest]) (*connect.Response[v1.ListVersionsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.SessionService.ListVersions is not implemented"))
+}
+
+func (UnimplementedSessionServiceHandler) DiffVersions(context.Context, *connect.Request[v1.DiffVersionsRequest]) (*connect.Response[v1.DiffVersionsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.SessionService.DiffVersions is not implemented"))
+}
+
+func (UnimplementedSessionServiceHandler) Rollback(context.Context, *connect.Request[v1.RollbackRequest]) (*connect.Response[v1.RollbackResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.SessionService.Rollback is not implemented"))
 }
