@@ -27,6 +27,7 @@ var targets = map[string]float64{
 	"BenchmarkEventAppend":     1.2,
 	"BenchmarkWatchFanOut":     1.2,
 	"BenchmarkGrainActivation": 1.5,
+	"BenchmarkPreview":         0.1,
 }
 
 var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(.*)$`)

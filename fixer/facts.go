@@ -1,0 +1,224 @@
+package fixer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// facts is what ts/facts.mjs reports. It comes from a parser that read
+// untrusted code, so [decodeFacts] checks every offset and name before the
+// planner uses it.
+type facts struct {
+	Version    int                   `json:"version"`
+	TypeScript string                `json:"typescript"`
+	Files      map[string]*fileFacts `json:"files"`
+	Queries    []query               `json:"queries"`
+}
+
+type fileFacts struct {
+	ParseErrors  int               `json:"parseErrors"`
+	Imports      []importFact      `json:"imports"`
+	Exports      []exportFact      `json:"exports"`
+	ExportStars  []string          `json:"exportStars"`
+	Declarations []declFact        `json:"declarations"`
+	ImportsEnd   int               `json:"importsEnd"`
+	Usage        map[string]*usage `json:"usage"`
+}
+
+type importFact struct {
+	Start      int      `json:"start"`
+	End        int      `json:"end"`
+	Line       int      `json:"line"`
+	Spec       string   `json:"spec"`
+	SpecStart  int      `json:"specStart"`
+	SpecEnd    int      `json:"specEnd"`
+	TypeOnly   bool     `json:"typeOnly"`
+	Default    *binding `json:"default"`
+	Namespace  *binding `json:"namespace"`
+	Named      []named  `json:"named"`
+	Attributes string   `json:"attributes"`
+}
+
+type binding struct {
+	Name  string `json:"name"`
+	Start int    `json:"start"`
+	End   int    `json:"end"`
+}
+
+type named struct {
+	Name     string `json:"name"`
+	Alias    string `json:"alias"`
+	TypeOnly bool   `json:"typeOnly"`
+	Start    int    `json:"start"`
+	End      int    `json:"end"`
+}
+
+type exportFact struct {
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+	TypeOnly bool   `json:"typeOnly"`
+	Local    string `json:"local"`
+	From     string `json:"from"`
+}
+
+type declFact struct {
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+	TypeOnly bool   `json:"typeOnly"`
+	Exported bool   `json:"exported"`
+	Start    int    `json:"start"`
+}
+
+// usage summarizes how a name is used in one file.
+type usage struct {
+	Count    int      `json:"count"`
+	JSX      bool     `json:"jsx"`
+	Props    []string `json:"props"`
+	Children bool     `json:"children"`
+	Call     bool     `json:"call"`
+	Args     int      `json:"args"`
+	Result   string   `json:"result"` // "array", "object", "value" or ""
+	New      bool     `json:"new"`
+	Type     bool     `json:"type"`
+	TypeArgs int      `json:"typeArgs"`
+	Value    bool     `json:"value"`
+	Members  []string `json:"members"`
+}
+
+// query is what sits at a diagnostic's position.
+type query struct {
+	File        string `json:"file"`
+	Line        int    `json:"line"`
+	Column      int    `json:"column"`
+	Name        string `json:"name"`
+	Start       int    `json:"start"`
+	End         int    `json:"end"`
+	Role        string `json:"role"`     // "declaration", "reference", "property", "import" or ""
+	DeclKind    string `json:"declKind"` // "parameter", "array-element", "object-element", ...
+	RemoveStart int    `json:"removeStart"`
+	RemoveEnd   int    `json:"removeEnd"`
+}
+
+// request is the input of facts.mjs.
+type request struct {
+	Files   map[string]string   `json:"files"`
+	Names   map[string][]string `json:"names"`
+	Queries []queryIn           `json:"queries"`
+}
+
+type queryIn struct {
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Column int    `json:"column"`
+}
+
+var (
+	identRe = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*$`)
+	// errFacts: the parser's report does not fit the files it was given.
+	errFacts = errors.New("fixer: malformed parser output")
+)
+
+// maxFactsBytes bounds the parser output stich will decode.
+const maxFactsBytes = 64 << 20
+
+// decodeFacts parses and checks the parser's output against the files it
+// parsed: every offset must lie inside its file, every binding name must be
+// an identifier and must be the text at its offsets, and every file must
+// be one that was sent. Anything else rejects the whole report.
+func decodeFacts(b []byte, files map[string]string) (*facts, error) {
+	if len(b) > maxFactsBytes {
+		return nil, fmt.Errorf("%w: %d bytes", errFacts, len(b))
+	}
+	var f facts
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("%w: %v", errFacts, err)
+	}
+	if f.Version != 1 {
+		return nil, fmt.Errorf("%w: version %d", errFacts, f.Version)
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{errFacts}, args...)...)
+	}
+	for path, ff := range f.Files {
+		content, ok := files[path]
+		if !ok || ff == nil {
+			return nil, bad("unknown file %q", path)
+		}
+		n := len(content)
+		inRange := func(start, end int) bool { return 0 <= start && start <= end && end <= n }
+		textIs := func(start, end int, name string) bool {
+			return inRange(start, end) && content[start:end] == name && identRe.MatchString(name)
+		}
+		if !inRange(ff.ImportsEnd, ff.ImportsEnd) {
+			return nil, bad("%s: importsEnd %d", path, ff.ImportsEnd)
+		}
+		for _, im := range ff.Imports {
+			if !inRange(im.Start, im.End) || !inRange(im.SpecStart, im.SpecEnd) || im.SpecStart < im.Start || im.SpecEnd > im.End || im.SpecEnd-im.SpecStart < 2 {
+				return nil, bad("%s: import at %d", path, im.Start)
+			}
+			if q := content[im.SpecStart]; (q != '"' && q != '\'') || content[im.SpecEnd-1] != q || strings.ContainsAny(im.Spec, "\x00\n") {
+				return nil, bad("%s: import specifier at %d", path, im.SpecStart)
+			}
+			for _, b := range []*binding{im.Default, im.Namespace} {
+				if b != nil && (!textIs(b.Start, b.End, b.Name) || b.Start < im.Start || b.End > im.End) {
+					return nil, bad("%s: import binding %q", path, b.Name)
+				}
+			}
+			for _, nb := range im.Named {
+				if !identRe.MatchString(nb.Name) && nb.Name != "default" || !identRe.MatchString(nb.Alias) || !inRange(nb.Start, nb.End) || nb.Start < im.Start || nb.End > im.End {
+					return nil, bad("%s: import specifier %q", path, nb.Name)
+				}
+			}
+			if len(im.Attributes) > 200 || strings.ContainsAny(im.Attributes, "\x00;") {
+				return nil, bad("%s: import attributes", path)
+			}
+		}
+		for _, e := range ff.Exports {
+			if e.Name != "default" && e.Name != "=" && !identRe.MatchString(e.Name) {
+				return nil, bad("%s: export %q", path, e.Name)
+			}
+		}
+		for _, d := range ff.Declarations {
+			if !identRe.MatchString(d.Name) || !inRange(d.Start, d.Start) {
+				return nil, bad("%s: declaration %q", path, d.Name)
+			}
+		}
+		for name, u := range ff.Usage {
+			if u == nil || !identRe.MatchString(name) {
+				return nil, bad("%s: usage of %q", path, name)
+			}
+			for _, p := range u.Props {
+				if len(p) > 100 || strings.ContainsAny(p, "\x00\n\"'`") {
+					return nil, bad("%s: prop %q", path, p)
+				}
+			}
+			for _, m := range u.Members {
+				if !identRe.MatchString(m) {
+					return nil, bad("%s: member %q", path, m)
+				}
+			}
+		}
+	}
+	for _, q := range f.Queries {
+		content, ok := files[q.File]
+		if !ok {
+			return nil, bad("query in unknown file %q", q.File)
+		}
+		if q.Name == "" {
+			continue
+		}
+		n := len(content)
+		if q.Start < 0 || q.Start > q.End || q.End > n || content[q.Start:q.End] != q.Name || !identRe.MatchString(q.Name) {
+			return nil, bad("query %s:%d:%d", q.File, q.Line, q.Column)
+		}
+		if q.RemoveStart != 0 || q.RemoveEnd != 0 {
+			if q.RemoveStart < 0 || q.RemoveStart > q.RemoveEnd || q.RemoveEnd > n || q.RemoveStart > q.Start || q.RemoveEnd < q.End {
+				return nil, bad("query removal %s:%d:%d", q.File, q.Line, q.Column)
+			}
+		}
+	}
+	return &f, nil
+}

@@ -1,0 +1,336 @@
+package fixer
+
+import (
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/stichdev/stich/sandbox"
+)
+
+// Kind says what a [Fix] asks for.
+type Kind string
+
+const (
+	// KindEdit: files were changed or created (see Result.Files).
+	KindEdit Kind = "edit"
+	// KindInstall: an npm package must be installed; nothing was edited.
+	KindInstall Kind = "install"
+)
+
+// Fix is one repair, for the activity log and the next model prompt.
+type Fix struct {
+	// Code, File and Line identify the diagnostic it answers.
+	Code int    `json:"code"`
+	File string `json:"file"`
+	Line int    `json:"line"`
+	Kind Kind   `json:"kind"`
+	// Target is the file edited or created; it may differ from File (an
+	// export added to the imported module).
+	Target      string `json:"target,omitempty"`
+	Description string `json:"description"`
+	// Before and After show the change: a whole import declaration, a
+	// renamed identifier, or "" and the added code.
+	Before string `json:"before,omitempty"`
+	After  string `json:"after,omitempty"`
+	// Package is the npm package to install, for KindInstall.
+	Package string `json:"package,omitempty"`
+}
+
+// Result is the outcome of one fixer pass.
+type Result struct {
+	// Files holds the full new content of every changed or created file.
+	Files map[string]string `json:"files"`
+	Fixes []Fix             `json:"fixes"`
+	// Unfixable lists the diagnostics no fix addresses.
+	Unfixable []sandbox.Diagnostic `json:"unfixable"`
+	// Install lists npm packages the app imports but does not have,
+	// sorted; installing them is the caller's move.
+	Install []string `json:"install,omitempty"`
+}
+
+//go:embed ts/facts.mjs ts/package.json ts/package-lock.json
+var tools embed.FS
+
+// toolFiles returns the parser's files and their digest.
+func toolFiles() (map[string]string, string) {
+	files := map[string]string{}
+	h := sha256.New()
+	for _, name := range []string{"facts.mjs", "package.json", "package-lock.json"} {
+		b, err := tools.ReadFile("ts/" + name)
+		if err != nil {
+			panic(err) // embedded at build time
+		}
+		files[name] = string(b)
+		h.Write([]byte(name))
+		h.Write(b)
+	}
+	return files, hex.EncodeToString(h.Sum(nil))
+}
+
+// Fixer runs the deterministic TypeScript fixer. It holds no state between
+// calls beyond the id of the tools workspace, so one Fixer serves every
+// app concurrently.
+type Fixer struct {
+	runner  sandbox.Runner
+	tools   string
+	timeout time.Duration
+}
+
+// Option configures [New].
+type Option interface{ apply(*Fixer) }
+
+type optionFunc func(*Fixer)
+
+func (f optionFunc) apply(x *Fixer) { f(x) }
+
+// WithToolsWorkspace names the sandbox workspace that holds the parser
+// script and its pinned typescript package. Default "stich-fixer-tools".
+func WithToolsWorkspace(id string) Option {
+	return optionFunc(func(f *Fixer) { f.tools = id })
+}
+
+// WithTimeout bounds each parser run. Default 60 s.
+func WithTimeout(d time.Duration) Option {
+	return optionFunc(func(f *Fixer) { f.timeout = d })
+}
+
+// ErrTools: the parser workspace could not be set up.
+var ErrTools = errors.New("fixer: parser tools unavailable")
+
+// New prepares the tools workspace in r: it writes facts.mjs with its
+// package.json and lockfile and installs typescript 5.9 (from the shared
+// npm cache when warm), unless a stamp shows the same files are installed
+// already.
+func New(ctx context.Context, r sandbox.Runner, opts ...Option) (*Fixer, error) {
+	f := &Fixer{runner: r, tools: "stich-fixer-tools", timeout: time.Minute}
+	for _, o := range opts {
+		o.apply(f)
+	}
+	if !sandbox.ValidID(f.tools) {
+		return nil, fmt.Errorf("%w: bad workspace id %q", ErrTools, f.tools)
+	}
+	files, digest := toolFiles()
+	if stamp, err := r.ReadFile(ctx, f.tools, "stamp"); err == nil && string(stamp) == digest {
+		if _, err := r.ReadFile(ctx, f.tools, "node_modules/typescript/package.json"); err == nil {
+			return f, nil
+		}
+	}
+	if err := r.Prepare(ctx, f.tools); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrTools, err)
+	}
+	if err := r.RemoveFiles(ctx, f.tools, []string{"stamp"}); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrTools, err)
+	}
+	if err := r.WriteFiles(ctx, f.tools, files); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrTools, err)
+	}
+	if res, err := r.Install(ctx, f.tools, sandbox.InstallOptions{}); err != nil {
+		return nil, fmt.Errorf("%w: installing typescript: %w\n%s", ErrTools, err, res.TailText())
+	}
+	if err := r.WriteFiles(ctx, f.tools, map[string]string{"stamp": digest}); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrTools, err)
+	}
+	return f, nil
+}
+
+// handled reports whether the fixer has a rule for code.
+func handled(code int) bool {
+	_, ok := priority[code]
+	return ok
+}
+
+// Limits on what is sent to the parser.
+const (
+	maxSourceFile  = 1 << 20
+	maxSourceTotal = 16 << 20
+)
+
+const scratch = ".stich/fixer"
+
+// Fix runs one pass over diags (as [sandbox.ParseTSC] returns them, paths
+// relative to the workspace root) for the app whose files are given, in
+// workspace id of the fixer's runner. It parses the sources in the sandbox
+// and plans the edits in Go; it writes nothing to the app (its scratch
+// folder .stich/fixer aside): the caller applies Result.Files. An error
+// means the parser could not run; diagnostics it cannot fix are in
+// Result.Unfixable.
+func (f *Fixer) Fix(ctx context.Context, id string, diags []sandbox.Diagnostic, files map[string]string) (Result, error) {
+	var relevant []sandbox.Diagnostic
+	for _, d := range diags {
+		if handled(d.Code) && d.File != "" {
+			relevant = append(relevant, d)
+		}
+	}
+	if len(relevant) == 0 {
+		return Result{Files: map[string]string{}, Unfixable: diags}, nil
+	}
+	req := buildRequest(relevant, files)
+	out, err := f.parse(ctx, id, req)
+	if err != nil {
+		return Result{}, err
+	}
+	fc, err := decodeFacts(out, req.Files)
+	if err != nil {
+		return Result{}, err
+	}
+	return plan(diags, files, fc), nil
+}
+
+// parse runs facts.mjs on req in workspace id and returns its raw output.
+func (f *Fixer) parse(ctx context.Context, id string, req request) ([]byte, error) {
+	in, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("fixer: %w", err)
+	}
+	if err := f.runner.WriteFiles(ctx, id, map[string]string{scratch + "/in.json": string(in)}); err != nil {
+		return nil, fmt.Errorf("fixer: %w", err)
+	}
+	defer f.runner.RemoveFiles(context.WithoutCancel(ctx), id, []string{".stich"})
+	res, err := f.runner.Run(ctx, id, sandbox.Command{
+		Args:    []string{"node", "-e", `import(process.env.STICH_FIXER + "/facts.mjs")`},
+		Env:     []string{"FIXER_IN=" + scratch + "/in.json", "FIXER_OUT=" + scratch + "/out.json"},
+		Mounts:  []sandbox.Mount{{Workspace: f.tools, Env: "STICH_FIXER"}},
+		Timeout: f.timeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fixer: parser: %w", err)
+	}
+	if res.ExitCode != 0 {
+		return nil, fmt.Errorf("fixer: parser exited with status %d: %s", res.ExitCode, strings.TrimSpace(res.TailText()))
+	}
+	out, err := f.runner.ReadFile(ctx, id, scratch+"/out.json")
+	if err != nil {
+		return nil, fmt.Errorf("fixer: parser output: %w", err)
+	}
+	return out, nil
+}
+
+// buildRequest selects the sources to parse and what to ask about them.
+func buildRequest(diags []sandbox.Diagnostic, files map[string]string) request {
+	req := request{Files: map[string]string{}, Names: map[string][]string{}}
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	total := 0
+	// Files with diagnostics first, so they survive the size cap.
+	withDiags := map[string]bool{}
+	for _, d := range diags {
+		withDiags[d.File] = true
+	}
+	sort.SliceStable(paths, func(i, j int) bool { return withDiags[paths[i]] && !withDiags[paths[j]] })
+	for _, p := range paths {
+		c := files[p]
+		if !isSource(p) || strings.HasPrefix(p, "node_modules/") || strings.Contains(p, "/node_modules/") || strings.HasPrefix(p, ".") || len(c) > maxSourceFile || total+len(c) > maxSourceTotal {
+			continue
+		}
+		req.Files[p] = c
+		total += len(c)
+	}
+	seen := map[string]bool{}
+	for _, d := range diags {
+		if _, ok := req.Files[d.File]; !ok {
+			continue
+		}
+		if _, ok := req.Names[d.File]; !ok {
+			req.Names[d.File] = []string{}
+		}
+		switch d.Code {
+		case 2304, 2552:
+			if n := quoted(d.Message, 0); identRe.MatchString(n) && !seen[d.File+":"+n] {
+				seen[d.File+":"+n] = true
+				req.Names[d.File] = append(req.Names[d.File], n)
+			}
+		}
+		switch d.Code {
+		case 6133, 6196, 2551, 2552:
+			req.Queries = append(req.Queries, queryIn{File: d.File, Line: d.Line, Column: d.Column})
+		}
+	}
+	return req
+}
+
+// RepairOptions tune [Fixer.Repair].
+type RepairOptions struct {
+	// Rounds bounds the fix passes (default 3); each is followed by a
+	// type-check.
+	Rounds int
+	// TypeCheck is passed to [sandbox.TypeCheck] (its Dir must be "": the
+	// app is at the workspace root).
+	TypeCheck sandbox.TypeCheckOptions
+}
+
+// RepairResult is the outcome of [Fixer.Repair].
+type RepairResult struct {
+	// Files holds the final content of every file the fixer changed.
+	Files map[string]string
+	Fixes []Fix
+	// Initial are the diagnostics of the first type-check, Remaining those
+	// of the last.
+	Initial   []sandbox.Diagnostic
+	Remaining []sandbox.Diagnostic
+	Install   []string
+	// Rounds counts the fix passes that changed something.
+	Rounds int
+}
+
+// Repair type-checks the app in workspace id, fixes, writes the fixed
+// files to the workspace and type-checks again, until the app is clean, a
+// pass changes nothing, or Rounds passes ran. files must be the app's
+// files as they are in the workspace.
+func (f *Fixer) Repair(ctx context.Context, id string, files map[string]string, opts RepairOptions) (RepairResult, error) {
+	rounds := opts.Rounds
+	if rounds <= 0 {
+		rounds = 3
+	}
+	cur := maps.Clone(files)
+	out := RepairResult{Files: map[string]string{}}
+	install := map[string]bool{}
+	for {
+		diags, res, err := sandbox.TypeCheck(ctx, f.runner, id, opts.TypeCheck)
+		if err != nil {
+			return out, fmt.Errorf("fixer: %w\n%s", err, res.TailText())
+		}
+		if out.Initial == nil {
+			out.Initial = diags
+		}
+		out.Remaining = diags
+		if len(diags) == 0 || out.Rounds == rounds {
+			break
+		}
+		fx, err := f.Fix(ctx, id, diags, cur)
+		if err != nil {
+			return out, err
+		}
+		out.Fixes = append(out.Fixes, fx.Fixes...)
+		for _, p := range fx.Install {
+			install[p] = true
+		}
+		if len(fx.Files) == 0 {
+			break
+		}
+		if err := f.runner.WriteFiles(ctx, id, fx.Files); err != nil {
+			return out, fmt.Errorf("fixer: %w", err)
+		}
+		for p, c := range fx.Files {
+			cur[p] = c
+			out.Files[p] = c
+		}
+		out.Rounds++
+	}
+	for p := range install {
+		out.Install = append(out.Install, p)
+	}
+	sort.Strings(out.Install)
+	return out, nil
+}

@@ -1,0 +1,334 @@
+// facts.mjs reports syntax facts about an app's TypeScript sources for the
+// stich fixer: imports, exports, top-level declarations, how given names
+// are used, and what sits at given diagnostic positions. It only PARSES
+// (ts.createSourceFile from the pinned typescript 5.9 package next to it):
+// it never type-checks, resolves or runs the app's code. stich runs it in
+// the sandbox because the sources are untrusted.
+//
+// Input (JSON file named by $FIXER_IN):
+//   { "files": { "src/App.tsx": "<source>", ... },
+//     "names": { "src/App.tsx": ["Sidebar", ...] },
+//     "queries": [ { "file": "src/App.tsx", "line": 3, "column": 8 }, ... ] }
+// Output (JSON file named by $FIXER_OUT): see the Go type fixer.facts.
+// Every offset in the output is a UTF-8 byte offset into the file.
+
+import { createRequire } from "node:module";
+import { readFileSync, writeFileSync } from "node:fs";
+
+const require = createRequire(import.meta.url);
+const ts = require("typescript");
+
+const input = JSON.parse(readFileSync(process.env.FIXER_IN, "utf8"));
+const out = { version: 1, typescript: ts.version, files: {}, queries: [] };
+
+// byteOffsets maps UTF-16 string indexes to UTF-8 byte offsets.
+function byteOffsets(text) {
+  if (/^[\x00-\x7f]*$/.test(text)) return (i) => i;
+  const table = new Uint32Array(text.length + 1);
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    table[i] = bytes;
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      // A surrogate pair is 4 bytes; its second half maps into the middle.
+      table[i + 1] = bytes;
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  table[text.length] = bytes;
+  return (i) => table[Math.max(0, Math.min(i, text.length))];
+}
+
+function scriptKind(path) {
+  if (path.endsWith(".tsx")) return ts.ScriptKind.TSX;
+  if (path.endsWith(".jsx")) return ts.ScriptKind.JSX;
+  if (/\.[cm]?js$/.test(path)) return ts.ScriptKind.JS;
+  return ts.ScriptKind.TS;
+}
+
+function hasModifier(node, kind) {
+  return (ts.canHaveModifiers(node) ? ts.getModifiers(node) ?? [] : []).some((m) => m.kind === kind);
+}
+
+function bindingNames(name, acc) {
+  if (ts.isIdentifier(name)) acc.push(name.text);
+  else for (const el of name.elements) if (!ts.isOmittedExpression(el)) bindingNames(el.name, acc);
+  return acc;
+}
+
+const sources = {};
+for (const [path, text] of Object.entries(input.files ?? {})) {
+  const sf = ts.createSourceFile(path, text, ts.ScriptTarget.Latest, true, scriptKind(path));
+  sources[path] = sf;
+  const b = byteOffsets(text);
+  const range = (node) => ({ start: b(node.getStart(sf)), end: b(node.end) });
+  const facts = {
+    parseErrors: sf.parseDiagnostics.length,
+    imports: [],
+    exports: [],
+    exportStars: [],
+    declarations: [],
+    importsEnd: 0,
+    usage: {},
+  };
+  // Where new imports and placeholders go: after the last import, else
+  // after leading directives ("use client").
+  for (const st of sf.statements) {
+    if (ts.isImportDeclaration(st) || ts.isImportEqualsDeclaration(st)) facts.importsEnd = b(st.end);
+  }
+  if (facts.importsEnd === 0) {
+    for (const st of sf.statements) {
+      if (ts.isExpressionStatement(st) && ts.isStringLiteral(st.expression)) facts.importsEnd = b(st.end);
+      else break;
+    }
+  }
+  const localKinds = {};
+  for (const st of sf.statements) {
+    if (ts.isImportDeclaration(st)) {
+      const clause = st.importClause;
+      const imp = {
+        ...range(st),
+        line: sf.getLineAndCharacterOfPosition(st.getStart(sf)).line + 1,
+        spec: ts.isStringLiteral(st.moduleSpecifier) ? st.moduleSpecifier.text : "",
+        specStart: b(st.moduleSpecifier.getStart(sf)),
+        specEnd: b(st.moduleSpecifier.end),
+        typeOnly: !!clause?.isTypeOnly,
+        default: null,
+        namespace: null,
+        named: null,
+        attributes: st.attributes ? text.slice(st.attributes.getStart(sf), st.attributes.end) : "",
+      };
+      if (clause?.name) imp.default = { name: clause.name.text, ...range(clause.name) };
+      const nb = clause?.namedBindings;
+      if (nb && ts.isNamespaceImport(nb)) imp.namespace = { name: nb.name.text, ...range(nb.name) };
+      if (nb && ts.isNamedImports(nb)) {
+        imp.named = nb.elements.map((e) => ({
+          name: (e.propertyName ?? e.name).text,
+          alias: e.name.text,
+          typeOnly: e.isTypeOnly,
+          ...range(e),
+        }));
+      }
+      facts.imports.push(imp);
+      continue;
+    }
+    const exported = hasModifier(st, ts.SyntaxKind.ExportKeyword);
+    const isDefault = hasModifier(st, ts.SyntaxKind.DefaultKeyword);
+    const declare = (name, kind, typeOnly) => {
+      localKinds[name] = { kind, typeOnly };
+      facts.declarations.push({ name, kind, typeOnly, exported, start: b(st.getStart(sf)) });
+      if (exported && !isDefault) facts.exports.push({ name, kind, typeOnly });
+    };
+    if (ts.isFunctionDeclaration(st)) {
+      if (st.name) declare(st.name.text, "function", false);
+      if (isDefault) facts.exports.push({ name: "default", kind: "function", typeOnly: false, local: st.name?.text ?? "" });
+    } else if (ts.isClassDeclaration(st)) {
+      if (st.name) declare(st.name.text, "class", false);
+      if (isDefault) facts.exports.push({ name: "default", kind: "class", typeOnly: false, local: st.name?.text ?? "" });
+    } else if (ts.isVariableStatement(st)) {
+      const flags = st.declarationList.flags;
+      const kind = flags & ts.NodeFlags.Const ? "const" : flags & ts.NodeFlags.Let ? "let" : "var";
+      for (const d of st.declarationList.declarations) for (const n of bindingNames(d.name, [])) declare(n, kind, false);
+    } else if (ts.isInterfaceDeclaration(st)) declare(st.name.text, "interface", true);
+    else if (ts.isTypeAliasDeclaration(st)) declare(st.name.text, "type", true);
+    else if (ts.isEnumDeclaration(st)) declare(st.name.text, "enum", false);
+    else if (ts.isModuleDeclaration(st) && ts.isIdentifier(st.name)) declare(st.name.text, "namespace", false);
+    else if (ts.isExportAssignment(st)) {
+      const local = ts.isIdentifier(st.expression) ? st.expression.text : "";
+      facts.exports.push({ name: st.isExportEquals ? "=" : "default", kind: "default", typeOnly: false, local });
+    } else if (ts.isExportDeclaration(st)) {
+      const from = st.moduleSpecifier && ts.isStringLiteral(st.moduleSpecifier) ? st.moduleSpecifier.text : "";
+      if (!st.exportClause) {
+        if (from) facts.exportStars.push(from);
+      } else if (ts.isNamespaceExport(st.exportClause)) {
+        facts.exports.push({ name: st.exportClause.name.text, kind: "reexport", typeOnly: st.isTypeOnly, from });
+      } else {
+        for (const e of st.exportClause.elements) {
+          facts.exports.push({
+            name: e.name.text,
+            kind: from ? "reexport" : "local",
+            typeOnly: st.isTypeOnly || e.isTypeOnly,
+            local: (e.propertyName ?? e.name).text,
+            from,
+          });
+        }
+      }
+    }
+  }
+  // `export { a }` of a local interface exports a type.
+  for (const e of facts.exports) {
+    if (e.kind === "local" && localKinds[e.local]?.typeOnly) e.typeOnly = true;
+  }
+
+  // Usage of the names the fixer asked about.
+  // Files the fixer asks about also get the usage of their own imports.
+  const wanted = new Set(input.names?.[path] ?? []);
+  if (input.names && path in input.names) {
+    for (const im of facts.imports) {
+      if (im.default) wanted.add(im.default.name);
+      if (im.namespace) wanted.add(im.namespace.name);
+      for (const n of im.named ?? []) wanted.add(n.alias);
+    }
+  }
+  if (wanted.size > 0) {
+    const usage = facts.usage;
+    const get = (n) =>
+      (usage[n] ??= { count: 0, jsx: false, props: [], children: false, call: false, args: 0, result: "", new: false, type: false, typeArgs: 0, value: false, members: [] });
+    const addUnique = (arr, v) => {
+      if (!arr.includes(v) && arr.length < 64) arr.push(v);
+    };
+    const visit = (node) => {
+      if (ts.isIdentifier(node) && wanted.has(node.text)) classify(node, get);
+      ts.forEachChild(node, visit);
+    };
+    const classify = (id, get) => {
+      const p = id.parent;
+      if (!p) return;
+      // Declarations and property names are not uses of the name.
+      if (
+        (ts.isVariableDeclaration(p) || ts.isFunctionDeclaration(p) || ts.isClassDeclaration(p) || ts.isParameter(p) ||
+          ts.isInterfaceDeclaration(p) || ts.isTypeAliasDeclaration(p) || ts.isEnumDeclaration(p) || ts.isEnumMember(p) ||
+          ts.isPropertyAssignment(p) || ts.isPropertyDeclaration(p) || ts.isMethodDeclaration(p) || ts.isPropertySignature(p) ||
+          ts.isMethodSignature(p) || ts.isTypeParameterDeclaration(p) || ts.isBindingElement(p) || ts.isImportSpecifier(p) ||
+          ts.isImportClause(p) || ts.isNamespaceImport(p) || ts.isExportSpecifier(p) || ts.isJsxAttribute(p) ||
+          ts.isGetAccessorDeclaration(p) || ts.isSetAccessorDeclaration(p) || ts.isFunctionExpression(p) || ts.isClassExpression(p)) &&
+        p.name === id
+      ) return;
+      if ((ts.isBindingElement(p) || ts.isImportSpecifier(p) || ts.isExportSpecifier(p)) && p.propertyName === id) return;
+      if (ts.isPropertyAccessExpression(p) && p.name === id) return;
+      if (ts.isQualifiedName(p) && p.right === id) return;
+      if (ts.isLabeledStatement(p) || ts.isBreakOrContinueStatement(p)) return;
+      const u = get(id.text);
+      u.count++;
+      if ((ts.isJsxOpeningElement(p) || ts.isJsxSelfClosingElement(p)) && p.tagName === id) {
+        u.jsx = true;
+        for (const a of p.attributes.properties) addUnique(u.props, ts.isJsxAttribute(a) ? a.name.getText(sf) : "...");
+        if (ts.isJsxOpeningElement(p) && p.parent.children.length > 0) u.children = true;
+        return;
+      }
+      if (ts.isJsxClosingElement(p)) return;
+      if (ts.isCallExpression(p) && p.expression === id) {
+        u.call = true;
+        u.args = Math.max(u.args, p.arguments.length);
+        const d = p.parent;
+        if (d && ts.isVariableDeclaration(d) && d.initializer === p) {
+          u.result = ts.isArrayBindingPattern(d.name) ? "array" : ts.isObjectBindingPattern(d.name) ? "object" : u.result || "value";
+        }
+        return;
+      }
+      if (ts.isNewExpression(p) && p.expression === id) {
+        u.new = true;
+        return;
+      }
+      if (ts.isTypeReferenceNode(p) && p.typeName === id) {
+        u.type = true;
+        u.typeArgs = Math.max(u.typeArgs, p.typeArguments?.length ?? 0);
+        return;
+      }
+      if (ts.isExpressionWithTypeArguments(p) && ts.isHeritageClause(p.parent)) {
+        if (p.parent.token === ts.SyntaxKind.ImplementsKeyword || ts.isInterfaceDeclaration(p.parent.parent)) u.type = true;
+        else u.new = true;
+        return;
+      }
+      if (ts.isQualifiedName(p) && p.left === id) {
+        u.type = true;
+        addUnique(u.members, p.right.text);
+        return;
+      }
+      if (ts.isPropertyAccessExpression(p) && p.expression === id) {
+        u.value = true;
+        addUnique(u.members, p.name.text);
+        const tag = p.parent;
+        if (tag && (ts.isJsxOpeningElement(tag) || ts.isJsxSelfClosingElement(tag)) && tag.tagName === p) u.jsx = true;
+        return;
+      }
+      u.value = true;
+    };
+    visit(sf);
+  }
+  out.files[path] = facts;
+}
+
+// What sits at each queried position: the identifier there and, for a
+// declaration, its kind and the range that removes it from its list.
+function nodeAt(sf, pos) {
+  let node = sf;
+  for (;;) {
+    let next;
+    ts.forEachChild(node, (c) => {
+      if (!next && c.getStart(sf) <= pos && pos < c.end) next = c;
+    });
+    if (!next) return node;
+    node = next;
+  }
+}
+
+for (const q of input.queries ?? []) {
+  const sf = sources[q.file];
+  const res = { file: q.file, line: q.line, column: q.column, name: "", start: 0, end: 0, role: "", declKind: "", removeStart: 0, removeEnd: 0 };
+  out.queries.push(res);
+  if (!sf) continue;
+  const text = sf.text;
+  const b = byteOffsets(text);
+  let pos;
+  try {
+    pos = sf.getPositionOfLineAndCharacter(q.line - 1, q.column - 1);
+  } catch {
+    continue;
+  }
+  const node = nodeAt(sf, pos);
+  if (!ts.isIdentifier(node)) continue;
+  res.name = node.text;
+  res.start = b(node.getStart(sf));
+  res.end = b(node.end);
+  const p = node.parent;
+  const listRemoval = (el, list) => {
+    const i = list.indexOf(el);
+    if (i < 0) return;
+    if (i + 1 < list.length) {
+      res.removeStart = b(el.getStart(sf));
+      res.removeEnd = b(list[i + 1].getStart(sf));
+    } else if (i > 0) {
+      res.removeStart = b(list[i - 1].end);
+      res.removeEnd = b(el.end);
+    } else {
+      res.removeStart = b(el.getStart(sf));
+      res.removeEnd = b(el.end);
+    }
+  };
+  if (ts.isPropertyAccessExpression(p) && p.name === node) res.role = "property";
+  else if (ts.isParameter(p) && p.name === node) {
+    res.role = "declaration";
+    res.declKind = "parameter";
+  } else if (ts.isBindingElement(p) && p.name === node) {
+    res.role = "declaration";
+    if (ts.isArrayBindingPattern(p.parent)) {
+      res.declKind = "array-element";
+      // The last element goes with the comma before it ([a, b] → [a]);
+      // any other leaves a hole ([a, b, c] → [a, , c]).
+      const els = p.parent.elements;
+      const i = els.indexOf(p);
+      if (i === els.length - 1 && i > 0 && !p.initializer && !p.dotDotDotToken) {
+        res.removeStart = b(els[i - 1].end);
+        res.removeEnd = b(p.end);
+      }
+    } else {
+      res.declKind = p.propertyName || p.initializer || p.dotDotDotToken ? "object-element-complex" : "object-element";
+      if (p.parent.elements.length > 1) listRemoval(p, p.parent.elements);
+      else res.declKind = "object-element-only";
+    }
+  } else if (ts.isVariableDeclaration(p) && p.name === node) {
+    res.role = "declaration";
+    res.declKind = "variable";
+  } else if ((ts.isFunctionDeclaration(p) || ts.isClassDeclaration(p) || ts.isInterfaceDeclaration(p) || ts.isTypeAliasDeclaration(p)) && p.name === node) {
+    res.role = "declaration";
+    res.declKind = ts.SyntaxKind[p.kind];
+  } else if (ts.isImportSpecifier(p) || ts.isImportClause(p) || ts.isNamespaceImport(p)) {
+    res.role = "import";
+  } else res.role = "reference";
+}
+
+writeFileSync(process.env.FIXER_OUT, JSON.stringify(out));

@@ -1,0 +1,75 @@
+// Package sandbox runs untrusted app code — the generated apps' npm
+// installs, type-checks, builds and the fixer's parser — in isolated
+// workspaces, and parses what tsc prints.
+//
+// # What it owns
+//
+// The [Runner] contract (workspaces named by id: prepare, write/read/remove
+// files, install dependencies, run commands with streamed output, status,
+// cleanup), its [Local] implementation on bubblewrap, the npm install
+// policy ([CheckDependencies]), and the tsc diagnostic shape ([Diagnostic],
+// [ParseTSC], [TypeCheck]) shared with the fixer and the preview.
+//
+// # Guarantees of Local
+//
+// Generated code never runs inside the stich process or with its
+// privileges. Every command runs as:
+//
+//  1. A separate process tree started as the sandbox uid/gid ([Config.UID],
+//     not root), under bwrap with --unshare-all (user, mount, pid, ipc,
+//     uts, cgroup and network namespaces), --disable-userns, --cap-drop
+//     ALL, --new-session and --die-with-parent. stich's own thread holds a
+//     parent-death signal on bwrap, so the tree dies with stich; bwrap
+//     starts as init of a pid namespace of its own, so the sandbox's init
+//     it orphans on exit is reaped at once, not left to the host's init.
+//  2. A file system of read-only system folders (/usr and the /bin, /lib
+//     links, the /etc files node and npm need, node's install location),
+//     synthetic /etc/passwd and /etc/group naming only the sandbox user,
+//     fresh /proc and /dev, a size-bounded private /tmp (also HOME), and
+//     the workspace at /app as the only writable host folder. The root is
+//     remounted read-only. The npm cache (/cache) is a second writable bind
+//     during Install only. Other workspaces can be mounted read-only.
+//  3. No network, except during Install (see below).
+//  4. rlimits set by prlimit before bwrap starts: CPU time, address space,
+//     tasks (RLIMIT_NPROC, per uid), file size, open files, no core dumps.
+//     Where cgroup v1 is mounted and writable (as root), each command also
+//     gets its own memory and pids cgroup, joined before the command runs
+//     (a gate shell waits on a pipe until then); memory is then bounded per
+//     command and OOM kills are reported. Without cgroups memory is bounded
+//     by RLIMIT_AS (large, because V8 reserves ~10 GiB for WebAssembly)
+//     and node's --max-old-space-size.
+//  5. A wall-clock limit. At the limit, on context cancellation and after
+//     the command exits, the process group is killed, the cgroup emptied,
+//     and the pid namespace takes every remaining process with it. Run
+//     returns only when all processes are gone.
+//  6. Host-side file access ([Runner.WriteFiles], [Runner.ReadFile],
+//     [Runner.RemoveFiles]) goes through [os.Root]: symlinks planted by
+//     the sandbox cannot redirect stich's writes or reads outside the
+//     workspace, and written files replace whatever was at their path.
+//
+// Install is the one networked step. bubblewrap cannot filter by host, so
+// during it the sandbox shares the host network namespace. It runs only
+// npm, with --ignore-scripts (no package code runs), the registry from
+// [Config], and after [CheckDependencies] refused URL, git, file and link
+// specs, lockfile URLs outside the registry and any .npmrc. Restricting the
+// network to the registry host needs an egress proxy or firewall outside
+// stich.
+//
+// Not covered: disk use (only the size of single files is bounded), a
+// seccomp filter and Landlock (possible hardening), and cgroup v2 (falls
+// back to rlimits). [Config.Unsafe] drops the namespaces entirely; it
+// exists for development machines without bubblewrap and logs a warning on
+// every command.
+//
+// # Concurrency
+//
+// [Local] is safe for concurrent use. Commands of one workspace may run
+// concurrently; Install and Cleanup wait for them and exclude the others.
+// Output callbacks of one command never overlap.
+//
+// # Imports
+//
+// The standard library only. It must not import actors, rpc, cluster, cmd
+// or any other stich package: the sandbox grain imports it, not the other
+// way around.
+package sandbox
