@@ -101,7 +101,7 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("/", s.webHandler())
+	mux.HandleFunc("GET /{$}", s.index)
 	s.handler = mux
 
 	protocols := new(http.Protocols)
