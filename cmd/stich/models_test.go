@@ -43,7 +43,7 @@ func events(t *testing.T, out string) []map[string]any {
 func TestGenerateWithModelThroughAllPhases(t *testing.T) {
 	srv := fakeModel(t, "generation.json")
 	dir := filepath.Join(t.TempDir(), "app")
-	code, out, errs := runCLI(t, "generate", "--json", "--provider", "custom", "--base-url", srv.URL, "--model", "gpt-test",
+	code, out, errs := runCLI(t, "generate", "--json", "--provider", "openai", "--base-url", srv.URL, "--model", "gpt-test",
 		"--out", dir, "a task tracker with due dates")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
