@@ -20,6 +20,23 @@ web/node_modules/.stamp: web/package.json web/package-lock.json
 .PHONY: tools
 tools: web/node_modules/.stamp ## Install pinned code generators (buf from npm; Go plugins via tools/go.mod)
 
+# The browser UI (web/): Vite builds it into web/dist, which web/embed.go
+# embeds into bin/stich. Rebuilt only when its sources change.
+WEB_SRC  := $(shell find web/src web/index.html web/vite.config.ts web/tsconfig.json -type f 2>/dev/null)
+CHROMIUM ?= /usr/bin/chromium
+
+web/dist/index.html: web/node_modules/.stamp $(WEB_SRC)
+	cd web && npm run build
+
+.PHONY: web
+web: web/dist/index.html ## Build the browser UI into web/dist (embedded by the next Go build)
+
+.PHONY: web-test
+web-test: web ## Web UI: unit tests (vitest) and end-to-end tests in Chromium against a real stich serve
+	@if [ ! -x $(CHROMIUM) ]; then echo "installing chromium (Debian package)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
+	cd web && npm run test:unit
+	cd web && CHROMIUM=$(CHROMIUM) npm run test:e2e
 
 .PHONY: generate
 generate: tools ## Regenerate protobuf and Connect code from proto/
@@ -28,16 +45,16 @@ generate: tools ## Regenerate protobuf and Connect code from proto/
 
 .PHONY: check-generated
 check-generated: generate ## Fail if committed generated code is stale
-	@if [ -n "$$(git status --porcelain -- proto)" ]; then \
-		echo "generated code in proto/ is stale or uncommitted: run 'make generate' and commit"; \
-		git status --porcelain -- proto; exit 1; fi
+	@if [ -n "$$(git status --porcelain -- proto web/src/gen)" ]; then \
+		echo "generated code in proto/ or web/src/gen/ is stale or uncommitted: run 'make generate' and commit"; \
+		git status --porcelain -- proto web/src/gen; exit 1; fi
 
 .PHONY: build
-build: ## Build bin/stich
+build: web ## Build bin/stich (with the web UI)
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/stich
 
 .PHONY: run
-run: build ## Build and serve on 127.0.0.1:8080 with embedded defaults (data in ./stich-data)
+run: web build ## Build (web UI included) and serve on 127.0.0.1:8080 with embedded defaults (data in ./stich-data)
 	$(BIN) serve
 
 .PHONY: lint
@@ -66,6 +83,7 @@ system-deps: ## Install the Debian packages the tests need (bubblewrap, chromium
 test: system-deps check-generated lint ## Everything CI checks: generated code, lint, all Go tests with -race, app builds
 	$(GO) test -race -count=1 -timeout 15m ./...
 	$(GO) test -count=1 -timeout 15m -tags npmbuild -run 'NPM' ./scaffold/...
+	$(MAKE) web-test
 
 .PHONY: bench
 bench: ## Benchmarks, printed as ratios against references measured in the same run
@@ -74,4 +92,4 @@ bench: ## Benchmarks, printed as ratios against references measured in the same 
 
 .PHONY: clean
 clean: ## Remove build output
-	rm -rf bin bench.out
+	rm -rf bin bench.out web/dist/assets web/dist/index.html

@@ -101,7 +101,7 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /{$}", s.index)
+	mux.Handle("/", s.webHandler())
 	s.handler = mux
 
 	protocols := new(http.Protocols)

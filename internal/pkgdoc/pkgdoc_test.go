@@ -24,7 +24,8 @@ func TestEveryPackageHasDoc(t *testing.T) {
 		}
 		rel, _ := filepath.Rel(root, path)
 		switch {
-		case rel == "third_party" || rel == "web" || (rel != "." && strings.HasPrefix(d.Name(), ".")) || d.Name() == "node_modules" || d.Name() == "testdata":
+		case rel == "third_party" || (rel != "." && strings.HasPrefix(d.Name(), ".")) || d.Name() == "node_modules" || d.Name() == "testdata" ||
+			strings.HasPrefix(rel, filepath.Join("web", "src")) || strings.HasPrefix(rel, filepath.Join("web", "dist")):
 			return filepath.SkipDir
 		case strings.HasPrefix(rel, "proto"):
 			return nil

@@ -1,0 +1,145 @@
+// Harness for the end-to-end tests: a real `stich serve` process and
+// Debian's Chromium driven by playwright-core.
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, existsSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repoRoot = resolve(here, "..", "..");
+
+/** tmp is this run's scratch folder (binary, data folders). */
+export const tmp = mkdtempSync(join(tmpdir(), "stich-e2e-"));
+
+/** artifacts is where screenshots go (STICH_E2E_ARTIFACTS, else under tmp). */
+export const artifacts = process.env.STICH_E2E_ARTIFACTS ? resolve(process.env.STICH_E2E_ARTIFACTS) : join(tmp, "artifacts");
+mkdirSync(artifacts, { recursive: true });
+
+/**
+ * stichBinary returns STICH_BIN, or builds ./cmd/stich into tmp (the UI in
+ * web/dist must be built first: `npm run build`).
+ */
+export function stichBinary() {
+  if (process.env.STICH_BIN) return resolve(process.env.STICH_BIN);
+  if (!existsSync(join(repoRoot, "web", "dist", "index.html"))) {
+    throw new Error("web/dist/index.html is missing: run `npm run build` (or `make web`) before the e2e tests");
+  }
+  const bin = join(tmp, "stich");
+  execFileSync("go", ["build", "-o", bin, "./cmd/stich"], { cwd: repoRoot, stdio: "inherit" });
+  return bin;
+}
+
+/** freePort asks the OS for a free loopback port. */
+export function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once("error", rej);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+/**
+ * startServer runs `stich serve` and resolves once its JSON log says
+ * "stich is ready", with the URL from that line.
+ */
+export function startServer(bin, { data, http = "127.0.0.1:0", chunkDelay = "5ms" }) {
+  const args = ["serve", "--data", data, "--http", http, "--log-format", "json", "--scaffold-chunk-delay", chunkDelay, "--shutdown-grace", "10s"];
+  const proc = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
+  const logs = [];
+  const exited = new Promise((res) => proc.once("exit", (code, signal) => res({ code, signal })));
+  return new Promise((res, rej) => {
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL");
+      rej(new Error(`stich serve did not become ready in 30 s:\n${logs.join("\n")}`));
+    }, 30_000);
+    createInterface({ input: proc.stderr }).on("line", (line) => {
+      logs.push(line);
+      let rec;
+      try {
+        rec = JSON.parse(line);
+      } catch {
+        return;
+      }
+      if (rec.msg === "stich is ready") {
+        clearTimeout(timer);
+        res({ url: rec.url, proc, logs, exited });
+      }
+    });
+    exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      rej(new Error(`stich serve exited (${code ?? signal}) before it was ready:\n${logs.join("\n")}`));
+    });
+  });
+}
+
+/** stopServer sends SIGTERM and waits for the process to exit (SIGKILL after 20 s). */
+export async function stopServer(server) {
+  if (!server || server.proc.exitCode !== null || server.proc.signalCode !== null) return;
+  server.proc.kill("SIGTERM");
+  const t = setTimeout(() => server.proc.kill("SIGKILL"), 20_000);
+  await server.exited;
+  clearTimeout(t);
+}
+
+export const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: chromiumPath,
+    args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+}
+
+/**
+ * newPage opens a page that records console errors and failed requests, so
+ * tests can assert the UI stayed clean (CSP violations show up there too).
+ */
+export async function newPage(browser, { width = 1280, height = 800, colorScheme = "light" } = {}) {
+  const context = await browser.newContext({ viewport: { width, height }, colorScheme });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on("pageerror", (e) => page.errors.push(`pageerror: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error") page.errors.push(`console: ${m.text()}`);
+  });
+  return page;
+}
+
+export async function shot(page, name) {
+  const path = join(artifacts, `${name}.png`);
+  await page.screenshot({ path, fullPage: false });
+  return path;
+}
+
+/** rpc calls a unary Connect method with JSON. */
+export async function rpc(url, method, body) {
+  const res = await fetch(`${url}/stich.v1.${method}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const json = await res.json();
+  if (!res.ok) throw new Error(`${method}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** envelope frames one Connect streaming message (flags byte, big-endian length, JSON). */
+export function envelope(obj, flags = 0) {
+  const data = Buffer.from(JSON.stringify(obj));
+  const head = Buffer.alloc(5);
+  head.writeUInt8(flags, 0);
+  head.writeUInt32BE(data.length, 1);
+  return Buffer.concat([head, data]);
+}
+
+/** connectStream builds a Connect server-stream body: messages, then the end-of-stream frame. */
+export function connectStream(messages, error) {
+  return Buffer.concat([...messages.map((m) => envelope(m)), envelope(error ? { error } : {}, 2)]);
+}

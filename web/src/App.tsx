@@ -1,0 +1,74 @@
+import { useEffect, useState } from "react";
+import { ErrorBoundary } from "./components/ErrorBoundary";
+import { ClusterPage } from "./pages/Cluster";
+import { HomePage } from "./pages/Home";
+import { NotFoundPage } from "./pages/NotFound";
+import { SessionPage } from "./pages/Session";
+import { SettingsPage } from "./pages/Settings";
+import { Link, usePath } from "./router";
+import { getTheme, setTheme } from "./theme";
+
+function route(path: string) {
+  if (path === "/" || path === "/index.html") return <HomePage />;
+  const m = /^\/s\/([^/]+)\/?$/.exec(path);
+  if (m) return <SessionPage id={decodeURIComponent(m[1])} />;
+  if (path === "/cluster") return <ClusterPage />;
+  if (path === "/settings") return <SettingsPage />;
+  return <NotFoundPage path={path} />;
+}
+
+function ThemeToggle() {
+  const [dark, setDark] = useState(() => document.documentElement.dataset.theme === "dark");
+  useEffect(() => {
+    const obs = new MutationObserver(() => setDark(document.documentElement.dataset.theme === "dark"));
+    obs.observe(document.documentElement, { attributes: true, attributeFilter: ["data-theme"] });
+    return () => obs.disconnect();
+  }, []);
+  return (
+    <button
+      type="button"
+      className="btn small ghost"
+      aria-label={dark ? "Switch to the light theme" : "Switch to the dark theme"}
+      title={getTheme() === "system" ? "Theme follows the system; click to choose" : "Toggle theme"}
+      onClick={() => setTheme(dark ? "light" : "dark")}
+    >
+      {dark ? "☀ light" : "☾ dark"}
+    </button>
+  );
+}
+
+export function App() {
+  const path = usePath();
+  const nav = [
+    { href: "/", label: "New app" },
+    { href: "/cluster", label: "Cluster" },
+    { href: "/settings", label: "Settings" },
+  ];
+  return (
+    <>
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <Link href="/" className="brand" aria-label="stich home">
+          stich
+        </Link>
+        <nav aria-label="Main">
+          <ul>
+            {nav.map((n) => (
+              <li key={n.href}>
+                <Link href={n.href} aria-current={path === n.href ? "page" : undefined}>
+                  {n.label}
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <ThemeToggle />
+      </header>
+      <main id="main" tabIndex={-1}>
+        <ErrorBoundary resetKey={path}>{route(path)}</ErrorBoundary>
+      </main>
+    </>
+  );
+}

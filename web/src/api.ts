@@ -1,0 +1,96 @@
+// The only way the UI talks to stich: Connect clients generated from proto/
+// (protoc-gen-es, src/gen) over connect-web's fetch transport, same origin.
+import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { SessionService } from "./gen/stich/v1/session_pb";
+import { AdminService } from "./gen/stich/v1/admin_pb";
+
+/** origin is where the UI (and so the API) is served from. */
+export function origin(): string {
+  return typeof window === "undefined" ? "http://localhost" : window.location.origin;
+}
+
+const transport = createConnectTransport({
+  baseUrl: origin(),
+  // JSON keeps requests readable in the browser's network panel; events are
+  // small and the server compresses only bodies over 1 KiB.
+  useBinaryFormat: false,
+});
+
+export const sessions: Client<typeof SessionService> = createClient(SessionService, transport);
+export const admin: Client<typeof AdminService> = createClient(AdminService, transport);
+
+/** Problem is an API failure explained for a person: what happened, and what to do. */
+export interface Problem {
+  /** Connect code name, e.g. "not_found", or "network" when the server could not be reached. */
+  code: string;
+  title: string;
+  detail: string;
+  /** Whether trying again may help. */
+  retryable: boolean;
+}
+
+const codeNames: Record<number, string> = {
+  [Code.Canceled]: "canceled",
+  [Code.Unknown]: "unknown",
+  [Code.InvalidArgument]: "invalid_argument",
+  [Code.DeadlineExceeded]: "deadline_exceeded",
+  [Code.NotFound]: "not_found",
+  [Code.AlreadyExists]: "already_exists",
+  [Code.PermissionDenied]: "permission_denied",
+  [Code.ResourceExhausted]: "resource_exhausted",
+  [Code.FailedPrecondition]: "failed_precondition",
+  [Code.Aborted]: "aborted",
+  [Code.OutOfRange]: "out_of_range",
+  [Code.Unimplemented]: "unimplemented",
+  [Code.Internal]: "internal",
+  [Code.Unavailable]: "unavailable",
+  [Code.DataLoss]: "data_loss",
+  [Code.Unauthenticated]: "unauthenticated",
+};
+
+/** isNetworkError reports whether err means the request never reached a stich server (or the connection broke). */
+export function isNetworkError(err: unknown): boolean {
+  if (!(err instanceof ConnectError)) return err instanceof TypeError;
+  if (err.code !== Code.Unknown && err.code !== Code.Unavailable && err.code !== Code.Internal) return false;
+  // connect-web wraps fetch's TypeError ("Failed to fetch", "network error")
+  // as the cause; a Connect error sent by the server has none.
+  return err.cause instanceof TypeError || /failed to fetch|network ?error|load failed|input stream/i.test(err.rawMessage);
+}
+
+/** describe turns any error from a call into a [Problem]. */
+export function describe(err: unknown, action: string): Problem {
+  if (isNetworkError(err)) {
+    return {
+      code: "network",
+      title: `Could not reach the stich server while trying to ${action}`,
+      detail: `Nothing answered at ${origin()}. Check that stich serve is running and reachable, then retry.`,
+      retryable: true,
+    };
+  }
+  if (err instanceof ConnectError) {
+    const code = codeNames[err.code] ?? "unknown";
+    const message = err.rawMessage || "no details";
+    switch (err.code) {
+      case Code.NotFound:
+        return { code, title: "Not found", detail: message, retryable: false };
+      case Code.InvalidArgument:
+      case Code.OutOfRange:
+        return { code, title: `The server refused to ${action}`, detail: message, retryable: false };
+      case Code.ResourceExhausted:
+        return { code, title: "Too many requests", detail: message, retryable: true };
+      case Code.Unavailable:
+      case Code.DeadlineExceeded:
+        return { code, title: `The server could not ${action} right now`, detail: message, retryable: true };
+      case Code.Canceled:
+        return { code, title: "Cancelled", detail: message, retryable: true };
+      default:
+        return { code, title: `Could not ${action}`, detail: `${message} (${code})`, retryable: true };
+    }
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: "unknown", title: `Could not ${action}`, detail: message, retryable: true };
+}
+
+/** SESSION_ID matches the API's session id rule (session.proto). */
+export const SESSION_ID = /^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$/;

@@ -1,0 +1,87 @@
+import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
+import { describe, sessions, type Problem } from "../api";
+import type { ChatEntry } from "../session/reducer";
+import { ProblemBox } from "./ProblemBox";
+
+interface Props {
+  sessionId: string;
+  messages: readonly ChatEntry[];
+  prompt: string;
+  providerLabel: string;
+  /** False while the session's log is still loading. */
+  ready: boolean;
+}
+
+/** ChatPanel shows the conversation and sends refinements (SendMessage). */
+export function ChatPanel({ sessionId, messages, prompt, providerLabel, ready }: Props) {
+  const [text, setText] = useState("");
+  const [sending, setSending] = useState(false);
+  const [problem, setProblem] = useState<Problem>();
+  const listRef = useRef<HTMLOListElement>(null);
+
+  useEffect(() => {
+    const el = listRef.current;
+    if (el) el.scrollTop = el.scrollHeight;
+  }, [messages.length]);
+
+  async function send(e?: FormEvent) {
+    e?.preventDefault();
+    const t = text.trim();
+    if (!t || sending) return;
+    setSending(true);
+    setProblem(undefined);
+    try {
+      await sessions.sendMessage({ sessionId, text: t });
+      setText("");
+    } catch (err) {
+      setProblem(describe(err, "send the message"));
+    } finally {
+      setSending(false);
+    }
+  }
+
+  function onKey(e: KeyboardEvent<HTMLTextAreaElement>) {
+    if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
+      e.preventDefault();
+      void send();
+    }
+  }
+
+  return (
+    <div className="chat">
+      <ol className="messages" ref={listRef} aria-label="Conversation" aria-live="polite">
+        {prompt && (
+          <li className="msg user" data-role="user">
+            <span className="who">You</span>
+            <p>{prompt}</p>
+          </li>
+        )}
+        {messages.map((m) => (
+          <li key={m.seq} className={`msg ${m.role}`} data-role={m.role} data-seq={m.seq}>
+            <span className="who">{m.role === "user" ? "You" : m.role === "assistant" ? providerLabel || "stich" : "stich"}</span>
+            <p>{m.text}</p>
+          </li>
+        ))}
+      </ol>
+      {problem && <ProblemBox problem={problem} onRetry={() => void send()} />}
+      <form className="chat-form" onSubmit={send}>
+        <label htmlFor="chat-input" className="sr-only">
+          Ask for a change
+        </label>
+        <textarea
+          id="chat-input"
+          rows={2}
+          maxLength={16384}
+          placeholder={ready ? "Ask for a change, e.g. “also track a notes field”" : "Loading the session…"}
+          value={text}
+          disabled={!ready}
+          onChange={(e) => setText(e.target.value)}
+          onKeyDown={onKey}
+        />
+        <button type="submit" className="btn primary" disabled={!ready || sending || !text.trim()}>
+          {sending ? "Sending…" : "Send"}
+        </button>
+      </form>
+    </div>
+  );
+}

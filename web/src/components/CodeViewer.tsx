@@ -1,0 +1,161 @@
+// CodeViewer is a read-only view of one file: a line-number gutter beside a
+// <pre>, two text nodes however long the file. The API has no way to write
+// a file, so an editor (CodeMirror, Monaco) would add 100+ KB gzipped for
+// highlighting alone; this keeps the bundle small and streams cheaply.
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
+import { describe, sessions, type Problem } from "../api";
+import { formatBytes, type FileState } from "../session/reducer";
+import { ProblemBox } from "./ProblemBox";
+
+/** LARGE is how many characters are shown before asking (a huge file would freeze the page). */
+export const LARGE = 256 * 1024;
+
+interface Props {
+  sessionId: string;
+  file?: FileState;
+  /** A path selected (e.g. from a link) that has no file (yet). */
+  path?: string;
+  /** Whether the agent is working (an unfinished file is then being written, else interrupted). */
+  active: boolean;
+}
+
+export function CodeViewer({ sessionId, file, path, active }: Props) {
+  const [full, setFull] = useState(false);
+  const [saved, setSaved] = useState<{ path: string; content: string }>();
+  const [problem, setProblem] = useState<Problem>();
+  const [copied, setCopied] = useState(false);
+  const scroller = useRef<HTMLDivElement>(null);
+  const follow = useRef(true);
+
+  const p = file?.path ?? path;
+  useEffect(() => {
+    setFull(false);
+    setSaved(undefined);
+    setProblem(undefined);
+    follow.current = true;
+  }, [p]);
+
+  const content = saved && saved.path === p ? saved.content : (file?.content ?? "");
+  const large = content.length > LARGE;
+  const shown = large && !full ? content.slice(0, LARGE) : content;
+  const lines = useMemo(() => {
+    let n = 1;
+    for (let i = shown.indexOf("\n"); i !== -1 && i < shown.length - 1; i = shown.indexOf("\n", i + 1)) n++;
+    let s = "";
+    for (let i = 1; i <= n; i++) s += i === n ? `${i}` : `${i}\n`;
+    return s;
+  }, [shown]);
+
+  // While a file streams, keep its end in view unless the reader scrolled up.
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (el && file && !file.done && follow.current) el.scrollTop = el.scrollHeight;
+  }, [shown, file]);
+
+  if (!p) return <p className="muted pad">Select a file to see its content.</p>;
+
+  async function loadSaved() {
+    if (!p) return;
+    setProblem(undefined);
+    try {
+      const r = await sessions.getFile({ sessionId, path: p });
+      setSaved({ path: p, content: r.file?.content ?? "" });
+    } catch (err) {
+      setProblem(describe(err, "load the saved file"));
+    }
+  }
+
+  function download() {
+    const url = URL.createObjectURL(new Blob([content], { type: "text/plain;charset=utf-8" }));
+    const a = document.createElement("a");
+    a.href = url;
+    a.download = p!.slice(p!.lastIndexOf("/") + 1);
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  }
+
+  async function copy() {
+    try {
+      await navigator.clipboard.writeText(content);
+      setCopied(true);
+      setTimeout(() => setCopied(false), 1500);
+    } catch {
+      setProblem({ code: "clipboard", title: "Could not copy", detail: "The browser refused clipboard access; select the text and copy it instead.", retryable: false });
+    }
+  }
+
+  const status = !file
+    ? "not written yet"
+    : file.mismatch
+      ? "size mismatch"
+      : file.done
+        ? "written"
+        : active
+          ? "writing…"
+          : "unfinished: the work stopped while writing it; resume to finish";
+  return (
+    <div className="viewer" data-path={p}>
+      <div className="viewer-head">
+        <div className="viewer-title">
+          <h3 className="path" title={p}>
+            {p}
+          </h3>
+          <span className="muted small">
+            {file ? formatBytes(file.bytes) : ""} · <span data-testid="file-status">{status}</span>
+            {file?.purpose ? ` · ${file.purpose}` : ""}
+          </span>
+        </div>
+        <div className="row">
+          <button type="button" className="btn small" onClick={() => void copy()} disabled={!content}>
+            {copied ? "Copied" : "Copy"}
+          </button>
+          <button type="button" className="btn small" onClick={download} disabled={!content}>
+            Download
+          </button>
+        </div>
+      </div>
+      {file?.mismatch && !saved && (
+        <ProblemBox
+          problem={{
+            code: "data_loss",
+            title: "This file did not stream completely",
+            detail: `The server saved ${formatBytes(file.size ?? 0)} but ${formatBytes(file.bytes)} arrived here.`,
+            retryable: true,
+          }}
+          onRetry={() => void loadSaved()}
+          retryLabel="Load the saved file"
+        />
+      )}
+      {problem && <ProblemBox problem={problem} onRetry={() => void loadSaved()} />}
+      {large && !full && (
+        <div className="notice" role="status">
+          This file is {formatBytes(content.length)} long; showing the first {formatBytes(LARGE)} so the page stays responsive.{" "}
+          <button type="button" className="btn small" onClick={() => setFull(true)}>
+            Show the whole file
+          </button>{" "}
+          <button type="button" className="btn small" onClick={download}>
+            Download it
+          </button>
+        </div>
+      )}
+      <div
+        className="code-scroll"
+        ref={scroller}
+        tabIndex={0}
+        role="region"
+        aria-label={`Content of ${p}`}
+        onScroll={(e) => {
+          const el = e.currentTarget;
+          follow.current = el.scrollTop + el.clientHeight >= el.scrollHeight - 24;
+        }}
+      >
+        <pre className="gutter" aria-hidden="true">
+          {lines}
+        </pre>
+        <pre className="code">
+          <code>{shown}</code>
+        </pre>
+      </div>
+    </div>
+  );
+}

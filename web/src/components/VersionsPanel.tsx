@@ -1,0 +1,138 @@
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { useState } from "react";
+import { describe, sessions, type Problem } from "../api";
+import type { FileDiff, Version } from "../gen/stich/v1/session_pb";
+import { formatBytes } from "../session/reducer";
+import { ProblemBox } from "./ProblemBox";
+
+interface Props {
+  sessionId: string;
+  /** Oldest first, from VersionCreated events. */
+  versions: readonly Version[];
+  /** Rollback needs an idle session (completed, stopped or failed). */
+  idle: boolean;
+}
+
+interface Diff {
+  from: number;
+  to: number;
+  files: FileDiff[];
+}
+
+/** VersionsPanel lists the app's versions, shows what each changed (DiffVersions) and rolls back (Rollback). */
+export function VersionsPanel({ sessionId, versions, idle }: Props) {
+  const [diff, setDiff] = useState<Diff>();
+  const [loading, setLoading] = useState<number>();
+  const [confirm, setConfirm] = useState<number>();
+  const [rolling, setRolling] = useState(false);
+  const [problem, setProblem] = useState<Problem>();
+  const latest = versions.at(-1)?.number ?? 0;
+
+  async function showChanges(to: number) {
+    if (to <= 1) return;
+    setLoading(to);
+    setProblem(undefined);
+    try {
+      const r = await sessions.diffVersions({ sessionId, from: to - 1, to });
+      setDiff({ from: to - 1, to, files: r.files });
+    } catch (err) {
+      setProblem(describe(err, "compare the versions"));
+    } finally {
+      setLoading(undefined);
+    }
+  }
+
+  async function rollback(n: number) {
+    setRolling(true);
+    setProblem(undefined);
+    try {
+      await sessions.rollback({ sessionId, version: n });
+      setConfirm(undefined);
+      setDiff(undefined);
+    } catch (err) {
+      setProblem(describe(err, `roll back to version ${n}`));
+    } finally {
+      setRolling(false);
+    }
+  }
+
+  if (versions.length === 0) {
+    return <p className="muted pad">No version yet: the first one is recorded when the generation completes.</p>;
+  }
+  return (
+    <div className="versions">
+      {problem && <ProblemBox problem={problem} />}
+      <ol className="version-list" aria-label="Versions, newest first">
+        {[...versions].reverse().map((v) => (
+          <li key={v.number} className="version" data-version={v.number}>
+            <div className="version-head">
+              <strong>v{v.number}</strong>
+              <span className="version-reason">{v.reason}</span>
+              {v.number === latest && <span className="badge ok">current</span>}
+            </div>
+            <div className="muted small">
+              {v.createdAt ? timestampDate(v.createdAt).toLocaleString() : ""} · {v.files} files · {formatBytes(Number(v.bytes))}
+            </div>
+            <div className="row wrap">
+              {v.number > 1 && (
+                <button type="button" className="btn small" disabled={loading !== undefined} onClick={() => void showChanges(v.number)}>
+                  {loading === v.number ? "Loading…" : `Changes from v${v.number - 1}`}
+                </button>
+              )}
+              {v.number !== latest &&
+                (confirm === v.number ? (
+                  <>
+                    <button type="button" className="btn small primary" disabled={rolling} onClick={() => void rollback(v.number)}>
+                      {rolling ? "Rolling back…" : `Yes, restore v${v.number}`}
+                    </button>
+                    <button type="button" className="btn small" disabled={rolling} onClick={() => setConfirm(undefined)}>
+                      Cancel
+                    </button>
+                  </>
+                ) : (
+                  <button
+                    type="button"
+                    className="btn small"
+                    disabled={!idle}
+                    title={idle ? `Restore the files of v${v.number} as a new version` : "Wait until the session is idle (or stop it)"}
+                    onClick={() => setConfirm(v.number)}
+                  >
+                    Roll back to v{v.number}
+                  </button>
+                ))}
+            </div>
+          </li>
+        ))}
+      </ol>
+      {diff && (
+        <section className="diff" aria-label={`Changes from v${diff.from} to v${diff.to}`}>
+          <div className="row between pad-x">
+            <h3>
+              Changes from v{diff.from} to v{diff.to}: {diff.files.length} file{diff.files.length === 1 ? "" : "s"}
+            </h3>
+            <button type="button" className="btn small ghost" onClick={() => setDiff(undefined)}>
+              Close
+            </button>
+          </div>
+          {diff.files.length === 0 && <p className="muted pad">No file changed.</p>}
+          {diff.files.map((f) => (
+            <details key={f.path} className="diff-file" open={diff.files.length <= 6} data-path={f.path}>
+              <summary>
+                <span className={`badge ${f.change === "added" ? "ok" : f.change === "removed" ? "bad" : ""}`}>{f.change}</span> <code>{f.path}</code>
+                {f.truncated && <span className="muted small"> (diff cut at 256 KB)</span>}
+              </summary>
+              <pre className="unified">
+                {f.unified.split("\n").map((line, i) => (
+                  <span key={i} className={line.startsWith("+") && !line.startsWith("+++") ? "add" : line.startsWith("-") && !line.startsWith("---") ? "del" : line.startsWith("@@") ? "hunk" : undefined}>
+                    {line}
+                    {"\n"}
+                  </span>
+                ))}
+              </pre>
+            </details>
+          ))}
+        </section>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,383 @@
+import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
+import { describe, SESSION_ID, sessions, type Problem } from "../api";
+import { ChatPanel } from "../components/ChatPanel";
+import { CodeViewer } from "../components/CodeViewer";
+import { FileTree } from "../components/FileTree";
+import { LogPanel } from "../components/LogPanel";
+import { PreviewPanel } from "../components/PreviewPanel";
+import { ProblemBox } from "../components/ProblemBox";
+import { Tabs } from "../components/Tabs";
+import { Timeline } from "../components/Timeline";
+import { VersionsPanel } from "../components/VersionsPanel";
+import { Phase, type Session } from "../gen/stich/v1/session_pb";
+import { forget, remember } from "../recent";
+import { Link } from "../router";
+import { isActive, PHASE_LABEL, type SessionView } from "../session/reducer";
+import { SessionStore, type Snapshot } from "../session/stream";
+
+type WorkTab = "code" | "versions" | "preview" | "logs";
+type Pane = "chat" | "work";
+
+export function SessionPage({ id }: { id: string }) {
+  if (!SESSION_ID.test(id)) {
+    return (
+      <div className="page narrow">
+        <ProblemBox
+          problem={{
+            code: "invalid_argument",
+            title: "This is not a session address",
+            detail: `“${id}” is not a stich session id (they look like s-k77nd754hfq6y3nsny32.local).`,
+            retryable: false,
+          }}
+        >
+          <p>
+            <Link href="/">Start a new app</Link> or pick one of your recent sessions on the home page.
+          </p>
+        </ProblemBox>
+      </div>
+    );
+  }
+  return <SessionScreen key={id} id={id} />;
+}
+
+/** useSessionStore follows the session's log for as long as the page shows it (one stream). */
+function useSessionStore(id: string): [SessionStore | undefined, Snapshot | undefined] {
+  const [store, setStore] = useState<SessionStore>();
+  useEffect(() => {
+    const s = new SessionStore({ watch: (afterSeq, signal) => sessions.watch({ sessionId: id, afterSeq }, { signal }) });
+    setStore(s);
+    void s.start();
+    // Back online: reconnect now instead of waiting out the backoff.
+    const online = () => s.retryNow();
+    window.addEventListener("online", online);
+    return () => {
+      window.removeEventListener("online", online);
+      s.close();
+    };
+  }, [id]);
+  const subscribe = useCallback((fn: () => void) => store?.subscribe(fn) ?? (() => {}), [store]);
+  const snap = useSyncExternalStore(subscribe, () => store?.getSnapshot());
+  return [store, snap];
+}
+
+/** useSnapshot loads GetSession (counters, node) again whenever key changes, at most every 400 ms. */
+function useSnapshot(id: string, key: string): { session?: Session; problem?: Problem } {
+  const [state, setState] = useState<{ session?: Session; problem?: Problem }>({});
+  const first = useRef(true);
+  useEffect(() => {
+    const ac = new AbortController();
+    const delay = first.current ? 0 : 400;
+    first.current = false;
+    const t = setTimeout(async () => {
+      try {
+        const r = await sessions.getSession({ sessionId: id }, { signal: ac.signal });
+        setState({ session: r.session });
+      } catch (err) {
+        if (!ac.signal.aborted) setState((s) => ({ ...s, problem: describe(err, "load the session") }));
+      }
+    }, delay);
+    return () => {
+      clearTimeout(t);
+      ac.abort();
+    };
+  }, [id, key]);
+  return state;
+}
+
+function useNow(active: boolean, ms = 1000): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (!active) return;
+    const t = setInterval(() => setNow(Date.now()), ms);
+    return () => clearInterval(t);
+  }, [active, ms]);
+  return now;
+}
+
+function SessionScreen({ id }: { id: string }) {
+  const [store, snap] = useSessionStore(id);
+  const view = snap?.view;
+  const status = snap?.status;
+  const phase = view?.phase ?? Phase.UNSPECIFIED;
+  const info = useSnapshot(id, `${view?.timeline.length ?? 0}:${view?.lastCompletion?.seq ?? 0}:${view?.chat.length ?? 0}:${view?.logs.length ?? 0}`);
+  const [tab, setTab] = useState<WorkTab>("code");
+  const [pane, setPane] = useState<Pane>("work");
+  const [picked, setPicked] = useState<string>();
+  const [busy, setBusy] = useState<"stop" | "resume">();
+  const [actionProblem, setActionProblem] = useState<Problem>();
+  const ticking = isActive(phase) || status?.state === "waiting";
+  const now = useNow(ticking);
+
+  useEffect(() => {
+    if (view?.prompt) remember({ id, prompt: view.prompt, providerLabel: view.providerLabel });
+  }, [id, view?.prompt, view?.providerLabel]);
+
+  // Keep the newest phase in view unless the reader scrolled up.
+  const timelineBox = useRef<HTMLDetailsElement>(null);
+  const timelineLen = view?.timeline.length ?? 0;
+  useEffect(() => {
+    const el = timelineBox.current;
+    if (el && el.scrollHeight - el.scrollTop - el.clientHeight < 120) el.scrollTop = el.scrollHeight;
+  }, [timelineLen]);
+
+  const title = view?.blueprint?.title || info.session?.blueprint?.title || view?.prompt || id;
+  useEffect(() => {
+    document.title = `${title} · stich`;
+  }, [title]);
+
+  // Until the person picks a file, show the one being written.
+  const writing = useMemo(() => latestFile(view), [view?.files]);
+  const selected = picked ?? writing;
+
+  const notFound =
+    (status?.state === "failed" && status.problem?.code === "not_found") || (info.problem?.code === "not_found" && (view?.lastSeq ?? 0) === 0);
+  if (notFound) return <SessionNotFound id={id} detail={status?.problem?.detail ?? info.problem?.detail ?? ""} />;
+
+  async function act(kind: "stop" | "resume") {
+    setBusy(kind);
+    setActionProblem(undefined);
+    try {
+      if (kind === "stop") await sessions.stop({ sessionId: id });
+      else await sessions.resume({ sessionId: id });
+    } catch (err) {
+      setActionProblem(describe(err, kind === "stop" ? "stop the session" : "resume the session"));
+    } finally {
+      setBusy(undefined);
+    }
+  }
+
+  const loading = !view || (view.lastSeq === 0 && status?.state !== "failed");
+  const problems = view?.logs.filter((l) => l.level !== "info").length ?? 0;
+  const c = info.session?.counters;
+  const openFile = (p: string) => {
+    setPicked(p);
+    setTab("code");
+    setPane("work");
+  };
+
+  return (
+    <div className="session" data-phase={PHASE_LABEL[phase]}>
+      <header className="session-head">
+        <div className="session-title">
+          <h1 title={view?.prompt}>{title}</h1>
+          <div className="row wrap small">
+            {view?.providerLabel && (
+              <span className="badge provider" data-testid="provider-label">
+                {view.providerLabel}
+              </span>
+            )}
+            <span className={`badge ph-${PHASE_LABEL[phase]}`} data-testid="phase" aria-live="polite">
+              {loading ? "loading" : PHASE_LABEL[phase]}
+            </span>
+            {status && store && <ConnectionPill status={status} now={now} onRetry={() => store.retryNow()} />}
+          </div>
+        </div>
+        <div className="row wrap actions">
+          <button type="button" className="btn" disabled={!isActive(phase) || busy !== undefined} onClick={() => void act("stop")}>
+            {busy === "stop" ? "Stopping…" : "Stop"}
+          </button>
+          <button
+            type="button"
+            className="btn"
+            disabled={!(phase === Phase.STOPPED || phase === Phase.FAILED) || busy !== undefined}
+            onClick={() => void act("resume")}
+          >
+            {busy === "resume" ? "Resuming…" : "Resume"}
+          </button>
+        </div>
+        <dl className="counters" aria-label="Counters">
+          <Counter label="phases" value={c ? `${c.phasesCompleted}${c.phaseBudget ? ` / ${c.phaseBudget}` : ""}` : undefined} />
+          <Counter label="files written" value={c?.filesWritten} />
+          <Counter label="messages" value={c?.messages} />
+          <Counter label="pending" value={c?.refinementsPending} />
+          <Counter label="events" value={view && view.lastSeq > 0 ? String(view.lastSeq) : c ? String(c.events) : undefined} />
+          <Counter label="resumes" value={c?.resumes} />
+          {c && c.modelRequests > 0n && (
+            <>
+              <Counter label="model calls" value={String(c.modelRequests)} />
+              <Counter label="tokens" value={`${c.promptTokens} in / ${c.completionTokens} out${c.usageEstimated ? " (est.)" : ""}`} />
+              <Counter label="cost" value={`$${c.costUsd.toFixed(c.costUsd < 1 ? 4 : 2)}`} />
+            </>
+          )}
+          {info.session?.node && <Counter label="node" value={info.session.node} />}
+        </dl>
+      </header>
+
+      {status?.state === "failed" && status.problem && (
+        <ProblemBox problem={{ ...status.problem, retryable: true }} onRetry={() => store?.retryNow()} retryLabel="Reconnect" />
+      )}
+      {status?.state === "waiting" && status.problem && (view?.lastSeq ?? 0) === 0 && (
+        <ProblemBox problem={status.problem} onRetry={() => store?.retryNow()} retryLabel="Retry now">
+          <p className="small">Retrying by itself with growing pauses; nothing is lost while it does.</p>
+        </ProblemBox>
+      )}
+      {actionProblem && <ProblemBox problem={actionProblem} />}
+      {view?.error && phase === Phase.FAILED && (
+        <ProblemBox
+          problem={{ code: view.error.code, title: "Generation failed", detail: view.error.message, retryable: view.error.retryable }}
+          onRetry={() => void act("resume")}
+          retryLabel="Resume to retry"
+        />
+      )}
+
+      <div className="pane-switch" role="group" aria-label="Show">
+        <button type="button" className={pane === "chat" ? "btn small active" : "btn small"} aria-pressed={pane === "chat"} onClick={() => setPane("chat")}>
+          Chat &amp; phases
+        </button>
+        <button type="button" className={pane === "work" ? "btn small active" : "btn small"} aria-pressed={pane === "work"} onClick={() => setPane("work")}>
+          Files, preview &amp; logs
+        </button>
+      </div>
+
+      <div className="session-grid" data-pane={pane}>
+        <section className="pane pane-side" aria-label="Conversation and phases">
+          <details className="timeline-box" open ref={timelineBox}>
+            <summary>
+              <h2>Phases</h2>
+            </summary>
+            <Timeline phase={phase} entries={view?.timeline ?? []} onOpenFile={openFile} now={now} />
+          </details>
+          <div className="chat-box">
+            <h2>Chat</h2>
+            <ChatPanel
+              sessionId={id}
+              messages={view?.chat ?? []}
+              prompt={view?.prompt ?? ""}
+              providerLabel={view?.providerLabel ?? ""}
+              ready={!loading}
+            />
+          </div>
+        </section>
+        <section className="pane pane-main" aria-label="Workspace">
+          <Tabs<WorkTab>
+            label="Workspace"
+            idPrefix="work"
+            active={tab}
+            onChange={setTab}
+            tabs={[
+              { key: "code", label: `Code (${view?.fileOrder.length ?? 0})` },
+              { key: "versions", label: `Versions (${view?.versions.length ?? 0})` },
+              { key: "preview", label: view?.previewUrl ? "Preview ●" : "Preview" },
+              { key: "logs", label: problems > 0 ? `Logs (${problems} ⚠)` : "Logs" },
+            ]}
+          />
+          <div role="tabpanel" id={`work-panel-${tab}`} aria-labelledby={`work-tab-${tab}`} className="tab-panel">
+            {loading && tab === "code" && status?.state !== "waiting" ? (
+              <p className="muted pad" role="status">
+                Loading the session…
+              </p>
+            ) : tab === "code" ? (
+              <div className="code-split">
+                <FileTree files={view?.files ?? {}} order={view?.fileOrder ?? []} selected={selected} onSelect={setPicked} active={isActive(phase)} />
+                <CodeViewer sessionId={id} file={selected ? view?.files[selected] : undefined} path={selected} active={isActive(phase)} />
+              </div>
+            ) : tab === "versions" ? (
+              <VersionsPanel sessionId={id} versions={view?.versions ?? []} idle={!loading && !isActive(phase)} />
+            ) : tab === "preview" ? (
+              <PreviewPanel url={view?.previewUrl} />
+            ) : (
+              <LogPanel logs={view?.logs ?? []} dropped={view?.logsDropped ?? 0} />
+            )}
+          </div>
+        </section>
+      </div>
+      {view && (
+        <p className="stream-facts muted small" data-testid="stream-facts" data-last-seq={view.lastSeq} data-applied={view.applied} data-duplicates={view.duplicates} data-gaps={view.gaps} data-connects={status?.connects ?? 0}>
+          {view.applied} events · {status?.connects ?? 0} connection{status?.connects === 1 ? "" : "s"}
+          {view.duplicates > 0 ? ` · ${view.duplicates} replayed events skipped` : ""}
+          {view.gaps > 0 ? ` · ${view.gaps} gaps refilled` : ""}
+        </p>
+      )}
+    </div>
+  );
+}
+
+function latestFile(view?: SessionView): string | undefined {
+  if (!view) return undefined;
+  let best: string | undefined;
+  let seq = -1;
+  for (const p of view.fileOrder) {
+    const f = view.files[p];
+    if (f && f.seq > seq) {
+      seq = f.seq;
+      best = p;
+    }
+  }
+  return best;
+}
+
+function Counter({ label, value }: { label: string; value?: string | number }) {
+  return (
+    <div className="counter" data-testid={`counter-${label.replace(/ /g, "-")}`}>
+      <dt>{label}</dt>
+      <dd>{value === undefined ? "–" : String(value)}</dd>
+    </div>
+  );
+}
+
+function ConnectionPill({ status, now, onRetry }: { status: Snapshot["status"]; now: number; onRetry: () => void }) {
+  switch (status.state) {
+    case "live":
+      return (
+        <span className="badge ok" data-testid="connection" data-state="live">
+          live
+        </span>
+      );
+    case "connecting":
+      return (
+        <span className="badge" data-testid="connection" data-state="connecting">
+          connecting…
+        </span>
+      );
+    case "waiting": {
+      const s = Math.max(0, Math.ceil(((status.retryAt ?? now) - now) / 1000));
+      return (
+        <span className="badge warn" data-testid="connection" data-state="waiting" role="status" title={status.problem?.detail}>
+          {status.problem?.code === "network" ? "server unreachable" : "connection lost"} · retrying{s > 0 ? ` in ${s}s` : "…"}{" "}
+          <button type="button" className="link" onClick={onRetry}>
+            retry now
+          </button>
+        </span>
+      );
+    }
+    case "failed":
+      return (
+        <span className="badge bad" data-testid="connection" data-state="failed">
+          disconnected
+        </span>
+      );
+    case "closed":
+      return null;
+  }
+}
+
+function SessionNotFound({ id, detail }: { id: string; detail: string }) {
+  const [gone, setGone] = useState(false);
+  return (
+    <div className="page narrow" data-testid="not-found">
+      <div className="problem" role="alert">
+        <h1>Session not found</h1>
+        <p>
+          There is no session <code>{id}</code> on this server{detail ? ` (“${detail}”)` : ""}. It may belong to another stich server, or its data folder
+          was removed.
+        </p>
+        <div className="row wrap">
+          <Link className="btn primary" href="/">
+            Start a new app
+          </Link>
+          <button
+            type="button"
+            className="btn"
+            disabled={gone}
+            onClick={() => {
+              forget(id);
+              setGone(true);
+            }}
+          >
+            {gone ? "Removed from recent sessions" : "Remove from recent sessions"}
+          </button>
+        </div>
+      </div>
+    </div>
+  );
+}

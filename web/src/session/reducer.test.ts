@@ -1,0 +1,229 @@
+import { describe, expect, it } from "vitest";
+import { Phase } from "../gen/stich/v1/session_pb";
+import { apply, applyAll, classify, formatDuration, initialView, MAX_LOGS, type SessionView } from "./reducer";
+import { chunk, ev, fileDone, fileStarted, generation, message, phase, T0, versionCreated } from "./testevents";
+
+function fold(events = generation()): SessionView {
+  const r = applyAll(initialView(), events);
+  expect(r.gap).toBe(false);
+  return r.view;
+}
+
+describe("reducer: seq bookkeeping", () => {
+  it("applies a contiguous log and counts every event once", () => {
+    const log = generation();
+    const v = fold(log);
+    expect(v.lastSeq).toBe(log.length);
+    expect(v.applied).toBe(log.length);
+    expect(v.duplicates).toBe(0);
+    expect(v.gaps).toBe(0);
+  });
+
+  it("drops replayed events: the state after a full replay equals the state before it", () => {
+    const log = generation();
+    const once = fold(log);
+    const twice = applyAll(once, log).view;
+    expect(twice.duplicates).toBe(log.length);
+    expect({ ...twice, duplicates: 0 }).toEqual(once);
+    expect(twice.files["src/App.tsx"].content).toBe(once.files["src/App.tsx"].content);
+  });
+
+  it("any split of the log into overlapping reconnections yields the same view", () => {
+    const log = generation();
+    const want = fold(log);
+    for (let cut = 1; cut < log.length; cut++) {
+      // First connection delivers 1..cut; the second replays from cut-2.
+      let v = applyAll(initialView(), log.slice(0, cut)).view;
+      v = applyAll(v, log.slice(Math.max(0, cut - 2))).view;
+      expect({ ...v, duplicates: 0 }).toEqual(want);
+    }
+  });
+
+  it("reports a gap, does not apply past it, and resumes once the missing events arrive", () => {
+    const log = generation();
+    let v = applyAll(initialView(), log.slice(0, 5)).view;
+    const skipped = log[7];
+    expect(classify(v, skipped)).toBe("gap");
+    const r = apply(v, skipped);
+    expect(r.outcome).toBe("gap");
+    expect(r.view.lastSeq).toBe(5);
+    expect(r.view.gaps).toBe(1);
+    expect(r.view.files).toBe(v.files);
+    // The reconnect asks for after_seq = 5 and receives 6.. .
+    v = applyAll(r.view, log.slice(5)).view;
+    expect({ ...v, gaps: 0 }).toEqual(fold(log));
+  });
+
+  it("applyAll stops at the first gap", () => {
+    const log = generation();
+    const r = applyAll(initialView(), [log[0], log[1], log[3], log[4]]);
+    expect(r.gap).toBe(true);
+    expect(r.view.lastSeq).toBe(2);
+  });
+
+  it("does not mutate its input", () => {
+    const log = generation();
+    const v = applyAll(initialView(), log.slice(0, 6)).view;
+    const frozen = JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? x.toString() : x));
+    apply(v, log[6]);
+    apply(v, log[2]);
+    expect(JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? x.toString() : x))).toBe(frozen);
+  });
+});
+
+describe("reducer: files", () => {
+  it("fills files chunk by chunk and checks the announced size", () => {
+    const log = generation();
+    const mid = applyAll(initialView(), log.slice(0, 5)).view;
+    expect(mid.files["package.json"]).toMatchObject({ content: '{"name":', done: false });
+    const v = fold(log);
+    expect(v.fileOrder).toEqual(["package.json", "src/App.tsx"]);
+    expect(v.files["package.json"]).toMatchObject({ content: '{"name":"x"}\n', done: true, mismatch: false });
+    // "é" is two bytes in UTF-8: sizes are bytes, not UTF-16 units.
+    expect(v.files["src/App.tsx"].mismatch).toBe(false);
+    expect(v.files["src/App.tsx"].bytes).toBe(v.files["src/App.tsx"].size);
+  });
+
+  it("flags a size mismatch", () => {
+    const v = applyAll(initialView(), [ev(1, fileStarted("a.ts")), ev(2, chunk("a.ts", "abc")), ev(3, fileDone("a.ts", 4))]).view;
+    expect(v.files["a.ts"].mismatch).toBe(true);
+  });
+
+  it("a rewrite starts the file over and keeps its place", () => {
+    const base = fold();
+    const n = base.lastSeq;
+    const v = applyAll(base, [
+      ev(n + 1, fileStarted("package.json")),
+      ev(n + 2, chunk("package.json", "{}\n")),
+      ev(n + 3, fileDone("package.json", 3)),
+    ]).view;
+    expect(v.files["package.json"]).toMatchObject({ content: "{}\n", writes: 2, done: true });
+    expect(v.fileOrder).toEqual(["package.json", "src/App.tsx"]);
+  });
+
+  it("deletes files", () => {
+    const base = fold();
+    const v = apply(base, ev(base.lastSeq + 1, { case: "fileDeleted", value: { $typeName: "stich.v1.FileDeleted", path: "src/App.tsx" } })).view;
+    expect(v.files["src/App.tsx"]).toBeUndefined();
+    expect(v.fileOrder).toEqual(["package.json"]);
+  });
+});
+
+describe("reducer: phase timeline", () => {
+  it("records each phase with its name, files and duration", () => {
+    const v = fold();
+    expect(v.phase).toBe(Phase.COMPLETED);
+    expect(v.timeline.map((t) => [t.phase, t.name])).toEqual([
+      [Phase.PLANNING, "Blueprint"],
+      [Phase.GENERATING, "Foundation"],
+      [Phase.REVIEWING, "Foundation"],
+      [Phase.COMPLETED, ""],
+    ]);
+    const gen = v.timeline[1];
+    expect(gen.files).toEqual(["package.json", "src/App.tsx"]);
+    // GENERATING began at seq 3 and REVIEWING at seq 12 (100 ms apart each).
+    expect(gen.startedAt).toBe(T0 + 300);
+    expect(gen.endedAt! - gen.startedAt).toBe(900);
+    // A terminal phase has no duration.
+    expect(v.timeline[3].endedAt).toBeUndefined();
+    expect(v.lastCompletion).toMatchObject({ files: 2, phases: 1, durationMs: 1234 });
+  });
+
+  it("a refinement after completion appends to the timeline and the chat", () => {
+    const base = fold();
+    const n = base.lastSeq;
+    const v = applyAll(base, [
+      ev(n + 1, message("user", "also track a notes field")),
+      ev(n + 2, phase(Phase.PLANNING, 0, "Refinement")),
+      ev(n + 3, message("assistant", "ok")),
+      ev(n + 4, phase(Phase.GENERATING, 1, "Refinement")),
+    ]).view;
+    expect(v.chat.map((c) => [c.role, c.text])).toEqual([
+      ["user", "also track a notes field"],
+      ["assistant", "ok"],
+    ]);
+    expect(v.timeline.length).toBe(6);
+    // The completed entry stays without a duration; the new planning entry is closed by generating.
+    expect(v.timeline[3].endedAt).toBeUndefined();
+    expect(v.timeline[4].endedAt).toBe(T0 + (n + 4) * 100);
+    expect(v.phase).toBe(Phase.GENERATING);
+  });
+
+  it("stop, error and resume update the phase, the error and the log", () => {
+    let v = applyAll(initialView(), generation().slice(0, 4)).view;
+    v = applyAll(v, [
+      ev(5, { case: "error", value: { $typeName: "stich.v1.ErrorEvent", code: "internal", message: "boom", retryable: true } }),
+      ev(6, phase(Phase.FAILED)),
+    ]).view;
+    expect(v.phase).toBe(Phase.FAILED);
+    expect(v.error).toEqual({ code: "internal", message: "boom", retryable: true });
+    v = applyAll(v, [
+      ev(7, { case: "generationResumed", value: { $typeName: "stich.v1.GenerationResumed", reason: "resumed by a client", phase: Phase.GENERATING } }),
+      ev(8, phase(Phase.GENERATING, 0, "Foundation")),
+    ]).view;
+    expect(v.error).toBeUndefined();
+    expect(v.logs.map((l) => l.kind)).toEqual(["error", "resumed"]);
+  });
+});
+
+describe("reducer: versions", () => {
+  it("records versions in order and a rollback re-streams the restored files", () => {
+    const base = fold();
+    const n = base.lastSeq;
+    let v = applyAll(base, [ev(n + 1, versionCreated(1, "generation")), ev(n + 2, versionCreated(2, "refinement: notes"))]).view;
+    v = applyAll(v, [
+      ev(n + 3, fileStarted("package.json")),
+      ev(n + 4, chunk("package.json", '{"name":"x"}\n')),
+      ev(n + 5, fileDone("package.json", 13)),
+      ev(n + 6, versionCreated(3, "rollback to version 1")),
+    ]).view;
+    expect(v.versions.map((x) => [x.number, x.reason])).toEqual([
+      [1, "generation"],
+      [2, "refinement: notes"],
+      [3, "rollback to version 1"],
+    ]);
+    expect(v.files["package.json"]).toMatchObject({ content: '{"name":"x"}\n', done: true, mismatch: false, writes: 2 });
+    expect(v.logs.filter((l) => l.kind === "version").length).toBe(3);
+    // A rollback does not change the phase.
+    expect(v.phase).toBe(Phase.COMPLETED);
+  });
+});
+
+describe("reducer: logs", () => {
+  it("keeps at most MAX_LOGS entries and counts the dropped ones", () => {
+    let v = initialView();
+    const n = MAX_LOGS + 10;
+    for (let i = 1; i <= n; i++) {
+      v = apply(v, ev(i, { case: "log", value: { $typeName: "stich.v1.LogLine", source: "agent", text: `line ${i}`, level: "info" } })).view;
+    }
+    expect(v.logs.length).toBe(MAX_LOGS);
+    expect(v.logsDropped).toBe(10);
+    expect(v.logs[0].text).toBe("line 11");
+  });
+
+  it("summarises diagnostics", () => {
+    const v = apply(
+      initialView(),
+      ev(1, {
+        case: "diagnostics",
+        value: {
+          $typeName: "stich.v1.DiagnosticsReported",
+          tool: "tsc",
+          diagnostics: [
+            { $typeName: "stich.v1.Diagnostic", code: "TS2307", file: "src/a.ts", line: 3, column: 9, message: "Cannot find module", severity: "error" },
+          ],
+        },
+      }),
+    ).view;
+    expect(v.logs[0]).toMatchObject({ kind: "diagnostic", level: "error", text: "tsc: 1 problem" });
+    expect(v.logs[0].detail).toBe("src/a.ts:3:9 error TS2307: Cannot find module");
+  });
+});
+
+describe("formatDuration", () => {
+  it("formats", () => {
+    expect(formatDuration(850)).toBe("850 ms");
+    expect(formatDuration(4200)).toBe("4.2 s");
+    expect(formatDuration(185_000)).toBe("3 min 5 s");
+  });
+});

@@ -1,0 +1,81 @@
+// Builders of SessionEvents for the unit tests.
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { Phase, SessionEventSchema, type SessionEvent } from "../gen/stich/v1/session_pb";
+
+type Payload = SessionEvent["event"];
+
+/** T0 is the time of event 1; event n happens n·100 ms later. */
+export const T0 = Date.UTC(2026, 10, 28, 10, 0, 0);
+
+export function ev(seq: number, event: Payload): SessionEvent {
+  return create(SessionEventSchema, { seq: BigInt(seq), time: timestampFromMs(T0 + seq * 100), event });
+}
+
+export const started = (prompt = "a recipe tracker"): Payload => ({
+  case: "generationStarted",
+  value: { $typeName: "stich.v1.GenerationStarted", prompt, providerLabel: "scaffold (no model)", model: "" },
+});
+
+export const phase = (p: Phase, index = 0, name = ""): Payload => ({
+  case: "phaseChanged",
+  value: { $typeName: "stich.v1.PhaseChanged", phase: p, index, name, description: "" },
+});
+
+export const fileStarted = (path: string): Payload => ({
+  case: "fileStarted",
+  value: { $typeName: "stich.v1.FileStarted", path, purpose: `purpose of ${path}` },
+});
+
+export const chunk = (path: string, data: string): Payload => ({
+  case: "fileChunk",
+  value: { $typeName: "stich.v1.FileChunk", path, data },
+});
+
+export const fileDone = (path: string, size: number): Payload => ({
+  case: "fileDone",
+  value: { $typeName: "stich.v1.FileDone", path, size: BigInt(size), sha256: "x" },
+});
+
+export const message = (role: string, text: string): Payload => ({
+  case: "message",
+  value: { $typeName: "stich.v1.ChatMessage", role, text },
+});
+
+export const completed = (files: number, phases: number, ms: number): Payload => ({
+  case: "completed",
+  value: { $typeName: "stich.v1.Completed", files, phases, durationMs: BigInt(ms) },
+});
+
+/**
+ * generation returns the log of a small generation: plan, one phase with two
+ * files streamed in chunks, review, completion (seqs 1..n).
+ */
+export function generation(): SessionEvent[] {
+  const bytes = (s: string) => new TextEncoder().encode(s).length;
+  const payloads: Payload[] = [
+    started(),
+    phase(Phase.PLANNING, 0, "Blueprint"),
+    phase(Phase.GENERATING, 0, "Foundation"),
+    fileStarted("package.json"),
+    chunk("package.json", '{"name":'),
+    chunk("package.json", '"x"}\n'),
+    fileDone("package.json", bytes('{"name":"x"}\n')),
+    fileStarted("src/App.tsx"),
+    chunk("src/App.tsx", "export default function App() {\n"),
+    chunk("src/App.tsx", "  return <p>héllo</p>;\n}\n"),
+    fileDone("src/App.tsx", bytes("export default function App() {\n  return <p>héllo</p>;\n}\n")),
+    phase(Phase.REVIEWING, 0, "Foundation"),
+    phase(Phase.COMPLETED, 0, ""),
+    completed(2, 1, 1234),
+  ];
+  return payloads.map((p, i) => ev(i + 1, p));
+}
+
+export const versionCreated = (n: number, reason: string): Payload => ({
+  case: "versionCreated",
+  value: {
+    $typeName: "stich.v1.VersionCreated",
+    version: { $typeName: "stich.v1.Version", number: n, reason, files: 2, bytes: 100n, createdAt: timestampFromMs(T0) },
+  },
+});
