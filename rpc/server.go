@@ -27,6 +27,9 @@ type Config struct {
 	// Addr is the HTTP listen address, e.g. "127.0.0.1:8080"; port 0 picks
 	// a free port.
 	Addr string
+	// Listener, if set, is used instead of listening on Addr (so a caller
+	// can learn the bound address before the server exists).
+	Listener net.Listener
 	// CreateLimit limits CreateSession per client IP; a zero Limit disables
 	// it.
 	CreateLimit ratelimit.Rule
@@ -121,9 +124,12 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Listen binds the listen address.
 func (s *Server) Listen() error {
-	ln, err := net.Listen("tcp", s.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("rpc: listen on %s: %w", s.cfg.Addr, err)
+	ln := s.cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", s.cfg.Addr); err != nil {
+			return fmt.Errorf("rpc: listen on %s: %w", s.cfg.Addr, err)
+		}
 	}
 	s.mu.Lock()
 	s.ln = ln

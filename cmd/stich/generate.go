@@ -127,6 +127,18 @@ func generate(ctx context.Context, g *globalFlags, f *generateFlags, prompt stri
 	return nil
 }
 
+// decisive reports whether ev says how a piece of work ended.
+func decisive(ev *stichv1.SessionEvent) bool {
+	switch e := ev.GetEvent().(type) {
+	case *stichv1.SessionEvent_Completed:
+		return true
+	case *stichv1.SessionEvent_PhaseChanged:
+		p := e.PhaseChanged.GetPhase()
+		return p == stichv1.Phase_PHASE_STOPPED || p == stichv1.Phase_PHASE_FAILED
+	}
+	return false
+}
+
 // outcome turns the event that ended the work into an exit status.
 func outcome(id string, last *stichv1.SessionEvent) error {
 	switch e := last.GetEvent().(type) {

@@ -168,6 +168,9 @@ func TestModelRefinementCreatesVersionAndRollbackRestores(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "version 3: rollback to version 1") {
 		t.Fatalf("rollback: %d %s", code, out)
 	}
+	if code, out, errs := runCLI(t, "watch", "--server", node.url, id); code != 0 {
+		t.Fatalf("watch after a rollback: exit %d\n%s\n%s", code, out, errs)
+	}
 	list, err = c.ListFiles(ctx, connect.NewRequest(&stichv1.ListFilesRequest{SessionId: id}))
 	if err != nil {
 		t.Fatal(err)

@@ -183,6 +183,14 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	if err != nil {
 		return err
 	}
+	// Bind the API first, so the node gossips the address it really
+	// serves on (port 0 picks one).
+	ln, err := net.Listen("tcp", f.http)
+	if err != nil {
+		return fmt.Errorf("listen on --http %s: %w", f.http, err)
+	}
+	defer ln.Close()
+	cfg.HTTPAddr = ln.Addr().String()
 	rt, err := actors.Start(ctx, actors.Config{Cluster: cfg, Providers: providers, DefaultProvider: defaultProvider})
 	if err != nil {
 		return err
@@ -196,7 +204,7 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	}()
 	ctx, leave := context.WithCancel(ctx)
 	defer leave()
-	srv, err := rpc.New(rt, rpc.Config{Addr: f.http, CreateLimit: f.createRule(), Logger: log, Version: version,
+	srv, err := rpc.New(rt, rpc.Config{Addr: f.http, Listener: ln, CreateLimit: f.createRule(), Logger: log, Version: version,
 		OnLeave: func() {
 			log.Info("leave requested by an operator")
 			leave()

@@ -6,7 +6,10 @@ import (
 	"net/http"
 	"strings"
 
+	"connectrpc.com/connect"
 	"github.com/spf13/cobra"
+
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 
 	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
 )
@@ -44,7 +47,22 @@ stopped or failed). Exit code 1 if it failed or was stopped.`,
 				fmt.Fprintln(cmd.ErrOrStderr(), "no new events")
 				return nil
 			}
-			return outcome(id, last)
+			if decisive(last) {
+				return outcome(id, last)
+			}
+			// The stream ended on an event that does not say how the work
+			// ended (e.g. after a rollback): ask for the phase.
+			res, err := client.GetSession(cmd.Context(), connect.NewRequest(&stichv1.GetSessionRequest{SessionId: id}))
+			if err != nil {
+				return err
+			}
+			switch res.Msg.GetSession().GetPhase() {
+			case stichv1.Phase_PHASE_STOPPED:
+				return &exitError{code: exitFailure, err: fmt.Errorf("session %s is stopped; resume it to continue", id)}
+			case stichv1.Phase_PHASE_FAILED:
+				return &exitError{code: exitFailure, err: fmt.Errorf("session %s failed: %s", id, res.Msg.GetSession().GetError())}
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&server, "server", "http://127.0.0.1:8080", "URL of a running stich node")
