@@ -131,7 +131,6 @@ func BenchmarkGrainActivation(b *testing.B) {
 			batch := gs.NewBatch()
 			batch.Put(keyState, stateBytes)
 			batch.Put(logKey(1), ev)
-			batch.Put(keySeq, []byte{0, 0, 0, 0, 0, 0, 0, 1})
 			if err := batch.Commit(); err != nil {
 				b.Fatal(err)
 			}

@@ -3,12 +3,12 @@ package actors
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,15 +24,23 @@ import (
 
 // Storage keys of a session grain.
 const (
-	keyState = "state"
-	// keySeq holds the last event's seq (8 bytes, big-endian), written in
-	// every append's batch so activation needs no log scan.
-	keySeq     = "seq"
+	keyState   = "state"
 	prefixLog  = "log/"
 	prefixFile = "file/"
 )
 
-func logKey(seq uint64) string { return fmt.Sprintf("%s%020d", prefixLog, seq) }
+// logKey is "log/" and the seq in 20 zero-padded digits, so keys sort by seq.
+func logKey(seq uint64) string {
+	var b [len(prefixLog) + 20]byte
+	copy(b[:], prefixLog)
+	d := strconv.AppendUint(b[len(prefixLog):len(prefixLog)], seq, 10)
+	pad := 20 - len(d)
+	copy(b[len(prefixLog)+pad:], d)
+	for i := len(prefixLog); i < len(prefixLog)+pad; i++ {
+		b[i] = '0'
+	}
+	return string(b[:])
+}
 
 // ReadLog page bounds.
 const (
@@ -164,34 +172,35 @@ func (g *sessionGrain) onStarted(ctx actor.Context) {
 	}
 }
 
-// load reads the session's state and log position. NB: "seq" and "state"
-// are the grain's only keys starting with "s", so one iterator reads both.
+// load reads the session's state and the seq of its last event (the
+// greatest log key: appends write no other bookkeeping).
 func (g *sessionGrain) load() error {
-	var stateBytes []byte
-	err := g.ref.Store.List("s", "", 0, func(k string, v []byte) error {
-		switch k {
-		case keyState:
-			stateBytes = v
-			st := &actorsv1.SessionState{}
-			if err := proto.Unmarshal(v, st); err != nil {
-				return fmt.Errorf("actors: session state: %w", err)
-			}
-			g.st = st
-		case keySeq:
-			if len(v) != 8 {
-				return fmt.Errorf("actors: seq record of %d bytes", len(v))
-			}
-			g.lastSeq = binary.BigEndian.Uint64(v)
-		}
-		return nil
-	})
-	if err != nil {
+	b, err := g.ref.Store.Get(keyState)
+	if errors.Is(err, cluster.ErrNotFound) {
 		g.st, g.lastSeq = nil, 0
+		return nil
+	}
+	if err != nil {
 		return err
 	}
-	if stateBytes == nil {
-		g.st, g.lastSeq = nil, 0
+	st := &actorsv1.SessionState{}
+	if err := proto.Unmarshal(b, st); err != nil {
+		return fmt.Errorf("actors: session state: %w", err)
 	}
+	key, _, err := g.ref.Store.Last(prefixLog)
+	switch {
+	case errors.Is(err, cluster.ErrNotFound):
+		g.lastSeq = 0
+	case err != nil:
+		return err
+	default:
+		seq, err := strconv.ParseUint(strings.TrimPrefix(key, prefixLog), 10, 64)
+		if err != nil {
+			return fmt.Errorf("actors: log key %q: %w", key, err)
+		}
+		g.lastSeq = seq
+	}
+	g.st = st
 	return nil
 }
 
@@ -212,11 +221,6 @@ func (g *sessionGrain) commit(ctx actor.Context, st *actorsv1.SessionState, extr
 			return fmt.Errorf("actors: encode event: %w", err)
 		}
 		b.Put(logKey(seq), data)
-	}
-	if len(evs) > 0 {
-		var enc [8]byte
-		binary.BigEndian.PutUint64(enc[:], seq)
-		b.Put(keySeq, enc[:])
 	}
 	if st != nil {
 		st.UpdatedAt = ts

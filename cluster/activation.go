@@ -80,12 +80,12 @@ type activations struct {
 
 func grainKey(kind, identity string) string { return kind + "/" + identity }
 
-// acquire returns the PID of the activation of (kind, identity), spawning it
-// if needed, and counts a call in flight until release is called.
-func (n *Node) acquire(ctx context.Context, kind, identity string) (*actor.PID, func(), error) {
+// acquire returns the activation of (kind, identity), spawning it if
+// needed, and counts a call in flight until [Node.release] is called with it.
+func (n *Node) acquire(ctx context.Context, kind, identity string) (*activation, error) {
 	k, ok := n.kinds[kind]
 	if !ok {
-		return nil, nil, fmt.Errorf("%w: %q", ErrUnknownKind, kind)
+		return nil, fmt.Errorf("%w: %q", ErrUnknownKind, kind)
 	}
 	key := grainKey(kind, identity)
 	a := &n.activations
@@ -94,11 +94,11 @@ func (n *Node) acquire(ctx context.Context, kind, identity string) (*actor.PID, 
 		a.mu.Lock()
 		if a.draining {
 			a.mu.Unlock()
-			return nil, nil, ErrDraining
+			return nil, ErrDraining
 		}
 		if a.moving[key] {
 			a.mu.Unlock()
-			return nil, nil, ErrMoving
+			return nil, ErrMoving
 		}
 		e := a.byKey[key]
 		if e != nil && e.stopping {
@@ -108,7 +108,7 @@ func (n *Node) acquire(ctx context.Context, kind, identity string) (*actor.PID, 
 			case <-done:
 				continue
 			case <-ctx.Done():
-				return nil, nil, ctx.Err()
+				return nil, ctx.Err()
 			}
 		}
 		if e == nil && !checked {
@@ -116,7 +116,7 @@ func (n *Node) acquire(ctx context.Context, kind, identity string) (*actor.PID, 
 			// it from the member that holds it (outside the lock).
 			a.mu.Unlock()
 			if err := n.ensureLocal(ctx, k, identity); err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 			checked = true
 			continue
@@ -126,21 +126,21 @@ func (n *Node) acquire(ctx context.Context, kind, identity string) (*actor.PID, 
 			e, err = n.spawn(k, kind, identity, key)
 			if err != nil {
 				a.mu.Unlock()
-				return nil, nil, err
+				return nil, err
 			}
 			a.byKey[key] = e
 		}
 		e.inflight++
 		a.mu.Unlock()
-		var once sync.Once
-		return e.pid, func() {
-			once.Do(func() {
-				a.mu.Lock()
-				e.inflight--
-				a.mu.Unlock()
-			})
-		}, nil
+		return e, nil
 	}
+}
+
+// release ends a call counted by acquire.
+func (n *Node) release(e *activation) {
+	n.activations.mu.Lock()
+	e.inflight--
+	n.activations.mu.Unlock()
 }
 
 // spawn starts an activation; called with activations.mu held.

@@ -347,12 +347,12 @@ type identityLookup struct{ n *Node }
 func (l *identityLookup) Get(ci *pcluster.ClusterIdentity) *actor.PID {
 	ctx, cancel := context.WithTimeout(context.Background(), l.n.cfg.CallTimeout)
 	defer cancel()
-	pid, release, err := l.n.acquire(ctx, ci.Kind, ci.Identity)
+	e, err := l.n.acquire(ctx, ci.Kind, ci.Identity)
 	if err != nil {
 		return nil
 	}
-	release()
-	return pid
+	l.n.release(e)
+	return e.pid
 }
 func (l *identityLookup) RemovePid(*pcluster.ClusterIdentity, *actor.PID) {}
 func (l *identityLookup) Setup(*pcluster.Cluster, []string, bool)         {}

@@ -138,7 +138,7 @@ func (n *Node) Request(ctx context.Context, kind, identity string, msg any) (any
 		}
 		var res any
 		if owner.Name == n.cfg.Name {
-			res, err = n.requestLocal(ctx, kind, identity, msg)
+			res, err = n.callLocal(ctx, kind, identity, msg)
 		} else {
 			res, err = n.forward(ctx, owner, kind, identity, msg)
 		}
@@ -162,10 +162,10 @@ func (n *Node) Request(ctx context.Context, kind, identity string, msg any) (any
 	}
 }
 
-// requestLocal serves a call for a grain this node owns.
-func (n *Node) requestLocal(ctx context.Context, kind, identity string, msg any) (any, error) {
-	if err := n.checkOwner(kind, identity); err != nil {
-		return nil, err
+// callLocal calls a grain this node owns (the caller checked ownership).
+func (n *Node) callLocal(ctx context.Context, kind, identity string, msg any) (any, error) {
+	if n.leaving.Load() {
+		return nil, ErrDraining
 	}
 	dl, _ := ctx.Deadline()
 	for attempt := 0; ; attempt++ {
@@ -173,13 +173,13 @@ func (n *Node) requestLocal(ctx context.Context, kind, identity string, msg any)
 		if timeout <= 0 {
 			return nil, fmt.Errorf("cluster: call %s/%s: %w", kind, identity, context.DeadlineExceeded)
 		}
-		pid, release, err := n.acquire(ctx, kind, identity)
+		e, err := n.acquire(ctx, kind, identity)
 		if err != nil {
 			return nil, err
 		}
-		f := n.system.Root.RequestFuture(pid, msg, timeout)
+		f := n.system.Root.RequestFuture(e.pid, msg, timeout)
 		res, err := n.wait(ctx, f)
-		release()
+		n.release(e)
 		switch {
 		case errors.Is(err, actor.ErrDeadLetter) && attempt < 3:
 			// The activation died under the call (a crash); the next
@@ -358,12 +358,12 @@ func (n *Node) serveLocate(m *clusterv1.Locate) *clusterv1.LocateReply {
 	if err := n.checkOwner(m.GetKind(), m.GetIdentity()); err != nil {
 		return &clusterv1.LocateReply{Error: routeErrorFromGo(err)}
 	}
-	pid, release, err := n.acquire(ctx, m.GetKind(), m.GetIdentity())
+	e, err := n.acquire(ctx, m.GetKind(), m.GetIdentity())
 	if err != nil {
 		return &clusterv1.LocateReply{Error: routeErrorFromGo(err)}
 	}
-	release()
-	return &clusterv1.LocateReply{Address: pid.GetAddress(), Id: pid.GetId()}
+	n.release(e)
+	return &clusterv1.LocateReply{Address: e.pid.GetAddress(), Id: e.pid.GetId()}
 }
 
 // checkOwner fails unless this node serves grains and owns (kind, identity).

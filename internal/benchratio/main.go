@@ -5,6 +5,8 @@
 //
 // Naming: BenchmarkX/<params>/stich and BenchmarkX/<params>/reference.
 //
+// With -count N the median of the N runs is used.
+//
 // It also prints every custom metric (MB/s, calls/s, detect-ms, ...) and
 // checks the absolute targets: failover-ms ≤ detect-ms + 500 for
 // BenchmarkFailover, and stich − reference ≤ 2 ms for BenchmarkFirstToken.
@@ -69,7 +71,7 @@ var absoluteTargets = []struct {
 }
 
 func main() {
-	ns := map[string]float64{}
+	samples := map[string][]float64{}
 	metrics := map[string]map[string]float64{}
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
@@ -79,7 +81,7 @@ func main() {
 		}
 		v, err := strconv.ParseFloat(m[2], 64)
 		if err == nil {
-			ns[m[1]] = v
+			samples[m[1]] = append(samples[m[1]], v)
 		}
 		for _, mm := range metric.FindAllStringSubmatch(m[3], -1) {
 			if mm[2] == "B/op" || mm[2] == "allocs/op" {
@@ -90,6 +92,13 @@ func main() {
 			}
 			metrics[m[1]][mm[2]], _ = strconv.ParseFloat(mm[1], 64)
 		}
+	}
+	// With -count N, each benchmark's figure is the median of its runs:
+	// disk-bound figures (synced commits) vary a lot between runs here.
+	ns := map[string]float64{}
+	for n, v := range samples {
+		sort.Float64s(v)
+		ns[n] = v[len(v)/2]
 	}
 	var names []string
 	for n := range ns {

@@ -186,7 +186,8 @@ function SessionScreen({ id }: { id: string }) {
           </button>
         </div>
         <dl className="counters" aria-label="Counters">
-          <Counter label="phases" value={c ? `${c.phasesCompleted}${c.phaseBudget ? ` / ${c.phaseBudget}` : ""}` : undefined} />
+          <Counter label="phases done" value={c?.phasesCompleted} />
+          <Counter label="phase budget left" value={c?.phaseBudget} />
           <Counter label="files written" value={c?.filesWritten} />
           <Counter label="messages" value={c?.messages} />
           <Counter label="pending" value={c?.refinementsPending} />
