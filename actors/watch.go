@@ -51,7 +51,7 @@ func (rt *Runtime) Watch(ctx context.Context, sessionID string, afterSeq uint64,
 			return err
 		}
 		next = ev.GetSeq() + 1
-		if untilIdle && endsWork(ev) {
+		if untilIdle && EndsWork(ev) {
 			done = true
 		}
 		return nil
@@ -126,9 +126,9 @@ func (rt *Runtime) Watch(ctx context.Context, sessionID string, afterSeq uint64,
 	return nil
 }
 
-// endsWork reports whether ev is the last event of a piece of work: the
-// session is idle after it.
-func endsWork(ev *stichv1.SessionEvent) bool {
+// EndsWork reports whether ev is the last event of a piece of work: the
+// session is idle after it (completed, stopped or failed).
+func EndsWork(ev *stichv1.SessionEvent) bool {
 	switch e := ev.GetEvent().(type) {
 	case *stichv1.SessionEvent_Completed:
 		return true

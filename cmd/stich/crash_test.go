@@ -41,12 +41,14 @@ func TestMain(m *testing.M) {
 
 // node is a `stich serve` process.
 type node struct {
-	cmd  *exec.Cmd
-	url  string
-	done chan error
+	cmd    *exec.Cmd
+	url    string // the API, from the "stich is ready" log line
+	gossip string // the gossip address, from the "node started" log line
+	done   chan error
 }
 
-// startNode runs stich serve on data and waits for its "ready" log line.
+// startNode runs stich serve on data (with extra flags) and waits for its
+// "ready" log line. The process is killed when the test ends.
 func startNode(t *testing.T, data string, extra ...string) *node {
 	t.Helper()
 	args := append([]string{"serve", "--data", data, "--http", "127.0.0.1:0", "--log-format", "json"}, extra...)
@@ -59,13 +61,20 @@ func startNode(t *testing.T, data string, extra ...string) *node {
 		t.Fatal(err)
 	}
 	n := &node{cmd: cmd, done: make(chan error, 1)}
-	ready := make(chan string, 1)
+	ready := make(chan [2]string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		var gossip string
 		for sc.Scan() {
 			var rec map[string]any
-			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec["msg"] == "stich is ready" {
-				ready <- rec["url"].(string)
+			if json.Unmarshal(sc.Bytes(), &rec) != nil {
+				continue
+			}
+			switch rec["msg"] {
+			case "node started":
+				gossip, _ = rec["gossip_addr"].(string)
+			case "stich is ready":
+				ready <- [2]string{rec["url"].(string), gossip}
 			}
 		}
 		io.Copy(io.Discard, stderr)
@@ -78,7 +87,8 @@ func startNode(t *testing.T, data string, extra ...string) *node {
 		}
 	})
 	select {
-	case n.url = <-ready:
+	case r := <-ready:
+		n.url, n.gossip = r[0], r[1]
 	case err := <-n.done:
 		t.Fatalf("stich serve exited: %v", err)
 	case <-time.After(30 * time.Second):

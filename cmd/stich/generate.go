@@ -19,6 +19,7 @@ import (
 	"golang.org/x/term"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/stichdev/stich/actors"
 	"github.com/stichdev/stich/codegen"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
@@ -128,16 +129,7 @@ func generate(ctx context.Context, g *globalFlags, f *generateFlags, prompt stri
 }
 
 // decisive reports whether ev says how a piece of work ended.
-func decisive(ev *stichv1.SessionEvent) bool {
-	switch e := ev.GetEvent().(type) {
-	case *stichv1.SessionEvent_Completed:
-		return true
-	case *stichv1.SessionEvent_PhaseChanged:
-		p := e.PhaseChanged.GetPhase()
-		return p == stichv1.Phase_PHASE_STOPPED || p == stichv1.Phase_PHASE_FAILED
-	}
-	return false
-}
+func decisive(ev *stichv1.SessionEvent) bool { return actors.EndsWork(ev) }
 
 // outcome turns the event that ended the work into an exit status.
 func outcome(id string, last *stichv1.SessionEvent) error {

@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,65 +19,22 @@ import (
 
 // member is a `stich serve` process in a multi-node test.
 type member struct {
-	name, data, url, gossip string
-	cmd                     *exec.Cmd
-	done                    chan error
-	sessions                stichv1connect.SessionServiceClient
-	admin                   stichv1connect.AdminServiceClient
+	*node
+	name, data string
+	sessions   stichv1connect.SessionServiceClient
+	admin      stichv1connect.AdminServiceClient
 }
 
 func startMember(t *testing.T, name, data, join string) *member {
 	t.Helper()
-	args := []string{"serve", "--data", data, "--http", "127.0.0.1:0", "--node-name", name,
-		"--gossip-addr", "127.0.0.1:0", "--log-format", "json", "--scaffold-chunk-delay", "4ms", "--create-limit", "0"}
+	args := []string{"--node-name", name, "--gossip-addr", "127.0.0.1:0", "--scaffold-chunk-delay", "4ms", "--create-limit", "0"}
 	if join != "" {
 		args = append(args, "--join", join)
 	}
-	cmd := exec.Command(stichBin, args...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	m := &member{name: name, data: data, cmd: cmd, done: make(chan error, 1)}
-	ready := make(chan [2]string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		var gossip string
-		for sc.Scan() {
-			var rec map[string]any
-			if json.Unmarshal(sc.Bytes(), &rec) != nil {
-				continue
-			}
-			if rec["msg"] == "node started" {
-				gossip, _ = rec["gossip_addr"].(string)
-			}
-			if rec["msg"] == "stich is ready" {
-				ready <- [2]string{rec["url"].(string), gossip}
-			}
-		}
-		io.Copy(io.Discard, stderr)
-	}()
-	go func() { m.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-m.done
-		}
-	})
-	select {
-	case r := <-ready:
-		m.url, m.gossip = r[0], r[1]
-	case err := <-m.done:
-		t.Fatalf("%s exited: %v", name, err)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not become ready", name)
-	}
-	m.sessions = stichv1connect.NewSessionServiceClient(http.DefaultClient, m.url)
-	m.admin = stichv1connect.NewAdminServiceClient(http.DefaultClient, m.url)
-	return m
+	n := startNode(t, data, args...)
+	return &member{node: n, name: name, data: data,
+		sessions: stichv1connect.NewSessionServiceClient(http.DefaultClient, n.url),
+		admin:    stichv1connect.NewAdminServiceClient(http.DefaultClient, n.url)}
 }
 
 func waitClusterSize(t *testing.T, want int, ms ...*member) {
