@@ -80,7 +80,7 @@ system-deps: ## Install the Debian packages the tests need (bubblewrap, chromium
 	fi
 
 .PHONY: test
-test: system-deps check-generated lint ## Everything CI checks: generated code, lint, all Go tests with -race, app builds
+test: system-deps check-generated lint web ## Everything CI checks: generated code, lint, all Go tests with -race, app builds
 	$(GO) test -race -count=1 -timeout 15m ./...
 	$(GO) test -count=1 -timeout 15m -tags npmbuild -run 'NPM' ./scaffold/...
 	$(MAKE) web-test
