@@ -177,9 +177,14 @@ func (p *Provider) GossipAddr() string {
 func (p *Provider) Members() []NodeMeta {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make([]NodeMeta, 0, len(p.live))
-	for _, m := range p.live {
-		out = append(out, m)
+	return byName(p.live)
+}
+
+// byName returns the members of m sorted by name.
+func byName(m map[string]NodeMeta) []NodeMeta {
+	out := make([]NodeMeta, 0, len(m))
+	for _, x := range m {
+		out = append(out, x)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
@@ -220,11 +225,7 @@ func (p *Provider) SetLeaving(ctx context.Context) error {
 func (p *Provider) Failed() []NodeMeta {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make([]NodeMeta, 0, len(p.failed))
-	for _, m := range p.failed {
-		out = append(out, m)
-	}
-	return out
+	return byName(p.failed)
 }
 
 // publish is the one goroutine that turns membership into topology.
@@ -286,12 +287,8 @@ func (d *eventDelegate) NotifyJoin(n *memberlist.Node) {
 	p.logChange("member joined", n)
 	p.mu.Lock()
 	delete(p.failed, n.Name)
-	var m NodeMeta
-	if json.Unmarshal(n.Meta, &m) == nil && m.ID != "" {
-		p.known[n.Name], p.live[n.Name] = m, m
-	}
 	p.mu.Unlock()
-	p.signal()
+	p.remember(n)
 }
 
 func (d *eventDelegate) NotifyLeave(n *memberlist.Node) {
@@ -322,8 +319,11 @@ func (d *eventDelegate) NotifyLeave(n *memberlist.Node) {
 	p.signal()
 }
 
-func (d *eventDelegate) NotifyUpdate(n *memberlist.Node) {
-	p := (*Provider)(d)
+func (d *eventDelegate) NotifyUpdate(n *memberlist.Node) { (*Provider)(d).remember(n) }
+
+// remember records a live member's metadata (copied now: memberlist keeps
+// writing n after the callback) and signals the publishing goroutine.
+func (p *Provider) remember(n *memberlist.Node) {
 	var m NodeMeta
 	if json.Unmarshal(n.Meta, &m) == nil && m.ID != "" {
 		p.mu.Lock()

@@ -20,6 +20,19 @@ type importModel struct {
 	changed    bool
 }
 
+// renameNamed renames every named binding from to to; it reports whether
+// there was one.
+func (m *importModel) renameNamed(from, to string) bool {
+	changed := false
+	for j, n := range m.named {
+		if n.name == from {
+			m.named[j].name = to
+			changed = true
+		}
+	}
+	return changed
+}
+
 type namedSpec struct {
 	name, alias string
 	typeOnly    bool

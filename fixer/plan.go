@@ -763,14 +763,7 @@ func (p *planner) exportedAs(d sandbox.Diagnostic) bool {
 	if m.removed {
 		return true
 	}
-	changed := false
-	for j, n := range m.named {
-		if n.name == mm[1] {
-			m.named[j].name = mm[2]
-			changed = true
-		}
-	}
-	if !changed {
+	if !m.renameNamed(mm[1], mm[2]) {
 		return false
 	}
 	p.importFix(d, i, fmt.Sprintf("import %s, the name the module exports %s under", mm[2], mm[1]))
@@ -886,14 +879,7 @@ func (p *planner) didYouMeanExport(d sandbox.Diagnostic) bool {
 	if m.removed {
 		return true
 	}
-	changed := false
-	for j, n := range m.named {
-		if n.name == mm[1] {
-			m.named[j].name = sug[1]
-			changed = true
-		}
-	}
-	if !changed {
+	if !m.renameNamed(mm[1], sug[1]) {
 		return e.ff.Imports[i].Named != nil // removed earlier
 	}
 	p.importFix(d, i, fmt.Sprintf("import %s (as the compiler suggests) instead of %s", sug[1], mm[1]))
