@@ -13,6 +13,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/stichdev/stich/appbuild"
 	"github.com/stichdev/stich/cluster"
 	"github.com/stichdev/stich/codegen"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
@@ -22,6 +23,7 @@ import (
 const (
 	KindSession   = "session"
 	KindRateLimit = "ratelimit"
+	KindSandbox   = "sandbox"
 )
 
 // Config configures the grain runtime of a node.
@@ -42,6 +44,17 @@ type Config struct {
 	Watchdog time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Builds installs, type-checks, fixes and previews apps after each
+	// phase; nil disables that (sessions then complete without a preview,
+	// and say why with BuildsDisabled).
+	Builds *appbuild.Config
+	// BuildsDisabled is the reason shown to users when Builds is nil.
+	BuildsDisabled string
+	// PreviewURL is the public origin of this node's preview server
+	// (e.g. http://127.0.0.1:8081); "" announces no preview URL.
+	PreviewURL string
+	// SandboxIdle frees a sandbox workspace unused this long. Default 15 min.
+	SandboxIdle time.Duration
 }
 
 // Runtime is a started node with stich's grain kinds.
@@ -78,6 +91,12 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.SandboxIdle <= 0 {
+		cfg.SandboxIdle = 15 * time.Minute
+	}
+	if cfg.Builds == nil && cfg.BuildsDisabled == "" {
+		cfg.BuildsDisabled = "builds and previews are disabled on this node"
+	}
 	if cfg.Cluster.Logger == nil {
 		cfg.Cluster.Logger = slog.Default()
 	}
@@ -89,6 +108,7 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 	kinds := []cluster.Kind{
 		{Name: KindSession, New: func(ref *cluster.GrainRef) actor.Actor { return newSessionGrain(rt, ref) }},
 		{Name: KindRateLimit, Ephemeral: true, New: func(ref *cluster.GrainRef) actor.Actor { return newRateLimitGrain(rt, ref) }},
+		{Name: KindSandbox, Ephemeral: true, New: func(ref *cluster.GrainRef) actor.Actor { return newSandboxGrain(rt, ref) }},
 	}
 	n, err := cluster.Start(ctx, cfg.Cluster, kinds)
 	if err != nil {

@@ -66,6 +66,9 @@ type sessionGrain struct {
 	workDone chan struct{}
 	// building holds files being streamed by the current step.
 	building map[string]*strings.Builder
+	// Preview error reports counted in the current minute.
+	reportWindow time.Time
+	reports      int
 }
 
 func newSessionGrain(rt *Runtime, ref *cluster.GrainRef) *sessionGrain {
@@ -122,6 +125,12 @@ func (g *sessionGrain) Receive(ctx actor.Context) {
 	case *workResult:
 		if m.run == g.run && g.cancel != nil {
 			g.onWorkResult(ctx, m)
+		}
+	case *actorsv1.SandboxLog:
+		if m.GetRun() == g.run && g.cancel != nil && g.st != nil {
+			if err := g.onSandboxLog(ctx, m); err != nil {
+				g.log().Error("sandbox log not recorded", "err", err)
+			}
 		}
 	default:
 		if _, isReq := m.(proto.Message); !isReq {
@@ -375,6 +384,8 @@ func (g *sessionGrain) onRequest(ctx actor.Context, msg any) {
 		g.onStop(ctx)
 	case *actorsv1.ResumeSession:
 		g.onResume(ctx)
+	case *actorsv1.PreviewReport:
+		g.onPreviewReport(ctx, m)
 	default:
 		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "session grain does not handle %T", msg))
 	}

@@ -47,6 +47,9 @@ type workResult struct {
 	bp     *stichv1.Blueprint    // planning
 	diags  []*stichv1.Diagnostic // reviewing
 	refine *codegen.Refinement   // planning a refinement
+	// check is the sandbox's verdict on the phase's files (reviewing,
+	// when builds are enabled).
+	check *actorsv1.SandboxCheckReply
 }
 
 // emitter forwards a provider's output to the grain's mailbox.
@@ -176,9 +179,18 @@ func (g *sessionGrain) startStep(ctx actor.Context) {
 	case stichv1.Phase_PHASE_GENERATING:
 		work = func() *workResult { return &workResult{err: prov.Implement(wctx, bp, phase, files, skip, em)} }
 	case stichv1.Phase_PHASE_REVIEWING:
+		builds := g.rt.cfg.Builds != nil
+		node, id := g.rt.Node, st.Id
 		work = func() *workResult {
+			var chk *actorsv1.SandboxCheckReply
+			if builds {
+				chk = checkInSandbox(wctx, node, id, files, self, run)
+				for p, c := range chk.GetFixed() {
+					files[p] = c // the review sees the fixed app
+				}
+			}
 			d, err := prov.Review(wctx, bp, phase, files)
-			return &workResult{diags: d, err: err}
+			return &workResult{diags: d, err: err, check: chk}
 		}
 	case stichv1.Phase_PHASE_FIXING:
 		work = func() *workResult { return &workResult{err: prov.Fix(wctx, bp, files, diags, em)} }
@@ -283,7 +295,8 @@ func (g *sessionGrain) onWorkResult(ctx actor.Context, m *workResult) {
 	}
 	st := proto.Clone(g.st).(*actorsv1.SessionState)
 	var evs []*stichv1.SessionEvent
-	var extra func(*cluster.Batch)
+	var extra, checkWrites func(*cluster.Batch)
+	var checkPending map[string][]byte // files the fixer changed, not yet stored
 	switch st.Phase {
 	case stichv1.Phase_PHASE_PLANNING:
 		if m.refine != nil {
@@ -306,6 +319,11 @@ func (g *sessionGrain) onWorkResult(ctx actor.Context, m *workResult) {
 		st.PhaseFilesDone = nil
 		evs = append(evs, phaseEvent(st.Phase, st.PhaseIndex, st.GetCurrent().GetName(), "reviewing the files"))
 	case stichv1.Phase_PHASE_REVIEWING:
+		if m.check != nil {
+			var problems []*stichv1.Diagnostic
+			evs, checkWrites, checkPending, problems = g.applyCheck(st, m.check)
+			m.diags = append(problems, m.diags...)
+		}
 		evs = append(evs, &stichv1.SessionEvent{Event: &stichv1.SessionEvent_Diagnostics{Diagnostics: &stichv1.DiagnosticsReported{Tool: "review", Diagnostics: m.diags}}})
 		if len(m.diags) > 0 && st.FixRounds < uint32(g.rt.cfg.MaxFixRounds) {
 			st.FixRounds++
@@ -319,7 +337,7 @@ func (g *sessionGrain) onWorkResult(ctx actor.Context, m *workResult) {
 			more, done := g.advance(st)
 			evs = append(evs, more...)
 			if done {
-				vev, vwrite, err := g.newVersion(st, st.WorkReason, nil)
+				vev, vwrite, err := g.newVersion(st, st.WorkReason, checkPending)
 				if err != nil {
 					g.fail(ctx, err)
 					return
@@ -339,6 +357,13 @@ func (g *sessionGrain) onWorkResult(ctx actor.Context, m *workResult) {
 	}
 	if extra == nil {
 		extra = g.armAlarm
+	}
+	if checkWrites != nil {
+		rest := extra
+		extra = func(b *cluster.Batch) {
+			checkWrites(b)
+			rest(b)
+		}
 	}
 	if err := g.commit(ctx, st, extra, evs...); err != nil {
 		g.fail(ctx, err)

@@ -44,6 +44,11 @@ type Options struct {
 	Production bool
 	// Env adds import.meta.env values (VITE_* variables), as Vite would.
 	Env map[string]string
+	// Base is the URL path the preview is served under, like Vite's base:
+	// it prefixes the bundle's URLs in index.html and in CSS, and is
+	// import.meta.env.BASE_URL. It must start and end with "/"; default "/".
+	// The Preview's own paths stay relative to it ([Preview.File]).
+	Base string
 }
 
 // Preview is one built app, held in memory.
@@ -69,6 +74,37 @@ func (p *Preview) Paths() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Asset is one served file of a preview.
+type Asset struct {
+	// Path is the file's path ("/index.html" for a client-side route).
+	Path        string
+	Body        []byte
+	ContentType string
+	ETag        string
+	// Immutable marks content-hashed names, cacheable for good.
+	Immutable bool
+}
+
+// Resolve returns what urlPath serves: its file, or index.html for a path
+// without a file extension (client-side routing, as Vite's dev server).
+func (p *Preview) Resolve(urlPath string) (Asset, bool) {
+	name := path.Clean("/" + urlPath)
+	if name == "/" {
+		name = "/index.html"
+	}
+	a, ok := p.files[name]
+	if !ok {
+		if path.Ext(name) != "" {
+			return Asset{}, false
+		}
+		name = "/index.html"
+		if a, ok = p.files[name]; !ok {
+			return Asset{}, false
+		}
+	}
+	return Asset{Path: name, Body: a.body, ContentType: a.contentType, ETag: a.etag, Immutable: a.immutable}, true
 }
 
 // File returns the content served at urlPath.
@@ -113,6 +149,13 @@ func NewBuilder(opts Options) (*Builder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("preview: %w", err)
 	}
+	if opts.Base == "" {
+		opts.Base = "/"
+	}
+	if !strings.HasPrefix(opts.Base, "/") || !strings.HasSuffix(opts.Base, "/") || path.Clean(opts.Base)+"/" != opts.Base && opts.Base != "/" ||
+		strings.ContainsAny(opts.Base, "\"'<>?#% \t\n") {
+		return nil, fmt.Errorf("preview: Base %q must be a clean URL path starting and ending with /", opts.Base)
+	}
 	b := &Builder{opts: opts, dir: dir, roots: []string{dir}}
 	for _, r := range opts.Roots {
 		rr, err := filepath.EvalSymlinks(r)
@@ -146,7 +189,7 @@ func NewBuilder(opts Options) (*Builder, error) {
 	if opts.Production {
 		mode = "production"
 	}
-	env := map[string]any{"MODE": mode, "DEV": !opts.Production, "PROD": opts.Production, "BASE_URL": "/", "SSR": false}
+	env := map[string]any{"MODE": mode, "DEV": !opts.Production, "PROD": opts.Production, "BASE_URL": opts.Base, "SSR": false}
 	for k, v := range opts.Env {
 		env[k] = v
 	}
@@ -178,7 +221,7 @@ func NewBuilder(opts Options) (*Builder, error) {
 		EntryNames:        "assets/[name]-[hash]",
 		ChunkNames:        "assets/[name]-[hash]",
 		AssetNames:        "assets/[name]-[hash]",
-		PublicPath:        "/",
+		PublicPath:        opts.Base,
 		Define:            define,
 		Loader:            loaders,
 		LogLevel:          api.LogLevelSilent,
@@ -443,9 +486,9 @@ func (b *Builder) assemble(outputs []api.OutputFile) (*Preview, error) {
 		p.add(url, o.Contents, true)
 		switch {
 		case strings.HasSuffix(url, ".js"):
-			scripts = append(scripts, url)
+			scripts = append(scripts, b.opts.Base+url[1:])
 		case strings.HasSuffix(url, ".css"):
-			styles = append(styles, url)
+			styles = append(styles, b.opts.Base+url[1:])
 		}
 	}
 	// public/ is served at the root, as Vite does.
@@ -479,7 +522,7 @@ func (b *Builder) assemble(outputs []api.OutputFile) (*Preview, error) {
 	if raw, err := b.readFile("index.html", 1<<20); err == nil {
 		html = string(raw)
 	}
-	p.add("/index.html", []byte(rewriteHTML(html, scripts, styles, b.opts.ReportURL)), false)
+	p.add("/index.html", []byte(rewriteHTML(rebase(html, b.opts.Base), scripts, styles, b.opts.ReportURL)), false)
 	return p, nil
 }
 
@@ -508,6 +551,15 @@ var (
 	bodyClose    = regexp.MustCompile(`(?i)</body\s*>`)
 )
 
+// EntryOf returns the script a build of an app with this index.html
+// bundles: its first local module script, else src/main.tsx.
+func EntryOf(indexHTML string) string {
+	if e := entryFromHTML(indexHTML); e != "" {
+		return e
+	}
+	return "src/main.tsx"
+}
+
 // entryFromHTML returns the first local module script of index.html,
 // relative to the app folder.
 func entryFromHTML(html string) string {
@@ -519,6 +571,19 @@ func entryFromHTML(html string) string {
 		return strings.TrimPrefix(path.Clean("/"+src), "/")
 	}
 	return ""
+}
+
+// rootURL matches root-absolute src and href attributes ("/favicon.svg",
+// not "//host/x").
+var rootURL = regexp.MustCompile(`(?i)(\s(?:src|href)\s*=\s*["'])/([^/"'])`)
+
+// rebase points index.html's root-absolute URLs under base, as Vite does
+// for its base option.
+func rebase(html, base string) string {
+	if base == "/" {
+		return html
+	}
+	return rootURL.ReplaceAllString(html, "${1}"+base+"${2}")
 }
 
 // rewriteHTML replaces index.html's local module scripts by the bundle,

@@ -281,3 +281,49 @@ func TestIncrementalRebuild(t *testing.T) {
 		t.Error("Build after Close succeeded")
 	}
 }
+
+// A preview served under a path prefix links its bundle under that prefix,
+// tells the app its BASE_URL, and still serves paths relative to the base.
+func TestBuildUnderBase(t *testing.T) {
+	dir := writeApp(t, map[string]string{
+		"index.html":  `<html><head><title>B</title><link rel="icon" href="/favicon.svg" /><link href="//cdn.example/x.css" rel="stylesheet"></head><body><script type="module" src="/src/main.ts"></script></body></html>`,
+		"src/main.ts": "import './s.css';\ndocument.body.textContent = import.meta.env.BASE_URL;\n",
+		"src/s.css":   "body { background: url(./dot.svg); }\n",
+		"src/dot.svg": `<svg xmlns="http://www.w3.org/2000/svg"></svg>`,
+	})
+	p, diags, err := Build(context.Background(), Options{Dir: dir, Base: "/preview/s-abcdefgh/"})
+	if err != nil {
+		t.Fatalf("%v %v", err, diags)
+	}
+	html, ok := p.File("/index.html")
+	if !ok {
+		t.Fatal("no index.html")
+	}
+	if !strings.Contains(string(html), `src="/preview/s-abcdefgh/assets/main-`) || !strings.Contains(string(html), `href="/preview/s-abcdefgh/assets/main-`) {
+		t.Errorf("index.html does not link the bundle under the base:\n%s", html)
+	}
+	if !strings.Contains(string(html), `href="/preview/s-abcdefgh/favicon.svg"`) || !strings.Contains(string(html), `href="//cdn.example/x.css"`) {
+		t.Errorf("index.html's own root URLs are not rebased (or other hosts' are):\n%s", html)
+	}
+	var js, css string
+	for _, u := range p.Paths() {
+		b, _ := p.File(u)
+		switch {
+		case strings.HasPrefix(u, "/assets/") && strings.HasSuffix(u, ".js"):
+			js = string(b)
+		case strings.HasPrefix(u, "/assets/") && strings.HasSuffix(u, ".css"):
+			css = string(b)
+		}
+	}
+	if !strings.Contains(js, `"/preview/s-abcdefgh/"`) {
+		t.Errorf("BASE_URL is not the base in the bundle:\n%s", js)
+	}
+	if !strings.Contains(css, "/preview/s-abcdefgh/assets/dot-") {
+		t.Errorf("CSS asset URL is not under the base:\n%s", css)
+	}
+	for _, bad := range []string{"preview/", "/preview", "/a/../b/", `/a"b/`} {
+		if _, _, err := Build(context.Background(), Options{Dir: dir, Base: bad}); err == nil {
+			t.Errorf("Base %q accepted", bad)
+		}
+	}
+}

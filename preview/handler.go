@@ -51,32 +51,31 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the preview is not built yet", http.StatusServiceUnavailable)
 		return
 	}
-	name := path.Clean("/" + r.URL.Path)
-	if name == "/" {
-		name = "/index.html"
-	}
-	a, ok := p.files[name]
+	a, ok := p.Resolve(r.URL.Path)
 	if !ok {
-		if path.Ext(name) != "" {
-			http.NotFound(w, r)
-			return
-		}
-		a, name = p.files["/index.html"], "/index.html"
+		http.NotFound(w, r)
+		return
 	}
+	ServeAsset(w, r, a)
+}
+
+// ServeAsset writes a with its content type, ETag and caching policy:
+// none for index.html, long for hashed assets, revalidation otherwise.
+// It answers If-None-Match and Range.
+func ServeAsset(w http.ResponseWriter, r *http.Request, a Asset) {
 	hd := w.Header()
-	hd.Set("Content-Type", a.contentType)
+	hd.Set("Content-Type", a.ContentType)
 	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("ETag", a.etag)
+	hd.Set("ETag", a.ETag)
 	switch {
-	case name == "/index.html":
+	case a.Path == "/index.html":
 		hd.Set("Cache-Control", "no-store")
-	case a.immutable:
+	case a.Immutable:
 		hd.Set("Cache-Control", "public, max-age=31536000, immutable")
 	default:
 		hd.Set("Cache-Control", "no-cache")
 	}
-	// ServeContent answers If-None-Match and Range for us.
-	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(a.body))
+	http.ServeContent(w, r, a.Path, time.Time{}, bytes.NewReader(a.Body))
 }
 
 // contentType names the media type of a served path.

@@ -44,14 +44,19 @@ type node struct {
 	cmd    *exec.Cmd
 	url    string // the API, from the "stich is ready" log line
 	gossip string // the gossip address, from the "node started" log line
-	done   chan error
+	// previewURL is the preview server's origin (same log line as url).
+	previewURL string
+	done       chan error
 }
 
 // startNode runs stich serve on data (with extra flags) and waits for its
-// "ready" log line. The process is killed when the test ends.
+// "ready" log line. The process is killed when the test ends. Builds are
+// off unless extra turns them on ("--sandbox", "local": the last value of
+// a flag wins).
 func startNode(t *testing.T, data string, extra ...string) *node {
 	t.Helper()
-	args := append([]string{"serve", "--data", data, "--http", "127.0.0.1:0", "--log-format", "json"}, extra...)
+	args := append([]string{"serve", "--data", data, "--http", "127.0.0.1:0", "--log-format", "json",
+		"--sandbox", "off", "--preview-http", "127.0.0.1:0"}, extra...)
 	cmd := exec.Command(stichBin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -74,6 +79,7 @@ func startNode(t *testing.T, data string, extra ...string) *node {
 			case "node started":
 				gossip, _ = rec["gossip_addr"].(string)
 			case "stich is ready":
+				n.previewURL, _ = rec["preview_url"].(string)
 				ready <- [2]string{rec["url"].(string), gossip}
 			}
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/stichdev/stich/codegen"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
+	"github.com/stichdev/stich/sandbox"
 )
 
 type generateFlags struct {
@@ -268,7 +269,9 @@ func startEmbedded(ctx context.Context, g *globalFlags, models *modelFlags, stde
 	}
 	f := &serveFlags{data: dir, http: "127.0.0.1:0", nodeName: "embedded", region: "local",
 		gossipAddr: "127.0.0.1:0", actorAddr: "127.0.0.1:0", passivateAfter: 5 * time.Minute, shutdownGrace: 10 * time.Second,
-		models: *models}
+		models: *models,
+		// The embedded node writes the app to --out; it builds no preview.
+		sandbox: sandboxFlags{mode: "off", previewHTTP: "off", registry: "https://registry.npmjs.org/", uid: sandbox.DefaultUID}}
 	nodeCtx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"strconv"
@@ -40,6 +41,7 @@ type serveFlags struct {
 	shutdownGrace  time.Duration
 	scaffoldDelay  time.Duration
 	models         modelFlags
+	sandbox        sandboxFlags
 }
 
 func newServeCmd(g *globalFlags) *cobra.Command {
@@ -51,6 +53,11 @@ func newServeCmd(g *globalFlags) *cobra.Command {
 		Long: `Run a stich node. With no flags it is a one-node cluster serving the API on
 127.0.0.1:8080, storing everything in ./stich-data, and generating apps with the built-in
 scaffold generator (no model needed).
+
+After every phase the app is installed, type-checked, repaired by the deterministic fixer and
+bundled inside a bubblewrap sandbox (--sandbox local; Debian: apt-get install bubblewrap), and
+its preview is served on a separate origin (--preview-http, default 127.0.0.1:8081) at
+/preview/SESSION/. Without bubblewrap, builds are off unless --unsafe-sandbox is given.
 
 SIGINT or SIGTERM shuts it down gracefully: open streams end with Unavailable (clients
 reconnect with after_seq), sessions stop and persist, storage is closed. Interrupted
@@ -84,6 +91,7 @@ generations resume when the node starts again.`,
 	fl.IntVar(&f.createDaily, "create-daily-limit", 1000, "sessions a client IP may create per 24 h (0 disables)")
 	fl.DurationVar(&f.shutdownGrace, "shutdown-grace", 20*time.Second, "how long a graceful shutdown may take")
 	f.models.register(fl)
+	f.sandbox.register(fl)
 	fl.DurationVar(&f.scaffoldDelay, "scaffold-chunk-delay", 0, "pace the scaffold generator's streamed chunks like a model (e.g. 20ms); 0 streams at once")
 	return cmd
 }
@@ -143,6 +151,7 @@ func (f *serveFlags) nodeConfig(log *slog.Logger) (cluster.Config, error) {
 	if f.createLimit < 0 || f.createDaily < 0 {
 		errs = append(errs, errors.New("--create-limit and --create-daily-limit must not be negative"))
 	}
+	errs = append(errs, f.sandbox.validate()...)
 	if strings.TrimSpace(f.data) == "" {
 		errs = append(errs, errors.New("--data must name a folder"))
 	}
@@ -191,7 +200,25 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	}
 	defer ln.Close()
 	cfg.HTTPAddr = ln.Addr().String()
-	rt, err := actors.Start(ctx, actors.Config{Cluster: cfg, Providers: providers, DefaultProvider: defaultProvider})
+	acfg := actors.Config{Cluster: cfg, Providers: providers, DefaultProvider: defaultProvider}
+	var previewLn net.Listener
+	if f.sandbox.previewHTTP != "off" {
+		if previewLn, err = net.Listen("tcp", f.sandbox.previewHTTP); err != nil {
+			return fmt.Errorf("listen on --preview-http %s: %w", f.sandbox.previewHTTP, err)
+		}
+		defer previewLn.Close()
+		acfg.PreviewURL = strings.TrimSuffix(f.sandbox.previewURL, "/")
+		if acfg.PreviewURL == "" {
+			acfg.PreviewURL = "http://" + previewLn.Addr().String()
+		}
+		acfg.Builds, acfg.BuildsDisabled = f.sandbox.builds(f.data, log)
+	} else {
+		acfg.BuildsDisabled = "previews are off on this node (--preview-http off)"
+	}
+	if acfg.Builds == nil {
+		log.Warn("generated apps will not be type-checked or previewed", "reason", acfg.BuildsDisabled)
+	}
+	rt, err := actors.Start(ctx, acfg)
 	if err != nil {
 		return err
 	}
@@ -215,9 +242,20 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	if err := srv.Listen(); err != nil {
 		return err
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve() }()
-	log.Info("stich is ready", "url", "http://"+srv.Addr(), "data", f.data, "provider", rt.DefaultProvider().Label())
+	var previewSrv *http.Server
+	if previewLn != nil {
+		previewSrv = &http.Server{Handler: rpc.NewPreviewHandler(rt, log), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		go func() {
+			if err := previewSrv.Serve(previewLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("preview server: %w", err)
+			}
+		}()
+	}
+	log.Info("stich is ready", "url", "http://"+srv.Addr(), "data", f.data, "provider", rt.DefaultProvider().Label(),
+		"preview_url", acfg.PreviewURL, "builds", acfg.Builds != nil)
 	if ready != nil {
 		ready(srv.Addr())
 	}
@@ -231,6 +269,11 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("http shutdown", "err", err)
+	}
+	if previewSrv != nil {
+		if err := previewSrv.Shutdown(sctx); err != nil {
+			log.Warn("preview server shutdown", "err", err)
+		}
 	}
 	return <-errc
 }

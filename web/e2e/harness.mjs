@@ -47,10 +47,18 @@ export function freePort() {
 
 /**
  * startServer runs `stich serve` and resolves once its JSON log says
- * "stich is ready", with the URL from that line.
+ * "stich is ready", with the URL and preview origin from that line.
+ * Builds and previews are off unless builds names a sandbox uid: then apps
+ * are installed in a sandbox folder kept between runs (a warm npm cache).
  */
-export function startServer(bin, { data, http = "127.0.0.1:0", chunkDelay = "5ms" }) {
-  const args = ["serve", "--data", data, "--http", http, "--log-format", "json", "--scaffold-chunk-delay", chunkDelay, "--shutdown-grace", "10s"];
+export function startServer(bin, { data, http = "127.0.0.1:0", chunkDelay = "5ms", builds }) {
+  const args = ["serve", "--data", data, "--http", http, "--log-format", "json", "--scaffold-chunk-delay", chunkDelay, "--shutdown-grace", "10s",
+    "--preview-http", "127.0.0.1:0"];
+  if (builds) {
+    args.push("--sandbox", "local", "--sandbox-dir", "/var/tmp/stich-test/e2e-sandbox", "--sandbox-uid", String(builds.uid));
+  } else {
+    args.push("--sandbox", "off");
+  }
   const proc = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
   const logs = [];
   const exited = new Promise((res) => proc.once("exit", (code, signal) => res({ code, signal })));
@@ -69,7 +77,7 @@ export function startServer(bin, { data, http = "127.0.0.1:0", chunkDelay = "5ms
       }
       if (rec.msg === "stich is ready") {
         clearTimeout(timer);
-        res({ url: rec.url, proc, logs, exited });
+        res({ url: rec.url, previewUrl: rec.preview_url, proc, logs, exited });
       }
     });
     exited.then(({ code, signal }) => {

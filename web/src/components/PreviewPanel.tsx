@@ -1,5 +1,11 @@
+import { useState } from "react";
+
 interface Props {
   url?: string;
+  /** Changes with every new build of the preview; the frame reloads then. */
+  build?: number;
+  /** Whether the session is still working (the first preview follows its first phase). */
+  working?: boolean;
 }
 
 /** safePreview accepts only http(s) URLs; same-origin previews lose allow-same-origin (it would let them escape the sandbox). */
@@ -16,7 +22,8 @@ function safePreview(raw: string): { url: string; sandbox: string } | undefined 
 }
 
 /** PreviewPanel shows the running app once the server reports a preview URL. */
-export function PreviewPanel({ url }: Props) {
+export function PreviewPanel({ url, build, working }: Props) {
+  const [reloads, setReloads] = useState(0);
   const p = url ? safePreview(url) : undefined;
   if (!p) {
     return (
@@ -25,8 +32,12 @@ export function PreviewPanel({ url }: Props) {
           <strong>{url ? "The preview address is not a web address this page can show." : "Preview not available yet."}</strong>
         </p>
         <p className="muted">
-          {url ? `The server reported “${url}”. ` : "This server does not run previews yet. When it does, the app appears here as soon as it is ready. "}
-          Meanwhile, save the files from the Code tab and run <code>npm install &amp;&amp; npm run dev</code>.
+          {url
+            ? `The server reported “${url}”. `
+            : working
+              ? "The app appears here once its first phase is installed, type-checked and bundled (see the Logs tab). "
+              : "This server reported no preview for this app (builds may be off on it: see the Logs tab). "}
+          You can also save the files from the Code tab and run <code>npm install &amp;&amp; npm run dev</code>.
         </p>
       </div>
     );
@@ -34,11 +45,14 @@ export function PreviewPanel({ url }: Props) {
   return (
     <div className="preview">
       <div className="row between pad-x">
+        <button type="button" className="small" onClick={() => setReloads((n) => n + 1)} data-testid="preview-reload">
+          Reload
+        </button>
         <a href={p.url} target="_blank" rel="noreferrer noopener" className="small">
           Open in a new tab ↗
         </a>
       </div>
-      <iframe title="App preview" src={p.url} sandbox={p.sandbox} />
+      <iframe key={`${build ?? 0}-${reloads}`} title="App preview" src={p.url} sandbox={p.sandbox} data-testid="preview-frame" />
     </div>
   );
 }

@@ -275,7 +275,7 @@ function SessionScreen({ id }: { id: string }) {
             ) : tab === "versions" ? (
               <VersionsPanel sessionId={id} versions={view?.versions ?? []} idle={!loading && !isActive(phase)} />
             ) : tab === "preview" ? (
-              <PreviewPanel url={view?.previewUrl} />
+              <PreviewPanel url={view?.previewUrl} build={view?.previewSeq} working={isActive(phase)} />
             ) : (
               <LogPanel logs={view?.logs ?? []} dropped={view?.logsDropped ?? 0} />
             )}

@@ -98,6 +98,8 @@ export interface SessionView {
   /** Log entries dropped from the front to bound memory. */
   logsDropped: number;
   previewUrl?: string;
+  /** Seq of the last preview_ready event: a new build of the same URL reloads the preview. */
+  previewSeq?: number;
   lastCompletion?: Completion;
   /** Versions of the app, oldest first (one per completed generation, refinement or rollback). */
   versions: readonly Version[];
@@ -322,6 +324,7 @@ export function apply(s: SessionView, ev: SessionEvent): { view: SessionView; ou
     }
     case "previewReady":
       v.previewUrl = e.value.url;
+      v.previewSeq = seq;
       v = log(v, { seq, time, kind: "preview", level: "info", source: "preview", text: `Preview ready at ${e.value.url}` });
       break;
     case "log": {

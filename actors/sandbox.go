@@ -1,0 +1,353 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/stichdev/stich/appbuild"
+	"github.com/stichdev/stich/cluster"
+	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
+	"github.com/stichdev/stich/sandbox"
+)
+
+// Sandbox log budget: a check sends at most this many lines to its
+// session (npm can print thousands); the rest are counted as dropped.
+const maxCheckLogLines = 2000
+
+// PreviewPath is the URL path of a session's preview on a preview server.
+func PreviewPath(session string) string { return "/preview/" + session + "/" }
+
+// sandboxGrain owns a session's build workspace (same identity as the
+// session): it runs one check at a time outside its mailbox, keeps the
+// last good preview in memory for the preview server, and frees the
+// workspace when idle. It is ephemeral: the workspace can always be
+// rebuilt from the session's files.
+type sandboxGrain struct {
+	rt  *Runtime
+	ref *cluster.GrainRef
+	ws  *appbuild.Workspace
+
+	// The running check: seq identifies it, cancel stops it, sender
+	// waits for its reply.
+	seq    uint64
+	cancel context.CancelFunc
+	sender *actor.PID
+	done   chan struct{}
+	// rebuildAt is when a preview was last rebuilt on demand.
+	rebuildAt time.Time
+}
+
+// checkDone ends a check; it never leaves the process.
+type checkDone struct {
+	seq   uint64
+	reply *actorsv1.SandboxCheckReply
+}
+
+func newSandboxGrain(rt *Runtime, ref *cluster.GrainRef) *sandboxGrain {
+	return &sandboxGrain{rt: rt, ref: ref}
+}
+
+func (g *sandboxGrain) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		ctx.SetReceiveTimeout(g.rt.cfg.SandboxIdle)
+	case *actor.ReceiveTimeout:
+		if g.cancel == nil {
+			g.free()
+			g.ref.Passivate(ctx)
+		}
+	case *actor.Stopping:
+		g.stopCheck(true)
+		g.free()
+	case *actorsv1.SandboxCheck:
+		g.onCheck(ctx, m)
+	case *checkDone:
+		if m.seq == g.seq && g.cancel != nil {
+			g.cancel, g.done = nil, nil
+			if g.sender != nil {
+				ctx.Send(g.sender, m.reply)
+			}
+			g.sender = nil
+		}
+	case *actorsv1.SandboxCancel:
+		g.stopCheck(false)
+		ctx.Respond(&actorsv1.SandboxCancelAck{})
+	case *actorsv1.SandboxAsset:
+		reply := g.asset(m.GetPath())
+		if !reply.GetBuilt() {
+			g.maybeRebuild(ctx)
+		}
+		ctx.Respond(reply)
+	case *actorsv1.AlarmFired:
+		ctx.Respond(&actorsv1.AlarmAck{})
+	}
+}
+
+func (g *sandboxGrain) asset(p string) *actorsv1.SandboxAssetReply {
+	if g.ws == nil {
+		return &actorsv1.SandboxAssetReply{}
+	}
+	prev := g.ws.Preview()
+	if prev == nil {
+		return &actorsv1.SandboxAssetReply{}
+	}
+	a, ok := prev.Resolve(p)
+	if !ok {
+		return &actorsv1.SandboxAssetReply{Built: true}
+	}
+	return &actorsv1.SandboxAssetReply{Built: true, Found: true, Body: a.Body, ContentType: a.ContentType, Etag: a.ETag, Immutable: a.Immutable, Path: a.Path}
+}
+
+// stopCheck cancels the running check; with wait it waits (bounded) for
+// its goroutine, so none outlives the grain. The waiting caller gets no
+// reply (its call was superseded or cancelled).
+func (g *sandboxGrain) stopCheck(wait bool) {
+	if g.cancel == nil {
+		return
+	}
+	g.cancel()
+	if wait {
+		select {
+		case <-g.done:
+		case <-time.After(30 * time.Second):
+			g.rt.log.Error("sandbox check did not stop within 30s", "session", g.ref.Identity)
+		}
+	}
+	g.cancel, g.done, g.sender = nil, nil, nil
+}
+
+// free deletes the workspace (idle, or the node stops). The next check
+// starts from scratch (installs come from the shared npm cache).
+func (g *sandboxGrain) free() {
+	if g.ws == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := g.ws.Close(ctx); err != nil {
+		g.rt.log.Warn("sandbox cleanup failed", "session", g.ref.Identity, "err", err)
+	}
+	g.ws = nil
+}
+
+func (g *sandboxGrain) onCheck(ctx actor.Context, m *actorsv1.SandboxCheck) {
+	if g.rt.cfg.Builds == nil {
+		ctx.Respond(&actorsv1.SandboxCheckReply{Error: g.rt.cfg.BuildsDisabled})
+		return
+	}
+	files := m.GetFiles()
+	g.startCheck(ctx, ctx.Sender(), actor.NewPID(m.GetLogAddress(), m.GetLogId()), m.GetRun(),
+		func(context.Context) (map[string]string, error) { return files, nil })
+}
+
+// rebuildBackoff spaces rebuilds that failed (a session with no files).
+const rebuildBackoff = 30 * time.Second
+
+// maybeRebuild rebuilds the preview from the session's stored files when
+// a preview is asked for and there is none (the workspace was freed when
+// idle, or the node restarted). Nobody waits for it: the preview page
+// retries by itself.
+func (g *sandboxGrain) maybeRebuild(ctx actor.Context) {
+	if g.rt.cfg.Builds == nil || g.cancel != nil || time.Since(g.rebuildAt) < rebuildBackoff {
+		return
+	}
+	g.rebuildAt = time.Now()
+	node, id := g.rt.Node, g.ref.Identity
+	g.startCheck(ctx, nil, nil, 0, func(ctx context.Context) (map[string]string, error) {
+		return sessionFiles(ctx, node, id)
+	})
+}
+
+// sessionFiles reads a session's current files.
+func sessionFiles(ctx context.Context, n *cluster.Node, id string) (map[string]string, error) {
+	cctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	list, err := Call[*actorsv1.ListFilesReply](cctx, n, KindSession, id, &actorsv1.ListFiles{})
+	if err != nil {
+		return nil, err
+	}
+	if len(list.GetFiles()) == 0 {
+		return nil, errors.New("the app has no files yet")
+	}
+	files := make(map[string]string, len(list.GetFiles()))
+	for _, f := range list.GetFiles() {
+		r, err := Call[*actorsv1.ReadFileReply](cctx, n, KindSession, id, &actorsv1.ReadFile{Path: f.GetPath()})
+		if err != nil {
+			return nil, err
+		}
+		files[f.GetPath()] = r.GetFile().GetContent()
+	}
+	return files, nil
+}
+
+// startCheck runs a check on its own goroutine; its reply goes to sender
+// (when not nil) and its progress lines to logTo (when not nil).
+func (g *sandboxGrain) startCheck(ctx actor.Context, sender, logTo *actor.PID, run uint64, files func(context.Context) (map[string]string, error)) {
+	// A newer check supersedes the running one; wait for it so two never
+	// write the workspace at once.
+	g.stopCheck(true)
+	if g.ws == nil {
+		base := PreviewPath(g.ref.Identity)
+		report := ""
+		if g.rt.cfg.PreviewURL != "" {
+			report = g.rt.cfg.PreviewURL + base + reportPath
+		}
+		g.ws = appbuild.New(*g.rt.cfg.Builds, g.ref.Identity, base, report)
+	}
+	g.seq++
+	seq := g.seq
+	cctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	g.cancel, g.done, g.sender = cancel, done, sender
+	system, self, ws := ctx.ActorSystem(), ctx.Self(), g.ws
+	go func() {
+		defer close(done)
+		lg := newCheckLog(system, logTo, run)
+		stop := make(chan struct{})
+		flushed := make(chan struct{})
+		go func() { // quiet steps still show their last lines promptly
+			defer close(flushed)
+			t := time.NewTicker(200 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-t.C:
+					lg.flush()
+				case <-stop:
+					return
+				}
+			}
+		}()
+		var reply *actorsv1.SandboxCheckReply
+		if fs, err := files(cctx); err != nil {
+			reply = &actorsv1.SandboxCheckReply{Error: fmt.Sprintf("read the app's files: %v", err)}
+		} else {
+			reply = g.check(cctx, ws, fs, lg.add)
+		}
+		close(stop)
+		<-flushed
+		lg.flush()
+		if cctx.Err() == nil {
+			system.Root.Send(self, &checkDone{seq: seq, reply: reply})
+		}
+	}()
+}
+
+// reportPath is where a preview's error reporter posts, under its base.
+const reportPath = "__stich/report"
+
+// check runs one check and turns its outcome into the reply.
+func (g *sandboxGrain) check(ctx context.Context, ws *appbuild.Workspace, files map[string]string, log appbuild.LogFunc) (reply *actorsv1.SandboxCheckReply) {
+	defer func() {
+		if r := recover(); r != nil {
+			reply = &actorsv1.SandboxCheckReply{Error: fmt.Sprintf("the build step panicked: %v", r)}
+		}
+	}()
+	out, err := ws.Check(ctx, files, log)
+	reply = &actorsv1.SandboxCheckReply{
+		Initial:     diagsToProto(out.Initial),
+		Remaining:   diagsToProto(out.Remaining),
+		Build:       diagsToProto(out.Build),
+		Fixed:       out.Fixed,
+		Installed:   out.Installed,
+		InstallMs:   uint64(out.Install / time.Millisecond),
+		TypecheckMs: uint64(out.TypeCheck / time.Millisecond),
+		BundleMs:    uint64(out.Bundle / time.Millisecond),
+	}
+	for _, f := range out.Fixes {
+		reply.Fixes = append(reply.Fixes, &actorsv1.SandboxFix{
+			Code: fmt.Sprintf("TS%d", f.Code), File: f.File, Description: f.Description, Before: f.Before, After: f.After})
+	}
+	if err != nil {
+		reply.Error = checkErrorText(err)
+	}
+	if out.Preview != nil && g.rt.cfg.PreviewURL != "" {
+		reply.PreviewUrl = g.rt.cfg.PreviewURL + PreviewPath(g.ref.Identity)
+	}
+	return reply
+}
+
+// checkErrorText says what failed in words a user can act on.
+func checkErrorText(err error) string {
+	switch {
+	case errors.Is(err, appbuild.ErrInstall):
+		return "installing the app's dependencies failed (see the install log): " + err.Error()
+	case errors.Is(err, sandbox.ErrTimeout):
+		return "a build step ran past its time limit: " + err.Error()
+	}
+	return err.Error()
+}
+
+func diagsToProto(ds []sandbox.Diagnostic) []*stichv1.Diagnostic {
+	out := make([]*stichv1.Diagnostic, 0, len(ds))
+	for _, d := range ds {
+		code := ""
+		if d.Code > 0 {
+			code = fmt.Sprintf("TS%d", d.Code)
+		}
+		sev := d.Category
+		if sev == "" {
+			sev = "error"
+		}
+		out = append(out, &stichv1.Diagnostic{Code: code, File: d.File, Line: uint32(max(d.Line, 0)), Column: uint32(max(d.Column, 0)), Message: d.Message, Severity: sev})
+	}
+	return out
+}
+
+// checkLog batches a check's progress lines to the session: at most every
+// 100 ms or 64 lines, so npm's output does not cost one durable write per
+// line.
+type checkLog struct {
+	system  *actor.ActorSystem
+	to      *actor.PID
+	run     uint64
+	mu      sync.Mutex
+	batch   []*actorsv1.SandboxLogLine
+	sent    int
+	dropped uint32
+	last    time.Time
+}
+
+func newCheckLog(system *actor.ActorSystem, to *actor.PID, run uint64) *checkLog {
+	return &checkLog{system: system, to: to, run: run, last: time.Now()}
+}
+
+func (l *checkLog) add(source, level, text string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.sent+len(l.batch) >= maxCheckLogLines {
+		l.dropped++
+		return
+	}
+	if len(text) > 2000 {
+		text = strings.ToValidUTF8(text[:2000], "") + "…"
+	}
+	l.batch = append(l.batch, &actorsv1.SandboxLogLine{Source: source, Level: level, Text: text})
+	if len(l.batch) >= 64 || time.Since(l.last) >= 100*time.Millisecond {
+		l.flushLocked()
+	}
+}
+
+func (l *checkLog) flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.flushLocked()
+}
+
+func (l *checkLog) flushLocked() {
+	if len(l.batch) == 0 && l.dropped == 0 {
+		return
+	}
+	if l.to != nil && l.to.GetId() != "" {
+		l.system.Root.Send(l.to, &actorsv1.SandboxLog{Run: l.run, Lines: l.batch, Dropped: l.dropped})
+	}
+	l.sent += len(l.batch)
+	l.batch, l.dropped, l.last = nil, 0, time.Now()
+}

@@ -1,0 +1,346 @@
+// Package appbuild owns one app's build in a sandbox workspace: it brings
+// the workspace to a set of files, installs dependencies when package.json
+// changed, type-checks, runs the deterministic fixer and bundles the
+// preview. It composes the sandbox, fixer and preview packages and keeps
+// what makes the next check cheap (what was written, what was installed,
+// an incremental bundler).
+//
+// It must not import actors, rpc or cluster: grains drive it.
+package appbuild
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stichdev/stich/fixer"
+	"github.com/stichdev/stich/preview"
+	"github.com/stichdev/stich/sandbox"
+)
+
+// Runner is the sandbox a workspace runs in, plus the host folder esbuild
+// reads (the local runner has one; a remote runner would bundle remotely).
+type Runner interface {
+	sandbox.Runner
+	Dir(id string) (string, error)
+}
+
+// Config is shared by every workspace of a node.
+type Config struct {
+	Runner Runner
+	// Fixer is the deterministic fixer; nil type-checks without fixing.
+	Fixer *LazyFixer
+	// FixRounds bounds fix passes per check (default 3).
+	FixRounds int
+	// InstallTimeout and TypeCheckTimeout bound those steps (0: the
+	// runner's defaults).
+	InstallTimeout   time.Duration
+	TypeCheckTimeout time.Duration
+}
+
+// Outcome is what one check found and did.
+type Outcome struct {
+	// Installed reports that dependencies were (re)installed.
+	Installed bool
+	// Initial are the first type-check's diagnostics; Remaining those left
+	// after the fixer.
+	Initial, Remaining []sandbox.Diagnostic
+	// Fixes and Fixed are the fixer's repairs and the full new content of
+	// every file it changed (already written to the workspace).
+	Fixes []fixer.Fix
+	Fixed map[string]string
+	// Build holds the bundler's errors; Preview is nil when it failed.
+	Build   []sandbox.Diagnostic
+	Preview *preview.Preview
+	// Step timings.
+	Install, TypeCheck, Fix, Bundle time.Duration
+}
+
+// Sources of log lines passed to the log function of [Workspace.Check].
+const (
+	SourceInstall   = "install"
+	SourceTypeCheck = "typecheck"
+	SourceFixer     = "fixer"
+	SourcePreview   = "preview"
+)
+
+// LogFunc receives progress lines: source is one of the Source constants,
+// level "info", "warn" or "error".
+type LogFunc func(source, level, text string)
+
+// ErrInstall: dependencies could not be installed; the app cannot be
+// type-checked or previewed until package.json is fixed.
+var ErrInstall = errors.New("appbuild: dependency install failed")
+
+// Workspace is one app's build state. Check and Close are not safe for
+// concurrent use (the sandbox grain runs one check at a time); Preview is.
+type Workspace struct {
+	cfg Config
+	id  string
+	// base is the URL path previews are served under.
+	base string
+
+	written   map[string][32]byte // content hash of each file written
+	installed [32]byte            // package.json + lockfile hash at the last good install
+	html      [32]byte            // index.html the builder was made for
+	prepared  bool
+	builder   *preview.Builder
+	// reportURL is where the preview's error reporter posts.
+	reportURL string
+
+	mu   sync.Mutex
+	prev *preview.Preview
+}
+
+// New returns the workspace id (a session id); nothing is created until
+// the first Check. base is the URL path its preview is served under and
+// reportURL where the preview's error reporter posts ("" for none).
+func New(cfg Config, id, base, reportURL string) *Workspace {
+	if cfg.FixRounds <= 0 {
+		cfg.FixRounds = 3
+	}
+	return &Workspace{cfg: cfg, id: id, base: base, reportURL: reportURL, written: map[string][32]byte{}}
+}
+
+// Preview returns the last good preview, or nil.
+func (w *Workspace) Preview() *preview.Preview {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.prev
+}
+
+// Check brings the workspace to files (the app's whole file set: files
+// not in it are removed) and checks it. An error means a step could not
+// run (the sandbox, an install); what ran before it is in the Outcome.
+func (w *Workspace) Check(ctx context.Context, files map[string]string, log LogFunc) (Outcome, error) {
+	var out Outcome
+	r := w.cfg.Runner
+	if !w.prepared {
+		if err := r.Prepare(ctx, w.id); err != nil {
+			return out, fmt.Errorf("appbuild: prepare workspace: %w", err)
+		}
+		w.prepared = true
+	}
+	if err := w.sync(ctx, files); err != nil {
+		return out, err
+	}
+
+	if deps := depsHash(files); deps != w.installed {
+		start := time.Now()
+		log(SourceInstall, "info", "installing dependencies")
+		res, err := r.Install(ctx, w.id, sandbox.InstallOptions{Timeout: w.cfg.InstallTimeout, OnLine: lineLogger(log, SourceInstall)})
+		out.Install = time.Since(start)
+		if err != nil {
+			w.installed = [32]byte{}
+			return out, fmt.Errorf("%w: %w", ErrInstall, err)
+		}
+		w.installed, out.Installed = deps, true
+		log(SourceInstall, "info", fmt.Sprintf("dependencies installed in %v", res.Duration.Round(time.Millisecond)))
+	}
+
+	start := time.Now()
+	tc := sandbox.TypeCheckOptions{Timeout: w.cfg.TypeCheckTimeout, OnLine: lineLogger(log, SourceTypeCheck)}
+	fx, ferr := w.cfg.Fixer.Get(ctx)
+	if ferr != nil {
+		log(SourceFixer, "warn", fmt.Sprintf("type-checking without the deterministic fixer: %v", ferr))
+	}
+	if fx != nil {
+		rep, err := fx.Repair(ctx, w.id, files, fixer.RepairOptions{Rounds: w.cfg.FixRounds, TypeCheck: tc})
+		out.Initial, out.Remaining, out.Fixes, out.Fixed = rep.Initial, rep.Remaining, rep.Fixes, rep.Files
+		for p, c := range rep.Files {
+			w.written[p] = sha256.Sum256([]byte(c))
+		}
+		if err != nil {
+			out.TypeCheck = time.Since(start)
+			return out, fmt.Errorf("appbuild: type-check and fix: %w", err)
+		}
+		for _, p := range rep.Install {
+			log(SourceFixer, "warn", "the app imports "+p+" but package.json does not list it")
+		}
+	} else {
+		diags, _, err := sandbox.TypeCheck(ctx, r, w.id, tc)
+		if err != nil {
+			out.TypeCheck = time.Since(start)
+			return out, fmt.Errorf("appbuild: type-check: %w", err)
+		}
+		out.Initial, out.Remaining = diags, diags
+	}
+	out.TypeCheck = time.Since(start)
+	for _, f := range out.Fixes {
+		log(SourceFixer, "info", fmt.Sprintf("TS%d %s:%d: %s", f.Code, f.File, f.Line, f.Description))
+	}
+
+	html, ok := files["index.html"]
+	if !ok {
+		log(SourcePreview, "info", "no preview yet: the app has no index.html")
+		return out, nil
+	}
+	if entry := preview.EntryOf(html); files[entry] == "" {
+		log(SourcePreview, "info", "no preview yet: the app's entry "+entry+" is not written")
+		return out, nil
+	}
+	if h := sha256.Sum256([]byte(html)); h != w.html && w.builder != nil {
+		w.builder.Close() // the entry may have changed
+		w.builder = nil
+	}
+	w.html = sha256.Sum256([]byte(html))
+	start = time.Now()
+	p, diags, err := w.bundle(ctx)
+	out.Bundle = time.Since(start)
+	out.Build = diags
+	if err != nil && !errors.Is(err, preview.ErrBuild) {
+		return out, fmt.Errorf("appbuild: bundle: %w", err)
+	}
+	if p != nil {
+		out.Preview = p
+		w.mu.Lock()
+		w.prev = p
+		w.mu.Unlock()
+		log(SourcePreview, "info", fmt.Sprintf("preview bundled in %v", out.Bundle.Round(time.Millisecond)))
+	}
+	return out, nil
+}
+
+// sync writes what changed and removes what is gone.
+func (w *Workspace) sync(ctx context.Context, files map[string]string) error {
+	changed := map[string]string{}
+	for p, c := range files {
+		if h := sha256.Sum256([]byte(c)); w.written[p] != h {
+			changed[p] = c
+		}
+	}
+	var gone []string
+	for p := range w.written {
+		if _, ok := files[p]; !ok {
+			gone = append(gone, p)
+		}
+	}
+	sort.Strings(gone)
+	if len(gone) > 0 {
+		if err := w.cfg.Runner.RemoveFiles(ctx, w.id, gone); err != nil {
+			return fmt.Errorf("appbuild: remove files: %w", err)
+		}
+		for _, p := range gone {
+			delete(w.written, p)
+		}
+	}
+	if len(changed) > 0 {
+		if err := w.cfg.Runner.WriteFiles(ctx, w.id, changed); err != nil {
+			return fmt.Errorf("appbuild: write files: %w", err)
+		}
+		for p, c := range changed {
+			w.written[p] = sha256.Sum256([]byte(c))
+		}
+	}
+	return nil
+}
+
+func (w *Workspace) bundle(ctx context.Context) (*preview.Preview, []sandbox.Diagnostic, error) {
+	if w.builder == nil {
+		dir, err := w.cfg.Runner.Dir(w.id)
+		if err != nil {
+			return nil, nil, err
+		}
+		b, err := preview.NewBuilder(preview.Options{Dir: dir, Base: w.base, ReportURL: w.reportURL})
+		if err != nil {
+			return nil, nil, err
+		}
+		w.builder = b
+	}
+	p, diags, err := w.builder.Build(ctx)
+	if err != nil {
+		// The entry may have moved (a new index.html): start afresh next time.
+		w.builder.Close()
+		w.builder = nil
+	}
+	return p, diags, err
+}
+
+// Close stops the bundler and deletes the workspace. It is idempotent.
+func (w *Workspace) Close(ctx context.Context) error {
+	if w.builder != nil {
+		w.builder.Close()
+		w.builder = nil
+	}
+	w.mu.Lock()
+	w.prev = nil
+	w.mu.Unlock()
+	w.written = map[string][32]byte{}
+	w.installed = [32]byte{}
+	if !w.prepared {
+		return nil
+	}
+	w.prepared = false
+	if err := w.cfg.Runner.Cleanup(ctx, w.id); err != nil {
+		return fmt.Errorf("appbuild: cleanup: %w", err)
+	}
+	return nil
+}
+
+// depsHash identifies what an install depends on.
+func depsHash(files map[string]string) [32]byte {
+	h := sha256.New()
+	for _, p := range []string{"package.json", "package-lock.json"} {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+		h.Write([]byte(files[p]))
+		h.Write([]byte{0})
+	}
+	var s [32]byte
+	copy(s[:], h.Sum(nil))
+	return s
+}
+
+// lineLogger adapts sandbox output lines to log, keeping blank lines out.
+func lineLogger(log LogFunc, source string) func(sandbox.Line) {
+	return func(l sandbox.Line) {
+		text := strings.TrimRight(l.Text, " \t")
+		if text == "" {
+			return
+		}
+		level := "info"
+		if l.Stream == sandbox.Stderr {
+			level = "warn"
+		}
+		log(source, level, text)
+	}
+}
+
+// LazyFixer sets up the fixer's parser tools on first use (an npm install
+// of the TypeScript compiler into a tools workspace), so a node that never
+// builds an app never pays for it. After a failure the next Get retries.
+type LazyFixer struct {
+	runner sandbox.Runner
+	opts   []fixer.Option
+	mu     sync.Mutex
+	f      *fixer.Fixer
+}
+
+// NewLazyFixer returns a fixer set up in r on first use.
+func NewLazyFixer(r sandbox.Runner, opts ...fixer.Option) *LazyFixer {
+	return &LazyFixer{runner: r, opts: opts}
+}
+
+// Get returns the fixer, setting it up if needed. A nil LazyFixer has no
+// fixer and no error.
+func (l *LazyFixer) Get(ctx context.Context) (*fixer.Fixer, error) {
+	if l == nil {
+		return nil, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f != nil {
+		return l.f, nil
+	}
+	f, err := fixer.New(ctx, l.runner, l.opts...)
+	if err != nil {
+		return nil, err
+	}
+	l.f = f
+	return f, nil
+}

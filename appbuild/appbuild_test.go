@@ -1,0 +1,162 @@
+package appbuild
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stichdev/stich/sandbox"
+	"github.com/stichdev/stich/scaffold"
+)
+
+// appbuildUID is the sandbox uid of this package's tests.
+const appbuildUID = 64641
+
+func newRunner(t *testing.T) *sandbox.Local {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("the appbuild tests install apps in the sandbox and run as root; CI runs them as root")
+	}
+	base := t.TempDir()
+	for _, d := range []string{base, "/var/tmp/stich-test"} {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(filepath.Dir(base), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	cfg := sandbox.DefaultConfig(base)
+	cfg.UID, cfg.GID = appbuildUID, appbuildUID
+	cfg.CacheDir = "/var/tmp/stich-test/npm-cache-appbuild"
+	l, err := sandbox.NewLocal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+type logs struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logs) add(source, level, text string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, source+" "+level+" "+text)
+}
+
+func (l *logs) has(prefix string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.lines {
+		if strings.HasPrefix(s, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// A scaffold app checks clean and previews; a later check with a broken
+// import is repaired by the fixer without reinstalling; a deleted file
+// leaves the workspace.
+func TestScaffoldAppChecksCleanThenFixes(t *testing.T) {
+	r := newRunner(t)
+	ctx := context.Background()
+	files, err := scaffold.Files(scaffold.Plan("a recipe tracker with ingredients and ratings", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := New(Config{Runner: r, Fixer: NewLazyFixer(r)}, "s-appbuildtest1", "/preview/s-appbuildtest1/", "")
+	defer w.Close(ctx)
+
+	var lg logs
+	out, err := w.Check(ctx, files, lg.add)
+	if err != nil {
+		t.Fatalf("check: %v\n%s", err, strings.Join(lg.lines, "\n"))
+	}
+	if !out.Installed || len(out.Initial) != 0 || len(out.Remaining) != 0 || len(out.Build) != 0 {
+		t.Fatalf("scaffold app: installed=%v initial=%v remaining=%v build=%v", out.Installed, out.Initial, out.Remaining, out.Build)
+	}
+	if out.Preview == nil || w.Preview() != out.Preview {
+		t.Fatal("no preview")
+	}
+	html, _ := out.Preview.File("/index.html")
+	if !strings.Contains(string(html), `/preview/s-appbuildtest1/assets/`) {
+		t.Errorf("preview index.html does not load its bundle under the base:\n%s", html)
+	}
+	if !lg.has("install info installing dependencies") || !lg.has("preview info preview bundled") {
+		t.Errorf("missing progress lines:\n%s", strings.Join(lg.lines, "\n"))
+	}
+
+	// Break an import name the way models do: a named import of a default export.
+	var target, before string
+	for _, p := range []string{"src/App.tsx", "src/main.tsx"} {
+		if c, ok := files[p]; ok && strings.Contains(c, "import App from \"./App\"") {
+			target, before = p, c
+		}
+	}
+	if target == "" {
+		target, before = "src/main.tsx", files["src/main.tsx"]
+	}
+	broken := strings.Replace(before, "import App from", "import { App } from", 1)
+	if broken == before {
+		t.Fatalf("cannot find the App import in %s:\n%s", target, before)
+	}
+	files2 := map[string]string{}
+	for p, c := range files {
+		files2[p] = c
+	}
+	files2[target] = broken
+	files2["src/unused.ts"] = "export const unused = 1;\n"
+	out, err = w.Check(ctx, files2, lg.add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Installed {
+		t.Error("reinstalled although package.json did not change")
+	}
+	if len(out.Initial) == 0 || len(out.Fixes) == 0 || len(out.Remaining) != 0 {
+		t.Fatalf("fixer: initial=%v fixes=%+v remaining=%v", out.Initial, out.Fixes, out.Remaining)
+	}
+	if got := out.Fixed[target]; got == "" || strings.Contains(got, "import { App }") {
+		t.Errorf("fixed %s:\n%s", target, got)
+	}
+
+	delete(files2, "src/unused.ts")
+	if _, err := w.Check(ctx, files2, lg.add); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.ReadFile(ctx, "s-appbuildtest1", "src/unused.ts"); err == nil {
+		t.Error("a file removed from the app is still in the workspace")
+	}
+}
+
+// A package.json npm refuses ends the check with ErrInstall, not a hang or
+// a panic; nothing is previewed.
+func TestInstallFailure(t *testing.T) {
+	r := newRunner(t)
+	ctx := context.Background()
+	w := New(Config{Runner: r}, "s-appbuildtest2", "/", "")
+	defer w.Close(ctx)
+	files := map[string]string{
+		"package.json": `{"name":"x","private":true,"dependencies":{"evil":"git+https://example.invalid/evil.git"}}`,
+		"index.html":   "<html><body></body></html>",
+	}
+	var lg logs
+	out, err := w.Check(ctx, files, lg.add)
+	if !errors.Is(err, ErrInstall) {
+		t.Fatalf("err = %v, want ErrInstall", err)
+	}
+	if out.Preview != nil || w.Preview() != nil {
+		t.Error("a preview after a failed install")
+	}
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/stichdev/stich/appbuild"
+	"github.com/stichdev/stich/sandbox"
+)
+
+// sandboxFlags configure where generated apps are built and previewed.
+type sandboxFlags struct {
+	mode        string
+	unsafe      bool
+	dir         string
+	uid         int
+	registry    string
+	previewHTTP string
+	previewURL  string
+}
+
+func (f *sandboxFlags) register(fl *pflag.FlagSet) {
+	fl.StringVar(&f.mode, "sandbox", "local", "where generated apps are installed, type-checked and previewed: local (bubblewrap on this machine) or off")
+	fl.BoolVar(&f.unsafe, "unsafe-sandbox", false, "when bubblewrap is missing, build generated apps anyway, WITHOUT isolation (never with untrusted users)")
+	fl.StringVar(&f.dir, "sandbox-dir", "", "folder for app workspaces and the shared npm cache (default: <data>/sandbox, or /var/tmp/stich-sandbox-* when the sandbox user cannot reach <data>)")
+	fl.IntVar(&f.uid, "sandbox-uid", sandbox.DefaultUID, "uid and gid generated code runs as (needs root; ignored, with a warning, when stich is not root)")
+	fl.StringVar(&f.registry, "npm-registry", "https://registry.npmjs.org/", "the npm registry installs may use (the only host generated apps' dependencies may come from)")
+	fl.StringVar(&f.previewHTTP, "preview-http", "127.0.0.1:8081", "address of the preview server (its own origin, apart from the API); off disables previews")
+	fl.StringVar(&f.previewURL, "preview-url", "", "public origin of the preview server, as browsers reach it (default http://<preview-http address>)")
+}
+
+// validate reports every flag problem at once.
+func (f *sandboxFlags) validate() []error {
+	var errs []error
+	switch f.mode {
+	case "local", "off":
+	default:
+		errs = append(errs, fmt.Errorf("--sandbox %q: want local or off", f.mode))
+	}
+	if f.previewHTTP != "off" {
+		if _, _, err := net.SplitHostPort(f.previewHTTP); err != nil {
+			errs = append(errs, fmt.Errorf("--preview-http %q: want host:port or off: %w", f.previewHTTP, err))
+		}
+	}
+	if f.previewURL != "" {
+		u, err := url.Parse(f.previewURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			errs = append(errs, fmt.Errorf("--preview-url %q: want an origin such as https://preview.example.com", f.previewURL))
+		}
+	}
+	if u, err := url.Parse(f.registry); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("--npm-registry %q: want an http(s) URL", f.registry))
+	}
+	if f.uid <= 0 {
+		errs = append(errs, fmt.Errorf("--sandbox-uid %d: want a positive, unused uid", f.uid))
+	}
+	return errs
+}
+
+// builds sets up the local sandbox. It returns nil and the reason when
+// builds are off: by choice, or because the machine cannot isolate
+// generated code and --unsafe-sandbox was not given.
+func (f *sandboxFlags) builds(data string, log *slog.Logger) (*appbuild.Config, string) {
+	if f.mode == "off" {
+		return nil, "builds and previews are off on this node (--sandbox off)"
+	}
+	dir, err := f.sandboxDir(data)
+	if err != nil {
+		return nil, "builds and previews are off: " + err.Error()
+	}
+	cfg := sandbox.DefaultConfig(dir)
+	cfg.UID, cfg.GID = f.uid, f.uid
+	if os.Geteuid() != 0 {
+		log.Warn("sandbox: stich is not root, so generated code runs as stich's own user (still inside bubblewrap); run as root for a separate sandbox uid")
+		cfg.UID, cfg.GID = -1, -1
+	}
+	cfg.Registry = strings.TrimSuffix(f.registry, "/") + "/"
+	cfg.Unsafe = f.unsafe
+	cfg.Logger = log
+	r, err := sandbox.NewLocal(cfg)
+	if err != nil {
+		if errors.Is(err, sandbox.ErrUnavailable) && !f.unsafe {
+			return nil, "builds and previews are off: " + err.Error() + " (or pass --unsafe-sandbox)"
+		}
+		return nil, "builds and previews are off: " + err.Error()
+	}
+	log.Info("sandbox ready", "dir", dir, "isolated", !r.Unsafe(), "cgroups", r.Cgroups())
+	return &appbuild.Config{Runner: r, Fixer: appbuild.NewLazyFixer(r)}, ""
+}
+
+// sandboxDir picks the workspace folder: --sandbox-dir, else <data>/sandbox
+// when every folder above it lets others through (the sandbox uid must
+// reach its workspace), else a folder under /var/tmp named after data.
+func (f *sandboxFlags) sandboxDir(data string) (string, error) {
+	if f.dir != "" {
+		return filepath.Abs(f.dir)
+	}
+	abs, err := filepath.Abs(data)
+	if err != nil {
+		return "", err
+	}
+	if os.Geteuid() != 0 || traversable(abs) {
+		return filepath.Join(abs, "sandbox"), nil
+	}
+	base := "/var/tmp" // survives reboots, unlike /tmp: the npm cache stays warm
+	if fi, err := os.Stat(base); err != nil || !fi.IsDir() {
+		base = os.TempDir()
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return filepath.Join(base, "stich-sandbox-"+hex.EncodeToString(sum[:6])), nil
+}
+
+// traversable reports whether others may pass through dir and each folder
+// above it.
+func traversable(dir string) bool {
+	for d := dir; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil || fi.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		if d == filepath.Dir(d) {
+			return true
+		}
+	}
+}

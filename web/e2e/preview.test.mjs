@@ -1,0 +1,70 @@
+// End-to-end test of previews: a real `stich serve` with the local sandbox
+// builds the scaffold app; the Preview tab shows it in an iframe served
+// from the preview origin, and neither the page nor the app logs an error.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { launchBrowser, newPage, shot, startServer, stichBinary, stopServer, tmp } from "./harness.mjs";
+
+const PROMPT = "a recipe tracker with ingredients and ratings";
+// A cold npm cache (the first run on a fresh machine) downloads the app's
+// dependencies once.
+const T = { timeout: 240_000 };
+
+let browser;
+let server;
+
+before(async () => {
+  const bin = stichBinary();
+  browser = await launchBrowser();
+  server = await startServer(bin, { data: join(tmp, "data-preview"), builds: { uid: 64661 } });
+});
+
+after(async () => {
+  await browser?.close();
+  await stopServer(server);
+});
+
+describe("previews", () => {
+  it("shows the generated app in the Preview tab, from its own origin, with no console errors", T, async () => {
+    assert.ok(server.previewUrl, "the server announces a preview origin");
+    assert.notEqual(new URL(server.previewUrl).origin, new URL(server.url).origin, "previews have their own origin");
+
+    const page = await newPage(browser);
+    // Console errors of the app inside the iframe count too.
+    const appErrors = [];
+    page.on("console", (m) => {
+      if (m.type() === "error" && m.location().url.startsWith(server.previewUrl)) appErrors.push(m.text());
+    });
+    await page.goto(server.url);
+    const box = page.locator("#prompt");
+    await box.fill(PROMPT);
+    await box.press("Enter");
+    await page.waitForURL(/\/s\/s-[a-z0-9.-]+$/);
+    const id = page.url().split("/s/")[1];
+    await page.getByTestId("phase").filter({ hasText: /^completed$/ }).waitFor({ timeout: 200_000 });
+
+    await page.getByRole("tab", { name: /Preview/ }).click();
+    const frame = page.frameLocator('[data-testid="preview-frame"]');
+    await frame.getByRole("heading", { name: "Recipe Tracker" }).waitFor({ timeout: 30_000 });
+    const src = await page.getByTestId("preview-frame").getAttribute("src");
+    assert.equal(src, `${server.previewUrl}/preview/${id}/`);
+    await shot(page, "20-preview-tab");
+
+    // Reload keeps it working.
+    await page.getByTestId("preview-reload").click();
+    await frame.getByRole("heading", { name: "Recipe Tracker" }).waitFor({ timeout: 30_000 });
+
+    // The app on its own, as "open in a new tab" shows it.
+    const app = await newPage(browser);
+    await app.goto(src);
+    await app.getByRole("heading", { name: "Recipe Tracker" }).waitFor();
+    await app.getByText("Add recipe").first().waitFor();
+    await shot(app, "21-preview-app");
+    assert.deepEqual(app.errors, [], "the app logs no console errors and throws nothing");
+    assert.deepEqual(appErrors, [], "the app in the iframe logs no console errors");
+    assert.deepEqual(page.errors, [], "the UI logs no console errors");
+    await app.context().close();
+    await page.context().close();
+  });
+});
