@@ -32,7 +32,11 @@ func (g *rateLimitGrain) Receive(ctx actor.Context) {
 	case *actor.Started:
 		ctx.SetReceiveTimeout(g.ref.Node.PassivateAfter())
 	case *actor.ReceiveTimeout:
-		g.ref.Passivate(ctx)
+		// protoactor disarms the timeout when it fires: arm it again when
+		// a call in flight keeps the grain.
+		if !g.ref.Passivate(ctx) {
+			ctx.SetReceiveTimeout(g.ref.Node.PassivateAfter())
+		}
 	case *actorsv1.AlarmFired:
 		if err := g.forget(); err != nil {
 			ctx.Respond(err)

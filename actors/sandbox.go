@@ -59,10 +59,13 @@ func (g *sandboxGrain) Receive(ctx actor.Context) {
 	case *actor.Started:
 		ctx.SetReceiveTimeout(g.rt.cfg.SandboxIdle)
 	case *actor.ReceiveTimeout:
-		if g.cancel == nil {
-			g.free()
-			g.ref.Passivate(ctx)
+		// protoactor disarms the timeout when it fires: arm it again while
+		// a check runs or a call keeps the grain.
+		if g.cancel != nil || !g.ref.Passivate(ctx) {
+			ctx.SetReceiveTimeout(g.rt.cfg.SandboxIdle)
+			return
 		}
+		g.free()
 	case *actor.Stopping:
 		g.stopCheck(true)
 		g.free()

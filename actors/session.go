@@ -103,8 +103,10 @@ func (g *sessionGrain) Receive(ctx actor.Context) {
 		g.stopWorker(true)
 		g.tellWatchersMoved(ctx)
 	case *actor.ReceiveTimeout:
-		if g.cancel == nil && len(g.subs) == 0 {
-			g.ref.Passivate(ctx)
+		// protoactor disarms the timeout when it fires: arm it again while
+		// work or watchers keep the session in memory.
+		if g.cancel != nil || len(g.subs) > 0 || !g.ref.Passivate(ctx) {
+			ctx.SetReceiveTimeout(g.ref.Node.PassivateAfter())
 		}
 	case *actor.Terminated:
 		for k, pid := range g.subs {

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // Local is the [Runner] for one machine: each workspace is a folder under
@@ -170,6 +171,12 @@ func (l *Local) makeDirs() error {
 	// binds it as that uid) but not list it.
 	if err := os.Chmod(l.cfg.Root, 0o711); err != nil {
 		return fmt.Errorf("sandbox: %w", err)
+	}
+	// Folders a Cleanup moved aside and did not finish deleting (a crash).
+	if trash, err := filepath.Glob(filepath.Join(l.cfg.Root, ".trash-*")); err == nil {
+		for _, t := range trash {
+			_ = os.RemoveAll(t)
+		}
 	}
 	if err := os.MkdirAll(l.cfg.CacheDir, 0o700); err != nil {
 		return fmt.Errorf("sandbox: %w", err)
@@ -669,11 +676,22 @@ func (l *Local) Cleanup(ctx context.Context, id string) error {
 	// Cancelled commands are killed at once, so this wait is short.
 	w.exclusive.Lock()
 	defer w.exclusive.Unlock()
+	// Move the folder out of the way before forgetting the workspace, so
+	// that no call adopts it (see get) while it is being deleted. Trash
+	// names start with "." and are never workspace ids.
 	l.mu.Lock()
+	trash := filepath.Join(l.cfg.Root, fmt.Sprintf(".trash-%s-%d", id, time.Now().UnixNano()))
+	renameErr := os.Rename(w.dir, trash)
 	delete(l.ws, id)
 	l.mu.Unlock()
+	if renameErr != nil {
+		if errors.Is(renameErr, fs.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("sandbox: cleanup %s: %w", id, renameErr)
+	}
 	// os.RemoveAll does not follow symlinks the sandbox left.
-	if err := os.RemoveAll(w.dir); err != nil {
+	if err := os.RemoveAll(trash); err != nil {
 		return fmt.Errorf("sandbox: cleanup %s: %w", id, err)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -339,5 +340,49 @@ func TestBuildArgvGolden(t *testing.T) {
 	}
 	if strings.Contains(argv, "--share-net") {
 		t.Error("a run shares the network")
+	}
+}
+
+// A Status (or any call) racing a Cleanup must not adopt the folder being
+// deleted: once Cleanup returns, the workspace is missing.
+func TestCleanupRacingStatusLeavesNoWorkspace(t *testing.T) {
+	l := newTestLocal(t, testUID, nil)
+	ctx := context.Background()
+	files := map[string]string{}
+	for i := range 3000 {
+		files[fmt.Sprintf("node_modules/p%d/index.js", i)] = "module.exports = 1;\n"
+	}
+	for round := range 3 {
+		id := fmt.Sprintf("race-%d", round)
+		prepare(t, l, id, files)
+		stop := make(chan struct{})
+		polled := make(chan int)
+		go func() {
+			n := 0
+			for {
+				select {
+				case <-stop:
+					polled <- n
+					return
+				default:
+					_, _ = l.Status(ctx, id)
+					n++
+				}
+			}
+		}()
+		if err := l.Cleanup(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		close(stop)
+		if n := <-polled; n == 0 {
+			t.Fatal("Status never ran during Cleanup")
+		}
+		st, err := l.Status(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.State != StateMissing {
+			t.Fatalf("round %d: after Cleanup the workspace is %v", round, st.State)
+		}
 	}
 }

@@ -1,0 +1,213 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stichdev/stich/appbuild"
+	"github.com/stichdev/stich/cluster"
+	"github.com/stichdev/stich/codegen"
+	"github.com/stichdev/stich/internal/testutil"
+	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
+	"github.com/stichdev/stich/sandbox"
+)
+
+// sandboxUID is the sandbox uid of this package's tests.
+const sandboxUID = 64671
+
+// brokenScaffold is the scaffold provider with a model-like mistake in the
+// app's entry: a named import of App, which is a default export (TS2614).
+type brokenScaffold struct{ codegen.Scaffold }
+
+func (brokenScaffold) Name() string { return "broken" }
+
+func (b brokenScaffold) Implement(ctx context.Context, bp *stichv1.Blueprint, phase *stichv1.PhasePlan, files map[string]string, skip map[string]bool, emit codegen.Emitter) error {
+	return b.Scaffold.Implement(ctx, bp, phase, files, skip, &breakEntry{Emitter: emit})
+}
+
+// breakEntry holds back src/main.tsx's chunks and sends it whole, broken.
+type breakEntry struct {
+	codegen.Emitter
+	entry strings.Builder
+}
+
+func (b *breakEntry) FileChunk(ctx context.Context, path, data string) error {
+	if path == "src/main.tsx" {
+		b.entry.WriteString(data)
+		return nil
+	}
+	return b.Emitter.FileChunk(ctx, path, data)
+}
+
+func (b *breakEntry) FileDone(ctx context.Context, path string) error {
+	if path == "src/main.tsx" {
+		broken := strings.Replace(b.entry.String(), "import App from", "import { App } from", 1)
+		if broken == b.entry.String() {
+			return errors.New("test: the scaffold's entry no longer imports App by default")
+		}
+		if err := b.Emitter.FileChunk(ctx, path, broken); err != nil {
+			return err
+		}
+	}
+	return b.Emitter.FileDone(ctx, path)
+}
+
+func startBuildingRuntime(t *testing.T, idle time.Duration) (*Runtime, *sandbox.Local) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("the sandbox grain tests build apps in the sandbox and run as root; CI runs them as root")
+	}
+	base := t.TempDir()
+	for _, d := range []string{filepath.Dir(base), base} {
+		if err := os.Chmod(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll("/var/tmp/stich-test", 0o711); err != nil {
+		t.Fatal(err)
+	}
+	scfg := sandbox.DefaultConfig(base)
+	scfg.UID, scfg.GID = sandboxUID, sandboxUID
+	scfg.CacheDir = "/var/tmp/stich-test/npm-cache-actors"
+	r, err := sandbox.NewLocal(scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := cluster.DefaultLocalConfig()
+	cfg.Name, cfg.InMemory = "test", true
+	rt, err := Start(context.Background(), Config{Cluster: cfg, Providers: map[string]codegen.Provider{"broken": brokenScaffold{}}, DefaultProvider: "broken",
+		Builds: &appbuild.Config{Runner: r, Fixer: appbuild.NewLazyFixer(r)}, PreviewURL: "http://preview.test", SandboxIdle: idle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Shutdown(context.Background()) })
+	return rt, r
+}
+
+// After each phase the sandbox checks the app: the fixer's repair of a
+// model mistake becomes a fix event and a new file content in the session
+// (and in its version); the preview is announced. An idle sandbox frees its
+// workspace, and asking for the preview then rebuilds it from the
+// session's files.
+func TestSandboxChecksFixesAndRebuildsAfterIdle(t *testing.T) {
+	rt, r := startBuildingRuntime(t, 3*time.Second)
+	id := create(t, rt, "a recipe tracker with ingredients and ratings")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var evs []*stichv1.SessionEvent
+	if err := rt.Watch(ctx, id, 0, true, func(ev *stichv1.SessionEvent) error {
+		evs = append(evs, ev)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	checkContiguous(t, evs, 0)
+	var fixes []*stichv1.FixApplied
+	var preview string
+	var tscFirst, tscAfter []int
+	for _, ev := range evs {
+		switch e := ev.GetEvent().(type) {
+		case *stichv1.SessionEvent_FixApplied:
+			fixes = append(fixes, e.FixApplied)
+		case *stichv1.SessionEvent_PreviewReady:
+			preview = e.PreviewReady.GetUrl()
+		case *stichv1.SessionEvent_Diagnostics:
+			if e.Diagnostics.GetTool() == "tsc" {
+				if len(fixes) == 0 {
+					tscFirst = append(tscFirst, len(e.Diagnostics.GetDiagnostics()))
+				} else {
+					tscAfter = append(tscAfter, len(e.Diagnostics.GetDiagnostics()))
+				}
+			}
+		}
+	}
+	if _, ok := evs[len(evs)-1].GetEvent().(*stichv1.SessionEvent_Completed); !ok {
+		t.Fatalf("last event %v", evs[len(evs)-1])
+	}
+	if len(fixes) == 0 || fixes[0].GetFile() != "src/main.tsx" {
+		var lines []string
+		if f, err := Call[*actorsv1.ReadFileReply](ctx, rt.Node, KindSession, id, &actorsv1.ReadFile{Path: "src/main.tsx"}); err == nil {
+			lines = append(lines, f.GetFile().GetContent())
+		}
+		for _, ev := range evs {
+			if l := ev.GetLog(); l != nil {
+				lines = append(lines, l.GetSource()+": "+l.GetText())
+			}
+		}
+		t.Fatalf("fixes %v; tsc before %v after %v; log:\n%s", fixes, tscFirst, tscAfter, strings.Join(lines, "\n"))
+	}
+	if len(tscFirst) == 0 || tscFirst[0] == 0 || len(tscAfter) == 0 || tscAfter[0] != 0 {
+		t.Errorf("tsc diagnostics before the fix %v, after %v", tscFirst, tscAfter)
+	}
+	if want := "http://preview.test/preview/" + id + "/"; preview != want {
+		t.Errorf("preview url %q, want %q", preview, want)
+	}
+	f, err := Call[*actorsv1.ReadFileReply](ctx, rt.Node, KindSession, id, &actorsv1.ReadFile{Path: "src/main.tsx"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := f.GetFile().GetContent(); strings.Contains(c, "import { App }") || !strings.Contains(c, "App") {
+		t.Errorf("the session keeps the broken entry:\n%s", c)
+	}
+	v1, err := Call[*actorsv1.ReadFileReply](ctx, rt.Node, KindSession, id, &actorsv1.ReadFile{Path: "src/main.tsx", Version: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v1.GetFile().GetContent() != f.GetFile().GetContent() {
+		t.Error("version 1 does not hold the fixed entry")
+	}
+
+	asset := func() (*actorsv1.SandboxAssetReply, error) {
+		return Call[*actorsv1.SandboxAssetReply](ctx, rt.Node, KindSandbox, id, &actorsv1.SandboxAsset{Path: "/recipes/1"})
+	}
+	a, err := asset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.GetBuilt() || !a.GetFound() || a.GetPath() != "/index.html" || !strings.Contains(string(a.GetBody()), "/preview/"+id+"/assets/") {
+		t.Fatalf("preview asset: built=%v found=%v path=%q", a.GetBuilt(), a.GetFound(), a.GetPath())
+	}
+
+	// Idle: the workspace goes.
+	testutil.WaitFor(t, 30*time.Second, func() error {
+		st, err := r.Status(ctx, id)
+		if err != nil {
+			return err
+		}
+		if st.State != sandbox.StateMissing {
+			d, _ := r.Dir(id)
+			ents, derr := os.ReadDir(d)
+			var names []string
+			for _, e := range ents {
+				names = append(names, e.Name())
+			}
+			return fmt.Errorf("workspace state %v: %s %v %v", st.State, d, names, derr)
+		}
+		return nil
+	})
+	// Asked again, the preview is rebuilt from the session's files.
+	a, err = asset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.GetBuilt() {
+		t.Fatal("a freed sandbox still serves its preview")
+	}
+	testutil.WaitFor(t, 2*time.Minute, func() error {
+		a, err := asset()
+		if err != nil {
+			return err
+		}
+		if !a.GetBuilt() {
+			return errors.New("not rebuilt yet")
+		}
+		return nil
+	})
+}
