@@ -16,7 +16,7 @@ import (
 // appbuildUID is the sandbox uid of this package's tests.
 const appbuildUID = 64641
 
-func newRunner(t *testing.T) *sandbox.Local {
+func newRunner(t testing.TB) *sandbox.Local {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatal("the appbuild tests install apps in the sandbox and run as root; CI runs them as root")
