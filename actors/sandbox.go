@@ -146,7 +146,7 @@ func (g *sandboxGrain) onCheck(ctx actor.Context, m *actorsv1.SandboxCheck) {
 		return
 	}
 	files := m.GetFiles()
-	g.startCheck(ctx, ctx.Sender(), actor.NewPID(m.GetLogAddress(), m.GetLogId()), m.GetRun(),
+	g.startCheck(ctx, ctx.Sender(), actor.NewPID(m.GetLogAddress(), m.GetLogId()), m.GetRun(), !m.GetNoFix(),
 		func(context.Context) (map[string]string, error) { return files, nil })
 }
 
@@ -163,7 +163,7 @@ func (g *sandboxGrain) maybeRebuild(ctx actor.Context) {
 	}
 	g.rebuildAt = time.Now()
 	node, id := g.rt.Node, g.ref.Identity
-	g.startCheck(ctx, nil, nil, 0, func(ctx context.Context) (map[string]string, error) {
+	g.startCheck(ctx, nil, nil, 0, false, func(ctx context.Context) (map[string]string, error) {
 		return sessionFiles(ctx, node, id)
 	})
 }
@@ -192,7 +192,7 @@ func sessionFiles(ctx context.Context, n *cluster.Node, id string) (map[string]s
 
 // startCheck runs a check on its own goroutine; its reply goes to sender
 // (when not nil) and its progress lines to logTo (when not nil).
-func (g *sandboxGrain) startCheck(ctx actor.Context, sender, logTo *actor.PID, run uint64, files func(context.Context) (map[string]string, error)) {
+func (g *sandboxGrain) startCheck(ctx actor.Context, sender, logTo *actor.PID, run uint64, fix bool, files func(context.Context) (map[string]string, error)) {
 	// A newer check supersedes the running one; wait for it so two never
 	// write the workspace at once.
 	g.stopCheck(true)
@@ -232,7 +232,7 @@ func (g *sandboxGrain) startCheck(ctx actor.Context, sender, logTo *actor.PID, r
 		if fs, err := files(cctx); err != nil {
 			reply = &actorsv1.SandboxCheckReply{Error: fmt.Sprintf("read the app's files: %v", err)}
 		} else {
-			reply = g.check(cctx, ws, fs, lg.add)
+			reply = g.check(cctx, ws, fs, fix, lg.add)
 		}
 		close(stop)
 		<-flushed
@@ -247,13 +247,13 @@ func (g *sandboxGrain) startCheck(ctx actor.Context, sender, logTo *actor.PID, r
 const reportPath = "__stich/report"
 
 // check runs one check and turns its outcome into the reply.
-func (g *sandboxGrain) check(ctx context.Context, ws *appbuild.Workspace, files map[string]string, log appbuild.LogFunc) (reply *actorsv1.SandboxCheckReply) {
+func (g *sandboxGrain) check(ctx context.Context, ws *appbuild.Workspace, files map[string]string, fix bool, log appbuild.LogFunc) (reply *actorsv1.SandboxCheckReply) {
 	defer func() {
 		if r := recover(); r != nil {
 			reply = &actorsv1.SandboxCheckReply{Error: fmt.Sprintf("the build step panicked: %v", r)}
 		}
 	}()
-	out, err := ws.Check(ctx, files, log)
+	out, err := ws.Check(ctx, files, fix, log)
 	reply = &actorsv1.SandboxCheckReply{
 		Initial:     diagsToProto(out.Initial),
 		Remaining:   diagsToProto(out.Remaining),

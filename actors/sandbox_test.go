@@ -164,6 +164,41 @@ func TestSandboxChecksFixesAndRebuildsAfterIdle(t *testing.T) {
 		t.Error("version 1 does not hold the fixed entry")
 	}
 
+	// A user's edit is checked (no fixer) and previewed again.
+	app, err := Call[*actorsv1.ReadFileReply](ctx, rt.Node, KindSession, id, &actorsv1.ReadFile{Path: "src/App.tsx"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := evs[len(evs)-1].GetSeq()
+	if _, err := Call[*actorsv1.SaveFileReply](ctx, rt.Node, KindSession, id, &actorsv1.SaveFile{Path: "src/App.tsx",
+		Content: app.GetFile().GetContent() + "\nconst wrong: number = \"text\";\n", BaseSha256: app.GetFile().GetSha256()}); err != nil {
+		t.Fatal(err)
+	}
+	var editDiags []string
+	rebuilt := false
+	wctx, wcancel := context.WithCancel(ctx)
+	err = rt.Watch(wctx, id, last, false, func(ev *stichv1.SessionEvent) error {
+		if d := ev.GetDiagnostics(); d != nil && d.GetTool() == "tsc" {
+			for _, x := range d.GetDiagnostics() {
+				editDiags = append(editDiags, x.GetCode()+" "+x.GetFile())
+			}
+		}
+		if ev.GetFixApplied() != nil {
+			t.Errorf("the fixer changed a user's edit: %v", ev.GetFixApplied())
+		}
+		if ev.GetPreviewReady() != nil {
+			rebuilt = true
+			wcancel()
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, context.Canceled) || !rebuilt {
+		t.Fatalf("watch after the edit: %v, preview rebuilt %v", err, rebuilt)
+	}
+	if len(editDiags) != 2 || editDiags[0] != "TS2322 src/App.tsx" || editDiags[1] != "TS6133 src/App.tsx" {
+		t.Errorf("diagnostics of the edit: %v", editDiags)
+	}
+
 	asset := func() (*actorsv1.SandboxAssetReply, error) {
 		return Call[*actorsv1.SandboxAssetReply](ctx, rt.Node, KindSandbox, id, &actorsv1.SandboxAsset{Path: "/recipes/1"})
 	}

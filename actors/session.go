@@ -66,6 +66,10 @@ type sessionGrain struct {
 	workDone chan struct{}
 	// building holds files being streamed by the current step.
 	building map[string]*strings.Builder
+	// The check of an idle session (after an edit or a rollback).
+	idleRun    uint64
+	idleCancel context.CancelFunc
+	idleDone   chan struct{}
 	// Preview error reports counted in the current minute.
 	reportWindow time.Time
 	reports      int
@@ -98,9 +102,11 @@ func (g *sessionGrain) Receive(ctx actor.Context) {
 		g.onStarted(ctx)
 	case *actor.Stopping:
 		g.stopWorker(true)
+		g.stopIdleCheck(true)
 		g.tellWatchersMoved(ctx)
 	case *actor.Restarting:
 		g.stopWorker(true)
+		g.stopIdleCheck(true)
 		g.tellWatchersMoved(ctx)
 	case *actor.ReceiveTimeout:
 		// protoactor disarms the timeout when it fires: arm it again while
@@ -128,8 +134,12 @@ func (g *sessionGrain) Receive(ctx actor.Context) {
 		if m.run == g.run && g.cancel != nil {
 			g.onWorkResult(ctx, m)
 		}
+	case *idleCheckDone:
+		if m.run == g.idleRun && g.idleCancel != nil && g.st != nil {
+			g.onIdleCheckDone(ctx, m)
+		}
 	case *actorsv1.SandboxLog:
-		if m.GetRun() == g.run && g.cancel != nil && g.st != nil {
+		if g.st != nil && (m.GetRun() == g.run && g.cancel != nil || m.GetRun() == g.idleRun && g.idleCancel != nil) {
 			if err := g.onSandboxLog(ctx, m); err != nil {
 				g.log().Error("sandbox log not recorded", "err", err)
 			}
@@ -388,6 +398,8 @@ func (g *sessionGrain) onRequest(ctx actor.Context, msg any) {
 		g.onResume(ctx)
 	case *actorsv1.PreviewReport:
 		g.onPreviewReport(ctx, m)
+	case *actorsv1.SaveFile:
+		g.onSaveFile(ctx, m)
 	default:
 		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "session grain does not handle %T", msg))
 	}

@@ -25,11 +25,11 @@ const checkTimeout = 15 * time.Minute
 // fails: a sandbox that cannot be reached becomes the reply's error, so
 // the session goes on without a preview. When ctx ends (the session was
 // stopped) the check is cancelled too.
-func checkInSandbox(ctx context.Context, n *cluster.Node, id string, files map[string]string, self *actor.PID, run uint64) *actorsv1.SandboxCheckReply {
+func checkInSandbox(ctx context.Context, n *cluster.Node, id string, files map[string]string, self *actor.PID, run uint64, noFix bool) *actorsv1.SandboxCheckReply {
 	cctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
 	reply, err := Call[*actorsv1.SandboxCheckReply](cctx, n, KindSandbox, id, &actorsv1.SandboxCheck{
-		Files: files, LogAddress: self.GetAddress(), LogId: self.GetId(), Run: run})
+		Files: files, LogAddress: self.GetAddress(), LogId: self.GetId(), Run: run, NoFix: noFix})
 	if err == nil {
 		return reply
 	}
@@ -160,4 +160,137 @@ func (g *sessionGrain) onPreviewReport(ctx actor.Context, m *actorsv1.PreviewRep
 		return
 	}
 	ctx.Respond(&actorsv1.PreviewReportAck{})
+}
+
+// idleCheckDone ends a check of an idle session (after a user edit or a
+// rollback); it never leaves the process.
+type idleCheckDone struct {
+	run   uint64
+	reply *actorsv1.SandboxCheckReply
+}
+
+// idleRunBit marks the run numbers of idle checks, so their log lines
+// never pass for a step's.
+const idleRunBit = 1 << 63
+
+// checkIdle checks the idle session's files in the sandbox again (no
+// fixer: the files are the user's choice) and records the diagnostics and
+// the new preview. A newer check replaces a running one.
+func (g *sessionGrain) checkIdle(ctx actor.Context) {
+	g.stopIdleCheck(false)
+	if g.rt.cfg.Builds == nil {
+		return
+	}
+	files, err := g.loadFiles()
+	if err != nil {
+		g.log().Error("idle check: read files", "err", err)
+		return
+	}
+	g.idleRun = (g.idleRun + 1) | idleRunBit
+	run := g.idleRun
+	cctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	g.idleCancel, g.idleDone = cancel, done
+	system, self, node, id := ctx.ActorSystem(), ctx.Self(), g.rt.Node, g.st.Id
+	go func() {
+		defer close(done)
+		reply := checkInSandbox(cctx, node, id, files, self, run, true)
+		if cctx.Err() == nil {
+			system.Root.Send(self, &idleCheckDone{run: run, reply: reply})
+		}
+	}()
+}
+
+// stopIdleCheck cancels a running idle check; with wait it waits
+// (bounded) for its goroutine.
+func (g *sessionGrain) stopIdleCheck(wait bool) {
+	if g.idleCancel == nil {
+		return
+	}
+	g.idleCancel()
+	if wait {
+		select {
+		case <-g.idleDone:
+		case <-time.After(10 * time.Second):
+			g.log().Error("idle check did not stop within 10s")
+		}
+	}
+	g.idleCancel, g.idleDone = nil, nil
+}
+
+func (g *sessionGrain) onIdleCheckDone(ctx actor.Context, m *idleCheckDone) {
+	g.idleCancel, g.idleDone = nil, nil
+	st := proto.Clone(g.st).(*actorsv1.SessionState)
+	evs, _, _, _ := g.applyCheck(st, m.reply) // no fixer ran: nothing to write
+	if err := g.commit(ctx, nil, nil, evs...); err != nil {
+		g.log().Error("idle check not recorded", "err", err)
+	}
+}
+
+// onSaveFile records a user's edit of one file as a new version.
+func (g *sessionGrain) onSaveFile(ctx actor.Context, m *actorsv1.SaveFile) {
+	if active(g.st.Phase) {
+		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_FAILED_PRECONDITION,
+			"session %s is %s; stop it or wait for it to finish before editing files", g.st.Id, strings.ToLower(strings.TrimPrefix(g.st.Phase.String(), "PHASE_"))))
+		return
+	}
+	p, content := m.GetPath(), m.GetContent()
+	if err := codegen.CheckPath(p); err != nil {
+		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "%v", err))
+		return
+	}
+	if len(content) > codegen.MaxFileBytes {
+		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "%s is %d bytes; a file of an app may have at most %d", p, len(content), codegen.MaxFileBytes))
+		return
+	}
+	cur, exists := g.st.Files[p]
+	if base := m.GetBaseSha256(); base != "" && (!exists || cur.GetSha256() != base) {
+		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_FAILED_PRECONDITION,
+			"%s changed since you opened it; reload it and apply your edit again", p))
+		return
+	}
+	if !exists && len(g.st.Files) >= codegen.MaxFiles {
+		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_RESOURCE_EXHAUSTED, "the app has %d files, the most it may have", len(g.st.Files)))
+		return
+	}
+	sum := sha(content)
+	if exists && cur.GetSha256() == sum {
+		ctx.Respond(&actorsv1.SaveFileReply{})
+		return
+	}
+	st := proto.Clone(g.st).(*actorsv1.SessionState)
+	if st.Files == nil {
+		st.Files = map[string]*stichv1.FileInfo{}
+	}
+	info := &stichv1.FileInfo{Path: p, Size: uint64(len(content)), Sha256: sum}
+	st.Files[p] = info
+	evs := []*stichv1.SessionEvent{
+		{Event: &stichv1.SessionEvent_FileStarted{FileStarted: &stichv1.FileStarted{Path: p, Purpose: "edited by you"}}},
+	}
+	for rest := content; len(rest) > 0; {
+		n := min(rollbackChunk, len(rest))
+		for n < len(rest) && n > 1 && !utf8RuneStart(rest[n]) {
+			n--
+		}
+		evs = append(evs, &stichv1.SessionEvent{Event: &stichv1.SessionEvent_FileChunk{FileChunk: &stichv1.FileChunk{Path: p, Data: rest[:n]}}})
+		rest = rest[n:]
+	}
+	evs = append(evs, &stichv1.SessionEvent{Event: &stichv1.SessionEvent_FileDone{FileDone: &stichv1.FileDone{Path: p, Size: info.Size, Sha256: sum}}})
+	vev, vwrite, err := g.newVersion(st, "edited "+p, map[string][]byte{p: []byte(content)})
+	if err != nil {
+		g.respondErr(ctx, err)
+		return
+	}
+	evs = append(evs, vev)
+	err = g.commit(ctx, st, func(b *cluster.Batch) {
+		b.Put(prefixFile+p, []byte(content))
+		vwrite(b)
+	}, evs...)
+	if err != nil {
+		g.respondErr(ctx, err)
+		return
+	}
+	g.st = st
+	ctx.Respond(&actorsv1.SaveFileReply{Version: vev.GetVersionCreated().GetVersion()})
+	g.checkIdle(ctx)
 }

@@ -127,6 +127,7 @@ func (g *sessionGrain) loadFiles() (map[string]string, error) {
 // startStep starts the worker for the session's current phase.
 func (g *sessionGrain) startStep(ctx actor.Context) {
 	g.stopWorker(false)
+	g.stopIdleCheck(false)
 	st := g.st
 	prov, ok := g.rt.Provider(st.GetOptions().GetProvider())
 	if !ok {
@@ -184,7 +185,7 @@ func (g *sessionGrain) startStep(ctx actor.Context) {
 		work = func() *workResult {
 			var chk *actorsv1.SandboxCheckReply
 			if builds {
-				chk = checkInSandbox(wctx, node, id, files, self, run)
+				chk = checkInSandbox(wctx, node, id, files, self, run, false)
 				for p, c := range chk.GetFixed() {
 					files[p] = c // the review sees the fixed app
 				}

@@ -268,6 +268,7 @@ func (g *sessionGrain) onRollback(ctx actor.Context, m *actorsv1.RollbackSession
 	}
 	g.st = st
 	ctx.Respond(&actorsv1.RollbackReply{Version: vev.GetVersionCreated().GetVersion()})
+	g.checkIdle(ctx)
 }
 
 func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -115,9 +115,10 @@ func (w *Workspace) Preview() *preview.Preview {
 }
 
 // Check brings the workspace to files (the app's whole file set: files
-// not in it are removed) and checks it. An error means a step could not
-// run (the sandbox, an install); what ran before it is in the Outcome.
-func (w *Workspace) Check(ctx context.Context, files map[string]string, log LogFunc) (Outcome, error) {
+// not in it are removed) and checks it, with the deterministic fixer when
+// fix is set and the Config has one. An error means a step could not run
+// (the sandbox, an install); what ran before it is in the Outcome.
+func (w *Workspace) Check(ctx context.Context, files map[string]string, fix bool, log LogFunc) (Outcome, error) {
 	var out Outcome
 	r := w.cfg.Runner
 	if !w.prepared {
@@ -145,7 +146,11 @@ func (w *Workspace) Check(ctx context.Context, files map[string]string, log LogF
 
 	start := time.Now()
 	tc := sandbox.TypeCheckOptions{Timeout: w.cfg.TypeCheckTimeout, OnLine: lineLogger(log, SourceTypeCheck)}
-	fx, ferr := w.cfg.Fixer.Get(ctx)
+	var fx *fixer.Fixer
+	var ferr error
+	if fix {
+		fx, ferr = w.cfg.Fixer.Get(ctx)
+	}
 	if ferr != nil {
 		log(SourceFixer, "warn", fmt.Sprintf("type-checking without the deterministic fixer: %v", ferr))
 	}

@@ -79,7 +79,7 @@ func TestScaffoldAppChecksCleanThenFixes(t *testing.T) {
 	defer w.Close(ctx)
 
 	var lg logs
-	out, err := w.Check(ctx, files, lg.add)
+	out, err := w.Check(ctx, files, true, lg.add)
 	if err != nil {
 		t.Fatalf("check: %v\n%s", err, strings.Join(lg.lines, "\n"))
 	}
@@ -117,7 +117,7 @@ func TestScaffoldAppChecksCleanThenFixes(t *testing.T) {
 	}
 	files2[target] = broken
 	files2["src/unused.ts"] = "export const unused = 1;\n"
-	out, err = w.Check(ctx, files2, lg.add)
+	out, err = w.Check(ctx, files2, true, lg.add)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestScaffoldAppChecksCleanThenFixes(t *testing.T) {
 	}
 
 	delete(files2, "src/unused.ts")
-	if _, err := w.Check(ctx, files2, lg.add); err != nil {
+	if _, err := w.Check(ctx, files2, true, lg.add); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.ReadFile(ctx, "s-appbuildtest1", "src/unused.ts"); err == nil {
@@ -152,7 +152,7 @@ func TestInstallFailure(t *testing.T) {
 		"index.html":   "<html><body></body></html>",
 	}
 	var lg logs
-	out, err := w.Check(ctx, files, lg.add)
+	out, err := w.Check(ctx, files, true, lg.add)
 	if !errors.Is(err, ErrInstall) {
 		t.Fatalf("err = %v, want ErrInstall", err)
 	}

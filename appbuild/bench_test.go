@@ -32,7 +32,7 @@ func BenchmarkCheck(b *testing.B) {
 	quiet := func(string, string, string) {}
 	// Warm the cache (the first app of the machine).
 	warm := New(Config{Runner: r}, "bench-warm", "/", "")
-	if _, err := warm.Check(ctx, apps[0], quiet); err != nil {
+	if _, err := warm.Check(ctx, apps[0], true, quiet); err != nil {
 		b.Fatal(err)
 	}
 	defer warm.Close(ctx)
@@ -65,7 +65,7 @@ func BenchmarkCheck(b *testing.B) {
 	b.Run("recheck", func(b *testing.B) {
 		w := New(Config{Runner: r, Fixer: lazy}, "bench-recheck", "/preview/bench/", "")
 		defer w.Close(ctx)
-		if _, err := w.Check(ctx, apps[0], quiet); err != nil {
+		if _, err := w.Check(ctx, apps[0], true, quiet); err != nil {
 			b.Fatal(err)
 		}
 		edited := map[string]string{}
@@ -77,7 +77,7 @@ func BenchmarkCheck(b *testing.B) {
 		for b.Loop() {
 			// A phase changed a file: a new comment each time.
 			edited["src/App.tsx"] = apps[0]["src/App.tsx"] + fmt.Sprintf("\n// edit %d\n", n)
-			out, err := w.Check(ctx, edited, quiet)
+			out, err := w.Check(ctx, edited, true, quiet)
 			if err != nil || out.Preview == nil || len(out.Remaining) > 0 {
 				b.Fatalf("recheck: %v preview=%v remaining=%v", err, out.Preview != nil, out.Remaining)
 			}

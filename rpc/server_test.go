@@ -165,6 +165,12 @@ func TestBadInput(t *testing.T) {
 	wantCode(t, err, connect.CodeOutOfRange, "beyond")
 	_, err = c.GetFile(ctx, connect.NewRequest(&stichv1.GetFileRequest{SessionId: id, Path: "nope.txt"}))
 	wantCode(t, err, connect.CodeNotFound, "nope.txt")
+	_, err = c.SaveFile(ctx, connect.NewRequest(&stichv1.SaveFileRequest{SessionId: id, Path: "src/big.ts", Content: strings.Repeat("x", 1<<20)}))
+	wantCode(t, err, connect.CodeInvalidArgument, "content")
+	_, err = c.SaveFile(ctx, connect.NewRequest(&stichv1.SaveFileRequest{SessionId: id, Path: "src/a.ts", BaseSha256: "abc"}))
+	wantCode(t, err, connect.CodeInvalidArgument, "base_sha256")
+	_, err = c.SaveFile(ctx, connect.NewRequest(&stichv1.SaveFileRequest{SessionId: "s-nosuchsession000000", Path: "src/a.ts"}))
+	wantCode(t, err, connect.CodeNotFound, "")
 
 	// Malformed bodies.
 	for _, body := range []string{`{"prompt":`, `{"prompt": 5}`, `not json`} {

@@ -192,6 +192,17 @@ func (s *sessionService) Rollback(ctx context.Context, req *connect.Request[stic
 	return connect.NewResponse(&stichv1.RollbackResponse{Version: r.GetVersion()}), nil
 }
 
+func (s *sessionService) SaveFile(ctx context.Context, req *connect.Request[stichv1.SaveFileRequest]) (*connect.Response[stichv1.SaveFileResponse], error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	r, err := actors.Call[*actorsv1.SaveFileReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(),
+		&actorsv1.SaveFile{Path: req.Msg.GetPath(), Content: req.Msg.GetContent(), BaseSha256: req.Msg.GetBaseSha256()})
+	if err != nil {
+		return nil, s.fail(ctx, "SaveFile", err)
+	}
+	return connect.NewResponse(&stichv1.SaveFileResponse{Version: r.GetVersion()}), nil
+}
+
 // clientIP returns the host part of a peer address.
 func clientIP(addr string) string {
 	if host, _, err := net.SplitHostPort(addr); err == nil {

@@ -55,10 +55,25 @@ describe("previews", () => {
     await page.getByTestId("preview-reload").click();
     await frame.getByRole("heading", { name: "Recipe Tracker" }).waitFor({ timeout: 30_000 });
 
+    // Edit a file in the browser: saving makes a new version, and the
+    // preview is rebuilt with the edit.
+    await page.getByRole("tab", { name: /Code/ }).click();
+    await page.locator('.tree-row.file[data-path="src/App.tsx"]').click();
+    await page.getByRole("button", { name: "Edit" }).click();
+    const editor = page.getByRole("textbox", { name: "Edit src/App.tsx" });
+    const source = await editor.inputValue();
+    assert.ok(source.includes("{app.title}</h1>"), "App.tsx renders the title");
+    await editor.fill(source.replace("{app.title}</h1>", "{app.title} (edited in the browser)</h1>"));
+    await editor.press("Control+s");
+    await page.getByTestId("saved-as").filter({ hasText: /Saved as version 2/ }).waitFor();
+    await shot(page, "22-file-saved");
+    await page.getByRole("tab", { name: /Preview/ }).click();
+    await frame.getByRole("heading", { name: "Recipe Tracker (edited in the browser)" }).waitFor({ timeout: 60_000 });
+
     // The app on its own, as "open in a new tab" shows it.
     const app = await newPage(browser);
     await app.goto(src);
-    await app.getByRole("heading", { name: "Recipe Tracker" }).waitFor();
+    await app.getByRole("heading", { name: "Recipe Tracker (edited in the browser)" }).waitFor();
     await app.getByText("Add recipe").first().waitFor();
     await shot(app, "21-preview-app");
     assert.deepEqual(app.errors, [], "the app logs no console errors and throws nothing");

@@ -1,7 +1,8 @@
-// CodeViewer is a read-only view of one file: a line-number gutter beside a
-// <pre>, two text nodes however long the file. The API has no way to write
-// a file, so an editor (CodeMirror, Monaco) would add 100+ KB gzipped for
-// highlighting alone; this keeps the bundle small and streams cheaply.
+// CodeViewer shows one file: a line-number gutter beside a <pre>, two text
+// nodes however long the file, so streaming stays cheap. Editing uses a
+// plain <textarea> (Ctrl/Cmd+S saves; saving makes a new version): Monaco
+// or CodeMirror would add 100+ KB gzipped for highlighting alone, and the
+// app's type-check reports errors after each save anyway.
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { describe, sessions, type Problem } from "../api";
 import { formatBytes, type FileState } from "../session/reducer";
@@ -9,6 +10,9 @@ import { ProblemBox } from "./ProblemBox";
 
 /** LARGE is how many characters are shown before asking (a huge file would freeze the page). */
 export const LARGE = 256 * 1024;
+
+/** MAX_SAVE is the largest file the server accepts, in UTF-8 bytes. */
+export const MAX_SAVE = 512 * 1024;
 
 interface Props {
   sessionId: string;
@@ -24,6 +28,9 @@ export function CodeViewer({ sessionId, file, path, active }: Props) {
   const [saved, setSaved] = useState<{ path: string; content: string }>();
   const [problem, setProblem] = useState<Problem>();
   const [copied, setCopied] = useState(false);
+  const [draft, setDraft] = useState<string>();
+  const [saving, setSaving] = useState(false);
+  const [savedAs, setSavedAs] = useState<string>();
   const scroller = useRef<HTMLDivElement>(null);
   const follow = useRef(true);
 
@@ -32,6 +39,8 @@ export function CodeViewer({ sessionId, file, path, active }: Props) {
     setFull(false);
     setSaved(undefined);
     setProblem(undefined);
+    setDraft(undefined);
+    setSavedAs(undefined);
     follow.current = true;
   }, [p]);
 
@@ -74,6 +83,31 @@ export function CodeViewer({ sessionId, file, path, active }: Props) {
     setTimeout(() => URL.revokeObjectURL(url), 1000);
   }
 
+  async function save() {
+    if (!p || draft === undefined) return;
+    const bytes = new TextEncoder().encode(draft).length;
+    if (bytes > MAX_SAVE) {
+      setProblem({
+        code: "invalid_argument",
+        title: "This file is too large to save",
+        detail: `It is ${formatBytes(bytes)}; a file of an app may be at most ${formatBytes(MAX_SAVE)}. Split it into smaller modules.`,
+        retryable: false,
+      });
+      return;
+    }
+    setSaving(true);
+    setProblem(undefined);
+    try {
+      const r = await sessions.saveFile({ sessionId, path: p, content: draft, baseSha256: file?.sha256 ?? "" });
+      setDraft(undefined);
+      setSavedAs(r.version ? `Saved as version ${r.version.number}` : "No change to save");
+    } catch (err) {
+      setProblem(describe(err, "save the file"));
+    } finally {
+      setSaving(false);
+    }
+  }
+
   async function copy() {
     try {
       await navigator.clipboard.writeText(content);
@@ -106,6 +140,29 @@ export function CodeViewer({ sessionId, file, path, active }: Props) {
           </span>
         </div>
         <div className="row">
+          {draft === undefined ? (
+            <button
+              type="button"
+              className="btn small"
+              onClick={() => {
+                setSavedAs(undefined);
+                setDraft(content);
+              }}
+              disabled={active || (file !== undefined && !file.done) || large}
+              title={active ? "Stop the generation or wait for it to finish to edit" : large ? "Too large to edit here" : "Edit this file"}
+            >
+              Edit
+            </button>
+          ) : (
+            <>
+              <button type="button" className="btn small primary" onClick={() => void save()} disabled={saving} data-testid="save-file">
+                {saving ? "Saving…" : "Save"}
+              </button>
+              <button type="button" className="btn small" onClick={() => setDraft(undefined)} disabled={saving}>
+                Cancel
+              </button>
+            </>
+          )}
           <button type="button" className="btn small" onClick={() => void copy()} disabled={!content}>
             {copied ? "Copied" : "Copy"}
           </button>
@@ -126,7 +183,12 @@ export function CodeViewer({ sessionId, file, path, active }: Props) {
           retryLabel="Load the saved file"
         />
       )}
-      {problem && <ProblemBox problem={problem} onRetry={() => void loadSaved()} />}
+      {problem && <ProblemBox problem={problem} onRetry={draft !== undefined ? () => void save() : () => void loadSaved()} />}
+      {savedAs && (
+        <div className="notice" role="status" data-testid="saved-as">
+          {savedAs}. The app is checked and its preview rebuilt (see the Logs and Preview tabs).
+        </div>
+      )}
       {large && !full && (
         <div className="notice" role="status">
           This file is {formatBytes(content.length)} long; showing the first {formatBytes(LARGE)} so the page stays responsive.{" "}
@@ -138,6 +200,24 @@ export function CodeViewer({ sessionId, file, path, active }: Props) {
           </button>
         </div>
       )}
+      {draft !== undefined ? (
+        <textarea
+          className="code-edit"
+          aria-label={`Edit ${p}`}
+          spellCheck={false}
+          autoFocus
+          value={draft}
+          onChange={(e) => setDraft(e.target.value)}
+          onKeyDown={(e) => {
+            if ((e.ctrlKey || e.metaKey) && e.key === "s") {
+              e.preventDefault();
+              void save();
+            } else if (e.key === "Escape" && !saving) {
+              setDraft(undefined);
+            }
+          }}
+        />
+      ) : (
       <div
         className="code-scroll"
         ref={scroller}
@@ -156,6 +236,7 @@ export function CodeViewer({ sessionId, file, path, active }: Props) {
           <code>{shown}</code>
         </pre>
       </div>
+      )}
     </div>
   );
 }

@@ -45,7 +45,7 @@ export function PreviewPanel({ url, build, working }: Props) {
   return (
     <div className="preview">
       <div className="row between pad-x">
-        <button type="button" className="small" onClick={() => setReloads((n) => n + 1)} data-testid="preview-reload">
+        <button type="button" className="btn small" onClick={() => setReloads((n) => n + 1)} data-testid="preview-reload">
           Reload
         </button>
         <a href={p.url} target="_blank" rel="noreferrer noopener" className="small">

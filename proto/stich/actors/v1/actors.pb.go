@@ -1097,6 +1097,113 @@ func (x *ReadFileReply) GetFile() *v1.File {
 	return nil
 }
 
+// SaveFile writes one file of an idle session as a user edit (a new
+// version). base_sha256, when set, must be the file's current hash.
+type SaveFile struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Content       string                 `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	BaseSha256    string                 `protobuf:"bytes,3,opt,name=base_sha256,json=baseSha256,proto3" json:"base_sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SaveFile) Reset() {
+	*x = SaveFile{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SaveFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SaveFile) ProtoMessage() {}
+
+func (x *SaveFile) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SaveFile.ProtoReflect.Descriptor instead.
+func (*SaveFile) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *SaveFile) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *SaveFile) GetContent() string {
+	if x != nil {
+		return x.Content
+	}
+	return ""
+}
+
+func (x *SaveFile) GetBaseSha256() string {
+	if x != nil {
+		return x.BaseSha256
+	}
+	return ""
+}
+
+type SaveFileReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The new version; 0 when the content was unchanged.
+	Version       *v1.Version `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SaveFileReply) Reset() {
+	*x = SaveFileReply{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SaveFileReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SaveFileReply) ProtoMessage() {}
+
+func (x *SaveFileReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SaveFileReply.ProtoReflect.Descriptor instead.
+func (*SaveFileReply) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *SaveFileReply) GetVersion() *v1.Version {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
 type ListFiles struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1105,7 +1212,7 @@ type ListFiles struct {
 
 func (x *ListFiles) Reset() {
 	*x = ListFiles{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[22]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1117,7 +1224,7 @@ func (x *ListFiles) String() string {
 func (*ListFiles) ProtoMessage() {}
 
 func (x *ListFiles) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[22]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1130,7 +1237,7 @@ func (x *ListFiles) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFiles.ProtoReflect.Descriptor instead.
 func (*ListFiles) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{22}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{24}
 }
 
 type ListFilesReply struct {
@@ -1142,7 +1249,7 @@ type ListFilesReply struct {
 
 func (x *ListFilesReply) Reset() {
 	*x = ListFilesReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[23]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1154,7 +1261,7 @@ func (x *ListFilesReply) String() string {
 func (*ListFilesReply) ProtoMessage() {}
 
 func (x *ListFilesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[23]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1167,7 +1274,7 @@ func (x *ListFilesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFilesReply.ProtoReflect.Descriptor instead.
 func (*ListFilesReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{23}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListFilesReply) GetFiles() []*v1.FileInfo {
@@ -1185,7 +1292,7 @@ type ListVersions struct {
 
 func (x *ListVersions) Reset() {
 	*x = ListVersions{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[24]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1197,7 +1304,7 @@ func (x *ListVersions) String() string {
 func (*ListVersions) ProtoMessage() {}
 
 func (x *ListVersions) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[24]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1210,7 +1317,7 @@ func (x *ListVersions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVersions.ProtoReflect.Descriptor instead.
 func (*ListVersions) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{24}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{26}
 }
 
 type ListVersionsReply struct {
@@ -1222,7 +1329,7 @@ type ListVersionsReply struct {
 
 func (x *ListVersionsReply) Reset() {
 	*x = ListVersionsReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[25]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1234,7 +1341,7 @@ func (x *ListVersionsReply) String() string {
 func (*ListVersionsReply) ProtoMessage() {}
 
 func (x *ListVersionsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[25]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1247,7 +1354,7 @@ func (x *ListVersionsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVersionsReply.ProtoReflect.Descriptor instead.
 func (*ListVersionsReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{25}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListVersionsReply) GetVersions() []*v1.Version {
@@ -1267,7 +1374,7 @@ type DiffVersions struct {
 
 func (x *DiffVersions) Reset() {
 	*x = DiffVersions{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[26]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1279,7 +1386,7 @@ func (x *DiffVersions) String() string {
 func (*DiffVersions) ProtoMessage() {}
 
 func (x *DiffVersions) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[26]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1292,7 +1399,7 @@ func (x *DiffVersions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffVersions.ProtoReflect.Descriptor instead.
 func (*DiffVersions) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{26}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DiffVersions) GetFrom() uint32 {
@@ -1318,7 +1425,7 @@ type DiffVersionsReply struct {
 
 func (x *DiffVersionsReply) Reset() {
 	*x = DiffVersionsReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[27]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1330,7 +1437,7 @@ func (x *DiffVersionsReply) String() string {
 func (*DiffVersionsReply) ProtoMessage() {}
 
 func (x *DiffVersionsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[27]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1343,7 +1450,7 @@ func (x *DiffVersionsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffVersionsReply.ProtoReflect.Descriptor instead.
 func (*DiffVersionsReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{27}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DiffVersionsReply) GetFiles() []*v1.FileDiff {
@@ -1362,7 +1469,7 @@ type RollbackSession struct {
 
 func (x *RollbackSession) Reset() {
 	*x = RollbackSession{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[28]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1374,7 +1481,7 @@ func (x *RollbackSession) String() string {
 func (*RollbackSession) ProtoMessage() {}
 
 func (x *RollbackSession) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[28]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1387,7 +1494,7 @@ func (x *RollbackSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackSession.ProtoReflect.Descriptor instead.
 func (*RollbackSession) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{28}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RollbackSession) GetVersion() uint32 {
@@ -1406,7 +1513,7 @@ type RollbackReply struct {
 
 func (x *RollbackReply) Reset() {
 	*x = RollbackReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[29]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1418,7 +1525,7 @@ func (x *RollbackReply) String() string {
 func (*RollbackReply) ProtoMessage() {}
 
 func (x *RollbackReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[29]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1431,7 +1538,7 @@ func (x *RollbackReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackReply.ProtoReflect.Descriptor instead.
 func (*RollbackReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{29}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RollbackReply) GetVersion() *v1.Version {
@@ -1456,7 +1563,7 @@ type VersionRecord struct {
 
 func (x *VersionRecord) Reset() {
 	*x = VersionRecord{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[30]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1468,7 +1575,7 @@ func (x *VersionRecord) String() string {
 func (*VersionRecord) ProtoMessage() {}
 
 func (x *VersionRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[30]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1481,7 +1588,7 @@ func (x *VersionRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VersionRecord.ProtoReflect.Descriptor instead.
 func (*VersionRecord) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{30}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *VersionRecord) GetNumber() uint32 {
@@ -1567,7 +1674,7 @@ type SessionState struct {
 
 func (x *SessionState) Reset() {
 	*x = SessionState{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[31]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1579,7 +1686,7 @@ func (x *SessionState) String() string {
 func (*SessionState) ProtoMessage() {}
 
 func (x *SessionState) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[31]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1592,7 +1699,7 @@ func (x *SessionState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionState.ProtoReflect.Descriptor instead.
 func (*SessionState) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{31}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SessionState) GetId() string {
@@ -1799,7 +1906,7 @@ type RateLimitRule struct {
 
 func (x *RateLimitRule) Reset() {
 	*x = RateLimitRule{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[32]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1811,7 +1918,7 @@ func (x *RateLimitRule) String() string {
 func (*RateLimitRule) ProtoMessage() {}
 
 func (x *RateLimitRule) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[32]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1824,7 +1931,7 @@ func (x *RateLimitRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitRule.ProtoReflect.Descriptor instead.
 func (*RateLimitRule) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{32}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RateLimitRule) GetLimit() uint32 {
@@ -1872,7 +1979,7 @@ type RateLimitCheck struct {
 
 func (x *RateLimitCheck) Reset() {
 	*x = RateLimitCheck{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[33]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1884,7 +1991,7 @@ func (x *RateLimitCheck) String() string {
 func (*RateLimitCheck) ProtoMessage() {}
 
 func (x *RateLimitCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[33]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1897,7 +2004,7 @@ func (x *RateLimitCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitCheck.ProtoReflect.Descriptor instead.
 func (*RateLimitCheck) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{33}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RateLimitCheck) GetRule() *RateLimitRule {
@@ -1928,7 +2035,7 @@ type RateLimitReply struct {
 
 func (x *RateLimitReply) Reset() {
 	*x = RateLimitReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[34]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1940,7 +2047,7 @@ func (x *RateLimitReply) String() string {
 func (*RateLimitReply) ProtoMessage() {}
 
 func (x *RateLimitReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[34]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1953,7 +2060,7 @@ func (x *RateLimitReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitReply.ProtoReflect.Descriptor instead.
 func (*RateLimitReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{34}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RateLimitReply) GetAllowed() bool {
@@ -1997,7 +2104,7 @@ type RateLimitState struct {
 
 func (x *RateLimitState) Reset() {
 	*x = RateLimitState{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[35]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2009,7 +2116,7 @@ func (x *RateLimitState) String() string {
 func (*RateLimitState) ProtoMessage() {}
 
 func (x *RateLimitState) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[35]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2022,7 +2129,7 @@ func (x *RateLimitState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitState.ProtoReflect.Descriptor instead.
 func (*RateLimitState) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{35}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RateLimitState) GetSlots() map[int64]uint32 {
@@ -2095,7 +2202,14 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\rR\aversion\"3\n" +
 	"\rReadFileReply\x12\"\n" +
-	"\x04file\x18\x01 \x01(\v2\x0e.stich.v1.FileR\x04file\"\v\n" +
+	"\x04file\x18\x01 \x01(\v2\x0e.stich.v1.FileR\x04file\"Y\n" +
+	"\bSaveFile\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x18\n" +
+	"\acontent\x18\x02 \x01(\tR\acontent\x12\x1f\n" +
+	"\vbase_sha256\x18\x03 \x01(\tR\n" +
+	"baseSha256\"<\n" +
+	"\rSaveFileReply\x12+\n" +
+	"\aversion\x18\x01 \x01(\v2\x11.stich.v1.VersionR\aversion\"\v\n" +
 	"\tListFiles\":\n" +
 	"\x0eListFilesReply\x12(\n" +
 	"\x05files\x18\x01 \x03(\v2\x12.stich.v1.FileInfoR\x05files\"\x0e\n" +
@@ -2212,7 +2326,7 @@ func file_stich_actors_v1_actors_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_actors_v1_actors_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stich_actors_v1_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_stich_actors_v1_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_stich_actors_v1_actors_proto_goTypes = []any{
 	(ErrorCode)(0),                // 0: stich.actors.v1.ErrorCode
 	(*GrainError)(nil),            // 1: stich.actors.v1.GrainError
@@ -2237,72 +2351,75 @@ var file_stich_actors_v1_actors_proto_goTypes = []any{
 	(*SnapshotReply)(nil),         // 20: stich.actors.v1.SnapshotReply
 	(*ReadFile)(nil),              // 21: stich.actors.v1.ReadFile
 	(*ReadFileReply)(nil),         // 22: stich.actors.v1.ReadFileReply
-	(*ListFiles)(nil),             // 23: stich.actors.v1.ListFiles
-	(*ListFilesReply)(nil),        // 24: stich.actors.v1.ListFilesReply
-	(*ListVersions)(nil),          // 25: stich.actors.v1.ListVersions
-	(*ListVersionsReply)(nil),     // 26: stich.actors.v1.ListVersionsReply
-	(*DiffVersions)(nil),          // 27: stich.actors.v1.DiffVersions
-	(*DiffVersionsReply)(nil),     // 28: stich.actors.v1.DiffVersionsReply
-	(*RollbackSession)(nil),       // 29: stich.actors.v1.RollbackSession
-	(*RollbackReply)(nil),         // 30: stich.actors.v1.RollbackReply
-	(*VersionRecord)(nil),         // 31: stich.actors.v1.VersionRecord
-	(*SessionState)(nil),          // 32: stich.actors.v1.SessionState
-	(*RateLimitRule)(nil),         // 33: stich.actors.v1.RateLimitRule
-	(*RateLimitCheck)(nil),        // 34: stich.actors.v1.RateLimitCheck
-	(*RateLimitReply)(nil),        // 35: stich.actors.v1.RateLimitReply
-	(*RateLimitState)(nil),        // 36: stich.actors.v1.RateLimitState
-	nil,                           // 37: stich.actors.v1.VersionRecord.FilesEntry
-	nil,                           // 38: stich.actors.v1.SessionState.FilesEntry
-	nil,                           // 39: stich.actors.v1.RateLimitState.SlotsEntry
-	nil,                           // 40: stich.actors.v1.RateLimitState.HoursEntry
-	(*timestamppb.Timestamp)(nil), // 41: google.protobuf.Timestamp
-	(*v1.SessionOptions)(nil),     // 42: stich.v1.SessionOptions
-	(v1.Phase)(0),                 // 43: stich.v1.Phase
-	(*v1.SessionEvent)(nil),       // 44: stich.v1.SessionEvent
-	(*v1.Session)(nil),            // 45: stich.v1.Session
-	(*v1.File)(nil),               // 46: stich.v1.File
-	(*v1.FileInfo)(nil),           // 47: stich.v1.FileInfo
-	(*v1.Version)(nil),            // 48: stich.v1.Version
-	(*v1.FileDiff)(nil),           // 49: stich.v1.FileDiff
-	(*v1.Blueprint)(nil),          // 50: stich.v1.Blueprint
-	(*v1.PhasePlan)(nil),          // 51: stich.v1.PhasePlan
-	(*v1.Diagnostic)(nil),         // 52: stich.v1.Diagnostic
+	(*SaveFile)(nil),              // 23: stich.actors.v1.SaveFile
+	(*SaveFileReply)(nil),         // 24: stich.actors.v1.SaveFileReply
+	(*ListFiles)(nil),             // 25: stich.actors.v1.ListFiles
+	(*ListFilesReply)(nil),        // 26: stich.actors.v1.ListFilesReply
+	(*ListVersions)(nil),          // 27: stich.actors.v1.ListVersions
+	(*ListVersionsReply)(nil),     // 28: stich.actors.v1.ListVersionsReply
+	(*DiffVersions)(nil),          // 29: stich.actors.v1.DiffVersions
+	(*DiffVersionsReply)(nil),     // 30: stich.actors.v1.DiffVersionsReply
+	(*RollbackSession)(nil),       // 31: stich.actors.v1.RollbackSession
+	(*RollbackReply)(nil),         // 32: stich.actors.v1.RollbackReply
+	(*VersionRecord)(nil),         // 33: stich.actors.v1.VersionRecord
+	(*SessionState)(nil),          // 34: stich.actors.v1.SessionState
+	(*RateLimitRule)(nil),         // 35: stich.actors.v1.RateLimitRule
+	(*RateLimitCheck)(nil),        // 36: stich.actors.v1.RateLimitCheck
+	(*RateLimitReply)(nil),        // 37: stich.actors.v1.RateLimitReply
+	(*RateLimitState)(nil),        // 38: stich.actors.v1.RateLimitState
+	nil,                           // 39: stich.actors.v1.VersionRecord.FilesEntry
+	nil,                           // 40: stich.actors.v1.SessionState.FilesEntry
+	nil,                           // 41: stich.actors.v1.RateLimitState.SlotsEntry
+	nil,                           // 42: stich.actors.v1.RateLimitState.HoursEntry
+	(*timestamppb.Timestamp)(nil), // 43: google.protobuf.Timestamp
+	(*v1.SessionOptions)(nil),     // 44: stich.v1.SessionOptions
+	(v1.Phase)(0),                 // 45: stich.v1.Phase
+	(*v1.SessionEvent)(nil),       // 46: stich.v1.SessionEvent
+	(*v1.Session)(nil),            // 47: stich.v1.Session
+	(*v1.File)(nil),               // 48: stich.v1.File
+	(*v1.Version)(nil),            // 49: stich.v1.Version
+	(*v1.FileInfo)(nil),           // 50: stich.v1.FileInfo
+	(*v1.FileDiff)(nil),           // 51: stich.v1.FileDiff
+	(*v1.Blueprint)(nil),          // 52: stich.v1.Blueprint
+	(*v1.PhasePlan)(nil),          // 53: stich.v1.PhasePlan
+	(*v1.Diagnostic)(nil),         // 54: stich.v1.Diagnostic
 }
 var file_stich_actors_v1_actors_proto_depIdxs = []int32{
 	0,  // 0: stich.actors.v1.GrainError.code:type_name -> stich.actors.v1.ErrorCode
-	41, // 1: stich.actors.v1.AlarmFired.due:type_name -> google.protobuf.Timestamp
-	42, // 2: stich.actors.v1.CreateSession.options:type_name -> stich.v1.SessionOptions
-	43, // 3: stich.actors.v1.SubscribeReply.phase:type_name -> stich.v1.Phase
-	44, // 4: stich.actors.v1.EventNotice.event:type_name -> stich.v1.SessionEvent
-	44, // 5: stich.actors.v1.ReadLogReply.events:type_name -> stich.v1.SessionEvent
-	43, // 6: stich.actors.v1.PhaseReply.phase:type_name -> stich.v1.Phase
-	45, // 7: stich.actors.v1.SnapshotReply.session:type_name -> stich.v1.Session
-	46, // 8: stich.actors.v1.ReadFileReply.file:type_name -> stich.v1.File
-	47, // 9: stich.actors.v1.ListFilesReply.files:type_name -> stich.v1.FileInfo
-	48, // 10: stich.actors.v1.ListVersionsReply.versions:type_name -> stich.v1.Version
-	49, // 11: stich.actors.v1.DiffVersionsReply.files:type_name -> stich.v1.FileDiff
-	48, // 12: stich.actors.v1.RollbackReply.version:type_name -> stich.v1.Version
-	41, // 13: stich.actors.v1.VersionRecord.created_at:type_name -> google.protobuf.Timestamp
-	37, // 14: stich.actors.v1.VersionRecord.files:type_name -> stich.actors.v1.VersionRecord.FilesEntry
-	42, // 15: stich.actors.v1.SessionState.options:type_name -> stich.v1.SessionOptions
-	43, // 16: stich.actors.v1.SessionState.phase:type_name -> stich.v1.Phase
-	43, // 17: stich.actors.v1.SessionState.resume_phase:type_name -> stich.v1.Phase
-	50, // 18: stich.actors.v1.SessionState.blueprint:type_name -> stich.v1.Blueprint
-	38, // 19: stich.actors.v1.SessionState.files:type_name -> stich.actors.v1.SessionState.FilesEntry
-	41, // 20: stich.actors.v1.SessionState.created_at:type_name -> google.protobuf.Timestamp
-	41, // 21: stich.actors.v1.SessionState.updated_at:type_name -> google.protobuf.Timestamp
-	41, // 22: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
-	51, // 23: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
-	52, // 24: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
-	33, // 25: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
-	39, // 26: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
-	40, // 27: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
-	47, // 28: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
-	29, // [29:29] is the sub-list for method output_type
-	29, // [29:29] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	43, // 1: stich.actors.v1.AlarmFired.due:type_name -> google.protobuf.Timestamp
+	44, // 2: stich.actors.v1.CreateSession.options:type_name -> stich.v1.SessionOptions
+	45, // 3: stich.actors.v1.SubscribeReply.phase:type_name -> stich.v1.Phase
+	46, // 4: stich.actors.v1.EventNotice.event:type_name -> stich.v1.SessionEvent
+	46, // 5: stich.actors.v1.ReadLogReply.events:type_name -> stich.v1.SessionEvent
+	45, // 6: stich.actors.v1.PhaseReply.phase:type_name -> stich.v1.Phase
+	47, // 7: stich.actors.v1.SnapshotReply.session:type_name -> stich.v1.Session
+	48, // 8: stich.actors.v1.ReadFileReply.file:type_name -> stich.v1.File
+	49, // 9: stich.actors.v1.SaveFileReply.version:type_name -> stich.v1.Version
+	50, // 10: stich.actors.v1.ListFilesReply.files:type_name -> stich.v1.FileInfo
+	49, // 11: stich.actors.v1.ListVersionsReply.versions:type_name -> stich.v1.Version
+	51, // 12: stich.actors.v1.DiffVersionsReply.files:type_name -> stich.v1.FileDiff
+	49, // 13: stich.actors.v1.RollbackReply.version:type_name -> stich.v1.Version
+	43, // 14: stich.actors.v1.VersionRecord.created_at:type_name -> google.protobuf.Timestamp
+	39, // 15: stich.actors.v1.VersionRecord.files:type_name -> stich.actors.v1.VersionRecord.FilesEntry
+	44, // 16: stich.actors.v1.SessionState.options:type_name -> stich.v1.SessionOptions
+	45, // 17: stich.actors.v1.SessionState.phase:type_name -> stich.v1.Phase
+	45, // 18: stich.actors.v1.SessionState.resume_phase:type_name -> stich.v1.Phase
+	52, // 19: stich.actors.v1.SessionState.blueprint:type_name -> stich.v1.Blueprint
+	40, // 20: stich.actors.v1.SessionState.files:type_name -> stich.actors.v1.SessionState.FilesEntry
+	43, // 21: stich.actors.v1.SessionState.created_at:type_name -> google.protobuf.Timestamp
+	43, // 22: stich.actors.v1.SessionState.updated_at:type_name -> google.protobuf.Timestamp
+	43, // 23: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
+	53, // 24: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
+	54, // 25: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
+	35, // 26: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
+	41, // 27: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
+	42, // 28: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
+	50, // 29: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
+	30, // [30:30] is the sub-list for method output_type
+	30, // [30:30] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_stich_actors_v1_actors_proto_init() }
@@ -2316,7 +2433,7 @@ func file_stich_actors_v1_actors_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_actors_v1_actors_proto_rawDesc), len(file_stich_actors_v1_actors_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   40,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

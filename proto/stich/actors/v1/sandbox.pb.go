@@ -35,7 +35,9 @@ type SandboxCheck struct {
 	LogAddress string `protobuf:"bytes,2,opt,name=log_address,json=logAddress,proto3" json:"log_address,omitempty"`
 	LogId      string `protobuf:"bytes,3,opt,name=log_id,json=logId,proto3" json:"log_id,omitempty"`
 	// Echoed in SandboxLog, so the session drops lines of an older step.
-	Run           uint64 `protobuf:"varint,4,opt,name=run,proto3" json:"run,omitempty"`
+	Run uint64 `protobuf:"varint,4,opt,name=run,proto3" json:"run,omitempty"`
+	// Type-check without the fixer (the files are the user's own edit).
+	NoFix         bool `protobuf:"varint,5,opt,name=no_fix,json=noFix,proto3" json:"no_fix,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -96,6 +98,13 @@ func (x *SandboxCheck) GetRun() uint64 {
 		return x.Run
 	}
 	return 0
+}
+
+func (x *SandboxCheck) GetNoFix() bool {
+	if x != nil {
+		return x.NoFix
+	}
+	return false
 }
 
 // SandboxLogLine is one progress line of a check.
@@ -770,13 +779,14 @@ var File_stich_actors_v1_sandbox_proto protoreflect.FileDescriptor
 
 const file_stich_actors_v1_sandbox_proto_rawDesc = "" +
 	"\n" +
-	"\x1dstich/actors/v1/sandbox.proto\x12\x0fstich.actors.v1\x1a\x16stich/v1/session.proto\"\xd2\x01\n" +
+	"\x1dstich/actors/v1/sandbox.proto\x12\x0fstich.actors.v1\x1a\x16stich/v1/session.proto\"\xe9\x01\n" +
 	"\fSandboxCheck\x12>\n" +
 	"\x05files\x18\x01 \x03(\v2(.stich.actors.v1.SandboxCheck.FilesEntryR\x05files\x12\x1f\n" +
 	"\vlog_address\x18\x02 \x01(\tR\n" +
 	"logAddress\x12\x15\n" +
 	"\x06log_id\x18\x03 \x01(\tR\x05logId\x12\x10\n" +
-	"\x03run\x18\x04 \x01(\x04R\x03run\x1a8\n" +
+	"\x03run\x18\x04 \x01(\x04R\x03run\x12\x15\n" +
+	"\x06no_fix\x18\x05 \x01(\bR\x05noFix\x1a8\n" +
 	"\n" +
 	"FilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +

@@ -63,6 +63,8 @@ const (
 	SessionServiceDiffVersionsProcedure = "/stich.v1.SessionService/DiffVersions"
 	// SessionServiceRollbackProcedure is the fully-qualified name of the SessionService's Rollback RPC.
 	SessionServiceRollbackProcedure = "/stich.v1.SessionService/Rollback"
+	// SessionServiceSaveFileProcedure is the fully-qualified name of the SessionService's SaveFile RPC.
+	SessionServiceSaveFileProcedure = "/stich.v1.SessionService/SaveFile"
 )
 
 // SessionServiceClient is a client for the stich.v1.SessionService service.
@@ -96,6 +98,10 @@ type SessionServiceClient interface {
 	// Rollback restores the files of an earlier version as a new version.
 	// The session must be idle (completed, stopped or failed).
 	Rollback(context.Context, *connect.Request[v1.RollbackRequest]) (*connect.Response[v1.RollbackResponse], error)
+	// SaveFile replaces or creates one file as the user's own edit, which
+	// is a new version; the app is then checked and previewed again. The
+	// session must be idle.
+	SaveFile(context.Context, *connect.Request[v1.SaveFileRequest]) (*connect.Response[v1.SaveFileResponse], error)
 }
 
 // NewSessionServiceClient constructs a client for the stich.v1.SessionService service. By default,
@@ -181,6 +187,12 @@ func NewSessionServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(sessionServiceMethods.ByName("Rollback")),
 			connect.WithClientOptions(opts...),
 		),
+		saveFile: connect.NewClient[v1.SaveFileRequest, v1.SaveFileResponse](
+			httpClient,
+			baseURL+SessionServiceSaveFileProcedure,
+			connect.WithSchema(sessionServiceMethods.ByName("SaveFile")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -197,6 +209,7 @@ type sessionServiceClient struct {
 	listVersions  *connect.Client[v1.ListVersionsRequest, v1.ListVersionsResponse]
 	diffVersions  *connect.Client[v1.DiffVersionsRequest, v1.DiffVersionsResponse]
 	rollback      *connect.Client[v1.RollbackRequest, v1.RollbackResponse]
+	saveFile      *connect.Client[v1.SaveFileRequest, v1.SaveFileResponse]
 }
 
 // CreateSession calls stich.v1.SessionService.CreateSession.
@@ -254,6 +267,11 @@ func (c *sessionServiceClient) Rollback(ctx context.Context, req *connect.Reques
 	return c.rollback.CallUnary(ctx, req)
 }
 
+// SaveFile calls stich.v1.SessionService.SaveFile.
+func (c *sessionServiceClient) SaveFile(ctx context.Context, req *connect.Request[v1.SaveFileRequest]) (*connect.Response[v1.SaveFileResponse], error) {
+	return c.saveFile.CallUnary(ctx, req)
+}
+
 // SessionServiceHandler is an implementation of the stich.v1.SessionService service.
 type SessionServiceHandler interface {
 	// CreateSession starts generating an app from a prompt and returns the new
@@ -285,6 +303,10 @@ type SessionServiceHandler interface {
 	// Rollback restores the files of an earlier version as a new version.
 	// The session must be idle (completed, stopped or failed).
 	Rollback(context.Context, *connect.Request[v1.RollbackRequest]) (*connect.Response[v1.RollbackResponse], error)
+	// SaveFile replaces or creates one file as the user's own edit, which
+	// is a new version; the app is then checked and previewed again. The
+	// session must be idle.
+	SaveFile(context.Context, *connect.Request[v1.SaveFileRequest]) (*connect.Response[v1.SaveFileResponse], error)
 }
 
 // NewSessionServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -366,6 +388,12 @@ func NewSessionServiceHandler(svc SessionServiceHandler, opts ...connect.Handler
 		connect.WithSchema(sessionServiceMethods.ByName("Rollback")),
 		connect.WithHandlerOptions(opts...),
 	)
+	sessionServiceSaveFileHandler := connect.NewUnaryHandler(
+		SessionServiceSaveFileProcedure,
+		svc.SaveFile,
+		connect.WithSchema(sessionServiceMethods.ByName("SaveFile")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/stich.v1.SessionService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case SessionServiceCreateSessionProcedure:
@@ -390,6 +418,8 @@ func NewSessionServiceHandler(svc SessionServiceHandler, opts ...connect.Handler
 			sessionServiceDiffVersionsHandler.ServeHTTP(w, r)
 		case SessionServiceRollbackProcedure:
 			sessionServiceRollbackHandler.ServeHTTP(w, r)
+		case SessionServiceSaveFileProcedure:
+			sessionServiceSaveFileHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -441,4 +471,8 @@ func (UnimplementedSessionServiceHandler) DiffVersions(context.Context, *connect
 
 func (UnimplementedSessionServiceHandler) Rollback(context.Context, *connect.Request[v1.RollbackRequest]) (*connect.Response[v1.RollbackResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.SessionService.Rollback is not implemented"))
+}
+
+func (UnimplementedSessionServiceHandler) SaveFile(context.Context, *connect.Request[v1.SaveFileRequest]) (*connect.Response[v1.SaveFileResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.SessionService.SaveFile is not implemented"))
 }
