@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// stich check, fix and preview work on any app folder: a generated app is
+// clean; a model-like mistake is fixed in place by stich fix; a type error
+// the fixer has no rule for makes stich check fail with tsc's line.
+func TestCheckAndFixAppFolder(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("the check and fix tests use the sandbox as root; CI runs them as root")
+	}
+	dir := filepath.Join(t.TempDir(), "recipes")
+	if code, out, errs := runCLI(t, "generate", "--out", dir, "a recipe tracker with ingredients and ratings"); code != 0 {
+		t.Fatalf("generate: exit %d\n%s\n%s", code, out, errs)
+	}
+	sb := []string{"--sandbox-dir", "/var/tmp/stich-test/cmd-sandbox", "--sandbox-uid", "64651"}
+	code, out, errs := runCLI(t, append([]string{"check", dir}, sb...)...)
+	if code != 0 || !strings.Contains(errs, "type-checks and bundles cleanly") {
+		t.Fatalf("check of a generated app: exit %d\n%s\n%s", code, out, errs)
+	}
+
+	main := filepath.Join(dir, "src", "main.tsx")
+	src, err := os.ReadFile(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := strings.Replace(string(src), "import App from", "import { App } from", 1)
+	if err := os.WriteFile(main, []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = runCLI(t, append([]string{"fix", dir}, sb...)...)
+	if code != 0 || !strings.Contains(out, "fixed src/main.tsx") {
+		t.Fatalf("fix: exit %d\n%s\n%s", code, out, errs)
+	}
+	fixed, _ := os.ReadFile(main)
+	if strings.Contains(string(fixed), "import { App }") {
+		t.Fatalf("src/main.tsx was not fixed in place:\n%s", fixed)
+	}
+
+	app := filepath.Join(dir, "src", "App.tsx")
+	appSrc, _ := os.ReadFile(app)
+	if err := os.WriteFile(app, append(appSrc, []byte("\nexport const wrong: number = \"text\";\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = runCLI(t, append([]string{"check", dir}, sb...)...)
+	if code != 1 || !strings.Contains(out, "src/App.tsx(") || !strings.Contains(out, "error TS2322") {
+		t.Fatalf("check of a broken app: exit %d\n%s\n%s", code, out, errs)
+	}
+	after, _ := os.ReadFile(app)
+	if !strings.Contains(string(after), `wrong: number = "text"`) {
+		t.Error("stich check changed the folder")
+	}
+
+	// stich preview serves the bundle until interrupted.
+	cmd := exec.Command(stichBin, append([]string{"preview", dir, "--http", "127.0.0.1:0"}, sb...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("preview printed no address: %v\n%s", err, stderr.String())
+	}
+	url := strings.TrimSuffix(line[strings.Index(line, "http://"):strings.Index(line, " (Ctrl-C")], "/")
+	res, err := http.Get(url + "/recipes/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(page), "<title>Recipe Tracker</title>") || !strings.Contains(string(page), `src="/assets/`) {
+		t.Fatalf("preview page: %s\n%s", res.Status, page)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("preview did not exit cleanly on SIGINT: %v\n%s", err, stderr.String())
+	}
+
+	for _, args := range [][]string{{"check", filepath.Join(dir, "nope")}, {"fix", filepath.Join(dir, "src")}, {"preview", dir, "--http", "nonsense"}} {
+		if code, out, errs := runCLI(t, append(args, sb...)...); code != 2 {
+			t.Errorf("%v: exit %d, want 2\n%s\n%s", args, code, out, errs)
+		}
+	}
+}
