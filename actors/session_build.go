@@ -81,10 +81,7 @@ func (g *sessionGrain) applyCheck(st *actorsv1.SessionState, c *actorsv1.Sandbox
 		info := &stichv1.FileInfo{Path: p, Size: uint64(len(content)), Sha256: sha(content)}
 		st.Files[p] = info
 		pending[p] = []byte(content)
-		evs = append(evs,
-			&stichv1.SessionEvent{Event: &stichv1.SessionEvent_FileStarted{FileStarted: &stichv1.FileStarted{Path: p, Purpose: fixPurpose}}},
-			&stichv1.SessionEvent{Event: &stichv1.SessionEvent_FileChunk{FileChunk: &stichv1.FileChunk{Path: p, Data: content}}},
-			&stichv1.SessionEvent{Event: &stichv1.SessionEvent_FileDone{FileDone: &stichv1.FileDone{Path: p, Size: info.Size, Sha256: info.Sha256}}})
+		evs = append(evs, fileEvents(p, fixPurpose, content, info.Sha256)...)
 	}
 	if len(c.GetFixes()) > 0 {
 		evs = append(evs, diags("tsc", c.GetRemaining()))
@@ -264,18 +261,7 @@ func (g *sessionGrain) onSaveFile(ctx actor.Context, m *actorsv1.SaveFile) {
 	}
 	info := &stichv1.FileInfo{Path: p, Size: uint64(len(content)), Sha256: sum}
 	st.Files[p] = info
-	evs := []*stichv1.SessionEvent{
-		{Event: &stichv1.SessionEvent_FileStarted{FileStarted: &stichv1.FileStarted{Path: p, Purpose: "edited by you"}}},
-	}
-	for rest := content; len(rest) > 0; {
-		n := min(rollbackChunk, len(rest))
-		for n < len(rest) && n > 1 && !utf8RuneStart(rest[n]) {
-			n--
-		}
-		evs = append(evs, &stichv1.SessionEvent{Event: &stichv1.SessionEvent_FileChunk{FileChunk: &stichv1.FileChunk{Path: p, Data: rest[:n]}}})
-		rest = rest[n:]
-	}
-	evs = append(evs, &stichv1.SessionEvent{Event: &stichv1.SessionEvent_FileDone{FileDone: &stichv1.FileDone{Path: p, Size: info.Size, Sha256: sum}}})
+	evs := fileEvents(p, "edited by you", content, sum)
 	vev, vwrite, err := g.newVersion(st, "edited "+p, map[string][]byte{p: []byte(content)})
 	if err != nil {
 		g.respondErr(ctx, err)

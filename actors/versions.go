@@ -221,16 +221,7 @@ func (g *sessionGrain) onRollback(ctx actor.Context, m *actorsv1.RollbackSession
 			g.respondErr(ctx, err)
 			return
 		}
-		evs = append(evs, &stichv1.SessionEvent{Event: &stichv1.SessionEvent_FileStarted{FileStarted: &stichv1.FileStarted{Path: p, Purpose: fmt.Sprintf("restored from version %d", target.GetNumber())}}})
-		for rest := content; len(rest) > 0; {
-			n := min(rollbackChunk, len(rest))
-			for n < len(rest) && n > 1 && !utf8RuneStart(rest[n]) {
-				n--
-			}
-			evs = append(evs, &stichv1.SessionEvent{Event: &stichv1.SessionEvent_FileChunk{FileChunk: &stichv1.FileChunk{Path: p, Data: rest[:n]}}})
-			rest = rest[n:]
-		}
-		evs = append(evs, &stichv1.SessionEvent{Event: &stichv1.SessionEvent_FileDone{FileDone: &stichv1.FileDone{Path: p, Size: uint64(len(content)), Sha256: sha}}})
+		evs = append(evs, fileEvents(p, fmt.Sprintf("restored from version %d", target.GetNumber()), content, sha)...)
 		writes[p] = []byte(content)
 		if st.Files == nil {
 			st.Files = map[string]*stichv1.FileInfo{}
@@ -272,3 +263,19 @@ func (g *sessionGrain) onRollback(ctx actor.Context, m *actorsv1.RollbackSession
 }
 
 func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// fileEvents streams a whole file written at once (restored, edited,
+// fixed) as generated files stream: started, chunks, done, so every
+// watcher rebuilds its content the same way.
+func fileEvents(p, purpose, content, sha string) []*stichv1.SessionEvent {
+	evs := []*stichv1.SessionEvent{{Event: &stichv1.SessionEvent_FileStarted{FileStarted: &stichv1.FileStarted{Path: p, Purpose: purpose}}}}
+	for rest := content; len(rest) > 0; {
+		n := min(rollbackChunk, len(rest))
+		for n < len(rest) && n > 1 && !utf8RuneStart(rest[n]) {
+			n--
+		}
+		evs = append(evs, &stichv1.SessionEvent{Event: &stichv1.SessionEvent_FileChunk{FileChunk: &stichv1.FileChunk{Path: p, Data: rest[:n]}}})
+		rest = rest[n:]
+	}
+	return append(evs, &stichv1.SessionEvent{Event: &stichv1.SessionEvent_FileDone{FileDone: &stichv1.FileDone{Path: p, Size: uint64(len(content)), Sha256: sha}}})
+}

@@ -188,7 +188,7 @@ func TestScaffoldPreviewInChromium(t *testing.T) {
 		t.Fatalf("runtime diagnostics after the report: %v (stream err %v)", runtime, stream.Err())
 	}
 	// The one report is the test's: the page itself reported no error.
-	all := watchUntilIdleFrom(t, ctx, c, id, 0, uint64(stream.Msg().GetSeq()))
+	all := watchRange(t, ctx, c, id, 0, uint64(stream.Msg().GetSeq()))
 	count := 0
 	for _, ev := range all {
 		if d := ev.GetDiagnostics(); d != nil && d.GetTool() == "runtime" {
@@ -217,8 +217,8 @@ func TestScaffoldPreviewInChromium(t *testing.T) {
 	}
 }
 
-// watchUntilIdleFrom reads a session's events in (after, upTo].
-func watchUntilIdleFrom(t *testing.T, ctx context.Context, c stichv1connect.SessionServiceClient, id string, after, upTo uint64) []*stichv1.SessionEvent {
+// watchRange reads a session's events in (after, upTo].
+func watchRange(t *testing.T, ctx context.Context, c stichv1connect.SessionServiceClient, id string, after, upTo uint64) []*stichv1.SessionEvent {
 	t.Helper()
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
