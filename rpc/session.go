@@ -65,10 +65,11 @@ func (s *sessionService) CreateSession(ctx context.Context, req *connect.Request
 	}
 	id := s.rt.NewSessionID(region)
 	reply, err := actors.Call[*actorsv1.CreateSessionReply](ctx, s.rt.Node, actors.KindSession, id,
-		&actorsv1.CreateSession{Prompt: req.Msg.GetPrompt(), Options: req.Msg.GetOptions()})
+		&actorsv1.CreateSession{Prompt: req.Msg.GetPrompt(), Options: req.Msg.GetOptions(), Owner: owner(ctx)})
 	if err != nil {
 		return nil, s.fail(ctx, proc, err)
 	}
+	s.registerApp(ctx, id, req.Msg.GetPrompt(), reply.GetProviderLabel())
 	s.log.InfoContext(ctx, "session created", "session", id, "provider", reply.GetProviderLabel())
 	return connect.NewResponse(&stichv1.CreateSessionResponse{SessionId: id, ProviderLabel: reply.GetProviderLabel()}), nil
 }

@@ -1245,6 +1245,409 @@ func (x *RollbackResponse) GetVersion() *Version {
 	return nil
 }
 
+type ListSessionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many apps; 0 means 50.
+	PageSize uint32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; empty starts at the first.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSessionsRequest) Reset() {
+	*x = ListSessionsRequest{}
+	mi := &file_stich_v1_session_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSessionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSessionsRequest) ProtoMessage() {}
+
+func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
+func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListSessionsRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSessionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListSessionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Apps  []*AppSummary          `protobuf:"bytes,1,rep,name=apps,proto3" json:"apps,omitempty"`
+	// Pass as page_token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// Number of apps in the list.
+	Total         uint32 `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSessionsResponse) Reset() {
+	*x = ListSessionsResponse{}
+	mi := &file_stich_v1_session_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSessionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSessionsResponse) ProtoMessage() {}
+
+func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
+func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ListSessionsResponse) GetApps() []*AppSummary {
+	if x != nil {
+		return x.Apps
+	}
+	return nil
+}
+
+func (x *ListSessionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListSessionsResponse) GetTotal() uint32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+// AppSummary is one app (a session) as the apps list shows it.
+type AppSummary struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SessionId string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	Title     string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	Prompt    string                 `protobuf:"bytes,3,opt,name=prompt,proto3" json:"prompt,omitempty"`
+	// Phase as of the last idle or phase change the session reported.
+	Phase Phase `protobuf:"varint,4,opt,name=phase,proto3,enum=stich.v1.Phase" json:"phase,omitempty"`
+	// Latest version (0 before the first generation completes).
+	Version       uint32                 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	Region        string                 `protobuf:"bytes,8,opt,name=region,proto3" json:"region,omitempty"`
+	ProviderLabel string                 `protobuf:"bytes,9,opt,name=provider_label,json=providerLabel,proto3" json:"provider_label,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppSummary) Reset() {
+	*x = AppSummary{}
+	mi := &file_stich_v1_session_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppSummary) ProtoMessage() {}
+
+func (x *AppSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppSummary.ProtoReflect.Descriptor instead.
+func (*AppSummary) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *AppSummary) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *AppSummary) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *AppSummary) GetPrompt() string {
+	if x != nil {
+		return x.Prompt
+	}
+	return ""
+}
+
+func (x *AppSummary) GetPhase() Phase {
+	if x != nil {
+		return x.Phase
+	}
+	return Phase_PHASE_UNSPECIFIED
+}
+
+func (x *AppSummary) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *AppSummary) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *AppSummary) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *AppSummary) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *AppSummary) GetProviderLabel() string {
+	if x != nil {
+		return x.ProviderLabel
+	}
+	return ""
+}
+
+type RenameSessionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	Title         string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenameSessionRequest) Reset() {
+	*x = RenameSessionRequest{}
+	mi := &file_stich_v1_session_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenameSessionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenameSessionRequest) ProtoMessage() {}
+
+func (x *RenameSessionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenameSessionRequest.ProtoReflect.Descriptor instead.
+func (*RenameSessionRequest) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *RenameSessionRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *RenameSessionRequest) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+type RenameSessionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	App           *AppSummary            `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenameSessionResponse) Reset() {
+	*x = RenameSessionResponse{}
+	mi := &file_stich_v1_session_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenameSessionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenameSessionResponse) ProtoMessage() {}
+
+func (x *RenameSessionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenameSessionResponse.ProtoReflect.Descriptor instead.
+func (*RenameSessionResponse) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *RenameSessionResponse) GetApp() *AppSummary {
+	if x != nil {
+		return x.App
+	}
+	return nil
+}
+
+type DeleteSessionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteSessionRequest) Reset() {
+	*x = DeleteSessionRequest{}
+	mi := &file_stich_v1_session_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteSessionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteSessionRequest) ProtoMessage() {}
+
+func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteSessionRequest.ProtoReflect.Descriptor instead.
+func (*DeleteSessionRequest) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *DeleteSessionRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+type DeleteSessionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteSessionResponse) Reset() {
+	*x = DeleteSessionResponse{}
+	mi := &file_stich_v1_session_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteSessionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteSessionResponse) ProtoMessage() {}
+
+func (x *DeleteSessionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteSessionResponse.ProtoReflect.Descriptor instead.
+func (*DeleteSessionResponse) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{29}
+}
+
 // Version is an immutable snapshot of the app's files.
 type Version struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -1260,7 +1663,7 @@ type Version struct {
 
 func (x *Version) Reset() {
 	*x = Version{}
-	mi := &file_stich_v1_session_proto_msgTypes[23]
+	mi := &file_stich_v1_session_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1272,7 +1675,7 @@ func (x *Version) String() string {
 func (*Version) ProtoMessage() {}
 
 func (x *Version) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[23]
+	mi := &file_stich_v1_session_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1285,7 +1688,7 @@ func (x *Version) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Version.ProtoReflect.Descriptor instead.
 func (*Version) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{23}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Version) GetNumber() uint32 {
@@ -1351,7 +1754,7 @@ type Session struct {
 
 func (x *Session) Reset() {
 	*x = Session{}
-	mi := &file_stich_v1_session_proto_msgTypes[24]
+	mi := &file_stich_v1_session_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1363,7 +1766,7 @@ func (x *Session) String() string {
 func (*Session) ProtoMessage() {}
 
 func (x *Session) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[24]
+	mi := &file_stich_v1_session_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1376,7 +1779,7 @@ func (x *Session) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Session.ProtoReflect.Descriptor instead.
 func (*Session) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{24}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Session) GetId() string {
@@ -1499,7 +1902,7 @@ type SessionCounters struct {
 
 func (x *SessionCounters) Reset() {
 	*x = SessionCounters{}
-	mi := &file_stich_v1_session_proto_msgTypes[25]
+	mi := &file_stich_v1_session_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1511,7 +1914,7 @@ func (x *SessionCounters) String() string {
 func (*SessionCounters) ProtoMessage() {}
 
 func (x *SessionCounters) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[25]
+	mi := &file_stich_v1_session_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1524,7 +1927,7 @@ func (x *SessionCounters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionCounters.ProtoReflect.Descriptor instead.
 func (*SessionCounters) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{25}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SessionCounters) GetPhasesCompleted() uint32 {
@@ -1623,7 +2026,7 @@ type FileInfo struct {
 
 func (x *FileInfo) Reset() {
 	*x = FileInfo{}
-	mi := &file_stich_v1_session_proto_msgTypes[26]
+	mi := &file_stich_v1_session_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1635,7 +2038,7 @@ func (x *FileInfo) String() string {
 func (*FileInfo) ProtoMessage() {}
 
 func (x *FileInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[26]
+	mi := &file_stich_v1_session_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1648,7 +2051,7 @@ func (x *FileInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileInfo.ProtoReflect.Descriptor instead.
 func (*FileInfo) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{26}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *FileInfo) GetPath() string {
@@ -1683,7 +2086,7 @@ type File struct {
 
 func (x *File) Reset() {
 	*x = File{}
-	mi := &file_stich_v1_session_proto_msgTypes[27]
+	mi := &file_stich_v1_session_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1695,7 +2098,7 @@ func (x *File) String() string {
 func (*File) ProtoMessage() {}
 
 func (x *File) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[27]
+	mi := &file_stich_v1_session_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1708,7 +2111,7 @@ func (x *File) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use File.ProtoReflect.Descriptor instead.
 func (*File) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{27}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *File) GetPath() string {
@@ -1755,7 +2158,7 @@ type Blueprint struct {
 
 func (x *Blueprint) Reset() {
 	*x = Blueprint{}
-	mi := &file_stich_v1_session_proto_msgTypes[28]
+	mi := &file_stich_v1_session_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1767,7 +2170,7 @@ func (x *Blueprint) String() string {
 func (*Blueprint) ProtoMessage() {}
 
 func (x *Blueprint) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[28]
+	mi := &file_stich_v1_session_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1780,7 +2183,7 @@ func (x *Blueprint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Blueprint.ProtoReflect.Descriptor instead.
 func (*Blueprint) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{28}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Blueprint) GetTitle() string {
@@ -1877,7 +2280,7 @@ type View struct {
 
 func (x *View) Reset() {
 	*x = View{}
-	mi := &file_stich_v1_session_proto_msgTypes[29]
+	mi := &file_stich_v1_session_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1889,7 +2292,7 @@ func (x *View) String() string {
 func (*View) ProtoMessage() {}
 
 func (x *View) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[29]
+	mi := &file_stich_v1_session_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1902,7 +2305,7 @@ func (x *View) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use View.ProtoReflect.Descriptor instead.
 func (*View) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{29}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *View) GetName() string {
@@ -1929,7 +2332,7 @@ type Entity struct {
 
 func (x *Entity) Reset() {
 	*x = Entity{}
-	mi := &file_stich_v1_session_proto_msgTypes[30]
+	mi := &file_stich_v1_session_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1941,7 +2344,7 @@ func (x *Entity) String() string {
 func (*Entity) ProtoMessage() {}
 
 func (x *Entity) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[30]
+	mi := &file_stich_v1_session_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1954,7 +2357,7 @@ func (x *Entity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Entity.ProtoReflect.Descriptor instead.
 func (*Entity) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{30}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Entity) GetName() string {
@@ -1982,7 +2385,7 @@ type EntityField struct {
 
 func (x *EntityField) Reset() {
 	*x = EntityField{}
-	mi := &file_stich_v1_session_proto_msgTypes[31]
+	mi := &file_stich_v1_session_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1994,7 +2397,7 @@ func (x *EntityField) String() string {
 func (*EntityField) ProtoMessage() {}
 
 func (x *EntityField) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[31]
+	mi := &file_stich_v1_session_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2007,7 +2410,7 @@ func (x *EntityField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntityField.ProtoReflect.Descriptor instead.
 func (*EntityField) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{31}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *EntityField) GetName() string {
@@ -2036,7 +2439,7 @@ type PhasePlan struct {
 
 func (x *PhasePlan) Reset() {
 	*x = PhasePlan{}
-	mi := &file_stich_v1_session_proto_msgTypes[32]
+	mi := &file_stich_v1_session_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2048,7 +2451,7 @@ func (x *PhasePlan) String() string {
 func (*PhasePlan) ProtoMessage() {}
 
 func (x *PhasePlan) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[32]
+	mi := &file_stich_v1_session_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2061,7 +2464,7 @@ func (x *PhasePlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhasePlan.ProtoReflect.Descriptor instead.
 func (*PhasePlan) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{32}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *PhasePlan) GetName() string {
@@ -2102,7 +2505,7 @@ type FilePlan struct {
 
 func (x *FilePlan) Reset() {
 	*x = FilePlan{}
-	mi := &file_stich_v1_session_proto_msgTypes[33]
+	mi := &file_stich_v1_session_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2114,7 +2517,7 @@ func (x *FilePlan) String() string {
 func (*FilePlan) ProtoMessage() {}
 
 func (x *FilePlan) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[33]
+	mi := &file_stich_v1_session_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2127,7 +2530,7 @@ func (x *FilePlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FilePlan.ProtoReflect.Descriptor instead.
 func (*FilePlan) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{33}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *FilePlan) GetPath() string {
@@ -2158,7 +2561,7 @@ type Diagnostic struct {
 
 func (x *Diagnostic) Reset() {
 	*x = Diagnostic{}
-	mi := &file_stich_v1_session_proto_msgTypes[34]
+	mi := &file_stich_v1_session_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2170,7 +2573,7 @@ func (x *Diagnostic) String() string {
 func (*Diagnostic) ProtoMessage() {}
 
 func (x *Diagnostic) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[34]
+	mi := &file_stich_v1_session_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2183,7 +2586,7 @@ func (x *Diagnostic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Diagnostic.ProtoReflect.Descriptor instead.
 func (*Diagnostic) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{34}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *Diagnostic) GetCode() string {
@@ -2260,7 +2663,7 @@ type SessionEvent struct {
 
 func (x *SessionEvent) Reset() {
 	*x = SessionEvent{}
-	mi := &file_stich_v1_session_proto_msgTypes[35]
+	mi := &file_stich_v1_session_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2272,7 +2675,7 @@ func (x *SessionEvent) String() string {
 func (*SessionEvent) ProtoMessage() {}
 
 func (x *SessionEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[35]
+	mi := &file_stich_v1_session_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2285,7 +2688,7 @@ func (x *SessionEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEvent.ProtoReflect.Descriptor instead.
 func (*SessionEvent) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{35}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SessionEvent) GetSeq() uint64 {
@@ -2594,7 +2997,7 @@ type VersionCreated struct {
 
 func (x *VersionCreated) Reset() {
 	*x = VersionCreated{}
-	mi := &file_stich_v1_session_proto_msgTypes[36]
+	mi := &file_stich_v1_session_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2606,7 +3009,7 @@ func (x *VersionCreated) String() string {
 func (*VersionCreated) ProtoMessage() {}
 
 func (x *VersionCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[36]
+	mi := &file_stich_v1_session_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2619,7 +3022,7 @@ func (x *VersionCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VersionCreated.ProtoReflect.Descriptor instead.
 func (*VersionCreated) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{36}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *VersionCreated) GetVersion() *Version {
@@ -2640,7 +3043,7 @@ type GenerationStarted struct {
 
 func (x *GenerationStarted) Reset() {
 	*x = GenerationStarted{}
-	mi := &file_stich_v1_session_proto_msgTypes[37]
+	mi := &file_stich_v1_session_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2652,7 +3055,7 @@ func (x *GenerationStarted) String() string {
 func (*GenerationStarted) ProtoMessage() {}
 
 func (x *GenerationStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[37]
+	mi := &file_stich_v1_session_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2665,7 +3068,7 @@ func (x *GenerationStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationStarted.ProtoReflect.Descriptor instead.
 func (*GenerationStarted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{37}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GenerationStarted) GetPrompt() string {
@@ -2698,7 +3101,7 @@ type GenerationStopped struct {
 
 func (x *GenerationStopped) Reset() {
 	*x = GenerationStopped{}
-	mi := &file_stich_v1_session_proto_msgTypes[38]
+	mi := &file_stich_v1_session_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2710,7 +3113,7 @@ func (x *GenerationStopped) String() string {
 func (*GenerationStopped) ProtoMessage() {}
 
 func (x *GenerationStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[38]
+	mi := &file_stich_v1_session_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2723,7 +3126,7 @@ func (x *GenerationStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationStopped.ProtoReflect.Descriptor instead.
 func (*GenerationStopped) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{38}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GenerationStopped) GetReason() string {
@@ -2743,7 +3146,7 @@ type GenerationResumed struct {
 
 func (x *GenerationResumed) Reset() {
 	*x = GenerationResumed{}
-	mi := &file_stich_v1_session_proto_msgTypes[39]
+	mi := &file_stich_v1_session_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2755,7 +3158,7 @@ func (x *GenerationResumed) String() string {
 func (*GenerationResumed) ProtoMessage() {}
 
 func (x *GenerationResumed) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[39]
+	mi := &file_stich_v1_session_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2768,7 +3171,7 @@ func (x *GenerationResumed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationResumed.ProtoReflect.Descriptor instead.
 func (*GenerationResumed) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{39}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GenerationResumed) GetReason() string {
@@ -2798,7 +3201,7 @@ type PhaseChanged struct {
 
 func (x *PhaseChanged) Reset() {
 	*x = PhaseChanged{}
-	mi := &file_stich_v1_session_proto_msgTypes[40]
+	mi := &file_stich_v1_session_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2810,7 +3213,7 @@ func (x *PhaseChanged) String() string {
 func (*PhaseChanged) ProtoMessage() {}
 
 func (x *PhaseChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[40]
+	mi := &file_stich_v1_session_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2823,7 +3226,7 @@ func (x *PhaseChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhaseChanged.ProtoReflect.Descriptor instead.
 func (*PhaseChanged) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{40}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *PhaseChanged) GetPhase() Phase {
@@ -2863,7 +3266,7 @@ type BlueprintReady struct {
 
 func (x *BlueprintReady) Reset() {
 	*x = BlueprintReady{}
-	mi := &file_stich_v1_session_proto_msgTypes[41]
+	mi := &file_stich_v1_session_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2875,7 +3278,7 @@ func (x *BlueprintReady) String() string {
 func (*BlueprintReady) ProtoMessage() {}
 
 func (x *BlueprintReady) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[41]
+	mi := &file_stich_v1_session_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2888,7 +3291,7 @@ func (x *BlueprintReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlueprintReady.ProtoReflect.Descriptor instead.
 func (*BlueprintReady) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{41}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *BlueprintReady) GetBlueprint() *Blueprint {
@@ -2908,7 +3311,7 @@ type FileStarted struct {
 
 func (x *FileStarted) Reset() {
 	*x = FileStarted{}
-	mi := &file_stich_v1_session_proto_msgTypes[42]
+	mi := &file_stich_v1_session_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2920,7 +3323,7 @@ func (x *FileStarted) String() string {
 func (*FileStarted) ProtoMessage() {}
 
 func (x *FileStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[42]
+	mi := &file_stich_v1_session_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2933,7 +3336,7 @@ func (x *FileStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileStarted.ProtoReflect.Descriptor instead.
 func (*FileStarted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{42}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *FileStarted) GetPath() string {
@@ -2960,7 +3363,7 @@ type FileChunk struct {
 
 func (x *FileChunk) Reset() {
 	*x = FileChunk{}
-	mi := &file_stich_v1_session_proto_msgTypes[43]
+	mi := &file_stich_v1_session_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2972,7 +3375,7 @@ func (x *FileChunk) String() string {
 func (*FileChunk) ProtoMessage() {}
 
 func (x *FileChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[43]
+	mi := &file_stich_v1_session_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2985,7 +3388,7 @@ func (x *FileChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChunk.ProtoReflect.Descriptor instead.
 func (*FileChunk) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{43}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *FileChunk) GetPath() string {
@@ -3013,7 +3416,7 @@ type FileDone struct {
 
 func (x *FileDone) Reset() {
 	*x = FileDone{}
-	mi := &file_stich_v1_session_proto_msgTypes[44]
+	mi := &file_stich_v1_session_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3025,7 +3428,7 @@ func (x *FileDone) String() string {
 func (*FileDone) ProtoMessage() {}
 
 func (x *FileDone) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[44]
+	mi := &file_stich_v1_session_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3038,7 +3441,7 @@ func (x *FileDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDone.ProtoReflect.Descriptor instead.
 func (*FileDone) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{44}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *FileDone) GetPath() string {
@@ -3071,7 +3474,7 @@ type FileDeleted struct {
 
 func (x *FileDeleted) Reset() {
 	*x = FileDeleted{}
-	mi := &file_stich_v1_session_proto_msgTypes[45]
+	mi := &file_stich_v1_session_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3083,7 +3486,7 @@ func (x *FileDeleted) String() string {
 func (*FileDeleted) ProtoMessage() {}
 
 func (x *FileDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[45]
+	mi := &file_stich_v1_session_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3096,7 +3499,7 @@ func (x *FileDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDeleted.ProtoReflect.Descriptor instead.
 func (*FileDeleted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{45}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *FileDeleted) GetPath() string {
@@ -3117,7 +3520,7 @@ type DiagnosticsReported struct {
 
 func (x *DiagnosticsReported) Reset() {
 	*x = DiagnosticsReported{}
-	mi := &file_stich_v1_session_proto_msgTypes[46]
+	mi := &file_stich_v1_session_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3129,7 +3532,7 @@ func (x *DiagnosticsReported) String() string {
 func (*DiagnosticsReported) ProtoMessage() {}
 
 func (x *DiagnosticsReported) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[46]
+	mi := &file_stich_v1_session_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3142,7 +3545,7 @@ func (x *DiagnosticsReported) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiagnosticsReported.ProtoReflect.Descriptor instead.
 func (*DiagnosticsReported) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{46}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *DiagnosticsReported) GetTool() string {
@@ -3172,7 +3575,7 @@ type FixApplied struct {
 
 func (x *FixApplied) Reset() {
 	*x = FixApplied{}
-	mi := &file_stich_v1_session_proto_msgTypes[47]
+	mi := &file_stich_v1_session_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3184,7 +3587,7 @@ func (x *FixApplied) String() string {
 func (*FixApplied) ProtoMessage() {}
 
 func (x *FixApplied) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[47]
+	mi := &file_stich_v1_session_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3197,7 +3600,7 @@ func (x *FixApplied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FixApplied.ProtoReflect.Descriptor instead.
 func (*FixApplied) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{47}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *FixApplied) GetCode() string {
@@ -3244,7 +3647,7 @@ type PreviewReady struct {
 
 func (x *PreviewReady) Reset() {
 	*x = PreviewReady{}
-	mi := &file_stich_v1_session_proto_msgTypes[48]
+	mi := &file_stich_v1_session_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3256,7 +3659,7 @@ func (x *PreviewReady) String() string {
 func (*PreviewReady) ProtoMessage() {}
 
 func (x *PreviewReady) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[48]
+	mi := &file_stich_v1_session_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3269,7 +3672,7 @@ func (x *PreviewReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewReady.ProtoReflect.Descriptor instead.
 func (*PreviewReady) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{48}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *PreviewReady) GetUrl() string {
@@ -3291,7 +3694,7 @@ type LogLine struct {
 
 func (x *LogLine) Reset() {
 	*x = LogLine{}
-	mi := &file_stich_v1_session_proto_msgTypes[49]
+	mi := &file_stich_v1_session_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3303,7 +3706,7 @@ func (x *LogLine) String() string {
 func (*LogLine) ProtoMessage() {}
 
 func (x *LogLine) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[49]
+	mi := &file_stich_v1_session_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3316,7 +3719,7 @@ func (x *LogLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLine.ProtoReflect.Descriptor instead.
 func (*LogLine) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{49}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *LogLine) GetSource() string {
@@ -3351,7 +3754,7 @@ type ChatMessage struct {
 
 func (x *ChatMessage) Reset() {
 	*x = ChatMessage{}
-	mi := &file_stich_v1_session_proto_msgTypes[50]
+	mi := &file_stich_v1_session_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3363,7 +3766,7 @@ func (x *ChatMessage) String() string {
 func (*ChatMessage) ProtoMessage() {}
 
 func (x *ChatMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[50]
+	mi := &file_stich_v1_session_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3376,7 +3779,7 @@ func (x *ChatMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatMessage.ProtoReflect.Descriptor instead.
 func (*ChatMessage) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{50}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ChatMessage) GetRole() string {
@@ -3405,7 +3808,7 @@ type ErrorEvent struct {
 
 func (x *ErrorEvent) Reset() {
 	*x = ErrorEvent{}
-	mi := &file_stich_v1_session_proto_msgTypes[51]
+	mi := &file_stich_v1_session_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3417,7 +3820,7 @@ func (x *ErrorEvent) String() string {
 func (*ErrorEvent) ProtoMessage() {}
 
 func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[51]
+	mi := &file_stich_v1_session_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3430,7 +3833,7 @@ func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorEvent.ProtoReflect.Descriptor instead.
 func (*ErrorEvent) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{51}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ErrorEvent) GetCode() string {
@@ -3466,7 +3869,7 @@ type Completed struct {
 
 func (x *Completed) Reset() {
 	*x = Completed{}
-	mi := &file_stich_v1_session_proto_msgTypes[52]
+	mi := &file_stich_v1_session_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3478,7 +3881,7 @@ func (x *Completed) String() string {
 func (*Completed) ProtoMessage() {}
 
 func (x *Completed) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[52]
+	mi := &file_stich_v1_session_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3491,7 +3894,7 @@ func (x *Completed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Completed.ProtoReflect.Descriptor instead.
 func (*Completed) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{52}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *Completed) GetFiles() uint32 {
@@ -3595,7 +3998,40 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\x12!\n" +
 	"\aversion\x18\x02 \x01(\rB\a\xbaH\x04*\x02(\x01R\aversion\"?\n" +
 	"\x10RollbackResponse\x12+\n" +
-	"\aversion\x18\x01 \x01(\v2\x11.stich.v1.VersionR\aversion\"\xa0\x01\n" +
+	"\aversion\x18\x01 \x01(\v2\x11.stich.v1.VersionR\aversion\"e\n" +
+	"\x13ListSessionsRequest\x12%\n" +
+	"\tpage_size\x18\x01 \x01(\rB\b\xbaH\x05*\x03\x18\xc8\x01R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\tpageToken\"~\n" +
+	"\x14ListSessionsResponse\x12(\n" +
+	"\x04apps\x18\x01 \x03(\v2\x14.stich.v1.AppSummaryR\x04apps\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
+	"\x05total\x18\x03 \x01(\rR\x05total\"\xcf\x02\n" +
+	"\n" +
+	"AppSummary\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12\x16\n" +
+	"\x06prompt\x18\x03 \x01(\tR\x06prompt\x12%\n" +
+	"\x05phase\x18\x04 \x01(\x0e2\x0f.stich.v1.PhaseR\x05phase\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\rR\aversion\x129\n" +
+	"\n" +
+	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"updated_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x16\n" +
+	"\x06region\x18\b \x01(\tR\x06region\x12%\n" +
+	"\x0eprovider_label\x18\t \x01(\tR\rproviderLabel\"\x8a\x01\n" +
+	"\x14RenameSessionRequest\x12M\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\x12#\n" +
+	"\x05title\x18\x02 \x01(\tB\r\xbaH\n" +
+	"r\b\x10\x01\x18x2\x02\\SR\x05title\"?\n" +
+	"\x15RenameSessionResponse\x12&\n" +
+	"\x03app\x18\x01 \x01(\v2\x14.stich.v1.AppSummaryR\x03app\"e\n" +
+	"\x14DeleteSessionRequest\x12M\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\"\x17\n" +
+	"\x15DeleteSessionResponse\"\xa0\x01\n" +
 	"\aVersion\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\rR\x06number\x129\n" +
 	"\n" +
@@ -3776,7 +4212,7 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\fPHASE_FIXING\x10\x04\x12\x13\n" +
 	"\x0fPHASE_COMPLETED\x10\x05\x12\x11\n" +
 	"\rPHASE_STOPPED\x10\x06\x12\x10\n" +
-	"\fPHASE_FAILED\x10\a2\xab\x06\n" +
+	"\fPHASE_FAILED\x10\a2\xa3\b\n" +
 	"\x0eSessionService\x12P\n" +
 	"\rCreateSession\x12\x1e.stich.v1.CreateSessionRequest\x1a\x1f.stich.v1.CreateSessionResponse\x12>\n" +
 	"\x05Watch\x12\x16.stich.v1.WatchRequest\x1a\x16.stich.v1.SessionEvent\"\x03\x90\x02\x010\x01\x12J\n" +
@@ -3789,7 +4225,10 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\tListFiles\x12\x1a.stich.v1.ListFilesRequest\x1a\x1b.stich.v1.ListFilesResponse\"\x03\x90\x02\x01\x12R\n" +
 	"\fListVersions\x12\x1d.stich.v1.ListVersionsRequest\x1a\x1e.stich.v1.ListVersionsResponse\"\x03\x90\x02\x01\x12R\n" +
 	"\fDiffVersions\x12\x1d.stich.v1.DiffVersionsRequest\x1a\x1e.stich.v1.DiffVersionsResponse\"\x03\x90\x02\x01\x12A\n" +
-	"\bRollback\x12\x19.stich.v1.RollbackRequest\x1a\x1a.stich.v1.RollbackResponseB2Z0github.com/stichdev/stich/proto/stich/v1;stichv1b\x06proto3"
+	"\bRollback\x12\x19.stich.v1.RollbackRequest\x1a\x1a.stich.v1.RollbackResponse\x12R\n" +
+	"\fListSessions\x12\x1d.stich.v1.ListSessionsRequest\x1a\x1e.stich.v1.ListSessionsResponse\"\x03\x90\x02\x01\x12P\n" +
+	"\rRenameSession\x12\x1e.stich.v1.RenameSessionRequest\x1a\x1f.stich.v1.RenameSessionResponse\x12P\n" +
+	"\rDeleteSession\x12\x1e.stich.v1.DeleteSessionRequest\x1a\x1f.stich.v1.DeleteSessionResponseB2Z0github.com/stichdev/stich/proto/stich/v1;stichv1b\x06proto3"
 
 var (
 	file_stich_v1_session_proto_rawDescOnce sync.Once
@@ -3804,7 +4243,7 @@ func file_stich_v1_session_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stich_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
+var file_stich_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 60)
 var file_stich_v1_session_proto_goTypes = []any{
 	(Phase)(0),                    // 0: stich.v1.Phase
 	(*SessionOptions)(nil),        // 1: stich.v1.SessionOptions
@@ -3830,110 +4269,128 @@ var file_stich_v1_session_proto_goTypes = []any{
 	(*FileDiff)(nil),              // 21: stich.v1.FileDiff
 	(*RollbackRequest)(nil),       // 22: stich.v1.RollbackRequest
 	(*RollbackResponse)(nil),      // 23: stich.v1.RollbackResponse
-	(*Version)(nil),               // 24: stich.v1.Version
-	(*Session)(nil),               // 25: stich.v1.Session
-	(*SessionCounters)(nil),       // 26: stich.v1.SessionCounters
-	(*FileInfo)(nil),              // 27: stich.v1.FileInfo
-	(*File)(nil),                  // 28: stich.v1.File
-	(*Blueprint)(nil),             // 29: stich.v1.Blueprint
-	(*View)(nil),                  // 30: stich.v1.View
-	(*Entity)(nil),                // 31: stich.v1.Entity
-	(*EntityField)(nil),           // 32: stich.v1.EntityField
-	(*PhasePlan)(nil),             // 33: stich.v1.PhasePlan
-	(*FilePlan)(nil),              // 34: stich.v1.FilePlan
-	(*Diagnostic)(nil),            // 35: stich.v1.Diagnostic
-	(*SessionEvent)(nil),          // 36: stich.v1.SessionEvent
-	(*VersionCreated)(nil),        // 37: stich.v1.VersionCreated
-	(*GenerationStarted)(nil),     // 38: stich.v1.GenerationStarted
-	(*GenerationStopped)(nil),     // 39: stich.v1.GenerationStopped
-	(*GenerationResumed)(nil),     // 40: stich.v1.GenerationResumed
-	(*PhaseChanged)(nil),          // 41: stich.v1.PhaseChanged
-	(*BlueprintReady)(nil),        // 42: stich.v1.BlueprintReady
-	(*FileStarted)(nil),           // 43: stich.v1.FileStarted
-	(*FileChunk)(nil),             // 44: stich.v1.FileChunk
-	(*FileDone)(nil),              // 45: stich.v1.FileDone
-	(*FileDeleted)(nil),           // 46: stich.v1.FileDeleted
-	(*DiagnosticsReported)(nil),   // 47: stich.v1.DiagnosticsReported
-	(*FixApplied)(nil),            // 48: stich.v1.FixApplied
-	(*PreviewReady)(nil),          // 49: stich.v1.PreviewReady
-	(*LogLine)(nil),               // 50: stich.v1.LogLine
-	(*ChatMessage)(nil),           // 51: stich.v1.ChatMessage
-	(*ErrorEvent)(nil),            // 52: stich.v1.ErrorEvent
-	(*Completed)(nil),             // 53: stich.v1.Completed
-	(*timestamppb.Timestamp)(nil), // 54: google.protobuf.Timestamp
+	(*ListSessionsRequest)(nil),   // 24: stich.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),  // 25: stich.v1.ListSessionsResponse
+	(*AppSummary)(nil),            // 26: stich.v1.AppSummary
+	(*RenameSessionRequest)(nil),  // 27: stich.v1.RenameSessionRequest
+	(*RenameSessionResponse)(nil), // 28: stich.v1.RenameSessionResponse
+	(*DeleteSessionRequest)(nil),  // 29: stich.v1.DeleteSessionRequest
+	(*DeleteSessionResponse)(nil), // 30: stich.v1.DeleteSessionResponse
+	(*Version)(nil),               // 31: stich.v1.Version
+	(*Session)(nil),               // 32: stich.v1.Session
+	(*SessionCounters)(nil),       // 33: stich.v1.SessionCounters
+	(*FileInfo)(nil),              // 34: stich.v1.FileInfo
+	(*File)(nil),                  // 35: stich.v1.File
+	(*Blueprint)(nil),             // 36: stich.v1.Blueprint
+	(*View)(nil),                  // 37: stich.v1.View
+	(*Entity)(nil),                // 38: stich.v1.Entity
+	(*EntityField)(nil),           // 39: stich.v1.EntityField
+	(*PhasePlan)(nil),             // 40: stich.v1.PhasePlan
+	(*FilePlan)(nil),              // 41: stich.v1.FilePlan
+	(*Diagnostic)(nil),            // 42: stich.v1.Diagnostic
+	(*SessionEvent)(nil),          // 43: stich.v1.SessionEvent
+	(*VersionCreated)(nil),        // 44: stich.v1.VersionCreated
+	(*GenerationStarted)(nil),     // 45: stich.v1.GenerationStarted
+	(*GenerationStopped)(nil),     // 46: stich.v1.GenerationStopped
+	(*GenerationResumed)(nil),     // 47: stich.v1.GenerationResumed
+	(*PhaseChanged)(nil),          // 48: stich.v1.PhaseChanged
+	(*BlueprintReady)(nil),        // 49: stich.v1.BlueprintReady
+	(*FileStarted)(nil),           // 50: stich.v1.FileStarted
+	(*FileChunk)(nil),             // 51: stich.v1.FileChunk
+	(*FileDone)(nil),              // 52: stich.v1.FileDone
+	(*FileDeleted)(nil),           // 53: stich.v1.FileDeleted
+	(*DiagnosticsReported)(nil),   // 54: stich.v1.DiagnosticsReported
+	(*FixApplied)(nil),            // 55: stich.v1.FixApplied
+	(*PreviewReady)(nil),          // 56: stich.v1.PreviewReady
+	(*LogLine)(nil),               // 57: stich.v1.LogLine
+	(*ChatMessage)(nil),           // 58: stich.v1.ChatMessage
+	(*ErrorEvent)(nil),            // 59: stich.v1.ErrorEvent
+	(*Completed)(nil),             // 60: stich.v1.Completed
+	(*timestamppb.Timestamp)(nil), // 61: google.protobuf.Timestamp
 }
 var file_stich_v1_session_proto_depIdxs = []int32{
 	1,  // 0: stich.v1.CreateSessionRequest.options:type_name -> stich.v1.SessionOptions
 	0,  // 1: stich.v1.StopResponse.phase:type_name -> stich.v1.Phase
 	0,  // 2: stich.v1.ResumeResponse.phase:type_name -> stich.v1.Phase
-	25, // 3: stich.v1.GetSessionResponse.session:type_name -> stich.v1.Session
-	28, // 4: stich.v1.GetFileResponse.file:type_name -> stich.v1.File
-	27, // 5: stich.v1.ListFilesResponse.files:type_name -> stich.v1.FileInfo
-	24, // 6: stich.v1.ListVersionsResponse.versions:type_name -> stich.v1.Version
+	32, // 3: stich.v1.GetSessionResponse.session:type_name -> stich.v1.Session
+	35, // 4: stich.v1.GetFileResponse.file:type_name -> stich.v1.File
+	34, // 5: stich.v1.ListFilesResponse.files:type_name -> stich.v1.FileInfo
+	31, // 6: stich.v1.ListVersionsResponse.versions:type_name -> stich.v1.Version
 	21, // 7: stich.v1.DiffVersionsResponse.files:type_name -> stich.v1.FileDiff
-	24, // 8: stich.v1.RollbackResponse.version:type_name -> stich.v1.Version
-	54, // 9: stich.v1.Version.created_at:type_name -> google.protobuf.Timestamp
-	0,  // 10: stich.v1.Session.phase:type_name -> stich.v1.Phase
-	29, // 11: stich.v1.Session.blueprint:type_name -> stich.v1.Blueprint
-	27, // 12: stich.v1.Session.files:type_name -> stich.v1.FileInfo
-	26, // 13: stich.v1.Session.counters:type_name -> stich.v1.SessionCounters
-	54, // 14: stich.v1.Session.created_at:type_name -> google.protobuf.Timestamp
-	54, // 15: stich.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
-	30, // 16: stich.v1.Blueprint.views:type_name -> stich.v1.View
-	31, // 17: stich.v1.Blueprint.entities:type_name -> stich.v1.Entity
-	33, // 18: stich.v1.Blueprint.roadmap:type_name -> stich.v1.PhasePlan
-	32, // 19: stich.v1.Entity.fields:type_name -> stich.v1.EntityField
-	34, // 20: stich.v1.PhasePlan.files:type_name -> stich.v1.FilePlan
-	54, // 21: stich.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
-	38, // 22: stich.v1.SessionEvent.generation_started:type_name -> stich.v1.GenerationStarted
-	39, // 23: stich.v1.SessionEvent.generation_stopped:type_name -> stich.v1.GenerationStopped
-	40, // 24: stich.v1.SessionEvent.generation_resumed:type_name -> stich.v1.GenerationResumed
-	41, // 25: stich.v1.SessionEvent.phase_changed:type_name -> stich.v1.PhaseChanged
-	42, // 26: stich.v1.SessionEvent.blueprint:type_name -> stich.v1.BlueprintReady
-	43, // 27: stich.v1.SessionEvent.file_started:type_name -> stich.v1.FileStarted
-	44, // 28: stich.v1.SessionEvent.file_chunk:type_name -> stich.v1.FileChunk
-	45, // 29: stich.v1.SessionEvent.file_done:type_name -> stich.v1.FileDone
-	46, // 30: stich.v1.SessionEvent.file_deleted:type_name -> stich.v1.FileDeleted
-	47, // 31: stich.v1.SessionEvent.diagnostics:type_name -> stich.v1.DiagnosticsReported
-	48, // 32: stich.v1.SessionEvent.fix_applied:type_name -> stich.v1.FixApplied
-	49, // 33: stich.v1.SessionEvent.preview_ready:type_name -> stich.v1.PreviewReady
-	50, // 34: stich.v1.SessionEvent.log:type_name -> stich.v1.LogLine
-	51, // 35: stich.v1.SessionEvent.message:type_name -> stich.v1.ChatMessage
-	52, // 36: stich.v1.SessionEvent.error:type_name -> stich.v1.ErrorEvent
-	53, // 37: stich.v1.SessionEvent.completed:type_name -> stich.v1.Completed
-	37, // 38: stich.v1.SessionEvent.version_created:type_name -> stich.v1.VersionCreated
-	24, // 39: stich.v1.VersionCreated.version:type_name -> stich.v1.Version
-	0,  // 40: stich.v1.GenerationResumed.phase:type_name -> stich.v1.Phase
-	0,  // 41: stich.v1.PhaseChanged.phase:type_name -> stich.v1.Phase
-	29, // 42: stich.v1.BlueprintReady.blueprint:type_name -> stich.v1.Blueprint
-	35, // 43: stich.v1.DiagnosticsReported.diagnostics:type_name -> stich.v1.Diagnostic
-	2,  // 44: stich.v1.SessionService.CreateSession:input_type -> stich.v1.CreateSessionRequest
-	4,  // 45: stich.v1.SessionService.Watch:input_type -> stich.v1.WatchRequest
-	5,  // 46: stich.v1.SessionService.SendMessage:input_type -> stich.v1.SendMessageRequest
-	7,  // 47: stich.v1.SessionService.Stop:input_type -> stich.v1.StopRequest
-	9,  // 48: stich.v1.SessionService.Resume:input_type -> stich.v1.ResumeRequest
-	11, // 49: stich.v1.SessionService.GetSession:input_type -> stich.v1.GetSessionRequest
-	13, // 50: stich.v1.SessionService.GetFile:input_type -> stich.v1.GetFileRequest
-	15, // 51: stich.v1.SessionService.ListFiles:input_type -> stich.v1.ListFilesRequest
-	17, // 52: stich.v1.SessionService.ListVersions:input_type -> stich.v1.ListVersionsRequest
-	19, // 53: stich.v1.SessionService.DiffVersions:input_type -> stich.v1.DiffVersionsRequest
-	22, // 54: stich.v1.SessionService.Rollback:input_type -> stich.v1.RollbackRequest
-	3,  // 55: stich.v1.SessionService.CreateSession:output_type -> stich.v1.CreateSessionResponse
-	36, // 56: stich.v1.SessionService.Watch:output_type -> stich.v1.SessionEvent
-	6,  // 57: stich.v1.SessionService.SendMessage:output_type -> stich.v1.SendMessageResponse
-	8,  // 58: stich.v1.SessionService.Stop:output_type -> stich.v1.StopResponse
-	10, // 59: stich.v1.SessionService.Resume:output_type -> stich.v1.ResumeResponse
-	12, // 60: stich.v1.SessionService.GetSession:output_type -> stich.v1.GetSessionResponse
-	14, // 61: stich.v1.SessionService.GetFile:output_type -> stich.v1.GetFileResponse
-	16, // 62: stich.v1.SessionService.ListFiles:output_type -> stich.v1.ListFilesResponse
-	18, // 63: stich.v1.SessionService.ListVersions:output_type -> stich.v1.ListVersionsResponse
-	20, // 64: stich.v1.SessionService.DiffVersions:output_type -> stich.v1.DiffVersionsResponse
-	23, // 65: stich.v1.SessionService.Rollback:output_type -> stich.v1.RollbackResponse
-	55, // [55:66] is the sub-list for method output_type
-	44, // [44:55] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	31, // 8: stich.v1.RollbackResponse.version:type_name -> stich.v1.Version
+	26, // 9: stich.v1.ListSessionsResponse.apps:type_name -> stich.v1.AppSummary
+	0,  // 10: stich.v1.AppSummary.phase:type_name -> stich.v1.Phase
+	61, // 11: stich.v1.AppSummary.created_at:type_name -> google.protobuf.Timestamp
+	61, // 12: stich.v1.AppSummary.updated_at:type_name -> google.protobuf.Timestamp
+	26, // 13: stich.v1.RenameSessionResponse.app:type_name -> stich.v1.AppSummary
+	61, // 14: stich.v1.Version.created_at:type_name -> google.protobuf.Timestamp
+	0,  // 15: stich.v1.Session.phase:type_name -> stich.v1.Phase
+	36, // 16: stich.v1.Session.blueprint:type_name -> stich.v1.Blueprint
+	34, // 17: stich.v1.Session.files:type_name -> stich.v1.FileInfo
+	33, // 18: stich.v1.Session.counters:type_name -> stich.v1.SessionCounters
+	61, // 19: stich.v1.Session.created_at:type_name -> google.protobuf.Timestamp
+	61, // 20: stich.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
+	37, // 21: stich.v1.Blueprint.views:type_name -> stich.v1.View
+	38, // 22: stich.v1.Blueprint.entities:type_name -> stich.v1.Entity
+	40, // 23: stich.v1.Blueprint.roadmap:type_name -> stich.v1.PhasePlan
+	39, // 24: stich.v1.Entity.fields:type_name -> stich.v1.EntityField
+	41, // 25: stich.v1.PhasePlan.files:type_name -> stich.v1.FilePlan
+	61, // 26: stich.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	45, // 27: stich.v1.SessionEvent.generation_started:type_name -> stich.v1.GenerationStarted
+	46, // 28: stich.v1.SessionEvent.generation_stopped:type_name -> stich.v1.GenerationStopped
+	47, // 29: stich.v1.SessionEvent.generation_resumed:type_name -> stich.v1.GenerationResumed
+	48, // 30: stich.v1.SessionEvent.phase_changed:type_name -> stich.v1.PhaseChanged
+	49, // 31: stich.v1.SessionEvent.blueprint:type_name -> stich.v1.BlueprintReady
+	50, // 32: stich.v1.SessionEvent.file_started:type_name -> stich.v1.FileStarted
+	51, // 33: stich.v1.SessionEvent.file_chunk:type_name -> stich.v1.FileChunk
+	52, // 34: stich.v1.SessionEvent.file_done:type_name -> stich.v1.FileDone
+	53, // 35: stich.v1.SessionEvent.file_deleted:type_name -> stich.v1.FileDeleted
+	54, // 36: stich.v1.SessionEvent.diagnostics:type_name -> stich.v1.DiagnosticsReported
+	55, // 37: stich.v1.SessionEvent.fix_applied:type_name -> stich.v1.FixApplied
+	56, // 38: stich.v1.SessionEvent.preview_ready:type_name -> stich.v1.PreviewReady
+	57, // 39: stich.v1.SessionEvent.log:type_name -> stich.v1.LogLine
+	58, // 40: stich.v1.SessionEvent.message:type_name -> stich.v1.ChatMessage
+	59, // 41: stich.v1.SessionEvent.error:type_name -> stich.v1.ErrorEvent
+	60, // 42: stich.v1.SessionEvent.completed:type_name -> stich.v1.Completed
+	44, // 43: stich.v1.SessionEvent.version_created:type_name -> stich.v1.VersionCreated
+	31, // 44: stich.v1.VersionCreated.version:type_name -> stich.v1.Version
+	0,  // 45: stich.v1.GenerationResumed.phase:type_name -> stich.v1.Phase
+	0,  // 46: stich.v1.PhaseChanged.phase:type_name -> stich.v1.Phase
+	36, // 47: stich.v1.BlueprintReady.blueprint:type_name -> stich.v1.Blueprint
+	42, // 48: stich.v1.DiagnosticsReported.diagnostics:type_name -> stich.v1.Diagnostic
+	2,  // 49: stich.v1.SessionService.CreateSession:input_type -> stich.v1.CreateSessionRequest
+	4,  // 50: stich.v1.SessionService.Watch:input_type -> stich.v1.WatchRequest
+	5,  // 51: stich.v1.SessionService.SendMessage:input_type -> stich.v1.SendMessageRequest
+	7,  // 52: stich.v1.SessionService.Stop:input_type -> stich.v1.StopRequest
+	9,  // 53: stich.v1.SessionService.Resume:input_type -> stich.v1.ResumeRequest
+	11, // 54: stich.v1.SessionService.GetSession:input_type -> stich.v1.GetSessionRequest
+	13, // 55: stich.v1.SessionService.GetFile:input_type -> stich.v1.GetFileRequest
+	15, // 56: stich.v1.SessionService.ListFiles:input_type -> stich.v1.ListFilesRequest
+	17, // 57: stich.v1.SessionService.ListVersions:input_type -> stich.v1.ListVersionsRequest
+	19, // 58: stich.v1.SessionService.DiffVersions:input_type -> stich.v1.DiffVersionsRequest
+	22, // 59: stich.v1.SessionService.Rollback:input_type -> stich.v1.RollbackRequest
+	24, // 60: stich.v1.SessionService.ListSessions:input_type -> stich.v1.ListSessionsRequest
+	27, // 61: stich.v1.SessionService.RenameSession:input_type -> stich.v1.RenameSessionRequest
+	29, // 62: stich.v1.SessionService.DeleteSession:input_type -> stich.v1.DeleteSessionRequest
+	3,  // 63: stich.v1.SessionService.CreateSession:output_type -> stich.v1.CreateSessionResponse
+	43, // 64: stich.v1.SessionService.Watch:output_type -> stich.v1.SessionEvent
+	6,  // 65: stich.v1.SessionService.SendMessage:output_type -> stich.v1.SendMessageResponse
+	8,  // 66: stich.v1.SessionService.Stop:output_type -> stich.v1.StopResponse
+	10, // 67: stich.v1.SessionService.Resume:output_type -> stich.v1.ResumeResponse
+	12, // 68: stich.v1.SessionService.GetSession:output_type -> stich.v1.GetSessionResponse
+	14, // 69: stich.v1.SessionService.GetFile:output_type -> stich.v1.GetFileResponse
+	16, // 70: stich.v1.SessionService.ListFiles:output_type -> stich.v1.ListFilesResponse
+	18, // 71: stich.v1.SessionService.ListVersions:output_type -> stich.v1.ListVersionsResponse
+	20, // 72: stich.v1.SessionService.DiffVersions:output_type -> stich.v1.DiffVersionsResponse
+	23, // 73: stich.v1.SessionService.Rollback:output_type -> stich.v1.RollbackResponse
+	25, // 74: stich.v1.SessionService.ListSessions:output_type -> stich.v1.ListSessionsResponse
+	28, // 75: stich.v1.SessionService.RenameSession:output_type -> stich.v1.RenameSessionResponse
+	30, // 76: stich.v1.SessionService.DeleteSession:output_type -> stich.v1.DeleteSessionResponse
+	63, // [63:77] is the sub-list for method output_type
+	49, // [49:63] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_stich_v1_session_proto_init() }
@@ -3941,7 +4398,7 @@ func file_stich_v1_session_proto_init() {
 	if File_stich_v1_session_proto != nil {
 		return
 	}
-	file_stich_v1_session_proto_msgTypes[35].OneofWrappers = []any{
+	file_stich_v1_session_proto_msgTypes[42].OneofWrappers = []any{
 		(*SessionEvent_GenerationStarted)(nil),
 		(*SessionEvent_GenerationStopped)(nil),
 		(*SessionEvent_GenerationResumed)(nil),
@@ -3966,7 +4423,7 @@ func file_stich_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_v1_session_proto_rawDesc), len(file_stich_v1_session_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   53,
+			NumMessages:   60,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

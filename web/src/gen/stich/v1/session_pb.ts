@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stich/v1/session.proto.
  */
 export const file_stich_v1_session: GenFile = /*@__PURE__*/
-  fileDesc("ChZzdGljaC92MS9zZXNzaW9uLnByb3RvEghzdGljaC52MSJ7Cg5TZXNzaW9uT3B0aW9ucxIpCghwcm92aWRlchgBIAEoCUIXukgUchIYQDIOXlthLXowLTkuXy1dKiQSFwoFbW9kZWwYAiABKAlCCLpIBXIDGIABEiUKBnJlZ2lvbhgDIAEoCUIVukgSchAYQDIMXlthLXowLTktXSokImIKFENyZWF0ZVNlc3Npb25SZXF1ZXN0Eh8KBnByb21wdBgBIAEoCUIPukgMcgoQARiAgAEyAlxTEikKB29wdGlvbnMYAiABKAsyGC5zdGljaC52MS5TZXNzaW9uT3B0aW9ucyJDChVDcmVhdGVTZXNzaW9uUmVzcG9uc2USEgoKc2Vzc2lvbl9pZBgBIAEoCRIWCg5wcm92aWRlcl9sYWJlbBgCIAEoCSJ5CgxXYXRjaFJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBIRCglhZnRlcl9zZXEYAiABKAQSEgoKdW50aWxfaWRsZRgDIAEoCCJ3ChJTZW5kTWVzc2FnZVJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBIdCgR0ZXh0GAIgASgJQg+6SAxyChABGICAATICXFMiIgoTU2VuZE1lc3NhZ2VSZXNwb25zZRILCgNzZXEYASABKAQiUQoLU3RvcFJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JCIuCgxTdG9wUmVzcG9uc2USHgoFcGhhc2UYASABKA4yDy5zdGljaC52MS5QaGFzZSJTCg1SZXN1bWVSZXF1ZXN0EkIKCnNlc3Npb25faWQYASABKAlCLrpIK3IpMidecy1bYS16MC05XXs4LDQwfShbLl1bYS16MC05LV17MSwzMn0pPyQiMAoOUmVzdW1lUmVzcG9uc2USHgoFcGhhc2UYASABKA4yDy5zdGljaC52MS5QaGFzZSJXChFHZXRTZXNzaW9uUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kIjgKEkdldFNlc3Npb25SZXNwb25zZRIiCgdzZXNzaW9uGAEgASgLMhEuc3RpY2gudjEuU2Vzc2lvbiJ/Cg5HZXRGaWxlUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kEhgKBHBhdGgYAiABKAlCCrpIB3IFEAEYgAQSDwoHdmVyc2lvbhgDIAEoDSIvCg9HZXRGaWxlUmVzcG9uc2USHAoEZmlsZRgBIAEoCzIOLnN0aWNoLnYxLkZpbGUiVgoQTGlzdEZpbGVzUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kIjYKEUxpc3RGaWxlc1Jlc3BvbnNlEiEKBWZpbGVzGAEgAygLMhIuc3RpY2gudjEuRmlsZUluZm8iWQoTTGlzdFZlcnNpb25zUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kIjsKFExpc3RWZXJzaW9uc1Jlc3BvbnNlEiMKCHZlcnNpb25zGAEgAygLMhEuc3RpY2gudjEuVmVyc2lvbiKFAQoTRGlmZlZlcnNpb25zUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kEhUKBGZyb20YAiABKA1CB7pIBCoCKAESEwoCdG8YAyABKA1CB7pIBCoCKAEiOQoURGlmZlZlcnNpb25zUmVzcG9uc2USIQoFZmlsZXMYASADKAsyEi5zdGljaC52MS5GaWxlRGlmZiJMCghGaWxlRGlmZhIMCgRwYXRoGAEgASgJEg4KBmNoYW5nZRgCIAEoCRIPCgd1bmlmaWVkGAMgASgJEhEKCXRydW5jYXRlZBgEIAEoCCJvCg9Sb2xsYmFja1JlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBIYCgd2ZXJzaW9uGAIgASgNQge6SAQqAigBIjYKEFJvbGxiYWNrUmVzcG9uc2USIgoHdmVyc2lvbhgBIAEoCzIRLnN0aWNoLnYxLlZlcnNpb24idwoHVmVyc2lvbhIOCgZudW1iZXIYASABKA0SLgoKY3JlYXRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAMgASgJEg0KBWZpbGVzGAQgASgNEg0KBWJ5dGVzGAUgASgEIoUDCgdTZXNzaW9uEgoKAmlkGAEgASgJEg4KBnByb21wdBgCIAEoCRIeCgVwaGFzZRgDIAEoDjIPLnN0aWNoLnYxLlBoYXNlEhYKDnByb3ZpZGVyX2xhYmVsGAQgASgJEiYKCWJsdWVwcmludBgFIAEoCzITLnN0aWNoLnYxLkJsdWVwcmludBIhCgVmaWxlcxgGIAMoCzISLnN0aWNoLnYxLkZpbGVJbmZvEisKCGNvdW50ZXJzGAcgASgLMhkuc3RpY2gudjEuU2Vzc2lvbkNvdW50ZXJzEhAKCGxhc3Rfc2VxGAggASgEEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWVycm9yGAsgASgJEg4KBnJlZ2lvbhgMIAEoCRIMCgRub2RlGA0gASgJEg8KB3ZlcnNpb24YDiABKA0inQIKD1Nlc3Npb25Db3VudGVycxIYChBwaGFzZXNfY29tcGxldGVkGAEgASgNEhQKDHBoYXNlX2J1ZGdldBgCIAEoDRIVCg1maWxlc193cml0dGVuGAMgASgNEhAKCG1lc3NhZ2VzGAQgASgNEhsKE3JlZmluZW1lbnRzX3BlbmRpbmcYBSABKA0SDgoGZXZlbnRzGAYgASgEEg8KB3Jlc3VtZXMYByABKA0SFQoNcHJvbXB0X3Rva2VucxgIIAEoBBIZChFjb21wbGV0aW9uX3Rva2VucxgJIAEoBBIQCghjb3N0X3VzZBgKIAEoARIWCg5tb2RlbF9yZXF1ZXN0cxgLIAEoBBIXCg91c2FnZV9lc3RpbWF0ZWQYDCABKAgiNgoIRmlsZUluZm8SDAoEcGF0aBgBIAEoCRIMCgRzaXplGAIgASgEEg4KBnNoYTI1NhgDIAEoCSI1CgRGaWxlEgwKBHBhdGgYASABKAkSDwoHY29udGVudBgCIAEoCRIOCgZzaGEyNTYYAyABKAkiowIKCUJsdWVwcmludBINCgV0aXRsZRgBIAEoCRIUCgxwcm9qZWN0X25hbWUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSEAoIYXBwX2tpbmQYBCABKAkSFQoNY29sb3JfcGFsZXR0ZRgFIAMoCRIdCgV2aWV3cxgGIAMoCzIOLnN0aWNoLnYxLlZpZXcSEQoJdXNlcl9mbG93GAcgASgJEhEKCWRhdGFfZmxvdxgIIAEoCRIQCghwaXRmYWxscxgJIAMoCRISCgpmcmFtZXdvcmtzGAogAygJEiIKCGVudGl0aWVzGAsgAygLMhAuc3RpY2gudjEuRW50aXR5EiQKB3JvYWRtYXAYDCADKAsyEy5zdGljaC52MS5QaGFzZVBsYW4iKQoEVmlldxIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJIj0KBkVudGl0eRIMCgRuYW1lGAEgASgJEiUKBmZpZWxkcxgCIAMoCzIVLnN0aWNoLnYxLkVudGl0eUZpZWxkIikKC0VudGl0eUZpZWxkEgwKBG5hbWUYASABKAkSDAoEdHlwZRgCIAEoCSJlCglQaGFzZVBsYW4SDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIhCgVmaWxlcxgDIAMoCzISLnN0aWNoLnYxLkZpbGVQbGFuEhIKCmxhc3RfcGhhc2UYBCABKAgiKQoIRmlsZVBsYW4SDAoEcGF0aBgBIAEoCRIPCgdwdXJwb3NlGAIgASgJImkKCkRpYWdub3N0aWMSDAoEY29kZRgBIAEoCRIMCgRmaWxlGAIgASgJEgwKBGxpbmUYAyABKA0SDgoGY29sdW1uGAQgASgNEg8KB21lc3NhZ2UYBSABKAkSEAoIc2V2ZXJpdHkYBiABKAki9wYKDFNlc3Npb25FdmVudBILCgNzZXEYASABKAQSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOQoSZ2VuZXJhdGlvbl9zdGFydGVkGAogASgLMhsuc3RpY2gudjEuR2VuZXJhdGlvblN0YXJ0ZWRIABI5ChJnZW5lcmF0aW9uX3N0b3BwZWQYCyABKAsyGy5zdGljaC52MS5HZW5lcmF0aW9uU3RvcHBlZEgAEjkKEmdlbmVyYXRpb25fcmVzdW1lZBgMIAEoCzIbLnN0aWNoLnYxLkdlbmVyYXRpb25SZXN1bWVkSAASLwoNcGhhc2VfY2hhbmdlZBgNIAEoCzIWLnN0aWNoLnYxLlBoYXNlQ2hhbmdlZEgAEi0KCWJsdWVwcmludBgOIAEoCzIYLnN0aWNoLnYxLkJsdWVwcmludFJlYWR5SAASLQoMZmlsZV9zdGFydGVkGA8gASgLMhUuc3RpY2gudjEuRmlsZVN0YXJ0ZWRIABIpCgpmaWxlX2NodW5rGBAgASgLMhMuc3RpY2gudjEuRmlsZUNodW5rSAASJwoJZmlsZV9kb25lGBEgASgLMhIuc3RpY2gudjEuRmlsZURvbmVIABItCgxmaWxlX2RlbGV0ZWQYEiABKAsyFS5zdGljaC52MS5GaWxlRGVsZXRlZEgAEjQKC2RpYWdub3N0aWNzGBMgASgLMh0uc3RpY2gudjEuRGlhZ25vc3RpY3NSZXBvcnRlZEgAEisKC2ZpeF9hcHBsaWVkGBQgASgLMhQuc3RpY2gudjEuRml4QXBwbGllZEgAEi8KDXByZXZpZXdfcmVhZHkYFSABKAsyFi5zdGljaC52MS5QcmV2aWV3UmVhZHlIABIgCgNsb2cYFiABKAsyES5zdGljaC52MS5Mb2dMaW5lSAASKAoHbWVzc2FnZRgXIAEoCzIVLnN0aWNoLnYxLkNoYXRNZXNzYWdlSAASJQoFZXJyb3IYGCABKAsyFC5zdGljaC52MS5FcnJvckV2ZW50SAASKAoJY29tcGxldGVkGBkgASgLMhMuc3RpY2gudjEuQ29tcGxldGVkSAASMwoPdmVyc2lvbl9jcmVhdGVkGBogASgLMhguc3RpY2gudjEuVmVyc2lvbkNyZWF0ZWRIAEIHCgVldmVudCI0Cg5WZXJzaW9uQ3JlYXRlZBIiCgd2ZXJzaW9uGAEgASgLMhEuc3RpY2gudjEuVmVyc2lvbiJKChFHZW5lcmF0aW9uU3RhcnRlZBIOCgZwcm9tcHQYASABKAkSFgoOcHJvdmlkZXJfbGFiZWwYAiABKAkSDQoFbW9kZWwYAyABKAkiIwoRR2VuZXJhdGlvblN0b3BwZWQSDgoGcmVhc29uGAEgASgJIkMKEUdlbmVyYXRpb25SZXN1bWVkEg4KBnJlYXNvbhgBIAEoCRIeCgVwaGFzZRgCIAEoDjIPLnN0aWNoLnYxLlBoYXNlImAKDFBoYXNlQ2hhbmdlZBIeCgVwaGFzZRgBIAEoDjIPLnN0aWNoLnYxLlBoYXNlEg0KBWluZGV4GAIgASgNEgwKBG5hbWUYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkiOAoOQmx1ZXByaW50UmVhZHkSJgoJYmx1ZXByaW50GAEgASgLMhMuc3RpY2gudjEuQmx1ZXByaW50IiwKC0ZpbGVTdGFydGVkEgwKBHBhdGgYASABKAkSDwoHcHVycG9zZRgCIAEoCSInCglGaWxlQ2h1bmsSDAoEcGF0aBgBIAEoCRIMCgRkYXRhGAIgASgJIjYKCEZpbGVEb25lEgwKBHBhdGgYASABKAkSDAoEc2l6ZRgCIAEoBBIOCgZzaGEyNTYYAyABKAkiGwoLRmlsZURlbGV0ZWQSDAoEcGF0aBgBIAEoCSJOChNEaWFnbm9zdGljc1JlcG9ydGVkEgwKBHRvb2wYASABKAkSKQoLZGlhZ25vc3RpY3MYAiADKAsyFC5zdGljaC52MS5EaWFnbm9zdGljIlwKCkZpeEFwcGxpZWQSDAoEY29kZRgBIAEoCRIMCgRmaWxlGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEg4KBmJlZm9yZRgEIAEoCRINCgVhZnRlchgFIAEoCSIbCgxQcmV2aWV3UmVhZHkSCwoDdXJsGAEgASgJIjYKB0xvZ0xpbmUSDgoGc291cmNlGAEgASgJEgwKBHRleHQYAiABKAkSDQoFbGV2ZWwYAyABKAkiKQoLQ2hhdE1lc3NhZ2USDAoEcm9sZRgBIAEoCRIMCgR0ZXh0GAIgASgJIj4KCkVycm9yRXZlbnQSDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhEKCXJldHJ5YWJsZRgDIAEoCCI/CglDb21wbGV0ZWQSDQoFZmlsZXMYASABKA0SDgoGcGhhc2VzGAIgASgNEhMKC2R1cmF0aW9uX21zGAMgASgEKqkBCgVQaGFzZRIVChFQSEFTRV9VTlNQRUNJRklFRBAAEhIKDlBIQVNFX1BMQU5OSU5HEAESFAoQUEhBU0VfR0VORVJBVElORxACEhMKD1BIQVNFX1JFVklFV0lORxADEhAKDFBIQVNFX0ZJWElORxAEEhMKD1BIQVNFX0NPTVBMRVRFRBAFEhEKDVBIQVNFX1NUT1BQRUQQBhIQCgxQSEFTRV9GQUlMRUQQBzKrBgoOU2Vzc2lvblNlcnZpY2USUAoNQ3JlYXRlU2Vzc2lvbhIeLnN0aWNoLnYxLkNyZWF0ZVNlc3Npb25SZXF1ZXN0Gh8uc3RpY2gudjEuQ3JlYXRlU2Vzc2lvblJlc3BvbnNlEj4KBVdhdGNoEhYuc3RpY2gudjEuV2F0Y2hSZXF1ZXN0GhYuc3RpY2gudjEuU2Vzc2lvbkV2ZW50IgOQAgEwARJKCgtTZW5kTWVzc2FnZRIcLnN0aWNoLnYxLlNlbmRNZXNzYWdlUmVxdWVzdBodLnN0aWNoLnYxLlNlbmRNZXNzYWdlUmVzcG9uc2USNQoEU3RvcBIVLnN0aWNoLnYxLlN0b3BSZXF1ZXN0GhYuc3RpY2gudjEuU3RvcFJlc3BvbnNlEjsKBlJlc3VtZRIXLnN0aWNoLnYxLlJlc3VtZVJlcXVlc3QaGC5zdGljaC52MS5SZXN1bWVSZXNwb25zZRJMCgpHZXRTZXNzaW9uEhsuc3RpY2gudjEuR2V0U2Vzc2lvblJlcXVlc3QaHC5zdGljaC52MS5HZXRTZXNzaW9uUmVzcG9uc2UiA5ACARJDCgdHZXRGaWxlEhguc3RpY2gudjEuR2V0RmlsZVJlcXVlc3QaGS5zdGljaC52MS5HZXRGaWxlUmVzcG9uc2UiA5ACARJJCglMaXN0RmlsZXMSGi5zdGljaC52MS5MaXN0RmlsZXNSZXF1ZXN0Ghsuc3RpY2gudjEuTGlzdEZpbGVzUmVzcG9uc2UiA5ACARJSCgxMaXN0VmVyc2lvbnMSHS5zdGljaC52MS5MaXN0VmVyc2lvbnNSZXF1ZXN0Gh4uc3RpY2gudjEuTGlzdFZlcnNpb25zUmVzcG9uc2UiA5ACARJSCgxEaWZmVmVyc2lvbnMSHS5zdGljaC52MS5EaWZmVmVyc2lvbnNSZXF1ZXN0Gh4uc3RpY2gudjEuRGlmZlZlcnNpb25zUmVzcG9uc2UiA5ACARJBCghSb2xsYmFjaxIZLnN0aWNoLnYxLlJvbGxiYWNrUmVxdWVzdBoaLnN0aWNoLnYxLlJvbGxiYWNrUmVzcG9uc2VCMlowZ2l0aHViLmNvbS9zdGljaGRldi9zdGljaC9wcm90by9zdGljaC92MTtzdGljaHYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("ChZzdGljaC92MS9zZXNzaW9uLnByb3RvEghzdGljaC52MSJ7Cg5TZXNzaW9uT3B0aW9ucxIpCghwcm92aWRlchgBIAEoCUIXukgUchIYQDIOXlthLXowLTkuXy1dKiQSFwoFbW9kZWwYAiABKAlCCLpIBXIDGIABEiUKBnJlZ2lvbhgDIAEoCUIVukgSchAYQDIMXlthLXowLTktXSokImIKFENyZWF0ZVNlc3Npb25SZXF1ZXN0Eh8KBnByb21wdBgBIAEoCUIPukgMcgoQARiAgAEyAlxTEikKB29wdGlvbnMYAiABKAsyGC5zdGljaC52MS5TZXNzaW9uT3B0aW9ucyJDChVDcmVhdGVTZXNzaW9uUmVzcG9uc2USEgoKc2Vzc2lvbl9pZBgBIAEoCRIWCg5wcm92aWRlcl9sYWJlbBgCIAEoCSJ5CgxXYXRjaFJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBIRCglhZnRlcl9zZXEYAiABKAQSEgoKdW50aWxfaWRsZRgDIAEoCCJ3ChJTZW5kTWVzc2FnZVJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBIdCgR0ZXh0GAIgASgJQg+6SAxyChABGICAATICXFMiIgoTU2VuZE1lc3NhZ2VSZXNwb25zZRILCgNzZXEYASABKAQiUQoLU3RvcFJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JCIuCgxTdG9wUmVzcG9uc2USHgoFcGhhc2UYASABKA4yDy5zdGljaC52MS5QaGFzZSJTCg1SZXN1bWVSZXF1ZXN0EkIKCnNlc3Npb25faWQYASABKAlCLrpIK3IpMidecy1bYS16MC05XXs4LDQwfShbLl1bYS16MC05LV17MSwzMn0pPyQiMAoOUmVzdW1lUmVzcG9uc2USHgoFcGhhc2UYASABKA4yDy5zdGljaC52MS5QaGFzZSJXChFHZXRTZXNzaW9uUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kIjgKEkdldFNlc3Npb25SZXNwb25zZRIiCgdzZXNzaW9uGAEgASgLMhEuc3RpY2gudjEuU2Vzc2lvbiJ/Cg5HZXRGaWxlUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kEhgKBHBhdGgYAiABKAlCCrpIB3IFEAEYgAQSDwoHdmVyc2lvbhgDIAEoDSIvCg9HZXRGaWxlUmVzcG9uc2USHAoEZmlsZRgBIAEoCzIOLnN0aWNoLnYxLkZpbGUiVgoQTGlzdEZpbGVzUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kIjYKEUxpc3RGaWxlc1Jlc3BvbnNlEiEKBWZpbGVzGAEgAygLMhIuc3RpY2gudjEuRmlsZUluZm8iWQoTTGlzdFZlcnNpb25zUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kIjsKFExpc3RWZXJzaW9uc1Jlc3BvbnNlEiMKCHZlcnNpb25zGAEgAygLMhEuc3RpY2gudjEuVmVyc2lvbiKFAQoTRGlmZlZlcnNpb25zUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kEhUKBGZyb20YAiABKA1CB7pIBCoCKAESEwoCdG8YAyABKA1CB7pIBCoCKAEiOQoURGlmZlZlcnNpb25zUmVzcG9uc2USIQoFZmlsZXMYASADKAsyEi5zdGljaC52MS5GaWxlRGlmZiJMCghGaWxlRGlmZhIMCgRwYXRoGAEgASgJEg4KBmNoYW5nZRgCIAEoCRIPCgd1bmlmaWVkGAMgASgJEhEKCXRydW5jYXRlZBgEIAEoCCJvCg9Sb2xsYmFja1JlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBIYCgd2ZXJzaW9uGAIgASgNQge6SAQqAigBIjYKEFJvbGxiYWNrUmVzcG9uc2USIgoHdmVyc2lvbhgBIAEoCzIRLnN0aWNoLnYxLlZlcnNpb24iUAoTTGlzdFNlc3Npb25zUmVxdWVzdBIbCglwYWdlX3NpemUYASABKA1CCLpIBSoDGMgBEhwKCnBhZ2VfdG9rZW4YAiABKAlCCLpIBXIDGIACImIKFExpc3RTZXNzaW9uc1Jlc3BvbnNlEiIKBGFwcHMYASADKAsyFC5zdGljaC52MS5BcHBTdW1tYXJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRINCgV0b3RhbBgDIAEoDSL4AQoKQXBwU3VtbWFyeRISCgpzZXNzaW9uX2lkGAEgASgJEg0KBXRpdGxlGAIgASgJEg4KBnByb21wdBgDIAEoCRIeCgVwaGFzZRgEIAEoDjIPLnN0aWNoLnYxLlBoYXNlEg8KB3ZlcnNpb24YBSABKA0SLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVnaW9uGAggASgJEhYKDnByb3ZpZGVyX2xhYmVsGAkgASgJIngKFFJlbmFtZVNlc3Npb25SZXF1ZXN0EkIKCnNlc3Npb25faWQYASABKAlCLrpIK3IpMidecy1bYS16MC05XXs4LDQwfShbLl1bYS16MC05LV17MSwzMn0pPyQSHAoFdGl0bGUYAiABKAlCDbpICnIIEAEYeDICXFMiOgoVUmVuYW1lU2Vzc2lvblJlc3BvbnNlEiEKA2FwcBgBIAEoCzIULnN0aWNoLnYxLkFwcFN1bW1hcnkiWgoURGVsZXRlU2Vzc2lvblJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JCIXChVEZWxldGVTZXNzaW9uUmVzcG9uc2UidwoHVmVyc2lvbhIOCgZudW1iZXIYASABKA0SLgoKY3JlYXRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAMgASgJEg0KBWZpbGVzGAQgASgNEg0KBWJ5dGVzGAUgASgEIoUDCgdTZXNzaW9uEgoKAmlkGAEgASgJEg4KBnByb21wdBgCIAEoCRIeCgVwaGFzZRgDIAEoDjIPLnN0aWNoLnYxLlBoYXNlEhYKDnByb3ZpZGVyX2xhYmVsGAQgASgJEiYKCWJsdWVwcmludBgFIAEoCzITLnN0aWNoLnYxLkJsdWVwcmludBIhCgVmaWxlcxgGIAMoCzISLnN0aWNoLnYxLkZpbGVJbmZvEisKCGNvdW50ZXJzGAcgASgLMhkuc3RpY2gudjEuU2Vzc2lvbkNvdW50ZXJzEhAKCGxhc3Rfc2VxGAggASgEEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWVycm9yGAsgASgJEg4KBnJlZ2lvbhgMIAEoCRIMCgRub2RlGA0gASgJEg8KB3ZlcnNpb24YDiABKA0inQIKD1Nlc3Npb25Db3VudGVycxIYChBwaGFzZXNfY29tcGxldGVkGAEgASgNEhQKDHBoYXNlX2J1ZGdldBgCIAEoDRIVCg1maWxlc193cml0dGVuGAMgASgNEhAKCG1lc3NhZ2VzGAQgASgNEhsKE3JlZmluZW1lbnRzX3BlbmRpbmcYBSABKA0SDgoGZXZlbnRzGAYgASgEEg8KB3Jlc3VtZXMYByABKA0SFQoNcHJvbXB0X3Rva2VucxgIIAEoBBIZChFjb21wbGV0aW9uX3Rva2VucxgJIAEoBBIQCghjb3N0X3VzZBgKIAEoARIWCg5tb2RlbF9yZXF1ZXN0cxgLIAEoBBIXCg91c2FnZV9lc3RpbWF0ZWQYDCABKAgiNgoIRmlsZUluZm8SDAoEcGF0aBgBIAEoCRIMCgRzaXplGAIgASgEEg4KBnNoYTI1NhgDIAEoCSI1CgRGaWxlEgwKBHBhdGgYASABKAkSDwoHY29udGVudBgCIAEoCRIOCgZzaGEyNTYYAyABKAkiowIKCUJsdWVwcmludBINCgV0aXRsZRgBIAEoCRIUCgxwcm9qZWN0X25hbWUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSEAoIYXBwX2tpbmQYBCABKAkSFQoNY29sb3JfcGFsZXR0ZRgFIAMoCRIdCgV2aWV3cxgGIAMoCzIOLnN0aWNoLnYxLlZpZXcSEQoJdXNlcl9mbG93GAcgASgJEhEKCWRhdGFfZmxvdxgIIAEoCRIQCghwaXRmYWxscxgJIAMoCRISCgpmcmFtZXdvcmtzGAogAygJEiIKCGVudGl0aWVzGAsgAygLMhAuc3RpY2gudjEuRW50aXR5EiQKB3JvYWRtYXAYDCADKAsyEy5zdGljaC52MS5QaGFzZVBsYW4iKQoEVmlldxIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJIj0KBkVudGl0eRIMCgRuYW1lGAEgASgJEiUKBmZpZWxkcxgCIAMoCzIVLnN0aWNoLnYxLkVudGl0eUZpZWxkIikKC0VudGl0eUZpZWxkEgwKBG5hbWUYASABKAkSDAoEdHlwZRgCIAEoCSJlCglQaGFzZVBsYW4SDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIhCgVmaWxlcxgDIAMoCzISLnN0aWNoLnYxLkZpbGVQbGFuEhIKCmxhc3RfcGhhc2UYBCABKAgiKQoIRmlsZVBsYW4SDAoEcGF0aBgBIAEoCRIPCgdwdXJwb3NlGAIgASgJImkKCkRpYWdub3N0aWMSDAoEY29kZRgBIAEoCRIMCgRmaWxlGAIgASgJEgwKBGxpbmUYAyABKA0SDgoGY29sdW1uGAQgASgNEg8KB21lc3NhZ2UYBSABKAkSEAoIc2V2ZXJpdHkYBiABKAki9wYKDFNlc3Npb25FdmVudBILCgNzZXEYASABKAQSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOQoSZ2VuZXJhdGlvbl9zdGFydGVkGAogASgLMhsuc3RpY2gudjEuR2VuZXJhdGlvblN0YXJ0ZWRIABI5ChJnZW5lcmF0aW9uX3N0b3BwZWQYCyABKAsyGy5zdGljaC52MS5HZW5lcmF0aW9uU3RvcHBlZEgAEjkKEmdlbmVyYXRpb25fcmVzdW1lZBgMIAEoCzIbLnN0aWNoLnYxLkdlbmVyYXRpb25SZXN1bWVkSAASLwoNcGhhc2VfY2hhbmdlZBgNIAEoCzIWLnN0aWNoLnYxLlBoYXNlQ2hhbmdlZEgAEi0KCWJsdWVwcmludBgOIAEoCzIYLnN0aWNoLnYxLkJsdWVwcmludFJlYWR5SAASLQoMZmlsZV9zdGFydGVkGA8gASgLMhUuc3RpY2gudjEuRmlsZVN0YXJ0ZWRIABIpCgpmaWxlX2NodW5rGBAgASgLMhMuc3RpY2gudjEuRmlsZUNodW5rSAASJwoJZmlsZV9kb25lGBEgASgLMhIuc3RpY2gudjEuRmlsZURvbmVIABItCgxmaWxlX2RlbGV0ZWQYEiABKAsyFS5zdGljaC52MS5GaWxlRGVsZXRlZEgAEjQKC2RpYWdub3N0aWNzGBMgASgLMh0uc3RpY2gudjEuRGlhZ25vc3RpY3NSZXBvcnRlZEgAEisKC2ZpeF9hcHBsaWVkGBQgASgLMhQuc3RpY2gudjEuRml4QXBwbGllZEgAEi8KDXByZXZpZXdfcmVhZHkYFSABKAsyFi5zdGljaC52MS5QcmV2aWV3UmVhZHlIABIgCgNsb2cYFiABKAsyES5zdGljaC52MS5Mb2dMaW5lSAASKAoHbWVzc2FnZRgXIAEoCzIVLnN0aWNoLnYxLkNoYXRNZXNzYWdlSAASJQoFZXJyb3IYGCABKAsyFC5zdGljaC52MS5FcnJvckV2ZW50SAASKAoJY29tcGxldGVkGBkgASgLMhMuc3RpY2gudjEuQ29tcGxldGVkSAASMwoPdmVyc2lvbl9jcmVhdGVkGBogASgLMhguc3RpY2gudjEuVmVyc2lvbkNyZWF0ZWRIAEIHCgVldmVudCI0Cg5WZXJzaW9uQ3JlYXRlZBIiCgd2ZXJzaW9uGAEgASgLMhEuc3RpY2gudjEuVmVyc2lvbiJKChFHZW5lcmF0aW9uU3RhcnRlZBIOCgZwcm9tcHQYASABKAkSFgoOcHJvdmlkZXJfbGFiZWwYAiABKAkSDQoFbW9kZWwYAyABKAkiIwoRR2VuZXJhdGlvblN0b3BwZWQSDgoGcmVhc29uGAEgASgJIkMKEUdlbmVyYXRpb25SZXN1bWVkEg4KBnJlYXNvbhgBIAEoCRIeCgVwaGFzZRgCIAEoDjIPLnN0aWNoLnYxLlBoYXNlImAKDFBoYXNlQ2hhbmdlZBIeCgVwaGFzZRgBIAEoDjIPLnN0aWNoLnYxLlBoYXNlEg0KBWluZGV4GAIgASgNEgwKBG5hbWUYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkiOAoOQmx1ZXByaW50UmVhZHkSJgoJYmx1ZXByaW50GAEgASgLMhMuc3RpY2gudjEuQmx1ZXByaW50IiwKC0ZpbGVTdGFydGVkEgwKBHBhdGgYASABKAkSDwoHcHVycG9zZRgCIAEoCSInCglGaWxlQ2h1bmsSDAoEcGF0aBgBIAEoCRIMCgRkYXRhGAIgASgJIjYKCEZpbGVEb25lEgwKBHBhdGgYASABKAkSDAoEc2l6ZRgCIAEoBBIOCgZzaGEyNTYYAyABKAkiGwoLRmlsZURlbGV0ZWQSDAoEcGF0aBgBIAEoCSJOChNEaWFnbm9zdGljc1JlcG9ydGVkEgwKBHRvb2wYASABKAkSKQoLZGlhZ25vc3RpY3MYAiADKAsyFC5zdGljaC52MS5EaWFnbm9zdGljIlwKCkZpeEFwcGxpZWQSDAoEY29kZRgBIAEoCRIMCgRmaWxlGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEg4KBmJlZm9yZRgEIAEoCRINCgVhZnRlchgFIAEoCSIbCgxQcmV2aWV3UmVhZHkSCwoDdXJsGAEgASgJIjYKB0xvZ0xpbmUSDgoGc291cmNlGAEgASgJEgwKBHRleHQYAiABKAkSDQoFbGV2ZWwYAyABKAkiKQoLQ2hhdE1lc3NhZ2USDAoEcm9sZRgBIAEoCRIMCgR0ZXh0GAIgASgJIj4KCkVycm9yRXZlbnQSDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhEKCXJldHJ5YWJsZRgDIAEoCCI/CglDb21wbGV0ZWQSDQoFZmlsZXMYASABKA0SDgoGcGhhc2VzGAIgASgNEhMKC2R1cmF0aW9uX21zGAMgASgEKqkBCgVQaGFzZRIVChFQSEFTRV9VTlNQRUNJRklFRBAAEhIKDlBIQVNFX1BMQU5OSU5HEAESFAoQUEhBU0VfR0VORVJBVElORxACEhMKD1BIQVNFX1JFVklFV0lORxADEhAKDFBIQVNFX0ZJWElORxAEEhMKD1BIQVNFX0NPTVBMRVRFRBAFEhEKDVBIQVNFX1NUT1BQRUQQBhIQCgxQSEFTRV9GQUlMRUQQBzKjCAoOU2Vzc2lvblNlcnZpY2USUAoNQ3JlYXRlU2Vzc2lvbhIeLnN0aWNoLnYxLkNyZWF0ZVNlc3Npb25SZXF1ZXN0Gh8uc3RpY2gudjEuQ3JlYXRlU2Vzc2lvblJlc3BvbnNlEj4KBVdhdGNoEhYuc3RpY2gudjEuV2F0Y2hSZXF1ZXN0GhYuc3RpY2gudjEuU2Vzc2lvbkV2ZW50IgOQAgEwARJKCgtTZW5kTWVzc2FnZRIcLnN0aWNoLnYxLlNlbmRNZXNzYWdlUmVxdWVzdBodLnN0aWNoLnYxLlNlbmRNZXNzYWdlUmVzcG9uc2USNQoEU3RvcBIVLnN0aWNoLnYxLlN0b3BSZXF1ZXN0GhYuc3RpY2gudjEuU3RvcFJlc3BvbnNlEjsKBlJlc3VtZRIXLnN0aWNoLnYxLlJlc3VtZVJlcXVlc3QaGC5zdGljaC52MS5SZXN1bWVSZXNwb25zZRJMCgpHZXRTZXNzaW9uEhsuc3RpY2gudjEuR2V0U2Vzc2lvblJlcXVlc3QaHC5zdGljaC52MS5HZXRTZXNzaW9uUmVzcG9uc2UiA5ACARJDCgdHZXRGaWxlEhguc3RpY2gudjEuR2V0RmlsZVJlcXVlc3QaGS5zdGljaC52MS5HZXRGaWxlUmVzcG9uc2UiA5ACARJJCglMaXN0RmlsZXMSGi5zdGljaC52MS5MaXN0RmlsZXNSZXF1ZXN0Ghsuc3RpY2gudjEuTGlzdEZpbGVzUmVzcG9uc2UiA5ACARJSCgxMaXN0VmVyc2lvbnMSHS5zdGljaC52MS5MaXN0VmVyc2lvbnNSZXF1ZXN0Gh4uc3RpY2gudjEuTGlzdFZlcnNpb25zUmVzcG9uc2UiA5ACARJSCgxEaWZmVmVyc2lvbnMSHS5zdGljaC52MS5EaWZmVmVyc2lvbnNSZXF1ZXN0Gh4uc3RpY2gudjEuRGlmZlZlcnNpb25zUmVzcG9uc2UiA5ACARJBCghSb2xsYmFjaxIZLnN0aWNoLnYxLlJvbGxiYWNrUmVxdWVzdBoaLnN0aWNoLnYxLlJvbGxiYWNrUmVzcG9uc2USUgoMTGlzdFNlc3Npb25zEh0uc3RpY2gudjEuTGlzdFNlc3Npb25zUmVxdWVzdBoeLnN0aWNoLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlIgOQAgESUAoNUmVuYW1lU2Vzc2lvbhIeLnN0aWNoLnYxLlJlbmFtZVNlc3Npb25SZXF1ZXN0Gh8uc3RpY2gudjEuUmVuYW1lU2Vzc2lvblJlc3BvbnNlElAKDURlbGV0ZVNlc3Npb24SHi5zdGljaC52MS5EZWxldGVTZXNzaW9uUmVxdWVzdBofLnN0aWNoLnYxLkRlbGV0ZVNlc3Npb25SZXNwb25zZUIyWjBnaXRodWIuY29tL3N0aWNoZGV2L3N0aWNoL3Byb3RvL3N0aWNoL3YxO3N0aWNodjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message stich.v1.SessionOptions
@@ -513,6 +513,195 @@ export const RollbackResponseSchema: GenMessage<RollbackResponse> = /*@__PURE__*
   messageDesc(file_stich_v1_session, 22);
 
 /**
+ * @generated from message stich.v1.ListSessionsRequest
+ */
+export type ListSessionsRequest = Message<"stich.v1.ListSessionsRequest"> & {
+  /**
+   * At most this many apps; 0 means 50.
+   *
+   * @generated from field: uint32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page; empty starts at the first.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message stich.v1.ListSessionsRequest.
+ * Use `create(ListSessionsRequestSchema)` to create a new message.
+ */
+export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_stich_v1_session, 23);
+
+/**
+ * @generated from message stich.v1.ListSessionsResponse
+ */
+export type ListSessionsResponse = Message<"stich.v1.ListSessionsResponse"> & {
+  /**
+   * @generated from field: repeated stich.v1.AppSummary apps = 1;
+   */
+  apps: AppSummary[];
+
+  /**
+   * Pass as page_token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+
+  /**
+   * Number of apps in the list.
+   *
+   * @generated from field: uint32 total = 3;
+   */
+  total: number;
+};
+
+/**
+ * Describes the message stich.v1.ListSessionsResponse.
+ * Use `create(ListSessionsResponseSchema)` to create a new message.
+ */
+export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_stich_v1_session, 24);
+
+/**
+ * AppSummary is one app (a session) as the apps list shows it.
+ *
+ * @generated from message stich.v1.AppSummary
+ */
+export type AppSummary = Message<"stich.v1.AppSummary"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: string title = 2;
+   */
+  title: string;
+
+  /**
+   * @generated from field: string prompt = 3;
+   */
+  prompt: string;
+
+  /**
+   * Phase as of the last idle or phase change the session reported.
+   *
+   * @generated from field: stich.v1.Phase phase = 4;
+   */
+  phase: Phase;
+
+  /**
+   * Latest version (0 before the first generation completes).
+   *
+   * @generated from field: uint32 version = 5;
+   */
+  version: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 6;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 7;
+   */
+  updatedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string region = 8;
+   */
+  region: string;
+
+  /**
+   * @generated from field: string provider_label = 9;
+   */
+  providerLabel: string;
+};
+
+/**
+ * Describes the message stich.v1.AppSummary.
+ * Use `create(AppSummarySchema)` to create a new message.
+ */
+export const AppSummarySchema: GenMessage<AppSummary> = /*@__PURE__*/
+  messageDesc(file_stich_v1_session, 25);
+
+/**
+ * @generated from message stich.v1.RenameSessionRequest
+ */
+export type RenameSessionRequest = Message<"stich.v1.RenameSessionRequest"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: string title = 2;
+   */
+  title: string;
+};
+
+/**
+ * Describes the message stich.v1.RenameSessionRequest.
+ * Use `create(RenameSessionRequestSchema)` to create a new message.
+ */
+export const RenameSessionRequestSchema: GenMessage<RenameSessionRequest> = /*@__PURE__*/
+  messageDesc(file_stich_v1_session, 26);
+
+/**
+ * @generated from message stich.v1.RenameSessionResponse
+ */
+export type RenameSessionResponse = Message<"stich.v1.RenameSessionResponse"> & {
+  /**
+   * @generated from field: stich.v1.AppSummary app = 1;
+   */
+  app?: AppSummary | undefined;
+};
+
+/**
+ * Describes the message stich.v1.RenameSessionResponse.
+ * Use `create(RenameSessionResponseSchema)` to create a new message.
+ */
+export const RenameSessionResponseSchema: GenMessage<RenameSessionResponse> = /*@__PURE__*/
+  messageDesc(file_stich_v1_session, 27);
+
+/**
+ * @generated from message stich.v1.DeleteSessionRequest
+ */
+export type DeleteSessionRequest = Message<"stich.v1.DeleteSessionRequest"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+};
+
+/**
+ * Describes the message stich.v1.DeleteSessionRequest.
+ * Use `create(DeleteSessionRequestSchema)` to create a new message.
+ */
+export const DeleteSessionRequestSchema: GenMessage<DeleteSessionRequest> = /*@__PURE__*/
+  messageDesc(file_stich_v1_session, 28);
+
+/**
+ * @generated from message stich.v1.DeleteSessionResponse
+ */
+export type DeleteSessionResponse = Message<"stich.v1.DeleteSessionResponse"> & {
+};
+
+/**
+ * Describes the message stich.v1.DeleteSessionResponse.
+ * Use `create(DeleteSessionResponseSchema)` to create a new message.
+ */
+export const DeleteSessionResponseSchema: GenMessage<DeleteSessionResponse> = /*@__PURE__*/
+  messageDesc(file_stich_v1_session, 29);
+
+/**
  * Version is an immutable snapshot of the app's files.
  *
  * @generated from message stich.v1.Version
@@ -551,7 +740,7 @@ export type Version = Message<"stich.v1.Version"> & {
  * Use `create(VersionSchema)` to create a new message.
  */
 export const VersionSchema: GenMessage<Version> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 23);
+  messageDesc(file_stich_v1_session, 30);
 
 /**
  * Session is a snapshot of a session's state.
@@ -645,7 +834,7 @@ export type Session = Message<"stich.v1.Session"> & {
  * Use `create(SessionSchema)` to create a new message.
  */
 export const SessionSchema: GenMessage<Session> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 24);
+  messageDesc(file_stich_v1_session, 31);
 
 /**
  * @generated from message stich.v1.SessionCounters
@@ -721,7 +910,7 @@ export type SessionCounters = Message<"stich.v1.SessionCounters"> & {
  * Use `create(SessionCountersSchema)` to create a new message.
  */
 export const SessionCountersSchema: GenMessage<SessionCounters> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 25);
+  messageDesc(file_stich_v1_session, 32);
 
 /**
  * @generated from message stich.v1.FileInfo
@@ -750,7 +939,7 @@ export type FileInfo = Message<"stich.v1.FileInfo"> & {
  * Use `create(FileInfoSchema)` to create a new message.
  */
 export const FileInfoSchema: GenMessage<FileInfo> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 26);
+  messageDesc(file_stich_v1_session, 33);
 
 /**
  * @generated from message stich.v1.File
@@ -777,7 +966,7 @@ export type File = Message<"stich.v1.File"> & {
  * Use `create(FileSchema)` to create a new message.
  */
 export const FileSchema: GenMessage<File> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 27);
+  messageDesc(file_stich_v1_session, 34);
 
 /**
  * Blueprint is the agent's plan of the app.
@@ -855,7 +1044,7 @@ export type Blueprint = Message<"stich.v1.Blueprint"> & {
  * Use `create(BlueprintSchema)` to create a new message.
  */
 export const BlueprintSchema: GenMessage<Blueprint> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 28);
+  messageDesc(file_stich_v1_session, 35);
 
 /**
  * @generated from message stich.v1.View
@@ -877,7 +1066,7 @@ export type View = Message<"stich.v1.View"> & {
  * Use `create(ViewSchema)` to create a new message.
  */
 export const ViewSchema: GenMessage<View> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 29);
+  messageDesc(file_stich_v1_session, 36);
 
 /**
  * @generated from message stich.v1.Entity
@@ -899,7 +1088,7 @@ export type Entity = Message<"stich.v1.Entity"> & {
  * Use `create(EntitySchema)` to create a new message.
  */
 export const EntitySchema: GenMessage<Entity> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 30);
+  messageDesc(file_stich_v1_session, 37);
 
 /**
  * @generated from message stich.v1.EntityField
@@ -923,7 +1112,7 @@ export type EntityField = Message<"stich.v1.EntityField"> & {
  * Use `create(EntityFieldSchema)` to create a new message.
  */
 export const EntityFieldSchema: GenMessage<EntityField> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 31);
+  messageDesc(file_stich_v1_session, 38);
 
 /**
  * @generated from message stich.v1.PhasePlan
@@ -955,7 +1144,7 @@ export type PhasePlan = Message<"stich.v1.PhasePlan"> & {
  * Use `create(PhasePlanSchema)` to create a new message.
  */
 export const PhasePlanSchema: GenMessage<PhasePlan> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 32);
+  messageDesc(file_stich_v1_session, 39);
 
 /**
  * @generated from message stich.v1.FilePlan
@@ -977,7 +1166,7 @@ export type FilePlan = Message<"stich.v1.FilePlan"> & {
  * Use `create(FilePlanSchema)` to create a new message.
  */
 export const FilePlanSchema: GenMessage<FilePlan> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 33);
+  messageDesc(file_stich_v1_session, 40);
 
 /**
  * @generated from message stich.v1.Diagnostic
@@ -1019,7 +1208,7 @@ export type Diagnostic = Message<"stich.v1.Diagnostic"> & {
  * Use `create(DiagnosticSchema)` to create a new message.
  */
 export const DiagnosticSchema: GenMessage<Diagnostic> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 34);
+  messageDesc(file_stich_v1_session, 41);
 
 /**
  * SessionEvent is one entry of a session's durable log. Seqs are contiguous
@@ -1185,7 +1374,7 @@ export type SessionEvent = Message<"stich.v1.SessionEvent"> & {
  * Use `create(SessionEventSchema)` to create a new message.
  */
 export const SessionEventSchema: GenMessage<SessionEvent> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 35);
+  messageDesc(file_stich_v1_session, 42);
 
 /**
  * @generated from message stich.v1.VersionCreated
@@ -1202,7 +1391,7 @@ export type VersionCreated = Message<"stich.v1.VersionCreated"> & {
  * Use `create(VersionCreatedSchema)` to create a new message.
  */
 export const VersionCreatedSchema: GenMessage<VersionCreated> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 36);
+  messageDesc(file_stich_v1_session, 43);
 
 /**
  * @generated from message stich.v1.GenerationStarted
@@ -1229,7 +1418,7 @@ export type GenerationStarted = Message<"stich.v1.GenerationStarted"> & {
  * Use `create(GenerationStartedSchema)` to create a new message.
  */
 export const GenerationStartedSchema: GenMessage<GenerationStarted> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 37);
+  messageDesc(file_stich_v1_session, 44);
 
 /**
  * @generated from message stich.v1.GenerationStopped
@@ -1246,7 +1435,7 @@ export type GenerationStopped = Message<"stich.v1.GenerationStopped"> & {
  * Use `create(GenerationStoppedSchema)` to create a new message.
  */
 export const GenerationStoppedSchema: GenMessage<GenerationStopped> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 38);
+  messageDesc(file_stich_v1_session, 45);
 
 /**
  * @generated from message stich.v1.GenerationResumed
@@ -1268,7 +1457,7 @@ export type GenerationResumed = Message<"stich.v1.GenerationResumed"> & {
  * Use `create(GenerationResumedSchema)` to create a new message.
  */
 export const GenerationResumedSchema: GenMessage<GenerationResumed> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 39);
+  messageDesc(file_stich_v1_session, 46);
 
 /**
  * @generated from message stich.v1.PhaseChanged
@@ -1302,7 +1491,7 @@ export type PhaseChanged = Message<"stich.v1.PhaseChanged"> & {
  * Use `create(PhaseChangedSchema)` to create a new message.
  */
 export const PhaseChangedSchema: GenMessage<PhaseChanged> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 40);
+  messageDesc(file_stich_v1_session, 47);
 
 /**
  * @generated from message stich.v1.BlueprintReady
@@ -1319,7 +1508,7 @@ export type BlueprintReady = Message<"stich.v1.BlueprintReady"> & {
  * Use `create(BlueprintReadySchema)` to create a new message.
  */
 export const BlueprintReadySchema: GenMessage<BlueprintReady> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 41);
+  messageDesc(file_stich_v1_session, 48);
 
 /**
  * @generated from message stich.v1.FileStarted
@@ -1341,7 +1530,7 @@ export type FileStarted = Message<"stich.v1.FileStarted"> & {
  * Use `create(FileStartedSchema)` to create a new message.
  */
 export const FileStartedSchema: GenMessage<FileStarted> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 42);
+  messageDesc(file_stich_v1_session, 49);
 
 /**
  * @generated from message stich.v1.FileChunk
@@ -1363,7 +1552,7 @@ export type FileChunk = Message<"stich.v1.FileChunk"> & {
  * Use `create(FileChunkSchema)` to create a new message.
  */
 export const FileChunkSchema: GenMessage<FileChunk> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 43);
+  messageDesc(file_stich_v1_session, 50);
 
 /**
  * @generated from message stich.v1.FileDone
@@ -1390,7 +1579,7 @@ export type FileDone = Message<"stich.v1.FileDone"> & {
  * Use `create(FileDoneSchema)` to create a new message.
  */
 export const FileDoneSchema: GenMessage<FileDone> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 44);
+  messageDesc(file_stich_v1_session, 51);
 
 /**
  * @generated from message stich.v1.FileDeleted
@@ -1407,7 +1596,7 @@ export type FileDeleted = Message<"stich.v1.FileDeleted"> & {
  * Use `create(FileDeletedSchema)` to create a new message.
  */
 export const FileDeletedSchema: GenMessage<FileDeleted> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 45);
+  messageDesc(file_stich_v1_session, 52);
 
 /**
  * @generated from message stich.v1.DiagnosticsReported
@@ -1431,7 +1620,7 @@ export type DiagnosticsReported = Message<"stich.v1.DiagnosticsReported"> & {
  * Use `create(DiagnosticsReportedSchema)` to create a new message.
  */
 export const DiagnosticsReportedSchema: GenMessage<DiagnosticsReported> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 46);
+  messageDesc(file_stich_v1_session, 53);
 
 /**
  * @generated from message stich.v1.FixApplied
@@ -1468,7 +1657,7 @@ export type FixApplied = Message<"stich.v1.FixApplied"> & {
  * Use `create(FixAppliedSchema)` to create a new message.
  */
 export const FixAppliedSchema: GenMessage<FixApplied> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 47);
+  messageDesc(file_stich_v1_session, 54);
 
 /**
  * @generated from message stich.v1.PreviewReady
@@ -1485,7 +1674,7 @@ export type PreviewReady = Message<"stich.v1.PreviewReady"> & {
  * Use `create(PreviewReadySchema)` to create a new message.
  */
 export const PreviewReadySchema: GenMessage<PreviewReady> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 48);
+  messageDesc(file_stich_v1_session, 55);
 
 /**
  * @generated from message stich.v1.LogLine
@@ -1514,7 +1703,7 @@ export type LogLine = Message<"stich.v1.LogLine"> & {
  * Use `create(LogLineSchema)` to create a new message.
  */
 export const LogLineSchema: GenMessage<LogLine> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 49);
+  messageDesc(file_stich_v1_session, 56);
 
 /**
  * @generated from message stich.v1.ChatMessage
@@ -1538,7 +1727,7 @@ export type ChatMessage = Message<"stich.v1.ChatMessage"> & {
  * Use `create(ChatMessageSchema)` to create a new message.
  */
 export const ChatMessageSchema: GenMessage<ChatMessage> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 50);
+  messageDesc(file_stich_v1_session, 57);
 
 /**
  * @generated from message stich.v1.ErrorEvent
@@ -1567,7 +1756,7 @@ export type ErrorEvent = Message<"stich.v1.ErrorEvent"> & {
  * Use `create(ErrorEventSchema)` to create a new message.
  */
 export const ErrorEventSchema: GenMessage<ErrorEvent> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 51);
+  messageDesc(file_stich_v1_session, 58);
 
 /**
  * @generated from message stich.v1.Completed
@@ -1596,7 +1785,7 @@ export type Completed = Message<"stich.v1.Completed"> & {
  * Use `create(CompletedSchema)` to create a new message.
  */
 export const CompletedSchema: GenMessage<Completed> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 52);
+  messageDesc(file_stich_v1_session, 59);
 
 /**
  * Phase is the generation agent's state.
@@ -1788,6 +1977,39 @@ export const SessionService: GenService<{
     methodKind: "unary";
     input: typeof RollbackRequestSchema;
     output: typeof RollbackResponseSchema;
+  },
+  /**
+   * ListSessions lists the caller's apps, most recently updated first. The
+   * files of any of them download as a zip from
+   * GET /api/sessions/{session_id}/download.zip[?version=N].
+   *
+   * @generated from rpc stich.v1.SessionService.ListSessions
+   */
+  listSessions: {
+    methodKind: "unary";
+    input: typeof ListSessionsRequestSchema;
+    output: typeof ListSessionsResponseSchema;
+  },
+  /**
+   * RenameSession sets the title an app is listed under.
+   *
+   * @generated from rpc stich.v1.SessionService.RenameSession
+   */
+  renameSession: {
+    methodKind: "unary";
+    input: typeof RenameSessionRequestSchema;
+    output: typeof RenameSessionResponseSchema;
+  },
+  /**
+   * DeleteSession stops the session and deletes it for good: its files,
+   * versions and event log. Its id then answers NotFound.
+   *
+   * @generated from rpc stich.v1.SessionService.DeleteSession
+   */
+  deleteSession: {
+    methodKind: "unary";
+    input: typeof DeleteSessionRequestSchema;
+    output: typeof DeleteSessionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_stich_v1_session, 0);
