@@ -1,0 +1,94 @@
+package main
+
+import (
+	"archive/zip"
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
+	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
+)
+
+func TestDownloadCommand(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := stichv1connect.NewSessionServiceClient(http.DefaultClient, n.url)
+	res, err := c.CreateSession(ctx, connect.NewRequest(&stichv1.CreateSessionRequest{Prompt: "a recipe tracker with ingredients and ratings"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Msg.GetSessionId()
+	stream, err := c.Watch(ctx, connect.NewRequest(&stichv1.WatchRequest{SessionId: id, UntilIdle: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for stream.Receive() {
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	out := filepath.Join(dir, "app.zip")
+	code, _, errs := runCLI(t, "download", "--server", n.url, "--version", "1", "-o", out, id)
+	if code != 0 || !strings.Contains(errs, "Saved "+out) {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	zr, err := zip.OpenReader(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	found := false
+	for _, f := range zr.File {
+		if !strings.HasPrefix(f.Name, "recipe-tracker/") {
+			t.Fatalf("entry %q is not under the app's folder", f.Name)
+		}
+		if f.Name == "recipe-tracker/package.json" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("no package.json in the zip")
+	}
+	// Default name from the server, in the current folder.
+	wd, _ := os.Getwd()
+	if err := os.Chdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chdir(wd) })
+	if code, _, errs := runCLI(t, "download", "--server", n.url, id); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "recipe-tracker.zip")); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"download", "--server", n.url, "s-nosuchsession000000"}, 1, "does not exist"},
+		{[]string{"download", "--server", n.url, "--version", "99", id}, 1, "404"},
+		{[]string{"download", "--server", n.url, "--version", "x", id}, 2, "version"},
+		{[]string{"download"}, 2, "one SESSION"},
+		{[]string{"download", "--server", "http://127.0.0.1:1", id}, 1, "cannot reach the server"},
+	} {
+		code, _, errs := runCLI(t, tc.args...)
+		if code != tc.code || !strings.Contains(errs, tc.msg) {
+			t.Errorf("%v: exit %d %q, want %d mentioning %q", tc.args, code, errs, tc.code, tc.msg)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Errorf("failed downloads left files: %v", entries)
+	}
+}
