@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/stichdev/stich/internal/testutil"
+	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
 	"github.com/stichdev/stich/ratelimit"
@@ -419,4 +421,27 @@ func TestServerInfo(t *testing.T) {
 	if len(m.GetProviders()) != 1 || !m.GetProviders()[0].GetIsDefault() {
 		t.Fatalf("providers %v", m.GetProviders())
 	}
+}
+
+// FuzzPageToken: any token either fails with errBadPageToken or decodes to
+// a cursor whose re-encoding decodes to the same cursor.
+func FuzzPageToken(f *testing.F) {
+	f.Add(pageTokenRaw("1700000000000000000.s-abcdefgh12"))
+	f.Add(pageTokenRaw("-5.s-abcdefgh12.eu"))
+	f.Add("")
+	f.Add("!!")
+	f.Fuzz(func(t *testing.T, tok string) {
+		at, id, err := parsePageToken(tok)
+		if err != nil {
+			if !errors.Is(err, errBadPageToken) {
+				t.Fatalf("error %v", err)
+			}
+			return
+		}
+		again := pageToken(&actorsv1.AppEntry{SessionId: id, UpdatedAt: at})
+		at2, id2, err := parsePageToken(again)
+		if err != nil || id2 != id || !at2.AsTime().Equal(at.AsTime()) {
+			t.Fatalf("round trip of %q: %v %q %v", tok, at2, id2, err)
+		}
+	})
 }

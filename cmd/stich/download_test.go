@@ -92,3 +92,41 @@ func TestDownloadCommand(t *testing.T) {
 		t.Errorf("failed downloads left files: %v", entries)
 	}
 }
+
+func TestServerInfoReportsModels(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	info := func(n *node) *stichv1.GetServerInfoResponse {
+		t.Helper()
+		r, err := stichv1connect.NewAdminServiceClient(http.DefaultClient, n.url).GetServerInfo(ctx, connect.NewRequest(&stichv1.GetServerInfoRequest{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Msg
+	}
+	plain := info(startNode(t, t.TempDir(), "--region", "eu-west"))
+	if plain.GetDefaultProviderLabel() != "scaffold (no model)" || plain.GetDefaultModel() != "" || len(plain.GetEndpoints()) != 0 ||
+		len(plain.GetActions()) != 0 || plain.GetRegion() != "eu-west" || plain.GetVersion() == "" {
+		t.Fatalf("no model: %v", plain)
+	}
+
+	t.Setenv("STICH_LLM_API_KEY", "sk-secret-never-shown")
+	m := info(startNode(t, t.TempDir(), "--model-provider", "custom", "--base-url", "http://127.0.0.1:1/v1", "--model", "m-test"))
+	if m.GetDefaultModel() != "m-test" || !strings.Contains(m.GetDefaultProviderLabel(), "m-test") || len(m.GetProviders()) != 2 {
+		t.Fatalf("with a model: %v", m)
+	}
+	if len(m.GetEndpoints()) != 1 || m.GetEndpoints()[0].GetBaseUrl() != "http://127.0.0.1:1/v1" || !m.GetEndpoints()[0].GetIsDefault() {
+		t.Fatalf("endpoints %v", m.GetEndpoints())
+	}
+	if len(m.GetActions()) == 0 {
+		t.Fatal("no per-action models")
+	}
+	for _, a := range m.GetActions() {
+		if a.GetModel() != "m-test" {
+			t.Fatalf("action %s uses %q", a.GetAction(), a.GetModel())
+		}
+	}
+	if strings.Contains(m.String(), "sk-secret") {
+		t.Fatal("the API key leaked into GetServerInfo")
+	}
+}
