@@ -197,7 +197,7 @@ func TestAppsBadInput(t *testing.T) {
 	_, err = c.RenameSession(ctx, connect.NewRequest(&stichv1.RenameSessionRequest{SessionId: "s-nosuchsession000000", Title: ""}))
 	wantCode(t, err, connect.CodeInvalidArgument, "title")
 	_, err = c.RenameSession(ctx, connect.NewRequest(&stichv1.RenameSessionRequest{SessionId: "s-nosuchsession000000", Title: " \t "}))
-	wantCode(t, err, connect.CodeInvalidArgument, "title")
+	wantCode(t, err, connect.CodeInvalidArgument, "title must contain non-whitespace text")
 	_, err = c.RenameSession(ctx, connect.NewRequest(&stichv1.RenameSessionRequest{SessionId: "s-nosuchsession000000", Title: strings.Repeat("x", 121)}))
 	wantCode(t, err, connect.CodeInvalidArgument, "title")
 	_, err = c.RenameSession(ctx, connect.NewRequest(&stichv1.RenameSessionRequest{SessionId: "../etc", Title: "x"}))
