@@ -105,6 +105,13 @@ func TestAppsListRenameDelete(t *testing.T) {
 	if r.Msg.GetApp().GetTitle() != "My recipes" {
 		t.Fatalf("renamed to %q", r.Msg.GetApp().GetTitle())
 	}
+	// GetSession carries the user's title (and only a user's: second has none).
+	for id, want := range map[string]string{first: "My recipes", second: ""} {
+		g, err := c.GetSession(ctx, connect.NewRequest(&stichv1.GetSessionRequest{SessionId: id}))
+		if err != nil || g.Msg.GetSession().GetTitle() != want {
+			t.Fatalf("GetSession(%s).title = %q (%v), want %q", id, g.Msg.GetSession().GetTitle(), err, want)
+		}
+	}
 	// A later report (a refinement) keeps the user's title.
 	if _, err := c.SendMessage(ctx, connect.NewRequest(&stichv1.SendMessageRequest{SessionId: first, Text: "add a search box"})); err != nil {
 		t.Fatal(err)

@@ -250,6 +250,11 @@ describe("stich web UI", () => {
     await row.locator(".app-title", { hasText: "Contact Desk" }).waitFor();
     const listed = await rpc(server.url, "SessionService/ListSessions", {});
     assert.equal(listed.apps.find((a) => a.sessionId === id)?.title, "Contact Desk", "the server has the new title");
+    // The session page is headed with the new title too.
+    await row.getByRole("link", { name: /^Contact Desk/ }).click();
+    await page.getByRole("heading", { level: 1, name: "Contact Desk" }).waitFor();
+    await page.goBack();
+    await row.locator(".app-title", { hasText: "Contact Desk" }).waitFor();
 
     // Download the current files: a zip of every file under contact-desk/, equal to GetFile.
     const [dl] = await Promise.all([page.waitForEvent("download"), row.getByRole("link", { name: "Download Contact Desk as a zip" }).click()]);

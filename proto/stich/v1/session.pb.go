@@ -1747,7 +1747,9 @@ type Session struct {
 	// Name of the node that owns (runs and stores) the session now.
 	Node string `protobuf:"bytes,13,opt,name=node,proto3" json:"node,omitempty"`
 	// The latest version (0 before the first generation completes).
-	Version       uint32 `protobuf:"varint,14,opt,name=version,proto3" json:"version,omitempty"`
+	Version uint32 `protobuf:"varint,14,opt,name=version,proto3" json:"version,omitempty"`
+	// The title the user gave the app (RenameSession); empty when none.
+	Title         string `protobuf:"bytes,15,opt,name=title,proto3" json:"title,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1878,6 +1880,13 @@ func (x *Session) GetVersion() uint32 {
 		return x.Version
 	}
 	return 0
+}
+
+func (x *Session) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
 }
 
 type SessionCounters struct {
@@ -4038,7 +4047,7 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"created_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x14\n" +
 	"\x05files\x18\x04 \x01(\rR\x05files\x12\x14\n" +
-	"\x05bytes\x18\x05 \x01(\x04R\x05bytes\"\x80\x04\n" +
+	"\x05bytes\x18\x05 \x01(\x04R\x05bytes\"\x96\x04\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06prompt\x18\x02 \x01(\tR\x06prompt\x12%\n" +
@@ -4056,7 +4065,8 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\x05error\x18\v \x01(\tR\x05error\x12\x16\n" +
 	"\x06region\x18\f \x01(\tR\x06region\x12\x12\n" +
 	"\x04node\x18\r \x01(\tR\x04node\x12\x18\n" +
-	"\aversion\x18\x0e \x01(\rR\aversion\"\xc0\x03\n" +
+	"\aversion\x18\x0e \x01(\rR\aversion\x12\x14\n" +
+	"\x05title\x18\x0f \x01(\tR\x05title\"\xc0\x03\n" +
 	"\x0fSessionCounters\x12)\n" +
 	"\x10phases_completed\x18\x01 \x01(\rR\x0fphasesCompleted\x12!\n" +
 	"\fphase_budget\x18\x02 \x01(\rR\vphaseBudget\x12#\n" +
