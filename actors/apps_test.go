@@ -5,7 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/stichdev/stich/cluster"
 
 	"github.com/stichdev/stich/internal/testutil"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
@@ -146,4 +149,62 @@ func TestTitleFromPrompt(t *testing.T) {
 	if r := []rune(long); len(r) != maxTitleRunes+1 || r[len(r)-1] != '…' {
 		t.Errorf("long title %q", long)
 	}
+}
+
+// TestLegacySessionIsAdopted: a session stored before the apps index
+// existed (no owner) is listed by the local index once it is activated.
+func TestLegacySessionIsAdopted(t *testing.T) {
+	dir := t.TempDir()
+	rt := startRuntime(t, dir, newFake())
+	id := create(t, rt, "an old app")
+	watchAll(t, rt, id, 0)
+	if err := rt.Shutdown(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	// Make it legacy: no owner in its state, and no index at all.
+	st, err := cluster.OpenStore(dir, cluster.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs, _ := st.Grain(KindSession, id)
+	b, err := gs.Get(keyState)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := &actorsv1.SessionState{}
+	if err := proto.Unmarshal(b, state); err != nil || state.GetOwner() != LocalOwner {
+		t.Fatalf("owner %q (%v): a session created without one belongs to %q", state.GetOwner(), err, LocalOwner)
+	}
+	state.Owner = ""
+	b, _ = proto.Marshal(state)
+	if err := gs.Put(keyState, b); err != nil {
+		t.Fatal(err)
+	}
+	idx, _ := st.Grain(KindApps, LocalOwner)
+	if err := idx.DeleteAll(); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	rt2 := startRuntime(t, dir, newFake())
+	list := func() []*actorsv1.AppEntry {
+		r, err := Call[*actorsv1.ListAppsReply](ctxT(t), rt2.Node, KindApps, LocalOwner, &actorsv1.ListApps{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.GetEntries()
+	}
+	if n := len(list()); n != 0 {
+		t.Fatalf("index lists %d apps before the session is activated", n)
+	}
+	snapshot(t, rt2, id) // opening the session activates it
+	testutil.WaitFor(t, 10*time.Second, func() error {
+		es := list()
+		if len(es) != 1 || es[0].GetSessionId() != id || es[0].GetPhase() != stichv1.Phase_PHASE_COMPLETED || es[0].GetVersion() != 1 {
+			return fmt.Errorf("index %v", es)
+		}
+		return nil
+	})
 }

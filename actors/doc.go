@@ -12,7 +12,9 @@
 //     phase change, off their mailbox and ordered by log seq; deleting a
 //     session leaves a tombstone so that a late report cannot list it
 //     again. Like every grain it lives on one owner node of the cluster
-//     and moves with its storage when membership changes.
+//     and moves with its storage when membership changes. A session with
+//     no owner (stored before the index existed) is adopted by "local"
+//     when it is next activated.
 //
 // Calls go through [Call], which takes the caller's context deadline and
 // turns a grain's [actorsv1.GrainError] reply into an [*Error].

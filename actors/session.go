@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -159,6 +160,13 @@ func (g *sessionGrain) onStarted(ctx actor.Context) {
 		g.log().Error("session load failed", "err", err)
 		return
 	}
+	if g.st != nil && g.st.Owner == "" {
+		// A session from before the apps index: it belongs to the one
+		// local user. The owner is saved with the next state write; the
+		// report lists it now.
+		g.st.Owner = LocalOwner
+		g.reportApp(g.st, g.lastSeq)
+	}
 	if g.st != nil && active(g.st.Phase) {
 		g.st.Resumes++
 		ev := &stichv1.SessionEvent{Event: &stichv1.SessionEvent_GenerationResumed{GenerationResumed: &stichv1.GenerationResumed{
@@ -292,7 +300,7 @@ func (g *sessionGrain) onCreate(ctx actor.Context, m *actorsv1.CreateSession) {
 		Id: g.ref.Identity, Prompt: m.GetPrompt(), Options: m.GetOptions(), ProviderLabel: prov.Label(),
 		Phase: stichv1.Phase_PHASE_PLANNING, PhaseBudget: uint32(g.rt.cfg.PhaseBudget),
 		Files: map[string]*stichv1.FileInfo{}, CreatedAt: now, WorkStartedAt: now,
-		Region: cluster.RegionOf(g.ref.Identity), WorkReason: "generation", Owner: m.GetOwner(),
+		Region: cluster.RegionOf(g.ref.Identity), WorkReason: "generation", Owner: cmp.Or(m.GetOwner(), LocalOwner),
 	}
 	if st.Options == nil {
 		st.Options = &stichv1.SessionOptions{}

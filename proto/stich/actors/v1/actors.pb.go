@@ -300,7 +300,7 @@ type CreateSession struct {
 	Prompt  string                 `protobuf:"bytes,1,opt,name=prompt,proto3" json:"prompt,omitempty"`
 	Options *v1.SessionOptions     `protobuf:"bytes,2,opt,name=options,proto3" json:"options,omitempty"`
 	// Owner of the session: the identity of the apps index grain that lists
-	// it ("local" until there are user accounts).
+	// it. Empty means "local", the one user until there are user accounts.
 	Owner         string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1638,8 +1638,9 @@ type SessionState struct {
 	Versions uint32 `protobuf:"varint,26,opt,name=versions,proto3" json:"versions,omitempty"`
 	// What the work in progress is, for the version it will create.
 	WorkReason string `protobuf:"bytes,27,opt,name=work_reason,json=workReason,proto3" json:"work_reason,omitempty"`
-	// Identity of the apps index grain that lists the session ("" for
-	// sessions created before the index existed: they are not listed).
+	// Identity of the apps index grain that lists the session. Sessions
+	// stored before the index existed have none; they are adopted by "local"
+	// when next activated.
 	Owner         string `protobuf:"bytes,28,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
