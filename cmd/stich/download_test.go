@@ -130,3 +130,54 @@ func TestServerInfoReportsModels(t *testing.T) {
 		t.Fatal("the API key leaked into GetServerInfo")
 	}
 }
+
+func TestAppsCommand(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := stichv1connect.NewSessionServiceClient(http.DefaultClient, n.url)
+	var ids []string
+	for _, p := range []string{"a recipe tracker with ingredients and ratings", "a kanban board for my team"} {
+		res, err := c.CreateSession(ctx, connect.NewRequest(&stichv1.CreateSessionRequest{Prompt: p}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.Msg.GetSessionId())
+	}
+	code, out, errs := runCLI(t, "apps", "--server", n.url)
+	if code != 0 || !strings.HasPrefix(out, "SESSION") || strings.Count(out, "\n") != 3 || !strings.Contains(out, ids[0]) || !strings.Contains(out, ids[1]) {
+		t.Fatalf("apps: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, _ = runCLI(t, "apps", "--server", n.url, "--json", "--limit", "1")
+	if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(out, `"sessionId":"s-`) {
+		t.Fatalf("apps --json --limit 1: exit %d\n%s", code, out)
+	}
+	if code, out, errs := runCLI(t, "apps", "rename", "--server", n.url, ids[0], "My  recipes"); code != 0 || !strings.Contains(out, `"My recipes"`) {
+		t.Fatalf("rename: exit %d %s %s", code, out, errs)
+	}
+	if code, _, errs := runCLI(t, "apps", "delete", "--server", n.url, ids[0]); code != 2 || !strings.Contains(errs, "--yes") {
+		t.Fatalf("delete without --yes: exit %d %s", code, errs)
+	}
+	if code, _, errs := runCLI(t, "apps", "delete", "--server", n.url, "--yes", ids[0]); code != 0 {
+		t.Fatalf("delete: exit %d %s", code, errs)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"apps", "delete", "--server", n.url, "--yes", ids[0]}, 1, "not_found"},
+		{[]string{"apps", "rename", "--server", n.url, ids[0], "x"}, 1, "not_found"},
+		{[]string{"apps", "rename", "--server", n.url, ids[1], "  "}, 2, "non-empty TITLE"},
+		{[]string{"apps", "--server", n.url, "--limit", "-1"}, 2, "--limit"},
+	} {
+		code, _, errs := runCLI(t, tc.args...)
+		if code != tc.code || !strings.Contains(errs, tc.msg) {
+			t.Errorf("%v: exit %d %q, want %d mentioning %q", tc.args, code, errs, tc.code, tc.msg)
+		}
+	}
+	code, out, _ = runCLI(t, "apps", "--server", n.url)
+	if code != 0 || strings.Contains(out, ids[0]) || !strings.Contains(out, ids[1]) {
+		t.Fatalf("after delete:\n%s", out)
+	}
+}
