@@ -108,3 +108,77 @@ func TestSessionAcrossNodesSurvivesOwnerLeaving(t *testing.T) {
 		t.Fatalf("after hand-off: %v %v", s, err)
 	}
 }
+
+func TestAppsIndexAcrossNodes(t *testing.T) {
+	rts := startPeers(t, 3, 0)
+	indexOwner, err := rts[0].Node.Owner(KindApps, LocalOwner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One session owned by each node, all created through n0: each
+	// reports to the one index, wherever it lives.
+	ids := map[string]string{}
+	for len(ids) < 3 {
+		id := rts[0].NewSessionID("")
+		o, _ := rts[0].Node.Owner(KindSession, id)
+		if _, ok := ids[o]; ok {
+			continue
+		}
+		ids[o] = id
+		if _, err := Call[*actorsv1.CreateSessionReply](ctxT(t), rts[0].Node, KindSession, id,
+			&actorsv1.CreateSession{Prompt: "a recipe tracker with ingredients and ratings", Owner: LocalOwner}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	completed := func(rt *Runtime, want int) func() error {
+		return func() error {
+			r, err := Call[*actorsv1.ListAppsReply](ctxT(t), rt.Node, KindApps, LocalOwner, &actorsv1.ListApps{})
+			if err != nil {
+				return err
+			}
+			done := 0
+			for _, e := range r.GetEntries() {
+				if e.GetPhase() == stichv1.Phase_PHASE_COMPLETED && e.GetVersion() == 1 {
+					done++
+				}
+			}
+			if len(r.GetEntries()) != want || done != want {
+				return fmt.Errorf("%s lists %d apps, %d completed; want %d", rt.Node.Name(), len(r.GetEntries()), done, want)
+			}
+			return nil
+		}
+	}
+	for _, rt := range rts {
+		testutil.WaitFor(t, 30*time.Second, completed(rt, 3))
+	}
+	// The index's node leaves: the index moves with its storage.
+	var rest []*Runtime
+	for _, rt := range rts {
+		if rt.Node.Name() == indexOwner {
+			if err := rt.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		rest = append(rest, rt)
+	}
+	testutil.WaitFor(t, 30*time.Second, completed(rest[0], 3))
+	// Delete, through one node, a session another node owns.
+	var victim string
+	for o, id := range ids {
+		if o != rest[0].Node.Name() && o != indexOwner {
+			victim = id
+		}
+	}
+	if _, err := Call[*actorsv1.DeleteSessionReply](ctxT(t), rest[0].Node, KindSession, victim, &actorsv1.DeleteSession{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Call[*actorsv1.RemoveAppReply](ctxT(t), rest[0].Node, KindApps, LocalOwner, &actorsv1.RemoveApp{SessionId: victim}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 30*time.Second, completed(rest[1], 2))
+	_, err = Call[*actorsv1.SnapshotReply](ctxT(t), rest[1].Node, KindSession, victim, &actorsv1.GetSnapshot{})
+	if ae, ok := err.(*Error); !ok || ae.Code != actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND {
+		t.Fatalf("deleted session answers %v", err)
+	}
+}

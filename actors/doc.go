@@ -6,6 +6,15 @@
 //     events out to watchers, and resumes interrupted work after a restart.
 //   - ratelimit (one per limit key, e.g. "create:ip:127.0.0.1"): a
 //     sliding-window bucket.
+//   - apps (one per owner; "local" until there are user accounts): the
+//     index of the owner's apps — title, phase, version, times — that the
+//     apps list pages through. Session grains report to it after each
+//     phase change, off their mailbox and ordered by log seq; deleting a
+//     session leaves a tombstone so that a late report cannot list it
+//     again. Like every grain it lives on one owner node of the cluster
+//     and moves with its storage when membership changes. A session with
+//     no owner (stored before the index existed) is adopted by "local"
+//     when it is next activated.
 //
 // Calls go through [Call], which takes the caller's context deadline and
 // turns a grain's [actorsv1.GrainError] reply into an [*Error].

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -24,6 +26,7 @@ const (
 	KindSession   = "session"
 	KindRateLimit = "ratelimit"
 	KindSandbox   = "sandbox"
+	KindApps      = "apps"
 )
 
 // Config configures the grain runtime of a node.
@@ -63,6 +66,14 @@ type Runtime struct {
 	Node *cluster.Node
 	log  *slog.Logger
 	hubs hubs
+
+	// Background work of grains that must not block a mailbox (reports
+	// to the apps index): tracked, cancelled and awaited by Shutdown.
+	bgMu     sync.Mutex
+	bgClosed bool
+	bgWG     sync.WaitGroup
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
 }
 
 // Start starts a node serving the session and ratelimit grains.
@@ -101,6 +112,7 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 		cfg.Cluster.Logger = slog.Default()
 	}
 	rt := &Runtime{cfg: cfg, log: cfg.Cluster.Logger}
+	rt.bgCtx, rt.bgCancel = context.WithCancel(context.Background())
 	cfg.Cluster.OnAlarm = rt.deliverAlarm
 	// Session alarms are watchdogs of work in progress: after a restart,
 	// wake those sessions at once so interrupted generations resume.
@@ -109,17 +121,43 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 		{Name: KindSession, New: func(ref *cluster.GrainRef) actor.Actor { return newSessionGrain(rt, ref) }},
 		{Name: KindRateLimit, Ephemeral: true, New: func(ref *cluster.GrainRef) actor.Actor { return newRateLimitGrain(rt, ref) }},
 		{Name: KindSandbox, Ephemeral: true, New: func(ref *cluster.GrainRef) actor.Actor { return newSandboxGrain(rt, ref) }},
+		{Name: KindApps, New: func(ref *cluster.GrainRef) actor.Actor { return newAppsGrain(rt, ref) }},
 	}
 	n, err := cluster.Start(ctx, cfg.Cluster, kinds)
 	if err != nil {
+		rt.bgCancel()
 		return nil, err
 	}
 	rt.Node = n
 	return rt, nil
 }
 
-// Shutdown stops the node; see [cluster.Node.Shutdown]. Idempotent.
-func (rt *Runtime) Shutdown(ctx context.Context) error { return rt.Node.Shutdown(ctx) }
+// Shutdown stops the node; see [cluster.Node.Shutdown]. Background work
+// still running (reports to apps indexes) is cancelled and awaited first;
+// none starts afterwards. Idempotent.
+func (rt *Runtime) Shutdown(ctx context.Context) error {
+	rt.bgMu.Lock()
+	rt.bgClosed = true
+	rt.bgMu.Unlock()
+	rt.bgCancel()
+	rt.bgWG.Wait()
+	return rt.Node.Shutdown(ctx)
+}
+
+// goBackground runs f on a goroutine that Shutdown cancels (through ctx)
+// and waits for. After Shutdown has begun, f is not run.
+func (rt *Runtime) goBackground(f func(ctx context.Context)) {
+	rt.bgMu.Lock()
+	defer rt.bgMu.Unlock()
+	if rt.bgClosed {
+		return
+	}
+	rt.bgWG.Add(1)
+	go func() {
+		defer rt.bgWG.Done()
+		f(rt.bgCtx)
+	}()
+}
 
 // Provider returns the provider configured under name ("" for the default).
 func (rt *Runtime) Provider(name string) (codegen.Provider, bool) {
@@ -128,6 +166,16 @@ func (rt *Runtime) Provider(name string) (codegen.Provider, bool) {
 	}
 	p, ok := rt.cfg.Providers[name]
 	return p, ok
+}
+
+// Providers returns the configured providers, sorted by name.
+func (rt *Runtime) Providers() []codegen.Provider {
+	out := make([]codegen.Provider, 0, len(rt.cfg.Providers))
+	for _, p := range rt.cfg.Providers {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	return out
 }
 
 // DefaultProvider returns the provider used when a session names none.

@@ -80,7 +80,10 @@ func (g *sandboxGrain) Receive(ctx actor.Context) {
 			g.sender = nil
 		}
 	case *actorsv1.SandboxCancel:
-		g.stopCheck(false)
+		g.stopCheck(m.GetFree())
+		if m.GetFree() {
+			g.free()
+		}
 		ctx.Respond(&actorsv1.SandboxCancelAck{})
 	case *actorsv1.SandboxAsset:
 		reply := g.asset(m.GetPath())

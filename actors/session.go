@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -180,6 +181,13 @@ func (g *sessionGrain) onStarted(ctx actor.Context) {
 		g.log().Error("session load failed", "err", err)
 		return
 	}
+	if g.st != nil && g.st.Owner == "" {
+		// A session from before the apps index: it belongs to the one
+		// local user. The owner is saved with the next state write; the
+		// report lists it now.
+		g.st.Owner = LocalOwner
+		g.reportApp(g.st, g.lastSeq)
+	}
 	if g.st != nil && active(g.st.Phase) {
 		g.st.Resumes++
 		ev := &stichv1.SessionEvent{Event: &stichv1.SessionEvent_GenerationResumed{GenerationResumed: &stichv1.GenerationResumed{
@@ -258,6 +266,10 @@ func (g *sessionGrain) commit(ctx actor.Context, st *actorsv1.SessionState, extr
 		return err
 	}
 	g.lastSeq = seq
+	if st != nil && (g.st == nil || st.Phase != g.st.Phase || st.Versions != g.st.Versions ||
+		st.GetBlueprint().GetTitle() != g.st.GetBlueprint().GetTitle()) {
+		g.reportApp(st, seq)
+	}
 	for _, ev := range evs {
 		notice := &actorsv1.EventNotice{Event: ev}
 		for _, pid := range g.subs {
@@ -309,7 +321,7 @@ func (g *sessionGrain) onCreate(ctx actor.Context, m *actorsv1.CreateSession) {
 		Id: g.ref.Identity, Prompt: m.GetPrompt(), Options: m.GetOptions(), ProviderLabel: prov.Label(),
 		Phase: stichv1.Phase_PHASE_PLANNING, PhaseBudget: uint32(g.rt.cfg.PhaseBudget),
 		Files: map[string]*stichv1.FileInfo{}, CreatedAt: now, WorkStartedAt: now,
-		Region: cluster.RegionOf(g.ref.Identity), WorkReason: "generation",
+		Region: cluster.RegionOf(g.ref.Identity), WorkReason: "generation", Owner: cmp.Or(m.GetOwner(), LocalOwner),
 	}
 	if st.Options == nil {
 		st.Options = &stichv1.SessionOptions{}
@@ -352,7 +364,23 @@ func (g *sessionGrain) onRequest(ctx actor.Context, msg any) {
 	case *actorsv1.GetSnapshot:
 		ctx.Respond(&actorsv1.SnapshotReply{Session: g.snapshot()})
 	case *actorsv1.ListFiles:
+		if v := m.GetVersion(); v > 0 {
+			rec, err := g.loadVersion(v)
+			if err != nil {
+				g.respondErr(ctx, err)
+				return
+			}
+			files := make([]*stichv1.FileInfo, 0, len(rec.GetFiles()))
+			for p, sum := range rec.GetFiles() {
+				files = append(files, &stichv1.FileInfo{Path: p, Sha256: sum})
+			}
+			sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+			ctx.Respond(&actorsv1.ListFilesReply{Files: files})
+			return
+		}
 		ctx.Respond(&actorsv1.ListFilesReply{Files: g.fileInfos()})
+	case *actorsv1.DeleteSession:
+		g.onDelete(ctx)
 	case *actorsv1.ListVersions:
 		g.onListVersions(ctx)
 	case *actorsv1.DiffVersions:
@@ -554,6 +582,28 @@ func (g *sessionGrain) onResume(ctx actor.Context) {
 	g.st = st
 	ctx.Respond(&actorsv1.PhaseReply{Phase: st.Phase})
 	g.startStep(ctx)
+}
+
+// onDelete stops the work, deletes every key of the session (state, log,
+// files, versions) and its alarm, and asks watchers to re-subscribe, which
+// they then cannot: from now on the session answers NOT_FOUND.
+func (g *sessionGrain) onDelete(ctx actor.Context) {
+	g.stopWorker(true)
+	g.stopIdleCheck(true)
+	if err := g.ref.Store.DeleteAll(); err != nil {
+		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "delete session: %v", err))
+		return
+	}
+	g.log().Info("session deleted")
+	g.tellWatchersMoved(ctx)
+	for _, pid := range g.subs {
+		ctx.Unwatch(pid)
+	}
+	g.subs = map[string]*actor.PID{}
+	g.st, g.lastSeq = nil, 0
+	// Leave memory soon, as for an unknown session.
+	ctx.SetReceiveTimeout(time.Second)
+	ctx.Respond(&actorsv1.DeleteSessionReply{})
 }
 
 // fail ends the current step with an error: the session goes to FAILED and

@@ -18,6 +18,24 @@ type adminService struct {
 	rt *actors.Runtime
 	// onLeave starts the node's graceful exit (hand-off, leave, exit).
 	onLeave func()
+	// cfg holds the version and model description GetServerInfo reports.
+	cfg *Config
+}
+
+func (a *adminService) GetServerInfo(ctx context.Context, _ *connect.Request[stichv1.GetServerInfoRequest]) (*connect.Response[stichv1.GetServerInfoResponse], error) {
+	def := a.rt.DefaultProvider()
+	res := &stichv1.GetServerInfoResponse{
+		Version: a.cfg.Version, Node: a.rt.Node.Name(), Region: a.rt.Region(),
+		DefaultProvider: def.Name(), DefaultProviderLabel: def.Label(), DefaultModel: a.cfg.DefaultModel,
+		Endpoints: a.cfg.ModelEndpoints, Actions: a.cfg.ActionModels,
+	}
+	if res.Version == "" {
+		res.Version = "dev"
+	}
+	for _, p := range a.rt.Providers() {
+		res.Providers = append(res.Providers, &stichv1.CodeProvider{Name: p.Name(), Label: p.Label(), IsDefault: p.Name() == def.Name()})
+	}
+	return connect.NewResponse(res), nil
 }
 
 var _ stichv1connect.AdminServiceHandler = (*adminService)(nil)

@@ -7,16 +7,12 @@ import (
 	"html"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/stichdev/stich/actors"
 	"github.com/stichdev/stich/preview"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 )
-
-// sessionIDPattern matches the session ids of stich.v1 (see session.proto).
-var sessionIDPattern = regexp.MustCompile(`^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$`)
 
 // NewPreviewHandler serves app previews at /preview/{session}/ from any
 // node: each request asks the session's sandbox grain, wherever the

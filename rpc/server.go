@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/stichdev/stich/actors"
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
 	"github.com/stichdev/stich/ratelimit"
 )
@@ -37,6 +38,13 @@ type Config struct {
 	Logger *slog.Logger
 	// Version is reported on the index page.
 	Version string
+	// ModelEndpoints and ActionModels describe the model configuration
+	// for GetServerInfo (empty when apps are written by the scaffold).
+	// Set by the caller that configured the providers; never API keys.
+	ModelEndpoints []*stichv1.ModelEndpoint
+	ActionModels   []*stichv1.ActionModel
+	// DefaultModel is the model that writes code ("" for the scaffold).
+	DefaultModel string
 	// OnLeave, if set, is called (once, on its own goroutine) when an
 	// operator asks the node to leave the cluster through AdminService.
 	OnLeave func()
@@ -96,7 +104,10 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	mux.Handle(stichv1connect.NewSessionServiceHandler(&sessionService{
 		rt: rt, log: s.log, createLimit: cfg.CreateLimit, shutdown: s.shutdown,
 	}, opts...))
-	mux.Handle(stichv1connect.NewAdminServiceHandler(&adminService{rt: rt, onLeave: cfg.OnLeave}, opts...))
+	mux.Handle(stichv1connect.NewAdminServiceHandler(&adminService{rt: rt, onLeave: cfg.OnLeave, cfg: &s.cfg}, opts...))
+	mux.HandleFunc("GET /api/sessions/{id}/download.zip", s.download)
+	mux.HandleFunc("/api/sessions/{id}/download.zip", methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("/api/", apiNotFound)
 	services := []string{stichv1connect.SessionServiceName, stichv1connect.AdminServiceName}
 	s.health = grpchealth.NewStaticChecker(services...)
 	mux.Handle(grpchealth.NewHandler(s.health, connect.WithCompressMinBytes(1024)))

@@ -20,6 +20,9 @@ import (
 // callTimeout bounds each unary grain call made by a handler.
 const callTimeout = 15 * time.Second
 
+// titleTimeout bounds GetSession's look-up of the user's title.
+const titleTimeout = 2 * time.Second
+
 // sessionService implements stich.v1.SessionService on top of the grains.
 type sessionService struct {
 	rt          *actors.Runtime
@@ -65,10 +68,11 @@ func (s *sessionService) CreateSession(ctx context.Context, req *connect.Request
 	}
 	id := s.rt.NewSessionID(region)
 	reply, err := actors.Call[*actorsv1.CreateSessionReply](ctx, s.rt.Node, actors.KindSession, id,
-		&actorsv1.CreateSession{Prompt: req.Msg.GetPrompt(), Options: req.Msg.GetOptions()})
+		&actorsv1.CreateSession{Prompt: req.Msg.GetPrompt(), Options: req.Msg.GetOptions(), Owner: owner(ctx)})
 	if err != nil {
 		return nil, s.fail(ctx, proc, err)
 	}
+	s.registerApp(ctx, id, req.Msg.GetPrompt(), reply.GetProviderLabel())
 	s.log.InfoContext(ctx, "session created", "session", id, "provider", reply.GetProviderLabel())
 	return connect.NewResponse(&stichv1.CreateSessionResponse{SessionId: id, ProviderLabel: reply.GetProviderLabel()}), nil
 }
@@ -138,7 +142,17 @@ func (s *sessionService) GetSession(ctx context.Context, req *connect.Request[st
 	if err != nil {
 		return nil, s.fail(ctx, "GetSession", err)
 	}
-	return connect.NewResponse(&stichv1.GetSessionResponse{Session: r.GetSession()}), nil
+	sess := r.GetSession()
+	// The user's title, if any, from the apps index. Best effort: the
+	// snapshot is the answer; an index that cannot be reached only leaves
+	// the title out.
+	tctx, tcancel := context.WithTimeout(ctx, titleTimeout)
+	app, err := actors.Call[*actorsv1.AppReply](tctx, s.rt.Node, actors.KindApps, owner(ctx), &actorsv1.GetApp{SessionId: sess.GetId()})
+	tcancel()
+	if err == nil && app.GetEntry().GetTitleSource() == actorsv1.TitleSource_TITLE_SOURCE_USER {
+		sess.Title = app.GetEntry().GetTitle()
+	}
+	return connect.NewResponse(&stichv1.GetSessionResponse{Session: sess}), nil
 }
 
 func (s *sessionService) GetFile(ctx context.Context, req *connect.Request[stichv1.GetFileRequest]) (*connect.Response[stichv1.GetFileResponse], error) {

@@ -48,7 +48,7 @@ func describeViolations(ve *protovalidate.ValidationError) string {
 		switch viol.Proto.GetRuleId() {
 		case "string.pattern":
 			text = "has an invalid format"
-			if field == "prompt" || field == "text" {
+			if field == "prompt" || field == "text" || field == "title" {
 				text = "must contain non-whitespace text"
 			}
 		}

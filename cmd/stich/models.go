@@ -13,6 +13,7 @@ import (
 
 	"github.com/stichdev/stich/codegen"
 	"github.com/stichdev/stich/llm"
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 )
 
 // modelFlags select a model provider. Each also reads from the llm
@@ -125,15 +126,7 @@ whether one is set. With nothing configured, apps are written by the scaffold (n
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "\nPROVIDER\tKIND\tBASE URL\tDEFAULT MODEL\tKEY")
 			for _, p := range cfg.Providers {
-				key := "none"
-				switch {
-				case p.APIKey.Reveal() != "":
-					key = "set (config)"
-				case p.APIKeyEnv != "" && os.Getenv(p.APIKeyEnv) != "":
-					key = "set ($" + p.APIKeyEnv + ")"
-				case p.APIKeyEnv != "":
-					key = "missing ($" + p.APIKeyEnv + " is empty)"
-				}
+				key := keyStatus(p)
 				def := ""
 				if p.Name == cfg.DefaultProvider {
 					def = " (default)"
@@ -145,8 +138,8 @@ whether one is set. With nothing configured, apps are written by the scaffold (n
 			sort.Slice(actions, func(i, j int) bool { return actions[i] < actions[j] })
 			for _, a := range actions {
 				ac := cfg.Resolve(a)
-				fb := strings.Trim(ac.FallbackProvider+"/"+ac.FallbackModel, "/")
-				if ac.FallbackModel == "" {
+				fb := fallbackOf(ac)
+				if fb == "" {
 					fb = "-"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", a, ac.Provider, ac.Model, fb, ac.MaxTokens, ac.ReasoningEffort)
@@ -156,4 +149,49 @@ whether one is set. With nothing configured, apps are written by the scaffold (n
 	}
 	f.register(cmd.Flags())
 	return cmd
+}
+
+// keyStatus says whether a provider's API key is set, never the key.
+func keyStatus(p llm.ProviderConfig) string {
+	switch {
+	case p.APIKey.Reveal() != "":
+		return "set (config)"
+	case p.APIKeyEnv != "" && os.Getenv(p.APIKeyEnv) != "":
+		return "set ($" + p.APIKeyEnv + ")"
+	case p.APIKeyEnv != "":
+		return "missing ($" + p.APIKeyEnv + " is empty)"
+	}
+	return "none"
+}
+
+// fallbackOf is "provider/model" of an action's fallback, or "".
+func fallbackOf(ac llm.ActionConfig) string {
+	if ac.FallbackModel == "" {
+		return ""
+	}
+	return strings.Trim(ac.FallbackProvider+"/"+ac.FallbackModel, "/")
+}
+
+// modelInfo describes a model configuration for AdminService.GetServerInfo:
+// endpoints (with key status, never keys), per-action models sorted by
+// action, and the model that writes code.
+func modelInfo(cfg llm.Config) ([]*stichv1.ModelEndpoint, []*stichv1.ActionModel, string) {
+	var eps []*stichv1.ModelEndpoint
+	def := cfg.DefaultProvider
+	if def == "" && len(cfg.Providers) > 0 {
+		def = cfg.Providers[0].Name
+	}
+	for _, p := range cfg.Providers {
+		eps = append(eps, &stichv1.ModelEndpoint{Name: p.Name, Kind: string(p.Kind), BaseUrl: p.BaseURL,
+			DefaultModel: p.DefaultModel, IsDefault: p.Name == def, ApiKey: keyStatus(p)})
+	}
+	actions := append([]llm.Action(nil), llm.Actions...)
+	sort.Slice(actions, func(i, j int) bool { return actions[i] < actions[j] })
+	var acts []*stichv1.ActionModel
+	for _, a := range actions {
+		ac := cfg.Resolve(a)
+		acts = append(acts, &stichv1.ActionModel{Action: string(a), Provider: ac.Provider, Model: ac.Model,
+			Fallback: fallbackOf(ac), MaxTokens: uint32(max(ac.MaxTokens, 0)), ReasoningEffort: ac.ReasoningEffort})
+	}
+	return eps, acts, cfg.Resolve(llm.ActionPhaseImplementation).Model
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/stichdev/stich/actors"
 	"github.com/stichdev/stich/cluster"
 	"github.com/stichdev/stich/codegen"
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/ratelimit"
 	"github.com/stichdev/stich/rpc"
 )
@@ -192,6 +193,12 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	if err != nil {
 		return err
 	}
+	var endpoints []*stichv1.ModelEndpoint
+	var actionModels []*stichv1.ActionModel
+	var defaultModel string
+	if mcfg, ok, err := f.models.load(); err == nil && ok {
+		endpoints, actionModels, defaultModel = modelInfo(mcfg)
+	}
 	// Bind the API first, so the node gossips the address it really
 	// serves on (port 0 picks one).
 	ln, err := net.Listen("tcp", f.http)
@@ -232,6 +239,7 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	ctx, leave := context.WithCancel(ctx)
 	defer leave()
 	srv, err := rpc.New(rt, rpc.Config{Addr: f.http, Listener: ln, CreateLimit: f.createRule(), Logger: log, Version: version,
+		ModelEndpoints: endpoints, ActionModels: actionModels, DefaultModel: defaultModel,
 		OnLeave: func() {
 			log.Info("leave requested by an operator")
 			leave()

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { inflateRawSync } from "node:zlib";
 import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -150,4 +151,45 @@ export function envelope(obj, flags = 0) {
 /** connectStream builds a Connect server-stream body: messages, then the end-of-stream frame. */
 export function connectStream(messages, error) {
   return Buffer.concat([...messages.map((m) => envelope(m)), envelope(error ? { error } : {}, 2)]);
+}
+
+/**
+ * unzip reads a zip file's entries (stored or deflated) through its central
+ * directory: [{ name, data: Buffer, modified: Date }], in the zip's order.
+ * Enough for checking stich's downloads without an unzip dependency.
+ */
+export function unzip(buf) {
+  let eocd = -1;
+  for (let i = buf.length - 22; i >= Math.max(0, buf.length - 22 - 65535); i--) {
+    if (buf.readUInt32LE(i) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd < 0) throw new Error("not a zip: no end of central directory");
+  const count = buf.readUInt16LE(eocd + 10);
+  let p = buf.readUInt32LE(eocd + 16);
+  const out = [];
+  for (let n = 0; n < count; n++) {
+    if (buf.readUInt32LE(p) !== 0x02014b50) throw new Error(`bad central directory entry ${n}`);
+    const method = buf.readUInt16LE(p + 10);
+    const time = buf.readUInt16LE(p + 12);
+    const date = buf.readUInt16LE(p + 14);
+    const csize = buf.readUInt32LE(p + 20);
+    const nameLen = buf.readUInt16LE(p + 28);
+    const extraLen = buf.readUInt16LE(p + 30);
+    const commentLen = buf.readUInt16LE(p + 32);
+    const local = buf.readUInt32LE(p + 42);
+    const name = buf.subarray(p + 46, p + 46 + nameLen).toString("utf8");
+    const lNameLen = buf.readUInt16LE(local + 26);
+    const lExtraLen = buf.readUInt16LE(local + 28);
+    const start = local + 30 + lNameLen + lExtraLen;
+    const raw = buf.subarray(start, start + csize);
+    const data = method === 0 ? raw : method === 8 ? inflateRawSync(raw) : null;
+    if (!data) throw new Error(`${name}: unsupported compression method ${method}`);
+    const modified = new Date(Date.UTC(1980 + (date >> 9), ((date >> 5) & 15) - 1, date & 31, time >> 11, (time >> 5) & 63, (time & 31) * 2));
+    out.push({ name, data, modified });
+    p += 46 + nameLen + extraLen + commentLen;
+  }
+  return out;
 }

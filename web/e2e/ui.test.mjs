@@ -17,7 +17,9 @@ import {
   stichBinary,
   stopServer,
   tmp,
+  unzip,
 } from "./harness.mjs";
+import { readFileSync } from "node:fs";
 
 const PROMPT = "a recipe tracker with ingredients and ratings";
 const T = { timeout: 60_000 };
@@ -201,7 +203,7 @@ describe("stich web UI", () => {
     await page.context().close();
   });
 
-  it("recent sessions are listed on the home page", T, async () => {
+  it("recent apps (from the server) are listed on the home page", T, async () => {
     const page = await newPage(browser);
     // localStorage is per context: create one here, then come back home.
     const id = await createApp(page, server.url, "a kanban board for my team");
@@ -211,6 +213,102 @@ describe("stich web UI", () => {
     await item.locator(".badge", { hasText: "completed" }).waitFor();
     await page.getByTestId("provider-label").filter({ hasText: "scaffold (no model)" }).waitFor();
     await shot(page, "06-home-recent");
+    await page.context().close();
+  });
+
+  it("apps: listed after creation, rename, download zips, delete with confirmation", { timeout: 90_000 }, async () => {
+    const page = await newPage(browser);
+    const id = await createApp(page, server.url, "a contact form with name and email");
+    await waitPhase(page, "completed");
+
+    // Versions tab: each version downloads as a zip named after the app.
+    await page.getByRole("tab", { name: /Versions/ }).click();
+    await page.getByTestId("download-current").waitFor();
+    const [v1] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download v1 as a zip" }).click()]);
+    assert.match(v1.suggestedFilename(), /^[a-z0-9-]+-v1\.zip$/);
+
+    // The app is in the list, newest first, with its phase.
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Apps" }).click();
+    await page.getByRole("heading", { name: "Apps", exact: true }).waitFor();
+    const row = page.locator(`.app-item[data-id="${id}"]`);
+    await row.locator(".badge", { hasText: "completed" }).waitFor();
+    assert.equal(await page.locator(".app-item").first().getAttribute("data-id"), id, "the newest app is first");
+    await shot(page, "20-apps");
+
+    // Rename with the keyboard: the button opens a focused field, Enter saves.
+    await row.getByRole("button", { name: /^Rename / }).focus();
+    await page.keyboard.press("Enter");
+    const field = row.getByLabel("New title");
+    await field.waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-label") ?? document.activeElement?.id), `rename-${id}`);
+    await field.fill("   ");
+    await row.getByText("Type a title").waitFor();
+    assert.equal(await row.getByRole("button", { name: "Save" }).isDisabled(), true, "an empty title cannot be saved");
+    await field.fill("Contact Desk");
+    await shot(page, "21-apps-rename");
+    await field.press("Enter");
+    await row.locator(".app-title", { hasText: "Contact Desk" }).waitFor();
+    const listed = await rpc(server.url, "SessionService/ListSessions", {});
+    assert.equal(listed.apps.find((a) => a.sessionId === id)?.title, "Contact Desk", "the server has the new title");
+    // The session page is headed with the new title too.
+    await row.getByRole("link", { name: /^Contact Desk/ }).click();
+    await page.getByRole("heading", { level: 1, name: "Contact Desk" }).waitFor();
+    await page.goBack();
+    await row.locator(".app-title", { hasText: "Contact Desk" }).waitFor();
+
+    // Download the current files: a zip of every file under contact-desk/, equal to GetFile.
+    const [dl] = await Promise.all([page.waitForEvent("download"), row.getByRole("link", { name: "Download Contact Desk as a zip" }).click()]);
+    assert.equal(dl.suggestedFilename(), "contact-desk.zip");
+    const zipPath = join(artifacts, "contact-desk.zip");
+    await dl.saveAs(zipPath);
+    const entries = unzip(readFileSync(zipPath));
+    const { files } = await rpc(server.url, "SessionService/ListFiles", { sessionId: id });
+    assert.deepEqual(
+      entries.map((e) => e.name),
+      files.map((f) => `contact-desk/${f.path}`),
+      "one entry per file, in path order, under the app's folder",
+    );
+    for (const f of files) {
+      const { file } = await rpc(server.url, "SessionService/GetFile", { sessionId: id, path: f.path });
+      const entry = entries.find((e) => e.name === `contact-desk/${f.path}`);
+      assert.equal(entry.data.toString("utf8"), file.content, `${f.path} in the zip matches GetFile`);
+    }
+
+    // Delete asks first; Escape (or Cancel) keeps the app.
+    await row.getByRole("button", { name: "Delete Contact Desk" }).click();
+    const dialog = page.getByRole("dialog", { name: "Delete “Contact Desk”?" });
+    await dialog.waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Cancel", "focus starts on the safe choice");
+    await shot(page, "22-apps-delete-confirm");
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "hidden" });
+    assert.equal(await row.count(), 1, "cancelled: the app is still listed");
+    await rpc(server.url, "SessionService/GetSession", { sessionId: id });
+
+    await row.getByRole("button", { name: "Delete Contact Desk" }).click();
+    await dialog.getByRole("button", { name: "Delete for good" }).click();
+    await row.waitFor({ state: "detached" });
+    const gone = await fetch(`${server.url}/stich.v1.SessionService/GetSession`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ sessionId: id }),
+    });
+    assert.equal(gone.status, 404, "the deleted session answers NotFound");
+    const after = await rpc(server.url, "SessionService/ListSessions", {});
+    assert.ok(!after.apps.some((a) => a.sessionId === id), "the deleted app is not listed");
+
+    // Phones: no sideways scrolling on the apps list.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${server.url}/apps`);
+    await page.locator(".app-item").first().waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `apps page scrolls sideways by ${overflow}px at 390 px`);
+    await shot(page, "23-apps-mobile");
+    assert.deepEqual(page.errors, []);
+
+    // The deleted session's page says it is not found (the 404 is expected).
+    await page.goto(`${server.url}/s/${id}`);
+    await page.getByTestId("not-found").waitFor();
     await page.context().close();
   });
 
@@ -264,6 +362,9 @@ describe("stich web UI", () => {
     await page.getByRole("link", { name: "Settings" }).click();
     await page.getByRole("heading", { name: "Settings" }).waitFor();
     await page.getByText(/^Node /).waitFor();
+    await page.getByTestId("default-provider").filter({ hasText: "scaffold (no model)" }).waitFor();
+    await page.locator('tr[data-provider="scaffold"]').getByText("default").waitFor();
+    await page.getByTestId("no-model").waitFor();
     await page.getByRole("radio", { name: "dark", exact: true }).check();
     assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), "dark");
     await shot(page, "12-settings-dark");

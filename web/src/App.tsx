@@ -1,5 +1,6 @@
 import { useEffect, useState } from "react";
 import { ErrorBoundary } from "./components/ErrorBoundary";
+import { AppsPage } from "./pages/Apps";
 import { ClusterPage } from "./pages/Cluster";
 import { HomePage } from "./pages/Home";
 import { NotFoundPage } from "./pages/NotFound";
@@ -12,6 +13,7 @@ function route(path: string) {
   if (path === "/" || path === "/index.html") return <HomePage />;
   const m = /^\/s\/([^/]+)\/?$/.exec(path);
   if (m) return <SessionPage id={decodeURIComponent(m[1])} />;
+  if (path === "/apps") return <AppsPage />;
   if (path === "/cluster") return <ClusterPage />;
   if (path === "/settings") return <SettingsPage />;
   return <NotFoundPage path={path} />;
@@ -41,6 +43,7 @@ export function App() {
   const path = usePath();
   const nav = [
     { href: "/", label: "New app" },
+    { href: "/apps", label: "Apps" },
     { href: "/cluster", label: "Cluster" },
     { href: "/settings", label: "Settings" },
   ];

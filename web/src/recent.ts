@@ -1,6 +1,8 @@
-// Recent sessions live in this browser's localStorage: the API has no list
-// of sessions yet. Entries are validated on read; a corrupt store reads as
-// empty instead of breaking the page.
+// Sessions this browser opened, in localStorage (the apps list itself comes
+// from the server: SessionService.ListSessions). It remembers the provider
+// label the server last reported, shown until GetServerInfo answers.
+// Entries are validated on read; a corrupt store reads as empty instead of
+// breaking the page.
 import { SESSION_ID } from "./api";
 
 export interface RecentSession {

@@ -21,6 +21,388 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type GetServerInfoRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetServerInfoRequest) Reset() {
+	*x = GetServerInfoRequest{}
+	mi := &file_stich_v1_admin_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetServerInfoRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetServerInfoRequest) ProtoMessage() {}
+
+func (x *GetServerInfoRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_admin_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetServerInfoRequest.ProtoReflect.Descriptor instead.
+func (*GetServerInfoRequest) Descriptor() ([]byte, []int) {
+	return file_stich_v1_admin_proto_rawDescGZIP(), []int{0}
+}
+
+type GetServerInfoResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Version string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	Node    string                 `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	Region  string                 `protobuf:"bytes,3,opt,name=region,proto3" json:"region,omitempty"`
+	// Name of the provider that writes apps when a session names none.
+	DefaultProvider string `protobuf:"bytes,4,opt,name=default_provider,json=defaultProvider,proto3" json:"default_provider,omitempty"`
+	// Its label, e.g. "scaffold (no model)" or "openai (openai/gpt-5)".
+	DefaultProviderLabel string `protobuf:"bytes,5,opt,name=default_provider_label,json=defaultProviderLabel,proto3" json:"default_provider_label,omitempty"`
+	// Model that writes the code (empty for the scaffold).
+	DefaultModel string `protobuf:"bytes,6,opt,name=default_model,json=defaultModel,proto3" json:"default_model,omitempty"`
+	// Code providers a session can choose, default included.
+	Providers []*CodeProvider `protobuf:"bytes,7,rep,name=providers,proto3" json:"providers,omitempty"`
+	// Model endpoints (empty when no model is configured).
+	Endpoints []*ModelEndpoint `protobuf:"bytes,8,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
+	// Per-action models (empty when no model is configured).
+	Actions       []*ActionModel `protobuf:"bytes,9,rep,name=actions,proto3" json:"actions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetServerInfoResponse) Reset() {
+	*x = GetServerInfoResponse{}
+	mi := &file_stich_v1_admin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetServerInfoResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetServerInfoResponse) ProtoMessage() {}
+
+func (x *GetServerInfoResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_admin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetServerInfoResponse.ProtoReflect.Descriptor instead.
+func (*GetServerInfoResponse) Descriptor() ([]byte, []int) {
+	return file_stich_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GetServerInfoResponse) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *GetServerInfoResponse) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *GetServerInfoResponse) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *GetServerInfoResponse) GetDefaultProvider() string {
+	if x != nil {
+		return x.DefaultProvider
+	}
+	return ""
+}
+
+func (x *GetServerInfoResponse) GetDefaultProviderLabel() string {
+	if x != nil {
+		return x.DefaultProviderLabel
+	}
+	return ""
+}
+
+func (x *GetServerInfoResponse) GetDefaultModel() string {
+	if x != nil {
+		return x.DefaultModel
+	}
+	return ""
+}
+
+func (x *GetServerInfoResponse) GetProviders() []*CodeProvider {
+	if x != nil {
+		return x.Providers
+	}
+	return nil
+}
+
+func (x *GetServerInfoResponse) GetEndpoints() []*ModelEndpoint {
+	if x != nil {
+		return x.Endpoints
+	}
+	return nil
+}
+
+func (x *GetServerInfoResponse) GetActions() []*ActionModel {
+	if x != nil {
+		return x.Actions
+	}
+	return nil
+}
+
+type CodeProvider struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Label         string                 `protobuf:"bytes,2,opt,name=label,proto3" json:"label,omitempty"`
+	IsDefault     bool                   `protobuf:"varint,3,opt,name=is_default,json=isDefault,proto3" json:"is_default,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CodeProvider) Reset() {
+	*x = CodeProvider{}
+	mi := &file_stich_v1_admin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CodeProvider) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CodeProvider) ProtoMessage() {}
+
+func (x *CodeProvider) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_admin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CodeProvider.ProtoReflect.Descriptor instead.
+func (*CodeProvider) Descriptor() ([]byte, []int) {
+	return file_stich_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CodeProvider) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CodeProvider) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *CodeProvider) GetIsDefault() bool {
+	if x != nil {
+		return x.IsDefault
+	}
+	return false
+}
+
+type ModelEndpoint struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Preset, e.g. "openai", "ollama", "custom".
+	Kind         string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	BaseUrl      string `protobuf:"bytes,3,opt,name=base_url,json=baseUrl,proto3" json:"base_url,omitempty"`
+	DefaultModel string `protobuf:"bytes,4,opt,name=default_model,json=defaultModel,proto3" json:"default_model,omitempty"`
+	IsDefault    bool   `protobuf:"varint,5,opt,name=is_default,json=isDefault,proto3" json:"is_default,omitempty"`
+	// "set (config)", "set ($OPENAI_API_KEY)", "missing ($OPENAI_API_KEY is empty)" or "none".
+	ApiKey        string `protobuf:"bytes,6,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelEndpoint) Reset() {
+	*x = ModelEndpoint{}
+	mi := &file_stich_v1_admin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelEndpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelEndpoint) ProtoMessage() {}
+
+func (x *ModelEndpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_admin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelEndpoint.ProtoReflect.Descriptor instead.
+func (*ModelEndpoint) Descriptor() ([]byte, []int) {
+	return file_stich_v1_admin_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ModelEndpoint) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ModelEndpoint) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ModelEndpoint) GetBaseUrl() string {
+	if x != nil {
+		return x.BaseUrl
+	}
+	return ""
+}
+
+func (x *ModelEndpoint) GetDefaultModel() string {
+	if x != nil {
+		return x.DefaultModel
+	}
+	return ""
+}
+
+func (x *ModelEndpoint) GetIsDefault() bool {
+	if x != nil {
+		return x.IsDefault
+	}
+	return false
+}
+
+func (x *ModelEndpoint) GetApiKey() string {
+	if x != nil {
+		return x.ApiKey
+	}
+	return ""
+}
+
+type ActionModel struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Agent action, e.g. "blueprint", "phase_implementation", "review".
+	Action   string `protobuf:"bytes,1,opt,name=action,proto3" json:"action,omitempty"`
+	Provider string `protobuf:"bytes,2,opt,name=provider,proto3" json:"provider,omitempty"`
+	Model    string `protobuf:"bytes,3,opt,name=model,proto3" json:"model,omitempty"`
+	// "provider/model" tried when the model fails; empty for none.
+	Fallback        string `protobuf:"bytes,4,opt,name=fallback,proto3" json:"fallback,omitempty"`
+	MaxTokens       uint32 `protobuf:"varint,5,opt,name=max_tokens,json=maxTokens,proto3" json:"max_tokens,omitempty"`
+	ReasoningEffort string `protobuf:"bytes,6,opt,name=reasoning_effort,json=reasoningEffort,proto3" json:"reasoning_effort,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ActionModel) Reset() {
+	*x = ActionModel{}
+	mi := &file_stich_v1_admin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActionModel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActionModel) ProtoMessage() {}
+
+func (x *ActionModel) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_admin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActionModel.ProtoReflect.Descriptor instead.
+func (*ActionModel) Descriptor() ([]byte, []int) {
+	return file_stich_v1_admin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ActionModel) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *ActionModel) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *ActionModel) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *ActionModel) GetFallback() string {
+	if x != nil {
+		return x.Fallback
+	}
+	return ""
+}
+
+func (x *ActionModel) GetMaxTokens() uint32 {
+	if x != nil {
+		return x.MaxTokens
+	}
+	return 0
+}
+
+func (x *ActionModel) GetReasoningEffort() string {
+	if x != nil {
+		return x.ReasoningEffort
+	}
+	return ""
+}
+
 type GetClusterStatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -29,7 +411,7 @@ type GetClusterStatusRequest struct {
 
 func (x *GetClusterStatusRequest) Reset() {
 	*x = GetClusterStatusRequest{}
-	mi := &file_stich_v1_admin_proto_msgTypes[0]
+	mi := &file_stich_v1_admin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -41,7 +423,7 @@ func (x *GetClusterStatusRequest) String() string {
 func (*GetClusterStatusRequest) ProtoMessage() {}
 
 func (x *GetClusterStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_admin_proto_msgTypes[0]
+	mi := &file_stich_v1_admin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -54,7 +436,7 @@ func (x *GetClusterStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetClusterStatusRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_admin_proto_rawDescGZIP(), []int{0}
+	return file_stich_v1_admin_proto_rawDescGZIP(), []int{5}
 }
 
 type GetClusterStatusResponse struct {
@@ -71,7 +453,7 @@ type GetClusterStatusResponse struct {
 
 func (x *GetClusterStatusResponse) Reset() {
 	*x = GetClusterStatusResponse{}
-	mi := &file_stich_v1_admin_proto_msgTypes[1]
+	mi := &file_stich_v1_admin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -83,7 +465,7 @@ func (x *GetClusterStatusResponse) String() string {
 func (*GetClusterStatusResponse) ProtoMessage() {}
 
 func (x *GetClusterStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_admin_proto_msgTypes[1]
+	mi := &file_stich_v1_admin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -96,7 +478,7 @@ func (x *GetClusterStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetClusterStatusResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_admin_proto_rawDescGZIP(), []int{1}
+	return file_stich_v1_admin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetClusterStatusResponse) GetNode() string {
@@ -142,7 +524,7 @@ type ClusterMember struct {
 
 func (x *ClusterMember) Reset() {
 	*x = ClusterMember{}
-	mi := &file_stich_v1_admin_proto_msgTypes[2]
+	mi := &file_stich_v1_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -154,7 +536,7 @@ func (x *ClusterMember) String() string {
 func (*ClusterMember) ProtoMessage() {}
 
 func (x *ClusterMember) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_admin_proto_msgTypes[2]
+	mi := &file_stich_v1_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -167,7 +549,7 @@ func (x *ClusterMember) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterMember.ProtoReflect.Descriptor instead.
 func (*ClusterMember) Descriptor() ([]byte, []int) {
-	return file_stich_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_stich_v1_admin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ClusterMember) GetName() string {
@@ -248,7 +630,7 @@ type LeaveRequest struct {
 
 func (x *LeaveRequest) Reset() {
 	*x = LeaveRequest{}
-	mi := &file_stich_v1_admin_proto_msgTypes[3]
+	mi := &file_stich_v1_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -260,7 +642,7 @@ func (x *LeaveRequest) String() string {
 func (*LeaveRequest) ProtoMessage() {}
 
 func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_admin_proto_msgTypes[3]
+	mi := &file_stich_v1_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -273,7 +655,7 @@ func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRequest.ProtoReflect.Descriptor instead.
 func (*LeaveRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_stich_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
 type LeaveResponse struct {
@@ -285,7 +667,7 @@ type LeaveResponse struct {
 
 func (x *LeaveResponse) Reset() {
 	*x = LeaveResponse{}
-	mi := &file_stich_v1_admin_proto_msgTypes[4]
+	mi := &file_stich_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -297,7 +679,7 @@ func (x *LeaveResponse) String() string {
 func (*LeaveResponse) ProtoMessage() {}
 
 func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_admin_proto_msgTypes[4]
+	mi := &file_stich_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -310,7 +692,7 @@ func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveResponse.ProtoReflect.Descriptor instead.
 func (*LeaveResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_stich_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LeaveResponse) GetNode() string {
@@ -324,7 +706,39 @@ var File_stich_v1_admin_proto protoreflect.FileDescriptor
 
 const file_stich_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x14stich/v1/admin.proto\x12\bstich.v1\"\x19\n" +
+	"\x14stich/v1/admin.proto\x12\bstich.v1\"\x16\n" +
+	"\x14GetServerInfoRequest\"\x81\x03\n" +
+	"\x15GetServerInfoResponse\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x12\x12\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\x12\x16\n" +
+	"\x06region\x18\x03 \x01(\tR\x06region\x12)\n" +
+	"\x10default_provider\x18\x04 \x01(\tR\x0fdefaultProvider\x124\n" +
+	"\x16default_provider_label\x18\x05 \x01(\tR\x14defaultProviderLabel\x12#\n" +
+	"\rdefault_model\x18\x06 \x01(\tR\fdefaultModel\x124\n" +
+	"\tproviders\x18\a \x03(\v2\x16.stich.v1.CodeProviderR\tproviders\x125\n" +
+	"\tendpoints\x18\b \x03(\v2\x17.stich.v1.ModelEndpointR\tendpoints\x12/\n" +
+	"\aactions\x18\t \x03(\v2\x15.stich.v1.ActionModelR\aactions\"W\n" +
+	"\fCodeProvider\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05label\x18\x02 \x01(\tR\x05label\x12\x1d\n" +
+	"\n" +
+	"is_default\x18\x03 \x01(\bR\tisDefault\"\xaf\x01\n" +
+	"\rModelEndpoint\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x19\n" +
+	"\bbase_url\x18\x03 \x01(\tR\abaseUrl\x12#\n" +
+	"\rdefault_model\x18\x04 \x01(\tR\fdefaultModel\x12\x1d\n" +
+	"\n" +
+	"is_default\x18\x05 \x01(\bR\tisDefault\x12\x17\n" +
+	"\aapi_key\x18\x06 \x01(\tR\x06apiKey\"\xbd\x01\n" +
+	"\vActionModel\x12\x16\n" +
+	"\x06action\x18\x01 \x01(\tR\x06action\x12\x1a\n" +
+	"\bprovider\x18\x02 \x01(\tR\bprovider\x12\x14\n" +
+	"\x05model\x18\x03 \x01(\tR\x05model\x12\x1a\n" +
+	"\bfallback\x18\x04 \x01(\tR\bfallback\x12\x1d\n" +
+	"\n" +
+	"max_tokens\x18\x05 \x01(\rR\tmaxTokens\x12)\n" +
+	"\x10reasoning_effort\x18\x06 \x01(\tR\x0freasoningEffort\"\x19\n" +
 	"\x17GetClusterStatusRequest\"\x92\x01\n" +
 	"\x18GetClusterStatusResponse\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x121\n" +
@@ -348,10 +762,11 @@ const file_stich_v1_admin_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\rR\x05value:\x028\x01\"\x0e\n" +
 	"\fLeaveRequest\"#\n" +
 	"\rLeaveResponse\x12\x12\n" +
-	"\x04node\x18\x01 \x01(\tR\x04node2\xa8\x01\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node2\xff\x01\n" +
 	"\fAdminService\x12^\n" +
 	"\x10GetClusterStatus\x12!.stich.v1.GetClusterStatusRequest\x1a\".stich.v1.GetClusterStatusResponse\"\x03\x90\x02\x01\x128\n" +
-	"\x05Leave\x12\x16.stich.v1.LeaveRequest\x1a\x17.stich.v1.LeaveResponseB2Z0github.com/stichdev/stich/proto/stich/v1;stichv1b\x06proto3"
+	"\x05Leave\x12\x16.stich.v1.LeaveRequest\x1a\x17.stich.v1.LeaveResponse\x12U\n" +
+	"\rGetServerInfo\x12\x1e.stich.v1.GetServerInfoRequest\x1a\x1f.stich.v1.GetServerInfoResponse\"\x03\x90\x02\x01B2Z0github.com/stichdev/stich/proto/stich/v1;stichv1b\x06proto3"
 
 var (
 	file_stich_v1_admin_proto_rawDescOnce sync.Once
@@ -365,28 +780,38 @@ func file_stich_v1_admin_proto_rawDescGZIP() []byte {
 	return file_stich_v1_admin_proto_rawDescData
 }
 
-var file_stich_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_stich_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_stich_v1_admin_proto_goTypes = []any{
-	(*GetClusterStatusRequest)(nil),  // 0: stich.v1.GetClusterStatusRequest
-	(*GetClusterStatusResponse)(nil), // 1: stich.v1.GetClusterStatusResponse
-	(*ClusterMember)(nil),            // 2: stich.v1.ClusterMember
-	(*LeaveRequest)(nil),             // 3: stich.v1.LeaveRequest
-	(*LeaveResponse)(nil),            // 4: stich.v1.LeaveResponse
-	nil,                              // 5: stich.v1.ClusterMember.GrainsEntry
+	(*GetServerInfoRequest)(nil),     // 0: stich.v1.GetServerInfoRequest
+	(*GetServerInfoResponse)(nil),    // 1: stich.v1.GetServerInfoResponse
+	(*CodeProvider)(nil),             // 2: stich.v1.CodeProvider
+	(*ModelEndpoint)(nil),            // 3: stich.v1.ModelEndpoint
+	(*ActionModel)(nil),              // 4: stich.v1.ActionModel
+	(*GetClusterStatusRequest)(nil),  // 5: stich.v1.GetClusterStatusRequest
+	(*GetClusterStatusResponse)(nil), // 6: stich.v1.GetClusterStatusResponse
+	(*ClusterMember)(nil),            // 7: stich.v1.ClusterMember
+	(*LeaveRequest)(nil),             // 8: stich.v1.LeaveRequest
+	(*LeaveResponse)(nil),            // 9: stich.v1.LeaveResponse
+	nil,                              // 10: stich.v1.ClusterMember.GrainsEntry
 }
 var file_stich_v1_admin_proto_depIdxs = []int32{
-	2, // 0: stich.v1.GetClusterStatusResponse.members:type_name -> stich.v1.ClusterMember
-	2, // 1: stich.v1.GetClusterStatusResponse.failed:type_name -> stich.v1.ClusterMember
-	5, // 2: stich.v1.ClusterMember.grains:type_name -> stich.v1.ClusterMember.GrainsEntry
-	0, // 3: stich.v1.AdminService.GetClusterStatus:input_type -> stich.v1.GetClusterStatusRequest
-	3, // 4: stich.v1.AdminService.Leave:input_type -> stich.v1.LeaveRequest
-	1, // 5: stich.v1.AdminService.GetClusterStatus:output_type -> stich.v1.GetClusterStatusResponse
-	4, // 6: stich.v1.AdminService.Leave:output_type -> stich.v1.LeaveResponse
-	5, // [5:7] is the sub-list for method output_type
-	3, // [3:5] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	2,  // 0: stich.v1.GetServerInfoResponse.providers:type_name -> stich.v1.CodeProvider
+	3,  // 1: stich.v1.GetServerInfoResponse.endpoints:type_name -> stich.v1.ModelEndpoint
+	4,  // 2: stich.v1.GetServerInfoResponse.actions:type_name -> stich.v1.ActionModel
+	7,  // 3: stich.v1.GetClusterStatusResponse.members:type_name -> stich.v1.ClusterMember
+	7,  // 4: stich.v1.GetClusterStatusResponse.failed:type_name -> stich.v1.ClusterMember
+	10, // 5: stich.v1.ClusterMember.grains:type_name -> stich.v1.ClusterMember.GrainsEntry
+	5,  // 6: stich.v1.AdminService.GetClusterStatus:input_type -> stich.v1.GetClusterStatusRequest
+	8,  // 7: stich.v1.AdminService.Leave:input_type -> stich.v1.LeaveRequest
+	0,  // 8: stich.v1.AdminService.GetServerInfo:input_type -> stich.v1.GetServerInfoRequest
+	6,  // 9: stich.v1.AdminService.GetClusterStatus:output_type -> stich.v1.GetClusterStatusResponse
+	9,  // 10: stich.v1.AdminService.Leave:output_type -> stich.v1.LeaveResponse
+	1,  // 11: stich.v1.AdminService.GetServerInfo:output_type -> stich.v1.GetServerInfoResponse
+	9,  // [9:12] is the sub-list for method output_type
+	6,  // [6:9] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_stich_v1_admin_proto_init() }
@@ -400,7 +825,7 @@ func file_stich_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_v1_admin_proto_rawDesc), len(file_stich_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

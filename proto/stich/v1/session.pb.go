@@ -1362,6 +1362,409 @@ func (x *SaveFileResponse) GetVersion() *Version {
 	return nil
 }
 
+type ListSessionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many apps; 0 means 50.
+	PageSize uint32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; empty starts at the first.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSessionsRequest) Reset() {
+	*x = ListSessionsRequest{}
+	mi := &file_stich_v1_session_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSessionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSessionsRequest) ProtoMessage() {}
+
+func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
+func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ListSessionsRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSessionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListSessionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Apps  []*AppSummary          `protobuf:"bytes,1,rep,name=apps,proto3" json:"apps,omitempty"`
+	// Pass as page_token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// Number of apps in the list.
+	Total         uint32 `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSessionsResponse) Reset() {
+	*x = ListSessionsResponse{}
+	mi := &file_stich_v1_session_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSessionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSessionsResponse) ProtoMessage() {}
+
+func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
+func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListSessionsResponse) GetApps() []*AppSummary {
+	if x != nil {
+		return x.Apps
+	}
+	return nil
+}
+
+func (x *ListSessionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListSessionsResponse) GetTotal() uint32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+// AppSummary is one app (a session) as the apps list shows it.
+type AppSummary struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SessionId string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	Title     string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	Prompt    string                 `protobuf:"bytes,3,opt,name=prompt,proto3" json:"prompt,omitempty"`
+	// Phase as of the last idle or phase change the session reported.
+	Phase Phase `protobuf:"varint,4,opt,name=phase,proto3,enum=stich.v1.Phase" json:"phase,omitempty"`
+	// Latest version (0 before the first generation completes).
+	Version       uint32                 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	Region        string                 `protobuf:"bytes,8,opt,name=region,proto3" json:"region,omitempty"`
+	ProviderLabel string                 `protobuf:"bytes,9,opt,name=provider_label,json=providerLabel,proto3" json:"provider_label,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppSummary) Reset() {
+	*x = AppSummary{}
+	mi := &file_stich_v1_session_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppSummary) ProtoMessage() {}
+
+func (x *AppSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppSummary.ProtoReflect.Descriptor instead.
+func (*AppSummary) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *AppSummary) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *AppSummary) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *AppSummary) GetPrompt() string {
+	if x != nil {
+		return x.Prompt
+	}
+	return ""
+}
+
+func (x *AppSummary) GetPhase() Phase {
+	if x != nil {
+		return x.Phase
+	}
+	return Phase_PHASE_UNSPECIFIED
+}
+
+func (x *AppSummary) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *AppSummary) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *AppSummary) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *AppSummary) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *AppSummary) GetProviderLabel() string {
+	if x != nil {
+		return x.ProviderLabel
+	}
+	return ""
+}
+
+type RenameSessionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	Title         string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenameSessionRequest) Reset() {
+	*x = RenameSessionRequest{}
+	mi := &file_stich_v1_session_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenameSessionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenameSessionRequest) ProtoMessage() {}
+
+func (x *RenameSessionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenameSessionRequest.ProtoReflect.Descriptor instead.
+func (*RenameSessionRequest) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *RenameSessionRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *RenameSessionRequest) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+type RenameSessionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	App           *AppSummary            `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenameSessionResponse) Reset() {
+	*x = RenameSessionResponse{}
+	mi := &file_stich_v1_session_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenameSessionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenameSessionResponse) ProtoMessage() {}
+
+func (x *RenameSessionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenameSessionResponse.ProtoReflect.Descriptor instead.
+func (*RenameSessionResponse) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *RenameSessionResponse) GetApp() *AppSummary {
+	if x != nil {
+		return x.App
+	}
+	return nil
+}
+
+type DeleteSessionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteSessionRequest) Reset() {
+	*x = DeleteSessionRequest{}
+	mi := &file_stich_v1_session_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteSessionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteSessionRequest) ProtoMessage() {}
+
+func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteSessionRequest.ProtoReflect.Descriptor instead.
+func (*DeleteSessionRequest) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *DeleteSessionRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+type DeleteSessionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteSessionResponse) Reset() {
+	*x = DeleteSessionResponse{}
+	mi := &file_stich_v1_session_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteSessionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteSessionResponse) ProtoMessage() {}
+
+func (x *DeleteSessionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteSessionResponse.ProtoReflect.Descriptor instead.
+func (*DeleteSessionResponse) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{31}
+}
+
 // Version is an immutable snapshot of the app's files.
 type Version struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -1377,7 +1780,7 @@ type Version struct {
 
 func (x *Version) Reset() {
 	*x = Version{}
-	mi := &file_stich_v1_session_proto_msgTypes[25]
+	mi := &file_stich_v1_session_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1389,7 +1792,7 @@ func (x *Version) String() string {
 func (*Version) ProtoMessage() {}
 
 func (x *Version) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[25]
+	mi := &file_stich_v1_session_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1402,7 +1805,7 @@ func (x *Version) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Version.ProtoReflect.Descriptor instead.
 func (*Version) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{25}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Version) GetNumber() uint32 {
@@ -1461,14 +1864,16 @@ type Session struct {
 	// Name of the node that owns (runs and stores) the session now.
 	Node string `protobuf:"bytes,13,opt,name=node,proto3" json:"node,omitempty"`
 	// The latest version (0 before the first generation completes).
-	Version       uint32 `protobuf:"varint,14,opt,name=version,proto3" json:"version,omitempty"`
+	Version uint32 `protobuf:"varint,14,opt,name=version,proto3" json:"version,omitempty"`
+	// The title the user gave the app (RenameSession); empty when none.
+	Title         string `protobuf:"bytes,15,opt,name=title,proto3" json:"title,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Session) Reset() {
 	*x = Session{}
-	mi := &file_stich_v1_session_proto_msgTypes[26]
+	mi := &file_stich_v1_session_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1480,7 +1885,7 @@ func (x *Session) String() string {
 func (*Session) ProtoMessage() {}
 
 func (x *Session) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[26]
+	mi := &file_stich_v1_session_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1493,7 +1898,7 @@ func (x *Session) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Session.ProtoReflect.Descriptor instead.
 func (*Session) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{26}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Session) GetId() string {
@@ -1594,6 +1999,13 @@ func (x *Session) GetVersion() uint32 {
 	return 0
 }
 
+func (x *Session) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
 type SessionCounters struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	PhasesCompleted    uint32                 `protobuf:"varint,1,opt,name=phases_completed,json=phasesCompleted,proto3" json:"phases_completed,omitempty"`
@@ -1616,7 +2028,7 @@ type SessionCounters struct {
 
 func (x *SessionCounters) Reset() {
 	*x = SessionCounters{}
-	mi := &file_stich_v1_session_proto_msgTypes[27]
+	mi := &file_stich_v1_session_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1628,7 +2040,7 @@ func (x *SessionCounters) String() string {
 func (*SessionCounters) ProtoMessage() {}
 
 func (x *SessionCounters) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[27]
+	mi := &file_stich_v1_session_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1641,7 +2053,7 @@ func (x *SessionCounters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionCounters.ProtoReflect.Descriptor instead.
 func (*SessionCounters) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{27}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SessionCounters) GetPhasesCompleted() uint32 {
@@ -1740,7 +2152,7 @@ type FileInfo struct {
 
 func (x *FileInfo) Reset() {
 	*x = FileInfo{}
-	mi := &file_stich_v1_session_proto_msgTypes[28]
+	mi := &file_stich_v1_session_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1752,7 +2164,7 @@ func (x *FileInfo) String() string {
 func (*FileInfo) ProtoMessage() {}
 
 func (x *FileInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[28]
+	mi := &file_stich_v1_session_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1765,7 +2177,7 @@ func (x *FileInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileInfo.ProtoReflect.Descriptor instead.
 func (*FileInfo) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{28}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *FileInfo) GetPath() string {
@@ -1800,7 +2212,7 @@ type File struct {
 
 func (x *File) Reset() {
 	*x = File{}
-	mi := &file_stich_v1_session_proto_msgTypes[29]
+	mi := &file_stich_v1_session_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1812,7 +2224,7 @@ func (x *File) String() string {
 func (*File) ProtoMessage() {}
 
 func (x *File) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[29]
+	mi := &file_stich_v1_session_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1825,7 +2237,7 @@ func (x *File) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use File.ProtoReflect.Descriptor instead.
 func (*File) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{29}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *File) GetPath() string {
@@ -1872,7 +2284,7 @@ type Blueprint struct {
 
 func (x *Blueprint) Reset() {
 	*x = Blueprint{}
-	mi := &file_stich_v1_session_proto_msgTypes[30]
+	mi := &file_stich_v1_session_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1884,7 +2296,7 @@ func (x *Blueprint) String() string {
 func (*Blueprint) ProtoMessage() {}
 
 func (x *Blueprint) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[30]
+	mi := &file_stich_v1_session_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1897,7 +2309,7 @@ func (x *Blueprint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Blueprint.ProtoReflect.Descriptor instead.
 func (*Blueprint) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{30}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Blueprint) GetTitle() string {
@@ -1994,7 +2406,7 @@ type View struct {
 
 func (x *View) Reset() {
 	*x = View{}
-	mi := &file_stich_v1_session_proto_msgTypes[31]
+	mi := &file_stich_v1_session_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2006,7 +2418,7 @@ func (x *View) String() string {
 func (*View) ProtoMessage() {}
 
 func (x *View) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[31]
+	mi := &file_stich_v1_session_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2019,7 +2431,7 @@ func (x *View) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use View.ProtoReflect.Descriptor instead.
 func (*View) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{31}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *View) GetName() string {
@@ -2046,7 +2458,7 @@ type Entity struct {
 
 func (x *Entity) Reset() {
 	*x = Entity{}
-	mi := &file_stich_v1_session_proto_msgTypes[32]
+	mi := &file_stich_v1_session_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2058,7 +2470,7 @@ func (x *Entity) String() string {
 func (*Entity) ProtoMessage() {}
 
 func (x *Entity) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[32]
+	mi := &file_stich_v1_session_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2071,7 +2483,7 @@ func (x *Entity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Entity.ProtoReflect.Descriptor instead.
 func (*Entity) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{32}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Entity) GetName() string {
@@ -2099,7 +2511,7 @@ type EntityField struct {
 
 func (x *EntityField) Reset() {
 	*x = EntityField{}
-	mi := &file_stich_v1_session_proto_msgTypes[33]
+	mi := &file_stich_v1_session_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2111,7 +2523,7 @@ func (x *EntityField) String() string {
 func (*EntityField) ProtoMessage() {}
 
 func (x *EntityField) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[33]
+	mi := &file_stich_v1_session_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2124,7 +2536,7 @@ func (x *EntityField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntityField.ProtoReflect.Descriptor instead.
 func (*EntityField) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{33}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *EntityField) GetName() string {
@@ -2153,7 +2565,7 @@ type PhasePlan struct {
 
 func (x *PhasePlan) Reset() {
 	*x = PhasePlan{}
-	mi := &file_stich_v1_session_proto_msgTypes[34]
+	mi := &file_stich_v1_session_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2165,7 +2577,7 @@ func (x *PhasePlan) String() string {
 func (*PhasePlan) ProtoMessage() {}
 
 func (x *PhasePlan) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[34]
+	mi := &file_stich_v1_session_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2178,7 +2590,7 @@ func (x *PhasePlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhasePlan.ProtoReflect.Descriptor instead.
 func (*PhasePlan) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{34}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *PhasePlan) GetName() string {
@@ -2219,7 +2631,7 @@ type FilePlan struct {
 
 func (x *FilePlan) Reset() {
 	*x = FilePlan{}
-	mi := &file_stich_v1_session_proto_msgTypes[35]
+	mi := &file_stich_v1_session_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2231,7 +2643,7 @@ func (x *FilePlan) String() string {
 func (*FilePlan) ProtoMessage() {}
 
 func (x *FilePlan) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[35]
+	mi := &file_stich_v1_session_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2244,7 +2656,7 @@ func (x *FilePlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FilePlan.ProtoReflect.Descriptor instead.
 func (*FilePlan) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{35}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *FilePlan) GetPath() string {
@@ -2275,7 +2687,7 @@ type Diagnostic struct {
 
 func (x *Diagnostic) Reset() {
 	*x = Diagnostic{}
-	mi := &file_stich_v1_session_proto_msgTypes[36]
+	mi := &file_stich_v1_session_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2287,7 +2699,7 @@ func (x *Diagnostic) String() string {
 func (*Diagnostic) ProtoMessage() {}
 
 func (x *Diagnostic) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[36]
+	mi := &file_stich_v1_session_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2300,7 +2712,7 @@ func (x *Diagnostic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Diagnostic.ProtoReflect.Descriptor instead.
 func (*Diagnostic) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{36}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Diagnostic) GetCode() string {
@@ -2377,7 +2789,7 @@ type SessionEvent struct {
 
 func (x *SessionEvent) Reset() {
 	*x = SessionEvent{}
-	mi := &file_stich_v1_session_proto_msgTypes[37]
+	mi := &file_stich_v1_session_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2389,7 +2801,7 @@ func (x *SessionEvent) String() string {
 func (*SessionEvent) ProtoMessage() {}
 
 func (x *SessionEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[37]
+	mi := &file_stich_v1_session_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2402,7 +2814,7 @@ func (x *SessionEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEvent.ProtoReflect.Descriptor instead.
 func (*SessionEvent) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{37}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SessionEvent) GetSeq() uint64 {
@@ -2711,7 +3123,7 @@ type VersionCreated struct {
 
 func (x *VersionCreated) Reset() {
 	*x = VersionCreated{}
-	mi := &file_stich_v1_session_proto_msgTypes[38]
+	mi := &file_stich_v1_session_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2723,7 +3135,7 @@ func (x *VersionCreated) String() string {
 func (*VersionCreated) ProtoMessage() {}
 
 func (x *VersionCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[38]
+	mi := &file_stich_v1_session_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2736,7 +3148,7 @@ func (x *VersionCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VersionCreated.ProtoReflect.Descriptor instead.
 func (*VersionCreated) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{38}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *VersionCreated) GetVersion() *Version {
@@ -2757,7 +3169,7 @@ type GenerationStarted struct {
 
 func (x *GenerationStarted) Reset() {
 	*x = GenerationStarted{}
-	mi := &file_stich_v1_session_proto_msgTypes[39]
+	mi := &file_stich_v1_session_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2769,7 +3181,7 @@ func (x *GenerationStarted) String() string {
 func (*GenerationStarted) ProtoMessage() {}
 
 func (x *GenerationStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[39]
+	mi := &file_stich_v1_session_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2782,7 +3194,7 @@ func (x *GenerationStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationStarted.ProtoReflect.Descriptor instead.
 func (*GenerationStarted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{39}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GenerationStarted) GetPrompt() string {
@@ -2815,7 +3227,7 @@ type GenerationStopped struct {
 
 func (x *GenerationStopped) Reset() {
 	*x = GenerationStopped{}
-	mi := &file_stich_v1_session_proto_msgTypes[40]
+	mi := &file_stich_v1_session_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2827,7 +3239,7 @@ func (x *GenerationStopped) String() string {
 func (*GenerationStopped) ProtoMessage() {}
 
 func (x *GenerationStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[40]
+	mi := &file_stich_v1_session_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2840,7 +3252,7 @@ func (x *GenerationStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationStopped.ProtoReflect.Descriptor instead.
 func (*GenerationStopped) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{40}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GenerationStopped) GetReason() string {
@@ -2860,7 +3272,7 @@ type GenerationResumed struct {
 
 func (x *GenerationResumed) Reset() {
 	*x = GenerationResumed{}
-	mi := &file_stich_v1_session_proto_msgTypes[41]
+	mi := &file_stich_v1_session_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2872,7 +3284,7 @@ func (x *GenerationResumed) String() string {
 func (*GenerationResumed) ProtoMessage() {}
 
 func (x *GenerationResumed) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[41]
+	mi := &file_stich_v1_session_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2885,7 +3297,7 @@ func (x *GenerationResumed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationResumed.ProtoReflect.Descriptor instead.
 func (*GenerationResumed) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{41}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GenerationResumed) GetReason() string {
@@ -2915,7 +3327,7 @@ type PhaseChanged struct {
 
 func (x *PhaseChanged) Reset() {
 	*x = PhaseChanged{}
-	mi := &file_stich_v1_session_proto_msgTypes[42]
+	mi := &file_stich_v1_session_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2927,7 +3339,7 @@ func (x *PhaseChanged) String() string {
 func (*PhaseChanged) ProtoMessage() {}
 
 func (x *PhaseChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[42]
+	mi := &file_stich_v1_session_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2940,7 +3352,7 @@ func (x *PhaseChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhaseChanged.ProtoReflect.Descriptor instead.
 func (*PhaseChanged) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{42}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *PhaseChanged) GetPhase() Phase {
@@ -2980,7 +3392,7 @@ type BlueprintReady struct {
 
 func (x *BlueprintReady) Reset() {
 	*x = BlueprintReady{}
-	mi := &file_stich_v1_session_proto_msgTypes[43]
+	mi := &file_stich_v1_session_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2992,7 +3404,7 @@ func (x *BlueprintReady) String() string {
 func (*BlueprintReady) ProtoMessage() {}
 
 func (x *BlueprintReady) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[43]
+	mi := &file_stich_v1_session_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3005,7 +3417,7 @@ func (x *BlueprintReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlueprintReady.ProtoReflect.Descriptor instead.
 func (*BlueprintReady) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{43}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *BlueprintReady) GetBlueprint() *Blueprint {
@@ -3025,7 +3437,7 @@ type FileStarted struct {
 
 func (x *FileStarted) Reset() {
 	*x = FileStarted{}
-	mi := &file_stich_v1_session_proto_msgTypes[44]
+	mi := &file_stich_v1_session_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3037,7 +3449,7 @@ func (x *FileStarted) String() string {
 func (*FileStarted) ProtoMessage() {}
 
 func (x *FileStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[44]
+	mi := &file_stich_v1_session_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3050,7 +3462,7 @@ func (x *FileStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileStarted.ProtoReflect.Descriptor instead.
 func (*FileStarted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{44}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *FileStarted) GetPath() string {
@@ -3077,7 +3489,7 @@ type FileChunk struct {
 
 func (x *FileChunk) Reset() {
 	*x = FileChunk{}
-	mi := &file_stich_v1_session_proto_msgTypes[45]
+	mi := &file_stich_v1_session_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3089,7 +3501,7 @@ func (x *FileChunk) String() string {
 func (*FileChunk) ProtoMessage() {}
 
 func (x *FileChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[45]
+	mi := &file_stich_v1_session_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3102,7 +3514,7 @@ func (x *FileChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChunk.ProtoReflect.Descriptor instead.
 func (*FileChunk) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{45}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *FileChunk) GetPath() string {
@@ -3130,7 +3542,7 @@ type FileDone struct {
 
 func (x *FileDone) Reset() {
 	*x = FileDone{}
-	mi := &file_stich_v1_session_proto_msgTypes[46]
+	mi := &file_stich_v1_session_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3142,7 +3554,7 @@ func (x *FileDone) String() string {
 func (*FileDone) ProtoMessage() {}
 
 func (x *FileDone) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[46]
+	mi := &file_stich_v1_session_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3155,7 +3567,7 @@ func (x *FileDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDone.ProtoReflect.Descriptor instead.
 func (*FileDone) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{46}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *FileDone) GetPath() string {
@@ -3188,7 +3600,7 @@ type FileDeleted struct {
 
 func (x *FileDeleted) Reset() {
 	*x = FileDeleted{}
-	mi := &file_stich_v1_session_proto_msgTypes[47]
+	mi := &file_stich_v1_session_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3200,7 +3612,7 @@ func (x *FileDeleted) String() string {
 func (*FileDeleted) ProtoMessage() {}
 
 func (x *FileDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[47]
+	mi := &file_stich_v1_session_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3213,7 +3625,7 @@ func (x *FileDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDeleted.ProtoReflect.Descriptor instead.
 func (*FileDeleted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{47}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *FileDeleted) GetPath() string {
@@ -3234,7 +3646,7 @@ type DiagnosticsReported struct {
 
 func (x *DiagnosticsReported) Reset() {
 	*x = DiagnosticsReported{}
-	mi := &file_stich_v1_session_proto_msgTypes[48]
+	mi := &file_stich_v1_session_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3246,7 +3658,7 @@ func (x *DiagnosticsReported) String() string {
 func (*DiagnosticsReported) ProtoMessage() {}
 
 func (x *DiagnosticsReported) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[48]
+	mi := &file_stich_v1_session_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3259,7 +3671,7 @@ func (x *DiagnosticsReported) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiagnosticsReported.ProtoReflect.Descriptor instead.
 func (*DiagnosticsReported) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{48}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *DiagnosticsReported) GetTool() string {
@@ -3289,7 +3701,7 @@ type FixApplied struct {
 
 func (x *FixApplied) Reset() {
 	*x = FixApplied{}
-	mi := &file_stich_v1_session_proto_msgTypes[49]
+	mi := &file_stich_v1_session_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3301,7 +3713,7 @@ func (x *FixApplied) String() string {
 func (*FixApplied) ProtoMessage() {}
 
 func (x *FixApplied) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[49]
+	mi := &file_stich_v1_session_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3314,7 +3726,7 @@ func (x *FixApplied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FixApplied.ProtoReflect.Descriptor instead.
 func (*FixApplied) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{49}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *FixApplied) GetCode() string {
@@ -3361,7 +3773,7 @@ type PreviewReady struct {
 
 func (x *PreviewReady) Reset() {
 	*x = PreviewReady{}
-	mi := &file_stich_v1_session_proto_msgTypes[50]
+	mi := &file_stich_v1_session_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3373,7 +3785,7 @@ func (x *PreviewReady) String() string {
 func (*PreviewReady) ProtoMessage() {}
 
 func (x *PreviewReady) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[50]
+	mi := &file_stich_v1_session_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3386,7 +3798,7 @@ func (x *PreviewReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewReady.ProtoReflect.Descriptor instead.
 func (*PreviewReady) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{50}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *PreviewReady) GetUrl() string {
@@ -3408,7 +3820,7 @@ type LogLine struct {
 
 func (x *LogLine) Reset() {
 	*x = LogLine{}
-	mi := &file_stich_v1_session_proto_msgTypes[51]
+	mi := &file_stich_v1_session_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3420,7 +3832,7 @@ func (x *LogLine) String() string {
 func (*LogLine) ProtoMessage() {}
 
 func (x *LogLine) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[51]
+	mi := &file_stich_v1_session_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3433,7 +3845,7 @@ func (x *LogLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLine.ProtoReflect.Descriptor instead.
 func (*LogLine) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{51}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *LogLine) GetSource() string {
@@ -3468,7 +3880,7 @@ type ChatMessage struct {
 
 func (x *ChatMessage) Reset() {
 	*x = ChatMessage{}
-	mi := &file_stich_v1_session_proto_msgTypes[52]
+	mi := &file_stich_v1_session_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3480,7 +3892,7 @@ func (x *ChatMessage) String() string {
 func (*ChatMessage) ProtoMessage() {}
 
 func (x *ChatMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[52]
+	mi := &file_stich_v1_session_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3493,7 +3905,7 @@ func (x *ChatMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatMessage.ProtoReflect.Descriptor instead.
 func (*ChatMessage) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{52}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ChatMessage) GetRole() string {
@@ -3522,7 +3934,7 @@ type ErrorEvent struct {
 
 func (x *ErrorEvent) Reset() {
 	*x = ErrorEvent{}
-	mi := &file_stich_v1_session_proto_msgTypes[53]
+	mi := &file_stich_v1_session_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3534,7 +3946,7 @@ func (x *ErrorEvent) String() string {
 func (*ErrorEvent) ProtoMessage() {}
 
 func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[53]
+	mi := &file_stich_v1_session_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3547,7 +3959,7 @@ func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorEvent.ProtoReflect.Descriptor instead.
 func (*ErrorEvent) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{53}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ErrorEvent) GetCode() string {
@@ -3583,7 +3995,7 @@ type Completed struct {
 
 func (x *Completed) Reset() {
 	*x = Completed{}
-	mi := &file_stich_v1_session_proto_msgTypes[54]
+	mi := &file_stich_v1_session_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3595,7 +4007,7 @@ func (x *Completed) String() string {
 func (*Completed) ProtoMessage() {}
 
 func (x *Completed) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[54]
+	mi := &file_stich_v1_session_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3608,7 +4020,7 @@ func (x *Completed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Completed.ProtoReflect.Descriptor instead.
 func (*Completed) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{54}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *Completed) GetFiles() uint32 {
@@ -3722,14 +4134,47 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\vbase_sha256\x18\x04 \x01(\tB\x18\xbaH\x15r\x132\x11^([0-9a-f]{64})?$R\n" +
 	"baseSha256\"?\n" +
 	"\x10SaveFileResponse\x12+\n" +
-	"\aversion\x18\x01 \x01(\v2\x11.stich.v1.VersionR\aversion\"\xa0\x01\n" +
+	"\aversion\x18\x01 \x01(\v2\x11.stich.v1.VersionR\aversion\"e\n" +
+	"\x13ListSessionsRequest\x12%\n" +
+	"\tpage_size\x18\x01 \x01(\rB\b\xbaH\x05*\x03\x18\xc8\x01R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\tpageToken\"~\n" +
+	"\x14ListSessionsResponse\x12(\n" +
+	"\x04apps\x18\x01 \x03(\v2\x14.stich.v1.AppSummaryR\x04apps\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
+	"\x05total\x18\x03 \x01(\rR\x05total\"\xcf\x02\n" +
+	"\n" +
+	"AppSummary\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12\x16\n" +
+	"\x06prompt\x18\x03 \x01(\tR\x06prompt\x12%\n" +
+	"\x05phase\x18\x04 \x01(\x0e2\x0f.stich.v1.PhaseR\x05phase\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\rR\aversion\x129\n" +
+	"\n" +
+	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"updated_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x16\n" +
+	"\x06region\x18\b \x01(\tR\x06region\x12%\n" +
+	"\x0eprovider_label\x18\t \x01(\tR\rproviderLabel\"\x8a\x01\n" +
+	"\x14RenameSessionRequest\x12M\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\x12#\n" +
+	"\x05title\x18\x02 \x01(\tB\r\xbaH\n" +
+	"r\b\x10\x01\x18x2\x02\\SR\x05title\"?\n" +
+	"\x15RenameSessionResponse\x12&\n" +
+	"\x03app\x18\x01 \x01(\v2\x14.stich.v1.AppSummaryR\x03app\"e\n" +
+	"\x14DeleteSessionRequest\x12M\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\"\x17\n" +
+	"\x15DeleteSessionResponse\"\xa0\x01\n" +
 	"\aVersion\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\rR\x06number\x129\n" +
 	"\n" +
 	"created_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x14\n" +
 	"\x05files\x18\x04 \x01(\rR\x05files\x12\x14\n" +
-	"\x05bytes\x18\x05 \x01(\x04R\x05bytes\"\x80\x04\n" +
+	"\x05bytes\x18\x05 \x01(\x04R\x05bytes\"\x96\x04\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06prompt\x18\x02 \x01(\tR\x06prompt\x12%\n" +
@@ -3747,7 +4192,8 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\x05error\x18\v \x01(\tR\x05error\x12\x16\n" +
 	"\x06region\x18\f \x01(\tR\x06region\x12\x12\n" +
 	"\x04node\x18\r \x01(\tR\x04node\x12\x18\n" +
-	"\aversion\x18\x0e \x01(\rR\aversion\"\xc0\x03\n" +
+	"\aversion\x18\x0e \x01(\rR\aversion\x12\x14\n" +
+	"\x05title\x18\x0f \x01(\tR\x05title\"\xc0\x03\n" +
 	"\x0fSessionCounters\x12)\n" +
 	"\x10phases_completed\x18\x01 \x01(\rR\x0fphasesCompleted\x12!\n" +
 	"\fphase_budget\x18\x02 \x01(\rR\vphaseBudget\x12#\n" +
@@ -3903,7 +4349,7 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\fPHASE_FIXING\x10\x04\x12\x13\n" +
 	"\x0fPHASE_COMPLETED\x10\x05\x12\x11\n" +
 	"\rPHASE_STOPPED\x10\x06\x12\x10\n" +
-	"\fPHASE_FAILED\x10\a2\xee\x06\n" +
+	"\fPHASE_FAILED\x10\a2\xe6\b\n" +
 	"\x0eSessionService\x12P\n" +
 	"\rCreateSession\x12\x1e.stich.v1.CreateSessionRequest\x1a\x1f.stich.v1.CreateSessionResponse\x12>\n" +
 	"\x05Watch\x12\x16.stich.v1.WatchRequest\x1a\x16.stich.v1.SessionEvent\"\x03\x90\x02\x010\x01\x12J\n" +
@@ -3917,7 +4363,10 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\fListVersions\x12\x1d.stich.v1.ListVersionsRequest\x1a\x1e.stich.v1.ListVersionsResponse\"\x03\x90\x02\x01\x12R\n" +
 	"\fDiffVersions\x12\x1d.stich.v1.DiffVersionsRequest\x1a\x1e.stich.v1.DiffVersionsResponse\"\x03\x90\x02\x01\x12A\n" +
 	"\bRollback\x12\x19.stich.v1.RollbackRequest\x1a\x1a.stich.v1.RollbackResponse\x12A\n" +
-	"\bSaveFile\x12\x19.stich.v1.SaveFileRequest\x1a\x1a.stich.v1.SaveFileResponseB2Z0github.com/stichdev/stich/proto/stich/v1;stichv1b\x06proto3"
+	"\bSaveFile\x12\x19.stich.v1.SaveFileRequest\x1a\x1a.stich.v1.SaveFileResponse\x12R\n" +
+	"\fListSessions\x12\x1d.stich.v1.ListSessionsRequest\x1a\x1e.stich.v1.ListSessionsResponse\"\x03\x90\x02\x01\x12P\n" +
+	"\rRenameSession\x12\x1e.stich.v1.RenameSessionRequest\x1a\x1f.stich.v1.RenameSessionResponse\x12P\n" +
+	"\rDeleteSession\x12\x1e.stich.v1.DeleteSessionRequest\x1a\x1f.stich.v1.DeleteSessionResponseB2Z0github.com/stichdev/stich/proto/stich/v1;stichv1b\x06proto3"
 
 var (
 	file_stich_v1_session_proto_rawDescOnce sync.Once
@@ -3932,7 +4381,7 @@ func file_stich_v1_session_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stich_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
+var file_stich_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
 var file_stich_v1_session_proto_goTypes = []any{
 	(Phase)(0),                    // 0: stich.v1.Phase
 	(*SessionOptions)(nil),        // 1: stich.v1.SessionOptions
@@ -3960,113 +4409,131 @@ var file_stich_v1_session_proto_goTypes = []any{
 	(*RollbackResponse)(nil),      // 23: stich.v1.RollbackResponse
 	(*SaveFileRequest)(nil),       // 24: stich.v1.SaveFileRequest
 	(*SaveFileResponse)(nil),      // 25: stich.v1.SaveFileResponse
-	(*Version)(nil),               // 26: stich.v1.Version
-	(*Session)(nil),               // 27: stich.v1.Session
-	(*SessionCounters)(nil),       // 28: stich.v1.SessionCounters
-	(*FileInfo)(nil),              // 29: stich.v1.FileInfo
-	(*File)(nil),                  // 30: stich.v1.File
-	(*Blueprint)(nil),             // 31: stich.v1.Blueprint
-	(*View)(nil),                  // 32: stich.v1.View
-	(*Entity)(nil),                // 33: stich.v1.Entity
-	(*EntityField)(nil),           // 34: stich.v1.EntityField
-	(*PhasePlan)(nil),             // 35: stich.v1.PhasePlan
-	(*FilePlan)(nil),              // 36: stich.v1.FilePlan
-	(*Diagnostic)(nil),            // 37: stich.v1.Diagnostic
-	(*SessionEvent)(nil),          // 38: stich.v1.SessionEvent
-	(*VersionCreated)(nil),        // 39: stich.v1.VersionCreated
-	(*GenerationStarted)(nil),     // 40: stich.v1.GenerationStarted
-	(*GenerationStopped)(nil),     // 41: stich.v1.GenerationStopped
-	(*GenerationResumed)(nil),     // 42: stich.v1.GenerationResumed
-	(*PhaseChanged)(nil),          // 43: stich.v1.PhaseChanged
-	(*BlueprintReady)(nil),        // 44: stich.v1.BlueprintReady
-	(*FileStarted)(nil),           // 45: stich.v1.FileStarted
-	(*FileChunk)(nil),             // 46: stich.v1.FileChunk
-	(*FileDone)(nil),              // 47: stich.v1.FileDone
-	(*FileDeleted)(nil),           // 48: stich.v1.FileDeleted
-	(*DiagnosticsReported)(nil),   // 49: stich.v1.DiagnosticsReported
-	(*FixApplied)(nil),            // 50: stich.v1.FixApplied
-	(*PreviewReady)(nil),          // 51: stich.v1.PreviewReady
-	(*LogLine)(nil),               // 52: stich.v1.LogLine
-	(*ChatMessage)(nil),           // 53: stich.v1.ChatMessage
-	(*ErrorEvent)(nil),            // 54: stich.v1.ErrorEvent
-	(*Completed)(nil),             // 55: stich.v1.Completed
-	(*timestamppb.Timestamp)(nil), // 56: google.protobuf.Timestamp
+	(*ListSessionsRequest)(nil),   // 26: stich.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),  // 27: stich.v1.ListSessionsResponse
+	(*AppSummary)(nil),            // 28: stich.v1.AppSummary
+	(*RenameSessionRequest)(nil),  // 29: stich.v1.RenameSessionRequest
+	(*RenameSessionResponse)(nil), // 30: stich.v1.RenameSessionResponse
+	(*DeleteSessionRequest)(nil),  // 31: stich.v1.DeleteSessionRequest
+	(*DeleteSessionResponse)(nil), // 32: stich.v1.DeleteSessionResponse
+	(*Version)(nil),               // 33: stich.v1.Version
+	(*Session)(nil),               // 34: stich.v1.Session
+	(*SessionCounters)(nil),       // 35: stich.v1.SessionCounters
+	(*FileInfo)(nil),              // 36: stich.v1.FileInfo
+	(*File)(nil),                  // 37: stich.v1.File
+	(*Blueprint)(nil),             // 38: stich.v1.Blueprint
+	(*View)(nil),                  // 39: stich.v1.View
+	(*Entity)(nil),                // 40: stich.v1.Entity
+	(*EntityField)(nil),           // 41: stich.v1.EntityField
+	(*PhasePlan)(nil),             // 42: stich.v1.PhasePlan
+	(*FilePlan)(nil),              // 43: stich.v1.FilePlan
+	(*Diagnostic)(nil),            // 44: stich.v1.Diagnostic
+	(*SessionEvent)(nil),          // 45: stich.v1.SessionEvent
+	(*VersionCreated)(nil),        // 46: stich.v1.VersionCreated
+	(*GenerationStarted)(nil),     // 47: stich.v1.GenerationStarted
+	(*GenerationStopped)(nil),     // 48: stich.v1.GenerationStopped
+	(*GenerationResumed)(nil),     // 49: stich.v1.GenerationResumed
+	(*PhaseChanged)(nil),          // 50: stich.v1.PhaseChanged
+	(*BlueprintReady)(nil),        // 51: stich.v1.BlueprintReady
+	(*FileStarted)(nil),           // 52: stich.v1.FileStarted
+	(*FileChunk)(nil),             // 53: stich.v1.FileChunk
+	(*FileDone)(nil),              // 54: stich.v1.FileDone
+	(*FileDeleted)(nil),           // 55: stich.v1.FileDeleted
+	(*DiagnosticsReported)(nil),   // 56: stich.v1.DiagnosticsReported
+	(*FixApplied)(nil),            // 57: stich.v1.FixApplied
+	(*PreviewReady)(nil),          // 58: stich.v1.PreviewReady
+	(*LogLine)(nil),               // 59: stich.v1.LogLine
+	(*ChatMessage)(nil),           // 60: stich.v1.ChatMessage
+	(*ErrorEvent)(nil),            // 61: stich.v1.ErrorEvent
+	(*Completed)(nil),             // 62: stich.v1.Completed
+	(*timestamppb.Timestamp)(nil), // 63: google.protobuf.Timestamp
 }
 var file_stich_v1_session_proto_depIdxs = []int32{
 	1,  // 0: stich.v1.CreateSessionRequest.options:type_name -> stich.v1.SessionOptions
 	0,  // 1: stich.v1.StopResponse.phase:type_name -> stich.v1.Phase
 	0,  // 2: stich.v1.ResumeResponse.phase:type_name -> stich.v1.Phase
-	27, // 3: stich.v1.GetSessionResponse.session:type_name -> stich.v1.Session
-	30, // 4: stich.v1.GetFileResponse.file:type_name -> stich.v1.File
-	29, // 5: stich.v1.ListFilesResponse.files:type_name -> stich.v1.FileInfo
-	26, // 6: stich.v1.ListVersionsResponse.versions:type_name -> stich.v1.Version
+	34, // 3: stich.v1.GetSessionResponse.session:type_name -> stich.v1.Session
+	37, // 4: stich.v1.GetFileResponse.file:type_name -> stich.v1.File
+	36, // 5: stich.v1.ListFilesResponse.files:type_name -> stich.v1.FileInfo
+	33, // 6: stich.v1.ListVersionsResponse.versions:type_name -> stich.v1.Version
 	21, // 7: stich.v1.DiffVersionsResponse.files:type_name -> stich.v1.FileDiff
-	26, // 8: stich.v1.RollbackResponse.version:type_name -> stich.v1.Version
-	26, // 9: stich.v1.SaveFileResponse.version:type_name -> stich.v1.Version
-	56, // 10: stich.v1.Version.created_at:type_name -> google.protobuf.Timestamp
-	0,  // 11: stich.v1.Session.phase:type_name -> stich.v1.Phase
-	31, // 12: stich.v1.Session.blueprint:type_name -> stich.v1.Blueprint
-	29, // 13: stich.v1.Session.files:type_name -> stich.v1.FileInfo
-	28, // 14: stich.v1.Session.counters:type_name -> stich.v1.SessionCounters
-	56, // 15: stich.v1.Session.created_at:type_name -> google.protobuf.Timestamp
-	56, // 16: stich.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
-	32, // 17: stich.v1.Blueprint.views:type_name -> stich.v1.View
-	33, // 18: stich.v1.Blueprint.entities:type_name -> stich.v1.Entity
-	35, // 19: stich.v1.Blueprint.roadmap:type_name -> stich.v1.PhasePlan
-	34, // 20: stich.v1.Entity.fields:type_name -> stich.v1.EntityField
-	36, // 21: stich.v1.PhasePlan.files:type_name -> stich.v1.FilePlan
-	56, // 22: stich.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
-	40, // 23: stich.v1.SessionEvent.generation_started:type_name -> stich.v1.GenerationStarted
-	41, // 24: stich.v1.SessionEvent.generation_stopped:type_name -> stich.v1.GenerationStopped
-	42, // 25: stich.v1.SessionEvent.generation_resumed:type_name -> stich.v1.GenerationResumed
-	43, // 26: stich.v1.SessionEvent.phase_changed:type_name -> stich.v1.PhaseChanged
-	44, // 27: stich.v1.SessionEvent.blueprint:type_name -> stich.v1.BlueprintReady
-	45, // 28: stich.v1.SessionEvent.file_started:type_name -> stich.v1.FileStarted
-	46, // 29: stich.v1.SessionEvent.file_chunk:type_name -> stich.v1.FileChunk
-	47, // 30: stich.v1.SessionEvent.file_done:type_name -> stich.v1.FileDone
-	48, // 31: stich.v1.SessionEvent.file_deleted:type_name -> stich.v1.FileDeleted
-	49, // 32: stich.v1.SessionEvent.diagnostics:type_name -> stich.v1.DiagnosticsReported
-	50, // 33: stich.v1.SessionEvent.fix_applied:type_name -> stich.v1.FixApplied
-	51, // 34: stich.v1.SessionEvent.preview_ready:type_name -> stich.v1.PreviewReady
-	52, // 35: stich.v1.SessionEvent.log:type_name -> stich.v1.LogLine
-	53, // 36: stich.v1.SessionEvent.message:type_name -> stich.v1.ChatMessage
-	54, // 37: stich.v1.SessionEvent.error:type_name -> stich.v1.ErrorEvent
-	55, // 38: stich.v1.SessionEvent.completed:type_name -> stich.v1.Completed
-	39, // 39: stich.v1.SessionEvent.version_created:type_name -> stich.v1.VersionCreated
-	26, // 40: stich.v1.VersionCreated.version:type_name -> stich.v1.Version
-	0,  // 41: stich.v1.GenerationResumed.phase:type_name -> stich.v1.Phase
-	0,  // 42: stich.v1.PhaseChanged.phase:type_name -> stich.v1.Phase
-	31, // 43: stich.v1.BlueprintReady.blueprint:type_name -> stich.v1.Blueprint
-	37, // 44: stich.v1.DiagnosticsReported.diagnostics:type_name -> stich.v1.Diagnostic
-	2,  // 45: stich.v1.SessionService.CreateSession:input_type -> stich.v1.CreateSessionRequest
-	4,  // 46: stich.v1.SessionService.Watch:input_type -> stich.v1.WatchRequest
-	5,  // 47: stich.v1.SessionService.SendMessage:input_type -> stich.v1.SendMessageRequest
-	7,  // 48: stich.v1.SessionService.Stop:input_type -> stich.v1.StopRequest
-	9,  // 49: stich.v1.SessionService.Resume:input_type -> stich.v1.ResumeRequest
-	11, // 50: stich.v1.SessionService.GetSession:input_type -> stich.v1.GetSessionRequest
-	13, // 51: stich.v1.SessionService.GetFile:input_type -> stich.v1.GetFileRequest
-	15, // 52: stich.v1.SessionService.ListFiles:input_type -> stich.v1.ListFilesRequest
-	17, // 53: stich.v1.SessionService.ListVersions:input_type -> stich.v1.ListVersionsRequest
-	19, // 54: stich.v1.SessionService.DiffVersions:input_type -> stich.v1.DiffVersionsRequest
-	22, // 55: stich.v1.SessionService.Rollback:input_type -> stich.v1.RollbackRequest
-	24, // 56: stich.v1.SessionService.SaveFile:input_type -> stich.v1.SaveFileRequest
-	3,  // 57: stich.v1.SessionService.CreateSession:output_type -> stich.v1.CreateSessionResponse
-	38, // 58: stich.v1.SessionService.Watch:output_type -> stich.v1.SessionEvent
-	6,  // 59: stich.v1.SessionService.SendMessage:output_type -> stich.v1.SendMessageResponse
-	8,  // 60: stich.v1.SessionService.Stop:output_type -> stich.v1.StopResponse
-	10, // 61: stich.v1.SessionService.Resume:output_type -> stich.v1.ResumeResponse
-	12, // 62: stich.v1.SessionService.GetSession:output_type -> stich.v1.GetSessionResponse
-	14, // 63: stich.v1.SessionService.GetFile:output_type -> stich.v1.GetFileResponse
-	16, // 64: stich.v1.SessionService.ListFiles:output_type -> stich.v1.ListFilesResponse
-	18, // 65: stich.v1.SessionService.ListVersions:output_type -> stich.v1.ListVersionsResponse
-	20, // 66: stich.v1.SessionService.DiffVersions:output_type -> stich.v1.DiffVersionsResponse
-	23, // 67: stich.v1.SessionService.Rollback:output_type -> stich.v1.RollbackResponse
-	25, // 68: stich.v1.SessionService.SaveFile:output_type -> stich.v1.SaveFileResponse
-	57, // [57:69] is the sub-list for method output_type
-	45, // [45:57] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	33, // 8: stich.v1.RollbackResponse.version:type_name -> stich.v1.Version
+	33, // 9: stich.v1.SaveFileResponse.version:type_name -> stich.v1.Version
+	28, // 10: stich.v1.ListSessionsResponse.apps:type_name -> stich.v1.AppSummary
+	0,  // 11: stich.v1.AppSummary.phase:type_name -> stich.v1.Phase
+	63, // 12: stich.v1.AppSummary.created_at:type_name -> google.protobuf.Timestamp
+	63, // 13: stich.v1.AppSummary.updated_at:type_name -> google.protobuf.Timestamp
+	28, // 14: stich.v1.RenameSessionResponse.app:type_name -> stich.v1.AppSummary
+	63, // 15: stich.v1.Version.created_at:type_name -> google.protobuf.Timestamp
+	0,  // 16: stich.v1.Session.phase:type_name -> stich.v1.Phase
+	38, // 17: stich.v1.Session.blueprint:type_name -> stich.v1.Blueprint
+	36, // 18: stich.v1.Session.files:type_name -> stich.v1.FileInfo
+	35, // 19: stich.v1.Session.counters:type_name -> stich.v1.SessionCounters
+	63, // 20: stich.v1.Session.created_at:type_name -> google.protobuf.Timestamp
+	63, // 21: stich.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
+	39, // 22: stich.v1.Blueprint.views:type_name -> stich.v1.View
+	40, // 23: stich.v1.Blueprint.entities:type_name -> stich.v1.Entity
+	42, // 24: stich.v1.Blueprint.roadmap:type_name -> stich.v1.PhasePlan
+	41, // 25: stich.v1.Entity.fields:type_name -> stich.v1.EntityField
+	43, // 26: stich.v1.PhasePlan.files:type_name -> stich.v1.FilePlan
+	63, // 27: stich.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	47, // 28: stich.v1.SessionEvent.generation_started:type_name -> stich.v1.GenerationStarted
+	48, // 29: stich.v1.SessionEvent.generation_stopped:type_name -> stich.v1.GenerationStopped
+	49, // 30: stich.v1.SessionEvent.generation_resumed:type_name -> stich.v1.GenerationResumed
+	50, // 31: stich.v1.SessionEvent.phase_changed:type_name -> stich.v1.PhaseChanged
+	51, // 32: stich.v1.SessionEvent.blueprint:type_name -> stich.v1.BlueprintReady
+	52, // 33: stich.v1.SessionEvent.file_started:type_name -> stich.v1.FileStarted
+	53, // 34: stich.v1.SessionEvent.file_chunk:type_name -> stich.v1.FileChunk
+	54, // 35: stich.v1.SessionEvent.file_done:type_name -> stich.v1.FileDone
+	55, // 36: stich.v1.SessionEvent.file_deleted:type_name -> stich.v1.FileDeleted
+	56, // 37: stich.v1.SessionEvent.diagnostics:type_name -> stich.v1.DiagnosticsReported
+	57, // 38: stich.v1.SessionEvent.fix_applied:type_name -> stich.v1.FixApplied
+	58, // 39: stich.v1.SessionEvent.preview_ready:type_name -> stich.v1.PreviewReady
+	59, // 40: stich.v1.SessionEvent.log:type_name -> stich.v1.LogLine
+	60, // 41: stich.v1.SessionEvent.message:type_name -> stich.v1.ChatMessage
+	61, // 42: stich.v1.SessionEvent.error:type_name -> stich.v1.ErrorEvent
+	62, // 43: stich.v1.SessionEvent.completed:type_name -> stich.v1.Completed
+	46, // 44: stich.v1.SessionEvent.version_created:type_name -> stich.v1.VersionCreated
+	33, // 45: stich.v1.VersionCreated.version:type_name -> stich.v1.Version
+	0,  // 46: stich.v1.GenerationResumed.phase:type_name -> stich.v1.Phase
+	0,  // 47: stich.v1.PhaseChanged.phase:type_name -> stich.v1.Phase
+	38, // 48: stich.v1.BlueprintReady.blueprint:type_name -> stich.v1.Blueprint
+	44, // 49: stich.v1.DiagnosticsReported.diagnostics:type_name -> stich.v1.Diagnostic
+	2,  // 50: stich.v1.SessionService.CreateSession:input_type -> stich.v1.CreateSessionRequest
+	4,  // 51: stich.v1.SessionService.Watch:input_type -> stich.v1.WatchRequest
+	5,  // 52: stich.v1.SessionService.SendMessage:input_type -> stich.v1.SendMessageRequest
+	7,  // 53: stich.v1.SessionService.Stop:input_type -> stich.v1.StopRequest
+	9,  // 54: stich.v1.SessionService.Resume:input_type -> stich.v1.ResumeRequest
+	11, // 55: stich.v1.SessionService.GetSession:input_type -> stich.v1.GetSessionRequest
+	13, // 56: stich.v1.SessionService.GetFile:input_type -> stich.v1.GetFileRequest
+	15, // 57: stich.v1.SessionService.ListFiles:input_type -> stich.v1.ListFilesRequest
+	17, // 58: stich.v1.SessionService.ListVersions:input_type -> stich.v1.ListVersionsRequest
+	19, // 59: stich.v1.SessionService.DiffVersions:input_type -> stich.v1.DiffVersionsRequest
+	22, // 60: stich.v1.SessionService.Rollback:input_type -> stich.v1.RollbackRequest
+	24, // 61: stich.v1.SessionService.SaveFile:input_type -> stich.v1.SaveFileRequest
+	26, // 62: stich.v1.SessionService.ListSessions:input_type -> stich.v1.ListSessionsRequest
+	29, // 63: stich.v1.SessionService.RenameSession:input_type -> stich.v1.RenameSessionRequest
+	31, // 64: stich.v1.SessionService.DeleteSession:input_type -> stich.v1.DeleteSessionRequest
+	3,  // 65: stich.v1.SessionService.CreateSession:output_type -> stich.v1.CreateSessionResponse
+	45, // 66: stich.v1.SessionService.Watch:output_type -> stich.v1.SessionEvent
+	6,  // 67: stich.v1.SessionService.SendMessage:output_type -> stich.v1.SendMessageResponse
+	8,  // 68: stich.v1.SessionService.Stop:output_type -> stich.v1.StopResponse
+	10, // 69: stich.v1.SessionService.Resume:output_type -> stich.v1.ResumeResponse
+	12, // 70: stich.v1.SessionService.GetSession:output_type -> stich.v1.GetSessionResponse
+	14, // 71: stich.v1.SessionService.GetFile:output_type -> stich.v1.GetFileResponse
+	16, // 72: stich.v1.SessionService.ListFiles:output_type -> stich.v1.ListFilesResponse
+	18, // 73: stich.v1.SessionService.ListVersions:output_type -> stich.v1.ListVersionsResponse
+	20, // 74: stich.v1.SessionService.DiffVersions:output_type -> stich.v1.DiffVersionsResponse
+	23, // 75: stich.v1.SessionService.Rollback:output_type -> stich.v1.RollbackResponse
+	25, // 76: stich.v1.SessionService.SaveFile:output_type -> stich.v1.SaveFileResponse
+	27, // 77: stich.v1.SessionService.ListSessions:output_type -> stich.v1.ListSessionsResponse
+	30, // 78: stich.v1.SessionService.RenameSession:output_type -> stich.v1.RenameSessionResponse
+	32, // 79: stich.v1.SessionService.DeleteSession:output_type -> stich.v1.DeleteSessionResponse
+	65, // [65:80] is the sub-list for method output_type
+	50, // [50:65] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_stich_v1_session_proto_init() }
@@ -4074,7 +4541,7 @@ func file_stich_v1_session_proto_init() {
 	if File_stich_v1_session_proto != nil {
 		return
 	}
-	file_stich_v1_session_proto_msgTypes[37].OneofWrappers = []any{
+	file_stich_v1_session_proto_msgTypes[44].OneofWrappers = []any{
 		(*SessionEvent_GenerationStarted)(nil),
 		(*SessionEvent_GenerationStopped)(nil),
 		(*SessionEvent_GenerationResumed)(nil),
@@ -4099,7 +4566,7 @@ func file_stich_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_v1_session_proto_rawDesc), len(file_stich_v1_session_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   55,
+			NumMessages:   62,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

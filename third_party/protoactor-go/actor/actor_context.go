@@ -247,11 +247,12 @@ func (ctx *actorContext) CancelReceiveTimeout() {
 	ctx.receiveTimeout = 0
 }
 
+// receiveTimeoutHandler runs on the timer's goroutine, so it only posts the
+// message: the actor's goroutine cancels the timeout when it takes it (see
+// InvokeUserMessage). stich patch: upstream read and wrote the context's
+// timer fields here, racing SetReceiveTimeout on the actor's goroutine.
 func (ctx *actorContext) receiveTimeoutHandler() {
-	if ctx.extras != nil && ctx.extras.receiveTimeoutTimer != nil {
-		ctx.CancelReceiveTimeout()
-		ctx.Send(ctx.self, receiveTimeoutMessage)
-	}
+	ctx.Send(ctx.self, receiveTimeoutMessage)
 }
 
 func (ctx *actorContext) Forward(pid *PID) {
@@ -471,6 +472,13 @@ func (ctx *actorContext) InvokeUserMessage(md interface{}) {
 	if atomic.LoadInt32(&ctx.state) == stateStopped {
 		// already stopped
 		return
+	}
+
+	if md == receiveTimeoutMessage {
+		if ctx.receiveTimeout == 0 {
+			return // cancelled since the timer fired
+		}
+		ctx.CancelReceiveTimeout()
 	}
 
 	influenceTimeout := true

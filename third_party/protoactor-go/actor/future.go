@@ -155,19 +155,34 @@ func (ref *futureProcess) SendUserMessage(pid *PID, message interface{}) {
 	_, msg, _ := UnwrapEnvelope(message)
 
 	if _, ok := msg.(*DeadLetterResponse); ok {
-		ref.result = nil
-		ref.err = ErrDeadLetter
+		ref.complete(pid, nil, ErrDeadLetter)
 	} else {
-		ref.result = msg
+		ref.complete(pid, msg, nil)
 	}
-
-	ref.Stop(pid)
 }
 
 func (ref *futureProcess) SendSystemMessage(pid *PID, message interface{}) {
 	defer ref.instrument()
-	ref.result = message
-	ref.Stop(pid)
+	ref.complete(pid, message, nil)
+}
+
+// complete records the outcome and stops the future, unless it is done
+// already: the first outcome wins. (stich patch: the result used to be
+// written without the lock, a data race when a reply and a cancellation
+// arrive together.)
+func (ref *futureProcess) complete(pid *PID, result interface{}, err error) {
+	ref.cond.L.Lock()
+	if ref.done {
+		ref.cond.L.Unlock()
+		return
+	}
+	ref.result = result
+	if err != nil {
+		ref.err = err
+	}
+	ref.stopLocked(pid)
+	ref.cond.L.Unlock()
+	ref.cond.Signal()
 }
 
 func (ref *futureProcess) instrument() {
@@ -196,7 +211,13 @@ func (ref *futureProcess) Stop(pid *PID) {
 
 		return
 	}
+	ref.stopLocked(pid)
+	ref.cond.L.Unlock()
+	ref.cond.Signal()
+}
 
+// stopLocked marks the future done; the caller holds ref.cond.L.
+func (ref *futureProcess) stopLocked(pid *PID) {
 	ref.done = true
 	tp := (*time.Timer)(atomic.LoadPointer((*unsafe.Pointer)(unsafe.Pointer(&ref.t))))
 
@@ -208,8 +229,6 @@ func (ref *futureProcess) Stop(pid *PID) {
 
 	ref.sendToPipes()
 	ref.runCompletions()
-	ref.cond.L.Unlock()
-	ref.cond.Signal()
 }
 
 // TODO: we could replace "pipes" with this

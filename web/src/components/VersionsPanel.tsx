@@ -2,6 +2,7 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { useState } from "react";
 import { describe, sessions, type Problem } from "../api";
 import type { FileDiff, Version } from "../gen/stich/v1/session_pb";
+import { downloadUrl } from "../apps/apps";
 import { formatBytes } from "../session/reducer";
 import { ProblemBox } from "./ProblemBox";
 
@@ -62,6 +63,14 @@ export function VersionsPanel({ sessionId, versions, idle }: Props) {
   return (
     <div className="versions">
       {problem && <ProblemBox problem={problem} />}
+      <div className="row between wrap pad-x versions-head">
+        <span className="muted small">
+          {versions.length} version{versions.length === 1 ? "" : "s"}; each download is a zip of the files under one folder.
+        </span>
+        <a className="btn small primary" href={downloadUrl(sessionId)} download data-testid="download-current">
+          Download current files (ZIP)
+        </a>
+      </div>
       <ol className="version-list" aria-label="Versions, newest first">
         {[...versions].reverse().map((v) => (
           <li key={v.number} className="version" data-version={v.number}>
@@ -74,6 +83,9 @@ export function VersionsPanel({ sessionId, versions, idle }: Props) {
               {v.createdAt ? timestampDate(v.createdAt).toLocaleString() : ""} · {v.files} files · {formatBytes(Number(v.bytes))}
             </div>
             <div className="row wrap">
+              <a className="btn small" href={downloadUrl(sessionId, v.number)} download aria-label={`Download v${v.number} as a zip`}>
+                Download ZIP
+              </a>
               {v.number > 1 && (
                 <button type="button" className="btn small" disabled={loading !== undefined} onClick={() => void showChanges(v.number)}>
                   {loading === v.number ? "Loading…" : `Changes from v${v.number - 1}`}

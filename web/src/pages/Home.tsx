@@ -1,9 +1,15 @@
-import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { useCallback, useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import { describe, sessions, type Problem } from "../api";
+import { ago, displayTitle } from "../apps/apps";
 import { ProblemBox } from "../components/ProblemBox";
+import type { AppSummary } from "../gen/stich/v1/session_pb";
 import { PHASE_LABEL } from "../session/reducer";
-import { forget, lastProvider, listRecent, remember, type RecentSession } from "../recent";
+import { lastProvider, remember } from "../recent";
 import { Link, navigate } from "../router";
+import { providerNote, useServerInfo } from "../serverinfo";
+
+const RECENT = 5;
 
 const EXAMPLES = ["a recipe tracker with ingredients and ratings", "a kanban board for my team", "a landing page for a neighbourhood bakery"];
 
@@ -11,7 +17,10 @@ export function HomePage() {
   const [prompt, setPrompt] = useState("");
   const [creating, setCreating] = useState(false);
   const [problem, setProblem] = useState<Problem>();
-  const [provider] = useState(lastProvider);
+  const server = useServerInfo();
+  // Until the server answers, the label it reported when this browser last
+  // created an app.
+  const provider = server.info?.defaultProviderLabel || lastProvider();
   const input = useRef<HTMLTextAreaElement>(null);
 
   useEffect(() => {
@@ -66,11 +75,18 @@ export function HomePage() {
             <span className="muted small">
               {provider ? (
                 <>
-                  Written by <span className="badge provider" data-testid="provider-label">{provider}</span>
-                  {provider.includes("no model") ? " — deterministic, no AI model involved." : ""}
+                  Written by <span className="badge provider" data-testid="provider-label">{provider}</span> — {providerNote(provider)}.{" "}
+                  <Link href="/settings">Models</Link>
+                </>
+              ) : server.problem ? (
+                <>
+                  Could not ask the server which provider writes apps.{" "}
+                  <button type="button" className="linkish" onClick={server.retry}>
+                    Retry
+                  </button>
                 </>
               ) : (
-                "Written by the server's default provider (shown once the app starts)."
+                "Asking the server which provider writes apps…"
               )}
             </span>
             <button type="submit" className="btn primary" disabled={creating || !prompt.trim()}>
@@ -88,86 +104,65 @@ export function HomePage() {
           ))}
         </div>
       </section>
-      <RecentList />
+      <RecentApps />
     </div>
   );
 }
 
-type Status = { state: "loading" } | { state: "ok"; phase: string; title: string } | { state: "gone" } | { state: "unknown"; why: string };
+/** RecentApps shows the server's most recently updated apps (ListSessions). */
+function RecentApps() {
+  const [apps, setApps] = useState<AppSummary[]>();
+  const [total, setTotal] = useState(0);
+  const [problem, setProblem] = useState<Problem>();
 
-function RecentList() {
-  const [list, setList] = useState<RecentSession[]>(listRecent);
-  const [status, setStatus] = useState<Record<string, Status>>({});
+  const load = useCallback(async (signal?: AbortSignal) => {
+    setProblem(undefined);
+    try {
+      const r = await sessions.listSessions({ pageSize: RECENT }, { signal });
+      setApps(r.apps);
+      setTotal(r.total);
+    } catch (err) {
+      if (!signal?.aborted) setProblem(describe(err, "list your recent apps"));
+    }
+  }, []);
 
   useEffect(() => {
-    // Ask the server about the first few; a missing list API means one call each.
     const ac = new AbortController();
-    for (const s of list.slice(0, 8)) {
-      setStatus((m) => ({ ...m, [s.id]: { state: "loading" } }));
-      sessions
-        .getSession({ sessionId: s.id }, { signal: ac.signal })
-        .then((r) =>
-          setStatus((m) => ({
-            ...m,
-            [s.id]: { state: "ok", phase: PHASE_LABEL[r.session?.phase ?? 0], title: r.session?.blueprint?.title ?? "" },
-          })),
-        )
-        .catch((err) => {
-          if (ac.signal.aborted) return;
-          const p = describe(err, "check the session");
-          setStatus((m) => ({ ...m, [s.id]: p.code === "not_found" ? { state: "gone" } : { state: "unknown", why: p.title } }));
-        });
-    }
+    void load(ac.signal);
     return () => ac.abort();
-    // Only on mount: forgetting an entry must not re-query the rest.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, []);
+  }, [load]);
 
   return (
     <section className="recent" aria-labelledby="recent-h">
-      <h2 id="recent-h">Recent sessions</h2>
-      {list.length === 0 ? (
-        <p className="muted">Sessions you start in this browser are listed here. (The server does not list sessions yet.)</p>
+      <div className="row between">
+        <h2 id="recent-h">Recent apps</h2>
+        {total > 0 && <Link href="/apps">{total > RECENT ? `All ${total} apps →` : "Manage apps →"}</Link>}
+      </div>
+      {problem ? (
+        <ProblemBox problem={problem} onRetry={() => void load()} />
+      ) : !apps ? (
+        <p className="muted" role="status">
+          Loading…
+        </p>
+      ) : apps.length === 0 ? (
+        <p className="muted">Apps you build are listed here.</p>
       ) : (
         <ul className="recent-list">
-          {list.map((s) => {
-            const st = status[s.id];
+          {apps.map((a) => {
+            const phase = PHASE_LABEL[a.phase] ?? "unknown";
+            const updated = a.updatedAt ? timestampDate(a.updatedAt) : undefined;
             return (
-              <li key={s.id} className="recent-item" data-id={s.id}>
-                <Link href={`/s/${s.id}`} className="recent-link">
-                  <span className="recent-title">{st?.state === "ok" && st.title ? st.title : s.prompt || s.id}</span>
+              <li key={a.sessionId} className="recent-item" data-id={a.sessionId}>
+                <Link href={`/s/${a.sessionId}`} className="recent-link">
+                  <span className="recent-title">{displayTitle(a)}</span>
                   <span className="muted small">
-                    {new Date(s.at).toLocaleString()} · {s.providerLabel || "provider unknown"}
+                    {updated ? `updated ${ago(updated)}` : ""}
+                    {a.providerLabel ? ` · ${a.providerLabel}` : ""}
                   </span>
                 </Link>
                 <span className="recent-status small">
-                  {!st ? (
-                    ""
-                  ) : st.state === "loading" ? (
-                    <span className="muted">checking…</span>
-                  ) : st.state === "ok" ? (
-                    <span className={`badge ph-${st.phase}`}>{st.phase}</span>
-                  ) : st.state === "gone" ? (
-                    <span className="badge bad" title="The server has no such session">
-                      not on this server
-                    </span>
-                  ) : (
-                    <span className="badge warn" title={st.why}>
-                      status unknown
-                    </span>
-                  )}
+                  <span className={`badge ph-${phase}`}>{phase}</span>
                 </span>
-                <button
-                  type="button"
-                  className="btn small ghost"
-                  aria-label={`Forget ${s.prompt || s.id}`}
-                  onClick={() => {
-                    forget(s.id);
-                    setList(listRecent());
-                  }}
-                >
-                  Forget
-                </button>
               </li>
             );
           })}

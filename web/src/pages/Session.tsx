@@ -120,7 +120,8 @@ function SessionScreen({ id }: { id: string }) {
     if (el && el.scrollHeight - el.scrollTop - el.clientHeight < 120) el.scrollTop = el.scrollHeight;
   }, [timelineLen]);
 
-  const title = view?.blueprint?.title || info.session?.blueprint?.title || view?.prompt || id;
+  // The user's title (RenameSession) wins over the blueprint's.
+  const title = info.session?.title || view?.blueprint?.title || info.session?.blueprint?.title || view?.prompt || id;
   useEffect(() => {
     document.title = `${title} · stich`;
   }, [title]);

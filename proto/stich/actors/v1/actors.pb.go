@@ -95,6 +95,63 @@ func (ErrorCode) EnumDescriptor() ([]byte, []int) {
 	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{0}
 }
 
+// TitleSource says where an app's title came from; a title is replaced only
+// by one from the same or a stronger source.
+type TitleSource int32
+
+const (
+	TitleSource_TITLE_SOURCE_UNSPECIFIED TitleSource = 0
+	// The first words of the prompt.
+	TitleSource_TITLE_SOURCE_PROMPT TitleSource = 1
+	// The blueprint's title.
+	TitleSource_TITLE_SOURCE_BLUEPRINT TitleSource = 2
+	// Set by the user (RenameSession).
+	TitleSource_TITLE_SOURCE_USER TitleSource = 3
+)
+
+// Enum value maps for TitleSource.
+var (
+	TitleSource_name = map[int32]string{
+		0: "TITLE_SOURCE_UNSPECIFIED",
+		1: "TITLE_SOURCE_PROMPT",
+		2: "TITLE_SOURCE_BLUEPRINT",
+		3: "TITLE_SOURCE_USER",
+	}
+	TitleSource_value = map[string]int32{
+		"TITLE_SOURCE_UNSPECIFIED": 0,
+		"TITLE_SOURCE_PROMPT":      1,
+		"TITLE_SOURCE_BLUEPRINT":   2,
+		"TITLE_SOURCE_USER":        3,
+	}
+)
+
+func (x TitleSource) Enum() *TitleSource {
+	p := new(TitleSource)
+	*p = x
+	return p
+}
+
+func (x TitleSource) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TitleSource) Descriptor() protoreflect.EnumDescriptor {
+	return file_stich_actors_v1_actors_proto_enumTypes[1].Descriptor()
+}
+
+func (TitleSource) Type() protoreflect.EnumType {
+	return &file_stich_actors_v1_actors_proto_enumTypes[1]
+}
+
+func (x TitleSource) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TitleSource.Descriptor instead.
+func (TitleSource) EnumDescriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{1}
+}
+
 // GrainError is the reply of a grain that refuses or fails a request.
 type GrainError struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -239,9 +296,12 @@ func (*AlarmAck) Descriptor() ([]byte, []int) {
 }
 
 type CreateSession struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Prompt        string                 `protobuf:"bytes,1,opt,name=prompt,proto3" json:"prompt,omitempty"`
-	Options       *v1.SessionOptions     `protobuf:"bytes,2,opt,name=options,proto3" json:"options,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Prompt  string                 `protobuf:"bytes,1,opt,name=prompt,proto3" json:"prompt,omitempty"`
+	Options *v1.SessionOptions     `protobuf:"bytes,2,opt,name=options,proto3" json:"options,omitempty"`
+	// Owner of the session: the identity of the apps index grain that lists
+	// it. Empty means "local", the one user until there are user accounts.
+	Owner         string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -288,6 +348,13 @@ func (x *CreateSession) GetOptions() *v1.SessionOptions {
 		return x.Options
 	}
 	return nil
+}
+
+func (x *CreateSession) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
 }
 
 type CreateSessionReply struct {
@@ -1205,7 +1272,10 @@ func (x *SaveFileReply) GetVersion() *v1.Version {
 }
 
 type ListFiles struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 0 lists the current files; otherwise the files of that version (size
+	// is then 0: a version stores only content hashes).
+	Version       uint32 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1238,6 +1308,13 @@ func (x *ListFiles) ProtoReflect() protoreflect.Message {
 // Deprecated: Use ListFiles.ProtoReflect.Descriptor instead.
 func (*ListFiles) Descriptor() ([]byte, []int) {
 	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ListFiles) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
 }
 
 type ListFilesReply struct {
@@ -1667,7 +1744,11 @@ type SessionState struct {
 	// Number of the latest version.
 	Versions uint32 `protobuf:"varint,26,opt,name=versions,proto3" json:"versions,omitempty"`
 	// What the work in progress is, for the version it will create.
-	WorkReason    string `protobuf:"bytes,27,opt,name=work_reason,json=workReason,proto3" json:"work_reason,omitempty"`
+	WorkReason string `protobuf:"bytes,27,opt,name=work_reason,json=workReason,proto3" json:"work_reason,omitempty"`
+	// Identity of the apps index grain that lists the session. Sessions
+	// stored before the index existed have none; they are adopted by "local"
+	// when next activated.
+	Owner         string `protobuf:"bytes,28,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1891,6 +1972,651 @@ func (x *SessionState) GetWorkReason() string {
 	return ""
 }
 
+func (x *SessionState) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+// DeleteSession removes the session: its work stops, its storage (state,
+// log, files, versions) is deleted, and it then answers NOT_FOUND.
+type DeleteSession struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteSession) Reset() {
+	*x = DeleteSession{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteSession) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteSession) ProtoMessage() {}
+
+func (x *DeleteSession) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteSession.ProtoReflect.Descriptor instead.
+func (*DeleteSession) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{34}
+}
+
+type DeleteSessionReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteSessionReply) Reset() {
+	*x = DeleteSessionReply{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteSessionReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteSessionReply) ProtoMessage() {}
+
+func (x *DeleteSessionReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteSessionReply.ProtoReflect.Descriptor instead.
+func (*DeleteSessionReply) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{35}
+}
+
+// AppEntry is one app in an owner's index (key "app/<session id>").
+type AppEntry struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	SessionId   string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	Title       string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	TitleSource TitleSource            `protobuf:"varint,3,opt,name=title_source,json=titleSource,proto3,enum=stich.actors.v1.TitleSource" json:"title_source,omitempty"`
+	// The prompt, cut to 300 characters.
+	Prompt    string                 `protobuf:"bytes,4,opt,name=prompt,proto3" json:"prompt,omitempty"`
+	Phase     v1.Phase               `protobuf:"varint,5,opt,name=phase,proto3,enum=stich.v1.Phase" json:"phase,omitempty"`
+	Version   uint32                 `protobuf:"varint,6,opt,name=version,proto3" json:"version,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	Region    string                 `protobuf:"bytes,9,opt,name=region,proto3" json:"region,omitempty"`
+	// Seq of the session's last event when this entry was reported: reports
+	// can arrive out of order, and an older one never overwrites a newer one.
+	Seq           uint64 `protobuf:"varint,10,opt,name=seq,proto3" json:"seq,omitempty"`
+	ProviderLabel string `protobuf:"bytes,11,opt,name=provider_label,json=providerLabel,proto3" json:"provider_label,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppEntry) Reset() {
+	*x = AppEntry{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppEntry) ProtoMessage() {}
+
+func (x *AppEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppEntry.ProtoReflect.Descriptor instead.
+func (*AppEntry) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *AppEntry) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *AppEntry) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *AppEntry) GetTitleSource() TitleSource {
+	if x != nil {
+		return x.TitleSource
+	}
+	return TitleSource_TITLE_SOURCE_UNSPECIFIED
+}
+
+func (x *AppEntry) GetPrompt() string {
+	if x != nil {
+		return x.Prompt
+	}
+	return ""
+}
+
+func (x *AppEntry) GetPhase() v1.Phase {
+	if x != nil {
+		return x.Phase
+	}
+	return v1.Phase(0)
+}
+
+func (x *AppEntry) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *AppEntry) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *AppEntry) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *AppEntry) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *AppEntry) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *AppEntry) GetProviderLabel() string {
+	if x != nil {
+		return x.ProviderLabel
+	}
+	return ""
+}
+
+// UpsertApp records (or updates) an app. Ignored for a deleted app.
+type UpsertApp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entry         *AppEntry              `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpsertApp) Reset() {
+	*x = UpsertApp{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpsertApp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpsertApp) ProtoMessage() {}
+
+func (x *UpsertApp) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpsertApp.ProtoReflect.Descriptor instead.
+func (*UpsertApp) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *UpsertApp) GetEntry() *AppEntry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+type UpsertAppReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpsertAppReply) Reset() {
+	*x = UpsertAppReply{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpsertAppReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpsertAppReply) ProtoMessage() {}
+
+func (x *UpsertAppReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpsertAppReply.ProtoReflect.Descriptor instead.
+func (*UpsertAppReply) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{38}
+}
+
+type GetApp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetApp) Reset() {
+	*x = GetApp{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetApp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetApp) ProtoMessage() {}
+
+func (x *GetApp) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetApp.ProtoReflect.Descriptor instead.
+func (*GetApp) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *GetApp) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+type RenameApp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	Title         string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenameApp) Reset() {
+	*x = RenameApp{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenameApp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenameApp) ProtoMessage() {}
+
+func (x *RenameApp) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenameApp.ProtoReflect.Descriptor instead.
+func (*RenameApp) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *RenameApp) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *RenameApp) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+type AppReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entry         *AppEntry              `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppReply) Reset() {
+	*x = AppReply{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppReply) ProtoMessage() {}
+
+func (x *AppReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppReply.ProtoReflect.Descriptor instead.
+func (*AppReply) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *AppReply) GetEntry() *AppEntry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+// ListApps lists apps, most recently updated first, after the cursor.
+type ListApps struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Limit uint32                 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Cursor: the (updated_at, session_id) of the last entry of the previous
+	// page; unset starts at the first.
+	AfterUpdatedAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=after_updated_at,json=afterUpdatedAt,proto3" json:"after_updated_at,omitempty"`
+	AfterSessionId string                 `protobuf:"bytes,3,opt,name=after_session_id,json=afterSessionId,proto3" json:"after_session_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ListApps) Reset() {
+	*x = ListApps{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListApps) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListApps) ProtoMessage() {}
+
+func (x *ListApps) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListApps.ProtoReflect.Descriptor instead.
+func (*ListApps) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ListApps) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListApps) GetAfterUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AfterUpdatedAt
+	}
+	return nil
+}
+
+func (x *ListApps) GetAfterSessionId() string {
+	if x != nil {
+		return x.AfterSessionId
+	}
+	return ""
+}
+
+type ListAppsReply struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Entries []*AppEntry            `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// More entries follow the last one.
+	More          bool   `protobuf:"varint,2,opt,name=more,proto3" json:"more,omitempty"`
+	Total         uint32 `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAppsReply) Reset() {
+	*x = ListAppsReply{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAppsReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAppsReply) ProtoMessage() {}
+
+func (x *ListAppsReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAppsReply.ProtoReflect.Descriptor instead.
+func (*ListAppsReply) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *ListAppsReply) GetEntries() []*AppEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *ListAppsReply) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
+func (x *ListAppsReply) GetTotal() uint32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+// RemoveApp removes an app from the index for good: later UpsertApp
+// reports about it are ignored.
+type RemoveApp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveApp) Reset() {
+	*x = RemoveApp{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveApp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveApp) ProtoMessage() {}
+
+func (x *RemoveApp) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveApp.ProtoReflect.Descriptor instead.
+func (*RemoveApp) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *RemoveApp) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+type RemoveAppReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The index listed the app.
+	Existed       bool `protobuf:"varint,1,opt,name=existed,proto3" json:"existed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveAppReply) Reset() {
+	*x = RemoveAppReply{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveAppReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveAppReply) ProtoMessage() {}
+
+func (x *RemoveAppReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveAppReply.ProtoReflect.Descriptor instead.
+func (*RemoveAppReply) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *RemoveAppReply) GetExisted() bool {
+	if x != nil {
+		return x.Existed
+	}
+	return false
+}
+
 // RateLimitRule is a limit on one action: a main window, an optional burst
 // window and an optional rolling 24 h limit. Windows are multiples of 10 s.
 type RateLimitRule struct {
@@ -1906,7 +2632,7 @@ type RateLimitRule struct {
 
 func (x *RateLimitRule) Reset() {
 	*x = RateLimitRule{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[34]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1918,7 +2644,7 @@ func (x *RateLimitRule) String() string {
 func (*RateLimitRule) ProtoMessage() {}
 
 func (x *RateLimitRule) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[34]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1931,7 +2657,7 @@ func (x *RateLimitRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitRule.ProtoReflect.Descriptor instead.
 func (*RateLimitRule) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{34}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *RateLimitRule) GetLimit() uint32 {
@@ -1979,7 +2705,7 @@ type RateLimitCheck struct {
 
 func (x *RateLimitCheck) Reset() {
 	*x = RateLimitCheck{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[35]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1991,7 +2717,7 @@ func (x *RateLimitCheck) String() string {
 func (*RateLimitCheck) ProtoMessage() {}
 
 func (x *RateLimitCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[35]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2004,7 +2730,7 @@ func (x *RateLimitCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitCheck.ProtoReflect.Descriptor instead.
 func (*RateLimitCheck) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{35}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *RateLimitCheck) GetRule() *RateLimitRule {
@@ -2035,7 +2761,7 @@ type RateLimitReply struct {
 
 func (x *RateLimitReply) Reset() {
 	*x = RateLimitReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[36]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2047,7 +2773,7 @@ func (x *RateLimitReply) String() string {
 func (*RateLimitReply) ProtoMessage() {}
 
 func (x *RateLimitReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[36]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2060,7 +2786,7 @@ func (x *RateLimitReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitReply.ProtoReflect.Descriptor instead.
 func (*RateLimitReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{36}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *RateLimitReply) GetAllowed() bool {
@@ -2104,7 +2830,7 @@ type RateLimitState struct {
 
 func (x *RateLimitState) Reset() {
 	*x = RateLimitState{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[37]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2116,7 +2842,7 @@ func (x *RateLimitState) String() string {
 func (*RateLimitState) ProtoMessage() {}
 
 func (x *RateLimitState) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[37]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2129,7 +2855,7 @@ func (x *RateLimitState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitState.ProtoReflect.Descriptor instead.
 func (*RateLimitState) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{37}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *RateLimitState) GetSlots() map[int64]uint32 {
@@ -2160,10 +2886,11 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"AlarmFired\x12,\n" +
 	"\x03due\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x03due\"\n" +
 	"\n" +
-	"\bAlarmAck\"[\n" +
+	"\bAlarmAck\"q\n" +
 	"\rCreateSession\x12\x16\n" +
 	"\x06prompt\x18\x01 \x01(\tR\x06prompt\x122\n" +
-	"\aoptions\x18\x02 \x01(\v2\x18.stich.v1.SessionOptionsR\aoptions\";\n" +
+	"\aoptions\x18\x02 \x01(\v2\x18.stich.v1.SessionOptionsR\aoptions\x12\x14\n" +
+	"\x05owner\x18\x03 \x01(\tR\x05owner\";\n" +
 	"\x12CreateSessionReply\x12%\n" +
 	"\x0eprovider_label\x18\x01 \x01(\tR\rproviderLabel\"_\n" +
 	"\tSubscribe\x12-\n" +
@@ -2209,8 +2936,9 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\vbase_sha256\x18\x03 \x01(\tR\n" +
 	"baseSha256\"<\n" +
 	"\rSaveFileReply\x12+\n" +
-	"\aversion\x18\x01 \x01(\v2\x11.stich.v1.VersionR\aversion\"\v\n" +
-	"\tListFiles\":\n" +
+	"\aversion\x18\x01 \x01(\v2\x11.stich.v1.VersionR\aversion\"%\n" +
+	"\tListFiles\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\":\n" +
 	"\x0eListFilesReply\x12(\n" +
 	"\x05files\x18\x01 \x03(\v2\x12.stich.v1.FileInfoR\x05files\"\x0e\n" +
 	"\fListVersions\"B\n" +
@@ -2235,7 +2963,7 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\n" +
 	"FilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa2\t\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb8\t\n" +
 	"\fSessionState\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06prompt\x18\x02 \x01(\tR\x06prompt\x122\n" +
@@ -2269,11 +2997,55 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\vdiagnostics\x18\x19 \x03(\v2\x14.stich.v1.DiagnosticR\vdiagnostics\x12\x1a\n" +
 	"\bversions\x18\x1a \x01(\rR\bversions\x12\x1f\n" +
 	"\vwork_reason\x18\x1b \x01(\tR\n" +
-	"workReason\x1aL\n" +
+	"workReason\x12\x14\n" +
+	"\x05owner\x18\x1c \x01(\tR\x05owner\x1aL\n" +
 	"\n" +
 	"FilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12(\n" +
-	"\x05value\x18\x02 \x01(\v2\x12.stich.v1.FileInfoR\x05value:\x028\x01\"\xc0\x01\n" +
+	"\x05value\x18\x02 \x01(\v2\x12.stich.v1.FileInfoR\x05value:\x028\x01\"\x0f\n" +
+	"\rDeleteSession\"\x14\n" +
+	"\x12DeleteSessionReply\"\xa0\x03\n" +
+	"\bAppEntry\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12?\n" +
+	"\ftitle_source\x18\x03 \x01(\x0e2\x1c.stich.actors.v1.TitleSourceR\vtitleSource\x12\x16\n" +
+	"\x06prompt\x18\x04 \x01(\tR\x06prompt\x12%\n" +
+	"\x05phase\x18\x05 \x01(\x0e2\x0f.stich.v1.PhaseR\x05phase\x12\x18\n" +
+	"\aversion\x18\x06 \x01(\rR\aversion\x129\n" +
+	"\n" +
+	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"updated_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x16\n" +
+	"\x06region\x18\t \x01(\tR\x06region\x12\x10\n" +
+	"\x03seq\x18\n" +
+	" \x01(\x04R\x03seq\x12%\n" +
+	"\x0eprovider_label\x18\v \x01(\tR\rproviderLabel\"<\n" +
+	"\tUpsertApp\x12/\n" +
+	"\x05entry\x18\x01 \x01(\v2\x19.stich.actors.v1.AppEntryR\x05entry\"\x10\n" +
+	"\x0eUpsertAppReply\"'\n" +
+	"\x06GetApp\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\"@\n" +
+	"\tRenameApp\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\";\n" +
+	"\bAppReply\x12/\n" +
+	"\x05entry\x18\x01 \x01(\v2\x19.stich.actors.v1.AppEntryR\x05entry\"\x90\x01\n" +
+	"\bListApps\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\rR\x05limit\x12D\n" +
+	"\x10after_updated_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x0eafterUpdatedAt\x12(\n" +
+	"\x10after_session_id\x18\x03 \x01(\tR\x0eafterSessionId\"n\n" +
+	"\rListAppsReply\x123\n" +
+	"\aentries\x18\x01 \x03(\v2\x19.stich.actors.v1.AppEntryR\aentries\x12\x12\n" +
+	"\x04more\x18\x02 \x01(\bR\x04more\x12\x14\n" +
+	"\x05total\x18\x03 \x01(\rR\x05total\"*\n" +
+	"\tRemoveApp\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\"*\n" +
+	"\x0eRemoveAppReply\x12\x18\n" +
+	"\aexisted\x18\x01 \x01(\bR\aexisted\"\xc0\x01\n" +
 	"\rRateLimitRule\x12\x14\n" +
 	"\x05limit\x18\x01 \x01(\rR\x05limit\x12%\n" +
 	"\x0ewindow_seconds\x18\x02 \x01(\rR\rwindowSeconds\x12\x1f\n" +
@@ -2311,7 +3083,12 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\x16ERROR_CODE_UNAVAILABLE\x10\x05\x12!\n" +
 	"\x1dERROR_CODE_RESOURCE_EXHAUSTED\x10\x06\x12\x17\n" +
 	"\x13ERROR_CODE_INTERNAL\x10\a\x12\x1d\n" +
-	"\x19ERROR_CODE_ALREADY_EXISTS\x10\bB:Z8github.com/stichdev/stich/proto/stich/actors/v1;actorsv1b\x06proto3"
+	"\x19ERROR_CODE_ALREADY_EXISTS\x10\b*w\n" +
+	"\vTitleSource\x12\x1c\n" +
+	"\x18TITLE_SOURCE_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13TITLE_SOURCE_PROMPT\x10\x01\x12\x1a\n" +
+	"\x16TITLE_SOURCE_BLUEPRINT\x10\x02\x12\x15\n" +
+	"\x11TITLE_SOURCE_USER\x10\x03B:Z8github.com/stichdev/stich/proto/stich/actors/v1;actorsv1b\x06proto3"
 
 var (
 	file_stich_actors_v1_actors_proto_rawDescOnce sync.Once
@@ -2325,101 +3102,122 @@ func file_stich_actors_v1_actors_proto_rawDescGZIP() []byte {
 	return file_stich_actors_v1_actors_proto_rawDescData
 }
 
-var file_stich_actors_v1_actors_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stich_actors_v1_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_stich_actors_v1_actors_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_stich_actors_v1_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
 var file_stich_actors_v1_actors_proto_goTypes = []any{
 	(ErrorCode)(0),                // 0: stich.actors.v1.ErrorCode
-	(*GrainError)(nil),            // 1: stich.actors.v1.GrainError
-	(*AlarmFired)(nil),            // 2: stich.actors.v1.AlarmFired
-	(*AlarmAck)(nil),              // 3: stich.actors.v1.AlarmAck
-	(*CreateSession)(nil),         // 4: stich.actors.v1.CreateSession
-	(*CreateSessionReply)(nil),    // 5: stich.actors.v1.CreateSessionReply
-	(*Subscribe)(nil),             // 6: stich.actors.v1.Subscribe
-	(*SubscribeReply)(nil),        // 7: stich.actors.v1.SubscribeReply
-	(*Unsubscribe)(nil),           // 8: stich.actors.v1.Unsubscribe
-	(*UnsubscribeReply)(nil),      // 9: stich.actors.v1.UnsubscribeReply
-	(*WatchMoved)(nil),            // 10: stich.actors.v1.WatchMoved
-	(*EventNotice)(nil),           // 11: stich.actors.v1.EventNotice
-	(*ReadLog)(nil),               // 12: stich.actors.v1.ReadLog
-	(*ReadLogReply)(nil),          // 13: stich.actors.v1.ReadLogReply
-	(*PostMessage)(nil),           // 14: stich.actors.v1.PostMessage
-	(*PostMessageReply)(nil),      // 15: stich.actors.v1.PostMessageReply
-	(*StopSession)(nil),           // 16: stich.actors.v1.StopSession
-	(*ResumeSession)(nil),         // 17: stich.actors.v1.ResumeSession
-	(*PhaseReply)(nil),            // 18: stich.actors.v1.PhaseReply
-	(*GetSnapshot)(nil),           // 19: stich.actors.v1.GetSnapshot
-	(*SnapshotReply)(nil),         // 20: stich.actors.v1.SnapshotReply
-	(*ReadFile)(nil),              // 21: stich.actors.v1.ReadFile
-	(*ReadFileReply)(nil),         // 22: stich.actors.v1.ReadFileReply
-	(*SaveFile)(nil),              // 23: stich.actors.v1.SaveFile
-	(*SaveFileReply)(nil),         // 24: stich.actors.v1.SaveFileReply
-	(*ListFiles)(nil),             // 25: stich.actors.v1.ListFiles
-	(*ListFilesReply)(nil),        // 26: stich.actors.v1.ListFilesReply
-	(*ListVersions)(nil),          // 27: stich.actors.v1.ListVersions
-	(*ListVersionsReply)(nil),     // 28: stich.actors.v1.ListVersionsReply
-	(*DiffVersions)(nil),          // 29: stich.actors.v1.DiffVersions
-	(*DiffVersionsReply)(nil),     // 30: stich.actors.v1.DiffVersionsReply
-	(*RollbackSession)(nil),       // 31: stich.actors.v1.RollbackSession
-	(*RollbackReply)(nil),         // 32: stich.actors.v1.RollbackReply
-	(*VersionRecord)(nil),         // 33: stich.actors.v1.VersionRecord
-	(*SessionState)(nil),          // 34: stich.actors.v1.SessionState
-	(*RateLimitRule)(nil),         // 35: stich.actors.v1.RateLimitRule
-	(*RateLimitCheck)(nil),        // 36: stich.actors.v1.RateLimitCheck
-	(*RateLimitReply)(nil),        // 37: stich.actors.v1.RateLimitReply
-	(*RateLimitState)(nil),        // 38: stich.actors.v1.RateLimitState
-	nil,                           // 39: stich.actors.v1.VersionRecord.FilesEntry
-	nil,                           // 40: stich.actors.v1.SessionState.FilesEntry
-	nil,                           // 41: stich.actors.v1.RateLimitState.SlotsEntry
-	nil,                           // 42: stich.actors.v1.RateLimitState.HoursEntry
-	(*timestamppb.Timestamp)(nil), // 43: google.protobuf.Timestamp
-	(*v1.SessionOptions)(nil),     // 44: stich.v1.SessionOptions
-	(v1.Phase)(0),                 // 45: stich.v1.Phase
-	(*v1.SessionEvent)(nil),       // 46: stich.v1.SessionEvent
-	(*v1.Session)(nil),            // 47: stich.v1.Session
-	(*v1.File)(nil),               // 48: stich.v1.File
-	(*v1.Version)(nil),            // 49: stich.v1.Version
-	(*v1.FileInfo)(nil),           // 50: stich.v1.FileInfo
-	(*v1.FileDiff)(nil),           // 51: stich.v1.FileDiff
-	(*v1.Blueprint)(nil),          // 52: stich.v1.Blueprint
-	(*v1.PhasePlan)(nil),          // 53: stich.v1.PhasePlan
-	(*v1.Diagnostic)(nil),         // 54: stich.v1.Diagnostic
+	(TitleSource)(0),              // 1: stich.actors.v1.TitleSource
+	(*GrainError)(nil),            // 2: stich.actors.v1.GrainError
+	(*AlarmFired)(nil),            // 3: stich.actors.v1.AlarmFired
+	(*AlarmAck)(nil),              // 4: stich.actors.v1.AlarmAck
+	(*CreateSession)(nil),         // 5: stich.actors.v1.CreateSession
+	(*CreateSessionReply)(nil),    // 6: stich.actors.v1.CreateSessionReply
+	(*Subscribe)(nil),             // 7: stich.actors.v1.Subscribe
+	(*SubscribeReply)(nil),        // 8: stich.actors.v1.SubscribeReply
+	(*Unsubscribe)(nil),           // 9: stich.actors.v1.Unsubscribe
+	(*UnsubscribeReply)(nil),      // 10: stich.actors.v1.UnsubscribeReply
+	(*WatchMoved)(nil),            // 11: stich.actors.v1.WatchMoved
+	(*EventNotice)(nil),           // 12: stich.actors.v1.EventNotice
+	(*ReadLog)(nil),               // 13: stich.actors.v1.ReadLog
+	(*ReadLogReply)(nil),          // 14: stich.actors.v1.ReadLogReply
+	(*PostMessage)(nil),           // 15: stich.actors.v1.PostMessage
+	(*PostMessageReply)(nil),      // 16: stich.actors.v1.PostMessageReply
+	(*StopSession)(nil),           // 17: stich.actors.v1.StopSession
+	(*ResumeSession)(nil),         // 18: stich.actors.v1.ResumeSession
+	(*PhaseReply)(nil),            // 19: stich.actors.v1.PhaseReply
+	(*GetSnapshot)(nil),           // 20: stich.actors.v1.GetSnapshot
+	(*SnapshotReply)(nil),         // 21: stich.actors.v1.SnapshotReply
+	(*ReadFile)(nil),              // 22: stich.actors.v1.ReadFile
+	(*ReadFileReply)(nil),         // 23: stich.actors.v1.ReadFileReply
+	(*SaveFile)(nil),              // 24: stich.actors.v1.SaveFile
+	(*SaveFileReply)(nil),         // 25: stich.actors.v1.SaveFileReply
+	(*ListFiles)(nil),             // 26: stich.actors.v1.ListFiles
+	(*ListFilesReply)(nil),        // 27: stich.actors.v1.ListFilesReply
+	(*ListVersions)(nil),          // 28: stich.actors.v1.ListVersions
+	(*ListVersionsReply)(nil),     // 29: stich.actors.v1.ListVersionsReply
+	(*DiffVersions)(nil),          // 30: stich.actors.v1.DiffVersions
+	(*DiffVersionsReply)(nil),     // 31: stich.actors.v1.DiffVersionsReply
+	(*RollbackSession)(nil),       // 32: stich.actors.v1.RollbackSession
+	(*RollbackReply)(nil),         // 33: stich.actors.v1.RollbackReply
+	(*VersionRecord)(nil),         // 34: stich.actors.v1.VersionRecord
+	(*SessionState)(nil),          // 35: stich.actors.v1.SessionState
+	(*DeleteSession)(nil),         // 36: stich.actors.v1.DeleteSession
+	(*DeleteSessionReply)(nil),    // 37: stich.actors.v1.DeleteSessionReply
+	(*AppEntry)(nil),              // 38: stich.actors.v1.AppEntry
+	(*UpsertApp)(nil),             // 39: stich.actors.v1.UpsertApp
+	(*UpsertAppReply)(nil),        // 40: stich.actors.v1.UpsertAppReply
+	(*GetApp)(nil),                // 41: stich.actors.v1.GetApp
+	(*RenameApp)(nil),             // 42: stich.actors.v1.RenameApp
+	(*AppReply)(nil),              // 43: stich.actors.v1.AppReply
+	(*ListApps)(nil),              // 44: stich.actors.v1.ListApps
+	(*ListAppsReply)(nil),         // 45: stich.actors.v1.ListAppsReply
+	(*RemoveApp)(nil),             // 46: stich.actors.v1.RemoveApp
+	(*RemoveAppReply)(nil),        // 47: stich.actors.v1.RemoveAppReply
+	(*RateLimitRule)(nil),         // 48: stich.actors.v1.RateLimitRule
+	(*RateLimitCheck)(nil),        // 49: stich.actors.v1.RateLimitCheck
+	(*RateLimitReply)(nil),        // 50: stich.actors.v1.RateLimitReply
+	(*RateLimitState)(nil),        // 51: stich.actors.v1.RateLimitState
+	nil,                           // 52: stich.actors.v1.VersionRecord.FilesEntry
+	nil,                           // 53: stich.actors.v1.SessionState.FilesEntry
+	nil,                           // 54: stich.actors.v1.RateLimitState.SlotsEntry
+	nil,                           // 55: stich.actors.v1.RateLimitState.HoursEntry
+	(*timestamppb.Timestamp)(nil), // 56: google.protobuf.Timestamp
+	(*v1.SessionOptions)(nil),     // 57: stich.v1.SessionOptions
+	(v1.Phase)(0),                 // 58: stich.v1.Phase
+	(*v1.SessionEvent)(nil),       // 59: stich.v1.SessionEvent
+	(*v1.Session)(nil),            // 60: stich.v1.Session
+	(*v1.File)(nil),               // 61: stich.v1.File
+	(*v1.Version)(nil),            // 62: stich.v1.Version
+	(*v1.FileInfo)(nil),           // 63: stich.v1.FileInfo
+	(*v1.FileDiff)(nil),           // 64: stich.v1.FileDiff
+	(*v1.Blueprint)(nil),          // 65: stich.v1.Blueprint
+	(*v1.PhasePlan)(nil),          // 66: stich.v1.PhasePlan
+	(*v1.Diagnostic)(nil),         // 67: stich.v1.Diagnostic
 }
 var file_stich_actors_v1_actors_proto_depIdxs = []int32{
 	0,  // 0: stich.actors.v1.GrainError.code:type_name -> stich.actors.v1.ErrorCode
-	43, // 1: stich.actors.v1.AlarmFired.due:type_name -> google.protobuf.Timestamp
-	44, // 2: stich.actors.v1.CreateSession.options:type_name -> stich.v1.SessionOptions
-	45, // 3: stich.actors.v1.SubscribeReply.phase:type_name -> stich.v1.Phase
-	46, // 4: stich.actors.v1.EventNotice.event:type_name -> stich.v1.SessionEvent
-	46, // 5: stich.actors.v1.ReadLogReply.events:type_name -> stich.v1.SessionEvent
-	45, // 6: stich.actors.v1.PhaseReply.phase:type_name -> stich.v1.Phase
-	47, // 7: stich.actors.v1.SnapshotReply.session:type_name -> stich.v1.Session
-	48, // 8: stich.actors.v1.ReadFileReply.file:type_name -> stich.v1.File
-	49, // 9: stich.actors.v1.SaveFileReply.version:type_name -> stich.v1.Version
-	50, // 10: stich.actors.v1.ListFilesReply.files:type_name -> stich.v1.FileInfo
-	49, // 11: stich.actors.v1.ListVersionsReply.versions:type_name -> stich.v1.Version
-	51, // 12: stich.actors.v1.DiffVersionsReply.files:type_name -> stich.v1.FileDiff
-	49, // 13: stich.actors.v1.RollbackReply.version:type_name -> stich.v1.Version
-	43, // 14: stich.actors.v1.VersionRecord.created_at:type_name -> google.protobuf.Timestamp
-	39, // 15: stich.actors.v1.VersionRecord.files:type_name -> stich.actors.v1.VersionRecord.FilesEntry
-	44, // 16: stich.actors.v1.SessionState.options:type_name -> stich.v1.SessionOptions
-	45, // 17: stich.actors.v1.SessionState.phase:type_name -> stich.v1.Phase
-	45, // 18: stich.actors.v1.SessionState.resume_phase:type_name -> stich.v1.Phase
-	52, // 19: stich.actors.v1.SessionState.blueprint:type_name -> stich.v1.Blueprint
-	40, // 20: stich.actors.v1.SessionState.files:type_name -> stich.actors.v1.SessionState.FilesEntry
-	43, // 21: stich.actors.v1.SessionState.created_at:type_name -> google.protobuf.Timestamp
-	43, // 22: stich.actors.v1.SessionState.updated_at:type_name -> google.protobuf.Timestamp
-	43, // 23: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
-	53, // 24: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
-	54, // 25: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
-	35, // 26: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
-	41, // 27: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
-	42, // 28: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
-	50, // 29: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
-	30, // [30:30] is the sub-list for method output_type
-	30, // [30:30] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	56, // 1: stich.actors.v1.AlarmFired.due:type_name -> google.protobuf.Timestamp
+	57, // 2: stich.actors.v1.CreateSession.options:type_name -> stich.v1.SessionOptions
+	58, // 3: stich.actors.v1.SubscribeReply.phase:type_name -> stich.v1.Phase
+	59, // 4: stich.actors.v1.EventNotice.event:type_name -> stich.v1.SessionEvent
+	59, // 5: stich.actors.v1.ReadLogReply.events:type_name -> stich.v1.SessionEvent
+	58, // 6: stich.actors.v1.PhaseReply.phase:type_name -> stich.v1.Phase
+	60, // 7: stich.actors.v1.SnapshotReply.session:type_name -> stich.v1.Session
+	61, // 8: stich.actors.v1.ReadFileReply.file:type_name -> stich.v1.File
+	62, // 9: stich.actors.v1.SaveFileReply.version:type_name -> stich.v1.Version
+	63, // 10: stich.actors.v1.ListFilesReply.files:type_name -> stich.v1.FileInfo
+	62, // 11: stich.actors.v1.ListVersionsReply.versions:type_name -> stich.v1.Version
+	64, // 12: stich.actors.v1.DiffVersionsReply.files:type_name -> stich.v1.FileDiff
+	62, // 13: stich.actors.v1.RollbackReply.version:type_name -> stich.v1.Version
+	56, // 14: stich.actors.v1.VersionRecord.created_at:type_name -> google.protobuf.Timestamp
+	52, // 15: stich.actors.v1.VersionRecord.files:type_name -> stich.actors.v1.VersionRecord.FilesEntry
+	57, // 16: stich.actors.v1.SessionState.options:type_name -> stich.v1.SessionOptions
+	58, // 17: stich.actors.v1.SessionState.phase:type_name -> stich.v1.Phase
+	58, // 18: stich.actors.v1.SessionState.resume_phase:type_name -> stich.v1.Phase
+	65, // 19: stich.actors.v1.SessionState.blueprint:type_name -> stich.v1.Blueprint
+	53, // 20: stich.actors.v1.SessionState.files:type_name -> stich.actors.v1.SessionState.FilesEntry
+	56, // 21: stich.actors.v1.SessionState.created_at:type_name -> google.protobuf.Timestamp
+	56, // 22: stich.actors.v1.SessionState.updated_at:type_name -> google.protobuf.Timestamp
+	56, // 23: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
+	66, // 24: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
+	67, // 25: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
+	1,  // 26: stich.actors.v1.AppEntry.title_source:type_name -> stich.actors.v1.TitleSource
+	58, // 27: stich.actors.v1.AppEntry.phase:type_name -> stich.v1.Phase
+	56, // 28: stich.actors.v1.AppEntry.created_at:type_name -> google.protobuf.Timestamp
+	56, // 29: stich.actors.v1.AppEntry.updated_at:type_name -> google.protobuf.Timestamp
+	38, // 30: stich.actors.v1.UpsertApp.entry:type_name -> stich.actors.v1.AppEntry
+	38, // 31: stich.actors.v1.AppReply.entry:type_name -> stich.actors.v1.AppEntry
+	56, // 32: stich.actors.v1.ListApps.after_updated_at:type_name -> google.protobuf.Timestamp
+	38, // 33: stich.actors.v1.ListAppsReply.entries:type_name -> stich.actors.v1.AppEntry
+	48, // 34: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
+	54, // 35: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
+	55, // 36: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
+	63, // 37: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
+	38, // [38:38] is the sub-list for method output_type
+	38, // [38:38] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_stich_actors_v1_actors_proto_init() }
@@ -2432,8 +3230,8 @@ func file_stich_actors_v1_actors_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_actors_v1_actors_proto_rawDesc), len(file_stich_actors_v1_actors_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   42,
+			NumEnums:      2,
+			NumMessages:   54,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

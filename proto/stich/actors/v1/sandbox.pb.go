@@ -704,7 +704,9 @@ func (*PreviewReportAck) Descriptor() ([]byte, []int) {
 
 // SandboxCancel stops the sandbox's running check (the session stopped).
 type SandboxCancel struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Also delete the workspace and the preview (the session was deleted).
+	Free          bool `protobuf:"varint,1,opt,name=free,proto3" json:"free,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -737,6 +739,13 @@ func (x *SandboxCancel) ProtoReflect() protoreflect.Message {
 // Deprecated: Use SandboxCancel.ProtoReflect.Descriptor instead.
 func (*SandboxCancel) Descriptor() ([]byte, []int) {
 	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SandboxCancel) GetFree() bool {
+	if x != nil {
+		return x.Free
+	}
+	return false
 }
 
 type SandboxCancelAck struct {
@@ -843,8 +852,9 @@ const file_stich_actors_v1_sandbox_proto_rawDesc = "" +
 	"\x06source\x18\x04 \x01(\tR\x06source\x12\x12\n" +
 	"\x04line\x18\x05 \x01(\rR\x04line\x12\x16\n" +
 	"\x06column\x18\x06 \x01(\rR\x06column\"\x12\n" +
-	"\x10PreviewReportAck\"\x0f\n" +
-	"\rSandboxCancel\"\x12\n" +
+	"\x10PreviewReportAck\"#\n" +
+	"\rSandboxCancel\x12\x12\n" +
+	"\x04free\x18\x01 \x01(\bR\x04free\"\x12\n" +
 	"\x10SandboxCancelAckB:Z8github.com/stichdev/stich/proto/stich/actors/v1;actorsv1b\x06proto3"
 
 var (

@@ -38,6 +38,9 @@ const (
 	AdminServiceGetClusterStatusProcedure = "/stich.v1.AdminService/GetClusterStatus"
 	// AdminServiceLeaveProcedure is the fully-qualified name of the AdminService's Leave RPC.
 	AdminServiceLeaveProcedure = "/stich.v1.AdminService/Leave"
+	// AdminServiceGetServerInfoProcedure is the fully-qualified name of the AdminService's
+	// GetServerInfo RPC.
+	AdminServiceGetServerInfoProcedure = "/stich.v1.AdminService/GetServerInfo"
 )
 
 // AdminServiceClient is a client for the stich.v1.AdminService service.
@@ -48,6 +51,10 @@ type AdminServiceClient interface {
 	// Leave makes the serving node hand its grains off to the other members,
 	// leave the cluster and exit (what SIGTERM does).
 	Leave(context.Context, *connect.Request[v1.LeaveRequest]) (*connect.Response[v1.LeaveResponse], error)
+	// GetServerInfo describes the serving node: its version, region, and the
+	// providers and models it writes apps with. API keys are never returned,
+	// only whether one is set.
+	GetServerInfo(context.Context, *connect.Request[v1.GetServerInfoRequest]) (*connect.Response[v1.GetServerInfoResponse], error)
 }
 
 // NewAdminServiceClient constructs a client for the stich.v1.AdminService service. By default, it
@@ -74,6 +81,13 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("Leave")),
 			connect.WithClientOptions(opts...),
 		),
+		getServerInfo: connect.NewClient[v1.GetServerInfoRequest, v1.GetServerInfoResponse](
+			httpClient,
+			baseURL+AdminServiceGetServerInfoProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("GetServerInfo")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -81,6 +95,7 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 type adminServiceClient struct {
 	getClusterStatus *connect.Client[v1.GetClusterStatusRequest, v1.GetClusterStatusResponse]
 	leave            *connect.Client[v1.LeaveRequest, v1.LeaveResponse]
+	getServerInfo    *connect.Client[v1.GetServerInfoRequest, v1.GetServerInfoResponse]
 }
 
 // GetClusterStatus calls stich.v1.AdminService.GetClusterStatus.
@@ -93,6 +108,11 @@ func (c *adminServiceClient) Leave(ctx context.Context, req *connect.Request[v1.
 	return c.leave.CallUnary(ctx, req)
 }
 
+// GetServerInfo calls stich.v1.AdminService.GetServerInfo.
+func (c *adminServiceClient) GetServerInfo(ctx context.Context, req *connect.Request[v1.GetServerInfoRequest]) (*connect.Response[v1.GetServerInfoResponse], error) {
+	return c.getServerInfo.CallUnary(ctx, req)
+}
+
 // AdminServiceHandler is an implementation of the stich.v1.AdminService service.
 type AdminServiceHandler interface {
 	// GetClusterStatus lists the members, their regions, grain counts and
@@ -101,6 +121,10 @@ type AdminServiceHandler interface {
 	// Leave makes the serving node hand its grains off to the other members,
 	// leave the cluster and exit (what SIGTERM does).
 	Leave(context.Context, *connect.Request[v1.LeaveRequest]) (*connect.Response[v1.LeaveResponse], error)
+	// GetServerInfo describes the serving node: its version, region, and the
+	// providers and models it writes apps with. API keys are never returned,
+	// only whether one is set.
+	GetServerInfo(context.Context, *connect.Request[v1.GetServerInfoRequest]) (*connect.Response[v1.GetServerInfoResponse], error)
 }
 
 // NewAdminServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -123,12 +147,21 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("Leave")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceGetServerInfoHandler := connect.NewUnaryHandler(
+		AdminServiceGetServerInfoProcedure,
+		svc.GetServerInfo,
+		connect.WithSchema(adminServiceMethods.ByName("GetServerInfo")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/stich.v1.AdminService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AdminServiceGetClusterStatusProcedure:
 			adminServiceGetClusterStatusHandler.ServeHTTP(w, r)
 		case AdminServiceLeaveProcedure:
 			adminServiceLeaveHandler.ServeHTTP(w, r)
+		case AdminServiceGetServerInfoProcedure:
+			adminServiceGetServerInfoHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -144,4 +177,8 @@ func (UnimplementedAdminServiceHandler) GetClusterStatus(context.Context, *conne
 
 func (UnimplementedAdminServiceHandler) Leave(context.Context, *connect.Request[v1.LeaveRequest]) (*connect.Response[v1.LeaveResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.AdminService.Leave is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) GetServerInfo(context.Context, *connect.Request[v1.GetServerInfoRequest]) (*connect.Response[v1.GetServerInfoResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.AdminService.GetServerInfo is not implemented"))
 }

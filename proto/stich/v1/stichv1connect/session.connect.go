@@ -65,6 +65,15 @@ const (
 	SessionServiceRollbackProcedure = "/stich.v1.SessionService/Rollback"
 	// SessionServiceSaveFileProcedure is the fully-qualified name of the SessionService's SaveFile RPC.
 	SessionServiceSaveFileProcedure = "/stich.v1.SessionService/SaveFile"
+	// SessionServiceListSessionsProcedure is the fully-qualified name of the SessionService's
+	// ListSessions RPC.
+	SessionServiceListSessionsProcedure = "/stich.v1.SessionService/ListSessions"
+	// SessionServiceRenameSessionProcedure is the fully-qualified name of the SessionService's
+	// RenameSession RPC.
+	SessionServiceRenameSessionProcedure = "/stich.v1.SessionService/RenameSession"
+	// SessionServiceDeleteSessionProcedure is the fully-qualified name of the SessionService's
+	// DeleteSession RPC.
+	SessionServiceDeleteSessionProcedure = "/stich.v1.SessionService/DeleteSession"
 )
 
 // SessionServiceClient is a client for the stich.v1.SessionService service.
@@ -102,6 +111,15 @@ type SessionServiceClient interface {
 	// is a new version; the app is then checked and previewed again. The
 	// session must be idle.
 	SaveFile(context.Context, *connect.Request[v1.SaveFileRequest]) (*connect.Response[v1.SaveFileResponse], error)
+	// ListSessions lists the caller's apps, most recently updated first. The
+	// files of any of them download as a zip from
+	// GET /api/sessions/{session_id}/download.zip[?version=N].
+	ListSessions(context.Context, *connect.Request[v1.ListSessionsRequest]) (*connect.Response[v1.ListSessionsResponse], error)
+	// RenameSession sets the title an app is listed under.
+	RenameSession(context.Context, *connect.Request[v1.RenameSessionRequest]) (*connect.Response[v1.RenameSessionResponse], error)
+	// DeleteSession stops the session and deletes it for good: its files,
+	// versions and event log. Its id then answers NotFound.
+	DeleteSession(context.Context, *connect.Request[v1.DeleteSessionRequest]) (*connect.Response[v1.DeleteSessionResponse], error)
 }
 
 // NewSessionServiceClient constructs a client for the stich.v1.SessionService service. By default,
@@ -193,6 +211,25 @@ func NewSessionServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(sessionServiceMethods.ByName("SaveFile")),
 			connect.WithClientOptions(opts...),
 		),
+		listSessions: connect.NewClient[v1.ListSessionsRequest, v1.ListSessionsResponse](
+			httpClient,
+			baseURL+SessionServiceListSessionsProcedure,
+			connect.WithSchema(sessionServiceMethods.ByName("ListSessions")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		renameSession: connect.NewClient[v1.RenameSessionRequest, v1.RenameSessionResponse](
+			httpClient,
+			baseURL+SessionServiceRenameSessionProcedure,
+			connect.WithSchema(sessionServiceMethods.ByName("RenameSession")),
+			connect.WithClientOptions(opts...),
+		),
+		deleteSession: connect.NewClient[v1.DeleteSessionRequest, v1.DeleteSessionResponse](
+			httpClient,
+			baseURL+SessionServiceDeleteSessionProcedure,
+			connect.WithSchema(sessionServiceMethods.ByName("DeleteSession")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -210,6 +247,9 @@ type sessionServiceClient struct {
 	diffVersions  *connect.Client[v1.DiffVersionsRequest, v1.DiffVersionsResponse]
 	rollback      *connect.Client[v1.RollbackRequest, v1.RollbackResponse]
 	saveFile      *connect.Client[v1.SaveFileRequest, v1.SaveFileResponse]
+	listSessions  *connect.Client[v1.ListSessionsRequest, v1.ListSessionsResponse]
+	renameSession *connect.Client[v1.RenameSessionRequest, v1.RenameSessionResponse]
+	deleteSession *connect.Client[v1.DeleteSessionRequest, v1.DeleteSessionResponse]
 }
 
 // CreateSession calls stich.v1.SessionService.CreateSession.
@@ -272,6 +312,21 @@ func (c *sessionServiceClient) SaveFile(ctx context.Context, req *connect.Reques
 	return c.saveFile.CallUnary(ctx, req)
 }
 
+// ListSessions calls stich.v1.SessionService.ListSessions.
+func (c *sessionServiceClient) ListSessions(ctx context.Context, req *connect.Request[v1.ListSessionsRequest]) (*connect.Response[v1.ListSessionsResponse], error) {
+	return c.listSessions.CallUnary(ctx, req)
+}
+
+// RenameSession calls stich.v1.SessionService.RenameSession.
+func (c *sessionServiceClient) RenameSession(ctx context.Context, req *connect.Request[v1.RenameSessionRequest]) (*connect.Response[v1.RenameSessionResponse], error) {
+	return c.renameSession.CallUnary(ctx, req)
+}
+
+// DeleteSession calls stich.v1.SessionService.DeleteSession.
+func (c *sessionServiceClient) DeleteSession(ctx context.Context, req *connect.Request[v1.DeleteSessionRequest]) (*connect.Response[v1.DeleteSessionResponse], error) {
+	return c.deleteSession.CallUnary(ctx, req)
+}
+
 // SessionServiceHandler is an implementation of the stich.v1.SessionService service.
 type SessionServiceHandler interface {
 	// CreateSession starts generating an app from a prompt and returns the new
@@ -307,6 +362,15 @@ type SessionServiceHandler interface {
 	// is a new version; the app is then checked and previewed again. The
 	// session must be idle.
 	SaveFile(context.Context, *connect.Request[v1.SaveFileRequest]) (*connect.Response[v1.SaveFileResponse], error)
+	// ListSessions lists the caller's apps, most recently updated first. The
+	// files of any of them download as a zip from
+	// GET /api/sessions/{session_id}/download.zip[?version=N].
+	ListSessions(context.Context, *connect.Request[v1.ListSessionsRequest]) (*connect.Response[v1.ListSessionsResponse], error)
+	// RenameSession sets the title an app is listed under.
+	RenameSession(context.Context, *connect.Request[v1.RenameSessionRequest]) (*connect.Response[v1.RenameSessionResponse], error)
+	// DeleteSession stops the session and deletes it for good: its files,
+	// versions and event log. Its id then answers NotFound.
+	DeleteSession(context.Context, *connect.Request[v1.DeleteSessionRequest]) (*connect.Response[v1.DeleteSessionResponse], error)
 }
 
 // NewSessionServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -394,6 +458,25 @@ func NewSessionServiceHandler(svc SessionServiceHandler, opts ...connect.Handler
 		connect.WithSchema(sessionServiceMethods.ByName("SaveFile")),
 		connect.WithHandlerOptions(opts...),
 	)
+	sessionServiceListSessionsHandler := connect.NewUnaryHandler(
+		SessionServiceListSessionsProcedure,
+		svc.ListSessions,
+		connect.WithSchema(sessionServiceMethods.ByName("ListSessions")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	sessionServiceRenameSessionHandler := connect.NewUnaryHandler(
+		SessionServiceRenameSessionProcedure,
+		svc.RenameSession,
+		connect.WithSchema(sessionServiceMethods.ByName("RenameSession")),
+		connect.WithHandlerOptions(opts...),
+	)
+	sessionServiceDeleteSessionHandler := connect.NewUnaryHandler(
+		SessionServiceDeleteSessionProcedure,
+		svc.DeleteSession,
+		connect.WithSchema(sessionServiceMethods.ByName("DeleteSession")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/stich.v1.SessionService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case SessionServiceCreateSessionProcedure:
@@ -420,6 +503,12 @@ func NewSessionServiceHandler(svc SessionServiceHandler, opts ...connect.Handler
 			sessionServiceRollbackHandler.ServeHTTP(w, r)
 		case SessionServiceSaveFileProcedure:
 			sessionServiceSaveFileHandler.ServeHTTP(w, r)
+		case SessionServiceListSessionsProcedure:
+			sessionServiceListSessionsHandler.ServeHTTP(w, r)
+		case SessionServiceRenameSessionProcedure:
+			sessionServiceRenameSessionHandler.ServeHTTP(w, r)
+		case SessionServiceDeleteSessionProcedure:
+			sessionServiceDeleteSessionHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -475,4 +564,16 @@ func (UnimplementedSessionServiceHandler) Rollback(context.Context, *connect.Req
 
 func (UnimplementedSessionServiceHandler) SaveFile(context.Context, *connect.Request[v1.SaveFileRequest]) (*connect.Response[v1.SaveFileResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.SessionService.SaveFile is not implemented"))
+}
+
+func (UnimplementedSessionServiceHandler) ListSessions(context.Context, *connect.Request[v1.ListSessionsRequest]) (*connect.Response[v1.ListSessionsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.SessionService.ListSessions is not implemented"))
+}
+
+func (UnimplementedSessionServiceHandler) RenameSession(context.Context, *connect.Request[v1.RenameSessionRequest]) (*connect.Response[v1.RenameSessionResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.SessionService.RenameSession is not implemented"))
+}
+
+func (UnimplementedSessionServiceHandler) DeleteSession(context.Context, *connect.Request[v1.DeleteSessionRequest]) (*connect.Response[v1.DeleteSessionResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.SessionService.DeleteSession is not implemented"))
 }

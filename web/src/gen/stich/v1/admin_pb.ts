@@ -10,7 +10,208 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stich/v1/admin.proto.
  */
 export const file_stich_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChRzdGljaC92MS9hZG1pbi5wcm90bxIIc3RpY2gudjEiGQoXR2V0Q2x1c3RlclN0YXR1c1JlcXVlc3QiewoYR2V0Q2x1c3RlclN0YXR1c1Jlc3BvbnNlEgwKBG5vZGUYASABKAkSKAoHbWVtYmVycxgCIAMoCzIXLnN0aWNoLnYxLkNsdXN0ZXJNZW1iZXISJwoGZmFpbGVkGAMgAygLMhcuc3RpY2gudjEuQ2x1c3Rlck1lbWJlciKIAgoNQ2x1c3Rlck1lbWJlchIMCgRuYW1lGAEgASgJEg4KBnJlZ2lvbhgCIAEoCRIMCgR6b25lGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSEQoJaHR0cF9hZGRyGAUgASgJEhIKCmFjdG9yX2FkZHIYBiABKAkSDwoHbGVhdmluZxgHIAEoCBIPCgdoZWFsdGh5GAggASgIEjMKBmdyYWlucxgJIAMoCzIjLnN0aWNoLnYxLkNsdXN0ZXJNZW1iZXIuR3JhaW5zRW50cnkSDQoFZXJyb3IYCiABKAkaLQoLR3JhaW5zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4ASIOCgxMZWF2ZVJlcXVlc3QiHQoNTGVhdmVSZXNwb25zZRIMCgRub2RlGAEgASgJMqgBCgxBZG1pblNlcnZpY2USXgoQR2V0Q2x1c3RlclN0YXR1cxIhLnN0aWNoLnYxLkdldENsdXN0ZXJTdGF0dXNSZXF1ZXN0GiIuc3RpY2gudjEuR2V0Q2x1c3RlclN0YXR1c1Jlc3BvbnNlIgOQAgESOAoFTGVhdmUSFi5zdGljaC52MS5MZWF2ZVJlcXVlc3QaFy5zdGljaC52MS5MZWF2ZVJlc3BvbnNlQjJaMGdpdGh1Yi5jb20vc3RpY2hkZXYvc3RpY2gvcHJvdG8vc3RpY2gvdjE7c3RpY2h2MWIGcHJvdG8z");
+  fileDesc("ChRzdGljaC92MS9hZG1pbi5wcm90bxIIc3RpY2gudjEiFgoUR2V0U2VydmVySW5mb1JlcXVlc3QilgIKFUdldFNlcnZlckluZm9SZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEgwKBG5vZGUYAiABKAkSDgoGcmVnaW9uGAMgASgJEhgKEGRlZmF1bHRfcHJvdmlkZXIYBCABKAkSHgoWZGVmYXVsdF9wcm92aWRlcl9sYWJlbBgFIAEoCRIVCg1kZWZhdWx0X21vZGVsGAYgASgJEikKCXByb3ZpZGVycxgHIAMoCzIWLnN0aWNoLnYxLkNvZGVQcm92aWRlchIqCgllbmRwb2ludHMYCCADKAsyFy5zdGljaC52MS5Nb2RlbEVuZHBvaW50EiYKB2FjdGlvbnMYCSADKAsyFS5zdGljaC52MS5BY3Rpb25Nb2RlbCI/CgxDb2RlUHJvdmlkZXISDAoEbmFtZRgBIAEoCRINCgVsYWJlbBgCIAEoCRISCgppc19kZWZhdWx0GAMgASgIInkKDU1vZGVsRW5kcG9pbnQSDAoEbmFtZRgBIAEoCRIMCgRraW5kGAIgASgJEhAKCGJhc2VfdXJsGAMgASgJEhUKDWRlZmF1bHRfbW9kZWwYBCABKAkSEgoKaXNfZGVmYXVsdBgFIAEoCBIPCgdhcGlfa2V5GAYgASgJIn4KC0FjdGlvbk1vZGVsEg4KBmFjdGlvbhgBIAEoCRIQCghwcm92aWRlchgCIAEoCRINCgVtb2RlbBgDIAEoCRIQCghmYWxsYmFjaxgEIAEoCRISCgptYXhfdG9rZW5zGAUgASgNEhgKEHJlYXNvbmluZ19lZmZvcnQYBiABKAkiGQoXR2V0Q2x1c3RlclN0YXR1c1JlcXVlc3QiewoYR2V0Q2x1c3RlclN0YXR1c1Jlc3BvbnNlEgwKBG5vZGUYASABKAkSKAoHbWVtYmVycxgCIAMoCzIXLnN0aWNoLnYxLkNsdXN0ZXJNZW1iZXISJwoGZmFpbGVkGAMgAygLMhcuc3RpY2gudjEuQ2x1c3Rlck1lbWJlciKIAgoNQ2x1c3Rlck1lbWJlchIMCgRuYW1lGAEgASgJEg4KBnJlZ2lvbhgCIAEoCRIMCgR6b25lGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSEQoJaHR0cF9hZGRyGAUgASgJEhIKCmFjdG9yX2FkZHIYBiABKAkSDwoHbGVhdmluZxgHIAEoCBIPCgdoZWFsdGh5GAggASgIEjMKBmdyYWlucxgJIAMoCzIjLnN0aWNoLnYxLkNsdXN0ZXJNZW1iZXIuR3JhaW5zRW50cnkSDQoFZXJyb3IYCiABKAkaLQoLR3JhaW5zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4ASIOCgxMZWF2ZVJlcXVlc3QiHQoNTGVhdmVSZXNwb25zZRIMCgRub2RlGAEgASgJMv8BCgxBZG1pblNlcnZpY2USXgoQR2V0Q2x1c3RlclN0YXR1cxIhLnN0aWNoLnYxLkdldENsdXN0ZXJTdGF0dXNSZXF1ZXN0GiIuc3RpY2gudjEuR2V0Q2x1c3RlclN0YXR1c1Jlc3BvbnNlIgOQAgESOAoFTGVhdmUSFi5zdGljaC52MS5MZWF2ZVJlcXVlc3QaFy5zdGljaC52MS5MZWF2ZVJlc3BvbnNlElUKDUdldFNlcnZlckluZm8SHi5zdGljaC52MS5HZXRTZXJ2ZXJJbmZvUmVxdWVzdBofLnN0aWNoLnYxLkdldFNlcnZlckluZm9SZXNwb25zZSIDkAIBQjJaMGdpdGh1Yi5jb20vc3RpY2hkZXYvc3RpY2gvcHJvdG8vc3RpY2gvdjE7c3RpY2h2MWIGcHJvdG8z");
+
+/**
+ * @generated from message stich.v1.GetServerInfoRequest
+ */
+export type GetServerInfoRequest = Message<"stich.v1.GetServerInfoRequest"> & {
+};
+
+/**
+ * Describes the message stich.v1.GetServerInfoRequest.
+ * Use `create(GetServerInfoRequestSchema)` to create a new message.
+ */
+export const GetServerInfoRequestSchema: GenMessage<GetServerInfoRequest> = /*@__PURE__*/
+  messageDesc(file_stich_v1_admin, 0);
+
+/**
+ * @generated from message stich.v1.GetServerInfoResponse
+ */
+export type GetServerInfoResponse = Message<"stich.v1.GetServerInfoResponse"> & {
+  /**
+   * @generated from field: string version = 1;
+   */
+  version: string;
+
+  /**
+   * @generated from field: string node = 2;
+   */
+  node: string;
+
+  /**
+   * @generated from field: string region = 3;
+   */
+  region: string;
+
+  /**
+   * Name of the provider that writes apps when a session names none.
+   *
+   * @generated from field: string default_provider = 4;
+   */
+  defaultProvider: string;
+
+  /**
+   * Its label, e.g. "scaffold (no model)" or "openai (openai/gpt-5)".
+   *
+   * @generated from field: string default_provider_label = 5;
+   */
+  defaultProviderLabel: string;
+
+  /**
+   * Model that writes the code (empty for the scaffold).
+   *
+   * @generated from field: string default_model = 6;
+   */
+  defaultModel: string;
+
+  /**
+   * Code providers a session can choose, default included.
+   *
+   * @generated from field: repeated stich.v1.CodeProvider providers = 7;
+   */
+  providers: CodeProvider[];
+
+  /**
+   * Model endpoints (empty when no model is configured).
+   *
+   * @generated from field: repeated stich.v1.ModelEndpoint endpoints = 8;
+   */
+  endpoints: ModelEndpoint[];
+
+  /**
+   * Per-action models (empty when no model is configured).
+   *
+   * @generated from field: repeated stich.v1.ActionModel actions = 9;
+   */
+  actions: ActionModel[];
+};
+
+/**
+ * Describes the message stich.v1.GetServerInfoResponse.
+ * Use `create(GetServerInfoResponseSchema)` to create a new message.
+ */
+export const GetServerInfoResponseSchema: GenMessage<GetServerInfoResponse> = /*@__PURE__*/
+  messageDesc(file_stich_v1_admin, 1);
+
+/**
+ * @generated from message stich.v1.CodeProvider
+ */
+export type CodeProvider = Message<"stich.v1.CodeProvider"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string label = 2;
+   */
+  label: string;
+
+  /**
+   * @generated from field: bool is_default = 3;
+   */
+  isDefault: boolean;
+};
+
+/**
+ * Describes the message stich.v1.CodeProvider.
+ * Use `create(CodeProviderSchema)` to create a new message.
+ */
+export const CodeProviderSchema: GenMessage<CodeProvider> = /*@__PURE__*/
+  messageDesc(file_stich_v1_admin, 2);
+
+/**
+ * @generated from message stich.v1.ModelEndpoint
+ */
+export type ModelEndpoint = Message<"stich.v1.ModelEndpoint"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Preset, e.g. "openai", "ollama", "custom".
+   *
+   * @generated from field: string kind = 2;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: string base_url = 3;
+   */
+  baseUrl: string;
+
+  /**
+   * @generated from field: string default_model = 4;
+   */
+  defaultModel: string;
+
+  /**
+   * @generated from field: bool is_default = 5;
+   */
+  isDefault: boolean;
+
+  /**
+   * "set (config)", "set ($OPENAI_API_KEY)", "missing ($OPENAI_API_KEY is empty)" or "none".
+   *
+   * @generated from field: string api_key = 6;
+   */
+  apiKey: string;
+};
+
+/**
+ * Describes the message stich.v1.ModelEndpoint.
+ * Use `create(ModelEndpointSchema)` to create a new message.
+ */
+export const ModelEndpointSchema: GenMessage<ModelEndpoint> = /*@__PURE__*/
+  messageDesc(file_stich_v1_admin, 3);
+
+/**
+ * @generated from message stich.v1.ActionModel
+ */
+export type ActionModel = Message<"stich.v1.ActionModel"> & {
+  /**
+   * Agent action, e.g. "blueprint", "phase_implementation", "review".
+   *
+   * @generated from field: string action = 1;
+   */
+  action: string;
+
+  /**
+   * @generated from field: string provider = 2;
+   */
+  provider: string;
+
+  /**
+   * @generated from field: string model = 3;
+   */
+  model: string;
+
+  /**
+   * "provider/model" tried when the model fails; empty for none.
+   *
+   * @generated from field: string fallback = 4;
+   */
+  fallback: string;
+
+  /**
+   * @generated from field: uint32 max_tokens = 5;
+   */
+  maxTokens: number;
+
+  /**
+   * @generated from field: string reasoning_effort = 6;
+   */
+  reasoningEffort: string;
+};
+
+/**
+ * Describes the message stich.v1.ActionModel.
+ * Use `create(ActionModelSchema)` to create a new message.
+ */
+export const ActionModelSchema: GenMessage<ActionModel> = /*@__PURE__*/
+  messageDesc(file_stich_v1_admin, 4);
 
 /**
  * @generated from message stich.v1.GetClusterStatusRequest
@@ -23,7 +224,7 @@ export type GetClusterStatusRequest = Message<"stich.v1.GetClusterStatusRequest"
  * Use `create(GetClusterStatusRequestSchema)` to create a new message.
  */
 export const GetClusterStatusRequestSchema: GenMessage<GetClusterStatusRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_admin, 0);
+  messageDesc(file_stich_v1_admin, 5);
 
 /**
  * @generated from message stich.v1.GetClusterStatusResponse
@@ -55,7 +256,7 @@ export type GetClusterStatusResponse = Message<"stich.v1.GetClusterStatusRespons
  * Use `create(GetClusterStatusResponseSchema)` to create a new message.
  */
 export const GetClusterStatusResponseSchema: GenMessage<GetClusterStatusResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_admin, 1);
+  messageDesc(file_stich_v1_admin, 6);
 
 /**
  * @generated from message stich.v1.ClusterMember
@@ -125,7 +326,7 @@ export type ClusterMember = Message<"stich.v1.ClusterMember"> & {
  * Use `create(ClusterMemberSchema)` to create a new message.
  */
 export const ClusterMemberSchema: GenMessage<ClusterMember> = /*@__PURE__*/
-  messageDesc(file_stich_v1_admin, 2);
+  messageDesc(file_stich_v1_admin, 7);
 
 /**
  * @generated from message stich.v1.LeaveRequest
@@ -138,7 +339,7 @@ export type LeaveRequest = Message<"stich.v1.LeaveRequest"> & {
  * Use `create(LeaveRequestSchema)` to create a new message.
  */
 export const LeaveRequestSchema: GenMessage<LeaveRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_admin, 3);
+  messageDesc(file_stich_v1_admin, 8);
 
 /**
  * @generated from message stich.v1.LeaveResponse
@@ -155,7 +356,7 @@ export type LeaveResponse = Message<"stich.v1.LeaveResponse"> & {
  * Use `create(LeaveResponseSchema)` to create a new message.
  */
 export const LeaveResponseSchema: GenMessage<LeaveResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_admin, 4);
+  messageDesc(file_stich_v1_admin, 9);
 
 /**
  * AdminService reports on and steers the cluster. Leave is accepted only
@@ -185,6 +386,18 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof LeaveRequestSchema;
     output: typeof LeaveResponseSchema;
+  },
+  /**
+   * GetServerInfo describes the serving node: its version, region, and the
+   * providers and models it writes apps with. API keys are never returned,
+   * only whether one is set.
+   *
+   * @generated from rpc stich.v1.AdminService.GetServerInfo
+   */
+  getServerInfo: {
+    methodKind: "unary";
+    input: typeof GetServerInfoRequestSchema;
+    output: typeof GetServerInfoResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_stich_v1_admin, 0);
