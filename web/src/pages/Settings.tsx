@@ -33,7 +33,7 @@ export function SettingsPage() {
           <p className="muted">The server reports its provider when you start an app; none started in this browser yet.</p>
         )}
         <p className="muted small">
-          Providers are configured where the server starts (<code>stich serve --model-provider …</code>, or the <code>STICH_LLM_*</code> variables); this page
+          Providers are configured where the server starts (<code>stich serve --provider …</code>, or the <code>STICH_LLM_*</code> variables); this page
           cannot change them yet.
         </p>
       </section>
