@@ -27,6 +27,10 @@ type fakeProvider struct {
 	fail    error
 	badPath string
 	calls   map[string]int
+	// plan, if set, answers PlanPhase; else the roadmap's entry is kept.
+	plan func(ctx context.Context, req codegen.PhaseRequest) (*stichv1.PhasePlan, error)
+	// planReqs records PlanPhase's requests.
+	planReqs []codegen.PhaseRequest
 }
 
 func newFake() *fakeProvider {
@@ -58,6 +62,18 @@ func fakeBlueprint() *stichv1.Blueprint {
 func (f *fakeProvider) Blueprint(ctx context.Context, prompt string) (*stichv1.Blueprint, error) {
 	f.count("blueprint")
 	return fakeBlueprint(), nil
+}
+
+func (f *fakeProvider) PlanPhase(ctx context.Context, bp *stichv1.Blueprint, req codegen.PhaseRequest) (*stichv1.PhasePlan, error) {
+	f.count("plan")
+	f.mu.Lock()
+	f.planReqs = append(f.planReqs, req)
+	plan := f.plan
+	f.mu.Unlock()
+	if plan != nil {
+		return plan(ctx, req)
+	}
+	return req.Roadmap, nil
 }
 
 func (f *fakeProvider) Implement(ctx context.Context, bp *stichv1.Blueprint, phase *stichv1.PhasePlan, files map[string]string, skip map[string]bool, emit codegen.Emitter) error {
@@ -193,7 +209,7 @@ func TestSessionGeneratesThroughAllPhases(t *testing.T) {
 	got := strings.Join(kinds(evs), " ")
 	for _, want := range []string{
 		"GenerationStarted PhaseChanged(PLANNING) Blueprint PhaseChanged(GENERATING) FileStarted FileChunk",
-		"FileDone PhaseChanged(REVIEWING) Diagnostics PhaseChanged(GENERATING)",
+		"FileDone PhaseChanged(REVIEWING) Diagnostics Log PhaseChanged(GENERATING)",
 		"Diagnostics PhaseChanged(COMPLETED) VersionCreated Completed",
 	} {
 		if !strings.Contains(got, want) {
@@ -548,5 +564,111 @@ func TestVersionsDiffAndRollback(t *testing.T) {
 	<-fake.reached
 	if _, err := Call[*actorsv1.RollbackReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.RollbackSession{Version: 1}); !errors.As(err, &ae) || ae.Code != actorsv1.ErrorCode_ERROR_CODE_FAILED_PRECONDITION {
 		t.Fatalf("rollback while generating: %v", err)
+	}
+}
+
+// TestSessionPlansEachPhase checks that each phase after the first is
+// planned when the session enters it, from what was done so far, and that
+// the plan is what gets implemented.
+func TestSessionPlansEachPhase(t *testing.T) {
+	fake := newFake()
+	fake.hold["b.ts"] = make(chan struct{})
+	fake.plan = func(_ context.Context, req codegen.PhaseRequest) (*stichv1.PhasePlan, error) {
+		return &stichv1.PhasePlan{Name: "Two, planned", Description: "c and x instead of c and d",
+			Files: []*stichv1.FilePlan{{Path: "c.ts"}, {Path: "x.ts"}}}, nil
+	}
+	rt := startRuntime(t, "", fake)
+	id := create(t, rt, "x")
+	<-fake.reached
+	// A message queued during phase one is shown to the planner (and
+	// applied as a refinement after the roadmap).
+	if _, err := Call[*actorsv1.PostMessageReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.PostMessage{Text: "add e"}); err != nil {
+		t.Fatal(err)
+	}
+	close(fake.hold["b.ts"])
+	evs := watchAll(t, rt, id, 0)
+	if n := fake.Calls("plan"); n != 1 {
+		t.Fatalf("PlanPhase called %d times, want once (for phase two)", n)
+	}
+	fake.mu.Lock()
+	req := fake.planReqs[0]
+	fake.mu.Unlock()
+	if req.Index != 1 || req.Roadmap.GetName() != "Two" || len(req.Done) != 1 || req.Done[0].GetName() != "One" ||
+		len(req.Files) != 2 || req.Files["a.ts"] == "" || strings.Join(req.Pending, "|") != "add e" {
+		t.Fatalf("plan request %+v", req)
+	}
+	got := strings.Join(kinds(evs), " ")
+	if !strings.Contains(got, "Diagnostics Log Blueprint PhaseChanged(GENERATING) FileStarted") {
+		t.Fatalf("events %s lack the planning of phase two", got)
+	}
+	var planned *stichv1.PhaseChanged
+	for _, ev := range evs {
+		if pc := ev.GetPhaseChanged(); pc != nil && pc.GetPhase() == stichv1.Phase_PHASE_GENERATING && pc.GetIndex() == 1 {
+			planned = pc
+		}
+	}
+	if planned.GetName() != "Two, planned" || planned.GetDescription() != "c and x instead of c and d" {
+		t.Fatalf("phase two announced as %v", planned)
+	}
+	if fake.Calls("implement:x.ts") != 1 || fake.Calls("implement:d.ts") != 0 {
+		t.Fatal("the planned phase was not the one implemented")
+	}
+	s := snapshot(t, rt, id)
+	if ph := s.GetBlueprint().GetRoadmap()[1]; ph.GetName() != "Two, planned" || !ph.GetLastPhase() {
+		t.Fatalf("roadmap keeps %v, want the plan (last, as the roadmap's last phase)", ph)
+	}
+	if fake.Calls("refine") != 1 {
+		t.Fatal("the queued message was not applied after the roadmap")
+	}
+}
+
+func TestSessionUnusablePhasePlanKeepsRoadmap(t *testing.T) {
+	fake := newFake()
+	fake.plan = func(_ context.Context, req codegen.PhaseRequest) (*stichv1.PhasePlan, error) {
+		return &stichv1.PhasePlan{Name: "Escape", Files: []*stichv1.FilePlan{{Path: "../../etc/passwd.ts"}}}, nil
+	}
+	rt := startRuntime(t, "", fake)
+	id := create(t, rt, "x")
+	evs := watchAll(t, rt, id, 0)
+	warned := false
+	for _, ev := range evs {
+		if l := ev.GetLog(); l != nil && l.GetLevel() == "warn" && strings.Contains(l.GetText(), "unusable plan for phase 2") {
+			warned = true
+		}
+	}
+	if !warned || fake.Calls("implement:d.ts") != 1 || !strings.HasSuffix(strings.Join(kinds(evs), " "), "Completed") {
+		t.Fatalf("an unusable plan did not fall back to the roadmap, visibly: %s", strings.Join(kinds(evs), " "))
+	}
+}
+
+func TestSessionReplansPhaseAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	fake := newFake()
+	planning := make(chan struct{})
+	fake.plan = func(ctx context.Context, req codegen.PhaseRequest) (*stichv1.PhasePlan, error) {
+		close(planning)
+		<-ctx.Done() // never answers: the node stops mid-planning
+		return nil, ctx.Err()
+	}
+	rt := startRuntime(t, dir, fake)
+	id := create(t, rt, "x")
+	<-planning
+	if s := snapshot(t, rt, id); s.GetPhase() != stichv1.Phase_PHASE_GENERATING {
+		t.Fatalf("planning phase two in phase %v", s.GetPhase())
+	}
+	if err := rt.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	fake2 := newFake()
+	rt2 := startRuntime(t, dir, fake2)
+	testutil.WaitFor(t, 20*time.Second, func() error {
+		if n := fake2.Calls("implement:d.ts"); n != 1 {
+			return fmt.Errorf("d.ts implemented %d times", n)
+		}
+		return nil
+	})
+	evs := watchAll(t, rt2, id, 0)
+	if fake2.Calls("plan") != 1 || fake2.Calls("implement:a.ts") != 0 || !strings.HasSuffix(strings.Join(kinds(evs), " "), "Completed") {
+		t.Fatalf("after the restart: %d plans, a.ts implemented %d times; %s", fake2.Calls("plan"), fake2.Calls("implement:a.ts"), strings.Join(kinds(evs), " "))
 	}
 }

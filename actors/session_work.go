@@ -47,6 +47,10 @@ type workResult struct {
 	bp     *stichv1.Blueprint    // planning
 	diags  []*stichv1.Diagnostic // reviewing
 	refine *codegen.Refinement   // planning a refinement
+	// planned is set by the planning of a generating phase (see
+	// session_plan.go); plan is its answer.
+	planned bool
+	plan    *stichv1.PhasePlan
 }
 
 // emitter forwards a provider's output to the grain's mailbox.
@@ -174,6 +178,10 @@ func (g *sessionGrain) startStep(ctx actor.Context) {
 			}
 		}
 	case stichv1.Phase_PHASE_GENERATING:
+		if st.Current == nil {
+			work = planPhaseWork(wctx, prov, bp, phaseRequest(st, files))
+			break
+		}
 		work = func() *workResult { return &workResult{err: prov.Implement(wctx, bp, phase, files, skip, em)} }
 	case stichv1.Phase_PHASE_REVIEWING:
 		work = func() *workResult {
@@ -281,6 +289,10 @@ func (g *sessionGrain) onWorkResult(ctx actor.Context, m *workResult) {
 		g.fail(ctx, m.err)
 		return
 	}
+	if m.planned {
+		g.onPhasePlanned(ctx, m.plan)
+		return
+	}
 	st := proto.Clone(g.st).(*actorsv1.SessionState)
 	var evs []*stichv1.SessionEvent
 	var extra func(*cluster.Batch)
@@ -318,6 +330,9 @@ func (g *sessionGrain) onWorkResult(ctx actor.Context, m *workResult) {
 			}
 			more, done := g.advance(st)
 			evs = append(evs, more...)
+			if !done && st.Current == nil {
+				st.Diagnostics = m.diags // what is left, for planning the next phase
+			}
 			if done {
 				vev, vwrite, err := g.newVersion(st, st.WorkReason, nil)
 				if err != nil {
@@ -362,9 +377,9 @@ func (g *sessionGrain) advance(st *actorsv1.SessionState) ([]*stichv1.SessionEve
 	roadmap := st.GetBlueprint().GetRoadmap()
 	if !st.GetCurrent().GetLastPhase() && int(st.PhaseIndex)+1 < len(roadmap) && st.PhaseBudget > 0 {
 		st.PhaseIndex++
-		st.Current = roadmap[st.PhaseIndex]
+		st.Current = nil // planned before it is implemented: see onPhasePlanned
 		st.Phase = stichv1.Phase_PHASE_GENERATING
-		return []*stichv1.SessionEvent{phaseEvent(st.Phase, st.PhaseIndex, st.Current.GetName(), st.Current.GetDescription())}, false
+		return []*stichv1.SessionEvent{logLine("agent", "info", fmt.Sprintf("planning phase %d (%s)", st.PhaseIndex+1, roadmap[st.PhaseIndex].GetName()))}, false
 	}
 	if len(st.PendingMessages) > 0 {
 		st.Phase = stichv1.Phase_PHASE_PLANNING

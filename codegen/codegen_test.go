@@ -7,6 +7,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"google.golang.org/protobuf/proto"
+
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 )
 
@@ -148,4 +150,47 @@ func TestScaffoldRefineChangesFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = same
+}
+
+func TestCheckPhase(t *testing.T) {
+	good := &stichv1.PhasePlan{Name: "Two", Files: []*stichv1.FilePlan{{Path: "src/a.ts"}, {Path: "src/b.tsx"}}}
+	if err := CheckPhase(good); err != nil {
+		t.Fatalf("good phase: %v", err)
+	}
+	many := &stichv1.PhasePlan{Name: "Many"}
+	for i := 0; i <= MaxFiles; i++ {
+		many.Files = append(many.Files, &stichv1.FilePlan{Path: "src/f" + strings.Repeat("x", i%50) + string(rune('a'+i%26)) + ".ts"})
+	}
+	for name, ph := range map[string]*stichv1.PhasePlan{
+		"nil":       nil,
+		"no name":   {Files: good.Files},
+		"no files":  {Name: "Empty"},
+		"bad path":  {Name: "Escape", Files: []*stichv1.FilePlan{{Path: "../../etc/passwd.ts"}}},
+		"duplicate": {Name: "Dup", Files: []*stichv1.FilePlan{{Path: "a.ts"}, {Path: "a.ts"}}},
+		"too many":  many,
+	} {
+		if CheckPhase(ph) == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestScaffoldPlansTheRoadmap(t *testing.T) {
+	bp, err := Scaffold{}.Blueprint(context.Background(), "a recipe tracker with ingredients")
+	if err != nil || len(bp.GetRoadmap()) < 2 {
+		t.Fatalf("blueprint %v: %v", bp, err)
+	}
+	req := PhaseRequest{Index: 1, Roadmap: bp.GetRoadmap()[1], Done: bp.GetRoadmap()[:1], Pending: []string{"make it blue"}}
+	plan, err := Scaffold{}.PlanPhase(context.Background(), bp, req)
+	if err != nil || !proto.Equal(plan, bp.GetRoadmap()[1]) || plan == bp.GetRoadmap()[1] {
+		t.Fatalf("the scaffold's plan is not a copy of the roadmap entry: %v %v", plan, err)
+	}
+	if CheckPhase(plan) != nil {
+		t.Fatalf("the scaffold's own plan is refused: %v", CheckPhase(plan))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := (Scaffold{}).PlanPhase(ctx, bp, req); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/scaffold"
 )
@@ -36,6 +38,14 @@ func (Scaffold) Blueprint(ctx context.Context, prompt string) (*stichv1.Blueprin
 		return nil, err
 	}
 	return scaffold.Plan(prompt, nil), nil
+}
+
+// PlanPhase implements [Provider]: the scaffold's roadmap is its plan.
+func (Scaffold) PlanPhase(ctx context.Context, _ *stichv1.Blueprint, req PhaseRequest) (*stichv1.PhasePlan, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return proto.Clone(req.Roadmap).(*stichv1.PhasePlan), nil
 }
 
 // Implement implements [Provider]: it renders the app and streams the

@@ -11,6 +11,7 @@ import (
 	"text/template"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 )
@@ -41,8 +42,11 @@ type PromptData struct {
 	Prompt string
 	// Blueprint is the blueprint as indented JSON (see [BlueprintJSON]).
 	Blueprint string
-	// Phase is the phase to implement or just implemented.
+	// Phase is the phase to implement or just implemented (for phase
+	// planning: the roadmap's entry for the phase to plan).
 	Phase *stichv1.PhasePlan
+	// Done lists the phases implemented so far, oldest first.
+	Done []*stichv1.PhasePlan
 	// Files are shown whole (or listed when Omitted).
 	Files []PromptFile
 	// FileList lists every path of the app.
@@ -82,6 +86,7 @@ var (
 var promptFuncs = template.FuncMap{
 	"join":      strings.Join,
 	"hasSuffix": strings.HasSuffix,
+	"phaseJSON": func(ph *stichv1.PhasePlan) string { return protoJSON(ph) },
 	"json": func(v any) (string, error) {
 		b, err := json.MarshalIndent(v, "", "  ")
 		return string(b), err
@@ -168,8 +173,11 @@ var blueprintMarshal = protojson.MarshalOptions{UseProtoNames: true}
 // BlueprintJSON renders a blueprint as the indented JSON prompts show,
 // with proto field names. NB: protojson varies its whitespace from build to
 // build on purpose; the output is re-indented so prompts are stable.
-func BlueprintJSON(bp *stichv1.Blueprint) string {
-	b, err := blueprintMarshal.Marshal(bp)
+func BlueprintJSON(bp *stichv1.Blueprint) string { return protoJSON(bp) }
+
+// protoJSON renders m as indented JSON with proto field names.
+func protoJSON(m proto.Message) string {
+	b, err := blueprintMarshal.Marshal(m)
 	if err != nil {
 		return "{}"
 	}

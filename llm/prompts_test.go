@@ -25,6 +25,7 @@ func samplePromptData(t testing.TB) PromptData {
 		Prompt:    "a task tracker",
 		Blueprint: BlueprintJSON(bp),
 		Phase:     bp.Roadmap[1],
+		Done:      bp.Roadmap[:1],
 		Files:     SelectFiles(files, []string{"src/App.tsx"}, 200),
 		FileList:  sortedPaths(files),
 		Diagnostics: []*stichv1.Diagnostic{

@@ -69,6 +69,16 @@ func TestGenerateWithModelThroughAllPhases(t *testing.T) {
 	if !sawBlueprint {
 		t.Fatalf("no blueprint event with a multi-phase roadmap:\n%s", out)
 	}
+	planned := false // phase 2 as the phase-planning model planned it
+	for _, ev := range evs {
+		if pc, ok := ev["phase_changed"].(map[string]any); ok && pc["phase"] == "PHASE_GENERATING" && pc["index"] == float64(1) {
+			desc, _ := pc["description"].(string)
+			planned = strings.Contains(desc, "components used by App")
+		}
+	}
+	if !planned {
+		t.Fatalf("phase 2 was not announced as the model planned it:\n%s", out)
+	}
 	got := strings.Join(phases, " ")
 	for _, want := range []string{"PHASE_PLANNING PHASE_GENERATING PHASE_REVIEWING PHASE_GENERATING PHASE_REVIEWING", "PHASE_FIXING", "PHASE_COMPLETED"} {
 		if !strings.Contains(got, want) {
