@@ -31,6 +31,24 @@ type fakeProvider struct {
 	plan func(ctx context.Context, req codegen.PhaseRequest) (*stichv1.PhasePlan, error)
 	// planReqs records PlanPhase's requests.
 	planReqs []codegen.PhaseRequest
+	// convs records the conversations Refine continued; compacts the
+	// earlier summaries Compact was given.
+	convs    []codegen.Conversation
+	compacts []string
+}
+
+func (f *fakeProvider) Compact(ctx context.Context, summary string, turns []codegen.Turn) (string, error) {
+	f.count("compact")
+	f.mu.Lock()
+	f.compacts = append(f.compacts, summary)
+	f.mu.Unlock()
+	var users []string
+	for _, t := range turns {
+		if t.Role == "user" {
+			users = append(users, t.Text)
+		}
+	}
+	return strings.TrimPrefix(summary+" + "+strings.Join(users, ","), " + "), nil
 }
 
 func newFake() *fakeProvider {
@@ -116,14 +134,23 @@ func (f *fakeProvider) Fix(ctx context.Context, bp *stichv1.Blueprint, files map
 	return nil
 }
 
-func (f *fakeProvider) Refine(ctx context.Context, prompt string, applied []string, msg string, bp *stichv1.Blueprint, files map[string]string) (*codegen.Refinement, error) {
+func (f *fakeProvider) Refine(ctx context.Context, prompt string, conv codegen.Conversation, msg string, bp *stichv1.Blueprint, files map[string]string) (*codegen.Refinement, error) {
 	f.count("refine")
+	f.mu.Lock()
+	f.convs = append(f.convs, conv)
+	f.mu.Unlock()
 	return &codegen.Refinement{Reply: "ok: " + msg, Blueprint: bp,
 		Phase:   &stichv1.PhasePlan{Name: "Refinement", Files: []*stichv1.FilePlan{{Path: "e.ts"}}, LastPhase: true},
 		Deleted: []string{"a.ts"}}, nil
 }
 
 func startRuntime(t *testing.T, dir string, prov codegen.Provider) *Runtime {
+	t.Helper()
+	return startRuntimeConfig(t, dir, prov, Config{})
+}
+
+// startRuntimeConfig starts a runtime with cfg's agent settings.
+func startRuntimeConfig(t *testing.T, dir string, prov codegen.Provider, agent Config) *Runtime {
 	t.Helper()
 	cfg := cluster.DefaultLocalConfig()
 	cfg.Name = "test"
@@ -132,7 +159,8 @@ func startRuntime(t *testing.T, dir string, prov codegen.Provider) *Runtime {
 	} else {
 		cfg.DataDir = dir
 	}
-	rt, err := Start(context.Background(), Config{Cluster: cfg, Providers: map[string]codegen.Provider{"fake": prov}, DefaultProvider: "fake"})
+	agent.Cluster, agent.Providers, agent.DefaultProvider = cfg, map[string]codegen.Provider{"fake": prov}, "fake"
+	rt, err := Start(context.Background(), agent)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -670,5 +698,58 @@ func TestSessionReplansPhaseAfterRestart(t *testing.T) {
 	evs := watchAll(t, rt2, id, 0)
 	if fake2.Calls("plan") != 1 || fake2.Calls("implement:a.ts") != 0 || !strings.HasSuffix(strings.Join(kinds(evs), " "), "Completed") {
 		t.Fatalf("after the restart: %d plans, a.ts implemented %d times; %s", fake2.Calls("plan"), fake2.Calls("implement:a.ts"), strings.Join(kinds(evs), " "))
+	}
+}
+
+// TestSessionCompactsConversation checks that a long conversation is
+// compacted before the next refinement (the last turns kept, the rest
+// summarised by the provider), and that the summary survives a restart.
+func TestSessionCompactsConversation(t *testing.T) {
+	dir := t.TempDir()
+	agent := Config{CompactTurns: 4, CompactKeep: 2}
+	fake := newFake()
+	rt := startRuntimeConfig(t, dir, fake, agent)
+	id := create(t, rt, "x")
+	seq := uint64(len(watchAll(t, rt, id, 0)))
+	refine := func(rt *Runtime, msg string) []*stichv1.SessionEvent {
+		t.Helper()
+		if _, err := Call[*actorsv1.PostMessageReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.PostMessage{Text: msg}); err != nil {
+			t.Fatal(err)
+		}
+		evs := watchAll(t, rt, id, seq)
+		seq += uint64(len(evs))
+		return evs
+	}
+	refine(rt, "m1")
+	refine(rt, "m2") // 2 turns + 1 queued: under the limit
+	if fake.Calls("compact") != 0 {
+		t.Fatal("compacted under the limit")
+	}
+	evs := refine(rt, "m3") // 4 turns + 1 queued: compact all but the last 2
+	compacted := false
+	for _, ev := range evs {
+		if l := ev.GetLog(); l != nil && strings.Contains(l.GetText(), "conversation compacted: 2 earlier message(s) summarised, the last 2 kept") {
+			compacted = true
+		}
+	}
+	fake.mu.Lock()
+	conv := fake.convs[2]
+	fake.mu.Unlock()
+	if !compacted || fake.Calls("compact") != 1 || conv.Summary != "m1" || len(conv.Turns) != 2 || conv.Turns[0].Text != "m2" ||
+		conv.Turns[1].Role != "assistant" || strings.Join(conv.Applied, ",") != "m1,m2" {
+		t.Fatalf("third refinement: compacted %v, %d compactions, conversation %+v", compacted, fake.Calls("compact"), conv)
+	}
+	if err := rt.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	fake2 := newFake()
+	rt2 := startRuntimeConfig(t, dir, fake2, agent)
+	refine(rt2, "m4")
+	fake2.mu.Lock()
+	defer fake2.mu.Unlock()
+	if len(fake2.compacts) != 1 || fake2.compacts[0] != "m1" || len(fake2.convs) != 1 || fake2.convs[0].Summary != "m1 + m2" ||
+		len(fake2.convs[0].Turns) != 2 || fake2.convs[0].Turns[0].Text != "m3" || len(fake2.convs[0].Applied) != 3 {
+		t.Fatalf("after the restart: earlier summaries %q, conversations %+v", fake2.compacts, fake2.convs)
 	}
 }

@@ -51,6 +51,9 @@ type workResult struct {
 	// session_plan.go); plan is its answer.
 	planned bool
 	plan    *stichv1.PhasePlan
+	// compaction is the conversation's compaction done before a
+	// refinement was planned (see session_chat.go), if any.
+	compaction *compaction
 }
 
 // emitter forwards a provider's output to the grain's mailbox.
@@ -153,7 +156,7 @@ func (g *sessionGrain) startStep(ctx actor.Context) {
 	em := &emitter{system: ctx.ActorSystem(), self: ctx.Self(), run: run}
 	bp := proto.Clone(st.GetBlueprint()).(*stichv1.Blueprint)
 	phase := proto.Clone(st.GetCurrent()).(*stichv1.PhasePlan)
-	prompt, applied := st.Prompt, append([]string(nil), st.AppliedMessages...)
+	prompt := st.Prompt
 	var pending string
 	if len(st.PendingMessages) > 0 {
 		pending = st.PendingMessages[0]
@@ -172,10 +175,7 @@ func (g *sessionGrain) startStep(ctx actor.Context) {
 				return &workResult{bp: bp, err: err}
 			}
 		} else {
-			work = func() *workResult {
-				r, err := prov.Refine(wctx, prompt, applied, pending, bp, files)
-				return &workResult{refine: r, err: err}
-			}
+			work = refineWork(wctx, prov, prompt, g.chatPlan(st), pending, bp, files)
 		}
 	case stichv1.Phase_PHASE_GENERATING:
 		if st.Current == nil {
@@ -299,7 +299,7 @@ func (g *sessionGrain) onWorkResult(ctx actor.Context, m *workResult) {
 	switch st.Phase {
 	case stichv1.Phase_PHASE_PLANNING:
 		if m.refine != nil {
-			evs, extra = g.planRefinement(st, m.refine)
+			evs, extra = g.planRefinement(st, m.refine, m.compaction)
 		} else {
 			if m.bp == nil || len(m.bp.GetRoadmap()) == 0 {
 				g.fail(ctx, fmt.Errorf("%w: the blueprint has no implementation phases", errProtocol))
@@ -395,14 +395,15 @@ func (g *sessionGrain) advance(st *actorsv1.SessionState) ([]*stichv1.SessionEve
 }
 
 // planRefinement applies a provider's plan for the first queued message.
-func (g *sessionGrain) planRefinement(st *actorsv1.SessionState, r *codegen.Refinement) ([]*stichv1.SessionEvent, func(*cluster.Batch)) {
+func (g *sessionGrain) planRefinement(st *actorsv1.SessionState, r *codegen.Refinement, c *compaction) ([]*stichv1.SessionEvent, func(*cluster.Batch)) {
 	msg := st.PendingMessages[0]
 	st.PendingMessages = st.PendingMessages[1:]
 	if reason := "refinement: " + truncate(msg, 120); st.WorkReason != reason {
 		st.WorkReason = strings.TrimPrefix(st.WorkReason+"; "+reason, "; ")
 	}
+	evs := recordConversation(st, msg, r.Reply, c)
 	st.AppliedMessages = append(st.AppliedMessages, msg)
-	evs := []*stichv1.SessionEvent{chat("assistant", r.Reply)}
+	evs = append(evs, chat("assistant", r.Reply))
 	if r.Blueprint != nil {
 		st.Blueprint = r.Blueprint
 		evs = append(evs, &stichv1.SessionEvent{Event: &stichv1.SessionEvent_Blueprint{Blueprint: &stichv1.BlueprintReady{Blueprint: r.Blueprint}}})

@@ -74,6 +74,26 @@ type Emitter interface {
 	Log(ctx context.Context, text string) error
 }
 
+// Turn is one message of the chat: Role is "user" or "assistant".
+type Turn struct {
+	Role, Text string
+}
+
+// Conversation is the chat a refinement continues.
+type Conversation struct {
+	// Applied lists every change request applied so far, oldest first,
+	// including those compacted away.
+	Applied []string
+	// Summary summarises the turns compacted away ("" if none).
+	Summary string
+	// Turns are the user's messages and the replies since the last
+	// compaction, oldest first.
+	Turns []Turn
+}
+
+// MaxSummaryBytes bounds a conversation summary.
+const MaxSummaryBytes = 16 << 10
+
 // Refinement is a provider's answer to a user's change request.
 type Refinement struct {
 	// Reply is the conversational answer shown in the chat.
@@ -128,9 +148,11 @@ type Provider interface {
 	Review(ctx context.Context, bp *stichv1.Blueprint, phase *stichv1.PhasePlan, files map[string]string) ([]*stichv1.Diagnostic, error)
 	// Fix rewrites files to repair diagnostics, streaming them to emit.
 	Fix(ctx context.Context, bp *stichv1.Blueprint, files map[string]string, diags []*stichv1.Diagnostic, emit Emitter) error
-	// Refine plans a change the user asked for in chat. applied lists the
-	// earlier refinements, oldest first.
-	Refine(ctx context.Context, prompt string, applied []string, message string, bp *stichv1.Blueprint, files map[string]string) (*Refinement, error)
+	// Refine plans a change the user asked for in chat, continuing conv.
+	Refine(ctx context.Context, prompt string, conv Conversation, message string, bp *stichv1.Blueprint, files map[string]string) (*Refinement, error)
+	// Compact returns a summary of turns merged into the earlier summary
+	// (which may be ""): what the session keeps of a long conversation.
+	Compact(ctx context.Context, summary string, turns []Turn) (string, error)
 }
 
 // CheckPhase reports why a planned phase cannot be implemented: no name,

@@ -138,14 +138,14 @@ func TestScaffoldRefineChangesFiles(t *testing.T) {
 			t.Fatalf("scaffold output has review problems: %v", d)
 		}
 	}
-	ref, err := s.Refine(ctx, "a book list with title and author", nil, "also track a rating", bp, files)
+	ref, err := s.Refine(ctx, "a book list with title and author", Conversation{}, "also track a rating", bp, files)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ref.Phase.GetFiles()) == 0 || !strings.Contains(ref.Reply, "scaffold (no model)") {
 		t.Fatalf("refinement changed nothing: %q", ref.Reply)
 	}
-	same, err := s.Refine(ctx, "a book list with title and author", []string{"also track a rating"}, "also track a rating", ref.Blueprint, files)
+	same, err := s.Refine(ctx, "a book list with title and author", Conversation{Applied: []string{"also track a rating"}}, "also track a rating", ref.Blueprint, files)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,5 +192,23 @@ func TestScaffoldPlansTheRoadmap(t *testing.T) {
 	cancel()
 	if _, err := (Scaffold{}).PlanPhase(ctx, bp, req); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
+	}
+}
+
+func TestScaffoldCompactIsDeterministicAndBounded(t *testing.T) {
+	turns := []Turn{{"user", "add a rating"}, {"assistant", "done"}, {"user", "make   it\nblue"}}
+	got, err := Scaffold{}.Compact(context.Background(), "", turns)
+	want := `3 earlier message(s), 2 from the user, who asked for: "add a rating"; "make it blue".`
+	if err != nil || got != want {
+		t.Fatalf("Compact = %q, %v\nwant %q", got, err, want)
+	}
+	again, _ := Scaffold{}.Compact(context.Background(), got, turns[:1])
+	if !strings.HasPrefix(again, got+"\n") || !strings.HasSuffix(again, `"add a rating".`) {
+		t.Fatalf("the earlier summary is not kept: %q", again)
+	}
+	long := strings.Repeat("é", MaxSummaryBytes)
+	s, _ := Scaffold{}.Compact(context.Background(), long, turns)
+	if len(s) > MaxSummaryBytes || !utf8.ValidString(s) || !strings.HasSuffix(s, `"make it blue".`) {
+		t.Fatalf("summary of %d bytes, valid %v", len(s), utf8.ValidString(s))
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/stichdev/stich/codegen"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 )
 
@@ -57,8 +58,13 @@ type PromptData struct {
 	Message string
 	// Messages are queued change requests.
 	Messages []string
-	// History lists the changes already applied, oldest first.
+	// History lists the changes already applied, oldest first (shown when
+	// there are no Turns).
 	History []string
+	// Summary summarises the conversation compacted away.
+	Summary string
+	// Turns are the conversation's messages since the last compaction.
+	Turns []codegen.Turn
 	// Templates are the choices of template selection.
 	Templates []string
 	// Protected are files the template provides.
@@ -76,6 +82,10 @@ type Prompt struct {
 func (p Prompt) Messages() []Message {
 	return []Message{{Role: RoleSystem, Content: p.System}, {Role: RoleUser, Content: p.User}}
 }
+
+// promptCompaction is the prompt that summarises a long conversation. It
+// is not an action of its own: the conversation action's model runs it.
+const promptCompaction Action = "compaction"
 
 var (
 	promptOnce sync.Once
@@ -100,7 +110,7 @@ func loadPrompts() {
 		promptErr = err
 		return
 	}
-	for _, a := range Actions {
+	for _, a := range append(append([]Action(nil), Actions...), promptCompaction) {
 		src, err := promptFS.ReadFile("prompts/" + string(a) + ".tmpl")
 		if err != nil {
 			promptErr = fmt.Errorf("llm: prompt for %s: %w", a, err)

@@ -181,7 +181,7 @@ func TestProviderGeneratesApp(t *testing.T) {
 		t.Fatalf("reviews %v", reviews)
 	}
 
-	ref, err := prov.Refine(ctx, "a task tracker", nil, "add a button that clears completed tasks", bp, files)
+	ref, err := prov.Refine(ctx, "a task tracker", codegen.Conversation{}, "add a button that clears completed tasks", bp, files)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -452,5 +452,53 @@ func TestParseRefinementFallbacks(t *testing.T) {
 		map[string]string{"src/b.ts": "", "package.json": ""}, TemplatePaths)
 	if r.Phase.Name != "Refinement" || r.Phase.Description != "msg" || r.Phase.Files[0].Path != "src/a.ts" || fmt.Sprint(r.Deleted) != "[src/b.ts]" {
 		t.Fatalf("%+v %v", r, r.Phase)
+	}
+}
+
+// TestProviderCompactsConversation checks the compaction prompt, the
+// cleaning of the summary, and that a refinement continues from it.
+func TestProviderCompactsConversation(t *testing.T) {
+	prov, _, srv := newProviderServer(t, "compaction.json", "sk-llmtest-generation-0123456789abcdef")
+	ctx := ContextWithSession(context.Background(), "sess-c")
+	old := []codegen.Turn{
+		{Role: "user", Text: "add due dates"}, {Role: "assistant", Text: "Added a due date to each task."},
+		{Role: "user", Text: "sort by due date"}, {Role: "assistant", Text: "Sorted, earliest first."},
+	}
+	summary, err := prov.Compact(ctx, "The app is a task tracker.", old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(summary, "The user asked for due dates") || strings.Contains(summary, "```") {
+		t.Fatalf("summary %q", summary)
+	}
+	prompt := srv.Requests()[0].Messages[1].Content
+	for _, s := range []string{"Summary so far:\n\"\"\"\nThe app is a task tracker.", "- user: add due dates", "- assistant: Sorted, earliest first.", "Write the updated summary."} {
+		if !strings.Contains(prompt, s) {
+			t.Fatalf("the compaction prompt lacks %q:\n%s", s, prompt)
+		}
+	}
+	kept := []codegen.Turn{{Role: "user", Text: "make the header blue"}, {Role: "assistant", Text: "The header is blue now."}}
+	conv := codegen.Conversation{Applied: []string{"add due dates", "sort by due date", "make the header blue"}, Summary: summary, Turns: kept}
+	bp, err := ExtractBlueprint(readAnswer(t, "blueprint.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prov.Refine(ctx, "a task tracker", conv, "add a button that clears completed tasks", bp, map[string]string{"src/App.tsx": "x"}); err != nil {
+		t.Fatal(err)
+	}
+	prompt = srv.Requests()[1].Messages[1].Content
+	for _, s := range []string{"Summary of the earlier conversation:\n\"\"\"\n" + summary, "The conversation since then, oldest first:\n- user: make the header blue\n- assistant: The header is blue now."} {
+		if !strings.Contains(prompt, s) {
+			t.Fatalf("the conversation prompt lacks %q:\n%s", s, prompt)
+		}
+	}
+	if strings.Contains(prompt, "sort by due date") || strings.Contains(prompt, "Changes already made") {
+		t.Fatalf("the conversation prompt repeats what was compacted:\n%s", prompt)
+	}
+	if _, err := prov.Compact(ctx, summary, kept); !errors.Is(err, ErrEmptySummary) {
+		t.Fatalf("an empty summary: %v", err)
+	}
+	if s, err := CleanSummary(strings.Repeat("é", codegen.MaxSummaryBytes) + "\xff"); err != nil || len(s) > codegen.MaxSummaryBytes || !utf8.ValidString(s) {
+		t.Fatalf("long summary: %d bytes, valid %v, %v", len(s), utf8.ValidString(s), err)
 	}
 }

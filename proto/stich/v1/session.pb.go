@@ -1344,7 +1344,10 @@ type Session struct {
 	// Name of the node that owns (runs and stores) the session now.
 	Node string `protobuf:"bytes,13,opt,name=node,proto3" json:"node,omitempty"`
 	// The latest version (0 before the first generation completes).
-	Version       uint32 `protobuf:"varint,14,opt,name=version,proto3" json:"version,omitempty"`
+	Version uint32 `protobuf:"varint,14,opt,name=version,proto3" json:"version,omitempty"`
+	// Model usage per action and model (empty for the scaffold), kept
+	// across restarts; counters hold the totals.
+	Usage         []*ModelUsage `protobuf:"bytes,15,rep,name=usage,proto3" json:"usage,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1477,6 +1480,109 @@ func (x *Session) GetVersion() uint32 {
 	return 0
 }
 
+func (x *Session) GetUsage() []*ModelUsage {
+	if x != nil {
+		return x.Usage
+	}
+	return nil
+}
+
+// ModelUsage is the token usage and cost of one action's calls to one model.
+type ModelUsage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The agent action, e.g. "blueprint", "phase_implementation".
+	Action string `protobuf:"bytes,1,opt,name=action,proto3" json:"action,omitempty"`
+	// "provider/model", e.g. "openai/gpt-4.1".
+	Model            string  `protobuf:"bytes,2,opt,name=model,proto3" json:"model,omitempty"`
+	PromptTokens     uint64  `protobuf:"varint,3,opt,name=prompt_tokens,json=promptTokens,proto3" json:"prompt_tokens,omitempty"`
+	CompletionTokens uint64  `protobuf:"varint,4,opt,name=completion_tokens,json=completionTokens,proto3" json:"completion_tokens,omitempty"`
+	CostUsd          float64 `protobuf:"fixed64,5,opt,name=cost_usd,json=costUsd,proto3" json:"cost_usd,omitempty"`
+	Requests         uint64  `protobuf:"varint,6,opt,name=requests,proto3" json:"requests,omitempty"`
+	// Some of the counts were estimated (the endpoint reported none).
+	Estimated     bool `protobuf:"varint,7,opt,name=estimated,proto3" json:"estimated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelUsage) Reset() {
+	*x = ModelUsage{}
+	mi := &file_stich_v1_session_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelUsage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelUsage) ProtoMessage() {}
+
+func (x *ModelUsage) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelUsage.ProtoReflect.Descriptor instead.
+func (*ModelUsage) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ModelUsage) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *ModelUsage) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *ModelUsage) GetPromptTokens() uint64 {
+	if x != nil {
+		return x.PromptTokens
+	}
+	return 0
+}
+
+func (x *ModelUsage) GetCompletionTokens() uint64 {
+	if x != nil {
+		return x.CompletionTokens
+	}
+	return 0
+}
+
+func (x *ModelUsage) GetCostUsd() float64 {
+	if x != nil {
+		return x.CostUsd
+	}
+	return 0
+}
+
+func (x *ModelUsage) GetRequests() uint64 {
+	if x != nil {
+		return x.Requests
+	}
+	return 0
+}
+
+func (x *ModelUsage) GetEstimated() bool {
+	if x != nil {
+		return x.Estimated
+	}
+	return false
+}
+
 type SessionCounters struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	PhasesCompleted    uint32                 `protobuf:"varint,1,opt,name=phases_completed,json=phasesCompleted,proto3" json:"phases_completed,omitempty"`
@@ -1499,7 +1605,7 @@ type SessionCounters struct {
 
 func (x *SessionCounters) Reset() {
 	*x = SessionCounters{}
-	mi := &file_stich_v1_session_proto_msgTypes[25]
+	mi := &file_stich_v1_session_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1511,7 +1617,7 @@ func (x *SessionCounters) String() string {
 func (*SessionCounters) ProtoMessage() {}
 
 func (x *SessionCounters) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[25]
+	mi := &file_stich_v1_session_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1524,7 +1630,7 @@ func (x *SessionCounters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionCounters.ProtoReflect.Descriptor instead.
 func (*SessionCounters) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{25}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SessionCounters) GetPhasesCompleted() uint32 {
@@ -1623,7 +1729,7 @@ type FileInfo struct {
 
 func (x *FileInfo) Reset() {
 	*x = FileInfo{}
-	mi := &file_stich_v1_session_proto_msgTypes[26]
+	mi := &file_stich_v1_session_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1635,7 +1741,7 @@ func (x *FileInfo) String() string {
 func (*FileInfo) ProtoMessage() {}
 
 func (x *FileInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[26]
+	mi := &file_stich_v1_session_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1648,7 +1754,7 @@ func (x *FileInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileInfo.ProtoReflect.Descriptor instead.
 func (*FileInfo) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{26}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *FileInfo) GetPath() string {
@@ -1683,7 +1789,7 @@ type File struct {
 
 func (x *File) Reset() {
 	*x = File{}
-	mi := &file_stich_v1_session_proto_msgTypes[27]
+	mi := &file_stich_v1_session_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1695,7 +1801,7 @@ func (x *File) String() string {
 func (*File) ProtoMessage() {}
 
 func (x *File) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[27]
+	mi := &file_stich_v1_session_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1708,7 +1814,7 @@ func (x *File) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use File.ProtoReflect.Descriptor instead.
 func (*File) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{27}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *File) GetPath() string {
@@ -1755,7 +1861,7 @@ type Blueprint struct {
 
 func (x *Blueprint) Reset() {
 	*x = Blueprint{}
-	mi := &file_stich_v1_session_proto_msgTypes[28]
+	mi := &file_stich_v1_session_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1767,7 +1873,7 @@ func (x *Blueprint) String() string {
 func (*Blueprint) ProtoMessage() {}
 
 func (x *Blueprint) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[28]
+	mi := &file_stich_v1_session_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1780,7 +1886,7 @@ func (x *Blueprint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Blueprint.ProtoReflect.Descriptor instead.
 func (*Blueprint) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{28}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Blueprint) GetTitle() string {
@@ -1877,7 +1983,7 @@ type View struct {
 
 func (x *View) Reset() {
 	*x = View{}
-	mi := &file_stich_v1_session_proto_msgTypes[29]
+	mi := &file_stich_v1_session_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1889,7 +1995,7 @@ func (x *View) String() string {
 func (*View) ProtoMessage() {}
 
 func (x *View) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[29]
+	mi := &file_stich_v1_session_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1902,7 +2008,7 @@ func (x *View) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use View.ProtoReflect.Descriptor instead.
 func (*View) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{29}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *View) GetName() string {
@@ -1929,7 +2035,7 @@ type Entity struct {
 
 func (x *Entity) Reset() {
 	*x = Entity{}
-	mi := &file_stich_v1_session_proto_msgTypes[30]
+	mi := &file_stich_v1_session_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1941,7 +2047,7 @@ func (x *Entity) String() string {
 func (*Entity) ProtoMessage() {}
 
 func (x *Entity) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[30]
+	mi := &file_stich_v1_session_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1954,7 +2060,7 @@ func (x *Entity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Entity.ProtoReflect.Descriptor instead.
 func (*Entity) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{30}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Entity) GetName() string {
@@ -1982,7 +2088,7 @@ type EntityField struct {
 
 func (x *EntityField) Reset() {
 	*x = EntityField{}
-	mi := &file_stich_v1_session_proto_msgTypes[31]
+	mi := &file_stich_v1_session_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1994,7 +2100,7 @@ func (x *EntityField) String() string {
 func (*EntityField) ProtoMessage() {}
 
 func (x *EntityField) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[31]
+	mi := &file_stich_v1_session_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2007,7 +2113,7 @@ func (x *EntityField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntityField.ProtoReflect.Descriptor instead.
 func (*EntityField) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{31}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *EntityField) GetName() string {
@@ -2036,7 +2142,7 @@ type PhasePlan struct {
 
 func (x *PhasePlan) Reset() {
 	*x = PhasePlan{}
-	mi := &file_stich_v1_session_proto_msgTypes[32]
+	mi := &file_stich_v1_session_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2048,7 +2154,7 @@ func (x *PhasePlan) String() string {
 func (*PhasePlan) ProtoMessage() {}
 
 func (x *PhasePlan) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[32]
+	mi := &file_stich_v1_session_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2061,7 +2167,7 @@ func (x *PhasePlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhasePlan.ProtoReflect.Descriptor instead.
 func (*PhasePlan) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{32}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PhasePlan) GetName() string {
@@ -2102,7 +2208,7 @@ type FilePlan struct {
 
 func (x *FilePlan) Reset() {
 	*x = FilePlan{}
-	mi := &file_stich_v1_session_proto_msgTypes[33]
+	mi := &file_stich_v1_session_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2114,7 +2220,7 @@ func (x *FilePlan) String() string {
 func (*FilePlan) ProtoMessage() {}
 
 func (x *FilePlan) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[33]
+	mi := &file_stich_v1_session_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2127,7 +2233,7 @@ func (x *FilePlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FilePlan.ProtoReflect.Descriptor instead.
 func (*FilePlan) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{33}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *FilePlan) GetPath() string {
@@ -2158,7 +2264,7 @@ type Diagnostic struct {
 
 func (x *Diagnostic) Reset() {
 	*x = Diagnostic{}
-	mi := &file_stich_v1_session_proto_msgTypes[34]
+	mi := &file_stich_v1_session_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2170,7 +2276,7 @@ func (x *Diagnostic) String() string {
 func (*Diagnostic) ProtoMessage() {}
 
 func (x *Diagnostic) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[34]
+	mi := &file_stich_v1_session_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2183,7 +2289,7 @@ func (x *Diagnostic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Diagnostic.ProtoReflect.Descriptor instead.
 func (*Diagnostic) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{34}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Diagnostic) GetCode() string {
@@ -2260,7 +2366,7 @@ type SessionEvent struct {
 
 func (x *SessionEvent) Reset() {
 	*x = SessionEvent{}
-	mi := &file_stich_v1_session_proto_msgTypes[35]
+	mi := &file_stich_v1_session_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2272,7 +2378,7 @@ func (x *SessionEvent) String() string {
 func (*SessionEvent) ProtoMessage() {}
 
 func (x *SessionEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[35]
+	mi := &file_stich_v1_session_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2285,7 +2391,7 @@ func (x *SessionEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEvent.ProtoReflect.Descriptor instead.
 func (*SessionEvent) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{35}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *SessionEvent) GetSeq() uint64 {
@@ -2594,7 +2700,7 @@ type VersionCreated struct {
 
 func (x *VersionCreated) Reset() {
 	*x = VersionCreated{}
-	mi := &file_stich_v1_session_proto_msgTypes[36]
+	mi := &file_stich_v1_session_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2606,7 +2712,7 @@ func (x *VersionCreated) String() string {
 func (*VersionCreated) ProtoMessage() {}
 
 func (x *VersionCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[36]
+	mi := &file_stich_v1_session_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2619,7 +2725,7 @@ func (x *VersionCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VersionCreated.ProtoReflect.Descriptor instead.
 func (*VersionCreated) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{36}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *VersionCreated) GetVersion() *Version {
@@ -2640,7 +2746,7 @@ type GenerationStarted struct {
 
 func (x *GenerationStarted) Reset() {
 	*x = GenerationStarted{}
-	mi := &file_stich_v1_session_proto_msgTypes[37]
+	mi := &file_stich_v1_session_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2652,7 +2758,7 @@ func (x *GenerationStarted) String() string {
 func (*GenerationStarted) ProtoMessage() {}
 
 func (x *GenerationStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[37]
+	mi := &file_stich_v1_session_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2665,7 +2771,7 @@ func (x *GenerationStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationStarted.ProtoReflect.Descriptor instead.
 func (*GenerationStarted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{37}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GenerationStarted) GetPrompt() string {
@@ -2698,7 +2804,7 @@ type GenerationStopped struct {
 
 func (x *GenerationStopped) Reset() {
 	*x = GenerationStopped{}
-	mi := &file_stich_v1_session_proto_msgTypes[38]
+	mi := &file_stich_v1_session_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2710,7 +2816,7 @@ func (x *GenerationStopped) String() string {
 func (*GenerationStopped) ProtoMessage() {}
 
 func (x *GenerationStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[38]
+	mi := &file_stich_v1_session_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2723,7 +2829,7 @@ func (x *GenerationStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationStopped.ProtoReflect.Descriptor instead.
 func (*GenerationStopped) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{38}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GenerationStopped) GetReason() string {
@@ -2743,7 +2849,7 @@ type GenerationResumed struct {
 
 func (x *GenerationResumed) Reset() {
 	*x = GenerationResumed{}
-	mi := &file_stich_v1_session_proto_msgTypes[39]
+	mi := &file_stich_v1_session_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2755,7 +2861,7 @@ func (x *GenerationResumed) String() string {
 func (*GenerationResumed) ProtoMessage() {}
 
 func (x *GenerationResumed) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[39]
+	mi := &file_stich_v1_session_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2768,7 +2874,7 @@ func (x *GenerationResumed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationResumed.ProtoReflect.Descriptor instead.
 func (*GenerationResumed) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{39}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GenerationResumed) GetReason() string {
@@ -2798,7 +2904,7 @@ type PhaseChanged struct {
 
 func (x *PhaseChanged) Reset() {
 	*x = PhaseChanged{}
-	mi := &file_stich_v1_session_proto_msgTypes[40]
+	mi := &file_stich_v1_session_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2810,7 +2916,7 @@ func (x *PhaseChanged) String() string {
 func (*PhaseChanged) ProtoMessage() {}
 
 func (x *PhaseChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[40]
+	mi := &file_stich_v1_session_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2823,7 +2929,7 @@ func (x *PhaseChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhaseChanged.ProtoReflect.Descriptor instead.
 func (*PhaseChanged) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{40}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *PhaseChanged) GetPhase() Phase {
@@ -2863,7 +2969,7 @@ type BlueprintReady struct {
 
 func (x *BlueprintReady) Reset() {
 	*x = BlueprintReady{}
-	mi := &file_stich_v1_session_proto_msgTypes[41]
+	mi := &file_stich_v1_session_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2875,7 +2981,7 @@ func (x *BlueprintReady) String() string {
 func (*BlueprintReady) ProtoMessage() {}
 
 func (x *BlueprintReady) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[41]
+	mi := &file_stich_v1_session_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2888,7 +2994,7 @@ func (x *BlueprintReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlueprintReady.ProtoReflect.Descriptor instead.
 func (*BlueprintReady) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{41}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *BlueprintReady) GetBlueprint() *Blueprint {
@@ -2908,7 +3014,7 @@ type FileStarted struct {
 
 func (x *FileStarted) Reset() {
 	*x = FileStarted{}
-	mi := &file_stich_v1_session_proto_msgTypes[42]
+	mi := &file_stich_v1_session_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2920,7 +3026,7 @@ func (x *FileStarted) String() string {
 func (*FileStarted) ProtoMessage() {}
 
 func (x *FileStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[42]
+	mi := &file_stich_v1_session_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2933,7 +3039,7 @@ func (x *FileStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileStarted.ProtoReflect.Descriptor instead.
 func (*FileStarted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{42}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *FileStarted) GetPath() string {
@@ -2960,7 +3066,7 @@ type FileChunk struct {
 
 func (x *FileChunk) Reset() {
 	*x = FileChunk{}
-	mi := &file_stich_v1_session_proto_msgTypes[43]
+	mi := &file_stich_v1_session_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2972,7 +3078,7 @@ func (x *FileChunk) String() string {
 func (*FileChunk) ProtoMessage() {}
 
 func (x *FileChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[43]
+	mi := &file_stich_v1_session_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2985,7 +3091,7 @@ func (x *FileChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChunk.ProtoReflect.Descriptor instead.
 func (*FileChunk) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{43}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *FileChunk) GetPath() string {
@@ -3013,7 +3119,7 @@ type FileDone struct {
 
 func (x *FileDone) Reset() {
 	*x = FileDone{}
-	mi := &file_stich_v1_session_proto_msgTypes[44]
+	mi := &file_stich_v1_session_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3025,7 +3131,7 @@ func (x *FileDone) String() string {
 func (*FileDone) ProtoMessage() {}
 
 func (x *FileDone) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[44]
+	mi := &file_stich_v1_session_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3038,7 +3144,7 @@ func (x *FileDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDone.ProtoReflect.Descriptor instead.
 func (*FileDone) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{44}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *FileDone) GetPath() string {
@@ -3071,7 +3177,7 @@ type FileDeleted struct {
 
 func (x *FileDeleted) Reset() {
 	*x = FileDeleted{}
-	mi := &file_stich_v1_session_proto_msgTypes[45]
+	mi := &file_stich_v1_session_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3083,7 +3189,7 @@ func (x *FileDeleted) String() string {
 func (*FileDeleted) ProtoMessage() {}
 
 func (x *FileDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[45]
+	mi := &file_stich_v1_session_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3096,7 +3202,7 @@ func (x *FileDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDeleted.ProtoReflect.Descriptor instead.
 func (*FileDeleted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{45}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *FileDeleted) GetPath() string {
@@ -3117,7 +3223,7 @@ type DiagnosticsReported struct {
 
 func (x *DiagnosticsReported) Reset() {
 	*x = DiagnosticsReported{}
-	mi := &file_stich_v1_session_proto_msgTypes[46]
+	mi := &file_stich_v1_session_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3129,7 +3235,7 @@ func (x *DiagnosticsReported) String() string {
 func (*DiagnosticsReported) ProtoMessage() {}
 
 func (x *DiagnosticsReported) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[46]
+	mi := &file_stich_v1_session_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3142,7 +3248,7 @@ func (x *DiagnosticsReported) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiagnosticsReported.ProtoReflect.Descriptor instead.
 func (*DiagnosticsReported) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{46}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *DiagnosticsReported) GetTool() string {
@@ -3172,7 +3278,7 @@ type FixApplied struct {
 
 func (x *FixApplied) Reset() {
 	*x = FixApplied{}
-	mi := &file_stich_v1_session_proto_msgTypes[47]
+	mi := &file_stich_v1_session_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3184,7 +3290,7 @@ func (x *FixApplied) String() string {
 func (*FixApplied) ProtoMessage() {}
 
 func (x *FixApplied) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[47]
+	mi := &file_stich_v1_session_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3197,7 +3303,7 @@ func (x *FixApplied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FixApplied.ProtoReflect.Descriptor instead.
 func (*FixApplied) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{47}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *FixApplied) GetCode() string {
@@ -3244,7 +3350,7 @@ type PreviewReady struct {
 
 func (x *PreviewReady) Reset() {
 	*x = PreviewReady{}
-	mi := &file_stich_v1_session_proto_msgTypes[48]
+	mi := &file_stich_v1_session_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3256,7 +3362,7 @@ func (x *PreviewReady) String() string {
 func (*PreviewReady) ProtoMessage() {}
 
 func (x *PreviewReady) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[48]
+	mi := &file_stich_v1_session_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3269,7 +3375,7 @@ func (x *PreviewReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewReady.ProtoReflect.Descriptor instead.
 func (*PreviewReady) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{48}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *PreviewReady) GetUrl() string {
@@ -3291,7 +3397,7 @@ type LogLine struct {
 
 func (x *LogLine) Reset() {
 	*x = LogLine{}
-	mi := &file_stich_v1_session_proto_msgTypes[49]
+	mi := &file_stich_v1_session_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3303,7 +3409,7 @@ func (x *LogLine) String() string {
 func (*LogLine) ProtoMessage() {}
 
 func (x *LogLine) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[49]
+	mi := &file_stich_v1_session_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3316,7 +3422,7 @@ func (x *LogLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLine.ProtoReflect.Descriptor instead.
 func (*LogLine) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{49}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *LogLine) GetSource() string {
@@ -3351,7 +3457,7 @@ type ChatMessage struct {
 
 func (x *ChatMessage) Reset() {
 	*x = ChatMessage{}
-	mi := &file_stich_v1_session_proto_msgTypes[50]
+	mi := &file_stich_v1_session_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3363,7 +3469,7 @@ func (x *ChatMessage) String() string {
 func (*ChatMessage) ProtoMessage() {}
 
 func (x *ChatMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[50]
+	mi := &file_stich_v1_session_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3376,7 +3482,7 @@ func (x *ChatMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatMessage.ProtoReflect.Descriptor instead.
 func (*ChatMessage) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{50}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ChatMessage) GetRole() string {
@@ -3405,7 +3511,7 @@ type ErrorEvent struct {
 
 func (x *ErrorEvent) Reset() {
 	*x = ErrorEvent{}
-	mi := &file_stich_v1_session_proto_msgTypes[51]
+	mi := &file_stich_v1_session_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3417,7 +3523,7 @@ func (x *ErrorEvent) String() string {
 func (*ErrorEvent) ProtoMessage() {}
 
 func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[51]
+	mi := &file_stich_v1_session_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3430,7 +3536,7 @@ func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorEvent.ProtoReflect.Descriptor instead.
 func (*ErrorEvent) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{51}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ErrorEvent) GetCode() string {
@@ -3466,7 +3572,7 @@ type Completed struct {
 
 func (x *Completed) Reset() {
 	*x = Completed{}
-	mi := &file_stich_v1_session_proto_msgTypes[52]
+	mi := &file_stich_v1_session_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3478,7 +3584,7 @@ func (x *Completed) String() string {
 func (*Completed) ProtoMessage() {}
 
 func (x *Completed) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[52]
+	mi := &file_stich_v1_session_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3491,7 +3597,7 @@ func (x *Completed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Completed.ProtoReflect.Descriptor instead.
 func (*Completed) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{52}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *Completed) GetFiles() uint32 {
@@ -3602,7 +3708,7 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"created_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x14\n" +
 	"\x05files\x18\x04 \x01(\rR\x05files\x12\x14\n" +
-	"\x05bytes\x18\x05 \x01(\x04R\x05bytes\"\x80\x04\n" +
+	"\x05bytes\x18\x05 \x01(\x04R\x05bytes\"\xac\x04\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06prompt\x18\x02 \x01(\tR\x06prompt\x12%\n" +
@@ -3620,7 +3726,17 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\x05error\x18\v \x01(\tR\x05error\x12\x16\n" +
 	"\x06region\x18\f \x01(\tR\x06region\x12\x12\n" +
 	"\x04node\x18\r \x01(\tR\x04node\x12\x18\n" +
-	"\aversion\x18\x0e \x01(\rR\aversion\"\xc0\x03\n" +
+	"\aversion\x18\x0e \x01(\rR\aversion\x12*\n" +
+	"\x05usage\x18\x0f \x03(\v2\x14.stich.v1.ModelUsageR\x05usage\"\xe1\x01\n" +
+	"\n" +
+	"ModelUsage\x12\x16\n" +
+	"\x06action\x18\x01 \x01(\tR\x06action\x12\x14\n" +
+	"\x05model\x18\x02 \x01(\tR\x05model\x12#\n" +
+	"\rprompt_tokens\x18\x03 \x01(\x04R\fpromptTokens\x12+\n" +
+	"\x11completion_tokens\x18\x04 \x01(\x04R\x10completionTokens\x12\x19\n" +
+	"\bcost_usd\x18\x05 \x01(\x01R\acostUsd\x12\x1a\n" +
+	"\brequests\x18\x06 \x01(\x04R\brequests\x12\x1c\n" +
+	"\testimated\x18\a \x01(\bR\testimated\"\xc0\x03\n" +
 	"\x0fSessionCounters\x12)\n" +
 	"\x10phases_completed\x18\x01 \x01(\rR\x0fphasesCompleted\x12!\n" +
 	"\fphase_budget\x18\x02 \x01(\rR\vphaseBudget\x12#\n" +
@@ -3804,7 +3920,7 @@ func file_stich_v1_session_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stich_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
+var file_stich_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
 var file_stich_v1_session_proto_goTypes = []any{
 	(Phase)(0),                    // 0: stich.v1.Phase
 	(*SessionOptions)(nil),        // 1: stich.v1.SessionOptions
@@ -3832,108 +3948,110 @@ var file_stich_v1_session_proto_goTypes = []any{
 	(*RollbackResponse)(nil),      // 23: stich.v1.RollbackResponse
 	(*Version)(nil),               // 24: stich.v1.Version
 	(*Session)(nil),               // 25: stich.v1.Session
-	(*SessionCounters)(nil),       // 26: stich.v1.SessionCounters
-	(*FileInfo)(nil),              // 27: stich.v1.FileInfo
-	(*File)(nil),                  // 28: stich.v1.File
-	(*Blueprint)(nil),             // 29: stich.v1.Blueprint
-	(*View)(nil),                  // 30: stich.v1.View
-	(*Entity)(nil),                // 31: stich.v1.Entity
-	(*EntityField)(nil),           // 32: stich.v1.EntityField
-	(*PhasePlan)(nil),             // 33: stich.v1.PhasePlan
-	(*FilePlan)(nil),              // 34: stich.v1.FilePlan
-	(*Diagnostic)(nil),            // 35: stich.v1.Diagnostic
-	(*SessionEvent)(nil),          // 36: stich.v1.SessionEvent
-	(*VersionCreated)(nil),        // 37: stich.v1.VersionCreated
-	(*GenerationStarted)(nil),     // 38: stich.v1.GenerationStarted
-	(*GenerationStopped)(nil),     // 39: stich.v1.GenerationStopped
-	(*GenerationResumed)(nil),     // 40: stich.v1.GenerationResumed
-	(*PhaseChanged)(nil),          // 41: stich.v1.PhaseChanged
-	(*BlueprintReady)(nil),        // 42: stich.v1.BlueprintReady
-	(*FileStarted)(nil),           // 43: stich.v1.FileStarted
-	(*FileChunk)(nil),             // 44: stich.v1.FileChunk
-	(*FileDone)(nil),              // 45: stich.v1.FileDone
-	(*FileDeleted)(nil),           // 46: stich.v1.FileDeleted
-	(*DiagnosticsReported)(nil),   // 47: stich.v1.DiagnosticsReported
-	(*FixApplied)(nil),            // 48: stich.v1.FixApplied
-	(*PreviewReady)(nil),          // 49: stich.v1.PreviewReady
-	(*LogLine)(nil),               // 50: stich.v1.LogLine
-	(*ChatMessage)(nil),           // 51: stich.v1.ChatMessage
-	(*ErrorEvent)(nil),            // 52: stich.v1.ErrorEvent
-	(*Completed)(nil),             // 53: stich.v1.Completed
-	(*timestamppb.Timestamp)(nil), // 54: google.protobuf.Timestamp
+	(*ModelUsage)(nil),            // 26: stich.v1.ModelUsage
+	(*SessionCounters)(nil),       // 27: stich.v1.SessionCounters
+	(*FileInfo)(nil),              // 28: stich.v1.FileInfo
+	(*File)(nil),                  // 29: stich.v1.File
+	(*Blueprint)(nil),             // 30: stich.v1.Blueprint
+	(*View)(nil),                  // 31: stich.v1.View
+	(*Entity)(nil),                // 32: stich.v1.Entity
+	(*EntityField)(nil),           // 33: stich.v1.EntityField
+	(*PhasePlan)(nil),             // 34: stich.v1.PhasePlan
+	(*FilePlan)(nil),              // 35: stich.v1.FilePlan
+	(*Diagnostic)(nil),            // 36: stich.v1.Diagnostic
+	(*SessionEvent)(nil),          // 37: stich.v1.SessionEvent
+	(*VersionCreated)(nil),        // 38: stich.v1.VersionCreated
+	(*GenerationStarted)(nil),     // 39: stich.v1.GenerationStarted
+	(*GenerationStopped)(nil),     // 40: stich.v1.GenerationStopped
+	(*GenerationResumed)(nil),     // 41: stich.v1.GenerationResumed
+	(*PhaseChanged)(nil),          // 42: stich.v1.PhaseChanged
+	(*BlueprintReady)(nil),        // 43: stich.v1.BlueprintReady
+	(*FileStarted)(nil),           // 44: stich.v1.FileStarted
+	(*FileChunk)(nil),             // 45: stich.v1.FileChunk
+	(*FileDone)(nil),              // 46: stich.v1.FileDone
+	(*FileDeleted)(nil),           // 47: stich.v1.FileDeleted
+	(*DiagnosticsReported)(nil),   // 48: stich.v1.DiagnosticsReported
+	(*FixApplied)(nil),            // 49: stich.v1.FixApplied
+	(*PreviewReady)(nil),          // 50: stich.v1.PreviewReady
+	(*LogLine)(nil),               // 51: stich.v1.LogLine
+	(*ChatMessage)(nil),           // 52: stich.v1.ChatMessage
+	(*ErrorEvent)(nil),            // 53: stich.v1.ErrorEvent
+	(*Completed)(nil),             // 54: stich.v1.Completed
+	(*timestamppb.Timestamp)(nil), // 55: google.protobuf.Timestamp
 }
 var file_stich_v1_session_proto_depIdxs = []int32{
 	1,  // 0: stich.v1.CreateSessionRequest.options:type_name -> stich.v1.SessionOptions
 	0,  // 1: stich.v1.StopResponse.phase:type_name -> stich.v1.Phase
 	0,  // 2: stich.v1.ResumeResponse.phase:type_name -> stich.v1.Phase
 	25, // 3: stich.v1.GetSessionResponse.session:type_name -> stich.v1.Session
-	28, // 4: stich.v1.GetFileResponse.file:type_name -> stich.v1.File
-	27, // 5: stich.v1.ListFilesResponse.files:type_name -> stich.v1.FileInfo
+	29, // 4: stich.v1.GetFileResponse.file:type_name -> stich.v1.File
+	28, // 5: stich.v1.ListFilesResponse.files:type_name -> stich.v1.FileInfo
 	24, // 6: stich.v1.ListVersionsResponse.versions:type_name -> stich.v1.Version
 	21, // 7: stich.v1.DiffVersionsResponse.files:type_name -> stich.v1.FileDiff
 	24, // 8: stich.v1.RollbackResponse.version:type_name -> stich.v1.Version
-	54, // 9: stich.v1.Version.created_at:type_name -> google.protobuf.Timestamp
+	55, // 9: stich.v1.Version.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 10: stich.v1.Session.phase:type_name -> stich.v1.Phase
-	29, // 11: stich.v1.Session.blueprint:type_name -> stich.v1.Blueprint
-	27, // 12: stich.v1.Session.files:type_name -> stich.v1.FileInfo
-	26, // 13: stich.v1.Session.counters:type_name -> stich.v1.SessionCounters
-	54, // 14: stich.v1.Session.created_at:type_name -> google.protobuf.Timestamp
-	54, // 15: stich.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
-	30, // 16: stich.v1.Blueprint.views:type_name -> stich.v1.View
-	31, // 17: stich.v1.Blueprint.entities:type_name -> stich.v1.Entity
-	33, // 18: stich.v1.Blueprint.roadmap:type_name -> stich.v1.PhasePlan
-	32, // 19: stich.v1.Entity.fields:type_name -> stich.v1.EntityField
-	34, // 20: stich.v1.PhasePlan.files:type_name -> stich.v1.FilePlan
-	54, // 21: stich.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
-	38, // 22: stich.v1.SessionEvent.generation_started:type_name -> stich.v1.GenerationStarted
-	39, // 23: stich.v1.SessionEvent.generation_stopped:type_name -> stich.v1.GenerationStopped
-	40, // 24: stich.v1.SessionEvent.generation_resumed:type_name -> stich.v1.GenerationResumed
-	41, // 25: stich.v1.SessionEvent.phase_changed:type_name -> stich.v1.PhaseChanged
-	42, // 26: stich.v1.SessionEvent.blueprint:type_name -> stich.v1.BlueprintReady
-	43, // 27: stich.v1.SessionEvent.file_started:type_name -> stich.v1.FileStarted
-	44, // 28: stich.v1.SessionEvent.file_chunk:type_name -> stich.v1.FileChunk
-	45, // 29: stich.v1.SessionEvent.file_done:type_name -> stich.v1.FileDone
-	46, // 30: stich.v1.SessionEvent.file_deleted:type_name -> stich.v1.FileDeleted
-	47, // 31: stich.v1.SessionEvent.diagnostics:type_name -> stich.v1.DiagnosticsReported
-	48, // 32: stich.v1.SessionEvent.fix_applied:type_name -> stich.v1.FixApplied
-	49, // 33: stich.v1.SessionEvent.preview_ready:type_name -> stich.v1.PreviewReady
-	50, // 34: stich.v1.SessionEvent.log:type_name -> stich.v1.LogLine
-	51, // 35: stich.v1.SessionEvent.message:type_name -> stich.v1.ChatMessage
-	52, // 36: stich.v1.SessionEvent.error:type_name -> stich.v1.ErrorEvent
-	53, // 37: stich.v1.SessionEvent.completed:type_name -> stich.v1.Completed
-	37, // 38: stich.v1.SessionEvent.version_created:type_name -> stich.v1.VersionCreated
-	24, // 39: stich.v1.VersionCreated.version:type_name -> stich.v1.Version
-	0,  // 40: stich.v1.GenerationResumed.phase:type_name -> stich.v1.Phase
-	0,  // 41: stich.v1.PhaseChanged.phase:type_name -> stich.v1.Phase
-	29, // 42: stich.v1.BlueprintReady.blueprint:type_name -> stich.v1.Blueprint
-	35, // 43: stich.v1.DiagnosticsReported.diagnostics:type_name -> stich.v1.Diagnostic
-	2,  // 44: stich.v1.SessionService.CreateSession:input_type -> stich.v1.CreateSessionRequest
-	4,  // 45: stich.v1.SessionService.Watch:input_type -> stich.v1.WatchRequest
-	5,  // 46: stich.v1.SessionService.SendMessage:input_type -> stich.v1.SendMessageRequest
-	7,  // 47: stich.v1.SessionService.Stop:input_type -> stich.v1.StopRequest
-	9,  // 48: stich.v1.SessionService.Resume:input_type -> stich.v1.ResumeRequest
-	11, // 49: stich.v1.SessionService.GetSession:input_type -> stich.v1.GetSessionRequest
-	13, // 50: stich.v1.SessionService.GetFile:input_type -> stich.v1.GetFileRequest
-	15, // 51: stich.v1.SessionService.ListFiles:input_type -> stich.v1.ListFilesRequest
-	17, // 52: stich.v1.SessionService.ListVersions:input_type -> stich.v1.ListVersionsRequest
-	19, // 53: stich.v1.SessionService.DiffVersions:input_type -> stich.v1.DiffVersionsRequest
-	22, // 54: stich.v1.SessionService.Rollback:input_type -> stich.v1.RollbackRequest
-	3,  // 55: stich.v1.SessionService.CreateSession:output_type -> stich.v1.CreateSessionResponse
-	36, // 56: stich.v1.SessionService.Watch:output_type -> stich.v1.SessionEvent
-	6,  // 57: stich.v1.SessionService.SendMessage:output_type -> stich.v1.SendMessageResponse
-	8,  // 58: stich.v1.SessionService.Stop:output_type -> stich.v1.StopResponse
-	10, // 59: stich.v1.SessionService.Resume:output_type -> stich.v1.ResumeResponse
-	12, // 60: stich.v1.SessionService.GetSession:output_type -> stich.v1.GetSessionResponse
-	14, // 61: stich.v1.SessionService.GetFile:output_type -> stich.v1.GetFileResponse
-	16, // 62: stich.v1.SessionService.ListFiles:output_type -> stich.v1.ListFilesResponse
-	18, // 63: stich.v1.SessionService.ListVersions:output_type -> stich.v1.ListVersionsResponse
-	20, // 64: stich.v1.SessionService.DiffVersions:output_type -> stich.v1.DiffVersionsResponse
-	23, // 65: stich.v1.SessionService.Rollback:output_type -> stich.v1.RollbackResponse
-	55, // [55:66] is the sub-list for method output_type
-	44, // [44:55] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	30, // 11: stich.v1.Session.blueprint:type_name -> stich.v1.Blueprint
+	28, // 12: stich.v1.Session.files:type_name -> stich.v1.FileInfo
+	27, // 13: stich.v1.Session.counters:type_name -> stich.v1.SessionCounters
+	55, // 14: stich.v1.Session.created_at:type_name -> google.protobuf.Timestamp
+	55, // 15: stich.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
+	26, // 16: stich.v1.Session.usage:type_name -> stich.v1.ModelUsage
+	31, // 17: stich.v1.Blueprint.views:type_name -> stich.v1.View
+	32, // 18: stich.v1.Blueprint.entities:type_name -> stich.v1.Entity
+	34, // 19: stich.v1.Blueprint.roadmap:type_name -> stich.v1.PhasePlan
+	33, // 20: stich.v1.Entity.fields:type_name -> stich.v1.EntityField
+	35, // 21: stich.v1.PhasePlan.files:type_name -> stich.v1.FilePlan
+	55, // 22: stich.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	39, // 23: stich.v1.SessionEvent.generation_started:type_name -> stich.v1.GenerationStarted
+	40, // 24: stich.v1.SessionEvent.generation_stopped:type_name -> stich.v1.GenerationStopped
+	41, // 25: stich.v1.SessionEvent.generation_resumed:type_name -> stich.v1.GenerationResumed
+	42, // 26: stich.v1.SessionEvent.phase_changed:type_name -> stich.v1.PhaseChanged
+	43, // 27: stich.v1.SessionEvent.blueprint:type_name -> stich.v1.BlueprintReady
+	44, // 28: stich.v1.SessionEvent.file_started:type_name -> stich.v1.FileStarted
+	45, // 29: stich.v1.SessionEvent.file_chunk:type_name -> stich.v1.FileChunk
+	46, // 30: stich.v1.SessionEvent.file_done:type_name -> stich.v1.FileDone
+	47, // 31: stich.v1.SessionEvent.file_deleted:type_name -> stich.v1.FileDeleted
+	48, // 32: stich.v1.SessionEvent.diagnostics:type_name -> stich.v1.DiagnosticsReported
+	49, // 33: stich.v1.SessionEvent.fix_applied:type_name -> stich.v1.FixApplied
+	50, // 34: stich.v1.SessionEvent.preview_ready:type_name -> stich.v1.PreviewReady
+	51, // 35: stich.v1.SessionEvent.log:type_name -> stich.v1.LogLine
+	52, // 36: stich.v1.SessionEvent.message:type_name -> stich.v1.ChatMessage
+	53, // 37: stich.v1.SessionEvent.error:type_name -> stich.v1.ErrorEvent
+	54, // 38: stich.v1.SessionEvent.completed:type_name -> stich.v1.Completed
+	38, // 39: stich.v1.SessionEvent.version_created:type_name -> stich.v1.VersionCreated
+	24, // 40: stich.v1.VersionCreated.version:type_name -> stich.v1.Version
+	0,  // 41: stich.v1.GenerationResumed.phase:type_name -> stich.v1.Phase
+	0,  // 42: stich.v1.PhaseChanged.phase:type_name -> stich.v1.Phase
+	30, // 43: stich.v1.BlueprintReady.blueprint:type_name -> stich.v1.Blueprint
+	36, // 44: stich.v1.DiagnosticsReported.diagnostics:type_name -> stich.v1.Diagnostic
+	2,  // 45: stich.v1.SessionService.CreateSession:input_type -> stich.v1.CreateSessionRequest
+	4,  // 46: stich.v1.SessionService.Watch:input_type -> stich.v1.WatchRequest
+	5,  // 47: stich.v1.SessionService.SendMessage:input_type -> stich.v1.SendMessageRequest
+	7,  // 48: stich.v1.SessionService.Stop:input_type -> stich.v1.StopRequest
+	9,  // 49: stich.v1.SessionService.Resume:input_type -> stich.v1.ResumeRequest
+	11, // 50: stich.v1.SessionService.GetSession:input_type -> stich.v1.GetSessionRequest
+	13, // 51: stich.v1.SessionService.GetFile:input_type -> stich.v1.GetFileRequest
+	15, // 52: stich.v1.SessionService.ListFiles:input_type -> stich.v1.ListFilesRequest
+	17, // 53: stich.v1.SessionService.ListVersions:input_type -> stich.v1.ListVersionsRequest
+	19, // 54: stich.v1.SessionService.DiffVersions:input_type -> stich.v1.DiffVersionsRequest
+	22, // 55: stich.v1.SessionService.Rollback:input_type -> stich.v1.RollbackRequest
+	3,  // 56: stich.v1.SessionService.CreateSession:output_type -> stich.v1.CreateSessionResponse
+	37, // 57: stich.v1.SessionService.Watch:output_type -> stich.v1.SessionEvent
+	6,  // 58: stich.v1.SessionService.SendMessage:output_type -> stich.v1.SendMessageResponse
+	8,  // 59: stich.v1.SessionService.Stop:output_type -> stich.v1.StopResponse
+	10, // 60: stich.v1.SessionService.Resume:output_type -> stich.v1.ResumeResponse
+	12, // 61: stich.v1.SessionService.GetSession:output_type -> stich.v1.GetSessionResponse
+	14, // 62: stich.v1.SessionService.GetFile:output_type -> stich.v1.GetFileResponse
+	16, // 63: stich.v1.SessionService.ListFiles:output_type -> stich.v1.ListFilesResponse
+	18, // 64: stich.v1.SessionService.ListVersions:output_type -> stich.v1.ListVersionsResponse
+	20, // 65: stich.v1.SessionService.DiffVersions:output_type -> stich.v1.DiffVersionsResponse
+	23, // 66: stich.v1.SessionService.Rollback:output_type -> stich.v1.RollbackResponse
+	56, // [56:67] is the sub-list for method output_type
+	45, // [45:56] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_stich_v1_session_proto_init() }
@@ -3941,7 +4059,7 @@ func file_stich_v1_session_proto_init() {
 	if File_stich_v1_session_proto != nil {
 		return
 	}
-	file_stich_v1_session_proto_msgTypes[35].OneofWrappers = []any{
+	file_stich_v1_session_proto_msgTypes[36].OneofWrappers = []any{
 		(*SessionEvent_GenerationStarted)(nil),
 		(*SessionEvent_GenerationStopped)(nil),
 		(*SessionEvent_GenerationResumed)(nil),
@@ -3966,7 +4084,7 @@ func file_stich_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_v1_session_proto_rawDesc), len(file_stich_v1_session_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   53,
+			NumMessages:   54,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1560,7 +1560,16 @@ type SessionState struct {
 	// Number of the latest version.
 	Versions uint32 `protobuf:"varint,26,opt,name=versions,proto3" json:"versions,omitempty"`
 	// What the work in progress is, for the version it will create.
-	WorkReason    string `protobuf:"bytes,27,opt,name=work_reason,json=workReason,proto3" json:"work_reason,omitempty"`
+	WorkReason string `protobuf:"bytes,27,opt,name=work_reason,json=workReason,proto3" json:"work_reason,omitempty"`
+	// Model usage per action and model, accumulated as calls end.
+	Usage []*v1.ModelUsage `protobuf:"bytes,28,rep,name=usage,proto3" json:"usage,omitempty"`
+	// The conversation the conversation model continues: the user's applied
+	// messages and the replies since the last compaction, oldest first.
+	Conversation []*v1.ChatMessage `protobuf:"bytes,29,rep,name=conversation,proto3" json:"conversation,omitempty"`
+	// Summary of the turns compacted away ("" before the first compaction).
+	ConversationSummary string `protobuf:"bytes,30,opt,name=conversation_summary,json=conversationSummary,proto3" json:"conversation_summary,omitempty"`
+	// Number of compactions so far.
+	Compactions   uint32 `protobuf:"varint,31,opt,name=compactions,proto3" json:"compactions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1782,6 +1791,34 @@ func (x *SessionState) GetWorkReason() string {
 		return x.WorkReason
 	}
 	return ""
+}
+
+func (x *SessionState) GetUsage() []*v1.ModelUsage {
+	if x != nil {
+		return x.Usage
+	}
+	return nil
+}
+
+func (x *SessionState) GetConversation() []*v1.ChatMessage {
+	if x != nil {
+		return x.Conversation
+	}
+	return nil
+}
+
+func (x *SessionState) GetConversationSummary() string {
+	if x != nil {
+		return x.ConversationSummary
+	}
+	return ""
+}
+
+func (x *SessionState) GetCompactions() uint32 {
+	if x != nil {
+		return x.Compactions
+	}
+	return 0
 }
 
 // RateLimitRule is a limit on one action: a main window, an optional burst
@@ -2121,7 +2158,8 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\n" +
 	"FilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa2\t\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xde\n" +
+	"\n" +
 	"\fSessionState\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06prompt\x18\x02 \x01(\tR\x06prompt\x122\n" +
@@ -2155,7 +2193,11 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\vdiagnostics\x18\x19 \x03(\v2\x14.stich.v1.DiagnosticR\vdiagnostics\x12\x1a\n" +
 	"\bversions\x18\x1a \x01(\rR\bversions\x12\x1f\n" +
 	"\vwork_reason\x18\x1b \x01(\tR\n" +
-	"workReason\x1aL\n" +
+	"workReason\x12*\n" +
+	"\x05usage\x18\x1c \x03(\v2\x14.stich.v1.ModelUsageR\x05usage\x129\n" +
+	"\fconversation\x18\x1d \x03(\v2\x15.stich.v1.ChatMessageR\fconversation\x121\n" +
+	"\x14conversation_summary\x18\x1e \x01(\tR\x13conversationSummary\x12 \n" +
+	"\vcompactions\x18\x1f \x01(\rR\vcompactions\x1aL\n" +
 	"\n" +
 	"FilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12(\n" +
@@ -2267,6 +2309,8 @@ var file_stich_actors_v1_actors_proto_goTypes = []any{
 	(*v1.Blueprint)(nil),          // 50: stich.v1.Blueprint
 	(*v1.PhasePlan)(nil),          // 51: stich.v1.PhasePlan
 	(*v1.Diagnostic)(nil),         // 52: stich.v1.Diagnostic
+	(*v1.ModelUsage)(nil),         // 53: stich.v1.ModelUsage
+	(*v1.ChatMessage)(nil),        // 54: stich.v1.ChatMessage
 }
 var file_stich_actors_v1_actors_proto_depIdxs = []int32{
 	0,  // 0: stich.actors.v1.GrainError.code:type_name -> stich.actors.v1.ErrorCode
@@ -2294,15 +2338,17 @@ var file_stich_actors_v1_actors_proto_depIdxs = []int32{
 	41, // 22: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
 	51, // 23: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
 	52, // 24: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
-	33, // 25: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
-	39, // 26: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
-	40, // 27: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
-	47, // 28: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
-	29, // [29:29] is the sub-list for method output_type
-	29, // [29:29] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	53, // 25: stich.actors.v1.SessionState.usage:type_name -> stich.v1.ModelUsage
+	54, // 26: stich.actors.v1.SessionState.conversation:type_name -> stich.v1.ChatMessage
+	33, // 27: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
+	39, // 28: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
+	40, // 29: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
+	47, // 30: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
+	31, // [31:31] is the sub-list for method output_type
+	31, // [31:31] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_stich_actors_v1_actors_proto_init() }

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stich/v1/session.proto.
  */
 export const file_stich_v1_session: GenFile = /*@__PURE__*/
-  fileDesc("ChZzdGljaC92MS9zZXNzaW9uLnByb3RvEghzdGljaC52MSJ7Cg5TZXNzaW9uT3B0aW9ucxIpCghwcm92aWRlchgBIAEoCUIXukgUchIYQDIOXlthLXowLTkuXy1dKiQSFwoFbW9kZWwYAiABKAlCCLpIBXIDGIABEiUKBnJlZ2lvbhgDIAEoCUIVukgSchAYQDIMXlthLXowLTktXSokImIKFENyZWF0ZVNlc3Npb25SZXF1ZXN0Eh8KBnByb21wdBgBIAEoCUIPukgMcgoQARiAgAEyAlxTEikKB29wdGlvbnMYAiABKAsyGC5zdGljaC52MS5TZXNzaW9uT3B0aW9ucyJDChVDcmVhdGVTZXNzaW9uUmVzcG9uc2USEgoKc2Vzc2lvbl9pZBgBIAEoCRIWCg5wcm92aWRlcl9sYWJlbBgCIAEoCSJ5CgxXYXRjaFJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBIRCglhZnRlcl9zZXEYAiABKAQSEgoKdW50aWxfaWRsZRgDIAEoCCJ3ChJTZW5kTWVzc2FnZVJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBIdCgR0ZXh0GAIgASgJQg+6SAxyChABGICAATICXFMiIgoTU2VuZE1lc3NhZ2VSZXNwb25zZRILCgNzZXEYASABKAQiUQoLU3RvcFJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JCIuCgxTdG9wUmVzcG9uc2USHgoFcGhhc2UYASABKA4yDy5zdGljaC52MS5QaGFzZSJTCg1SZXN1bWVSZXF1ZXN0EkIKCnNlc3Npb25faWQYASABKAlCLrpIK3IpMidecy1bYS16MC05XXs4LDQwfShbLl1bYS16MC05LV17MSwzMn0pPyQiMAoOUmVzdW1lUmVzcG9uc2USHgoFcGhhc2UYASABKA4yDy5zdGljaC52MS5QaGFzZSJXChFHZXRTZXNzaW9uUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kIjgKEkdldFNlc3Npb25SZXNwb25zZRIiCgdzZXNzaW9uGAEgASgLMhEuc3RpY2gudjEuU2Vzc2lvbiJ/Cg5HZXRGaWxlUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kEhgKBHBhdGgYAiABKAlCCrpIB3IFEAEYgAQSDwoHdmVyc2lvbhgDIAEoDSIvCg9HZXRGaWxlUmVzcG9uc2USHAoEZmlsZRgBIAEoCzIOLnN0aWNoLnYxLkZpbGUiVgoQTGlzdEZpbGVzUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kIjYKEUxpc3RGaWxlc1Jlc3BvbnNlEiEKBWZpbGVzGAEgAygLMhIuc3RpY2gudjEuRmlsZUluZm8iWQoTTGlzdFZlcnNpb25zUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kIjsKFExpc3RWZXJzaW9uc1Jlc3BvbnNlEiMKCHZlcnNpb25zGAEgAygLMhEuc3RpY2gudjEuVmVyc2lvbiKFAQoTRGlmZlZlcnNpb25zUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kEhUKBGZyb20YAiABKA1CB7pIBCoCKAESEwoCdG8YAyABKA1CB7pIBCoCKAEiOQoURGlmZlZlcnNpb25zUmVzcG9uc2USIQoFZmlsZXMYASADKAsyEi5zdGljaC52MS5GaWxlRGlmZiJMCghGaWxlRGlmZhIMCgRwYXRoGAEgASgJEg4KBmNoYW5nZRgCIAEoCRIPCgd1bmlmaWVkGAMgASgJEhEKCXRydW5jYXRlZBgEIAEoCCJvCg9Sb2xsYmFja1JlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBIYCgd2ZXJzaW9uGAIgASgNQge6SAQqAigBIjYKEFJvbGxiYWNrUmVzcG9uc2USIgoHdmVyc2lvbhgBIAEoCzIRLnN0aWNoLnYxLlZlcnNpb24idwoHVmVyc2lvbhIOCgZudW1iZXIYASABKA0SLgoKY3JlYXRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAMgASgJEg0KBWZpbGVzGAQgASgNEg0KBWJ5dGVzGAUgASgEIoUDCgdTZXNzaW9uEgoKAmlkGAEgASgJEg4KBnByb21wdBgCIAEoCRIeCgVwaGFzZRgDIAEoDjIPLnN0aWNoLnYxLlBoYXNlEhYKDnByb3ZpZGVyX2xhYmVsGAQgASgJEiYKCWJsdWVwcmludBgFIAEoCzITLnN0aWNoLnYxLkJsdWVwcmludBIhCgVmaWxlcxgGIAMoCzISLnN0aWNoLnYxLkZpbGVJbmZvEisKCGNvdW50ZXJzGAcgASgLMhkuc3RpY2gudjEuU2Vzc2lvbkNvdW50ZXJzEhAKCGxhc3Rfc2VxGAggASgEEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWVycm9yGAsgASgJEg4KBnJlZ2lvbhgMIAEoCRIMCgRub2RlGA0gASgJEg8KB3ZlcnNpb24YDiABKA0inQIKD1Nlc3Npb25Db3VudGVycxIYChBwaGFzZXNfY29tcGxldGVkGAEgASgNEhQKDHBoYXNlX2J1ZGdldBgCIAEoDRIVCg1maWxlc193cml0dGVuGAMgASgNEhAKCG1lc3NhZ2VzGAQgASgNEhsKE3JlZmluZW1lbnRzX3BlbmRpbmcYBSABKA0SDgoGZXZlbnRzGAYgASgEEg8KB3Jlc3VtZXMYByABKA0SFQoNcHJvbXB0X3Rva2VucxgIIAEoBBIZChFjb21wbGV0aW9uX3Rva2VucxgJIAEoBBIQCghjb3N0X3VzZBgKIAEoARIWCg5tb2RlbF9yZXF1ZXN0cxgLIAEoBBIXCg91c2FnZV9lc3RpbWF0ZWQYDCABKAgiNgoIRmlsZUluZm8SDAoEcGF0aBgBIAEoCRIMCgRzaXplGAIgASgEEg4KBnNoYTI1NhgDIAEoCSI1CgRGaWxlEgwKBHBhdGgYASABKAkSDwoHY29udGVudBgCIAEoCRIOCgZzaGEyNTYYAyABKAkiowIKCUJsdWVwcmludBINCgV0aXRsZRgBIAEoCRIUCgxwcm9qZWN0X25hbWUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSEAoIYXBwX2tpbmQYBCABKAkSFQoNY29sb3JfcGFsZXR0ZRgFIAMoCRIdCgV2aWV3cxgGIAMoCzIOLnN0aWNoLnYxLlZpZXcSEQoJdXNlcl9mbG93GAcgASgJEhEKCWRhdGFfZmxvdxgIIAEoCRIQCghwaXRmYWxscxgJIAMoCRISCgpmcmFtZXdvcmtzGAogAygJEiIKCGVudGl0aWVzGAsgAygLMhAuc3RpY2gudjEuRW50aXR5EiQKB3JvYWRtYXAYDCADKAsyEy5zdGljaC52MS5QaGFzZVBsYW4iKQoEVmlldxIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJIj0KBkVudGl0eRIMCgRuYW1lGAEgASgJEiUKBmZpZWxkcxgCIAMoCzIVLnN0aWNoLnYxLkVudGl0eUZpZWxkIikKC0VudGl0eUZpZWxkEgwKBG5hbWUYASABKAkSDAoEdHlwZRgCIAEoCSJlCglQaGFzZVBsYW4SDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIhCgVmaWxlcxgDIAMoCzISLnN0aWNoLnYxLkZpbGVQbGFuEhIKCmxhc3RfcGhhc2UYBCABKAgiKQoIRmlsZVBsYW4SDAoEcGF0aBgBIAEoCRIPCgdwdXJwb3NlGAIgASgJImkKCkRpYWdub3N0aWMSDAoEY29kZRgBIAEoCRIMCgRmaWxlGAIgASgJEgwKBGxpbmUYAyABKA0SDgoGY29sdW1uGAQgASgNEg8KB21lc3NhZ2UYBSABKAkSEAoIc2V2ZXJpdHkYBiABKAki9wYKDFNlc3Npb25FdmVudBILCgNzZXEYASABKAQSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOQoSZ2VuZXJhdGlvbl9zdGFydGVkGAogASgLMhsuc3RpY2gudjEuR2VuZXJhdGlvblN0YXJ0ZWRIABI5ChJnZW5lcmF0aW9uX3N0b3BwZWQYCyABKAsyGy5zdGljaC52MS5HZW5lcmF0aW9uU3RvcHBlZEgAEjkKEmdlbmVyYXRpb25fcmVzdW1lZBgMIAEoCzIbLnN0aWNoLnYxLkdlbmVyYXRpb25SZXN1bWVkSAASLwoNcGhhc2VfY2hhbmdlZBgNIAEoCzIWLnN0aWNoLnYxLlBoYXNlQ2hhbmdlZEgAEi0KCWJsdWVwcmludBgOIAEoCzIYLnN0aWNoLnYxLkJsdWVwcmludFJlYWR5SAASLQoMZmlsZV9zdGFydGVkGA8gASgLMhUuc3RpY2gudjEuRmlsZVN0YXJ0ZWRIABIpCgpmaWxlX2NodW5rGBAgASgLMhMuc3RpY2gudjEuRmlsZUNodW5rSAASJwoJZmlsZV9kb25lGBEgASgLMhIuc3RpY2gudjEuRmlsZURvbmVIABItCgxmaWxlX2RlbGV0ZWQYEiABKAsyFS5zdGljaC52MS5GaWxlRGVsZXRlZEgAEjQKC2RpYWdub3N0aWNzGBMgASgLMh0uc3RpY2gudjEuRGlhZ25vc3RpY3NSZXBvcnRlZEgAEisKC2ZpeF9hcHBsaWVkGBQgASgLMhQuc3RpY2gudjEuRml4QXBwbGllZEgAEi8KDXByZXZpZXdfcmVhZHkYFSABKAsyFi5zdGljaC52MS5QcmV2aWV3UmVhZHlIABIgCgNsb2cYFiABKAsyES5zdGljaC52MS5Mb2dMaW5lSAASKAoHbWVzc2FnZRgXIAEoCzIVLnN0aWNoLnYxLkNoYXRNZXNzYWdlSAASJQoFZXJyb3IYGCABKAsyFC5zdGljaC52MS5FcnJvckV2ZW50SAASKAoJY29tcGxldGVkGBkgASgLMhMuc3RpY2gudjEuQ29tcGxldGVkSAASMwoPdmVyc2lvbl9jcmVhdGVkGBogASgLMhguc3RpY2gudjEuVmVyc2lvbkNyZWF0ZWRIAEIHCgVldmVudCI0Cg5WZXJzaW9uQ3JlYXRlZBIiCgd2ZXJzaW9uGAEgASgLMhEuc3RpY2gudjEuVmVyc2lvbiJKChFHZW5lcmF0aW9uU3RhcnRlZBIOCgZwcm9tcHQYASABKAkSFgoOcHJvdmlkZXJfbGFiZWwYAiABKAkSDQoFbW9kZWwYAyABKAkiIwoRR2VuZXJhdGlvblN0b3BwZWQSDgoGcmVhc29uGAEgASgJIkMKEUdlbmVyYXRpb25SZXN1bWVkEg4KBnJlYXNvbhgBIAEoCRIeCgVwaGFzZRgCIAEoDjIPLnN0aWNoLnYxLlBoYXNlImAKDFBoYXNlQ2hhbmdlZBIeCgVwaGFzZRgBIAEoDjIPLnN0aWNoLnYxLlBoYXNlEg0KBWluZGV4GAIgASgNEgwKBG5hbWUYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkiOAoOQmx1ZXByaW50UmVhZHkSJgoJYmx1ZXByaW50GAEgASgLMhMuc3RpY2gudjEuQmx1ZXByaW50IiwKC0ZpbGVTdGFydGVkEgwKBHBhdGgYASABKAkSDwoHcHVycG9zZRgCIAEoCSInCglGaWxlQ2h1bmsSDAoEcGF0aBgBIAEoCRIMCgRkYXRhGAIgASgJIjYKCEZpbGVEb25lEgwKBHBhdGgYASABKAkSDAoEc2l6ZRgCIAEoBBIOCgZzaGEyNTYYAyABKAkiGwoLRmlsZURlbGV0ZWQSDAoEcGF0aBgBIAEoCSJOChNEaWFnbm9zdGljc1JlcG9ydGVkEgwKBHRvb2wYASABKAkSKQoLZGlhZ25vc3RpY3MYAiADKAsyFC5zdGljaC52MS5EaWFnbm9zdGljIlwKCkZpeEFwcGxpZWQSDAoEY29kZRgBIAEoCRIMCgRmaWxlGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEg4KBmJlZm9yZRgEIAEoCRINCgVhZnRlchgFIAEoCSIbCgxQcmV2aWV3UmVhZHkSCwoDdXJsGAEgASgJIjYKB0xvZ0xpbmUSDgoGc291cmNlGAEgASgJEgwKBHRleHQYAiABKAkSDQoFbGV2ZWwYAyABKAkiKQoLQ2hhdE1lc3NhZ2USDAoEcm9sZRgBIAEoCRIMCgR0ZXh0GAIgASgJIj4KCkVycm9yRXZlbnQSDAoEY29kZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhEKCXJldHJ5YWJsZRgDIAEoCCI/CglDb21wbGV0ZWQSDQoFZmlsZXMYASABKA0SDgoGcGhhc2VzGAIgASgNEhMKC2R1cmF0aW9uX21zGAMgASgEKqkBCgVQaGFzZRIVChFQSEFTRV9VTlNQRUNJRklFRBAAEhIKDlBIQVNFX1BMQU5OSU5HEAESFAoQUEhBU0VfR0VORVJBVElORxACEhMKD1BIQVNFX1JFVklFV0lORxADEhAKDFBIQVNFX0ZJWElORxAEEhMKD1BIQVNFX0NPTVBMRVRFRBAFEhEKDVBIQVNFX1NUT1BQRUQQBhIQCgxQSEFTRV9GQUlMRUQQBzKrBgoOU2Vzc2lvblNlcnZpY2USUAoNQ3JlYXRlU2Vzc2lvbhIeLnN0aWNoLnYxLkNyZWF0ZVNlc3Npb25SZXF1ZXN0Gh8uc3RpY2gudjEuQ3JlYXRlU2Vzc2lvblJlc3BvbnNlEj4KBVdhdGNoEhYuc3RpY2gudjEuV2F0Y2hSZXF1ZXN0GhYuc3RpY2gudjEuU2Vzc2lvbkV2ZW50IgOQAgEwARJKCgtTZW5kTWVzc2FnZRIcLnN0aWNoLnYxLlNlbmRNZXNzYWdlUmVxdWVzdBodLnN0aWNoLnYxLlNlbmRNZXNzYWdlUmVzcG9uc2USNQoEU3RvcBIVLnN0aWNoLnYxLlN0b3BSZXF1ZXN0GhYuc3RpY2gudjEuU3RvcFJlc3BvbnNlEjsKBlJlc3VtZRIXLnN0aWNoLnYxLlJlc3VtZVJlcXVlc3QaGC5zdGljaC52MS5SZXN1bWVSZXNwb25zZRJMCgpHZXRTZXNzaW9uEhsuc3RpY2gudjEuR2V0U2Vzc2lvblJlcXVlc3QaHC5zdGljaC52MS5HZXRTZXNzaW9uUmVzcG9uc2UiA5ACARJDCgdHZXRGaWxlEhguc3RpY2gudjEuR2V0RmlsZVJlcXVlc3QaGS5zdGljaC52MS5HZXRGaWxlUmVzcG9uc2UiA5ACARJJCglMaXN0RmlsZXMSGi5zdGljaC52MS5MaXN0RmlsZXNSZXF1ZXN0Ghsuc3RpY2gudjEuTGlzdEZpbGVzUmVzcG9uc2UiA5ACARJSCgxMaXN0VmVyc2lvbnMSHS5zdGljaC52MS5MaXN0VmVyc2lvbnNSZXF1ZXN0Gh4uc3RpY2gudjEuTGlzdFZlcnNpb25zUmVzcG9uc2UiA5ACARJSCgxEaWZmVmVyc2lvbnMSHS5zdGljaC52MS5EaWZmVmVyc2lvbnNSZXF1ZXN0Gh4uc3RpY2gudjEuRGlmZlZlcnNpb25zUmVzcG9uc2UiA5ACARJBCghSb2xsYmFjaxIZLnN0aWNoLnYxLlJvbGxiYWNrUmVxdWVzdBoaLnN0aWNoLnYxLlJvbGxiYWNrUmVzcG9uc2VCMlowZ2l0aHViLmNvbS9zdGljaGRldi9zdGljaC9wcm90by9zdGljaC92MTtzdGljaHYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("ChZzdGljaC92MS9zZXNzaW9uLnByb3RvEghzdGljaC52MSJ7Cg5TZXNzaW9uT3B0aW9ucxIpCghwcm92aWRlchgBIAEoCUIXukgUchIYQDIOXlthLXowLTkuXy1dKiQSFwoFbW9kZWwYAiABKAlCCLpIBXIDGIABEiUKBnJlZ2lvbhgDIAEoCUIVukgSchAYQDIMXlthLXowLTktXSokImIKFENyZWF0ZVNlc3Npb25SZXF1ZXN0Eh8KBnByb21wdBgBIAEoCUIPukgMcgoQARiAgAEyAlxTEikKB29wdGlvbnMYAiABKAsyGC5zdGljaC52MS5TZXNzaW9uT3B0aW9ucyJDChVDcmVhdGVTZXNzaW9uUmVzcG9uc2USEgoKc2Vzc2lvbl9pZBgBIAEoCRIWCg5wcm92aWRlcl9sYWJlbBgCIAEoCSJ5CgxXYXRjaFJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBIRCglhZnRlcl9zZXEYAiABKAQSEgoKdW50aWxfaWRsZRgDIAEoCCJ3ChJTZW5kTWVzc2FnZVJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBIdCgR0ZXh0GAIgASgJQg+6SAxyChABGICAATICXFMiIgoTU2VuZE1lc3NhZ2VSZXNwb25zZRILCgNzZXEYASABKAQiUQoLU3RvcFJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JCIuCgxTdG9wUmVzcG9uc2USHgoFcGhhc2UYASABKA4yDy5zdGljaC52MS5QaGFzZSJTCg1SZXN1bWVSZXF1ZXN0EkIKCnNlc3Npb25faWQYASABKAlCLrpIK3IpMidecy1bYS16MC05XXs4LDQwfShbLl1bYS16MC05LV17MSwzMn0pPyQiMAoOUmVzdW1lUmVzcG9uc2USHgoFcGhhc2UYASABKA4yDy5zdGljaC52MS5QaGFzZSJXChFHZXRTZXNzaW9uUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kIjgKEkdldFNlc3Npb25SZXNwb25zZRIiCgdzZXNzaW9uGAEgASgLMhEuc3RpY2gudjEuU2Vzc2lvbiJ/Cg5HZXRGaWxlUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kEhgKBHBhdGgYAiABKAlCCrpIB3IFEAEYgAQSDwoHdmVyc2lvbhgDIAEoDSIvCg9HZXRGaWxlUmVzcG9uc2USHAoEZmlsZRgBIAEoCzIOLnN0aWNoLnYxLkZpbGUiVgoQTGlzdEZpbGVzUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kIjYKEUxpc3RGaWxlc1Jlc3BvbnNlEiEKBWZpbGVzGAEgAygLMhIuc3RpY2gudjEuRmlsZUluZm8iWQoTTGlzdFZlcnNpb25zUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kIjsKFExpc3RWZXJzaW9uc1Jlc3BvbnNlEiMKCHZlcnNpb25zGAEgAygLMhEuc3RpY2gudjEuVmVyc2lvbiKFAQoTRGlmZlZlcnNpb25zUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kEhUKBGZyb20YAiABKA1CB7pIBCoCKAESEwoCdG8YAyABKA1CB7pIBCoCKAEiOQoURGlmZlZlcnNpb25zUmVzcG9uc2USIQoFZmlsZXMYASADKAsyEi5zdGljaC52MS5GaWxlRGlmZiJMCghGaWxlRGlmZhIMCgRwYXRoGAEgASgJEg4KBmNoYW5nZRgCIAEoCRIPCgd1bmlmaWVkGAMgASgJEhEKCXRydW5jYXRlZBgEIAEoCCJvCg9Sb2xsYmFja1JlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBIYCgd2ZXJzaW9uGAIgASgNQge6SAQqAigBIjYKEFJvbGxiYWNrUmVzcG9uc2USIgoHdmVyc2lvbhgBIAEoCzIRLnN0aWNoLnYxLlZlcnNpb24idwoHVmVyc2lvbhIOCgZudW1iZXIYASABKA0SLgoKY3JlYXRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAMgASgJEg0KBWZpbGVzGAQgASgNEg0KBWJ5dGVzGAUgASgEIqoDCgdTZXNzaW9uEgoKAmlkGAEgASgJEg4KBnByb21wdBgCIAEoCRIeCgVwaGFzZRgDIAEoDjIPLnN0aWNoLnYxLlBoYXNlEhYKDnByb3ZpZGVyX2xhYmVsGAQgASgJEiYKCWJsdWVwcmludBgFIAEoCzITLnN0aWNoLnYxLkJsdWVwcmludBIhCgVmaWxlcxgGIAMoCzISLnN0aWNoLnYxLkZpbGVJbmZvEisKCGNvdW50ZXJzGAcgASgLMhkuc3RpY2gudjEuU2Vzc2lvbkNvdW50ZXJzEhAKCGxhc3Rfc2VxGAggASgEEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWVycm9yGAsgASgJEg4KBnJlZ2lvbhgMIAEoCRIMCgRub2RlGA0gASgJEg8KB3ZlcnNpb24YDiABKA0SIwoFdXNhZ2UYDyADKAsyFC5zdGljaC52MS5Nb2RlbFVzYWdlIpQBCgpNb2RlbFVzYWdlEg4KBmFjdGlvbhgBIAEoCRINCgVtb2RlbBgCIAEoCRIVCg1wcm9tcHRfdG9rZW5zGAMgASgEEhkKEWNvbXBsZXRpb25fdG9rZW5zGAQgASgEEhAKCGNvc3RfdXNkGAUgASgBEhAKCHJlcXVlc3RzGAYgASgEEhEKCWVzdGltYXRlZBgHIAEoCCKdAgoPU2Vzc2lvbkNvdW50ZXJzEhgKEHBoYXNlc19jb21wbGV0ZWQYASABKA0SFAoMcGhhc2VfYnVkZ2V0GAIgASgNEhUKDWZpbGVzX3dyaXR0ZW4YAyABKA0SEAoIbWVzc2FnZXMYBCABKA0SGwoTcmVmaW5lbWVudHNfcGVuZGluZxgFIAEoDRIOCgZldmVudHMYBiABKAQSDwoHcmVzdW1lcxgHIAEoDRIVCg1wcm9tcHRfdG9rZW5zGAggASgEEhkKEWNvbXBsZXRpb25fdG9rZW5zGAkgASgEEhAKCGNvc3RfdXNkGAogASgBEhYKDm1vZGVsX3JlcXVlc3RzGAsgASgEEhcKD3VzYWdlX2VzdGltYXRlZBgMIAEoCCI2CghGaWxlSW5mbxIMCgRwYXRoGAEgASgJEgwKBHNpemUYAiABKAQSDgoGc2hhMjU2GAMgASgJIjUKBEZpbGUSDAoEcGF0aBgBIAEoCRIPCgdjb250ZW50GAIgASgJEg4KBnNoYTI1NhgDIAEoCSKjAgoJQmx1ZXByaW50Eg0KBXRpdGxlGAEgASgJEhQKDHByb2plY3RfbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIQCghhcHBfa2luZBgEIAEoCRIVCg1jb2xvcl9wYWxldHRlGAUgAygJEh0KBXZpZXdzGAYgAygLMg4uc3RpY2gudjEuVmlldxIRCgl1c2VyX2Zsb3cYByABKAkSEQoJZGF0YV9mbG93GAggASgJEhAKCHBpdGZhbGxzGAkgAygJEhIKCmZyYW1ld29ya3MYCiADKAkSIgoIZW50aXRpZXMYCyADKAsyEC5zdGljaC52MS5FbnRpdHkSJAoHcm9hZG1hcBgMIAMoCzITLnN0aWNoLnYxLlBoYXNlUGxhbiIpCgRWaWV3EgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkiPQoGRW50aXR5EgwKBG5hbWUYASABKAkSJQoGZmllbGRzGAIgAygLMhUuc3RpY2gudjEuRW50aXR5RmllbGQiKQoLRW50aXR5RmllbGQSDAoEbmFtZRgBIAEoCRIMCgR0eXBlGAIgASgJImUKCVBoYXNlUGxhbhIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEiEKBWZpbGVzGAMgAygLMhIuc3RpY2gudjEuRmlsZVBsYW4SEgoKbGFzdF9waGFzZRgEIAEoCCIpCghGaWxlUGxhbhIMCgRwYXRoGAEgASgJEg8KB3B1cnBvc2UYAiABKAkiaQoKRGlhZ25vc3RpYxIMCgRjb2RlGAEgASgJEgwKBGZpbGUYAiABKAkSDAoEbGluZRgDIAEoDRIOCgZjb2x1bW4YBCABKA0SDwoHbWVzc2FnZRgFIAEoCRIQCghzZXZlcml0eRgGIAEoCSL3BgoMU2Vzc2lvbkV2ZW50EgsKA3NlcRgBIAEoBBIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI5ChJnZW5lcmF0aW9uX3N0YXJ0ZWQYCiABKAsyGy5zdGljaC52MS5HZW5lcmF0aW9uU3RhcnRlZEgAEjkKEmdlbmVyYXRpb25fc3RvcHBlZBgLIAEoCzIbLnN0aWNoLnYxLkdlbmVyYXRpb25TdG9wcGVkSAASOQoSZ2VuZXJhdGlvbl9yZXN1bWVkGAwgASgLMhsuc3RpY2gudjEuR2VuZXJhdGlvblJlc3VtZWRIABIvCg1waGFzZV9jaGFuZ2VkGA0gASgLMhYuc3RpY2gudjEuUGhhc2VDaGFuZ2VkSAASLQoJYmx1ZXByaW50GA4gASgLMhguc3RpY2gudjEuQmx1ZXByaW50UmVhZHlIABItCgxmaWxlX3N0YXJ0ZWQYDyABKAsyFS5zdGljaC52MS5GaWxlU3RhcnRlZEgAEikKCmZpbGVfY2h1bmsYECABKAsyEy5zdGljaC52MS5GaWxlQ2h1bmtIABInCglmaWxlX2RvbmUYESABKAsyEi5zdGljaC52MS5GaWxlRG9uZUgAEi0KDGZpbGVfZGVsZXRlZBgSIAEoCzIVLnN0aWNoLnYxLkZpbGVEZWxldGVkSAASNAoLZGlhZ25vc3RpY3MYEyABKAsyHS5zdGljaC52MS5EaWFnbm9zdGljc1JlcG9ydGVkSAASKwoLZml4X2FwcGxpZWQYFCABKAsyFC5zdGljaC52MS5GaXhBcHBsaWVkSAASLwoNcHJldmlld19yZWFkeRgVIAEoCzIWLnN0aWNoLnYxLlByZXZpZXdSZWFkeUgAEiAKA2xvZxgWIAEoCzIRLnN0aWNoLnYxLkxvZ0xpbmVIABIoCgdtZXNzYWdlGBcgASgLMhUuc3RpY2gudjEuQ2hhdE1lc3NhZ2VIABIlCgVlcnJvchgYIAEoCzIULnN0aWNoLnYxLkVycm9yRXZlbnRIABIoCgljb21wbGV0ZWQYGSABKAsyEy5zdGljaC52MS5Db21wbGV0ZWRIABIzCg92ZXJzaW9uX2NyZWF0ZWQYGiABKAsyGC5zdGljaC52MS5WZXJzaW9uQ3JlYXRlZEgAQgcKBWV2ZW50IjQKDlZlcnNpb25DcmVhdGVkEiIKB3ZlcnNpb24YASABKAsyES5zdGljaC52MS5WZXJzaW9uIkoKEUdlbmVyYXRpb25TdGFydGVkEg4KBnByb21wdBgBIAEoCRIWCg5wcm92aWRlcl9sYWJlbBgCIAEoCRINCgVtb2RlbBgDIAEoCSIjChFHZW5lcmF0aW9uU3RvcHBlZBIOCgZyZWFzb24YASABKAkiQwoRR2VuZXJhdGlvblJlc3VtZWQSDgoGcmVhc29uGAEgASgJEh4KBXBoYXNlGAIgASgOMg8uc3RpY2gudjEuUGhhc2UiYAoMUGhhc2VDaGFuZ2VkEh4KBXBoYXNlGAEgASgOMg8uc3RpY2gudjEuUGhhc2USDQoFaW5kZXgYAiABKA0SDAoEbmFtZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCSI4Cg5CbHVlcHJpbnRSZWFkeRImCglibHVlcHJpbnQYASABKAsyEy5zdGljaC52MS5CbHVlcHJpbnQiLAoLRmlsZVN0YXJ0ZWQSDAoEcGF0aBgBIAEoCRIPCgdwdXJwb3NlGAIgASgJIicKCUZpbGVDaHVuaxIMCgRwYXRoGAEgASgJEgwKBGRhdGEYAiABKAkiNgoIRmlsZURvbmUSDAoEcGF0aBgBIAEoCRIMCgRzaXplGAIgASgEEg4KBnNoYTI1NhgDIAEoCSIbCgtGaWxlRGVsZXRlZBIMCgRwYXRoGAEgASgJIk4KE0RpYWdub3N0aWNzUmVwb3J0ZWQSDAoEdG9vbBgBIAEoCRIpCgtkaWFnbm9zdGljcxgCIAMoCzIULnN0aWNoLnYxLkRpYWdub3N0aWMiXAoKRml4QXBwbGllZBIMCgRjb2RlGAEgASgJEgwKBGZpbGUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSDgoGYmVmb3JlGAQgASgJEg0KBWFmdGVyGAUgASgJIhsKDFByZXZpZXdSZWFkeRILCgN1cmwYASABKAkiNgoHTG9nTGluZRIOCgZzb3VyY2UYASABKAkSDAoEdGV4dBgCIAEoCRINCgVsZXZlbBgDIAEoCSIpCgtDaGF0TWVzc2FnZRIMCgRyb2xlGAEgASgJEgwKBHRleHQYAiABKAkiPgoKRXJyb3JFdmVudBIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEQoJcmV0cnlhYmxlGAMgASgIIj8KCUNvbXBsZXRlZBINCgVmaWxlcxgBIAEoDRIOCgZwaGFzZXMYAiABKA0SEwoLZHVyYXRpb25fbXMYAyABKAQqqQEKBVBoYXNlEhUKEVBIQVNFX1VOU1BFQ0lGSUVEEAASEgoOUEhBU0VfUExBTk5JTkcQARIUChBQSEFTRV9HRU5FUkFUSU5HEAISEwoPUEhBU0VfUkVWSUVXSU5HEAMSEAoMUEhBU0VfRklYSU5HEAQSEwoPUEhBU0VfQ09NUExFVEVEEAUSEQoNUEhBU0VfU1RPUFBFRBAGEhAKDFBIQVNFX0ZBSUxFRBAHMqsGCg5TZXNzaW9uU2VydmljZRJQCg1DcmVhdGVTZXNzaW9uEh4uc3RpY2gudjEuQ3JlYXRlU2Vzc2lvblJlcXVlc3QaHy5zdGljaC52MS5DcmVhdGVTZXNzaW9uUmVzcG9uc2USPgoFV2F0Y2gSFi5zdGljaC52MS5XYXRjaFJlcXVlc3QaFi5zdGljaC52MS5TZXNzaW9uRXZlbnQiA5ACATABEkoKC1NlbmRNZXNzYWdlEhwuc3RpY2gudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0Gh0uc3RpY2gudjEuU2VuZE1lc3NhZ2VSZXNwb25zZRI1CgRTdG9wEhUuc3RpY2gudjEuU3RvcFJlcXVlc3QaFi5zdGljaC52MS5TdG9wUmVzcG9uc2USOwoGUmVzdW1lEhcuc3RpY2gudjEuUmVzdW1lUmVxdWVzdBoYLnN0aWNoLnYxLlJlc3VtZVJlc3BvbnNlEkwKCkdldFNlc3Npb24SGy5zdGljaC52MS5HZXRTZXNzaW9uUmVxdWVzdBocLnN0aWNoLnYxLkdldFNlc3Npb25SZXNwb25zZSIDkAIBEkMKB0dldEZpbGUSGC5zdGljaC52MS5HZXRGaWxlUmVxdWVzdBoZLnN0aWNoLnYxLkdldEZpbGVSZXNwb25zZSIDkAIBEkkKCUxpc3RGaWxlcxIaLnN0aWNoLnYxLkxpc3RGaWxlc1JlcXVlc3QaGy5zdGljaC52MS5MaXN0RmlsZXNSZXNwb25zZSIDkAIBElIKDExpc3RWZXJzaW9ucxIdLnN0aWNoLnYxLkxpc3RWZXJzaW9uc1JlcXVlc3QaHi5zdGljaC52MS5MaXN0VmVyc2lvbnNSZXNwb25zZSIDkAIBElIKDERpZmZWZXJzaW9ucxIdLnN0aWNoLnYxLkRpZmZWZXJzaW9uc1JlcXVlc3QaHi5zdGljaC52MS5EaWZmVmVyc2lvbnNSZXNwb25zZSIDkAIBEkEKCFJvbGxiYWNrEhkuc3RpY2gudjEuUm9sbGJhY2tSZXF1ZXN0Ghouc3RpY2gudjEuUm9sbGJhY2tSZXNwb25zZUIyWjBnaXRodWIuY29tL3N0aWNoZGV2L3N0aWNoL3Byb3RvL3N0aWNoL3YxO3N0aWNodjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message stich.v1.SessionOptions
@@ -638,6 +638,14 @@ export type Session = Message<"stich.v1.Session"> & {
    * @generated from field: uint32 version = 14;
    */
   version: number;
+
+  /**
+   * Model usage per action and model (empty for the scaffold), kept
+   * across restarts; counters hold the totals.
+   *
+   * @generated from field: repeated stich.v1.ModelUsage usage = 15;
+   */
+  usage: ModelUsage[];
 };
 
 /**
@@ -646,6 +654,61 @@ export type Session = Message<"stich.v1.Session"> & {
  */
 export const SessionSchema: GenMessage<Session> = /*@__PURE__*/
   messageDesc(file_stich_v1_session, 24);
+
+/**
+ * ModelUsage is the token usage and cost of one action's calls to one model.
+ *
+ * @generated from message stich.v1.ModelUsage
+ */
+export type ModelUsage = Message<"stich.v1.ModelUsage"> & {
+  /**
+   * The agent action, e.g. "blueprint", "phase_implementation".
+   *
+   * @generated from field: string action = 1;
+   */
+  action: string;
+
+  /**
+   * "provider/model", e.g. "openai/gpt-4.1".
+   *
+   * @generated from field: string model = 2;
+   */
+  model: string;
+
+  /**
+   * @generated from field: uint64 prompt_tokens = 3;
+   */
+  promptTokens: bigint;
+
+  /**
+   * @generated from field: uint64 completion_tokens = 4;
+   */
+  completionTokens: bigint;
+
+  /**
+   * @generated from field: double cost_usd = 5;
+   */
+  costUsd: number;
+
+  /**
+   * @generated from field: uint64 requests = 6;
+   */
+  requests: bigint;
+
+  /**
+   * Some of the counts were estimated (the endpoint reported none).
+   *
+   * @generated from field: bool estimated = 7;
+   */
+  estimated: boolean;
+};
+
+/**
+ * Describes the message stich.v1.ModelUsage.
+ * Use `create(ModelUsageSchema)` to create a new message.
+ */
+export const ModelUsageSchema: GenMessage<ModelUsage> = /*@__PURE__*/
+  messageDesc(file_stich_v1_session, 25);
 
 /**
  * @generated from message stich.v1.SessionCounters
@@ -721,7 +784,7 @@ export type SessionCounters = Message<"stich.v1.SessionCounters"> & {
  * Use `create(SessionCountersSchema)` to create a new message.
  */
 export const SessionCountersSchema: GenMessage<SessionCounters> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 25);
+  messageDesc(file_stich_v1_session, 26);
 
 /**
  * @generated from message stich.v1.FileInfo
@@ -750,7 +813,7 @@ export type FileInfo = Message<"stich.v1.FileInfo"> & {
  * Use `create(FileInfoSchema)` to create a new message.
  */
 export const FileInfoSchema: GenMessage<FileInfo> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 26);
+  messageDesc(file_stich_v1_session, 27);
 
 /**
  * @generated from message stich.v1.File
@@ -777,7 +840,7 @@ export type File = Message<"stich.v1.File"> & {
  * Use `create(FileSchema)` to create a new message.
  */
 export const FileSchema: GenMessage<File> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 27);
+  messageDesc(file_stich_v1_session, 28);
 
 /**
  * Blueprint is the agent's plan of the app.
@@ -855,7 +918,7 @@ export type Blueprint = Message<"stich.v1.Blueprint"> & {
  * Use `create(BlueprintSchema)` to create a new message.
  */
 export const BlueprintSchema: GenMessage<Blueprint> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 28);
+  messageDesc(file_stich_v1_session, 29);
 
 /**
  * @generated from message stich.v1.View
@@ -877,7 +940,7 @@ export type View = Message<"stich.v1.View"> & {
  * Use `create(ViewSchema)` to create a new message.
  */
 export const ViewSchema: GenMessage<View> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 29);
+  messageDesc(file_stich_v1_session, 30);
 
 /**
  * @generated from message stich.v1.Entity
@@ -899,7 +962,7 @@ export type Entity = Message<"stich.v1.Entity"> & {
  * Use `create(EntitySchema)` to create a new message.
  */
 export const EntitySchema: GenMessage<Entity> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 30);
+  messageDesc(file_stich_v1_session, 31);
 
 /**
  * @generated from message stich.v1.EntityField
@@ -923,7 +986,7 @@ export type EntityField = Message<"stich.v1.EntityField"> & {
  * Use `create(EntityFieldSchema)` to create a new message.
  */
 export const EntityFieldSchema: GenMessage<EntityField> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 31);
+  messageDesc(file_stich_v1_session, 32);
 
 /**
  * @generated from message stich.v1.PhasePlan
@@ -955,7 +1018,7 @@ export type PhasePlan = Message<"stich.v1.PhasePlan"> & {
  * Use `create(PhasePlanSchema)` to create a new message.
  */
 export const PhasePlanSchema: GenMessage<PhasePlan> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 32);
+  messageDesc(file_stich_v1_session, 33);
 
 /**
  * @generated from message stich.v1.FilePlan
@@ -977,7 +1040,7 @@ export type FilePlan = Message<"stich.v1.FilePlan"> & {
  * Use `create(FilePlanSchema)` to create a new message.
  */
 export const FilePlanSchema: GenMessage<FilePlan> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 33);
+  messageDesc(file_stich_v1_session, 34);
 
 /**
  * @generated from message stich.v1.Diagnostic
@@ -1019,7 +1082,7 @@ export type Diagnostic = Message<"stich.v1.Diagnostic"> & {
  * Use `create(DiagnosticSchema)` to create a new message.
  */
 export const DiagnosticSchema: GenMessage<Diagnostic> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 34);
+  messageDesc(file_stich_v1_session, 35);
 
 /**
  * SessionEvent is one entry of a session's durable log. Seqs are contiguous
@@ -1185,7 +1248,7 @@ export type SessionEvent = Message<"stich.v1.SessionEvent"> & {
  * Use `create(SessionEventSchema)` to create a new message.
  */
 export const SessionEventSchema: GenMessage<SessionEvent> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 35);
+  messageDesc(file_stich_v1_session, 36);
 
 /**
  * @generated from message stich.v1.VersionCreated
@@ -1202,7 +1265,7 @@ export type VersionCreated = Message<"stich.v1.VersionCreated"> & {
  * Use `create(VersionCreatedSchema)` to create a new message.
  */
 export const VersionCreatedSchema: GenMessage<VersionCreated> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 36);
+  messageDesc(file_stich_v1_session, 37);
 
 /**
  * @generated from message stich.v1.GenerationStarted
@@ -1229,7 +1292,7 @@ export type GenerationStarted = Message<"stich.v1.GenerationStarted"> & {
  * Use `create(GenerationStartedSchema)` to create a new message.
  */
 export const GenerationStartedSchema: GenMessage<GenerationStarted> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 37);
+  messageDesc(file_stich_v1_session, 38);
 
 /**
  * @generated from message stich.v1.GenerationStopped
@@ -1246,7 +1309,7 @@ export type GenerationStopped = Message<"stich.v1.GenerationStopped"> & {
  * Use `create(GenerationStoppedSchema)` to create a new message.
  */
 export const GenerationStoppedSchema: GenMessage<GenerationStopped> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 38);
+  messageDesc(file_stich_v1_session, 39);
 
 /**
  * @generated from message stich.v1.GenerationResumed
@@ -1268,7 +1331,7 @@ export type GenerationResumed = Message<"stich.v1.GenerationResumed"> & {
  * Use `create(GenerationResumedSchema)` to create a new message.
  */
 export const GenerationResumedSchema: GenMessage<GenerationResumed> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 39);
+  messageDesc(file_stich_v1_session, 40);
 
 /**
  * @generated from message stich.v1.PhaseChanged
@@ -1302,7 +1365,7 @@ export type PhaseChanged = Message<"stich.v1.PhaseChanged"> & {
  * Use `create(PhaseChangedSchema)` to create a new message.
  */
 export const PhaseChangedSchema: GenMessage<PhaseChanged> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 40);
+  messageDesc(file_stich_v1_session, 41);
 
 /**
  * @generated from message stich.v1.BlueprintReady
@@ -1319,7 +1382,7 @@ export type BlueprintReady = Message<"stich.v1.BlueprintReady"> & {
  * Use `create(BlueprintReadySchema)` to create a new message.
  */
 export const BlueprintReadySchema: GenMessage<BlueprintReady> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 41);
+  messageDesc(file_stich_v1_session, 42);
 
 /**
  * @generated from message stich.v1.FileStarted
@@ -1341,7 +1404,7 @@ export type FileStarted = Message<"stich.v1.FileStarted"> & {
  * Use `create(FileStartedSchema)` to create a new message.
  */
 export const FileStartedSchema: GenMessage<FileStarted> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 42);
+  messageDesc(file_stich_v1_session, 43);
 
 /**
  * @generated from message stich.v1.FileChunk
@@ -1363,7 +1426,7 @@ export type FileChunk = Message<"stich.v1.FileChunk"> & {
  * Use `create(FileChunkSchema)` to create a new message.
  */
 export const FileChunkSchema: GenMessage<FileChunk> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 43);
+  messageDesc(file_stich_v1_session, 44);
 
 /**
  * @generated from message stich.v1.FileDone
@@ -1390,7 +1453,7 @@ export type FileDone = Message<"stich.v1.FileDone"> & {
  * Use `create(FileDoneSchema)` to create a new message.
  */
 export const FileDoneSchema: GenMessage<FileDone> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 44);
+  messageDesc(file_stich_v1_session, 45);
 
 /**
  * @generated from message stich.v1.FileDeleted
@@ -1407,7 +1470,7 @@ export type FileDeleted = Message<"stich.v1.FileDeleted"> & {
  * Use `create(FileDeletedSchema)` to create a new message.
  */
 export const FileDeletedSchema: GenMessage<FileDeleted> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 45);
+  messageDesc(file_stich_v1_session, 46);
 
 /**
  * @generated from message stich.v1.DiagnosticsReported
@@ -1431,7 +1494,7 @@ export type DiagnosticsReported = Message<"stich.v1.DiagnosticsReported"> & {
  * Use `create(DiagnosticsReportedSchema)` to create a new message.
  */
 export const DiagnosticsReportedSchema: GenMessage<DiagnosticsReported> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 46);
+  messageDesc(file_stich_v1_session, 47);
 
 /**
  * @generated from message stich.v1.FixApplied
@@ -1468,7 +1531,7 @@ export type FixApplied = Message<"stich.v1.FixApplied"> & {
  * Use `create(FixAppliedSchema)` to create a new message.
  */
 export const FixAppliedSchema: GenMessage<FixApplied> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 47);
+  messageDesc(file_stich_v1_session, 48);
 
 /**
  * @generated from message stich.v1.PreviewReady
@@ -1485,7 +1548,7 @@ export type PreviewReady = Message<"stich.v1.PreviewReady"> & {
  * Use `create(PreviewReadySchema)` to create a new message.
  */
 export const PreviewReadySchema: GenMessage<PreviewReady> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 48);
+  messageDesc(file_stich_v1_session, 49);
 
 /**
  * @generated from message stich.v1.LogLine
@@ -1514,7 +1577,7 @@ export type LogLine = Message<"stich.v1.LogLine"> & {
  * Use `create(LogLineSchema)` to create a new message.
  */
 export const LogLineSchema: GenMessage<LogLine> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 49);
+  messageDesc(file_stich_v1_session, 50);
 
 /**
  * @generated from message stich.v1.ChatMessage
@@ -1538,7 +1601,7 @@ export type ChatMessage = Message<"stich.v1.ChatMessage"> & {
  * Use `create(ChatMessageSchema)` to create a new message.
  */
 export const ChatMessageSchema: GenMessage<ChatMessage> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 50);
+  messageDesc(file_stich_v1_session, 51);
 
 /**
  * @generated from message stich.v1.ErrorEvent
@@ -1567,7 +1630,7 @@ export type ErrorEvent = Message<"stich.v1.ErrorEvent"> & {
  * Use `create(ErrorEventSchema)` to create a new message.
  */
 export const ErrorEventSchema: GenMessage<ErrorEvent> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 51);
+  messageDesc(file_stich_v1_session, 52);
 
 /**
  * @generated from message stich.v1.Completed
@@ -1596,7 +1659,7 @@ export type Completed = Message<"stich.v1.Completed"> & {
  * Use `create(CompletedSchema)` to create a new message.
  */
 export const CompletedSchema: GenMessage<Completed> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 52);
+  messageDesc(file_stich_v1_session, 53);
 
 /**
  * Phase is the generation agent's state.
