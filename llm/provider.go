@@ -30,15 +30,9 @@ var TemplatePaths = []string{
 // with the blueprint's title, description and project name.
 func ScaffoldTemplate(bp *stichv1.Blueprint) (map[string]string, error) {
 	sbp := scaffold.Plan(strings.TrimSpace(bp.GetTitle()+". "+bp.GetDescription()), nil)
-	all, err := scaffold.Files(sbp)
+	out, err := scaffold.RenderFiles(sbp, TemplatePaths...) // NB: not the whole app: this is on the way to the first token
 	if err != nil {
 		return nil, fmt.Errorf("llm: template: %w", err)
-	}
-	out := make(map[string]string, len(TemplatePaths))
-	for _, p := range TemplatePaths {
-		if c, ok := all[p]; ok {
-			out[p] = c
-		}
 	}
 	if name := bp.GetProjectName(); projectNameRE.MatchString(name) && sbp.GetProjectName() != "" {
 		old, repl := `"name": "`+sbp.GetProjectName()+`"`, `"name": "`+name+`"`
@@ -100,6 +94,7 @@ func WithChunkSize(n int) ProviderOption {
 // [codegen.Provider] with the prompts of this package, the [Client] and
 // package editformat. It is safe for concurrent use by different sessions.
 type Provider struct {
+	templates      templateCache
 	name           string
 	client         *Client
 	template       func(*stichv1.Blueprint) (map[string]string, error)
@@ -188,6 +183,7 @@ func (p *Provider) Blueprint(ctx context.Context, prompt string) (*stichv1.Bluep
 		}
 	}
 	p.addTemplate(bp)
+	p.templates.start(bp, p.template)
 	return bp, nil
 }
 
@@ -244,7 +240,7 @@ func (p *Provider) Implement(ctx context.Context, bp *stichv1.Blueprint, phase *
 		case isTmpl[f.GetPath()]:
 			if tmplFiles == nil {
 				var err error
-				if tmplFiles, err = p.template(bp); err != nil {
+				if tmplFiles, err = p.templates.get(ctx, bp, p.template); err != nil {
 					return err
 				}
 			}
@@ -421,8 +417,8 @@ func ParseReview(answer string, files map[string]string) ([]*stichv1.Diagnostic,
 // extractArray returns the first balanced JSON array of an answer, from a
 // fence if there is one.
 func extractArray(answer string) string {
-	if m := fenceRE.FindStringSubmatch(answer); m != nil {
-		if b := strings.TrimSpace(m[1]); strings.HasPrefix(b, "[") {
+	if fences := fenceBodies(answer); len(fences) > 0 {
+		if b := strings.TrimSpace(fences[0]); strings.HasPrefix(b, "[") {
 			if a, ok := balancedArray(b); ok {
 				return removeTrailingCommas(a)
 			}
