@@ -123,6 +123,8 @@ func (g *sessionGrain) Receive(ctx actor.Context) {
 		if m.run == g.run && g.cancel != nil {
 			g.onWorkResult(ctx, m)
 		}
+	case *usageEvent:
+		g.onUsage(ctx, m)
 	default:
 		if _, isReq := m.(proto.Message); !isReq {
 			return
@@ -431,7 +433,11 @@ func (g *sessionGrain) snapshot() *stichv1.Session {
 			Messages: st.Messages, RefinementsPending: uint32(len(st.PendingMessages)), Events: g.lastSeq, Resumes: st.Resumes,
 		},
 	}
-	if prov, ok := g.rt.Provider(st.GetOptions().GetProvider()); ok {
+	if len(st.Usage) > 0 {
+		g.snapshotUsage(snap)
+	} else if prov, ok := g.rt.Provider(st.GetOptions().GetProvider()); ok {
+		// A session from before usage was recorded in its state: what the
+		// provider counted since this node started.
 		if ur, ok := prov.(codegen.UsageReporter); ok {
 			u := ur.SessionUsage(st.Id)
 			c := snap.Counters

@@ -77,8 +77,16 @@ func fakeBlueprint() *stichv1.Blueprint {
 	}}
 }
 
+// reportUsage reports a model request as providers that call models do.
+func reportUsage(ctx context.Context, action, model string, prompt, completion uint64) {
+	if record := codegen.UsageFrom(ctx); record != nil {
+		record(action, model, codegen.Usage{PromptTokens: prompt, CompletionTokens: completion, CostUSD: float64(prompt+completion) / 1e6, Requests: 1})
+	}
+}
+
 func (f *fakeProvider) Blueprint(ctx context.Context, prompt string) (*stichv1.Blueprint, error) {
 	f.count("blueprint")
+	reportUsage(ctx, "blueprint", "fake/big", 100, 50)
 	return fakeBlueprint(), nil
 }
 
@@ -101,6 +109,7 @@ func (f *fakeProvider) Implement(ctx context.Context, bp *stichv1.Blueprint, pha
 			continue
 		}
 		f.count("implement:" + p)
+		reportUsage(ctx, "phase_implementation", "fake/small", 10, 20)
 		f.mu.Lock()
 		h, fail, bad := f.hold[p], f.fail, f.badPath
 		f.mu.Unlock()
@@ -752,4 +761,46 @@ func TestSessionCompactsConversation(t *testing.T) {
 		len(fake2.convs[0].Turns) != 2 || fake2.convs[0].Turns[0].Text != "m3" || len(fake2.convs[0].Applied) != 3 {
 		t.Fatalf("after the restart: earlier summaries %q, conversations %+v", fake2.compacts, fake2.convs)
 	}
+}
+
+// TestSessionUsageSurvivesRestart checks that the usage providers report
+// is kept per action and model in the session's state: GetSession shows
+// the same rows and totals after a restart, and later usage adds to them.
+func TestSessionUsageSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	rt := startRuntime(t, dir, newFake())
+	id := create(t, rt, "x")
+	watchAll(t, rt, id, 0)
+	before := snapshot(t, rt, id)
+	want := "blueprint fake/big 100+50 1; phase_implementation fake/small 40+80 4"
+	if got := usageRows(before); got != want {
+		t.Fatalf("usage %s, want %s", got, want)
+	}
+	c := before.GetCounters()
+	if c.GetPromptTokens() != 140 || c.GetCompletionTokens() != 130 || c.GetModelRequests() != 5 || c.GetCostUsd() < 269e-6 || c.GetCostUsd() > 271e-6 {
+		t.Fatalf("counters %v", c)
+	}
+	if err := rt.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rt2 := startRuntime(t, dir, newFake())
+	after := snapshot(t, rt2, id)
+	if got := usageRows(after); got != want || !proto.Equal(after.GetCounters(), before.GetCounters()) {
+		t.Fatalf("after a restart: usage %s, counters %v; before: %v", got, after.GetCounters(), before.GetCounters())
+	}
+	if _, err := Call[*actorsv1.PostMessageReply](ctxT(t), rt2.Node, KindSession, id, &actorsv1.PostMessage{Text: "add e"}); err != nil {
+		t.Fatal(err)
+	}
+	watchAll(t, rt2, id, after.GetLastSeq())
+	if got := usageRows(snapshot(t, rt2, id)); got != "blueprint fake/big 100+50 1; phase_implementation fake/small 50+100 5" {
+		t.Fatalf("usage after a refinement: %s", got)
+	}
+}
+
+func usageRows(s *stichv1.Session) string {
+	var rows []string
+	for _, r := range s.GetUsage() {
+		rows = append(rows, fmt.Sprintf("%s %s %d+%d %d", r.GetAction(), r.GetModel(), r.GetPromptTokens(), r.GetCompletionTokens(), r.GetRequests()))
+	}
+	return strings.Join(rows, "; ")
 }

@@ -150,6 +150,9 @@ func (g *sessionGrain) startStep(ctx actor.Context) {
 	wctx = codegen.ContextWithLog(wctx, func(text string) {
 		system.Root.Send(self, &workEvent{run: run, kind: workLog, data: text})
 	})
+	wctx = codegen.ContextWithUsage(wctx, func(action, model string, u codegen.Usage) {
+		system.Root.Send(self, &usageEvent{action: action, model: model, usage: u})
+	})
 	done := make(chan struct{})
 	g.cancel, g.workDone = cancel, done
 	g.building = map[string]*strings.Builder{}

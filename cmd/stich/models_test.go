@@ -6,9 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/stichdev/stich/llm/llmtest"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
@@ -198,7 +200,8 @@ func TestGenerateModelErrorsAreClear(t *testing.T) {
 func TestModelRefinementCreatesVersionAndRollbackRestores(t *testing.T) {
 	srv := fakeModel(t, "generation.json")
 	// The documented flags; the key comes from STICH_LLM_API_KEY.
-	node := startNode(t, t.TempDir(), "--provider", "openai", "--base-url", srv.URL, "--model", "gpt-test")
+	data := t.TempDir()
+	node := startNode(t, data, "--provider", "openai", "--base-url", srv.URL, "--model", "gpt-test")
 	code, out, errs := runCLI(t, "generate", "--server", node.url, "--json", "a task tracker with due dates")
 	if code != 0 {
 		t.Fatalf("generate: exit %d\n%s\n%s", code, out, errs)
@@ -252,6 +255,42 @@ func TestModelRefinementCreatesVersionAndRollbackRestores(t *testing.T) {
 	for _, f := range list.Msg.GetFiles() {
 		if v1files[f.GetPath()] != f.GetSha256() {
 			t.Fatalf("%s differs from version 1 after rollback", f.GetPath())
+		}
+	}
+
+	// Model usage, per action and model, survives a restart of the node.
+	before, err := c.GetSession(ctx, connect.NewRequest(&stichv1.GetSessionRequest{SessionId: id}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions := map[string]bool{}
+	for _, u := range before.Msg.GetSession().GetUsage() {
+		actions[u.GetAction()] = u.GetRequests() > 0 && u.GetPromptTokens() > 0 && u.GetModel() == "openai/gpt-test"
+	}
+	for _, a := range []string{"blueprint", "phase_planning", "phase_implementation", "review", "fixing", "conversation"} {
+		if !actions[a] {
+			t.Fatalf("no usage recorded for %s: %v", a, before.Msg.GetSession().GetUsage())
+		}
+	}
+	if err := node.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-node.done; err != nil {
+		t.Fatalf("stich serve did not stop cleanly: %v", err)
+	}
+	node = startNode(t, data, "--provider", "openai", "--base-url", srv.URL, "--model", "gpt-test")
+	after, err := sessionClient(node.url).GetSession(ctx, connect.NewRequest(&stichv1.GetSessionRequest{SessionId: id}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, a := before.Msg.GetSession(), after.Msg.GetSession()
+	if len(a.GetUsage()) != len(b.GetUsage()) || a.GetCounters().GetPromptTokens() != b.GetCounters().GetPromptTokens() ||
+		a.GetCounters().GetCostUsd() != b.GetCounters().GetCostUsd() || a.GetCounters().GetModelRequests() != b.GetCounters().GetModelRequests() {
+		t.Fatalf("usage after a restart %v (%v), before %v (%v)", a.GetUsage(), a.GetCounters(), b.GetUsage(), b.GetCounters())
+	}
+	for i := range a.GetUsage() {
+		if !proto.Equal(a.GetUsage()[i], b.GetUsage()[i]) {
+			t.Fatalf("usage row %d after a restart %v, before %v", i, a.GetUsage()[i], b.GetUsage()[i])
 		}
 	}
 }
