@@ -118,6 +118,8 @@ func (f *fakeProvider) Implement(ctx context.Context, bp *stichv1.Blueprint, pha
 			select {
 			case <-h:
 			case <-ctx.Done():
+				// A cancelled request still reports what it spent.
+				reportUsage(ctx, "phase_implementation", "fake/cancelled", 7, 3)
 				return ctx.Err()
 			}
 		}
@@ -803,4 +805,31 @@ func usageRows(s *stichv1.Session) string {
 		rows = append(rows, fmt.Sprintf("%s %s %d+%d %d", r.GetAction(), r.GetModel(), r.GetPromptTokens(), r.GetCompletionTokens(), r.GetRequests()))
 	}
 	return strings.Join(rows, "; ")
+}
+
+// TestSessionUsageOfStoppedStepIsKept checks that usage reported after a
+// step was stopped is saved too.
+func TestSessionUsageOfStoppedStepIsKept(t *testing.T) {
+	dir := t.TempDir()
+	fake := newFake()
+	fake.hold["c.ts"] = make(chan struct{})
+	rt := startRuntime(t, dir, fake)
+	id := create(t, rt, "x")
+	<-fake.reached
+	if _, err := Call[*actorsv1.PhaseReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.StopSession{}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 10*time.Second, func() error {
+		if got := usageRows(snapshot(t, rt, id)); !strings.Contains(got, "fake/cancelled 7+3 1") {
+			return fmt.Errorf("usage %s", got)
+		}
+		return nil
+	})
+	if err := rt.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rt2 := startRuntime(t, dir, newFake())
+	if got := usageRows(snapshot(t, rt2, id)); got != "blueprint fake/big 100+50 1; phase_implementation fake/cancelled 7+3 1; phase_implementation fake/small 30+60 3" {
+		t.Fatalf("usage after a restart: %s", got)
+	}
 }

@@ -14,8 +14,15 @@ import (
 // Model usage. A provider reports the usage of each model request as it
 // ends (codegen.ContextWithUsage); the worker forwards it to the grain as
 // a usageEvent, which adds it to the session's rows (one per action and
-// model) and saves the state at once, so totals survive restarts. Usage
-// of a step that was stopped still counts: its tokens were spent.
+// model) in its state, so totals survive restarts:
+//
+//  1. While the step that made the request runs, the rows are saved with
+//     the state when the step ends (its result, a failure or a stop is
+//     always committed with the state). NB: this keeps a write off the
+//     path from the blueprint to the first streamed file; a crash before
+//     the step ends loses that step's usage, and the step is redone.
+//  2. Usage that arrives when no step runs (the step was stopped or
+//     replaced) is saved at once: those tokens were spent too.
 
 // maxUsageRows bounds the rows a session keeps; later pairs of action and
 // model are added to the last row.
@@ -30,6 +37,10 @@ type usageEvent struct {
 
 func (g *sessionGrain) onUsage(ctx actor.Context, m *usageEvent) {
 	if g.st == nil {
+		return
+	}
+	if g.cancel != nil {
+		addUsage(g.st, m) // saved when the step ends (1 above)
 		return
 	}
 	st := proto.Clone(g.st).(*actorsv1.SessionState)
