@@ -1,7 +1,9 @@
 // Package actors owns stich's grain kinds and the runtime they share:
 //
 //   - session (one per generation session): the generation agent. It runs
-//     the phase loop planning → generating → reviewing → fixing → completed,
+//     the phase loop planning → generating → reviewing → fixing → completed
+//     (each implementation phase after the blueprint's first is planned by
+//     the provider when the session enters it: see session_plan.go),
 //     appends every event to its durable log before anyone sees it, fans
 //     events out to watchers, and resumes interrupted work after a restart.
 //   - ratelimit (one per limit key, e.g. "create:ip:127.0.0.1"): a

@@ -45,6 +45,13 @@ type Config struct {
 	// Watchdog is how often a working session re-arms its alarm, so that
 	// a restart resumes it. Default 30 s.
 	Watchdog time.Duration
+	// CompactTurns and CompactTokens bound the conversation the
+	// conversation model sees (turns: the user's messages, applied and
+	// queued, and the replies; tokens: estimated at 4 bytes each): past
+	// either, before the next refinement is planned, all but the last
+	// CompactKeep turns are replaced by a summary the provider writes.
+	// Defaults 40 turns, 100,000 tokens, 10 turns kept.
+	CompactTurns, CompactTokens, CompactKeep int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Builds installs, type-checks, fixes and previews apps after each
@@ -95,6 +102,15 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	if cfg.MaxFixRounds <= 0 {
 		cfg.MaxFixRounds = 2
+	}
+	if cfg.CompactTurns <= 0 {
+		cfg.CompactTurns = 40
+	}
+	if cfg.CompactTokens <= 0 {
+		cfg.CompactTokens = 100_000
+	}
+	if cfg.CompactKeep <= 0 {
+		cfg.CompactKeep = 10
 	}
 	if cfg.Watchdog <= 0 {
 		cfg.Watchdog = 30 * time.Second

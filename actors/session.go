@@ -145,6 +145,8 @@ func (g *sessionGrain) Receive(ctx actor.Context) {
 				g.log().Error("sandbox log not recorded", "err", err)
 			}
 		}
+	case *usageEvent:
+		g.onUsage(ctx, m)
 	default:
 		if _, isReq := m.(proto.Message); !isReq {
 			return
@@ -484,7 +486,11 @@ func (g *sessionGrain) snapshot() *stichv1.Session {
 			Messages: st.Messages, RefinementsPending: uint32(len(st.PendingMessages)), Events: g.lastSeq, Resumes: st.Resumes,
 		},
 	}
-	if prov, ok := g.rt.Provider(st.GetOptions().GetProvider()); ok {
+	if len(st.Usage) > 0 {
+		g.snapshotUsage(snap)
+	} else if prov, ok := g.rt.Provider(st.GetOptions().GetProvider()); ok {
+		// A session from before usage was recorded in its state: what the
+		// provider counted since this node started.
 		if ur, ok := prov.(codegen.UsageReporter); ok {
 			u := ur.SessionUsage(st.Id)
 			c := snap.Counters

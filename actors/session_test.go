@@ -27,6 +27,28 @@ type fakeProvider struct {
 	fail    error
 	badPath string
 	calls   map[string]int
+	// plan, if set, answers PlanPhase; else the roadmap's entry is kept.
+	plan func(ctx context.Context, req codegen.PhaseRequest) (*stichv1.PhasePlan, error)
+	// planReqs records PlanPhase's requests.
+	planReqs []codegen.PhaseRequest
+	// convs records the conversations Refine continued; compacts the
+	// earlier summaries Compact was given.
+	convs    []codegen.Conversation
+	compacts []string
+}
+
+func (f *fakeProvider) Compact(ctx context.Context, summary string, turns []codegen.Turn) (string, error) {
+	f.count("compact")
+	f.mu.Lock()
+	f.compacts = append(f.compacts, summary)
+	f.mu.Unlock()
+	var users []string
+	for _, t := range turns {
+		if t.Role == "user" {
+			users = append(users, t.Text)
+		}
+	}
+	return strings.TrimPrefix(summary+" + "+strings.Join(users, ","), " + "), nil
 }
 
 func newFake() *fakeProvider {
@@ -55,9 +77,29 @@ func fakeBlueprint() *stichv1.Blueprint {
 	}}
 }
 
+// reportUsage reports a model request as providers that call models do.
+func reportUsage(ctx context.Context, action, model string, prompt, completion uint64) {
+	if record := codegen.UsageFrom(ctx); record != nil {
+		record(action, model, codegen.Usage{PromptTokens: prompt, CompletionTokens: completion, CostUSD: float64(prompt+completion) / 1e6, Requests: 1})
+	}
+}
+
 func (f *fakeProvider) Blueprint(ctx context.Context, prompt string) (*stichv1.Blueprint, error) {
 	f.count("blueprint")
+	reportUsage(ctx, "blueprint", "fake/big", 100, 50)
 	return fakeBlueprint(), nil
+}
+
+func (f *fakeProvider) PlanPhase(ctx context.Context, bp *stichv1.Blueprint, req codegen.PhaseRequest) (*stichv1.PhasePlan, error) {
+	f.count("plan")
+	f.mu.Lock()
+	f.planReqs = append(f.planReqs, req)
+	plan := f.plan
+	f.mu.Unlock()
+	if plan != nil {
+		return plan(ctx, req)
+	}
+	return req.Roadmap, nil
 }
 
 func (f *fakeProvider) Implement(ctx context.Context, bp *stichv1.Blueprint, phase *stichv1.PhasePlan, files map[string]string, skip map[string]bool, emit codegen.Emitter) error {
@@ -67,6 +109,7 @@ func (f *fakeProvider) Implement(ctx context.Context, bp *stichv1.Blueprint, pha
 			continue
 		}
 		f.count("implement:" + p)
+		reportUsage(ctx, "phase_implementation", "fake/small", 10, 20)
 		f.mu.Lock()
 		h, fail, bad := f.hold[p], f.fail, f.badPath
 		f.mu.Unlock()
@@ -75,6 +118,8 @@ func (f *fakeProvider) Implement(ctx context.Context, bp *stichv1.Blueprint, pha
 			select {
 			case <-h:
 			case <-ctx.Done():
+				// A cancelled request still reports what it spent.
+				reportUsage(ctx, "phase_implementation", "fake/cancelled", 7, 3)
 				return ctx.Err()
 			}
 		}
@@ -100,14 +145,23 @@ func (f *fakeProvider) Fix(ctx context.Context, bp *stichv1.Blueprint, files map
 	return nil
 }
 
-func (f *fakeProvider) Refine(ctx context.Context, prompt string, applied []string, msg string, bp *stichv1.Blueprint, files map[string]string) (*codegen.Refinement, error) {
+func (f *fakeProvider) Refine(ctx context.Context, prompt string, conv codegen.Conversation, msg string, bp *stichv1.Blueprint, files map[string]string) (*codegen.Refinement, error) {
 	f.count("refine")
+	f.mu.Lock()
+	f.convs = append(f.convs, conv)
+	f.mu.Unlock()
 	return &codegen.Refinement{Reply: "ok: " + msg, Blueprint: bp,
 		Phase:   &stichv1.PhasePlan{Name: "Refinement", Files: []*stichv1.FilePlan{{Path: "e.ts"}}, LastPhase: true},
 		Deleted: []string{"a.ts"}}, nil
 }
 
 func startRuntime(t *testing.T, dir string, prov codegen.Provider) *Runtime {
+	t.Helper()
+	return startRuntimeConfig(t, dir, prov, Config{})
+}
+
+// startRuntimeConfig starts a runtime with cfg's agent settings.
+func startRuntimeConfig(t *testing.T, dir string, prov codegen.Provider, agent Config) *Runtime {
 	t.Helper()
 	cfg := cluster.DefaultLocalConfig()
 	cfg.Name = "test"
@@ -116,7 +170,8 @@ func startRuntime(t *testing.T, dir string, prov codegen.Provider) *Runtime {
 	} else {
 		cfg.DataDir = dir
 	}
-	rt, err := Start(context.Background(), Config{Cluster: cfg, Providers: map[string]codegen.Provider{"fake": prov}, DefaultProvider: "fake"})
+	agent.Cluster, agent.Providers, agent.DefaultProvider = cfg, map[string]codegen.Provider{"fake": prov}, "fake"
+	rt, err := Start(context.Background(), agent)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +248,7 @@ func TestSessionGeneratesThroughAllPhases(t *testing.T) {
 	got := strings.Join(kinds(evs), " ")
 	for _, want := range []string{
 		"GenerationStarted PhaseChanged(PLANNING) Blueprint PhaseChanged(GENERATING) FileStarted FileChunk",
-		"FileDone PhaseChanged(REVIEWING) Diagnostics PhaseChanged(GENERATING)",
+		"FileDone PhaseChanged(REVIEWING) Diagnostics Log PhaseChanged(GENERATING)",
 		"Diagnostics PhaseChanged(COMPLETED) VersionCreated Completed",
 	} {
 		if !strings.Contains(got, want) {
@@ -548,5 +603,233 @@ func TestVersionsDiffAndRollback(t *testing.T) {
 	<-fake.reached
 	if _, err := Call[*actorsv1.RollbackReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.RollbackSession{Version: 1}); !errors.As(err, &ae) || ae.Code != actorsv1.ErrorCode_ERROR_CODE_FAILED_PRECONDITION {
 		t.Fatalf("rollback while generating: %v", err)
+	}
+}
+
+// TestSessionPlansEachPhase checks that each phase after the first is
+// planned when the session enters it, from what was done so far, and that
+// the plan is what gets implemented.
+func TestSessionPlansEachPhase(t *testing.T) {
+	fake := newFake()
+	fake.hold["b.ts"] = make(chan struct{})
+	fake.plan = func(_ context.Context, req codegen.PhaseRequest) (*stichv1.PhasePlan, error) {
+		return &stichv1.PhasePlan{Name: "Two, planned", Description: "c and x instead of c and d",
+			Files: []*stichv1.FilePlan{{Path: "c.ts"}, {Path: "x.ts"}}}, nil
+	}
+	rt := startRuntime(t, "", fake)
+	id := create(t, rt, "x")
+	<-fake.reached
+	// A message queued during phase one is shown to the planner (and
+	// applied as a refinement after the roadmap).
+	if _, err := Call[*actorsv1.PostMessageReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.PostMessage{Text: "add e"}); err != nil {
+		t.Fatal(err)
+	}
+	close(fake.hold["b.ts"])
+	evs := watchAll(t, rt, id, 0)
+	if n := fake.Calls("plan"); n != 1 {
+		t.Fatalf("PlanPhase called %d times, want once (for phase two)", n)
+	}
+	fake.mu.Lock()
+	req := fake.planReqs[0]
+	fake.mu.Unlock()
+	if req.Index != 1 || req.Roadmap.GetName() != "Two" || len(req.Done) != 1 || req.Done[0].GetName() != "One" ||
+		len(req.Files) != 2 || req.Files["a.ts"] == "" || strings.Join(req.Pending, "|") != "add e" {
+		t.Fatalf("plan request %+v", req)
+	}
+	got := strings.Join(kinds(evs), " ")
+	if !strings.Contains(got, "Diagnostics Log Blueprint PhaseChanged(GENERATING) FileStarted") {
+		t.Fatalf("events %s lack the planning of phase two", got)
+	}
+	var planned *stichv1.PhaseChanged
+	for _, ev := range evs {
+		if pc := ev.GetPhaseChanged(); pc != nil && pc.GetPhase() == stichv1.Phase_PHASE_GENERATING && pc.GetIndex() == 1 {
+			planned = pc
+		}
+	}
+	if planned.GetName() != "Two, planned" || planned.GetDescription() != "c and x instead of c and d" {
+		t.Fatalf("phase two announced as %v", planned)
+	}
+	if fake.Calls("implement:x.ts") != 1 || fake.Calls("implement:d.ts") != 0 {
+		t.Fatal("the planned phase was not the one implemented")
+	}
+	s := snapshot(t, rt, id)
+	if ph := s.GetBlueprint().GetRoadmap()[1]; ph.GetName() != "Two, planned" || !ph.GetLastPhase() {
+		t.Fatalf("roadmap keeps %v, want the plan (last, as the roadmap's last phase)", ph)
+	}
+	if fake.Calls("refine") != 1 {
+		t.Fatal("the queued message was not applied after the roadmap")
+	}
+}
+
+func TestSessionUnusablePhasePlanKeepsRoadmap(t *testing.T) {
+	fake := newFake()
+	fake.plan = func(_ context.Context, req codegen.PhaseRequest) (*stichv1.PhasePlan, error) {
+		return &stichv1.PhasePlan{Name: "Escape", Files: []*stichv1.FilePlan{{Path: "../../etc/passwd.ts"}}}, nil
+	}
+	rt := startRuntime(t, "", fake)
+	id := create(t, rt, "x")
+	evs := watchAll(t, rt, id, 0)
+	warned := false
+	for _, ev := range evs {
+		if l := ev.GetLog(); l != nil && l.GetLevel() == "warn" && strings.Contains(l.GetText(), "unusable plan for phase 2") {
+			warned = true
+		}
+	}
+	if !warned || fake.Calls("implement:d.ts") != 1 || !strings.HasSuffix(strings.Join(kinds(evs), " "), "Completed") {
+		t.Fatalf("an unusable plan did not fall back to the roadmap, visibly: %s", strings.Join(kinds(evs), " "))
+	}
+}
+
+func TestSessionReplansPhaseAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	fake := newFake()
+	planning := make(chan struct{})
+	fake.plan = func(ctx context.Context, req codegen.PhaseRequest) (*stichv1.PhasePlan, error) {
+		close(planning)
+		<-ctx.Done() // never answers: the node stops mid-planning
+		return nil, ctx.Err()
+	}
+	rt := startRuntime(t, dir, fake)
+	id := create(t, rt, "x")
+	<-planning
+	if s := snapshot(t, rt, id); s.GetPhase() != stichv1.Phase_PHASE_GENERATING {
+		t.Fatalf("planning phase two in phase %v", s.GetPhase())
+	}
+	if err := rt.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	fake2 := newFake()
+	rt2 := startRuntime(t, dir, fake2)
+	testutil.WaitFor(t, 20*time.Second, func() error {
+		if n := fake2.Calls("implement:d.ts"); n != 1 {
+			return fmt.Errorf("d.ts implemented %d times", n)
+		}
+		return nil
+	})
+	evs := watchAll(t, rt2, id, 0)
+	if fake2.Calls("plan") != 1 || fake2.Calls("implement:a.ts") != 0 || !strings.HasSuffix(strings.Join(kinds(evs), " "), "Completed") {
+		t.Fatalf("after the restart: %d plans, a.ts implemented %d times; %s", fake2.Calls("plan"), fake2.Calls("implement:a.ts"), strings.Join(kinds(evs), " "))
+	}
+}
+
+// TestSessionCompactsConversation checks that a long conversation is
+// compacted before the next refinement (the last turns kept, the rest
+// summarised by the provider), and that the summary survives a restart.
+func TestSessionCompactsConversation(t *testing.T) {
+	dir := t.TempDir()
+	agent := Config{CompactTurns: 4, CompactKeep: 2}
+	fake := newFake()
+	rt := startRuntimeConfig(t, dir, fake, agent)
+	id := create(t, rt, "x")
+	seq := uint64(len(watchAll(t, rt, id, 0)))
+	refine := func(rt *Runtime, msg string) []*stichv1.SessionEvent {
+		t.Helper()
+		if _, err := Call[*actorsv1.PostMessageReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.PostMessage{Text: msg}); err != nil {
+			t.Fatal(err)
+		}
+		evs := watchAll(t, rt, id, seq)
+		seq += uint64(len(evs))
+		return evs
+	}
+	refine(rt, "m1")
+	refine(rt, "m2") // 2 turns + 1 queued: under the limit
+	if fake.Calls("compact") != 0 {
+		t.Fatal("compacted under the limit")
+	}
+	evs := refine(rt, "m3") // 4 turns + 1 queued: compact all but the last 2
+	compacted := false
+	for _, ev := range evs {
+		if l := ev.GetLog(); l != nil && strings.Contains(l.GetText(), "conversation compacted: 2 earlier message(s) summarised, the last 2 kept") {
+			compacted = true
+		}
+	}
+	fake.mu.Lock()
+	conv := fake.convs[2]
+	fake.mu.Unlock()
+	if !compacted || fake.Calls("compact") != 1 || conv.Summary != "m1" || len(conv.Turns) != 2 || conv.Turns[0].Text != "m2" ||
+		conv.Turns[1].Role != "assistant" || strings.Join(conv.Applied, ",") != "m1,m2" {
+		t.Fatalf("third refinement: compacted %v, %d compactions, conversation %+v", compacted, fake.Calls("compact"), conv)
+	}
+	if err := rt.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	fake2 := newFake()
+	rt2 := startRuntimeConfig(t, dir, fake2, agent)
+	refine(rt2, "m4")
+	fake2.mu.Lock()
+	defer fake2.mu.Unlock()
+	if len(fake2.compacts) != 1 || fake2.compacts[0] != "m1" || len(fake2.convs) != 1 || fake2.convs[0].Summary != "m1 + m2" ||
+		len(fake2.convs[0].Turns) != 2 || fake2.convs[0].Turns[0].Text != "m3" || len(fake2.convs[0].Applied) != 3 {
+		t.Fatalf("after the restart: earlier summaries %q, conversations %+v", fake2.compacts, fake2.convs)
+	}
+}
+
+// TestSessionUsageSurvivesRestart checks that the usage providers report
+// is kept per action and model in the session's state: GetSession shows
+// the same rows and totals after a restart, and later usage adds to them.
+func TestSessionUsageSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	rt := startRuntime(t, dir, newFake())
+	id := create(t, rt, "x")
+	watchAll(t, rt, id, 0)
+	before := snapshot(t, rt, id)
+	want := "blueprint fake/big 100+50 1; phase_implementation fake/small 40+80 4"
+	if got := usageRows(before); got != want {
+		t.Fatalf("usage %s, want %s", got, want)
+	}
+	c := before.GetCounters()
+	if c.GetPromptTokens() != 140 || c.GetCompletionTokens() != 130 || c.GetModelRequests() != 5 || c.GetCostUsd() < 269e-6 || c.GetCostUsd() > 271e-6 {
+		t.Fatalf("counters %v", c)
+	}
+	if err := rt.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rt2 := startRuntime(t, dir, newFake())
+	after := snapshot(t, rt2, id)
+	if got := usageRows(after); got != want || !proto.Equal(after.GetCounters(), before.GetCounters()) {
+		t.Fatalf("after a restart: usage %s, counters %v; before: %v", got, after.GetCounters(), before.GetCounters())
+	}
+	if _, err := Call[*actorsv1.PostMessageReply](ctxT(t), rt2.Node, KindSession, id, &actorsv1.PostMessage{Text: "add e"}); err != nil {
+		t.Fatal(err)
+	}
+	watchAll(t, rt2, id, after.GetLastSeq())
+	if got := usageRows(snapshot(t, rt2, id)); got != "blueprint fake/big 100+50 1; phase_implementation fake/small 50+100 5" {
+		t.Fatalf("usage after a refinement: %s", got)
+	}
+}
+
+func usageRows(s *stichv1.Session) string {
+	var rows []string
+	for _, r := range s.GetUsage() {
+		rows = append(rows, fmt.Sprintf("%s %s %d+%d %d", r.GetAction(), r.GetModel(), r.GetPromptTokens(), r.GetCompletionTokens(), r.GetRequests()))
+	}
+	return strings.Join(rows, "; ")
+}
+
+// TestSessionUsageOfStoppedStepIsKept checks that usage reported after a
+// step was stopped is saved too.
+func TestSessionUsageOfStoppedStepIsKept(t *testing.T) {
+	dir := t.TempDir()
+	fake := newFake()
+	fake.hold["c.ts"] = make(chan struct{})
+	rt := startRuntime(t, dir, fake)
+	id := create(t, rt, "x")
+	<-fake.reached
+	if _, err := Call[*actorsv1.PhaseReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.StopSession{}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 10*time.Second, func() error {
+		if got := usageRows(snapshot(t, rt, id)); !strings.Contains(got, "fake/cancelled 7+3 1") {
+			return fmt.Errorf("usage %s", got)
+		}
+		return nil
+	})
+	if err := rt.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rt2 := startRuntime(t, dir, newFake())
+	if got := usageRows(snapshot(t, rt2, id)); got != "blueprint fake/big 100+50 1; phase_implementation fake/cancelled 7+3 1; phase_implementation fake/small 30+60 3" {
+		t.Fatalf("usage after a restart: %s", got)
 	}
 }

@@ -50,6 +50,13 @@ type workResult struct {
 	// check is the sandbox's verdict on the phase's files (reviewing,
 	// when builds are enabled).
 	check *actorsv1.SandboxCheckReply
+	// planned is set by the planning of a generating phase (see
+	// session_plan.go); plan is its answer.
+	planned bool
+	plan    *stichv1.PhasePlan
+	// compaction is the conversation's compaction done before a
+	// refinement was planned (see session_chat.go), if any.
+	compaction *compaction
 }
 
 // emitter forwards a provider's output to the grain's mailbox.
@@ -147,13 +154,16 @@ func (g *sessionGrain) startStep(ctx actor.Context) {
 	wctx = codegen.ContextWithLog(wctx, func(text string) {
 		system.Root.Send(self, &workEvent{run: run, kind: workLog, data: text})
 	})
+	wctx = codegen.ContextWithUsage(wctx, func(action, model string, u codegen.Usage) {
+		system.Root.Send(self, &usageEvent{action: action, model: model, usage: u})
+	})
 	done := make(chan struct{})
 	g.cancel, g.workDone = cancel, done
 	g.building = map[string]*strings.Builder{}
 	em := &emitter{system: ctx.ActorSystem(), self: ctx.Self(), run: run}
 	bp := proto.Clone(st.GetBlueprint()).(*stichv1.Blueprint)
 	phase := proto.Clone(st.GetCurrent()).(*stichv1.PhasePlan)
-	prompt, applied := st.Prompt, append([]string(nil), st.AppliedMessages...)
+	prompt := st.Prompt
 	var pending string
 	if len(st.PendingMessages) > 0 {
 		pending = st.PendingMessages[0]
@@ -172,12 +182,13 @@ func (g *sessionGrain) startStep(ctx actor.Context) {
 				return &workResult{bp: bp, err: err}
 			}
 		} else {
-			work = func() *workResult {
-				r, err := prov.Refine(wctx, prompt, applied, pending, bp, files)
-				return &workResult{refine: r, err: err}
-			}
+			work = refineWork(wctx, prov, prompt, g.chatPlan(st), pending, bp, files)
 		}
 	case stichv1.Phase_PHASE_GENERATING:
+		if st.Current == nil {
+			work = planPhaseWork(wctx, prov, bp, phaseRequest(st, files))
+			break
+		}
 		work = func() *workResult { return &workResult{err: prov.Implement(wctx, bp, phase, files, skip, em)} }
 	case stichv1.Phase_PHASE_REVIEWING:
 		builds := g.rt.cfg.Builds != nil
@@ -294,6 +305,10 @@ func (g *sessionGrain) onWorkResult(ctx actor.Context, m *workResult) {
 		g.fail(ctx, m.err)
 		return
 	}
+	if m.planned {
+		g.onPhasePlanned(ctx, m.plan)
+		return
+	}
 	st := proto.Clone(g.st).(*actorsv1.SessionState)
 	var evs []*stichv1.SessionEvent
 	var extra, checkWrites func(*cluster.Batch)
@@ -301,7 +316,7 @@ func (g *sessionGrain) onWorkResult(ctx actor.Context, m *workResult) {
 	switch st.Phase {
 	case stichv1.Phase_PHASE_PLANNING:
 		if m.refine != nil {
-			evs, extra = g.planRefinement(st, m.refine)
+			evs, extra = g.planRefinement(st, m.refine, m.compaction)
 		} else {
 			if m.bp == nil || len(m.bp.GetRoadmap()) == 0 {
 				g.fail(ctx, fmt.Errorf("%w: the blueprint has no implementation phases", errProtocol))
@@ -337,6 +352,9 @@ func (g *sessionGrain) onWorkResult(ctx actor.Context, m *workResult) {
 			}
 			more, done := g.advance(st)
 			evs = append(evs, more...)
+			if !done && st.Current == nil {
+				st.Diagnostics = m.diags // what is left, for planning the next phase
+			}
 			if done {
 				vev, vwrite, err := g.newVersion(st, st.WorkReason, checkPending)
 				if err != nil {
@@ -388,9 +406,9 @@ func (g *sessionGrain) advance(st *actorsv1.SessionState) ([]*stichv1.SessionEve
 	roadmap := st.GetBlueprint().GetRoadmap()
 	if !st.GetCurrent().GetLastPhase() && int(st.PhaseIndex)+1 < len(roadmap) && st.PhaseBudget > 0 {
 		st.PhaseIndex++
-		st.Current = roadmap[st.PhaseIndex]
+		st.Current = nil // planned before it is implemented: see onPhasePlanned
 		st.Phase = stichv1.Phase_PHASE_GENERATING
-		return []*stichv1.SessionEvent{phaseEvent(st.Phase, st.PhaseIndex, st.Current.GetName(), st.Current.GetDescription())}, false
+		return []*stichv1.SessionEvent{logLine("agent", "info", fmt.Sprintf("planning phase %d (%s)", st.PhaseIndex+1, roadmap[st.PhaseIndex].GetName()))}, false
 	}
 	if len(st.PendingMessages) > 0 {
 		st.Phase = stichv1.Phase_PHASE_PLANNING
@@ -406,14 +424,15 @@ func (g *sessionGrain) advance(st *actorsv1.SessionState) ([]*stichv1.SessionEve
 }
 
 // planRefinement applies a provider's plan for the first queued message.
-func (g *sessionGrain) planRefinement(st *actorsv1.SessionState, r *codegen.Refinement) ([]*stichv1.SessionEvent, func(*cluster.Batch)) {
+func (g *sessionGrain) planRefinement(st *actorsv1.SessionState, r *codegen.Refinement, c *compaction) ([]*stichv1.SessionEvent, func(*cluster.Batch)) {
 	msg := st.PendingMessages[0]
 	st.PendingMessages = st.PendingMessages[1:]
 	if reason := "refinement: " + truncate(msg, 120); st.WorkReason != reason {
 		st.WorkReason = strings.TrimPrefix(st.WorkReason+"; "+reason, "; ")
 	}
+	evs := recordConversation(st, msg, r.Reply, c)
 	st.AppliedMessages = append(st.AppliedMessages, msg)
-	evs := []*stichv1.SessionEvent{chat("assistant", r.Reply)}
+	evs = append(evs, chat("assistant", r.Reply))
 	if r.Blueprint != nil {
 		st.Blueprint = r.Blueprint
 		evs = append(evs, &stichv1.SessionEvent{Event: &stichv1.SessionEvent_Blueprint{Blueprint: &stichv1.BlueprintReady{Blueprint: r.Blueprint}}})

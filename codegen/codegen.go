@@ -74,6 +74,26 @@ type Emitter interface {
 	Log(ctx context.Context, text string) error
 }
 
+// Turn is one message of the chat: Role is "user" or "assistant".
+type Turn struct {
+	Role, Text string
+}
+
+// Conversation is the chat a refinement continues.
+type Conversation struct {
+	// Applied lists every change request applied so far, oldest first,
+	// including those compacted away.
+	Applied []string
+	// Summary summarises the turns compacted away ("" if none).
+	Summary string
+	// Turns are the user's messages and the replies since the last
+	// compaction, oldest first.
+	Turns []Turn
+}
+
+// MaxSummaryBytes bounds a conversation summary.
+const MaxSummaryBytes = 16 << 10
+
 // Refinement is a provider's answer to a user's change request.
 type Refinement struct {
 	// Reply is the conversational answer shown in the chat.
@@ -86,6 +106,26 @@ type Refinement struct {
 	Deleted []string
 }
 
+// PhaseRequest is what the next implementation phase is planned from.
+type PhaseRequest struct {
+	// Index is the phase's position in the blueprint's roadmap.
+	Index int
+	// Roadmap is the blueprint's entry for the phase: the plan to keep
+	// when there is no better one.
+	Roadmap *stichv1.PhasePlan
+	// Done lists the phases implemented so far, oldest first, as they
+	// were planned.
+	Done []*stichv1.PhasePlan
+	// Files are the app's current files.
+	Files map[string]string
+	// Diagnostics are the problems the last review left unfixed.
+	Diagnostics []*stichv1.Diagnostic
+	// Pending are the user's queued change requests. They are planned
+	// separately (see [Provider.Refine]) once the roadmap is done; a phase
+	// plan only takes them into account.
+	Pending []string
+}
+
 // Provider writes apps. Implementations must be safe for concurrent use by
 // different sessions.
 type Provider interface {
@@ -95,6 +135,11 @@ type Provider interface {
 	Label() string
 	// Blueprint plans the app for a prompt.
 	Blueprint(ctx context.Context, prompt string) (*stichv1.Blueprint, error)
+	// PlanPhase plans the implementation phase req.Index of bp, after the
+	// first (which the blueprint plans), from what was done so far. It
+	// returns req.Roadmap when it has nothing better; the session checks
+	// the plan's paths and keeps req.Roadmap if the plan is unusable.
+	PlanPhase(ctx context.Context, bp *stichv1.Blueprint, req PhaseRequest) (*stichv1.PhasePlan, error)
 	// Implement writes the files of one phase of bp, streaming them to emit.
 	// Files in skip were already written (the phase is resuming).
 	Implement(ctx context.Context, bp *stichv1.Blueprint, phase *stichv1.PhasePlan, files map[string]string, skip map[string]bool, emit Emitter) error
@@ -103,9 +148,34 @@ type Provider interface {
 	Review(ctx context.Context, bp *stichv1.Blueprint, phase *stichv1.PhasePlan, files map[string]string) ([]*stichv1.Diagnostic, error)
 	// Fix rewrites files to repair diagnostics, streaming them to emit.
 	Fix(ctx context.Context, bp *stichv1.Blueprint, files map[string]string, diags []*stichv1.Diagnostic, emit Emitter) error
-	// Refine plans a change the user asked for in chat. applied lists the
-	// earlier refinements, oldest first.
-	Refine(ctx context.Context, prompt string, applied []string, message string, bp *stichv1.Blueprint, files map[string]string) (*Refinement, error)
+	// Refine plans a change the user asked for in chat, continuing conv.
+	Refine(ctx context.Context, prompt string, conv Conversation, message string, bp *stichv1.Blueprint, files map[string]string) (*Refinement, error)
+	// Compact returns a summary of turns merged into the earlier summary
+	// (which may be ""): what the session keeps of a long conversation.
+	Compact(ctx context.Context, summary string, turns []Turn) (string, error)
+}
+
+// CheckPhase reports why a planned phase cannot be implemented: no name,
+// no files, a path [CheckPath] refuses, a file listed twice, or more files
+// than an app may have. nil means it can.
+func CheckPhase(ph *stichv1.PhasePlan) error {
+	if ph == nil || strings.TrimSpace(ph.GetName()) == "" {
+		return errors.New("codegen: the phase has no name")
+	}
+	if len(ph.GetFiles()) == 0 || len(ph.GetFiles()) > MaxFiles {
+		return fmt.Errorf("codegen: phase %q plans %d files; want 1 to %d", ph.GetName(), len(ph.GetFiles()), MaxFiles)
+	}
+	seen := make(map[string]bool, len(ph.GetFiles()))
+	for _, f := range ph.GetFiles() {
+		if err := CheckPath(f.GetPath()); err != nil {
+			return err
+		}
+		if seen[f.GetPath()] {
+			return fmt.Errorf("codegen: phase %q plans %s twice", ph.GetName(), f.GetPath())
+		}
+		seen[f.GetPath()] = true
+	}
+	return nil
 }
 
 // StreamFile emits content as one file in chunks of about chunkSize bytes,

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"google.golang.org/protobuf/proto"
+
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 )
 
@@ -136,16 +138,77 @@ func TestScaffoldRefineChangesFiles(t *testing.T) {
 			t.Fatalf("scaffold output has review problems: %v", d)
 		}
 	}
-	ref, err := s.Refine(ctx, "a book list with title and author", nil, "also track a rating", bp, files)
+	ref, err := s.Refine(ctx, "a book list with title and author", Conversation{}, "also track a rating", bp, files)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ref.Phase.GetFiles()) == 0 || !strings.Contains(ref.Reply, "scaffold (no model)") {
 		t.Fatalf("refinement changed nothing: %q", ref.Reply)
 	}
-	same, err := s.Refine(ctx, "a book list with title and author", []string{"also track a rating"}, "also track a rating", ref.Blueprint, files)
+	same, err := s.Refine(ctx, "a book list with title and author", Conversation{Applied: []string{"also track a rating"}}, "also track a rating", ref.Blueprint, files)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_ = same
+}
+
+func TestCheckPhase(t *testing.T) {
+	good := &stichv1.PhasePlan{Name: "Two", Files: []*stichv1.FilePlan{{Path: "src/a.ts"}, {Path: "src/b.tsx"}}}
+	if err := CheckPhase(good); err != nil {
+		t.Fatalf("good phase: %v", err)
+	}
+	many := &stichv1.PhasePlan{Name: "Many"}
+	for i := 0; i <= MaxFiles; i++ {
+		many.Files = append(many.Files, &stichv1.FilePlan{Path: "src/f" + strings.Repeat("x", i%50) + string(rune('a'+i%26)) + ".ts"})
+	}
+	for name, ph := range map[string]*stichv1.PhasePlan{
+		"nil":       nil,
+		"no name":   {Files: good.Files},
+		"no files":  {Name: "Empty"},
+		"bad path":  {Name: "Escape", Files: []*stichv1.FilePlan{{Path: "../../etc/passwd.ts"}}},
+		"duplicate": {Name: "Dup", Files: []*stichv1.FilePlan{{Path: "a.ts"}, {Path: "a.ts"}}},
+		"too many":  many,
+	} {
+		if CheckPhase(ph) == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestScaffoldPlansTheRoadmap(t *testing.T) {
+	bp, err := Scaffold{}.Blueprint(context.Background(), "a recipe tracker with ingredients")
+	if err != nil || len(bp.GetRoadmap()) < 2 {
+		t.Fatalf("blueprint %v: %v", bp, err)
+	}
+	req := PhaseRequest{Index: 1, Roadmap: bp.GetRoadmap()[1], Done: bp.GetRoadmap()[:1], Pending: []string{"make it blue"}}
+	plan, err := Scaffold{}.PlanPhase(context.Background(), bp, req)
+	if err != nil || !proto.Equal(plan, bp.GetRoadmap()[1]) || plan == bp.GetRoadmap()[1] {
+		t.Fatalf("the scaffold's plan is not a copy of the roadmap entry: %v %v", plan, err)
+	}
+	if CheckPhase(plan) != nil {
+		t.Fatalf("the scaffold's own plan is refused: %v", CheckPhase(plan))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := (Scaffold{}).PlanPhase(ctx, bp, req); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+}
+
+func TestScaffoldCompactIsDeterministicAndBounded(t *testing.T) {
+	turns := []Turn{{"user", "add a rating"}, {"assistant", "done"}, {"user", "make   it\nblue"}}
+	got, err := Scaffold{}.Compact(context.Background(), "", turns)
+	want := `3 earlier message(s), 2 from the user, who asked for: "add a rating"; "make it blue".`
+	if err != nil || got != want {
+		t.Fatalf("Compact = %q, %v\nwant %q", got, err, want)
+	}
+	again, _ := Scaffold{}.Compact(context.Background(), got, turns[:1])
+	if !strings.HasPrefix(again, got+"\n") || !strings.HasSuffix(again, `"add a rating".`) {
+		t.Fatalf("the earlier summary is not kept: %q", again)
+	}
+	long := strings.Repeat("é", MaxSummaryBytes)
+	s, _ := Scaffold{}.Compact(context.Background(), long, turns)
+	if len(s) > MaxSummaryBytes || !utf8.ValidString(s) || !strings.HasSuffix(s, `"make it blue".`) {
+		t.Fatalf("summary of %d bytes, valid %v", len(s), utf8.ValidString(s))
+	}
 }

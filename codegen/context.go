@@ -6,6 +6,8 @@ type sessionKey struct{}
 
 type logKey struct{}
 
+type usageKey struct{}
+
 // ContextWithSession returns a context that tells providers which session
 // their work is for (to aggregate token usage per session).
 func ContextWithSession(ctx context.Context, id string) context.Context {
@@ -28,6 +30,20 @@ func ContextWithLog(ctx context.Context, log func(text string)) context.Context 
 // LogFrom returns the function set by [ContextWithLog], or nil.
 func LogFrom(ctx context.Context) func(text string) {
 	f, _ := ctx.Value(logKey{}).(func(string))
+	return f
+}
+
+// ContextWithUsage returns a context whose provider work reports the
+// usage of each model request to record, as it ends: the action (e.g.
+// "blueprint") and the "provider/model" that served it. record may be
+// called from the provider's goroutine and must not block.
+func ContextWithUsage(ctx context.Context, record func(action, model string, u Usage)) context.Context {
+	return context.WithValue(ctx, usageKey{}, record)
+}
+
+// UsageFrom returns the function set by [ContextWithUsage], or nil.
+func UsageFrom(ctx context.Context) func(action, model string, u Usage) {
+	f, _ := ctx.Value(usageKey{}).(func(string, string, Usage))
 	return f
 }
 

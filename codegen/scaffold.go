@@ -4,7 +4,12 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/proto"
 
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/scaffold"
@@ -36,6 +41,14 @@ func (Scaffold) Blueprint(ctx context.Context, prompt string) (*stichv1.Blueprin
 		return nil, err
 	}
 	return scaffold.Plan(prompt, nil), nil
+}
+
+// PlanPhase implements [Provider]: the scaffold's roadmap is its plan.
+func (Scaffold) PlanPhase(ctx context.Context, _ *stichv1.Blueprint, req PhaseRequest) (*stichv1.PhasePlan, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return proto.Clone(req.Roadmap).(*stichv1.PhasePlan), nil
 }
 
 // Implement implements [Provider]: it renders the app and streams the
@@ -95,11 +108,11 @@ func (s Scaffold) Fix(ctx context.Context, bp *stichv1.Blueprint, files map[stri
 // Refine implements [Provider]: the change request is read like more of the
 // prompt (new fields, entities or a different kind of app), and the files
 // whose rendering changes are rewritten.
-func (Scaffold) Refine(ctx context.Context, prompt string, applied []string, message string, _ *stichv1.Blueprint, files map[string]string) (*Refinement, error) {
+func (Scaffold) Refine(ctx context.Context, prompt string, conv Conversation, message string, _ *stichv1.Blueprint, files map[string]string) (*Refinement, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	bp := scaffold.Plan(prompt, append(append([]string(nil), applied...), message))
+	bp := scaffold.Plan(prompt, append(append([]string(nil), conv.Applied...), message))
 	rendered, err := scaffold.Files(bp)
 	if err != nil {
 		return nil, fmt.Errorf("codegen: scaffold render: %w", err)
@@ -133,6 +146,49 @@ func (Scaffold) Refine(ctx context.Context, prompt string, applied []string, mes
 		reply = fmt.Sprintf("%s: this change did not alter the generated app. The scaffold understands new fields, entities and app kinds; configure a model provider for free-form changes.", scaffold.Label)
 	}
 	return &Refinement{Reply: reply, Blueprint: bp, Phase: phase, Deleted: deleted}, nil
+}
+
+// Compact implements [Provider] deterministically: the earlier summary,
+// then the user's requests among turns, quoted; the scaffold's own replies
+// add nothing it cannot recompute. The oldest text goes first when the
+// summary outgrows [MaxSummaryBytes].
+func (Scaffold) Compact(ctx context.Context, summary string, turns []Turn) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	if summary != "" {
+		b.WriteString(summary)
+		b.WriteString("\n")
+	}
+	var asked []string
+	for _, t := range turns {
+		if t.Role == "user" {
+			asked = append(asked, strconv.Quote(shorten(t.Text, 200)))
+		}
+	}
+	fmt.Fprintf(&b, "%d earlier message(s), %d from the user", len(turns), len(asked))
+	if len(asked) > 0 {
+		b.WriteString(", who asked for: " + strings.Join(asked, "; "))
+	}
+	b.WriteString(".")
+	out := b.String()
+	if len(out) > MaxSummaryBytes {
+		out = out[len(out)-MaxSummaryBytes:]
+		for len(out) > 0 && !utf8.RuneStart(out[0]) {
+			out = out[1:]
+		}
+	}
+	return out, nil
+}
+
+// shorten cuts s to at most n runes, marking the cut.
+func shorten(s string, n int) string {
+	r := []rune(strings.Join(strings.Fields(s), " "))
+	if len(r) <= n {
+		return string(r)
+	}
+	return string(r[:n]) + "…"
 }
 
 func (s Scaffold) paced(emit Emitter) Emitter {

@@ -40,22 +40,38 @@ func (e *BlueprintError) Is(target error) bool { return target == ErrBadBlueprin
 // often leave, are removed.
 func ExtractJSON(answer string) []string {
 	var out []string
+	eachJSON(answer, func(s string) bool {
+		out = append(out, s)
+		return true
+	})
+	return out
+}
+
+// eachJSON calls yield with the objects [ExtractJSON] returns, in order,
+// until yield returns false. NB: it finds them lazily, so a caller that
+// accepts the first (the usual case: a fenced answer) pays for nothing
+// else; the blueprint step is on the way to the first streamed token.
+func eachJSON(answer string, yield func(string) bool) {
 	seen := map[string]bool{}
-	add := func(s string) {
-		if len(out) >= maxJSONCandidates {
-			return
+	n := 0
+	add := func(raw string) bool {
+		if n >= maxJSONCandidates || seen[raw] {
+			return n < maxJSONCandidates
 		}
-		s = strings.TrimSpace(removeTrailingCommas(s))
-		if s != "" && !seen[s] {
-			seen[s] = true
-			out = append(out, s)
+		s := strings.TrimSpace(removeTrailingCommas(raw))
+		if s == "" || seen[s] {
+			seen[raw] = true
+			return true
 		}
+		seen[raw], seen[s] = true, true
+		n++
+		return yield(s)
 	}
-	for _, m := range fenceRE.FindAllStringSubmatch(answer, -1) {
-		body := strings.TrimSpace(m[1])
+	for _, body := range fenceBodies(answer) {
+		body = strings.TrimSpace(body)
 		if strings.HasPrefix(body, "{") {
-			if obj, ok := balanced(body, 0); ok {
-				add(obj)
+			if obj, ok := balanced(body, 0); ok && !add(obj) {
+				return
 			}
 		}
 	}
@@ -67,13 +83,14 @@ func ExtractJSON(answer string) []string {
 			continue
 		}
 		if obj, ok := balanced(answer, i); ok {
-			add(obj)
+			if !add(obj) {
+				return
+			}
 			i += len(obj) - 1
 		} else {
 			failures++
 		}
 	}
-	return out
 }
 
 // maxJSONStarts bounds the unbalanced '{' ExtractJSON tries, and
@@ -83,7 +100,95 @@ const (
 	maxJSONCandidates = 64
 )
 
-var fenceRE = regexp.MustCompile("(?s)```[ \t]*(?:json|JSON|jsonc|javascript|js)?[ \t]*\r?\n(.*?)\r?\n[ \t]*```")
+// fenceLangs are the info strings of the code fences JSON is read from
+// (besides none).
+var fenceLangs = []string{"json", "JSON", "jsonc", "javascript", "js"}
+
+// fenceBodies returns the bodies of the answer's code fences, leftmost
+// first and not overlapping: "```", an optional info string of
+// [fenceLangs] between spaces or tabs, a line break, the body, a line
+// break, optional spaces or tabs, "```". It matches what the regular
+// expression
+//
+//	(?s)```[ \t]*(?:json|JSON|jsonc|javascript|js)?[ \t]*\r?\n(.*?)\r?\n[ \t]*```
+//
+// matches (a test holds it to that), in linear time.
+func fenceBodies(s string) []string {
+	var out []string
+	for i := 0; i < len(s); {
+		k := strings.Index(s[i:], "```")
+		if k < 0 {
+			break
+		}
+		open := i + k
+		body, ok := fenceOpen(s, open+3)
+		if !ok {
+			i = open + 1
+			continue
+		}
+		end, next, ok := fenceClose(s, body)
+		if !ok {
+			i = open + 1
+			continue
+		}
+		out = append(out, s[body:end])
+		i = next
+	}
+	return out
+}
+
+// fenceOpen matches the rest of an opening fence from j and returns where
+// its body starts.
+func fenceOpen(s string, j int) (int, bool) {
+	j = skipBlanks(s, j)
+	for _, lang := range append(fenceLangs, "") {
+		if !strings.HasPrefix(s[j:], lang) {
+			continue
+		}
+		p := skipBlanks(s, j+len(lang))
+		if p < len(s) && s[p] == '\r' {
+			p++
+		}
+		if p < len(s) && s[p] == '\n' {
+			return p + 1, true
+		}
+	}
+	return 0, false
+}
+
+// fenceClose finds the closing fence of a body starting at from: the
+// first "```" preceded on its line only by spaces or tabs, with the line
+// break at or after from. It returns where the body ends and where the
+// closing fence ends.
+func fenceClose(s string, from int) (end, next int, ok bool) {
+	for c := from; c < len(s); {
+		k := strings.Index(s[c:], "```")
+		if k < 0 {
+			return 0, 0, false
+		}
+		c += k
+		q := c
+		for q > from && (s[q-1] == ' ' || s[q-1] == '\t') {
+			q--
+		}
+		if q > from && s[q-1] == '\n' {
+			end = q - 1
+			if end > from && s[end-1] == '\r' {
+				end--
+			}
+			return end, c + 3, true
+		}
+		c++
+	}
+	return 0, 0, false
+}
+
+func skipBlanks(s string, j int) int {
+	for j < len(s) && (s[j] == ' ' || s[j] == '\t') {
+		j++
+	}
+	return j
+}
 
 // balanced returns the JSON object starting at s[i] up to its matching
 // brace, skipping strings.
@@ -118,11 +223,31 @@ func balanced(s string, i int) (string, bool) {
 	return "", false
 }
 
+// hasTrailingComma reports whether a comma is followed, after
+// whitespace, by } or ] (in a string or not: it is only a quick check).
+func hasTrailingComma(s string) bool {
+	for i := strings.IndexByte(s, ','); i >= 0; {
+		j := i + 1
+		for j < len(s) && (s[j] == ' ' || s[j] == '\n' || s[j] == '\t' || s[j] == '\r') {
+			j++
+		}
+		if j < len(s) && (s[j] == '}' || s[j] == ']') {
+			return true
+		}
+		k := strings.IndexByte(s[j:], ',')
+		if k < 0 {
+			return false
+		}
+		i = j + k
+	}
+	return false
+}
+
 // removeTrailingCommas drops commas directly before } or ], outside
 // strings.
 func removeTrailingCommas(s string) string {
-	if !strings.Contains(s, ",") {
-		return s
+	if !hasTrailingComma(s) {
+		return s // the usual case: no copy
 	}
 	var b strings.Builder
 	inStr, esc := false, false
@@ -165,29 +290,45 @@ var blueprintJSON = protojson.UnmarshalOptions{DiscardUnknown: true}
 // [*BlueprintError] listing every missing or invalid part, so that a
 // repair prompt can be sent; [ErrNoJSON] if there is no JSON at all.
 func ExtractBlueprint(answer string) (*stichv1.Blueprint, error) {
-	cands := ExtractJSON(answer)
-	if len(cands) == 0 {
-		return nil, ErrNoJSON
-	}
-	var firstErr error
-	for _, c := range cands {
+	var (
+		found, done bool
+		out         *stichv1.Blueprint
+		outErr      error
+		firstErr    error
+	)
+	eachJSON(answer, func(c string) bool {
+		found = true
+		// NB: a blueprint in the expected shape needs no reshaping; trying
+		// it as it is first saves a JSON round trip on the way to the first
+		// token. Reshaping only changes what protojson refuses or what
+		// fails validation, so the outcome is the same.
+		if bp := (&stichv1.Blueprint{}); blueprintJSON.Unmarshal([]byte(c), bp) == nil && looksLikeBlueprint(bp) {
+			normalizeBlueprint(bp)
+			if ValidateBlueprint(bp) == nil {
+				out, done = bp, true
+				return false
+			}
+		}
 		bp := &stichv1.Blueprint{}
 		if err := blueprintJSON.Unmarshal([]byte(reshapeBlueprint(c)), bp); err != nil {
 			if firstErr == nil {
 				firstErr = &BlueprintError{Problems: []string{"the JSON does not match the blueprint shape: " + protoErr(err)}}
 			}
-			continue
+			return true
 		}
 		if !looksLikeBlueprint(bp) {
-			continue // some other object in the prose
+			return true // some other object in the prose
 		}
 		normalizeBlueprint(bp)
-		if err := ValidateBlueprint(bp); err != nil {
-			return bp, err
-		}
-		return bp, nil
-	}
-	if firstErr != nil {
+		out, outErr, done = bp, ValidateBlueprint(bp), true
+		return false
+	})
+	switch {
+	case done:
+		return out, outErr
+	case !found:
+		return nil, ErrNoJSON
+	case firstErr != nil:
 		return nil, firstErr
 	}
 	return nil, &BlueprintError{Problems: []string{"no JSON object in the answer has blueprint fields (title, roadmap, ...)"}}

@@ -2,11 +2,18 @@ package llm
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 )
 
 func readAnswer(t testing.TB, name string) string {
@@ -87,4 +94,81 @@ func TestExtractBlueprintProblems(t *testing.T) {
 	if !errors.As(err, &be) || len(be.Problems) != 4 {
 		t.Fatalf("problems %v", err)
 	}
+}
+
+// fenceRE is the definition fenceBodies implements without backtracking.
+var fenceRE = regexp.MustCompile("(?s)```[ \t]*(?:json|JSON|jsonc|javascript|js)?[ \t]*\r?\n(.*?)\r?\n[ \t]*```")
+
+func checkFences(t *testing.T, answer string) {
+	t.Helper()
+	var want []string
+	for _, m := range fenceRE.FindAllStringSubmatch(answer, -1) {
+		want = append(want, m[1])
+	}
+	if got := fenceBodies(answer); !slices.Equal(got, want) {
+		t.Fatalf("fenceBodies(%q)\n got %q\nwant %q", answer, got, want)
+	}
+}
+
+func TestFenceBodiesMatchRegexp(t *testing.T) {
+	for _, a := range []string{
+		"", "```", "``````", "```\n```", "```\n\n```", "```json\n{}\n```", "x ```json \t\r\n{\"a\":1}\r\n \t```y```js\n[]\n```",
+		"```typescript\nconst x = 1\n```\n```json\n{}\n```", "```jsonc\n{}\n```", "```javascript\n{}\n```", "```JSON\n{}\n```", "```jsx\n{}\n```",
+		"````\n{}\n````", "```\n{}```", "```\n{}\n  x```\n```", "```\r\n\r\n```", "```\n```\n```\n```", "a```\nb\n```c```\nd\n```",
+		readAnswer(t, "blueprint.txt"), readAnswer(t, "review_issue.txt"), readAnswer(t, "refine.txt"), readAnswer(t, "plan_features.txt"),
+	} {
+		checkFences(t, a)
+	}
+}
+
+func FuzzFenceBodies(f *testing.F) {
+	for _, s := range []string{"```json\n{}\n```", "```\r\n{\n}\r\n```", "``` js \n[1]\n \t```", "````\n```\n```"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) { checkFences(t, s) })
+}
+
+// extractBlueprintReshaped is ExtractBlueprint without the fast path:
+// every candidate is reshaped first.
+func extractBlueprintReshaped(answer string) (*stichv1.Blueprint, error) {
+	cands := ExtractJSON(answer)
+	if len(cands) == 0 {
+		return nil, ErrNoJSON
+	}
+	var firstErr error
+	for _, c := range cands {
+		bp := &stichv1.Blueprint{}
+		if err := blueprintJSON.Unmarshal([]byte(reshapeBlueprint(c)), bp); err != nil {
+			if firstErr == nil {
+				firstErr = &BlueprintError{Problems: []string{"the JSON does not match the blueprint shape: " + protoErr(err)}}
+			}
+			continue
+		}
+		if !looksLikeBlueprint(bp) {
+			continue
+		}
+		normalizeBlueprint(bp)
+		return bp, ValidateBlueprint(bp)
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return nil, &BlueprintError{Problems: []string{"no JSON object in the answer has blueprint fields (title, roadmap, ...)"}}
+}
+
+// FuzzExtractBlueprintFastPath checks that trying a candidate as it is
+// before reshaping it never changes the outcome.
+func FuzzExtractBlueprintFastPath(f *testing.F) {
+	for _, name := range []string{"blueprint.txt", "blueprint_bad.txt", "blueprint_repaired.txt", "refine.txt"} {
+		f.Add(readAnswer(f, name))
+	}
+	f.Add(`{"title": "T", "project_name": "t", "description": "d", "views": [{"name": "v"}], "roadmap": [{"name": "a", "files": [{"path": "a.ts", "purpose": "p", "description": "q"}]}], "phases": []}`)
+	f.Add(`{"title": "T", "projectName": "t", "description": "d", "views": [{"name": "v"}], "roadmap": [{"name": "a", "files": [{"path": "a.ts", "description": "q"}]}]}`)
+	f.Fuzz(func(t *testing.T, answer string) {
+		got, gerr := ExtractBlueprint(answer)
+		want, werr := extractBlueprintReshaped(answer)
+		if !proto.Equal(got, want) || fmt.Sprint(gerr) != fmt.Sprint(werr) {
+			t.Fatalf("fast path changed the outcome:\n got %v %v\nwant %v %v", got, gerr, want, werr)
+		}
+	})
 }

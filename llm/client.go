@@ -88,6 +88,10 @@ type Request struct {
 	// OnNotice, if set, is told about retries, fallbacks and
 	// continuations, on the calling goroutine.
 	OnNotice func(Notice)
+	// OnUsage, if set, receives the usage of each HTTP request as it ends
+	// (model is "provider/model"), on the calling goroutine. Default: the
+	// function of [codegen.ContextWithUsage], if any.
+	OnUsage func(model string, u Usage)
 }
 
 // Result is a call's outcome. Stream returns it even on failure, with the
@@ -297,6 +301,15 @@ func (e *stopErr) Unwrap() error { return e.err }
 // what was received even when err is non-nil. err is an [*Error], the
 // callback's error, or (wrapped in an *Error) the context's.
 func (c *Client) Stream(ctx context.Context, req Request) (*Result, error) {
+	if req.OnUsage == nil {
+		if record := codegen.UsageFrom(ctx); record != nil {
+			action := string(req.Action)
+			req.OnUsage = func(model string, u Usage) {
+				record(action, model, codegen.Usage{PromptTokens: uint64(u.PromptTokens), CompletionTokens: uint64(u.CompletionTokens),
+					CostUSD: u.CostUSD, Requests: uint64(u.Requests), Estimated: u.Estimated})
+			}
+		}
+	}
 	if req.OnNotice == nil {
 		if log := codegen.LogFrom(ctx); log != nil {
 			req.OnNotice = func(n Notice) { log(n.String()) }
@@ -491,6 +504,9 @@ func (c *Client) attempt(ctx context.Context, pc *providerClient, tg target, st 
 		usage.CostUSD = cost(c.cfg.Prices, tg.model, usage)
 		st.res.Usage = st.res.Usage.Add(usage)
 		c.usage.Add(UsageKey{Session: st.req.Session, Action: st.req.Action, Model: tg.provider + "/" + tg.model}, usage)
+		if st.req.OnUsage != nil {
+			st.req.OnUsage(tg.provider+"/"+tg.model, usage)
+		}
 	}
 	fail := func(err error) (string, *failure, error) {
 		if ctx.Err() != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stichdev/stich/codegen"
 	"github.com/stichdev/stich/internal/testutil"
 	"github.com/stichdev/stich/llm/llmtest"
 )
@@ -516,5 +517,40 @@ func TestPriceOf(t *testing.T) {
 		if got.Input != want {
 			t.Errorf("%s: %v, want %v", model, got.Input, want)
 		}
+	}
+}
+
+// TestUsageReportedPerRequest checks that each HTTP request's usage, the
+// failed ones included, reaches the recorder of codegen.ContextWithUsage
+// with its action and model: what the session grain persists.
+func TestUsageReportedPerRequest(t *testing.T) {
+	srv := startScript(t, "fallback.json")
+	cfg := testConfig(srv.URL)
+	cfg.Actions[ActionPhaseImplementation] = ActionConfig{Model: "gpt-test", FallbackModel: "gpt-fallback", MaxTokens: 100}
+	c, _ := newClient(t, cfg)
+	type rec struct {
+		action, model string
+		u             codegen.Usage
+	}
+	var got []rec
+	ctx := codegen.ContextWithUsage(context.Background(), func(action, model string, u codegen.Usage) { got = append(got, rec{action, model, u}) })
+	res, err := c.Stream(ctx, Request{Action: ActionPhaseImplementation, Messages: userMsg("hi")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var requests, prompt, completion uint64
+	var cost float64
+	for _, r := range got {
+		if r.action != "phase_implementation" || (r.model != "fake/gpt-test" && r.model != "fake/gpt-fallback") {
+			t.Fatalf("record %+v", r)
+		}
+		requests += r.u.Requests
+		prompt += r.u.PromptTokens
+		completion += r.u.CompletionTokens
+		cost += r.u.CostUSD
+	}
+	if len(got) != res.Attempts || got[len(got)-1].model != "fake/gpt-fallback" || requests != uint64(res.Usage.Requests) ||
+		prompt != uint64(res.Usage.PromptTokens) || completion != uint64(res.Usage.CompletionTokens) || cost != res.Usage.CostUSD {
+		t.Fatalf("records %+v do not add up to the call's usage %+v (%d attempts)", got, res.Usage, res.Attempts)
 	}
 }

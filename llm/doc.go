@@ -4,8 +4,8 @@
 // OpenAI-compatible endpoints, Ollama, vLLM, llama.cpp, OpenRouter, or a
 // custom URL) built on github.com/sashabaranov/go-openai, token usage and
 // cost accounting ([Aggregator]), the prompt templates of every agent
-// action ([Render], files under prompts/), the blueprint extractor
-// ([ExtractBlueprint]) and [Provider], the [codegen.Provider] that writes
+// action ([Render], files under prompts/), the blueprint and phase-plan
+// extractors ([ExtractBlueprint], [ExtractPhasePlan]) and [Provider], the [codegen.Provider] that writes
 // apps with a model through package editformat.
 //
 // # Guarantees

@@ -11,7 +11,9 @@ import (
 	"text/template"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/stichdev/stich/codegen"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 )
 
@@ -41,8 +43,11 @@ type PromptData struct {
 	Prompt string
 	// Blueprint is the blueprint as indented JSON (see [BlueprintJSON]).
 	Blueprint string
-	// Phase is the phase to implement or just implemented.
+	// Phase is the phase to implement or just implemented (for phase
+	// planning: the roadmap's entry for the phase to plan).
 	Phase *stichv1.PhasePlan
+	// Done lists the phases implemented so far, oldest first.
+	Done []*stichv1.PhasePlan
 	// Files are shown whole (or listed when Omitted).
 	Files []PromptFile
 	// FileList lists every path of the app.
@@ -53,8 +58,13 @@ type PromptData struct {
 	Message string
 	// Messages are queued change requests.
 	Messages []string
-	// History lists the changes already applied, oldest first.
+	// History lists the changes already applied, oldest first (shown when
+	// there are no Turns).
 	History []string
+	// Summary summarises the conversation compacted away.
+	Summary string
+	// Turns are the conversation's messages since the last compaction.
+	Turns []codegen.Turn
 	// Templates are the choices of template selection.
 	Templates []string
 	// Protected are files the template provides.
@@ -73,6 +83,10 @@ func (p Prompt) Messages() []Message {
 	return []Message{{Role: RoleSystem, Content: p.System}, {Role: RoleUser, Content: p.User}}
 }
 
+// promptCompaction is the prompt that summarises a long conversation. It
+// is not an action of its own: the conversation action's model runs it.
+const promptCompaction Action = "compaction"
+
 var (
 	promptOnce sync.Once
 	promptSets map[Action]*template.Template
@@ -82,6 +96,7 @@ var (
 var promptFuncs = template.FuncMap{
 	"join":      strings.Join,
 	"hasSuffix": strings.HasSuffix,
+	"phaseJSON": func(ph *stichv1.PhasePlan) string { return protoJSON(ph) },
 	"json": func(v any) (string, error) {
 		b, err := json.MarshalIndent(v, "", "  ")
 		return string(b), err
@@ -95,7 +110,7 @@ func loadPrompts() {
 		promptErr = err
 		return
 	}
-	for _, a := range Actions {
+	for _, a := range append(append([]Action(nil), Actions...), promptCompaction) {
 		src, err := promptFS.ReadFile("prompts/" + string(a) + ".tmpl")
 		if err != nil {
 			promptErr = fmt.Errorf("llm: prompt for %s: %w", a, err)
@@ -168,8 +183,11 @@ var blueprintMarshal = protojson.MarshalOptions{UseProtoNames: true}
 // BlueprintJSON renders a blueprint as the indented JSON prompts show,
 // with proto field names. NB: protojson varies its whitespace from build to
 // build on purpose; the output is re-indented so prompts are stable.
-func BlueprintJSON(bp *stichv1.Blueprint) string {
-	b, err := blueprintMarshal.Marshal(bp)
+func BlueprintJSON(bp *stichv1.Blueprint) string { return protoJSON(bp) }
+
+// protoJSON renders m as indented JSON with proto field names.
+func protoJSON(m proto.Message) string {
+	b, err := blueprintMarshal.Marshal(m)
 	if err != nil {
 		return "{}"
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stichdev/stich/codegen"
 	"github.com/stichdev/stich/editformat"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 )
@@ -25,15 +26,21 @@ func samplePromptData(t testing.TB) PromptData {
 		Prompt:    "a task tracker",
 		Blueprint: BlueprintJSON(bp),
 		Phase:     bp.Roadmap[1],
+		Done:      bp.Roadmap[:1],
 		Files:     SelectFiles(files, []string{"src/App.tsx"}, 200),
 		FileList:  sortedPaths(files),
 		Diagnostics: []*stichv1.Diagnostic{
 			{Code: "TS2304", File: "src/App.tsx", Line: 3, Column: 5, Message: "Cannot find name 'useEffect'."},
 			{Code: "STICH001", File: "src/components/TaskList.tsx", Message: "planned file was not written"},
 		},
-		Message:   "Add a button to clear completed tasks",
-		Messages:  []string{"Make the header blue"},
-		History:   []string{"Add due dates"},
+		Message:  "Add a button to clear completed tasks",
+		Messages: []string{"Make the header blue"},
+		History:  []string{"Add due dates"},
+		Summary:  "The user asked for due dates on tasks; they were added.",
+		Turns: []codegen.Turn{
+			{Role: "user", Text: "Sort tasks by due date"},
+			{Role: "assistant", Text: "Done: the list is sorted by due date, earliest first."},
+		},
 		Templates: []string{"crud", "dashboard", "landing", "form", "kanban"},
 		Protected: TemplatePaths,
 	}
@@ -43,7 +50,7 @@ func samplePromptData(t testing.TB) PromptData {
 // compares it with testdata/prompts/ACTION.golden (go test -rewrite).
 func TestPromptsGolden(t *testing.T) {
 	data := samplePromptData(t)
-	for _, a := range Actions {
+	for _, a := range append(append([]Action(nil), Actions...), promptCompaction) {
 		t.Run(string(a), func(t *testing.T) {
 			p, err := Render(a, data)
 			if err != nil {

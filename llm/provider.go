@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/stichdev/stich/codegen"
 	"github.com/stichdev/stich/editformat"
@@ -29,15 +30,9 @@ var TemplatePaths = []string{
 // with the blueprint's title, description and project name.
 func ScaffoldTemplate(bp *stichv1.Blueprint) (map[string]string, error) {
 	sbp := scaffold.Plan(strings.TrimSpace(bp.GetTitle()+". "+bp.GetDescription()), nil)
-	all, err := scaffold.Files(sbp)
+	out, err := scaffold.RenderFiles(sbp, TemplatePaths...) // NB: not the whole app: this is on the way to the first token
 	if err != nil {
 		return nil, fmt.Errorf("llm: template: %w", err)
-	}
-	out := make(map[string]string, len(TemplatePaths))
-	for _, p := range TemplatePaths {
-		if c, ok := all[p]; ok {
-			out[p] = c
-		}
 	}
 	if name := bp.GetProjectName(); projectNameRE.MatchString(name) && sbp.GetProjectName() != "" {
 		old, repl := `"name": "`+sbp.GetProjectName()+`"`, `"name": "`+name+`"`
@@ -99,6 +94,7 @@ func WithChunkSize(n int) ProviderOption {
 // [codegen.Provider] with the prompts of this package, the [Client] and
 // package editformat. It is safe for concurrent use by different sessions.
 type Provider struct {
+	templates      templateCache
 	name           string
 	client         *Client
 	template       func(*stichv1.Blueprint) (map[string]string, error)
@@ -187,6 +183,7 @@ func (p *Provider) Blueprint(ctx context.Context, prompt string) (*stichv1.Bluep
 		}
 	}
 	p.addTemplate(bp)
+	p.templates.start(bp, p.template)
 	return bp, nil
 }
 
@@ -243,7 +240,7 @@ func (p *Provider) Implement(ctx context.Context, bp *stichv1.Blueprint, phase *
 		case isTmpl[f.GetPath()]:
 			if tmplFiles == nil {
 				var err error
-				if tmplFiles, err = p.template(bp); err != nil {
+				if tmplFiles, err = p.templates.get(ctx, bp, p.template); err != nil {
 					return err
 				}
 			}
@@ -420,8 +417,8 @@ func ParseReview(answer string, files map[string]string) ([]*stichv1.Diagnostic,
 // extractArray returns the first balanced JSON array of an answer, from a
 // fence if there is one.
 func extractArray(answer string) string {
-	if m := fenceRE.FindStringSubmatch(answer); m != nil {
-		if b := strings.TrimSpace(m[1]); strings.HasPrefix(b, "[") {
+	if fences := fenceBodies(answer); len(fences) > 0 {
+		if b := strings.TrimSpace(fences[0]); strings.HasPrefix(b, "[") {
 			if a, ok := balancedArray(b); ok {
 				return removeTrailingCommas(a)
 			}
@@ -465,10 +462,12 @@ func (p *Provider) Fix(ctx context.Context, bp *stichv1.Blueprint, files map[str
 }
 
 // Refine implements [codegen.Provider]: the conversation model answers the
-// user and plans the change as a phase.
-func (p *Provider) Refine(ctx context.Context, prompt string, applied []string, message string, bp *stichv1.Blueprint, files map[string]string) (*codegen.Refinement, error) {
+// user and plans the change as a phase. It sees the summary of the
+// conversation compacted away and the turns since (or, for a session
+// without recorded turns, the changes applied).
+func (p *Provider) Refine(ctx context.Context, prompt string, conv codegen.Conversation, message string, bp *stichv1.Blueprint, files map[string]string) (*codegen.Refinement, error) {
 	pr, err := Render(ActionConversation, PromptData{
-		Prompt: prompt, History: applied, Message: message, Blueprint: BlueprintJSON(bp),
+		Prompt: prompt, History: conv.Applied, Summary: conv.Summary, Turns: conv.Turns, Message: message, Blueprint: BlueprintJSON(bp),
 		FileList: sortedPaths(files), Protected: p.protected,
 	})
 	if err != nil {
@@ -541,4 +540,45 @@ func ParseRefinement(answer, message string, files map[string]string, protected 
 		}
 	}
 	return r
+}
+
+// Compact implements [codegen.Provider]: the conversation model merges
+// turns into the earlier summary. The answer is taken as plain text (a
+// code fence around it is removed), valid UTF-8 and at most
+// [codegen.MaxSummaryBytes]; an empty answer is an error.
+func (p *Provider) Compact(ctx context.Context, summary string, turns []codegen.Turn) (string, error) {
+	pr, err := Render(promptCompaction, PromptData{Summary: summary, Turns: turns})
+	if err != nil {
+		return "", err
+	}
+	res, err := p.client.Stream(ctx, Request{Action: ActionConversation, Messages: pr.Messages(), Session: sessionOf(ctx)})
+	if err != nil {
+		return "", err
+	}
+	return CleanSummary(res.Text)
+}
+
+// ErrEmptySummary is returned when a model's summary is empty.
+var ErrEmptySummary = errors.New("llm: the conversation summary is empty")
+
+// CleanSummary validates a summary a model wrote: surrounding whitespace
+// and one code fence are removed, invalid UTF-8 is replaced, and it is cut
+// to [codegen.MaxSummaryBytes] on a rune boundary.
+func CleanSummary(answer string) (string, error) {
+	s := strings.TrimSpace(strings.ToValidUTF8(answer, "\uFFFD"))
+	if strings.HasPrefix(s, "```") && strings.HasSuffix(s, "```") && len(s) >= 6 {
+		if i := strings.IndexByte(s, '\n'); i >= 0 {
+			s = strings.TrimSpace(s[i+1 : len(s)-3])
+		}
+	}
+	if len(s) > codegen.MaxSummaryBytes {
+		s = s[:codegen.MaxSummaryBytes]
+		for len(s) > 0 && !utf8.ValidString(s) {
+			s = s[:len(s)-1]
+		}
+	}
+	if s == "" {
+		return "", ErrEmptySummary
+	}
+	return s, nil
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/stichdev/stich/codegen"
 	"github.com/stichdev/stich/editformat"
 	"github.com/stichdev/stich/llm/llmtest"
@@ -149,7 +151,16 @@ func TestProviderGeneratesApp(t *testing.T) {
 	em := newMem(nil)
 	files := map[string]string{}
 	var reviews [][]*stichv1.Diagnostic
-	for _, phase := range bp.Roadmap {
+	for i, phase := range bp.Roadmap {
+		if i > 0 { // as the session grain does: later phases are planned when entered
+			req := codegen.PhaseRequest{Index: i, Roadmap: phase, Done: bp.Roadmap[:i], Files: copyFiles(files)}
+			if phase, err = prov.PlanPhase(ctx, bp, req); err != nil {
+				t.Fatalf("plan phase %d: %v", i+1, err)
+			}
+			if !strings.Contains(phase.Description, "components used by App") || len(phase.Files) != 2 || !phase.LastPhase {
+				t.Fatalf("phase %d was not planned by the model: %v", i+1, phase)
+			}
+		}
 		if err := prov.Implement(ctx, bp, phase, copyFiles(files), nil, em); err != nil {
 			t.Fatalf("implement %s: %v", phase.Name, err)
 		}
@@ -170,7 +181,7 @@ func TestProviderGeneratesApp(t *testing.T) {
 		t.Fatalf("reviews %v", reviews)
 	}
 
-	ref, err := prov.Refine(ctx, "a task tracker", nil, "add a button that clears completed tasks", bp, files)
+	ref, err := prov.Refine(ctx, "a task tracker", codegen.Conversation{}, "add a button that clears completed tasks", bp, files)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +246,7 @@ func TestProviderGeneratesApp(t *testing.T) {
 		}
 		actions[r.Action] += r.Requests
 	}
-	if fmt.Sprint(actions) != "map[blueprint:1 conversation:1 fixing:1 phase_implementation:3 review:2]" {
+	if fmt.Sprint(actions) != "map[blueprint:1 conversation:1 fixing:1 phase_implementation:3 phase_planning:1 review:2]" {
 		t.Fatalf("usage by action %v", actions)
 	}
 }
@@ -247,6 +258,74 @@ func contains(s []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// TestProviderPlansPhases checks phase planning's tolerance, its repair
+// request, and its fallback to the roadmap's entry.
+func TestProviderPlansPhases(t *testing.T) {
+	prov, _, srv := newProviderServer(t, "phase_planning.json", "sk-llmtest-generation-0123456789abcdef")
+	bp, err := ExtractBlueprint(readAnswer(t, "blueprint.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs []string
+	ctx := codegen.ContextWithLog(context.Background(), func(s string) { logs = append(logs, s) })
+	files := map[string]string{"src/App.tsx": "export default function App() { return null }\n"}
+	req := codegen.PhaseRequest{Index: 1, Roadmap: bp.Roadmap[1], Done: bp.Roadmap[:1], Files: files,
+		Diagnostics: []*stichv1.Diagnostic{{Code: "TS2304", File: "src/App.tsx", Message: "Cannot find name 'useEffect'."}},
+		Pending:     []string{"make the header blue"}}
+	want := &stichv1.PhasePlan{Name: "Features", Description: "Adding, toggling and deleting tasks: the form and the list as components used by App.",
+		Files: []*stichv1.FilePlan{
+			{Path: "src/components/TaskForm.tsx", Purpose: "Form to add a task"},
+			{Path: "src/components/TaskList.tsx", Purpose: "List of tasks with toggle and delete"},
+		}, LastPhase: true}
+	for i, wantRequests := range []int{1, 3} {
+		plan, err := prov.PlanPhase(ctx, bp, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !proto.Equal(plan, want) {
+			t.Fatalf("plan %d:\n got %v\nwant %v", i+1, plan, want)
+		}
+		if n := len(srv.Requests()); n != wantRequests {
+			t.Fatalf("plan %d took %d requests in all, want %d", i+1, n, wantRequests)
+		}
+	}
+	reqs := srv.Requests()
+	prompt := reqs[0].Messages[1].Content
+	for _, s := range []string{"Phases done:\n- Core", "Cannot find name 'useEffect'", "- make the header blue", `"name": "Features"`, "- src/App.tsx"} {
+		if !strings.Contains(prompt, s) {
+			t.Fatalf("the planning prompt lacks %q:\n%s", s, prompt)
+		}
+	}
+	repair := reqs[2].Messages[len(reqs[2].Messages)-1].Content
+	for _, s := range []string{"name is missing", "files[0].path", "must be clean", "already listed as files[1]", `extension ".sh" is not allowed`} {
+		if !strings.Contains(repair, s) {
+			t.Fatalf("the repair request lacks %q:\n%s", s, repair)
+		}
+	}
+	if len(logs) != 0 {
+		t.Fatalf("logs before any fallback: %v", logs)
+	}
+	plan, err := prov.PlanPhase(ctx, bp, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(plan, bp.Roadmap[1]) || plan == bp.Roadmap[1] {
+		t.Fatalf("an unusable plan did not fall back to a copy of the roadmap's entry: %v", plan)
+	}
+	if len(logs) != 1 || !strings.Contains(logs[0], "files is empty") || !strings.Contains(logs[0], "following the blueprint's roadmap") {
+		t.Fatalf("logs %q", logs)
+	}
+	if srv.Remaining() != 0 {
+		t.Fatalf("%d scripted answers unused", srv.Remaining())
+	}
+	if _, err := ExtractPhasePlan("no json here", nil, 0); !errors.Is(err, ErrNoJSON) {
+		t.Fatalf("prose: %v", err)
+	}
+	if _, err := ExtractPhasePlan(`{"name": "Big", "files": ["a.ts"]}`, nil, codegen.MaxFiles); !errors.Is(err, ErrBadPhasePlan) {
+		t.Fatalf("too many files for the app: %v", err)
+	}
 }
 
 func TestProviderRepairsBlueprint(t *testing.T) {
@@ -373,5 +452,53 @@ func TestParseRefinementFallbacks(t *testing.T) {
 		map[string]string{"src/b.ts": "", "package.json": ""}, TemplatePaths)
 	if r.Phase.Name != "Refinement" || r.Phase.Description != "msg" || r.Phase.Files[0].Path != "src/a.ts" || fmt.Sprint(r.Deleted) != "[src/b.ts]" {
 		t.Fatalf("%+v %v", r, r.Phase)
+	}
+}
+
+// TestProviderCompactsConversation checks the compaction prompt, the
+// cleaning of the summary, and that a refinement continues from it.
+func TestProviderCompactsConversation(t *testing.T) {
+	prov, _, srv := newProviderServer(t, "compaction.json", "sk-llmtest-generation-0123456789abcdef")
+	ctx := ContextWithSession(context.Background(), "sess-c")
+	old := []codegen.Turn{
+		{Role: "user", Text: "add due dates"}, {Role: "assistant", Text: "Added a due date to each task."},
+		{Role: "user", Text: "sort by due date"}, {Role: "assistant", Text: "Sorted, earliest first."},
+	}
+	summary, err := prov.Compact(ctx, "The app is a task tracker.", old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(summary, "The user asked for due dates") || strings.Contains(summary, "```") {
+		t.Fatalf("summary %q", summary)
+	}
+	prompt := srv.Requests()[0].Messages[1].Content
+	for _, s := range []string{"Summary so far:\n\"\"\"\nThe app is a task tracker.", "- user: add due dates", "- assistant: Sorted, earliest first.", "Write the updated summary."} {
+		if !strings.Contains(prompt, s) {
+			t.Fatalf("the compaction prompt lacks %q:\n%s", s, prompt)
+		}
+	}
+	kept := []codegen.Turn{{Role: "user", Text: "make the header blue"}, {Role: "assistant", Text: "The header is blue now."}}
+	conv := codegen.Conversation{Applied: []string{"add due dates", "sort by due date", "make the header blue"}, Summary: summary, Turns: kept}
+	bp, err := ExtractBlueprint(readAnswer(t, "blueprint.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prov.Refine(ctx, "a task tracker", conv, "add a button that clears completed tasks", bp, map[string]string{"src/App.tsx": "x"}); err != nil {
+		t.Fatal(err)
+	}
+	prompt = srv.Requests()[1].Messages[1].Content
+	for _, s := range []string{"Summary of the earlier conversation:\n\"\"\"\n" + summary, "The conversation since then, oldest first:\n- user: make the header blue\n- assistant: The header is blue now."} {
+		if !strings.Contains(prompt, s) {
+			t.Fatalf("the conversation prompt lacks %q:\n%s", s, prompt)
+		}
+	}
+	if strings.Contains(prompt, "sort by due date") || strings.Contains(prompt, "Changes already made") {
+		t.Fatalf("the conversation prompt repeats what was compacted:\n%s", prompt)
+	}
+	if _, err := prov.Compact(ctx, summary, kept); !errors.Is(err, ErrEmptySummary) {
+		t.Fatalf("an empty summary: %v", err)
+	}
+	if s, err := CleanSummary(strings.Repeat("é", codegen.MaxSummaryBytes) + "\xff"); err != nil || len(s) > codegen.MaxSummaryBytes || !utf8.ValidString(s) {
+		t.Fatalf("long summary: %d bytes, valid %v, %v", len(s), utf8.ValidString(s), err)
 	}
 }

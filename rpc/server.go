@@ -98,7 +98,10 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 
 	opts := []connect.HandlerOption{
 		connect.WithInterceptors(obs, val),
-		connect.WithCompressMinBytes(1024),
+		// NB: session events are small and latency-bound; gzip (a pooled
+		// writer is often lost to GC) cost more on the way to a watcher
+		// than it saved in bytes. Large replies (files) are compressed.
+		connect.WithCompressMinBytes(compressMinBytes),
 	}
 	mux := http.NewServeMux()
 	mux.Handle(stichv1connect.NewSessionServiceHandler(&sessionService{
@@ -110,7 +113,7 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	mux.HandleFunc("/api/", apiNotFound)
 	services := []string{stichv1connect.SessionServiceName, stichv1connect.AdminServiceName}
 	s.health = grpchealth.NewStaticChecker(services...)
-	mux.Handle(grpchealth.NewHandler(s.health, connect.WithCompressMinBytes(1024)))
+	mux.Handle(grpchealth.NewHandler(s.health, connect.WithCompressMinBytes(compressMinBytes)))
 	reflector := grpcreflect.NewStaticReflector(services...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))

@@ -23,6 +23,11 @@ const callTimeout = 15 * time.Second
 // titleTimeout bounds GetSession's look-up of the user's title.
 const titleTimeout = 2 * time.Second
 
+// compressMinBytes is the smallest message the API compresses (when the
+// client accepts gzip): file contents, not session events, which are
+// mostly smaller and on the way to a watcher.
+const compressMinBytes = 8 << 10
+
 // sessionService implements stich.v1.SessionService on top of the grains.
 type sessionService struct {
 	rt          *actors.Runtime

@@ -187,6 +187,39 @@ func Files(bp *stichv1.Blueprint) (map[string]string, error) {
 	return m.render()
 }
 
+// RenderFiles renders only the files at paths of the app for bp: for each
+// path the app has, what [Files] returns for it; paths the app does not
+// have are left out. It accepts the blueprints Files accepts and returns
+// the same errors, without rendering the rest of the app.
+func RenderFiles(bp *stichv1.Blueprint, paths ...string) (map[string]string, error) {
+	m, err := buildModel(bp)
+	if err != nil {
+		return nil, err
+	}
+	plan := m.plan()
+	if err := checkRoadmap(bp.GetRoadmap(), plan); err != nil {
+		return nil, err
+	}
+	want := make(map[string]bool, len(paths))
+	for _, p := range paths {
+		want[p] = true
+	}
+	out := make(map[string]string, len(paths))
+	for _, ph := range plan {
+		for _, f := range ph.Files {
+			if !want[f.Path] {
+				continue
+			}
+			content, err := m.renderFile(f.Path)
+			if err != nil {
+				return nil, fmt.Errorf("scaffold: render %s: %w", f.Path, err)
+			}
+			out[f.Path] = content
+		}
+	}
+	return out, nil
+}
+
 func checkRoadmap(roadmap []*stichv1.PhasePlan, want []plannedPhase) error {
 	got := map[string]bool{}
 	for _, p := range roadmap {

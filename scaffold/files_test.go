@@ -417,3 +417,31 @@ func TestLabel(t *testing.T) {
 		t.Error("the generated app does not say it came from the scaffold")
 	}
 }
+
+// TestRenderFilesIsFilesSubset checks that RenderFiles returns exactly
+// what Files returns for the paths asked, for every sample app.
+func TestRenderFilesIsFilesSubset(t *testing.T) {
+	for _, app := range sampleApps {
+		bp := app.plan()
+		all, err := Files(bp)
+		if err != nil {
+			t.Fatalf("%s: %v", app.name, err)
+		}
+		paths := []string{"package.json", "package-lock.json", "index.html", "public/favicon.svg", "src/App.tsx", "no/such/file.ts"}
+		got, err := RenderFiles(bp, paths...)
+		if err != nil {
+			t.Fatalf("%s: %v", app.name, err)
+		}
+		if len(got) != len(paths)-1 {
+			t.Fatalf("%s: rendered %d files, want %d", app.name, len(got), len(paths)-1)
+		}
+		for p, c := range got {
+			if all[p] != c {
+				t.Fatalf("%s: %s differs from Files", app.name, p)
+			}
+		}
+	}
+	if _, err := RenderFiles(&stichv1.Blueprint{AppKind: "spaceship"}, "package.json"); !errors.Is(err, ErrUnknownKind) {
+		t.Fatalf("unknown kind: %v", err)
+	}
+}

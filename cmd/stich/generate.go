@@ -49,7 +49,9 @@ files are written to that folder when generation completes.
 Exit codes: 0 the app was generated; 1 generation failed or was stopped, or the server
 reported an error; 2 bad flags or arguments.`,
 		Example: `  stich generate --out recipes "a recipe tracker with ingredients and ratings"
-  stich generate --server http://127.0.0.1:8080 --json "a kanban board for my team" > events.ndjson`,
+  stich generate --server http://127.0.0.1:8080 --json "a kanban board for my team" > events.ndjson
+  OPENAI_API_KEY=... stich generate --provider openai --model gpt-4.1 "a habit tracker"
+  stich generate --provider ollama --base-url http://127.0.0.1:11434/v1 --model qwen2.5-coder "a notes app"`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError{fmt.Errorf("generate takes exactly one PROMPT argument (quote it), got %d", len(args))}
@@ -69,6 +71,7 @@ reported an error; 2 bad flags or arguments.`,
 	fl.BoolVar(&f.force, "force", false, "allow --out to name a folder that already has files (they may be overwritten)")
 	fl.BoolVar(&f.json, "json", false, "print events as NDJSON instead of progress")
 	fl.StringVar(&f.provider, "provider", "", "provider that writes the app: scaffold, or a model provider kind such as openai (default: the server's default); without --server, a model kind configures the embedded node")
+	aliasModelProvider(fl)
 	fl.StringVar(&f.models.config, "llm-config", "", "embedded node: model configuration file (see stich serve --help)")
 	fl.StringVar(&f.models.baseURL, "base-url", "", "embedded node: OpenAI-compatible API root of the model provider")
 	fl.StringVar(&f.models.model, "model", "", "embedded node: model id")

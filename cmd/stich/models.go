@@ -29,11 +29,23 @@ type modelFlags struct {
 
 func (f *modelFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.config, "llm-config", "", "JSON or YAML file configuring model providers and per-action models (env STICH_LLM_CONFIG)")
-	fl.StringVar(&f.provider, "model-provider", "", "use a model: openai, anthropic, gemini, ollama, vllm, llamacpp, openrouter or custom (env STICH_LLM_PROVIDER); none means the scaffold")
+	fl.StringVar(&f.provider, "provider", "", "use a model: openai, anthropic, gemini, ollama, vllm, llamacpp, openrouter or custom (env STICH_LLM_PROVIDER); none or scaffold means the scaffold (--model-provider is an alias)")
+	aliasModelProvider(fl)
 	fl.StringVar(&f.baseURL, "base-url", "", "OpenAI-compatible API root of the model provider, up to /v1 (env STICH_LLM_BASE_URL)")
 	fl.StringVar(&f.model, "model", "", "model id for every agent action (env STICH_LLM_MODEL); per-action models need --llm-config")
 	fl.StringVar(&f.fallback, "fallback-model", "", "model to switch to when --model keeps failing (same provider)")
 	fl.StringVar(&f.apiKeyEnv, "api-key-env", "", "name of the environment variable holding the API key, e.g. OPENAI_API_KEY (env STICH_LLM_API_KEY_ENV; or put the key itself in STICH_LLM_API_KEY)")
+}
+
+// aliasModelProvider makes --model-provider, the flag's earlier name, an
+// alias of --provider on fl.
+func aliasModelProvider(fl *pflag.FlagSet) {
+	fl.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "model-provider" {
+			name = "provider"
+		}
+		return pflag.NormalizedName(name)
+	})
 }
 
 // getenv overlays the flags on the process environment for llm.LoadConfig.
@@ -55,8 +67,11 @@ func (f *modelFlags) getenv(name string) string {
 
 // load returns the model configuration, or ok=false when none is set.
 func (f *modelFlags) load() (llm.Config, bool, error) {
+	if f.provider == "scaffold" {
+		return llm.Config{}, false, nil // asked for explicitly: no model
+	}
 	if f.provider == "" && (f.baseURL != "" || f.model != "") && os.Getenv(llm.EnvProvider) == "" && f.config == "" && os.Getenv(llm.EnvConfig) == "" {
-		return llm.Config{}, false, usageError{errors.New("--base-url and --model need --model-provider (for any OpenAI-compatible endpoint: --model-provider custom)")}
+		return llm.Config{}, false, usageError{errors.New("--base-url and --model need --provider (for any OpenAI-compatible endpoint: --provider custom)")}
 	}
 	cfg, ok, err := llm.LoadConfig(f.getenv)
 	if err != nil {
@@ -120,7 +135,7 @@ whether one is set. With nothing configured, apps are written by the scaffold (n
 			fmt.Fprintln(out, "scaffold        built in, deterministic — labelled \"scaffold (no model)\"")
 			if !ok {
 				fmt.Fprintln(out, "\nNo model provider is configured; the scaffold writes every app.")
-				fmt.Fprintln(out, "Configure one with --model-provider/--base-url/--model or STICH_LLM_* (see stich serve --help).")
+				fmt.Fprintln(out, "Configure one with --provider/--base-url/--model or STICH_LLM_* (see stich serve --help).")
 				return nil
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)

@@ -65,7 +65,9 @@ reconnect with after_seq), sessions stop and persist, storage is closed. Interru
 generations resume when the node starts again.`,
 		Example: `  stich serve
   stich serve --data /var/lib/stich --http 0.0.0.0:8080 --region eu-west
-  STICH_HTTP=127.0.0.1:9090 stich serve`,
+  STICH_HTTP=127.0.0.1:9090 stich serve
+  OPENAI_API_KEY=... stich serve --provider openai --model gpt-4.1
+  stich serve --provider custom --base-url http://127.0.0.1:8000/v1 --model my-model --fallback-model my-small-model`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, err := g.logger(cmd.ErrOrStderr())

@@ -1866,7 +1866,10 @@ type Session struct {
 	// The latest version (0 before the first generation completes).
 	Version uint32 `protobuf:"varint,14,opt,name=version,proto3" json:"version,omitempty"`
 	// The title the user gave the app (RenameSession); empty when none.
-	Title         string `protobuf:"bytes,15,opt,name=title,proto3" json:"title,omitempty"`
+	Title string `protobuf:"bytes,15,opt,name=title,proto3" json:"title,omitempty"`
+	// Model usage per action and model (empty for the scaffold), kept
+	// across restarts; counters hold the totals.
+	Usage         []*ModelUsage `protobuf:"bytes,16,rep,name=usage,proto3" json:"usage,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2006,6 +2009,109 @@ func (x *Session) GetTitle() string {
 	return ""
 }
 
+func (x *Session) GetUsage() []*ModelUsage {
+	if x != nil {
+		return x.Usage
+	}
+	return nil
+}
+
+// ModelUsage is the token usage and cost of one action's calls to one model.
+type ModelUsage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The agent action, e.g. "blueprint", "phase_implementation".
+	Action string `protobuf:"bytes,1,opt,name=action,proto3" json:"action,omitempty"`
+	// "provider/model", e.g. "openai/gpt-4.1".
+	Model            string  `protobuf:"bytes,2,opt,name=model,proto3" json:"model,omitempty"`
+	PromptTokens     uint64  `protobuf:"varint,3,opt,name=prompt_tokens,json=promptTokens,proto3" json:"prompt_tokens,omitempty"`
+	CompletionTokens uint64  `protobuf:"varint,4,opt,name=completion_tokens,json=completionTokens,proto3" json:"completion_tokens,omitempty"`
+	CostUsd          float64 `protobuf:"fixed64,5,opt,name=cost_usd,json=costUsd,proto3" json:"cost_usd,omitempty"`
+	Requests         uint64  `protobuf:"varint,6,opt,name=requests,proto3" json:"requests,omitempty"`
+	// Some of the counts were estimated (the endpoint reported none).
+	Estimated     bool `protobuf:"varint,7,opt,name=estimated,proto3" json:"estimated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelUsage) Reset() {
+	*x = ModelUsage{}
+	mi := &file_stich_v1_session_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelUsage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelUsage) ProtoMessage() {}
+
+func (x *ModelUsage) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelUsage.ProtoReflect.Descriptor instead.
+func (*ModelUsage) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ModelUsage) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *ModelUsage) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *ModelUsage) GetPromptTokens() uint64 {
+	if x != nil {
+		return x.PromptTokens
+	}
+	return 0
+}
+
+func (x *ModelUsage) GetCompletionTokens() uint64 {
+	if x != nil {
+		return x.CompletionTokens
+	}
+	return 0
+}
+
+func (x *ModelUsage) GetCostUsd() float64 {
+	if x != nil {
+		return x.CostUsd
+	}
+	return 0
+}
+
+func (x *ModelUsage) GetRequests() uint64 {
+	if x != nil {
+		return x.Requests
+	}
+	return 0
+}
+
+func (x *ModelUsage) GetEstimated() bool {
+	if x != nil {
+		return x.Estimated
+	}
+	return false
+}
+
 type SessionCounters struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	PhasesCompleted    uint32                 `protobuf:"varint,1,opt,name=phases_completed,json=phasesCompleted,proto3" json:"phases_completed,omitempty"`
@@ -2028,7 +2134,7 @@ type SessionCounters struct {
 
 func (x *SessionCounters) Reset() {
 	*x = SessionCounters{}
-	mi := &file_stich_v1_session_proto_msgTypes[34]
+	mi := &file_stich_v1_session_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2040,7 +2146,7 @@ func (x *SessionCounters) String() string {
 func (*SessionCounters) ProtoMessage() {}
 
 func (x *SessionCounters) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[34]
+	mi := &file_stich_v1_session_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2053,7 +2159,7 @@ func (x *SessionCounters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionCounters.ProtoReflect.Descriptor instead.
 func (*SessionCounters) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{34}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SessionCounters) GetPhasesCompleted() uint32 {
@@ -2152,7 +2258,7 @@ type FileInfo struct {
 
 func (x *FileInfo) Reset() {
 	*x = FileInfo{}
-	mi := &file_stich_v1_session_proto_msgTypes[35]
+	mi := &file_stich_v1_session_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2164,7 +2270,7 @@ func (x *FileInfo) String() string {
 func (*FileInfo) ProtoMessage() {}
 
 func (x *FileInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[35]
+	mi := &file_stich_v1_session_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2177,7 +2283,7 @@ func (x *FileInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileInfo.ProtoReflect.Descriptor instead.
 func (*FileInfo) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{35}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *FileInfo) GetPath() string {
@@ -2212,7 +2318,7 @@ type File struct {
 
 func (x *File) Reset() {
 	*x = File{}
-	mi := &file_stich_v1_session_proto_msgTypes[36]
+	mi := &file_stich_v1_session_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2224,7 +2330,7 @@ func (x *File) String() string {
 func (*File) ProtoMessage() {}
 
 func (x *File) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[36]
+	mi := &file_stich_v1_session_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2237,7 +2343,7 @@ func (x *File) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use File.ProtoReflect.Descriptor instead.
 func (*File) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{36}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *File) GetPath() string {
@@ -2284,7 +2390,7 @@ type Blueprint struct {
 
 func (x *Blueprint) Reset() {
 	*x = Blueprint{}
-	mi := &file_stich_v1_session_proto_msgTypes[37]
+	mi := &file_stich_v1_session_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2296,7 +2402,7 @@ func (x *Blueprint) String() string {
 func (*Blueprint) ProtoMessage() {}
 
 func (x *Blueprint) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[37]
+	mi := &file_stich_v1_session_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2309,7 +2415,7 @@ func (x *Blueprint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Blueprint.ProtoReflect.Descriptor instead.
 func (*Blueprint) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{37}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Blueprint) GetTitle() string {
@@ -2406,7 +2512,7 @@ type View struct {
 
 func (x *View) Reset() {
 	*x = View{}
-	mi := &file_stich_v1_session_proto_msgTypes[38]
+	mi := &file_stich_v1_session_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2418,7 +2524,7 @@ func (x *View) String() string {
 func (*View) ProtoMessage() {}
 
 func (x *View) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[38]
+	mi := &file_stich_v1_session_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2431,7 +2537,7 @@ func (x *View) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use View.ProtoReflect.Descriptor instead.
 func (*View) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{38}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *View) GetName() string {
@@ -2458,7 +2564,7 @@ type Entity struct {
 
 func (x *Entity) Reset() {
 	*x = Entity{}
-	mi := &file_stich_v1_session_proto_msgTypes[39]
+	mi := &file_stich_v1_session_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2470,7 +2576,7 @@ func (x *Entity) String() string {
 func (*Entity) ProtoMessage() {}
 
 func (x *Entity) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[39]
+	mi := &file_stich_v1_session_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2483,7 +2589,7 @@ func (x *Entity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Entity.ProtoReflect.Descriptor instead.
 func (*Entity) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{39}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *Entity) GetName() string {
@@ -2511,7 +2617,7 @@ type EntityField struct {
 
 func (x *EntityField) Reset() {
 	*x = EntityField{}
-	mi := &file_stich_v1_session_proto_msgTypes[40]
+	mi := &file_stich_v1_session_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2523,7 +2629,7 @@ func (x *EntityField) String() string {
 func (*EntityField) ProtoMessage() {}
 
 func (x *EntityField) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[40]
+	mi := &file_stich_v1_session_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2536,7 +2642,7 @@ func (x *EntityField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntityField.ProtoReflect.Descriptor instead.
 func (*EntityField) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{40}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *EntityField) GetName() string {
@@ -2565,7 +2671,7 @@ type PhasePlan struct {
 
 func (x *PhasePlan) Reset() {
 	*x = PhasePlan{}
-	mi := &file_stich_v1_session_proto_msgTypes[41]
+	mi := &file_stich_v1_session_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2577,7 +2683,7 @@ func (x *PhasePlan) String() string {
 func (*PhasePlan) ProtoMessage() {}
 
 func (x *PhasePlan) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[41]
+	mi := &file_stich_v1_session_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2590,7 +2696,7 @@ func (x *PhasePlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhasePlan.ProtoReflect.Descriptor instead.
 func (*PhasePlan) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{41}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *PhasePlan) GetName() string {
@@ -2631,7 +2737,7 @@ type FilePlan struct {
 
 func (x *FilePlan) Reset() {
 	*x = FilePlan{}
-	mi := &file_stich_v1_session_proto_msgTypes[42]
+	mi := &file_stich_v1_session_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2643,7 +2749,7 @@ func (x *FilePlan) String() string {
 func (*FilePlan) ProtoMessage() {}
 
 func (x *FilePlan) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[42]
+	mi := &file_stich_v1_session_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2656,7 +2762,7 @@ func (x *FilePlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FilePlan.ProtoReflect.Descriptor instead.
 func (*FilePlan) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{42}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *FilePlan) GetPath() string {
@@ -2687,7 +2793,7 @@ type Diagnostic struct {
 
 func (x *Diagnostic) Reset() {
 	*x = Diagnostic{}
-	mi := &file_stich_v1_session_proto_msgTypes[43]
+	mi := &file_stich_v1_session_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2699,7 +2805,7 @@ func (x *Diagnostic) String() string {
 func (*Diagnostic) ProtoMessage() {}
 
 func (x *Diagnostic) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[43]
+	mi := &file_stich_v1_session_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2712,7 +2818,7 @@ func (x *Diagnostic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Diagnostic.ProtoReflect.Descriptor instead.
 func (*Diagnostic) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{43}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *Diagnostic) GetCode() string {
@@ -2789,7 +2895,7 @@ type SessionEvent struct {
 
 func (x *SessionEvent) Reset() {
 	*x = SessionEvent{}
-	mi := &file_stich_v1_session_proto_msgTypes[44]
+	mi := &file_stich_v1_session_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2801,7 +2907,7 @@ func (x *SessionEvent) String() string {
 func (*SessionEvent) ProtoMessage() {}
 
 func (x *SessionEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[44]
+	mi := &file_stich_v1_session_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2814,7 +2920,7 @@ func (x *SessionEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEvent.ProtoReflect.Descriptor instead.
 func (*SessionEvent) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{44}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SessionEvent) GetSeq() uint64 {
@@ -3123,7 +3229,7 @@ type VersionCreated struct {
 
 func (x *VersionCreated) Reset() {
 	*x = VersionCreated{}
-	mi := &file_stich_v1_session_proto_msgTypes[45]
+	mi := &file_stich_v1_session_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3135,7 +3241,7 @@ func (x *VersionCreated) String() string {
 func (*VersionCreated) ProtoMessage() {}
 
 func (x *VersionCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[45]
+	mi := &file_stich_v1_session_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3148,7 +3254,7 @@ func (x *VersionCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VersionCreated.ProtoReflect.Descriptor instead.
 func (*VersionCreated) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{45}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *VersionCreated) GetVersion() *Version {
@@ -3169,7 +3275,7 @@ type GenerationStarted struct {
 
 func (x *GenerationStarted) Reset() {
 	*x = GenerationStarted{}
-	mi := &file_stich_v1_session_proto_msgTypes[46]
+	mi := &file_stich_v1_session_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3181,7 +3287,7 @@ func (x *GenerationStarted) String() string {
 func (*GenerationStarted) ProtoMessage() {}
 
 func (x *GenerationStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[46]
+	mi := &file_stich_v1_session_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3194,7 +3300,7 @@ func (x *GenerationStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationStarted.ProtoReflect.Descriptor instead.
 func (*GenerationStarted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{46}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GenerationStarted) GetPrompt() string {
@@ -3227,7 +3333,7 @@ type GenerationStopped struct {
 
 func (x *GenerationStopped) Reset() {
 	*x = GenerationStopped{}
-	mi := &file_stich_v1_session_proto_msgTypes[47]
+	mi := &file_stich_v1_session_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3239,7 +3345,7 @@ func (x *GenerationStopped) String() string {
 func (*GenerationStopped) ProtoMessage() {}
 
 func (x *GenerationStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[47]
+	mi := &file_stich_v1_session_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3252,7 +3358,7 @@ func (x *GenerationStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationStopped.ProtoReflect.Descriptor instead.
 func (*GenerationStopped) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{47}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GenerationStopped) GetReason() string {
@@ -3272,7 +3378,7 @@ type GenerationResumed struct {
 
 func (x *GenerationResumed) Reset() {
 	*x = GenerationResumed{}
-	mi := &file_stich_v1_session_proto_msgTypes[48]
+	mi := &file_stich_v1_session_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3284,7 +3390,7 @@ func (x *GenerationResumed) String() string {
 func (*GenerationResumed) ProtoMessage() {}
 
 func (x *GenerationResumed) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[48]
+	mi := &file_stich_v1_session_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3297,7 +3403,7 @@ func (x *GenerationResumed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationResumed.ProtoReflect.Descriptor instead.
 func (*GenerationResumed) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{48}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GenerationResumed) GetReason() string {
@@ -3327,7 +3433,7 @@ type PhaseChanged struct {
 
 func (x *PhaseChanged) Reset() {
 	*x = PhaseChanged{}
-	mi := &file_stich_v1_session_proto_msgTypes[49]
+	mi := &file_stich_v1_session_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3339,7 +3445,7 @@ func (x *PhaseChanged) String() string {
 func (*PhaseChanged) ProtoMessage() {}
 
 func (x *PhaseChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[49]
+	mi := &file_stich_v1_session_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3352,7 +3458,7 @@ func (x *PhaseChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhaseChanged.ProtoReflect.Descriptor instead.
 func (*PhaseChanged) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{49}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *PhaseChanged) GetPhase() Phase {
@@ -3392,7 +3498,7 @@ type BlueprintReady struct {
 
 func (x *BlueprintReady) Reset() {
 	*x = BlueprintReady{}
-	mi := &file_stich_v1_session_proto_msgTypes[50]
+	mi := &file_stich_v1_session_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3404,7 +3510,7 @@ func (x *BlueprintReady) String() string {
 func (*BlueprintReady) ProtoMessage() {}
 
 func (x *BlueprintReady) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[50]
+	mi := &file_stich_v1_session_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3417,7 +3523,7 @@ func (x *BlueprintReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlueprintReady.ProtoReflect.Descriptor instead.
 func (*BlueprintReady) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{50}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *BlueprintReady) GetBlueprint() *Blueprint {
@@ -3437,7 +3543,7 @@ type FileStarted struct {
 
 func (x *FileStarted) Reset() {
 	*x = FileStarted{}
-	mi := &file_stich_v1_session_proto_msgTypes[51]
+	mi := &file_stich_v1_session_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3449,7 +3555,7 @@ func (x *FileStarted) String() string {
 func (*FileStarted) ProtoMessage() {}
 
 func (x *FileStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[51]
+	mi := &file_stich_v1_session_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3462,7 +3568,7 @@ func (x *FileStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileStarted.ProtoReflect.Descriptor instead.
 func (*FileStarted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{51}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *FileStarted) GetPath() string {
@@ -3489,7 +3595,7 @@ type FileChunk struct {
 
 func (x *FileChunk) Reset() {
 	*x = FileChunk{}
-	mi := &file_stich_v1_session_proto_msgTypes[52]
+	mi := &file_stich_v1_session_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3501,7 +3607,7 @@ func (x *FileChunk) String() string {
 func (*FileChunk) ProtoMessage() {}
 
 func (x *FileChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[52]
+	mi := &file_stich_v1_session_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3514,7 +3620,7 @@ func (x *FileChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChunk.ProtoReflect.Descriptor instead.
 func (*FileChunk) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{52}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *FileChunk) GetPath() string {
@@ -3542,7 +3648,7 @@ type FileDone struct {
 
 func (x *FileDone) Reset() {
 	*x = FileDone{}
-	mi := &file_stich_v1_session_proto_msgTypes[53]
+	mi := &file_stich_v1_session_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3554,7 +3660,7 @@ func (x *FileDone) String() string {
 func (*FileDone) ProtoMessage() {}
 
 func (x *FileDone) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[53]
+	mi := &file_stich_v1_session_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3567,7 +3673,7 @@ func (x *FileDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDone.ProtoReflect.Descriptor instead.
 func (*FileDone) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{53}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *FileDone) GetPath() string {
@@ -3600,7 +3706,7 @@ type FileDeleted struct {
 
 func (x *FileDeleted) Reset() {
 	*x = FileDeleted{}
-	mi := &file_stich_v1_session_proto_msgTypes[54]
+	mi := &file_stich_v1_session_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3612,7 +3718,7 @@ func (x *FileDeleted) String() string {
 func (*FileDeleted) ProtoMessage() {}
 
 func (x *FileDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[54]
+	mi := &file_stich_v1_session_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3625,7 +3731,7 @@ func (x *FileDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDeleted.ProtoReflect.Descriptor instead.
 func (*FileDeleted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{54}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *FileDeleted) GetPath() string {
@@ -3646,7 +3752,7 @@ type DiagnosticsReported struct {
 
 func (x *DiagnosticsReported) Reset() {
 	*x = DiagnosticsReported{}
-	mi := &file_stich_v1_session_proto_msgTypes[55]
+	mi := &file_stich_v1_session_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3658,7 +3764,7 @@ func (x *DiagnosticsReported) String() string {
 func (*DiagnosticsReported) ProtoMessage() {}
 
 func (x *DiagnosticsReported) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[55]
+	mi := &file_stich_v1_session_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3671,7 +3777,7 @@ func (x *DiagnosticsReported) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiagnosticsReported.ProtoReflect.Descriptor instead.
 func (*DiagnosticsReported) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{55}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *DiagnosticsReported) GetTool() string {
@@ -3701,7 +3807,7 @@ type FixApplied struct {
 
 func (x *FixApplied) Reset() {
 	*x = FixApplied{}
-	mi := &file_stich_v1_session_proto_msgTypes[56]
+	mi := &file_stich_v1_session_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3713,7 +3819,7 @@ func (x *FixApplied) String() string {
 func (*FixApplied) ProtoMessage() {}
 
 func (x *FixApplied) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[56]
+	mi := &file_stich_v1_session_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3726,7 +3832,7 @@ func (x *FixApplied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FixApplied.ProtoReflect.Descriptor instead.
 func (*FixApplied) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{56}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *FixApplied) GetCode() string {
@@ -3773,7 +3879,7 @@ type PreviewReady struct {
 
 func (x *PreviewReady) Reset() {
 	*x = PreviewReady{}
-	mi := &file_stich_v1_session_proto_msgTypes[57]
+	mi := &file_stich_v1_session_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3785,7 +3891,7 @@ func (x *PreviewReady) String() string {
 func (*PreviewReady) ProtoMessage() {}
 
 func (x *PreviewReady) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[57]
+	mi := &file_stich_v1_session_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3798,7 +3904,7 @@ func (x *PreviewReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewReady.ProtoReflect.Descriptor instead.
 func (*PreviewReady) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{57}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *PreviewReady) GetUrl() string {
@@ -3820,7 +3926,7 @@ type LogLine struct {
 
 func (x *LogLine) Reset() {
 	*x = LogLine{}
-	mi := &file_stich_v1_session_proto_msgTypes[58]
+	mi := &file_stich_v1_session_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3832,7 +3938,7 @@ func (x *LogLine) String() string {
 func (*LogLine) ProtoMessage() {}
 
 func (x *LogLine) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[58]
+	mi := &file_stich_v1_session_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3845,7 +3951,7 @@ func (x *LogLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLine.ProtoReflect.Descriptor instead.
 func (*LogLine) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{58}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *LogLine) GetSource() string {
@@ -3880,7 +3986,7 @@ type ChatMessage struct {
 
 func (x *ChatMessage) Reset() {
 	*x = ChatMessage{}
-	mi := &file_stich_v1_session_proto_msgTypes[59]
+	mi := &file_stich_v1_session_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3892,7 +3998,7 @@ func (x *ChatMessage) String() string {
 func (*ChatMessage) ProtoMessage() {}
 
 func (x *ChatMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[59]
+	mi := &file_stich_v1_session_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3905,7 +4011,7 @@ func (x *ChatMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatMessage.ProtoReflect.Descriptor instead.
 func (*ChatMessage) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{59}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ChatMessage) GetRole() string {
@@ -3934,7 +4040,7 @@ type ErrorEvent struct {
 
 func (x *ErrorEvent) Reset() {
 	*x = ErrorEvent{}
-	mi := &file_stich_v1_session_proto_msgTypes[60]
+	mi := &file_stich_v1_session_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3946,7 +4052,7 @@ func (x *ErrorEvent) String() string {
 func (*ErrorEvent) ProtoMessage() {}
 
 func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[60]
+	mi := &file_stich_v1_session_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3959,7 +4065,7 @@ func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorEvent.ProtoReflect.Descriptor instead.
 func (*ErrorEvent) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{60}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ErrorEvent) GetCode() string {
@@ -3995,7 +4101,7 @@ type Completed struct {
 
 func (x *Completed) Reset() {
 	*x = Completed{}
-	mi := &file_stich_v1_session_proto_msgTypes[61]
+	mi := &file_stich_v1_session_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4007,7 +4113,7 @@ func (x *Completed) String() string {
 func (*Completed) ProtoMessage() {}
 
 func (x *Completed) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[61]
+	mi := &file_stich_v1_session_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4020,7 +4126,7 @@ func (x *Completed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Completed.ProtoReflect.Descriptor instead.
 func (*Completed) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{61}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *Completed) GetFiles() uint32 {
@@ -4174,7 +4280,7 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"created_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x14\n" +
 	"\x05files\x18\x04 \x01(\rR\x05files\x12\x14\n" +
-	"\x05bytes\x18\x05 \x01(\x04R\x05bytes\"\x96\x04\n" +
+	"\x05bytes\x18\x05 \x01(\x04R\x05bytes\"\xc2\x04\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06prompt\x18\x02 \x01(\tR\x06prompt\x12%\n" +
@@ -4193,7 +4299,17 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\x06region\x18\f \x01(\tR\x06region\x12\x12\n" +
 	"\x04node\x18\r \x01(\tR\x04node\x12\x18\n" +
 	"\aversion\x18\x0e \x01(\rR\aversion\x12\x14\n" +
-	"\x05title\x18\x0f \x01(\tR\x05title\"\xc0\x03\n" +
+	"\x05title\x18\x0f \x01(\tR\x05title\x12*\n" +
+	"\x05usage\x18\x10 \x03(\v2\x14.stich.v1.ModelUsageR\x05usage\"\xe1\x01\n" +
+	"\n" +
+	"ModelUsage\x12\x16\n" +
+	"\x06action\x18\x01 \x01(\tR\x06action\x12\x14\n" +
+	"\x05model\x18\x02 \x01(\tR\x05model\x12#\n" +
+	"\rprompt_tokens\x18\x03 \x01(\x04R\fpromptTokens\x12+\n" +
+	"\x11completion_tokens\x18\x04 \x01(\x04R\x10completionTokens\x12\x19\n" +
+	"\bcost_usd\x18\x05 \x01(\x01R\acostUsd\x12\x1a\n" +
+	"\brequests\x18\x06 \x01(\x04R\brequests\x12\x1c\n" +
+	"\testimated\x18\a \x01(\bR\testimated\"\xc0\x03\n" +
 	"\x0fSessionCounters\x12)\n" +
 	"\x10phases_completed\x18\x01 \x01(\rR\x0fphasesCompleted\x12!\n" +
 	"\fphase_budget\x18\x02 \x01(\rR\vphaseBudget\x12#\n" +
@@ -4381,7 +4497,7 @@ func file_stich_v1_session_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stich_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
+var file_stich_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 63)
 var file_stich_v1_session_proto_goTypes = []any{
 	(Phase)(0),                    // 0: stich.v1.Phase
 	(*SessionOptions)(nil),        // 1: stich.v1.SessionOptions
@@ -4418,122 +4534,124 @@ var file_stich_v1_session_proto_goTypes = []any{
 	(*DeleteSessionResponse)(nil), // 32: stich.v1.DeleteSessionResponse
 	(*Version)(nil),               // 33: stich.v1.Version
 	(*Session)(nil),               // 34: stich.v1.Session
-	(*SessionCounters)(nil),       // 35: stich.v1.SessionCounters
-	(*FileInfo)(nil),              // 36: stich.v1.FileInfo
-	(*File)(nil),                  // 37: stich.v1.File
-	(*Blueprint)(nil),             // 38: stich.v1.Blueprint
-	(*View)(nil),                  // 39: stich.v1.View
-	(*Entity)(nil),                // 40: stich.v1.Entity
-	(*EntityField)(nil),           // 41: stich.v1.EntityField
-	(*PhasePlan)(nil),             // 42: stich.v1.PhasePlan
-	(*FilePlan)(nil),              // 43: stich.v1.FilePlan
-	(*Diagnostic)(nil),            // 44: stich.v1.Diagnostic
-	(*SessionEvent)(nil),          // 45: stich.v1.SessionEvent
-	(*VersionCreated)(nil),        // 46: stich.v1.VersionCreated
-	(*GenerationStarted)(nil),     // 47: stich.v1.GenerationStarted
-	(*GenerationStopped)(nil),     // 48: stich.v1.GenerationStopped
-	(*GenerationResumed)(nil),     // 49: stich.v1.GenerationResumed
-	(*PhaseChanged)(nil),          // 50: stich.v1.PhaseChanged
-	(*BlueprintReady)(nil),        // 51: stich.v1.BlueprintReady
-	(*FileStarted)(nil),           // 52: stich.v1.FileStarted
-	(*FileChunk)(nil),             // 53: stich.v1.FileChunk
-	(*FileDone)(nil),              // 54: stich.v1.FileDone
-	(*FileDeleted)(nil),           // 55: stich.v1.FileDeleted
-	(*DiagnosticsReported)(nil),   // 56: stich.v1.DiagnosticsReported
-	(*FixApplied)(nil),            // 57: stich.v1.FixApplied
-	(*PreviewReady)(nil),          // 58: stich.v1.PreviewReady
-	(*LogLine)(nil),               // 59: stich.v1.LogLine
-	(*ChatMessage)(nil),           // 60: stich.v1.ChatMessage
-	(*ErrorEvent)(nil),            // 61: stich.v1.ErrorEvent
-	(*Completed)(nil),             // 62: stich.v1.Completed
-	(*timestamppb.Timestamp)(nil), // 63: google.protobuf.Timestamp
+	(*ModelUsage)(nil),            // 35: stich.v1.ModelUsage
+	(*SessionCounters)(nil),       // 36: stich.v1.SessionCounters
+	(*FileInfo)(nil),              // 37: stich.v1.FileInfo
+	(*File)(nil),                  // 38: stich.v1.File
+	(*Blueprint)(nil),             // 39: stich.v1.Blueprint
+	(*View)(nil),                  // 40: stich.v1.View
+	(*Entity)(nil),                // 41: stich.v1.Entity
+	(*EntityField)(nil),           // 42: stich.v1.EntityField
+	(*PhasePlan)(nil),             // 43: stich.v1.PhasePlan
+	(*FilePlan)(nil),              // 44: stich.v1.FilePlan
+	(*Diagnostic)(nil),            // 45: stich.v1.Diagnostic
+	(*SessionEvent)(nil),          // 46: stich.v1.SessionEvent
+	(*VersionCreated)(nil),        // 47: stich.v1.VersionCreated
+	(*GenerationStarted)(nil),     // 48: stich.v1.GenerationStarted
+	(*GenerationStopped)(nil),     // 49: stich.v1.GenerationStopped
+	(*GenerationResumed)(nil),     // 50: stich.v1.GenerationResumed
+	(*PhaseChanged)(nil),          // 51: stich.v1.PhaseChanged
+	(*BlueprintReady)(nil),        // 52: stich.v1.BlueprintReady
+	(*FileStarted)(nil),           // 53: stich.v1.FileStarted
+	(*FileChunk)(nil),             // 54: stich.v1.FileChunk
+	(*FileDone)(nil),              // 55: stich.v1.FileDone
+	(*FileDeleted)(nil),           // 56: stich.v1.FileDeleted
+	(*DiagnosticsReported)(nil),   // 57: stich.v1.DiagnosticsReported
+	(*FixApplied)(nil),            // 58: stich.v1.FixApplied
+	(*PreviewReady)(nil),          // 59: stich.v1.PreviewReady
+	(*LogLine)(nil),               // 60: stich.v1.LogLine
+	(*ChatMessage)(nil),           // 61: stich.v1.ChatMessage
+	(*ErrorEvent)(nil),            // 62: stich.v1.ErrorEvent
+	(*Completed)(nil),             // 63: stich.v1.Completed
+	(*timestamppb.Timestamp)(nil), // 64: google.protobuf.Timestamp
 }
 var file_stich_v1_session_proto_depIdxs = []int32{
 	1,  // 0: stich.v1.CreateSessionRequest.options:type_name -> stich.v1.SessionOptions
 	0,  // 1: stich.v1.StopResponse.phase:type_name -> stich.v1.Phase
 	0,  // 2: stich.v1.ResumeResponse.phase:type_name -> stich.v1.Phase
 	34, // 3: stich.v1.GetSessionResponse.session:type_name -> stich.v1.Session
-	37, // 4: stich.v1.GetFileResponse.file:type_name -> stich.v1.File
-	36, // 5: stich.v1.ListFilesResponse.files:type_name -> stich.v1.FileInfo
+	38, // 4: stich.v1.GetFileResponse.file:type_name -> stich.v1.File
+	37, // 5: stich.v1.ListFilesResponse.files:type_name -> stich.v1.FileInfo
 	33, // 6: stich.v1.ListVersionsResponse.versions:type_name -> stich.v1.Version
 	21, // 7: stich.v1.DiffVersionsResponse.files:type_name -> stich.v1.FileDiff
 	33, // 8: stich.v1.RollbackResponse.version:type_name -> stich.v1.Version
 	33, // 9: stich.v1.SaveFileResponse.version:type_name -> stich.v1.Version
 	28, // 10: stich.v1.ListSessionsResponse.apps:type_name -> stich.v1.AppSummary
 	0,  // 11: stich.v1.AppSummary.phase:type_name -> stich.v1.Phase
-	63, // 12: stich.v1.AppSummary.created_at:type_name -> google.protobuf.Timestamp
-	63, // 13: stich.v1.AppSummary.updated_at:type_name -> google.protobuf.Timestamp
+	64, // 12: stich.v1.AppSummary.created_at:type_name -> google.protobuf.Timestamp
+	64, // 13: stich.v1.AppSummary.updated_at:type_name -> google.protobuf.Timestamp
 	28, // 14: stich.v1.RenameSessionResponse.app:type_name -> stich.v1.AppSummary
-	63, // 15: stich.v1.Version.created_at:type_name -> google.protobuf.Timestamp
+	64, // 15: stich.v1.Version.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 16: stich.v1.Session.phase:type_name -> stich.v1.Phase
-	38, // 17: stich.v1.Session.blueprint:type_name -> stich.v1.Blueprint
-	36, // 18: stich.v1.Session.files:type_name -> stich.v1.FileInfo
-	35, // 19: stich.v1.Session.counters:type_name -> stich.v1.SessionCounters
-	63, // 20: stich.v1.Session.created_at:type_name -> google.protobuf.Timestamp
-	63, // 21: stich.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
-	39, // 22: stich.v1.Blueprint.views:type_name -> stich.v1.View
-	40, // 23: stich.v1.Blueprint.entities:type_name -> stich.v1.Entity
-	42, // 24: stich.v1.Blueprint.roadmap:type_name -> stich.v1.PhasePlan
-	41, // 25: stich.v1.Entity.fields:type_name -> stich.v1.EntityField
-	43, // 26: stich.v1.PhasePlan.files:type_name -> stich.v1.FilePlan
-	63, // 27: stich.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
-	47, // 28: stich.v1.SessionEvent.generation_started:type_name -> stich.v1.GenerationStarted
-	48, // 29: stich.v1.SessionEvent.generation_stopped:type_name -> stich.v1.GenerationStopped
-	49, // 30: stich.v1.SessionEvent.generation_resumed:type_name -> stich.v1.GenerationResumed
-	50, // 31: stich.v1.SessionEvent.phase_changed:type_name -> stich.v1.PhaseChanged
-	51, // 32: stich.v1.SessionEvent.blueprint:type_name -> stich.v1.BlueprintReady
-	52, // 33: stich.v1.SessionEvent.file_started:type_name -> stich.v1.FileStarted
-	53, // 34: stich.v1.SessionEvent.file_chunk:type_name -> stich.v1.FileChunk
-	54, // 35: stich.v1.SessionEvent.file_done:type_name -> stich.v1.FileDone
-	55, // 36: stich.v1.SessionEvent.file_deleted:type_name -> stich.v1.FileDeleted
-	56, // 37: stich.v1.SessionEvent.diagnostics:type_name -> stich.v1.DiagnosticsReported
-	57, // 38: stich.v1.SessionEvent.fix_applied:type_name -> stich.v1.FixApplied
-	58, // 39: stich.v1.SessionEvent.preview_ready:type_name -> stich.v1.PreviewReady
-	59, // 40: stich.v1.SessionEvent.log:type_name -> stich.v1.LogLine
-	60, // 41: stich.v1.SessionEvent.message:type_name -> stich.v1.ChatMessage
-	61, // 42: stich.v1.SessionEvent.error:type_name -> stich.v1.ErrorEvent
-	62, // 43: stich.v1.SessionEvent.completed:type_name -> stich.v1.Completed
-	46, // 44: stich.v1.SessionEvent.version_created:type_name -> stich.v1.VersionCreated
-	33, // 45: stich.v1.VersionCreated.version:type_name -> stich.v1.Version
-	0,  // 46: stich.v1.GenerationResumed.phase:type_name -> stich.v1.Phase
-	0,  // 47: stich.v1.PhaseChanged.phase:type_name -> stich.v1.Phase
-	38, // 48: stich.v1.BlueprintReady.blueprint:type_name -> stich.v1.Blueprint
-	44, // 49: stich.v1.DiagnosticsReported.diagnostics:type_name -> stich.v1.Diagnostic
-	2,  // 50: stich.v1.SessionService.CreateSession:input_type -> stich.v1.CreateSessionRequest
-	4,  // 51: stich.v1.SessionService.Watch:input_type -> stich.v1.WatchRequest
-	5,  // 52: stich.v1.SessionService.SendMessage:input_type -> stich.v1.SendMessageRequest
-	7,  // 53: stich.v1.SessionService.Stop:input_type -> stich.v1.StopRequest
-	9,  // 54: stich.v1.SessionService.Resume:input_type -> stich.v1.ResumeRequest
-	11, // 55: stich.v1.SessionService.GetSession:input_type -> stich.v1.GetSessionRequest
-	13, // 56: stich.v1.SessionService.GetFile:input_type -> stich.v1.GetFileRequest
-	15, // 57: stich.v1.SessionService.ListFiles:input_type -> stich.v1.ListFilesRequest
-	17, // 58: stich.v1.SessionService.ListVersions:input_type -> stich.v1.ListVersionsRequest
-	19, // 59: stich.v1.SessionService.DiffVersions:input_type -> stich.v1.DiffVersionsRequest
-	22, // 60: stich.v1.SessionService.Rollback:input_type -> stich.v1.RollbackRequest
-	24, // 61: stich.v1.SessionService.SaveFile:input_type -> stich.v1.SaveFileRequest
-	26, // 62: stich.v1.SessionService.ListSessions:input_type -> stich.v1.ListSessionsRequest
-	29, // 63: stich.v1.SessionService.RenameSession:input_type -> stich.v1.RenameSessionRequest
-	31, // 64: stich.v1.SessionService.DeleteSession:input_type -> stich.v1.DeleteSessionRequest
-	3,  // 65: stich.v1.SessionService.CreateSession:output_type -> stich.v1.CreateSessionResponse
-	45, // 66: stich.v1.SessionService.Watch:output_type -> stich.v1.SessionEvent
-	6,  // 67: stich.v1.SessionService.SendMessage:output_type -> stich.v1.SendMessageResponse
-	8,  // 68: stich.v1.SessionService.Stop:output_type -> stich.v1.StopResponse
-	10, // 69: stich.v1.SessionService.Resume:output_type -> stich.v1.ResumeResponse
-	12, // 70: stich.v1.SessionService.GetSession:output_type -> stich.v1.GetSessionResponse
-	14, // 71: stich.v1.SessionService.GetFile:output_type -> stich.v1.GetFileResponse
-	16, // 72: stich.v1.SessionService.ListFiles:output_type -> stich.v1.ListFilesResponse
-	18, // 73: stich.v1.SessionService.ListVersions:output_type -> stich.v1.ListVersionsResponse
-	20, // 74: stich.v1.SessionService.DiffVersions:output_type -> stich.v1.DiffVersionsResponse
-	23, // 75: stich.v1.SessionService.Rollback:output_type -> stich.v1.RollbackResponse
-	25, // 76: stich.v1.SessionService.SaveFile:output_type -> stich.v1.SaveFileResponse
-	27, // 77: stich.v1.SessionService.ListSessions:output_type -> stich.v1.ListSessionsResponse
-	30, // 78: stich.v1.SessionService.RenameSession:output_type -> stich.v1.RenameSessionResponse
-	32, // 79: stich.v1.SessionService.DeleteSession:output_type -> stich.v1.DeleteSessionResponse
-	65, // [65:80] is the sub-list for method output_type
-	50, // [50:65] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	39, // 17: stich.v1.Session.blueprint:type_name -> stich.v1.Blueprint
+	37, // 18: stich.v1.Session.files:type_name -> stich.v1.FileInfo
+	36, // 19: stich.v1.Session.counters:type_name -> stich.v1.SessionCounters
+	64, // 20: stich.v1.Session.created_at:type_name -> google.protobuf.Timestamp
+	64, // 21: stich.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
+	35, // 22: stich.v1.Session.usage:type_name -> stich.v1.ModelUsage
+	40, // 23: stich.v1.Blueprint.views:type_name -> stich.v1.View
+	41, // 24: stich.v1.Blueprint.entities:type_name -> stich.v1.Entity
+	43, // 25: stich.v1.Blueprint.roadmap:type_name -> stich.v1.PhasePlan
+	42, // 26: stich.v1.Entity.fields:type_name -> stich.v1.EntityField
+	44, // 27: stich.v1.PhasePlan.files:type_name -> stich.v1.FilePlan
+	64, // 28: stich.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	48, // 29: stich.v1.SessionEvent.generation_started:type_name -> stich.v1.GenerationStarted
+	49, // 30: stich.v1.SessionEvent.generation_stopped:type_name -> stich.v1.GenerationStopped
+	50, // 31: stich.v1.SessionEvent.generation_resumed:type_name -> stich.v1.GenerationResumed
+	51, // 32: stich.v1.SessionEvent.phase_changed:type_name -> stich.v1.PhaseChanged
+	52, // 33: stich.v1.SessionEvent.blueprint:type_name -> stich.v1.BlueprintReady
+	53, // 34: stich.v1.SessionEvent.file_started:type_name -> stich.v1.FileStarted
+	54, // 35: stich.v1.SessionEvent.file_chunk:type_name -> stich.v1.FileChunk
+	55, // 36: stich.v1.SessionEvent.file_done:type_name -> stich.v1.FileDone
+	56, // 37: stich.v1.SessionEvent.file_deleted:type_name -> stich.v1.FileDeleted
+	57, // 38: stich.v1.SessionEvent.diagnostics:type_name -> stich.v1.DiagnosticsReported
+	58, // 39: stich.v1.SessionEvent.fix_applied:type_name -> stich.v1.FixApplied
+	59, // 40: stich.v1.SessionEvent.preview_ready:type_name -> stich.v1.PreviewReady
+	60, // 41: stich.v1.SessionEvent.log:type_name -> stich.v1.LogLine
+	61, // 42: stich.v1.SessionEvent.message:type_name -> stich.v1.ChatMessage
+	62, // 43: stich.v1.SessionEvent.error:type_name -> stich.v1.ErrorEvent
+	63, // 44: stich.v1.SessionEvent.completed:type_name -> stich.v1.Completed
+	47, // 45: stich.v1.SessionEvent.version_created:type_name -> stich.v1.VersionCreated
+	33, // 46: stich.v1.VersionCreated.version:type_name -> stich.v1.Version
+	0,  // 47: stich.v1.GenerationResumed.phase:type_name -> stich.v1.Phase
+	0,  // 48: stich.v1.PhaseChanged.phase:type_name -> stich.v1.Phase
+	39, // 49: stich.v1.BlueprintReady.blueprint:type_name -> stich.v1.Blueprint
+	45, // 50: stich.v1.DiagnosticsReported.diagnostics:type_name -> stich.v1.Diagnostic
+	2,  // 51: stich.v1.SessionService.CreateSession:input_type -> stich.v1.CreateSessionRequest
+	4,  // 52: stich.v1.SessionService.Watch:input_type -> stich.v1.WatchRequest
+	5,  // 53: stich.v1.SessionService.SendMessage:input_type -> stich.v1.SendMessageRequest
+	7,  // 54: stich.v1.SessionService.Stop:input_type -> stich.v1.StopRequest
+	9,  // 55: stich.v1.SessionService.Resume:input_type -> stich.v1.ResumeRequest
+	11, // 56: stich.v1.SessionService.GetSession:input_type -> stich.v1.GetSessionRequest
+	13, // 57: stich.v1.SessionService.GetFile:input_type -> stich.v1.GetFileRequest
+	15, // 58: stich.v1.SessionService.ListFiles:input_type -> stich.v1.ListFilesRequest
+	17, // 59: stich.v1.SessionService.ListVersions:input_type -> stich.v1.ListVersionsRequest
+	19, // 60: stich.v1.SessionService.DiffVersions:input_type -> stich.v1.DiffVersionsRequest
+	22, // 61: stich.v1.SessionService.Rollback:input_type -> stich.v1.RollbackRequest
+	24, // 62: stich.v1.SessionService.SaveFile:input_type -> stich.v1.SaveFileRequest
+	26, // 63: stich.v1.SessionService.ListSessions:input_type -> stich.v1.ListSessionsRequest
+	29, // 64: stich.v1.SessionService.RenameSession:input_type -> stich.v1.RenameSessionRequest
+	31, // 65: stich.v1.SessionService.DeleteSession:input_type -> stich.v1.DeleteSessionRequest
+	3,  // 66: stich.v1.SessionService.CreateSession:output_type -> stich.v1.CreateSessionResponse
+	46, // 67: stich.v1.SessionService.Watch:output_type -> stich.v1.SessionEvent
+	6,  // 68: stich.v1.SessionService.SendMessage:output_type -> stich.v1.SendMessageResponse
+	8,  // 69: stich.v1.SessionService.Stop:output_type -> stich.v1.StopResponse
+	10, // 70: stich.v1.SessionService.Resume:output_type -> stich.v1.ResumeResponse
+	12, // 71: stich.v1.SessionService.GetSession:output_type -> stich.v1.GetSessionResponse
+	14, // 72: stich.v1.SessionService.GetFile:output_type -> stich.v1.GetFileResponse
+	16, // 73: stich.v1.SessionService.ListFiles:output_type -> stich.v1.ListFilesResponse
+	18, // 74: stich.v1.SessionService.ListVersions:output_type -> stich.v1.ListVersionsResponse
+	20, // 75: stich.v1.SessionService.DiffVersions:output_type -> stich.v1.DiffVersionsResponse
+	23, // 76: stich.v1.SessionService.Rollback:output_type -> stich.v1.RollbackResponse
+	25, // 77: stich.v1.SessionService.SaveFile:output_type -> stich.v1.SaveFileResponse
+	27, // 78: stich.v1.SessionService.ListSessions:output_type -> stich.v1.ListSessionsResponse
+	30, // 79: stich.v1.SessionService.RenameSession:output_type -> stich.v1.RenameSessionResponse
+	32, // 80: stich.v1.SessionService.DeleteSession:output_type -> stich.v1.DeleteSessionResponse
+	66, // [66:81] is the sub-list for method output_type
+	51, // [51:66] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_stich_v1_session_proto_init() }
@@ -4541,7 +4659,7 @@ func file_stich_v1_session_proto_init() {
 	if File_stich_v1_session_proto != nil {
 		return
 	}
-	file_stich_v1_session_proto_msgTypes[44].OneofWrappers = []any{
+	file_stich_v1_session_proto_msgTypes[45].OneofWrappers = []any{
 		(*SessionEvent_GenerationStarted)(nil),
 		(*SessionEvent_GenerationStopped)(nil),
 		(*SessionEvent_GenerationResumed)(nil),
@@ -4566,7 +4684,7 @@ func file_stich_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_v1_session_proto_rawDesc), len(file_stich_v1_session_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   62,
+			NumMessages:   63,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -124,7 +124,7 @@ function ModelSettings({ info }: { info: GetServerInfoResponse }) {
       {info.endpoints.length === 0 ? (
         <p className="muted small" data-testid="no-model">
           No model is configured, so the built-in scaffold writes every app. Configure a model where the server starts (
-          <code>stich serve --model-provider … --model …</code>, <code>--llm-config</code> for per-action models, or the <code>STICH_LLM_*</code> variables);
+          <code>stich serve --provider … --model …</code>, <code>--llm-config</code> for per-action models, or the <code>STICH_LLM_*</code> variables);
           this page shows what is configured and cannot change it.
         </p>
       ) : (

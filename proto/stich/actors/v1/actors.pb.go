@@ -1748,7 +1748,16 @@ type SessionState struct {
 	// Identity of the apps index grain that lists the session. Sessions
 	// stored before the index existed have none; they are adopted by "local"
 	// when next activated.
-	Owner         string `protobuf:"bytes,28,opt,name=owner,proto3" json:"owner,omitempty"`
+	Owner string `protobuf:"bytes,28,opt,name=owner,proto3" json:"owner,omitempty"`
+	// Model usage per action and model, accumulated as calls end.
+	Usage []*v1.ModelUsage `protobuf:"bytes,29,rep,name=usage,proto3" json:"usage,omitempty"`
+	// The conversation the conversation model continues: the user's applied
+	// messages and the replies since the last compaction, oldest first.
+	Conversation []*v1.ChatMessage `protobuf:"bytes,30,rep,name=conversation,proto3" json:"conversation,omitempty"`
+	// Summary of the turns compacted away ("" before the first compaction).
+	ConversationSummary string `protobuf:"bytes,31,opt,name=conversation_summary,json=conversationSummary,proto3" json:"conversation_summary,omitempty"`
+	// Number of compactions so far.
+	Compactions   uint32 `protobuf:"varint,32,opt,name=compactions,proto3" json:"compactions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1977,6 +1986,34 @@ func (x *SessionState) GetOwner() string {
 		return x.Owner
 	}
 	return ""
+}
+
+func (x *SessionState) GetUsage() []*v1.ModelUsage {
+	if x != nil {
+		return x.Usage
+	}
+	return nil
+}
+
+func (x *SessionState) GetConversation() []*v1.ChatMessage {
+	if x != nil {
+		return x.Conversation
+	}
+	return nil
+}
+
+func (x *SessionState) GetConversationSummary() string {
+	if x != nil {
+		return x.ConversationSummary
+	}
+	return ""
+}
+
+func (x *SessionState) GetCompactions() uint32 {
+	if x != nil {
+		return x.Compactions
+	}
+	return 0
 }
 
 // DeleteSession removes the session: its work stops, its storage (state,
@@ -2963,7 +3000,8 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\n" +
 	"FilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb8\t\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf4\n" +
+	"\n" +
 	"\fSessionState\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06prompt\x18\x02 \x01(\tR\x06prompt\x122\n" +
@@ -2998,7 +3036,11 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\bversions\x18\x1a \x01(\rR\bversions\x12\x1f\n" +
 	"\vwork_reason\x18\x1b \x01(\tR\n" +
 	"workReason\x12\x14\n" +
-	"\x05owner\x18\x1c \x01(\tR\x05owner\x1aL\n" +
+	"\x05owner\x18\x1c \x01(\tR\x05owner\x12*\n" +
+	"\x05usage\x18\x1d \x03(\v2\x14.stich.v1.ModelUsageR\x05usage\x129\n" +
+	"\fconversation\x18\x1e \x03(\v2\x15.stich.v1.ChatMessageR\fconversation\x121\n" +
+	"\x14conversation_summary\x18\x1f \x01(\tR\x13conversationSummary\x12 \n" +
+	"\vcompactions\x18  \x01(\rR\vcompactions\x1aL\n" +
 	"\n" +
 	"FilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12(\n" +
@@ -3173,6 +3215,8 @@ var file_stich_actors_v1_actors_proto_goTypes = []any{
 	(*v1.Blueprint)(nil),          // 65: stich.v1.Blueprint
 	(*v1.PhasePlan)(nil),          // 66: stich.v1.PhasePlan
 	(*v1.Diagnostic)(nil),         // 67: stich.v1.Diagnostic
+	(*v1.ModelUsage)(nil),         // 68: stich.v1.ModelUsage
+	(*v1.ChatMessage)(nil),        // 69: stich.v1.ChatMessage
 }
 var file_stich_actors_v1_actors_proto_depIdxs = []int32{
 	0,  // 0: stich.actors.v1.GrainError.code:type_name -> stich.actors.v1.ErrorCode
@@ -3201,23 +3245,25 @@ var file_stich_actors_v1_actors_proto_depIdxs = []int32{
 	56, // 23: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
 	66, // 24: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
 	67, // 25: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
-	1,  // 26: stich.actors.v1.AppEntry.title_source:type_name -> stich.actors.v1.TitleSource
-	58, // 27: stich.actors.v1.AppEntry.phase:type_name -> stich.v1.Phase
-	56, // 28: stich.actors.v1.AppEntry.created_at:type_name -> google.protobuf.Timestamp
-	56, // 29: stich.actors.v1.AppEntry.updated_at:type_name -> google.protobuf.Timestamp
-	38, // 30: stich.actors.v1.UpsertApp.entry:type_name -> stich.actors.v1.AppEntry
-	38, // 31: stich.actors.v1.AppReply.entry:type_name -> stich.actors.v1.AppEntry
-	56, // 32: stich.actors.v1.ListApps.after_updated_at:type_name -> google.protobuf.Timestamp
-	38, // 33: stich.actors.v1.ListAppsReply.entries:type_name -> stich.actors.v1.AppEntry
-	48, // 34: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
-	54, // 35: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
-	55, // 36: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
-	63, // 37: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
-	38, // [38:38] is the sub-list for method output_type
-	38, // [38:38] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	68, // 26: stich.actors.v1.SessionState.usage:type_name -> stich.v1.ModelUsage
+	69, // 27: stich.actors.v1.SessionState.conversation:type_name -> stich.v1.ChatMessage
+	1,  // 28: stich.actors.v1.AppEntry.title_source:type_name -> stich.actors.v1.TitleSource
+	58, // 29: stich.actors.v1.AppEntry.phase:type_name -> stich.v1.Phase
+	56, // 30: stich.actors.v1.AppEntry.created_at:type_name -> google.protobuf.Timestamp
+	56, // 31: stich.actors.v1.AppEntry.updated_at:type_name -> google.protobuf.Timestamp
+	38, // 32: stich.actors.v1.UpsertApp.entry:type_name -> stich.actors.v1.AppEntry
+	38, // 33: stich.actors.v1.AppReply.entry:type_name -> stich.actors.v1.AppEntry
+	56, // 34: stich.actors.v1.ListApps.after_updated_at:type_name -> google.protobuf.Timestamp
+	38, // 35: stich.actors.v1.ListAppsReply.entries:type_name -> stich.actors.v1.AppEntry
+	48, // 36: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
+	54, // 37: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
+	55, // 38: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
+	63, // 39: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
+	40, // [40:40] is the sub-list for method output_type
+	40, // [40:40] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_stich_actors_v1_actors_proto_init() }

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stich/v1/session.proto.
  */
 export const file_stich_v1_session: GenFile = /*@__PURE__*/
-  fileDesc("ChZzdGljaC92MS9zZXNzaW9uLnByb3RvEghzdGljaC52MSJ7Cg5TZXNzaW9uT3B0aW9ucxIpCghwcm92aWRlchgBIAEoCUIXukgUchIYQDIOXlthLXowLTkuXy1dKiQSFwoFbW9kZWwYAiABKAlCCLpIBXIDGIABEiUKBnJlZ2lvbhgDIAEoCUIVukgSchAYQDIMXlthLXowLTktXSokImIKFENyZWF0ZVNlc3Npb25SZXF1ZXN0Eh8KBnByb21wdBgBIAEoCUIPukgMcgoQARiAgAEyAlxTEikKB29wdGlvbnMYAiABKAsyGC5zdGljaC52MS5TZXNzaW9uT3B0aW9ucyJDChVDcmVhdGVTZXNzaW9uUmVzcG9uc2USEgoKc2Vzc2lvbl9pZBgBIAEoCRIWCg5wcm92aWRlcl9sYWJlbBgCIAEoCSJ5CgxXYXRjaFJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBIRCglhZnRlcl9zZXEYAiABKAQSEgoKdW50aWxfaWRsZRgDIAEoCCJ3ChJTZW5kTWVzc2FnZVJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBIdCgR0ZXh0GAIgASgJQg+6SAxyChABGICAATICXFMiIgoTU2VuZE1lc3NhZ2VSZXNwb25zZRILCgNzZXEYASABKAQiUQoLU3RvcFJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JCIuCgxTdG9wUmVzcG9uc2USHgoFcGhhc2UYASABKA4yDy5zdGljaC52MS5QaGFzZSJTCg1SZXN1bWVSZXF1ZXN0EkIKCnNlc3Npb25faWQYASABKAlCLrpIK3IpMidecy1bYS16MC05XXs4LDQwfShbLl1bYS16MC05LV17MSwzMn0pPyQiMAoOUmVzdW1lUmVzcG9uc2USHgoFcGhhc2UYASABKA4yDy5zdGljaC52MS5QaGFzZSJXChFHZXRTZXNzaW9uUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kIjgKEkdldFNlc3Npb25SZXNwb25zZRIiCgdzZXNzaW9uGAEgASgLMhEuc3RpY2gudjEuU2Vzc2lvbiJ/Cg5HZXRGaWxlUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kEhgKBHBhdGgYAiABKAlCCrpIB3IFEAEYgAQSDwoHdmVyc2lvbhgDIAEoDSIvCg9HZXRGaWxlUmVzcG9uc2USHAoEZmlsZRgBIAEoCzIOLnN0aWNoLnYxLkZpbGUiVgoQTGlzdEZpbGVzUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kIjYKEUxpc3RGaWxlc1Jlc3BvbnNlEiEKBWZpbGVzGAEgAygLMhIuc3RpY2gudjEuRmlsZUluZm8iWQoTTGlzdFZlcnNpb25zUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kIjsKFExpc3RWZXJzaW9uc1Jlc3BvbnNlEiMKCHZlcnNpb25zGAEgAygLMhEuc3RpY2gudjEuVmVyc2lvbiKFAQoTRGlmZlZlcnNpb25zUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kEhUKBGZyb20YAiABKA1CB7pIBCoCKAESEwoCdG8YAyABKA1CB7pIBCoCKAEiOQoURGlmZlZlcnNpb25zUmVzcG9uc2USIQoFZmlsZXMYASADKAsyEi5zdGljaC52MS5GaWxlRGlmZiJMCghGaWxlRGlmZhIMCgRwYXRoGAEgASgJEg4KBmNoYW5nZRgCIAEoCRIPCgd1bmlmaWVkGAMgASgJEhEKCXRydW5jYXRlZBgEIAEoCCJvCg9Sb2xsYmFja1JlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBIYCgd2ZXJzaW9uGAIgASgNQge6SAQqAigBIjYKEFJvbGxiYWNrUmVzcG9uc2USIgoHdmVyc2lvbhgBIAEoCzIRLnN0aWNoLnYxLlZlcnNpb24iugEKD1NhdmVGaWxlUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kEhgKBHBhdGgYAiABKAlCCrpIB3IFEAEYgAQSGgoHY29udGVudBgDIAEoCUIJukgGcgQogIAgEi0KC2Jhc2Vfc2hhMjU2GAQgASgJQhi6SBVyEzIRXihbMC05YS1mXXs2NH0pPyQiNgoQU2F2ZUZpbGVSZXNwb25zZRIiCgd2ZXJzaW9uGAEgASgLMhEuc3RpY2gudjEuVmVyc2lvbiJQChNMaXN0U2Vzc2lvbnNSZXF1ZXN0EhsKCXBhZ2Vfc2l6ZRgBIAEoDUIIukgFKgMYyAESHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAIiYgoUTGlzdFNlc3Npb25zUmVzcG9uc2USIgoEYXBwcxgBIAMoCzIULnN0aWNoLnYxLkFwcFN1bW1hcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEg0KBXRvdGFsGAMgASgNIvgBCgpBcHBTdW1tYXJ5EhIKCnNlc3Npb25faWQYASABKAkSDQoFdGl0bGUYAiABKAkSDgoGcHJvbXB0GAMgASgJEh4KBXBoYXNlGAQgASgOMg8uc3RpY2gudjEuUGhhc2USDwoHdmVyc2lvbhgFIAEoDRIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWdpb24YCCABKAkSFgoOcHJvdmlkZXJfbGFiZWwYCSABKAkieAoUUmVuYW1lU2Vzc2lvblJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBIcCgV0aXRsZRgCIAEoCUINukgKcggQARh4MgJcUyI6ChVSZW5hbWVTZXNzaW9uUmVzcG9uc2USIQoDYXBwGAEgASgLMhQuc3RpY2gudjEuQXBwU3VtbWFyeSJaChREZWxldGVTZXNzaW9uUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kIhcKFURlbGV0ZVNlc3Npb25SZXNwb25zZSJ3CgdWZXJzaW9uEg4KBm51bWJlchgBIAEoDRIuCgpjcmVhdGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YAyABKAkSDQoFZmlsZXMYBCABKA0SDQoFYnl0ZXMYBSABKAQilAMKB1Nlc3Npb24SCgoCaWQYASABKAkSDgoGcHJvbXB0GAIgASgJEh4KBXBoYXNlGAMgASgOMg8uc3RpY2gudjEuUGhhc2USFgoOcHJvdmlkZXJfbGFiZWwYBCABKAkSJgoJYmx1ZXByaW50GAUgASgLMhMuc3RpY2gudjEuQmx1ZXByaW50EiEKBWZpbGVzGAYgAygLMhIuc3RpY2gudjEuRmlsZUluZm8SKwoIY291bnRlcnMYByABKAsyGS5zdGljaC52MS5TZXNzaW9uQ291bnRlcnMSEAoIbGFzdF9zZXEYCCABKAQSLgoKY3JlYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFZXJyb3IYCyABKAkSDgoGcmVnaW9uGAwgASgJEgwKBG5vZGUYDSABKAkSDwoHdmVyc2lvbhgOIAEoDRINCgV0aXRsZRgPIAEoCSKdAgoPU2Vzc2lvbkNvdW50ZXJzEhgKEHBoYXNlc19jb21wbGV0ZWQYASABKA0SFAoMcGhhc2VfYnVkZ2V0GAIgASgNEhUKDWZpbGVzX3dyaXR0ZW4YAyABKA0SEAoIbWVzc2FnZXMYBCABKA0SGwoTcmVmaW5lbWVudHNfcGVuZGluZxgFIAEoDRIOCgZldmVudHMYBiABKAQSDwoHcmVzdW1lcxgHIAEoDRIVCg1wcm9tcHRfdG9rZW5zGAggASgEEhkKEWNvbXBsZXRpb25fdG9rZW5zGAkgASgEEhAKCGNvc3RfdXNkGAogASgBEhYKDm1vZGVsX3JlcXVlc3RzGAsgASgEEhcKD3VzYWdlX2VzdGltYXRlZBgMIAEoCCI2CghGaWxlSW5mbxIMCgRwYXRoGAEgASgJEgwKBHNpemUYAiABKAQSDgoGc2hhMjU2GAMgASgJIjUKBEZpbGUSDAoEcGF0aBgBIAEoCRIPCgdjb250ZW50GAIgASgJEg4KBnNoYTI1NhgDIAEoCSKjAgoJQmx1ZXByaW50Eg0KBXRpdGxlGAEgASgJEhQKDHByb2plY3RfbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIQCghhcHBfa2luZBgEIAEoCRIVCg1jb2xvcl9wYWxldHRlGAUgAygJEh0KBXZpZXdzGAYgAygLMg4uc3RpY2gudjEuVmlldxIRCgl1c2VyX2Zsb3cYByABKAkSEQoJZGF0YV9mbG93GAggASgJEhAKCHBpdGZhbGxzGAkgAygJEhIKCmZyYW1ld29ya3MYCiADKAkSIgoIZW50aXRpZXMYCyADKAsyEC5zdGljaC52MS5FbnRpdHkSJAoHcm9hZG1hcBgMIAMoCzITLnN0aWNoLnYxLlBoYXNlUGxhbiIpCgRWaWV3EgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkiPQoGRW50aXR5EgwKBG5hbWUYASABKAkSJQoGZmllbGRzGAIgAygLMhUuc3RpY2gudjEuRW50aXR5RmllbGQiKQoLRW50aXR5RmllbGQSDAoEbmFtZRgBIAEoCRIMCgR0eXBlGAIgASgJImUKCVBoYXNlUGxhbhIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEiEKBWZpbGVzGAMgAygLMhIuc3RpY2gudjEuRmlsZVBsYW4SEgoKbGFzdF9waGFzZRgEIAEoCCIpCghGaWxlUGxhbhIMCgRwYXRoGAEgASgJEg8KB3B1cnBvc2UYAiABKAkiaQoKRGlhZ25vc3RpYxIMCgRjb2RlGAEgASgJEgwKBGZpbGUYAiABKAkSDAoEbGluZRgDIAEoDRIOCgZjb2x1bW4YBCABKA0SDwoHbWVzc2FnZRgFIAEoCRIQCghzZXZlcml0eRgGIAEoCSL3BgoMU2Vzc2lvbkV2ZW50EgsKA3NlcRgBIAEoBBIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI5ChJnZW5lcmF0aW9uX3N0YXJ0ZWQYCiABKAsyGy5zdGljaC52MS5HZW5lcmF0aW9uU3RhcnRlZEgAEjkKEmdlbmVyYXRpb25fc3RvcHBlZBgLIAEoCzIbLnN0aWNoLnYxLkdlbmVyYXRpb25TdG9wcGVkSAASOQoSZ2VuZXJhdGlvbl9yZXN1bWVkGAwgASgLMhsuc3RpY2gudjEuR2VuZXJhdGlvblJlc3VtZWRIABIvCg1waGFzZV9jaGFuZ2VkGA0gASgLMhYuc3RpY2gudjEuUGhhc2VDaGFuZ2VkSAASLQoJYmx1ZXByaW50GA4gASgLMhguc3RpY2gudjEuQmx1ZXByaW50UmVhZHlIABItCgxmaWxlX3N0YXJ0ZWQYDyABKAsyFS5zdGljaC52MS5GaWxlU3RhcnRlZEgAEikKCmZpbGVfY2h1bmsYECABKAsyEy5zdGljaC52MS5GaWxlQ2h1bmtIABInCglmaWxlX2RvbmUYESABKAsyEi5zdGljaC52MS5GaWxlRG9uZUgAEi0KDGZpbGVfZGVsZXRlZBgSIAEoCzIVLnN0aWNoLnYxLkZpbGVEZWxldGVkSAASNAoLZGlhZ25vc3RpY3MYEyABKAsyHS5zdGljaC52MS5EaWFnbm9zdGljc1JlcG9ydGVkSAASKwoLZml4X2FwcGxpZWQYFCABKAsyFC5zdGljaC52MS5GaXhBcHBsaWVkSAASLwoNcHJldmlld19yZWFkeRgVIAEoCzIWLnN0aWNoLnYxLlByZXZpZXdSZWFkeUgAEiAKA2xvZxgWIAEoCzIRLnN0aWNoLnYxLkxvZ0xpbmVIABIoCgdtZXNzYWdlGBcgASgLMhUuc3RpY2gudjEuQ2hhdE1lc3NhZ2VIABIlCgVlcnJvchgYIAEoCzIULnN0aWNoLnYxLkVycm9yRXZlbnRIABIoCgljb21wbGV0ZWQYGSABKAsyEy5zdGljaC52MS5Db21wbGV0ZWRIABIzCg92ZXJzaW9uX2NyZWF0ZWQYGiABKAsyGC5zdGljaC52MS5WZXJzaW9uQ3JlYXRlZEgAQgcKBWV2ZW50IjQKDlZlcnNpb25DcmVhdGVkEiIKB3ZlcnNpb24YASABKAsyES5zdGljaC52MS5WZXJzaW9uIkoKEUdlbmVyYXRpb25TdGFydGVkEg4KBnByb21wdBgBIAEoCRIWCg5wcm92aWRlcl9sYWJlbBgCIAEoCRINCgVtb2RlbBgDIAEoCSIjChFHZW5lcmF0aW9uU3RvcHBlZBIOCgZyZWFzb24YASABKAkiQwoRR2VuZXJhdGlvblJlc3VtZWQSDgoGcmVhc29uGAEgASgJEh4KBXBoYXNlGAIgASgOMg8uc3RpY2gudjEuUGhhc2UiYAoMUGhhc2VDaGFuZ2VkEh4KBXBoYXNlGAEgASgOMg8uc3RpY2gudjEuUGhhc2USDQoFaW5kZXgYAiABKA0SDAoEbmFtZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCSI4Cg5CbHVlcHJpbnRSZWFkeRImCglibHVlcHJpbnQYASABKAsyEy5zdGljaC52MS5CbHVlcHJpbnQiLAoLRmlsZVN0YXJ0ZWQSDAoEcGF0aBgBIAEoCRIPCgdwdXJwb3NlGAIgASgJIicKCUZpbGVDaHVuaxIMCgRwYXRoGAEgASgJEgwKBGRhdGEYAiABKAkiNgoIRmlsZURvbmUSDAoEcGF0aBgBIAEoCRIMCgRzaXplGAIgASgEEg4KBnNoYTI1NhgDIAEoCSIbCgtGaWxlRGVsZXRlZBIMCgRwYXRoGAEgASgJIk4KE0RpYWdub3N0aWNzUmVwb3J0ZWQSDAoEdG9vbBgBIAEoCRIpCgtkaWFnbm9zdGljcxgCIAMoCzIULnN0aWNoLnYxLkRpYWdub3N0aWMiXAoKRml4QXBwbGllZBIMCgRjb2RlGAEgASgJEgwKBGZpbGUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSDgoGYmVmb3JlGAQgASgJEg0KBWFmdGVyGAUgASgJIhsKDFByZXZpZXdSZWFkeRILCgN1cmwYASABKAkiNgoHTG9nTGluZRIOCgZzb3VyY2UYASABKAkSDAoEdGV4dBgCIAEoCRINCgVsZXZlbBgDIAEoCSIpCgtDaGF0TWVzc2FnZRIMCgRyb2xlGAEgASgJEgwKBHRleHQYAiABKAkiPgoKRXJyb3JFdmVudBIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEQoJcmV0cnlhYmxlGAMgASgIIj8KCUNvbXBsZXRlZBINCgVmaWxlcxgBIAEoDRIOCgZwaGFzZXMYAiABKA0SEwoLZHVyYXRpb25fbXMYAyABKAQqqQEKBVBoYXNlEhUKEVBIQVNFX1VOU1BFQ0lGSUVEEAASEgoOUEhBU0VfUExBTk5JTkcQARIUChBQSEFTRV9HRU5FUkFUSU5HEAISEwoPUEhBU0VfUkVWSUVXSU5HEAMSEAoMUEhBU0VfRklYSU5HEAQSEwoPUEhBU0VfQ09NUExFVEVEEAUSEQoNUEhBU0VfU1RPUFBFRBAGEhAKDFBIQVNFX0ZBSUxFRBAHMuYICg5TZXNzaW9uU2VydmljZRJQCg1DcmVhdGVTZXNzaW9uEh4uc3RpY2gudjEuQ3JlYXRlU2Vzc2lvblJlcXVlc3QaHy5zdGljaC52MS5DcmVhdGVTZXNzaW9uUmVzcG9uc2USPgoFV2F0Y2gSFi5zdGljaC52MS5XYXRjaFJlcXVlc3QaFi5zdGljaC52MS5TZXNzaW9uRXZlbnQiA5ACATABEkoKC1NlbmRNZXNzYWdlEhwuc3RpY2gudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0Gh0uc3RpY2gudjEuU2VuZE1lc3NhZ2VSZXNwb25zZRI1CgRTdG9wEhUuc3RpY2gudjEuU3RvcFJlcXVlc3QaFi5zdGljaC52MS5TdG9wUmVzcG9uc2USOwoGUmVzdW1lEhcuc3RpY2gudjEuUmVzdW1lUmVxdWVzdBoYLnN0aWNoLnYxLlJlc3VtZVJlc3BvbnNlEkwKCkdldFNlc3Npb24SGy5zdGljaC52MS5HZXRTZXNzaW9uUmVxdWVzdBocLnN0aWNoLnYxLkdldFNlc3Npb25SZXNwb25zZSIDkAIBEkMKB0dldEZpbGUSGC5zdGljaC52MS5HZXRGaWxlUmVxdWVzdBoZLnN0aWNoLnYxLkdldEZpbGVSZXNwb25zZSIDkAIBEkkKCUxpc3RGaWxlcxIaLnN0aWNoLnYxLkxpc3RGaWxlc1JlcXVlc3QaGy5zdGljaC52MS5MaXN0RmlsZXNSZXNwb25zZSIDkAIBElIKDExpc3RWZXJzaW9ucxIdLnN0aWNoLnYxLkxpc3RWZXJzaW9uc1JlcXVlc3QaHi5zdGljaC52MS5MaXN0VmVyc2lvbnNSZXNwb25zZSIDkAIBElIKDERpZmZWZXJzaW9ucxIdLnN0aWNoLnYxLkRpZmZWZXJzaW9uc1JlcXVlc3QaHi5zdGljaC52MS5EaWZmVmVyc2lvbnNSZXNwb25zZSIDkAIBEkEKCFJvbGxiYWNrEhkuc3RpY2gudjEuUm9sbGJhY2tSZXF1ZXN0Ghouc3RpY2gudjEuUm9sbGJhY2tSZXNwb25zZRJBCghTYXZlRmlsZRIZLnN0aWNoLnYxLlNhdmVGaWxlUmVxdWVzdBoaLnN0aWNoLnYxLlNhdmVGaWxlUmVzcG9uc2USUgoMTGlzdFNlc3Npb25zEh0uc3RpY2gudjEuTGlzdFNlc3Npb25zUmVxdWVzdBoeLnN0aWNoLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlIgOQAgESUAoNUmVuYW1lU2Vzc2lvbhIeLnN0aWNoLnYxLlJlbmFtZVNlc3Npb25SZXF1ZXN0Gh8uc3RpY2gudjEuUmVuYW1lU2Vzc2lvblJlc3BvbnNlElAKDURlbGV0ZVNlc3Npb24SHi5zdGljaC52MS5EZWxldGVTZXNzaW9uUmVxdWVzdBofLnN0aWNoLnYxLkRlbGV0ZVNlc3Npb25SZXNwb25zZUIyWjBnaXRodWIuY29tL3N0aWNoZGV2L3N0aWNoL3Byb3RvL3N0aWNoL3YxO3N0aWNodjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("ChZzdGljaC92MS9zZXNzaW9uLnByb3RvEghzdGljaC52MSJ7Cg5TZXNzaW9uT3B0aW9ucxIpCghwcm92aWRlchgBIAEoCUIXukgUchIYQDIOXlthLXowLTkuXy1dKiQSFwoFbW9kZWwYAiABKAlCCLpIBXIDGIABEiUKBnJlZ2lvbhgDIAEoCUIVukgSchAYQDIMXlthLXowLTktXSokImIKFENyZWF0ZVNlc3Npb25SZXF1ZXN0Eh8KBnByb21wdBgBIAEoCUIPukgMcgoQARiAgAEyAlxTEikKB29wdGlvbnMYAiABKAsyGC5zdGljaC52MS5TZXNzaW9uT3B0aW9ucyJDChVDcmVhdGVTZXNzaW9uUmVzcG9uc2USEgoKc2Vzc2lvbl9pZBgBIAEoCRIWCg5wcm92aWRlcl9sYWJlbBgCIAEoCSJ5CgxXYXRjaFJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBIRCglhZnRlcl9zZXEYAiABKAQSEgoKdW50aWxfaWRsZRgDIAEoCCJ3ChJTZW5kTWVzc2FnZVJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBIdCgR0ZXh0GAIgASgJQg+6SAxyChABGICAATICXFMiIgoTU2VuZE1lc3NhZ2VSZXNwb25zZRILCgNzZXEYASABKAQiUQoLU3RvcFJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JCIuCgxTdG9wUmVzcG9uc2USHgoFcGhhc2UYASABKA4yDy5zdGljaC52MS5QaGFzZSJTCg1SZXN1bWVSZXF1ZXN0EkIKCnNlc3Npb25faWQYASABKAlCLrpIK3IpMidecy1bYS16MC05XXs4LDQwfShbLl1bYS16MC05LV17MSwzMn0pPyQiMAoOUmVzdW1lUmVzcG9uc2USHgoFcGhhc2UYASABKA4yDy5zdGljaC52MS5QaGFzZSJXChFHZXRTZXNzaW9uUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kIjgKEkdldFNlc3Npb25SZXNwb25zZRIiCgdzZXNzaW9uGAEgASgLMhEuc3RpY2gudjEuU2Vzc2lvbiJ/Cg5HZXRGaWxlUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kEhgKBHBhdGgYAiABKAlCCrpIB3IFEAEYgAQSDwoHdmVyc2lvbhgDIAEoDSIvCg9HZXRGaWxlUmVzcG9uc2USHAoEZmlsZRgBIAEoCzIOLnN0aWNoLnYxLkZpbGUiVgoQTGlzdEZpbGVzUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kIjYKEUxpc3RGaWxlc1Jlc3BvbnNlEiEKBWZpbGVzGAEgAygLMhIuc3RpY2gudjEuRmlsZUluZm8iWQoTTGlzdFZlcnNpb25zUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kIjsKFExpc3RWZXJzaW9uc1Jlc3BvbnNlEiMKCHZlcnNpb25zGAEgAygLMhEuc3RpY2gudjEuVmVyc2lvbiKFAQoTRGlmZlZlcnNpb25zUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kEhUKBGZyb20YAiABKA1CB7pIBCoCKAESEwoCdG8YAyABKA1CB7pIBCoCKAEiOQoURGlmZlZlcnNpb25zUmVzcG9uc2USIQoFZmlsZXMYASADKAsyEi5zdGljaC52MS5GaWxlRGlmZiJMCghGaWxlRGlmZhIMCgRwYXRoGAEgASgJEg4KBmNoYW5nZRgCIAEoCRIPCgd1bmlmaWVkGAMgASgJEhEKCXRydW5jYXRlZBgEIAEoCCJvCg9Sb2xsYmFja1JlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBIYCgd2ZXJzaW9uGAIgASgNQge6SAQqAigBIjYKEFJvbGxiYWNrUmVzcG9uc2USIgoHdmVyc2lvbhgBIAEoCzIRLnN0aWNoLnYxLlZlcnNpb24iugEKD1NhdmVGaWxlUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kEhgKBHBhdGgYAiABKAlCCrpIB3IFEAEYgAQSGgoHY29udGVudBgDIAEoCUIJukgGcgQogIAgEi0KC2Jhc2Vfc2hhMjU2GAQgASgJQhi6SBVyEzIRXihbMC05YS1mXXs2NH0pPyQiNgoQU2F2ZUZpbGVSZXNwb25zZRIiCgd2ZXJzaW9uGAEgASgLMhEuc3RpY2gudjEuVmVyc2lvbiJQChNMaXN0U2Vzc2lvbnNSZXF1ZXN0EhsKCXBhZ2Vfc2l6ZRgBIAEoDUIIukgFKgMYyAESHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAIiYgoUTGlzdFNlc3Npb25zUmVzcG9uc2USIgoEYXBwcxgBIAMoCzIULnN0aWNoLnYxLkFwcFN1bW1hcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEg0KBXRvdGFsGAMgASgNIvgBCgpBcHBTdW1tYXJ5EhIKCnNlc3Npb25faWQYASABKAkSDQoFdGl0bGUYAiABKAkSDgoGcHJvbXB0GAMgASgJEh4KBXBoYXNlGAQgASgOMg8uc3RpY2gudjEuUGhhc2USDwoHdmVyc2lvbhgFIAEoDRIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWdpb24YCCABKAkSFgoOcHJvdmlkZXJfbGFiZWwYCSABKAkieAoUUmVuYW1lU2Vzc2lvblJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBIcCgV0aXRsZRgCIAEoCUINukgKcggQARh4MgJcUyI6ChVSZW5hbWVTZXNzaW9uUmVzcG9uc2USIQoDYXBwGAEgASgLMhQuc3RpY2gudjEuQXBwU3VtbWFyeSJaChREZWxldGVTZXNzaW9uUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kIhcKFURlbGV0ZVNlc3Npb25SZXNwb25zZSJ3CgdWZXJzaW9uEg4KBm51bWJlchgBIAEoDRIuCgpjcmVhdGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YAyABKAkSDQoFZmlsZXMYBCABKA0SDQoFYnl0ZXMYBSABKAQiuQMKB1Nlc3Npb24SCgoCaWQYASABKAkSDgoGcHJvbXB0GAIgASgJEh4KBXBoYXNlGAMgASgOMg8uc3RpY2gudjEuUGhhc2USFgoOcHJvdmlkZXJfbGFiZWwYBCABKAkSJgoJYmx1ZXByaW50GAUgASgLMhMuc3RpY2gudjEuQmx1ZXByaW50EiEKBWZpbGVzGAYgAygLMhIuc3RpY2gudjEuRmlsZUluZm8SKwoIY291bnRlcnMYByABKAsyGS5zdGljaC52MS5TZXNzaW9uQ291bnRlcnMSEAoIbGFzdF9zZXEYCCABKAQSLgoKY3JlYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFZXJyb3IYCyABKAkSDgoGcmVnaW9uGAwgASgJEgwKBG5vZGUYDSABKAkSDwoHdmVyc2lvbhgOIAEoDRINCgV0aXRsZRgPIAEoCRIjCgV1c2FnZRgQIAMoCzIULnN0aWNoLnYxLk1vZGVsVXNhZ2UilAEKCk1vZGVsVXNhZ2USDgoGYWN0aW9uGAEgASgJEg0KBW1vZGVsGAIgASgJEhUKDXByb21wdF90b2tlbnMYAyABKAQSGQoRY29tcGxldGlvbl90b2tlbnMYBCABKAQSEAoIY29zdF91c2QYBSABKAESEAoIcmVxdWVzdHMYBiABKAQSEQoJZXN0aW1hdGVkGAcgASgIIp0CCg9TZXNzaW9uQ291bnRlcnMSGAoQcGhhc2VzX2NvbXBsZXRlZBgBIAEoDRIUCgxwaGFzZV9idWRnZXQYAiABKA0SFQoNZmlsZXNfd3JpdHRlbhgDIAEoDRIQCghtZXNzYWdlcxgEIAEoDRIbChNyZWZpbmVtZW50c19wZW5kaW5nGAUgASgNEg4KBmV2ZW50cxgGIAEoBBIPCgdyZXN1bWVzGAcgASgNEhUKDXByb21wdF90b2tlbnMYCCABKAQSGQoRY29tcGxldGlvbl90b2tlbnMYCSABKAQSEAoIY29zdF91c2QYCiABKAESFgoObW9kZWxfcmVxdWVzdHMYCyABKAQSFwoPdXNhZ2VfZXN0aW1hdGVkGAwgASgIIjYKCEZpbGVJbmZvEgwKBHBhdGgYASABKAkSDAoEc2l6ZRgCIAEoBBIOCgZzaGEyNTYYAyABKAkiNQoERmlsZRIMCgRwYXRoGAEgASgJEg8KB2NvbnRlbnQYAiABKAkSDgoGc2hhMjU2GAMgASgJIqMCCglCbHVlcHJpbnQSDQoFdGl0bGUYASABKAkSFAoMcHJvamVjdF9uYW1lGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEhAKCGFwcF9raW5kGAQgASgJEhUKDWNvbG9yX3BhbGV0dGUYBSADKAkSHQoFdmlld3MYBiADKAsyDi5zdGljaC52MS5WaWV3EhEKCXVzZXJfZmxvdxgHIAEoCRIRCglkYXRhX2Zsb3cYCCABKAkSEAoIcGl0ZmFsbHMYCSADKAkSEgoKZnJhbWV3b3JrcxgKIAMoCRIiCghlbnRpdGllcxgLIAMoCzIQLnN0aWNoLnYxLkVudGl0eRIkCgdyb2FkbWFwGAwgAygLMhMuc3RpY2gudjEuUGhhc2VQbGFuIikKBFZpZXcSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCSI9CgZFbnRpdHkSDAoEbmFtZRgBIAEoCRIlCgZmaWVsZHMYAiADKAsyFS5zdGljaC52MS5FbnRpdHlGaWVsZCIpCgtFbnRpdHlGaWVsZBIMCgRuYW1lGAEgASgJEgwKBHR5cGUYAiABKAkiZQoJUGhhc2VQbGFuEgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSIQoFZmlsZXMYAyADKAsyEi5zdGljaC52MS5GaWxlUGxhbhISCgpsYXN0X3BoYXNlGAQgASgIIikKCEZpbGVQbGFuEgwKBHBhdGgYASABKAkSDwoHcHVycG9zZRgCIAEoCSJpCgpEaWFnbm9zdGljEgwKBGNvZGUYASABKAkSDAoEZmlsZRgCIAEoCRIMCgRsaW5lGAMgASgNEg4KBmNvbHVtbhgEIAEoDRIPCgdtZXNzYWdlGAUgASgJEhAKCHNldmVyaXR5GAYgASgJIvcGCgxTZXNzaW9uRXZlbnQSCwoDc2VxGAEgASgEEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjkKEmdlbmVyYXRpb25fc3RhcnRlZBgKIAEoCzIbLnN0aWNoLnYxLkdlbmVyYXRpb25TdGFydGVkSAASOQoSZ2VuZXJhdGlvbl9zdG9wcGVkGAsgASgLMhsuc3RpY2gudjEuR2VuZXJhdGlvblN0b3BwZWRIABI5ChJnZW5lcmF0aW9uX3Jlc3VtZWQYDCABKAsyGy5zdGljaC52MS5HZW5lcmF0aW9uUmVzdW1lZEgAEi8KDXBoYXNlX2NoYW5nZWQYDSABKAsyFi5zdGljaC52MS5QaGFzZUNoYW5nZWRIABItCglibHVlcHJpbnQYDiABKAsyGC5zdGljaC52MS5CbHVlcHJpbnRSZWFkeUgAEi0KDGZpbGVfc3RhcnRlZBgPIAEoCzIVLnN0aWNoLnYxLkZpbGVTdGFydGVkSAASKQoKZmlsZV9jaHVuaxgQIAEoCzITLnN0aWNoLnYxLkZpbGVDaHVua0gAEicKCWZpbGVfZG9uZRgRIAEoCzISLnN0aWNoLnYxLkZpbGVEb25lSAASLQoMZmlsZV9kZWxldGVkGBIgASgLMhUuc3RpY2gudjEuRmlsZURlbGV0ZWRIABI0CgtkaWFnbm9zdGljcxgTIAEoCzIdLnN0aWNoLnYxLkRpYWdub3N0aWNzUmVwb3J0ZWRIABIrCgtmaXhfYXBwbGllZBgUIAEoCzIULnN0aWNoLnYxLkZpeEFwcGxpZWRIABIvCg1wcmV2aWV3X3JlYWR5GBUgASgLMhYuc3RpY2gudjEuUHJldmlld1JlYWR5SAASIAoDbG9nGBYgASgLMhEuc3RpY2gudjEuTG9nTGluZUgAEigKB21lc3NhZ2UYFyABKAsyFS5zdGljaC52MS5DaGF0TWVzc2FnZUgAEiUKBWVycm9yGBggASgLMhQuc3RpY2gudjEuRXJyb3JFdmVudEgAEigKCWNvbXBsZXRlZBgZIAEoCzITLnN0aWNoLnYxLkNvbXBsZXRlZEgAEjMKD3ZlcnNpb25fY3JlYXRlZBgaIAEoCzIYLnN0aWNoLnYxLlZlcnNpb25DcmVhdGVkSABCBwoFZXZlbnQiNAoOVmVyc2lvbkNyZWF0ZWQSIgoHdmVyc2lvbhgBIAEoCzIRLnN0aWNoLnYxLlZlcnNpb24iSgoRR2VuZXJhdGlvblN0YXJ0ZWQSDgoGcHJvbXB0GAEgASgJEhYKDnByb3ZpZGVyX2xhYmVsGAIgASgJEg0KBW1vZGVsGAMgASgJIiMKEUdlbmVyYXRpb25TdG9wcGVkEg4KBnJlYXNvbhgBIAEoCSJDChFHZW5lcmF0aW9uUmVzdW1lZBIOCgZyZWFzb24YASABKAkSHgoFcGhhc2UYAiABKA4yDy5zdGljaC52MS5QaGFzZSJgCgxQaGFzZUNoYW5nZWQSHgoFcGhhc2UYASABKA4yDy5zdGljaC52MS5QaGFzZRINCgVpbmRleBgCIAEoDRIMCgRuYW1lGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJIjgKDkJsdWVwcmludFJlYWR5EiYKCWJsdWVwcmludBgBIAEoCzITLnN0aWNoLnYxLkJsdWVwcmludCIsCgtGaWxlU3RhcnRlZBIMCgRwYXRoGAEgASgJEg8KB3B1cnBvc2UYAiABKAkiJwoJRmlsZUNodW5rEgwKBHBhdGgYASABKAkSDAoEZGF0YRgCIAEoCSI2CghGaWxlRG9uZRIMCgRwYXRoGAEgASgJEgwKBHNpemUYAiABKAQSDgoGc2hhMjU2GAMgASgJIhsKC0ZpbGVEZWxldGVkEgwKBHBhdGgYASABKAkiTgoTRGlhZ25vc3RpY3NSZXBvcnRlZBIMCgR0b29sGAEgASgJEikKC2RpYWdub3N0aWNzGAIgAygLMhQuc3RpY2gudjEuRGlhZ25vc3RpYyJcCgpGaXhBcHBsaWVkEgwKBGNvZGUYASABKAkSDAoEZmlsZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIOCgZiZWZvcmUYBCABKAkSDQoFYWZ0ZXIYBSABKAkiGwoMUHJldmlld1JlYWR5EgsKA3VybBgBIAEoCSI2CgdMb2dMaW5lEg4KBnNvdXJjZRgBIAEoCRIMCgR0ZXh0GAIgASgJEg0KBWxldmVsGAMgASgJIikKC0NoYXRNZXNzYWdlEgwKBHJvbGUYASABKAkSDAoEdGV4dBgCIAEoCSI+CgpFcnJvckV2ZW50EgwKBGNvZGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIRCglyZXRyeWFibGUYAyABKAgiPwoJQ29tcGxldGVkEg0KBWZpbGVzGAEgASgNEg4KBnBoYXNlcxgCIAEoDRITCgtkdXJhdGlvbl9tcxgDIAEoBCqpAQoFUGhhc2USFQoRUEhBU0VfVU5TUEVDSUZJRUQQABISCg5QSEFTRV9QTEFOTklORxABEhQKEFBIQVNFX0dFTkVSQVRJTkcQAhITCg9QSEFTRV9SRVZJRVdJTkcQAxIQCgxQSEFTRV9GSVhJTkcQBBITCg9QSEFTRV9DT01QTEVURUQQBRIRCg1QSEFTRV9TVE9QUEVEEAYSEAoMUEhBU0VfRkFJTEVEEAcy5ggKDlNlc3Npb25TZXJ2aWNlElAKDUNyZWF0ZVNlc3Npb24SHi5zdGljaC52MS5DcmVhdGVTZXNzaW9uUmVxdWVzdBofLnN0aWNoLnYxLkNyZWF0ZVNlc3Npb25SZXNwb25zZRI+CgVXYXRjaBIWLnN0aWNoLnYxLldhdGNoUmVxdWVzdBoWLnN0aWNoLnYxLlNlc3Npb25FdmVudCIDkAIBMAESSgoLU2VuZE1lc3NhZ2USHC5zdGljaC52MS5TZW5kTWVzc2FnZVJlcXVlc3QaHS5zdGljaC52MS5TZW5kTWVzc2FnZVJlc3BvbnNlEjUKBFN0b3ASFS5zdGljaC52MS5TdG9wUmVxdWVzdBoWLnN0aWNoLnYxLlN0b3BSZXNwb25zZRI7CgZSZXN1bWUSFy5zdGljaC52MS5SZXN1bWVSZXF1ZXN0Ghguc3RpY2gudjEuUmVzdW1lUmVzcG9uc2USTAoKR2V0U2Vzc2lvbhIbLnN0aWNoLnYxLkdldFNlc3Npb25SZXF1ZXN0Ghwuc3RpY2gudjEuR2V0U2Vzc2lvblJlc3BvbnNlIgOQAgESQwoHR2V0RmlsZRIYLnN0aWNoLnYxLkdldEZpbGVSZXF1ZXN0Ghkuc3RpY2gudjEuR2V0RmlsZVJlc3BvbnNlIgOQAgESSQoJTGlzdEZpbGVzEhouc3RpY2gudjEuTGlzdEZpbGVzUmVxdWVzdBobLnN0aWNoLnYxLkxpc3RGaWxlc1Jlc3BvbnNlIgOQAgESUgoMTGlzdFZlcnNpb25zEh0uc3RpY2gudjEuTGlzdFZlcnNpb25zUmVxdWVzdBoeLnN0aWNoLnYxLkxpc3RWZXJzaW9uc1Jlc3BvbnNlIgOQAgESUgoMRGlmZlZlcnNpb25zEh0uc3RpY2gudjEuRGlmZlZlcnNpb25zUmVxdWVzdBoeLnN0aWNoLnYxLkRpZmZWZXJzaW9uc1Jlc3BvbnNlIgOQAgESQQoIUm9sbGJhY2sSGS5zdGljaC52MS5Sb2xsYmFja1JlcXVlc3QaGi5zdGljaC52MS5Sb2xsYmFja1Jlc3BvbnNlEkEKCFNhdmVGaWxlEhkuc3RpY2gudjEuU2F2ZUZpbGVSZXF1ZXN0Ghouc3RpY2gudjEuU2F2ZUZpbGVSZXNwb25zZRJSCgxMaXN0U2Vzc2lvbnMSHS5zdGljaC52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0Gh4uc3RpY2gudjEuTGlzdFNlc3Npb25zUmVzcG9uc2UiA5ACARJQCg1SZW5hbWVTZXNzaW9uEh4uc3RpY2gudjEuUmVuYW1lU2Vzc2lvblJlcXVlc3QaHy5zdGljaC52MS5SZW5hbWVTZXNzaW9uUmVzcG9uc2USUAoNRGVsZXRlU2Vzc2lvbhIeLnN0aWNoLnYxLkRlbGV0ZVNlc3Npb25SZXF1ZXN0Gh8uc3RpY2gudjEuRGVsZXRlU2Vzc2lvblJlc3BvbnNlQjJaMGdpdGh1Yi5jb20vc3RpY2hkZXYvc3RpY2gvcHJvdG8vc3RpY2gvdjE7c3RpY2h2MWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message stich.v1.SessionOptions
@@ -891,6 +891,14 @@ export type Session = Message<"stich.v1.Session"> & {
    * @generated from field: string title = 15;
    */
   title: string;
+
+  /**
+   * Model usage per action and model (empty for the scaffold), kept
+   * across restarts; counters hold the totals.
+   *
+   * @generated from field: repeated stich.v1.ModelUsage usage = 16;
+   */
+  usage: ModelUsage[];
 };
 
 /**
@@ -899,6 +907,61 @@ export type Session = Message<"stich.v1.Session"> & {
  */
 export const SessionSchema: GenMessage<Session> = /*@__PURE__*/
   messageDesc(file_stich_v1_session, 33);
+
+/**
+ * ModelUsage is the token usage and cost of one action's calls to one model.
+ *
+ * @generated from message stich.v1.ModelUsage
+ */
+export type ModelUsage = Message<"stich.v1.ModelUsage"> & {
+  /**
+   * The agent action, e.g. "blueprint", "phase_implementation".
+   *
+   * @generated from field: string action = 1;
+   */
+  action: string;
+
+  /**
+   * "provider/model", e.g. "openai/gpt-4.1".
+   *
+   * @generated from field: string model = 2;
+   */
+  model: string;
+
+  /**
+   * @generated from field: uint64 prompt_tokens = 3;
+   */
+  promptTokens: bigint;
+
+  /**
+   * @generated from field: uint64 completion_tokens = 4;
+   */
+  completionTokens: bigint;
+
+  /**
+   * @generated from field: double cost_usd = 5;
+   */
+  costUsd: number;
+
+  /**
+   * @generated from field: uint64 requests = 6;
+   */
+  requests: bigint;
+
+  /**
+   * Some of the counts were estimated (the endpoint reported none).
+   *
+   * @generated from field: bool estimated = 7;
+   */
+  estimated: boolean;
+};
+
+/**
+ * Describes the message stich.v1.ModelUsage.
+ * Use `create(ModelUsageSchema)` to create a new message.
+ */
+export const ModelUsageSchema: GenMessage<ModelUsage> = /*@__PURE__*/
+  messageDesc(file_stich_v1_session, 34);
 
 /**
  * @generated from message stich.v1.SessionCounters
@@ -974,7 +1037,7 @@ export type SessionCounters = Message<"stich.v1.SessionCounters"> & {
  * Use `create(SessionCountersSchema)` to create a new message.
  */
 export const SessionCountersSchema: GenMessage<SessionCounters> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 34);
+  messageDesc(file_stich_v1_session, 35);
 
 /**
  * @generated from message stich.v1.FileInfo
@@ -1003,7 +1066,7 @@ export type FileInfo = Message<"stich.v1.FileInfo"> & {
  * Use `create(FileInfoSchema)` to create a new message.
  */
 export const FileInfoSchema: GenMessage<FileInfo> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 35);
+  messageDesc(file_stich_v1_session, 36);
 
 /**
  * @generated from message stich.v1.File
@@ -1030,7 +1093,7 @@ export type File = Message<"stich.v1.File"> & {
  * Use `create(FileSchema)` to create a new message.
  */
 export const FileSchema: GenMessage<File> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 36);
+  messageDesc(file_stich_v1_session, 37);
 
 /**
  * Blueprint is the agent's plan of the app.
@@ -1108,7 +1171,7 @@ export type Blueprint = Message<"stich.v1.Blueprint"> & {
  * Use `create(BlueprintSchema)` to create a new message.
  */
 export const BlueprintSchema: GenMessage<Blueprint> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 37);
+  messageDesc(file_stich_v1_session, 38);
 
 /**
  * @generated from message stich.v1.View
@@ -1130,7 +1193,7 @@ export type View = Message<"stich.v1.View"> & {
  * Use `create(ViewSchema)` to create a new message.
  */
 export const ViewSchema: GenMessage<View> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 38);
+  messageDesc(file_stich_v1_session, 39);
 
 /**
  * @generated from message stich.v1.Entity
@@ -1152,7 +1215,7 @@ export type Entity = Message<"stich.v1.Entity"> & {
  * Use `create(EntitySchema)` to create a new message.
  */
 export const EntitySchema: GenMessage<Entity> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 39);
+  messageDesc(file_stich_v1_session, 40);
 
 /**
  * @generated from message stich.v1.EntityField
@@ -1176,7 +1239,7 @@ export type EntityField = Message<"stich.v1.EntityField"> & {
  * Use `create(EntityFieldSchema)` to create a new message.
  */
 export const EntityFieldSchema: GenMessage<EntityField> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 40);
+  messageDesc(file_stich_v1_session, 41);
 
 /**
  * @generated from message stich.v1.PhasePlan
@@ -1208,7 +1271,7 @@ export type PhasePlan = Message<"stich.v1.PhasePlan"> & {
  * Use `create(PhasePlanSchema)` to create a new message.
  */
 export const PhasePlanSchema: GenMessage<PhasePlan> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 41);
+  messageDesc(file_stich_v1_session, 42);
 
 /**
  * @generated from message stich.v1.FilePlan
@@ -1230,7 +1293,7 @@ export type FilePlan = Message<"stich.v1.FilePlan"> & {
  * Use `create(FilePlanSchema)` to create a new message.
  */
 export const FilePlanSchema: GenMessage<FilePlan> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 42);
+  messageDesc(file_stich_v1_session, 43);
 
 /**
  * @generated from message stich.v1.Diagnostic
@@ -1272,7 +1335,7 @@ export type Diagnostic = Message<"stich.v1.Diagnostic"> & {
  * Use `create(DiagnosticSchema)` to create a new message.
  */
 export const DiagnosticSchema: GenMessage<Diagnostic> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 43);
+  messageDesc(file_stich_v1_session, 44);
 
 /**
  * SessionEvent is one entry of a session's durable log. Seqs are contiguous
@@ -1438,7 +1501,7 @@ export type SessionEvent = Message<"stich.v1.SessionEvent"> & {
  * Use `create(SessionEventSchema)` to create a new message.
  */
 export const SessionEventSchema: GenMessage<SessionEvent> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 44);
+  messageDesc(file_stich_v1_session, 45);
 
 /**
  * @generated from message stich.v1.VersionCreated
@@ -1455,7 +1518,7 @@ export type VersionCreated = Message<"stich.v1.VersionCreated"> & {
  * Use `create(VersionCreatedSchema)` to create a new message.
  */
 export const VersionCreatedSchema: GenMessage<VersionCreated> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 45);
+  messageDesc(file_stich_v1_session, 46);
 
 /**
  * @generated from message stich.v1.GenerationStarted
@@ -1482,7 +1545,7 @@ export type GenerationStarted = Message<"stich.v1.GenerationStarted"> & {
  * Use `create(GenerationStartedSchema)` to create a new message.
  */
 export const GenerationStartedSchema: GenMessage<GenerationStarted> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 46);
+  messageDesc(file_stich_v1_session, 47);
 
 /**
  * @generated from message stich.v1.GenerationStopped
@@ -1499,7 +1562,7 @@ export type GenerationStopped = Message<"stich.v1.GenerationStopped"> & {
  * Use `create(GenerationStoppedSchema)` to create a new message.
  */
 export const GenerationStoppedSchema: GenMessage<GenerationStopped> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 47);
+  messageDesc(file_stich_v1_session, 48);
 
 /**
  * @generated from message stich.v1.GenerationResumed
@@ -1521,7 +1584,7 @@ export type GenerationResumed = Message<"stich.v1.GenerationResumed"> & {
  * Use `create(GenerationResumedSchema)` to create a new message.
  */
 export const GenerationResumedSchema: GenMessage<GenerationResumed> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 48);
+  messageDesc(file_stich_v1_session, 49);
 
 /**
  * @generated from message stich.v1.PhaseChanged
@@ -1555,7 +1618,7 @@ export type PhaseChanged = Message<"stich.v1.PhaseChanged"> & {
  * Use `create(PhaseChangedSchema)` to create a new message.
  */
 export const PhaseChangedSchema: GenMessage<PhaseChanged> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 49);
+  messageDesc(file_stich_v1_session, 50);
 
 /**
  * @generated from message stich.v1.BlueprintReady
@@ -1572,7 +1635,7 @@ export type BlueprintReady = Message<"stich.v1.BlueprintReady"> & {
  * Use `create(BlueprintReadySchema)` to create a new message.
  */
 export const BlueprintReadySchema: GenMessage<BlueprintReady> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 50);
+  messageDesc(file_stich_v1_session, 51);
 
 /**
  * @generated from message stich.v1.FileStarted
@@ -1594,7 +1657,7 @@ export type FileStarted = Message<"stich.v1.FileStarted"> & {
  * Use `create(FileStartedSchema)` to create a new message.
  */
 export const FileStartedSchema: GenMessage<FileStarted> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 51);
+  messageDesc(file_stich_v1_session, 52);
 
 /**
  * @generated from message stich.v1.FileChunk
@@ -1616,7 +1679,7 @@ export type FileChunk = Message<"stich.v1.FileChunk"> & {
  * Use `create(FileChunkSchema)` to create a new message.
  */
 export const FileChunkSchema: GenMessage<FileChunk> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 52);
+  messageDesc(file_stich_v1_session, 53);
 
 /**
  * @generated from message stich.v1.FileDone
@@ -1643,7 +1706,7 @@ export type FileDone = Message<"stich.v1.FileDone"> & {
  * Use `create(FileDoneSchema)` to create a new message.
  */
 export const FileDoneSchema: GenMessage<FileDone> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 53);
+  messageDesc(file_stich_v1_session, 54);
 
 /**
  * @generated from message stich.v1.FileDeleted
@@ -1660,7 +1723,7 @@ export type FileDeleted = Message<"stich.v1.FileDeleted"> & {
  * Use `create(FileDeletedSchema)` to create a new message.
  */
 export const FileDeletedSchema: GenMessage<FileDeleted> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 54);
+  messageDesc(file_stich_v1_session, 55);
 
 /**
  * @generated from message stich.v1.DiagnosticsReported
@@ -1684,7 +1747,7 @@ export type DiagnosticsReported = Message<"stich.v1.DiagnosticsReported"> & {
  * Use `create(DiagnosticsReportedSchema)` to create a new message.
  */
 export const DiagnosticsReportedSchema: GenMessage<DiagnosticsReported> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 55);
+  messageDesc(file_stich_v1_session, 56);
 
 /**
  * @generated from message stich.v1.FixApplied
@@ -1721,7 +1784,7 @@ export type FixApplied = Message<"stich.v1.FixApplied"> & {
  * Use `create(FixAppliedSchema)` to create a new message.
  */
 export const FixAppliedSchema: GenMessage<FixApplied> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 56);
+  messageDesc(file_stich_v1_session, 57);
 
 /**
  * @generated from message stich.v1.PreviewReady
@@ -1738,7 +1801,7 @@ export type PreviewReady = Message<"stich.v1.PreviewReady"> & {
  * Use `create(PreviewReadySchema)` to create a new message.
  */
 export const PreviewReadySchema: GenMessage<PreviewReady> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 57);
+  messageDesc(file_stich_v1_session, 58);
 
 /**
  * @generated from message stich.v1.LogLine
@@ -1767,7 +1830,7 @@ export type LogLine = Message<"stich.v1.LogLine"> & {
  * Use `create(LogLineSchema)` to create a new message.
  */
 export const LogLineSchema: GenMessage<LogLine> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 58);
+  messageDesc(file_stich_v1_session, 59);
 
 /**
  * @generated from message stich.v1.ChatMessage
@@ -1791,7 +1854,7 @@ export type ChatMessage = Message<"stich.v1.ChatMessage"> & {
  * Use `create(ChatMessageSchema)` to create a new message.
  */
 export const ChatMessageSchema: GenMessage<ChatMessage> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 59);
+  messageDesc(file_stich_v1_session, 60);
 
 /**
  * @generated from message stich.v1.ErrorEvent
@@ -1820,7 +1883,7 @@ export type ErrorEvent = Message<"stich.v1.ErrorEvent"> & {
  * Use `create(ErrorEventSchema)` to create a new message.
  */
 export const ErrorEventSchema: GenMessage<ErrorEvent> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 60);
+  messageDesc(file_stich_v1_session, 61);
 
 /**
  * @generated from message stich.v1.Completed
@@ -1849,7 +1912,7 @@ export type Completed = Message<"stich.v1.Completed"> & {
  * Use `create(CompletedSchema)` to create a new message.
  */
 export const CompletedSchema: GenMessage<Completed> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 61);
+  messageDesc(file_stich_v1_session, 62);
 
 /**
  * Phase is the generation agent's state.
