@@ -13,6 +13,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"path"
+	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -57,6 +60,9 @@ type Outcome struct {
 	// Build holds the bundler's errors; Preview is nil when it failed.
 	Build   []sandbox.Diagnostic
 	Preview *preview.Preview
+	// Full reports that the preview was built by the app's own vite in
+	// the sandbox rather than by esbuild in-process.
+	Full bool
 	// Step timings.
 	Install, TypeCheck, Fix, Bundle time.Duration
 }
@@ -201,6 +207,25 @@ func (w *Workspace) Check(ctx context.Context, files map[string]string, fix bool
 	if err != nil && !errors.Is(err, preview.ErrBuild) {
 		return out, fmt.Errorf("appbuild: bundle: %w", err)
 	}
+	// The fast path ignores the app's bundler configuration (plugins,
+	// PostCSS): such apps, and apps esbuild cannot bundle, are built by
+	// their own vite in the sandbox.
+	if reason := fullBuildReason(files, p == nil); reason != "" {
+		log(SourcePreview, "info", "building with the app's own vite: "+reason)
+		start := time.Now()
+		full, ferr := w.fullBuild(ctx, log)
+		out.Bundle += time.Since(start)
+		switch {
+		case ferr == nil:
+			p, out.Build, out.Full = full, nil, true
+		case ctx.Err() != nil:
+			return out, ctx.Err()
+		case p == nil && len(out.Build) == 0:
+			out.Build = []sandbox.Diagnostic{{Category: "error", Message: ferr.Error()}}
+		default:
+			log(SourcePreview, "warn", ferr.Error())
+		}
+	}
 	if p != nil {
 		out.Preview = p
 		w.mu.Lock()
@@ -264,6 +289,77 @@ func (w *Workspace) bundle(ctx context.Context) (*preview.Preview, []sandbox.Dia
 		w.builder = nil
 	}
 	return p, diags, err
+}
+
+// fullDir is where the app's own build goes in the workspace.
+const fullDir = ".stich-full"
+
+// fullBuildReason says why the app needs its own bundler ("" when the
+// in-process esbuild preview is faithful).
+func fullBuildReason(files map[string]string, fastFailed bool) string {
+	if fastFailed {
+		return "esbuild could not bundle it"
+	}
+	for p, c := range files {
+		base := path.Base(p)
+		switch {
+		case strings.Contains(p, "/"):
+		case strings.HasPrefix(base, "postcss.config.") || strings.HasPrefix(base, "tailwind.config."):
+			return base + " configures its CSS"
+		case strings.HasPrefix(base, "vite.config."):
+			if r := vitePlugins(c); r != "" {
+				return base + " " + r
+			}
+		}
+	}
+	return ""
+}
+
+// viteImport matches the module of an import in a vite config.
+var viteImport = regexp.MustCompile(`(?m)^\s*import\b[^'"]*['"]([^'"]+)['"]`)
+
+// fastPathPlugins are plugins whose effect the esbuild preview has anyway
+// (JSX and TSX compilation).
+var fastPathPlugins = map[string]bool{"vite": true, "@vitejs/plugin-react": true, "@vitejs/plugin-react-swc": true, "path": true, "url": true}
+
+// vitePlugins says what in a vite config the fast path would miss: a
+// plugin package other than React's, or a plugin defined inline.
+func vitePlugins(config string) string {
+	if !strings.Contains(config, "plugins") {
+		return ""
+	}
+	for _, m := range viteImport.FindAllStringSubmatch(config, -1) {
+		if mod := m[1]; !fastPathPlugins[mod] && !strings.HasPrefix(mod, "node:") {
+			return "uses " + mod
+		}
+	}
+	for _, hook := range []string{"resolveId", "transform", "load(", "load:", "transformIndexHtml"} {
+		if strings.Contains(config, hook) {
+			return "defines its own plugin"
+		}
+	}
+	return ""
+}
+
+// fullBuild runs "vite build" in the sandbox (no network) with the
+// preview's base and loads its output.
+func (w *Workspace) fullBuild(ctx context.Context, log LogFunc) (*preview.Preview, error) {
+	res, err := w.cfg.Runner.Run(ctx, w.id, sandbox.Command{
+		Args:    []string{"vite", "build", "--base", w.base, "--outDir", fullDir, "--emptyOutDir", "--logLevel", "warn"},
+		Timeout: w.cfg.TypeCheckTimeout,
+		OnLine:  lineLogger(log, SourcePreview),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vite build: %w", err)
+	}
+	if res.ExitCode != 0 {
+		return nil, fmt.Errorf("vite build failed with status %d: %s", res.ExitCode, strings.TrimSpace(res.TailText()))
+	}
+	dir, err := w.cfg.Runner.Dir(w.id)
+	if err != nil {
+		return nil, err
+	}
+	return preview.LoadDist(filepath.Join(dir, fullDir), w.reportURL)
 }
 
 // Close stops the bundler and deletes the workspace. It is idempotent.

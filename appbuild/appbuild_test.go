@@ -160,3 +160,83 @@ func TestInstallFailure(t *testing.T) {
 		t.Error("a preview after a failed install")
 	}
 }
+
+// An app whose vite config adds a plugin (here a virtual module esbuild
+// cannot resolve) is built by its own vite in the sandbox, under the
+// preview's base, with the error reporter injected.
+func TestFullBuildWithTheAppsVite(t *testing.T) {
+	r := newRunner(t)
+	ctx := context.Background()
+	files, err := scaffold.Files(scaffold.Plan("a recipe tracker with ingredients and ratings", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files["vite.config.ts"] = `import { defineConfig } from "vite";
+
+export default defineConfig({
+  plugins: [
+    {
+      name: "greeting",
+      resolveId(id) {
+        return id === "virtual:greeting" ? "\0virtual:greeting" : null;
+      },
+      load(id) {
+        return id === "\0virtual:greeting" ? "export default 'hello from a vite plugin';" : null;
+      },
+    },
+  ],
+});
+`
+	files["src/virtual.d.ts"] = "declare module \"virtual:greeting\" {\n  const greeting: string;\n  export default greeting;\n}\n"
+	files["src/main.tsx"] = strings.Replace(files["src/main.tsx"], "import App from \"./App\";", "import App from \"./App\";\nimport greeting from \"virtual:greeting\";\ndocument.title = greeting;", 1)
+	w := New(Config{Runner: r}, "s-appbuildtest3", "/preview/s-appbuildtest3/", "http://preview.test/preview/s-appbuildtest3/__stich/report")
+	defer w.Close(ctx)
+	var lg logs
+	out, err := w.Check(ctx, files, false, lg.add)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, strings.Join(lg.lines, "\n"))
+	}
+	if !out.Full || out.Preview == nil || len(out.Build) != 0 || len(out.Remaining) != 0 {
+		t.Fatalf("full=%v preview=%v build=%v remaining=%v\n%s", out.Full, out.Preview != nil, out.Build, out.Remaining, strings.Join(lg.lines, "\n"))
+	}
+	if !lg.has("preview info building with the app's own vite: esbuild could not bundle it") {
+		t.Errorf("no reason logged:\n%s", strings.Join(lg.lines, "\n"))
+	}
+	html, _ := out.Preview.File("/index.html")
+	if !strings.Contains(string(html), `"http://preview.test/preview/s-appbuildtest3/__stich/report"`) || !strings.Contains(string(html), `/preview/s-appbuildtest3/assets/`) {
+		t.Errorf("index.html:\n%s", html)
+	}
+	found := false
+	for _, u := range out.Preview.Paths() {
+		if b, _ := out.Preview.File(u); strings.HasSuffix(u, ".js") && strings.Contains(string(b), "hello from a vite plugin") {
+			found = true
+			if a, _ := out.Preview.Resolve(u); !a.Immutable {
+				t.Errorf("%s is hashed but not immutable", u)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the plugin's module is not in the bundle: %v", out.Preview.Paths())
+	}
+}
+
+func TestFullBuildReason(t *testing.T) {
+	for _, c := range []struct {
+		files map[string]string
+		fail  bool
+		want  string
+	}{
+		{map[string]string{"vite.config.ts": "export default {}", "src/a.ts": ""}, false, ""},
+		{map[string]string{"vite.config.ts": "import react from '@vitejs/plugin-react';\nexport default { plugins: [react()] }"}, false, ""},
+		{map[string]string{"vite.config.ts": "import react from '@vitejs/plugin-react';\nimport tailwindcss from \"@tailwindcss/vite\";\nexport default { plugins: [react(), tailwindcss()] }"}, false, "vite.config.ts uses @tailwindcss/vite"},
+		{map[string]string{"vite.config.ts": "export default { plugins: [{ name: 'x', transform(code) { return code } }] }"}, false, "vite.config.ts defines its own plugin"},
+		{map[string]string{"postcss.config.js": ""}, false, "postcss.config.js configures its CSS"},
+		{map[string]string{"tailwind.config.ts": ""}, false, "tailwind.config.ts configures its CSS"},
+		{map[string]string{"src/postcss.config.js": ""}, false, ""},
+		{map[string]string{}, true, "esbuild could not bundle it"},
+	} {
+		if got := fullBuildReason(c.files, c.fail); got != c.want {
+			t.Errorf("%v fail=%v: %q, want %q", c.files, c.fail, got, c.want)
+		}
+	}
+}
