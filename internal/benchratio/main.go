@@ -72,7 +72,7 @@ var absoluteTargets = []struct {
 
 func main() {
 	samples := map[string][]float64{}
-	metrics := map[string]map[string]float64{}
+	metricSamples := map[string]map[string][]float64{}
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
 		m := line.FindStringSubmatch(sc.Text())
@@ -87,18 +87,26 @@ func main() {
 			if mm[2] == "B/op" || mm[2] == "allocs/op" {
 				continue
 			}
-			if metrics[m[1]] == nil {
-				metrics[m[1]] = map[string]float64{}
+			if metricSamples[m[1]] == nil {
+				metricSamples[m[1]] = map[string][]float64{}
 			}
-			metrics[m[1]][mm[2]], _ = strconv.ParseFloat(mm[1], 64)
+			f, _ := strconv.ParseFloat(mm[1], 64)
+			metricSamples[m[1]][mm[2]] = append(metricSamples[m[1]][mm[2]], f)
 		}
 	}
-	// With -count N, each benchmark's figure is the median of its runs:
-	// disk-bound figures (synced commits) vary a lot between runs here.
+	// With -count N, each benchmark's figure (ns/op and every custom
+	// metric) is the median of its runs: disk-bound figures (synced
+	// commits) vary a lot between runs here.
 	ns := map[string]float64{}
 	for n, v := range samples {
-		sort.Float64s(v)
-		ns[n] = v[len(v)/2]
+		ns[n] = median(v)
+	}
+	metrics := map[string]map[string]float64{}
+	for n, mm := range metricSamples {
+		metrics[n] = map[string]float64{}
+		for k, v := range mm {
+			metrics[n][k] = median(v)
+		}
 	}
 	var names []string
 	for n := range ns {
@@ -162,4 +170,10 @@ func main() {
 	if failed {
 		os.Exit(1)
 	}
+}
+
+// median returns the middle value of v (the upper one of an even count).
+func median(v []float64) float64 {
+	sort.Float64s(v)
+	return v[len(v)/2]
 }
