@@ -51,10 +51,19 @@ type testCluster struct {
 	nodes map[string]*Node
 	dirs  map[string]string
 	seed  string
+	rf    int // Config.ReplicationFactor
+	// logKind serves "counter" with logGrain instead of pcounter.
+	logKind bool
 }
 
+// newTestCluster starts nodes without replication (R = 1: storage moves
+// with ownership); see newReplicatedCluster.
 func newTestCluster(t *testing.T, names ...string) *testCluster {
-	tc := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}}
+	return newClusterR(t, 1, names...)
+}
+
+func newClusterR(t *testing.T, rf int, names ...string) *testCluster {
+	tc := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}, rf: rf}
 	for _, name := range names {
 		tc.start(name)
 	}
@@ -74,6 +83,7 @@ func (tc *testCluster) start(name string) *Node {
 		tc.dirs[name] = tc.t.TempDir()
 	}
 	cfg.DataDir = tc.dirs[name]
+	cfg.ReplicationFactor = tc.rf
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.Gossip.Name = name
 	// Fast failure detection for tests (memberlist's local profile is
@@ -84,7 +94,11 @@ func (tc *testCluster) start(name string) *Node {
 	if tc.seed != "" {
 		cfg.Join = []string{tc.seed}
 	}
-	n, err := Start(context.Background(), cfg, []Kind{{Name: "counter", New: func(ref *GrainRef) actor.Actor { return &pcounter{ref: ref} }}})
+	newGrain := func(ref *GrainRef) actor.Actor { return &pcounter{ref: ref} }
+	if tc.logKind {
+		newGrain = func(ref *GrainRef) actor.Actor { return &logGrain{ref: ref} }
+	}
+	n, err := Start(context.Background(), cfg, []Kind{{Name: "counter", New: newGrain}})
 	if err != nil {
 		tc.t.Fatal(err)
 	}

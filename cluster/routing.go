@@ -64,6 +64,9 @@ func (n *Node) onMembership(members, failed []NodeMeta) {
 	}
 	n.view.Store(v)
 	n.viewVersion.Add(1)
+	if n.repl != nil {
+		n.repl.onMembership()
+	}
 }
 
 // owner returns the owner of (kind, identity) in this node's view.
@@ -332,16 +335,33 @@ func (a *activator) Receive(c actor.Context) {
 			counts[k] = uint32(v)
 		}
 		reply(&clusterv1.NodeStatsReply{Name: n.cfg.Name, Grains: counts, Leaving: n.leaving.Load()})
+	default:
+		n.serveReplica(m, reply)
 	}
 }
 
-// goServe runs f on a goroutine the node waits for at shutdown.
+// goServe runs f on a goroutine the node waits for at shutdown. Once the
+// node stops serving, f is dropped (the sender's request times out, as if
+// the node were gone): storage may already be closed.
 func (n *Node) goServe(f func()) {
+	n.servingMu.Lock()
+	defer n.servingMu.Unlock()
+	if n.servingDone {
+		return
+	}
 	n.serving.Add(1)
 	go func() {
 		defer n.serving.Done()
 		f()
 	}()
+}
+
+// stopServing refuses new activator handlers and waits for running ones.
+func (n *Node) stopServing() {
+	n.servingMu.Lock()
+	n.servingDone = true
+	n.servingMu.Unlock()
+	n.serving.Wait()
 }
 
 // serveLocate activates a grain this node owns (pulling its storage if

@@ -277,13 +277,23 @@ func (n *Node) Leave(ctx context.Context) error {
 	if err := n.provider.SetLeaving(ctx); err != nil {
 		n.log.Warn("announce leaving", "err", err)
 	}
+	var replErr error
+	if n.repl != nil {
+		// Replicated grains stay where they are: every copy this node
+		// holds goes to the replica set computed without it, so leaving
+		// never removes a copy a majority needed.
+		replErr = n.repl.repair(ctx, true)
+	}
 	type job struct{ kind, identity string }
 	var jobs []job
 	if err := n.store.Grains(func(kind, identity string) error {
+		if k, ok := n.kinds[kind]; n.repl != nil && (!ok || !k.Ephemeral) {
+			return nil // replicated (above)
+		}
 		jobs = append(jobs, job{kind, identity})
 		return nil
 	}); err != nil {
-		return err
+		return errors.Join(replErr, err)
 	}
 	var (
 		wg    sync.WaitGroup
@@ -318,5 +328,5 @@ func (n *Node) Leave(ctx context.Context) error {
 	}
 	wg.Wait()
 	n.log.Info("grains handed off", "moved", moved, "failed", len(errs), "took", time.Since(start).Round(time.Millisecond))
-	return errors.Join(errs...)
+	return errors.Join(append(errs, replErr)...)
 }
