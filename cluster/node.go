@@ -214,6 +214,12 @@ func Start(ctx context.Context, cfg Config, kinds []Kind) (_ *Node, err error) {
 	if cfg.ReplicationFactor > 1 {
 		n.repl = newReplicator(n, cfg.ReplicationFactor)
 	}
+	// NB: created before anything can activate a grain (claims arm
+	// replicated alarms); started once the node is up.
+	if cfg.OnAlarm != nil {
+		n.alarms = newAlarmScheduler(n, cfg.OnAlarm, n.log)
+		n.alarms.fireOnStart = cfg.AlarmsFireOnStart
+	}
 
 	libLog := slog.New(minLevel{h: cfg.Logger.Handler(), min: slog.LevelWarn}).With("lib", "protoactor")
 	n.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return libLog }))
@@ -257,9 +263,7 @@ func Start(ctx context.Context, cfg Config, kinds []Kind) (_ *Node, err error) {
 		n.repl.start()
 		n.repl.onMembership() // a first repair pass once the view is known
 	}
-	if cfg.OnAlarm != nil {
-		n.alarms = newAlarmScheduler(n, cfg.OnAlarm, n.log)
-		n.alarms.fireOnStart = cfg.AlarmsFireOnStart
+	if n.alarms != nil {
 		if err := n.alarms.start(); err != nil {
 			return nil, err
 		}

@@ -425,9 +425,9 @@ func (r *replicator) acquireClaim(ctx context.Context, kind, identity string) (*
 	}
 	r.register(c)
 	// An alarm replicated to this node was not armed here: arm it now.
-	if gs, err := r.n.store.Grain(kind, identity); err == nil {
-		if due, ok, err := gs.Alarm(); err == nil && ok && r.n.store.alarmHook != nil {
-			r.n.store.alarmHook(kind, identity, due, true)
+	if gs, err := r.n.store.Grain(kind, identity); err == nil && r.n.alarms != nil {
+		if due, ok, err := gs.Alarm(); err == nil && ok {
+			r.n.alarms.armIfUnknown(kind, identity, due, r.n.alarms.fireOnStart)
 		}
 	}
 	return c, nil
@@ -819,4 +819,20 @@ func (n *Node) serveReplica(msg any, reply func(proto.Message)) bool {
 		return false
 	}
 	return true
+}
+
+// mayDeleteAlarm reports whether this node may delete its copy of a
+// grain's alarm after delivering it: always without replication; with it,
+// only on the grain's owner. A replica keeps its copy (a local delete would
+// make it differ from copies of the same version), so that whichever
+// member owns the grain next still has the alarm.
+func (n *Node) mayDeleteAlarm(kind, identity string) bool {
+	if n.repl == nil {
+		return true
+	}
+	if k, ok := n.kinds[kind]; ok && k.Ephemeral {
+		return true
+	}
+	o, err := n.owner(kind, identity)
+	return err == nil && o.Name == n.cfg.Name
 }
