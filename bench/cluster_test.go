@@ -18,10 +18,17 @@ import (
 )
 
 // startPeer starts one node of a benchmark cluster serving "echo"
-// (ephemeral) and "counter" (durable) grains.
+// (ephemeral) and "counter" (durable) grains, without replication (R = 1:
+// these benchmarks measure routing, failover of the owner and hand-off).
 func startPeer(b *testing.B, name, join string, gossip *memberlist.Config) *cluster.Node {
+	return startPeerR(b, name, join, gossip, 1)
+}
+
+// startPeerR is startPeer with replication factor rf.
+func startPeerR(b *testing.B, name, join string, gossip *memberlist.Config, rf int) *cluster.Node {
 	b.Helper()
 	cfg := cluster.DefaultLocalConfig()
+	cfg.ReplicationFactor = rf
 	if gossip != nil {
 		cfg.Gossip = gossip
 	}

@@ -91,8 +91,21 @@ func (n *Node) Owner(kind, identity string) (string, error) {
 // OwnerIsLive reports whether the top-ranked member for (kind, identity),
 // counting failed members too, is live: a grain with that identity can be
 // created without waiting for a failed node.
+//
+// With replication, that is: a majority of the grain's replica set is
+// live (its owner may then be any live member).
 func (n *Node) OwnerIsLive(kind, identity string) bool {
 	v := n.currentView()
+	if n.repl != nil && !n.alone() {
+		set, liveOthers := n.repl.replicaSet(v, kind, identity, false)
+		live := len(liveOthers)
+		for _, m := range set {
+			if m.Name == n.cfg.Name {
+				live++
+			}
+		}
+		return len(set) > 0 && live >= len(set)/2+1
+	}
 	r := Rank(kind, identity, append(append([]NodeMeta(nil), v.live...), v.failed...))
 	if len(r) == 0 {
 		return false
