@@ -61,6 +61,9 @@ type replicator struct {
 	mu     sync.Mutex
 	claims map[string]*claim // live claims by grain key
 
+	qmu    sync.Mutex
+	queues map[string]*writeQueue // grains with replicated writes being applied
+
 	ctx    context.Context // cancelled at stop: ends in-flight fan-outs
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -71,7 +74,7 @@ type replicator struct {
 
 func newReplicator(n *Node, r int) *replicator {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &replicator{n: n, r: r, claims: map[string]*claim{}, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1)}
+	return &replicator{n: n, r: r, claims: map[string]*claim{}, queues: map[string]*writeQueue{}, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1)}
 }
 
 // start runs the anti-entropy loop.
@@ -598,6 +601,49 @@ func (r *replicator) servePromise(m *clusterv1.ReplicaPromise) *clusterv1.Replic
 	return &clusterv1.ReplicaPromiseReply{Ok: ok, Promised: rec.promised, Version: rec.v.proto(), Exists: exists}
 }
 
+// writeQueue holds a grain's replicated writes in arrival order.
+type writeQueue struct {
+	items []queuedWrite
+}
+
+type queuedWrite struct {
+	m     *clusterv1.ReplicaWrite
+	reply func(proto.Message)
+}
+
+// enqueueWrite queues a replicated write behind the grain's earlier ones;
+// called from the activator's mailbox, so in the order the owner sent
+// them. One goroutine per grain with queued writes applies them in that
+// order: a write never overtakes the one before it (which would make the
+// follower look behind and cost a whole snapshot), and writes of
+// different grains still commit concurrently (group commit).
+func (r *replicator) enqueueWrite(m *clusterv1.ReplicaWrite, reply func(proto.Message)) {
+	key := grainKey(m.GetKind(), m.GetIdentity())
+	r.qmu.Lock()
+	defer r.qmu.Unlock()
+	if q := r.queues[key]; q != nil {
+		q.items = append(q.items, queuedWrite{m, reply})
+		return
+	}
+	q := &writeQueue{items: []queuedWrite{{m, reply}}}
+	r.queues[key] = q
+	r.n.goServe(func() {
+		for {
+			r.qmu.Lock()
+			if len(q.items) == 0 {
+				delete(r.queues, key)
+				r.qmu.Unlock()
+				return
+			}
+			w := q.items[0]
+			q.items[0] = queuedWrite{}
+			q.items = q.items[1:]
+			r.qmu.Unlock()
+			w.reply(r.serveWrite(w.m))
+		}
+	})
+}
+
 // serveWrite applies one replicated write (invariants 1, 2 and 5).
 func (r *replicator) serveWrite(m *clusterv1.ReplicaWrite) *clusterv1.ReplicaWriteReply {
 	key := grainKey(m.GetKind(), m.GetIdentity())
@@ -796,7 +842,7 @@ func (n *Node) serveReplica(msg any, reply func(proto.Message)) bool {
 			reply(&clusterv1.ReplicaWriteReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_INTERNAL, Message: "replication is off on " + n.cfg.Name}})
 			return true
 		}
-		n.goServe(func() { reply(r.serveWrite(m)) })
+		r.enqueueWrite(m, reply)
 	case *clusterv1.ReplicaInstall:
 		if r == nil {
 			reply(&clusterv1.ReplicaWriteReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_INTERNAL, Message: "replication is off on " + n.cfg.Name}})
