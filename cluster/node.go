@@ -213,6 +213,9 @@ func Start(ctx context.Context, cfg Config, kinds []Kind) (_ *Node, err error) {
 
 	if cfg.ReplicationFactor > 1 {
 		n.repl = newReplicator(n, cfg.ReplicationFactor)
+		if err := n.repl.loadClustered(); err != nil {
+			return nil, err
+		}
 	}
 	// NB: created before anything can activate a grain (claims arm
 	// replicated alarms); started once the node is up.

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cockroachdb/pebble"
 	"google.golang.org/protobuf/proto"
 
 	clusterv1 "github.com/stichdev/stich/proto/stich/cluster/v1"
@@ -68,8 +69,10 @@ type replicator struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	kick   chan struct{} // wakes the anti-entropy loop
-	stopMu sync.Mutex
-	done   bool
+
+	clustered atomic.Bool // the node has seen another member (persisted)
+	stopMu    sync.Mutex
+	done      bool
 }
 
 func newReplicator(n *Node, r int) *replicator {
@@ -124,11 +127,47 @@ func (r *replicator) ask(ctx context.Context, m NodeMeta, msg proto.Message) (an
 	return res, nil
 }
 
-// alone reports whether this node has never seen another member: then
-// nothing is replicated (R is effectively 1, at no cost).
+// alone reports whether this node has never been part of a cluster of
+// more than one member: then nothing is replicated (R is effectively 1, at
+// no cost).
 func (n *Node) alone() bool {
+	return !n.repl.clustered.Load() && n.solitary()
+}
+
+// solitary reports whether the current view has no member but this node.
+func (n *Node) solitary() bool {
 	v := n.currentView()
 	return len(v.all) <= 1 && len(v.failed) == 0
+}
+
+// clusteredKey marks, durably, that this node has been part of a cluster
+// of several members: after a restart it must not serve replicated grains
+// alone (its copies may be stale) until it sees its peers again.
+var clusteredKey = []byte{'m', 0, 'c', 'l', 'u', 's', 't', 'e', 'r', 'e', 'd'}
+
+// loadClustered reads the clustered mark at start.
+func (r *replicator) loadClustered() error {
+	_, closer, err := r.n.store.db.Get(clusteredKey)
+	switch {
+	case err == nil:
+		closer.Close()
+		r.clustered.Store(true)
+	case !errors.Is(err, pebble.ErrNotFound):
+		return fmt.Errorf("cluster: read clustered mark: %w", err)
+	}
+	return nil
+}
+
+// markClustered records, once, that the node has seen another member.
+func (r *replicator) markClustered() {
+	if r.clustered.Load() || r.n.solitary() {
+		return
+	}
+	if err := r.n.store.db.Set(clusteredKey, nil, pebble.Sync); err != nil {
+		r.n.log.Warn("record cluster membership", "err", err)
+		return
+	}
+	r.clustered.Store(true)
 }
 
 // replicaSet returns the grain's replica set in view v, and the live
@@ -222,6 +261,7 @@ func (r *replicator) fenceOlder(key string, epoch uint64) {
 // onMembership fences claims whose replica set changed (and solo claims
 // once the node is no longer alone), then wakes anti-entropy.
 func (r *replicator) onMembership() {
+	r.markClustered()
 	v := r.n.currentView()
 	alone := r.n.alone()
 	r.mu.Lock()
@@ -293,6 +333,9 @@ func (r *replicator) acquireClaim(ctx context.Context, kind, identity string) (*
 		c := &claim{r: r, kind: kind, identity: identity, key: key, solo: true}
 		r.register(c)
 		return c, nil
+	}
+	if r.n.solitary() {
+		return nil, fmt.Errorf("%w: %s: this node has not rejoined its cluster yet", ErrMoving, key)
 	}
 	v := r.n.currentView()
 	set, followers := r.replicaSet(v, kind, identity, false)

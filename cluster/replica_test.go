@@ -1,10 +1,12 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -348,5 +350,103 @@ func TestReplicatedWriteRefusedFromOlderEpoch(t *testing.T) {
 		if v, _ := g.Get("count"); string(v) == "999" {
 			t.Fatalf("%s applied a write of a superseded epoch", name)
 		}
+	}
+}
+
+// TestReplicatedLeaveThenCrash has a member leave gracefully, then kills
+// another abruptly: the leaver pushed its copies to the replica sets
+// computed without it, so every grain is still complete on the survivors.
+func TestReplicatedLeaveThenCrash(t *testing.T) {
+	tc := newReplicatedCluster(t, "a", "b", "c", "d")
+	const grains = 16
+	want := map[string]uint64{}
+	for i := 0; i < grains; i++ {
+		id := fmt.Sprintf("g%d", i)
+		for j := 0; j <= i%3; j++ {
+			seq, err := appendVia(tc.nodes["a"], id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want[id] = seq
+		}
+	}
+	start := time.Now()
+	if err := tc.nodes["d"].Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	delete(tc.nodes, "d")
+	tc.waitMembers(3)
+	t.Logf("d left in %s", time.Since(start).Round(time.Millisecond))
+	tc.nodes["c"].Kill()
+	delete(tc.nodes, "c")
+	tc.waitMembers(2)
+	t.Logf("c's failure seen after %s", time.Since(start).Round(time.Millisecond))
+	for id, seq := range want {
+		got, err := tc.call(tc.nodes["b"], id, false)
+		if err != nil || got != seq {
+			t.Fatalf("%s after d left and c crashed: %d, %v; want %d", id, got, err, seq)
+		}
+		owner, _ := tc.nodes["a"].Owner("counter", id)
+		checkLog(t, tc.nodes[owner], id, seq)
+	}
+	t.Logf("all grains read after %s", time.Since(start).Round(time.Millisecond))
+}
+
+// TestReplicatedRestartAloneRefuses checks that a node that was part of a
+// cluster and restarts without its peers does not serve its (possibly
+// stale) copies alone.
+func TestReplicatedRestartAloneRefuses(t *testing.T) {
+	tc := newReplicatedCluster(t, "a", "b")
+	if _, err := appendVia(tc.nodes["b"], "x"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a", "b"} {
+		tc.nodes[name].Kill()
+		delete(tc.nodes, name)
+	}
+	tc.seed = "" // a restarts without --join: alone
+	a := tc.start("a")
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	_, err := a.Request(ctx, "counter", "x", &actorsv1.AlarmFired{})
+	if err == nil || !strings.Contains(err.Error(), "not rejoined") {
+		t.Fatalf("call on a restarted lone member: %v, want a refusal until it rejoins", err)
+	}
+}
+
+// TestApplyReprRefusesForeignKeys checks that a follower applies a
+// replicated batch only if it touches nothing but the grain's own keys
+// and alarm.
+func TestApplyReprRefusesForeignKeys(t *testing.T) {
+	s, err := OpenStore("", StoreOptions{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	mine, _ := s.Grain("k", "mine")
+	other, _ := s.Grain("k", "other")
+	cases := []struct {
+		name string
+		fill func(b *Batch)
+	}{
+		{"own key and alarm", func(b *Batch) { b.Put("a", []byte("1")); b.SetAlarm(time.Unix(5, 0)) }},
+		{"own range delete", func(b *Batch) { b.b.DeleteRange(mine.prefix, prefixEnd(mine.prefix), nil) }},
+		{"other grain's key", func(b *Batch) { _ = b.b.Set(append(bytes.Clone(other.prefix), 'a'), []byte("x"), nil) }},
+		{"range beyond", func(b *Batch) { b.b.DeleteRange(mine.prefix, prefixEnd(other.prefix), nil) }},
+		{"replica record", func(b *Batch) { _ = b.b.Set(replicaKey("k", "mine"), make([]byte, 24), nil) }},
+	}
+	for _, c := range cases {
+		name := c.name
+		b := mine.NewBatch()
+		c.fill(b)
+		err := s.applyRepr("k", "mine", b.b.Repr(), replicaRecord{promised: 1, v: version{1, 1}})
+		b.Close()
+		ok := strings.HasPrefix(name, "own")
+		if (err == nil) != ok {
+			t.Errorf("%s: applyRepr = %v", name, err)
+		}
+	}
+	if v, err := mine.Get("a"); err == nil {
+		t.Fatalf("the own range delete ran after the put, yet a = %q", v)
 	}
 }
