@@ -203,9 +203,11 @@ type claim struct {
 	key            string
 	solo           bool // taken while alone: valid while the node stays alone
 	epoch          uint64
-	setNames       []string   // names of the replica set, for change detection
-	followers      []NodeMeta // live members of the set other than this node
-	quorum         int        // majority of the set
+	setNames       []string // names of the replica set, for change detection
+	// followers are the live members of the set other than this node,
+	// updated as members fail and return (the set itself is fixed).
+	followers atomic.Pointer[[]NodeMeta]
+	quorum    int // majority of the set
 
 	mu     sync.Mutex // serialises commits
 	v      version    // last version written
@@ -259,7 +261,8 @@ func (r *replicator) fenceOlder(key string, epoch uint64) {
 }
 
 // onMembership fences claims whose replica set changed (and solo claims
-// once the node is no longer alone), then wakes anti-entropy.
+// once the node is no longer alone), points the others at the members of
+// their set that are live now, then wakes anti-entropy.
 func (r *replicator) onMembership() {
 	r.markClustered()
 	v := r.n.currentView()
@@ -273,10 +276,14 @@ func (r *replicator) onMembership() {
 			}
 			continue
 		}
-		set, _ := r.replicaSet(v, c.kind, c.identity, false)
+		set, live := r.replicaSet(v, c.kind, c.identity, false)
 		if !sameNames(set, c.setNames) {
 			stale = append(stale, c)
+			continue
 		}
+		// Same set: write to the members of it that are live now (a
+		// returning member catches up through the "behind" path).
+		c.followers.Store(&live)
 	}
 	r.mu.Unlock()
 	for _, c := range stale {
@@ -442,7 +449,8 @@ func (r *replicator) acquireClaim(ctx context.Context, kind, identity string) (*
 		newest.v = versionOf(snap.GetVersion())
 	}
 	c := &claim{r: r, kind: kind, identity: identity, key: key, epoch: epoch, setNames: names,
-		followers: followers, quorum: quorum, v: newest.v}
+		quorum: quorum, v: newest.v}
+	c.followers.Store(&followers)
 
 	// Make sure a majority of the set holds the newest copy before serving.
 	have := 1
@@ -543,8 +551,9 @@ func (c *claim) commit(b *Batch) error {
 	msg := &clusterv1.ReplicaWrite{Kind: c.kind, Identity: c.identity, Epoch: c.epoch,
 		Prev: prev.proto(), Next: next.proto(), Repr: append([]byte(nil), b.b.Repr()...)}
 	localDone := make(chan struct{})
-	results := make(chan bool, len(c.followers))
-	for _, m := range c.followers {
+	followers := *c.followers.Load()
+	results := make(chan bool, len(followers))
+	for _, m := range followers {
 		if !c.r.spawn(func() { results <- c.replicate(m, msg, next, localDone) }) {
 			results <- false
 		}
@@ -566,7 +575,7 @@ func (c *claim) commit(b *Batch) error {
 	}
 	c.v = next
 	acks, answered := 1, 0
-	for acks < c.quorum && answered < len(c.followers) {
+	for acks < c.quorum && answered < len(followers) {
 		if <-results {
 			acks++
 		}
