@@ -114,6 +114,10 @@ func (n *Node) acquire(ctx context.Context, kind, identity string) (*activation,
 				return nil, ctx.Err()
 			}
 		}
+		if e == nil && !checked && n.repl != nil && !k.Ephemeral && n.alone() {
+			// Never clustered: the shared solo claim, at no extra cost.
+			cl, checked = n.repl.solo, true
+		}
 		if e == nil && !checked && n.repl != nil && !k.Ephemeral {
 			// A replicated grain first claims a new epoch from a majority of
 			// its replicas and catches up (replica.go); one claim at a time.
@@ -201,7 +205,7 @@ func (n *Node) spawn(k Kind, kind, identity, key string, cl *claim) (*activation
 		return nil, fmt.Errorf("cluster: activate %s: %w", key, err)
 	}
 	e.pid = pid
-	if cl != nil {
+	if cl != nil && !cl.solo {
 		cl.entry.Store(e)
 		if cl.fenced.Load() {
 			n.system.Root.Poison(pid) // superseded before it started
@@ -218,7 +222,7 @@ func (n *Node) stoppedMiddleware(e *activation) actor.ReceiverMiddleware {
 		return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
 			next(c, env)
 			if _, ok := env.Message.(*actor.Stopped); ok {
-				if e.claim != nil {
+				if e.claim != nil && !e.claim.solo {
 					n.repl.drop(e.claim)
 				}
 				n.activations.remove(e)
@@ -294,6 +298,22 @@ func (a *activations) drain(ctx context.Context, system *actor.ActorSystem) erro
 		}
 	}
 	return nil
+}
+
+// stopWhere stops (after their queued calls) the live activations for
+// which match reports true. It does not wait.
+func (a *activations) stopWhere(system *actor.ActorSystem, match func(*activation) bool) {
+	a.mu.Lock()
+	var pids []*actor.PID
+	for _, e := range a.byKey {
+		if !e.stopping && match(e) {
+			pids = append(pids, e.pid)
+		}
+	}
+	a.mu.Unlock()
+	for _, pid := range pids {
+		system.Root.Poison(pid)
+	}
 }
 
 // deactivate stops the activation of key, if any, after the calls in flight

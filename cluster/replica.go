@@ -71,13 +71,18 @@ type replicator struct {
 	kick   chan struct{} // wakes the anti-entropy loop
 
 	clustered atomic.Bool // the node has seen another member (persisted)
-	stopMu    sync.Mutex
-	done      bool
+	// solo is the one claim every activation shares while the node has
+	// never been clustered; fenced once it is.
+	solo   *claim
+	stopMu sync.Mutex
+	done   bool
 }
 
 func newReplicator(n *Node, r int) *replicator {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &replicator{n: n, r: r, claims: map[string]*claim{}, queues: map[string]*writeQueue{}, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1)}
+	rep := &replicator{n: n, r: r, claims: map[string]*claim{}, queues: map[string]*writeQueue{}, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1)}
+	rep.solo = &claim{r: rep, solo: true}
+	return rep
 }
 
 // start runs the anti-entropy loop.
@@ -201,7 +206,7 @@ type claim struct {
 	r              *replicator
 	kind, identity string
 	key            string
-	solo           bool // taken while alone: valid while the node stays alone
+	solo           bool // replicator.solo: shared while the node was never clustered
 	epoch          uint64
 	setNames       []string // names of the replica set, for change detection
 	// followers are the live members of the set other than this node,
@@ -255,7 +260,7 @@ func (r *replicator) fenceOlder(key string, epoch uint64) {
 	r.mu.Lock()
 	c := r.claims[key]
 	r.mu.Unlock()
-	if c != nil && !c.solo && c.epoch < epoch {
+	if c != nil && c.epoch < epoch {
 		c.fence()
 	}
 }
@@ -266,16 +271,14 @@ func (r *replicator) fenceOlder(key string, epoch uint64) {
 func (r *replicator) onMembership() {
 	r.markClustered()
 	v := r.n.currentView()
-	alone := r.n.alone()
+	if !r.n.alone() && !r.solo.fenced.Swap(true) {
+		// The node just joined others: activations started alone stop
+		// (their writes fail meanwhile) and claim anew when next called.
+		r.n.activations.stopWhere(r.n.system, func(e *activation) bool { return e.claim == r.solo })
+	}
 	r.mu.Lock()
 	var stale []*claim
 	for _, c := range r.claims {
-		if c.solo {
-			if !alone {
-				stale = append(stale, c)
-			}
-			continue
-		}
 		set, live := r.replicaSet(v, c.kind, c.identity, false)
 		if !sameNames(set, c.setNames) {
 			stale = append(stale, c)
@@ -336,11 +339,6 @@ func (r *replicator) promiseLocal(kind, identity string, e uint64) (bool, replic
 // version, and returns the claim the activation writes under.
 func (r *replicator) acquireClaim(ctx context.Context, kind, identity string) (*claim, error) {
 	key := grainKey(kind, identity)
-	if r.n.alone() {
-		c := &claim{r: r, kind: kind, identity: identity, key: key, solo: true}
-		r.register(c)
-		return c, nil
-	}
 	if r.n.solitary() {
 		return nil, fmt.Errorf("%w: %s: this node has not rejoined its cluster yet", ErrMoving, key)
 	}
@@ -535,8 +533,7 @@ func (r *replicator) promiseAll(ctx context.Context, members []NodeMeta, kind, i
 // commit replicates and commits a batch of the claimed grain.
 func (c *claim) commit(b *Batch) error {
 	if c.solo {
-		if !c.r.n.alone() {
-			c.fence()
+		if c.fenced.Load() || !c.r.n.alone() {
 			return ErrFenced
 		}
 		return b.commitLocal()

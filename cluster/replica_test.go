@@ -450,3 +450,34 @@ func TestApplyReprRefusesForeignKeys(t *testing.T) {
 		t.Fatalf("the own range delete ran after the put, yet a = %q", v)
 	}
 }
+
+// TestReplicatedLoneNodeThenJoin checks the single-node path (no claim, no
+// replication) and the switch to replication when a second member joins:
+// the lone node's activation stops, the grain is claimed anew, and both
+// members end up with every write.
+func TestReplicatedLoneNodeThenJoin(t *testing.T) {
+	tc := newReplicatedCluster(t, "a")
+	a := tc.nodes["a"]
+	for i := 1; i <= 3; i++ {
+		if seq, err := appendVia(a, "solo"); err != nil || seq != uint64(i) {
+			t.Fatalf("append %d alone: %d, %v", i, seq, err)
+		}
+	}
+	a.repl.mu.Lock()
+	registered := len(a.repl.claims)
+	a.repl.mu.Unlock()
+	if registered != 0 {
+		t.Fatalf("%d claims registered on a lone node; want none (no extra cost)", registered)
+	}
+	b := tc.start("b")
+	for i := 4; i <= 6; i++ {
+		seq, err := appendVia(b, "solo")
+		if err != nil || seq != uint64(i) {
+			t.Fatalf("append %d after b joined: %d, %v", i, seq, err)
+		}
+	}
+	// With two members both copies are needed for a majority: both hold
+	// every write.
+	checkLog(t, a, "solo", 6)
+	checkLog(t, b, "solo", 6)
+}
