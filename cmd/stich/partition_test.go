@@ -197,6 +197,9 @@ func TestPartitionMinorityCannotWrite(t *testing.T) {
 	if err == nil {
 		t.Fatal("the minority side acknowledged a write")
 	}
+	if c := connect.CodeOf(err); c != connect.CodeUnavailable && c != connect.CodeDeadlineExceeded {
+		t.Fatalf("the minority side refused with %v, want Unavailable (retryable)", err)
+	}
 	t.Logf("minority write refused after %s: %v", time.Since(cutAt).Round(time.Millisecond), err)
 	// The majority side takes over and writes.
 	testutil.WaitFor(t, 60*time.Second, func() error {
