@@ -149,9 +149,17 @@ func (n *Node) acquire(ctx context.Context, kind, identity string) (*activation,
 				a.mu.Unlock()
 				continue
 			}
-			cl, checked = c, true
+			// Spawn under the same lock: no other claim can start between.
+			e, err := n.spawn(k, kind, identity, key, c)
+			if err != nil {
+				a.mu.Unlock()
+				n.repl.drop(c)
+				return nil, err
+			}
+			a.byKey[key] = e
+			e.inflight++
 			a.mu.Unlock()
-			continue
+			return e, nil
 		}
 		if e == nil && !checked {
 			// Before a grain starts here, its storage must be here: pull
@@ -165,10 +173,9 @@ func (n *Node) acquire(ctx context.Context, kind, identity string) (*activation,
 		}
 		if e == nil {
 			var err error
-			e, err = n.spawn(k, kind, identity, key, cl)
+			e, err = n.spawn(k, kind, identity, key, cl) // cl: nil or the solo claim
 			if err != nil {
 				a.mu.Unlock()
-				n.repl.drop(cl)
 				return nil, err
 			}
 			a.byKey[key] = e

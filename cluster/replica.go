@@ -392,8 +392,11 @@ func (r *replicator) acquireClaim(ctx context.Context, kind, identity string) (*
 			return nil, err
 		}
 		if !ok {
+			if attempt > 8 {
+				return nil, fmt.Errorf("%w: %s: competing claims", ErrMoving, key)
+			}
 			next = rec.promised + 1
-			continue // cannot loop forever: the next promise is above ours
+			continue
 		}
 		epoch = rec.promised
 		copies = []copyAt{{v: rec.v, exists: exists, self: true}}
