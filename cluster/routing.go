@@ -348,6 +348,9 @@ func (a *activator) Receive(c actor.Context) {
 			counts[k] = uint32(v)
 		}
 		reply(&clusterv1.NodeStatsReply{Name: n.cfg.Name, Grains: counts, Leaving: n.leaving.Load()})
+	case *clusterv1.MemberLeaving:
+		n.provider.markLeaving(m.GetName())
+		reply(&clusterv1.MemberLeavingReply{})
 	default:
 		n.serveReplica(m, reply)
 	}

@@ -253,6 +253,27 @@ func (n *Node) serveImport(m *clusterv1.Import) *clusterv1.ImportReply {
 	return &clusterv1.ImportReply{}
 }
 
+// announceLeaving tells every other live member that this node is
+// leaving. NB: memberlist may deliver the departure before the metadata
+// update that announced it; a peer that never saw "leaving" counts the
+// node as failed, which keeps it in placement and replica sets as if it
+// could return.
+func (n *Node) announceLeaving(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var errs []error
+	for _, m := range n.currentView().all {
+		if m.Name == n.cfg.Name {
+			continue
+		}
+		res, err := n.wait(ctx, n.system.Root.RequestFuture(activatorPID(m), &clusterv1.MemberLeaving{Name: n.cfg.Name}, 2*time.Second))
+		if _, ok := res.(*clusterv1.MemberLeavingReply); !ok || err != nil {
+			errs = append(errs, fmt.Errorf("%s: %T, %w", m.Name, res, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Leave hands every grain this node stores to its next owner and announces
 // the departure; afterwards the node serves no grains. It is what SIGTERM
 // (and an operator's planned scale-down) does before Shutdown. With no
@@ -276,6 +297,8 @@ func (n *Node) Leave(ctx context.Context) error {
 	start := time.Now()
 	if err := n.provider.SetLeaving(ctx); err != nil {
 		n.log.Warn("announce leaving", "err", err)
+	} else if err := n.announceLeaving(ctx); err != nil {
+		n.log.Warn("peers did not confirm the departure", "err", err)
 	}
 	var replErr error
 	if n.repl != nil {

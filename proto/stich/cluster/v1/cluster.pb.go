@@ -577,6 +577,88 @@ func (x *ImportReply) GetError() *RouteError {
 	return nil
 }
 
+// MemberLeaving tells a member that the sender is leaving gracefully (its
+// gossiped metadata says so too, but may arrive after its departure).
+type MemberLeaving struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberLeaving) Reset() {
+	*x = MemberLeaving{}
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberLeaving) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberLeaving) ProtoMessage() {}
+
+func (x *MemberLeaving) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberLeaving.ProtoReflect.Descriptor instead.
+func (*MemberLeaving) Descriptor() ([]byte, []int) {
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *MemberLeaving) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type MemberLeavingReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberLeavingReply) Reset() {
+	*x = MemberLeavingReply{}
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberLeavingReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberLeavingReply) ProtoMessage() {}
+
+func (x *MemberLeavingReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberLeavingReply.ProtoReflect.Descriptor instead.
+func (*MemberLeavingReply) Descriptor() ([]byte, []int) {
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{9}
+}
+
 // NodeStats asks a node for its grain counts.
 type NodeStats struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -586,7 +668,7 @@ type NodeStats struct {
 
 func (x *NodeStats) Reset() {
 	*x = NodeStats{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[8]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -598,7 +680,7 @@ func (x *NodeStats) String() string {
 func (*NodeStats) ProtoMessage() {}
 
 func (x *NodeStats) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[8]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -611,7 +693,7 @@ func (x *NodeStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStats.ProtoReflect.Descriptor instead.
 func (*NodeStats) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{8}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{10}
 }
 
 type NodeStatsReply struct {
@@ -625,7 +707,7 @@ type NodeStatsReply struct {
 
 func (x *NodeStatsReply) Reset() {
 	*x = NodeStatsReply{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[9]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -637,7 +719,7 @@ func (x *NodeStatsReply) String() string {
 func (*NodeStatsReply) ProtoMessage() {}
 
 func (x *NodeStatsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[9]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -650,7 +732,7 @@ func (x *NodeStatsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatsReply.ProtoReflect.Descriptor instead.
 func (*NodeStatsReply) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{9}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *NodeStatsReply) GetName() string {
@@ -688,7 +770,7 @@ type ReplicaPromise struct {
 
 func (x *ReplicaPromise) Reset() {
 	*x = ReplicaPromise{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[10]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -700,7 +782,7 @@ func (x *ReplicaPromise) String() string {
 func (*ReplicaPromise) ProtoMessage() {}
 
 func (x *ReplicaPromise) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[10]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -713,7 +795,7 @@ func (x *ReplicaPromise) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaPromise.ProtoReflect.Descriptor instead.
 func (*ReplicaPromise) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{10}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReplicaPromise) GetKind() string {
@@ -755,7 +837,7 @@ type ReplicaVersion struct {
 
 func (x *ReplicaVersion) Reset() {
 	*x = ReplicaVersion{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[11]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -767,7 +849,7 @@ func (x *ReplicaVersion) String() string {
 func (*ReplicaVersion) ProtoMessage() {}
 
 func (x *ReplicaVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[11]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -780,7 +862,7 @@ func (x *ReplicaVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaVersion.ProtoReflect.Descriptor instead.
 func (*ReplicaVersion) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{11}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ReplicaVersion) GetEpoch() uint64 {
@@ -812,7 +894,7 @@ type ReplicaPromiseReply struct {
 
 func (x *ReplicaPromiseReply) Reset() {
 	*x = ReplicaPromiseReply{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[12]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -824,7 +906,7 @@ func (x *ReplicaPromiseReply) String() string {
 func (*ReplicaPromiseReply) ProtoMessage() {}
 
 func (x *ReplicaPromiseReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[12]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -837,7 +919,7 @@ func (x *ReplicaPromiseReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaPromiseReply.ProtoReflect.Descriptor instead.
 func (*ReplicaPromiseReply) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{12}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReplicaPromiseReply) GetOk() bool {
@@ -893,7 +975,7 @@ type ReplicaWrite struct {
 
 func (x *ReplicaWrite) Reset() {
 	*x = ReplicaWrite{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[13]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -905,7 +987,7 @@ func (x *ReplicaWrite) String() string {
 func (*ReplicaWrite) ProtoMessage() {}
 
 func (x *ReplicaWrite) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[13]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -918,7 +1000,7 @@ func (x *ReplicaWrite) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaWrite.ProtoReflect.Descriptor instead.
 func (*ReplicaWrite) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{13}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ReplicaWrite) GetKind() string {
@@ -977,7 +1059,7 @@ type ReplicaWriteReply struct {
 
 func (x *ReplicaWriteReply) Reset() {
 	*x = ReplicaWriteReply{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[14]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -989,7 +1071,7 @@ func (x *ReplicaWriteReply) String() string {
 func (*ReplicaWriteReply) ProtoMessage() {}
 
 func (x *ReplicaWriteReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[14]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1002,7 +1084,7 @@ func (x *ReplicaWriteReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaWriteReply.ProtoReflect.Descriptor instead.
 func (*ReplicaWriteReply) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{14}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ReplicaWriteReply) GetOk() bool {
@@ -1044,7 +1126,7 @@ type ReplicaFetch struct {
 
 func (x *ReplicaFetch) Reset() {
 	*x = ReplicaFetch{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[15]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1056,7 +1138,7 @@ func (x *ReplicaFetch) String() string {
 func (*ReplicaFetch) ProtoMessage() {}
 
 func (x *ReplicaFetch) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[15]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1069,7 +1151,7 @@ func (x *ReplicaFetch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaFetch.ProtoReflect.Descriptor instead.
 func (*ReplicaFetch) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{15}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReplicaFetch) GetKind() string {
@@ -1102,7 +1184,7 @@ type ReplicaSnapshot struct {
 
 func (x *ReplicaSnapshot) Reset() {
 	*x = ReplicaSnapshot{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[16]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1114,7 +1196,7 @@ func (x *ReplicaSnapshot) String() string {
 func (*ReplicaSnapshot) ProtoMessage() {}
 
 func (x *ReplicaSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[16]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1127,7 +1209,7 @@ func (x *ReplicaSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSnapshot.ProtoReflect.Descriptor instead.
 func (*ReplicaSnapshot) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{16}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReplicaSnapshot) GetKind() string {
@@ -1184,7 +1266,7 @@ type ReplicaInstall struct {
 
 func (x *ReplicaInstall) Reset() {
 	*x = ReplicaInstall{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[17]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1196,7 +1278,7 @@ func (x *ReplicaInstall) String() string {
 func (*ReplicaInstall) ProtoMessage() {}
 
 func (x *ReplicaInstall) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[17]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1209,7 +1291,7 @@ func (x *ReplicaInstall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaInstall.ProtoReflect.Descriptor instead.
 func (*ReplicaInstall) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{17}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ReplicaInstall) GetSnapshot() *ReplicaSnapshot {
@@ -1238,7 +1320,7 @@ type GrainVersion struct {
 
 func (x *GrainVersion) Reset() {
 	*x = GrainVersion{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[18]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1250,7 +1332,7 @@ func (x *GrainVersion) String() string {
 func (*GrainVersion) ProtoMessage() {}
 
 func (x *GrainVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[18]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1263,7 +1345,7 @@ func (x *GrainVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrainVersion.ProtoReflect.Descriptor instead.
 func (*GrainVersion) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{18}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GrainVersion) GetKind() string {
@@ -1298,7 +1380,7 @@ type ReplicaDigest struct {
 
 func (x *ReplicaDigest) Reset() {
 	*x = ReplicaDigest{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[19]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1310,7 +1392,7 @@ func (x *ReplicaDigest) String() string {
 func (*ReplicaDigest) ProtoMessage() {}
 
 func (x *ReplicaDigest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[19]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1323,7 +1405,7 @@ func (x *ReplicaDigest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaDigest.ProtoReflect.Descriptor instead.
 func (*ReplicaDigest) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{19}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ReplicaDigest) GetGrains() []*GrainVersion {
@@ -1343,7 +1425,7 @@ type ReplicaDigestReply struct {
 
 func (x *ReplicaDigestReply) Reset() {
 	*x = ReplicaDigestReply{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[20]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1355,7 +1437,7 @@ func (x *ReplicaDigestReply) String() string {
 func (*ReplicaDigestReply) ProtoMessage() {}
 
 func (x *ReplicaDigestReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[20]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1368,7 +1450,7 @@ func (x *ReplicaDigestReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaDigestReply.ProtoReflect.Descriptor instead.
 func (*ReplicaDigestReply) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{20}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ReplicaDigestReply) GetBehind() []*GrainVersion {
@@ -1430,7 +1512,10 @@ const file_stich_cluster_v1_cluster_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\"A\n" +
 	"\vImportReply\x122\n" +
-	"\x05error\x18\x01 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\"\v\n" +
+	"\x05error\x18\x01 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\"#\n" +
+	"\rMemberLeaving\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x14\n" +
+	"\x12MemberLeavingReply\"\v\n" +
 	"\tNodeStats\"\xbf\x01\n" +
 	"\x0eNodeStatsReply\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12D\n" +
@@ -1501,7 +1586,7 @@ func file_stich_cluster_v1_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_cluster_v1_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stich_cluster_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_stich_cluster_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_stich_cluster_v1_cluster_proto_goTypes = []any{
 	(RouteError_Code)(0),        // 0: stich.cluster.v1.RouteError.Code
 	(*Locate)(nil),              // 1: stich.cluster.v1.Locate
@@ -1512,20 +1597,22 @@ var file_stich_cluster_v1_cluster_proto_goTypes = []any{
 	(*Import)(nil),              // 6: stich.cluster.v1.Import
 	(*Entry)(nil),               // 7: stich.cluster.v1.Entry
 	(*ImportReply)(nil),         // 8: stich.cluster.v1.ImportReply
-	(*NodeStats)(nil),           // 9: stich.cluster.v1.NodeStats
-	(*NodeStatsReply)(nil),      // 10: stich.cluster.v1.NodeStatsReply
-	(*ReplicaPromise)(nil),      // 11: stich.cluster.v1.ReplicaPromise
-	(*ReplicaVersion)(nil),      // 12: stich.cluster.v1.ReplicaVersion
-	(*ReplicaPromiseReply)(nil), // 13: stich.cluster.v1.ReplicaPromiseReply
-	(*ReplicaWrite)(nil),        // 14: stich.cluster.v1.ReplicaWrite
-	(*ReplicaWriteReply)(nil),   // 15: stich.cluster.v1.ReplicaWriteReply
-	(*ReplicaFetch)(nil),        // 16: stich.cluster.v1.ReplicaFetch
-	(*ReplicaSnapshot)(nil),     // 17: stich.cluster.v1.ReplicaSnapshot
-	(*ReplicaInstall)(nil),      // 18: stich.cluster.v1.ReplicaInstall
-	(*GrainVersion)(nil),        // 19: stich.cluster.v1.GrainVersion
-	(*ReplicaDigest)(nil),       // 20: stich.cluster.v1.ReplicaDigest
-	(*ReplicaDigestReply)(nil),  // 21: stich.cluster.v1.ReplicaDigestReply
-	nil,                         // 22: stich.cluster.v1.NodeStatsReply.GrainsEntry
+	(*MemberLeaving)(nil),       // 9: stich.cluster.v1.MemberLeaving
+	(*MemberLeavingReply)(nil),  // 10: stich.cluster.v1.MemberLeavingReply
+	(*NodeStats)(nil),           // 11: stich.cluster.v1.NodeStats
+	(*NodeStatsReply)(nil),      // 12: stich.cluster.v1.NodeStatsReply
+	(*ReplicaPromise)(nil),      // 13: stich.cluster.v1.ReplicaPromise
+	(*ReplicaVersion)(nil),      // 14: stich.cluster.v1.ReplicaVersion
+	(*ReplicaPromiseReply)(nil), // 15: stich.cluster.v1.ReplicaPromiseReply
+	(*ReplicaWrite)(nil),        // 16: stich.cluster.v1.ReplicaWrite
+	(*ReplicaWriteReply)(nil),   // 17: stich.cluster.v1.ReplicaWriteReply
+	(*ReplicaFetch)(nil),        // 18: stich.cluster.v1.ReplicaFetch
+	(*ReplicaSnapshot)(nil),     // 19: stich.cluster.v1.ReplicaSnapshot
+	(*ReplicaInstall)(nil),      // 20: stich.cluster.v1.ReplicaInstall
+	(*GrainVersion)(nil),        // 21: stich.cluster.v1.GrainVersion
+	(*ReplicaDigest)(nil),       // 22: stich.cluster.v1.ReplicaDigest
+	(*ReplicaDigestReply)(nil),  // 23: stich.cluster.v1.ReplicaDigestReply
+	nil,                         // 24: stich.cluster.v1.NodeStatsReply.GrainsEntry
 }
 var file_stich_cluster_v1_cluster_proto_depIdxs = []int32{
 	3,  // 0: stich.cluster.v1.LocateReply.error:type_name -> stich.cluster.v1.RouteError
@@ -1533,19 +1620,19 @@ var file_stich_cluster_v1_cluster_proto_depIdxs = []int32{
 	3,  // 2: stich.cluster.v1.TransferReply.error:type_name -> stich.cluster.v1.RouteError
 	7,  // 3: stich.cluster.v1.Import.entries:type_name -> stich.cluster.v1.Entry
 	3,  // 4: stich.cluster.v1.ImportReply.error:type_name -> stich.cluster.v1.RouteError
-	22, // 5: stich.cluster.v1.NodeStatsReply.grains:type_name -> stich.cluster.v1.NodeStatsReply.GrainsEntry
-	12, // 6: stich.cluster.v1.ReplicaPromiseReply.version:type_name -> stich.cluster.v1.ReplicaVersion
+	24, // 5: stich.cluster.v1.NodeStatsReply.grains:type_name -> stich.cluster.v1.NodeStatsReply.GrainsEntry
+	14, // 6: stich.cluster.v1.ReplicaPromiseReply.version:type_name -> stich.cluster.v1.ReplicaVersion
 	3,  // 7: stich.cluster.v1.ReplicaPromiseReply.error:type_name -> stich.cluster.v1.RouteError
-	12, // 8: stich.cluster.v1.ReplicaWrite.prev:type_name -> stich.cluster.v1.ReplicaVersion
-	12, // 9: stich.cluster.v1.ReplicaWrite.next:type_name -> stich.cluster.v1.ReplicaVersion
+	14, // 8: stich.cluster.v1.ReplicaWrite.prev:type_name -> stich.cluster.v1.ReplicaVersion
+	14, // 9: stich.cluster.v1.ReplicaWrite.next:type_name -> stich.cluster.v1.ReplicaVersion
 	3,  // 10: stich.cluster.v1.ReplicaWriteReply.error:type_name -> stich.cluster.v1.RouteError
-	12, // 11: stich.cluster.v1.ReplicaSnapshot.version:type_name -> stich.cluster.v1.ReplicaVersion
+	14, // 11: stich.cluster.v1.ReplicaSnapshot.version:type_name -> stich.cluster.v1.ReplicaVersion
 	7,  // 12: stich.cluster.v1.ReplicaSnapshot.entries:type_name -> stich.cluster.v1.Entry
 	3,  // 13: stich.cluster.v1.ReplicaSnapshot.error:type_name -> stich.cluster.v1.RouteError
-	17, // 14: stich.cluster.v1.ReplicaInstall.snapshot:type_name -> stich.cluster.v1.ReplicaSnapshot
-	12, // 15: stich.cluster.v1.GrainVersion.version:type_name -> stich.cluster.v1.ReplicaVersion
-	19, // 16: stich.cluster.v1.ReplicaDigest.grains:type_name -> stich.cluster.v1.GrainVersion
-	19, // 17: stich.cluster.v1.ReplicaDigestReply.behind:type_name -> stich.cluster.v1.GrainVersion
+	19, // 14: stich.cluster.v1.ReplicaInstall.snapshot:type_name -> stich.cluster.v1.ReplicaSnapshot
+	14, // 15: stich.cluster.v1.GrainVersion.version:type_name -> stich.cluster.v1.ReplicaVersion
+	21, // 16: stich.cluster.v1.ReplicaDigest.grains:type_name -> stich.cluster.v1.GrainVersion
+	21, // 17: stich.cluster.v1.ReplicaDigestReply.behind:type_name -> stich.cluster.v1.GrainVersion
 	3,  // 18: stich.cluster.v1.ReplicaDigestReply.error:type_name -> stich.cluster.v1.RouteError
 	19, // [19:19] is the sub-list for method output_type
 	19, // [19:19] is the sub-list for method input_type
@@ -1565,7 +1652,7 @@ func file_stich_cluster_v1_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_cluster_v1_cluster_proto_rawDesc), len(file_stich_cluster_v1_cluster_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
