@@ -92,7 +92,16 @@ func (tc *testCluster) start(name string) *Node {
 	cfg.Gossip.ProbeTimeout = 100 * time.Millisecond
 	cfg.Gossip.SuspicionMult = 3
 	if tc.seed != "" {
-		cfg.Join = []string{tc.seed}
+		// Join through every running member: each learns of the new one
+		// at once, instead of by gossip (UDP, lossy under load).
+		for _, other := range tc.nodes {
+			if other.Name() != name {
+				cfg.Join = append(cfg.Join, other.GossipAddr())
+			}
+		}
+		if len(cfg.Join) == 0 {
+			cfg.Join = []string{tc.seed}
+		}
 	}
 	newGrain := func(ref *GrainRef) actor.Actor { return &pcounter{ref: ref} }
 	if tc.logKind {

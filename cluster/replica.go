@@ -176,10 +176,12 @@ func (r *replicator) markClustered() {
 }
 
 // replicaSet returns the grain's replica set in view v, and the live
-// members of it other than this node.
+// members of it other than this node. Leaving members are not in any set:
+// they push their copies to the sets computed without them before they go
+// (and still answer promises meanwhile, so no copy of theirs is missed).
 func (r *replicator) replicaSet(v *view, kind, identity string, excludeSelf bool) (set, liveOthers []NodeMeta) {
-	everyone := make([]NodeMeta, 0, len(v.all)+len(v.failed))
-	for _, m := range v.all {
+	everyone := make([]NodeMeta, 0, len(v.live)+len(v.failed))
+	for _, m := range v.live {
 		if excludeSelf && m.Name == r.n.cfg.Name {
 			continue
 		}
