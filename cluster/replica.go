@@ -18,22 +18,24 @@ import (
 // every durable grain's storage is copied to its replica set S: the first R
 // members of Rank over live, leaving and failed members. Invariants:
 //
-//  1. A copy's replica record holds the highest epoch it promised and the
+//  1. A grain's replica set S is the first R members in rendezvous order
+//     over live (not leaving) and failed members.
+//  2. A copy's replica record holds the highest epoch it promised and the
 //     version (epoch, lsn) of the last write it applied; both change only
 //     under the grain's key lock, in the same synced commit as the data.
-//  2. An activation writes only after a majority of S promised its epoch;
+//  3. An activation writes only after a majority of S promised its epoch;
 //     a member that promised epoch e refuses writes and installs from
 //     activations with an older epoch.
-//  3. Before serving, the new owner holds the newest version any member
+//  4. Before serving, the new owner holds the newest version any member
 //     that promised reported, and a majority of S holds it too. Since every
 //     acknowledged write is on a majority of S, and majorities intersect,
 //     no acknowledged write is lost by a change of owner.
-//  4. A write is acknowledged to the grain only after it is synced on a
+//  5. A write is acknowledged to the grain only after it is synced on a
 //     majority of S (the owner counts); any failure fences the claim, and
 //     the activation is stopped so the next call claims a new epoch.
-//  5. Copies are ordered by version alone: installs and anti-entropy only
+//  6. Copies are ordered by version alone: installs and anti-entropy only
 //     ever replace a copy by a newer one.
-//  6. With R = 1, or while a node has never seen another member, no claim,
+//  7. With R = 1, or while a node has never seen another member, no claim,
 //     record or message is involved: commits are local Pebble commits.
 
 // Replication errors.
@@ -698,7 +700,7 @@ func (r *replicator) enqueueWrite(m *clusterv1.ReplicaWrite, reply func(proto.Me
 	})
 }
 
-// serveWrite applies one replicated write (invariants 1, 2 and 5).
+// serveWrite applies one replicated write (invariants 2, 3 and 6).
 func (r *replicator) serveWrite(m *clusterv1.ReplicaWrite) *clusterv1.ReplicaWriteReply {
 	key := grainKey(m.GetKind(), m.GetIdentity())
 	unlock := r.locks.lock(key)
