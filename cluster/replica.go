@@ -15,8 +15,8 @@ import (
 )
 
 // Replication (docs/replication.md). With Config.ReplicationFactor R > 1,
-// every durable grain's storage is copied to its replica set S: the first R
-// members of Rank over live, leaving and failed members. Invariants:
+// every durable grain's storage is copied to its replica set S.
+// Invariants:
 //
 //  1. A grain's replica set S is the first R members in rendezvous order
 //     over live (not leaving) and failed members.
