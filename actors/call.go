@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -24,6 +25,16 @@ func (e *Error) Error() string { return e.Message }
 // grainErr builds the reply a grain sends to refuse a request.
 func grainErr(code actorsv1.ErrorCode, format string, args ...any) *actorsv1.GrainError {
 	return &actorsv1.GrainError{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// writeErr is the reply for a failed durable write: Unavailable when the
+// grain's replicas could not be reached or a newer activation superseded
+// this one (retrying reaches the grain's current owner), else Internal.
+func writeErr(what string, err error) *actorsv1.GrainError {
+	if errors.Is(err, cluster.ErrNoQuorum) || errors.Is(err, cluster.ErrFenced) {
+		return grainErr(actorsv1.ErrorCode_ERROR_CODE_UNAVAILABLE, "%s: the session's storage replicas are unreachable from this node; retry", what)
+	}
+	return grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "%s: %v", what, err)
 }
 
 // Call sends req to the grain (kind, identity) and returns its typed reply.

@@ -292,7 +292,7 @@ func (g *sessionGrain) onAlarm(ctx actor.Context) {
 	}
 	if g.st != nil && active(g.st.Phase) {
 		if err := g.ref.Store.SetAlarm(g.rt.cfg.Now().Add(g.rt.cfg.Watchdog)); err != nil {
-			ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "re-arm alarm: %v", err))
+			ctx.Respond(writeErr("re-arm alarm", err))
 			return
 		}
 	}
@@ -334,7 +334,7 @@ func (g *sessionGrain) onCreate(ctx actor.Context, m *actorsv1.CreateSession) {
 			Prompt: st.Prompt, ProviderLabel: st.ProviderLabel, Model: st.Options.GetModel()}}},
 		phaseEvent(stichv1.Phase_PHASE_PLANNING, 0, "Blueprint", "planning the app"))
 	if err != nil {
-		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "record session: %v", err))
+		ctx.Respond(writeErr("record session", err))
 		return
 	}
 	g.st = st
@@ -537,7 +537,7 @@ func (g *sessionGrain) onPostMessage(ctx actor.Context, m *actorsv1.PostMessage)
 		start = true
 	}
 	if err := g.commit(ctx, st, extra, evs...); err != nil {
-		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "record message: %v", err))
+		ctx.Respond(writeErr("record message", err))
 		return
 	}
 	g.st = st
@@ -559,7 +559,7 @@ func (g *sessionGrain) onStop(ctx actor.Context) {
 		&stichv1.SessionEvent{Event: &stichv1.SessionEvent_GenerationStopped{GenerationStopped: &stichv1.GenerationStopped{Reason: "stopped by a client"}}},
 		phaseEvent(stichv1.Phase_PHASE_STOPPED, st.PhaseIndex, "", "stopped; resume to continue"))
 	if err != nil {
-		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "record stop: %v", err))
+		ctx.Respond(writeErr("record stop", err))
 		return
 	}
 	g.st = st
@@ -582,7 +582,7 @@ func (g *sessionGrain) onResume(ctx actor.Context) {
 		&stichv1.SessionEvent{Event: &stichv1.SessionEvent_GenerationResumed{GenerationResumed: &stichv1.GenerationResumed{Reason: "resumed by a client", Phase: st.Phase}}},
 		phaseEvent(st.Phase, st.PhaseIndex, st.GetCurrent().GetName(), "resuming"))
 	if err != nil {
-		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "record resume: %v", err))
+		ctx.Respond(writeErr("record resume", err))
 		return
 	}
 	g.st = st

@@ -18,10 +18,17 @@ import (
 )
 
 // startPeer starts one node of a benchmark cluster serving "echo"
-// (ephemeral) and "counter" (durable) grains.
+// (ephemeral) and "counter" (durable) grains, without replication (R = 1:
+// these benchmarks measure routing, failover of the owner and hand-off).
 func startPeer(b *testing.B, name, join string, gossip *memberlist.Config) *cluster.Node {
+	return startPeerR(b, name, join, gossip, 1)
+}
+
+// startPeerR is startPeer with replication factor rf.
+func startPeerR(b *testing.B, name, join string, gossip *memberlist.Config, rf int) *cluster.Node {
 	b.Helper()
 	cfg := cluster.DefaultLocalConfig()
+	cfg.ReplicationFactor = rf
 	if gossip != nil {
 		cfg.Gossip = gossip
 	}
@@ -151,25 +158,36 @@ func runCallers(b *testing.B, callers int, newCaller func() func() error) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
 }
 
-// BenchmarkFailover kills the owner of an ephemeral grain and measures the
-// time until a survivor's first successful call on it, next to the time
-// memberlist took to declare the node dead in the same run; with the local
-// (tuned) profile and memberlist's LAN profile.
+// BenchmarkFailover kills the owner of a grain and measures the time until
+// a survivor's first successful call on it, next to the time memberlist
+// took to declare the node dead in the same run: an ephemeral grain
+// without replication, with the local (tuned) profile and memberlist's LAN
+// profile; and a durable grain with replication factor 3 (the new owner
+// claims an epoch from the surviving replicas and catches up), with the
+// local profile.
 func BenchmarkFailover(b *testing.B) {
 	profiles := map[string]func() *memberlist.Config{
 		"local": func() *memberlist.Config { return cluster.DefaultLocalConfig().Gossip },
 		"lan":   func() *memberlist.Config { return cluster.DefaultLANConfig().Gossip },
 	}
-	for _, name := range []string{"local", "lan"} {
-		b.Run("profile="+name, func(b *testing.B) {
+	cases := []struct {
+		name, profile, kind string
+		rf                  int
+	}{
+		{"profile=local", "local", "echo", 1},
+		{"profile=lan", "lan", "echo", 1},
+		{"profile=local/durable-r=3", "local", "counter", 3},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
 			var detect, failover time.Duration
 			for i := 0; i < b.N; i++ {
-				a := startPeer(b, "a", "", profiles[name]())
-				n2 := startPeer(b, "b", a.GossipAddr(), profiles[name]())
-				n3 := startPeer(b, "c", a.GossipAddr(), profiles[name]())
+				a := startPeerR(b, "a", "", profiles[c.profile](), c.rf)
+				n2 := startPeerR(b, "b", a.GossipAddr(), profiles[c.profile](), c.rf)
+				n3 := startPeerR(b, "c", a.GossipAddr(), profiles[c.profile](), c.rf)
 				waitSize(b, 3, a, n2, n3)
-				id := idOwnedBy(a, "echo", "c")
-				if _, err := actors.Call[*actorsv1.AlarmAck](context.Background(), a, "echo", id, &actorsv1.AlarmFired{}); err != nil {
+				id := idOwnedBy(a, c.kind, "c")
+				if _, err := actors.Call[*actorsv1.AlarmAck](context.Background(), a, c.kind, id, &actorsv1.AlarmFired{}); err != nil {
 					b.Fatal(err)
 				}
 				killed := time.Now()
@@ -183,7 +201,7 @@ func BenchmarkFailover(b *testing.B) {
 				}()
 				for {
 					ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-					_, err := actors.Call[*actorsv1.AlarmAck](ctx, a, "echo", id, &actorsv1.AlarmFired{})
+					_, err := actors.Call[*actorsv1.AlarmAck](ctx, a, c.kind, id, &actorsv1.AlarmFired{})
 					cancel()
 					if err == nil {
 						break

@@ -65,6 +65,7 @@ type activation struct {
 	stopping bool          // guarded by activations.mu
 	inflight int           // calls in flight, guarded by activations.mu
 	done     chan struct{} // closed when the actor has stopped
+	claim    *claim        // replication claim; nil when not replicated
 }
 
 // activations is the node's registry of live grains. Invariant: at most
@@ -73,7 +74,8 @@ type activation struct {
 type activations struct {
 	mu       sync.Mutex
 	byKey    map[string]*activation
-	moving   map[string]bool // grains whose storage is being transferred
+	moving   map[string]bool          // grains whose storage is being transferred
+	claiming map[string]chan struct{} // grains whose replication claim is in progress; closed when done
 	draining bool
 	seq      atomic.Uint64
 }
@@ -90,6 +92,7 @@ func (n *Node) acquire(ctx context.Context, kind, identity string) (*activation,
 	key := grainKey(kind, identity)
 	a := &n.activations
 	checked := false
+	var cl *claim
 	for {
 		a.mu.Lock()
 		if a.draining {
@@ -111,6 +114,53 @@ func (n *Node) acquire(ctx context.Context, kind, identity string) (*activation,
 				return nil, ctx.Err()
 			}
 		}
+		if e == nil && !checked && n.repl != nil && !k.Ephemeral && n.alone() {
+			// Never clustered: the shared solo claim, at no extra cost.
+			cl, checked = n.repl.solo, true
+		}
+		if e == nil && !checked && n.repl != nil && !k.Ephemeral {
+			// A replicated grain first claims a new epoch from a majority of
+			// its replicas and catches up (replica.go); one claim at a time.
+			if wait, busy := a.claiming[key]; busy {
+				a.mu.Unlock()
+				select {
+				case <-wait:
+					continue
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
+			if a.claiming == nil {
+				a.claiming = map[string]chan struct{}{}
+			}
+			wait := make(chan struct{})
+			a.claiming[key] = wait
+			a.mu.Unlock()
+			c, err := n.repl.acquireClaim(ctx, kind, identity)
+			a.mu.Lock()
+			delete(a.claiming, key)
+			close(wait)
+			if err != nil {
+				a.mu.Unlock()
+				return nil, err
+			}
+			if a.byKey[key] != nil || a.draining || a.moving[key] {
+				n.repl.drop(c) // lost a race; loop again
+				a.mu.Unlock()
+				continue
+			}
+			// Spawn under the same lock: no other claim can start between.
+			e, err := n.spawn(k, kind, identity, key, c)
+			if err != nil {
+				a.mu.Unlock()
+				n.repl.drop(c)
+				return nil, err
+			}
+			a.byKey[key] = e
+			e.inflight++
+			a.mu.Unlock()
+			return e, nil
+		}
 		if e == nil && !checked {
 			// Before a grain starts here, its storage must be here: pull
 			// it from the member that holds it (outside the lock).
@@ -123,7 +173,7 @@ func (n *Node) acquire(ctx context.Context, kind, identity string) (*activation,
 		}
 		if e == nil {
 			var err error
-			e, err = n.spawn(k, kind, identity, key)
+			e, err = n.spawn(k, kind, identity, key, cl) // cl: nil or the solo claim
 			if err != nil {
 				a.mu.Unlock()
 				return nil, err
@@ -144,12 +194,13 @@ func (n *Node) release(e *activation) {
 }
 
 // spawn starts an activation; called with activations.mu held.
-func (n *Node) spawn(k Kind, kind, identity, key string) (*activation, error) {
+func (n *Node) spawn(k Kind, kind, identity, key string, cl *claim) (*activation, error) {
 	gs, err := n.store.Grain(kind, identity)
 	if err != nil {
 		return nil, err
 	}
-	e := &activation{key: key, done: make(chan struct{})}
+	gs.rep = cl
+	e := &activation{key: key, done: make(chan struct{}), claim: cl}
 	ref := &GrainRef{Kind: kind, Identity: identity, Store: gs, Node: n, entry: e}
 	props := actor.PropsFromProducer(func() actor.Actor { return k.New(ref) },
 		actor.WithReceiverMiddleware(n.stoppedMiddleware(e)))
@@ -161,6 +212,12 @@ func (n *Node) spawn(k Kind, kind, identity, key string) (*activation, error) {
 		return nil, fmt.Errorf("cluster: activate %s: %w", key, err)
 	}
 	e.pid = pid
+	if cl != nil && !cl.solo {
+		cl.entry.Store(e)
+		if cl.fenced.Load() {
+			n.system.Root.Poison(pid) // superseded before it started
+		}
+	}
 	n.metrics.activations.Add(1)
 	return e, nil
 }
@@ -172,6 +229,9 @@ func (n *Node) stoppedMiddleware(e *activation) actor.ReceiverMiddleware {
 		return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
 			next(c, env)
 			if _, ok := env.Message.(*actor.Stopped); ok {
+				if e.claim != nil && !e.claim.solo {
+					n.repl.drop(e.claim)
+				}
 				n.activations.remove(e)
 			}
 		}
@@ -245,6 +305,22 @@ func (a *activations) drain(ctx context.Context, system *actor.ActorSystem) erro
 		}
 	}
 	return nil
+}
+
+// stopWhere stops (after their queued calls) the live activations for
+// which match reports true. It does not wait.
+func (a *activations) stopWhere(system *actor.ActorSystem, match func(*activation) bool) {
+	a.mu.Lock()
+	var pids []*actor.PID
+	for _, e := range a.byKey {
+		if !e.stopping && match(e) {
+			pids = append(pids, e.pid)
+		}
+	}
+	a.mu.Unlock()
+	for _, pid := range pids {
+		system.Root.Poison(pid)
+	}
 }
 
 // deactivate stops the activation of key, if any, after the calls in flight

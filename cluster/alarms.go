@@ -101,6 +101,31 @@ func (s *alarmScheduler) stop() {
 	s.wg.Wait()
 }
 
+// armIfUnknown schedules a persisted alarm this scheduler does not know
+// yet: one that arrived with a replicated copy of a grain this node now
+// owns. With fireNow (AlarmsFireOnStart) it fires at once, as after a
+// restart: the grain's previous owner was interrupted.
+func (s *alarmScheduler) armIfUnknown(kind, identity string, due time.Time, fireNow bool) {
+	id := alarmID(kind, identity)
+	s.mu.Lock()
+	if _, ok := s.entries[id]; ok {
+		s.mu.Unlock()
+		return
+	}
+	s.version[id]++
+	e := &alarmEntry{Alarm: Alarm{Kind: kind, Identity: identity, Due: due}, fireAt: due}
+	if fireNow {
+		e.fireAt = s.now()
+	}
+	s.entries[id] = e
+	heap.Push(&s.queue, e)
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
 // changed is the store's hook: called with the store's alarmMu held.
 func (s *alarmScheduler) changed(kind, identity string, due time.Time, set bool) {
 	id := alarmID(kind, identity)
@@ -180,6 +205,9 @@ func (s *alarmScheduler) deliver(a Alarm, version uint64) {
 	id := alarmID(a.Kind, a.Identity)
 	if err == nil {
 		unchanged := func() bool { return s.versionOf(a.Kind, a.Identity) == version }
+		if !s.node.mayDeleteAlarm(a.Kind, a.Identity) {
+			unchanged = func() bool { return false }
+		}
 		if _, derr := s.store.deleteAlarmIf(a.Kind, a.Identity, a.Due, unchanged); derr != nil {
 			s.log.Error("alarm delete failed", "kind", a.Kind, "identity", a.Identity, "err", derr)
 		}

@@ -1,7 +1,8 @@
 // Package cluster owns a stich node's substrate: the protoactor-go actor
 // system and its cluster, the memberlist-based [Provider] that feeds it
-// membership, grain placement and activation ([Node.Activate]), and grain
-// storage on Pebble ([Store], [GrainStore]) with persisted per-grain alarms.
+// membership, grain placement and activation ([Node.Activate]), grain
+// storage on Pebble ([Store], [GrainStore]) with persisted per-grain alarms,
+// and its replication to other members.
 //
 // Storage contract (Durable-Object-style):
 //  1. Grain storage is keyed by kind + identity, never by PID, so every
@@ -17,6 +18,19 @@
 //     time: a new one starts only after the previous one has stopped.
 //  2. A grain passivates itself when idle; its next message activates it
 //     again and it restores its state from storage.
+//
+// Replication contract (Config.ReplicationFactor R > 1; see replica.go and
+// docs/replication.md):
+//  1. A durable grain's storage is copied to its replica set: the first R
+//     members in rendezvous order over live (not leaving) and failed
+//     members.
+//  2. An activation first obtains a new epoch from a majority of the set
+//     and catches up from the newest copy; replicas refuse writes of older
+//     epochs, so two activations never both get a write acknowledged.
+//  3. A write returns only after a majority of the set synced it; any
+//     acknowledged write survives the loss of (R-1)/2 members.
+//  4. A node that has never seen another member replicates nothing (one
+//     copy, no extra work); R = 1 keeps storage moving with ownership.
 //
 // Package cluster must not import actors, rpc or any domain package: it
 // knows grains only as kinds with a producer.

@@ -51,10 +51,19 @@ type testCluster struct {
 	nodes map[string]*Node
 	dirs  map[string]string
 	seed  string
+	rf    int // Config.ReplicationFactor
+	// logKind serves "counter" with logGrain instead of pcounter.
+	logKind bool
 }
 
+// newTestCluster starts nodes without replication (R = 1: storage moves
+// with ownership); see newReplicatedCluster.
 func newTestCluster(t *testing.T, names ...string) *testCluster {
-	tc := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}}
+	return newClusterR(t, 1, names...)
+}
+
+func newClusterR(t *testing.T, rf int, names ...string) *testCluster {
+	tc := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}, rf: rf}
 	for _, name := range names {
 		tc.start(name)
 	}
@@ -74,6 +83,7 @@ func (tc *testCluster) start(name string) *Node {
 		tc.dirs[name] = tc.t.TempDir()
 	}
 	cfg.DataDir = tc.dirs[name]
+	cfg.ReplicationFactor = tc.rf
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.Gossip.Name = name
 	// Fast failure detection for tests (memberlist's local profile is
@@ -82,9 +92,22 @@ func (tc *testCluster) start(name string) *Node {
 	cfg.Gossip.ProbeTimeout = 100 * time.Millisecond
 	cfg.Gossip.SuspicionMult = 3
 	if tc.seed != "" {
-		cfg.Join = []string{tc.seed}
+		// Join through every running member: each learns of the new one
+		// at once, instead of by gossip (UDP, lossy under load).
+		for _, other := range tc.nodes {
+			if other.Name() != name {
+				cfg.Join = append(cfg.Join, other.GossipAddr())
+			}
+		}
+		if len(cfg.Join) == 0 {
+			cfg.Join = []string{tc.seed}
+		}
 	}
-	n, err := Start(context.Background(), cfg, []Kind{{Name: "counter", New: func(ref *GrainRef) actor.Actor { return &pcounter{ref: ref} }}})
+	newGrain := func(ref *GrainRef) actor.Actor { return &pcounter{ref: ref} }
+	if tc.logKind {
+		newGrain = func(ref *GrainRef) actor.Actor { return &logGrain{ref: ref} }
+	}
+	n, err := Start(context.Background(), cfg, []Kind{{Name: "counter", New: newGrain}})
 	if err != nil {
 		tc.t.Fatal(err)
 	}

@@ -52,6 +52,14 @@ type Config struct {
 	// alarm is a watchdog of interrupted work, a restart is exactly when
 	// the work was interrupted.
 	AlarmsFireOnStart bool
+	// ReplicationFactor R is how many members hold a copy of each durable
+	// grain's storage: its owner and the next R-1 members in rendezvous
+	// order (docs/replication.md). A write is acknowledged once a majority
+	// of the R copies are synced, so any (R-1)/2 nodes may fail. Odd, 1 to
+	// 7. With 1, storage moves with ownership instead and a crashed owner's
+	// durable grains are unavailable until it returns. A node that has
+	// never seen another member replicates nothing whatever R is.
+	ReplicationFactor int
 	// Version and HTTPAddr are gossiped in the node's metadata.
 	Version, HTTPAddr string
 	// Logger receives the node's logs. Default: slog.Default().
@@ -74,6 +82,8 @@ func DefaultLANConfig() Config {
 		PassivateAfter: 5 * time.Minute,  // idle grains leave memory after 5 minutes
 		CallTimeout:    30 * time.Second, // calls without a deadline give up after 30 s
 		DrainTimeout:   20 * time.Second, // shutdown waits up to 20 s for grains
+		// 3 copies: survives one node; 1 copy while a node is alone.
+		ReplicationFactor: 3,
 	}
 }
 
@@ -126,6 +136,9 @@ func (c *Config) Validate() error {
 	if c.Name == "" {
 		errs = append(errs, errors.New("node name is required"))
 	}
+	if c.ReplicationFactor < 1 || c.ReplicationFactor > 7 || c.ReplicationFactor%2 == 0 {
+		errs = append(errs, fmt.Errorf("replication factor must be odd, from 1 to 7, got %d", c.ReplicationFactor))
+	}
 	return errors.Join(errs...)
 }
 
@@ -140,6 +153,7 @@ type Node struct {
 	provider *Provider
 	alarms   *alarmScheduler
 	kinds    map[string]Kind
+	repl     *replicator // nil when Config.ReplicationFactor is 1
 
 	activations activations
 	metrics     nodeMetrics
@@ -149,6 +163,8 @@ type Node struct {
 	viewVersion atomic.Uint64
 	leaving     atomic.Bool
 	serving     sync.WaitGroup // goroutines serving the activator
+	servingMu   sync.Mutex     // guards servingDone against serving.Add
+	servingDone bool           // set before serving.Wait: no new handlers
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -195,6 +211,19 @@ func Start(ctx context.Context, cfg Config, kinds []Kind) (_ *Node, err error) {
 		}
 	}()
 
+	if cfg.ReplicationFactor > 1 {
+		n.repl = newReplicator(n, cfg.ReplicationFactor)
+		if err := n.repl.loadClustered(); err != nil {
+			return nil, err
+		}
+	}
+	// NB: created before anything can activate a grain (claims arm
+	// replicated alarms); started once the node is up.
+	if cfg.OnAlarm != nil {
+		n.alarms = newAlarmScheduler(n, cfg.OnAlarm, n.log)
+		n.alarms.fireOnStart = cfg.AlarmsFireOnStart
+	}
+
 	libLog := slog.New(minLevel{h: cfg.Logger.Handler(), min: slog.LevelWarn}).With("lib", "protoactor")
 	n.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return libLog }))
 	host, portStr, _ := net.SplitHostPort(cfg.ActorAddr)
@@ -233,9 +262,11 @@ func Start(ctx context.Context, cfg Config, kinds []Kind) (_ *Node, err error) {
 	if _, err := n.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &activator{n: n} }), activatorName); err != nil {
 		return nil, fmt.Errorf("cluster: start activator: %w", err)
 	}
-	if cfg.OnAlarm != nil {
-		n.alarms = newAlarmScheduler(n, cfg.OnAlarm, n.log)
-		n.alarms.fireOnStart = cfg.AlarmsFireOnStart
+	if n.repl != nil {
+		n.repl.start()
+		n.repl.onMembership() // a first repair pass once the view is known
+	}
+	if n.alarms != nil {
 		if err := n.alarms.start(); err != nil {
 			return nil, err
 		}
@@ -315,7 +346,10 @@ func (n *Node) Shutdown(ctx context.Context) error {
 				errs = append(errs, err)
 			}
 			cancel()
-			n.serving.Wait()
+			n.stopServing()
+		}
+		if n.repl != nil {
+			n.repl.stop() // before the actor system: it ends in-flight requests
 		}
 		if n.alarms != nil {
 			n.alarms.stop()
@@ -397,10 +431,13 @@ func (n *Node) Kill() {
 		if n.alarms != nil {
 			n.alarms.stop()
 		}
+		if n.repl != nil {
+			n.repl.stop()
+		}
 		if n.cluster != nil && n.cluster.Remote != nil {
 			_ = protect(func() { n.cluster.Shutdown(false) })
 		}
-		n.serving.Wait()
+		n.stopServing()
 		if n.store != nil {
 			_ = n.store.Close()
 		}

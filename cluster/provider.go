@@ -221,6 +221,23 @@ func (p *Provider) SetLeaving(ctx context.Context) error {
 	return nil
 }
 
+// markLeaving records that member name is leaving gracefully, as its
+// gossiped metadata will say: a departure that arrives before that
+// metadata then does not count as a failure.
+func (p *Provider) markLeaving(name string) {
+	p.mu.Lock()
+	if m, ok := p.known[name]; ok {
+		m.Leaving = true
+		p.known[name] = m
+	}
+	if m, ok := p.live[name]; ok {
+		m.Leaving = true
+		p.live[name] = m
+	}
+	p.mu.Unlock()
+	p.signal()
+}
+
 // Failed returns the members that failed and have not come back.
 func (p *Provider) Failed() []NodeMeta {
 	p.mu.Lock()

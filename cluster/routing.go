@@ -64,6 +64,9 @@ func (n *Node) onMembership(members, failed []NodeMeta) {
 	}
 	n.view.Store(v)
 	n.viewVersion.Add(1)
+	if n.repl != nil {
+		n.repl.onMembership()
+	}
 }
 
 // owner returns the owner of (kind, identity) in this node's view.
@@ -88,8 +91,21 @@ func (n *Node) Owner(kind, identity string) (string, error) {
 // OwnerIsLive reports whether the top-ranked member for (kind, identity),
 // counting failed members too, is live: a grain with that identity can be
 // created without waiting for a failed node.
+//
+// With replication, that is: a majority of the grain's replica set is
+// live (its owner may then be any live member).
 func (n *Node) OwnerIsLive(kind, identity string) bool {
 	v := n.currentView()
+	if n.repl != nil && !n.alone() {
+		set, liveOthers := n.repl.replicaSet(v, kind, identity, false)
+		live := len(liveOthers)
+		for _, m := range set {
+			if m.Name == n.cfg.Name {
+				live++
+			}
+		}
+		return len(set) > 0 && live >= len(set)/2+1
+	}
 	r := Rank(kind, identity, append(append([]NodeMeta(nil), v.live...), v.failed...))
 	if len(r) == 0 {
 		return false
@@ -332,16 +348,36 @@ func (a *activator) Receive(c actor.Context) {
 			counts[k] = uint32(v)
 		}
 		reply(&clusterv1.NodeStatsReply{Name: n.cfg.Name, Grains: counts, Leaving: n.leaving.Load()})
+	case *clusterv1.MemberLeaving:
+		n.provider.markLeaving(m.GetName())
+		reply(&clusterv1.MemberLeavingReply{})
+	default:
+		n.serveReplica(m, reply)
 	}
 }
 
-// goServe runs f on a goroutine the node waits for at shutdown.
+// goServe runs f on a goroutine the node waits for at shutdown. Once the
+// node stops serving, f is dropped (the sender's request times out, as if
+// the node were gone): storage may already be closed.
 func (n *Node) goServe(f func()) {
+	n.servingMu.Lock()
+	defer n.servingMu.Unlock()
+	if n.servingDone {
+		return
+	}
 	n.serving.Add(1)
 	go func() {
 		defer n.serving.Done()
 		f()
 	}()
+}
+
+// stopServing refuses new activator handlers and waits for running ones.
+func (n *Node) stopServing() {
+	n.servingMu.Lock()
+	n.servingDone = true
+	n.servingMu.Unlock()
+	n.serving.Wait()
 }
 
 // serveLocate activates a grain this node owns (pulling its storage if

@@ -195,6 +195,10 @@ type GrainStore struct {
 	s              *Store
 	kind, identity string
 	prefix         []byte
+	// rep, when set, is the activation's replication claim: commits go
+	// through it (see replica.go). nil means local-only commits, the
+	// unchanged R = 1 path.
+	rep *claim
 }
 
 // Kind returns the grain's kind.
@@ -431,7 +435,8 @@ func (b *Batch) DeleteAlarm() {
 func (b *Batch) Len() int { return b.b.Len() }
 
 // Commit applies the batch atomically and returns after it is synced to
-// disk. A batch can be committed once.
+// disk (and, for a replicated grain, to a majority of its replica set). A
+// batch can be committed once.
 func (b *Batch) Commit() error {
 	if b.done {
 		return errors.New("cluster: batch already committed")
@@ -441,6 +446,15 @@ func (b *Batch) Commit() error {
 	if b.err != nil {
 		return b.err
 	}
+	if c := b.g.rep; c != nil {
+		return c.commit(b)
+	}
+	return b.commitLocal()
+}
+
+// commitLocal commits the batch to this node's Pebble (synced) and tells
+// the alarm scheduler about alarm changes.
+func (b *Batch) commitLocal() error {
 	if b.alarmOp != 0 {
 		b.g.s.alarmMu.Lock()
 		defer b.g.s.alarmMu.Unlock()

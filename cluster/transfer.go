@@ -253,6 +253,27 @@ func (n *Node) serveImport(m *clusterv1.Import) *clusterv1.ImportReply {
 	return &clusterv1.ImportReply{}
 }
 
+// announceLeaving tells every other live member that this node is
+// leaving. NB: memberlist may deliver the departure before the metadata
+// update that announced it; a peer that never saw "leaving" counts the
+// node as failed, which keeps it in placement and replica sets as if it
+// could return.
+func (n *Node) announceLeaving(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var errs []error
+	for _, m := range n.currentView().all {
+		if m.Name == n.cfg.Name {
+			continue
+		}
+		res, err := n.wait(ctx, n.system.Root.RequestFuture(activatorPID(m), &clusterv1.MemberLeaving{Name: n.cfg.Name}, 2*time.Second))
+		if _, ok := res.(*clusterv1.MemberLeavingReply); !ok || err != nil {
+			errs = append(errs, fmt.Errorf("%s: %T, %w", m.Name, res, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Leave hands every grain this node stores to its next owner and announces
 // the departure; afterwards the node serves no grains. It is what SIGTERM
 // (and an operator's planned scale-down) does before Shutdown. With no
@@ -276,14 +297,26 @@ func (n *Node) Leave(ctx context.Context) error {
 	start := time.Now()
 	if err := n.provider.SetLeaving(ctx); err != nil {
 		n.log.Warn("announce leaving", "err", err)
+	} else if err := n.announceLeaving(ctx); err != nil {
+		n.log.Warn("peers did not confirm the departure", "err", err)
+	}
+	var replErr error
+	if n.repl != nil {
+		// Replicated grains stay where they are: every copy this node
+		// holds goes to the replica set computed without it, so leaving
+		// never removes a copy a majority needed.
+		replErr = n.repl.repair(ctx, true)
 	}
 	type job struct{ kind, identity string }
 	var jobs []job
 	if err := n.store.Grains(func(kind, identity string) error {
+		if k, ok := n.kinds[kind]; n.repl != nil && (!ok || !k.Ephemeral) {
+			return nil // replicated (above)
+		}
 		jobs = append(jobs, job{kind, identity})
 		return nil
 	}); err != nil {
-		return err
+		return errors.Join(replErr, err)
 	}
 	var (
 		wg    sync.WaitGroup
@@ -318,5 +351,5 @@ func (n *Node) Leave(ctx context.Context) error {
 	}
 	wg.Wait()
 	n.log.Info("grains handed off", "moved", moved, "failed", len(errs), "took", time.Since(start).Round(time.Millisecond))
-	return errors.Join(errs...)
+	return errors.Join(append(errs, replErr)...)
 }

@@ -55,9 +55,19 @@ type node struct {
 // a flag wins).
 func startNode(t *testing.T, data string, extra ...string) *node {
 	t.Helper()
+	return startNodeIn(t, "", data, extra...)
+}
+
+// startNodeIn is startNode inside network namespace netns ("" for the
+// test's own).
+func startNodeIn(t *testing.T, netns, data string, extra ...string) *node {
+	t.Helper()
 	args := append([]string{"serve", "--data", data, "--http", "127.0.0.1:0", "--log-format", "json",
 		"--sandbox", "off", "--preview-http", "127.0.0.1:0"}, extra...)
 	cmd := exec.Command(stichBin, args...)
+	if netns != "" {
+		cmd = exec.Command("ip", append([]string{"netns", "exec", netns, stichBin}, args...)...)
+	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

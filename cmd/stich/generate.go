@@ -272,7 +272,8 @@ func startEmbedded(ctx context.Context, g *globalFlags, models *modelFlags, stde
 	}
 	f := &serveFlags{data: dir, http: "127.0.0.1:0", nodeName: "embedded", region: "local",
 		gossipAddr: "127.0.0.1:0", actorAddr: "127.0.0.1:0", passivateAfter: 5 * time.Minute, shutdownGrace: 10 * time.Second,
-		models: *models,
+		replication: 1, // a private one-node cluster
+		models:      *models,
 		// The embedded node writes the app to --out; it builds no preview.
 		sandbox: sandboxFlags{mode: "off", previewHTTP: "off", registry: "https://registry.npmjs.org/", uid: sandbox.DefaultUID}}
 	nodeCtx, cancel := context.WithCancel(context.Background())

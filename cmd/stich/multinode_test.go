@@ -25,12 +25,13 @@ type member struct {
 	admin      stichv1connect.AdminServiceClient
 }
 
-func startMember(t *testing.T, name, data, join string) *member {
+func startMember(t *testing.T, name, data, join string, extra ...string) *member {
 	t.Helper()
 	args := []string{"--node-name", name, "--gossip-addr", "127.0.0.1:0", "--scaffold-chunk-delay", "4ms", "--create-limit", "0"}
 	if join != "" {
 		args = append(args, "--join", join)
 	}
+	args = append(args, extra...)
 	n := startNode(t, data, args...)
 	return &member{node: n, name: name, data: data,
 		sessions: stichv1connect.NewSessionServiceClient(http.DefaultClient, n.url),
@@ -67,12 +68,16 @@ func watchAll(ctx context.Context, client stichv1connect.SessionServiceClient, i
 	return evs, err
 }
 
+// TestThreeNodesHandOffAndCrash checks the unreplicated path (R = 1):
+// storage moves with ownership, and a crashed owner's sessions wait for
+// it. See TestReplicatedSIGKILL for R = 3.
 func TestThreeNodesHandOffAndCrash(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	n1 := startMember(t, "n1", t.TempDir(), "")
-	n2 := startMember(t, "n2", t.TempDir(), n1.gossip)
-	n3 := startMember(t, "n3", t.TempDir(), n1.gossip)
+	r1 := "--replication-factor=1"
+	n1 := startMember(t, "n1", t.TempDir(), "", r1)
+	n2 := startMember(t, "n2", t.TempDir(), n1.gossip, r1)
+	n3 := startMember(t, "n3", t.TempDir(), n1.gossip, r1)
 	waitClusterSize(t, 3, n1, n2, n3)
 
 	// 20 sessions, created round-robin through every node.
@@ -172,7 +177,7 @@ func TestThreeNodesHandOffAndCrash(t *testing.T) {
 	}
 
 	// n3 returns with its data: its sessions are back, intact.
-	n3b := startMember(t, "n3", n3.data, n1.gossip)
+	n3b := startMember(t, "n3", n3.data, n1.gossip, r1)
 	waitClusterSize(t, 2, n1, n3b)
 	for _, id := range onN3 {
 		res, err := n1.sessions.GetSession(ctx, connect.NewRequest(&stichv1.GetSessionRequest{SessionId: id}))

@@ -9,7 +9,9 @@
 //
 // It also prints every custom metric (MB/s, calls/s, detect-ms, ...) and
 // checks the absolute targets: failover-ms ≤ detect-ms + 500 for
-// BenchmarkFailover, and stich − reference ≤ 2 ms for BenchmarkFirstToken.
+// BenchmarkFailover, stich − reference ≤ 2 ms for BenchmarkFirstToken, and
+// a p50 of a durable write with R=3 ≤ 2x a synced Pebble commit for
+// BenchmarkDurableWrite (one writer).
 package main
 
 import (
@@ -59,6 +61,23 @@ var absoluteTargets = []struct {
 			return "", true
 		}
 		return fmt.Sprintf("stich p50 %.2f ms, direct go-openai p50 %.2f ms, overhead %+.2f ms", s, r, s-r), s-r <= 2
+	}},
+	{"R=3 durable write p50 <= 2x synced commit", func(_ map[string]float64, m map[string]map[string]float64) (string, bool) {
+		out, ok := "", true
+		for _, rf := range []string{"3", "1"} {
+			for _, w := range []string{"1", "32"} {
+				n := "BenchmarkDurableWrite/r=" + rf + "/writers=" + w
+				s, r := m[n+"/stich"]["p50-us"], m[n+"/reference"]["p50-us"]
+				if s == 0 || r == 0 {
+					continue
+				}
+				out += fmt.Sprintf("R=%s %s writers: p50 %.0f us vs %.0f us (%.2fx); ", rf, w, s, r, s/r)
+				if rf == "3" && w == "1" {
+					ok = s/r <= 2
+				}
+			}
+		}
+		return out, ok
 	}},
 	{"llm client first token overhead <= 2 ms", func(ns map[string]float64, _ map[string]map[string]float64) (string, bool) {
 		s, r := ns["BenchmarkFirstToken/stich"], ns["BenchmarkFirstToken/reference"]

@@ -577,6 +577,88 @@ func (x *ImportReply) GetError() *RouteError {
 	return nil
 }
 
+// MemberLeaving tells a member that the sender is leaving gracefully (its
+// gossiped metadata says so too, but may arrive after its departure).
+type MemberLeaving struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberLeaving) Reset() {
+	*x = MemberLeaving{}
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberLeaving) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberLeaving) ProtoMessage() {}
+
+func (x *MemberLeaving) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberLeaving.ProtoReflect.Descriptor instead.
+func (*MemberLeaving) Descriptor() ([]byte, []int) {
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *MemberLeaving) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type MemberLeavingReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberLeavingReply) Reset() {
+	*x = MemberLeavingReply{}
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberLeavingReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberLeavingReply) ProtoMessage() {}
+
+func (x *MemberLeavingReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberLeavingReply.ProtoReflect.Descriptor instead.
+func (*MemberLeavingReply) Descriptor() ([]byte, []int) {
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{9}
+}
+
 // NodeStats asks a node for its grain counts.
 type NodeStats struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -586,7 +668,7 @@ type NodeStats struct {
 
 func (x *NodeStats) Reset() {
 	*x = NodeStats{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[8]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -598,7 +680,7 @@ func (x *NodeStats) String() string {
 func (*NodeStats) ProtoMessage() {}
 
 func (x *NodeStats) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[8]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -611,7 +693,7 @@ func (x *NodeStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStats.ProtoReflect.Descriptor instead.
 func (*NodeStats) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{8}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{10}
 }
 
 type NodeStatsReply struct {
@@ -625,7 +707,7 @@ type NodeStatsReply struct {
 
 func (x *NodeStatsReply) Reset() {
 	*x = NodeStatsReply{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[9]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -637,7 +719,7 @@ func (x *NodeStatsReply) String() string {
 func (*NodeStatsReply) ProtoMessage() {}
 
 func (x *NodeStatsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[9]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -650,7 +732,7 @@ func (x *NodeStatsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatsReply.ProtoReflect.Descriptor instead.
 func (*NodeStatsReply) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{9}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *NodeStatsReply) GetName() string {
@@ -672,6 +754,717 @@ func (x *NodeStatsReply) GetLeaving() bool {
 		return x.Leaving
 	}
 	return false
+}
+
+// ReplicaPromise asks a member to promise epoch for a grain: it will refuse
+// writes of the grain from older epochs (see docs/replication.md).
+type ReplicaPromise struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Identity      string                 `protobuf:"bytes,2,opt,name=identity,proto3" json:"identity,omitempty"`
+	Epoch         uint64                 `protobuf:"varint,3,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	From          string                 `protobuf:"bytes,4,opt,name=from,proto3" json:"from,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaPromise) Reset() {
+	*x = ReplicaPromise{}
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaPromise) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaPromise) ProtoMessage() {}
+
+func (x *ReplicaPromise) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaPromise.ProtoReflect.Descriptor instead.
+func (*ReplicaPromise) Descriptor() ([]byte, []int) {
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ReplicaPromise) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ReplicaPromise) GetIdentity() string {
+	if x != nil {
+		return x.Identity
+	}
+	return ""
+}
+
+func (x *ReplicaPromise) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *ReplicaPromise) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+// ReplicaVersion is the (epoch, lsn) of the last write a copy applied.
+type ReplicaVersion struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Epoch         uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Lsn           uint64                 `protobuf:"varint,2,opt,name=lsn,proto3" json:"lsn,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaVersion) Reset() {
+	*x = ReplicaVersion{}
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaVersion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaVersion) ProtoMessage() {}
+
+func (x *ReplicaVersion) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaVersion.ProtoReflect.Descriptor instead.
+func (*ReplicaVersion) Descriptor() ([]byte, []int) {
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ReplicaVersion) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *ReplicaVersion) GetLsn() uint64 {
+	if x != nil {
+		return x.Lsn
+	}
+	return 0
+}
+
+type ReplicaPromiseReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether the promise was given; if not, promised says the higher epoch.
+	Ok       bool   `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
+	Promised uint64 `protobuf:"varint,2,opt,name=promised,proto3" json:"promised,omitempty"`
+	// The member's copy: its version, and whether it has any data.
+	Version       *ReplicaVersion `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	Exists        bool            `protobuf:"varint,4,opt,name=exists,proto3" json:"exists,omitempty"`
+	Error         *RouteError     `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaPromiseReply) Reset() {
+	*x = ReplicaPromiseReply{}
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaPromiseReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaPromiseReply) ProtoMessage() {}
+
+func (x *ReplicaPromiseReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaPromiseReply.ProtoReflect.Descriptor instead.
+func (*ReplicaPromiseReply) Descriptor() ([]byte, []int) {
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ReplicaPromiseReply) GetOk() bool {
+	if x != nil {
+		return x.Ok
+	}
+	return false
+}
+
+func (x *ReplicaPromiseReply) GetPromised() uint64 {
+	if x != nil {
+		return x.Promised
+	}
+	return 0
+}
+
+func (x *ReplicaPromiseReply) GetVersion() *ReplicaVersion {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
+func (x *ReplicaPromiseReply) GetExists() bool {
+	if x != nil {
+		return x.Exists
+	}
+	return false
+}
+
+func (x *ReplicaPromiseReply) GetError() *RouteError {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// ReplicaWrite carries one committed batch of a grain's owner to a follower.
+type ReplicaWrite struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Kind     string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Identity string                 `protobuf:"bytes,2,opt,name=identity,proto3" json:"identity,omitempty"`
+	// The writer's epoch; the follower refuses it if it promised a newer one.
+	Epoch uint64 `protobuf:"varint,3,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// The version the batch applies on top of, and the version it makes.
+	Prev *ReplicaVersion `protobuf:"bytes,4,opt,name=prev,proto3" json:"prev,omitempty"`
+	Next *ReplicaVersion `protobuf:"bytes,5,opt,name=next,proto3" json:"next,omitempty"`
+	// Pebble batch representation of the grain's writes.
+	Repr          []byte `protobuf:"bytes,6,opt,name=repr,proto3" json:"repr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaWrite) Reset() {
+	*x = ReplicaWrite{}
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaWrite) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaWrite) ProtoMessage() {}
+
+func (x *ReplicaWrite) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaWrite.ProtoReflect.Descriptor instead.
+func (*ReplicaWrite) Descriptor() ([]byte, []int) {
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ReplicaWrite) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ReplicaWrite) GetIdentity() string {
+	if x != nil {
+		return x.Identity
+	}
+	return ""
+}
+
+func (x *ReplicaWrite) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *ReplicaWrite) GetPrev() *ReplicaVersion {
+	if x != nil {
+		return x.Prev
+	}
+	return nil
+}
+
+func (x *ReplicaWrite) GetNext() *ReplicaVersion {
+	if x != nil {
+		return x.Next
+	}
+	return nil
+}
+
+func (x *ReplicaWrite) GetRepr() []byte {
+	if x != nil {
+		return x.Repr
+	}
+	return nil
+}
+
+type ReplicaWriteReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Ok    bool                   `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
+	// The follower misses earlier writes: send it a snapshot.
+	Behind bool `protobuf:"varint,2,opt,name=behind,proto3" json:"behind,omitempty"`
+	// Set when the follower refused an older epoch.
+	Promised      uint64      `protobuf:"varint,3,opt,name=promised,proto3" json:"promised,omitempty"`
+	Error         *RouteError `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaWriteReply) Reset() {
+	*x = ReplicaWriteReply{}
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaWriteReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaWriteReply) ProtoMessage() {}
+
+func (x *ReplicaWriteReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaWriteReply.ProtoReflect.Descriptor instead.
+func (*ReplicaWriteReply) Descriptor() ([]byte, []int) {
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ReplicaWriteReply) GetOk() bool {
+	if x != nil {
+		return x.Ok
+	}
+	return false
+}
+
+func (x *ReplicaWriteReply) GetBehind() bool {
+	if x != nil {
+		return x.Behind
+	}
+	return false
+}
+
+func (x *ReplicaWriteReply) GetPromised() uint64 {
+	if x != nil {
+		return x.Promised
+	}
+	return 0
+}
+
+func (x *ReplicaWriteReply) GetError() *RouteError {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// ReplicaFetch asks a member for its whole copy of a grain.
+type ReplicaFetch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Identity      string                 `protobuf:"bytes,2,opt,name=identity,proto3" json:"identity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaFetch) Reset() {
+	*x = ReplicaFetch{}
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaFetch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaFetch) ProtoMessage() {}
+
+func (x *ReplicaFetch) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaFetch.ProtoReflect.Descriptor instead.
+func (*ReplicaFetch) Descriptor() ([]byte, []int) {
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ReplicaFetch) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ReplicaFetch) GetIdentity() string {
+	if x != nil {
+		return x.Identity
+	}
+	return ""
+}
+
+// ReplicaSnapshot is a whole copy of a grain: keys, alarm and version.
+type ReplicaSnapshot struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Kind     string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Identity string                 `protobuf:"bytes,2,opt,name=identity,proto3" json:"identity,omitempty"`
+	Version  *ReplicaVersion        `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	Entries  []*Entry               `protobuf:"bytes,4,rep,name=entries,proto3" json:"entries,omitempty"`
+	// Unix nanoseconds of the grain's alarm; 0 means none.
+	AlarmUnixNano int64       `protobuf:"varint,5,opt,name=alarm_unix_nano,json=alarmUnixNano,proto3" json:"alarm_unix_nano,omitempty"`
+	Error         *RouteError `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaSnapshot) Reset() {
+	*x = ReplicaSnapshot{}
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaSnapshot) ProtoMessage() {}
+
+func (x *ReplicaSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaSnapshot.ProtoReflect.Descriptor instead.
+func (*ReplicaSnapshot) Descriptor() ([]byte, []int) {
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ReplicaSnapshot) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ReplicaSnapshot) GetIdentity() string {
+	if x != nil {
+		return x.Identity
+	}
+	return ""
+}
+
+func (x *ReplicaSnapshot) GetVersion() *ReplicaVersion {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
+func (x *ReplicaSnapshot) GetEntries() []*Entry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *ReplicaSnapshot) GetAlarmUnixNano() int64 {
+	if x != nil {
+		return x.AlarmUnixNano
+	}
+	return 0
+}
+
+func (x *ReplicaSnapshot) GetError() *RouteError {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// ReplicaInstall replaces a member's copy of a grain with snapshot if the
+// snapshot is newer. epoch is the sender's claim (0 for anti-entropy).
+type ReplicaInstall struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Snapshot      *ReplicaSnapshot       `protobuf:"bytes,1,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	Epoch         uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaInstall) Reset() {
+	*x = ReplicaInstall{}
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaInstall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaInstall) ProtoMessage() {}
+
+func (x *ReplicaInstall) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaInstall.ProtoReflect.Descriptor instead.
+func (*ReplicaInstall) Descriptor() ([]byte, []int) {
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ReplicaInstall) GetSnapshot() *ReplicaSnapshot {
+	if x != nil {
+		return x.Snapshot
+	}
+	return nil
+}
+
+func (x *ReplicaInstall) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+// GrainVersion names one grain's copy and its version.
+type GrainVersion struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Identity      string                 `protobuf:"bytes,2,opt,name=identity,proto3" json:"identity,omitempty"`
+	Version       *ReplicaVersion        `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrainVersion) Reset() {
+	*x = GrainVersion{}
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrainVersion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrainVersion) ProtoMessage() {}
+
+func (x *GrainVersion) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrainVersion.ProtoReflect.Descriptor instead.
+func (*GrainVersion) Descriptor() ([]byte, []int) {
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *GrainVersion) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *GrainVersion) GetIdentity() string {
+	if x != nil {
+		return x.Identity
+	}
+	return ""
+}
+
+func (x *GrainVersion) GetVersion() *ReplicaVersion {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
+// ReplicaDigest lists copies a member holds (anti-entropy); the receiver
+// answers with those it holds an older copy of, or none.
+type ReplicaDigest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Grains        []*GrainVersion        `protobuf:"bytes,1,rep,name=grains,proto3" json:"grains,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaDigest) Reset() {
+	*x = ReplicaDigest{}
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaDigest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaDigest) ProtoMessage() {}
+
+func (x *ReplicaDigest) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaDigest.ProtoReflect.Descriptor instead.
+func (*ReplicaDigest) Descriptor() ([]byte, []int) {
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ReplicaDigest) GetGrains() []*GrainVersion {
+	if x != nil {
+		return x.Grains
+	}
+	return nil
+}
+
+type ReplicaDigestReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Behind        []*GrainVersion        `protobuf:"bytes,1,rep,name=behind,proto3" json:"behind,omitempty"`
+	Error         *RouteError            `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaDigestReply) Reset() {
+	*x = ReplicaDigestReply{}
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaDigestReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaDigestReply) ProtoMessage() {}
+
+func (x *ReplicaDigestReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaDigestReply.ProtoReflect.Descriptor instead.
+func (*ReplicaDigestReply) Descriptor() ([]byte, []int) {
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ReplicaDigestReply) GetBehind() []*GrainVersion {
+	if x != nil {
+		return x.Behind
+	}
+	return nil
+}
+
+func (x *ReplicaDigestReply) GetError() *RouteError {
+	if x != nil {
+		return x.Error
+	}
+	return nil
 }
 
 var File_stich_cluster_v1_cluster_proto protoreflect.FileDescriptor
@@ -719,7 +1512,10 @@ const file_stich_cluster_v1_cluster_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\"A\n" +
 	"\vImportReply\x122\n" +
-	"\x05error\x18\x01 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\"\v\n" +
+	"\x05error\x18\x01 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\"#\n" +
+	"\rMemberLeaving\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x14\n" +
+	"\x12MemberLeavingReply\"\v\n" +
 	"\tNodeStats\"\xbf\x01\n" +
 	"\x0eNodeStatsReply\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12D\n" +
@@ -727,7 +1523,55 @@ const file_stich_cluster_v1_cluster_proto_rawDesc = "" +
 	"\aleaving\x18\x03 \x01(\bR\aleaving\x1a9\n" +
 	"\vGrainsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\rR\x05value:\x028\x01B<Z:github.com/stichdev/stich/proto/stich/cluster/v1;clusterv1b\x06proto3"
+	"\x05value\x18\x02 \x01(\rR\x05value:\x028\x01\"j\n" +
+	"\x0eReplicaPromise\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
+	"\bidentity\x18\x02 \x01(\tR\bidentity\x12\x14\n" +
+	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\x12\x12\n" +
+	"\x04from\x18\x04 \x01(\tR\x04from\"8\n" +
+	"\x0eReplicaVersion\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x10\n" +
+	"\x03lsn\x18\x02 \x01(\x04R\x03lsn\"\xc9\x01\n" +
+	"\x13ReplicaPromiseReply\x12\x0e\n" +
+	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x1a\n" +
+	"\bpromised\x18\x02 \x01(\x04R\bpromised\x12:\n" +
+	"\aversion\x18\x03 \x01(\v2 .stich.cluster.v1.ReplicaVersionR\aversion\x12\x16\n" +
+	"\x06exists\x18\x04 \x01(\bR\x06exists\x122\n" +
+	"\x05error\x18\x05 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\"\xd4\x01\n" +
+	"\fReplicaWrite\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
+	"\bidentity\x18\x02 \x01(\tR\bidentity\x12\x14\n" +
+	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\x124\n" +
+	"\x04prev\x18\x04 \x01(\v2 .stich.cluster.v1.ReplicaVersionR\x04prev\x124\n" +
+	"\x04next\x18\x05 \x01(\v2 .stich.cluster.v1.ReplicaVersionR\x04next\x12\x12\n" +
+	"\x04repr\x18\x06 \x01(\fR\x04repr\"\x8b\x01\n" +
+	"\x11ReplicaWriteReply\x12\x0e\n" +
+	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x16\n" +
+	"\x06behind\x18\x02 \x01(\bR\x06behind\x12\x1a\n" +
+	"\bpromised\x18\x03 \x01(\x04R\bpromised\x122\n" +
+	"\x05error\x18\x04 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\">\n" +
+	"\fReplicaFetch\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
+	"\bidentity\x18\x02 \x01(\tR\bidentity\"\x8c\x02\n" +
+	"\x0fReplicaSnapshot\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
+	"\bidentity\x18\x02 \x01(\tR\bidentity\x12:\n" +
+	"\aversion\x18\x03 \x01(\v2 .stich.cluster.v1.ReplicaVersionR\aversion\x121\n" +
+	"\aentries\x18\x04 \x03(\v2\x17.stich.cluster.v1.EntryR\aentries\x12&\n" +
+	"\x0falarm_unix_nano\x18\x05 \x01(\x03R\ralarmUnixNano\x122\n" +
+	"\x05error\x18\x06 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\"e\n" +
+	"\x0eReplicaInstall\x12=\n" +
+	"\bsnapshot\x18\x01 \x01(\v2!.stich.cluster.v1.ReplicaSnapshotR\bsnapshot\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"z\n" +
+	"\fGrainVersion\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
+	"\bidentity\x18\x02 \x01(\tR\bidentity\x12:\n" +
+	"\aversion\x18\x03 \x01(\v2 .stich.cluster.v1.ReplicaVersionR\aversion\"G\n" +
+	"\rReplicaDigest\x126\n" +
+	"\x06grains\x18\x01 \x03(\v2\x1e.stich.cluster.v1.GrainVersionR\x06grains\"\x80\x01\n" +
+	"\x12ReplicaDigestReply\x126\n" +
+	"\x06behind\x18\x01 \x03(\v2\x1e.stich.cluster.v1.GrainVersionR\x06behind\x122\n" +
+	"\x05error\x18\x02 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05errorB<Z:github.com/stichdev/stich/proto/stich/cluster/v1;clusterv1b\x06proto3"
 
 var (
 	file_stich_cluster_v1_cluster_proto_rawDescOnce sync.Once
@@ -742,20 +1586,33 @@ func file_stich_cluster_v1_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_cluster_v1_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stich_cluster_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_stich_cluster_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_stich_cluster_v1_cluster_proto_goTypes = []any{
-	(RouteError_Code)(0),   // 0: stich.cluster.v1.RouteError.Code
-	(*Locate)(nil),         // 1: stich.cluster.v1.Locate
-	(*LocateReply)(nil),    // 2: stich.cluster.v1.LocateReply
-	(*RouteError)(nil),     // 3: stich.cluster.v1.RouteError
-	(*Transfer)(nil),       // 4: stich.cluster.v1.Transfer
-	(*TransferReply)(nil),  // 5: stich.cluster.v1.TransferReply
-	(*Import)(nil),         // 6: stich.cluster.v1.Import
-	(*Entry)(nil),          // 7: stich.cluster.v1.Entry
-	(*ImportReply)(nil),    // 8: stich.cluster.v1.ImportReply
-	(*NodeStats)(nil),      // 9: stich.cluster.v1.NodeStats
-	(*NodeStatsReply)(nil), // 10: stich.cluster.v1.NodeStatsReply
-	nil,                    // 11: stich.cluster.v1.NodeStatsReply.GrainsEntry
+	(RouteError_Code)(0),        // 0: stich.cluster.v1.RouteError.Code
+	(*Locate)(nil),              // 1: stich.cluster.v1.Locate
+	(*LocateReply)(nil),         // 2: stich.cluster.v1.LocateReply
+	(*RouteError)(nil),          // 3: stich.cluster.v1.RouteError
+	(*Transfer)(nil),            // 4: stich.cluster.v1.Transfer
+	(*TransferReply)(nil),       // 5: stich.cluster.v1.TransferReply
+	(*Import)(nil),              // 6: stich.cluster.v1.Import
+	(*Entry)(nil),               // 7: stich.cluster.v1.Entry
+	(*ImportReply)(nil),         // 8: stich.cluster.v1.ImportReply
+	(*MemberLeaving)(nil),       // 9: stich.cluster.v1.MemberLeaving
+	(*MemberLeavingReply)(nil),  // 10: stich.cluster.v1.MemberLeavingReply
+	(*NodeStats)(nil),           // 11: stich.cluster.v1.NodeStats
+	(*NodeStatsReply)(nil),      // 12: stich.cluster.v1.NodeStatsReply
+	(*ReplicaPromise)(nil),      // 13: stich.cluster.v1.ReplicaPromise
+	(*ReplicaVersion)(nil),      // 14: stich.cluster.v1.ReplicaVersion
+	(*ReplicaPromiseReply)(nil), // 15: stich.cluster.v1.ReplicaPromiseReply
+	(*ReplicaWrite)(nil),        // 16: stich.cluster.v1.ReplicaWrite
+	(*ReplicaWriteReply)(nil),   // 17: stich.cluster.v1.ReplicaWriteReply
+	(*ReplicaFetch)(nil),        // 18: stich.cluster.v1.ReplicaFetch
+	(*ReplicaSnapshot)(nil),     // 19: stich.cluster.v1.ReplicaSnapshot
+	(*ReplicaInstall)(nil),      // 20: stich.cluster.v1.ReplicaInstall
+	(*GrainVersion)(nil),        // 21: stich.cluster.v1.GrainVersion
+	(*ReplicaDigest)(nil),       // 22: stich.cluster.v1.ReplicaDigest
+	(*ReplicaDigestReply)(nil),  // 23: stich.cluster.v1.ReplicaDigestReply
+	nil,                         // 24: stich.cluster.v1.NodeStatsReply.GrainsEntry
 }
 var file_stich_cluster_v1_cluster_proto_depIdxs = []int32{
 	3,  // 0: stich.cluster.v1.LocateReply.error:type_name -> stich.cluster.v1.RouteError
@@ -763,12 +1620,25 @@ var file_stich_cluster_v1_cluster_proto_depIdxs = []int32{
 	3,  // 2: stich.cluster.v1.TransferReply.error:type_name -> stich.cluster.v1.RouteError
 	7,  // 3: stich.cluster.v1.Import.entries:type_name -> stich.cluster.v1.Entry
 	3,  // 4: stich.cluster.v1.ImportReply.error:type_name -> stich.cluster.v1.RouteError
-	11, // 5: stich.cluster.v1.NodeStatsReply.grains:type_name -> stich.cluster.v1.NodeStatsReply.GrainsEntry
-	6,  // [6:6] is the sub-list for method output_type
-	6,  // [6:6] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	24, // 5: stich.cluster.v1.NodeStatsReply.grains:type_name -> stich.cluster.v1.NodeStatsReply.GrainsEntry
+	14, // 6: stich.cluster.v1.ReplicaPromiseReply.version:type_name -> stich.cluster.v1.ReplicaVersion
+	3,  // 7: stich.cluster.v1.ReplicaPromiseReply.error:type_name -> stich.cluster.v1.RouteError
+	14, // 8: stich.cluster.v1.ReplicaWrite.prev:type_name -> stich.cluster.v1.ReplicaVersion
+	14, // 9: stich.cluster.v1.ReplicaWrite.next:type_name -> stich.cluster.v1.ReplicaVersion
+	3,  // 10: stich.cluster.v1.ReplicaWriteReply.error:type_name -> stich.cluster.v1.RouteError
+	14, // 11: stich.cluster.v1.ReplicaSnapshot.version:type_name -> stich.cluster.v1.ReplicaVersion
+	7,  // 12: stich.cluster.v1.ReplicaSnapshot.entries:type_name -> stich.cluster.v1.Entry
+	3,  // 13: stich.cluster.v1.ReplicaSnapshot.error:type_name -> stich.cluster.v1.RouteError
+	19, // 14: stich.cluster.v1.ReplicaInstall.snapshot:type_name -> stich.cluster.v1.ReplicaSnapshot
+	14, // 15: stich.cluster.v1.GrainVersion.version:type_name -> stich.cluster.v1.ReplicaVersion
+	21, // 16: stich.cluster.v1.ReplicaDigest.grains:type_name -> stich.cluster.v1.GrainVersion
+	21, // 17: stich.cluster.v1.ReplicaDigestReply.behind:type_name -> stich.cluster.v1.GrainVersion
+	3,  // 18: stich.cluster.v1.ReplicaDigestReply.error:type_name -> stich.cluster.v1.RouteError
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_stich_cluster_v1_cluster_proto_init() }
@@ -782,7 +1652,7 @@ func file_stich_cluster_v1_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_cluster_v1_cluster_proto_rawDesc), len(file_stich_cluster_v1_cluster_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   11,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

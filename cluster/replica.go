@@ -1,0 +1,940 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble"
+	"google.golang.org/protobuf/proto"
+
+	clusterv1 "github.com/stichdev/stich/proto/stich/cluster/v1"
+)
+
+// Replication (docs/replication.md). With Config.ReplicationFactor R > 1,
+// every durable grain's storage is copied to its replica set S.
+// Invariants:
+//
+//  1. A grain's replica set S is the first R members in rendezvous order
+//     over live (not leaving) and failed members.
+//  2. A copy's replica record holds the highest epoch it promised and the
+//     version (epoch, lsn) of the last write it applied; both change only
+//     under the grain's key lock, in the same synced commit as the data.
+//  3. An activation writes only after a majority of S promised its epoch;
+//     a member that promised epoch e refuses writes and installs from
+//     activations with an older epoch.
+//  4. Before serving, the new owner holds the newest version any member
+//     that promised reported, and a majority of S holds it too. Since every
+//     acknowledged write is on a majority of S, and majorities intersect,
+//     no acknowledged write is lost by a change of owner.
+//  5. A write is acknowledged to the grain only after it is synced on a
+//     majority of S (the owner counts); any failure fences the claim, and
+//     the activation is stopped so the next call claims a new epoch.
+//  6. Copies are ordered by version alone: installs and anti-entropy only
+//     ever replace a copy by a newer one.
+//  7. With R = 1, or while a node has never seen another member, no claim,
+//     record or message is involved: commits are local Pebble commits.
+
+// Replication errors.
+var (
+	// ErrFenced reports a write from an activation whose claim on the grain
+	// is no longer valid (a newer activation claimed it, or replication
+	// failed); the activation is being stopped.
+	ErrFenced = errors.New("cluster: grain activation was superseded; retry")
+	// ErrNoQuorum reports a write or activation that could not reach a
+	// majority of the grain's replica set.
+	ErrNoQuorum = errors.New("cluster: no majority of the grain's replicas answered")
+)
+
+// Replication timeouts.
+const (
+	replicaTimeout = 5 * time.Second        // one replication request
+	promiseGrace   = 200 * time.Millisecond // extra wait for non-majority promise replies
+)
+
+// replicator is a node's replication engine (nil when R = 1).
+type replicator struct {
+	n     *Node
+	r     int
+	locks keyLocks
+
+	mu     sync.Mutex
+	claims map[string]*claim // live claims by grain key
+
+	qmu    sync.Mutex
+	queues map[string]*writeQueue // grains with replicated writes being applied
+
+	ctx    context.Context // cancelled at stop: ends in-flight fan-outs
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	kick   chan struct{} // wakes the anti-entropy loop
+
+	clustered atomic.Bool // the node has seen another member (persisted)
+	// solo is the one claim every activation shares while the node has
+	// never been clustered; fenced once it is.
+	solo   *claim
+	stopMu sync.Mutex
+	done   bool
+}
+
+func newReplicator(n *Node, r int) *replicator {
+	ctx, cancel := context.WithCancel(context.Background())
+	rep := &replicator{n: n, r: r, claims: map[string]*claim{}, queues: map[string]*writeQueue{}, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1)}
+	rep.solo = &claim{r: rep, solo: true}
+	return rep
+}
+
+// start runs the anti-entropy loop.
+func (r *replicator) start() {
+	r.spawn(r.antiEntropyLoop)
+}
+
+// spawn runs f on a goroutine that stop waits for; after stop it does not
+// run f.
+func (r *replicator) spawn(f func()) bool {
+	r.stopMu.Lock()
+	defer r.stopMu.Unlock()
+	if r.done {
+		return false
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// stop cancels in-flight requests and waits for every goroutine. It must
+// run before the actor system stops. Idempotent.
+func (r *replicator) stop() {
+	r.stopMu.Lock()
+	r.done = true
+	r.stopMu.Unlock()
+	r.cancel()
+	r.wg.Wait()
+}
+
+// ask sends msg to m's activator and waits for the reply.
+func (r *replicator) ask(ctx context.Context, m NodeMeta, msg proto.Message) (any, error) {
+	timeout := replicaTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(dl))
+	}
+	if timeout <= 0 {
+		return nil, context.DeadlineExceeded
+	}
+	res, err := r.n.wait(ctx, r.n.system.Root.RequestFuture(activatorPID(m), msg, timeout))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %s: %w", m.Name, err)
+	}
+	return res, nil
+}
+
+// alone reports whether this node has never been part of a cluster of
+// more than one member: then nothing is replicated (R is effectively 1, at
+// no cost).
+func (n *Node) alone() bool {
+	return !n.repl.clustered.Load() && n.solitary()
+}
+
+// solitary reports whether the current view has no member but this node.
+func (n *Node) solitary() bool {
+	v := n.currentView()
+	return len(v.all) <= 1 && len(v.failed) == 0
+}
+
+// clusteredKey marks, durably, that this node has been part of a cluster
+// of several members: after a restart it must not serve replicated grains
+// alone (its copies may be stale) until it sees its peers again.
+var clusteredKey = []byte{'m', 0, 'c', 'l', 'u', 's', 't', 'e', 'r', 'e', 'd'}
+
+// loadClustered reads the clustered mark at start.
+func (r *replicator) loadClustered() error {
+	_, closer, err := r.n.store.db.Get(clusteredKey)
+	switch {
+	case err == nil:
+		closer.Close()
+		r.clustered.Store(true)
+	case !errors.Is(err, pebble.ErrNotFound):
+		return fmt.Errorf("cluster: read clustered mark: %w", err)
+	}
+	return nil
+}
+
+// markClustered records, once, that the node has seen another member.
+func (r *replicator) markClustered() {
+	if r.clustered.Load() || r.n.solitary() {
+		return
+	}
+	if err := r.n.store.db.Set(clusteredKey, nil, pebble.Sync); err != nil {
+		r.n.log.Warn("record cluster membership", "err", err)
+		return
+	}
+	r.clustered.Store(true)
+}
+
+// replicaSet returns the grain's replica set in view v, and the live
+// members of it other than this node. Leaving members are not in any set:
+// they push their copies to the sets computed without them before they go
+// (and still answer promises meanwhile, so no copy of theirs is missed).
+func (r *replicator) replicaSet(v *view, kind, identity string, excludeSelf bool) (set, liveOthers []NodeMeta) {
+	everyone := make([]NodeMeta, 0, len(v.live)+len(v.failed))
+	for _, m := range v.live {
+		if excludeSelf && m.Name == r.n.cfg.Name {
+			continue
+		}
+		everyone = append(everyone, m)
+	}
+	everyone = append(everyone, v.failed...)
+	set = LookupN(kind, identity, everyone, r.r)
+	for _, m := range set {
+		if m.Name == r.n.cfg.Name {
+			continue
+		}
+		for _, l := range v.all {
+			if l.Name == m.Name {
+				liveOthers = append(liveOthers, l)
+				break
+			}
+		}
+	}
+	return set, liveOthers
+}
+
+// claim is an activation's right to write a replicated grain.
+type claim struct {
+	r              *replicator
+	kind, identity string
+	key            string
+	solo           bool // replicator.solo: shared while the node was never clustered
+	epoch          uint64
+	setNames       []string // names of the replica set, for change detection
+	// followers are the live members of the set other than this node,
+	// updated as members fail and return (the set itself is fixed).
+	followers atomic.Pointer[[]NodeMeta]
+	quorum    int // majority of the set
+
+	mu     sync.Mutex // serialises commits
+	v      version    // last version written
+	fenced atomic.Bool
+	entry  atomic.Pointer[activation]
+}
+
+// fence invalidates the claim and stops its activation (queued calls are
+// served first; their writes fail with ErrFenced).
+func (c *claim) fence() {
+	if c.fenced.Swap(true) {
+		return
+	}
+	if e := c.entry.Load(); e != nil && e.pid != nil {
+		c.r.n.system.Root.Poison(e.pid)
+	}
+}
+
+// register records a claim so that promises and membership changes can
+// fence it.
+func (r *replicator) register(c *claim) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old := r.claims[c.key]; old != nil && old != c {
+		old.fence()
+	}
+	r.claims[c.key] = c
+}
+
+// drop forgets a claim whose activation stopped.
+func (r *replicator) drop(c *claim) {
+	if c == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.claims[c.key] == c {
+		delete(r.claims, c.key)
+	}
+}
+
+// fenceOlder fences a local claim of key older than epoch; called with the
+// grain's key lock held, after promising epoch.
+func (r *replicator) fenceOlder(key string, epoch uint64) {
+	r.mu.Lock()
+	c := r.claims[key]
+	r.mu.Unlock()
+	if c != nil && c.epoch < epoch {
+		c.fence()
+	}
+}
+
+// onMembership fences claims whose replica set changed (and solo claims
+// once the node is no longer alone), points the others at the members of
+// their set that are live now, then wakes anti-entropy.
+func (r *replicator) onMembership() {
+	r.markClustered()
+	v := r.n.currentView()
+	if !r.n.alone() && !r.solo.fenced.Swap(true) {
+		// The node just joined others: activations started alone stop
+		// (their writes fail meanwhile) and claim anew when next called.
+		r.n.activations.stopWhere(r.n.system, func(e *activation) bool { return e.claim == r.solo })
+	}
+	r.mu.Lock()
+	var stale []*claim
+	for _, c := range r.claims {
+		set, live := r.replicaSet(v, c.kind, c.identity, false)
+		if !sameNames(set, c.setNames) {
+			stale = append(stale, c)
+			continue
+		}
+		// Same set: write to the members of it that are live now (a
+		// returning member catches up through the "behind" path).
+		c.followers.Store(&live)
+	}
+	r.mu.Unlock()
+	for _, c := range stale {
+		c.fence()
+	}
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+func sameNames(set []NodeMeta, names []string) bool {
+	if len(set) != len(names) {
+		return false
+	}
+	for i, m := range set {
+		if m.Name != names[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// promiseLocal promises epoch e for a grain on this node. It returns
+// whether it did, and the record (after the promise if given).
+func (r *replicator) promiseLocal(kind, identity string, e uint64) (bool, replicaRecord, bool, error) {
+	unlock := r.locks.lock(grainKey(kind, identity))
+	defer unlock()
+	rec, err := readRecord(r.n.store.db, kind, identity)
+	if err != nil {
+		return false, rec, false, err
+	}
+	exists, err := r.n.store.grainExists(kind, identity)
+	if err != nil {
+		return false, rec, false, err
+	}
+	if e <= rec.promised {
+		return false, rec, exists, nil
+	}
+	rec.promised = e
+	if err := r.n.store.writeRecord(kind, identity, rec); err != nil {
+		return false, rec, exists, err
+	}
+	r.fenceOlder(grainKey(kind, identity), e)
+	return true, rec, exists, nil
+}
+
+// acquireClaim obtains a new epoch for the grain from a majority of its
+// replica set, brings this node's copy (and a majority's) up to the newest
+// version, and returns the claim the activation writes under.
+func (r *replicator) acquireClaim(ctx context.Context, kind, identity string) (*claim, error) {
+	key := grainKey(kind, identity)
+	if r.n.solitary() {
+		return nil, fmt.Errorf("%w: %s: this node has not rejoined its cluster yet", ErrMoving, key)
+	}
+	v := r.n.currentView()
+	set, followers := r.replicaSet(v, kind, identity, false)
+	quorum := len(set)/2 + 1
+	inSet := false
+	names := make([]string, len(set))
+	for i, m := range set {
+		names[i] = m.Name
+		inSet = inSet || m.Name == r.n.cfg.Name
+	}
+	failedInSet := ""
+	for _, m := range set {
+		for _, f := range v.failed {
+			if f.Name == m.Name && failedInSet == "" {
+				failedInSet = m.Name
+			}
+		}
+	}
+	if !inSet {
+		return nil, &UnavailableError{Kind: kind, Identity: identity, Node: failedInSet}
+	}
+	// Promises go to every live member: members of an older replica set
+	// learn the epoch (and fence) and report their copies too.
+	var others []NodeMeta
+	for _, m := range v.all {
+		if m.Name != r.n.cfg.Name {
+			others = append(others, m)
+		}
+	}
+	inS := map[string]bool{}
+	for _, m := range set {
+		inS[m.Name] = true
+	}
+
+	type copyAt struct {
+		m      NodeMeta
+		v      version
+		exists bool
+		self   bool
+	}
+	var (
+		epoch  uint64
+		copies []copyAt
+	)
+	next := uint64(0)
+	for attempt := 0; ; attempt++ {
+		ok, rec, exists, err := r.promiseLocal(kind, identity, max(next, 1))
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			if attempt > 8 {
+				return nil, fmt.Errorf("%w: %s: competing claims", ErrMoving, key)
+			}
+			next = rec.promised + 1
+			continue
+		}
+		epoch = rec.promised
+		copies = []copyAt{{v: rec.v, exists: exists, self: true}}
+		replies := r.promiseAll(ctx, others, kind, identity, epoch, quorum-1, inS)
+		acks, higher := 1, uint64(0)
+		for _, p := range replies {
+			if p.reply == nil {
+				continue
+			}
+			if !p.reply.GetOk() {
+				higher = max(higher, p.reply.GetPromised())
+				continue
+			}
+			if inS[p.m.Name] {
+				acks++
+			}
+			copies = append(copies, copyAt{m: p.m, v: versionOf(p.reply.GetVersion()), exists: p.reply.GetExists()})
+		}
+		if higher >= epoch && attempt < 3 {
+			next = higher + 1
+			continue
+		}
+		if acks < quorum {
+			if failedInSet != "" {
+				return nil, &UnavailableError{Kind: kind, Identity: identity, Node: failedInSet}
+			}
+			return nil, fmt.Errorf("%w: %s: %d of %d promised (%w)", ErrMoving, key, acks, len(set), ErrNoQuorum)
+		}
+		break
+	}
+
+	// Catch up from the newest copy.
+	newest := copies[0]
+	for _, c := range copies[1:] {
+		if newest.v.less(c.v) || (newest.v == c.v && c.exists && !newest.exists) {
+			newest = c
+		}
+	}
+	if !newest.self {
+		res, err := r.ask(ctx, newest.m, &clusterv1.ReplicaFetch{Kind: kind, Identity: identity})
+		if err != nil {
+			return nil, fmt.Errorf("%w: fetching %s from %s: %w", ErrMoving, key, newest.m.Name, err)
+		}
+		snap, ok := res.(*clusterv1.ReplicaSnapshot)
+		if !ok || snap.GetError() != nil {
+			return nil, fmt.Errorf("%w: %s answered %T to a fetch of %s", ErrMoving, newest.m.Name, res, key)
+		}
+		if _, err := r.install(snap, epoch); err != nil {
+			return nil, err
+		}
+		newest.v = versionOf(snap.GetVersion())
+	}
+	c := &claim{r: r, kind: kind, identity: identity, key: key, epoch: epoch, setNames: names,
+		quorum: quorum, v: newest.v}
+	c.followers.Store(&followers)
+
+	// Make sure a majority of the set holds the newest copy before serving.
+	have := 1
+	var behind []NodeMeta
+	for _, cp := range copies[1:] {
+		if !inS[cp.m.Name] {
+			continue
+		}
+		if cp.v == newest.v && cp.exists == newest.exists {
+			have++
+		} else {
+			behind = append(behind, cp.m)
+		}
+	}
+	for _, m := range behind {
+		if have >= quorum {
+			break
+		}
+		if err := c.sendSnapshot(ctx, m); err != nil {
+			continue
+		}
+		have++
+	}
+	if have < quorum {
+		return nil, fmt.Errorf("%w: %s: only %d of %d replicas hold its newest copy (%w)", ErrMoving, key, have, len(set), ErrNoQuorum)
+	}
+	r.register(c)
+	// An alarm replicated to this node was not armed here: arm it now.
+	if gs, err := r.n.store.Grain(kind, identity); err == nil && r.n.alarms != nil {
+		if due, ok, err := gs.Alarm(); err == nil && ok {
+			r.n.alarms.armIfUnknown(kind, identity, due, r.n.alarms.fireOnStart)
+		}
+	}
+	return c, nil
+}
+
+type promiseReply struct {
+	m     NodeMeta
+	reply *clusterv1.ReplicaPromiseReply
+}
+
+// promiseAll sends a promise request to every member and collects the
+// replies: all of them, or, once need members of the set have promised,
+// those that arrive within promiseGrace.
+func (r *replicator) promiseAll(ctx context.Context, members []NodeMeta, kind, identity string, epoch uint64, need int, inS map[string]bool) []promiseReply {
+	ch := make(chan promiseReply, len(members))
+	msg := &clusterv1.ReplicaPromise{Kind: kind, Identity: identity, Epoch: epoch, From: r.n.cfg.Name}
+	for _, m := range members {
+		if !r.spawn(func() {
+			res, _ := r.ask(ctx, m, msg)
+			p, _ := res.(*clusterv1.ReplicaPromiseReply)
+			if p != nil && p.GetError() != nil {
+				p = nil
+			}
+			ch <- promiseReply{m: m, reply: p}
+		}) {
+			ch <- promiseReply{m: m}
+		}
+	}
+	var out []promiseReply
+	var grace <-chan time.Time
+	got := 0
+	for len(out) < len(members) {
+		select {
+		case p := <-ch:
+			out = append(out, p)
+			if p.reply.GetOk() && inS[p.m.Name] {
+				got++
+			}
+			if got >= need && grace == nil {
+				t := time.NewTimer(promiseGrace)
+				defer t.Stop()
+				grace = t.C
+			}
+		case <-grace:
+			return out
+		}
+	}
+	return out
+}
+
+// commit replicates and commits a batch of the claimed grain.
+func (c *claim) commit(b *Batch) error {
+	if c.solo {
+		if c.fenced.Load() || !c.r.n.alone() {
+			return ErrFenced
+		}
+		return b.commitLocal()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fenced.Load() {
+		return ErrFenced
+	}
+	// NB: lsn keeps counting across epochs; the epoch alone orders chains.
+	prev, next := c.v, version{epoch: c.epoch, lsn: c.v.lsn + 1}
+	msg := &clusterv1.ReplicaWrite{Kind: c.kind, Identity: c.identity, Epoch: c.epoch,
+		Prev: prev.proto(), Next: next.proto(), Repr: append([]byte(nil), b.b.Repr()...)}
+	localDone := make(chan struct{})
+	followers := *c.followers.Load()
+	results := make(chan bool, len(followers))
+	for _, m := range followers {
+		if !c.r.spawn(func() { results <- c.replicate(m, msg, next, localDone) }) {
+			results <- false
+		}
+	}
+	// The local copy, in parallel with the followers'.
+	unlock := c.r.locks.lock(c.key)
+	var err error
+	if c.fenced.Load() {
+		err = ErrFenced
+	} else {
+		_ = b.b.Set(replicaKey(c.kind, c.identity), replicaRecord{promised: c.epoch, v: next}.encode(), nil)
+		err = b.commitLocal()
+	}
+	unlock()
+	close(localDone)
+	if err != nil {
+		c.fence()
+		return err
+	}
+	c.v = next
+	acks, answered := 1, 0
+	for acks < c.quorum && answered < len(followers) {
+		if <-results {
+			acks++
+		}
+		answered++
+	}
+	if acks < c.quorum {
+		c.fence()
+		return fmt.Errorf("cluster: write %s: %d of %d replicas synced: %w", c.key, acks, len(c.setNames), ErrNoQuorum)
+	}
+	return nil
+}
+
+// replicate sends one write to follower m and reports whether m now holds
+// version next or newer. A follower that misses earlier writes gets a
+// snapshot (taken after the local commit, so it contains next).
+func (c *claim) replicate(m NodeMeta, msg *clusterv1.ReplicaWrite, next version, localDone <-chan struct{}) bool {
+	res, err := c.r.ask(c.r.ctx, m, msg)
+	if err != nil {
+		return false
+	}
+	rep, ok := res.(*clusterv1.ReplicaWriteReply)
+	if !ok || rep.GetError() != nil {
+		return false
+	}
+	if rep.GetPromised() > c.epoch {
+		c.fence()
+		return false
+	}
+	if rep.GetOk() {
+		return true
+	}
+	if !rep.GetBehind() {
+		return false
+	}
+	select {
+	case <-localDone:
+	case <-c.r.ctx.Done():
+		return false
+	}
+	return c.sendSnapshot(c.r.ctx, m) == nil
+}
+
+// sendSnapshot installs this node's copy of the grain on m.
+func (c *claim) sendSnapshot(ctx context.Context, m NodeMeta) error {
+	snap, _, err := c.r.n.store.snapshot(c.kind, c.identity)
+	if err != nil {
+		return err
+	}
+	return c.r.sendInstall(ctx, m, snap, c.epoch)
+}
+
+func (r *replicator) sendInstall(ctx context.Context, m NodeMeta, snap *clusterv1.ReplicaSnapshot, epoch uint64) error {
+	res, err := r.ask(ctx, m, &clusterv1.ReplicaInstall{Snapshot: snap, Epoch: epoch})
+	if err != nil {
+		return err
+	}
+	rep, ok := res.(*clusterv1.ReplicaWriteReply)
+	switch {
+	case !ok:
+		return fmt.Errorf("cluster: %s answered %T to an install", m.Name, res)
+	case rep.GetError() != nil:
+		return fmt.Errorf("cluster: %s refused an install: %s", m.Name, rep.GetError().GetMessage())
+	case !rep.GetOk():
+		return fmt.Errorf("%w: %s promised epoch %d", ErrFenced, m.Name, rep.GetPromised())
+	}
+	return nil
+}
+
+// servePromise handles a new owner asking for a promise.
+func (r *replicator) servePromise(m *clusterv1.ReplicaPromise) *clusterv1.ReplicaPromiseReply {
+	ok, rec, exists, err := r.promiseLocal(m.GetKind(), m.GetIdentity(), m.GetEpoch())
+	if err != nil {
+		return &clusterv1.ReplicaPromiseReply{Error: routeErrorFromGo(err)}
+	}
+	return &clusterv1.ReplicaPromiseReply{Ok: ok, Promised: rec.promised, Version: rec.v.proto(), Exists: exists}
+}
+
+// writeQueue holds a grain's replicated writes in arrival order.
+type writeQueue struct {
+	items []queuedWrite
+}
+
+type queuedWrite struct {
+	m     *clusterv1.ReplicaWrite
+	reply func(proto.Message)
+}
+
+// enqueueWrite queues a replicated write behind the grain's earlier ones;
+// called from the activator's mailbox, so in the order the owner sent
+// them. One goroutine per grain with queued writes applies them in that
+// order: a write never overtakes the one before it (which would make the
+// follower look behind and cost a whole snapshot), and writes of
+// different grains still commit concurrently (group commit).
+func (r *replicator) enqueueWrite(m *clusterv1.ReplicaWrite, reply func(proto.Message)) {
+	key := grainKey(m.GetKind(), m.GetIdentity())
+	r.qmu.Lock()
+	defer r.qmu.Unlock()
+	if q := r.queues[key]; q != nil {
+		q.items = append(q.items, queuedWrite{m, reply})
+		return
+	}
+	q := &writeQueue{items: []queuedWrite{{m, reply}}}
+	r.queues[key] = q
+	r.n.goServe(func() {
+		for {
+			r.qmu.Lock()
+			if len(q.items) == 0 {
+				delete(r.queues, key)
+				r.qmu.Unlock()
+				return
+			}
+			w := q.items[0]
+			q.items[0] = queuedWrite{}
+			q.items = q.items[1:]
+			r.qmu.Unlock()
+			w.reply(r.serveWrite(w.m))
+		}
+	})
+}
+
+// serveWrite applies one replicated write (invariants 2, 3 and 6).
+func (r *replicator) serveWrite(m *clusterv1.ReplicaWrite) *clusterv1.ReplicaWriteReply {
+	key := grainKey(m.GetKind(), m.GetIdentity())
+	unlock := r.locks.lock(key)
+	defer unlock()
+	rec, err := readRecord(r.n.store.db, m.GetKind(), m.GetIdentity())
+	if err != nil {
+		return &clusterv1.ReplicaWriteReply{Error: routeErrorFromGo(err)}
+	}
+	if m.GetEpoch() < rec.promised {
+		return &clusterv1.ReplicaWriteReply{Promised: rec.promised}
+	}
+	next := versionOf(m.GetNext())
+	if !rec.v.less(next) {
+		return &clusterv1.ReplicaWriteReply{Ok: true} // already applied
+	}
+	if rec.v != versionOf(m.GetPrev()) {
+		return &clusterv1.ReplicaWriteReply{Behind: true}
+	}
+	if m.GetEpoch() > rec.promised {
+		r.fenceOlder(key, m.GetEpoch())
+	}
+	if err := r.n.store.applyRepr(m.GetKind(), m.GetIdentity(), m.GetRepr(), replicaRecord{promised: max(rec.promised, m.GetEpoch()), v: next}); err != nil {
+		return &clusterv1.ReplicaWriteReply{Error: routeErrorFromGo(err)}
+	}
+	return &clusterv1.ReplicaWriteReply{Ok: true}
+}
+
+// install installs snap locally if it is newer than the local copy (or
+// the local copy is empty). epoch is the sender's claim; 0 for
+// anti-entropy. It reports whether it replaced the local copy.
+func (r *replicator) install(snap *clusterv1.ReplicaSnapshot, epoch uint64) (bool, error) {
+	kind, identity := snap.GetKind(), snap.GetIdentity()
+	key := grainKey(kind, identity)
+	unlock := r.locks.lock(key)
+	defer unlock()
+	rec, err := readRecord(r.n.store.db, kind, identity)
+	if err != nil {
+		return false, err
+	}
+	if epoch != 0 && epoch < rec.promised {
+		return false, fmt.Errorf("%w: promised epoch %d", ErrFenced, rec.promised)
+	}
+	exists, err := r.n.store.grainExists(kind, identity)
+	if err != nil {
+		return false, err
+	}
+	sv := versionOf(snap.GetVersion())
+	newer := rec.v.less(sv) || (!exists && sv == rec.v && (len(snap.GetEntries()) > 0 || snap.GetAlarmUnixNano() != 0))
+	if !newer {
+		return false, nil
+	}
+	if epoch > rec.promised {
+		r.fenceOlder(key, epoch)
+	}
+	return true, r.n.store.installSnapshot(snap, replicaRecord{promised: max(rec.promised, epoch), v: sv})
+}
+
+func (r *replicator) serveInstall(m *clusterv1.ReplicaInstall) *clusterv1.ReplicaWriteReply {
+	if _, err := r.install(m.GetSnapshot(), m.GetEpoch()); err != nil {
+		if errors.Is(err, ErrFenced) {
+			rec, _ := readRecord(r.n.store.db, m.GetSnapshot().GetKind(), m.GetSnapshot().GetIdentity())
+			return &clusterv1.ReplicaWriteReply{Promised: rec.promised}
+		}
+		return &clusterv1.ReplicaWriteReply{Error: routeErrorFromGo(err)}
+	}
+	return &clusterv1.ReplicaWriteReply{Ok: true}
+}
+
+func (r *replicator) serveFetch(m *clusterv1.ReplicaFetch) *clusterv1.ReplicaSnapshot {
+	unlock := r.locks.lock(grainKey(m.GetKind(), m.GetIdentity()))
+	defer unlock()
+	snap, _, err := r.n.store.snapshot(m.GetKind(), m.GetIdentity())
+	if err != nil {
+		return &clusterv1.ReplicaSnapshot{Error: routeErrorFromGo(err)}
+	}
+	return snap
+}
+
+// serveDigest answers which of the listed copies this node holds an older
+// version of (or none).
+func (r *replicator) serveDigest(m *clusterv1.ReplicaDigest) *clusterv1.ReplicaDigestReply {
+	out := &clusterv1.ReplicaDigestReply{}
+	for _, g := range m.GetGrains() {
+		rec, err := readRecord(r.n.store.db, g.GetKind(), g.GetIdentity())
+		if err != nil {
+			return &clusterv1.ReplicaDigestReply{Error: routeErrorFromGo(err)}
+		}
+		exists, err := r.n.store.grainExists(g.GetKind(), g.GetIdentity())
+		if err != nil {
+			return &clusterv1.ReplicaDigestReply{Error: routeErrorFromGo(err)}
+		}
+		if gv := versionOf(g.GetVersion()); rec.v.less(gv) || (!exists && rec.v == gv) {
+			out.Behind = append(out.Behind, g)
+		}
+	}
+	return out
+}
+
+// antiEntropyLoop repairs copies after membership changes (and once at
+// start): see repair.
+func (r *replicator) antiEntropyLoop() {
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-r.kick:
+		}
+		if r.n.alone() {
+			continue
+		}
+		if err := r.repair(r.ctx, false); err != nil && r.ctx.Err() == nil {
+			r.n.log.Warn("replica repair incomplete", "err", err)
+		}
+	}
+}
+
+// digestChunk bounds the grains listed in one digest message.
+const digestChunk = 256
+
+// repair offers every grain copy this node holds to the other live members
+// of its replica set (computed without this node when leaving), and
+// installs it on those that hold an older copy or none.
+func (r *replicator) repair(ctx context.Context, leaving bool) error {
+	v := r.n.currentView()
+	digests := map[string][]*clusterv1.GrainVersion{}
+	targets := map[string]NodeMeta{}
+	err := r.n.store.replicatedGrains(func(kind, identity string) error {
+		rec, err := readRecord(r.n.store.db, kind, identity)
+		if err != nil {
+			return err
+		}
+		exists, err := r.n.store.grainExists(kind, identity)
+		if err != nil || !exists {
+			return err
+		}
+		if k, ok := r.n.kinds[kind]; ok && k.Ephemeral {
+			return nil
+		}
+		_, others := r.replicaSet(v, kind, identity, leaving)
+		for _, m := range others {
+			if m.Name == r.n.cfg.Name {
+				continue
+			}
+			targets[m.Name] = m
+			digests[m.Name] = append(digests[m.Name], &clusterv1.GrainVersion{Kind: kind, Identity: identity, Version: rec.v.proto()})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for name, list := range digests {
+		m := targets[name]
+		for len(list) > 0 {
+			chunk := list[:min(digestChunk, len(list))]
+			list = list[len(chunk):]
+			res, err := r.ask(ctx, m, &clusterv1.ReplicaDigest{Grains: chunk})
+			if err != nil {
+				errs = append(errs, err)
+				break
+			}
+			rep, ok := res.(*clusterv1.ReplicaDigestReply)
+			if !ok || rep.GetError() != nil {
+				errs = append(errs, fmt.Errorf("cluster: %s answered %T to a digest", name, res))
+				break
+			}
+			for _, g := range rep.GetBehind() {
+				snap, _, err := r.n.store.snapshot(g.GetKind(), g.GetIdentity())
+				if err == nil {
+					err = r.sendInstall(ctx, m, snap, 0)
+				}
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s/%s to %s: %w", g.GetKind(), g.GetIdentity(), name, err))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// serveReplica dispatches a replication message received by the activator;
+// it reports false for other messages.
+func (n *Node) serveReplica(msg any, reply func(proto.Message)) bool {
+	r := n.repl
+	switch m := msg.(type) {
+	case *clusterv1.ReplicaPromise:
+		if r == nil {
+			reply(&clusterv1.ReplicaPromiseReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_INTERNAL, Message: "replication is off on " + n.cfg.Name}})
+			return true
+		}
+		n.goServe(func() { reply(r.servePromise(m)) })
+	case *clusterv1.ReplicaWrite:
+		if r == nil {
+			reply(&clusterv1.ReplicaWriteReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_INTERNAL, Message: "replication is off on " + n.cfg.Name}})
+			return true
+		}
+		r.enqueueWrite(m, reply)
+	case *clusterv1.ReplicaInstall:
+		if r == nil {
+			reply(&clusterv1.ReplicaWriteReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_INTERNAL, Message: "replication is off on " + n.cfg.Name}})
+			return true
+		}
+		n.goServe(func() { reply(r.serveInstall(m)) })
+	case *clusterv1.ReplicaFetch:
+		if r == nil {
+			reply(&clusterv1.ReplicaSnapshot{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_INTERNAL, Message: "replication is off on " + n.cfg.Name}})
+			return true
+		}
+		n.goServe(func() { reply(r.serveFetch(m)) })
+	case *clusterv1.ReplicaDigest:
+		if r == nil {
+			reply(&clusterv1.ReplicaDigestReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_INTERNAL, Message: "replication is off on " + n.cfg.Name}})
+			return true
+		}
+		n.goServe(func() { reply(r.serveDigest(m)) })
+	default:
+		return false
+	}
+	return true
+}
+
+// mayDeleteAlarm reports whether this node may delete its copy of a
+// grain's alarm after delivering it: always without replication; with it,
+// only on the grain's owner. A replica keeps its copy (a local delete would
+// make it differ from copies of the same version), so that whichever
+// member owns the grain next still has the alarm.
+func (n *Node) mayDeleteAlarm(kind, identity string) bool {
+	if n.repl == nil {
+		return true
+	}
+	if k, ok := n.kinds[kind]; ok && k.Ephemeral {
+		return true
+	}
+	o, err := n.owner(kind, identity)
+	return err == nil && o.Name == n.cfg.Name
+}
