@@ -415,6 +415,25 @@ func TestSessionRefinement(t *testing.T) {
 	}
 }
 
+// An until-idle watch from the start replays the whole history of an idle
+// session, past earlier completions, across log pages.
+func TestUntilIdleReplaysEveryPieceOfWork(t *testing.T) {
+	rt := startRuntime(t, "", newFake())
+	id := create(t, rt, "x")
+	last := uint64(len(watchAll(t, rt, id, 0)))
+	for i := 0; last <= defaultLogPage+50; i++ {
+		if _, err := Call[*actorsv1.PostMessageReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.PostMessage{Text: fmt.Sprintf("change %d", i)}); err != nil {
+			t.Fatal(err)
+		}
+		last += uint64(len(watchAll(t, rt, id, last)))
+	}
+	all := watchAll(t, rt, id, 0)
+	checkContiguous(t, all, 0)
+	if uint64(len(all)) != last {
+		t.Fatalf("until-idle replay from 0 got %d events, want %d", len(all), last)
+	}
+}
+
 // collect returns the session's current log, without waiting for idle.
 func collect(t *testing.T, rt *Runtime, id string) []*stichv1.SessionEvent {
 	t.Helper()

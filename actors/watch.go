@@ -22,8 +22,8 @@ const watchRefresh = 5 * time.Second
 
 // Watch sends the session's events with seq > afterSeq to send, in order,
 // each exactly once: first from the durable log, then live. With untilIdle
-// it returns after the event that leaves the session idle (completed,
-// stopped or failed), or at once after the replay if it is idle already.
+// it returns after the event that ends the work in progress (completed,
+// stopped or failed), or after the replay if the session is idle already.
 // Otherwise it follows until ctx is done, and then returns nil.
 func (rt *Runtime) Watch(ctx context.Context, sessionID string, afterSeq uint64, untilIdle bool, send func(*stichv1.SessionEvent) error) error {
 	w, sub := rt.hubs.join(rt, sessionID)
@@ -46,12 +46,17 @@ func (rt *Runtime) Watch(ctx context.Context, sessionID string, afterSeq uint64,
 
 	next := afterSeq + 1
 	done := false
+	// Only the end of the work in progress ends an until-idle watch: the
+	// log's earlier completions (a generation before a refinement) are
+	// history, replayed like any other event.
+	idle := !active(reply.GetPhase())
+	workFrom := reply.GetLastSeq()
 	deliver := func(ev *stichv1.SessionEvent) error {
 		if err := send(ev); err != nil {
 			return err
 		}
 		next = ev.GetSeq() + 1
-		if untilIdle && EndsWork(ev) {
+		if untilIdle && !idle && ev.GetSeq() > workFrom && EndsWork(ev) {
 			done = true
 		}
 		return nil
@@ -82,7 +87,7 @@ func (rt *Runtime) Watch(ctx context.Context, sessionID string, afterSeq uint64,
 	if err := catchUp(reply.GetLastSeq()); err != nil {
 		return err
 	}
-	if untilIdle && !active(reply.GetPhase()) {
+	if untilIdle && idle {
 		return nil
 	}
 	refresh := time.NewTicker(watchRefresh)
