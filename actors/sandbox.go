@@ -34,12 +34,11 @@ type sandboxGrain struct {
 	ref *cluster.GrainRef
 	ws  *appbuild.Workspace
 
-	// The running check: seq identifies it, cancel stops it, sender
-	// waits for its reply.
-	seq    uint64
-	cancel context.CancelFunc
-	sender *actor.PID
-	done   chan struct{}
+	// The running check (nil when none): seq identifies it, sender waits
+	// for its reply.
+	running *job
+	seq     uint64
+	sender  *actor.PID
 	// rebuildAt is when a preview was last rebuilt on demand.
 	rebuildAt time.Time
 }
@@ -61,7 +60,7 @@ func (g *sandboxGrain) Receive(ctx actor.Context) {
 	case *actor.ReceiveTimeout:
 		// protoactor disarms the timeout when it fires: arm it again while
 		// a check runs or a call keeps the grain.
-		if g.cancel != nil || !g.ref.Passivate(ctx) {
+		if g.running != nil || !g.ref.Passivate(ctx) {
 			ctx.SetReceiveTimeout(g.rt.cfg.SandboxIdle)
 			return
 		}
@@ -72,8 +71,8 @@ func (g *sandboxGrain) Receive(ctx actor.Context) {
 	case *actorsv1.SandboxCheck:
 		g.onCheck(ctx, m)
 	case *checkDone:
-		if m.seq == g.seq && g.cancel != nil {
-			g.cancel, g.done = nil, nil
+		if m.seq == g.seq && g.running != nil {
+			g.running = nil
 			if g.sender != nil {
 				ctx.Send(g.sender, m.reply)
 			}
@@ -115,18 +114,10 @@ func (g *sandboxGrain) asset(p string) *actorsv1.SandboxAssetReply {
 // its goroutine, so none outlives the grain. The waiting caller gets no
 // reply (its call was superseded or cancelled).
 func (g *sandboxGrain) stopCheck(wait bool) {
-	if g.cancel == nil {
-		return
+	if !g.running.stop(wait, 30*time.Second) {
+		g.rt.log.Error("sandbox check did not stop within 30s", "session", g.ref.Identity)
 	}
-	g.cancel()
-	if wait {
-		select {
-		case <-g.done:
-		case <-time.After(30 * time.Second):
-			g.rt.log.Error("sandbox check did not stop within 30s", "session", g.ref.Identity)
-		}
-	}
-	g.cancel, g.done, g.sender = nil, nil, nil
+	g.running, g.sender = nil, nil
 }
 
 // free deletes the workspace (idle, or the node stops). The next check
@@ -161,7 +152,7 @@ const rebuildBackoff = 30 * time.Second
 // idle, or the node restarted). Nobody waits for it: the preview page
 // retries by itself.
 func (g *sandboxGrain) maybeRebuild(ctx actor.Context) {
-	if g.rt.cfg.Builds == nil || g.cancel != nil || time.Since(g.rebuildAt) < rebuildBackoff {
+	if g.rt.cfg.Builds == nil || g.running != nil || time.Since(g.rebuildAt) < rebuildBackoff {
 		return
 	}
 	g.rebuildAt = time.Now()
@@ -209,12 +200,10 @@ func (g *sandboxGrain) startCheck(ctx actor.Context, sender, logTo *actor.PID, r
 	}
 	g.seq++
 	seq := g.seq
-	cctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	g.cancel, g.done, g.sender = cancel, done, sender
-	system, self, ws := ctx.ActorSystem(), ctx.Self(), g.ws
-	go func() {
-		defer close(done)
+	j := newJob()
+	g.running, g.sender = j, sender
+	system, self, ws, cctx := ctx.ActorSystem(), ctx.Self(), g.ws, j.ctx
+	j.start(func() {
 		lg := newCheckLog(system, logTo, run)
 		stop := make(chan struct{})
 		flushed := make(chan struct{})
@@ -243,7 +232,7 @@ func (g *sandboxGrain) startCheck(ctx actor.Context, sender, logTo *actor.PID, r
 		if cctx.Err() == nil {
 			system.Root.Send(self, &checkDone{seq: seq, reply: reply})
 		}
-	}()
+	})
 }
 
 // reportPath is where a preview's error reporter posts, under its base.

@@ -2,7 +2,6 @@ package actors
 
 import (
 	"cmp"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -62,15 +61,13 @@ type sessionGrain struct {
 
 	// The worker of the current step, if any. run identifies it: messages
 	// from an older run are ignored.
-	run      uint64
-	cancel   context.CancelFunc
-	workDone chan struct{}
+	run  uint64
+	work *job
 	// building holds files being streamed by the current step.
 	building map[string]*strings.Builder
 	// The check of an idle session (after an edit or a rollback).
-	idleRun    uint64
-	idleCancel context.CancelFunc
-	idleDone   chan struct{}
+	idleRun uint64
+	idle    *job
 	// Preview error reports counted in the current minute.
 	reportWindow time.Time
 	reports      int
@@ -112,7 +109,7 @@ func (g *sessionGrain) Receive(ctx actor.Context) {
 	case *actor.ReceiveTimeout:
 		// protoactor disarms the timeout when it fires: arm it again while
 		// work or watchers keep the session in memory.
-		if g.cancel != nil || len(g.subs) > 0 || !g.ref.Passivate(ctx) {
+		if g.work != nil || len(g.subs) > 0 || !g.ref.Passivate(ctx) {
 			ctx.SetReceiveTimeout(g.ref.Node.PassivateAfter())
 		}
 	case *actor.Terminated:
@@ -126,21 +123,21 @@ func (g *sessionGrain) Receive(ctx actor.Context) {
 	case *actorsv1.AlarmFired:
 		g.onAlarm(ctx)
 	case *workEvent:
-		if m.run == g.run && g.cancel != nil {
+		if m.run == g.run && g.work != nil {
 			if err := g.onWorkEvent(ctx, m); err != nil {
 				g.fail(ctx, err)
 			}
 		}
 	case *workResult:
-		if m.run == g.run && g.cancel != nil {
+		if m.run == g.run && g.work != nil {
 			g.onWorkResult(ctx, m)
 		}
 	case *idleCheckDone:
-		if m.run == g.idleRun && g.idleCancel != nil && g.st != nil {
+		if m.run == g.idleRun && g.idle != nil && g.st != nil {
 			g.onIdleCheckDone(ctx, m)
 		}
 	case *actorsv1.SandboxLog:
-		if g.st != nil && (m.GetRun() == g.run && g.cancel != nil || m.GetRun() == g.idleRun && g.idleCancel != nil) {
+		if g.st != nil && (m.GetRun() == g.run && g.work != nil || m.GetRun() == g.idleRun && g.idle != nil) {
 			if err := g.onSandboxLog(ctx, m); err != nil {
 				g.log().Error("sandbox log not recorded", "err", err)
 			}

@@ -185,38 +185,28 @@ func (g *sessionGrain) checkIdle(ctx actor.Context) {
 	}
 	g.idleRun = (g.idleRun + 1) | idleRunBit
 	run := g.idleRun
-	cctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	g.idleCancel, g.idleDone = cancel, done
+	j := newJob()
+	g.idle = j
 	system, self, node, id := ctx.ActorSystem(), ctx.Self(), g.rt.Node, g.st.Id
-	go func() {
-		defer close(done)
-		reply := checkInSandbox(cctx, node, id, files, self, run, true)
-		if cctx.Err() == nil {
+	j.start(func() {
+		reply := checkInSandbox(j.ctx, node, id, files, self, run, true)
+		if j.ctx.Err() == nil {
 			system.Root.Send(self, &idleCheckDone{run: run, reply: reply})
 		}
-	}()
+	})
 }
 
 // stopIdleCheck cancels a running idle check; with wait it waits
 // (bounded) for its goroutine.
 func (g *sessionGrain) stopIdleCheck(wait bool) {
-	if g.idleCancel == nil {
-		return
+	if !g.idle.stop(wait, 10*time.Second) {
+		g.log().Error("idle check did not stop within 10s")
 	}
-	g.idleCancel()
-	if wait {
-		select {
-		case <-g.idleDone:
-		case <-time.After(10 * time.Second):
-			g.log().Error("idle check did not stop within 10s")
-		}
-	}
-	g.idleCancel, g.idleDone = nil, nil
+	g.idle = nil
 }
 
 func (g *sessionGrain) onIdleCheckDone(ctx actor.Context, m *idleCheckDone) {
-	g.idleCancel, g.idleDone = nil, nil
+	g.idle = nil
 	st := proto.Clone(g.st).(*actorsv1.SessionState)
 	evs, _, _, _ := g.applyCheck(st, m.reply) // no fixer ran: nothing to write
 	if err := g.commit(ctx, nil, nil, evs...); err != nil {

@@ -39,7 +39,7 @@ func (g *sessionGrain) onUsage(ctx actor.Context, m *usageEvent) {
 	if g.st == nil {
 		return
 	}
-	if g.cancel != nil {
+	if g.work != nil {
 		addUsage(g.st, m) // saved when the step ends (1 above)
 		return
 	}

@@ -104,18 +104,10 @@ func (e *emitter) FileDeleted(ctx context.Context, path string) error {
 func (g *sessionGrain) stopWorker(wait bool) {
 	g.run++
 	g.building = nil
-	if g.cancel == nil {
-		return
+	if !g.work.stop(wait, 10*time.Second) {
+		g.log().Error("session worker did not stop within 10s")
 	}
-	g.cancel()
-	g.cancel = nil
-	if wait {
-		select {
-		case <-g.workDone:
-		case <-time.After(10 * time.Second):
-			g.log().Error("session worker did not stop within 10s")
-		}
-	}
+	g.work = nil
 }
 
 // loadFiles reads the app's current files from storage.
@@ -148,17 +140,15 @@ func (g *sessionGrain) startStep(ctx actor.Context) {
 	}
 	g.run++
 	run := g.run
-	wctx, cancel := context.WithCancel(context.Background())
+	j := newJob()
 	system, self := ctx.ActorSystem(), ctx.Self()
-	wctx = codegen.ContextWithSession(wctx, st.Id)
+	wctx := codegen.ContextWithSession(j.ctx, st.Id)
 	wctx = codegen.ContextWithLog(wctx, func(text string) {
 		system.Root.Send(self, &workEvent{run: run, kind: workLog, data: text})
 	})
 	wctx = codegen.ContextWithUsage(wctx, func(action, model string, u codegen.Usage) {
 		system.Root.Send(self, &usageEvent{action: action, model: model, usage: u})
 	})
-	done := make(chan struct{})
-	g.cancel, g.workDone = cancel, done
 	g.building = map[string]*strings.Builder{}
 	em := &emitter{system: ctx.ActorSystem(), self: ctx.Self(), run: run}
 	bp := proto.Clone(st.GetBlueprint()).(*stichv1.Blueprint)
@@ -207,20 +197,18 @@ func (g *sessionGrain) startStep(ctx actor.Context) {
 	case stichv1.Phase_PHASE_FIXING:
 		work = func() *workResult { return &workResult{err: prov.Fix(wctx, bp, files, diags, em)} }
 	default:
-		cancel()
-		close(done)
-		g.cancel = nil
+		j.stop(false, 0)
 		return
 	}
-	go func() {
-		defer close(done)
+	g.work = j
+	j.start(func() {
 		res := safeWork(work)
 		res.run = run
 		if wctx.Err() != nil {
 			return // stopped: the grain no longer waits for this result
 		}
 		system.Root.Send(self, res)
-	}()
+	})
 }
 
 // safeWork runs a provider step, turning a panic into an error so that a
@@ -300,7 +288,7 @@ func (g *sessionGrain) onWorkEvent(ctx actor.Context, m *workEvent) error {
 }
 
 func (g *sessionGrain) onWorkResult(ctx actor.Context, m *workResult) {
-	g.cancel, g.building = nil, nil // the worker has ended
+	g.work, g.building = nil, nil // the worker has ended
 	if m.err != nil {
 		g.fail(ctx, m.err)
 		return
