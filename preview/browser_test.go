@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -91,38 +90,6 @@ func scaffoldApp(t testing.TB) (*sandbox.Local, string) {
 	return appLocal, dir
 }
 
-// chromium returns the browser binary (CI: apt-get install -y chromium).
-func chromium(t testing.TB) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("no chromium in PATH: the browser tests need it (Debian: apt-get install -y chromium)")
-	return ""
-}
-
-// dumpDOM loads url in headless Chromium and returns the DOM after the
-// page's scripts ran.
-func dumpDOM(t testing.TB, url string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	profile := t.TempDir()
-	cmd := exec.CommandContext(ctx, chromium(t),
-		"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-		"--user-data-dir="+profile, "--virtual-time-budget=5000", "--dump-dom", url)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium: %v\n%s", err, errb.String())
-	}
-	return out.String()
-}
-
 // collector is an error endpoint on its own origin.
 type collector struct {
 	mu      sync.Mutex
@@ -163,7 +130,7 @@ func TestScaffoldAppInChromium(t *testing.T) {
 	site := httptest.NewServer(NewHandler(p))
 	defer site.Close()
 
-	dom := dumpDOM(t, site.URL+"/")
+	dom := testutil.ChromiumDOM(t, site.URL+"/")
 	for _, want := range []string{"<title>Recipe Tracker</title>", `class="app-title">Recipe Tracker</h1>`, "Recipes", "Add recipe"} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("rendered DOM lacks %q:\n%s", want, dom)
@@ -174,7 +141,7 @@ func TestScaffoldAppInChromium(t *testing.T) {
 	}
 
 	// A client-side route falls back to the app too.
-	if dom := dumpDOM(t, site.URL+"/recipes/1"); !strings.Contains(dom, `class="app-title">Recipe Tracker</h1>`) {
+	if dom := testutil.ChromiumDOM(t, site.URL+"/recipes/1"); !strings.Contains(dom, `class="app-title">Recipe Tracker</h1>`) {
 		t.Errorf("SPA fallback did not render the app")
 	}
 
@@ -193,7 +160,7 @@ func TestScaffoldAppInChromium(t *testing.T) {
 	}
 	site2 := httptest.NewServer(NewHandler(p2))
 	defer site2.Close()
-	dumpDOM(t, site2.URL+"/")
+	testutil.ChromiumDOM(t, site2.URL+"/")
 	testutil.WaitFor(t, 20*time.Second, func() error {
 		seen := map[string]bool{}
 		for _, r := range errs.all() {

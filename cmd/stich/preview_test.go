@@ -1,21 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
 
+	"github.com/stichdev/stich/internal/testutil"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
 )
@@ -144,7 +142,7 @@ func TestScaffoldPreviewInChromium(t *testing.T) {
 	if cc := page.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("index.html Cache-Control %q", cc)
 	}
-	dom := chromiumDump(t, previewURL)
+	dom := testutil.ChromiumDOM(t, previewURL)
 	for _, want := range []string{"Recipe Tracker", "Add recipe"} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the preview's DOM lacks %q:\n%s", want, dom)
@@ -236,33 +234,4 @@ func watchRange(t *testing.T, ctx context.Context, c stichv1connect.SessionServi
 	}
 	t.Fatalf("watch ended before seq %d: %v", upTo, stream.Err())
 	return nil
-}
-
-// chromiumDump loads url in headless Chromium (Debian's package), lets the
-// page run for 5 s of virtual time, and returns its DOM.
-func chromiumDump(t *testing.T, url string) string {
-	t.Helper()
-	bin := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			bin = p
-			break
-		}
-	}
-	if bin == "" {
-		t.Fatal("no chromium in PATH: the preview test needs it (Debian: apt-get install -y chromium; make test installs it)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin,
-		"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-		"--user-data-dir="+t.TempDir(), "--virtual-time-budget=5000", "--dump-dom", url)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil && !errors.Is(err, exec.ErrWaitDelay) {
-		t.Fatalf("chromium: %v\n%s", err, errb.String())
-	}
-	return out.String()
 }
