@@ -61,21 +61,10 @@ func (b *breakEntry) FileDone(ctx context.Context, path string) error {
 
 func startBuildingRuntime(t *testing.T, idle time.Duration) (*Runtime, *sandbox.Local) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("the sandbox grain tests build apps in the sandbox and run as root; CI runs them as root")
-	}
-	base := t.TempDir()
-	for _, d := range []string{filepath.Dir(base), base} {
-		if err := os.Chmod(d, 0o711); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.MkdirAll("/var/tmp/stich-test", 0o711); err != nil {
-		t.Fatal(err)
-	}
+	base, keep := testutil.SandboxDirs(t)
 	scfg := sandbox.DefaultConfig(base)
 	scfg.UID, scfg.GID = sandboxUID, sandboxUID
-	scfg.CacheDir = "/var/tmp/stich-test/npm-cache-actors"
+	scfg.CacheDir = filepath.Join(keep, "npm-cache-actors")
 	r, err := sandbox.NewLocal(scfg)
 	if err != nil {
 		t.Fatal(err)

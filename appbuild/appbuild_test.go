@@ -3,12 +3,12 @@ package appbuild
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/stichdev/stich/internal/testutil"
 	"github.com/stichdev/stich/sandbox"
 	"github.com/stichdev/stich/scaffold"
 )
@@ -18,24 +18,10 @@ const appbuildUID = 64641
 
 func newRunner(t testing.TB) *sandbox.Local {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("the appbuild tests install apps in the sandbox and run as root; CI runs them as root")
-	}
-	base := t.TempDir()
-	for _, d := range []string{base, "/var/tmp/stich-test"} {
-		if err := os.MkdirAll(d, 0o711); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(d, 0o711); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.Chmod(filepath.Dir(base), 0o711); err != nil {
-		t.Fatal(err)
-	}
+	base, keep := testutil.SandboxDirs(t)
 	cfg := sandbox.DefaultConfig(base)
 	cfg.UID, cfg.GID = appbuildUID, appbuildUID
-	cfg.CacheDir = "/var/tmp/stich-test/npm-cache-appbuild"
+	cfg.CacheDir = filepath.Join(keep, "npm-cache-appbuild")
 	l, err := sandbox.NewLocal(cfg)
 	if err != nil {
 		t.Fatal(err)

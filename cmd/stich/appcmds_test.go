@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -11,20 +12,20 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/stichdev/stich/internal/testutil"
 )
 
 // stich check, fix and preview work on any app folder: a generated app is
 // clean; a model-like mistake is fixed in place by stich fix; a type error
 // the fixer has no rule for makes stich check fail with tsc's line.
 func TestCheckAndFixAppFolder(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("the check and fix tests use the sandbox as root; CI runs them as root")
-	}
+	_, keep := testutil.SandboxDirs(t)
 	dir := filepath.Join(t.TempDir(), "recipes")
 	if code, out, errs := runCLI(t, "generate", "--out", dir, "a recipe tracker with ingredients and ratings"); code != 0 {
 		t.Fatalf("generate: exit %d\n%s\n%s", code, out, errs)
 	}
-	sb := []string{"--sandbox-dir", "/var/tmp/stich-test/cmd-sandbox", "--sandbox-uid", "64651"}
+	sb := []string{"--sandbox-dir", filepath.Join(keep, "cmd-sandbox"), "--sandbox-uid", fmt.Sprint(previewUID)}
 	code, out, errs := runCLI(t, append([]string{"check", dir}, sb...)...)
 	if code != 0 || !strings.Contains(errs, "type-checks and bundles cleanly") {
 		t.Fatalf("check of a generated app: exit %d\n%s\n%s", code, out, errs)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,17 +27,13 @@ const previewUID = 64651
 // cache after the first run).
 func startBuildingNode(t *testing.T) *node {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("the preview tests run stich as root (the sandbox switches to a sandbox uid); CI runs them as root")
-	}
-	dir := "/var/tmp/stich-test/cmd-sandbox"
+	_, keep := testutil.SandboxDirs(t)
+	dir := filepath.Join(keep, "cmd-sandbox")
 	if err := os.MkdirAll(dir, 0o711); err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []string{"/var/tmp/stich-test", dir} {
-		if err := os.Chmod(d, 0o711); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.Chmod(dir, 0o711); err != nil {
+		t.Fatal(err)
 	}
 	return startNode(t, t.TempDir(), "--sandbox", "local", "--sandbox-dir", dir, "--sandbox-uid", fmt.Sprint(previewUID))
 }
