@@ -22,7 +22,6 @@ import (
 	"github.com/stichdev/stich/appbuild"
 	"github.com/stichdev/stich/codegen"
 	"github.com/stichdev/stich/preview"
-	"github.com/stichdev/stich/sandbox"
 )
 
 // appFlags configure check, fix and preview of an app folder.
@@ -34,10 +33,7 @@ type appFlags struct {
 
 func (f *appFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.BoolVar(&f.sandbox.unsafe, "unsafe-sandbox", false, "when bubblewrap is missing, run anyway WITHOUT isolation")
-	fl.StringVar(&f.sandbox.dir, "sandbox-dir", "", "folder for the workspace and the shared npm cache (default: in the user cache folder, or /var/tmp as root)")
-	fl.IntVar(&f.sandbox.uid, "sandbox-uid", sandbox.DefaultUID, "uid and gid the app's tools run as (as root; otherwise your own)")
-	fl.StringVar(&f.sandbox.registry, "npm-registry", "https://registry.npmjs.org/", "the npm registry installs may use")
+	f.sandbox.registerRunner(fl, "under your user cache folder, or /var/tmp/stich-sandbox-* as root")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print install and type-check output")
 }
 

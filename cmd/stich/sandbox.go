@@ -31,12 +31,21 @@ type sandboxFlags struct {
 
 func (f *sandboxFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.mode, "sandbox", "local", "where generated apps are installed, type-checked and previewed: local (bubblewrap on this machine) or off")
-	fl.BoolVar(&f.unsafe, "unsafe-sandbox", false, "when bubblewrap is missing, build generated apps anyway, WITHOUT isolation (never with untrusted users)")
-	fl.StringVar(&f.dir, "sandbox-dir", "", "folder for app workspaces and the shared npm cache (default: <data>/sandbox, or /var/tmp/stich-sandbox-* when the sandbox user cannot reach <data>)")
-	fl.IntVar(&f.uid, "sandbox-uid", sandbox.DefaultUID, "uid and gid generated code runs as (needs root; ignored, with a warning, when stich is not root)")
-	fl.StringVar(&f.registry, "npm-registry", "https://registry.npmjs.org/", "the npm registry installs may use (the only host generated apps' dependencies may come from)")
+	f.registerRunner(fl, "<data>/sandbox, or /var/tmp/stich-sandbox-* when the sandbox user cannot reach <data>")
 	fl.StringVar(&f.previewHTTP, "preview-http", "127.0.0.1:8081", "address of the preview server (its own origin, apart from the API); off disables previews")
 	fl.StringVar(&f.previewURL, "preview-url", "", "public origin of the preview server, as browsers reach it (default http://<preview-http address>)")
+}
+
+// defaultRegistry is the npm registry installs use unless told otherwise.
+const defaultRegistry = "https://registry.npmjs.org/"
+
+// registerRunner registers the flags of the local runner itself, shared
+// by serve and the check, fix and preview commands.
+func (f *sandboxFlags) registerRunner(fl *pflag.FlagSet, defaultDir string) {
+	fl.BoolVar(&f.unsafe, "unsafe-sandbox", false, "when bubblewrap is missing, run generated apps' tools anyway, WITHOUT isolation (never with untrusted users)")
+	fl.StringVar(&f.dir, "sandbox-dir", "", "folder for app workspaces and the shared npm cache (default: "+defaultDir+")")
+	fl.IntVar(&f.uid, "sandbox-uid", sandbox.DefaultUID, "uid and gid generated code runs as (needs root; ignored, with a warning, when stich is not root)")
+	fl.StringVar(&f.registry, "npm-registry", defaultRegistry, "the npm registry installs may use (the only host generated apps' dependencies may come from)")
 }
 
 // validate reports every flag problem at once.
