@@ -62,8 +62,12 @@ func (c *counter) Receive(ctx actor.Context) {
 			c.n, _ = strconv.Atoi(string(v))
 		}
 	case *actorsv1.AlarmFired:
+		if err := c.ref.Store.Put("n", []byte(strconv.Itoa(c.n+1))); err != nil {
+			// A write that was not acknowledged must not count as one.
+			ctx.Respond(&actorsv1.GrainError{Message: err.Error()})
+			return
+		}
 		c.n++
-		_ = c.ref.Store.Put("n", []byte(strconv.Itoa(c.n)))
 		ctx.Respond(&actorsv1.AlarmAck{})
 	}
 }

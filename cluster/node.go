@@ -60,6 +60,10 @@ type Config struct {
 	// durable grains are unavailable until it returns. A node that has
 	// never seen another member replicates nothing whatever R is.
 	ReplicationFactor int
+	// ReplicationAddr is host:port of the listener for replicated writes
+	// from other members (with ReplicationFactor > 1). Empty: the host of
+	// ActorAddr, port 0 (a free port; members learn it by gossip).
+	ReplicationAddr string
 	// Version and HTTPAddr are gossiped in the node's metadata.
 	Version, HTTPAddr string
 	// Logger receives the node's logs. Default: slog.Default().
@@ -120,6 +124,11 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.ActorAddr); err != nil {
 		errs = append(errs, fmt.Errorf("actor address %q: %w", c.ActorAddr, err))
+	}
+	if c.ReplicationAddr != "" {
+		if _, _, err := net.SplitHostPort(c.ReplicationAddr); err != nil {
+			errs = append(errs, fmt.Errorf("replication address %q: %w", c.ReplicationAddr, err))
+		}
 	}
 	if c.Gossip == nil {
 		errs = append(errs, errors.New("gossip config is required"))
@@ -211,11 +220,21 @@ func Start(ctx context.Context, cfg Config, kinds []Kind) (_ *Node, err error) {
 		}
 	}()
 
+	var replAddr string
 	if cfg.ReplicationFactor > 1 {
 		n.repl = newReplicator(n, cfg.ReplicationFactor)
 		if err := n.repl.loadClustered(); err != nil {
 			return nil, err
 		}
+		listen := cfg.ReplicationAddr
+		if listen == "" {
+			host, _, _ := net.SplitHostPort(cfg.ActorAddr)
+			listen = net.JoinHostPort(host, "0")
+		}
+		if n.repl.tr, err = listenRepl(n.repl, listen, cfg.Logger); err != nil {
+			return nil, err
+		}
+		replAddr = n.repl.tr.addr()
 	}
 	// NB: created before anything can activate a grain (claims arm
 	// replicated alarms); started once the node is up.
@@ -240,7 +259,7 @@ func Start(ctx context.Context, cfg Config, kinds []Kind) (_ *Node, err error) {
 	n.view.Store(&view{})
 	n.provider = NewProvider(ProviderConfig{
 		Memberlist: cfg.Gossip, Join: cfg.Join, Logger: cfg.Logger, OnChange: n.onMembership,
-		Meta: NodeMeta{Name: cfg.Name, Region: cfg.Region, Zone: cfg.Zone, Version: cfg.Version, HTTPAddr: cfg.HTTPAddr},
+		Meta: NodeMeta{Name: cfg.Name, Region: cfg.Region, Zone: cfg.Zone, Version: cfg.Version, HTTPAddr: cfg.HTTPAddr, ReplAddr: replAddr},
 	})
 	// Placement and activation are ours (see acquire); kinds are registered
 	// with protoactor-go only so that member metadata lists them.

@@ -31,6 +31,9 @@ type NodeMeta struct {
 	Version   string   `json:"version,omitempty"`
 	// HTTPAddr is where the node serves its API.
 	HTTPAddr string `json:"http,omitempty"`
+	// ReplAddr is the host:port of the node's replication listener
+	// (replicated writes to it go there); empty with replication off.
+	ReplAddr string `json:"repl,omitempty"`
 	// Leaving is set while the node hands its grains off before leaving;
 	// placement skips leaving members.
 	Leaving bool `json:"leaving,omitempty"`
@@ -92,6 +95,13 @@ func (p *Provider) StartMember(c *pcluster.Cluster) error {
 	meta := p.cfg.Meta
 	meta.ID = c.ActorSystem.ID
 	meta.ActorAddr = net.JoinHostPort(host, strconv.Itoa(port))
+	if rhost, rport, err := net.SplitHostPort(meta.ReplAddr); err == nil {
+		if ip := net.ParseIP(rhost); rhost == "" || ip != nil && ip.IsUnspecified() {
+			// Listening on every interface: peers reach it where they
+			// reach the actor remote.
+			meta.ReplAddr = net.JoinHostPort(host, rport)
+		}
+	}
 	meta.Kinds = c.GetClusterKinds()
 	b, err := json.Marshal(meta)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,8 +65,7 @@ type replicator struct {
 	mu     sync.Mutex
 	claims map[string]*claim // live claims by grain key
 
-	qmu    sync.Mutex
-	queues map[string]*writeQueue // grains with replicated writes being applied
+	tr *replTransport // carries writes to followers, and theirs to us
 
 	ctx    context.Context // cancelled at stop: ends in-flight fan-outs
 	cancel context.CancelFunc
@@ -82,13 +82,14 @@ type replicator struct {
 
 func newReplicator(n *Node, r int) *replicator {
 	ctx, cancel := context.WithCancel(context.Background())
-	rep := &replicator{n: n, r: r, claims: map[string]*claim{}, queues: map[string]*writeQueue{}, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1)}
+	rep := &replicator{n: n, r: r, claims: map[string]*claim{}, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1)}
 	rep.solo = &claim{r: rep, solo: true}
 	return rep
 }
 
-// start runs the anti-entropy loop.
+// start serves peers' writes and runs the anti-entropy loop.
 func (r *replicator) start() {
+	r.tr.start()
 	r.spawn(r.antiEntropyLoop)
 }
 
@@ -115,6 +116,9 @@ func (r *replicator) stop() {
 	r.done = true
 	r.stopMu.Unlock()
 	r.cancel()
+	if r.tr != nil {
+		r.tr.close()
+	}
 	r.wg.Wait()
 }
 
@@ -552,19 +556,23 @@ func (c *claim) commit(b *Batch) error {
 	}
 	// NB: lsn keeps counting across epochs; the epoch alone orders chains.
 	prev, next := c.v, version{epoch: c.epoch, lsn: c.v.lsn + 1}
-	msg := &clusterv1.ReplicaWrite{Kind: c.kind, Identity: c.identity, Epoch: c.epoch,
-		Prev: prev.proto(), Next: next.proto(), Repr: append([]byte(nil), b.b.Repr()...)}
-	localDone := make(chan struct{})
+	write, err := proto.Marshal(&clusterv1.ReplicaWrite{Kind: c.kind, Identity: c.identity, Epoch: c.epoch,
+		Prev: prev.proto(), Next: next.proto(), Repr: b.b.Repr()})
+	if err != nil {
+		return fmt.Errorf("cluster: write %s: %w", c.key, err)
+	}
+	if len(write) > maxReplFrame-frameHeader {
+		return fmt.Errorf("cluster: write %s: %d bytes, more than the %d a replicated write may carry", c.key, len(write), maxReplFrame-frameHeader)
+	}
 	followers := *c.followers.Load()
-	results := make(chan bool, len(followers))
-	for _, m := range followers {
-		if !c.r.spawn(func() { results <- c.replicate(m, msg, next, localDone) }) {
-			results <- false
-		}
+	// Room for every follower's answer: a "behind" answer is replaced by
+	// the outcome of its snapshot, so there are never more.
+	results := make(chan replReply, len(followers))
+	for i, m := range followers {
+		c.r.tr.send(m.ReplAddr, write, i, results)
 	}
 	// The local copy, in parallel with the followers'.
 	unlock := c.r.locks.lock(c.key)
-	var err error
 	if c.fenced.Load() {
 		err = ErrFenced
 	} else {
@@ -572,18 +580,36 @@ func (c *claim) commit(b *Batch) error {
 		err = b.commitLocal()
 	}
 	unlock()
-	close(localDone)
 	if err != nil {
 		c.fence()
 		return err
 	}
 	c.v = next
 	acks, answered := 1, 0
+	timeout := time.NewTimer(replicaTimeout)
+	defer timeout.Stop()
+wait:
 	for acks < c.quorum && answered < len(followers) {
-		if <-results {
-			acks++
+		select {
+		case res := <-results:
+			switch c.judge(res) {
+			case synced:
+				acks++
+				answered++
+			case behind:
+				// The snapshot is taken after the local commit: it holds next.
+				m := followers[res.idx]
+				if !c.r.spawn(func() { results <- replReply{idx: res.idx, err: c.sendSnapshot(c.r.ctx, m)} }) {
+					answered++
+				}
+			default:
+				answered++
+			}
+		case <-timeout.C:
+			break wait
+		case <-c.r.ctx.Done():
+			break wait
 		}
-		answered++
 	}
 	if acks < c.quorum {
 		c.fence()
@@ -592,34 +618,32 @@ func (c *claim) commit(b *Batch) error {
 	return nil
 }
 
-// replicate sends one write to follower m and reports whether m now holds
-// version next or newer. A follower that misses earlier writes gets a
-// snapshot (taken after the local commit, so it contains next).
-func (c *claim) replicate(m NodeMeta, msg *clusterv1.ReplicaWrite, next version, localDone <-chan struct{}) bool {
-	res, err := c.r.ask(c.r.ctx, m, msg)
-	if err != nil {
-		return false
-	}
-	rep, ok := res.(*clusterv1.ReplicaWriteReply)
-	if !ok || rep.GetError() != nil {
-		return false
-	}
-	if rep.GetPromised() > c.epoch {
+// A follower's answer to a write, judged.
+const (
+	notSynced = iota
+	synced
+	behind // it misses earlier writes: send it a snapshot
+)
+
+// judge tells what a follower's answer to a write means; an answer from a
+// newer epoch fences the claim.
+func (c *claim) judge(res replReply) int {
+	switch {
+	case res.err != nil:
+		return notSynced
+	case res.rep == nil: // a snapshot installed
+		return synced
+	case res.rep.GetError() != nil:
+		return notSynced
+	case res.rep.GetPromised() > c.epoch:
 		c.fence()
-		return false
+		return notSynced
+	case res.rep.GetOk():
+		return synced
+	case res.rep.GetBehind():
+		return behind
 	}
-	if rep.GetOk() {
-		return true
-	}
-	if !rep.GetBehind() {
-		return false
-	}
-	select {
-	case <-localDone:
-	case <-c.r.ctx.Done():
-		return false
-	}
-	return c.sendSnapshot(c.r.ctx, m) == nil
+	return notSynced
 }
 
 // sendSnapshot installs this node's copy of the grain on m.
@@ -657,75 +681,69 @@ func (r *replicator) servePromise(m *clusterv1.ReplicaPromise) *clusterv1.Replic
 	return &clusterv1.ReplicaPromiseReply{Ok: ok, Promised: rec.promised, Version: rec.v.proto(), Exists: exists}
 }
 
-// writeQueue holds a grain's replicated writes in arrival order.
-type writeQueue struct {
-	items []queuedWrite
-}
-
-type queuedWrite struct {
-	m     *clusterv1.ReplicaWrite
-	reply func(proto.Message)
-}
-
-// enqueueWrite queues a replicated write behind the grain's earlier ones;
-// called from the activator's mailbox, so in the order the owner sent
-// them. One goroutine per grain with queued writes applies them in that
-// order: a write never overtakes the one before it (which would make the
-// follower look behind and cost a whole snapshot), and writes of
-// different grains still commit concurrently (group commit).
-func (r *replicator) enqueueWrite(m *clusterv1.ReplicaWrite, reply func(proto.Message)) {
-	key := grainKey(m.GetKind(), m.GetIdentity())
-	r.qmu.Lock()
-	defer r.qmu.Unlock()
-	if q := r.queues[key]; q != nil {
-		q.items = append(q.items, queuedWrite{m, reply})
-		return
+// serveWrites applies replicated writes that arrived together on one
+// stream (invariants 2, 3 and 6), in their order, in one synced commit:
+// group commit across grains. It returns one reply per write.
+func (r *replicator) serveWrites(ws []*clusterv1.ReplicaWrite) []*clusterv1.ReplicaWriteReply {
+	replies := make([]*clusterv1.ReplicaWriteReply, len(ws))
+	keys := make([]string, 0, len(ws))
+	for _, m := range ws {
+		keys = append(keys, grainKey(m.GetKind(), m.GetIdentity()))
 	}
-	q := &writeQueue{items: []queuedWrite{{m, reply}}}
-	r.queues[key] = q
-	r.n.goServe(func() {
-		for {
-			r.qmu.Lock()
-			if len(q.items) == 0 {
-				delete(r.queues, key)
-				r.qmu.Unlock()
-				return
+	// NB: no one else holds two key locks, and these are taken in order.
+	locked := slices.Compact(slices.Sorted(slices.Values(keys)))
+	for _, k := range locked {
+		defer r.locks.lock(k)()
+	}
+	recs := make(map[string]replicaRecord, len(locked))
+	b := r.n.store.db.NewBatch()
+	defer b.Close()
+	var staged []int
+	for i, m := range ws {
+		key := keys[i]
+		rec, ok := recs[key]
+		if !ok {
+			var err error
+			if rec, err = readRecord(r.n.store.db, m.GetKind(), m.GetIdentity()); err != nil {
+				replies[i] = &clusterv1.ReplicaWriteReply{Error: routeErrorFromGo(err)}
+				continue
 			}
-			w := q.items[0]
-			q.items[0] = queuedWrite{}
-			q.items = q.items[1:]
-			r.qmu.Unlock()
-			w.reply(r.serveWrite(w.m))
+			recs[key] = rec
 		}
-	})
-}
-
-// serveWrite applies one replicated write (invariants 2, 3 and 6).
-func (r *replicator) serveWrite(m *clusterv1.ReplicaWrite) *clusterv1.ReplicaWriteReply {
-	key := grainKey(m.GetKind(), m.GetIdentity())
-	unlock := r.locks.lock(key)
-	defer unlock()
-	rec, err := readRecord(r.n.store.db, m.GetKind(), m.GetIdentity())
-	if err != nil {
-		return &clusterv1.ReplicaWriteReply{Error: routeErrorFromGo(err)}
+		next := versionOf(m.GetNext())
+		switch {
+		case m.GetEpoch() < rec.promised:
+			replies[i] = &clusterv1.ReplicaWriteReply{Promised: rec.promised}
+			continue
+		case !rec.v.less(next):
+			replies[i] = &clusterv1.ReplicaWriteReply{Ok: true} // already applied
+			continue
+		case rec.v != versionOf(m.GetPrev()):
+			replies[i] = &clusterv1.ReplicaWriteReply{Behind: true}
+			continue
+		}
+		if m.GetEpoch() > rec.promised {
+			r.fenceOlder(key, m.GetEpoch())
+		}
+		applied := replicaRecord{promised: max(rec.promised, m.GetEpoch()), v: next}
+		if err := r.n.store.stageRepr(b, m.GetKind(), m.GetIdentity(), m.GetRepr(), applied); err != nil {
+			replies[i] = &clusterv1.ReplicaWriteReply{Error: routeErrorFromGo(err)}
+			continue
+		}
+		recs[key] = applied
+		replies[i] = &clusterv1.ReplicaWriteReply{Ok: true}
+		staged = append(staged, i)
 	}
-	if m.GetEpoch() < rec.promised {
-		return &clusterv1.ReplicaWriteReply{Promised: rec.promised}
+	if len(staged) == 0 {
+		return replies
 	}
-	next := versionOf(m.GetNext())
-	if !rec.v.less(next) {
-		return &clusterv1.ReplicaWriteReply{Ok: true} // already applied
+	if err := b.Commit(pebble.Sync); err != nil {
+		failed := &clusterv1.ReplicaWriteReply{Error: routeErrorFromGo(fmt.Errorf("cluster: apply replicated writes: %w", err))}
+		for _, i := range staged {
+			replies[i] = failed
+		}
 	}
-	if rec.v != versionOf(m.GetPrev()) {
-		return &clusterv1.ReplicaWriteReply{Behind: true}
-	}
-	if m.GetEpoch() > rec.promised {
-		r.fenceOlder(key, m.GetEpoch())
-	}
-	if err := r.n.store.applyRepr(m.GetKind(), m.GetIdentity(), m.GetRepr(), replicaRecord{promised: max(rec.promised, m.GetEpoch()), v: next}); err != nil {
-		return &clusterv1.ReplicaWriteReply{Error: routeErrorFromGo(err)}
-	}
-	return &clusterv1.ReplicaWriteReply{Ok: true}
+	return replies
 }
 
 // install installs snap locally if it is newer than the local copy (or
@@ -801,21 +819,43 @@ func (r *replicator) serveDigest(m *clusterv1.ReplicaDigest) *clusterv1.ReplicaD
 
 // antiEntropyLoop repairs copies after membership changes (and once at
 // start): see repair.
+//
+// A pass that did not finish (a member that just joined may not serve yet,
+// a message timed out) is retried with backoff until one does, so a wiped
+// or lagging member is refilled even when no further membership change
+// comes.
 func (r *replicator) antiEntropyLoop() {
+	retry := time.NewTimer(0)
+	<-retry.C
+	backoff := time.Duration(0)
 	for {
 		select {
 		case <-r.ctx.Done():
+			retry.Stop()
 			return
 		case <-r.kick:
+		case <-retry.C:
 		}
 		if r.n.alone() {
 			continue
 		}
-		if err := r.repair(r.ctx, false); err != nil && r.ctx.Err() == nil {
-			r.n.log.Warn("replica repair incomplete", "err", err)
+		err := r.repair(r.ctx, false)
+		if err == nil || r.ctx.Err() != nil {
+			backoff = 0
+			retry.Stop()
+			continue
 		}
+		backoff = min(max(2*backoff, repairRetryMin), repairRetryMax)
+		r.n.log.Warn("replica repair incomplete; retrying", "err", err, "retry_in", backoff)
+		retry.Reset(backoff)
 	}
 }
+
+// Retry delays of an unfinished anti-entropy pass.
+const (
+	repairRetryMin = 250 * time.Millisecond
+	repairRetryMax = 30 * time.Second
+)
 
 // digestChunk bounds the grains listed in one digest message.
 const digestChunk = 256
@@ -893,12 +933,6 @@ func (n *Node) serveReplica(msg any, reply func(proto.Message)) bool {
 			return true
 		}
 		n.goServe(func() { reply(r.servePromise(m)) })
-	case *clusterv1.ReplicaWrite:
-		if r == nil {
-			reply(&clusterv1.ReplicaWriteReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_INTERNAL, Message: "replication is off on " + n.cfg.Name}})
-			return true
-		}
-		r.enqueueWrite(m, reply)
 	case *clusterv1.ReplicaInstall:
 		if r == nil {
 			reply(&clusterv1.ReplicaWriteReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_INTERNAL, Message: "replication is off on " + n.cfg.Name}})

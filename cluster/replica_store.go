@@ -180,10 +180,11 @@ func (s *Store) installSnapshot(snap *clusterv1.ReplicaSnapshot, rec replicaReco
 	return nil
 }
 
-// applyRepr commits a replicated batch representation of one grain, after
-// checking that it only touches that grain's keys and alarm, together with
-// the grain's new replica record; the caller holds the grain's key lock.
-func (s *Store) applyRepr(kind, identity string, repr []byte, rec replicaRecord) error {
+// stageRepr adds a replicated batch representation of one grain to b,
+// after checking that it only touches that grain's keys and alarm,
+// together with the grain's new replica record; the caller holds the
+// grain's key lock until b is committed.
+func (s *Store) stageRepr(b *pebble.Batch, kind, identity string, repr []byte, rec replicaRecord) error {
 	gs, err := s.Grain(kind, identity)
 	if err != nil {
 		return err
@@ -214,15 +215,15 @@ func (s *Store) applyRepr(kind, identity string, repr []byte, rec replicaRecord)
 			return fmt.Errorf("cluster: replicated batch of %s/%s touches key %q (op %d)", kind, identity, ukey, kindOp)
 		}
 	}
-	b := s.db.NewBatch()
-	defer b.Close()
-	if err := b.SetRepr(bytes.Clone(repr)); err != nil {
+	one := s.db.NewBatch()
+	defer one.Close()
+	if err := one.SetRepr(bytes.Clone(repr)); err != nil {
+		return fmt.Errorf("cluster: replicated batch: %w", err)
+	}
+	if err := b.Apply(one, nil); err != nil {
 		return fmt.Errorf("cluster: replicated batch: %w", err)
 	}
 	_ = b.Set(replicaKey(kind, identity), rec.encode(), nil)
-	if err := b.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("cluster: apply %s/%s: %w", kind, identity, err)
-	}
 	return nil
 }
 

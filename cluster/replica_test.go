@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/cockroachdb/pebble"
 
 	"github.com/stichdev/stich/internal/testutil"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
@@ -417,7 +418,7 @@ func TestReplicatedRestartAloneRefuses(t *testing.T) {
 // TestApplyReprRefusesForeignKeys checks that a follower applies a
 // replicated batch only if it touches nothing but the grain's own keys
 // and alarm.
-func TestApplyReprRefusesForeignKeys(t *testing.T) {
+func TestStageReprRefusesForeignKeys(t *testing.T) {
 	s, err := OpenStore("", StoreOptions{InMemory: true})
 	if err != nil {
 		t.Fatal(err)
@@ -439,11 +440,16 @@ func TestApplyReprRefusesForeignKeys(t *testing.T) {
 		name := c.name
 		b := mine.NewBatch()
 		c.fill(b)
-		err := s.applyRepr("k", "mine", b.b.Repr(), replicaRecord{promised: 1, v: version{1, 1}})
+		wb := s.db.NewBatch()
+		err := s.stageRepr(wb, "k", "mine", b.b.Repr(), replicaRecord{promised: 1, v: version{1, 1}})
+		if err == nil {
+			err = wb.Commit(pebble.Sync)
+		}
+		wb.Close()
 		b.Close()
 		ok := strings.HasPrefix(name, "own")
 		if (err == nil) != ok {
-			t.Errorf("%s: applyRepr = %v", name, err)
+			t.Errorf("%s: stageRepr = %v", name, err)
 		}
 	}
 	if v, err := mine.Get("a"); err == nil {

@@ -32,6 +32,7 @@ type serveFlags struct {
 	zone           string
 	gossipAddr     string
 	advertiseAddr  string
+	replAddr       string
 	gossipProfile  string
 	gossipKey      string
 	actorAddr      string
@@ -89,6 +90,7 @@ generations resume when the node starts again.`,
 	fl.StringVar(&f.gossipProfile, "gossip-profile", "", "gossip timings: local (one machine), lan or wan (default: local for a loopback --gossip-addr, else lan)")
 	fl.StringVar(&f.gossipKey, "gossip-key", "", "base64 key (16, 24 or 32 bytes) encrypting gossip; every member needs the same key")
 	fl.StringVar(&f.actorAddr, "actor-addr", "127.0.0.1:0", "address for actor remoting between nodes (host:port)")
+	fl.StringVar(&f.replAddr, "replication-addr", "", "address for replicated writes from other members (host:port; default: --actor-addr's host, a free port, announced by gossip)")
 	fl.StringSliceVar(&f.join, "join", nil, "gossip addresses of existing members to join (host:port,...)")
 	fl.IntVar(&f.replication, "replication-factor", 3, "copies of each durable grain's storage kept on the members next in placement order (odd, 1-7); writes wait for a majority, so 3 survives one node; a lone node keeps one copy at no cost. 1 disables replication: a crashed node's grains wait for it")
 	fl.DurationVar(&f.passivateAfter, "passivate-after", 5*time.Minute, "how long an idle grain stays in memory")
@@ -134,6 +136,14 @@ func (f *serveFlags) nodeConfig(log *slog.Logger) (cluster.Config, error) {
 	cfg.ActorAddr, cfg.Join, cfg.PassivateAfter, cfg.Logger, cfg.Version = f.actorAddr, f.join, f.passivateAfter, log, version
 	cfg.HTTPAddr = f.http
 	cfg.ReplicationFactor = f.replication
+	if f.replAddr != "" {
+		if _, p, err := net.SplitHostPort(f.replAddr); err != nil {
+			errs = append(errs, fmt.Errorf("--replication-addr %q: %w", f.replAddr, err))
+		} else if n, err := strconv.Atoi(p); err != nil || n < 0 || n > 65535 {
+			errs = append(errs, fmt.Errorf("--replication-addr %q: bad port", f.replAddr))
+		}
+		cfg.ReplicationAddr = f.replAddr
+	}
 	cfg.Gossip.BindAddr, cfg.Gossip.BindPort, cfg.Gossip.AdvertisePort = host, port, port
 	if f.advertiseAddr != "" {
 		ahost, aport, err := net.SplitHostPort(f.advertiseAddr)
