@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -76,6 +77,30 @@ func BenchmarkDurableWrite(b *testing.B) {
 						return db.Set(key, []byte(strconv.Itoa(n)), pebble.Sync)
 					}
 				})
+			})
+		}
+		if rf == 3 {
+			// The floor of any majority-of-3 write on this machine: the
+			// three nodes' stores (one disk) each commit synced at once,
+			// and the write is done when two have; the third goes on
+			// meanwhile, as a lagging follower's does.
+			b.Run("r=3/writers=1/floor", func(b *testing.B) {
+				dbs := []*pebble.DB{a.Store().DB(), n2.Store().DB(), n3.Store().DB()}
+				key := []byte("bench\x00floor")
+				var third sync.WaitGroup
+				n := 0
+				runTimed(b, 1, func() func() error {
+					return func() error {
+						n++
+						val := []byte(strconv.Itoa(n))
+						done := make(chan error, len(dbs))
+						for _, db := range dbs {
+							third.Go(func() { done <- db.Set(key, val, pebble.Sync) })
+						}
+						return errors.Join(<-done, <-done)
+					}
+				})
+				third.Wait()
 			})
 		}
 		a.Kill()

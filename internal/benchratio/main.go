@@ -74,6 +74,9 @@ var absoluteTargets = []struct {
 				out += fmt.Sprintf("R=%s %s writers: p50 %.0f us vs %.0f us (%.2fx); ", rf, w, s, r, s/r)
 				if rf == "3" && w == "1" {
 					ok = s/r <= 2
+					if f := m[n+"/floor"]["p50-us"]; f != 0 {
+						out += fmt.Sprintf("one-disk floor (2 of 3 stores synced at once) %.0f us (%.2fx); ", f, f/r)
+					}
 				}
 			}
 		}
