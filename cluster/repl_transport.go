@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -225,6 +226,27 @@ func (t *replTransport) send(addr string, write []byte, idx int, results chan<- 
 	p.send(write, idx, results)
 }
 
+// prune closes the streams to addresses no live member has (members that
+// left, or came back on another port).
+func (t *replTransport) prune(live []NodeMeta) {
+	keep := make(map[string]bool, len(live))
+	for _, m := range live {
+		keep[m.ReplAddr] = true
+	}
+	var gone []*replPeer
+	t.mu.Lock()
+	for addr, p := range t.peers {
+		if !keep[addr] {
+			gone = append(gone, p)
+			delete(t.peers, addr)
+		}
+	}
+	t.mu.Unlock()
+	for _, p := range gone {
+		p.close()
+	}
+}
+
 func (t *replTransport) peer(addr string) (*replPeer, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -247,13 +269,15 @@ type replPeer struct {
 	t    *replTransport
 	addr string
 
-	mu        sync.Mutex
-	cur       *replConn
-	dialing   bool
-	waiting   []queuedSend // sent while dialling, in order
-	downUntil time.Time    // the last dial failed: fail fast until then
-	dialErr   error
-	closed    bool
+	mu      sync.Mutex
+	cur     *replConn
+	dialing bool
+	waiting []queuedSend // sent while dialling, in order
+	// waitingBytes bounds waiting (maxReplBacklog, as a stream's output).
+	waitingBytes int
+	downUntil    time.Time // the last dial failed: fail fast until then
+	dialErr      error
+	closed       bool
 }
 
 type queuedSend struct {
@@ -261,9 +285,6 @@ type queuedSend struct {
 	idx     int
 	results chan<- replReply
 }
-
-// maxDialQueue bounds the writes waiting for one peer's dial.
-const maxDialQueue = 4096
 
 func (p *replPeer) send(write []byte, idx int, results chan<- replReply) {
 	p.mu.Lock()
@@ -278,12 +299,13 @@ func (p *replPeer) send(write []byte, idx int, results chan<- replReply) {
 		c.send(write, idx, results)
 		return
 	case p.dialing:
-		if len(p.waiting) >= maxDialQueue {
+		if p.waitingBytes+len(write) > maxReplBacklog {
 			p.mu.Unlock()
-			results <- replReply{idx: idx, err: fmt.Errorf("cluster: replication stream to %s: %d writes wait for it to connect", p.addr, len(p.waiting))}
+			results <- replReply{idx: idx, err: fmt.Errorf("cluster: replication stream to %s: %d writes (%d bytes) wait for it to connect", p.addr, len(p.waiting), p.waitingBytes)}
 			return
 		}
 		p.waiting = append(p.waiting, queuedSend{write, idx, results})
+		p.waitingBytes += len(write)
 		p.mu.Unlock()
 		return
 	case time.Now().Before(p.downUntil):
@@ -294,6 +316,7 @@ func (p *replPeer) send(write []byte, idx int, results chan<- replReply) {
 	}
 	p.dialing = true
 	p.waiting = append(p.waiting, queuedSend{write, idx, results})
+	p.waitingBytes = len(write)
 	p.mu.Unlock()
 	if !p.t.r.spawn(p.connect) {
 		p.fail(errReplClosed)
@@ -323,14 +346,14 @@ func (p *replPeer) connect() {
 	for _, w := range p.waiting {
 		c.send(w.write, w.idx, w.results) // NB: fails them if c closed
 	}
-	p.waiting = nil
+	p.waiting, p.waitingBytes = nil, 0
 }
 
 // fail ends a dial that did not connect: the writes that waited fail.
 func (p *replPeer) fail(err error) {
 	p.mu.Lock()
 	waiting := p.waiting
-	p.waiting, p.dialing = nil, false
+	p.waiting, p.waitingBytes, p.dialing = nil, 0, false
 	p.mu.Unlock()
 	for _, w := range waiting {
 		w.results <- replReply{idx: w.idx, err: err}
@@ -343,7 +366,7 @@ func (p *replPeer) dial(ctx context.Context) (*replConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: replication stream to %s: %w", p.addr, err)
 	}
-	c := &replConn{nc: nc, peer: p.addr, replyTimeout: p.t.replyTimeout, pending: map[uint64]pendingReply{}, out: []byte(replMagic), wake: make(chan struct{}, 1), done: make(chan struct{})}
+	c := &replConn{nc: nc, peer: p.addr, replyTimeout: p.t.replyTimeout, failures: &p.t.r.stats.streamFailures, pending: map[uint64]pendingReply{}, out: []byte(replMagic), wake: make(chan struct{}, 1), done: make(chan struct{})}
 	p.t.mu.Lock()
 	defer p.t.mu.Unlock()
 	if p.t.closed {
@@ -377,7 +400,8 @@ type replConn struct {
 	nc           net.Conn
 	peer         string
 	replyTimeout time.Duration
-	wake         chan struct{} // the writer has output to write
+	failures     *atomic.Uint64 // counts streams that failed
+	wake         chan struct{}  // the writer has output to write
 
 	mu      sync.Mutex
 	out     []byte // frames not yet handed to the writer
@@ -448,6 +472,9 @@ func (c *replConn) close(err error) {
 	c.pending = nil
 	close(c.done)
 	c.mu.Unlock()
+	if !errors.Is(err, errReplClosed) {
+		c.failures.Add(1)
+	}
 	c.nc.Close()
 	for _, p := range pending {
 		p.results <- replReply{idx: p.idx, err: err}

@@ -28,6 +28,7 @@ func newTestFollower(t *testing.T, name string) *replicator {
 	}
 	n := &Node{cfg: Config{Name: name}, log: slog.New(slog.NewTextHandler(io.Discard, nil)), store: s}
 	r := newReplicator(n, 3)
+	n.repl = r
 	if r.tr, err = listenRepl(r, "127.0.0.1:0", n.log); err != nil {
 		t.Fatal(err)
 	}
@@ -93,6 +94,10 @@ func TestReplStreamAppliesPipelinedWritesOfManyGrains(t *testing.T) {
 		case <-time.After(20 * time.Second):
 			t.Fatal("writes not answered")
 		}
+	}
+	st, _ := follower.n.ReplicationStats()
+	if st.FollowerWrites != grains*perGrain || st.FollowerGroups == 0 || st.FollowerGroups >= st.FollowerWrites {
+		t.Errorf("follower stats %+v: want %d writes in fewer commits", st, grains*perGrain)
 	}
 	for g := range grains {
 		id := fmt.Sprintf("g%d", g)
@@ -232,6 +237,9 @@ func TestReplStreamPeerStopsAnswering(t *testing.T) {
 		if d := time.Since(start); d < 250*time.Millisecond {
 			t.Errorf("round %d: failed after %s, before the reply timeout", round, d)
 		}
+		if st, _ := leader.n.ReplicationStats(); st.StreamFailures != uint64(round) {
+			t.Errorf("round %d: %d stream failures counted", round, st.StreamFailures)
+		}
 		if got := accepted.Load(); got != int32(round) {
 			t.Errorf("round %d: %d streams dialled", round, got)
 		}
@@ -264,5 +272,13 @@ func TestReplStreamFollowerGone(t *testing.T) {
 		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("write %d took %s to fail", i, d)
 		}
+	}
+	// Once no live member has that address, its stream state goes.
+	leader.tr.prune([]NodeMeta{{Name: "other", ReplAddr: "127.0.0.1:1"}})
+	leader.tr.mu.Lock()
+	left := len(leader.tr.peers)
+	leader.tr.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d peers kept after prune", left)
 	}
 }

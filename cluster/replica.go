@@ -56,6 +56,44 @@ const (
 	promiseGrace   = 200 * time.Millisecond // extra wait for non-majority promise replies
 )
 
+// ReplicationStats are a node's replication counters since it started.
+type ReplicationStats struct {
+	// Claims counts activations that obtained an epoch from a majority.
+	Claims uint64
+	// WritesAcked and WritesFailed count this node's replicated writes
+	// acknowledged by a majority, and those that were not.
+	WritesAcked, WritesFailed uint64
+	// FollowerWrites counts other owners' writes applied here, in
+	// FollowerGroups synced commits (group commit: writes per group).
+	FollowerWrites, FollowerGroups uint64
+	// SnapshotsSent counts whole copies sent to followers that were
+	// behind; RepairInstalls those sent by anti-entropy.
+	SnapshotsSent, RepairInstalls uint64
+	// StreamFailures counts replication streams that failed (peer gone,
+	// silent or misbehaving).
+	StreamFailures uint64
+}
+
+type replStats struct {
+	claims, writesAcked, writesFailed, followerWrites, followerGroups,
+	snapshotsSent, repairInstalls, streamFailures atomic.Uint64
+}
+
+// ReplicationStats returns the node's replication counters; ok is false
+// when replication is off (R = 1).
+func (n *Node) ReplicationStats() (_ ReplicationStats, ok bool) {
+	if n.repl == nil {
+		return ReplicationStats{}, false
+	}
+	s := &n.repl.stats
+	return ReplicationStats{
+		Claims: s.claims.Load(), WritesAcked: s.writesAcked.Load(), WritesFailed: s.writesFailed.Load(),
+		FollowerWrites: s.followerWrites.Load(), FollowerGroups: s.followerGroups.Load(),
+		SnapshotsSent: s.snapshotsSent.Load(), RepairInstalls: s.repairInstalls.Load(),
+		StreamFailures: s.streamFailures.Load(),
+	}, true
+}
+
 // replicator is a node's replication engine (nil when R = 1).
 type replicator struct {
 	n     *Node
@@ -66,6 +104,8 @@ type replicator struct {
 	claims map[string]*claim // live claims by grain key
 
 	tr *replTransport // carries writes to followers, and theirs to us
+
+	stats replStats
 
 	ctx    context.Context // cancelled at stop: ends in-flight fan-outs
 	cancel context.CancelFunc
@@ -300,6 +340,7 @@ func (r *replicator) onMembership() {
 	for _, c := range stale {
 		c.fence()
 	}
+	r.tr.prune(v.all)
 	select {
 	case r.kick <- struct{}{}:
 	default:
@@ -487,6 +528,7 @@ func (r *replicator) acquireClaim(ctx context.Context, kind, identity string) (*
 		return nil, fmt.Errorf("%w: %s: only %d of %d replicas hold its newest copy (%w)", ErrMoving, key, have, len(set), ErrNoQuorum)
 	}
 	r.register(c)
+	r.stats.claims.Add(1)
 	// An alarm replicated to this node was not armed here: arm it now.
 	if gs, err := r.n.store.Grain(kind, identity); err == nil && r.n.alarms != nil {
 		if due, ok, err := gs.Alarm(); err == nil && ok {
@@ -601,6 +643,8 @@ wait:
 				m := followers[res.idx]
 				if !c.r.spawn(func() { results <- replReply{idx: res.idx, err: c.sendSnapshot(c.r.ctx, m)} }) {
 					answered++
+				} else {
+					c.r.stats.snapshotsSent.Add(1)
 				}
 			default:
 				answered++
@@ -612,9 +656,11 @@ wait:
 		}
 	}
 	if acks < c.quorum {
+		c.r.stats.writesFailed.Add(1)
 		c.fence()
 		return fmt.Errorf("cluster: write %s: %d of %d replicas synced: %w", c.key, acks, len(c.setNames), ErrNoQuorum)
 	}
+	c.r.stats.writesAcked.Add(1)
 	return nil
 }
 
@@ -742,7 +788,10 @@ func (r *replicator) serveWrites(ws []*clusterv1.ReplicaWrite) []*clusterv1.Repl
 		for _, i := range staged {
 			replies[i] = failed
 		}
+		return replies
 	}
+	r.stats.followerGroups.Add(1)
+	r.stats.followerWrites.Add(uint64(len(staged)))
 	return replies
 }
 
@@ -912,6 +961,9 @@ func (r *replicator) repair(ctx context.Context, leaving bool) error {
 				snap, _, err := r.n.store.snapshot(g.GetKind(), g.GetIdentity())
 				if err == nil {
 					err = r.sendInstall(ctx, m, snap, 0)
+				}
+				if err == nil {
+					r.stats.repairInstalls.Add(1)
 				}
 				if err != nil {
 					errs = append(errs, fmt.Errorf("%s/%s to %s: %w", g.GetKind(), g.GetIdentity(), name, err))

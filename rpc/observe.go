@@ -90,10 +90,24 @@ var (
 	transfersDesc   = prometheus.NewDesc("stich_grain_transfers_total", "Grains whose storage this node handed to another node.", nil, nil)
 )
 
+// Replication counters (docs/replication.md), exported when replication
+// is on.
+var (
+	replClaimsDesc   = prometheus.NewDesc("stich_replication_claims_total", "Grain activations that obtained an epoch from a majority of their replicas.", nil, nil)
+	replWritesDesc   = prometheus.NewDesc("stich_replication_writes_total", "Replicated writes of grains owned here, by result (acked by a majority, or failed).", []string{"result"}, nil)
+	replFollowDesc   = prometheus.NewDesc("stich_replication_follower_writes_total", "Other owners' writes applied here.", nil, nil)
+	replGroupsDesc   = prometheus.NewDesc("stich_replication_follower_commits_total", "Synced commits applying other owners' writes (writes per commit = group commit).", nil, nil)
+	replSnapDesc     = prometheus.NewDesc("stich_replication_snapshots_total", "Whole grain copies sent to other members, by reason (behind: a follower missed writes; repair: anti-entropy).", []string{"reason"}, nil)
+	replFailuresDesc = prometheus.NewDesc("stich_replication_stream_failures_total", "Replication streams to other members that failed (peer gone, silent or misbehaving).", nil, nil)
+)
+
 func (c grainCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- grainDesc
 	ch <- activationsDesc
 	ch <- transfersDesc
+	for _, d := range []*prometheus.Desc{replClaimsDesc, replWritesDesc, replFollowDesc, replGroupsDesc, replSnapDesc, replFailuresDesc} {
+		ch <- d
+	}
 }
 
 func (c grainCollector) Collect(ch chan<- prometheus.Metric) {
@@ -103,4 +117,17 @@ func (c grainCollector) Collect(ch chan<- prometheus.Metric) {
 	activations, transfers := c.rt.Node.Counters()
 	ch <- prometheus.MustNewConstMetric(activationsDesc, prometheus.CounterValue, float64(activations))
 	ch <- prometheus.MustNewConstMetric(transfersDesc, prometheus.CounterValue, float64(transfers))
+	if st, ok := c.rt.Node.ReplicationStats(); ok {
+		counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+		}
+		counter(replClaimsDesc, st.Claims)
+		counter(replWritesDesc, st.WritesAcked, "acked")
+		counter(replWritesDesc, st.WritesFailed, "failed")
+		counter(replFollowDesc, st.FollowerWrites)
+		counter(replGroupsDesc, st.FollowerGroups)
+		counter(replSnapDesc, st.SnapshotsSent, "behind")
+		counter(replSnapDesc, st.RepairInstalls, "repair")
+		counter(replFailuresDesc, st.StreamFailures)
+	}
 }

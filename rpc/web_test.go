@@ -266,8 +266,10 @@ func TestWebDoesNotShadowAPI(t *testing.T) {
 		t.Cleanup(func() { res.Body.Close() })
 		return res
 	}
-	if res := get("/metrics"); res.StatusCode != 200 || !strings.Contains(body(t, res), "go_goroutines") {
+	if res := get("/metrics"); res.StatusCode != 200 {
 		t.Errorf("/metrics: %d", res.StatusCode)
+	} else if b := body(t, res); !strings.Contains(b, "go_goroutines") || !strings.Contains(b, `stich_replication_writes_total{result="acked"}`) {
+		t.Errorf("/metrics lacks Go or replication metrics:\n%s", b)
 	}
 	// "/" answers with the UI, or (not built) the plain-text API summary.
 	res = get("/")
