@@ -54,6 +54,8 @@ type testCluster struct {
 	rf    int // Config.ReplicationFactor
 	// logKind serves "counter" with logGrain instead of pcounter.
 	logKind bool
+	// pushPull, if set, is memberlist's state sync interval.
+	pushPull time.Duration
 }
 
 // newTestCluster starts nodes without replication (R = 1: storage moves
@@ -91,6 +93,9 @@ func (tc *testCluster) start(name string) *Node {
 	cfg.Gossip.ProbeInterval = 200 * time.Millisecond
 	cfg.Gossip.ProbeTimeout = 100 * time.Millisecond
 	cfg.Gossip.SuspicionMult = 3
+	if tc.pushPull > 0 {
+		cfg.Gossip.PushPullInterval = tc.pushPull
+	}
 	if tc.seed != "" {
 		// Join through every running member: each learns of the new one
 		// at once, instead of by gossip (UDP, lossy under load).

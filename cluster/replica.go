@@ -19,7 +19,8 @@ import (
 // Invariants:
 //
 //  1. A grain's replica set S is the first R members in rendezvous order
-//     over live (not leaving) and failed members.
+//     over live (not leaving) and failed members; a failed member leaves
+//     the ranking when it is forgotten (forget.go).
 //  2. A copy's replica record holds the highest epoch it promised and the
 //     version (epoch, lsn) of the last write it applied; both change only
 //     under the grain's key lock, in the same synced commit as the data.
