@@ -801,19 +801,31 @@ func (r *replicator) serveDigest(m *clusterv1.ReplicaDigest) *clusterv1.ReplicaD
 }
 
 // antiEntropyLoop repairs copies after membership changes (and once at
-// start): see repair.
+// start): see repair. An incomplete pass is retried with backoff (1 s to
+// 30 s), so that a member briefly unreachable during the pass still gets
+// its copies (after a forget, that is what brings a grain back to R
+// copies) without waiting for the next membership change.
 func (r *replicator) antiEntropyLoop() {
+	const minRetry, maxRetry = time.Second, 30 * time.Second
+	var retry <-chan time.Time
+	backoff := minRetry
 	for {
 		select {
 		case <-r.ctx.Done():
 			return
 		case <-r.kick:
+		case <-retry:
 		}
+		retry = nil
 		if r.n.alone() {
 			continue
 		}
 		if err := r.repair(r.ctx, false); err != nil && r.ctx.Err() == nil {
-			r.n.log.Warn("replica repair incomplete", "err", err)
+			r.n.log.Warn("replica repair incomplete; retrying", "err", err, "retry_in", backoff)
+			retry = time.After(backoff)
+			backoff = min(backoff*2, maxRetry)
+		} else {
+			backoff = minRetry
 		}
 	}
 }
