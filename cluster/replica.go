@@ -226,12 +226,17 @@ type claim struct {
 }
 
 // fence invalidates the claim and stops its activation (queued calls are
-// served first; their writes fail with ErrFenced).
+// served first; their writes fail with ErrFenced). The activation is
+// marked stopping first, so that no new call is handed its PID: a call
+// queued behind the poison pill would be dropped unanswered (the caller
+// would time out) instead of waiting for the next activation. NB: it takes
+// the activations lock; never call it with replicator.mu held.
 func (c *claim) fence() {
 	if c.fenced.Swap(true) {
 		return
 	}
 	if e := c.entry.Load(); e != nil && e.pid != nil {
+		c.r.n.activations.setStopping(e)
 		c.r.n.system.Root.Poison(e.pid)
 	}
 }
@@ -240,11 +245,12 @@ func (c *claim) fence() {
 // fence it.
 func (r *replicator) register(c *claim) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if old := r.claims[c.key]; old != nil && old != c {
+	old := r.claims[c.key]
+	r.claims[c.key] = c
+	r.mu.Unlock()
+	if old != nil && old != c {
 		old.fence()
 	}
-	r.claims[c.key] = c
 }
 
 // drop forgets a claim whose activation stopped.
