@@ -376,3 +376,35 @@ func TestForgetReachesMemberThatMissedIt(t *testing.T) {
 		return nil
 	})
 }
+
+// TestForgetFailedAfterInCluster: with Config.ForgetFailedAfter, the
+// survivors forget a killed member on their own and replica sets shrink to
+// the live members; writes go on.
+func TestForgetFailedAfterInCluster(t *testing.T) {
+	tc := newReplicatedCluster(t)
+	tc.forgetAfter = 300 * time.Millisecond
+	for _, name := range []string{"a", "b", "c"} {
+		tc.start(name)
+	}
+	a := tc.nodes["a"]
+	if _, err := appendVia(a, "x"); err != nil {
+		t.Fatal(err)
+	}
+	tc.nodes["c"].Kill()
+	delete(tc.nodes, "c")
+	tc.waitMembers(2)
+	testutil.WaitFor(t, 10*time.Second, func() error {
+		for _, n := range tc.nodes {
+			if len(n.provider.Failed()) != 0 || len(n.currentView().failed) != 0 {
+				return fmt.Errorf("%s: failed %v", n.Name(), failedNames(n.provider))
+			}
+		}
+		return nil
+	})
+	if got := fmt.Sprint(setNames(a, "x")); got != "[a b]" && got != "[b a]" {
+		t.Fatalf("x's replica set after c was forgotten: %s", got)
+	}
+	if seq, err := appendVia(tc.nodes["b"], "x"); err != nil || seq != 2 {
+		t.Fatalf("append after the automatic forget: %d, %v", seq, err)
+	}
+}

@@ -56,6 +56,8 @@ type testCluster struct {
 	logKind bool
 	// pushPull, if set, is memberlist's state sync interval.
 	pushPull time.Duration
+	// forgetAfter is Config.ForgetFailedAfter.
+	forgetAfter time.Duration
 }
 
 // newTestCluster starts nodes without replication (R = 1: storage moves
@@ -86,6 +88,7 @@ func (tc *testCluster) start(name string) *Node {
 	}
 	cfg.DataDir = tc.dirs[name]
 	cfg.ReplicationFactor = tc.rf
+	cfg.ForgetFailedAfter = tc.forgetAfter
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.Gossip.Name = name
 	// Fast failure detection for tests (memberlist's local profile is
