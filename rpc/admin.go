@@ -60,7 +60,7 @@ func (a *adminService) GetClusterStatus(ctx context.Context, _ *connect.Request[
 	}
 	for _, m := range failed {
 		p := memberProto(m)
-		p.Error = "failed: left without handing its grains off; it keeps its place in the replica sets until it returns or is forgotten (stich cluster forget " + m.Name + ")"
+		p.Error = "failed: left without handing its grains off; it keeps its place in placement and replica sets until it returns or, with replication, is forgotten (stich cluster forget " + m.Name + ")"
 		res.Failed = append(res.Failed, p)
 	}
 	return connect.NewResponse(res), nil
