@@ -157,6 +157,10 @@ func (n *Node) acquire(ctx context.Context, kind, identity string) (*activation,
 				return nil, err
 			}
 			a.byKey[key] = e
+			if e.stopping {
+				a.mu.Unlock()
+				continue // superseded before it started: wait for the next one
+			}
 			e.inflight++
 			a.mu.Unlock()
 			return e, nil
@@ -215,6 +219,7 @@ func (n *Node) spawn(k Kind, kind, identity, key string, cl *claim) (*activation
 	if cl != nil && !cl.solo {
 		cl.entry.Store(e)
 		if cl.fenced.Load() {
+			e.stopping = true         // see claim.fence
 			n.system.Root.Poison(pid) // superseded before it started
 		}
 	}
@@ -246,6 +251,15 @@ func (a *activations) markStopping(e *activation) bool {
 	}
 	e.stopping = true
 	return true
+}
+
+// setStopping marks e stopping whatever calls are in flight: acquire and
+// activeLocal hand out its PID no more (callers wait for the next
+// activation), for an activation about to be poisoned.
+func (a *activations) setStopping(e *activation) {
+	a.mu.Lock()
+	e.stopping = true
+	a.mu.Unlock()
 }
 
 func (a *activations) remove(e *activation) {
@@ -314,6 +328,7 @@ func (a *activations) stopWhere(system *actor.ActorSystem, match func(*activatio
 	var pids []*actor.PID
 	for _, e := range a.byKey {
 		if !e.stopping && match(e) {
+			e.stopping = true // no new call gets the PID (see claim.fence)
 			pids = append(pids, e.pid)
 		}
 	}

@@ -23,7 +23,7 @@
 // docs/replication.md):
 //  1. A durable grain's storage is copied to its replica set: the first R
 //     members in rendezvous order over live (not leaving) and failed
-//     members.
+//     members, until a failed member is forgotten ([Node.Forget]).
 //  2. An activation first obtains a new epoch from a majority of the set
 //     and catches up from the newest copy; replicas refuse writes of older
 //     epochs, so two activations never both get a write acknowledged.

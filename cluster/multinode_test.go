@@ -54,6 +54,10 @@ type testCluster struct {
 	rf    int // Config.ReplicationFactor
 	// logKind serves "counter" with logGrain instead of pcounter.
 	logKind bool
+	// pushPull, if set, is memberlist's state sync interval.
+	pushPull time.Duration
+	// forgetAfter is Config.ForgetFailedAfter.
+	forgetAfter time.Duration
 }
 
 // newTestCluster starts nodes without replication (R = 1: storage moves
@@ -84,6 +88,7 @@ func (tc *testCluster) start(name string) *Node {
 	}
 	cfg.DataDir = tc.dirs[name]
 	cfg.ReplicationFactor = tc.rf
+	cfg.ForgetFailedAfter = tc.forgetAfter
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.Gossip.Name = name
 	// Fast failure detection for tests (memberlist's local profile is
@@ -91,6 +96,9 @@ func (tc *testCluster) start(name string) *Node {
 	cfg.Gossip.ProbeInterval = 200 * time.Millisecond
 	cfg.Gossip.ProbeTimeout = 100 * time.Millisecond
 	cfg.Gossip.SuspicionMult = 3
+	if tc.pushPull > 0 {
+		cfg.Gossip.PushPullInterval = tc.pushPull
+	}
 	if tc.seed != "" {
 		// Join through every running member: each learns of the new one
 		// at once, instead of by gossip (UDP, lossy under load).

@@ -64,6 +64,16 @@ type Config struct {
 	// from other members (with ReplicationFactor > 1). Empty: the host of
 	// ActorAddr, port 0 (a free port; members learn it by gossip).
 	ReplicationAddr string
+	// ForgetFailedAfter, if positive, makes the node forget a member that
+	// has been failed (gone without a graceful leave) this long, as
+	// [Node.Forget] does on an operator's request: it leaves the replica
+	// sets and anti-entropy copies its grains to their new sets. 0 (the
+	// default in every profile) never forgets on its own. NB: during a
+	// partition longer than this, each side forgets the other and shrinks
+	// its replica sets to its own members, so both sides may accept writes
+	// of the same grain; set it only well above any partition the cluster
+	// must ride out (docs/replication.md). Needs ReplicationFactor > 1.
+	ForgetFailedAfter time.Duration
 	// Version and HTTPAddr are gossiped in the node's metadata.
 	Version, HTTPAddr string
 	// Logger receives the node's logs. Default: slog.Default().
@@ -147,6 +157,11 @@ func (c *Config) Validate() error {
 	}
 	if c.ReplicationFactor < 1 || c.ReplicationFactor > 7 || c.ReplicationFactor%2 == 0 {
 		errs = append(errs, fmt.Errorf("replication factor must be odd, from 1 to 7, got %d", c.ReplicationFactor))
+	}
+	if c.ForgetFailedAfter < 0 {
+		errs = append(errs, fmt.Errorf("forget-failed-after must not be negative, got %s", c.ForgetFailedAfter))
+	} else if c.ForgetFailedAfter > 0 && c.ReplicationFactor == 1 {
+		errs = append(errs, errors.New("forget-failed-after needs replication: with a replication factor of 1 a failed node holds the only copy of its grains"))
 	}
 	return errors.Join(errs...)
 }
@@ -259,7 +274,8 @@ func Start(ctx context.Context, cfg Config, kinds []Kind) (_ *Node, err error) {
 	n.view.Store(&view{})
 	n.provider = NewProvider(ProviderConfig{
 		Memberlist: cfg.Gossip, Join: cfg.Join, Logger: cfg.Logger, OnChange: n.onMembership,
-		Meta: NodeMeta{Name: cfg.Name, Region: cfg.Region, Zone: cfg.Zone, Version: cfg.Version, HTTPAddr: cfg.HTTPAddr, ReplAddr: replAddr},
+		ForgetFailedAfter: cfg.ForgetFailedAfter,
+		Meta:              NodeMeta{Name: cfg.Name, Region: cfg.Region, Zone: cfg.Zone, Version: cfg.Version, HTTPAddr: cfg.HTTPAddr, ReplAddr: replAddr},
 	})
 	// Placement and activation are ours (see acquire); kinds are registered
 	// with protoactor-go only so that member metadata lists them.

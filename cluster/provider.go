@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -52,8 +53,53 @@ type ProviderConfig struct {
 	Logger *slog.Logger
 	// OnChange is called from the provider's one publishing goroutine with
 	// the live members and the members that failed (left without saying
-	// so) since they were last seen. It must not block for long.
+	// so) since they were last seen, less those forgotten. It must not
+	// block for long.
 	OnChange func(live, failed []NodeMeta)
+	// ForgetFailedAfter, if positive, forgets a member that has been failed
+	// this long, as [Node.Forget] would (duration; 0 never). See
+	// Config.ForgetFailedAfter.
+	ForgetFailedAfter time.Duration
+}
+
+// Forget errors: why a member cannot be forgotten.
+var (
+	// ErrForgetLive reports a member that is live (or leaving): only a
+	// failed member can be forgotten.
+	ErrForgetLive = errors.New("cluster: the member is live")
+	// ErrForgetUnknown reports a name that is not a failed member.
+	ErrForgetUnknown = errors.New("cluster: not a failed member")
+	// ErrForgetSelf reports a node asked to forget itself.
+	ErrForgetSelf = errors.New("cluster: a node cannot forget itself")
+	// ErrForgetAlone reports a forget that would leave the node without
+	// another live member (it would then refuse every replicated grain as
+	// a node restarted alone does; see replica.go).
+	ErrForgetAlone = errors.New("cluster: no other live member would be left")
+	// ErrForgetUnreplicated reports a forget on a node without replication
+	// (R = 1): the failed member holds the only copy of its grains.
+	ErrForgetUnreplicated = errors.New("cluster: replication is off")
+)
+
+// maxTombstones bounds the forgotten members a provider remembers (the
+// oldest go first); each is a few dozen bytes of gossip state.
+const maxTombstones = 1024
+
+// tombstone records that a failed member was forgotten. It matches the
+// failed incarnation only (ID is its actor system id, new at every start):
+// the member restarting and failing again is a new failure. A tombstone
+// is dropped when its member joins again.
+type tombstone struct {
+	Name string `json:"name"`
+	ID   string `json:"id,omitempty"`
+	// At is when this node learnt it (unix nanoseconds), for eviction.
+	At int64 `json:"at"`
+}
+
+// gossipState is what a provider sends in memberlist's push/pull state
+// sync (LocalState): the members it forgot, so that a member that missed
+// the forget message learns it at its next sync.
+type gossipState struct {
+	Forgotten []tombstone `json:"forgotten,omitempty"`
 }
 
 // Provider is a protoactor-go ClusterProvider backed by hashicorp/memberlist.
@@ -62,16 +108,21 @@ type ProviderConfig struct {
 type Provider struct {
 	cfg ProviderConfig
 
-	mu      sync.Mutex
-	ml      *memberlist.Memberlist
-	meta    []byte
-	self    NodeMeta
-	failed  map[string]NodeMeta // by name: members that died, until they rejoin
-	known   map[string]NodeMeta // by name: last metadata seen
-	live    map[string]NodeMeta // by name: members alive now
-	changed chan struct{}
-	quit    chan struct{}
-	wg      sync.WaitGroup
+	mu     sync.Mutex
+	ml     *memberlist.Memberlist
+	meta   []byte
+	self   NodeMeta
+	failed map[string]NodeMeta // by name: members that died, until they rejoin or are forgotten
+	// failedAt is when each failed member was seen to fail.
+	failedAt map[string]time.Time
+	// forgotten holds the members forgotten (by an operator, a peer, or
+	// ForgetFailedAfter), by name, until they join again.
+	forgotten map[string]tombstone
+	known     map[string]NodeMeta // by name: last metadata seen
+	live      map[string]NodeMeta // by name: members alive now
+	changed   chan struct{}
+	quit      chan struct{}
+	wg        sync.WaitGroup
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -82,7 +133,8 @@ var _ pcluster.ClusterProvider = (*Provider)(nil)
 // NewProvider returns a provider; it starts gossiping in StartMember.
 func NewProvider(cfg ProviderConfig) *Provider {
 	return &Provider{cfg: cfg, changed: make(chan struct{}, 1), quit: make(chan struct{}),
-		failed: map[string]NodeMeta{}, known: map[string]NodeMeta{}, live: map[string]NodeMeta{}}
+		failed: map[string]NodeMeta{}, failedAt: map[string]time.Time{}, forgotten: map[string]tombstone{},
+		known: map[string]NodeMeta{}, live: map[string]NodeMeta{}}
 }
 
 // StartMember joins (or starts) the gossip cluster and begins publishing
@@ -255,14 +307,171 @@ func (p *Provider) Failed() []NodeMeta {
 	return byName(p.failed)
 }
 
-// publish is the one goroutine that turns membership into topology.
+// forget removes the failed member name from this node's failed set, so
+// that it holds no place in placement or replica sets any more, and
+// returns the tombstone to tell the other members. It refuses a live or
+// leaving member ([ErrForgetLive]), a name that is not a failed member
+// ([ErrForgetUnknown]), and a forget that would leave this node without
+// another live member ([ErrForgetAlone]).
+func (p *Provider) forget(name string) (tombstone, error) {
+	p.mu.Lock()
+	if _, ok := p.live[name]; ok {
+		p.mu.Unlock()
+		return tombstone{}, fmt.Errorf("%w: %s", ErrForgetLive, name)
+	}
+	m, ok := p.failed[name]
+	if !ok {
+		p.mu.Unlock()
+		return tombstone{}, fmt.Errorf("%w: %s", ErrForgetUnknown, name)
+	}
+	if !p.othersLiveLocked() {
+		p.mu.Unlock()
+		return tombstone{}, fmt.Errorf("%w: %s", ErrForgetAlone, name)
+	}
+	t := tombstone{Name: name, ID: m.ID, At: time.Now().UnixNano()}
+	p.forgetLocked(t)
+	p.mu.Unlock()
+	p.logForget("failed member forgotten", t)
+	p.signal()
+	return t, nil
+}
+
+// othersLiveLocked reports whether a member other than this node is live
+// and not leaving.
+func (p *Provider) othersLiveLocked() bool {
+	self := p.self.Name
+	if self == "" {
+		self = p.cfg.Meta.Name
+	}
+	for name, m := range p.live {
+		if name != self && !m.Leaving {
+			return true
+		}
+	}
+	return false
+}
+
+// forgetLocked records t and drops its member from the failed set.
+func (p *Provider) forgetLocked(t tombstone) {
+	if len(p.forgotten) >= maxTombstones {
+		if _, ok := p.forgotten[t.Name]; !ok {
+			oldest := ""
+			for name, x := range p.forgotten {
+				if oldest == "" || x.At < p.forgotten[oldest].At {
+					oldest = name
+				}
+			}
+			delete(p.forgotten, oldest)
+		}
+	}
+	p.forgotten[t.Name] = t
+	delete(p.failed, t.Name)
+	delete(p.failedAt, t.Name)
+}
+
+// matches reports whether t is about the incarnation with actor id id (an
+// empty id on either side matches: the metadata was never seen).
+func (t tombstone) matches(id string) bool { return t.ID == "" || id == "" || t.ID == id }
+
+// applyTombstone applies a forget learnt from a peer (a MemberForget
+// message or gossip state). It reports whether the member was failed here
+// (it is forgotten now) and whether this node sees that incarnation live:
+// then the tombstone waits for its failure. A tombstone about another
+// incarnation than the one this node knows (the member restarted) is
+// obsolete and ignored.
+func (p *Provider) applyTombstone(t tombstone) (wasFailed, live bool) {
+	if t.Name == "" || t.Name == p.selfName() {
+		return false, t.Name != ""
+	}
+	p.mu.Lock()
+	if l, ok := p.live[t.Name]; ok {
+		if t.ID != "" && l.ID == t.ID {
+			p.forgetLocked(t)
+		}
+		p.mu.Unlock()
+		return false, true
+	}
+	if f, ok := p.failed[t.Name]; ok && !t.matches(f.ID) {
+		p.mu.Unlock()
+		return false, false
+	}
+	_, wasFailed = p.failed[t.Name]
+	if old, ok := p.forgotten[t.Name]; ok && !wasFailed && old.ID == t.ID {
+		p.mu.Unlock()
+		return false, false // known already: the common case of gossip
+	}
+	t.At = time.Now().UnixNano()
+	p.forgetLocked(t)
+	p.mu.Unlock()
+	if wasFailed {
+		p.logForget("failed member forgotten by a peer", t)
+		p.signal()
+	}
+	return wasFailed, false
+}
+
+func (p *Provider) selfName() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.self.Name != "" {
+		return p.self.Name
+	}
+	return p.cfg.Meta.Name
+}
+
+// expireFailed forgets the members failed for at least
+// ProviderConfig.ForgetFailedAfter at now, unless no other live member
+// would be left; it reports whether it forgot any.
+func (p *Provider) expireFailed(now time.Time) bool {
+	after := p.cfg.ForgetFailedAfter
+	if after <= 0 {
+		return false
+	}
+	var gone []tombstone
+	p.mu.Lock()
+	if p.othersLiveLocked() {
+		for name, at := range p.failedAt {
+			if now.Sub(at) >= after {
+				t := tombstone{Name: name, ID: p.failed[name].ID, At: now.UnixNano()}
+				p.forgetLocked(t)
+				gone = append(gone, t)
+			}
+		}
+	}
+	p.mu.Unlock()
+	for _, t := range gone {
+		p.logForget("failed member forgotten after --forget-failed-after", t)
+	}
+	if len(gone) > 0 {
+		p.signal()
+	}
+	return len(gone) > 0
+}
+
+func (p *Provider) logForget(msg string, t tombstone) {
+	if p.cfg.Logger != nil {
+		p.cfg.Logger.Warn(msg, "member", t.Name, "id", t.ID)
+	}
+}
+
+// publish is the one goroutine that turns membership into topology; with
+// ProviderConfig.ForgetFailedAfter it also expires failed members.
 func (p *Provider) publish(c *pcluster.Cluster) {
 	defer p.wg.Done()
+	var expire <-chan time.Time
+	if after := p.cfg.ForgetFailedAfter; after > 0 {
+		t := time.NewTicker(min(max(after/8, 10*time.Millisecond), time.Minute))
+		defer t.Stop()
+		expire = t.C
+	}
 	for {
 		select {
 		case <-p.quit:
 			return
 		case <-p.changed:
+		case now := <-expire:
+			p.expireFailed(now) // signals when it forgets
+			continue
 		}
 		p.publishOnce(c)
 	}
@@ -302,8 +511,38 @@ func (d *metaDelegate) NodeMeta(limit int) []byte {
 }
 func (d *metaDelegate) NotifyMsg([]byte)                           {}
 func (d *metaDelegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
-func (d *metaDelegate) LocalState(join bool) []byte                { return nil }
-func (d *metaDelegate) MergeRemoteState(buf []byte, join bool)     {}
+
+// LocalState sends the forgotten members in every push/pull state sync
+// (periodic, and at join).
+func (d *metaDelegate) LocalState(join bool) []byte {
+	d.mu.Lock()
+	st := gossipState{Forgotten: make([]tombstone, 0, len(d.forgotten))}
+	for _, t := range d.forgotten {
+		st.Forgotten = append(st.Forgotten, t)
+	}
+	d.mu.Unlock()
+	if len(st.Forgotten) == 0 {
+		return nil
+	}
+	sort.Slice(st.Forgotten, func(i, j int) bool { return st.Forgotten[i].Name < st.Forgotten[j].Name })
+	b, _ := json.Marshal(st)
+	return b
+}
+
+// MergeRemoteState applies a peer's forgotten members (see
+// [Provider.applyTombstone]); state it cannot decode is ignored.
+func (d *metaDelegate) MergeRemoteState(buf []byte, join bool) {
+	if len(buf) == 0 {
+		return
+	}
+	var st gossipState
+	if json.Unmarshal(buf, &st) != nil {
+		return
+	}
+	for _, t := range st.Forgotten {
+		(*Provider)(d).applyTombstone(t)
+	}
+}
 
 // eventDelegate signals the publishing goroutine. memberlist calls it
 // synchronously from its own goroutines; it must not block.
@@ -314,6 +553,9 @@ func (d *eventDelegate) NotifyJoin(n *memberlist.Node) {
 	p.logChange("member joined", n)
 	p.mu.Lock()
 	delete(p.failed, n.Name)
+	delete(p.failedAt, n.Name)
+	// A forgotten member that joins again is a member like any other.
+	delete(p.forgotten, n.Name)
 	p.mu.Unlock()
 	p.remember(n)
 }
@@ -331,14 +573,19 @@ func (d *eventDelegate) NotifyLeave(n *memberlist.Node) {
 	}
 	delete(p.live, n.Name)
 	failed := !m.Leaving
-	if failed {
+	t, forgotten := p.forgotten[n.Name]
+	forgotten = forgotten && t.matches(m.ID)
+	if failed && !forgotten {
 		if m.Name == "" {
 			m.Name = n.Name
 		}
 		p.failed[n.Name] = m
+		p.failedAt[n.Name] = time.Now()
 	}
 	p.mu.Unlock()
-	if failed {
+	if failed && forgotten {
+		p.logChange("forgotten member failed (stays forgotten)", n)
+	} else if failed {
 		p.logChange("member failed", n)
 	} else {
 		p.logChange("member left", n)

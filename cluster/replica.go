@@ -20,7 +20,8 @@ import (
 // Invariants:
 //
 //  1. A grain's replica set S is the first R members in rendezvous order
-//     over live (not leaving) and failed members.
+//     over live (not leaving) and failed members; a failed member leaves
+//     the ranking when it is forgotten (forget.go).
 //  2. A copy's replica record holds the highest epoch it promised and the
 //     version (epoch, lsn) of the last write it applied; both change only
 //     under the grain's key lock, in the same synced commit as the data.
@@ -269,12 +270,17 @@ type claim struct {
 }
 
 // fence invalidates the claim and stops its activation (queued calls are
-// served first; their writes fail with ErrFenced).
+// served first; their writes fail with ErrFenced). The activation is
+// marked stopping first, so that no new call is handed its PID: a call
+// queued behind the poison pill would be dropped unanswered (the caller
+// would time out) instead of waiting for the next activation. NB: it takes
+// the activations lock; never call it with replicator.mu held.
 func (c *claim) fence() {
 	if c.fenced.Swap(true) {
 		return
 	}
 	if e := c.entry.Load(); e != nil && e.pid != nil {
+		c.r.n.activations.setStopping(e)
 		c.r.n.system.Root.Poison(e.pid)
 	}
 }
@@ -283,11 +289,12 @@ func (c *claim) fence() {
 // fence it.
 func (r *replicator) register(c *claim) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if old := r.claims[c.key]; old != nil && old != c {
+	old := r.claims[c.key]
+	r.claims[c.key] = c
+	r.mu.Unlock()
+	if old != nil && old != c {
 		old.fence()
 	}
-	r.claims[c.key] = c
 }
 
 // drop forgets a claim whose activation stopped.
@@ -870,9 +877,10 @@ func (r *replicator) serveDigest(m *clusterv1.ReplicaDigest) *clusterv1.ReplicaD
 // start): see repair.
 //
 // A pass that did not finish (a member that just joined may not serve yet,
-// a message timed out) is retried with backoff until one does, so a wiped
-// or lagging member is refilled even when no further membership change
-// comes.
+// a member was briefly unreachable, a message timed out) is retried with
+// backoff until one does, so a wiped or lagging member is refilled, and
+// after a forget every grain gets back to R copies, even when no further
+// membership change comes.
 func (r *replicator) antiEntropyLoop() {
 	retry := time.NewTimer(0)
 	<-retry.C

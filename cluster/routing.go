@@ -351,6 +351,8 @@ func (a *activator) Receive(c actor.Context) {
 	case *clusterv1.MemberLeaving:
 		n.provider.markLeaving(m.GetName())
 		reply(&clusterv1.MemberLeavingReply{})
+	case *clusterv1.MemberForget:
+		reply(n.serveForget(m))
 	default:
 		n.serveReplica(m, reply)
 	}

@@ -3,6 +3,8 @@ package rpc
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/netip"
 
 	"connectrpc.com/connect"
@@ -20,6 +22,7 @@ type adminService struct {
 	onLeave func()
 	// cfg holds the version and model description GetServerInfo reports.
 	cfg *Config
+	log *slog.Logger
 }
 
 func (a *adminService) GetServerInfo(ctx context.Context, _ *connect.Request[stichv1.GetServerInfoRequest]) (*connect.Response[stichv1.GetServerInfoResponse], error) {
@@ -57,15 +60,21 @@ func (a *adminService) GetClusterStatus(ctx context.Context, _ *connect.Request[
 	}
 	for _, m := range failed {
 		p := memberProto(m)
-		p.Error = "failed: left without handing its grains off"
+		p.Error = "failed: left without handing its grains off; it keeps its place in placement and replica sets until it returns or, with replication, is forgotten (stich cluster forget " + m.Name + ")"
 		res.Failed = append(res.Failed, p)
 	}
 	return connect.NewResponse(res), nil
 }
 
+// fromThisMachine reports whether the caller is on the node's own
+// machine (a loopback peer): the rule for the calls that steer membership.
+func fromThisMachine(peer connect.Peer) bool {
+	ap, err := netip.ParseAddrPort(peer.Addr)
+	return err == nil && ap.Addr().IsLoopback()
+}
+
 func (a *adminService) Leave(ctx context.Context, req *connect.Request[stichv1.LeaveRequest]) (*connect.Response[stichv1.LeaveResponse], error) {
-	ap, err := netip.ParseAddrPort(req.Peer().Addr)
-	if err != nil || !ap.Addr().IsLoopback() {
+	if !fromThisMachine(req.Peer()) {
 		return nil, connect.NewError(connect.CodePermissionDenied, errors.New("Leave is accepted only from the node's own machine; run `stich leave` there, or send the process SIGTERM"))
 	}
 	if a.onLeave == nil {
@@ -73,4 +82,30 @@ func (a *adminService) Leave(ctx context.Context, req *connect.Request[stichv1.L
 	}
 	go a.onLeave()
 	return connect.NewResponse(&stichv1.LeaveResponse{Node: a.rt.Node.Name()}), nil
+}
+
+func (a *adminService) ForgetMember(ctx context.Context, req *connect.Request[stichv1.ForgetMemberRequest]) (*connect.Response[stichv1.ForgetMemberResponse], error) {
+	if !fromThisMachine(req.Peer()) {
+		return nil, connect.NewError(connect.CodePermissionDenied, errors.New("ForgetMember is accepted only from a node's own machine; run `stich cluster forget` on a member's machine"))
+	}
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	name, self := req.Msg.GetName(), a.rt.Node.Name()
+	res, err := a.rt.Node.Forget(ctx, name)
+	switch {
+	case errors.Is(err, cluster.ErrForgetSelf):
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%s is the node answering: a node cannot forget itself; ask another member, or take this one out with `stich leave`", name))
+	case errors.Is(err, cluster.ErrForgetUnknown):
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("%s is not a failed member in %s's view (see `stich cluster status`): nothing to forget", name, self))
+	case errors.Is(err, cluster.ErrForgetLive):
+		return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("%s is live: only a failed member can be forgotten; to take a live node out, run `stich leave` on its machine", name))
+	case errors.Is(err, cluster.ErrForgetAlone):
+		return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("forgetting %s would leave %s without another live member, and a lone member refuses replicated grains: start another node first (it takes %s's place in the replica sets), then forget %s", name, self, name, name))
+	case errors.Is(err, cluster.ErrForgetUnreplicated):
+		return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("replication is off (--replication-factor 1): %s holds the only copy of its grains; bring it back with its data folder", name))
+	case err != nil:
+		return nil, toConnect(ctx, a.log, req.Spec().Procedure, err)
+	}
+	out := &stichv1.ForgetMemberResponse{Node: self, Name: name, Confirmed: res.Confirmed, Unconfirmed: res.Unconfirmed}
+	return connect.NewResponse(out), nil
 }

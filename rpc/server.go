@@ -107,7 +107,7 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	mux.Handle(stichv1connect.NewSessionServiceHandler(&sessionService{
 		rt: rt, log: s.log, createLimit: cfg.CreateLimit, shutdown: s.shutdown,
 	}, opts...))
-	mux.Handle(stichv1connect.NewAdminServiceHandler(&adminService{rt: rt, onLeave: cfg.OnLeave, cfg: &s.cfg}, opts...))
+	mux.Handle(stichv1connect.NewAdminServiceHandler(&adminService{rt: rt, onLeave: cfg.OnLeave, cfg: &s.cfg, log: s.log}, opts...))
 	mux.HandleFunc("GET /api/sessions/{id}/download.zip", s.download)
 	mux.HandleFunc("/api/sessions/{id}/download.zip", methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("/api/", apiNotFound)

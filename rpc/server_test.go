@@ -35,10 +35,20 @@ type testServer struct {
 
 func newTestServer(t testing.TB, limit ratelimit.Rule, chunkDelay time.Duration) *testServer {
 	t.Helper()
+	return newTestServerWith(t, limit, chunkDelay, nil)
+}
+
+// newTestServerWith is newTestServer with the node's config adjusted by
+// tune (if not nil).
+func newTestServerWith(t testing.TB, limit ratelimit.Rule, chunkDelay time.Duration, tune func(*cluster.Config)) *testServer {
+	t.Helper()
 	cfg := cluster.DefaultLocalConfig()
 	cfg.Name, cfg.InMemory = "rpc-test", true
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.Logger = log
+	if tune != nil {
+		tune(&cfg)
+	}
 	rt, err := actors.Start(context.Background(), actors.Config{Cluster: cfg,
 		Providers: map[string]codegen.Provider{"scaffold": codegen.Scaffold{ChunkDelay: chunkDelay}}})
 	if err != nil {

@@ -70,12 +70,82 @@ func newClusterCmd() *cobra.Command {
 			for _, m := range res.Msg.GetFailed() {
 				row(m, "failed")
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if len(res.Msg.GetFailed()) > 0 {
+				fmt.Fprintln(out, "\nFailed members keep their place in the replica sets (their grains have one copy fewer)\nuntil they return; `stich cluster forget NODE` takes one that will not return out for good.")
+			}
+			return nil
 		},
 	}
 	status.Flags().StringVar(&server, "server", "http://127.0.0.1:8080", "URL of a running stich node")
 	status.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
-	cmd.AddCommand(status)
+	cmd.AddCommand(status, newForgetCmd())
+	return cmd
+}
+
+// forgetWarning is what `stich cluster forget` prints when --yes is
+// missing.
+const forgetWarning = `Forgetting %[1]s takes it out of placement and of every grain's replica set, on every
+live member. Until anti-entropy has copied its grains to their new replica sets (seconds to
+minutes, with the amount of data), each grain whose set held %[1]s has one copy fewer, and a
+member that fails in that window can take acknowledged writes with it.
+
+Forget a node only when it is gone for good (its machine or disk is lost). If it comes back
+later, it rejoins as a new member and its old copies are replaced by newer ones. Never forget
+members on both sides of a network partition: each side could then accept writes alone.
+
+Run again with --yes to forget %[1]s.
+`
+
+func newForgetCmd() *cobra.Command {
+	var (
+		server string
+		yes    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "forget NODE",
+		Short: "Take a failed node that will not return out of the cluster for good",
+		Long: `Ask the node at --server (it must run on this machine) to forget NODE, a member that failed
+(left without handing its grains off): every live member drops it from placement and from the
+grains' replica sets, and anti-entropy copies its grains to their new replica sets, so every grain
+is back to its full number of copies. Until then those grains have one copy fewer, which is why
+--yes is required. NODE must be listed as failed by 'stich cluster status'.`,
+		Example: `  stich cluster status --server http://127.0.0.1:8091
+  stich cluster forget n3 --server http://127.0.0.1:8091 --yes`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			if !yes {
+				fmt.Fprintf(cmd.ErrOrStderr(), forgetWarning, name)
+				return &exitError{code: exitUsage, err: fmt.Errorf("not forgetting %s without --yes", name)}
+			}
+			c := stichv1connect.NewAdminServiceClient(http.DefaultClient, strings.TrimRight(server, "/"))
+			res, err := c.ForgetMember(cmd.Context(), connect.NewRequest(&stichv1.ForgetMemberRequest{Name: name}))
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			confirmed := "no other member"
+			if cs := res.Msg.GetConfirmed(); len(cs) > 0 {
+				confirmed = strings.Join(cs, ", ")
+			}
+			fmt.Fprintf(out, "%s forgot %s; confirmed by %s\n", res.Msg.GetNode(), res.Msg.GetName(), confirmed)
+			var pending []string
+			for m := range res.Msg.GetUnconfirmed() {
+				pending = append(pending, m)
+			}
+			sort.Strings(pending)
+			for _, m := range pending {
+				fmt.Fprintf(out, "  %s did not confirm (it learns it by gossip): %s\n", m, res.Msg.GetUnconfirmed()[m])
+			}
+			fmt.Fprintf(out, "Anti-entropy is copying the grains %s held to their new replica sets.\n", res.Msg.GetName())
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&server, "server", "http://127.0.0.1:8080", "URL of a live member (on this machine)")
+	cmd.Flags().BoolVar(&yes, "yes", false, "confirm: the node's grains have one copy fewer until repair finishes")
 	return cmd
 }
 

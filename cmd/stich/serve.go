@@ -38,6 +38,7 @@ type serveFlags struct {
 	actorAddr      string
 	join           []string
 	replication    int
+	forgetAfter    time.Duration
 	passivateAfter time.Duration
 	createLimit    int
 	createDaily    int
@@ -93,6 +94,7 @@ generations resume when the node starts again.`,
 	fl.StringVar(&f.replAddr, "replication-addr", "", "address for replicated writes from other members (host:port; default: --actor-addr's host, a free port, announced by gossip)")
 	fl.StringSliceVar(&f.join, "join", nil, "gossip addresses of existing members to join (host:port,...)")
 	fl.IntVar(&f.replication, "replication-factor", 3, "copies of each durable grain's storage kept on the members next in placement order (odd, 1-7); writes wait for a majority, so 3 survives one node; a lone node keeps one copy at no cost. 1 disables replication: a crashed node's grains wait for it")
+	fl.DurationVar(&f.forgetAfter, "forget-failed-after", 0, "forget a member that has been failed (gone without leaving) this long, as 'stich cluster forget' does, e.g. 24h; 0 never. Must exceed any network partition to ride out: past it, each side forgets the other (docs/replication.md)")
 	fl.DurationVar(&f.passivateAfter, "passivate-after", 5*time.Minute, "how long an idle grain stays in memory")
 	fl.IntVar(&f.createLimit, "create-limit", 30, "sessions a client IP may create per minute (0 disables the limit)")
 	fl.IntVar(&f.createDaily, "create-daily-limit", 1000, "sessions a client IP may create per 24 h (0 disables)")
@@ -144,6 +146,7 @@ func (f *serveFlags) nodeConfig(log *slog.Logger) (cluster.Config, error) {
 		}
 		cfg.ReplicationAddr = f.replAddr
 	}
+	cfg.ForgetFailedAfter = f.forgetAfter
 	cfg.Gossip.BindAddr, cfg.Gossip.BindPort, cfg.Gossip.AdvertisePort = host, port, port
 	if f.advertiseAddr != "" {
 		ahost, aport, err := net.SplitHostPort(f.advertiseAddr)

@@ -7,6 +7,7 @@
 package stichv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -444,8 +445,9 @@ type GetClusterStatusResponse struct {
 	// Name of the node that answered.
 	Node    string           `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
 	Members []*ClusterMember `protobuf:"bytes,2,rep,name=members,proto3" json:"members,omitempty"`
-	// Members that failed (left without handing off) and have not returned;
-	// grains they stored answer Unavailable until they do.
+	// Members that failed (left without handing off) and have not returned
+	// or been forgotten (ForgetMember). They keep their place in the replica
+	// sets, so their grains have one copy fewer until they return.
 	Failed        []*ClusterMember `protobuf:"bytes,3,rep,name=failed,proto3" json:"failed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -702,11 +704,129 @@ func (x *LeaveResponse) GetNode() string {
 	return ""
 }
 
+type ForgetMemberRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Name of the failed member, as `stich cluster status` lists it.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForgetMemberRequest) Reset() {
+	*x = ForgetMemberRequest{}
+	mi := &file_stich_v1_admin_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForgetMemberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForgetMemberRequest) ProtoMessage() {}
+
+func (x *ForgetMemberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_admin_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForgetMemberRequest.ProtoReflect.Descriptor instead.
+func (*ForgetMemberRequest) Descriptor() ([]byte, []int) {
+	return file_stich_v1_admin_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ForgetMemberRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ForgetMemberResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Node that answered (it forgot the member first).
+	Node string `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	// The forgotten member.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Other live members that confirmed it.
+	Confirmed []string `protobuf:"bytes,3,rep,name=confirmed,proto3" json:"confirmed,omitempty"`
+	// Other live members that did not confirm it, with the reason. They learn
+	// it by gossip (memberlist push/pull) within a few sync intervals.
+	Unconfirmed   map[string]string `protobuf:"bytes,4,rep,name=unconfirmed,proto3" json:"unconfirmed,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForgetMemberResponse) Reset() {
+	*x = ForgetMemberResponse{}
+	mi := &file_stich_v1_admin_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForgetMemberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForgetMemberResponse) ProtoMessage() {}
+
+func (x *ForgetMemberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_admin_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForgetMemberResponse.ProtoReflect.Descriptor instead.
+func (*ForgetMemberResponse) Descriptor() ([]byte, []int) {
+	return file_stich_v1_admin_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ForgetMemberResponse) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *ForgetMemberResponse) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ForgetMemberResponse) GetConfirmed() []string {
+	if x != nil {
+		return x.Confirmed
+	}
+	return nil
+}
+
+func (x *ForgetMemberResponse) GetUnconfirmed() map[string]string {
+	if x != nil {
+		return x.Unconfirmed
+	}
+	return nil
+}
+
 var File_stich_v1_admin_proto protoreflect.FileDescriptor
 
 const file_stich_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x14stich/v1/admin.proto\x12\bstich.v1\"\x16\n" +
+	"\x14stich/v1/admin.proto\x12\bstich.v1\x1a\x1bbuf/validate/validate.proto\"\x16\n" +
 	"\x14GetServerInfoRequest\"\x81\x03\n" +
 	"\x15GetServerInfoResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x12\n" +
@@ -762,10 +882,22 @@ const file_stich_v1_admin_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\rR\x05value:\x028\x01\"\x0e\n" +
 	"\fLeaveRequest\"#\n" +
 	"\rLeaveResponse\x12\x12\n" +
-	"\x04node\x18\x01 \x01(\tR\x04node2\xff\x01\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\"5\n" +
+	"\x13ForgetMemberRequest\x12\x1e\n" +
+	"\x04name\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xff\x01R\x04name\"\xef\x01\n" +
+	"\x14ForgetMemberResponse\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n" +
+	"\tconfirmed\x18\x03 \x03(\tR\tconfirmed\x12Q\n" +
+	"\vunconfirmed\x18\x04 \x03(\v2/.stich.v1.ForgetMemberResponse.UnconfirmedEntryR\vunconfirmed\x1a>\n" +
+	"\x10UnconfirmedEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012\xce\x02\n" +
 	"\fAdminService\x12^\n" +
 	"\x10GetClusterStatus\x12!.stich.v1.GetClusterStatusRequest\x1a\".stich.v1.GetClusterStatusResponse\"\x03\x90\x02\x01\x128\n" +
-	"\x05Leave\x12\x16.stich.v1.LeaveRequest\x1a\x17.stich.v1.LeaveResponse\x12U\n" +
+	"\x05Leave\x12\x16.stich.v1.LeaveRequest\x1a\x17.stich.v1.LeaveResponse\x12M\n" +
+	"\fForgetMember\x12\x1d.stich.v1.ForgetMemberRequest\x1a\x1e.stich.v1.ForgetMemberResponse\x12U\n" +
 	"\rGetServerInfo\x12\x1e.stich.v1.GetServerInfoRequest\x1a\x1f.stich.v1.GetServerInfoResponse\"\x03\x90\x02\x01B2Z0github.com/stichdev/stich/proto/stich/v1;stichv1b\x06proto3"
 
 var (
@@ -780,7 +912,7 @@ func file_stich_v1_admin_proto_rawDescGZIP() []byte {
 	return file_stich_v1_admin_proto_rawDescData
 }
 
-var file_stich_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_stich_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_stich_v1_admin_proto_goTypes = []any{
 	(*GetServerInfoRequest)(nil),     // 0: stich.v1.GetServerInfoRequest
 	(*GetServerInfoResponse)(nil),    // 1: stich.v1.GetServerInfoResponse
@@ -792,7 +924,10 @@ var file_stich_v1_admin_proto_goTypes = []any{
 	(*ClusterMember)(nil),            // 7: stich.v1.ClusterMember
 	(*LeaveRequest)(nil),             // 8: stich.v1.LeaveRequest
 	(*LeaveResponse)(nil),            // 9: stich.v1.LeaveResponse
-	nil,                              // 10: stich.v1.ClusterMember.GrainsEntry
+	(*ForgetMemberRequest)(nil),      // 10: stich.v1.ForgetMemberRequest
+	(*ForgetMemberResponse)(nil),     // 11: stich.v1.ForgetMemberResponse
+	nil,                              // 12: stich.v1.ClusterMember.GrainsEntry
+	nil,                              // 13: stich.v1.ForgetMemberResponse.UnconfirmedEntry
 }
 var file_stich_v1_admin_proto_depIdxs = []int32{
 	2,  // 0: stich.v1.GetServerInfoResponse.providers:type_name -> stich.v1.CodeProvider
@@ -800,18 +935,21 @@ var file_stich_v1_admin_proto_depIdxs = []int32{
 	4,  // 2: stich.v1.GetServerInfoResponse.actions:type_name -> stich.v1.ActionModel
 	7,  // 3: stich.v1.GetClusterStatusResponse.members:type_name -> stich.v1.ClusterMember
 	7,  // 4: stich.v1.GetClusterStatusResponse.failed:type_name -> stich.v1.ClusterMember
-	10, // 5: stich.v1.ClusterMember.grains:type_name -> stich.v1.ClusterMember.GrainsEntry
-	5,  // 6: stich.v1.AdminService.GetClusterStatus:input_type -> stich.v1.GetClusterStatusRequest
-	8,  // 7: stich.v1.AdminService.Leave:input_type -> stich.v1.LeaveRequest
-	0,  // 8: stich.v1.AdminService.GetServerInfo:input_type -> stich.v1.GetServerInfoRequest
-	6,  // 9: stich.v1.AdminService.GetClusterStatus:output_type -> stich.v1.GetClusterStatusResponse
-	9,  // 10: stich.v1.AdminService.Leave:output_type -> stich.v1.LeaveResponse
-	1,  // 11: stich.v1.AdminService.GetServerInfo:output_type -> stich.v1.GetServerInfoResponse
-	9,  // [9:12] is the sub-list for method output_type
-	6,  // [6:9] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	12, // 5: stich.v1.ClusterMember.grains:type_name -> stich.v1.ClusterMember.GrainsEntry
+	13, // 6: stich.v1.ForgetMemberResponse.unconfirmed:type_name -> stich.v1.ForgetMemberResponse.UnconfirmedEntry
+	5,  // 7: stich.v1.AdminService.GetClusterStatus:input_type -> stich.v1.GetClusterStatusRequest
+	8,  // 8: stich.v1.AdminService.Leave:input_type -> stich.v1.LeaveRequest
+	10, // 9: stich.v1.AdminService.ForgetMember:input_type -> stich.v1.ForgetMemberRequest
+	0,  // 10: stich.v1.AdminService.GetServerInfo:input_type -> stich.v1.GetServerInfoRequest
+	6,  // 11: stich.v1.AdminService.GetClusterStatus:output_type -> stich.v1.GetClusterStatusResponse
+	9,  // 12: stich.v1.AdminService.Leave:output_type -> stich.v1.LeaveResponse
+	11, // 13: stich.v1.AdminService.ForgetMember:output_type -> stich.v1.ForgetMemberResponse
+	1,  // 14: stich.v1.AdminService.GetServerInfo:output_type -> stich.v1.GetServerInfoResponse
+	11, // [11:15] is the sub-list for method output_type
+	7,  // [7:11] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_stich_v1_admin_proto_init() }
@@ -825,7 +963,7 @@ func file_stich_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_v1_admin_proto_rawDesc), len(file_stich_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -659,6 +659,128 @@ func (*MemberLeavingReply) Descriptor() ([]byte, []int) {
 	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{9}
 }
 
+// MemberForget tells a member that an operator forgot the failed member
+// name (`stich cluster forget`): the receiver drops it from its failed set,
+// so it holds no place in placement or replica sets any more. id is the
+// actor system id of the incarnation that failed: a later incarnation (the
+// node restarted) is not affected. See docs/replication.md, "Forgetting a
+// failed member".
+type MemberForget struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Id    string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	// The node the operator asked.
+	From          string `protobuf:"bytes,3,opt,name=from,proto3" json:"from,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberForget) Reset() {
+	*x = MemberForget{}
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberForget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberForget) ProtoMessage() {}
+
+func (x *MemberForget) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberForget.ProtoReflect.Descriptor instead.
+func (*MemberForget) Descriptor() ([]byte, []int) {
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *MemberForget) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *MemberForget) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *MemberForget) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+type MemberForgetReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Whether name was in the receiver's failed set (it is forgotten now).
+	WasFailed bool `protobuf:"varint,1,opt,name=was_failed,json=wasFailed,proto3" json:"was_failed,omitempty"`
+	// The receiver sees that incarnation live (its failure detection lags):
+	// it keeps the member until it fails there, and forgets it then.
+	Live          bool `protobuf:"varint,2,opt,name=live,proto3" json:"live,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MemberForgetReply) Reset() {
+	*x = MemberForgetReply{}
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemberForgetReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemberForgetReply) ProtoMessage() {}
+
+func (x *MemberForgetReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemberForgetReply.ProtoReflect.Descriptor instead.
+func (*MemberForgetReply) Descriptor() ([]byte, []int) {
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *MemberForgetReply) GetWasFailed() bool {
+	if x != nil {
+		return x.WasFailed
+	}
+	return false
+}
+
+func (x *MemberForgetReply) GetLive() bool {
+	if x != nil {
+		return x.Live
+	}
+	return false
+}
+
 // NodeStats asks a node for its grain counts.
 type NodeStats struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -668,7 +790,7 @@ type NodeStats struct {
 
 func (x *NodeStats) Reset() {
 	*x = NodeStats{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[10]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -680,7 +802,7 @@ func (x *NodeStats) String() string {
 func (*NodeStats) ProtoMessage() {}
 
 func (x *NodeStats) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[10]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -693,7 +815,7 @@ func (x *NodeStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStats.ProtoReflect.Descriptor instead.
 func (*NodeStats) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{10}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{12}
 }
 
 type NodeStatsReply struct {
@@ -707,7 +829,7 @@ type NodeStatsReply struct {
 
 func (x *NodeStatsReply) Reset() {
 	*x = NodeStatsReply{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[11]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -719,7 +841,7 @@ func (x *NodeStatsReply) String() string {
 func (*NodeStatsReply) ProtoMessage() {}
 
 func (x *NodeStatsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[11]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -732,7 +854,7 @@ func (x *NodeStatsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatsReply.ProtoReflect.Descriptor instead.
 func (*NodeStatsReply) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{11}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *NodeStatsReply) GetName() string {
@@ -770,7 +892,7 @@ type ReplicaPromise struct {
 
 func (x *ReplicaPromise) Reset() {
 	*x = ReplicaPromise{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[12]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -782,7 +904,7 @@ func (x *ReplicaPromise) String() string {
 func (*ReplicaPromise) ProtoMessage() {}
 
 func (x *ReplicaPromise) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[12]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -795,7 +917,7 @@ func (x *ReplicaPromise) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaPromise.ProtoReflect.Descriptor instead.
 func (*ReplicaPromise) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{12}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReplicaPromise) GetKind() string {
@@ -837,7 +959,7 @@ type ReplicaVersion struct {
 
 func (x *ReplicaVersion) Reset() {
 	*x = ReplicaVersion{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[13]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -849,7 +971,7 @@ func (x *ReplicaVersion) String() string {
 func (*ReplicaVersion) ProtoMessage() {}
 
 func (x *ReplicaVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[13]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -862,7 +984,7 @@ func (x *ReplicaVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaVersion.ProtoReflect.Descriptor instead.
 func (*ReplicaVersion) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{13}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ReplicaVersion) GetEpoch() uint64 {
@@ -894,7 +1016,7 @@ type ReplicaPromiseReply struct {
 
 func (x *ReplicaPromiseReply) Reset() {
 	*x = ReplicaPromiseReply{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[14]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -906,7 +1028,7 @@ func (x *ReplicaPromiseReply) String() string {
 func (*ReplicaPromiseReply) ProtoMessage() {}
 
 func (x *ReplicaPromiseReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[14]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -919,7 +1041,7 @@ func (x *ReplicaPromiseReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaPromiseReply.ProtoReflect.Descriptor instead.
 func (*ReplicaPromiseReply) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{14}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ReplicaPromiseReply) GetOk() bool {
@@ -975,7 +1097,7 @@ type ReplicaWrite struct {
 
 func (x *ReplicaWrite) Reset() {
 	*x = ReplicaWrite{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[15]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -987,7 +1109,7 @@ func (x *ReplicaWrite) String() string {
 func (*ReplicaWrite) ProtoMessage() {}
 
 func (x *ReplicaWrite) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[15]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1000,7 +1122,7 @@ func (x *ReplicaWrite) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaWrite.ProtoReflect.Descriptor instead.
 func (*ReplicaWrite) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{15}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReplicaWrite) GetKind() string {
@@ -1059,7 +1181,7 @@ type ReplicaWriteReply struct {
 
 func (x *ReplicaWriteReply) Reset() {
 	*x = ReplicaWriteReply{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[16]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1071,7 +1193,7 @@ func (x *ReplicaWriteReply) String() string {
 func (*ReplicaWriteReply) ProtoMessage() {}
 
 func (x *ReplicaWriteReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[16]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1084,7 +1206,7 @@ func (x *ReplicaWriteReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaWriteReply.ProtoReflect.Descriptor instead.
 func (*ReplicaWriteReply) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{16}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReplicaWriteReply) GetOk() bool {
@@ -1126,7 +1248,7 @@ type ReplicaFetch struct {
 
 func (x *ReplicaFetch) Reset() {
 	*x = ReplicaFetch{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[17]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1138,7 +1260,7 @@ func (x *ReplicaFetch) String() string {
 func (*ReplicaFetch) ProtoMessage() {}
 
 func (x *ReplicaFetch) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[17]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1151,7 +1273,7 @@ func (x *ReplicaFetch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaFetch.ProtoReflect.Descriptor instead.
 func (*ReplicaFetch) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{17}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ReplicaFetch) GetKind() string {
@@ -1184,7 +1306,7 @@ type ReplicaSnapshot struct {
 
 func (x *ReplicaSnapshot) Reset() {
 	*x = ReplicaSnapshot{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[18]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1196,7 +1318,7 @@ func (x *ReplicaSnapshot) String() string {
 func (*ReplicaSnapshot) ProtoMessage() {}
 
 func (x *ReplicaSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[18]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1209,7 +1331,7 @@ func (x *ReplicaSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSnapshot.ProtoReflect.Descriptor instead.
 func (*ReplicaSnapshot) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{18}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ReplicaSnapshot) GetKind() string {
@@ -1266,7 +1388,7 @@ type ReplicaInstall struct {
 
 func (x *ReplicaInstall) Reset() {
 	*x = ReplicaInstall{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[19]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1278,7 +1400,7 @@ func (x *ReplicaInstall) String() string {
 func (*ReplicaInstall) ProtoMessage() {}
 
 func (x *ReplicaInstall) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[19]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1291,7 +1413,7 @@ func (x *ReplicaInstall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaInstall.ProtoReflect.Descriptor instead.
 func (*ReplicaInstall) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{19}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ReplicaInstall) GetSnapshot() *ReplicaSnapshot {
@@ -1320,7 +1442,7 @@ type GrainVersion struct {
 
 func (x *GrainVersion) Reset() {
 	*x = GrainVersion{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[20]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1332,7 +1454,7 @@ func (x *GrainVersion) String() string {
 func (*GrainVersion) ProtoMessage() {}
 
 func (x *GrainVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[20]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1345,7 +1467,7 @@ func (x *GrainVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrainVersion.ProtoReflect.Descriptor instead.
 func (*GrainVersion) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{20}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GrainVersion) GetKind() string {
@@ -1380,7 +1502,7 @@ type ReplicaDigest struct {
 
 func (x *ReplicaDigest) Reset() {
 	*x = ReplicaDigest{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[21]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1392,7 +1514,7 @@ func (x *ReplicaDigest) String() string {
 func (*ReplicaDigest) ProtoMessage() {}
 
 func (x *ReplicaDigest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[21]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1405,7 +1527,7 @@ func (x *ReplicaDigest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaDigest.ProtoReflect.Descriptor instead.
 func (*ReplicaDigest) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{21}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ReplicaDigest) GetGrains() []*GrainVersion {
@@ -1425,7 +1547,7 @@ type ReplicaDigestReply struct {
 
 func (x *ReplicaDigestReply) Reset() {
 	*x = ReplicaDigestReply{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[22]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1437,7 +1559,7 @@ func (x *ReplicaDigestReply) String() string {
 func (*ReplicaDigestReply) ProtoMessage() {}
 
 func (x *ReplicaDigestReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[22]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1450,7 +1572,7 @@ func (x *ReplicaDigestReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaDigestReply.ProtoReflect.Descriptor instead.
 func (*ReplicaDigestReply) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{22}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ReplicaDigestReply) GetBehind() []*GrainVersion {
@@ -1515,7 +1637,15 @@ const file_stich_cluster_v1_cluster_proto_rawDesc = "" +
 	"\x05error\x18\x01 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\"#\n" +
 	"\rMemberLeaving\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x14\n" +
-	"\x12MemberLeavingReply\"\v\n" +
+	"\x12MemberLeavingReply\"F\n" +
+	"\fMemberForget\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
+	"\x04from\x18\x03 \x01(\tR\x04from\"F\n" +
+	"\x11MemberForgetReply\x12\x1d\n" +
+	"\n" +
+	"was_failed\x18\x01 \x01(\bR\twasFailed\x12\x12\n" +
+	"\x04live\x18\x02 \x01(\bR\x04live\"\v\n" +
 	"\tNodeStats\"\xbf\x01\n" +
 	"\x0eNodeStatsReply\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12D\n" +
@@ -1586,7 +1716,7 @@ func file_stich_cluster_v1_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_cluster_v1_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stich_cluster_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_stich_cluster_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_stich_cluster_v1_cluster_proto_goTypes = []any{
 	(RouteError_Code)(0),        // 0: stich.cluster.v1.RouteError.Code
 	(*Locate)(nil),              // 1: stich.cluster.v1.Locate
@@ -1599,20 +1729,22 @@ var file_stich_cluster_v1_cluster_proto_goTypes = []any{
 	(*ImportReply)(nil),         // 8: stich.cluster.v1.ImportReply
 	(*MemberLeaving)(nil),       // 9: stich.cluster.v1.MemberLeaving
 	(*MemberLeavingReply)(nil),  // 10: stich.cluster.v1.MemberLeavingReply
-	(*NodeStats)(nil),           // 11: stich.cluster.v1.NodeStats
-	(*NodeStatsReply)(nil),      // 12: stich.cluster.v1.NodeStatsReply
-	(*ReplicaPromise)(nil),      // 13: stich.cluster.v1.ReplicaPromise
-	(*ReplicaVersion)(nil),      // 14: stich.cluster.v1.ReplicaVersion
-	(*ReplicaPromiseReply)(nil), // 15: stich.cluster.v1.ReplicaPromiseReply
-	(*ReplicaWrite)(nil),        // 16: stich.cluster.v1.ReplicaWrite
-	(*ReplicaWriteReply)(nil),   // 17: stich.cluster.v1.ReplicaWriteReply
-	(*ReplicaFetch)(nil),        // 18: stich.cluster.v1.ReplicaFetch
-	(*ReplicaSnapshot)(nil),     // 19: stich.cluster.v1.ReplicaSnapshot
-	(*ReplicaInstall)(nil),      // 20: stich.cluster.v1.ReplicaInstall
-	(*GrainVersion)(nil),        // 21: stich.cluster.v1.GrainVersion
-	(*ReplicaDigest)(nil),       // 22: stich.cluster.v1.ReplicaDigest
-	(*ReplicaDigestReply)(nil),  // 23: stich.cluster.v1.ReplicaDigestReply
-	nil,                         // 24: stich.cluster.v1.NodeStatsReply.GrainsEntry
+	(*MemberForget)(nil),        // 11: stich.cluster.v1.MemberForget
+	(*MemberForgetReply)(nil),   // 12: stich.cluster.v1.MemberForgetReply
+	(*NodeStats)(nil),           // 13: stich.cluster.v1.NodeStats
+	(*NodeStatsReply)(nil),      // 14: stich.cluster.v1.NodeStatsReply
+	(*ReplicaPromise)(nil),      // 15: stich.cluster.v1.ReplicaPromise
+	(*ReplicaVersion)(nil),      // 16: stich.cluster.v1.ReplicaVersion
+	(*ReplicaPromiseReply)(nil), // 17: stich.cluster.v1.ReplicaPromiseReply
+	(*ReplicaWrite)(nil),        // 18: stich.cluster.v1.ReplicaWrite
+	(*ReplicaWriteReply)(nil),   // 19: stich.cluster.v1.ReplicaWriteReply
+	(*ReplicaFetch)(nil),        // 20: stich.cluster.v1.ReplicaFetch
+	(*ReplicaSnapshot)(nil),     // 21: stich.cluster.v1.ReplicaSnapshot
+	(*ReplicaInstall)(nil),      // 22: stich.cluster.v1.ReplicaInstall
+	(*GrainVersion)(nil),        // 23: stich.cluster.v1.GrainVersion
+	(*ReplicaDigest)(nil),       // 24: stich.cluster.v1.ReplicaDigest
+	(*ReplicaDigestReply)(nil),  // 25: stich.cluster.v1.ReplicaDigestReply
+	nil,                         // 26: stich.cluster.v1.NodeStatsReply.GrainsEntry
 }
 var file_stich_cluster_v1_cluster_proto_depIdxs = []int32{
 	3,  // 0: stich.cluster.v1.LocateReply.error:type_name -> stich.cluster.v1.RouteError
@@ -1620,19 +1752,19 @@ var file_stich_cluster_v1_cluster_proto_depIdxs = []int32{
 	3,  // 2: stich.cluster.v1.TransferReply.error:type_name -> stich.cluster.v1.RouteError
 	7,  // 3: stich.cluster.v1.Import.entries:type_name -> stich.cluster.v1.Entry
 	3,  // 4: stich.cluster.v1.ImportReply.error:type_name -> stich.cluster.v1.RouteError
-	24, // 5: stich.cluster.v1.NodeStatsReply.grains:type_name -> stich.cluster.v1.NodeStatsReply.GrainsEntry
-	14, // 6: stich.cluster.v1.ReplicaPromiseReply.version:type_name -> stich.cluster.v1.ReplicaVersion
+	26, // 5: stich.cluster.v1.NodeStatsReply.grains:type_name -> stich.cluster.v1.NodeStatsReply.GrainsEntry
+	16, // 6: stich.cluster.v1.ReplicaPromiseReply.version:type_name -> stich.cluster.v1.ReplicaVersion
 	3,  // 7: stich.cluster.v1.ReplicaPromiseReply.error:type_name -> stich.cluster.v1.RouteError
-	14, // 8: stich.cluster.v1.ReplicaWrite.prev:type_name -> stich.cluster.v1.ReplicaVersion
-	14, // 9: stich.cluster.v1.ReplicaWrite.next:type_name -> stich.cluster.v1.ReplicaVersion
+	16, // 8: stich.cluster.v1.ReplicaWrite.prev:type_name -> stich.cluster.v1.ReplicaVersion
+	16, // 9: stich.cluster.v1.ReplicaWrite.next:type_name -> stich.cluster.v1.ReplicaVersion
 	3,  // 10: stich.cluster.v1.ReplicaWriteReply.error:type_name -> stich.cluster.v1.RouteError
-	14, // 11: stich.cluster.v1.ReplicaSnapshot.version:type_name -> stich.cluster.v1.ReplicaVersion
+	16, // 11: stich.cluster.v1.ReplicaSnapshot.version:type_name -> stich.cluster.v1.ReplicaVersion
 	7,  // 12: stich.cluster.v1.ReplicaSnapshot.entries:type_name -> stich.cluster.v1.Entry
 	3,  // 13: stich.cluster.v1.ReplicaSnapshot.error:type_name -> stich.cluster.v1.RouteError
-	19, // 14: stich.cluster.v1.ReplicaInstall.snapshot:type_name -> stich.cluster.v1.ReplicaSnapshot
-	14, // 15: stich.cluster.v1.GrainVersion.version:type_name -> stich.cluster.v1.ReplicaVersion
-	21, // 16: stich.cluster.v1.ReplicaDigest.grains:type_name -> stich.cluster.v1.GrainVersion
-	21, // 17: stich.cluster.v1.ReplicaDigestReply.behind:type_name -> stich.cluster.v1.GrainVersion
+	21, // 14: stich.cluster.v1.ReplicaInstall.snapshot:type_name -> stich.cluster.v1.ReplicaSnapshot
+	16, // 15: stich.cluster.v1.GrainVersion.version:type_name -> stich.cluster.v1.ReplicaVersion
+	23, // 16: stich.cluster.v1.ReplicaDigest.grains:type_name -> stich.cluster.v1.GrainVersion
+	23, // 17: stich.cluster.v1.ReplicaDigestReply.behind:type_name -> stich.cluster.v1.GrainVersion
 	3,  // 18: stich.cluster.v1.ReplicaDigestReply.error:type_name -> stich.cluster.v1.RouteError
 	19, // [19:19] is the sub-list for method output_type
 	19, // [19:19] is the sub-list for method input_type
@@ -1652,7 +1784,7 @@ func file_stich_cluster_v1_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_cluster_v1_cluster_proto_rawDesc), len(file_stich_cluster_v1_cluster_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -38,6 +38,9 @@ const (
 	AdminServiceGetClusterStatusProcedure = "/stich.v1.AdminService/GetClusterStatus"
 	// AdminServiceLeaveProcedure is the fully-qualified name of the AdminService's Leave RPC.
 	AdminServiceLeaveProcedure = "/stich.v1.AdminService/Leave"
+	// AdminServiceForgetMemberProcedure is the fully-qualified name of the AdminService's ForgetMember
+	// RPC.
+	AdminServiceForgetMemberProcedure = "/stich.v1.AdminService/ForgetMember"
 	// AdminServiceGetServerInfoProcedure is the fully-qualified name of the AdminService's
 	// GetServerInfo RPC.
 	AdminServiceGetServerInfoProcedure = "/stich.v1.AdminService/GetServerInfo"
@@ -51,6 +54,15 @@ type AdminServiceClient interface {
 	// Leave makes the serving node hand its grains off to the other members,
 	// leave the cluster and exit (what SIGTERM does).
 	Leave(context.Context, *connect.Request[v1.LeaveRequest]) (*connect.Response[v1.LeaveResponse], error)
+	// ForgetMember removes a failed member (one that left without handing
+	// its grains off) from every live member's view: it no longer holds a
+	// place in placement and replica sets, and anti-entropy copies its
+	// grains to their new replica sets. Until that repair ends those grains
+	// have one copy fewer. Refused with INVALID_ARGUMENT for the serving node
+	// itself, NOT_FOUND for a name that is not a failed member, and
+	// FAILED_PRECONDITION for a live member, when replication is off, or when
+	// the serving node would be left without another live member.
+	ForgetMember(context.Context, *connect.Request[v1.ForgetMemberRequest]) (*connect.Response[v1.ForgetMemberResponse], error)
 	// GetServerInfo describes the serving node: its version, region, and the
 	// providers and models it writes apps with. API keys are never returned,
 	// only whether one is set.
@@ -81,6 +93,12 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(adminServiceMethods.ByName("Leave")),
 			connect.WithClientOptions(opts...),
 		),
+		forgetMember: connect.NewClient[v1.ForgetMemberRequest, v1.ForgetMemberResponse](
+			httpClient,
+			baseURL+AdminServiceForgetMemberProcedure,
+			connect.WithSchema(adminServiceMethods.ByName("ForgetMember")),
+			connect.WithClientOptions(opts...),
+		),
 		getServerInfo: connect.NewClient[v1.GetServerInfoRequest, v1.GetServerInfoResponse](
 			httpClient,
 			baseURL+AdminServiceGetServerInfoProcedure,
@@ -95,6 +113,7 @@ func NewAdminServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 type adminServiceClient struct {
 	getClusterStatus *connect.Client[v1.GetClusterStatusRequest, v1.GetClusterStatusResponse]
 	leave            *connect.Client[v1.LeaveRequest, v1.LeaveResponse]
+	forgetMember     *connect.Client[v1.ForgetMemberRequest, v1.ForgetMemberResponse]
 	getServerInfo    *connect.Client[v1.GetServerInfoRequest, v1.GetServerInfoResponse]
 }
 
@@ -106,6 +125,11 @@ func (c *adminServiceClient) GetClusterStatus(ctx context.Context, req *connect.
 // Leave calls stich.v1.AdminService.Leave.
 func (c *adminServiceClient) Leave(ctx context.Context, req *connect.Request[v1.LeaveRequest]) (*connect.Response[v1.LeaveResponse], error) {
 	return c.leave.CallUnary(ctx, req)
+}
+
+// ForgetMember calls stich.v1.AdminService.ForgetMember.
+func (c *adminServiceClient) ForgetMember(ctx context.Context, req *connect.Request[v1.ForgetMemberRequest]) (*connect.Response[v1.ForgetMemberResponse], error) {
+	return c.forgetMember.CallUnary(ctx, req)
 }
 
 // GetServerInfo calls stich.v1.AdminService.GetServerInfo.
@@ -121,6 +145,15 @@ type AdminServiceHandler interface {
 	// Leave makes the serving node hand its grains off to the other members,
 	// leave the cluster and exit (what SIGTERM does).
 	Leave(context.Context, *connect.Request[v1.LeaveRequest]) (*connect.Response[v1.LeaveResponse], error)
+	// ForgetMember removes a failed member (one that left without handing
+	// its grains off) from every live member's view: it no longer holds a
+	// place in placement and replica sets, and anti-entropy copies its
+	// grains to their new replica sets. Until that repair ends those grains
+	// have one copy fewer. Refused with INVALID_ARGUMENT for the serving node
+	// itself, NOT_FOUND for a name that is not a failed member, and
+	// FAILED_PRECONDITION for a live member, when replication is off, or when
+	// the serving node would be left without another live member.
+	ForgetMember(context.Context, *connect.Request[v1.ForgetMemberRequest]) (*connect.Response[v1.ForgetMemberResponse], error)
 	// GetServerInfo describes the serving node: its version, region, and the
 	// providers and models it writes apps with. API keys are never returned,
 	// only whether one is set.
@@ -147,6 +180,12 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(adminServiceMethods.ByName("Leave")),
 		connect.WithHandlerOptions(opts...),
 	)
+	adminServiceForgetMemberHandler := connect.NewUnaryHandler(
+		AdminServiceForgetMemberProcedure,
+		svc.ForgetMember,
+		connect.WithSchema(adminServiceMethods.ByName("ForgetMember")),
+		connect.WithHandlerOptions(opts...),
+	)
 	adminServiceGetServerInfoHandler := connect.NewUnaryHandler(
 		AdminServiceGetServerInfoProcedure,
 		svc.GetServerInfo,
@@ -160,6 +199,8 @@ func NewAdminServiceHandler(svc AdminServiceHandler, opts ...connect.HandlerOpti
 			adminServiceGetClusterStatusHandler.ServeHTTP(w, r)
 		case AdminServiceLeaveProcedure:
 			adminServiceLeaveHandler.ServeHTTP(w, r)
+		case AdminServiceForgetMemberProcedure:
+			adminServiceForgetMemberHandler.ServeHTTP(w, r)
 		case AdminServiceGetServerInfoProcedure:
 			adminServiceGetServerInfoHandler.ServeHTTP(w, r)
 		default:
@@ -177,6 +218,10 @@ func (UnimplementedAdminServiceHandler) GetClusterStatus(context.Context, *conne
 
 func (UnimplementedAdminServiceHandler) Leave(context.Context, *connect.Request[v1.LeaveRequest]) (*connect.Response[v1.LeaveResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.AdminService.Leave is not implemented"))
+}
+
+func (UnimplementedAdminServiceHandler) ForgetMember(context.Context, *connect.Request[v1.ForgetMemberRequest]) (*connect.Response[v1.ForgetMemberResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.AdminService.ForgetMember is not implemented"))
 }
 
 func (UnimplementedAdminServiceHandler) GetServerInfo(context.Context, *connect.Request[v1.GetServerInfoRequest]) (*connect.Response[v1.GetServerInfoResponse], error) {

@@ -4,13 +4,14 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_buf_validate_validate } from "../../buf/validate/validate_pb";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file stich/v1/admin.proto.
  */
 export const file_stich_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChRzdGljaC92MS9hZG1pbi5wcm90bxIIc3RpY2gudjEiFgoUR2V0U2VydmVySW5mb1JlcXVlc3QilgIKFUdldFNlcnZlckluZm9SZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEgwKBG5vZGUYAiABKAkSDgoGcmVnaW9uGAMgASgJEhgKEGRlZmF1bHRfcHJvdmlkZXIYBCABKAkSHgoWZGVmYXVsdF9wcm92aWRlcl9sYWJlbBgFIAEoCRIVCg1kZWZhdWx0X21vZGVsGAYgASgJEikKCXByb3ZpZGVycxgHIAMoCzIWLnN0aWNoLnYxLkNvZGVQcm92aWRlchIqCgllbmRwb2ludHMYCCADKAsyFy5zdGljaC52MS5Nb2RlbEVuZHBvaW50EiYKB2FjdGlvbnMYCSADKAsyFS5zdGljaC52MS5BY3Rpb25Nb2RlbCI/CgxDb2RlUHJvdmlkZXISDAoEbmFtZRgBIAEoCRINCgVsYWJlbBgCIAEoCRISCgppc19kZWZhdWx0GAMgASgIInkKDU1vZGVsRW5kcG9pbnQSDAoEbmFtZRgBIAEoCRIMCgRraW5kGAIgASgJEhAKCGJhc2VfdXJsGAMgASgJEhUKDWRlZmF1bHRfbW9kZWwYBCABKAkSEgoKaXNfZGVmYXVsdBgFIAEoCBIPCgdhcGlfa2V5GAYgASgJIn4KC0FjdGlvbk1vZGVsEg4KBmFjdGlvbhgBIAEoCRIQCghwcm92aWRlchgCIAEoCRINCgVtb2RlbBgDIAEoCRIQCghmYWxsYmFjaxgEIAEoCRISCgptYXhfdG9rZW5zGAUgASgNEhgKEHJlYXNvbmluZ19lZmZvcnQYBiABKAkiGQoXR2V0Q2x1c3RlclN0YXR1c1JlcXVlc3QiewoYR2V0Q2x1c3RlclN0YXR1c1Jlc3BvbnNlEgwKBG5vZGUYASABKAkSKAoHbWVtYmVycxgCIAMoCzIXLnN0aWNoLnYxLkNsdXN0ZXJNZW1iZXISJwoGZmFpbGVkGAMgAygLMhcuc3RpY2gudjEuQ2x1c3Rlck1lbWJlciKIAgoNQ2x1c3Rlck1lbWJlchIMCgRuYW1lGAEgASgJEg4KBnJlZ2lvbhgCIAEoCRIMCgR6b25lGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSEQoJaHR0cF9hZGRyGAUgASgJEhIKCmFjdG9yX2FkZHIYBiABKAkSDwoHbGVhdmluZxgHIAEoCBIPCgdoZWFsdGh5GAggASgIEjMKBmdyYWlucxgJIAMoCzIjLnN0aWNoLnYxLkNsdXN0ZXJNZW1iZXIuR3JhaW5zRW50cnkSDQoFZXJyb3IYCiABKAkaLQoLR3JhaW5zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4ASIOCgxMZWF2ZVJlcXVlc3QiHQoNTGVhdmVSZXNwb25zZRIMCgRub2RlGAEgASgJMv8BCgxBZG1pblNlcnZpY2USXgoQR2V0Q2x1c3RlclN0YXR1cxIhLnN0aWNoLnYxLkdldENsdXN0ZXJTdGF0dXNSZXF1ZXN0GiIuc3RpY2gudjEuR2V0Q2x1c3RlclN0YXR1c1Jlc3BvbnNlIgOQAgESOAoFTGVhdmUSFi5zdGljaC52MS5MZWF2ZVJlcXVlc3QaFy5zdGljaC52MS5MZWF2ZVJlc3BvbnNlElUKDUdldFNlcnZlckluZm8SHi5zdGljaC52MS5HZXRTZXJ2ZXJJbmZvUmVxdWVzdBofLnN0aWNoLnYxLkdldFNlcnZlckluZm9SZXNwb25zZSIDkAIBQjJaMGdpdGh1Yi5jb20vc3RpY2hkZXYvc3RpY2gvcHJvdG8vc3RpY2gvdjE7c3RpY2h2MWIGcHJvdG8z");
+  fileDesc("ChRzdGljaC92MS9hZG1pbi5wcm90bxIIc3RpY2gudjEiFgoUR2V0U2VydmVySW5mb1JlcXVlc3QilgIKFUdldFNlcnZlckluZm9SZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEgwKBG5vZGUYAiABKAkSDgoGcmVnaW9uGAMgASgJEhgKEGRlZmF1bHRfcHJvdmlkZXIYBCABKAkSHgoWZGVmYXVsdF9wcm92aWRlcl9sYWJlbBgFIAEoCRIVCg1kZWZhdWx0X21vZGVsGAYgASgJEikKCXByb3ZpZGVycxgHIAMoCzIWLnN0aWNoLnYxLkNvZGVQcm92aWRlchIqCgllbmRwb2ludHMYCCADKAsyFy5zdGljaC52MS5Nb2RlbEVuZHBvaW50EiYKB2FjdGlvbnMYCSADKAsyFS5zdGljaC52MS5BY3Rpb25Nb2RlbCI/CgxDb2RlUHJvdmlkZXISDAoEbmFtZRgBIAEoCRINCgVsYWJlbBgCIAEoCRISCgppc19kZWZhdWx0GAMgASgIInkKDU1vZGVsRW5kcG9pbnQSDAoEbmFtZRgBIAEoCRIMCgRraW5kGAIgASgJEhAKCGJhc2VfdXJsGAMgASgJEhUKDWRlZmF1bHRfbW9kZWwYBCABKAkSEgoKaXNfZGVmYXVsdBgFIAEoCBIPCgdhcGlfa2V5GAYgASgJIn4KC0FjdGlvbk1vZGVsEg4KBmFjdGlvbhgBIAEoCRIQCghwcm92aWRlchgCIAEoCRINCgVtb2RlbBgDIAEoCRIQCghmYWxsYmFjaxgEIAEoCRISCgptYXhfdG9rZW5zGAUgASgNEhgKEHJlYXNvbmluZ19lZmZvcnQYBiABKAkiGQoXR2V0Q2x1c3RlclN0YXR1c1JlcXVlc3QiewoYR2V0Q2x1c3RlclN0YXR1c1Jlc3BvbnNlEgwKBG5vZGUYASABKAkSKAoHbWVtYmVycxgCIAMoCzIXLnN0aWNoLnYxLkNsdXN0ZXJNZW1iZXISJwoGZmFpbGVkGAMgAygLMhcuc3RpY2gudjEuQ2x1c3Rlck1lbWJlciKIAgoNQ2x1c3Rlck1lbWJlchIMCgRuYW1lGAEgASgJEg4KBnJlZ2lvbhgCIAEoCRIMCgR6b25lGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSEQoJaHR0cF9hZGRyGAUgASgJEhIKCmFjdG9yX2FkZHIYBiABKAkSDwoHbGVhdmluZxgHIAEoCBIPCgdoZWFsdGh5GAggASgIEjMKBmdyYWlucxgJIAMoCzIjLnN0aWNoLnYxLkNsdXN0ZXJNZW1iZXIuR3JhaW5zRW50cnkSDQoFZXJyb3IYCiABKAkaLQoLR3JhaW5zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4ASIOCgxMZWF2ZVJlcXVlc3QiHQoNTGVhdmVSZXNwb25zZRIMCgRub2RlGAEgASgJIi8KE0ZvcmdldE1lbWJlclJlcXVlc3QSGAoEbmFtZRgBIAEoCUIKukgHcgUQARj/ASK/AQoURm9yZ2V0TWVtYmVyUmVzcG9uc2USDAoEbm9kZRgBIAEoCRIMCgRuYW1lGAIgASgJEhEKCWNvbmZpcm1lZBgDIAMoCRJECgt1bmNvbmZpcm1lZBgEIAMoCzIvLnN0aWNoLnYxLkZvcmdldE1lbWJlclJlc3BvbnNlLlVuY29uZmlybWVkRW50cnkaMgoQVW5jb25maXJtZWRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBMs4CCgxBZG1pblNlcnZpY2USXgoQR2V0Q2x1c3RlclN0YXR1cxIhLnN0aWNoLnYxLkdldENsdXN0ZXJTdGF0dXNSZXF1ZXN0GiIuc3RpY2gudjEuR2V0Q2x1c3RlclN0YXR1c1Jlc3BvbnNlIgOQAgESOAoFTGVhdmUSFi5zdGljaC52MS5MZWF2ZVJlcXVlc3QaFy5zdGljaC52MS5MZWF2ZVJlc3BvbnNlEk0KDEZvcmdldE1lbWJlchIdLnN0aWNoLnYxLkZvcmdldE1lbWJlclJlcXVlc3QaHi5zdGljaC52MS5Gb3JnZXRNZW1iZXJSZXNwb25zZRJVCg1HZXRTZXJ2ZXJJbmZvEh4uc3RpY2gudjEuR2V0U2VydmVySW5mb1JlcXVlc3QaHy5zdGljaC52MS5HZXRTZXJ2ZXJJbmZvUmVzcG9uc2UiA5ACAUIyWjBnaXRodWIuY29tL3N0aWNoZGV2L3N0aWNoL3Byb3RvL3N0aWNoL3YxO3N0aWNodjFiBnByb3RvMw", [file_buf_validate_validate]);
 
 /**
  * @generated from message stich.v1.GetServerInfoRequest
@@ -243,8 +244,9 @@ export type GetClusterStatusResponse = Message<"stich.v1.GetClusterStatusRespons
   members: ClusterMember[];
 
   /**
-   * Members that failed (left without handing off) and have not returned;
-   * grains they stored answer Unavailable until they do.
+   * Members that failed (left without handing off) and have not returned
+   * or been forgotten (ForgetMember). They keep their place in the replica
+   * sets, so their grains have one copy fewer until they return.
    *
    * @generated from field: repeated stich.v1.ClusterMember failed = 3;
    */
@@ -359,8 +361,68 @@ export const LeaveResponseSchema: GenMessage<LeaveResponse> = /*@__PURE__*/
   messageDesc(file_stich_v1_admin, 9);
 
 /**
- * AdminService reports on and steers the cluster. Leave is accepted only
- * from the node's own machine (a loopback peer).
+ * @generated from message stich.v1.ForgetMemberRequest
+ */
+export type ForgetMemberRequest = Message<"stich.v1.ForgetMemberRequest"> & {
+  /**
+   * Name of the failed member, as `stich cluster status` lists it.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message stich.v1.ForgetMemberRequest.
+ * Use `create(ForgetMemberRequestSchema)` to create a new message.
+ */
+export const ForgetMemberRequestSchema: GenMessage<ForgetMemberRequest> = /*@__PURE__*/
+  messageDesc(file_stich_v1_admin, 10);
+
+/**
+ * @generated from message stich.v1.ForgetMemberResponse
+ */
+export type ForgetMemberResponse = Message<"stich.v1.ForgetMemberResponse"> & {
+  /**
+   * Node that answered (it forgot the member first).
+   *
+   * @generated from field: string node = 1;
+   */
+  node: string;
+
+  /**
+   * The forgotten member.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * Other live members that confirmed it.
+   *
+   * @generated from field: repeated string confirmed = 3;
+   */
+  confirmed: string[];
+
+  /**
+   * Other live members that did not confirm it, with the reason. They learn
+   * it by gossip (memberlist push/pull) within a few sync intervals.
+   *
+   * @generated from field: map<string, string> unconfirmed = 4;
+   */
+  unconfirmed: { [key: string]: string };
+};
+
+/**
+ * Describes the message stich.v1.ForgetMemberResponse.
+ * Use `create(ForgetMemberResponseSchema)` to create a new message.
+ */
+export const ForgetMemberResponseSchema: GenMessage<ForgetMemberResponse> = /*@__PURE__*/
+  messageDesc(file_stich_v1_admin, 11);
+
+/**
+ * AdminService reports on and steers the cluster. Leave and ForgetMember
+ * are accepted only from the node's own machine (a loopback peer).
  *
  * @generated from service stich.v1.AdminService
  */
@@ -386,6 +448,23 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof LeaveRequestSchema;
     output: typeof LeaveResponseSchema;
+  },
+  /**
+   * ForgetMember removes a failed member (one that left without handing
+   * its grains off) from every live member's view: it no longer holds a
+   * place in placement and replica sets, and anti-entropy copies its
+   * grains to their new replica sets. Until that repair ends those grains
+   * have one copy fewer. Refused with INVALID_ARGUMENT for the serving node
+   * itself, NOT_FOUND for a name that is not a failed member, and
+   * FAILED_PRECONDITION for a live member, when replication is off, or when
+   * the serving node would be left without another live member.
+   *
+   * @generated from rpc stich.v1.AdminService.ForgetMember
+   */
+  forgetMember: {
+    methodKind: "unary";
+    input: typeof ForgetMemberRequestSchema;
+    output: typeof ForgetMemberResponseSchema;
   },
   /**
    * GetServerInfo describes the serving node: its version, region, and the
