@@ -192,6 +192,10 @@ type Node struct {
 
 	shutdownOnce sync.Once
 	shutdownErr  error
+
+	// frozenView, set by fault-injection tests, keeps the node's view of
+	// the membership as it is (as a node that gossip has not reached yet).
+	frozenView atomic.Bool
 }
 
 type nodeMetrics struct {

@@ -410,6 +410,18 @@ func (p *Provider) applyTombstone(t tombstone) (wasFailed, live bool) {
 	return wasFailed, false
 }
 
+// gone reports whether member name left for good as far as this node
+// knows: it left gracefully or was forgotten, and is neither live nor
+// failed now.
+func (p *Provider) gone(name string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, tomb := p.forgotten[name]
+	_, live := p.live[name]
+	_, failed := p.failed[name]
+	return tomb && !live && !failed
+}
+
 func (p *Provider) selfName() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -581,6 +593,13 @@ func (d *eventDelegate) NotifyLeave(n *memberlist.Node) {
 		}
 		p.failed[n.Name] = m
 		p.failedAt[n.Name] = time.Now()
+	}
+	if !failed {
+		// Gone with its grains handed off: like a forgotten member, it
+		// holds no copy a claim must wait for (replica.go, jointQuorum);
+		// the tombstone tells members that missed the departure, and
+		// nodes that start later, by gossip state.
+		p.forgetLocked(tombstone{Name: n.Name, ID: m.ID, At: time.Now().UnixNano()})
 	}
 	p.mu.Unlock()
 	if failed && forgotten {

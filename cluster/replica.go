@@ -108,6 +108,10 @@ type replicator struct {
 
 	stats replStats
 
+	// unreachable, set by fault-injection tests, names members this
+	// node's promises and writes do not reach (a partition).
+	unreachable atomic.Pointer[func(name string) bool]
+
 	ctx    context.Context // cancelled at stop: ends in-flight fan-outs
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -263,10 +267,42 @@ type claim struct {
 	followers atomic.Pointer[[]NodeMeta]
 	quorum    int // majority of the set
 
-	mu     sync.Mutex // serialises commits
-	v      version    // last version written
+	mu sync.Mutex // serialises commits
+	v  version    // last version written
+	// joint, until a write has been acknowledged by a majority of it too,
+	// is the replica set the grain's newest copy was written under, when
+	// it is not this claim's (guarded by mu).
+	joint  *jointSet
 	fenced atomic.Bool
 	entry  atomic.Pointer[activation]
+}
+
+// jointSet is a previous replica set a claim's writes must also reach a
+// majority of: the members of the recorded set that are not gone.
+type jointSet struct {
+	names  []string
+	quorum int
+}
+
+// jointQuorum returns what a claim must reach of the replica set set,
+// recorded with a copy: promises (and, for the write recording the new
+// set, acknowledgements) from a majority of set, where members that left
+// gracefully or were forgotten count as given: they acknowledge no write
+// any more and handed their copies on (or were written off by the
+// operator). So every quorum the old set's writer could still use meets a
+// member that promised the new epoch. A member this node does not know at
+// all counts as not given.
+func (r *replicator) jointQuorum(set []string) *jointSet {
+	j := &jointSet{quorum: len(set)/2 + 1}
+	for _, name := range set {
+		if name != r.n.cfg.Name && r.n.provider != nil && r.n.provider.gone(name) {
+			j.quorum--
+			continue
+		}
+		j.names = append(j.names, name)
+	}
+	j.quorum = max(j.quorum, 0)
+	return j
 }
 
 // fence invalidates the claim and stops its activation (queued calls are
@@ -354,6 +390,11 @@ func (r *replicator) onMembership() {
 	}
 }
 
+// sameSet reports whether a and b name the same members, in any order.
+func sameSet(a, b []string) bool {
+	return len(a) == len(b) && !slices.ContainsFunc(a, func(n string) bool { return !slices.Contains(b, n) })
+}
+
 func sameNames(set []NodeMeta, names []string) bool {
 	if len(set) != len(names) {
 		return false
@@ -434,9 +475,11 @@ func (r *replicator) acquireClaim(ctx context.Context, kind, identity string) (*
 	type copyAt struct {
 		m      NodeMeta
 		v      version
+		set    []string // the replica set v was written under
 		exists bool
 		self   bool
 	}
+	var promisedBy map[string]bool // members that promised the epoch
 	var (
 		epoch  uint64
 		copies []copyAt
@@ -455,7 +498,8 @@ func (r *replicator) acquireClaim(ctx context.Context, kind, identity string) (*
 			continue
 		}
 		epoch = rec.promised
-		copies = []copyAt{{v: rec.v, exists: exists, self: true}}
+		copies = []copyAt{{v: rec.v, set: rec.set, exists: exists, self: true}}
+		promisedBy = map[string]bool{r.n.cfg.Name: true}
 		replies := r.promiseAll(ctx, others, kind, identity, epoch, quorum-1, inS)
 		acks, higher := 1, uint64(0)
 		for _, p := range replies {
@@ -469,7 +513,8 @@ func (r *replicator) acquireClaim(ctx context.Context, kind, identity string) (*
 			if inS[p.m.Name] {
 				acks++
 			}
-			copies = append(copies, copyAt{m: p.m, v: versionOf(p.reply.GetVersion()), exists: p.reply.GetExists()})
+			promisedBy[p.m.Name] = true
+			copies = append(copies, copyAt{m: p.m, v: versionOf(p.reply.GetVersion()), set: p.reply.GetSet(), exists: p.reply.GetExists()})
 		}
 		if higher >= epoch && attempt < 3 {
 			next = higher + 1
@@ -489,6 +534,31 @@ func (r *replicator) acquireClaim(ctx context.Context, kind, identity string) (*
 	for _, c := range copies[1:] {
 		if newest.v.less(c.v) || (newest.v == c.v && c.exists && !newest.exists) {
 			newest = c
+		}
+	}
+	// The newest copy was written under another replica set (membership
+	// changed since): a majority of that set must have promised too, or
+	// the claim that wrote it may still get writes acknowledged there
+	// while this one writes to its own set (docs/replication.md,
+	// "Changing a grain's replica set").
+	var prev *jointSet
+	if len(newest.set) > 0 && !sameSet(newest.set, names) {
+		prev = r.jointQuorum(newest.set)
+		got := 0
+		for _, name := range prev.names {
+			if promisedBy[name] {
+				got++
+			}
+		}
+		if got < prev.quorum {
+			for _, name := range prev.names {
+				for _, f := range v.failed {
+					if f.Name == name {
+						return nil, &UnavailableError{Kind: kind, Identity: identity, Node: name}
+					}
+				}
+			}
+			return nil, fmt.Errorf("%w: %s: %d of its previous replica set %v promised (%w)", ErrMoving, key, got, newest.set, ErrNoQuorum)
 		}
 	}
 	if !newest.self {
@@ -535,6 +605,24 @@ func (r *replicator) acquireClaim(ctx context.Context, kind, identity string) (*
 		return nil, fmt.Errorf("%w: %s: only %d of %d replicas hold its newest copy (%w)", ErrMoving, key, have, len(set), ErrNoQuorum)
 	}
 	r.register(c)
+	if prev != nil {
+		// Record the new set through a majority of both sets before
+		// serving: later claims then find it in any majority of the old.
+		c.mu.Lock()
+		c.joint = prev
+		c.mu.Unlock()
+		gs, err := r.n.store.Grain(kind, identity)
+		if err == nil {
+			b := gs.NewBatch()
+			err = c.commit(b)
+			b.Close()
+		}
+		if err != nil {
+			r.drop(c)
+			c.fence()
+			return nil, fmt.Errorf("%w: %s: recording its new replica set: %w", ErrMoving, key, err)
+		}
+	}
 	r.stats.claims.Add(1)
 	// An alarm replicated to this node was not armed here: arm it now.
 	if gs, err := r.n.store.Grain(kind, identity); err == nil && r.n.alarms != nil {
@@ -557,6 +645,10 @@ func (r *replicator) promiseAll(ctx context.Context, members []NodeMeta, kind, i
 	ch := make(chan promiseReply, len(members))
 	msg := &clusterv1.ReplicaPromise{Kind: kind, Identity: identity, Epoch: epoch, From: r.n.cfg.Name}
 	for _, m := range members {
+		if r.cutOff(m.Name) {
+			ch <- promiseReply{m: m}
+			continue
+		}
 		if !r.spawn(func() {
 			res, _ := r.ask(ctx, m, msg)
 			p, _ := res.(*clusterv1.ReplicaPromiseReply)
@@ -606,7 +698,7 @@ func (c *claim) commit(b *Batch) error {
 	// NB: lsn keeps counting across epochs; the epoch alone orders chains.
 	prev, next := c.v, version{epoch: c.epoch, lsn: c.v.lsn + 1}
 	write, err := proto.Marshal(&clusterv1.ReplicaWrite{Kind: c.kind, Identity: c.identity, Epoch: c.epoch,
-		Prev: prev.proto(), Next: next.proto(), Repr: b.b.Repr()})
+		Prev: prev.proto(), Next: next.proto(), Repr: b.b.Repr(), Set: c.setNames})
 	if err != nil {
 		return fmt.Errorf("cluster: write %s: %w", c.key, err)
 	}
@@ -614,10 +706,26 @@ func (c *claim) commit(b *Batch) error {
 		return fmt.Errorf("cluster: write %s: %d bytes, more than the %d a replicated write may carry", c.key, len(write), maxReplFrame-frameHeader)
 	}
 	followers := *c.followers.Load()
+	inSet := len(followers) // followers[:inSet] are of the claim's set
+	jointAcks, jointIn := 0, []bool(nil)
+	if c.joint != nil {
+		followers = append(followers[:inSet:inSet], c.r.liveOthers(c.joint.names, followers)...)
+		jointIn = make([]bool, len(followers))
+		for i, m := range followers {
+			jointIn[i] = slices.Contains(c.joint.names, m.Name)
+		}
+		if slices.Contains(c.joint.names, c.r.n.cfg.Name) {
+			jointAcks = 1
+		}
+	}
 	// Room for every follower's answer: a "behind" answer is replaced by
 	// the outcome of its snapshot, so there are never more.
 	results := make(chan replReply, len(followers))
 	for i, m := range followers {
+		if c.r.cutOff(m.Name) {
+			results <- replReply{idx: i, err: fmt.Errorf("cluster: %s is cut off (test)", m.Name)}
+			continue
+		}
 		c.r.tr.send(m.ReplAddr, write, i, results)
 	}
 	// The local copy, in parallel with the followers'.
@@ -625,7 +733,7 @@ func (c *claim) commit(b *Batch) error {
 	if c.fenced.Load() {
 		err = ErrFenced
 	} else {
-		_ = b.b.Set(replicaKey(c.kind, c.identity), replicaRecord{promised: c.epoch, v: next}.encode(), nil)
+		_ = b.b.Set(replicaKey(c.kind, c.identity), replicaRecord{promised: c.epoch, v: next, set: c.setNames}.encode(), nil)
 		err = b.commitLocal()
 	}
 	unlock()
@@ -635,15 +743,21 @@ func (c *claim) commit(b *Batch) error {
 	}
 	c.v = next
 	acks, answered := 1, 0
+	enough := func() bool { return acks >= c.quorum && (c.joint == nil || jointAcks >= c.joint.quorum) }
 	timeout := time.NewTimer(replicaTimeout)
 	defer timeout.Stop()
 wait:
-	for acks < c.quorum && answered < len(followers) {
+	for !enough() && answered < len(followers) {
 		select {
 		case res := <-results:
 			switch c.judge(res) {
 			case synced:
-				acks++
+				if res.idx < inSet {
+					acks++
+				}
+				if jointIn != nil && jointIn[res.idx] {
+					jointAcks++
+				}
 				answered++
 			case behind:
 				// The snapshot is taken after the local commit: it holds next.
@@ -662,13 +776,38 @@ wait:
 			break wait
 		}
 	}
-	if acks < c.quorum {
+	if !enough() {
 		c.r.stats.writesFailed.Add(1)
 		c.fence()
+		if c.joint != nil && jointAcks < c.joint.quorum {
+			return fmt.Errorf("cluster: write %s: %d of its previous replica set %v synced: %w", c.key, jointAcks, c.joint.names, ErrNoQuorum)
+		}
 		return fmt.Errorf("cluster: write %s: %d of %d replicas synced: %w", c.key, acks, len(c.setNames), ErrNoQuorum)
 	}
+	c.joint = nil
 	c.r.stats.writesAcked.Add(1)
 	return nil
+}
+
+// cutOff reports whether a fault-injection test cut this node off from
+// member name.
+func (r *replicator) cutOff(name string) bool {
+	f := r.unreachable.Load()
+	return f != nil && (*f)(name)
+}
+
+// liveOthers returns the live members named in names that are not this
+// node and not in exclude.
+func (r *replicator) liveOthers(names []string, exclude []NodeMeta) []NodeMeta {
+	var out []NodeMeta
+	for _, m := range r.n.currentView().all {
+		if m.Name == r.n.cfg.Name || !slices.Contains(names, m.Name) ||
+			slices.ContainsFunc(exclude, func(x NodeMeta) bool { return x.Name == m.Name }) {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // A follower's answer to a write, judged.
@@ -731,7 +870,7 @@ func (r *replicator) servePromise(m *clusterv1.ReplicaPromise) *clusterv1.Replic
 	if err != nil {
 		return &clusterv1.ReplicaPromiseReply{Error: routeErrorFromGo(err)}
 	}
-	return &clusterv1.ReplicaPromiseReply{Ok: ok, Promised: rec.promised, Version: rec.v.proto(), Exists: exists}
+	return &clusterv1.ReplicaPromiseReply{Ok: ok, Promised: rec.promised, Version: rec.v.proto(), Exists: exists, Set: rec.set}
 }
 
 // serveWrites applies replicated writes that arrived together on one
@@ -778,7 +917,7 @@ func (r *replicator) serveWrites(ws []*clusterv1.ReplicaWrite) []*clusterv1.Repl
 		if m.GetEpoch() > rec.promised {
 			r.fenceOlder(key, m.GetEpoch())
 		}
-		applied := replicaRecord{promised: max(rec.promised, m.GetEpoch()), v: next}
+		applied := replicaRecord{promised: max(rec.promised, m.GetEpoch()), v: next, set: m.GetSet()}
 		if err := r.n.store.stageRepr(b, m.GetKind(), m.GetIdentity(), m.GetRepr(), applied); err != nil {
 			replies[i] = &clusterv1.ReplicaWriteReply{Error: routeErrorFromGo(err)}
 			continue
@@ -829,7 +968,7 @@ func (r *replicator) install(snap *clusterv1.ReplicaSnapshot, epoch uint64) (boo
 	if epoch > rec.promised {
 		r.fenceOlder(key, epoch)
 	}
-	return true, r.n.store.installSnapshot(snap, replicaRecord{promised: max(rec.promised, epoch), v: sv})
+	return true, r.n.store.installSnapshot(snap, replicaRecord{promised: max(rec.promised, epoch), v: sv, set: snap.GetSet()})
 }
 
 func (r *replicator) serveInstall(m *clusterv1.ReplicaInstall) *clusterv1.ReplicaWriteReply {

@@ -39,6 +39,10 @@ func versionOf(p *clusterv1.ReplicaVersion) version {
 type replicaRecord struct {
 	promised uint64  // highest epoch promised; older writers are refused
 	v        version // last applied write
+	// set names the replica set of the claim (epoch v.epoch) that wrote v:
+	// the configuration a new claim must also reach a majority of.
+	// Empty in records written before sets were recorded.
+	set []string
 }
 
 func replicaKey(kind, identity string) []byte {
@@ -49,12 +53,37 @@ func replicaKey(kind, identity string) []byte {
 	return append(k, identity...)
 }
 
+// encode: promised | version epoch | version lsn (3 × 8 bytes
+// big-endian), then each name of set as uvarint length and bytes.
 func (r replicaRecord) encode() []byte {
-	var b [24]byte
+	b := make([]byte, 24, 24+8*len(r.set))
 	binary.BigEndian.PutUint64(b[0:], r.promised)
 	binary.BigEndian.PutUint64(b[8:], r.v.epoch)
 	binary.BigEndian.PutUint64(b[16:], r.v.lsn)
-	return b[:]
+	for _, name := range r.set {
+		b = binary.AppendUvarint(b, uint64(len(name)))
+		b = append(b, name...)
+	}
+	return b
+}
+
+func decodeRecord(v []byte) (replicaRecord, error) {
+	if len(v) < 24 {
+		return replicaRecord{}, fmt.Errorf("cluster: replica record of %d bytes", len(v))
+	}
+	rec := replicaRecord{
+		promised: binary.BigEndian.Uint64(v[0:]),
+		v:        version{binary.BigEndian.Uint64(v[8:]), binary.BigEndian.Uint64(v[16:])},
+	}
+	for rest := v[24:]; len(rest) > 0; {
+		n, k := binary.Uvarint(rest)
+		if k <= 0 || n > uint64(len(rest)-k) || n > maxNameLen {
+			return replicaRecord{}, fmt.Errorf("cluster: replica record: bad replica set")
+		}
+		rec.set = append(rec.set, string(rest[k:k+int(n)]))
+		rest = rest[k+int(n):]
+	}
+	return rec, nil
 }
 
 // readRecord returns the replica record of a grain (zero if none).
@@ -67,13 +96,7 @@ func readRecord(r pebble.Reader, kind, identity string) (replicaRecord, error) {
 		return replicaRecord{}, fmt.Errorf("cluster: read replica record: %w", err)
 	}
 	defer closer.Close()
-	if len(v) != 24 {
-		return replicaRecord{}, fmt.Errorf("cluster: replica record of %d bytes", len(v))
-	}
-	return replicaRecord{
-		promised: binary.BigEndian.Uint64(v[0:]),
-		v:        version{binary.BigEndian.Uint64(v[8:]), binary.BigEndian.Uint64(v[16:])},
-	}, nil
+	return decodeRecord(v)
 }
 
 // keyLocks serialises changes to one grain's replica state on this node
@@ -126,7 +149,7 @@ func (s *Store) snapshot(kind, identity string) (*clusterv1.ReplicaSnapshot, boo
 	if err != nil {
 		return nil, false, err
 	}
-	out.Version = rec.v.proto()
+	out.Version, out.Set = rec.v.proto(), rec.set
 	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: gs.prefix, UpperBound: prefixEnd(gs.prefix)})
 	if err != nil {
 		return nil, false, fmt.Errorf("cluster: snapshot %s/%s: %w", kind, identity, err)

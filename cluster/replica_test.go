@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -486,4 +487,125 @@ func TestReplicatedLoneNodeThenJoin(t *testing.T) {
 	// every write.
 	checkLog(t, a, "solo", 6)
 	checkLog(t, b, "solo", 6)
+}
+
+// TestReplicatedJoinDuringPartitionOneWriter is the membership change
+// concurrent with a partition: d joins and becomes the owner of a grain
+// whose replica set changes from {a, b, c} to one with d, while the old
+// owner W and its follower F neither see d (their views are frozen) nor
+// can be reached by it. d reaches a majority of its new set (itself and
+// x), so without the joint rule it would claim the grain while W goes on
+// getting writes acknowledged by F: two writers. The claim must fail
+// until it also reaches a majority of the set the newest copy was written
+// under; once the partition heals it succeeds, records its set through
+// both majorities, and loses no acknowledged write.
+func TestReplicatedJoinDuringPartitionOneWriter(t *testing.T) {
+	tc := newReplicatedCluster(t, "a", "b", "c")
+	a := tc.nodes["a"]
+	metas := a.Members()
+	d := NodeMeta{Name: "d", Kinds: []string{"counter"}, Region: metas[0].Region}
+	// A grain that d will own, whose new set keeps two of a, b, c.
+	var id string
+	var oldSet, newSet []NodeMeta
+	for i := 0; id == ""; i++ {
+		cand := fmt.Sprintf("j%d", i)
+		newSet = LookupN("counter", cand, append(slices.Clone(metas), d), 3)
+		oldSet = LookupN("counter", cand, metas, 3)
+		if newSet[0].Name == "d" {
+			id = cand
+		}
+	}
+	w := tc.nodes[oldSet[0].Name]
+	var x string // in both sets, not the old owner: the one d reaches
+	for _, m := range newSet[1:] {
+		if m.Name != w.Name() {
+			x = m.Name
+			break
+		}
+	}
+	var cut []string // the old owner and its other follower
+	for _, m := range oldSet {
+		if m.Name != x {
+			cut = append(cut, m.Name)
+		}
+	}
+	t.Logf("grain %s: old set %v (owner %s), new set %v; d reaches only %s", id, names(oldSet), w.Name(), names(newSet), x)
+	var acked uint64
+	for range 3 {
+		n, err := tc.call(w, id, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acked = n
+	}
+	for _, name := range cut {
+		tc.nodes[name].frozenView.Store(true)
+	}
+	tc.noWait = true
+	dn := tc.start("d")
+	isCut := func(name string) bool { return slices.Contains(cut, name) }
+	dn.repl.unreachable.Store(&isCut)
+	testutil.WaitFor(t, 20*time.Second, func() error {
+		for _, n := range []*Node{dn, tc.nodes[x]} {
+			if got := len(n.currentView().live); got != 4 {
+				return fmt.Errorf("%s sees %d members", n.Name(), got)
+			}
+		}
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if c, err := dn.repl.acquireClaim(ctx, "counter", id); err == nil {
+		dn.repl.drop(c)
+		t.Fatalf("d claimed %s with epoch %d from %s alone, while %s still writes through %v", id, c.epoch, x, w.Name(), cut)
+	} else if !errors.Is(err, ErrNoQuorum) {
+		t.Fatalf("d's claim: %v, want ErrNoQuorum", err)
+	}
+	// The old owner is the one writer: its writes still succeed.
+	for range 2 {
+		n, err := tc.call(w, id, true)
+		if err != nil {
+			t.Fatalf("the old owner's write during the partition: %v", err)
+		}
+		acked = n
+	}
+	// Heal: views move on, d reaches everyone.
+	dn.repl.unreachable.Store(nil)
+	for _, name := range cut {
+		n := tc.nodes[name]
+		n.frozenView.Store(false)
+		n.onMembership(n.provider.Members(), n.provider.Failed())
+	}
+	tc.waitMembers(4)
+	var got uint64
+	testutil.WaitFor(t, 20*time.Second, func() error {
+		n, err := tc.call(dn, id, false)
+		got = n
+		return err
+	})
+	if got != acked {
+		t.Fatalf("after healing %s reads %d, want the %d acknowledged", id, got, acked)
+	}
+	// The new set is recorded on a majority of both sets.
+	recorded := 0
+	for _, m := range append(slices.Clone(oldSet), newSet[0]) {
+		rec, err := readRecord(tc.nodes[m.Name].store.db, "counter", id)
+		if err == nil && slices.Equal(rec.set, names(newSet)) {
+			recorded++
+		}
+	}
+	if recorded < 3 {
+		t.Errorf("the new set is recorded on %d of the 4 members of both sets", recorded)
+	}
+	if n, err := tc.call(dn, id, true); err != nil || n != acked+1 {
+		t.Fatalf("write through d after healing: %d, %v", n, err)
+	}
+}
+
+func names(ms []NodeMeta) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Name
+	}
+	return out
 }

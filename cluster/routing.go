@@ -55,6 +55,9 @@ func (n *Node) currentView() *view { return n.view.Load() }
 // onMembership installs a new view (called from the provider's publishing
 // goroutine).
 func (n *Node) onMembership(members, failed []NodeMeta) {
+	if n.frozenView.Load() {
+		return
+	}
 	v := &view{failed: failed}
 	for _, m := range members {
 		v.all = append(v.all, m)

@@ -1007,9 +1007,13 @@ type ReplicaPromiseReply struct {
 	Ok       bool   `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
 	Promised uint64 `protobuf:"varint,2,opt,name=promised,proto3" json:"promised,omitempty"`
 	// The member's copy: its version, and whether it has any data.
-	Version       *ReplicaVersion `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
-	Exists        bool            `protobuf:"varint,4,opt,name=exists,proto3" json:"exists,omitempty"`
-	Error         *RouteError     `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	Version *ReplicaVersion `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	Exists  bool            `protobuf:"varint,4,opt,name=exists,proto3" json:"exists,omitempty"`
+	Error   *RouteError     `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	// The replica set (member names) of the claim that wrote the copy's
+	// version; empty if unknown (no version yet, or written before sets were
+	// recorded). A new claim with another set needs a majority of it too.
+	Set           []string `protobuf:"bytes,6,rep,name=set,proto3" json:"set,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1079,6 +1083,13 @@ func (x *ReplicaPromiseReply) GetError() *RouteError {
 	return nil
 }
 
+func (x *ReplicaPromiseReply) GetSet() []string {
+	if x != nil {
+		return x.Set
+	}
+	return nil
+}
+
 // ReplicaWrite carries one committed batch of a grain's owner to a follower.
 type ReplicaWrite struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -1090,7 +1101,9 @@ type ReplicaWrite struct {
 	Prev *ReplicaVersion `protobuf:"bytes,4,opt,name=prev,proto3" json:"prev,omitempty"`
 	Next *ReplicaVersion `protobuf:"bytes,5,opt,name=next,proto3" json:"next,omitempty"`
 	// Pebble batch representation of the grain's writes.
-	Repr          []byte `protobuf:"bytes,6,opt,name=repr,proto3" json:"repr,omitempty"`
+	Repr []byte `protobuf:"bytes,6,opt,name=repr,proto3" json:"repr,omitempty"`
+	// The writer's replica set (member names), recorded with the version.
+	Set           []string `protobuf:"bytes,7,rep,name=set,proto3" json:"set,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1163,6 +1176,13 @@ func (x *ReplicaWrite) GetNext() *ReplicaVersion {
 func (x *ReplicaWrite) GetRepr() []byte {
 	if x != nil {
 		return x.Repr
+	}
+	return nil
+}
+
+func (x *ReplicaWrite) GetSet() []string {
+	if x != nil {
+		return x.Set
 	}
 	return nil
 }
@@ -1300,6 +1320,9 @@ type ReplicaSnapshot struct {
 	// Unix nanoseconds of the grain's alarm; 0 means none.
 	AlarmUnixNano int64       `protobuf:"varint,5,opt,name=alarm_unix_nano,json=alarmUnixNano,proto3" json:"alarm_unix_nano,omitempty"`
 	Error         *RouteError `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	// The replica set of the claim that wrote version (see
+	// ReplicaPromiseReply.set).
+	Set           []string `protobuf:"bytes,7,rep,name=set,proto3" json:"set,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1372,6 +1395,13 @@ func (x *ReplicaSnapshot) GetAlarmUnixNano() int64 {
 func (x *ReplicaSnapshot) GetError() *RouteError {
 	if x != nil {
 		return x.Error
+	}
+	return nil
+}
+
+func (x *ReplicaSnapshot) GetSet() []string {
+	if x != nil {
+		return x.Set
 	}
 	return nil
 }
@@ -1661,20 +1691,22 @@ const file_stich_cluster_v1_cluster_proto_rawDesc = "" +
 	"\x04from\x18\x04 \x01(\tR\x04from\"8\n" +
 	"\x0eReplicaVersion\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x10\n" +
-	"\x03lsn\x18\x02 \x01(\x04R\x03lsn\"\xc9\x01\n" +
+	"\x03lsn\x18\x02 \x01(\x04R\x03lsn\"\xdb\x01\n" +
 	"\x13ReplicaPromiseReply\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x1a\n" +
 	"\bpromised\x18\x02 \x01(\x04R\bpromised\x12:\n" +
 	"\aversion\x18\x03 \x01(\v2 .stich.cluster.v1.ReplicaVersionR\aversion\x12\x16\n" +
 	"\x06exists\x18\x04 \x01(\bR\x06exists\x122\n" +
-	"\x05error\x18\x05 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\"\xd4\x01\n" +
+	"\x05error\x18\x05 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\x12\x10\n" +
+	"\x03set\x18\x06 \x03(\tR\x03set\"\xe6\x01\n" +
 	"\fReplicaWrite\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
 	"\bidentity\x18\x02 \x01(\tR\bidentity\x12\x14\n" +
 	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\x124\n" +
 	"\x04prev\x18\x04 \x01(\v2 .stich.cluster.v1.ReplicaVersionR\x04prev\x124\n" +
 	"\x04next\x18\x05 \x01(\v2 .stich.cluster.v1.ReplicaVersionR\x04next\x12\x12\n" +
-	"\x04repr\x18\x06 \x01(\fR\x04repr\"\x8b\x01\n" +
+	"\x04repr\x18\x06 \x01(\fR\x04repr\x12\x10\n" +
+	"\x03set\x18\a \x03(\tR\x03set\"\x8b\x01\n" +
 	"\x11ReplicaWriteReply\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x16\n" +
 	"\x06behind\x18\x02 \x01(\bR\x06behind\x12\x1a\n" +
@@ -1682,14 +1714,15 @@ const file_stich_cluster_v1_cluster_proto_rawDesc = "" +
 	"\x05error\x18\x04 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\">\n" +
 	"\fReplicaFetch\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
-	"\bidentity\x18\x02 \x01(\tR\bidentity\"\x8c\x02\n" +
+	"\bidentity\x18\x02 \x01(\tR\bidentity\"\x9e\x02\n" +
 	"\x0fReplicaSnapshot\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
 	"\bidentity\x18\x02 \x01(\tR\bidentity\x12:\n" +
 	"\aversion\x18\x03 \x01(\v2 .stich.cluster.v1.ReplicaVersionR\aversion\x121\n" +
 	"\aentries\x18\x04 \x03(\v2\x17.stich.cluster.v1.EntryR\aentries\x12&\n" +
 	"\x0falarm_unix_nano\x18\x05 \x01(\x03R\ralarmUnixNano\x122\n" +
-	"\x05error\x18\x06 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\"e\n" +
+	"\x05error\x18\x06 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\x12\x10\n" +
+	"\x03set\x18\a \x03(\tR\x03set\"e\n" +
 	"\x0eReplicaInstall\x12=\n" +
 	"\bsnapshot\x18\x01 \x01(\v2!.stich.cluster.v1.ReplicaSnapshotR\bsnapshot\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"z\n" +
