@@ -22,12 +22,16 @@ import (
 //  1. A grain's replica set S is the first R members in rendezvous order
 //     over live (not leaving) and failed members; a failed member leaves
 //     the ranking when it is forgotten (forget.go).
-//  2. A copy's replica record holds the highest epoch it promised and the
-//     version (epoch, lsn) of the last write it applied; both change only
-//     under the grain's key lock, in the same synced commit as the data.
-//  3. An activation writes only after a majority of S promised its epoch;
-//     a member that promised epoch e refuses writes and installs from
-//     activations with an older epoch.
+//  2. A copy's replica record holds the highest epoch it promised, the
+//     version (epoch, lsn) of the last write it applied and the replica
+//     set that write was made under; they change only under the grain's
+//     key lock, in the same synced commit as the data.
+//  3. An activation writes only after a majority of S promised its epoch,
+//     and, when the newest copy it found was written under another set,
+//     a majority of that set too (gone members counting as given) and a
+//     write recording S reached a majority of both; a member that promised
+//     epoch e refuses writes and installs from activations with an older
+//     epoch.
 //  4. Before serving, the new owner holds the newest version any member
 //     that promised reported, and a majority of S holds it too. Since every
 //     acknowledged write is on a majority of S, and majorities intersect,
