@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -105,8 +106,9 @@ func TestForgetTombstones(t *testing.T) {
 	if got := fmt.Sprint(failedNames(p)); got != "[c/c2]" {
 		t.Fatalf("failure after rejoining: %s", got)
 	}
-	if len((*metaDelegate)(p).LocalState(false)) != 0 {
-		t.Fatal("the tombstone outlived the member's return")
+	var st gossipState
+	if err := json.Unmarshal((*metaDelegate)(p).LocalState(false), &st); err != nil || len(st.Forgotten) != 0 {
+		t.Fatalf("the tombstone outlived the member's return: %+v, %v", st, err)
 	}
 
 	// The last other live member cannot be forgotten away.
@@ -406,5 +408,40 @@ func TestForgetFailedAfterInCluster(t *testing.T) {
 	}
 	if seq, err := appendVia(tc.nodes["b"], "x"); err != nil || seq != 2 {
 		t.Fatalf("append after the automatic forget: %d, %v", seq, err)
+	}
+}
+
+// TestLearnFailedFromGossip checks which failures a node takes from a
+// peer's state: one it knows nothing about, not one of a member it sees
+// live, of another incarnation than it knows, that left gracefully, or
+// itself.
+func TestLearnFailedFromGossip(t *testing.T) {
+	peer := newFakeProvider(t, "a", map[string]string{"a": "a1", "c": "c1", "d": "d1", "e": "e1", "x": "x1"})
+	for _, name := range []string{"c", "d", "e", "x"} {
+		(*eventDelegate)(peer).NotifyLeave(fakeMember(t, name, name+"1"))
+	}
+	state := (*metaDelegate)(peer).LocalState(false)
+
+	fresh := NewProvider(ProviderConfig{Meta: NodeMeta{Name: "x"}}) // x restarted: knows nothing
+	(*eventDelegate)(fresh).NotifyJoin(fakeMember(t, "d", "d1"))    // sees d live
+	(*eventDelegate)(fresh).NotifyJoin(fakeMember(t, "e", "e2"))    // knows e's next incarnation
+	(*eventDelegate)(fresh).NotifyLeave(fakeMember(t, "e", "e2"))   // which failed: e/e2
+	(*metaDelegate)(fresh).MergeRemoteState(state, true)
+	if got := fmt.Sprint(failedNames(fresh)); got != "[c/c1 e/e2]" {
+		t.Fatalf("failed after merging a peer's state: %s, want [c/c1 e/e2]", got)
+	}
+
+	// A member that left gracefully holds a tombstone: not learnt as failed.
+	left := newFakeProvider(t, "b", map[string]string{"b": "b1", "c": "c1"})
+	m := fakeMember(t, "c", "c1")
+	m.Meta, _ = json.Marshal(NodeMeta{ID: "c1", Name: "c", ActorAddr: "127.0.0.1:1", Leaving: true})
+	(*eventDelegate)(left).NotifyJoin(m)
+	(*eventDelegate)(left).NotifyLeave(m)
+	(*metaDelegate)(left).MergeRemoteState(state, false)
+	if got := failedNames(left); slices.Contains(got, "c/c1") {
+		t.Fatalf("a member that left gracefully learnt as failed: %v", got)
+	}
+	if !left.gone("c") {
+		t.Fatal("a member that left gracefully is not gone")
 	}
 }

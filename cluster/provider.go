@@ -100,6 +100,10 @@ type tombstone struct {
 // the forget message learns it at its next sync.
 type gossipState struct {
 	Forgotten []tombstone `json:"forgotten,omitempty"`
+	// Failed are the members the sender saw fail and not return: a node
+	// that starts later learns them here (memberlist tells a joiner nothing
+	// of dead members), so its replica sets agree with its peers'.
+	Failed []NodeMeta `json:"failed,omitempty"`
 }
 
 // Provider is a protoactor-go ClusterProvider backed by hashicorp/memberlist.
@@ -410,6 +414,33 @@ func (p *Provider) applyTombstone(t tombstone) (wasFailed, live bool) {
 	return wasFailed, false
 }
 
+// learnFailed records a member a peer saw fail, unless this node knows
+// better: it sees the member live, has it failed already, holds a
+// tombstone for that incarnation (it left or was forgotten), or knows
+// another incarnation of it (the peer's news is stale).
+func (p *Provider) learnFailed(m NodeMeta) {
+	if m.Name == "" || m.Name == p.selfName() {
+		return
+	}
+	p.mu.Lock()
+	_, live := p.live[m.Name]
+	_, failed := p.failed[m.Name]
+	t, tomb := p.forgotten[m.Name]
+	k, known := p.known[m.Name]
+	if live || failed || (tomb && t.matches(m.ID)) || (known && k.ID != m.ID) || len(p.failed) >= maxTombstones {
+		p.mu.Unlock()
+		return
+	}
+	p.failed[m.Name] = m
+	p.failedAt[m.Name] = time.Now()
+	p.known[m.Name] = m
+	p.mu.Unlock()
+	if p.cfg.Logger != nil {
+		p.cfg.Logger.Info("member failed (learnt from a peer)", "member", m.Name, "id", m.ID)
+	}
+	p.signal()
+}
+
 // gone reports whether member name left for good as far as this node
 // knows: it left gracefully or was forgotten, and is neither live nor
 // failed now.
@@ -528,12 +559,12 @@ func (d *metaDelegate) GetBroadcasts(overhead, limit int) [][]byte { return nil 
 // (periodic, and at join).
 func (d *metaDelegate) LocalState(join bool) []byte {
 	d.mu.Lock()
-	st := gossipState{Forgotten: make([]tombstone, 0, len(d.forgotten))}
+	st := gossipState{Forgotten: make([]tombstone, 0, len(d.forgotten)), Failed: byName(d.failed)}
 	for _, t := range d.forgotten {
 		st.Forgotten = append(st.Forgotten, t)
 	}
 	d.mu.Unlock()
-	if len(st.Forgotten) == 0 {
+	if len(st.Forgotten) == 0 && len(st.Failed) == 0 {
 		return nil
 	}
 	sort.Slice(st.Forgotten, func(i, j int) bool { return st.Forgotten[i].Name < st.Forgotten[j].Name })
@@ -553,6 +584,9 @@ func (d *metaDelegate) MergeRemoteState(buf []byte, join bool) {
 	}
 	for _, t := range st.Forgotten {
 		(*Provider)(d).applyTombstone(t)
+	}
+	for _, m := range st.Failed {
+		(*Provider)(d).learnFailed(m)
 	}
 }
 

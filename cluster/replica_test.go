@@ -609,3 +609,38 @@ func names(ms []NodeMeta) []string {
 	}
 	return out
 }
+
+// TestRestartedNodeLearnsFailedMembers: memberlist tells a joiner nothing
+// of dead members, so a node restarted while c is down would rank grains
+// without c, unlike its peers; it learns c's failure from their gossip
+// state at join, and its replica sets agree with theirs.
+func TestRestartedNodeLearnsFailedMembers(t *testing.T) {
+	tc := newReplicatedCluster(t, "a", "b", "c")
+	tc.nodes["c"].Kill()
+	delete(tc.nodes, "c")
+	tc.waitMembers(2)
+	testutil.WaitFor(t, 20*time.Second, func() error {
+		if f := tc.nodes["a"].provider.Failed(); len(f) != 1 || f[0].Name != "c" {
+			return fmt.Errorf("a's failed members: %v", names(f))
+		}
+		return nil
+	})
+	tc.nodes["b"].Kill()
+	delete(tc.nodes, "b")
+	b := tc.start("b")
+	testutil.WaitFor(t, 20*time.Second, func() error {
+		if f := b.provider.Failed(); len(f) != 1 || f[0].Name != "c" {
+			return fmt.Errorf("restarted b's failed members: %v", names(f))
+		}
+		return nil
+	})
+	a := tc.nodes["a"]
+	for i := range 20 {
+		id := fmt.Sprintf("s%d", i)
+		setA, _ := a.repl.replicaSet(a.currentView(), "counter", id, false)
+		setB, _ := b.repl.replicaSet(b.currentView(), "counter", id, false)
+		if !slices.Equal(names(setA), names(setB)) {
+			t.Fatalf("%s: a ranks %v, restarted b %v", id, names(setA), names(setB))
+		}
+	}
+}
