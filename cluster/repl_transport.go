@@ -161,12 +161,15 @@ func (t *replTransport) serveConn(c net.Conn) error {
 	br := bufio.NewReaderSize(c, 64<<10)
 	bw := bufio.NewWriterSize(c, 16<<10)
 	var magic [len(replMagic)]byte
+	// A peer that connects and says nothing does not hold a goroutine.
+	_ = c.SetReadDeadline(time.Now().Add(t.replyTimeout))
 	if _, err := io.ReadFull(br, magic[:]); err != nil {
 		return fmt.Errorf("read preamble: %w", err)
 	}
 	if string(magic[:]) != replMagic {
 		return fmt.Errorf("not a stich replication stream (preamble %q)", magic[:])
 	}
+	_ = c.SetReadDeadline(time.Time{}) // idle streams stay; TCP keep-alive finds dead peers
 	var (
 		ids    []uint64
 		writes []*clusterv1.ReplicaWrite

@@ -22,6 +22,13 @@ import (
 // transport serves replicated writes on loopback, as a follower node's does.
 func newTestFollower(t *testing.T, name string) *replicator {
 	t.Helper()
+	return newTestFollowerTimeout(t, name, replicaTimeout)
+}
+
+// newTestFollowerTimeout is newTestFollower with the transport's reply
+// timeout set to timeout.
+func newTestFollowerTimeout(t *testing.T, name string, timeout time.Duration) *replicator {
+	t.Helper()
 	s, err := OpenStore("", StoreOptions{InMemory: true})
 	if err != nil {
 		t.Fatal(err)
@@ -32,6 +39,7 @@ func newTestFollower(t *testing.T, name string) *replicator {
 	if r.tr, err = listenRepl(r, "127.0.0.1:0", n.log); err != nil {
 		t.Fatal(err)
 	}
+	r.tr.replyTimeout = timeout
 	r.tr.start()
 	t.Cleanup(func() {
 		r.stop()
@@ -189,6 +197,18 @@ func TestReplStreamRefusesGarbage(t *testing.T) {
 		}
 		c.Close()
 	}
+	// A client that connects and says nothing is dropped after the reply
+	// timeout.
+	impatient := newTestFollowerTimeout(t, "impatient", 200*time.Millisecond)
+	silent, err := net.Dial("tcp", impatient.tr.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	silent.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := silent.Read(make([]byte, 64)); !errors.Is(err, io.EOF) {
+		t.Errorf("silent client: read %d bytes, %v; want the stream closed", n, err)
+	}
+	silent.Close()
 	leader := newTestFollower(t, "leader")
 	results := make(chan replReply, 1)
 	leader.tr.send(f.tr.addr(), grainWrite(t, leader.n.store, "a", 1), 0, results)
@@ -217,8 +237,7 @@ func TestReplStreamPeerStopsAnswering(t *testing.T) {
 			go io.Copy(io.Discard, c) // reads, never answers
 		}
 	}()
-	leader := newTestFollower(t, "leader")
-	leader.tr.replyTimeout = 300 * time.Millisecond
+	leader := newTestFollowerTimeout(t, "leader", 300*time.Millisecond)
 	for round := 1; round <= 2; round++ {
 		results := make(chan replReply, 2)
 		start := time.Now()
