@@ -27,18 +27,40 @@ import (
 func TestReplicatedSIGKILL(t *testing.T) {
 	for i, seed := range []uint64{1, 2, 3} {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			replicatedKill(t, seed, i == 0)
+			replicatedKill(t, seed, i == 0, 800*time.Millisecond)
 		})
 	}
+	// The same through a model (the fake OpenAI-compatible endpoint,
+	// streaming slowly): the kill lands inside model streams, which the
+	// sessions' new owners start again.
+	t.Run("model/seed=4", func(t *testing.T) {
+		srv := fakeModel(t, "cluster_slow.json")
+		t.Setenv("OPENAI_API_KEY", "sk-llmtest-any")
+		replicatedKill(t, 4, false, 3*time.Second, "--provider", "openai", "--base-url", srv.URL, "--model", "gpt-test")
+		reqs := srv.Requests()
+		if len(reqs) < 20*3 {
+			t.Fatalf("the model served %d requests for 20 sessions", len(reqs))
+		}
+		for i, r := range reqs {
+			if r.Response < 0 {
+				t.Fatalf("model request %d matched no scripted answer: %.200q", i, r.Messages[len(r.Messages)-1].Content)
+			}
+		}
+		t.Logf("the model served %d requests, %d streams abandoned by the killed node", len(reqs), srv.Disconnects())
+	})
 }
 
-func replicatedKill(t *testing.T, seed uint64, restart bool) {
+// replicatedKill runs 20 sessions on 3 nodes and SIGKILLs the node owning
+// the most of them within killWindow of their creation (at a moment
+// seeded by seed); with restart, the node then returns with its data and
+// again with its data deleted. extra are stich serve flags.
+func replicatedKill(t *testing.T, seed uint64, restart bool, killWindow time.Duration, extra ...string) {
 	rng := rand.New(rand.NewPCG(seed, seed))
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	n1 := startMember(t, "n1", t.TempDir(), "")
-	n2 := startMember(t, "n2", t.TempDir(), n1.gossip)
-	n3 := startMember(t, "n3", t.TempDir(), n1.gossip)
+	n1 := startMember(t, "n1", t.TempDir(), "", extra...)
+	n2 := startMember(t, "n2", t.TempDir(), n1.gossip, extra...)
+	n3 := startMember(t, "n3", t.TempDir(), n1.gossip, extra...)
 	members := map[string]*member{"n1": n1, "n2": n2, "n3": n3}
 	waitClusterSize(t, 3, n1, n2, n3)
 
@@ -87,7 +109,7 @@ func replicatedKill(t *testing.T, seed uint64, restart bool) {
 		}()
 	}
 	// SIGKILL the victim at a random moment of the generations.
-	delay := time.Duration(rng.IntN(800)) * time.Millisecond
+	delay := time.Duration(rng.Int64N(int64(killWindow)))
 	select {
 	case <-time.After(time.Until(created.Add(delay))):
 	case <-ctx.Done():
