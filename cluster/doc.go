@@ -25,10 +25,14 @@
 //     members in rendezvous order over live (not leaving) and failed
 //     members, until a failed member is forgotten ([Node.Forget]).
 //  2. An activation first obtains a new epoch from a majority of the set
-//     and catches up from the newest copy; replicas refuse writes of older
-//     epochs, so two activations never both get a write acknowledged.
+//     (and of the set its newest copy was written under, when membership
+//     changed that) and catches up from the newest copy; replicas refuse
+//     writes of older epochs, so two activations never both get a write
+//     acknowledged.
 //  3. A write returns only after a majority of the set synced it; any
-//     acknowledged write survives the loss of (R-1)/2 members.
+//     acknowledged write survives the loss of (R-1)/2 members. Writes
+//     travel on the replication stream (repl_transport.go), and a follower
+//     commits every write that arrived together in one synced commit.
 //  4. A node that has never seen another member replicates nothing (one
 //     copy, no extra work); R = 1 keeps storage moving with ownership.
 //
