@@ -166,11 +166,7 @@ func copyCount(n *Node, id string) (uint64, version, error) {
 
 func setNames(n *Node, id string) []string {
 	set, _ := n.repl.replicaSet(n.currentView(), "counter", id, false)
-	names := make([]string, len(set))
-	for i, m := range set {
-		names[i] = m.Name
-	}
-	return names
+	return memberNames(set)
 }
 
 // TestForgetFailedMemberReplicated: 3 nodes with R = 3; c is killed, then

@@ -159,7 +159,6 @@ func (t *replTransport) close() {
 // that has arrived, applies them in one group, answers them, and repeats.
 func (t *replTransport) serveConn(c net.Conn) error {
 	br := bufio.NewReaderSize(c, 64<<10)
-	bw := bufio.NewWriterSize(c, 16<<10)
 	var magic [len(replMagic)]byte
 	// A peer that connects and says nothing does not hold a goroutine.
 	_ = c.SetReadDeadline(time.Now().Add(t.replyTimeout))
@@ -174,6 +173,7 @@ func (t *replTransport) serveConn(c net.Conn) error {
 		ids    []uint64
 		writes []*clusterv1.ReplicaWrite
 		buf    []byte
+		out    []byte // the group's replies, written at once
 	)
 	for {
 		ids, writes = ids[:0], writes[:0]
@@ -192,13 +192,15 @@ func (t *replTransport) serveConn(c net.Conn) error {
 			}
 			ids, writes = append(ids, id), append(writes, m)
 		}
-		replies := t.r.serveWrites(writes)
-		for i, rep := range replies {
-			if err := writeFrame(bw, frameWriteReply, ids[i], rep); err != nil {
-				return err
+		out = out[:0]
+		for i, rep := range t.r.serveWrites(writes) {
+			payload, err := proto.Marshal(rep)
+			if err != nil {
+				return fmt.Errorf("encode reply: %w", err)
 			}
+			out = appendFrame(out, frameWriteReply, ids[i], payload)
 		}
-		if err := bw.Flush(); err != nil {
+		if _, err := c.Write(out); err != nil {
 			return err
 		}
 	}
@@ -549,27 +551,6 @@ func appendFrame(b []byte, typ byte, id uint64, payload []byte) []byte {
 	b = append(b, typ)
 	b = binary.BigEndian.AppendUint64(b, id)
 	return append(b, payload...)
-}
-
-// writeFrame appends one frame to w.
-func writeFrame(w *bufio.Writer, typ byte, id uint64, m proto.Message) error {
-	size := proto.Size(m)
-	if size > maxReplFrame-frameHeader {
-		return fmt.Errorf("replication frame of %d bytes is over the %d-byte limit", size, maxReplFrame)
-	}
-	var hdr [4 + frameHeader]byte
-	binary.BigEndian.PutUint32(hdr[0:], uint32(frameHeader+size))
-	hdr[4] = typ
-	binary.BigEndian.PutUint64(hdr[5:], id)
-	if _, err := w.Write(hdr[:]); err != nil {
-		return err
-	}
-	b, err := proto.MarshalOptions{}.MarshalAppend(w.AvailableBuffer(), m)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(b)
-	return err
 }
 
 // readFrame reads one frame, reusing buf for its payload when it is large

@@ -394,6 +394,26 @@ func (r *replicator) onMembership() {
 	}
 }
 
+// memberNames returns the names of ms, in order.
+func memberNames(ms []NodeMeta) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Name
+	}
+	return out
+}
+
+// firstFailed returns the first of names that is a failed member in v, or
+// "".
+func firstFailed(v *view, names []string) string {
+	for _, name := range names {
+		if slices.ContainsFunc(v.failed, func(f NodeMeta) bool { return f.Name == name }) {
+			return name
+		}
+	}
+	return ""
+}
+
 // sameSet reports whether a and b name the same members, in any order.
 func sameSet(a, b []string) bool {
 	return len(a) == len(b) && !slices.ContainsFunc(a, func(n string) bool { return !slices.Contains(b, n) })
@@ -446,20 +466,9 @@ func (r *replicator) acquireClaim(ctx context.Context, kind, identity string) (*
 	v := r.n.currentView()
 	set, followers := r.replicaSet(v, kind, identity, false)
 	quorum := len(set)/2 + 1
-	inSet := false
-	names := make([]string, len(set))
-	for i, m := range set {
-		names[i] = m.Name
-		inSet = inSet || m.Name == r.n.cfg.Name
-	}
-	failedInSet := ""
-	for _, m := range set {
-		for _, f := range v.failed {
-			if f.Name == m.Name && failedInSet == "" {
-				failedInSet = m.Name
-			}
-		}
-	}
+	names := memberNames(set)
+	inSet := slices.Contains(names, r.n.cfg.Name)
+	failedInSet := firstFailed(v, names)
 	if !inSet {
 		return nil, &UnavailableError{Kind: kind, Identity: identity, Node: failedInSet}
 	}
@@ -555,12 +564,8 @@ func (r *replicator) acquireClaim(ctx context.Context, kind, identity string) (*
 			}
 		}
 		if got < prev.quorum {
-			for _, name := range prev.names {
-				for _, f := range v.failed {
-					if f.Name == name {
-						return nil, &UnavailableError{Kind: kind, Identity: identity, Node: name}
-					}
-				}
+			if name := firstFailed(v, prev.names); name != "" {
+				return nil, &UnavailableError{Kind: kind, Identity: identity, Node: name}
 			}
 			return nil, fmt.Errorf("%w: %s: %d of its previous replica set %v promised (%w)", ErrMoving, key, got, newest.set, ErrNoQuorum)
 		}

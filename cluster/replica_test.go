@@ -529,7 +529,7 @@ func TestReplicatedJoinDuringPartitionOneWriter(t *testing.T) {
 			cut = append(cut, m.Name)
 		}
 	}
-	t.Logf("grain %s: old set %v (owner %s), new set %v; d reaches only %s", id, names(oldSet), w.Name(), names(newSet), x)
+	t.Logf("grain %s: old set %v (owner %s), new set %v; d reaches only %s", id, memberNames(oldSet), w.Name(), memberNames(newSet), x)
 	var acked uint64
 	for range 3 {
 		n, err := tc.call(w, id, true)
@@ -590,7 +590,7 @@ func TestReplicatedJoinDuringPartitionOneWriter(t *testing.T) {
 	recorded := 0
 	for _, m := range append(slices.Clone(oldSet), newSet[0]) {
 		rec, err := readRecord(tc.nodes[m.Name].store.db, "counter", id)
-		if err == nil && slices.Equal(rec.set, names(newSet)) {
+		if err == nil && slices.Equal(rec.set, memberNames(newSet)) {
 			recorded++
 		}
 	}
@@ -600,14 +600,6 @@ func TestReplicatedJoinDuringPartitionOneWriter(t *testing.T) {
 	if n, err := tc.call(dn, id, true); err != nil || n != acked+1 {
 		t.Fatalf("write through d after healing: %d, %v", n, err)
 	}
-}
-
-func names(ms []NodeMeta) []string {
-	out := make([]string, len(ms))
-	for i, m := range ms {
-		out[i] = m.Name
-	}
-	return out
 }
 
 // TestRestartedNodeLearnsFailedMembers: memberlist tells a joiner nothing
@@ -621,7 +613,7 @@ func TestRestartedNodeLearnsFailedMembers(t *testing.T) {
 	tc.waitMembers(2)
 	testutil.WaitFor(t, 20*time.Second, func() error {
 		if f := tc.nodes["a"].provider.Failed(); len(f) != 1 || f[0].Name != "c" {
-			return fmt.Errorf("a's failed members: %v", names(f))
+			return fmt.Errorf("a's failed members: %v", memberNames(f))
 		}
 		return nil
 	})
@@ -630,7 +622,7 @@ func TestRestartedNodeLearnsFailedMembers(t *testing.T) {
 	b := tc.start("b")
 	testutil.WaitFor(t, 20*time.Second, func() error {
 		if f := b.provider.Failed(); len(f) != 1 || f[0].Name != "c" {
-			return fmt.Errorf("restarted b's failed members: %v", names(f))
+			return fmt.Errorf("restarted b's failed members: %v", memberNames(f))
 		}
 		return nil
 	})
@@ -639,8 +631,8 @@ func TestRestartedNodeLearnsFailedMembers(t *testing.T) {
 		id := fmt.Sprintf("s%d", i)
 		setA, _ := a.repl.replicaSet(a.currentView(), "counter", id, false)
 		setB, _ := b.repl.replicaSet(b.currentView(), "counter", id, false)
-		if !slices.Equal(names(setA), names(setB)) {
-			t.Fatalf("%s: a ranks %v, restarted b %v", id, names(setA), names(setB))
+		if !slices.Equal(memberNames(setA), memberNames(setB)) {
+			t.Fatalf("%s: a ranks %v, restarted b %v", id, memberNames(setA), memberNames(setB))
 		}
 	}
 }
