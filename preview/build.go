@@ -21,7 +21,7 @@ import (
 
 	"github.com/evanw/esbuild/pkg/api"
 
-	"github.com/stichdev/stich/sandbox"
+	"github.com/stichdev/stich/tsdiag"
 )
 
 // Options configure a [Builder].
@@ -376,7 +376,7 @@ var ErrBuild = errors.New("preview: build failed")
 // Build bundles the app. Build errors come back as diagnostics in tsc's
 // shape with a nil Preview and an error wrapping [ErrBuild]; warnings come
 // back with the Preview.
-func (b *Builder) Build(ctx context.Context) (*Preview, []sandbox.Diagnostic, error) {
+func (b *Builder) Build(ctx context.Context) (*Preview, []tsdiag.Diagnostic, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -418,7 +418,7 @@ func (b *Builder) Close() {
 }
 
 // Build is a one-shot [Builder].
-func Build(ctx context.Context, opts Options) (*Preview, []sandbox.Diagnostic, error) {
+func Build(ctx context.Context, opts Options) (*Preview, []tsdiag.Diagnostic, error) {
 	b, err := NewBuilder(opts)
 	if err != nil {
 		return nil, nil, err
@@ -429,10 +429,10 @@ func Build(ctx context.Context, opts Options) (*Preview, []sandbox.Diagnostic, e
 
 // diagnostics converts esbuild messages to tsc-shaped diagnostics (file
 // relative to the app, 1-based line, UTF-16 column).
-func (b *Builder) diagnostics(msgs []api.Message, category string) []sandbox.Diagnostic {
-	var out []sandbox.Diagnostic
+func (b *Builder) diagnostics(msgs []api.Message, category string) []tsdiag.Diagnostic {
+	var out []tsdiag.Diagnostic
 	for _, m := range msgs {
-		d := sandbox.Diagnostic{Category: category, Message: m.Text}
+		d := tsdiag.Diagnostic{Category: category, Message: m.Text}
 		for _, n := range m.Notes {
 			if n.Text != "" && len(d.Message) < 4000 {
 				d.Message += "\n" + n.Text

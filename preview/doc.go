@@ -7,7 +7,7 @@
 // node_modules the sandbox installed) into an in-memory [Preview] — one ES
 // module bundle, its CSS and assets, the public/ folder and an index.html
 // that loads them — with esbuild errors turned into tsc-shaped
-// [sandbox.Diagnostic]s; the error reporter injected into every preview and
+// [tsdiag.Diagnostic]s; the error reporter injected into every preview and
 // the [Report] format it sends; and the [Handler] that serves a preview.
 //
 // # Guarantees
@@ -40,6 +40,6 @@
 // # Imports
 //
 // The standard library, github.com/evanw/esbuild/pkg/api and stich's
-// sandbox package (for the Diagnostic type). It must not import actors,
+// tsdiag package (for the Diagnostic type). It must not import actors,
 // rpc, cluster or cmd.
 package preview
