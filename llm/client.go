@@ -119,13 +119,6 @@ type optionFunc func(*Client)
 
 func (f optionFunc) apply(c *Client) { f(c) }
 
-// WithHTTPClient sets the HTTP client (default: a client with its own
-// transport, closed by [Client.Close]; no overall timeout, the config's
-// timeouts apply).
-func WithHTTPClient(hc *http.Client) Option {
-	return optionFunc(func(c *Client) { c.hc, c.ownTransport = hc, nil })
-}
-
 // WithSleeper sets how the client waits between attempts (default: a
 // timer that returns early with ctx.Err() when ctx is done). Tests inject
 // one that records the delays and returns at once.
@@ -136,10 +129,6 @@ func WithSleeper(sleep func(ctx context.Context, d time.Duration) error) Option 
 // WithLogger sets the logger for retries and fallbacks (default: discard).
 // Nothing logged contains a key.
 func WithLogger(l *slog.Logger) Option { return optionFunc(func(c *Client) { c.log = l }) }
-
-// WithAggregator sets where usage is aggregated (default: a new one, see
-// [Client.Usage]).
-func WithAggregator(a *Aggregator) Option { return optionFunc(func(c *Client) { c.usage = a }) }
 
 // WithGetenv sets how keys named by api_key_env are read (default
 // os.Getenv).

@@ -53,73 +53,32 @@ func ScaffoldTemplate(bp *stichv1.Blueprint) (map[string]string, error) {
 	return out, nil
 }
 
-// ProviderOption configures a [Provider].
-type ProviderOption interface{ applyProvider(*Provider) }
-
-type providerOptionFunc func(*Provider)
-
-func (f providerOptionFunc) applyProvider(p *Provider) { f(p) }
-
-// WithTemplate sets the template files' source (default
-// [ScaffoldTemplate]); paths is what it provides.
-func WithTemplate(paths []string, render func(*stichv1.Blueprint) (map[string]string, error)) ProviderOption {
-	return providerOptionFunc(func(p *Provider) { p.templatePaths, p.template = paths, render })
-}
-
-// WithProtected adds files models may not write (always: the template's
-// files and lockfiles).
-func WithProtected(paths ...string) ProviderOption {
-	return providerOptionFunc(func(p *Provider) { p.extraProtected = append(p.extraProtected, paths...) })
-}
-
-// WithFileBudget bounds the bytes of file content put in one prompt
-// (default 96 KiB); other files are listed by name.
-func WithFileBudget(n int) ProviderOption {
-	return providerOptionFunc(func(p *Provider) { p.fileBudget = n })
-}
-
-// WithModelReview turns the model review after each phase on or off
-// (default on); the static review always runs.
-func WithModelReview(on bool) ProviderOption {
-	return providerOptionFunc(func(p *Provider) { p.modelReview = on })
-}
-
-// WithChunkSize sets the size of the FileChunk calls (default
-// editformat.DefaultChunkSize).
-func WithChunkSize(n int) ProviderOption {
-	return providerOptionFunc(func(p *Provider) { p.chunkSize = n })
-}
-
 // Provider writes apps with a language model: it implements
 // [codegen.Provider] with the prompts of this package, the [Client] and
 // package editformat. It is safe for concurrent use by different sessions.
 type Provider struct {
-	templates      templateCache
-	name           string
-	client         *Client
-	template       func(*stichv1.Blueprint) (map[string]string, error)
-	templatePaths  []string
-	extraProtected []string
-	protected      []string
-	fileBudget     int
-	modelReview    bool
-	chunkSize      int
+	templates     templateCache
+	name          string
+	client        *Client
+	template      func(*stichv1.Blueprint) (map[string]string, error)
+	templatePaths []string
+	protected     []string
+	fileBudget    int
+	modelReview   bool
+	chunkSize     int
 }
 
 var _ codegen.Provider = (*Provider)(nil)
 
 // NewProvider returns a provider named name (its configuration name, e.g.
 // "openai") that calls models through client.
-func NewProvider(name string, client *Client, opts ...ProviderOption) *Provider {
+func NewProvider(name string, client *Client) *Provider {
 	p := &Provider{
 		name: name, client: client, template: ScaffoldTemplate, templatePaths: TemplatePaths,
 		fileBudget: 96 << 10, modelReview: true, chunkSize: editformat.DefaultChunkSize,
 	}
-	for _, o := range opts {
-		o.applyProvider(p)
-	}
 	seen := map[string]bool{}
-	for _, s := range [][]string{p.templatePaths, editformat.DefaultProtected, p.extraProtected} {
+	for _, s := range [][]string{p.templatePaths, editformat.DefaultProtected} {
 		for _, f := range s {
 			if !seen[f] {
 				seen[f] = true

@@ -101,12 +101,12 @@ func copyFiles(m map[string]string) map[string]string {
 	return out
 }
 
-func newProvider(t *testing.T, script string, key string, opts ...ProviderOption) (*Provider, *Client) {
-	p, c, _ := newProviderServer(t, script, key, opts...)
+func newProvider(t *testing.T, script string, key string) (*Provider, *Client) {
+	p, c, _ := newProviderServer(t, script, key)
 	return p, c
 }
 
-func newProviderServer(t *testing.T, script string, key string, opts ...ProviderOption) (*Provider, *Client, *llmtest.Server) {
+func newProviderServer(t *testing.T, script string, key string) (*Provider, *Client, *llmtest.Server) {
 	t.Helper()
 	srv := startScript(t, script)
 	cfg := testConfig(srv.URL)
@@ -120,7 +120,7 @@ func newProviderServer(t *testing.T, script string, key string, opts ...Provider
 			t.Errorf("script mismatches: %v", m)
 		}
 	})
-	return NewProvider("fake", c, opts...), c, srv
+	return NewProvider("fake", c), c, srv
 }
 
 // TestProviderGeneratesApp drives a whole generation through the fake
