@@ -92,17 +92,6 @@ type optionFunc func(*Fixer)
 
 func (f optionFunc) apply(x *Fixer) { f(x) }
 
-// WithToolsWorkspace names the sandbox workspace that holds the parser
-// script and its pinned typescript package. Default "stich-fixer-tools".
-func WithToolsWorkspace(id string) Option {
-	return optionFunc(func(f *Fixer) { f.tools = id })
-}
-
-// WithTimeout bounds each parser run. Default 60 s.
-func WithTimeout(d time.Duration) Option {
-	return optionFunc(func(f *Fixer) { f.timeout = d })
-}
-
 // ErrTools: the parser workspace could not be set up.
 var ErrTools = errors.New("fixer: parser tools unavailable")
 

@@ -47,10 +47,6 @@ func isPascal(name string) bool {
 	return name != "" && name[0] >= 'A' && name[0] <= 'Z'
 }
 
-func isHook(name string) bool {
-	return len(name) > 3 && strings.HasPrefix(name, "use") && name[3] >= 'A' && name[3] <= 'Z'
-}
-
 // stub is the declaration text for a missing name.
 type stub struct {
 	code string
