@@ -133,9 +133,6 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Handler returns the server's HTTP handler (for in-memory tests).
-func (s *Server) Handler() http.Handler { return s.handler }
-
 // Listen binds the listen address.
 func (s *Server) Listen() error {
 	ln := s.cfg.Listener
