@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/stichdev/stich/cluster"
+	"github.com/stichdev/stich/pipeline"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 )
 
@@ -142,7 +143,7 @@ func (g *appsGrain) upsert(in *actorsv1.AppEntry) proto.Message {
 	}
 	old, ok := g.apps[id]
 	next := proto.Clone(in).(*actorsv1.AppEntry)
-	next.Prompt = truncate(next.GetPrompt(), 300)
+	next.Prompt = pipeline.Truncate(next.GetPrompt(), 300)
 	if ok {
 		next = proto.Clone(old).(*actorsv1.AppEntry)
 		if in.GetSeq() >= old.GetSeq() {
@@ -158,7 +159,7 @@ func (g *appsGrain) upsert(in *actorsv1.AppEntry) proto.Message {
 			next.Title, next.TitleSource = in.GetTitle(), in.GetTitleSource()
 		}
 		if next.GetPrompt() == "" {
-			next.Prompt = truncate(in.GetPrompt(), 300)
+			next.Prompt = pipeline.Truncate(in.GetPrompt(), 300)
 		}
 		if next.GetCreatedAt() == nil {
 			next.CreatedAt = in.GetCreatedAt()
@@ -241,19 +242,19 @@ func (g *appsGrain) remove(id string) proto.Message {
 // TitleFromPrompt is the first line of a prompt, cut to a title's length.
 func TitleFromPrompt(prompt string) string {
 	line, _, _ := strings.Cut(strings.TrimSpace(prompt), "\n")
-	return truncate(line, maxTitleRunes)
+	return pipeline.Truncate(line, maxTitleRunes)
 }
 
 // appEntry is what the session reports to its owner's index.
 func (g *sessionGrain) appEntry(st *actorsv1.SessionState, seq uint64) *actorsv1.AppEntry {
 	e := &actorsv1.AppEntry{
-		SessionId: st.GetId(), Prompt: truncate(st.GetPrompt(), 300), Phase: st.GetPhase(), Version: st.GetVersions(),
+		SessionId: st.GetId(), Prompt: pipeline.Truncate(st.GetPrompt(), 300), Phase: st.GetPhase(), Version: st.GetVersions(),
 		CreatedAt: st.GetCreatedAt(), UpdatedAt: st.GetUpdatedAt(), Region: st.GetRegion(), Seq: seq,
 		ProviderLabel: st.GetProviderLabel(),
 		Title:         TitleFromPrompt(st.GetPrompt()), TitleSource: actorsv1.TitleSource_TITLE_SOURCE_PROMPT,
 	}
 	if t := strings.TrimSpace(st.GetBlueprint().GetTitle()); t != "" {
-		e.Title, e.TitleSource = truncate(t, maxTitleRunes), actorsv1.TitleSource_TITLE_SOURCE_BLUEPRINT
+		e.Title, e.TitleSource = pipeline.Truncate(t, maxTitleRunes), actorsv1.TitleSource_TITLE_SOURCE_BLUEPRINT
 	}
 	return e
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stichdev/stich/cluster"
 	"github.com/stichdev/stich/codegen"
 	"github.com/stichdev/stich/internal/testutil"
+	"github.com/stichdev/stich/pipeline"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 )
@@ -266,7 +267,7 @@ func TestSessionGeneratesThroughAllPhases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(f.GetFile().GetContent(), `export const c = "c.ts";`) || f.GetFile().GetSha256() != sha(f.GetFile().GetContent()) {
+	if !strings.HasPrefix(f.GetFile().GetContent(), `export const c = "c.ts";`) || f.GetFile().GetSha256() != pipeline.Sha256(f.GetFile().GetContent()) {
 		t.Fatalf("file c.ts = %q", f.GetFile().GetContent())
 	}
 	// Chunks in the log reassemble to the stored file.
@@ -604,7 +605,7 @@ func TestVersionsDiffAndRollback(t *testing.T) {
 		}
 	}
 	for _, f := range now.GetFiles() {
-		if sha(files[f.GetPath()]) != f.GetSha256() {
+		if pipeline.Sha256(files[f.GetPath()]) != f.GetSha256() {
 			t.Fatalf("the log does not rebuild %s", f.GetPath())
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/stichdev/stich/pipeline"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 )
@@ -49,7 +50,7 @@ func (rt *Runtime) Watch(ctx context.Context, sessionID string, afterSeq uint64,
 	// Only the end of the work in progress ends an until-idle watch: the
 	// log's earlier completions (a generation before a refinement) are
 	// history, replayed like any other event.
-	idle := !active(reply.GetPhase())
+	idle := !pipeline.Active(reply.GetPhase())
 	workFrom := reply.GetLastSeq()
 	deliver := func(ev *stichv1.SessionEvent) error {
 		if err := send(ev); err != nil {

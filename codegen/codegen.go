@@ -178,13 +178,28 @@ func CheckPhase(ph *stichv1.PhasePlan) error {
 	return nil
 }
 
-// StreamFile emits content as one file in chunks of about chunkSize bytes,
-// split on line boundaries where possible: the path every provider's file
-// output takes.
+// StreamFile emits content as one file in [Chunks] of about chunkSize
+// bytes: the path every provider's file output takes.
 func StreamFile(ctx context.Context, emit Emitter, path, purpose, content string, chunkSize int) error {
 	if err := emit.FileStarted(ctx, path, purpose); err != nil {
 		return err
 	}
+	for _, c := range Chunks(content, chunkSize) {
+		if err := emit.FileChunk(ctx, path, c); err != nil {
+			return err
+		}
+	}
+	return emit.FileDone(ctx, path)
+}
+
+// Chunks splits content into pieces of at most chunkSize bytes (more only
+// when chunkSize is smaller than one character), cut after a newline where
+// one falls in the last three quarters of a piece, and never inside a
+// UTF-8 sequence: events carry valid strings. It is the one chunker of
+// streamed file content.
+func Chunks(content string, chunkSize int) []string {
+	chunkSize = max(chunkSize, 1)
+	out := make([]string, 0, len(content)/chunkSize+1)
 	for len(content) > 0 {
 		n := min(chunkSize, len(content))
 		if n < len(content) {
@@ -192,13 +207,17 @@ func StreamFile(ctx context.Context, emit Emitter, path, purpose, content string
 				n = i + 1
 			}
 			for n > 1 && !utf8.RuneStart(content[n]) {
-				n-- // never split a UTF-8 sequence: events carry valid strings
+				n--
+			}
+			if !utf8.RuneStart(content[n]) {
+				// chunkSize is shorter than the first character: take it whole.
+				for n < len(content) && !utf8.RuneStart(content[n]) {
+					n++
+				}
 			}
 		}
-		if err := emit.FileChunk(ctx, path, content[:n]); err != nil {
-			return err
-		}
+		out = append(out, content[:n])
 		content = content[n:]
 	}
-	return emit.FileDone(ctx, path)
+	return out
 }

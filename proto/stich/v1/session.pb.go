@@ -332,11 +332,17 @@ func (x *WatchRequest) GetUntilIdle() bool {
 }
 
 type SendMessageRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
-	Text          string                 `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SessionId string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	Text      string                 `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	// An optional idempotency key chosen by the client (for example a random
+	// UUID per message): a retried request with the same key and text is
+	// recorded once and answers the original seq; the same key with another
+	// text is refused with ALREADY_EXISTS. The session remembers its last 64
+	// keys.
+	IdempotencyKey string `protobuf:"bytes,3,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SendMessageRequest) Reset() {
@@ -379,6 +385,13 @@ func (x *SendMessageRequest) GetSessionId() string {
 func (x *SendMessageRequest) GetText() string {
 	if x != nil {
 		return x.Text
+	}
+	return ""
+}
+
+func (x *SendMessageRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
 	}
 	return ""
 }
@@ -4172,12 +4185,13 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\x12\x1b\n" +
 	"\tafter_seq\x18\x02 \x01(\x04R\bafterSeq\x12\x1d\n" +
 	"\n" +
-	"until_idle\x18\x03 \x01(\bR\tuntilIdle\"\x88\x01\n" +
+	"until_idle\x18\x03 \x01(\bR\tuntilIdle\"\xce\x01\n" +
 	"\x12SendMessageRequest\x12M\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\x12#\n" +
 	"\x04text\x18\x02 \x01(\tB\x0f\xbaH\fr\n" +
-	"\x10\x01\x18\x80\x80\x012\x02\\SR\x04text\"'\n" +
+	"\x10\x01\x18\x80\x80\x012\x02\\SR\x04text\x12D\n" +
+	"\x0fidempotency_key\x18\x03 \x01(\tB\x1b\xbaH\x18r\x16\x18@2\x12^[A-Za-z0-9._:-]*$R\x0eidempotencyKey\"'\n" +
 	"\x13SendMessageResponse\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\"\\\n" +
 	"\vStopRequest\x12M\n" +

@@ -784,10 +784,12 @@ func (x *ReadLogReply) GetLastSeq() uint64 {
 }
 
 type PostMessage struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Text          string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Text  string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	// The client's idempotency key ("" for none): see SendMessageRequest.
+	IdempotencyKey string `protobuf:"bytes,2,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *PostMessage) Reset() {
@@ -823,6 +825,13 @@ func (*PostMessage) Descriptor() ([]byte, []int) {
 func (x *PostMessage) GetText() string {
 	if x != nil {
 		return x.Text
+	}
+	return ""
+}
+
+func (x *PostMessage) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
 	}
 	return ""
 }
@@ -1757,7 +1766,9 @@ type SessionState struct {
 	// Summary of the turns compacted away ("" before the first compaction).
 	ConversationSummary string `protobuf:"bytes,31,opt,name=conversation_summary,json=conversationSummary,proto3" json:"conversation_summary,omitempty"`
 	// Number of compactions so far.
-	Compactions   uint32 `protobuf:"varint,32,opt,name=compactions,proto3" json:"compactions,omitempty"`
+	Compactions uint32 `protobuf:"varint,32,opt,name=compactions,proto3" json:"compactions,omitempty"`
+	// The idempotency keys of the last messages (at most 64), oldest first.
+	MessageKeys   []*MessageKey `protobuf:"bytes,33,rep,name=message_keys,json=messageKeys,proto3" json:"message_keys,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2016,6 +2027,78 @@ func (x *SessionState) GetCompactions() uint32 {
 	return 0
 }
 
+func (x *SessionState) GetMessageKeys() []*MessageKey {
+	if x != nil {
+		return x.MessageKeys
+	}
+	return nil
+}
+
+// MessageKey remembers a chat message sent with an idempotency key, so that
+// a retry is recorded once.
+type MessageKey struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// SHA-256 (hex) of the message's text: a key reused for another text is
+	// refused.
+	TextSha256 string `protobuf:"bytes,2,opt,name=text_sha256,json=textSha256,proto3" json:"text_sha256,omitempty"`
+	// Seq of the message's event.
+	Seq           uint64 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MessageKey) Reset() {
+	*x = MessageKey{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageKey) ProtoMessage() {}
+
+func (x *MessageKey) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageKey.ProtoReflect.Descriptor instead.
+func (*MessageKey) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *MessageKey) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *MessageKey) GetTextSha256() string {
+	if x != nil {
+		return x.TextSha256
+	}
+	return ""
+}
+
+func (x *MessageKey) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
 // DeleteSession removes the session: its work stops, its storage (state,
 // log, files, versions) is deleted, and it then answers NOT_FOUND.
 type DeleteSession struct {
@@ -2026,7 +2109,7 @@ type DeleteSession struct {
 
 func (x *DeleteSession) Reset() {
 	*x = DeleteSession{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[34]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2038,7 +2121,7 @@ func (x *DeleteSession) String() string {
 func (*DeleteSession) ProtoMessage() {}
 
 func (x *DeleteSession) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[34]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2051,7 +2134,7 @@ func (x *DeleteSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSession.ProtoReflect.Descriptor instead.
 func (*DeleteSession) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{34}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{35}
 }
 
 type DeleteSessionReply struct {
@@ -2062,7 +2145,7 @@ type DeleteSessionReply struct {
 
 func (x *DeleteSessionReply) Reset() {
 	*x = DeleteSessionReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[35]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2074,7 +2157,7 @@ func (x *DeleteSessionReply) String() string {
 func (*DeleteSessionReply) ProtoMessage() {}
 
 func (x *DeleteSessionReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[35]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2087,7 +2170,7 @@ func (x *DeleteSessionReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSessionReply.ProtoReflect.Descriptor instead.
 func (*DeleteSessionReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{35}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{36}
 }
 
 // AppEntry is one app in an owner's index (key "app/<session id>").
@@ -2113,7 +2196,7 @@ type AppEntry struct {
 
 func (x *AppEntry) Reset() {
 	*x = AppEntry{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[36]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2125,7 +2208,7 @@ func (x *AppEntry) String() string {
 func (*AppEntry) ProtoMessage() {}
 
 func (x *AppEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[36]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2138,7 +2221,7 @@ func (x *AppEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppEntry.ProtoReflect.Descriptor instead.
 func (*AppEntry) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{36}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *AppEntry) GetSessionId() string {
@@ -2228,7 +2311,7 @@ type UpsertApp struct {
 
 func (x *UpsertApp) Reset() {
 	*x = UpsertApp{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[37]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2240,7 +2323,7 @@ func (x *UpsertApp) String() string {
 func (*UpsertApp) ProtoMessage() {}
 
 func (x *UpsertApp) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[37]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2253,7 +2336,7 @@ func (x *UpsertApp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertApp.ProtoReflect.Descriptor instead.
 func (*UpsertApp) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{37}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *UpsertApp) GetEntry() *AppEntry {
@@ -2271,7 +2354,7 @@ type UpsertAppReply struct {
 
 func (x *UpsertAppReply) Reset() {
 	*x = UpsertAppReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[38]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2283,7 +2366,7 @@ func (x *UpsertAppReply) String() string {
 func (*UpsertAppReply) ProtoMessage() {}
 
 func (x *UpsertAppReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[38]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2296,7 +2379,7 @@ func (x *UpsertAppReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertAppReply.ProtoReflect.Descriptor instead.
 func (*UpsertAppReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{38}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{39}
 }
 
 type GetApp struct {
@@ -2308,7 +2391,7 @@ type GetApp struct {
 
 func (x *GetApp) Reset() {
 	*x = GetApp{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[39]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2320,7 +2403,7 @@ func (x *GetApp) String() string {
 func (*GetApp) ProtoMessage() {}
 
 func (x *GetApp) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[39]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2333,7 +2416,7 @@ func (x *GetApp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApp.ProtoReflect.Descriptor instead.
 func (*GetApp) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{39}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetApp) GetSessionId() string {
@@ -2353,7 +2436,7 @@ type RenameApp struct {
 
 func (x *RenameApp) Reset() {
 	*x = RenameApp{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[40]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2365,7 +2448,7 @@ func (x *RenameApp) String() string {
 func (*RenameApp) ProtoMessage() {}
 
 func (x *RenameApp) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[40]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2378,7 +2461,7 @@ func (x *RenameApp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenameApp.ProtoReflect.Descriptor instead.
 func (*RenameApp) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{40}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RenameApp) GetSessionId() string {
@@ -2404,7 +2487,7 @@ type AppReply struct {
 
 func (x *AppReply) Reset() {
 	*x = AppReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[41]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2416,7 +2499,7 @@ func (x *AppReply) String() string {
 func (*AppReply) ProtoMessage() {}
 
 func (x *AppReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[41]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2429,7 +2512,7 @@ func (x *AppReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppReply.ProtoReflect.Descriptor instead.
 func (*AppReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{41}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *AppReply) GetEntry() *AppEntry {
@@ -2453,7 +2536,7 @@ type ListApps struct {
 
 func (x *ListApps) Reset() {
 	*x = ListApps{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[42]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2465,7 +2548,7 @@ func (x *ListApps) String() string {
 func (*ListApps) ProtoMessage() {}
 
 func (x *ListApps) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[42]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2478,7 +2561,7 @@ func (x *ListApps) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApps.ProtoReflect.Descriptor instead.
 func (*ListApps) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{42}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListApps) GetLimit() uint32 {
@@ -2514,7 +2597,7 @@ type ListAppsReply struct {
 
 func (x *ListAppsReply) Reset() {
 	*x = ListAppsReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[43]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2526,7 +2609,7 @@ func (x *ListAppsReply) String() string {
 func (*ListAppsReply) ProtoMessage() {}
 
 func (x *ListAppsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[43]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2539,7 +2622,7 @@ func (x *ListAppsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAppsReply.ProtoReflect.Descriptor instead.
 func (*ListAppsReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{43}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListAppsReply) GetEntries() []*AppEntry {
@@ -2574,7 +2657,7 @@ type RemoveApp struct {
 
 func (x *RemoveApp) Reset() {
 	*x = RemoveApp{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[44]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2586,7 +2669,7 @@ func (x *RemoveApp) String() string {
 func (*RemoveApp) ProtoMessage() {}
 
 func (x *RemoveApp) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[44]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2599,7 +2682,7 @@ func (x *RemoveApp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveApp.ProtoReflect.Descriptor instead.
 func (*RemoveApp) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{44}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *RemoveApp) GetSessionId() string {
@@ -2619,7 +2702,7 @@ type RemoveAppReply struct {
 
 func (x *RemoveAppReply) Reset() {
 	*x = RemoveAppReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[45]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2631,7 +2714,7 @@ func (x *RemoveAppReply) String() string {
 func (*RemoveAppReply) ProtoMessage() {}
 
 func (x *RemoveAppReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[45]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2644,7 +2727,7 @@ func (x *RemoveAppReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveAppReply.ProtoReflect.Descriptor instead.
 func (*RemoveAppReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{45}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *RemoveAppReply) GetExisted() bool {
@@ -2669,7 +2752,7 @@ type RateLimitRule struct {
 
 func (x *RateLimitRule) Reset() {
 	*x = RateLimitRule{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[46]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2681,7 +2764,7 @@ func (x *RateLimitRule) String() string {
 func (*RateLimitRule) ProtoMessage() {}
 
 func (x *RateLimitRule) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[46]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2694,7 +2777,7 @@ func (x *RateLimitRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitRule.ProtoReflect.Descriptor instead.
 func (*RateLimitRule) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{46}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *RateLimitRule) GetLimit() uint32 {
@@ -2742,7 +2825,7 @@ type RateLimitCheck struct {
 
 func (x *RateLimitCheck) Reset() {
 	*x = RateLimitCheck{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[47]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2754,7 +2837,7 @@ func (x *RateLimitCheck) String() string {
 func (*RateLimitCheck) ProtoMessage() {}
 
 func (x *RateLimitCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[47]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2767,7 +2850,7 @@ func (x *RateLimitCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitCheck.ProtoReflect.Descriptor instead.
 func (*RateLimitCheck) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{47}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *RateLimitCheck) GetRule() *RateLimitRule {
@@ -2798,7 +2881,7 @@ type RateLimitReply struct {
 
 func (x *RateLimitReply) Reset() {
 	*x = RateLimitReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[48]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2810,7 +2893,7 @@ func (x *RateLimitReply) String() string {
 func (*RateLimitReply) ProtoMessage() {}
 
 func (x *RateLimitReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[48]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2823,7 +2906,7 @@ func (x *RateLimitReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitReply.ProtoReflect.Descriptor instead.
 func (*RateLimitReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{48}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *RateLimitReply) GetAllowed() bool {
@@ -2867,7 +2950,7 @@ type RateLimitState struct {
 
 func (x *RateLimitState) Reset() {
 	*x = RateLimitState{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[49]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2879,7 +2962,7 @@ func (x *RateLimitState) String() string {
 func (*RateLimitState) ProtoMessage() {}
 
 func (x *RateLimitState) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[49]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2892,7 +2975,7 @@ func (x *RateLimitState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitState.ProtoReflect.Descriptor instead.
 func (*RateLimitState) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{49}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *RateLimitState) GetSlots() map[int64]uint32 {
@@ -2949,9 +3032,10 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\x05limit\x18\x02 \x01(\rR\x05limit\"Y\n" +
 	"\fReadLogReply\x12.\n" +
 	"\x06events\x18\x01 \x03(\v2\x16.stich.v1.SessionEventR\x06events\x12\x19\n" +
-	"\blast_seq\x18\x02 \x01(\x04R\alastSeq\"!\n" +
+	"\blast_seq\x18\x02 \x01(\x04R\alastSeq\"J\n" +
 	"\vPostMessage\x12\x12\n" +
-	"\x04text\x18\x01 \x01(\tR\x04text\"$\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12'\n" +
+	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\"$\n" +
 	"\x10PostMessageReply\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\"\r\n" +
 	"\vStopSession\"\x0f\n" +
@@ -3000,8 +3084,7 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\n" +
 	"FilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf4\n" +
-	"\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb4\v\n" +
 	"\fSessionState\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06prompt\x18\x02 \x01(\tR\x06prompt\x122\n" +
@@ -3040,11 +3123,18 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\x05usage\x18\x1d \x03(\v2\x14.stich.v1.ModelUsageR\x05usage\x129\n" +
 	"\fconversation\x18\x1e \x03(\v2\x15.stich.v1.ChatMessageR\fconversation\x121\n" +
 	"\x14conversation_summary\x18\x1f \x01(\tR\x13conversationSummary\x12 \n" +
-	"\vcompactions\x18  \x01(\rR\vcompactions\x1aL\n" +
+	"\vcompactions\x18  \x01(\rR\vcompactions\x12>\n" +
+	"\fmessage_keys\x18! \x03(\v2\x1b.stich.actors.v1.MessageKeyR\vmessageKeys\x1aL\n" +
 	"\n" +
 	"FilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12(\n" +
-	"\x05value\x18\x02 \x01(\v2\x12.stich.v1.FileInfoR\x05value:\x028\x01\"\x0f\n" +
+	"\x05value\x18\x02 \x01(\v2\x12.stich.v1.FileInfoR\x05value:\x028\x01\"Q\n" +
+	"\n" +
+	"MessageKey\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1f\n" +
+	"\vtext_sha256\x18\x02 \x01(\tR\n" +
+	"textSha256\x12\x10\n" +
+	"\x03seq\x18\x03 \x01(\x04R\x03seq\"\x0f\n" +
 	"\rDeleteSession\"\x14\n" +
 	"\x12DeleteSessionReply\"\xa0\x03\n" +
 	"\bAppEntry\x12\x1d\n" +
@@ -3145,7 +3235,7 @@ func file_stich_actors_v1_actors_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_actors_v1_actors_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_stich_actors_v1_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
+var file_stich_actors_v1_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
 var file_stich_actors_v1_actors_proto_goTypes = []any{
 	(ErrorCode)(0),                // 0: stich.actors.v1.ErrorCode
 	(TitleSource)(0),              // 1: stich.actors.v1.TitleSource
@@ -3183,87 +3273,89 @@ var file_stich_actors_v1_actors_proto_goTypes = []any{
 	(*RollbackReply)(nil),         // 33: stich.actors.v1.RollbackReply
 	(*VersionRecord)(nil),         // 34: stich.actors.v1.VersionRecord
 	(*SessionState)(nil),          // 35: stich.actors.v1.SessionState
-	(*DeleteSession)(nil),         // 36: stich.actors.v1.DeleteSession
-	(*DeleteSessionReply)(nil),    // 37: stich.actors.v1.DeleteSessionReply
-	(*AppEntry)(nil),              // 38: stich.actors.v1.AppEntry
-	(*UpsertApp)(nil),             // 39: stich.actors.v1.UpsertApp
-	(*UpsertAppReply)(nil),        // 40: stich.actors.v1.UpsertAppReply
-	(*GetApp)(nil),                // 41: stich.actors.v1.GetApp
-	(*RenameApp)(nil),             // 42: stich.actors.v1.RenameApp
-	(*AppReply)(nil),              // 43: stich.actors.v1.AppReply
-	(*ListApps)(nil),              // 44: stich.actors.v1.ListApps
-	(*ListAppsReply)(nil),         // 45: stich.actors.v1.ListAppsReply
-	(*RemoveApp)(nil),             // 46: stich.actors.v1.RemoveApp
-	(*RemoveAppReply)(nil),        // 47: stich.actors.v1.RemoveAppReply
-	(*RateLimitRule)(nil),         // 48: stich.actors.v1.RateLimitRule
-	(*RateLimitCheck)(nil),        // 49: stich.actors.v1.RateLimitCheck
-	(*RateLimitReply)(nil),        // 50: stich.actors.v1.RateLimitReply
-	(*RateLimitState)(nil),        // 51: stich.actors.v1.RateLimitState
-	nil,                           // 52: stich.actors.v1.VersionRecord.FilesEntry
-	nil,                           // 53: stich.actors.v1.SessionState.FilesEntry
-	nil,                           // 54: stich.actors.v1.RateLimitState.SlotsEntry
-	nil,                           // 55: stich.actors.v1.RateLimitState.HoursEntry
-	(*timestamppb.Timestamp)(nil), // 56: google.protobuf.Timestamp
-	(*v1.SessionOptions)(nil),     // 57: stich.v1.SessionOptions
-	(v1.Phase)(0),                 // 58: stich.v1.Phase
-	(*v1.SessionEvent)(nil),       // 59: stich.v1.SessionEvent
-	(*v1.Session)(nil),            // 60: stich.v1.Session
-	(*v1.File)(nil),               // 61: stich.v1.File
-	(*v1.Version)(nil),            // 62: stich.v1.Version
-	(*v1.FileInfo)(nil),           // 63: stich.v1.FileInfo
-	(*v1.FileDiff)(nil),           // 64: stich.v1.FileDiff
-	(*v1.Blueprint)(nil),          // 65: stich.v1.Blueprint
-	(*v1.PhasePlan)(nil),          // 66: stich.v1.PhasePlan
-	(*v1.Diagnostic)(nil),         // 67: stich.v1.Diagnostic
-	(*v1.ModelUsage)(nil),         // 68: stich.v1.ModelUsage
-	(*v1.ChatMessage)(nil),        // 69: stich.v1.ChatMessage
+	(*MessageKey)(nil),            // 36: stich.actors.v1.MessageKey
+	(*DeleteSession)(nil),         // 37: stich.actors.v1.DeleteSession
+	(*DeleteSessionReply)(nil),    // 38: stich.actors.v1.DeleteSessionReply
+	(*AppEntry)(nil),              // 39: stich.actors.v1.AppEntry
+	(*UpsertApp)(nil),             // 40: stich.actors.v1.UpsertApp
+	(*UpsertAppReply)(nil),        // 41: stich.actors.v1.UpsertAppReply
+	(*GetApp)(nil),                // 42: stich.actors.v1.GetApp
+	(*RenameApp)(nil),             // 43: stich.actors.v1.RenameApp
+	(*AppReply)(nil),              // 44: stich.actors.v1.AppReply
+	(*ListApps)(nil),              // 45: stich.actors.v1.ListApps
+	(*ListAppsReply)(nil),         // 46: stich.actors.v1.ListAppsReply
+	(*RemoveApp)(nil),             // 47: stich.actors.v1.RemoveApp
+	(*RemoveAppReply)(nil),        // 48: stich.actors.v1.RemoveAppReply
+	(*RateLimitRule)(nil),         // 49: stich.actors.v1.RateLimitRule
+	(*RateLimitCheck)(nil),        // 50: stich.actors.v1.RateLimitCheck
+	(*RateLimitReply)(nil),        // 51: stich.actors.v1.RateLimitReply
+	(*RateLimitState)(nil),        // 52: stich.actors.v1.RateLimitState
+	nil,                           // 53: stich.actors.v1.VersionRecord.FilesEntry
+	nil,                           // 54: stich.actors.v1.SessionState.FilesEntry
+	nil,                           // 55: stich.actors.v1.RateLimitState.SlotsEntry
+	nil,                           // 56: stich.actors.v1.RateLimitState.HoursEntry
+	(*timestamppb.Timestamp)(nil), // 57: google.protobuf.Timestamp
+	(*v1.SessionOptions)(nil),     // 58: stich.v1.SessionOptions
+	(v1.Phase)(0),                 // 59: stich.v1.Phase
+	(*v1.SessionEvent)(nil),       // 60: stich.v1.SessionEvent
+	(*v1.Session)(nil),            // 61: stich.v1.Session
+	(*v1.File)(nil),               // 62: stich.v1.File
+	(*v1.Version)(nil),            // 63: stich.v1.Version
+	(*v1.FileInfo)(nil),           // 64: stich.v1.FileInfo
+	(*v1.FileDiff)(nil),           // 65: stich.v1.FileDiff
+	(*v1.Blueprint)(nil),          // 66: stich.v1.Blueprint
+	(*v1.PhasePlan)(nil),          // 67: stich.v1.PhasePlan
+	(*v1.Diagnostic)(nil),         // 68: stich.v1.Diagnostic
+	(*v1.ModelUsage)(nil),         // 69: stich.v1.ModelUsage
+	(*v1.ChatMessage)(nil),        // 70: stich.v1.ChatMessage
 }
 var file_stich_actors_v1_actors_proto_depIdxs = []int32{
 	0,  // 0: stich.actors.v1.GrainError.code:type_name -> stich.actors.v1.ErrorCode
-	56, // 1: stich.actors.v1.AlarmFired.due:type_name -> google.protobuf.Timestamp
-	57, // 2: stich.actors.v1.CreateSession.options:type_name -> stich.v1.SessionOptions
-	58, // 3: stich.actors.v1.SubscribeReply.phase:type_name -> stich.v1.Phase
-	59, // 4: stich.actors.v1.EventNotice.event:type_name -> stich.v1.SessionEvent
-	59, // 5: stich.actors.v1.ReadLogReply.events:type_name -> stich.v1.SessionEvent
-	58, // 6: stich.actors.v1.PhaseReply.phase:type_name -> stich.v1.Phase
-	60, // 7: stich.actors.v1.SnapshotReply.session:type_name -> stich.v1.Session
-	61, // 8: stich.actors.v1.ReadFileReply.file:type_name -> stich.v1.File
-	62, // 9: stich.actors.v1.SaveFileReply.version:type_name -> stich.v1.Version
-	63, // 10: stich.actors.v1.ListFilesReply.files:type_name -> stich.v1.FileInfo
-	62, // 11: stich.actors.v1.ListVersionsReply.versions:type_name -> stich.v1.Version
-	64, // 12: stich.actors.v1.DiffVersionsReply.files:type_name -> stich.v1.FileDiff
-	62, // 13: stich.actors.v1.RollbackReply.version:type_name -> stich.v1.Version
-	56, // 14: stich.actors.v1.VersionRecord.created_at:type_name -> google.protobuf.Timestamp
-	52, // 15: stich.actors.v1.VersionRecord.files:type_name -> stich.actors.v1.VersionRecord.FilesEntry
-	57, // 16: stich.actors.v1.SessionState.options:type_name -> stich.v1.SessionOptions
-	58, // 17: stich.actors.v1.SessionState.phase:type_name -> stich.v1.Phase
-	58, // 18: stich.actors.v1.SessionState.resume_phase:type_name -> stich.v1.Phase
-	65, // 19: stich.actors.v1.SessionState.blueprint:type_name -> stich.v1.Blueprint
-	53, // 20: stich.actors.v1.SessionState.files:type_name -> stich.actors.v1.SessionState.FilesEntry
-	56, // 21: stich.actors.v1.SessionState.created_at:type_name -> google.protobuf.Timestamp
-	56, // 22: stich.actors.v1.SessionState.updated_at:type_name -> google.protobuf.Timestamp
-	56, // 23: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
-	66, // 24: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
-	67, // 25: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
-	68, // 26: stich.actors.v1.SessionState.usage:type_name -> stich.v1.ModelUsage
-	69, // 27: stich.actors.v1.SessionState.conversation:type_name -> stich.v1.ChatMessage
-	1,  // 28: stich.actors.v1.AppEntry.title_source:type_name -> stich.actors.v1.TitleSource
-	58, // 29: stich.actors.v1.AppEntry.phase:type_name -> stich.v1.Phase
-	56, // 30: stich.actors.v1.AppEntry.created_at:type_name -> google.protobuf.Timestamp
-	56, // 31: stich.actors.v1.AppEntry.updated_at:type_name -> google.protobuf.Timestamp
-	38, // 32: stich.actors.v1.UpsertApp.entry:type_name -> stich.actors.v1.AppEntry
-	38, // 33: stich.actors.v1.AppReply.entry:type_name -> stich.actors.v1.AppEntry
-	56, // 34: stich.actors.v1.ListApps.after_updated_at:type_name -> google.protobuf.Timestamp
-	38, // 35: stich.actors.v1.ListAppsReply.entries:type_name -> stich.actors.v1.AppEntry
-	48, // 36: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
-	54, // 37: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
-	55, // 38: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
-	63, // 39: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
-	40, // [40:40] is the sub-list for method output_type
-	40, // [40:40] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	57, // 1: stich.actors.v1.AlarmFired.due:type_name -> google.protobuf.Timestamp
+	58, // 2: stich.actors.v1.CreateSession.options:type_name -> stich.v1.SessionOptions
+	59, // 3: stich.actors.v1.SubscribeReply.phase:type_name -> stich.v1.Phase
+	60, // 4: stich.actors.v1.EventNotice.event:type_name -> stich.v1.SessionEvent
+	60, // 5: stich.actors.v1.ReadLogReply.events:type_name -> stich.v1.SessionEvent
+	59, // 6: stich.actors.v1.PhaseReply.phase:type_name -> stich.v1.Phase
+	61, // 7: stich.actors.v1.SnapshotReply.session:type_name -> stich.v1.Session
+	62, // 8: stich.actors.v1.ReadFileReply.file:type_name -> stich.v1.File
+	63, // 9: stich.actors.v1.SaveFileReply.version:type_name -> stich.v1.Version
+	64, // 10: stich.actors.v1.ListFilesReply.files:type_name -> stich.v1.FileInfo
+	63, // 11: stich.actors.v1.ListVersionsReply.versions:type_name -> stich.v1.Version
+	65, // 12: stich.actors.v1.DiffVersionsReply.files:type_name -> stich.v1.FileDiff
+	63, // 13: stich.actors.v1.RollbackReply.version:type_name -> stich.v1.Version
+	57, // 14: stich.actors.v1.VersionRecord.created_at:type_name -> google.protobuf.Timestamp
+	53, // 15: stich.actors.v1.VersionRecord.files:type_name -> stich.actors.v1.VersionRecord.FilesEntry
+	58, // 16: stich.actors.v1.SessionState.options:type_name -> stich.v1.SessionOptions
+	59, // 17: stich.actors.v1.SessionState.phase:type_name -> stich.v1.Phase
+	59, // 18: stich.actors.v1.SessionState.resume_phase:type_name -> stich.v1.Phase
+	66, // 19: stich.actors.v1.SessionState.blueprint:type_name -> stich.v1.Blueprint
+	54, // 20: stich.actors.v1.SessionState.files:type_name -> stich.actors.v1.SessionState.FilesEntry
+	57, // 21: stich.actors.v1.SessionState.created_at:type_name -> google.protobuf.Timestamp
+	57, // 22: stich.actors.v1.SessionState.updated_at:type_name -> google.protobuf.Timestamp
+	57, // 23: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
+	67, // 24: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
+	68, // 25: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
+	69, // 26: stich.actors.v1.SessionState.usage:type_name -> stich.v1.ModelUsage
+	70, // 27: stich.actors.v1.SessionState.conversation:type_name -> stich.v1.ChatMessage
+	36, // 28: stich.actors.v1.SessionState.message_keys:type_name -> stich.actors.v1.MessageKey
+	1,  // 29: stich.actors.v1.AppEntry.title_source:type_name -> stich.actors.v1.TitleSource
+	59, // 30: stich.actors.v1.AppEntry.phase:type_name -> stich.v1.Phase
+	57, // 31: stich.actors.v1.AppEntry.created_at:type_name -> google.protobuf.Timestamp
+	57, // 32: stich.actors.v1.AppEntry.updated_at:type_name -> google.protobuf.Timestamp
+	39, // 33: stich.actors.v1.UpsertApp.entry:type_name -> stich.actors.v1.AppEntry
+	39, // 34: stich.actors.v1.AppReply.entry:type_name -> stich.actors.v1.AppEntry
+	57, // 35: stich.actors.v1.ListApps.after_updated_at:type_name -> google.protobuf.Timestamp
+	39, // 36: stich.actors.v1.ListAppsReply.entries:type_name -> stich.actors.v1.AppEntry
+	49, // 37: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
+	55, // 38: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
+	56, // 39: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
+	64, // 40: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
+	41, // [41:41] is the sub-list for method output_type
+	41, // [41:41] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_stich_actors_v1_actors_proto_init() }
@@ -3277,7 +3369,7 @@ func file_stich_actors_v1_actors_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_actors_v1_actors_proto_rawDesc), len(file_stich_actors_v1_actors_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   54,
+			NumMessages:   55,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
