@@ -452,3 +452,40 @@ func FuzzPageToken(f *testing.F) {
 		}
 	})
 }
+
+// TestSendMessageIdempotencyKey: a retried SendMessage (same key, same
+// text) is recorded once and answers the first seq; the key reused for
+// another text is refused; a message without a key is never deduplicated.
+func TestSendMessageIdempotencyKey(t *testing.T) {
+	ts := newTestServer(t, ratelimit.Rule{}, 0)
+	c, ctx := ts.client, ctxT(t)
+	id := createIdle(t, c, "a book list with title and author")
+	send := func(text, key string) (uint64, error) {
+		r, err := c.SendMessage(ctx, connect.NewRequest(&stichv1.SendMessageRequest{SessionId: id, Text: text, IdempotencyKey: key}))
+		if err != nil {
+			return 0, err
+		}
+		return r.Msg.GetSeq(), nil
+	}
+	first, err := send("also track a rating", "k-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := send("also track a rating", "k-1")
+	if err != nil || again != first {
+		t.Fatalf("retry answered seq %d, %v; want the first seq %d", again, err, first)
+	}
+	if _, err := send("something else", "k-1"); connect.CodeOf(err) != connect.CodeAlreadyExists {
+		t.Fatalf("key reused for another text: %v, want AlreadyExists", err)
+	}
+	if _, err := send("x", "bad key!"); connect.CodeOf(err) != connect.CodeInvalidArgument {
+		t.Fatalf("malformed key: %v, want InvalidArgument", err)
+	}
+	sess, err := c.GetSession(ctx, connect.NewRequest(&stichv1.GetSessionRequest{SessionId: id}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := sess.Msg.GetSession().GetCounters().GetMessages(); n != 1 {
+		t.Fatalf("%d messages recorded, want 1", n)
+	}
+}

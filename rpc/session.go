@@ -113,7 +113,7 @@ func (s *sessionService) Watch(ctx context.Context, req *connect.Request[stichv1
 func (s *sessionService) SendMessage(ctx context.Context, req *connect.Request[stichv1.SendMessageRequest]) (*connect.Response[stichv1.SendMessageResponse], error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	r, err := actors.Call[*actorsv1.PostMessageReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.PostMessage{Text: req.Msg.GetText()})
+	r, err := actors.Call[*actorsv1.PostMessageReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.PostMessage{Text: req.Msg.GetText(), IdempotencyKey: req.Msg.GetIdempotencyKey()})
 	if err != nil {
 		return nil, s.fail(ctx, "SendMessage", err)
 	}

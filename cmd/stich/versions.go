@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -122,6 +125,32 @@ func newRollbackCmd() *cobra.Command {
 	return cmd
 }
 
+// sendAttempts bounds the tries of one message when its node answers
+// Unavailable (its storage replicas were unreachable, or it is moving).
+const sendAttempts = 3
+
+// sendMessage sends a chat message with a random idempotency key and
+// retries it with the same key while the node answers Unavailable: the
+// session records it once however many tries reach it.
+func sendMessage(ctx context.Context, c stichv1connect.SessionServiceClient, req *stichv1.SendMessageRequest) (*connect.Response[stichv1.SendMessageResponse], error) {
+	var key [16]byte
+	if _, err := rand.Read(key[:]); err != nil {
+		return nil, fmt.Errorf("idempotency key: %w", err)
+	}
+	req.IdempotencyKey = hex.EncodeToString(key[:])
+	for attempt := 1; ; attempt++ {
+		res, err := c.SendMessage(ctx, connect.NewRequest(req))
+		if err == nil || connect.CodeOf(err) != connect.CodeUnavailable || attempt == sendAttempts {
+			return res, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(time.Duration(attempt) * 500 * time.Millisecond):
+		}
+	}
+}
+
 func newRefineCmd() *cobra.Command {
 	var (
 		server string
@@ -139,7 +168,7 @@ func newRefineCmd() *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := sessionClient(server)
-			res, err := c.SendMessage(cmd.Context(), connect.NewRequest(&stichv1.SendMessageRequest{SessionId: args[0], Text: args[1]}))
+			res, err := sendMessage(cmd.Context(), c, &stichv1.SendMessageRequest{SessionId: args[0], Text: args[1]})
 			if err != nil {
 				return err
 			}

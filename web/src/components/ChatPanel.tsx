@@ -12,12 +12,22 @@ interface Props {
   ready: boolean;
 }
 
+/** newKey is a random idempotency key (crypto.randomUUID needs a secure context). */
+function newKey(): string {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
 /** ChatPanel shows the conversation and sends refinements (SendMessage). */
 export function ChatPanel({ sessionId, messages, prompt, providerLabel, ready }: Props) {
   const [text, setText] = useState("");
   const [sending, setSending] = useState(false);
   const [problem, setProblem] = useState<Problem>();
   const listRef = useRef<HTMLOListElement>(null);
+  // The idempotency key of a message not yet known to be recorded: sending
+  // the same text again (after a failure) reuses it, so the session records
+  // the message once.
+  const unsent = useRef<{ text: string; key: string } | undefined>(undefined);
 
   useEffect(() => {
     const el = listRef.current;
@@ -31,7 +41,9 @@ export function ChatPanel({ sessionId, messages, prompt, providerLabel, ready }:
     setSending(true);
     setProblem(undefined);
     try {
-      await sessions.sendMessage({ sessionId, text: t });
+      if (unsent.current?.text !== t) unsent.current = { text: t, key: newKey() };
+      await sessions.sendMessage({ sessionId, text: t, idempotencyKey: unsent.current.key });
+      unsent.current = undefined;
       setText("");
     } catch (err) {
       setProblem(describe(err, "send the message"));
