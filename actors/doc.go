@@ -1,11 +1,13 @@
 // Package actors owns stich's grain kinds and the runtime they share:
 //
-//   - session (one per generation session): the generation agent. It runs
-//     the phase loop planning → generating → reviewing → fixing → completed
-//     (each implementation phase after the blueprint's first is planned by
-//     the provider when the session enters it: see session_plan.go),
-//     appends every event to its durable log before anyone sees it, fans
-//     events out to watchers, and resumes interrupted work after a restart.
+//   - session (one per generation session): the driver of the generation
+//     pipeline. The rules (phases, refinements, fix rounds, budgets,
+//     versions, compaction) are package pipeline's pure Step; the grain
+//     loads the state, feeds Step the requests, its worker's output and
+//     check outcomes, commits state, events and writes in one synced batch
+//     before anyone sees them, runs the provider steps and checks on its
+//     owned worker, fans events out to watchers, and resumes interrupted
+//     work after a restart.
 //   - ratelimit (one per limit key, e.g. "create:ip:127.0.0.1"): a
 //     sliding-window bucket.
 //   - apps (one per owner; "local" until there are user accounts): the

@@ -34,6 +34,13 @@ const idleRunBit = 1 << 63
 // package doc for what the driver does with the output.
 func (c Config) Step(s State, now time.Time, in Input) (State, Output) {
 	t := &tx{cfg: c, s0: s, s: s, now: now, ts: timestamppb.New(now)}
+	if s.Session == nil {
+		switch in.(type) {
+		case Message, Stop, Resume, PreviewReport, SaveFile, Rollback:
+			t.refuse(actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND, "the session does not exist")
+			return t.s, t.out
+		}
+	}
 	switch in := in.(type) {
 	case Create:
 		t.create(in)
@@ -695,6 +702,10 @@ func (t *tx) rollback(m Rollback) {
 		return
 	}
 	target := m.Target
+	if target == nil {
+		t.refuse(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "rollback of session %s: no version given", cur.Id)
+		return
+	}
 	st := t.st()
 	var evs []*stichv1.SessionEvent
 	var effects []Effect
