@@ -381,7 +381,9 @@ func TestSandboxCheckInReview(t *testing.T) {
 	if n := h.count(func(ev *stichv1.SessionEvent) bool { return ev.GetFixApplied() != nil }); n != 2 {
 		t.Fatalf("%d fixes", n)
 	}
-	if n := h.count(func(ev *stichv1.SessionEvent) bool { return strings.Contains(ev.GetLog().GetText(), "discarded the fixer's change to ../x.ts") }); n != 2 {
+	if n := h.count(func(ev *stichv1.SessionEvent) bool {
+		return strings.Contains(ev.GetLog().GetText(), "discarded the fixer's change to ../x.ts")
+	}); n != 2 {
 		t.Fatalf("bad fixer path reported %d times", n)
 	}
 	// The version has the fixer's content (written in the same batch).
