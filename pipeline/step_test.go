@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -389,5 +390,27 @@ func TestSandboxCheckInReview(t *testing.T) {
 	// The version has the fixer's content (written in the same batch).
 	if sha := h.db.versions[1].GetFiles()["b.ts"]; h.db.blobs[sha] != want["b.ts"] {
 		t.Fatalf("version 1 b.ts = %q", h.db.blobs[sha])
+	}
+}
+
+// BenchmarkStepChunk is the pipeline's share of the hot path: one streamed
+// chunk through Step (the driver's synced commit, hundreds of µs, is not
+// in it).
+func BenchmarkStepChunk(b *testing.B) {
+	cfg := testConfig()
+	s := State{Session: &actorsv1.SessionState{Id: "s-bench", Phase: stichv1.Phase_PHASE_GENERATING}, Run: 1, Working: true,
+		Streams: map[string]*strings.Builder{"a.ts": {}}}
+	data := strings.Repeat("const x = 1;\n", 40)
+	now := time.Unix(1_800_000_000, 0)
+	b.ReportAllocs()
+	for b.Loop() {
+		if s.Streams["a.ts"].Len() > 256<<10 {
+			s.Streams["a.ts"].Reset()
+		}
+		var out Output
+		s, out = cfg.Step(s, now, Work{Run: 1, Kind: WorkFileChunk, Path: "a.ts", Data: data})
+		if len(out.Events) != 1 {
+			b.Fatal(out)
+		}
 	}
 }
