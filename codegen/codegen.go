@@ -192,32 +192,40 @@ func StreamFile(ctx context.Context, emit Emitter, path, purpose, content string
 	return emit.FileDone(ctx, path)
 }
 
-// Chunks splits content into pieces of at most chunkSize bytes (more only
-// when chunkSize is smaller than one character), cut after a newline where
-// one falls in the last three quarters of a piece, and never inside a
-// UTF-8 sequence: events carry valid strings. It is the one chunker of
-// streamed file content.
+// Chunks splits content into pieces of [ChunkLen] bytes.
 func Chunks(content string, chunkSize int) []string {
-	chunkSize = max(chunkSize, 1)
-	out := make([]string, 0, len(content)/chunkSize+1)
+	out := make([]string, 0, len(content)/max(chunkSize, 1)+1)
 	for len(content) > 0 {
-		n := min(chunkSize, len(content))
-		if n < len(content) {
-			if i := strings.LastIndexByte(content[:n], '\n'); i > chunkSize/4 {
-				n = i + 1
-			}
-			for n > 1 && !utf8.RuneStart(content[n]) {
-				n--
-			}
-			if !utf8.RuneStart(content[n]) {
-				// chunkSize is shorter than the first character: take it whole.
-				for n < len(content) && !utf8.RuneStart(content[n]) {
-					n++
-				}
-			}
-		}
+		n := ChunkLen(content, chunkSize)
 		out = append(out, content[:n])
 		content = content[n:]
 	}
 	return out
+}
+
+// ChunkLen is the length of the next piece of streamed file content: at
+// most chunkSize bytes (more only when chunkSize is shorter than one
+// character), cut after a newline where one falls in the last three
+// quarters of the piece, and never inside a UTF-8 sequence, so that events
+// carry valid strings. It is the one chunking rule of streamed files
+// ([StreamFile], files written at once, the model-output adapter).
+func ChunkLen[T ~string | ~[]byte](content T, chunkSize int) int {
+	chunkSize = max(chunkSize, 1)
+	n := min(chunkSize, len(content))
+	if n == len(content) {
+		return n
+	}
+	for i := n - 1; i > chunkSize/4; i-- {
+		if content[i] == '\n' {
+			n = i + 1
+			break
+		}
+	}
+	for n > 1 && !utf8.RuneStart(content[n]) {
+		n--
+	}
+	for n < len(content) && !utf8.RuneStart(content[n]) {
+		n++ // chunkSize is shorter than the first character: take it whole
+	}
+	return n
 }

@@ -212,3 +212,43 @@ func TestScaffoldCompactIsDeterministicAndBounded(t *testing.T) {
 		t.Fatalf("summary of %d bytes, valid %v", len(s), utf8.ValidString(s))
 	}
 }
+
+// FuzzChunks: the chunks rebuild the content, each is valid UTF-8 when the
+// content is, none is empty, and none is longer than chunkSize unless it
+// is a single character.
+func FuzzChunks(f *testing.F) {
+	f.Add("line one\nline two\nünïcode ✓ and more\n", 8)
+	f.Add("€€€€", 1)
+	f.Add(strings.Repeat("x", 100)+"\n", 16)
+	f.Fuzz(func(t *testing.T, content string, size int) {
+		size = size%64 + 1
+		if size < 1 {
+			size += 64
+		}
+		chunks := Chunks(content, size)
+		if got := strings.Join(chunks, ""); got != content {
+			t.Fatalf("chunks rebuild %q, want %q", got, content)
+		}
+		for _, c := range chunks {
+			if c == "" {
+				t.Fatal("empty chunk")
+			}
+			if utf8.ValidString(content) && !utf8.ValidString(c) {
+				t.Fatalf("chunk %q of valid content is not valid UTF-8", c)
+			}
+			if utf8.ValidString(content) && len(c) > size && utf8.RuneCountInString(c) > 1 {
+				t.Fatalf("chunk %q longer than %d", c, size)
+			}
+			if n := ChunkLen([]byte(c), size); n != len(c) {
+				t.Fatalf("ChunkLen of bytes %d, of the string %d", n, len(c))
+			}
+		}
+	})
+}
+
+func TestChunksPreferLineEnds(t *testing.T) {
+	got := Chunks("abcdefgh\nij\nklmnopqrstuvwxyz", 12)
+	if len(got) < 2 || got[0] != "abcdefgh\nij\n" {
+		t.Fatalf("chunks %q: the first should end at the last newline", got)
+	}
+}

@@ -3,7 +3,6 @@ package editformat
 import (
 	"context"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/stichdev/stich/codegen"
 )
@@ -120,31 +119,11 @@ func (a *Adapter) handle(ctx context.Context, ev *Event) error {
 
 // flush sends the next chunk of the buffer.
 func (a *Adapter) flush(ctx context.Context) error {
-	n := len(a.buf)
-	if n > a.chunkSize {
-		n = a.chunkSize
-		if i := lastNL(a.buf[:n]); i > a.chunkSize/4 {
-			n = i + 1
-		}
-	}
-	if n < len(a.buf) {
-		for n > 1 && !utf8.RuneStart(a.buf[n]) {
-			n--
-		}
-	}
+	n := codegen.ChunkLen(a.buf, a.chunkSize)
 	data := string(a.buf[:n])
 	rest := copy(a.buf, a.buf[n:])
 	a.buf = a.buf[:rest]
 	return a.emit.FileChunk(ctx, a.open, data)
-}
-
-func lastNL(b []byte) int {
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] == '\n' {
-			return i
-		}
-	}
-	return -1
 }
 
 // Prose returns the text outside blocks read so far (at most 256 KiB).
