@@ -190,13 +190,8 @@ func (t *tx) stopWork() {
 // fail ends the current step with an error: the session goes to FAILED
 // (resumable). Whatever the step had planned is dropped.
 func (t *tx) fail(cause error) {
-	s := t.s0
-	s.Working, s.Streams = t.s.Working, nil
-	t.s, t.out, t.cloned = s, Output{}, false
-	if t.s0.Working {
-		t.effect(CancelStep{})
-	}
-	t.s.Working = false
+	t.s, t.out, t.cloned = t.s0, Output{}, false
+	t.stopWork()
 	st := t.st()
 	st.ResumePhase, st.Phase, st.Error = st.Phase, stichv1.Phase_PHASE_FAILED, cause.Error()
 	code := "internal"
