@@ -49,10 +49,8 @@ func CheckPath(p string) error {
 	switch {
 	case p == "" || len(p) > MaxPathLength:
 		return fmt.Errorf("%w %q: empty or longer than %d bytes", ErrBadPath, p, MaxPathLength)
-	case !utf8.ValidString(p):
-		return fmt.Errorf("%w %q: not valid UTF-8", ErrBadPath, p)
-	case strings.IndexFunc(p, func(r rune) bool { return unicode.In(r, unicode.Cc, unicode.Cf) }) >= 0:
-		return fmt.Errorf("%w %q: holds a control, invisible or bidirectional formatting character", ErrBadPath, p)
+	case CheckNameChars(p) != nil:
+		return CheckNameChars(p)
 	case strings.HasPrefix(p, "/") || strings.Contains(p, "\\") || strings.ContainsAny(p, "\x00:*?\"<>|"):
 		return fmt.Errorf("%w %q: must be a relative path with forward slashes", ErrBadPath, p)
 	case path.Clean(p) != p || strings.HasPrefix(p, "../") || p == ".." || p == ".":
@@ -67,6 +65,19 @@ func CheckPath(p string) error {
 	}
 	if !allowedExt[ext] {
 		return fmt.Errorf("%w %q: extension %q is not allowed", ErrBadPath, p, ext)
+	}
+	return nil
+}
+
+// CheckNameChars refuses a name that is not valid UTF-8 or holds a
+// control, invisible or bidirectional formatting character (Unicode
+// categories Cc and Cf).
+func CheckNameChars(p string) error {
+	switch {
+	case !utf8.ValidString(p):
+		return fmt.Errorf("%w %q: not valid UTF-8", ErrBadPath, p)
+	case strings.IndexFunc(p, func(r rune) bool { return unicode.In(r, unicode.Cc, unicode.Cf) }) >= 0:
+		return fmt.Errorf("%w %q: holds a control, invisible or bidirectional formatting character", ErrBadPath, p)
 	}
 	return nil
 }
