@@ -300,6 +300,8 @@ func checkErrorText(err error) string {
 	switch {
 	case errors.Is(err, appbuild.ErrInstall):
 		return "installing the app's dependencies failed (see the install log): " + err.Error()
+	case errors.Is(err, sandbox.ErrResources):
+		return "the build machine was short of processes or memory to start the sandbox, even after retries (the app did not run; it is checked again on the next change): " + err.Error()
 	case errors.Is(err, sandbox.ErrTimeout):
 		return "a build step ran past its time limit: " + err.Error()
 	}

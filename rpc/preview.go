@@ -44,6 +44,16 @@ func NewPreviewHandler(rt *actors.Runtime, cfg PreviewConfig) http.Handler {
 		cfg.Logger = slog.Default()
 	}
 	h := &previewHandler{rt: rt, log: cfg.Logger, origins: cfg.Origins, csp: previewCSP(cfg.FrameAncestors)}
+	h.asset = func(ctx context.Context, id, path string) (*actorsv1.SandboxAssetReply, error) {
+		return actors.Call[*actorsv1.SandboxAssetReply](ctx, rt.Node, actors.KindSandbox, id, &actorsv1.SandboxAsset{Path: path})
+	}
+	return h.handler()
+}
+
+// handler routes by host and adds the headers every preview response
+// carries.
+func (h *previewHandler) handler() http.Handler {
+	cfg := PreviewConfig{Origins: h.origins}
 	legacy := http.NewServeMux()
 	legacy.HandleFunc("/preview/{session}/{path...}", h.redirect)
 	legacy.HandleFunc("/preview/{session}", h.redirect)
@@ -53,7 +63,7 @@ func NewPreviewHandler(rt *actors.Runtime, cfg PreviewConfig) http.Handler {
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "stich preview server on node %s: each app is at %s://SESSION.%s/\n", rt.Node.Name(), cfg.Origins.Scheme, cfg.Origins.Domain)
+		fmt.Fprintf(w, "stich preview server on node %s: each app is at %s://SESSION.%s/\n", h.rt.Node.Name(), cfg.Origins.Scheme, cfg.Origins.Domain)
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
@@ -99,6 +109,9 @@ type previewHandler struct {
 	log     *slog.Logger
 	origins preview.Origins
 	csp     string
+	// asset fetches one file of a session's preview (from its sandbox
+	// grain).
+	asset func(ctx context.Context, id, path string) (*actorsv1.SandboxAssetReply, error)
 }
 
 // redirect sends the old path form /preview/SESSION/REST to the app's
@@ -136,7 +149,7 @@ func (h *previewHandler) serve(w http.ResponseWriter, r *http.Request, id string
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), previewCallTimeout)
 	defer cancel()
-	a, err := actors.Call[*actorsv1.SandboxAssetReply](ctx, h.rt.Node, actors.KindSandbox, id, &actorsv1.SandboxAsset{Path: r.URL.Path})
+	a, err := h.asset(ctx, id, r.URL.Path)
 	if err != nil {
 		h.log.Warn("preview asset", "session", id, "path", r.URL.Path, "err", err)
 		w.Header().Set("Retry-After", "2")

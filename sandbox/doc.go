@@ -15,8 +15,9 @@
 // Generated code never runs inside the stich process or with its
 // privileges. Every command runs as:
 //
-//  1. A separate process tree started as the sandbox uid/gid ([Config.UID],
-//     not root), under bwrap with --unshare-all (user, mount, pid, ipc,
+//  1. A separate process tree started as the workspace's own sandbox uid
+//     (one of [Config.UIDs] from [Config.UID], never root; all share
+//     [Config.GID]), under bwrap with --unshare-all (user, mount, pid, ipc,
 //     uts, cgroup and network namespaces), --disable-userns, --cap-drop
 //     ALL, --new-session and --die-with-parent. stich's own thread holds a
 //     parent-death signal on bwrap, so the tree dies with stich; bwrap
@@ -31,7 +32,9 @@
 //     during Install only. Other workspaces can be mounted read-only.
 //  3. No network, except during Install (see below).
 //  4. rlimits set by prlimit before bwrap starts: CPU time, address space,
-//     tasks (RLIMIT_NPROC, per uid), file size, open files, no core dumps.
+//     tasks (RLIMIT_NPROC, per uid: a uid per workspace, so one app's
+//     processes never starve another's), file size, open files, no core
+//     dumps.
 //     Where cgroup v1 is mounted and writable (as root), each command also
 //     gets its own memory and pids cgroup, joined before the command runs
 //     (a gate shell waits on a pipe until then); memory is then bounded per
@@ -42,7 +45,14 @@
 //     the command exits, the process group is killed, the cgroup emptied,
 //     and the pid namespace takes every remaining process with it. Run
 //     returns only when all processes are gone.
-//  6. Host-side file access ([Runner.WriteFiles], [Runner.ReadFile],
+//  6. With [Config.WorkspaceSize], the workspace is a tmpfs of that size:
+//     filling the disk fills only that quota.
+//  7. A command whose sandbox cannot start for lack of resources (bwrap
+//     or prlimit refused with EAGAIN, before any app code ran) is tried
+//     again after 0.25, 1 and 3 s, then fails with [ErrResources].
+//  8. [Local.Reconcile] makes a workspace hold exactly a file set, removing
+//     whatever else the app's commands left (links out of it included).
+//  9. Host-side file access ([Runner.WriteFiles], [Runner.ReadFile],
 //     [Runner.RemoveFiles]) goes through [os.Root]: symlinks planted by
 //     the sandbox cannot redirect stich's writes or reads outside the
 //     workspace, and written files replace whatever was at their path.
@@ -55,9 +65,10 @@
 // network to the registry host needs an egress proxy or firewall outside
 // stich.
 //
-// Not covered: disk use (only the size of single files is bounded), a
-// seccomp filter and Landlock (possible hardening), and cgroup v2 (falls
-// back to rlimits). [Config.Unsafe] drops the namespaces entirely; it
+// Not covered: disk use without [Config.WorkspaceSize] (only the size of
+// single files is bounded), a seccomp filter and Landlock (possible
+// hardening), and cgroup v2 controllers (a unified-only host falls back to
+// rlimits; a hybrid host, with v1 memory and pids, uses those). [Config.Unsafe] drops the namespaces entirely; it
 // exists for development machines without bubblewrap and logs a warning on
 // every command.
 //

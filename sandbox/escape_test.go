@@ -379,3 +379,46 @@ func TestEscapePaths(t *testing.T) {
 		t.Errorf("Run with a mount of .. = %v, want ErrPath", err)
 	}
 }
+
+// Filling the disk stops at the workspace's quota (a tmpfs of
+// WorkspaceSize): the host's file system never fills, the write fails
+// inside the sandbox, and Cleanup unmounts the quota.
+func TestEscapeDiskQuota(t *testing.T) {
+	const quota = 32 << 20
+	l, id, data := escapeSetup(t, func(c *Config) { c.WorkspaceSize = quota })
+	guardHost(t, data)
+	dir := filepath.Join(l.cfg.Root, id)
+	if mounted, err := isMountPoint(dir); err != nil || !mounted {
+		t.Fatalf("the workspace is not on its own quota: %v", err)
+	}
+	// Many files, then one big one: each stays under the file size limit.
+	res, out, err := run(t, l, id, Command{Args: []string{"sh", "-c",
+		`i=0; while [ $i -lt 8 ]; do head -c 8000000 /dev/zero > f$i || { echo FULL at $i; exit 7; }; i=$((i+1)); done; echo NOT FULL`}})
+	if err != nil || res.ExitCode != 7 || !strings.Contains(out, "FULL at") {
+		t.Fatalf("filling the workspace: %v, exit %d, output:\n%s", err, res.ExitCode, out)
+	}
+	var total int64
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil {
+			total += fi.Size()
+		}
+	}
+	if total > quota {
+		t.Errorf("the workspace holds %d bytes, quota %d", total, quota)
+	}
+	// Other workspaces and the host still have room.
+	prepare(t, l, "other", map[string]string{"a.txt": "fine"})
+	if res, _, err := run(t, l, "other", Command{Args: []string{"sh", "-c", "head -c 8000000 /dev/zero > big"}}); err != nil || res.ExitCode != 0 {
+		t.Errorf("another workspace cannot write after the first filled its quota: %v exit %d", err, res.ExitCode)
+	}
+	for _, w := range []string{id, "other"} {
+		if err := l.Cleanup(context.Background(), w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Lstat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the workspace is still there after Cleanup: %v", err)
+	}
+	t.Logf("disk fill stopped at %d bytes (quota %d): %s", total, quota, strings.TrimSpace(out))
+}

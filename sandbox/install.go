@@ -69,7 +69,7 @@ func (l *Local) Install(ctx context.Context, id string, opts InstallOptions) (Re
 	}
 	args = append(args, "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts",
 		"--loglevel=warn", "--registry="+l.cfg.Registry)
-	s := l.spec(w.dir, ".", args)
+	s := l.spec(w.uid, w.dir, ".", args)
 	s.network = true
 	s.cache = l.cfg.CacheDir
 	s.env = []string{"npm_config_cache=" + cacheDir}

@@ -129,7 +129,7 @@ func (l *Local) Reconcile(ctx context.Context, id string, files map[string]strin
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		if err := l.writeOne(root, p, want[p]); err != nil {
+		if err := l.writeOne(root, w.uid, p, want[p]); err != nil {
 			return res, err
 		}
 	}

@@ -311,6 +311,10 @@ var (
 	// install policy refuses (a URL, git or file dependency, a foreign
 	// registry, an .npmrc).
 	ErrDependencies = errors.New("sandbox: dependencies refused")
+	// ErrResources: the sandbox could not start for lack of machine
+	// resources (a namespace or process the kernel refused with EAGAIN),
+	// even after retries; the app itself did not run.
+	ErrResources = errors.New("sandbox: not enough machine resources to start the sandbox")
 	// ErrTimeout: the wall-clock limit passed; every process was killed.
 	ErrTimeout = errors.New("sandbox: wall-clock limit reached")
 	// ErrCPULimit: a process used up its CPU time.

@@ -26,6 +26,8 @@ type sandboxFlags struct {
 	unsafe        bool
 	dir           string
 	uid           int
+	uids          int
+	diskMB        int
 	registry      string
 	previewHTTP   string
 	previewDomain string
@@ -48,7 +50,9 @@ const defaultRegistry = "https://registry.npmjs.org/"
 func (f *sandboxFlags) registerRunner(fl *pflag.FlagSet, defaultDir string) {
 	fl.BoolVar(&f.unsafe, "unsafe-sandbox", false, "when bubblewrap is missing, run generated apps' tools anyway, WITHOUT isolation (never with untrusted users)")
 	fl.StringVar(&f.dir, "sandbox-dir", "", "folder for app workspaces and the shared npm cache (default: "+defaultDir+")")
-	fl.IntVar(&f.uid, "sandbox-uid", sandbox.DefaultUID, "uid and gid generated code runs as (needs root; ignored, with a warning, when stich is not root)")
+	fl.IntVar(&f.uid, "sandbox-uid", sandbox.DefaultUID, "first uid, and the gid, generated code runs as (needs root; ignored, with a warning, when stich is not root)")
+	fl.IntVar(&f.diskMB, "sandbox-disk-mb", 1024, "disk quota of each app's workspace in MiB (a tmpfs: it takes RAM while the workspace exists; needs root); 0 for none")
+	fl.IntVar(&f.uids, "sandbox-uids", 64, "how many uids from --sandbox-uid the apps' workspaces use, one each, so one app's processes never starve another's")
 	fl.StringVar(&f.registry, "npm-registry", defaultRegistry, "the npm registry installs may use (the only host generated apps' dependencies may come from)")
 }
 
@@ -81,6 +85,12 @@ func (f *sandboxFlags) validate() []error {
 	}
 	if f.uid <= 0 {
 		errs = append(errs, fmt.Errorf("--sandbox-uid %d: want a positive, unused uid", f.uid))
+	}
+	if f.diskMB != 0 && f.diskMB < 16 {
+		errs = append(errs, fmt.Errorf("--sandbox-disk-mb %d: want 0 (no quota) or at least 16", f.diskMB))
+	}
+	if f.uids < 1 || f.uid+f.uids-1 >= 65534 {
+		errs = append(errs, fmt.Errorf("--sandbox-uids %d: want at least 1, with --sandbox-uid + count below 65534", f.uids))
 	}
 	return errs
 }
@@ -145,10 +155,12 @@ func (f *sandboxFlags) builds(data string, log *slog.Logger) (*appbuild.Config, 
 		return nil, "builds and previews are off: " + err.Error()
 	}
 	cfg := sandbox.DefaultConfig(dir)
-	cfg.UID, cfg.GID = f.uid, f.uid
+	cfg.UID, cfg.GID, cfg.UIDs = f.uid, f.uid, f.uids
+	cfg.WorkspaceSize = int64(f.diskMB) << 20
 	if os.Geteuid() != 0 {
 		log.Warn("sandbox: stich is not root, so generated code runs as stich's own user (still inside bubblewrap); run as root for a separate sandbox uid")
 		cfg.UID, cfg.GID = -1, -1
+		cfg.WorkspaceSize = 0
 	}
 	cfg.Registry = strings.TrimSuffix(f.registry, "/") + "/"
 	cfg.Unsafe = f.unsafe
