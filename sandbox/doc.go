@@ -30,7 +30,8 @@
 //     the workspace at /app as the only writable host folder. The root is
 //     remounted read-only. The npm cache (/cache) is a second writable bind
 //     during Install only. Other workspaces can be mounted read-only.
-//  3. No network, except during Install (see below).
+//  3. No network: a network namespace of its own (only a loopback of its
+//     own); Install reaches the registry alone (see below).
 //  4. rlimits set by prlimit before bwrap starts: CPU time, address space,
 //     tasks (RLIMIT_NPROC, per uid: a uid per workspace, so one app's
 //     processes never starve another's), file size, open files, no core
@@ -57,13 +58,16 @@
 //     the sandbox cannot redirect stich's writes or reads outside the
 //     workspace, and written files replace whatever was at their path.
 //
-// Install is the one networked step. bubblewrap cannot filter by host, so
-// during it the sandbox shares the host network namespace. It runs only
-// npm, with --ignore-scripts (no package code runs), the registry from
-// [Config], and after [CheckDependencies] refused URL, git, file and link
-// specs, lockfile URLs outside the registry and any .npmrc. Restricting the
-// network to the registry host needs an egress proxy or firewall outside
-// stich.
+// Install is the one step with a way out, and only to the registry: it
+// keeps its own network namespace (no host loopback, no route), and npm's
+// proxy is a forwarder on the namespace's loopback that hands connections
+// to an HTTP proxy the runner serves on a unix socket bound into the
+// sandbox for the length of the install; that proxy tunnels only to the
+// registry's host and port ([Config.Registry]) and refuses everything else
+// with 403. npm also runs with --ignore-scripts (no package code runs),
+// after [CheckDependencies] refused URL, git, file and link specs,
+// lockfile URLs outside the registry and any .npmrc. In unsafe mode
+// (no bubblewrap) installs use the host's network.
 //
 // Not covered: disk use without [Config.WorkspaceSize] (only the size of
 // single files is bounded), a seccomp filter and Landlock (possible
@@ -80,7 +84,8 @@
 //
 // # Imports
 //
-// The standard library only. It must not import actors, rpc, cluster, cmd
+// The standard library only (the install egress proxy is net/http). It
+// must not import actors, rpc, cluster, cmd
 // or any other stich package: the sandbox grain imports it, not the other
 // way around.
 package sandbox

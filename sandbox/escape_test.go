@@ -422,3 +422,102 @@ func TestEscapeDiskQuota(t *testing.T) {
 	}
 	t.Logf("disk fill stopped at %d bytes (quota %d): %s", total, quota, strings.TrimSpace(out))
 }
+
+// An install's sandbox (what npm install runs in) reaches only the npm
+// registry: not the host's loopback ports (where the node serves HTTP,
+// actor remoting and replication), directly or through the egress proxy,
+// and no other address. The registry itself is reachable through the
+// proxy.
+func TestEscapeInstallNetwork(t *testing.T) {
+	l, id, data := escapeSetup(t, nil)
+	guardHost(t, data)
+	var accepted atomic.Int32
+	var ports []int
+	for range 3 { // stand-ins for the node's HTTP, actor and replication ports
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				accepted.Add(1)
+				c.Close()
+			}
+		}()
+	}
+	js := fmt.Sprintf(`const net = require("net");
+const proxy = new URL(process.env.npm_config_https_proxy);
+const direct = (port, host) => new Promise((res) => {
+  const s = net.connect(port, host);
+  s.setTimeout(5000, () => { s.destroy(); res("TIMEOUT"); });
+  s.on("connect", () => { s.destroy(); res("CONNECTED"); });
+  s.on("error", (e) => res("ERROR " + e.code));
+});
+const viaProxy = (target) => new Promise((res) => {
+  const s = net.connect(Number(proxy.port), proxy.hostname);
+  s.setTimeout(15000, () => { s.destroy(); res("TIMEOUT"); });
+  s.on("connect", () => s.write("CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n\r\n"));
+  s.once("data", (d) => { s.destroy(); res(d.toString().split("\r\n")[0]); });
+  s.on("error", (e) => res("ERROR " + e.code));
+});
+(async () => {
+  for (const port of %s) {
+    console.log("direct " + port + ": " + await direct(port, "127.0.0.1"));
+    console.log("proxy " + port + ": " + await viaProxy("127.0.0.1:" + port));
+    console.log("proxy localhost " + port + ": " + await viaProxy("localhost:" + port));
+  }
+  console.log("direct other: " + await direct(443, "1.1.1.1"));
+  console.log("proxy other: " + await viaProxy("1.1.1.1:443"));
+  console.log("proxy registry: " + await viaProxy("registry.npmjs.org:443"));
+})();`, strings.ReplaceAll(fmt.Sprint(ports), " ", ","))
+	w, err := l.get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, proxy, err := l.installSpec(w, []string{"node", "-e", js})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.close()
+	var mu sync.Mutex
+	var out strings.Builder
+	res, err := l.execute(context.Background(), "install-net", s, func(ln Line) {
+		mu.Lock()
+		defer mu.Unlock()
+		out.WriteString(ln.Text + "\n")
+	}, time.Minute)
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("%v exit %d\n%s", err, res.ExitCode, out.String())
+	}
+	got := out.String()
+	t.Logf("from the install sandbox:\n%s", got)
+	for _, line := range strings.Split(strings.TrimSpace(got), "\n") {
+		name, verdict, _ := strings.Cut(line, ": ")
+		switch {
+		case name == "proxy registry":
+			if !strings.Contains(verdict, " 200 ") {
+				t.Errorf("the registry is not reachable through the egress proxy: %q", verdict)
+			}
+		case strings.HasPrefix(name, "proxy"):
+			if !strings.Contains(verdict, " 403 ") {
+				t.Errorf("%s: %q, want 403 from the proxy", name, verdict)
+			}
+		case strings.HasPrefix(name, "direct"):
+			if verdict == "CONNECTED" {
+				t.Errorf("%s: connected", name)
+			}
+		}
+	}
+	if n := strings.Count(got, "\n"); n != 3*3+3 {
+		t.Errorf("%d result lines, want %d", n, 3*3+3)
+	}
+	if n := accepted.Load(); n != 0 {
+		t.Errorf("the host's listeners accepted %d connections from the install sandbox", n)
+	}
+}

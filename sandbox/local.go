@@ -35,6 +35,11 @@ type Local struct {
 	cg         *cgroups
 	passwd     string
 	group      string
+	forward    string // forwardJS on the host
+	// installHostNet makes installs share the host's network namespace
+	// with no egress proxy, as before the proxy existed: only for the
+	// reference of BenchmarkContainedBuild.
+	installHostNet bool
 	uid, gid   int
 	switchCred bool
 
@@ -245,6 +250,8 @@ func (l *Local) makeDirs() error {
 		l.passwd: users.String(),
 		l.group:  fmt.Sprintf("root:x:0:\nsandbox:x:%d:\nnogroup:x:65534:\n", gid),
 	}
+	l.forward = filepath.Join(etc, "forward.js")
+	files[l.forward] = forwardJS
 	for p, content := range files {
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 			return fmt.Errorf("sandbox: %w", err)
