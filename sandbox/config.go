@@ -88,8 +88,11 @@ type Config struct {
 	// Cgroups selects cgroup use; default [CgroupAuto].
 	Cgroups CgroupMode
 
-	// CgroupRoot is where the cgroup v1 hierarchies are mounted (the
-	// memory and pids controllers are used). Default /sys/fs/cgroup.
+	// CgroupRoot is where cgroups are mounted. Default /sys/fs/cgroup. A
+	// unified (v2) hierarchy with the memory and pids controllers is used
+	// first (at the root, or at unified/ on a hybrid host); else the v1
+	// memory, pids (and, when mounted, cpu and cpuacct) hierarchies; else
+	// none, and memory is bounded by rlimits only. NewLocal logs which.
 	CgroupRoot string
 
 	// Limits are the defaults for every command.
@@ -137,6 +140,7 @@ func DefaultConfig(root string) Config {
 			FileSize:     512 << 20,       // 512 MiB per file
 			OpenFiles:    4096,
 			TmpSize:      256 << 20, // 256 MiB private /tmp
+			CPUs:         2,         // cores at once, per command
 		},
 		RunTimeout:     2 * time.Minute,
 		InstallTimeout: 2 * time.Minute,
@@ -200,6 +204,9 @@ func (c Config) Validate() error {
 	}
 	if l.TmpSize < 1<<20 {
 		bad("Limits.TmpSize %d must be at least 1 MiB", l.TmpSize)
+	}
+	if l.CPUs < 0 || l.CPUs > 0 && l.CPUs < 0.05 {
+		bad("Limits.CPUs %g must be 0 (no quota) or at least 0.05", l.CPUs)
 	}
 	if c.RunTimeout < time.Second {
 		bad("RunTimeout %v must be at least 1s", c.RunTimeout)

@@ -36,10 +36,13 @@
 //     tasks (RLIMIT_NPROC, per uid: a uid per workspace, so one app's
 //     processes never starve another's), file size, open files, no core
 //     dumps.
-//     Where cgroup v1 is mounted and writable (as root), each command also
-//     gets its own memory and pids cgroup, joined before the command runs
-//     (a gate shell waits on a pipe until then); memory is then bounded per
-//     command and OOM kills are reported. Without cgroups memory is bounded
+//     Where cgroups are writable (as root), each command also gets its
+//     own group — cgroup v2 (memory.max, pids.max, cpu.max) when the
+//     unified hierarchy has the memory and pids controllers, else v1
+//     (memory, pids, and the cpu quota when mounted) —, joined before the
+//     command runs (a gate shell waits on a pipe until then); memory,
+//     tasks and cores ([Limits.CPUs]) are then bounded per command and OOM
+//     kills are reported. NewLocal logs the version in use. Without cgroups memory is bounded
 //     by RLIMIT_AS (large, because V8 reserves ~10 GiB for WebAssembly)
 //     and node's --max-old-space-size.
 //  5. A wall-clock limit. At the limit, on context cancellation and after
@@ -71,8 +74,8 @@
 //
 // Not covered: disk use without [Config.WorkspaceSize] (only the size of
 // single files is bounded), a seccomp filter and Landlock (possible
-// hardening), and cgroup v2 controllers (a unified-only host falls back to
-// rlimits; a hybrid host, with v1 memory and pids, uses those). [Config.Unsafe] drops the namespaces entirely; it
+// hardening), and io limits (io.max needs a device per workspace; the v2
+// io controller is enabled for the groups but no limit is set). [Config.Unsafe] drops the namespaces entirely; it
 // exists for development machines without bubblewrap and logs a warning on
 // every command.
 //

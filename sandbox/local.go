@@ -129,6 +129,7 @@ func NewLocal(cfg Config) (*Local, error) {
 		switch {
 		case err == nil:
 			l.cg = cg
+			l.log.Info("sandbox: commands get their own cgroups", "version", cg.Version())
 		case cfg.Cgroups == CgroupRequired:
 			return nil, fmt.Errorf("%w: cgroups required but unusable: %v", ErrUnavailable, err)
 		default:
@@ -162,6 +163,15 @@ func (l *Local) Unsafe() bool { return l.bwrap == "" }
 // Cgroups reports whether commands get their own cgroups (per-command
 // memory and process limits).
 func (l *Local) Cgroups() bool { return l.cg != nil }
+
+// CgroupVersion names the cgroup hierarchy commands run under: "v2",
+// "v1", or "" when none is usable (rlimits only).
+func (l *Local) CgroupVersion() string {
+	if l.cg == nil {
+		return ""
+	}
+	return l.cg.Version()
+}
 
 // Dir returns the host folder of workspace id, for in-process readers that
 // run no app code (the preview bundler). Whatever the sandbox wrote there

@@ -183,6 +183,10 @@ type Limits struct {
 	// TmpSize bounds the sandbox's private /tmp (a tmpfs; its pages also
 	// count toward Memory).
 	TmpSize int64
+	// CPUs bounds the cores all processes of the command may use at once
+	// (a cgroup CPU quota: cpu.max, or cpu.cfs_quota_us on cgroup v1);
+	// 0: no quota. Without a cpu controller only CPUTime applies.
+	CPUs float64
 }
 
 // merged returns l with every zero field taken from d.
@@ -196,6 +200,9 @@ func (l *Limits) merged(d Limits) Limits {
 	}
 	if out.Memory == 0 {
 		out.Memory = d.Memory
+	}
+	if out.CPUs == 0 {
+		out.CPUs = d.CPUs
 	}
 	if out.AddressSpace == 0 {
 		out.AddressSpace = d.AddressSpace

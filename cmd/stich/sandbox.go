@@ -172,7 +172,7 @@ func (f *sandboxFlags) builds(data string, log *slog.Logger) (*appbuild.Config, 
 		}
 		return nil, "builds and previews are off: " + err.Error()
 	}
-	log.Info("sandbox ready", "dir", dir, "isolated", !r.Unsafe(), "cgroups", r.Cgroups())
+	log.Info("sandbox ready", "dir", dir, "isolated", !r.Unsafe(), "cgroups", r.CgroupVersion())
 	return &appbuild.Config{Runner: r, Fixer: appbuild.NewLazyFixer(r)}, ""
 }
 
