@@ -40,8 +40,8 @@ type Local struct {
 	// with no egress proxy, as before the proxy existed: only for the
 	// reference of BenchmarkContainedBuild.
 	installHostNet bool
-	uid, gid   int
-	switchCred bool
+	uid, gid       int
+	switchCred     bool
 
 	seq atomic.Uint64
 	mu  sync.Mutex
