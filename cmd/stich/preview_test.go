@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,6 +37,15 @@ func startBuildingNode(t *testing.T) *node {
 	if err := os.Chmod(dir, 0o711); err != nil {
 		t.Fatal(err)
 	}
+	// The node is killed when the test ends: the disk quotas (tmpfs) of
+	// the workspaces it had are left mounted. Registered before startNode,
+	// this runs after the kill.
+	t.Cleanup(func() {
+		ents, _ := os.ReadDir(filepath.Join(dir, "workspaces"))
+		for _, e := range ents {
+			_ = syscall.Unmount(filepath.Join(dir, "workspaces", e.Name()), syscall.MNT_DETACH)
+		}
+	})
 	return startNode(t, t.TempDir(), "--sandbox", "local", "--sandbox-dir", dir, "--sandbox-uid", fmt.Sprint(previewUID))
 }
 
