@@ -46,7 +46,7 @@ func startBuildingNode(t *testing.T) *node {
 			_ = syscall.Unmount(filepath.Join(dir, "workspaces", e.Name()), syscall.MNT_DETACH)
 		}
 	})
-	return startNode(t, t.TempDir(), "--sandbox", "local", "--sandbox-dir", dir, "--sandbox-uid", fmt.Sprint(previewUID))
+	return startNode(t, t.TempDir(), "--sandbox", "local", "--sandbox-dir", dir, "--sandbox-uid", fmt.Sprint(previewUID), "--sandbox-uids", "4")
 }
 
 // watchUntilIdle returns every event of a session up to the end of its work.
