@@ -3,6 +3,8 @@ package sandbox_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -40,6 +42,7 @@ func BenchmarkContainedBuild(b *testing.B) {
 			cfg := sandbox.DefaultConfig(base)
 			cfg.UID, cfg.GID = 64680, 64680
 			cfg.CacheDir = "/var/tmp/stich-test/npm-cache-bench"
+			cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil)) // keep the bench output parseable
 			if c.contained {
 				cfg.UIDs, cfg.WorkspaceSize = 8, 1<<30
 			}

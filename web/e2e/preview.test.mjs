@@ -191,6 +191,16 @@ describe("previews", () => {
     }
     assert.doesNotMatch(fromA.cookies, /stich_user/, "app A sees the UI's cookie");
 
+    // App A's own reporter does reach session A (its build's token, its
+    // own origin).
+    await page.evaluate(() => console.error("stich-test own report"));
+    let own = false;
+    for (let i = 0; i < 40 && !own; i++) {
+      own = JSON.stringify(await watchAll(server.url, ids[0])).includes("stich-test own report");
+      if (!own) await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.ok(own, "app A's own error report did not reach session A");
+
     await open(b);
     const inB = await page.evaluate(() => ({ secret: localStorage.getItem("stich-test-secret"), cookies: document.cookie }));
     assert.equal(inB.secret, null, "app B reads app A's localStorage");
