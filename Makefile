@@ -54,8 +54,25 @@ build: web ## Build bin/stich (with the web UI)
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/stich
 
 .PHONY: run
-run: web build ## Build (web UI included) and serve on 127.0.0.1:8080 with embedded defaults (data in ./stich-data)
+run: run-deps web build ## Build (web UI included) and serve on 127.0.0.1:8080 with embedded defaults (data in ./stich-data), builds and previews on
 	$(BIN) serve
+
+# What `make run` needs for builds and previews: bubblewrap isolates the
+# generated apps' installs and type-checks. Installed when missing (as
+# root, or with sudo when it needs no password); otherwise stop and say
+# the exact command, rather than start a node with builds off.
+.PHONY: run-deps
+run-deps: ## Install bubblewrap (app builds and previews) when missing, or print the command to run
+	@if ! command -v bwrap >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then sudo=""; \
+		elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo=sudo; \
+		else echo "make run: app builds and previews need bubblewrap. Install it with:"; \
+			echo "    sudo apt-get install -y bubblewrap"; \
+			echo "then run 'make run' again."; exit 1; fi; \
+		echo "installing bubblewrap (app builds and previews run inside it)"; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq bubblewrap >/dev/null || { \
+			echo "make run: installing bubblewrap failed; run: sudo apt-get install -y bubblewrap"; exit 1; }; \
+	fi
 
 .PHONY: lint
 lint: tools ## gofmt, go vet and buf lint
@@ -88,7 +105,7 @@ test: system-deps check-generated lint web ## Everything CI checks: generated co
 .PHONY: bench
 bench: ## Benchmarks, printed as ratios against references measured in the same run
 	$(GO) test -run '^$$' -bench . -benchtime 1s -count 5 ./bench/ ./actors/ ./rpc/ | tee bench.out
-	$(GO) test -run '^$$' -bench . -benchtime 1s -count 1 ./llm/ ./editformat/ ./preview/ ./fixer/ ./appbuild/ | tee -a bench.out
+	$(GO) test -run '^$$' -bench . -benchtime 1s -count 1 ./llm/ ./editformat/ ./preview/ ./fixer/ ./appbuild/ ./sandbox/ | tee -a bench.out
 	$(GO) run ./internal/benchratio < bench.out
 
 .PHONY: clean

@@ -18,6 +18,7 @@ import (
 	"github.com/stichdev/stich/appbuild"
 	"github.com/stichdev/stich/cluster"
 	"github.com/stichdev/stich/codegen"
+	"github.com/stichdev/stich/preview"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 )
 
@@ -60,9 +61,10 @@ type Config struct {
 	Builds *appbuild.Config
 	// BuildsDisabled is the reason shown to users when Builds is nil.
 	BuildsDisabled string
-	// PreviewURL is the public origin of this node's preview server
-	// (e.g. http://127.0.0.1:8081); "" announces no preview URL.
-	PreviewURL string
+	// Previews names each app's preview origin
+	// (http://SESSION.preview.localhost:8081/); the zero value announces
+	// no preview URL.
+	Previews preview.Origins
 	// SandboxIdle frees a sandbox workspace unused this long. Default 15 min.
 	SandboxIdle time.Duration
 }
@@ -232,6 +234,18 @@ func randomSessionID(region string) string {
 		id += "." + region
 	}
 	return id
+}
+
+// BuildsDisabled says why this node does not build and preview apps
+// ("" when it does).
+func (rt *Runtime) BuildsDisabled() string {
+	if rt.cfg.Builds != nil {
+		return ""
+	}
+	if rt.cfg.BuildsDisabled == "" {
+		return "builds and previews are off on this node"
+	}
+	return rt.cfg.BuildsDisabled
 }
 
 // Region returns the serving node's region.

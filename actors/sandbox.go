@@ -12,6 +12,7 @@ import (
 
 	"github.com/stichdev/stich/appbuild"
 	"github.com/stichdev/stich/cluster"
+	"github.com/stichdev/stich/preview"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/sandbox"
@@ -20,9 +21,6 @@ import (
 // Sandbox log budget: a check sends at most this many lines to its
 // session (npm can print thousands); the rest are counted as dropped.
 const maxCheckLogLines = 2000
-
-// PreviewPath is the URL path of a session's preview on a preview server.
-func PreviewPath(session string) string { return "/preview/" + session + "/" }
 
 // sandboxGrain owns a session's build workspace (same identity as the
 // session): it runs one check at a time outside its mailbox, keeps the
@@ -41,7 +39,15 @@ type sandboxGrain struct {
 	sender  *actor.PID
 	// rebuildAt is when a preview was last rebuilt on demand.
 	rebuildAt time.Time
+	// reportsOf is the preview build whose reports are counted in reports.
+	reportsOf *preview.Preview
+	reports   int
 }
+
+// maxReportsPerBuild bounds the error reports one preview build may send
+// (each page load's reporter sends at most 50; the session also limits
+// reports per minute).
+const maxReportsPerBuild = 500
 
 // checkDone ends a check; it never leaves the process.
 type checkDone struct {
@@ -90,6 +96,8 @@ func (g *sandboxGrain) Receive(ctx actor.Context) {
 			g.maybeRebuild(ctx)
 		}
 		ctx.Respond(reply)
+	case *actorsv1.SandboxReportCheck:
+		ctx.Respond(g.reportCheck(m.GetToken()))
 	case *actorsv1.AlarmFired:
 		ctx.Respond(&actorsv1.AlarmAck{})
 	}
@@ -108,6 +116,26 @@ func (g *sandboxGrain) asset(p string) *actorsv1.SandboxAssetReply {
 		return &actorsv1.SandboxAssetReply{Built: true}
 	}
 	return &actorsv1.SandboxAssetReply{Built: true, Found: true, Body: a.Body, ContentType: a.ContentType, Etag: a.ETag, Immutable: a.Immutable, Path: a.Path}
+}
+
+// reportCheck accepts a report that carries the current build's token,
+// within the build's report budget.
+func (g *sandboxGrain) reportCheck(token string) *actorsv1.SandboxReportCheckReply {
+	if g.ws == nil {
+		return &actorsv1.SandboxReportCheckReply{}
+	}
+	prev := g.ws.Preview()
+	if prev == nil || !prev.CheckReportToken(token) {
+		return &actorsv1.SandboxReportCheckReply{}
+	}
+	if g.reportsOf != prev {
+		g.reportsOf, g.reports = prev, 0
+	}
+	if g.reports >= maxReportsPerBuild {
+		return &actorsv1.SandboxReportCheckReply{Exhausted: true}
+	}
+	g.reports++
+	return &actorsv1.SandboxReportCheckReply{Accepted: true}
 }
 
 // stopCheck cancels the running check; with wait it waits (bounded) for
@@ -191,12 +219,13 @@ func (g *sandboxGrain) startCheck(ctx actor.Context, sender, logTo *actor.PID, r
 	// write the workspace at once.
 	g.stopCheck(true)
 	if g.ws == nil {
-		base := PreviewPath(g.ref.Identity)
+		// Each app is served from the root of its own origin, and its
+		// reporter posts there.
 		report := ""
-		if g.rt.cfg.PreviewURL != "" {
-			report = g.rt.cfg.PreviewURL + base + reportPath
+		if g.rt.cfg.Previews.Enabled() {
+			report = preview.ReportPath
 		}
-		g.ws = appbuild.New(*g.rt.cfg.Builds, g.ref.Identity, base, report)
+		g.ws = appbuild.New(*g.rt.cfg.Builds, g.ref.Identity, "/", report)
 	}
 	g.seq++
 	seq := g.seq
@@ -235,9 +264,6 @@ func (g *sandboxGrain) startCheck(ctx actor.Context, sender, logTo *actor.PID, r
 	})
 }
 
-// reportPath is where a preview's error reporter posts, under its base.
-const reportPath = "__stich/report"
-
 // check runs one check and turns its outcome into the reply.
 func (g *sandboxGrain) check(ctx context.Context, ws *appbuild.Workspace, files map[string]string, fix bool, log appbuild.LogFunc) (reply *actorsv1.SandboxCheckReply) {
 	defer func() {
@@ -263,8 +289,8 @@ func (g *sandboxGrain) check(ctx context.Context, ws *appbuild.Workspace, files 
 	if err != nil {
 		reply.Error = checkErrorText(err)
 	}
-	if out.Preview != nil && g.rt.cfg.PreviewURL != "" {
-		reply.PreviewUrl = g.rt.cfg.PreviewURL + PreviewPath(g.ref.Identity)
+	if out.Preview != nil {
+		reply.PreviewUrl = g.rt.cfg.Previews.URL(g.ref.Identity)
 	}
 	return reply
 }
@@ -274,6 +300,8 @@ func checkErrorText(err error) string {
 	switch {
 	case errors.Is(err, appbuild.ErrInstall):
 		return "installing the app's dependencies failed (see the install log): " + err.Error()
+	case errors.Is(err, sandbox.ErrResources):
+		return "the build machine was short of processes or memory to start the sandbox, even after retries (the app did not run; it is checked again on the next change): " + err.Error()
 	case errors.Is(err, sandbox.ErrTimeout):
 		return "a build step ran past its time limit: " + err.Error()
 	}

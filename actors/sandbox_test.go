@@ -14,6 +14,7 @@ import (
 	"github.com/stichdev/stich/cluster"
 	"github.com/stichdev/stich/codegen"
 	"github.com/stichdev/stich/internal/testutil"
+	"github.com/stichdev/stich/preview"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/sandbox"
@@ -72,7 +73,7 @@ func startBuildingRuntime(t *testing.T, idle time.Duration) (*Runtime, *sandbox.
 	cfg := cluster.DefaultLocalConfig()
 	cfg.Name, cfg.InMemory = "test", true
 	rt, err := Start(context.Background(), Config{Cluster: cfg, Providers: map[string]codegen.Provider{"broken": brokenScaffold{}}, DefaultProvider: "broken",
-		Builds: &appbuild.Config{Runner: r, Fixer: appbuild.NewLazyFixer(r)}, PreviewURL: "http://preview.test", SandboxIdle: idle})
+		Builds: &appbuild.Config{Runner: r, Fixer: appbuild.NewLazyFixer(r)}, Previews: preview.Origins{Scheme: "http", Domain: "preview.test"}, SandboxIdle: idle})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,14 +100,14 @@ func TestSandboxChecksFixesAndRebuildsAfterIdle(t *testing.T) {
 	}
 	checkContiguous(t, evs, 0)
 	var fixes []*stichv1.FixApplied
-	var preview string
+	var previewURL string
 	var tscFirst, tscAfter []int
 	for _, ev := range evs {
 		switch e := ev.GetEvent().(type) {
 		case *stichv1.SessionEvent_FixApplied:
 			fixes = append(fixes, e.FixApplied)
 		case *stichv1.SessionEvent_PreviewReady:
-			preview = e.PreviewReady.GetUrl()
+			previewURL = e.PreviewReady.GetUrl()
 		case *stichv1.SessionEvent_Diagnostics:
 			if e.Diagnostics.GetTool() == "tsc" {
 				if len(fixes) == 0 {
@@ -135,8 +136,8 @@ func TestSandboxChecksFixesAndRebuildsAfterIdle(t *testing.T) {
 	if len(tscFirst) == 0 || tscFirst[0] == 0 || len(tscAfter) == 0 || tscAfter[0] != 0 {
 		t.Errorf("tsc diagnostics before the fix %v, after %v", tscFirst, tscAfter)
 	}
-	if want := "http://preview.test/preview/" + id + "/"; preview != want {
-		t.Errorf("preview url %q, want %q", preview, want)
+	if want := "http://" + preview.Label(id) + ".preview.test/"; previewURL != want {
+		t.Errorf("preview url %q, want %q", previewURL, want)
 	}
 	f, err := Call[*actorsv1.ReadFileReply](ctx, rt.Node, KindSession, id, &actorsv1.ReadFile{Path: "src/main.tsx"})
 	if err != nil {
@@ -195,8 +196,22 @@ func TestSandboxChecksFixesAndRebuildsAfterIdle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !a.GetBuilt() || !a.GetFound() || a.GetPath() != "/index.html" || !strings.Contains(string(a.GetBody()), "/preview/"+id+"/assets/") {
+	if !a.GetBuilt() || !a.GetFound() || a.GetPath() != "/index.html" || !strings.Contains(string(a.GetBody()), `src="/assets/`) {
 		t.Fatalf("preview asset: built=%v found=%v path=%q", a.GetBuilt(), a.GetFound(), a.GetPath())
+	}
+
+	// Reports need the build's token, from its reporter script.
+	js, err := Call[*actorsv1.SandboxAssetReply](ctx, rt.Node, KindSandbox, id, &actorsv1.SandboxAsset{Path: preview.ReporterPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, tok, _ := strings.Cut(string(js.GetBody()), "token=")
+	tok, _, _ = strings.Cut(tok, `"`)
+	for token, want := range map[string]bool{tok: true, "": false, strings.Repeat("a", 32): false} {
+		rc, err := Call[*actorsv1.SandboxReportCheckReply](ctx, rt.Node, KindSandbox, id, &actorsv1.SandboxReportCheck{Token: token})
+		if err != nil || rc.GetAccepted() != want {
+			t.Errorf("report token %q: accepted %v (%v), want %v", token, rc.GetAccepted(), err, want)
+		}
 	}
 
 	// Idle: the workspace goes.

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stichdev/stich/codegen"
 	"github.com/stichdev/stich/fixer"
 	"github.com/stichdev/stich/preview"
 	"github.com/stichdev/stich/sandbox"
@@ -236,8 +237,42 @@ func (w *Workspace) Check(ctx context.Context, files map[string]string, fix bool
 	return out, nil
 }
 
-// sync writes what changed and removes what is gone.
+// Reconciler is a [Runner] that can make a workspace match a file set
+// exactly (the local runner: [sandbox.Local.Reconcile]).
+type Reconciler interface {
+	Reconcile(ctx context.Context, id string, files map[string]string) (sandbox.ReconcileResult, error)
+}
+
+// ErrFiles: the file set cannot be written to a workspace (a bad or
+// case-colliding name).
+var ErrFiles = errors.New("appbuild: invalid app files")
+
+// sync makes the workspace hold files: with a [Reconciler], exactly (stray
+// files and links anything left are removed, every file is compared);
+// otherwise it writes what changed since the last sync and removes what
+// is gone.
 func (w *Workspace) sync(ctx context.Context, files map[string]string) error {
+	names := make([]string, 0, len(files))
+	for p := range files {
+		names = append(names, p)
+	}
+	if err := codegen.CheckFileSet(names); err != nil {
+		return fmt.Errorf("%w: %w", ErrFiles, err)
+	}
+	if rc, ok := w.cfg.Runner.(Reconciler); ok {
+		res, err := rc.Reconcile(ctx, w.id, files)
+		if err != nil {
+			return fmt.Errorf("appbuild: sync files: %w", err)
+		}
+		if res.ModulesRemoved {
+			w.installed = [32]byte{} // install again
+		}
+		w.written = make(map[string][32]byte, len(files))
+		for p, c := range files {
+			w.written[p] = sha256.Sum256([]byte(c))
+		}
+		return nil
+	}
 	changed := map[string]string{}
 	for p, c := range files {
 		if h := sha256.Sum256([]byte(c)); w.written[p] != h {

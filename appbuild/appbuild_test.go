@@ -3,6 +3,7 @@ package appbuild
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -175,7 +176,7 @@ export default defineConfig({
 `
 	files["src/virtual.d.ts"] = "declare module \"virtual:greeting\" {\n  const greeting: string;\n  export default greeting;\n}\n"
 	files["src/main.tsx"] = strings.Replace(files["src/main.tsx"], "import App from \"./App\";", "import App from \"./App\";\nimport greeting from \"virtual:greeting\";\ndocument.title = greeting;", 1)
-	w := New(Config{Runner: r}, "s-appbuildtest3", "/preview/s-appbuildtest3/", "http://preview.test/preview/s-appbuildtest3/__stich/report")
+	w := New(Config{Runner: r}, "s-appbuildtest3", "/", "/__stich/report")
 	defer w.Close(ctx)
 	var lg logs
 	out, err := w.Check(ctx, files, false, lg.add)
@@ -189,8 +190,10 @@ export default defineConfig({
 		t.Errorf("no reason logged:\n%s", strings.Join(lg.lines, "\n"))
 	}
 	html, _ := out.Preview.File("/index.html")
-	if !strings.Contains(string(html), `"http://preview.test/preview/s-appbuildtest3/__stich/report"`) || !strings.Contains(string(html), `/preview/s-appbuildtest3/assets/`) {
-		t.Errorf("index.html:\n%s", html)
+	js, _ := out.Preview.File("/__stich/reporter.js")
+	if !strings.Contains(string(html), `<script src="/__stich/reporter.js">`) || !strings.Contains(string(html), `src="/assets/`) ||
+		!strings.Contains(string(js), `"/__stich/report?token=`+out.Preview.ReportToken()+`"`) {
+		t.Errorf("index.html:\n%s\nreporter:\n%s", html, js)
 	}
 	found := false
 	for _, u := range out.Preview.Paths() {
@@ -224,5 +227,81 @@ func TestFullBuildReason(t *testing.T) {
 		if got := fullBuildReason(c.files, c.fail); got != c.want {
 			t.Errorf("%v fail=%v: %q, want %q", c.files, c.fail, got, c.want)
 		}
+	}
+}
+
+// What an app's own commands leave in its workspace — symlinks out of it
+// (in the app's folders and in node_modules), a folder replaced by a
+// link, stray files — is gone after the next sync, and the preview builds
+// again; a file set with names differing only by case is refused.
+func TestSyncRemovesWhatBuildsLeft(t *testing.T) {
+	r := newRunner(t)
+	ctx := context.Background()
+	files, err := scaffold.Files(scaffold.Plan("a recipe tracker with ingredients and ratings", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const id = "s-appbuildtest4"
+	w := New(Config{Runner: r}, id, "/", "")
+	defer w.Close(ctx)
+	var lg logs
+	if out, err := w.Check(ctx, files, false, lg.add); err != nil || out.Preview == nil {
+		t.Fatalf("first check: %v\n%s", err, strings.Join(lg.lines, "\n"))
+	}
+	dir, err := r.Dir(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What a build script running as the sandbox uid can do.
+	for link, target := range map[string]string{
+		"src/leak.ts":              "/etc/passwd",
+		"host-root":                "/",
+		"node_modules/leak":        "/etc",
+		"node_modules/react/evil":  "../../../../../../etc/passwd",
+		"src/components/stray.tsx": "/etc/hostname",
+	} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "stray.txt"), []byte("left by a build"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "public")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc", filepath.Join(dir, "public")); err != nil {
+		t.Fatal(err)
+	}
+	out, err := w.Check(ctx, files, false, lg.add)
+	if err != nil {
+		t.Fatalf("check after the build planted links: %v\n%s", err, strings.Join(lg.lines, "\n"))
+	}
+	if out.Preview == nil || len(out.Build) != 0 {
+		t.Fatalf("no preview after the sync: %v", out.Build)
+	}
+	if !out.Installed {
+		t.Error("node_modules held links out of the workspace but was not installed again")
+	}
+	for _, p := range []string{"src/leak.ts", "host-root", "node_modules/leak", "src/components/stray.tsx", "stray.txt"} {
+		if _, err := os.Lstat(filepath.Join(dir, p)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s is still in the workspace (%v)", p, err)
+		}
+	}
+	if fi, err := os.Lstat(filepath.Join(dir, "public")); err != nil || !fi.IsDir() {
+		t.Errorf("public/ is not a folder again: %v", err)
+	}
+	for p, c := range files {
+		if b, err := os.ReadFile(filepath.Join(dir, p)); err != nil || string(b) != c {
+			t.Errorf("%s differs from the stored file (%v)", p, err)
+		}
+	}
+
+	bad := map[string]string{"src/App.tsx": "x", "src/app.tsx": "y"}
+	for p, c := range files {
+		bad[p] = c
+	}
+	if _, err := w.Check(ctx, bad, false, lg.add); !errors.Is(err, ErrFiles) {
+		t.Errorf("case-colliding names: %v, want ErrFiles", err)
 	}
 }

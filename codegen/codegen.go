@@ -14,7 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"sort"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
@@ -39,11 +41,16 @@ var allowedExt = map[string]bool{
 }
 
 // CheckPath validates a path a provider wants to write: relative, clean,
-// no "..", no hidden system folders, an allowed extension, bounded length.
+// no "..", no hidden system folders, an allowed extension, bounded length,
+// valid UTF-8 with no control or invisible formatting characters (a
+// bidirectional override such as U+202E makes "evil\u202Exst.ts" read
+// as another name in every editor and log).
 func CheckPath(p string) error {
 	switch {
 	case p == "" || len(p) > MaxPathLength:
 		return fmt.Errorf("%w %q: empty or longer than %d bytes", ErrBadPath, p, MaxPathLength)
+	case CheckNameChars(p) != nil:
+		return CheckNameChars(p)
 	case strings.HasPrefix(p, "/") || strings.Contains(p, "\\") || strings.ContainsAny(p, "\x00:*?\"<>|"):
 		return fmt.Errorf("%w %q: must be a relative path with forward slashes", ErrBadPath, p)
 	case path.Clean(p) != p || strings.HasPrefix(p, "../") || p == ".." || p == ".":
@@ -60,6 +67,54 @@ func CheckPath(p string) error {
 		return fmt.Errorf("%w %q: extension %q is not allowed", ErrBadPath, p, ext)
 	}
 	return nil
+}
+
+// CheckNameChars refuses a name that is not valid UTF-8 or holds a
+// control, invisible or bidirectional formatting character (Unicode
+// categories Cc and Cf).
+func CheckNameChars(p string) error {
+	switch {
+	case !utf8.ValidString(p):
+		return fmt.Errorf("%w %q: not valid UTF-8", ErrBadPath, p)
+	case strings.IndexFunc(p, func(r rune) bool { return unicode.In(r, unicode.Cc, unicode.Cf) }) >= 0:
+		return fmt.Errorf("%w %q: holds a control, invisible or bidirectional formatting character", ErrBadPath, p)
+	}
+	return nil
+}
+
+// CaseConflict returns a path of paths that differs from p only by letter
+// case, and true when there is one: such names are one file on
+// case-insensitive file systems (a downloaded app on macOS or Windows), so
+// an app may hold only one of them.
+func CaseConflict(paths []string, p string) (string, bool) {
+	for _, q := range paths {
+		if q != p && strings.EqualFold(q, p) {
+			return q, true
+		}
+	}
+	return "", false
+}
+
+// CheckFileSet validates a whole set of app paths: each with [CheckPath],
+// and no two differing only by case. It reports every problem at once.
+func CheckFileSet(paths []string) error {
+	var errs []error
+	seen := make(map[string]string, len(paths))
+	sorted := append([]string(nil), paths...)
+	sort.Strings(sorted)
+	for _, p := range sorted {
+		if err := CheckPath(p); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		k := strings.ToLower(p)
+		if q, ok := seen[k]; ok {
+			errs = append(errs, fmt.Errorf("%w %q: differs from %q only by letter case", ErrBadPath, p, q))
+			continue
+		}
+		seen[k] = p
+	}
+	return errors.Join(errs...)
 }
 
 // Emitter receives a provider's streamed output. A provider calls it from

@@ -15,7 +15,8 @@ import (
 func TestCheckPath(t *testing.T) {
 	ok := []string{"src/App.tsx", "package.json", "index.html", "src/components/a-b_c.tsx", ".gitignore", "public/logo.svg", "README.md"}
 	bad := []string{"", "/etc/passwd", "../x.ts", "src/../../x.ts", "a/./b.ts", "a//b.ts", "src\\x.ts", "node_modules/x/index.js",
-		".git/config", "x.exe", "src/app.sh", "c:/x.ts", "src/\x00.ts", strings.Repeat("a", 300) + ".ts", "src/", "."}
+		".git/config", "x.exe", "src/app.sh", "c:/x.ts", "src/\x00.ts", strings.Repeat("a", 300) + ".ts", "src/", ".",
+		"src/evil\u202Ests.ts", "src/a\u2066b.ts", "src/\u200bApp.tsx", "src/tab\there.ts", "src/\x1b[31m.ts", "src/\u0085.ts", "src/\xff.ts", "src/\ufeffx.ts"}
 	for _, p := range ok {
 		if err := CheckPath(p); err != nil {
 			t.Errorf("CheckPath(%q) = %v, want ok", p, err)
@@ -25,6 +26,27 @@ func TestCheckPath(t *testing.T) {
 		if err := CheckPath(p); !errors.Is(err, ErrBadPath) {
 			t.Errorf("CheckPath(%q) = %v, want ErrBadPath", p, err)
 		}
+	}
+}
+
+func TestCheckFileSet(t *testing.T) {
+	if err := CheckFileSet([]string{"src/App.tsx", "src/app/index.ts", "README.md"}); err != nil {
+		t.Errorf("distinct names refused: %v", err)
+	}
+	err := CheckFileSet([]string{"src/App.tsx", "src/app.tsx", "src/x\u202e.ts", "README.md", "readme.md"})
+	if !errors.Is(err, ErrBadPath) {
+		t.Fatalf("CheckFileSet: %v", err)
+	}
+	for _, want := range []string{`"src/app.tsx"`, `\u202e`, `"readme.md"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not name %s: %v", want, err)
+		}
+	}
+	if q, ok := CaseConflict([]string{"src/App.tsx", "src/b.ts"}, "src/APP.tsx"); !ok || q != "src/App.tsx" {
+		t.Errorf("CaseConflict: %q %v", q, ok)
+	}
+	if _, ok := CaseConflict([]string{"src/App.tsx"}, "src/App.tsx"); ok {
+		t.Error("a path conflicts with itself")
 	}
 }
 

@@ -33,8 +33,10 @@ type Options struct {
 	// script index.html loads, else src/main.tsx.
 	Entry string
 	// ReportURL is where the injected reporter POSTs uncaught errors,
-	// unhandled rejections and console.error calls (see [Report]). Empty
-	// leaves the reporter out.
+	// unhandled rejections and console.error calls (see [Report]), with
+	// the build's fresh report token ([Preview.ReportToken]) as the
+	// "token" query parameter; on a preview's own origin it is
+	// [ReportPath]. Empty leaves the reporter out.
 	ReportURL string
 	// Roots are further host folders the build may read (a node_modules
 	// shared between apps outside Dir). Everything else is refused.
@@ -54,6 +56,9 @@ type Options struct {
 // Preview is one built app, held in memory.
 type Preview struct {
 	files map[string]asset
+	// reportToken authenticates this build's error reports ("" without a
+	// reporter).
+	reportToken string
 	// Built is when the build finished; Took how long it ran.
 	Built time.Time
 	Took  time.Duration
@@ -522,7 +527,10 @@ func (b *Builder) assemble(outputs []api.OutputFile) (*Preview, error) {
 	if raw, err := b.readFile("index.html", 1<<20); err == nil {
 		html = string(raw)
 	}
-	p.add("/index.html", []byte(rewriteHTML(rebase(html, b.opts.Base), scripts, styles, b.opts.ReportURL)), false)
+	if b.opts.ReportURL != "" {
+		p.addReporter(b.opts.ReportURL)
+	}
+	p.add("/index.html", []byte(rewriteHTML(rebase(html, b.opts.Base), scripts, styles, b.opts.ReportURL != "", b.opts.Base)), false)
 	return p, nil
 }
 
@@ -588,7 +596,7 @@ func rebase(html, base string) string {
 
 // rewriteHTML replaces index.html's local module scripts by the bundle,
 // links the bundled CSS and puts the error reporter first in <head>.
-func rewriteHTML(html string, scripts, styles []string, reportURL string) string {
+func rewriteHTML(html string, scripts, styles []string, reporter bool, base string) string {
 	html = moduleScript.ReplaceAllStringFunc(html, func(tag string) string {
 		m := moduleScript.FindStringSubmatch(tag)
 		if src := m[1] + m[2]; strings.Contains(src, "://") || strings.HasPrefix(src, "//") {
@@ -597,8 +605,8 @@ func rewriteHTML(html string, scripts, styles []string, reportURL string) string
 		return ""
 	})
 	var head strings.Builder
-	if reportURL != "" {
-		head.WriteString("\n    <script>" + reporterScript(reportURL) + "</script>")
+	if reporter {
+		head.WriteString(reporterTag(base))
 	}
 	for _, s := range styles {
 		head.WriteString("\n    <link rel=\"stylesheet\" href=\"" + s + "\" />")

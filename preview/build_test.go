@@ -84,16 +84,27 @@ func TestBuildPlainApp(t *testing.T) {
 	}
 	html, _ := p.File("/index.html")
 	h := string(html)
-	for _, want := range []string{`<script type="module" src="` + js + `"></script>`, `<link rel="stylesheet" href="` + css + `" />`, `https://cdn.example/keep.js`, `\u003cb\u003e`, "<title>Plain</title>"} {
+	for _, want := range []string{`<script type="module" src="` + js + `"></script>`, `<link rel="stylesheet" href="` + css + `" />`, `https://cdn.example/keep.js`, "<title>Plain</title>"} {
 		if !strings.Contains(h, want) {
 			t.Errorf("index.html lacks %q:\n%s", want, h)
 		}
 	}
-	if strings.Contains(h, "/src/main.ts") || strings.Contains(h, "<b>") {
-		t.Errorf("index.html still loads the source entry or an unescaped URL:\n%s", h)
+	if strings.Contains(h, "/src/main.ts") || strings.Contains(h, "<script>") {
+		t.Errorf("index.html still loads the source entry or has an inline script (the CSP refuses those):\n%s", h)
 	}
-	if strings.Index(h, "<script>") > strings.Index(h, "<meta charset") {
+	if strings.Index(h, `<script src="/__stich/reporter.js">`) > strings.Index(h, "<meta charset") || !strings.Contains(h, `<script src="/__stich/reporter.js">`) {
 		t.Errorf("the reporter is not the first thing in <head>")
+	}
+	rep, _ := p.File(ReporterPath)
+	if tok := p.ReportToken(); len(tok) != 32 || !strings.Contains(string(rep), "token="+tok) || strings.Contains(string(rep), "<b>") || !strings.Contains(string(rep), `\u003cb\u003e`) {
+		t.Errorf("the reporter does not post with the build's token %q, or leaves its URL unescaped:\n%s", tok, rep)
+	}
+	if !p.CheckReportToken(p.ReportToken()) || p.CheckReportToken("") || p.CheckReportToken(strings.Repeat("0", 32)) {
+		t.Errorf("CheckReportToken accepts the wrong tokens")
+	}
+	p2, _, err := Build(context.Background(), Options{Dir: dir, ReportURL: "/__stich/report"})
+	if err != nil || p2.ReportToken() == p.ReportToken() || p2.CheckReportToken(p.ReportToken()) {
+		t.Errorf("a second build reuses the report token (%v)", err)
 	}
 	if b, ok := p.File("/robots.txt"); !ok || string(b) != "User-agent: *\n" {
 		t.Errorf("public/robots.txt not served: %q", b)

@@ -56,7 +56,7 @@ func LoadDist(dir, reportURL string) (*Preview, error) {
 		url := "/" + name
 		if url == "/index.html" {
 			if reportURL != "" {
-				body = []byte(injectHead(string(body), "\n    <script>"+reporterScript(reportURL)+"</script>"))
+				body = []byte(injectHead(string(body), reporterTag("/")))
 			}
 			p.add(url, body, false)
 			return nil
@@ -69,6 +69,9 @@ func LoadDist(dir, reportURL string) (*Preview, error) {
 	}
 	if _, ok := p.files["/index.html"]; !ok {
 		return nil, errors.New("preview: the build has no index.html")
+	}
+	if reportURL != "" {
+		p.addReporter(reportURL)
 	}
 	p.Built, p.Took = time.Now(), time.Since(start)
 	return p, nil

@@ -19,8 +19,12 @@ func TestLoadDist(t *testing.T) {
 		t.Fatal(err)
 	}
 	html, _ := p.File("/index.html")
-	if !strings.Contains(string(html), `"http://r.test/report"`) || !strings.Contains(string(html), `src="/p/assets/index-AbCdEf12.js"`) {
+	if !strings.Contains(string(html), `<head>
+    <script src="/__stich/reporter.js"></script>`) || !strings.Contains(string(html), `src="/p/assets/index-AbCdEf12.js"`) {
 		t.Errorf("index.html: %s", html)
+	}
+	if js, _ := p.File(ReporterPath); !strings.Contains(string(js), `"http://r.test/report?token=`+p.ReportToken()+`"`) || p.ReportToken() == "" {
+		t.Errorf("reporter: %s", js)
 	}
 	if a, ok := p.Resolve("/assets/index-AbCdEf12.js"); !ok || !a.Immutable {
 		t.Errorf("hashed asset: %v %v", ok, a.Immutable)

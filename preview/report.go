@@ -1,6 +1,9 @@
 package preview
 
 import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,11 +13,14 @@ import (
 	"unicode/utf8"
 )
 
-// reporterJS is injected first into every preview's <head>. It reports
-// uncaught errors, failed resource loads, unhandled promise rejections and
-// console.error calls to ENDPOINT as a JSON body sent with text/plain (a
-// "simple" cross-origin request: no preflight, the page never waits for or
-// reads the answer). It sends at most 50 reports per page load.
+// reporterJS is served at [ReporterPath] of every preview and loaded first
+// in its <head> (a file, not an inline script: the preview's CSP allows
+// only scripts of its own origin). It reports uncaught errors, failed
+// resource loads, unhandled promise rejections and console.error calls to
+// ENDPOINT as a JSON body sent with text/plain (a "simple" request: no
+// preflight, the page never waits for or reads the answer). ENDPOINT
+// carries the build's report token. It sends at most 50 reports per page
+// load.
 const reporterJS = `(() => {
   const endpoint = ENDPOINT;
   let sent = 0;
@@ -53,10 +59,53 @@ const reporterJS = `(() => {
   };
 })();`
 
-// reporterScript returns the reporter for endpoint, safe inside <script>.
-func reporterScript(endpoint string) string {
+// ReporterPath is where a preview serves its error reporter script.
+const ReporterPath = "/__stich/reporter.js"
+
+// ReportPath is the report endpoint on a preview's own origin.
+const ReportPath = "/__stich/report"
+
+// reporterTag loads the reporter of a preview served under base; it goes
+// first in <head>.
+func reporterTag(base string) string {
+	return "\n    <script src=\"" + base + ReporterPath[1:] + "\"></script>"
+}
+
+// reporterScript returns the reporter posting to endpoint with token.
+func reporterScript(endpoint, token string) string {
+	if token != "" {
+		sep := "?"
+		if strings.Contains(endpoint, "?") {
+			sep = "&"
+		}
+		endpoint += sep + "token=" + token
+	}
 	q, _ := json.Marshal(endpoint) // escapes <, > and & as \u003c...
 	return strings.Replace(reporterJS, "ENDPOINT", string(q), 1)
+}
+
+// newReportToken returns a fresh random token for one build's reports.
+func newReportToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// addReporter gives p a fresh report token and serves the reporter
+// posting to reportURL with it.
+func (p *Preview) addReporter(reportURL string) {
+	p.reportToken = newReportToken()
+	p.add(ReporterPath, []byte(reporterScript(reportURL, p.reportToken)), false)
+}
+
+// ReportToken returns the token this build's reporter sends ("" when the
+// build has no reporter).
+func (p *Preview) ReportToken() string { return p.reportToken }
+
+// CheckReportToken reports whether token is this build's report token, in
+// constant time.
+func (p *Preview) CheckReportToken(token string) bool {
+	return p.reportToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(p.reportToken)) == 1
 }
 
 // Report is one error a preview sent.
@@ -72,8 +121,9 @@ type Report struct {
 	URL     string `json:"url,omitempty"`
 }
 
-// MaxReportBytes bounds one report's body.
-const MaxReportBytes = 64 << 10
+// MaxReportBytes bounds one report's body (the reporter sends at most
+// about 13 KB).
+const MaxReportBytes = 16 << 10
 
 // ErrReport: a report body that is not one.
 var ErrReport = errors.New("preview: malformed report")

@@ -31,6 +31,7 @@ func (a *adminService) GetServerInfo(ctx context.Context, _ *connect.Request[sti
 		Version: a.cfg.Version, Node: a.rt.Node.Name(), Region: a.rt.Region(),
 		DefaultProvider: def.Name(), DefaultProviderLabel: def.Label(), DefaultModel: a.cfg.DefaultModel,
 		Endpoints: a.cfg.ModelEndpoints, Actions: a.cfg.ActionModels,
+		BuildsDisabled: a.rt.BuildsDisabled(),
 	}
 	if res.Version == "" {
 		res.Version = "dev"

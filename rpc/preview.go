@@ -7,6 +7,8 @@ import (
 	"html"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/stichdev/stich/actors"
@@ -14,65 +16,129 @@ import (
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 )
 
-// NewPreviewHandler serves app previews at /preview/{session}/ from any
-// node: each request asks the session's sandbox grain, wherever the
-// cluster placed it, for the file. It must be served on its own origin (a
-// separate port or host name), never the API's: generated code then
-// cannot read stich's cookies or call its API as the user.
+// PreviewConfig configures the preview server.
+type PreviewConfig struct {
+	// Origins names each app's origin; requests are routed by their Host.
+	Origins preview.Origins
+	// FrameAncestors are the origins that may frame previews (the stich
+	// UI's origins, e.g. "http://127.0.0.1:8080"); none: no framing.
+	FrameAncestors []string
+	// Logger receives warnings. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// NewPreviewHandler serves app previews from any node, each app at the
+// root of its own origin (http://SESSION.preview.localhost:PORT/, see
+// [preview.Origins]): each request asks the session's sandbox grain,
+// wherever the cluster placed it, for the file. Distinct origins keep
+// apps from reading each other's storage; the preview domain being a site
+// apart from the API's keeps them from calling the API with the user's
+// cookies.
 //
-// POST /preview/{session}/__stich/report takes the error reports of the
-// script injected into each preview and records them in the session.
-func NewPreviewHandler(rt *actors.Runtime, log *slog.Logger) http.Handler {
-	if log == nil {
-		log = slog.Default()
+// POST /__stich/report on an app's origin takes the error reports of the
+// reporter script injected into each preview, with the build's report
+// token, and records them in the session. The old path form
+// /preview/SESSION/... on any host redirects to the app's origin.
+func NewPreviewHandler(rt *actors.Runtime, cfg PreviewConfig) http.Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
-	mux := http.NewServeMux()
-	h := &previewHandler{rt: rt, log: log}
-	mux.HandleFunc("/preview/{session}/{path...}", h.serve)
-	mux.HandleFunc("/preview/{session}", func(w http.ResponseWriter, r *http.Request) {
-		if !sessionIDPattern.MatchString(r.PathValue("session")) {
-			http.NotFound(w, r)
-			return
-		}
-		http.Redirect(w, r, actors.PreviewPath(r.PathValue("session")), http.StatusMovedPermanently)
-	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	h := &previewHandler{rt: rt, log: cfg.Logger, origins: cfg.Origins, csp: previewCSP(cfg.FrameAncestors)}
+	h.asset = func(ctx context.Context, id, path string) (*actorsv1.SandboxAssetReply, error) {
+		return actors.Call[*actorsv1.SandboxAssetReply](ctx, rt.Node, actors.KindSandbox, id, &actorsv1.SandboxAsset{Path: path})
+	}
+	return h.handler()
+}
+
+// handler routes by host and adds the headers every preview response
+// carries.
+func (h *previewHandler) handler() http.Handler {
+	cfg := PreviewConfig{Origins: h.origins}
+	legacy := http.NewServeMux()
+	legacy.HandleFunc("/preview/{session}/{path...}", h.redirect)
+	legacy.HandleFunc("/preview/{session}", h.redirect)
+	legacy.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
 			http.NotFound(w, r)
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "stich preview server on node %s: previews are at /preview/{session}/\n", rt.Node.Name())
+		fmt.Fprintf(w, "stich preview server on node %s: each app is at %s://SESSION.%s/\n", h.rt.Node.Name(), cfg.Origins.Scheme, cfg.Origins.Domain)
 	})
-	return h.secure(mux)
-}
-
-type previewHandler struct {
-	rt  *actors.Runtime
-	log *slog.Logger
-}
-
-// secure adds the headers every preview response carries.
-func (h *previewHandler) secure(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Referrer-Policy", "no-referrer")
-		next.ServeHTTP(w, r)
+		// NB: other origins (other apps) may not embed this one's files
+		// as scripts, styles or images; navigations (the UI's iframe)
+		// are not affected.
+		hd.Set("Cross-Origin-Resource-Policy", "same-origin")
+		if h.origins.Scheme == "https" {
+			hd.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		}
+		if id, ok := h.origins.Session(r.Host); ok {
+			hd.Set("Content-Security-Policy", h.csp)
+			h.serve(w, r, id)
+			return
+		}
+		hd.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		if h.origins.UnderDomain(r.Host) {
+			http.Error(w, "no app is served at this host name", http.StatusNotFound)
+			return
+		}
+		legacy.ServeHTTP(w, r)
 	})
+}
+
+// previewCSP is the policy of every app page: scripts only from the app's
+// own origin (so no inline script, no other app's reporter), requests
+// only to it, framing only by the stich UI. Styles may be inline (CSS in
+// JS); images may come from anywhere over https (apps show photos).
+func previewCSP(frameAncestors []string) string {
+	fa := "'none'"
+	if len(frameAncestors) > 0 {
+		fa = strings.Join(frameAncestors, " ")
+	}
+	return "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:; " +
+		"font-src 'self' data:; media-src 'self' data: blob:; connect-src 'self'; worker-src 'self' blob:; frame-src 'self'; " +
+		"object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors " + fa
+}
+
+type previewHandler struct {
+	rt      *actors.Runtime
+	log     *slog.Logger
+	origins preview.Origins
+	csp     string
+	// asset fetches one file of a session's preview (from its sandbox
+	// grain).
+	asset func(ctx context.Context, id, path string) (*actorsv1.SandboxAssetReply, error)
+}
+
+// redirect sends the old path form /preview/SESSION/REST to the app's
+// origin.
+func (h *previewHandler) redirect(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("session")
+	origin := h.origins.Origin(id)
+	if !sessionIDPattern.MatchString(id) || origin == "" {
+		http.Error(w, "not a session id", http.StatusNotFound)
+		return
+	}
+	target := origin + "/" + r.PathValue("path")
+	if r.URL.RawQuery != "" {
+		target += "?" + r.URL.RawQuery
+	}
+	http.Redirect(w, r, target, http.StatusPermanentRedirect)
 }
 
 // previewCallTimeout bounds one asset or report call to a grain.
 const previewCallTimeout = 10 * time.Second
 
-func (h *previewHandler) serve(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("session")
+func (h *previewHandler) serve(w http.ResponseWriter, r *http.Request, id string) {
 	if !sessionIDPattern.MatchString(id) {
 		http.Error(w, "not a session id", http.StatusNotFound)
 		return
 	}
-	rest := r.PathValue("path")
-	if rest == "__stich/report" {
+	if r.URL.Path == preview.ReportPath {
 		h.report(w, r, id)
 		return
 	}
@@ -83,9 +149,9 @@ func (h *previewHandler) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), previewCallTimeout)
 	defer cancel()
-	a, err := actors.Call[*actorsv1.SandboxAssetReply](ctx, h.rt.Node, actors.KindSandbox, id, &actorsv1.SandboxAsset{Path: "/" + rest})
+	a, err := h.asset(ctx, id, r.URL.Path)
 	if err != nil {
-		h.log.Warn("preview asset", "session", id, "path", rest, "err", err)
+		h.log.Warn("preview asset", "session", id, "path", r.URL.Path, "err", err)
 		w.Header().Set("Retry-After", "2")
 		notReady(w, http.StatusServiceUnavailable, "The preview server could not reach this app's sandbox. It retries by itself.")
 		return
@@ -119,10 +185,22 @@ func notReady(w http.ResponseWriter, status int, msg string) {
 }
 
 // report records one error report of a running preview in its session.
+// It must come from the app's own page (a browser says so in Origin and
+// Sec-Fetch-Site) and carry the current build's report token; the build's
+// report budget and the session's per-minute limit bound how many count.
 func (h *previewHandler) report(w http.ResponseWriter, r *http.Request, id string) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if !sameOriginRequest(r) {
+		http.Error(w, "reports are taken only from the app's own pages", http.StatusForbidden)
+		return
+	}
+	token := r.URL.Query().Get("token")
+	if token == "" || len(token) > 64 {
+		http.Error(w, "the report has no valid token", http.StatusForbidden)
 		return
 	}
 	rep, err := preview.DecodeReport(r.Body)
@@ -132,6 +210,19 @@ func (h *previewHandler) report(w http.ResponseWriter, r *http.Request, id strin
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), previewCallTimeout)
 	defer cancel()
+	chk, err := actors.Call[*actorsv1.SandboxReportCheckReply](ctx, h.rt.Node, actors.KindSandbox, id, &actorsv1.SandboxReportCheck{Token: token})
+	switch {
+	case err != nil:
+		h.log.Warn("preview report check", "session", id, "err", err)
+		http.Error(w, "the report could not be checked", http.StatusServiceUnavailable)
+		return
+	case chk.GetExhausted():
+		http.Error(w, "this build sent too many reports", http.StatusTooManyRequests)
+		return
+	case !chk.GetAccepted():
+		http.Error(w, "the report's token is not this app's current build's", http.StatusForbidden)
+		return
+	}
 	_, err = actors.Call[*actorsv1.PreviewReportAck](ctx, h.rt.Node, actors.KindSession, id, &actorsv1.PreviewReport{
 		Kind: rep.Kind, Message: rep.Message, Stack: rep.Stack, Source: rep.Source, Line: uint32(rep.Line), Column: uint32(rep.Column)})
 	var ae *actors.Error
@@ -147,4 +238,19 @@ func (h *previewHandler) report(w http.ResponseWriter, r *http.Request, id strin
 		h.log.Warn("preview report", "session", id, "err", err)
 		http.Error(w, "the report could not be recorded", http.StatusServiceUnavailable)
 	}
+}
+
+// sameOriginRequest reports whether a browser sent r from r's own origin:
+// a cross-origin fetch carries another Origin and Sec-Fetch-Site. A
+// request without those headers (not a browser) still needs the token.
+func sameOriginRequest(r *http.Request) bool {
+	if s := r.Header.Get("Sec-Fetch-Site"); s != "" && s != "same-origin" {
+		return false
+	}
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	u, err := url.Parse(o)
+	return err == nil && strings.EqualFold(u.Host, r.Host)
 }

@@ -36,14 +36,21 @@ import (
 //  6. When the UI is not built (a fresh checkout built without `make web`),
 //     "/" explains how to build it and shows the plain API summary.
 
+// webCSP allows the UI's own scripts, styles and API, and frames of
+// generated apps' previews from their origins (frameSrc, e.g.
+// "http://*.preview.localhost:8081"; "" allows no frames).
+func webCSP(frameSrc string) string {
+	if frameSrc == "" {
+		frameSrc = "'none'"
+	}
+	return "default-src 'self'; img-src 'self' data:; style-src 'self'; " +
+		"connect-src 'self'; frame-src " + frameSrc + "; base-uri 'self'; form-action 'self'; " +
+		"object-src 'none'; frame-ancestors 'none'"
+}
+
 const (
 	cacheImmutable = "public, max-age=31536000, immutable"
 	cacheRevalid   = "no-cache"
-	// webCSP allows the app's own scripts, styles and API, and previews of
-	// generated apps in frames from anywhere (they run on other origins).
-	webCSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; " +
-		"connect-src 'self'; frame-src http: https:; base-uri 'self'; form-action 'self'; " +
-		"object-src 'none'; frame-ancestors 'self'"
 )
 
 // rpcPath matches "/package.Service/..." (gRPC and Connect routes).
@@ -117,12 +124,13 @@ type webUI struct {
 	files    map[string]*webFile // by path without the leading slash
 	index    *webFile            // nil when the UI is not built
 	notBuilt http.HandlerFunc
+	csp      string // index.html's Content-Security-Policy
 }
 
 // newWebUI reads every file of fsys into memory (the built UI is a few
 // hundred KB). notBuilt answers "/" when fsys has no index.html.
-func newWebUI(fsys fs.FS, notBuilt http.HandlerFunc) (*webUI, error) {
-	u := &webUI{files: map[string]*webFile{}, notBuilt: notBuilt}
+func newWebUI(fsys fs.FS, notBuilt http.HandlerFunc, frameSrc string) (*webUI, error) {
+	u := &webUI{files: map[string]*webFile{}, notBuilt: notBuilt, csp: webCSP(frameSrc)}
 	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -194,7 +202,8 @@ func (u *webUI) serve(w http.ResponseWriter, r *http.Request, f *webFile) {
 	h.Set("ETag", f.etag)
 	h.Set("X-Content-Type-Options", "nosniff")
 	if f == u.index {
-		h.Set("Content-Security-Policy", webCSP)
+		h.Set("Content-Security-Policy", u.csp)
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Referrer-Policy", "same-origin")
 	}
 	gz := f.gzipped()
@@ -244,7 +253,7 @@ func etagMatch(header, etag string) bool {
 // webHandler returns the UI handler for the mux's "/" pattern, serving
 // package web's embedded build.
 func (s *Server) webHandler() http.Handler {
-	u, err := newWebUI(web.Dist(), s.webNotBuilt)
+	u, err := newWebUI(web.Dist(), s.webNotBuilt, s.cfg.Previews.FrameSource())
 	if err != nil {
 		// The embedded files are part of the binary; reading them cannot
 		// fail short of a broken build. Serve the API summary instead.

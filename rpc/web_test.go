@@ -39,7 +39,7 @@ func newTestUI(t *testing.T, fsys fstest.MapFS) http.Handler {
 			return
 		}
 		io.WriteString(w, "not built")
-	})
+	}, "http://*.preview.localhost:8081")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,8 @@ func TestWebSPAFallback(t *testing.T) {
 		if cc := res.Header.Get("Cache-Control"); cc != "no-cache" {
 			t.Errorf("GET %s: Cache-Control %q, want no-cache", p, cc)
 		}
-		if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+		if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") ||
+			!strings.Contains(csp, "frame-src http://*.preview.localhost:8081;") || !strings.Contains(csp, "frame-ancestors 'none'") {
 			t.Errorf("GET %s: CSP %q", p, csp)
 		}
 	}
@@ -212,7 +213,7 @@ func TestWebEmbeddedBuild(t *testing.T) {
 	if _, err := fsys.Open("README.md"); err != nil {
 		t.Fatalf("web/dist/README.md (the committed placeholder) is missing: %v", err)
 	}
-	u, err := newWebUI(fsys, http.NotFound)
+	u, err := newWebUI(fsys, http.NotFound, "")
 	if err != nil {
 		t.Fatal(err)
 	}

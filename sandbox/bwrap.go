@@ -17,8 +17,9 @@ const (
 	cacheDir = "/cache"
 	// gateScript holds the command until the runner has placed it in its
 	// cgroup: it waits for a line on fd 3, closes it and execs the rest of
-	// its arguments. It is fixed text; nothing untrusted reaches it.
-	gateScript = `IFS= read -r _ <&3 || exit 125; exec 3<&-; exec "$@"`
+	// its arguments. It is fixed text; nothing untrusted reaches it. The
+	// umask lets every workspace's uid (one group) share the npm cache.
+	gateScript = `umask 002; IFS= read -r _ <&3 || exit 125; exec 3<&-; exec "$@"`
 )
 
 // etcFiles are the /etc entries node and npm need (TLS roots, name

@@ -6,25 +6,109 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
 
-// cgroups is the cgroup v1 memory and pids hierarchies under which every
-// command gets its own group, <root>/{memory,pids}/stich/<run>.
+// cgroups is where every command gets its own group: on cgroup v2 one
+// folder <unified>/stich/<run> with the memory, pids (and cpu, io where
+// enabled) controllers; on v1 the memory and pids hierarchies,
+// <root>/{memory,pids}/stich/<run>, plus cpu and cpuacct when mounted.
 type cgroups struct {
-	memory, pids string // the "stich" parent folders
-	cpuacct      string // optional ("" when not mounted): CPU time of a run
+	v2           string // the v2 "stich" parent ("" on v1)
+	v2cpu        bool   // the v2 cpu controller is enabled below v2
+	memory, pids string // the v1 "stich" parent folders
+	cpuacct      string // v1, optional ("" when not mounted): CPU time of a run
+	cpu          string // v1, optional: CPU quota of a run
 }
 
-// probeCgroups returns usable cgroup v1 parents under root, creating the
-// "stich" folders, or an error saying why they cannot be used.
-func probeCgroups(root string) (*cgroups, error) {
-	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
-		return nil, errors.New("cgroup v2 (unified) hierarchy: only v1 is supported")
+// Version names the hierarchy in use, for logs: "v2" or "v1".
+func (c *cgroups) Version() string {
+	if c.v2 != "" {
+		return "v2"
 	}
+	return "v1"
+}
+
+// probeCgroups returns usable cgroup parents under root: a unified (v2)
+// hierarchy with the memory and pids controllers first — at root itself,
+// or at root/unified on a hybrid host —, else the v1 hierarchies. The
+// error says why neither can be used (every reason, for the log).
+func probeCgroups(root string) (*cgroups, error) {
+	var errs []error
+	for _, dir := range []string{root, filepath.Join(root, "unified")} {
+		if _, err := os.Stat(filepath.Join(dir, "cgroup.controllers")); err != nil {
+			continue
+		}
+		c, err := probeV2(dir)
+		if err == nil {
+			return c, nil
+		}
+		errs = append(errs, fmt.Errorf("cgroup v2 at %s: %w", dir, err))
+	}
+	c, err := probeV1(root)
+	if err == nil {
+		return c, nil
+	}
+	errs = append(errs, fmt.Errorf("cgroup v1: %w", err))
+	return nil, errors.Join(errs...)
+}
+
+// probeV2 sets up <dir>/stich with the controllers stich needs enabled for
+// its children.
+func probeV2(dir string) (*cgroups, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, f := range strings.Fields(string(b)) {
+		have[f] = true
+	}
+	if !have["memory"] || !have["pids"] {
+		return nil, fmt.Errorf("the memory and pids controllers are not available (controllers: %q)", strings.TrimSpace(string(b)))
+	}
+	want := []string{"memory", "pids"}
+	for _, opt := range []string{"cpu", "io"} {
+		if have[opt] {
+			want = append(want, opt)
+		}
+	}
+	// The parent must delegate the controllers to its children, and
+	// stich's folder to the runs' folders.
+	enable := func(d string) error {
+		var plus []string
+		for _, c := range want {
+			plus = append(plus, "+"+c)
+		}
+		return os.WriteFile(filepath.Join(d, "cgroup.subtree_control"), []byte(strings.Join(plus, " ")), 0)
+	}
+	if err := enable(dir); err != nil {
+		return nil, fmt.Errorf("enable controllers: %w", err)
+	}
+	parent := filepath.Join(dir, "stich")
+	if err := os.Mkdir(parent, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, err
+	}
+	removeStale(parent)
+	if err := enable(parent); err != nil {
+		return nil, fmt.Errorf("enable controllers below %s: %w", parent, err)
+	}
+	c := &cgroups{v2: parent, v2cpu: have["cpu"]}
+	g, err := c.create("probe", Limits{Memory: 64 << 20, Processes: 8})
+	if err != nil {
+		return nil, err
+	}
+	g.remove()
+	return c, nil
+}
+
+// probeV1 returns usable cgroup v1 parents under root, creating the
+// "stich" folders.
+func probeV1(root string) (*cgroups, error) {
 	c := &cgroups{
 		memory: filepath.Join(root, "memory", "stich"),
 		pids:   filepath.Join(root, "pids", "stich"),
@@ -43,6 +127,22 @@ func probeCgroups(root string) (*cgroups, error) {
 		if err := os.Mkdir(dir, 0o755); err == nil || errors.Is(err, os.ErrExist) {
 			c.cpuacct = dir
 			removeStale(dir)
+		}
+	}
+	// cpu and cpuacct are often one hierarchy (cpu,cpuacct, with both
+	// names linked to it): then the quota goes in the same folder.
+	if cpu := filepath.Join(root, "cpu"); isDir(cpu) {
+		dir := filepath.Join(cpu, "stich")
+		if real, err := filepath.EvalSymlinks(cpu); err == nil && c.cpuacct != "" {
+			if acct, err := filepath.EvalSymlinks(filepath.Dir(c.cpuacct)); err == nil && acct == real {
+				dir = c.cpuacct
+			}
+		}
+		if err := os.Mkdir(dir, 0o755); err == nil || errors.Is(err, os.ErrExist) {
+			if _, err := os.Stat(filepath.Join(cpu, "cpu.cfs_quota_us")); err == nil {
+				c.cpu = dir
+				removeStale(dir)
+			}
 		}
 	}
 	// A throwaway group proves we may create groups and set limits.
@@ -79,18 +179,26 @@ func isDir(p string) bool {
 	return err == nil && fi.IsDir()
 }
 
-// runGroup is one command's cgroups.
+// runGroup is one command's cgroups: one folder on v2 (memory = pids =
+// the folder), up to four on v1.
 type runGroup struct {
-	memory, pids, cpuacct string
+	v2                         bool
+	memory, pids, cpuacct, cpu string
 }
 
 // create makes the groups for one run; name must be unique among this
 // process's runs (it is prefixed with the pid).
 func (c *cgroups) create(name string, l Limits) (*runGroup, error) {
 	name = strconv.Itoa(os.Getpid()) + "-" + name
+	if c.v2 != "" {
+		return c.createV2(name, l)
+	}
 	g := &runGroup{memory: filepath.Join(c.memory, name), pids: filepath.Join(c.pids, name)}
 	if c.cpuacct != "" {
 		g.cpuacct = filepath.Join(c.cpuacct, name)
+	}
+	if c.cpu != "" {
+		g.cpu = filepath.Join(c.cpu, name)
 	}
 	for _, dir := range g.dirs() {
 		if err := os.Mkdir(dir, 0o755); err != nil {
@@ -113,14 +221,61 @@ func (c *cgroups) create(name string, l Limits) (*runGroup, error) {
 		g.remove()
 		return nil, fmt.Errorf("sandbox: cgroup pids limit: %w", err)
 	}
+	if g.cpu != "" && l.CPUs > 0 {
+		const period = 100_000 // µs
+		if err := set(g.cpu, "cpu.cfs_period_us", strconv.Itoa(period)); err != nil {
+			g.remove()
+			return nil, fmt.Errorf("sandbox: cgroup cpu period: %w", err)
+		}
+		if err := set(g.cpu, "cpu.cfs_quota_us", strconv.Itoa(int(l.CPUs*period))); err != nil {
+			g.remove()
+			return nil, fmt.Errorf("sandbox: cgroup cpu quota: %w", err)
+		}
+	}
+	return g, nil
+}
+
+// createV2 makes one run's v2 group: memory.max (swap off), pids.max,
+// cpu.max when the cpu controller is enabled.
+func (c *cgroups) createV2(name string, l Limits) (*runGroup, error) {
+	dir := filepath.Join(c.v2, name)
+	g := &runGroup{v2: true, memory: dir, pids: dir}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("sandbox: cgroup: %w", err)
+	}
+	set := func(file, value string) error {
+		return os.WriteFile(filepath.Join(dir, file), []byte(value), 0)
+	}
+	if err := set("memory.max", strconv.FormatInt(l.Memory, 10)); err != nil {
+		g.remove()
+		return nil, fmt.Errorf("sandbox: cgroup memory limit: %w", err)
+	}
+	_ = set("memory.swap.max", "0") // absent without swap accounting
+	if err := set("pids.max", strconv.Itoa(l.Processes)); err != nil {
+		g.remove()
+		return nil, fmt.Errorf("sandbox: cgroup pids limit: %w", err)
+	}
+	if c.v2cpu && l.CPUs > 0 {
+		const period = 100_000 // µs
+		if err := set("cpu.max", fmt.Sprintf("%d %d", int(l.CPUs*period), period)); err != nil {
+			g.remove()
+			return nil, fmt.Errorf("sandbox: cgroup cpu limit: %w", err)
+		}
+	}
 	return g, nil
 }
 
 func (g *runGroup) dirs() []string {
-	if g.cpuacct == "" {
-		return []string{g.memory, g.pids}
+	if g.v2 {
+		return []string{g.memory}
 	}
-	return []string{g.memory, g.pids, g.cpuacct}
+	out := []string{g.memory, g.pids}
+	for _, d := range []string{g.cpuacct, g.cpu} {
+		if d != "" && !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // add moves process pid (and so its future children) into the group.
@@ -175,6 +330,18 @@ type groupStats struct {
 }
 
 func (g *runGroup) stats() groupStats {
+	if g.v2 {
+		st := groupStats{
+			oomKills: readKeyed(filepath.Join(g.memory, "memory.events"), "oom_kill"),
+			pidsMax:  readKeyed(filepath.Join(g.pids, "pids.events"), "max"),
+			peak:     readInt(filepath.Join(g.memory, "memory.peak")),
+			cpu:      -1,
+		}
+		if us := readKeyed(filepath.Join(g.memory, "cpu.stat"), "usage_usec"); us > 0 {
+			st.cpu = time.Duration(us) * time.Microsecond
+		}
+		return st
+	}
 	st := groupStats{
 		oomKills: readKeyed(filepath.Join(g.memory, "memory.oom_control"), "oom_kill"),
 		pidsMax:  readKeyed(filepath.Join(g.pids, "pids.events"), "max"),

@@ -43,6 +43,21 @@ type Config struct {
 	// limit — prefer root or a dedicated user).
 	UID, GID int
 
+	// UIDs is how many consecutive uids from UID the workspaces use: each
+	// workspace gets one of its own while it exists (all share GID), so
+	// one app's processes (RLIMIT_NPROC counts per uid) never starve
+	// another's. With more workspaces than uids, workspaces share them.
+	// Default 1 (every workspace runs as UID).
+	UIDs int
+
+	// WorkspaceSize bounds each workspace's disk use (bytes): the folder
+	// is a tmpfs of that size, mounted by Prepare and unmounted by
+	// Cleanup, so an app that fills its disk fills only its own quota
+	// (and its memory: tmpfs lives in RAM and is charged to the writing
+	// command's cgroup). Needs root; 0 (the default) leaves workspaces on
+	// Root's file system with no quota.
+	WorkspaceSize int64
+
 	// Bwrap is the bubblewrap binary; "" looks up "bwrap" in PATH.
 	Bwrap string
 
@@ -73,8 +88,11 @@ type Config struct {
 	// Cgroups selects cgroup use; default [CgroupAuto].
 	Cgroups CgroupMode
 
-	// CgroupRoot is where the cgroup v1 hierarchies are mounted (the
-	// memory and pids controllers are used). Default /sys/fs/cgroup.
+	// CgroupRoot is where cgroups are mounted. Default /sys/fs/cgroup. A
+	// unified (v2) hierarchy with the memory and pids controllers is used
+	// first (at the root, or at unified/ on a hybrid host); else the v1
+	// memory, pids (and, when mounted, cpu and cpuacct) hierarchies; else
+	// none, and memory is bounded by rlimits only. NewLocal logs which.
 	CgroupRoot string
 
 	// Limits are the defaults for every command.
@@ -91,6 +109,14 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// uidCount returns UIDs with its default.
+func (c Config) uidCount() int {
+	if c.UIDs <= 1 || c.UID == -1 {
+		return 1
+	}
+	return c.UIDs
+}
+
 // DefaultUID is the default sandbox uid and gid: unassigned on Debian
 // (between the static and the per-user namespace ranges).
 const DefaultUID = 64600
@@ -102,6 +128,7 @@ func DefaultConfig(root string) Config {
 		CacheDir:   filepath.Join(root, "npm-cache"),
 		UID:        DefaultUID,
 		GID:        DefaultUID,
+		UIDs:       1,
 		Registry:   "https://registry.npmjs.org/",
 		Cgroups:    CgroupAuto,
 		CgroupRoot: "/sys/fs/cgroup",
@@ -113,6 +140,7 @@ func DefaultConfig(root string) Config {
 			FileSize:     512 << 20,       // 512 MiB per file
 			OpenFiles:    4096,
 			TmpSize:      256 << 20, // 256 MiB private /tmp
+			CPUs:         2,         // cores at once, per command
 		},
 		RunTimeout:     2 * time.Minute,
 		InstallTimeout: 2 * time.Minute,
@@ -128,6 +156,9 @@ func (c Config) Validate() error {
 	if c.Root == "" || !filepath.IsAbs(c.Root) {
 		bad("Root %q must be an absolute path", c.Root)
 	}
+	if c.WorkspaceSize < 0 || c.WorkspaceSize > 0 && c.WorkspaceSize < 16<<20 {
+		bad("WorkspaceSize %d must be 0 (no quota) or at least 16 MiB", c.WorkspaceSize)
+	}
 	if c.CacheDir == "" || !filepath.IsAbs(c.CacheDir) {
 		bad("CacheDir %q must be an absolute path", c.CacheDir)
 	}
@@ -138,6 +169,8 @@ func (c Config) Validate() error {
 	case c.UID == -1 && c.GID == -1:
 	case c.UID <= 0 || c.GID <= 0:
 		bad("UID %d and GID %d must both be positive (or both -1 for stich's own user)", c.UID, c.GID)
+	case c.UIDs > 1 && (c.UID+c.UIDs-1 >= 65534 || c.UIDs > 65536):
+		bad("UIDs %d from UID %d reach the nobody uid 65534", c.UIDs, c.UID)
 	}
 	if u, err := url.Parse(c.Registry); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		bad("Registry %q must be an http(s) URL", c.Registry)
@@ -171,6 +204,9 @@ func (c Config) Validate() error {
 	}
 	if l.TmpSize < 1<<20 {
 		bad("Limits.TmpSize %d must be at least 1 MiB", l.TmpSize)
+	}
+	if l.CPUs < 0 || l.CPUs > 0 && l.CPUs < 0.05 {
+		bad("Limits.CPUs %g must be 0 (no quota) or at least 0.05", l.CPUs)
 	}
 	if c.RunTimeout < time.Second {
 		bad("RunTimeout %v must be at least 1s", c.RunTimeout)

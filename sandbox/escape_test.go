@@ -379,3 +379,145 @@ func TestEscapePaths(t *testing.T) {
 		t.Errorf("Run with a mount of .. = %v, want ErrPath", err)
 	}
 }
+
+// Filling the disk stops at the workspace's quota (a tmpfs of
+// WorkspaceSize): the host's file system never fills, the write fails
+// inside the sandbox, and Cleanup unmounts the quota.
+func TestEscapeDiskQuota(t *testing.T) {
+	const quota = 32 << 20
+	l, id, data := escapeSetup(t, func(c *Config) { c.WorkspaceSize = quota })
+	guardHost(t, data)
+	dir := filepath.Join(l.cfg.Root, id)
+	if mounted, err := isMountPoint(dir); err != nil || !mounted {
+		t.Fatalf("the workspace is not on its own quota: %v", err)
+	}
+	// Many files, then one big one: each stays under the file size limit.
+	res, out, err := run(t, l, id, Command{Args: []string{"sh", "-c",
+		`i=0; while [ $i -lt 8 ]; do head -c 8000000 /dev/zero > f$i || { echo FULL at $i; exit 7; }; i=$((i+1)); done; echo NOT FULL`}})
+	if err != nil || res.ExitCode != 7 || !strings.Contains(out, "FULL at") {
+		t.Fatalf("filling the workspace: %v, exit %d, output:\n%s", err, res.ExitCode, out)
+	}
+	var total int64
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil {
+			total += fi.Size()
+		}
+	}
+	if total > quota {
+		t.Errorf("the workspace holds %d bytes, quota %d", total, quota)
+	}
+	// Other workspaces and the host still have room.
+	prepare(t, l, "other", map[string]string{"a.txt": "fine"})
+	if res, _, err := run(t, l, "other", Command{Args: []string{"sh", "-c", "head -c 8000000 /dev/zero > big"}}); err != nil || res.ExitCode != 0 {
+		t.Errorf("another workspace cannot write after the first filled its quota: %v exit %d", err, res.ExitCode)
+	}
+	for _, w := range []string{id, "other"} {
+		if err := l.Cleanup(context.Background(), w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Lstat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the workspace is still there after Cleanup: %v", err)
+	}
+	t.Logf("disk fill stopped at %d bytes (quota %d): %s", total, quota, strings.TrimSpace(out))
+}
+
+// An install's sandbox (what npm install runs in) reaches only the npm
+// registry: not the host's loopback ports (where the node serves HTTP,
+// actor remoting and replication), directly or through the egress proxy,
+// and no other address. The registry itself is reachable through the
+// proxy.
+func TestEscapeInstallNetwork(t *testing.T) {
+	l, id, data := escapeSetup(t, nil)
+	guardHost(t, data)
+	var accepted atomic.Int32
+	var ports []int
+	for range 3 { // stand-ins for the node's HTTP, actor and replication ports
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				accepted.Add(1)
+				c.Close()
+			}
+		}()
+	}
+	js := fmt.Sprintf(`const net = require("net");
+const proxy = new URL(process.env.npm_config_https_proxy);
+const direct = (port, host) => new Promise((res) => {
+  const s = net.connect(port, host);
+  s.setTimeout(5000, () => { s.destroy(); res("TIMEOUT"); });
+  s.on("connect", () => { s.destroy(); res("CONNECTED"); });
+  s.on("error", (e) => res("ERROR " + e.code));
+});
+const viaProxy = (target) => new Promise((res) => {
+  const s = net.connect(Number(proxy.port), proxy.hostname);
+  s.setTimeout(15000, () => { s.destroy(); res("TIMEOUT"); });
+  s.on("connect", () => s.write("CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n\r\n"));
+  s.once("data", (d) => { s.destroy(); res(d.toString().split("\r\n")[0]); });
+  s.on("error", (e) => res("ERROR " + e.code));
+});
+(async () => {
+  for (const port of %s) {
+    console.log("direct " + port + ": " + await direct(port, "127.0.0.1"));
+    console.log("proxy " + port + ": " + await viaProxy("127.0.0.1:" + port));
+    console.log("proxy localhost " + port + ": " + await viaProxy("localhost:" + port));
+  }
+  console.log("direct other: " + await direct(443, "1.1.1.1"));
+  console.log("proxy other: " + await viaProxy("1.1.1.1:443"));
+  console.log("proxy registry: " + await viaProxy("registry.npmjs.org:443"));
+})();`, strings.ReplaceAll(fmt.Sprint(ports), " ", ","))
+	w, err := l.get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, proxy, err := l.installSpec(w, []string{"node", "-e", js})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.close()
+	var mu sync.Mutex
+	var out strings.Builder
+	res, err := l.execute(context.Background(), "install-net", s, func(ln Line) {
+		mu.Lock()
+		defer mu.Unlock()
+		out.WriteString(ln.Text + "\n")
+	}, time.Minute)
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("%v exit %d\n%s", err, res.ExitCode, out.String())
+	}
+	got := out.String()
+	t.Logf("from the install sandbox:\n%s", got)
+	for _, line := range strings.Split(strings.TrimSpace(got), "\n") {
+		name, verdict, _ := strings.Cut(line, ": ")
+		switch {
+		case name == "proxy registry":
+			if !strings.Contains(verdict, " 200 ") {
+				t.Errorf("the registry is not reachable through the egress proxy: %q", verdict)
+			}
+		case strings.HasPrefix(name, "proxy"):
+			if !strings.Contains(verdict, " 403 ") {
+				t.Errorf("%s: %q, want 403 from the proxy", name, verdict)
+			}
+		case strings.HasPrefix(name, "direct"):
+			if verdict == "CONNECTED" {
+				t.Errorf("%s: connected", name)
+			}
+		}
+	}
+	if n := strings.Count(got, "\n"); n != 3*3+3 {
+		t.Errorf("%d result lines, want %d", n, 3*3+3)
+	}
+	if n := accepted.Load(); n != 0 {
+		t.Errorf("the host's listeners accepted %d connections from the install sandbox", n)
+	}
+}

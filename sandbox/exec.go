@@ -13,9 +13,62 @@ import (
 	"unsafe"
 )
 
+// startRetries are the waits before each new attempt of a command whose
+// sandbox could not start for lack of resources.
+var startRetries = []time.Duration{250 * time.Millisecond, time.Second, 3 * time.Second}
+
 // execute runs one sandboxed command line to completion and classifies how
 // it ended. It returns only after every process of the command is gone.
+// When the sandbox itself could not start for lack of resources (bwrap or
+// prlimit refused with EAGAIN, before any app code ran) it tries again,
+// says so in the output, and in the end fails with [ErrResources].
 func (l *Local) execute(ctx context.Context, label string, s spec, onLine func(Line), timeout time.Duration) (Result, error) {
+	for attempt := 0; ; attempt++ {
+		var setup []Line
+		capture := func(ln Line) {
+			if len(setup) < 8 {
+				setup = append(setup, ln)
+			}
+		}
+		res, err := l.executeOnce(ctx, label, s, func(ln Line) {
+			capture(ln)
+			if onLine != nil && !startRefused(setup) {
+				onLine(ln)
+			}
+		}, timeout)
+		if err != nil || res.ExitCode == 0 || !startRefused(setup) {
+			if attempt > 0 && onLine != nil && err == nil {
+				onLine(Line{Stream: Stderr, Text: fmt.Sprintf("stich: the sandbox started after %d retries (the machine was short of processes or namespaces)", attempt)})
+			}
+			return res, err
+		}
+		if attempt == len(startRetries) {
+			return res, fmt.Errorf("%w: %s (tried %d times)", ErrResources, strings.TrimSpace(setup[0].Text), attempt+1)
+		}
+		l.log.Warn("sandbox: start refused for lack of resources; retrying", "cmd", label, "attempt", attempt+1, "line", setup[0].Text)
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(startRetries[attempt]):
+		}
+	}
+}
+
+// startRefused reports whether a command's first output lines say that
+// the sandbox could not be set up for lack of resources (bwrap's or
+// prlimit's own EAGAIN), as opposed to anything the app printed.
+func startRefused(lines []Line) bool {
+	for _, ln := range lines {
+		if (strings.HasPrefix(ln.Text, "bwrap: ") || strings.HasPrefix(ln.Text, "prlimit: ")) &&
+			strings.Contains(ln.Text, "Resource temporarily unavailable") {
+			return true
+		}
+	}
+	return false
+}
+
+// executeOnce is one attempt of execute.
+func (l *Local) executeOnce(ctx context.Context, label string, s spec, onLine func(Line), timeout time.Duration) (Result, error) {
 	var group *runGroup
 	if l.cg != nil {
 		g, err := l.cg.create(fmt.Sprintf("%d-%s", l.seq.Add(1), label), s.limits)

@@ -69,17 +69,12 @@ func (l *Local) Install(ctx context.Context, id string, opts InstallOptions) (Re
 	}
 	args = append(args, "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts",
 		"--loglevel=warn", "--registry="+l.cfg.Registry)
-	s := l.spec(w.dir, ".", args)
-	s.network = true
-	s.cache = l.cfg.CacheDir
-	s.env = []string{"npm_config_cache=" + cacheDir}
-	if s.unsafe {
-		s.env = []string{"npm_config_cache=" + l.cfg.CacheDir}
+	s, proxy, err := l.installSpec(w, args)
+	if err != nil {
+		return Result{}, err
 	}
-	// Node uses its own CA list; add the system's so a registry behind a
-	// corporate or local TLS proxy works.
-	if _, err := os.Stat("/etc/ssl/certs/ca-certificates.crt"); err == nil {
-		s.env = append(s.env, "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt")
+	if proxy != nil {
+		defer proxy.close()
 	}
 	timeout := opts.Timeout
 	if timeout <= 0 {
@@ -94,6 +89,52 @@ func (l *Local) Install(ctx context.Context, id string, opts InstallOptions) (Re
 		}
 		return res, err
 	})
+}
+
+// installSpec returns the spec of an install command in w: the npm cache
+// mounted, and (isolated) the egress proxy, which the caller closes.
+func (l *Local) installSpec(w *workspace, args []string) (spec, *egress, error) {
+	s := l.spec(w.uid, w.dir, ".", args)
+	var proxy *egress
+	if s.unsafe || l.installHostNet {
+		s.network = true // no namespaces: npm uses the host's network
+	} else {
+		var err error
+		if proxy, err = l.egressFor(&s); err != nil {
+			return s, nil, err
+		}
+	}
+	s.cache = l.cfg.CacheDir
+	s.env = []string{"npm_config_cache=" + cacheDir}
+	if s.unsafe {
+		s.env = []string{"npm_config_cache=" + l.cfg.CacheDir}
+	}
+	// Node uses its own CA list; add the system's so a registry behind a
+	// corporate or local TLS proxy works.
+	if _, err := os.Stat("/etc/ssl/certs/ca-certificates.crt"); err == nil {
+		s.env = append(s.env, "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt")
+	}
+	return s, proxy, nil
+}
+
+// egressFor starts an install's egress proxy and routes s through it: s
+// keeps its own network namespace, gets the proxy's socket and the
+// forwarder, and runs its command under the forwarder.
+func (l *Local) egressFor(s *spec) (*egress, error) {
+	allow, err := registryAddr(l.cfg.Registry)
+	if err != nil {
+		return nil, err
+	}
+	e, err := startEgress(allow, l.log)
+	if err != nil {
+		return nil, err
+	}
+	s.network = false
+	s.mounts = append(s.mounts,
+		boundMount{host: e.sock, target: egressSocket, env: "STICH_EGRESS_SOCKET"},
+		boundMount{host: l.forward, target: forwardScript})
+	s.args = append([]string{"node", forwardScript}, s.args...)
+	return e, nil
 }
 
 func lastLines(r Result, n int) string {

@@ -35,17 +35,27 @@ type Local struct {
 	cg         *cgroups
 	passwd     string
 	group      string
-	uid, gid   int
-	switchCred bool
+	forward    string // forwardJS on the host
+	// installHostNet makes installs share the host's network namespace
+	// with no egress proxy, as before the proxy existed: only for the
+	// reference of BenchmarkContainedBuild.
+	installHostNet bool
+	uid, gid       int
+	switchCred     bool
 
 	seq atomic.Uint64
 	mu  sync.Mutex
 	ws  map[string]*workspace
+	// uidUsers counts the workspaces using each uid of the range (index:
+	// uid - UID), guarded by mu.
+	uidUsers []int
 }
 
 // workspace is the in-memory state of one workspace folder.
 type workspace struct {
 	id, dir string
+	// uid is the workspace's own sandbox uid (-1: stich's own user).
+	uid int
 	// exclusive is held shared by Run and exclusively by Install and
 	// Cleanup.
 	exclusive sync.RWMutex
@@ -68,7 +78,7 @@ func NewLocal(cfg Config) (*Local, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	l := &Local{cfg: cfg, log: cfg.Logger, ws: map[string]*workspace{}, uid: cfg.UID, gid: cfg.GID}
+	l := &Local{cfg: cfg, log: cfg.Logger, ws: map[string]*workspace{}, uid: cfg.UID, gid: cfg.GID, uidUsers: make([]int, cfg.uidCount())}
 	if l.log == nil {
 		l.log = slog.Default()
 	}
@@ -119,6 +129,7 @@ func NewLocal(cfg Config) (*Local, error) {
 		switch {
 		case err == nil:
 			l.cg = cg
+			l.log.Info("sandbox: commands get their own cgroups", "version", cg.Version())
 		case cfg.Cgroups == CgroupRequired:
 			return nil, fmt.Errorf("%w: cgroups required but unusable: %v", ErrUnavailable, err)
 		default:
@@ -132,10 +143,10 @@ func NewLocal(cfg Config) (*Local, error) {
 	if err := os.MkdirAll(probe, 0o700); err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
-	if err := l.chown(probe); err != nil {
+	if err := l.chown(probe, l.uid); err != nil {
 		return nil, err
 	}
-	s := l.spec(probe, ".", []string{"/bin/true"})
+	s := l.spec(l.uid, probe, ".", []string{"/bin/true"})
 	res, err := l.execute(context.Background(), "probe", s, nil, cfg.RunTimeout)
 	if err == nil && res.ExitCode != 0 {
 		err = fmt.Errorf("exit status %d: %s", res.ExitCode, strings.TrimSpace(res.TailText()))
@@ -152,6 +163,15 @@ func (l *Local) Unsafe() bool { return l.bwrap == "" }
 // Cgroups reports whether commands get their own cgroups (per-command
 // memory and process limits).
 func (l *Local) Cgroups() bool { return l.cg != nil }
+
+// CgroupVersion names the cgroup hierarchy commands run under: "v2",
+// "v1", or "" when none is usable (rlimits only).
+func (l *Local) CgroupVersion() string {
+	if l.cg == nil {
+		return ""
+	}
+	return l.cg.Version()
+}
 
 // Dir returns the host folder of workspace id, for in-process readers that
 // run no app code (the preview bundler). Whatever the sandbox wrote there
@@ -182,17 +202,29 @@ func (l *Local) makeDirs() error {
 		return fmt.Errorf("sandbox: %w", err)
 	}
 	if l.uid != -1 {
-		// A cache made for another uid is handed over once.
+		// A cache made for another uid, or before workspaces had uids of
+		// their own, is handed over once: owned by UID and the shared
+		// GID, group-writable (installs run with umask 002) and setgid, so
+		// every workspace's uid may add to it.
 		fi, err := os.Stat(l.cfg.CacheDir)
 		if err != nil {
 			return fmt.Errorf("sandbox: %w", err)
 		}
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != l.uid {
-			err := filepath.WalkDir(l.cfg.CacheDir, func(p string, _ fs.DirEntry, err error) error {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && (int(st.Uid) != l.uid || int(st.Gid) != l.gid || fi.Mode()&(os.ModeSetgid|0o070) != os.ModeSetgid|0o070) {
+			err := filepath.WalkDir(l.cfg.CacheDir, func(p string, d fs.DirEntry, err error) error {
 				if err != nil {
 					return err
 				}
-				return os.Lchown(p, l.uid, l.gid)
+				if err := os.Lchown(p, l.uid, l.gid); err != nil {
+					return err
+				}
+				switch {
+				case d.IsDir():
+					return os.Chmod(p, 0o2770)
+				case d.Type().IsRegular():
+					return os.Chmod(p, 0o660)
+				}
+				return nil
 			})
 			if err != nil {
 				return fmt.Errorf("sandbox: npm cache: %w", err)
@@ -214,10 +246,22 @@ func (l *Local) makeDirs() error {
 	// host's accounts.
 	l.passwd = filepath.Join(etc, "passwd")
 	l.group = filepath.Join(etc, "group")
+	var users strings.Builder
+	users.WriteString("root:x:0:0:root:/root:/usr/sbin/nologin\n")
+	for i := range l.cfg.uidCount() {
+		name := "sandbox"
+		if i > 0 {
+			name = fmt.Sprintf("sandbox%d", i)
+		}
+		fmt.Fprintf(&users, "%s:x:%d:%d:stich sandbox:/tmp:/usr/sbin/nologin\n", name, uid+i, gid)
+	}
+	users.WriteString("nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")
 	files := map[string]string{
-		l.passwd: fmt.Sprintf("root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:%d:%d:stich sandbox:/tmp:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n", uid, gid),
+		l.passwd: users.String(),
 		l.group:  fmt.Sprintf("root:x:0:\nsandbox:x:%d:\nnogroup:x:65534:\n", gid),
 	}
+	l.forward = filepath.Join(etc, "forward.js")
+	files[l.forward] = forwardJS
 	for p, content := range files {
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 			return fmt.Errorf("sandbox: %w", err)
@@ -226,25 +270,25 @@ func (l *Local) makeDirs() error {
 	return nil
 }
 
-// chown hands a host path to the sandbox uid (no-op when there is none).
-func (l *Local) chown(p string) error {
+// chown hands a host path to sandbox uid (no-op when there is none).
+func (l *Local) chown(p string, uid int) error {
 	if !l.switchCred {
 		return nil
 	}
-	if err := os.Lchown(p, l.uid, l.gid); err != nil {
+	if err := os.Lchown(p, uid, l.gid); err != nil {
 		return fmt.Errorf("sandbox: %w", err)
 	}
 	return nil
 }
 
-// spec returns the base spec for a command in host folder ws.
-func (l *Local) spec(ws, dir string, args []string) spec {
+// spec returns the base spec for a command run as uid in host folder ws.
+func (l *Local) spec(uid int, ws, dir string, args []string) spec {
 	return spec{
 		bwrap:        l.bwrap,
 		prlimit:      l.prlimit,
 		shell:        l.shell,
 		unsafe:       l.bwrap == "",
-		uid:          l.uid,
+		uid:          uid,
 		gid:          l.gid,
 		limits:       l.cfg.Limits,
 		cgroupMemory: l.cg != nil,
@@ -275,13 +319,58 @@ func (l *Local) get(id string) (*workspace, error) {
 	if err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("%w: %s", ErrNoWorkspace, id)
 	}
-	w := newWorkspace(id, dir)
+	uid := l.uid
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && l.inRange(int(st.Uid)) {
+		uid = int(st.Uid) // keep the uid its files belong to
+	}
+	w := newWorkspace(id, dir, l.takeUID(uid))
 	l.ws[id] = w
 	return w, nil
 }
 
-func newWorkspace(id, dir string) *workspace {
-	return &workspace{id: id, dir: dir, running: map[uint64]string{}, cancels: map[uint64]context.CancelFunc{}}
+// inRange reports whether uid is one of the sandbox uids.
+func (l *Local) inRange(uid int) bool {
+	return l.uid != -1 && uid >= l.uid && uid < l.uid+len(l.uidUsers)
+}
+
+// takeUID assigns a workspace its uid: want when given (an adopted
+// folder's), else the least used of the range. l.mu is held.
+func (l *Local) takeUID(want int) int {
+	if l.uid == -1 {
+		return -1
+	}
+	i := want - l.uid
+	if want == -1 || !l.inRange(want) {
+		i = 0
+		for j, n := range l.uidUsers {
+			if n < l.uidUsers[i] {
+				i = j
+			}
+		}
+	}
+	l.uidUsers[i]++
+	return l.uid + i
+}
+
+// releaseUID returns a workspace's uid to the range. l.mu is held.
+func (l *Local) releaseUID(uid int) {
+	if l.inRange(uid) && l.uidUsers[uid-l.uid] > 0 {
+		l.uidUsers[uid-l.uid]--
+	}
+}
+
+// UID returns the sandbox uid of workspace id (-1 when commands run as
+// stich's own user).
+func (l *Local) UID(id string) (int, error) {
+	w, err := l.get(id)
+	if err != nil {
+		return 0, err
+	}
+	return w.uid, nil
+}
+
+func newWorkspace(id, dir string, uid int) *workspace {
+	return &workspace{id: id, dir: dir, uid: uid, running: map[uint64]string{}, cancels: map[uint64]context.CancelFunc{}}
 }
 
 // Prepare implements [Runner].
@@ -302,7 +391,20 @@ func (l *Local) Prepare(ctx context.Context, id string) error {
 	if err != nil || !fi.IsDir() {
 		return fmt.Errorf("sandbox: prepare %s: not a folder", id)
 	}
-	if err := l.chown(dir); err != nil {
+	w, ok := l.ws[id]
+	if !ok {
+		w = newWorkspace(id, dir, l.takeUID(-1))
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && l.inRange(int(st.Uid)) && int(st.Uid) != w.uid {
+			// A folder left from before: give it the uid it was made for.
+			l.releaseUID(w.uid)
+			w.uid = l.takeUID(int(st.Uid))
+		}
+		l.ws[id] = w
+	}
+	if err := l.mountQuota(dir, w.uid); err != nil {
+		return err
+	}
+	if err := l.chown(dir, w.uid); err != nil {
 		return err
 	}
 	if l.bwrap == "" {
@@ -311,12 +413,9 @@ func (l *Local) Prepare(ctx context.Context, id string) error {
 		if err := os.MkdirAll(home, 0o700); err != nil {
 			return fmt.Errorf("sandbox: %w", err)
 		}
-		if err := l.chown(home); err != nil {
+		if err := l.chown(home, w.uid); err != nil {
 			return err
 		}
-	}
-	if _, ok := l.ws[id]; !ok {
-		l.ws[id] = newWorkspace(id, dir)
 	}
 	return nil
 }
@@ -349,14 +448,14 @@ func (l *Local) WriteFiles(ctx context.Context, id string, files map[string]stri
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := l.writeOne(root, clean[p], files[p]); err != nil {
+		if err := l.writeOne(root, w.uid, clean[p], files[p]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (l *Local) writeOne(root *os.Root, rel, content string) error {
+func (l *Local) writeOne(root *os.Root, uid int, rel, content string) error {
 	if dir := path.Dir(rel); dir != "." {
 		if err := root.MkdirAll(dir, 0o755); err != nil {
 			return pathErr(rel, err)
@@ -365,7 +464,7 @@ func (l *Local) writeOne(root *os.Root, rel, content string) error {
 		// handles (fchown), so a swapped-in symlink cannot redirect it.
 		parts := strings.Split(dir, "/")
 		for i := range parts {
-			if err := l.fchown(root, strings.Join(parts[:i+1], "/")); err != nil {
+			if err := l.fchown(root, uid, strings.Join(parts[:i+1], "/")); err != nil {
 				return pathErr(rel, err)
 			}
 		}
@@ -380,7 +479,7 @@ func (l *Local) writeOne(root *os.Root, rel, content string) error {
 		return pathErr(rel, err)
 	}
 	if l.switchCred {
-		if err := f.Chown(l.uid, l.gid); err != nil {
+		if err := f.Chown(uid, l.gid); err != nil {
 			f.Close()
 			return pathErr(rel, err)
 		}
@@ -395,7 +494,7 @@ func (l *Local) writeOne(root *os.Root, rel, content string) error {
 	return nil
 }
 
-func (l *Local) fchown(root *os.Root, rel string) error {
+func (l *Local) fchown(root *os.Root, uid int, rel string) error {
 	if !l.switchCred {
 		return nil
 	}
@@ -404,7 +503,7 @@ func (l *Local) fchown(root *os.Root, rel string) error {
 		return err
 	}
 	defer f.Close()
-	return f.Chown(l.uid, l.gid)
+	return f.Chown(uid, l.gid)
 }
 
 // pathErr reports a failed file operation; escapes through symlinks become
@@ -499,7 +598,7 @@ func (l *Local) Run(ctx context.Context, id string, cmd Command) (Result, error)
 	if err != nil {
 		return Result{}, err
 	}
-	s := l.spec(w.dir, dir, cmd.Args)
+	s := l.spec(w.uid, w.dir, dir, cmd.Args)
 	s.limits = cmd.Limits.merged(l.cfg.Limits)
 	s.env = cmd.Env
 	if s.mounts, err = l.resolveMounts(cmd.Mounts); err != nil {
@@ -676,6 +775,9 @@ func (l *Local) Cleanup(ctx context.Context, id string) error {
 	// Cancelled commands are killed at once, so this wait is short.
 	w.exclusive.Lock()
 	defer w.exclusive.Unlock()
+	if err := unmountQuota(w.dir); err != nil {
+		return fmt.Errorf("sandbox: cleanup %s: %w", id, err)
+	}
 	// Move the folder out of the way before forgetting the workspace, so
 	// that no call adopts it (see get) while it is being deleted. Trash
 	// names start with "." and are never workspace ids.
@@ -683,6 +785,7 @@ func (l *Local) Cleanup(ctx context.Context, id string) error {
 	trash := filepath.Join(l.cfg.Root, fmt.Sprintf(".trash-%s-%d", id, time.Now().UnixNano()))
 	renameErr := os.Rename(w.dir, trash)
 	delete(l.ws, id)
+	l.releaseUID(w.uid)
 	l.mu.Unlock()
 	if renameErr != nil {
 		if errors.Is(renameErr, fs.ErrNotExist) {

@@ -183,6 +183,10 @@ type Limits struct {
 	// TmpSize bounds the sandbox's private /tmp (a tmpfs; its pages also
 	// count toward Memory).
 	TmpSize int64
+	// CPUs bounds the cores all processes of the command may use at once
+	// (a cgroup CPU quota: cpu.max, or cpu.cfs_quota_us on cgroup v1);
+	// 0: no quota. Without a cpu controller only CPUTime applies.
+	CPUs float64
 }
 
 // merged returns l with every zero field taken from d.
@@ -196,6 +200,9 @@ func (l *Limits) merged(d Limits) Limits {
 	}
 	if out.Memory == 0 {
 		out.Memory = d.Memory
+	}
+	if out.CPUs == 0 {
+		out.CPUs = d.CPUs
 	}
 	if out.AddressSpace == 0 {
 		out.AddressSpace = d.AddressSpace
@@ -311,6 +318,10 @@ var (
 	// install policy refuses (a URL, git or file dependency, a foreign
 	// registry, an .npmrc).
 	ErrDependencies = errors.New("sandbox: dependencies refused")
+	// ErrResources: the sandbox could not start for lack of machine
+	// resources (a namespace or process the kernel refused with EAGAIN),
+	// even after retries; the app itself did not run.
+	ErrResources = errors.New("sandbox: not enough machine resources to start the sandbox")
 	// ErrTimeout: the wall-clock limit passed; every process was killed.
 	ErrTimeout = errors.New("sandbox: wall-clock limit reached")
 	// ErrCPULimit: a process used up its CPU time.

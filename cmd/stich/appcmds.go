@@ -117,6 +117,9 @@ func readAppDir(dir string) (files map[string]string, skipped []string, err erro
 		}
 		rel, _ := filepath.Rel(dir, p)
 		rel = filepath.ToSlash(rel)
+		if err := codegen.CheckNameChars(rel); err != nil {
+			return err // never skipped quietly: the name misleads whoever reads it
+		}
 		if d.IsDir() {
 			if rel != "." && skippedDirs[d.Name()] {
 				return filepath.SkipDir
@@ -152,6 +155,13 @@ func readAppDir(dir string) (files map[string]string, skipped []string, err erro
 	}
 	if _, ok := files["package.json"]; !ok {
 		return nil, nil, usageError{fmt.Errorf("%s has no package.json: not an app folder", dir)}
+	}
+	names := make([]string, 0, len(files))
+	for p := range files {
+		names = append(names, p)
+	}
+	if err := codegen.CheckFileSet(names); err != nil {
+		return nil, nil, usageError{fmt.Errorf("read %s: %w", dir, err)}
 	}
 	return files, skipped, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/stichdev/stich/codegen"
 	"github.com/stichdev/stich/internal/testutil"
 )
 
@@ -99,6 +101,31 @@ func TestCheckAndFixAppFolder(t *testing.T) {
 	for _, args := range [][]string{{"check", filepath.Join(dir, "nope")}, {"fix", filepath.Join(dir, "src")}, {"preview", dir, "--http", "nonsense"}} {
 		if code, out, errs := runCLI(t, append(args, sb...)...); code != 2 {
 			t.Errorf("%v: exit %d, want 2\n%s\n%s", args, code, out, errs)
+		}
+	}
+}
+
+// An app folder with a file name holding a bidirectional override, or two
+// names differing only by case, is refused with a message naming them.
+func TestReadAppDirRefusesMisleadingNames(t *testing.T) {
+	for name, files := range map[string][]string{
+		"bidi": {"package.json", "src/evil\u202Est.ts"},
+		"case": {"package.json", "src/App.tsx", "src/app.tsx"},
+	} {
+		dir := t.TempDir()
+		for _, f := range files {
+			p := filepath.Join(dir, filepath.FromSlash(f))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte("{}"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, _, err := readAppDir(dir)
+		var ue usageError
+		if !errors.As(err, &ue) || !errors.Is(ue.error, codegen.ErrBadPath) || !strings.Contains(err.Error(), map[string]string{"bidi": `\u202e`, "case": `"src/app.tsx": differs from "src/App.tsx" only by letter case`}[name]) {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }

@@ -44,9 +44,10 @@ type node struct {
 	cmd    *exec.Cmd
 	url    string // the API, from the "stich is ready" log line
 	gossip string // the gossip address, from the "node started" log line
-	// previewURL is the preview server's origin (same log line as url).
-	previewURL string
-	done       chan error
+	// previewBase is the preview server's origin with no app label
+	// (http://preview.localhost:PORT; same log line as url).
+	previewBase string
+	done        chan error
 }
 
 // startNode runs stich serve on data (with extra flags) and waits for its
@@ -89,7 +90,7 @@ func startNodeIn(t *testing.T, netns, data string, extra ...string) *node {
 			case "node started":
 				gossip, _ = rec["gossip_addr"].(string)
 			case "stich is ready":
-				n.previewURL, _ = rec["preview_url"].(string)
+				n.previewBase, _ = rec["preview_domain"].(string)
 				ready <- [2]string{rec["url"].(string), gossip}
 			}
 		}

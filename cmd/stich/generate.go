@@ -275,7 +275,7 @@ func startEmbedded(ctx context.Context, g *globalFlags, models *modelFlags, stde
 		replication: 1, // a private one-node cluster
 		models:      *models,
 		// The embedded node writes the app to --out; it builds no preview.
-		sandbox: sandboxFlags{mode: "off", previewHTTP: "off", registry: defaultRegistry, uid: sandbox.DefaultUID}}
+		sandbox: sandboxFlags{mode: "off", previewHTTP: "off", registry: defaultRegistry, uid: sandbox.DefaultUID, uids: 1, diskMB: 0}}
 	nodeCtx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)

@@ -9,12 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
 
 	"github.com/stichdev/stich/internal/testutil"
+	"github.com/stichdev/stich/preview"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
 )
@@ -35,7 +37,16 @@ func startBuildingNode(t *testing.T) *node {
 	if err := os.Chmod(dir, 0o711); err != nil {
 		t.Fatal(err)
 	}
-	return startNode(t, t.TempDir(), "--sandbox", "local", "--sandbox-dir", dir, "--sandbox-uid", fmt.Sprint(previewUID))
+	// The node is killed when the test ends: the disk quotas (tmpfs) of
+	// the workspaces it had are left mounted. Registered before startNode,
+	// this runs after the kill.
+	t.Cleanup(func() {
+		ents, _ := os.ReadDir(filepath.Join(dir, "workspaces"))
+		for _, e := range ents {
+			_ = syscall.Unmount(filepath.Join(dir, "workspaces", e.Name()), syscall.MNT_DETACH)
+		}
+	})
+	return startNode(t, t.TempDir(), "--sandbox", "local", "--sandbox-dir", dir, "--sandbox-uid", fmt.Sprint(previewUID), "--sandbox-uids", "4")
 }
 
 // watchUntilIdle returns every event of a session up to the end of its work.
@@ -101,19 +112,20 @@ func TestScaffoldPreviewInChromium(t *testing.T) {
 		t.Errorf("no type-check progress in the session log:\n%s", strings.Join(logs, "\n"))
 	}
 
-	// The preview has its own origin: another port than the API, and the
-	// API grants it no CORS access.
+	// The preview has an origin of its own, a site apart from the API's,
+	// and the API grants it no CORS access.
 	pu, err := url.Parse(previewURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	au, _ := url.Parse(n.url)
-	if pu.Host == au.Host {
-		t.Fatalf("the preview %s shares the API's origin %s", previewURL, n.url)
+	if want := preview.Label(id) + ".preview.localhost"; pu.Hostname() != want || pu.Path != "/" {
+		t.Fatalf("preview URL %s, want http://%s:PORT/", previewURL, want)
 	}
-	if want := "/preview/" + id + "/"; pu.Path != want {
-		t.Errorf("preview path %q, want %q", pu.Path, want)
+	if (preview.Origins{Scheme: "http", Domain: "preview.localhost"}).SameSite(au.Host) {
+		t.Fatalf("the preview %s is the same site as the API %s", previewURL, n.url)
 	}
+	hc := testutil.LocalhostClient()
 	pre, _ := http.NewRequest(http.MethodOptions, n.url+"/"+stichv1connect.SessionServiceName+"/GetSession", nil)
 	pre.Header.Set("Origin", pu.Scheme+"://"+pu.Host)
 	pre.Header.Set("Access-Control-Request-Method", "POST")
@@ -124,20 +136,50 @@ func TestScaffoldPreviewInChromium(t *testing.T) {
 		}
 	}
 
+	// The old path form redirects to the app's origin.
+	old, err := hc.Get("http://127.0.0.1:" + pu.Port() + "/preview/" + id + "/recipes/1?x=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Body.Close()
+	if loc := old.Header.Get("Location"); old.StatusCode != http.StatusPermanentRedirect || loc != previewURL+"recipes/1?x=1" {
+		t.Errorf("old preview path: %s to %q, want 308 to %s", old.Status, loc, previewURL+"recipes/1?x=1")
+	}
+
 	// The page carries the error reporter, posting to its own origin (the
 	// preview package's browser test proves the reporter catches uncaught
 	// errors, rejections and console.error).
-	page, err := http.Get(previewURL)
+	page, err := hc.Get(previewURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	html, _ := io.ReadAll(page.Body)
 	page.Body.Close()
-	if want := `"` + previewURL + `__stich/report"`; !strings.Contains(string(html), want) {
-		t.Errorf("the preview page does not report errors to %s:\n%s", want, html)
+	if want := `<script src="/__stich/reporter.js"></script>`; !strings.Contains(string(html), want) {
+		t.Errorf("the preview page does not load the reporter:\n%s", html)
 	}
 	if cc := page.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("index.html Cache-Control %q", cc)
+	}
+	csp := page.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"script-src 'self';", "connect-src 'self';", "object-src 'none'", "frame-ancestors " + n.url + " "} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("the preview's CSP lacks %q: %q", want, csp)
+		}
+	}
+	if page.Header.Get("X-Content-Type-Options") != "nosniff" || page.Header.Get("Referrer-Policy") != "no-referrer" {
+		t.Errorf("preview headers: %v", page.Header)
+	}
+	rjs, err := hc.Get(previewURL + "__stich/reporter.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := io.ReadAll(rjs.Body)
+	rjs.Body.Close()
+	_, token, _ := strings.Cut(string(js), `"/__stich/report?token=`)
+	token, _, _ = strings.Cut(token, `"`)
+	if len(token) != 32 {
+		t.Fatalf("the reporter posts with no token:\n%s", js)
 	}
 	dom := testutil.ChromiumDOM(t, previewURL)
 	for _, want := range []string{"Recipe Tracker", "Add recipe"} {
@@ -149,21 +191,43 @@ func TestScaffoldPreviewInChromium(t *testing.T) {
 	// A report from the page (as the injected script sends it) becomes a
 	// runtime diagnostic; the page's own load reported nothing.
 	body := `{"kind":"error","message":"stich-test boom","source":"` + previewURL + `assets/x.js","line":3,"column":7}`
-	r, err := http.Post(previewURL+"__stich/report", "text/plain", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
+	post := func(origin, token, body string, hdr ...string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, origin+"/__stich/report?token="+token, strings.NewReader(body))
+		req.Header.Set("Content-Type", "text/plain")
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		r, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		return r.StatusCode
 	}
-	r.Body.Close()
-	if r.StatusCode != http.StatusNoContent {
-		t.Fatalf("report: %s", r.Status)
+	self := strings.TrimSuffix(previewURL, "/")
+	other := "http://" + preview.Label("s-doesnotexist00000000") + ".preview.localhost:" + pu.Port()
+	// Refused: no token, a wrong token, this app's token posted to
+	// another app, a post from another origin.
+	for what, code := range map[string]int{
+		"no token":           post(self, "", body),
+		"wrong token":        post(self, strings.Repeat("0", 32), body),
+		"another app":        post(other, token, body),
+		"another origin":     post(self, token, body, "Origin", other),
+		"cross-site browser": post(self, token, body, "Sec-Fetch-Site", "cross-site"),
+	} {
+		if code != http.StatusForbidden {
+			t.Errorf("report with %s: %d, want 403", what, code)
+		}
 	}
-	bad, err := http.Post(previewURL+"__stich/report", "text/plain", strings.NewReader(`{"kind":"nonsense"}`))
-	if err != nil {
-		t.Fatal(err)
+	if code := post(self, token, body, "Origin", self, "Sec-Fetch-Site", "same-origin"); code != http.StatusNoContent {
+		t.Fatalf("report: %d", code)
 	}
-	bad.Body.Close()
-	if bad.StatusCode != http.StatusBadRequest {
-		t.Errorf("malformed report: %s, want 400", bad.Status)
+	if code := post(self, token, `{"kind":"nonsense"}`); code != http.StatusBadRequest {
+		t.Errorf("malformed report: %d, want 400", code)
+	}
+	if code := post(self, token, `{"kind":"error","message":"`+strings.Repeat("x", 20<<10)+`"}`); code != http.StatusBadRequest {
+		t.Errorf("oversized report: %d, want 400", code)
 	}
 	after := uint64(evs[len(evs)-1].GetSeq())
 	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
@@ -195,19 +259,20 @@ func TestScaffoldPreviewInChromium(t *testing.T) {
 	}
 
 	// A session that does not exist, and a bad id, are answered plainly.
-	for path, want := range map[string]int{
-		"/preview/s-doesnotexist0/":   http.StatusNotFound,
-		"/preview/..%2fetc%2fpasswd/": http.StatusNotFound,
-		"/preview/S-UPPER/":           http.StatusNotFound,
+	for u, want := range map[string]int{
+		other + "/": http.StatusNotFound,
+		"http://127.0.0.1:" + pu.Port() + "/preview/..%2fetc%2fpasswd/": http.StatusNotFound,
+		"http://127.0.0.1:" + pu.Port() + "/preview/S-UPPER/":           http.StatusNotFound,
+		"http://x.y.preview.localhost:" + pu.Port() + "/":               http.StatusNotFound,
 	} {
-		r, err := http.Get(pu.Scheme + "://" + pu.Host + path)
+		r, err := hc.Get(u)
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(r.Body)
 		r.Body.Close()
 		if r.StatusCode != want {
-			t.Errorf("GET %s: %s, want %d: %s", path, r.Status, want, b)
+			t.Errorf("GET %s: %s, want %d: %s", u, r.Status, want, b)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,25 +16,30 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/stichdev/stich/appbuild"
+	"github.com/stichdev/stich/preview"
 	"github.com/stichdev/stich/sandbox"
 )
 
 // sandboxFlags configure where generated apps are built and previewed.
 type sandboxFlags struct {
-	mode        string
-	unsafe      bool
-	dir         string
-	uid         int
-	registry    string
-	previewHTTP string
-	previewURL  string
+	mode          string
+	unsafe        bool
+	dir           string
+	uid           int
+	uids          int
+	diskMB        int
+	registry      string
+	previewHTTP   string
+	previewDomain string
+	uiOrigin      string
 }
 
 func (f *sandboxFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.mode, "sandbox", "local", "where generated apps are installed, type-checked and previewed: local (bubblewrap on this machine) or off")
 	f.registerRunner(fl, "<data>/sandbox, or /var/tmp/stich-sandbox-* when the sandbox user cannot reach <data>")
 	fl.StringVar(&f.previewHTTP, "preview-http", "127.0.0.1:8081", "address of the preview server (its own origin, apart from the API); off disables previews")
-	fl.StringVar(&f.previewURL, "preview-url", "", "public origin of the preview server, as browsers reach it (default http://<preview-http address>)")
+	fl.StringVar(&f.previewDomain, "preview-domain", preview.DefaultDomain, "each app's preview is served at http://SESSION.<domain>:<--preview-http port>/; give a URL such as https://apps.example.net for a deployment behind wildcard DNS (*.apps.example.net) and TLS. Must be a site apart from the UI's")
+	fl.StringVar(&f.uiOrigin, "ui-origin", "", "origin browsers reach the UI at, the only one that may frame previews (default http://<--http address>, and http://localhost:<port> for a loopback address)")
 }
 
 // defaultRegistry is the npm registry installs use unless told otherwise.
@@ -44,7 +50,9 @@ const defaultRegistry = "https://registry.npmjs.org/"
 func (f *sandboxFlags) registerRunner(fl *pflag.FlagSet, defaultDir string) {
 	fl.BoolVar(&f.unsafe, "unsafe-sandbox", false, "when bubblewrap is missing, run generated apps' tools anyway, WITHOUT isolation (never with untrusted users)")
 	fl.StringVar(&f.dir, "sandbox-dir", "", "folder for app workspaces and the shared npm cache (default: "+defaultDir+")")
-	fl.IntVar(&f.uid, "sandbox-uid", sandbox.DefaultUID, "uid and gid generated code runs as (needs root; ignored, with a warning, when stich is not root)")
+	fl.IntVar(&f.uid, "sandbox-uid", sandbox.DefaultUID, "first uid, and the gid, generated code runs as (needs root; ignored, with a warning, when stich is not root)")
+	fl.IntVar(&f.diskMB, "sandbox-disk-mb", 1024, "disk quota of each app's workspace in MiB (a tmpfs: it takes RAM while the workspace exists; needs root); 0 for none")
+	fl.IntVar(&f.uids, "sandbox-uids", 64, "how many uids from --sandbox-uid the apps' workspaces use, one each, so one app's processes never starve another's")
 	fl.StringVar(&f.registry, "npm-registry", defaultRegistry, "the npm registry installs may use (the only host generated apps' dependencies may come from)")
 }
 
@@ -61,10 +69,15 @@ func (f *sandboxFlags) validate() []error {
 			errs = append(errs, fmt.Errorf("--preview-http %q: want host:port or off: %w", f.previewHTTP, err))
 		}
 	}
-	if f.previewURL != "" {
-		u, err := url.Parse(f.previewURL)
+	if f.previewHTTP != "off" {
+		if _, err := f.origins(f.previewHTTP); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if f.uiOrigin != "" {
+		u, err := url.Parse(f.uiOrigin)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-			errs = append(errs, fmt.Errorf("--preview-url %q: want an origin such as https://preview.example.com", f.previewURL))
+			errs = append(errs, fmt.Errorf("--ui-origin %q: want an origin such as https://stich.example.com", f.uiOrigin))
 		}
 	}
 	if u, err := url.Parse(f.registry); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -73,7 +86,61 @@ func (f *sandboxFlags) validate() []error {
 	if f.uid <= 0 {
 		errs = append(errs, fmt.Errorf("--sandbox-uid %d: want a positive, unused uid", f.uid))
 	}
+	if f.diskMB != 0 && f.diskMB < 16 {
+		errs = append(errs, fmt.Errorf("--sandbox-disk-mb %d: want 0 (no quota) or at least 16", f.diskMB))
+	}
+	if f.uids < 1 || f.uid+f.uids-1 >= 65534 {
+		errs = append(errs, fmt.Errorf("--sandbox-uids %d: want at least 1, with --sandbox-uid + count below 65534", f.uids))
+	}
 	return errs
+}
+
+// origins names the apps' preview origins for a preview server bound at
+// listen: --preview-domain as a bare domain takes http and listen's port;
+// as a URL it is taken whole (a proxy in front serves the port).
+func (f *sandboxFlags) origins(listen string) (preview.Origins, error) {
+	d := f.previewDomain
+	if !strings.Contains(d, "://") {
+		_, port, err := net.SplitHostPort(listen)
+		if err != nil {
+			return preview.Origins{}, fmt.Errorf("--preview-http %q: %w", listen, err)
+		}
+		d = "http://" + net.JoinHostPort(d, port)
+		if port == "0" {
+			d = "http://" + f.previewDomain // the port is known once bound
+		}
+	}
+	o, err := preview.ParseOrigins(d)
+	if err != nil {
+		return o, fmt.Errorf("--preview-domain %q: %w", f.previewDomain, err)
+	}
+	return o, nil
+}
+
+// frameAncestors returns the UI origins that may frame previews, for an
+// API bound at apiAddr: --ui-origin, else the address itself and, for a
+// loopback or unspecified address, its localhost names.
+func (f *sandboxFlags) frameAncestors(apiAddr string) []string {
+	if f.uiOrigin != "" {
+		return []string{strings.TrimSuffix(f.uiOrigin, "/")}
+	}
+	host, port, err := net.SplitHostPort(apiAddr)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	ip, perr := netip.ParseAddr(host)
+	if perr != nil || !ip.IsUnspecified() && ip.Is4() {
+		out = append(out, "http://"+apiAddr)
+	}
+	if perr == nil && (ip.IsLoopback() || ip.IsUnspecified()) {
+		for _, h := range []string{"localhost", "127.0.0.1"} { // NB: CSP sources cannot name IPv6 literals
+			if o := "http://" + h + ":" + port; o != "http://"+apiAddr {
+				out = append(out, o)
+			}
+		}
+	}
+	return out
 }
 
 // builds sets up the local sandbox. It returns nil and the reason when
@@ -88,10 +155,12 @@ func (f *sandboxFlags) builds(data string, log *slog.Logger) (*appbuild.Config, 
 		return nil, "builds and previews are off: " + err.Error()
 	}
 	cfg := sandbox.DefaultConfig(dir)
-	cfg.UID, cfg.GID = f.uid, f.uid
+	cfg.UID, cfg.GID, cfg.UIDs = f.uid, f.uid, f.uids
+	cfg.WorkspaceSize = int64(f.diskMB) << 20
 	if os.Geteuid() != 0 {
 		log.Warn("sandbox: stich is not root, so generated code runs as stich's own user (still inside bubblewrap); run as root for a separate sandbox uid")
 		cfg.UID, cfg.GID = -1, -1
+		cfg.WorkspaceSize = 0
 	}
 	cfg.Registry = strings.TrimSuffix(f.registry, "/") + "/"
 	cfg.Unsafe = f.unsafe
@@ -103,7 +172,7 @@ func (f *sandboxFlags) builds(data string, log *slog.Logger) (*appbuild.Config, 
 		}
 		return nil, "builds and previews are off: " + err.Error()
 	}
-	log.Info("sandbox ready", "dir", dir, "isolated", !r.Unsafe(), "cgroups", r.Cgroups())
+	log.Info("sandbox ready", "dir", dir, "isolated", !r.Unsafe(), "cgroups", r.CgroupVersion())
 	return &appbuild.Config{Runner: r, Fixer: appbuild.NewLazyFixer(r)}, ""
 }
 

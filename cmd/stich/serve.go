@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/stichdev/stich/actors"
 	"github.com/stichdev/stich/cluster"
 	"github.com/stichdev/stich/codegen"
+	"github.com/stichdev/stich/preview"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/ratelimit"
 	"github.com/stichdev/stich/rpc"
@@ -60,8 +62,9 @@ scaffold generator (no model needed).
 
 After every phase the app is installed, type-checked, repaired by the deterministic fixer and
 bundled inside a bubblewrap sandbox (--sandbox local; Debian: apt-get install bubblewrap), and
-its preview is served on a separate origin (--preview-http, default 127.0.0.1:8081) at
-/preview/SESSION/. Without bubblewrap, builds are off unless --unsafe-sandbox is given.
+each app's preview is served on an origin of its own, http://SESSION.preview.localhost:8081/
+(--preview-http, --preview-domain; browsers resolve *.localhost to this machine). Without
+bubblewrap, builds are off unless --unsafe-sandbox is given.
 
 SIGINT or SIGTERM shuts it down gracefully: open streams end with Unavailable (clients
 reconnect with after_seq), sessions stop and persist, storage is closed. Interrupted
@@ -194,6 +197,18 @@ func (f *serveFlags) createRule() (r ratelimit.Rule) {
 	return r
 }
 
+// previewBase is the preview origin with no app label
+// (http://preview.localhost:8081), or "" when previews are off.
+func previewBase(o preview.Origins) string {
+	if !o.Enabled() {
+		return ""
+	}
+	if o.Port == "" {
+		return o.Scheme + "://" + o.Domain
+	}
+	return o.Scheme + "://" + net.JoinHostPort(o.Domain, o.Port)
+}
+
 // serve runs a node until ctx is done. ready, if not nil, receives the
 // server's address once it is listening.
 func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr string)) error {
@@ -232,9 +247,13 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 			return fmt.Errorf("listen on --preview-http %s: %w", f.sandbox.previewHTTP, err)
 		}
 		defer previewLn.Close()
-		acfg.PreviewURL = strings.TrimSuffix(f.sandbox.previewURL, "/")
-		if acfg.PreviewURL == "" {
-			acfg.PreviewURL = "http://" + previewLn.Addr().String()
+		if acfg.Previews, err = f.sandbox.origins(previewLn.Addr().String()); err != nil {
+			return usageError{err}
+		}
+		for _, ui := range append(f.sandbox.frameAncestors(cfg.HTTPAddr), cfg.HTTPAddr) {
+			if u, err := url.Parse(ui); err == nil && u.Host != "" && acfg.Previews.SameSite(u.Host) || acfg.Previews.SameSite(ui) {
+				return usageError{fmt.Errorf("--preview-domain %s is the same site as the UI's %s: apps could then read the UI's cookies; use a domain apart", acfg.Previews.Domain, ui)}
+			}
 		}
 		acfg.Builds, acfg.BuildsDisabled = f.sandbox.builds(f.data, log)
 	} else {
@@ -257,7 +276,7 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	ctx, leave := context.WithCancel(ctx)
 	defer leave()
 	srv, err := rpc.New(rt, rpc.Config{Addr: f.http, Listener: ln, CreateLimit: f.createRule(), Logger: log, Version: version,
-		ModelEndpoints: endpoints, ActionModels: actionModels, DefaultModel: defaultModel,
+		ModelEndpoints: endpoints, ActionModels: actionModels, DefaultModel: defaultModel, Previews: acfg.Previews,
 		OnLeave: func() {
 			log.Info("leave requested by an operator")
 			leave()
@@ -272,7 +291,8 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	go func() { errc <- srv.Serve() }()
 	var previewSrv *http.Server
 	if previewLn != nil {
-		previewSrv = &http.Server{Handler: rpc.NewPreviewHandler(rt, log), ReadHeaderTimeout: 10 * time.Second,
+		previewSrv = &http.Server{Handler: rpc.NewPreviewHandler(rt, rpc.PreviewConfig{
+			Origins: acfg.Previews, FrameAncestors: f.sandbox.frameAncestors(srv.Addr()), Logger: log}), ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 		go func() {
 			if err := previewSrv.Serve(previewLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -281,7 +301,8 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 		}()
 	}
 	log.Info("stich is ready", "url", "http://"+srv.Addr(), "data", f.data, "provider", rt.DefaultProvider().Label(),
-		"preview_url", acfg.PreviewURL, "builds", acfg.Builds != nil)
+		"preview_url", acfg.Previews.URL("SESSION"), "preview_domain", previewBase(acfg.Previews), "builds", acfg.Builds != nil,
+		"builds_off", acfg.BuildsDisabled)
 	if ready != nil {
 		ready(srv.Addr())
 	}

@@ -32,6 +32,8 @@ var targets = map[string]float64{
 	"BenchmarkWatchFanOut":     1.2,
 	"BenchmarkGrainActivation": 1.5,
 	"BenchmarkPreview":         0.1,
+	"BenchmarkOriginRouting":   1.1,
+	"BenchmarkContainedBuild":  1.1,
 }
 
 var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(.*)$`)

@@ -56,7 +56,7 @@ export function startServer(bin, { data, http = "127.0.0.1:0", chunkDelay = "5ms
   const args = ["serve", "--data", data, "--http", http, "--log-format", "json", "--scaffold-chunk-delay", chunkDelay, "--shutdown-grace", "10s",
     "--preview-http", "127.0.0.1:0"];
   if (builds) {
-    args.push("--sandbox", "local", "--sandbox-dir", "/var/tmp/stich-test/e2e-sandbox", "--sandbox-uid", String(builds.uid));
+    args.push("--sandbox", "local", "--sandbox-dir", "/var/tmp/stich-test/e2e-sandbox", "--sandbox-uid", String(builds.uid), "--sandbox-uids", "4");
   } else {
     args.push("--sandbox", "off");
   }
@@ -78,7 +78,7 @@ export function startServer(bin, { data, http = "127.0.0.1:0", chunkDelay = "5ms
       }
       if (rec.msg === "stich is ready") {
         clearTimeout(timer);
-        res({ url: rec.url, previewUrl: rec.preview_url, proc, logs, exited });
+        res({ url: rec.url, previewBase: rec.preview_domain, proc, logs, exited });
       }
     });
     exited.then(({ code, signal }) => {
@@ -86,6 +86,17 @@ export function startServer(bin, { data, http = "127.0.0.1:0", chunkDelay = "5ms
       rej(new Error(`stich serve exited (${code ?? signal}) before it was ready:\n${logs.join("\n")}`));
     });
   });
+}
+
+/**
+ * appUrl is the preview URL of session id on server: each app has an
+ * origin of its own, http://LABEL.preview.localhost:PORT/, where LABEL is
+ * the id with its region dot written "--" (Chromium resolves *.localhost
+ * to loopback).
+ */
+export function appUrl(server, id) {
+  const base = new URL(server.previewBase);
+  return `${base.protocol}//${id.replace(".", "--")}.${base.host}/`;
 }
 
 /** stopServer sends SIGTERM and waits for the process to exit (SIGKILL after 20 s). */

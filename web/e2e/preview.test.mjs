@@ -4,12 +4,38 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { launchBrowser, newPage, shot, startServer, stichBinary, stopServer, tmp } from "./harness.mjs";
+import { appUrl, launchBrowser, newPage, rpc, shot, startServer, stichBinary, stopServer, tmp } from "./harness.mjs";
 
 const PROMPT = "a recipe tracker with ingredients and ratings";
 // A cold npm cache (the first run on a fresh machine) downloads the app's
 // dependencies once.
 const T = { timeout: 240_000 };
+
+/** watchAll reads a session's events up to idle (Connect server stream, JSON envelopes). */
+async function watchAll(url, sessionId) {
+  const msg = Buffer.from(JSON.stringify({ sessionId, untilIdle: true }));
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(msg.length, 1);
+  const res = await fetch(`${url}/stich.v1.SessionService/Watch`, {
+    method: "POST",
+    headers: { "Content-Type": "application/connect+json" },
+    body: Buffer.concat([head, msg]),
+  });
+  const buf = Buffer.from(await res.arrayBuffer());
+  const events = [];
+  for (let i = 0; i + 5 <= buf.length; ) {
+    const flags = buf[i];
+    const n = buf.readUInt32BE(i + 1);
+    const body = JSON.parse(buf.subarray(i + 5, i + 5 + n).toString());
+    if (flags & 2) {
+      if (body.error) throw new Error(`watch: ${JSON.stringify(body.error)}`);
+    } else {
+      events.push(body);
+    }
+    i += 5 + n;
+  }
+  return events;
+}
 
 let browser;
 let server;
@@ -27,14 +53,14 @@ after(async () => {
 
 describe("previews", () => {
   it("shows the generated app in the Preview tab, from its own origin, with no console errors", T, async () => {
-    assert.ok(server.previewUrl, "the server announces a preview origin");
-    assert.notEqual(new URL(server.previewUrl).origin, new URL(server.url).origin, "previews have their own origin");
+    assert.ok(server.previewBase, "the server announces a preview origin");
+    assert.notEqual(new URL(server.previewBase).hostname, new URL(server.url).hostname, "previews are a site apart");
 
     const page = await newPage(browser);
     // Console errors of the app inside the iframe count too.
     const appErrors = [];
     page.on("console", (m) => {
-      if (m.type() === "error" && m.location().url.startsWith(server.previewUrl)) appErrors.push(m.text());
+      if (m.type() === "error" && m.location().url.includes(new URL(server.previewBase).host)) appErrors.push(m.text());
     });
     await page.goto(server.url);
     const box = page.locator("#prompt");
@@ -48,7 +74,7 @@ describe("previews", () => {
     const frame = page.frameLocator('[data-testid="preview-frame"]');
     await frame.getByRole("heading", { name: "Recipe Tracker" }).waitFor({ timeout: 30_000 });
     const src = await page.getByTestId("preview-frame").getAttribute("src");
-    assert.equal(src, `${server.previewUrl}/preview/${id}/`);
+    assert.equal(src, appUrl(server, id));
     await shot(page, "20-preview-tab");
 
     // Reload keeps it working.
@@ -80,6 +106,112 @@ describe("previews", () => {
     assert.deepEqual(appErrors, [], "the app in the iframe logs no console errors");
     assert.deepEqual(page.errors, [], "the UI logs no console errors");
     await app.context().close();
+    await page.context().close();
+  });
+
+  it("keeps apps apart: no shared storage or cookies, no API calls, no reports into another app", T, async () => {
+    // Two apps, built from the warm npm cache.
+    const ids = [];
+    for (const prompt of ["a recipe tracker with ingredients and ratings", "a recipe tracker for desserts"]) {
+      ids.push((await rpc(server.url, "SessionService/CreateSession", { prompt })).sessionId);
+    }
+    const [a, b] = ids.map((id) => appUrl(server, id));
+    assert.notEqual(new URL(a).origin, new URL(b).origin, "each app has its own origin");
+    const page = await newPage(browser);
+    const open = async (url) => {
+      // The not-ready page reloads itself until the preview is built.
+      await page.goto(url);
+      await page.getByRole("heading", { name: /Recipe Tracker/ }).first().waitFor({ timeout: 200_000 });
+    };
+
+    // The user is signed in to the UI (a cookie on the API's origin).
+    await page.goto(server.url);
+    await page.evaluate(() => {
+      document.cookie = "stich_user=secret-session; path=/; SameSite=Lax";
+    });
+
+    await open(a);
+    await page.evaluate(() => {
+      localStorage.setItem("stich-test-secret", "from A");
+      document.cookie = "stich_test_a=from-A; path=/";
+    });
+    const fromA = await page.evaluate(
+      async ({ api, other }) => {
+        const out = {};
+        const attempt = async (name, fn) => {
+          try {
+            out[name] = await fn();
+          } catch (e) {
+            out[name] = `refused: ${e.name}`;
+          }
+        };
+        // The API, with the user's cookies.
+        await attempt("api", async () => {
+          const r = await fetch(`${api}/stich.v1.SessionService/ListSessions`, {
+            method: "POST",
+            credentials: "include",
+            headers: { "Content-Type": "application/json" },
+            body: "{}",
+          });
+          return `status ${r.status}: ${await r.text()}`;
+        });
+        await attempt("apiNoCors", async () => {
+          const r = await fetch(`${api}/stich.v1.SessionService/ListSessions`, { method: "POST", mode: "no-cors", credentials: "include", body: "{}" });
+          return `type ${r.type}`;
+        });
+        // Another app's reporter (its token) and its report endpoint.
+        await attempt("otherReporter", async () => (await fetch(`${other}__stich/reporter.js`)).text());
+        const mine = await (await fetch("/__stich/reporter.js")).text();
+        const token = /token=([0-9a-f]+)/.exec(mine)?.[1] ?? "";
+        await attempt("otherReport", async () => {
+          const r = await fetch(`${other}__stich/report?token=${token}`, {
+            method: "POST",
+            mode: "no-cors",
+            headers: { "Content-Type": "text/plain" },
+            body: JSON.stringify({ kind: "error", message: "stich-test injected into another app" }),
+          });
+          return `type ${r.type}`;
+        });
+        await attempt("otherScript", () =>
+          new Promise((res, rej) => {
+            const s = document.createElement("script");
+            s.src = `${other}__stich/reporter.js`;
+            s.onload = () => res("loaded");
+            s.onerror = () => rej(new Error("blocked"));
+            document.head.append(s);
+          }),
+        );
+        out.cookies = document.cookie;
+        return out;
+      },
+      { api: server.url, other: b },
+    );
+    for (const k of ["api", "apiNoCors", "otherReporter", "otherReport", "otherScript"]) {
+      assert.match(String(fromA[k]), /^refused/, `${k} from app A: ${fromA[k]}`);
+    }
+    assert.doesNotMatch(fromA.cookies, /stich_user/, "app A sees the UI's cookie");
+
+    // App A's own reporter does reach session A (its build's token, its
+    // own origin).
+    await page.evaluate(() => console.error("stich-test own report"));
+    let own = false;
+    for (let i = 0; i < 40 && !own; i++) {
+      own = JSON.stringify(await watchAll(server.url, ids[0])).includes("stich-test own report");
+      if (!own) await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.ok(own, "app A's own error report did not reach session A");
+
+    await open(b);
+    const inB = await page.evaluate(() => ({ secret: localStorage.getItem("stich-test-secret"), cookies: document.cookie }));
+    assert.equal(inB.secret, null, "app B reads app A's localStorage");
+    assert.doesNotMatch(inB.cookies, /stich_test_a|stich_user/, "app B reads another origin's cookies");
+
+    // B's log holds no report A tried to inject.
+    const snap = await rpc(server.url, "SessionService/GetSession", { sessionId: ids[1] });
+    assert.ok(snap.session, "session B exists");
+    const events = await watchAll(server.url, ids[1]);
+    assert.ok(events.some((e) => e.previewReady), "session B's log holds its preview");
+    assert.ok(!JSON.stringify(events).includes("stich-test injected"), "a report from app A reached app B's session");
     await page.context().close();
   });
 });

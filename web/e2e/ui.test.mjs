@@ -189,12 +189,13 @@ describe("stich web UI", () => {
     assert.equal(h.applied, h.lastSeq);
     assert.equal(h.duplicates + h.gaps, 0);
 
-    // Keyboard: tabs move with arrow keys; the preview says it is not there yet.
+    // Keyboard: tabs move with arrow keys; the preview says builds are off
+    // on this server (--sandbox off), and why.
     await page.getByRole("tab", { name: /Code/ }).focus();
     await page.keyboard.press("ArrowRight");
     await page.getByRole("tab", { name: /Versions/, selected: true }).waitFor();
     await page.keyboard.press("ArrowRight");
-    await page.getByTestId("preview-empty").filter({ hasText: "Preview not available yet" }).waitFor();
+    await page.getByTestId("preview-off").filter({ hasText: "Builds and previews are off on this server" }).filter({ hasText: "--sandbox off" }).waitFor();
     await page.keyboard.press("ArrowRight");
     await page.getByRole("tab", { name: /Logs/, selected: true }).waitFor();
     await page.locator(".log.k-completed").first().waitFor();

@@ -74,9 +74,12 @@ type GetServerInfoResponse struct {
 	// Model endpoints (empty when no model is configured).
 	Endpoints []*ModelEndpoint `protobuf:"bytes,8,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
 	// Per-action models (empty when no model is configured).
-	Actions       []*ActionModel `protobuf:"bytes,9,rep,name=actions,proto3" json:"actions,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Actions []*ActionModel `protobuf:"bytes,9,rep,name=actions,proto3" json:"actions,omitempty"`
+	// Why this node does not install, type-check and preview apps ("" when
+	// it does), e.g. "bubblewrap is not installed: apt-get install bubblewrap".
+	BuildsDisabled string `protobuf:"bytes,10,opt,name=builds_disabled,json=buildsDisabled,proto3" json:"builds_disabled,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *GetServerInfoResponse) Reset() {
@@ -170,6 +173,13 @@ func (x *GetServerInfoResponse) GetActions() []*ActionModel {
 		return x.Actions
 	}
 	return nil
+}
+
+func (x *GetServerInfoResponse) GetBuildsDisabled() string {
+	if x != nil {
+		return x.BuildsDisabled
+	}
+	return ""
 }
 
 type CodeProvider struct {
@@ -827,7 +837,7 @@ var File_stich_v1_admin_proto protoreflect.FileDescriptor
 const file_stich_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"\x14stich/v1/admin.proto\x12\bstich.v1\x1a\x1bbuf/validate/validate.proto\"\x16\n" +
-	"\x14GetServerInfoRequest\"\x81\x03\n" +
+	"\x14GetServerInfoRequest\"\xaa\x03\n" +
 	"\x15GetServerInfoResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12\x16\n" +
@@ -837,7 +847,9 @@ const file_stich_v1_admin_proto_rawDesc = "" +
 	"\rdefault_model\x18\x06 \x01(\tR\fdefaultModel\x124\n" +
 	"\tproviders\x18\a \x03(\v2\x16.stich.v1.CodeProviderR\tproviders\x125\n" +
 	"\tendpoints\x18\b \x03(\v2\x17.stich.v1.ModelEndpointR\tendpoints\x12/\n" +
-	"\aactions\x18\t \x03(\v2\x15.stich.v1.ActionModelR\aactions\"W\n" +
+	"\aactions\x18\t \x03(\v2\x15.stich.v1.ActionModelR\aactions\x12'\n" +
+	"\x0fbuilds_disabled\x18\n" +
+	" \x01(\tR\x0ebuildsDisabled\"W\n" +
 	"\fCodeProvider\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05label\x18\x02 \x01(\tR\x05label\x12\x1d\n" +

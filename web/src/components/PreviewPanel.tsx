@@ -6,6 +6,8 @@ interface Props {
   build?: number;
   /** Whether the session is still working (the first preview follows its first phase). */
   working?: boolean;
+  /** Why the server builds no previews ("" or undefined when it does). */
+  buildsOff?: string;
 }
 
 /** safePreview accepts only http(s) URLs; same-origin previews lose allow-same-origin (it would let them escape the sandbox). */
@@ -22,9 +24,22 @@ function safePreview(raw: string): { url: string; sandbox: string } | undefined 
 }
 
 /** PreviewPanel shows the running app once the server reports a preview URL. */
-export function PreviewPanel({ url, build, working }: Props) {
+export function PreviewPanel({ url, build, working, buildsOff }: Props) {
   const [reloads, setReloads] = useState(0);
   const p = url ? safePreview(url) : undefined;
+  if (!p && buildsOff) {
+    return (
+      <div className="pad preview-empty" data-testid="preview-off">
+        <p>
+          <strong>Builds and previews are off on this server.</strong>
+        </p>
+        <p className="muted">
+          Why: {buildsOff}. Apps are still generated; save the files from the Code tab and run{" "}
+          <code>npm install &amp;&amp; npm run dev</code>, or ask the server&apos;s operator to turn builds on.
+        </p>
+      </div>
+    );
+  }
   if (!p) {
     return (
       <div className="pad preview-empty" data-testid="preview-empty">

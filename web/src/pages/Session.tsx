@@ -12,6 +12,7 @@ import { VersionsPanel } from "../components/VersionsPanel";
 import { Phase, type Session } from "../gen/stich/v1/session_pb";
 import { forget, remember } from "../recent";
 import { Link } from "../router";
+import { useServerInfo } from "../serverinfo";
 import { isActive, PHASE_LABEL, type SessionView } from "../session/reducer";
 import { SessionStore, type Snapshot } from "../session/stream";
 
@@ -101,6 +102,7 @@ function SessionScreen({ id }: { id: string }) {
   const phase = view?.phase ?? Phase.UNSPECIFIED;
   const info = useSnapshot(id, `${view?.timeline.length ?? 0}:${view?.lastCompletion?.seq ?? 0}:${view?.chat.length ?? 0}:${view?.logs.length ?? 0}`);
   const [tab, setTab] = useState<WorkTab>("code");
+  const server = useServerInfo();
   const [pane, setPane] = useState<Pane>("work");
   const [picked, setPicked] = useState<string>();
   const [busy, setBusy] = useState<"stop" | "resume">();
@@ -276,7 +278,7 @@ function SessionScreen({ id }: { id: string }) {
             ) : tab === "versions" ? (
               <VersionsPanel sessionId={id} versions={view?.versions ?? []} idle={!loading && !isActive(phase)} />
             ) : tab === "preview" ? (
-              <PreviewPanel url={view?.previewUrl} build={view?.previewSeq} working={isActive(phase)} />
+              <PreviewPanel url={view?.previewUrl} build={view?.previewSeq} working={isActive(phase)} buildsOff={server.info?.buildsDisabled} />
             ) : (
               <LogPanel logs={view?.logs ?? []} dropped={view?.logsDropped ?? 0} />
             )}

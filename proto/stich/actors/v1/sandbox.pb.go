@@ -580,6 +580,108 @@ func (x *SandboxAssetReply) GetPath() string {
 	return ""
 }
 
+// SandboxReportCheck asks the sandbox whether token is the report token of
+// its current preview build, and counts one report against that build's
+// budget. The preview server asks before passing a report to the session.
+type SandboxReportCheck struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SandboxReportCheck) Reset() {
+	*x = SandboxReportCheck{}
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SandboxReportCheck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SandboxReportCheck) ProtoMessage() {}
+
+func (x *SandboxReportCheck) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SandboxReportCheck.ProtoReflect.Descriptor instead.
+func (*SandboxReportCheck) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SandboxReportCheck) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+// SandboxReportCheckReply: accepted, or why not (no preview, a token of
+// another session or build, the build's report budget spent).
+type SandboxReportCheckReply struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Accepted bool                   `protobuf:"varint,1,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	// Set when the build sent more reports than it may.
+	Exhausted     bool `protobuf:"varint,2,opt,name=exhausted,proto3" json:"exhausted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SandboxReportCheckReply) Reset() {
+	*x = SandboxReportCheckReply{}
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SandboxReportCheckReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SandboxReportCheckReply) ProtoMessage() {}
+
+func (x *SandboxReportCheckReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SandboxReportCheckReply.ProtoReflect.Descriptor instead.
+func (*SandboxReportCheckReply) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SandboxReportCheckReply) GetAccepted() bool {
+	if x != nil {
+		return x.Accepted
+	}
+	return false
+}
+
+func (x *SandboxReportCheckReply) GetExhausted() bool {
+	if x != nil {
+		return x.Exhausted
+	}
+	return false
+}
+
 // PreviewReport is an error a running preview reported (uncaught error,
 // unhandled rejection, console.error, failed resource), for the session.
 type PreviewReport struct {
@@ -596,7 +698,7 @@ type PreviewReport struct {
 
 func (x *PreviewReport) Reset() {
 	*x = PreviewReport{}
-	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[7]
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -608,7 +710,7 @@ func (x *PreviewReport) String() string {
 func (*PreviewReport) ProtoMessage() {}
 
 func (x *PreviewReport) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[7]
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -621,7 +723,7 @@ func (x *PreviewReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewReport.ProtoReflect.Descriptor instead.
 func (*PreviewReport) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{7}
+	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PreviewReport) GetKind() string {
@@ -674,7 +776,7 @@ type PreviewReportAck struct {
 
 func (x *PreviewReportAck) Reset() {
 	*x = PreviewReportAck{}
-	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[8]
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -686,7 +788,7 @@ func (x *PreviewReportAck) String() string {
 func (*PreviewReportAck) ProtoMessage() {}
 
 func (x *PreviewReportAck) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[8]
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -699,7 +801,7 @@ func (x *PreviewReportAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewReportAck.ProtoReflect.Descriptor instead.
 func (*PreviewReportAck) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{8}
+	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{10}
 }
 
 // SandboxCancel stops the sandbox's running check (the session stopped).
@@ -713,7 +815,7 @@ type SandboxCancel struct {
 
 func (x *SandboxCancel) Reset() {
 	*x = SandboxCancel{}
-	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[9]
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -725,7 +827,7 @@ func (x *SandboxCancel) String() string {
 func (*SandboxCancel) ProtoMessage() {}
 
 func (x *SandboxCancel) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[9]
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -738,7 +840,7 @@ func (x *SandboxCancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SandboxCancel.ProtoReflect.Descriptor instead.
 func (*SandboxCancel) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{9}
+	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SandboxCancel) GetFree() bool {
@@ -756,7 +858,7 @@ type SandboxCancelAck struct {
 
 func (x *SandboxCancelAck) Reset() {
 	*x = SandboxCancelAck{}
-	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[10]
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -768,7 +870,7 @@ func (x *SandboxCancelAck) String() string {
 func (*SandboxCancelAck) ProtoMessage() {}
 
 func (x *SandboxCancelAck) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[10]
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -781,7 +883,7 @@ func (x *SandboxCancelAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SandboxCancelAck.ProtoReflect.Descriptor instead.
 func (*SandboxCancelAck) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{10}
+	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{12}
 }
 
 var File_stich_actors_v1_sandbox_proto protoreflect.FileDescriptor
@@ -844,7 +946,12 @@ const file_stich_actors_v1_sandbox_proto_rawDesc = "" +
 	"\fcontent_type\x18\x04 \x01(\tR\vcontentType\x12\x12\n" +
 	"\x04etag\x18\x05 \x01(\tR\x04etag\x12\x1c\n" +
 	"\timmutable\x18\x06 \x01(\bR\timmutable\x12\x12\n" +
-	"\x04path\x18\a \x01(\tR\x04path\"\x97\x01\n" +
+	"\x04path\x18\a \x01(\tR\x04path\"*\n" +
+	"\x12SandboxReportCheck\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\"S\n" +
+	"\x17SandboxReportCheckReply\x12\x1a\n" +
+	"\baccepted\x18\x01 \x01(\bR\baccepted\x12\x1c\n" +
+	"\texhausted\x18\x02 \x01(\bR\texhausted\"\x97\x01\n" +
 	"\rPreviewReport\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
@@ -869,31 +976,33 @@ func file_stich_actors_v1_sandbox_proto_rawDescGZIP() []byte {
 	return file_stich_actors_v1_sandbox_proto_rawDescData
 }
 
-var file_stich_actors_v1_sandbox_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_stich_actors_v1_sandbox_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_stich_actors_v1_sandbox_proto_goTypes = []any{
-	(*SandboxCheck)(nil),      // 0: stich.actors.v1.SandboxCheck
-	(*SandboxLogLine)(nil),    // 1: stich.actors.v1.SandboxLogLine
-	(*SandboxLog)(nil),        // 2: stich.actors.v1.SandboxLog
-	(*SandboxFix)(nil),        // 3: stich.actors.v1.SandboxFix
-	(*SandboxCheckReply)(nil), // 4: stich.actors.v1.SandboxCheckReply
-	(*SandboxAsset)(nil),      // 5: stich.actors.v1.SandboxAsset
-	(*SandboxAssetReply)(nil), // 6: stich.actors.v1.SandboxAssetReply
-	(*PreviewReport)(nil),     // 7: stich.actors.v1.PreviewReport
-	(*PreviewReportAck)(nil),  // 8: stich.actors.v1.PreviewReportAck
-	(*SandboxCancel)(nil),     // 9: stich.actors.v1.SandboxCancel
-	(*SandboxCancelAck)(nil),  // 10: stich.actors.v1.SandboxCancelAck
-	nil,                       // 11: stich.actors.v1.SandboxCheck.FilesEntry
-	nil,                       // 12: stich.actors.v1.SandboxCheckReply.FixedEntry
-	(*v1.Diagnostic)(nil),     // 13: stich.v1.Diagnostic
+	(*SandboxCheck)(nil),            // 0: stich.actors.v1.SandboxCheck
+	(*SandboxLogLine)(nil),          // 1: stich.actors.v1.SandboxLogLine
+	(*SandboxLog)(nil),              // 2: stich.actors.v1.SandboxLog
+	(*SandboxFix)(nil),              // 3: stich.actors.v1.SandboxFix
+	(*SandboxCheckReply)(nil),       // 4: stich.actors.v1.SandboxCheckReply
+	(*SandboxAsset)(nil),            // 5: stich.actors.v1.SandboxAsset
+	(*SandboxAssetReply)(nil),       // 6: stich.actors.v1.SandboxAssetReply
+	(*SandboxReportCheck)(nil),      // 7: stich.actors.v1.SandboxReportCheck
+	(*SandboxReportCheckReply)(nil), // 8: stich.actors.v1.SandboxReportCheckReply
+	(*PreviewReport)(nil),           // 9: stich.actors.v1.PreviewReport
+	(*PreviewReportAck)(nil),        // 10: stich.actors.v1.PreviewReportAck
+	(*SandboxCancel)(nil),           // 11: stich.actors.v1.SandboxCancel
+	(*SandboxCancelAck)(nil),        // 12: stich.actors.v1.SandboxCancelAck
+	nil,                             // 13: stich.actors.v1.SandboxCheck.FilesEntry
+	nil,                             // 14: stich.actors.v1.SandboxCheckReply.FixedEntry
+	(*v1.Diagnostic)(nil),           // 15: stich.v1.Diagnostic
 }
 var file_stich_actors_v1_sandbox_proto_depIdxs = []int32{
-	11, // 0: stich.actors.v1.SandboxCheck.files:type_name -> stich.actors.v1.SandboxCheck.FilesEntry
+	13, // 0: stich.actors.v1.SandboxCheck.files:type_name -> stich.actors.v1.SandboxCheck.FilesEntry
 	1,  // 1: stich.actors.v1.SandboxLog.lines:type_name -> stich.actors.v1.SandboxLogLine
-	13, // 2: stich.actors.v1.SandboxCheckReply.initial:type_name -> stich.v1.Diagnostic
-	13, // 3: stich.actors.v1.SandboxCheckReply.remaining:type_name -> stich.v1.Diagnostic
+	15, // 2: stich.actors.v1.SandboxCheckReply.initial:type_name -> stich.v1.Diagnostic
+	15, // 3: stich.actors.v1.SandboxCheckReply.remaining:type_name -> stich.v1.Diagnostic
 	3,  // 4: stich.actors.v1.SandboxCheckReply.fixes:type_name -> stich.actors.v1.SandboxFix
-	12, // 5: stich.actors.v1.SandboxCheckReply.fixed:type_name -> stich.actors.v1.SandboxCheckReply.FixedEntry
-	13, // 6: stich.actors.v1.SandboxCheckReply.build:type_name -> stich.v1.Diagnostic
+	14, // 5: stich.actors.v1.SandboxCheckReply.fixed:type_name -> stich.actors.v1.SandboxCheckReply.FixedEntry
+	15, // 6: stich.actors.v1.SandboxCheckReply.build:type_name -> stich.v1.Diagnostic
 	7,  // [7:7] is the sub-list for method output_type
 	7,  // [7:7] is the sub-list for method input_type
 	7,  // [7:7] is the sub-list for extension type_name
@@ -912,7 +1021,7 @@ func file_stich_actors_v1_sandbox_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_actors_v1_sandbox_proto_rawDesc), len(file_stich_actors_v1_sandbox_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

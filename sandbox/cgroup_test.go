@@ -1,0 +1,143 @@
+package sandbox
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeCgroupFS lays out the files of a cgroup mount that probeCgroups
+// reads; folders created under it are plain folders, so what stich writes
+// can be read back.
+func fakeCgroupFS(t *testing.T, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// A unified (v2) hierarchy with memory and pids is preferred: the
+// controllers are delegated, and each run gets memory.max, pids.max and
+// cpu.max.
+func TestCgroupV2Layout(t *testing.T) {
+	root := fakeCgroupFS(t, map[string]string{
+		"cgroup.controllers":     "cpuset cpu io memory hugetlb pids rdma misc\n",
+		"cgroup.subtree_control": "",
+	})
+	c, err := probeCgroups(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Version() != "v2" {
+		t.Fatalf("version %s, want v2", c.Version())
+	}
+	for _, d := range []string{root, filepath.Join(root, "stich")} {
+		if got := readFile(t, filepath.Join(d, "cgroup.subtree_control")); got != "+memory +pids +cpu +io" {
+			t.Errorf("%s subtree_control %q", d, got)
+		}
+	}
+	g, err := c.create("run", Limits{Memory: 256 << 20, Processes: 100, CPUs: 1.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]string{"memory.max": "268435456", "memory.swap.max": "0", "pids.max": "100", "cpu.max": "150000 100000"} {
+		if got := readFile(t, filepath.Join(g.memory, file)); got != want {
+			t.Errorf("%s = %q, want %q", file, got, want)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(g.memory, "memory.events"), []byte("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(g.memory, "cpu.stat"), []byte("usage_usec 2500000\nuser_usec 2000000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if st := g.stats(); st.oomKills != 1 || st.cpu != 2500*time.Millisecond {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// A hybrid host whose unified hierarchy lacks the memory and pids
+// controllers (this machine, CI) falls back to v1; with neither usable,
+// the error gives both reasons.
+func TestCgroupFallback(t *testing.T) {
+	hybrid := fakeCgroupFS(t, map[string]string{
+		"unified/cgroup.controllers":   "hugetlb\n",
+		"memory/memory.usage_in_bytes": "0\n",
+		"pids/pids.current":            "0\n",
+		"cpu,cpuacct/cpu.cfs_quota_us": "-1\n",
+	})
+	for _, n := range []string{"cpu", "cpuacct"} {
+		if err := os.Symlink("cpu,cpuacct", filepath.Join(hybrid, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := probeCgroups(hybrid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Version() != "v1" || c.cpu == "" || c.cpu != c.cpuacct {
+		t.Fatalf("hybrid: version %s, cpu %q, cpuacct %q", c.Version(), c.cpu, c.cpuacct)
+	}
+	g, err := c.create("run", Limits{Memory: 64 << 20, Processes: 10, CPUs: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, filepath.Join(g.cpu, "cpu.cfs_quota_us")); got != "50000" {
+		t.Errorf("cfs_quota_us %q", got)
+	}
+	if len(g.dirs()) != 3 {
+		t.Errorf("run folders %v: want memory, pids and one cpu,cpuacct", g.dirs())
+	}
+
+	none := fakeCgroupFS(t, map[string]string{"unified/cgroup.controllers": "hugetlb\n"})
+	_, err = probeCgroups(none)
+	if err == nil || !strings.Contains(err.Error(), "cgroup v2") || !strings.Contains(err.Error(), "cgroup v1") {
+		t.Errorf("no usable cgroups: %v", err)
+	}
+}
+
+// On this machine's real cgroups, a command's processes together get at
+// most Limits.CPUs cores.
+func TestCPUQuota(t *testing.T) {
+	l := newTestLocal(t, testUID, nil)
+	if !l.Cgroups() {
+		t.Fatal("no cgroups: the sandbox tests run as root with cgroups")
+	}
+	if l.cg.cpu == "" && !l.cg.v2cpu {
+		t.Fatal("no cpu controller to test")
+	}
+	prepare(t, l, "cpu", nil)
+	res, _, err := run(t, l, "cpu", Command{
+		Args:    []string{"sh", "-c", `for i in 1 2 3; do (while :; do :; done) & done; wait`},
+		Limits:  &Limits{CPUs: 0.25},
+		Timeout: 2 * time.Second,
+	})
+	if err == nil {
+		t.Fatal("the busy loops ended by themselves")
+	}
+	// Three busy loops for 2 s would use up to 6 s of CPU; a quarter core
+	// allows 0.5 s.
+	if res.CPUTime <= 0 || res.CPUTime > 900*time.Millisecond {
+		t.Errorf("CPU time %v over %v with a quota of 0.25 cores", res.CPUTime, res.Duration)
+	}
+	t.Logf("3 busy loops, 0.25 cores: %v CPU in %v", res.CPUTime, res.Duration)
+}
