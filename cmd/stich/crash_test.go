@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -47,6 +48,16 @@ type node struct {
 	// previewURL is the preview server's origin (same log line as url).
 	previewURL string
 	done       chan error
+
+	logMu sync.Mutex
+	log   strings.Builder // the process's stderr
+}
+
+// logs returns what the process has logged so far.
+func (n *node) logs() string {
+	n.logMu.Lock()
+	defer n.logMu.Unlock()
+	return n.log.String()
 }
 
 // startNode runs stich serve on data (with extra flags) and waits for its
@@ -81,6 +92,10 @@ func startNodeIn(t *testing.T, netns, data string, extra ...string) *node {
 		sc := bufio.NewScanner(stderr)
 		var gossip string
 		for sc.Scan() {
+			n.logMu.Lock()
+			n.log.Write(sc.Bytes())
+			n.log.WriteByte('\n')
+			n.logMu.Unlock()
 			var rec map[string]any
 			if json.Unmarshal(sc.Bytes(), &rec) != nil {
 				continue
