@@ -80,6 +80,10 @@ type refusal struct {
 // checked again (its operator may have fixed its certificates).
 const recheckAfter = 5 * time.Second
 
+// maxRetryEntries is when expired refusals are swept (each incarnation of
+// a refused node has its own).
+const maxRetryEntries = 256
+
 func newAdmission(p *Provider, self string, timeout time.Duration) *admission {
 	return &admission{p: p, self: self, check: p.cfg.Admit, timeout: timeout, quit: p.quit,
 		admitted: map[string]string{}, checking: map[string]bool{}, refused: map[string]refusal{}, retry: map[string]time.Time{}}
@@ -132,7 +136,15 @@ func (a *admission) run(name string, m NodeMeta, key, gossipAddr string) {
 	delete(a.checking, key)
 	if err != nil {
 		a.refused[name] = refusal{key: key, err: err}
-		a.retry[key] = time.Now().Add(recheckAfter)
+		now := time.Now()
+		if len(a.retry) >= maxRetryEntries {
+			for k, at := range a.retry {
+				if now.After(at) {
+					delete(a.retry, k)
+				}
+			}
+		}
+		a.retry[key] = now.Add(recheckAfter)
 	} else {
 		a.admitted[name] = key
 		delete(a.refused, name)

@@ -162,3 +162,30 @@ func TestForeignCARefused(t *testing.T) {
 		t.Logf("actor remote refused x: %v", err)
 	}
 }
+
+// TestPlaintextOnlyOnLoopback: without TLS, every address the node
+// listens on or joins must be loopback.
+func TestPlaintextOnlyOnLoopback(t *testing.T) {
+	creds := testCA(t, "ca")("n")
+	for name, tc := range map[string]struct {
+		edit    func(*Config)
+		refused bool
+	}{
+		"loopback":             {func(*Config) {}, false},
+		"actor on every iface": {func(c *Config) { c.ActorAddr = "0.0.0.0:0" }, true},
+		"gossip on a LAN addr": {func(c *Config) { c.Gossip.BindAddr = "10.1.2.3" }, true},
+		"advertised LAN addr":  {func(c *Config) { c.Gossip.AdvertiseAddr = "10.1.2.3" }, true},
+		"replication on LAN":   {func(c *Config) { c.ReplicationAddr = "10.1.2.3:0" }, true},
+		"join a LAN member":    {func(c *Config) { c.Join = []string{"10.1.2.3:7946"} }, true},
+		"localhost join":       {func(c *Config) { c.Join = []string{"localhost:7946"} }, false},
+		"LAN with TLS":         {func(c *Config) { c.ActorAddr, c.Gossip.BindAddr, c.TLS = "0.0.0.0:0", "10.1.2.3", creds }, false},
+	} {
+		cfg := DefaultLocalConfig()
+		cfg.Name, cfg.InMemory = "n", true
+		tc.edit(&cfg)
+		err := cfg.Validate()
+		if got := errors.Is(err, ErrPlaintext); got != tc.refused {
+			t.Errorf("%s: Validate() = %v, want refused %v", name, err, tc.refused)
+		}
+	}
+}

@@ -223,3 +223,23 @@ func TestClusterCertsFiles(t *testing.T) {
 		t.Fatalf("--node ../evil: exit %d, stderr %q; want a usage error", code, errOut)
 	}
 }
+
+// TestServeTLSFlagErrors: plaintext off loopback, half the TLS flags, and
+// unreadable credentials are usage errors that say what to do.
+func TestServeTLSFlagErrors(t *testing.T) {
+	creds := clusterCerts(t, "n1")("n1")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--gossip-addr", "0.0.0.0:0"}, "not a loopback address"},
+		{[]string{"--tls-cert", creds[3]}, "give all of --tls-cert, --tls-key and --tls-ca, or none"},
+		{[]string{"--tls-ca", creds[1], "--tls-cert", creds[1], "--tls-key", creds[5]}, "--tls-cert/--tls-key/--tls-ca"},
+		{append([]string{"--gossip-addr", "0.0.0.0:0", "--actor-addr", "0.0.0.0:0"}, creds[:6]...), "gossip off loopback needs a key"},
+	} {
+		out := serveMustFail(t, tc.args...)
+		if !strings.Contains(out, tc.want) {
+			t.Errorf("stich serve %v: stderr %q, want it to say %q", tc.args, out, tc.want)
+		}
+	}
+}
