@@ -22,7 +22,7 @@ import (
 )
 
 // nemesisSeeds are the schedules every run tries. STICH_NEMESIS_SEED=N
-// runs seed N alone (to reproduce a failure).
+// runs seed N alone (to reproduce a failure); N,M,... runs those seeds.
 var nemesisSeeds = []uint64{1, 2, 3, 4, 5}
 
 // scheduleFor is how long faults are injected per seed.
@@ -42,12 +42,15 @@ const scheduleFor = 20 * time.Second
 // The seed is printed; a failure names it.
 func TestNemesis(t *testing.T) {
 	seeds := nemesisSeeds
-	if s := os.Getenv("STICH_NEMESIS_SEED"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("STICH_NEMESIS_SEED=%q: want a number", s)
+	if env := os.Getenv("STICH_NEMESIS_SEED"); env != "" {
+		seeds = nil
+		for _, s := range strings.Split(env, ",") {
+			n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
+			if err != nil {
+				t.Fatalf("STICH_NEMESIS_SEED=%q: want a number, or numbers separated by commas", env)
+			}
+			seeds = append(seeds, n)
 		}
-		seeds = []uint64{n}
 	}
 	creds := clusterCerts(t, "n1", "n2", "n3", "n4", "n5")
 	for _, seed := range seeds {

@@ -75,6 +75,8 @@ reconnect with after_seq), sessions stop and persist, storage is closed. Interru
 generations resume when the node starts again.`,
 		Example: `  stich serve
   stich serve --data /var/lib/stich --http 0.0.0.0:8080 --region eu-west
+  stich serve --gossip-addr 10.0.0.1:7946 --actor-addr 10.0.0.1:0 --join 10.0.0.2:7946 \
+    --tls-ca certs/ca.pem --tls-cert certs/n1.pem --tls-key certs/n1-key.pem --gossip-key-file certs/gossip.key
   STICH_HTTP=127.0.0.1:9090 stich serve
   OPENAI_API_KEY=... stich serve --provider openai --model gpt-4.1
   stich serve --provider custom --base-url http://127.0.0.1:8000/v1 --model my-model --fallback-model my-small-model`,
