@@ -48,7 +48,8 @@ type node struct {
 	gossip string // the gossip address, from the "node started" log line
 	// previewURL is the preview server's origin (same log line as url).
 	previewURL string
-	done       chan error
+	done       chan error    // the process's exit, once
+	exited     chan struct{} // closed when the process has exited
 
 	logMu sync.Mutex
 	log   strings.Builder // the process's stderr
@@ -82,13 +83,16 @@ func startNodeIn(t *testing.T, netns, data string, extra ...string) *node {
 	return n
 }
 
-// kill stops the process (SIGKILL) and waits for it, unless the test has
-// seen it exit already.
+// kill stops the process (SIGKILL) unless it has exited, and waits for
+// its exit. It leaves done to the test.
 func (n *node) kill() {
-	if n.cmd.ProcessState == nil {
-		_ = n.cmd.Process.Kill()
-		<-n.done
+	select {
+	case <-n.exited:
+		return
+	default:
 	}
+	_ = n.cmd.Process.Kill()
+	<-n.exited
 }
 
 // spawnNode runs stich serve and waits up to ready for its "ready" log
@@ -108,7 +112,7 @@ func spawnNode(netns, data string, ready time.Duration, extra ...string) (*node,
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	n := &node{cmd: cmd, done: make(chan error, 1)}
+	n := &node{cmd: cmd, done: make(chan error, 1), exited: make(chan struct{})}
 	readyc := make(chan [2]string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -132,7 +136,11 @@ func spawnNode(netns, data string, ready time.Duration, extra ...string) (*node,
 		}
 		io.Copy(io.Discard, stderr)
 	}()
-	go func() { n.done <- cmd.Wait() }()
+	go func() {
+		err := cmd.Wait()
+		close(n.exited)
+		n.done <- err
+	}()
 	select {
 	case r := <-readyc:
 		n.url, n.gossip = r[0], r[1]
