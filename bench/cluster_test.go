@@ -2,10 +2,12 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,8 +29,16 @@ func startPeer(b *testing.B, name, join string, gossip *memberlist.Config) *clus
 // startPeerR is startPeer with replication factor rf.
 func startPeerR(b *testing.B, name, join string, gossip *memberlist.Config, rf int) *cluster.Node {
 	b.Helper()
+	return startPeerTLS(b, name, join, gossip, rf, nil)
+}
+
+// startPeerTLS is startPeerR with the cluster transports on mutual TLS
+// with creds (nil: plaintext).
+func startPeerTLS(b *testing.B, name, join string, gossip *memberlist.Config, rf int, creds *cluster.TLS) *cluster.Node {
+	b.Helper()
 	cfg := cluster.DefaultLocalConfig()
 	cfg.ReplicationFactor = rf
+	cfg.TLS = creds
 	if gossip != nil {
 		cfg.Gossip = gossip
 	}
@@ -135,6 +145,73 @@ func BenchmarkCrossNodeCall(b *testing.B) {
 					return err
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkMTLSCrossNodeCall compares a grain call routed from node a to
+// its owner b in a cluster whose transports run on mutual TLS with the
+// same call in a plaintext cluster, both started in this run; with 1 and
+// 64 concurrent callers. Each operation is one call of each kind, in
+// alternating order, each timed on its own: the machine's load (other
+// processes) then weighs on both alike, which separate sub-benchmarks run
+// one after the other do not give. Reports mtls-ns and plain-ns (mean per
+// call) and mtls-x, their ratio (`make bench` checks it against 1.15).
+func BenchmarkMTLSCrossNodeCall(b *testing.B) {
+	caCert, caKey, err := cluster.NewCA(cluster.CertOptions{Name: "bench-ca", ValidFor: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	creds := func(name string) *cluster.TLS {
+		cert, key, err := cluster.NewNodeCert(cluster.CertOptions{Name: name, ValidFor: time.Hour}, caCert, caKey)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t, err := cluster.NewTLS(cert, key, caCert)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return t
+	}
+	pair := func(prefix string, tls func(string) *cluster.TLS) (*cluster.Node, string) {
+		a := startPeerTLS(b, prefix+"a", "", nil, 1, tls(prefix+"a"))
+		bn := startPeerTLS(b, prefix+"b", a.GossipAddr(), nil, 1, tls(prefix+"b"))
+		waitSize(b, 2, a, bn)
+		id := idOwnedBy(a, "echo", prefix+"b")
+		if _, err := actors.Call[*actorsv1.AlarmAck](context.Background(), a, "echo", id, &actorsv1.AlarmFired{}); err != nil {
+			b.Fatal(err)
+		}
+		return a, id
+	}
+	tlsA, tlsID := pair("tls-", creds)
+	plainA, plainID := pair("plain-", func(string) *cluster.TLS { return nil })
+	msg := &actorsv1.AlarmFired{}
+	for _, callers := range []int{1, 64} {
+		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
+			var tlsNs, plainNs, calls atomic.Int64
+			runCallers(b, callers, func() func() error {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+				b.Cleanup(cancel)
+				turn := 0
+				timed := func(a *cluster.Node, id string, sum *atomic.Int64) error {
+					start := time.Now()
+					_, err := actors.Call[*actorsv1.AlarmAck](ctx, a, "echo", id, msg)
+					sum.Add(int64(time.Since(start)))
+					return err
+				}
+				return func() error {
+					turn++
+					calls.Add(1)
+					if turn%2 == 0 {
+						return errors.Join(timed(tlsA, tlsID, &tlsNs), timed(plainA, plainID, &plainNs))
+					}
+					return errors.Join(timed(plainA, plainID, &plainNs), timed(tlsA, tlsID, &tlsNs))
+				}
+			})
+			n := float64(calls.Load())
+			b.ReportMetric(float64(tlsNs.Load())/n, "mtls-ns")
+			b.ReportMetric(float64(plainNs.Load())/n, "plain-ns")
+			b.ReportMetric(float64(tlsNs.Load())/float64(plainNs.Load()), "mtls-x")
 		})
 	}
 }

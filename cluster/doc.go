@@ -36,6 +36,11 @@
 //  4. A node that has never seen another member replicates nothing (one
 //     copy, no extra work); R = 1 keeps storage moving with ownership.
 //
+// Transport security (tls.go, admission.go): with Config.TLS, actor
+// remoting and the replication stream use mutual TLS with the cluster CA,
+// and a gossip member is admitted only after a mutual TLS handshake with
+// its actor endpoint; without it every address must be loopback.
+//
 // Package cluster must not import actors, rpc or any domain package: it
 // knows grains only as kinds with a producer.
 package cluster

@@ -61,6 +61,10 @@ type testCluster struct {
 	// noWait: start does not wait for every node to see the new one (some
 	// views are frozen).
 	noWait bool
+	// tls holds each node's TLS credential (nil: plaintext on loopback).
+	tls map[string]*TLS
+	// logs, if set, receives every node's log.
+	logs io.Writer
 }
 
 // newTestCluster starts nodes without replication (R = 1: storage moves
@@ -93,6 +97,10 @@ func (tc *testCluster) start(name string) *Node {
 	cfg.ReplicationFactor = tc.rf
 	cfg.ForgetFailedAfter = tc.forgetAfter
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if tc.logs != nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(tc.logs, nil)).With("test_node", name)
+	}
+	cfg.TLS = tc.tls[name]
 	cfg.Gossip.Name = name
 	// Fast failure detection for tests (memberlist's local profile is
 	// already quick; tighten suspicion further).

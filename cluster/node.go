@@ -17,6 +17,8 @@ import (
 	pcluster "github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/hashicorp/memberlist"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 )
 
 // Config configures a [Node]. Start from [DefaultLocalConfig] (one machine,
@@ -74,6 +76,13 @@ type Config struct {
 	// of the same grain; set it only well above any partition the cluster
 	// must ride out (docs/replication.md). Needs ReplicationFactor > 1.
 	ForgetFailedAfter time.Duration
+	// TLS, if set, authenticates and encrypts the cluster's transports:
+	// actor remoting and the replication stream use mutual TLS with it,
+	// and a gossip member is admitted only once its actor endpoint passed
+	// the same check (see [TLS]). Nil keeps them plaintext, which
+	// Validate allows only when every address the node listens on or
+	// joins is a loopback address (development on one machine).
+	TLS *TLS
 	// Version and HTTPAddr are gossiped in the node's metadata.
 	Version, HTTPAddr string
 	// Logger receives the node's logs. Default: slog.Default().
@@ -158,12 +167,48 @@ func (c *Config) Validate() error {
 	if c.ReplicationFactor < 1 || c.ReplicationFactor > 7 || c.ReplicationFactor%2 == 0 {
 		errs = append(errs, fmt.Errorf("replication factor must be odd, from 1 to 7, got %d", c.ReplicationFactor))
 	}
+	if c.TLS == nil {
+		if addr := c.plaintextOffLoopback(); addr != "" {
+			errs = append(errs, fmt.Errorf("%w: %s is not a loopback address, and the cluster's transports are plaintext without TLS (give the node a certificate and the cluster CA)", ErrPlaintext, addr))
+		}
+	}
 	if c.ForgetFailedAfter < 0 {
 		errs = append(errs, fmt.Errorf("forget-failed-after must not be negative, got %s", c.ForgetFailedAfter))
 	} else if c.ForgetFailedAfter > 0 && c.ReplicationFactor == 1 {
 		errs = append(errs, errors.New("forget-failed-after needs replication: with a replication factor of 1 a failed node holds the only copy of its grains"))
 	}
 	return errors.Join(errs...)
+}
+
+// ErrPlaintext reports a node without TLS configured to listen on or join
+// a non-loopback address.
+var ErrPlaintext = errors.New("cluster: plaintext off loopback")
+
+// plaintextOffLoopback returns the first address the node would listen on
+// or join that is not a loopback address, or "".
+func (c *Config) plaintextOffLoopback() string {
+	var addrs []string
+	addrs = append(addrs, c.ActorAddr)
+	if c.ReplicationAddr != "" {
+		addrs = append(addrs, c.ReplicationAddr)
+	}
+	if c.Gossip != nil {
+		addrs = append(addrs, net.JoinHostPort(c.Gossip.BindAddr, strconv.Itoa(c.Gossip.BindPort)))
+		if c.Gossip.AdvertiseAddr != "" {
+			addrs = append(addrs, net.JoinHostPort(c.Gossip.AdvertiseAddr, strconv.Itoa(c.Gossip.AdvertisePort)))
+		}
+	}
+	addrs = append(addrs, c.Join...)
+	for _, a := range addrs {
+		host, _, err := net.SplitHostPort(a)
+		if err != nil {
+			host = a
+		}
+		if !isLoopbackHost(host) {
+			return a
+		}
+	}
+	return ""
 }
 
 // Node is one stich cluster member: actor system, cluster membership,
@@ -279,6 +324,7 @@ func Start(ctx context.Context, cfg Config, kinds []Kind) (_ *Node, err error) {
 	n.provider = NewProvider(ProviderConfig{
 		Memberlist: cfg.Gossip, Join: cfg.Join, Logger: cfg.Logger, OnChange: n.onMembership,
 		ForgetFailedAfter: cfg.ForgetFailedAfter,
+		Admit:             admitFunc(cfg.TLS),
 		Meta:              NodeMeta{Name: cfg.Name, Region: cfg.Region, Zone: cfg.Zone, Version: cfg.Version, HTTPAddr: cfg.HTTPAddr, ReplAddr: replAddr},
 	})
 	// Placement and activation are ours (see acquire); kinds are registered
@@ -287,7 +333,16 @@ func Start(ctx context.Context, cfg Config, kinds []Kind) (_ *Node, err error) {
 	for name := range n.kinds {
 		ckinds = append(ckinds, pcluster.WithKinds(pcluster.NewKind(name, actor.PropsFromFunc(func(actor.Context) {}))))
 	}
-	ccfg := pcluster.Configure("stich", n.provider, &identityLookup{n: n}, remote.Configure(host, port), ckinds...)
+	var remoteOpts []remote.ConfigOption
+	if cfg.TLS != nil {
+		remoteOpts = append(remoteOpts,
+			remote.WithServerOptions(grpc.Creds(credentials.NewTLS(cfg.TLS.ServerConfig()))),
+			remote.WithDialOptions(grpc.WithTransportCredentials(credentials.NewTLS(cfg.TLS.ClientConfig()))))
+		n.log.Info("cluster transports use mutual TLS", "node", cfg.Name, "ca", cfg.TLS.CA())
+	} else {
+		n.log.Warn("cluster transports are PLAINTEXT: every member listens on loopback (development only); give --tls-cert, --tls-key and --tls-ca for a cluster across hosts", "node", cfg.Name)
+	}
+	ccfg := pcluster.Configure("stich", n.provider, &identityLookup{n: n}, remote.Configure(host, port, remoteOpts...), ckinds...)
 	// Membership is memberlist's; protoactor-go's own gossip loop would
 	// duplicate it (and races; see third_party/protoactor-go/STICH_PATCHES.md).
 	ccfg.GossipInterval = 0
@@ -317,6 +372,10 @@ func Start(ctx context.Context, cfg Config, kinds []Kind) (_ *Node, err error) {
 func protect(f func()) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
+			if e, ok := r.(error); ok {
+				err = e // protoactor-go panics with its provider's errors
+				return
+			}
 			err = fmt.Errorf("panic: %v", r)
 		}
 	}()
@@ -462,6 +521,9 @@ func (n *Node) Kill() {
 			n.provider.shutdownOnce.Do(func() {
 				close(n.provider.quit)
 				n.provider.wg.Wait()
+				if n.provider.admission != nil {
+					n.provider.admission.stop()
+				}
 				if ml != nil {
 					_ = ml.Shutdown()
 				}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -60,6 +61,9 @@ type ProviderConfig struct {
 	// this long, as [Node.Forget] would (duration; 0 never). See
 	// Config.ForgetFailedAfter.
 	ForgetFailedAfter time.Duration
+	// Admit, if set, checks a member before it may join the gossip (the
+	// mutual TLS check of [admitFunc]); nil admits everyone.
+	Admit func(context.Context, NodeMeta) error
 }
 
 // Forget errors: why a member cannot be forgotten.
@@ -126,6 +130,7 @@ type Provider struct {
 	live      map[string]NodeMeta // by name: members alive now
 	changed   chan struct{}
 	quit      chan struct{}
+	admission *admission
 	wg        sync.WaitGroup
 
 	shutdownOnce sync.Once
@@ -175,17 +180,24 @@ func (p *Provider) StartMember(c *pcluster.Cluster) error {
 	conf.Delegate = (*metaDelegate)(p)
 	conf.Events = (*eventDelegate)(p)
 	conf.Logger = log.New(io.Discard, "", 0)
+	p.admission = newAdmission(p, meta.Name, max(conf.TCPTimeout, time.Second))
+	conf.Alive, conf.Conflict = p.admission, p.admission
 	ml, err := memberlist.Create(&conf)
 	if err != nil {
+		p.admission.stop()
 		return fmt.Errorf("cluster: start gossip: %w", err)
 	}
 	p.mu.Lock()
 	p.ml = ml
 	p.mu.Unlock()
 	if len(p.cfg.Join) > 0 {
-		if _, err := ml.Join(p.cfg.Join); err != nil {
+		if err := p.join(ml, 3*max(conf.TCPTimeout, time.Second)); err != nil {
+			p.admission.stop()
 			_ = ml.Shutdown()
-			return fmt.Errorf("cluster: join %v: %w", p.cfg.Join, err)
+			p.mu.Lock()
+			p.ml = nil // a later Shutdown must not leave it again
+			p.mu.Unlock()
+			return err
 		}
 	}
 	// Publish the first view before returning, so the node routes calls
@@ -194,6 +206,44 @@ func (p *Provider) StartMember(c *pcluster.Cluster) error {
 	p.wg.Add(1)
 	go p.publish(c)
 	return nil
+}
+
+// join joins the members at ProviderConfig.Join and waits until one of
+// them is a member here: a join that reaches nobody, meets a name
+// conflict, or is refused by every member it reached fails, saying which.
+func (p *Provider) join(ml *memberlist.Memberlist, wait time.Duration) error {
+	if _, err := ml.Join(p.cfg.Join); err != nil {
+		// NB: memberlist's error spans lines (one per address).
+		return fmt.Errorf("%w: no member answered at %s: %s", ErrJoinAlone, strings.Join(p.cfg.Join, ", "), strings.Join(strings.Fields(err.Error()), " "))
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		// A conflict whose other address still answers is another live
+		// node with this name; one that does not is this node's previous
+		// incarnation, which the members will see fail.
+		for _, c := range p.admission.takeConflicts() {
+			if conn, err := net.DialTimeout("tcp", c.addr, time.Second); err == nil {
+				conn.Close()
+				return fmt.Errorf("join %s: %w: node name %q is taken by a live node at %s: give this node another --node-name (or none: a generated name is unique)",
+					strings.Join(p.cfg.Join, ", "), ErrNameConflict, c.name, c.addr)
+			}
+		}
+		done, err := p.admission.joinOutcome(ml.NumMembers())
+		if done {
+			if err != nil {
+				return fmt.Errorf("join %s: %w", strings.Join(p.cfg.Join, ", "), err)
+			}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: %s answered, but no member was admitted within %s", ErrJoinAlone, strings.Join(p.cfg.Join, ", "), wait)
+		}
+		select {
+		case <-p.quit:
+			return errors.New("cluster: stopped while joining")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // StartClient is not supported: every stich node is a full member.
@@ -207,6 +257,9 @@ func (p *Provider) Shutdown(graceful bool) error {
 	p.shutdownOnce.Do(func() {
 		close(p.quit)
 		p.wg.Wait()
+		if p.admission != nil {
+			p.admission.stop()
+		}
 		p.mu.Lock()
 		ml := p.ml
 		p.mu.Unlock()

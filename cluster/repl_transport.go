@@ -3,6 +3,7 @@ package cluster
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -82,6 +83,9 @@ func listenRepl(r *replicator, addr string, log *slog.Logger) (*replTransport, e
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: replication listener on %s: %w", addr, err)
+	}
+	if r.n.cfg.TLS != nil {
+		ln = tls.NewListener(ln, r.n.cfg.TLS.ServerConfig())
 	}
 	return &replTransport{r: r, ln: ln, log: log, replyTimeout: replicaTimeout, peers: map[string]*replPeer{}, accepted: map[net.Conn]struct{}{}}, nil
 }
@@ -366,7 +370,12 @@ func (p *replPeer) fail(err error) {
 }
 
 func (p *replPeer) dial(ctx context.Context) (*replConn, error) {
-	var d net.Dialer
+	var d interface {
+		DialContext(ctx context.Context, network, addr string) (net.Conn, error)
+	} = &net.Dialer{}
+	if cfg := p.t.r.n.cfg.TLS; cfg != nil {
+		d = &tls.Dialer{Config: cfg.ClientConfig()}
+	}
 	nc, err := d.DialContext(ctx, "tcp", p.addr)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: replication stream to %s: %w", p.addr, err)

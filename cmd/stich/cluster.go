@@ -18,7 +18,7 @@ import (
 func newClusterCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cluster",
-		Short: "Inspect the cluster",
+		Short: "Inspect the cluster, forget failed members, make certificates",
 	}
 	var (
 		server string
@@ -81,7 +81,7 @@ func newClusterCmd() *cobra.Command {
 	}
 	status.Flags().StringVar(&server, "server", "http://127.0.0.1:8080", "URL of a running stich node")
 	status.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
-	cmd.AddCommand(status, newForgetCmd())
+	cmd.AddCommand(status, newForgetCmd(), newCertsCmd())
 	return cmd
 }
 

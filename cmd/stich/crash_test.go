@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -47,7 +49,18 @@ type node struct {
 	// previewBase is the preview server's origin with no app label
 	// (http://preview.localhost:PORT; same log line as url).
 	previewBase string
-	done        chan error
+	done        chan error    // the process's exit, once
+	exited      chan struct{} // closed when the process has exited
+
+	logMu sync.Mutex
+	log   strings.Builder // the process's stderr
+}
+
+// logs returns what the process has logged so far.
+func (n *node) logs() string {
+	n.logMu.Lock()
+	defer n.logMu.Unlock()
+	return n.log.String()
 }
 
 // startNode runs stich serve on data (with extra flags) and waits for its
@@ -63,6 +76,30 @@ func startNode(t *testing.T, data string, extra ...string) *node {
 // test's own).
 func startNodeIn(t *testing.T, netns, data string, extra ...string) *node {
 	t.Helper()
+	n, err := spawnNode(netns, data, 30*time.Second, extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.kill)
+	return n
+}
+
+// kill stops the process (SIGKILL) unless it has exited, and waits for
+// its exit. It leaves done to the test.
+func (n *node) kill() {
+	select {
+	case <-n.exited:
+		return
+	default:
+	}
+	_ = n.cmd.Process.Kill()
+	<-n.exited
+}
+
+// spawnNode runs stich serve and waits up to ready for its "ready" log
+// line; on failure the process is gone and the error holds its last log
+// lines. The caller kills the node.
+func spawnNode(netns, data string, ready time.Duration, extra ...string) (*node, error) {
 	args := append([]string{"serve", "--data", data, "--http", "127.0.0.1:0", "--log-format", "json",
 		"--sandbox", "off", "--preview-http", "127.0.0.1:0"}, extra...)
 	cmd := exec.Command(stichBin, args...)
@@ -71,17 +108,21 @@ func startNodeIn(t *testing.T, netns, data string, extra ...string) *node {
 	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	n := &node{cmd: cmd, done: make(chan error, 1)}
-	ready := make(chan [2]string, 1)
+	n := &node{cmd: cmd, done: make(chan error, 1), exited: make(chan struct{})}
+	readyc := make(chan [2]string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		var gossip string
 		for sc.Scan() {
+			n.logMu.Lock()
+			n.log.Write(sc.Bytes())
+			n.log.WriteByte('\n')
+			n.logMu.Unlock()
 			var rec map[string]any
 			if json.Unmarshal(sc.Bytes(), &rec) != nil {
 				continue
@@ -91,27 +132,32 @@ func startNodeIn(t *testing.T, netns, data string, extra ...string) *node {
 				gossip, _ = rec["gossip_addr"].(string)
 			case "stich is ready":
 				n.previewBase, _ = rec["preview_domain"].(string)
-				ready <- [2]string{rec["url"].(string), gossip}
+				readyc <- [2]string{rec["url"].(string), gossip}
 			}
 		}
 		io.Copy(io.Discard, stderr)
 	}()
-	go func() { n.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-n.done
-		}
-	})
+	go func() {
+		err := cmd.Wait()
+		close(n.exited)
+		n.done <- err
+	}()
 	select {
-	case r := <-ready:
+	case r := <-readyc:
 		n.url, n.gossip = r[0], r[1]
+		return n, nil
 	case err := <-n.done:
-		t.Fatalf("stich serve exited: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("stich serve did not become ready")
+		return nil, fmt.Errorf("stich serve exited: %v; last log lines:\n%s", err, tail(n.logs(), 5))
+	case <-time.After(ready):
+		n.kill()
+		return nil, fmt.Errorf("stich serve did not become ready within %s; last log lines:\n%s", ready, tail(n.logs(), 5))
 	}
-	return n
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 func TestSIGKILLMidGenerationResumesGapFree(t *testing.T) {

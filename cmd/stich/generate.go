@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"connectrpc.com/connect"
@@ -27,13 +26,15 @@ import (
 )
 
 type generateFlags struct {
-	server   string
+	servers  []string
 	out      string
 	force    bool
 	json     bool
 	provider string
 	timeout  time.Duration
-	models   modelFlags
+	// reconnectFor bounds the attempts to resume a broken stream.
+	reconnectFor time.Duration
+	models       modelFlags
 }
 
 func newGenerateCmd(g *globalFlags) *cobra.Command {
@@ -46,10 +47,16 @@ folder runs for the duration of the command. Progress goes to stdout: phases and
 bar on a terminal, plain lines otherwise, NDJSON events with --json. With --out, the app's
 files are written to that folder when generation completes.
 
+With several --server URLs, the session is created on the first node that accepts
+connections, and if a node dies while the command follows the session, it resumes from the
+last event on the same or another node (every event is shown once). If it cannot, it prints
+the 'stich watch' command that resumes.
+
 Exit codes: 0 the app was generated; 1 generation failed or was stopped, or the server
 reported an error; 2 bad flags or arguments.`,
 		Example: `  stich generate --out recipes "a recipe tracker with ingredients and ratings"
   stich generate --server http://127.0.0.1:8080 --json "a kanban board for my team" > events.ndjson
+  stich generate --server http://10.0.0.1:8080,http://10.0.0.2:8080 "a habit tracker"
   OPENAI_API_KEY=... stich generate --provider openai --model gpt-4.1 "a habit tracker"
   stich generate --provider ollama --base-url http://127.0.0.1:11434/v1 --model qwen2.5-coder "a notes app"`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -66,7 +73,7 @@ reported an error; 2 bad flags or arguments.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.server, "server", "", "URL of a running stich node (default: run an embedded node)")
+	fl.StringSliceVar(&f.servers, "server", nil, "URL of a running stich node; several (comma-separated or repeated) to fail over between them (default: run an embedded node)")
 	fl.StringVar(&f.out, "out", "", "folder to write the generated app to")
 	fl.BoolVar(&f.force, "force", false, "allow --out to name a folder that already has files (they may be overwritten)")
 	fl.BoolVar(&f.json, "json", false, "print events as NDJSON instead of progress")
@@ -78,6 +85,7 @@ reported an error; 2 bad flags or arguments.`,
 	fl.StringVar(&f.models.fallback, "fallback-model", "", "embedded node: model to switch to when --model keeps failing")
 	fl.StringVar(&f.models.apiKeyEnv, "api-key-env", "", "embedded node: environment variable holding the API key")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Minute, "give up after this long")
+	fl.DurationVar(&f.reconnectFor, "reconnect-for", defaultReconnectFor, "how long to keep trying to resume a broken stream on the --server nodes before giving up")
 	return cmd
 }
 
@@ -89,9 +97,9 @@ func generate(ctx context.Context, g *globalFlags, f *generateFlags, prompt stri
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	server := f.server
 	provider := f.provider
-	if server == "" {
+	var eps []endpoint
+	if len(f.servers) == 0 {
 		if provider != "" && provider != "scaffold" {
 			f.models.provider = provider
 		}
@@ -100,19 +108,25 @@ func generate(ctx context.Context, g *globalFlags, f *generateFlags, prompt stri
 			return err
 		}
 		defer stop()
-		server = url
+		eps = []endpoint{{url: url, client: stichv1connect.NewSessionServiceClient(http.DefaultClient, url)}}
+	} else {
+		var err error
+		if eps, err = endpoints("--server", f.servers); err != nil {
+			return err
+		}
 	}
-	client := stichv1connect.NewSessionServiceClient(http.DefaultClient, strings.TrimRight(server, "/"))
-	res, err := client.CreateSession(ctx, connect.NewRequest(&stichv1.CreateSessionRequest{
-		Prompt: prompt, Options: &stichv1.SessionOptions{Provider: sessionProvider(f, server)},
-	}))
+	res, err := onAny(eps, func(ep endpoint) (*connect.Response[stichv1.CreateSessionResponse], error) {
+		return ep.client.CreateSession(ctx, connect.NewRequest(&stichv1.CreateSessionRequest{
+			Prompt: prompt, Options: &stichv1.SessionOptions{Provider: sessionProvider(f)},
+		}))
+	})
 	if err != nil {
 		return err
 	}
 	id := res.Msg.GetSessionId()
 	r := newRenderer(stdout, f.json)
 	r.header(id, res.Msg.GetProviderLabel())
-	final, err := follow(ctx, client, id, 0, r.event)
+	final, err := followAny(ctx, eps, id, 0, f.reconnectFor, r.event)
 	r.finish()
 	if err != nil {
 		return err
@@ -121,7 +135,7 @@ func generate(ctx context.Context, g *globalFlags, f *generateFlags, prompt stri
 		return err
 	}
 	if f.out != "" {
-		n, err := writeApp(ctx, client, id, f.out)
+		n, err := readAny(eps, func(ep endpoint) (int, error) { return writeApp(ctx, ep.client, id, f.out) })
 		if err != nil {
 			return &exitError{code: exitFailure, err: fmt.Errorf("write app to %s: %w", f.out, err)}
 		}
@@ -146,55 +160,6 @@ func outcome(id string, last *stichv1.SessionEvent) error {
 		}
 	}
 	return &exitError{code: exitFailure, err: fmt.Errorf("session %s failed", id)}
-}
-
-// follow watches the session until its work ends, reconnecting with
-// after_seq when an established stream breaks (a node restart), for up to
-// reconnectFor of consecutive failures, and returns the last event.
-func follow(ctx context.Context, client stichv1connect.SessionServiceClient, id string, after uint64, handle func(*stichv1.SessionEvent)) (*stichv1.SessionEvent, error) {
-	const reconnectFor = time.Minute
-	var last *stichv1.SessionEvent
-	connected := false // an event has arrived
-	var failingSince time.Time
-	backoff := 200 * time.Millisecond
-	for {
-		stream, err := client.Watch(ctx, connect.NewRequest(&stichv1.WatchRequest{SessionId: id, AfterSeq: after, UntilIdle: true}))
-		if err == nil {
-			for stream.Receive() {
-				ev := stream.Msg()
-				handle(ev)
-				last, after = ev, ev.GetSeq()
-				connected, failingSince, backoff = true, time.Time{}, 200*time.Millisecond
-			}
-			err = stream.Err()
-			stream.Close()
-			if err == nil {
-				return last, nil
-			}
-		}
-		// Before the first event, only a server that answered (busy, or
-		// its session moving between nodes) is worth waiting for; one that
-		// refuses connections is not there.
-		if !reconnectable(err) || ctx.Err() != nil || (!connected && errors.Is(err, syscall.ECONNREFUSED)) {
-			return last, err
-		}
-		if failingSince.IsZero() {
-			failingSince = time.Now()
-		} else if time.Since(failingSince) > reconnectFor {
-			return last, fmt.Errorf("stream lost and not re-established within %s: %w", reconnectFor, err)
-		}
-		select {
-		case <-ctx.Done():
-			return last, ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 5*time.Second)
-	}
-}
-
-func reconnectable(err error) bool {
-	code := connect.CodeOf(err)
-	return code == connect.CodeUnavailable || code == connect.CodeUnknown || code == connect.CodeDeadlineExceeded
 }
 
 // writeApp writes the session's files under dir, refusing any path that
@@ -249,8 +214,8 @@ func writeFileAtomic(path string, data []byte) error {
 // startEmbedded runs a node with a temporary data folder for one command.
 // sessionProvider is the provider a session asks for: with an embedded
 // node configured for a model, its default (the model); else --provider.
-func sessionProvider(f *generateFlags, server string) string {
-	if f.server == "" && f.provider != "scaffold" {
+func sessionProvider(f *generateFlags) string {
+	if len(f.servers) == 0 && f.provider != "scaffold" {
 		return ""
 	}
 	return f.provider

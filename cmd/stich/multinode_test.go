@@ -60,6 +60,11 @@ func waitClusterSize(t *testing.T, want int, ms ...*member) {
 	})
 }
 
+// follow is followAny on one client.
+func follow(ctx context.Context, client stichv1connect.SessionServiceClient, id string, after uint64, handle func(*stichv1.SessionEvent)) (*stichv1.SessionEvent, error) {
+	return followAny(ctx, []endpoint{{url: "http://test", client: client}}, id, after, defaultReconnectFor, handle)
+}
+
 // watchAll follows a session through client until its work ends,
 // reconnecting like the CLI does, and returns every event.
 func watchAll(ctx context.Context, client stichv1connect.SessionServiceClient, id string) ([]*stichv1.SessionEvent, error) {

@@ -2,15 +2,19 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +41,10 @@ type serveFlags struct {
 	replAddr       string
 	gossipProfile  string
 	gossipKey      string
+	gossipKeyFile  string
+	tlsCert        string
+	tlsKey         string
+	tlsCA          string
 	actorAddr      string
 	join           []string
 	replication    int
@@ -52,7 +60,6 @@ type serveFlags struct {
 
 func newServeCmd(g *globalFlags) *cobra.Command {
 	f := &serveFlags{}
-	host, _ := os.Hostname()
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a stich node (API, grains and storage)",
@@ -71,6 +78,8 @@ reconnect with after_seq), sessions stop and persist, storage is closed. Interru
 generations resume when the node starts again.`,
 		Example: `  stich serve
   stich serve --data /var/lib/stich --http 0.0.0.0:8080 --region eu-west
+  stich serve --gossip-addr 10.0.0.1:7946 --actor-addr 10.0.0.1:0 --join 10.0.0.2:7946 \
+    --tls-ca certs/ca.pem --tls-cert certs/n1.pem --tls-key certs/n1-key.pem --gossip-key-file certs/gossip.key
   STICH_HTTP=127.0.0.1:9090 stich serve
   OPENAI_API_KEY=... stich serve --provider openai --model gpt-4.1
   stich serve --provider custom --base-url http://127.0.0.1:8000/v1 --model my-model --fallback-model my-small-model`,
@@ -86,13 +95,17 @@ generations resume when the node starts again.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.data, "data", "./stich-data", "folder for the node's storage (created if missing)")
 	fl.StringVar(&f.http, "http", "127.0.0.1:8080", "address to serve the API on (host:port; port 0 picks one)")
-	fl.StringVar(&f.nodeName, "node-name", host, "name of this node in logs and cluster status")
+	fl.StringVar(&f.nodeName, "node-name", "", "name of this node in logs, placement and cluster status; unique in the cluster and the same at every restart (default: generated once from the host name and kept in the data folder's node-name file)")
 	fl.StringVar(&f.region, "region", "local", "region of this node")
 	fl.StringVar(&f.zone, "zone", "", "zone of this node within its region")
 	fl.StringVar(&f.gossipAddr, "gossip-addr", "127.0.0.1:0", "address for cluster gossip (host:port; port 0 picks one)")
 	fl.StringVar(&f.advertiseAddr, "advertise-addr", "", "gossip address other members should use to reach this node, if not --gossip-addr (host:port)")
 	fl.StringVar(&f.gossipProfile, "gossip-profile", "", "gossip timings: local (one machine), lan or wan (default: local for a loopback --gossip-addr, else lan)")
 	fl.StringVar(&f.gossipKey, "gossip-key", "", "base64 key (16, 24 or 32 bytes) encrypting gossip; every member needs the same key")
+	fl.StringVar(&f.gossipKeyFile, "gossip-key-file", "", "file holding the --gossip-key (as 'stich cluster certs' writes it); required with TLS off loopback")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate of this node for the cluster's transports (actor remoting, replication), signed by --tls-ca; make one with 'stich cluster certs'")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	fl.StringVar(&f.tlsCA, "tls-ca", "", "PEM certificate of the cluster CA: only nodes holding a certificate it signed can join, call or replicate. Without the --tls-* flags the cluster's transports are plaintext, which is allowed only when every address is loopback")
 	fl.StringVar(&f.actorAddr, "actor-addr", "127.0.0.1:0", "address for actor remoting between nodes (host:port)")
 	fl.StringVar(&f.replAddr, "replication-addr", "", "address for replicated writes from other members (host:port; default: --actor-addr's host, a free port, announced by gossip)")
 	fl.StringSliceVar(&f.join, "join", nil, "gossip addresses of existing members to join (host:port,...)")
@@ -121,7 +134,7 @@ func (f *serveFlags) nodeConfig(log *slog.Logger) (cluster.Config, error) {
 	profile := f.gossipProfile
 	if profile == "" {
 		profile = "lan"
-		if ip, err := netip.ParseAddr(host); (err == nil && ip.IsLoopback()) || host == "localhost" {
+		if isLoopback(host) {
 			profile = "local"
 		}
 	}
@@ -159,6 +172,28 @@ func (f *serveFlags) nodeConfig(log *slog.Logger) (cluster.Config, error) {
 			cfg.Gossip.AdvertiseAddr, cfg.Gossip.AdvertisePort = ahost, p
 		}
 	}
+	if f.gossipKeyFile != "" {
+		if f.gossipKey != "" {
+			errs = append(errs, errors.New("give --gossip-key or --gossip-key-file, not both"))
+		} else if b, err := os.ReadFile(f.gossipKeyFile); err != nil {
+			errs = append(errs, fmt.Errorf("--gossip-key-file: %w", err))
+		} else {
+			f.gossipKey = strings.TrimSpace(string(b))
+		}
+	}
+	switch n := countSet(f.tlsCert, f.tlsKey, f.tlsCA); {
+	case n == 3:
+		t, err := cluster.LoadTLS(f.tlsCert, f.tlsKey, f.tlsCA)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--tls-cert/--tls-key/--tls-ca: %w", err))
+		}
+		cfg.TLS = t
+		if f.gossipKey == "" && !isLoopback(host) {
+			errs = append(errs, errors.New("gossip off loopback needs a key: give --gossip-key-file (stich cluster certs writes gossip.key) or --gossip-key"))
+		}
+	case n > 0:
+		errs = append(errs, errors.New("give all of --tls-cert, --tls-key and --tls-ca, or none"))
+	}
 	if f.gossipKey != "" {
 		key, err := base64.StdEncoding.DecodeString(f.gossipKey)
 		if err != nil || (len(key) != 16 && len(key) != 24 && len(key) != 32) {
@@ -186,6 +221,61 @@ func (f *serveFlags) nodeConfig(log *slog.Logger) (cluster.Config, error) {
 	return cfg, nil
 }
 
+func isLoopback(host string) bool {
+	ip, err := netip.ParseAddr(host)
+	return (err == nil && ip.IsLoopback()) || host == "localhost"
+}
+
+func countSet(vals ...string) (n int) {
+	for _, v := range vals {
+		if v != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// nodeNameFile holds a node's generated name in its data folder.
+const nodeNameFile = "node-name"
+
+// stableNodeName returns the node's name kept in dataDir, making one the
+// first time: the host name and a random suffix, so that two nodes on one
+// host never share a name. A data folder that holds a store from before
+// names were kept keeps the host name it was started with.
+func stableNodeName(dataDir string, log *slog.Logger) (string, error) {
+	path := filepath.Join(dataDir, nodeNameFile)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		name := strings.TrimSpace(string(b))
+		if !nodeNameRE.MatchString(name) {
+			return "", fmt.Errorf("%s holds %q, not a node name: fix it, delete it to make a new one, or give --node-name", path, name)
+		}
+		return name, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("read node name: %w", err)
+	}
+	host, err := os.Hostname()
+	if err != nil || !nodeNameRE.MatchString(host) {
+		host = "stich"
+	}
+	name := host
+	if _, err := os.Stat(filepath.Join(dataDir, "CURRENT")); err != nil {
+		var suffix [3]byte
+		if _, err := rand.Read(suffix[:]); err != nil {
+			return "", err
+		}
+		name = fmt.Sprintf("%s-%x", host, suffix)
+	}
+	if err := os.WriteFile(path, []byte(name+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("keep node name: %w", err)
+	}
+	log.Info("generated this node's name; it is kept in the data folder", "node", name, "file", path)
+	return name, nil
+}
+
+var nodeNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
 func (f *serveFlags) createRule() (r ratelimit.Rule) {
 	if f.createLimit == 0 {
 		return r
@@ -212,12 +302,22 @@ func previewBase(o preview.Origins) string {
 // serve runs a node until ctx is done. ready, if not nil, receives the
 // server's address once it is listening.
 func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr string)) error {
-	cfg, err := f.nodeConfig(log)
-	if err != nil {
-		return err
+	if strings.TrimSpace(f.data) == "" {
+		return usageError{errors.New("--data must name a folder")}
 	}
 	if err := os.MkdirAll(f.data, 0o750); err != nil {
 		return fmt.Errorf("create data folder: %w", err)
+	}
+	if f.nodeName == "" {
+		name, err := stableNodeName(f.data, log)
+		if err != nil {
+			return err
+		}
+		f.nodeName = name
+	}
+	cfg, err := f.nodeConfig(log)
+	if err != nil {
+		return err
 	}
 	if f.scaffoldDelay < 0 {
 		return usageError{errors.New("--scaffold-chunk-delay must not be negative")}

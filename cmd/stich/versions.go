@@ -167,13 +167,16 @@ func newRefineCmd() *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c := sessionClient(server)
-			res, err := sendMessage(cmd.Context(), c, &stichv1.SendMessageRequest{SessionId: args[0], Text: args[1]})
+			eps, err := endpoints("--server", []string{server})
+			if err != nil {
+				return err
+			}
+			res, err := sendMessage(cmd.Context(), eps[0].client, &stichv1.SendMessageRequest{SessionId: args[0], Text: args[1]})
 			if err != nil {
 				return err
 			}
 			r := newRenderer(cmd.OutOrStdout(), asJSON)
-			last, err := follow(cmd.Context(), c, args[0], res.Msg.GetSeq()-1, r.event)
+			last, err := followAny(cmd.Context(), eps, args[0], res.Msg.GetSeq()-1, defaultReconnectFor, r.event)
 			r.finish()
 			if err != nil {
 				return err

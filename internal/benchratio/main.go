@@ -11,7 +11,8 @@
 // checks the absolute targets: failover-ms ≤ detect-ms + 500 for
 // BenchmarkFailover, stich − reference ≤ 2 ms for BenchmarkFirstToken, and
 // a p50 of a durable write with R=3 ≤ 2x a synced Pebble commit for
-// BenchmarkDurableWrite (one writer).
+// BenchmarkDurableWrite (one writer), and mtls-x ≤ 1.15 for
+// BenchmarkMTLSCrossNodeCall.
 package main
 
 import (
@@ -54,6 +55,18 @@ var absoluteTargets = []struct {
 			gap := mm["failover-ms"] - mm["detect-ms"]
 			out += fmt.Sprintf("%s: detection %.0f ms, failover %.0f ms (+%.0f ms); ", name, mm["detect-ms"], mm["failover-ms"], gap)
 			ok = ok && gap <= 500
+		}
+		return out, ok
+	}},
+	{"mTLS cross-node call <= 1.15x plaintext (interleaved)", func(_ map[string]float64, m map[string]map[string]float64) (string, bool) {
+		out, ok := "", true
+		for _, c := range []string{"1", "64"} {
+			mm := m["BenchmarkMTLSCrossNodeCall/callers="+c]
+			if mm == nil {
+				continue
+			}
+			out += fmt.Sprintf("%s callers: mTLS %.0f ns, plaintext %.0f ns (%.3fx); ", c, mm["mtls-ns"], mm["plain-ns"], mm["mtls-x"])
+			ok = ok && mm["mtls-x"] <= 1.15
 		}
 		return out, ok
 	}},

@@ -1,0 +1,495 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/stichdev/stich/internal/testutil"
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
+	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
+)
+
+// nemesisSeeds are the schedules every run tries. STICH_NEMESIS_SEED=N
+// runs seed N alone (to reproduce a failure); N,M,... runs those seeds.
+var nemesisSeeds = []uint64{1, 2, 3, 4, 5}
+
+// scheduleFor is how long faults are injected per seed.
+const scheduleFor = 20 * time.Second
+
+// TestNemesis runs 3 to 5 `stich serve` processes (R = 3, mutual TLS), each
+// in its own network namespace, under a seeded random schedule of
+// SIGKILLs, restarts, data-folder wipes, partitions (a node's link cut)
+// and heals, while clients post messages to sessions through random nodes
+// and watchers follow the sessions through any node. Afterwards, with
+// every fault healed, it checks each session's log on every node:
+//   - the logs are identical on every node, with seqs 1..N and no gap;
+//   - every acknowledged message is in the log once, at the seq its
+//     acknowledgement gave;
+//   - every event a watcher received is in the log at its seq, unchanged.
+//
+// The seed is printed; a failure names it.
+func TestNemesis(t *testing.T) {
+	seeds := nemesisSeeds
+	if env := os.Getenv("STICH_NEMESIS_SEED"); env != "" {
+		seeds = nil
+		for _, s := range strings.Split(env, ",") {
+			n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
+			if err != nil {
+				t.Fatalf("STICH_NEMESIS_SEED=%q: want a number, or numbers separated by commas", env)
+			}
+			seeds = append(seeds, n)
+		}
+	}
+	creds := clusterCerts(t, "n1", "n2", "n3", "n4", "n5")
+	for _, seed := range seeds {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			t.Logf("nemesis seed %d (reproduce: STICH_NEMESIS_SEED=%d go test -run 'TestNemesis' ./cmd/stich/)", seed, seed)
+			runNemesis(t, seed, creds)
+		})
+	}
+}
+
+// nemesisNode is one node of the nemesis cluster, running or not.
+type nemesisNode struct {
+	i       int
+	name    string
+	data    string
+	proc    *node // nil while down
+	cut     bool  // its link is down
+	wiped   bool  // its data folder was deleted while down
+	http    *http.Client
+	url     string
+	session stichv1connect.SessionServiceClient
+	admin   stichv1connect.AdminServiceClient
+}
+
+type nemesisCluster struct {
+	t     *testing.T
+	lab   *netLab
+	nodes []*nemesisNode
+	creds func(string) []string
+	seed  uint64
+}
+
+func (c *nemesisCluster) args(n *nemesisNode, join bool) []string {
+	args := []string{"--node-name", n.name, "--http", c.lab.addr(n.i) + ":8080",
+		"--gossip-addr", c.lab.addr(n.i) + ":7946", "--actor-addr", c.lab.addr(n.i) + ":0",
+		"--gossip-profile", "local", "--scaffold-chunk-delay", "3ms", "--create-limit", "0", "--shutdown-grace", "5s"}
+	if join {
+		var peers []string
+		for _, o := range c.nodes {
+			if o != n {
+				peers = append(peers, c.lab.addr(o.i)+":7946")
+			}
+		}
+		args = append(args, "--join", strings.Join(peers, ","))
+	}
+	return append(args, c.creds(n.name)...)
+}
+
+// start starts n; a node that cannot join (every peer down or cut off)
+// exits, and start reports it.
+func (c *nemesisCluster) start(n *nemesisNode, join bool) error {
+	p, err := spawnNode(c.lab.ns(n.i), n.data, 40*time.Second, c.args(n, join)...)
+	if err != nil {
+		return err
+	}
+	n.proc, n.wiped = p, false
+	return nil
+}
+
+func (c *nemesisCluster) kill(n *nemesisNode) {
+	n.proc.kill()
+	n.proc = nil
+}
+
+func (c *nemesisCluster) faulty() int {
+	f := 0
+	for _, n := range c.nodes {
+		if n.proc == nil || n.cut {
+			f++
+		}
+	}
+	return f
+}
+
+func (c *nemesisCluster) pick(rng *rand.Rand, ok func(*nemesisNode) bool) *nemesisNode {
+	var cands []*nemesisNode
+	for _, n := range c.nodes {
+		if ok(n) {
+			cands = append(cands, n)
+		}
+	}
+	if len(cands) == 0 {
+		return nil
+	}
+	return cands[rng.IntN(len(cands))]
+}
+
+// step applies one random fault or repair and says what it did.
+func (c *nemesisCluster) step(rng *rand.Rand) string {
+	maxFaulty := (len(c.nodes) - 1) / 2
+	down := c.pick(rng, func(n *nemesisNode) bool { return n.proc == nil && !n.cut })
+	cut := c.pick(rng, func(n *nemesisNode) bool { return n.cut })
+	if down != nil && rng.IntN(2) == 0 {
+		what := "restart"
+		if down.wiped {
+			what = "restart (wiped)"
+		}
+		if err := c.start(down, true); err != nil {
+			return fmt.Sprintf("%s %s failed: %v", what, down.name, firstLine(err.Error()))
+		}
+		return what + " " + down.name
+	}
+	if cut != nil && rng.IntN(2) == 0 {
+		c.lab.heal(cut.i)
+		cut.cut = false
+		return "heal " + cut.name
+	}
+	if c.faulty() >= maxFaulty {
+		return "wait"
+	}
+	up := c.pick(rng, func(n *nemesisNode) bool { return n.proc != nil && !n.cut })
+	if up == nil {
+		return "wait"
+	}
+	switch rng.IntN(3) {
+	case 0:
+		c.kill(up)
+		return "SIGKILL " + up.name
+	case 1:
+		c.kill(up)
+		if err := os.RemoveAll(up.data); err != nil {
+			c.t.Fatal(err)
+		}
+		up.wiped = true
+		return "SIGKILL and wipe " + up.name
+	default:
+		c.lab.cut(up.i)
+		up.cut = true
+		return "partition " + up.name
+	}
+}
+
+func firstLine(s string) string { return strings.SplitN(s, "\n", 2)[0] }
+
+// acked is a message whose SendMessage was acknowledged.
+type acked struct {
+	seq  uint64
+	text string
+}
+
+// sessionRecord is what the clients saw of one session.
+type sessionRecord struct {
+	mu      sync.Mutex
+	acked   []acked
+	watched map[uint64]*stichv1.SessionEvent
+	// conflict is a watcher that saw one seq with two contents.
+	conflict error
+}
+
+func runNemesis(t *testing.T, seed uint64, creds func(string) []string) {
+	rng := rand.New(rand.NewPCG(seed, 0x6e656d65))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	size := 3 + int(seed%3)
+	lab := newNetLab(t, size)
+	c := &nemesisCluster{t: t, lab: lab, creds: creds, seed: seed}
+	for i := 1; i <= size; i++ {
+		n := &nemesisNode{i: i, name: fmt.Sprintf("n%d", i), data: t.TempDir(), http: lab.client(i), url: "http://" + lab.addr(i) + ":8080"}
+		n.session = stichv1connect.NewSessionServiceClient(n.http, n.url)
+		n.admin = stichv1connect.NewAdminServiceClient(n.http, n.url)
+		c.nodes = append(c.nodes, n)
+	}
+	t.Cleanup(func() {
+		for _, n := range c.nodes {
+			if n.proc != nil {
+				n.proc.kill()
+			}
+		}
+	})
+	for i, n := range c.nodes {
+		// The first node starts the cluster; the others join it.
+		if err := c.start(n, i > 0); err != nil {
+			t.Fatalf("seed %d: start %s: %v", seed, n.name, err)
+		}
+	}
+	c.waitHealthy(ctx)
+
+	// Sessions, and their first generation done before the faults.
+	const sessions = 3
+	ids := make([]string, sessions)
+	records := make([]*sessionRecord, sessions)
+	for s := range ids {
+		res, err := c.nodes[s%size].session.CreateSession(ctx, connect.NewRequest(&stichv1.CreateSessionRequest{
+			Prompt: fmt.Sprintf("a list of things number %d with name and done", s)}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[s] = res.Msg.GetSessionId()
+		records[s] = &sessionRecord{watched: map[uint64]*stichv1.SessionEvent{}}
+	}
+
+	// Clients and watchers, until the schedule ends.
+	clientCtx, stopClients := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var eps []endpoint
+	for _, n := range c.nodes {
+		eps = append(eps, endpoint{url: n.url, client: n.session})
+	}
+	for s, id := range ids {
+		rec := records[s]
+		crng := rand.New(rand.NewPCG(seed, uint64(s)))
+		wg.Add(2)
+		go func() { // a client posting messages through random nodes
+			defer wg.Done()
+			for k := 0; clientCtx.Err() == nil; k++ {
+				text := fmt.Sprintf("nemesis seed %d session %d message %d: add a field", seed, s, k)
+				n := c.nodes[crng.IntN(size)]
+				mctx, mcancel := context.WithTimeout(clientCtx, 5*time.Second)
+				res, err := n.session.SendMessage(mctx, connect.NewRequest(&stichv1.SendMessageRequest{SessionId: id, Text: text}))
+				mcancel()
+				if err == nil {
+					rec.mu.Lock()
+					rec.acked = append(rec.acked, acked{seq: res.Msg.GetSeq(), text: text})
+					rec.mu.Unlock()
+				}
+				select {
+				case <-clientCtx.Done():
+				case <-time.After(time.Duration(300+crng.IntN(900)) * time.Millisecond):
+				}
+			}
+		}()
+		go func() { // a watcher following the session through any node
+			defer wg.Done()
+			var after uint64
+			for clientCtx.Err() == nil {
+				_, _ = followAny(clientCtx, eps, id, after, 10*time.Second, func(ev *stichv1.SessionEvent) {
+					rec.mu.Lock()
+					defer rec.mu.Unlock()
+					if old, ok := rec.watched[ev.GetSeq()]; ok && !proto.Equal(old, ev) && rec.conflict == nil {
+						rec.conflict = fmt.Errorf("a watcher saw seq %d twice with different contents", ev.GetSeq())
+					}
+					rec.watched[ev.GetSeq()] = ev
+					after = ev.GetSeq()
+				})
+				select {
+				case <-clientCtx.Done():
+				case <-time.After(200 * time.Millisecond):
+				}
+			}
+		}()
+	}
+
+	// The schedule.
+	var history []string
+	scheduleEnd := time.Now().Add(scheduleFor)
+	for time.Now().Before(scheduleEnd) {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("seed %d: %v; schedule so far: %s", seed, ctx.Err(), strings.Join(history, "; "))
+		case <-time.After(time.Duration(1000+rng.IntN(2500)) * time.Millisecond):
+		}
+		history = append(history, fmt.Sprintf("%.1fs %s", (scheduleFor-time.Until(scheduleEnd)).Seconds(), c.step(rng)))
+	}
+	stopClients()
+	wg.Wait()
+	t.Logf("seed %d, %d nodes, schedule: %s", seed, size, strings.Join(history, "; "))
+
+	// Heal everything and bring every node back.
+	for _, n := range c.nodes {
+		if n.cut {
+			lab.heal(n.i)
+			n.cut = false
+		}
+	}
+	testutil.WaitFor(t, 90*time.Second, func() error {
+		for _, n := range c.nodes {
+			if n.proc == nil {
+				if err := c.start(n, true); err != nil {
+					return fmt.Errorf("restart %s: %w", n.name, err)
+				}
+			}
+		}
+		return nil
+	})
+	c.waitHealthy(ctx)
+
+	// Every session settles, then every node serves one log per session.
+	for s, id := range ids {
+		final := c.settledLog(ctx, id)
+		checkNemesisLog(t, seed, id, final, records[s])
+	}
+}
+
+func (c *nemesisCluster) waitHealthy(ctx context.Context) {
+	c.t.Helper()
+	testutil.WaitFor(c.t, 90*time.Second, func() error {
+		for _, n := range c.nodes {
+			res, err := n.admin.GetClusterStatus(ctx, connect.NewRequest(&stichv1.GetClusterStatusRequest{}))
+			if err != nil {
+				return err
+			}
+			healthy := 0
+			for _, m := range res.Msg.GetMembers() {
+				if m.GetHealthy() && !m.GetLeaving() {
+					healthy++
+				}
+			}
+			if healthy != len(c.nodes) {
+				return fmt.Errorf("%s sees %d healthy members, want %d", n.name, healthy, len(c.nodes))
+			}
+		}
+		return nil
+	})
+}
+
+// settledLog waits until session id is idle with the same last seq on
+// every node twice in a row, then returns its log, the same on every node.
+func (c *nemesisCluster) settledLog(ctx context.Context, id string) []*stichv1.SessionEvent {
+	c.t.Helper()
+	var final []*stichv1.SessionEvent
+	var lastSeen uint64
+	testutil.WaitFor(c.t, 90*time.Second, func() error {
+		var seqs []uint64
+		for _, n := range c.nodes {
+			g, err := n.session.GetSession(ctx, connect.NewRequest(&stichv1.GetSessionRequest{SessionId: id}))
+			if err != nil {
+				return fmt.Errorf("%s: %w", n.name, err)
+			}
+			switch g.Msg.GetSession().GetPhase() {
+			case stichv1.Phase_PHASE_COMPLETED, stichv1.Phase_PHASE_FAILED, stichv1.Phase_PHASE_STOPPED:
+			default:
+				return fmt.Errorf("%s: session %s is %v", n.name, id, g.Msg.GetSession().GetPhase())
+			}
+			seqs = append(seqs, g.Msg.GetSession().GetLastSeq())
+		}
+		for _, s := range seqs[1:] {
+			if s != seqs[0] {
+				return fmt.Errorf("session %s: last seqs %v differ between nodes", id, seqs)
+			}
+		}
+		if seqs[0] != lastSeen {
+			lastSeen = seqs[0]
+			return fmt.Errorf("session %s still moving (last seq %d)", id, seqs[0])
+		}
+		var logs [][]*stichv1.SessionEvent
+		for _, n := range c.nodes {
+			l, err := readLog(ctx, n.session, id)
+			if err != nil {
+				return fmt.Errorf("%s: read log: %w", n.name, err)
+			}
+			logs = append(logs, l)
+		}
+		for i, l := range logs[1:] {
+			if len(l) != len(logs[0]) {
+				return fmt.Errorf("session %s: %s serves %d events, %s %d", id, c.nodes[i+1].name, len(l), c.nodes[0].name, len(logs[0]))
+			}
+			for j := range l {
+				if !proto.Equal(l[j], logs[0][j]) {
+					return fmt.Errorf("session %s: event seq %d differs between %s and %s", id, j+1, c.nodes[0].name, c.nodes[i+1].name)
+				}
+			}
+		}
+		final = logs[0]
+		return nil
+	})
+	return final
+}
+
+// checkNemesisLog is the checker: the final log against what clients saw.
+func checkNemesisLog(t *testing.T, seed uint64, id string, final []*stichv1.SessionEvent, rec *sessionRecord) {
+	t.Helper()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	errs := nemesisViolations(final, rec)
+	if len(errs) > 0 {
+		if len(errs) > 10 {
+			errs = append(errs[:10], fmt.Errorf("... and %d more", len(errs)-10))
+		}
+		t.Errorf("seed %d, session %s: %d events, %d acknowledged messages, %d watched events:\n%v\nreproduce: STICH_NEMESIS_SEED=%d go test -run 'TestNemesis' ./cmd/stich/",
+			seed, id, len(final), len(rec.acked), len(rec.watched), errors.Join(errs...), seed)
+		return
+	}
+	t.Logf("session %s: %d events, %d acknowledged messages, %d watched events: all in the final log once, in order", id, len(final), len(rec.acked), len(rec.watched))
+}
+
+// nemesisViolations lists what in final contradicts what the clients saw.
+func nemesisViolations(final []*stichv1.SessionEvent, rec *sessionRecord) []error {
+	var errs []error
+	if rec.conflict != nil {
+		errs = append(errs, rec.conflict)
+	}
+	for i, ev := range final {
+		if ev.GetSeq() != uint64(i+1) {
+			errs = append(errs, fmt.Errorf("log position %d holds seq %d (a gap or a duplicate)", i+1, ev.GetSeq()))
+			break
+		}
+	}
+	texts := map[string]int{}
+	for _, ev := range final {
+		if m := ev.GetMessage(); m != nil && m.GetRole() == "user" {
+			texts[m.GetText()]++
+		}
+	}
+	for _, a := range rec.acked {
+		switch {
+		case a.seq == 0 || a.seq > uint64(len(final)):
+			errs = append(errs, fmt.Errorf("acknowledged message %q (seq %d) is past the log's end (%d): lost", a.text, a.seq, len(final)))
+		case final[a.seq-1].GetMessage().GetText() != a.text:
+			errs = append(errs, fmt.Errorf("acknowledged message %q at seq %d: the log holds %v there", a.text, a.seq, final[a.seq-1].GetEvent()))
+		}
+		if n := texts[a.text]; n != 1 {
+			errs = append(errs, fmt.Errorf("acknowledged message %q is in the log %d times", a.text, n))
+		}
+	}
+	for seq, ev := range rec.watched {
+		if seq == 0 || seq > uint64(len(final)) {
+			errs = append(errs, fmt.Errorf("a watcher received seq %d, past the log's end (%d): a visible event was lost", seq, len(final)))
+		} else if !proto.Equal(ev, final[seq-1]) {
+			errs = append(errs, fmt.Errorf("a watcher received seq %d with other content than the final log's", seq))
+		}
+	}
+	return errs
+}
+
+// TestNemesisChecker feeds the checker logs that break each rule.
+func TestNemesisChecker(t *testing.T) {
+	msg := func(seq uint64, text string) *stichv1.SessionEvent {
+		return &stichv1.SessionEvent{Seq: seq, Event: &stichv1.SessionEvent_Message{Message: &stichv1.ChatMessage{Role: "user", Text: text}}}
+	}
+	good := []*stichv1.SessionEvent{msg(1, "a"), msg(2, "b"), msg(3, "c")}
+	rec := func(acks ...acked) *sessionRecord {
+		return &sessionRecord{acked: acks, watched: map[uint64]*stichv1.SessionEvent{2: msg(2, "b")}}
+	}
+	if errs := nemesisViolations(good, rec(acked{1, "a"}, acked{3, "c"})); len(errs) != 0 {
+		t.Fatalf("a consistent log: %v", errs)
+	}
+	for name, tc := range map[string]struct {
+		final []*stichv1.SessionEvent
+		rec   *sessionRecord
+	}{
+		"lost ack":        {good[:2], rec(acked{3, "c"})},
+		"moved ack":       {good, rec(acked{2, "c"})},
+		"duplicated ack":  {append(good[:3:3], msg(4, "a")), rec(acked{1, "a"})},
+		"gap":             {[]*stichv1.SessionEvent{msg(1, "a"), msg(3, "c")}, rec()},
+		"watched lost":    {good[:1], rec()},
+		"watched changed": {[]*stichv1.SessionEvent{msg(1, "a"), msg(2, "x"), msg(3, "c")}, rec()},
+	} {
+		if errs := nemesisViolations(tc.final, tc.rec); len(errs) == 0 {
+			t.Errorf("%s: no violation found", name)
+		}
+	}
+}
