@@ -229,4 +229,3 @@ func ctyValue(v reflect.Value) (cty.Value, bool) {
 	}
 	return cty.NilVal, false
 }
-

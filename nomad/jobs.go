@@ -216,9 +216,9 @@ func (c StichJob) Job() (*api.Job, error) {
 		Config: map[string]any{"command": c.Command, "args": args},
 		Env:    c.Env,
 		Templates: []*api.Template{{
-			DestPath:   ptr("local/join.env"),
-			ChangeMode: ptr("noop"),
-			Envvars:    ptr(true),
+			DestPath:     ptr("local/join.env"),
+			ChangeMode:   ptr("noop"),
+			Envvars:      ptr(true),
 			EmbeddedTmpl: ptr(`STICH_JOIN={{ range $i, $s := nomadService "` + ServiceStichGossip + `" }}{{ if $i }},{{ end }}{{ $s.Address }}:{{ $s.Port }}{{ end }}` + "\n"),
 		}},
 		Resources:   &api.Resources{CPU: ptr(c.CPU), MemoryMB: ptr(c.MemoryMB)},
