@@ -183,7 +183,7 @@ func New(opts ...Option) (*Server, error) {
 		n := &api.Node{
 			ID: newID(), Name: ns.Name, Datacenter: ns.Datacenter, NodePool: "default", HTTPAddr: host,
 			Status: "ready", SchedulingEligibility: "eligible", Drivers: map[string]*api.DriverInfo{},
-			Attributes: map[string]string{"unique.network.ip-address": "127.0.0.1", "nomad.version": "1.10.5"},
+			Attributes:    map[string]string{"unique.network.ip-address": "127.0.0.1", "nomad.version": "1.10.5"},
 			NodeResources: &api.NodeResources{}, CreateIndex: 1, ModifyIndex: 1,
 		}
 		for _, d := range ns.Drivers {
