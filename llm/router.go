@@ -49,9 +49,10 @@ type BackendStatus struct {
 	// Served maps each model the server listed to its context length (0
 	// when the server does not say; vLLM reports max_model_len).
 	Served map[string]int
-	// InFlight counts requests the router has open on it; Waiting is the
-	// server's own queue (vLLM's num_requests_waiting), when exported.
-	InFlight, Waiting int
+	// InFlight counts requests this router has open on it; Waiting and
+	// Running are the server's own gauges (vLLM's num_requests_waiting and
+	// num_requests_running, all clients included), when exported.
+	InFlight, Waiting, Running int
 	// Requests counts requests routed to it.
 	Requests uint64
 }
@@ -107,6 +108,7 @@ type routed struct {
 	served   map[string]int
 	inflight atomic.Int64
 	waiting  atomic.Int64
+	running  atomic.Int64
 	requests atomic.Uint64
 }
 
@@ -230,25 +232,31 @@ func (r *Router) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		r.mu.Lock()
-		var ready, down []*routed
-		for _, b := range r.backends {
-			switch {
-			case b.base == nil || b.Failing:
-			case b.ready:
-				ready = append(ready, b)
-			default:
-				down = append(down, b)
-			}
-		}
-		r.mu.Unlock()
-		var wg sync.WaitGroup
-		for _, b := range ready {
-			wg.Go(func() { r.scrape(ctx, b) })
-		}
-		wg.Wait()
-		r.probeAll(ctx, down)
+		r.Refresh(ctx)
 	}
+}
+
+// Refresh scrapes the ready servers' queue depth and re-probes the servers
+// out of rotation, once.
+func (r *Router) Refresh(ctx context.Context) {
+	r.mu.Lock()
+	var ready, down []*routed
+	for _, b := range r.backends {
+		switch {
+		case b.base == nil || b.Failing:
+		case b.ready:
+			ready = append(ready, b)
+		default:
+			down = append(down, b)
+		}
+	}
+	r.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, b := range ready {
+		wg.Go(func() { r.scrape(ctx, b) })
+	}
+	wg.Wait()
+	r.probeAll(ctx, down)
 }
 
 // scrape reads vllm:num_requests_waiting from /metrics (at the server's
@@ -268,36 +276,54 @@ func (r *Router) scrape(ctx context.Context, b *routed) {
 		b.waiting.Store(0)
 		return
 	}
-	b.waiting.Store(int64(parseWaiting(io.LimitReader(resp.Body, 1<<20))))
+	g := parseGauges(io.LimitReader(resp.Body, 1<<20), "vllm:num_requests_waiting", "vllm:num_requests_running")
+	b.waiting.Store(int64(g[0]))
+	b.running.Store(int64(g[1]))
 }
 
-// parseWaiting sums vllm:num_requests_waiting samples in a Prometheus
-// text exposition.
-func parseWaiting(rd io.Reader) int {
+// parseGauges sums the samples of each named metric in a Prometheus text
+// exposition.
+func parseGauges(rd io.Reader, names ...string) []int {
 	sc := bufio.NewScanner(rd)
-	total := 0.0
+	totals := make([]float64, len(names))
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, "vllm:num_requests_waiting") {
-			continue
-		}
-		rest := strings.TrimPrefix(line, "vllm:num_requests_waiting")
-		if strings.HasPrefix(rest, "{") {
-			end := strings.LastIndexByte(rest, '}')
-			if end < 0 {
-				continue
+		for i, name := range names {
+			if v, ok := sample(line, name); ok {
+				totals[i] += v
 			}
-			rest = rest[end+1:]
-		}
-		f := strings.Fields(rest)
-		if len(f) == 0 {
-			continue
-		}
-		if v, err := strconv.ParseFloat(f[0], 64); err == nil && v > 0 {
-			total += v
 		}
 	}
-	return int(total)
+	out := make([]int, len(names))
+	for i, t := range totals {
+		out[i] = int(t)
+	}
+	return out
+}
+
+// sample reads one sample line of metric name (any labels).
+func sample(line, name string) (float64, bool) {
+	if !strings.HasPrefix(line, name) {
+		return 0, false
+	}
+	rest := strings.TrimPrefix(line, name)
+	if strings.HasPrefix(rest, "{") {
+		end := strings.LastIndexByte(rest, '}')
+		if end < 0 {
+			return 0, false
+		}
+		rest = rest[end+1:]
+	} else if rest != "" && rest[0] != ' ' {
+		return 0, false
+	}
+	f := strings.Fields(rest)
+	if len(f) == 0 {
+		return 0, false
+	}
+	if v, err := strconv.ParseFloat(f[0], 64); err == nil && v > 0 {
+		return v, true
+	}
+	return 0, false
 }
 
 // pick chooses the least-loaded ready server serving model.
@@ -421,7 +447,7 @@ func (r *Router) Status() []BackendStatus {
 			served[k] = v
 		}
 		bs := BackendStatus{Backend: b.Backend, Ready: b.ready, Reason: b.reason, Served: served,
-			InFlight: int(b.inflight.Load()), Waiting: int(b.waiting.Load()), Requests: b.requests.Load()}
+			InFlight: int(b.inflight.Load()), Waiting: int(b.waiting.Load()), Running: int(b.running.Load()), Requests: b.requests.Load()}
 		bs.Models = slices.Clone(b.Models)
 		out = append(out, bs)
 	}

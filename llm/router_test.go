@@ -94,7 +94,7 @@ vllm:num_requests_waiting{engine="1",model_name="a"} 2
 vllm:num_requests_running{model_name="a"} 9.0
 vllm:num_requests_waiting_total 100
 `
-	if got := parseWaiting(strings.NewReader(in)); got != 5 {
-		t.Fatalf("waiting = %d, want 5", got)
+	if got := parseGauges(strings.NewReader(in), "vllm:num_requests_waiting", "vllm:num_requests_running"); got[0] != 5 || got[1] != 9 {
+		t.Fatalf("waiting, running = %v, want 5, 9", got)
 	}
 }

@@ -352,7 +352,7 @@ func (c InferenceJob) Validate() error {
 	if !modelNameRE.MatchString(c.Model) {
 		p = append(p, fmt.Sprintf("model %q: want a model id such as Qwen/Qwen2.5-Coder-7B-Instruct or qwen2.5-coder:7b", c.Model))
 	}
-	if !modelNameRE.MatchString(c.ServedName) {
+	if c.ServedName != c.Model && !modelNameRE.MatchString(c.ServedName) {
 		p = append(p, fmt.Sprintf("served name %q: not a model id", c.ServedName))
 	}
 	if c.Count < 1 || c.GPUs < 1 || c.GPUs > 16 {
