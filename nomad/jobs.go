@@ -202,6 +202,7 @@ func (c StichJob) Job() (*api.Job, error) {
 		"--gossip-profile", "lan",
 		"--actor-addr", "${NOMAD_ADDR_actor}",
 		"--replication-addr", "${NOMAD_ADDR_repl}",
+		"--preview-http", "${NOMAD_ADDR_preview}",
 		"--region", "${node.region}",
 		"--zone", "${node.datacenter}",
 		"--shutdown-grace", c.ShutdownGrace.String(),
@@ -232,7 +233,7 @@ func (c StichJob) Job() (*api.Job, error) {
 		Name:  ptr("stich"),
 		Count: ptr(c.Count),
 		Networks: []*api.NetworkResource{{DynamicPorts: []api.Port{
-			{Label: "http"}, {Label: "gossip"}, {Label: "actor"}, {Label: "repl"},
+			{Label: "http"}, {Label: "gossip"}, {Label: "actor"}, {Label: "repl"}, {Label: "preview"},
 		}}},
 		Services: []*api.Service{
 			{
@@ -240,7 +241,12 @@ func (c StichJob) Job() (*api.Job, error) {
 				Checks: []api.ServiceCheck{{Name: "metrics", Type: "http", Path: "/metrics", Interval: 10 * time.Second, Timeout: 3 * time.Second}},
 			},
 			{Name: ServiceStichGossip, PortLabel: "gossip", Provider: "nomad"},
+			{Name: ServiceStich + "-preview", PortLabel: "preview", Provider: "nomad"},
 		},
+		// NB: a node whose --join finds no member answering yet (nodes
+		// placed together register before they listen) exits; it is
+		// restarted, and its join list rendered again, until one answers.
+		RestartPolicy: &api.RestartPolicy{Attempts: ptr(10), Interval: ptr(10 * time.Minute), Delay: ptr(5 * time.Second), Mode: ptr("delay")},
 		Update: &api.UpdateStrategy{
 			MaxParallel:      ptr(1),
 			Canary:           ptr(1),

@@ -200,7 +200,7 @@ func TestStichJobFile(t *testing.T) {
 	for _, p := range g.one(t, "network").all("port") {
 		ports = append(ports, p.labels[0])
 	}
-	if strings.Join(ports, ",") != "http,gossip,actor,repl" {
+	if strings.Join(ports, ",") != "http,gossip,actor,repl,preview" {
 		t.Errorf("ports = %v", ports)
 	}
 	vol := g.all("volume")
@@ -211,7 +211,7 @@ func TestStichJobFile(t *testing.T) {
 	for _, s := range g.all("service") {
 		services = append(services, s.body.str(t, "name")+"@"+s.body.str(t, "port")+"/"+s.body.str(t, "provider"))
 	}
-	if strings.Join(services, " ") != "stich@http/nomad stich-gossip@gossip/nomad" {
+	if strings.Join(services, " ") != "stich@http/nomad stich-gossip@gossip/nomad stich-preview@preview/nomad" {
 		t.Errorf("services = %v", services)
 	}
 	task := g.one(t, "task")

@@ -16,7 +16,7 @@ job "stich" {
       kill_signal  = "SIGTERM"
 
       config {
-        args    = ["serve", "--node-name", "stich-$${NOMAD_ALLOC_INDEX}", "--data", "/var/lib/stich/node-$${NOMAD_ALLOC_INDEX}", "--http", "$${NOMAD_ADDR_http}", "--gossip-addr", "$${NOMAD_ADDR_gossip}", "--gossip-profile", "lan", "--actor-addr", "$${NOMAD_ADDR_actor}", "--replication-addr", "$${NOMAD_ADDR_repl}", "--region", "$${node.region}", "--zone", "$${node.datacenter}", "--shutdown-grace", "20s"]
+        args    = ["serve", "--node-name", "stich-$${NOMAD_ALLOC_INDEX}", "--data", "/var/lib/stich/node-$${NOMAD_ALLOC_INDEX}", "--http", "$${NOMAD_ADDR_http}", "--gossip-addr", "$${NOMAD_ADDR_gossip}", "--gossip-profile", "lan", "--actor-addr", "$${NOMAD_ADDR_actor}", "--replication-addr", "$${NOMAD_ADDR_repl}", "--preview-http", "$${NOMAD_ADDR_preview}", "--region", "$${node.region}", "--zone", "$${node.datacenter}", "--shutdown-grace", "20s"]
         command = "/usr/local/bin/stich"
       }
       resources {
@@ -40,6 +40,12 @@ EOT
       type   = "host"
       source = "stich-data"
     }
+    restart {
+      interval = "10m0s"
+      attempts = 10
+      delay    = "5s"
+      mode     = "delay"
+    }
     update {
       max_parallel      = 1
       health_check      = "checks"
@@ -59,6 +65,8 @@ EOT
       }
       port "repl" {
       }
+      port "preview" {
+      }
     }
     service {
       name     = "stich"
@@ -77,6 +85,11 @@ EOT
     service {
       name     = "stich-gossip"
       port     = "gossip"
+      provider = "nomad"
+    }
+    service {
+      name     = "stich-preview"
+      port     = "preview"
       provider = "nomad"
     }
   }
