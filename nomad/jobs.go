@@ -474,6 +474,10 @@ func (c InferenceJob) Job() (*api.Job, error) {
 // task downloads the app from) and result_url (where it uploads its
 // build report); the task runs `stich sandbox-build`, which installs,
 // type-checks and bundles with the local runner's limits.
+//
+// NB: only the job is here. The runner that dispatches it (--sandbox
+// nomad) and the `stich sandbox-build` command it runs are not written
+// yet, so this job is a template to review, not one to apply.
 type SandboxJob struct {
 	Placement
 	// ID is the job id; default "stich-sandbox".
