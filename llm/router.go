@@ -296,7 +296,7 @@ func parseGauges(rd io.Reader, names ...string) []int {
 	}
 	out := make([]int, len(names))
 	for i, t := range totals {
-		out[i] = int(t)
+		out[i] = int(min(t, 1e9))
 	}
 	return out
 }
@@ -320,7 +320,9 @@ func sample(line, name string) (float64, bool) {
 	if len(f) == 0 {
 		return 0, false
 	}
-	if v, err := strconv.ParseFloat(f[0], 64); err == nil && v > 0 {
+	// NB: a queue is a count; NaN, infinities and absurd values (outside
+	// bytes) are ignored rather than trusted.
+	if v, err := strconv.ParseFloat(f[0], 64); err == nil && v > 0 && v < 1e6 {
 		return v, true
 	}
 	return 0, false

@@ -98,3 +98,19 @@ vllm:num_requests_waiting_total 100
 		t.Fatalf("waiting, running = %v, want 5, 9", got)
 	}
 }
+
+// FuzzParseGauges feeds arbitrary /metrics bodies (outside bytes) to the
+// queue-depth parser: it must not panic, and never reports a negative or
+// unparsable queue.
+func FuzzParseGauges(f *testing.F) {
+	f.Add("vllm:num_requests_waiting{a=\"}\"} 3\nvllm:num_requests_running 1e3\n")
+	f.Add("vllm:num_requests_waiting NaN\nvllm:num_requests_waiting{ -Inf\n")
+	f.Add("vllm:num_requests_waiting +Inf\nvllm:num_requests_waiting 1e400\n")
+	f.Fuzz(func(t *testing.T, body string) {
+		for _, v := range parseGauges(strings.NewReader(body), "vllm:num_requests_waiting", "vllm:num_requests_running") {
+			if v < 0 {
+				t.Fatalf("negative gauge %d from %q", v, body)
+			}
+		}
+	})
+}
