@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -297,4 +298,34 @@ func TestEventStreamAndNodes(t *testing.T) {
 		t.Fatalf("nodes = %+v %v", nodes, err)
 	}
 	srv.Close()
+}
+
+// TestRestartPolicy: a task that fails while its allocation should run is
+// restarted after the policy's delay, up to its attempts; then the
+// allocation fails.
+func TestRestartPolicy(t *testing.T) {
+	_, c := newFake(t)
+	ctx := context.Background()
+	j := shellJob(2)
+	// Slot 0 fails on its first run only; slot 1 always fails.
+	j.TaskGroups[0].Tasks[0].Config["args"] = []string{"-c",
+		`if [ "$NOMAD_ALLOC_INDEX" = 0 ] && [ -f "$NOMAD_TASK_DIR/ran" ]; then while true; do sleep 0.05; done; fi; touch "$NOMAD_TASK_DIR/ran"; exit 3`}
+	j.TaskGroups[0].RestartPolicy = &api.RestartPolicy{Attempts: new(2), Delay: new(10 * time.Millisecond), Interval: new(time.Minute), Mode: new("fail")}
+	if _, err := c.Apply(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() error {
+		st, err := c.Status(ctx, "echo")
+		if err != nil {
+			return err
+		}
+		s0, s1 := st.Allocs[0].TaskStates["sh"], st.Allocs[1].TaskStates["sh"]
+		if st.Allocs[0].ClientStatus != "running" || s0.Restarts != 1 || s0.State != "running" {
+			return fmt.Errorf("slot 0: %s, %d restarts", st.Allocs[0].ClientStatus, s0.Restarts)
+		}
+		if st.Allocs[1].ClientStatus != "failed" || s1.Restarts != 2 || !s1.Failed {
+			return fmt.Errorf("slot 1: %s, %d restarts", st.Allocs[1].ClientStatus, s1.Restarts)
+		}
+		return nil
+	})
 }

@@ -22,8 +22,10 @@ import (
 
 // TestNomadScaleDownLosesNothing runs the rendered stich job in the Nomad
 // fake, whose raw_exec tasks are real `stich serve` processes with Nomad's
-// environment and the join template: the job is applied with one node and
-// scaled to three (they find each other through the stich-gossip service),
+// environment and the join template: the job is applied with two nodes
+// (the second's join list, rendered from the stich-gossip service, names
+// the first; a node whose join finds nobody listening yet is restarted by
+// the job's restart policy) and scaled to three,
 // sessions generate, and the job is scaled to two while they do. Nomad
 // SIGTERMs slot 2, which hands its grains off and exits before the kill
 // timeout; every session completes with a gap-free log that matches what
@@ -41,13 +43,14 @@ func TestNomadScaleDownLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	job, err := nomad.StichJob{
-		Driver: "raw_exec", Command: stichBin, Count: 1, NoHostVolume: true,
+		Driver: "raw_exec", Command: stichBin, Count: 2, NoHostVolume: true,
 		ExtraArgs: []string{"--gossip-profile", "local", "--sandbox", "off", "--log-format", "json",
 			"--scaffold-chunk-delay", "15ms", "--create-limit", "0"},
 	}.Job()
 	if err != nil {
 		t.Fatal(err)
 	}
+	job.TaskGroups[0].RestartPolicy.Delay = new(300 * time.Millisecond) // 5s in the rendered job
 	if _, err := c.Apply(ctx, job); err != nil {
 		t.Fatal(err)
 	}
@@ -80,10 +83,20 @@ func TestNomadScaleDownLosesNothing(t *testing.T) {
 		}
 		return n, nil
 	}
-	testutil.WaitFor(t, 30*time.Second, func() error {
-		_, err := clusterSize(nodes()["stich.stich[0]"])
-		return err
+	testutil.WaitFor(t, 60*time.Second, func() error {
+		urls := nodes()
+		for _, name := range []string{"stich.stich[0]", "stich.stich[1]"} {
+			if n, err := clusterSize(urls[name]); err != nil || n != 2 {
+				return fmt.Errorf("%s sees %d members (%v)", name, n, err)
+			}
+		}
+		return nil
 	})
+	var restarts uint64
+	for _, a := range srv.Allocs("stich") {
+		restarts += a.TaskStates["stich"].Restarts
+	}
+	t.Logf("two nodes formed one cluster (%d restart(s) of a node whose join found nobody listening)", restarts)
 	if err := c.Scale(ctx, "stich", "stich", 3, "test: scale up"); err != nil {
 		t.Fatal(err)
 	}

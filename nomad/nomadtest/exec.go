@@ -41,6 +41,8 @@ type alloc struct {
 	checks                     map[string]*api.AllocCheckStatus
 	checkStop                  context.CancelFunc
 	done                       chan struct{} // closed when every task has exited
+	stopCh                     chan struct{} // closed when the allocation is told to stop
+	stopOnce                   sync.Once
 	killOnce                   sync.Once
 }
 
@@ -53,6 +55,7 @@ type taskRun struct {
 	finishedAt time.Time
 	exited     chan struct{}
 	events     []*api.TaskEvent
+	restarts   uint64
 }
 
 func (a *alloc) stub() *api.AllocationListStub {
@@ -66,7 +69,7 @@ func (a *alloc) stub() *api.AllocationListStub {
 		st.JobType, st.JobVersion = *j.Type, *j.Version
 	}
 	for _, t := range a.tasks {
-		st.TaskStates[t.task.Name] = &api.TaskState{State: t.state, Failed: t.failed, StartedAt: t.startedAt, FinishedAt: t.finishedAt, Events: t.events}
+		st.TaskStates[t.task.Name] = &api.TaskState{State: t.state, Failed: t.failed, Restarts: t.restarts, StartedAt: t.startedAt, FinishedAt: t.finishedAt, Events: t.events}
 	}
 	return st
 }
@@ -123,7 +126,7 @@ func (s *Server) startAlloc(job *api.Job, g *api.TaskGroup, index int, evalID st
 	a := &alloc{
 		s: s, id: newID(), job: *job.ID, group: *g.Name, name: fmt.Sprintf("%s.%s[%d]", *job.ID, *g.Name, index),
 		eval: evalID, index: index, node: node, desired: "run", clientStatus: "pending", createTime: time.Now(),
-		ports: map[string]int{}, checks: map[string]*api.AllocCheckStatus{}, done: make(chan struct{}),
+		ports: map[string]int{}, checks: map[string]*api.AllocCheckStatus{}, done: make(chan struct{}), stopCh: make(chan struct{}),
 	}
 	a.createIndex = s.publish(api.TopicAllocation, "PlanResult", a.id, map[string]any{"Allocation": a.stub()})
 	a.modifyIndex = a.createIndex
@@ -258,12 +261,31 @@ func (s *Server) taskEnv(job *api.Job, g *api.TaskGroup, a *alloc, t *api.Task) 
 	return env
 }
 
-// startTask renders the task's templates and starts its process. Callers
-// hold s.mu.
+// startTask renders the task's templates, starts its process and
+// supervises it: a task that fails while its allocation should run is
+// restarted as its group's restart policy says (mode "fail": up to
+// attempts times; mode "delay": again and again), each time after the
+// policy's delay and with its templates rendered again. Callers hold s.mu.
 func (s *Server) startTask(job *api.Job, g *api.TaskGroup, a *alloc, tr *taskRun) error {
+	run, err := s.spawn(job, g, a, tr)
+	if err != nil {
+		return err
+	}
+	s.goTracked(func() { s.supervise(job, g, a, tr, run) })
+	return nil
+}
+
+// process is one run of a task.
+type process struct {
+	cmd            *exec.Cmd
+	stdout, stderr *os.File
+}
+
+// spawn starts one run of a task. Callers hold s.mu.
+func (s *Server) spawn(job *api.Job, g *api.TaskGroup, a *alloc, tr *taskRun) (*process, error) {
 	t := tr.task
 	if t.Driver != "raw_exec" && t.Driver != "exec" {
-		return fmt.Errorf("driver %q cannot run in the fake", t.Driver)
+		return nil, fmt.Errorf("driver %q cannot run in the fake", t.Driver)
 	}
 	taskDir := filepath.Join(s.allocDir(a.id), t.Name)
 	for _, d := range []string{"local", "secrets", "tmp"} {
@@ -273,10 +295,10 @@ func (s *Server) startTask(job *api.Job, g *api.TaskGroup, a *alloc, tr *taskRun
 	for _, tp := range t.Templates {
 		out, err := s.renderTemplate(deref(tp.EmbeddedTmpl), env)
 		if err != nil {
-			return fmt.Errorf("Template failed: %w", err)
+			return nil, fmt.Errorf("Template failed: %w", err)
 		}
 		if err := os.WriteFile(filepath.Join(taskDir, deref(tp.DestPath)), []byte(out), 0o644); err != nil {
-			return fmt.Errorf("Template failed: %w", err)
+			return nil, fmt.Errorf("Template failed: %w", err)
 		}
 		if deref(tp.Envvars) {
 			sc := bufio.NewScanner(strings.NewReader(out))
@@ -289,7 +311,7 @@ func (s *Server) startTask(job *api.Job, g *api.TaskGroup, a *alloc, tr *taskRun
 	}
 	command, _ := t.Config["command"].(string)
 	if command == "" {
-		return fmt.Errorf("task %q: missing command", t.Name)
+		return nil, fmt.Errorf("task %q: missing command", t.Name)
 	}
 	var args []string
 	if raw, ok := t.Config["args"].([]any); ok {
@@ -297,15 +319,16 @@ func (s *Server) startTask(job *api.Job, g *api.TaskGroup, a *alloc, tr *taskRun
 			args = append(args, interpolate(fmt.Sprint(v), env, a.node))
 		}
 	}
+	// Runs append to the same log files, as Nomad's log rotation does.
 	logs := filepath.Join(s.allocDir(a.id), "alloc", "logs")
-	stdout, err := os.Create(filepath.Join(logs, t.Name+".stdout.0"))
+	stdout, err := os.OpenFile(filepath.Join(logs, t.Name+".stdout.0"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	stderr, err := os.Create(filepath.Join(logs, t.Name+".stderr.0"))
+	stderr, err := os.OpenFile(filepath.Join(logs, t.Name+".stderr.0"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		stdout.Close()
-		return err
+		return nil, err
 	}
 	cmd := exec.Command(interpolate(command, env, a.node), args...)
 	cmd.Dir = taskDir
@@ -317,24 +340,62 @@ func (s *Server) startTask(job *api.Job, g *api.TaskGroup, a *alloc, tr *taskRun
 	if err := cmd.Start(); err != nil {
 		stdout.Close()
 		stderr.Close()
-		return fmt.Errorf("failed to launch command: %w", err)
+		return nil, fmt.Errorf("failed to launch command: %w", err)
 	}
 	tr.cmd, tr.state, tr.startedAt = cmd, "running", time.Now()
 	tr.events = append(tr.events, &api.TaskEvent{Type: "Started", Time: time.Now().UnixNano(), DisplayMessage: "Task started by client"})
-	s.goTracked(func() {
-		err := cmd.Wait()
-		stdout.Close()
-		stderr.Close()
+	return &process{cmd, stdout, stderr}, nil
+}
+
+// supervise waits for a task's runs and restarts it per the restart policy.
+func (s *Server) supervise(job *api.Job, g *api.TaskGroup, a *alloc, tr *taskRun, run *process) {
+	defer close(tr.exited)
+	for {
+		err := run.cmd.Wait()
+		run.stdout.Close()
+		run.stderr.Close()
 		s.mu.Lock()
-		tr.state, tr.finishedAt = "dead", time.Now()
-		code := cmd.ProcessState.ExitCode()
-		tr.failed = err != nil && a.desired == "run"
+		code := run.cmd.ProcessState.ExitCode()
 		tr.events = append(tr.events, &api.TaskEvent{Type: "Terminated", Time: time.Now().UnixNano(), ExitCode: code,
 			DisplayMessage: fmt.Sprintf("Exit Code: %d", code)})
+		rp := g.RestartPolicy
+		attempts, delay, mode := 0, 15*time.Second, "fail"
+		if rp != nil {
+			attempts, delay, mode = deref(rp.Attempts), deref(rp.Delay), deref(rp.Mode)
+		}
+		failed := err != nil && a.desired == "run" && !a.lost
+		if !failed || (mode != "delay" && tr.restarts >= uint64(max(attempts, 0))) {
+			tr.state, tr.finishedAt, tr.failed = "dead", time.Now(), failed
+			s.mu.Unlock()
+			return
+		}
+		tr.restarts++
+		tr.state = "pending"
+		tr.events = append(tr.events, &api.TaskEvent{Type: "Restarting", Time: time.Now().UnixNano(),
+			DisplayMessage: fmt.Sprintf("Task restarting in %s", delay)})
 		s.mu.Unlock()
-		close(tr.exited)
-	})
-	return nil
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-a.stopCh:
+		case <-s.ctx.Done():
+		}
+		t.Stop()
+		s.mu.Lock()
+		if a.desired != "run" || a.lost || s.ctx.Err() != nil {
+			tr.state, tr.finishedAt = "dead", time.Now()
+			s.mu.Unlock()
+			return
+		}
+		run, err = s.spawn(job, g, a, tr)
+		if err != nil {
+			tr.state, tr.finishedAt, tr.failed = "dead", time.Now(), true
+			tr.events = append(tr.events, &api.TaskEvent{Type: "Driver Failure", Time: time.Now().UnixNano(), DisplayMessage: err.Error()})
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+	}
 }
 
 func deref[T any](p *T) T {
@@ -369,6 +430,7 @@ func (s *Server) renderTemplate(data string, env map[string]string) (string, err
 // Nomad) and SIGKILL after its kill_timeout (default 5s). Callers hold s.mu.
 func (s *Server) stopAlloc(a *alloc, desc string) {
 	a.desired, a.clientDesc = "stop", desc
+	a.stopOnce.Do(func() { close(a.stopCh) })
 	s.removeServices(a)
 	a.modifyIndex = s.publish(api.TopicAllocation, "AllocationUpdated", a.id, map[string]any{"Allocation": a.stub()})
 	s.goTracked(func() {
@@ -376,10 +438,20 @@ func (s *Server) stopAlloc(a *alloc, desc string) {
 			a.checkStop()
 		}
 		var wg sync.WaitGroup
+		s.mu.Lock()
+		type target struct {
+			tr  *taskRun
+			cmd *exec.Cmd
+		}
+		var targets []target
 		for _, tr := range a.tasks {
-			if tr.cmd == nil {
-				continue
+			if tr.cmd != nil {
+				targets = append(targets, target{tr, tr.cmd})
 			}
+		}
+		s.mu.Unlock()
+		for _, tg := range targets {
+			tr, cmd := tg.tr, tg.cmd
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -393,15 +465,15 @@ func (s *Server) stopAlloc(a *alloc, desc string) {
 				if tr.task.KillTimeout != nil {
 					timeout = *tr.task.KillTimeout
 				}
-				tr.cmd.Process.Signal(sig)
+				cmd.Process.Signal(sig)
 				t := time.NewTimer(timeout)
 				defer t.Stop()
 				select {
 				case <-tr.exited:
 				case <-t.C:
-					syscall.Kill(-tr.cmd.Process.Pid, syscall.SIGKILL)
+					syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 				case <-s.ctx.Done():
-					syscall.Kill(-tr.cmd.Process.Pid, syscall.SIGKILL)
+					syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 				}
 			}()
 		}
@@ -415,15 +487,20 @@ var signals = map[string]syscall.Signal{"SIGTERM": syscall.SIGTERM, "SIGINT": sy
 func (a *alloc) killNow() {
 	a.killOnce.Do(func() {
 		a.s.mu.Lock()
+		a.stopOnce.Do(func() { close(a.stopCh) })
 		tasks := append([]*taskRun(nil), a.tasks...)
-		a.s.mu.Unlock()
+		var cmds []*exec.Cmd
 		for _, tr := range tasks {
-			if tr.cmd != nil && tr.cmd.Process != nil {
-				syscall.Kill(-tr.cmd.Process.Pid, syscall.SIGKILL)
+			cmds = append(cmds, tr.cmd)
+		}
+		a.s.mu.Unlock()
+		for _, cmd := range cmds {
+			if cmd != nil && cmd.Process != nil {
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			}
 		}
-		for _, tr := range tasks {
-			if tr.cmd != nil {
+		for i, tr := range tasks {
+			if cmds[i] != nil {
 				<-tr.exited
 			}
 		}

@@ -26,7 +26,10 @@
 // (NOMAD_ALLOC_INDEX, NOMAD_ADDR_<port>, NOMAD_META_*, ...), `${...}`
 // interpolation, and templates rendered with nomadService; their
 // services are registered in the catalogue when they start and removed
-// before they are signalled. Stopping an allocation sends the task's
+// before they are signalled. A task that fails while its allocation should
+// run is restarted per its group's restart policy (attempts and delay;
+// mode "delay" restarts without limit; the interval is not modelled), with
+// its templates rendered again. Stopping an allocation sends the task's
 // kill_signal and SIGKILL after kill_timeout. Scaling down stops the
 // highest-indexed slots first, as Nomad does. Nomad-native http and tcp
 // checks run at their interval.
@@ -690,7 +693,7 @@ func (s *Server) RegisterService(name, jobID string, addr string, port int, tags
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a := &alloc{s: s, id: newID(), job: jobID, group: name, name: fmt.Sprintf("%s.%s[0]", jobID, name), node: s.nodes[0],
-		clientStatus: "running", desired: "run", checks: map[string]*api.AllocCheckStatus{}, done: make(chan struct{}), createTime: time.Now()}
+		clientStatus: "running", desired: "run", checks: map[string]*api.AllocCheckStatus{}, done: make(chan struct{}), stopCh: make(chan struct{}), createTime: time.Now()}
 	s.allocs[a.id] = a
 	s.order = append(s.order, a.id)
 	reg := s.addService(a, name, addr, port, tags)
