@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -318,6 +319,7 @@ func printJobStatus(w io.Writer, st *nomad.JobStatus) {
 		for name, ts := range a.TaskStates {
 			tasks = append(tasks, name+"="+ts.State)
 		}
+		sort.Strings(tasks)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, a.ID[:8], a.NodeName, a.DesiredStatus, a.ClientStatus, strings.Join(tasks, ","))
 	}
 	tw.Flush()
