@@ -110,7 +110,7 @@ func (s *Server) startAlloc(job *api.Job, g *api.TaskGroup, index int, evalID st
 	node := s.nodes[0]
 	best := -1
 	for _, n := range s.nodes {
-		if m := s.placementFailureOn(job, g, n); m {
+		if !s.fits(g, n) {
 			continue
 		}
 		c := 0
@@ -202,20 +202,21 @@ func (s *Server) startAlloc(job *api.Job, g *api.TaskGroup, index int, evalID st
 	return a
 }
 
-func (s *Server) placementFailureOn(job *api.Job, g *api.TaskGroup, n *api.Node) bool {
+// fits reports whether node n has the drivers and devices of g's tasks.
+func (s *Server) fits(g *api.TaskGroup, n *api.Node) bool {
 	for _, t := range g.Tasks {
 		if d := n.Drivers[t.Driver]; d == nil {
-			return true
+			return false
 		}
 		if t.Resources != nil {
 			for _, dev := range t.Resources.Devices {
 				if !nodeHasDevice(n, dev) {
-					return true
+					return false
 				}
 			}
 		}
 	}
-	return false
+	return true
 }
 
 // fail marks an allocation that could not start. Callers hold s.mu.

@@ -922,11 +922,7 @@ func (s *Server) reconcile(job *api.Job, trigger string, replaceAll bool) *api.E
 	ev.CreateIndex = s.publish(api.TopicEvaluation, "EvaluationUpdated", ev.ID, map[string]any{"Evaluation": ev})
 	ev.ModifyIndex = ev.CreateIndex
 	s.evals[ev.ID] = ev
-	status := "running"
-	if *job.Type == api.JobTypeBatch {
-		status = "running"
-	}
-	job.Status = &status
+	job.Status = ptr("running")
 	return ev
 }
 
