@@ -119,6 +119,14 @@ type optionFunc func(*Client)
 
 func (f optionFunc) apply(c *Client) { f(c) }
 
+// WithHTTPClient sets the HTTP client (default: a client with its own
+// transport, closed by [Client.Close]; no overall timeout, the config's
+// timeouts apply). The Nomad model router passes one whose transport
+// picks a server per request.
+func WithHTTPClient(hc *http.Client) Option {
+	return optionFunc(func(c *Client) { c.hc, c.ownTransport = hc, nil })
+}
+
 // WithSleeper sets how the client waits between attempts (default: a
 // timer that returns early with ctx.Err() when ctx is done). Tests inject
 // one that records the delays and returns at once.

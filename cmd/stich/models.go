@@ -25,6 +25,8 @@ type modelFlags struct {
 	model     string
 	fallback  string
 	apiKeyEnv string
+	// clientOpts are passed to llm.NewClient (the Nomad model router).
+	clientOpts []llm.Option
 }
 
 func (f *modelFlags) register(fl *pflag.FlagSet) {
@@ -105,7 +107,7 @@ func (f *modelFlags) providers(scaffold codegen.Scaffold) (map[string]codegen.Pr
 	if err != nil || !ok {
 		return out, "scaffold", err
 	}
-	client, err := llm.NewClient(cfg)
+	client, err := llm.NewClient(cfg, f.clientOpts...)
 	if err != nil {
 		return nil, "", usageError{err}
 	}

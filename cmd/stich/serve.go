@@ -55,6 +55,7 @@ type serveFlags struct {
 	shutdownGrace  time.Duration
 	scaffoldDelay  time.Duration
 	models         modelFlags
+	nomadModels    nomadModelFlags
 	sandbox        sandboxFlags
 }
 
@@ -116,6 +117,7 @@ generations resume when the node starts again.`,
 	fl.IntVar(&f.createDaily, "create-daily-limit", 1000, "sessions a client IP may create per 24 h (0 disables)")
 	fl.DurationVar(&f.shutdownGrace, "shutdown-grace", 20*time.Second, "how long a graceful shutdown may take")
 	f.models.register(fl)
+	f.nomadModels.register(fl)
 	f.sandbox.register(fl)
 	fl.DurationVar(&f.scaffoldDelay, "scaffold-chunk-delay", 0, "pace the scaffold generator's streamed chunks like a model (e.g. 20ms); 0 streams at once")
 	return cmd
@@ -322,6 +324,11 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	if f.scaffoldDelay < 0 {
 		return usageError{errors.New("--scaffold-chunk-delay must not be negative")}
 	}
+	stopModelRouting, err := f.nomadModels.start(ctx, &f.models, log)
+	if err != nil {
+		return err
+	}
+	defer stopModelRouting()
 	providers, defaultProvider, err := f.models.providers(codegen.Scaffold{ChunkDelay: f.scaffoldDelay})
 	if err != nil {
 		return err

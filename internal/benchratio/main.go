@@ -97,6 +97,23 @@ var absoluteTargets = []struct {
 		}
 		return out, ok
 	}},
+	{"model router overhead <= 0.5 ms (p50)", func(_ map[string]float64, m map[string]map[string]float64) (string, bool) {
+		mm := m["BenchmarkRouterOverhead"]
+		if mm["direct-p50-µs"] == 0 {
+			return "", true
+		}
+		o := mm["overhead-p50-µs"]
+		return fmt.Sprintf("direct p50 %.0f µs, through the router %.0f µs, overhead %+.0f µs", mm["direct-p50-µs"], mm["router-p50-µs"], o), o <= 500
+	}},
+	{"Nomad service change to routing within one blocking query + 1 ms (p50)", func(_ map[string]float64, m map[string]map[string]float64) (string, bool) {
+		mm := m["BenchmarkServiceChangeToRouting"]
+		q := mm["bare-query-p50-µs"]
+		if q == 0 {
+			return "", true
+		}
+		a, l := mm["appear-to-routed-p50-µs"], mm["leave-to-dropped-p50-µs"]
+		return fmt.Sprintf("bare blocking query %.0f µs, appear→routed %.0f µs, leave→dropped %.0f µs", q, a, l), a <= q+1000 && l <= q+1000
+	}},
 	{"llm client first token overhead <= 2 ms", func(ns map[string]float64, _ map[string]map[string]float64) (string, bool) {
 		s, r := ns["BenchmarkFirstToken/stich"], ns["BenchmarkFirstToken/reference"]
 		if s == 0 || r == 0 {

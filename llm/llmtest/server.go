@@ -58,6 +58,9 @@ type Script struct {
 	Models []string `json:"models,omitempty"`
 	// Responses are used in order (see the package doc).
 	Responses []Response `json:"responses"`
+	// MaxModelLen, when set, is reported as each model's max_model_len
+	// in GET /v1/models, as vLLM does.
+	MaxModelLen int `json:"max_model_len,omitempty"`
 }
 
 // Usage is a usage object as the server reports it.
@@ -178,6 +181,7 @@ type Server struct {
 	script *Script
 
 	mu          sync.Mutex
+	waiting     int
 	used        []bool
 	requests    []Request
 	disconnects int
@@ -193,6 +197,7 @@ func NewServer(script *Script) *Server {
 	mux.HandleFunc("POST /v1/chat/completions", s.chat)
 	mux.HandleFunc("POST /chat/completions", s.chat)
 	mux.HandleFunc("GET /v1/models", s.models)
+	mux.HandleFunc("GET /metrics", s.metrics)
 	s.ts = httptest.NewServer(mux)
 	s.URL = s.ts.URL + "/v1"
 	return s
@@ -246,18 +251,44 @@ func (s *Server) Mismatches() []string {
 	return append([]string(nil), s.mismatches...)
 }
 
+// SetWaiting sets the queue depth GET /metrics reports as vLLM's
+// vllm:num_requests_waiting gauge.
+func (s *Server) SetWaiting(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.waiting = n
+}
+
+// metrics answers like vLLM's Prometheus endpoint: the running and waiting
+// request gauges, labelled with the model.
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	waiting, running := s.waiting, s.active
+	s.mu.Unlock()
+	model := "default"
+	if len(s.script.Models) > 0 {
+		model = s.script.Models[0]
+	}
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	fmt.Fprintf(w, "# HELP vllm:num_requests_running Number of requests in model execution batches.\n# TYPE vllm:num_requests_running gauge\n")
+	fmt.Fprintf(w, "vllm:num_requests_running{engine=\"0\",model_name=%q} %d.0\n", model, running)
+	fmt.Fprintf(w, "# HELP vllm:num_requests_waiting Number of requests waiting to be processed.\n# TYPE vllm:num_requests_waiting gauge\n")
+	fmt.Fprintf(w, "vllm:num_requests_waiting{engine=\"0\",model_name=%q} %d.0\n", model, waiting)
+}
+
 func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 	type model struct {
-		ID      string `json:"id"`
-		Object  string `json:"object"`
-		OwnedBy string `json:"owned_by"`
+		ID          string `json:"id"`
+		Object      string `json:"object"`
+		OwnedBy     string `json:"owned_by"`
+		MaxModelLen int    `json:"max_model_len,omitempty"`
 	}
 	out := struct {
 		Object string  `json:"object"`
 		Data   []model `json:"data"`
 	}{Object: "list"}
 	for _, m := range s.script.Models {
-		out.Data = append(out.Data, model{m, "model", "llmtest"})
+		out.Data = append(out.Data, model{m, "model", "llmtest", s.script.MaxModelLen})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
