@@ -134,7 +134,10 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 	// wake those sessions at once so interrupted generations resume.
 	cfg.Cluster.AlarmsFireOnStart = true
 	kinds := []cluster.Kind{
-		{Name: KindSession, New: func(ref *cluster.GrainRef) actor.Actor { return newSessionGrain(rt, ref) }},
+		{Name: KindSession, New: func(ref *cluster.GrainRef) actor.Actor { return newSessionGrain(rt, ref) },
+			// Only CreateSession makes a session: a lookup of an unknown id
+			// writes nothing (cluster.ErrNoSuchGrain, NOT_FOUND in Call).
+			Creates: func(msg any) bool { _, ok := msg.(*actorsv1.CreateSession); return ok }},
 		{Name: KindRateLimit, Ephemeral: true, New: func(ref *cluster.GrainRef) actor.Actor { return newRateLimitGrain(rt, ref) }},
 		{Name: KindSandbox, Ephemeral: true, New: func(ref *cluster.GrainRef) actor.Actor { return newSandboxGrain(rt, ref) }},
 		{Name: KindApps, New: func(ref *cluster.GrainRef) actor.Actor { return newAppsGrain(rt, ref) }},

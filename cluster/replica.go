@@ -53,6 +53,14 @@ var (
 	// ErrNoQuorum reports a write or activation that could not reach a
 	// majority of the grain's replica set.
 	ErrNoQuorum = errors.New("cluster: no majority of the grain's replicas answered")
+	// ErrOutcomeUnknown reports a write that left this node but was not
+	// acknowledged by a majority: it may be lost, or applied later (when
+	// a copy that holds it becomes the newest). Resending it blindly may
+	// apply it twice; the caller must read the grain to find out.
+	ErrOutcomeUnknown = errors.New("cluster: the write may or may not have been applied")
+	// ErrNoSuchGrain answers a lookup (see [Kind.Creates]) of a grain that
+	// no majority of its replicas holds a copy of.
+	ErrNoSuchGrain = errors.New("cluster: no such grain")
 )
 
 // Replication timeouts.
@@ -122,6 +130,13 @@ type replicator struct {
 	kick   chan struct{} // wakes the anti-entropy loop
 
 	clustered atomic.Bool // the node has seen another member (persisted)
+	// incarnation identifies this data folder (replica_incarnation.go);
+	// repairedCh is closed, and repairedFlag set, once the node answers
+	// promises.
+	incarnation  string
+	repairedCh   chan struct{}
+	repairedFlag atomic.Bool
+	repairedOnce sync.Once
 	// solo is the one claim every activation shares while the node has
 	// never been clustered; fenced once it is.
 	solo   *claim
@@ -131,7 +146,8 @@ type replicator struct {
 
 func newReplicator(n *Node, r int) *replicator {
 	ctx, cancel := context.WithCancel(context.Background())
-	rep := &replicator{n: n, r: r, claims: map[string]*claim{}, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1)}
+	rep := &replicator{n: n, r: r, claims: map[string]*claim{}, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1),
+		repairedCh: make(chan struct{})}
 	rep.solo = &claim{r: rep, solo: true}
 	return rep
 }
@@ -463,6 +479,9 @@ func (r *replicator) acquireClaim(ctx context.Context, kind, identity string) (*
 	if r.n.solitary() {
 		return nil, fmt.Errorf("%w: %s: this node has not rejoined its cluster yet", ErrMoving, key)
 	}
+	if err := r.awaitRepaired(ctx); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrMoving, key, err)
+	}
 	v := r.n.currentView()
 	set, followers := r.replicaSet(v, kind, identity, false)
 	quorum := len(set)/2 + 1
@@ -614,6 +633,16 @@ func (r *replicator) acquireClaim(ctx context.Context, kind, identity string) (*
 		return nil, fmt.Errorf("%w: %s: only %d of %d replicas hold its newest copy (%w)", ErrMoving, key, have, len(set), ErrNoQuorum)
 	}
 	r.register(c)
+	// A higher promise given after ours and before register saw no claim
+	// to fence: check for one now (invariant 8).
+	if rec, err := readRecord(r.n.store.db, kind, identity); err != nil || rec.promised > epoch {
+		r.drop(c)
+		c.fence()
+		if err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %s: epoch %d was superseded by a promise of %d", ErrMoving, key, epoch, rec.promised)
+	}
 	if prev != nil {
 		// Record the new set through a majority of both sets before
 		// serving: later claims then find it in any majority of the old.
@@ -714,6 +743,10 @@ func (c *claim) commit(b *Batch) error {
 	if len(write) > maxReplFrame-frameHeader {
 		return fmt.Errorf("cluster: write %s: %d bytes, more than the %d a replicated write may carry", c.key, len(write), maxReplFrame-frameHeader)
 	}
+	// Nothing has left the node yet: a superseded claim fails plainly.
+	if err := c.checkPromise(); err != nil {
+		return err
+	}
 	followers := *c.followers.Load()
 	inSet := len(followers) // followers[:inSet] are of the claim's set
 	jointAcks, jointIn := 0, []bool(nil)
@@ -739,16 +772,24 @@ func (c *claim) commit(b *Batch) error {
 	}
 	// The local copy, in parallel with the followers'.
 	unlock := c.r.locks.lock(c.key)
-	if c.fenced.Load() {
+	rec, err := readRecord(c.r.n.store.db, c.kind, c.identity)
+	switch {
+	case err != nil:
+	case c.fenced.Load():
 		err = ErrFenced
-	} else {
+	case rec.promised > c.epoch:
+		// Never lower a promise (invariant 8): a newer claim owns the grain.
+		err = fmt.Errorf("%w: %s promised epoch %d here", ErrFenced, c.key, rec.promised)
+	default:
 		_ = b.b.Set(replicaKey(c.kind, c.identity), replicaRecord{promised: c.epoch, v: next, set: c.setNames}.encode(), nil)
 		err = b.commitLocal()
 	}
 	unlock()
 	if err != nil {
+		c.r.stats.writesFailed.Add(1)
 		c.fence()
-		return err
+		// The followers were sent the write: it may be applied there.
+		return fmt.Errorf("%w: write %s: %w", ErrOutcomeUnknown, c.key, err)
 	}
 	c.v = next
 	acks, answered := 1, 0
@@ -789,12 +830,28 @@ wait:
 		c.r.stats.writesFailed.Add(1)
 		c.fence()
 		if c.joint != nil && jointAcks < c.joint.quorum {
-			return fmt.Errorf("cluster: write %s: %d of its previous replica set %v synced: %w", c.key, jointAcks, c.joint.names, ErrNoQuorum)
+			return fmt.Errorf("%w: write %s: %d of its previous replica set %v synced: %w", ErrOutcomeUnknown, c.key, jointAcks, c.joint.names, ErrNoQuorum)
 		}
-		return fmt.Errorf("cluster: write %s: %d of %d replicas synced: %w", c.key, acks, len(c.setNames), ErrNoQuorum)
+		return fmt.Errorf("%w: write %s: %d of %d replicas synced: %w", ErrOutcomeUnknown, c.key, acks, len(c.setNames), ErrNoQuorum)
 	}
 	c.joint = nil
 	c.r.stats.writesAcked.Add(1)
+	return nil
+}
+
+// checkPromise fences the claim, and fails, when this node promised a
+// newer epoch of the grain than the claim's.
+func (c *claim) checkPromise() error {
+	unlock := c.r.locks.lock(c.key)
+	rec, err := readRecord(c.r.n.store.db, c.kind, c.identity)
+	unlock()
+	if err != nil {
+		return err
+	}
+	if rec.promised > c.epoch {
+		c.fence()
+		return fmt.Errorf("%w: %s promised epoch %d here", ErrFenced, c.key, rec.promised)
+	}
 	return nil
 }
 
@@ -875,6 +932,9 @@ func (r *replicator) sendInstall(ctx context.Context, m NodeMeta, snap *clusterv
 
 // servePromise handles a new owner asking for a promise.
 func (r *replicator) servePromise(m *clusterv1.ReplicaPromise) *clusterv1.ReplicaPromiseReply {
+	if err := r.awaitRepaired(r.ctx); err != nil {
+		return &clusterv1.ReplicaPromiseReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_UNAVAILABLE, Message: err.Error()}}
+	}
 	ok, rec, exists, err := r.promiseLocal(m.GetKind(), m.GetIdentity(), m.GetEpoch())
 	if err != nil {
 		return &clusterv1.ReplicaPromiseReply{Error: routeErrorFromGo(err)}
@@ -916,8 +976,13 @@ func (r *replicator) serveWrites(ws []*clusterv1.ReplicaWrite) []*clusterv1.Repl
 		case m.GetEpoch() < rec.promised:
 			replies[i] = &clusterv1.ReplicaWriteReply{Promised: rec.promised}
 			continue
+		case !rec.v.less(next) && next.epoch == rec.v.epoch && m.GetEpoch() == next.epoch:
+			replies[i] = &clusterv1.ReplicaWriteReply{Ok: true} // already applied: the same chain
+			continue
 		case !rec.v.less(next):
-			replies[i] = &clusterv1.ReplicaWriteReply{Ok: true} // already applied
+			// A copy of another epoch, not older: this write is not in its
+			// history, and its writer is superseded (invariant 9).
+			replies[i] = &clusterv1.ReplicaWriteReply{Promised: max(rec.promised, rec.v.epoch)}
 			continue
 		case rec.v != versionOf(m.GetPrev()):
 			replies[i] = &clusterv1.ReplicaWriteReply{Behind: true}
@@ -950,9 +1015,19 @@ func (r *replicator) serveWrites(ws []*clusterv1.ReplicaWrite) []*clusterv1.Repl
 	return replies
 }
 
-// install installs snap locally if it is newer than the local copy (or
-// the local copy is empty). epoch is the sender's claim; 0 for
-// anti-entropy. It reports whether it replaced the local copy.
+// install brings the local copy of a grain to snap. epoch is the
+// sender's claim, 0 for anti-entropy. It reports whether the local copy
+// now holds snap's version (or, from the owner, a later version of the
+// owner's own chain):
+//
+//   - from the owner (epoch at least the promise), any copy that is not
+//     of the owner's chain and at least as new is replaced, even by an
+//     older version: a copy the owner did not catch up from holds only
+//     writes no majority acknowledged (invariant 10);
+//   - from anti-entropy, only an older copy (or none) is replaced, and a
+//     newer copy answers false (invariant 6);
+//   - the promise is raised to the snapshot's epoch, and to the sender's
+//     (invariant 11).
 func (r *replicator) install(snap *clusterv1.ReplicaSnapshot, epoch uint64) (bool, error) {
 	kind, identity := snap.GetKind(), snap.GetIdentity()
 	key := grainKey(kind, identity)
@@ -970,23 +1045,45 @@ func (r *replicator) install(snap *clusterv1.ReplicaSnapshot, epoch uint64) (boo
 		return false, err
 	}
 	sv := versionOf(snap.GetVersion())
-	newer := rec.v.less(sv) || (!exists && sv == rec.v && (len(snap.GetEntries()) > 0 || snap.GetAlarmUnixNano() != 0))
-	if !newer {
-		return false, nil
+	nonEmpty := len(snap.GetEntries()) > 0 || snap.GetAlarmUnixNano() != 0
+	promised := max(rec.promised, epoch, sv.epoch)
+	var replace bool
+	switch {
+	case sv == rec.v && (exists || !nonEmpty):
+		replace = false // the same copy
+	case epoch != 0:
+		// Ahead in the owner's own chain (a later write overtook the
+		// snapshot): holds it.
+		replace = !(rec.v.epoch == epoch && sv.less(rec.v))
+	case rec.v.less(sv) || sv == rec.v:
+		replace = true
+	default:
+		return false, nil // anti-entropy offered an older copy
 	}
-	if epoch > rec.promised {
-		r.fenceOlder(key, epoch)
+	if promised > rec.promised {
+		r.fenceOlder(key, promised)
 	}
-	return true, r.n.store.installSnapshot(snap, replicaRecord{promised: max(rec.promised, epoch), v: sv, set: snap.GetSet()})
+	if !replace {
+		if promised > rec.promised {
+			rec.promised = promised
+			return true, r.n.store.writeRecord(kind, identity, rec)
+		}
+		return true, nil
+	}
+	return true, r.n.store.installSnapshot(snap, replicaRecord{promised: promised, v: sv, set: snap.GetSet()})
 }
 
 func (r *replicator) serveInstall(m *clusterv1.ReplicaInstall) *clusterv1.ReplicaWriteReply {
-	if _, err := r.install(m.GetSnapshot(), m.GetEpoch()); err != nil {
-		if errors.Is(err, ErrFenced) {
-			rec, _ := readRecord(r.n.store.db, m.GetSnapshot().GetKind(), m.GetSnapshot().GetIdentity())
-			return &clusterv1.ReplicaWriteReply{Promised: rec.promised}
-		}
+	holds, err := r.install(m.GetSnapshot(), m.GetEpoch())
+	switch {
+	case errors.Is(err, ErrFenced):
+		rec, _ := readRecord(r.n.store.db, m.GetSnapshot().GetKind(), m.GetSnapshot().GetIdentity())
+		return &clusterv1.ReplicaWriteReply{Promised: rec.promised}
+	case err != nil:
 		return &clusterv1.ReplicaWriteReply{Error: routeErrorFromGo(err)}
+	case !holds:
+		return &clusterv1.ReplicaWriteReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_UNSPECIFIED,
+			Message: fmt.Sprintf("%s holds a newer copy of %s than the version %d.%d offered", r.n.cfg.Name, grainKey(m.GetSnapshot().GetKind(), m.GetSnapshot().GetIdentity()), m.GetSnapshot().GetVersion().GetEpoch(), m.GetSnapshot().GetVersion().GetLsn())}}
 	}
 	return &clusterv1.ReplicaWriteReply{Ok: true}
 }
@@ -1004,8 +1101,14 @@ func (r *replicator) serveFetch(m *clusterv1.ReplicaFetch) *clusterv1.ReplicaSna
 // serveDigest answers which of the listed copies this node holds an older
 // version of (or none).
 func (r *replicator) serveDigest(m *clusterv1.ReplicaDigest) *clusterv1.ReplicaDigestReply {
-	out := &clusterv1.ReplicaDigestReply{}
+	learn := !r.repairedFlag.Load()
+	out := &clusterv1.ReplicaDigestReply{Repairing: learn}
 	for _, g := range m.GetGrains() {
+		if learn && g.GetPromised() > 0 {
+			if err := r.raisePromise(g.GetKind(), g.GetIdentity(), g.GetPromised()); err != nil {
+				return &clusterv1.ReplicaDigestReply{Error: routeErrorFromGo(err)}
+			}
+		}
 		rec, err := readRecord(r.n.store.db, g.GetKind(), g.GetIdentity())
 		if err != nil {
 			return &clusterv1.ReplicaDigestReply{Error: routeErrorFromGo(err)}
@@ -1044,7 +1147,7 @@ func (r *replicator) antiEntropyLoop() {
 		if r.n.alone() {
 			continue
 		}
-		err := r.repair(r.ctx, false)
+		err := errors.Join(r.pullRepair(r.ctx), r.repair(r.ctx, false))
 		if err == nil || r.ctx.Err() != nil {
 			backoff = 0
 			retry.Stop()
@@ -1069,6 +1172,12 @@ const digestChunk = 256
 // of its replica set (computed without this node when leaving), and
 // installs it on those that hold an older copy or none.
 func (r *replicator) repair(ctx context.Context, leaving bool) error {
+	return r.repairMembers(ctx, leaving, nil)
+}
+
+// repairMembers is repair, to every member or to only one (a pull from a
+// new incarnation: then copies and promises alone are offered too).
+func (r *replicator) repairMembers(ctx context.Context, leaving bool, only *NodeMeta) error {
 	v := r.n.currentView()
 	digests := map[string][]*clusterv1.GrainVersion{}
 	targets := map[string]NodeMeta{}
@@ -1078,7 +1187,7 @@ func (r *replicator) repair(ctx context.Context, leaving bool) error {
 			return err
 		}
 		exists, err := r.n.store.grainExists(kind, identity)
-		if err != nil || !exists {
+		if err != nil || (!exists && (only == nil || rec.promised == 0)) {
 			return err
 		}
 		if k, ok := r.n.kinds[kind]; ok && k.Ephemeral {
@@ -1086,11 +1195,15 @@ func (r *replicator) repair(ctx context.Context, leaving bool) error {
 		}
 		_, others := r.replicaSet(v, kind, identity, leaving)
 		for _, m := range others {
-			if m.Name == r.n.cfg.Name {
+			if m.Name == r.n.cfg.Name || (only != nil && m.Name != only.Name) {
 				continue
 			}
 			targets[m.Name] = m
-			digests[m.Name] = append(digests[m.Name], &clusterv1.GrainVersion{Kind: kind, Identity: identity, Version: rec.v.proto()})
+			g := &clusterv1.GrainVersion{Kind: kind, Identity: identity, Version: rec.v.proto()}
+			if only != nil {
+				g.Promised = rec.promised
+			}
+			digests[m.Name] = append(digests[m.Name], g)
 		}
 		return nil
 	})
@@ -1153,6 +1266,12 @@ func (n *Node) serveReplica(msg any, reply func(proto.Message)) bool {
 			return true
 		}
 		n.goServe(func() { reply(r.serveFetch(m)) })
+	case *clusterv1.ReplicaPull:
+		if r == nil {
+			reply(&clusterv1.ReplicaPullReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_INTERNAL, Message: "replication is off on " + n.cfg.Name}})
+			return true
+		}
+		n.goServe(func() { reply(r.servePull(m)) })
 	case *clusterv1.ReplicaDigest:
 		if r == nil {
 			reply(&clusterv1.ReplicaDigestReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_INTERNAL, Message: "replication is off on " + n.cfg.Name}})

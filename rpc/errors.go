@@ -25,6 +25,9 @@ var grainCodes = map[actorsv1.ErrorCode]connect.Code{
 	actorsv1.ErrorCode_ERROR_CODE_RESOURCE_EXHAUSTED:  connect.CodeResourceExhausted,
 	actorsv1.ErrorCode_ERROR_CODE_ALREADY_EXISTS:      connect.CodeAlreadyExists,
 	actorsv1.ErrorCode_ERROR_CODE_INTERNAL:            connect.CodeInternal,
+	// NB: Unknown, not Unavailable or Aborted: the client must not read
+	// it as "nothing happened, retry" (the write may have been applied).
+	actorsv1.ErrorCode_ERROR_CODE_OUTCOME_UNKNOWN: connect.CodeUnknown,
 }
 
 // toConnect translates an error from below into a Connect error with a
