@@ -39,6 +39,13 @@ type Kind struct {
 	// that does not exist writes nothing anywhere. Nil: every message may
 	// create the grain. Called on any goroutine; must not block.
 	Creates func(msg any) bool
+	// Reads, when set, reports whether a message only reads the grain.
+	// Such a call to a replicated grain is served only after its owner
+	// confirmed with a majority of the grain's replicas that its claim is
+	// still the newest; otherwise it fails with [ErrUnconfirmed] (an owner
+	// cut off from its replicas serves no stale state). Nil: no message is
+	// confirmed. Called on any goroutine; must not block.
+	Reads func(msg any) bool
 }
 
 // GrainRef is what an activation knows of itself and its node.

@@ -590,13 +590,12 @@ func (r *replicator) acquireClaim(ctx context.Context, kind, identity string) (*
 		}
 	}
 	if !newest.self {
-		res, err := r.ask(ctx, newest.m, &clusterv1.ReplicaFetch{Kind: kind, Identity: identity})
+		snap, err := r.fetch(ctx, newest.m, kind, identity)
+		if errors.Is(err, errSnapshotTooLarge) {
+			return nil, err // not "moving": it never will
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: fetching %s from %s: %w", ErrMoving, key, newest.m.Name, err)
-		}
-		snap, ok := res.(*clusterv1.ReplicaSnapshot)
-		if !ok || snap.GetError() != nil {
-			return nil, fmt.Errorf("%w: %s answered %T to a fetch of %s", ErrMoving, newest.m.Name, res, key)
 		}
 		if _, err := r.install(snap, epoch); err != nil {
 			return nil, err
@@ -906,22 +905,36 @@ func (c *claim) judge(res replReply) int {
 
 // sendSnapshot installs this node's copy of the grain on m.
 func (c *claim) sendSnapshot(ctx context.Context, m NodeMeta) error {
-	snap, _, err := c.r.n.store.snapshot(c.kind, c.identity)
-	if err != nil {
-		return err
-	}
-	return c.r.sendInstall(ctx, m, snap, c.epoch)
+	return c.r.sendInstall(ctx, m, c.kind, c.identity, c.epoch)
 }
 
-func (r *replicator) sendInstall(ctx context.Context, m NodeMeta, snap *clusterv1.ReplicaSnapshot, epoch uint64) error {
-	res, err := r.ask(ctx, m, &clusterv1.ReplicaInstall{Snapshot: snap, Epoch: epoch})
+// fetch fetches m's whole copy of a grain, in chunks (repl_bulk.go).
+func (r *replicator) fetch(ctx context.Context, m NodeMeta, kind, identity string) (*clusterv1.ReplicaSnapshot, error) {
+	if r.cutOff(m.Name) {
+		return nil, fmt.Errorf("cluster: %s is cut off (test)", m.Name)
+	}
+	ctx, cancel := context.WithTimeout(ctx, bulkTimeout)
+	defer cancel()
+	return r.tr.fetchSnapshot(ctx, m, kind, identity)
+}
+
+// bulkTimeout bounds one whole-copy transfer (each chunk has
+// replicaTimeout).
+const bulkTimeout = 5 * time.Minute
+
+// sendInstall installs this node's copy of a grain on m, in chunks
+// (repl_bulk.go).
+func (r *replicator) sendInstall(ctx context.Context, m NodeMeta, kind, identity string, epoch uint64) error {
+	if r.cutOff(m.Name) {
+		return fmt.Errorf("cluster: %s is cut off (test)", m.Name)
+	}
+	ctx, cancel := context.WithTimeout(ctx, bulkTimeout)
+	defer cancel()
+	rep, err := r.tr.installCopy(ctx, m, kind, identity, epoch)
 	if err != nil {
 		return err
 	}
-	rep, ok := res.(*clusterv1.ReplicaWriteReply)
 	switch {
-	case !ok:
-		return fmt.Errorf("cluster: %s answered %T to an install", m.Name, res)
 	case rep.GetError() != nil:
 		return fmt.Errorf("cluster: %s refused an install: %s", m.Name, rep.GetError().GetMessage())
 	case !rep.GetOk():
@@ -1088,16 +1101,6 @@ func (r *replicator) serveInstall(m *clusterv1.ReplicaInstall) *clusterv1.Replic
 	return &clusterv1.ReplicaWriteReply{Ok: true}
 }
 
-func (r *replicator) serveFetch(m *clusterv1.ReplicaFetch) *clusterv1.ReplicaSnapshot {
-	unlock := r.locks.lock(grainKey(m.GetKind(), m.GetIdentity()))
-	defer unlock()
-	snap, _, err := r.n.store.snapshot(m.GetKind(), m.GetIdentity())
-	if err != nil {
-		return &clusterv1.ReplicaSnapshot{Error: routeErrorFromGo(err)}
-	}
-	return snap
-}
-
 // serveDigest answers which of the listed copies this node holds an older
 // version of (or none).
 func (r *replicator) serveDigest(m *clusterv1.ReplicaDigest) *clusterv1.ReplicaDigestReply {
@@ -1227,10 +1230,7 @@ func (r *replicator) repairMembers(ctx context.Context, leaving bool, only *Node
 				break
 			}
 			for _, g := range rep.GetBehind() {
-				snap, _, err := r.n.store.snapshot(g.GetKind(), g.GetIdentity())
-				if err == nil {
-					err = r.sendInstall(ctx, m, snap, 0)
-				}
+				err := r.sendInstall(ctx, m, g.GetKind(), g.GetIdentity(), 0)
 				if err == nil {
 					r.stats.repairInstalls.Add(1)
 				}
@@ -1254,18 +1254,12 @@ func (n *Node) serveReplica(msg any, reply func(proto.Message)) bool {
 			return true
 		}
 		n.goServe(func() { reply(r.servePromise(m)) })
-	case *clusterv1.ReplicaInstall:
+	case *clusterv1.ReplicaConfirm:
 		if r == nil {
-			reply(&clusterv1.ReplicaWriteReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_INTERNAL, Message: "replication is off on " + n.cfg.Name}})
+			reply(&clusterv1.ReplicaConfirmReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_INTERNAL, Message: "replication is off on " + n.cfg.Name}})
 			return true
 		}
-		n.goServe(func() { reply(r.serveInstall(m)) })
-	case *clusterv1.ReplicaFetch:
-		if r == nil {
-			reply(&clusterv1.ReplicaSnapshot{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_INTERNAL, Message: "replication is off on " + n.cfg.Name}})
-			return true
-		}
-		n.goServe(func() { reply(r.serveFetch(m)) })
+		n.goServe(func() { reply(r.serveConfirm(m)) })
 	case *clusterv1.ReplicaPull:
 		if r == nil {
 			reply(&clusterv1.ReplicaPullReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_INTERNAL, Message: "replication is off on " + n.cfg.Name}})

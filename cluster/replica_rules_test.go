@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -246,5 +247,54 @@ func TestRuleWipedNodeIsNewIncarnation(t *testing.T) {
 	}
 	if rep := b.repl.servePromise(&clusterv1.ReplicaPromise{Kind: "counter", Identity: id, Epoch: 60, From: "y"}); !rep.GetOk() {
 		t.Fatalf("repaired b refused epoch 60: %v", rep)
+	}
+}
+
+// TestRuleMinorityOwnerServesNoRead: an owner cut off from its replicas
+// (which then claim the grain and write to it on the majority side)
+// answers reads with ErrUnconfirmed instead of its stale state.
+func TestRuleMinorityOwnerServesNoRead(t *testing.T) {
+	tc := newReplicatedCluster(t, "a", "b", "c")
+	const id = "fenced-read"
+	if _, err := appendVia(tc.nodes["a"], id); err != nil {
+		t.Fatal(err)
+	}
+	ownerName, _ := tc.nodes["a"].Owner("counter", id)
+	owner := tc.nodes[ownerName]
+	var others []*Node
+	for name, n := range tc.nodes {
+		if name != ownerName {
+			others = append(others, n)
+		}
+	}
+	// Partition: the owner on one side, the other two on the other.
+	isOwner := func(name string) bool { return name == ownerName }
+	notOwner := func(name string) bool { return name != ownerName }
+	owner.repl.unreachable.Store(&notOwner)
+	for _, n := range others {
+		n.repl.unreachable.Store(&isOwner)
+	}
+	// The majority side claims the grain and writes (as it would once its
+	// views dropped the owner).
+	c, err := others[0].repl.acquireClaim(context.Background(), "counter", id)
+	if err != nil {
+		t.Fatalf("the majority side's claim: %v", err)
+	}
+	gs, _ := others[0].store.Grain("counter", id)
+	b := gs.NewBatch()
+	b.Put("count", []byte("2"))
+	if err := c.commit(b); err != nil {
+		t.Fatalf("the majority side's write: %v", err)
+	}
+	b.Close()
+	others[0].repl.drop(c)
+	// The cut-off owner still holds its activation; a read through it must
+	// not answer its count of 1.
+	got, err := tc.call(owner, id, false)
+	if err == nil {
+		t.Fatalf("the cut-off owner served a read: count %d (the majority side wrote 2)", got)
+	}
+	if !errors.Is(err, ErrUnconfirmed) {
+		t.Fatalf("the cut-off owner's read: %v, want ErrUnconfirmed", err)
 	}
 }

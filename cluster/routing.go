@@ -196,6 +196,12 @@ func (n *Node) callLocal(ctx context.Context, kind, identity string, msg any) (a
 		if err != nil {
 			return nil, err
 		}
+		if n.readOnly(kind, msg) && e.claim != nil {
+			if err := e.claim.confirm(ctx); err != nil {
+				n.release(e)
+				return nil, err
+			}
+		}
 		f := n.system.Root.RequestFuture(e.pid, msg, timeout)
 		res, err := n.wait(ctx, f)
 		n.release(e)
@@ -224,7 +230,7 @@ func (n *Node) forward(ctx context.Context, owner NodeMeta, kind, identity strin
 	}
 	key := grainKey(kind, identity)
 	for attempt := 0; ; attempt++ {
-		pid, err := n.locate(ctx, owner, key, kind, identity, n.lookupOnly(kind, msg))
+		pid, err := n.locate(ctx, owner, key, kind, identity, n.lookupOnly(kind, msg), n.readOnly(kind, msg))
 		if err != nil {
 			return nil, err
 		}
@@ -252,6 +258,13 @@ type cachedPID struct {
 	version uint64
 }
 
+// readOnly reports whether msg, sent to a grain of kind, must be confirmed
+// (see [Kind.Reads]).
+func (n *Node) readOnly(kind string, msg any) bool {
+	k, ok := n.kinds[kind]
+	return ok && k.Reads != nil && k.Reads(msg)
+}
+
 // lookupOnly reports whether msg, sent to a grain of kind, must not create
 // it (see [Kind.Creates]).
 func (n *Node) lookupOnly(kind string, msg any) bool {
@@ -259,16 +272,17 @@ func (n *Node) lookupOnly(kind string, msg any) bool {
 	return ok && k.Creates != nil && !k.Creates(msg)
 }
 
-func (n *Node) locate(ctx context.Context, owner NodeMeta, key, kind, identity string, mustExist bool) (*actor.PID, error) {
+func (n *Node) locate(ctx context.Context, owner NodeMeta, key, kind, identity string, mustExist, confirm bool) (*actor.PID, error) {
 	version := n.viewVersion.Load()
-	if v, ok := n.pids.Load(key); ok {
+	// NB: a read asks the owner every time, which confirms its claim.
+	if v, ok := n.pids.Load(key); ok && !confirm {
 		c := v.(cachedPID)
 		if c.version == version && c.owner == owner.Name {
 			return c.pid, nil
 		}
 	}
 	dl, _ := ctx.Deadline()
-	f := n.system.Root.RequestFuture(activatorPID(owner), &clusterv1.Locate{Kind: kind, Identity: identity, DeadlineUnixNano: dl.UnixNano(), MustExist: mustExist},
+	f := n.system.Root.RequestFuture(activatorPID(owner), &clusterv1.Locate{Kind: kind, Identity: identity, DeadlineUnixNano: dl.UnixNano(), MustExist: mustExist, Confirm: confirm},
 		time.Until(dl)+50*time.Millisecond) // the owner's own deadline error, more precise, arrives first
 	res, err := n.wait(ctx, f)
 	switch {
@@ -307,6 +321,8 @@ func routeErrorToGo(e *clusterv1.RouteError, kind, identity string) error {
 		return fmt.Errorf("cluster: %s: %w", e.GetMessage(), context.DeadlineExceeded)
 	case clusterv1.RouteError_CODE_NOT_FOUND:
 		return fmt.Errorf("%w: %s/%s", ErrNoSuchGrain, kind, identity)
+	case clusterv1.RouteError_CODE_UNCONFIRMED:
+		return fmt.Errorf("%w: %s", ErrUnconfirmed, e.GetMessage())
 	}
 	return fmt.Errorf("cluster: remote: %s", e.GetMessage())
 }
@@ -329,6 +345,8 @@ func routeErrorFromGo(err error) *clusterv1.RouteError {
 		return &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_DEADLINE_EXCEEDED, Message: err.Error()}
 	case errors.Is(err, ErrNoSuchGrain):
 		return &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_NOT_FOUND, Message: err.Error()}
+	case errors.Is(err, ErrUnconfirmed):
+		return &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_UNCONFIRMED, Message: err.Error()}
 	}
 	return &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_INTERNAL, Message: err.Error()}
 }
@@ -347,7 +365,7 @@ func (a *activator) Receive(c actor.Context) {
 	reply := func(m proto.Message) { n.system.Root.Send(sender, m) }
 	switch m := c.Message().(type) {
 	case *clusterv1.Locate:
-		if pid := n.activeLocal(m.GetKind(), m.GetIdentity()); pid != nil {
+		if pid := n.activeLocal(m.GetKind(), m.GetIdentity()); pid != nil && !m.GetConfirm() {
 			reply(&clusterv1.LocateReply{Address: pid.GetAddress(), Id: pid.GetId()})
 			return
 		}
@@ -413,6 +431,12 @@ func (n *Node) serveLocate(m *clusterv1.Locate) *clusterv1.LocateReply {
 	e, err := n.acquire(ctx, m.GetKind(), m.GetIdentity(), m.GetMustExist())
 	if err != nil {
 		return &clusterv1.LocateReply{Error: routeErrorFromGo(err)}
+	}
+	if m.GetConfirm() && e.claim != nil {
+		if err := e.claim.confirm(ctx); err != nil {
+			n.release(e)
+			return &clusterv1.LocateReply{Error: routeErrorFromGo(err)}
+		}
 	}
 	n.release(e)
 	return &clusterv1.LocateReply{Address: e.pid.GetAddress(), Id: e.pid.GetId()}

@@ -57,6 +57,8 @@ func toConnect(ctx context.Context, log *slog.Logger, procedure string, err erro
 		return connect.NewError(connect.CodeUnavailable, errors.New(unavailable.Error()))
 	}
 	switch {
+	case errors.Is(err, cluster.ErrUnconfirmed):
+		return connect.NewError(connect.CodeUnavailable, errors.New("the node holding this session cannot reach a majority of its replicas; retry in a moment"))
 	case errors.Is(err, cluster.ErrMoving):
 		return connect.NewError(connect.CodeUnavailable, errors.New("the session is moving between nodes; retry in a moment"))
 	case errors.Is(err, cluster.ErrNoOwner):
