@@ -10,7 +10,7 @@ import (
 // copy of it (no key, no alarm, no version), asking without writing
 // anything: then no write to it was ever acknowledged (acknowledged writes
 // are on a majority, and majorities intersect), and a lookup can answer
-// that it does not exist instead of claiming it (invariant 13). Members
+// that it does not exist instead of claiming it (invariant 14). Members
 // that do not answer, and new incarnations not repaired yet, count as
 // holding a copy: absent errs towards false, and the caller then claims
 // the grain as before.
