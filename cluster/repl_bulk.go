@@ -162,24 +162,23 @@ func (b *bulkConn) readEntries(snap *clusterv1.ReplicaSnapshot) error {
 	size := 0
 	for {
 		_ = b.nc.SetReadDeadline(time.Now().Add(b.timeout))
-		typ, _, payload, err := readFrame(b.br, b.rbuf)
+		// NB: a fresh buffer per frame: the entries' values alias it.
+		typ, _, payload, err := readFrame(b.br, nil)
 		if err != nil {
 			return err
 		}
-		b.rbuf = payload[:0]
 		switch typ {
 		case frameSnapChunk:
-			chunk := &clusterv1.ReplicaSnapshot{}
-			if err := proto.Unmarshal(payload, chunk); err != nil {
+			n := len(snap.Entries)
+			if snap.Entries, err = decodeChunk(snap.Entries, payload); err != nil {
 				return fmt.Errorf("bulk transfer: decode chunk: %w", err)
 			}
-			for _, e := range chunk.GetEntries() {
+			for _, e := range snap.Entries[n:] {
 				size += len(e.GetKey()) + len(e.GetValue())
 			}
 			if err := checkSnapshotSize(snap.GetKind(), snap.GetIdentity(), size); err != nil {
 				return err
 			}
-			snap.Entries = append(snap.Entries, chunk.GetEntries()...)
 		case frameSnapEnd:
 			end := &clusterv1.SnapshotEnd{}
 			if err := proto.Unmarshal(payload, end); err != nil {
@@ -193,6 +192,44 @@ func (b *bulkConn) readEntries(snap *clusterv1.ReplicaSnapshot) error {
 			return fmt.Errorf("bulk transfer: frame type %d in a copy", typ)
 		}
 	}
+}
+
+// decodeChunk appends the entries of a chunk (a ReplicaSnapshot holding
+// only field 4, as sendCopy writes it) to entries. Values alias payload.
+func decodeChunk(entries []*clusterv1.Entry, payload []byte) ([]*clusterv1.Entry, error) {
+	for len(payload) > 0 {
+		num, typ, n := protowire.ConsumeTag(payload)
+		if n < 0 || num != 4 || typ != protowire.BytesType {
+			return entries, errors.New("not an entry")
+		}
+		payload = payload[n:]
+		entry, n := protowire.ConsumeBytes(payload)
+		if n < 0 {
+			return entries, protowire.ParseError(n)
+		}
+		payload = payload[n:]
+		e := &clusterv1.Entry{}
+		for len(entry) > 0 {
+			num, typ, n := protowire.ConsumeTag(entry)
+			if n < 0 || typ != protowire.BytesType {
+				return entries, errors.New("bad entry field")
+			}
+			entry = entry[n:]
+			v, n := protowire.ConsumeBytes(entry)
+			if n < 0 {
+				return entries, protowire.ParseError(n)
+			}
+			entry = entry[n:]
+			switch num {
+			case 1:
+				e.Key = string(v)
+			case 2:
+				e.Value = v
+			}
+		}
+		entries = append(entries, e)
+	}
+	return entries, nil
 }
 
 // serveBulk serves one bulk transfer on an accepted connection (its

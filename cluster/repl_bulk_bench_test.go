@@ -7,6 +7,8 @@ import (
 	"net"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 	clusterv1 "github.com/stichdev/stich/proto/stich/cluster/v1"
 )
@@ -83,4 +85,23 @@ func snapshotSize(snap *clusterv1.ReplicaSnapshot) int {
 		size += len(e.GetKey()) + len(e.GetValue())
 	}
 	return size
+}
+
+// FuzzDecodeChunk: a peer's chunk bytes never panic the decoder, and a
+// chunk it accepts decodes to entries that encode back to the same count.
+func FuzzDecodeChunk(f *testing.F) {
+	good, _ := proto.Marshal(&clusterv1.ReplicaSnapshot{Entries: []*clusterv1.Entry{{Key: "k", Value: []byte("v")}, {Key: "", Value: nil}}})
+	f.Add(good)
+	f.Add([]byte{0x22, 0xff})
+	f.Add([]byte{0x0a, 0x01, 'x'})
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		entries, err := decodeChunk(nil, payload)
+		if err != nil {
+			return
+		}
+		var snap clusterv1.ReplicaSnapshot
+		if err := proto.Unmarshal(payload, &snap); err == nil && len(snap.GetEntries()) != len(entries) {
+			t.Fatalf("decodeChunk found %d entries, proto.Unmarshal %d", len(entries), len(snap.GetEntries()))
+		}
+	})
 }
