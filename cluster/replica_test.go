@@ -81,7 +81,22 @@ func newReplicatedCluster(t testing.TB, names ...string) *testCluster {
 			n.Kill()
 		}
 	})
+	tc.waitRepaired()
 	return tc
+}
+
+// waitRepaired waits until every node has finished its first repair (each
+// was a new incarnation at start and answers promises only then).
+func (tc *testCluster) waitRepaired() {
+	tc.t.Helper()
+	testutil.WaitFor(tc.t, 30*time.Second, func() error {
+		for name, n := range tc.nodes {
+			if !n.alone() && !n.repl.repairedFlag.Load() {
+				return fmt.Errorf("%s is not repaired yet", name)
+			}
+		}
+		return nil
+	})
 }
 
 // appendVia appends to grain id through node n with a short deadline.
