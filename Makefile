@@ -104,7 +104,7 @@ test: system-deps check-generated lint web ## Everything CI checks: generated co
 
 .PHONY: bench
 bench: ## Benchmarks, printed as ratios against references measured in the same run
-	$(GO) test -run '^$$' -bench . -benchtime 1s -count 5 ./bench/ ./actors/ ./rpc/ | tee bench.out
+	$(GO) test -run '^$$' -bench . -benchtime 1s -count 5 ./bench/ ./actors/ ./rpc/ ./cluster/ | tee bench.out
 	$(GO) test -run '^$$' -bench . -benchtime 1s -count 1 ./llm/ ./editformat/ ./preview/ ./fixer/ ./appbuild/ ./sandbox/ | tee -a bench.out
 	$(GO) run ./internal/benchratio < bench.out
 

@@ -27,10 +27,16 @@ func grainErr(code actorsv1.ErrorCode, format string, args ...any) *actorsv1.Gra
 	return &actorsv1.GrainError{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// writeErr is the reply for a failed durable write: Unavailable when the
-// grain's replicas could not be reached or a newer activation superseded
-// this one (retrying reaches the grain's current owner), else Internal.
+// writeErr is the reply for a failed durable write: OutcomeUnknown when
+// the write reached replicas but no majority confirmed it (it may still be
+// applied: resending could apply it twice); Unavailable when it was not
+// applied because the replicas could not be reached or a newer activation
+// superseded this one (retrying reaches the grain's current owner); else
+// Internal.
 func writeErr(what string, err error) *actorsv1.GrainError {
+	if errors.Is(err, cluster.ErrOutcomeUnknown) {
+		return grainErr(actorsv1.ErrorCode_ERROR_CODE_OUTCOME_UNKNOWN, "%s: the session's storage replicas did not confirm it; it may or may not have been recorded — read the session to find out before sending it again", what)
+	}
 	if errors.Is(err, cluster.ErrNoQuorum) || errors.Is(err, cluster.ErrFenced) {
 		return grainErr(actorsv1.ErrorCode_ERROR_CODE_UNAVAILABLE, "%s: the session's storage replicas are unreachable from this node; retry", what)
 	}
@@ -44,6 +50,11 @@ func writeErr(what string, err error) *actorsv1.GrainError {
 func Call[R proto.Message](ctx context.Context, n *cluster.Node, kind, identity string, req proto.Message) (R, error) {
 	var zero R
 	res, err := n.Request(ctx, kind, identity, req)
+	if errors.Is(err, cluster.ErrNoSuchGrain) {
+		// Worded as the grain itself words it: an unknown id and someone
+		// else's answer alike.
+		return zero, &Error{Code: actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND, Message: fmt.Sprintf("%s %s does not exist", kind, identity)}
+	}
 	if err != nil {
 		return zero, err
 	}

@@ -136,7 +136,13 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 	// wake those sessions at once so interrupted generations resume.
 	cfg.Cluster.AlarmsFireOnStart = true
 	kinds := []cluster.Kind{
-		{Name: KindSession, New: func(ref *cluster.GrainRef) actor.Actor { return newSessionGrain(rt, ref) }},
+		{Name: KindSession, New: func(ref *cluster.GrainRef) actor.Actor { return newSessionGrain(rt, ref) },
+			// Only CreateSession makes a session: a lookup of an unknown id
+			// writes nothing (cluster.ErrNoSuchGrain, NOT_FOUND in Call).
+			Creates: func(msg any) bool { _, ok := msg.(*actorsv1.CreateSession); return ok },
+			// Reads are confirmed with a majority of the session's replicas
+			// first: an owner cut off from them answers Unavailable.
+			Reads: isSessionRead},
 		{Name: KindRateLimit, Ephemeral: true, New: func(ref *cluster.GrainRef) actor.Actor { return newRateLimitGrain(rt, ref) }},
 		{Name: KindSandbox, Ephemeral: true, New: func(ref *cluster.GrainRef) actor.Actor { return newSandboxGrain(rt, ref) }},
 		{Name: KindApps, New: func(ref *cluster.GrainRef) actor.Actor { return newAppsGrain(rt, ref) }},
@@ -250,3 +256,14 @@ func (rt *Runtime) BuildsDisabled() string {
 
 // Region returns the serving node's region.
 func (rt *Runtime) Region() string { return rt.Node.Region() }
+
+// isSessionRead reports whether msg only reads a session (see
+// cluster.Kind.Reads).
+func isSessionRead(msg any) bool {
+	switch msg.(type) {
+	case *actorsv1.GetSnapshot, *actorsv1.ReadLog, *actorsv1.Subscribe, *actorsv1.ListFiles,
+		*actorsv1.ReadFile, *actorsv1.ListVersions, *actorsv1.DiffVersions:
+		return true
+	}
+	return false
+}

@@ -32,6 +32,20 @@ type Kind struct {
 	// their storage is on an unreachable node; durable ones answer
 	// [UnavailableError] instead.
 	Ephemeral bool
+	// Creates, when set, reports whether a message may create the grain.
+	// A call with any other message (a lookup) of a replicated grain that
+	// is not active and of which no majority of its replicas holds a copy
+	// fails with [ErrNoSuchGrain] without activating it: a lookup of an id
+	// that does not exist writes nothing anywhere. Nil: every message may
+	// create the grain. Called on any goroutine; must not block.
+	Creates func(msg any) bool
+	// Reads, when set, reports whether a message only reads the grain.
+	// Such a call to a replicated grain is served only after its owner
+	// confirmed with a majority of the grain's replicas that its claim is
+	// still the newest; otherwise it fails with [ErrUnconfirmed] (an owner
+	// cut off from its replicas serves no stale state). Nil: no message is
+	// confirmed. Called on any goroutine; must not block.
+	Reads func(msg any) bool
 }
 
 // GrainRef is what an activation knows of itself and its node.
@@ -84,7 +98,7 @@ func grainKey(kind, identity string) string { return kind + "/" + identity }
 
 // acquire returns the activation of (kind, identity), spawning it if
 // needed, and counts a call in flight until [Node.release] is called with it.
-func (n *Node) acquire(ctx context.Context, kind, identity string) (*activation, error) {
+func (n *Node) acquire(ctx context.Context, kind, identity string, mustExist bool) (*activation, error) {
 	k, ok := n.kinds[kind]
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownKind, kind)
@@ -136,7 +150,13 @@ func (n *Node) acquire(ctx context.Context, kind, identity string) (*activation,
 			wait := make(chan struct{})
 			a.claiming[key] = wait
 			a.mu.Unlock()
-			c, err := n.repl.acquireClaim(ctx, kind, identity)
+			var c *claim
+			var err error
+			if mustExist && n.repl.absent(ctx, kind, identity) {
+				err = fmt.Errorf("%w: %s", ErrNoSuchGrain, key)
+			} else {
+				c, err = n.repl.acquireClaim(ctx, kind, identity)
+			}
 			a.mu.Lock()
 			delete(a.claiming, key)
 			close(wait)

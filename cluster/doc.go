@@ -35,6 +35,13 @@
 //     commits every write that arrived together in one synced commit.
 //  4. A node that has never seen another member replicates nothing (one
 //     copy, no extra work); R = 1 keeps storage moving with ownership.
+//  5. A write no majority confirmed is reported as of unknown outcome
+//     ([ErrOutcomeUnknown]); a lookup of a grain that exists nowhere writes
+//     nothing ([ErrNoSuchGrain], [Kind.Creates]); a read is served only by
+//     an owner a majority confirms ([ErrUnconfirmed], [Kind.Reads]); a node
+//     whose data folder is new answers no promise until its peers repaired
+//     it; whole copies of grains travel in bounded chunks (repl_bulk.go).
+//     The full list of rules is in replica.go.
 //
 // Transport security (tls.go, admission.go): with Config.TLS, actor
 // remoting and the replication stream use mutual TLS with the cluster CA,

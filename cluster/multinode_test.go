@@ -47,7 +47,7 @@ func (c *pcounter) Receive(ctx actor.Context) {
 }
 
 type testCluster struct {
-	t     *testing.T
+	t     testing.TB
 	nodes map[string]*Node
 	dirs  map[string]string
 	seed  string
@@ -126,7 +126,19 @@ func (tc *testCluster) start(name string) *Node {
 	if tc.logKind {
 		newGrain = func(ref *GrainRef) actor.Actor { return &logGrain{ref: ref} }
 	}
-	n, err := Start(context.Background(), cfg, []Kind{{Name: "counter", New: newGrain}})
+	kind := Kind{Name: "counter", New: newGrain}
+	if tc.logKind {
+		kind.Reads = func(msg any) bool {
+			switch m := msg.(type) {
+			case *actorsv1.AlarmFired:
+				return m.GetDue() == nil
+			case *actorsv1.ReadFile:
+				return true
+			}
+			return false
+		}
+	}
+	n, err := Start(context.Background(), cfg, []Kind{kind})
 	if err != nil {
 		tc.t.Fatal(err)
 	}

@@ -290,6 +290,9 @@ func Start(ctx context.Context, cfg Config, kinds []Kind) (_ *Node, err error) {
 		if err := n.repl.loadClustered(); err != nil {
 			return nil, err
 		}
+		if err := n.repl.loadIncarnation(); err != nil {
+			return nil, err
+		}
 		listen := cfg.ReplicationAddr
 		if listen == "" {
 			host, _, _ := net.SplitHostPort(cfg.ActorAddr)
@@ -479,7 +482,7 @@ type identityLookup struct{ n *Node }
 func (l *identityLookup) Get(ci *pcluster.ClusterIdentity) *actor.PID {
 	ctx, cancel := context.WithTimeout(context.Background(), l.n.cfg.CallTimeout)
 	defer cancel()
-	e, err := l.n.acquire(ctx, ci.Kind, ci.Identity)
+	e, err := l.n.acquire(ctx, ci.Kind, ci.Identity, false)
 	if err != nil {
 		return nil
 	}

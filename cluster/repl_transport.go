@@ -29,8 +29,9 @@ import (
 // grains, with no timer: whatever queued during the last sync goes into
 // the next).
 //
-// Promises, fetches, installs and digests are rare and stay on the actor
-// remote. Like the actor remote, the stream is plaintext and trusts the
+// Whole copies of grains (fetches and installs) go on bulk transfer
+// connections to the same listener (repl_bulk.go). Promises and digests
+// are small and rare, and stay on the actor remote. Like the actor remote, the stream is plaintext and trusts the
 // cluster network.
 //
 // Wire format, after the client's 8-byte preamble replMagic:
@@ -168,6 +169,9 @@ func (t *replTransport) serveConn(c net.Conn) error {
 	_ = c.SetReadDeadline(time.Now().Add(t.replyTimeout))
 	if _, err := io.ReadFull(br, magic[:]); err != nil {
 		return fmt.Errorf("read preamble: %w", err)
+	}
+	if string(magic[:]) == replBulkMagic {
+		return t.serveBulk(c, br) // a whole copy of a grain (repl_bulk.go)
 	}
 	if string(magic[:]) != replMagic {
 		return fmt.Errorf("not a stich replication stream (preamble %q)", magic[:])
@@ -369,14 +373,20 @@ func (p *replPeer) fail(err error) {
 	}
 }
 
-func (p *replPeer) dial(ctx context.Context) (*replConn, error) {
-	var d interface {
-		DialContext(ctx context.Context, network, addr string) (net.Conn, error)
-	} = &net.Dialer{}
-	if cfg := p.t.r.n.cfg.TLS; cfg != nil {
-		d = &tls.Dialer{Config: cfg.ClientConfig()}
+// dialRaw opens a connection to a member's replication listener: the
+// write stream's and bulk transfers' one way to dial, over mutual TLS when
+// the cluster has it.
+func (t *replTransport) dialRaw(ctx context.Context, addr string) (net.Conn, error) {
+	if cfg := t.r.n.cfg.TLS; cfg != nil {
+		d := &tls.Dialer{Config: cfg.ClientConfig()}
+		return d.DialContext(ctx, "tcp", addr)
 	}
-	nc, err := d.DialContext(ctx, "tcp", p.addr)
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", addr)
+}
+
+func (p *replPeer) dial(ctx context.Context) (*replConn, error) {
+	nc, err := p.t.dialRaw(ctx, p.addr)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: replication stream to %s: %w", p.addr, err)
 	}
@@ -560,6 +570,14 @@ func appendFrame(b []byte, typ byte, id uint64, payload []byte) []byte {
 	b = append(b, typ)
 	b = binary.BigEndian.AppendUint64(b, id)
 	return append(b, payload...)
+}
+
+// putFrameHeader fills the header of frame, a whole frame whose payload
+// follows its first 4+frameHeader bytes.
+func putFrameHeader(frame []byte, typ byte, id uint64) {
+	binary.BigEndian.PutUint32(frame, uint32(len(frame)-4))
+	frame[4] = typ
+	binary.BigEndian.PutUint64(frame[5:], id)
 }
 
 // readFrame reads one frame, reusing buf for its payload when it is large

@@ -39,10 +39,44 @@ import (
 //  5. A write is acknowledged to the grain only after it is synced on a
 //     majority of S (the owner counts); any failure fences the claim, and
 //     the activation is stopped so the next call claims a new epoch.
-//  6. Copies are ordered by version alone: installs and anti-entropy only
-//     ever replace a copy by a newer one.
+//  6. Anti-entropy only ever replaces a copy by a newer one (by version),
+//     and answers an offer of an older copy with a refusal, never Ok.
 //  7. With R = 1, or while a node has never seen another member, no claim,
 //     record or message is involved: commits are local Pebble commits.
+//  8. A promise is never lowered: a claim's commit fails (and fences it)
+//     when its node promised a newer epoch, and a claim re-reads its record
+//     once registered, for a promise given before any fence could reach it.
+//  9. A follower answers "already applied" only to a write of the epoch of
+//     the version it holds (the same chain); a write not newer than a copy
+//     of another epoch is refused with that epoch, which fences its writer.
+// 10. An install from the current owner (its epoch at least the promise)
+//     leaves the follower holding the owner's copy, or a later one of the
+//     owner's own chain: a copy of another epoch is replaced even by an
+//     older version (it holds only writes no majority acknowledged). Ok
+//     means "holds it"; judge counts nothing else as synced.
+// 11. Every install raises the promise to the copy's epoch (and the
+//     sender's): no copy is held under an older promise than its version.
+// 12. A data folder new at this start is a new incarnation: it answers no
+//     promise and claims nothing until every other member it knows (live
+//     or failed) has repaired it by a pull, whose digests carry the
+//     promises they hold; it adopts them (replica_incarnation.go).
+// 13. A write that left the owner but reached no majority is reported as
+//     ErrOutcomeUnknown (it may yet win, on a copy that holds it), never as
+//     a plain failure to retry.
+// 14. A lookup (a message that cannot create the grain, [Kind.Creates])
+//     of a grain no majority of its set holds answers ErrNoSuchGrain and
+//     writes nothing anywhere (replica_lookup.go); a read ([Kind.Reads]) is
+//     served only after a majority confirmed the owner's claim is the
+//     newest, else ErrUnconfirmed (replica_read.go).
+// 15. Whole copies travel in bounded chunks on bulk connections to the
+//     replication listener, never as one actor message; a copy over
+//     maxSnapshotBytes fails with its size and the limit (repl_bulk.go).
+//
+// Files: replica_claim.go (the owner: claims, writes, sends),
+// replica_follower.go (promises, writes, installs, digests),
+// replica_antientropy.go (repair passes), replica_incarnation.go,
+// replica_lookup.go, replica_read.go, replica_store.go (records, copies),
+// repl_transport.go (the write stream), repl_bulk.go (whole copies).
 
 // Replication errors.
 var (
@@ -53,6 +87,14 @@ var (
 	// ErrNoQuorum reports a write or activation that could not reach a
 	// majority of the grain's replica set.
 	ErrNoQuorum = errors.New("cluster: no majority of the grain's replicas answered")
+	// ErrOutcomeUnknown reports a write that left this node but was not
+	// acknowledged by a majority: it may be lost, or applied later (when
+	// a copy that holds it becomes the newest). Resending it blindly may
+	// apply it twice; the caller must read the grain to find out.
+	ErrOutcomeUnknown = errors.New("cluster: the write may or may not have been applied")
+	// ErrNoSuchGrain answers a lookup (see [Kind.Creates]) of a grain that
+	// no majority of its replicas holds a copy of.
+	ErrNoSuchGrain = errors.New("cluster: no such grain")
 )
 
 // Replication timeouts.
@@ -122,6 +164,13 @@ type replicator struct {
 	kick   chan struct{} // wakes the anti-entropy loop
 
 	clustered atomic.Bool // the node has seen another member (persisted)
+	// incarnation identifies this data folder (replica_incarnation.go);
+	// repairedCh is closed, and repairedFlag set, once the node answers
+	// promises.
+	incarnation  string
+	repairedCh   chan struct{}
+	repairedFlag atomic.Bool
+	repairedOnce sync.Once
 	// solo is the one claim every activation shares while the node has
 	// never been clustered; fenced once it is.
 	solo   *claim
@@ -131,7 +180,8 @@ type replicator struct {
 
 func newReplicator(n *Node, r int) *replicator {
 	ctx, cancel := context.WithCancel(context.Background())
-	rep := &replicator{n: n, r: r, claims: map[string]*claim{}, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1)}
+	rep := &replicator{n: n, r: r, claims: map[string]*claim{}, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1),
+		repairedCh: make(chan struct{})}
 	rep.solo = &claim{r: rep, solo: true}
 	return rep
 }
@@ -288,67 +338,6 @@ type jointSet struct {
 	quorum int
 }
 
-// jointQuorum returns what a claim must reach of the replica set set,
-// recorded with a copy: promises (and, for the write recording the new
-// set, acknowledgements) from a majority of set, where members that left
-// gracefully or were forgotten count as given: they acknowledge no write
-// any more and handed their copies on (or were written off by the
-// operator). So every quorum the old set's writer could still use meets a
-// member that promised the new epoch. A member this node does not know at
-// all counts as not given.
-func (r *replicator) jointQuorum(set []string) *jointSet {
-	j := &jointSet{quorum: len(set)/2 + 1}
-	for _, name := range set {
-		if name != r.n.cfg.Name && r.n.provider != nil && r.n.provider.gone(name) {
-			j.quorum--
-			continue
-		}
-		j.names = append(j.names, name)
-	}
-	j.quorum = max(j.quorum, 0)
-	return j
-}
-
-// fence invalidates the claim and stops its activation (queued calls are
-// served first; their writes fail with ErrFenced). The activation is
-// marked stopping first, so that no new call is handed its PID: a call
-// queued behind the poison pill would be dropped unanswered (the caller
-// would time out) instead of waiting for the next activation. NB: it takes
-// the activations lock; never call it with replicator.mu held.
-func (c *claim) fence() {
-	if c.fenced.Swap(true) {
-		return
-	}
-	if e := c.entry.Load(); e != nil && e.pid != nil {
-		c.r.n.activations.setStopping(e)
-		c.r.n.system.Root.Poison(e.pid)
-	}
-}
-
-// register records a claim so that promises and membership changes can
-// fence it.
-func (r *replicator) register(c *claim) {
-	r.mu.Lock()
-	old := r.claims[c.key]
-	r.claims[c.key] = c
-	r.mu.Unlock()
-	if old != nil && old != c {
-		old.fence()
-	}
-}
-
-// drop forgets a claim whose activation stopped.
-func (r *replicator) drop(c *claim) {
-	if c == nil {
-		return
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.claims[c.key] == c {
-		delete(r.claims, c.key)
-	}
-}
-
 // fenceOlder fences a local claim of key older than epoch; called with the
 // grain's key lock held, after promising epoch.
 func (r *replicator) fenceOlder(key string, epoch uint64) {
@@ -431,371 +420,9 @@ func sameNames(set []NodeMeta, names []string) bool {
 	return true
 }
 
-// promiseLocal promises epoch e for a grain on this node. It returns
-// whether it did, and the record (after the promise if given).
-func (r *replicator) promiseLocal(kind, identity string, e uint64) (bool, replicaRecord, bool, error) {
-	unlock := r.locks.lock(grainKey(kind, identity))
-	defer unlock()
-	rec, err := readRecord(r.n.store.db, kind, identity)
-	if err != nil {
-		return false, rec, false, err
-	}
-	exists, err := r.n.store.grainExists(kind, identity)
-	if err != nil {
-		return false, rec, false, err
-	}
-	if e <= rec.promised {
-		return false, rec, exists, nil
-	}
-	rec.promised = e
-	if err := r.n.store.writeRecord(kind, identity, rec); err != nil {
-		return false, rec, exists, err
-	}
-	r.fenceOlder(grainKey(kind, identity), e)
-	return true, rec, exists, nil
-}
-
-// acquireClaim obtains a new epoch for the grain from a majority of its
-// replica set, brings this node's copy (and a majority's) up to the newest
-// version, and returns the claim the activation writes under.
-func (r *replicator) acquireClaim(ctx context.Context, kind, identity string) (*claim, error) {
-	key := grainKey(kind, identity)
-	if r.n.solitary() {
-		return nil, fmt.Errorf("%w: %s: this node has not rejoined its cluster yet", ErrMoving, key)
-	}
-	v := r.n.currentView()
-	set, followers := r.replicaSet(v, kind, identity, false)
-	quorum := len(set)/2 + 1
-	names := memberNames(set)
-	inSet := slices.Contains(names, r.n.cfg.Name)
-	failedInSet := firstFailed(v, names)
-	if !inSet {
-		return nil, &UnavailableError{Kind: kind, Identity: identity, Node: failedInSet}
-	}
-	// Promises go to every live member: members of an older replica set
-	// learn the epoch (and fence) and report their copies too.
-	var others []NodeMeta
-	for _, m := range v.all {
-		if m.Name != r.n.cfg.Name {
-			others = append(others, m)
-		}
-	}
-	inS := map[string]bool{}
-	for _, m := range set {
-		inS[m.Name] = true
-	}
-
-	type copyAt struct {
-		m      NodeMeta
-		v      version
-		set    []string // the replica set v was written under
-		exists bool
-		self   bool
-	}
-	var promisedBy map[string]bool // members that promised the epoch
-	var (
-		epoch  uint64
-		copies []copyAt
-	)
-	next := uint64(0)
-	for attempt := 0; ; attempt++ {
-		ok, rec, exists, err := r.promiseLocal(kind, identity, max(next, 1))
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			if attempt > 8 {
-				return nil, fmt.Errorf("%w: %s: competing claims", ErrMoving, key)
-			}
-			next = rec.promised + 1
-			continue
-		}
-		epoch = rec.promised
-		copies = []copyAt{{v: rec.v, set: rec.set, exists: exists, self: true}}
-		promisedBy = map[string]bool{r.n.cfg.Name: true}
-		replies := r.promiseAll(ctx, others, kind, identity, epoch, quorum-1, inS)
-		acks, higher := 1, uint64(0)
-		for _, p := range replies {
-			if p.reply == nil {
-				continue
-			}
-			if !p.reply.GetOk() {
-				higher = max(higher, p.reply.GetPromised())
-				continue
-			}
-			if inS[p.m.Name] {
-				acks++
-			}
-			promisedBy[p.m.Name] = true
-			copies = append(copies, copyAt{m: p.m, v: versionOf(p.reply.GetVersion()), set: p.reply.GetSet(), exists: p.reply.GetExists()})
-		}
-		if higher >= epoch && attempt < 3 {
-			next = higher + 1
-			continue
-		}
-		if acks < quorum {
-			if failedInSet != "" {
-				return nil, &UnavailableError{Kind: kind, Identity: identity, Node: failedInSet}
-			}
-			return nil, fmt.Errorf("%w: %s: %d of %d promised (%w)", ErrMoving, key, acks, len(set), ErrNoQuorum)
-		}
-		break
-	}
-
-	// Catch up from the newest copy.
-	newest := copies[0]
-	for _, c := range copies[1:] {
-		if newest.v.less(c.v) || (newest.v == c.v && c.exists && !newest.exists) {
-			newest = c
-		}
-	}
-	// The newest copy was written under another replica set (membership
-	// changed since): a majority of that set must have promised too, or
-	// the claim that wrote it may still get writes acknowledged there
-	// while this one writes to its own set (docs/replication.md,
-	// "Changing a grain's replica set").
-	var prev *jointSet
-	if len(newest.set) > 0 && !sameSet(newest.set, names) {
-		prev = r.jointQuorum(newest.set)
-		got := 0
-		for _, name := range prev.names {
-			if promisedBy[name] {
-				got++
-			}
-		}
-		if got < prev.quorum {
-			if name := firstFailed(v, prev.names); name != "" {
-				return nil, &UnavailableError{Kind: kind, Identity: identity, Node: name}
-			}
-			return nil, fmt.Errorf("%w: %s: %d of its previous replica set %v promised (%w)", ErrMoving, key, got, newest.set, ErrNoQuorum)
-		}
-	}
-	if !newest.self {
-		res, err := r.ask(ctx, newest.m, &clusterv1.ReplicaFetch{Kind: kind, Identity: identity})
-		if err != nil {
-			return nil, fmt.Errorf("%w: fetching %s from %s: %w", ErrMoving, key, newest.m.Name, err)
-		}
-		snap, ok := res.(*clusterv1.ReplicaSnapshot)
-		if !ok || snap.GetError() != nil {
-			return nil, fmt.Errorf("%w: %s answered %T to a fetch of %s", ErrMoving, newest.m.Name, res, key)
-		}
-		if _, err := r.install(snap, epoch); err != nil {
-			return nil, err
-		}
-		newest.v = versionOf(snap.GetVersion())
-	}
-	c := &claim{r: r, kind: kind, identity: identity, key: key, epoch: epoch, setNames: names,
-		quorum: quorum, v: newest.v}
-	c.followers.Store(&followers)
-
-	// Make sure a majority of the set holds the newest copy before serving.
-	have := 1
-	var behind []NodeMeta
-	for _, cp := range copies[1:] {
-		if !inS[cp.m.Name] {
-			continue
-		}
-		if cp.v == newest.v && cp.exists == newest.exists {
-			have++
-		} else {
-			behind = append(behind, cp.m)
-		}
-	}
-	for _, m := range behind {
-		if have >= quorum {
-			break
-		}
-		if err := c.sendSnapshot(ctx, m); err != nil {
-			continue
-		}
-		have++
-	}
-	if have < quorum {
-		return nil, fmt.Errorf("%w: %s: only %d of %d replicas hold its newest copy (%w)", ErrMoving, key, have, len(set), ErrNoQuorum)
-	}
-	r.register(c)
-	if prev != nil {
-		// Record the new set through a majority of both sets before
-		// serving: later claims then find it in any majority of the old.
-		c.mu.Lock()
-		c.joint = prev
-		c.mu.Unlock()
-		gs, err := r.n.store.Grain(kind, identity)
-		if err == nil {
-			b := gs.NewBatch()
-			err = c.commit(b)
-			b.Close()
-		}
-		if err != nil {
-			r.drop(c)
-			c.fence()
-			return nil, fmt.Errorf("%w: %s: recording its new replica set: %w", ErrMoving, key, err)
-		}
-	}
-	r.stats.claims.Add(1)
-	// An alarm replicated to this node was not armed here: arm it now.
-	if gs, err := r.n.store.Grain(kind, identity); err == nil && r.n.alarms != nil {
-		if due, ok, err := gs.Alarm(); err == nil && ok {
-			r.n.alarms.armIfUnknown(kind, identity, due, r.n.alarms.fireOnStart)
-		}
-	}
-	return c, nil
-}
-
 type promiseReply struct {
 	m     NodeMeta
 	reply *clusterv1.ReplicaPromiseReply
-}
-
-// promiseAll sends a promise request to every member and collects the
-// replies: all of them, or, once need members of the set have promised,
-// those that arrive within promiseGrace.
-func (r *replicator) promiseAll(ctx context.Context, members []NodeMeta, kind, identity string, epoch uint64, need int, inS map[string]bool) []promiseReply {
-	ch := make(chan promiseReply, len(members))
-	msg := &clusterv1.ReplicaPromise{Kind: kind, Identity: identity, Epoch: epoch, From: r.n.cfg.Name}
-	for _, m := range members {
-		if r.cutOff(m.Name) {
-			ch <- promiseReply{m: m}
-			continue
-		}
-		if !r.spawn(func() {
-			res, _ := r.ask(ctx, m, msg)
-			p, _ := res.(*clusterv1.ReplicaPromiseReply)
-			if p != nil && p.GetError() != nil {
-				p = nil
-			}
-			ch <- promiseReply{m: m, reply: p}
-		}) {
-			ch <- promiseReply{m: m}
-		}
-	}
-	var out []promiseReply
-	var grace <-chan time.Time
-	got := 0
-	for len(out) < len(members) {
-		select {
-		case p := <-ch:
-			out = append(out, p)
-			if p.reply.GetOk() && inS[p.m.Name] {
-				got++
-			}
-			if got >= need && grace == nil {
-				t := time.NewTimer(promiseGrace)
-				defer t.Stop()
-				grace = t.C
-			}
-		case <-grace:
-			return out
-		}
-	}
-	return out
-}
-
-// commit replicates and commits a batch of the claimed grain.
-func (c *claim) commit(b *Batch) error {
-	if c.solo {
-		if c.fenced.Load() || !c.r.n.alone() {
-			return ErrFenced
-		}
-		return b.commitLocal()
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.fenced.Load() {
-		return ErrFenced
-	}
-	// NB: lsn keeps counting across epochs; the epoch alone orders chains.
-	prev, next := c.v, version{epoch: c.epoch, lsn: c.v.lsn + 1}
-	write, err := proto.Marshal(&clusterv1.ReplicaWrite{Kind: c.kind, Identity: c.identity, Epoch: c.epoch,
-		Prev: prev.proto(), Next: next.proto(), Repr: b.b.Repr(), Set: c.setNames})
-	if err != nil {
-		return fmt.Errorf("cluster: write %s: %w", c.key, err)
-	}
-	if len(write) > maxReplFrame-frameHeader {
-		return fmt.Errorf("cluster: write %s: %d bytes, more than the %d a replicated write may carry", c.key, len(write), maxReplFrame-frameHeader)
-	}
-	followers := *c.followers.Load()
-	inSet := len(followers) // followers[:inSet] are of the claim's set
-	jointAcks, jointIn := 0, []bool(nil)
-	if c.joint != nil {
-		followers = append(followers[:inSet:inSet], c.r.liveOthers(c.joint.names, followers)...)
-		jointIn = make([]bool, len(followers))
-		for i, m := range followers {
-			jointIn[i] = slices.Contains(c.joint.names, m.Name)
-		}
-		if slices.Contains(c.joint.names, c.r.n.cfg.Name) {
-			jointAcks = 1
-		}
-	}
-	// Room for every follower's answer: a "behind" answer is replaced by
-	// the outcome of its snapshot, so there are never more.
-	results := make(chan replReply, len(followers))
-	for i, m := range followers {
-		if c.r.cutOff(m.Name) {
-			results <- replReply{idx: i, err: fmt.Errorf("cluster: %s is cut off (test)", m.Name)}
-			continue
-		}
-		c.r.tr.send(m.ReplAddr, write, i, results)
-	}
-	// The local copy, in parallel with the followers'.
-	unlock := c.r.locks.lock(c.key)
-	if c.fenced.Load() {
-		err = ErrFenced
-	} else {
-		_ = b.b.Set(replicaKey(c.kind, c.identity), replicaRecord{promised: c.epoch, v: next, set: c.setNames}.encode(), nil)
-		err = b.commitLocal()
-	}
-	unlock()
-	if err != nil {
-		c.fence()
-		return err
-	}
-	c.v = next
-	acks, answered := 1, 0
-	enough := func() bool { return acks >= c.quorum && (c.joint == nil || jointAcks >= c.joint.quorum) }
-	timeout := time.NewTimer(replicaTimeout)
-	defer timeout.Stop()
-wait:
-	for !enough() && answered < len(followers) {
-		select {
-		case res := <-results:
-			switch c.judge(res) {
-			case synced:
-				if res.idx < inSet {
-					acks++
-				}
-				if jointIn != nil && jointIn[res.idx] {
-					jointAcks++
-				}
-				answered++
-			case behind:
-				// The snapshot is taken after the local commit: it holds next.
-				m := followers[res.idx]
-				if !c.r.spawn(func() { results <- replReply{idx: res.idx, err: c.sendSnapshot(c.r.ctx, m)} }) {
-					answered++
-				} else {
-					c.r.stats.snapshotsSent.Add(1)
-				}
-			default:
-				answered++
-			}
-		case <-timeout.C:
-			break wait
-		case <-c.r.ctx.Done():
-			break wait
-		}
-	}
-	if !enough() {
-		c.r.stats.writesFailed.Add(1)
-		c.fence()
-		if c.joint != nil && jointAcks < c.joint.quorum {
-			return fmt.Errorf("cluster: write %s: %d of its previous replica set %v synced: %w", c.key, jointAcks, c.joint.names, ErrNoQuorum)
-		}
-		return fmt.Errorf("cluster: write %s: %d of %d replicas synced: %w", c.key, acks, len(c.setNames), ErrNoQuorum)
-	}
-	c.joint = nil
-	c.r.stats.writesAcked.Add(1)
-	return nil
 }
 
 // cutOff reports whether a fault-injection test cut this node off from
@@ -803,331 +430,6 @@ wait:
 func (r *replicator) cutOff(name string) bool {
 	f := r.unreachable.Load()
 	return f != nil && (*f)(name)
-}
-
-// liveOthers returns the live members named in names that are not this
-// node and not in exclude.
-func (r *replicator) liveOthers(names []string, exclude []NodeMeta) []NodeMeta {
-	var out []NodeMeta
-	for _, m := range r.n.currentView().all {
-		if m.Name == r.n.cfg.Name || !slices.Contains(names, m.Name) ||
-			slices.ContainsFunc(exclude, func(x NodeMeta) bool { return x.Name == m.Name }) {
-			continue
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
-// A follower's answer to a write, judged.
-const (
-	notSynced = iota
-	synced
-	behind // it misses earlier writes: send it a snapshot
-)
-
-// judge tells what a follower's answer to a write means; an answer from a
-// newer epoch fences the claim.
-func (c *claim) judge(res replReply) int {
-	switch {
-	case res.err != nil:
-		return notSynced
-	case res.rep == nil: // a snapshot installed
-		return synced
-	case res.rep.GetError() != nil:
-		return notSynced
-	case res.rep.GetPromised() > c.epoch:
-		c.fence()
-		return notSynced
-	case res.rep.GetOk():
-		return synced
-	case res.rep.GetBehind():
-		return behind
-	}
-	return notSynced
-}
-
-// sendSnapshot installs this node's copy of the grain on m.
-func (c *claim) sendSnapshot(ctx context.Context, m NodeMeta) error {
-	snap, _, err := c.r.n.store.snapshot(c.kind, c.identity)
-	if err != nil {
-		return err
-	}
-	return c.r.sendInstall(ctx, m, snap, c.epoch)
-}
-
-func (r *replicator) sendInstall(ctx context.Context, m NodeMeta, snap *clusterv1.ReplicaSnapshot, epoch uint64) error {
-	res, err := r.ask(ctx, m, &clusterv1.ReplicaInstall{Snapshot: snap, Epoch: epoch})
-	if err != nil {
-		return err
-	}
-	rep, ok := res.(*clusterv1.ReplicaWriteReply)
-	switch {
-	case !ok:
-		return fmt.Errorf("cluster: %s answered %T to an install", m.Name, res)
-	case rep.GetError() != nil:
-		return fmt.Errorf("cluster: %s refused an install: %s", m.Name, rep.GetError().GetMessage())
-	case !rep.GetOk():
-		return fmt.Errorf("%w: %s promised epoch %d", ErrFenced, m.Name, rep.GetPromised())
-	}
-	return nil
-}
-
-// servePromise handles a new owner asking for a promise.
-func (r *replicator) servePromise(m *clusterv1.ReplicaPromise) *clusterv1.ReplicaPromiseReply {
-	ok, rec, exists, err := r.promiseLocal(m.GetKind(), m.GetIdentity(), m.GetEpoch())
-	if err != nil {
-		return &clusterv1.ReplicaPromiseReply{Error: routeErrorFromGo(err)}
-	}
-	return &clusterv1.ReplicaPromiseReply{Ok: ok, Promised: rec.promised, Version: rec.v.proto(), Exists: exists, Set: rec.set}
-}
-
-// serveWrites applies replicated writes that arrived together on one
-// stream (invariants 2, 3 and 6), in their order, in one synced commit:
-// group commit across grains. It returns one reply per write.
-func (r *replicator) serveWrites(ws []*clusterv1.ReplicaWrite) []*clusterv1.ReplicaWriteReply {
-	replies := make([]*clusterv1.ReplicaWriteReply, len(ws))
-	keys := make([]string, 0, len(ws))
-	for _, m := range ws {
-		keys = append(keys, grainKey(m.GetKind(), m.GetIdentity()))
-	}
-	// NB: no one else holds two key locks, and these are taken in order.
-	locked := slices.Compact(slices.Sorted(slices.Values(keys)))
-	for _, k := range locked {
-		defer r.locks.lock(k)()
-	}
-	recs := make(map[string]replicaRecord, len(locked))
-	b := r.n.store.db.NewBatch()
-	defer b.Close()
-	var staged []int
-	for i, m := range ws {
-		key := keys[i]
-		rec, ok := recs[key]
-		if !ok {
-			var err error
-			if rec, err = readRecord(r.n.store.db, m.GetKind(), m.GetIdentity()); err != nil {
-				replies[i] = &clusterv1.ReplicaWriteReply{Error: routeErrorFromGo(err)}
-				continue
-			}
-			recs[key] = rec
-		}
-		next := versionOf(m.GetNext())
-		switch {
-		case m.GetEpoch() < rec.promised:
-			replies[i] = &clusterv1.ReplicaWriteReply{Promised: rec.promised}
-			continue
-		case !rec.v.less(next):
-			replies[i] = &clusterv1.ReplicaWriteReply{Ok: true} // already applied
-			continue
-		case rec.v != versionOf(m.GetPrev()):
-			replies[i] = &clusterv1.ReplicaWriteReply{Behind: true}
-			continue
-		}
-		if m.GetEpoch() > rec.promised {
-			r.fenceOlder(key, m.GetEpoch())
-		}
-		applied := replicaRecord{promised: max(rec.promised, m.GetEpoch()), v: next, set: m.GetSet()}
-		if err := r.n.store.stageRepr(b, m.GetKind(), m.GetIdentity(), m.GetRepr(), applied); err != nil {
-			replies[i] = &clusterv1.ReplicaWriteReply{Error: routeErrorFromGo(err)}
-			continue
-		}
-		recs[key] = applied
-		replies[i] = &clusterv1.ReplicaWriteReply{Ok: true}
-		staged = append(staged, i)
-	}
-	if len(staged) == 0 {
-		return replies
-	}
-	if err := b.Commit(pebble.Sync); err != nil {
-		failed := &clusterv1.ReplicaWriteReply{Error: routeErrorFromGo(fmt.Errorf("cluster: apply replicated writes: %w", err))}
-		for _, i := range staged {
-			replies[i] = failed
-		}
-		return replies
-	}
-	r.stats.followerGroups.Add(1)
-	r.stats.followerWrites.Add(uint64(len(staged)))
-	return replies
-}
-
-// install installs snap locally if it is newer than the local copy (or
-// the local copy is empty). epoch is the sender's claim; 0 for
-// anti-entropy. It reports whether it replaced the local copy.
-func (r *replicator) install(snap *clusterv1.ReplicaSnapshot, epoch uint64) (bool, error) {
-	kind, identity := snap.GetKind(), snap.GetIdentity()
-	key := grainKey(kind, identity)
-	unlock := r.locks.lock(key)
-	defer unlock()
-	rec, err := readRecord(r.n.store.db, kind, identity)
-	if err != nil {
-		return false, err
-	}
-	if epoch != 0 && epoch < rec.promised {
-		return false, fmt.Errorf("%w: promised epoch %d", ErrFenced, rec.promised)
-	}
-	exists, err := r.n.store.grainExists(kind, identity)
-	if err != nil {
-		return false, err
-	}
-	sv := versionOf(snap.GetVersion())
-	newer := rec.v.less(sv) || (!exists && sv == rec.v && (len(snap.GetEntries()) > 0 || snap.GetAlarmUnixNano() != 0))
-	if !newer {
-		return false, nil
-	}
-	if epoch > rec.promised {
-		r.fenceOlder(key, epoch)
-	}
-	return true, r.n.store.installSnapshot(snap, replicaRecord{promised: max(rec.promised, epoch), v: sv, set: snap.GetSet()})
-}
-
-func (r *replicator) serveInstall(m *clusterv1.ReplicaInstall) *clusterv1.ReplicaWriteReply {
-	if _, err := r.install(m.GetSnapshot(), m.GetEpoch()); err != nil {
-		if errors.Is(err, ErrFenced) {
-			rec, _ := readRecord(r.n.store.db, m.GetSnapshot().GetKind(), m.GetSnapshot().GetIdentity())
-			return &clusterv1.ReplicaWriteReply{Promised: rec.promised}
-		}
-		return &clusterv1.ReplicaWriteReply{Error: routeErrorFromGo(err)}
-	}
-	return &clusterv1.ReplicaWriteReply{Ok: true}
-}
-
-func (r *replicator) serveFetch(m *clusterv1.ReplicaFetch) *clusterv1.ReplicaSnapshot {
-	unlock := r.locks.lock(grainKey(m.GetKind(), m.GetIdentity()))
-	defer unlock()
-	snap, _, err := r.n.store.snapshot(m.GetKind(), m.GetIdentity())
-	if err != nil {
-		return &clusterv1.ReplicaSnapshot{Error: routeErrorFromGo(err)}
-	}
-	return snap
-}
-
-// serveDigest answers which of the listed copies this node holds an older
-// version of (or none).
-func (r *replicator) serveDigest(m *clusterv1.ReplicaDigest) *clusterv1.ReplicaDigestReply {
-	out := &clusterv1.ReplicaDigestReply{}
-	for _, g := range m.GetGrains() {
-		rec, err := readRecord(r.n.store.db, g.GetKind(), g.GetIdentity())
-		if err != nil {
-			return &clusterv1.ReplicaDigestReply{Error: routeErrorFromGo(err)}
-		}
-		exists, err := r.n.store.grainExists(g.GetKind(), g.GetIdentity())
-		if err != nil {
-			return &clusterv1.ReplicaDigestReply{Error: routeErrorFromGo(err)}
-		}
-		if gv := versionOf(g.GetVersion()); rec.v.less(gv) || (!exists && rec.v == gv) {
-			out.Behind = append(out.Behind, g)
-		}
-	}
-	return out
-}
-
-// antiEntropyLoop repairs copies after membership changes (and once at
-// start): see repair.
-//
-// A pass that did not finish (a member that just joined may not serve yet,
-// a member was briefly unreachable, a message timed out) is retried with
-// backoff until one does, so a wiped or lagging member is refilled, and
-// after a forget every grain gets back to R copies, even when no further
-// membership change comes.
-func (r *replicator) antiEntropyLoop() {
-	retry := time.NewTimer(0)
-	<-retry.C
-	backoff := time.Duration(0)
-	for {
-		select {
-		case <-r.ctx.Done():
-			retry.Stop()
-			return
-		case <-r.kick:
-		case <-retry.C:
-		}
-		if r.n.alone() {
-			continue
-		}
-		err := r.repair(r.ctx, false)
-		if err == nil || r.ctx.Err() != nil {
-			backoff = 0
-			retry.Stop()
-			continue
-		}
-		backoff = min(max(2*backoff, repairRetryMin), repairRetryMax)
-		r.n.log.Warn("replica repair incomplete; retrying", "err", err, "retry_in", backoff)
-		retry.Reset(backoff)
-	}
-}
-
-// Retry delays of an unfinished anti-entropy pass.
-const (
-	repairRetryMin = 250 * time.Millisecond
-	repairRetryMax = 30 * time.Second
-)
-
-// digestChunk bounds the grains listed in one digest message.
-const digestChunk = 256
-
-// repair offers every grain copy this node holds to the other live members
-// of its replica set (computed without this node when leaving), and
-// installs it on those that hold an older copy or none.
-func (r *replicator) repair(ctx context.Context, leaving bool) error {
-	v := r.n.currentView()
-	digests := map[string][]*clusterv1.GrainVersion{}
-	targets := map[string]NodeMeta{}
-	err := r.n.store.replicatedGrains(func(kind, identity string) error {
-		rec, err := readRecord(r.n.store.db, kind, identity)
-		if err != nil {
-			return err
-		}
-		exists, err := r.n.store.grainExists(kind, identity)
-		if err != nil || !exists {
-			return err
-		}
-		if k, ok := r.n.kinds[kind]; ok && k.Ephemeral {
-			return nil
-		}
-		_, others := r.replicaSet(v, kind, identity, leaving)
-		for _, m := range others {
-			if m.Name == r.n.cfg.Name {
-				continue
-			}
-			targets[m.Name] = m
-			digests[m.Name] = append(digests[m.Name], &clusterv1.GrainVersion{Kind: kind, Identity: identity, Version: rec.v.proto()})
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for name, list := range digests {
-		m := targets[name]
-		for len(list) > 0 {
-			chunk := list[:min(digestChunk, len(list))]
-			list = list[len(chunk):]
-			res, err := r.ask(ctx, m, &clusterv1.ReplicaDigest{Grains: chunk})
-			if err != nil {
-				errs = append(errs, err)
-				break
-			}
-			rep, ok := res.(*clusterv1.ReplicaDigestReply)
-			if !ok || rep.GetError() != nil {
-				errs = append(errs, fmt.Errorf("cluster: %s answered %T to a digest", name, res))
-				break
-			}
-			for _, g := range rep.GetBehind() {
-				snap, _, err := r.n.store.snapshot(g.GetKind(), g.GetIdentity())
-				if err == nil {
-					err = r.sendInstall(ctx, m, snap, 0)
-				}
-				if err == nil {
-					r.stats.repairInstalls.Add(1)
-				}
-				if err != nil {
-					errs = append(errs, fmt.Errorf("%s/%s to %s: %w", g.GetKind(), g.GetIdentity(), name, err))
-				}
-			}
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // serveReplica dispatches a replication message received by the activator;
@@ -1141,18 +443,18 @@ func (n *Node) serveReplica(msg any, reply func(proto.Message)) bool {
 			return true
 		}
 		n.goServe(func() { reply(r.servePromise(m)) })
-	case *clusterv1.ReplicaInstall:
+	case *clusterv1.ReplicaConfirm:
 		if r == nil {
-			reply(&clusterv1.ReplicaWriteReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_INTERNAL, Message: "replication is off on " + n.cfg.Name}})
+			reply(&clusterv1.ReplicaConfirmReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_INTERNAL, Message: "replication is off on " + n.cfg.Name}})
 			return true
 		}
-		n.goServe(func() { reply(r.serveInstall(m)) })
-	case *clusterv1.ReplicaFetch:
+		n.goServe(func() { reply(r.serveConfirm(m)) })
+	case *clusterv1.ReplicaPull:
 		if r == nil {
-			reply(&clusterv1.ReplicaSnapshot{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_INTERNAL, Message: "replication is off on " + n.cfg.Name}})
+			reply(&clusterv1.ReplicaPullReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_INTERNAL, Message: "replication is off on " + n.cfg.Name}})
 			return true
 		}
-		n.goServe(func() { reply(r.serveFetch(m)) })
+		n.goServe(func() { reply(r.servePull(m)) })
 	case *clusterv1.ReplicaDigest:
 		if r == nil {
 			reply(&clusterv1.ReplicaDigestReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_INTERNAL, Message: "replication is off on " + n.cfg.Name}})

@@ -135,44 +135,69 @@ func (l *keyLocks) lock(key string) func() {
 	}
 }
 
-// snapshot reads a consistent copy of a grain: keys, alarm and version.
-// exists reports whether the grain has any key or alarm.
-func (s *Store) snapshot(kind, identity string) (*clusterv1.ReplicaSnapshot, bool, error) {
+// localCopy is a consistent view of a grain's local copy (a Pebble
+// snapshot), read without copying its values: head holds its version,
+// replica set and alarm; entries walks its keys.
+type localCopy struct {
+	snap   *pebble.Snapshot
+	gs     *GrainStore
+	head   *clusterv1.ReplicaSnapshot
+	closed bool
+}
+
+func (s *Store) openCopy(kind, identity string) (*localCopy, error) {
 	gs, err := s.Grain(kind, identity)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	snap := s.db.NewSnapshot()
-	defer snap.Close()
-	out := &clusterv1.ReplicaSnapshot{Kind: kind, Identity: identity}
-	rec, err := readRecord(snap, kind, identity)
+	c := &localCopy{snap: s.db.NewSnapshot(), gs: gs, head: &clusterv1.ReplicaSnapshot{Kind: kind, Identity: identity}}
+	rec, err := readRecord(c.snap, kind, identity)
 	if err != nil {
-		return nil, false, err
+		c.close()
+		return nil, err
 	}
-	out.Version, out.Set = rec.v.proto(), rec.set
-	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: gs.prefix, UpperBound: prefixEnd(gs.prefix)})
-	if err != nil {
-		return nil, false, fmt.Errorf("cluster: snapshot %s/%s: %w", kind, identity, err)
-	}
-	for it.First(); it.Valid(); it.Next() {
-		out.Entries = append(out.Entries, &clusterv1.Entry{Key: string(it.Key()[len(gs.prefix):]), Value: bytes.Clone(it.Value())})
-	}
-	if err := errors.Join(it.Error(), it.Close()); err != nil {
-		return nil, false, fmt.Errorf("cluster: snapshot %s/%s: %w", kind, identity, err)
-	}
-	v, closer, err := snap.Get(alarmKey(kind, identity))
+	c.head.Version, c.head.Set = rec.v.proto(), rec.set
+	v, closer, err := c.snap.Get(alarmKey(kind, identity))
 	switch {
 	case err == nil:
 		due, derr := decodeTime(v)
 		closer.Close()
 		if derr != nil {
-			return nil, false, derr
+			c.close()
+			return nil, derr
 		}
-		out.AlarmUnixNano = due.UnixNano()
+		c.head.AlarmUnixNano = due.UnixNano()
 	case !errors.Is(err, pebble.ErrNotFound):
-		return nil, false, fmt.Errorf("cluster: snapshot alarm: %w", err)
+		c.close()
+		return nil, fmt.Errorf("cluster: snapshot alarm: %w", err)
 	}
-	return out, len(out.Entries) > 0 || out.AlarmUnixNano != 0, nil
+	return c, nil
+}
+
+// entries calls fn with every key (relative to the grain) and value of
+// the copy, in order; both are valid only during the call.
+func (c *localCopy) entries(fn func(key, value []byte) error) error {
+	it, err := c.snap.NewIter(&pebble.IterOptions{LowerBound: c.gs.prefix, UpperBound: prefixEnd(c.gs.prefix)})
+	if err != nil {
+		return fmt.Errorf("cluster: snapshot %s/%s: %w", c.gs.kind, c.gs.identity, err)
+	}
+	for it.First(); it.Valid(); it.Next() {
+		if err := fn(it.Key()[len(c.gs.prefix):], it.Value()); err != nil {
+			it.Close()
+			return err
+		}
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return fmt.Errorf("cluster: snapshot %s/%s: %w", c.gs.kind, c.gs.identity, err)
+	}
+	return nil
+}
+
+func (c *localCopy) close() {
+	if !c.closed {
+		c.closed = true
+		c.snap.Close()
+	}
 }
 
 // installSnapshot replaces the local copy of a grain with snap and sets its

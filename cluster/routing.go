@@ -192,9 +192,15 @@ func (n *Node) callLocal(ctx context.Context, kind, identity string, msg any) (a
 		if timeout <= 0 {
 			return nil, fmt.Errorf("cluster: call %s/%s: %w", kind, identity, context.DeadlineExceeded)
 		}
-		e, err := n.acquire(ctx, kind, identity)
+		e, err := n.acquire(ctx, kind, identity, n.lookupOnly(kind, msg))
 		if err != nil {
 			return nil, err
+		}
+		if n.readOnly(kind, msg) && e.claim != nil {
+			if err := e.claim.confirm(ctx); err != nil {
+				n.release(e)
+				return nil, err
+			}
 		}
 		f := n.system.Root.RequestFuture(e.pid, msg, timeout)
 		res, err := n.wait(ctx, f)
@@ -224,7 +230,7 @@ func (n *Node) forward(ctx context.Context, owner NodeMeta, kind, identity strin
 	}
 	key := grainKey(kind, identity)
 	for attempt := 0; ; attempt++ {
-		pid, err := n.locate(ctx, owner, key, kind, identity)
+		pid, err := n.locate(ctx, owner, key, kind, identity, n.lookupOnly(kind, msg), n.readOnly(kind, msg))
 		if err != nil {
 			return nil, err
 		}
@@ -252,16 +258,31 @@ type cachedPID struct {
 	version uint64
 }
 
-func (n *Node) locate(ctx context.Context, owner NodeMeta, key, kind, identity string) (*actor.PID, error) {
+// readOnly reports whether msg, sent to a grain of kind, must be confirmed
+// (see [Kind.Reads]).
+func (n *Node) readOnly(kind string, msg any) bool {
+	k, ok := n.kinds[kind]
+	return ok && k.Reads != nil && k.Reads(msg)
+}
+
+// lookupOnly reports whether msg, sent to a grain of kind, must not create
+// it (see [Kind.Creates]).
+func (n *Node) lookupOnly(kind string, msg any) bool {
+	k, ok := n.kinds[kind]
+	return ok && k.Creates != nil && !k.Creates(msg)
+}
+
+func (n *Node) locate(ctx context.Context, owner NodeMeta, key, kind, identity string, mustExist, confirm bool) (*actor.PID, error) {
 	version := n.viewVersion.Load()
-	if v, ok := n.pids.Load(key); ok {
+	// NB: a read asks the owner every time, which confirms its claim.
+	if v, ok := n.pids.Load(key); ok && !confirm {
 		c := v.(cachedPID)
 		if c.version == version && c.owner == owner.Name {
 			return c.pid, nil
 		}
 	}
 	dl, _ := ctx.Deadline()
-	f := n.system.Root.RequestFuture(activatorPID(owner), &clusterv1.Locate{Kind: kind, Identity: identity, DeadlineUnixNano: dl.UnixNano()},
+	f := n.system.Root.RequestFuture(activatorPID(owner), &clusterv1.Locate{Kind: kind, Identity: identity, DeadlineUnixNano: dl.UnixNano(), MustExist: mustExist, Confirm: confirm},
 		time.Until(dl)+50*time.Millisecond) // the owner's own deadline error, more precise, arrives first
 	res, err := n.wait(ctx, f)
 	switch {
@@ -298,6 +319,10 @@ func routeErrorToGo(e *clusterv1.RouteError, kind, identity string) error {
 		return fmt.Errorf("%w: %s", ErrUnknownKind, e.GetMessage())
 	case clusterv1.RouteError_CODE_DEADLINE_EXCEEDED:
 		return fmt.Errorf("cluster: %s: %w", e.GetMessage(), context.DeadlineExceeded)
+	case clusterv1.RouteError_CODE_NOT_FOUND:
+		return fmt.Errorf("%w: %s/%s", ErrNoSuchGrain, kind, identity)
+	case clusterv1.RouteError_CODE_UNCONFIRMED:
+		return fmt.Errorf("%w: %s", ErrUnconfirmed, e.GetMessage())
 	}
 	return fmt.Errorf("cluster: remote: %s", e.GetMessage())
 }
@@ -318,6 +343,10 @@ func routeErrorFromGo(err error) *clusterv1.RouteError {
 		return &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_UNKNOWN_KIND, Message: err.Error()}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_DEADLINE_EXCEEDED, Message: err.Error()}
+	case errors.Is(err, ErrNoSuchGrain):
+		return &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_NOT_FOUND, Message: err.Error()}
+	case errors.Is(err, ErrUnconfirmed):
+		return &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_UNCONFIRMED, Message: err.Error()}
 	}
 	return &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_INTERNAL, Message: err.Error()}
 }
@@ -336,7 +365,7 @@ func (a *activator) Receive(c actor.Context) {
 	reply := func(m proto.Message) { n.system.Root.Send(sender, m) }
 	switch m := c.Message().(type) {
 	case *clusterv1.Locate:
-		if pid := n.activeLocal(m.GetKind(), m.GetIdentity()); pid != nil {
+		if pid := n.activeLocal(m.GetKind(), m.GetIdentity()); pid != nil && !m.GetConfirm() {
 			reply(&clusterv1.LocateReply{Address: pid.GetAddress(), Id: pid.GetId()})
 			return
 		}
@@ -399,9 +428,15 @@ func (n *Node) serveLocate(m *clusterv1.Locate) *clusterv1.LocateReply {
 	if err := n.checkOwner(m.GetKind(), m.GetIdentity()); err != nil {
 		return &clusterv1.LocateReply{Error: routeErrorFromGo(err)}
 	}
-	e, err := n.acquire(ctx, m.GetKind(), m.GetIdentity())
+	e, err := n.acquire(ctx, m.GetKind(), m.GetIdentity(), m.GetMustExist())
 	if err != nil {
 		return &clusterv1.LocateReply{Error: routeErrorFromGo(err)}
+	}
+	if m.GetConfirm() && e.claim != nil {
+		if err := e.claim.confirm(ctx); err != nil {
+			n.release(e)
+			return &clusterv1.LocateReply{Error: routeErrorFromGo(err)}
+		}
 	}
 	n.release(e)
 	return &clusterv1.LocateReply{Address: e.pid.GetAddress(), Id: e.pid.GetId()}

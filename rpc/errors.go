@@ -25,6 +25,9 @@ var grainCodes = map[actorsv1.ErrorCode]connect.Code{
 	actorsv1.ErrorCode_ERROR_CODE_RESOURCE_EXHAUSTED:  connect.CodeResourceExhausted,
 	actorsv1.ErrorCode_ERROR_CODE_ALREADY_EXISTS:      connect.CodeAlreadyExists,
 	actorsv1.ErrorCode_ERROR_CODE_INTERNAL:            connect.CodeInternal,
+	// NB: Unknown, not Unavailable or Aborted: the client must not read
+	// it as "nothing happened, retry" (the write may have been applied).
+	actorsv1.ErrorCode_ERROR_CODE_OUTCOME_UNKNOWN: connect.CodeUnknown,
 }
 
 // toConnect translates an error from below into a Connect error with a
@@ -54,6 +57,8 @@ func toConnect(ctx context.Context, log *slog.Logger, procedure string, err erro
 		return connect.NewError(connect.CodeUnavailable, errors.New(unavailable.Error()))
 	}
 	switch {
+	case errors.Is(err, cluster.ErrUnconfirmed):
+		return connect.NewError(connect.CodeUnavailable, errors.New("the node holding this session cannot reach a majority of its replicas; retry in a moment"))
 	case errors.Is(err, cluster.ErrMoving):
 		return connect.NewError(connect.CodeUnavailable, errors.New("the session is moving between nodes; retry in a moment"))
 	case errors.Is(err, cluster.ErrNoOwner):

@@ -40,6 +40,10 @@ const (
 	ErrorCode_ERROR_CODE_RESOURCE_EXHAUSTED  ErrorCode = 6
 	ErrorCode_ERROR_CODE_INTERNAL            ErrorCode = 7
 	ErrorCode_ERROR_CODE_ALREADY_EXISTS      ErrorCode = 8
+	// The request's write left the grain's node but no majority of its
+	// replicas confirmed it: it may be lost, or applied later. Not safe to
+	// resend blindly; read the grain to find out.
+	ErrorCode_ERROR_CODE_OUTCOME_UNKNOWN ErrorCode = 9
 )
 
 // Enum value maps for ErrorCode.
@@ -54,6 +58,7 @@ var (
 		6: "ERROR_CODE_RESOURCE_EXHAUSTED",
 		7: "ERROR_CODE_INTERNAL",
 		8: "ERROR_CODE_ALREADY_EXISTS",
+		9: "ERROR_CODE_OUTCOME_UNKNOWN",
 	}
 	ErrorCode_value = map[string]int32{
 		"ERROR_CODE_UNSPECIFIED":         0,
@@ -65,6 +70,7 @@ var (
 		"ERROR_CODE_RESOURCE_EXHAUSTED":  6,
 		"ERROR_CODE_INTERNAL":            7,
 		"ERROR_CODE_ALREADY_EXISTS":      8,
+		"ERROR_CODE_OUTCOME_UNKNOWN":     9,
 	}
 )
 
@@ -3205,7 +3211,7 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\n" +
 	"HoursEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x03R\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\rR\x05value:\x028\x01*\x9a\x02\n" +
+	"\x05value\x18\x02 \x01(\rR\x05value:\x028\x01*\xba\x02\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ERROR_CODE_NOT_FOUND\x10\x01\x12\x1f\n" +
@@ -3215,7 +3221,8 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\x16ERROR_CODE_UNAVAILABLE\x10\x05\x12!\n" +
 	"\x1dERROR_CODE_RESOURCE_EXHAUSTED\x10\x06\x12\x17\n" +
 	"\x13ERROR_CODE_INTERNAL\x10\a\x12\x1d\n" +
-	"\x19ERROR_CODE_ALREADY_EXISTS\x10\b*w\n" +
+	"\x19ERROR_CODE_ALREADY_EXISTS\x10\b\x12\x1e\n" +
+	"\x1aERROR_CODE_OUTCOME_UNKNOWN\x10\t*w\n" +
 	"\vTitleSource\x12\x1c\n" +
 	"\x18TITLE_SOURCE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13TITLE_SOURCE_PROMPT\x10\x01\x12\x1a\n" +

@@ -41,6 +41,11 @@ const (
 	RouteError_CODE_INTERNAL          RouteError_Code = 6
 	// The grain is being moved between nodes; retry shortly.
 	RouteError_CODE_MOVING RouteError_Code = 7
+	// The grain exists on no majority of its replicas (a lookup).
+	RouteError_CODE_NOT_FOUND RouteError_Code = 8
+	// The owner could not confirm its claim with a majority of the
+	// grain's replicas (it may be cut off from them): it serves no read.
+	RouteError_CODE_UNCONFIRMED RouteError_Code = 9
 )
 
 // Enum value maps for RouteError_Code.
@@ -54,6 +59,8 @@ var (
 		5: "CODE_DEADLINE_EXCEEDED",
 		6: "CODE_INTERNAL",
 		7: "CODE_MOVING",
+		8: "CODE_NOT_FOUND",
+		9: "CODE_UNCONFIRMED",
 	}
 	RouteError_Code_value = map[string]int32{
 		"CODE_UNSPECIFIED":       0,
@@ -64,6 +71,8 @@ var (
 		"CODE_DEADLINE_EXCEEDED": 5,
 		"CODE_INTERNAL":          6,
 		"CODE_MOVING":            7,
+		"CODE_NOT_FOUND":         8,
+		"CODE_UNCONFIRMED":       9,
 	}
 )
 
@@ -103,8 +112,15 @@ type Locate struct {
 	Identity string                 `protobuf:"bytes,2,opt,name=identity,proto3" json:"identity,omitempty"`
 	// The caller's deadline (unix nanoseconds); 0 means the owner's default.
 	DeadlineUnixNano int64 `protobuf:"varint,3,opt,name=deadline_unix_nano,json=deadlineUnixNano,proto3" json:"deadline_unix_nano,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The call only reads the grain: when no majority of its replicas holds
+	// a copy, answer CODE_NOT_FOUND instead of activating (and claiming) it.
+	MustExist bool `protobuf:"varint,4,opt,name=must_exist,json=mustExist,proto3" json:"must_exist,omitempty"`
+	// The call reads the grain: before answering, the owner confirms with a
+	// majority of the grain's replicas that its claim is still the newest,
+	// or answers CODE_UNCONFIRMED.
+	Confirm       bool `protobuf:"varint,5,opt,name=confirm,proto3" json:"confirm,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Locate) Reset() {
@@ -156,6 +172,20 @@ func (x *Locate) GetDeadlineUnixNano() int64 {
 		return x.DeadlineUnixNano
 	}
 	return 0
+}
+
+func (x *Locate) GetMustExist() bool {
+	if x != nil {
+		return x.MustExist
+	}
+	return false
+}
+
+func (x *Locate) GetConfirm() bool {
+	if x != nil {
+		return x.Confirm
+	}
+	return false
 }
 
 type LocateReply struct {
@@ -1460,19 +1490,176 @@ func (x *ReplicaInstall) GetEpoch() uint64 {
 	return 0
 }
 
-// GrainVersion names one grain's copy and its version.
-type GrainVersion struct {
+// ReplicaConfirm asks a member which epoch of a grain it promised, to
+// confirm that the asking owner's claim is still the newest before it
+// serves a read. It writes nothing.
+type ReplicaConfirm struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
 	Identity      string                 `protobuf:"bytes,2,opt,name=identity,proto3" json:"identity,omitempty"`
-	Version       *ReplicaVersion        `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaConfirm) Reset() {
+	*x = ReplicaConfirm{}
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaConfirm) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaConfirm) ProtoMessage() {}
+
+func (x *ReplicaConfirm) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaConfirm.ProtoReflect.Descriptor instead.
+func (*ReplicaConfirm) Descriptor() ([]byte, []int) {
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ReplicaConfirm) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ReplicaConfirm) GetIdentity() string {
+	if x != nil {
+		return x.Identity
+	}
+	return ""
+}
+
+type ReplicaConfirmReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Promised      uint64                 `protobuf:"varint,1,opt,name=promised,proto3" json:"promised,omitempty"`
+	Error         *RouteError            `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaConfirmReply) Reset() {
+	*x = ReplicaConfirmReply{}
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaConfirmReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaConfirmReply) ProtoMessage() {}
+
+func (x *ReplicaConfirmReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaConfirmReply.ProtoReflect.Descriptor instead.
+func (*ReplicaConfirmReply) Descriptor() ([]byte, []int) {
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ReplicaConfirmReply) GetPromised() uint64 {
+	if x != nil {
+		return x.Promised
+	}
+	return 0
+}
+
+func (x *ReplicaConfirmReply) GetError() *RouteError {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// SnapshotEnd ends a copy sent in chunks on a bulk transfer connection
+// (cluster/repl_bulk.go): the number of entries sent.
+type SnapshotEnd struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       uint64                 `protobuf:"varint,1,opt,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotEnd) Reset() {
+	*x = SnapshotEnd{}
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotEnd) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotEnd) ProtoMessage() {}
+
+func (x *SnapshotEnd) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotEnd.ProtoReflect.Descriptor instead.
+func (*SnapshotEnd) Descriptor() ([]byte, []int) {
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *SnapshotEnd) GetEntries() uint64 {
+	if x != nil {
+		return x.Entries
+	}
+	return 0
+}
+
+// GrainVersion names one grain's copy and its version.
+type GrainVersion struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Kind     string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Identity string                 `protobuf:"bytes,2,opt,name=identity,proto3" json:"identity,omitempty"`
+	Version  *ReplicaVersion        `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	// The highest epoch the sender promised for the grain. A member that is
+	// a new incarnation (its data folder was created at its last start)
+	// raises its own promise to it while it is being repaired.
+	Promised      uint64 `protobuf:"varint,4,opt,name=promised,proto3" json:"promised,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GrainVersion) Reset() {
 	*x = GrainVersion{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[22]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1484,7 +1671,7 @@ func (x *GrainVersion) String() string {
 func (*GrainVersion) ProtoMessage() {}
 
 func (x *GrainVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[22]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1497,7 +1684,7 @@ func (x *GrainVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrainVersion.ProtoReflect.Descriptor instead.
 func (*GrainVersion) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{22}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GrainVersion) GetKind() string {
@@ -1521,6 +1708,13 @@ func (x *GrainVersion) GetVersion() *ReplicaVersion {
 	return nil
 }
 
+func (x *GrainVersion) GetPromised() uint64 {
+	if x != nil {
+		return x.Promised
+	}
+	return 0
+}
+
 // ReplicaDigest lists copies a member holds (anti-entropy); the receiver
 // answers with those it holds an older copy of, or none.
 type ReplicaDigest struct {
@@ -1532,7 +1726,7 @@ type ReplicaDigest struct {
 
 func (x *ReplicaDigest) Reset() {
 	*x = ReplicaDigest{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[23]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1544,7 +1738,7 @@ func (x *ReplicaDigest) String() string {
 func (*ReplicaDigest) ProtoMessage() {}
 
 func (x *ReplicaDigest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[23]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1557,7 +1751,7 @@ func (x *ReplicaDigest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaDigest.ProtoReflect.Descriptor instead.
 func (*ReplicaDigest) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{23}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ReplicaDigest) GetGrains() []*GrainVersion {
@@ -1568,16 +1762,19 @@ func (x *ReplicaDigest) GetGrains() []*GrainVersion {
 }
 
 type ReplicaDigestReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Behind        []*GrainVersion        `protobuf:"bytes,1,rep,name=behind,proto3" json:"behind,omitempty"`
-	Error         *RouteError            `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Behind []*GrainVersion        `protobuf:"bytes,1,rep,name=behind,proto3" json:"behind,omitempty"`
+	Error  *RouteError            `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	// The answering member is a new incarnation not repaired yet: its
+	// answer says nothing of what it should hold.
+	Repairing     bool `protobuf:"varint,3,opt,name=repairing,proto3" json:"repairing,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReplicaDigestReply) Reset() {
 	*x = ReplicaDigestReply{}
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[24]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1589,7 +1786,7 @@ func (x *ReplicaDigestReply) String() string {
 func (*ReplicaDigestReply) ProtoMessage() {}
 
 func (x *ReplicaDigestReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[24]
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1602,7 +1799,7 @@ func (x *ReplicaDigestReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaDigestReply.ProtoReflect.Descriptor instead.
 func (*ReplicaDigestReply) Descriptor() ([]byte, []int) {
-	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{24}
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ReplicaDigestReply) GetBehind() []*GrainVersion {
@@ -1619,24 +1816,135 @@ func (x *ReplicaDigestReply) GetError() *RouteError {
 	return nil
 }
 
+func (x *ReplicaDigestReply) GetRepairing() bool {
+	if x != nil {
+		return x.Repairing
+	}
+	return false
+}
+
+// ReplicaPull asks a member to offer a new incarnation (a node whose data
+// folder was created at its last start) every copy and promise it holds
+// of grains whose replica set includes the sender, by digests and
+// installs, and to answer once it did. The sender answers no promise
+// until every live member answered a pull.
+type ReplicaPull struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          string                 `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	Incarnation   string                 `protobuf:"bytes,2,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaPull) Reset() {
+	*x = ReplicaPull{}
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaPull) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaPull) ProtoMessage() {}
+
+func (x *ReplicaPull) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaPull.ProtoReflect.Descriptor instead.
+func (*ReplicaPull) Descriptor() ([]byte, []int) {
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ReplicaPull) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *ReplicaPull) GetIncarnation() string {
+	if x != nil {
+		return x.Incarnation
+	}
+	return ""
+}
+
+type ReplicaPullReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *RouteError            `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicaPullReply) Reset() {
+	*x = ReplicaPullReply{}
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicaPullReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicaPullReply) ProtoMessage() {}
+
+func (x *ReplicaPullReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_cluster_v1_cluster_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicaPullReply.ProtoReflect.Descriptor instead.
+func (*ReplicaPullReply) Descriptor() ([]byte, []int) {
+	return file_stich_cluster_v1_cluster_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ReplicaPullReply) GetError() *RouteError {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 var File_stich_cluster_v1_cluster_proto protoreflect.FileDescriptor
 
 const file_stich_cluster_v1_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\x1estich/cluster/v1/cluster.proto\x12\x10stich.cluster.v1\"f\n" +
+	"\x1estich/cluster/v1/cluster.proto\x12\x10stich.cluster.v1\"\x9f\x01\n" +
 	"\x06Locate\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
 	"\bidentity\x18\x02 \x01(\tR\bidentity\x12,\n" +
-	"\x12deadline_unix_nano\x18\x03 \x01(\x03R\x10deadlineUnixNano\"k\n" +
+	"\x12deadline_unix_nano\x18\x03 \x01(\x03R\x10deadlineUnixNano\x12\x1d\n" +
+	"\n" +
+	"must_exist\x18\x04 \x01(\bR\tmustExist\x12\x18\n" +
+	"\aconfirm\x18\x05 \x01(\bR\aconfirm\"k\n" +
 	"\vLocateReply\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x122\n" +
-	"\x05error\x18\x03 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\"\xa6\x02\n" +
+	"\x05error\x18\x03 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\"\xd0\x02\n" +
 	"\n" +
 	"RouteError\x125\n" +
 	"\x04code\x18\x01 \x01(\x0e2!.stich.cluster.v1.RouteError.CodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
-	"\x05owner\x18\x03 \x01(\tR\x05owner\"\xb0\x01\n" +
+	"\x05owner\x18\x03 \x01(\tR\x05owner\"\xda\x01\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eCODE_NOT_OWNER\x10\x01\x12\x11\n" +
@@ -1645,7 +1953,9 @@ const file_stich_cluster_v1_cluster_proto_rawDesc = "" +
 	"\x11CODE_UNKNOWN_KIND\x10\x04\x12\x1a\n" +
 	"\x16CODE_DEADLINE_EXCEEDED\x10\x05\x12\x11\n" +
 	"\rCODE_INTERNAL\x10\x06\x12\x0f\n" +
-	"\vCODE_MOVING\x10\a\"J\n" +
+	"\vCODE_MOVING\x10\a\x12\x12\n" +
+	"\x0eCODE_NOT_FOUND\x10\b\x12\x14\n" +
+	"\x10CODE_UNCONFIRMED\x10\t\"J\n" +
 	"\bTransfer\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
 	"\bidentity\x18\x02 \x01(\tR\bidentity\x12\x0e\n" +
@@ -1725,16 +2035,31 @@ const file_stich_cluster_v1_cluster_proto_rawDesc = "" +
 	"\x03set\x18\a \x03(\tR\x03set\"e\n" +
 	"\x0eReplicaInstall\x12=\n" +
 	"\bsnapshot\x18\x01 \x01(\v2!.stich.cluster.v1.ReplicaSnapshotR\bsnapshot\x12\x14\n" +
-	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"z\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"@\n" +
+	"\x0eReplicaConfirm\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
+	"\bidentity\x18\x02 \x01(\tR\bidentity\"e\n" +
+	"\x13ReplicaConfirmReply\x12\x1a\n" +
+	"\bpromised\x18\x01 \x01(\x04R\bpromised\x122\n" +
+	"\x05error\x18\x02 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\"'\n" +
+	"\vSnapshotEnd\x12\x18\n" +
+	"\aentries\x18\x01 \x01(\x04R\aentries\"\x96\x01\n" +
 	"\fGrainVersion\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
 	"\bidentity\x18\x02 \x01(\tR\bidentity\x12:\n" +
-	"\aversion\x18\x03 \x01(\v2 .stich.cluster.v1.ReplicaVersionR\aversion\"G\n" +
+	"\aversion\x18\x03 \x01(\v2 .stich.cluster.v1.ReplicaVersionR\aversion\x12\x1a\n" +
+	"\bpromised\x18\x04 \x01(\x04R\bpromised\"G\n" +
 	"\rReplicaDigest\x126\n" +
-	"\x06grains\x18\x01 \x03(\v2\x1e.stich.cluster.v1.GrainVersionR\x06grains\"\x80\x01\n" +
+	"\x06grains\x18\x01 \x03(\v2\x1e.stich.cluster.v1.GrainVersionR\x06grains\"\x9e\x01\n" +
 	"\x12ReplicaDigestReply\x126\n" +
 	"\x06behind\x18\x01 \x03(\v2\x1e.stich.cluster.v1.GrainVersionR\x06behind\x122\n" +
-	"\x05error\x18\x02 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05errorB<Z:github.com/stichdev/stich/proto/stich/cluster/v1;clusterv1b\x06proto3"
+	"\x05error\x18\x02 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\x12\x1c\n" +
+	"\trepairing\x18\x03 \x01(\bR\trepairing\"C\n" +
+	"\vReplicaPull\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\tR\x04from\x12 \n" +
+	"\vincarnation\x18\x02 \x01(\tR\vincarnation\"F\n" +
+	"\x10ReplicaPullReply\x122\n" +
+	"\x05error\x18\x01 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05errorB<Z:github.com/stichdev/stich/proto/stich/cluster/v1;clusterv1b\x06proto3"
 
 var (
 	file_stich_cluster_v1_cluster_proto_rawDescOnce sync.Once
@@ -1749,7 +2074,7 @@ func file_stich_cluster_v1_cluster_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_cluster_v1_cluster_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stich_cluster_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_stich_cluster_v1_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_stich_cluster_v1_cluster_proto_goTypes = []any{
 	(RouteError_Code)(0),        // 0: stich.cluster.v1.RouteError.Code
 	(*Locate)(nil),              // 1: stich.cluster.v1.Locate
@@ -1774,10 +2099,15 @@ var file_stich_cluster_v1_cluster_proto_goTypes = []any{
 	(*ReplicaFetch)(nil),        // 20: stich.cluster.v1.ReplicaFetch
 	(*ReplicaSnapshot)(nil),     // 21: stich.cluster.v1.ReplicaSnapshot
 	(*ReplicaInstall)(nil),      // 22: stich.cluster.v1.ReplicaInstall
-	(*GrainVersion)(nil),        // 23: stich.cluster.v1.GrainVersion
-	(*ReplicaDigest)(nil),       // 24: stich.cluster.v1.ReplicaDigest
-	(*ReplicaDigestReply)(nil),  // 25: stich.cluster.v1.ReplicaDigestReply
-	nil,                         // 26: stich.cluster.v1.NodeStatsReply.GrainsEntry
+	(*ReplicaConfirm)(nil),      // 23: stich.cluster.v1.ReplicaConfirm
+	(*ReplicaConfirmReply)(nil), // 24: stich.cluster.v1.ReplicaConfirmReply
+	(*SnapshotEnd)(nil),         // 25: stich.cluster.v1.SnapshotEnd
+	(*GrainVersion)(nil),        // 26: stich.cluster.v1.GrainVersion
+	(*ReplicaDigest)(nil),       // 27: stich.cluster.v1.ReplicaDigest
+	(*ReplicaDigestReply)(nil),  // 28: stich.cluster.v1.ReplicaDigestReply
+	(*ReplicaPull)(nil),         // 29: stich.cluster.v1.ReplicaPull
+	(*ReplicaPullReply)(nil),    // 30: stich.cluster.v1.ReplicaPullReply
+	nil,                         // 31: stich.cluster.v1.NodeStatsReply.GrainsEntry
 }
 var file_stich_cluster_v1_cluster_proto_depIdxs = []int32{
 	3,  // 0: stich.cluster.v1.LocateReply.error:type_name -> stich.cluster.v1.RouteError
@@ -1785,7 +2115,7 @@ var file_stich_cluster_v1_cluster_proto_depIdxs = []int32{
 	3,  // 2: stich.cluster.v1.TransferReply.error:type_name -> stich.cluster.v1.RouteError
 	7,  // 3: stich.cluster.v1.Import.entries:type_name -> stich.cluster.v1.Entry
 	3,  // 4: stich.cluster.v1.ImportReply.error:type_name -> stich.cluster.v1.RouteError
-	26, // 5: stich.cluster.v1.NodeStatsReply.grains:type_name -> stich.cluster.v1.NodeStatsReply.GrainsEntry
+	31, // 5: stich.cluster.v1.NodeStatsReply.grains:type_name -> stich.cluster.v1.NodeStatsReply.GrainsEntry
 	16, // 6: stich.cluster.v1.ReplicaPromiseReply.version:type_name -> stich.cluster.v1.ReplicaVersion
 	3,  // 7: stich.cluster.v1.ReplicaPromiseReply.error:type_name -> stich.cluster.v1.RouteError
 	16, // 8: stich.cluster.v1.ReplicaWrite.prev:type_name -> stich.cluster.v1.ReplicaVersion
@@ -1795,15 +2125,17 @@ var file_stich_cluster_v1_cluster_proto_depIdxs = []int32{
 	7,  // 12: stich.cluster.v1.ReplicaSnapshot.entries:type_name -> stich.cluster.v1.Entry
 	3,  // 13: stich.cluster.v1.ReplicaSnapshot.error:type_name -> stich.cluster.v1.RouteError
 	21, // 14: stich.cluster.v1.ReplicaInstall.snapshot:type_name -> stich.cluster.v1.ReplicaSnapshot
-	16, // 15: stich.cluster.v1.GrainVersion.version:type_name -> stich.cluster.v1.ReplicaVersion
-	23, // 16: stich.cluster.v1.ReplicaDigest.grains:type_name -> stich.cluster.v1.GrainVersion
-	23, // 17: stich.cluster.v1.ReplicaDigestReply.behind:type_name -> stich.cluster.v1.GrainVersion
-	3,  // 18: stich.cluster.v1.ReplicaDigestReply.error:type_name -> stich.cluster.v1.RouteError
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	3,  // 15: stich.cluster.v1.ReplicaConfirmReply.error:type_name -> stich.cluster.v1.RouteError
+	16, // 16: stich.cluster.v1.GrainVersion.version:type_name -> stich.cluster.v1.ReplicaVersion
+	26, // 17: stich.cluster.v1.ReplicaDigest.grains:type_name -> stich.cluster.v1.GrainVersion
+	26, // 18: stich.cluster.v1.ReplicaDigestReply.behind:type_name -> stich.cluster.v1.GrainVersion
+	3,  // 19: stich.cluster.v1.ReplicaDigestReply.error:type_name -> stich.cluster.v1.RouteError
+	3,  // 20: stich.cluster.v1.ReplicaPullReply.error:type_name -> stich.cluster.v1.RouteError
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_stich_cluster_v1_cluster_proto_init() }
@@ -1817,7 +2149,7 @@ func file_stich_cluster_v1_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_cluster_v1_cluster_proto_rawDesc), len(file_stich_cluster_v1_cluster_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   26,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,366 @@
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	clusterv1 "github.com/stichdev/stich/proto/stich/cluster/v1"
+)
+
+// Bulk transfers: whole copies of grains (a new owner's fetch, an owner's
+// or anti-entropy's install) travel on connections of their own to the
+// replication listener, in bounded chunks, never as one actor-remote
+// message (whose gRPC limit is 4 MiB) and never on the write stream (where
+// a large copy would hold up every write queued behind it). One
+// connection carries one transfer; TCP's flow control is its
+// backpressure, and every chunk has a deadline.
+//
+// Wire format, after the client's 8-byte preamble replBulkMagic, in the
+// frames of the write stream (appendFrame):
+//
+//	fetch:   client frameFetch (ReplicaFetch)
+//	         server frameSnapHead (ReplicaSnapshot without entries, or with
+//	                error), frameSnapChunk (ReplicaSnapshot with entries
+//	                only)..., frameSnapEnd (SnapshotEnd)
+//	install: client frameInstall (ReplicaInstall, snapshot without
+//	                entries), frameSnapChunk..., frameSnapEnd
+//	         server frameWriteReply (ReplicaWriteReply)
+//
+// A copy larger than maxSnapshotBytes is refused by both ends with an
+// error naming its size and the limit (errSnapshotTooLarge).
+const (
+	replBulkMagic  = "STRB\x00\x00\x00\x01"
+	frameFetch     = 3
+	frameSnapHead  = 4
+	frameSnapChunk = 5
+	frameSnapEnd   = 6
+	frameInstall   = 7
+	// snapshotChunk bounds the entry bytes of one chunk frame.
+	snapshotChunk = 1 << 20
+	// maxSnapshotBytes bounds a whole copy of one grain in transfer (keys
+	// and values): a session past it cannot move between nodes, and says
+	// so, instead of failing to fetch it forever.
+	maxSnapshotBytes = 512 << 20
+)
+
+// errSnapshotTooLarge reports a copy of a grain over maxSnapshotBytes.
+var errSnapshotTooLarge = errors.New("cluster: grain copy too large to transfer")
+
+func checkSnapshotSize(kind, identity string, size int) error {
+	if size > maxSnapshotBytes {
+		return fmt.Errorf("%w: %s/%s holds %d bytes, the limit is %d", errSnapshotTooLarge, kind, identity, size, maxSnapshotBytes)
+	}
+	return nil
+}
+
+// bulkConn is one end of a bulk transfer.
+type bulkConn struct {
+	nc      net.Conn
+	br      *bufio.Reader
+	bw      *bufio.Writer
+	timeout time.Duration
+	buf     []byte // the frame being written
+	rbuf    []byte // the last frame read (proto.Unmarshal copies out of it)
+}
+
+func newBulkConn(nc net.Conn, br *bufio.Reader, timeout time.Duration) *bulkConn {
+	return &bulkConn{nc: nc, br: br, bw: bufio.NewWriterSize(nc, 256<<10), timeout: timeout}
+}
+
+func (b *bulkConn) write(typ byte, m proto.Message) error {
+	// The message is marshalled into the frame itself: no copy.
+	frame, err := proto.MarshalOptions{}.MarshalAppend(append(b.buf[:0], make([]byte, 4+frameHeader)...), m)
+	if err != nil {
+		return err
+	}
+	b.buf = frame
+	putFrameHeader(frame, typ, 0)
+	_ = b.nc.SetWriteDeadline(time.Now().Add(b.timeout))
+	_, err = b.bw.Write(frame)
+	return err
+}
+
+func (b *bulkConn) flush() error {
+	_ = b.nc.SetWriteDeadline(time.Now().Add(b.timeout))
+	return b.bw.Flush()
+}
+
+func (b *bulkConn) read(want byte, m proto.Message) error {
+	_ = b.nc.SetReadDeadline(time.Now().Add(b.timeout))
+	typ, _, payload, err := readFrame(b.br, b.rbuf)
+	if err != nil {
+		return err
+	}
+	b.rbuf = payload[:0]
+	if typ != want {
+		return fmt.Errorf("bulk transfer: frame type %d, want %d", typ, want)
+	}
+	return proto.Unmarshal(payload, m)
+}
+
+// sendCopy writes the entries of a local copy as chunks, then the end
+// frame. Each chunk is a ReplicaSnapshot holding only entries (field 4),
+// encoded straight from Pebble's memory into the frame.
+func (b *bulkConn) sendCopy(c *localCopy) error {
+	header := 4 + frameHeader
+	frame := append(b.buf[:0], make([]byte, header)...)
+	total, size, inChunk := 0, 0, 0
+	flushChunk := func() error {
+		if inChunk == 0 {
+			return nil
+		}
+		putFrameHeader(frame, frameSnapChunk, 0)
+		_ = b.nc.SetWriteDeadline(time.Now().Add(b.timeout))
+		if _, err := b.bw.Write(frame); err != nil {
+			return err
+		}
+		frame, inChunk = frame[:header], 0
+		return nil
+	}
+	err := c.entries(func(key, value []byte) error {
+		size += len(key) + len(value)
+		if err := checkSnapshotSize(c.gs.kind, c.gs.identity, size); err != nil {
+			return err
+		}
+		entry := protowire.SizeTag(1) + protowire.SizeBytes(len(key)) + protowire.SizeTag(2) + protowire.SizeBytes(len(value))
+		frame = protowire.AppendTag(frame, 4, protowire.BytesType)
+		frame = protowire.AppendVarint(frame, uint64(entry))
+		frame = protowire.AppendTag(frame, 1, protowire.BytesType)
+		frame = protowire.AppendBytes(frame, key)
+		frame = protowire.AppendTag(frame, 2, protowire.BytesType)
+		frame = protowire.AppendBytes(frame, value)
+		total++
+		inChunk++
+		if len(frame) >= snapshotChunk {
+			return flushChunk()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flushChunk()
+	}
+	b.buf = frame
+	if err != nil {
+		return err
+	}
+	if err := b.write(frameSnapEnd, &clusterv1.SnapshotEnd{Entries: uint64(total)}); err != nil {
+		return err
+	}
+	return b.flush()
+}
+
+// readEntries reads chunks into snap until the end frame.
+func (b *bulkConn) readEntries(snap *clusterv1.ReplicaSnapshot) error {
+	size := 0
+	for {
+		_ = b.nc.SetReadDeadline(time.Now().Add(b.timeout))
+		// NB: a fresh buffer per frame: the entries' values alias it.
+		typ, _, payload, err := readFrame(b.br, nil)
+		if err != nil {
+			return err
+		}
+		switch typ {
+		case frameSnapChunk:
+			n := len(snap.Entries)
+			if snap.Entries, err = decodeChunk(snap.Entries, payload); err != nil {
+				return fmt.Errorf("bulk transfer: decode chunk: %w", err)
+			}
+			for _, e := range snap.Entries[n:] {
+				size += len(e.GetKey()) + len(e.GetValue())
+			}
+			if err := checkSnapshotSize(snap.GetKind(), snap.GetIdentity(), size); err != nil {
+				return err
+			}
+		case frameSnapEnd:
+			end := &clusterv1.SnapshotEnd{}
+			if err := proto.Unmarshal(payload, end); err != nil {
+				return fmt.Errorf("bulk transfer: decode end: %w", err)
+			}
+			if end.GetEntries() != uint64(len(snap.GetEntries())) {
+				return fmt.Errorf("bulk transfer: %d entries received, %d sent", len(snap.GetEntries()), end.GetEntries())
+			}
+			return nil
+		default:
+			return fmt.Errorf("bulk transfer: frame type %d in a copy", typ)
+		}
+	}
+}
+
+// decodeChunk appends the entries of a chunk (a ReplicaSnapshot holding
+// only field 4, as sendCopy writes it) to entries. Values alias payload.
+func decodeChunk(entries []*clusterv1.Entry, payload []byte) ([]*clusterv1.Entry, error) {
+	for len(payload) > 0 {
+		num, typ, n := protowire.ConsumeTag(payload)
+		if n < 0 || num != 4 || typ != protowire.BytesType {
+			return entries, errors.New("not an entry")
+		}
+		payload = payload[n:]
+		entry, n := protowire.ConsumeBytes(payload)
+		if n < 0 {
+			return entries, protowire.ParseError(n)
+		}
+		payload = payload[n:]
+		e := &clusterv1.Entry{}
+		for len(entry) > 0 {
+			num, typ, n := protowire.ConsumeTag(entry)
+			if n < 0 || typ != protowire.BytesType {
+				return entries, errors.New("bad entry field")
+			}
+			entry = entry[n:]
+			v, n := protowire.ConsumeBytes(entry)
+			if n < 0 {
+				return entries, protowire.ParseError(n)
+			}
+			entry = entry[n:]
+			switch num {
+			case 1:
+				e.Key = string(v)
+			case 2:
+				e.Value = v
+			}
+		}
+		entries = append(entries, e)
+	}
+	return entries, nil
+}
+
+// serveBulk serves one bulk transfer on an accepted connection (its
+// preamble read).
+func (t *replTransport) serveBulk(c net.Conn, br *bufio.Reader) error {
+	b := newBulkConn(c, br, t.replyTimeout)
+	_ = c.SetReadDeadline(time.Now().Add(t.replyTimeout))
+	typ, _, payload, err := readFrame(br, nil)
+	if err != nil {
+		return err
+	}
+	switch typ {
+	case frameFetch:
+		m := &clusterv1.ReplicaFetch{}
+		if err := proto.Unmarshal(payload, m); err != nil {
+			return fmt.Errorf("decode fetch: %w", err)
+		}
+		c, err := t.r.n.store.openCopy(m.GetKind(), m.GetIdentity())
+		if err != nil {
+			if err := b.write(frameSnapHead, &clusterv1.ReplicaSnapshot{Error: routeErrorFromGo(err)}); err != nil {
+				return err
+			}
+			return b.flush()
+		}
+		defer c.close()
+		if err := b.write(frameSnapHead, c.head); err != nil {
+			return err
+		}
+		// NB: a copy over the limit ends the stream; the fetcher's own
+		// check names the size and limit.
+		return b.sendCopy(c)
+	case frameInstall:
+		m := &clusterv1.ReplicaInstall{}
+		if err := proto.Unmarshal(payload, m); err != nil {
+			return fmt.Errorf("decode install: %w", err)
+		}
+		if m.GetSnapshot() == nil {
+			return errors.New("install without a snapshot")
+		}
+		var rep *clusterv1.ReplicaWriteReply
+		if err := b.readEntries(m.Snapshot); err != nil {
+			if !errors.Is(err, errSnapshotTooLarge) {
+				return err
+			}
+			rep = &clusterv1.ReplicaWriteReply{Error: routeErrorFromGo(err)}
+		} else {
+			rep = t.r.serveInstall(m)
+		}
+		if err := b.write(frameWriteReply, rep); err != nil {
+			return err
+		}
+		return b.flush()
+	}
+	return fmt.Errorf("unexpected bulk frame type %d", typ)
+}
+
+// dialBulk opens a bulk transfer connection to addr.
+func (t *replTransport) dialBulk(ctx context.Context, addr string) (*bulkConn, func(), error) {
+	if addr == "" {
+		return nil, nil, errors.New("cluster: the member advertises no replication address")
+	}
+	nc, err := t.dialRaw(ctx, addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cluster: bulk transfer to %s: %w", addr, err)
+	}
+	// The context ends the transfer: closing the connection fails any
+	// blocked read or write at once.
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	b := newBulkConn(nc, bufio.NewReaderSize(nc, 256<<10), t.replyTimeout)
+	if _, err := b.bw.WriteString(replBulkMagic); err != nil {
+		stop()
+		nc.Close()
+		return nil, nil, err
+	}
+	return b, func() { stop(); nc.Close() }, nil
+}
+
+// fetchSnapshot fetches m's whole copy of a grain.
+func (t *replTransport) fetchSnapshot(ctx context.Context, m NodeMeta, kind, identity string) (*clusterv1.ReplicaSnapshot, error) {
+	b, done, err := t.dialBulk(ctx, m.ReplAddr)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	if err := b.write(frameFetch, &clusterv1.ReplicaFetch{Kind: kind, Identity: identity}); err != nil {
+		return nil, fmt.Errorf("cluster: fetch %s/%s from %s: %w", kind, identity, m.Name, err)
+	}
+	if err := b.flush(); err != nil {
+		return nil, fmt.Errorf("cluster: fetch %s/%s from %s: %w", kind, identity, m.Name, err)
+	}
+	snap := &clusterv1.ReplicaSnapshot{}
+	if err := b.read(frameSnapHead, snap); err != nil {
+		return nil, fmt.Errorf("cluster: fetch %s/%s from %s: %w", kind, identity, m.Name, err)
+	}
+	if e := snap.GetError(); e != nil {
+		return nil, fmt.Errorf("cluster: fetch %s/%s from %s: %s", kind, identity, m.Name, e.GetMessage())
+	}
+	if snap.GetKind() != kind || snap.GetIdentity() != identity {
+		return nil, fmt.Errorf("cluster: fetch %s/%s from %s: got a copy of %s/%s", kind, identity, m.Name, snap.GetKind(), snap.GetIdentity())
+	}
+	if err := b.readEntries(snap); err != nil {
+		return nil, fmt.Errorf("cluster: fetch %s/%s from %s: %w", kind, identity, m.Name, err)
+	}
+	return snap, nil
+}
+
+// installCopy sends this node's copy of a grain to m as an install
+// under epoch and returns m's answer.
+func (t *replTransport) installCopy(ctx context.Context, m NodeMeta, kind, identity string, epoch uint64) (*clusterv1.ReplicaWriteReply, error) {
+	c, err := t.r.n.store.openCopy(kind, identity)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	b, done, err := t.dialBulk(ctx, m.ReplAddr)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	if err := b.write(frameInstall, &clusterv1.ReplicaInstall{Snapshot: c.head, Epoch: epoch}); err != nil {
+		return nil, err
+	}
+	if err := b.sendCopy(c); err != nil {
+		return nil, fmt.Errorf("cluster: install %s/%s on %s: %w", kind, identity, m.Name, err)
+	}
+	rep := &clusterv1.ReplicaWriteReply{}
+	if err := b.read(frameWriteReply, rep); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("cluster: install %s/%s on %s: %w", kind, identity, m.Name, err)
+	}
+	return rep, nil
+}

@@ -1,0 +1,177 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/pebble"
+
+	clusterv1 "github.com/stichdev/stich/proto/stich/cluster/v1"
+)
+
+// Incarnations (invariant 12). A node's promises live in its data folder;
+// a node whose folder was deleted and that rejoins under the same name
+// has forgotten every promise it gave, and answering promises at once
+// could give two claims a majority. So each data folder gets an
+// incarnation id at its first start, and a folder that was new at this
+// start (not a pre-incarnation folder) is a new incarnation that answers
+// no promise, and claims nothing, until every other member it knows (live
+// or failed, not forgotten) has offered it, by a pull, every copy and
+// promise it holds of grains the node is a replica of; the node then
+// records that it is repaired.
+
+// Keys of the node's incarnation id and of its repaired mark.
+var (
+	incarnationKey = []byte{'m', 0, 'i', 'n', 'c', 'a', 'r', 'n', 'a', 't', 'i', 'o', 'n'}
+	repairedKey    = []byte{'m', 0, 'r', 'e', 'p', 'a', 'i', 'r', 'e', 'd'}
+)
+
+// repairedWait bounds how long a promise request (or a claim) on a new
+// incarnation waits for the repair to finish before it is refused: long
+// enough to hide a cluster's first formation, when every node is new.
+const repairedWait = 2 * time.Second
+
+// errNotRepaired refuses a promise from a new incarnation.
+var errNotRepaired = errors.New("cluster: this node's data folder is new and it has not been repaired by its peers yet")
+
+// loadIncarnation reads or creates the node's incarnation id, and whether
+// it is repaired. A folder from before incarnations (it has the clustered
+// mark) keeps its promises: it counts as repaired.
+func (r *replicator) loadIncarnation() error {
+	db := r.n.store.db
+	v, closer, err := db.Get(incarnationKey)
+	switch {
+	case err == nil:
+		r.incarnation = string(v)
+		closer.Close()
+	case errors.Is(err, pebble.ErrNotFound):
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		r.incarnation = hex.EncodeToString(b[:])
+		batch := db.NewBatch()
+		_ = batch.Set(incarnationKey, []byte(r.incarnation), nil)
+		if r.clustered.Load() {
+			_ = batch.Set(repairedKey, nil, nil)
+		}
+		err = batch.Commit(pebble.Sync)
+		batch.Close()
+		if err != nil {
+			return fmt.Errorf("cluster: record incarnation: %w", err)
+		}
+	default:
+		return fmt.Errorf("cluster: read incarnation: %w", err)
+	}
+	_, closer, err = db.Get(repairedKey)
+	switch {
+	case err == nil:
+		closer.Close()
+		r.setRepaired()
+	case !errors.Is(err, pebble.ErrNotFound):
+		return fmt.Errorf("cluster: read repaired mark: %w", err)
+	}
+	return nil
+}
+
+func (r *replicator) setRepaired() {
+	r.repairedOnce.Do(func() {
+		r.repairedFlag.Store(true)
+		close(r.repairedCh)
+	})
+}
+
+// awaitRepaired waits, at most repairedWait, for the node to be repaired.
+func (r *replicator) awaitRepaired(ctx context.Context) error {
+	if r.repairedFlag.Load() {
+		return nil
+	}
+	t := time.NewTimer(repairedWait)
+	defer t.Stop()
+	select {
+	case <-r.repairedCh:
+		return nil
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return fmt.Errorf("%w: %s (incarnation %s)", errNotRepaired, r.n.cfg.Name, r.incarnation)
+}
+
+// pullRepair asks every other known member to repair this new
+// incarnation; once all did, the node is repaired, durably.
+func (r *replicator) pullRepair(ctx context.Context) error {
+	if r.repairedFlag.Load() {
+		return nil
+	}
+	v := r.n.currentView()
+	var errs []error
+	for _, m := range v.all {
+		if m.Name == r.n.cfg.Name {
+			continue
+		}
+		if r.cutOff(m.Name) {
+			errs = append(errs, fmt.Errorf("cluster: %s is cut off (test)", m.Name))
+			continue
+		}
+		res, err := r.ask(ctx, m, &clusterv1.ReplicaPull{From: r.n.cfg.Name, Incarnation: r.incarnation})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if rep, ok := res.(*clusterv1.ReplicaPullReply); !ok || rep.GetError() != nil {
+			errs = append(errs, fmt.Errorf("cluster: %s refused to repair this node: %v", m.Name, res))
+		}
+	}
+	for _, m := range v.failed {
+		errs = append(errs, fmt.Errorf("cluster: %s is down; it may hold promises this node gave before its data folder was lost", m.Name))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("cluster: new incarnation not repaired yet: %w", err)
+	}
+	if err := r.n.store.db.Set(repairedKey, nil, pebble.Sync); err != nil {
+		return fmt.Errorf("cluster: record repaired mark: %w", err)
+	}
+	r.setRepaired()
+	r.n.log.Info("new incarnation repaired by its peers; answering promises", "incarnation", r.incarnation)
+	return nil
+}
+
+// servePull repairs member from: every copy and promise this node holds
+// of grains whose replica set includes it.
+func (r *replicator) servePull(m *clusterv1.ReplicaPull) *clusterv1.ReplicaPullReply {
+	if r.cutOff(m.GetFrom()) {
+		return &clusterv1.ReplicaPullReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_UNAVAILABLE, Message: "cut off (test)"}}
+	}
+	var target NodeMeta
+	for _, x := range r.n.currentView().all {
+		if x.Name == m.GetFrom() {
+			target = x
+		}
+	}
+	if target.Name == "" {
+		return &clusterv1.ReplicaPullReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_UNAVAILABLE, Message: r.n.cfg.Name + " does not see " + m.GetFrom() + " as a member yet"}}
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, 10*replicaTimeout)
+	defer cancel()
+	if err := r.repairMembers(ctx, false, &target); err != nil {
+		return &clusterv1.ReplicaPullReply{Error: routeErrorFromGo(err)}
+	}
+	return &clusterv1.ReplicaPullReply{}
+}
+
+// raisePromise raises a grain's promise to at least epoch (a new
+// incarnation learning the promises its peers hold).
+func (r *replicator) raisePromise(kind, identity string, epoch uint64) error {
+	key := grainKey(kind, identity)
+	unlock := r.locks.lock(key)
+	defer unlock()
+	rec, err := readRecord(r.n.store.db, kind, identity)
+	if err != nil || rec.promised >= epoch {
+		return err
+	}
+	rec.promised = epoch
+	r.fenceOlder(key, epoch)
+	return r.n.store.writeRecord(kind, identity, rec)
+}

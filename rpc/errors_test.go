@@ -1,0 +1,26 @@
+package rpc
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"connectrpc.com/connect"
+
+	"github.com/stichdev/stich/actors"
+	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
+)
+
+// TestOutcomeUnknownIsNotRetryable: at the edge, a write of unknown
+// outcome is neither Unavailable nor a message that says to retry.
+func TestOutcomeUnknownIsNotRetryable(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	err := toConnect(context.Background(), log, "/stich.v1.SessionService/SendMessage",
+		&actors.Error{Code: actorsv1.ErrorCode_ERROR_CODE_OUTCOME_UNKNOWN, Message: "record message: it may or may not have been recorded"})
+	ce, ok := err.(*connect.Error)
+	if !ok || ce.Code() != connect.CodeUnknown || strings.Contains(strings.ToLower(ce.Message()), "retry") {
+		t.Fatalf("outcome unknown at the edge: %v", err)
+	}
+}
