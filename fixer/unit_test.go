@@ -275,3 +275,33 @@ func TestPlanInstall(t *testing.T) {
 		t.Errorf("fix %+v", f)
 	}
 }
+
+func TestNamedType(t *testing.T) {
+	for s, want := range map[string]bool{
+		"string[]": true, "Contact": true, "T": true, "(string | number)[]": true, "Array<Todo>": true, "Contact | null": true,
+		"{ id: string; }[]": false, `"todo"`: false, `import("x").Y`: false,
+	} {
+		if got := reNamedType.MatchString(s); got != want {
+			t.Errorf("reNamedType(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+func TestFuzzy(t *testing.T) {
+	r := newResolver(map[string]string{
+		"src/lib/format-date.ts": "", "src/api/contacts.ts": "", "src/utils/temperature.ts": "",
+		"src/components/Button/index.tsx": "", "src/a/Card.tsx": "", "src/b/Card.tsx": "",
+	})
+	for base, want := range map[string]string{
+		"src/lib/formatDate":      "src/lib/format-date.ts",
+		"src/api/contact":         "src/api/contacts.ts",
+		"src/utils/temprature":    "src/utils/temperature.ts",
+		"src/components/button":   "src/components/Button/index.tsx",
+		"src/c/Card":              "", // two equally near: no guess
+		"src/utils/somethingElse": "",
+	} {
+		if got := r.fuzzy(base); got != want {
+			t.Errorf("fuzzy(%q) = %q, want %q", base, got, want)
+		}
+	}
+}
