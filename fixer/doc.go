@@ -35,7 +35,15 @@
 //     the message names the type, input strings passed where numbers go
 //     (Number()), possibly-null access (?.), DOM lookups passed to
 //     non-null parameters (!), untyped event handler parameters typed
-//     from the JSX attributes they are passed to.
+//     from the JSX attributes they are passed to, useEffect(async ...)
+//     run inside a synchronous effect, Object.keys(x) cast to the keys of
+//     x where it indexes x (TS7053), CSS strings in style= turned into
+//     objects (TS2559).
+//   - Names from a library the app declares ([libraryExports]: React
+//     Router, date-fns, ...) imported when used without an import
+//     (TS2304, TS2552) or default-imported from a library without a
+//     default export (TS1192). A compiler suggestion (TS2552) is taken only
+//     for a typo-sized difference.
 //   - The unused family: unused locals without side effects, functions and
 //     types deleted; unused destructured names dropped; a callback's
 //     trailing unused parameters deleted, other unused parameters marked

@@ -16,17 +16,17 @@ import (
 // the same import), then the reference's order (TS2307, TS2305,
 // TS2613/TS2614, TS2724, TS2304), then the other mistakes models make.
 var Codes = []int{17008, 17002, 6192, 6133, 6196, 2307, 2792, 2882, 5097, 2305, 2459, 2460, 2613, 2614, 2724, 1484, 1361, 2304, 2552, 2686, 2503, 2551, 7016,
-	2339, 2322, 2345, 2554, 18047, 18048, 18049, 2531, 2532, 7006}
+	2339, 2322, 2345, 2554, 18047, 18048, 18049, 2531, 2532, 7006, 7053, 2559, 1192}
 
 // queried are the codes whose fixes need to know what sits at the
 // diagnostic's position (a query to the parser).
 var queried = map[int]bool{6133: true, 6196: true, 2551: true, 2552: true, 2339: true, 2322: true, 2345: true, 2554: true,
-	18047: true, 18048: true, 18049: true, 2531: true, 2532: true, 7006: true}
+	18047: true, 18048: true, 18049: true, 2531: true, 2532: true, 7006: true, 7053: true, 2559: true}
 
 var priority = func() map[int]int {
 	m := map[int]int{}
 	order := [][]int{{17008, 17002}, {6192, 6133, 6196}, {2307, 2792, 2882, 5097}, {2305, 2459, 2460}, {2613, 2614}, {2724}, {1484, 1361}, {2304, 2552, 2686, 2503}, {2551}, {7016},
-		{2339, 2322, 2345, 2554, 18047, 18048, 18049, 2531, 2532, 7006}}
+		{1192}, {2339, 2322, 2345, 2554, 18047, 18048, 18049, 2531, 2532, 7006, 7053, 2559}}
 	for i, codes := range order {
 		for _, c := range codes {
 			m[c] = i
@@ -144,12 +144,14 @@ func plan(diags []sandbox.Diagnostic, files map[string]string, f *facts) Result 
 		}
 		return a.seq < b.seq
 	})
+	// Packages first: a name from a library the code imports elsewhere is
+	// imported from it only once the library is declared.
+	p.undeclaredPackages()
 	for _, it := range items {
 		if !p.handle(it.d) {
 			p.out.Unfixable = append(p.out.Unfixable, it.d)
 		}
 	}
-	p.undeclaredPackages()
 	p.render()
 	return p.out
 }
@@ -316,6 +318,12 @@ func (p *planner) handle(d sandbox.Diagnostic) bool {
 		return p.nullableAccess(d)
 	case 7006:
 		return p.handlerParam(d)
+	case 7053:
+		return p.objectKeys(d)
+	case 2559:
+		return p.styleString(d)
+	case 1192:
+		return p.libraryDefault(d)
 	}
 	return false
 }
@@ -475,6 +483,11 @@ func (p *planner) install(d sandbox.Diagnostic, spec string) bool {
 	pkg := packageName(spec)
 	if pkg == "" || nodeBuiltins[pkg] || strings.HasPrefix(spec, "node:") {
 		return false
+	}
+	for _, have := range p.out.Install {
+		if have == pkg {
+			return true // declared (and asked for) already, by this plan
+		}
 	}
 	if p.declarePackage(d, pkg) {
 		return true
@@ -1154,8 +1167,15 @@ func (p *planner) missingName(d sandbox.Diagnostic) bool {
 		p.addImport(d, e, relSpec(d.File, t), exp, name, typeOnly)
 		return true
 	}
+	if pkg := p.libraryOf(name); pkg != "" {
+		e.declared[name] = true
+		p.addImport(d, e, pkg, name, name, false)
+		return true
+	}
 	if d.Code == 2552 {
-		if sug := reDidYouMean.FindStringSubmatch(d.Message); sug != nil {
+		// Only a typo-sized difference: "Did you mean 'navigate'?" for
+		// useNavigate names another thing.
+		if sug := reDidYouMean.FindStringSubmatch(d.Message); sug != nil && editDistance(strings.ToLower(name), strings.ToLower(sug[1]), 3) <= 2 {
 			q, ok := p.queries[fmt.Sprintf("%s:%d:%d", d.File, d.Line, d.Column)]
 			if ok && q.Name == name && q.Role == "reference" {
 				n := p.addFix(d, d.File, fmt.Sprintf("rename %s to %s, as the compiler suggests", name, sug[1]), name, sug[1])

@@ -249,6 +249,14 @@ func (p *planner) notAssignable(d sandbox.Diagnostic) bool {
 	}
 	e := p.fe(d.File)
 	switch {
+	case s.Kind == "arg" && s.Flag && s.Index == 0 && s.Name == "useEffect" && strings.Contains(to, "EffectCallback"):
+		// useEffect(async () => {...}): the effect must return nothing or a
+		// cleanup, not a promise; run the async body inside it.
+		body := e.content[s.At:s.End]
+		text := "() => {\n    void (async () => " + body + ")();\n  }"
+		n := p.addFix(d, d.File, "run the async effect inside a synchronous one: an effect must not return a promise", "useEffect(async () => {", "useEffect(() => { void (async () => {")
+		e.edits = append(e.edits, edit{s.Start, s.End, text, n})
+		return true
 	case s.Kind == "arg" && reSetState.MatchString(to):
 		return p.typeState(d, e, s, from, reSetState.FindStringSubmatch(to)[1])
 	case s.Kind == "arg" && to == "never" && strings.HasPrefix(s.Text, "["):
@@ -461,4 +469,166 @@ func (p *planner) unusedDecl(d sandbox.Diagnostic) bool {
 		return true
 	}
 	return false
+}
+
+// --- TS7053: Object.keys(x) indexes x with plain strings ---
+
+func (p *planner) objectKeys(d sandbox.Diagnostic) bool {
+	s := p.site(d)
+	if s == nil || s.Kind != "keys" || !identRe.MatchString(s.Name) {
+		return false
+	}
+	if !p.once(fmt.Sprintf("%s:keys:%d", d.File, s.Start)) {
+		return true
+	}
+	e := p.fe(d.File)
+	text := fmt.Sprintf("(%s as (keyof typeof %s)[])", s.Text, s.Name)
+	n := p.addFix(d, d.File, fmt.Sprintf("type Object.keys(%s) as the keys of %s", s.Name, s.Name), s.Text, text)
+	e.edits = append(e.edits, edit{s.Start, s.End, text, n})
+	return true
+}
+
+// --- TS2559: style written as a CSS string ---
+
+var reCSSProp = regexp.MustCompile(`^-?[a-zA-Z][a-zA-Z0-9-]*$`)
+
+// styleString turns style="a: b; c-d: e" (or a template literal) into
+// React's style object.
+func (p *planner) styleString(d sandbox.Diagnostic) bool {
+	s := p.site(d)
+	if s == nil || s.Kind != "style" {
+		return false
+	}
+	raw := s.Text
+	if strings.HasPrefix(raw, "{") && strings.HasSuffix(raw, "}") {
+		raw = strings.TrimSpace(raw[1 : len(raw)-1])
+	}
+	if len(raw) < 2 {
+		return false
+	}
+	q := raw[0]
+	if (q != '"' && q != '\'' && q != '`') || raw[len(raw)-1] != q {
+		return false
+	}
+	body := raw[1 : len(raw)-1]
+	if strings.ContainsAny(body, "\\") || (q != '`' && strings.Contains(body, "${")) {
+		return false
+	}
+	var props []string
+	for _, decl := range strings.Split(body, ";") {
+		decl = strings.TrimSpace(decl)
+		if decl == "" {
+			continue
+		}
+		name, value, ok := strings.Cut(decl, ":")
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if !ok || !reCSSProp.MatchString(name) || value == "" || strings.ContainsAny(value, "\"'`") && q != '`' {
+			return false
+		}
+		key := cssKey(name)
+		val := quoteJS(value)
+		if strings.Contains(value, "${") {
+			if strings.Contains(value, "`") {
+				return false
+			}
+			val = "`" + value + "`"
+		}
+		props = append(props, key+": "+val)
+	}
+	if len(props) == 0 {
+		return false
+	}
+	e := p.fe(d.File)
+	text := "{{ " + strings.Join(props, ", ") + " }}"
+	n := p.addFix(d, d.File, "write the inline style as an object, as React requires", s.Text, text)
+	e.edits = append(e.edits, edit{s.Start, s.End, text, n})
+	return true
+}
+
+// cssKey is a CSS property's name in a React style object.
+func cssKey(name string) string {
+	if strings.HasPrefix(name, "--") {
+		return quoteJS(name)
+	}
+	parts := strings.Split(strings.TrimPrefix(name, "-"), "-")
+	for i := 1; i < len(parts); i++ {
+		if parts[i] != "" {
+			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		}
+	}
+	k := strings.Join(parts, "")
+	if strings.HasPrefix(name, "-") && k != "" {
+		k = strings.ToUpper(k[:1]) + k[1:] // -webkit-x → WebkitX
+	}
+	return k
+}
+
+// --- libraries: names imported from them without an import ---
+
+// libraryExports are names apps commonly use from a library without
+// importing them (or import as a default): the fixer imports them when
+// the app declares the library in package.json.
+var libraryExports = map[string][]string{
+	"react-router-dom": {"BrowserRouter", "HashRouter", "Link", "MemoryRouter", "NavLink", "Navigate", "Outlet", "Route", "RouterProvider", "Routes",
+		"createBrowserRouter", "createHashRouter", "useLocation", "useMatch", "useNavigate", "useOutletContext", "useParams", "useSearchParams"},
+	"date-fns": {"addDays", "addHours", "addMinutes", "addMonths", "addWeeks", "differenceInDays", "differenceInHours", "differenceInMinutes",
+		"endOfDay", "endOfMonth", "endOfWeek", "format", "formatDistance", "formatDistanceToNow", "formatISO", "isAfter", "isBefore", "isSameDay",
+		"isToday", "isValid", "parse", "parseISO", "startOfDay", "startOfMonth", "startOfWeek", "subDays", "subMonths"},
+	"zustand":  {"create"},
+	"clsx":     {"clsx"},
+	"nanoid":   {"nanoid"},
+	"uuid":     {"v4"},
+	"recharts": {"Bar", "BarChart", "CartesianGrid", "Cell", "Legend", "Line", "LineChart", "Pie", "PieChart", "ResponsiveContainer", "Tooltip", "XAxis", "YAxis"},
+}
+
+// libraryOf returns the declared library that exports name, or "".
+func (p *planner) libraryOf(name string) string {
+	pj := p.packageJSON()
+	if pj == nil {
+		return ""
+	}
+	pkgs := make([]string, 0, len(libraryExports))
+	for pkg := range libraryExports {
+		pkgs = append(pkgs, pkg)
+	}
+	sort.Strings(pkgs)
+	found := ""
+	for _, pkg := range pkgs {
+		for _, n := range libraryExports[pkg] {
+			if n == name && pj.hasDep(pkg) {
+				if found != "" {
+					return "" // two libraries export it: not ours to choose
+				}
+				found = pkg
+			}
+		}
+	}
+	return found
+}
+
+// libraryDefault: `import Link from "react-router-dom"`, a library without
+// a default export that exports the name.
+func (p *planner) libraryDefault(d sandbox.Diagnostic) bool {
+	i := p.importAt(d)
+	if i < 0 {
+		return false
+	}
+	e := p.fe(d.File)
+	m := e.model(i)
+	im := e.ff.Imports[i]
+	if m.removed || im.Default == nil || m.def != im.Default.Name || classify(im.Spec) != specPackage {
+		return false
+	}
+	local := im.Default.Name
+	ok := false
+	for _, n := range libraryExports[packageName(im.Spec)] {
+		ok = ok || n == local
+	}
+	if !ok {
+		return false
+	}
+	m.def = ""
+	m.named = append(m.named, namedSpec{name: local, alias: local})
+	p.importFix(d, i, fmt.Sprintf("import { %s }: %s has no default export", local, im.Spec))
+	return true
 }

@@ -305,3 +305,33 @@ func TestFuzzy(t *testing.T) {
 		}
 	}
 }
+
+func TestCSSKey(t *testing.T) {
+	for in, want := range map[string]string{"width": "width", "background-color": "backgroundColor", "-webkit-line-clamp": "WebkitLineClamp", "--gap": `"--gap"`} {
+		if got := cssKey(in); got != want {
+			t.Errorf("cssKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A compiler suggestion is taken only for typo-sized differences, and a
+// library the app declares is imported from before any placeholder.
+func TestMissingNameLibraryAndSuggestionGuard(t *testing.T) {
+	src := "export function Page() {\n  const navigate = useNavigate();\n  return navigate;\n}\n"
+	files := map[string]string{"src/Page.tsx": src, "package.json": `{"dependencies":{"react-router-dom":"^7.0.0"}}`}
+	fc := &facts{Version: 1, Files: map[string]*fileFacts{"src/Page.tsx": {Usage: map[string]*usage{}}}}
+	d := sandbox.Diagnostic{Code: 2552, Category: "error", File: "src/Page.tsx", Line: 2, Column: 20, Message: "Cannot find name 'useNavigate'. Did you mean 'navigate'?"}
+	res := plan([]sandbox.Diagnostic{d}, files, fc)
+	if got := res.Files["src/Page.tsx"]; !strings.Contains(got, `import { useNavigate } from "react-router-dom";`) || strings.Contains(got, "= navigate()") {
+		t.Fatalf("fixed file:\n%s", got)
+	}
+	if len(res.NeedsModel) != 0 {
+		t.Errorf("placeholders: %v", res.NeedsModel)
+	}
+	// Without the library declared: a placeholder, listed as needing a model.
+	files["package.json"] = `{"dependencies":{}}`
+	res = plan([]sandbox.Diagnostic{d}, files, fc)
+	if len(res.NeedsModel) != 1 || len(res.Fixes) != 0 {
+		t.Errorf("fixes %v, needs a model %v", res.Fixes, res.NeedsModel)
+	}
+}

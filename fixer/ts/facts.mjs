@@ -332,7 +332,9 @@ function siteOf(sf, b, node, pos, code) {
       if (arg) {
         const call = arg.parent;
         const callee = ts.isIdentifier(call.expression) ? call.expression.text : "";
-        return { kind: "arg", name: callee, start: b(arg.getStart(sf)), end: b(arg.end), text: exprText(arg), index: call.arguments.indexOf(arg) };
+        const asyncBlock = ts.isArrowFunction(arg) && (ts.getCombinedModifierFlags(arg) & ts.ModifierFlags.Async) !== 0 && ts.isBlock(arg.body) && arg.parameters.length === 0;
+        return { kind: "arg", name: callee, start: b(arg.getStart(sf)), end: b(arg.end), text: exprText(arg), index: call.arguments.indexOf(arg), flag: asyncBlock,
+          at: asyncBlock ? b(arg.body.getStart(sf)) : 0 };
       }
       if (ts.isIdentifier(node) && ts.isPropertyAssignment(node.parent) && node.parent.name === node) {
         const v = node.parent.initializer;
@@ -425,6 +427,33 @@ function siteOf(sf, b, node, pos, code) {
       if (text[end] === "\r") end++;
       if (text[end] === "\n") end++;
       return { kind: "stmt", name: decl.name ? decl.name.getText(sf) : "", pure, start: b(start), end: b(end) };
+    }
+    case 7053: {
+      // X[k] where k is the parameter of a callback over Object.keys(X).
+      const acc = up(node, (x) => ts.isElementAccessExpression(x));
+      if (!acc || !ts.isIdentifier(acc.argumentExpression)) return null;
+      const k = acc.argumentExpression.text;
+      for (let x = acc.parent; x; x = x.parent) {
+        if ((ts.isArrowFunction(x) || ts.isFunctionExpression(x)) && x.parameters.some((p) => ts.isIdentifier(p.name) && p.name.text === k)) {
+          const call = x.parent;
+          if (!call || !ts.isCallExpression(call) || !ts.isPropertyAccessExpression(call.expression)) return null;
+          const keys = call.expression.expression;
+          if (ts.isCallExpression(keys) && ts.isPropertyAccessExpression(keys.expression) && ts.isIdentifier(keys.expression.expression) &&
+            keys.expression.expression.text === "Object" && keys.expression.name.text === "keys" && keys.arguments.length === 1 && ts.isIdentifier(keys.arguments[0])) {
+            return { kind: "keys", name: keys.arguments[0].text, start: b(keys.getStart(sf)), end: b(keys.end), text: exprText(keys) };
+          }
+          return null;
+        }
+      }
+      return null;
+    }
+    case 2559: {
+      const attr = up(node, (x) => ts.isJsxAttribute(x));
+      if (!attr || !ts.isIdentifier(attr.name) || attr.name.text !== "style" || !attr.initializer) return null;
+      let v = attr.initializer;
+      if (ts.isJsxExpression(v)) v = v.expression;
+      if (!v || !(ts.isStringLiteral(v) || ts.isNoSubstitutionTemplateLiteral(v) || ts.isTemplateExpression(v))) return null;
+      return { kind: "style", start: b(attr.initializer.getStart(sf)), end: b(attr.initializer.end), text: exprText(attr.initializer), flag: !ts.isStringLiteral(v) };
     }
     case 2339: {
       // X.render(...) on react-dom; or a props type lacking children.

@@ -7,7 +7,7 @@
 // alone) or "intent" (only the author knows what was meant), with the
 // expected repair as assertions on the fixed files.
 //
-//	go run ./fixer/testdata/world/gen   (from the repository root)
+//	go run ./fixer/testdata/world/gen/*.go   (from the repository root)
 package main
 
 import (
@@ -37,7 +37,9 @@ type mistake struct {
 }
 
 type base struct {
-	name     string
+	name string
+	// heldout: the second batch (bases3.go).
+	heldout  bool
 	files    map[string]string
 	mistakes []mistake
 }
@@ -51,7 +53,7 @@ func main() {
 		panic(err)
 	}
 	n := 0
-	for _, b := range []base{todoZustand, blogRouter, weatherAlias, ticTacToe, expenses, landing, pomodoro, kanbanAlias, memory, contacts} {
+	for _, b := range []base{todoZustand, blogRouter, weatherAlias, ticTacToe, expenses, landing, pomodoro, kanbanAlias, memory, contacts, quizRouter, statsDashboard} {
 		if dir := os.Getenv("GEN_BASES"); dir != "" {
 			// Debugging aid: the unbroken apps, to check they type-check.
 			for p, c := range b.files {
@@ -122,6 +124,9 @@ func render(b base, combo []int) (string, bool) {
 	}
 	var s strings.Builder
 	fmt.Fprintf(&s, "label: %s\n", label)
+	if b.heldout {
+		s.WriteString("set: heldout\n")
+	}
 	fmt.Fprintf(&s, "about: %s\n", strings.Join(about, "; "))
 	for _, w := range wants {
 		fmt.Fprintf(&s, "want: %s %s %s\n", w.file, w.op, strconv.Quote(w.text))
