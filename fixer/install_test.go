@@ -9,7 +9,6 @@ import (
 	"github.com/stichdev/stich/scaffold"
 )
 
-
 // TestRepairInstallsUndeclaredPackage: an app imports clsx without
 // declaring it. Repair adds it to package.json at its known-good range,
 // installs it (a fresh lockfile replaces the stale one) and type-checks
