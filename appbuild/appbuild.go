@@ -58,6 +58,9 @@ type Outcome struct {
 	// every file it changed (already written to the workspace).
 	Fixes []fixer.Fix
 	Fixed map[string]string
+	// NeedsModel are the placeholders the fixer wrote (in Fixed): the app
+	// is not fixed while there are any (see fixer.Result.NeedsModel).
+	NeedsModel []fixer.Fix
 	// Build holds the bundler's errors; Preview is nil when it failed.
 	Build   []sandbox.Diagnostic
 	Preview *preview.Preview
@@ -163,7 +166,7 @@ func (w *Workspace) Check(ctx context.Context, files map[string]string, fix bool
 	}
 	if fx != nil {
 		rep, err := fx.Repair(ctx, w.id, files, fixer.RepairOptions{Rounds: w.cfg.FixRounds, TypeCheck: tc})
-		out.Initial, out.Remaining, out.Fixes, out.Fixed = rep.Initial, rep.Remaining, rep.Fixes, rep.Files
+		out.Initial, out.Remaining, out.Fixes, out.Fixed, out.NeedsModel = rep.Initial, rep.Remaining, rep.Fixes, rep.Files, rep.NeedsModel
 		for p, c := range rep.Files {
 			w.written[p] = sha256.Sum256([]byte(c))
 		}
@@ -185,6 +188,9 @@ func (w *Workspace) Check(ctx context.Context, files map[string]string, fix bool
 	out.TypeCheck = time.Since(start)
 	for _, f := range out.Fixes {
 		log(SourceFixer, "info", fmt.Sprintf("TS%d %s:%d: %s", f.Code, f.File, f.Line, f.Description))
+	}
+	for _, f := range out.NeedsModel {
+		log(SourceFixer, "warn", fmt.Sprintf("TS%d %s:%d: placeholder, needs a model: %s", f.Code, f.File, f.Line, f.Description))
 	}
 
 	html, ok := files["index.html"]

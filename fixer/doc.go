@@ -4,20 +4,50 @@
 //
 // # What it owns
 //
-// The fix rules ([Codes], in priority order): unused imports (TS6192,
-// TS6133, TS6196: removed), missing modules (TS2307, TS2792, TS2882: the
-// path corrected to the file that exists — other extension, letter case or
-// folder — else the module created with placeholder exports shaped by how
-// they are used; a bare package specifier becomes an install request, not
-// an edit; CSS and image imports get Vite's client types), TS5097 (.ts
-// extension dropped), missing exports (TS2305: the declaration exported or
-// a placeholder export added), default/named mismatches (TS2613, TS2614:
-// the import rewritten to the real exports), TS2724 (the compiler's "did
-// you mean"), TS1484 (type-only import), missing names (TS2304, TS2552,
-// TS2686, TS2503: a React or project import added, a typo renamed, else a
-// placeholder declared), TS2551 (property typo), TS7016 (@types package
-// added to devDependencies, then an untyped module declaration), and unused
-// parameters and destructured names.
+// The fix rules ([Codes], in priority order):
+//
+//   - JSX syntax: void elements written like HTML (<input ...>, <br>) are
+//     closed first (TS17008, TS17002): the parse error hides every other
+//     diagnostic.
+//   - Unused imports (TS6192, TS6133, TS6196: removed).
+//   - Missing modules (TS2307, TS2792, TS2882): the path corrected to the
+//     file that exists — other extension, letter case or folder — else to
+//     the one module that exports every name the import reads, else to the
+//     one file whose name differs only by case, hyphens, a plural or a
+//     small typo; only when nothing fits, the module is created with
+//     placeholders. A bare package specifier is added to package.json at a
+//     known-good range ([knownGood]) and installed by [Fixer.Repair]; an
+//     unknown package becomes an install request. Packages the sources
+//     import without declaring them are added the same way. CSS and image
+//     imports get Vite's client types. TS5097: .ts extension dropped.
+//   - Missing exports (TS2305, TS2459: the declaration exported, else the
+//     name imported from the module that does export it, else a
+//     placeholder), default/named mismatches (TS2613, TS2614), TS2724 (the
+//     compiler's "did you mean"), TS1484 (type-only import), TS1361 (a
+//     type-only import used as a value).
+//   - Missing names (TS2304, TS2552, TS2686, TS2503: a React or project
+//     import added, a typo renamed, else a placeholder), TS2551 (property
+//     typo), TS7016 (@types package, then an untyped module declaration).
+//   - Mistakes that are no import problems (rules.go): HTML attribute names
+//     (class, for, onclick, ...), React 19 API drift (ReactDOM.render,
+//     useRef() without its argument), children missing from a props type,
+//     useState([]) and useState(null) typed from a later setter call when
+//     the message names the type, input strings passed where numbers go
+//     (Number()), possibly-null access (?.), DOM lookups passed to
+//     non-null parameters (!), untyped event handler parameters typed
+//     from the JSX attributes they are passed to, useEffect(async ...)
+//     run inside a synchronous effect, Object.keys(x) cast to the keys of
+//     x where it indexes x (TS7053), CSS strings in style= turned into
+//     objects (TS2559).
+//   - Names from a library the app declares ([libraryExports]: React
+//     Router, date-fns, ...) imported when used without an import
+//     (TS2304, TS2552) or default-imported from a library without a
+//     default export (TS1192). A compiler suggestion (TS2552) is taken only
+//     for a typo-sized difference.
+//   - The unused family: unused locals without side effects, functions and
+//     types deleted; unused destructured names dropped; a callback's
+//     trailing unused parameters deleted, other unused parameters marked
+//     with an underscore.
 //
 // # Guarantees
 //
@@ -36,7 +66,13 @@
 //     (removed afterwards); [Fixer.Repair] writes the fixed files and
 //     nothing else.
 //  5. Placeholders say they are placeholders (a comment naming the stich
-//     fixer), so the next model phase can replace them.
+//     fixer), so the next model phase can replace them, and they are never
+//     counted as fixes: they are listed in Result.NeedsModel (and
+//     RepairResult.NeedsModel), not in Fixes. An app that type-checks only
+//     thanks to placeholders is not fixed.
+//  6. Before any placeholder the project is searched for what the code
+//     meant (see missing modules and exports above); a guess is made only
+//     when exactly one candidate fits best.
 //
 // # Concurrency
 //

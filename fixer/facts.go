@@ -26,6 +26,28 @@ type fileFacts struct {
 	Declarations []declFact        `json:"declarations"`
 	ImportsEnd   int               `json:"importsEnd"`
 	Usage        map[string]*usage `json:"usage"`
+	StateHooks   []stateHook       `json:"stateHooks"`
+	// VoidOpen are the offsets of the ">" ending a void element's opening
+	// tag written without "/" (<input ...>).
+	VoidOpen  []int      `json:"voidOpen"`
+	HTMLAttrs []attrFact `json:"htmlAttrs"`
+}
+
+// stateHook is `const [value, setter] = useState(init)`.
+type stateHook struct {
+	Setter   string `json:"setter"`
+	At       int    `json:"at"` // just after "useState", where type arguments go
+	TypeArgs bool   `json:"typeArgs"`
+	Init     string `json:"init"` // "array" ([]), "null", "undefined", "none" or "other"
+}
+
+// attrFact is an attribute of an intrinsic JSX element whose name is in
+// the request's HTMLAttrs.
+type attrFact struct {
+	Name  string `json:"name"`
+	Start int    `json:"start"`
+	End   int    `json:"end"`
+	Tag   string `json:"tag"`
 }
 
 type importFact struct {
@@ -70,6 +92,10 @@ type declFact struct {
 	TypeOnly bool   `json:"typeOnly"`
 	Exported bool   `json:"exported"`
 	Start    int    `json:"start"`
+	End      int    `json:"end"`
+	// BodyEnd is the offset of the closing brace of an interface or an
+	// object type alias, else 0.
+	BodyEnd int `json:"bodyEnd"`
 }
 
 // usage summarizes how a name is used in one file.
@@ -90,6 +116,7 @@ type usage struct {
 
 // query is what sits at a diagnostic's position.
 type query struct {
+	Code        int    `json:"code"`
 	File        string `json:"file"`
 	Line        int    `json:"line"`
 	Column      int    `json:"column"`
@@ -100,19 +127,55 @@ type query struct {
 	DeclKind    string `json:"declKind"` // "parameter", "array-element", "object-element", ...
 	RemoveStart int    `json:"removeStart"`
 	RemoveEnd   int    `json:"removeEnd"`
+	// Site is what a fix for the diagnostic's code rewrites there.
+	Site *site `json:"site"`
+}
+
+// site is the code a diagnostic points into, described for its code (see
+// siteOf in ts/facts.mjs). Kind says which fields are set.
+type site struct {
+	Kind  string `json:"kind"`
+	Name  string `json:"name"`
+	Start int    `json:"start"`
+	End   int    `json:"end"`
+	At    int    `json:"at"`
+	Text  string `json:"text"`
+	Text2 string `json:"text2"`
+	Flag  bool   `json:"flag"`
+	Index int    `json:"index"`
+	Count int    `json:"count"`
+	// Parameters: written in parentheses, passed as a callback, typed.
+	Parens   bool `json:"parens"`
+	Callback bool `json:"callback"`
+	Typed    bool `json:"typed"`
+	Pure     bool `json:"pure"`
+	// Uses are "attribute:tag" for each JSX attribute the function is
+	// passed to, "other" for any other use.
+	Uses       []string         `json:"uses"`
+	Candidates []nullableAccess `json:"candidates"`
+}
+
+// nullableAccess is one member access of a possibly-null expression.
+type nullableAccess struct {
+	Object   string `json:"object"`
+	At       int    `json:"at"` // end of the object: where "?" goes
+	Optional bool   `json:"optional"`
+	Assigned bool   `json:"assigned"`
 }
 
 // request is the input of facts.mjs.
 type request struct {
-	Files   map[string]string   `json:"files"`
-	Names   map[string][]string `json:"names"`
-	Queries []queryIn           `json:"queries"`
+	Files     map[string]string   `json:"files"`
+	Names     map[string][]string `json:"names"`
+	Queries   []queryIn           `json:"queries"`
+	HTMLAttrs []string            `json:"htmlAttrs"`
 }
 
 type queryIn struct {
 	File   string `json:"file"`
 	Line   int    `json:"line"`
 	Column int    `json:"column"`
+	Code   int    `json:"code"`
 }
 
 var (
@@ -182,8 +245,23 @@ func decodeFacts(b []byte, files map[string]string) (*facts, error) {
 			}
 		}
 		for _, d := range ff.Declarations {
-			if !identRe.MatchString(d.Name) || !inRange(d.Start, d.Start) {
+			if !identRe.MatchString(d.Name) || !inRange(d.Start, d.End) || !inRange(d.BodyEnd, d.BodyEnd) || d.BodyEnd != 0 && (d.BodyEnd < d.Start || d.BodyEnd >= d.End || content[d.BodyEnd] != '}') {
 				return nil, bad("%s: declaration %q", path, d.Name)
+			}
+		}
+		for _, h := range ff.StateHooks {
+			if !identRe.MatchString(h.Setter) || !inRange(h.At, h.At) || h.At < 8 || content[h.At-8:h.At] != "useState" {
+				return nil, bad("%s: useState of %q", path, h.Setter)
+			}
+		}
+		for _, at := range ff.VoidOpen {
+			if !inRange(at, at+1) || content[at] != '>' {
+				return nil, bad("%s: void element at %d", path, at)
+			}
+		}
+		for _, a := range ff.HTMLAttrs {
+			if !textIs(a.Start, a.End, a.Name) || !identRe.MatchString(a.Tag) {
+				return nil, bad("%s: attribute %q", path, a.Name)
 			}
 		}
 		for name, u := range ff.Usage {
@@ -207,10 +285,13 @@ func decodeFacts(b []byte, files map[string]string) (*facts, error) {
 		if !ok {
 			return nil, bad("query in unknown file %q", q.File)
 		}
+		n := len(content)
+		if q.Site != nil && !validSite(q.Site, content) {
+			return nil, bad("query site %s:%d:%d", q.File, q.Line, q.Column)
+		}
 		if q.Name == "" {
 			continue
 		}
-		n := len(content)
 		if q.Start < 0 || q.Start > q.End || q.End > n || content[q.Start:q.End] != q.Name || !identRe.MatchString(q.Name) {
 			return nil, bad("query %s:%d:%d", q.File, q.Line, q.Column)
 		}
@@ -221,4 +302,34 @@ func decodeFacts(b []byte, files map[string]string) (*facts, error) {
 		}
 	}
 	return &f, nil
+}
+
+// validSite checks a site's offsets and texts against content: ranges
+// inside the file, texts equal to what they claim to quote.
+func validSite(s *site, content string) bool {
+	n := len(content)
+	in := func(a, b int) bool { return 0 <= a && a <= b && b <= n }
+	if !in(s.Start, s.End) || !in(s.At, s.At) || len(s.Uses) > 64 || len(s.Candidates) > 16 {
+		return false
+	}
+	switch s.Kind {
+	case "arg", "prop":
+		if content[s.Start:s.End] != s.Text {
+			return false
+		}
+	case "render":
+		if !strings.Contains(content[s.Start:s.End], s.Text) || !strings.Contains(content[s.Start:s.End], s.Text2) {
+			return false
+		}
+	case "call0":
+		if s.Start != 0 && s.End != 0 && !strings.Contains(content[s.Start:s.End], s.Text) {
+			return false
+		}
+	}
+	for _, c := range s.Candidates {
+		if !in(c.At, c.At) || c.At < len(c.Object) || content[c.At-len(c.Object):c.At] != c.Object {
+			return false
+		}
+	}
+	return true
 }

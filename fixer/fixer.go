@@ -43,13 +43,23 @@ type Fix struct {
 	After  string `json:"after,omitempty"`
 	// Package is the npm package to install, for KindInstall.
 	Package string `json:"package,omitempty"`
+	// Placeholder marks an edit that made the code type-check with a
+	// stand-in (a module, export or name the project does not have, typed
+	// any or rendering nothing). It is never counted as a fix: such edits
+	// are listed in NeedsModel, for the model's fixing step.
+	Placeholder bool `json:"placeholder,omitempty"`
 }
 
 // Result is the outcome of one fixer pass.
 type Result struct {
 	// Files holds the full new content of every changed or created file.
 	Files map[string]string `json:"files"`
-	Fixes []Fix             `json:"fixes"`
+	// Fixes are the repairs; placeholders are not among them.
+	Fixes []Fix `json:"fixes"`
+	// NeedsModel lists the placeholders written to Files: the project has
+	// nothing the code meant, so a model must write it. An app with
+	// placeholders is not fixed, whatever the type-check says.
+	NeedsModel []Fix `json:"needsModel,omitempty"`
 	// Unfixable lists the diagnostics no fix addresses.
 	Unfixable []sandbox.Diagnostic `json:"unfixable"`
 	// Install lists npm packages the app imports but does not have,
@@ -205,7 +215,7 @@ func (f *Fixer) parse(ctx context.Context, id string, req request) ([]byte, erro
 
 // buildRequest selects the sources to parse and what to ask about them.
 func buildRequest(diags []sandbox.Diagnostic, files map[string]string) request {
-	req := request{Files: map[string]string{}, Names: map[string][]string{}}
+	req := request{Files: map[string]string{}, Names: map[string][]string{}, HTMLAttrs: htmlAttrNames()}
 	paths := make([]string, 0, len(files))
 	for p := range files {
 		paths = append(paths, p)
@@ -241,9 +251,8 @@ func buildRequest(diags []sandbox.Diagnostic, files map[string]string) request {
 				req.Names[d.File] = append(req.Names[d.File], n)
 			}
 		}
-		switch d.Code {
-		case 6133, 6196, 2551, 2552:
-			req.Queries = append(req.Queries, queryIn{File: d.File, Line: d.Line, Column: d.Column})
+		if queried[d.Code] {
+			req.Queries = append(req.Queries, queryIn{File: d.File, Line: d.Line, Column: d.Column, Code: d.Code})
 		}
 	}
 	return req
@@ -257,6 +266,13 @@ type RepairOptions struct {
 	// TypeCheck is passed to [sandbox.TypeCheck] (its Dir must be "": the
 	// app is at the workspace root).
 	TypeCheck sandbox.TypeCheckOptions
+	// SkipInstall leaves installing the packages the fixer added to
+	// package.json to the caller (tests whose node_modules is a shared
+	// mount that has them). By default Repair installs them itself, with
+	// a fresh lockfile, before the next type-check.
+	SkipInstall bool
+	// Install is passed to the runner's Install.
+	Install sandbox.InstallOptions
 }
 
 // RepairResult is the outcome of [Fixer.Repair].
@@ -264,6 +280,9 @@ type RepairResult struct {
 	// Files holds the final content of every file the fixer changed.
 	Files map[string]string
 	Fixes []Fix
+	// NeedsModel are the placeholders written (see [Result.NeedsModel]):
+	// when it is not empty the app is not fixed, even if Remaining is.
+	NeedsModel []Fix
 	// Initial are the diagnostics of the first type-check, Remaining those
 	// of the last.
 	Initial   []sandbox.Diagnostic
@@ -302,6 +321,7 @@ func (f *Fixer) Repair(ctx context.Context, id string, files map[string]string, 
 			return out, err
 		}
 		out.Fixes = append(out.Fixes, fx.Fixes...)
+		out.NeedsModel = append(out.NeedsModel, fx.NeedsModel...)
 		for _, p := range fx.Install {
 			install[p] = true
 		}
@@ -316,10 +336,46 @@ func (f *Fixer) Repair(ctx context.Context, id string, files map[string]string, 
 			out.Files[p] = c
 		}
 		out.Rounds++
+		if _, ok := fx.Files["package.json"]; ok && !opts.SkipInstall {
+			lock, err := f.install(ctx, id, cur["package-lock.json"], opts.Install)
+			if err != nil {
+				return out, err
+			}
+			if lock != "" {
+				cur["package-lock.json"] = lock
+				out.Files["package-lock.json"] = lock
+			}
+		}
 	}
 	for p := range install {
 		out.Install = append(out.Install, p)
 	}
 	sort.Strings(out.Install)
 	return out, nil
+}
+
+// install installs package.json in workspace id after the fixer added
+// dependencies: the old lockfile (oldLock, "" for none) no longer matches,
+// so it is removed and npm writes a new one, which install returns. On
+// failure the old lockfile is put back.
+func (f *Fixer) install(ctx context.Context, id, oldLock string, opts sandbox.InstallOptions) (string, error) {
+	if oldLock != "" {
+		if err := f.runner.RemoveFiles(ctx, id, []string{"package-lock.json"}); err != nil {
+			return "", fmt.Errorf("fixer: %w", err)
+		}
+	}
+	res, err := f.runner.Install(ctx, id, opts)
+	if err != nil {
+		if oldLock != "" {
+			if werr := f.runner.WriteFiles(context.WithoutCancel(ctx), id, map[string]string{"package-lock.json": oldLock}); werr != nil {
+				err = errors.Join(err, werr)
+			}
+		}
+		return "", fmt.Errorf("fixer: installing the packages added to package.json: %w\n%s", err, res.TailText())
+	}
+	lock, err := f.runner.ReadFile(ctx, id, "package-lock.json")
+	if err != nil {
+		return "", nil // npm may be configured not to write one
+	}
+	return string(lock), nil
 }

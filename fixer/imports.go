@@ -145,6 +145,20 @@ func (m *importModel) String() string {
 		parts = append(parts, "{ "+strings.Join(specs, ", ")+" }")
 	}
 	kw := "import "
+	allTypes := m.def == "" && m.ns == "" && len(m.named) > 0
+	for _, n := range m.named {
+		allTypes = allTypes && n.typeOnly
+	}
+	if allTypes && !m.typeOnly {
+		// import { type A, type B } reads better as import type { A, B }.
+		c := *m
+		c.typeOnly = true
+		c.named = append([]namedSpec(nil), m.named...)
+		for j := range c.named {
+			c.named[j].typeOnly = false
+		}
+		return c.String()
+	}
 	if m.typeOnly {
 		kw = "import type "
 	}

@@ -56,11 +56,17 @@ func (o *orderedJSON) hasDep(name string) bool {
 
 // addDevDep adds name@version to devDependencies, keeping them sorted as
 // npm does.
-func (o *orderedJSON) addDevDep(name, version string) {
-	deps := parseOrdered(string(o.values["devDependencies"]))
+func (o *orderedJSON) addDevDep(name, version string) { o.addDep("devDependencies", name, version) }
+
+// addDep adds name@version to field (dependencies or devDependencies),
+// keeping it sorted as npm does.
+func (o *orderedJSON) addDep(field, name, version string) {
+	deps := parseOrdered(string(o.values[field]))
 	if deps == nil {
 		deps = &orderedJSON{values: map[string]json.RawMessage{}}
-		o.keys = append(o.keys, "devDependencies")
+		if _, ok := o.values[field]; !ok {
+			o.keys = append(o.keys, field)
+		}
 	}
 	v, _ := json.Marshal(version)
 	if _, ok := deps.values[name]; !ok {
@@ -68,7 +74,7 @@ func (o *orderedJSON) addDevDep(name, version string) {
 	}
 	deps.values[name] = v
 	sort.Strings(deps.keys)
-	o.values["devDependencies"] = json.RawMessage(deps.compact())
+	o.values[field] = json.RawMessage(deps.compact())
 }
 
 func (o *orderedJSON) compact() []byte {
@@ -95,4 +101,29 @@ func (o *orderedJSON) String() string {
 	}
 	out.WriteByte('\n')
 	return out.String()
+}
+
+// knownGood are version ranges of the packages apps commonly import
+// without declaring them, checked against the npm registry (2026-12-07)
+// to install and type-check with React 19. A package not listed here is
+// not added: its name alone says nothing about which version the code was
+// written for. types names the @types package a listed package needs.
+var knownGood = map[string]struct{ version, types, typesVersion string }{
+	"@tanstack/react-query": {version: "^5.108.4"},
+	"axios":                 {version: "^1.21.1"},
+	"classnames":            {version: "^2.5.1"},
+	"clsx":                  {version: "^2.1.1"},
+	"date-fns":              {version: "^4.4.0"},
+	"dayjs":                 {version: "^1.11.23"},
+	"framer-motion":         {version: "^14.14.0"},
+	"immer":                 {version: "^11.2.14"},
+	"lodash":                {version: "^4.18.1", types: "@types/lodash", typesVersion: "^4.17.28"},
+	"lucide-react":          {version: "^1.88.0"},
+	"nanoid":                {version: "^5.1.12"},
+	"react-icons":           {version: "^5.7.0"},
+	"react-router":          {version: "^7.18.7"},
+	"react-router-dom":      {version: "^7.18.7"},
+	"recharts":              {version: "^3.11.3"},
+	"uuid":                  {version: "^14.0.3"},
+	"zustand":               {version: "^5.1.0"},
 }

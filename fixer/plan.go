@@ -15,11 +15,18 @@ import (
 // them. Unused imports go first (removing them can settle other errors on
 // the same import), then the reference's order (TS2307, TS2305,
 // TS2613/TS2614, TS2724, TS2304), then the other mistakes models make.
-var Codes = []int{6192, 6133, 6196, 2307, 2792, 2882, 5097, 2305, 2459, 2460, 2613, 2614, 2724, 1484, 2304, 2552, 2686, 2503, 2551, 7016}
+var Codes = []int{17008, 17002, 6192, 6133, 6196, 2307, 2792, 2882, 5097, 2305, 2459, 2460, 2613, 2614, 2724, 1484, 1361, 2304, 2552, 2686, 2503, 2551, 7016,
+	2339, 2322, 2345, 2554, 18047, 18048, 18049, 2531, 2532, 7006, 7053, 2559, 1192}
+
+// queried are the codes whose fixes need to know what sits at the
+// diagnostic's position (a query to the parser).
+var queried = map[int]bool{6133: true, 6196: true, 2551: true, 2552: true, 2339: true, 2322: true, 2345: true, 2554: true,
+	18047: true, 18048: true, 18049: true, 2531: true, 2532: true, 7006: true, 7053: true, 2559: true}
 
 var priority = func() map[int]int {
 	m := map[int]int{}
-	order := [][]int{{6192, 6133, 6196}, {2307, 2792, 2882, 5097}, {2305, 2459, 2460}, {2613, 2614}, {2724}, {1484}, {2304, 2552, 2686, 2503}, {2551}, {7016}}
+	order := [][]int{{17008, 17002}, {6192, 6133, 6196}, {2307, 2792, 2882, 5097}, {2305, 2459, 2460}, {2613, 2614}, {2724}, {1484, 1361}, {2304, 2552, 2686, 2503}, {2551}, {7016},
+		{1192}, {2339, 2322, 2345, 2554, 18047, 18048, 18049, 2531, 2532, 7006, 7053, 2559}}
 	for i, codes := range order {
 		for _, c := range codes {
 			m[c] = i
@@ -50,6 +57,12 @@ type planner struct {
 	created map[string]*createdFile
 	out     Result
 	queries map[string]query // "file:line:col"
+	sites   map[string]*site // "file:line:col:code"
+	// done marks rewrites made once for several diagnostics ("file:what").
+	done map[string]bool
+	// unusedParams are the parameters reported unused, by
+	// "file:function start:index".
+	unusedParams map[string]bool
 	// after fills in a fix's After text once the edits are rendered.
 	after    map[int]func() string
 	assetsOK bool // asset declarations were added or found
@@ -94,9 +107,18 @@ func plan(diags []sandbox.Diagnostic, files map[string]string, f *facts) Result 
 		created: map[string]*createdFile{},
 		queries: map[string]query{},
 		after:   map[int]func() string{},
+		done:    map[string]bool{},
 	}
+	p.sites = map[string]*site{}
+	p.unusedParams = map[string]bool{}
 	for _, q := range f.Queries {
 		p.queries[fmt.Sprintf("%s:%d:%d", q.File, q.Line, q.Column)] = q
+		if q.Site != nil {
+			p.sites[fmt.Sprintf("%s:%d:%d:%d", q.File, q.Line, q.Column, q.Code)] = q.Site
+			if q.Code == 6133 && q.Site.Kind == "param" {
+				p.unusedParams[fmt.Sprintf("%s:%d:%d", q.File, q.Site.At, q.Site.Index)] = true
+			}
+		}
 	}
 	type item struct {
 		d    sandbox.Diagnostic
@@ -122,6 +144,9 @@ func plan(diags []sandbox.Diagnostic, files map[string]string, f *facts) Result 
 		}
 		return a.seq < b.seq
 	})
+	// Packages first: a name from a library the code imports elsewhere is
+	// imported from it only once the library is declared.
+	p.undeclaredPackages()
 	for _, it := range items {
 		if !p.handle(it.d) {
 			p.out.Unfixable = append(p.out.Unfixable, it.d)
@@ -279,6 +304,26 @@ func (p *planner) handle(d sandbox.Diagnostic) bool {
 		return p.renameProperty(d)
 	case 7016:
 		return p.missingTypes(d)
+	case 17008, 17002:
+		return p.voidElements(d)
+	case 1361:
+		return p.typeImportAsValue(d)
+	case 2339:
+		return p.missingProperty(d)
+	case 2322, 2345:
+		return p.notAssignable(d)
+	case 2554:
+		return p.useRefArgument(d)
+	case 18047, 18048, 18049, 2531, 2532:
+		return p.nullableAccess(d)
+	case 7006:
+		return p.handlerParam(d)
+	case 7053:
+		return p.objectKeys(d)
+	case 2559:
+		return p.styleString(d)
+	case 1192:
+		return p.libraryDefault(d)
 	}
 	return false
 }
@@ -333,6 +378,9 @@ func (p *planner) unusedLocal(d sandbox.Diagnostic) bool {
 	e := p.fe(d.File)
 	switch q.DeclKind {
 	case "parameter":
+		if p.unusedDecl(d) {
+			return true
+		}
 		if strings.HasPrefix(q.Name, "_") {
 			return false
 		}
@@ -353,7 +401,7 @@ func (p *planner) unusedLocal(d sandbox.Diagnostic) bool {
 		n := p.addFix(d, d.File, fmt.Sprintf("drop the unused %s from the object destructuring", q.Name), e.content[q.RemoveStart:q.RemoveEnd], "")
 		e.edits = append(e.edits, edit{q.RemoveStart, q.RemoveEnd, "", n})
 	default:
-		return false
+		return p.unusedDecl(d)
 	}
 	return true
 }
@@ -396,6 +444,11 @@ func (p *planner) missingModule(d sandbox.Diagnostic) bool {
 	if t := p.res.guess(base); t != "" {
 		return p.rewriteSpec(d, i, t)
 	}
+	// Before any placeholder: the module that exports what the import
+	// reads, or a file whose name differs only in spelling.
+	if t := p.meant(d.File, i, base); t != "" {
+		return p.rewriteSpec(d, i, t)
+	}
 	// Nothing like it exists: create it from how it is used.
 	target := p.stubPath(base, d.File, i)
 	if target == "" {
@@ -414,6 +467,9 @@ func (p *planner) rewriteSpec(d sandbox.Diagnostic, i int, target string) bool {
 	e := p.fe(d.File)
 	m := e.model(i)
 	spec := relSpec(d.File, target)
+	if a := aliasSpec(m.spec, target); a != "" && p.aliasConfigured(m.spec[:2]) {
+		spec = a
+	}
 	if spec == m.spec {
 		return false
 	}
@@ -430,6 +486,14 @@ func (p *planner) install(d sandbox.Diagnostic, spec string) bool {
 	}
 	for _, have := range p.out.Install {
 		if have == pkg {
+			return true // declared (and asked for) already, by this plan
+		}
+	}
+	if p.declarePackage(d, pkg) {
+		return true
+	}
+	for _, have := range p.out.Install {
+		if have == pkg {
 			p.out.Fixes = append(p.out.Fixes, Fix{Code: d.Code, File: d.File, Line: d.Line, Kind: KindInstall, Package: pkg, Description: "install package " + pkg})
 			return true
 		}
@@ -438,6 +502,79 @@ func (p *planner) install(d sandbox.Diagnostic, spec string) bool {
 	sort.Strings(p.out.Install)
 	p.out.Fixes = append(p.out.Fixes, Fix{Code: d.Code, File: d.File, Line: d.Line, Kind: KindInstall, Package: pkg, Description: "install package " + pkg})
 	return true
+}
+
+// packageJSON returns the app's package.json being edited, or nil.
+func (p *planner) packageJSON() *orderedJSON {
+	if p.pkgJSON == nil {
+		if raw, ok := p.files["package.json"]; ok {
+			p.pkgJSON = parseOrdered(raw)
+		}
+	}
+	return p.pkgJSON
+}
+
+// declarePackage adds pkg (and its @types package) to package.json at a
+// known-good range and asks for an install; false when pkg has no known
+// range or the app has no package.json.
+func (p *planner) declarePackage(d sandbox.Diagnostic, pkg string) bool {
+	kg, ok := knownGood[pkg]
+	pj := p.packageJSON()
+	if !ok || pj == nil {
+		return false
+	}
+	if pj.hasDep(pkg) {
+		return false // declared but not installed: the install failed, not ours
+	}
+	before := firstLine(p.files["package.json"])
+	pj.addDep("dependencies", pkg, kg.version)
+	p.addFix(d, "package.json", fmt.Sprintf("add %s %s to dependencies (the code imports it)", pkg, kg.version), before, fmt.Sprintf("%q: %q", pkg, kg.version))
+	p.requestInstall(d, pkg)
+	if kg.types != "" && !pj.hasDep(kg.types) {
+		pj.addDep("devDependencies", kg.types, kg.typesVersion)
+		p.addFix(d, "package.json", fmt.Sprintf("add %s %s to devDependencies", kg.types, kg.typesVersion), before, fmt.Sprintf("%q: %q", kg.types, kg.typesVersion))
+		p.requestInstall(d, kg.types)
+	}
+	return true
+}
+
+// requestInstall lists pkg in Result.Install with a KindInstall fix.
+func (p *planner) requestInstall(d sandbox.Diagnostic, pkg string) {
+	p.out.Fixes = append(p.out.Fixes, Fix{Code: d.Code, File: d.File, Line: d.Line, Kind: KindInstall, Package: pkg, Description: "install package " + pkg})
+	for _, have := range p.out.Install {
+		if have == pkg {
+			return
+		}
+	}
+	p.out.Install = append(p.out.Install, pkg)
+	sort.Strings(p.out.Install)
+}
+
+// undeclaredPackages adds to package.json the packages with a known-good
+// range that the sources import without declaring them. tsc does not
+// report them when another package pulled them into node_modules, but a
+// fresh install would lack them.
+func (p *planner) undeclaredPackages() {
+	pj := p.packageJSON()
+	if pj == nil {
+		return
+	}
+	files := make([]string, 0, len(p.facts.Files))
+	for f := range p.facts.Files {
+		files = append(files, f)
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		for _, im := range p.facts.Files[f].Imports {
+			pkg := packageName(im.Spec)
+			if classify(im.Spec) != specPackage || pkg == "" || pj.hasDep(pkg) {
+				continue
+			}
+			if _, ok := knownGood[pkg]; ok {
+				p.declarePackage(sandbox.Diagnostic{Code: 2307, Category: "error", File: f, Line: im.Line, Message: fmt.Sprintf("Package '%s' is imported but not declared in package.json.", pkg)}, pkg)
+			}
+		}
+	}
 }
 
 // guessBare resolves a bare specifier that names a project file
@@ -554,6 +691,7 @@ func (p *planner) createModule(d sandbox.Diagnostic, i int, target string) bool 
 		desc = fmt.Sprintf("create an empty %s, which %s imports", target, d.File)
 	}
 	n := p.addFix(d, target, desc, "", "")
+	p.out.Fixes[n].Placeholder = true
 	p.after[n] = func() string { return p.createdContent(c) }
 	return true
 }
@@ -677,7 +815,88 @@ func (p *planner) missingExport(d sandbox.Diagnostic) bool {
 	if t == "" {
 		return false
 	}
+	if _, created := p.created[t]; !created && local != "" && !p.declares(t, name) {
+		// Another module may export it: import it from there.
+		if other, exp, typeOnly := p.findExport(d.File, name); other != "" && other != t {
+			wasType := e.ff.Imports[i].TypeOnly
+			for _, b := range e.ff.Imports[i].Named {
+				wasType = wasType || (b.Name == name && b.TypeOnly)
+			}
+			m.removeLocal(local)
+			p.importFix(d, i, fmt.Sprintf("stop importing %s from %q, which does not export it", name, m.spec))
+			e.declared[local] = true
+			p.addImport(d, e, relSpec(d.File, other), exp, local, typeOnly || wasType)
+			return true
+		}
+	}
 	return p.ensureExport(d, t, name, e.ff.Usage[local], false)
+}
+
+// declares reports whether target has a top-level declaration name.
+func (p *planner) declares(target, name string) bool {
+	ff := p.facts.Files[target]
+	if ff == nil {
+		return false
+	}
+	for _, decl := range ff.Declarations {
+		if decl.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// meant finds the project file a missing module of import i in file
+// meant: the one module that exports every name the import reads (ties
+// broken by the closest file name), else the one file whose name is the
+// same up to case, hyphens, plural or a small typo. "" when nothing or
+// more than one fits equally.
+func (p *planner) meant(file string, i int, base string) string {
+	im := p.fe(file).ff.Imports[i]
+	var want []string
+	for _, n := range im.Named {
+		if n.Name != "default" {
+			want = append(want, n.Name)
+		}
+	}
+	if im.Namespace != nil {
+		if u := p.fe(file).ff.Usage[im.Namespace.Name]; u != nil {
+			want = append(want, u.Members...)
+		}
+	}
+	byName := p.res.fuzzy(base)
+	if len(want) > 0 {
+		var exporters []string
+		for _, f := range p.res.paths {
+			ff := p.facts.Files[f]
+			if f == file || ff == nil || strings.HasSuffix(f, ".d.ts") {
+				continue
+			}
+			has := map[string]bool{}
+			for _, ex := range ff.Exports {
+				has[ex.Name] = true
+			}
+			all := im.Default == nil || has["default"]
+			for _, w := range want {
+				all = all && has[w]
+			}
+			if all {
+				exporters = append(exporters, f)
+			}
+		}
+		switch {
+		case len(exporters) == 1:
+			return exporters[0]
+		case len(exporters) > 1:
+			for _, f := range exporters {
+				if f == byName {
+					return f
+				}
+			}
+			return ""
+		}
+	}
+	return byName
 }
 
 // ensureExport makes target export name: by exporting an existing
@@ -723,7 +942,8 @@ func (p *planner) ensureExport(d sandbox.Diagnostic, target, name string, u *usa
 		p.ensureReactType(te, "ReactNode")
 	}
 	te.tail = append(te.tail, code)
-	p.addFix(d, target, fmt.Sprintf("add a placeholder export %s to %s", name, target), "", code)
+	n := p.addFix(d, target, fmt.Sprintf("add a placeholder export %s to %s", name, target), "", code)
+	p.out.Fixes[n].Placeholder = true
 	return true
 }
 
@@ -947,8 +1167,15 @@ func (p *planner) missingName(d sandbox.Diagnostic) bool {
 		p.addImport(d, e, relSpec(d.File, t), exp, name, typeOnly)
 		return true
 	}
+	if pkg := p.libraryOf(name); pkg != "" {
+		e.declared[name] = true
+		p.addImport(d, e, pkg, name, name, false)
+		return true
+	}
 	if d.Code == 2552 {
-		if sug := reDidYouMean.FindStringSubmatch(d.Message); sug != nil {
+		// Only a typo-sized difference: "Did you mean 'navigate'?" for
+		// useNavigate names another thing.
+		if sug := reDidYouMean.FindStringSubmatch(d.Message); sug != nil && editDistance(strings.ToLower(name), strings.ToLower(sug[1]), 3) <= 2 {
 			q, ok := p.queries[fmt.Sprintf("%s:%d:%d", d.File, d.Line, d.Column)]
 			if ok && q.Name == name && q.Role == "reference" {
 				n := p.addFix(d, d.File, fmt.Sprintf("rename %s to %s, as the compiler suggests", name, sug[1]), name, sug[1])
@@ -965,7 +1192,8 @@ func (p *planner) missingName(d sandbox.Diagnostic) bool {
 	}
 	code := "// Placeholder added by the stich fixer: " + name + " was used but never defined or imported.\n" + s.code
 	e.top = append(e.top, code)
-	p.addFix(d, d.File, fmt.Sprintf("declare a placeholder for %s, shaped by how it is used", name), "", code)
+	n := p.addFix(d, d.File, fmt.Sprintf("declare a placeholder for %s, shaped by how it is used", name), "", code)
+	p.out.Fixes[n].Placeholder = true
 	return true
 }
 
@@ -1137,12 +1365,7 @@ func (p *planner) missingTypes(d sandbox.Diagnostic) bool {
 		return false
 	}
 	types := "@types/" + strings.ReplaceAll(strings.TrimPrefix(pkg, "@"), "/", "__")
-	if p.pkgJSON == nil {
-		if raw, ok := p.files["package.json"]; ok {
-			p.pkgJSON = parseOrdered(raw)
-		}
-	}
-	if p.pkgJSON != nil && !p.pkgJSON.hasDep(types) {
+	if p.packageJSON() != nil && !p.pkgJSON.hasDep(types) {
 		before := p.files["package.json"]
 		p.pkgJSON.addDevDep(types, "latest")
 		n := p.addFix(d, "package.json", fmt.Sprintf("add %s to devDependencies (and install it)", types), firstLine(before), "")
@@ -1214,7 +1437,7 @@ func (p *planner) render() {
 			p.out.Files["package.json"] = s
 		}
 	}
-	var fixes []Fix
+	var fixes, placeholders []Fix
 	for i, fx := range p.out.Fixes {
 		if dropped[i] {
 			p.out.Unfixable = append(p.out.Unfixable, sandbox.Diagnostic{Code: fx.Code, Category: "error", File: fx.File, Line: fx.Line, Message: "fix dropped: " + fx.Description})
@@ -1223,9 +1446,13 @@ func (p *planner) render() {
 		if after, ok := p.after[i]; ok {
 			fx.After = after()
 		}
+		if fx.Placeholder {
+			placeholders = append(placeholders, fx)
+			continue
+		}
 		fixes = append(fixes, fx)
 	}
-	p.out.Fixes = fixes
+	p.out.Fixes, p.out.NeedsModel = fixes, placeholders
 }
 
 // apply returns the file's content with its edits, and the fixes whose
@@ -1316,4 +1543,15 @@ func (e *fileEdit) apply() (string, []int) {
 	}
 	b.WriteString(e.content[last:])
 	return b.String(), drops
+}
+
+// aliasConfigured reports whether the app's tsconfig maps the path alias
+// prefix ("@/" or "~/"), so that an import keeps it.
+func (p *planner) aliasConfigured(prefix string) bool {
+	for _, f := range []string{"tsconfig.json", "tsconfig.app.json"} {
+		if strings.Contains(p.files[f], `"`+prefix+`*"`) {
+			return true
+		}
+	}
+	return false
 }

@@ -112,6 +112,9 @@ func describe(r Result, files map[string]string) string {
 			fmt.Fprintf(&b, "  after:  %s\n", indent(f.After))
 		}
 	}
+	for _, f := range r.NeedsModel {
+		fmt.Fprintf(&b, "needs-model TS%d %s:%d %s\n", f.Code, f.File, f.Line, f.Description)
+	}
 	for _, d := range r.Unfixable {
 		fmt.Fprintf(&b, "unfixable %s\n", d)
 	}

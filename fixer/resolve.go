@@ -244,3 +244,110 @@ var nodeBuiltins = map[string]bool{
 	"string_decoder": true, "timers": true, "tls": true, "tty": true, "url": true, "util": true, "v8": true, "vm": true,
 	"worker_threads": true, "zlib": true,
 }
+
+// fuzzy finds the one source file whose name is base's up to letter case,
+// hyphens and underscores, a plural "s", or a small typo (one edit in
+// names of 4 to 7 letters, two from 8), nearest to base's folder. A
+// folder's index file goes by the folder's name. "" when none, or when two
+// fit equally well.
+func (r *resolver) fuzzy(base string) string {
+	want := fuzzyKey(path.Base(strings.TrimSuffix(stripExt(base), "/index")))
+	if len(want) < 3 {
+		return ""
+	}
+	type cand struct {
+		p           string
+		dist, score int
+	}
+	var best []cand
+	for _, p := range r.paths {
+		if !isSource(p) || strings.HasSuffix(p, ".d.ts") {
+			continue
+		}
+		name := path.Base(strings.TrimSuffix(stripExt(p), "/index"))
+		if path.Base(stripExt(p)) == "index" {
+			name = path.Base(path.Dir(p))
+		}
+		got := fuzzyKey(name)
+		dist := editDistance(want, got, 3)
+		limit := 0
+		switch {
+		case len(want) >= 8:
+			limit = 2
+		case len(want) >= 4:
+			limit = 1
+		}
+		if dist > limit {
+			continue
+		}
+		c := cand{p, dist, sharedPrefix(path.Dir(base), path.Dir(p))*2 - strings.Count(p, "/")}
+		switch {
+		case len(best) == 0 || c.dist < best[0].dist || c.dist == best[0].dist && c.score > best[0].score:
+			best = []cand{c}
+		case c.dist == best[0].dist && c.score == best[0].score:
+			best = append(best, c)
+		}
+	}
+	if len(best) != 1 {
+		return ""
+	}
+	return best[0].p
+}
+
+// fuzzyKey folds a file name for [resolver.fuzzy]: lower case, without
+// separators, singular.
+func fuzzyKey(name string) string {
+	k := strings.ToLower(strings.NewReplacer("-", "", "_", "", ".", "").Replace(name))
+	switch {
+	case strings.HasSuffix(k, "ies") && len(k) > 4:
+		k = strings.TrimSuffix(k, "ies") + "y"
+	case strings.HasSuffix(k, "ss"):
+	case strings.HasSuffix(k, "s") && len(k) > 3:
+		k = strings.TrimSuffix(k, "s")
+	}
+	return k
+}
+
+// editDistance is the Levenshtein distance of a and b, or max+1 once it
+// exceeds max.
+func editDistance(a, b string, max int) int {
+	if d := len(a) - len(b); d > max || -d > max {
+		return max + 1
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		low := cur[0]
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			low = min(low, cur[j])
+		}
+		if low > max {
+			return max + 1
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// aliasSpec keeps a project alias ("@/x", "~/x") an import was written
+// with when it is rewritten to target: "" when spec used none or target
+// is outside src/.
+func aliasSpec(spec, target string) string {
+	if !strings.HasPrefix(spec, "@/") && !strings.HasPrefix(spec, "~/") || !strings.HasPrefix(target, "src/") {
+		return ""
+	}
+	to := strings.TrimPrefix(target, "src/")
+	if isSource(to) {
+		to = strings.TrimSuffix(stripExt(to), "/index")
+	}
+	return spec[:2] + to
+}

@@ -275,3 +275,63 @@ func TestPlanInstall(t *testing.T) {
 		t.Errorf("fix %+v", f)
 	}
 }
+
+func TestNamedType(t *testing.T) {
+	for s, want := range map[string]bool{
+		"string[]": true, "Contact": true, "T": true, "(string | number)[]": true, "Array<Todo>": true, "Contact | null": true,
+		"{ id: string; }[]": false, `"todo"`: false, `import("x").Y`: false,
+	} {
+		if got := reNamedType.MatchString(s); got != want {
+			t.Errorf("reNamedType(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+func TestFuzzy(t *testing.T) {
+	r := newResolver(map[string]string{
+		"src/lib/format-date.ts": "", "src/api/contacts.ts": "", "src/utils/temperature.ts": "",
+		"src/components/Button/index.tsx": "", "src/a/Card.tsx": "", "src/b/Card.tsx": "",
+	})
+	for base, want := range map[string]string{
+		"src/lib/formatDate":      "src/lib/format-date.ts",
+		"src/api/contact":         "src/api/contacts.ts",
+		"src/utils/temprature":    "src/utils/temperature.ts",
+		"src/components/button":   "src/components/Button/index.tsx",
+		"src/c/Card":              "", // two equally near: no guess
+		"src/utils/somethingElse": "",
+	} {
+		if got := r.fuzzy(base); got != want {
+			t.Errorf("fuzzy(%q) = %q, want %q", base, got, want)
+		}
+	}
+}
+
+func TestCSSKey(t *testing.T) {
+	for in, want := range map[string]string{"width": "width", "background-color": "backgroundColor", "-webkit-line-clamp": "WebkitLineClamp", "--gap": `"--gap"`} {
+		if got := cssKey(in); got != want {
+			t.Errorf("cssKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A compiler suggestion is taken only for typo-sized differences, and a
+// library the app declares is imported from before any placeholder.
+func TestMissingNameLibraryAndSuggestionGuard(t *testing.T) {
+	src := "export function Page() {\n  const navigate = useNavigate();\n  return navigate;\n}\n"
+	files := map[string]string{"src/Page.tsx": src, "package.json": `{"dependencies":{"react-router-dom":"^7.0.0"}}`}
+	fc := &facts{Version: 1, Files: map[string]*fileFacts{"src/Page.tsx": {Usage: map[string]*usage{}}}}
+	d := sandbox.Diagnostic{Code: 2552, Category: "error", File: "src/Page.tsx", Line: 2, Column: 20, Message: "Cannot find name 'useNavigate'. Did you mean 'navigate'?"}
+	res := plan([]sandbox.Diagnostic{d}, files, fc)
+	if got := res.Files["src/Page.tsx"]; !strings.Contains(got, `import { useNavigate } from "react-router-dom";`) || strings.Contains(got, "= navigate()") {
+		t.Fatalf("fixed file:\n%s", got)
+	}
+	if len(res.NeedsModel) != 0 {
+		t.Errorf("placeholders: %v", res.NeedsModel)
+	}
+	// Without the library declared: a placeholder, listed as needing a model.
+	files["package.json"] = `{"dependencies":{}}`
+	res = plan([]sandbox.Diagnostic{d}, files, fc)
+	if len(res.NeedsModel) != 1 || len(res.Fixes) != 0 {
+		t.Errorf("fixes %v, needs a model %v", res.Fixes, res.NeedsModel)
+	}
+}

@@ -232,6 +232,9 @@ func runAppCheck(ctx context.Context, g *globalFlags, f *appFlags, dir string, f
 				fmt.Fprintf(stdout, "  - %s\n  + %s\n", oneLine(x.Before), oneLine(x.After))
 			}
 		}
+		for _, x := range out.NeedsModel {
+			fmt.Fprintf(stdout, "needs a model %s:%d TS%d: %s (a placeholder was written; replace it)\n", x.File, x.Line, x.Code, x.Description)
+		}
 	}
 	for _, d := range out.Remaining {
 		fmt.Fprintln(stdout, d.String())
@@ -243,6 +246,8 @@ func runAppCheck(ctx context.Context, g *globalFlags, f *appFlags, dir string, f
 	switch {
 	case problems > 0:
 		return &exitError{code: exitFailure, err: fmt.Errorf("%d problem(s) in %s", problems, dir)}
+	case len(out.NeedsModel) > 0:
+		return &exitError{code: exitFailure, err: fmt.Errorf("%s type-checks only with %d placeholder(s) the fixer wrote: the code they stand for does not exist in the project and needs a model", dir, len(out.NeedsModel))}
 	case fix && len(out.Fixes) > 0:
 		fmt.Fprintf(stderr, "%d fix(es) written; %s type-checks and bundles cleanly\n", len(out.Fixes), dir)
 	default:

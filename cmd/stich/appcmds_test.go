@@ -98,6 +98,18 @@ func TestCheckAndFixAppFolder(t *testing.T) {
 		t.Fatalf("preview did not exit cleanly on SIGINT: %v\n%s", err, stderr.String())
 	}
 
+	// Code that exists nowhere in the project: stich fix writes a
+	// placeholder, says it needs a model, and exits 1 although tsc is
+	// satisfied.
+	os.WriteFile(app, append(appSrc, []byte("\nimport { sparkleFor } from \"./lib/sparkles\";\nexport const sparkle: string = sparkleFor(1);\n")...), 0o644)
+	code, out, errs = runCLI(t, append([]string{"fix", dir}, sb...)...)
+	if code != 1 || !strings.Contains(out, "needs a model src/App.tsx") || !strings.Contains(errs, "placeholder") || strings.Contains(errs, "cleanly") {
+		t.Fatalf("fix with a placeholder: exit %d\n%s\n%s", code, out, errs)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "src", "lib", "sparkles.ts")); err != nil || !strings.Contains(string(b), "placeholder") {
+		t.Fatalf("placeholder module: %v\n%s", err, b)
+	}
+
 	for _, args := range [][]string{{"check", filepath.Join(dir, "nope")}, {"fix", filepath.Join(dir, "src")}, {"preview", dir, "--http", "nonsense"}} {
 		if code, out, errs := runCLI(t, append(args, sb...)...); code != 2 {
 			t.Errorf("%v: exit %d, want 2\n%s\n%s", args, code, out, errs)

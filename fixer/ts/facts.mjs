@@ -119,7 +119,10 @@ for (const [path, text] of Object.entries(input.files ?? {})) {
     const isDefault = hasModifier(st, ts.SyntaxKind.DefaultKeyword);
     const declare = (name, kind, typeOnly) => {
       localKinds[name] = { kind, typeOnly };
-      facts.declarations.push({ name, kind, typeOnly, exported, start: b(st.getStart(sf)) });
+      let bodyEnd = 0;
+      const members = ts.isInterfaceDeclaration(st) ? st : ts.isTypeAliasDeclaration(st) && ts.isTypeLiteralNode(st.type) ? st.type : null;
+      if (members) bodyEnd = b(members.end - 1);
+      facts.declarations.push({ name, kind, typeOnly, exported, start: b(st.getStart(sf)), end: b(st.end), bodyEnd });
       if (exported && !isDefault) facts.exports.push({ name, kind, typeOnly });
     };
     if (ts.isFunctionDeclaration(st)) {
@@ -162,6 +165,40 @@ for (const [path, text] of Object.entries(input.files ?? {})) {
   for (const e of facts.exports) {
     if (e.kind === "local" && localKinds[e.local]?.typeOnly) e.typeOnly = true;
   }
+
+  // useState calls destructured into [value, setter], for typing them
+  // from later setter calls; intrinsic JSX elements' void tags left open
+  // and HTML attribute names React spells otherwise.
+  facts.stateHooks = [];
+  facts.voidOpen = [];
+  facts.htmlAttrs = [];
+  const attrNames = new Set(input.htmlAttrs ?? []);
+  const voidTags = new Set(["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"]);
+  const walk = (node) => {
+    if (ts.isVariableDeclaration(node) && ts.isArrayBindingPattern(node.name) && node.initializer && ts.isCallExpression(node.initializer)) {
+      const call = node.initializer;
+      const callee = ts.isIdentifier(call.expression) ? call.expression.text : ts.isPropertyAccessExpression(call.expression) ? call.expression.name.text : "";
+      const els = node.name.elements;
+      if (callee === "useState" && els.length === 2 && !ts.isOmittedExpression(els[1]) && ts.isIdentifier(els[1].name)) {
+        const arg = call.arguments[0];
+        let init = "none";
+        if (arg) init = ts.isArrayLiteralExpression(arg) && arg.elements.length === 0 ? "array" : arg.kind === ts.SyntaxKind.NullKeyword ? "null" : ts.isIdentifier(arg) && arg.text === "undefined" ? "undefined" : "other";
+        facts.stateHooks.push({ setter: els[1].name.text, at: b(call.expression.end), typeArgs: !!call.typeArguments, init });
+      }
+    }
+    // A void tag written like HTML (<input ...>) swallows what follows as
+    // its children; its closing tag is missing or another element's.
+    if (ts.isJsxElement(node) && ts.isIdentifier(node.openingElement.tagName) && voidTags.has(node.openingElement.tagName.text) &&
+      !(ts.isIdentifier(node.closingElement.tagName) && node.closingElement.tagName.text === node.openingElement.tagName.text && node.closingElement.end > node.closingElement.pos + 2)) {
+      facts.voidOpen.push(b(node.openingElement.end - 1));
+    }
+    if (ts.isJsxAttribute(node) && ts.isIdentifier(node.name) && attrNames.has(node.name.text)) {
+      const tag = node.parent.parent.tagName;
+      if (ts.isIdentifier(tag) && /^[a-z]/.test(tag.text)) facts.htmlAttrs.push({ name: node.name.text, start: b(node.name.getStart(sf)), end: b(node.name.end), tag: tag.text });
+    }
+    ts.forEachChild(node, walk);
+  };
+  walk(sf);
 
   // Usage of the names the fixer asked about.
   // Files the fixer asks about also get the usage of their own imports.
@@ -266,9 +303,176 @@ function nodeAt(sf, pos) {
   }
 }
 
+// siteOf describes, for a diagnostic's code, the code around its
+// position that a fix rewrites. Offsets are byte offsets; the Go planner
+// checks them and decides.
+function siteOf(sf, b, node, pos, code) {
+  const text = sf.text;
+  const up = (n, pred) => {
+    for (let x = n; x; x = x.parent) if (pred(x)) return x;
+    return null;
+  };
+  const exprText = (e) => text.slice(e.getStart(sf), e.end);
+  switch (code) {
+    case 2554: {
+      // useRef() without its now-required argument.
+      const call = up(node, (x) => ts.isCallExpression(x) && x.getStart(sf) <= pos);
+      if (!call || call.arguments.length !== 0) return null;
+      const callee = ts.isIdentifier(call.expression) ? call.expression.text : ts.isPropertyAccessExpression(call.expression) ? call.expression.name.text : "";
+      const ta = call.typeArguments;
+      return {
+        kind: "call0", name: callee, at: b(call.arguments.pos),
+        start: ta ? b(ta.pos) : 0, end: ta ? b(ta.end) : 0, text: ta && ta.length === 1 ? exprText(ta[0]) : "",
+      };
+    }
+    case 2345:
+    case 2322: {
+      // The argument (or property value, or JSX attribute) at pos.
+      const arg = up(node, (x) => x.parent && ts.isCallExpression(x.parent) && x.parent.arguments.includes(x));
+      if (arg) {
+        const call = arg.parent;
+        const callee = ts.isIdentifier(call.expression) ? call.expression.text : "";
+        const asyncBlock = ts.isArrowFunction(arg) && (ts.getCombinedModifierFlags(arg) & ts.ModifierFlags.Async) !== 0 && ts.isBlock(arg.body) && arg.parameters.length === 0;
+        return { kind: "arg", name: callee, start: b(arg.getStart(sf)), end: b(arg.end), text: exprText(arg), index: call.arguments.indexOf(arg), flag: asyncBlock,
+          at: asyncBlock ? b(arg.body.getStart(sf)) : 0 };
+      }
+      if (ts.isIdentifier(node) && ts.isPropertyAssignment(node.parent) && node.parent.name === node) {
+        const v = node.parent.initializer;
+        return { kind: "prop", name: node.text, start: b(v.getStart(sf)), end: b(v.end), text: exprText(v) };
+      }
+      if (ts.isIdentifier(node) && ts.isJsxAttribute(node.parent)) {
+        return { kind: "attr", name: node.text, start: b(node.getStart(sf)), end: b(node.end), text: "" };
+      }
+      return null;
+    }
+    case 18047:
+    case 18048:
+    case 2531:
+    case 2532: {
+      // A possibly-null expression: where "?" makes the access optional.
+      const acc = up(node, (x) => (ts.isPropertyAccessExpression(x) || ts.isElementAccessExpression(x)) && x.expression.getStart(sf) === pos);
+      if (!acc) return null;
+      // The innermost access whose object is the flagged expression: the
+      // diagnostic names it; the planner matches the text.
+      let target = acc;
+      for (let x = acc; x && (ts.isPropertyAccessExpression(x) || ts.isElementAccessExpression(x)) && x.expression.getStart(sf) === pos; x = x.expression) target = x;
+      const candidates = [];
+      for (let x = target; x && (ts.isPropertyAccessExpression(x) || ts.isElementAccessExpression(x) || ts.isCallExpression(x)) && x.getStart(sf) === pos; x = x.parent) {
+        if (ts.isPropertyAccessExpression(x) || ts.isElementAccessExpression(x)) {
+          let assigned = false;
+          for (let y = x; y.parent; y = y.parent) {
+            if (ts.isBinaryExpression(y.parent) && y.parent.left === y && y.parent.operatorToken.kind >= ts.SyntaxKind.FirstAssignment && y.parent.operatorToken.kind <= ts.SyntaxKind.LastAssignment) { assigned = true; break; }
+            if (!(ts.isPropertyAccessExpression(y.parent) || ts.isElementAccessExpression(y.parent)) || y.parent.expression !== y) break;
+          }
+          candidates.push({ object: exprText(x.expression), at: b(x.expression.end), optional: !!x.questionDotToken, assigned });
+        }
+      }
+      return { kind: "nullable", candidates };
+    }
+    case 7006: {
+      // An untyped parameter: how its function is used as a JSX handler.
+      const param = up(node, (x) => ts.isParameter(x));
+      if (!param || !ts.isIdentifier(param.name)) return null;
+      const fn = param.parent;
+      const parens = !(ts.isArrowFunction(fn) && fn.parameters.length === 1 && text[fn.parameters[0].getStart(sf) - 1] !== "(" && !text.slice(fn.getStart(sf), param.getStart(sf)).includes("("));
+      let fnName = "";
+      if (fn.parent && ts.isVariableDeclaration(fn.parent) && ts.isIdentifier(fn.parent.name)) fnName = fn.parent.name.text;
+      if (ts.isFunctionDeclaration(fn) && fn.name) fnName = fn.name.text;
+      const uses = [];
+      if (fnName) {
+        const visit = (n) => {
+          if (ts.isJsxAttribute(n) && n.initializer && ts.isJsxExpression(n.initializer) && n.initializer.expression && ts.isIdentifier(n.initializer.expression) && n.initializer.expression.text === fnName) {
+            const tag = n.parent.parent.tagName;
+            uses.push((ts.isIdentifier(n.name) ? n.name.text : "") + ":" + (ts.isIdentifier(tag) ? tag.text : "?"));
+          } else if (ts.isIdentifier(n) && n.text === fnName && n.parent && !(ts.isVariableDeclaration(n.parent) && n.parent.name === n) && !(ts.isFunctionDeclaration(n.parent) && n.parent.name === n) && !(ts.isJsxExpression(n.parent) && ts.isJsxAttribute(n.parent.parent)) &&
+            !((ts.isJsxAttribute(n.parent) || ts.isPropertyAssignment(n.parent) || ts.isPropertyAccessExpression(n.parent) || ts.isPropertySignature(n.parent)) && n.parent.name === n)) {
+            uses.push("other");
+          }
+          ts.forEachChild(n, visit);
+        };
+        visit(sf);
+      }
+      return { kind: "param", name: param.name.text, start: b(param.getStart(sf)), end: b(param.end), index: fn.parameters.indexOf(param), count: fn.parameters.length, parens, uses, typed: !!param.type };
+    }
+    case 6133:
+    case 6196: {
+      // What deleting an unused declaration removes.
+      const decl = ts.isIdentifier(node) ? node.parent : null;
+      if (!decl) return null;
+      if (ts.isParameter(decl)) {
+        const fn = decl.parent;
+        const i = fn.parameters.indexOf(decl);
+        const callback = (ts.isArrowFunction(fn) || ts.isFunctionExpression(fn)) && fn.parent && (ts.isCallExpression(fn.parent) || ts.isJsxExpression(fn.parent));
+        const start = i > 0 ? b(fn.parameters[i - 1].end) : b(decl.getStart(sf));
+        return { kind: "param", name: decl.name.getText(sf), index: i, count: fn.parameters.length, callback, start, end: b(decl.end), at: b(fn.getStart(sf)) };
+      }
+      const stmt = up(decl, (x) => x.parent && (ts.isSourceFile(x.parent) || ts.isBlock(x.parent) || ts.isModuleBlock(x.parent)));
+      if (!stmt) return null;
+      let pure = false;
+      const isPure = (e) => !e || ts.isLiteralExpression(e) || ts.isNoSubstitutionTemplateLiteral(e) || ts.isIdentifier(e) || ts.isArrowFunction(e) || ts.isFunctionExpression(e) ||
+        e.kind === ts.SyntaxKind.TrueKeyword || e.kind === ts.SyntaxKind.FalseKeyword || e.kind === ts.SyntaxKind.NullKeyword ||
+        (ts.isPrefixUnaryExpression(e) && isPure(e.operand)) ||
+        (ts.isArrayLiteralExpression(e) && e.elements.every(isPure)) ||
+        (ts.isObjectLiteralExpression(e) && e.properties.every((p) => ts.isPropertyAssignment(p) && !ts.isComputedPropertyName(p.name) && isPure(p.initializer))) ||
+        (ts.isAsExpression(e) && isPure(e.expression)) || (ts.isParenthesizedExpression(e) && isPure(e.expression));
+      if (ts.isVariableDeclaration(decl) && ts.isVariableStatement(stmt) && stmt.declarationList.declarations.length === 1 && ts.isIdentifier(decl.name)) pure = isPure(decl.initializer);
+      if ((ts.isFunctionDeclaration(decl) || ts.isInterfaceDeclaration(decl) || ts.isTypeAliasDeclaration(decl)) && stmt === decl) pure = true;
+      // The statement with its line: from the start of its first line
+      // (leading comments included) to the end of its last.
+      let start = stmt.getFullStart();
+      const lead = text.slice(start, stmt.getStart(sf));
+      const nl = lead.indexOf("\n");
+      start = nl >= 0 ? start + nl + 1 : start;
+      let end = stmt.end;
+      if (text[end] === "\r") end++;
+      if (text[end] === "\n") end++;
+      return { kind: "stmt", name: decl.name ? decl.name.getText(sf) : "", pure, start: b(start), end: b(end) };
+    }
+    case 7053: {
+      // X[k] where k is the parameter of a callback over Object.keys(X).
+      const acc = up(node, (x) => ts.isElementAccessExpression(x));
+      if (!acc || !ts.isIdentifier(acc.argumentExpression)) return null;
+      const k = acc.argumentExpression.text;
+      for (let x = acc.parent; x; x = x.parent) {
+        if ((ts.isArrowFunction(x) || ts.isFunctionExpression(x)) && x.parameters.some((p) => ts.isIdentifier(p.name) && p.name.text === k)) {
+          const call = x.parent;
+          if (!call || !ts.isCallExpression(call) || !ts.isPropertyAccessExpression(call.expression)) return null;
+          const keys = call.expression.expression;
+          if (ts.isCallExpression(keys) && ts.isPropertyAccessExpression(keys.expression) && ts.isIdentifier(keys.expression.expression) &&
+            keys.expression.expression.text === "Object" && keys.expression.name.text === "keys" && keys.arguments.length === 1 && ts.isIdentifier(keys.arguments[0])) {
+            return { kind: "keys", name: keys.arguments[0].text, start: b(keys.getStart(sf)), end: b(keys.end), text: exprText(keys) };
+          }
+          return null;
+        }
+      }
+      return null;
+    }
+    case 2559: {
+      const attr = up(node, (x) => ts.isJsxAttribute(x));
+      if (!attr || !ts.isIdentifier(attr.name) || attr.name.text !== "style" || !attr.initializer) return null;
+      let v = attr.initializer;
+      if (ts.isJsxExpression(v)) v = v.expression;
+      if (!v || !(ts.isStringLiteral(v) || ts.isNoSubstitutionTemplateLiteral(v) || ts.isTemplateExpression(v))) return null;
+      return { kind: "style", start: b(attr.initializer.getStart(sf)), end: b(attr.initializer.end), text: exprText(attr.initializer), flag: !ts.isStringLiteral(v) };
+    }
+    case 2339: {
+      // X.render(...) on react-dom; or a props type lacking children.
+      const acc = ts.isIdentifier(node) && node.parent && ts.isPropertyAccessExpression(node.parent) && node.parent.name === node ? node.parent : null;
+      if (acc && node.text === "render" && acc.parent && ts.isCallExpression(acc.parent) && acc.parent.expression === acc && acc.parent.arguments.length === 2) {
+        const call = acc.parent;
+        const [el, root] = call.arguments;
+        const rootIsLookup = ts.isCallExpression(root) && ts.isPropertyAccessExpression(root.expression) && ["getElementById", "querySelector"].includes(root.expression.name.text);
+        return { kind: "render", name: exprText(acc.expression), start: b(call.getStart(sf)), end: b(call.end), text: exprText(el), text2: exprText(root), flag: rootIsLookup };
+      }
+      return null;
+    }
+  }
+  return null;
+}
+
 for (const q of input.queries ?? []) {
   const sf = sources[q.file];
-  const res = { file: q.file, line: q.line, column: q.column, name: "", start: 0, end: 0, role: "", declKind: "", removeStart: 0, removeEnd: 0 };
+  const res = { code: q.code ?? 0, file: q.file, line: q.line, column: q.column, name: "", start: 0, end: 0, role: "", declKind: "", removeStart: 0, removeEnd: 0 };
   out.queries.push(res);
   if (!sf) continue;
   const text = sf.text;
@@ -280,6 +484,7 @@ for (const q of input.queries ?? []) {
     continue;
   }
   const node = nodeAt(sf, pos);
+  res.site = siteOf(sf, b, node, pos, q.code ?? 0);
   if (!ts.isIdentifier(node)) continue;
   res.name = node.text;
   res.start = b(node.getStart(sf));
