@@ -259,7 +259,8 @@ func evalApp(ctx context.Context, client stichv1connect.SessionServiceClient, bu
 		return a
 	}
 	a.SessionID = res.Msg.GetSessionId()
-	last, err := follow(ctx, client, a.SessionID, 0, func(*stichv1.SessionEvent) {})
+	// The embedded node is the only endpoint; a broken stream is resumed on it.
+	last, err := followAny(ctx, []endpoint{{url: "embedded", client: client}}, a.SessionID, 0, time.Minute, func(*stichv1.SessionEvent) {})
 	if err == nil {
 		err = outcome(a.SessionID, last)
 	}
