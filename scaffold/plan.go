@@ -14,24 +14,11 @@ const Label = "scaffold (no model)"
 // returns a complete blueprint whose roadmap lists exactly the files [Files]
 // renders for it. It is deterministic and never fails: a prompt it cannot
 // read yields a generic crud app named from the prompt's words.
+//
+// Refinements the scaffold cannot do faithfully leave the blueprint as it
+// was; [Design] says which and why.
 func Plan(prompt string, refinements []string) *stichv1.Blueprint {
-	s := readPrompt(prompt)
-	for i, r := range refinements {
-		if i == maxRefinements {
-			break
-		}
-		s.refine(r)
-	}
-	bp := s.blueprint(prompt)
-	m, err := buildModel(bp)
-	if err != nil {
-		// NB: unreachable, the kind comes from detectKind; fall back to crud
-		// rather than fail.
-		bp.AppKind = KindCRUD
-		m, _ = buildModel(bp)
-	}
-	bp.Roadmap = m.roadmap()
-	return bp
+	return Design("", prompt, refinements).Blueprint
 }
 
 var (

@@ -29,6 +29,8 @@ type spec struct {
 	survey        bool
 	seededKind    string // kind the seeded default fields were chosen for
 	kindChanged   bool   // a refinement changed the kind
+	quotedTitle   string // from a quoted rename, used exactly as written
+	settingsFrom  string // the refinement that changed the kind, read for the kind's options
 }
 
 func (s *spec) main() *entitySpec {
