@@ -259,7 +259,13 @@ func withHeading(kind string, e *entitySpec) []fieldSpec {
 			}
 		}
 	}
-	return append([]fieldSpec{{words: []string{headingName(e.words[len(e.words)-1])}, typ: TypeString}}, fs...)
+	heading := headingName(e.words[len(e.words)-1])
+	for _, f := range fs {
+		if len(f.words) == 1 && f.words[0] == heading && f.typ == TypeString {
+			return fs // "description" heads a transaction even though it reads as long text
+		}
+	}
+	return append([]fieldSpec{{words: []string{heading}, typ: TypeString}}, fs...)
 }
 
 // headingName names the field that names a record: what the record's

@@ -38,7 +38,7 @@ func rules(kind string, weight float64, phrases ...string) []kindRule {
 }
 
 var kindRules = concatRules(
-	rules(KindTimer, 3, "timer", "timers", "countdown", "count down", "pomodoro", "stopwatch", "egg timer", "tabata", "interval training timer"),
+	rules(KindTimer, 3, "timer", "timers", "countdown", "count down", "counts down", "counting down", "pomodoro", "stopwatch", "egg timer", "tabata", "interval training timer"),
 	rules(KindTimer, 1, "hiit", "minutes left", "focus session", "focus sessions"),
 	rules(KindCalculator, 3, "calculator", "calc", "calculators"),
 	rules(KindCalculator, 2, "calculate", "calculates", "calculating", "bmi", "arithmetic", "mortgage payment", "loan payment", "split the bill", "tip calculator"),

@@ -124,8 +124,15 @@ func (s *spec) apply(msg string) {
 		}
 		return
 	}
+	if s.kind == KindDashboard {
+		// A dashboard charts every metric: "a chart of refunds" is the
+		// metric "refunds".
+		msg = chartOf.ReplaceAllString(msg, "")
+	}
 	s.refine(msg)
 }
+
+var chartOf = regexp.MustCompile(`(?i)\b(?:(?:a|an|the)\s+)?(?:(?:bar|line|pie)\s+)?(?:chart|graph|plot)s?\s+(?:of|for|showing)\s+`)
 
 var quoted = regexp.MustCompile(`"([^"]{1,80})"|“([^”]{1,80})”|'([^']{1,80})'|‘([^’]{1,80})’`)
 
@@ -201,6 +208,9 @@ func notFaithful(s *spec, msg string) string {
 		return ""
 	}
 	ws := words(tokenize(msg))
+	if hasAny(ws, chartWords) && s.kind == KindDashboard && chartOf.MatchString(msg) {
+		return ""
+	}
 	if hasAny(ws, chartWords) && s.kind != KindDashboard {
 		return "not done: a chart in this app needs a model (the scaffold only draws charts in dashboards; say \"make it a dashboard\" for one)"
 	}
@@ -262,17 +272,25 @@ func promptNotDone(prompt, kind string) []string {
 	if hasAny(ws, chartWords) && kind != KindDashboard {
 		out = append(out, "a chart: needs a model (only dashboards have charts in the scaffold)")
 	}
+	if hasAny(ws, set("timer", "timers", "countdown", "stopwatch")) && kind != KindTimer {
+		out = append(out, "a timer inside this app: needs a model (the scaffold's timer is an app of its own)")
+	}
+	if hasAny(ws, set("reminder", "reminders", "alarm", "alarms", "notification", "notifications", "notify")) {
+		out = append(out, "reminders or notifications: need a model")
+	}
 	if hasAny(ws, themeWords) && hasAny(ws, switchWords) {
 		out = append(out, "a theme switch: needs a model")
 	}
 	for _, w := range ws {
-		if needsBackend[w] && !containsString(out, w) {
+		if needsBackend[w] && !notifyWords[w] {
 			out = append(out, fmt.Sprintf("%s: needs a model and, for most, a server", w))
 			break
 		}
 	}
 	return out
 }
+
+var notifyWords = set("notify", "notification", "notifications")
 
 // diffBlueprints says in words what changed between two blueprints.
 func diffBlueprints(a, b *stichv1.Blueprint) string {

@@ -21,6 +21,10 @@ func Plan(prompt string, refinements []string) *stichv1.Blueprint {
 	return Design("", prompt, refinements).Blueprint
 }
 
+// chatter words mark a message that asks for nothing.
+var chatter = set("thanks", "thank", "thx", "great", "nice", "cool", "ok", "okay", "looks", "good", "awesome",
+	"perfect", "love", "wow", "hi", "hello", "hey", "hmm", "yes", "yeah", "yep", "lol", "amazing", "neat")
+
 var (
 	changeVerb = set("make", "turn", "change", "convert", "switch", "instead", "rather", "become",
 		"transform", "redo", "rebuild")
@@ -172,8 +176,9 @@ func (s *spec) refine(msg string) {
 		return
 	}
 
-	// A bare phrase ("cooking time", "notes and tags") adds fields.
-	if len(ws) <= 6 {
+	// A bare phrase ("cooking time", "notes and tags") adds fields; chat
+	// ("thanks, looks great") does not.
+	if len(ws) <= 6 && !hasAny(ws, chatter) {
 		items, end := readList(toks, 0)
 		s.addItems(items, toks, end, false)
 	}
