@@ -360,8 +360,13 @@ func (s *spec) addSettings(bp *stichv1.Blueprint, appID, prompt string, choice C
 	if s.settingsFrom != "" {
 		text = s.settingsFrom + " " + prompt
 	}
+	topic := false
 	for _, kv := range widgetSettings(bp.GetAppKind(), text) {
 		bp.Views = append(bp.Views, settingView(kv[0], kv[1], ""))
+		topic = topic || kv[0] == "topic"
+	}
+	if (bp.GetAppKind() == KindQuiz || bp.GetAppKind() == KindFlashcards) && !topic {
+		bp.Pitfalls = append(bp.Pitfalls, "The starting questions are general knowledge: questions on the prompt's own topic need a model, or can be added in the app.")
 	}
 }
 

@@ -23,7 +23,8 @@ func Plan(prompt string, refinements []string) *stichv1.Blueprint {
 
 // chatter words mark a message that asks for nothing.
 var chatter = set("thanks", "thank", "thx", "great", "nice", "cool", "ok", "okay", "looks", "good", "awesome",
-	"perfect", "love", "wow", "hi", "hello", "hey", "hmm", "yes", "yeah", "yep", "lol", "amazing", "neat")
+	"perfect", "love", "wow", "hi", "hello", "hey", "hmm", "yes", "yeah", "yep", "lol", "amazing", "neat",
+	"again", "retry", "continue")
 
 var (
 	changeVerb = set("make", "turn", "change", "convert", "switch", "instead", "rather", "become",

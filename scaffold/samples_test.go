@@ -99,6 +99,10 @@ func hostileBlueprint(kind string) *stichv1.Blueprint {
 			{Name: "🚀", Description: columnViewPrefix},
 		},
 	}
+	// Settings with hostile values: each must be validated or dropped.
+	for _, name := range []string{"storage", "topic", "preset", "variant", "category", "opponent", "noun", "slot", "kind"} {
+		bp.Views = append(bp.Views, settingView(name, hostileText, hostileText), settingView(name, "9"+hostileText, ""))
+	}
 	m, err := buildModel(bp)
 	if err != nil {
 		panic(err)
