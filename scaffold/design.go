@@ -56,23 +56,26 @@ func Design(appID, prompt string, refinements []string) Result {
 		refinements = refinements[:maxRefinements]
 	}
 	res := Result{Choice: chooseKind(prompt)}
-	var applied []string
-	prev := buildBlueprint(appID, prompt, applied, res.Choice)
+	// cur is the spec with every applied refinement; blueprint() finishes
+	// (mutates) a spec, so it always gets a copy.
+	cur := readPrompt(prompt)
+	cur.kind = res.Choice.Kind
+	prev := buildBlueprint(cur.clone(), appID, prompt, res.Choice)
 	for _, r := range refinements {
 		out := Outcome{Request: r}
-		s := replay(prompt, applied, res.Choice)
-		if why := notFaithful(s, r); why != "" {
+		if why := notFaithful(cur, r); why != "" {
 			out.Status, out.Detail = StatusNotDone, why
-		} else if why := alreadyThere(s, r); why != "" {
+		} else if why := alreadyThere(cur, r); why != "" {
 			out.Status, out.Detail = StatusNoChange, why
 		} else {
-			next := buildBlueprint(appID, prompt, append(append([]string{}, applied...), r), res.Choice)
-			if proto.Equal(prev, next) {
+			next := cur.clone()
+			next.apply(r)
+			bp := buildBlueprint(next.clone(), appID, prompt, res.Choice)
+			if proto.Equal(prev, bp) {
 				out.Status, out.Detail = StatusNoChange, "nothing in this request matched what the scaffold can change (title, kind, records, fields, columns, colors); a model can do more"
 			} else {
-				out.Status, out.Detail = StatusApplied, diffBlueprints(prev, next)
-				applied = append(applied, r)
-				prev = next
+				out.Status, out.Detail = StatusApplied, diffBlueprints(prev, bp)
+				cur, prev = next, bp
 			}
 		}
 		res.Refinements = append(res.Refinements, out)
@@ -82,18 +85,29 @@ func Design(appID, prompt string, refinements []string) Result {
 	return res
 }
 
-// replay reads the prompt and the applied refinements into a spec.
-func replay(prompt string, refinements []string, choice Choice) *spec {
-	s := readPrompt(prompt)
-	s.kind = choice.Kind
-	for _, r := range refinements {
-		s.apply(r)
+// clone copies a spec deeply enough that applying a refinement or
+// finishing the copy leaves the original as it was (tokens are never
+// modified in place, so they are shared).
+func (s *spec) clone() *spec {
+	c := *s
+	c.entities = make([]*entitySpec, len(s.entities))
+	for i, e := range s.entities {
+		ce := &entitySpec{words: append([]string(nil), e.words...), fields: make([]fieldSpec, len(e.fields))}
+		for k, f := range e.fields {
+			f.words = append([]string(nil), f.words...)
+			ce.fields[k] = f
+		}
+		c.entities[i] = ce
 	}
-	return s
+	c.columns = append([]string(nil), s.columns...)
+	c.unsupported = append([]string(nil), s.unsupported...)
+	c.headWords = append([]token(nil), s.headWords...)
+	c.subject = append([]token(nil), s.subject...)
+	c.explicitTitle = append([]token(nil), s.explicitTitle...)
+	return &c
 }
 
-func buildBlueprint(appID, prompt string, refinements []string, choice Choice) *stichv1.Blueprint {
-	s := replay(prompt, refinements, choice)
+func buildBlueprint(s *spec, appID, prompt string, choice Choice) *stichv1.Blueprint {
 	bp := s.blueprint(prompt)
 	s.addSettings(bp, appID, prompt, choice)
 	m, err := buildModel(bp)
