@@ -82,6 +82,10 @@ func Design(appID, prompt string, refinements []string) Result {
 	}
 	res.Blueprint = prev
 	res.NotDone = promptNotDone(prompt, res.Choice.Kind)
+	// The blueprint says so too, so whoever shows it shows the gaps.
+	for _, nd := range res.NotDone {
+		prev.Pitfalls = append(prev.Pitfalls, "Not done: "+nd+".")
+	}
 	return res
 }
 
@@ -208,7 +212,7 @@ var (
 	themeWords   = set("theme", "themes", "mode", "dark", "light", "night")
 	switchWords  = set("switch", "switcher", "toggle", "toggles", "toggling", "choose", "choice", "pick", "remember", "remembers", "selector", "option")
 	uiWords      = set("button", "buttons", "icon", "icons", "animation", "animations", "sound", "sounds", "tooltip", "modal", "popup", "shortcut", "shortcuts", "sidebar")
-	needsBackend = set("login", "logins", "signin", "password", "passwords", "auth", "authentication", "email", "emails", "notify",
+	needsBackend = set("login", "logins", "signin", "password", "passwords", "auth", "authentication", "notify",
 		"notification", "notifications", "sync", "share", "sharing", "upload", "uploads", "export", "import", "csv", "pdf", "print", "api", "map", "maps", "payment", "payments")
 )
 
@@ -289,11 +293,31 @@ func promptNotDone(prompt, kind string) []string {
 	if hasAny(ws, set("timer", "timers", "countdown", "stopwatch")) && kind != KindTimer {
 		out = append(out, "a timer inside this app: needs a model (the scaffold's timer is an app of its own)")
 	}
-	if hasAny(ws, set("reminder", "reminders", "alarm", "alarms", "notification", "notifications", "notify")) {
+	switch kind {
+	case KindTimer:
+		if hasAny(ws, set("stopwatch", "lap", "laps")) {
+			out = append(out, "a stopwatch that counts up: needs a model (the scaffold's timer counts down)")
+		}
+		if hasAny(ws, set("tabata", "interval", "intervals", "rounds", "hiit", "repeat", "repeating")) {
+			out = append(out, "repeating intervals or rounds: need a model (the scaffold's timer runs one countdown at a time, with presets)")
+		}
+	case KindCalculator:
+		if hasAny(ws, set("scientific", "sin", "cos", "log", "graphing", "trigonometry")) {
+			out = append(out, "scientific functions: need a model (the scaffold's calculator does + − × ÷, % and brackets)")
+		}
+	case KindConverter:
+		if hasAny(ws, set("live", "current", "realtime", "today")) && hasAny(ws, set("currency", "currencies", "exchange", "rates", "rate")) {
+			out = append(out, "live exchange rates: need a server (the converter uses fixed sample rates)")
+		}
+	}
+	if hasFeature(ws, set("reminder", "reminders", "alarm", "alarms", "notification", "notifications", "notify")) {
 		out = append(out, "reminders or notifications: need a model")
 	}
 	if hasAny(ws, themeWords) && hasAny(ws, switchWords) {
 		out = append(out, "a theme switch: needs a model")
+	}
+	if containsSeq(ws, "send", "emails") || containsSeq(ws, "send", "email") || containsSeq(ws, "email", "me") {
+		out = append(out, "sending email: needs a server")
 	}
 	for _, w := range ws {
 		if needsBackend[w] && !notifyWords[w] {
@@ -302,6 +326,17 @@ func promptNotDone(prompt, kind string) []string {
 		}
 	}
 	return out
+}
+
+// hasFeature reports whether ws names one of feature, not as a count
+// ("number of reminders" is data).
+func hasFeature(ws []string, feature map[string]bool) bool {
+	for i, w := range ws {
+		if feature[w] && !(i >= 2 && (ws[i-1] == "of" || ws[i-1] == "many") && numberPrefix[ws[i-2]]) {
+			return true
+		}
+	}
+	return false
 }
 
 var notifyWords = set("notify", "notification", "notifications")

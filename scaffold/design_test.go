@@ -61,14 +61,20 @@ func TestPromptNotDone(t *testing.T) {
 		{"habit tracker with a timer for each habit", "a timer inside this app: needs a model"},
 		{"todo list with reminders", "reminders or notifications: need a model"},
 		{"notes app with a theme switch", "a theme switch: needs a model"},
+		{"make me a stopwatch thing for cooking", "a stopwatch that counts up: needs a model"},
+		{"tabata interval trainer with 20s on 10s off", "repeating intervals or rounds: need a model"},
+		{"scientific calculator with sin and cos", "scientific functions: need a model"},
+		{"currency converter with live exchange rates", "live exchange rates: need a server"},
 	} {
 		res := Design("", tt.prompt, nil)
 		if !strings.Contains(strings.Join(res.NotDone, "|"), tt.want) {
 			t.Errorf("%q: not-done list %q lacks %q", tt.prompt, res.NotDone, tt.want)
 		}
 	}
-	if nd := Design("", "sales dashboard with charts", nil).NotDone; len(nd) != 0 {
-		t.Errorf("a dashboard's chart is reported not done: %v", nd)
+	for _, p := range []string{"sales dashboard with charts", "a contact form with name, email and message", "habit tracker that tracks number of reminders"} {
+		if nd := Design("", p, nil).NotDone; len(nd) != 0 {
+			t.Errorf("%q: %v reported not done", p, nd)
+		}
 	}
 }
 
@@ -96,6 +102,7 @@ func TestRefinementOutcomes(t *testing.T) {
 		{"remove button", base, "remove the delete button", StatusNoChange, "already"},
 		{"export", base, "add export to csv", StatusNotDone, "needs a model"},
 		{"login", base, "add a login page", StatusNotDone, "needs a model"},
+		{"email field", base, "add an email field", StatusApplied, "added field Plant.email"},
 		{"new button", base, "add a share button", StatusNotDone, "needs a model"},
 		{"no-op field", base, "add a species field", StatusNoChange, "nothing"},
 		{"thanks", base, "thanks, looks great!", StatusNoChange, "nothing"},
