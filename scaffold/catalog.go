@@ -59,7 +59,7 @@ var catalog = []Template{
 	{KindNotes, "Notes", "Markdown notes with search, an editor and a safe preview.", []string{"src/logic.ts", "src/persist.ts"}},
 }
 
-// Catalog returns every template, in a fixed order; its kinds are [Kinds].
+// Catalog returns every template, in a fixed order: one for each of [Kinds].
 func Catalog() []Template {
 	out := make([]Template, len(catalog))
 	for i, t := range catalog {

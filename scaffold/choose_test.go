@@ -3,6 +3,8 @@ package scaffold
 import (
 	"strings"
 	"testing"
+
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 )
 
 // kindTable holds prompts written the way new users type them (not the
@@ -168,5 +170,54 @@ func TestChooseKindExplains(t *testing.T) {
 	}
 	if c := chooseKind("qwerty zxcv"); c.Kind != KindCRUD || !strings.Contains(c.Reason, "default") || c.RunnerUp != "" {
 		t.Errorf("gibberish: %+v", c)
+	}
+}
+
+// TestCatalog: one template per kind, and every protected file is one the
+// kind renders.
+func TestCatalog(t *testing.T) {
+	cat := Catalog()
+	if len(cat) != len(Kinds()) {
+		t.Fatalf("%d templates for %d kinds", len(cat), len(Kinds()))
+	}
+	byKind := map[string]*stichv1.Blueprint{}
+	for _, a := range sampleApps {
+		if a.blueprint == nil {
+			bp := a.plan()
+			byKind[bp.AppKind] = bp
+		}
+	}
+	kinds := map[string]bool{}
+	for _, k := range Kinds() {
+		kinds[k] = true
+	}
+	for _, tmpl := range cat {
+		if !kinds[tmpl.Kind] {
+			t.Errorf("template of unknown kind %s", tmpl.Kind)
+		}
+		delete(kinds, tmpl.Kind)
+		bp := byKind[tmpl.Kind]
+		if bp == nil {
+			t.Errorf("no sample of %s", tmpl.Kind)
+			continue
+		}
+		files, err := Files(bp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tmpl.Protected) < len(foundationProtected) || len(ProtectedFiles(tmpl.Kind)) != len(tmpl.Protected) {
+			t.Errorf("%s: protected %v", tmpl.Kind, tmpl.Protected)
+		}
+		for _, p := range tmpl.Protected {
+			if _, ok := files[p]; !ok {
+				t.Errorf("%s: protected file %s is not rendered", tmpl.Kind, p)
+			}
+		}
+	}
+	if len(kinds) != 0 {
+		t.Errorf("kinds without a template: %v", kinds)
+	}
+	if ProtectedFiles("spreadsheet") != nil {
+		t.Error("an unknown kind has protected files")
 	}
 }
