@@ -112,7 +112,8 @@ func (Scaffold) Refine(ctx context.Context, prompt string, conv Conversation, me
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	bp := scaffold.Plan(prompt, append(append([]string(nil), conv.Applied...), message))
+	res := scaffold.Design("", prompt, append(append([]string(nil), conv.Applied...), message))
+	bp := res.Blueprint
 	rendered, err := scaffold.Files(bp)
 	if err != nil {
 		return nil, fmt.Errorf("codegen: scaffold render: %w", err)
@@ -141,9 +142,15 @@ func (Scaffold) Refine(ctx context.Context, prompt string, conv Conversation, me
 		}
 	}
 	sort.Strings(deleted)
-	reply := fmt.Sprintf("%s: applied %q as a change to the plan; %d file(s) change, %d removed.", scaffold.Label, message, len(changed), len(deleted))
-	if len(changed) == 0 && len(deleted) == 0 {
-		reply = fmt.Sprintf("%s: this change did not alter the generated app. The scaffold understands new fields, entities and app kinds; configure a model provider for free-form changes.", scaffold.Label)
+	// The scaffold says what became of the request; a request it cannot do
+	// faithfully is reported as not done, never approximated.
+	outcome := res.Refinements[len(res.Refinements)-1]
+	reply := fmt.Sprintf("%s: applied %q (%s); %d file(s) change, %d removed.", scaffold.Label, message, outcome.Detail, len(changed), len(deleted))
+	switch {
+	case outcome.Status == scaffold.StatusNotDone:
+		reply = fmt.Sprintf("%s: %s. Nothing was changed; configure a model provider for this.", scaffold.Label, outcome.Detail)
+	case len(changed) == 0 && len(deleted) == 0:
+		reply = fmt.Sprintf("%s: no change (%s). The scaffold understands new fields, entities, titles, colors and app kinds; configure a model provider for free-form changes.", scaffold.Label, outcome.Detail)
 	}
 	return &Refinement{Reply: reply, Blueprint: bp, Phase: phase, Deleted: deleted}, nil
 }

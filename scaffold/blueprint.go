@@ -259,7 +259,13 @@ func withHeading(kind string, e *entitySpec) []fieldSpec {
 			}
 		}
 	}
-	return append([]fieldSpec{{words: []string{headingName(e.words[len(e.words)-1])}, typ: TypeString}}, fs...)
+	heading := headingName(e.words[len(e.words)-1])
+	for _, f := range fs {
+		if len(f.words) == 1 && f.words[0] == heading && f.typ == TypeString {
+			return fs // "description" heads a transaction even though it reads as long text
+		}
+	}
+	return append([]fieldSpec{{words: []string{heading}, typ: TypeString}}, fs...)
 }
 
 // headingName names the field that names a record: what the record's
@@ -302,23 +308,22 @@ var landingFeatures = map[string][]string{
 
 // title builds the app title.
 func (s *spec) title() string {
+	if s.quotedTitle != "" {
+		return s.quotedTitle
+	}
 	if len(s.explicitTitle) > 0 {
 		return displayWords(s.explicitTitle, false)
 	}
 	typeWord := s.typeWord
 	if appNoun[typeWord] || typeWord == "" {
-		typeWord = map[string]string{
-			KindCRUD: "tracker", KindDashboard: "dashboard", KindForm: "form", KindKanban: "board", KindLanding: "",
-		}[s.kind]
+		typeWord = kindNoun(s.kind)
 		if s.kind == KindForm && s.survey {
 			typeWord = "survey"
 		}
 	}
 	headSubject, _ := splitHead(s.headWords)
 	if s.kindChanged && s.kind != KindLanding {
-		typeWord = map[string]string{
-			KindCRUD: "tracker", KindDashboard: "dashboard", KindForm: "form", KindKanban: "board",
-		}[s.kind]
+		typeWord = kindNoun(s.kind)
 		subject := headSubject
 		if len(subject) == 0 {
 			subject = s.subject
@@ -350,6 +355,25 @@ func (s *spec) title() string {
 		return displayWords(s.headWords, false)
 	}
 	return ""
+}
+
+// kindNoun is the word a title ends in for a kind ("Recipe Tracker").
+func kindNoun(kind string) string {
+	switch kind {
+	case KindCRUD:
+		return "tracker"
+	case KindForm:
+		return "form"
+	case KindKanban:
+		return "board"
+	case KindLanding:
+		return ""
+	case KindTicTacToe:
+		return "tic-tac-toe"
+	case KindMemory:
+		return "memory game"
+	}
+	return kind
 }
 
 // displayWords title-cases words as written; sing makes the last word
@@ -552,6 +576,16 @@ func (s *spec) describe(bp *stichv1.Blueprint, m *model) {
 		bp.UserFlow = "Visitors read the headline, scroll through the features and leave their email in the sign-up form; a thank-you message confirms it."
 		bp.DataFlow = "Page copy lives in src/content.ts. Sign-ups are saved to localStorage in the visitor's browser."
 		bp.Pitfalls = append(bp.Pitfalls, "Sign-ups stay in the visitor's browser: connect the form to a mailing list service to collect them.")
+	default:
+		for _, t := range catalog {
+			if t.Kind == m.Kind {
+				bp.Description = m.Title + ": " + strings.ToLower(t.Description[:1]) + t.Description[1:]
+				view(t.Name, t.Description)
+			}
+		}
+		bp.UserFlow = "Open the app and use it right away; it starts with sample content where it needs some."
+		bp.DataFlow = "State lives in React; what should survive a reload (scores, history, your own items) is saved to localStorage under the app's fixed storage key."
+		bp.Entities = nil
 	}
 	if len(s.unsupported) > 0 {
 		bp.Pitfalls = append(bp.Pitfalls, fmt.Sprintf("The prompt mentions %s: a scaffold app runs entirely in the browser, so these are not part of the scaffold.", joinList(s.unsupported)))

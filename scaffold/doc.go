@@ -2,19 +2,37 @@
 // model is configured. [Plan] reads a prompt ("a recipe tracker with
 // ingredients and ratings") and any later refinements into a blueprint, and
 // [Files] renders that blueprint as a complete React + TypeScript + Vite app.
-// Whatever the scaffold produces is shown to users under [Label]; it is never
-// passed off as AI output.
+// [Design] does what Plan does and also says what it did: the kind it chose
+// and why, with the runner-up ([Choice]); what the prompt asked for that the
+// template cannot do; and, per refinement, whether it was applied, not done
+// ("a chart needs a model") or changed nothing ([Outcome]), so a session can
+// report the truth and skip a version when nothing changed. Whatever the
+// scaffold produces is shown to users under [Label]; it is never passed off
+// as AI output.
 //
 // # What it owns
 //
-// Reading prompts (app kind, title, records, typed fields, kanban columns,
-// colors), the generated apps' source, their pinned npm dependency set
-// (one set for every kind, with a lockfile under templates/) and the
-// blueprint conventions below.
+// The template catalog ([Catalog]: record lists, kanban, dashboard, form,
+// landing page, calendar/booking, timer, calculator, converter, quiz,
+// flashcards, tic-tac-toe, memory, gallery, notes; each with its protected
+// files), choosing a kind from the whole prompt (choose.go: weighted phrases,
+// main clause versus feature phrases, negations), reading prompts (title,
+// records, typed fields, kanban columns, colors, per-kind options), the
+// generated apps' source, their pinned npm dependency set (one set for every
+// kind, with a lockfile under templates/) and the blueprint conventions below.
+//
+// # Refinements
+//
+// A refinement is applied only when the scaffold's rules can do it
+// faithfully: fields, records, columns, title, colors, the kind. Requests
+// for a chart outside a dashboard, a theme switch, new buttons or anything
+// needing a server are reported "not done" and leave the blueprint
+// unchanged; they are never approximated. A quoted rename takes exactly the
+// quoted text. A request that changes nothing is reported as no change.
 //
 // # Guarantees
 //
-//  1. Plan and Files are pure functions of their input: same input, same
+//  1. Plan, Design and Files are pure functions of their input: same input, same
 //     output, on every machine. Nothing reads the clock, randomness or the
 //     environment.
 //  2. Plan never fails and never panics. A prompt it cannot read yields a
@@ -43,7 +61,14 @@
 //
 // # Blueprint conventions
 //
-// app_kind is one of [Kinds]: "crud", "dashboard", "landing", "form" or "kanban". Entity names are PascalCase and field names
+// app_kind is one of [Kinds]. Views whose description starts with "Setting "
+// carry settings: "storage" (the localStorage key prefix, from the app id
+// given to [Design], else a hash of the first prompt; never from the title,
+// so a rename keeps saved data), "kind" (the choice and its reason) and the
+// single-purpose kinds' options (timer presets, calculator variant,
+// converter categories, quiz or flashcard topic, opponent, calendar noun and
+// slots). The single-purpose kinds have no entities. Entity names are
+// PascalCase and field names
 // camelCase; field types are "string", "number", "boolean", "date"
 // (YYYY-MM-DD), "string[]" or "rating" (0-5 stars). How a string field is
 // entered (email, phone, link, long text) follows from its name. For
@@ -60,7 +85,8 @@
 //
 // # Imports
 //
-// The standard library and the generated stich/v1 protobuf types only. It
+// The standard library, the generated stich/v1 protobuf types and
+// google.golang.org/protobuf/proto (to compare blueprints) only. It
 // must not import other stich packages (it is a leaf the session layer
 // calls), any network or model client, or anything that runs npm: the
 // npmbuild-tagged test is the only place that does.

@@ -122,6 +122,18 @@ func (m *model) plan() []plannedPhase {
 				plannedFile{"src/components/Board.tsx", "columns with move buttons and drag and drop"},
 				plannedFile{"src/components/" + e.Type + "Card.tsx", "one " + strings.ToLower(e.Singular) + " card"})
 		}
+	case KindTimer, KindCalculator, KindConverter, KindQuiz, KindFlashcards, KindTicTacToe,
+		KindMemory, KindGallery, KindNotes, KindCalendar:
+		data.Description = "Settings generated from the prompt, the kind's logic and localStorage persistence."
+		data.Files = []plannedFile{
+			{"src/logic.ts", "the rules and calculations of this " + m.Kind + " app, apart from the view"},
+			{"src/config.ts", "settings read from the prompt: title, storage key and options"},
+			{"src/persist.ts", "usePersisted hook: state saved to localStorage under the app's fixed key"},
+		}
+		views.Description = "The app's screen inside a shared page frame."
+		views.Files = []plannedFile{
+			{"src/components/Shell.tsx", "page frame: header, main area and footer"},
+		}
 	case KindDashboard:
 		data.Description = "Metric definitions, number formatting and twelve months of sample data."
 		data.Files = []plannedFile{
@@ -342,6 +354,18 @@ func (m *model) renderFile(path string) (string, error) {
 		case "src/App.tsx":
 			return staticFile("static/dashboard/App.tsx")
 		}
+	case KindTimer, KindCalculator, KindConverter, KindQuiz, KindFlashcards, KindTicTacToe,
+		KindMemory, KindGallery, KindNotes, KindCalendar:
+		switch path {
+		case "src/config.ts":
+			return m.Widget.configTS()
+		case "src/logic.ts", "src/App.tsx":
+			return staticFile("static/" + m.Kind + "/" + strings.TrimPrefix(path, "src/"))
+		case "src/persist.ts":
+			return staticFile("static/widgets/persist.ts")
+		case "src/components/Shell.tsx":
+			return staticFile("static/widgets/Shell.tsx")
+		}
 	case KindLanding:
 		switch path {
 		case "src/types.ts":
@@ -417,6 +441,8 @@ func (m *model) stylesheet() (string, error) {
 		parts = append(parts, "dashboard.css")
 	case KindLanding:
 		parts = append(parts, "landing.css")
+	default:
+		parts = append(parts, "records.css", "widgets.css")
 	}
 	for i, p := range parts {
 		css, err := staticFile("css/" + p)

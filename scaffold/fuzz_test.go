@@ -45,7 +45,7 @@ func FuzzPlan(f *testing.F) {
 		if !hexPalette(bp.ColorPalette) {
 			t.Fatalf("palette %v", bp.ColorPalette)
 		}
-		if n := len(bp.Entities); n < 1 || n > maxEntities {
+		if n := len(bp.Entities); (n < 1 && !isWidgetKind(bp.AppKind)) || (n > 0 && isWidgetKind(bp.AppKind)) || n > maxEntities {
 			t.Fatalf("%d entities", n)
 		}
 		for _, e := range bp.Entities {

@@ -18,7 +18,8 @@ const (
 	KindKanban    = "kanban"
 )
 
-var kinds = []string{KindCRUD, KindDashboard, KindLanding, KindForm, KindKanban}
+var kinds = []string{KindCRUD, KindDashboard, KindLanding, KindForm, KindKanban, KindCalendar, KindTimer,
+	KindCalculator, KindConverter, KindQuiz, KindFlashcards, KindTicTacToe, KindMemory, KindGallery, KindNotes}
 
 // Kinds returns every app kind Files renders, in a fixed order.
 func Kinds() []string { return append([]string(nil), kinds...) }
@@ -46,6 +47,8 @@ type model struct {
 	Title       string
 	Description string
 	Project     string // npm package name
+	StorageKey  string // localStorage key prefix, fixed per app
+	Widget      widget // single-purpose kinds: the generated src/config.ts
 	Colors      colors
 	Entities    []entity // crud: 1-4; form, kanban, dashboard, landing: 1
 	Columns     []column // kanban
@@ -158,6 +161,8 @@ func buildModel(bp *stichv1.Blueprint) (*model, error) {
 		m.Project = slugify(m.Title)
 	}
 	m.Colors = resolveColors(bp.GetColorPalette())
+	set := settings(bp.GetViews())
+	m.StorageKey = storagePrefix(set, m.Project)
 
 	limit := 1
 	if kind == KindCRUD {
@@ -168,10 +173,13 @@ func buildModel(bp *stichv1.Blueprint) (*model, error) {
 		if len(m.Entities) == limit {
 			break
 		}
-		m.Entities = append(m.Entities, buildEntity(kind, e, usedTypes, m.Project))
+		m.Entities = append(m.Entities, buildEntity(kind, e, usedTypes, m.StorageKey))
 	}
 	if len(m.Entities) == 0 {
-		m.Entities = append(m.Entities, buildEntity(kind, &stichv1.Entity{Name: "Item"}, usedTypes, m.Project))
+		m.Entities = append(m.Entities, buildEntity(kind, &stichv1.Entity{Name: "Item"}, usedTypes, m.StorageKey))
+	}
+	if isWidgetKind(kind) {
+		m.Widget = buildWidget(m, set)
 	}
 
 	switch kind {
@@ -185,7 +193,7 @@ func buildModel(bp *stichv1.Blueprint) (*model, error) {
 	return m, nil
 }
 
-func buildEntity(kind string, e *stichv1.Entity, used map[string]bool, project string) entity {
+func buildEntity(kind string, e *stichv1.Entity, used map[string]bool, storagePrefix string) entity {
 	words := splitIdent(e.GetName())
 	typ := pascalIdent(words)
 	if typ == "" {
@@ -210,7 +218,7 @@ func buildEntity(kind string, e *stichv1.Entity, used map[string]bool, project s
 	if ent.Component == ent.Type {
 		ent.Component += "List"
 	}
-	ent.StorageKey = project + ":" + strings.Join(splitIdent(ent.Component), "-")
+	ent.StorageKey = storagePrefix + ":" + strings.Join(splitIdent(ent.Component), "-")
 
 	usedKeys := map[string]bool{}
 	for _, f := range e.GetFields() {

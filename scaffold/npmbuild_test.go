@@ -7,9 +7,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"html"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -19,8 +24,12 @@ import (
 // TestNPMBuild installs the generated apps' dependencies once, then, for
 // every sample app (each kind, the recipe tracker, hostile and malformed
 // blueprints), writes the app to a temporary directory and runs
-// "npm run build" and "npx tsc --noEmit". It needs Node 20+ with npm and
-// the npm registry (or a warm npm cache). Run it with
+// "npm run build" (tsc --noEmit, then vite build); then it drives every
+// sample with a script in testdata/drivers in headless Chromium and fails
+// unless the app's features work (a timer counts down to "Time's up!", a
+// calculator computes, games are played to the end, a quiz scores, ...).
+// It needs Node 20+ with npm, the npm registry (or a warm npm cache) and
+// Chromium. Run it with
 //
 //	go test -tags npmbuild ./scaffold/...
 func TestNPMBuild(t *testing.T) {
@@ -63,6 +72,7 @@ func TestNPMBuild(t *testing.T) {
 	// per-app caches (node_modules/.vite-temp) stay apart.
 	var mu sync.Mutex
 	timings := map[string]time.Duration{}
+	driven := map[string]string{}
 	t.Run("apps", func(t *testing.T) {
 		for _, a := range apps {
 			t.Run(a.name, func(t *testing.T) {
@@ -71,10 +81,16 @@ func TestNPMBuild(t *testing.T) {
 				dir := t.TempDir()
 				writeFiles(t, dir, a.files)
 				linkModules(t, filepath.Join(shared, "node_modules"), filepath.Join(dir, "node_modules"))
+				// The build script type-checks first (tsc --noEmit && vite build).
 				run(t, dir, 3*time.Minute, "npm", "run", "build", "--silent")
-				run(t, dir, 2*time.Minute, "npx", "--no", "--", "tsc", "--noEmit")
 				if _, err := os.Stat(filepath.Join(dir, "dist", "index.html")); err != nil {
-					t.Errorf("build produced no dist/index.html: %v", err)
+					t.Fatalf("build produced no dist/index.html: %v", err)
+				}
+				if driver, err := os.ReadFile(filepath.Join("testdata", "drivers", a.name+".js")); err == nil {
+					result := driveInChromium(t, filepath.Join(dir, "dist"), string(driver))
+					mu.Lock()
+					driven[a.name] = result
+					mu.Unlock()
 				}
 				mu.Lock()
 				timings[a.name] = time.Since(appStart)
@@ -84,8 +100,83 @@ func TestNPMBuild(t *testing.T) {
 	})
 	t.Logf("npm ci took %v; %d apps built and type-checked in %v total", installed.Round(time.Millisecond), len(apps), time.Since(start).Round(time.Millisecond))
 	for _, a := range apps {
-		t.Logf("  %-18s %v", a.name, timings[a.name].Round(time.Millisecond))
+		t.Logf("  %-18s %v  %s", a.name, timings[a.name].Round(time.Millisecond), driven[a.name])
 	}
+	// Every kind is driven in the browser by at least one sample.
+	drivenKinds := map[string]bool{}
+	for _, a := range sampleApps {
+		if driven[a.name] != "" && a.blueprint == nil {
+			drivenKinds[Plan(a.prompt, a.refinements).AppKind] = true
+		}
+	}
+	for _, k := range Kinds() {
+		if len(timings) == len(apps) && !drivenKinds[k] && !t.Failed() { // all apps ran (no -run filter)
+			t.Errorf("no sample of kind %s was driven in Chromium (add testdata/drivers/<sample>.js)", k)
+		}
+	}
+}
+
+// driveInChromium serves a built app with a test driver appended (a module
+// script that runs after the app's), loads it in headless Chromium with
+// virtual time, and fails unless the driver reports success in the dumped
+// DOM. It returns the driver's list of checked steps.
+func driveInChromium(t *testing.T, dist, driver string) string {
+	t.Helper()
+	prelude, err := os.ReadFile(filepath.Join("testdata", "drivers", "prelude.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	index, err := os.ReadFile(filepath.Join(dist, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := strings.Replace(string(index), "</body>", `<script type="module" src="/stich-driver.js"></script></body>`, 1)
+	files := http.FileServer(http.Dir(dist))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/", "/index.html":
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			_, _ = io.WriteString(w, page)
+		case "/stich-driver.js":
+			w.Header().Set("Content-Type", "text/javascript")
+			_, _ = io.WriteString(w, driver+"\n"+string(prelude))
+		default:
+			files.ServeHTTP(w, r)
+		}
+	}))
+	defer srv.Close()
+	bin := ""
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			bin = p
+			break
+		}
+	}
+	if bin == "" {
+		t.Fatal("no chromium in PATH: the npmbuild tests drive every kind in it (Debian: apt-get install -y chromium)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin,
+		"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+		"--user-data-dir="+t.TempDir(), "--virtual-time-budget=30000", "--dump-dom", srv.URL+"/")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Run(); err != nil && !errors.Is(err, exec.ErrWaitDelay) {
+		t.Fatalf("chromium: %v\n%s", err, tail(errb.String()))
+	}
+	m := regexp.MustCompile(`data-driver="([^"]*)"`).FindStringSubmatch(out.String())
+	if m == nil {
+		appErr := regexp.MustCompile(`data-app-error="([^"]*)"`).FindStringSubmatch(out.String())
+		t.Fatalf("the driver did not finish (app error: %v); DOM:\n%s", appErr, tail(out.String()))
+	}
+	result := html.UnescapeString(m[1])
+	if !strings.HasPrefix(result, "pass: ") {
+		t.Fatalf("in Chromium: %s", result)
+	}
+	return strings.TrimPrefix(result, "pass: ")
 }
 
 func deps(t *testing.T, packageJSON string) string {

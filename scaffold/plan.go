@@ -14,25 +14,17 @@ const Label = "scaffold (no model)"
 // returns a complete blueprint whose roadmap lists exactly the files [Files]
 // renders for it. It is deterministic and never fails: a prompt it cannot
 // read yields a generic crud app named from the prompt's words.
+//
+// Refinements the scaffold cannot do faithfully leave the blueprint as it
+// was; [Design] says which and why.
 func Plan(prompt string, refinements []string) *stichv1.Blueprint {
-	s := readPrompt(prompt)
-	for i, r := range refinements {
-		if i == maxRefinements {
-			break
-		}
-		s.refine(r)
-	}
-	bp := s.blueprint(prompt)
-	m, err := buildModel(bp)
-	if err != nil {
-		// NB: unreachable, the kind comes from detectKind; fall back to crud
-		// rather than fail.
-		bp.AppKind = KindCRUD
-		m, _ = buildModel(bp)
-	}
-	bp.Roadmap = m.roadmap()
-	return bp
+	return Design("", prompt, refinements).Blueprint
 }
+
+// chatter words mark a message that asks for nothing.
+var chatter = set("thanks", "thank", "thx", "great", "nice", "cool", "ok", "okay", "looks", "good", "awesome",
+	"perfect", "love", "wow", "hi", "hello", "hey", "hmm", "yes", "yeah", "yep", "lol", "amazing", "neat",
+	"again", "retry", "continue")
 
 var (
 	changeVerb = set("make", "turn", "change", "convert", "switch", "instead", "rather", "become",
@@ -185,8 +177,9 @@ func (s *spec) refine(msg string) {
 		return
 	}
 
-	// A bare phrase ("cooking time", "notes and tags") adds fields.
-	if len(ws) <= 6 {
+	// A bare phrase ("cooking time", "notes and tags") adds fields; chat
+	// ("thanks, looks great") does not.
+	if len(ws) <= 6 && !hasAny(ws, chatter) {
 		items, end := readList(toks, 0)
 		s.addItems(items, toks, end, false)
 	}

@@ -29,6 +29,8 @@ type spec struct {
 	survey        bool
 	seededKind    string // kind the seeded default fields were chosen for
 	kindChanged   bool   // a refinement changed the kind
+	quotedTitle   string // from a quoted rename, used exactly as written
+	settingsFrom  string // the refinement that changed the kind, read for the kind's options
 }
 
 func (s *spec) main() *entitySpec {
@@ -262,7 +264,15 @@ func readListMode(toks []token, i int, labels bool) (items []listItem, end int) 
 // cleanItem reduces a list item to the words that name a field, and any
 // type its phrasing forces ("number of servings" -> servings: number).
 func cleanItem(toks []token) (ws []string, forced string) {
-	ws = words(toks)
+	ws = withoutNumbers(words(toks))
+	for i, w := range ws {
+		// "a timer", "chart of pages", "reminder feature": a feature, not a
+		// field; but "snooze button color" is a field and "number of
+		// reminders" a count.
+		if featureOnly[w] && (i == 0 || i == len(ws)-1 || determiner[ws[i-1]]) && !(i >= 2 && (ws[i-1] == "of" || ws[i-1] == "many") && numberPrefix[ws[i-2]]) {
+			return nil, ""
+		}
+	}
 	for len(ws) > 1 && determiner[ws[0]] {
 		ws = ws[1:]
 	}
@@ -285,6 +295,57 @@ func cleanItem(toks []token) (ws []string, forced string) {
 		ws = ws[len(ws)-3:]
 	}
 	return ws, forced
+}
+
+// featureOnly words name features of an app, never data: an item with one
+// is not a field ("a timer for each habit", "a chart of pages per month").
+var featureOnly = set("chart", "charts", "graph", "graphs", "plot", "plots", "timer", "timers", "countdown",
+	"stopwatch", "reminder", "reminders", "alarm", "alarms", "notification", "notifications", "toggle",
+	"toggles", "button", "buttons", "feature", "features", "export", "import", "switch", "mode",
+	"visualization", "visualisation", "animation", "animations", "sidebar", "filter", "filters", "search")
+
+// rangeWord joins numbers into a range or a frequency ("from 1 to 5",
+// "every 3 days", "out of 10").
+var rangeWord = set("to", "from", "between", "every", "out", "of", "and", "up", "per", "x")
+
+// withoutNumbers drops numbers, the words that make them a range, and the
+// unit right after a number: "mood rating 1-10" is "mood rating",
+// "watering every 3 days" is "watering", "1 to 5 stars" is nothing.
+func withoutNumbers(ws []string) []string {
+	isNum := func(w string) bool { return w != "" && strings.Trim(w, "0123456789") == "" }
+	drop := make([]bool, len(ws))
+	for i, w := range ws {
+		if !isNum(w) {
+			continue
+		}
+		drop[i] = true
+		for j := i - 1; j >= 0 && rangeWord[ws[j]]; j-- {
+			drop[j] = true
+		}
+		if i+1 < len(ws) && !isNum(ws[i+1]) && !rangeWord[ws[i+1]] {
+			drop[i+1] = true
+		}
+		for j := i + 1; j < len(ws) && rangeWord[ws[j]] && j+1 < len(ws) && isNum(ws[j+1]); j++ {
+			drop[j] = true
+		}
+	}
+	var out []string
+	for i, w := range ws {
+		if !drop[i] {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// usableGroup reports whether a parenthesized group names any field.
+func usableGroup(group []listItem) bool {
+	for _, it := range group {
+		if ws, _ := cleanItem(it.toks); usableName(ws) {
+			return true
+		}
+	}
+	return false
 }
 
 // usableName reports whether item words can name a field or entity.
@@ -691,7 +752,7 @@ func (s *spec) takeSubjectItems(items []listItem, others bool) {
 			s.addFieldItems(s.main(), []listItem{it})
 			continue
 		}
-		if len(it.group) > 0 || (others && knownFields[singular(ws[len(ws)-1])] != nil && len(ws) == 1 && isPlural(ws[0])) || !others {
+		if usableGroup(it.group) || (others && knownFields[singular(ws[len(ws)-1])] != nil && len(ws) == 1 && isPlural(ws[0])) || !others {
 			if e := s.addEntity(ws); e != nil {
 				s.addFieldItems(e, it.group)
 			}
@@ -734,7 +795,7 @@ func (s *spec) addFieldItems(e *entitySpec, items []listItem) {
 		if !usableName(ws) {
 			continue
 		}
-		if len(it.group) > 0 && s.kind == KindCRUD {
+		if usableGroup(it.group) && s.kind == KindCRUD {
 			if ne := s.addEntity(ws); ne != nil {
 				s.addFieldItems(ne, it.group)
 				continue

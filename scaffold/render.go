@@ -259,6 +259,6 @@ func (m *model) landingData() landingData {
 		Eyebrow:       eyebrow,
 		FeaturesTitle: "Why " + m.Title,
 		CTAText:       "Leave your email and we will keep you posted about " + m.Title + ".",
-		SignupKey:     m.Project + ":signups",
+		SignupKey:     m.StorageKey + ":signups",
 	}
 }

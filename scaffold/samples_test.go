@@ -36,6 +36,18 @@ var sampleApps = []sampleApp{
 	{name: "landing", prompt: "landing page for my coffee shop with menu, opening hours and location"},
 	{name: "form", prompt: "an event registration form with name, email, phone, website, birthday, number of guests, vegetarian, rating, allergies and comments"},
 	{name: "kanban", prompt: "a kanban board for bugs with title, severity, due date, tags, estimate, resolved, rating and notes"},
+	{name: "timer", prompt: "a pomodoro timer"},
+	{name: "timer_minutes", prompt: "countdown timer for 3 minute planks and 90 second rests"},
+	{name: "calculator", prompt: "a simple calculator"},
+	{name: "calculator_tip", prompt: "tip calculator to split the bill between friends"},
+	{name: "converter", prompt: "convert celsius to fahrenheit and km to miles"},
+	{name: "quiz", prompt: "a capitals quiz for my class"},
+	{name: "flashcards", prompt: "spanish vocabulary flashcards"},
+	{name: "tictactoe", prompt: "tic-tac-toe against the computer"},
+	{name: "memory", prompt: "a memory matching game with animals for kids"},
+	{name: "gallery", prompt: "a photo gallery for my travel pictures"},
+	{name: "notes", prompt: "a markdown notes app"},
+	{name: "calendar", prompt: "booking calendar for my hair salon appointments"},
 	{name: "hostile_prompt", prompt: "<script>alert('x')</script> tracker called \"Bob's </title><img src=x onerror=alert(1)>\" with {{braces}}, `backticks`, ${injection} and \"quotes\"",
 		refinements: []string{"add a </script><script>evil()</script> field"}},
 	{name: "hostile_crud", blueprint: func() *stichv1.Blueprint { return hostileBlueprint(KindCRUD) }},
@@ -43,6 +55,8 @@ var sampleApps = []sampleApp{
 	{name: "hostile_landing", blueprint: func() *stichv1.Blueprint { return hostileBlueprint(KindLanding) }},
 	{name: "hostile_form", blueprint: func() *stichv1.Blueprint { return hostileBlueprint(KindForm) }},
 	{name: "hostile_kanban", blueprint: func() *stichv1.Blueprint { return hostileBlueprint(KindKanban) }},
+	{name: "hostile_quiz", blueprint: func() *stichv1.Blueprint { return hostileBlueprint(KindQuiz) }},
+	{name: "hostile_calendar", blueprint: func() *stichv1.Blueprint { return hostileBlueprint(KindCalendar) }},
 }
 
 // hostileBlueprint is a blueprint from somewhere other than Plan, with
@@ -84,6 +98,10 @@ func hostileBlueprint(kind string) *stichv1.Blueprint {
 			{Name: "done", Description: columnViewPrefix},
 			{Name: "🚀", Description: columnViewPrefix},
 		},
+	}
+	// Settings with hostile values: each must be validated or dropped.
+	for _, name := range []string{"storage", "topic", "preset", "variant", "category", "opponent", "noun", "slot", "kind"} {
+		bp.Views = append(bp.Views, settingView(name, hostileText, hostileText), settingView(name, "9"+hostileText, ""))
 	}
 	m, err := buildModel(bp)
 	if err != nil {
