@@ -45,6 +45,9 @@ type Config struct {
 	ActionModels   []*stichv1.ActionModel
 	// DefaultModel is the model that writes code ("" for the scaffold).
 	DefaultModel string
+	// Edge configures the Host, Origin and client-address checks every
+	// request passes (rpc/edge.go).
+	Edge EdgeConfig
 	// OnLeave, if set, is called (once, on its own goroutine) when an
 	// operator asks the node to leave the cluster through AdminService.
 	OnLeave func()
@@ -102,6 +105,9 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 		// writer is often lost to GC) cost more on the way to a watcher
 		// than it saved in bytes. Large replies (files) are compressed.
 		connect.WithCompressMinBytes(compressMinBytes),
+		// NB: applies to a message after decompression: a gzip bomb is
+		// refused when it inflates past the limit, not after.
+		connect.WithReadMaxBytes(MaxRequestBytes),
 	}
 	mux := http.NewServeMux()
 	mux.Handle(stichv1connect.NewSessionServiceHandler(&sessionService{
@@ -113,10 +119,11 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	mux.HandleFunc("/api/", apiNotFound)
 	services := []string{stichv1connect.SessionServiceName, stichv1connect.AdminServiceName}
 	s.health = grpchealth.NewStaticChecker(services...)
-	mux.Handle(grpchealth.NewHandler(s.health, connect.WithCompressMinBytes(compressMinBytes)))
+	small := connect.WithReadMaxBytes(smallRequestBytes)
+	mux.Handle(grpchealth.NewHandler(s.health, connect.WithCompressMinBytes(compressMinBytes), small))
 	reflector := grpcreflect.NewStaticReflector(services...)
-	mux.Handle(grpcreflect.NewHandlerV1(reflector))
-	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1(reflector, small))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, small))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/", s.webHandler())
 	s.handler = mux
@@ -125,9 +132,10 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
 	s.http = &http.Server{
-		Handler:           mux,
 		Protocols:         protocols,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	return s, nil
@@ -145,6 +153,14 @@ func (s *Server) Listen() error {
 			return fmt.Errorf("rpc: listen on %s: %w", s.cfg.Addr, err)
 		}
 	}
+	e, err := newEdge(s.cfg.Edge, ln.Addr().String())
+	if err != nil {
+		if s.cfg.Listener == nil {
+			ln.Close()
+		}
+		return err
+	}
+	s.http.Handler = e.wrap(s.handler)
 	s.mu.Lock()
 	s.ln = ln
 	s.mu.Unlock()

@@ -46,6 +46,7 @@ type serveFlags struct {
 	scaffoldDelay  time.Duration
 	models         modelFlags
 	sandbox        sandboxFlags
+	edge           edgeFlags
 }
 
 func newServeCmd(g *globalFlags) *cobra.Command {
@@ -101,6 +102,7 @@ generations resume when the node starts again.`,
 	fl.DurationVar(&f.shutdownGrace, "shutdown-grace", 20*time.Second, "how long a graceful shutdown may take")
 	f.models.register(fl)
 	f.sandbox.register(fl)
+	f.edge.register(fl)
 	fl.DurationVar(&f.scaffoldDelay, "scaffold-chunk-delay", 0, "pace the scaffold generator's streamed chunks like a model (e.g. 20ms); 0 streams at once")
 	return cmd
 }
@@ -171,6 +173,9 @@ func (f *serveFlags) nodeConfig(log *slog.Logger) (cluster.Config, error) {
 		errs = append(errs, errors.New("--create-limit and --create-daily-limit must not be negative"))
 	}
 	errs = append(errs, f.sandbox.validate()...)
+	if _, err := f.edge.config(); err != nil {
+		errs = append(errs, err)
+	}
 	if strings.TrimSpace(f.data) == "" {
 		errs = append(errs, errors.New("--data must name a folder"))
 	}
@@ -256,7 +261,11 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	}()
 	ctx, leave := context.WithCancel(ctx)
 	defer leave()
-	srv, err := rpc.New(rt, rpc.Config{Addr: f.http, Listener: ln, CreateLimit: f.createRule(), Logger: log, Version: version,
+	edge, err := f.edge.config()
+	if err != nil {
+		return usageError{err}
+	}
+	srv, err := rpc.New(rt, rpc.Config{Addr: f.http, Edge: edge, Listener: ln, CreateLimit: f.createRule(), Logger: log, Version: version,
 		ModelEndpoints: endpoints, ActionModels: actionModels, DefaultModel: defaultModel,
 		OnLeave: func() {
 			log.Info("leave requested by an operator")
