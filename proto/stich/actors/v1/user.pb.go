@@ -83,8 +83,10 @@ type APIKeyRecord struct {
 	// hash is the hex SHA-256 of the whole token.
 	Hash string `protobuf:"bytes,2,opt,name=hash,proto3" json:"hash,omitempty"`
 	// label says where the key is used ("owner key of 127.0.0.1:8080").
-	Label         string                 `protobuf:"bytes,3,opt,name=label,proto3" json:"label,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	Label     string                 `protobuf:"bytes,3,opt,name=label,proto3" json:"label,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// expires_at, if set, ends the key (browser sessions last 30 days).
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -143,6 +145,13 @@ func (x *APIKeyRecord) GetLabel() string {
 func (x *APIKeyRecord) GetCreatedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *APIKeyRecord) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
 	}
 	return nil
 }
@@ -574,17 +583,201 @@ func (x *CheckAPIKeyReply) GetRole() UserRole {
 	return UserRole_USER_ROLE_UNSPECIFIED
 }
 
+// ClaimEmail maps the directory grain's e-mail (its identity, lower-case)
+// to a user, unless another user holds it.
+type ClaimEmail struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClaimEmail) Reset() {
+	*x = ClaimEmail{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClaimEmail) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClaimEmail) ProtoMessage() {}
+
+func (x *ClaimEmail) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClaimEmail.ProtoReflect.Descriptor instead.
+func (*ClaimEmail) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ClaimEmail) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+// DirectoryReply names the user an e-mail belongs to; claimed is false when
+// a ClaimEmail found it held by another user.
+type DirectoryReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Claimed       bool                   `protobuf:"varint,2,opt,name=claimed,proto3" json:"claimed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DirectoryReply) Reset() {
+	*x = DirectoryReply{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DirectoryReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DirectoryReply) ProtoMessage() {}
+
+func (x *DirectoryReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DirectoryReply.ProtoReflect.Descriptor instead.
+func (*DirectoryReply) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *DirectoryReply) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *DirectoryReply) GetClaimed() bool {
+	if x != nil {
+		return x.Claimed
+	}
+	return false
+}
+
+// LookupEmail reads the directory entry; NOT_FOUND when the e-mail is free.
+type LookupEmail struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LookupEmail) Reset() {
+	*x = LookupEmail{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LookupEmail) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LookupEmail) ProtoMessage() {}
+
+func (x *LookupEmail) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LookupEmail.ProtoReflect.Descriptor instead.
+func (*LookupEmail) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{11}
+}
+
+// ReleaseEmail frees the e-mail if user_id holds it.
+type ReleaseEmail struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReleaseEmail) Reset() {
+	*x = ReleaseEmail{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReleaseEmail) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReleaseEmail) ProtoMessage() {}
+
+func (x *ReleaseEmail) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReleaseEmail.ProtoReflect.Descriptor instead.
+func (*ReleaseEmail) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ReleaseEmail) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
 var File_stich_actors_v1_user_proto protoreflect.FileDescriptor
 
 const file_stich_actors_v1_user_proto_rawDesc = "" +
 	"\n" +
-	"\x1astich/actors/v1/user.proto\x12\x0fstich.actors.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x83\x01\n" +
+	"\x1astich/actors/v1/user.proto\x12\x0fstich.actors.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbe\x01\n" +
 	"\fAPIKeyRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04hash\x18\x02 \x01(\tR\x04hash\x12\x14\n" +
 	"\x05label\x18\x03 \x01(\tR\x05label\x129\n" +
 	"\n" +
-	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xb2\x02\n" +
+	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"expires_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xb2\x02\n" +
 	"\n" +
 	"UserRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
@@ -611,7 +804,16 @@ const file_stich_actors_v1_user_proto_rawDesc = "" +
 	"\x04hash\x18\x02 \x01(\tR\x04hash\"W\n" +
 	"\x10CheckAPIKeyReply\x12\x14\n" +
 	"\x05valid\x18\x01 \x01(\bR\x05valid\x12-\n" +
-	"\x04role\x18\x02 \x01(\x0e2\x19.stich.actors.v1.UserRoleR\x04role*N\n" +
+	"\x04role\x18\x02 \x01(\x0e2\x19.stich.actors.v1.UserRoleR\x04role\"%\n" +
+	"\n" +
+	"ClaimEmail\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\"C\n" +
+	"\x0eDirectoryReply\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x18\n" +
+	"\aclaimed\x18\x02 \x01(\bR\aclaimed\"\r\n" +
+	"\vLookupEmail\"'\n" +
+	"\fReleaseEmail\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId*N\n" +
 	"\bUserRole\x12\x19\n" +
 	"\x15USER_ROLE_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eUSER_ROLE_USER\x10\x01\x12\x13\n" +
@@ -630,7 +832,7 @@ func file_stich_actors_v1_user_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_actors_v1_user_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stich_actors_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_stich_actors_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_stich_actors_v1_user_proto_goTypes = []any{
 	(UserRole)(0),                 // 0: stich.actors.v1.UserRole
 	(*APIKeyRecord)(nil),          // 1: stich.actors.v1.APIKeyRecord
@@ -642,22 +844,27 @@ var file_stich_actors_v1_user_proto_goTypes = []any{
 	(*UserReply)(nil),             // 7: stich.actors.v1.UserReply
 	(*CheckAPIKey)(nil),           // 8: stich.actors.v1.CheckAPIKey
 	(*CheckAPIKeyReply)(nil),      // 9: stich.actors.v1.CheckAPIKeyReply
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*ClaimEmail)(nil),            // 10: stich.actors.v1.ClaimEmail
+	(*DirectoryReply)(nil),        // 11: stich.actors.v1.DirectoryReply
+	(*LookupEmail)(nil),           // 12: stich.actors.v1.LookupEmail
+	(*ReleaseEmail)(nil),          // 13: stich.actors.v1.ReleaseEmail
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
 }
 var file_stich_actors_v1_user_proto_depIdxs = []int32{
-	10, // 0: stich.actors.v1.APIKeyRecord.created_at:type_name -> google.protobuf.Timestamp
-	0,  // 1: stich.actors.v1.UserRecord.role:type_name -> stich.actors.v1.UserRole
-	1,  // 2: stich.actors.v1.UserRecord.api_keys:type_name -> stich.actors.v1.APIKeyRecord
-	10, // 3: stich.actors.v1.UserRecord.created_at:type_name -> google.protobuf.Timestamp
-	2,  // 4: stich.actors.v1.EnsureUser.template:type_name -> stich.actors.v1.UserRecord
-	1,  // 5: stich.actors.v1.AddAPIKey.key:type_name -> stich.actors.v1.APIKeyRecord
-	2,  // 6: stich.actors.v1.UserReply.user:type_name -> stich.actors.v1.UserRecord
-	0,  // 7: stich.actors.v1.CheckAPIKeyReply.role:type_name -> stich.actors.v1.UserRole
-	8,  // [8:8] is the sub-list for method output_type
-	8,  // [8:8] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	14, // 0: stich.actors.v1.APIKeyRecord.created_at:type_name -> google.protobuf.Timestamp
+	14, // 1: stich.actors.v1.APIKeyRecord.expires_at:type_name -> google.protobuf.Timestamp
+	0,  // 2: stich.actors.v1.UserRecord.role:type_name -> stich.actors.v1.UserRole
+	1,  // 3: stich.actors.v1.UserRecord.api_keys:type_name -> stich.actors.v1.APIKeyRecord
+	14, // 4: stich.actors.v1.UserRecord.created_at:type_name -> google.protobuf.Timestamp
+	2,  // 5: stich.actors.v1.EnsureUser.template:type_name -> stich.actors.v1.UserRecord
+	1,  // 6: stich.actors.v1.AddAPIKey.key:type_name -> stich.actors.v1.APIKeyRecord
+	2,  // 7: stich.actors.v1.UserReply.user:type_name -> stich.actors.v1.UserRecord
+	0,  // 8: stich.actors.v1.CheckAPIKeyReply.role:type_name -> stich.actors.v1.UserRole
+	9,  // [9:9] is the sub-list for method output_type
+	9,  // [9:9] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_stich_actors_v1_user_proto_init() }
@@ -671,7 +878,7 @@ func file_stich_actors_v1_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_actors_v1_user_proto_rawDesc), len(file_stich_actors_v1_user_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   9,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
