@@ -15,6 +15,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/stichdev/stich/actors"
+	"github.com/stichdev/stich/auth"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 )
@@ -97,7 +98,19 @@ func folderName(title string) string {
 func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), downloadTimeout)
 	defer cancel()
-	plan, cerr := s.planZip(ctx, r.PathValue("id"), r.URL.Query())
+	p := auth.FromContext(ctx)
+	if p == nil {
+		writeError(w, errSignIn)
+		return
+	}
+	id := r.PathValue("id")
+	if sessionIDPattern.MatchString(id) {
+		if err := s.authz.owns(ctx, p.UserID, id); err != nil {
+			writeError(w, err.(*connect.Error))
+			return
+		}
+	}
+	plan, cerr := s.planZip(ctx, id, r.URL.Query())
 	if cerr != nil {
 		writeError(w, cerr)
 		return

@@ -28,7 +28,7 @@ func rawPost(t *testing.T, url, proc string, body []byte, header map[string]stri
 		}
 		req.Header.Set(k, v)
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := testHTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

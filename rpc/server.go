@@ -67,6 +67,8 @@ type Server struct {
 	health  *grpchealth.StaticChecker
 	handler http.Handler
 	http    *http.Server
+	auth    *authenticator
+	authz   *authorizer
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -91,7 +93,7 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rpc: validator: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, rt: rt}
+	s := &Server{cfg: cfg, log: cfg.Logger, rt: rt, auth: newAuthenticator(rt), authz: newAuthorizer(rt)}
 	s.shutdown, s.cancel = context.WithCancel(context.Background())
 
 	reg := prometheus.NewRegistry()
@@ -100,7 +102,7 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	reg.MustRegister(grainCollector{rt: rt})
 
 	opts := []connect.HandlerOption{
-		connect.WithInterceptors(obs, val),
+		connect.WithInterceptors(obs, s.authz, val, s.authz.ownership()),
 		// NB: session events are small and latency-bound; gzip (a pooled
 		// writer is often lost to GC) cost more on the way to a watcher
 		// than it saved in bytes. Large replies (files) are compressed.
@@ -110,11 +112,18 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 		connect.WithReadMaxBytes(MaxRequestBytes),
 	}
 	mux := http.NewServeMux()
-	mux.Handle(stichv1connect.NewSessionServiceHandler(&sessionService{
+	// Routes that need a caller go through s.auth.wrap (rpc/auth.go); the
+	// UI's files, health, reflection and the sign-in link do not.
+	sessionPath, sessionHandler := stichv1connect.NewSessionServiceHandler(&sessionService{
 		rt: rt, log: s.log, createLimit: cfg.CreateLimit, shutdown: s.shutdown,
-	}, opts...))
-	mux.Handle(stichv1connect.NewAdminServiceHandler(&adminService{rt: rt, onLeave: cfg.OnLeave, cfg: &s.cfg, log: s.log}, opts...))
-	mux.HandleFunc("GET /api/sessions/{id}/download.zip", s.download)
+	}, opts...)
+	mux.Handle(sessionPath, s.auth.wrap(sessionHandler))
+	adminPath, adminHandler := stichv1connect.NewAdminServiceHandler(&adminService{rt: rt, onLeave: cfg.OnLeave, cfg: &s.cfg, log: s.log}, opts...)
+	mux.Handle(adminPath, s.auth.wrap(adminHandler))
+	mux.Handle("GET /api/sessions/{id}/download.zip", s.auth.wrap(http.HandlerFunc(s.download)))
+	mux.HandleFunc("GET /auth/signin", s.signIn)
+	mux.Handle("POST /auth/signout", s.auth.wrap(http.HandlerFunc(s.signOut)))
+	mux.Handle("POST /auth/links", s.auth.wrap(adminOnly(http.HandlerFunc(s.newLink))))
 	mux.HandleFunc("/api/sessions/{id}/download.zip", methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("/api/", apiNotFound)
 	services := []string{stichv1connect.SessionServiceName, stichv1connect.AdminServiceName}
@@ -124,7 +133,7 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	reflector := grpcreflect.NewStaticReflector(services...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector, small))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, small))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", s.auth.wrap(adminOnly(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))))
 	mux.Handle("/", s.webHandler())
 	s.handler = mux
 

@@ -1,0 +1,169 @@
+package rpc
+
+import (
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"strings"
+	"testing"
+
+	"connectrpc.com/connect"
+
+	"github.com/stichdev/stich/auth"
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
+	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
+	"github.com/stichdev/stich/ratelimit"
+)
+
+// csrfInjector sends the CSRF token a page would read from its cookie.
+type csrfInjector struct {
+	token string // "" sends none
+}
+
+func (c csrfInjector) RoundTrip(r *http.Request) (*http.Response, error) {
+	if c.token != "" {
+		r = r.Clone(r.Context())
+		r.Header.Set(csrfHeader, c.token)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestSignInLinkAndBrowserSession: the printed link works once and starts
+// a cookie session; cookie calls need the CSRF token (header, or query on a
+// download); signing out revokes the session everywhere.
+func TestSignInLinkAndBrowserSession(t *testing.T) {
+	ts := newTestServer(t, ratelimit.Rule{}, 0)
+	link, err := ts.srv.NewSignInLink()
+	if err != nil {
+		t.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := browser.Get(ts.url + link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/" {
+		t.Fatalf("sign-in: %d %v", res.StatusCode, res.Header)
+	}
+	var session, csrf *http.Cookie
+	for _, c := range res.Cookies() {
+		switch c.Name {
+		case sessionCookie:
+			session = c
+		case csrfCookie:
+			csrf = c
+		}
+	}
+	if session == nil || !session.HttpOnly || session.SameSite != http.SameSiteLaxMode || session.Secure ||
+		csrf == nil || csrf.HttpOnly || csrf.Value != csrfToken(session.Value) {
+		t.Fatalf("cookies: %+v %+v", session, csrf)
+	}
+	// Once only.
+	res, err = http.Get(ts.url + link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("second use of the link: %d", res.StatusCode)
+	}
+
+	withCSRF := &http.Client{Jar: jar, Transport: csrfInjector{token: csrf.Value}}
+	noCSRF := &http.Client{Jar: jar, Transport: csrfInjector{}}
+	wrongCSRF := &http.Client{Jar: jar, Transport: csrfInjector{token: strings.Repeat("0", 32)}}
+	list := func(c *http.Client) error {
+		_, err := stichv1connect.NewSessionServiceClient(c, ts.url).ListSessions(ctxT(t), connect.NewRequest(&stichv1.ListSessionsRequest{}))
+		return err
+	}
+	if err := list(withCSRF); err != nil {
+		t.Fatalf("cookie + CSRF: %v", err)
+	}
+	wantCode(t, list(noCSRF), connect.CodePermissionDenied, "CSRF")
+	wantCode(t, list(wrongCSRF), connect.CodePermissionDenied, "CSRF")
+
+	// A download (a GET that acts) needs the token in its query.
+	created, err := stichv1connect.NewSessionServiceClient(withCSRF, ts.url).CreateSession(ctxT(t), connect.NewRequest(&stichv1.CreateSessionRequest{Prompt: "a todo list"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := created.Msg.GetSessionId()
+	if err := ts.rt.Watch(ctxT(t), id, 0, true, func(*stichv1.SessionEvent) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for q, want := range map[string]int{"": 403, "?csrf=" + csrf.Value: 200, "?csrf=bad": 403} {
+		res, err := noCSRF.Get(ts.url + DownloadPath(id) + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("download%s: %d, want %d", q, res.StatusCode, want)
+		}
+	}
+
+	// Sign out: the session is revoked (here at once; on other nodes within
+	// the key cache's TTL), and the cookies cleared.
+	req, _ := http.NewRequest(http.MethodPost, ts.url+"/auth/signout", nil)
+	res, err = withCSRF.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNoContent {
+		t.Fatalf("sign out: %d", res.StatusCode)
+	}
+	reuse := &http.Client{Transport: bearerTransport{token: session.Value}}
+	wantCode(t, list(reuse), connect.CodeUnauthenticated, "not valid")
+}
+
+// TestBadCredentialsRefused: a malformed Authorization header, a key of an
+// unknown user, a revoked key: unauthenticated on a route anyone signed in
+// may call; the user's other keys keep working.
+func TestBadCredentialsRefused(t *testing.T) {
+	ts := newTestServer(t, ratelimit.Rule{}, 0)
+	call := func(c *http.Client) error {
+		_, err := stichv1connect.NewAdminServiceClient(c, ts.url).GetServerInfo(ctxT(t), connect.NewRequest(&stichv1.GetServerInfoRequest{}))
+		return err
+	}
+	keep := clientAs(t, ts.srv, "dana", auth.RoleUser)
+	token, err := ts.srv.EnsureUser(ctxT(t), "dana", auth.RoleUser, "to revoke")
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked := &http.Client{Transport: bearerTransport{token: token}}
+	if err := call(revoked); err != nil {
+		t.Fatal(err)
+	}
+	k, _ := auth.ParseAPIKey(token)
+	if _, err := actorsCallRevoke(t, ts, k); err != nil {
+		t.Fatal(err)
+	}
+	ts.srv.auth.forget(token)
+	wantCode(t, call(revoked), connect.CodeUnauthenticated, "not valid")
+	if err := call(keep); err != nil {
+		t.Fatalf("another key of the same user: %v", err)
+	}
+	ghost, _, _ := auth.NewAPIKey("ghost")
+	for name, c := range map[string]*http.Client{
+		"unknown user": {Transport: bearerTransport{token: ghost}},
+		"not a key":    {Transport: bearerTransport{token: "hunter2"}},
+	} {
+		if err := call(c); connect.CodeOf(err) != connect.CodeUnauthenticated {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPost, ts.url+"/stich.v1.AdminService/GetServerInfo", strings.NewReader("{}"))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Basic dXNlcjpwYXNz")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("Basic auth: %d", res.StatusCode)
+	}
+}
