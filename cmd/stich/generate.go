@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,7 +101,7 @@ func generate(ctx context.Context, g *globalFlags, f *generateFlags, prompt stri
 		defer stop()
 		server = url
 	}
-	client := stichv1connect.NewSessionServiceClient(http.DefaultClient, strings.TrimRight(server, "/"))
+	client := stichv1connect.NewSessionServiceClient(apiHTTP, strings.TrimRight(server, "/"))
 	res, err := client.CreateSession(ctx, connect.NewRequest(&stichv1.CreateSessionRequest{
 		Prompt: prompt, Options: &stichv1.SessionOptions{Provider: sessionProvider(f, server)},
 	}))
@@ -273,6 +272,7 @@ func startEmbedded(ctx context.Context, g *globalFlags, models *modelFlags, stde
 	f := &serveFlags{data: dir, http: "127.0.0.1:0", nodeName: "embedded", region: "local",
 		gossipAddr: "127.0.0.1:0", actorAddr: "127.0.0.1:0", passivateAfter: 5 * time.Minute, shutdownGrace: 10 * time.Second,
 		replication: 1, // a private one-node cluster
+		embedded:    true,
 		models:      *models,
 		// The embedded node writes the app to --out; it builds no preview.
 		sandbox: sandboxFlags{mode: "off", previewHTTP: "off", registry: defaultRegistry, uid: sandbox.DefaultUID}}

@@ -47,6 +47,9 @@ type serveFlags struct {
 	models         modelFlags
 	sandbox        sandboxFlags
 	edge           edgeFlags
+	// embedded marks the private node of `stich generate`: its owner key
+	// stays in this process (no key file, no sign-in link).
+	embedded bool
 }
 
 func newServeCmd(g *globalFlags) *cobra.Command {
@@ -277,6 +280,17 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	if err := srv.Listen(); err != nil {
 		return err
 	}
+	if err := ensureOwner(ctx, srv, f.nodeName, f.embedded, log); err != nil {
+		return fmt.Errorf("owner account: %w", err)
+	}
+	signIn := ""
+	if !f.embedded {
+		link, err := srv.NewSignInLink()
+		if err != nil {
+			return err
+		}
+		signIn = "http://" + srv.Addr() + link
+	}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve() }()
 	var previewSrv *http.Server
@@ -290,7 +304,10 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 		}()
 	}
 	log.Info("stich is ready", "url", "http://"+srv.Addr(), "data", f.data, "provider", rt.DefaultProvider().Label(),
-		"preview_url", acfg.PreviewURL, "builds", acfg.Builds != nil)
+		"preview_url", acfg.PreviewURL, "builds", acfg.Builds != nil, "sign_in_url", signIn)
+	if signIn != "" {
+		log.Info("open this link to sign in to the web UI (it works once, for 24 h)", "url", signIn)
+	}
 	if ready != nil {
 		ready(srv.Addr())
 	}

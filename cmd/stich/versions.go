@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -17,7 +16,7 @@ import (
 )
 
 func sessionClient(server string) stichv1connect.SessionServiceClient {
-	return stichv1connect.NewSessionServiceClient(http.DefaultClient, strings.TrimRight(server, "/"))
+	return stichv1connect.NewSessionServiceClient(apiHTTP, strings.TrimRight(server, "/"))
 }
 
 func parseVersion(s string) (uint32, error) {

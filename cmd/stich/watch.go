@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"connectrpc.com/connect"
@@ -36,7 +35,7 @@ stopped or failed). Exit code 1 if it failed or was stopped.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
-			client := stichv1connect.NewSessionServiceClient(http.DefaultClient, strings.TrimRight(server, "/"))
+			client := stichv1connect.NewSessionServiceClient(apiHTTP, strings.TrimRight(server, "/"))
 			r := newRenderer(cmd.OutOrStdout(), asJSON)
 			last, err := follow(cmd.Context(), client, id, afterSeq, r.event)
 			r.finish()
