@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -60,6 +61,7 @@ const (
 // authenticator turns credentials into a [auth.Principal].
 type authenticator struct {
 	rt  *actors.Runtime
+	log *slog.Logger
 	now func() time.Time
 
 	mu    sync.Mutex
@@ -72,8 +74,8 @@ type cachedKey struct {
 	expires time.Time
 }
 
-func newAuthenticator(rt *actors.Runtime) *authenticator {
-	return &authenticator{rt: rt, now: time.Now, cache: map[string]cachedKey{}, links: map[string]time.Time{}}
+func newAuthenticator(rt *actors.Runtime, log *slog.Logger) *authenticator {
+	return &authenticator{rt: rt, log: log, now: time.Now, cache: map[string]cachedKey{}, links: map[string]time.Time{}}
 }
 
 // errUnauthenticated is the one answer to bad credentials: it does not say
@@ -159,35 +161,66 @@ func authFailure(ctx context.Context) *connect.Error {
 	return e
 }
 
+// audit logs a security event: one line whose "audit" attribute names the
+// event, with the client's address (never a secret).
+func audit(ctx context.Context, log *slog.Logger, event string, attrs ...any) {
+	log.LogAttrs(ctx, slog.LevelInfo, "security event", append([]slog.Attr{slog.String("audit", event),
+		slog.String("client", ClientAddr(ctx))}, argsToAttrs(attrs)...)...)
+}
+
+func argsToAttrs(args []any) []slog.Attr {
+	var out []slog.Attr
+	for i := 0; i+1 < len(args); i += 2 {
+		k, _ := args[i].(string)
+		out = append(out, slog.Any(k, args[i+1]))
+	}
+	return out
+}
+
 // resolve returns the request's principal (nil: anonymous) or why its
-// credentials are refused.
+// credentials are refused (audited).
 func (a *authenticator) resolve(r *http.Request) (*auth.Principal, *connect.Error) {
+	p, cerr, via := a.resolveCredentials(r)
+	if cerr != nil {
+		event := "credentials_refused"
+		if cerr.Code() == connect.CodePermissionDenied {
+			event = "csrf_refused"
+		}
+		audit(r.Context(), a.log, event, "via", via, "path", r.URL.Path, "code", cerr.Code().String())
+	}
+	return p, cerr
+}
+
+func (a *authenticator) resolveCredentials(r *http.Request) (*auth.Principal, *connect.Error, string) {
 	var p *auth.Principal
 	var err error
+	via := ""
 	if h := r.Header.Get("Authorization"); h != "" {
 		token := auth.BearerToken(h)
 		if token == "" {
-			return nil, connect.NewError(connect.CodeUnauthenticated, errors.New(`the Authorization header must be "Bearer API_KEY"`))
+			return nil, connect.NewError(connect.CodeUnauthenticated, errors.New(`the Authorization header must be "Bearer API_KEY"`)), "api-key"
 		}
-		p, err = a.verify(r.Context(), token, "api-key")
+		via = "api-key"
+		p, err = a.verify(r.Context(), token, via)
 	} else if c, cerr := r.Cookie(sessionCookie); cerr == nil && c.Value != "" {
+		via = "browser"
 		sent := r.Header.Get(csrfHeader)
 		if sent == "" {
 			sent = r.URL.Query().Get("csrf")
 		}
 		if subtle.ConstantTimeCompare([]byte(sent), []byte(csrfToken(c.Value))) != 1 {
-			return nil, connect.NewError(connect.CodePermissionDenied, errors.New("missing or wrong CSRF token: reload the page"))
+			return nil, connect.NewError(connect.CodePermissionDenied, errors.New("missing or wrong CSRF token: reload the page")), via
 		}
-		p, err = a.verify(r.Context(), c.Value, "browser")
+		p, err = a.verify(r.Context(), c.Value, via)
 	}
 	if err != nil {
 		var ce *connect.Error
 		if !errors.As(err, &ce) {
 			ce = connect.NewError(connect.CodeUnavailable, errors.New("credentials cannot be checked now; retry"))
 		}
-		return nil, ce
+		return nil, ce, via
 	}
-	return p, nil
+	return p, nil, via
 }
 
 // NewSignInLink makes a single-use sign-in path ("/auth/signin?token=...")
@@ -230,6 +263,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	if !s.auth.takeLink(r.URL.Query().Get("token")) {
+		audit(r.Context(), s.log, "sign_in_refused", "via", "sign-in link")
 		writeError(w, connect.NewError(connect.CodeUnauthenticated,
 			errors.New("this sign-in link is not valid: it was used already, has expired, or is mistyped; the node prints a new one when it starts")))
 		return
@@ -245,7 +279,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		SameSite: http.SameSiteLaxMode, MaxAge: int(browserSessionTTL / time.Second)})
 	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: csrfToken(token), Path: "/", Secure: secure,
 		SameSite: http.SameSiteStrictMode, MaxAge: int(browserSessionTTL / time.Second)})
-	s.log.Info("signed in", "user", OwnerID, "via", "sign-in link", "client", ClientAddr(r.Context()))
+	audit(r.Context(), s.log, "sign_in", "user", OwnerID, "via", "sign-in link")
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
@@ -261,6 +295,7 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			s.auth.forget(c.Value)
+			audit(r.Context(), s.log, "sign_out", "user", k.UserID, "key", k.KeyID)
 		}
 	}
 	for _, name := range []string{sessionCookie, csrfCookie} {
@@ -284,6 +319,7 @@ func (s *Server) issueKey(ctx context.Context, userID, label string, ttl time.Du
 	if _, err := actors.Call[*actorsv1.UserReply](ctx, s.rt.Node, actors.KindUser, userID, &actorsv1.AddAPIKey{Key: rec}); err != nil {
 		return "", fmt.Errorf("rpc: store key: %w", err)
 	}
+	audit(ctx, s.log, "key_issued", "user", userID, "key", k.KeyID, "label", label)
 	return token, nil
 }
 

@@ -2,9 +2,11 @@ package rpc
 
 import (
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"strings"
+	"sync"
 	"testing"
 
 	"connectrpc.com/connect"
@@ -166,4 +168,95 @@ func TestBadCredentialsRefused(t *testing.T) {
 	if res.StatusCode != http.StatusUnauthorized {
 		t.Errorf("Basic auth: %d", res.StatusCode)
 	}
+}
+
+// lockedBuffer is a log sink safe for the server's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestSecurityEventsAudited: refused credentials, a missing CSRF token, a
+// used sign-in link and a non-admin's admin call each leave an audit line
+// (with the client address, never the secret), and change nothing.
+func TestSecurityEventsAudited(t *testing.T) {
+	var logs lockedBuffer
+	ts := newTestServerLogged(t, ratelimit.Rule{}, 0, nil, slog.New(slog.NewJSONHandler(&logs, nil)))
+	forged := "stich_local_0123456789abcdef_" + strings.Repeat("A", 43)
+	c := stichv1connect.NewSessionServiceClient(&http.Client{Transport: bearerTransport{token: forged}}, ts.url)
+	_, err := c.CreateSession(ctxT(t), connect.NewRequest(&stichv1.CreateSessionRequest{Prompt: "a todo list"}))
+	wantCode(t, err, connect.CodeUnauthenticated, "")
+	req, _ := http.NewRequest(http.MethodPost, ts.url+"/stich.v1.SessionService/ListSessions", strings.NewReader("{}"))
+	req.Header.Set("Content-Type", "application/json")
+	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: forged})
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusForbidden {
+		t.Fatalf("cookie without CSRF: %v %v", res, err)
+	}
+	if res, err := http.Get(ts.url + "/auth/signin?token=used"); err != nil || res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("bad link: %v %v", res, err)
+	}
+	_, err = stichv1connect.NewAdminServiceClient(clientAs(t, ts.srv, "eve", auth.RoleUser), ts.url).Leave(ctxT(t), connect.NewRequest(&stichv1.LeaveRequest{}))
+	wantCode(t, err, connect.CodePermissionDenied, "admin")
+	out := logs.String()
+	for _, want := range []string{`"audit":"credentials_refused","client":"127.0.0.1"`, `"audit":"csrf_refused"`, `"audit":"sign_in_refused"`,
+		`"audit":"admin_denied","client":"127.0.0.1","user":"eve"`, `"audit":"key_issued"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %s in the log", want)
+		}
+	}
+	if strings.Contains(out, forged) || strings.Contains(out, strings.Repeat("A", 43)) {
+		t.Error("a presented secret was logged")
+	}
+	// Nothing was created by the refused calls.
+	list, err := ts.client.ListSessions(ctxT(t), connect.NewRequest(&stichv1.ListSessionsRequest{}))
+	if err != nil || len(list.Msg.GetApps()) != 0 {
+		t.Fatalf("sessions after refused calls: %v %v", list, err)
+	}
+}
+
+// FuzzCredentials: any Authorization header, session cookie and CSRF
+// value is refused or anonymous, never a principal, never a panic (a live
+// key has 256 random bits: the fuzzer cannot make one).
+func FuzzCredentials(f *testing.F) {
+	ts := newTestServer(f, ratelimit.Rule{}, 0)
+	live, _ := ts.srv.EnsureUser(f.Context(), "fuzz", auth.RoleUser, "fuzz")
+	k, _ := auth.ParseAPIKey(live)
+	f.Add("Bearer "+live[:len(live)-1]+"B", "", "")
+	f.Add("", live[:len(live)-2], csrfToken(live[:len(live)-2]))
+	f.Add("Bearer stich_fuzz_"+k.KeyID+"_"+strings.Repeat("-", 43), "", "")
+	f.Add("bearer", "x", "y")
+	f.Add("", "stich_fuzz_"+k.KeyID+"_"+strings.Repeat("_", 43), "")
+	f.Fuzz(func(t *testing.T, authz, cookie, csrf string) {
+		if authz == "Bearer "+live || cookie == live {
+			return
+		}
+		r, err := http.NewRequest(http.MethodPost, "http://x/stich.v1.SessionService/ListSessions", nil)
+		if err != nil {
+			return
+		}
+		if authz != "" {
+			r.Header.Set("Authorization", authz)
+		}
+		if cookie != "" {
+			r.Header.Set("Cookie", sessionCookie+"="+cookie)
+		}
+		if csrf != "" {
+			r.Header.Set(csrfHeader, csrf)
+		}
+		if p, _ := ts.srv.auth.resolve(r); p != nil {
+			t.Fatalf("%q %q %q signed in as %+v", authz, cookie, csrf, p)
+		}
+	})
 }

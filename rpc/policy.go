@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -65,14 +66,15 @@ const (
 
 // authorizer applies [policies] to every call, as a Connect interceptor.
 type authorizer struct {
-	rt *actors.Runtime
+	rt  *actors.Runtime
+	log *slog.Logger
 
 	mu     sync.Mutex
 	owners map[[2]string]time.Time // (user, session) -> until
 }
 
-func newAuthorizer(rt *actors.Runtime) *authorizer {
-	return &authorizer{rt: rt, owners: map[[2]string]time.Time{}}
+func newAuthorizer(rt *actors.Runtime, log *slog.Logger) *authorizer {
+	return &authorizer{rt: rt, log: log, owners: map[[2]string]time.Time{}}
 }
 
 var (
@@ -95,6 +97,7 @@ func (z *authorizer) admit(ctx context.Context, procedure string) (*auth.Princip
 	case p == nil:
 		return nil, pol, errSignIn
 	case pol == policyAdmin && !p.IsAdmin():
+		audit(ctx, z.log, "admin_denied", "user", p.UserID, "procedure", procedure)
 		return nil, pol, errAdminOnly
 	}
 	return p, pol, nil

@@ -93,7 +93,7 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rpc: validator: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, rt: rt, auth: newAuthenticator(rt), authz: newAuthorizer(rt)}
+	s := &Server{cfg: cfg, log: cfg.Logger, rt: rt, auth: newAuthenticator(rt, cfg.Logger), authz: newAuthorizer(rt, cfg.Logger)}
 	s.shutdown, s.cancel = context.WithCancel(context.Background())
 
 	reg := prometheus.NewRegistry()

@@ -42,9 +42,14 @@ func newTestServer(t testing.TB, limit ratelimit.Rule, chunkDelay time.Duration)
 // tune (if not nil).
 func newTestServerWith(t testing.TB, limit ratelimit.Rule, chunkDelay time.Duration, tune func(*cluster.Config)) *testServer {
 	t.Helper()
+	return newTestServerLogged(t, limit, chunkDelay, tune, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// newTestServerLogged is newTestServerWith logging to log.
+func newTestServerLogged(t testing.TB, limit ratelimit.Rule, chunkDelay time.Duration, tune func(*cluster.Config), log *slog.Logger) *testServer {
+	t.Helper()
 	cfg := cluster.DefaultLocalConfig()
 	cfg.Name, cfg.InMemory = "rpc-test", true
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.Logger = log
 	if tune != nil {
 		tune(&cfg)
