@@ -273,6 +273,7 @@ func startEmbedded(ctx context.Context, g *globalFlags, models *modelFlags, stde
 		gossipAddr: "127.0.0.1:0", actorAddr: "127.0.0.1:0", passivateAfter: 5 * time.Minute, shutdownGrace: 10 * time.Second,
 		replication: 1, // a private one-node cluster
 		embedded:    true,
+		edge:        edgeFlags{auth: "single"},
 		models:      *models,
 		// The embedded node writes the app to --out; it builds no preview.
 		sandbox: sandboxFlags{mode: "off", previewHTTP: "off", registry: defaultRegistry, uid: sandbox.DefaultUID}}
