@@ -10,7 +10,10 @@
 //     work after a restart.
 //   - ratelimit (one per limit key, e.g. "create:ip:127.0.0.1"): a
 //     sliding-window bucket.
-//   - apps (one per owner; "local" until there are user accounts): the
+//   - user (one per user id): profile, role, plan, password hash and the
+//     SHA-256 of each live API key or browser session (user.go).
+//   - directory (one per e-mail address): the user that holds it.
+//   - apps (one per owner; "local" is the single owner's): the
 //     index of the owner's apps — title, phase, version, times — that the
 //     apps list pages through. Session grains report to it after each
 //     phase change, off their mailbox and ordered by log seq; deleting a

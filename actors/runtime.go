@@ -146,6 +146,8 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 		{Name: KindRateLimit, Ephemeral: true, New: func(ref *cluster.GrainRef) actor.Actor { return newRateLimitGrain(rt, ref) }},
 		{Name: KindSandbox, Ephemeral: true, New: func(ref *cluster.GrainRef) actor.Actor { return newSandboxGrain(rt, ref) }},
 		{Name: KindApps, New: func(ref *cluster.GrainRef) actor.Actor { return newAppsGrain(rt, ref) }},
+		{Name: KindUser, New: func(ref *cluster.GrainRef) actor.Actor { return newUserGrain(rt, ref) }},
+		{Name: KindDirectory, New: func(ref *cluster.GrainRef) actor.Actor { return newDirectoryGrain(rt, ref) }},
 	}
 	n, err := cluster.Start(ctx, cfg.Cluster, kinds)
 	if err != nil {

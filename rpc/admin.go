@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/netip"
 
 	"connectrpc.com/connect"
 
@@ -67,17 +66,7 @@ func (a *adminService) GetClusterStatus(ctx context.Context, _ *connect.Request[
 	return connect.NewResponse(res), nil
 }
 
-// fromThisMachine reports whether the caller is on the node's own
-// machine (a loopback peer): the rule for the calls that steer membership.
-func fromThisMachine(peer connect.Peer) bool {
-	ap, err := netip.ParseAddrPort(peer.Addr)
-	return err == nil && ap.Addr().IsLoopback()
-}
-
 func (a *adminService) Leave(ctx context.Context, req *connect.Request[stichv1.LeaveRequest]) (*connect.Response[stichv1.LeaveResponse], error) {
-	if !fromThisMachine(req.Peer()) {
-		return nil, connect.NewError(connect.CodePermissionDenied, errors.New("Leave is accepted only from the node's own machine; run `stich leave` there, or send the process SIGTERM"))
-	}
 	if a.onLeave == nil {
 		return nil, connect.NewError(connect.CodeUnimplemented, errors.New("this server cannot leave on request; send the process SIGTERM"))
 	}
@@ -86,9 +75,6 @@ func (a *adminService) Leave(ctx context.Context, req *connect.Request[stichv1.L
 }
 
 func (a *adminService) ForgetMember(ctx context.Context, req *connect.Request[stichv1.ForgetMemberRequest]) (*connect.Response[stichv1.ForgetMemberResponse], error) {
-	if !fromThisMachine(req.Peer()) {
-		return nil, connect.NewError(connect.CodePermissionDenied, errors.New("ForgetMember is accepted only from a node's own machine; run `stich cluster forget` on a member's machine"))
-	}
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	name, self := req.Msg.GetName(), a.rt.Node.Name()

@@ -11,6 +11,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/stichdev/stich/auth"
 	"github.com/stichdev/stich/cluster"
 	"github.com/stichdev/stich/internal/testutil"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
@@ -65,7 +66,7 @@ func statusCounts(live, failed int) func(*stichv1.GetClusterStatusResponse) erro
 // and a forget that succeeds.
 func TestForgetMemberRPC(t *testing.T) {
 	ts := newTestServerWith(t, ratelimit.Rule{}, 0, fastDetection)
-	admin := stichv1connect.NewAdminServiceClient(http.DefaultClient, ts.url)
+	admin := stichv1connect.NewAdminServiceClient(testHTTP, ts.url)
 	forget := func(name string) (*stichv1.ForgetMemberResponse, error) {
 		res, err := admin.ForgetMember(ctxT(t), connect.NewRequest(&stichv1.ForgetMemberRequest{Name: name}))
 		if err != nil {
@@ -79,10 +80,12 @@ func TestForgetMemberRPC(t *testing.T) {
 	wantCode(t, err, connect.CodeInvalidArgument, "cannot forget itself")
 	_, err = forget("nobody")
 	wantCode(t, err, connect.CodeNotFound, "not a failed member")
-	// Like Leave, only from the node's own machine (a request without a
-	// loopback peer).
-	_, err = (&adminService{rt: ts.rt, log: slog.Default()}).ForgetMember(ctxT(t), connect.NewRequest(&stichv1.ForgetMemberRequest{Name: "b"}))
-	wantCode(t, err, connect.CodePermissionDenied, "own machine")
+	// Nothing is granted by address: a signed-in user without the admin
+	// role is refused on loopback, and so is a caller with no key.
+	_, err = stichv1connect.NewAdminServiceClient(clientAs(t, ts.srv, "bob", auth.RoleUser), ts.url).ForgetMember(ctxT(t), connect.NewRequest(&stichv1.ForgetMemberRequest{Name: "b"}))
+	wantCode(t, err, connect.CodePermissionDenied, "admin role")
+	_, err = stichv1connect.NewAdminServiceClient(http.DefaultClient, ts.url).ForgetMember(ctxT(t), connect.NewRequest(&stichv1.ForgetMemberRequest{Name: "b"}))
+	wantCode(t, err, connect.CodeUnauthenticated, "sign in")
 
 	b := startPeer(t, ts, "b")
 	c := startPeer(t, ts, "c")

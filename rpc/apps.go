@@ -16,10 +16,6 @@ import (
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 )
 
-// owner is the apps index a request reads and writes. There are no user
-// accounts yet: every caller is the one local user.
-func owner(context.Context) string { return actors.LocalOwner }
-
 func appSummary(e *actorsv1.AppEntry) *stichv1.AppSummary {
 	return &stichv1.AppSummary{
 		SessionId: e.GetSessionId(), Title: e.GetTitle(), Prompt: e.GetPrompt(), Phase: e.GetPhase(),

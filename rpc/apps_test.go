@@ -227,7 +227,7 @@ func pageTokenRaw(s string) string { return base64.RawURLEncoding.EncodeToString
 // unzipped files by name.
 func getZip(t *testing.T, url string) (*http.Response, map[string]string, []string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := testHTTP.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +357,7 @@ func TestDownloadZip(t *testing.T) {
 
 func bytesOf(t *testing.T, url string) io.Reader {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := testHTTP.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,7 +392,7 @@ func TestDownloadBadInput(t *testing.T) {
 		}
 	}
 	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, ts.url+DownloadPath(id), nil)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testHTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -415,7 +415,7 @@ func TestFolderName(t *testing.T) {
 
 func TestServerInfo(t *testing.T) {
 	ts := newTestServer(t, ratelimit.Rule{}, 0)
-	a := stichv1connect.NewAdminServiceClient(http.DefaultClient, ts.url)
+	a := stichv1connect.NewAdminServiceClient(testHTTP, ts.url)
 	r, err := a.GetServerInfo(ctxT(t), connect.NewRequest(&stichv1.GetServerInfoRequest{}))
 	if err != nil {
 		t.Fatal(err)

@@ -2,10 +2,10 @@ package rpc
 
 import (
 	"archive/zip"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -15,7 +15,9 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/stichdev/stich/actors"
+	"github.com/stichdev/stich/auth"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 )
 
 // sessionIDPattern is the session id rule of session.proto.
@@ -88,28 +90,53 @@ func folderName(title string) string {
 // download serves GET /api/sessions/{id}/download.zip[?version=N]: the
 // app's current files, or those of version N, as a zip with every file
 // under one folder named after the app, in path order, with fixed times.
+//
+// The zip is streamed: one file is in memory at a time. Everything that
+// can be refused (the id, the version, an empty app) is checked before the
+// status is sent; a file that cannot be read after that aborts the
+// response, so the client sees a broken transfer, never a short zip.
 func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), downloadTimeout)
 	defer cancel()
-	data, name, cerr := s.buildZip(ctx, r.PathValue("id"), r.URL.Query())
+	p := auth.FromContext(ctx)
+	if p == nil {
+		writeError(w, errSignIn)
+		return
+	}
+	id := r.PathValue("id")
+	if sessionIDPattern.MatchString(id) {
+		if err := s.authz.owns(ctx, p.UserID, id); err != nil {
+			writeError(w, err.(*connect.Error))
+			return
+		}
+	}
+	plan, cerr := s.planZip(ctx, id, r.URL.Query())
 	if cerr != nil {
 		writeError(w, cerr)
 		return
 	}
 	w.Header().Set("Content-Type", "application/zip")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s"`, name))
-	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s"`, plan.name))
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if r.Method == http.MethodHead {
 		return
 	}
-	_, _ = w.Write(data)
+	if err := s.writeZip(ctx, w, plan); err != nil {
+		s.log.Warn("download aborted", "session", plan.id, "err", err)
+		panic(http.ErrAbortHandler)
+	}
 }
 
-// buildZip reads the files (all of them, before anything is sent, so a
-// failure is a clean error status) and zips them.
-func (s *Server) buildZip(ctx context.Context, id string, q map[string][]string) ([]byte, string, *connect.Error) {
+// zipPlan is what a download sends: checked before the first byte.
+type zipPlan struct {
+	id, folder, name string
+	version          uint32
+	files            []*stichv1.FileInfo
+}
+
+// planZip checks a download request and lists the files to send.
+func (s *Server) planZip(ctx context.Context, id string, q map[string][]string) (*zipPlan, *connect.Error) {
 	fail := func(err error) *connect.Error {
 		var ce *connect.Error
 		if errors.As(toConnect(ctx, s.log, "Download", err), &ce) {
@@ -118,58 +145,63 @@ func (s *Server) buildZip(ctx context.Context, id string, q map[string][]string)
 		return connect.NewError(connect.CodeInternal, err)
 	}
 	if !sessionIDPattern.MatchString(id) {
-		return nil, "", connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("invalid session id %q", id))
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("invalid session id %q", id))
 	}
 	var version uint32
 	if vs := q["version"]; len(vs) > 0 {
 		v, err := strconv.ParseUint(vs[0], 10, 32)
 		if len(vs) > 1 || err != nil || v == 0 {
-			return nil, "", connect.NewError(connect.CodeInvalidArgument, errors.New("version must be one whole number ≥ 1 (omit it for the current files)"))
+			return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("version must be one whole number ≥ 1 (omit it for the current files)"))
 		}
 		version = uint32(v)
 	}
 	n := s.rt.Node
 	snap, err := actors.Call[*actorsv1.SnapshotReply](ctx, n, actors.KindSession, id, &actorsv1.GetSnapshot{})
 	if err != nil {
-		return nil, "", fail(err)
+		return nil, fail(err)
 	}
 	title := snap.GetSession().GetBlueprint().GetTitle()
 	if app, err := actors.Call[*actorsv1.AppReply](ctx, n, actors.KindApps, owner(ctx), &actorsv1.GetApp{SessionId: id}); err == nil {
 		title = app.GetEntry().GetTitle()
 	}
-	folder := folderName(title)
 	list, err := actors.Call[*actorsv1.ListFilesReply](ctx, n, actors.KindSession, id, &actorsv1.ListFiles{Version: version})
 	if err != nil {
-		return nil, "", fail(err)
+		return nil, fail(err)
 	}
 	if version == 0 && len(list.GetFiles()) == 0 {
-		return nil, "", connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("session %s has no files yet; wait for the generation to write some", id))
+		return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("session %s has no files yet; wait for the generation to write some", id))
 	}
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, f := range list.GetFiles() { // sorted by path
-		rf, err := actors.Call[*actorsv1.ReadFileReply](ctx, n, actors.KindSession, id, &actorsv1.ReadFile{Path: f.GetPath(), Version: version})
+	p := &zipPlan{id: id, folder: folderName(title), version: version, files: list.GetFiles()}
+	p.name = p.folder + ".zip"
+	if version > 0 {
+		p.name = fmt.Sprintf("%s-v%d.zip", p.folder, version)
+	}
+	return p, nil
+}
+
+// writeZip reads the plan's files one at a time (sorted by path) and
+// writes them to w as a zip.
+func (s *Server) writeZip(ctx context.Context, w io.Writer, p *zipPlan) error {
+	zw := zip.NewWriter(w)
+	for _, f := range p.files {
+		rf, err := actors.Call[*actorsv1.ReadFileReply](ctx, s.rt.Node, actors.KindSession, p.id, &actorsv1.ReadFile{Path: f.GetPath(), Version: p.version})
 		if err != nil {
-			return nil, "", fail(err)
+			return fmt.Errorf("rpc: zip: read %s: %w", f.GetPath(), err)
 		}
-		hdr := &zip.FileHeader{Name: folder + "/" + f.GetPath(), Method: zip.Deflate, Modified: zipTime}
+		hdr := &zip.FileHeader{Name: p.folder + "/" + f.GetPath(), Method: zip.Deflate, Modified: zipTime}
 		hdr.SetMode(0o644)
 		fw, err := zw.CreateHeader(hdr)
 		if err == nil {
-			_, err = fw.Write([]byte(rf.GetFile().GetContent()))
+			_, err = io.WriteString(fw, rf.GetFile().GetContent())
 		}
 		if err != nil {
-			return nil, "", fail(fmt.Errorf("rpc: zip %s: %w", f.GetPath(), err))
+			return fmt.Errorf("rpc: zip %s: %w", f.GetPath(), err)
 		}
 	}
 	if err := zw.Close(); err != nil {
-		return nil, "", fail(fmt.Errorf("rpc: zip: %w", err))
+		return fmt.Errorf("rpc: zip: %w", err)
 	}
-	name := folder + ".zip"
-	if version > 0 {
-		name = fmt.Sprintf("%s-v%d.zip", folder, version)
-	}
-	return buf.Bytes(), name, nil
+	return nil
 }
 
 // apiNotFound answers unknown /api/ paths (never the UI's index.html).

@@ -47,6 +47,9 @@ type Config struct {
 	ActionModels   []*stichv1.ActionModel
 	// DefaultModel is the model that writes code ("" for the scaffold).
 	DefaultModel string
+	// Edge configures the Host, Origin and client-address checks every
+	// request passes (rpc/edge.go).
+	Edge EdgeConfig
 	// OnLeave, if set, is called (once, on its own goroutine) when an
 	// operator asks the node to leave the cluster through AdminService.
 	OnLeave func()
@@ -69,6 +72,8 @@ type Server struct {
 	health  *grpchealth.StaticChecker
 	handler http.Handler
 	http    *http.Server
+	auth    *authenticator
+	authz   *authorizer
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -93,7 +98,7 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rpc: validator: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, rt: rt}
+	s := &Server{cfg: cfg, log: cfg.Logger, rt: rt, auth: newAuthenticator(rt, cfg.Logger), authz: newAuthorizer(rt, cfg.Logger)}
 	s.shutdown, s.cancel = context.WithCancel(context.Background())
 
 	reg := prometheus.NewRegistry()
@@ -102,27 +107,38 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	reg.MustRegister(grainCollector{rt: rt})
 
 	opts := []connect.HandlerOption{
-		connect.WithInterceptors(obs, val),
+		connect.WithInterceptors(obs, s.authz, val, s.authz.ownership()),
 		// NB: session events are small and latency-bound; gzip (a pooled
 		// writer is often lost to GC) cost more on the way to a watcher
 		// than it saved in bytes. Large replies (files) are compressed.
 		connect.WithCompressMinBytes(compressMinBytes),
+		// NB: applies to a message after decompression: a gzip bomb is
+		// refused when it inflates past the limit, not after.
+		connect.WithReadMaxBytes(MaxRequestBytes),
 	}
 	mux := http.NewServeMux()
-	mux.Handle(stichv1connect.NewSessionServiceHandler(&sessionService{
+	// Routes that need a caller go through s.auth.wrap (rpc/auth.go); the
+	// UI's files, health, reflection and the sign-in link do not.
+	sessionPath, sessionHandler := stichv1connect.NewSessionServiceHandler(&sessionService{
 		rt: rt, log: s.log, createLimit: cfg.CreateLimit, shutdown: s.shutdown,
-	}, opts...))
-	mux.Handle(stichv1connect.NewAdminServiceHandler(&adminService{rt: rt, onLeave: cfg.OnLeave, cfg: &s.cfg, log: s.log}, opts...))
-	mux.HandleFunc("GET /api/sessions/{id}/download.zip", s.download)
+	}, opts...)
+	mux.Handle(sessionPath, s.auth.wrap(sessionHandler))
+	adminPath, adminHandler := stichv1connect.NewAdminServiceHandler(&adminService{rt: rt, onLeave: cfg.OnLeave, cfg: &s.cfg, log: s.log}, opts...)
+	mux.Handle(adminPath, s.auth.wrap(adminHandler))
+	mux.Handle("GET /api/sessions/{id}/download.zip", s.auth.wrap(http.HandlerFunc(s.download)))
+	mux.HandleFunc("GET /auth/signin", s.signIn)
+	mux.Handle("POST /auth/signout", s.auth.wrap(http.HandlerFunc(s.signOut)))
+	mux.Handle("POST /auth/links", s.auth.wrap(adminOnly(http.HandlerFunc(s.newLink))))
 	mux.HandleFunc("/api/sessions/{id}/download.zip", methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("/api/", apiNotFound)
 	services := []string{stichv1connect.SessionServiceName, stichv1connect.AdminServiceName}
 	s.health = grpchealth.NewStaticChecker(services...)
-	mux.Handle(grpchealth.NewHandler(s.health, connect.WithCompressMinBytes(compressMinBytes)))
+	small := connect.WithReadMaxBytes(smallRequestBytes)
+	mux.Handle(grpchealth.NewHandler(s.health, connect.WithCompressMinBytes(compressMinBytes), small))
 	reflector := grpcreflect.NewStaticReflector(services...)
-	mux.Handle(grpcreflect.NewHandlerV1(reflector))
-	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle(grpcreflect.NewHandlerV1(reflector, small))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, small))
+	mux.Handle("GET /metrics", s.auth.wrap(adminOnly(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))))
 	mux.Handle("/", s.webHandler())
 	s.handler = secureHeaders(mux)
 
@@ -130,9 +146,10 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
 	s.http = &http.Server{
-		Handler:           s.handler,
 		Protocols:         protocols,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	return s, nil
@@ -166,6 +183,14 @@ func (s *Server) Listen() error {
 			return fmt.Errorf("rpc: listen on %s: %w", s.cfg.Addr, err)
 		}
 	}
+	e, err := newEdge(s.cfg.Edge, ln.Addr().String())
+	if err != nil {
+		if s.cfg.Listener == nil {
+			ln.Close()
+		}
+		return err
+	}
+	s.http.Handler = e.wrap(s.handler)
 	s.mu.Lock()
 	s.ln = ln
 	s.mu.Unlock()

@@ -42,9 +42,14 @@ func newTestServer(t testing.TB, limit ratelimit.Rule, chunkDelay time.Duration)
 // tune (if not nil).
 func newTestServerWith(t testing.TB, limit ratelimit.Rule, chunkDelay time.Duration, tune func(*cluster.Config)) *testServer {
 	t.Helper()
+	return newTestServerLogged(t, limit, chunkDelay, tune, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// newTestServerLogged is newTestServerWith logging to log.
+func newTestServerLogged(t testing.TB, limit ratelimit.Rule, chunkDelay time.Duration, tune func(*cluster.Config), log *slog.Logger) *testServer {
+	t.Helper()
 	cfg := cluster.DefaultLocalConfig()
 	cfg.Name, cfg.InMemory = "rpc-test", true
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.Logger = log
 	if tune != nil {
 		tune(&cfg)
@@ -67,12 +72,13 @@ func newTestServerWith(t testing.TB, limit ratelimit.Rule, chunkDelay time.Durat
 		rt.Shutdown(context.Background())
 	})
 	url := "http://" + srv.Addr()
+	signInOwner(t, srv)
 	// h2c with prior knowledge, as buf curl --http2-prior-knowledge does.
 	protocols := new(http.Protocols)
 	protocols.SetUnencryptedHTTP2(true)
-	h2 := &http.Client{Transport: &http.Transport{Protocols: protocols}}
+	h2 := &http.Client{Transport: bearerTransport{base: &http.Transport{Protocols: protocols}}}
 	return &testServer{rt: rt, srv: srv, url: url, h2: h2,
-		client: stichv1connect.NewSessionServiceClient(http.DefaultClient, url)}
+		client: stichv1connect.NewSessionServiceClient(testHTTP, url)}
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -184,7 +190,7 @@ func TestBadInput(t *testing.T) {
 
 	// Malformed bodies.
 	for _, body := range []string{`{"prompt":`, `{"prompt": 5}`, `not json`} {
-		resp, err := http.Post(ts.url+"/stich.v1.SessionService/CreateSession", "application/json", strings.NewReader(body))
+		resp, err := testHTTP.Post(ts.url+"/stich.v1.SessionService/CreateSession", "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -194,7 +200,7 @@ func TestBadInput(t *testing.T) {
 			t.Fatalf("body %q: %d %s", body, resp.StatusCode, b)
 		}
 	}
-	resp, err := http.Post(ts.url+"/stich.v1.SessionService/CreateSession", "application/proto", strings.NewReader("\xff\xff\xff"))
+	resp, err := testHTTP.Post(ts.url+"/stich.v1.SessionService/CreateSession", "application/proto", strings.NewReader("\xff\xff\xff"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +267,7 @@ func TestClientDisconnectLeaksNothing(t *testing.T) {
 		cancel()
 		stream.Close()
 	}
-	http.DefaultClient.CloseIdleConnections()
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	testutil.WaitFor(t, 20*time.Second, func() error {
 		if n := runtime.NumGoroutine(); n > base+5 {
 			return fmt.Errorf("%d goroutines, %d before the streams", n, base)

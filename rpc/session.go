@@ -49,7 +49,7 @@ func (s *sessionService) CreateSession(ctx context.Context, req *connect.Request
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	if s.createLimit.Limit > 0 {
-		ip := clientIP(req.Peer().Addr)
+		ip := ClientAddr(ctx)
 		key := "create:ip:" + ip
 		d, err := actors.Call[*actorsv1.RateLimitReply](ctx, s.rt.Node, actors.KindRateLimit, key,
 			&actorsv1.RateLimitCheck{Rule: s.createLimit.Proto(), Cost: 1})

@@ -239,7 +239,7 @@ func TestWebDoesNotShadowAPI(t *testing.T) {
 	ts := newTestServer(t, ratelimit.Rule{}, 0)
 	post := func(path, body string) *http.Response {
 		t.Helper()
-		res, err := http.Post(ts.url+path, "application/json", bytes.NewBufferString(body))
+		res, err := testHTTP.Post(ts.url+path, "application/json", bytes.NewBufferString(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -260,7 +260,7 @@ func TestWebDoesNotShadowAPI(t *testing.T) {
 	}
 	get := func(path string) *http.Response {
 		t.Helper()
-		res, err := http.Get(ts.url + path)
+		res, err := testHTTP.Get(ts.url + path)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -84,6 +84,7 @@ func isUsage(err error) bool {
 type globalFlags struct {
 	logLevel  string
 	logFormat string
+	token     string
 }
 
 func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
@@ -102,7 +103,11 @@ with '-' as '_' (for example STICH_DATA, STICH_HTTP, STICH_LOG_LEVEL).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			return applyEnv(cmd)
+			if err := applyEnv(cmd); err != nil {
+				return err
+			}
+			cmd.SetContext(withToken(cmd.Context(), g.token))
+			return nil
 		},
 	}
 	root.SetIn(stdin)
@@ -110,8 +115,9 @@ with '-' as '_' (for example STICH_DATA, STICH_HTTP, STICH_LOG_LEVEL).`,
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.PersistentFlags().StringVar(&g.token, "token", "", "API key for client commands (default: the key `stich login` or the node on this machine saved for --server)")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json (logs go to stderr)")
-	root.AddCommand(newServeCmd(g), newGenerateCmd(g), newWatchCmd(g), newRefineCmd(), newVersionsCmd(), newDiffCmd(), newRollbackCmd(), newDownloadCmd(), newAppsCmd(), newClusterCmd(), newLeaveCmd(), newModelsCmd(), newNomadCmd(), newCheckCmd(g), newFixCmd(g), newPreviewCmd(g), newEvalCmd(g), newVersionCmd())
+	root.AddCommand(newServeCmd(g), newGenerateCmd(g), newWatchCmd(g), newRefineCmd(), newVersionsCmd(), newDiffCmd(), newRollbackCmd(), newDownloadCmd(), newAppsCmd(), newClusterCmd(), newLeaveCmd(), newLoginCmd(), newSignInLinkCmd(), newModelsCmd(), newNomadCmd(), newCheckCmd(g), newFixCmd(g), newPreviewCmd(g), newEvalCmd(g), newVersionCmd())
 	return root
 }
 

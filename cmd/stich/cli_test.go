@@ -80,6 +80,8 @@ func TestCLIUsageErrors(t *testing.T) {
 		{[]string{"generate", "   "}, 2, "prompt is empty"},
 		{[]string{"generate", "--bogus", "x"}, 2, "unknown flag"},
 		{[]string{"serve", "--http", "nonsense"}, 2, "--http"},
+		{[]string{"serve", "--auth", "none"}, 2, "--auth"},
+		{[]string{"serve", "--trusted-proxies", "proxy.example"}, 2, "--trusted-proxies"},
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{[]string{"generate", "--server", "http://127.0.0.1:1", "x"}, 1, "cannot reach the server"},
 		{[]string{"watch", "--server", "http://127.0.0.1:1", "s-abcdefgh12345678"}, 1, "cannot reach the server"},

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -29,7 +28,7 @@ func newClusterCmd() *cobra.Command {
 		Short: "List members, regions, grain counts and health",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c := stichv1connect.NewAdminServiceClient(http.DefaultClient, strings.TrimRight(server, "/"))
+			c := stichv1connect.NewAdminServiceClient(apiHTTP, strings.TrimRight(server, "/"))
 			res, err := c.GetClusterStatus(cmd.Context(), connect.NewRequest(&stichv1.GetClusterStatusRequest{}))
 			if err != nil {
 				return err
@@ -121,7 +120,7 @@ is back to its full number of copies. Until then those grains have one copy fewe
 				fmt.Fprintf(cmd.ErrOrStderr(), forgetWarning, name)
 				return &exitError{code: exitUsage, err: fmt.Errorf("not forgetting %s without --yes", name)}
 			}
-			c := stichv1connect.NewAdminServiceClient(http.DefaultClient, strings.TrimRight(server, "/"))
+			c := stichv1connect.NewAdminServiceClient(apiHTTP, strings.TrimRight(server, "/"))
 			res, err := c.ForgetMember(cmd.Context(), connect.NewRequest(&stichv1.ForgetMemberRequest{Name: name}))
 			if err != nil {
 				return err
@@ -159,7 +158,7 @@ the grain's next owner, leave the cluster and exit — what SIGTERM does. Use it
 a node out of service.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c := stichv1connect.NewAdminServiceClient(http.DefaultClient, strings.TrimRight(server, "/"))
+			c := stichv1connect.NewAdminServiceClient(apiHTTP, strings.TrimRight(server, "/"))
 			res, err := c.Leave(cmd.Context(), connect.NewRequest(&stichv1.LeaveRequest{}))
 			if err != nil {
 				return err

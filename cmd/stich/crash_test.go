@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,6 +30,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	stichBin = filepath.Join(dir, "stich")
+	// Key files of test nodes go to a config folder of the test run (the
+	// nodes and the CLI processes share it, as on one machine).
+	os.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
 	out, err := exec.Command("go", "build", "-o", stichBin, ".").CombinedOutput()
 	if err != nil {
 		os.Stderr.Write(out)
@@ -166,7 +168,7 @@ func TestSIGKILLMidGenerationResumesGapFree(t *testing.T) {
 	defer cancel()
 
 	n1 := startNode(t, data, "--scaffold-chunk-delay", "10ms")
-	c1 := stichv1connect.NewSessionServiceClient(http.DefaultClient, n1.url)
+	c1 := stichv1connect.NewSessionServiceClient(apiHTTP, n1.url)
 	res, err := c1.CreateSession(ctx, connect.NewRequest(&stichv1.CreateSessionRequest{Prompt: "a recipe tracker with ingredients and ratings"}))
 	if err != nil {
 		t.Fatal(err)
@@ -198,7 +200,7 @@ func TestSIGKILLMidGenerationResumesGapFree(t *testing.T) {
 	stream.Close()
 
 	n2 := startNode(t, data)
-	c2 := stichv1connect.NewSessionServiceClient(http.DefaultClient, n2.url)
+	c2 := stichv1connect.NewSessionServiceClient(apiHTTP, n2.url)
 	replay, err := c2.Watch(ctx, connect.NewRequest(&stichv1.WatchRequest{SessionId: id, AfterSeq: 0, UntilIdle: true}))
 	if err != nil {
 		t.Fatal(err)

@@ -69,7 +69,7 @@ func download(ctx context.Context, u, out string, stdout io.Writer) (string, err
 	if err != nil {
 		return "", usageError{fmt.Errorf("--server: %w", err)}
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := apiHTTP.Do(req)
 	if err != nil {
 		if strings.Contains(err.Error(), "connection refused") {
 			return "", errors.New("cannot reach the server (connection refused): is `stich serve` running, and is --server right?")

@@ -3,7 +3,6 @@ package main
 import (
 	"archive/zip"
 	"context"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,7 +19,7 @@ func TestDownloadCommand(t *testing.T) {
 	n := startNode(t, t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c := stichv1connect.NewSessionServiceClient(http.DefaultClient, n.url)
+	c := stichv1connect.NewSessionServiceClient(apiHTTP, n.url)
 	res, err := c.CreateSession(ctx, connect.NewRequest(&stichv1.CreateSessionRequest{Prompt: "a recipe tracker with ingredients and ratings"}))
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +97,7 @@ func TestServerInfoReportsModels(t *testing.T) {
 	defer cancel()
 	info := func(n *node) *stichv1.GetServerInfoResponse {
 		t.Helper()
-		r, err := stichv1connect.NewAdminServiceClient(http.DefaultClient, n.url).GetServerInfo(ctx, connect.NewRequest(&stichv1.GetServerInfoRequest{}))
+		r, err := stichv1connect.NewAdminServiceClient(apiHTTP, n.url).GetServerInfo(ctx, connect.NewRequest(&stichv1.GetServerInfoRequest{}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,7 +134,7 @@ func TestAppsCommand(t *testing.T) {
 	n := startNode(t, t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c := stichv1connect.NewSessionServiceClient(http.DefaultClient, n.url)
+	c := stichv1connect.NewSessionServiceClient(apiHTTP, n.url)
 	var ids []string
 	for _, p := range []string{"a recipe tracker with ingredients and ratings", "a kanban board for my team"} {
 		res, err := c.CreateSession(ctx, connect.NewRequest(&stichv1.CreateSessionRequest{Prompt: p}))

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -185,7 +184,7 @@ func runEval(ctx context.Context, g *globalFlags, f *evalFlags, file string, std
 		return err
 	}
 	defer stop()
-	client := stichv1connect.NewSessionServiceClient(http.DefaultClient, server)
+	client := stichv1connect.NewSessionServiceClient(apiHTTP, server)
 	checker, err := runcheck.New("")
 	if err != nil {
 		fmt.Fprintf(stderr, "runtime check off: %v\n", err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"syscall"
@@ -37,7 +36,7 @@ func endpoints(flag string, values []string) ([]endpoint, error) {
 			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				return nil, usageError{fmt.Errorf("%s %q: want an http:// or https:// URL of a stich node", flag, raw)}
 			}
-			out = append(out, endpoint{url: raw, client: stichv1connect.NewSessionServiceClient(http.DefaultClient, raw)})
+			out = append(out, endpoint{url: raw, client: stichv1connect.NewSessionServiceClient(apiHTTP, raw)})
 		}
 	}
 	if len(out) == 0 {

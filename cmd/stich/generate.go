@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,7 +107,7 @@ func generate(ctx context.Context, g *globalFlags, f *generateFlags, prompt stri
 			return err
 		}
 		defer stop()
-		eps = []endpoint{{url: url, client: stichv1connect.NewSessionServiceClient(http.DefaultClient, url)}}
+		eps = []endpoint{{url: url, client: stichv1connect.NewSessionServiceClient(apiHTTP, url)}}
 	} else {
 		var err error
 		if eps, err = endpoints("--server", f.servers); err != nil {
@@ -238,6 +237,8 @@ func startEmbedded(ctx context.Context, g *globalFlags, models *modelFlags, stde
 	f := &serveFlags{data: dir, http: "127.0.0.1:0", nodeName: "embedded", region: "local",
 		gossipAddr: "127.0.0.1:0", actorAddr: "127.0.0.1:0", passivateAfter: 5 * time.Minute, shutdownGrace: 10 * time.Second,
 		replication: 1, // a private one-node cluster
+		embedded:    true,
+		edge:        edgeFlags{auth: "single"},
 		models:      *models,
 		// The embedded node writes the app to --out; it builds no preview.
 		sandbox: sandboxFlags{mode: "off", previewHTTP: "off", registry: defaultRegistry, uid: sandbox.DefaultUID, uids: 1, diskMB: 0}}

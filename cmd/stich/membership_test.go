@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,8 +52,8 @@ func TestUnnamedNodesOnOneHostJoin(t *testing.T) {
 	dataA, dataB := t.TempDir(), t.TempDir()
 	a := startNode(t, dataA, "--gossip-addr", "127.0.0.1:0")
 	b := startNode(t, dataB, "--gossip-addr", "127.0.0.1:0", "--join", a.gossip)
-	ma := &member{node: a, name: "a", admin: stichv1connect.NewAdminServiceClient(http.DefaultClient, a.url)}
-	mb := &member{node: b, name: "b", admin: stichv1connect.NewAdminServiceClient(http.DefaultClient, b.url)}
+	ma := &member{node: a, name: "a", admin: stichv1connect.NewAdminServiceClient(apiHTTP, a.url)}
+	mb := &member{node: b, name: "b", admin: stichv1connect.NewAdminServiceClient(apiHTTP, b.url)}
 	waitClusterSize(t, 2, ma, mb)
 	var names []string
 	for _, x := range []struct {
@@ -101,7 +100,7 @@ func TestJoinFailuresExit(t *testing.T) {
 		t.Fatalf("name conflict: last line %q, want it to name the conflict with %s", l, a.gossip)
 	}
 	// The first twin is unharmed.
-	admin := stichv1connect.NewAdminServiceClient(http.DefaultClient, a.url)
+	admin := stichv1connect.NewAdminServiceClient(apiHTTP, a.url)
 	if _, err := admin.GetClusterStatus(context.Background(), connect.NewRequest(&stichv1.GetClusterStatusRequest{})); err != nil {
 		t.Fatalf("the first node after the conflict: %v", err)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"syscall"
@@ -34,8 +33,8 @@ func startMember(t *testing.T, name, data, join string, extra ...string) *member
 	args = append(args, extra...)
 	n := startNode(t, data, args...)
 	return &member{node: n, name: name, data: data,
-		sessions: stichv1connect.NewSessionServiceClient(http.DefaultClient, n.url),
-		admin:    stichv1connect.NewAdminServiceClient(http.DefaultClient, n.url)}
+		sessions: stichv1connect.NewSessionServiceClient(apiHTTP, n.url),
+		admin:    stichv1connect.NewAdminServiceClient(apiHTTP, n.url)}
 }
 
 func waitClusterSize(t *testing.T, want int, ms ...*member) {

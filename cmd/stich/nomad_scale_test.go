@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -70,7 +69,7 @@ func TestNomadScaleDownLosesNothing(t *testing.T) {
 		return out
 	}
 	clusterSize := func(url string) (int, error) {
-		admin := stichv1connect.NewAdminServiceClient(http.DefaultClient, url)
+		admin := stichv1connect.NewAdminServiceClient(apiHTTP, url)
 		res, err := admin.GetClusterStatus(ctx, connect.NewRequest(&stichv1.GetClusterStatusRequest{}))
 		if err != nil {
 			return 0, err
@@ -113,7 +112,7 @@ func TestNomadScaleDownLosesNothing(t *testing.T) {
 		return nil
 	})
 	urls := nodes()
-	sessions := stichv1connect.NewSessionServiceClient(http.DefaultClient, urls["stich.stich[0]"])
+	sessions := stichv1connect.NewSessionServiceClient(apiHTTP, urls["stich.stich[0]"])
 
 	// Sessions until slot 2 owns at least three, all generating.
 	var ids []string

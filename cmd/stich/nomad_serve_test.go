@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/http"
 	"testing"
 	"time"
 
@@ -34,7 +33,7 @@ func TestServeRoutesToNomadModelServers(t *testing.T) {
 	n := startNode(t, t.TempDir(), "--nomad-models", "--nomad-addr", srv.URL, "--model", "gpt-test", "--create-limit", "0")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	sessions := stichv1connect.NewSessionServiceClient(http.DefaultClient, n.url)
+	sessions := stichv1connect.NewSessionServiceClient(apiHTTP, n.url)
 	res, err := sessions.CreateSession(ctx, connect.NewRequest(&stichv1.CreateSessionRequest{Prompt: "a tracker of things with name, count and done"}))
 	if err != nil {
 		t.Fatal(err)

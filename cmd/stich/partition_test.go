@@ -114,7 +114,7 @@ func (l *netLab) client(i int) *http.Client {
 		r := <-ch
 		return r.c, r.err
 	}
-	return &http.Client{Transport: &http.Transport{DialContext: dial, DisableKeepAlives: false}}
+	return &http.Client{Transport: tokenTransport{base: &http.Transport{DialContext: dial, DisableKeepAlives: false}}}
 }
 
 // TestPartitionMinorityCannotWrite puts 3 nodes (R = 3) in their own

@@ -75,7 +75,7 @@ func TestScaffoldPreviewInChromium(t *testing.T) {
 	n := startBuildingNode(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	c := stichv1connect.NewSessionServiceClient(http.DefaultClient, n.url)
+	c := stichv1connect.NewSessionServiceClient(apiHTTP, n.url)
 	res, err := c.CreateSession(ctx, connect.NewRequest(&stichv1.CreateSessionRequest{Prompt: "a recipe tracker with ingredients and ratings"}))
 	if err != nil {
 		t.Fatal(err)

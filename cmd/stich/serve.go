@@ -57,6 +57,10 @@ type serveFlags struct {
 	models         modelFlags
 	nomadModels    nomadModelFlags
 	sandbox        sandboxFlags
+	edge           edgeFlags
+	// embedded marks the private node of `stich generate`: its owner key
+	// stays in this process (no key file, no sign-in link).
+	embedded bool
 }
 
 func newServeCmd(g *globalFlags) *cobra.Command {
@@ -119,6 +123,7 @@ generations resume when the node starts again.`,
 	f.models.register(fl)
 	f.nomadModels.register(fl)
 	f.sandbox.register(fl)
+	f.edge.register(fl)
 	fl.DurationVar(&f.scaffoldDelay, "scaffold-chunk-delay", 0, "pace the scaffold generator's streamed chunks like a model (e.g. 20ms); 0 streams at once")
 	return cmd
 }
@@ -211,6 +216,9 @@ func (f *serveFlags) nodeConfig(log *slog.Logger) (cluster.Config, error) {
 		errs = append(errs, errors.New("--create-limit and --create-daily-limit must not be negative"))
 	}
 	errs = append(errs, f.sandbox.validate()...)
+	if _, err := f.edge.config(); err != nil {
+		errs = append(errs, err)
+	}
 	if strings.TrimSpace(f.data) == "" {
 		errs = append(errs, errors.New("--data must name a folder"))
 	}
@@ -382,7 +390,11 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	}()
 	ctx, leave := context.WithCancel(ctx)
 	defer leave()
-	srv, err := rpc.New(rt, rpc.Config{Addr: f.http, Listener: ln, CreateLimit: f.createRule(), Logger: log, Version: version,
+	edge, err := f.edge.config()
+	if err != nil {
+		return usageError{err}
+	}
+	srv, err := rpc.New(rt, rpc.Config{Addr: f.http, Edge: edge, Listener: ln, CreateLimit: f.createRule(), Logger: log, Version: version,
 		ModelEndpoints: endpoints, ActionModels: actionModels, DefaultModel: defaultModel, Previews: acfg.Previews,
 		OnLeave: func() {
 			log.Info("leave requested by an operator")
@@ -393,6 +405,17 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	}
 	if err := srv.Listen(); err != nil {
 		return err
+	}
+	if err := ensureOwner(ctx, srv, f.nodeName, f.embedded, log); err != nil {
+		return fmt.Errorf("owner account: %w", err)
+	}
+	signIn := ""
+	if !f.embedded {
+		link, err := srv.NewSignInLink()
+		if err != nil {
+			return err
+		}
+		signIn = "http://" + srv.Addr() + link
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve() }()
@@ -409,7 +432,10 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	}
 	log.Info("stich is ready", "url", "http://"+srv.Addr(), "data", f.data, "provider", rt.DefaultProvider().Label(),
 		"preview_url", acfg.Previews.URL("SESSION"), "preview_domain", previewBase(acfg.Previews), "builds", acfg.Builds != nil,
-		"builds_off", acfg.BuildsDisabled)
+		"builds_off", acfg.BuildsDisabled, "sign_in_url", signIn)
+	if signIn != "" {
+		log.Info("open this link to sign in to the web UI (it works once, for 24 h)", "url", signIn)
+	}
 	if ready != nil {
 		ready(srv.Addr())
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -20,7 +19,7 @@ import (
 )
 
 func sessionClient(server string) stichv1connect.SessionServiceClient {
-	return stichv1connect.NewSessionServiceClient(http.DefaultClient, strings.TrimRight(server, "/"))
+	return stichv1connect.NewSessionServiceClient(apiHTTP, strings.TrimRight(server, "/"))
 }
 
 func parseVersion(s string) (uint32, error) {

@@ -31,6 +31,7 @@ var targets = map[string]float64{
 	"BenchmarkGrainCall":       1.5,
 	"BenchmarkEventAppend":     1.2,
 	"BenchmarkWatchFanOut":     1.2,
+	"BenchmarkGetSessionAuth":  1.1,
 	"BenchmarkGrainActivation": 1.5,
 	"BenchmarkPreview":         0.1,
 	"BenchmarkOriginRouting":   1.1,

@@ -240,7 +240,11 @@ func (s *Server) taskEnv(job *api.Job, g *api.TaskGroup, a *alloc, t *api.Task) 
 		"NOMAD_JOB_ID": *job.ID, "NOMAD_JOB_NAME": *job.Name, "NOMAD_DC": a.node.Datacenter, "NOMAD_REGION": "global",
 		"NOMAD_NAMESPACE": "default", "NOMAD_SHORT_ALLOC_ID": a.id[:8],
 	}
-	for _, k := range []string{"PATH", "HOME", "TMPDIR"} {
+	// A Nomad client passes its own environment on to raw_exec tasks
+	// (less its env.denylist); the fake passes the part tasks here need,
+	// XDG_CONFIG_HOME among it so that a stich node keeps its owner key
+	// where the test's CLI looks for it.
+	for _, k := range []string{"PATH", "HOME", "TMPDIR", "XDG_CONFIG_HOME"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env[k] = v
 		}

@@ -1,7 +1,8 @@
 // Harness for the end-to-end tests: a real `stich serve` process and
 // Debian's Chromium driven by playwright-core.
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdtempSync, mkdirSync, existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -60,7 +61,7 @@ export function startServer(bin, { data, http = "127.0.0.1:0", chunkDelay = "5ms
   } else {
     args.push("--sandbox", "off");
   }
-  const proc = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
+  const proc = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, XDG_CONFIG_HOME: configDir } });
   const logs = [];
   const exited = new Promise((res) => proc.once("exit", (code, signal) => res({ code, signal })));
   return new Promise((res, rej) => {
@@ -78,7 +79,9 @@ export function startServer(bin, { data, http = "127.0.0.1:0", chunkDelay = "5ms
       }
       if (rec.msg === "stich is ready") {
         clearTimeout(timer);
-        res({ url: rec.url, previewBase: rec.preview_domain, proc, logs, exited });
+        const server = { url: rec.url, previewBase: rec.preview_domain, signInUrl: rec.sign_in_url, proc, logs, exited };
+        primaryServer ??= server;
+        res(server);
       }
     });
     exited.then(({ code, signal }) => {
@@ -97,6 +100,26 @@ export function startServer(bin, { data, http = "127.0.0.1:0", chunkDelay = "5ms
 export function appUrl(server, id) {
   const base = new URL(server.previewBase);
   return `${base.protocol}//${id.replace(".", "--")}.${base.host}/`;
+}
+
+/** configDir is the config folder of the servers started here: they save their owner's API key in it. */
+const configDir = join(tmp, "config");
+let primaryServer;
+
+/** ownerKey is the API key the server at url saved for its owner (as the CLI finds it). */
+export function ownerKey(url) {
+  const u = new URL(url);
+  return readFileSync(join(configDir, "stich", "keys", `${u.hostname}_${u.port}`), "utf8").trim();
+}
+
+/** signIn gives a browser context the session cookies of the server's owner (its API key serves as a browser session). */
+export async function signIn(context, server) {
+  const key = ownerKey(server.url);
+  const csrf = createHash("sha256").update(`stich csrf\0${key}`).digest("hex").slice(0, 32);
+  await context.addCookies([
+    { name: "stich_session", value: key, url: server.url, httpOnly: true, sameSite: "Lax" },
+    { name: "stich_csrf", value: csrf, url: server.url, sameSite: "Strict" },
+  ]);
 }
 
 /** stopServer sends SIGTERM and waits for the process to exit (SIGKILL after 20 s). */
@@ -121,8 +144,9 @@ export function launchBrowser() {
  * newPage opens a page that records console errors and failed requests, so
  * tests can assert the UI stayed clean (CSP violations show up there too).
  */
-export async function newPage(browser, { width = 1280, height = 800, colorScheme = "light" } = {}) {
+export async function newPage(browser, { width = 1280, height = 800, colorScheme = "light", server = primaryServer, signedIn = true } = {}) {
   const context = await browser.newContext({ viewport: { width, height }, colorScheme });
+  if (signedIn && server) await signIn(context, server);
   const page = await context.newPage();
   page.errors = [];
   page.on("pageerror", (e) => page.errors.push(`pageerror: ${e.message}`));
@@ -142,7 +166,7 @@ export async function shot(page, name) {
 export async function rpc(url, method, body) {
   const res = await fetch(`${url}/stich.v1.${method}`, {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${ownerKey(url)}` },
     body: JSON.stringify(body),
   });
   const json = await res.json();

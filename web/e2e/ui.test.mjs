@@ -11,6 +11,7 @@ import {
   freePort,
   launchBrowser,
   newPage,
+  ownerKey,
   rpc,
   shot,
   startServer,
@@ -86,6 +87,29 @@ async function checkFilesMatchServer(page, url, id) {
 }
 
 describe("stich web UI", () => {
+  it("sign-in: a browser without a session sees the sign-in page; the printed link signs it in once", T, async () => {
+    const page = await newPage(browser, { signedIn: false });
+    await page.goto(server.url);
+    await page.getByTestId("sign-in").getByRole("heading", { name: "Sign in to stich" }).waitFor();
+    await shot(page, "00-sign-in");
+    assert.ok(server.signInUrl, "the node prints a sign-in link");
+    await page.goto(server.signInUrl);
+    await page.waitForURL(`${server.url}/`);
+    await page.locator("#prompt").waitFor();
+    const cookies = await page.context().cookies(server.url);
+    const session = cookies.find((c) => c.name === "stich_session");
+    assert.ok(session?.httpOnly && session.sameSite === "Lax", "the session cookie is HttpOnly, SameSite=Lax");
+    // The link works once.
+    const again = await newPage(browser, { signedIn: false });
+    const res = await again.goto(server.signInUrl);
+    assert.equal(res.status(), 401);
+    // A call without the CSRF token is refused even with the cookie.
+    const noCsrf = await page.evaluate(async () => (await fetch("/stich.v1.SessionService/ListSessions", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" })).status);
+    assert.equal(noCsrf, 403);
+    await again.context().close();
+    await page.context().close();
+  });
+
   it("home: time to interactive, provider label after the first app, keyboard", T, async () => {
     const page = await newPage(browser);
     const t0 = Date.now();
@@ -291,7 +315,7 @@ describe("stich web UI", () => {
     await row.waitFor({ state: "detached" });
     const gone = await fetch(`${server.url}/stich.v1.SessionService/GetSession`, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${ownerKey(server.url)}` },
       body: JSON.stringify({ sessionId: id }),
     });
     assert.equal(gone.status, 404, "the deleted session answers NotFound");
@@ -434,7 +458,7 @@ describe("stich web UI", () => {
     const port = await freePort();
     const data = join(tmp, "data-restart");
     let srv = await startServer(bin, { data, http: `127.0.0.1:${port}`, chunkDelay: "25ms" });
-    const page = await newPage(browser);
+    const page = await newPage(browser, { server: srv });
     try {
       const id = await createApp(page, srv.url);
       await page.waitForFunction(() => document.querySelectorAll(".tree-row.file").length >= 4);

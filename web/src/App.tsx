@@ -1,4 +1,5 @@
 import { useEffect, useState } from "react";
+import { admin, onAuthChange } from "./api";
 import { ErrorBoundary } from "./components/ErrorBoundary";
 import { AppsPage } from "./pages/Apps";
 import { ClusterPage } from "./pages/Cluster";
@@ -6,6 +7,7 @@ import { HomePage } from "./pages/Home";
 import { NotFoundPage } from "./pages/NotFound";
 import { SessionPage } from "./pages/Session";
 import { SettingsPage } from "./pages/Settings";
+import { SignInPage } from "./pages/SignIn";
 import { Link, usePath } from "./router";
 import { getTheme, setTheme } from "./theme";
 
@@ -39,8 +41,20 @@ function ThemeToggle() {
   );
 }
 
+/** useSignedOut follows the server's answer to whether this browser is signed in. */
+function useSignedOut(): boolean {
+  const [out, setOut] = useState(false);
+  useEffect(() => onAuthChange(setOut), []);
+  useEffect(() => {
+    // Any call tells; a page that makes none (Settings) still learns at once.
+    admin.getServerInfo({}).catch(() => {});
+  }, []);
+  return out;
+}
+
 export function App() {
   const path = usePath();
+  const signedOut = useSignedOut();
   const nav = [
     { href: "/", label: "New app" },
     { href: "/apps", label: "Apps" },
@@ -70,7 +84,7 @@ export function App() {
         <ThemeToggle />
       </header>
       <main id="main" tabIndex={-1}>
-        <ErrorBoundary resetKey={path}>{route(path)}</ErrorBoundary>
+        <ErrorBoundary resetKey={path}>{signedOut ? <SignInPage /> : route(path)}</ErrorBoundary>
       </main>
     </>
   );

@@ -1,6 +1,6 @@
 // The only way the UI talks to stich: Connect clients generated from proto/
 // (protoc-gen-es, src/gen) over connect-web's fetch transport, same origin.
-import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { SessionService } from "./gen/stich/v1/session_pb";
 import { AdminService } from "./gen/stich/v1/admin_pb";
@@ -10,8 +10,47 @@ export function origin(): string {
   return typeof window === "undefined" ? "http://localhost" : window.location.origin;
 }
 
+/** csrfToken is the CSRF token of the browser session (a cookie only this origin's pages can read), or "". */
+export function csrfToken(): string {
+  if (typeof document === "undefined") return "";
+  const m = /(?:^|;\s*)stich_csrf=([^;]*)/.exec(document.cookie);
+  return m ? decodeURIComponent(m[1]) : "";
+}
+
+type AuthListener = (signedOut: boolean) => void;
+const authListeners = new Set<AuthListener>();
+let signedOut = false;
+
+/** onAuthChange calls listener whenever the server says the browser is not (or again) signed in. */
+export function onAuthChange(listener: AuthListener): () => void {
+  authListeners.add(listener);
+  listener(signedOut);
+  return () => authListeners.delete(listener);
+}
+
+function setSignedOut(v: boolean) {
+  if (v === signedOut) return;
+  signedOut = v;
+  for (const l of authListeners) l(v);
+}
+
+/** withCredentials sends the CSRF token with every call and notices when the server asks to sign in. */
+const withCredentials: Interceptor = (next) => async (req) => {
+  const token = csrfToken();
+  if (token) req.header.set("X-CSRF-Token", token);
+  try {
+    const res = await next(req);
+    setSignedOut(false);
+    return res;
+  } catch (err) {
+    if (err instanceof ConnectError && err.code === Code.Unauthenticated) setSignedOut(true);
+    throw err;
+  }
+};
+
 const transport = createConnectTransport({
   baseUrl: origin(),
+  interceptors: [withCredentials],
   // JSON keeps requests readable in the browser's network panel; events are
   // small and the server compresses only bodies over 1 KiB.
   useBinaryFormat: false,
@@ -82,6 +121,8 @@ export function describe(err: unknown, action: string): Problem {
       case Code.Unavailable:
       case Code.DeadlineExceeded:
         return { code, title: `The server could not ${action} right now`, detail: message, retryable: true };
+      case Code.Unauthenticated:
+        return { code, title: "Sign in required", detail: "Open the sign-in link that stich serve printed when it started.", retryable: false };
       case Code.Canceled:
         return { code, title: "Cancelled", detail: message, retryable: true };
       default:

@@ -31,6 +31,8 @@ describe("download addresses", () => {
     expect(downloadUrl("s-abc", 3)).toBe("/api/sessions/s-abc/download.zip?version=3");
     expect(downloadUrl("s-abc", 0)).toBe("/api/sessions/s-abc/download.zip");
     expect(downloadUrl("a/b")).toBe("/api/sessions/a%2Fb/download.zip");
+    expect(downloadUrl("s-abc", 3, "tok")).toBe("/api/sessions/s-abc/download.zip?version=3&csrf=tok");
+    expect(downloadUrl("s-abc", 0, "tok")).toBe("/api/sessions/s-abc/download.zip?csrf=tok");
   });
 });
 

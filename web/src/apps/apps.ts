@@ -20,9 +20,14 @@ export function normalizeTitle(raw: string): string {
 }
 
 /** downloadUrl is the zip of an app's current files, or of one version (rpc/download.go). */
-export function downloadUrl(sessionId: string, version?: number): string {
+export function downloadUrl(sessionId: string, version?: number, csrf = ""): string {
   const base = `/api/sessions/${encodeURIComponent(sessionId)}/download.zip`;
-  return version && version > 0 ? `${base}?version=${version}` : base;
+  const q = new URLSearchParams();
+  if (version && version > 0) q.set("version", String(version));
+  // A download is a plain GET that acts for the signed-in browser: it carries the CSRF token (api.csrfToken).
+  if (csrf) q.set("csrf", csrf);
+  const qs = q.toString();
+  return qs ? `${base}?${qs}` : base;
 }
 
 /** AppsState is what the apps screen knows: the pages loaded so far. */

@@ -1,6 +1,6 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { useState } from "react";
-import { describe, sessions, type Problem } from "../api";
+import { csrfToken, describe, sessions, type Problem } from "../api";
 import type { FileDiff, Version } from "../gen/stich/v1/session_pb";
 import { downloadUrl } from "../apps/apps";
 import { formatBytes } from "../session/reducer";
@@ -67,7 +67,7 @@ export function VersionsPanel({ sessionId, versions, idle }: Props) {
         <span className="muted small">
           {versions.length} version{versions.length === 1 ? "" : "s"}; each download is a zip of the files under one folder.
         </span>
-        <a className="btn small primary" href={downloadUrl(sessionId)} download data-testid="download-current">
+        <a className="btn small primary" href={downloadUrl(sessionId, 0, csrfToken())} download data-testid="download-current">
           Download current files (ZIP)
         </a>
       </div>
@@ -83,7 +83,7 @@ export function VersionsPanel({ sessionId, versions, idle }: Props) {
               {v.createdAt ? timestampDate(v.createdAt).toLocaleString() : ""} · {v.files} files · {formatBytes(Number(v.bytes))}
             </div>
             <div className="row wrap">
-              <a className="btn small" href={downloadUrl(sessionId, v.number)} download aria-label={`Download v${v.number} as a zip`}>
+              <a className="btn small" href={downloadUrl(sessionId, v.number, csrfToken())} download aria-label={`Download v${v.number} as a zip`}>
                 Download ZIP
               </a>
               {v.number > 1 && (

@@ -1,6 +1,6 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { useCallback, useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
-import { describe, sessions, type Problem } from "../api";
+import { csrfToken, describe, sessions, type Problem } from "../api";
 import { appendPage, ago, displayTitle, downloadUrl, emptyApps, normalizeTitle, removed, renamed, TITLE_MAX, titleProblem, type AppsState } from "../apps/apps";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { ProblemBox } from "../components/ProblemBox";
@@ -120,7 +120,7 @@ function AppRow({ app, onRenamed, onDelete }: { app: AppSummary; onRenamed: (a: 
             Rename
           </button>
           {app.version > 0 ? (
-            <a className="btn small" href={downloadUrl(app.sessionId)} download aria-label={`Download ${title} as a zip`}>
+            <a className="btn small" href={downloadUrl(app.sessionId, 0, csrfToken())} download aria-label={`Download ${title} as a zip`}>
               Download ZIP
             </a>
           ) : null}
@@ -233,7 +233,7 @@ function DeleteDialog({ app, onDone }: { app: AppSummary; onDone: (gone: boolean
       </p>
       {app.version > 0 && (
         <p className="muted small">
-          Want a copy first? <a href={downloadUrl(app.sessionId)} download>Download the files as a zip</a>.
+          Want a copy first? <a href={downloadUrl(app.sessionId, 0, csrfToken())} download>Download the files as a zip</a>.
         </p>
       )}
       {problem && <ProblemBox problem={problem} />}

@@ -1,0 +1,178 @@
+package actors
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/stichdev/stich/cluster"
+	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
+)
+
+// KindUser is the user grain kind; its identity is the user id.
+const KindUser = "user"
+
+// maxAPIKeys bounds the live API keys of one user.
+const maxAPIKeys = 100
+
+const keyUser = "user"
+
+// userGrain is one user: profile, role, plan, password hash and the
+// SHA-256 of each live API key. The record is durable (replicated like
+// every durable grain), small, and held whole in memory while active.
+type userGrain struct {
+	rt  *Runtime
+	ref *cluster.GrainRef
+	rec *actorsv1.UserRecord // nil: not loaded; empty id: no such user
+}
+
+func newUserGrain(rt *Runtime, ref *cluster.GrainRef) *userGrain {
+	return &userGrain{rt: rt, ref: ref}
+}
+
+func (g *userGrain) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		ctx.SetReceiveTimeout(g.ref.Node.PassivateAfter())
+	case *actor.ReceiveTimeout:
+		if !g.ref.Passivate(ctx) {
+			ctx.SetReceiveTimeout(g.ref.Node.PassivateAfter())
+		}
+	case *actorsv1.AlarmFired:
+		ctx.Respond(&actorsv1.AlarmAck{})
+	case proto.Message:
+		if err := g.load(); err != nil {
+			g.rt.log.Error("user load failed", "user", g.ref.Identity, "err", err)
+			ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_UNAVAILABLE, "the account %s cannot be read from storage; retry later", g.ref.Identity))
+			return
+		}
+		ctx.Respond(g.handle(m))
+	}
+}
+
+func (g *userGrain) load() error {
+	if g.rec != nil {
+		return nil
+	}
+	rec := &actorsv1.UserRecord{}
+	b, err := g.ref.Store.Get(keyUser)
+	switch {
+	case errors.Is(err, cluster.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("actors: read user: %w", err)
+	default:
+		if err := proto.Unmarshal(b, rec); err != nil {
+			return fmt.Errorf("actors: decode user: %w", err)
+		}
+	}
+	g.rec = rec
+	return nil
+}
+
+func (g *userGrain) save(next *actorsv1.UserRecord) *actorsv1.GrainError {
+	b, err := proto.Marshal(next)
+	if err == nil {
+		err = g.ref.Store.Put(keyUser, b)
+	}
+	if err != nil {
+		return writeErr("save user", err)
+	}
+	g.rec = next
+	return nil
+}
+
+func (g *userGrain) notFound() *actorsv1.GrainError {
+	return grainErr(actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND, "no account %s", g.ref.Identity)
+}
+
+func (g *userGrain) handle(msg proto.Message) proto.Message {
+	exists := g.rec.GetId() != ""
+	switch m := msg.(type) {
+	case *actorsv1.EnsureUser:
+		if exists {
+			return &actorsv1.UserReply{User: g.rec}
+		}
+		next := proto.Clone(m.GetTemplate()).(*actorsv1.UserRecord)
+		next.Id, next.ApiKeys = g.ref.Identity, nil
+		if next.GetRole() == actorsv1.UserRole_USER_ROLE_UNSPECIFIED {
+			next.Role = actorsv1.UserRole_USER_ROLE_USER
+		}
+		next.CreatedAt = timestamppb.New(g.rt.cfg.Now())
+		if err := g.save(next); err != nil {
+			return err
+		}
+		return &actorsv1.UserReply{User: next}
+	case *actorsv1.GetUser:
+		if !exists {
+			return g.notFound()
+		}
+		return &actorsv1.UserReply{User: g.rec}
+	case *actorsv1.CheckAPIKey:
+		// NB: an unknown user and an unknown or wrong key answer the same.
+		reply := &actorsv1.CheckAPIKeyReply{}
+		now := g.rt.cfg.Now()
+		for _, k := range g.rec.GetApiKeys() {
+			live := k.GetExpiresAt() == nil || now.Before(k.GetExpiresAt().AsTime())
+			if live && k.GetId() == m.GetKeyId() && subtle.ConstantTimeCompare([]byte(k.GetHash()), []byte(m.GetHash())) == 1 {
+				reply.Valid, reply.Role = true, g.rec.GetRole()
+			}
+		}
+		return reply
+	case *actorsv1.AddAPIKey:
+		if !exists {
+			return g.notFound()
+		}
+		k := m.GetKey()
+		if len(k.GetId()) != 16 || len(k.GetHash()) != 64 {
+			return grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "a key needs a 16-digit id and a SHA-256")
+		}
+		next := proto.Clone(g.rec).(*actorsv1.UserRecord)
+		now := g.rt.cfg.Now()
+		// Expired keys (ended browser sessions) make room.
+		next.ApiKeys = slices.DeleteFunc(next.ApiKeys, func(k *actorsv1.APIKeyRecord) bool {
+			return k.GetExpiresAt() != nil && !now.Before(k.GetExpiresAt().AsTime())
+		})
+		if len(next.GetApiKeys()) >= maxAPIKeys {
+			return grainErr(actorsv1.ErrorCode_ERROR_CODE_RESOURCE_EXHAUSTED, "%s has %d API keys and sessions, the most allowed; revoke one first", g.ref.Identity, maxAPIKeys)
+		}
+		k = proto.Clone(k).(*actorsv1.APIKeyRecord)
+		k.CreatedAt = timestamppb.New(now)
+		next.ApiKeys = append(next.ApiKeys, k)
+		if err := g.save(next); err != nil {
+			return err
+		}
+		return &actorsv1.UserReply{User: next}
+	case *actorsv1.RevokeAPIKey:
+		if !exists {
+			return g.notFound()
+		}
+		next := proto.Clone(g.rec).(*actorsv1.UserRecord)
+		next.ApiKeys = nil
+		for _, k := range g.rec.GetApiKeys() {
+			if k.GetId() != m.GetKeyId() {
+				next.ApiKeys = append(next.ApiKeys, k)
+			}
+		}
+		if len(next.ApiKeys) == len(g.rec.GetApiKeys()) {
+			return grainErr(actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND, "%s has no API key %s", g.ref.Identity, m.GetKeyId())
+		}
+		if err := g.save(next); err != nil {
+			return err
+		}
+		return &actorsv1.UserReply{User: next}
+	}
+	return grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "user grain does not handle %T", msg)
+}
+
+// EnsureUser creates the user id from template unless it exists, and
+// returns the stored record.
+func EnsureUser(ctx context.Context, n *cluster.Node, id string, template *actorsv1.UserRecord) (*actorsv1.UserRecord, error) {
+	r, err := Call[*actorsv1.UserReply](ctx, n, KindUser, id, &actorsv1.EnsureUser{Template: template})
+	return r.GetUser(), err
+}

@@ -1,0 +1,379 @@
+package rpc
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/stichdev/stich/actors"
+	"github.com/stichdev/stich/auth"
+	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
+)
+
+// Authentication at the edge (after the checks of rpc/edge.go):
+//
+//  1. A request proves who it is with "Authorization: Bearer KEY" (programs
+//     and the CLI) or with the session cookie a browser got from a sign-in
+//     link. Either is an API key (package auth); the user grain says whether
+//     it is live. No address, header or port grants anything.
+//  2. A cookie-authenticated request must also carry the CSRF token (the
+//     X-CSRF-Token header, or a csrf query parameter on a plain GET that
+//     acts, such as a download); the token derives from the session, and
+//     only pages of the server's own origin can read it (a SameSite=Strict
+//     cookie readable by script).
+//  3. Presented credentials that are malformed, unknown, revoked or expired
+//     are refused with unauthenticated, whatever the route; a request with
+//     none is anonymous, and the route's policy (rpc/policy.go) decides.
+//  4. Live keys are remembered for [keyCacheTTL]: revoking a key takes
+//     effect on every node within that time.
+
+const (
+	// OwnerID is the user id of the single owner of a node in --auth
+	// single mode; it is also the owner of sessions made before accounts.
+	OwnerID = actors.LocalOwner
+
+	sessionCookie = "stich_session"
+	csrfCookie    = "stich_csrf"
+	csrfHeader    = "X-CSRF-Token"
+	// browserSessionTTL is how long a browser stays signed in.
+	browserSessionTTL = 30 * 24 * time.Hour
+	// signInLinkTTL is how long a printed sign-in link stays usable.
+	signInLinkTTL = 24 * time.Hour
+	// keyCacheTTL is how long a verified key is trusted without asking its
+	// user grain again.
+	keyCacheTTL = 5 * time.Second
+	// keyCacheMax bounds the cache (it is cleared when full).
+	keyCacheMax = 10000
+)
+
+// authenticator turns credentials into a [auth.Principal].
+type authenticator struct {
+	rt  *actors.Runtime
+	log *slog.Logger
+	now func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]cachedKey // by key hash
+	links map[string]time.Time // sign-in link hash -> expiry
+}
+
+type cachedKey struct {
+	p       *auth.Principal
+	expires time.Time
+}
+
+func newAuthenticator(rt *actors.Runtime, log *slog.Logger) *authenticator {
+	return &authenticator{rt: rt, log: log, now: time.Now, cache: map[string]cachedKey{}, links: map[string]time.Time{}}
+}
+
+// errUnauthenticated is the one answer to bad credentials: it does not say
+// which part was wrong.
+var errUnauthenticated = connect.NewError(connect.CodeUnauthenticated,
+	errors.New("the credentials are not valid (malformed, unknown, revoked or expired); sign in again or use a current API key"))
+
+// verify checks an API key (or browser session token).
+func (a *authenticator) verify(ctx context.Context, token, via string) (*auth.Principal, error) {
+	k, err := auth.ParseAPIKey(token)
+	if err != nil {
+		return nil, errUnauthenticated
+	}
+	now := a.now()
+	a.mu.Lock()
+	c, ok := a.cache[k.Hash]
+	a.mu.Unlock()
+	if ok && now.Before(c.expires) {
+		return &auth.Principal{UserID: c.p.UserID, Role: c.p.Role, Via: via}, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	r, err := actors.Call[*actorsv1.CheckAPIKeyReply](ctx, a.rt.Node, actors.KindUser, k.UserID, &actorsv1.CheckAPIKey{KeyId: k.KeyID, Hash: k.Hash})
+	if err != nil {
+		return nil, fmt.Errorf("rpc: check key: %w", err)
+	}
+	if !r.GetValid() {
+		return nil, errUnauthenticated
+	}
+	p := &auth.Principal{UserID: k.UserID, Role: auth.RoleUser, Via: via}
+	if r.GetRole() == actorsv1.UserRole_USER_ROLE_ADMIN {
+		p.Role = auth.RoleAdmin
+	}
+	a.mu.Lock()
+	if len(a.cache) >= keyCacheMax {
+		clear(a.cache)
+	}
+	a.cache[k.Hash] = cachedKey{p: p, expires: now.Add(keyCacheTTL)}
+	a.mu.Unlock()
+	return p, nil
+}
+
+// forget drops a key from the cache (it was revoked here).
+func (a *authenticator) forget(token string) {
+	if k, err := auth.ParseAPIKey(token); err == nil {
+		a.mu.Lock()
+		delete(a.cache, k.Hash)
+		a.mu.Unlock()
+	}
+}
+
+// csrfToken derives a browser session's CSRF token.
+func csrfToken(sessionToken string) string {
+	sum := sha256.Sum256([]byte("stich csrf\x00" + sessionToken))
+	return hex.EncodeToString(sum[:16])
+}
+
+// wrap resolves the caller of every request (see the rules above). A
+// refusal is written here for plain HTTP routes; for RPCs it travels in the
+// context to the authorizer, which answers in the caller's protocol.
+func (a *authenticator) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, cerr := a.resolve(r)
+		ctx := r.Context()
+		switch {
+		case cerr != nil && !rpcPath.MatchString(r.URL.Path):
+			writeError(w, cerr)
+			return
+		case cerr != nil:
+			ctx = context.WithValue(ctx, authFailureKey{}, cerr)
+		case p != nil:
+			ctx = auth.NewContext(ctx, p)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+type authFailureKey struct{}
+
+// authFailure is the refusal of a request's credentials, if any.
+func authFailure(ctx context.Context) *connect.Error {
+	e, _ := ctx.Value(authFailureKey{}).(*connect.Error)
+	return e
+}
+
+// audit logs a security event: one line whose "audit" attribute names the
+// event, with the client's address (never a secret).
+func audit(ctx context.Context, log *slog.Logger, event string, attrs ...any) {
+	log.LogAttrs(ctx, slog.LevelInfo, "security event", append([]slog.Attr{slog.String("audit", event),
+		slog.String("client", ClientAddr(ctx))}, argsToAttrs(attrs)...)...)
+}
+
+func argsToAttrs(args []any) []slog.Attr {
+	var out []slog.Attr
+	for i := 0; i+1 < len(args); i += 2 {
+		k, _ := args[i].(string)
+		out = append(out, slog.Any(k, args[i+1]))
+	}
+	return out
+}
+
+// resolve returns the request's principal (nil: anonymous) or why its
+// credentials are refused (audited).
+func (a *authenticator) resolve(r *http.Request) (*auth.Principal, *connect.Error) {
+	p, cerr, via := a.resolveCredentials(r)
+	if cerr != nil {
+		event := "credentials_refused"
+		if cerr.Code() == connect.CodePermissionDenied {
+			event = "csrf_refused"
+		}
+		audit(r.Context(), a.log, event, "via", via, "path", r.URL.Path, "code", cerr.Code().String())
+	}
+	return p, cerr
+}
+
+func (a *authenticator) resolveCredentials(r *http.Request) (*auth.Principal, *connect.Error, string) {
+	var p *auth.Principal
+	var err error
+	via := ""
+	if h := r.Header.Get("Authorization"); h != "" {
+		token := auth.BearerToken(h)
+		if token == "" {
+			return nil, connect.NewError(connect.CodeUnauthenticated, errors.New(`the Authorization header must be "Bearer API_KEY"`)), "api-key"
+		}
+		via = "api-key"
+		p, err = a.verify(r.Context(), token, via)
+	} else if c, cerr := r.Cookie(sessionCookie); cerr == nil && c.Value != "" {
+		via = "browser"
+		sent := r.Header.Get(csrfHeader)
+		if sent == "" {
+			sent = r.URL.Query().Get("csrf")
+		}
+		if subtle.ConstantTimeCompare([]byte(sent), []byte(csrfToken(c.Value))) != 1 {
+			return nil, connect.NewError(connect.CodePermissionDenied, errors.New("missing or wrong CSRF token: reload the page")), via
+		}
+		p, err = a.verify(r.Context(), c.Value, via)
+	}
+	if err != nil {
+		var ce *connect.Error
+		if !errors.As(err, &ce) {
+			ce = connect.NewError(connect.CodeUnavailable, errors.New("credentials cannot be checked now; retry"))
+		}
+		return nil, ce, via
+	}
+	return p, nil, via
+}
+
+// NewSignInLink makes a single-use sign-in path ("/auth/signin?token=...")
+// for the owner, valid for [signInLinkTTL] on this node.
+func (s *Server) NewSignInLink() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("rpc: random: %w", err)
+	}
+	token := base64.RawURLEncoding.EncodeToString(b[:])
+	sum := sha256.Sum256([]byte(token))
+	a := s.auth
+	a.mu.Lock()
+	now := a.now()
+	for h, exp := range a.links {
+		if !now.Before(exp) {
+			delete(a.links, h)
+		}
+	}
+	a.links[hex.EncodeToString(sum[:])] = now.Add(signInLinkTTL)
+	a.mu.Unlock()
+	return "/auth/signin?token=" + token, nil
+}
+
+// takeLink consumes a sign-in link token; false if unknown, used or expired.
+func (a *authenticator) takeLink(token string) bool {
+	sum := sha256.Sum256([]byte(token))
+	h := hex.EncodeToString(sum[:])
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	exp, ok := a.links[h]
+	delete(a.links, h)
+	return ok && a.now().Before(exp)
+}
+
+// signIn serves GET /auth/signin?token=T: a valid link starts a browser
+// session for the owner (cookie) and redirects to the UI; any other token
+// gets the sign-in page's explanation.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	if !s.auth.takeLink(r.URL.Query().Get("token")) {
+		audit(r.Context(), s.log, "sign_in_refused", "via", "sign-in link")
+		writeError(w, connect.NewError(connect.CodeUnauthenticated,
+			errors.New("this sign-in link is not valid: it was used already, has expired, or is mistyped; the node prints a new one when it starts")))
+		return
+	}
+	token, err := s.issueKey(r.Context(), OwnerID, "browser session", browserSessionTTL)
+	if err != nil {
+		writeError(w, connect.NewError(connect.CodeUnavailable, errors.New("the session could not be saved; retry the link")))
+		s.log.Warn("sign-in failed", "err", err)
+		return
+	}
+	secure := r.TLS != nil
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: int(browserSessionTTL / time.Second)})
+	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: csrfToken(token), Path: "/", Secure: secure,
+		SameSite: http.SameSiteStrictMode, MaxAge: int(browserSessionTTL / time.Second)})
+	audit(r.Context(), s.log, "sign_in", "user", OwnerID, "via", "sign-in link")
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// signOut serves POST /auth/signout: the browser session is revoked and
+// its cookies cleared. It passes the CSRF check like any cookie call.
+func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil && auth.FromContext(r.Context()) != nil {
+		if k, err := auth.ParseAPIKey(c.Value); err == nil {
+			ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
+			defer cancel()
+			if _, err := actors.Call[*actorsv1.UserReply](ctx, s.rt.Node, actors.KindUser, k.UserID, &actorsv1.RevokeAPIKey{KeyId: k.KeyID}); err != nil {
+				writeError(w, connect.NewError(connect.CodeUnavailable, errors.New("the session could not be ended; retry")))
+				return
+			}
+			s.auth.forget(c.Value)
+			audit(r.Context(), s.log, "sign_out", "user", k.UserID, "key", k.KeyID)
+		}
+	}
+	for _, name := range []string{sessionCookie, csrfCookie} {
+		http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1})
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// issueKey stores a new key of userID and returns its token.
+func (s *Server) issueKey(ctx context.Context, userID, label string, ttl time.Duration) (string, error) {
+	token, k, err := auth.NewAPIKey(userID)
+	if err != nil {
+		return "", err
+	}
+	rec := &actorsv1.APIKeyRecord{Id: k.KeyID, Hash: k.Hash, Label: label}
+	if ttl > 0 {
+		rec.ExpiresAt = timestamppb.New(s.auth.now().Add(ttl))
+	}
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	if _, err := actors.Call[*actorsv1.UserReply](ctx, s.rt.Node, actors.KindUser, userID, &actorsv1.AddAPIKey{Key: rec}); err != nil {
+		return "", fmt.Errorf("rpc: store key: %w", err)
+	}
+	audit(ctx, s.log, "key_issued", "user", userID, "key", k.KeyID, "label", label)
+	return token, nil
+}
+
+// EnsureUser creates a user (if missing) and returns a new API key of it:
+// for the single owner at start, and for tests.
+func (s *Server) EnsureUser(ctx context.Context, userID string, role auth.Role, label string) (string, error) {
+	tmpl := &actorsv1.UserRecord{Role: actorsv1.UserRole_USER_ROLE_USER, Plan: "free"}
+	if role == auth.RoleAdmin {
+		tmpl.Role, tmpl.Plan = actorsv1.UserRole_USER_ROLE_ADMIN, "owner"
+	}
+	if !auth.ValidUserID(userID) {
+		return "", fmt.Errorf("rpc: invalid user id %q", userID)
+	}
+	if _, err := actors.EnsureUser(ctx, s.rt.Node, userID, tmpl); err != nil {
+		return "", fmt.Errorf("rpc: ensure user %s: %w", userID, err)
+	}
+	return s.issueKey(ctx, userID, label, 0)
+}
+
+// KeyIsLive reports whether token is a live API key (for reusing a saved
+// owner key at start).
+func (s *Server) KeyIsLive(ctx context.Context, token string) bool {
+	p, err := s.auth.verify(ctx, token, "api-key")
+	return err == nil && p != nil
+}
+
+// adminOnly admits callers with the admin role to a plain HTTP route.
+func adminOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch p := auth.FromContext(r.Context()); {
+		case p == nil:
+			writeError(w, errSignIn)
+		case !p.IsAdmin():
+			writeError(w, errAdminOnly)
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// newLink serves POST /auth/links (admin): a fresh sign-in link for the
+// owner, for a browser that lost its session (`stich signin-link`).
+func (s *Server) newLink(w http.ResponseWriter, r *http.Request) {
+	path, err := s.NewSignInLink()
+	if err != nil {
+		writeError(w, connect.NewError(connect.CodeInternal, errors.New("no link could be made")))
+		return
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	// NB: r.Host passed the edge's allow-list.
+	fmt.Fprintf(w, "%s://%s%s\n", scheme, r.Host, path)
+}

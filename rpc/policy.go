@@ -1,0 +1,239 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/stichdev/stich/actors"
+	"github.com/stichdev/stich/auth"
+	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
+	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
+)
+
+// policy is who may call a procedure.
+type policy int
+
+const (
+	// policyUser admits any signed-in user.
+	policyUser policy = iota + 1
+	// policyOwner admits the owner of the session the request names (its
+	// session_id field); anyone else gets the not_found an unknown id gets.
+	policyOwner
+	// policyAdmin admits users with the admin role.
+	policyAdmin
+)
+
+// policies lists every procedure the server mounts. A procedure missing
+// here is refused for everyone (and TestEveryRouteHasAPolicy fails).
+var policies = map[string]policy{
+	stichv1connect.AdminServiceGetServerInfoProcedure:    policyUser,
+	stichv1connect.AdminServiceGetClusterStatusProcedure: policyAdmin,
+	stichv1connect.AdminServiceLeaveProcedure:            policyAdmin,
+	stichv1connect.AdminServiceForgetMemberProcedure:     policyAdmin,
+
+	stichv1connect.SessionServiceCreateSessionProcedure: policyUser,
+	stichv1connect.SessionServiceListSessionsProcedure:  policyUser,
+	stichv1connect.SessionServiceWatchProcedure:         policyOwner,
+	stichv1connect.SessionServiceSendMessageProcedure:   policyOwner,
+	stichv1connect.SessionServiceStopProcedure:          policyOwner,
+	stichv1connect.SessionServiceResumeProcedure:        policyOwner,
+	stichv1connect.SessionServiceGetSessionProcedure:    policyOwner,
+	stichv1connect.SessionServiceGetFileProcedure:       policyOwner,
+	stichv1connect.SessionServiceListFilesProcedure:     policyOwner,
+	stichv1connect.SessionServiceListVersionsProcedure:  policyOwner,
+	stichv1connect.SessionServiceDiffVersionsProcedure:  policyOwner,
+	stichv1connect.SessionServiceRollbackProcedure:      policyOwner,
+	stichv1connect.SessionServiceSaveFileProcedure:      policyOwner,
+	stichv1connect.SessionServiceRenameSessionProcedure: policyOwner,
+	stichv1connect.SessionServiceDeleteSessionProcedure: policyOwner,
+}
+
+// ownersCacheTTL is how long a confirmed (user, session) ownership is
+// remembered. Ownership never changes hands; a deleted session answers
+// not_found from its grain whatever the cache says.
+const (
+	ownersCacheTTL = 30 * time.Second
+	ownersCacheMax = 10000
+)
+
+// authorizer applies [policies] to every call, as a Connect interceptor.
+type authorizer struct {
+	rt  *actors.Runtime
+	log *slog.Logger
+
+	mu     sync.Mutex
+	owners map[[2]string]time.Time // (user, session) -> until
+}
+
+func newAuthorizer(rt *actors.Runtime, log *slog.Logger) *authorizer {
+	return &authorizer{rt: rt, log: log, owners: map[[2]string]time.Time{}}
+}
+
+var (
+	errSignIn = connect.NewError(connect.CodeUnauthenticated,
+		errors.New("sign in first: open the sign-in link the node printed, or pass an API key (--token, STICH_TOKEN or `stich login`)"))
+	errAdminOnly = connect.NewError(connect.CodePermissionDenied, errors.New("this call needs the admin role"))
+)
+
+// admit decides a call before its message is read.
+func (z *authorizer) admit(ctx context.Context, procedure string) (*auth.Principal, policy, error) {
+	pol, ok := policies[procedure]
+	if !ok {
+		return nil, 0, connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%s has no access policy", procedure))
+	}
+	if e := authFailure(ctx); e != nil {
+		return nil, pol, e
+	}
+	p := auth.FromContext(ctx)
+	switch {
+	case p == nil:
+		return nil, pol, errSignIn
+	case pol == policyAdmin && !p.IsAdmin():
+		audit(ctx, z.log, "admin_denied", "user", p.UserID, "procedure", procedure)
+		return nil, pol, errAdminOnly
+	}
+	return p, pol, nil
+}
+
+// checkOwner answers not_found unless p owns the session msg names.
+func (z *authorizer) checkOwner(ctx context.Context, p *auth.Principal, msg any) error {
+	if p == nil {
+		return errSignIn
+	}
+	m, ok := msg.(proto.Message)
+	if !ok {
+		return connect.NewError(connect.CodeInternal, errors.New("rpc: not a protobuf message"))
+	}
+	r := m.ProtoReflect()
+	fd := r.Descriptor().Fields().ByName("session_id")
+	if fd == nil || fd.Kind() != protoreflect.StringKind {
+		return connect.NewError(connect.CodeInternal, fmt.Errorf("rpc: %s has no session_id", r.Descriptor().FullName()))
+	}
+	id := r.Get(fd).String()
+	if !sessionIDPattern.MatchString(id) {
+		return nil // the validator refuses it, the same for everyone
+	}
+	return z.owns(ctx, p.UserID, id)
+}
+
+// owns answers nil when userID's apps index lists session id, else the
+// not_found an unknown session gets.
+func (z *authorizer) owns(ctx context.Context, userID, id string) error {
+	key := [2]string{userID, id}
+	now := time.Now()
+	z.mu.Lock()
+	until, ok := z.owners[key]
+	z.mu.Unlock()
+	if ok && now.Before(until) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	_, err := actors.Call[*actorsv1.AppReply](ctx, z.rt.Node, actors.KindApps, userID, &actorsv1.GetApp{SessionId: id})
+	var ae *actors.Error
+	switch {
+	case errors.As(err, &ae) && ae.Code == actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND:
+		return connect.NewError(connect.CodeNotFound, fmt.Errorf("session %s does not exist", id))
+	case err != nil:
+		return connect.NewError(connect.CodeUnavailable, errors.New("the session's owner cannot be checked now; retry"))
+	}
+	z.mu.Lock()
+	if len(z.owners) >= ownersCacheMax {
+		clear(z.owners)
+	}
+	z.owners[key] = now.Add(ownersCacheTTL)
+	z.mu.Unlock()
+	return nil
+}
+
+// The authorizer is two interceptors around the validator: admission
+// (who may call the procedure at all) runs first, so an anonymous caller
+// learns nothing from validation; ownership runs after validation, so a
+// malformed id is invalid_argument for everyone and a well-formed one that
+// is not the caller's is not_found, as an unknown one is.
+
+func (z *authorizer) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		if _, _, err := z.admit(ctx, req.Spec().Procedure); err != nil {
+			return nil, err
+		}
+		return next(ctx, req)
+	}
+}
+
+func (z *authorizer) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (z *authorizer) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		if _, _, err := z.admit(ctx, conn.Spec().Procedure); err != nil {
+			return err
+		}
+		return next(ctx, conn)
+	}
+}
+
+// ownership is the inner interceptor: it checks the session of each
+// request to a [policyOwner] procedure.
+func (z *authorizer) ownership() connect.Interceptor { return ownershipInterceptor{z} }
+
+type ownershipInterceptor struct{ z *authorizer }
+
+func (o ownershipInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		if policies[req.Spec().Procedure] == policyOwner {
+			if err := o.z.checkOwner(ctx, auth.FromContext(ctx), req.Any()); err != nil {
+				return nil, err
+			}
+		}
+		return next(ctx, req)
+	}
+}
+
+func (o ownershipInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (o ownershipInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		if policies[conn.Spec().Procedure] == policyOwner {
+			conn = &ownerCheckedConn{StreamingHandlerConn: conn, ctx: ctx, z: o.z, p: auth.FromContext(ctx)}
+		}
+		return next(ctx, conn)
+	}
+}
+
+// ownerCheckedConn checks each received message's session before the
+// handler sees it.
+type ownerCheckedConn struct {
+	connect.StreamingHandlerConn
+	ctx context.Context
+	z   *authorizer
+	p   *auth.Principal
+}
+
+func (c *ownerCheckedConn) Receive(msg any) error {
+	if err := c.StreamingHandlerConn.Receive(msg); err != nil {
+		return err
+	}
+	return c.z.checkOwner(c.ctx, c.p, msg)
+}
+
+// owner is the user whose apps index a call reads and writes: the caller.
+// Calls without a principal (in-process, before accounts) use the single
+// owner's.
+func owner(ctx context.Context) string {
+	if p := auth.FromContext(ctx); p != nil {
+		return p.UserID
+	}
+	return OwnerID
+}

@@ -1,0 +1,262 @@
+package rpc
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/stichdev/stich/auth"
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
+	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
+	"github.com/stichdev/stich/ratelimit"
+)
+
+// mountedProcedures lists every procedure of the services the server
+// mounts, from the generated descriptors: a new RPC appears here by itself.
+func mountedProcedures() []protoreflect.MethodDescriptor {
+	var out []protoreflect.MethodDescriptor
+	for _, fd := range []protoreflect.FileDescriptor{stichv1.File_stich_v1_session_proto, stichv1.File_stich_v1_admin_proto} {
+		for i := 0; i < fd.Services().Len(); i++ {
+			sd := fd.Services().Get(i)
+			for j := 0; j < sd.Methods().Len(); j++ {
+				out = append(out, sd.Methods().Get(j))
+			}
+		}
+	}
+	return out
+}
+
+func procedureOf(md protoreflect.MethodDescriptor) string {
+	return "/" + string(md.Parent().FullName()) + "/" + string(md.Name())
+}
+
+// TestEveryRouteHasAPolicy: every mounted procedure has an access policy,
+// and no policy names a procedure that does not exist.
+func TestEveryRouteHasAPolicy(t *testing.T) {
+	seen := map[string]bool{}
+	for _, md := range mountedProcedures() {
+		p := procedureOf(md)
+		seen[p] = true
+		if _, ok := policies[p]; !ok {
+			t.Errorf("%s has no entry in policies (rpc/policy.go)", p)
+		}
+	}
+	for p := range policies {
+		if !seen[p] {
+			t.Errorf("policies names %s, which no service has", p)
+		}
+	}
+}
+
+// callCode calls a procedure with a JSON request over the Connect protocol
+// (enveloped for a server stream) and returns the Connect code ("ok" for
+// success).
+func callCode(t *testing.T, c *http.Client, url string, md protoreflect.MethodDescriptor, body string) string {
+	t.Helper()
+	ctype, payload := "application/json", []byte(body)
+	if md.IsStreamingServer() {
+		ctype = "application/connect+json"
+		var env bytes.Buffer
+		env.WriteByte(0)
+		binary.Write(&env, binary.BigEndian, uint32(len(body)))
+		env.WriteString(body)
+		payload = env.Bytes()
+	}
+	req, err := http.NewRequestWithContext(ctxT(t), http.MethodPost, url+procedureOf(md), bytes.NewReader(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", ctype)
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	var e struct {
+		Code  string
+		Error *struct{ Code string }
+	}
+	if res.StatusCode != http.StatusOK {
+		if err := json.Unmarshal(b, &e); err != nil || e.Code == "" {
+			t.Fatalf("%s: status %d, body %q", procedureOf(md), res.StatusCode, b)
+		}
+		return e.Code
+	}
+	if !md.IsStreamingServer() {
+		return "ok"
+	}
+	for len(b) >= 5 {
+		flags, n := b[0], binary.BigEndian.Uint32(b[1:5])
+		if int(n) > len(b)-5 {
+			break
+		}
+		frame := b[5 : 5+n]
+		b = b[5+n:]
+		if flags&2 != 0 {
+			if err := json.Unmarshal(frame, &e); err != nil {
+				t.Fatalf("end of stream: %q", frame)
+			}
+			if e.Error != nil {
+				return e.Error.Code
+			}
+			return "ok"
+		}
+	}
+	t.Fatalf("%s: stream without an end", procedureOf(md))
+	return ""
+}
+
+// TestRoleTable calls every RPC and HTTP route as {anonymous, another
+// user, the owner of the session, an admin who does not own it} and
+// asserts the exact code. A procedure without a row fails the test.
+func TestRoleTable(t *testing.T) {
+	ts := newTestServer(t, ratelimit.Rule{}, 0)
+	anon := http.DefaultClient
+	other := clientAs(t, ts.srv, "bob", auth.RoleUser)
+	owner := clientAs(t, ts.srv, "carol", auth.RoleUser)
+	admin := testHTTP // OwnerID, the admin
+	carol := stichv1connect.NewSessionServiceClient(owner, ts.url)
+
+	// newApp makes an idle session of carol's.
+	newApp := func() string {
+		t.Helper()
+		res, err := carol.CreateSession(ctxT(t), connect.NewRequest(&stichv1.CreateSessionRequest{Prompt: "a todo list"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := res.Msg.GetSessionId()
+		stream, err := carol.Watch(ctxT(t), connect.NewRequest(&stichv1.WatchRequest{SessionId: id, UntilIdle: true}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for stream.Receive() {
+		}
+		if err := stream.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	shared := newApp()
+
+	type row struct {
+		// body is the request for session id (a fresh one of carol's when
+		// fresh is set: the call changes it).
+		body                      string
+		fresh                     bool
+		anon, other, owner, admin string
+	}
+	const (
+		unauth = "unauthenticated"
+		nf     = "not_found"
+		denied = "permission_denied"
+	)
+	ownerOnly := func(body, ownerCode string, fresh bool) row {
+		return row{body: body, fresh: fresh, anon: unauth, other: nf, owner: ownerCode, admin: nf}
+	}
+	adminOnlyRow := func(body, adminCode string) row {
+		return row{body: body, anon: unauth, other: denied, owner: denied, admin: adminCode}
+	}
+	anyUser := row{body: `{}`, anon: unauth, other: "ok", owner: "ok", admin: "ok"}
+	table := map[string]row{
+		stichv1connect.AdminServiceGetServerInfoProcedure:    anyUser,
+		stichv1connect.AdminServiceGetClusterStatusProcedure: adminOnlyRow(`{}`, "ok"),
+		// The test server cannot leave on request: admitted, then unimplemented.
+		stichv1connect.AdminServiceLeaveProcedure:        adminOnlyRow(`{}`, "unimplemented"),
+		stichv1connect.AdminServiceForgetMemberProcedure: adminOnlyRow(`{"name":"nobody"}`, nf),
+
+		stichv1connect.SessionServiceCreateSessionProcedure: {body: `{"prompt":"a notes app"}`, anon: unauth, other: "ok", owner: "ok", admin: "ok"},
+		stichv1connect.SessionServiceListSessionsProcedure:  anyUser,
+		stichv1connect.SessionServiceWatchProcedure:         ownerOnly(`{"sessionId":%q,"untilIdle":true}`, "ok", false),
+		stichv1connect.SessionServiceGetSessionProcedure:    ownerOnly(`{"sessionId":%q}`, "ok", false),
+		stichv1connect.SessionServiceGetFileProcedure:       ownerOnly(`{"sessionId":%q,"path":"package.json"}`, "ok", false),
+		stichv1connect.SessionServiceListFilesProcedure:     ownerOnly(`{"sessionId":%q}`, "ok", false),
+		stichv1connect.SessionServiceListVersionsProcedure:  ownerOnly(`{"sessionId":%q}`, "ok", false),
+		stichv1connect.SessionServiceDiffVersionsProcedure:  ownerOnly(`{"sessionId":%q,"from":1,"to":1}`, "ok", false),
+		stichv1connect.SessionServiceSendMessageProcedure:   ownerOnly(`{"sessionId":%q,"text":"add a footer"}`, "ok", true),
+		stichv1connect.SessionServiceStopProcedure:          ownerOnly(`{"sessionId":%q}`, "ok", true),
+		stichv1connect.SessionServiceResumeProcedure:        ownerOnly(`{"sessionId":%q}`, "ok", true),
+		stichv1connect.SessionServiceRollbackProcedure:      ownerOnly(`{"sessionId":%q,"version":1}`, "ok", true),
+		stichv1connect.SessionServiceSaveFileProcedure:      ownerOnly(`{"sessionId":%q,"path":"src/extra.ts","content":"export {};\n"}`, "ok", true),
+		stichv1connect.SessionServiceRenameSessionProcedure: ownerOnly(`{"sessionId":%q,"title":"Mine"}`, "ok", true),
+		stichv1connect.SessionServiceDeleteSessionProcedure: ownerOnly(`{"sessionId":%q}`, "ok", true),
+	}
+	for _, md := range mountedProcedures() {
+		proc := procedureOf(md)
+		r, ok := table[proc]
+		if !ok {
+			t.Errorf("%s: no row in TestRoleTable; add one with the code each caller gets", proc)
+			continue
+		}
+		body := r.body
+		if strings.Contains(body, "%q") {
+			id := shared
+			if r.fresh {
+				id = newApp()
+			}
+			body = fmt.Sprintf(body, id)
+		}
+		// The callers who must not change anything go first; the owner's
+		// call then shows the session is intact.
+		for _, c := range []struct {
+			who    string
+			client *http.Client
+			want   string
+		}{{"anonymous", anon, r.anon}, {"other user", other, r.other}, {"admin", admin, r.admin}, {"owner", owner, r.owner}} {
+			if got := callCode(t, c.client, ts.url, md, body); got != c.want {
+				t.Errorf("%s as %s: %s, want %s", proc, c.who, got, c.want)
+			}
+		}
+	}
+
+	// Plain HTTP routes.
+	for _, c := range []struct {
+		method, path              string
+		anon, other, owner, admin int
+	}{
+		{"GET", DownloadPath(shared), 401, 404, 200, 404},
+		{"GET", DownloadPath("s-doesnotexist000"), 401, 404, 404, 404},
+		{"GET", "/metrics", 401, 403, 403, 200},
+		{"GET", "/auth/signin?token=forged", 401, 401, 401, 401},
+		{"POST", "/auth/signout", 204, 204, 204, 204},
+		{"POST", "/auth/links", 401, 403, 403, 200},
+		{"GET", "/", 200, 200, 200, 200},
+	} {
+		for _, who := range []struct {
+			name   string
+			client *http.Client
+			want   int
+		}{{"anonymous", anon, c.anon}, {"other user", other, c.other}, {"owner", owner, c.owner}, {"admin", admin, c.admin}} {
+			req, _ := http.NewRequestWithContext(ctxT(t), c.method, ts.url+c.path, nil)
+			res, err := who.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != who.want {
+				t.Errorf("%s %s as %s: %d, want %d", c.method, c.path, who.name, res.StatusCode, who.want)
+			}
+		}
+	}
+	// A forged, tampered or revoked key is refused on every route, even
+	// one anonymous callers may use.
+	tampered := &http.Client{Transport: bearerTransport{token: "stich_carol_0123456789abcdef_" + strings.Repeat("A", 43)}}
+	for _, md := range mountedProcedures()[:1] {
+		if got := callCode(t, tampered, ts.url, md, `{}`); got != unauth {
+			t.Errorf("forged key: %s", got)
+		}
+	}
+	req, _ := http.NewRequest("POST", ts.url+"/auth/signout", nil)
+	if res, err := tampered.Do(req); err != nil || res.StatusCode != 401 {
+		t.Errorf("forged key on signout: %v %v", res, err)
+	}
+}
