@@ -111,7 +111,7 @@ with '-' as '_' (for example STICH_DATA, STICH_HTTP, STICH_LOG_LEVEL).`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json (logs go to stderr)")
-	root.AddCommand(newServeCmd(g), newGenerateCmd(g), newWatchCmd(g), newRefineCmd(), newVersionsCmd(), newDiffCmd(), newRollbackCmd(), newDownloadCmd(), newAppsCmd(), newClusterCmd(), newLeaveCmd(), newModelsCmd(), newNomadCmd(), newCheckCmd(g), newFixCmd(g), newPreviewCmd(g), newVersionCmd())
+	root.AddCommand(newServeCmd(g), newGenerateCmd(g), newWatchCmd(g), newRefineCmd(), newVersionsCmd(), newDiffCmd(), newRollbackCmd(), newDownloadCmd(), newAppsCmd(), newClusterCmd(), newLeaveCmd(), newModelsCmd(), newNomadCmd(), newCheckCmd(g), newFixCmd(g), newPreviewCmd(g), newSandboxBuildCmd(g), newVersionCmd())
 	return root
 }
 

@@ -32,6 +32,8 @@ type sandboxFlags struct {
 	previewHTTP   string
 	previewDomain string
 	uiOrigin      string
+	// npmCache overrides the npm cache folder (stich sandbox-build).
+	npmCache string
 }
 
 func (f *sandboxFlags) register(fl *pflag.FlagSet) {
@@ -161,6 +163,9 @@ func (f *sandboxFlags) builds(data string, log *slog.Logger) (*appbuild.Config, 
 		log.Warn("sandbox: stich is not root, so generated code runs as stich's own user (still inside bubblewrap); run as root for a separate sandbox uid")
 		cfg.UID, cfg.GID = -1, -1
 		cfg.WorkspaceSize = 0
+	}
+	if f.npmCache != "" {
+		cfg.CacheDir = f.npmCache
 	}
 	cfg.Registry = strings.TrimSuffix(f.registry, "/") + "/"
 	cfg.Unsafe = f.unsafe
