@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/nomad/api"
@@ -146,4 +147,23 @@ func (s *Server) deregister(w http.ResponseWriter, r *http.Request) {
 		JobID: id, Status: "complete", CreateTime: time.Now().UnixNano(), CreateIndex: idx, ModifyIndex: idx}
 	s.evals[ev.ID] = ev
 	writeJSON(w, idx, api.JobDeregisterResponse{EvalID: ev.ID, EvalCreateIndex: idx, JobModifyIndex: idx})
+}
+
+// jobList serves GET /v1/jobs, with Nomad's prefix filter, sorted by id.
+func (s *Server) jobList(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prefix := r.URL.Query().Get("prefix")
+	out := []*api.JobListStub{}
+	for id, j := range s.jobs {
+		if !strings.HasPrefix(id, prefix) {
+			continue
+		}
+		out = append(out, &api.JobListStub{ID: id, ParentID: deref(j.ParentID), Name: deref(j.Name), Namespace: "default",
+			Type: deref(j.Type), Priority: deref(j.Priority), Status: deref(j.Status), Stop: deref(j.Stop),
+			CreateIndex: deref(j.CreateIndex), ModifyIndex: deref(j.ModifyIndex), JobModifyIndex: deref(j.JobModifyIndex),
+			SubmitTime: deref(j.SubmitTime), ParameterizedJob: j.ParameterizedJob != nil})
+	}
+	sort.Slice(out, func(i, k int) bool { return out[i].ID < out[k].ID })
+	writeJSON(w, s.index, out)
 }
