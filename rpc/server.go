@@ -53,6 +53,11 @@ type Config struct {
 	// Previews names the apps' preview origins: the UI may frame them and
 	// nothing else.
 	Previews preview.Origins
+	// Signed, if set, serves every path under SignedPrefix ("/v1/x/") by
+	// itself: its requests carry a signed URL as their only authority
+	// (the Nomad builds' workspace and result URLs), never a session.
+	SignedPrefix string
+	Signed       http.Handler
 }
 
 // DefaultCreateLimit allows a client IP 30 new sessions a minute, 10 in any
@@ -122,6 +127,9 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	reflector := grpcreflect.NewStaticReflector(services...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	if cfg.Signed != nil && strings.HasPrefix(cfg.SignedPrefix, "/") && strings.HasSuffix(cfg.SignedPrefix, "/") {
+		mux.Handle(cfg.SignedPrefix, cfg.Signed)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/", s.webHandler())
 	s.handler = secureHeaders(mux)
