@@ -16,11 +16,15 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
+
 	"github.com/stichdev/stich/appbuild"
 	"github.com/stichdev/stich/internal/testutil"
 	"github.com/stichdev/stich/nomad"
 	"github.com/stichdev/stich/nomad/nomadtest"
 	"github.com/stichdev/stich/preview"
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
+	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
 )
 
 // A scaffold app's check runs through the Nomad runner end to end: the
@@ -172,4 +176,91 @@ func httpGet(t *testing.T, u string) string {
 		t.Fatalf("GET %s: %s", u, resp.Status)
 	}
 	return string(b)
+}
+
+// `stich serve --sandbox nomad` builds a session's app through the
+// sandbox job: the preview is ready and served, the session's log shows
+// the dispatch and the task's streamed progress, and the dispatch's URLs
+// are on the node's own HTTP port, spent once used.
+func TestServeWithNomadSandbox(t *testing.T) {
+	workspaces, keep := testutil.SandboxDirs(t)
+	sandboxDir := filepath.Join(keep, "cmd-sandbox")
+	if err := os.MkdirAll(sandboxDir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := nomadtest.New(nomadtest.WithDataDir(filepath.Join(workspaces, "nomad")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := nomad.NewClient(nomad.ClientConfig{Address: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	job, err := nomad.SandboxJob{Driver: "raw_exec", Command: stichBin,
+		Args: []string{"--sandbox-uid", fmt.Sprint(previewUID), "--npm-cache", filepath.Join(sandboxDir, "npm-cache")}}.Job()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Apply(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	n := startNode(t, t.TempDir(), "--sandbox", "nomad", "--nomad-addr", srv.URL)
+	sc := stichv1connect.NewSessionServiceClient(http.DefaultClient, n.url)
+	res, err := sc.CreateSession(ctx, connect.NewRequest(&stichv1.CreateSessionRequest{Prompt: "a recipe tracker with ingredients and ratings"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := watchUntilIdle(t, ctx, sc, res.Msg.GetSessionId())
+	var previewURL string
+	var logs []string
+	for _, ev := range evs {
+		switch e := ev.GetEvent().(type) {
+		case *stichv1.SessionEvent_PreviewReady:
+			previewURL = e.PreviewReady.GetUrl()
+		case *stichv1.SessionEvent_Log:
+			logs = append(logs, e.Log.GetSource()+" "+e.Log.GetLevel()+" "+e.Log.GetText())
+		}
+	}
+	log := strings.Join(logs, "\n")
+	if previewURL == "" {
+		t.Fatalf("no preview_ready event; logs:\n%s\nnode:\n%s", log, n.logs())
+	}
+	for _, want := range []string{"dispatched stich-sandbox/dispatch-", "installing dependencies"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the session log has no %q:\n%s", want, log)
+		}
+	}
+	page, err := testutil.LocalhostClient().Get(previewURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	if page.StatusCode != http.StatusOK || !strings.Contains(string(html), `<script src="/__stich/reporter.js"></script>`) {
+		t.Errorf("preview page: %s\n%s", page.Status, html)
+	}
+
+	stubs, _, err := c.API().Jobs().PrefixList("stich-sandbox/dispatch-")
+	if err != nil || len(stubs) == 0 {
+		t.Fatalf("dispatched jobs: %v, %v", stubs, err)
+	}
+	child, _, err := c.API().Jobs().Info(stubs[0].ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := child.Meta["workspace_url"]
+	if !strings.HasPrefix(ws, n.url+nomad.BuildPathPrefix) {
+		t.Fatalf("workspace URL %q is not on the node's port %s", ws, n.url)
+	}
+	resp, err := http.Get(ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a used workspace URL answered %s, want 403", resp.Status)
+	}
 }

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -85,6 +87,15 @@ func runSandboxBuild(ctx context.Context, g *globalFlags, f *sandboxBuildFlags, 
 		out, cerr := ws.Check(ctx, req.Files, req.Fix, buildLinePrinter(stdout))
 		rep = appbuild.ReportOf(out, cerr)
 		ws.Close(context.WithoutCancel(ctx))
+		// Every workspace this build made (the fixer's tools too) goes, its
+		// disk quota unmounted, before Nomad removes the task folder.
+		if ents, err := os.ReadDir(filepath.Join(f.sandbox.dir, "workspaces")); err == nil {
+			for _, e := range ents {
+				if err := cfg.Runner.Cleanup(context.WithoutCancel(ctx), e.Name()); err != nil {
+					log.Warn("sandbox-build: cleanup", "workspace", e.Name(), "err", err)
+				}
+			}
+		}
 	}
 	if err := uploadBuildReport(ctx, f.resultURL, rep); err != nil {
 		return &exitError{code: exitFailure, err: err}
