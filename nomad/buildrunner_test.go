@@ -330,3 +330,44 @@ func TestBuildRunnerLostAllocationIsRetriedOnce(t *testing.T) {
 		t.Errorf("no retry in the log: %s", logs.String())
 	}
 }
+
+// The fake refuses dispatches as Nomad does, and names child jobs as it
+// does.
+func TestFakeDispatchChecks(t *testing.T) {
+	_, c := newFake(t)
+	job, err := nomad.SandboxJob{Driver: "raw_exec", Command: "/bin/true"}.Job()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Apply(context.Background(), job); err != nil {
+		t.Fatal(err)
+	}
+	jobs := c.API().Jobs()
+	ok := map[string]string{"workspace_url": "http://x/w", "result_url": "http://x/r"}
+	for _, tc := range []struct {
+		name    string
+		job     string
+		meta    map[string]string
+		payload []byte
+		want    string
+	}{
+		{"missing meta", "stich-sandbox", map[string]string{"workspace_url": "u"}, nil, "did not provide required meta keys: [result_url]"},
+		{"unpermitted meta", "stich-sandbox", map[string]string{"workspace_url": "u", "result_url": "u", "x": "1"}, nil, "unpermitted meta keys: [x]"},
+		{"payload", "stich-sandbox", ok, []byte("x"), "Payload is not allowed"},
+		{"unknown job", "nope", ok, nil, "not found"},
+	} {
+		if _, _, err := jobs.Dispatch(tc.job, tc.meta, tc.payload, "", nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	resp, _, err := jobs.Dispatch("stich-sandbox", ok, nil, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(resp.DispatchedJobID, "stich-sandbox/dispatch-") || resp.EvalID == "" {
+		t.Errorf("dispatch response %+v", resp)
+	}
+	if _, _, err := jobs.Dispatch(resp.DispatchedJobID, ok, nil, "", nil); err == nil || !strings.Contains(err.Error(), "is not a parameterized job") {
+		t.Errorf("dispatching a child job: %v", err)
+	}
+}

@@ -264,3 +264,19 @@ func TestServeWithNomadSandbox(t *testing.T) {
 		t.Errorf("a used workspace URL answered %s, want 403", resp.Status)
 	}
 }
+
+// stich sandbox-build and --sandbox nomad refuse bad flags with usage
+// errors, before fetching anything.
+func TestSandboxBuildFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"sandbox-build", "--result-url", "http://x/r", "--sandbox-dir", "/tmp/x"},
+		{"sandbox-build", "--workspace-url", "ftp://x/w", "--result-url", "http://x/r", "--sandbox-dir", "/tmp/x"},
+		{"sandbox-build", "--workspace-url", "http://x/w", "--result-url", "http://x/r"},
+		{"serve", "--sandbox", "nomad", "--sandbox-nomad-url", "not a url"},
+		{"serve", "--sandbox", "elsewhere"},
+	} {
+		if code, out, errs := runCLI(t, args...); code != exitUsage || errs == "" {
+			t.Errorf("%v: exit %d\n%s\n%s", args, code, out, errs)
+		}
+	}
+}
