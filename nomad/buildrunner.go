@@ -393,12 +393,27 @@ func (r *BuildRunner) waitAlloc(ctx context.Context, job string) (string, error)
 // build's own lines ("source\tlevel\ttext", as `stich sandbox-build`
 // prints them), stderr anything else the task said.
 func (r *BuildRunner) followLog(ctx context.Context, alloc *api.Allocation, stream string, log appbuild.LogFunc, tail *tailLines) {
-	cancel := make(chan struct{})
-	defer close(cancel)
-	frames, errs := r.cfg.Client.api.AllocFS().Logs(alloc, true, "build", stream, api.OriginStart, 0, cancel, (&api.QueryOptions{}).WithContext(ctx))
+	// No cancel channel: ctx ends the request, and with it the API's reader.
+	frames, errs := r.cfg.Client.api.AllocFS().Logs(alloc, true, "build", stream, api.OriginStart, 0, nil, (&api.QueryOptions{}).WithContext(ctx))
 	pr, pw := io.Pipe()
+	copied := make(chan struct{})
 	go func() {
-		defer pw.Close()
+		defer close(copied)
+		defer func() {
+			pw.Close()
+			// Until the API's reader ends (ctx ends it), take its frames so
+			// it never blocks on a full channel.
+			for {
+				select {
+				case _, ok := <-frames:
+					if !ok {
+						return
+					}
+				case <-errs:
+					return
+				}
+			}
+		}()
 		for {
 			select {
 			case f, ok := <-frames:
@@ -431,6 +446,7 @@ func (r *BuildRunner) followLog(ctx context.Context, alloc *api.Allocation, stre
 		}
 	}
 	pr.CloseWithError(io.EOF) // stops the copier's next write
+	<-copied
 }
 
 var knownSource = map[string]bool{appbuild.SourceInstall: true, appbuild.SourceTypeCheck: true, appbuild.SourceFixer: true, appbuild.SourcePreview: true}
