@@ -37,6 +37,9 @@ type Runner interface {
 // Config is shared by every workspace of a node.
 type Config struct {
 	Runner Runner
+	// Remote, when set, runs every check on another machine instead
+	// (Runner and Fixer are then unused).
+	Remote Remote
 	// Fixer is the deterministic fixer; nil type-checks without fixing.
 	Fixer *LazyFixer
 	// FixRounds bounds fix passes per check (default 3).
@@ -130,6 +133,16 @@ func (w *Workspace) Preview() *preview.Preview {
 // (the sandbox, an install); what ran before it is in the Outcome.
 func (w *Workspace) Check(ctx context.Context, files map[string]string, fix bool, log LogFunc) (Outcome, error) {
 	var out Outcome
+	if w.cfg.Remote != nil {
+		names := make([]string, 0, len(files))
+		for p := range files {
+			names = append(names, p)
+		}
+		if err := codegen.CheckFileSet(names); err != nil {
+			return out, fmt.Errorf("%w: %w", ErrFiles, err)
+		}
+		return w.checkRemote(ctx, files, fix, log)
+	}
 	r := w.cfg.Runner
 	if !w.prepared {
 		if err := r.Prepare(ctx, w.id); err != nil {

@@ -473,11 +473,8 @@ func (c InferenceJob) Job() (*api.Job, error) {
 // build: a dispatch fills workspace_url (a signed, single-use URL the
 // task downloads the app from) and result_url (where it uploads its
 // build report); the task runs `stich sandbox-build`, which installs,
-// type-checks and bundles with the local runner's limits.
-//
-// NB: only the job is here. The runner that dispatches it (--sandbox
-// nomad) and the `stich sandbox-build` command it runs are not written
-// yet, so this job is a template to review, not one to apply.
+// type-checks and bundles with the local runner's limits. [BuildRunner]
+// dispatches it (stich serve --sandbox nomad).
 type SandboxJob struct {
 	Placement
 	// ID is the job id; default "stich-sandbox".
@@ -491,6 +488,9 @@ type SandboxJob struct {
 	CPU, MemoryMB int
 	// MaxRun bounds a build's wall time; default 10m.
 	MaxRun time.Duration
+	// Args are more flags for `stich sandbox-build` (--npm-cache on a
+	// host volume, --sandbox-uid, --npm-registry, --unsafe-sandbox).
+	Args []string
 }
 
 func (c SandboxJob) withDefaults() SandboxJob {
@@ -550,10 +550,10 @@ func (c SandboxJob) Job() (*api.Job, error) {
 		Driver: c.Driver,
 		Config: map[string]any{
 			"command": c.Command,
-			"args": []string{"sandbox-build",
+			"args": append([]string{"sandbox-build",
 				"--workspace-url", "${NOMAD_META_workspace_url}",
 				"--result-url", "${NOMAD_META_result_url}",
-				"--dir", "${NOMAD_TASK_DIR}/app"},
+				"--sandbox-dir", "${NOMAD_TASK_DIR}/sandbox"}, c.Args...),
 		},
 		Resources:   &api.Resources{CPU: ptr(c.CPU), MemoryMB: ptr(c.MemoryMB)},
 		KillTimeout: ptr(5 * time.Second),

@@ -56,6 +56,11 @@ type Config struct {
 	// Previews names the apps' preview origins: the UI may frame them and
 	// nothing else.
 	Previews preview.Origins
+	// Signed, if set, serves every path under SignedPrefix ("/v1/x/") by
+	// itself: its requests carry a signed URL as their only authority
+	// (the Nomad builds' workspace and result URLs), never a session.
+	SignedPrefix string
+	Signed       http.Handler
 }
 
 // DefaultCreateLimit allows a client IP 30 new sessions a minute, 10 in any
@@ -138,6 +143,11 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	reflector := grpcreflect.NewStaticReflector(services...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector, small))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, small))
+	// Signed single-use URLs (the Nomad sandbox runner's workspace and
+	// report): the URL's HMAC is the credential, checked by cfg.Signed.
+	if cfg.Signed != nil && strings.HasPrefix(cfg.SignedPrefix, "/") && strings.HasSuffix(cfg.SignedPrefix, "/") {
+		mux.Handle(cfg.SignedPrefix, cfg.Signed)
+	}
 	mux.Handle("GET /metrics", s.auth.wrap(adminOnly(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))))
 	mux.Handle("/", s.webHandler())
 	s.handler = secureHeaders(mux)

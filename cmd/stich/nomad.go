@@ -36,6 +36,7 @@ type nomadFlags struct {
 	shutdownGrace time.Duration
 	killTimeout   time.Duration
 	serveArgs     []string
+	buildArgs     []string
 
 	// inference
 	model        string
@@ -65,6 +66,7 @@ func (f *nomadFlags) registerJob(fl *pflag.FlagSet) {
 	fl.DurationVar(&f.shutdownGrace, "shutdown-grace", 0, "stich: graceful hand-off time of a node (default 20s)")
 	fl.DurationVar(&f.killTimeout, "kill-timeout", 0, "stich: time from SIGTERM to SIGKILL; must exceed --shutdown-grace (default grace + 10s)")
 	fl.StringSliceVar(&f.serveArgs, "serve-arg", nil, "stich: extra `stich serve` arguments, e.g. --serve-arg=--provider=vllm")
+	fl.StringArrayVar(&f.buildArgs, "build-arg", nil, "sandbox: extra `stich sandbox-build` arguments, e.g. --build-arg=--npm-cache=/var/cache/stich-npm")
 	fl.StringVar(&f.model, "model", "", "vllm: Hugging Face model id; ollama: model tag (required for vllm and ollama)")
 	fl.StringVar(&f.servedName, "served-name", "", "vllm: model id clients ask for (default --model)")
 	fl.StringVar(&f.image, "image", "", "vllm, ollama: container image (default a pinned vllm/vllm-openai or ollama/ollama)")
@@ -102,7 +104,7 @@ func (f *nomadFlags) job(kind string) (*api.Job, error) {
 			Count: f.count, GPUs: f.gpus, GPUMemoryMiB: f.gpuMemoryMiB, MaxModelLen: f.maxModelLen,
 		}.Job()
 	case "sandbox":
-		j, err = nomad.SandboxJob{Placement: pl, Driver: f.driver, Command: f.command}.Job()
+		j, err = nomad.SandboxJob{Placement: pl, Driver: f.driver, Command: f.command, Args: f.buildArgs}.Job()
 	default:
 		return nil, usageError{fmt.Errorf("unknown job %q: want one of %s", kind, strings.Join(nomadJobKinds, ", "))}
 	}

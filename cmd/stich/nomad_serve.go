@@ -32,8 +32,8 @@ type nomadModelFlags struct {
 
 func (n *nomadModelFlags) register(fl *pflag.FlagSet) {
 	fl.BoolVar(&n.on, "nomad-models", false, "send model requests to the model servers registered in Nomad (service --nomad-model-service), least loaded first; needs --model")
-	fl.StringVar(&n.addr, "nomad-addr", envOr("NOMAD_ADDR", "http://127.0.0.1:4646"), "with --nomad-models: Nomad HTTP API address (env NOMAD_ADDR)")
-	fl.StringVar(&n.token, "nomad-token", os.Getenv("NOMAD_TOKEN"), "with --nomad-models: Nomad ACL token (env NOMAD_TOKEN)")
+	fl.StringVar(&n.addr, "nomad-addr", envOr("NOMAD_ADDR", "http://127.0.0.1:4646"), "with --nomad-models or --sandbox nomad: Nomad HTTP API address (env NOMAD_ADDR)")
+	fl.StringVar(&n.token, "nomad-token", os.Getenv("NOMAD_TOKEN"), "with --nomad-models or --sandbox nomad: Nomad ACL token (env NOMAD_TOKEN; needs dispatch-job, read-job and read-logs)")
 	fl.StringVar(&n.service, "nomad-model-service", nomad.ServiceInference, "with --nomad-models: the Nomad service model servers register")
 	fl.DurationVar(&n.wait, "nomad-wait", 10*time.Second, "with --nomad-models: longest blocking query; failing checks are seen within it")
 	fl.DurationVar(&n.firstWait, "nomad-first-wait", 10*time.Second, "with --nomad-models: how long start-up waits for the first catalogue read")

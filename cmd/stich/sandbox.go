@@ -32,10 +32,14 @@ type sandboxFlags struct {
 	previewHTTP   string
 	previewDomain string
 	uiOrigin      string
+	// npmCache overrides the npm cache folder (stich sandbox-build).
+	npmCache string
+	nomad    nomadSandboxFlags
 }
 
 func (f *sandboxFlags) register(fl *pflag.FlagSet) {
-	fl.StringVar(&f.mode, "sandbox", "local", "where generated apps are installed, type-checked and previewed: local (bubblewrap on this machine) or off")
+	fl.StringVar(&f.mode, "sandbox", "local", "where generated apps are installed, type-checked and previewed: local (bubblewrap on this machine), nomad (a dispatch of the Nomad sandbox job per check; see --sandbox-nomad-*) or off")
+	f.nomad.register(fl)
 	f.registerRunner(fl, "<data>/sandbox, or /var/tmp/stich-sandbox-* when the sandbox user cannot reach <data>")
 	fl.StringVar(&f.previewHTTP, "preview-http", "127.0.0.1:8081", "address of the preview server (its own origin, apart from the API); off disables previews")
 	fl.StringVar(&f.previewDomain, "preview-domain", preview.DefaultDomain, "each app's preview is served at http://SESSION.<domain>:<--preview-http port>/; give a URL such as https://apps.example.net for a deployment behind wildcard DNS (*.apps.example.net) and TLS. Must be a site apart from the UI's")
@@ -60,10 +64,11 @@ func (f *sandboxFlags) registerRunner(fl *pflag.FlagSet, defaultDir string) {
 func (f *sandboxFlags) validate() []error {
 	var errs []error
 	switch f.mode {
-	case "local", "off":
+	case "local", "nomad", "off":
 	default:
-		errs = append(errs, fmt.Errorf("--sandbox %q: want local or off", f.mode))
+		errs = append(errs, fmt.Errorf("--sandbox %q: want local, nomad or off", f.mode))
 	}
+	errs = append(errs, f.nomad.validate(f.mode)...)
 	if f.previewHTTP != "off" {
 		if _, _, err := net.SplitHostPort(f.previewHTTP); err != nil {
 			errs = append(errs, fmt.Errorf("--preview-http %q: want host:port or off: %w", f.previewHTTP, err))
@@ -161,6 +166,9 @@ func (f *sandboxFlags) builds(data string, log *slog.Logger) (*appbuild.Config, 
 		log.Warn("sandbox: stich is not root, so generated code runs as stich's own user (still inside bubblewrap); run as root for a separate sandbox uid")
 		cfg.UID, cfg.GID = -1, -1
 		cfg.WorkspaceSize = 0
+	}
+	if f.npmCache != "" {
+		cfg.CacheDir = f.npmCache
 	}
 	cfg.Registry = strings.TrimSuffix(f.registry, "/") + "/"
 	cfg.Unsafe = f.unsafe

@@ -24,6 +24,7 @@ import (
 	"github.com/stichdev/stich/actors"
 	"github.com/stichdev/stich/cluster"
 	"github.com/stichdev/stich/codegen"
+	"github.com/stichdev/stich/nomad"
 	"github.com/stichdev/stich/preview"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/ratelimit"
@@ -357,6 +358,7 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	cfg.HTTPAddr = ln.Addr().String()
 	acfg := actors.Config{Cluster: cfg, Providers: providers, DefaultProvider: defaultProvider}
 	var previewLn net.Listener
+	var buildURLs http.Handler // --sandbox nomad: the builds' signed URLs
 	if f.sandbox.previewHTTP != "off" {
 		if previewLn, err = net.Listen("tcp", f.sandbox.previewHTTP); err != nil {
 			return fmt.Errorf("listen on --preview-http %s: %w", f.sandbox.previewHTTP, err)
@@ -370,7 +372,11 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 				return usageError{fmt.Errorf("--preview-domain %s is the same site as the UI's %s: apps could then read the UI's cookies; use a domain apart", acfg.Previews.Domain, ui)}
 			}
 		}
-		acfg.Builds, acfg.BuildsDisabled = f.sandbox.builds(f.data, log)
+		if f.sandbox.mode == "nomad" {
+			acfg.Builds, buildURLs, acfg.BuildsDisabled = f.sandbox.nomad.builds(f.nomadModels.addr, f.nomadModels.token, cfg.HTTPAddr)
+		} else {
+			acfg.Builds, acfg.BuildsDisabled = f.sandbox.builds(f.data, log)
+		}
 	} else {
 		acfg.BuildsDisabled = "previews are off on this node (--preview-http off)"
 	}
@@ -396,6 +402,7 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	}
 	srv, err := rpc.New(rt, rpc.Config{Addr: f.http, Edge: edge, Listener: ln, CreateLimit: f.createRule(), Logger: log, Version: version,
 		ModelEndpoints: endpoints, ActionModels: actionModels, DefaultModel: defaultModel, Previews: acfg.Previews,
+		SignedPrefix: nomad.BuildPathPrefix, Signed: buildURLs,
 		OnLeave: func() {
 			log.Info("leave requested by an operator")
 			leave()

@@ -6,7 +6,9 @@
 // # What it serves
 //
 // PUT /v1/jobs (register), PUT /v1/job/:id/plan, GET /v1/job/:id,
-// GET /v1/job/:id/allocations, PUT /v1/job/:id/scale, GET /v1/allocation/:id,
+// GET /v1/job/:id/allocations, PUT /v1/job/:id/scale,
+// GET /v1/jobs (prefix), DELETE /v1/job/:id, PUT /v1/job/:id/dispatch (parameterized jobs: meta and payload checked,
+// child jobs named parent/dispatch-<time>-<id>), GET /v1/allocation/:id,
 // GET /v1/evaluation/:id, GET /v1/service/:name and /v1/services (blocking
 // queries: index and wait parameters, X-Nomad-Index on every answer),
 // GET /v1/client/allocation/:id/checks, GET /v1/event/stream (NDJSON, with
@@ -158,6 +160,10 @@ func New(opts ...Option) (*Server, error) {
 	mux.HandleFunc("POST /v1/jobs", s.register)
 	mux.HandleFunc("PUT /v1/job/{id}/plan", s.plan)
 	mux.HandleFunc("GET /v1/job/{id}", s.jobInfo)
+	mux.HandleFunc("GET /v1/jobs", s.jobList)
+	mux.HandleFunc("DELETE /v1/job/{id}", s.deregister)
+	mux.HandleFunc("PUT /v1/job/{id}/dispatch", s.dispatch)
+	mux.HandleFunc("POST /v1/job/{id}/dispatch", s.dispatch)
 	mux.HandleFunc("GET /v1/job/{id}/allocations", s.jobAllocs)
 	mux.HandleFunc("PUT /v1/job/{id}/scale", s.scale)
 	mux.HandleFunc("POST /v1/job/{id}/scale", s.scale)

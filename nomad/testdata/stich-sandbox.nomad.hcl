@@ -12,7 +12,7 @@ job "stich-sandbox" {
       kill_timeout = "5s"
 
       config {
-        args    = ["sandbox-build", "--workspace-url", "$${NOMAD_META_workspace_url}", "--result-url", "$${NOMAD_META_result_url}", "--dir", "$${NOMAD_TASK_DIR}/app"]
+        args    = ["sandbox-build", "--workspace-url", "$${NOMAD_META_workspace_url}", "--result-url", "$${NOMAD_META_result_url}", "--sandbox-dir", "$${NOMAD_TASK_DIR}/sandbox"]
         command = "/usr/local/bin/stich"
       }
       resources {
