@@ -74,6 +74,15 @@ type Emitter interface {
 	Log(ctx context.Context, text string) error
 }
 
+// CurrentFileEditor is implemented by providers whose files are written
+// from the app's current files (a model that is shown them and edits
+// them), so the user's edits in them are the base of the change. Other
+// providers (the scaffold) regenerate files from their plan; the session
+// then merges the user's edits back (see package pipeline).
+type CurrentFileEditor interface {
+	EditsCurrentFiles() bool
+}
+
 // Turn is one message of the chat: Role is "user" or "assistant".
 type Turn struct {
 	Role, Text string
