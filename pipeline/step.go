@@ -26,6 +26,10 @@ const MaxPendingMessages = 20
 // records per minute; a page stuck in an error loop must not flood the log.
 const maxPreviewReportsPerMinute = 20
 
+// NotCheckedText is the log line of an edit or rollback on a node that
+// runs no builds.
+const NotCheckedText = "not checked: this server runs no builds (--sandbox off)"
+
 // idleRunBit marks the run numbers of idle checks, so their log lines
 // never pass for a step's.
 const idleRunBit = 1 << 63
@@ -668,6 +672,8 @@ func (t *tx) previewReport(m *actorsv1.PreviewReport) {
 // running one.
 func (t *tx) checkIdle() {
 	if !t.cfg.Builds {
+		// Said, so that no client waits for a check that never comes.
+		t.emit(logLine("sandbox", "info", NotCheckedText))
 		return
 	}
 	t.s.IdleRun = (t.s.IdleRun + 1) | idleRunBit

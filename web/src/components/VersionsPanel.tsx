@@ -1,5 +1,5 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { describe, sessions, type Problem } from "../api";
 import type { FileDiff, Version } from "../gen/stich/v1/session_pb";
 import { downloadUrl } from "../apps/apps";
@@ -12,6 +12,8 @@ interface Props {
   versions: readonly Version[];
   /** Rollback needs an idle session (completed, stopped or failed). */
   idle: boolean;
+  /** Opens with what this version changed (from a change card's link). */
+  showDiffOf?: number;
 }
 
 interface Diff {
@@ -21,7 +23,7 @@ interface Diff {
 }
 
 /** VersionsPanel lists the app's versions, shows what each changed (DiffVersions) and rolls back (Rollback). */
-export function VersionsPanel({ sessionId, versions, idle }: Props) {
+export function VersionsPanel({ sessionId, versions, idle, showDiffOf }: Props) {
   const [diff, setDiff] = useState<Diff>();
   const [loading, setLoading] = useState<number>();
   const [confirm, setConfirm] = useState<number>();
@@ -42,6 +44,11 @@ export function VersionsPanel({ sessionId, versions, idle }: Props) {
       setLoading(undefined);
     }
   }
+
+  useEffect(() => {
+    if (showDiffOf) void showChanges(showDiffOf);
+    // Once per link: showChanges is not a dependency.
+  }, [showDiffOf]);
 
   async function rollback(n: number) {
     setRolling(true);
