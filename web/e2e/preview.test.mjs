@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { launchBrowser, newPage, shot, startServer, stichBinary, stopServer, tmp } from "./harness.mjs";
+import { launchBrowser, newPage, rpc, shot, startServer, stichBinary, stopServer, tmp } from "./harness.mjs";
 
 const PROMPT = "a recipe tracker with ingredients and ratings";
 // A cold npm cache (the first run on a fresh machine) downloads the app's
@@ -61,11 +61,17 @@ describe("previews", () => {
     await page.locator('.tree-row.file[data-path="src/App.tsx"]').click();
     await page.getByRole("button", { name: "Edit" }).click();
     const editor = page.getByRole("textbox", { name: "Edit src/App.tsx" });
-    const source = await editor.inputValue();
+    await editor.waitFor();
+    const source = (await rpc(server.url, "SessionService/GetFile", { sessionId: id, path: "src/App.tsx" })).file.content;
     assert.ok(source.includes("{app.title}</h1>"), "App.tsx renders the title");
-    await editor.fill(source.replace("{app.title}</h1>", "{app.title} (edited in the browser)</h1>"));
-    await editor.press("Control+s");
+    // The editor is CodeMirror (contenteditable): select all and type.
+    await editor.click();
+    await page.keyboard.press("Control+A");
+    await page.keyboard.insertText(source.replace("{app.title}</h1>", "{app.title} (edited in the browser)</h1>"));
+    await page.keyboard.press("Control+s");
     await page.getByTestId("saved-as").filter({ hasText: /Saved as version 2/ }).waitFor();
+    // The notice reports the check's result once it ran, not before.
+    await page.getByTestId("check-result").filter({ hasText: /^Checked: / }).waitFor({ timeout: 60_000 });
     await shot(page, "22-file-saved");
     await page.getByRole("tab", { name: /Preview/ }).click();
     await frame.getByRole("heading", { name: "Recipe Tracker (edited in the browser)" }).waitFor({ timeout: 60_000 });
