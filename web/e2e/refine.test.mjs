@@ -127,6 +127,21 @@ describe("refinements and the user's edits", () => {
     assert.equal((await versions(id)).length, v2, "a no-op refinement makes no version");
     assert.match(await third.textContent(), /no new version/);
     assert.deepEqual(page.errors, []);
+
+    // The server goes away; leaving the session page and coming back
+    // (in-app navigation) shows the last-seen log, not a blank page.
+    await page.waitForTimeout(1500); // the cache is written at most once a second
+    const files = await page.locator(".tree-row.file").count();
+    await stopServer(server);
+    await page.goBack();
+    await page.locator("#prompt").waitFor();
+    await page.goForward();
+    await page.getByTestId("connection").filter({ hasText: /server unreachable|connection lost/ }).waitFor({ timeout: 20_000 });
+    await page.getByTestId("phase").filter({ hasText: /^completed$/ }).waitFor();
+    assert.equal(await page.getByTestId("change-card").count(), 3, "the chat still shows the change cards");
+    await page.getByRole("tab", { name: /Code/ }).click();
+    assert.equal(await page.locator(".tree-row.file").count(), files, "the file tree is still there");
+    await shot(page, "refine-offline");
     await page.context().close();
   });
 });
