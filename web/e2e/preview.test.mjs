@@ -64,10 +64,10 @@ describe("previews", () => {
     await editor.waitFor();
     const source = (await rpc(server.url, "SessionService/GetFile", { sessionId: id, path: "src/App.tsx" })).file.content;
     assert.ok(source.includes("{app.title}</h1>"), "App.tsx renders the title");
-    // The editor is CodeMirror (contenteditable): select all and type.
+    // The editor is CodeMirror (contenteditable): select all and paste.
     await editor.click();
     await page.keyboard.press("Control+A");
-    await page.keyboard.insertText(source.replace("{app.title}</h1>", "{app.title} (edited in the browser)</h1>"));
+    await paste(editor, source.replace("{app.title}</h1>", "{app.title} (edited in the browser)</h1>"));
     await page.keyboard.press("Control+s");
     await page.getByTestId("saved-as").filter({ hasText: /Saved as version 2/ }).waitFor();
     // The notice reports the check's result once it ran, not before.
@@ -89,3 +89,16 @@ describe("previews", () => {
     await page.context().close();
   });
 });
+
+/**
+ * paste pastes text into an editor as the clipboard would (CodeMirror
+ * handles the paste event itself; typing a whole file through the
+ * browser's own editing could leave markup CodeMirror then replaces).
+ */
+async function paste(editor, text) {
+  await editor.evaluate((el, t) => {
+    const data = new DataTransfer();
+    data.setData("text/plain", t);
+    el.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
+  }, text);
+}

@@ -118,6 +118,10 @@ describe("refinements and the user's edits", () => {
       assert.equal(notDone, 1, "the card says the edit was kept rather than applied");
       assert.match(await second.getByTestId("change-not-done").textContent(), new RegExp(`kept your edits in ${target.replace(/[.]/g, "\\.")}`));
     }
+    // Each file of the card links to its diff in the Versions tab.
+    const linked = secondFiles.at(-1);
+    await second.locator(`[data-testid="change-file"][data-path="${linked}"] button`).click();
+    await page.locator(`.diff-file[data-path="${linked}"][open]`).waitFor();
     await shot(page, "refine-change-card");
 
     // The same request again changes nothing: no version.
@@ -131,7 +135,9 @@ describe("refinements and the user's edits", () => {
     // The server goes away; leaving the session page and coming back
     // (in-app navigation) shows the last-seen log, not a blank page.
     await page.waitForTimeout(1500); // the cache is written at most once a second
+    await page.getByRole("tab", { name: /Code/ }).click();
     const files = await page.locator(".tree-row.file").count();
+    assert.ok(files > 0, "the file tree lists the files");
     await stopServer(server);
     await page.goBack();
     await page.locator("#prompt").waitFor();
@@ -146,10 +152,17 @@ describe("refinements and the user's edits", () => {
   });
 });
 
-/** setEditorText replaces the editor's text, as a person would (select all, type). */
+/**
+ * setEditorText replaces the editor's text as a person would: select all,
+ * paste (CodeMirror handles the paste event itself).
+ */
 async function setEditorText(page, path, text) {
   const editor = page.getByLabel(`Edit ${path}`);
   await editor.click();
   await page.keyboard.press("Control+A");
-  await page.keyboard.insertText(text);
+  await editor.evaluate((el, t) => {
+    const data = new DataTransfer();
+    data.setData("text/plain", t);
+    el.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
+  }, text);
 }

@@ -11,8 +11,8 @@ interface Props {
   providerLabel: string;
   /** False while the session's log is still loading. */
   ready: boolean;
-  /** Shows what version n changed (the Versions tab's diff). */
-  onShowDiff?: (version: number) => void;
+  /** Shows what version n changed (the Versions tab's diff), at path if given. */
+  onShowDiff?: (version: number, path?: string) => void;
 }
 
 /** newKey is a random idempotency key (crypto.randomUUID needs a secure context). */
@@ -103,14 +103,22 @@ export function ChatPanel({ sessionId, messages, prompt, providerLabel, ready, o
 }
 
 /** ChangeCardView lists what a refinement changed, file by file, and what it did not do. */
-function ChangeCardView({ card, onShowDiff }: { card: ChangeCard; onShowDiff?: (version: number) => void }) {
+function ChangeCardView({ card, onShowDiff }: { card: ChangeCard; onShowDiff?: (version: number, path?: string) => void }) {
+  const linked = card.version > 1 && onShowDiff !== undefined;
   return (
     <div className="change-card" data-testid="change-card" data-version={card.version} data-files={card.files.length}>
       {card.files.length > 0 && (
         <ul className="change-files" aria-label="Files changed">
           {card.files.map((f) => (
             <li key={f.path} data-testid="change-file" data-path={f.path} data-change={f.change}>
-              <span className={`badge change-${f.change}`}>{f.change}</span> <code>{f.path}</code>
+              <span className={`badge change-${f.change}`}>{f.change}</span>{" "}
+              {linked ? (
+                <button type="button" className="link" onClick={() => onShowDiff(card.version, f.path)} title={`Show the diff of ${f.path}`}>
+                  <code>{f.path}</code>
+                </button>
+              ) : (
+                <code>{f.path}</code>
+              )}
               {f.lines && (
                 <span className="small">
                   {" "}
@@ -133,7 +141,7 @@ function ChangeCardView({ card, onShowDiff }: { card: ChangeCard; onShowDiff?: (
           </ul>
         </div>
       )}
-      {card.version > 1 && onShowDiff && (
+      {linked && (
         <button type="button" className="link small" onClick={() => onShowDiff(card.version)} data-testid="change-diff">
           Show the diff of version {card.version}
         </button>

@@ -12,8 +12,8 @@ interface Props {
   versions: readonly Version[];
   /** Rollback needs an idle session (completed, stopped or failed). */
   idle: boolean;
-  /** Opens with what this version changed (from a change card's link). */
-  showDiffOf?: number;
+  /** Opens with what a version changed, at one file (from a change card's link; key tells clicks apart). */
+  showDiffOf?: { version: number; path?: string; key: number };
 }
 
 interface Diff {
@@ -45,10 +45,16 @@ export function VersionsPanel({ sessionId, versions, idle, showDiffOf }: Props) 
     }
   }
 
+  const [focus, setFocus] = useState<string>();
   useEffect(() => {
-    if (showDiffOf) void showChanges(showDiffOf);
+    if (!showDiffOf) return;
+    setFocus(showDiffOf.path);
+    void showChanges(showDiffOf.version);
     // Once per link: showChanges is not a dependency.
-  }, [showDiffOf]);
+  }, [showDiffOf?.key]);
+  useEffect(() => {
+    if (diff && focus) document.querySelector(`.diff-file[data-path="${CSS.escape(focus)}"]`)?.scrollIntoView({ block: "start" });
+  }, [diff, focus]);
 
   async function rollback(n: number) {
     setRolling(true);
@@ -135,7 +141,7 @@ export function VersionsPanel({ sessionId, versions, idle, showDiffOf }: Props) 
           </div>
           {diff.files.length === 0 && <p className="muted pad">No file changed.</p>}
           {diff.files.map((f) => (
-            <details key={f.path} className="diff-file" open={diff.files.length <= 6} data-path={f.path}>
+            <details key={f.path} className="diff-file" open={diff.files.length <= 6 || f.path === focus} data-path={f.path}>
               <summary>
                 <span className={`badge ${f.change === "added" ? "ok" : f.change === "removed" ? "bad" : ""}`}>{f.change}</span> <code>{f.path}</code>
                 {f.truncated && <span className="muted small"> (diff cut at 256 KB)</span>}

@@ -106,7 +106,7 @@ function SessionScreen({ id }: { id: string }) {
   const [tab, setTab] = useState<WorkTab>("code");
   const [pane, setPane] = useState<Pane>("work");
   const [picked, setPicked] = useState<string>();
-  const [diffOf, setDiffOf] = useState<number>();
+  const [diffOf, setDiffOf] = useState<{ version: number; path?: string; key: number }>();
   const [busy, setBusy] = useState<"stop" | "resume">();
   const [actionProblem, setActionProblem] = useState<Problem>();
   const ticking = isActive(phase) || status?.state === "waiting";
@@ -268,8 +268,8 @@ function SessionScreen({ id }: { id: string }) {
               prompt={view?.prompt ?? ""}
               providerLabel={view?.providerLabel ?? ""}
               ready={!loading}
-              onShowDiff={(n) => {
-                setDiffOf(n);
+              onShowDiff={(version, path) => {
+                setDiffOf((d) => ({ version, path, key: (d?.key ?? 0) + 1 }));
                 setTab("versions");
                 setPane("work");
               }}
