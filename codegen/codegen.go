@@ -113,6 +113,9 @@ type Refinement struct {
 	Phase *stichv1.PhasePlan
 	// Deleted lists files the change removes.
 	Deleted []string
+	// NotDone says what of the request the change does not do, and why
+	// ("a chart needs a model"); the session's change card shows it.
+	NotDone []string
 }
 
 // PhaseRequest is what the next implementation phase is planned from.

@@ -105,6 +105,7 @@ func (f *fakeProvider) Refine(ctx context.Context, prompt string, conv codegen.C
 		c := *r
 		c.Phase = proto.Clone(r.Phase).(*stichv1.PhasePlan)
 		c.Deleted = append([]string(nil), r.Deleted...)
+		c.NotDone = append([]string(nil), r.NotDone...)
 		return &c, nil
 	}
 	return &codegen.Refinement{Reply: "ok: " + msg, Phase: &stichv1.PhasePlan{Name: "Change", Files: []*stichv1.FilePlan{{Path: "e.ts"}}, LastPhase: true},

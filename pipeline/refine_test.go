@@ -200,3 +200,17 @@ func TestUserEditsForgottenWhenUndone(t *testing.T) {
 		t.Fatal("an edit undone by a rollback is still recorded")
 	}
 }
+
+// What the provider says it did not do reaches the card, even when nothing
+// changed.
+func TestProviderNotDoneReachesTheCard(t *testing.T) {
+	h := generated(t)
+	refine(t, h, "add a chart", &codegen.Refinement{Reply: "ok", Phase: phase("a.ts"), NotDone: []string{"a chart needs a model", " "}}, nil)
+	card := lastCard(t, h)
+	if len(card.GetFiles()) != 0 || card.GetVersion() != 0 {
+		t.Fatalf("card %v, want no change", card)
+	}
+	if got := card.GetNotDone(); len(got) != 1 || got[0] != "a chart needs a model" {
+		t.Fatalf("not done %q, want the provider's note", got)
+	}
+}

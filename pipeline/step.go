@@ -424,6 +424,11 @@ func (t *tx) result(m Result) {
 	case stichv1.Phase_PHASE_PLANNING:
 		if m.Refine != nil {
 			evs, effects = planRefinement(st, m.Refine, m.Compaction)
+			for _, n := range m.Refine.NotDone {
+				if strings.TrimSpace(n) != "" {
+					st.WorkNotes = appendNote(st.WorkNotes, n)
+				}
+			}
 			for _, ev := range evs {
 				if l := ev.GetLog(); l != nil && l.GetLevel() == "warn" && strings.HasPrefix(l.GetText(), "kept ") {
 					st.WorkNotes = appendNote(st.WorkNotes, l.GetText())
