@@ -79,7 +79,7 @@ func TestSaveFileCreatesVersion(t *testing.T) {
 	evs := watchAll(t, rt, id, 0)
 	checkContiguous(t, evs, 0)
 	got := strings.Join(kinds(evs), " ")
-	if !strings.HasSuffix(got, "FileStarted FileChunk FileDone VersionCreated FileStarted FileChunk FileDone VersionCreated") {
+	if !strings.HasSuffix(got, "FileStarted FileChunk FileDone VersionCreated Log FileStarted FileChunk FileDone VersionCreated Log") {
 		t.Fatalf("events end %s", got[max(0, len(got)-200):])
 	}
 }

@@ -195,7 +195,7 @@ func (g *sessionGrain) commit(next pipeline.State, out pipeline.Output) error {
 	writes := false
 	for _, e := range out.Effects {
 		switch e.(type) {
-		case pipeline.PutFile, pipeline.DeleteFile, pipeline.RecordVersion, pipeline.ArmAlarm, pipeline.DisarmAlarm:
+		case pipeline.PutFile, pipeline.DeleteFile, pipeline.PutBlob, pipeline.RecordVersion, pipeline.ArmAlarm, pipeline.DisarmAlarm:
 			writes = true
 		}
 	}
@@ -224,6 +224,8 @@ func (g *sessionGrain) commit(next pipeline.State, out pipeline.Output) error {
 			b.Put(prefixFile+e.Path, e.Content)
 		case pipeline.DeleteFile:
 			b.Delete(prefixFile + e.Path)
+		case pipeline.PutBlob:
+			b.Put(prefixBlob+e.Sha256, e.Content)
 		case pipeline.RecordVersion:
 			if err := g.writeVersion(b, e); err != nil {
 				return err
@@ -438,7 +440,16 @@ func (g *sessionGrain) onRequest(ctx actor.Context, msg any) {
 		out, err := g.step(ctx, pipeline.PreviewReport{Report: m})
 		g.respond(ctx, "record preview report", out, err)
 	case *actorsv1.SaveFile:
-		out, err := g.step(ctx, pipeline.SaveFile{Path: m.GetPath(), Content: m.GetContent(), BaseSha256: m.GetBaseSha256()})
+		in := pipeline.SaveFile{Path: m.GetPath(), Content: m.GetContent(), BaseSha256: m.GetBaseSha256()}
+		if _, exists := g.s.Session.GetFiles()[in.Path]; exists {
+			prev, err := g.ref.Store.Get(prefixFile + in.Path)
+			if err != nil {
+				g.respond(ctx, "save file", pipeline.Output{}, fmt.Errorf("actors: read %q: %w", in.Path, err))
+				return
+			}
+			in.Previous = string(prev)
+		}
+		out, err := g.step(ctx, in)
 		g.respond(ctx, "save file", out, err)
 	default:
 		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "session grain does not handle %T", msg))

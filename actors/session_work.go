@@ -13,45 +13,21 @@ import (
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 )
 
-// emitter forwards a provider's output to the grain's mailbox as
+// sink forwards a step's output to the grain's mailbox as
 // [pipeline.Work] inputs.
-type emitter struct {
+type sink struct {
 	system *actor.ActorSystem
 	self   *actor.PID
 	run    uint64
 }
 
-func (e *emitter) send(ctx context.Context, w pipeline.Work) error {
+func (e *sink) Send(ctx context.Context, w pipeline.Work) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	w.Run = e.run
 	e.system.Root.Send(e.self, w)
 	return nil
-}
-
-func (e *emitter) FileStarted(ctx context.Context, path, purpose string) error {
-	return e.send(ctx, pipeline.Work{Kind: pipeline.WorkFileStarted, Path: path, Purpose: purpose})
-}
-func (e *emitter) FileChunk(ctx context.Context, path, data string) error {
-	return e.send(ctx, pipeline.Work{Kind: pipeline.WorkFileChunk, Path: path, Data: data})
-}
-func (e *emitter) FileDone(ctx context.Context, path string) error {
-	return e.send(ctx, pipeline.Work{Kind: pipeline.WorkFileDone, Path: path})
-}
-func (e *emitter) Log(ctx context.Context, text string) error {
-	return e.send(ctx, pipeline.Work{Kind: pipeline.WorkLog, Data: text})
-}
-
-// FileAborted drops a file that started streaming but cannot be finished
-// (too large, or the answer ended inside it).
-func (e *emitter) FileAborted(ctx context.Context, path, reason string) error {
-	return e.send(ctx, pipeline.Work{Kind: pipeline.WorkFileAborted, Path: path, Data: reason})
-}
-
-// FileDeleted removes a file of the app.
-func (e *emitter) FileDeleted(ctx context.Context, path string) error {
-	return e.send(ctx, pipeline.Work{Kind: pipeline.WorkFileDeleted, Path: path})
 }
 
 // stopWork cancels the current step; with wait it also waits (bounded)
@@ -105,6 +81,13 @@ func (g *sessionGrain) runStep(ctx actor.Context, spec *pipeline.StepSpec) {
 		g.fail(ctx, err)
 		return
 	}
+	spec.Blobs = make(map[string]string, len(spec.Needs))
+	for _, sha := range spec.Needs {
+		if spec.Blobs[sha], err = g.blob(sha); err != nil {
+			g.fail(ctx, err)
+			return
+		}
+	}
 	run := spec.ID
 	j := newJob()
 	system, self := ctx.ActorSystem(), ctx.Self()
@@ -115,7 +98,7 @@ func (g *sessionGrain) runStep(ctx actor.Context, spec *pipeline.StepSpec) {
 	wctx = codegen.ContextWithUsage(wctx, func(action, model string, u codegen.Usage) {
 		system.Root.Send(self, pipeline.Usage{Action: action, Model: model, Usage: u})
 	})
-	em := &emitter{system: system, self: self, run: run}
+	em := &sink{system: system, self: self, run: run}
 	var check pipeline.CheckFunc
 	if g.rt.cfg.Builds != nil {
 		node, id := g.rt.Node, st.Id

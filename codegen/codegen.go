@@ -129,6 +129,15 @@ type Emitter interface {
 	Log(ctx context.Context, text string) error
 }
 
+// CurrentFileEditor is implemented by providers whose files are written
+// from the app's current files (a model that is shown them and edits
+// them), so the user's edits in them are the base of the change. Other
+// providers (the scaffold) regenerate files from their plan; the session
+// then merges the user's edits back (see package pipeline).
+type CurrentFileEditor interface {
+	EditsCurrentFiles() bool
+}
+
 // Turn is one message of the chat: Role is "user" or "assistant".
 type Turn struct {
 	Role, Text string
@@ -159,6 +168,9 @@ type Refinement struct {
 	Phase *stichv1.PhasePlan
 	// Deleted lists files the change removes.
 	Deleted []string
+	// NotDone says what of the request the change does not do, and why
+	// ("a chart needs a model"); the session's change card shows it.
+	NotDone []string
 }
 
 // PhaseRequest is what the next implementation phase is planned from.

@@ -92,6 +92,10 @@ func NewProvider(name string, client *Client) *Provider {
 // Name implements [codegen.Provider].
 func (p *Provider) Name() string { return p.name }
 
+// EditsCurrentFiles reports that the model is shown the app's current
+// files (the user's edits included) and edits them.
+func (p *Provider) EditsCurrentFiles() bool { return true }
+
 // Label implements [codegen.Provider]: the name and the model writing code.
 func (p *Provider) Label() string {
 	ac := p.client.Config().Resolve(ActionPhaseImplementation)

@@ -32,6 +32,13 @@
 //  4. A stopped (or failed, or completed) session does no work: no input
 //     starts a provider step on it except Resume and, for a completed
 //     one, a user's message.
+//  5. A refinement of an idle session ends with a ChangeCard right before
+//     its Completed: each file changed since the work started, and what
+//     was not done. It records a version only when a file changed.
+//  6. A file the user edited (State.Session.UserEdits) is never
+//     overwritten with content generated without the edits: a step's
+//     worker merges them (see [StepSpec.Run]) or keeps the file and says
+//     so.
 //
 // Concurrency: none; a State belongs to one driver. State.Session is never
 // changed in place (Step clones it before changing it), so a driver may

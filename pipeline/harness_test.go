@@ -27,7 +27,15 @@ import (
 type fakeProvider struct {
 	failNext error // the next provider call fails with it
 	compacts int
+	// write overrides the content Implement writes, by path; refinement
+	// overrides Refine's answer; editsCurrent makes the provider one that
+	// edits the current files (as a model does).
+	write        map[string]string
+	refinement   *codegen.Refinement
+	editsCurrent bool
 }
+
+func (f *fakeProvider) EditsCurrentFiles() bool { return f.editsCurrent }
 
 func (f *fakeProvider) Name() string  { return "fake" }
 func (f *fakeProvider) Label() string { return "fake (test)" }
@@ -65,6 +73,9 @@ func (f *fakeProvider) Implement(ctx context.Context, bp *stichv1.Blueprint, pha
 			continue
 		}
 		content := fmt.Sprintf("export const x = %q; // ünïcode\n", fp.GetPath())
+		if c, ok := f.write[fp.GetPath()]; ok {
+			content = c
+		}
 		if err := codegen.StreamFile(ctx, emit, fp.GetPath(), "part of "+phase.GetName(), content, 7); err != nil {
 			return err
 		}
@@ -90,6 +101,13 @@ func (f *fakeProvider) Refine(ctx context.Context, prompt string, conv codegen.C
 	if err := f.err(); err != nil {
 		return nil, err
 	}
+	if r := f.refinement; r != nil {
+		c := *r
+		c.Phase = proto.Clone(r.Phase).(*stichv1.PhasePlan)
+		c.Deleted = append([]string(nil), r.Deleted...)
+		c.NotDone = append([]string(nil), r.NotDone...)
+		return &c, nil
+	}
 	return &codegen.Refinement{Reply: "ok: " + msg, Phase: &stichv1.PhasePlan{Name: "Change", Files: []*stichv1.FilePlan{{Path: "e.ts"}}, LastPhase: true},
 		Deleted: []string{"c.ts"}}, nil
 }
@@ -105,18 +123,10 @@ type emitted struct {
 	ins []Input
 }
 
-func (e *emitted) add(w Work) error { w.Run = e.run; e.ins = append(e.ins, w); return nil }
-func (e *emitted) FileStarted(ctx context.Context, p, purpose string) error {
-	return e.add(Work{Kind: WorkFileStarted, Path: p, Purpose: purpose})
-}
-func (e *emitted) FileChunk(ctx context.Context, p, data string) error {
-	return e.add(Work{Kind: WorkFileChunk, Path: p, Data: data})
-}
-func (e *emitted) FileDone(ctx context.Context, p string) error {
-	return e.add(Work{Kind: WorkFileDone, Path: p})
-}
-func (e *emitted) Log(ctx context.Context, text string) error {
-	return e.add(Work{Kind: WorkLog, Data: text})
+func (e *emitted) Send(ctx context.Context, w Work) error {
+	w.Run = e.run
+	e.ins = append(e.ins, w)
+	return nil
 }
 
 // store is what a driver committed.
@@ -159,6 +169,10 @@ func newHarness(t testing.TB) *harness {
 func (h *harness) step(in Input) Output {
 	h.t.Helper()
 	h.now = h.now.Add(time.Second)
+	if sf, ok := in.(SaveFile); ok {
+		sf.Previous = h.db.files[sf.Path] // as the driver reads it
+		in = sf
+	}
 	before := h.s
 	next, out := h.cfg.Step(h.s, h.now, in)
 	if h.onOutput != nil {
@@ -200,6 +214,11 @@ func (h *harness) commit(next State, out Output) {
 			h.db.files[e.Path] = string(e.Content)
 		case DeleteFile:
 			delete(h.db.files, e.Path)
+		case PutBlob:
+			if Sha256(string(e.Content)) != e.Sha256 {
+				h.t.Fatalf("blob %s stored with other content", e.Sha256)
+			}
+			h.db.blobs[e.Sha256] = string(e.Content)
 		case RecordVersion:
 			n := e.Record.GetNumber()
 			if _, ok := h.db.versions[n]; ok {
@@ -240,6 +259,14 @@ func (h *harness) files() map[string]string {
 // runStep runs spec on the fake provider at once and queues its output.
 func (h *harness) runStep(spec *StepSpec) {
 	em := &emitted{run: spec.ID}
+	spec.Blobs = map[string]string{}
+	for _, sha := range spec.Needs {
+		c, ok := h.db.blobs[sha]
+		if !ok {
+			h.t.Fatalf("step %s needs blob %s, which was never stored", spec.Kind, sha)
+		}
+		spec.Blobs[sha] = c
+	}
 	res := spec.Run(context.Background(), h.prov, h.files(), em, h.check)
 	h.queue = append(h.queue, em.ins...)
 	h.queue = append(h.queue, res)

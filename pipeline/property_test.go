@@ -20,12 +20,20 @@ import (
 // event per piece of work, versions immutable, a stopped session does no
 // work; and at the end that storage and state agree.
 func TestInvariantsUnderRandomInputs(t *testing.T) {
+	var cards, empty int
 	for seed := uint64(1); seed <= 300; seed++ {
-		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) { randomRun(t, seed) })
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			c, e := randomRun(t, seed)
+			cards, empty = cards+c, empty+e
+		})
+	}
+	// The change-card checks saw both kinds of card.
+	if cards == 0 || empty == 0 || empty == cards {
+		t.Fatalf("%d change cards, %d without a version: the runs do not cover both", cards, empty)
 	}
 }
 
-func randomRun(t *testing.T, seed uint64) {
+func randomRun(t *testing.T, seed uint64) (cards, empty int) {
 	r := rand.New(rand.NewPCG(seed, 0))
 	h := newHarness(t)
 	h.cfg.Builds = r.IntN(2) == 0
@@ -129,6 +137,16 @@ func randomRun(t *testing.T, seed uint64) {
 	if h.phase() != stichv1.Phase_PHASE_COMPLETED {
 		t.Fatalf("seed %d: phase %v after settling", seed, h.phase())
 	}
+	// Two refinements of the idle app: the first writes a new e.ts, the
+	// second repeats it, so it changes nothing.
+	h.prov.write = map[string]string{"e.ts": fmt.Sprintf("export const seed = %d;\n", seed)}
+	for range 2 {
+		h.step(Message{Text: "add e"})
+		h.drain()
+	}
+	if h.phase() != stichv1.Phase_PHASE_COMPLETED {
+		t.Fatalf("seed %d: phase %v after the last refinements", seed, h.phase())
+	}
 	// Storage and state agree.
 	if !proto.Equal(h.db.session, h.s.Session) {
 		t.Fatalf("seed %d: stored state differs", seed)
@@ -168,4 +186,30 @@ func randomRun(t *testing.T, seed uint64) {
 	if starts != ends {
 		t.Fatalf("seed %d: %d pieces of work started, %d ended", seed, starts, ends)
 	}
+	// A change card ends a refinement: Completed follows it; it names the
+	// version recorded right before it, or none, and then no version was
+	// recorded since the work started.
+	for i, ev := range h.db.log {
+		card := ev.GetChangeCard()
+		if card == nil {
+			continue
+		}
+		cards++
+		if card.GetVersion() == 0 {
+			empty++
+		}
+		if i+1 >= len(h.db.log) || h.db.log[i+1].GetCompleted() == nil {
+			t.Fatalf("seed %d: change card at seq %d is not followed by Completed", seed, ev.GetSeq())
+		}
+		prev := h.db.log[i-1].GetVersionCreated()
+		switch {
+		case card.GetVersion() == 0 && prev != nil:
+			t.Fatalf("seed %d: a card without a version follows version %d", seed, prev.GetVersion().GetNumber())
+		case card.GetVersion() != 0 && prev.GetVersion().GetNumber() != card.GetVersion():
+			t.Fatalf("seed %d: card names version %d, the version before it is %v", seed, card.GetVersion(), prev)
+		case card.GetVersion() != 0 && len(card.GetFiles()) == 0:
+			t.Fatalf("seed %d: version %d recorded for a card with no file changed", seed, card.GetVersion())
+		}
+	}
+	return cards, empty
 }

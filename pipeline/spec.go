@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	"google.golang.org/protobuf/proto"
 
@@ -71,6 +72,17 @@ type StepSpec struct {
 	Pending []string
 	// Check: the review checks the files in the sandbox first.
 	Check bool
+	// UserEdits are the files the user edited: path → sha256 of the
+	// generated content the edits started from. The step never overwrites
+	// them with regenerated content; see [StepSpec.Run].
+	UserEdits map[string]string
+	// WorkBase (in a refinement) holds the files when the work started
+	// (path → sha256): the step counts its changes' lines against them.
+	WorkBase map[string]string
+	// Needs lists the contents (by sha256) the step needs besides the
+	// current files; the driver loads them into Blobs.
+	Needs []string
+	Blobs map[string]string
 }
 
 // spec is the step of st's phase, as run run.
@@ -116,6 +128,26 @@ func (c Config) spec(st *actorsv1.SessionState, run uint64) *StepSpec {
 		sp.Kind = StepFix
 		sp.Diagnostics = st.Diagnostics
 	}
+	if sp.Kind == StepImplement || sp.Kind == StepFix || sp.Kind == StepReview {
+		need := map[string]bool{}
+		if len(st.UserEdits) > 0 {
+			sp.UserEdits = maps.Clone(st.UserEdits)
+			for _, sha := range st.UserEdits {
+				if sha != "" {
+					need[sha] = true
+				}
+			}
+		}
+		if st.Refining {
+			sp.WorkBase = maps.Clone(st.WorkBase)
+			for p, sha := range st.WorkBase {
+				if st.Files[p].GetSha256() != sha {
+					need[sha] = true // changed since the work started
+				}
+			}
+		}
+		sp.Needs = sortedKeys(need)
+	}
 	return sp
 }
 
@@ -123,11 +155,21 @@ func (c Config) spec(st *actorsv1.SessionState, run uint64) *StepSpec {
 // sandbox is the reply's error).
 type CheckFunc func(ctx context.Context, files map[string]string) *actorsv1.SandboxCheckReply
 
+// Sink receives a step's streamed output as [Work] inputs (Run is set by
+// the driver).
+type Sink interface {
+	Send(ctx context.Context, w Work) error
+}
+
 // Run makes the step's provider calls, on the worker: files are the app's
-// current files (the step may change the map), emit receives streamed
+// current files (the step may change the map), sink receives streamed
 // output, check runs a sandbox check (nil when builds are off). A
 // provider's panic becomes the result's error.
-func (sp *StepSpec) Run(ctx context.Context, prov codegen.Provider, files map[string]string, emit codegen.Emitter, check CheckFunc) (res Result) {
+//
+// Files the user edited are guarded (see guard): a provider that
+// regenerates them from its plan has its content merged with the user's
+// edits, or not written at all when they conflict, and the step says so.
+func (sp *StepSpec) Run(ctx context.Context, prov codegen.Provider, files map[string]string, sink Sink, check CheckFunc) (res Result) {
 	defer func() {
 		if r := recover(); r != nil {
 			res = Result{Err: fmt.Errorf("provider panicked: %v", r)}
@@ -145,18 +187,28 @@ func (sp *StepSpec) Run(ctx context.Context, prov codegen.Provider, files map[st
 			Files: files, Diagnostics: sp.Diagnostics, Pending: sp.Pending})
 		return Result{Planned: true, Plan: plan, Err: err}
 	case StepImplement:
+		emit := sp.guard(prov, files, sink)
 		return Result{Err: prov.Implement(ctx, sp.Blueprint, sp.Phase, files, sp.Skip, emit)}
 	case StepReview:
 		var chk *actorsv1.SandboxCheckReply
+		var lines map[string]*stichv1.LineCount
 		if sp.Check && check != nil {
+			g := sp.guard(prov, files, sink)
 			chk = check(ctx, files)
 			for p, c := range chk.GetFixed() {
 				files[p] = c // the review sees the fixed app
+				if sp.WorkBase != nil {
+					if lines == nil {
+						lines = map[string]*stichv1.LineCount{}
+					}
+					lines[p] = g.lines(p, c)
+				}
 			}
 		}
 		d, err := prov.Review(ctx, sp.Blueprint, sp.Phase, files)
-		return Result{Diags: d, Err: err, Check: chk}
+		return Result{Diags: d, Err: err, Check: chk, Lines: lines}
 	case StepFix:
+		emit := sp.guard(prov, files, sink)
 		return Result{Err: prov.Fix(ctx, sp.Blueprint, files, sp.Diagnostics, emit)}
 	}
 	return Result{Err: fmt.Errorf("pipeline: unknown step kind %d", sp.Kind)}

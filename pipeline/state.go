@@ -104,6 +104,10 @@ const (
 	WorkLog
 	WorkFileAborted
 	WorkFileDeleted
+	// WorkFileKept: the step's new content of a file the user edited was
+	// not written (Data says why, "" when the file already holds it);
+	// Base is then the new generated content's sha256.
+	WorkFileKept
 )
 
 // Work is one piece of streamed output of the step identified by Run.
@@ -112,6 +116,12 @@ type Work struct {
 	Kind          WorkKind
 	Path, Purpose string
 	Data          string
+	// Lines (WorkFileDone in a refinement) counts the file's lines added
+	// and removed against the work's base.
+	Lines *stichv1.LineCount
+	// Base and BaseContent (WorkFileDone, WorkFileKept of a file the user
+	// edited): the generated content, the base of the next merge.
+	Base, BaseContent string
 }
 
 // Result ends the step identified by Run. See [StepSpec.Run].
@@ -131,6 +141,9 @@ type Result struct {
 	// Diags and Check answer reviewing (Check when builds are enabled).
 	Diags []*stichv1.Diagnostic
 	Check *actorsv1.SandboxCheckReply
+	// Lines counts, in a refinement, the lines of the files the check's
+	// fixer changed against the work's base.
+	Lines map[string]*stichv1.LineCount
 }
 
 // Failed ends the current step with an error: the driver could not start
@@ -163,6 +176,9 @@ type PreviewReport struct{ Report *actorsv1.PreviewReport }
 // SaveFile is a user's edit of one file.
 type SaveFile struct {
 	Path, Content, BaseSha256 string
+	// Previous is the file's stored content, which the driver reads (""
+	// for a new file): the generated base of the user's edits.
+	Previous string
 }
 
 // Rollback restores Target, whose blobs (content by sha256) the driver
@@ -193,7 +209,7 @@ type Output struct {
 	Events []*stichv1.SessionEvent
 	// Save: the new State.Session must be stored with the events.
 	Save bool
-	// Effects, in order. [PutFile], [DeleteFile], [RecordVersion],
+	// Effects, in order. [PutFile], [DeleteFile], [PutBlob], [RecordVersion],
 	// [ArmAlarm] and [DisarmAlarm] are writes of the same batch as the
 	// events; the others are performed after it committed.
 	Effects []Effect
@@ -220,6 +236,13 @@ type PutFile struct {
 
 // DeleteFile removes a file.
 type DeleteFile struct{ Path string }
+
+// PutBlob stores content by its sha256 (the generated base of a file the
+// user edited, which no version holds).
+type PutBlob struct {
+	Sha256  string
+	Content []byte
+}
 
 // RecordVersion stores Record. Contents holds files this batch writes
 // (not yet in storage); the driver reads the others, and stores the blobs
@@ -253,6 +276,7 @@ type CancelIdleCheck struct{}
 
 func (PutFile) effect()         {}
 func (DeleteFile) effect()      {}
+func (PutBlob) effect()         {}
 func (RecordVersion) effect()   {}
 func (ArmAlarm) effect()        {}
 func (DisarmAlarm) effect()     {}

@@ -26,6 +26,10 @@ const MaxPendingMessages = 20
 // records per minute; a page stuck in an error loop must not flood the log.
 const maxPreviewReportsPerMinute = 20
 
+// NotCheckedText is the log line of an edit or rollback on a node that
+// runs no builds.
+const NotCheckedText = "not checked: this server runs no builds (--sandbox off)"
+
 // idleRunBit marks the run numbers of idle checks, so their log lines
 // never pass for a step's.
 const idleRunBit = 1 << 63
@@ -284,6 +288,7 @@ func (t *tx) message(m Message) {
 		st.WorkStartedAt = t.ts
 		st.Error = ""
 		st.WorkReason = "refinement: " + Truncate(m.Text, 120)
+		startRefining(st)
 		t.emit(phaseEvent(stichv1.Phase_PHASE_PLANNING, 0, "Refinement", "planning the change"))
 		t.effect(ArmAlarm{})
 		t.startStep()
@@ -334,6 +339,14 @@ func (t *tx) work(m Work) error {
 		delete(t.s.Streams, m.Path)
 		t.emit(logLine("agent", "warn", fmt.Sprintf("discarded %s: %s", m.Path, m.Data)))
 		return nil
+	case WorkFileKept:
+		st := t.st()
+		t.rebase(st, m)
+		if m.Data != "" {
+			st.WorkNotes = appendNote(st.WorkNotes, m.Data)
+			t.emit(logLine("agent", "warn", m.Data))
+		}
+		return nil
 	case WorkFileDeleted:
 		if _, ok := cur.Files[m.Path]; !ok {
 			return nil
@@ -378,6 +391,13 @@ func (t *tx) work(m Work) error {
 		st.Files[m.Path] = info
 		st.FilesWritten++
 		st.PhaseFilesDone = append(st.PhaseFilesDone, m.Path)
+		if st.Refining && m.Lines != nil {
+			if st.WorkLines == nil {
+				st.WorkLines = map[string]*stichv1.LineCount{}
+			}
+			st.WorkLines[m.Path] = m.Lines
+		}
+		t.rebase(st, m)
 		t.effect(PutFile{Path: m.Path, Content: []byte(content)})
 		t.emit(&stichv1.SessionEvent{Event: &stichv1.SessionEvent_FileDone{FileDone: &stichv1.FileDone{Path: m.Path, Size: info.Size, Sha256: info.Sha256}}})
 		return nil
@@ -404,6 +424,16 @@ func (t *tx) result(m Result) {
 	case stichv1.Phase_PHASE_PLANNING:
 		if m.Refine != nil {
 			evs, effects = planRefinement(st, m.Refine, m.Compaction)
+			for _, n := range m.Refine.NotDone {
+				if strings.TrimSpace(n) != "" {
+					st.WorkNotes = appendNote(st.WorkNotes, n)
+				}
+			}
+			for _, ev := range evs {
+				if l := ev.GetLog(); l != nil && l.GetLevel() == "warn" && strings.HasPrefix(l.GetText(), "kept ") {
+					st.WorkNotes = appendNote(st.WorkNotes, l.GetText())
+				}
+			}
 		} else {
 			if m.Blueprint == nil || len(m.Blueprint.GetRoadmap()) == 0 {
 				t.fail(fmt.Errorf("%w: the blueprint has no implementation phases", ErrProtocol))
@@ -429,6 +459,12 @@ func (t *tx) result(m Result) {
 			evs, fixed, problems = applyCheck(st, m.Check)
 			for _, p := range sortedKeys(fixed) {
 				effects = append(effects, PutFile{Path: p, Content: fixed[p]})
+				if l := m.Lines[p]; st.Refining && l != nil {
+					if st.WorkLines == nil {
+						st.WorkLines = map[string]*stichv1.LineCount{}
+					}
+					st.WorkLines[p] = l
+				}
 			}
 			diags = append(problems, diags...)
 		}
@@ -450,12 +486,24 @@ func (t *tx) result(m Result) {
 			st.Diagnostics = diags // what is left, for planning the next phase
 		}
 		if done {
-			vev, rec := newVersion(st, st.WorkReason, fixed, t.ts)
+			// The version and the change card precede Completed, which
+			// stays the last event of the work.
+			last := evs[len(evs)-1]
+			evs = evs[:len(evs)-1]
+			card := changeCard(st)
+			if !st.Refining || len(card.Files) > 0 || st.Versions == 0 {
+				vev, rec := newVersion(st, st.WorkReason, fixed, t.ts)
+				evs = append(evs, vev)
+				effects = append(effects, rec)
+				card.Version = st.Versions
+			}
+			if st.Refining {
+				evs = append(evs, &stichv1.SessionEvent{Event: &stichv1.SessionEvent_ChangeCard{ChangeCard: card}})
+			}
+			evs = append(evs, last)
+			effects = append(effects, DisarmAlarm{})
 			st.WorkReason = ""
-			// The version precedes Completed, which stays the last
-			// event of the work.
-			evs = append(evs[:len(evs)-1], vev, evs[len(evs)-1])
-			effects = append(effects, rec, DisarmAlarm{})
+			st.Refining, st.WorkBase, st.WorkLines, st.WorkNotes = false, nil, nil, nil
 		}
 	default:
 		return
@@ -570,6 +618,12 @@ func planRefinement(st *actorsv1.SessionState, r *codegen.Refinement, c *Compact
 	st.PhaseIndex = uint32(len(st.GetBlueprint().GetRoadmap()))
 	effects := []Effect{ArmAlarm{}}
 	for _, p := range r.Deleted {
+		if _, edited := st.UserEdits[p]; edited {
+			if _, ok := st.Files[p]; ok {
+				evs = append(evs, logLine("agent", "warn", fmt.Sprintf("kept %s, which you edited; not applied: the change would delete it", p)))
+				continue
+			}
+		}
 		if _, ok := st.Files[p]; ok {
 			delete(st.Files, p)
 			effects = append(effects, DeleteFile{Path: p})
@@ -623,6 +677,8 @@ func (t *tx) previewReport(m *actorsv1.PreviewReport) {
 // running one.
 func (t *tx) checkIdle() {
 	if !t.cfg.Builds {
+		// Said, so that no client waits for a check that never comes.
+		t.emit(logLine("sandbox", "info", NotCheckedText))
 		return
 	}
 	t.s.IdleRun = (t.s.IdleRun + 1) | idleRunBit
@@ -666,6 +722,24 @@ func (t *tx) saveFile(m SaveFile) {
 		st.Files = map[string]*stichv1.FileInfo{}
 	}
 	st.Files[p] = &stichv1.FileInfo{Path: p, Size: uint64(len(content)), Sha256: sum}
+	base, edited := st.UserEdits[p]
+	switch {
+	case !edited:
+		if st.UserEdits == nil {
+			st.UserEdits = map[string]string{}
+		}
+		st.UserEdits[p] = info.GetSha256() // "" for a file the user added
+		if exists {
+			if Sha256(m.Previous) != info.GetSha256() {
+				t.refuse(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "save %s: its stored content was not loaded", p)
+				return
+			}
+			// No version may hold the base yet (a stopped generation).
+			t.effect(PutBlob{Sha256: info.GetSha256(), Content: []byte(m.Previous)})
+		}
+	case base == sum:
+		delete(st.UserEdits, p) // back to the generated content
+	}
 	vev, rec := newVersion(st, "edited "+p, map[string][]byte{p: []byte(content)}, t.ts)
 	t.emit(FileEvents(p, "edited by you", content, sum)...)
 	t.emit(vev)
@@ -730,6 +804,11 @@ func (t *tx) rollback(m Rollback) {
 			evs = append(evs, &stichv1.SessionEvent{Event: &stichv1.SessionEvent_FileDeleted{FileDeleted: &stichv1.FileDeleted{Path: p}}})
 		}
 	}
+	for p, base := range st.UserEdits {
+		if info, ok := st.Files[p]; !ok || info.GetSha256() == base {
+			delete(st.UserEdits, p)
+		}
+	}
 	vev, rec := newVersion(st, fmt.Sprintf("rollback to version %d", target.GetNumber()), writes, t.ts)
 	t.emit(append(evs, vev)...)
 	t.effect(append(effects, rec)...)
@@ -750,5 +829,77 @@ func (t *tx) usage(m Usage) {
 	addUsage(t.st(), m)
 	if t.s.Working {
 		t.out.Save = false
+	}
+}
+
+// rebase records the new generated content of a file the user edited as
+// the base of its next merge (and stores it: no version holds it).
+func (t *tx) rebase(st *actorsv1.SessionState, m Work) {
+	if _, edited := st.UserEdits[m.Path]; !edited || m.Base == "" || Sha256(m.BaseContent) != m.Base {
+		return
+	}
+	st.UserEdits[m.Path] = m.Base
+	t.effect(PutBlob{Sha256: m.Base, Content: []byte(m.BaseContent)})
+}
+
+// maxWorkNotes bounds the notes a piece of work keeps for its card.
+const maxWorkNotes = 50
+
+func appendNote(notes []string, n string) []string {
+	for _, x := range notes {
+		if x == n {
+			return notes
+		}
+	}
+	if len(notes) >= maxWorkNotes {
+		return notes
+	}
+	return append(notes, Truncate(n, 500))
+}
+
+// changeCard compares the session's files with the work's base: what the
+// work changed, file by file, and what it did not do.
+func changeCard(st *actorsv1.SessionState) *stichv1.ChangeCard {
+	card := &stichv1.ChangeCard{NotDone: append([]string(nil), st.WorkNotes...),
+		Request: strings.TrimPrefix(st.WorkReason, "refinement: ")}
+	paths := map[string]bool{}
+	for p := range st.WorkBase {
+		paths[p] = true
+	}
+	for p := range st.Files {
+		paths[p] = true
+	}
+	for _, p := range sortedKeys(paths) {
+		before, had := st.WorkBase[p]
+		info, has := st.Files[p]
+		fc := &stichv1.FileChange{Path: p}
+		switch {
+		case had && has && before == info.GetSha256():
+			continue
+		case !had:
+			fc.Change = "added"
+		case !has:
+			fc.Change = "removed"
+		default:
+			fc.Change = "modified"
+		}
+		if has {
+			fc.Lines = st.WorkLines[p]
+			_, fc.MergedUserEdits = st.UserEdits[p]
+		}
+		card.Files = append(card.Files, fc)
+	}
+	return card
+}
+
+// startRefining starts a refinement's change card: the current files,
+// those of the last version, are its base. (A message queued during the
+// first generation is part of that work, which has no card: it records
+// the first version.)
+func startRefining(st *actorsv1.SessionState) {
+	st.Refining, st.WorkLines, st.WorkNotes = true, nil, nil
+	st.WorkBase = make(map[string]string, len(st.Files))
+	for p, info := range st.Files {
+		st.WorkBase[p] = info.GetSha256()
 	}
 }

@@ -79,7 +79,7 @@ func tableInputs(s State) map[string]Input {
 		"idle":      IdleCheckDone{Run: idleRunBit | 3, Reply: &actorsv1.SandboxCheckReply{PreviewUrl: "http://p/"}},
 		"usage":     Usage{Action: "blueprint", Model: "m", Usage: codegen.Usage{PromptTokens: 3, Requests: 1}},
 		"preview":   PreviewReport{Report: &actorsv1.PreviewReport{Kind: "error", Message: "x is undefined", Source: "/app.js", Line: 3}},
-		"save":      SaveFile{Path: "a.ts", Content: "b"},
+		"save":      SaveFile{Path: "a.ts", Content: "b", Previous: "a"},
 		"rollback": Rollback{Target: &actorsv1.VersionRecord{Number: 1, Files: map[string]string{"z.ts": Sha256("z")}},
 			Blobs: map[string]string{Sha256("z"): "z"}},
 	}

@@ -113,7 +113,7 @@ func TestAppsListRenameDelete(t *testing.T) {
 		}
 	}
 	// A later report (a refinement) keeps the user's title.
-	if _, err := c.SendMessage(ctx, connect.NewRequest(&stichv1.SendMessageRequest{SessionId: first, Text: "add a search box"})); err != nil {
+	if _, err := c.SendMessage(ctx, connect.NewRequest(&stichv1.SendMessageRequest{SessionId: first, Text: "also track a notes field"})); err != nil {
 		t.Fatal(err)
 	}
 	testutil.WaitFor(t, 20*time.Second, func() error {

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { appUrl, launchBrowser, newPage, rpc, shot, startServer, stichBinary, stopServer, tmp } from "./harness.mjs";
+import { appUrl, launchBrowser, newPage, ownerKey, rpc, shot, startServer, stichBinary, stopServer, tmp } from "./harness.mjs";
 
 const PROMPT = "a recipe tracker with ingredients and ratings";
 // A cold npm cache (the first run on a fresh machine) downloads the app's
@@ -18,7 +18,7 @@ async function watchAll(url, sessionId) {
   head.writeUInt32BE(msg.length, 1);
   const res = await fetch(`${url}/stich.v1.SessionService/Watch`, {
     method: "POST",
-    headers: { "Content-Type": "application/connect+json" },
+    headers: { "Content-Type": "application/connect+json", Authorization: `Bearer ${ownerKey(url)}` },
     body: Buffer.concat([head, msg]),
   });
   const buf = Buffer.from(await res.arrayBuffer());
@@ -87,11 +87,17 @@ describe("previews", () => {
     await page.locator('.tree-row.file[data-path="src/App.tsx"]').click();
     await page.getByRole("button", { name: "Edit" }).click();
     const editor = page.getByRole("textbox", { name: "Edit src/App.tsx" });
-    const source = await editor.inputValue();
+    await editor.waitFor();
+    const source = (await rpc(server.url, "SessionService/GetFile", { sessionId: id, path: "src/App.tsx" })).file.content;
     assert.ok(source.includes("{app.title}</h1>"), "App.tsx renders the title");
-    await editor.fill(source.replace("{app.title}</h1>", "{app.title} (edited in the browser)</h1>"));
-    await editor.press("Control+s");
+    // The editor is CodeMirror (contenteditable): select all and paste.
+    await editor.click();
+    await page.keyboard.press("Control+A");
+    await paste(editor, source.replace("{app.title}</h1>", "{app.title} (edited in the browser)</h1>"));
+    await page.keyboard.press("Control+s");
     await page.getByTestId("saved-as").filter({ hasText: /Saved as version 2/ }).waitFor();
+    // The notice reports the check's result once it ran, not before.
+    await page.getByTestId("check-result").filter({ hasText: /^Checked: / }).waitFor({ timeout: 60_000 });
     await shot(page, "22-file-saved");
     await page.getByRole("tab", { name: /Preview/ }).click();
     await frame.getByRole("heading", { name: "Recipe Tracker (edited in the browser)" }).waitFor({ timeout: 60_000 });
@@ -215,3 +221,16 @@ describe("previews", () => {
     await page.context().close();
   });
 });
+
+/**
+ * paste pastes text into an editor as the clipboard would (CodeMirror
+ * handles the paste event itself; typing a whole file through the
+ * browser's own editing could leave markup CodeMirror then replaces).
+ */
+async function paste(editor, text) {
+  await editor.evaluate((el, t) => {
+    const data = new DataTransfer();
+    data.setData("text/plain", t);
+    el.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
+  }, text);
+}

@@ -2901,6 +2901,7 @@ type SessionEvent struct {
 	//	*SessionEvent_Error
 	//	*SessionEvent_Completed
 	//	*SessionEvent_VersionCreated
+	//	*SessionEvent_ChangeCard
 	Event         isSessionEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3110,6 +3111,15 @@ func (x *SessionEvent) GetVersionCreated() *VersionCreated {
 	return nil
 }
 
+func (x *SessionEvent) GetChangeCard() *ChangeCard {
+	if x != nil {
+		if x, ok := x.Event.(*SessionEvent_ChangeCard); ok {
+			return x.ChangeCard
+		}
+	}
+	return nil
+}
+
 type isSessionEvent_Event interface {
 	isSessionEvent_Event()
 }
@@ -3199,6 +3209,12 @@ type SessionEvent_VersionCreated struct {
 	VersionCreated *VersionCreated `protobuf:"bytes,26,opt,name=version_created,json=versionCreated,proto3,oneof"`
 }
 
+type SessionEvent_ChangeCard struct {
+	// what a refinement changed and did not do (ends its work, before
+	// Completed)
+	ChangeCard *ChangeCard `protobuf:"bytes,27,opt,name=change_card,json=changeCard,proto3,oneof"`
+}
+
 func (*SessionEvent_GenerationStarted) isSessionEvent_Event() {}
 
 func (*SessionEvent_GenerationStopped) isSessionEvent_Event() {}
@@ -3233,6 +3249,208 @@ func (*SessionEvent_Completed) isSessionEvent_Event() {}
 
 func (*SessionEvent_VersionCreated) isSessionEvent_Event() {}
 
+func (*SessionEvent_ChangeCard) isSessionEvent_Event() {}
+
+// LineCount counts the lines a change added and removed.
+type LineCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Added         uint32                 `protobuf:"varint,1,opt,name=added,proto3" json:"added,omitempty"`
+	Removed       uint32                 `protobuf:"varint,2,opt,name=removed,proto3" json:"removed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LineCount) Reset() {
+	*x = LineCount{}
+	mi := &file_stich_v1_session_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LineCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LineCount) ProtoMessage() {}
+
+func (x *LineCount) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LineCount.ProtoReflect.Descriptor instead.
+func (*LineCount) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *LineCount) GetAdded() uint32 {
+	if x != nil {
+		return x.Added
+	}
+	return 0
+}
+
+func (x *LineCount) GetRemoved() uint32 {
+	if x != nil {
+		return x.Removed
+	}
+	return 0
+}
+
+// FileChange is one file a refinement changed.
+type FileChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Path  string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// "added", "modified" or "removed" (as FileDiff.change).
+	Change string `protobuf:"bytes,2,opt,name=change,proto3" json:"change,omitempty"`
+	// Lines added and removed against the version before; unset when not
+	// known (a file removed without being read).
+	Lines *LineCount `protobuf:"bytes,3,opt,name=lines,proto3" json:"lines,omitempty"`
+	// The user's edits in this file were merged with the change.
+	MergedUserEdits bool `protobuf:"varint,4,opt,name=merged_user_edits,json=mergedUserEdits,proto3" json:"merged_user_edits,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *FileChange) Reset() {
+	*x = FileChange{}
+	mi := &file_stich_v1_session_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileChange) ProtoMessage() {}
+
+func (x *FileChange) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileChange.ProtoReflect.Descriptor instead.
+func (*FileChange) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *FileChange) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *FileChange) GetChange() string {
+	if x != nil {
+		return x.Change
+	}
+	return ""
+}
+
+func (x *FileChange) GetLines() *LineCount {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+func (x *FileChange) GetMergedUserEdits() bool {
+	if x != nil {
+		return x.MergedUserEdits
+	}
+	return false
+}
+
+// ChangeCard reports what a piece of work changed, file by file, and what
+// it did not do and why. A change that changed nothing makes no version
+// (version is 0).
+type ChangeCard struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Files   []*FileChange          `protobuf:"bytes,1,rep,name=files,proto3" json:"files,omitempty"`
+	NotDone []string               `protobuf:"bytes,2,rep,name=not_done,json=notDone,proto3" json:"not_done,omitempty"`
+	// The version the change recorded (0: none, nothing changed); its
+	// files' diffs are DiffVersions(version-1, version).
+	Version uint32 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	// The request the work answered ("" for the first generation).
+	Request       string `protobuf:"bytes,4,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangeCard) Reset() {
+	*x = ChangeCard{}
+	mi := &file_stich_v1_session_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangeCard) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangeCard) ProtoMessage() {}
+
+func (x *ChangeCard) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangeCard.ProtoReflect.Descriptor instead.
+func (*ChangeCard) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ChangeCard) GetFiles() []*FileChange {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+func (x *ChangeCard) GetNotDone() []string {
+	if x != nil {
+		return x.NotDone
+	}
+	return nil
+}
+
+func (x *ChangeCard) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ChangeCard) GetRequest() string {
+	if x != nil {
+		return x.Request
+	}
+	return ""
+}
+
 type VersionCreated struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Version       *Version               `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
@@ -3242,7 +3460,7 @@ type VersionCreated struct {
 
 func (x *VersionCreated) Reset() {
 	*x = VersionCreated{}
-	mi := &file_stich_v1_session_proto_msgTypes[46]
+	mi := &file_stich_v1_session_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3254,7 +3472,7 @@ func (x *VersionCreated) String() string {
 func (*VersionCreated) ProtoMessage() {}
 
 func (x *VersionCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[46]
+	mi := &file_stich_v1_session_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3267,7 +3485,7 @@ func (x *VersionCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VersionCreated.ProtoReflect.Descriptor instead.
 func (*VersionCreated) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{46}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *VersionCreated) GetVersion() *Version {
@@ -3288,7 +3506,7 @@ type GenerationStarted struct {
 
 func (x *GenerationStarted) Reset() {
 	*x = GenerationStarted{}
-	mi := &file_stich_v1_session_proto_msgTypes[47]
+	mi := &file_stich_v1_session_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3300,7 +3518,7 @@ func (x *GenerationStarted) String() string {
 func (*GenerationStarted) ProtoMessage() {}
 
 func (x *GenerationStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[47]
+	mi := &file_stich_v1_session_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3313,7 +3531,7 @@ func (x *GenerationStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationStarted.ProtoReflect.Descriptor instead.
 func (*GenerationStarted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{47}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GenerationStarted) GetPrompt() string {
@@ -3346,7 +3564,7 @@ type GenerationStopped struct {
 
 func (x *GenerationStopped) Reset() {
 	*x = GenerationStopped{}
-	mi := &file_stich_v1_session_proto_msgTypes[48]
+	mi := &file_stich_v1_session_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3358,7 +3576,7 @@ func (x *GenerationStopped) String() string {
 func (*GenerationStopped) ProtoMessage() {}
 
 func (x *GenerationStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[48]
+	mi := &file_stich_v1_session_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3371,7 +3589,7 @@ func (x *GenerationStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationStopped.ProtoReflect.Descriptor instead.
 func (*GenerationStopped) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{48}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GenerationStopped) GetReason() string {
@@ -3391,7 +3609,7 @@ type GenerationResumed struct {
 
 func (x *GenerationResumed) Reset() {
 	*x = GenerationResumed{}
-	mi := &file_stich_v1_session_proto_msgTypes[49]
+	mi := &file_stich_v1_session_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3403,7 +3621,7 @@ func (x *GenerationResumed) String() string {
 func (*GenerationResumed) ProtoMessage() {}
 
 func (x *GenerationResumed) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[49]
+	mi := &file_stich_v1_session_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3416,7 +3634,7 @@ func (x *GenerationResumed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationResumed.ProtoReflect.Descriptor instead.
 func (*GenerationResumed) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{49}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *GenerationResumed) GetReason() string {
@@ -3446,7 +3664,7 @@ type PhaseChanged struct {
 
 func (x *PhaseChanged) Reset() {
 	*x = PhaseChanged{}
-	mi := &file_stich_v1_session_proto_msgTypes[50]
+	mi := &file_stich_v1_session_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3458,7 +3676,7 @@ func (x *PhaseChanged) String() string {
 func (*PhaseChanged) ProtoMessage() {}
 
 func (x *PhaseChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[50]
+	mi := &file_stich_v1_session_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3471,7 +3689,7 @@ func (x *PhaseChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhaseChanged.ProtoReflect.Descriptor instead.
 func (*PhaseChanged) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{50}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *PhaseChanged) GetPhase() Phase {
@@ -3511,7 +3729,7 @@ type BlueprintReady struct {
 
 func (x *BlueprintReady) Reset() {
 	*x = BlueprintReady{}
-	mi := &file_stich_v1_session_proto_msgTypes[51]
+	mi := &file_stich_v1_session_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3523,7 +3741,7 @@ func (x *BlueprintReady) String() string {
 func (*BlueprintReady) ProtoMessage() {}
 
 func (x *BlueprintReady) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[51]
+	mi := &file_stich_v1_session_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3536,7 +3754,7 @@ func (x *BlueprintReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlueprintReady.ProtoReflect.Descriptor instead.
 func (*BlueprintReady) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{51}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *BlueprintReady) GetBlueprint() *Blueprint {
@@ -3556,7 +3774,7 @@ type FileStarted struct {
 
 func (x *FileStarted) Reset() {
 	*x = FileStarted{}
-	mi := &file_stich_v1_session_proto_msgTypes[52]
+	mi := &file_stich_v1_session_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3568,7 +3786,7 @@ func (x *FileStarted) String() string {
 func (*FileStarted) ProtoMessage() {}
 
 func (x *FileStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[52]
+	mi := &file_stich_v1_session_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3581,7 +3799,7 @@ func (x *FileStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileStarted.ProtoReflect.Descriptor instead.
 func (*FileStarted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{52}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *FileStarted) GetPath() string {
@@ -3608,7 +3826,7 @@ type FileChunk struct {
 
 func (x *FileChunk) Reset() {
 	*x = FileChunk{}
-	mi := &file_stich_v1_session_proto_msgTypes[53]
+	mi := &file_stich_v1_session_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3620,7 +3838,7 @@ func (x *FileChunk) String() string {
 func (*FileChunk) ProtoMessage() {}
 
 func (x *FileChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[53]
+	mi := &file_stich_v1_session_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3633,7 +3851,7 @@ func (x *FileChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChunk.ProtoReflect.Descriptor instead.
 func (*FileChunk) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{53}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *FileChunk) GetPath() string {
@@ -3661,7 +3879,7 @@ type FileDone struct {
 
 func (x *FileDone) Reset() {
 	*x = FileDone{}
-	mi := &file_stich_v1_session_proto_msgTypes[54]
+	mi := &file_stich_v1_session_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3673,7 +3891,7 @@ func (x *FileDone) String() string {
 func (*FileDone) ProtoMessage() {}
 
 func (x *FileDone) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[54]
+	mi := &file_stich_v1_session_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3686,7 +3904,7 @@ func (x *FileDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDone.ProtoReflect.Descriptor instead.
 func (*FileDone) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{54}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *FileDone) GetPath() string {
@@ -3719,7 +3937,7 @@ type FileDeleted struct {
 
 func (x *FileDeleted) Reset() {
 	*x = FileDeleted{}
-	mi := &file_stich_v1_session_proto_msgTypes[55]
+	mi := &file_stich_v1_session_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3731,7 +3949,7 @@ func (x *FileDeleted) String() string {
 func (*FileDeleted) ProtoMessage() {}
 
 func (x *FileDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[55]
+	mi := &file_stich_v1_session_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3744,7 +3962,7 @@ func (x *FileDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDeleted.ProtoReflect.Descriptor instead.
 func (*FileDeleted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{55}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *FileDeleted) GetPath() string {
@@ -3765,7 +3983,7 @@ type DiagnosticsReported struct {
 
 func (x *DiagnosticsReported) Reset() {
 	*x = DiagnosticsReported{}
-	mi := &file_stich_v1_session_proto_msgTypes[56]
+	mi := &file_stich_v1_session_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3777,7 +3995,7 @@ func (x *DiagnosticsReported) String() string {
 func (*DiagnosticsReported) ProtoMessage() {}
 
 func (x *DiagnosticsReported) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[56]
+	mi := &file_stich_v1_session_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3790,7 +4008,7 @@ func (x *DiagnosticsReported) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiagnosticsReported.ProtoReflect.Descriptor instead.
 func (*DiagnosticsReported) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{56}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *DiagnosticsReported) GetTool() string {
@@ -3820,7 +4038,7 @@ type FixApplied struct {
 
 func (x *FixApplied) Reset() {
 	*x = FixApplied{}
-	mi := &file_stich_v1_session_proto_msgTypes[57]
+	mi := &file_stich_v1_session_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3832,7 +4050,7 @@ func (x *FixApplied) String() string {
 func (*FixApplied) ProtoMessage() {}
 
 func (x *FixApplied) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[57]
+	mi := &file_stich_v1_session_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3845,7 +4063,7 @@ func (x *FixApplied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FixApplied.ProtoReflect.Descriptor instead.
 func (*FixApplied) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{57}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *FixApplied) GetCode() string {
@@ -3892,7 +4110,7 @@ type PreviewReady struct {
 
 func (x *PreviewReady) Reset() {
 	*x = PreviewReady{}
-	mi := &file_stich_v1_session_proto_msgTypes[58]
+	mi := &file_stich_v1_session_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3904,7 +4122,7 @@ func (x *PreviewReady) String() string {
 func (*PreviewReady) ProtoMessage() {}
 
 func (x *PreviewReady) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[58]
+	mi := &file_stich_v1_session_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3917,7 +4135,7 @@ func (x *PreviewReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewReady.ProtoReflect.Descriptor instead.
 func (*PreviewReady) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{58}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *PreviewReady) GetUrl() string {
@@ -3939,7 +4157,7 @@ type LogLine struct {
 
 func (x *LogLine) Reset() {
 	*x = LogLine{}
-	mi := &file_stich_v1_session_proto_msgTypes[59]
+	mi := &file_stich_v1_session_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3951,7 +4169,7 @@ func (x *LogLine) String() string {
 func (*LogLine) ProtoMessage() {}
 
 func (x *LogLine) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[59]
+	mi := &file_stich_v1_session_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3964,7 +4182,7 @@ func (x *LogLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLine.ProtoReflect.Descriptor instead.
 func (*LogLine) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{59}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *LogLine) GetSource() string {
@@ -3999,7 +4217,7 @@ type ChatMessage struct {
 
 func (x *ChatMessage) Reset() {
 	*x = ChatMessage{}
-	mi := &file_stich_v1_session_proto_msgTypes[60]
+	mi := &file_stich_v1_session_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4011,7 +4229,7 @@ func (x *ChatMessage) String() string {
 func (*ChatMessage) ProtoMessage() {}
 
 func (x *ChatMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[60]
+	mi := &file_stich_v1_session_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4024,7 +4242,7 @@ func (x *ChatMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatMessage.ProtoReflect.Descriptor instead.
 func (*ChatMessage) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{60}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ChatMessage) GetRole() string {
@@ -4053,7 +4271,7 @@ type ErrorEvent struct {
 
 func (x *ErrorEvent) Reset() {
 	*x = ErrorEvent{}
-	mi := &file_stich_v1_session_proto_msgTypes[61]
+	mi := &file_stich_v1_session_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4065,7 +4283,7 @@ func (x *ErrorEvent) String() string {
 func (*ErrorEvent) ProtoMessage() {}
 
 func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[61]
+	mi := &file_stich_v1_session_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4078,7 +4296,7 @@ func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorEvent.ProtoReflect.Descriptor instead.
 func (*ErrorEvent) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{61}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ErrorEvent) GetCode() string {
@@ -4114,7 +4332,7 @@ type Completed struct {
 
 func (x *Completed) Reset() {
 	*x = Completed{}
-	mi := &file_stich_v1_session_proto_msgTypes[62]
+	mi := &file_stich_v1_session_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4126,7 +4344,7 @@ func (x *Completed) String() string {
 func (*Completed) ProtoMessage() {}
 
 func (x *Completed) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[62]
+	mi := &file_stich_v1_session_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4139,7 +4357,7 @@ func (x *Completed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Completed.ProtoReflect.Descriptor instead.
 func (*Completed) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{62}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *Completed) GetFiles() uint32 {
@@ -4387,7 +4605,7 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\x04line\x18\x03 \x01(\rR\x04line\x12\x16\n" +
 	"\x06column\x18\x04 \x01(\rR\x06column\x12\x18\n" +
 	"\amessage\x18\x05 \x01(\tR\amessage\x12\x1a\n" +
-	"\bseverity\x18\x06 \x01(\tR\bseverity\"\xda\b\n" +
+	"\bseverity\x18\x06 \x01(\tR\bseverity\"\x93\t\n" +
 	"\fSessionEvent\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12L\n" +
@@ -4410,8 +4628,25 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\amessage\x18\x17 \x01(\v2\x15.stich.v1.ChatMessageH\x00R\amessage\x12,\n" +
 	"\x05error\x18\x18 \x01(\v2\x14.stich.v1.ErrorEventH\x00R\x05error\x123\n" +
 	"\tcompleted\x18\x19 \x01(\v2\x13.stich.v1.CompletedH\x00R\tcompleted\x12C\n" +
-	"\x0fversion_created\x18\x1a \x01(\v2\x18.stich.v1.VersionCreatedH\x00R\x0eversionCreatedB\a\n" +
-	"\x05event\"=\n" +
+	"\x0fversion_created\x18\x1a \x01(\v2\x18.stich.v1.VersionCreatedH\x00R\x0eversionCreated\x127\n" +
+	"\vchange_card\x18\x1b \x01(\v2\x14.stich.v1.ChangeCardH\x00R\n" +
+	"changeCardB\a\n" +
+	"\x05event\";\n" +
+	"\tLineCount\x12\x14\n" +
+	"\x05added\x18\x01 \x01(\rR\x05added\x12\x18\n" +
+	"\aremoved\x18\x02 \x01(\rR\aremoved\"\x8f\x01\n" +
+	"\n" +
+	"FileChange\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x16\n" +
+	"\x06change\x18\x02 \x01(\tR\x06change\x12)\n" +
+	"\x05lines\x18\x03 \x01(\v2\x13.stich.v1.LineCountR\x05lines\x12*\n" +
+	"\x11merged_user_edits\x18\x04 \x01(\bR\x0fmergedUserEdits\"\x87\x01\n" +
+	"\n" +
+	"ChangeCard\x12*\n" +
+	"\x05files\x18\x01 \x03(\v2\x14.stich.v1.FileChangeR\x05files\x12\x19\n" +
+	"\bnot_done\x18\x02 \x03(\tR\anotDone\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\rR\aversion\x12\x18\n" +
+	"\arequest\x18\x04 \x01(\tR\arequest\"=\n" +
 	"\x0eVersionCreated\x12+\n" +
 	"\aversion\x18\x01 \x01(\v2\x11.stich.v1.VersionR\aversion\"h\n" +
 	"\x11GenerationStarted\x12\x16\n" +
@@ -4511,7 +4746,7 @@ func file_stich_v1_session_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stich_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 63)
+var file_stich_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 66)
 var file_stich_v1_session_proto_goTypes = []any{
 	(Phase)(0),                    // 0: stich.v1.Phase
 	(*SessionOptions)(nil),        // 1: stich.v1.SessionOptions
@@ -4560,24 +4795,27 @@ var file_stich_v1_session_proto_goTypes = []any{
 	(*FilePlan)(nil),              // 44: stich.v1.FilePlan
 	(*Diagnostic)(nil),            // 45: stich.v1.Diagnostic
 	(*SessionEvent)(nil),          // 46: stich.v1.SessionEvent
-	(*VersionCreated)(nil),        // 47: stich.v1.VersionCreated
-	(*GenerationStarted)(nil),     // 48: stich.v1.GenerationStarted
-	(*GenerationStopped)(nil),     // 49: stich.v1.GenerationStopped
-	(*GenerationResumed)(nil),     // 50: stich.v1.GenerationResumed
-	(*PhaseChanged)(nil),          // 51: stich.v1.PhaseChanged
-	(*BlueprintReady)(nil),        // 52: stich.v1.BlueprintReady
-	(*FileStarted)(nil),           // 53: stich.v1.FileStarted
-	(*FileChunk)(nil),             // 54: stich.v1.FileChunk
-	(*FileDone)(nil),              // 55: stich.v1.FileDone
-	(*FileDeleted)(nil),           // 56: stich.v1.FileDeleted
-	(*DiagnosticsReported)(nil),   // 57: stich.v1.DiagnosticsReported
-	(*FixApplied)(nil),            // 58: stich.v1.FixApplied
-	(*PreviewReady)(nil),          // 59: stich.v1.PreviewReady
-	(*LogLine)(nil),               // 60: stich.v1.LogLine
-	(*ChatMessage)(nil),           // 61: stich.v1.ChatMessage
-	(*ErrorEvent)(nil),            // 62: stich.v1.ErrorEvent
-	(*Completed)(nil),             // 63: stich.v1.Completed
-	(*timestamppb.Timestamp)(nil), // 64: google.protobuf.Timestamp
+	(*LineCount)(nil),             // 47: stich.v1.LineCount
+	(*FileChange)(nil),            // 48: stich.v1.FileChange
+	(*ChangeCard)(nil),            // 49: stich.v1.ChangeCard
+	(*VersionCreated)(nil),        // 50: stich.v1.VersionCreated
+	(*GenerationStarted)(nil),     // 51: stich.v1.GenerationStarted
+	(*GenerationStopped)(nil),     // 52: stich.v1.GenerationStopped
+	(*GenerationResumed)(nil),     // 53: stich.v1.GenerationResumed
+	(*PhaseChanged)(nil),          // 54: stich.v1.PhaseChanged
+	(*BlueprintReady)(nil),        // 55: stich.v1.BlueprintReady
+	(*FileStarted)(nil),           // 56: stich.v1.FileStarted
+	(*FileChunk)(nil),             // 57: stich.v1.FileChunk
+	(*FileDone)(nil),              // 58: stich.v1.FileDone
+	(*FileDeleted)(nil),           // 59: stich.v1.FileDeleted
+	(*DiagnosticsReported)(nil),   // 60: stich.v1.DiagnosticsReported
+	(*FixApplied)(nil),            // 61: stich.v1.FixApplied
+	(*PreviewReady)(nil),          // 62: stich.v1.PreviewReady
+	(*LogLine)(nil),               // 63: stich.v1.LogLine
+	(*ChatMessage)(nil),           // 64: stich.v1.ChatMessage
+	(*ErrorEvent)(nil),            // 65: stich.v1.ErrorEvent
+	(*Completed)(nil),             // 66: stich.v1.Completed
+	(*timestamppb.Timestamp)(nil), // 67: google.protobuf.Timestamp
 }
 var file_stich_v1_session_proto_depIdxs = []int32{
 	1,  // 0: stich.v1.CreateSessionRequest.options:type_name -> stich.v1.SessionOptions
@@ -4592,80 +4830,83 @@ var file_stich_v1_session_proto_depIdxs = []int32{
 	33, // 9: stich.v1.SaveFileResponse.version:type_name -> stich.v1.Version
 	28, // 10: stich.v1.ListSessionsResponse.apps:type_name -> stich.v1.AppSummary
 	0,  // 11: stich.v1.AppSummary.phase:type_name -> stich.v1.Phase
-	64, // 12: stich.v1.AppSummary.created_at:type_name -> google.protobuf.Timestamp
-	64, // 13: stich.v1.AppSummary.updated_at:type_name -> google.protobuf.Timestamp
+	67, // 12: stich.v1.AppSummary.created_at:type_name -> google.protobuf.Timestamp
+	67, // 13: stich.v1.AppSummary.updated_at:type_name -> google.protobuf.Timestamp
 	28, // 14: stich.v1.RenameSessionResponse.app:type_name -> stich.v1.AppSummary
-	64, // 15: stich.v1.Version.created_at:type_name -> google.protobuf.Timestamp
+	67, // 15: stich.v1.Version.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 16: stich.v1.Session.phase:type_name -> stich.v1.Phase
 	39, // 17: stich.v1.Session.blueprint:type_name -> stich.v1.Blueprint
 	37, // 18: stich.v1.Session.files:type_name -> stich.v1.FileInfo
 	36, // 19: stich.v1.Session.counters:type_name -> stich.v1.SessionCounters
-	64, // 20: stich.v1.Session.created_at:type_name -> google.protobuf.Timestamp
-	64, // 21: stich.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
+	67, // 20: stich.v1.Session.created_at:type_name -> google.protobuf.Timestamp
+	67, // 21: stich.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
 	35, // 22: stich.v1.Session.usage:type_name -> stich.v1.ModelUsage
 	40, // 23: stich.v1.Blueprint.views:type_name -> stich.v1.View
 	41, // 24: stich.v1.Blueprint.entities:type_name -> stich.v1.Entity
 	43, // 25: stich.v1.Blueprint.roadmap:type_name -> stich.v1.PhasePlan
 	42, // 26: stich.v1.Entity.fields:type_name -> stich.v1.EntityField
 	44, // 27: stich.v1.PhasePlan.files:type_name -> stich.v1.FilePlan
-	64, // 28: stich.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
-	48, // 29: stich.v1.SessionEvent.generation_started:type_name -> stich.v1.GenerationStarted
-	49, // 30: stich.v1.SessionEvent.generation_stopped:type_name -> stich.v1.GenerationStopped
-	50, // 31: stich.v1.SessionEvent.generation_resumed:type_name -> stich.v1.GenerationResumed
-	51, // 32: stich.v1.SessionEvent.phase_changed:type_name -> stich.v1.PhaseChanged
-	52, // 33: stich.v1.SessionEvent.blueprint:type_name -> stich.v1.BlueprintReady
-	53, // 34: stich.v1.SessionEvent.file_started:type_name -> stich.v1.FileStarted
-	54, // 35: stich.v1.SessionEvent.file_chunk:type_name -> stich.v1.FileChunk
-	55, // 36: stich.v1.SessionEvent.file_done:type_name -> stich.v1.FileDone
-	56, // 37: stich.v1.SessionEvent.file_deleted:type_name -> stich.v1.FileDeleted
-	57, // 38: stich.v1.SessionEvent.diagnostics:type_name -> stich.v1.DiagnosticsReported
-	58, // 39: stich.v1.SessionEvent.fix_applied:type_name -> stich.v1.FixApplied
-	59, // 40: stich.v1.SessionEvent.preview_ready:type_name -> stich.v1.PreviewReady
-	60, // 41: stich.v1.SessionEvent.log:type_name -> stich.v1.LogLine
-	61, // 42: stich.v1.SessionEvent.message:type_name -> stich.v1.ChatMessage
-	62, // 43: stich.v1.SessionEvent.error:type_name -> stich.v1.ErrorEvent
-	63, // 44: stich.v1.SessionEvent.completed:type_name -> stich.v1.Completed
-	47, // 45: stich.v1.SessionEvent.version_created:type_name -> stich.v1.VersionCreated
-	33, // 46: stich.v1.VersionCreated.version:type_name -> stich.v1.Version
-	0,  // 47: stich.v1.GenerationResumed.phase:type_name -> stich.v1.Phase
-	0,  // 48: stich.v1.PhaseChanged.phase:type_name -> stich.v1.Phase
-	39, // 49: stich.v1.BlueprintReady.blueprint:type_name -> stich.v1.Blueprint
-	45, // 50: stich.v1.DiagnosticsReported.diagnostics:type_name -> stich.v1.Diagnostic
-	2,  // 51: stich.v1.SessionService.CreateSession:input_type -> stich.v1.CreateSessionRequest
-	4,  // 52: stich.v1.SessionService.Watch:input_type -> stich.v1.WatchRequest
-	5,  // 53: stich.v1.SessionService.SendMessage:input_type -> stich.v1.SendMessageRequest
-	7,  // 54: stich.v1.SessionService.Stop:input_type -> stich.v1.StopRequest
-	9,  // 55: stich.v1.SessionService.Resume:input_type -> stich.v1.ResumeRequest
-	11, // 56: stich.v1.SessionService.GetSession:input_type -> stich.v1.GetSessionRequest
-	13, // 57: stich.v1.SessionService.GetFile:input_type -> stich.v1.GetFileRequest
-	15, // 58: stich.v1.SessionService.ListFiles:input_type -> stich.v1.ListFilesRequest
-	17, // 59: stich.v1.SessionService.ListVersions:input_type -> stich.v1.ListVersionsRequest
-	19, // 60: stich.v1.SessionService.DiffVersions:input_type -> stich.v1.DiffVersionsRequest
-	22, // 61: stich.v1.SessionService.Rollback:input_type -> stich.v1.RollbackRequest
-	24, // 62: stich.v1.SessionService.SaveFile:input_type -> stich.v1.SaveFileRequest
-	26, // 63: stich.v1.SessionService.ListSessions:input_type -> stich.v1.ListSessionsRequest
-	29, // 64: stich.v1.SessionService.RenameSession:input_type -> stich.v1.RenameSessionRequest
-	31, // 65: stich.v1.SessionService.DeleteSession:input_type -> stich.v1.DeleteSessionRequest
-	3,  // 66: stich.v1.SessionService.CreateSession:output_type -> stich.v1.CreateSessionResponse
-	46, // 67: stich.v1.SessionService.Watch:output_type -> stich.v1.SessionEvent
-	6,  // 68: stich.v1.SessionService.SendMessage:output_type -> stich.v1.SendMessageResponse
-	8,  // 69: stich.v1.SessionService.Stop:output_type -> stich.v1.StopResponse
-	10, // 70: stich.v1.SessionService.Resume:output_type -> stich.v1.ResumeResponse
-	12, // 71: stich.v1.SessionService.GetSession:output_type -> stich.v1.GetSessionResponse
-	14, // 72: stich.v1.SessionService.GetFile:output_type -> stich.v1.GetFileResponse
-	16, // 73: stich.v1.SessionService.ListFiles:output_type -> stich.v1.ListFilesResponse
-	18, // 74: stich.v1.SessionService.ListVersions:output_type -> stich.v1.ListVersionsResponse
-	20, // 75: stich.v1.SessionService.DiffVersions:output_type -> stich.v1.DiffVersionsResponse
-	23, // 76: stich.v1.SessionService.Rollback:output_type -> stich.v1.RollbackResponse
-	25, // 77: stich.v1.SessionService.SaveFile:output_type -> stich.v1.SaveFileResponse
-	27, // 78: stich.v1.SessionService.ListSessions:output_type -> stich.v1.ListSessionsResponse
-	30, // 79: stich.v1.SessionService.RenameSession:output_type -> stich.v1.RenameSessionResponse
-	32, // 80: stich.v1.SessionService.DeleteSession:output_type -> stich.v1.DeleteSessionResponse
-	66, // [66:81] is the sub-list for method output_type
-	51, // [51:66] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	67, // 28: stich.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	51, // 29: stich.v1.SessionEvent.generation_started:type_name -> stich.v1.GenerationStarted
+	52, // 30: stich.v1.SessionEvent.generation_stopped:type_name -> stich.v1.GenerationStopped
+	53, // 31: stich.v1.SessionEvent.generation_resumed:type_name -> stich.v1.GenerationResumed
+	54, // 32: stich.v1.SessionEvent.phase_changed:type_name -> stich.v1.PhaseChanged
+	55, // 33: stich.v1.SessionEvent.blueprint:type_name -> stich.v1.BlueprintReady
+	56, // 34: stich.v1.SessionEvent.file_started:type_name -> stich.v1.FileStarted
+	57, // 35: stich.v1.SessionEvent.file_chunk:type_name -> stich.v1.FileChunk
+	58, // 36: stich.v1.SessionEvent.file_done:type_name -> stich.v1.FileDone
+	59, // 37: stich.v1.SessionEvent.file_deleted:type_name -> stich.v1.FileDeleted
+	60, // 38: stich.v1.SessionEvent.diagnostics:type_name -> stich.v1.DiagnosticsReported
+	61, // 39: stich.v1.SessionEvent.fix_applied:type_name -> stich.v1.FixApplied
+	62, // 40: stich.v1.SessionEvent.preview_ready:type_name -> stich.v1.PreviewReady
+	63, // 41: stich.v1.SessionEvent.log:type_name -> stich.v1.LogLine
+	64, // 42: stich.v1.SessionEvent.message:type_name -> stich.v1.ChatMessage
+	65, // 43: stich.v1.SessionEvent.error:type_name -> stich.v1.ErrorEvent
+	66, // 44: stich.v1.SessionEvent.completed:type_name -> stich.v1.Completed
+	50, // 45: stich.v1.SessionEvent.version_created:type_name -> stich.v1.VersionCreated
+	49, // 46: stich.v1.SessionEvent.change_card:type_name -> stich.v1.ChangeCard
+	47, // 47: stich.v1.FileChange.lines:type_name -> stich.v1.LineCount
+	48, // 48: stich.v1.ChangeCard.files:type_name -> stich.v1.FileChange
+	33, // 49: stich.v1.VersionCreated.version:type_name -> stich.v1.Version
+	0,  // 50: stich.v1.GenerationResumed.phase:type_name -> stich.v1.Phase
+	0,  // 51: stich.v1.PhaseChanged.phase:type_name -> stich.v1.Phase
+	39, // 52: stich.v1.BlueprintReady.blueprint:type_name -> stich.v1.Blueprint
+	45, // 53: stich.v1.DiagnosticsReported.diagnostics:type_name -> stich.v1.Diagnostic
+	2,  // 54: stich.v1.SessionService.CreateSession:input_type -> stich.v1.CreateSessionRequest
+	4,  // 55: stich.v1.SessionService.Watch:input_type -> stich.v1.WatchRequest
+	5,  // 56: stich.v1.SessionService.SendMessage:input_type -> stich.v1.SendMessageRequest
+	7,  // 57: stich.v1.SessionService.Stop:input_type -> stich.v1.StopRequest
+	9,  // 58: stich.v1.SessionService.Resume:input_type -> stich.v1.ResumeRequest
+	11, // 59: stich.v1.SessionService.GetSession:input_type -> stich.v1.GetSessionRequest
+	13, // 60: stich.v1.SessionService.GetFile:input_type -> stich.v1.GetFileRequest
+	15, // 61: stich.v1.SessionService.ListFiles:input_type -> stich.v1.ListFilesRequest
+	17, // 62: stich.v1.SessionService.ListVersions:input_type -> stich.v1.ListVersionsRequest
+	19, // 63: stich.v1.SessionService.DiffVersions:input_type -> stich.v1.DiffVersionsRequest
+	22, // 64: stich.v1.SessionService.Rollback:input_type -> stich.v1.RollbackRequest
+	24, // 65: stich.v1.SessionService.SaveFile:input_type -> stich.v1.SaveFileRequest
+	26, // 66: stich.v1.SessionService.ListSessions:input_type -> stich.v1.ListSessionsRequest
+	29, // 67: stich.v1.SessionService.RenameSession:input_type -> stich.v1.RenameSessionRequest
+	31, // 68: stich.v1.SessionService.DeleteSession:input_type -> stich.v1.DeleteSessionRequest
+	3,  // 69: stich.v1.SessionService.CreateSession:output_type -> stich.v1.CreateSessionResponse
+	46, // 70: stich.v1.SessionService.Watch:output_type -> stich.v1.SessionEvent
+	6,  // 71: stich.v1.SessionService.SendMessage:output_type -> stich.v1.SendMessageResponse
+	8,  // 72: stich.v1.SessionService.Stop:output_type -> stich.v1.StopResponse
+	10, // 73: stich.v1.SessionService.Resume:output_type -> stich.v1.ResumeResponse
+	12, // 74: stich.v1.SessionService.GetSession:output_type -> stich.v1.GetSessionResponse
+	14, // 75: stich.v1.SessionService.GetFile:output_type -> stich.v1.GetFileResponse
+	16, // 76: stich.v1.SessionService.ListFiles:output_type -> stich.v1.ListFilesResponse
+	18, // 77: stich.v1.SessionService.ListVersions:output_type -> stich.v1.ListVersionsResponse
+	20, // 78: stich.v1.SessionService.DiffVersions:output_type -> stich.v1.DiffVersionsResponse
+	23, // 79: stich.v1.SessionService.Rollback:output_type -> stich.v1.RollbackResponse
+	25, // 80: stich.v1.SessionService.SaveFile:output_type -> stich.v1.SaveFileResponse
+	27, // 81: stich.v1.SessionService.ListSessions:output_type -> stich.v1.ListSessionsResponse
+	30, // 82: stich.v1.SessionService.RenameSession:output_type -> stich.v1.RenameSessionResponse
+	32, // 83: stich.v1.SessionService.DeleteSession:output_type -> stich.v1.DeleteSessionResponse
+	69, // [69:84] is the sub-list for method output_type
+	54, // [54:69] is the sub-list for method input_type
+	54, // [54:54] is the sub-list for extension type_name
+	54, // [54:54] is the sub-list for extension extendee
+	0,  // [0:54] is the sub-list for field type_name
 }
 
 func init() { file_stich_v1_session_proto_init() }
@@ -4691,6 +4932,7 @@ func file_stich_v1_session_proto_init() {
 		(*SessionEvent_Error)(nil),
 		(*SessionEvent_Completed)(nil),
 		(*SessionEvent_VersionCreated)(nil),
+		(*SessionEvent_ChangeCard)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -4698,7 +4940,7 @@ func file_stich_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_v1_session_proto_rawDesc), len(file_stich_v1_session_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   63,
+			NumMessages:   66,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import { describe, sessions, type Problem } from "../api";
+import type { ChangeCard } from "../gen/stich/v1/session_pb";
 import type { ChatEntry } from "../session/reducer";
 import { ProblemBox } from "./ProblemBox";
 
@@ -10,6 +11,8 @@ interface Props {
   providerLabel: string;
   /** False while the session's log is still loading. */
   ready: boolean;
+  /** Shows what version n changed (the Versions tab's diff), at path if given. */
+  onShowDiff?: (version: number, path?: string) => void;
 }
 
 /** newKey is a random idempotency key (crypto.randomUUID needs a secure context). */
@@ -19,7 +22,7 @@ function newKey(): string {
 }
 
 /** ChatPanel shows the conversation and sends refinements (SendMessage). */
-export function ChatPanel({ sessionId, messages, prompt, providerLabel, ready }: Props) {
+export function ChatPanel({ sessionId, messages, prompt, providerLabel, ready, onShowDiff }: Props) {
   const [text, setText] = useState("");
   const [sending, setSending] = useState(false);
   const [problem, setProblem] = useState<Problem>();
@@ -72,6 +75,7 @@ export function ChatPanel({ sessionId, messages, prompt, providerLabel, ready }:
           <li key={m.seq} className={`msg ${m.role}`} data-role={m.role} data-seq={m.seq}>
             <span className="who">{m.role === "user" ? "You" : m.role === "assistant" ? providerLabel || "stich" : "stich"}</span>
             <p>{m.text}</p>
+            {m.card && <ChangeCardView card={m.card} onShowDiff={onShowDiff} />}
           </li>
         ))}
       </ol>
@@ -94,6 +98,54 @@ export function ChatPanel({ sessionId, messages, prompt, providerLabel, ready }:
           {sending ? "Sending…" : "Send"}
         </button>
       </form>
+    </div>
+  );
+}
+
+/** ChangeCardView lists what a refinement changed, file by file, and what it did not do. */
+function ChangeCardView({ card, onShowDiff }: { card: ChangeCard; onShowDiff?: (version: number, path?: string) => void }) {
+  const linked = card.version > 1 && onShowDiff !== undefined;
+  return (
+    <div className="change-card" data-testid="change-card" data-version={card.version} data-files={card.files.length}>
+      {card.files.length > 0 && (
+        <ul className="change-files" aria-label="Files changed">
+          {card.files.map((f) => (
+            <li key={f.path} data-testid="change-file" data-path={f.path} data-change={f.change}>
+              <span className={`badge change-${f.change}`}>{f.change}</span>{" "}
+              {linked ? (
+                <button type="button" className="link" onClick={() => onShowDiff(card.version, f.path)} title={`Show the diff of ${f.path}`}>
+                  <code>{f.path}</code>
+                </button>
+              ) : (
+                <code>{f.path}</code>
+              )}
+              {f.lines && (
+                <span className="small">
+                  {" "}
+                  <span className="added">+{f.lines.added}</span> <span className="removed">−{f.lines.removed}</span>
+                </span>
+              )}
+              {f.mergedUserEdits && <span className="small muted"> · on top of your edits</span>}
+            </li>
+          ))}
+        </ul>
+      )}
+      {card.files.length === 0 && <p className="small muted">No file changed, so no new version was made.</p>}
+      {card.notDone.length > 0 && (
+        <div className="change-not-done">
+          <strong className="small">Not done</strong>
+          <ul data-testid="change-not-done">
+            {card.notDone.map((n) => (
+              <li key={n}>{n}</li>
+            ))}
+          </ul>
+        </div>
+      )}
+      {linked && (
+        <button type="button" className="link small" onClick={() => onShowDiff(card.version)} data-testid="change-diff">
+          Show the diff of version {card.version}
+        </button>
+      )}
     </div>
   );
 }

@@ -1,12 +1,15 @@
 // CodeViewer shows one file: a line-number gutter beside a <pre>, two text
-// nodes however long the file, so streaming stays cheap. Editing uses a
-// plain <textarea> (Ctrl/Cmd+S saves; saving makes a new version): Monaco
-// or CodeMirror would add 100+ KB gzipped for highlighting alone, and the
-// app's type-check reports errors after each save anyway.
-import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
+// nodes however long the file, so streaming stays cheap. Editing uses
+// CodeMirror 6 (CodeEditor), loaded only when editing starts: it is ~130 KB
+// gzipped, which the first load does not pay. Ctrl/Cmd+S saves; saving
+// makes a new version.
+import { lazy, Suspense, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { describe, sessions, type Problem } from "../api";
-import { formatBytes, type FileState } from "../session/reducer";
+import type { Diagnostic } from "../gen/stich/v1/session_pb";
+import { formatBytes, type CheckResult, type FileState } from "../session/reducer";
 import { ProblemBox } from "./ProblemBox";
+
+const CodeEditor = lazy(() => import("./CodeEditor"));
 
 /** LARGE is how many characters are shown before asking (a huge file would freeze the page). */
 export const LARGE = 256 * 1024;
@@ -21,16 +24,34 @@ interface Props {
   path?: string;
   /** Whether the agent is working (an unfinished file is then being written, else interrupted). */
   active: boolean;
+  /** The outcome of the last sandbox check, for the save notice. */
+  lastCheck?: CheckResult;
+  /** The current problems of the whole app, and of this file. */
+  problemCount?: number;
+  fileProblems?: readonly Diagnostic[];
 }
 
-export function CodeViewer({ sessionId, file, path, active }: Props) {
+/** checkNotice says what became of the check of saved version n. */
+export function checkNotice(n: number, check: CheckResult | undefined, problems: number): string {
+  if (!check || check.afterVersion < n) return "Checking the app…";
+  switch (check.state) {
+    case "not-checked":
+      return "Not checked: this server runs no builds.";
+    case "failed":
+      return `The check could not run: ${check.text}`;
+    case "checked":
+      return problems === 0 ? "Checked: no problems." : `Checked: ${problems} problem${problems === 1 ? "" : "s"} (see the list below and the Logs tab).`;
+  }
+}
+
+export function CodeViewer({ sessionId, file, path, active, lastCheck, problemCount = 0, fileProblems = [] }: Props) {
   const [full, setFull] = useState(false);
   const [saved, setSaved] = useState<{ path: string; content: string }>();
   const [problem, setProblem] = useState<Problem>();
   const [copied, setCopied] = useState(false);
   const [draft, setDraft] = useState<string>();
   const [saving, setSaving] = useState(false);
-  const [savedAs, setSavedAs] = useState<string>();
+  const [savedAs, setSavedAs] = useState<{ text: string; version?: number }>();
   const scroller = useRef<HTMLDivElement>(null);
   const follow = useRef(true);
 
@@ -100,7 +121,7 @@ export function CodeViewer({ sessionId, file, path, active }: Props) {
     try {
       const r = await sessions.saveFile({ sessionId, path: p, content: draft, baseSha256: file?.sha256 ?? "" });
       setDraft(undefined);
-      setSavedAs(r.version ? `Saved as version ${r.version.number}` : "No change to save");
+      setSavedAs(r.version ? { text: `Saved as version ${r.version.number}.`, version: r.version.number } : { text: "No change to save." });
     } catch (err) {
       setProblem(describe(err, "save the file"));
     } finally {
@@ -186,8 +207,20 @@ export function CodeViewer({ sessionId, file, path, active }: Props) {
       {problem && <ProblemBox problem={problem} onRetry={draft !== undefined ? () => void save() : () => void loadSaved()} />}
       {savedAs && (
         <div className="notice" role="status" data-testid="saved-as">
-          {savedAs}. The app is checked and its preview rebuilt (see the Logs and Preview tabs).
+          {savedAs.text}{" "}
+          {savedAs.version !== undefined && <span data-testid="check-result">{checkNotice(savedAs.version, lastCheck, problemCount)}</span>}
         </div>
+      )}
+      {fileProblems.length > 0 && (
+        <ul className="file-problems" aria-label={`Problems in ${p}`} data-testid="file-problems">
+          {fileProblems.map((d, i) => (
+            <li key={i} className={d.severity === "warning" ? "warn" : "error"}>
+              {d.line > 0 ? `line ${d.line}${d.column ? `:${d.column}` : ""}: ` : ""}
+              {d.code ? `${d.code} ` : ""}
+              {d.message}
+            </li>
+          ))}
+        </ul>
       )}
       {large && !full && (
         <div className="notice" role="status">
@@ -201,22 +234,24 @@ export function CodeViewer({ sessionId, file, path, active }: Props) {
         </div>
       )}
       {draft !== undefined ? (
-        <textarea
-          className="code-edit"
-          aria-label={`Edit ${p}`}
-          spellCheck={false}
-          autoFocus
-          value={draft}
-          onChange={(e) => setDraft(e.target.value)}
-          onKeyDown={(e) => {
-            if ((e.ctrlKey || e.metaKey) && e.key === "s") {
-              e.preventDefault();
-              void save();
-            } else if (e.key === "Escape" && !saving) {
-              setDraft(undefined);
-            }
-          }}
-        />
+        <Suspense
+          fallback={
+            <p className="muted pad" role="status">
+              Loading the editor…
+            </p>
+          }
+        >
+          <CodeEditor
+            path={p}
+            value={draft}
+            onChange={setDraft}
+            onSave={() => void save()}
+            onCancel={() => {
+              if (!saving) setDraft(undefined);
+            }}
+            problems={fileProblems}
+          />
+        </Suspense>
       ) : (
       <div
         className="code-scroll"

@@ -8,6 +8,8 @@ interface Props {
   onSelect: (path: string) => void;
   /** Whether the agent is working; an unfinished file of an idle session was interrupted. */
   active: boolean;
+  /** Current problems per file path (a marker on the file). */
+  problems?: Readonly<Record<string, number>>;
 }
 
 interface Dir {
@@ -37,7 +39,7 @@ function buildTree(paths: readonly string[]): Dir {
 }
 
 /** FileTree lists the app's files as folders; files appear and fill as they stream. */
-export function FileTree({ files, order, selected, onSelect, active }: Props) {
+export function FileTree({ files, order, selected, onSelect, active, problems = {} }: Props) {
   const tree = useMemo(() => buildTree(order), [order]);
   const [closed, setClosed] = useState<ReadonlySet<string>>(new Set());
   if (order.length === 0) return <p className="muted small pad">No files yet: they appear here as the agent writes them.</p>;
@@ -86,6 +88,11 @@ export function FileTree({ files, order, selected, onSelect, active }: Props) {
                 onClick={() => onSelect(p)}
               >
                 <span className="name">{p.slice(p.lastIndexOf("/") + 1)}</span>
+                {(problems[p] ?? 0) > 0 && (
+                  <span className="badge bad problem-mark" data-testid="file-problem-mark" title={`${problems[p]} problem${problems[p] === 1 ? "" : "s"}`}>
+                    {problems[p]}
+                  </span>
+                )}
                 <span className="meta" aria-label={state === "streaming" ? "writing" : state === "interrupted" ? "unfinished" : state === "mismatch" ? "size mismatch" : undefined}>
                   {state === "streaming" ? "writing…" : state === "interrupted" ? "unfinished" : state === "mismatch" ? "⚠" : f ? formatBytes(f.bytes) : ""}
                 </span>

@@ -1,5 +1,5 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { csrfToken, describe, sessions, type Problem } from "../api";
 import type { FileDiff, Version } from "../gen/stich/v1/session_pb";
 import { downloadUrl } from "../apps/apps";
@@ -12,6 +12,8 @@ interface Props {
   versions: readonly Version[];
   /** Rollback needs an idle session (completed, stopped or failed). */
   idle: boolean;
+  /** Opens with what a version changed, at one file (from a change card's link; key tells clicks apart). */
+  showDiffOf?: { version: number; path?: string; key: number };
 }
 
 interface Diff {
@@ -21,7 +23,7 @@ interface Diff {
 }
 
 /** VersionsPanel lists the app's versions, shows what each changed (DiffVersions) and rolls back (Rollback). */
-export function VersionsPanel({ sessionId, versions, idle }: Props) {
+export function VersionsPanel({ sessionId, versions, idle, showDiffOf }: Props) {
   const [diff, setDiff] = useState<Diff>();
   const [loading, setLoading] = useState<number>();
   const [confirm, setConfirm] = useState<number>();
@@ -42,6 +44,17 @@ export function VersionsPanel({ sessionId, versions, idle }: Props) {
       setLoading(undefined);
     }
   }
+
+  const [focus, setFocus] = useState<string>();
+  useEffect(() => {
+    if (!showDiffOf) return;
+    setFocus(showDiffOf.path);
+    void showChanges(showDiffOf.version);
+    // Once per link: showChanges is not a dependency.
+  }, [showDiffOf?.key]);
+  useEffect(() => {
+    if (diff && focus) document.querySelector(`.diff-file[data-path="${CSS.escape(focus)}"]`)?.scrollIntoView({ block: "start" });
+  }, [diff, focus]);
 
   async function rollback(n: number) {
     setRolling(true);
@@ -128,7 +141,7 @@ export function VersionsPanel({ sessionId, versions, idle }: Props) {
           </div>
           {diff.files.length === 0 && <p className="muted pad">No file changed.</p>}
           {diff.files.map((f) => (
-            <details key={f.path} className="diff-file" open={diff.files.length <= 6} data-path={f.path}>
+            <details key={f.path} className="diff-file" open={diff.files.length <= 6 || f.path === focus} data-path={f.path}>
               <summary>
                 <span className={`badge ${f.change === "added" ? "ok" : f.change === "removed" ? "bad" : ""}`}>{f.change}</span> <code>{f.path}</code>
                 {f.truncated && <span className="muted small"> (diff cut at 256 KB)</span>}

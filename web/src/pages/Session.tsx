@@ -13,8 +13,8 @@ import { Phase, type Session } from "../gen/stich/v1/session_pb";
 import { forget, remember } from "../recent";
 import { Link } from "../router";
 import { useServerInfo } from "../serverinfo";
-import { isActive, PHASE_LABEL, type SessionView } from "../session/reducer";
-import { SessionStore, type Snapshot } from "../session/stream";
+import { currentProblems, isActive, PHASE_LABEL, problemsByFile, type SessionView } from "../session/reducer";
+import { SessionStore, storageCache, type Snapshot } from "../session/stream";
 
 type WorkTab = "code" | "versions" | "preview" | "logs";
 type Pane = "chat" | "work";
@@ -45,7 +45,10 @@ export function SessionPage({ id }: { id: string }) {
 function useSessionStore(id: string): [SessionStore | undefined, Snapshot | undefined] {
   const [store, setStore] = useState<SessionStore>();
   useEffect(() => {
-    const s = new SessionStore({ watch: (afterSeq, signal) => sessions.watch({ sessionId: id, afterSeq }, { signal }) });
+    const s = new SessionStore({
+      watch: (afterSeq, signal) => sessions.watch({ sessionId: id, afterSeq }, { signal }),
+      cache: storageCache(typeof sessionStorage === "undefined" ? undefined : sessionStorage, `stich.log.${id}`),
+    });
     setStore(s);
     void s.start();
     // Back online: reconnect now instead of waiting out the backoff.
@@ -105,6 +108,7 @@ function SessionScreen({ id }: { id: string }) {
   const server = useServerInfo();
   const [pane, setPane] = useState<Pane>("work");
   const [picked, setPicked] = useState<string>();
+  const [diffOf, setDiffOf] = useState<{ version: number; path?: string; key: number }>();
   const [busy, setBusy] = useState<"stop" | "resume">();
   const [actionProblem, setActionProblem] = useState<Problem>();
   const ticking = isActive(phase) || status?.state === "waiting";
@@ -151,6 +155,9 @@ function SessionScreen({ id }: { id: string }) {
 
   const loading = !view || (view.lastSeq === 0 && status?.state !== "failed");
   const problems = view?.logs.filter((l) => l.level !== "info").length ?? 0;
+  const current = view ? currentProblems(view) : [];
+  const perFile = view ? problemsByFile(view) : {};
+  const fileProblems = selected ? current.filter((d) => d.file.replace(/^\/+/, "") === selected) : [];
   const c = info.session?.counters;
   const openFile = (p: string) => {
     setPicked(p);
@@ -173,6 +180,20 @@ function SessionScreen({ id }: { id: string }) {
               {loading ? "loading" : PHASE_LABEL[phase]}
             </span>
             {status && store && <ConnectionPill status={status} now={now} onRetry={() => store.retryNow()} />}
+            {view && (
+              <button
+                type="button"
+                className={`badge ${current.length > 0 ? "bad" : "ok"} link`}
+                data-testid="problem-count"
+                data-count={current.length}
+                onClick={() => {
+                  setTab("logs");
+                  setPane("work");
+                }}
+              >
+                {current.length === 0 ? "no problems" : `${current.length} problem${current.length === 1 ? "" : "s"}`}
+              </button>
+            )}
           </div>
         </div>
         <div className="row wrap actions">
@@ -249,6 +270,11 @@ function SessionScreen({ id }: { id: string }) {
               prompt={view?.prompt ?? ""}
               providerLabel={view?.providerLabel ?? ""}
               ready={!loading}
+              onShowDiff={(version, path) => {
+                setDiffOf((d) => ({ version, path, key: (d?.key ?? 0) + 1 }));
+                setTab("versions");
+                setPane("work");
+              }}
             />
           </div>
         </section>
@@ -272,11 +298,19 @@ function SessionScreen({ id }: { id: string }) {
               </p>
             ) : tab === "code" ? (
               <div className="code-split">
-                <FileTree files={view?.files ?? {}} order={view?.fileOrder ?? []} selected={selected} onSelect={setPicked} active={isActive(phase)} />
-                <CodeViewer sessionId={id} file={selected ? view?.files[selected] : undefined} path={selected} active={isActive(phase)} />
+                <FileTree files={view?.files ?? {}} order={view?.fileOrder ?? []} selected={selected} onSelect={setPicked} active={isActive(phase)} problems={perFile} />
+                <CodeViewer
+                  sessionId={id}
+                  file={selected ? view?.files[selected] : undefined}
+                  path={selected}
+                  active={isActive(phase)}
+                  lastCheck={view?.lastCheck}
+                  problemCount={current.length}
+                  fileProblems={fileProblems}
+                />
               </div>
             ) : tab === "versions" ? (
-              <VersionsPanel sessionId={id} versions={view?.versions ?? []} idle={!loading && !isActive(phase)} />
+              <VersionsPanel sessionId={id} versions={view?.versions ?? []} idle={!loading && !isActive(phase)} showDiffOf={diffOf} />
             ) : tab === "preview" ? (
               <PreviewPanel url={view?.previewUrl} build={view?.previewSeq} working={isActive(phase)} buildsOff={server.info?.buildsDisabled} />
             ) : (

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Phase } from "../gen/stich/v1/session_pb";
-import { apply, applyAll, classify, formatDuration, initialView, MAX_LOGS, type SessionView } from "./reducer";
-import { chunk, ev, fileDone, fileStarted, generation, message, phase, T0, versionCreated } from "./testevents";
+import { apply, applyAll, classify, currentProblems, formatDuration, initialView, MAX_LOGS, problemsByFile, type SessionView } from "./reducer";
+import { changeCard, chunk, diagnostics, ev, fileDone, fileStarted, generation, logLine, message, phase, T0, versionCreated } from "./testevents";
 
 function fold(events = generation()): SessionView {
   const r = applyAll(initialView(), events);
@@ -225,5 +225,44 @@ describe("formatDuration", () => {
     expect(formatDuration(850)).toBe("850 ms");
     expect(formatDuration(4200)).toBe("4.2 s");
     expect(formatDuration(185_000)).toBe("3 min 5 s");
+  });
+});
+
+describe("reducer: change cards, problems and checks", () => {
+  it("a change card becomes a system chat entry that keeps the card", () => {
+    const log = generation();
+    let v = fold(log);
+    const n = log.length;
+    v = applyAll(v, [
+      ev(n + 1, changeCard(2, [{ path: "src/App.tsx", change: "modified", added: 3, removed: 1 }, { path: "src/new.ts", change: "added", added: 2 }], ["kept your edits in x"])),
+      ev(n + 2, changeCard(0, [])),
+    ]).view;
+    const [a, b] = v.chat.slice(-2);
+    expect(a.role).toBe("system");
+    expect(a.card?.files.map((f) => f.path)).toEqual(["src/App.tsx", "src/new.ts"]);
+    expect(a.text).toBe("Changed 2 files (version 2).");
+    expect(b.text).toBe("No changes: no new version was made.");
+  });
+
+  it("problems are each tool's last report; a new preview clears runtime errors", () => {
+    const n = generation().length;
+    let v = fold();
+    v = applyAll(v, [ev(n + 1, diagnostics("tsc", ["src/App.tsx", "src/App.tsx", "/src/b.ts"])), ev(n + 2, diagnostics("runtime", ["src/c.ts"]))]).view;
+    expect(currentProblems(v)).toHaveLength(4);
+    expect(problemsByFile(v)).toEqual({ "src/App.tsx": 2, "src/b.ts": 1, "src/c.ts": 1 });
+    v = applyAll(v, [ev(n + 3, diagnostics("tsc", [])), ev(n + 4, { case: "previewReady", value: { $typeName: "stich.v1.PreviewReady", url: "http://p/" } })]).view;
+    expect(currentProblems(v)).toHaveLength(0);
+  });
+
+  it("records the last check's outcome with the version it came after", () => {
+    const n = generation().length;
+    let v = fold();
+    expect(v.lastCheck).toBeUndefined();
+    v = applyAll(v, [ev(n + 1, versionCreated(2, "edited a")), ev(n + 2, logLine("sandbox", "info", "not checked: this server runs no builds (--sandbox off)"))]).view;
+    expect(v.lastCheck).toMatchObject({ state: "not-checked", afterVersion: 2, seq: n + 2 });
+    v = applyAll(v, [ev(n + 3, logLine("sandbox", "info", "checked the app: bundle 3 ms"))]).view;
+    expect(v.lastCheck).toMatchObject({ state: "checked", afterVersion: 2 });
+    v = applyAll(v, [ev(n + 4, logLine("npm", "error", "npm failed"))]).view;
+    expect(v.lastCheck?.state).toBe("checked");
   });
 });

@@ -11,7 +11,7 @@
 //     caller must reconnect with after_seq = lastSeq (see stream.ts).
 //  4. The reducer never mutates its input; unchanged parts are shared.
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { Phase, type Blueprint, type SessionEvent, type Version } from "../gen/stich/v1/session_pb";
+import { Phase, type Blueprint, type ChangeCard, type Diagnostic, type SessionEvent, type Version } from "../gen/stich/v1/session_pb";
 
 export type Outcome = "applied" | "duplicate" | "gap";
 
@@ -52,6 +52,17 @@ export interface ChatEntry {
   seq: number;
   time: number;
   role: "user" | "assistant" | "system";
+  text: string;
+  /** What a refinement changed and did not do (role "system"). */
+  card?: ChangeCard;
+}
+
+/** CheckResult is the outcome of the last sandbox check (or that none ran). */
+export interface CheckResult {
+  seq: number;
+  /** The newest version when the result arrived: a save of version n is checked once afterVersion >= n. */
+  afterVersion: number;
+  state: "checked" | "not-checked" | "failed";
   text: string;
 }
 
@@ -105,6 +116,27 @@ export interface SessionView {
   versions: readonly Version[];
   /** The last error event, cleared when work resumes. */
   error?: { code: string; message: string; retryable: boolean };
+  /** The current problems: each tool's last report (a new preview build clears the runtime ones). */
+  problems: Readonly<Record<string, readonly Diagnostic[]>>;
+  lastCheck?: CheckResult;
+}
+
+/** NOT_CHECKED starts the log line of an edit on a server that runs no builds (pipeline.NotCheckedText). */
+export const NOT_CHECKED = "not checked:";
+
+/** currentProblems lists the current problems of all tools (errors and warnings). */
+export function currentProblems(v: SessionView): Diagnostic[] {
+  return Object.values(v.problems).flat();
+}
+
+/** problemsByFile counts the current problems per file path. */
+export function problemsByFile(v: SessionView): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const d of currentProblems(v)) {
+    const f = d.file.replace(/^\/+/, "");
+    if (f) out[f] = (out[f] ?? 0) + 1;
+  }
+  return out;
 }
 
 /** MAX_LOGS bounds the log panel; older entries are dropped (and counted). */
@@ -127,6 +159,7 @@ export function initialView(): SessionView {
     logs: [],
     logsDropped: 0,
     versions: [],
+    problems: {},
   };
 }
 
@@ -291,6 +324,7 @@ export function apply(s: SessionView, ev: SessionEvent): { view: SessionView; ou
     }
     case "diagnostics": {
       const d = e.value;
+      v.problems = { ...v.problems, [d.tool || "analysis"]: d.diagnostics.filter((x) => x.severity !== "info") };
       const n = d.diagnostics.length;
       const errors = d.diagnostics.filter((x) => x.severity === "" || x.severity === "error").length;
       v = log(v, {
@@ -325,12 +359,28 @@ export function apply(s: SessionView, ev: SessionEvent): { view: SessionView; ou
     case "previewReady":
       v.previewUrl = e.value.url;
       v.previewSeq = seq;
+      if (v.problems.runtime) {
+        const problems = { ...v.problems };
+        delete problems.runtime;
+        v.problems = problems;
+      }
       v = log(v, { seq, time, kind: "preview", level: "info", source: "preview", text: `Preview ready at ${e.value.url}` });
       break;
     case "log": {
       const l = e.value;
       const level = l.level === "error" ? "error" : l.level === "warn" || l.level === "warning" ? "warn" : "info";
       v = log(v, { seq, time, kind: "log", level, source: l.source || "agent", text: l.text });
+      if (l.source === "sandbox") {
+        const afterVersion = v.versions.at(-1)?.number ?? 0;
+        if (l.text.startsWith("checked the app")) v.lastCheck = { seq, afterVersion, state: "checked", text: l.text };
+        else if (l.text.startsWith(NOT_CHECKED)) v.lastCheck = { seq, afterVersion, state: "not-checked", text: l.text };
+        else if (level === "error") v.lastCheck = { seq, afterVersion, state: "failed", text: l.text };
+      }
+      break;
+    }
+    case "changeCard": {
+      const c = e.value;
+      v.chat = [...v.chat, { seq, time, role: "system", text: changeSummary(c), card: c }];
       break;
     }
     case "message": {
@@ -425,4 +475,11 @@ export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** changeSummary says in one line what a change card reports. */
+export function changeSummary(c: ChangeCard): string {
+  if (c.files.length === 0) return c.notDone.length > 0 ? "Nothing changed (no new version)." : "No changes: no new version was made.";
+  const n = c.files.length;
+  return `Changed ${n} file${n === 1 ? "" : "s"}${c.version ? ` (version ${c.version})` : ""}.`;
 }

@@ -2,7 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import type { SessionEvent } from "../gen/stich/v1/session_pb";
 import { applyAll, initialView } from "./reducer";
-import { SessionStore, type WatchFn } from "./stream";
+import { SessionStore, storageCache, type WatchFn } from "./stream";
 import { generation } from "./testevents";
 
 /**
@@ -108,5 +108,65 @@ describe("SessionStore", () => {
     store.retryNow();
     await until(() => store.getSnapshot().view.lastSeq === log.length);
     store.close();
+  });
+});
+
+/** memoryStorage is a Storage in memory, with a quota in characters. */
+function memoryStorage(quota = Infinity): Storage {
+  const m = new Map<string, string>();
+  return {
+    get length() {
+      return m.size;
+    },
+    clear: () => m.clear(),
+    getItem: (k) => m.get(k) ?? null,
+    key: (i) => [...m.keys()][i] ?? null,
+    removeItem: (k) => void m.delete(k),
+    setItem: (k, v) => {
+      if (v.length > quota) throw new Error("QuotaExceededError");
+      m.set(k, v);
+    },
+  };
+}
+
+describe("SessionStore with a cache of the last-seen log", () => {
+  it("shows the cached log at once and follows on from its last seq", async () => {
+    const log = generation();
+    const storage = memoryStorage();
+    const first = storageCache(storage, "k")!;
+    first.save(log.slice(0, 6));
+    const srv = fakeServer(log, [{}]);
+    const store = new SessionStore({ watch: srv.watch, sleep: async () => {}, schedule: (fn) => queueMicrotask(fn), cache: storageCache(storage, "k") });
+    // Before any connection: the cached prefix.
+    expect(store.getSnapshot().view.lastSeq).toBe(6);
+    void store.start();
+    await until(() => store.getSnapshot().view.lastSeq === log.length);
+    expect(srv.calls).toEqual([6n]);
+    expect({ ...store.getSnapshot().view, applied: 0 }).toEqual({ ...applyAll(initialView(), log).view, applied: 0 });
+    store.close(); // writes the cache
+    expect(storageCache(storage, "k")!.load().map((e) => Number(e.seq))).toEqual(log.map((_, i) => i + 1));
+  });
+
+  it("shows the cached log while the server is down", async () => {
+    const log = generation();
+    const storage = memoryStorage();
+    storageCache(storage, "k")!.save(log);
+    const down = new ConnectError("Failed to fetch", Code.Unknown, undefined, undefined, new TypeError("Failed to fetch"));
+    const srv = fakeServer(log, [{ take: 0, fail: down }, { take: 0, fail: down }]);
+    const store = new SessionStore({ watch: srv.watch, sleep: () => new Promise(() => {}), schedule: (fn) => queueMicrotask(fn), cache: storageCache(storage, "k") });
+    void store.start();
+    await until(() => store.getSnapshot().status.state === "waiting");
+    expect(store.getSnapshot().view.lastSeq).toBe(log.length);
+    expect(store.getSnapshot().view.files["src/App.tsx"].done).toBe(true);
+    store.close();
+  });
+
+  it("drops a corrupt or oversized cache instead of showing part of it", () => {
+    const storage = memoryStorage(20);
+    storage.setItem("k", "not base64!");
+    expect(storageCache(storage, "k")!.load()).toEqual([]);
+    expect(storage.getItem("k")).toBeNull();
+    storageCache(storage, "k")!.save(generation()); // over the quota
+    expect(storage.getItem("k")).toBeNull();
   });
 });

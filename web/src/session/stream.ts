@@ -13,9 +13,10 @@
 //     [SessionStore.retryNow] skips the wait.
 //  4. Listeners are told about changes at most once per scheduled flush
 //     (an animation frame in the browser), so a burst of chunks renders once.
-import type { SessionEvent } from "../gen/stich/v1/session_pb";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { SessionEventSchema, type SessionEvent } from "../gen/stich/v1/session_pb";
 import { describe, type Problem } from "../api";
-import { apply, initialView, type SessionView } from "./reducer";
+import { apply, applyAll, initialView, type SessionView } from "./reducer";
 
 /** WatchFn opens the session's event stream after afterSeq. */
 export type WatchFn = (afterSeq: bigint, signal: AbortSignal) => AsyncIterable<SessionEvent>;
@@ -48,6 +49,62 @@ export interface StoreOptions {
   /** Delay before retry n (1-based). Default: 500 ms · 2^(n-1), at most 10 s. */
   backoff?: (attempt: number) => number;
   now?: () => number;
+  /** Keeps the events seen, so the page shows them at once next time (even with the server down). */
+  cache?: EventCache;
+}
+
+/** EventCache stores a session's event log (a prefix of it: 1..n). */
+export interface EventCache {
+  load(): SessionEvent[];
+  save(events: readonly SessionEvent[]): void;
+}
+
+/** MAX_CACHE_BYTES bounds what storageCache keeps: a larger log is not cached (sessionStorage holds ~5 MB). */
+export const MAX_CACHE_BYTES = 3 * 1024 * 1024;
+
+/**
+ * storageCache keeps the log in a Storage (sessionStorage: per tab, gone
+ * with it) under key, as base64 binary events. A log that does not fit is
+ * dropped rather than kept in part; a corrupt entry loads as empty.
+ */
+export function storageCache(storage: Storage | undefined, key: string): EventCache | undefined {
+  if (!storage) return undefined;
+  const encoded: string[] = [];
+  let bytes = 0;
+  return {
+    load() {
+      try {
+        const raw = storage.getItem(key);
+        if (!raw) return [];
+        const out = raw.split(",").map((b64) => fromBinary(SessionEventSchema, Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))));
+        out.forEach((e, i) => {
+          if (Number(e.seq) !== i + 1) throw new Error("not a log prefix");
+        });
+        encoded.push(...raw.split(","));
+        bytes = raw.length;
+        return out;
+      } catch {
+        storage.removeItem(key);
+        return [];
+      }
+    },
+    save(events) {
+      for (const e of events.slice(encoded.length)) {
+        const b = toBinary(SessionEventSchema, e);
+        let s = "";
+        for (const x of b) s += String.fromCharCode(x);
+        const b64 = btoa(s);
+        encoded.push(b64);
+        bytes += b64.length + 1;
+      }
+      try {
+        if (bytes > MAX_CACHE_BYTES) storage.removeItem(key);
+        else storage.setItem(key, encoded.join(","));
+      } catch {
+        storage.removeItem(key); // over quota: keep nothing rather than a stale prefix
+      }
+    },
+  };
 }
 
 const FATAL = new Set(["not_found", "invalid_argument", "permission_denied", "unauthenticated", "unimplemented"]);
@@ -96,7 +153,11 @@ export class SessionStore {
   private streamAbort?: AbortController;
   /** Aborts the backoff wait (retryNow, close). */
   private waitAbort?: AbortController;
-  private readonly opts: Required<StoreOptions>;
+  private readonly opts: Required<Omit<StoreOptions, "cache">>;
+  private readonly cache?: EventCache;
+  /** The applied events, in order, while a cache keeps them. */
+  private events: SessionEvent[] = [];
+  private saveTimer?: ReturnType<typeof setTimeout>;
 
   constructor(opts: StoreOptions) {
     this.opts = {
@@ -106,6 +167,16 @@ export class SessionStore {
       now: () => Date.now(),
       ...opts,
     };
+    this.cache = opts.cache;
+    if (this.cache) {
+      // The last-seen log first: the page never starts blank.
+      const cached = this.cache.load();
+      const r = applyAll(initialView(), cached);
+      if (!r.gap) {
+        this.events = cached;
+        this.snap = { ...this.snap, view: r.view };
+      }
+    }
   }
 
   subscribe = (fn: () => void): (() => void) => {
@@ -125,6 +196,11 @@ export class SessionStore {
   /** close ends the stream for good. */
   close() {
     this.closed = true;
+    if (this.saveTimer !== undefined) {
+      clearTimeout(this.saveTimer);
+      this.saveTimer = undefined;
+      this.cache?.save(this.events);
+    }
     this.streamAbort?.abort();
     this.waitAbort?.abort();
     this.setStatus({ ...this.snap.status, state: "closed", retryAt: undefined });
@@ -160,6 +236,10 @@ export class SessionStore {
           }
           const r = apply(this.snap.view, ev);
           this.setView(r.view);
+          if (r.outcome === "applied" && this.cache) {
+            this.events.push(ev);
+            this.saveSoon();
+          }
           if (r.outcome === "gap") {
             gap = true;
             break;
@@ -214,6 +294,15 @@ export class SessionStore {
     this.waitAbort = ac;
     this.setStatus({ ...this.snap.status, state: "waiting", attempt, retryAt: this.opts.now() + ms, problem });
     await this.opts.sleep(ms, ac.signal);
+  }
+
+  /** saveSoon writes the cache at most once a second. */
+  private saveSoon() {
+    if (this.saveTimer !== undefined) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined;
+      this.cache?.save(this.events);
+    }, 1000);
   }
 
   private setView(view: SessionView) {

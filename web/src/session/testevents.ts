@@ -79,3 +79,34 @@ export const versionCreated = (n: number, reason: string): Payload => ({
     version: { $typeName: "stich.v1.Version", number: n, reason, files: 2, bytes: 100n, createdAt: timestampFromMs(T0) },
   },
 });
+
+export const changeCard = (version: number, files: { path: string; change: string; added?: number; removed?: number }[], notDone: string[] = []): Payload => ({
+  case: "changeCard",
+  value: {
+    $typeName: "stich.v1.ChangeCard",
+    version,
+    request: "a change",
+    notDone,
+    files: files.map((f) => ({
+      $typeName: "stich.v1.FileChange" as const,
+      path: f.path,
+      change: f.change,
+      mergedUserEdits: false,
+      lines: f.added === undefined ? undefined : { $typeName: "stich.v1.LineCount" as const, added: f.added, removed: f.removed ?? 0 },
+    })),
+  },
+});
+
+export const diagnostics = (tool: string, files: string[]): Payload => ({
+  case: "diagnostics",
+  value: {
+    $typeName: "stich.v1.DiagnosticsReported",
+    tool,
+    diagnostics: files.map((file) => ({ $typeName: "stich.v1.Diagnostic" as const, code: "TS2322", file, line: 1, column: 1, message: "bad", severity: "error" })),
+  },
+});
+
+export const logLine = (source: string, level: string, text: string): Payload => ({
+  case: "log",
+  value: { $typeName: "stich.v1.LogLine", source, level, text },
+});

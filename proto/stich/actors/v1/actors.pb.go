@@ -1774,7 +1774,20 @@ type SessionState struct {
 	// Number of compactions so far.
 	Compactions uint32 `protobuf:"varint,32,opt,name=compactions,proto3" json:"compactions,omitempty"`
 	// The idempotency keys of the last messages (at most 64), oldest first.
-	MessageKeys   []*MessageKey `protobuf:"bytes,33,rep,name=message_keys,json=messageKeys,proto3" json:"message_keys,omitempty"`
+	MessageKeys []*MessageKey `protobuf:"bytes,33,rep,name=message_keys,json=messageKeys,proto3" json:"message_keys,omitempty"`
+	// Files the user edited: path → sha256 of the generated content the
+	// edit started from (the base of a 3-way merge with a regenerated file).
+	UserEdits map[string]string `protobuf:"bytes,34,rep,name=user_edits,json=userEdits,proto3" json:"user_edits,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The files (path → sha256) when the current piece of work started: what
+	// its change card compares against. Set with refining.
+	WorkBase map[string]string `protobuf:"bytes,35,rep,name=work_base,json=workBase,proto3" json:"work_base,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Line counts of the files the current piece of work wrote, against
+	// work_base, by path.
+	WorkLines map[string]*v1.LineCount `protobuf:"bytes,36,rep,name=work_lines,json=workLines,proto3" json:"work_lines,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// What the current piece of work did not do, and why, for its change card.
+	WorkNotes []string `protobuf:"bytes,37,rep,name=work_notes,json=workNotes,proto3" json:"work_notes,omitempty"`
+	// The current piece of work is a refinement of existing files.
+	Refining      bool `protobuf:"varint,38,opt,name=refining,proto3" json:"refining,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2038,6 +2051,41 @@ func (x *SessionState) GetMessageKeys() []*MessageKey {
 		return x.MessageKeys
 	}
 	return nil
+}
+
+func (x *SessionState) GetUserEdits() map[string]string {
+	if x != nil {
+		return x.UserEdits
+	}
+	return nil
+}
+
+func (x *SessionState) GetWorkBase() map[string]string {
+	if x != nil {
+		return x.WorkBase
+	}
+	return nil
+}
+
+func (x *SessionState) GetWorkLines() map[string]*v1.LineCount {
+	if x != nil {
+		return x.WorkLines
+	}
+	return nil
+}
+
+func (x *SessionState) GetWorkNotes() []string {
+	if x != nil {
+		return x.WorkNotes
+	}
+	return nil
+}
+
+func (x *SessionState) GetRefining() bool {
+	if x != nil {
+		return x.Refining
+	}
+	return false
 }
 
 // MessageKey remembers a chat message sent with an idempotency key, so that
@@ -3090,7 +3138,7 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\n" +
 	"FilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb4\v\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa1\x0f\n" +
 	"\fSessionState\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06prompt\x18\x02 \x01(\tR\x06prompt\x122\n" +
@@ -3130,11 +3178,28 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\fconversation\x18\x1e \x03(\v2\x15.stich.v1.ChatMessageR\fconversation\x121\n" +
 	"\x14conversation_summary\x18\x1f \x01(\tR\x13conversationSummary\x12 \n" +
 	"\vcompactions\x18  \x01(\rR\vcompactions\x12>\n" +
-	"\fmessage_keys\x18! \x03(\v2\x1b.stich.actors.v1.MessageKeyR\vmessageKeys\x1aL\n" +
+	"\fmessage_keys\x18! \x03(\v2\x1b.stich.actors.v1.MessageKeyR\vmessageKeys\x12K\n" +
+	"\n" +
+	"user_edits\x18\" \x03(\v2,.stich.actors.v1.SessionState.UserEditsEntryR\tuserEdits\x12H\n" +
+	"\twork_base\x18# \x03(\v2+.stich.actors.v1.SessionState.WorkBaseEntryR\bworkBase\x12K\n" +
+	"\n" +
+	"work_lines\x18$ \x03(\v2,.stich.actors.v1.SessionState.WorkLinesEntryR\tworkLines\x12\x1d\n" +
+	"\n" +
+	"work_notes\x18% \x03(\tR\tworkNotes\x12\x1a\n" +
+	"\brefining\x18& \x01(\bR\brefining\x1aL\n" +
 	"\n" +
 	"FilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12(\n" +
-	"\x05value\x18\x02 \x01(\v2\x12.stich.v1.FileInfoR\x05value:\x028\x01\"Q\n" +
+	"\x05value\x18\x02 \x01(\v2\x12.stich.v1.FileInfoR\x05value:\x028\x01\x1a<\n" +
+	"\x0eUserEditsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a;\n" +
+	"\rWorkBaseEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aQ\n" +
+	"\x0eWorkLinesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12)\n" +
+	"\x05value\x18\x02 \x01(\v2\x13.stich.v1.LineCountR\x05value:\x028\x01\"Q\n" +
 	"\n" +
 	"MessageKey\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1f\n" +
@@ -3242,7 +3307,7 @@ func file_stich_actors_v1_actors_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_actors_v1_actors_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_stich_actors_v1_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
+var file_stich_actors_v1_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
 var file_stich_actors_v1_actors_proto_goTypes = []any{
 	(ErrorCode)(0),                // 0: stich.actors.v1.ErrorCode
 	(TitleSource)(0),              // 1: stich.actors.v1.TitleSource
@@ -3299,70 +3364,78 @@ var file_stich_actors_v1_actors_proto_goTypes = []any{
 	(*RateLimitState)(nil),        // 52: stich.actors.v1.RateLimitState
 	nil,                           // 53: stich.actors.v1.VersionRecord.FilesEntry
 	nil,                           // 54: stich.actors.v1.SessionState.FilesEntry
-	nil,                           // 55: stich.actors.v1.RateLimitState.SlotsEntry
-	nil,                           // 56: stich.actors.v1.RateLimitState.HoursEntry
-	(*timestamppb.Timestamp)(nil), // 57: google.protobuf.Timestamp
-	(*v1.SessionOptions)(nil),     // 58: stich.v1.SessionOptions
-	(v1.Phase)(0),                 // 59: stich.v1.Phase
-	(*v1.SessionEvent)(nil),       // 60: stich.v1.SessionEvent
-	(*v1.Session)(nil),            // 61: stich.v1.Session
-	(*v1.File)(nil),               // 62: stich.v1.File
-	(*v1.Version)(nil),            // 63: stich.v1.Version
-	(*v1.FileInfo)(nil),           // 64: stich.v1.FileInfo
-	(*v1.FileDiff)(nil),           // 65: stich.v1.FileDiff
-	(*v1.Blueprint)(nil),          // 66: stich.v1.Blueprint
-	(*v1.PhasePlan)(nil),          // 67: stich.v1.PhasePlan
-	(*v1.Diagnostic)(nil),         // 68: stich.v1.Diagnostic
-	(*v1.ModelUsage)(nil),         // 69: stich.v1.ModelUsage
-	(*v1.ChatMessage)(nil),        // 70: stich.v1.ChatMessage
+	nil,                           // 55: stich.actors.v1.SessionState.UserEditsEntry
+	nil,                           // 56: stich.actors.v1.SessionState.WorkBaseEntry
+	nil,                           // 57: stich.actors.v1.SessionState.WorkLinesEntry
+	nil,                           // 58: stich.actors.v1.RateLimitState.SlotsEntry
+	nil,                           // 59: stich.actors.v1.RateLimitState.HoursEntry
+	(*timestamppb.Timestamp)(nil), // 60: google.protobuf.Timestamp
+	(*v1.SessionOptions)(nil),     // 61: stich.v1.SessionOptions
+	(v1.Phase)(0),                 // 62: stich.v1.Phase
+	(*v1.SessionEvent)(nil),       // 63: stich.v1.SessionEvent
+	(*v1.Session)(nil),            // 64: stich.v1.Session
+	(*v1.File)(nil),               // 65: stich.v1.File
+	(*v1.Version)(nil),            // 66: stich.v1.Version
+	(*v1.FileInfo)(nil),           // 67: stich.v1.FileInfo
+	(*v1.FileDiff)(nil),           // 68: stich.v1.FileDiff
+	(*v1.Blueprint)(nil),          // 69: stich.v1.Blueprint
+	(*v1.PhasePlan)(nil),          // 70: stich.v1.PhasePlan
+	(*v1.Diagnostic)(nil),         // 71: stich.v1.Diagnostic
+	(*v1.ModelUsage)(nil),         // 72: stich.v1.ModelUsage
+	(*v1.ChatMessage)(nil),        // 73: stich.v1.ChatMessage
+	(*v1.LineCount)(nil),          // 74: stich.v1.LineCount
 }
 var file_stich_actors_v1_actors_proto_depIdxs = []int32{
 	0,  // 0: stich.actors.v1.GrainError.code:type_name -> stich.actors.v1.ErrorCode
-	57, // 1: stich.actors.v1.AlarmFired.due:type_name -> google.protobuf.Timestamp
-	58, // 2: stich.actors.v1.CreateSession.options:type_name -> stich.v1.SessionOptions
-	59, // 3: stich.actors.v1.SubscribeReply.phase:type_name -> stich.v1.Phase
-	60, // 4: stich.actors.v1.EventNotice.event:type_name -> stich.v1.SessionEvent
-	60, // 5: stich.actors.v1.ReadLogReply.events:type_name -> stich.v1.SessionEvent
-	59, // 6: stich.actors.v1.PhaseReply.phase:type_name -> stich.v1.Phase
-	61, // 7: stich.actors.v1.SnapshotReply.session:type_name -> stich.v1.Session
-	62, // 8: stich.actors.v1.ReadFileReply.file:type_name -> stich.v1.File
-	63, // 9: stich.actors.v1.SaveFileReply.version:type_name -> stich.v1.Version
-	64, // 10: stich.actors.v1.ListFilesReply.files:type_name -> stich.v1.FileInfo
-	63, // 11: stich.actors.v1.ListVersionsReply.versions:type_name -> stich.v1.Version
-	65, // 12: stich.actors.v1.DiffVersionsReply.files:type_name -> stich.v1.FileDiff
-	63, // 13: stich.actors.v1.RollbackReply.version:type_name -> stich.v1.Version
-	57, // 14: stich.actors.v1.VersionRecord.created_at:type_name -> google.protobuf.Timestamp
+	60, // 1: stich.actors.v1.AlarmFired.due:type_name -> google.protobuf.Timestamp
+	61, // 2: stich.actors.v1.CreateSession.options:type_name -> stich.v1.SessionOptions
+	62, // 3: stich.actors.v1.SubscribeReply.phase:type_name -> stich.v1.Phase
+	63, // 4: stich.actors.v1.EventNotice.event:type_name -> stich.v1.SessionEvent
+	63, // 5: stich.actors.v1.ReadLogReply.events:type_name -> stich.v1.SessionEvent
+	62, // 6: stich.actors.v1.PhaseReply.phase:type_name -> stich.v1.Phase
+	64, // 7: stich.actors.v1.SnapshotReply.session:type_name -> stich.v1.Session
+	65, // 8: stich.actors.v1.ReadFileReply.file:type_name -> stich.v1.File
+	66, // 9: stich.actors.v1.SaveFileReply.version:type_name -> stich.v1.Version
+	67, // 10: stich.actors.v1.ListFilesReply.files:type_name -> stich.v1.FileInfo
+	66, // 11: stich.actors.v1.ListVersionsReply.versions:type_name -> stich.v1.Version
+	68, // 12: stich.actors.v1.DiffVersionsReply.files:type_name -> stich.v1.FileDiff
+	66, // 13: stich.actors.v1.RollbackReply.version:type_name -> stich.v1.Version
+	60, // 14: stich.actors.v1.VersionRecord.created_at:type_name -> google.protobuf.Timestamp
 	53, // 15: stich.actors.v1.VersionRecord.files:type_name -> stich.actors.v1.VersionRecord.FilesEntry
-	58, // 16: stich.actors.v1.SessionState.options:type_name -> stich.v1.SessionOptions
-	59, // 17: stich.actors.v1.SessionState.phase:type_name -> stich.v1.Phase
-	59, // 18: stich.actors.v1.SessionState.resume_phase:type_name -> stich.v1.Phase
-	66, // 19: stich.actors.v1.SessionState.blueprint:type_name -> stich.v1.Blueprint
+	61, // 16: stich.actors.v1.SessionState.options:type_name -> stich.v1.SessionOptions
+	62, // 17: stich.actors.v1.SessionState.phase:type_name -> stich.v1.Phase
+	62, // 18: stich.actors.v1.SessionState.resume_phase:type_name -> stich.v1.Phase
+	69, // 19: stich.actors.v1.SessionState.blueprint:type_name -> stich.v1.Blueprint
 	54, // 20: stich.actors.v1.SessionState.files:type_name -> stich.actors.v1.SessionState.FilesEntry
-	57, // 21: stich.actors.v1.SessionState.created_at:type_name -> google.protobuf.Timestamp
-	57, // 22: stich.actors.v1.SessionState.updated_at:type_name -> google.protobuf.Timestamp
-	57, // 23: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
-	67, // 24: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
-	68, // 25: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
-	69, // 26: stich.actors.v1.SessionState.usage:type_name -> stich.v1.ModelUsage
-	70, // 27: stich.actors.v1.SessionState.conversation:type_name -> stich.v1.ChatMessage
+	60, // 21: stich.actors.v1.SessionState.created_at:type_name -> google.protobuf.Timestamp
+	60, // 22: stich.actors.v1.SessionState.updated_at:type_name -> google.protobuf.Timestamp
+	60, // 23: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
+	70, // 24: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
+	71, // 25: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
+	72, // 26: stich.actors.v1.SessionState.usage:type_name -> stich.v1.ModelUsage
+	73, // 27: stich.actors.v1.SessionState.conversation:type_name -> stich.v1.ChatMessage
 	36, // 28: stich.actors.v1.SessionState.message_keys:type_name -> stich.actors.v1.MessageKey
-	1,  // 29: stich.actors.v1.AppEntry.title_source:type_name -> stich.actors.v1.TitleSource
-	59, // 30: stich.actors.v1.AppEntry.phase:type_name -> stich.v1.Phase
-	57, // 31: stich.actors.v1.AppEntry.created_at:type_name -> google.protobuf.Timestamp
-	57, // 32: stich.actors.v1.AppEntry.updated_at:type_name -> google.protobuf.Timestamp
-	39, // 33: stich.actors.v1.UpsertApp.entry:type_name -> stich.actors.v1.AppEntry
-	39, // 34: stich.actors.v1.AppReply.entry:type_name -> stich.actors.v1.AppEntry
-	57, // 35: stich.actors.v1.ListApps.after_updated_at:type_name -> google.protobuf.Timestamp
-	39, // 36: stich.actors.v1.ListAppsReply.entries:type_name -> stich.actors.v1.AppEntry
-	49, // 37: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
-	55, // 38: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
-	56, // 39: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
-	64, // 40: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
-	41, // [41:41] is the sub-list for method output_type
-	41, // [41:41] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	55, // 29: stich.actors.v1.SessionState.user_edits:type_name -> stich.actors.v1.SessionState.UserEditsEntry
+	56, // 30: stich.actors.v1.SessionState.work_base:type_name -> stich.actors.v1.SessionState.WorkBaseEntry
+	57, // 31: stich.actors.v1.SessionState.work_lines:type_name -> stich.actors.v1.SessionState.WorkLinesEntry
+	1,  // 32: stich.actors.v1.AppEntry.title_source:type_name -> stich.actors.v1.TitleSource
+	62, // 33: stich.actors.v1.AppEntry.phase:type_name -> stich.v1.Phase
+	60, // 34: stich.actors.v1.AppEntry.created_at:type_name -> google.protobuf.Timestamp
+	60, // 35: stich.actors.v1.AppEntry.updated_at:type_name -> google.protobuf.Timestamp
+	39, // 36: stich.actors.v1.UpsertApp.entry:type_name -> stich.actors.v1.AppEntry
+	39, // 37: stich.actors.v1.AppReply.entry:type_name -> stich.actors.v1.AppEntry
+	60, // 38: stich.actors.v1.ListApps.after_updated_at:type_name -> google.protobuf.Timestamp
+	39, // 39: stich.actors.v1.ListAppsReply.entries:type_name -> stich.actors.v1.AppEntry
+	49, // 40: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
+	58, // 41: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
+	59, // 42: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
+	67, // 43: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
+	74, // 44: stich.actors.v1.SessionState.WorkLinesEntry.value:type_name -> stich.v1.LineCount
+	45, // [45:45] is the sub-list for method output_type
+	45, // [45:45] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_stich_actors_v1_actors_proto_init() }
@@ -3376,7 +3449,7 @@ func file_stich_actors_v1_actors_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_actors_v1_actors_proto_rawDesc), len(file_stich_actors_v1_actors_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   55,
+			NumMessages:   58,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
