@@ -208,7 +208,7 @@ func TestServeWithNomadSandbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := startNode(t, t.TempDir(), "--sandbox", "nomad", "--nomad-addr", srv.URL)
-	sc := stichv1connect.NewSessionServiceClient(http.DefaultClient, n.url)
+	sc := stichv1connect.NewSessionServiceClient(apiHTTP, n.url)
 	res, err := sc.CreateSession(ctx, connect.NewRequest(&stichv1.CreateSessionRequest{Prompt: "a recipe tracker with ingredients and ratings"}))
 	if err != nil {
 		t.Fatal(err)
