@@ -37,9 +37,13 @@ func startMember(t *testing.T, name, data, join string, extra ...string) *member
 		admin:    stichv1connect.NewAdminServiceClient(apiHTTP, n.url)}
 }
 
+// waitClusterSize waits until every m counts want healthy members. A
+// member restarted with a wiped data folder answers only once its peers
+// have refilled it (docs/replication.md), which on a loaded machine can
+// take tens of seconds: hence the generous bound.
 func waitClusterSize(t *testing.T, want int, ms ...*member) {
 	t.Helper()
-	testutil.WaitFor(t, 30*time.Second, func() error {
+	testutil.WaitFor(t, 60*time.Second, func() error {
 		for _, m := range ms {
 			res, err := m.admin.GetClusterStatus(context.Background(), connect.NewRequest(&stichv1.GetClusterStatusRequest{}))
 			if err != nil {
