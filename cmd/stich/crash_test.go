@@ -78,7 +78,7 @@ func startNode(t *testing.T, data string, extra ...string) *node {
 // test's own).
 func startNodeIn(t *testing.T, netns, data string, extra ...string) *node {
 	t.Helper()
-	n, err := spawnNode(netns, data, 30*time.Second, extra...)
+	n, err := spawnNode(netns, data, 60*time.Second, extra...)
 	if err != nil {
 		t.Fatal(err)
 	}

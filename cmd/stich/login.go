@@ -165,7 +165,12 @@ func ensureOwner(ctx context.Context, srv *rpc.Server, node string, embedded boo
 	ctx, cancel := context.WithTimeout(ctx, ownerSetupTimeout)
 	defer cancel()
 	for {
-		err := ensureOwnerOnce(ctx, srv, node, embedded, log)
+		// Each attempt is bounded on its own: a call caught in a membership
+		// change (a claim waiting on a member that just joined) is given up
+		// and tried again rather than spending the whole budget.
+		actx, acancel := context.WithTimeout(ctx, ownerAttemptTimeout)
+		err := ensureOwnerOnce(actx, srv, node, embedded, log)
+		acancel()
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
@@ -178,8 +183,12 @@ func ensureOwner(ctx context.Context, srv *rpc.Server, node string, embedded boo
 	}
 }
 
-// ownerSetupTimeout bounds ensureOwner's retries.
-const ownerSetupTimeout = 30 * time.Second
+// ownerSetupTimeout bounds ensureOwner's retries, ownerAttemptTimeout
+// each attempt.
+const (
+	ownerSetupTimeout   = 60 * time.Second
+	ownerAttemptTimeout = 5 * time.Second
+)
 
 func ensureOwnerOnce(ctx context.Context, srv *rpc.Server, node string, embedded bool, log *slog.Logger) error {
 	addr := srv.Addr()
