@@ -91,11 +91,24 @@ describe("previews", () => {
     const source = (await rpc(server.url, "SessionService/GetFile", { sessionId: id, path: "src/App.tsx" })).file.content;
     assert.ok(source.includes("{app.title}</h1>"), "App.tsx renders the title");
     // The editor is CodeMirror (contenteditable): select all and paste.
-    await editor.click();
-    await page.keyboard.press("Control+A");
-    await paste(editor, source.replace("{app.title}</h1>", "{app.title} (edited in the browser)</h1>"));
-    await page.keyboard.press("Control+s");
-    await page.getByTestId("saved-as").filter({ hasText: /Saved as version 2/ }).waitFor();
+    // NB: a paste dispatched before the lazily loaded CodeMirror has taken
+    // its handlers can be lost (seen in CI: the save then reported "No
+    // change to save."); the edit is made again, up to three times, until
+    // the save reports version 2.
+    const notice = page.getByTestId("saved-as");
+    for (let attempt = 1; ; attempt++) {
+      if (!(await editor.isVisible())) await page.getByRole("button", { name: "Edit" }).click();
+      await editor.click();
+      await page.keyboard.press("Control+A");
+      await paste(editor, source.replace("{app.title}</h1>", "{app.title} (edited in the browser)</h1>"));
+      await page.keyboard.press("Control+s");
+      await notice.waitFor({ timeout: 15_000 });
+      if (/Saved as version 2/.test(await notice.innerText())) break;
+      if (attempt === 3) {
+        await shot(page, "preview-save-failed");
+        assert.fail(`saving the edit reported: ${await notice.innerText()}`);
+      }
+    }
     // The notice reports the check's result once it ran, not before.
     await page.getByTestId("check-result").filter({ hasText: /^Checked: / }).waitFor({ timeout: 60_000 });
     await shot(page, "22-file-saved");
