@@ -114,7 +114,7 @@ func BenchmarkRuntimeCheck(b *testing.B) {
 	}
 	defer checker.Close()
 	quiet := func(string, string, string) {}
-	w := New(Config{Runner: r, Fixer: NewLazyFixer(r)}, "bench-runtime", "/", "")
+	w := New(Config{Runner: r, Fixer: NewLazyFixer(r), InstallTimeout: 10 * time.Minute}, "bench-runtime", "/", "")
 	defer w.Close(ctx)
 	if _, err := w.Check(ctx, files, true, quiet); err != nil {
 		b.Fatal(err)

@@ -52,9 +52,6 @@ func applyCheck(st *actorsv1.SessionState, c *actorsv1.SandboxCheckReply) (evs [
 	if len(c.GetBuild()) > 0 {
 		evs = append(evs, diags("esbuild", c.GetBuild()))
 	}
-	if len(c.GetRuntime()) > 0 {
-		evs = append(evs, diags("runtime", c.GetRuntime()))
-	}
 	if c.GetError() == "" {
 		var steps []string
 		if c.GetInstalled() {
@@ -71,6 +68,11 @@ func applyCheck(st *actorsv1.SessionState, c *actorsv1.SandboxCheckReply) (evs [
 	}
 	if u := c.GetPreviewUrl(); u != "" {
 		evs = append(evs, &stichv1.SessionEvent{Event: &stichv1.SessionEvent_PreviewReady{PreviewReady: &stichv1.PreviewReady{Url: u}}})
+	}
+	// After PreviewReady: they are about this build (a new build clears
+	// the last one's runtime problems).
+	if len(c.GetRuntime()) > 0 {
+		evs = append(evs, diags("runtime", c.GetRuntime()))
 	}
 	problems = append(append(append(problems, c.GetRemaining()...), c.GetBuild()...), c.GetRuntime()...)
 	return evs, fixed, problems
