@@ -274,14 +274,24 @@ func (c *Checker) check(ctx context.Context, app http.Handler, path string) (Rep
 	}
 	// One bound for the whole check; the browser is killed if a command
 	// hangs past it (a page that hangs its renderer cannot hang the next).
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, c.budget+2*time.Minute)
 	defer cancel()
+	// failed: a command that ran out of this check's time means the
+	// browser hangs: it is killed (the next check starts another). A
+	// caller that gave up is no reason to end a browser others share.
+	failed := func(err error) error {
+		if ctx.Err() != nil && parent.Err() == nil && br.alive() {
+			c.kill(br)
+		}
+		return err
+	}
 
 	var bc struct {
 		BrowserContextID string `json:"browserContextId"`
 	}
 	if err := br.call(ctx, "", "Target.createBrowserContext", map[string]any{"disposeOnDetach": true}, &bc); err != nil {
-		return Report{}, c.failed(ctx, br, err)
+		return Report{}, failed(err)
 	}
 	defer func() {
 		dctx, done := context.WithTimeout(context.Background(), 5*time.Second)
@@ -293,13 +303,13 @@ func (c *Checker) check(ctx context.Context, app http.Handler, path string) (Rep
 	}
 	if err := br.call(ctx, "", "Target.createTarget", map[string]any{"url": "about:blank", "browserContextId": bc.BrowserContextID,
 		"width": viewportWidth, "height": viewportHeight}, &tg); err != nil {
-		return Report{}, c.failed(ctx, br, err)
+		return Report{}, failed(err)
 	}
 	var at struct {
 		SessionID string `json:"sessionId"`
 	}
 	if err := br.call(ctx, "", "Target.attachToTarget", map[string]any{"targetId": tg.TargetID, "flatten": true}, &at); err != nil {
-		return Report{}, c.failed(ctx, br, err)
+		return Report{}, failed(err)
 	}
 	s := at.SessionID
 	st := &pageState{}
@@ -332,7 +342,7 @@ func (c *Checker) check(ctx context.Context, app http.Handler, path string) (Rep
 		{"Page.navigate", map[string]any{"url": Origin + path}},
 	} {
 		if err := page(step.method, step.params, nil); err != nil {
-			return Report{}, c.failed(ctx, br, err)
+			return Report{}, failed(err)
 		}
 	}
 
@@ -350,7 +360,7 @@ func (c *Checker) check(ctx context.Context, app http.Handler, path string) (Rep
 		}
 		if err := page("Runtime.evaluate", map[string]any{"expression": readReport, "returnByValue": true}, &ev); err != nil {
 			if ctx.Err() != nil || errors.Is(err, errBrowserGone) {
-				return Report{}, c.failed(ctx, br, err)
+				return Report{}, failed(err)
 			}
 			// the page is between documents: ask again
 		}
@@ -373,7 +383,7 @@ func (c *Checker) check(ctx context.Context, app http.Handler, path string) (Rep
 		select {
 		case <-time.After(25 * time.Millisecond):
 		case <-ctx.Done():
-			return Report{}, c.failed(ctx, br, ctx.Err())
+			return Report{}, failed(ctx.Err())
 		}
 	}
 	if raw == "" {
@@ -401,15 +411,6 @@ func splitReport(v string) (string, int) {
 	raw, ticks, _ := strings.Cut(v, "\n")
 	n, _ := strconv.Atoi(ticks)
 	return raw, n
-}
-
-// failed turns a command's failure into the check's error, killing the
-// browser when it hung (the check ran out of time).
-func (c *Checker) failed(ctx context.Context, br *browser, err error) error {
-	if ctx.Err() != nil && br.alive() {
-		c.kill(br)
-	}
-	return err
 }
 
 // screenshot takes a PNG of the viewport, at half scale when the full one
