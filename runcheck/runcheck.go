@@ -44,6 +44,14 @@ import (
 // without a runtime check.
 var ErrNoBrowser = errors.New("runcheck: no chromium found (Debian: apt-get install -y chromium)")
 
+// errNotSettled: the page did not load (or its timers did not run) in
+// time: the machine is too slow, or the page never finishes loading.
+var errNotSettled = errors.New("runcheck: the page did not finish loading")
+
+// unresponsive is how long a page's script may hold its thread before
+// the page counts as hung.
+const unresponsive = 20 * time.Second
+
 // errNoReport: the page never ran the recorder (it did not load).
 var errNoReport = errors.New("runcheck: the page did not load")
 
@@ -153,7 +161,7 @@ func New(path string) (*Checker, error) {
 	if fi, err := os.Stat(path); err != nil || fi.IsDir() {
 		return nil, fmt.Errorf("%w: %s", ErrNoBrowser, path)
 	}
-	c := &Checker{budget: 15 * time.Second, settle: 150 * time.Millisecond, pages: make(chan struct{}, Pages)}
+	c := &Checker{budget: 30 * time.Second, settle: 150 * time.Millisecond, pages: make(chan struct{}, Pages)}
 	profile := "/tmp/profile"
 	if bwrap, err := exec.LookPath("bwrap"); err == nil {
 		c.Confined = true
@@ -358,12 +366,19 @@ func (c *Checker) check(ctx context.Context, app http.Handler, path string) (Rep
 				Value string `json:"value"`
 			} `json:"result"`
 		}
-		if err := page("Runtime.evaluate", map[string]any{"expression": readReport, "returnByValue": true}, &ev); err != nil {
-			if ctx.Err() != nil || errors.Is(err, errBrowserGone) {
-				return Report{}, failed(err)
-			}
-			// the page is between documents: ask again
+		ectx, done := context.WithTimeout(ctx, unresponsive)
+		err := br.call(ectx, s, "Runtime.evaluate", map[string]any{"expression": readReport, "returnByValue": true}, &ev)
+		hung := ectx.Err() != nil && ctx.Err() == nil
+		done()
+		switch {
+		case hung:
+			// The page's script never yields (an endless loop): that is
+			// the app's problem; disposing its context ends its renderer.
+			return Report{Exceptions: []string{fmt.Sprintf("the page stopped responding: its script ran for %v without yielding (an endless loop?)", unresponsive)}}, nil
+		case err != nil && (ctx.Err() != nil || errors.Is(err, errBrowserGone)):
+			return Report{}, failed(err)
 		}
+		// Any other error: the page is between documents; ask again.
 		var ticks int
 		raw, ticks = splitReport(ev.Result.Value)
 		st.mu.Lock()
@@ -377,8 +392,17 @@ func (c *Checker) check(ctx context.Context, app http.Handler, path string) (Rep
 			Pending int `json:"pending"`
 		}
 		_ = json.Unmarshal([]byte(raw), &open)
-		if loaded && raw != "" && open.Pending <= 0 && ticks >= minTicks && now.Sub(since) >= c.settle || now.After(deadline) {
+		settled := loaded && raw != "" && ticks >= minTicks
+		if settled && open.Pending <= 0 && now.Sub(since) >= c.settle {
 			break
+		}
+		if now.After(deadline) {
+			if !settled {
+				// Not loaded, or not run long enough to have rendered: a
+				// finding such as "blank" would be a guess.
+				return Report{}, fmt.Errorf("%w within %v", errNotSettled, c.budget)
+			}
+			break // loaded and alive, but busy: report what it shows
 		}
 		select {
 		case <-time.After(25 * time.Millisecond):
