@@ -137,6 +137,11 @@ type Checker struct {
 	br     *browser
 	closed bool
 	starts int
+	// spare is a page made ready for the next check (nil when none);
+	// warming reports that one is being made; warm tracks that work.
+	spare   *tab
+	warming bool
+	warm    sync.WaitGroup
 }
 
 // Pages is how many pages a Checker loads at once.
@@ -197,9 +202,13 @@ func (c *Checker) Starts() int {
 // Close stops the browser; later checks fail.
 func (c *Checker) Close() {
 	c.mu.Lock()
-	br := c.br
-	c.br, c.closed = nil, true
+	br, spare := c.br, c.spare
+	c.br, c.spare, c.closed = nil, nil, true
 	c.mu.Unlock()
+	if spare != nil {
+		spare.close()
+	}
+	defer c.warm.Wait() // after the browser ended: a spare being made fails fast
 	if br != nil {
 		br.close(5 * time.Second)
 	}
@@ -238,6 +247,52 @@ func (c *Checker) browser() (*browser, error) {
 	return br, nil
 }
 
+// takePage returns the spare page when it belongs to br, else makes one;
+// either way it starts making the next spare.
+func (c *Checker) takePage(ctx context.Context, br *browser) (*tab, error) {
+	c.mu.Lock()
+	p := c.spare
+	c.spare = nil
+	c.mu.Unlock()
+	if p != nil && p.br != br {
+		p.close()
+		p = nil
+	}
+	defer c.prepare(br)
+	if p != nil {
+		return p, nil
+	}
+	return newPage(ctx, br)
+}
+
+// prepare makes a spare page in the background unless there is one, one
+// is being made, or the checker is closed.
+func (c *Checker) prepare(br *browser) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.spare != nil || c.warming || c.br != br {
+		return
+	}
+	c.warming = true
+	c.warm.Add(1)
+	go func() {
+		defer c.warm.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		p, err := newPage(ctx, br)
+		c.mu.Lock()
+		c.warming = false
+		keep := err == nil && !c.closed && c.br == br && c.spare == nil
+		if keep {
+			c.spare = p
+		}
+		c.mu.Unlock()
+		if err == nil && !keep {
+			p.close()
+		}
+	}()
+}
+
 // kill ends br if it is still the current browser (it hung).
 func (c *Checker) kill(br *browser) {
 	c.mu.Lock()
@@ -269,12 +324,6 @@ func (c *Checker) Check(ctx context.Context, app http.Handler, path string) (Rep
 	return r, err
 }
 
-// pageState is what a page's events told so far.
-type pageState struct {
-	mu     sync.Mutex
-	loaded bool
-}
-
 func (c *Checker) check(ctx context.Context, app http.Handler, path string) (Report, error) {
 	br, err := c.browser()
 	if err != nil {
@@ -295,63 +344,16 @@ func (c *Checker) check(ctx context.Context, app http.Handler, path string) (Rep
 		return err
 	}
 
-	var bc struct {
-		BrowserContextID string `json:"browserContextId"`
-	}
-	if err := br.call(ctx, "", "Target.createBrowserContext", map[string]any{"disposeOnDetach": true}, &bc); err != nil {
+	pg, err := c.takePage(ctx, br)
+	if err != nil {
 		return Report{}, failed(err)
 	}
-	defer func() {
-		dctx, done := context.WithTimeout(context.Background(), 5*time.Second)
-		defer done()
-		_ = br.call(dctx, "", "Target.disposeBrowserContext", map[string]any{"browserContextId": bc.BrowserContextID}, nil)
-	}()
-	var tg struct {
-		TargetID string `json:"targetId"`
-	}
-	if err := br.call(ctx, "", "Target.createTarget", map[string]any{"url": "about:blank", "browserContextId": bc.BrowserContextID,
-		"width": viewportWidth, "height": viewportHeight}, &tg); err != nil {
-		return Report{}, failed(err)
-	}
-	var at struct {
-		SessionID string `json:"sessionId"`
-	}
-	if err := br.call(ctx, "", "Target.attachToTarget", map[string]any{"targetId": tg.TargetID, "flatten": true}, &at); err != nil {
-		return Report{}, failed(err)
-	}
-	s := at.SessionID
-	st := &pageState{}
+	defer pg.close()
 	served := inject(app)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	stop := br.listen(s, func(m message) {
-		switch m.Method {
-		case "Page.loadEventFired":
-			st.mu.Lock()
-			st.loaded = true
-			st.mu.Unlock()
-		case "Fetch.requestPaused":
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				c.serve(ctx, br, s, served, m.Params)
-			}()
-		}
-	})
-	defer stop()
-	page := func(method string, params, out any) error { return br.call(ctx, s, method, params, out) }
-	for _, step := range []struct {
-		method string
-		params any
-	}{
-		{"Fetch.enable", map[string]any{"patterns": []map[string]any{{"urlPattern": "*", "requestStage": "Request"}}}},
-		{"Page.enable", struct{}{}},
-		{"Emulation.setDeviceMetricsOverride", map[string]any{"width": viewportWidth, "height": viewportHeight, "deviceScaleFactor": 1, "mobile": false}},
-		{"Page.navigate", map[string]any{"url": Origin + path}},
-	} {
-		if err := page(step.method, step.params, nil); err != nil {
-			return Report{}, failed(err)
-		}
+	pg.claim(func(params json.RawMessage) { c.serve(ctx, br, pg.s, served, params) })
+	page := func(method string, params, out any) error { return pg.call(ctx, method, params, out) }
+	if err := page("Page.navigate", map[string]any{"url": Origin + path}, nil); err != nil {
+		return Report{}, failed(err)
 	}
 
 	// Wait for the load event, then for the page to be quiet: no request
@@ -367,7 +369,7 @@ func (c *Checker) check(ctx context.Context, app http.Handler, path string) (Rep
 			} `json:"result"`
 		}
 		ectx, done := context.WithTimeout(ctx, unresponsive)
-		err := br.call(ectx, s, "Runtime.evaluate", map[string]any{"expression": readReport, "returnByValue": true}, &ev)
+		err := pg.call(ectx, "Runtime.evaluate", map[string]any{"expression": readReport, "returnByValue": true}, &ev)
 		hung := ectx.Err() != nil && ctx.Err() == nil
 		done()
 		switch {
@@ -381,9 +383,7 @@ func (c *Checker) check(ctx context.Context, app http.Handler, path string) (Rep
 		// Any other error: the page is between documents; ask again.
 		var ticks int
 		raw, ticks = splitReport(ev.Result.Value)
-		st.mu.Lock()
-		loaded := st.loaded
-		st.mu.Unlock()
+		loaded := pg.isLoaded()
 		now := time.Now()
 		if raw != last {
 			last, since = raw, now
@@ -523,12 +523,19 @@ const recorder = `<script>(() => {
   }, true);
   addEventListener("unhandledrejection", (e) => { const x = e.reason; cap(r.exceptions, "unhandled rejection: " + ((x && (x.stack || x.message)) || String(x))); show(); });
   const f = window.fetch;
-  if (f) window.fetch = (...args) => { r.pending++; return f(...args).then((res) => { r.pending--; if (!res.ok && res.type !== "opaque") cap(r.failed_requests, "fetch " + res.url + " " + res.status); show(); return res; },
-    (e) => { r.pending--; cap(r.failed_requests, "fetch " + String((args[0] && args[0].url) || args[0]) + " " + e); show(); throw e; }); };
+  // A request counts as open until the task after it settles, so that
+  // what the app chains on it (reading the body, rendering) runs first.
+  const done = () => setTimeout(() => { r.pending--; show(); }, 0);
+  if (f) window.fetch = (...args) => { r.pending++; return f(...args).then((res) => { done(); if (!res.ok && res.type !== "opaque") cap(r.failed_requests, "fetch " + res.url + " " + res.status); show(); return res; },
+    (e) => { done(); cap(r.failed_requests, "fetch " + String((args[0] && args[0].url) || args[0]) + " " + e); show(); throw e; }); };
+  for (const m of ["json", "text", "blob", "arrayBuffer", "formData"]) {
+    const o = window.Response && Response.prototype[m];
+    if (o) Response.prototype[m] = function (...a) { r.pending++; return o.apply(this, a).finally(done); };
+  }
   const open = XMLHttpRequest.prototype.open;
   XMLHttpRequest.prototype.open = function (m, u, ...rest) {
     this.addEventListener("loadstart", () => { r.pending++; });
-    this.addEventListener("loadend", () => { r.pending--; if (this.status === 0 || this.status >= 400) cap(r.failed_requests, "xhr " + m + " " + u + " " + this.status); show(); });
+    this.addEventListener("loadend", () => { done(); if (this.status === 0 || this.status >= 400) cap(r.failed_requests, "xhr " + m + " " + u + " " + this.status); show(); });
     return open.call(this, m, u, ...rest);
   };
   addEventListener("DOMContentLoaded", show);

@@ -67,7 +67,9 @@ func TestCheck(t *testing.T) {
 		// A page whose script never yields is a finding too, and the
 		// shared browser goes on to the next page.
 		{"endless-loop", `document.getElementById("root").textContent = "busy"; setTimeout(() => { for (;;) {} }, 0);`,
-			func(r Report) bool { return len(r.Exceptions) == 1 && strings.Contains(r.Exceptions[0], "stopped responding") }},
+			func(r Report) bool {
+				return len(r.Exceptions) == 1 && strings.Contains(r.Exceptions[0], "stopped responding")
+			}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
