@@ -20,6 +20,7 @@ import (
 	"github.com/stichdev/stich/codegen"
 	"github.com/stichdev/stich/preview"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
+	"github.com/stichdev/stich/runcheck"
 )
 
 // Grain kinds.
@@ -65,6 +66,10 @@ type Config struct {
 	// (http://SESSION.preview.localhost:8081/); the zero value announces
 	// no preview URL.
 	Previews preview.Origins
+	// Runcheck loads every built preview in a browser and reports what
+	// went wrong at runtime; nil (no browser on the node) records "not
+	// checked: no browser" instead.
+	Runcheck *runcheck.Checker
 	// SandboxIdle frees a sandbox workspace unused this long. Default 15 min.
 	SandboxIdle time.Duration
 }

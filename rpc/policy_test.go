@@ -224,6 +224,10 @@ func TestRoleTable(t *testing.T) {
 	}{
 		{"GET", DownloadPath(shared), 401, 404, 200, 404},
 		{"GET", DownloadPath("s-doesnotexist000"), 401, 404, 404, 404},
+		// No build on the test server: the owner learns there is no
+		// screenshot (204); nobody else learns the session exists.
+		{"GET", ScreenshotPath(shared), 401, 404, 204, 404},
+		{"GET", ScreenshotPath("s-doesnotexist000"), 401, 404, 404, 404},
 		{"GET", "/metrics", 401, 403, 403, 200},
 		{"GET", "/auth/signin?token=forged", 401, 401, 401, 401},
 		{"POST", "/auth/signout", 204, 204, 204, 204},

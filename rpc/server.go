@@ -131,10 +131,12 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	adminPath, adminHandler := stichv1connect.NewAdminServiceHandler(&adminService{rt: rt, onLeave: cfg.OnLeave, cfg: &s.cfg, log: s.log}, opts...)
 	mux.Handle(adminPath, s.auth.wrap(adminHandler))
 	mux.Handle("GET /api/sessions/{id}/download.zip", s.auth.wrap(http.HandlerFunc(s.download)))
+	mux.Handle("GET /api/sessions/{id}/screenshot.png", s.auth.wrap(http.HandlerFunc(s.screenshot)))
 	mux.HandleFunc("GET /auth/signin", s.signIn)
 	mux.Handle("POST /auth/signout", s.auth.wrap(http.HandlerFunc(s.signOut)))
 	mux.Handle("POST /auth/links", s.auth.wrap(adminOnly(http.HandlerFunc(s.newLink))))
 	mux.HandleFunc("/api/sessions/{id}/download.zip", methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("/api/sessions/{id}/screenshot.png", methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("/api/", apiNotFound)
 	services := []string{stichv1connect.SessionServiceName, stichv1connect.AdminServiceName}
 	s.health = grpchealth.NewStaticChecker(services...)

@@ -389,6 +389,8 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	}
 	if acfg.Builds == nil {
 		log.Warn("generated apps will not be type-checked or previewed", "reason", acfg.BuildsDisabled)
+	} else if acfg.Runcheck = f.sandbox.runtimeChecker(log); acfg.Runcheck != nil {
+		defer acfg.Runcheck.Close()
 	}
 	rt, err := actors.Start(ctx, acfg)
 	if err != nil {
