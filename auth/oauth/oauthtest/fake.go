@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -86,9 +87,24 @@ func New(t interface {
 	Cleanup(func())
 }) *Server {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	s, err := Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a fake provider listening on addr (host:port; port 0 picks
+// one). The caller closes it.
+func Start(addr string) (*Server, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
 	}
 	s := &Server{key: key, kid: "fake-1", users: map[string]User{}, codes: map[string]grant{}, tokens: map[string]User{}}
 	mux := http.NewServeMux()
@@ -104,9 +120,9 @@ func New(t interface {
 		mux.HandleFunc("POST /"+p+"/token", s.token(p))
 		mux.HandleFunc("GET /"+p+"/jwks", s.jwks)
 	}
-	s.Server = httptest.NewServer(mux)
-	t.Cleanup(s.Close)
-	return s
+	s.Server = &httptest.Server{Listener: ln, Config: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}
+	s.Server.Start()
+	return s, nil
 }
 
 // GitHubURL and GitHubAPIURL are the fake's GitHub base and API URLs.
