@@ -248,9 +248,10 @@ func (o *oauthSignIn) fail(ctx context.Context, err error) *connect.Error {
 	return ce
 }
 
+// clip cuts s to at most n runes.
 func clip(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+	if r := []rune(s); len(r) > n {
+		return string(r[:n])
 	}
 	return s
 }
