@@ -88,12 +88,25 @@ func TestServeOAuthGitHub(t *testing.T) {
 	}
 	id := created.Msg.GetSessionId()
 	second := stichv1connect.NewSessionServiceClient(githubSignIn(t, ctx, n), n.url)
-	list, err := second.ListSessions(ctx, connect.NewRequest(&stichv1.ListSessionsRequest{}))
-	if err != nil {
-		t.Fatal(err)
+	// NB: a session reports to its owner's apps index on its own
+	// goroutine: poll until the app is listed (or the test's deadline).
+	var apps []*stichv1.AppSummary
+	for {
+		list, err := second.ListSessions(ctx, connect.NewRequest(&stichv1.ListSessionsRequest{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if apps = list.Msg.GetApps(); len(apps) > 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the second sign-in never sees the first one's app %s", id)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	if len(list.Msg.GetApps()) != 1 || list.Msg.GetApps()[0].GetSessionId() != id {
-		t.Fatalf("second sign-in sees %v, want the app %s", list.Msg.GetApps(), id)
+	if len(apps) != 1 || apps[0].GetSessionId() != id {
+		t.Fatalf("second sign-in sees %v, want the app %s", apps, id)
 	}
 	// The owner's apps are another account's.
 	owners, err := stichv1connect.NewSessionServiceClient(apiHTTP, n.url).ListSessions(ctx, connect.NewRequest(&stichv1.ListSessionsRequest{}))
