@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
@@ -148,6 +149,11 @@ func (g *userGrain) handle(msg proto.Message) proto.Message {
 			return err
 		}
 		return &actorsv1.UserReply{User: next}
+	case *actorsv1.LinkAuthMethod:
+		if !exists {
+			return g.notFound()
+		}
+		return g.link(m.GetMethod())
 	case *actorsv1.RevokeAPIKey:
 		if !exists {
 			return g.notFound()
@@ -168,6 +174,50 @@ func (g *userGrain) handle(msg proto.Message) proto.Message {
 		return &actorsv1.UserReply{User: next}
 	}
 	return grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "user grain does not handle %T", msg)
+}
+
+// maxAuthMethods bounds the outside identities linked to one user.
+const maxAuthMethods = 20
+
+// link applies [actorsv1.LinkAuthMethod]'s rules (see its doc): the
+// provider vouched for m's e-mail, which is linked if the account's holder
+// is the one who proved it.
+//
+// NB: the rules are checked here, in the one grain that owns the record,
+// and not only at the edge: a password set or an e-mail changed between
+// the edge's read and this write cannot slip through.
+func (g *userGrain) link(m *actorsv1.AuthMethod) proto.Message {
+	if m.GetProvider() == "" || m.GetSubject() == "" || !strings.Contains(m.GetEmail(), "@") {
+		return grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "a linked identity needs a provider, a subject and an e-mail")
+	}
+	linked := slices.ContainsFunc(g.rec.GetAuthMethods(), func(a *actorsv1.AuthMethod) bool {
+		return a.GetProvider() == m.GetProvider() && a.GetSubject() == m.GetSubject()
+	})
+	sameEmail := strings.EqualFold(strings.TrimSpace(g.rec.GetEmail()), strings.TrimSpace(m.GetEmail()))
+	switch {
+	case linked:
+		// A known identity signs in even if its e-mail changed at the provider.
+		return &actorsv1.UserReply{User: g.rec}
+	case g.rec.GetEmail() != "" && !sameEmail:
+		return grainErr(actorsv1.ErrorCode_ERROR_CODE_FAILED_PRECONDITION, "the account's e-mail is not the one %s vouched for", m.GetProvider())
+	case sameEmail && !g.rec.GetEmailVerified() && g.rec.GetPasswordHash() != "":
+		return grainErr(actorsv1.ErrorCode_ERROR_CODE_FAILED_PRECONDITION,
+			"an account with this e-mail exists, has a password and has not verified the e-mail: sign in with the password and verify the e-mail before signing in through %s", m.GetProvider())
+	case len(g.rec.GetAuthMethods()) >= maxAuthMethods:
+		return grainErr(actorsv1.ErrorCode_ERROR_CODE_RESOURCE_EXHAUSTED, "%s has %d linked sign-in methods, the most allowed", g.ref.Identity, maxAuthMethods)
+	}
+	next := proto.Clone(g.rec).(*actorsv1.UserRecord)
+	if next.Email == "" {
+		next.Email = strings.TrimSpace(m.GetEmail())
+	}
+	next.EmailVerified = true
+	add := proto.Clone(m).(*actorsv1.AuthMethod)
+	add.LinkedAt = timestamppb.New(g.rt.cfg.Now())
+	next.AuthMethods = append(next.AuthMethods, add)
+	if err := g.save(next); err != nil {
+		return err
+	}
+	return &actorsv1.UserReply{User: next}
 }
 
 // EnsureUser creates the user id from template unless it exists, and

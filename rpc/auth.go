@@ -268,19 +268,29 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 			errors.New("this sign-in link is not valid: it was used already, has expired, or is mistyped; the node prints a new one when it starts")))
 		return
 	}
-	token, err := s.issueKey(r.Context(), OwnerID, "browser session", browserSessionTTL)
-	if err != nil {
+	if err := s.startBrowserSession(w, r, OwnerID, "sign-in link"); err != nil {
 		writeError(w, connect.NewError(connect.CodeUnavailable, errors.New("the session could not be saved; retry the link")))
 		s.log.Warn("sign-in failed", "err", err)
 		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// startBrowserSession signs the browser of r in as userID: a new browser
+// session key in the user grain, its HttpOnly cookie and the CSRF cookie
+// (every sign-in method ends here). The caller redirects.
+func (s *Server) startBrowserSession(w http.ResponseWriter, r *http.Request, userID, via string) error {
+	token, err := s.issueKey(r.Context(), userID, "browser session ("+via+")", browserSessionTTL)
+	if err != nil {
+		return err
 	}
 	secure := r.TLS != nil
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: secure,
 		SameSite: http.SameSiteLaxMode, MaxAge: int(browserSessionTTL / time.Second)})
 	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: csrfToken(token), Path: "/", Secure: secure,
 		SameSite: http.SameSiteStrictMode, MaxAge: int(browserSessionTTL / time.Second)})
-	audit(r.Context(), s.log, "sign_in", "user", OwnerID, "via", "sign-in link")
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	audit(r.Context(), s.log, "sign_in", "user", userID, "via", via)
+	return nil
 }
 
 // signOut serves POST /auth/signout: the browser session is revoked and

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/stichdev/stich/auth"
+	"github.com/stichdev/stich/auth/oauth/oauthtest"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
 	"github.com/stichdev/stich/ratelimit"
@@ -119,7 +121,11 @@ func callCode(t *testing.T, c *http.Client, url string, md protoreflect.MethodDe
 // user, the owner of the session, an admin who does not own it} and
 // asserts the exact code. A procedure without a row fails the test.
 func TestRoleTable(t *testing.T) {
-	ts := newTestServer(t, ratelimit.Rule{}, 0)
+	// The OAuth routes answer with a provider configured (its endpoints
+	// are never reached: the start route only redirects to them).
+	fake := oauthtest.New(t)
+	ts := newTestServerRPC(t, ratelimit.Rule{}, 0, nil, slog.New(slog.NewTextHandler(io.Discard, nil)),
+		func(c *Config) { c.OAuth = OAuthConfig{Providers: oauthProviders(t, fake), SignUp: true} })
 	anon := http.DefaultClient
 	other := clientAs(t, ts.srv, "bob", auth.RoleUser)
 	owner := clientAs(t, ts.srv, "carol", auth.RoleUser)
@@ -232,6 +238,12 @@ func TestRoleTable(t *testing.T) {
 		{"GET", "/auth/signin?token=forged", 401, 401, 401, 401},
 		{"POST", "/auth/signout", 204, 204, 204, 204},
 		{"POST", "/auth/links", 401, 403, 403, 200},
+		{"GET", "/auth/providers", 200, 200, 200, 200},
+		{"GET", "/auth/oauth/github/start", 302, 302, 302, 302},
+		{"GET", "/auth/oauth/oidc/start", 302, 302, 302, 302},
+		{"GET", "/auth/oauth/nope/start", 404, 404, 404, 404},
+		{"GET", "/auth/oauth/github/callback?code=c&state=forged", 401, 401, 401, 401},
+		{"GET", "/auth/oauth/nope/callback?code=c&state=forged", 404, 404, 404, 404},
 		{"GET", "/", 200, 200, 200, 200},
 	} {
 		for _, who := range []struct {
@@ -240,7 +252,10 @@ func TestRoleTable(t *testing.T) {
 			want   int
 		}{{"anonymous", anon, c.anon}, {"other user", other, c.other}, {"owner", owner, c.owner}, {"admin", admin, c.admin}} {
 			req, _ := http.NewRequestWithContext(ctxT(t), c.method, ts.url+c.path, nil)
-			res, err := who.client.Do(req)
+			// Redirects are answers here, not followed.
+			client := *who.client
+			client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+			res, err := client.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}

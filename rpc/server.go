@@ -61,6 +61,8 @@ type Config struct {
 	// (the Nomad builds' workspace and result URLs), never a session.
 	SignedPrefix string
 	Signed       http.Handler
+	// OAuth configures sign-in through outside providers (rpc/oauth.go).
+	OAuth OAuthConfig
 }
 
 // DefaultCreateLimit allows a client IP 30 new sessions a minute, 10 in any
@@ -135,6 +137,14 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /auth/signin", s.signIn)
 	mux.Handle("POST /auth/signout", s.auth.wrap(http.HandlerFunc(s.signOut)))
 	mux.Handle("POST /auth/links", s.auth.wrap(adminOnly(http.HandlerFunc(s.newLink))))
+	// NB: not behind s.auth.wrap: these are top-level browser navigations
+	// (no CSRF header), anonymous by nature; the flow's state and its
+	// cookie are their credential.
+	signIn, err := newOAuthSignIn(s, cfg.OAuth)
+	if err != nil {
+		return nil, err
+	}
+	signIn.register(mux)
 	mux.HandleFunc("/api/sessions/{id}/download.zip", methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("/api/sessions/{id}/screenshot.png", methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("/api/", apiNotFound)

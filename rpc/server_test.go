@@ -48,6 +48,13 @@ func newTestServerWith(t testing.TB, limit ratelimit.Rule, chunkDelay time.Durat
 // newTestServerLogged is newTestServerWith logging to log.
 func newTestServerLogged(t testing.TB, limit ratelimit.Rule, chunkDelay time.Duration, tune func(*cluster.Config), log *slog.Logger) *testServer {
 	t.Helper()
+	return newTestServerRPC(t, limit, chunkDelay, tune, log, nil)
+}
+
+// newTestServerRPC is newTestServerLogged with the server's config
+// adjusted by tuneRPC (if not nil).
+func newTestServerRPC(t testing.TB, limit ratelimit.Rule, chunkDelay time.Duration, tune func(*cluster.Config), log *slog.Logger, tuneRPC func(*Config)) *testServer {
+	t.Helper()
 	cfg := cluster.DefaultLocalConfig()
 	cfg.Name, cfg.InMemory = "rpc-test", true
 	cfg.Logger = log
@@ -59,7 +66,11 @@ func newTestServerLogged(t testing.TB, limit ratelimit.Rule, chunkDelay time.Dur
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(rt, Config{Addr: "127.0.0.1:0", CreateLimit: limit, Logger: log})
+	rcfg := Config{Addr: "127.0.0.1:0", CreateLimit: limit, Logger: log}
+	if tuneRPC != nil {
+		tuneRPC(&rcfg)
+	}
+	srv, err := New(rt, rcfg)
 	if err != nil {
 		t.Fatal(err)
 	}

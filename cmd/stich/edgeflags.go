@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/spf13/pflag"
@@ -20,7 +19,7 @@ type edgeFlags struct {
 func (f *edgeFlags) register(fl *pflag.FlagSet) {
 	fl.StringSliceVar(&f.allowedHosts, "allowed-hosts", nil, "extra host names the API answers to (e.g. the name a reverse proxy serves it under); --http's own names are always allowed, any other Host header is refused (DNS rebinding)")
 	fl.StringSliceVar(&f.allowedOrigins, "allowed-origins", nil, "extra browser origins allowed to call the API (https://stich.example); the server's own origin is always allowed")
-	fl.StringVar(&f.auth, "auth", "single", "accounts: single (one owner; its API key is saved for the CLI on this machine and a one-time browser sign-in link is logged at start)")
+	fl.StringVar(&f.auth, "auth", "single", "accounts: single (one owner; its API key is saved for the CLI on this machine and a one-time browser sign-in link is logged at start) or multi (anyone who signs in through a configured provider gets an account: --oauth-*, --oidc-*)")
 	fl.StringSliceVar(&f.trustedProxies, "trusted-proxies", nil, "addresses or networks (10.0.0.0/8) of reverse proxies whose X-Forwarded-For names the client; without it the header is ignored")
 }
 
@@ -29,9 +28,10 @@ func (f *edgeFlags) config() (rpc.EdgeConfig, error) {
 	switch f.auth {
 	case "single":
 	case "multi":
-		return rpc.EdgeConfig{}, errors.New("--auth multi (sign-up with e-mail and password) is not available yet; use --auth single")
+		// NB: accounts are made by signing in through a provider
+		// (cmd/stich/oauthflags.go checks one is configured).
 	default:
-		return rpc.EdgeConfig{}, fmt.Errorf("--auth %q: want single", f.auth)
+		return rpc.EdgeConfig{}, fmt.Errorf("--auth %q: want single or multi", f.auth)
 	}
 	proxies, err := rpc.ParseTrustedProxies(f.trustedProxies)
 	if err != nil {

@@ -59,6 +59,7 @@ type serveFlags struct {
 	nomadModels    nomadModelFlags
 	sandbox        sandboxFlags
 	edge           edgeFlags
+	oauth          oauthFlags
 	// embedded marks the private node of `stich generate`: its owner key
 	// stays in this process (no key file, no sign-in link).
 	embedded bool
@@ -125,6 +126,7 @@ generations resume when the node starts again.`,
 	f.nomadModels.register(fl)
 	f.sandbox.register(fl)
 	f.edge.register(fl)
+	f.oauth.register(fl)
 	fl.DurationVar(&f.scaffoldDelay, "scaffold-chunk-delay", 0, "pace the scaffold generator's streamed chunks like a model (e.g. 20ms); 0 streams at once")
 	return cmd
 }
@@ -218,6 +220,9 @@ func (f *serveFlags) nodeConfig(log *slog.Logger) (cluster.Config, error) {
 	}
 	errs = append(errs, f.sandbox.validate()...)
 	if _, err := f.edge.config(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := f.oauth.config(f.edge.auth); err != nil {
 		errs = append(errs, err)
 	}
 	if strings.TrimSpace(f.data) == "" {
@@ -409,9 +414,13 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	if err != nil {
 		return usageError{err}
 	}
+	oauthCfg, err := f.oauth.config(f.edge.auth)
+	if err != nil {
+		return usageError{err}
+	}
 	srv, err := rpc.New(rt, rpc.Config{Addr: f.http, Edge: edge, Listener: ln, CreateLimit: f.createRule(), Logger: log, Version: version,
 		ModelEndpoints: endpoints, ActionModels: actionModels, DefaultModel: defaultModel, Previews: acfg.Previews,
-		SignedPrefix: nomad.BuildPathPrefix, Signed: buildURLs,
+		SignedPrefix: nomad.BuildPathPrefix, Signed: buildURLs, OAuth: oauthCfg,
 		OnLeave: func() {
 			log.Info("leave requested by an operator")
 			leave()

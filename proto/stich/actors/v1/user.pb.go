@@ -166,9 +166,16 @@ type UserRecord struct {
 	// plan names the user's plan ("owner", "free").
 	Plan string `protobuf:"bytes,5,opt,name=plan,proto3" json:"plan,omitempty"`
 	// password_hash is an argon2id PHC string ("" when the user has no password).
-	PasswordHash  string                 `protobuf:"bytes,6,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
-	ApiKeys       []*APIKeyRecord        `protobuf:"bytes,7,rep,name=api_keys,json=apiKeys,proto3" json:"api_keys,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	PasswordHash string                 `protobuf:"bytes,6,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	ApiKeys      []*APIKeyRecord        `protobuf:"bytes,7,rep,name=api_keys,json=apiKeys,proto3" json:"api_keys,omitempty"`
+	CreatedAt    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// email_verified is set once the user proved they hold email: by a
+	// verification link, or by signing in through a provider that vouches
+	// for it (accounts made by a provider start verified).
+	EmailVerified bool `protobuf:"varint,240,opt,name=email_verified,json=emailVerified,proto3" json:"email_verified,omitempty"`
+	// auth_methods are the outside identities (OAuth 2 / OIDC) linked to
+	// the user, one per provider account.
+	AuthMethods   []*AuthMethod `protobuf:"bytes,241,rep,name=auth_methods,json=authMethods,proto3" json:"auth_methods,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -259,6 +266,145 @@ func (x *UserRecord) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *UserRecord) GetEmailVerified() bool {
+	if x != nil {
+		return x.EmailVerified
+	}
+	return false
+}
+
+func (x *UserRecord) GetAuthMethods() []*AuthMethod {
+	if x != nil {
+		return x.AuthMethods
+	}
+	return nil
+}
+
+// AuthMethod is an outside identity that signs the user in.
+type AuthMethod struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provider names the configured provider ("github", "google", or the
+	// --oidc-name of an OpenID Connect issuer).
+	Provider string `protobuf:"bytes,1,opt,name=provider,proto3" json:"provider,omitempty"`
+	// subject is the provider's stable id of the account (GitHub's numeric
+	// user id, an ID token's sub).
+	Subject string `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	// email is the verified e-mail the provider gave when it was linked.
+	Email         string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	LinkedAt      *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=linked_at,json=linkedAt,proto3" json:"linked_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuthMethod) Reset() {
+	*x = AuthMethod{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthMethod) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthMethod) ProtoMessage() {}
+
+func (x *AuthMethod) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthMethod.ProtoReflect.Descriptor instead.
+func (*AuthMethod) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *AuthMethod) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *AuthMethod) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *AuthMethod) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *AuthMethod) GetLinkedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LinkedAt
+	}
+	return nil
+}
+
+// LinkAuthMethod links an outside identity to the user after the provider
+// vouched for email (verified), and marks the user's e-mail verified.
+// NOT_FOUND when the user does not exist. FAILED_PRECONDITION when the
+// link would hand over an account its holder has not proved: the account
+// has a password and an unverified e-mail (a pre-account hijack: someone
+// signed up first with another's address), or the account's e-mail is
+// another address and the method is not linked yet.
+type LinkAuthMethod struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Method        *AuthMethod            `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LinkAuthMethod) Reset() {
+	*x = LinkAuthMethod{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LinkAuthMethod) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LinkAuthMethod) ProtoMessage() {}
+
+func (x *LinkAuthMethod) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LinkAuthMethod.ProtoReflect.Descriptor instead.
+func (*LinkAuthMethod) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *LinkAuthMethod) GetMethod() *AuthMethod {
+	if x != nil {
+		return x.Method
+	}
+	return nil
+}
+
 // EnsureUser creates the user from template if it does not exist yet;
 // either way the reply holds the stored user.
 type EnsureUser struct {
@@ -270,7 +416,7 @@ type EnsureUser struct {
 
 func (x *EnsureUser) Reset() {
 	*x = EnsureUser{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[2]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -282,7 +428,7 @@ func (x *EnsureUser) String() string {
 func (*EnsureUser) ProtoMessage() {}
 
 func (x *EnsureUser) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[2]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -295,7 +441,7 @@ func (x *EnsureUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnsureUser.ProtoReflect.Descriptor instead.
 func (*EnsureUser) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{2}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *EnsureUser) GetTemplate() *UserRecord {
@@ -314,7 +460,7 @@ type GetUser struct {
 
 func (x *GetUser) Reset() {
 	*x = GetUser{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[3]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -326,7 +472,7 @@ func (x *GetUser) String() string {
 func (*GetUser) ProtoMessage() {}
 
 func (x *GetUser) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[3]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -339,7 +485,7 @@ func (x *GetUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUser.ProtoReflect.Descriptor instead.
 func (*GetUser) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{3}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{5}
 }
 
 // AddAPIKey stores a new key of the user; NOT_FOUND when the user does not exist.
@@ -352,7 +498,7 @@ type AddAPIKey struct {
 
 func (x *AddAPIKey) Reset() {
 	*x = AddAPIKey{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[4]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -364,7 +510,7 @@ func (x *AddAPIKey) String() string {
 func (*AddAPIKey) ProtoMessage() {}
 
 func (x *AddAPIKey) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[4]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -377,7 +523,7 @@ func (x *AddAPIKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAPIKey.ProtoReflect.Descriptor instead.
 func (*AddAPIKey) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{4}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *AddAPIKey) GetKey() *APIKeyRecord {
@@ -397,7 +543,7 @@ type RevokeAPIKey struct {
 
 func (x *RevokeAPIKey) Reset() {
 	*x = RevokeAPIKey{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[5]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -409,7 +555,7 @@ func (x *RevokeAPIKey) String() string {
 func (*RevokeAPIKey) ProtoMessage() {}
 
 func (x *RevokeAPIKey) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[5]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -422,7 +568,7 @@ func (x *RevokeAPIKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKey.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKey) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{5}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RevokeAPIKey) GetKeyId() string {
@@ -442,7 +588,7 @@ type UserReply struct {
 
 func (x *UserReply) Reset() {
 	*x = UserReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[6]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -454,7 +600,7 @@ func (x *UserReply) String() string {
 func (*UserReply) ProtoMessage() {}
 
 func (x *UserReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[6]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -467,7 +613,7 @@ func (x *UserReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserReply.ProtoReflect.Descriptor instead.
 func (*UserReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{6}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UserReply) GetUser() *UserRecord {
@@ -489,7 +635,7 @@ type CheckAPIKey struct {
 
 func (x *CheckAPIKey) Reset() {
 	*x = CheckAPIKey{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[7]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -501,7 +647,7 @@ func (x *CheckAPIKey) String() string {
 func (*CheckAPIKey) ProtoMessage() {}
 
 func (x *CheckAPIKey) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[7]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -514,7 +660,7 @@ func (x *CheckAPIKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAPIKey.ProtoReflect.Descriptor instead.
 func (*CheckAPIKey) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{7}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CheckAPIKey) GetKeyId() string {
@@ -541,7 +687,7 @@ type CheckAPIKeyReply struct {
 
 func (x *CheckAPIKeyReply) Reset() {
 	*x = CheckAPIKeyReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[8]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -553,7 +699,7 @@ func (x *CheckAPIKeyReply) String() string {
 func (*CheckAPIKeyReply) ProtoMessage() {}
 
 func (x *CheckAPIKeyReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[8]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -566,7 +712,7 @@ func (x *CheckAPIKeyReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAPIKeyReply.ProtoReflect.Descriptor instead.
 func (*CheckAPIKeyReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{8}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CheckAPIKeyReply) GetValid() bool {
@@ -594,7 +740,7 @@ type ClaimEmail struct {
 
 func (x *ClaimEmail) Reset() {
 	*x = ClaimEmail{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[9]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -606,7 +752,7 @@ func (x *ClaimEmail) String() string {
 func (*ClaimEmail) ProtoMessage() {}
 
 func (x *ClaimEmail) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[9]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -619,7 +765,7 @@ func (x *ClaimEmail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimEmail.ProtoReflect.Descriptor instead.
 func (*ClaimEmail) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{9}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ClaimEmail) GetUserId() string {
@@ -641,7 +787,7 @@ type DirectoryReply struct {
 
 func (x *DirectoryReply) Reset() {
 	*x = DirectoryReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[10]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -653,7 +799,7 @@ func (x *DirectoryReply) String() string {
 func (*DirectoryReply) ProtoMessage() {}
 
 func (x *DirectoryReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[10]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -666,7 +812,7 @@ func (x *DirectoryReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DirectoryReply.ProtoReflect.Descriptor instead.
 func (*DirectoryReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{10}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DirectoryReply) GetUserId() string {
@@ -692,7 +838,7 @@ type LookupEmail struct {
 
 func (x *LookupEmail) Reset() {
 	*x = LookupEmail{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[11]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -704,7 +850,7 @@ func (x *LookupEmail) String() string {
 func (*LookupEmail) ProtoMessage() {}
 
 func (x *LookupEmail) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[11]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -717,7 +863,7 @@ func (x *LookupEmail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupEmail.ProtoReflect.Descriptor instead.
 func (*LookupEmail) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{11}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{13}
 }
 
 // ReleaseEmail frees the e-mail if user_id holds it.
@@ -730,7 +876,7 @@ type ReleaseEmail struct {
 
 func (x *ReleaseEmail) Reset() {
 	*x = ReleaseEmail{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[12]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -742,7 +888,7 @@ func (x *ReleaseEmail) String() string {
 func (*ReleaseEmail) ProtoMessage() {}
 
 func (x *ReleaseEmail) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[12]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -755,7 +901,7 @@ func (x *ReleaseEmail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseEmail.ProtoReflect.Descriptor instead.
 func (*ReleaseEmail) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{12}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReleaseEmail) GetUserId() string {
@@ -777,7 +923,7 @@ const file_stich_actors_v1_user_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"expires_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xb2\x02\n" +
+	"expires_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\x9b\x03\n" +
 	"\n" +
 	"UserRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
@@ -788,7 +934,17 @@ const file_stich_actors_v1_user_proto_rawDesc = "" +
 	"\rpassword_hash\x18\x06 \x01(\tR\fpasswordHash\x128\n" +
 	"\bapi_keys\x18\a \x03(\v2\x1d.stich.actors.v1.APIKeyRecordR\aapiKeys\x129\n" +
 	"\n" +
-	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"E\n" +
+	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12&\n" +
+	"\x0eemail_verified\x18\xf0\x01 \x01(\bR\remailVerified\x12?\n" +
+	"\fauth_methods\x18\xf1\x01 \x03(\v2\x1b.stich.actors.v1.AuthMethodR\vauthMethods\"\x91\x01\n" +
+	"\n" +
+	"AuthMethod\x12\x1a\n" +
+	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x18\n" +
+	"\asubject\x18\x02 \x01(\tR\asubject\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x127\n" +
+	"\tlinked_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\blinkedAt\"E\n" +
+	"\x0eLinkAuthMethod\x123\n" +
+	"\x06method\x18\x01 \x01(\v2\x1b.stich.actors.v1.AuthMethodR\x06method\"E\n" +
 	"\n" +
 	"EnsureUser\x127\n" +
 	"\btemplate\x18\x01 \x01(\v2\x1b.stich.actors.v1.UserRecordR\btemplate\"\t\n" +
@@ -832,39 +988,44 @@ func file_stich_actors_v1_user_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_actors_v1_user_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stich_actors_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_stich_actors_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_stich_actors_v1_user_proto_goTypes = []any{
 	(UserRole)(0),                 // 0: stich.actors.v1.UserRole
 	(*APIKeyRecord)(nil),          // 1: stich.actors.v1.APIKeyRecord
 	(*UserRecord)(nil),            // 2: stich.actors.v1.UserRecord
-	(*EnsureUser)(nil),            // 3: stich.actors.v1.EnsureUser
-	(*GetUser)(nil),               // 4: stich.actors.v1.GetUser
-	(*AddAPIKey)(nil),             // 5: stich.actors.v1.AddAPIKey
-	(*RevokeAPIKey)(nil),          // 6: stich.actors.v1.RevokeAPIKey
-	(*UserReply)(nil),             // 7: stich.actors.v1.UserReply
-	(*CheckAPIKey)(nil),           // 8: stich.actors.v1.CheckAPIKey
-	(*CheckAPIKeyReply)(nil),      // 9: stich.actors.v1.CheckAPIKeyReply
-	(*ClaimEmail)(nil),            // 10: stich.actors.v1.ClaimEmail
-	(*DirectoryReply)(nil),        // 11: stich.actors.v1.DirectoryReply
-	(*LookupEmail)(nil),           // 12: stich.actors.v1.LookupEmail
-	(*ReleaseEmail)(nil),          // 13: stich.actors.v1.ReleaseEmail
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(*AuthMethod)(nil),            // 3: stich.actors.v1.AuthMethod
+	(*LinkAuthMethod)(nil),        // 4: stich.actors.v1.LinkAuthMethod
+	(*EnsureUser)(nil),            // 5: stich.actors.v1.EnsureUser
+	(*GetUser)(nil),               // 6: stich.actors.v1.GetUser
+	(*AddAPIKey)(nil),             // 7: stich.actors.v1.AddAPIKey
+	(*RevokeAPIKey)(nil),          // 8: stich.actors.v1.RevokeAPIKey
+	(*UserReply)(nil),             // 9: stich.actors.v1.UserReply
+	(*CheckAPIKey)(nil),           // 10: stich.actors.v1.CheckAPIKey
+	(*CheckAPIKeyReply)(nil),      // 11: stich.actors.v1.CheckAPIKeyReply
+	(*ClaimEmail)(nil),            // 12: stich.actors.v1.ClaimEmail
+	(*DirectoryReply)(nil),        // 13: stich.actors.v1.DirectoryReply
+	(*LookupEmail)(nil),           // 14: stich.actors.v1.LookupEmail
+	(*ReleaseEmail)(nil),          // 15: stich.actors.v1.ReleaseEmail
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
 }
 var file_stich_actors_v1_user_proto_depIdxs = []int32{
-	14, // 0: stich.actors.v1.APIKeyRecord.created_at:type_name -> google.protobuf.Timestamp
-	14, // 1: stich.actors.v1.APIKeyRecord.expires_at:type_name -> google.protobuf.Timestamp
+	16, // 0: stich.actors.v1.APIKeyRecord.created_at:type_name -> google.protobuf.Timestamp
+	16, // 1: stich.actors.v1.APIKeyRecord.expires_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: stich.actors.v1.UserRecord.role:type_name -> stich.actors.v1.UserRole
 	1,  // 3: stich.actors.v1.UserRecord.api_keys:type_name -> stich.actors.v1.APIKeyRecord
-	14, // 4: stich.actors.v1.UserRecord.created_at:type_name -> google.protobuf.Timestamp
-	2,  // 5: stich.actors.v1.EnsureUser.template:type_name -> stich.actors.v1.UserRecord
-	1,  // 6: stich.actors.v1.AddAPIKey.key:type_name -> stich.actors.v1.APIKeyRecord
-	2,  // 7: stich.actors.v1.UserReply.user:type_name -> stich.actors.v1.UserRecord
-	0,  // 8: stich.actors.v1.CheckAPIKeyReply.role:type_name -> stich.actors.v1.UserRole
-	9,  // [9:9] is the sub-list for method output_type
-	9,  // [9:9] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	16, // 4: stich.actors.v1.UserRecord.created_at:type_name -> google.protobuf.Timestamp
+	3,  // 5: stich.actors.v1.UserRecord.auth_methods:type_name -> stich.actors.v1.AuthMethod
+	16, // 6: stich.actors.v1.AuthMethod.linked_at:type_name -> google.protobuf.Timestamp
+	3,  // 7: stich.actors.v1.LinkAuthMethod.method:type_name -> stich.actors.v1.AuthMethod
+	2,  // 8: stich.actors.v1.EnsureUser.template:type_name -> stich.actors.v1.UserRecord
+	1,  // 9: stich.actors.v1.AddAPIKey.key:type_name -> stich.actors.v1.APIKeyRecord
+	2,  // 10: stich.actors.v1.UserReply.user:type_name -> stich.actors.v1.UserRecord
+	0,  // 11: stich.actors.v1.CheckAPIKeyReply.role:type_name -> stich.actors.v1.UserRole
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_stich_actors_v1_user_proto_init() }
@@ -878,7 +1039,7 @@ func file_stich_actors_v1_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_actors_v1_user_proto_rawDesc), len(file_stich_actors_v1_user_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
