@@ -144,7 +144,9 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 			// first: an owner cut off from them answers Unavailable.
 			Reads: isSessionRead},
 		{Name: KindRateLimit, Ephemeral: true, New: func(ref *cluster.GrainRef) actor.Actor { return newRateLimitGrain(rt, ref) }},
-		{Name: KindSandbox, Ephemeral: true, New: func(ref *cluster.GrainRef) actor.Actor { return newSandboxGrain(rt, ref) }},
+		// A session's sandbox lives on its session's node: the app's files
+		// (each check) and its preview stay on one node.
+		{Name: KindSandbox, Ephemeral: true, PlaceWith: KindSession, New: func(ref *cluster.GrainRef) actor.Actor { return newSandboxGrain(rt, ref) }},
 		{Name: KindApps, New: func(ref *cluster.GrainRef) actor.Actor { return newAppsGrain(rt, ref) }},
 		{Name: KindUser, New: func(ref *cluster.GrainRef) actor.Actor { return newUserGrain(rt, ref) }},
 		{Name: KindDirectory, New: func(ref *cluster.GrainRef) actor.Actor { return newDirectoryGrain(rt, ref) }},
