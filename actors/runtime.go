@@ -18,6 +18,7 @@ import (
 	"github.com/stichdev/stich/appbuild"
 	"github.com/stichdev/stich/cluster"
 	"github.com/stichdev/stich/codegen"
+	"github.com/stichdev/stich/pipeline"
 	"github.com/stichdev/stich/preview"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 )
@@ -67,6 +68,9 @@ type Config struct {
 	Previews preview.Origins
 	// SandboxIdle frees a sandbox workspace unused this long. Default 15 min.
 	SandboxIdle time.Duration
+	// Quota bounds each session's storage (see [pipeline.Quota]); the
+	// zero value bounds nothing. stich serve sets it from its flags.
+	Quota pipeline.Quota
 }
 
 // Runtime is a started node with stich's grain kinds.

@@ -96,9 +96,9 @@ func TestLargeAppChecksAndPreviewsFromAnotherNode(t *testing.T) {
 	if _, err := Call[*actorsv1.CreateSessionReply](ctx, far.Node, KindSession, id, &actorsv1.CreateSession{Prompt: "a recipe tracker"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := far.Watch(ctx, id, 0, true, func(*stichv1.SessionEvent) error { return nil }); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WaitFor(t, 5*time.Minute, func() error { // a read may be refused while the replicas settle
+		return far.Watch(ctx, id, 0, true, func(*stichv1.SessionEvent) error { return nil })
+	})
 	if owner, _ := far.Node.Owner(KindSandbox, id); owner != "n0" {
 		t.Fatalf("the sandbox of a session on n0 is placed on %s", owner)
 	}
@@ -116,23 +116,16 @@ func TestLargeAppChecksAndPreviewsFromAnotherNode(t *testing.T) {
 		}
 		content := fmt.Sprintf("export const big%d: string = \"BIG%d:%s\";\n", i, i, b)
 		total += len(content)
-		if _, err := Call[*actorsv1.SaveFileReply](ctx, far.Node, KindSession, id, &actorsv1.SaveFile{Path: fmt.Sprintf("src/big%d.ts", i), Content: content}); err != nil {
-			t.Fatalf("save big%d: %v", i, err)
-		}
+		saveRetry(t, ctx, far, id, fmt.Sprintf("src/big%d.ts", i), content, "")
 		fmt.Fprintf(&imports, "import { big%d } from \"./big%d\";\n", i, i)
 		fmt.Fprintf(&uses, "big%d.length + ", i)
 	}
 	if total <= 4<<20 {
 		t.Fatalf("the data modules total %d bytes, not over 4 MiB", total)
 	}
-	app, err := Call[*actorsv1.ReadFileReply](ctx, far.Node, KindSession, id, &actorsv1.ReadFile{Path: "src/App.tsx"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	edited := imports.String() + app.GetFile().GetContent() + "\nconsole.log(" + uses.String() + "0);\n"
-	if _, err := Call[*actorsv1.SaveFileReply](ctx, far.Node, KindSession, id, &actorsv1.SaveFile{Path: "src/App.tsx", Content: edited, BaseSha256: app.GetFile().GetSha256()}); err != nil {
-		t.Fatal(err)
-	}
+	app := readRetry(t, ctx, far, id, "src/App.tsx")
+	edited := imports.String() + app.GetContent() + "\nconsole.log(" + uses.String() + "0);\n"
+	saveRetry(t, ctx, far, id, "src/App.tsx", edited, app.GetSha256())
 
 	// The check of the edit builds a preview whose script holds every
 	// module; it is read through n1.
@@ -173,4 +166,34 @@ func TestLargeAppChecksAndPreviewsFromAnotherNode(t *testing.T) {
 	if len(bundle) <= 4<<20 {
 		t.Errorf("the preview's script is %d bytes, not over 4 MiB", len(bundle))
 	}
+}
+
+// readRetry reads a file through rt, retrying while the cluster is busy
+// (a read the owner could not confirm with its replicas in time).
+func readRetry(t *testing.T, ctx context.Context, rt *Runtime, id, path string) *stichv1.File {
+	t.Helper()
+	var f *stichv1.File
+	testutil.WaitFor(t, 5*time.Minute, func() error {
+		r, err := Call[*actorsv1.ReadFileReply](ctx, rt.Node, KindSession, id, &actorsv1.ReadFile{Path: path})
+		f = r.GetFile()
+		return err
+	})
+	return f
+}
+
+// saveRetry saves a file through rt, retrying while the cluster is busy;
+// an attempt whose outcome was unknown may have saved it already, which
+// a read then shows.
+func saveRetry(t *testing.T, ctx context.Context, rt *Runtime, id, path, content, base string) {
+	t.Helper()
+	testutil.WaitFor(t, 5*time.Minute, func() error {
+		_, err := Call[*actorsv1.SaveFileReply](ctx, rt.Node, KindSession, id, &actorsv1.SaveFile{Path: path, Content: content, BaseSha256: base})
+		if err == nil {
+			return nil
+		}
+		if r, rerr := Call[*actorsv1.ReadFileReply](ctx, rt.Node, KindSession, id, &actorsv1.ReadFile{Path: path}); rerr == nil && r.GetFile().GetContent() == content {
+			return nil
+		}
+		return fmt.Errorf("save %s: %w", path, err)
+	})
 }
