@@ -108,9 +108,9 @@ func (g *sandboxGrain) Receive(ctx actor.Context) {
 // [cluster.MaxMessageBytes].
 const assetPart = 1 << 20
 
-// asset returns the part of preview file p from offset, at most max
+// asset returns the part of preview file p from offset, at most limit
 // bytes (and at most assetPart).
-func (g *sandboxGrain) asset(p string, offset, max uint64) *actorsv1.SandboxAssetReply {
+func (g *sandboxGrain) asset(p string, offset, limit uint64) *actorsv1.SandboxAssetReply {
 	if g.ws == nil {
 		return &actorsv1.SandboxAssetReply{}
 	}
@@ -122,12 +122,12 @@ func (g *sandboxGrain) asset(p string, offset, max uint64) *actorsv1.SandboxAsse
 	if !ok {
 		return &actorsv1.SandboxAssetReply{Built: true}
 	}
-	if max == 0 || max > assetPart {
-		max = assetPart
+	if limit == 0 || limit > assetPart {
+		limit = assetPart
 	}
 	size := uint64(len(a.Body))
 	start := min(offset, size)
-	end := min(start+max, size)
+	end := min(start+limit, size)
 	return &actorsv1.SandboxAssetReply{Built: true, Found: true, Body: a.Body[start:end], Size: size, ContentType: a.ContentType, Etag: a.ETag, Immutable: a.Immutable, Path: a.Path}
 }
 
