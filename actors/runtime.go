@@ -18,6 +18,7 @@ import (
 	"github.com/stichdev/stich/appbuild"
 	"github.com/stichdev/stich/cluster"
 	"github.com/stichdev/stich/codegen"
+	"github.com/stichdev/stich/pipeline"
 	"github.com/stichdev/stich/preview"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 	"github.com/stichdev/stich/runcheck"
@@ -72,6 +73,9 @@ type Config struct {
 	Runcheck *runcheck.Checker
 	// SandboxIdle frees a sandbox workspace unused this long. Default 15 min.
 	SandboxIdle time.Duration
+	// Quota bounds each session's storage (see [pipeline.Quota]); the
+	// zero value bounds nothing. stich serve sets it from its flags.
+	Quota pipeline.Quota
 }
 
 // Runtime is a started node with stich's grain kinds.
@@ -149,7 +153,9 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 			// first: an owner cut off from them answers Unavailable.
 			Reads: isSessionRead},
 		{Name: KindRateLimit, Ephemeral: true, New: func(ref *cluster.GrainRef) actor.Actor { return newRateLimitGrain(rt, ref) }},
-		{Name: KindSandbox, Ephemeral: true, New: func(ref *cluster.GrainRef) actor.Actor { return newSandboxGrain(rt, ref) }},
+		// A session's sandbox lives on its session's node: the app's files
+		// (each check) and its preview stay on one node.
+		{Name: KindSandbox, Ephemeral: true, PlaceWith: KindSession, New: func(ref *cluster.GrainRef) actor.Actor { return newSandboxGrain(rt, ref) }},
 		{Name: KindApps, New: func(ref *cluster.GrainRef) actor.Actor { return newAppsGrain(rt, ref) }},
 		{Name: KindUser, New: func(ref *cluster.GrainRef) actor.Actor { return newUserGrain(rt, ref) }},
 		{Name: KindDirectory, New: func(ref *cluster.GrainRef) actor.Actor { return newDirectoryGrain(rt, ref) }},

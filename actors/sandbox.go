@@ -101,7 +101,7 @@ func (g *sandboxGrain) Receive(ctx actor.Context) {
 		}
 		ctx.Respond(&actorsv1.SandboxCancelAck{})
 	case *actorsv1.SandboxAsset:
-		reply := g.asset(m.GetPath())
+		reply := g.asset(m.GetPath(), m.GetOffset(), m.GetMaxBytes())
 		if !reply.GetBuilt() {
 			g.maybeRebuild(ctx)
 		}
@@ -119,7 +119,14 @@ func (g *sandboxGrain) Receive(ctx actor.Context) {
 	}
 }
 
-func (g *sandboxGrain) asset(p string) *actorsv1.SandboxAssetReply {
+// assetPart bounds the body of one asset reply: a larger preview file
+// (a bundle with big data) is read in parts, each well under
+// [cluster.MaxMessageBytes].
+const assetPart = 1 << 20
+
+// asset returns the part of preview file p from offset, at most limit
+// bytes (and at most assetPart).
+func (g *sandboxGrain) asset(p string, offset, limit uint64) *actorsv1.SandboxAssetReply {
 	if g.ws == nil {
 		return &actorsv1.SandboxAssetReply{}
 	}
@@ -131,7 +138,48 @@ func (g *sandboxGrain) asset(p string) *actorsv1.SandboxAssetReply {
 	if !ok {
 		return &actorsv1.SandboxAssetReply{Built: true}
 	}
-	return &actorsv1.SandboxAssetReply{Built: true, Found: true, Body: a.Body, ContentType: a.ContentType, Etag: a.ETag, Immutable: a.Immutable, Path: a.Path}
+	if limit == 0 || limit > assetPart {
+		limit = assetPart
+	}
+	size := uint64(len(a.Body))
+	start := min(offset, size)
+	end := min(start+limit, size)
+	return &actorsv1.SandboxAssetReply{Built: true, Found: true, Body: a.Body[start:end], Size: size, ContentType: a.ContentType, Etag: a.ETag, Immutable: a.Immutable, Path: a.Path}
+}
+
+// SandboxAsset reads a file of a session's preview from its sandbox
+// grain, in parts of at most assetPart bytes (so a file of any size can
+// cross nodes), and returns it whole. A file that changes while it is
+// read (a new build: its ETag differs) is read again from the start, up
+// to 3 times.
+func SandboxAsset(ctx context.Context, n *cluster.Node, id, path string) (*actorsv1.SandboxAssetReply, error) {
+	for attempt := 0; ; attempt++ {
+		first, err := Call[*actorsv1.SandboxAssetReply](ctx, n, KindSandbox, id, &actorsv1.SandboxAsset{Path: path})
+		if err != nil || !first.GetFound() || uint64(len(first.GetBody())) >= first.GetSize() {
+			return first, err
+		}
+		body := make([]byte, 0, first.GetSize())
+		body = append(body, first.GetBody()...)
+		changed := false
+		for uint64(len(body)) < first.GetSize() {
+			part, err := Call[*actorsv1.SandboxAssetReply](ctx, n, KindSandbox, id, &actorsv1.SandboxAsset{Path: path, Offset: uint64(len(body))})
+			if err != nil {
+				return nil, err
+			}
+			if !part.GetFound() || part.GetEtag() != first.GetEtag() || part.GetSize() != first.GetSize() || part.GetPath() != first.GetPath() || len(part.GetBody()) == 0 {
+				changed = true
+				break
+			}
+			body = append(body, part.GetBody()...)
+		}
+		if !changed {
+			first.Body = body
+			return first, nil
+		}
+		if attempt == 2 {
+			return nil, fmt.Errorf("preview file %s of %s changed while it was read, 3 times", path, id)
+		}
+	}
 }
 
 // reportCheck accepts a report that carries the current build's token,

@@ -153,7 +153,7 @@ func (g *sessionGrain) Receive(ctx actor.Context) {
 func (g *sessionGrain) rules() pipeline.Config {
 	c := g.rt.cfg
 	return pipeline.Config{PhaseBudget: c.PhaseBudget, MaxFixRounds: c.MaxFixRounds,
-		CompactTurns: c.CompactTurns, CompactTokens: c.CompactTokens, CompactKeep: c.CompactKeep, Builds: c.Builds != nil}
+		CompactTurns: c.CompactTurns, CompactTokens: c.CompactTokens, CompactKeep: c.CompactKeep, Builds: c.Builds != nil, Quota: c.Quota}
 }
 
 // step feeds in to the pipeline, commits its output (nothing when it is

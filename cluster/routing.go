@@ -74,7 +74,7 @@ func (n *Node) onMembership(members, failed []NodeMeta) {
 
 // owner returns the owner of (kind, identity) in this node's view.
 func (n *Node) owner(kind, identity string) (NodeMeta, error) {
-	m, ok := lookupFast(kind, identity, n.currentView().live)
+	m, ok := lookupFast(n.placeKind(kind), identity, n.currentView().live)
 	if !ok {
 		if _, known := n.kinds[kind]; !known {
 			return NodeMeta{}, fmt.Errorf("%w: %q", ErrUnknownKind, kind)
@@ -82,6 +82,15 @@ func (n *Node) owner(kind, identity string) (NodeMeta, error) {
 		return NodeMeta{}, fmt.Errorf("%w: %q", ErrNoOwner, kind)
 	}
 	return m, nil
+}
+
+// placeKind is the kind whose placement grains of kind follow (see
+// [Kind.PlaceWith]).
+func (n *Node) placeKind(kind string) string {
+	if k, ok := n.kinds[kind]; ok && k.PlaceWith != "" {
+		return k.PlaceWith
+	}
+	return kind
 }
 
 // Owner returns the name of the member that owns (kind, identity) in this
@@ -109,7 +118,7 @@ func (n *Node) OwnerIsLive(kind, identity string) bool {
 		}
 		return len(set) > 0 && live >= len(set)/2+1
 	}
-	r := Rank(kind, identity, append(append([]NodeMeta(nil), v.live...), v.failed...))
+	r := Rank(n.placeKind(kind), identity, append(append([]NodeMeta(nil), v.live...), v.failed...))
 	if len(r) == 0 {
 		return false
 	}
@@ -228,6 +237,9 @@ func (n *Node) forward(ctx context.Context, owner NodeMeta, kind, identity strin
 	if _, ok := msg.(proto.Message); !ok {
 		return nil, fmt.Errorf("cluster: %T cannot cross nodes (not a protobuf message)", msg)
 	}
+	if err := checkSize(fmt.Sprintf("call %T to %s/%s", msg, kind, identity), msg.(proto.Message)); err != nil {
+		return nil, err
+	}
 	key := grainKey(kind, identity)
 	for attempt := 0; ; attempt++ {
 		pid, err := n.locate(ctx, owner, key, kind, identity, n.lookupOnly(kind, msg), n.readOnly(kind, msg))
@@ -246,6 +258,9 @@ func (n *Node) forward(ctx context.Context, owner NodeMeta, kind, identity strin
 		case err != nil:
 			n.pids.Delete(key)
 			return nil, fmt.Errorf("cluster: call %s/%s on %s: %w", kind, identity, owner.Name, err)
+		}
+		if re, ok := res.(*clusterv1.RouteError); ok && re.GetCode() == clusterv1.RouteError_CODE_TOO_LARGE {
+			return nil, routeErrorToGo(re, kind, identity)
 		}
 		return res, nil
 	}
@@ -323,6 +338,8 @@ func routeErrorToGo(e *clusterv1.RouteError, kind, identity string) error {
 		return fmt.Errorf("%w: %s/%s", ErrNoSuchGrain, kind, identity)
 	case clusterv1.RouteError_CODE_UNCONFIRMED:
 		return fmt.Errorf("%w: %s", ErrUnconfirmed, e.GetMessage())
+	case clusterv1.RouteError_CODE_TOO_LARGE:
+		return fmt.Errorf("%w: %s", ErrTooLarge, e.GetMessage())
 	}
 	return fmt.Errorf("cluster: remote: %s", e.GetMessage())
 }
@@ -345,6 +362,8 @@ func routeErrorFromGo(err error) *clusterv1.RouteError {
 		return &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_DEADLINE_EXCEEDED, Message: err.Error()}
 	case errors.Is(err, ErrNoSuchGrain):
 		return &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_NOT_FOUND, Message: err.Error()}
+	case errors.Is(err, ErrTooLarge):
+		return &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_TOO_LARGE, Message: err.Error()}
 	case errors.Is(err, ErrUnconfirmed):
 		return &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_UNCONFIRMED, Message: err.Error()}
 	}

@@ -45,7 +45,7 @@ func NewPreviewHandler(rt *actors.Runtime, cfg PreviewConfig) http.Handler {
 	}
 	h := &previewHandler{rt: rt, log: cfg.Logger, origins: cfg.Origins, csp: previewCSP(cfg.FrameAncestors)}
 	h.asset = func(ctx context.Context, id, path string) (*actorsv1.SandboxAssetReply, error) {
-		return actors.Call[*actorsv1.SandboxAssetReply](ctx, rt.Node, actors.KindSandbox, id, &actorsv1.SandboxAsset{Path: path})
+		return actors.SandboxAsset(ctx, rt.Node, id, path)
 	}
 	return h.handler()
 }

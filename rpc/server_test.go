@@ -61,8 +61,14 @@ func newTestServerRPC(t testing.TB, limit ratelimit.Rule, chunkDelay time.Durati
 	if tune != nil {
 		tune(&cfg)
 	}
-	rt, err := actors.Start(context.Background(), actors.Config{Cluster: cfg,
+	return newTestServerRuntime(t, limit, log, actors.Config{Cluster: cfg,
 		Providers: map[string]codegen.Provider{"scaffold": codegen.Scaffold{ChunkDelay: chunkDelay}}})
+}
+
+// newTestServerRuntime serves a node started with acfg.
+func newTestServerRuntime(t testing.TB, limit ratelimit.Rule, log *slog.Logger, acfg actors.Config) *testServer {
+	t.Helper()
+	rt, err := actors.Start(context.Background(), acfg)
 	if err != nil {
 		t.Fatal(err)
 	}

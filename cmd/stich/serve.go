@@ -25,6 +25,7 @@ import (
 	"github.com/stichdev/stich/cluster"
 	"github.com/stichdev/stich/codegen"
 	"github.com/stichdev/stich/nomad"
+	"github.com/stichdev/stich/pipeline"
 	"github.com/stichdev/stich/preview"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/ratelimit"
@@ -55,6 +56,7 @@ type serveFlags struct {
 	createDaily    int
 	shutdownGrace  time.Duration
 	scaffoldDelay  time.Duration
+	quota          pipeline.Quota
 	models         modelFlags
 	nomadModels    nomadModelFlags
 	sandbox        sandboxFlags
@@ -127,6 +129,9 @@ generations resume when the node starts again.`,
 	f.sandbox.register(fl)
 	f.edge.register(fl)
 	f.oauth.register(fl)
+	fl.Uint64Var(&f.quota.StoredBytes, "session-max-bytes", 1<<30, "per-session quota: bytes of all its versions (each version's files counted in full); past it, edits and messages are refused with resource_exhausted; 0: no bound")
+	fl.Uint32Var(&f.quota.Versions, "session-max-versions", 1000, "per-session quota: versions it records; 0: no bound")
+	fl.Uint64Var(&f.quota.LogEvents, "session-max-log-events", 1_000_000, "per-session quota: events in its log (streamed chunks included); 0: no bound")
 	fl.DurationVar(&f.scaffoldDelay, "scaffold-chunk-delay", 0, "pace the scaffold generator's streamed chunks like a model (e.g. 20ms); 0 streams at once")
 	return cmd
 }
@@ -368,7 +373,7 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	}
 	defer ln.Close()
 	cfg.HTTPAddr = ln.Addr().String()
-	acfg := actors.Config{Cluster: cfg, Providers: providers, DefaultProvider: defaultProvider}
+	acfg := actors.Config{Cluster: cfg, Providers: providers, DefaultProvider: defaultProvider, Quota: f.quota}
 	var previewLn net.Listener
 	var buildURLs http.Handler // --sandbox nomad: the builds' signed URLs
 	if f.sandbox.previewHTTP != "off" {

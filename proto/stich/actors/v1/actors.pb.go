@@ -1787,7 +1787,11 @@ type SessionState struct {
 	// What the current piece of work did not do, and why, for its change card.
 	WorkNotes []string `protobuf:"bytes,37,rep,name=work_notes,json=workNotes,proto3" json:"work_notes,omitempty"`
 	// The current piece of work is a refinement of existing files.
-	Refining      bool `protobuf:"varint,38,opt,name=refining,proto3" json:"refining,omitempty"`
+	Refining bool `protobuf:"varint,38,opt,name=refining,proto3" json:"refining,omitempty"`
+	// Bytes of all versions recorded (each version's files, summed over
+	// versions): what the per-session stored-bytes quota counts. Sessions
+	// from before it count from 0.
+	VersionBytes  uint64 `protobuf:"varint,270,opt,name=version_bytes,json=versionBytes,proto3" json:"version_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2086,6 +2090,13 @@ func (x *SessionState) GetRefining() bool {
 		return x.Refining
 	}
 	return false
+}
+
+func (x *SessionState) GetVersionBytes() uint64 {
+	if x != nil {
+		return x.VersionBytes
+	}
+	return 0
 }
 
 // MessageKey remembers a chat message sent with an idempotency key, so that
@@ -3138,7 +3149,7 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\n" +
 	"FilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa1\x0f\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc7\x0f\n" +
 	"\fSessionState\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06prompt\x18\x02 \x01(\tR\x06prompt\x122\n" +
@@ -3186,7 +3197,8 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"work_lines\x18$ \x03(\v2,.stich.actors.v1.SessionState.WorkLinesEntryR\tworkLines\x12\x1d\n" +
 	"\n" +
 	"work_notes\x18% \x03(\tR\tworkNotes\x12\x1a\n" +
-	"\brefining\x18& \x01(\bR\brefining\x1aL\n" +
+	"\brefining\x18& \x01(\bR\brefining\x12$\n" +
+	"\rversion_bytes\x18\x8e\x02 \x01(\x04R\fversionBytes\x1aL\n" +
 	"\n" +
 	"FilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12(\n" +

@@ -554,8 +554,14 @@ func (x *SandboxScreenshotReply) GetPng() []byte {
 // SandboxAsset asks for one file of the session's preview, by its path
 // under the preview's base ("/index.html", "/assets/index-HASH.js").
 type SandboxAsset struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Path  string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// The part of the file asked for: from offset, at most max_bytes
+	// (0: up to the sandbox's own limit per reply). A file larger than one
+	// message between nodes is read in parts; size in the reply is its
+	// whole length.
+	Offset        uint64 `protobuf:"varint,270,opt,name=offset,proto3" json:"offset,omitempty"`
+	MaxBytes      uint64 `protobuf:"varint,271,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -597,6 +603,20 @@ func (x *SandboxAsset) GetPath() string {
 	return ""
 }
 
+func (x *SandboxAsset) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *SandboxAsset) GetMaxBytes() uint64 {
+	if x != nil {
+		return x.MaxBytes
+	}
+	return 0
+}
+
 // SandboxAssetReply is a preview file. built is false when the sandbox has
 // no preview (not built yet, or freed after being idle); found is false
 // when the preview has no such file.
@@ -609,7 +629,9 @@ type SandboxAssetReply struct {
 	Etag        string                 `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
 	Immutable   bool                   `protobuf:"varint,6,opt,name=immutable,proto3" json:"immutable,omitempty"`
 	// The file served: "/index.html" for a client-side route.
-	Path          string `protobuf:"bytes,7,opt,name=path,proto3" json:"path,omitempty"`
+	Path string `protobuf:"bytes,7,opt,name=path,proto3" json:"path,omitempty"`
+	// The file's whole length; body holds the part from the asked offset.
+	Size          uint64 `protobuf:"varint,270,opt,name=size,proto3" json:"size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -691,6 +713,13 @@ func (x *SandboxAssetReply) GetPath() string {
 		return x.Path
 	}
 	return ""
+}
+
+func (x *SandboxAssetReply) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
 }
 
 // SandboxReportCheck asks the sandbox whether token is the report token of
@@ -1056,9 +1085,11 @@ const file_stich_actors_v1_sandbox_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x13\n" +
 	"\x11SandboxScreenshot\"*\n" +
 	"\x16SandboxScreenshotReply\x12\x10\n" +
-	"\x03png\x18\x01 \x01(\fR\x03png\"\"\n" +
+	"\x03png\x18\x01 \x01(\fR\x03png\"Y\n" +
 	"\fSandboxAsset\x12\x12\n" +
-	"\x04path\x18\x01 \x01(\tR\x04path\"\xbc\x01\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x17\n" +
+	"\x06offset\x18\x8e\x02 \x01(\x04R\x06offset\x12\x1c\n" +
+	"\tmax_bytes\x18\x8f\x02 \x01(\x04R\bmaxBytes\"\xd1\x01\n" +
 	"\x11SandboxAssetReply\x12\x14\n" +
 	"\x05built\x18\x01 \x01(\bR\x05built\x12\x14\n" +
 	"\x05found\x18\x02 \x01(\bR\x05found\x12\x12\n" +
@@ -1066,7 +1097,8 @@ const file_stich_actors_v1_sandbox_proto_rawDesc = "" +
 	"\fcontent_type\x18\x04 \x01(\tR\vcontentType\x12\x12\n" +
 	"\x04etag\x18\x05 \x01(\tR\x04etag\x12\x1c\n" +
 	"\timmutable\x18\x06 \x01(\bR\timmutable\x12\x12\n" +
-	"\x04path\x18\a \x01(\tR\x04path\"*\n" +
+	"\x04path\x18\a \x01(\tR\x04path\x12\x13\n" +
+	"\x04size\x18\x8e\x02 \x01(\x04R\x04size\"*\n" +
 	"\x12SandboxReportCheck\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\"S\n" +
 	"\x17SandboxReportCheckReply\x12\x1a\n" +

@@ -46,21 +46,25 @@ const (
 	// The owner could not confirm its claim with a majority of the
 	// grain's replicas (it may be cut off from them): it serves no read.
 	RouteError_CODE_UNCONFIRMED RouteError_Code = 9
+	// The message (or its reply) is larger than one message between nodes
+	// may be; message says its size and the limit. Never retried.
+	RouteError_CODE_TOO_LARGE RouteError_Code = 270
 )
 
 // Enum value maps for RouteError_Code.
 var (
 	RouteError_Code_name = map[int32]string{
-		0: "CODE_UNSPECIFIED",
-		1: "CODE_NOT_OWNER",
-		2: "CODE_DRAINING",
-		3: "CODE_UNAVAILABLE",
-		4: "CODE_UNKNOWN_KIND",
-		5: "CODE_DEADLINE_EXCEEDED",
-		6: "CODE_INTERNAL",
-		7: "CODE_MOVING",
-		8: "CODE_NOT_FOUND",
-		9: "CODE_UNCONFIRMED",
+		0:   "CODE_UNSPECIFIED",
+		1:   "CODE_NOT_OWNER",
+		2:   "CODE_DRAINING",
+		3:   "CODE_UNAVAILABLE",
+		4:   "CODE_UNKNOWN_KIND",
+		5:   "CODE_DEADLINE_EXCEEDED",
+		6:   "CODE_INTERNAL",
+		7:   "CODE_MOVING",
+		8:   "CODE_NOT_FOUND",
+		9:   "CODE_UNCONFIRMED",
+		270: "CODE_TOO_LARGE",
 	}
 	RouteError_Code_value = map[string]int32{
 		"CODE_UNSPECIFIED":       0,
@@ -73,6 +77,7 @@ var (
 		"CODE_MOVING":            7,
 		"CODE_NOT_FOUND":         8,
 		"CODE_UNCONFIRMED":       9,
+		"CODE_TOO_LARGE":         270,
 	}
 )
 
@@ -1939,12 +1944,12 @@ const file_stich_cluster_v1_cluster_proto_rawDesc = "" +
 	"\vLocateReply\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x122\n" +
-	"\x05error\x18\x03 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\"\xd0\x02\n" +
+	"\x05error\x18\x03 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\"\xe5\x02\n" +
 	"\n" +
 	"RouteError\x125\n" +
 	"\x04code\x18\x01 \x01(\x0e2!.stich.cluster.v1.RouteError.CodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
-	"\x05owner\x18\x03 \x01(\tR\x05owner\"\xda\x01\n" +
+	"\x05owner\x18\x03 \x01(\tR\x05owner\"\xef\x01\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eCODE_NOT_OWNER\x10\x01\x12\x11\n" +
@@ -1955,7 +1960,8 @@ const file_stich_cluster_v1_cluster_proto_rawDesc = "" +
 	"\rCODE_INTERNAL\x10\x06\x12\x0f\n" +
 	"\vCODE_MOVING\x10\a\x12\x12\n" +
 	"\x0eCODE_NOT_FOUND\x10\b\x12\x14\n" +
-	"\x10CODE_UNCONFIRMED\x10\t\"J\n" +
+	"\x10CODE_UNCONFIRMED\x10\t\x12\x13\n" +
+	"\x0eCODE_TOO_LARGE\x10\x8e\x02\"J\n" +
 	"\bTransfer\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
 	"\bidentity\x18\x02 \x01(\tR\bidentity\x12\x0e\n" +
