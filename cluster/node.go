@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -509,7 +510,8 @@ func (l *identityLookup) RemovePid(*pcluster.ClusterIdentity, *actor.PID) {}
 func (l *identityLookup) Setup(*pcluster.Cluster, []string, bool)         {}
 func (l *identityLookup) Shutdown()                                       {}
 
-// minLevel drops records below min (protoactor-go logs a lot at Info).
+// minLevel drops records below min (protoactor-go logs a lot at Info),
+// and logs protoactor-go's remote endpoint losses as warnings.
 type minLevel struct {
 	h   slog.Handler
 	min slog.Level
@@ -518,7 +520,15 @@ type minLevel struct {
 func (m minLevel) Enabled(ctx context.Context, l slog.Level) bool {
 	return l >= m.min && m.h.Enabled(ctx, l)
 }
-func (m minLevel) Handle(ctx context.Context, r slog.Record) error { return m.h.Handle(ctx, r) }
+func (m minLevel) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError && strings.HasPrefix(r.Message, "EndpointWriter") {
+		// protoactor-go's remote logs a peer's endpoint going away (lost
+		// connection, dial refused) as an error; a member that leaves or
+		// fails does exactly that, and membership handles it. A warning.
+		r.Level = slog.LevelWarn
+	}
+	return m.h.Handle(ctx, r)
+}
 func (m minLevel) WithAttrs(a []slog.Attr) slog.Handler {
 	return minLevel{h: m.h.WithAttrs(a), min: m.min}
 }
