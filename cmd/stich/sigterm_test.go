@@ -21,7 +21,7 @@ const sigtermSessions = 20
 
 // sigtermFlags slow the scaffold generator down so that every session is
 // still generating when the signal arrives.
-var sigtermFlags = []string{"--scaffold-chunk-delay", "15ms"}
+var sigtermFlags = []string{"--scaffold-chunk-delay", "40ms"}
 
 // createSessions creates n sessions round-robin through ms and returns
 // their ids.
