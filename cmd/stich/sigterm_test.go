@@ -43,7 +43,8 @@ func createSessions(t *testing.T, ctx context.Context, n int, ms ...*member) []s
 type sessionWatch struct {
 	mu   sync.Mutex
 	evs  []*stichv1.SessionEvent
-	done bool // the watcher saw the session's work end
+	last time.Time // when the last event arrived
+	done bool      // the watcher saw the session's work end
 	err  error
 }
 
@@ -67,6 +68,7 @@ func watchSessions(ctx context.Context, eps []endpoint, ids []string, reconnectF
 			_, err := followAny(ctx, eps, id, 0, reconnectFor, func(ev *stichv1.SessionEvent) {
 				w.mu.Lock()
 				w.evs = append(w.evs, ev)
+				w.last = time.Now()
 				w.mu.Unlock()
 			})
 			w.mu.Lock()
@@ -155,20 +157,10 @@ func TestSIGTERMOneNodeOthersUndisturbed(t *testing.T) {
 		}
 		owner[id] = res.Msg.GetSession().GetNode()
 	}
-	// SIGTERM once every session has started generating.
-	waitFor(t, ctx, func() error {
-		for i, w := range ws {
-			if evs, _ := w.snapshot(); len(evs) == 0 {
-				return fmt.Errorf("%s has no event yet", ids[i])
-			}
-		}
-		return nil
-	})
-	generating := map[string]bool{}
-	for i, w := range ws {
-		_, done := w.snapshot()
-		generating[ids[i]] = !done
-	}
+	// SIGTERM while the sessions generate (each started at its
+	// creation). A session whose last event (its completion) reached the
+	// watcher after the signal was still generating then.
+	signalled := time.Now()
 	if err := victim.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +200,10 @@ func TestSIGTERMOneNodeOthersUndisturbed(t *testing.T) {
 			resumedOwn += resumed
 			continue
 		}
-		if generating[id] {
+		ws[i].mu.Lock()
+		generating := ws[i].last.After(signalled)
+		ws[i].mu.Unlock()
+		if generating {
 			othersGenerating++
 		}
 		if resumed > 0 {
