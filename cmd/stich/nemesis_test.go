@@ -418,6 +418,13 @@ func runNemesis(t *testing.T, seed uint64, creds func(string) []string) {
 	// cluster must ride it out, and the checks above say it did.
 	total, falseOnes := c.countDetections()
 	t.Logf("seed %d: %d failure detections, %d false (a member up and connected, marked failed by one up and connected) %v", seed, total, len(falseOnes), falseOnes)
+	if len(falseOnes) > 0 {
+		var spans []string
+		for _, f := range c.faults {
+			spans = append(spans, fmt.Sprintf("%s %s-%s", f.node, f.from.Format("15:04:05.000"), f.to.Format("15:04:05.000")))
+		}
+		t.Logf("seed %d: fault spans: %s", seed, strings.Join(spans, "; "))
+	}
 }
 
 func (c *nemesisCluster) waitHealthy(ctx context.Context) {
