@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"syscall"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
+	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
 )
 
 // sigtermSessions is how many sessions the SIGTERM tests generate.
@@ -21,7 +23,7 @@ const sigtermSessions = 20
 
 // sigtermFlags slow the scaffold generator down so that every session is
 // still generating when the signal arrives.
-var sigtermFlags = []string{"--scaffold-chunk-delay", "40ms"}
+var sigtermFlags = []string{"--scaffold-chunk-delay", "150ms"}
 
 // createSessions creates n sessions round-robin through ms and returns
 // their ids.
@@ -210,7 +212,7 @@ func TestSIGTERMOneNodeOthersUndisturbed(t *testing.T) {
 			t.Errorf("%s, owned by %s (not the node that left), was resumed %d times", id, owner[id], resumed)
 		}
 	}
-	t.Logf("%d of %d sessions owned by the survivors were generating at SIGTERM; %d generation_resumed in %s's sessions", othersGenerating, sigtermSessions, resumedOwn, victim.name)
+	t.Logf("%d sessions owned by the survivors (of %d sessions) were generating at SIGTERM; %d generation_resumed in %s's sessions", othersGenerating, sigtermSessions, resumedOwn, victim.name)
 	if othersGenerating == 0 {
 		t.Fatalf("no session owned by a survivor was generating when %s was signalled: the test checked nothing", victim.name)
 	}
@@ -280,11 +282,11 @@ func TestWholeClusterSIGTERM(t *testing.T) {
 		t.FailNow()
 	}
 
-	// The same cluster again, on the same data folders.
-	r1 := startMember(t, "n1", dirs["n1"], "", sigtermFlags...)
-	r2 := startMember(t, "n2", dirs["n2"], r1.gossip, sigtermFlags...)
-	r3 := startMember(t, "n3", dirs["n3"], r1.gossip, sigtermFlags...)
-	again := []*member{r1, r2, r3}
+	// The same cluster again, on the same data folders and gossip
+	// addresses. NB: a node that was clustered serves nothing alone, so
+	// none becomes ready before another joins it: n1 starts first, the
+	// others join it as soon as its gossip port answers.
+	again := restartTogether(t, dirs, all)
 	waitClusterSize(t, 3, again...)
 	for i, id := range ids {
 		via := again[i%3]
@@ -319,4 +321,61 @@ func waitFor(t *testing.T, ctx context.Context, cond func() error) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// restartTogether starts the nodes of was again on their data folders
+// (dirs, by name) and gossip addresses: the first alone, the others
+// joining it once its gossip port answers; it waits until all are ready.
+func restartTogether(t *testing.T, dirs map[string]string, was []*member) []*member {
+	t.Helper()
+	out := make([]*member, len(was))
+	errs := make([]error, len(was))
+	var wg sync.WaitGroup
+	start := func(i int, join string) {
+		defer wg.Done()
+		m := was[i]
+		args := []string{"--node-name", m.name, "--gossip-addr", m.gossip, "--create-limit", "0"}
+		if join != "" {
+			args = append(args, "--join", join)
+		}
+		n, err := spawnNode("", dirs[m.name], 2*time.Minute, append(args, sigtermFlags...)...)
+		if err != nil {
+			errs[i] = fmt.Errorf("restart %s: %w", m.name, err)
+			return
+		}
+		out[i] = &member{node: n, name: m.name, data: dirs[m.name],
+			sessions: stichv1connect.NewSessionServiceClient(apiHTTP, n.url),
+			admin:    stichv1connect.NewAdminServiceClient(apiHTTP, n.url)}
+	}
+	wg.Add(1)
+	go start(0, "")
+	deadline := time.Now().Add(time.Minute)
+	for {
+		conn, err := net.DialTimeout("tcp", was[0].gossip, time.Second)
+		if err == nil {
+			conn.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			errs[0] = fmt.Errorf("%s's gossip port %s did not answer within a minute: %w", was[0].name, was[0].gossip, err)
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if errs[0] == nil {
+		for i := 1; i < len(was); i++ {
+			wg.Add(1)
+			go start(i, was[0].gossip)
+		}
+	}
+	wg.Wait()
+	for _, m := range out {
+		if m != nil {
+			t.Cleanup(m.kill)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
