@@ -89,7 +89,8 @@ func newReplicatedCluster(t testing.TB, names ...string) *testCluster {
 // was a new incarnation at start and answers promises only then).
 func (tc *testCluster) waitRepaired() {
 	tc.t.Helper()
-	testutil.WaitFor(tc.t, 30*time.Second, func() error {
+	// NB: generous: a loaded machine under -race took over 30 s.
+	testutil.WaitFor(tc.t, 90*time.Second, func() error {
 		for name, n := range tc.nodes {
 			if !n.alone() && !n.repl.repairedFlag.Load() {
 				return fmt.Errorf("%s is not repaired yet", name)

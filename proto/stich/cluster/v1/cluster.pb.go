@@ -1228,8 +1228,12 @@ type ReplicaWriteReply struct {
 	// The follower misses earlier writes: send it a snapshot.
 	Behind bool `protobuf:"varint,2,opt,name=behind,proto3" json:"behind,omitempty"`
 	// Set when the follower refused an older epoch.
-	Promised      uint64      `protobuf:"varint,3,opt,name=promised,proto3" json:"promised,omitempty"`
-	Error         *RouteError `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	Promised uint64      `protobuf:"varint,3,opt,name=promised,proto3" json:"promised,omitempty"`
+	Error    *RouteError `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	// Answers an anti-entropy install (epoch 0) of a copy older than the
+	// one the follower holds: nothing was installed, and nothing needs to
+	// be (a newer version holds every acknowledged write of older ones).
+	Newer         bool `protobuf:"varint,210,opt,name=newer,proto3" json:"newer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1290,6 +1294,13 @@ func (x *ReplicaWriteReply) GetError() *RouteError {
 		return x.Error
 	}
 	return nil
+}
+
+func (x *ReplicaWriteReply) GetNewer() bool {
+	if x != nil {
+		return x.Newer
+	}
+	return false
 }
 
 // ReplicaFetch asks a member for its whole copy of a grain.
@@ -2022,12 +2033,13 @@ const file_stich_cluster_v1_cluster_proto_rawDesc = "" +
 	"\x04prev\x18\x04 \x01(\v2 .stich.cluster.v1.ReplicaVersionR\x04prev\x124\n" +
 	"\x04next\x18\x05 \x01(\v2 .stich.cluster.v1.ReplicaVersionR\x04next\x12\x12\n" +
 	"\x04repr\x18\x06 \x01(\fR\x04repr\x12\x10\n" +
-	"\x03set\x18\a \x03(\tR\x03set\"\x8b\x01\n" +
+	"\x03set\x18\a \x03(\tR\x03set\"\xa2\x01\n" +
 	"\x11ReplicaWriteReply\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x16\n" +
 	"\x06behind\x18\x02 \x01(\bR\x06behind\x12\x1a\n" +
 	"\bpromised\x18\x03 \x01(\x04R\bpromised\x122\n" +
-	"\x05error\x18\x04 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\">\n" +
+	"\x05error\x18\x04 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\x12\x15\n" +
+	"\x05newer\x18\xd2\x01 \x01(\bR\x05newer\">\n" +
 	"\fReplicaFetch\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
 	"\bidentity\x18\x02 \x01(\tR\bidentity\"\x9e\x02\n" +
