@@ -26,7 +26,7 @@ func TestSessionQuotaAtTheEdge(t *testing.T) {
 	cfg.Name, cfg.InMemory = "rpc-test", true
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ts := newTestServerRuntime(t, ratelimit.Rule{}, log, actors.Config{Cluster: cfg,
-		Providers: map[string]codegen.Provider{"scaffold": codegen.Scaffold{}}, Quota: pipeline.Quota{Versions: 2}})
+		Providers: map[string]codegen.Provider{"scaffold": codegen.Scaffold{}}, Quota: pipeline.Quota{Versions: 2}}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c := ts.client

@@ -62,11 +62,12 @@ func newTestServerRPC(t testing.TB, limit ratelimit.Rule, chunkDelay time.Durati
 		tune(&cfg)
 	}
 	return newTestServerRuntime(t, limit, log, actors.Config{Cluster: cfg,
-		Providers: map[string]codegen.Provider{"scaffold": codegen.Scaffold{ChunkDelay: chunkDelay}}})
+		Providers: map[string]codegen.Provider{"scaffold": codegen.Scaffold{ChunkDelay: chunkDelay}}}, tuneRPC)
 }
 
-// newTestServerRuntime serves a node started with acfg.
-func newTestServerRuntime(t testing.TB, limit ratelimit.Rule, log *slog.Logger, acfg actors.Config) *testServer {
+// newTestServerRuntime serves a node started with acfg, its RPC
+// configuration adjusted by tuneRPC (if not nil).
+func newTestServerRuntime(t testing.TB, limit ratelimit.Rule, log *slog.Logger, acfg actors.Config, tuneRPC func(*Config)) *testServer {
 	t.Helper()
 	rt, err := actors.Start(context.Background(), acfg)
 	if err != nil {
