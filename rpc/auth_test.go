@@ -143,7 +143,7 @@ func TestBadCredentialsRefused(t *testing.T) {
 	if _, err := actorsCallRevoke(t, ts, k); err != nil {
 		t.Fatal(err)
 	}
-	ts.srv.auth.forget(token)
+	ts.srv.auth.forgetUser(k.UserID)
 	wantCode(t, call(revoked), connect.CodeUnauthenticated, "not valid")
 	if err := call(keep); err != nil {
 		t.Fatalf("another key of the same user: %v", err)

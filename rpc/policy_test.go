@@ -16,14 +16,13 @@ import (
 	"github.com/stichdev/stich/auth"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
-	"github.com/stichdev/stich/ratelimit"
 )
 
 // mountedProcedures lists every procedure of the services the server
 // mounts, from the generated descriptors: a new RPC appears here by itself.
 func mountedProcedures() []protoreflect.MethodDescriptor {
 	var out []protoreflect.MethodDescriptor
-	for _, fd := range []protoreflect.FileDescriptor{stichv1.File_stich_v1_session_proto, stichv1.File_stich_v1_admin_proto} {
+	for _, fd := range []protoreflect.FileDescriptor{stichv1.File_stich_v1_session_proto, stichv1.File_stich_v1_admin_proto, stichv1.File_stich_v1_account_proto} {
 		for i := 0; i < fd.Services().Len(); i++ {
 			sd := fd.Services().Get(i)
 			for j := 0; j < sd.Methods().Len(); j++ {
@@ -119,7 +118,7 @@ func callCode(t *testing.T, c *http.Client, url string, md protoreflect.MethodDe
 // user, the owner of the session, an admin who does not own it} and
 // asserts the exact code. A procedure without a row fails the test.
 func TestRoleTable(t *testing.T) {
-	ts := newTestServer(t, ratelimit.Rule{}, 0)
+	ts, _ := newMultiServer(t, AccountsConfig{}) // --auth multi: every route is live
 	anon := http.DefaultClient
 	other := clientAs(t, ts.srv, "bob", auth.RoleUser)
 	owner := clientAs(t, ts.srv, "carol", auth.RoleUser)
@@ -166,7 +165,25 @@ func TestRoleTable(t *testing.T) {
 		return row{body: body, anon: unauth, other: denied, owner: denied, admin: adminCode}
 	}
 	anyUser := row{body: `{}`, anon: unauth, other: "ok", owner: "ok", admin: "ok"}
+	anyone := func(body, code string) row { return row{body: body, anon: code, other: code, owner: code, admin: code} }
+	forgedToken := `{"token":"u-0123.` + strings.Repeat("A", 43) + `"`
 	table := map[string]row{
+		// Sign-up answers alike for a new and a known e-mail.
+		stichv1connect.AccountServiceSignUpProcedure:               anyone(`{"email":"new@example.com","password":"a password"}`, "ok"),
+		stichv1connect.AccountServiceSignInProcedure:               anyone(`{"email":"nobody@example.com","password":"a password"}`, unauth),
+		stichv1connect.AccountServiceVerifyEmailProcedure:          anyone(forgedToken+`}`, nf),
+		stichv1connect.AccountServiceRequestPasswordResetProcedure: anyone(`{"email":"nobody@example.com"}`, "ok"),
+		stichv1connect.AccountServiceResetPasswordProcedure:        anyone(forgedToken+`,"newPassword":"a password"}`, nf),
+		stichv1connect.AccountServiceGetAccountProcedure:           anyUser,
+		stichv1connect.AccountServiceUpdateProfileProcedure:        {body: `{"displayName":"Me"}`, anon: unauth, other: "ok", owner: "ok", admin: "ok"},
+		stichv1connect.AccountServiceListCredentialsProcedure:      anyUser,
+		stichv1connect.AccountServiceCreateAPIKeyProcedure:         {body: `{"label":"ci"}`, anon: unauth, other: "ok", owner: "ok", admin: "ok"},
+		// A key id the caller does not have.
+		stichv1connect.AccountServiceRevokeAPIKeyProcedure:      {body: `{"id":"0123456789abcdef"}`, anon: unauth, other: nf, owner: nf, admin: nf},
+		stichv1connect.AccountServiceSignOutEverywhereProcedure: anyUser,
+		stichv1connect.AccountServiceCreateInviteProcedure:      adminOnlyRow(`{}`, "ok"),
+		stichv1connect.AccountServiceSetUserRoleProcedure:       adminOnlyRow(`{"email":"nobody@example.com","role":"admin"}`, nf),
+
 		stichv1connect.AdminServiceGetServerInfoProcedure:    anyUser,
 		stichv1connect.AdminServiceGetClusterStatusProcedure: adminOnlyRow(`{}`, "ok"),
 		// The test server cannot leave on request: admitted, then unimplemented.

@@ -17,6 +17,7 @@ import (
 	"connectrpc.com/grpchealth"
 
 	"github.com/stichdev/stich/actors"
+	"github.com/stichdev/stich/auth"
 	"github.com/stichdev/stich/cluster"
 	"github.com/stichdev/stich/codegen"
 	"github.com/stichdev/stich/internal/testutil"
@@ -48,6 +49,19 @@ func newTestServerWith(t testing.TB, limit ratelimit.Rule, chunkDelay time.Durat
 // newTestServerLogged is newTestServerWith logging to log.
 func newTestServerLogged(t testing.TB, limit ratelimit.Rule, chunkDelay time.Duration, tune func(*cluster.Config), log *slog.Logger) *testServer {
 	t.Helper()
+	return newTestServerAccounts(t, limit, chunkDelay, tune, log, AccountsConfig{})
+}
+
+// testPasswordParams keep argon2id cheap in tests.
+var testPasswordParams = auth.PasswordParams{Time: 1, Memory: 64, Threads: 1, KeyLen: 32}
+
+// newTestServerAccounts is newTestServerLogged with accounts configured by
+// acc (cheap password hashing unless acc sets its own).
+func newTestServerAccounts(t testing.TB, limit ratelimit.Rule, chunkDelay time.Duration, tune func(*cluster.Config), log *slog.Logger, acc AccountsConfig) *testServer {
+	t.Helper()
+	if acc.Password.Time == 0 {
+		acc.Password = testPasswordParams
+	}
 	cfg := cluster.DefaultLocalConfig()
 	cfg.Name, cfg.InMemory = "rpc-test", true
 	cfg.Logger = log
@@ -59,7 +73,7 @@ func newTestServerLogged(t testing.TB, limit ratelimit.Rule, chunkDelay time.Dur
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(rt, Config{Addr: "127.0.0.1:0", CreateLimit: limit, Logger: log})
+	srv, err := New(rt, Config{Addr: "127.0.0.1:0", CreateLimit: limit, Logger: log, Accounts: acc})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -400,7 +400,11 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	if err != nil {
 		return usageError{err}
 	}
-	srv, err := rpc.New(rt, rpc.Config{Addr: f.http, Edge: edge, Listener: ln, CreateLimit: f.createRule(), Logger: log, Version: version,
+	accounts, err := f.edge.accounts()
+	if err != nil {
+		return usageError{err}
+	}
+	srv, err := rpc.New(rt, rpc.Config{Addr: f.http, Edge: edge, Accounts: accounts, Listener: ln, CreateLimit: f.createRule(), Logger: log, Version: version,
 		ModelEndpoints: endpoints, ActionModels: actionModels, DefaultModel: defaultModel, Previews: acfg.Previews,
 		SignedPrefix: nomad.BuildPathPrefix, Signed: buildURLs,
 		OnLeave: func() {
