@@ -73,12 +73,12 @@ func DefaultCreateLimit() ratelimit.Rule {
 
 // Server serves the Connect API of one node.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	rt      *actors.Runtime
-	health  *grpchealth.StaticChecker
-	handler http.Handler
-	http    *http.Server
+	cfg      Config
+	log      *slog.Logger
+	rt       *actors.Runtime
+	health   *grpchealth.StaticChecker
+	handler  http.Handler
+	http     *http.Server
 	auth     *authenticator
 	authz    *authorizer
 	accounts *accountService
