@@ -256,3 +256,13 @@ func owner(ctx context.Context) string {
 	}
 	return OwnerID
 }
+
+// callerOf is the grain caller of a request: its principal (the same user
+// [owner] names when there is none, for in-process calls).
+func callerOf(ctx context.Context) *actorsv1.Caller {
+	p := auth.FromContext(ctx)
+	if p == nil {
+		return actors.UserCaller(OwnerID, false)
+	}
+	return actors.UserCaller(p.UserID, p.IsAdmin())
+}
