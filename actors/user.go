@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
@@ -53,8 +54,18 @@ func (g *userGrain) Receive(ctx actor.Context) {
 			return
 		}
 		ctx.Respond(g.handle(m))
+		if g.rec.GetId() == "" {
+			// NB: an unknown user (a made-up key, where the cluster cannot
+			// rule it out without activating: a lone node) has nothing to
+			// keep in memory: leave soon, so such keys cannot pile up grains.
+			ctx.SetReceiveTimeout(unknownUserLinger)
+		}
 	}
 }
+
+// unknownUserLinger is how long the grain of a user that does not exist
+// stays in memory after a call.
+const unknownUserLinger = time.Second
 
 // Token purposes of [actorsv1.UserToken].
 const (
@@ -127,7 +138,7 @@ func (g *userGrain) handle(msg proto.Message) proto.Message {
 		return &actorsv1.UserReply{User: g.rec}
 	case *actorsv1.CheckAPIKey:
 		// NB: an unknown user and an unknown or wrong key answer the same.
-		reply := &actorsv1.CheckAPIKeyReply{}
+		reply := &actorsv1.CheckAPIKeyReply{NoUser: !exists}
 		now := g.rt.cfg.Now()
 		for _, k := range g.rec.GetApiKeys() {
 			live := k.GetExpiresAt() == nil || now.Before(k.GetExpiresAt().AsTime())

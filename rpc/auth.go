@@ -46,6 +46,9 @@ import (
 //     node just joined and the placement is moving), a key this node
 //     verified within [staleKeyTTL] stays accepted: the grain being away
 //     is not the key being revoked. A refusal from the grain always wins.
+//     NB: "no such user" for a user whose key was verified that recently
+//     counts as the grain being away (a member that just took the grain
+//     over and has no copy yet): accounts are never deleted.
 
 const (
 	// OwnerID is the user id of the single owner of a node in --auth
@@ -79,6 +82,10 @@ type authenticator struct {
 	log *slog.Logger
 	now func() time.Time
 
+	// check asks a key's user grain (replaced in tests to play a grain
+	// that cannot answer).
+	check func(ctx context.Context, k auth.APIKey) (*actorsv1.CheckAPIKeyReply, error)
+
 	mu      sync.Mutex
 	cache   map[string]cachedKey // by key hash
 	unknown map[string]time.Time // user id -> refused until
@@ -91,7 +98,11 @@ type cachedKey struct {
 }
 
 func newAuthenticator(rt *actors.Runtime, log *slog.Logger) *authenticator {
-	return &authenticator{rt: rt, log: log, now: time.Now, cache: map[string]cachedKey{}, unknown: map[string]time.Time{}, links: map[string]time.Time{}}
+	a := &authenticator{rt: rt, log: log, now: time.Now, cache: map[string]cachedKey{}, unknown: map[string]time.Time{}, links: map[string]time.Time{}}
+	a.check = func(ctx context.Context, k auth.APIKey) (*actorsv1.CheckAPIKeyReply, error) {
+		return actors.Call[*actorsv1.CheckAPIKeyReply](ctx, a.rt.Node, actors.KindUser, k.UserID, &actorsv1.CheckAPIKey{KeyId: k.KeyID, Hash: k.Hash})
+	}
+	return a
 }
 
 // errUnauthenticated is the one answer to bad credentials: it does not say
@@ -118,9 +129,13 @@ func (a *authenticator) verify(ctx context.Context, token, via string) (*auth.Pr
 	}
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	r, err := actors.Call[*actorsv1.CheckAPIKeyReply](ctx, a.rt.Node, actors.KindUser, k.UserID, &actorsv1.CheckAPIKey{KeyId: k.KeyID, Hash: k.Hash})
+	r, err := a.check(ctx, k)
+	stale := cached && now.Before(c.verified.Add(staleKeyTTL))
 	switch {
-	case actors.IsNotFound(err):
+	case (err != nil || r.GetNoUser()) && stale:
+		a.log.Warn("key accepted from cache: its user grain cannot answer", "user", k.UserID, "key", k.KeyID, "err", err)
+		return &auth.Principal{UserID: c.p.UserID, Role: c.p.Role, Via: via, KeyID: k.KeyID}, nil
+	case actors.IsNotFound(err) || (err == nil && r.GetNoUser()):
 		a.mu.Lock()
 		if len(a.unknown) >= keyCacheMax {
 			clear(a.unknown)
@@ -129,9 +144,6 @@ func (a *authenticator) verify(ctx context.Context, token, via string) (*auth.Pr
 		delete(a.cache, k.Hash)
 		a.mu.Unlock()
 		return nil, errUnauthenticated
-	case err != nil && cached && now.Before(c.verified.Add(staleKeyTTL)):
-		a.log.Warn("key accepted from cache: its user grain cannot answer", "user", k.UserID, "key", k.KeyID, "err", err)
-		return &auth.Principal{UserID: c.p.UserID, Role: c.p.Role, Via: via, KeyID: k.KeyID}, nil
 	case err != nil:
 		return nil, fmt.Errorf("rpc: check key: %w", err)
 	case !r.GetValid():

@@ -624,9 +624,12 @@ func (x *CheckAPIKey) GetHash() string {
 }
 
 type CheckAPIKeyReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Valid         bool                   `protobuf:"varint,1,opt,name=valid,proto3" json:"valid,omitempty"`
-	Role          UserRole               `protobuf:"varint,2,opt,name=role,proto3,enum=stich.actors.v1.UserRole" json:"role,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Valid bool                   `protobuf:"varint,1,opt,name=valid,proto3" json:"valid,omitempty"`
+	Role  UserRole               `protobuf:"varint,2,opt,name=role,proto3,enum=stich.actors.v1.UserRole" json:"role,omitempty"`
+	// no_user says the user does not exist (the edge remembers it for a
+	// while, so that more keys naming it do not reach the grain).
+	NoUser        bool `protobuf:"varint,230,opt,name=no_user,json=noUser,proto3" json:"no_user,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -673,6 +676,13 @@ func (x *CheckAPIKeyReply) GetRole() UserRole {
 		return x.Role
 	}
 	return UserRole_USER_ROLE_UNSPECIFIED
+}
+
+func (x *CheckAPIKeyReply) GetNoUser() bool {
+	if x != nil {
+		return x.NoUser
+	}
+	return false
 }
 
 // IssueUserToken stores an e-mailed token, replacing an outstanding one of
@@ -1418,10 +1428,11 @@ const file_stich_actors_v1_user_proto_rawDesc = "" +
 	"\x04user\x18\x01 \x01(\v2\x1b.stich.actors.v1.UserRecordR\x04user\"8\n" +
 	"\vCheckAPIKey\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x12\n" +
-	"\x04hash\x18\x02 \x01(\tR\x04hash\"W\n" +
+	"\x04hash\x18\x02 \x01(\tR\x04hash\"q\n" +
 	"\x10CheckAPIKeyReply\x12\x14\n" +
 	"\x05valid\x18\x01 \x01(\bR\x05valid\x12-\n" +
-	"\x04role\x18\x02 \x01(\x0e2\x19.stich.actors.v1.UserRoleR\x04role\"B\n" +
+	"\x04role\x18\x02 \x01(\x0e2\x19.stich.actors.v1.UserRoleR\x04role\x12\x18\n" +
+	"\ano_user\x18\xe6\x01 \x01(\bR\x06noUser\"B\n" +
 	"\x0eIssueUserToken\x120\n" +
 	"\x05token\x18\x01 \x01(\v2\x1a.stich.actors.v1.UserTokenR\x05token\"l\n" +
 	"\x10ConsumeUserToken\x12\x18\n" +
