@@ -61,7 +61,7 @@ func TestSessionAcrossNodesSurvivesOwnerLeaving(t *testing.T) {
 			break
 		}
 	}
-	if _, err := Call[*actorsv1.CreateSessionReply](ctxT(t), rts[0].Node, KindSession, id, &actorsv1.CreateSession{Prompt: "a recipe tracker with ingredients and ratings"}); err != nil {
+	if _, err := Call[*actorsv1.CreateSessionReply](ctxT(t), rts[0].Node, KindSession, id, &actorsv1.CreateSession{Caller: NodeCaller(), Prompt: "a recipe tracker with ingredients and ratings"}); err != nil {
 		t.Fatal(err)
 	}
 	type result struct {
@@ -72,7 +72,7 @@ func TestSessionAcrossNodesSurvivesOwnerLeaving(t *testing.T) {
 	seen := make(chan uint64, 1024)
 	go func() {
 		var evs []*stichv1.SessionEvent
-		err := rts[2].Watch(ctxT(t), id, 0, true, func(ev *stichv1.SessionEvent) error {
+		err := rts[2].Watch(ctxT(t), NodeCaller(), id, 0, true, func(ev *stichv1.SessionEvent) error {
 			evs = append(evs, ev)
 			select {
 			case seen <- ev.GetSeq():
@@ -103,7 +103,7 @@ func TestSessionAcrossNodesSurvivesOwnerLeaving(t *testing.T) {
 	if owner == "n1" {
 		t.Fatal("the session is still placed on the node that left")
 	}
-	s, err := Call[*actorsv1.SnapshotReply](ctxT(t), rts[2].Node, KindSession, id, &actorsv1.GetSnapshot{})
+	s, err := Call[*actorsv1.SnapshotReply](ctxT(t), rts[2].Node, KindSession, id, &actorsv1.GetSnapshot{Caller: NodeCaller()})
 	if err != nil || s.GetSession().GetPhase() != stichv1.Phase_PHASE_COMPLETED || s.GetSession().GetLastSeq() != uint64(len(r.evs)) {
 		t.Fatalf("after hand-off: %v %v", s, err)
 	}
@@ -126,7 +126,7 @@ func TestAppsIndexAcrossNodes(t *testing.T) {
 		}
 		ids[o] = id
 		if _, err := Call[*actorsv1.CreateSessionReply](ctxT(t), rts[0].Node, KindSession, id,
-			&actorsv1.CreateSession{Prompt: "a recipe tracker with ingredients and ratings", Owner: LocalOwner}); err != nil {
+			&actorsv1.CreateSession{Caller: NodeCaller(), Prompt: "a recipe tracker with ingredients and ratings", Owner: LocalOwner}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -170,14 +170,14 @@ func TestAppsIndexAcrossNodes(t *testing.T) {
 			victim = id
 		}
 	}
-	if _, err := Call[*actorsv1.DeleteSessionReply](ctxT(t), rest[0].Node, KindSession, victim, &actorsv1.DeleteSession{}); err != nil {
+	if _, err := Call[*actorsv1.DeleteSessionReply](ctxT(t), rest[0].Node, KindSession, victim, &actorsv1.DeleteSession{Caller: NodeCaller()}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Call[*actorsv1.RemoveAppReply](ctxT(t), rest[0].Node, KindApps, LocalOwner, &actorsv1.RemoveApp{SessionId: victim}); err != nil {
 		t.Fatal(err)
 	}
 	testutil.WaitFor(t, 30*time.Second, completed(rest[1], 2))
-	_, err = Call[*actorsv1.SnapshotReply](ctxT(t), rest[1].Node, KindSession, victim, &actorsv1.GetSnapshot{})
+	_, err = Call[*actorsv1.SnapshotReply](ctxT(t), rest[1].Node, KindSession, victim, &actorsv1.GetSnapshot{Caller: NodeCaller()})
 	if ae, ok := err.(*Error); !ok || ae.Code != actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND {
 		t.Fatalf("deleted session answers %v", err)
 	}

@@ -157,8 +157,15 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 		// (each check) and its preview stay on one node.
 		{Name: KindSandbox, Ephemeral: true, PlaceWith: KindSession, New: func(ref *cluster.GrainRef) actor.Actor { return newSandboxGrain(rt, ref) }},
 		{Name: KindApps, New: func(ref *cluster.GrainRef) actor.Actor { return newAppsGrain(rt, ref) }},
-		{Name: KindUser, New: func(ref *cluster.GrainRef) actor.Actor { return newUserGrain(rt, ref) }},
-		{Name: KindDirectory, New: func(ref *cluster.GrainRef) actor.Actor { return newDirectoryGrain(rt, ref) }},
+		// Only EnsureUser makes a user, only ClaimEmail a directory entry,
+		// only CreateInvite an invite: a key, e-mail or invite naming
+		// nothing answers NOT_FOUND without activating (or storing) a grain.
+		{Name: KindUser, New: func(ref *cluster.GrainRef) actor.Actor { return newUserGrain(rt, ref) },
+			Creates: func(msg any) bool { _, ok := msg.(*actorsv1.EnsureUser); return ok }},
+		{Name: KindDirectory, New: func(ref *cluster.GrainRef) actor.Actor { return newDirectoryGrain(rt, ref) },
+			Creates: func(msg any) bool { _, ok := msg.(*actorsv1.ClaimEmail); return ok }},
+		{Name: KindInvite, New: func(ref *cluster.GrainRef) actor.Actor { return newInviteGrain(rt, ref) },
+			Creates: func(msg any) bool { _, ok := msg.(*actorsv1.CreateInvite); return ok }},
 	}
 	n, err := cluster.Start(ctx, cfg.Cluster, kinds)
 	if err != nil {

@@ -102,7 +102,7 @@ func TestRuntimeErrorReachesTheFixPrompt(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	var evs []*stichv1.SessionEvent
-	if err := rt.Watch(ctx, id, 0, true, func(ev *stichv1.SessionEvent) error {
+	if err := rt.Watch(ctx, NodeCaller(), id, 0, true, func(ev *stichv1.SessionEvent) error {
 		evs = append(evs, ev)
 		return nil
 	}); err != nil {

@@ -258,7 +258,7 @@ func (g *sandboxGrain) maybeRebuild(ctx actor.Context) {
 func sessionFiles(ctx context.Context, n *cluster.Node, id string) (map[string]string, error) {
 	cctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	list, err := Call[*actorsv1.ListFilesReply](cctx, n, KindSession, id, &actorsv1.ListFiles{})
+	list, err := Call[*actorsv1.ListFilesReply](cctx, n, KindSession, id, &actorsv1.ListFiles{Caller: NodeCaller()})
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +267,7 @@ func sessionFiles(ctx context.Context, n *cluster.Node, id string) (map[string]s
 	}
 	files := make(map[string]string, len(list.GetFiles()))
 	for _, f := range list.GetFiles() {
-		r, err := Call[*actorsv1.ReadFileReply](cctx, n, KindSession, id, &actorsv1.ReadFile{Path: f.GetPath()})
+		r, err := Call[*actorsv1.ReadFileReply](cctx, n, KindSession, id, &actorsv1.ReadFile{Path: f.GetPath(), Caller: NodeCaller()})
 		if err != nil {
 			return nil, err
 		}

@@ -97,7 +97,7 @@ func TestLargeAppChecksAndPreviewsFromAnotherNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.WaitFor(t, 5*time.Minute, func() error { // a read may be refused while the replicas settle
-		return far.Watch(ctx, id, 0, true, func(*stichv1.SessionEvent) error { return nil })
+		return far.Watch(ctx, NodeCaller(), id, 0, true, func(*stichv1.SessionEvent) error { return nil })
 	})
 	if owner, _ := far.Node.Owner(KindSandbox, id); owner != "n0" {
 		t.Fatalf("the sandbox of a session on n0 is placed on %s", owner)

@@ -145,6 +145,14 @@ func (g *sessionGrain) Receive(ctx actor.Context) {
 			ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND, "session %s does not exist", g.ref.Identity))
 			return
 		}
+		if cm, ok := m.(callerMessage); !ok || !mayAccess(cm.GetCaller(), cmp.Or(g.s.Session.Owner, LocalOwner)) {
+			// NB: the same answer as an unknown session (actors/caller.go).
+			if ok {
+				g.log().Warn("session request refused: not the owner", "caller", cm.GetCaller().GetUserId(), "message", fmt.Sprintf("%T", m))
+			}
+			ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND, "session %s does not exist", g.ref.Identity))
+			return
+		}
 		g.onRequest(ctx, m)
 	}
 }
@@ -386,6 +394,10 @@ func (g *sessionGrain) onCreate(ctx actor.Context, m *actorsv1.CreateSession) {
 	}
 	if g.s.Session != nil {
 		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_ALREADY_EXISTS, "session %s already exists", g.ref.Identity))
+		return
+	}
+	if !mayAccess(m.GetCaller(), cmp.Or(m.GetOwner(), LocalOwner)) {
+		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "a session is created for its caller only"))
 		return
 	}
 	prov, ok := g.rt.Provider(m.GetOptions().GetProvider())

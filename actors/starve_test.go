@@ -266,7 +266,7 @@ func TestTwoSessionsOneNodeNoStarvation(t *testing.T) {
 	defer cancel()
 	var evs []*stichv1.SessionEvent
 	var heldAtChecks []int // the hog's tasks as each of the other session's checks ends
-	if err := rt.Watch(ctx, other, 0, true, func(ev *stichv1.SessionEvent) error {
+	if err := rt.Watch(ctx, NodeCaller(), other, 0, true, func(ev *stichv1.SessionEvent) error {
 		evs = append(evs, ev)
 		if strings.HasPrefix(ev.GetLog().GetText(), "checked the app") {
 			_, n := uidTasks(hogUID)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
@@ -54,7 +55,29 @@ func (g *userGrain) Receive(ctx actor.Context) {
 			return
 		}
 		ctx.Respond(g.handle(m))
+		if g.rec.GetId() == "" {
+			// NB: an unknown user (a made-up key, where the cluster cannot
+			// rule it out without activating: a lone node) has nothing to
+			// keep in memory: leave soon, so such keys cannot pile up grains.
+			ctx.SetReceiveTimeout(unknownUserLinger)
+		}
 	}
+}
+
+// unknownUserLinger is how long the grain of a user that does not exist
+// stays in memory after a call.
+const unknownUserLinger = time.Second
+
+// Token purposes of [actorsv1.UserToken].
+const (
+	TokenVerify = "verify"
+	TokenReset  = "reset"
+)
+
+// isBrowser reports whether k is a browser session (records made before
+// the browser flag carry only its label).
+func isBrowser(k *actorsv1.APIKeyRecord) bool {
+	return k.GetBrowser() || k.GetLabel() == "browser session"
 }
 
 func (g *userGrain) load() error {
@@ -116,7 +139,7 @@ func (g *userGrain) handle(msg proto.Message) proto.Message {
 		return &actorsv1.UserReply{User: g.rec}
 	case *actorsv1.CheckAPIKey:
 		// NB: an unknown user and an unknown or wrong key answer the same.
-		reply := &actorsv1.CheckAPIKeyReply{}
+		reply := &actorsv1.CheckAPIKeyReply{NoUser: !exists}
 		now := g.rt.cfg.Now()
 		for _, k := range g.rec.GetApiKeys() {
 			live := k.GetExpiresAt() == nil || now.Before(k.GetExpiresAt().AsTime())
@@ -168,6 +191,95 @@ func (g *userGrain) handle(msg proto.Message) proto.Message {
 		if len(next.ApiKeys) == len(g.rec.GetApiKeys()) {
 			return grainErr(actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND, "%s has no API key %s", g.ref.Identity, m.GetKeyId())
 		}
+		if err := g.save(next); err != nil {
+			return err
+		}
+		return &actorsv1.UserReply{User: next}
+	case *actorsv1.IssueUserToken:
+		if !exists {
+			return g.notFound()
+		}
+		tok := m.GetToken()
+		if (tok.GetPurpose() != TokenVerify && tok.GetPurpose() != TokenReset) || len(tok.GetHash()) != 64 || tok.GetExpiresAt() == nil {
+			return grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "a token needs a purpose, a SHA-256 and an expiry")
+		}
+		next := proto.Clone(g.rec).(*actorsv1.UserRecord)
+		next.Tokens = slices.DeleteFunc(next.Tokens, func(t *actorsv1.UserToken) bool { return t.GetPurpose() == tok.GetPurpose() })
+		next.Tokens = append(next.Tokens, proto.Clone(tok).(*actorsv1.UserToken))
+		if err := g.save(next); err != nil {
+			return err
+		}
+		return &actorsv1.UserReply{User: next}
+	case *actorsv1.ConsumeUserToken:
+		// NB: an unknown user and an unknown, used or expired token answer
+		// the same.
+		now := g.rt.cfg.Now()
+		i := slices.IndexFunc(g.rec.GetTokens(), func(t *actorsv1.UserToken) bool {
+			return t.GetPurpose() == m.GetPurpose() && now.Before(t.GetExpiresAt().AsTime()) &&
+				subtle.ConstantTimeCompare([]byte(t.GetHash()), []byte(m.GetHash())) == 1
+		})
+		if !exists || i < 0 {
+			return grainErr(actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND, "this link is not valid: it was used already, has expired, or is mistyped")
+		}
+		if m.GetPurpose() == TokenReset && m.GetNewPasswordHash() == "" {
+			return grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "a reset needs the new password's hash")
+		}
+		next := proto.Clone(g.rec).(*actorsv1.UserRecord)
+		next.Tokens = slices.Delete(next.Tokens, i, i+1)
+		next.EmailVerified = true
+		if m.GetPurpose() == TokenReset {
+			next.PasswordHash = m.GetNewPasswordHash()
+			next.ApiKeys = slices.DeleteFunc(next.ApiKeys, isBrowser)
+		}
+		if err := g.save(next); err != nil {
+			return err
+		}
+		return &actorsv1.UserReply{User: next}
+	case *actorsv1.RevokeBrowserSessions:
+		if !exists {
+			return g.notFound()
+		}
+		next := proto.Clone(g.rec).(*actorsv1.UserRecord)
+		next.ApiKeys = slices.DeleteFunc(next.ApiKeys, isBrowser)
+		ended := len(g.rec.GetApiKeys()) - len(next.ApiKeys)
+		if ended > 0 {
+			if err := g.save(next); err != nil {
+				return err
+			}
+		}
+		return &actorsv1.RevokeBrowserSessionsReply{Ended: uint32(ended), User: next}
+	case *actorsv1.MarkEmailVerified:
+		if !exists {
+			return g.notFound()
+		}
+		if g.rec.GetEmailVerified() {
+			return &actorsv1.UserReply{User: g.rec}
+		}
+		next := proto.Clone(g.rec).(*actorsv1.UserRecord)
+		next.EmailVerified, next.PasswordHash, next.ApiKeys, next.Tokens = true, "", nil, nil
+		if err := g.save(next); err != nil {
+			return err
+		}
+		return &actorsv1.UserReply{User: next}
+	case *actorsv1.SetUserRole:
+		if !exists {
+			return g.notFound()
+		}
+		if m.GetRole() != actorsv1.UserRole_USER_ROLE_USER && m.GetRole() != actorsv1.UserRole_USER_ROLE_ADMIN {
+			return grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "unknown role %v", m.GetRole())
+		}
+		next := proto.Clone(g.rec).(*actorsv1.UserRecord)
+		next.Role = m.GetRole()
+		if err := g.save(next); err != nil {
+			return err
+		}
+		return &actorsv1.UserReply{User: next}
+	case *actorsv1.SetDisplayName:
+		if !exists {
+			return g.notFound()
+		}
+		next := proto.Clone(g.rec).(*actorsv1.UserRecord)
+		next.DisplayName = m.GetDisplayName()
 		if err := g.save(next); err != nil {
 			return err
 		}

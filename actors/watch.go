@@ -25,10 +25,13 @@ const watchRefresh = 5 * time.Second
 // each exactly once: first from the durable log, then live. With untilIdle
 // it returns after the event that ends the work in progress (completed,
 // stopped or failed), or after the replay if the session is idle already.
-// Otherwise it follows until ctx is done, and then returns nil.
-func (rt *Runtime) Watch(ctx context.Context, sessionID string, afterSeq uint64, untilIdle bool, send func(*stichv1.SessionEvent) error) error {
-	w, sub := rt.hubs.join(rt, sessionID)
+// Otherwise it follows until ctx is done, and then returns nil. The
+// session grain checks caller on every subscription and log read (the
+// node's shared subscription is renewed as each watcher's caller).
+func (rt *Runtime) Watch(ctx context.Context, caller *actorsv1.Caller, sessionID string, afterSeq uint64, untilIdle bool, send func(*stichv1.SessionEvent) error) error {
+	w, hubSub := rt.hubs.join(rt, sessionID)
 	defer rt.hubs.leave(rt, sessionID, w)
+	sub := &actorsv1.Subscribe{SubscriberAddress: hubSub.GetSubscriberAddress(), SubscriberId: hubSub.GetSubscriberId(), Caller: caller}
 
 	subscribe := func() (*actorsv1.SubscribeReply, error) {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -66,7 +69,7 @@ func (rt *Runtime) Watch(ctx context.Context, sessionID string, afterSeq uint64,
 	catchUp := func(upTo uint64) error {
 		for next <= upTo && !done {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			page, err := Call[*actorsv1.ReadLogReply](cctx, rt.Node, KindSession, sessionID, &actorsv1.ReadLog{AfterSeq: next - 1, Limit: defaultLogPage})
+			page, err := Call[*actorsv1.ReadLogReply](cctx, rt.Node, KindSession, sessionID, &actorsv1.ReadLog{AfterSeq: next - 1, Limit: defaultLogPage, Caller: caller})
 			cancel()
 			if err != nil {
 				return err
@@ -246,6 +249,6 @@ func (hs *hubs) leave(rt *Runtime, sessionID string, w *watcher) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_, _ = Call[*actorsv1.UnsubscribeReply](ctx, rt.Node, KindSession, sessionID,
-		&actorsv1.Unsubscribe{SubscriberAddress: h.sub.SubscriberAddress, SubscriberId: h.sub.SubscriberId})
+		&actorsv1.Unsubscribe{SubscriberAddress: h.sub.SubscriberAddress, SubscriberId: h.sub.SubscriberId, Caller: NodeCaller()})
 	rt.Node.System().Root.Stop(h.pid)
 }

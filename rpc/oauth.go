@@ -231,11 +231,12 @@ func (o *oauthSignIn) callback(w http.ResponseWriter, r *http.Request) {
 		refuse("account", cerr2)
 		return
 	}
-	if err := o.s.startBrowserSession(w, r.WithContext(ctx), userID, p.Name()); err != nil {
+	if err := o.s.StartBrowserSession(ctx, w, r, userID); err != nil {
 		o.s.log.Warn("oauth sign-in failed", "provider", p.Name(), "err", err)
 		writeError(w, connect.NewError(connect.CodeUnavailable, errors.New("the session could not be saved; sign in again")))
 		return
 	}
+	audit(ctx, o.s.log, "sign_in", "user", userID, "via", p.Name())
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
@@ -273,6 +274,12 @@ func (o *oauthSignIn) account(ctx context.Context, id oauth.Identity) (string, *
 		var ae *actors.Error
 		switch {
 		case errors.As(err, &ae) && ae.Code == actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND:
+			// A new account follows the sign-up rules (--signup,
+			// --signup-domain) as an e-mail sign-up does.
+			if ok, needsInvite := o.s.accounts.signupAllowed(method.Email); !ok || needsInvite {
+				return "", connect.NewError(connect.CodePermissionDenied,
+					errors.New("sign-up on this server is closed to this e-mail: ask its operator for an invite, then sign up with it"))
+			}
 			if userID, err = o.claim(ctx, method.Email); err != nil {
 				return "", o.fail(ctx, err)
 			}

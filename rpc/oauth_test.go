@@ -46,21 +46,21 @@ func newOAuthServer(t *testing.T, fake *oauthtest.Server, cfg OAuthConfig) *test
 	return newTestServerRPC(t, ratelimit.Rule{}, 0, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), func(c *Config) { c.OAuth = cfg })
 }
 
-// browser is an HTTP client with a cookie jar that does not follow
+// oauthBrowser is an HTTP client with a cookie jar that does not follow
 // redirects, so each step of a sign-in can be checked (or tampered with).
-type browser struct {
+type oauthBrowser struct {
 	t   *testing.T
 	c   *http.Client
 	jar *cookiejar.Jar
 }
 
-func newBrowser(t *testing.T) *browser {
+func newOAuthBrowser(t *testing.T) *oauthBrowser {
 	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, jar: jar, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	return &oauthBrowser{t: t, jar: jar, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
 // get fetches u and returns the status, the Location and the body.
-func (b *browser) get(u string) (int, string, string) {
+func (b *oauthBrowser) get(u string) (int, string, string) {
 	b.t.Helper()
 	req, _ := http.NewRequestWithContext(ctxT(b.t), http.MethodGet, u, nil)
 	res, err := b.c.Do(req)
@@ -74,7 +74,7 @@ func (b *browser) get(u string) (int, string, string) {
 
 // authorize runs /start and the provider's authorize step and returns the
 // callback URL the provider sent the browser to (not yet visited).
-func (b *browser) authorize(ts *testServer, provider string) string {
+func (b *oauthBrowser) authorize(ts *testServer, provider string) string {
 	b.t.Helper()
 	st, loc, body := b.get(ts.url + "/auth/oauth/" + provider + "/start")
 	if st != http.StatusFound {
@@ -88,7 +88,7 @@ func (b *browser) authorize(ts *testServer, provider string) string {
 }
 
 // session is the browser's session cookie for ts ("" if none).
-func (b *browser) session(ts *testServer) string {
+func (b *oauthBrowser) session(ts *testServer) string {
 	u, _ := url.Parse(ts.url)
 	for _, c := range b.jar.Cookies(u) {
 		if c.Name == sessionCookie {
@@ -99,7 +99,7 @@ func (b *browser) session(ts *testServer) string {
 }
 
 // signIn runs a whole sign-in and returns the signed-in user.
-func (b *browser) signIn(ts *testServer, provider string) *auth.Principal {
+func (b *oauthBrowser) signIn(ts *testServer, provider string) *auth.Principal {
 	b.t.Helper()
 	st, loc, body := b.get(b.authorize(ts, provider))
 	if st != http.StatusSeeOther || loc != "/" {
@@ -114,7 +114,7 @@ func (b *browser) signIn(ts *testServer, provider string) *auth.Principal {
 
 // refused visits a callback URL and checks it is refused with status and
 // a message containing msg, and that the browser got no session.
-func (b *browser) refused(ts *testServer, callback string, status int, msg string) {
+func (b *oauthBrowser) refused(ts *testServer, callback string, status int, msg string) {
 	b.t.Helper()
 	st, _, body := b.get(callback)
 	if st != status || !strings.Contains(body, msg) {
@@ -153,7 +153,7 @@ func TestOAuthSignUpAndSignIn(t *testing.T) {
 	ann := oauthtest.User{ID: "4242", Login: "ann", Name: "Ann Lee", Email: "Ann@Example.com", EmailVerified: true}
 	fake.SetUser("github", ann)
 
-	p := newBrowser(t).signIn(ts, "github")
+	p := newOAuthBrowser(t).signIn(ts, "github")
 	if p.UserID == OwnerID || !auth.ValidUserID(p.UserID) || p.Role != auth.RoleUser {
 		t.Fatalf("principal %+v", p)
 	}
@@ -163,7 +163,7 @@ func TestOAuthSignUpAndSignIn(t *testing.T) {
 		t.Fatalf("user %v", u)
 	}
 	// Another browser, the same account.
-	if p2 := newBrowser(t).signIn(ts, "github"); p2.UserID != p.UserID {
+	if p2 := newOAuthBrowser(t).signIn(ts, "github"); p2.UserID != p.UserID {
 		t.Fatalf("second sign-in made %s, want %s", p2.UserID, p.UserID)
 	}
 	if n := len(userOf(t, ts, p.UserID).GetAuthMethods()); n != 1 {
@@ -172,7 +172,7 @@ func TestOAuthSignUpAndSignIn(t *testing.T) {
 	// The same mailbox through other providers links to the same user.
 	for _, prov := range []string{"google", "oidc"} {
 		fake.SetUser(prov, oauthtest.User{ID: "sub-" + prov, Name: "Ann", Email: "ann@example.com", EmailVerified: true})
-		if p3 := newBrowser(t).signIn(ts, prov); p3.UserID != p.UserID {
+		if p3 := newOAuthBrowser(t).signIn(ts, prov); p3.UserID != p.UserID {
 			t.Fatalf("%s made %s, want %s", prov, p3.UserID, p.UserID)
 		}
 	}
@@ -180,7 +180,7 @@ func TestOAuthSignUpAndSignIn(t *testing.T) {
 		t.Fatalf("%d linked methods, want 3", n)
 	}
 	// The sign-in page learns which providers are on.
-	st, _, body := newBrowser(t).get(ts.url + "/auth/providers")
+	st, _, body := newOAuthBrowser(t).get(ts.url + "/auth/providers")
 	if st != 200 || body != `{"providers":[{"name":"github","label":"GitHub","start":"/auth/oauth/github/start"},`+
 		`{"name":"google","label":"Google","start":"/auth/oauth/google/start"},{"name":"oidc","label":"Keycloak","start":"/auth/oauth/oidc/start"}],"signUp":true}`+"\n" {
 		t.Fatalf("providers: %d %s", st, body)
@@ -199,7 +199,7 @@ func TestOAuthRefusals(t *testing.T) {
 	fake.SetUser("oidc", bob)
 
 	t.Run("state mismatch", func(t *testing.T) {
-		b := newBrowser(t)
+		b := newOAuthBrowser(t)
 		cb := b.authorize(ts, "github")
 		u, _ := url.Parse(cb)
 		q := u.Query()
@@ -209,15 +209,15 @@ func TestOAuthRefusals(t *testing.T) {
 		noAccount(t, ts, email)
 	})
 	t.Run("callback in another browser", func(t *testing.T) {
-		cb := newBrowser(t).authorize(ts, "github")
-		newBrowser(t).refused(ts, cb, http.StatusUnauthorized, "started in another browser")
+		cb := newOAuthBrowser(t).authorize(ts, "github")
+		newOAuthBrowser(t).refused(ts, cb, http.StatusUnauthorized, "started in another browser")
 		noAccount(t, ts, email)
 	})
 	t.Run("wrong PKCE verifier", func(t *testing.T) {
 		// An attacker injects the code of one flow into another browser's
 		// flow: the code is redeemed with the other flow's verifier.
-		stolen, _ := url.Parse(newBrowser(t).authorize(ts, "github"))
-		b := newBrowser(t)
+		stolen, _ := url.Parse(newOAuthBrowser(t).authorize(ts, "github"))
+		b := newOAuthBrowser(t)
 		own, _ := url.Parse(b.authorize(ts, "github"))
 		q := own.Query()
 		q.Set("code", stolen.Query().Get("code"))
@@ -232,31 +232,31 @@ func TestOAuthRefusals(t *testing.T) {
 	t.Run("unverified e-mail", func(t *testing.T) {
 		fake.SetUser("github", oauthtest.User{ID: "78", Login: "eve", Email: email})
 		defer fake.SetUser("github", bob)
-		b := newBrowser(t)
+		b := newOAuthBrowser(t)
 		b.refused(ts, b.authorize(ts, "github"), http.StatusForbidden, "no verified e-mail")
 		noAccount(t, ts, email)
 	})
 	t.Run("nonce mismatch", func(t *testing.T) {
 		fake.SetWrongNonce(true)
 		defer fake.SetWrongNonce(false)
-		b := newBrowser(t)
+		b := newOAuthBrowser(t)
 		b.refused(ts, b.authorize(ts, "oidc"), http.StatusUnauthorized, "does not belong to this sign-in")
 		noAccount(t, ts, email)
 	})
 	t.Run("replayed state", func(t *testing.T) {
-		b := newBrowser(t)
+		b := newOAuthBrowser(t)
 		cb := b.authorize(ts, "github")
 		if st, _, body := b.get(cb); st != http.StatusSeeOther {
 			t.Fatalf("first callback: %d %s", st, body)
 		}
 		// The same browser (its cookie restored) and the same URL again.
-		other := newBrowser(t)
+		other := newOAuthBrowser(t)
 		u, _ := url.Parse(ts.url + oauthPath)
 		other.jar.SetCookies(u, []*http.Cookie{{Name: oauthCookie, Value: mustQuery(t, cb, "state"), Path: oauthPath}})
 		other.refused(ts, cb, http.StatusUnauthorized, "used already")
 	})
 	t.Run("unknown provider", func(t *testing.T) {
-		if st, _, _ := newBrowser(t).get(ts.url + "/auth/oauth/nope/start"); st != http.StatusNotFound {
+		if st, _, _ := newOAuthBrowser(t).get(ts.url + "/auth/oauth/nope/start"); st != http.StatusNotFound {
 			t.Fatalf("unknown provider: %d", st)
 		}
 	})
@@ -289,7 +289,7 @@ func TestOAuthPreAccountHijack(t *testing.T) {
 		t.Fatal(err)
 	}
 	fake.SetUser("github", oauthtest.User{ID: "99", Login: "vic", Email: email, EmailVerified: true})
-	b := newBrowser(t)
+	b := newOAuthBrowser(t)
 	b.refused(ts, b.authorize(ts, "github"), http.StatusBadRequest, "has not verified the e-mail")
 	if u := userOf(t, ts, "squatter"); len(u.GetAuthMethods()) != 0 || u.GetEmailVerified() {
 		t.Fatalf("the account changed: %v", u)
@@ -302,19 +302,19 @@ func TestOAuthSingleOwner(t *testing.T) {
 	fake := oauthtest.New(t)
 	ts := newOAuthServer(t, fake, OAuthConfig{OwnerEmail: "Owner@Example.com"})
 	fake.SetUser("github", oauthtest.User{ID: "1", Login: "stranger", Email: "stranger@example.com", EmailVerified: true})
-	b := newBrowser(t)
+	b := newOAuthBrowser(t)
 	b.refused(ts, b.authorize(ts, "github"), http.StatusForbidden, "single owner")
 	noAccount(t, ts, "stranger@example.com")
 
 	fake.SetUser("github", oauthtest.User{ID: "2", Login: "owner", Email: "owner@example.com", EmailVerified: true})
-	p := newBrowser(t).signIn(ts, "github")
+	p := newOAuthBrowser(t).signIn(ts, "github")
 	if p.UserID != OwnerID || !p.IsAdmin() {
 		t.Fatalf("principal %+v, want the owner", p)
 	}
 	if u := userOf(t, ts, OwnerID); u.GetEmail() != "owner@example.com" || !u.GetEmailVerified() || len(u.GetAuthMethods()) != 1 {
 		t.Fatalf("owner %v", u)
 	}
-	st, _, body := newBrowser(t).get(ts.url + "/auth/providers")
+	st, _, body := newOAuthBrowser(t).get(ts.url + "/auth/providers")
 	if st != 200 || !strings.Contains(body, `"signUp":false`) {
 		t.Fatalf("providers: %d %s", st, body)
 	}

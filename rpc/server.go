@@ -50,6 +50,8 @@ type Config struct {
 	// Edge configures the Host, Origin and client-address checks every
 	// request passes (rpc/edge.go).
 	Edge EdgeConfig
+	// Accounts configures sign-up and sign-in (rpc/account.go).
+	Accounts AccountsConfig
 	// OnLeave, if set, is called (once, on its own goroutine) when an
 	// operator asks the node to leave the cluster through AdminService.
 	OnLeave func()
@@ -73,14 +75,15 @@ func DefaultCreateLimit() ratelimit.Rule {
 
 // Server serves the Connect API of one node.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	rt      *actors.Runtime
-	health  *grpchealth.StaticChecker
-	handler http.Handler
-	http    *http.Server
-	auth    *authenticator
-	authz   *authorizer
+	cfg      Config
+	log      *slog.Logger
+	rt       *actors.Runtime
+	health   *grpchealth.StaticChecker
+	handler  http.Handler
+	http     *http.Server
+	auth     *authenticator
+	authz    *authorizer
+	accounts *accountService
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -106,6 +109,10 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("rpc: validator: %w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, rt: rt, auth: newAuthenticator(rt, cfg.Logger), authz: newAuthorizer(rt, cfg.Logger)}
+	if err := s.cfg.Accounts.setDefaults(s); err != nil {
+		return nil, err
+	}
+	s.accounts = newAccountService(s)
 	s.shutdown, s.cancel = context.WithCancel(context.Background())
 
 	reg := prometheus.NewRegistry()
@@ -132,6 +139,8 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	mux.Handle(sessionPath, s.auth.wrap(sessionHandler))
 	adminPath, adminHandler := stichv1connect.NewAdminServiceHandler(&adminService{rt: rt, onLeave: cfg.OnLeave, cfg: &s.cfg, log: s.log}, opts...)
 	mux.Handle(adminPath, s.auth.wrap(adminHandler))
+	accountPath, accountHandler := stichv1connect.NewAccountServiceHandler(s.accounts, opts...)
+	mux.Handle(accountPath, s.auth.wrap(accountHandler))
 	mux.Handle("GET /api/sessions/{id}/download.zip", s.auth.wrap(http.HandlerFunc(s.download)))
 	mux.Handle("GET /api/sessions/{id}/screenshot.png", s.auth.wrap(http.HandlerFunc(s.screenshot)))
 	mux.HandleFunc("GET /auth/signin", s.signIn)
@@ -148,7 +157,7 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	mux.HandleFunc("/api/sessions/{id}/download.zip", methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("/api/sessions/{id}/screenshot.png", methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("/api/", apiNotFound)
-	services := []string{stichv1connect.SessionServiceName, stichv1connect.AdminServiceName}
+	services := []string{stichv1connect.SessionServiceName, stichv1connect.AdminServiceName, stichv1connect.AccountServiceName}
 	s.health = grpchealth.NewStaticChecker(services...)
 	small := connect.WithReadMaxBytes(smallRequestBytes)
 	mux.Handle(grpchealth.NewHandler(s.health, connect.WithCompressMinBytes(compressMinBytes), small))

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
 
@@ -26,7 +25,7 @@ type oauthFlags struct {
 	googleID, googleSecretFile                          string
 	oidcIssuer, oidcID, oidcSecretFile, oidcName        string
 	oidcLabel                                           string
-	ownerEmail, publicURL                               string
+	ownerEmail                                          string
 }
 
 func (f *oauthFlags) register(fl *pflag.FlagSet) {
@@ -42,7 +41,6 @@ func (f *oauthFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.oidcName, "oidc-name", "oidc", "the OIDC provider's id in URLs (redirect URI: PUBLIC_URL/auth/oauth/NAME/callback)")
 	fl.StringVar(&f.oidcLabel, "oidc-label", "", "the OIDC provider's name on the sign-in button (default: --oidc-name)")
 	fl.StringVar(&f.ownerEmail, "oauth-owner-email", "", "with --auth single: the owner's e-mail; a provider's sign-in with this verified e-mail signs in as the owner, any other is refused")
-	fl.StringVar(&f.publicURL, "public-url", "", "the URL browsers reach this node at (https://stich.example), for providers' callback URLs (default: the address each request came to)")
 }
 
 // secret reads a client secret from file (the value of flag), else from
@@ -64,9 +62,10 @@ func secret(flag, file, env string) (string, error) {
 	return "", fmt.Errorf("a client secret is needed: give a file holding it with %s, or set $%s (a secret is never a flag's value)", flag, env)
 }
 
-// config builds the providers; mode is --auth. Every problem is reported.
-func (f *oauthFlags) config(mode string) (rpc.OAuthConfig, error) {
-	cfg := rpc.OAuthConfig{SignUp: mode == "multi", OwnerEmail: f.ownerEmail, PublicURL: f.publicURL}
+// config builds the providers; mode is --auth, publicURL --public-url
+// (checked with the edge flags). Every problem is reported.
+func (f *oauthFlags) config(mode, publicURL string) (rpc.OAuthConfig, error) {
+	cfg := rpc.OAuthConfig{SignUp: mode == "multi", OwnerEmail: f.ownerEmail, PublicURL: publicURL}
 	var errs []error
 	add := func(p oauth.Provider, err error) {
 		if err != nil {
@@ -104,15 +103,7 @@ func (f *oauthFlags) config(mode string) (rpc.OAuthConfig, error) {
 			add(oauth.NewOIDC(oauth.OIDCConfig{Name: f.oidcName, Label: f.oidcLabel, Issuer: f.oidcIssuer, ClientID: f.oidcID, ClientSecret: s}))
 		}
 	}
-	if f.publicURL != "" {
-		if u, err := url.Parse(f.publicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			errs = append(errs, fmt.Errorf("--public-url %q: want an origin such as https://stich.example", f.publicURL))
-		}
-	}
 	switch {
-	case mode == "multi" && len(cfg.Providers) == 0:
-		// NB: until e-mail sign-up exists, a provider is the only way in.
-		errs = append(errs, errors.New("--auth multi needs a sign-in provider (--oauth-github-client-id, --oauth-google-client-id or --oidc-issuer)"))
 	case mode != "multi" && len(cfg.Providers) > 0 && f.ownerEmail == "":
 		errs = append(errs, errors.New("with --auth single, sign-in through a provider needs --oauth-owner-email (only the owner signs in); or use --auth multi"))
 	case f.ownerEmail != "" && !strings.Contains(f.ownerEmail, "@"):

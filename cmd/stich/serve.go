@@ -227,7 +227,7 @@ func (f *serveFlags) nodeConfig(log *slog.Logger) (cluster.Config, error) {
 	if _, err := f.edge.config(); err != nil {
 		errs = append(errs, err)
 	}
-	if _, err := f.oauth.config(f.edge.auth); err != nil {
+	if _, err := f.oauth.config(f.edge.auth, f.edge.publicURL); err != nil {
 		errs = append(errs, err)
 	}
 	if strings.TrimSpace(f.data) == "" {
@@ -419,11 +419,15 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	if err != nil {
 		return usageError{err}
 	}
-	oauthCfg, err := f.oauth.config(f.edge.auth)
+	oauthCfg, err := f.oauth.config(f.edge.auth, f.edge.publicURL)
 	if err != nil {
 		return usageError{err}
 	}
-	srv, err := rpc.New(rt, rpc.Config{Addr: f.http, Edge: edge, Listener: ln, CreateLimit: f.createRule(), Logger: log, Version: version,
+	accounts, err := f.edge.accounts()
+	if err != nil {
+		return usageError{err}
+	}
+	srv, err := rpc.New(rt, rpc.Config{Addr: f.http, Edge: edge, Accounts: accounts, Listener: ln, CreateLimit: f.createRule(), Logger: log, Version: version,
 		ModelEndpoints: endpoints, ActionModels: actionModels, DefaultModel: defaultModel, Previews: acfg.Previews,
 		SignedPrefix: nomad.BuildPathPrefix, Signed: buildURLs, OAuth: oauthCfg,
 		OnLeave: func() {

@@ -56,7 +56,7 @@ export function freePort() {
  */
 export function startServer(bin, { data, http = "127.0.0.1:0", chunkDelay = "5ms", builds, extra = [] }) {
   const args = ["serve", "--data", data, "--http", http, "--log-format", "json", "--scaffold-chunk-delay", chunkDelay, "--shutdown-grace", "10s",
-    "--preview-http", "127.0.0.1:0"];
+    "--preview-http", "127.0.0.1:0", ...extra];
   if (builds) {
     args.push("--sandbox", "local", "--sandbox-dir", "/var/tmp/stich-test/e2e-sandbox", "--sandbox-uid", String(builds.uid), "--sandbox-uids", "4");
   } else {

@@ -827,13 +827,15 @@ func (x *SandboxReportCheckReply) GetExhausted() bool {
 // PreviewReport is an error a running preview reported (uncaught error,
 // unhandled rejection, console.error, failed resource), for the session.
 type PreviewReport struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
-	Stack         string                 `protobuf:"bytes,3,opt,name=stack,proto3" json:"stack,omitempty"`
-	Source        string                 `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
-	Line          uint32                 `protobuf:"varint,5,opt,name=line,proto3" json:"line,omitempty"`
-	Column        uint32                 `protobuf:"varint,6,opt,name=column,proto3" json:"column,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Kind    string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Message string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Stack   string                 `protobuf:"bytes,3,opt,name=stack,proto3" json:"stack,omitempty"`
+	Source  string                 `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
+	Line    uint32                 `protobuf:"varint,5,opt,name=line,proto3" json:"line,omitempty"`
+	Column  uint32                 `protobuf:"varint,6,opt,name=column,proto3" json:"column,omitempty"`
+	// caller is who asks; the grain refuses anyone but the owner, an admin or the node.
+	Caller        *Caller `protobuf:"bytes,230,opt,name=caller,proto3" json:"caller,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -908,6 +910,13 @@ func (x *PreviewReport) GetColumn() uint32 {
 		return x.Column
 	}
 	return 0
+}
+
+func (x *PreviewReport) GetCaller() *Caller {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
 }
 
 type PreviewReportAck struct {
@@ -1032,7 +1041,7 @@ var File_stich_actors_v1_sandbox_proto protoreflect.FileDescriptor
 
 const file_stich_actors_v1_sandbox_proto_rawDesc = "" +
 	"\n" +
-	"\x1dstich/actors/v1/sandbox.proto\x12\x0fstich.actors.v1\x1a\x16stich/v1/session.proto\"\xe9\x01\n" +
+	"\x1dstich/actors/v1/sandbox.proto\x12\x0fstich.actors.v1\x1a\x1cstich/actors/v1/actors.proto\x1a\x16stich/v1/session.proto\"\xe9\x01\n" +
 	"\fSandboxCheck\x12>\n" +
 	"\x05files\x18\x01 \x03(\v2(.stich.actors.v1.SandboxCheck.FilesEntryR\x05files\x12\x1f\n" +
 	"\vlog_address\x18\x02 \x01(\tR\n" +
@@ -1103,14 +1112,15 @@ const file_stich_actors_v1_sandbox_proto_rawDesc = "" +
 	"\x05token\x18\x01 \x01(\tR\x05token\"S\n" +
 	"\x17SandboxReportCheckReply\x12\x1a\n" +
 	"\baccepted\x18\x01 \x01(\bR\baccepted\x12\x1c\n" +
-	"\texhausted\x18\x02 \x01(\bR\texhausted\"\x97\x01\n" +
+	"\texhausted\x18\x02 \x01(\bR\texhausted\"\xc9\x01\n" +
 	"\rPreviewReport\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
 	"\x05stack\x18\x03 \x01(\tR\x05stack\x12\x16\n" +
 	"\x06source\x18\x04 \x01(\tR\x06source\x12\x12\n" +
 	"\x04line\x18\x05 \x01(\rR\x04line\x12\x16\n" +
-	"\x06column\x18\x06 \x01(\rR\x06column\"\x12\n" +
+	"\x06column\x18\x06 \x01(\rR\x06column\x120\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"\x12\n" +
 	"\x10PreviewReportAck\"#\n" +
 	"\rSandboxCancel\x12\x12\n" +
 	"\x04free\x18\x01 \x01(\bR\x04free\"\x12\n" +
@@ -1148,6 +1158,7 @@ var file_stich_actors_v1_sandbox_proto_goTypes = []any{
 	nil,                             // 15: stich.actors.v1.SandboxCheck.FilesEntry
 	nil,                             // 16: stich.actors.v1.SandboxCheckReply.FixedEntry
 	(*v1.Diagnostic)(nil),           // 17: stich.v1.Diagnostic
+	(*Caller)(nil),                  // 18: stich.actors.v1.Caller
 }
 var file_stich_actors_v1_sandbox_proto_depIdxs = []int32{
 	15, // 0: stich.actors.v1.SandboxCheck.files:type_name -> stich.actors.v1.SandboxCheck.FilesEntry
@@ -1158,11 +1169,12 @@ var file_stich_actors_v1_sandbox_proto_depIdxs = []int32{
 	16, // 5: stich.actors.v1.SandboxCheckReply.fixed:type_name -> stich.actors.v1.SandboxCheckReply.FixedEntry
 	17, // 6: stich.actors.v1.SandboxCheckReply.build:type_name -> stich.v1.Diagnostic
 	17, // 7: stich.actors.v1.SandboxCheckReply.runtime:type_name -> stich.v1.Diagnostic
-	8,  // [8:8] is the sub-list for method output_type
-	8,  // [8:8] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	18, // 8: stich.actors.v1.PreviewReport.caller:type_name -> stich.actors.v1.Caller
+	9,  // [9:9] is the sub-list for method output_type
+	9,  // [9:9] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_stich_actors_v1_sandbox_proto_init() }
@@ -1170,6 +1182,7 @@ func file_stich_actors_v1_sandbox_proto_init() {
 	if File_stich_actors_v1_sandbox_proto != nil {
 		return
 	}
+	file_stich_actors_v1_actors_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
