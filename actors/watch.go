@@ -30,11 +30,20 @@ func (rt *Runtime) Watch(ctx context.Context, sessionID string, afterSeq uint64,
 	w, sub := rt.hubs.join(rt, sessionID)
 	defer rt.hubs.leave(rt, sessionID, w)
 
+	// owner is the session's owner in this node's view when the hub last
+	// subscribed: when a new view places the session elsewhere (its owner
+	// failed or is leaving), the watcher subscribes again at once, on the
+	// new owner, instead of waiting for the refresh (replica.go,
+	// invariant 17). A subscribe in flight to a lost owner is re-routed by
+	// the cluster (reads move on as soon as the owner is lost).
+	var owner string
 	subscribe := func() (*actorsv1.SubscribeReply, error) {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
+		owner, _ = rt.Node.Owner(KindSession, sessionID)
 		return Call[*actorsv1.SubscribeReply](cctx, rt.Node, KindSession, sessionID, sub)
 	}
+	viewChanged := rt.Node.ViewChanged() // before the first subscribe: no change is missed
 	reply, err := subscribe()
 	if err != nil {
 		return err
@@ -97,6 +106,18 @@ func (rt *Runtime) Watch(ctx context.Context, sessionID string, afterSeq uint64,
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-viewChanged:
+			viewChanged = rt.Node.ViewChanged()
+			if o, _ := rt.Node.Owner(KindSession, sessionID); o == owner {
+				continue
+			}
+			r, err := subscribe()
+			if err != nil {
+				return err
+			}
+			if err := catchUp(r.GetLastSeq()); err != nil {
+				return err
+			}
 		case ev := <-notices:
 			if ev.GetSeq() < next {
 				continue // already delivered from the log

@@ -67,8 +67,13 @@ func (n *Node) onMembership(members, failed []NodeMeta) {
 	}
 	n.view.Store(v)
 	n.viewVersion.Add(1)
+	n.publishView()
+	n.notifyLost(v)
 	if n.repl != nil {
 		n.repl.onMembership()
+	}
+	if n.alarms != nil {
+		n.alarms.viewChanged()
 	}
 }
 
@@ -235,8 +240,19 @@ func (n *Node) forward(ctx context.Context, owner NodeMeta, kind, identity strin
 			return nil, err
 		}
 		dl, _ := ctx.Deadline()
-		res, err := n.wait(ctx, n.system.Root.RequestFuture(pid, msg, time.Until(dl)))
+		// A read may be re-sent to the next owner as soon as this one is
+		// failed or leaving; any other call ends when it has failed (its
+		// outcome is unknown), and waits for a leaving owner's answer.
+		read := n.readOnly(kind, msg)
+		res, err := n.waitMember(ctx, n.system.Root.RequestFuture(pid, msg, time.Until(dl)), owner.Name, read)
+		var lost *errMemberLost
 		switch {
+		case errors.As(err, &lost):
+			n.pids.Delete(key)
+			if read {
+				return nil, fmt.Errorf("%w: %s/%s: its owner %s was lost; re-routing (%w)", ErrMoving, kind, identity, owner.Name, err)
+			}
+			return nil, fmt.Errorf("%w (%s/%s on %s)", ErrOwnerLost, kind, identity, owner.Name)
 		case errors.Is(err, actor.ErrDeadLetter) && attempt < 3:
 			n.pids.Delete(key)
 			continue
@@ -284,8 +300,13 @@ func (n *Node) locate(ctx context.Context, owner NodeMeta, key, kind, identity s
 	dl, _ := ctx.Deadline()
 	f := n.system.Root.RequestFuture(activatorPID(owner), &clusterv1.Locate{Kind: kind, Identity: identity, DeadlineUnixNano: dl.UnixNano(), MustExist: mustExist, Confirm: confirm},
 		time.Until(dl)+50*time.Millisecond) // the owner's own deadline error, more precise, arrives first
-	res, err := n.wait(ctx, f)
+	// Locating runs no grain code: it moves on as soon as the owner is
+	// failed or leaving.
+	res, err := n.waitMember(ctx, f, owner.Name, true)
+	var lost *errMemberLost
 	switch {
+	case errors.As(err, &lost):
+		return nil, fmt.Errorf("%w: %s/%s: its owner %s was lost; re-routing (%w)", ErrMoving, kind, identity, owner.Name, err)
 	case errors.Is(err, actor.ErrTimeout):
 		return nil, fmt.Errorf("cluster: %s/%s: owner %s did not answer: %w", kind, identity, owner.Name, context.DeadlineExceeded)
 	case errors.Is(err, actor.ErrDeadLetter):
