@@ -18,8 +18,9 @@ import (
 var watchBuffer = 1024
 
 // watchRefresh is how often a watcher re-registers with the session grain,
-// which also catches up after a grain restart lost its subscriber list.
-const watchRefresh = 5 * time.Second
+// which also catches up after a grain restart lost its subscriber list (a
+// variable for tests).
+var watchRefresh = 5 * time.Second
 
 // Watch sends the session's events with seq > afterSeq to send, in order,
 // each exactly once: first from the durable log, then live. With untilIdle

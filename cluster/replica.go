@@ -71,12 +71,34 @@ import (
 // 15. Whole copies travel in bounded chunks on bulk connections to the
 //     replication listener, never as one actor message; a copy over
 //     maxSnapshotBytes fails with its size and the limit (repl_bulk.go).
+// 16. Alarms are held by every replica and armed when the holder is lost:
+//     a grain's alarm is part of its replicated copy; when a view no
+//     longer has the member that held the grain in the previous view (its
+//     owner among live and leaving members) because it failed or left,
+//     every member with a copy of the alarm arms it (at once with
+//     AlarmsFireOnStart), and its delivery, a call, activates the grain on
+//     its new owner (the next in placement order) without waiting for any
+//     other call; at least once, as every alarm (alarms.go, takeOver).
+//     Delay after the kill: the holder members' detection of the failure
+//     (memberlist probe + suspicion, then gossip of "dead"), plus one
+//     claim on the new owner (promises from a majority of the set, at most
+//     promiseGrace more for the rest, a copy fetch if it is behind), plus
+//     the grain's own start.
+// 17. Calls follow membership events, not timeouts (liveness.go): a call
+//     waiting on a remote owner ends as soon as this node's view marks
+//     that owner failed (or gone); a locate or a read (Kind.Reads) also
+//     when it starts leaving, and is re-sent to the new owner; any other
+//     call ends with ErrOwnerLost (it may have been applied: read before
+//     resending), and waits for a leaving owner's answer. Watchers
+//     subscribe again when a new view moves their grain's owner
+//     (Node.ViewChanged).
 //
 // Files: replica_claim.go (the owner: claims, writes, sends),
 // replica_follower.go (promises, writes, installs, digests),
 // replica_antientropy.go (repair passes), replica_incarnation.go,
 // replica_lookup.go, replica_read.go, replica_store.go (records, copies),
-// repl_transport.go (the write stream), repl_bulk.go (whole copies).
+// repl_transport.go (the write stream), repl_bulk.go (whole copies),
+// liveness.go and alarms.go (rules 16 and 17).
 
 // Replication errors.
 var (
