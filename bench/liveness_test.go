@@ -22,10 +22,10 @@ type resumeLog struct {
 	resumed map[string]time.Time // session id -> first resume
 }
 
-func (r *resumeLog) Enabled(context.Context, slog.Level) bool { return true }
-func (r *resumeLog) WithAttrs([]slog.Attr) slog.Handler         { return &resumeAttrs{r: r} }
-func (r *resumeLog) WithGroup(string) slog.Handler              { return r }
-func (r *resumeLog) Handle(context.Context, slog.Record) error  { return nil }
+func (r *resumeLog) Enabled(context.Context, slog.Level) bool  { return true }
+func (r *resumeLog) WithAttrs([]slog.Attr) slog.Handler        { return &resumeAttrs{r: r} }
+func (r *resumeLog) WithGroup(string) slog.Handler             { return r }
+func (r *resumeLog) Handle(context.Context, slog.Record) error { return nil }
 
 // resumeAttrs is the session grain's logger (With("session", id)).
 type resumeAttrs struct {
