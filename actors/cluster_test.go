@@ -194,6 +194,16 @@ func TestWatchReroutesWhenOwnerFails(t *testing.T) {
 	watchRefresh = time.Hour
 	t.Cleanup(func() { watchRefresh = old })
 	rts := startPeers(t, 3, 30*time.Millisecond)
+	// Every member must be repaired (a new data folder takes part in no
+	// majority until all the others repaired it; n1 will not return).
+	testutil.WaitFor(t, time.Minute, func() error {
+		for _, rt := range rts {
+			if !rt.Node.Repaired() {
+				return fmt.Errorf("%s is not repaired yet", rt.Node.Name())
+			}
+		}
+		return nil
+	})
 	var id string
 	for {
 		id = rts[0].NewSessionID("")

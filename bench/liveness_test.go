@@ -23,7 +23,7 @@ type resumeLog struct {
 }
 
 func (r *resumeLog) Enabled(context.Context, slog.Level) bool  { return true }
-func (r *resumeLog) WithAttrs([]slog.Attr) slog.Handler        { return &resumeAttrs{r: r} }
+func (r *resumeLog) WithAttrs(as []slog.Attr) slog.Handler     { return (&resumeAttrs{r: r}).WithAttrs(as) }
 func (r *resumeLog) WithGroup(string) slog.Handler             { return r }
 func (r *resumeLog) Handle(context.Context, slog.Record) error { return nil }
 
@@ -96,6 +96,17 @@ func startRuntimes(b *testing.B, delay time.Duration, logs *resumeLog) []*actors
 		nodes[i] = rt.Node
 	}
 	waitSize(b, 3, nodes...)
+	// Every member repaired (a new data folder takes part in no majority
+	// until all the others repaired it; the killed one will not return).
+	deadline := time.Now().Add(time.Minute)
+	for _, n := range nodes {
+		for !n.Repaired() {
+			if time.Now().After(deadline) {
+				b.Fatalf("%s was not repaired within a minute", n.Name())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	return rts
 }
 

@@ -135,3 +135,12 @@ func (n *Node) publishView() {
 	old := n.viewCh.Swap(&ch)
 	close(*old)
 }
+
+// Repaired reports whether the node takes part in majorities: always
+// without replication; with it, once its data folder's first repair is
+// done (replica.go, invariant 12). A member that is not repaired when
+// another fails waits for that member's return, so tests and benchmarks
+// that kill a member wait for every other member to be repaired first.
+func (n *Node) Repaired() bool {
+	return n.repl == nil || n.repl.repairedFlag.Load()
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -56,6 +57,17 @@ func TestOwnerSIGKILLUnwatchedSessionsComplete(t *testing.T) {
 	n3 := startMember(t, "n3", t.TempDir(), n1.gossip, extra...)
 	waitClusterSize(t, 3, n1, n2, n3)
 	nodes := []*member{n1, n2, n3}
+	// Every node's new data folder must be repaired by its peers first: a
+	// node that is not takes part in no majority until every member it
+	// knows has repaired it, and the victim will not return.
+	testutil.WaitFor(t, 2*time.Minute, func() error {
+		for _, m := range nodes {
+			if !strings.Contains(m.logs(), "new incarnation repaired by its peers") {
+				return fmt.Errorf("%s is not repaired yet", m.name)
+			}
+		}
+		return nil
+	})
 
 	// 20 sessions, created at once round-robin through every node.
 	const count = 20
