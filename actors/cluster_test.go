@@ -82,10 +82,13 @@ func TestSessionAcrossNodesSurvivesOwnerLeaving(t *testing.T) {
 		})
 		done <- result{evs, err}
 	}()
-	// Let some events flow, then the owner leaves mid-generation.
-	for s := range seen {
-		if s >= 20 {
-			break
+	// Let some events flow, then the owner leaves mid-generation. (NB: a
+	// range over seen hung the test for good when the watch ended first.)
+	for s := uint64(0); s < 20; {
+		select {
+		case s = <-seen:
+		case r := <-done:
+			t.Fatalf("the watch ended before the owner left: %v (%d events: %v)", r.err, len(r.evs), kinds(r.evs))
 		}
 	}
 	if err := rts[1].Shutdown(context.Background()); err != nil {
