@@ -32,11 +32,10 @@ func (rt *Runtime) Watch(ctx context.Context, sessionID string, afterSeq uint64,
 	defer rt.hubs.leave(rt, sessionID, w)
 
 	// owner is the session's owner in this node's view when the hub last
-	// subscribed: when a new view places the session elsewhere (its owner
-	// failed or is leaving), the watcher subscribes again at once, on the
-	// new owner, instead of waiting for the refresh (replica.go,
-	// invariant 17). A subscribe in flight to a lost owner is re-routed by
-	// the cluster (reads move on as soon as the owner is lost).
+	// subscribed: when a new view marks it failed, the watcher subscribes
+	// again at once, on the new owner, instead of waiting for the refresh
+	// (replica.go, invariant 17). A subscribe in flight to a failed owner
+	// is re-routed by the cluster (reads move on at once).
 	var owner string
 	subscribe := func() (*actorsv1.SubscribeReply, error) {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -109,8 +108,8 @@ func (rt *Runtime) Watch(ctx context.Context, sessionID string, afterSeq uint64,
 			return nil
 		case <-viewChanged:
 			viewChanged = rt.Node.ViewChanged()
-			if o, _ := rt.Node.Owner(KindSession, sessionID); o == owner {
-				continue
+			if o, _ := rt.Node.Owner(KindSession, sessionID); o == owner || !rt.Node.MemberFailed(owner) {
+				continue // a leaving owner tells its watchers when it stops the session
 			}
 			r, err := subscribe()
 			if err != nil {

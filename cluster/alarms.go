@@ -160,7 +160,7 @@ func (s *alarmScheduler) takeOver() {
 	}
 	var lost []string
 	for _, m := range prev.all {
-		if gone, _ := memberStatus(now, m.Name); gone && m.Name != n.cfg.Name {
+		if !slices.ContainsFunc(now.all, func(x NodeMeta) bool { return x.Name == m.Name }) && m.Name != n.cfg.Name {
 			lost = append(lost, m.Name)
 		}
 	}

@@ -40,19 +40,32 @@ type lostWatchers struct {
 	m    map[uint64]*lostWatch
 }
 
-// memberStatus reports whether name is absent from v (failed, left or
-// never known) or a leaving member of it.
-func memberStatus(v *view, name string) (gone, leaving bool) {
+// memberStatus reports whether name is a failed member in v, or a leaving
+// one. A member that left after its hand-off is neither: it stopped its
+// activations first, so calls to it are answered (or dead-lettered) and
+// retried as before.
+func memberStatus(v *view, name string) (failed, leaving bool) {
+	for _, m := range v.failed {
+		if m.Name == name {
+			return true, false
+		}
+	}
 	for _, m := range v.all {
 		if m.Name == name {
 			return false, m.Leaving
 		}
 	}
-	return true, false
+	return false, false
+}
+
+// MemberFailed reports whether this node's view marks member name failed.
+func (n *Node) MemberFailed(name string) bool {
+	failed, _ := memberStatus(n.currentView(), name)
+	return failed
 }
 
 // watchMember calls fire (once, on the publishing goroutine or at once)
-// when member is gone from the view, or leaving with onLeaving. The
+// when the view marks member failed, or leaving with onLeaving. The
 // returned func cancels the watch.
 func (n *Node) watchMember(member string, onLeaving bool, fire func(leaving bool)) (cancel func()) {
 	w := &lostWatch{member: member, onLeaving: onLeaving, fire: fire}
@@ -78,8 +91,8 @@ func (n *Node) watchMember(member string, onLeaving bool, fire func(leaving bool
 	return cancel
 }
 
-// notifyLost tells the watches whose member v lost (called after v was
-// installed).
+// notifyLost tells the watches whose member v marks failed (or leaving)
+// (called after v was installed).
 func (n *Node) notifyLost(v *view) {
 	l := &n.lost
 	var due []*lostWatch
@@ -108,8 +121,8 @@ func (e *errMemberLost) Error() string {
 }
 
 // waitMember is wait for a future answered by member: it also ends, with
-// *errMemberLost, when the view marks member gone (failed or left) or,
-// with onLeaving, leaving.
+// *errMemberLost, when the view marks member failed or, with onLeaving,
+// leaving.
 func (n *Node) waitMember(ctx context.Context, f *actor.Future, member string, onLeaving bool) (any, error) {
 	cancel := n.watchMember(member, onLeaving, func(leaving bool) {
 		n.system.Root.Send(f.PID(), memberLost{leaving: leaving})

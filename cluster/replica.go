@@ -86,12 +86,11 @@ import (
 //     the grain's own start.
 // 17. Calls follow membership events, not timeouts (liveness.go): a call
 //     waiting on a remote owner ends as soon as this node's view marks
-//     that owner failed (or gone); a locate or a read (Kind.Reads) also
-//     when it starts leaving, and is re-sent to the new owner; any other
-//     call ends with ErrOwnerLost (it may have been applied: read before
-//     resending), and waits for a leaving owner's answer. Watchers
-//     subscribe again when a new view moves their grain's owner
-//     (Node.ViewChanged).
+//     that owner failed; a locate or a read (Kind.Reads) is re-sent to the
+//     new owner, any other call ends with ErrOwnerLost (it may have been
+//     applied: read before resending). A leaving owner is waited for: it
+//     answers while it hands off. Watchers subscribe again when a new view
+//     marks their grain's owner failed (Node.ViewChanged).
 //
 // Files: replica_claim.go (the owner: claims, writes, sends),
 // replica_follower.go (promises, writes, installs, digests),

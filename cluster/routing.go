@@ -240,11 +240,11 @@ func (n *Node) forward(ctx context.Context, owner NodeMeta, kind, identity strin
 			return nil, err
 		}
 		dl, _ := ctx.Deadline()
-		// A read may be re-sent to the next owner as soon as this one is
-		// failed or leaving; any other call ends when it has failed (its
-		// outcome is unknown), and waits for a leaving owner's answer.
+		// When gossip marks the owner failed, a read is re-sent to the next
+		// owner and any other call ends (its outcome is unknown). A leaving
+		// owner answers (it hands off) and is waited for.
 		read := n.readOnly(kind, msg)
-		res, err := n.waitMember(ctx, n.system.Root.RequestFuture(pid, msg, time.Until(dl)), owner.Name, read)
+		res, err := n.waitMember(ctx, n.system.Root.RequestFuture(pid, msg, time.Until(dl)), owner.Name, false)
 		var lost *errMemberLost
 		switch {
 		case errors.As(err, &lost):
@@ -301,8 +301,8 @@ func (n *Node) locate(ctx context.Context, owner NodeMeta, key, kind, identity s
 	f := n.system.Root.RequestFuture(activatorPID(owner), &clusterv1.Locate{Kind: kind, Identity: identity, DeadlineUnixNano: dl.UnixNano(), MustExist: mustExist, Confirm: confirm},
 		time.Until(dl)+50*time.Millisecond) // the owner's own deadline error, more precise, arrives first
 	// Locating runs no grain code: it moves on as soon as the owner is
-	// failed or leaving.
-	res, err := n.waitMember(ctx, f, owner.Name, true)
+	// marked failed.
+	res, err := n.waitMember(ctx, f, owner.Name, false)
 	var lost *errMemberLost
 	switch {
 	case errors.As(err, &lost):
