@@ -60,10 +60,11 @@ func ownedBy(n *Node, name string) string {
 	}
 }
 
-// TestCallsInFlightEndWhenOwnerFails: calls waiting on an owner that never
-// answers end as soon as gossip marks it failed, not at their deadline: a
-// read is re-routed to the next owner and answered there, a write ends
-// with ErrOwnerLost (it reached the owner; its outcome is unknown).
+// TestCallsInFlightEndWhenOwnerFails: a read waiting on an owner that
+// never answers is re-routed as soon as gossip marks the owner failed, not
+// at its deadline, and answered by the next owner; a write in flight to it
+// ends (at its own deadline) with ErrOwnerLost: it reached the owner, its
+// outcome is unknown.
 func TestCallsInFlightEndWhenOwnerFails(t *testing.T) {
 	got := make(chan string, 16)
 	tc := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}, rf: 3,
@@ -98,7 +99,11 @@ func TestCallsInFlightEndWhenOwnerFails(t *testing.T) {
 		readDone <- result{res, err}
 	}()
 	go func() {
-		res, err := b.Request(ctx, "counter", id, &actorsv1.AlarmFired{Due: timestamppb.Now()})
+		// The write is not cut when its owner fails (a false failure report
+		// must not lose it); it ends at its deadline, as of unknown outcome.
+		wctx, wcancel := context.WithTimeout(ctx, time.Minute)
+		defer wcancel()
+		res, err := b.Request(wctx, "counter", id, &actorsv1.AlarmFired{Due: timestamppb.Now()})
 		writeDone <- result{res, err}
 	}()
 	seen := map[string]bool{}

@@ -241,10 +241,19 @@ func (n *Node) forward(ctx context.Context, owner NodeMeta, kind, identity strin
 		}
 		dl, _ := ctx.Deadline()
 		// When gossip marks the owner failed, a read is re-sent to the next
-		// owner and any other call ends (its outcome is unknown). A leaving
-		// owner answers (it hands off) and is waited for.
+		// owner. A leaving owner answers (it hands off) and is waited for.
 		read := n.readOnly(kind, msg)
-		res, err := n.waitMember(ctx, n.system.Root.RequestFuture(pid, msg, time.Until(dl)), owner.Name, false)
+		f := n.system.Root.RequestFuture(pid, msg, time.Until(dl))
+		var res any
+		if read {
+			res, err = n.waitMember(ctx, f, owner.Name, false)
+		} else {
+			// NB: not cut on a failure report: under load memberlist
+			// reports live members failed now and then, and a write the
+			// member then answers must not be reported lost (seen in CI
+			// runs of the cluster tests). See docs/replication.md.
+			res, err = n.wait(ctx, f)
+		}
 		var lost *errMemberLost
 		switch {
 		case errors.As(err, &lost):
@@ -253,6 +262,11 @@ func (n *Node) forward(ctx context.Context, owner NodeMeta, kind, identity strin
 				return nil, fmt.Errorf("%w: %s/%s: its owner %s was lost; re-routing (%w)", ErrMoving, kind, identity, owner.Name, err)
 			}
 			return nil, fmt.Errorf("%w (%s/%s on %s)", ErrOwnerLost, kind, identity, owner.Name)
+		case err != nil && !read && !errors.Is(err, actor.ErrDeadLetter) && n.MemberFailed(owner.Name):
+			// Delivered (maybe applied) to an owner now marked failed: its
+			// outcome is unknown, which a timeout would not say.
+			n.pids.Delete(key)
+			return nil, fmt.Errorf("%w (%s/%s on %s: %w)", ErrOwnerLost, kind, identity, owner.Name, err)
 		case errors.Is(err, actor.ErrDeadLetter) && attempt < 3:
 			n.pids.Delete(key)
 			continue
