@@ -84,13 +84,15 @@ import (
 //     claim on the new owner (promises from a majority of the set, at most
 //     promiseGrace more for the rest, a copy fetch if it is behind), plus
 //     the grain's own start.
-// 17. Calls follow membership events, not timeouts (liveness.go): a call
-//     waiting on a remote owner ends as soon as this node's view marks
-//     that owner failed; a locate or a read (Kind.Reads) is re-sent to the
-//     new owner, any other call ends with ErrOwnerLost (it may have been
-//     applied: read before resending). A leaving owner is waited for: it
-//     answers while it hands off. Watchers subscribe again when a new view
-//     marks their grain's owner failed (Node.ViewChanged).
+// 17. Reads and watchers follow membership events, not timeouts
+//     (liveness.go): a locate or a read (Kind.Reads) waiting on a remote
+//     owner is re-sent to the new owner as soon as this node's view marks
+//     that owner failed; watchers subscribe again when a new view marks
+//     their grain's owner failed (Node.ViewChanged). Any other call is
+//     not cut (a false failure report must not lose a write the member
+//     then answers); if it ends without an answer from an owner marked
+//     failed, it reports ErrOwnerLost (it may have been applied). A
+//     leaving owner is waited for: it answers while it hands off.
 //
 // Files: replica_claim.go (the owner: claims, writes, sends),
 // replica_follower.go (promises, writes, installs, digests),
