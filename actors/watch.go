@@ -18,8 +18,9 @@ import (
 var watchBuffer = 1024
 
 // watchRefresh is how often a watcher re-registers with the session grain,
-// which also catches up after a grain restart lost its subscriber list.
-const watchRefresh = 5 * time.Second
+// which also catches up after a grain restart lost its subscriber list (a
+// variable for tests).
+var watchRefresh = 5 * time.Second
 
 // Watch sends the session's events with seq > afterSeq to send, in order,
 // each exactly once: first from the durable log, then live. With untilIdle
@@ -33,11 +34,19 @@ func (rt *Runtime) Watch(ctx context.Context, caller *actorsv1.Caller, sessionID
 	defer rt.hubs.leave(rt, sessionID, w)
 	sub := &actorsv1.Subscribe{SubscriberAddress: hubSub.GetSubscriberAddress(), SubscriberId: hubSub.GetSubscriberId(), Caller: caller}
 
+	// owner is the session's owner in this node's view when the hub last
+	// subscribed: when a new view marks it failed, the watcher subscribes
+	// again at once, on the new owner, instead of waiting for the refresh
+	// (replica.go, invariant 17). A subscribe in flight to a failed owner
+	// is re-routed by the cluster (reads move on at once).
+	var owner string
 	subscribe := func() (*actorsv1.SubscribeReply, error) {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
+		owner, _ = rt.Node.Owner(KindSession, sessionID)
 		return Call[*actorsv1.SubscribeReply](cctx, rt.Node, KindSession, sessionID, sub)
 	}
+	viewChanged := rt.Node.ViewChanged() // before the first subscribe: no change is missed
 	reply, err := subscribe()
 	if err != nil {
 		return err
@@ -100,6 +109,18 @@ func (rt *Runtime) Watch(ctx context.Context, caller *actorsv1.Caller, sessionID
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-viewChanged:
+			viewChanged = rt.Node.ViewChanged()
+			if o, _ := rt.Node.Owner(KindSession, sessionID); o == owner || !rt.Node.MemberFailed(owner) {
+				continue // a leaving owner tells its watchers when it stops the session
+			}
+			r, err := subscribe()
+			if err != nil {
+				return err
+			}
+			if err := catchUp(r.GetLastSeq()); err != nil {
+				return err
+			}
 		case ev := <-notices:
 			if ev.GetSeq() < next {
 				continue // already delivered from the log

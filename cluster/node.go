@@ -247,6 +247,8 @@ type Node struct {
 	pids        sync.Map // grain key -> cachedPID of remote activations
 	view        atomic.Pointer[view]
 	viewVersion atomic.Uint64
+	viewCh      atomic.Pointer[chan struct{}] // closed when the view changes (ViewChanged)
+	lost        lostWatchers                  // calls waiting on remote members
 	leaving     atomic.Bool
 	serving     sync.WaitGroup // goroutines serving the activator
 	servingMu   sync.Mutex     // guards servingDone against serving.Add
@@ -341,6 +343,8 @@ func Start(ctx context.Context, cfg Config, kinds []Kind) (_ *Node, err error) {
 	sort.Strings(kindNames)
 	// Until the provider publishes the membership, the node knows only itself.
 	n.view.Store(&view{})
+	viewCh := make(chan struct{})
+	n.viewCh.Store(&viewCh)
 	n.provider = NewProvider(ProviderConfig{
 		Memberlist: cfg.Gossip, Join: cfg.Join, Logger: cfg.Logger, OnChange: n.onMembership,
 		ForgetFailedAfter: cfg.ForgetFailedAfter,

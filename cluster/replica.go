@@ -82,12 +82,35 @@ import (
 //     set. So a later claim meets it as rule 3 makes it meet any claim of
 //     the old set. New members get the copy through the write's "behind"
 //     path and anti-entropy.
+// 17. Alarms are held by every replica and armed when the holder is lost:
+//     a grain's alarm is part of its replicated copy; when a view no
+//     longer has the member that held the grain in the previous view (its
+//     owner among live and leaving members) because it failed or left,
+//     every member with a copy of the alarm arms it (at once with
+//     AlarmsFireOnStart), and its delivery, a call, activates the grain on
+//     its new owner (the next in placement order) without waiting for any
+//     other call; at least once, as every alarm (alarms.go, takeOver).
+//     Delay after the kill: the holder members' detection of the failure
+//     (memberlist probe + suspicion, then gossip of "dead"), plus one
+//     claim on the new owner (promises from a majority of the set, at most
+//     promiseGrace more for the rest, a copy fetch if it is behind), plus
+//     the grain's own start.
+// 18. Reads and watchers follow membership events, not timeouts
+//     (liveness.go): a locate or a read (Kind.Reads) waiting on a remote
+//     owner is re-sent to the new owner as soon as this node's view marks
+//     that owner failed; watchers subscribe again when a new view marks
+//     their grain's owner failed (Node.ViewChanged). Any other call is
+//     not cut (a false failure report must not lose a write the member
+//     then answers); if it ends without an answer from an owner marked
+//     failed, it reports ErrOwnerLost (it may have been applied). A
+//     leaving owner is waited for: it answers while it hands off.
 //
 // Files: replica_claim.go (the owner: claims, writes, sends),
 // replica_follower.go (promises, writes, installs, digests),
 // replica_antientropy.go (repair passes), replica_incarnation.go,
 // replica_lookup.go, replica_read.go, replica_store.go (records, copies),
-// repl_transport.go (the write stream), repl_bulk.go (whole copies).
+// repl_transport.go (the write stream), repl_bulk.go (whole copies),
+// liveness.go and alarms.go (rules 17 and 18).
 
 // Replication errors.
 var (
