@@ -227,7 +227,7 @@ func TestWatchReroutesWhenOwnerFails(t *testing.T) {
 	seen := make(chan uint64, 4096)
 	go func() {
 		var evs []*stichv1.SessionEvent
-		err := rts[2].Watch(ctx, id, 0, true, func(ev *stichv1.SessionEvent) error {
+		err := rts[2].Watch(ctx, NodeCaller(), id, 0, true, func(ev *stichv1.SessionEvent) error {
 			evs = append(evs, ev)
 			select {
 			case seen <- ev.GetSeq():

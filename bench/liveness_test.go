@@ -158,7 +158,7 @@ func BenchmarkFailoverWatched(b *testing.B) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		done := make(chan error, 1)
 		go func() {
-			done <- rts[2].Watch(ctx, id, 0, true, func(*stichv1.SessionEvent) error {
+			done <- rts[2].Watch(ctx, actors.NodeCaller(), id, 0, true, func(*stichv1.SessionEvent) error {
 				events <- time.Now()
 				return nil
 			})
