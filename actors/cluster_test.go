@@ -214,7 +214,7 @@ func TestWatchReroutesWhenOwnerFails(t *testing.T) {
 			break
 		}
 	}
-	if _, err := Call[*actorsv1.CreateSessionReply](ctxT(t), rts[0].Node, KindSession, id, &actorsv1.CreateSession{Prompt: "a recipe tracker with ingredients and ratings"}); err != nil {
+	if _, err := Call[*actorsv1.CreateSessionReply](ctxT(t), rts[0].Node, KindSession, id, &actorsv1.CreateSession{Caller: NodeCaller(), Prompt: "a recipe tracker with ingredients and ratings"}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)

@@ -142,7 +142,7 @@ func TestRuntimeErrorReachesTheFixPrompt(t *testing.T) {
 	}
 
 	// The model's repair was checked again: the last check found nothing.
-	f, err := Call[*actorsv1.ReadFileReply](ctx, rt.Node, KindSession, id, &actorsv1.ReadFile{Path: "src/main.tsx"})
+	f, err := Call[*actorsv1.ReadFileReply](ctx, rt.Node, KindSession, id, &actorsv1.ReadFile{Caller: NodeCaller(), Path: "src/main.tsx"})
 	if err != nil || strings.Contains(f.GetFile().GetContent(), "runtime-canary") {
 		t.Fatalf("the repair was not applied: %v\n%s", err, f.GetFile().GetContent())
 	}

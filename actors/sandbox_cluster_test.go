@@ -93,7 +93,7 @@ func TestLargeAppChecksAndPreviewsFromAnotherNode(t *testing.T) {
 	far := rts[1] // every request goes through n1; the session is on n0
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
-	if _, err := Call[*actorsv1.CreateSessionReply](ctx, far.Node, KindSession, id, &actorsv1.CreateSession{Prompt: "a recipe tracker"}); err != nil {
+	if _, err := Call[*actorsv1.CreateSessionReply](ctx, far.Node, KindSession, id, &actorsv1.CreateSession{Caller: NodeCaller(), Prompt: "a recipe tracker"}); err != nil {
 		t.Fatal(err)
 	}
 	testutil.WaitFor(t, 5*time.Minute, func() error { // a read may be refused while the replicas settle
@@ -174,7 +174,7 @@ func readRetry(t *testing.T, ctx context.Context, rt *Runtime, id, path string) 
 	t.Helper()
 	var f *stichv1.File
 	testutil.WaitFor(t, 5*time.Minute, func() error {
-		r, err := Call[*actorsv1.ReadFileReply](ctx, rt.Node, KindSession, id, &actorsv1.ReadFile{Path: path})
+		r, err := Call[*actorsv1.ReadFileReply](ctx, rt.Node, KindSession, id, &actorsv1.ReadFile{Caller: NodeCaller(), Path: path})
 		f = r.GetFile()
 		return err
 	})
@@ -187,11 +187,11 @@ func readRetry(t *testing.T, ctx context.Context, rt *Runtime, id, path string) 
 func saveRetry(t *testing.T, ctx context.Context, rt *Runtime, id, path, content, base string) {
 	t.Helper()
 	testutil.WaitFor(t, 5*time.Minute, func() error {
-		_, err := Call[*actorsv1.SaveFileReply](ctx, rt.Node, KindSession, id, &actorsv1.SaveFile{Path: path, Content: content, BaseSha256: base})
+		_, err := Call[*actorsv1.SaveFileReply](ctx, rt.Node, KindSession, id, &actorsv1.SaveFile{Caller: NodeCaller(), Path: path, Content: content, BaseSha256: base})
 		if err == nil {
 			return nil
 		}
-		if r, rerr := Call[*actorsv1.ReadFileReply](ctx, rt.Node, KindSession, id, &actorsv1.ReadFile{Path: path}); rerr == nil && r.GetFile().GetContent() == content {
+		if r, rerr := Call[*actorsv1.ReadFileReply](ctx, rt.Node, KindSession, id, &actorsv1.ReadFile{Caller: NodeCaller(), Path: path}); rerr == nil && r.GetFile().GetContent() == content {
 			return nil
 		}
 		return fmt.Errorf("save %s: %w", path, err)

@@ -43,6 +43,7 @@ func TestSaveFileCreatesVersion(t *testing.T) {
 		{Path: "a.ts", Content: strings.Repeat("x", 512<<10+1)},
 		{Path: "a.ts", Content: "x", BaseSha256: strings.Repeat("0", 64)},
 	} {
+		bad.Caller = NodeCaller()
 		if _, err := save(bad); code(err) != actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT && code(err) != actorsv1.ErrorCode_ERROR_CODE_FAILED_PRECONDITION {
 			t.Errorf("save %q (%d bytes, base %q): %v", bad.GetPath(), len(bad.GetContent()), bad.GetBaseSha256(), err)
 		}
