@@ -132,7 +132,6 @@ func TestServeOAuthFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--auth", "multi"}, "--auth multi needs a sign-in provider"},
 		{[]string{"--oauth-github-client-id", "x", "--auth", "multi"}, "STICH_OAUTH_GITHUB_CLIENT_SECRET"},
 		{[]string{"--oauth-github-client-id", "x", "--oauth-github-client-secret-file", empty, "--auth", "multi"}, "is empty"},
 		{[]string{"--oidc-issuer", "https://id.example", "--auth", "multi"}, "--oidc-issuer and --oidc-client-id go together"},
