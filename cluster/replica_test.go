@@ -455,7 +455,7 @@ func TestReplicatedRestartAloneRefuses(t *testing.T) {
 	}
 	tc.seed = "" // a restarts without --join: alone
 	a := tc.start("a")
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := a.Request(ctx, "counter", "x", &actorsv1.AlarmFired{})
 	if err == nil || !strings.Contains(err.Error(), "not rejoined") {
