@@ -28,9 +28,18 @@ function safePreview(raw: string): { url: string; sandbox: string } | undefined 
   return { url: u.href, sandbox: u.origin === window.location.origin ? base : `${base} allow-same-origin` };
 }
 
-/** screenshotUrl is where the owner gets the screenshot of a session's build; build busts the browser's cache. */
-export function screenshotUrl(sessionId: string, build?: number): string {
-  return `/api/sessions/${encodeURIComponent(sessionId)}/screenshot.png${build ? `?build=${build}` : ""}`;
+/**
+ * screenshotUrl is where the owner gets the screenshot of a session's build;
+ * build busts the browser's cache. An <img> cannot send the CSRF header, so
+ * the signed-in browser's token goes in the query (api.csrfToken), as a
+ * download's does.
+ */
+export function screenshotUrl(sessionId: string, build?: number, csrf = ""): string {
+  const q = new URLSearchParams();
+  if (build) q.set("build", String(build));
+  if (csrf) q.set("csrf", csrf);
+  const qs = q.toString();
+  return `/api/sessions/${encodeURIComponent(sessionId)}/screenshot.png${qs ? `?${qs}` : ""}`;
 }
 
 /** Codes of runtime problems that stop the app (shown in the overlay); console errors and failed requests are not. */

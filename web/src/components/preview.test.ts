@@ -37,5 +37,6 @@ describe("screenshotUrl", () => {
   it("names the owner-only route, escaped, with the build", () => {
     expect(screenshotUrl("s-abc", 42)).toBe("/api/sessions/s-abc/screenshot.png?build=42");
     expect(screenshotUrl("a/b")).toBe("/api/sessions/a%2Fb/screenshot.png");
+    expect(screenshotUrl("s-abc", 42, "t0k")).toBe("/api/sessions/s-abc/screenshot.png?build=42&csrf=t0k");
   });
 });

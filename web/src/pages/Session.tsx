@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
-import { describe, SESSION_ID, sessions, type Problem } from "../api";
+import { csrfToken, describe, SESSION_ID, sessions, type Problem } from "../api";
 import { ChatPanel } from "../components/ChatPanel";
 import { CodeViewer } from "../components/CodeViewer";
 import { FileTree } from "../components/FileTree";
@@ -317,7 +317,7 @@ function SessionScreen({ id }: { id: string }) {
                 build={view?.previewSeq}
                 working={isActive(phase)}
                 buildsOff={server.info?.buildsDisabled}
-                screenshot={view?.previewUrl ? screenshotUrl(id, view.previewSeq) : undefined}
+                screenshot={view?.previewUrl ? screenshotUrl(id, view.previewSeq, csrfToken()) : undefined}
                 runtime={view?.problems.runtime}
               />
             ) : (
