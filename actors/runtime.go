@@ -92,6 +92,8 @@ type Runtime struct {
 	bgWG     sync.WaitGroup
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
+
+	audit *auditRecorder
 }
 
 // Start starts a node serving the session and ratelimit grains.
@@ -166,6 +168,12 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 			Creates: func(msg any) bool { _, ok := msg.(*actorsv1.ClaimEmail); return ok }},
 		{Name: KindInvite, New: func(ref *cluster.GrainRef) actor.Actor { return newInviteGrain(rt, ref) },
 			Creates: func(msg any) bool { _, ok := msg.(*actorsv1.CreateInvite); return ok }},
+		// Only AppendAudit makes an audit log, only UpsertUserEntry the
+		// users index.
+		{Name: KindAudit, New: func(ref *cluster.GrainRef) actor.Actor { return newAuditGrain(rt, ref) },
+			Creates: func(msg any) bool { _, ok := msg.(*actorsv1.AppendAudit); return ok }},
+		{Name: KindUsers, New: func(ref *cluster.GrainRef) actor.Actor { return newUsersGrain(rt, ref) },
+			Creates: func(msg any) bool { _, ok := msg.(*actorsv1.UpsertUserEntry); return ok }},
 	}
 	n, err := cluster.Start(ctx, cfg.Cluster, kinds)
 	if err != nil {
@@ -173,6 +181,7 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 	rt.Node = n
+	rt.audit = startAuditRecorder(rt)
 	return rt, nil
 }
 
@@ -180,6 +189,11 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 // still running (reports to apps indexes) is cancelled and awaited first;
 // none starts afterwards. Idempotent.
 func (rt *Runtime) Shutdown(ctx context.Context) error {
+	// Queued security events are written first, while the node still
+	// serves grains (bounded: see auditShutdown).
+	actx, cancel := context.WithTimeout(ctx, auditShutdown)
+	rt.audit.close(actx)
+	cancel()
 	rt.bgMu.Lock()
 	rt.bgClosed = true
 	rt.bgMu.Unlock()

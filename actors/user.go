@@ -32,6 +32,8 @@ type userGrain struct {
 	rt  *Runtime
 	ref *cluster.GrainRef
 	rec *actorsv1.UserRecord // nil: not loaded; empty id: no such user
+	// lastReport is the reported_at of the last report to the users index.
+	lastReport int64
 }
 
 func newUserGrain(rt *Runtime, ref *cluster.GrainRef) *userGrain {
@@ -63,6 +65,10 @@ func (g *userGrain) Receive(ctx actor.Context) {
 		}
 	}
 }
+
+// ErrMsgDisabled is the message of a grain's refusal to give a disabled
+// account a key or session.
+const ErrMsgDisabled = "this account is disabled; ask an administrator"
 
 // unknownUserLinger is how long the grain of a user that does not exist
 // stays in memory after a call.
@@ -96,6 +102,9 @@ func (g *userGrain) load() error {
 		}
 	}
 	g.rec = rec
+	if rec.GetId() != "" {
+		g.reportUser(rec) // accounts made before the index appear once used
+	}
 	return nil
 }
 
@@ -107,7 +116,11 @@ func (g *userGrain) save(next *actorsv1.UserRecord) *actorsv1.GrainError {
 	if err != nil {
 		return writeErr("save user", err)
 	}
+	prev := g.rec
 	g.rec = next
+	if !proto.Equal(userEntry(prev), userEntry(next)) {
+		g.reportUser(next)
+	}
 	return nil
 }
 
@@ -147,6 +160,10 @@ func (g *userGrain) handle(msg proto.Message) proto.Message {
 				reply.Valid, reply.Role = true, g.rec.GetRole()
 			}
 		}
+		if reply.Valid && g.rec.GetDisabled() {
+			// NB: the key matched: only then is "disabled" said.
+			reply.Valid, reply.Role, reply.Disabled = false, actorsv1.UserRole_USER_ROLE_UNSPECIFIED, true
+		}
 		return reply
 	case *actorsv1.AddAPIKey:
 		if !exists {
@@ -156,8 +173,14 @@ func (g *userGrain) handle(msg proto.Message) proto.Message {
 		if len(k.GetId()) != 16 || len(k.GetHash()) != 64 {
 			return grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "a key needs a 16-digit id and a SHA-256")
 		}
+		if g.rec.GetDisabled() {
+			return grainErr(actorsv1.ErrorCode_ERROR_CODE_FAILED_PRECONDITION, ErrMsgDisabled)
+		}
 		next := proto.Clone(g.rec).(*actorsv1.UserRecord)
 		now := g.rt.cfg.Now()
+		if isBrowser(k) {
+			next.LastSignInAt = timestamppb.New(now)
+		}
 		// Expired keys (ended browser sessions) make room.
 		next.ApiKeys = slices.DeleteFunc(next.ApiKeys, func(k *actorsv1.APIKeyRecord) bool {
 			return k.GetExpiresAt() != nil && !now.Before(k.GetExpiresAt().AsTime())
@@ -270,6 +293,19 @@ func (g *userGrain) handle(msg proto.Message) proto.Message {
 		}
 		next := proto.Clone(g.rec).(*actorsv1.UserRecord)
 		next.Role = m.GetRole()
+		if err := g.save(next); err != nil {
+			return err
+		}
+		return &actorsv1.UserReply{User: next}
+	case *actorsv1.SetUserDisabled:
+		if !exists {
+			return g.notFound()
+		}
+		if g.rec.GetDisabled() == m.GetDisabled() {
+			return &actorsv1.UserReply{User: g.rec}
+		}
+		next := proto.Clone(g.rec).(*actorsv1.UserRecord)
+		next.Disabled = m.GetDisabled()
 		if err := g.save(next); err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/stichdev/stich/actors"
+	"github.com/stichdev/stich/audit"
 	"github.com/stichdev/stich/auth"
 	"github.com/stichdev/stich/mailer"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
@@ -155,6 +156,27 @@ func newAccountService(s *Server) *accountService {
 var errNotMulti = connect.NewError(connect.CodeFailedPrecondition,
 	errors.New("this node runs --auth single: there is one owner, signed in by the link the node prints; restart it with --auth multi for accounts"))
 
+// errDisabled answers a sign-in to a disabled account (after the right
+// password only).
+var errDisabled = connect.NewError(connect.CodePermissionDenied, errors.New(actors.ErrMsgDisabled))
+
+// revokedDetail names the key or browser session id of u for the log.
+func revokedDetail(u *actorsv1.UserRecord, id string) string {
+	for _, k := range u.GetApiKeys() {
+		if k.GetId() == id {
+			if isBrowserKey(k) {
+				return "browser session " + id + " ended"
+			}
+			return "key " + id + " (" + k.GetLabel() + ")"
+		}
+	}
+	return "key " + id
+}
+
+func isBrowserKey(k *actorsv1.APIKeyRecord) bool {
+	return k.GetBrowser() || k.GetLabel() == "browser session"
+}
+
 // errBadSignIn is the one answer to a wrong e-mail or password.
 var errBadSignIn = connect.NewError(connect.CodeUnauthenticated, errors.New("wrong e-mail or password"))
 
@@ -178,7 +200,12 @@ func (a *accountService) limit(ctx context.Context, key string, rule ratelimit.R
 	}
 	if !d.GetAllowed() {
 		after := time.Duration(d.GetRetryAfterMs()) * time.Millisecond
-		audit(ctx, a.s.log, "rate_limited", "bucket", strings.SplitN(key, ":", 3)[0]+":"+strings.SplitN(key, ":", 3)[1])
+		parts := strings.SplitN(key, ":", 3)
+		ev := AuditEvent{Kind: audit.RateLimited, Detail: "too many " + what}
+		if len(parts) == 3 && parts[1] == "email" {
+			ev.Email = parts[2]
+		}
+		a.s.Audit(ctx, ev)
 		return retryable(connect.NewError(connect.CodeResourceExhausted,
 			fmt.Errorf("too many %s (%s limit); retry in %s", what, d.GetLimitedBy(), after.Round(time.Second))), after)
 	}
@@ -305,7 +332,7 @@ func (a *accountService) SignUp(ctx context.Context, req *connect.Request[stichv
 	if needsInvite {
 		if _, err := actors.Call[*actorsv1.InviteReply](ctx, a.s.rt.Node, actors.KindInvite, inviteHash, &actorsv1.ConsumeInvite{}); err != nil {
 			if actors.IsNotFound(err) {
-				audit(ctx, a.s.log, "invite_refused")
+				a.s.Audit(ctx, AuditEvent{Kind: audit.SignUp, Email: email, Detail: "refused: the invite is not valid"})
 				return nil, connect.NewError(connect.CodePermissionDenied, errors.New("this invite is not valid: it was used already, has expired, or is mistyped; ask for a new one"))
 			}
 			return nil, a.fail(ctx, proc, err)
@@ -317,12 +344,12 @@ func (a *accountService) SignUp(ctx context.Context, req *connect.Request[stichv
 		return nil, a.fail(ctx, proc, err)
 	}
 	if !created {
-		audit(ctx, a.s.log, "sign_up_existing", "user", u.GetId())
+		a.s.Audit(ctx, AuditEvent{Kind: audit.SignUp, UserID: u.GetId(), Email: u.GetEmail(), Detail: "refused: the e-mail has an account (its owner was told)"})
 		a.mail(ctx, mailer.Message{To: u.GetEmail(), Subject: "Someone tried to sign up to stich with your e-mail",
 			Body: fmt.Sprintf("Your e-mail already has a stich account. If this was you, sign in at %s/signin, or reset your password at %s/reset.\n", a.publicURL(), a.publicURL())})
 		return connect.NewResponse(&stichv1.SignUpResponse{}), nil
 	}
-	audit(ctx, a.s.log, "sign_up", "user", u.GetId())
+	a.s.Audit(ctx, AuditEvent{Kind: audit.SignUp, UserID: u.GetId(), Email: u.GetEmail(), Method: "password"})
 	if err := a.sendToken(ctx, u, actors.TokenVerify); err != nil {
 		return nil, a.fail(ctx, proc, err)
 	}
@@ -356,10 +383,19 @@ func (a *accountService) SignIn(ctx context.Context, req *connect.Request[stichv
 		if errors.As(err, &ce) {
 			return nil, ce
 		}
-		audit(ctx, a.s.log, "sign_in_failed", "user", u.GetId())
+		detail := "wrong password"
+		if u == nil {
+			detail = "no account has this e-mail"
+		}
+		a.s.Audit(ctx, AuditEvent{Kind: audit.SignInFailed, UserID: u.GetId(), Email: email, Method: "password", Detail: detail})
 		return nil, errBadSignIn
 	}
+	if u.GetDisabled() {
+		a.s.Audit(ctx, AuditEvent{Kind: audit.SignInFailed, UserID: u.GetId(), Email: email, Method: "password", Detail: "the account is disabled"})
+		return nil, errDisabled
+	}
 	if !u.GetEmailVerified() {
+		a.s.Audit(ctx, AuditEvent{Kind: audit.SignInFailed, UserID: u.GetId(), Email: email, Method: "password", Detail: "the e-mail is not verified"})
 		if err := a.limit(ctx, "verifymail:"+u.GetId(), mailRule, "verification e-mails"); err == nil {
 			if err := a.sendToken(ctx, u, actors.TokenVerify); err != nil {
 				return nil, a.fail(ctx, proc, err)
@@ -371,7 +407,7 @@ func (a *accountService) SignIn(ctx context.Context, req *connect.Request[stichv
 	if err != nil {
 		return nil, a.fail(ctx, proc, err)
 	}
-	audit(ctx, a.s.log, "sign_in", "user", u.GetId(), "via", "password")
+	a.s.Audit(ctx, AuditEvent{Kind: audit.SignIn, UserID: u.GetId(), Email: u.GetEmail(), Method: "password"})
 	res := connect.NewResponse(&stichv1.SignInResponse{Account: a.account(u), CsrfToken: csrf})
 	for _, c := range sessionCookies(token, isTLS(ctx)) {
 		res.Header().Add("Set-Cookie", c.String())
@@ -417,7 +453,7 @@ func (a *accountService) consume(ctx context.Context, proc, token, purpose, pass
 	_, err = actors.Call[*actorsv1.UserReply](ctx, a.s.rt.Node, actors.KindUser, userID,
 		&actorsv1.ConsumeUserToken{Purpose: purpose, Hash: hash, NewPasswordHash: newHash})
 	if actors.IsNotFound(err) {
-		audit(ctx, a.s.log, "token_refused", "purpose", purpose)
+		a.s.Audit(ctx, AuditEvent{Kind: audit.CredentialsRefused, Method: purpose + " link", Detail: "a used, expired or mistyped link naming " + userID})
 		return errLink
 	}
 	if err != nil {
@@ -426,7 +462,11 @@ func (a *accountService) consume(ctx context.Context, proc, token, purpose, pass
 	if purpose == actors.TokenReset {
 		a.s.auth.forgetUser(userID)
 	}
-	audit(ctx, a.s.log, "token_used", "user", userID, "purpose", purpose)
+	kind := audit.EmailVerified
+	if purpose == actors.TokenReset {
+		kind = audit.PasswordReset
+	}
+	a.s.Audit(ctx, AuditEvent{Kind: kind, UserID: userID, Method: purpose + " link"})
 	return nil
 }
 
@@ -456,7 +496,7 @@ func (a *accountService) RequestPasswordReset(ctx context.Context, req *connect.
 		if err := a.sendToken(ctx, u, actors.TokenReset); err != nil {
 			return nil, a.fail(ctx, proc, err)
 		}
-		audit(ctx, a.s.log, "reset_requested", "user", u.GetId())
+		a.s.Audit(ctx, AuditEvent{Kind: audit.ResetRequested, UserID: u.GetId(), Email: u.GetEmail()})
 	}
 	return connect.NewResponse(&stichv1.RequestPasswordResetResponse{}), nil
 }
@@ -521,7 +561,7 @@ func (a *accountService) ListCredentials(ctx context.Context, req *connect.Reque
 }
 
 func credential(k *actorsv1.APIKeyRecord, current string) *stichv1.Credential {
-	return &stichv1.Credential{Id: k.GetId(), Label: k.GetLabel(), Browser: k.GetBrowser() || k.GetLabel() == "browser session",
+	return &stichv1.Credential{Id: k.GetId(), Label: k.GetLabel(), Browser: isBrowserKey(k),
 		CreatedAt: k.GetCreatedAt(), ExpiresAt: k.GetExpiresAt(), Current: k.GetId() == current}
 }
 
@@ -548,7 +588,10 @@ func (a *accountService) CreateAPIKey(ctx context.Context, req *connect.Request[
 func (a *accountService) RevokeAPIKey(ctx context.Context, req *connect.Request[stichv1.RevokeAPIKeyRequest]) (*connect.Response[stichv1.RevokeAPIKeyResponse], error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	p := auth.FromContext(ctx)
+	p, u, err := a.me(ctx)
+	if err != nil {
+		return nil, a.fail(ctx, "RevokeAPIKey", err)
+	}
 	if _, err := actors.Call[*actorsv1.UserReply](ctx, a.s.rt.Node, actors.KindUser, p.UserID, &actorsv1.RevokeAPIKey{KeyId: req.Msg.GetId()}); err != nil {
 		if actors.IsNotFound(err) {
 			return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("you have no API key or session %s", req.Msg.GetId()))
@@ -556,7 +599,7 @@ func (a *accountService) RevokeAPIKey(ctx context.Context, req *connect.Request[
 		return nil, a.fail(ctx, "RevokeAPIKey", err)
 	}
 	a.s.auth.forgetUser(p.UserID)
-	audit(ctx, a.s.log, "key_revoked", "user", p.UserID, "key", req.Msg.GetId())
+	a.s.Audit(ctx, AuditEvent{Kind: audit.KeyRevoked, UserID: p.UserID, Method: p.Via, Detail: revokedDetail(u, req.Msg.GetId())})
 	return connect.NewResponse(&stichv1.RevokeAPIKeyResponse{}), nil
 }
 
@@ -569,7 +612,8 @@ func (a *accountService) SignOutEverywhere(ctx context.Context, req *connect.Req
 		return nil, a.fail(ctx, "SignOutEverywhere", err)
 	}
 	a.s.auth.forgetUser(p.UserID)
-	audit(ctx, a.s.log, "sign_out_everywhere", "user", p.UserID, "ended", r.GetEnded())
+	a.s.Audit(ctx, AuditEvent{Kind: audit.SignOutEverywhere, UserID: p.UserID, Email: r.GetUser().GetEmail(), Method: p.Via,
+		Detail: fmt.Sprintf("%d browser sessions ended", r.GetEnded())})
 	res := connect.NewResponse(&stichv1.SignOutEverywhereResponse{Ended: r.GetEnded()})
 	if p.Via == "browser" {
 		for _, c := range clearedCookies() {
@@ -596,7 +640,7 @@ func (a *accountService) CreateInvite(ctx context.Context, req *connect.Request[
 		&actorsv1.CreateInvite{Invite: &actorsv1.InviteRecord{ExpiresAt: exp, CreatedBy: p.UserID}}); err != nil {
 		return nil, a.fail(ctx, "CreateInvite", err)
 	}
-	audit(ctx, a.s.log, "invite_created", "user", p.UserID)
+	a.s.Audit(ctx, AuditEvent{Kind: audit.InviteCreated, UserID: p.UserID, Detail: "valid until " + exp.AsTime().UTC().Format(time.RFC3339)})
 	return connect.NewResponse(&stichv1.CreateInviteResponse{Token: token, ExpiresAt: exp}), nil
 }
 
@@ -623,7 +667,7 @@ func (a *accountService) SetUserRole(ctx context.Context, req *connect.Request[s
 		return nil, a.fail(ctx, "SetUserRole", err)
 	}
 	a.s.auth.forgetUser(u.GetId())
-	audit(ctx, a.s.log, "role_changed", "by", auth.FromContext(ctx).UserID, "user", u.GetId(), "role", req.Msg.GetRole())
+	a.s.Audit(ctx, AuditEvent{Kind: audit.RoleChanged, UserID: u.GetId(), Email: u.GetEmail(), Detail: "role: " + req.Msg.GetRole()})
 	return connect.NewResponse(&stichv1.SetUserRoleResponse{Account: a.account(r.GetUser())}), nil
 }
 
@@ -662,7 +706,7 @@ func (s *Server) AccountForVerifiedEmail(ctx context.Context, email, displayName
 		s.auth.forgetUser(u.GetId())
 	}
 	if created {
-		audit(ctx, s.log, "sign_up", "user", u.GetId(), "via", "verified e-mail")
+		s.Audit(ctx, AuditEvent{Kind: audit.SignUp, UserID: u.GetId(), Email: u.GetEmail(), Detail: "through a provider's verified e-mail"})
 	}
 	return u.GetId(), created, nil
 }

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/stichdev/stich/actors"
+	"github.com/stichdev/stich/audit"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 )
@@ -110,6 +111,7 @@ func (s *sessionService) DeleteSession(ctx context.Context, req *connect.Request
 		s.log.WarnContext(ctx, "free the deleted session's sandbox", "session", id, "err", err)
 	}
 	s.log.InfoContext(ctx, "session deleted", "session", id)
+	recordAudit(ctx, s.rt, s.log, AuditEvent{Kind: audit.AppDeleted, UserID: owner(ctx), Detail: "app " + id})
 	return connect.NewResponse(&stichv1.DeleteSessionResponse{}), nil
 }
 

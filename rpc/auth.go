@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/stichdev/stich/actors"
+	"github.com/stichdev/stich/audit"
 	"github.com/stichdev/stich/auth"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 )
@@ -112,8 +113,15 @@ var errUnauthenticated = connect.NewError(connect.CodeUnauthenticated,
 
 // verify checks an API key (or browser session token).
 func (a *authenticator) verify(ctx context.Context, token, via string) (*auth.Principal, error) {
+	return a.verifyKey(ctx, token, via, &AuditEvent{})
+}
+
+// verifyKey is verify, noting in ev why a key was refused (and its
+// account, when the key named one that exists).
+func (a *authenticator) verifyKey(ctx context.Context, token, via string, ev *AuditEvent) (*auth.Principal, error) {
 	k, err := auth.ParseAPIKey(token)
 	if err != nil {
+		ev.Detail = "malformed"
 		return nil, errUnauthenticated
 	}
 	now := a.now()
@@ -125,6 +133,7 @@ func (a *authenticator) verify(ctx context.Context, token, via string) (*auth.Pr
 		return &auth.Principal{UserID: c.p.UserID, Role: c.p.Role, Via: via, KeyID: k.KeyID}, nil
 	}
 	if unknown && now.Before(until) {
+		ev.Detail = "names no account (" + k.UserID + ")"
 		return nil, errUnauthenticated
 	}
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
@@ -143,6 +152,7 @@ func (a *authenticator) verify(ctx context.Context, token, via string) (*auth.Pr
 		a.unknown[k.UserID] = now.Add(unknownUserTTL)
 		delete(a.cache, k.Hash)
 		a.mu.Unlock()
+		ev.Detail = "names no account (" + k.UserID + ")"
 		return nil, errUnauthenticated
 	case err != nil:
 		return nil, fmt.Errorf("rpc: check key: %w", err)
@@ -150,6 +160,10 @@ func (a *authenticator) verify(ctx context.Context, token, via string) (*auth.Pr
 		a.mu.Lock()
 		delete(a.cache, k.Hash)
 		a.mu.Unlock()
+		ev.UserID, ev.Detail = k.UserID, "unknown, tampered, revoked or expired key "+k.KeyID
+		if r.GetDisabled() {
+			ev.Detail = "key " + k.KeyID + " of a disabled account"
+		}
 		return nil, errUnauthenticated
 	}
 	p := &auth.Principal{UserID: k.UserID, Role: auth.RoleUser, Via: via, KeyID: k.KeyID}
@@ -213,66 +227,62 @@ func authFailure(ctx context.Context) *connect.Error {
 	return e
 }
 
-// audit logs a security event: one line whose "audit" attribute names the
-// event, with the client's address (never a secret).
-func audit(ctx context.Context, log *slog.Logger, event string, attrs ...any) {
-	log.LogAttrs(ctx, slog.LevelInfo, "security event", append([]slog.Attr{slog.String("audit", event),
-		slog.String("client", ClientAddr(ctx))}, argsToAttrs(attrs)...)...)
-}
-
-func argsToAttrs(args []any) []slog.Attr {
-	var out []slog.Attr
-	for i := 0; i+1 < len(args); i += 2 {
-		k, _ := args[i].(string)
-		out = append(out, slog.Any(k, args[i+1]))
-	}
-	return out
-}
-
 // resolve returns the request's principal (nil: anonymous) or why its
-// credentials are refused (audited).
+// credentials are refused (audited: the account is named when the key
+// matched one, or the session's CSRF token was wrong but the session is
+// live).
 func (a *authenticator) resolve(r *http.Request) (*auth.Principal, *connect.Error) {
-	p, cerr, via := a.resolveCredentials(r)
+	p, cerr, ev := a.resolveCredentials(r)
 	if cerr != nil {
-		event := "credentials_refused"
+		ev.Kind = audit.CredentialsRefused
 		if cerr.Code() == connect.CodePermissionDenied {
-			event = "csrf_refused"
+			ev.Kind = audit.CSRFRefused
 		}
-		audit(r.Context(), a.log, event, "via", via, "path", r.URL.Path, "code", cerr.Code().String())
+		if ev.Detail == "" {
+			ev.Detail = "refused: " + cerr.Code().String()
+		}
+		recordAudit(r.Context(), a.rt, a.log, ev)
 	}
 	return p, cerr
 }
 
-func (a *authenticator) resolveCredentials(r *http.Request) (*auth.Principal, *connect.Error, string) {
+func (a *authenticator) resolveCredentials(r *http.Request) (*auth.Principal, *connect.Error, AuditEvent) {
 	var p *auth.Principal
 	var err error
-	via := ""
+	ev := AuditEvent{}
 	if h := r.Header.Get("Authorization"); h != "" {
+		ev.Method = "api-key"
 		token := auth.BearerToken(h)
 		if token == "" {
-			return nil, connect.NewError(connect.CodeUnauthenticated, errors.New(`the Authorization header must be "Bearer API_KEY"`)), "api-key"
+			ev.Detail = "not a Bearer token"
+			return nil, connect.NewError(connect.CodeUnauthenticated, errors.New(`the Authorization header must be "Bearer API_KEY"`)), ev
 		}
-		via = "api-key"
-		p, err = a.verify(r.Context(), token, via)
+		p, err = a.verifyKey(r.Context(), token, ev.Method, &ev)
 	} else if c, cerr := r.Cookie(sessionCookie); cerr == nil && c.Value != "" {
-		via = "browser"
+		ev.Method = "browser"
 		sent := r.Header.Get(csrfHeader)
 		if sent == "" {
 			sent = r.URL.Query().Get("csrf")
 		}
 		if subtle.ConstantTimeCompare([]byte(sent), []byte(csrfToken(c.Value))) != 1 {
-			return nil, connect.NewError(connect.CodePermissionDenied, errors.New("missing or wrong CSRF token: reload the page")), via
+			ev.Detail = "missing or wrong CSRF token on " + r.Method + " " + clip(r.URL.Path, 100)
+			// NB: name the account only if the session is live (a forged
+			// cookie must not make an audit log of the id it names).
+			if p, err := a.verify(r.Context(), c.Value, ev.Method); err == nil {
+				ev.UserID = p.UserID
+			}
+			return nil, connect.NewError(connect.CodePermissionDenied, errors.New("missing or wrong CSRF token: reload the page")), ev
 		}
-		p, err = a.verify(r.Context(), c.Value, via)
+		p, err = a.verifyKey(r.Context(), c.Value, ev.Method, &ev)
 	}
 	if err != nil {
 		var ce *connect.Error
 		if !errors.As(err, &ce) {
 			ce = connect.NewError(connect.CodeUnavailable, errors.New("credentials cannot be checked now; retry"))
 		}
-		return nil, ce, via
+		return nil, ce, ev
 	}
-	return p, nil, via
+	return p, nil, ev
 }
 
 // NewSignInLink makes a single-use sign-in path ("/auth/signin?token=...")
@@ -315,7 +325,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	if !s.auth.takeLink(r.URL.Query().Get("token")) {
-		audit(r.Context(), s.log, "sign_in_refused", "via", "sign-in link")
+		s.Audit(r.Context(), AuditEvent{Kind: audit.SignInFailed, Method: "sign-in link", Detail: "a used, expired or mistyped link"})
 		writeError(w, connect.NewError(connect.CodeUnauthenticated,
 			errors.New("this sign-in link is not valid: it was used already, has expired, or is mistyped; the node prints a new one when it starts")))
 		return
@@ -325,7 +335,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("sign-in failed", "err", err)
 		return
 	}
-	audit(r.Context(), s.log, "sign_in", "user", OwnerID, "via", "sign-in link")
+	s.Audit(r.Context(), AuditEvent{Kind: audit.SignIn, UserID: OwnerID, Method: "sign-in link"})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
@@ -341,7 +351,7 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			s.auth.forgetUser(k.UserID)
-			audit(r.Context(), s.log, "sign_out", "user", k.UserID, "key", k.KeyID)
+			s.Audit(r.Context(), AuditEvent{Kind: audit.SignOut, UserID: k.UserID, Method: "browser", Detail: "browser session " + k.KeyID + " ended"})
 		}
 	}
 	for _, c := range clearedCookies() {
@@ -366,7 +376,10 @@ func (s *Server) issueKey(ctx context.Context, userID, label string, ttl time.Du
 	if _, err := actors.Call[*actorsv1.UserReply](ctx, s.rt.Node, actors.KindUser, userID, &actorsv1.AddAPIKey{Key: rec}); err != nil {
 		return "", fmt.Errorf("rpc: store key: %w", err)
 	}
-	audit(ctx, s.log, "key_issued", "user", userID, "key", k.KeyID, "label", label)
+	if !browser {
+		// NB: a browser session is audited as the sign-in that made it.
+		s.Audit(ctx, AuditEvent{Kind: audit.KeyCreated, UserID: userID, Detail: "key " + k.KeyID + " (" + label + ")"})
+	}
 	return token, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/stichdev/stich/actors"
+	"github.com/stichdev/stich/audit"
 	"github.com/stichdev/stich/auth"
 	"github.com/stichdev/stich/auth/oauth"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
@@ -190,7 +191,7 @@ func (o *oauthSignIn) callback(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: oauthCookie, Value: "", Path: oauthPath, MaxAge: -1})
 	q := r.URL.Query()
 	refuse := func(reason string, cerr *connect.Error) {
-		audit(r.Context(), o.s.log, "sign_in_refused", "via", p.Name(), "reason", reason)
+		o.s.Audit(r.Context(), AuditEvent{Kind: audit.SignInFailed, Method: "oauth:" + p.Name(), Detail: reason})
 		writeError(w, cerr)
 	}
 	// NB: taken before any other check: a state is tried once.
@@ -232,11 +233,17 @@ func (o *oauthSignIn) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := o.s.StartBrowserSession(ctx, w, r, userID); err != nil {
+		var ae *actors.Error
+		if errors.As(err, &ae) && ae.Code == actorsv1.ErrorCode_ERROR_CODE_FAILED_PRECONDITION {
+			o.s.Audit(r.Context(), AuditEvent{Kind: audit.SignInFailed, UserID: userID, Email: id.Email, Method: "oauth:" + p.Name(), Detail: "the account is disabled"})
+			writeError(w, errDisabled)
+			return
+		}
 		o.s.log.Warn("oauth sign-in failed", "provider", p.Name(), "err", err)
 		writeError(w, connect.NewError(connect.CodeUnavailable, errors.New("the session could not be saved; sign in again")))
 		return
 	}
-	audit(ctx, o.s.log, "sign_in", "user", userID, "via", p.Name())
+	o.s.Audit(ctx, AuditEvent{Kind: audit.SignIn, UserID: userID, Email: id.Email, Method: "oauth:" + p.Name()})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 

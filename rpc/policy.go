@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/stichdev/stich/actors"
+	"github.com/stichdev/stich/audit"
 	"github.com/stichdev/stich/auth"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
@@ -55,6 +56,10 @@ var policies = map[string]policy{
 	stichv1connect.AccountServiceSignOutEverywhereProcedure:    policyUser,
 	stichv1connect.AccountServiceCreateInviteProcedure:         policyAdmin,
 	stichv1connect.AccountServiceSetUserRoleProcedure:          policyAdmin,
+	stichv1connect.AccountServiceListMyAuditEventsProcedure:    policyUser,
+	stichv1connect.AccountServiceListAuditEventsProcedure:      policyAdmin,
+	stichv1connect.AccountServiceListUsersProcedure:            policyAdmin,
+	stichv1connect.AccountServiceSetUserDisabledProcedure:      policyAdmin,
 
 	stichv1connect.SessionServiceCreateSessionProcedure: policyUser,
 	stichv1connect.SessionServiceListSessionsProcedure:  policyUser,
@@ -116,7 +121,7 @@ func (z *authorizer) admit(ctx context.Context, procedure string) (*auth.Princip
 	case p == nil:
 		return nil, pol, errSignIn
 	case pol == policyAdmin && !p.IsAdmin():
-		audit(ctx, z.log, "admin_denied", "user", p.UserID, "procedure", procedure)
+		recordAudit(ctx, z.rt, z.log, AuditEvent{Kind: audit.AdminDenied, UserID: p.UserID, Method: p.Via, Detail: procedure})
 		return nil, pol, errAdminOnly
 	}
 	return p, pol, nil

@@ -193,6 +193,12 @@ func TestRoleTable(t *testing.T) {
 		stichv1connect.AccountServiceSignOutEverywhereProcedure: anyUser,
 		stichv1connect.AccountServiceCreateInviteProcedure:      adminOnlyRow(`{}`, "ok"),
 		stichv1connect.AccountServiceSetUserRoleProcedure:       adminOnlyRow(`{"email":"nobody@example.com","role":"admin"}`, nf),
+		stichv1connect.AccountServiceListMyAuditEventsProcedure: anyUser,
+		stichv1connect.AccountServiceListAuditEventsProcedure:   adminOnlyRow(`{"user":"bob","kinds":["sign_in"]}`, "ok"),
+		stichv1connect.AccountServiceListUsersProcedure:         adminOnlyRow(`{"pageSize":10}`, "ok"),
+		// An account that does not exist (disabling a real one would change
+		// the other rows).
+		stichv1connect.AccountServiceSetUserDisabledProcedure: adminOnlyRow(`{"userId":"nobody","disabled":true}`, nf),
 
 		stichv1connect.AdminServiceGetServerInfoProcedure:    anyUser,
 		stichv1connect.AdminServiceGetClusterStatusProcedure: adminOnlyRow(`{}`, "ok"),

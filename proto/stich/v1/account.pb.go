@@ -1363,6 +1363,631 @@ func (x *SetUserRoleResponse) GetAccount() *Account {
 	return nil
 }
 
+// AuditEvent is one security event.
+type AuditEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is the event's place in the log it was read from (a cursor).
+	Id uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	At *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=at,proto3" json:"at,omitempty"`
+	// kind: sign_in, sign_in_failed, sign_out, sign_out_everywhere,
+	// credentials_refused, csrf_refused, key_created, key_revoked,
+	// role_changed, account_disabled, account_enabled, reset_requested,
+	// password_reset, email_verified, sign_up, invite_created,
+	// admin_denied, visibility_changed, app_deleted, rate_limited.
+	Kind   string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	UserId string `protobuf:"bytes,4,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Email  string `protobuf:"bytes,5,opt,name=email,proto3" json:"email,omitempty"`
+	// actor_id is who did it when not the account's user (an admin).
+	ActorId string `protobuf:"bytes,6,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	// client is the client's address.
+	Client string `protobuf:"bytes,7,opt,name=client,proto3" json:"client,omitempty"`
+	// method: password, oauth:PROVIDER, api-key, browser, sign-in link.
+	Method string `protobuf:"bytes,8,opt,name=method,proto3" json:"method,omitempty"`
+	Detail string `protobuf:"bytes,9,opt,name=detail,proto3" json:"detail,omitempty"`
+	// count is how many identical events close in time this one stands for.
+	Count         uint32 `protobuf:"varint,10,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditEvent) Reset() {
+	*x = AuditEvent{}
+	mi := &file_stich_v1_account_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditEvent) ProtoMessage() {}
+
+func (x *AuditEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_account_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
+func (*AuditEvent) Descriptor() ([]byte, []int) {
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *AuditEvent) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *AuditEvent) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *AuditEvent) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetActorId() string {
+	if x != nil {
+		return x.ActorId
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetClient() string {
+	if x != nil {
+		return x.Client
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+type ListMyAuditEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// page_size defaults to 50 (at most 200).
+	PageSize uint32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// page_token is the next_page_token of the previous page.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMyAuditEventsRequest) Reset() {
+	*x = ListMyAuditEventsRequest{}
+	mi := &file_stich_v1_account_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMyAuditEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMyAuditEventsRequest) ProtoMessage() {}
+
+func (x *ListMyAuditEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_account_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMyAuditEventsRequest.ProtoReflect.Descriptor instead.
+func (*ListMyAuditEventsRequest) Descriptor() ([]byte, []int) {
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ListMyAuditEventsRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListMyAuditEventsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListAuditEventsRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	PageSize  uint32                 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// user is a user id or an e-mail ("" every account).
+	User string `protobuf:"bytes,3,opt,name=user,proto3" json:"user,omitempty"`
+	// kinds keeps events of these kinds only (none: every kind).
+	Kinds         []string `protobuf:"bytes,4,rep,name=kinds,proto3" json:"kinds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditEventsRequest) Reset() {
+	*x = ListAuditEventsRequest{}
+	mi := &file_stich_v1_account_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditEventsRequest) ProtoMessage() {}
+
+func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_account_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
+func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListAuditEventsRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAuditEventsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListAuditEventsRequest) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *ListAuditEventsRequest) GetKinds() []string {
+	if x != nil {
+		return x.Kinds
+	}
+	return nil
+}
+
+type ListAuditEventsResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Events []*AuditEvent          `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// next_page_token continues the listing ("" at the end).
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditEventsResponse) Reset() {
+	*x = ListAuditEventsResponse{}
+	mi := &file_stich_v1_account_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditEventsResponse) ProtoMessage() {}
+
+func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_account_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
+func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *ListAuditEventsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// UserSummary is an account as the admin users page shows it.
+type UserSummary struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	UserId      string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Email       string                 `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	DisplayName string                 `protobuf:"bytes,3,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// role is "user" or "admin".
+	Role          string                 `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	EmailVerified bool                   `protobuf:"varint,6,opt,name=email_verified,json=emailVerified,proto3" json:"email_verified,omitempty"`
+	Disabled      bool                   `protobuf:"varint,7,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	LastSignInAt  *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=last_sign_in_at,json=lastSignInAt,proto3" json:"last_sign_in_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserSummary) Reset() {
+	*x = UserSummary{}
+	mi := &file_stich_v1_account_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserSummary) ProtoMessage() {}
+
+func (x *UserSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_account_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserSummary.ProtoReflect.Descriptor instead.
+func (*UserSummary) Descriptor() ([]byte, []int) {
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *UserSummary) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *UserSummary) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *UserSummary) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *UserSummary) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *UserSummary) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *UserSummary) GetEmailVerified() bool {
+	if x != nil {
+		return x.EmailVerified
+	}
+	return false
+}
+
+func (x *UserSummary) GetDisabled() bool {
+	if x != nil {
+		return x.Disabled
+	}
+	return false
+}
+
+func (x *UserSummary) GetLastSignInAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSignInAt
+	}
+	return nil
+}
+
+type ListUsersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// page_size defaults to 50 (at most 200).
+	PageSize  uint32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// query keeps accounts whose e-mail, name or id contains it.
+	Query         string `protobuf:"bytes,3,opt,name=query,proto3" json:"query,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUsersRequest) Reset() {
+	*x = ListUsersRequest{}
+	mi := &file_stich_v1_account_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUsersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUsersRequest) ProtoMessage() {}
+
+func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_account_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
+func (*ListUsersRequest) Descriptor() ([]byte, []int) {
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ListUsersRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListUsersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListUsersRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+type ListUsersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Users         []*UserSummary         `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// total counts the accounts matching the query.
+	Total         uint32 `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUsersResponse) Reset() {
+	*x = ListUsersResponse{}
+	mi := &file_stich_v1_account_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUsersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUsersResponse) ProtoMessage() {}
+
+func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_account_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
+func (*ListUsersResponse) Descriptor() ([]byte, []int) {
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ListUsersResponse) GetUsers() []*UserSummary {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *ListUsersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListUsersResponse) GetTotal() uint32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+type SetUserDisabledRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Disabled      bool                   `protobuf:"varint,2,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetUserDisabledRequest) Reset() {
+	*x = SetUserDisabledRequest{}
+	mi := &file_stich_v1_account_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetUserDisabledRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetUserDisabledRequest) ProtoMessage() {}
+
+func (x *SetUserDisabledRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_account_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetUserDisabledRequest.ProtoReflect.Descriptor instead.
+func (*SetUserDisabledRequest) Descriptor() ([]byte, []int) {
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *SetUserDisabledRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *SetUserDisabledRequest) GetDisabled() bool {
+	if x != nil {
+		return x.Disabled
+	}
+	return false
+}
+
+type SetUserDisabledResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *UserSummary           `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetUserDisabledResponse) Reset() {
+	*x = SetUserDisabledResponse{}
+	mi := &file_stich_v1_account_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetUserDisabledResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetUserDisabledResponse) ProtoMessage() {}
+
+func (x *SetUserDisabledResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_account_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetUserDisabledResponse.ProtoReflect.Descriptor instead.
+func (*SetUserDisabledResponse) Descriptor() ([]byte, []int) {
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *SetUserDisabledResponse) GetUser() *UserSummary {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
 var File_stich_v1_account_proto protoreflect.FileDescriptor
 
 const file_stich_v1_account_proto_rawDesc = "" +
@@ -1450,7 +2075,57 @@ const file_stich_v1_account_proto_rawDesc = "" +
 	"\xbaH\ar\x05\x10\x03\x18\xfe\x01R\x05email\x12&\n" +
 	"\x04role\x18\x02 \x01(\tB\x12\xbaH\x0fr\rR\x04userR\x05adminR\x04role\"B\n" +
 	"\x13SetUserRoleResponse\x12+\n" +
-	"\aaccount\x18\x01 \x01(\v2\x11.stich.v1.AccountR\aaccount2\xa3\b\n" +
+	"\aaccount\x18\x01 \x01(\v2\x11.stich.v1.AccountR\aaccount\"\x84\x02\n" +
+	"\n" +
+	"AuditEvent\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12*\n" +
+	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x17\n" +
+	"\auser_id\x18\x04 \x01(\tR\x06userId\x12\x14\n" +
+	"\x05email\x18\x05 \x01(\tR\x05email\x12\x19\n" +
+	"\bactor_id\x18\x06 \x01(\tR\aactorId\x12\x16\n" +
+	"\x06client\x18\a \x01(\tR\x06client\x12\x16\n" +
+	"\x06method\x18\b \x01(\tR\x06method\x12\x16\n" +
+	"\x06detail\x18\t \x01(\tR\x06detail\x12\x14\n" +
+	"\x05count\x18\n" +
+	" \x01(\rR\x05count\"i\n" +
+	"\x18ListMyAuditEventsRequest\x12%\n" +
+	"\tpage_size\x18\x01 \x01(\rB\b\xbaH\x05*\x03\x18\xc8\x01R\bpageSize\x12&\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18(R\tpageToken\"\xab\x01\n" +
+	"\x16ListAuditEventsRequest\x12%\n" +
+	"\tpage_size\x18\x01 \x01(\rB\b\xbaH\x05*\x03\x18\xc8\x01R\bpageSize\x12&\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18(R\tpageToken\x12\x1c\n" +
+	"\x04user\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xfe\x01R\x04user\x12$\n" +
+	"\x05kinds\x18\x04 \x03(\tB\x0e\xbaH\v\x92\x01\b\x10\x1e\"\x04r\x02\x18(R\x05kinds\"o\n" +
+	"\x17ListAuditEventsResponse\x12,\n" +
+	"\x06events\x18\x01 \x03(\v2\x14.stich.v1.AuditEventR\x06events\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xb4\x02\n" +
+	"\vUserSummary\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x14\n" +
+	"\x05email\x18\x02 \x01(\tR\x05email\x12!\n" +
+	"\fdisplay_name\x18\x03 \x01(\tR\vdisplayName\x12\x12\n" +
+	"\x04role\x18\x04 \x01(\tR\x04role\x129\n" +
+	"\n" +
+	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12%\n" +
+	"\x0eemail_verified\x18\x06 \x01(\bR\remailVerified\x12\x1a\n" +
+	"\bdisabled\x18\a \x01(\bR\bdisabled\x12A\n" +
+	"\x0flast_sign_in_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\flastSignInAt\"\x82\x01\n" +
+	"\x10ListUsersRequest\x12%\n" +
+	"\tpage_size\x18\x01 \x01(\rB\b\xbaH\x05*\x03\x18\xc8\x01R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tpageToken\x12\x1e\n" +
+	"\x05query\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xfe\x01R\x05query\"~\n" +
+	"\x11ListUsersResponse\x12+\n" +
+	"\x05users\x18\x01 \x03(\v2\x15.stich.v1.UserSummaryR\x05users\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
+	"\x05total\x18\x03 \x01(\rR\x05total\"s\n" +
+	"\x16SetUserDisabledRequest\x12=\n" +
+	"\auser_id\x18\x01 \x01(\tB$\xbaH!r\x1f\x10\x01\x18(2\x19^[a-z0-9][a-z0-9-]{0,39}$R\x06userId\x12\x1a\n" +
+	"\bdisabled\x18\x02 \x01(\bR\bdisabled\"D\n" +
+	"\x17SetUserDisabledResponse\x12)\n" +
+	"\x04user\x18\x01 \x01(\v2\x15.stich.v1.UserSummaryR\x04user2\x84\v\n" +
 	"\x0eAccountService\x12;\n" +
 	"\x06SignUp\x12\x17.stich.v1.SignUpRequest\x1a\x18.stich.v1.SignUpResponse\x12;\n" +
 	"\x06SignIn\x12\x17.stich.v1.SignInRequest\x1a\x18.stich.v1.SignInResponse\x12J\n" +
@@ -1465,7 +2140,11 @@ const file_stich_v1_account_proto_rawDesc = "" +
 	"\fRevokeAPIKey\x12\x1d.stich.v1.RevokeAPIKeyRequest\x1a\x1e.stich.v1.RevokeAPIKeyResponse\x12\\\n" +
 	"\x11SignOutEverywhere\x12\".stich.v1.SignOutEverywhereRequest\x1a#.stich.v1.SignOutEverywhereResponse\x12M\n" +
 	"\fCreateInvite\x12\x1d.stich.v1.CreateInviteRequest\x1a\x1e.stich.v1.CreateInviteResponse\x12J\n" +
-	"\vSetUserRole\x12\x1c.stich.v1.SetUserRoleRequest\x1a\x1d.stich.v1.SetUserRoleResponseB2Z0github.com/stichdev/stich/proto/stich/v1;stichv1b\x06proto3"
+	"\vSetUserRole\x12\x1c.stich.v1.SetUserRoleRequest\x1a\x1d.stich.v1.SetUserRoleResponse\x12_\n" +
+	"\x11ListMyAuditEvents\x12\".stich.v1.ListMyAuditEventsRequest\x1a!.stich.v1.ListAuditEventsResponse\"\x03\x90\x02\x01\x12[\n" +
+	"\x0fListAuditEvents\x12 .stich.v1.ListAuditEventsRequest\x1a!.stich.v1.ListAuditEventsResponse\"\x03\x90\x02\x01\x12I\n" +
+	"\tListUsers\x12\x1a.stich.v1.ListUsersRequest\x1a\x1b.stich.v1.ListUsersResponse\"\x03\x90\x02\x01\x12V\n" +
+	"\x0fSetUserDisabled\x12 .stich.v1.SetUserDisabledRequest\x1a!.stich.v1.SetUserDisabledResponseB2Z0github.com/stichdev/stich/proto/stich/v1;stichv1b\x06proto3"
 
 var (
 	file_stich_v1_account_proto_rawDescOnce sync.Once
@@ -1479,7 +2158,7 @@ func file_stich_v1_account_proto_rawDescGZIP() []byte {
 	return file_stich_v1_account_proto_rawDescData
 }
 
-var file_stich_v1_account_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_stich_v1_account_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_stich_v1_account_proto_goTypes = []any{
 	(*SignUpRequest)(nil),                // 0: stich.v1.SignUpRequest
 	(*SignUpResponse)(nil),               // 1: stich.v1.SignUpResponse
@@ -1509,50 +2188,73 @@ var file_stich_v1_account_proto_goTypes = []any{
 	(*CreateInviteResponse)(nil),         // 25: stich.v1.CreateInviteResponse
 	(*SetUserRoleRequest)(nil),           // 26: stich.v1.SetUserRoleRequest
 	(*SetUserRoleResponse)(nil),          // 27: stich.v1.SetUserRoleResponse
-	(*timestamppb.Timestamp)(nil),        // 28: google.protobuf.Timestamp
+	(*AuditEvent)(nil),                   // 28: stich.v1.AuditEvent
+	(*ListMyAuditEventsRequest)(nil),     // 29: stich.v1.ListMyAuditEventsRequest
+	(*ListAuditEventsRequest)(nil),       // 30: stich.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),      // 31: stich.v1.ListAuditEventsResponse
+	(*UserSummary)(nil),                  // 32: stich.v1.UserSummary
+	(*ListUsersRequest)(nil),             // 33: stich.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),            // 34: stich.v1.ListUsersResponse
+	(*SetUserDisabledRequest)(nil),       // 35: stich.v1.SetUserDisabledRequest
+	(*SetUserDisabledResponse)(nil),      // 36: stich.v1.SetUserDisabledResponse
+	(*timestamppb.Timestamp)(nil),        // 37: google.protobuf.Timestamp
 }
 var file_stich_v1_account_proto_depIdxs = []int32{
 	10, // 0: stich.v1.SignInResponse.account:type_name -> stich.v1.Account
-	28, // 1: stich.v1.Account.created_at:type_name -> google.protobuf.Timestamp
+	37, // 1: stich.v1.Account.created_at:type_name -> google.protobuf.Timestamp
 	10, // 2: stich.v1.GetAccountResponse.account:type_name -> stich.v1.Account
 	10, // 3: stich.v1.UpdateProfileResponse.account:type_name -> stich.v1.Account
-	28, // 4: stich.v1.Credential.created_at:type_name -> google.protobuf.Timestamp
-	28, // 5: stich.v1.Credential.expires_at:type_name -> google.protobuf.Timestamp
+	37, // 4: stich.v1.Credential.created_at:type_name -> google.protobuf.Timestamp
+	37, // 5: stich.v1.Credential.expires_at:type_name -> google.protobuf.Timestamp
 	15, // 6: stich.v1.ListCredentialsResponse.credentials:type_name -> stich.v1.Credential
 	15, // 7: stich.v1.CreateAPIKeyResponse.key:type_name -> stich.v1.Credential
-	28, // 8: stich.v1.CreateInviteResponse.expires_at:type_name -> google.protobuf.Timestamp
+	37, // 8: stich.v1.CreateInviteResponse.expires_at:type_name -> google.protobuf.Timestamp
 	10, // 9: stich.v1.SetUserRoleResponse.account:type_name -> stich.v1.Account
-	0,  // 10: stich.v1.AccountService.SignUp:input_type -> stich.v1.SignUpRequest
-	2,  // 11: stich.v1.AccountService.SignIn:input_type -> stich.v1.SignInRequest
-	4,  // 12: stich.v1.AccountService.VerifyEmail:input_type -> stich.v1.VerifyEmailRequest
-	6,  // 13: stich.v1.AccountService.RequestPasswordReset:input_type -> stich.v1.RequestPasswordResetRequest
-	8,  // 14: stich.v1.AccountService.ResetPassword:input_type -> stich.v1.ResetPasswordRequest
-	11, // 15: stich.v1.AccountService.GetAccount:input_type -> stich.v1.GetAccountRequest
-	13, // 16: stich.v1.AccountService.UpdateProfile:input_type -> stich.v1.UpdateProfileRequest
-	16, // 17: stich.v1.AccountService.ListCredentials:input_type -> stich.v1.ListCredentialsRequest
-	18, // 18: stich.v1.AccountService.CreateAPIKey:input_type -> stich.v1.CreateAPIKeyRequest
-	20, // 19: stich.v1.AccountService.RevokeAPIKey:input_type -> stich.v1.RevokeAPIKeyRequest
-	22, // 20: stich.v1.AccountService.SignOutEverywhere:input_type -> stich.v1.SignOutEverywhereRequest
-	24, // 21: stich.v1.AccountService.CreateInvite:input_type -> stich.v1.CreateInviteRequest
-	26, // 22: stich.v1.AccountService.SetUserRole:input_type -> stich.v1.SetUserRoleRequest
-	1,  // 23: stich.v1.AccountService.SignUp:output_type -> stich.v1.SignUpResponse
-	3,  // 24: stich.v1.AccountService.SignIn:output_type -> stich.v1.SignInResponse
-	5,  // 25: stich.v1.AccountService.VerifyEmail:output_type -> stich.v1.VerifyEmailResponse
-	7,  // 26: stich.v1.AccountService.RequestPasswordReset:output_type -> stich.v1.RequestPasswordResetResponse
-	9,  // 27: stich.v1.AccountService.ResetPassword:output_type -> stich.v1.ResetPasswordResponse
-	12, // 28: stich.v1.AccountService.GetAccount:output_type -> stich.v1.GetAccountResponse
-	14, // 29: stich.v1.AccountService.UpdateProfile:output_type -> stich.v1.UpdateProfileResponse
-	17, // 30: stich.v1.AccountService.ListCredentials:output_type -> stich.v1.ListCredentialsResponse
-	19, // 31: stich.v1.AccountService.CreateAPIKey:output_type -> stich.v1.CreateAPIKeyResponse
-	21, // 32: stich.v1.AccountService.RevokeAPIKey:output_type -> stich.v1.RevokeAPIKeyResponse
-	23, // 33: stich.v1.AccountService.SignOutEverywhere:output_type -> stich.v1.SignOutEverywhereResponse
-	25, // 34: stich.v1.AccountService.CreateInvite:output_type -> stich.v1.CreateInviteResponse
-	27, // 35: stich.v1.AccountService.SetUserRole:output_type -> stich.v1.SetUserRoleResponse
-	23, // [23:36] is the sub-list for method output_type
-	10, // [10:23] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	37, // 10: stich.v1.AuditEvent.at:type_name -> google.protobuf.Timestamp
+	28, // 11: stich.v1.ListAuditEventsResponse.events:type_name -> stich.v1.AuditEvent
+	37, // 12: stich.v1.UserSummary.created_at:type_name -> google.protobuf.Timestamp
+	37, // 13: stich.v1.UserSummary.last_sign_in_at:type_name -> google.protobuf.Timestamp
+	32, // 14: stich.v1.ListUsersResponse.users:type_name -> stich.v1.UserSummary
+	32, // 15: stich.v1.SetUserDisabledResponse.user:type_name -> stich.v1.UserSummary
+	0,  // 16: stich.v1.AccountService.SignUp:input_type -> stich.v1.SignUpRequest
+	2,  // 17: stich.v1.AccountService.SignIn:input_type -> stich.v1.SignInRequest
+	4,  // 18: stich.v1.AccountService.VerifyEmail:input_type -> stich.v1.VerifyEmailRequest
+	6,  // 19: stich.v1.AccountService.RequestPasswordReset:input_type -> stich.v1.RequestPasswordResetRequest
+	8,  // 20: stich.v1.AccountService.ResetPassword:input_type -> stich.v1.ResetPasswordRequest
+	11, // 21: stich.v1.AccountService.GetAccount:input_type -> stich.v1.GetAccountRequest
+	13, // 22: stich.v1.AccountService.UpdateProfile:input_type -> stich.v1.UpdateProfileRequest
+	16, // 23: stich.v1.AccountService.ListCredentials:input_type -> stich.v1.ListCredentialsRequest
+	18, // 24: stich.v1.AccountService.CreateAPIKey:input_type -> stich.v1.CreateAPIKeyRequest
+	20, // 25: stich.v1.AccountService.RevokeAPIKey:input_type -> stich.v1.RevokeAPIKeyRequest
+	22, // 26: stich.v1.AccountService.SignOutEverywhere:input_type -> stich.v1.SignOutEverywhereRequest
+	24, // 27: stich.v1.AccountService.CreateInvite:input_type -> stich.v1.CreateInviteRequest
+	26, // 28: stich.v1.AccountService.SetUserRole:input_type -> stich.v1.SetUserRoleRequest
+	29, // 29: stich.v1.AccountService.ListMyAuditEvents:input_type -> stich.v1.ListMyAuditEventsRequest
+	30, // 30: stich.v1.AccountService.ListAuditEvents:input_type -> stich.v1.ListAuditEventsRequest
+	33, // 31: stich.v1.AccountService.ListUsers:input_type -> stich.v1.ListUsersRequest
+	35, // 32: stich.v1.AccountService.SetUserDisabled:input_type -> stich.v1.SetUserDisabledRequest
+	1,  // 33: stich.v1.AccountService.SignUp:output_type -> stich.v1.SignUpResponse
+	3,  // 34: stich.v1.AccountService.SignIn:output_type -> stich.v1.SignInResponse
+	5,  // 35: stich.v1.AccountService.VerifyEmail:output_type -> stich.v1.VerifyEmailResponse
+	7,  // 36: stich.v1.AccountService.RequestPasswordReset:output_type -> stich.v1.RequestPasswordResetResponse
+	9,  // 37: stich.v1.AccountService.ResetPassword:output_type -> stich.v1.ResetPasswordResponse
+	12, // 38: stich.v1.AccountService.GetAccount:output_type -> stich.v1.GetAccountResponse
+	14, // 39: stich.v1.AccountService.UpdateProfile:output_type -> stich.v1.UpdateProfileResponse
+	17, // 40: stich.v1.AccountService.ListCredentials:output_type -> stich.v1.ListCredentialsResponse
+	19, // 41: stich.v1.AccountService.CreateAPIKey:output_type -> stich.v1.CreateAPIKeyResponse
+	21, // 42: stich.v1.AccountService.RevokeAPIKey:output_type -> stich.v1.RevokeAPIKeyResponse
+	23, // 43: stich.v1.AccountService.SignOutEverywhere:output_type -> stich.v1.SignOutEverywhereResponse
+	25, // 44: stich.v1.AccountService.CreateInvite:output_type -> stich.v1.CreateInviteResponse
+	27, // 45: stich.v1.AccountService.SetUserRole:output_type -> stich.v1.SetUserRoleResponse
+	31, // 46: stich.v1.AccountService.ListMyAuditEvents:output_type -> stich.v1.ListAuditEventsResponse
+	31, // 47: stich.v1.AccountService.ListAuditEvents:output_type -> stich.v1.ListAuditEventsResponse
+	34, // 48: stich.v1.AccountService.ListUsers:output_type -> stich.v1.ListUsersResponse
+	36, // 49: stich.v1.AccountService.SetUserDisabled:output_type -> stich.v1.SetUserDisabledResponse
+	33, // [33:50] is the sub-list for method output_type
+	16, // [16:33] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_stich_v1_account_proto_init() }
@@ -1566,7 +2268,7 @@ func file_stich_v1_account_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_v1_account_proto_rawDesc), len(file_stich_v1_account_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -249,7 +249,11 @@ type UserRecord struct {
 	Tokens []*UserToken `protobuf:"bytes,231,rep,name=tokens,proto3" json:"tokens,omitempty"`
 	// auth_methods are the outside identities (OAuth 2 / OIDC) linked to
 	// the user, one per provider account.
-	AuthMethods   []*AuthMethod `protobuf:"bytes,241,rep,name=auth_methods,json=authMethods,proto3" json:"auth_methods,omitempty"`
+	AuthMethods []*AuthMethod `protobuf:"bytes,241,rep,name=auth_methods,json=authMethods,proto3" json:"auth_methods,omitempty"`
+	// disabled accounts cannot sign in; their keys and sessions are refused.
+	Disabled bool `protobuf:"varint,660,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	// last_sign_in_at is when the user last started a browser session.
+	LastSignInAt  *timestamppb.Timestamp `protobuf:"bytes,661,opt,name=last_sign_in_at,json=lastSignInAt,proto3" json:"last_sign_in_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -357,6 +361,20 @@ func (x *UserRecord) GetTokens() []*UserToken {
 func (x *UserRecord) GetAuthMethods() []*AuthMethod {
 	if x != nil {
 		return x.AuthMethods
+	}
+	return nil
+}
+
+func (x *UserRecord) GetDisabled() bool {
+	if x != nil {
+		return x.Disabled
+	}
+	return false
+}
+
+func (x *UserRecord) GetLastSignInAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSignInAt
 	}
 	return nil
 }
@@ -764,7 +782,9 @@ type CheckAPIKeyReply struct {
 	Role  UserRole               `protobuf:"varint,2,opt,name=role,proto3,enum=stich.actors.v1.UserRole" json:"role,omitempty"`
 	// no_user says the user does not exist (the edge remembers it for a
 	// while, so that more keys naming it do not reach the grain).
-	NoUser        bool `protobuf:"varint,230,opt,name=no_user,json=noUser,proto3" json:"no_user,omitempty"`
+	NoUser bool `protobuf:"varint,230,opt,name=no_user,json=noUser,proto3" json:"no_user,omitempty"`
+	// disabled says the key matched but its account is disabled.
+	Disabled      bool `protobuf:"varint,662,opt,name=disabled,proto3" json:"disabled,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -816,6 +836,13 @@ func (x *CheckAPIKeyReply) GetRole() UserRole {
 func (x *CheckAPIKeyReply) GetNoUser() bool {
 	if x != nil {
 		return x.NoUser
+	}
+	return false
+}
+
+func (x *CheckAPIKeyReply) GetDisabled() bool {
+	if x != nil {
+		return x.Disabled
 	}
 	return false
 }
@@ -1519,6 +1546,723 @@ func (x *ReleaseEmail) GetUserId() string {
 	return ""
 }
 
+// AuditEvent is one security event. It never holds a secret (no password,
+// token or key; a key is named by its public id).
+type AuditEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// seq orders the events of one log; set by the log grain (1, 2, ...).
+	Seq uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	At  *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=at,proto3" json:"at,omitempty"`
+	// kind names the event ("sign_in", "sign_in_failed", "key_created" ...;
+	// the constants are in package audit).
+	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	// user_id is the account the event concerns ("" when none is known: a
+	// failed sign-in for an unknown e-mail, a refused key naming no user).
+	UserId string `protobuf:"bytes,4,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// email is the account's (or the attempted) e-mail, when known.
+	Email string `protobuf:"bytes,5,opt,name=email,proto3" json:"email,omitempty"`
+	// actor_id is who did it when not the user (an admin changing a role).
+	ActorId string `protobuf:"bytes,6,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	// client is the client's address (see rpc.ClientAddr).
+	Client string `protobuf:"bytes,7,opt,name=client,proto3" json:"client,omitempty"`
+	// method is how the caller proved (or tried to prove) who it is:
+	// "password", "oauth:github", "api-key", "browser", "sign-in link".
+	Method string `protobuf:"bytes,8,opt,name=method,proto3" json:"method,omitempty"`
+	// detail says more, for people ("key 0123abcd (ci)", "role: admin").
+	Detail string `protobuf:"bytes,9,opt,name=detail,proto3" json:"detail,omitempty"`
+	// count is how many identical events (same kind, user, client, method
+	// and detail, close in time) this one stands for; at least 1.
+	Count         uint32 `protobuf:"varint,10,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditEvent) Reset() {
+	*x = AuditEvent{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditEvent) ProtoMessage() {}
+
+func (x *AuditEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
+func (*AuditEvent) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *AuditEvent) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *AuditEvent) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *AuditEvent) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetActorId() string {
+	if x != nil {
+		return x.ActorId
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetClient() string {
+	if x != nil {
+		return x.Client
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+// AppendAudit appends events to the log (the grain assigns seq; at is kept
+// when set). Only AppendAudit creates an audit grain.
+type AppendAudit struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Events        []*AuditEvent          `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppendAudit) Reset() {
+	*x = AppendAudit{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppendAudit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppendAudit) ProtoMessage() {}
+
+func (x *AppendAudit) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppendAudit.ProtoReflect.Descriptor instead.
+func (*AppendAudit) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *AppendAudit) GetEvents() []*AuditEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+type AppendAuditReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppendAuditReply) Reset() {
+	*x = AppendAuditReply{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppendAuditReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppendAuditReply) ProtoMessage() {}
+
+func (x *AppendAuditReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppendAuditReply.ProtoReflect.Descriptor instead.
+func (*AppendAuditReply) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{29}
+}
+
+// ListAudit reads a page of the log, newest first: events with seq below
+// before_seq (0: from the newest), matching the filters, at most limit.
+type ListAudit struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	BeforeSeq uint64                 `protobuf:"varint,1,opt,name=before_seq,json=beforeSeq,proto3" json:"before_seq,omitempty"`
+	Limit     uint32                 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	// kinds, if set, keeps events of these kinds only.
+	Kinds []string `protobuf:"bytes,3,rep,name=kinds,proto3" json:"kinds,omitempty"`
+	// user_id and email, if set, keep events whose user_id or email match
+	// (e-mail compared case-insensitively).
+	UserId        string `protobuf:"bytes,4,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Email         string `protobuf:"bytes,5,opt,name=email,proto3" json:"email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAudit) Reset() {
+	*x = ListAudit{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAudit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAudit) ProtoMessage() {}
+
+func (x *ListAudit) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAudit.ProtoReflect.Descriptor instead.
+func (*ListAudit) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListAudit) GetBeforeSeq() uint64 {
+	if x != nil {
+		return x.BeforeSeq
+	}
+	return 0
+}
+
+func (x *ListAudit) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListAudit) GetKinds() []string {
+	if x != nil {
+		return x.Kinds
+	}
+	return nil
+}
+
+func (x *ListAudit) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *ListAudit) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+type ListAuditReply struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Events []*AuditEvent          `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// next_before_seq continues the listing (0: no more).
+	NextBeforeSeq uint64 `protobuf:"varint,2,opt,name=next_before_seq,json=nextBeforeSeq,proto3" json:"next_before_seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditReply) Reset() {
+	*x = ListAuditReply{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditReply) ProtoMessage() {}
+
+func (x *ListAuditReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditReply.ProtoReflect.Descriptor instead.
+func (*ListAuditReply) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListAuditReply) GetEvents() []*AuditEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *ListAuditReply) GetNextBeforeSeq() uint64 {
+	if x != nil {
+		return x.NextBeforeSeq
+	}
+	return 0
+}
+
+// UserEntry is the index's summary of a user.
+type UserEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Email         string                 `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	DisplayName   string                 `protobuf:"bytes,3,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	Role          UserRole               `protobuf:"varint,4,opt,name=role,proto3,enum=stich.actors.v1.UserRole" json:"role,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	EmailVerified bool                   `protobuf:"varint,6,opt,name=email_verified,json=emailVerified,proto3" json:"email_verified,omitempty"`
+	Disabled      bool                   `protobuf:"varint,7,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	LastSignInAt  *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=last_sign_in_at,json=lastSignInAt,proto3" json:"last_sign_in_at,omitempty"`
+	// reported_at orders reports (Unix nanoseconds at the user grain): the
+	// index keeps the newest, whatever order reports arrive in.
+	ReportedAt    int64 `protobuf:"varint,9,opt,name=reported_at,json=reportedAt,proto3" json:"reported_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserEntry) Reset() {
+	*x = UserEntry{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserEntry) ProtoMessage() {}
+
+func (x *UserEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserEntry.ProtoReflect.Descriptor instead.
+func (*UserEntry) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *UserEntry) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *UserEntry) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *UserEntry) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *UserEntry) GetRole() UserRole {
+	if x != nil {
+		return x.Role
+	}
+	return UserRole_USER_ROLE_UNSPECIFIED
+}
+
+func (x *UserEntry) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *UserEntry) GetEmailVerified() bool {
+	if x != nil {
+		return x.EmailVerified
+	}
+	return false
+}
+
+func (x *UserEntry) GetDisabled() bool {
+	if x != nil {
+		return x.Disabled
+	}
+	return false
+}
+
+func (x *UserEntry) GetLastSignInAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSignInAt
+	}
+	return nil
+}
+
+func (x *UserEntry) GetReportedAt() int64 {
+	if x != nil {
+		return x.ReportedAt
+	}
+	return 0
+}
+
+// UpsertUserEntry stores a user's summary (replacing the previous one).
+type UpsertUserEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entry         *UserEntry             `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpsertUserEntry) Reset() {
+	*x = UpsertUserEntry{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpsertUserEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpsertUserEntry) ProtoMessage() {}
+
+func (x *UpsertUserEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpsertUserEntry.ProtoReflect.Descriptor instead.
+func (*UpsertUserEntry) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *UpsertUserEntry) GetEntry() *UserEntry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+type UpsertUserEntryReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpsertUserEntryReply) Reset() {
+	*x = UpsertUserEntryReply{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpsertUserEntryReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpsertUserEntryReply) ProtoMessage() {}
+
+func (x *UpsertUserEntryReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpsertUserEntryReply.ProtoReflect.Descriptor instead.
+func (*UpsertUserEntryReply) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{34}
+}
+
+// ListUserEntries reads a page of users, newest account first: after the
+// cursor (created_at, user_id of the last entry of the previous page),
+// matching query (a substring of the e-mail, display name or id; "" all).
+type ListUserEntries struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	AfterCreatedAt *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=after_created_at,json=afterCreatedAt,proto3" json:"after_created_at,omitempty"`
+	AfterUserId    string                 `protobuf:"bytes,2,opt,name=after_user_id,json=afterUserId,proto3" json:"after_user_id,omitempty"`
+	Limit          uint32                 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	Query          string                 `protobuf:"bytes,4,opt,name=query,proto3" json:"query,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ListUserEntries) Reset() {
+	*x = ListUserEntries{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUserEntries) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUserEntries) ProtoMessage() {}
+
+func (x *ListUserEntries) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUserEntries.ProtoReflect.Descriptor instead.
+func (*ListUserEntries) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ListUserEntries) GetAfterCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AfterCreatedAt
+	}
+	return nil
+}
+
+func (x *ListUserEntries) GetAfterUserId() string {
+	if x != nil {
+		return x.AfterUserId
+	}
+	return ""
+}
+
+func (x *ListUserEntries) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListUserEntries) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+type ListUserEntriesReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*UserEntry           `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	More          bool                   `protobuf:"varint,2,opt,name=more,proto3" json:"more,omitempty"`
+	Total         uint32                 `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUserEntriesReply) Reset() {
+	*x = ListUserEntriesReply{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUserEntriesReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUserEntriesReply) ProtoMessage() {}
+
+func (x *ListUserEntriesReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUserEntriesReply.ProtoReflect.Descriptor instead.
+func (*ListUserEntriesReply) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ListUserEntriesReply) GetEntries() []*UserEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *ListUserEntriesReply) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
+func (x *ListUserEntriesReply) GetTotal() uint32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+// SetUserDisabled disables or enables the account. A disabled account's
+// keys and browser sessions are refused (CheckAPIKey answers not valid),
+// and it gets no new ones (AddAPIKey answers FAILED_PRECONDITION).
+type SetUserDisabled struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Disabled      bool                   `protobuf:"varint,1,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetUserDisabled) Reset() {
+	*x = SetUserDisabled{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetUserDisabled) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetUserDisabled) ProtoMessage() {}
+
+func (x *SetUserDisabled) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetUserDisabled.ProtoReflect.Descriptor instead.
+func (*SetUserDisabled) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *SetUserDisabled) GetDisabled() bool {
+	if x != nil {
+		return x.Disabled
+	}
+	return false
+}
+
 var File_stich_actors_v1_user_proto protoreflect.FileDescriptor
 
 const file_stich_actors_v1_user_proto_rawDesc = "" +
@@ -1537,7 +2281,7 @@ const file_stich_actors_v1_user_proto_rawDesc = "" +
 	"\apurpose\x18\x01 \x01(\tR\apurpose\x12\x12\n" +
 	"\x04hash\x18\x02 \x01(\tR\x04hash\x129\n" +
 	"\n" +
-	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xd0\x03\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xb1\x04\n" +
 	"\n" +
 	"UserRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
@@ -1551,7 +2295,9 @@ const file_stich_actors_v1_user_proto_rawDesc = "" +
 	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12&\n" +
 	"\x0eemail_verified\x18\xe6\x01 \x01(\bR\remailVerified\x123\n" +
 	"\x06tokens\x18\xe7\x01 \x03(\v2\x1a.stich.actors.v1.UserTokenR\x06tokens\x12?\n" +
-	"\fauth_methods\x18\xf1\x01 \x03(\v2\x1b.stich.actors.v1.AuthMethodR\vauthMethods\"\x91\x01\n" +
+	"\fauth_methods\x18\xf1\x01 \x03(\v2\x1b.stich.actors.v1.AuthMethodR\vauthMethods\x12\x1b\n" +
+	"\bdisabled\x18\x94\x05 \x01(\bR\bdisabled\x12B\n" +
+	"\x0flast_sign_in_at\x18\x95\x05 \x01(\v2\x1a.google.protobuf.TimestampR\flastSignInAt\"\x91\x01\n" +
 	"\n" +
 	"AuthMethod\x12\x1a\n" +
 	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x18\n" +
@@ -1572,11 +2318,12 @@ const file_stich_actors_v1_user_proto_rawDesc = "" +
 	"\x04user\x18\x01 \x01(\v2\x1b.stich.actors.v1.UserRecordR\x04user\"8\n" +
 	"\vCheckAPIKey\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x12\n" +
-	"\x04hash\x18\x02 \x01(\tR\x04hash\"q\n" +
+	"\x04hash\x18\x02 \x01(\tR\x04hash\"\x8e\x01\n" +
 	"\x10CheckAPIKeyReply\x12\x14\n" +
 	"\x05valid\x18\x01 \x01(\bR\x05valid\x12-\n" +
 	"\x04role\x18\x02 \x01(\x0e2\x19.stich.actors.v1.UserRoleR\x04role\x12\x18\n" +
-	"\ano_user\x18\xe6\x01 \x01(\bR\x06noUser\"B\n" +
+	"\ano_user\x18\xe6\x01 \x01(\bR\x06noUser\x12\x1b\n" +
+	"\bdisabled\x18\x96\x05 \x01(\bR\bdisabled\"B\n" +
 	"\x0eIssueUserToken\x120\n" +
 	"\x05token\x18\x01 \x01(\v2\x1a.stich.actors.v1.UserTokenR\x05token\"l\n" +
 	"\x10ConsumeUserToken\x12\x18\n" +
@@ -1611,7 +2358,59 @@ const file_stich_actors_v1_user_proto_rawDesc = "" +
 	"\aclaimed\x18\x02 \x01(\bR\aclaimed\"\r\n" +
 	"\vLookupEmail\"'\n" +
 	"\fReleaseEmail\x12\x17\n" +
-	"\auser_id\x18\x01 \x01(\tR\x06userId*N\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\"\x86\x02\n" +
+	"\n" +
+	"AuditEvent\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12*\n" +
+	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x17\n" +
+	"\auser_id\x18\x04 \x01(\tR\x06userId\x12\x14\n" +
+	"\x05email\x18\x05 \x01(\tR\x05email\x12\x19\n" +
+	"\bactor_id\x18\x06 \x01(\tR\aactorId\x12\x16\n" +
+	"\x06client\x18\a \x01(\tR\x06client\x12\x16\n" +
+	"\x06method\x18\b \x01(\tR\x06method\x12\x16\n" +
+	"\x06detail\x18\t \x01(\tR\x06detail\x12\x14\n" +
+	"\x05count\x18\n" +
+	" \x01(\rR\x05count\"B\n" +
+	"\vAppendAudit\x123\n" +
+	"\x06events\x18\x01 \x03(\v2\x1b.stich.actors.v1.AuditEventR\x06events\"\x12\n" +
+	"\x10AppendAuditReply\"\x85\x01\n" +
+	"\tListAudit\x12\x1d\n" +
+	"\n" +
+	"before_seq\x18\x01 \x01(\x04R\tbeforeSeq\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\rR\x05limit\x12\x14\n" +
+	"\x05kinds\x18\x03 \x03(\tR\x05kinds\x12\x17\n" +
+	"\auser_id\x18\x04 \x01(\tR\x06userId\x12\x14\n" +
+	"\x05email\x18\x05 \x01(\tR\x05email\"m\n" +
+	"\x0eListAuditReply\x123\n" +
+	"\x06events\x18\x01 \x03(\v2\x1b.stich.actors.v1.AuditEventR\x06events\x12&\n" +
+	"\x0fnext_before_seq\x18\x02 \x01(\x04R\rnextBeforeSeq\"\xee\x02\n" +
+	"\tUserEntry\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x14\n" +
+	"\x05email\x18\x02 \x01(\tR\x05email\x12!\n" +
+	"\fdisplay_name\x18\x03 \x01(\tR\vdisplayName\x12-\n" +
+	"\x04role\x18\x04 \x01(\x0e2\x19.stich.actors.v1.UserRoleR\x04role\x129\n" +
+	"\n" +
+	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12%\n" +
+	"\x0eemail_verified\x18\x06 \x01(\bR\remailVerified\x12\x1a\n" +
+	"\bdisabled\x18\a \x01(\bR\bdisabled\x12A\n" +
+	"\x0flast_sign_in_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\flastSignInAt\x12\x1f\n" +
+	"\vreported_at\x18\t \x01(\x03R\n" +
+	"reportedAt\"C\n" +
+	"\x0fUpsertUserEntry\x120\n" +
+	"\x05entry\x18\x01 \x01(\v2\x1a.stich.actors.v1.UserEntryR\x05entry\"\x16\n" +
+	"\x14UpsertUserEntryReply\"\xa7\x01\n" +
+	"\x0fListUserEntries\x12D\n" +
+	"\x10after_created_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x0eafterCreatedAt\x12\"\n" +
+	"\rafter_user_id\x18\x02 \x01(\tR\vafterUserId\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\rR\x05limit\x12\x14\n" +
+	"\x05query\x18\x04 \x01(\tR\x05query\"v\n" +
+	"\x14ListUserEntriesReply\x124\n" +
+	"\aentries\x18\x01 \x03(\v2\x1a.stich.actors.v1.UserEntryR\aentries\x12\x12\n" +
+	"\x04more\x18\x02 \x01(\bR\x04more\x12\x14\n" +
+	"\x05total\x18\x03 \x01(\rR\x05total\"-\n" +
+	"\x0fSetUserDisabled\x12\x1a\n" +
+	"\bdisabled\x18\x01 \x01(\bR\bdisabled*N\n" +
 	"\bUserRole\x12\x19\n" +
 	"\x15USER_ROLE_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eUSER_ROLE_USER\x10\x01\x12\x13\n" +
@@ -1630,7 +2429,7 @@ func file_stich_actors_v1_user_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_actors_v1_user_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stich_actors_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_stich_actors_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_stich_actors_v1_user_proto_goTypes = []any{
 	(UserRole)(0),                      // 0: stich.actors.v1.UserRole
 	(*APIKeyRecord)(nil),               // 1: stich.actors.v1.APIKeyRecord
@@ -1660,34 +2459,55 @@ var file_stich_actors_v1_user_proto_goTypes = []any{
 	(*DirectoryReply)(nil),             // 25: stich.actors.v1.DirectoryReply
 	(*LookupEmail)(nil),                // 26: stich.actors.v1.LookupEmail
 	(*ReleaseEmail)(nil),               // 27: stich.actors.v1.ReleaseEmail
-	(*timestamppb.Timestamp)(nil),      // 28: google.protobuf.Timestamp
+	(*AuditEvent)(nil),                 // 28: stich.actors.v1.AuditEvent
+	(*AppendAudit)(nil),                // 29: stich.actors.v1.AppendAudit
+	(*AppendAuditReply)(nil),           // 30: stich.actors.v1.AppendAuditReply
+	(*ListAudit)(nil),                  // 31: stich.actors.v1.ListAudit
+	(*ListAuditReply)(nil),             // 32: stich.actors.v1.ListAuditReply
+	(*UserEntry)(nil),                  // 33: stich.actors.v1.UserEntry
+	(*UpsertUserEntry)(nil),            // 34: stich.actors.v1.UpsertUserEntry
+	(*UpsertUserEntryReply)(nil),       // 35: stich.actors.v1.UpsertUserEntryReply
+	(*ListUserEntries)(nil),            // 36: stich.actors.v1.ListUserEntries
+	(*ListUserEntriesReply)(nil),       // 37: stich.actors.v1.ListUserEntriesReply
+	(*SetUserDisabled)(nil),            // 38: stich.actors.v1.SetUserDisabled
+	(*timestamppb.Timestamp)(nil),      // 39: google.protobuf.Timestamp
 }
 var file_stich_actors_v1_user_proto_depIdxs = []int32{
-	28, // 0: stich.actors.v1.APIKeyRecord.created_at:type_name -> google.protobuf.Timestamp
-	28, // 1: stich.actors.v1.APIKeyRecord.expires_at:type_name -> google.protobuf.Timestamp
-	28, // 2: stich.actors.v1.UserToken.expires_at:type_name -> google.protobuf.Timestamp
+	39, // 0: stich.actors.v1.APIKeyRecord.created_at:type_name -> google.protobuf.Timestamp
+	39, // 1: stich.actors.v1.APIKeyRecord.expires_at:type_name -> google.protobuf.Timestamp
+	39, // 2: stich.actors.v1.UserToken.expires_at:type_name -> google.protobuf.Timestamp
 	0,  // 3: stich.actors.v1.UserRecord.role:type_name -> stich.actors.v1.UserRole
 	1,  // 4: stich.actors.v1.UserRecord.api_keys:type_name -> stich.actors.v1.APIKeyRecord
-	28, // 5: stich.actors.v1.UserRecord.created_at:type_name -> google.protobuf.Timestamp
+	39, // 5: stich.actors.v1.UserRecord.created_at:type_name -> google.protobuf.Timestamp
 	2,  // 6: stich.actors.v1.UserRecord.tokens:type_name -> stich.actors.v1.UserToken
 	4,  // 7: stich.actors.v1.UserRecord.auth_methods:type_name -> stich.actors.v1.AuthMethod
-	28, // 8: stich.actors.v1.AuthMethod.linked_at:type_name -> google.protobuf.Timestamp
-	4,  // 9: stich.actors.v1.LinkAuthMethod.method:type_name -> stich.actors.v1.AuthMethod
-	3,  // 10: stich.actors.v1.EnsureUser.template:type_name -> stich.actors.v1.UserRecord
-	1,  // 11: stich.actors.v1.AddAPIKey.key:type_name -> stich.actors.v1.APIKeyRecord
-	3,  // 12: stich.actors.v1.UserReply.user:type_name -> stich.actors.v1.UserRecord
-	0,  // 13: stich.actors.v1.CheckAPIKeyReply.role:type_name -> stich.actors.v1.UserRole
-	2,  // 14: stich.actors.v1.IssueUserToken.token:type_name -> stich.actors.v1.UserToken
-	3,  // 15: stich.actors.v1.RevokeBrowserSessionsReply.user:type_name -> stich.actors.v1.UserRecord
-	0,  // 16: stich.actors.v1.SetUserRole.role:type_name -> stich.actors.v1.UserRole
-	28, // 17: stich.actors.v1.InviteRecord.expires_at:type_name -> google.protobuf.Timestamp
-	20, // 18: stich.actors.v1.CreateInvite.invite:type_name -> stich.actors.v1.InviteRecord
-	20, // 19: stich.actors.v1.InviteReply.invite:type_name -> stich.actors.v1.InviteRecord
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	39, // 8: stich.actors.v1.UserRecord.last_sign_in_at:type_name -> google.protobuf.Timestamp
+	39, // 9: stich.actors.v1.AuthMethod.linked_at:type_name -> google.protobuf.Timestamp
+	4,  // 10: stich.actors.v1.LinkAuthMethod.method:type_name -> stich.actors.v1.AuthMethod
+	3,  // 11: stich.actors.v1.EnsureUser.template:type_name -> stich.actors.v1.UserRecord
+	1,  // 12: stich.actors.v1.AddAPIKey.key:type_name -> stich.actors.v1.APIKeyRecord
+	3,  // 13: stich.actors.v1.UserReply.user:type_name -> stich.actors.v1.UserRecord
+	0,  // 14: stich.actors.v1.CheckAPIKeyReply.role:type_name -> stich.actors.v1.UserRole
+	2,  // 15: stich.actors.v1.IssueUserToken.token:type_name -> stich.actors.v1.UserToken
+	3,  // 16: stich.actors.v1.RevokeBrowserSessionsReply.user:type_name -> stich.actors.v1.UserRecord
+	0,  // 17: stich.actors.v1.SetUserRole.role:type_name -> stich.actors.v1.UserRole
+	39, // 18: stich.actors.v1.InviteRecord.expires_at:type_name -> google.protobuf.Timestamp
+	20, // 19: stich.actors.v1.CreateInvite.invite:type_name -> stich.actors.v1.InviteRecord
+	20, // 20: stich.actors.v1.InviteReply.invite:type_name -> stich.actors.v1.InviteRecord
+	39, // 21: stich.actors.v1.AuditEvent.at:type_name -> google.protobuf.Timestamp
+	28, // 22: stich.actors.v1.AppendAudit.events:type_name -> stich.actors.v1.AuditEvent
+	28, // 23: stich.actors.v1.ListAuditReply.events:type_name -> stich.actors.v1.AuditEvent
+	0,  // 24: stich.actors.v1.UserEntry.role:type_name -> stich.actors.v1.UserRole
+	39, // 25: stich.actors.v1.UserEntry.created_at:type_name -> google.protobuf.Timestamp
+	39, // 26: stich.actors.v1.UserEntry.last_sign_in_at:type_name -> google.protobuf.Timestamp
+	33, // 27: stich.actors.v1.UpsertUserEntry.entry:type_name -> stich.actors.v1.UserEntry
+	39, // 28: stich.actors.v1.ListUserEntries.after_created_at:type_name -> google.protobuf.Timestamp
+	33, // 29: stich.actors.v1.ListUserEntriesReply.entries:type_name -> stich.actors.v1.UserEntry
+	30, // [30:30] is the sub-list for method output_type
+	30, // [30:30] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_stich_actors_v1_user_proto_init() }
@@ -1701,7 +2521,7 @@ func file_stich_actors_v1_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_actors_v1_user_proto_rawDesc), len(file_stich_actors_v1_user_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   27,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -70,6 +70,18 @@ const (
 	// AccountServiceSetUserRoleProcedure is the fully-qualified name of the AccountService's
 	// SetUserRole RPC.
 	AccountServiceSetUserRoleProcedure = "/stich.v1.AccountService/SetUserRole"
+	// AccountServiceListMyAuditEventsProcedure is the fully-qualified name of the AccountService's
+	// ListMyAuditEvents RPC.
+	AccountServiceListMyAuditEventsProcedure = "/stich.v1.AccountService/ListMyAuditEvents"
+	// AccountServiceListAuditEventsProcedure is the fully-qualified name of the AccountService's
+	// ListAuditEvents RPC.
+	AccountServiceListAuditEventsProcedure = "/stich.v1.AccountService/ListAuditEvents"
+	// AccountServiceListUsersProcedure is the fully-qualified name of the AccountService's ListUsers
+	// RPC.
+	AccountServiceListUsersProcedure = "/stich.v1.AccountService/ListUsers"
+	// AccountServiceSetUserDisabledProcedure is the fully-qualified name of the AccountService's
+	// SetUserDisabled RPC.
+	AccountServiceSetUserDisabledProcedure = "/stich.v1.AccountService/SetUserDisabled"
 )
 
 // AccountServiceClient is a client for the stich.v1.AccountService service.
@@ -113,6 +125,20 @@ type AccountServiceClient interface {
 	CreateInvite(context.Context, *connect.Request[v1.CreateInviteRequest]) (*connect.Response[v1.CreateInviteResponse], error)
 	// SetUserRole (admin) makes the account of an e-mail an admin or a user.
 	SetUserRole(context.Context, *connect.Request[v1.SetUserRoleRequest]) (*connect.Response[v1.SetUserRoleResponse], error)
+	// ListMyAuditEvents lists the caller's security events (sign-ins and
+	// failures, keys made and revoked, role and visibility changes ...),
+	// newest first. The last 1000 events of each account are kept.
+	ListMyAuditEvents(context.Context, *connect.Request[v1.ListMyAuditEventsRequest]) (*connect.Response[v1.ListAuditEventsResponse], error)
+	// ListAuditEvents (admin) lists the security events of the whole
+	// cluster, newest first, optionally of one account (by id or e-mail) and
+	// of some kinds. The last 10000 events are kept.
+	ListAuditEvents(context.Context, *connect.Request[v1.ListAuditEventsRequest]) (*connect.Response[v1.ListAuditEventsResponse], error)
+	// ListUsers (admin) lists accounts, newest first.
+	ListUsers(context.Context, *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error)
+	// SetUserDisabled (admin) disables an account (it cannot sign in; its
+	// browser sessions and API keys stop working) or enables it again. An
+	// admin cannot disable their own account (FAILED_PRECONDITION).
+	SetUserDisabled(context.Context, *connect.Request[v1.SetUserDisabledRequest]) (*connect.Response[v1.SetUserDisabledResponse], error)
 }
 
 // NewAccountServiceClient constructs a client for the stich.v1.AccountService service. By default,
@@ -206,6 +232,33 @@ func NewAccountServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(accountServiceMethods.ByName("SetUserRole")),
 			connect.WithClientOptions(opts...),
 		),
+		listMyAuditEvents: connect.NewClient[v1.ListMyAuditEventsRequest, v1.ListAuditEventsResponse](
+			httpClient,
+			baseURL+AccountServiceListMyAuditEventsProcedure,
+			connect.WithSchema(accountServiceMethods.ByName("ListMyAuditEvents")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		listAuditEvents: connect.NewClient[v1.ListAuditEventsRequest, v1.ListAuditEventsResponse](
+			httpClient,
+			baseURL+AccountServiceListAuditEventsProcedure,
+			connect.WithSchema(accountServiceMethods.ByName("ListAuditEvents")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		listUsers: connect.NewClient[v1.ListUsersRequest, v1.ListUsersResponse](
+			httpClient,
+			baseURL+AccountServiceListUsersProcedure,
+			connect.WithSchema(accountServiceMethods.ByName("ListUsers")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		setUserDisabled: connect.NewClient[v1.SetUserDisabledRequest, v1.SetUserDisabledResponse](
+			httpClient,
+			baseURL+AccountServiceSetUserDisabledProcedure,
+			connect.WithSchema(accountServiceMethods.ByName("SetUserDisabled")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -224,6 +277,10 @@ type accountServiceClient struct {
 	signOutEverywhere    *connect.Client[v1.SignOutEverywhereRequest, v1.SignOutEverywhereResponse]
 	createInvite         *connect.Client[v1.CreateInviteRequest, v1.CreateInviteResponse]
 	setUserRole          *connect.Client[v1.SetUserRoleRequest, v1.SetUserRoleResponse]
+	listMyAuditEvents    *connect.Client[v1.ListMyAuditEventsRequest, v1.ListAuditEventsResponse]
+	listAuditEvents      *connect.Client[v1.ListAuditEventsRequest, v1.ListAuditEventsResponse]
+	listUsers            *connect.Client[v1.ListUsersRequest, v1.ListUsersResponse]
+	setUserDisabled      *connect.Client[v1.SetUserDisabledRequest, v1.SetUserDisabledResponse]
 }
 
 // SignUp calls stich.v1.AccountService.SignUp.
@@ -291,6 +348,26 @@ func (c *accountServiceClient) SetUserRole(ctx context.Context, req *connect.Req
 	return c.setUserRole.CallUnary(ctx, req)
 }
 
+// ListMyAuditEvents calls stich.v1.AccountService.ListMyAuditEvents.
+func (c *accountServiceClient) ListMyAuditEvents(ctx context.Context, req *connect.Request[v1.ListMyAuditEventsRequest]) (*connect.Response[v1.ListAuditEventsResponse], error) {
+	return c.listMyAuditEvents.CallUnary(ctx, req)
+}
+
+// ListAuditEvents calls stich.v1.AccountService.ListAuditEvents.
+func (c *accountServiceClient) ListAuditEvents(ctx context.Context, req *connect.Request[v1.ListAuditEventsRequest]) (*connect.Response[v1.ListAuditEventsResponse], error) {
+	return c.listAuditEvents.CallUnary(ctx, req)
+}
+
+// ListUsers calls stich.v1.AccountService.ListUsers.
+func (c *accountServiceClient) ListUsers(ctx context.Context, req *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error) {
+	return c.listUsers.CallUnary(ctx, req)
+}
+
+// SetUserDisabled calls stich.v1.AccountService.SetUserDisabled.
+func (c *accountServiceClient) SetUserDisabled(ctx context.Context, req *connect.Request[v1.SetUserDisabledRequest]) (*connect.Response[v1.SetUserDisabledResponse], error) {
+	return c.setUserDisabled.CallUnary(ctx, req)
+}
+
 // AccountServiceHandler is an implementation of the stich.v1.AccountService service.
 type AccountServiceHandler interface {
 	// SignUp makes an account (--auth multi) and e-mails a verification link.
@@ -332,6 +409,20 @@ type AccountServiceHandler interface {
 	CreateInvite(context.Context, *connect.Request[v1.CreateInviteRequest]) (*connect.Response[v1.CreateInviteResponse], error)
 	// SetUserRole (admin) makes the account of an e-mail an admin or a user.
 	SetUserRole(context.Context, *connect.Request[v1.SetUserRoleRequest]) (*connect.Response[v1.SetUserRoleResponse], error)
+	// ListMyAuditEvents lists the caller's security events (sign-ins and
+	// failures, keys made and revoked, role and visibility changes ...),
+	// newest first. The last 1000 events of each account are kept.
+	ListMyAuditEvents(context.Context, *connect.Request[v1.ListMyAuditEventsRequest]) (*connect.Response[v1.ListAuditEventsResponse], error)
+	// ListAuditEvents (admin) lists the security events of the whole
+	// cluster, newest first, optionally of one account (by id or e-mail) and
+	// of some kinds. The last 10000 events are kept.
+	ListAuditEvents(context.Context, *connect.Request[v1.ListAuditEventsRequest]) (*connect.Response[v1.ListAuditEventsResponse], error)
+	// ListUsers (admin) lists accounts, newest first.
+	ListUsers(context.Context, *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error)
+	// SetUserDisabled (admin) disables an account (it cannot sign in; its
+	// browser sessions and API keys stop working) or enables it again. An
+	// admin cannot disable their own account (FAILED_PRECONDITION).
+	SetUserDisabled(context.Context, *connect.Request[v1.SetUserDisabledRequest]) (*connect.Response[v1.SetUserDisabledResponse], error)
 }
 
 // NewAccountServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -421,6 +512,33 @@ func NewAccountServiceHandler(svc AccountServiceHandler, opts ...connect.Handler
 		connect.WithSchema(accountServiceMethods.ByName("SetUserRole")),
 		connect.WithHandlerOptions(opts...),
 	)
+	accountServiceListMyAuditEventsHandler := connect.NewUnaryHandler(
+		AccountServiceListMyAuditEventsProcedure,
+		svc.ListMyAuditEvents,
+		connect.WithSchema(accountServiceMethods.ByName("ListMyAuditEvents")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	accountServiceListAuditEventsHandler := connect.NewUnaryHandler(
+		AccountServiceListAuditEventsProcedure,
+		svc.ListAuditEvents,
+		connect.WithSchema(accountServiceMethods.ByName("ListAuditEvents")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	accountServiceListUsersHandler := connect.NewUnaryHandler(
+		AccountServiceListUsersProcedure,
+		svc.ListUsers,
+		connect.WithSchema(accountServiceMethods.ByName("ListUsers")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	accountServiceSetUserDisabledHandler := connect.NewUnaryHandler(
+		AccountServiceSetUserDisabledProcedure,
+		svc.SetUserDisabled,
+		connect.WithSchema(accountServiceMethods.ByName("SetUserDisabled")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/stich.v1.AccountService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AccountServiceSignUpProcedure:
@@ -449,6 +567,14 @@ func NewAccountServiceHandler(svc AccountServiceHandler, opts ...connect.Handler
 			accountServiceCreateInviteHandler.ServeHTTP(w, r)
 		case AccountServiceSetUserRoleProcedure:
 			accountServiceSetUserRoleHandler.ServeHTTP(w, r)
+		case AccountServiceListMyAuditEventsProcedure:
+			accountServiceListMyAuditEventsHandler.ServeHTTP(w, r)
+		case AccountServiceListAuditEventsProcedure:
+			accountServiceListAuditEventsHandler.ServeHTTP(w, r)
+		case AccountServiceListUsersProcedure:
+			accountServiceListUsersHandler.ServeHTTP(w, r)
+		case AccountServiceSetUserDisabledProcedure:
+			accountServiceSetUserDisabledHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -508,4 +634,20 @@ func (UnimplementedAccountServiceHandler) CreateInvite(context.Context, *connect
 
 func (UnimplementedAccountServiceHandler) SetUserRole(context.Context, *connect.Request[v1.SetUserRoleRequest]) (*connect.Response[v1.SetUserRoleResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.AccountService.SetUserRole is not implemented"))
+}
+
+func (UnimplementedAccountServiceHandler) ListMyAuditEvents(context.Context, *connect.Request[v1.ListMyAuditEventsRequest]) (*connect.Response[v1.ListAuditEventsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.AccountService.ListMyAuditEvents is not implemented"))
+}
+
+func (UnimplementedAccountServiceHandler) ListAuditEvents(context.Context, *connect.Request[v1.ListAuditEventsRequest]) (*connect.Response[v1.ListAuditEventsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.AccountService.ListAuditEvents is not implemented"))
+}
+
+func (UnimplementedAccountServiceHandler) ListUsers(context.Context, *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.AccountService.ListUsers is not implemented"))
+}
+
+func (UnimplementedAccountServiceHandler) SetUserDisabled(context.Context, *connect.Request[v1.SetUserDisabledRequest]) (*connect.Response[v1.SetUserDisabledResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.AccountService.SetUserDisabled is not implemented"))
 }

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stich/v1/account.proto.
  */
 export const file_stich_v1_account: GenFile = /*@__PURE__*/
-  fileDesc("ChZzdGljaC92MS9hY2NvdW50LnByb3RvEghzdGljaC52MSKHAQoNU2lnblVwUmVxdWVzdBIZCgVlbWFpbBgBIAEoCUIKukgHcgUQAxj+ARIcCghwYXNzd29yZBgCIAEoCUIKukgHcgUQCBiACBIdCgxkaXNwbGF5X25hbWUYAyABKAlCB7pIBHICGGQSHgoMaW52aXRlX3Rva2VuGAQgASgJQgi6SAVyAxjIASIQCg5TaWduVXBSZXNwb25zZSJICg1TaWduSW5SZXF1ZXN0EhkKBWVtYWlsGAEgASgJQgq6SAdyBRADGP4BEhwKCHBhc3N3b3JkGAIgASgJQgq6SAdyBRABGIAIIkgKDlNpZ25JblJlc3BvbnNlEiIKB2FjY291bnQYASABKAsyES5zdGljaC52MS5BY2NvdW50EhIKCmNzcmZfdG9rZW4YAiABKAkiLwoSVmVyaWZ5RW1haWxSZXF1ZXN0EhkKBXRva2VuGAEgASgJQgq6SAdyBRABGMgBIhUKE1ZlcmlmeUVtYWlsUmVzcG9uc2UiOAobUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXF1ZXN0EhkKBWVtYWlsGAEgASgJQgq6SAdyBRADGP4BIh4KHFJlcXVlc3RQYXNzd29yZFJlc2V0UmVzcG9uc2UiUwoUUmVzZXRQYXNzd29yZFJlcXVlc3QSGQoFdG9rZW4YASABKAlCCrpIB3IFEAEYyAESIAoMbmV3X3Bhc3N3b3JkGAIgASgJQgq6SAdyBRAIGIAIIhcKFVJlc2V0UGFzc3dvcmRSZXNwb25zZSKoAQoHQWNjb3VudBIPCgd1c2VyX2lkGAEgASgJEg0KBWVtYWlsGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIMCgRyb2xlGAQgASgJEhYKDmVtYWlsX3ZlcmlmaWVkGAUgASgIEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCWF1dGhfbW9kZRgHIAEoCSITChFHZXRBY2NvdW50UmVxdWVzdCI4ChJHZXRBY2NvdW50UmVzcG9uc2USIgoHYWNjb3VudBgBIAEoCzIRLnN0aWNoLnYxLkFjY291bnQiNQoUVXBkYXRlUHJvZmlsZVJlcXVlc3QSHQoMZGlzcGxheV9uYW1lGAEgASgJQge6SARyAhhkIjsKFVVwZGF0ZVByb2ZpbGVSZXNwb25zZRIiCgdhY2NvdW50GAEgASgLMhEuc3RpY2gudjEuQWNjb3VudCKpAQoKQ3JlZGVudGlhbBIKCgJpZBgBIAEoCRINCgVsYWJlbBgCIAEoCRIPCgdicm93c2VyGAMgASgIEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2N1cnJlbnQYBiABKAgiGAoWTGlzdENyZWRlbnRpYWxzUmVxdWVzdCJEChdMaXN0Q3JlZGVudGlhbHNSZXNwb25zZRIpCgtjcmVkZW50aWFscxgBIAMoCzIULnN0aWNoLnYxLkNyZWRlbnRpYWwiLwoTQ3JlYXRlQVBJS2V5UmVxdWVzdBIYCgVsYWJlbBgBIAEoCUIJukgGcgQQARhkIkgKFENyZWF0ZUFQSUtleVJlc3BvbnNlEiEKA2tleRgBIAEoCzIULnN0aWNoLnYxLkNyZWRlbnRpYWwSDQoFdG9rZW4YAiABKAkiOAoTUmV2b2tlQVBJS2V5UmVxdWVzdBIhCgJpZBgBIAEoCUIVukgSchAyDl5bMC05YS1mXXsxNn0kIhYKFFJldm9rZUFQSUtleVJlc3BvbnNlIhoKGFNpZ25PdXRFdmVyeXdoZXJlUmVxdWVzdCIqChlTaWduT3V0RXZlcnl3aGVyZVJlc3BvbnNlEg0KBWVuZGVkGAEgASgNIjgKE0NyZWF0ZUludml0ZVJlcXVlc3QSIQoPdmFsaWRfZm9yX2hvdXJzGAEgASgNQgi6SAUqAxi4RCJVChRDcmVhdGVJbnZpdGVSZXNwb25zZRINCgV0b2tlbhgBIAEoCRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJRChJTZXRVc2VyUm9sZVJlcXVlc3QSGQoFZW1haWwYASABKAlCCrpIB3IFEAMY/gESIAoEcm9sZRgCIAEoCUISukgPcg1SBHVzZXJSBWFkbWluIjkKE1NldFVzZXJSb2xlUmVzcG9uc2USIgoHYWNjb3VudBgBIAEoCzIRLnN0aWNoLnYxLkFjY291bnQyowgKDkFjY291bnRTZXJ2aWNlEjsKBlNpZ25VcBIXLnN0aWNoLnYxLlNpZ25VcFJlcXVlc3QaGC5zdGljaC52MS5TaWduVXBSZXNwb25zZRI7CgZTaWduSW4SFy5zdGljaC52MS5TaWduSW5SZXF1ZXN0Ghguc3RpY2gudjEuU2lnbkluUmVzcG9uc2USSgoLVmVyaWZ5RW1haWwSHC5zdGljaC52MS5WZXJpZnlFbWFpbFJlcXVlc3QaHS5zdGljaC52MS5WZXJpZnlFbWFpbFJlc3BvbnNlEmUKFFJlcXVlc3RQYXNzd29yZFJlc2V0EiUuc3RpY2gudjEuUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXF1ZXN0GiYuc3RpY2gudjEuUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXNwb25zZRJQCg1SZXNldFBhc3N3b3JkEh4uc3RpY2gudjEuUmVzZXRQYXNzd29yZFJlcXVlc3QaHy5zdGljaC52MS5SZXNldFBhc3N3b3JkUmVzcG9uc2USTAoKR2V0QWNjb3VudBIbLnN0aWNoLnYxLkdldEFjY291bnRSZXF1ZXN0Ghwuc3RpY2gudjEuR2V0QWNjb3VudFJlc3BvbnNlIgOQAgESUAoNVXBkYXRlUHJvZmlsZRIeLnN0aWNoLnYxLlVwZGF0ZVByb2ZpbGVSZXF1ZXN0Gh8uc3RpY2gudjEuVXBkYXRlUHJvZmlsZVJlc3BvbnNlElsKD0xpc3RDcmVkZW50aWFscxIgLnN0aWNoLnYxLkxpc3RDcmVkZW50aWFsc1JlcXVlc3QaIS5zdGljaC52MS5MaXN0Q3JlZGVudGlhbHNSZXNwb25zZSIDkAIBEk0KDENyZWF0ZUFQSUtleRIdLnN0aWNoLnYxLkNyZWF0ZUFQSUtleVJlcXVlc3QaHi5zdGljaC52MS5DcmVhdGVBUElLZXlSZXNwb25zZRJNCgxSZXZva2VBUElLZXkSHS5zdGljaC52MS5SZXZva2VBUElLZXlSZXF1ZXN0Gh4uc3RpY2gudjEuUmV2b2tlQVBJS2V5UmVzcG9uc2USXAoRU2lnbk91dEV2ZXJ5d2hlcmUSIi5zdGljaC52MS5TaWduT3V0RXZlcnl3aGVyZVJlcXVlc3QaIy5zdGljaC52MS5TaWduT3V0RXZlcnl3aGVyZVJlc3BvbnNlEk0KDENyZWF0ZUludml0ZRIdLnN0aWNoLnYxLkNyZWF0ZUludml0ZVJlcXVlc3QaHi5zdGljaC52MS5DcmVhdGVJbnZpdGVSZXNwb25zZRJKCgtTZXRVc2VyUm9sZRIcLnN0aWNoLnYxLlNldFVzZXJSb2xlUmVxdWVzdBodLnN0aWNoLnYxLlNldFVzZXJSb2xlUmVzcG9uc2VCMlowZ2l0aHViLmNvbS9zdGljaGRldi9zdGljaC9wcm90by9zdGljaC92MTtzdGljaHYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("ChZzdGljaC92MS9hY2NvdW50LnByb3RvEghzdGljaC52MSKHAQoNU2lnblVwUmVxdWVzdBIZCgVlbWFpbBgBIAEoCUIKukgHcgUQAxj+ARIcCghwYXNzd29yZBgCIAEoCUIKukgHcgUQCBiACBIdCgxkaXNwbGF5X25hbWUYAyABKAlCB7pIBHICGGQSHgoMaW52aXRlX3Rva2VuGAQgASgJQgi6SAVyAxjIASIQCg5TaWduVXBSZXNwb25zZSJICg1TaWduSW5SZXF1ZXN0EhkKBWVtYWlsGAEgASgJQgq6SAdyBRADGP4BEhwKCHBhc3N3b3JkGAIgASgJQgq6SAdyBRABGIAIIkgKDlNpZ25JblJlc3BvbnNlEiIKB2FjY291bnQYASABKAsyES5zdGljaC52MS5BY2NvdW50EhIKCmNzcmZfdG9rZW4YAiABKAkiLwoSVmVyaWZ5RW1haWxSZXF1ZXN0EhkKBXRva2VuGAEgASgJQgq6SAdyBRABGMgBIhUKE1ZlcmlmeUVtYWlsUmVzcG9uc2UiOAobUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXF1ZXN0EhkKBWVtYWlsGAEgASgJQgq6SAdyBRADGP4BIh4KHFJlcXVlc3RQYXNzd29yZFJlc2V0UmVzcG9uc2UiUwoUUmVzZXRQYXNzd29yZFJlcXVlc3QSGQoFdG9rZW4YASABKAlCCrpIB3IFEAEYyAESIAoMbmV3X3Bhc3N3b3JkGAIgASgJQgq6SAdyBRAIGIAIIhcKFVJlc2V0UGFzc3dvcmRSZXNwb25zZSKoAQoHQWNjb3VudBIPCgd1c2VyX2lkGAEgASgJEg0KBWVtYWlsGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIMCgRyb2xlGAQgASgJEhYKDmVtYWlsX3ZlcmlmaWVkGAUgASgIEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCWF1dGhfbW9kZRgHIAEoCSITChFHZXRBY2NvdW50UmVxdWVzdCI4ChJHZXRBY2NvdW50UmVzcG9uc2USIgoHYWNjb3VudBgBIAEoCzIRLnN0aWNoLnYxLkFjY291bnQiNQoUVXBkYXRlUHJvZmlsZVJlcXVlc3QSHQoMZGlzcGxheV9uYW1lGAEgASgJQge6SARyAhhkIjsKFVVwZGF0ZVByb2ZpbGVSZXNwb25zZRIiCgdhY2NvdW50GAEgASgLMhEuc3RpY2gudjEuQWNjb3VudCKpAQoKQ3JlZGVudGlhbBIKCgJpZBgBIAEoCRINCgVsYWJlbBgCIAEoCRIPCgdicm93c2VyGAMgASgIEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2N1cnJlbnQYBiABKAgiGAoWTGlzdENyZWRlbnRpYWxzUmVxdWVzdCJEChdMaXN0Q3JlZGVudGlhbHNSZXNwb25zZRIpCgtjcmVkZW50aWFscxgBIAMoCzIULnN0aWNoLnYxLkNyZWRlbnRpYWwiLwoTQ3JlYXRlQVBJS2V5UmVxdWVzdBIYCgVsYWJlbBgBIAEoCUIJukgGcgQQARhkIkgKFENyZWF0ZUFQSUtleVJlc3BvbnNlEiEKA2tleRgBIAEoCzIULnN0aWNoLnYxLkNyZWRlbnRpYWwSDQoFdG9rZW4YAiABKAkiOAoTUmV2b2tlQVBJS2V5UmVxdWVzdBIhCgJpZBgBIAEoCUIVukgSchAyDl5bMC05YS1mXXsxNn0kIhYKFFJldm9rZUFQSUtleVJlc3BvbnNlIhoKGFNpZ25PdXRFdmVyeXdoZXJlUmVxdWVzdCIqChlTaWduT3V0RXZlcnl3aGVyZVJlc3BvbnNlEg0KBWVuZGVkGAEgASgNIjgKE0NyZWF0ZUludml0ZVJlcXVlc3QSIQoPdmFsaWRfZm9yX2hvdXJzGAEgASgNQgi6SAUqAxi4RCJVChRDcmVhdGVJbnZpdGVSZXNwb25zZRINCgV0b2tlbhgBIAEoCRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJRChJTZXRVc2VyUm9sZVJlcXVlc3QSGQoFZW1haWwYASABKAlCCrpIB3IFEAMY/gESIAoEcm9sZRgCIAEoCUISukgPcg1SBHVzZXJSBWFkbWluIjkKE1NldFVzZXJSb2xlUmVzcG9uc2USIgoHYWNjb3VudBgBIAEoCzIRLnN0aWNoLnYxLkFjY291bnQivwEKCkF1ZGl0RXZlbnQSCgoCaWQYASABKAQSJgoCYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBGtpbmQYAyABKAkSDwoHdXNlcl9pZBgEIAEoCRINCgVlbWFpbBgFIAEoCRIQCghhY3Rvcl9pZBgGIAEoCRIOCgZjbGllbnQYByABKAkSDgoGbWV0aG9kGAggASgJEg4KBmRldGFpbBgJIAEoCRINCgVjb3VudBgKIAEoDSJUChhMaXN0TXlBdWRpdEV2ZW50c1JlcXVlc3QSGwoJcGFnZV9zaXplGAEgASgNQgi6SAUqAxjIARIbCgpwYWdlX3Rva2VuGAIgASgJQge6SARyAhgoIokBChZMaXN0QXVkaXRFdmVudHNSZXF1ZXN0EhsKCXBhZ2Vfc2l6ZRgBIAEoDUIIukgFKgMYyAESGwoKcGFnZV90b2tlbhgCIAEoCUIHukgEcgIYKBIWCgR1c2VyGAMgASgJQgi6SAVyAxj+ARIdCgVraW5kcxgEIAMoCUIOukgLkgEIEB4iBHICGCgiWAoXTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2USJAoGZXZlbnRzGAEgAygLMhQuc3RpY2gudjEuQXVkaXRFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki4AEKC1VzZXJTdW1tYXJ5Eg8KB3VzZXJfaWQYASABKAkSDQoFZW1haWwYAiABKAkSFAoMZGlzcGxheV9uYW1lGAMgASgJEgwKBHJvbGUYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOZW1haWxfdmVyaWZpZWQYBiABKAgSEAoIZGlzYWJsZWQYByABKAgSMwoPbGFzdF9zaWduX2luX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJmChBMaXN0VXNlcnNSZXF1ZXN0EhsKCXBhZ2Vfc2l6ZRgBIAEoDUIIukgFKgMYyAESHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYyAESFwoFcXVlcnkYAyABKAlCCLpIBXIDGP4BImEKEUxpc3RVc2Vyc1Jlc3BvbnNlEiQKBXVzZXJzGAEgAygLMhUuc3RpY2gudjEuVXNlclN1bW1hcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEg0KBXRvdGFsGAMgASgNImEKFlNldFVzZXJEaXNhYmxlZFJlcXVlc3QSNQoHdXNlcl9pZBgBIAEoCUIkukghch8QARgoMhleW2EtejAtOV1bYS16MC05LV17MCwzOX0kEhAKCGRpc2FibGVkGAIgASgIIj4KF1NldFVzZXJEaXNhYmxlZFJlc3BvbnNlEiMKBHVzZXIYASABKAsyFS5zdGljaC52MS5Vc2VyU3VtbWFyeTKECwoOQWNjb3VudFNlcnZpY2USOwoGU2lnblVwEhcuc3RpY2gudjEuU2lnblVwUmVxdWVzdBoYLnN0aWNoLnYxLlNpZ25VcFJlc3BvbnNlEjsKBlNpZ25JbhIXLnN0aWNoLnYxLlNpZ25JblJlcXVlc3QaGC5zdGljaC52MS5TaWduSW5SZXNwb25zZRJKCgtWZXJpZnlFbWFpbBIcLnN0aWNoLnYxLlZlcmlmeUVtYWlsUmVxdWVzdBodLnN0aWNoLnYxLlZlcmlmeUVtYWlsUmVzcG9uc2USZQoUUmVxdWVzdFBhc3N3b3JkUmVzZXQSJS5zdGljaC52MS5SZXF1ZXN0UGFzc3dvcmRSZXNldFJlcXVlc3QaJi5zdGljaC52MS5SZXF1ZXN0UGFzc3dvcmRSZXNldFJlc3BvbnNlElAKDVJlc2V0UGFzc3dvcmQSHi5zdGljaC52MS5SZXNldFBhc3N3b3JkUmVxdWVzdBofLnN0aWNoLnYxLlJlc2V0UGFzc3dvcmRSZXNwb25zZRJMCgpHZXRBY2NvdW50Ehsuc3RpY2gudjEuR2V0QWNjb3VudFJlcXVlc3QaHC5zdGljaC52MS5HZXRBY2NvdW50UmVzcG9uc2UiA5ACARJQCg1VcGRhdGVQcm9maWxlEh4uc3RpY2gudjEuVXBkYXRlUHJvZmlsZVJlcXVlc3QaHy5zdGljaC52MS5VcGRhdGVQcm9maWxlUmVzcG9uc2USWwoPTGlzdENyZWRlbnRpYWxzEiAuc3RpY2gudjEuTGlzdENyZWRlbnRpYWxzUmVxdWVzdBohLnN0aWNoLnYxLkxpc3RDcmVkZW50aWFsc1Jlc3BvbnNlIgOQAgESTQoMQ3JlYXRlQVBJS2V5Eh0uc3RpY2gudjEuQ3JlYXRlQVBJS2V5UmVxdWVzdBoeLnN0aWNoLnYxLkNyZWF0ZUFQSUtleVJlc3BvbnNlEk0KDFJldm9rZUFQSUtleRIdLnN0aWNoLnYxLlJldm9rZUFQSUtleVJlcXVlc3QaHi5zdGljaC52MS5SZXZva2VBUElLZXlSZXNwb25zZRJcChFTaWduT3V0RXZlcnl3aGVyZRIiLnN0aWNoLnYxLlNpZ25PdXRFdmVyeXdoZXJlUmVxdWVzdBojLnN0aWNoLnYxLlNpZ25PdXRFdmVyeXdoZXJlUmVzcG9uc2USTQoMQ3JlYXRlSW52aXRlEh0uc3RpY2gudjEuQ3JlYXRlSW52aXRlUmVxdWVzdBoeLnN0aWNoLnYxLkNyZWF0ZUludml0ZVJlc3BvbnNlEkoKC1NldFVzZXJSb2xlEhwuc3RpY2gudjEuU2V0VXNlclJvbGVSZXF1ZXN0Gh0uc3RpY2gudjEuU2V0VXNlclJvbGVSZXNwb25zZRJfChFMaXN0TXlBdWRpdEV2ZW50cxIiLnN0aWNoLnYxLkxpc3RNeUF1ZGl0RXZlbnRzUmVxdWVzdBohLnN0aWNoLnYxLkxpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlIgOQAgESWwoPTGlzdEF1ZGl0RXZlbnRzEiAuc3RpY2gudjEuTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBohLnN0aWNoLnYxLkxpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlIgOQAgESSQoJTGlzdFVzZXJzEhouc3RpY2gudjEuTGlzdFVzZXJzUmVxdWVzdBobLnN0aWNoLnYxLkxpc3RVc2Vyc1Jlc3BvbnNlIgOQAgESVgoPU2V0VXNlckRpc2FibGVkEiAuc3RpY2gudjEuU2V0VXNlckRpc2FibGVkUmVxdWVzdBohLnN0aWNoLnYxLlNldFVzZXJEaXNhYmxlZFJlc3BvbnNlQjJaMGdpdGh1Yi5jb20vc3RpY2hkZXYvc3RpY2gvcHJvdG8vc3RpY2gvdjE7c3RpY2h2MWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message stich.v1.SignUpRequest
@@ -583,6 +583,327 @@ export const SetUserRoleResponseSchema: GenMessage<SetUserRoleResponse> = /*@__P
   messageDesc(file_stich_v1_account, 27);
 
 /**
+ * AuditEvent is one security event.
+ *
+ * @generated from message stich.v1.AuditEvent
+ */
+export type AuditEvent = Message<"stich.v1.AuditEvent"> & {
+  /**
+   * id is the event's place in the log it was read from (a cursor).
+   *
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp at = 2;
+   */
+  at?: Timestamp | undefined;
+
+  /**
+   * kind: sign_in, sign_in_failed, sign_out, sign_out_everywhere,
+   * credentials_refused, csrf_refused, key_created, key_revoked,
+   * role_changed, account_disabled, account_enabled, reset_requested,
+   * password_reset, email_verified, sign_up, invite_created,
+   * admin_denied, visibility_changed, app_deleted, rate_limited.
+   *
+   * @generated from field: string kind = 3;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: string user_id = 4;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string email = 5;
+   */
+  email: string;
+
+  /**
+   * actor_id is who did it when not the account's user (an admin).
+   *
+   * @generated from field: string actor_id = 6;
+   */
+  actorId: string;
+
+  /**
+   * client is the client's address.
+   *
+   * @generated from field: string client = 7;
+   */
+  client: string;
+
+  /**
+   * method: password, oauth:PROVIDER, api-key, browser, sign-in link.
+   *
+   * @generated from field: string method = 8;
+   */
+  method: string;
+
+  /**
+   * @generated from field: string detail = 9;
+   */
+  detail: string;
+
+  /**
+   * count is how many identical events close in time this one stands for.
+   *
+   * @generated from field: uint32 count = 10;
+   */
+  count: number;
+};
+
+/**
+ * Describes the message stich.v1.AuditEvent.
+ * Use `create(AuditEventSchema)` to create a new message.
+ */
+export const AuditEventSchema: GenMessage<AuditEvent> = /*@__PURE__*/
+  messageDesc(file_stich_v1_account, 28);
+
+/**
+ * @generated from message stich.v1.ListMyAuditEventsRequest
+ */
+export type ListMyAuditEventsRequest = Message<"stich.v1.ListMyAuditEventsRequest"> & {
+  /**
+   * page_size defaults to 50 (at most 200).
+   *
+   * @generated from field: uint32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * page_token is the next_page_token of the previous page.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message stich.v1.ListMyAuditEventsRequest.
+ * Use `create(ListMyAuditEventsRequestSchema)` to create a new message.
+ */
+export const ListMyAuditEventsRequestSchema: GenMessage<ListMyAuditEventsRequest> = /*@__PURE__*/
+  messageDesc(file_stich_v1_account, 29);
+
+/**
+ * @generated from message stich.v1.ListAuditEventsRequest
+ */
+export type ListAuditEventsRequest = Message<"stich.v1.ListAuditEventsRequest"> & {
+  /**
+   * @generated from field: uint32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * user is a user id or an e-mail ("" every account).
+   *
+   * @generated from field: string user = 3;
+   */
+  user: string;
+
+  /**
+   * kinds keeps events of these kinds only (none: every kind).
+   *
+   * @generated from field: repeated string kinds = 4;
+   */
+  kinds: string[];
+};
+
+/**
+ * Describes the message stich.v1.ListAuditEventsRequest.
+ * Use `create(ListAuditEventsRequestSchema)` to create a new message.
+ */
+export const ListAuditEventsRequestSchema: GenMessage<ListAuditEventsRequest> = /*@__PURE__*/
+  messageDesc(file_stich_v1_account, 30);
+
+/**
+ * @generated from message stich.v1.ListAuditEventsResponse
+ */
+export type ListAuditEventsResponse = Message<"stich.v1.ListAuditEventsResponse"> & {
+  /**
+   * @generated from field: repeated stich.v1.AuditEvent events = 1;
+   */
+  events: AuditEvent[];
+
+  /**
+   * next_page_token continues the listing ("" at the end).
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message stich.v1.ListAuditEventsResponse.
+ * Use `create(ListAuditEventsResponseSchema)` to create a new message.
+ */
+export const ListAuditEventsResponseSchema: GenMessage<ListAuditEventsResponse> = /*@__PURE__*/
+  messageDesc(file_stich_v1_account, 31);
+
+/**
+ * UserSummary is an account as the admin users page shows it.
+ *
+ * @generated from message stich.v1.UserSummary
+ */
+export type UserSummary = Message<"stich.v1.UserSummary"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string email = 2;
+   */
+  email: string;
+
+  /**
+   * @generated from field: string display_name = 3;
+   */
+  displayName: string;
+
+  /**
+   * role is "user" or "admin".
+   *
+   * @generated from field: string role = 4;
+   */
+  role: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 5;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: bool email_verified = 6;
+   */
+  emailVerified: boolean;
+
+  /**
+   * @generated from field: bool disabled = 7;
+   */
+  disabled: boolean;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_sign_in_at = 8;
+   */
+  lastSignInAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message stich.v1.UserSummary.
+ * Use `create(UserSummarySchema)` to create a new message.
+ */
+export const UserSummarySchema: GenMessage<UserSummary> = /*@__PURE__*/
+  messageDesc(file_stich_v1_account, 32);
+
+/**
+ * @generated from message stich.v1.ListUsersRequest
+ */
+export type ListUsersRequest = Message<"stich.v1.ListUsersRequest"> & {
+  /**
+   * page_size defaults to 50 (at most 200).
+   *
+   * @generated from field: uint32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * query keeps accounts whose e-mail, name or id contains it.
+   *
+   * @generated from field: string query = 3;
+   */
+  query: string;
+};
+
+/**
+ * Describes the message stich.v1.ListUsersRequest.
+ * Use `create(ListUsersRequestSchema)` to create a new message.
+ */
+export const ListUsersRequestSchema: GenMessage<ListUsersRequest> = /*@__PURE__*/
+  messageDesc(file_stich_v1_account, 33);
+
+/**
+ * @generated from message stich.v1.ListUsersResponse
+ */
+export type ListUsersResponse = Message<"stich.v1.ListUsersResponse"> & {
+  /**
+   * @generated from field: repeated stich.v1.UserSummary users = 1;
+   */
+  users: UserSummary[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+
+  /**
+   * total counts the accounts matching the query.
+   *
+   * @generated from field: uint32 total = 3;
+   */
+  total: number;
+};
+
+/**
+ * Describes the message stich.v1.ListUsersResponse.
+ * Use `create(ListUsersResponseSchema)` to create a new message.
+ */
+export const ListUsersResponseSchema: GenMessage<ListUsersResponse> = /*@__PURE__*/
+  messageDesc(file_stich_v1_account, 34);
+
+/**
+ * @generated from message stich.v1.SetUserDisabledRequest
+ */
+export type SetUserDisabledRequest = Message<"stich.v1.SetUserDisabledRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: bool disabled = 2;
+   */
+  disabled: boolean;
+};
+
+/**
+ * Describes the message stich.v1.SetUserDisabledRequest.
+ * Use `create(SetUserDisabledRequestSchema)` to create a new message.
+ */
+export const SetUserDisabledRequestSchema: GenMessage<SetUserDisabledRequest> = /*@__PURE__*/
+  messageDesc(file_stich_v1_account, 35);
+
+/**
+ * @generated from message stich.v1.SetUserDisabledResponse
+ */
+export type SetUserDisabledResponse = Message<"stich.v1.SetUserDisabledResponse"> & {
+  /**
+   * @generated from field: stich.v1.UserSummary user = 1;
+   */
+  user?: UserSummary | undefined;
+};
+
+/**
+ * Describes the message stich.v1.SetUserDisabledResponse.
+ * Use `create(SetUserDisabledResponseSchema)` to create a new message.
+ */
+export const SetUserDisabledResponseSchema: GenMessage<SetUserDisabledResponse> = /*@__PURE__*/
+  messageDesc(file_stich_v1_account, 36);
+
+/**
  * AccountService signs users up and in (--auth multi) and manages the
  * caller's account: profile, API keys and browser sessions.
  *
@@ -736,6 +1057,52 @@ export const AccountService: GenService<{
     methodKind: "unary";
     input: typeof SetUserRoleRequestSchema;
     output: typeof SetUserRoleResponseSchema;
+  },
+  /**
+   * ListMyAuditEvents lists the caller's security events (sign-ins and
+   * failures, keys made and revoked, role and visibility changes ...),
+   * newest first. The last 1000 events of each account are kept.
+   *
+   * @generated from rpc stich.v1.AccountService.ListMyAuditEvents
+   */
+  listMyAuditEvents: {
+    methodKind: "unary";
+    input: typeof ListMyAuditEventsRequestSchema;
+    output: typeof ListAuditEventsResponseSchema;
+  },
+  /**
+   * ListAuditEvents (admin) lists the security events of the whole
+   * cluster, newest first, optionally of one account (by id or e-mail) and
+   * of some kinds. The last 10000 events are kept.
+   *
+   * @generated from rpc stich.v1.AccountService.ListAuditEvents
+   */
+  listAuditEvents: {
+    methodKind: "unary";
+    input: typeof ListAuditEventsRequestSchema;
+    output: typeof ListAuditEventsResponseSchema;
+  },
+  /**
+   * ListUsers (admin) lists accounts, newest first.
+   *
+   * @generated from rpc stich.v1.AccountService.ListUsers
+   */
+  listUsers: {
+    methodKind: "unary";
+    input: typeof ListUsersRequestSchema;
+    output: typeof ListUsersResponseSchema;
+  },
+  /**
+   * SetUserDisabled (admin) disables an account (it cannot sign in; its
+   * browser sessions and API keys stop working) or enables it again. An
+   * admin cannot disable their own account (FAILED_PRECONDITION).
+   *
+   * @generated from rpc stich.v1.AccountService.SetUserDisabled
+   */
+  setUserDisabled: {
+    methodKind: "unary";
+    input: typeof SetUserDisabledRequestSchema;
+    output: typeof SetUserDisabledResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_stich_v1_account, 0);
