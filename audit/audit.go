@@ -9,11 +9,11 @@
 //  1. A log keeps its last [UserLogMax] (per user) or [ClusterLogMax]
 //     (cluster-wide) events; older ones are dropped. Nothing else expires
 //     them.
-//  2. An event identical to one of the last [mergeScan] events (same kind,
-//     user, e-mail, actor, client, method and detail) within [MergeWindow]
-//     of it replaces that one with the counts added (and the newer time
-//     and a new seq), so a flood of refusals from one client takes one
-//     line, not the whole log.
+//  2. A refusal (see [Mergeable]) identical to one of the last [mergeScan]
+//     events (same kind, user, e-mail, actor, client, method and detail)
+//     within [MergeWindow] of it replaces that one with the counts added
+//     (and the newer time and a new seq), so a flood of refusals from one
+//     client takes one line, not the whole log.
 //  3. Events are numbered by seq, 1, 2, ... in append order; a page lists
 //     events newest first, below a seq cursor.
 //  4. An event never holds a secret: keys are named by their public id.
@@ -74,6 +74,17 @@ const (
 	maxField = 300
 )
 
+// Mergeable reports whether events of kind merge with their repeats:
+// refusals, which an attacker can repeat at will. Everything that
+// succeeded is kept one line each.
+func Mergeable(kind string) bool {
+	switch kind {
+	case SignInFailed, CredentialsRefused, CSRFRefused, AdminDenied, RateLimited:
+		return true
+	}
+	return false
+}
+
 // sameEvent reports whether a and b differ only in seq, time and count.
 func sameEvent(a, b *Event) bool {
 	return a.GetKind() == b.GetKind() && a.GetUserId() == b.GetUserId() && a.GetEmail() == b.GetEmail() &&
@@ -118,7 +129,7 @@ func Append(log []*Event, events []*Event, now time.Time, max int) (next, put []
 		if e.At == nil {
 			e.At = timestamppb.New(now)
 		}
-		for i := len(next) - 1; i >= 0 && i >= len(next)-mergeScan; i-- {
+		for i := len(next) - 1; Mergeable(e.GetKind()) && i >= 0 && i >= len(next)-mergeScan; i-- {
 			old := next[i]
 			if sameEvent(old, e) && e.GetAt().AsTime().Sub(old.GetAt().AsTime()).Abs() <= MergeWindow {
 				e.Count += old.GetCount()

@@ -55,6 +55,10 @@ func TestAppendMergesRepeats(t *testing.T) {
 	if len(log) != 4 {
 		t.Fatalf("no merge expected: log %v", log)
 	}
+	// What succeeded does not merge.
+	if log, _, _ := Append(nil, []*Event{ev(SignIn, "u-a", "c", t0), ev(SignIn, "u-a", "c", t0)}, t0, 100); len(log) != 2 {
+		t.Fatalf("sign-ins merged: %v", log)
+	}
 	// Repeats inside one batch merge too: one put, no delete of an unstored seq.
 	log, put, del = Append(nil, []*Event{ev(CSRFRefused, "u-a", "c", t0), ev(CSRFRefused, "u-a", "c", t0), ev(CSRFRefused, "u-a", "c", t0)}, t0, 100)
 	if len(log) != 1 || log[0].GetCount() != 3 || len(put) != 1 || len(del) != 0 {
