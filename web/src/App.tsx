@@ -1,5 +1,5 @@
 import { useEffect, useState } from "react";
-import { admin, onAuthChange } from "./api";
+import { accounts, admin, onAuthChange } from "./api";
 import { ErrorBoundary } from "./components/ErrorBoundary";
 import { AppsPage } from "./pages/Apps";
 import { ClusterPage } from "./pages/Cluster";
@@ -9,6 +9,7 @@ import { SessionPage } from "./pages/Session";
 import { SettingsPage } from "./pages/Settings";
 import { SignInPage } from "./pages/SignIn";
 import { AccountPage } from "./pages/Account";
+import { UsersPage } from "./pages/Users";
 import { ResetPage, SignUpPage, VerifyPage } from "./pages/SignUp";
 import { Link, usePath } from "./router";
 import { getTheme, setTheme } from "./theme";
@@ -21,6 +22,7 @@ function route(path: string) {
   if (path === "/cluster") return <ClusterPage />;
   if (path === "/settings") return <SettingsPage />;
   if (path === "/account") return <AccountPage />;
+  if (path === "/users") return <UsersPage />;
   if (path === "/signin") return <SignInPage />;
   return <NotFoundPage path={path} />;
 }
@@ -64,15 +66,37 @@ function useSignedOut(): boolean {
   return out;
 }
 
+/** useIsAdmin says whether the signed-in account is an admin (the Users page's link shows only then; the server decides anyway). */
+function useIsAdmin(signedOut: boolean): boolean {
+  const [admin, setAdmin] = useState(false);
+  useEffect(() => {
+    if (signedOut) {
+      setAdmin(false);
+      return;
+    }
+    let live = true;
+    accounts
+      .getAccount({})
+      .then((r) => live && setAdmin(r.account?.role === "admin"))
+      .catch(() => live && setAdmin(false));
+    return () => {
+      live = false;
+    };
+  }, [signedOut]);
+  return admin;
+}
+
 export function App() {
   const path = usePath();
   const signedOut = useSignedOut();
+  const isAdmin = useIsAdmin(signedOut);
   const nav = [
     { href: "/", label: "New app" },
     { href: "/apps", label: "Apps" },
     { href: "/cluster", label: "Cluster" },
     { href: "/settings", label: "Settings" },
     { href: "/account", label: "Account" },
+    ...(isAdmin ? [{ href: "/users", label: "Users" }] : []),
   ];
   return (
     <>

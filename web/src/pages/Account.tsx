@@ -1,6 +1,8 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { accounts, describe, type Problem } from "../api";
 import { credentialRows, type CredentialRow } from "../account/forms";
+import { auditRows, type AuditRow } from "../account/audit";
+import { AuditList } from "../components/AuditList";
 import { ProblemBox } from "../components/ProblemBox";
 import type { Account } from "../gen/stich/v1/account_pb";
 
@@ -12,12 +14,16 @@ export function AccountPage() {
   const [label, setLabel] = useState("");
   const [newToken, setNewToken] = useState("");
   const [notice, setNotice] = useState("");
+  const [activity, setActivity] = useState<AuditRow[]>([]);
+  const [activityNext, setActivityNext] = useState("");
 
   const load = useCallback(async () => {
     try {
-      const [a, c] = await Promise.all([accounts.getAccount({}), accounts.listCredentials({})]);
+      const [a, c, ev] = await Promise.all([accounts.getAccount({}), accounts.listCredentials({}), accounts.listMyAuditEvents({ pageSize: 20 })]);
       setAccount(a.account ?? null);
       setRows(credentialRows(c.credentials));
+      setActivity(auditRows(ev.events));
+      setActivityNext(ev.nextPageToken);
       setProblem(null);
     } catch (err) {
       setProblem(describe(err, "load the account"));
@@ -35,6 +41,15 @@ export function AccountPage() {
       await load();
     } catch (err) {
       setProblem(describe(err, what));
+    }
+  }
+  async function olderActivity() {
+    try {
+      const ev = await accounts.listMyAuditEvents({ pageSize: 20, pageToken: activityNext });
+      setActivity((old) => [...old, ...auditRows(ev.events)]);
+      setActivityNext(ev.nextPageToken);
+    } catch (err) {
+      setProblem(describe(err, "read the security activity"));
     }
   }
   async function createKey(e: FormEvent) {
@@ -124,6 +139,16 @@ export function AccountPage() {
           Sign out everywhere
         </button>
         {notice && <p role="status">{notice}</p>}
+      </section>
+      <section aria-label="Security activity">
+        <h2>Security activity</h2>
+        <p className="muted">Sign-ins, refused attempts, keys and role changes of this account, newest first (the last 1000 are kept).</p>
+        <AuditList rows={activity} />
+        {activityNext && (
+          <button type="button" className="btn ghost" onClick={olderActivity}>
+            Older activity
+          </button>
+        )}
       </section>
     </div>
   );
