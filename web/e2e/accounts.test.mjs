@@ -78,4 +78,33 @@ describe("accounts", () => {
     assert.equal(await bob.getByTestId("phase").count(), 0, "the other user sees nothing of the app");
     assert.deepEqual(ann.errors.filter((e) => !/401|Unauthorized/.test(e)), []);
   });
+
+  it("the admin sees the users page and another user's sign-in in the audit log", T, async () => {
+    // The node's owner is the admin; ann and bob signed up above.
+    const admin = await newPage(browser, { server });
+    await admin.goto(`${server.url}/apps`);
+    await admin.getByRole("link", { name: "Users" }).click();
+    await admin.getByRole("heading", { name: "Users" }).waitFor();
+    await admin.getByTestId("user-row").filter({ hasText: "ann@example.com" }).waitFor({ timeout: 30_000 });
+    await admin.getByTestId("user-row").filter({ hasText: "bob@example.com" }).waitFor({ timeout: 30_000 });
+    await admin.getByRole("textbox", { name: "Account", exact: true }).fill("ann@example.com");
+    await admin.getByRole("button", { name: "Show" }).click();
+    await admin.getByTestId("audit-event").filter({ hasText: "Signed in" }).filter({ hasText: "ann@example.com" }).first().waitFor({ timeout: 30_000 });
+    await shot(admin, "accounts-admin-users");
+    assert.deepEqual(admin.errors, []);
+
+    // A user sees no Users link, and the page refuses them.
+    const bob = await newPage(browser, { server, signedIn: false });
+    await bob.goto(`${server.url}/signin`);
+    await bob.getByLabel("E-mail").fill("bob@example.com");
+    await bob.getByLabel("Password").fill("another good password");
+    await bob.getByRole("button", { name: "Sign in" }).click();
+    await bob.getByRole("heading", { name: "What should stich build?" }).waitFor();
+    await bob.goto(`${server.url}/account`);
+    await bob.getByRole("heading", { name: "Security activity" }).waitFor();
+    await bob.getByTestId("audit-event").filter({ hasText: "Signed in" }).first().waitFor({ timeout: 30_000 });
+    assert.equal(await bob.getByRole("link", { name: "Users" }).count(), 0, "a user sees no Users link");
+    await bob.goto(`${server.url}/users`);
+    await bob.getByText(/admin role/).first().waitFor();
+  });
 });
