@@ -450,7 +450,7 @@ func (a *accountService) consume(ctx context.Context, proc, token, purpose, pass
 			return err
 		}
 	}
-	_, err = actors.Call[*actorsv1.UserReply](ctx, a.s.rt.Node, actors.KindUser, userID,
+	u, err := actors.Call[*actorsv1.UserReply](ctx, a.s.rt.Node, actors.KindUser, userID,
 		&actorsv1.ConsumeUserToken{Purpose: purpose, Hash: hash, NewPasswordHash: newHash})
 	if actors.IsNotFound(err) {
 		a.s.Audit(ctx, AuditEvent{Kind: audit.CredentialsRefused, Method: purpose + " link", Detail: "a used, expired or mistyped link naming " + userID})
@@ -466,7 +466,7 @@ func (a *accountService) consume(ctx context.Context, proc, token, purpose, pass
 	if purpose == actors.TokenReset {
 		kind = audit.PasswordReset
 	}
-	a.s.Audit(ctx, AuditEvent{Kind: kind, UserID: userID, Method: purpose + " link"})
+	a.s.Audit(ctx, AuditEvent{Kind: kind, UserID: userID, Email: u.GetUser().GetEmail(), Method: purpose + " link"})
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -211,10 +212,24 @@ func TestSecurityEventsAudited(t *testing.T) {
 	_, err = stichv1connect.NewAdminServiceClient(clientAs(t, ts.srv, "eve", auth.RoleUser), ts.url).Leave(ctxT(t), connect.NewRequest(&stichv1.LeaveRequest{}))
 	wantCode(t, err, connect.CodePermissionDenied, "admin")
 	out := logs.String()
-	for _, want := range []string{`"audit":"credentials_refused","client":"127.0.0.1"`, `"audit":"csrf_refused"`, `"audit":"sign_in_refused"`,
-		`"audit":"admin_denied","client":"127.0.0.1","user":"eve"`, `"audit":"key_issued"`} {
+	for _, want := range []string{`"audit":"credentials_refused","client":"127.0.0.1"`, `"audit":"csrf_refused"`, `"audit":"sign_in_failed"`,
+		`"audit":"admin_denied","client":"127.0.0.1","user":"eve"`, `"audit":"key_created"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %s in the log", want)
+		}
+	}
+	// And in the cluster's audit log, durably.
+	flushAudit(t, ts)
+	stored := map[string]bool{}
+	for _, e := range clusterEvents(t, ts, &stichv1.ListAuditEventsRequest{}) {
+		stored[e.GetKind()] = true
+		if strings.Contains(fmt.Sprint(e), strings.Repeat("A", 43)) {
+			t.Errorf("a presented secret was stored: %v", e)
+		}
+	}
+	for _, k := range []string{"credentials_refused", "csrf_refused", "sign_in_failed", "admin_denied", "key_created"} {
+		if !stored[k] {
+			t.Errorf("no %s in the audit log: %v", k, stored)
 		}
 	}
 	if strings.Contains(out, forged) || strings.Contains(out, strings.Repeat("A", 43)) {

@@ -104,7 +104,7 @@ export function UsersPage() {
                 <td>{u.lastSignIn}</td>
                 <td>
                   {u.disabled ? <span className="badge bad">disabled</span> : <span className="badge ok">active</span>}{" "}
-                  {!u.verified && <span className="badge warn">not verified</span>}
+                  {!u.verified && u.email.includes("@") && <span className="badge warn">not verified</span>}
                 </td>
                 <td>
                   {u.email.includes("@") && (
