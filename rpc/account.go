@@ -466,7 +466,11 @@ func (a *accountService) consume(ctx context.Context, proc, token, purpose, pass
 	if purpose == actors.TokenReset {
 		kind = audit.PasswordReset
 	}
-	a.s.Audit(ctx, AuditEvent{Kind: kind, UserID: userID, Email: u.GetUser().GetEmail(), Method: purpose + " link"})
+	ev := AuditEvent{Kind: kind, UserID: userID, Email: u.GetUser().GetEmail(), Method: purpose + " link"}
+	if purpose == actors.TokenReset {
+		ev.Detail = "every browser session ended"
+	}
+	a.s.Audit(ctx, ev)
 	return nil
 }
 
