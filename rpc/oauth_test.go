@@ -7,10 +7,12 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stichdev/stich/actors"
+	"github.com/stichdev/stich/audit"
 	"github.com/stichdev/stich/auth"
 	"github.com/stichdev/stich/auth/oauth"
 	"github.com/stichdev/stich/auth/oauth/oauthtest"
@@ -178,6 +180,19 @@ func TestOAuthSignUpAndSignIn(t *testing.T) {
 	}
 	if n := len(userOf(t, ts, p.UserID).GetAuthMethods()); n != 3 {
 		t.Fatalf("%d linked methods, want 3", n)
+	}
+	// Each sign-in is in the account's audit log with its provider.
+	flushAudit(t, ts)
+	r, err := actors.ListAudit(ctxT(t), ts.rt.Node, p.UserID, &actorsv1.ListAudit{Kinds: []string{audit.SignIn}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var methods []string
+	for _, e := range r.GetEvents() {
+		methods = append(methods, e.GetMethod())
+	}
+	if want := []string{"oauth:oidc", "oauth:google", "oauth:github", "oauth:github"}; !slices.Equal(methods, want) {
+		t.Fatalf("audited sign-ins %v, want %v", methods, want)
 	}
 	// The sign-in page learns which providers are on.
 	st, _, body := newOAuthBrowser(t).get(ts.url + "/auth/providers")
