@@ -55,6 +55,9 @@ var policies = map[string]policy{
 	stichv1connect.AccountServiceSignOutEverywhereProcedure:    policyUser,
 	stichv1connect.AccountServiceCreateInviteProcedure:         policyAdmin,
 	stichv1connect.AccountServiceSetUserRoleProcedure:          policyAdmin,
+	stichv1connect.AccountServiceSetModelKeyProcedure:          policyUser,
+	stichv1connect.AccountServiceClearModelKeyProcedure:        policyUser,
+	stichv1connect.AccountServiceListModelKeysProcedure:        policyUser,
 
 	stichv1connect.SessionServiceCreateSessionProcedure: policyUser,
 	stichv1connect.SessionServiceListSessionsProcedure:  policyUser,

@@ -249,7 +249,13 @@ type UserRecord struct {
 	Tokens []*UserToken `protobuf:"bytes,231,rep,name=tokens,proto3" json:"tokens,omitempty"`
 	// auth_methods are the outside identities (OAuth 2 / OIDC) linked to
 	// the user, one per provider account.
-	AuthMethods   []*AuthMethod `protobuf:"bytes,241,rep,name=auth_methods,json=authMethods,proto3" json:"auth_methods,omitempty"`
+	AuthMethods []*AuthMethod `protobuf:"bytes,241,rep,name=auth_methods,json=authMethods,proto3" json:"auth_methods,omitempty"`
+	// model_key is the user's own OpenAI-compatible model key, sealed under
+	// a node key (package nodekey); unset when the user has none.
+	ModelKey *ModelKeyRecord `protobuf:"bytes,630,opt,name=model_key,json=modelKey,proto3" json:"model_key,omitempty"`
+	// model_spend is what the user's sessions spent on the platform's
+	// models on one UTC day.
+	ModelSpend    *ModelSpend `protobuf:"bytes,631,opt,name=model_spend,json=modelSpend,proto3" json:"model_spend,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -361,6 +367,411 @@ func (x *UserRecord) GetAuthMethods() []*AuthMethod {
 	return nil
 }
 
+func (x *UserRecord) GetModelKey() *ModelKeyRecord {
+	if x != nil {
+		return x.ModelKey
+	}
+	return nil
+}
+
+func (x *UserRecord) GetModelSpend() *ModelSpend {
+	if x != nil {
+		return x.ModelSpend
+	}
+	return nil
+}
+
+// ModelKeyRecord is a user's own model endpoint and key. The key is kept
+// sealed (AES-256-GCM under the node key node_key_id, with the user id as
+// additional data); only its last 4 characters are kept in the clear.
+type ModelKeyRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// base_url is the OpenAI-compatible API root, up to and including /v1.
+	BaseUrl string `protobuf:"bytes,1,opt,name=base_url,json=baseUrl,proto3" json:"base_url,omitempty"`
+	// model is the model id every action uses.
+	Model string `protobuf:"bytes,2,opt,name=model,proto3" json:"model,omitempty"`
+	// node_key_id names the node key that sealed the key.
+	NodeKeyId string `protobuf:"bytes,3,opt,name=node_key_id,json=nodeKeyId,proto3" json:"node_key_id,omitempty"`
+	// sealed is the nonce followed by the AES-GCM ciphertext of the key.
+	Sealed []byte `protobuf:"bytes,4,opt,name=sealed,proto3" json:"sealed,omitempty"`
+	// last4 are the key's last 4 characters (what users are shown).
+	Last4         string                 `protobuf:"bytes,5,opt,name=last4,proto3" json:"last4,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelKeyRecord) Reset() {
+	*x = ModelKeyRecord{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelKeyRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelKeyRecord) ProtoMessage() {}
+
+func (x *ModelKeyRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelKeyRecord.ProtoReflect.Descriptor instead.
+func (*ModelKeyRecord) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ModelKeyRecord) GetBaseUrl() string {
+	if x != nil {
+		return x.BaseUrl
+	}
+	return ""
+}
+
+func (x *ModelKeyRecord) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *ModelKeyRecord) GetNodeKeyId() string {
+	if x != nil {
+		return x.NodeKeyId
+	}
+	return ""
+}
+
+func (x *ModelKeyRecord) GetSealed() []byte {
+	if x != nil {
+		return x.Sealed
+	}
+	return nil
+}
+
+func (x *ModelKeyRecord) GetLast4() string {
+	if x != nil {
+		return x.Last4
+	}
+	return ""
+}
+
+func (x *ModelKeyRecord) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+// ModelSpend is a user's spend on one UTC day.
+type ModelSpend struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// day counts days since 1970-01-01 (UTC).
+	Day int64 `protobuf:"varint,1,opt,name=day,proto3" json:"day,omitempty"`
+	// micro_usd is the spend in millionths of a US dollar.
+	MicroUsd      uint64 `protobuf:"varint,2,opt,name=micro_usd,json=microUsd,proto3" json:"micro_usd,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelSpend) Reset() {
+	*x = ModelSpend{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelSpend) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelSpend) ProtoMessage() {}
+
+func (x *ModelSpend) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelSpend.ProtoReflect.Descriptor instead.
+func (*ModelSpend) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ModelSpend) GetDay() int64 {
+	if x != nil {
+		return x.Day
+	}
+	return 0
+}
+
+func (x *ModelSpend) GetMicroUsd() uint64 {
+	if x != nil {
+		return x.MicroUsd
+	}
+	return 0
+}
+
+// SetModelKey stores (or replaces) the user's sealed model key; NOT_FOUND
+// when the user does not exist.
+type SetModelKey struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           *ModelKeyRecord        `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetModelKey) Reset() {
+	*x = SetModelKey{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetModelKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetModelKey) ProtoMessage() {}
+
+func (x *SetModelKey) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetModelKey.ProtoReflect.Descriptor instead.
+func (*SetModelKey) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SetModelKey) GetKey() *ModelKeyRecord {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+// ClearModelKey removes the user's model key; NOT_FOUND when the user does
+// not exist.
+type ClearModelKey struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClearModelKey) Reset() {
+	*x = ClearModelKey{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClearModelKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClearModelKey) ProtoMessage() {}
+
+func (x *ClearModelKey) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClearModelKey.ProtoReflect.Descriptor instead.
+func (*ClearModelKey) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{6}
+}
+
+// ChargeModelSpend adds micro_usd to the user's spend of day (a charge for
+// an earlier day than the stored one is dropped; a later day starts anew).
+type ChargeModelSpend struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Day           int64                  `protobuf:"varint,1,opt,name=day,proto3" json:"day,omitempty"`
+	MicroUsd      uint64                 `protobuf:"varint,2,opt,name=micro_usd,json=microUsd,proto3" json:"micro_usd,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChargeModelSpend) Reset() {
+	*x = ChargeModelSpend{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChargeModelSpend) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChargeModelSpend) ProtoMessage() {}
+
+func (x *ChargeModelSpend) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChargeModelSpend.ProtoReflect.Descriptor instead.
+func (*ChargeModelSpend) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ChargeModelSpend) GetDay() int64 {
+	if x != nil {
+		return x.Day
+	}
+	return 0
+}
+
+func (x *ChargeModelSpend) GetMicroUsd() uint64 {
+	if x != nil {
+		return x.MicroUsd
+	}
+	return 0
+}
+
+// GetModelSpend reads the user's spend of day and whether the user has a
+// model key of their own.
+type GetModelSpend struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Day           int64                  `protobuf:"varint,1,opt,name=day,proto3" json:"day,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetModelSpend) Reset() {
+	*x = GetModelSpend{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetModelSpend) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetModelSpend) ProtoMessage() {}
+
+func (x *GetModelSpend) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetModelSpend.ProtoReflect.Descriptor instead.
+func (*GetModelSpend) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetModelSpend) GetDay() int64 {
+	if x != nil {
+		return x.Day
+	}
+	return 0
+}
+
+type ModelSpendReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Day           int64                  `protobuf:"varint,1,opt,name=day,proto3" json:"day,omitempty"`
+	MicroUsd      uint64                 `protobuf:"varint,2,opt,name=micro_usd,json=microUsd,proto3" json:"micro_usd,omitempty"`
+	OwnKey        bool                   `protobuf:"varint,3,opt,name=own_key,json=ownKey,proto3" json:"own_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelSpendReply) Reset() {
+	*x = ModelSpendReply{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelSpendReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelSpendReply) ProtoMessage() {}
+
+func (x *ModelSpendReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelSpendReply.ProtoReflect.Descriptor instead.
+func (*ModelSpendReply) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ModelSpendReply) GetDay() int64 {
+	if x != nil {
+		return x.Day
+	}
+	return 0
+}
+
+func (x *ModelSpendReply) GetMicroUsd() uint64 {
+	if x != nil {
+		return x.MicroUsd
+	}
+	return 0
+}
+
+func (x *ModelSpendReply) GetOwnKey() bool {
+	if x != nil {
+		return x.OwnKey
+	}
+	return false
+}
+
 // AuthMethod is an outside identity that signs the user in.
 type AuthMethod struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -379,7 +790,7 @@ type AuthMethod struct {
 
 func (x *AuthMethod) Reset() {
 	*x = AuthMethod{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[3]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -391,7 +802,7 @@ func (x *AuthMethod) String() string {
 func (*AuthMethod) ProtoMessage() {}
 
 func (x *AuthMethod) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[3]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -404,7 +815,7 @@ func (x *AuthMethod) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthMethod.ProtoReflect.Descriptor instead.
 func (*AuthMethod) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{3}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AuthMethod) GetProvider() string {
@@ -451,7 +862,7 @@ type LinkAuthMethod struct {
 
 func (x *LinkAuthMethod) Reset() {
 	*x = LinkAuthMethod{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[4]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -463,7 +874,7 @@ func (x *LinkAuthMethod) String() string {
 func (*LinkAuthMethod) ProtoMessage() {}
 
 func (x *LinkAuthMethod) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[4]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -476,7 +887,7 @@ func (x *LinkAuthMethod) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkAuthMethod.ProtoReflect.Descriptor instead.
 func (*LinkAuthMethod) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{4}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *LinkAuthMethod) GetMethod() *AuthMethod {
@@ -497,7 +908,7 @@ type EnsureUser struct {
 
 func (x *EnsureUser) Reset() {
 	*x = EnsureUser{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[5]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -509,7 +920,7 @@ func (x *EnsureUser) String() string {
 func (*EnsureUser) ProtoMessage() {}
 
 func (x *EnsureUser) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[5]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -522,7 +933,7 @@ func (x *EnsureUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnsureUser.ProtoReflect.Descriptor instead.
 func (*EnsureUser) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{5}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *EnsureUser) GetTemplate() *UserRecord {
@@ -541,7 +952,7 @@ type GetUser struct {
 
 func (x *GetUser) Reset() {
 	*x = GetUser{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[6]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -553,7 +964,7 @@ func (x *GetUser) String() string {
 func (*GetUser) ProtoMessage() {}
 
 func (x *GetUser) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[6]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -566,7 +977,7 @@ func (x *GetUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUser.ProtoReflect.Descriptor instead.
 func (*GetUser) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{6}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{13}
 }
 
 // AddAPIKey stores a new key of the user; NOT_FOUND when the user does not exist.
@@ -579,7 +990,7 @@ type AddAPIKey struct {
 
 func (x *AddAPIKey) Reset() {
 	*x = AddAPIKey{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[7]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -591,7 +1002,7 @@ func (x *AddAPIKey) String() string {
 func (*AddAPIKey) ProtoMessage() {}
 
 func (x *AddAPIKey) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[7]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -604,7 +1015,7 @@ func (x *AddAPIKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAPIKey.ProtoReflect.Descriptor instead.
 func (*AddAPIKey) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{7}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AddAPIKey) GetKey() *APIKeyRecord {
@@ -624,7 +1035,7 @@ type RevokeAPIKey struct {
 
 func (x *RevokeAPIKey) Reset() {
 	*x = RevokeAPIKey{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[8]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -636,7 +1047,7 @@ func (x *RevokeAPIKey) String() string {
 func (*RevokeAPIKey) ProtoMessage() {}
 
 func (x *RevokeAPIKey) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[8]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -649,7 +1060,7 @@ func (x *RevokeAPIKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKey.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKey) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{8}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RevokeAPIKey) GetKeyId() string {
@@ -669,7 +1080,7 @@ type UserReply struct {
 
 func (x *UserReply) Reset() {
 	*x = UserReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[9]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -681,7 +1092,7 @@ func (x *UserReply) String() string {
 func (*UserReply) ProtoMessage() {}
 
 func (x *UserReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[9]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -694,7 +1105,7 @@ func (x *UserReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserReply.ProtoReflect.Descriptor instead.
 func (*UserReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{9}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UserReply) GetUser() *UserRecord {
@@ -716,7 +1127,7 @@ type CheckAPIKey struct {
 
 func (x *CheckAPIKey) Reset() {
 	*x = CheckAPIKey{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[10]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -728,7 +1139,7 @@ func (x *CheckAPIKey) String() string {
 func (*CheckAPIKey) ProtoMessage() {}
 
 func (x *CheckAPIKey) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[10]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -741,7 +1152,7 @@ func (x *CheckAPIKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAPIKey.ProtoReflect.Descriptor instead.
 func (*CheckAPIKey) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{10}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CheckAPIKey) GetKeyId() string {
@@ -771,7 +1182,7 @@ type CheckAPIKeyReply struct {
 
 func (x *CheckAPIKeyReply) Reset() {
 	*x = CheckAPIKeyReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[11]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -783,7 +1194,7 @@ func (x *CheckAPIKeyReply) String() string {
 func (*CheckAPIKeyReply) ProtoMessage() {}
 
 func (x *CheckAPIKeyReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[11]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -796,7 +1207,7 @@ func (x *CheckAPIKeyReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAPIKeyReply.ProtoReflect.Descriptor instead.
 func (*CheckAPIKeyReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{11}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CheckAPIKeyReply) GetValid() bool {
@@ -831,7 +1242,7 @@ type IssueUserToken struct {
 
 func (x *IssueUserToken) Reset() {
 	*x = IssueUserToken{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[12]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -843,7 +1254,7 @@ func (x *IssueUserToken) String() string {
 func (*IssueUserToken) ProtoMessage() {}
 
 func (x *IssueUserToken) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[12]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -856,7 +1267,7 @@ func (x *IssueUserToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueUserToken.ProtoReflect.Descriptor instead.
 func (*IssueUserToken) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{12}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *IssueUserToken) GetToken() *UserToken {
@@ -881,7 +1292,7 @@ type ConsumeUserToken struct {
 
 func (x *ConsumeUserToken) Reset() {
 	*x = ConsumeUserToken{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[13]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -893,7 +1304,7 @@ func (x *ConsumeUserToken) String() string {
 func (*ConsumeUserToken) ProtoMessage() {}
 
 func (x *ConsumeUserToken) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[13]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -906,7 +1317,7 @@ func (x *ConsumeUserToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeUserToken.ProtoReflect.Descriptor instead.
 func (*ConsumeUserToken) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{13}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ConsumeUserToken) GetPurpose() string {
@@ -942,7 +1353,7 @@ type MarkEmailVerified struct {
 
 func (x *MarkEmailVerified) Reset() {
 	*x = MarkEmailVerified{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[14]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -954,7 +1365,7 @@ func (x *MarkEmailVerified) String() string {
 func (*MarkEmailVerified) ProtoMessage() {}
 
 func (x *MarkEmailVerified) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[14]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -967,7 +1378,7 @@ func (x *MarkEmailVerified) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkEmailVerified.ProtoReflect.Descriptor instead.
 func (*MarkEmailVerified) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{14}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{21}
 }
 
 // RevokeBrowserSessions ends every browser session of the user.
@@ -979,7 +1390,7 @@ type RevokeBrowserSessions struct {
 
 func (x *RevokeBrowserSessions) Reset() {
 	*x = RevokeBrowserSessions{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[15]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -991,7 +1402,7 @@ func (x *RevokeBrowserSessions) String() string {
 func (*RevokeBrowserSessions) ProtoMessage() {}
 
 func (x *RevokeBrowserSessions) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[15]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1004,7 +1415,7 @@ func (x *RevokeBrowserSessions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeBrowserSessions.ProtoReflect.Descriptor instead.
 func (*RevokeBrowserSessions) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{15}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{22}
 }
 
 type RevokeBrowserSessionsReply struct {
@@ -1017,7 +1428,7 @@ type RevokeBrowserSessionsReply struct {
 
 func (x *RevokeBrowserSessionsReply) Reset() {
 	*x = RevokeBrowserSessionsReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[16]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1029,7 +1440,7 @@ func (x *RevokeBrowserSessionsReply) String() string {
 func (*RevokeBrowserSessionsReply) ProtoMessage() {}
 
 func (x *RevokeBrowserSessionsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[16]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1042,7 +1453,7 @@ func (x *RevokeBrowserSessionsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeBrowserSessionsReply.ProtoReflect.Descriptor instead.
 func (*RevokeBrowserSessionsReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{16}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RevokeBrowserSessionsReply) GetEnded() uint32 {
@@ -1069,7 +1480,7 @@ type SetUserRole struct {
 
 func (x *SetUserRole) Reset() {
 	*x = SetUserRole{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[17]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1081,7 +1492,7 @@ func (x *SetUserRole) String() string {
 func (*SetUserRole) ProtoMessage() {}
 
 func (x *SetUserRole) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[17]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1094,7 +1505,7 @@ func (x *SetUserRole) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetUserRole.ProtoReflect.Descriptor instead.
 func (*SetUserRole) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{17}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SetUserRole) GetRole() UserRole {
@@ -1114,7 +1525,7 @@ type SetDisplayName struct {
 
 func (x *SetDisplayName) Reset() {
 	*x = SetDisplayName{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[18]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1126,7 +1537,7 @@ func (x *SetDisplayName) String() string {
 func (*SetDisplayName) ProtoMessage() {}
 
 func (x *SetDisplayName) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[18]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1139,7 +1550,7 @@ func (x *SetDisplayName) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDisplayName.ProtoReflect.Descriptor instead.
 func (*SetDisplayName) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{18}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SetDisplayName) GetDisplayName() string {
@@ -1161,7 +1572,7 @@ type InviteRecord struct {
 
 func (x *InviteRecord) Reset() {
 	*x = InviteRecord{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[19]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1173,7 +1584,7 @@ func (x *InviteRecord) String() string {
 func (*InviteRecord) ProtoMessage() {}
 
 func (x *InviteRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[19]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1186,7 +1597,7 @@ func (x *InviteRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteRecord.ProtoReflect.Descriptor instead.
 func (*InviteRecord) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{19}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *InviteRecord) GetExpiresAt() *timestamppb.Timestamp {
@@ -1220,7 +1631,7 @@ type CreateInvite struct {
 
 func (x *CreateInvite) Reset() {
 	*x = CreateInvite{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[20]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1232,7 +1643,7 @@ func (x *CreateInvite) String() string {
 func (*CreateInvite) ProtoMessage() {}
 
 func (x *CreateInvite) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[20]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1245,7 +1656,7 @@ func (x *CreateInvite) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInvite.ProtoReflect.Descriptor instead.
 func (*CreateInvite) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{20}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CreateInvite) GetInvite() *InviteRecord {
@@ -1265,7 +1676,7 @@ type ConsumeInvite struct {
 
 func (x *ConsumeInvite) Reset() {
 	*x = ConsumeInvite{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[21]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1277,7 +1688,7 @@ func (x *ConsumeInvite) String() string {
 func (*ConsumeInvite) ProtoMessage() {}
 
 func (x *ConsumeInvite) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[21]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1290,7 +1701,7 @@ func (x *ConsumeInvite) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeInvite.ProtoReflect.Descriptor instead.
 func (*ConsumeInvite) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{21}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{28}
 }
 
 type InviteReply struct {
@@ -1302,7 +1713,7 @@ type InviteReply struct {
 
 func (x *InviteReply) Reset() {
 	*x = InviteReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[22]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1314,7 +1725,7 @@ func (x *InviteReply) String() string {
 func (*InviteReply) ProtoMessage() {}
 
 func (x *InviteReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[22]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1327,7 +1738,7 @@ func (x *InviteReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteReply.ProtoReflect.Descriptor instead.
 func (*InviteReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{22}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *InviteReply) GetInvite() *InviteRecord {
@@ -1348,7 +1759,7 @@ type ClaimEmail struct {
 
 func (x *ClaimEmail) Reset() {
 	*x = ClaimEmail{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[23]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1360,7 +1771,7 @@ func (x *ClaimEmail) String() string {
 func (*ClaimEmail) ProtoMessage() {}
 
 func (x *ClaimEmail) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[23]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1373,7 +1784,7 @@ func (x *ClaimEmail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimEmail.ProtoReflect.Descriptor instead.
 func (*ClaimEmail) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{23}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ClaimEmail) GetUserId() string {
@@ -1395,7 +1806,7 @@ type DirectoryReply struct {
 
 func (x *DirectoryReply) Reset() {
 	*x = DirectoryReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[24]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1407,7 +1818,7 @@ func (x *DirectoryReply) String() string {
 func (*DirectoryReply) ProtoMessage() {}
 
 func (x *DirectoryReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[24]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1420,7 +1831,7 @@ func (x *DirectoryReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DirectoryReply.ProtoReflect.Descriptor instead.
 func (*DirectoryReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{24}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DirectoryReply) GetUserId() string {
@@ -1446,7 +1857,7 @@ type LookupEmail struct {
 
 func (x *LookupEmail) Reset() {
 	*x = LookupEmail{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[25]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1458,7 +1869,7 @@ func (x *LookupEmail) String() string {
 func (*LookupEmail) ProtoMessage() {}
 
 func (x *LookupEmail) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[25]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1471,7 +1882,7 @@ func (x *LookupEmail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupEmail.ProtoReflect.Descriptor instead.
 func (*LookupEmail) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{25}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{32}
 }
 
 // ReleaseEmail frees the e-mail if user_id holds it.
@@ -1484,7 +1895,7 @@ type ReleaseEmail struct {
 
 func (x *ReleaseEmail) Reset() {
 	*x = ReleaseEmail{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[26]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1496,7 +1907,7 @@ func (x *ReleaseEmail) String() string {
 func (*ReleaseEmail) ProtoMessage() {}
 
 func (x *ReleaseEmail) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[26]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1509,7 +1920,7 @@ func (x *ReleaseEmail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseEmail.ProtoReflect.Descriptor instead.
 func (*ReleaseEmail) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{26}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ReleaseEmail) GetUserId() string {
@@ -1537,7 +1948,7 @@ const file_stich_actors_v1_user_proto_rawDesc = "" +
 	"\apurpose\x18\x01 \x01(\tR\apurpose\x12\x12\n" +
 	"\x04hash\x18\x02 \x01(\tR\x04hash\x129\n" +
 	"\n" +
-	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xd0\x03\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xce\x04\n" +
 	"\n" +
 	"UserRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
@@ -1551,7 +1962,34 @@ const file_stich_actors_v1_user_proto_rawDesc = "" +
 	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12&\n" +
 	"\x0eemail_verified\x18\xe6\x01 \x01(\bR\remailVerified\x123\n" +
 	"\x06tokens\x18\xe7\x01 \x03(\v2\x1a.stich.actors.v1.UserTokenR\x06tokens\x12?\n" +
-	"\fauth_methods\x18\xf1\x01 \x03(\v2\x1b.stich.actors.v1.AuthMethodR\vauthMethods\"\x91\x01\n" +
+	"\fauth_methods\x18\xf1\x01 \x03(\v2\x1b.stich.actors.v1.AuthMethodR\vauthMethods\x12=\n" +
+	"\tmodel_key\x18\xf6\x04 \x01(\v2\x1f.stich.actors.v1.ModelKeyRecordR\bmodelKey\x12=\n" +
+	"\vmodel_spend\x18\xf7\x04 \x01(\v2\x1b.stich.actors.v1.ModelSpendR\n" +
+	"modelSpend\"\xca\x01\n" +
+	"\x0eModelKeyRecord\x12\x19\n" +
+	"\bbase_url\x18\x01 \x01(\tR\abaseUrl\x12\x14\n" +
+	"\x05model\x18\x02 \x01(\tR\x05model\x12\x1e\n" +
+	"\vnode_key_id\x18\x03 \x01(\tR\tnodeKeyId\x12\x16\n" +
+	"\x06sealed\x18\x04 \x01(\fR\x06sealed\x12\x14\n" +
+	"\x05last4\x18\x05 \x01(\tR\x05last4\x129\n" +
+	"\n" +
+	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\";\n" +
+	"\n" +
+	"ModelSpend\x12\x10\n" +
+	"\x03day\x18\x01 \x01(\x03R\x03day\x12\x1b\n" +
+	"\tmicro_usd\x18\x02 \x01(\x04R\bmicroUsd\"@\n" +
+	"\vSetModelKey\x121\n" +
+	"\x03key\x18\x01 \x01(\v2\x1f.stich.actors.v1.ModelKeyRecordR\x03key\"\x0f\n" +
+	"\rClearModelKey\"A\n" +
+	"\x10ChargeModelSpend\x12\x10\n" +
+	"\x03day\x18\x01 \x01(\x03R\x03day\x12\x1b\n" +
+	"\tmicro_usd\x18\x02 \x01(\x04R\bmicroUsd\"!\n" +
+	"\rGetModelSpend\x12\x10\n" +
+	"\x03day\x18\x01 \x01(\x03R\x03day\"Y\n" +
+	"\x0fModelSpendReply\x12\x10\n" +
+	"\x03day\x18\x01 \x01(\x03R\x03day\x12\x1b\n" +
+	"\tmicro_usd\x18\x02 \x01(\x04R\bmicroUsd\x12\x17\n" +
+	"\aown_key\x18\x03 \x01(\bR\x06ownKey\"\x91\x01\n" +
 	"\n" +
 	"AuthMethod\x12\x1a\n" +
 	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x18\n" +
@@ -1630,64 +2068,75 @@ func file_stich_actors_v1_user_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_actors_v1_user_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stich_actors_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_stich_actors_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_stich_actors_v1_user_proto_goTypes = []any{
 	(UserRole)(0),                      // 0: stich.actors.v1.UserRole
 	(*APIKeyRecord)(nil),               // 1: stich.actors.v1.APIKeyRecord
 	(*UserToken)(nil),                  // 2: stich.actors.v1.UserToken
 	(*UserRecord)(nil),                 // 3: stich.actors.v1.UserRecord
-	(*AuthMethod)(nil),                 // 4: stich.actors.v1.AuthMethod
-	(*LinkAuthMethod)(nil),             // 5: stich.actors.v1.LinkAuthMethod
-	(*EnsureUser)(nil),                 // 6: stich.actors.v1.EnsureUser
-	(*GetUser)(nil),                    // 7: stich.actors.v1.GetUser
-	(*AddAPIKey)(nil),                  // 8: stich.actors.v1.AddAPIKey
-	(*RevokeAPIKey)(nil),               // 9: stich.actors.v1.RevokeAPIKey
-	(*UserReply)(nil),                  // 10: stich.actors.v1.UserReply
-	(*CheckAPIKey)(nil),                // 11: stich.actors.v1.CheckAPIKey
-	(*CheckAPIKeyReply)(nil),           // 12: stich.actors.v1.CheckAPIKeyReply
-	(*IssueUserToken)(nil),             // 13: stich.actors.v1.IssueUserToken
-	(*ConsumeUserToken)(nil),           // 14: stich.actors.v1.ConsumeUserToken
-	(*MarkEmailVerified)(nil),          // 15: stich.actors.v1.MarkEmailVerified
-	(*RevokeBrowserSessions)(nil),      // 16: stich.actors.v1.RevokeBrowserSessions
-	(*RevokeBrowserSessionsReply)(nil), // 17: stich.actors.v1.RevokeBrowserSessionsReply
-	(*SetUserRole)(nil),                // 18: stich.actors.v1.SetUserRole
-	(*SetDisplayName)(nil),             // 19: stich.actors.v1.SetDisplayName
-	(*InviteRecord)(nil),               // 20: stich.actors.v1.InviteRecord
-	(*CreateInvite)(nil),               // 21: stich.actors.v1.CreateInvite
-	(*ConsumeInvite)(nil),              // 22: stich.actors.v1.ConsumeInvite
-	(*InviteReply)(nil),                // 23: stich.actors.v1.InviteReply
-	(*ClaimEmail)(nil),                 // 24: stich.actors.v1.ClaimEmail
-	(*DirectoryReply)(nil),             // 25: stich.actors.v1.DirectoryReply
-	(*LookupEmail)(nil),                // 26: stich.actors.v1.LookupEmail
-	(*ReleaseEmail)(nil),               // 27: stich.actors.v1.ReleaseEmail
-	(*timestamppb.Timestamp)(nil),      // 28: google.protobuf.Timestamp
+	(*ModelKeyRecord)(nil),             // 4: stich.actors.v1.ModelKeyRecord
+	(*ModelSpend)(nil),                 // 5: stich.actors.v1.ModelSpend
+	(*SetModelKey)(nil),                // 6: stich.actors.v1.SetModelKey
+	(*ClearModelKey)(nil),              // 7: stich.actors.v1.ClearModelKey
+	(*ChargeModelSpend)(nil),           // 8: stich.actors.v1.ChargeModelSpend
+	(*GetModelSpend)(nil),              // 9: stich.actors.v1.GetModelSpend
+	(*ModelSpendReply)(nil),            // 10: stich.actors.v1.ModelSpendReply
+	(*AuthMethod)(nil),                 // 11: stich.actors.v1.AuthMethod
+	(*LinkAuthMethod)(nil),             // 12: stich.actors.v1.LinkAuthMethod
+	(*EnsureUser)(nil),                 // 13: stich.actors.v1.EnsureUser
+	(*GetUser)(nil),                    // 14: stich.actors.v1.GetUser
+	(*AddAPIKey)(nil),                  // 15: stich.actors.v1.AddAPIKey
+	(*RevokeAPIKey)(nil),               // 16: stich.actors.v1.RevokeAPIKey
+	(*UserReply)(nil),                  // 17: stich.actors.v1.UserReply
+	(*CheckAPIKey)(nil),                // 18: stich.actors.v1.CheckAPIKey
+	(*CheckAPIKeyReply)(nil),           // 19: stich.actors.v1.CheckAPIKeyReply
+	(*IssueUserToken)(nil),             // 20: stich.actors.v1.IssueUserToken
+	(*ConsumeUserToken)(nil),           // 21: stich.actors.v1.ConsumeUserToken
+	(*MarkEmailVerified)(nil),          // 22: stich.actors.v1.MarkEmailVerified
+	(*RevokeBrowserSessions)(nil),      // 23: stich.actors.v1.RevokeBrowserSessions
+	(*RevokeBrowserSessionsReply)(nil), // 24: stich.actors.v1.RevokeBrowserSessionsReply
+	(*SetUserRole)(nil),                // 25: stich.actors.v1.SetUserRole
+	(*SetDisplayName)(nil),             // 26: stich.actors.v1.SetDisplayName
+	(*InviteRecord)(nil),               // 27: stich.actors.v1.InviteRecord
+	(*CreateInvite)(nil),               // 28: stich.actors.v1.CreateInvite
+	(*ConsumeInvite)(nil),              // 29: stich.actors.v1.ConsumeInvite
+	(*InviteReply)(nil),                // 30: stich.actors.v1.InviteReply
+	(*ClaimEmail)(nil),                 // 31: stich.actors.v1.ClaimEmail
+	(*DirectoryReply)(nil),             // 32: stich.actors.v1.DirectoryReply
+	(*LookupEmail)(nil),                // 33: stich.actors.v1.LookupEmail
+	(*ReleaseEmail)(nil),               // 34: stich.actors.v1.ReleaseEmail
+	(*timestamppb.Timestamp)(nil),      // 35: google.protobuf.Timestamp
 }
 var file_stich_actors_v1_user_proto_depIdxs = []int32{
-	28, // 0: stich.actors.v1.APIKeyRecord.created_at:type_name -> google.protobuf.Timestamp
-	28, // 1: stich.actors.v1.APIKeyRecord.expires_at:type_name -> google.protobuf.Timestamp
-	28, // 2: stich.actors.v1.UserToken.expires_at:type_name -> google.protobuf.Timestamp
+	35, // 0: stich.actors.v1.APIKeyRecord.created_at:type_name -> google.protobuf.Timestamp
+	35, // 1: stich.actors.v1.APIKeyRecord.expires_at:type_name -> google.protobuf.Timestamp
+	35, // 2: stich.actors.v1.UserToken.expires_at:type_name -> google.protobuf.Timestamp
 	0,  // 3: stich.actors.v1.UserRecord.role:type_name -> stich.actors.v1.UserRole
 	1,  // 4: stich.actors.v1.UserRecord.api_keys:type_name -> stich.actors.v1.APIKeyRecord
-	28, // 5: stich.actors.v1.UserRecord.created_at:type_name -> google.protobuf.Timestamp
+	35, // 5: stich.actors.v1.UserRecord.created_at:type_name -> google.protobuf.Timestamp
 	2,  // 6: stich.actors.v1.UserRecord.tokens:type_name -> stich.actors.v1.UserToken
-	4,  // 7: stich.actors.v1.UserRecord.auth_methods:type_name -> stich.actors.v1.AuthMethod
-	28, // 8: stich.actors.v1.AuthMethod.linked_at:type_name -> google.protobuf.Timestamp
-	4,  // 9: stich.actors.v1.LinkAuthMethod.method:type_name -> stich.actors.v1.AuthMethod
-	3,  // 10: stich.actors.v1.EnsureUser.template:type_name -> stich.actors.v1.UserRecord
-	1,  // 11: stich.actors.v1.AddAPIKey.key:type_name -> stich.actors.v1.APIKeyRecord
-	3,  // 12: stich.actors.v1.UserReply.user:type_name -> stich.actors.v1.UserRecord
-	0,  // 13: stich.actors.v1.CheckAPIKeyReply.role:type_name -> stich.actors.v1.UserRole
-	2,  // 14: stich.actors.v1.IssueUserToken.token:type_name -> stich.actors.v1.UserToken
-	3,  // 15: stich.actors.v1.RevokeBrowserSessionsReply.user:type_name -> stich.actors.v1.UserRecord
-	0,  // 16: stich.actors.v1.SetUserRole.role:type_name -> stich.actors.v1.UserRole
-	28, // 17: stich.actors.v1.InviteRecord.expires_at:type_name -> google.protobuf.Timestamp
-	20, // 18: stich.actors.v1.CreateInvite.invite:type_name -> stich.actors.v1.InviteRecord
-	20, // 19: stich.actors.v1.InviteReply.invite:type_name -> stich.actors.v1.InviteRecord
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	11, // 7: stich.actors.v1.UserRecord.auth_methods:type_name -> stich.actors.v1.AuthMethod
+	4,  // 8: stich.actors.v1.UserRecord.model_key:type_name -> stich.actors.v1.ModelKeyRecord
+	5,  // 9: stich.actors.v1.UserRecord.model_spend:type_name -> stich.actors.v1.ModelSpend
+	35, // 10: stich.actors.v1.ModelKeyRecord.created_at:type_name -> google.protobuf.Timestamp
+	4,  // 11: stich.actors.v1.SetModelKey.key:type_name -> stich.actors.v1.ModelKeyRecord
+	35, // 12: stich.actors.v1.AuthMethod.linked_at:type_name -> google.protobuf.Timestamp
+	11, // 13: stich.actors.v1.LinkAuthMethod.method:type_name -> stich.actors.v1.AuthMethod
+	3,  // 14: stich.actors.v1.EnsureUser.template:type_name -> stich.actors.v1.UserRecord
+	1,  // 15: stich.actors.v1.AddAPIKey.key:type_name -> stich.actors.v1.APIKeyRecord
+	3,  // 16: stich.actors.v1.UserReply.user:type_name -> stich.actors.v1.UserRecord
+	0,  // 17: stich.actors.v1.CheckAPIKeyReply.role:type_name -> stich.actors.v1.UserRole
+	2,  // 18: stich.actors.v1.IssueUserToken.token:type_name -> stich.actors.v1.UserToken
+	3,  // 19: stich.actors.v1.RevokeBrowserSessionsReply.user:type_name -> stich.actors.v1.UserRecord
+	0,  // 20: stich.actors.v1.SetUserRole.role:type_name -> stich.actors.v1.UserRole
+	35, // 21: stich.actors.v1.InviteRecord.expires_at:type_name -> google.protobuf.Timestamp
+	27, // 22: stich.actors.v1.CreateInvite.invite:type_name -> stich.actors.v1.InviteRecord
+	27, // 23: stich.actors.v1.InviteReply.invite:type_name -> stich.actors.v1.InviteRecord
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_stich_actors_v1_user_proto_init() }
@@ -1701,7 +2150,7 @@ func file_stich_actors_v1_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_actors_v1_user_proto_rawDesc), len(file_stich_actors_v1_user_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   27,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -70,6 +70,15 @@ const (
 	// AccountServiceSetUserRoleProcedure is the fully-qualified name of the AccountService's
 	// SetUserRole RPC.
 	AccountServiceSetUserRoleProcedure = "/stich.v1.AccountService/SetUserRole"
+	// AccountServiceSetModelKeyProcedure is the fully-qualified name of the AccountService's
+	// SetModelKey RPC.
+	AccountServiceSetModelKeyProcedure = "/stich.v1.AccountService/SetModelKey"
+	// AccountServiceClearModelKeyProcedure is the fully-qualified name of the AccountService's
+	// ClearModelKey RPC.
+	AccountServiceClearModelKeyProcedure = "/stich.v1.AccountService/ClearModelKey"
+	// AccountServiceListModelKeysProcedure is the fully-qualified name of the AccountService's
+	// ListModelKeys RPC.
+	AccountServiceListModelKeysProcedure = "/stich.v1.AccountService/ListModelKeys"
 )
 
 // AccountServiceClient is a client for the stich.v1.AccountService service.
@@ -113,6 +122,18 @@ type AccountServiceClient interface {
 	CreateInvite(context.Context, *connect.Request[v1.CreateInviteRequest]) (*connect.Response[v1.CreateInviteResponse], error)
 	// SetUserRole (admin) makes the account of an e-mail an admin or a user.
 	SetUserRole(context.Context, *connect.Request[v1.SetUserRoleRequest]) (*connect.Response[v1.SetUserRoleResponse], error)
+	// SetModelKey stores the caller's own OpenAI-compatible model key (base
+	// URL, key, model), sealed at rest under the node key; the caller's
+	// sessions then call that endpoint, and are exempt from the platform's
+	// daily model budget. Replaces a key set before. FAILED_PRECONDITION
+	// when the node has no node key (stich serve --node-key-file).
+	SetModelKey(context.Context, *connect.Request[v1.SetModelKeyRequest]) (*connect.Response[v1.SetModelKeyResponse], error)
+	// ClearModelKey removes the caller's model key (the platform's models
+	// and budget apply again).
+	ClearModelKey(context.Context, *connect.Request[v1.ClearModelKeyRequest]) (*connect.Response[v1.ClearModelKeyResponse], error)
+	// ListModelKeys lists the caller's model keys (never more of a key than
+	// its last 4 characters) and today's model budget.
+	ListModelKeys(context.Context, *connect.Request[v1.ListModelKeysRequest]) (*connect.Response[v1.ListModelKeysResponse], error)
 }
 
 // NewAccountServiceClient constructs a client for the stich.v1.AccountService service. By default,
@@ -206,6 +227,25 @@ func NewAccountServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(accountServiceMethods.ByName("SetUserRole")),
 			connect.WithClientOptions(opts...),
 		),
+		setModelKey: connect.NewClient[v1.SetModelKeyRequest, v1.SetModelKeyResponse](
+			httpClient,
+			baseURL+AccountServiceSetModelKeyProcedure,
+			connect.WithSchema(accountServiceMethods.ByName("SetModelKey")),
+			connect.WithClientOptions(opts...),
+		),
+		clearModelKey: connect.NewClient[v1.ClearModelKeyRequest, v1.ClearModelKeyResponse](
+			httpClient,
+			baseURL+AccountServiceClearModelKeyProcedure,
+			connect.WithSchema(accountServiceMethods.ByName("ClearModelKey")),
+			connect.WithClientOptions(opts...),
+		),
+		listModelKeys: connect.NewClient[v1.ListModelKeysRequest, v1.ListModelKeysResponse](
+			httpClient,
+			baseURL+AccountServiceListModelKeysProcedure,
+			connect.WithSchema(accountServiceMethods.ByName("ListModelKeys")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -224,6 +264,9 @@ type accountServiceClient struct {
 	signOutEverywhere    *connect.Client[v1.SignOutEverywhereRequest, v1.SignOutEverywhereResponse]
 	createInvite         *connect.Client[v1.CreateInviteRequest, v1.CreateInviteResponse]
 	setUserRole          *connect.Client[v1.SetUserRoleRequest, v1.SetUserRoleResponse]
+	setModelKey          *connect.Client[v1.SetModelKeyRequest, v1.SetModelKeyResponse]
+	clearModelKey        *connect.Client[v1.ClearModelKeyRequest, v1.ClearModelKeyResponse]
+	listModelKeys        *connect.Client[v1.ListModelKeysRequest, v1.ListModelKeysResponse]
 }
 
 // SignUp calls stich.v1.AccountService.SignUp.
@@ -291,6 +334,21 @@ func (c *accountServiceClient) SetUserRole(ctx context.Context, req *connect.Req
 	return c.setUserRole.CallUnary(ctx, req)
 }
 
+// SetModelKey calls stich.v1.AccountService.SetModelKey.
+func (c *accountServiceClient) SetModelKey(ctx context.Context, req *connect.Request[v1.SetModelKeyRequest]) (*connect.Response[v1.SetModelKeyResponse], error) {
+	return c.setModelKey.CallUnary(ctx, req)
+}
+
+// ClearModelKey calls stich.v1.AccountService.ClearModelKey.
+func (c *accountServiceClient) ClearModelKey(ctx context.Context, req *connect.Request[v1.ClearModelKeyRequest]) (*connect.Response[v1.ClearModelKeyResponse], error) {
+	return c.clearModelKey.CallUnary(ctx, req)
+}
+
+// ListModelKeys calls stich.v1.AccountService.ListModelKeys.
+func (c *accountServiceClient) ListModelKeys(ctx context.Context, req *connect.Request[v1.ListModelKeysRequest]) (*connect.Response[v1.ListModelKeysResponse], error) {
+	return c.listModelKeys.CallUnary(ctx, req)
+}
+
 // AccountServiceHandler is an implementation of the stich.v1.AccountService service.
 type AccountServiceHandler interface {
 	// SignUp makes an account (--auth multi) and e-mails a verification link.
@@ -332,6 +390,18 @@ type AccountServiceHandler interface {
 	CreateInvite(context.Context, *connect.Request[v1.CreateInviteRequest]) (*connect.Response[v1.CreateInviteResponse], error)
 	// SetUserRole (admin) makes the account of an e-mail an admin or a user.
 	SetUserRole(context.Context, *connect.Request[v1.SetUserRoleRequest]) (*connect.Response[v1.SetUserRoleResponse], error)
+	// SetModelKey stores the caller's own OpenAI-compatible model key (base
+	// URL, key, model), sealed at rest under the node key; the caller's
+	// sessions then call that endpoint, and are exempt from the platform's
+	// daily model budget. Replaces a key set before. FAILED_PRECONDITION
+	// when the node has no node key (stich serve --node-key-file).
+	SetModelKey(context.Context, *connect.Request[v1.SetModelKeyRequest]) (*connect.Response[v1.SetModelKeyResponse], error)
+	// ClearModelKey removes the caller's model key (the platform's models
+	// and budget apply again).
+	ClearModelKey(context.Context, *connect.Request[v1.ClearModelKeyRequest]) (*connect.Response[v1.ClearModelKeyResponse], error)
+	// ListModelKeys lists the caller's model keys (never more of a key than
+	// its last 4 characters) and today's model budget.
+	ListModelKeys(context.Context, *connect.Request[v1.ListModelKeysRequest]) (*connect.Response[v1.ListModelKeysResponse], error)
 }
 
 // NewAccountServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -421,6 +491,25 @@ func NewAccountServiceHandler(svc AccountServiceHandler, opts ...connect.Handler
 		connect.WithSchema(accountServiceMethods.ByName("SetUserRole")),
 		connect.WithHandlerOptions(opts...),
 	)
+	accountServiceSetModelKeyHandler := connect.NewUnaryHandler(
+		AccountServiceSetModelKeyProcedure,
+		svc.SetModelKey,
+		connect.WithSchema(accountServiceMethods.ByName("SetModelKey")),
+		connect.WithHandlerOptions(opts...),
+	)
+	accountServiceClearModelKeyHandler := connect.NewUnaryHandler(
+		AccountServiceClearModelKeyProcedure,
+		svc.ClearModelKey,
+		connect.WithSchema(accountServiceMethods.ByName("ClearModelKey")),
+		connect.WithHandlerOptions(opts...),
+	)
+	accountServiceListModelKeysHandler := connect.NewUnaryHandler(
+		AccountServiceListModelKeysProcedure,
+		svc.ListModelKeys,
+		connect.WithSchema(accountServiceMethods.ByName("ListModelKeys")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/stich.v1.AccountService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AccountServiceSignUpProcedure:
@@ -449,6 +538,12 @@ func NewAccountServiceHandler(svc AccountServiceHandler, opts ...connect.Handler
 			accountServiceCreateInviteHandler.ServeHTTP(w, r)
 		case AccountServiceSetUserRoleProcedure:
 			accountServiceSetUserRoleHandler.ServeHTTP(w, r)
+		case AccountServiceSetModelKeyProcedure:
+			accountServiceSetModelKeyHandler.ServeHTTP(w, r)
+		case AccountServiceClearModelKeyProcedure:
+			accountServiceClearModelKeyHandler.ServeHTTP(w, r)
+		case AccountServiceListModelKeysProcedure:
+			accountServiceListModelKeysHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -508,4 +603,16 @@ func (UnimplementedAccountServiceHandler) CreateInvite(context.Context, *connect
 
 func (UnimplementedAccountServiceHandler) SetUserRole(context.Context, *connect.Request[v1.SetUserRoleRequest]) (*connect.Response[v1.SetUserRoleResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.AccountService.SetUserRole is not implemented"))
+}
+
+func (UnimplementedAccountServiceHandler) SetModelKey(context.Context, *connect.Request[v1.SetModelKeyRequest]) (*connect.Response[v1.SetModelKeyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.AccountService.SetModelKey is not implemented"))
+}
+
+func (UnimplementedAccountServiceHandler) ClearModelKey(context.Context, *connect.Request[v1.ClearModelKeyRequest]) (*connect.Response[v1.ClearModelKeyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.AccountService.ClearModelKey is not implemented"))
+}
+
+func (UnimplementedAccountServiceHandler) ListModelKeys(context.Context, *connect.Request[v1.ListModelKeysRequest]) (*connect.Response[v1.ListModelKeysResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.AccountService.ListModelKeys is not implemented"))
 }
