@@ -55,6 +55,14 @@ func MicroUSD(usd float64) uint64 {
 	return uint64(math.Round(usd * 1e6))
 }
 
+// BudgetNow is the clock of budgets: which UTC day a charge counts in.
+func (rt *Runtime) BudgetNow() time.Time {
+	if rt.cfg.BudgetClock != nil {
+		return rt.cfg.BudgetClock()
+	}
+	return rt.cfg.Now()
+}
+
 // DailyModelBudgetUSD is the node's daily model budget per user (0:
 // unlimited).
 func (rt *Runtime) DailyModelBudgetUSD() float64 { return rt.cfg.DailyModelBudgetUSD }
@@ -84,7 +92,7 @@ func (rt *Runtime) OpenModelKey(userID string, k *actorsv1.ModelKeyRecord) (OwnM
 
 // BudgetError refuses model work past the owner's daily budget.
 func (rt *Runtime) budgetError(spent uint64) *Error {
-	now := rt.cfg.Now()
+	now := rt.BudgetNow()
 	reset := NextReset(now)
 	in := reset.Sub(now).Round(time.Minute)
 	return &Error{Code: actorsv1.ErrorCode_ERROR_CODE_RESOURCE_EXHAUSTED, RetryAfter: reset.Sub(now),
@@ -97,7 +105,7 @@ func (rt *Runtime) budgetError(spent uint64) *Error {
 // until the budget resets) when the budget is used up. A user without a
 // grain (the owner of a node before any sign-in) has spent nothing.
 func (rt *Runtime) CheckModelBudget(ctx context.Context, userID string) (*actorsv1.ModelSpendReply, error) {
-	day := Day(rt.cfg.Now())
+	day := Day(rt.BudgetNow())
 	r, err := Call[*actorsv1.ModelSpendReply](ctx, rt.Node, KindUser, userID, &actorsv1.GetModelSpend{Day: day})
 	switch {
 	case IsNotFound(err):
@@ -123,7 +131,7 @@ func (rt *Runtime) chargeModelSpend(userID string, usd float64) {
 	if micro == 0 {
 		return
 	}
-	day := Day(rt.cfg.Now())
+	day := Day(rt.BudgetNow())
 	rt.goBackground(func(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
@@ -154,7 +162,7 @@ func (rt *Runtime) stepProvider(ctx context.Context, owner string, prov codegen.
 		return p, true, nil
 	}
 	spent := uint64(0)
-	if sp := u.GetModelSpend(); sp.GetDay() == Day(rt.cfg.Now()) {
+	if sp := u.GetModelSpend(); sp.GetDay() == Day(rt.BudgetNow()) {
 		spent = sp.GetMicroUsd()
 	}
 	if rt.overBudget(spent) {

@@ -88,6 +88,9 @@ type Config struct {
 	// platform's models per UTC day, in US dollars; 0 is unlimited. Users
 	// with their own model key are exempt.
 	DailyModelBudgetUSD float64
+	// BudgetClock, if set, decides the UTC day of budgets instead of Now
+	// (tests pin the day without moving alarms).
+	BudgetClock func() time.Time
 	// BuildLimit bounds the builds of each user's apps (phase checks,
 	// checks after edits, preview rebuilds); a zero Limit disables it.
 	BuildLimit ratelimit.Rule

@@ -82,7 +82,7 @@ func (a *accountService) ListModelKeys(ctx context.Context, req *connect.Request
 	if err != nil {
 		return nil, a.fail(ctx, "ListModelKeys", err)
 	}
-	now := a.s.auth.now()
+	now := a.s.rt.BudgetNow()
 	res := &stichv1.ListModelKeysResponse{Budget: &stichv1.ModelBudget{
 		DailyUsd: a.s.rt.DailyModelBudgetUSD(), ResetsAt: timestamppb.New(actors.NextReset(now)), Exempt: u.GetModelKey() != nil}}
 	if sp := u.GetModelSpend(); sp.GetDay() == actors.Day(now) {

@@ -193,6 +193,10 @@ func TestRoleTable(t *testing.T) {
 		stichv1connect.AccountServiceSignOutEverywhereProcedure: anyUser,
 		stichv1connect.AccountServiceCreateInviteProcedure:      adminOnlyRow(`{}`, "ok"),
 		stichv1connect.AccountServiceSetUserRoleProcedure:       adminOnlyRow(`{"email":"nobody@example.com","role":"admin"}`, nf),
+		stichv1connect.AccountServiceSetModelKeyProcedure: {body: `{"baseUrl":"https://models.example/v1","apiKey":"sk-test-0123456789","model":"m-1"}`,
+			anon: unauth, other: "ok", owner: "ok", admin: "ok"},
+		stichv1connect.AccountServiceClearModelKeyProcedure: anyUser,
+		stichv1connect.AccountServiceListModelKeysProcedure: anyUser,
 
 		stichv1connect.AdminServiceGetServerInfoProcedure:    anyUser,
 		stichv1connect.AdminServiceGetClusterStatusProcedure: adminOnlyRow(`{}`, "ok"),
