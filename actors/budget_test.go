@@ -13,11 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stichdev/stich/appbuild"
 	"github.com/stichdev/stich/codegen"
 	"github.com/stichdev/stich/internal/testutil"
 	"github.com/stichdev/stich/nodekey"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
+	"github.com/stichdev/stich/ratelimit"
 )
 
 // costly is the fake provider whose blueprint costs usd.
@@ -282,5 +284,43 @@ func TestModelKeySealedAtRestAndRotated(t *testing.T) {
 	rt = start(testRing(t, "k2"))
 	if _, err := rt.OpenModelKey("u-alice", user(rt).GetModelKey()); !errors.Is(err, nodekey.ErrWrongKey) {
 		t.Fatalf("other key under the same id: %v", err)
+	}
+}
+
+// Builds count against the owner's build limit: with the bucket full, a
+// phase's check is refused before it reaches the sandbox, and the session
+// says why (and completes without a preview).
+func TestBuildLimitPerOwner(t *testing.T) {
+	rule := ratelimit.Rule{Limit: 1, Window: 24 * time.Hour}
+	// NB: the zero appbuild.Config: a build that got past the limit would
+	// fail in the sandbox with another message.
+	rt := startRuntimeConfig(t, "", newFake(), Config{BuildLimit: rule, Builds: &appbuild.Config{}})
+	// Another user's builds do not count.
+	if err := takeBuild(ctxT(t), rt.Node, rule, "u-bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := takeBuild(ctxT(t), rt.Node, rule, "u-alice"); err != nil {
+		t.Fatal(err)
+	}
+	err := takeBuild(ctxT(t), rt.Node, rule, "u-alice")
+	if err == nil || !strings.Contains(err.Error(), "too many builds of your apps (window limit, stich serve --build-limit); retry in 2") {
+		t.Fatalf("second build: %v", err)
+	}
+	if _, err := EnsureUser(ctxT(t), rt.Node, "u-alice", &actorsv1.UserRecord{}); err != nil {
+		t.Fatal(err)
+	}
+	id := createFor(t, rt, "u-alice")
+	evs := watchAll(t, rt, id, 0)
+	refused := 0
+	for _, ev := range evs {
+		if l := ev.GetLog(); l != nil && strings.Contains(l.GetText(), "too many builds of your apps") {
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Fatalf("no phase check was refused by the build limit: %v", kinds(evs))
+	}
+	if s := snapshot(t, rt, id); s.GetPhase() != stichv1.Phase_PHASE_COMPLETED {
+		t.Fatalf("session %v %s", s.GetPhase(), s.GetError())
 	}
 }
