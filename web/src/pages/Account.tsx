@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { accounts, describe, type Problem } from "../api";
 import { credentialRows, type CredentialRow } from "../account/forms";
+import { ModelKeysSection } from "../account/ModelKeys";
 import { ProblemBox } from "../components/ProblemBox";
 import type { Account } from "../gen/stich/v1/account_pb";
 
@@ -108,6 +109,7 @@ export function AccountPage() {
           </div>
         )}
       </section>
+      <ModelKeysSection />
       <section>
         <h2>Sign out everywhere</h2>
         <p className="muted">Ends every browser session of this account, this one included. API keys keep working.</p>
