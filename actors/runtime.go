@@ -18,9 +18,11 @@ import (
 	"github.com/stichdev/stich/appbuild"
 	"github.com/stichdev/stich/cluster"
 	"github.com/stichdev/stich/codegen"
+	"github.com/stichdev/stich/nodekey"
 	"github.com/stichdev/stich/pipeline"
 	"github.com/stichdev/stich/preview"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
+	"github.com/stichdev/stich/ratelimit"
 	"github.com/stichdev/stich/runcheck"
 )
 
@@ -76,6 +78,22 @@ type Config struct {
 	// Quota bounds each session's storage (see [pipeline.Quota]); the
 	// zero value bounds nothing. stich serve sets it from its flags.
 	Quota pipeline.Quota
+	// NodeKeys seal users' own model keys at rest (actors/budget.go); nil
+	// turns own model keys off.
+	NodeKeys *nodekey.Ring
+	// OwnKeyProvider makes the provider a session runs on when its owner
+	// has a model key of their own; nil ignores own keys.
+	OwnKeyProvider func(OwnModelKey) (codegen.Provider, error)
+	// DailyModelBudgetUSD bounds what each user's sessions spend on the
+	// platform's models per UTC day, in US dollars; 0 is unlimited. Users
+	// with their own model key are exempt.
+	DailyModelBudgetUSD float64
+	// BudgetClock, if set, decides the UTC day of budgets instead of Now
+	// (tests pin the day without moving alarms).
+	BudgetClock func() time.Time
+	// BuildLimit bounds the builds of each user's apps (phase checks,
+	// checks after edits, preview rebuilds); a zero Limit disables it.
+	BuildLimit ratelimit.Rule
 }
 
 // Runtime is a started node with stich's grain kinds.
@@ -84,6 +102,7 @@ type Runtime struct {
 	Node *cluster.Node
 	log  *slog.Logger
 	hubs hubs
+	own  ownProviders
 
 	// Background work of grains that must not block a mailbox (reports
 	// to the apps index): tracked, cancelled and awaited by Shutdown.

@@ -17,6 +17,7 @@ import (
 	"github.com/stichdev/stich/preview"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
+	"github.com/stichdev/stich/ratelimit"
 	"github.com/stichdev/stich/runcheck"
 	"github.com/stichdev/stich/sandbox"
 )
@@ -248,14 +249,15 @@ func (g *sandboxGrain) maybeRebuild(ctx actor.Context) {
 		return
 	}
 	g.rebuildAt = time.Now()
-	node, id := g.rt.Node, g.ref.Identity
+	node, id, rule := g.rt.Node, g.ref.Identity, g.rt.cfg.BuildLimit
 	g.startCheck(ctx, nil, nil, 0, false, func(ctx context.Context) (map[string]string, error) {
-		return sessionFiles(ctx, node, id)
+		return sessionFiles(ctx, node, id, rule)
 	})
 }
 
-// sessionFiles reads a session's current files.
-func sessionFiles(ctx context.Context, n *cluster.Node, id string) (map[string]string, error) {
+// sessionFiles reads a session's current files for a rebuild of its
+// preview, counted against its owner's build limit (rule).
+func sessionFiles(ctx context.Context, n *cluster.Node, id string, rule ratelimit.Rule) (map[string]string, error) {
 	cctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	list, err := Call[*actorsv1.ListFilesReply](cctx, n, KindSession, id, &actorsv1.ListFiles{Caller: NodeCaller()})
@@ -264,6 +266,9 @@ func sessionFiles(ctx context.Context, n *cluster.Node, id string) (map[string]s
 	}
 	if len(list.GetFiles()) == 0 {
 		return nil, errors.New("the app has no files yet")
+	}
+	if err := takeBuild(cctx, n, rule, list.GetOwner()); err != nil {
+		return nil, err
 	}
 	files := make(map[string]string, len(list.GetFiles()))
 	for _, f := range list.GetFiles() {

@@ -444,7 +444,7 @@ func (g *sessionGrain) onRequest(ctx actor.Context, msg any) {
 			ctx.Respond(&actorsv1.ListFilesReply{Files: pipeline.Files(rec)})
 			return
 		}
-		ctx.Respond(&actorsv1.ListFilesReply{Files: pipeline.CurrentFiles(st)})
+		ctx.Respond(&actorsv1.ListFilesReply{Files: pipeline.CurrentFiles(st), Owner: cmp.Or(st.Owner, LocalOwner)})
 	case *actorsv1.ReadFile:
 		g.onReadFile(ctx, m)
 	case *actorsv1.DeleteSession:

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -95,19 +96,38 @@ func (g *sessionGrain) runStep(ctx actor.Context, spec *pipeline.StepSpec) {
 	wctx = codegen.ContextWithLog(wctx, func(text string) {
 		system.Root.Send(self, pipeline.Work{Run: run, Kind: pipeline.WorkLog, Data: text})
 	})
-	wctx = codegen.ContextWithUsage(wctx, func(action, model string, u codegen.Usage) {
-		system.Root.Send(self, pipeline.Usage{Action: action, Model: model, Usage: u})
-	})
 	em := &sink{system: system, self: self, run: run}
+	owner := cmp.Or(st.Owner, LocalOwner)
 	var check pipeline.CheckFunc
 	if g.rt.cfg.Builds != nil {
-		node, id := g.rt.Node, st.Id
+		node, id, rule := g.rt.Node, st.Id, g.rt.cfg.BuildLimit
 		check = func(ctx context.Context, files map[string]string) *actorsv1.SandboxCheckReply {
+			if err := takeBuild(ctx, node, rule, owner); err != nil {
+				return &actorsv1.SandboxCheckReply{Error: err.Error()}
+			}
 			return checkInSandbox(ctx, node, id, files, self, run, false)
 		}
 	}
+	rt := g.rt
 	g.work = j
 	j.start(func() {
+		// The owner's own key, or the platform's provider within the
+		// owner's budget (actors/budget.go).
+		cctx, cancel := context.WithTimeout(wctx, 30*time.Second)
+		prov, own, err := rt.stepProvider(cctx, owner, prov)
+		cancel()
+		if err != nil {
+			if wctx.Err() == nil {
+				system.Root.Send(self, pipeline.Result{Run: run, Err: err})
+			}
+			return
+		}
+		wctx := codegen.ContextWithUsage(wctx, func(action, model string, u codegen.Usage) {
+			if !own {
+				rt.chargeModelSpend(owner, u.CostUSD)
+			}
+			system.Root.Send(self, pipeline.Usage{Action: action, Model: model, Usage: u})
+		})
 		res := spec.Run(wctx, prov, files, em, check)
 		if wctx.Err() != nil {
 			return // stopped: the grain no longer waits for this result
@@ -129,8 +149,14 @@ func (g *sessionGrain) runIdleCheck(ctx actor.Context, run uint64) {
 	j := newJob()
 	g.idle = j
 	system, self, node, id := ctx.ActorSystem(), ctx.Self(), g.rt.Node, g.s.Session.Id
+	owner, rule := cmp.Or(g.s.Session.Owner, LocalOwner), g.rt.cfg.BuildLimit
 	j.start(func() {
-		reply := checkInSandbox(j.ctx, node, id, files, self, run, true)
+		var reply *actorsv1.SandboxCheckReply
+		if err := takeBuild(j.ctx, node, rule, owner); err != nil {
+			reply = &actorsv1.SandboxCheckReply{Error: err.Error()}
+		} else {
+			reply = checkInSandbox(j.ctx, node, id, files, self, run, true)
+		}
 		if j.ctx.Err() == nil {
 			system.Root.Send(self, pipeline.IdleCheckDone{Run: run, Reply: reply})
 		}

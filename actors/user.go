@@ -105,6 +105,7 @@ func (g *userGrain) load() error {
 	if rec.GetId() != "" {
 		g.reportUser(rec) // accounts made before the index appear once used
 	}
+	g.reseal()
 	return nil
 }
 
@@ -310,6 +311,57 @@ func (g *userGrain) handle(msg proto.Message) proto.Message {
 			return err
 		}
 		return &actorsv1.UserReply{User: next}
+	case *actorsv1.SetModelKey:
+		if !exists {
+			return g.notFound()
+		}
+		k := m.GetKey()
+		if k.GetBaseUrl() == "" || k.GetModel() == "" || k.GetNodeKeyId() == "" || len(k.GetSealed()) == 0 {
+			return grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "a model key needs a base URL, a model and a sealed key")
+		}
+		next := proto.Clone(g.rec).(*actorsv1.UserRecord)
+		next.ModelKey = proto.Clone(k).(*actorsv1.ModelKeyRecord)
+		next.ModelKey.CreatedAt = timestamppb.New(g.rt.cfg.Now())
+		if err := g.save(next); err != nil {
+			return err
+		}
+		return &actorsv1.UserReply{User: next}
+	case *actorsv1.ClearModelKey:
+		if !exists {
+			return g.notFound()
+		}
+		if g.rec.GetModelKey() == nil {
+			return &actorsv1.UserReply{User: g.rec}
+		}
+		next := proto.Clone(g.rec).(*actorsv1.UserRecord)
+		next.ModelKey = nil
+		if err := g.save(next); err != nil {
+			return err
+		}
+		return &actorsv1.UserReply{User: next}
+	case *actorsv1.GetModelSpend:
+		if !exists {
+			return g.notFound()
+		}
+		return g.spendReply(m.GetDay())
+	case *actorsv1.ChargeModelSpend:
+		if !exists {
+			return g.notFound()
+		}
+		sp := g.rec.GetModelSpend()
+		if m.GetMicroUsd() == 0 || m.GetDay() < sp.GetDay() {
+			// Nothing to add, or a late charge of a day already over.
+			return g.spendReply(m.GetDay())
+		}
+		next := proto.Clone(g.rec).(*actorsv1.UserRecord)
+		if m.GetDay() > sp.GetDay() {
+			next.ModelSpend = &actorsv1.ModelSpend{Day: m.GetDay()}
+		}
+		next.ModelSpend.MicroUsd += m.GetMicroUsd()
+		if err := g.save(next); err != nil {
+			return err
+		}
+		return g.spendReply(m.GetDay())
 	case *actorsv1.SetDisplayName:
 		if !exists {
 			return g.notFound()
@@ -323,6 +375,48 @@ func (g *userGrain) handle(msg proto.Message) proto.Message {
 	}
 	return grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "user grain does not handle %T", msg)
 }
+
+// spendReply is the user's spend on day (0 when the stored spend is of
+// another day).
+func (g *userGrain) spendReply(day int64) *actorsv1.ModelSpendReply {
+	r := &actorsv1.ModelSpendReply{Day: day, OwnKey: g.rec.GetModelKey() != nil}
+	if sp := g.rec.GetModelSpend(); sp.GetDay() == day {
+		r.MicroUsd = sp.GetMicroUsd()
+	}
+	return r
+}
+
+// reseal seals the user's model key again under the node's current key
+// when an older one sealed it (after a rotation of --node-key-file). A
+// key that does not open is left as it is: the session that needs it
+// reports why.
+func (g *userGrain) reseal() {
+	ring, k := g.rt.cfg.NodeKeys, g.rec.GetModelKey()
+	if ring == nil || k == nil || k.GetNodeKeyId() == ring.Current() {
+		return
+	}
+	plain, err := ring.Open(k.GetNodeKeyId(), k.GetSealed(), ModelKeyAD(g.rec.GetId()))
+	if err != nil {
+		g.rt.log.Warn("model key not re-sealed", "user", g.ref.Identity, "err", err)
+		return
+	}
+	id, sealed, err := ring.Seal(plain, ModelKeyAD(g.rec.GetId()))
+	if err != nil {
+		g.rt.log.Warn("model key not re-sealed", "user", g.ref.Identity, "err", err)
+		return
+	}
+	next := proto.Clone(g.rec).(*actorsv1.UserRecord)
+	next.ModelKey.NodeKeyId, next.ModelKey.Sealed = id, sealed
+	if err := g.save(next); err != nil {
+		g.rt.log.Warn("model key not re-sealed", "user", g.ref.Identity, "err", err.GetMessage())
+		return
+	}
+	g.rt.log.Info("model key re-sealed under the current node key", "user", g.ref.Identity, "from", k.GetNodeKeyId(), "to", id)
+}
+
+// ModelKeyAD is the additional data a user's model key is sealed with: a
+// sealed key copied to another user does not open.
+func ModelKeyAD(userID string) []byte { return []byte("stich model key\x00" + userID) }
 
 // maxAuthMethods bounds the outside identities linked to one user.
 const maxAuthMethods = 20

@@ -56,7 +56,9 @@ const (
 	AdminDenied        = "admin_denied"        // a user called an admin procedure
 	VisibilityChanged  = "visibility_changed"  // an app became private, unlisted or public
 	AppDeleted         = "app_deleted"         // an app (session) was deleted
-	RateLimited        = "rate_limited"        // sign-in attempts or e-mails over their limit
+	RateLimited        = "rate_limited"        // sign-in attempts, e-mails or a user's requests over their limit
+	ModelKeySet        = "model_key_set"       // a user stored their own model key
+	ModelKeyCleared    = "model_key_cleared"   // a user removed their own model key
 )
 
 // Log bounds.

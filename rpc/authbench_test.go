@@ -2,13 +2,18 @@ package rpc
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 
 	"github.com/stichdev/stich/actors"
+	"github.com/stichdev/stich/auth"
+	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
 	"github.com/stichdev/stich/ratelimit"
@@ -61,5 +66,54 @@ func BenchmarkGetSessionAuth(b *testing.B) {
 		// A plain h2c client: no key is sent.
 		plain := &http.Client{Transport: &http.Transport{Protocols: protocols}}
 		get(b, stichv1connect.NewSessionServiceClient(plain, "http://"+ln.Addr().String()))
+	})
+}
+
+// BenchmarkSignIn measures e-mail and password sign-in through the whole
+// edge (the two rate-limit buckets, the directory and user grains, one
+// argon2id verification with [auth.DefaultPasswordParams], the browser
+// session's write) and reports its p50 in ms (stich-p50-ms). Reference:
+// one bare auth.VerifyPassword with the same parameters (ref-p50-ms), the
+// floor any sign-in pays.
+func BenchmarkSignIn(b *testing.B) {
+	lots := ratelimit.Rule{Limit: 1_000_000, Window: time.Minute}
+	ts := newTestServerRPC(b, ratelimit.Rule{}, 0, nil, slog.New(slog.DiscardHandler), func(c *Config) {
+		c.Accounts = AccountsConfig{Mode: "multi", Mailer: &mailbox{}, Password: auth.DefaultPasswordParams, SignInPerIP: lots, SignInPerEmail: lots}
+	})
+	const email, password = "bench@example.com", "a long enough password"
+	hash, err := auth.HashPassword(password, auth.DefaultPasswordParams)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, _, err := actors.CreateAccount(context.Background(), ts.rt.Node, email, &actorsv1.UserRecord{
+		Role: actorsv1.UserRole_USER_ROLE_USER, PasswordHash: hash, EmailVerified: true}); err != nil {
+		b.Fatal(err)
+	}
+	p50 := func(ds []time.Duration) float64 {
+		slices.Sort(ds)
+		return float64(ds[len(ds)/2]) / 1e6
+	}
+	var stich, ref []time.Duration
+	b.Run("stich", func(b *testing.B) {
+		c := stichv1connect.NewAccountServiceClient(http.DefaultClient, ts.url)
+		req := connect.NewRequest(&stichv1.SignInRequest{Email: email, Password: password})
+		for b.Loop() {
+			start := time.Now()
+			if _, err := c.SignIn(context.Background(), req); err != nil {
+				b.Fatal(err)
+			}
+			stich = append(stich, time.Since(start))
+		}
+		b.ReportMetric(p50(stich), "stich-p50-ms")
+	})
+	b.Run("reference", func(b *testing.B) {
+		for b.Loop() {
+			start := time.Now()
+			if err := auth.VerifyPassword(password, hash); err != nil {
+				b.Fatal(err)
+			}
+			ref = append(ref, time.Since(start))
+		}
+		b.ReportMetric(p50(ref), "ref-p50-ms")
 	})
 }

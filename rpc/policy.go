@@ -60,6 +60,9 @@ var policies = map[string]policy{
 	stichv1connect.AccountServiceListAuditEventsProcedure:      policyAdmin,
 	stichv1connect.AccountServiceListUsersProcedure:            policyAdmin,
 	stichv1connect.AccountServiceSetUserDisabledProcedure:      policyAdmin,
+	stichv1connect.AccountServiceSetModelKeyProcedure:          policyUser,
+	stichv1connect.AccountServiceClearModelKeyProcedure:        policyUser,
+	stichv1connect.AccountServiceListModelKeysProcedure:        policyUser,
 
 	stichv1connect.SessionServiceCreateSessionProcedure: policyUser,
 	stichv1connect.SessionServiceListSessionsProcedure:  policyUser,

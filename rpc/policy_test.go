@@ -199,6 +199,10 @@ func TestRoleTable(t *testing.T) {
 		// An account that does not exist (disabling a real one would change
 		// the other rows).
 		stichv1connect.AccountServiceSetUserDisabledProcedure: adminOnlyRow(`{"userId":"nobody","disabled":true}`, nf),
+		stichv1connect.AccountServiceSetModelKeyProcedure: {body: `{"baseUrl":"https://models.example/v1","apiKey":"sk-test-0123456789","model":"m-1"}`,
+			anon: unauth, other: "ok", owner: "ok", admin: "ok"},
+		stichv1connect.AccountServiceClearModelKeyProcedure: anyUser,
+		stichv1connect.AccountServiceListModelKeysProcedure: anyUser,
 
 		stichv1connect.AdminServiceGetServerInfoProcedure:    anyUser,
 		stichv1connect.AdminServiceGetClusterStatusProcedure: adminOnlyRow(`{}`, "ok"),

@@ -33,9 +33,12 @@ type Config struct {
 	// Listener, if set, is used instead of listening on Addr (so a caller
 	// can learn the bound address before the server exists).
 	Listener net.Listener
-	// CreateLimit limits CreateSession per client IP; a zero Limit disables
+	// CreateLimit limits CreateSession per user; a zero Limit disables
 	// it.
 	CreateLimit ratelimit.Rule
+	// MessageLimit and SaveLimit limit SendMessage and SaveFile per user
+	// (rpc/limits.go); a zero Limit disables one.
+	MessageLimit, SaveLimit ratelimit.Rule
 	// Logger receives request logs. Default slog.Default().
 	Logger *slog.Logger
 	// Version is reported on the index page.
@@ -67,7 +70,12 @@ type Config struct {
 	OAuth OAuthConfig
 }
 
-// DefaultCreateLimit allows a client IP 30 new sessions a minute, 10 in any
+// UserLimits are the per-user limits of the session service.
+type UserLimits struct {
+	Create, Message, Save ratelimit.Rule
+}
+
+// DefaultCreateLimit allows a user 30 new sessions a minute, 10 in any
 // 10 s, and 1000 a day.
 func DefaultCreateLimit() ratelimit.Rule {
 	return ratelimit.Rule{Limit: 30, Window: time.Minute, BurstLimit: 10, BurstWindow: 10 * time.Second, DailyLimit: 1000}
@@ -99,9 +107,14 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.CreateLimit.Limit > 0 {
-		if err := cfg.CreateLimit.Validate(); err != nil {
-			return nil, fmt.Errorf("rpc: create limit: %w", err)
+	for _, l := range []struct {
+		name string
+		rule ratelimit.Rule
+	}{{"create", cfg.CreateLimit}, {"message", cfg.MessageLimit}, {"save", cfg.SaveLimit}} {
+		if l.rule.Limit > 0 {
+			if err := l.rule.Validate(); err != nil {
+				return nil, fmt.Errorf("rpc: %s limit: %w", l.name, err)
+			}
 		}
 	}
 	val, err := newValidator()
@@ -134,7 +147,8 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	// Routes that need a caller go through s.auth.wrap (rpc/auth.go); the
 	// UI's files, health, reflection and the sign-in link do not.
 	sessionPath, sessionHandler := stichv1connect.NewSessionServiceHandler(&sessionService{
-		rt: rt, log: s.log, createLimit: cfg.CreateLimit, shutdown: s.shutdown,
+		rt: rt, log: s.log, shutdown: s.shutdown,
+		limits: UserLimits{Create: cfg.CreateLimit, Message: cfg.MessageLimit, Save: cfg.SaveLimit},
 	}, opts...)
 	mux.Handle(sessionPath, s.auth.wrap(sessionHandler))
 	adminPath, adminHandler := stichv1connect.NewAdminServiceHandler(&adminService{rt: rt, onLeave: cfg.OnLeave, cfg: &s.cfg, log: s.log}, opts...)

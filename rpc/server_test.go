@@ -73,7 +73,7 @@ func newTestServerRPC(t testing.TB, limit ratelimit.Rule, chunkDelay time.Durati
 	if tune != nil {
 		tune(&cfg)
 	}
-	return newTestServerRuntime(t, limit, log, actors.Config{Cluster: cfg,
+	return newTestServerRuntime(t, limit, log, actors.Config{Cluster: cfg, NodeKeys: testNodeKeys(t),
 		Providers: map[string]codegen.Provider{"scaffold": codegen.Scaffold{ChunkDelay: chunkDelay}}}, tuneRPC)
 }
 

@@ -14,7 +14,6 @@ import (
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
-	"github.com/stichdev/stich/ratelimit"
 )
 
 // callTimeout bounds each unary grain call made by a handler.
@@ -30,9 +29,9 @@ const compressMinBytes = 8 << 10
 
 // sessionService implements stich.v1.SessionService on top of the grains.
 type sessionService struct {
-	rt          *actors.Runtime
-	log         *slog.Logger
-	createLimit ratelimit.Rule
+	rt     *actors.Runtime
+	log    *slog.Logger
+	limits UserLimits
 	// shutdown is done when the server begins shutting down; Watch streams
 	// then end with Unavailable so clients reconnect elsewhere.
 	shutdown context.Context
@@ -48,19 +47,11 @@ func (s *sessionService) CreateSession(ctx context.Context, req *connect.Request
 	const proc = "CreateSession"
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	if s.createLimit.Limit > 0 {
-		ip := ClientAddr(ctx)
-		key := "create:ip:" + ip
-		d, err := actors.Call[*actorsv1.RateLimitReply](ctx, s.rt.Node, actors.KindRateLimit, key,
-			&actorsv1.RateLimitCheck{Rule: s.createLimit.Proto(), Cost: 1})
-		if err != nil {
-			return nil, s.fail(ctx, proc, err)
-		}
-		if !d.GetAllowed() {
-			after := time.Duration(d.GetRetryAfterMs()) * time.Millisecond
-			return nil, retryable(connect.NewError(connect.CodeResourceExhausted,
-				fmt.Errorf("too many sessions created from %s (%s limit); retry in %s", ip, d.GetLimitedBy(), after.Round(time.Second))), after)
-		}
+	if err := userLimit(ctx, s.rt, s.log, "create", s.limits.Create, "sessions created"); err != nil {
+		return nil, s.fail(ctx, proc, err)
+	}
+	if _, err := s.rt.CheckModelBudget(ctx, owner(ctx)); err != nil {
+		return nil, s.fail(ctx, proc, err)
 	}
 	if p := req.Msg.GetOptions().GetProvider(); p != "" {
 		if _, ok := s.rt.Provider(p); !ok {
@@ -113,6 +104,12 @@ func (s *sessionService) Watch(ctx context.Context, req *connect.Request[stichv1
 func (s *sessionService) SendMessage(ctx context.Context, req *connect.Request[stichv1.SendMessageRequest]) (*connect.Response[stichv1.SendMessageResponse], error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
+	if err := userLimit(ctx, s.rt, s.log, "message", s.limits.Message, "messages sent"); err != nil {
+		return nil, s.fail(ctx, "SendMessage", err)
+	}
+	if _, err := s.rt.CheckModelBudget(ctx, owner(ctx)); err != nil {
+		return nil, s.fail(ctx, "SendMessage", err)
+	}
 	r, err := actors.Call[*actorsv1.PostMessageReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.PostMessage{Caller: callerOf(ctx), Text: req.Msg.GetText(), IdempotencyKey: req.Msg.GetIdempotencyKey()})
 	if err != nil {
 		return nil, s.fail(ctx, "SendMessage", err)
@@ -214,6 +211,9 @@ func (s *sessionService) Rollback(ctx context.Context, req *connect.Request[stic
 func (s *sessionService) SaveFile(ctx context.Context, req *connect.Request[stichv1.SaveFileRequest]) (*connect.Response[stichv1.SaveFileResponse], error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
+	if err := userLimit(ctx, s.rt, s.log, "save", s.limits.Save, "file saves"); err != nil {
+		return nil, s.fail(ctx, "SaveFile", err)
+	}
 	r, err := actors.Call[*actorsv1.SaveFileReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(),
 		&actorsv1.SaveFile{Caller: callerOf(ctx), Path: req.Msg.GetPath(), Content: req.Msg.GetContent(), BaseSha256: req.Msg.GetBaseSha256()})
 	if err != nil {

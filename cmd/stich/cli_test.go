@@ -124,6 +124,9 @@ func TestServeBadFlagsCreateNothing(t *testing.T) {
 		{[]string{"--scaffold-chunk-delay", "-1s"}, "--scaffold-chunk-delay"},
 		{[]string{"--sandbox", "elsewhere"}, "--sandbox"},
 		{[]string{"--create-limit", "-1"}, "--create-limit"},
+		{[]string{"--message-limit", "-1"}, "--message-limit"},
+		{[]string{"--daily-model-budget", "-2"}, "--daily-model-budget"},
+		{[]string{"--node-key-file", "/nonexistent/node.key"}, "--node-key-file"},
 	} {
 		code, _, errs := runCLI(t, append([]string{"serve"}, c.args...)...)
 		if code != exitUsage || !strings.Contains(errs, c.msg) {
@@ -132,5 +135,35 @@ func TestServeBadFlagsCreateNothing(t *testing.T) {
 		if ents, err := os.ReadDir(cwd); err != nil || len(ents) > 0 {
 			t.Fatalf("serve %v left %v in its folder (%v)", c.args, ents, err)
 		}
+	}
+}
+
+// stich nodekey new makes a 0600 key file and rotates it: the new key
+// first, the older kept; serve reads it, and refuses a file others can
+// read.
+func TestNodeKeyNewAndRotate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "node.key")
+	for _, id := range []string{"first", "second"} {
+		if code, out, errs := runCLI(t, "nodekey", "new", path, "--id", id); code != 0 || !strings.Contains(out, id) {
+			t.Fatalf("nodekey new %s: %d %q %q", id, code, out, errs)
+		}
+	}
+	if code, _, errs := runCLI(t, "nodekey", "new", path, "--id", "first"); code != exitUsage || !strings.Contains(errs, "already has a key") {
+		t.Fatalf("duplicate id: %d %q", code, errs)
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v %v", st.Mode(), err)
+	}
+	f := &budgetFlags{nodeKeyFile: path}
+	r, err := f.ring()
+	if err != nil || strings.Join(r.IDs(), ",") != "second,first" {
+		t.Fatalf("ring %v %v", r, err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.ring(); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("world-readable key file: %v", err)
 	}
 }

@@ -26,7 +26,7 @@ type member struct {
 
 func startMember(t *testing.T, name, data, join string, extra ...string) *member {
 	t.Helper()
-	args := []string{"--node-name", name, "--gossip-addr", "127.0.0.1:0", "--scaffold-chunk-delay", "4ms", "--create-limit", "0"}
+	args := []string{"--node-name", name, "--gossip-addr", "127.0.0.1:0", "--scaffold-chunk-delay", "4ms", "--create-limit", "0", "--message-limit", "0", "--build-limit", "0"}
 	if join != "" {
 		args = append(args, "--join", join)
 	}

@@ -124,7 +124,7 @@ func (c *nemesisCluster) faultEnds(n *nemesisNode) {
 func (c *nemesisCluster) args(n *nemesisNode, join bool) []string {
 	args := []string{"--node-name", n.name, "--http", c.lab.addr(n.i) + ":8080",
 		"--gossip-addr", c.lab.addr(n.i) + ":7946", "--actor-addr", c.lab.addr(n.i) + ":0",
-		"--gossip-profile", nemesisProfile(), "--scaffold-chunk-delay", "3ms", "--create-limit", "0", "--shutdown-grace", "5s"}
+		"--gossip-profile", nemesisProfile(), "--scaffold-chunk-delay", "3ms", "--create-limit", "0", "--message-limit", "0", "--build-limit", "0", "--shutdown-grace", "5s"}
 	if join {
 		var peers []string
 		for _, o := range c.nodes {

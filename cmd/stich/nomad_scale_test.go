@@ -44,7 +44,7 @@ func TestNomadScaleDownLosesNothing(t *testing.T) {
 	job, err := nomad.StichJob{
 		Driver: "raw_exec", Command: stichBin, Count: 2, NoHostVolume: true,
 		ExtraArgs: []string{"--gossip-profile", "local", "--sandbox", "off", "--log-format", "json",
-			"--scaffold-chunk-delay", "40ms", "--create-limit", "0"},
+			"--scaffold-chunk-delay", "40ms", "--create-limit", "0", "--message-limit", "0", "--build-limit", "0"},
 	}.Job()
 	if err != nil {
 		t.Fatal(err)

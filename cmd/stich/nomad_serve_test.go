@@ -30,7 +30,7 @@ func TestServeRoutesToNomadModelServers(t *testing.T) {
 		host, port := splitURL(t, m)
 		srv.RegisterService(nomad.ServiceInference, "inference-vllm", host, port, []string{"model=gpt-test", "engine=vllm"}, nil)
 	}
-	n := startNode(t, t.TempDir(), "--nomad-models", "--nomad-addr", srv.URL, "--model", "gpt-test", "--create-limit", "0")
+	n := startNode(t, t.TempDir(), "--nomad-models", "--nomad-addr", srv.URL, "--model", "gpt-test", "--create-limit", "0", "--message-limit", "0", "--build-limit", "0")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	sessions := stichv1connect.NewSessionServiceClient(apiHTTP, n.url)

@@ -137,7 +137,7 @@ func TestPartitionMinorityCannotWrite(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		args := []string{"--node-name", fmt.Sprintf("n%d", i), "--http", lab.addr(i) + ":8080",
 			"--gossip-addr", lab.addr(i) + ":7946", "--actor-addr", lab.addr(i) + ":0",
-			"--gossip-profile", "local", "--scaffold-chunk-delay", "2ms", "--create-limit", "0"}
+			"--gossip-profile", "local", "--scaffold-chunk-delay", "2ms", "--create-limit", "0", "--message-limit", "0", "--build-limit", "0"}
 		args = append(args, tlsFlags(fmt.Sprintf("n%d", i))...)
 		if seed != "" {
 			args = append(args, "--join", seed)

@@ -61,6 +61,7 @@ type serveFlags struct {
 	nomadModels    nomadModelFlags
 	sandbox        sandboxFlags
 	edge           edgeFlags
+	budgets        budgetFlags
 	oauth          oauthFlags
 	// embedded marks the private node of `stich generate`: its owner key
 	// stays in this process (no key file, no sign-in link).
@@ -121,8 +122,9 @@ generations resume when the node starts again.`,
 	fl.IntVar(&f.replication, "replication-factor", 3, "copies of each durable grain's storage kept on the members next in placement order (odd, 1-7); writes wait for a majority, so 3 survives one node; a lone node keeps one copy at no cost. 1 disables replication: a crashed node's grains wait for it")
 	fl.DurationVar(&f.forgetAfter, "forget-failed-after", 0, "forget a member that has been failed (gone without leaving) this long, as 'stich cluster forget' does, e.g. 24h; 0 never. Must exceed any network partition to ride out: past it, each side forgets the other (docs/replication.md)")
 	fl.DurationVar(&f.passivateAfter, "passivate-after", 5*time.Minute, "how long an idle grain stays in memory")
-	fl.IntVar(&f.createLimit, "create-limit", 30, "sessions a client IP may create per minute (0 disables the limit)")
-	fl.IntVar(&f.createDaily, "create-daily-limit", 1000, "sessions a client IP may create per 24 h (0 disables)")
+	fl.IntVar(&f.createLimit, "create-limit", 30, "sessions a user may create per minute, a third of them in any 10 s; refused with resource_exhausted and the retry delay (0 disables the limit)")
+	fl.IntVar(&f.createDaily, "create-daily-limit", 1000, "sessions a user may create per 24 h (0 disables)")
+	f.budgets.register(fl)
 	fl.DurationVar(&f.shutdownGrace, "shutdown-grace", 20*time.Second, "how long a graceful shutdown may take")
 	f.models.register(fl)
 	f.nomadModels.register(fl)
@@ -224,6 +226,7 @@ func (f *serveFlags) nodeConfig(log *slog.Logger) (cluster.Config, error) {
 		errs = append(errs, errors.New("--create-limit and --create-daily-limit must not be negative"))
 	}
 	errs = append(errs, f.sandbox.validate()...)
+	errs = append(errs, f.budgets.validate()...)
 	if _, err := f.edge.config(); err != nil {
 		errs = append(errs, err)
 	}
@@ -373,7 +376,12 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	}
 	defer ln.Close()
 	cfg.HTTPAddr = ln.Addr().String()
-	acfg := actors.Config{Cluster: cfg, Providers: providers, DefaultProvider: defaultProvider, Quota: f.quota}
+	ring, err := f.budgets.ring()
+	if err != nil {
+		return usageError{err}
+	}
+	acfg := actors.Config{Cluster: cfg, Providers: providers, DefaultProvider: defaultProvider, Quota: f.quota,
+		NodeKeys: ring, OwnKeyProvider: ownKeyProvider, DailyModelBudgetUSD: f.budgets.budget(f.edge.auth), BuildLimit: f.budgets.buildRule()}
 	var previewLn net.Listener
 	var buildURLs http.Handler // --sandbox nomad: the builds' signed URLs
 	if f.sandbox.previewHTTP != "off" {
@@ -427,7 +435,8 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	if err != nil {
 		return usageError{err}
 	}
-	srv, err := rpc.New(rt, rpc.Config{Addr: f.http, Edge: edge, Accounts: accounts, Listener: ln, CreateLimit: f.createRule(), Logger: log, Version: version,
+	srv, err := rpc.New(rt, rpc.Config{Addr: f.http, Edge: edge, Accounts: accounts, Listener: ln, CreateLimit: f.createRule(),
+		MessageLimit: f.budgets.messageRule(), SaveLimit: f.budgets.saveRule(), Logger: log, Version: version,
 		ModelEndpoints: endpoints, ActionModels: actionModels, DefaultModel: defaultModel, Previews: acfg.Previews,
 		SignedPrefix: nomad.BuildPathPrefix, Signed: buildURLs, OAuth: oauthCfg,
 		OnLeave: func() {

@@ -334,7 +334,7 @@ func restartTogether(t *testing.T, dirs map[string]string, was []*member) []*mem
 	start := func(i int, join string) {
 		defer wg.Done()
 		m := was[i]
-		args := []string{"--node-name", m.name, "--gossip-addr", m.gossip, "--create-limit", "0"}
+		args := []string{"--node-name", m.name, "--gossip-addr", m.gossip, "--create-limit", "0", "--message-limit", "0", "--build-limit", "0"}
 		if join != "" {
 			args = append(args, "--join", join)
 		}

@@ -23,6 +23,415 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ModelKey is the public view of a user's model key.
+type ModelKey struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	BaseUrl string                 `protobuf:"bytes,1,opt,name=base_url,json=baseUrl,proto3" json:"base_url,omitempty"`
+	Model   string                 `protobuf:"bytes,2,opt,name=model,proto3" json:"model,omitempty"`
+	// key_hint is "…" and the key's last 4 characters.
+	KeyHint       string                 `protobuf:"bytes,3,opt,name=key_hint,json=keyHint,proto3" json:"key_hint,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelKey) Reset() {
+	*x = ModelKey{}
+	mi := &file_stich_v1_account_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelKey) ProtoMessage() {}
+
+func (x *ModelKey) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_account_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelKey.ProtoReflect.Descriptor instead.
+func (*ModelKey) Descriptor() ([]byte, []int) {
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ModelKey) GetBaseUrl() string {
+	if x != nil {
+		return x.BaseUrl
+	}
+	return ""
+}
+
+func (x *ModelKey) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *ModelKey) GetKeyHint() string {
+	if x != nil {
+		return x.KeyHint
+	}
+	return ""
+}
+
+func (x *ModelKey) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+type SetModelKeyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// base_url is the API root, up to and including /v1
+	// (https://api.openai.com/v1).
+	BaseUrl       string `protobuf:"bytes,1,opt,name=base_url,json=baseUrl,proto3" json:"base_url,omitempty"`
+	ApiKey        string `protobuf:"bytes,2,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
+	Model         string `protobuf:"bytes,3,opt,name=model,proto3" json:"model,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetModelKeyRequest) Reset() {
+	*x = SetModelKeyRequest{}
+	mi := &file_stich_v1_account_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetModelKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetModelKeyRequest) ProtoMessage() {}
+
+func (x *SetModelKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_account_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetModelKeyRequest.ProtoReflect.Descriptor instead.
+func (*SetModelKeyRequest) Descriptor() ([]byte, []int) {
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *SetModelKeyRequest) GetBaseUrl() string {
+	if x != nil {
+		return x.BaseUrl
+	}
+	return ""
+}
+
+func (x *SetModelKeyRequest) GetApiKey() string {
+	if x != nil {
+		return x.ApiKey
+	}
+	return ""
+}
+
+func (x *SetModelKeyRequest) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+type SetModelKeyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           *ModelKey              `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetModelKeyResponse) Reset() {
+	*x = SetModelKeyResponse{}
+	mi := &file_stich_v1_account_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetModelKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetModelKeyResponse) ProtoMessage() {}
+
+func (x *SetModelKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_account_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetModelKeyResponse.ProtoReflect.Descriptor instead.
+func (*SetModelKeyResponse) Descriptor() ([]byte, []int) {
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SetModelKeyResponse) GetKey() *ModelKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+type ClearModelKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClearModelKeyRequest) Reset() {
+	*x = ClearModelKeyRequest{}
+	mi := &file_stich_v1_account_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClearModelKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClearModelKeyRequest) ProtoMessage() {}
+
+func (x *ClearModelKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_account_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClearModelKeyRequest.ProtoReflect.Descriptor instead.
+func (*ClearModelKeyRequest) Descriptor() ([]byte, []int) {
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{3}
+}
+
+type ClearModelKeyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClearModelKeyResponse) Reset() {
+	*x = ClearModelKeyResponse{}
+	mi := &file_stich_v1_account_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClearModelKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClearModelKeyResponse) ProtoMessage() {}
+
+func (x *ClearModelKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_account_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClearModelKeyResponse.ProtoReflect.Descriptor instead.
+func (*ClearModelKeyResponse) Descriptor() ([]byte, []int) {
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{4}
+}
+
+type ListModelKeysRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListModelKeysRequest) Reset() {
+	*x = ListModelKeysRequest{}
+	mi := &file_stich_v1_account_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListModelKeysRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListModelKeysRequest) ProtoMessage() {}
+
+func (x *ListModelKeysRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_account_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListModelKeysRequest.ProtoReflect.Descriptor instead.
+func (*ListModelKeysRequest) Descriptor() ([]byte, []int) {
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{5}
+}
+
+type ListModelKeysResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Keys          []*ModelKey            `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
+	Budget        *ModelBudget           `protobuf:"bytes,2,opt,name=budget,proto3" json:"budget,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListModelKeysResponse) Reset() {
+	*x = ListModelKeysResponse{}
+	mi := &file_stich_v1_account_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListModelKeysResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListModelKeysResponse) ProtoMessage() {}
+
+func (x *ListModelKeysResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_account_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListModelKeysResponse.ProtoReflect.Descriptor instead.
+func (*ListModelKeysResponse) Descriptor() ([]byte, []int) {
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ListModelKeysResponse) GetKeys() []*ModelKey {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *ListModelKeysResponse) GetBudget() *ModelBudget {
+	if x != nil {
+		return x.Budget
+	}
+	return nil
+}
+
+// ModelBudget is the caller's daily spend on the platform's models.
+type ModelBudget struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// daily_usd is the daily budget; 0 means unlimited.
+	DailyUsd float64 `protobuf:"fixed64,1,opt,name=daily_usd,json=dailyUsd,proto3" json:"daily_usd,omitempty"`
+	// spent_usd is today's (UTC) spend.
+	SpentUsd float64 `protobuf:"fixed64,2,opt,name=spent_usd,json=spentUsd,proto3" json:"spent_usd,omitempty"`
+	// resets_at is the next 00:00 UTC.
+	ResetsAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=resets_at,json=resetsAt,proto3" json:"resets_at,omitempty"`
+	// exempt is set when the caller's own model key is used instead.
+	Exempt        bool `protobuf:"varint,4,opt,name=exempt,proto3" json:"exempt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelBudget) Reset() {
+	*x = ModelBudget{}
+	mi := &file_stich_v1_account_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelBudget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelBudget) ProtoMessage() {}
+
+func (x *ModelBudget) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_account_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelBudget.ProtoReflect.Descriptor instead.
+func (*ModelBudget) Descriptor() ([]byte, []int) {
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ModelBudget) GetDailyUsd() float64 {
+	if x != nil {
+		return x.DailyUsd
+	}
+	return 0
+}
+
+func (x *ModelBudget) GetSpentUsd() float64 {
+	if x != nil {
+		return x.SpentUsd
+	}
+	return 0
+}
+
+func (x *ModelBudget) GetResetsAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ResetsAt
+	}
+	return nil
+}
+
+func (x *ModelBudget) GetExempt() bool {
+	if x != nil {
+		return x.Exempt
+	}
+	return false
+}
+
 type SignUpRequest struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Email       string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
@@ -36,7 +445,7 @@ type SignUpRequest struct {
 
 func (x *SignUpRequest) Reset() {
 	*x = SignUpRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[0]
+	mi := &file_stich_v1_account_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -48,7 +457,7 @@ func (x *SignUpRequest) String() string {
 func (*SignUpRequest) ProtoMessage() {}
 
 func (x *SignUpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[0]
+	mi := &file_stich_v1_account_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -61,7 +470,7 @@ func (x *SignUpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignUpRequest.ProtoReflect.Descriptor instead.
 func (*SignUpRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{0}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SignUpRequest) GetEmail() string {
@@ -100,7 +509,7 @@ type SignUpResponse struct {
 
 func (x *SignUpResponse) Reset() {
 	*x = SignUpResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[1]
+	mi := &file_stich_v1_account_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -112,7 +521,7 @@ func (x *SignUpResponse) String() string {
 func (*SignUpResponse) ProtoMessage() {}
 
 func (x *SignUpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[1]
+	mi := &file_stich_v1_account_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -125,7 +534,7 @@ func (x *SignUpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignUpResponse.ProtoReflect.Descriptor instead.
 func (*SignUpResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{1}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{9}
 }
 
 type SignInRequest struct {
@@ -138,7 +547,7 @@ type SignInRequest struct {
 
 func (x *SignInRequest) Reset() {
 	*x = SignInRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[2]
+	mi := &file_stich_v1_account_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -150,7 +559,7 @@ func (x *SignInRequest) String() string {
 func (*SignInRequest) ProtoMessage() {}
 
 func (x *SignInRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[2]
+	mi := &file_stich_v1_account_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -163,7 +572,7 @@ func (x *SignInRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignInRequest.ProtoReflect.Descriptor instead.
 func (*SignInRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{2}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SignInRequest) GetEmail() string {
@@ -192,7 +601,7 @@ type SignInResponse struct {
 
 func (x *SignInResponse) Reset() {
 	*x = SignInResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[3]
+	mi := &file_stich_v1_account_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -204,7 +613,7 @@ func (x *SignInResponse) String() string {
 func (*SignInResponse) ProtoMessage() {}
 
 func (x *SignInResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[3]
+	mi := &file_stich_v1_account_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -217,7 +626,7 @@ func (x *SignInResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignInResponse.ProtoReflect.Descriptor instead.
 func (*SignInResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{3}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SignInResponse) GetAccount() *Account {
@@ -243,7 +652,7 @@ type VerifyEmailRequest struct {
 
 func (x *VerifyEmailRequest) Reset() {
 	*x = VerifyEmailRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[4]
+	mi := &file_stich_v1_account_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -255,7 +664,7 @@ func (x *VerifyEmailRequest) String() string {
 func (*VerifyEmailRequest) ProtoMessage() {}
 
 func (x *VerifyEmailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[4]
+	mi := &file_stich_v1_account_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -268,7 +677,7 @@ func (x *VerifyEmailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyEmailRequest.ProtoReflect.Descriptor instead.
 func (*VerifyEmailRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{4}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *VerifyEmailRequest) GetToken() string {
@@ -286,7 +695,7 @@ type VerifyEmailResponse struct {
 
 func (x *VerifyEmailResponse) Reset() {
 	*x = VerifyEmailResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[5]
+	mi := &file_stich_v1_account_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -298,7 +707,7 @@ func (x *VerifyEmailResponse) String() string {
 func (*VerifyEmailResponse) ProtoMessage() {}
 
 func (x *VerifyEmailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[5]
+	mi := &file_stich_v1_account_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -311,7 +720,7 @@ func (x *VerifyEmailResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyEmailResponse.ProtoReflect.Descriptor instead.
 func (*VerifyEmailResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{5}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{13}
 }
 
 type RequestPasswordResetRequest struct {
@@ -323,7 +732,7 @@ type RequestPasswordResetRequest struct {
 
 func (x *RequestPasswordResetRequest) Reset() {
 	*x = RequestPasswordResetRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[6]
+	mi := &file_stich_v1_account_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -335,7 +744,7 @@ func (x *RequestPasswordResetRequest) String() string {
 func (*RequestPasswordResetRequest) ProtoMessage() {}
 
 func (x *RequestPasswordResetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[6]
+	mi := &file_stich_v1_account_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -348,7 +757,7 @@ func (x *RequestPasswordResetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestPasswordResetRequest.ProtoReflect.Descriptor instead.
 func (*RequestPasswordResetRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{6}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RequestPasswordResetRequest) GetEmail() string {
@@ -366,7 +775,7 @@ type RequestPasswordResetResponse struct {
 
 func (x *RequestPasswordResetResponse) Reset() {
 	*x = RequestPasswordResetResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[7]
+	mi := &file_stich_v1_account_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -378,7 +787,7 @@ func (x *RequestPasswordResetResponse) String() string {
 func (*RequestPasswordResetResponse) ProtoMessage() {}
 
 func (x *RequestPasswordResetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[7]
+	mi := &file_stich_v1_account_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -391,7 +800,7 @@ func (x *RequestPasswordResetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestPasswordResetResponse.ProtoReflect.Descriptor instead.
 func (*RequestPasswordResetResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{7}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{15}
 }
 
 type ResetPasswordRequest struct {
@@ -404,7 +813,7 @@ type ResetPasswordRequest struct {
 
 func (x *ResetPasswordRequest) Reset() {
 	*x = ResetPasswordRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[8]
+	mi := &file_stich_v1_account_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -416,7 +825,7 @@ func (x *ResetPasswordRequest) String() string {
 func (*ResetPasswordRequest) ProtoMessage() {}
 
 func (x *ResetPasswordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[8]
+	mi := &file_stich_v1_account_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -429,7 +838,7 @@ func (x *ResetPasswordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetPasswordRequest.ProtoReflect.Descriptor instead.
 func (*ResetPasswordRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{8}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ResetPasswordRequest) GetToken() string {
@@ -454,7 +863,7 @@ type ResetPasswordResponse struct {
 
 func (x *ResetPasswordResponse) Reset() {
 	*x = ResetPasswordResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[9]
+	mi := &file_stich_v1_account_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -466,7 +875,7 @@ func (x *ResetPasswordResponse) String() string {
 func (*ResetPasswordResponse) ProtoMessage() {}
 
 func (x *ResetPasswordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[9]
+	mi := &file_stich_v1_account_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -479,7 +888,7 @@ func (x *ResetPasswordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetPasswordResponse.ProtoReflect.Descriptor instead.
 func (*ResetPasswordResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{9}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{17}
 }
 
 // Account is a user's profile.
@@ -500,7 +909,7 @@ type Account struct {
 
 func (x *Account) Reset() {
 	*x = Account{}
-	mi := &file_stich_v1_account_proto_msgTypes[10]
+	mi := &file_stich_v1_account_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -512,7 +921,7 @@ func (x *Account) String() string {
 func (*Account) ProtoMessage() {}
 
 func (x *Account) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[10]
+	mi := &file_stich_v1_account_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -525,7 +934,7 @@ func (x *Account) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Account.ProtoReflect.Descriptor instead.
 func (*Account) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{10}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Account) GetUserId() string {
@@ -585,7 +994,7 @@ type GetAccountRequest struct {
 
 func (x *GetAccountRequest) Reset() {
 	*x = GetAccountRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[11]
+	mi := &file_stich_v1_account_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -597,7 +1006,7 @@ func (x *GetAccountRequest) String() string {
 func (*GetAccountRequest) ProtoMessage() {}
 
 func (x *GetAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[11]
+	mi := &file_stich_v1_account_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -610,7 +1019,7 @@ func (x *GetAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAccountRequest.ProtoReflect.Descriptor instead.
 func (*GetAccountRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{11}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{19}
 }
 
 type GetAccountResponse struct {
@@ -622,7 +1031,7 @@ type GetAccountResponse struct {
 
 func (x *GetAccountResponse) Reset() {
 	*x = GetAccountResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[12]
+	mi := &file_stich_v1_account_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -634,7 +1043,7 @@ func (x *GetAccountResponse) String() string {
 func (*GetAccountResponse) ProtoMessage() {}
 
 func (x *GetAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[12]
+	mi := &file_stich_v1_account_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -647,7 +1056,7 @@ func (x *GetAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAccountResponse.ProtoReflect.Descriptor instead.
 func (*GetAccountResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{12}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetAccountResponse) GetAccount() *Account {
@@ -666,7 +1075,7 @@ type UpdateProfileRequest struct {
 
 func (x *UpdateProfileRequest) Reset() {
 	*x = UpdateProfileRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[13]
+	mi := &file_stich_v1_account_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -678,7 +1087,7 @@ func (x *UpdateProfileRequest) String() string {
 func (*UpdateProfileRequest) ProtoMessage() {}
 
 func (x *UpdateProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[13]
+	mi := &file_stich_v1_account_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -691,7 +1100,7 @@ func (x *UpdateProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateProfileRequest.ProtoReflect.Descriptor instead.
 func (*UpdateProfileRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{13}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UpdateProfileRequest) GetDisplayName() string {
@@ -710,7 +1119,7 @@ type UpdateProfileResponse struct {
 
 func (x *UpdateProfileResponse) Reset() {
 	*x = UpdateProfileResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[14]
+	mi := &file_stich_v1_account_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -722,7 +1131,7 @@ func (x *UpdateProfileResponse) String() string {
 func (*UpdateProfileResponse) ProtoMessage() {}
 
 func (x *UpdateProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[14]
+	mi := &file_stich_v1_account_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -735,7 +1144,7 @@ func (x *UpdateProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateProfileResponse.ProtoReflect.Descriptor instead.
 func (*UpdateProfileResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{14}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UpdateProfileResponse) GetAccount() *Account {
@@ -761,7 +1170,7 @@ type Credential struct {
 
 func (x *Credential) Reset() {
 	*x = Credential{}
-	mi := &file_stich_v1_account_proto_msgTypes[15]
+	mi := &file_stich_v1_account_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -773,7 +1182,7 @@ func (x *Credential) String() string {
 func (*Credential) ProtoMessage() {}
 
 func (x *Credential) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[15]
+	mi := &file_stich_v1_account_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -786,7 +1195,7 @@ func (x *Credential) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Credential.ProtoReflect.Descriptor instead.
 func (*Credential) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{15}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Credential) GetId() string {
@@ -839,7 +1248,7 @@ type ListCredentialsRequest struct {
 
 func (x *ListCredentialsRequest) Reset() {
 	*x = ListCredentialsRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[16]
+	mi := &file_stich_v1_account_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -851,7 +1260,7 @@ func (x *ListCredentialsRequest) String() string {
 func (*ListCredentialsRequest) ProtoMessage() {}
 
 func (x *ListCredentialsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[16]
+	mi := &file_stich_v1_account_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -864,7 +1273,7 @@ func (x *ListCredentialsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCredentialsRequest.ProtoReflect.Descriptor instead.
 func (*ListCredentialsRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{16}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{24}
 }
 
 type ListCredentialsResponse struct {
@@ -876,7 +1285,7 @@ type ListCredentialsResponse struct {
 
 func (x *ListCredentialsResponse) Reset() {
 	*x = ListCredentialsResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[17]
+	mi := &file_stich_v1_account_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -888,7 +1297,7 @@ func (x *ListCredentialsResponse) String() string {
 func (*ListCredentialsResponse) ProtoMessage() {}
 
 func (x *ListCredentialsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[17]
+	mi := &file_stich_v1_account_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -901,7 +1310,7 @@ func (x *ListCredentialsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCredentialsResponse.ProtoReflect.Descriptor instead.
 func (*ListCredentialsResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{17}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListCredentialsResponse) GetCredentials() []*Credential {
@@ -920,7 +1329,7 @@ type CreateAPIKeyRequest struct {
 
 func (x *CreateAPIKeyRequest) Reset() {
 	*x = CreateAPIKeyRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[18]
+	mi := &file_stich_v1_account_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -932,7 +1341,7 @@ func (x *CreateAPIKeyRequest) String() string {
 func (*CreateAPIKeyRequest) ProtoMessage() {}
 
 func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[18]
+	mi := &file_stich_v1_account_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -945,7 +1354,7 @@ func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{18}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CreateAPIKeyRequest) GetLabel() string {
@@ -966,7 +1375,7 @@ type CreateAPIKeyResponse struct {
 
 func (x *CreateAPIKeyResponse) Reset() {
 	*x = CreateAPIKeyResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[19]
+	mi := &file_stich_v1_account_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -978,7 +1387,7 @@ func (x *CreateAPIKeyResponse) String() string {
 func (*CreateAPIKeyResponse) ProtoMessage() {}
 
 func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[19]
+	mi := &file_stich_v1_account_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -991,7 +1400,7 @@ func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{19}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CreateAPIKeyResponse) GetKey() *Credential {
@@ -1017,7 +1426,7 @@ type RevokeAPIKeyRequest struct {
 
 func (x *RevokeAPIKeyRequest) Reset() {
 	*x = RevokeAPIKeyRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[20]
+	mi := &file_stich_v1_account_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1029,7 +1438,7 @@ func (x *RevokeAPIKeyRequest) String() string {
 func (*RevokeAPIKeyRequest) ProtoMessage() {}
 
 func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[20]
+	mi := &file_stich_v1_account_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1042,7 +1451,7 @@ func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{20}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RevokeAPIKeyRequest) GetId() string {
@@ -1060,7 +1469,7 @@ type RevokeAPIKeyResponse struct {
 
 func (x *RevokeAPIKeyResponse) Reset() {
 	*x = RevokeAPIKeyResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[21]
+	mi := &file_stich_v1_account_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1072,7 +1481,7 @@ func (x *RevokeAPIKeyResponse) String() string {
 func (*RevokeAPIKeyResponse) ProtoMessage() {}
 
 func (x *RevokeAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[21]
+	mi := &file_stich_v1_account_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1085,7 +1494,7 @@ func (x *RevokeAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{21}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{29}
 }
 
 type SignOutEverywhereRequest struct {
@@ -1096,7 +1505,7 @@ type SignOutEverywhereRequest struct {
 
 func (x *SignOutEverywhereRequest) Reset() {
 	*x = SignOutEverywhereRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[22]
+	mi := &file_stich_v1_account_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1108,7 +1517,7 @@ func (x *SignOutEverywhereRequest) String() string {
 func (*SignOutEverywhereRequest) ProtoMessage() {}
 
 func (x *SignOutEverywhereRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[22]
+	mi := &file_stich_v1_account_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1121,7 +1530,7 @@ func (x *SignOutEverywhereRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignOutEverywhereRequest.ProtoReflect.Descriptor instead.
 func (*SignOutEverywhereRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{22}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{30}
 }
 
 type SignOutEverywhereResponse struct {
@@ -1134,7 +1543,7 @@ type SignOutEverywhereResponse struct {
 
 func (x *SignOutEverywhereResponse) Reset() {
 	*x = SignOutEverywhereResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[23]
+	mi := &file_stich_v1_account_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1146,7 +1555,7 @@ func (x *SignOutEverywhereResponse) String() string {
 func (*SignOutEverywhereResponse) ProtoMessage() {}
 
 func (x *SignOutEverywhereResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[23]
+	mi := &file_stich_v1_account_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1159,7 +1568,7 @@ func (x *SignOutEverywhereResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignOutEverywhereResponse.ProtoReflect.Descriptor instead.
 func (*SignOutEverywhereResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{23}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SignOutEverywhereResponse) GetEnded() uint32 {
@@ -1179,7 +1588,7 @@ type CreateInviteRequest struct {
 
 func (x *CreateInviteRequest) Reset() {
 	*x = CreateInviteRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[24]
+	mi := &file_stich_v1_account_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1191,7 +1600,7 @@ func (x *CreateInviteRequest) String() string {
 func (*CreateInviteRequest) ProtoMessage() {}
 
 func (x *CreateInviteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[24]
+	mi := &file_stich_v1_account_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1204,7 +1613,7 @@ func (x *CreateInviteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInviteRequest.ProtoReflect.Descriptor instead.
 func (*CreateInviteRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{24}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CreateInviteRequest) GetValidForHours() uint32 {
@@ -1224,7 +1633,7 @@ type CreateInviteResponse struct {
 
 func (x *CreateInviteResponse) Reset() {
 	*x = CreateInviteResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[25]
+	mi := &file_stich_v1_account_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1236,7 +1645,7 @@ func (x *CreateInviteResponse) String() string {
 func (*CreateInviteResponse) ProtoMessage() {}
 
 func (x *CreateInviteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[25]
+	mi := &file_stich_v1_account_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1249,7 +1658,7 @@ func (x *CreateInviteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInviteResponse.ProtoReflect.Descriptor instead.
 func (*CreateInviteResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{25}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CreateInviteResponse) GetToken() string {
@@ -1277,7 +1686,7 @@ type SetUserRoleRequest struct {
 
 func (x *SetUserRoleRequest) Reset() {
 	*x = SetUserRoleRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[26]
+	mi := &file_stich_v1_account_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1289,7 +1698,7 @@ func (x *SetUserRoleRequest) String() string {
 func (*SetUserRoleRequest) ProtoMessage() {}
 
 func (x *SetUserRoleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[26]
+	mi := &file_stich_v1_account_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1302,7 +1711,7 @@ func (x *SetUserRoleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetUserRoleRequest.ProtoReflect.Descriptor instead.
 func (*SetUserRoleRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{26}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SetUserRoleRequest) GetEmail() string {
@@ -1328,7 +1737,7 @@ type SetUserRoleResponse struct {
 
 func (x *SetUserRoleResponse) Reset() {
 	*x = SetUserRoleResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[27]
+	mi := &file_stich_v1_account_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1340,7 +1749,7 @@ func (x *SetUserRoleResponse) String() string {
 func (*SetUserRoleResponse) ProtoMessage() {}
 
 func (x *SetUserRoleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[27]
+	mi := &file_stich_v1_account_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1353,7 +1762,7 @@ func (x *SetUserRoleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetUserRoleResponse.ProtoReflect.Descriptor instead.
 func (*SetUserRoleResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{27}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SetUserRoleResponse) GetAccount() *Account {
@@ -1392,7 +1801,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_stich_v1_account_proto_msgTypes[28]
+	mi := &file_stich_v1_account_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1404,7 +1813,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[28]
+	mi := &file_stich_v1_account_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1417,7 +1826,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{28}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *AuditEvent) GetId() uint64 {
@@ -1502,7 +1911,7 @@ type ListMyAuditEventsRequest struct {
 
 func (x *ListMyAuditEventsRequest) Reset() {
 	*x = ListMyAuditEventsRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[29]
+	mi := &file_stich_v1_account_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1514,7 +1923,7 @@ func (x *ListMyAuditEventsRequest) String() string {
 func (*ListMyAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListMyAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[29]
+	mi := &file_stich_v1_account_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1527,7 +1936,7 @@ func (x *ListMyAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMyAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListMyAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{29}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListMyAuditEventsRequest) GetPageSize() uint32 {
@@ -1558,7 +1967,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[30]
+	mi := &file_stich_v1_account_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1570,7 +1979,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[30]
+	mi := &file_stich_v1_account_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1583,7 +1992,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{30}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListAuditEventsRequest) GetPageSize() uint32 {
@@ -1625,7 +2034,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[31]
+	mi := &file_stich_v1_account_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1637,7 +2046,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[31]
+	mi := &file_stich_v1_account_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1650,7 +2059,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{31}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
@@ -1685,7 +2094,7 @@ type UserSummary struct {
 
 func (x *UserSummary) Reset() {
 	*x = UserSummary{}
-	mi := &file_stich_v1_account_proto_msgTypes[32]
+	mi := &file_stich_v1_account_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1697,7 +2106,7 @@ func (x *UserSummary) String() string {
 func (*UserSummary) ProtoMessage() {}
 
 func (x *UserSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[32]
+	mi := &file_stich_v1_account_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1710,7 +2119,7 @@ func (x *UserSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserSummary.ProtoReflect.Descriptor instead.
 func (*UserSummary) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{32}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *UserSummary) GetUserId() string {
@@ -1782,7 +2191,7 @@ type ListUsersRequest struct {
 
 func (x *ListUsersRequest) Reset() {
 	*x = ListUsersRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[33]
+	mi := &file_stich_v1_account_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1794,7 +2203,7 @@ func (x *ListUsersRequest) String() string {
 func (*ListUsersRequest) ProtoMessage() {}
 
 func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[33]
+	mi := &file_stich_v1_account_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1807,7 +2216,7 @@ func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
 func (*ListUsersRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{33}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListUsersRequest) GetPageSize() uint32 {
@@ -1843,7 +2252,7 @@ type ListUsersResponse struct {
 
 func (x *ListUsersResponse) Reset() {
 	*x = ListUsersResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[34]
+	mi := &file_stich_v1_account_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1855,7 +2264,7 @@ func (x *ListUsersResponse) String() string {
 func (*ListUsersResponse) ProtoMessage() {}
 
 func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[34]
+	mi := &file_stich_v1_account_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1868,7 +2277,7 @@ func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
 func (*ListUsersResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{34}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListUsersResponse) GetUsers() []*UserSummary {
@@ -1902,7 +2311,7 @@ type SetUserDisabledRequest struct {
 
 func (x *SetUserDisabledRequest) Reset() {
 	*x = SetUserDisabledRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[35]
+	mi := &file_stich_v1_account_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1914,7 +2323,7 @@ func (x *SetUserDisabledRequest) String() string {
 func (*SetUserDisabledRequest) ProtoMessage() {}
 
 func (x *SetUserDisabledRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[35]
+	mi := &file_stich_v1_account_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1927,7 +2336,7 @@ func (x *SetUserDisabledRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetUserDisabledRequest.ProtoReflect.Descriptor instead.
 func (*SetUserDisabledRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{35}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *SetUserDisabledRequest) GetUserId() string {
@@ -1953,7 +2362,7 @@ type SetUserDisabledResponse struct {
 
 func (x *SetUserDisabledResponse) Reset() {
 	*x = SetUserDisabledResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[36]
+	mi := &file_stich_v1_account_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1965,7 +2374,7 @@ func (x *SetUserDisabledResponse) String() string {
 func (*SetUserDisabledResponse) ProtoMessage() {}
 
 func (x *SetUserDisabledResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[36]
+	mi := &file_stich_v1_account_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1978,7 +2387,7 @@ func (x *SetUserDisabledResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetUserDisabledResponse.ProtoReflect.Descriptor instead.
 func (*SetUserDisabledResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{36}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SetUserDisabledResponse) GetUser() *UserSummary {
@@ -1992,7 +2401,33 @@ var File_stich_v1_account_proto protoreflect.FileDescriptor
 
 const file_stich_v1_account_proto_rawDesc = "" +
 	"\n" +
-	"\x16stich/v1/account.proto\x12\bstich.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb2\x01\n" +
+	"\x16stich/v1/account.proto\x12\bstich.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x91\x01\n" +
+	"\bModelKey\x12\x19\n" +
+	"\bbase_url\x18\x01 \x01(\tR\abaseUrl\x12\x14\n" +
+	"\x05model\x18\x02 \x01(\tR\x05model\x12\x19\n" +
+	"\bkey_hint\x18\x03 \x01(\tR\akeyHint\x129\n" +
+	"\n" +
+	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x8e\x01\n" +
+	"\x12SetModelKeyRequest\x121\n" +
+	"\bbase_url\x18\x01 \x01(\tB\x16\xbaH\x13r\x11\x10\b\x18\xf4\x032\n" +
+	"^https?://R\abaseUrl\x12#\n" +
+	"\aapi_key\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\b\x18\xf4\x03R\x06apiKey\x12 \n" +
+	"\x05model\x18\x03 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x05model\";\n" +
+	"\x13SetModelKeyResponse\x12$\n" +
+	"\x03key\x18\x01 \x01(\v2\x12.stich.v1.ModelKeyR\x03key\"\x16\n" +
+	"\x14ClearModelKeyRequest\"\x17\n" +
+	"\x15ClearModelKeyResponse\"\x16\n" +
+	"\x14ListModelKeysRequest\"n\n" +
+	"\x15ListModelKeysResponse\x12&\n" +
+	"\x04keys\x18\x01 \x03(\v2\x12.stich.v1.ModelKeyR\x04keys\x12-\n" +
+	"\x06budget\x18\x02 \x01(\v2\x15.stich.v1.ModelBudgetR\x06budget\"\x98\x01\n" +
+	"\vModelBudget\x12\x1b\n" +
+	"\tdaily_usd\x18\x01 \x01(\x01R\bdailyUsd\x12\x1b\n" +
+	"\tspent_usd\x18\x02 \x01(\x01R\bspentUsd\x127\n" +
+	"\tresets_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\bresetsAt\x12\x16\n" +
+	"\x06exempt\x18\x04 \x01(\bR\x06exempt\"\xb2\x01\n" +
 	"\rSignUpRequest\x12 \n" +
 	"\x05email\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x03\x18\xfe\x01R\x05email\x12&\n" +
@@ -2125,7 +2560,7 @@ const file_stich_v1_account_proto_rawDesc = "" +
 	"\auser_id\x18\x01 \x01(\tB$\xbaH!r\x1f\x10\x01\x18(2\x19^[a-z0-9][a-z0-9-]{0,39}$R\x06userId\x12\x1a\n" +
 	"\bdisabled\x18\x02 \x01(\bR\bdisabled\"D\n" +
 	"\x17SetUserDisabledResponse\x12)\n" +
-	"\x04user\x18\x01 \x01(\v2\x15.stich.v1.UserSummaryR\x04user2\x84\v\n" +
+	"\x04user\x18\x01 \x01(\v2\x15.stich.v1.UserSummaryR\x04user2\xf9\f\n" +
 	"\x0eAccountService\x12;\n" +
 	"\x06SignUp\x12\x17.stich.v1.SignUpRequest\x1a\x18.stich.v1.SignUpResponse\x12;\n" +
 	"\x06SignIn\x12\x17.stich.v1.SignInRequest\x1a\x18.stich.v1.SignInResponse\x12J\n" +
@@ -2144,7 +2579,10 @@ const file_stich_v1_account_proto_rawDesc = "" +
 	"\x11ListMyAuditEvents\x12\".stich.v1.ListMyAuditEventsRequest\x1a!.stich.v1.ListAuditEventsResponse\"\x03\x90\x02\x01\x12[\n" +
 	"\x0fListAuditEvents\x12 .stich.v1.ListAuditEventsRequest\x1a!.stich.v1.ListAuditEventsResponse\"\x03\x90\x02\x01\x12I\n" +
 	"\tListUsers\x12\x1a.stich.v1.ListUsersRequest\x1a\x1b.stich.v1.ListUsersResponse\"\x03\x90\x02\x01\x12V\n" +
-	"\x0fSetUserDisabled\x12 .stich.v1.SetUserDisabledRequest\x1a!.stich.v1.SetUserDisabledResponseB2Z0github.com/stichdev/stich/proto/stich/v1;stichv1b\x06proto3"
+	"\x0fSetUserDisabled\x12 .stich.v1.SetUserDisabledRequest\x1a!.stich.v1.SetUserDisabledResponse\x12J\n" +
+	"\vSetModelKey\x12\x1c.stich.v1.SetModelKeyRequest\x1a\x1d.stich.v1.SetModelKeyResponse\x12P\n" +
+	"\rClearModelKey\x12\x1e.stich.v1.ClearModelKeyRequest\x1a\x1f.stich.v1.ClearModelKeyResponse\x12U\n" +
+	"\rListModelKeys\x12\x1e.stich.v1.ListModelKeysRequest\x1a\x1f.stich.v1.ListModelKeysResponse\"\x03\x90\x02\x01B2Z0github.com/stichdev/stich/proto/stich/v1;stichv1b\x06proto3"
 
 var (
 	file_stich_v1_account_proto_rawDescOnce sync.Once
@@ -2158,103 +2596,122 @@ func file_stich_v1_account_proto_rawDescGZIP() []byte {
 	return file_stich_v1_account_proto_rawDescData
 }
 
-var file_stich_v1_account_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_stich_v1_account_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_stich_v1_account_proto_goTypes = []any{
-	(*SignUpRequest)(nil),                // 0: stich.v1.SignUpRequest
-	(*SignUpResponse)(nil),               // 1: stich.v1.SignUpResponse
-	(*SignInRequest)(nil),                // 2: stich.v1.SignInRequest
-	(*SignInResponse)(nil),               // 3: stich.v1.SignInResponse
-	(*VerifyEmailRequest)(nil),           // 4: stich.v1.VerifyEmailRequest
-	(*VerifyEmailResponse)(nil),          // 5: stich.v1.VerifyEmailResponse
-	(*RequestPasswordResetRequest)(nil),  // 6: stich.v1.RequestPasswordResetRequest
-	(*RequestPasswordResetResponse)(nil), // 7: stich.v1.RequestPasswordResetResponse
-	(*ResetPasswordRequest)(nil),         // 8: stich.v1.ResetPasswordRequest
-	(*ResetPasswordResponse)(nil),        // 9: stich.v1.ResetPasswordResponse
-	(*Account)(nil),                      // 10: stich.v1.Account
-	(*GetAccountRequest)(nil),            // 11: stich.v1.GetAccountRequest
-	(*GetAccountResponse)(nil),           // 12: stich.v1.GetAccountResponse
-	(*UpdateProfileRequest)(nil),         // 13: stich.v1.UpdateProfileRequest
-	(*UpdateProfileResponse)(nil),        // 14: stich.v1.UpdateProfileResponse
-	(*Credential)(nil),                   // 15: stich.v1.Credential
-	(*ListCredentialsRequest)(nil),       // 16: stich.v1.ListCredentialsRequest
-	(*ListCredentialsResponse)(nil),      // 17: stich.v1.ListCredentialsResponse
-	(*CreateAPIKeyRequest)(nil),          // 18: stich.v1.CreateAPIKeyRequest
-	(*CreateAPIKeyResponse)(nil),         // 19: stich.v1.CreateAPIKeyResponse
-	(*RevokeAPIKeyRequest)(nil),          // 20: stich.v1.RevokeAPIKeyRequest
-	(*RevokeAPIKeyResponse)(nil),         // 21: stich.v1.RevokeAPIKeyResponse
-	(*SignOutEverywhereRequest)(nil),     // 22: stich.v1.SignOutEverywhereRequest
-	(*SignOutEverywhereResponse)(nil),    // 23: stich.v1.SignOutEverywhereResponse
-	(*CreateInviteRequest)(nil),          // 24: stich.v1.CreateInviteRequest
-	(*CreateInviteResponse)(nil),         // 25: stich.v1.CreateInviteResponse
-	(*SetUserRoleRequest)(nil),           // 26: stich.v1.SetUserRoleRequest
-	(*SetUserRoleResponse)(nil),          // 27: stich.v1.SetUserRoleResponse
-	(*AuditEvent)(nil),                   // 28: stich.v1.AuditEvent
-	(*ListMyAuditEventsRequest)(nil),     // 29: stich.v1.ListMyAuditEventsRequest
-	(*ListAuditEventsRequest)(nil),       // 30: stich.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),      // 31: stich.v1.ListAuditEventsResponse
-	(*UserSummary)(nil),                  // 32: stich.v1.UserSummary
-	(*ListUsersRequest)(nil),             // 33: stich.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),            // 34: stich.v1.ListUsersResponse
-	(*SetUserDisabledRequest)(nil),       // 35: stich.v1.SetUserDisabledRequest
-	(*SetUserDisabledResponse)(nil),      // 36: stich.v1.SetUserDisabledResponse
-	(*timestamppb.Timestamp)(nil),        // 37: google.protobuf.Timestamp
+	(*ModelKey)(nil),                     // 0: stich.v1.ModelKey
+	(*SetModelKeyRequest)(nil),           // 1: stich.v1.SetModelKeyRequest
+	(*SetModelKeyResponse)(nil),          // 2: stich.v1.SetModelKeyResponse
+	(*ClearModelKeyRequest)(nil),         // 3: stich.v1.ClearModelKeyRequest
+	(*ClearModelKeyResponse)(nil),        // 4: stich.v1.ClearModelKeyResponse
+	(*ListModelKeysRequest)(nil),         // 5: stich.v1.ListModelKeysRequest
+	(*ListModelKeysResponse)(nil),        // 6: stich.v1.ListModelKeysResponse
+	(*ModelBudget)(nil),                  // 7: stich.v1.ModelBudget
+	(*SignUpRequest)(nil),                // 8: stich.v1.SignUpRequest
+	(*SignUpResponse)(nil),               // 9: stich.v1.SignUpResponse
+	(*SignInRequest)(nil),                // 10: stich.v1.SignInRequest
+	(*SignInResponse)(nil),               // 11: stich.v1.SignInResponse
+	(*VerifyEmailRequest)(nil),           // 12: stich.v1.VerifyEmailRequest
+	(*VerifyEmailResponse)(nil),          // 13: stich.v1.VerifyEmailResponse
+	(*RequestPasswordResetRequest)(nil),  // 14: stich.v1.RequestPasswordResetRequest
+	(*RequestPasswordResetResponse)(nil), // 15: stich.v1.RequestPasswordResetResponse
+	(*ResetPasswordRequest)(nil),         // 16: stich.v1.ResetPasswordRequest
+	(*ResetPasswordResponse)(nil),        // 17: stich.v1.ResetPasswordResponse
+	(*Account)(nil),                      // 18: stich.v1.Account
+	(*GetAccountRequest)(nil),            // 19: stich.v1.GetAccountRequest
+	(*GetAccountResponse)(nil),           // 20: stich.v1.GetAccountResponse
+	(*UpdateProfileRequest)(nil),         // 21: stich.v1.UpdateProfileRequest
+	(*UpdateProfileResponse)(nil),        // 22: stich.v1.UpdateProfileResponse
+	(*Credential)(nil),                   // 23: stich.v1.Credential
+	(*ListCredentialsRequest)(nil),       // 24: stich.v1.ListCredentialsRequest
+	(*ListCredentialsResponse)(nil),      // 25: stich.v1.ListCredentialsResponse
+	(*CreateAPIKeyRequest)(nil),          // 26: stich.v1.CreateAPIKeyRequest
+	(*CreateAPIKeyResponse)(nil),         // 27: stich.v1.CreateAPIKeyResponse
+	(*RevokeAPIKeyRequest)(nil),          // 28: stich.v1.RevokeAPIKeyRequest
+	(*RevokeAPIKeyResponse)(nil),         // 29: stich.v1.RevokeAPIKeyResponse
+	(*SignOutEverywhereRequest)(nil),     // 30: stich.v1.SignOutEverywhereRequest
+	(*SignOutEverywhereResponse)(nil),    // 31: stich.v1.SignOutEverywhereResponse
+	(*CreateInviteRequest)(nil),          // 32: stich.v1.CreateInviteRequest
+	(*CreateInviteResponse)(nil),         // 33: stich.v1.CreateInviteResponse
+	(*SetUserRoleRequest)(nil),           // 34: stich.v1.SetUserRoleRequest
+	(*SetUserRoleResponse)(nil),          // 35: stich.v1.SetUserRoleResponse
+	(*AuditEvent)(nil),                   // 36: stich.v1.AuditEvent
+	(*ListMyAuditEventsRequest)(nil),     // 37: stich.v1.ListMyAuditEventsRequest
+	(*ListAuditEventsRequest)(nil),       // 38: stich.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),      // 39: stich.v1.ListAuditEventsResponse
+	(*UserSummary)(nil),                  // 40: stich.v1.UserSummary
+	(*ListUsersRequest)(nil),             // 41: stich.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),            // 42: stich.v1.ListUsersResponse
+	(*SetUserDisabledRequest)(nil),       // 43: stich.v1.SetUserDisabledRequest
+	(*SetUserDisabledResponse)(nil),      // 44: stich.v1.SetUserDisabledResponse
+	(*timestamppb.Timestamp)(nil),        // 45: google.protobuf.Timestamp
 }
 var file_stich_v1_account_proto_depIdxs = []int32{
-	10, // 0: stich.v1.SignInResponse.account:type_name -> stich.v1.Account
-	37, // 1: stich.v1.Account.created_at:type_name -> google.protobuf.Timestamp
-	10, // 2: stich.v1.GetAccountResponse.account:type_name -> stich.v1.Account
-	10, // 3: stich.v1.UpdateProfileResponse.account:type_name -> stich.v1.Account
-	37, // 4: stich.v1.Credential.created_at:type_name -> google.protobuf.Timestamp
-	37, // 5: stich.v1.Credential.expires_at:type_name -> google.protobuf.Timestamp
-	15, // 6: stich.v1.ListCredentialsResponse.credentials:type_name -> stich.v1.Credential
-	15, // 7: stich.v1.CreateAPIKeyResponse.key:type_name -> stich.v1.Credential
-	37, // 8: stich.v1.CreateInviteResponse.expires_at:type_name -> google.protobuf.Timestamp
-	10, // 9: stich.v1.SetUserRoleResponse.account:type_name -> stich.v1.Account
-	37, // 10: stich.v1.AuditEvent.at:type_name -> google.protobuf.Timestamp
-	28, // 11: stich.v1.ListAuditEventsResponse.events:type_name -> stich.v1.AuditEvent
-	37, // 12: stich.v1.UserSummary.created_at:type_name -> google.protobuf.Timestamp
-	37, // 13: stich.v1.UserSummary.last_sign_in_at:type_name -> google.protobuf.Timestamp
-	32, // 14: stich.v1.ListUsersResponse.users:type_name -> stich.v1.UserSummary
-	32, // 15: stich.v1.SetUserDisabledResponse.user:type_name -> stich.v1.UserSummary
-	0,  // 16: stich.v1.AccountService.SignUp:input_type -> stich.v1.SignUpRequest
-	2,  // 17: stich.v1.AccountService.SignIn:input_type -> stich.v1.SignInRequest
-	4,  // 18: stich.v1.AccountService.VerifyEmail:input_type -> stich.v1.VerifyEmailRequest
-	6,  // 19: stich.v1.AccountService.RequestPasswordReset:input_type -> stich.v1.RequestPasswordResetRequest
-	8,  // 20: stich.v1.AccountService.ResetPassword:input_type -> stich.v1.ResetPasswordRequest
-	11, // 21: stich.v1.AccountService.GetAccount:input_type -> stich.v1.GetAccountRequest
-	13, // 22: stich.v1.AccountService.UpdateProfile:input_type -> stich.v1.UpdateProfileRequest
-	16, // 23: stich.v1.AccountService.ListCredentials:input_type -> stich.v1.ListCredentialsRequest
-	18, // 24: stich.v1.AccountService.CreateAPIKey:input_type -> stich.v1.CreateAPIKeyRequest
-	20, // 25: stich.v1.AccountService.RevokeAPIKey:input_type -> stich.v1.RevokeAPIKeyRequest
-	22, // 26: stich.v1.AccountService.SignOutEverywhere:input_type -> stich.v1.SignOutEverywhereRequest
-	24, // 27: stich.v1.AccountService.CreateInvite:input_type -> stich.v1.CreateInviteRequest
-	26, // 28: stich.v1.AccountService.SetUserRole:input_type -> stich.v1.SetUserRoleRequest
-	29, // 29: stich.v1.AccountService.ListMyAuditEvents:input_type -> stich.v1.ListMyAuditEventsRequest
-	30, // 30: stich.v1.AccountService.ListAuditEvents:input_type -> stich.v1.ListAuditEventsRequest
-	33, // 31: stich.v1.AccountService.ListUsers:input_type -> stich.v1.ListUsersRequest
-	35, // 32: stich.v1.AccountService.SetUserDisabled:input_type -> stich.v1.SetUserDisabledRequest
-	1,  // 33: stich.v1.AccountService.SignUp:output_type -> stich.v1.SignUpResponse
-	3,  // 34: stich.v1.AccountService.SignIn:output_type -> stich.v1.SignInResponse
-	5,  // 35: stich.v1.AccountService.VerifyEmail:output_type -> stich.v1.VerifyEmailResponse
-	7,  // 36: stich.v1.AccountService.RequestPasswordReset:output_type -> stich.v1.RequestPasswordResetResponse
-	9,  // 37: stich.v1.AccountService.ResetPassword:output_type -> stich.v1.ResetPasswordResponse
-	12, // 38: stich.v1.AccountService.GetAccount:output_type -> stich.v1.GetAccountResponse
-	14, // 39: stich.v1.AccountService.UpdateProfile:output_type -> stich.v1.UpdateProfileResponse
-	17, // 40: stich.v1.AccountService.ListCredentials:output_type -> stich.v1.ListCredentialsResponse
-	19, // 41: stich.v1.AccountService.CreateAPIKey:output_type -> stich.v1.CreateAPIKeyResponse
-	21, // 42: stich.v1.AccountService.RevokeAPIKey:output_type -> stich.v1.RevokeAPIKeyResponse
-	23, // 43: stich.v1.AccountService.SignOutEverywhere:output_type -> stich.v1.SignOutEverywhereResponse
-	25, // 44: stich.v1.AccountService.CreateInvite:output_type -> stich.v1.CreateInviteResponse
-	27, // 45: stich.v1.AccountService.SetUserRole:output_type -> stich.v1.SetUserRoleResponse
-	31, // 46: stich.v1.AccountService.ListMyAuditEvents:output_type -> stich.v1.ListAuditEventsResponse
-	31, // 47: stich.v1.AccountService.ListAuditEvents:output_type -> stich.v1.ListAuditEventsResponse
-	34, // 48: stich.v1.AccountService.ListUsers:output_type -> stich.v1.ListUsersResponse
-	36, // 49: stich.v1.AccountService.SetUserDisabled:output_type -> stich.v1.SetUserDisabledResponse
-	33, // [33:50] is the sub-list for method output_type
-	16, // [16:33] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	45, // 0: stich.v1.ModelKey.created_at:type_name -> google.protobuf.Timestamp
+	0,  // 1: stich.v1.SetModelKeyResponse.key:type_name -> stich.v1.ModelKey
+	0,  // 2: stich.v1.ListModelKeysResponse.keys:type_name -> stich.v1.ModelKey
+	7,  // 3: stich.v1.ListModelKeysResponse.budget:type_name -> stich.v1.ModelBudget
+	45, // 4: stich.v1.ModelBudget.resets_at:type_name -> google.protobuf.Timestamp
+	18, // 5: stich.v1.SignInResponse.account:type_name -> stich.v1.Account
+	45, // 6: stich.v1.Account.created_at:type_name -> google.protobuf.Timestamp
+	18, // 7: stich.v1.GetAccountResponse.account:type_name -> stich.v1.Account
+	18, // 8: stich.v1.UpdateProfileResponse.account:type_name -> stich.v1.Account
+	45, // 9: stich.v1.Credential.created_at:type_name -> google.protobuf.Timestamp
+	45, // 10: stich.v1.Credential.expires_at:type_name -> google.protobuf.Timestamp
+	23, // 11: stich.v1.ListCredentialsResponse.credentials:type_name -> stich.v1.Credential
+	23, // 12: stich.v1.CreateAPIKeyResponse.key:type_name -> stich.v1.Credential
+	45, // 13: stich.v1.CreateInviteResponse.expires_at:type_name -> google.protobuf.Timestamp
+	18, // 14: stich.v1.SetUserRoleResponse.account:type_name -> stich.v1.Account
+	45, // 15: stich.v1.AuditEvent.at:type_name -> google.protobuf.Timestamp
+	36, // 16: stich.v1.ListAuditEventsResponse.events:type_name -> stich.v1.AuditEvent
+	45, // 17: stich.v1.UserSummary.created_at:type_name -> google.protobuf.Timestamp
+	45, // 18: stich.v1.UserSummary.last_sign_in_at:type_name -> google.protobuf.Timestamp
+	40, // 19: stich.v1.ListUsersResponse.users:type_name -> stich.v1.UserSummary
+	40, // 20: stich.v1.SetUserDisabledResponse.user:type_name -> stich.v1.UserSummary
+	8,  // 21: stich.v1.AccountService.SignUp:input_type -> stich.v1.SignUpRequest
+	10, // 22: stich.v1.AccountService.SignIn:input_type -> stich.v1.SignInRequest
+	12, // 23: stich.v1.AccountService.VerifyEmail:input_type -> stich.v1.VerifyEmailRequest
+	14, // 24: stich.v1.AccountService.RequestPasswordReset:input_type -> stich.v1.RequestPasswordResetRequest
+	16, // 25: stich.v1.AccountService.ResetPassword:input_type -> stich.v1.ResetPasswordRequest
+	19, // 26: stich.v1.AccountService.GetAccount:input_type -> stich.v1.GetAccountRequest
+	21, // 27: stich.v1.AccountService.UpdateProfile:input_type -> stich.v1.UpdateProfileRequest
+	24, // 28: stich.v1.AccountService.ListCredentials:input_type -> stich.v1.ListCredentialsRequest
+	26, // 29: stich.v1.AccountService.CreateAPIKey:input_type -> stich.v1.CreateAPIKeyRequest
+	28, // 30: stich.v1.AccountService.RevokeAPIKey:input_type -> stich.v1.RevokeAPIKeyRequest
+	30, // 31: stich.v1.AccountService.SignOutEverywhere:input_type -> stich.v1.SignOutEverywhereRequest
+	32, // 32: stich.v1.AccountService.CreateInvite:input_type -> stich.v1.CreateInviteRequest
+	34, // 33: stich.v1.AccountService.SetUserRole:input_type -> stich.v1.SetUserRoleRequest
+	37, // 34: stich.v1.AccountService.ListMyAuditEvents:input_type -> stich.v1.ListMyAuditEventsRequest
+	38, // 35: stich.v1.AccountService.ListAuditEvents:input_type -> stich.v1.ListAuditEventsRequest
+	41, // 36: stich.v1.AccountService.ListUsers:input_type -> stich.v1.ListUsersRequest
+	43, // 37: stich.v1.AccountService.SetUserDisabled:input_type -> stich.v1.SetUserDisabledRequest
+	1,  // 38: stich.v1.AccountService.SetModelKey:input_type -> stich.v1.SetModelKeyRequest
+	3,  // 39: stich.v1.AccountService.ClearModelKey:input_type -> stich.v1.ClearModelKeyRequest
+	5,  // 40: stich.v1.AccountService.ListModelKeys:input_type -> stich.v1.ListModelKeysRequest
+	9,  // 41: stich.v1.AccountService.SignUp:output_type -> stich.v1.SignUpResponse
+	11, // 42: stich.v1.AccountService.SignIn:output_type -> stich.v1.SignInResponse
+	13, // 43: stich.v1.AccountService.VerifyEmail:output_type -> stich.v1.VerifyEmailResponse
+	15, // 44: stich.v1.AccountService.RequestPasswordReset:output_type -> stich.v1.RequestPasswordResetResponse
+	17, // 45: stich.v1.AccountService.ResetPassword:output_type -> stich.v1.ResetPasswordResponse
+	20, // 46: stich.v1.AccountService.GetAccount:output_type -> stich.v1.GetAccountResponse
+	22, // 47: stich.v1.AccountService.UpdateProfile:output_type -> stich.v1.UpdateProfileResponse
+	25, // 48: stich.v1.AccountService.ListCredentials:output_type -> stich.v1.ListCredentialsResponse
+	27, // 49: stich.v1.AccountService.CreateAPIKey:output_type -> stich.v1.CreateAPIKeyResponse
+	29, // 50: stich.v1.AccountService.RevokeAPIKey:output_type -> stich.v1.RevokeAPIKeyResponse
+	31, // 51: stich.v1.AccountService.SignOutEverywhere:output_type -> stich.v1.SignOutEverywhereResponse
+	33, // 52: stich.v1.AccountService.CreateInvite:output_type -> stich.v1.CreateInviteResponse
+	35, // 53: stich.v1.AccountService.SetUserRole:output_type -> stich.v1.SetUserRoleResponse
+	39, // 54: stich.v1.AccountService.ListMyAuditEvents:output_type -> stich.v1.ListAuditEventsResponse
+	39, // 55: stich.v1.AccountService.ListAuditEvents:output_type -> stich.v1.ListAuditEventsResponse
+	42, // 56: stich.v1.AccountService.ListUsers:output_type -> stich.v1.ListUsersResponse
+	44, // 57: stich.v1.AccountService.SetUserDisabled:output_type -> stich.v1.SetUserDisabledResponse
+	2,  // 58: stich.v1.AccountService.SetModelKey:output_type -> stich.v1.SetModelKeyResponse
+	4,  // 59: stich.v1.AccountService.ClearModelKey:output_type -> stich.v1.ClearModelKeyResponse
+	6,  // 60: stich.v1.AccountService.ListModelKeys:output_type -> stich.v1.ListModelKeysResponse
+	41, // [41:61] is the sub-list for method output_type
+	21, // [21:41] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_stich_v1_account_proto_init() }
@@ -2268,7 +2725,7 @@ func file_stich_v1_account_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_v1_account_proto_rawDesc), len(file_stich_v1_account_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   37,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,8 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
-import { CredentialSchema } from "../gen/stich/v1/account_pb";
-import { credentialRows, queryParam, signUpProblems } from "./forms";
+import { CredentialSchema, ModelBudgetSchema } from "../gen/stich/v1/account_pb";
+import { budgetText, credentialRows, queryParam, signUpProblems } from "./forms";
 
 describe("signUpProblems", () => {
   it("accepts a good form", () => {
@@ -42,5 +42,16 @@ describe("credentialRows", () => {
     expect(rows[0]).toMatchObject({ id: "b2", current: true, kind: "browser session" });
     expect(rows.find((r) => r.id === "b1")?.expires).toBe("2026-03-03");
     expect(rows.find((r) => r.id === "k1")?.expires).toBe("never");
+  });
+});
+
+describe("budgetText", () => {
+  it("says what is left and when it resets", () => {
+    const b = create(ModelBudgetSchema, { dailyUsd: 1, spentUsd: 0.25, resetsAt: timestampFromDate(new Date("2026-12-08T00:00:00Z")) });
+    expect(budgetText(b)).toBe("$0.25 of $1.00 spent today; $0.75 left until 00:00 UTC.");
+  });
+  it("says when there is no budget or the caller's own key is used", () => {
+    expect(budgetText(create(ModelBudgetSchema, { dailyUsd: 0, spentUsd: 2 }))).toBe("No daily model budget on this server; $2.00 spent today.");
+    expect(budgetText(create(ModelBudgetSchema, { dailyUsd: 1, spentUsd: 3, exempt: true }))).toContain("Your own model key is used");
   });
 });

@@ -1,6 +1,6 @@
 // Form rules of the account pages, kept apart from React so vitest can
 // check them: what the server would refuse is said before a request.
-import type { Credential } from "../gen/stich/v1/account_pb";
+import type { Credential, ModelBudget } from "../gen/stich/v1/account_pb";
 
 /** EMAIL is a loose shape check; the server's check is the real one. */
 const EMAIL = /^[^\s@<>,;"]+@[^\s@<>,;"]+\.[^\s@<>,;".]+$/;
@@ -58,4 +58,14 @@ export function credentialRows(creds: Credential[]): CredentialRow[] {
     }))
     .sort((a, b) => a.rank - b.rank || b.sort - a.sort)
     .map(({ sort: _sort, rank: _rank, ...row }) => row);
+}
+
+/** budgetText says where the caller stands against the daily model budget. */
+export function budgetText(b: ModelBudget): string {
+  const spent = `$${b.spentUsd.toFixed(2)}`;
+  if (b.exempt) return `Your own model key is used: the server's daily model budget does not apply (${spent} of the server's models used today).`;
+  if (b.dailyUsd <= 0) return `No daily model budget on this server; ${spent} spent today.`;
+  const resets = b.resetsAt ? new Date(Number(b.resetsAt.seconds) * 1000).toISOString().slice(11, 16) + " UTC" : "00:00 UTC";
+  const left = Math.max(0, b.dailyUsd - b.spentUsd);
+  return `${spent} of $${b.dailyUsd.toFixed(2)} spent today; $${left.toFixed(2)} left until ${resets}.`;
 }

@@ -3,6 +3,7 @@ import { accounts, describe, type Problem } from "../api";
 import { credentialRows, type CredentialRow } from "../account/forms";
 import { auditRows, type AuditRow } from "../account/audit";
 import { AuditList } from "../components/AuditList";
+import { ModelKeysSection } from "../account/ModelKeys";
 import { ProblemBox } from "../components/ProblemBox";
 import type { Account } from "../gen/stich/v1/account_pb";
 
@@ -123,6 +124,7 @@ export function AccountPage() {
           </div>
         )}
       </section>
+      <ModelKeysSection />
       <section>
         <h2>Sign out everywhere</h2>
         <p className="muted">Ends every browser session of this account, this one included. API keys keep working.</p>

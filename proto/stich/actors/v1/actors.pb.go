@@ -1497,8 +1497,11 @@ func (x *ListFiles) GetCaller() *Caller {
 }
 
 type ListFilesReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Files         []*v1.FileInfo         `protobuf:"bytes,1,rep,name=files,proto3" json:"files,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Files []*v1.FileInfo         `protobuf:"bytes,1,rep,name=files,proto3" json:"files,omitempty"`
+	// owner is the session's owner (the sandbox counts a preview rebuild
+	// against the owner's build limit).
+	Owner         string `protobuf:"bytes,630,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1538,6 +1541,13 @@ func (x *ListFilesReply) GetFiles() []*v1.FileInfo {
 		return x.Files
 	}
 	return nil
+}
+
+func (x *ListFilesReply) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
 }
 
 type ListVersions struct {
@@ -3339,9 +3349,10 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\aversion\x18\x01 \x01(\v2\x11.stich.v1.VersionR\aversion\"W\n" +
 	"\tListFiles\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x120\n" +
-	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\":\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"Q\n" +
 	"\x0eListFilesReply\x12(\n" +
-	"\x05files\x18\x01 \x03(\v2\x12.stich.v1.FileInfoR\x05files\"@\n" +
+	"\x05files\x18\x01 \x03(\v2\x12.stich.v1.FileInfoR\x05files\x12\x15\n" +
+	"\x05owner\x18\xf6\x04 \x01(\tR\x05owner\"@\n" +
 	"\fListVersions\x120\n" +
 	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"B\n" +
 	"\x11ListVersionsReply\x12-\n" +

@@ -253,7 +253,13 @@ type UserRecord struct {
 	// disabled accounts cannot sign in; their keys and sessions are refused.
 	Disabled bool `protobuf:"varint,660,opt,name=disabled,proto3" json:"disabled,omitempty"`
 	// last_sign_in_at is when the user last started a browser session.
-	LastSignInAt  *timestamppb.Timestamp `protobuf:"bytes,661,opt,name=last_sign_in_at,json=lastSignInAt,proto3" json:"last_sign_in_at,omitempty"`
+	LastSignInAt *timestamppb.Timestamp `protobuf:"bytes,661,opt,name=last_sign_in_at,json=lastSignInAt,proto3" json:"last_sign_in_at,omitempty"`
+	// model_key is the user's own OpenAI-compatible model key, sealed under
+	// a node key (package nodekey); unset when the user has none.
+	ModelKey *ModelKeyRecord `protobuf:"bytes,630,opt,name=model_key,json=modelKey,proto3" json:"model_key,omitempty"`
+	// model_spend is what the user's sessions spent on the platform's
+	// models on one UTC day.
+	ModelSpend    *ModelSpend `protobuf:"bytes,631,opt,name=model_spend,json=modelSpend,proto3" json:"model_spend,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -379,6 +385,411 @@ func (x *UserRecord) GetLastSignInAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *UserRecord) GetModelKey() *ModelKeyRecord {
+	if x != nil {
+		return x.ModelKey
+	}
+	return nil
+}
+
+func (x *UserRecord) GetModelSpend() *ModelSpend {
+	if x != nil {
+		return x.ModelSpend
+	}
+	return nil
+}
+
+// ModelKeyRecord is a user's own model endpoint and key. The key is kept
+// sealed (AES-256-GCM under the node key node_key_id, with the user id as
+// additional data); only its last 4 characters are kept in the clear.
+type ModelKeyRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// base_url is the OpenAI-compatible API root, up to and including /v1.
+	BaseUrl string `protobuf:"bytes,1,opt,name=base_url,json=baseUrl,proto3" json:"base_url,omitempty"`
+	// model is the model id every action uses.
+	Model string `protobuf:"bytes,2,opt,name=model,proto3" json:"model,omitempty"`
+	// node_key_id names the node key that sealed the key.
+	NodeKeyId string `protobuf:"bytes,3,opt,name=node_key_id,json=nodeKeyId,proto3" json:"node_key_id,omitempty"`
+	// sealed is the nonce followed by the AES-GCM ciphertext of the key.
+	Sealed []byte `protobuf:"bytes,4,opt,name=sealed,proto3" json:"sealed,omitempty"`
+	// last4 are the key's last 4 characters (what users are shown).
+	Last4         string                 `protobuf:"bytes,5,opt,name=last4,proto3" json:"last4,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelKeyRecord) Reset() {
+	*x = ModelKeyRecord{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelKeyRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelKeyRecord) ProtoMessage() {}
+
+func (x *ModelKeyRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelKeyRecord.ProtoReflect.Descriptor instead.
+func (*ModelKeyRecord) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ModelKeyRecord) GetBaseUrl() string {
+	if x != nil {
+		return x.BaseUrl
+	}
+	return ""
+}
+
+func (x *ModelKeyRecord) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *ModelKeyRecord) GetNodeKeyId() string {
+	if x != nil {
+		return x.NodeKeyId
+	}
+	return ""
+}
+
+func (x *ModelKeyRecord) GetSealed() []byte {
+	if x != nil {
+		return x.Sealed
+	}
+	return nil
+}
+
+func (x *ModelKeyRecord) GetLast4() string {
+	if x != nil {
+		return x.Last4
+	}
+	return ""
+}
+
+func (x *ModelKeyRecord) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+// ModelSpend is a user's spend on one UTC day.
+type ModelSpend struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// day counts days since 1970-01-01 (UTC).
+	Day int64 `protobuf:"varint,1,opt,name=day,proto3" json:"day,omitempty"`
+	// micro_usd is the spend in millionths of a US dollar.
+	MicroUsd      uint64 `protobuf:"varint,2,opt,name=micro_usd,json=microUsd,proto3" json:"micro_usd,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelSpend) Reset() {
+	*x = ModelSpend{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelSpend) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelSpend) ProtoMessage() {}
+
+func (x *ModelSpend) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelSpend.ProtoReflect.Descriptor instead.
+func (*ModelSpend) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ModelSpend) GetDay() int64 {
+	if x != nil {
+		return x.Day
+	}
+	return 0
+}
+
+func (x *ModelSpend) GetMicroUsd() uint64 {
+	if x != nil {
+		return x.MicroUsd
+	}
+	return 0
+}
+
+// SetModelKey stores (or replaces) the user's sealed model key; NOT_FOUND
+// when the user does not exist.
+type SetModelKey struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           *ModelKeyRecord        `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetModelKey) Reset() {
+	*x = SetModelKey{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetModelKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetModelKey) ProtoMessage() {}
+
+func (x *SetModelKey) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetModelKey.ProtoReflect.Descriptor instead.
+func (*SetModelKey) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SetModelKey) GetKey() *ModelKeyRecord {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+// ClearModelKey removes the user's model key; NOT_FOUND when the user does
+// not exist.
+type ClearModelKey struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClearModelKey) Reset() {
+	*x = ClearModelKey{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClearModelKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClearModelKey) ProtoMessage() {}
+
+func (x *ClearModelKey) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClearModelKey.ProtoReflect.Descriptor instead.
+func (*ClearModelKey) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{6}
+}
+
+// ChargeModelSpend adds micro_usd to the user's spend of day (a charge for
+// an earlier day than the stored one is dropped; a later day starts anew).
+type ChargeModelSpend struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Day           int64                  `protobuf:"varint,1,opt,name=day,proto3" json:"day,omitempty"`
+	MicroUsd      uint64                 `protobuf:"varint,2,opt,name=micro_usd,json=microUsd,proto3" json:"micro_usd,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChargeModelSpend) Reset() {
+	*x = ChargeModelSpend{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChargeModelSpend) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChargeModelSpend) ProtoMessage() {}
+
+func (x *ChargeModelSpend) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChargeModelSpend.ProtoReflect.Descriptor instead.
+func (*ChargeModelSpend) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ChargeModelSpend) GetDay() int64 {
+	if x != nil {
+		return x.Day
+	}
+	return 0
+}
+
+func (x *ChargeModelSpend) GetMicroUsd() uint64 {
+	if x != nil {
+		return x.MicroUsd
+	}
+	return 0
+}
+
+// GetModelSpend reads the user's spend of day and whether the user has a
+// model key of their own.
+type GetModelSpend struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Day           int64                  `protobuf:"varint,1,opt,name=day,proto3" json:"day,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetModelSpend) Reset() {
+	*x = GetModelSpend{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetModelSpend) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetModelSpend) ProtoMessage() {}
+
+func (x *GetModelSpend) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetModelSpend.ProtoReflect.Descriptor instead.
+func (*GetModelSpend) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetModelSpend) GetDay() int64 {
+	if x != nil {
+		return x.Day
+	}
+	return 0
+}
+
+type ModelSpendReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Day           int64                  `protobuf:"varint,1,opt,name=day,proto3" json:"day,omitempty"`
+	MicroUsd      uint64                 `protobuf:"varint,2,opt,name=micro_usd,json=microUsd,proto3" json:"micro_usd,omitempty"`
+	OwnKey        bool                   `protobuf:"varint,3,opt,name=own_key,json=ownKey,proto3" json:"own_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelSpendReply) Reset() {
+	*x = ModelSpendReply{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelSpendReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelSpendReply) ProtoMessage() {}
+
+func (x *ModelSpendReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelSpendReply.ProtoReflect.Descriptor instead.
+func (*ModelSpendReply) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ModelSpendReply) GetDay() int64 {
+	if x != nil {
+		return x.Day
+	}
+	return 0
+}
+
+func (x *ModelSpendReply) GetMicroUsd() uint64 {
+	if x != nil {
+		return x.MicroUsd
+	}
+	return 0
+}
+
+func (x *ModelSpendReply) GetOwnKey() bool {
+	if x != nil {
+		return x.OwnKey
+	}
+	return false
+}
+
 // AuthMethod is an outside identity that signs the user in.
 type AuthMethod struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -397,7 +808,7 @@ type AuthMethod struct {
 
 func (x *AuthMethod) Reset() {
 	*x = AuthMethod{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[3]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -409,7 +820,7 @@ func (x *AuthMethod) String() string {
 func (*AuthMethod) ProtoMessage() {}
 
 func (x *AuthMethod) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[3]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -422,7 +833,7 @@ func (x *AuthMethod) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthMethod.ProtoReflect.Descriptor instead.
 func (*AuthMethod) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{3}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AuthMethod) GetProvider() string {
@@ -469,7 +880,7 @@ type LinkAuthMethod struct {
 
 func (x *LinkAuthMethod) Reset() {
 	*x = LinkAuthMethod{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[4]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -481,7 +892,7 @@ func (x *LinkAuthMethod) String() string {
 func (*LinkAuthMethod) ProtoMessage() {}
 
 func (x *LinkAuthMethod) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[4]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -494,7 +905,7 @@ func (x *LinkAuthMethod) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkAuthMethod.ProtoReflect.Descriptor instead.
 func (*LinkAuthMethod) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{4}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *LinkAuthMethod) GetMethod() *AuthMethod {
@@ -515,7 +926,7 @@ type EnsureUser struct {
 
 func (x *EnsureUser) Reset() {
 	*x = EnsureUser{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[5]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -527,7 +938,7 @@ func (x *EnsureUser) String() string {
 func (*EnsureUser) ProtoMessage() {}
 
 func (x *EnsureUser) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[5]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -540,7 +951,7 @@ func (x *EnsureUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnsureUser.ProtoReflect.Descriptor instead.
 func (*EnsureUser) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{5}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *EnsureUser) GetTemplate() *UserRecord {
@@ -559,7 +970,7 @@ type GetUser struct {
 
 func (x *GetUser) Reset() {
 	*x = GetUser{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[6]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -571,7 +982,7 @@ func (x *GetUser) String() string {
 func (*GetUser) ProtoMessage() {}
 
 func (x *GetUser) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[6]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -584,7 +995,7 @@ func (x *GetUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUser.ProtoReflect.Descriptor instead.
 func (*GetUser) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{6}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{13}
 }
 
 // AddAPIKey stores a new key of the user; NOT_FOUND when the user does not exist.
@@ -597,7 +1008,7 @@ type AddAPIKey struct {
 
 func (x *AddAPIKey) Reset() {
 	*x = AddAPIKey{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[7]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -609,7 +1020,7 @@ func (x *AddAPIKey) String() string {
 func (*AddAPIKey) ProtoMessage() {}
 
 func (x *AddAPIKey) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[7]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -622,7 +1033,7 @@ func (x *AddAPIKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAPIKey.ProtoReflect.Descriptor instead.
 func (*AddAPIKey) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{7}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AddAPIKey) GetKey() *APIKeyRecord {
@@ -642,7 +1053,7 @@ type RevokeAPIKey struct {
 
 func (x *RevokeAPIKey) Reset() {
 	*x = RevokeAPIKey{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[8]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -654,7 +1065,7 @@ func (x *RevokeAPIKey) String() string {
 func (*RevokeAPIKey) ProtoMessage() {}
 
 func (x *RevokeAPIKey) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[8]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -667,7 +1078,7 @@ func (x *RevokeAPIKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKey.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKey) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{8}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RevokeAPIKey) GetKeyId() string {
@@ -687,7 +1098,7 @@ type UserReply struct {
 
 func (x *UserReply) Reset() {
 	*x = UserReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[9]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -699,7 +1110,7 @@ func (x *UserReply) String() string {
 func (*UserReply) ProtoMessage() {}
 
 func (x *UserReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[9]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -712,7 +1123,7 @@ func (x *UserReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserReply.ProtoReflect.Descriptor instead.
 func (*UserReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{9}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UserReply) GetUser() *UserRecord {
@@ -734,7 +1145,7 @@ type CheckAPIKey struct {
 
 func (x *CheckAPIKey) Reset() {
 	*x = CheckAPIKey{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[10]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -746,7 +1157,7 @@ func (x *CheckAPIKey) String() string {
 func (*CheckAPIKey) ProtoMessage() {}
 
 func (x *CheckAPIKey) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[10]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -759,7 +1170,7 @@ func (x *CheckAPIKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAPIKey.ProtoReflect.Descriptor instead.
 func (*CheckAPIKey) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{10}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CheckAPIKey) GetKeyId() string {
@@ -791,7 +1202,7 @@ type CheckAPIKeyReply struct {
 
 func (x *CheckAPIKeyReply) Reset() {
 	*x = CheckAPIKeyReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[11]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -803,7 +1214,7 @@ func (x *CheckAPIKeyReply) String() string {
 func (*CheckAPIKeyReply) ProtoMessage() {}
 
 func (x *CheckAPIKeyReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[11]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -816,7 +1227,7 @@ func (x *CheckAPIKeyReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAPIKeyReply.ProtoReflect.Descriptor instead.
 func (*CheckAPIKeyReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{11}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CheckAPIKeyReply) GetValid() bool {
@@ -858,7 +1269,7 @@ type IssueUserToken struct {
 
 func (x *IssueUserToken) Reset() {
 	*x = IssueUserToken{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[12]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -870,7 +1281,7 @@ func (x *IssueUserToken) String() string {
 func (*IssueUserToken) ProtoMessage() {}
 
 func (x *IssueUserToken) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[12]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -883,7 +1294,7 @@ func (x *IssueUserToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueUserToken.ProtoReflect.Descriptor instead.
 func (*IssueUserToken) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{12}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *IssueUserToken) GetToken() *UserToken {
@@ -908,7 +1319,7 @@ type ConsumeUserToken struct {
 
 func (x *ConsumeUserToken) Reset() {
 	*x = ConsumeUserToken{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[13]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -920,7 +1331,7 @@ func (x *ConsumeUserToken) String() string {
 func (*ConsumeUserToken) ProtoMessage() {}
 
 func (x *ConsumeUserToken) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[13]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -933,7 +1344,7 @@ func (x *ConsumeUserToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeUserToken.ProtoReflect.Descriptor instead.
 func (*ConsumeUserToken) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{13}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ConsumeUserToken) GetPurpose() string {
@@ -969,7 +1380,7 @@ type MarkEmailVerified struct {
 
 func (x *MarkEmailVerified) Reset() {
 	*x = MarkEmailVerified{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[14]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -981,7 +1392,7 @@ func (x *MarkEmailVerified) String() string {
 func (*MarkEmailVerified) ProtoMessage() {}
 
 func (x *MarkEmailVerified) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[14]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -994,7 +1405,7 @@ func (x *MarkEmailVerified) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkEmailVerified.ProtoReflect.Descriptor instead.
 func (*MarkEmailVerified) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{14}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{21}
 }
 
 // RevokeBrowserSessions ends every browser session of the user.
@@ -1006,7 +1417,7 @@ type RevokeBrowserSessions struct {
 
 func (x *RevokeBrowserSessions) Reset() {
 	*x = RevokeBrowserSessions{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[15]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1018,7 +1429,7 @@ func (x *RevokeBrowserSessions) String() string {
 func (*RevokeBrowserSessions) ProtoMessage() {}
 
 func (x *RevokeBrowserSessions) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[15]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1031,7 +1442,7 @@ func (x *RevokeBrowserSessions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeBrowserSessions.ProtoReflect.Descriptor instead.
 func (*RevokeBrowserSessions) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{15}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{22}
 }
 
 type RevokeBrowserSessionsReply struct {
@@ -1044,7 +1455,7 @@ type RevokeBrowserSessionsReply struct {
 
 func (x *RevokeBrowserSessionsReply) Reset() {
 	*x = RevokeBrowserSessionsReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[16]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1056,7 +1467,7 @@ func (x *RevokeBrowserSessionsReply) String() string {
 func (*RevokeBrowserSessionsReply) ProtoMessage() {}
 
 func (x *RevokeBrowserSessionsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[16]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1069,7 +1480,7 @@ func (x *RevokeBrowserSessionsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeBrowserSessionsReply.ProtoReflect.Descriptor instead.
 func (*RevokeBrowserSessionsReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{16}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RevokeBrowserSessionsReply) GetEnded() uint32 {
@@ -1096,7 +1507,7 @@ type SetUserRole struct {
 
 func (x *SetUserRole) Reset() {
 	*x = SetUserRole{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[17]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1108,7 +1519,7 @@ func (x *SetUserRole) String() string {
 func (*SetUserRole) ProtoMessage() {}
 
 func (x *SetUserRole) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[17]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1121,7 +1532,7 @@ func (x *SetUserRole) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetUserRole.ProtoReflect.Descriptor instead.
 func (*SetUserRole) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{17}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SetUserRole) GetRole() UserRole {
@@ -1141,7 +1552,7 @@ type SetDisplayName struct {
 
 func (x *SetDisplayName) Reset() {
 	*x = SetDisplayName{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[18]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1153,7 +1564,7 @@ func (x *SetDisplayName) String() string {
 func (*SetDisplayName) ProtoMessage() {}
 
 func (x *SetDisplayName) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[18]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1166,7 +1577,7 @@ func (x *SetDisplayName) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDisplayName.ProtoReflect.Descriptor instead.
 func (*SetDisplayName) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{18}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SetDisplayName) GetDisplayName() string {
@@ -1188,7 +1599,7 @@ type InviteRecord struct {
 
 func (x *InviteRecord) Reset() {
 	*x = InviteRecord{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[19]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1200,7 +1611,7 @@ func (x *InviteRecord) String() string {
 func (*InviteRecord) ProtoMessage() {}
 
 func (x *InviteRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[19]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1213,7 +1624,7 @@ func (x *InviteRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteRecord.ProtoReflect.Descriptor instead.
 func (*InviteRecord) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{19}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *InviteRecord) GetExpiresAt() *timestamppb.Timestamp {
@@ -1247,7 +1658,7 @@ type CreateInvite struct {
 
 func (x *CreateInvite) Reset() {
 	*x = CreateInvite{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[20]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1259,7 +1670,7 @@ func (x *CreateInvite) String() string {
 func (*CreateInvite) ProtoMessage() {}
 
 func (x *CreateInvite) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[20]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1272,7 +1683,7 @@ func (x *CreateInvite) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInvite.ProtoReflect.Descriptor instead.
 func (*CreateInvite) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{20}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CreateInvite) GetInvite() *InviteRecord {
@@ -1292,7 +1703,7 @@ type ConsumeInvite struct {
 
 func (x *ConsumeInvite) Reset() {
 	*x = ConsumeInvite{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[21]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1304,7 +1715,7 @@ func (x *ConsumeInvite) String() string {
 func (*ConsumeInvite) ProtoMessage() {}
 
 func (x *ConsumeInvite) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[21]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1317,7 +1728,7 @@ func (x *ConsumeInvite) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeInvite.ProtoReflect.Descriptor instead.
 func (*ConsumeInvite) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{21}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{28}
 }
 
 type InviteReply struct {
@@ -1329,7 +1740,7 @@ type InviteReply struct {
 
 func (x *InviteReply) Reset() {
 	*x = InviteReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[22]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1341,7 +1752,7 @@ func (x *InviteReply) String() string {
 func (*InviteReply) ProtoMessage() {}
 
 func (x *InviteReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[22]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1354,7 +1765,7 @@ func (x *InviteReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteReply.ProtoReflect.Descriptor instead.
 func (*InviteReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{22}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *InviteReply) GetInvite() *InviteRecord {
@@ -1375,7 +1786,7 @@ type ClaimEmail struct {
 
 func (x *ClaimEmail) Reset() {
 	*x = ClaimEmail{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[23]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1387,7 +1798,7 @@ func (x *ClaimEmail) String() string {
 func (*ClaimEmail) ProtoMessage() {}
 
 func (x *ClaimEmail) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[23]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1400,7 +1811,7 @@ func (x *ClaimEmail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimEmail.ProtoReflect.Descriptor instead.
 func (*ClaimEmail) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{23}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ClaimEmail) GetUserId() string {
@@ -1422,7 +1833,7 @@ type DirectoryReply struct {
 
 func (x *DirectoryReply) Reset() {
 	*x = DirectoryReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[24]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1434,7 +1845,7 @@ func (x *DirectoryReply) String() string {
 func (*DirectoryReply) ProtoMessage() {}
 
 func (x *DirectoryReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[24]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1447,7 +1858,7 @@ func (x *DirectoryReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DirectoryReply.ProtoReflect.Descriptor instead.
 func (*DirectoryReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{24}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DirectoryReply) GetUserId() string {
@@ -1473,7 +1884,7 @@ type LookupEmail struct {
 
 func (x *LookupEmail) Reset() {
 	*x = LookupEmail{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[25]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1485,7 +1896,7 @@ func (x *LookupEmail) String() string {
 func (*LookupEmail) ProtoMessage() {}
 
 func (x *LookupEmail) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[25]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1498,7 +1909,7 @@ func (x *LookupEmail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupEmail.ProtoReflect.Descriptor instead.
 func (*LookupEmail) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{25}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{32}
 }
 
 // ReleaseEmail frees the e-mail if user_id holds it.
@@ -1511,7 +1922,7 @@ type ReleaseEmail struct {
 
 func (x *ReleaseEmail) Reset() {
 	*x = ReleaseEmail{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[26]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1523,7 +1934,7 @@ func (x *ReleaseEmail) String() string {
 func (*ReleaseEmail) ProtoMessage() {}
 
 func (x *ReleaseEmail) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[26]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1536,7 +1947,7 @@ func (x *ReleaseEmail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseEmail.ProtoReflect.Descriptor instead.
 func (*ReleaseEmail) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{26}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ReleaseEmail) GetUserId() string {
@@ -1579,7 +1990,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[27]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1591,7 +2002,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[27]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1604,7 +2015,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{27}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *AuditEvent) GetSeq() uint64 {
@@ -1688,7 +2099,7 @@ type AppendAudit struct {
 
 func (x *AppendAudit) Reset() {
 	*x = AppendAudit{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[28]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1700,7 +2111,7 @@ func (x *AppendAudit) String() string {
 func (*AppendAudit) ProtoMessage() {}
 
 func (x *AppendAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[28]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1713,7 +2124,7 @@ func (x *AppendAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendAudit.ProtoReflect.Descriptor instead.
 func (*AppendAudit) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{28}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *AppendAudit) GetEvents() []*AuditEvent {
@@ -1731,7 +2142,7 @@ type AppendAuditReply struct {
 
 func (x *AppendAuditReply) Reset() {
 	*x = AppendAuditReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[29]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1743,7 +2154,7 @@ func (x *AppendAuditReply) String() string {
 func (*AppendAuditReply) ProtoMessage() {}
 
 func (x *AppendAuditReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[29]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1756,7 +2167,7 @@ func (x *AppendAuditReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendAuditReply.ProtoReflect.Descriptor instead.
 func (*AppendAuditReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{29}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{36}
 }
 
 // ListAudit reads a page of the log, newest first: events with seq below
@@ -1777,7 +2188,7 @@ type ListAudit struct {
 
 func (x *ListAudit) Reset() {
 	*x = ListAudit{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[30]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1789,7 +2200,7 @@ func (x *ListAudit) String() string {
 func (*ListAudit) ProtoMessage() {}
 
 func (x *ListAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[30]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1802,7 +2213,7 @@ func (x *ListAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAudit.ProtoReflect.Descriptor instead.
 func (*ListAudit) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{30}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListAudit) GetBeforeSeq() uint64 {
@@ -1851,7 +2262,7 @@ type ListAuditReply struct {
 
 func (x *ListAuditReply) Reset() {
 	*x = ListAuditReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[31]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1863,7 +2274,7 @@ func (x *ListAuditReply) String() string {
 func (*ListAuditReply) ProtoMessage() {}
 
 func (x *ListAuditReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[31]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1876,7 +2287,7 @@ func (x *ListAuditReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditReply.ProtoReflect.Descriptor instead.
 func (*ListAuditReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{31}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListAuditReply) GetEvents() []*AuditEvent {
@@ -1913,7 +2324,7 @@ type UserEntry struct {
 
 func (x *UserEntry) Reset() {
 	*x = UserEntry{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[32]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1925,7 +2336,7 @@ func (x *UserEntry) String() string {
 func (*UserEntry) ProtoMessage() {}
 
 func (x *UserEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[32]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1938,7 +2349,7 @@ func (x *UserEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserEntry.ProtoReflect.Descriptor instead.
 func (*UserEntry) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{32}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *UserEntry) GetUserId() string {
@@ -2014,7 +2425,7 @@ type UpsertUserEntry struct {
 
 func (x *UpsertUserEntry) Reset() {
 	*x = UpsertUserEntry{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[33]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2026,7 +2437,7 @@ func (x *UpsertUserEntry) String() string {
 func (*UpsertUserEntry) ProtoMessage() {}
 
 func (x *UpsertUserEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[33]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2039,7 +2450,7 @@ func (x *UpsertUserEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertUserEntry.ProtoReflect.Descriptor instead.
 func (*UpsertUserEntry) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{33}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *UpsertUserEntry) GetEntry() *UserEntry {
@@ -2057,7 +2468,7 @@ type UpsertUserEntryReply struct {
 
 func (x *UpsertUserEntryReply) Reset() {
 	*x = UpsertUserEntryReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[34]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2069,7 +2480,7 @@ func (x *UpsertUserEntryReply) String() string {
 func (*UpsertUserEntryReply) ProtoMessage() {}
 
 func (x *UpsertUserEntryReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[34]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2082,7 +2493,7 @@ func (x *UpsertUserEntryReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertUserEntryReply.ProtoReflect.Descriptor instead.
 func (*UpsertUserEntryReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{34}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{41}
 }
 
 // ListUserEntries reads a page of users, newest account first: after the
@@ -2100,7 +2511,7 @@ type ListUserEntries struct {
 
 func (x *ListUserEntries) Reset() {
 	*x = ListUserEntries{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[35]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2112,7 +2523,7 @@ func (x *ListUserEntries) String() string {
 func (*ListUserEntries) ProtoMessage() {}
 
 func (x *ListUserEntries) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[35]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2125,7 +2536,7 @@ func (x *ListUserEntries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUserEntries.ProtoReflect.Descriptor instead.
 func (*ListUserEntries) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{35}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListUserEntries) GetAfterCreatedAt() *timestamppb.Timestamp {
@@ -2167,7 +2578,7 @@ type ListUserEntriesReply struct {
 
 func (x *ListUserEntriesReply) Reset() {
 	*x = ListUserEntriesReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[36]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2179,7 +2590,7 @@ func (x *ListUserEntriesReply) String() string {
 func (*ListUserEntriesReply) ProtoMessage() {}
 
 func (x *ListUserEntriesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[36]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2192,7 +2603,7 @@ func (x *ListUserEntriesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUserEntriesReply.ProtoReflect.Descriptor instead.
 func (*ListUserEntriesReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{36}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListUserEntriesReply) GetEntries() []*UserEntry {
@@ -2228,7 +2639,7 @@ type SetUserDisabled struct {
 
 func (x *SetUserDisabled) Reset() {
 	*x = SetUserDisabled{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[37]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2240,7 +2651,7 @@ func (x *SetUserDisabled) String() string {
 func (*SetUserDisabled) ProtoMessage() {}
 
 func (x *SetUserDisabled) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[37]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2253,7 +2664,7 @@ func (x *SetUserDisabled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetUserDisabled.ProtoReflect.Descriptor instead.
 func (*SetUserDisabled) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{37}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SetUserDisabled) GetDisabled() bool {
@@ -2281,7 +2692,7 @@ const file_stich_actors_v1_user_proto_rawDesc = "" +
 	"\apurpose\x18\x01 \x01(\tR\apurpose\x12\x12\n" +
 	"\x04hash\x18\x02 \x01(\tR\x04hash\x129\n" +
 	"\n" +
-	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xb1\x04\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xaf\x05\n" +
 	"\n" +
 	"UserRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
@@ -2297,7 +2708,34 @@ const file_stich_actors_v1_user_proto_rawDesc = "" +
 	"\x06tokens\x18\xe7\x01 \x03(\v2\x1a.stich.actors.v1.UserTokenR\x06tokens\x12?\n" +
 	"\fauth_methods\x18\xf1\x01 \x03(\v2\x1b.stich.actors.v1.AuthMethodR\vauthMethods\x12\x1b\n" +
 	"\bdisabled\x18\x94\x05 \x01(\bR\bdisabled\x12B\n" +
-	"\x0flast_sign_in_at\x18\x95\x05 \x01(\v2\x1a.google.protobuf.TimestampR\flastSignInAt\"\x91\x01\n" +
+	"\x0flast_sign_in_at\x18\x95\x05 \x01(\v2\x1a.google.protobuf.TimestampR\flastSignInAt\x12=\n" +
+	"\tmodel_key\x18\xf6\x04 \x01(\v2\x1f.stich.actors.v1.ModelKeyRecordR\bmodelKey\x12=\n" +
+	"\vmodel_spend\x18\xf7\x04 \x01(\v2\x1b.stich.actors.v1.ModelSpendR\n" +
+	"modelSpend\"\xca\x01\n" +
+	"\x0eModelKeyRecord\x12\x19\n" +
+	"\bbase_url\x18\x01 \x01(\tR\abaseUrl\x12\x14\n" +
+	"\x05model\x18\x02 \x01(\tR\x05model\x12\x1e\n" +
+	"\vnode_key_id\x18\x03 \x01(\tR\tnodeKeyId\x12\x16\n" +
+	"\x06sealed\x18\x04 \x01(\fR\x06sealed\x12\x14\n" +
+	"\x05last4\x18\x05 \x01(\tR\x05last4\x129\n" +
+	"\n" +
+	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\";\n" +
+	"\n" +
+	"ModelSpend\x12\x10\n" +
+	"\x03day\x18\x01 \x01(\x03R\x03day\x12\x1b\n" +
+	"\tmicro_usd\x18\x02 \x01(\x04R\bmicroUsd\"@\n" +
+	"\vSetModelKey\x121\n" +
+	"\x03key\x18\x01 \x01(\v2\x1f.stich.actors.v1.ModelKeyRecordR\x03key\"\x0f\n" +
+	"\rClearModelKey\"A\n" +
+	"\x10ChargeModelSpend\x12\x10\n" +
+	"\x03day\x18\x01 \x01(\x03R\x03day\x12\x1b\n" +
+	"\tmicro_usd\x18\x02 \x01(\x04R\bmicroUsd\"!\n" +
+	"\rGetModelSpend\x12\x10\n" +
+	"\x03day\x18\x01 \x01(\x03R\x03day\"Y\n" +
+	"\x0fModelSpendReply\x12\x10\n" +
+	"\x03day\x18\x01 \x01(\x03R\x03day\x12\x1b\n" +
+	"\tmicro_usd\x18\x02 \x01(\x04R\bmicroUsd\x12\x17\n" +
+	"\aown_key\x18\x03 \x01(\bR\x06ownKey\"\x91\x01\n" +
 	"\n" +
 	"AuthMethod\x12\x1a\n" +
 	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x18\n" +
@@ -2429,85 +2867,96 @@ func file_stich_actors_v1_user_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_actors_v1_user_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stich_actors_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_stich_actors_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_stich_actors_v1_user_proto_goTypes = []any{
 	(UserRole)(0),                      // 0: stich.actors.v1.UserRole
 	(*APIKeyRecord)(nil),               // 1: stich.actors.v1.APIKeyRecord
 	(*UserToken)(nil),                  // 2: stich.actors.v1.UserToken
 	(*UserRecord)(nil),                 // 3: stich.actors.v1.UserRecord
-	(*AuthMethod)(nil),                 // 4: stich.actors.v1.AuthMethod
-	(*LinkAuthMethod)(nil),             // 5: stich.actors.v1.LinkAuthMethod
-	(*EnsureUser)(nil),                 // 6: stich.actors.v1.EnsureUser
-	(*GetUser)(nil),                    // 7: stich.actors.v1.GetUser
-	(*AddAPIKey)(nil),                  // 8: stich.actors.v1.AddAPIKey
-	(*RevokeAPIKey)(nil),               // 9: stich.actors.v1.RevokeAPIKey
-	(*UserReply)(nil),                  // 10: stich.actors.v1.UserReply
-	(*CheckAPIKey)(nil),                // 11: stich.actors.v1.CheckAPIKey
-	(*CheckAPIKeyReply)(nil),           // 12: stich.actors.v1.CheckAPIKeyReply
-	(*IssueUserToken)(nil),             // 13: stich.actors.v1.IssueUserToken
-	(*ConsumeUserToken)(nil),           // 14: stich.actors.v1.ConsumeUserToken
-	(*MarkEmailVerified)(nil),          // 15: stich.actors.v1.MarkEmailVerified
-	(*RevokeBrowserSessions)(nil),      // 16: stich.actors.v1.RevokeBrowserSessions
-	(*RevokeBrowserSessionsReply)(nil), // 17: stich.actors.v1.RevokeBrowserSessionsReply
-	(*SetUserRole)(nil),                // 18: stich.actors.v1.SetUserRole
-	(*SetDisplayName)(nil),             // 19: stich.actors.v1.SetDisplayName
-	(*InviteRecord)(nil),               // 20: stich.actors.v1.InviteRecord
-	(*CreateInvite)(nil),               // 21: stich.actors.v1.CreateInvite
-	(*ConsumeInvite)(nil),              // 22: stich.actors.v1.ConsumeInvite
-	(*InviteReply)(nil),                // 23: stich.actors.v1.InviteReply
-	(*ClaimEmail)(nil),                 // 24: stich.actors.v1.ClaimEmail
-	(*DirectoryReply)(nil),             // 25: stich.actors.v1.DirectoryReply
-	(*LookupEmail)(nil),                // 26: stich.actors.v1.LookupEmail
-	(*ReleaseEmail)(nil),               // 27: stich.actors.v1.ReleaseEmail
-	(*AuditEvent)(nil),                 // 28: stich.actors.v1.AuditEvent
-	(*AppendAudit)(nil),                // 29: stich.actors.v1.AppendAudit
-	(*AppendAuditReply)(nil),           // 30: stich.actors.v1.AppendAuditReply
-	(*ListAudit)(nil),                  // 31: stich.actors.v1.ListAudit
-	(*ListAuditReply)(nil),             // 32: stich.actors.v1.ListAuditReply
-	(*UserEntry)(nil),                  // 33: stich.actors.v1.UserEntry
-	(*UpsertUserEntry)(nil),            // 34: stich.actors.v1.UpsertUserEntry
-	(*UpsertUserEntryReply)(nil),       // 35: stich.actors.v1.UpsertUserEntryReply
-	(*ListUserEntries)(nil),            // 36: stich.actors.v1.ListUserEntries
-	(*ListUserEntriesReply)(nil),       // 37: stich.actors.v1.ListUserEntriesReply
-	(*SetUserDisabled)(nil),            // 38: stich.actors.v1.SetUserDisabled
-	(*timestamppb.Timestamp)(nil),      // 39: google.protobuf.Timestamp
+	(*ModelKeyRecord)(nil),             // 4: stich.actors.v1.ModelKeyRecord
+	(*ModelSpend)(nil),                 // 5: stich.actors.v1.ModelSpend
+	(*SetModelKey)(nil),                // 6: stich.actors.v1.SetModelKey
+	(*ClearModelKey)(nil),              // 7: stich.actors.v1.ClearModelKey
+	(*ChargeModelSpend)(nil),           // 8: stich.actors.v1.ChargeModelSpend
+	(*GetModelSpend)(nil),              // 9: stich.actors.v1.GetModelSpend
+	(*ModelSpendReply)(nil),            // 10: stich.actors.v1.ModelSpendReply
+	(*AuthMethod)(nil),                 // 11: stich.actors.v1.AuthMethod
+	(*LinkAuthMethod)(nil),             // 12: stich.actors.v1.LinkAuthMethod
+	(*EnsureUser)(nil),                 // 13: stich.actors.v1.EnsureUser
+	(*GetUser)(nil),                    // 14: stich.actors.v1.GetUser
+	(*AddAPIKey)(nil),                  // 15: stich.actors.v1.AddAPIKey
+	(*RevokeAPIKey)(nil),               // 16: stich.actors.v1.RevokeAPIKey
+	(*UserReply)(nil),                  // 17: stich.actors.v1.UserReply
+	(*CheckAPIKey)(nil),                // 18: stich.actors.v1.CheckAPIKey
+	(*CheckAPIKeyReply)(nil),           // 19: stich.actors.v1.CheckAPIKeyReply
+	(*IssueUserToken)(nil),             // 20: stich.actors.v1.IssueUserToken
+	(*ConsumeUserToken)(nil),           // 21: stich.actors.v1.ConsumeUserToken
+	(*MarkEmailVerified)(nil),          // 22: stich.actors.v1.MarkEmailVerified
+	(*RevokeBrowserSessions)(nil),      // 23: stich.actors.v1.RevokeBrowserSessions
+	(*RevokeBrowserSessionsReply)(nil), // 24: stich.actors.v1.RevokeBrowserSessionsReply
+	(*SetUserRole)(nil),                // 25: stich.actors.v1.SetUserRole
+	(*SetDisplayName)(nil),             // 26: stich.actors.v1.SetDisplayName
+	(*InviteRecord)(nil),               // 27: stich.actors.v1.InviteRecord
+	(*CreateInvite)(nil),               // 28: stich.actors.v1.CreateInvite
+	(*ConsumeInvite)(nil),              // 29: stich.actors.v1.ConsumeInvite
+	(*InviteReply)(nil),                // 30: stich.actors.v1.InviteReply
+	(*ClaimEmail)(nil),                 // 31: stich.actors.v1.ClaimEmail
+	(*DirectoryReply)(nil),             // 32: stich.actors.v1.DirectoryReply
+	(*LookupEmail)(nil),                // 33: stich.actors.v1.LookupEmail
+	(*ReleaseEmail)(nil),               // 34: stich.actors.v1.ReleaseEmail
+	(*AuditEvent)(nil),                 // 35: stich.actors.v1.AuditEvent
+	(*AppendAudit)(nil),                // 36: stich.actors.v1.AppendAudit
+	(*AppendAuditReply)(nil),           // 37: stich.actors.v1.AppendAuditReply
+	(*ListAudit)(nil),                  // 38: stich.actors.v1.ListAudit
+	(*ListAuditReply)(nil),             // 39: stich.actors.v1.ListAuditReply
+	(*UserEntry)(nil),                  // 40: stich.actors.v1.UserEntry
+	(*UpsertUserEntry)(nil),            // 41: stich.actors.v1.UpsertUserEntry
+	(*UpsertUserEntryReply)(nil),       // 42: stich.actors.v1.UpsertUserEntryReply
+	(*ListUserEntries)(nil),            // 43: stich.actors.v1.ListUserEntries
+	(*ListUserEntriesReply)(nil),       // 44: stich.actors.v1.ListUserEntriesReply
+	(*SetUserDisabled)(nil),            // 45: stich.actors.v1.SetUserDisabled
+	(*timestamppb.Timestamp)(nil),      // 46: google.protobuf.Timestamp
 }
 var file_stich_actors_v1_user_proto_depIdxs = []int32{
-	39, // 0: stich.actors.v1.APIKeyRecord.created_at:type_name -> google.protobuf.Timestamp
-	39, // 1: stich.actors.v1.APIKeyRecord.expires_at:type_name -> google.protobuf.Timestamp
-	39, // 2: stich.actors.v1.UserToken.expires_at:type_name -> google.protobuf.Timestamp
+	46, // 0: stich.actors.v1.APIKeyRecord.created_at:type_name -> google.protobuf.Timestamp
+	46, // 1: stich.actors.v1.APIKeyRecord.expires_at:type_name -> google.protobuf.Timestamp
+	46, // 2: stich.actors.v1.UserToken.expires_at:type_name -> google.protobuf.Timestamp
 	0,  // 3: stich.actors.v1.UserRecord.role:type_name -> stich.actors.v1.UserRole
 	1,  // 4: stich.actors.v1.UserRecord.api_keys:type_name -> stich.actors.v1.APIKeyRecord
-	39, // 5: stich.actors.v1.UserRecord.created_at:type_name -> google.protobuf.Timestamp
+	46, // 5: stich.actors.v1.UserRecord.created_at:type_name -> google.protobuf.Timestamp
 	2,  // 6: stich.actors.v1.UserRecord.tokens:type_name -> stich.actors.v1.UserToken
-	4,  // 7: stich.actors.v1.UserRecord.auth_methods:type_name -> stich.actors.v1.AuthMethod
-	39, // 8: stich.actors.v1.UserRecord.last_sign_in_at:type_name -> google.protobuf.Timestamp
-	39, // 9: stich.actors.v1.AuthMethod.linked_at:type_name -> google.protobuf.Timestamp
-	4,  // 10: stich.actors.v1.LinkAuthMethod.method:type_name -> stich.actors.v1.AuthMethod
-	3,  // 11: stich.actors.v1.EnsureUser.template:type_name -> stich.actors.v1.UserRecord
-	1,  // 12: stich.actors.v1.AddAPIKey.key:type_name -> stich.actors.v1.APIKeyRecord
-	3,  // 13: stich.actors.v1.UserReply.user:type_name -> stich.actors.v1.UserRecord
-	0,  // 14: stich.actors.v1.CheckAPIKeyReply.role:type_name -> stich.actors.v1.UserRole
-	2,  // 15: stich.actors.v1.IssueUserToken.token:type_name -> stich.actors.v1.UserToken
-	3,  // 16: stich.actors.v1.RevokeBrowserSessionsReply.user:type_name -> stich.actors.v1.UserRecord
-	0,  // 17: stich.actors.v1.SetUserRole.role:type_name -> stich.actors.v1.UserRole
-	39, // 18: stich.actors.v1.InviteRecord.expires_at:type_name -> google.protobuf.Timestamp
-	20, // 19: stich.actors.v1.CreateInvite.invite:type_name -> stich.actors.v1.InviteRecord
-	20, // 20: stich.actors.v1.InviteReply.invite:type_name -> stich.actors.v1.InviteRecord
-	39, // 21: stich.actors.v1.AuditEvent.at:type_name -> google.protobuf.Timestamp
-	28, // 22: stich.actors.v1.AppendAudit.events:type_name -> stich.actors.v1.AuditEvent
-	28, // 23: stich.actors.v1.ListAuditReply.events:type_name -> stich.actors.v1.AuditEvent
-	0,  // 24: stich.actors.v1.UserEntry.role:type_name -> stich.actors.v1.UserRole
-	39, // 25: stich.actors.v1.UserEntry.created_at:type_name -> google.protobuf.Timestamp
-	39, // 26: stich.actors.v1.UserEntry.last_sign_in_at:type_name -> google.protobuf.Timestamp
-	33, // 27: stich.actors.v1.UpsertUserEntry.entry:type_name -> stich.actors.v1.UserEntry
-	39, // 28: stich.actors.v1.ListUserEntries.after_created_at:type_name -> google.protobuf.Timestamp
-	33, // 29: stich.actors.v1.ListUserEntriesReply.entries:type_name -> stich.actors.v1.UserEntry
-	30, // [30:30] is the sub-list for method output_type
-	30, // [30:30] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	11, // 7: stich.actors.v1.UserRecord.auth_methods:type_name -> stich.actors.v1.AuthMethod
+	46, // 8: stich.actors.v1.UserRecord.last_sign_in_at:type_name -> google.protobuf.Timestamp
+	4,  // 9: stich.actors.v1.UserRecord.model_key:type_name -> stich.actors.v1.ModelKeyRecord
+	5,  // 10: stich.actors.v1.UserRecord.model_spend:type_name -> stich.actors.v1.ModelSpend
+	46, // 11: stich.actors.v1.ModelKeyRecord.created_at:type_name -> google.protobuf.Timestamp
+	4,  // 12: stich.actors.v1.SetModelKey.key:type_name -> stich.actors.v1.ModelKeyRecord
+	46, // 13: stich.actors.v1.AuthMethod.linked_at:type_name -> google.protobuf.Timestamp
+	11, // 14: stich.actors.v1.LinkAuthMethod.method:type_name -> stich.actors.v1.AuthMethod
+	3,  // 15: stich.actors.v1.EnsureUser.template:type_name -> stich.actors.v1.UserRecord
+	1,  // 16: stich.actors.v1.AddAPIKey.key:type_name -> stich.actors.v1.APIKeyRecord
+	3,  // 17: stich.actors.v1.UserReply.user:type_name -> stich.actors.v1.UserRecord
+	0,  // 18: stich.actors.v1.CheckAPIKeyReply.role:type_name -> stich.actors.v1.UserRole
+	2,  // 19: stich.actors.v1.IssueUserToken.token:type_name -> stich.actors.v1.UserToken
+	3,  // 20: stich.actors.v1.RevokeBrowserSessionsReply.user:type_name -> stich.actors.v1.UserRecord
+	0,  // 21: stich.actors.v1.SetUserRole.role:type_name -> stich.actors.v1.UserRole
+	46, // 22: stich.actors.v1.InviteRecord.expires_at:type_name -> google.protobuf.Timestamp
+	27, // 23: stich.actors.v1.CreateInvite.invite:type_name -> stich.actors.v1.InviteRecord
+	27, // 24: stich.actors.v1.InviteReply.invite:type_name -> stich.actors.v1.InviteRecord
+	46, // 25: stich.actors.v1.AuditEvent.at:type_name -> google.protobuf.Timestamp
+	35, // 26: stich.actors.v1.AppendAudit.events:type_name -> stich.actors.v1.AuditEvent
+	35, // 27: stich.actors.v1.ListAuditReply.events:type_name -> stich.actors.v1.AuditEvent
+	0,  // 28: stich.actors.v1.UserEntry.role:type_name -> stich.actors.v1.UserRole
+	46, // 29: stich.actors.v1.UserEntry.created_at:type_name -> google.protobuf.Timestamp
+	46, // 30: stich.actors.v1.UserEntry.last_sign_in_at:type_name -> google.protobuf.Timestamp
+	40, // 31: stich.actors.v1.UpsertUserEntry.entry:type_name -> stich.actors.v1.UserEntry
+	46, // 32: stich.actors.v1.ListUserEntries.after_created_at:type_name -> google.protobuf.Timestamp
+	40, // 33: stich.actors.v1.ListUserEntriesReply.entries:type_name -> stich.actors.v1.UserEntry
+	34, // [34:34] is the sub-list for method output_type
+	34, // [34:34] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_stich_actors_v1_user_proto_init() }
@@ -2521,7 +2970,7 @@ func file_stich_actors_v1_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_actors_v1_user_proto_rawDesc), len(file_stich_actors_v1_user_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   38,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

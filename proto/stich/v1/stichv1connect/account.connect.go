@@ -82,6 +82,15 @@ const (
 	// AccountServiceSetUserDisabledProcedure is the fully-qualified name of the AccountService's
 	// SetUserDisabled RPC.
 	AccountServiceSetUserDisabledProcedure = "/stich.v1.AccountService/SetUserDisabled"
+	// AccountServiceSetModelKeyProcedure is the fully-qualified name of the AccountService's
+	// SetModelKey RPC.
+	AccountServiceSetModelKeyProcedure = "/stich.v1.AccountService/SetModelKey"
+	// AccountServiceClearModelKeyProcedure is the fully-qualified name of the AccountService's
+	// ClearModelKey RPC.
+	AccountServiceClearModelKeyProcedure = "/stich.v1.AccountService/ClearModelKey"
+	// AccountServiceListModelKeysProcedure is the fully-qualified name of the AccountService's
+	// ListModelKeys RPC.
+	AccountServiceListModelKeysProcedure = "/stich.v1.AccountService/ListModelKeys"
 )
 
 // AccountServiceClient is a client for the stich.v1.AccountService service.
@@ -139,6 +148,18 @@ type AccountServiceClient interface {
 	// browser sessions and API keys stop working) or enables it again. An
 	// admin cannot disable their own account (FAILED_PRECONDITION).
 	SetUserDisabled(context.Context, *connect.Request[v1.SetUserDisabledRequest]) (*connect.Response[v1.SetUserDisabledResponse], error)
+	// SetModelKey stores the caller's own OpenAI-compatible model key (base
+	// URL, key, model), sealed at rest under the node key; the caller's
+	// sessions then call that endpoint, and are exempt from the platform's
+	// daily model budget. Replaces a key set before. FAILED_PRECONDITION
+	// when the node has no node key (stich serve --node-key-file).
+	SetModelKey(context.Context, *connect.Request[v1.SetModelKeyRequest]) (*connect.Response[v1.SetModelKeyResponse], error)
+	// ClearModelKey removes the caller's model key (the platform's models
+	// and budget apply again).
+	ClearModelKey(context.Context, *connect.Request[v1.ClearModelKeyRequest]) (*connect.Response[v1.ClearModelKeyResponse], error)
+	// ListModelKeys lists the caller's model keys (never more of a key than
+	// its last 4 characters) and today's model budget.
+	ListModelKeys(context.Context, *connect.Request[v1.ListModelKeysRequest]) (*connect.Response[v1.ListModelKeysResponse], error)
 }
 
 // NewAccountServiceClient constructs a client for the stich.v1.AccountService service. By default,
@@ -259,6 +280,25 @@ func NewAccountServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(accountServiceMethods.ByName("SetUserDisabled")),
 			connect.WithClientOptions(opts...),
 		),
+		setModelKey: connect.NewClient[v1.SetModelKeyRequest, v1.SetModelKeyResponse](
+			httpClient,
+			baseURL+AccountServiceSetModelKeyProcedure,
+			connect.WithSchema(accountServiceMethods.ByName("SetModelKey")),
+			connect.WithClientOptions(opts...),
+		),
+		clearModelKey: connect.NewClient[v1.ClearModelKeyRequest, v1.ClearModelKeyResponse](
+			httpClient,
+			baseURL+AccountServiceClearModelKeyProcedure,
+			connect.WithSchema(accountServiceMethods.ByName("ClearModelKey")),
+			connect.WithClientOptions(opts...),
+		),
+		listModelKeys: connect.NewClient[v1.ListModelKeysRequest, v1.ListModelKeysResponse](
+			httpClient,
+			baseURL+AccountServiceListModelKeysProcedure,
+			connect.WithSchema(accountServiceMethods.ByName("ListModelKeys")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -281,6 +321,9 @@ type accountServiceClient struct {
 	listAuditEvents      *connect.Client[v1.ListAuditEventsRequest, v1.ListAuditEventsResponse]
 	listUsers            *connect.Client[v1.ListUsersRequest, v1.ListUsersResponse]
 	setUserDisabled      *connect.Client[v1.SetUserDisabledRequest, v1.SetUserDisabledResponse]
+	setModelKey          *connect.Client[v1.SetModelKeyRequest, v1.SetModelKeyResponse]
+	clearModelKey        *connect.Client[v1.ClearModelKeyRequest, v1.ClearModelKeyResponse]
+	listModelKeys        *connect.Client[v1.ListModelKeysRequest, v1.ListModelKeysResponse]
 }
 
 // SignUp calls stich.v1.AccountService.SignUp.
@@ -368,6 +411,21 @@ func (c *accountServiceClient) SetUserDisabled(ctx context.Context, req *connect
 	return c.setUserDisabled.CallUnary(ctx, req)
 }
 
+// SetModelKey calls stich.v1.AccountService.SetModelKey.
+func (c *accountServiceClient) SetModelKey(ctx context.Context, req *connect.Request[v1.SetModelKeyRequest]) (*connect.Response[v1.SetModelKeyResponse], error) {
+	return c.setModelKey.CallUnary(ctx, req)
+}
+
+// ClearModelKey calls stich.v1.AccountService.ClearModelKey.
+func (c *accountServiceClient) ClearModelKey(ctx context.Context, req *connect.Request[v1.ClearModelKeyRequest]) (*connect.Response[v1.ClearModelKeyResponse], error) {
+	return c.clearModelKey.CallUnary(ctx, req)
+}
+
+// ListModelKeys calls stich.v1.AccountService.ListModelKeys.
+func (c *accountServiceClient) ListModelKeys(ctx context.Context, req *connect.Request[v1.ListModelKeysRequest]) (*connect.Response[v1.ListModelKeysResponse], error) {
+	return c.listModelKeys.CallUnary(ctx, req)
+}
+
 // AccountServiceHandler is an implementation of the stich.v1.AccountService service.
 type AccountServiceHandler interface {
 	// SignUp makes an account (--auth multi) and e-mails a verification link.
@@ -423,6 +481,18 @@ type AccountServiceHandler interface {
 	// browser sessions and API keys stop working) or enables it again. An
 	// admin cannot disable their own account (FAILED_PRECONDITION).
 	SetUserDisabled(context.Context, *connect.Request[v1.SetUserDisabledRequest]) (*connect.Response[v1.SetUserDisabledResponse], error)
+	// SetModelKey stores the caller's own OpenAI-compatible model key (base
+	// URL, key, model), sealed at rest under the node key; the caller's
+	// sessions then call that endpoint, and are exempt from the platform's
+	// daily model budget. Replaces a key set before. FAILED_PRECONDITION
+	// when the node has no node key (stich serve --node-key-file).
+	SetModelKey(context.Context, *connect.Request[v1.SetModelKeyRequest]) (*connect.Response[v1.SetModelKeyResponse], error)
+	// ClearModelKey removes the caller's model key (the platform's models
+	// and budget apply again).
+	ClearModelKey(context.Context, *connect.Request[v1.ClearModelKeyRequest]) (*connect.Response[v1.ClearModelKeyResponse], error)
+	// ListModelKeys lists the caller's model keys (never more of a key than
+	// its last 4 characters) and today's model budget.
+	ListModelKeys(context.Context, *connect.Request[v1.ListModelKeysRequest]) (*connect.Response[v1.ListModelKeysResponse], error)
 }
 
 // NewAccountServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -539,6 +609,25 @@ func NewAccountServiceHandler(svc AccountServiceHandler, opts ...connect.Handler
 		connect.WithSchema(accountServiceMethods.ByName("SetUserDisabled")),
 		connect.WithHandlerOptions(opts...),
 	)
+	accountServiceSetModelKeyHandler := connect.NewUnaryHandler(
+		AccountServiceSetModelKeyProcedure,
+		svc.SetModelKey,
+		connect.WithSchema(accountServiceMethods.ByName("SetModelKey")),
+		connect.WithHandlerOptions(opts...),
+	)
+	accountServiceClearModelKeyHandler := connect.NewUnaryHandler(
+		AccountServiceClearModelKeyProcedure,
+		svc.ClearModelKey,
+		connect.WithSchema(accountServiceMethods.ByName("ClearModelKey")),
+		connect.WithHandlerOptions(opts...),
+	)
+	accountServiceListModelKeysHandler := connect.NewUnaryHandler(
+		AccountServiceListModelKeysProcedure,
+		svc.ListModelKeys,
+		connect.WithSchema(accountServiceMethods.ByName("ListModelKeys")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/stich.v1.AccountService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case AccountServiceSignUpProcedure:
@@ -575,6 +664,12 @@ func NewAccountServiceHandler(svc AccountServiceHandler, opts ...connect.Handler
 			accountServiceListUsersHandler.ServeHTTP(w, r)
 		case AccountServiceSetUserDisabledProcedure:
 			accountServiceSetUserDisabledHandler.ServeHTTP(w, r)
+		case AccountServiceSetModelKeyProcedure:
+			accountServiceSetModelKeyHandler.ServeHTTP(w, r)
+		case AccountServiceClearModelKeyProcedure:
+			accountServiceClearModelKeyHandler.ServeHTTP(w, r)
+		case AccountServiceListModelKeysProcedure:
+			accountServiceListModelKeysHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -650,4 +745,16 @@ func (UnimplementedAccountServiceHandler) ListUsers(context.Context, *connect.Re
 
 func (UnimplementedAccountServiceHandler) SetUserDisabled(context.Context, *connect.Request[v1.SetUserDisabledRequest]) (*connect.Response[v1.SetUserDisabledResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.AccountService.SetUserDisabled is not implemented"))
+}
+
+func (UnimplementedAccountServiceHandler) SetModelKey(context.Context, *connect.Request[v1.SetModelKeyRequest]) (*connect.Response[v1.SetModelKeyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.AccountService.SetModelKey is not implemented"))
+}
+
+func (UnimplementedAccountServiceHandler) ClearModelKey(context.Context, *connect.Request[v1.ClearModelKeyRequest]) (*connect.Response[v1.ClearModelKeyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.AccountService.ClearModelKey is not implemented"))
+}
+
+func (UnimplementedAccountServiceHandler) ListModelKeys(context.Context, *connect.Request[v1.ListModelKeysRequest]) (*connect.Response[v1.ListModelKeysResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.AccountService.ListModelKeys is not implemented"))
 }

@@ -13,7 +13,193 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stich/v1/account.proto.
  */
 export const file_stich_v1_account: GenFile = /*@__PURE__*/
-  fileDesc("ChZzdGljaC92MS9hY2NvdW50LnByb3RvEghzdGljaC52MSKHAQoNU2lnblVwUmVxdWVzdBIZCgVlbWFpbBgBIAEoCUIKukgHcgUQAxj+ARIcCghwYXNzd29yZBgCIAEoCUIKukgHcgUQCBiACBIdCgxkaXNwbGF5X25hbWUYAyABKAlCB7pIBHICGGQSHgoMaW52aXRlX3Rva2VuGAQgASgJQgi6SAVyAxjIASIQCg5TaWduVXBSZXNwb25zZSJICg1TaWduSW5SZXF1ZXN0EhkKBWVtYWlsGAEgASgJQgq6SAdyBRADGP4BEhwKCHBhc3N3b3JkGAIgASgJQgq6SAdyBRABGIAIIkgKDlNpZ25JblJlc3BvbnNlEiIKB2FjY291bnQYASABKAsyES5zdGljaC52MS5BY2NvdW50EhIKCmNzcmZfdG9rZW4YAiABKAkiLwoSVmVyaWZ5RW1haWxSZXF1ZXN0EhkKBXRva2VuGAEgASgJQgq6SAdyBRABGMgBIhUKE1ZlcmlmeUVtYWlsUmVzcG9uc2UiOAobUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXF1ZXN0EhkKBWVtYWlsGAEgASgJQgq6SAdyBRADGP4BIh4KHFJlcXVlc3RQYXNzd29yZFJlc2V0UmVzcG9uc2UiUwoUUmVzZXRQYXNzd29yZFJlcXVlc3QSGQoFdG9rZW4YASABKAlCCrpIB3IFEAEYyAESIAoMbmV3X3Bhc3N3b3JkGAIgASgJQgq6SAdyBRAIGIAIIhcKFVJlc2V0UGFzc3dvcmRSZXNwb25zZSKoAQoHQWNjb3VudBIPCgd1c2VyX2lkGAEgASgJEg0KBWVtYWlsGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIMCgRyb2xlGAQgASgJEhYKDmVtYWlsX3ZlcmlmaWVkGAUgASgIEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCWF1dGhfbW9kZRgHIAEoCSITChFHZXRBY2NvdW50UmVxdWVzdCI4ChJHZXRBY2NvdW50UmVzcG9uc2USIgoHYWNjb3VudBgBIAEoCzIRLnN0aWNoLnYxLkFjY291bnQiNQoUVXBkYXRlUHJvZmlsZVJlcXVlc3QSHQoMZGlzcGxheV9uYW1lGAEgASgJQge6SARyAhhkIjsKFVVwZGF0ZVByb2ZpbGVSZXNwb25zZRIiCgdhY2NvdW50GAEgASgLMhEuc3RpY2gudjEuQWNjb3VudCKpAQoKQ3JlZGVudGlhbBIKCgJpZBgBIAEoCRINCgVsYWJlbBgCIAEoCRIPCgdicm93c2VyGAMgASgIEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2N1cnJlbnQYBiABKAgiGAoWTGlzdENyZWRlbnRpYWxzUmVxdWVzdCJEChdMaXN0Q3JlZGVudGlhbHNSZXNwb25zZRIpCgtjcmVkZW50aWFscxgBIAMoCzIULnN0aWNoLnYxLkNyZWRlbnRpYWwiLwoTQ3JlYXRlQVBJS2V5UmVxdWVzdBIYCgVsYWJlbBgBIAEoCUIJukgGcgQQARhkIkgKFENyZWF0ZUFQSUtleVJlc3BvbnNlEiEKA2tleRgBIAEoCzIULnN0aWNoLnYxLkNyZWRlbnRpYWwSDQoFdG9rZW4YAiABKAkiOAoTUmV2b2tlQVBJS2V5UmVxdWVzdBIhCgJpZBgBIAEoCUIVukgSchAyDl5bMC05YS1mXXsxNn0kIhYKFFJldm9rZUFQSUtleVJlc3BvbnNlIhoKGFNpZ25PdXRFdmVyeXdoZXJlUmVxdWVzdCIqChlTaWduT3V0RXZlcnl3aGVyZVJlc3BvbnNlEg0KBWVuZGVkGAEgASgNIjgKE0NyZWF0ZUludml0ZVJlcXVlc3QSIQoPdmFsaWRfZm9yX2hvdXJzGAEgASgNQgi6SAUqAxi4RCJVChRDcmVhdGVJbnZpdGVSZXNwb25zZRINCgV0b2tlbhgBIAEoCRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJRChJTZXRVc2VyUm9sZVJlcXVlc3QSGQoFZW1haWwYASABKAlCCrpIB3IFEAMY/gESIAoEcm9sZRgCIAEoCUISukgPcg1SBHVzZXJSBWFkbWluIjkKE1NldFVzZXJSb2xlUmVzcG9uc2USIgoHYWNjb3VudBgBIAEoCzIRLnN0aWNoLnYxLkFjY291bnQivwEKCkF1ZGl0RXZlbnQSCgoCaWQYASABKAQSJgoCYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBGtpbmQYAyABKAkSDwoHdXNlcl9pZBgEIAEoCRINCgVlbWFpbBgFIAEoCRIQCghhY3Rvcl9pZBgGIAEoCRIOCgZjbGllbnQYByABKAkSDgoGbWV0aG9kGAggASgJEg4KBmRldGFpbBgJIAEoCRINCgVjb3VudBgKIAEoDSJUChhMaXN0TXlBdWRpdEV2ZW50c1JlcXVlc3QSGwoJcGFnZV9zaXplGAEgASgNQgi6SAUqAxjIARIbCgpwYWdlX3Rva2VuGAIgASgJQge6SARyAhgoIokBChZMaXN0QXVkaXRFdmVudHNSZXF1ZXN0EhsKCXBhZ2Vfc2l6ZRgBIAEoDUIIukgFKgMYyAESGwoKcGFnZV90b2tlbhgCIAEoCUIHukgEcgIYKBIWCgR1c2VyGAMgASgJQgi6SAVyAxj+ARIdCgVraW5kcxgEIAMoCUIOukgLkgEIEB4iBHICGCgiWAoXTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2USJAoGZXZlbnRzGAEgAygLMhQuc3RpY2gudjEuQXVkaXRFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki4AEKC1VzZXJTdW1tYXJ5Eg8KB3VzZXJfaWQYASABKAkSDQoFZW1haWwYAiABKAkSFAoMZGlzcGxheV9uYW1lGAMgASgJEgwKBHJvbGUYBCABKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOZW1haWxfdmVyaWZpZWQYBiABKAgSEAoIZGlzYWJsZWQYByABKAgSMwoPbGFzdF9zaWduX2luX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJmChBMaXN0VXNlcnNSZXF1ZXN0EhsKCXBhZ2Vfc2l6ZRgBIAEoDUIIukgFKgMYyAESHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYyAESFwoFcXVlcnkYAyABKAlCCLpIBXIDGP4BImEKEUxpc3RVc2Vyc1Jlc3BvbnNlEiQKBXVzZXJzGAEgAygLMhUuc3RpY2gudjEuVXNlclN1bW1hcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEg0KBXRvdGFsGAMgASgNImEKFlNldFVzZXJEaXNhYmxlZFJlcXVlc3QSNQoHdXNlcl9pZBgBIAEoCUIkukghch8QARgoMhleW2EtejAtOV1bYS16MC05LV17MCwzOX0kEhAKCGRpc2FibGVkGAIgASgIIj4KF1NldFVzZXJEaXNhYmxlZFJlc3BvbnNlEiMKBHVzZXIYASABKAsyFS5zdGljaC52MS5Vc2VyU3VtbWFyeTKECwoOQWNjb3VudFNlcnZpY2USOwoGU2lnblVwEhcuc3RpY2gudjEuU2lnblVwUmVxdWVzdBoYLnN0aWNoLnYxLlNpZ25VcFJlc3BvbnNlEjsKBlNpZ25JbhIXLnN0aWNoLnYxLlNpZ25JblJlcXVlc3QaGC5zdGljaC52MS5TaWduSW5SZXNwb25zZRJKCgtWZXJpZnlFbWFpbBIcLnN0aWNoLnYxLlZlcmlmeUVtYWlsUmVxdWVzdBodLnN0aWNoLnYxLlZlcmlmeUVtYWlsUmVzcG9uc2USZQoUUmVxdWVzdFBhc3N3b3JkUmVzZXQSJS5zdGljaC52MS5SZXF1ZXN0UGFzc3dvcmRSZXNldFJlcXVlc3QaJi5zdGljaC52MS5SZXF1ZXN0UGFzc3dvcmRSZXNldFJlc3BvbnNlElAKDVJlc2V0UGFzc3dvcmQSHi5zdGljaC52MS5SZXNldFBhc3N3b3JkUmVxdWVzdBofLnN0aWNoLnYxLlJlc2V0UGFzc3dvcmRSZXNwb25zZRJMCgpHZXRBY2NvdW50Ehsuc3RpY2gudjEuR2V0QWNjb3VudFJlcXVlc3QaHC5zdGljaC52MS5HZXRBY2NvdW50UmVzcG9uc2UiA5ACARJQCg1VcGRhdGVQcm9maWxlEh4uc3RpY2gudjEuVXBkYXRlUHJvZmlsZVJlcXVlc3QaHy5zdGljaC52MS5VcGRhdGVQcm9maWxlUmVzcG9uc2USWwoPTGlzdENyZWRlbnRpYWxzEiAuc3RpY2gudjEuTGlzdENyZWRlbnRpYWxzUmVxdWVzdBohLnN0aWNoLnYxLkxpc3RDcmVkZW50aWFsc1Jlc3BvbnNlIgOQAgESTQoMQ3JlYXRlQVBJS2V5Eh0uc3RpY2gudjEuQ3JlYXRlQVBJS2V5UmVxdWVzdBoeLnN0aWNoLnYxLkNyZWF0ZUFQSUtleVJlc3BvbnNlEk0KDFJldm9rZUFQSUtleRIdLnN0aWNoLnYxLlJldm9rZUFQSUtleVJlcXVlc3QaHi5zdGljaC52MS5SZXZva2VBUElLZXlSZXNwb25zZRJcChFTaWduT3V0RXZlcnl3aGVyZRIiLnN0aWNoLnYxLlNpZ25PdXRFdmVyeXdoZXJlUmVxdWVzdBojLnN0aWNoLnYxLlNpZ25PdXRFdmVyeXdoZXJlUmVzcG9uc2USTQoMQ3JlYXRlSW52aXRlEh0uc3RpY2gudjEuQ3JlYXRlSW52aXRlUmVxdWVzdBoeLnN0aWNoLnYxLkNyZWF0ZUludml0ZVJlc3BvbnNlEkoKC1NldFVzZXJSb2xlEhwuc3RpY2gudjEuU2V0VXNlclJvbGVSZXF1ZXN0Gh0uc3RpY2gudjEuU2V0VXNlclJvbGVSZXNwb25zZRJfChFMaXN0TXlBdWRpdEV2ZW50cxIiLnN0aWNoLnYxLkxpc3RNeUF1ZGl0RXZlbnRzUmVxdWVzdBohLnN0aWNoLnYxLkxpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlIgOQAgESWwoPTGlzdEF1ZGl0RXZlbnRzEiAuc3RpY2gudjEuTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBohLnN0aWNoLnYxLkxpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlIgOQAgESSQoJTGlzdFVzZXJzEhouc3RpY2gudjEuTGlzdFVzZXJzUmVxdWVzdBobLnN0aWNoLnYxLkxpc3RVc2Vyc1Jlc3BvbnNlIgOQAgESVgoPU2V0VXNlckRpc2FibGVkEiAuc3RpY2gudjEuU2V0VXNlckRpc2FibGVkUmVxdWVzdBohLnN0aWNoLnYxLlNldFVzZXJEaXNhYmxlZFJlc3BvbnNlQjJaMGdpdGh1Yi5jb20vc3RpY2hkZXYvc3RpY2gvcHJvdG8vc3RpY2gvdjE7c3RpY2h2MWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("ChZzdGljaC92MS9hY2NvdW50LnByb3RvEghzdGljaC52MSJtCghNb2RlbEtleRIQCghiYXNlX3VybBgBIAEoCRINCgVtb2RlbBgCIAEoCRIQCghrZXlfaGludBgDIAEoCRIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ2ChJTZXRNb2RlbEtleVJlcXVlc3QSKAoIYmFzZV91cmwYASABKAlCFrpIE3IREAgY9AMyCl5odHRwcz86Ly8SGwoHYXBpX2tleRgCIAEoCUIKukgHcgUQCBj0AxIZCgVtb2RlbBgDIAEoCUIKukgHcgUQARjIASI2ChNTZXRNb2RlbEtleVJlc3BvbnNlEh8KA2tleRgBIAEoCzISLnN0aWNoLnYxLk1vZGVsS2V5IhYKFENsZWFyTW9kZWxLZXlSZXF1ZXN0IhcKFUNsZWFyTW9kZWxLZXlSZXNwb25zZSIWChRMaXN0TW9kZWxLZXlzUmVxdWVzdCJgChVMaXN0TW9kZWxLZXlzUmVzcG9uc2USIAoEa2V5cxgBIAMoCzISLnN0aWNoLnYxLk1vZGVsS2V5EiUKBmJ1ZGdldBgCIAEoCzIVLnN0aWNoLnYxLk1vZGVsQnVkZ2V0InIKC01vZGVsQnVkZ2V0EhEKCWRhaWx5X3VzZBgBIAEoARIRCglzcGVudF91c2QYAiABKAESLQoJcmVzZXRzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZleGVtcHQYBCABKAgihwEKDVNpZ25VcFJlcXVlc3QSGQoFZW1haWwYASABKAlCCrpIB3IFEAMY/gESHAoIcGFzc3dvcmQYAiABKAlCCrpIB3IFEAgYgAgSHQoMZGlzcGxheV9uYW1lGAMgASgJQge6SARyAhhkEh4KDGludml0ZV90b2tlbhgEIAEoCUIIukgFcgMYyAEiEAoOU2lnblVwUmVzcG9uc2UiSAoNU2lnbkluUmVxdWVzdBIZCgVlbWFpbBgBIAEoCUIKukgHcgUQAxj+ARIcCghwYXNzd29yZBgCIAEoCUIKukgHcgUQARiACCJICg5TaWduSW5SZXNwb25zZRIiCgdhY2NvdW50GAEgASgLMhEuc3RpY2gudjEuQWNjb3VudBISCgpjc3JmX3Rva2VuGAIgASgJIi8KElZlcmlmeUVtYWlsUmVxdWVzdBIZCgV0b2tlbhgBIAEoCUIKukgHcgUQARjIASIVChNWZXJpZnlFbWFpbFJlc3BvbnNlIjgKG1JlcXVlc3RQYXNzd29yZFJlc2V0UmVxdWVzdBIZCgVlbWFpbBgBIAEoCUIKukgHcgUQAxj+ASIeChxSZXF1ZXN0UGFzc3dvcmRSZXNldFJlc3BvbnNlIlMKFFJlc2V0UGFzc3dvcmRSZXF1ZXN0EhkKBXRva2VuGAEgASgJQgq6SAdyBRABGMgBEiAKDG5ld19wYXNzd29yZBgCIAEoCUIKukgHcgUQCBiACCIXChVSZXNldFBhc3N3b3JkUmVzcG9uc2UiqAEKB0FjY291bnQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkSDAoEcm9sZRgEIAEoCRIWCg5lbWFpbF92ZXJpZmllZBgFIAEoCBIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglhdXRoX21vZGUYByABKAkiEwoRR2V0QWNjb3VudFJlcXVlc3QiOAoSR2V0QWNjb3VudFJlc3BvbnNlEiIKB2FjY291bnQYASABKAsyES5zdGljaC52MS5BY2NvdW50IjUKFFVwZGF0ZVByb2ZpbGVSZXF1ZXN0Eh0KDGRpc3BsYXlfbmFtZRgBIAEoCUIHukgEcgIYZCI7ChVVcGRhdGVQcm9maWxlUmVzcG9uc2USIgoHYWNjb3VudBgBIAEoCzIRLnN0aWNoLnYxLkFjY291bnQiqQEKCkNyZWRlbnRpYWwSCgoCaWQYASABKAkSDQoFbGFiZWwYAiABKAkSDwoHYnJvd3NlchgDIAEoCBIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdjdXJyZW50GAYgASgIIhgKFkxpc3RDcmVkZW50aWFsc1JlcXVlc3QiRAoXTGlzdENyZWRlbnRpYWxzUmVzcG9uc2USKQoLY3JlZGVudGlhbHMYASADKAsyFC5zdGljaC52MS5DcmVkZW50aWFsIi8KE0NyZWF0ZUFQSUtleVJlcXVlc3QSGAoFbGFiZWwYASABKAlCCbpIBnIEEAEYZCJIChRDcmVhdGVBUElLZXlSZXNwb25zZRIhCgNrZXkYASABKAsyFC5zdGljaC52MS5DcmVkZW50aWFsEg0KBXRva2VuGAIgASgJIjgKE1Jldm9rZUFQSUtleVJlcXVlc3QSIQoCaWQYASABKAlCFbpIEnIQMg5eWzAtOWEtZl17MTZ9JCIWChRSZXZva2VBUElLZXlSZXNwb25zZSIaChhTaWduT3V0RXZlcnl3aGVyZVJlcXVlc3QiKgoZU2lnbk91dEV2ZXJ5d2hlcmVSZXNwb25zZRINCgVlbmRlZBgBIAEoDSI4ChNDcmVhdGVJbnZpdGVSZXF1ZXN0EiEKD3ZhbGlkX2Zvcl9ob3VycxgBIAEoDUIIukgFKgMYuEQiVQoUQ3JlYXRlSW52aXRlUmVzcG9uc2USDQoFdG9rZW4YASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiUQoSU2V0VXNlclJvbGVSZXF1ZXN0EhkKBWVtYWlsGAEgASgJQgq6SAdyBRADGP4BEiAKBHJvbGUYAiABKAlCErpID3INUgR1c2VyUgVhZG1pbiI5ChNTZXRVc2VyUm9sZVJlc3BvbnNlEiIKB2FjY291bnQYASABKAsyES5zdGljaC52MS5BY2NvdW50Ir8BCgpBdWRpdEV2ZW50EgoKAmlkGAEgASgEEiYKAmF0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRraW5kGAMgASgJEg8KB3VzZXJfaWQYBCABKAkSDQoFZW1haWwYBSABKAkSEAoIYWN0b3JfaWQYBiABKAkSDgoGY2xpZW50GAcgASgJEg4KBm1ldGhvZBgIIAEoCRIOCgZkZXRhaWwYCSABKAkSDQoFY291bnQYCiABKA0iVAoYTGlzdE15QXVkaXRFdmVudHNSZXF1ZXN0EhsKCXBhZ2Vfc2l6ZRgBIAEoDUIIukgFKgMYyAESGwoKcGFnZV90b2tlbhgCIAEoCUIHukgEcgIYKCKJAQoWTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBIbCglwYWdlX3NpemUYASABKA1CCLpIBSoDGMgBEhsKCnBhZ2VfdG9rZW4YAiABKAlCB7pIBHICGCgSFgoEdXNlchgDIAEoCUIIukgFcgMY/gESHQoFa2luZHMYBCADKAlCDrpIC5IBCBAeIgRyAhgoIlgKF0xpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEiQKBmV2ZW50cxgBIAMoCzIULnN0aWNoLnYxLkF1ZGl0RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIuABCgtVc2VyU3VtbWFyeRIPCgd1c2VyX2lkGAEgASgJEg0KBWVtYWlsGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIMCgRyb2xlGAQgASgJEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDmVtYWlsX3ZlcmlmaWVkGAYgASgIEhAKCGRpc2FibGVkGAcgASgIEjMKD2xhc3Rfc2lnbl9pbl9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiZgoQTGlzdFVzZXJzUmVxdWVzdBIbCglwYWdlX3NpemUYASABKA1CCLpIBSoDGMgBEhwKCnBhZ2VfdG9rZW4YAiABKAlCCLpIBXIDGMgBEhcKBXF1ZXJ5GAMgASgJQgi6SAVyAxj+ASJhChFMaXN0VXNlcnNSZXNwb25zZRIkCgV1c2VycxgBIAMoCzIVLnN0aWNoLnYxLlVzZXJTdW1tYXJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRINCgV0b3RhbBgDIAEoDSJhChZTZXRVc2VyRGlzYWJsZWRSZXF1ZXN0EjUKB3VzZXJfaWQYASABKAlCJLpIIXIfEAEYKDIZXlthLXowLTldW2EtejAtOS1dezAsMzl9JBIQCghkaXNhYmxlZBgCIAEoCCI+ChdTZXRVc2VyRGlzYWJsZWRSZXNwb25zZRIjCgR1c2VyGAEgASgLMhUuc3RpY2gudjEuVXNlclN1bW1hcnky+QwKDkFjY291bnRTZXJ2aWNlEjsKBlNpZ25VcBIXLnN0aWNoLnYxLlNpZ25VcFJlcXVlc3QaGC5zdGljaC52MS5TaWduVXBSZXNwb25zZRI7CgZTaWduSW4SFy5zdGljaC52MS5TaWduSW5SZXF1ZXN0Ghguc3RpY2gudjEuU2lnbkluUmVzcG9uc2USSgoLVmVyaWZ5RW1haWwSHC5zdGljaC52MS5WZXJpZnlFbWFpbFJlcXVlc3QaHS5zdGljaC52MS5WZXJpZnlFbWFpbFJlc3BvbnNlEmUKFFJlcXVlc3RQYXNzd29yZFJlc2V0EiUuc3RpY2gudjEuUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXF1ZXN0GiYuc3RpY2gudjEuUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXNwb25zZRJQCg1SZXNldFBhc3N3b3JkEh4uc3RpY2gudjEuUmVzZXRQYXNzd29yZFJlcXVlc3QaHy5zdGljaC52MS5SZXNldFBhc3N3b3JkUmVzcG9uc2USTAoKR2V0QWNjb3VudBIbLnN0aWNoLnYxLkdldEFjY291bnRSZXF1ZXN0Ghwuc3RpY2gudjEuR2V0QWNjb3VudFJlc3BvbnNlIgOQAgESUAoNVXBkYXRlUHJvZmlsZRIeLnN0aWNoLnYxLlVwZGF0ZVByb2ZpbGVSZXF1ZXN0Gh8uc3RpY2gudjEuVXBkYXRlUHJvZmlsZVJlc3BvbnNlElsKD0xpc3RDcmVkZW50aWFscxIgLnN0aWNoLnYxLkxpc3RDcmVkZW50aWFsc1JlcXVlc3QaIS5zdGljaC52MS5MaXN0Q3JlZGVudGlhbHNSZXNwb25zZSIDkAIBEk0KDENyZWF0ZUFQSUtleRIdLnN0aWNoLnYxLkNyZWF0ZUFQSUtleVJlcXVlc3QaHi5zdGljaC52MS5DcmVhdGVBUElLZXlSZXNwb25zZRJNCgxSZXZva2VBUElLZXkSHS5zdGljaC52MS5SZXZva2VBUElLZXlSZXF1ZXN0Gh4uc3RpY2gudjEuUmV2b2tlQVBJS2V5UmVzcG9uc2USXAoRU2lnbk91dEV2ZXJ5d2hlcmUSIi5zdGljaC52MS5TaWduT3V0RXZlcnl3aGVyZVJlcXVlc3QaIy5zdGljaC52MS5TaWduT3V0RXZlcnl3aGVyZVJlc3BvbnNlEk0KDENyZWF0ZUludml0ZRIdLnN0aWNoLnYxLkNyZWF0ZUludml0ZVJlcXVlc3QaHi5zdGljaC52MS5DcmVhdGVJbnZpdGVSZXNwb25zZRJKCgtTZXRVc2VyUm9sZRIcLnN0aWNoLnYxLlNldFVzZXJSb2xlUmVxdWVzdBodLnN0aWNoLnYxLlNldFVzZXJSb2xlUmVzcG9uc2USXwoRTGlzdE15QXVkaXRFdmVudHMSIi5zdGljaC52MS5MaXN0TXlBdWRpdEV2ZW50c1JlcXVlc3QaIS5zdGljaC52MS5MaXN0QXVkaXRFdmVudHNSZXNwb25zZSIDkAIBElsKD0xpc3RBdWRpdEV2ZW50cxIgLnN0aWNoLnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QaIS5zdGljaC52MS5MaXN0QXVkaXRFdmVudHNSZXNwb25zZSIDkAIBEkkKCUxpc3RVc2VycxIaLnN0aWNoLnYxLkxpc3RVc2Vyc1JlcXVlc3QaGy5zdGljaC52MS5MaXN0VXNlcnNSZXNwb25zZSIDkAIBElYKD1NldFVzZXJEaXNhYmxlZBIgLnN0aWNoLnYxLlNldFVzZXJEaXNhYmxlZFJlcXVlc3QaIS5zdGljaC52MS5TZXRVc2VyRGlzYWJsZWRSZXNwb25zZRJKCgtTZXRNb2RlbEtleRIcLnN0aWNoLnYxLlNldE1vZGVsS2V5UmVxdWVzdBodLnN0aWNoLnYxLlNldE1vZGVsS2V5UmVzcG9uc2USUAoNQ2xlYXJNb2RlbEtleRIeLnN0aWNoLnYxLkNsZWFyTW9kZWxLZXlSZXF1ZXN0Gh8uc3RpY2gudjEuQ2xlYXJNb2RlbEtleVJlc3BvbnNlElUKDUxpc3RNb2RlbEtleXMSHi5zdGljaC52MS5MaXN0TW9kZWxLZXlzUmVxdWVzdBofLnN0aWNoLnYxLkxpc3RNb2RlbEtleXNSZXNwb25zZSIDkAIBQjJaMGdpdGh1Yi5jb20vc3RpY2hkZXYvc3RpY2gvcHJvdG8vc3RpY2gvdjE7c3RpY2h2MWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+
+/**
+ * ModelKey is the public view of a user's model key.
+ *
+ * @generated from message stich.v1.ModelKey
+ */
+export type ModelKey = Message<"stich.v1.ModelKey"> & {
+  /**
+   * @generated from field: string base_url = 1;
+   */
+  baseUrl: string;
+
+  /**
+   * @generated from field: string model = 2;
+   */
+  model: string;
+
+  /**
+   * key_hint is "…" and the key's last 4 characters.
+   *
+   * @generated from field: string key_hint = 3;
+   */
+  keyHint: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 4;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message stich.v1.ModelKey.
+ * Use `create(ModelKeySchema)` to create a new message.
+ */
+export const ModelKeySchema: GenMessage<ModelKey> = /*@__PURE__*/
+  messageDesc(file_stich_v1_account, 0);
+
+/**
+ * @generated from message stich.v1.SetModelKeyRequest
+ */
+export type SetModelKeyRequest = Message<"stich.v1.SetModelKeyRequest"> & {
+  /**
+   * base_url is the API root, up to and including /v1
+   * (https://api.openai.com/v1).
+   *
+   * @generated from field: string base_url = 1;
+   */
+  baseUrl: string;
+
+  /**
+   * @generated from field: string api_key = 2;
+   */
+  apiKey: string;
+
+  /**
+   * @generated from field: string model = 3;
+   */
+  model: string;
+};
+
+/**
+ * Describes the message stich.v1.SetModelKeyRequest.
+ * Use `create(SetModelKeyRequestSchema)` to create a new message.
+ */
+export const SetModelKeyRequestSchema: GenMessage<SetModelKeyRequest> = /*@__PURE__*/
+  messageDesc(file_stich_v1_account, 1);
+
+/**
+ * @generated from message stich.v1.SetModelKeyResponse
+ */
+export type SetModelKeyResponse = Message<"stich.v1.SetModelKeyResponse"> & {
+  /**
+   * @generated from field: stich.v1.ModelKey key = 1;
+   */
+  key?: ModelKey | undefined;
+};
+
+/**
+ * Describes the message stich.v1.SetModelKeyResponse.
+ * Use `create(SetModelKeyResponseSchema)` to create a new message.
+ */
+export const SetModelKeyResponseSchema: GenMessage<SetModelKeyResponse> = /*@__PURE__*/
+  messageDesc(file_stich_v1_account, 2);
+
+/**
+ * @generated from message stich.v1.ClearModelKeyRequest
+ */
+export type ClearModelKeyRequest = Message<"stich.v1.ClearModelKeyRequest"> & {
+};
+
+/**
+ * Describes the message stich.v1.ClearModelKeyRequest.
+ * Use `create(ClearModelKeyRequestSchema)` to create a new message.
+ */
+export const ClearModelKeyRequestSchema: GenMessage<ClearModelKeyRequest> = /*@__PURE__*/
+  messageDesc(file_stich_v1_account, 3);
+
+/**
+ * @generated from message stich.v1.ClearModelKeyResponse
+ */
+export type ClearModelKeyResponse = Message<"stich.v1.ClearModelKeyResponse"> & {
+};
+
+/**
+ * Describes the message stich.v1.ClearModelKeyResponse.
+ * Use `create(ClearModelKeyResponseSchema)` to create a new message.
+ */
+export const ClearModelKeyResponseSchema: GenMessage<ClearModelKeyResponse> = /*@__PURE__*/
+  messageDesc(file_stich_v1_account, 4);
+
+/**
+ * @generated from message stich.v1.ListModelKeysRequest
+ */
+export type ListModelKeysRequest = Message<"stich.v1.ListModelKeysRequest"> & {
+};
+
+/**
+ * Describes the message stich.v1.ListModelKeysRequest.
+ * Use `create(ListModelKeysRequestSchema)` to create a new message.
+ */
+export const ListModelKeysRequestSchema: GenMessage<ListModelKeysRequest> = /*@__PURE__*/
+  messageDesc(file_stich_v1_account, 5);
+
+/**
+ * @generated from message stich.v1.ListModelKeysResponse
+ */
+export type ListModelKeysResponse = Message<"stich.v1.ListModelKeysResponse"> & {
+  /**
+   * @generated from field: repeated stich.v1.ModelKey keys = 1;
+   */
+  keys: ModelKey[];
+
+  /**
+   * @generated from field: stich.v1.ModelBudget budget = 2;
+   */
+  budget?: ModelBudget | undefined;
+};
+
+/**
+ * Describes the message stich.v1.ListModelKeysResponse.
+ * Use `create(ListModelKeysResponseSchema)` to create a new message.
+ */
+export const ListModelKeysResponseSchema: GenMessage<ListModelKeysResponse> = /*@__PURE__*/
+  messageDesc(file_stich_v1_account, 6);
+
+/**
+ * ModelBudget is the caller's daily spend on the platform's models.
+ *
+ * @generated from message stich.v1.ModelBudget
+ */
+export type ModelBudget = Message<"stich.v1.ModelBudget"> & {
+  /**
+   * daily_usd is the daily budget; 0 means unlimited.
+   *
+   * @generated from field: double daily_usd = 1;
+   */
+  dailyUsd: number;
+
+  /**
+   * spent_usd is today's (UTC) spend.
+   *
+   * @generated from field: double spent_usd = 2;
+   */
+  spentUsd: number;
+
+  /**
+   * resets_at is the next 00:00 UTC.
+   *
+   * @generated from field: google.protobuf.Timestamp resets_at = 3;
+   */
+  resetsAt?: Timestamp | undefined;
+
+  /**
+   * exempt is set when the caller's own model key is used instead.
+   *
+   * @generated from field: bool exempt = 4;
+   */
+  exempt: boolean;
+};
+
+/**
+ * Describes the message stich.v1.ModelBudget.
+ * Use `create(ModelBudgetSchema)` to create a new message.
+ */
+export const ModelBudgetSchema: GenMessage<ModelBudget> = /*@__PURE__*/
+  messageDesc(file_stich_v1_account, 7);
 
 /**
  * @generated from message stich.v1.SignUpRequest
@@ -47,7 +233,7 @@ export type SignUpRequest = Message<"stich.v1.SignUpRequest"> & {
  * Use `create(SignUpRequestSchema)` to create a new message.
  */
 export const SignUpRequestSchema: GenMessage<SignUpRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 0);
+  messageDesc(file_stich_v1_account, 8);
 
 /**
  * @generated from message stich.v1.SignUpResponse
@@ -60,7 +246,7 @@ export type SignUpResponse = Message<"stich.v1.SignUpResponse"> & {
  * Use `create(SignUpResponseSchema)` to create a new message.
  */
 export const SignUpResponseSchema: GenMessage<SignUpResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 1);
+  messageDesc(file_stich_v1_account, 9);
 
 /**
  * @generated from message stich.v1.SignInRequest
@@ -82,7 +268,7 @@ export type SignInRequest = Message<"stich.v1.SignInRequest"> & {
  * Use `create(SignInRequestSchema)` to create a new message.
  */
 export const SignInRequestSchema: GenMessage<SignInRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 2);
+  messageDesc(file_stich_v1_account, 10);
 
 /**
  * @generated from message stich.v1.SignInResponse
@@ -107,7 +293,7 @@ export type SignInResponse = Message<"stich.v1.SignInResponse"> & {
  * Use `create(SignInResponseSchema)` to create a new message.
  */
 export const SignInResponseSchema: GenMessage<SignInResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 3);
+  messageDesc(file_stich_v1_account, 11);
 
 /**
  * @generated from message stich.v1.VerifyEmailRequest
@@ -124,7 +310,7 @@ export type VerifyEmailRequest = Message<"stich.v1.VerifyEmailRequest"> & {
  * Use `create(VerifyEmailRequestSchema)` to create a new message.
  */
 export const VerifyEmailRequestSchema: GenMessage<VerifyEmailRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 4);
+  messageDesc(file_stich_v1_account, 12);
 
 /**
  * @generated from message stich.v1.VerifyEmailResponse
@@ -137,7 +323,7 @@ export type VerifyEmailResponse = Message<"stich.v1.VerifyEmailResponse"> & {
  * Use `create(VerifyEmailResponseSchema)` to create a new message.
  */
 export const VerifyEmailResponseSchema: GenMessage<VerifyEmailResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 5);
+  messageDesc(file_stich_v1_account, 13);
 
 /**
  * @generated from message stich.v1.RequestPasswordResetRequest
@@ -154,7 +340,7 @@ export type RequestPasswordResetRequest = Message<"stich.v1.RequestPasswordReset
  * Use `create(RequestPasswordResetRequestSchema)` to create a new message.
  */
 export const RequestPasswordResetRequestSchema: GenMessage<RequestPasswordResetRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 6);
+  messageDesc(file_stich_v1_account, 14);
 
 /**
  * @generated from message stich.v1.RequestPasswordResetResponse
@@ -167,7 +353,7 @@ export type RequestPasswordResetResponse = Message<"stich.v1.RequestPasswordRese
  * Use `create(RequestPasswordResetResponseSchema)` to create a new message.
  */
 export const RequestPasswordResetResponseSchema: GenMessage<RequestPasswordResetResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 7);
+  messageDesc(file_stich_v1_account, 15);
 
 /**
  * @generated from message stich.v1.ResetPasswordRequest
@@ -189,7 +375,7 @@ export type ResetPasswordRequest = Message<"stich.v1.ResetPasswordRequest"> & {
  * Use `create(ResetPasswordRequestSchema)` to create a new message.
  */
 export const ResetPasswordRequestSchema: GenMessage<ResetPasswordRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 8);
+  messageDesc(file_stich_v1_account, 16);
 
 /**
  * @generated from message stich.v1.ResetPasswordResponse
@@ -202,7 +388,7 @@ export type ResetPasswordResponse = Message<"stich.v1.ResetPasswordResponse"> & 
  * Use `create(ResetPasswordResponseSchema)` to create a new message.
  */
 export const ResetPasswordResponseSchema: GenMessage<ResetPasswordResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 9);
+  messageDesc(file_stich_v1_account, 17);
 
 /**
  * Account is a user's profile.
@@ -255,7 +441,7 @@ export type Account = Message<"stich.v1.Account"> & {
  * Use `create(AccountSchema)` to create a new message.
  */
 export const AccountSchema: GenMessage<Account> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 10);
+  messageDesc(file_stich_v1_account, 18);
 
 /**
  * @generated from message stich.v1.GetAccountRequest
@@ -268,7 +454,7 @@ export type GetAccountRequest = Message<"stich.v1.GetAccountRequest"> & {
  * Use `create(GetAccountRequestSchema)` to create a new message.
  */
 export const GetAccountRequestSchema: GenMessage<GetAccountRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 11);
+  messageDesc(file_stich_v1_account, 19);
 
 /**
  * @generated from message stich.v1.GetAccountResponse
@@ -285,7 +471,7 @@ export type GetAccountResponse = Message<"stich.v1.GetAccountResponse"> & {
  * Use `create(GetAccountResponseSchema)` to create a new message.
  */
 export const GetAccountResponseSchema: GenMessage<GetAccountResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 12);
+  messageDesc(file_stich_v1_account, 20);
 
 /**
  * @generated from message stich.v1.UpdateProfileRequest
@@ -302,7 +488,7 @@ export type UpdateProfileRequest = Message<"stich.v1.UpdateProfileRequest"> & {
  * Use `create(UpdateProfileRequestSchema)` to create a new message.
  */
 export const UpdateProfileRequestSchema: GenMessage<UpdateProfileRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 13);
+  messageDesc(file_stich_v1_account, 21);
 
 /**
  * @generated from message stich.v1.UpdateProfileResponse
@@ -319,7 +505,7 @@ export type UpdateProfileResponse = Message<"stich.v1.UpdateProfileResponse"> & 
  * Use `create(UpdateProfileResponseSchema)` to create a new message.
  */
 export const UpdateProfileResponseSchema: GenMessage<UpdateProfileResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 14);
+  messageDesc(file_stich_v1_account, 22);
 
 /**
  * Credential is an API key or a browser session.
@@ -365,7 +551,7 @@ export type Credential = Message<"stich.v1.Credential"> & {
  * Use `create(CredentialSchema)` to create a new message.
  */
 export const CredentialSchema: GenMessage<Credential> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 15);
+  messageDesc(file_stich_v1_account, 23);
 
 /**
  * @generated from message stich.v1.ListCredentialsRequest
@@ -378,7 +564,7 @@ export type ListCredentialsRequest = Message<"stich.v1.ListCredentialsRequest"> 
  * Use `create(ListCredentialsRequestSchema)` to create a new message.
  */
 export const ListCredentialsRequestSchema: GenMessage<ListCredentialsRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 16);
+  messageDesc(file_stich_v1_account, 24);
 
 /**
  * @generated from message stich.v1.ListCredentialsResponse
@@ -395,7 +581,7 @@ export type ListCredentialsResponse = Message<"stich.v1.ListCredentialsResponse"
  * Use `create(ListCredentialsResponseSchema)` to create a new message.
  */
 export const ListCredentialsResponseSchema: GenMessage<ListCredentialsResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 17);
+  messageDesc(file_stich_v1_account, 25);
 
 /**
  * @generated from message stich.v1.CreateAPIKeyRequest
@@ -412,7 +598,7 @@ export type CreateAPIKeyRequest = Message<"stich.v1.CreateAPIKeyRequest"> & {
  * Use `create(CreateAPIKeyRequestSchema)` to create a new message.
  */
 export const CreateAPIKeyRequestSchema: GenMessage<CreateAPIKeyRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 18);
+  messageDesc(file_stich_v1_account, 26);
 
 /**
  * @generated from message stich.v1.CreateAPIKeyResponse
@@ -436,7 +622,7 @@ export type CreateAPIKeyResponse = Message<"stich.v1.CreateAPIKeyResponse"> & {
  * Use `create(CreateAPIKeyResponseSchema)` to create a new message.
  */
 export const CreateAPIKeyResponseSchema: GenMessage<CreateAPIKeyResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 19);
+  messageDesc(file_stich_v1_account, 27);
 
 /**
  * @generated from message stich.v1.RevokeAPIKeyRequest
@@ -453,7 +639,7 @@ export type RevokeAPIKeyRequest = Message<"stich.v1.RevokeAPIKeyRequest"> & {
  * Use `create(RevokeAPIKeyRequestSchema)` to create a new message.
  */
 export const RevokeAPIKeyRequestSchema: GenMessage<RevokeAPIKeyRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 20);
+  messageDesc(file_stich_v1_account, 28);
 
 /**
  * @generated from message stich.v1.RevokeAPIKeyResponse
@@ -466,7 +652,7 @@ export type RevokeAPIKeyResponse = Message<"stich.v1.RevokeAPIKeyResponse"> & {
  * Use `create(RevokeAPIKeyResponseSchema)` to create a new message.
  */
 export const RevokeAPIKeyResponseSchema: GenMessage<RevokeAPIKeyResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 21);
+  messageDesc(file_stich_v1_account, 29);
 
 /**
  * @generated from message stich.v1.SignOutEverywhereRequest
@@ -479,7 +665,7 @@ export type SignOutEverywhereRequest = Message<"stich.v1.SignOutEverywhereReques
  * Use `create(SignOutEverywhereRequestSchema)` to create a new message.
  */
 export const SignOutEverywhereRequestSchema: GenMessage<SignOutEverywhereRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 22);
+  messageDesc(file_stich_v1_account, 30);
 
 /**
  * @generated from message stich.v1.SignOutEverywhereResponse
@@ -498,7 +684,7 @@ export type SignOutEverywhereResponse = Message<"stich.v1.SignOutEverywhereRespo
  * Use `create(SignOutEverywhereResponseSchema)` to create a new message.
  */
 export const SignOutEverywhereResponseSchema: GenMessage<SignOutEverywhereResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 23);
+  messageDesc(file_stich_v1_account, 31);
 
 /**
  * @generated from message stich.v1.CreateInviteRequest
@@ -517,7 +703,7 @@ export type CreateInviteRequest = Message<"stich.v1.CreateInviteRequest"> & {
  * Use `create(CreateInviteRequestSchema)` to create a new message.
  */
 export const CreateInviteRequestSchema: GenMessage<CreateInviteRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 24);
+  messageDesc(file_stich_v1_account, 32);
 
 /**
  * @generated from message stich.v1.CreateInviteResponse
@@ -539,7 +725,7 @@ export type CreateInviteResponse = Message<"stich.v1.CreateInviteResponse"> & {
  * Use `create(CreateInviteResponseSchema)` to create a new message.
  */
 export const CreateInviteResponseSchema: GenMessage<CreateInviteResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 25);
+  messageDesc(file_stich_v1_account, 33);
 
 /**
  * @generated from message stich.v1.SetUserRoleRequest
@@ -563,7 +749,7 @@ export type SetUserRoleRequest = Message<"stich.v1.SetUserRoleRequest"> & {
  * Use `create(SetUserRoleRequestSchema)` to create a new message.
  */
 export const SetUserRoleRequestSchema: GenMessage<SetUserRoleRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 26);
+  messageDesc(file_stich_v1_account, 34);
 
 /**
  * @generated from message stich.v1.SetUserRoleResponse
@@ -580,7 +766,7 @@ export type SetUserRoleResponse = Message<"stich.v1.SetUserRoleResponse"> & {
  * Use `create(SetUserRoleResponseSchema)` to create a new message.
  */
 export const SetUserRoleResponseSchema: GenMessage<SetUserRoleResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 27);
+  messageDesc(file_stich_v1_account, 35);
 
 /**
  * AuditEvent is one security event.
@@ -660,7 +846,7 @@ export type AuditEvent = Message<"stich.v1.AuditEvent"> & {
  * Use `create(AuditEventSchema)` to create a new message.
  */
 export const AuditEventSchema: GenMessage<AuditEvent> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 28);
+  messageDesc(file_stich_v1_account, 36);
 
 /**
  * @generated from message stich.v1.ListMyAuditEventsRequest
@@ -686,7 +872,7 @@ export type ListMyAuditEventsRequest = Message<"stich.v1.ListMyAuditEventsReques
  * Use `create(ListMyAuditEventsRequestSchema)` to create a new message.
  */
 export const ListMyAuditEventsRequestSchema: GenMessage<ListMyAuditEventsRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 29);
+  messageDesc(file_stich_v1_account, 37);
 
 /**
  * @generated from message stich.v1.ListAuditEventsRequest
@@ -722,7 +908,7 @@ export type ListAuditEventsRequest = Message<"stich.v1.ListAuditEventsRequest"> 
  * Use `create(ListAuditEventsRequestSchema)` to create a new message.
  */
 export const ListAuditEventsRequestSchema: GenMessage<ListAuditEventsRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 30);
+  messageDesc(file_stich_v1_account, 38);
 
 /**
  * @generated from message stich.v1.ListAuditEventsResponse
@@ -746,7 +932,7 @@ export type ListAuditEventsResponse = Message<"stich.v1.ListAuditEventsResponse"
  * Use `create(ListAuditEventsResponseSchema)` to create a new message.
  */
 export const ListAuditEventsResponseSchema: GenMessage<ListAuditEventsResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 31);
+  messageDesc(file_stich_v1_account, 39);
 
 /**
  * UserSummary is an account as the admin users page shows it.
@@ -802,7 +988,7 @@ export type UserSummary = Message<"stich.v1.UserSummary"> & {
  * Use `create(UserSummarySchema)` to create a new message.
  */
 export const UserSummarySchema: GenMessage<UserSummary> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 32);
+  messageDesc(file_stich_v1_account, 40);
 
 /**
  * @generated from message stich.v1.ListUsersRequest
@@ -833,7 +1019,7 @@ export type ListUsersRequest = Message<"stich.v1.ListUsersRequest"> & {
  * Use `create(ListUsersRequestSchema)` to create a new message.
  */
 export const ListUsersRequestSchema: GenMessage<ListUsersRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 33);
+  messageDesc(file_stich_v1_account, 41);
 
 /**
  * @generated from message stich.v1.ListUsersResponse
@@ -862,7 +1048,7 @@ export type ListUsersResponse = Message<"stich.v1.ListUsersResponse"> & {
  * Use `create(ListUsersResponseSchema)` to create a new message.
  */
 export const ListUsersResponseSchema: GenMessage<ListUsersResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 34);
+  messageDesc(file_stich_v1_account, 42);
 
 /**
  * @generated from message stich.v1.SetUserDisabledRequest
@@ -884,7 +1070,7 @@ export type SetUserDisabledRequest = Message<"stich.v1.SetUserDisabledRequest"> 
  * Use `create(SetUserDisabledRequestSchema)` to create a new message.
  */
 export const SetUserDisabledRequestSchema: GenMessage<SetUserDisabledRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 35);
+  messageDesc(file_stich_v1_account, 43);
 
 /**
  * @generated from message stich.v1.SetUserDisabledResponse
@@ -901,7 +1087,7 @@ export type SetUserDisabledResponse = Message<"stich.v1.SetUserDisabledResponse"
  * Use `create(SetUserDisabledResponseSchema)` to create a new message.
  */
 export const SetUserDisabledResponseSchema: GenMessage<SetUserDisabledResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 36);
+  messageDesc(file_stich_v1_account, 44);
 
 /**
  * AccountService signs users up and in (--auth multi) and manages the
@@ -1103,6 +1289,42 @@ export const AccountService: GenService<{
     methodKind: "unary";
     input: typeof SetUserDisabledRequestSchema;
     output: typeof SetUserDisabledResponseSchema;
+  },
+  /**
+   * SetModelKey stores the caller's own OpenAI-compatible model key (base
+   * URL, key, model), sealed at rest under the node key; the caller's
+   * sessions then call that endpoint, and are exempt from the platform's
+   * daily model budget. Replaces a key set before. FAILED_PRECONDITION
+   * when the node has no node key (stich serve --node-key-file).
+   *
+   * @generated from rpc stich.v1.AccountService.SetModelKey
+   */
+  setModelKey: {
+    methodKind: "unary";
+    input: typeof SetModelKeyRequestSchema;
+    output: typeof SetModelKeyResponseSchema;
+  },
+  /**
+   * ClearModelKey removes the caller's model key (the platform's models
+   * and budget apply again).
+   *
+   * @generated from rpc stich.v1.AccountService.ClearModelKey
+   */
+  clearModelKey: {
+    methodKind: "unary";
+    input: typeof ClearModelKeyRequestSchema;
+    output: typeof ClearModelKeyResponseSchema;
+  },
+  /**
+   * ListModelKeys lists the caller's model keys (never more of a key than
+   * its last 4 characters) and today's model budget.
+   *
+   * @generated from rpc stich.v1.AccountService.ListModelKeys
+   */
+  listModelKeys: {
+    methodKind: "unary";
+    input: typeof ListModelKeysRequestSchema;
+    output: typeof ListModelKeysResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_stich_v1_account, 0);
