@@ -91,7 +91,7 @@ describe("accounts", () => {
     bob.errors.length = 0; // the not-found page's 404s are the first test's
     await ann.goto(`${server.url}${appPath}`);
     await ann.getByTestId("phase").filter({ hasText: /^completed$/ }).waitFor({ timeout: 60_000 });
-    await ann.getByTestId("visibility").selectOption({ label: "public (listed in the gallery)" });
+    await ann.getByTestId("visibility").selectOption({ label: "public" });
     // data-visibility changes once the server has answered.
     await ann.locator('[data-testid="visibility-state"][data-visibility="public"]').waitFor({ state: "attached" });
     await shot(ann, "sharing-owner-made-public");

@@ -197,29 +197,31 @@ function SessionScreen({ id }: { id: string }) {
               </button>
             )}
           </div>
+          {info.session?.forkedFrom && (
+            <p className="small muted" data-testid="forked-from">
+              Forked from <Link href={`/s/${info.session.forkedFrom.sessionId}`}>{info.session.forkedFrom.title || info.session.forkedFrom.sessionId}</Link>, version{" "}
+              {info.session.forkedFrom.version}
+            </p>
+          )}
         </div>
-        {info.session?.forkedFrom && (
-          <p className="small muted" data-testid="forked-from">
-            Forked from <Link href={`/s/${info.session.forkedFrom.sessionId}`}>{info.session.forkedFrom.title || info.session.forkedFrom.sessionId}</Link>, version{" "}
-            {info.session.forkedFrom.version}
-          </p>
-        )}
-        {info.session && <SharingControls id={id} session={info.session} />}
-        {!readOnly && (
-          <div className="row wrap actions">
-            <button type="button" className="btn" disabled={!isActive(phase) || busy !== undefined} onClick={() => void act("stop")}>
-              {busy === "stop" ? "Stopping…" : "Stop"}
-            </button>
-            <button
-              type="button"
-              className="btn"
-              disabled={!(phase === Phase.STOPPED || phase === Phase.FAILED) || busy !== undefined}
-              onClick={() => void act("resume")}
-            >
-              {busy === "resume" ? "Resuming…" : "Resume"}
-            </button>
-          </div>
-        )}
+        <div className="session-side">
+          {!readOnly && (
+            <div className="row wrap actions">
+              <button type="button" className="btn" disabled={!isActive(phase) || busy !== undefined} onClick={() => void act("stop")}>
+                {busy === "stop" ? "Stopping…" : "Stop"}
+              </button>
+              <button
+                type="button"
+                className="btn"
+                disabled={!(phase === Phase.STOPPED || phase === Phase.FAILED) || busy !== undefined}
+                onClick={() => void act("resume")}
+              >
+                {busy === "resume" ? "Resuming…" : "Resume"}
+              </button>
+            </div>
+          )}
+          {info.session && <SharingControls id={id} session={info.session} />}
+        </div>
         <dl className="counters" aria-label="Counters">
           <Counter label="phases done" value={c?.phasesCompleted} />
           <Counter label="phase budget left" value={c?.phaseBudget} />
@@ -487,9 +489,9 @@ function SharingControls({ id, session }: { id: string; session: Session }) {
             onChange={(e) => void change(Number(e.target.value) as Visibility)}
             title="Private: only you. Unlisted: any signed-in user with the link can read it. Public: also listed in the gallery."
           >
-            <option value={Visibility.PRIVATE}>private (only you)</option>
-            <option value={Visibility.UNLISTED}>unlisted (anyone signed in with the link)</option>
-            <option value={Visibility.PUBLIC}>public (listed in the gallery)</option>
+            <option value={Visibility.PRIVATE}>private</option>
+            <option value={Visibility.UNLISTED}>unlisted</option>
+            <option value={Visibility.PUBLIC}>public</option>
           </select>
           <span className="muted" data-testid="visibility-state" data-visibility={VISIBILITY_LABEL[vis]}>
             {busy ? "saving…" : ""}
