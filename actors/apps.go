@@ -14,6 +14,7 @@ import (
 	"github.com/stichdev/stich/cluster"
 	"github.com/stichdev/stich/pipeline"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 )
 
 // LocalOwner is the owner of every session until stich has user accounts:
@@ -101,7 +102,7 @@ func (g *appsGrain) load() error {
 func (g *appsGrain) handle(msg proto.Message) proto.Message {
 	switch m := msg.(type) {
 	case *actorsv1.UpsertApp:
-		return g.upsert(m.GetEntry())
+		return g.upsert(m.GetEntry(), m.GetPublish())
 	case *actorsv1.GetApp:
 		e, ok := g.apps[m.GetSessionId()]
 		if !ok {
@@ -133,13 +134,20 @@ func (g *appsGrain) save(e *actorsv1.AppEntry) *actorsv1.GrainError {
 // upsert merges a session's report into its entry: phase, version and
 // times from the newer report (by seq), the title from the stronger
 // source; the user's rename always wins over reports.
-func (g *appsGrain) upsert(in *actorsv1.AppEntry) proto.Message {
+func (g *appsGrain) upsert(in *actorsv1.AppEntry, publish bool) proto.Message {
 	id := in.GetSessionId()
 	if id == "" {
 		return grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "app entry without a session id")
 	}
-	if g.gone[id] {
+	if g.gone[id] && !publish {
 		return &actorsv1.UpsertAppReply{}
+	}
+	if g.gone[id] {
+		// Published again (the gallery): the tombstone goes.
+		if err := g.ref.Store.Delete(prefixGone + id); err != nil {
+			return grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "publish app entry: %v", err)
+		}
+		delete(g.gone, id)
 	}
 	old, ok := g.apps[id]
 	next := proto.Clone(in).(*actorsv1.AppEntry)
@@ -154,6 +162,13 @@ func (g *appsGrain) upsert(in *actorsv1.AppEntry) proto.Message {
 			if in.GetProviderLabel() != "" {
 				next.ProviderLabel = in.GetProviderLabel()
 			}
+			next.Visibility = in.GetVisibility()
+		}
+		if in.GetOwner() != "" {
+			next.Owner = in.GetOwner()
+		}
+		if in.GetForkedFrom() != nil {
+			next.ForkedFrom = in.GetForkedFrom()
 		}
 		if in.GetTitle() != "" && in.GetTitleSource() >= old.GetTitleSource() && old.GetTitleSource() != actorsv1.TitleSource_TITLE_SOURCE_USER {
 			next.Title, next.TitleSource = in.GetTitle(), in.GetTitleSource()
@@ -250,8 +265,8 @@ func (g *sessionGrain) appEntry(st *actorsv1.SessionState, seq uint64) *actorsv1
 	e := &actorsv1.AppEntry{
 		SessionId: st.GetId(), Prompt: pipeline.Truncate(st.GetPrompt(), 300), Phase: st.GetPhase(), Version: st.GetVersions(),
 		CreatedAt: st.GetCreatedAt(), UpdatedAt: st.GetUpdatedAt(), Region: st.GetRegion(), Seq: seq,
-		ProviderLabel: st.GetProviderLabel(),
-		Title:         TitleFromPrompt(st.GetPrompt()), TitleSource: actorsv1.TitleSource_TITLE_SOURCE_PROMPT,
+		ProviderLabel: st.GetProviderLabel(), Visibility: st.GetVisibility(), Owner: st.GetOwner(), ForkedFrom: st.GetForkedFrom(),
+		Title: TitleFromPrompt(st.GetPrompt()), TitleSource: actorsv1.TitleSource_TITLE_SOURCE_PROMPT,
 	}
 	if t := strings.TrimSpace(st.GetBlueprint().GetTitle()); t != "" {
 		e.Title, e.TitleSource = pipeline.Truncate(t, maxTitleRunes), actorsv1.TitleSource_TITLE_SOURCE_BLUEPRINT
@@ -273,6 +288,9 @@ func (g *sessionGrain) reportApp(st *actorsv1.SessionState, seq uint64) {
 	}
 	entry := g.appEntry(st, seq)
 	owner := st.GetOwner()
+	if st.GetVisibility() == stichv1.Visibility_VISIBILITY_PUBLIC {
+		g.reportGallery(entry)
+	}
 	g.rt.goBackground(func(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(ctx, reportTimeout)
 		defer cancel()

@@ -169,7 +169,13 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 		{Name: KindSession, New: func(ref *cluster.GrainRef) actor.Actor { return newSessionGrain(rt, ref) },
 			// Only CreateSession makes a session: a lookup of an unknown id
 			// writes nothing (cluster.ErrNoSuchGrain, NOT_FOUND in Call).
-			Creates: func(msg any) bool { _, ok := msg.(*actorsv1.CreateSession); return ok },
+			Creates: func(msg any) bool {
+				switch msg.(type) {
+				case *actorsv1.CreateSession, *actorsv1.ForkSession:
+					return true
+				}
+				return false
+			},
 			// Reads are confirmed with a majority of the session's replicas
 			// first: an owner cut off from them answers Unavailable.
 			Reads: isSessionRead},
@@ -178,6 +184,8 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 		// (each check) and its preview stay on one node.
 		{Name: KindSandbox, Ephemeral: true, PlaceWith: KindSession, New: func(ref *cluster.GrainRef) actor.Actor { return newSandboxGrain(rt, ref) }},
 		{Name: KindApps, New: func(ref *cluster.GrainRef) actor.Actor { return newAppsGrain(rt, ref) }},
+		// The gallery is an apps index of public apps (actors/social.go).
+		{Name: KindGallery, New: func(ref *cluster.GrainRef) actor.Actor { return newAppsGrain(rt, ref) }},
 		// Only EnsureUser makes a user, only ClaimEmail a directory entry,
 		// only CreateInvite an invite: a key, e-mail or invite naming
 		// nothing answers NOT_FOUND without activating (or storing) a grain.

@@ -102,6 +102,8 @@ func (g *sessionGrain) Receive(ctx actor.Context) {
 		}
 	case *actorsv1.CreateSession:
 		g.onCreate(ctx, m)
+	case *actorsv1.ForkSession:
+		g.onFork(ctx, m)
 	case *actorsv1.AlarmFired:
 		g.onAlarm(ctx)
 	case pipeline.Work:
@@ -145,7 +147,16 @@ func (g *sessionGrain) Receive(ctx actor.Context) {
 			ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND, "session %s does not exist", g.ref.Identity))
 			return
 		}
-		if cm, ok := m.(callerMessage); !ok || !mayAccess(cm.GetCaller(), cmp.Or(g.s.Session.Owner, LocalOwner)) {
+		owner := cmp.Or(g.s.Session.Owner, LocalOwner)
+		cm, ok := m.(callerMessage)
+		allowed := ok && mayAccess(cm.GetCaller(), owner)
+		if ok && !allowed && isReadOnly(m) {
+			allowed = mayRead(cm.GetCaller(), owner, g.s.Session.GetVisibility())
+		}
+		if _, sv := m.(*actorsv1.SetVisibility); sv && ok {
+			allowed = mayChangeVisibility(cm.GetCaller(), owner)
+		}
+		if !allowed {
 			// NB: the same answer as an unknown session (actors/caller.go).
 			if ok {
 				g.log().Warn("session request refused: not the owner", "caller", cm.GetCaller().GetUserId(), "message", fmt.Sprintf("%T", m))
@@ -180,7 +191,7 @@ func (g *sessionGrain) step(ctx actor.Context, in pipeline.Input) (pipeline.Outp
 	prev := g.s.Session
 	g.s = next
 	if st := next.Session; out.Save && (prev == nil || st.Phase != prev.Phase || st.Versions != prev.Versions ||
-		st.GetBlueprint().GetTitle() != prev.GetBlueprint().GetTitle()) {
+		st.GetBlueprint().GetTitle() != prev.GetBlueprint().GetTitle() || st.GetVisibility() != prev.GetVisibility()) {
 		g.reportApp(st, next.LastSeq)
 	}
 	if ctx != nil {
@@ -433,7 +444,11 @@ func (g *sessionGrain) onRequest(ctx actor.Context, msg any) {
 	case *actorsv1.ReadLog:
 		g.onReadLog(ctx, m)
 	case *actorsv1.GetSnapshot:
-		ctx.Respond(&actorsv1.SnapshotReply{Session: g.snapshot()})
+		snap := g.snapshot()
+		snap.Owned = mayChangeVisibility(m.GetCaller(), cmp.Or(st.Owner, LocalOwner))
+		ctx.Respond(&actorsv1.SnapshotReply{Session: snap})
+	case *actorsv1.SetVisibility:
+		g.onSetVisibility(ctx, m)
 	case *actorsv1.ListFiles:
 		if v := m.GetVersion(); v > 0 {
 			rec, err := g.loadVersion(v)
@@ -555,7 +570,7 @@ func (g *sessionGrain) snapshot() *stichv1.Session {
 		Id: st.Id, Prompt: st.Prompt, Phase: st.Phase, ProviderLabel: st.ProviderLabel,
 		Blueprint: st.Blueprint, Files: pipeline.CurrentFiles(st), LastSeq: g.s.LastSeq,
 		CreatedAt: st.CreatedAt, UpdatedAt: st.UpdatedAt, Error: st.Error, Region: st.Region, Node: g.ref.Node.Name(),
-		Version: st.Versions,
+		Version: st.Versions, Visibility: st.GetVisibility(), ForkedFrom: st.GetForkedFrom(),
 		Counters: &stichv1.SessionCounters{
 			PhasesCompleted: st.PhasesCompleted, PhaseBudget: st.PhaseBudget, FilesWritten: st.FilesWritten,
 			Messages: st.Messages, RefinementsPending: uint32(len(st.PendingMessages)), Events: g.s.LastSeq, Resumes: st.Resumes,

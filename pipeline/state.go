@@ -77,6 +77,22 @@ type Create struct {
 	ProviderLabel             string
 }
 
+// Fork makes the session as a copy of another app's version: Files (path
+// to content) become its first version, and it starts idle (completed).
+type Fork struct {
+	ID, Prompt, Owner, Region string
+	Options                   *stichv1.SessionOptions
+	ProviderName              string
+	ProviderLabel             string
+	Blueprint                 *stichv1.Blueprint
+	Origin                    *stichv1.ForkOrigin
+	Files                     map[string]string
+}
+
+// SetVisibility sets who may read the session (the driver checked that
+// its owner asks).
+type SetVisibility struct{ Visibility stichv1.Visibility }
+
 // Activated is fed once after a stored state was loaded: interrupted work
 // resumes.
 type Activated struct{}
@@ -191,6 +207,8 @@ type Rollback struct {
 }
 
 func (Create) input()        {}
+func (Fork) input()          {}
+func (SetVisibility) input() {}
 func (Activated) input()     {}
 func (Message) input()       {}
 func (Stop) input()          {}

@@ -40,7 +40,7 @@ func (c Config) Step(s State, now time.Time, in Input) (State, Output) {
 	t := &tx{cfg: c, s0: s, s: s, now: now, ts: timestamppb.New(now)}
 	if s.Session == nil {
 		switch in.(type) {
-		case Message, Stop, Resume, PreviewReport, SaveFile, Rollback:
+		case Message, Stop, Resume, PreviewReport, SaveFile, Rollback, SetVisibility:
 			t.refuse(actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND, "the session does not exist")
 			return t.s, t.out
 		}
@@ -54,6 +54,10 @@ func (c Config) Step(s State, now time.Time, in Input) (State, Output) {
 	switch in := in.(type) {
 	case Create:
 		t.create(in)
+	case Fork:
+		t.fork(in)
+	case SetVisibility:
+		t.setVisibility(in.Visibility)
 	case Activated:
 		t.activated()
 	case Message:
@@ -264,6 +268,95 @@ func (t *tx) create(m Create) {
 	t.effect(ArmAlarm{})
 	t.out.Reply = &actorsv1.CreateSessionReply{ProviderLabel: st.ProviderLabel}
 	t.startStep()
+}
+
+// fork makes the session as a copy of m.Files: one version, idle, with
+// the origin recorded. The files were another app's, checked when they
+// were written there; they are checked again here all the same (a fork
+// is a write like any other).
+func (t *tx) fork(m Fork) {
+	if t.s.Session != nil {
+		t.refuse(actorsv1.ErrorCode_ERROR_CODE_ALREADY_EXISTS, "session %s already exists", t.s.Session.Id)
+		return
+	}
+	if len(m.Files) == 0 {
+		t.refuse(actorsv1.ErrorCode_ERROR_CODE_FAILED_PRECONDITION, "the app has no files to fork")
+		return
+	}
+	if len(m.Files) > codegen.MaxFiles {
+		t.refuse(actorsv1.ErrorCode_ERROR_CODE_RESOURCE_EXHAUSTED, "the app has %d files; an app may have at most %d", len(m.Files), codegen.MaxFiles)
+		return
+	}
+	opts := &stichv1.SessionOptions{}
+	if m.Options != nil {
+		opts = proto.Clone(m.Options).(*stichv1.SessionOptions)
+	}
+	opts.Provider = m.ProviderName
+	st := &actorsv1.SessionState{
+		Id: m.ID, Prompt: m.Prompt, Options: opts, ProviderLabel: m.ProviderLabel,
+		Phase: stichv1.Phase_PHASE_COMPLETED, PhaseBudget: uint32(t.cfg.PhaseBudget),
+		Files: map[string]*stichv1.FileInfo{}, CreatedAt: t.ts, WorkStartedAt: t.ts,
+		Region: m.Region, WorkReason: "fork", Owner: m.Owner,
+		ForkedFrom: proto.Clone(m.Origin).(*stichv1.ForkOrigin),
+	}
+	if m.Blueprint != nil {
+		st.Blueprint = proto.Clone(m.Blueprint).(*stichv1.Blueprint)
+	}
+	contents := make(map[string][]byte, len(m.Files))
+	var evs []*stichv1.SessionEvent
+	for _, p := range sortedKeys(m.Files) {
+		content := m.Files[p]
+		if err := codegen.CheckPath(p); err != nil {
+			t.refuse(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "%v", err)
+			return
+		}
+		if len(content) > codegen.MaxFileBytes {
+			t.refuse(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "%s is %d bytes; a file of an app may have at most %d", p, len(content), codegen.MaxFileBytes)
+			return
+		}
+		sum := Sha256(content)
+		st.Files[p] = &stichv1.FileInfo{Path: p, Size: uint64(len(content)), Sha256: sum}
+		contents[p] = []byte(content)
+		evs = append(evs, FileEvents(p, "forked", content, sum)...)
+	}
+	t.s.Session, t.cloned, t.out.Save = st, true, true
+	origin := m.Origin.GetSessionId()
+	t.emit(&stichv1.SessionEvent{Event: &stichv1.SessionEvent_GenerationStarted{GenerationStarted: &stichv1.GenerationStarted{
+		Prompt: st.Prompt, ProviderLabel: st.ProviderLabel, Model: opts.GetModel()}}},
+		logLine("agent", "info", fmt.Sprintf("forked from %s, version %d", origin, m.Origin.GetVersion())))
+	t.emit(evs...)
+	vev, rec := newVersion(st, fmt.Sprintf("forked from %s version %d", origin, m.Origin.GetVersion()), contents, t.ts)
+	t.emit(vev, phaseEvent(stichv1.Phase_PHASE_COMPLETED, 0, "", "the app is ready"),
+		&stichv1.SessionEvent{Event: &stichv1.SessionEvent_Completed{Completed: &stichv1.Completed{Files: uint32(len(st.Files))}}})
+	for p, c := range contents {
+		t.effect(PutFile{Path: p, Content: c})
+	}
+	t.effect(rec)
+	t.out.Reply = &actorsv1.CreateSessionReply{ProviderLabel: st.ProviderLabel}
+	t.checkIdle()
+}
+
+// visibilityNames are the words the log uses for each visibility.
+var visibilityNames = map[stichv1.Visibility]string{
+	stichv1.Visibility_VISIBILITY_UNSPECIFIED: "private", stichv1.Visibility_VISIBILITY_PRIVATE: "private",
+	stichv1.Visibility_VISIBILITY_UNLISTED: "unlisted", stichv1.Visibility_VISIBILITY_PUBLIC: "public",
+}
+
+// setVisibility records who may read the session, with a log line (whose
+// seq orders the session's reports to its indexes after the change).
+func (t *tx) setVisibility(v stichv1.Visibility) {
+	name, ok := visibilityNames[v]
+	if !ok || v == stichv1.Visibility_VISIBILITY_UNSPECIFIED {
+		t.refuse(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "visibility %d is not private, unlisted or public", v)
+		return
+	}
+	prev := t.s.Session.GetVisibility()
+	t.out.Reply = &actorsv1.SetVisibilityReply{Previous: prev}
+	if prev == v {
+		return
+	}
+	t.st().Visibility = v
+	t.emit(logLine("agent", "info", "the app is now "+name))
 }
 
 func (t *tx) activated() {

@@ -21,7 +21,7 @@ func appSummary(e *actorsv1.AppEntry) *stichv1.AppSummary {
 	return &stichv1.AppSummary{
 		SessionId: e.GetSessionId(), Title: e.GetTitle(), Prompt: e.GetPrompt(), Phase: e.GetPhase(),
 		Version: e.GetVersion(), CreatedAt: e.GetCreatedAt(), UpdatedAt: e.GetUpdatedAt(), Region: e.GetRegion(),
-		ProviderLabel: e.GetProviderLabel(),
+		ProviderLabel: e.GetProviderLabel(), Visibility: e.GetVisibility(), ForkedFrom: e.GetForkedFrom(),
 	}
 }
 
@@ -104,6 +104,10 @@ func (s *sessionService) DeleteSession(ctx context.Context, req *connect.Request
 	}
 	if missing && !r.GetExisted() {
 		return nil, connect.NewError(connect.CodeNotFound, errors.New("session "+id+" does not exist"))
+	}
+	// Out of the gallery too (a tombstone, so a late report cannot list it).
+	if _, err := actors.Call[*actorsv1.RemoveAppReply](ctx, s.rt.Node, actors.KindGallery, actors.GalleryID, &actorsv1.RemoveApp{SessionId: id}); err != nil {
+		return nil, s.fail(ctx, proc, err)
 	}
 	// Its build workspace and preview go too. The session is already
 	// deleted: a sandbox that cannot be reached now frees itself when idle.

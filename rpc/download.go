@@ -105,7 +105,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	if sessionIDPattern.MatchString(id) {
-		if err := s.authz.owns(ctx, p.UserID, id); err != nil {
+		if err := s.authz.reads(ctx, p, id); err != nil {
 			writeError(w, err.(*connect.Error))
 			return
 		}

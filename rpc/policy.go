@@ -33,6 +33,11 @@ const (
 	// policyAnyone admits anonymous callers too (sign-up and sign-in);
 	// presented credentials that are refused still fail the call.
 	policyAnyone
+	// policyReader admits the owner of the session the request names, and
+	// any other signed-in user when the session is unlisted or public
+	// (the session grain decides, and checks again on every message);
+	// anyone else gets not_found.
+	policyReader
 )
 
 // policies lists every procedure the server mounts. A procedure missing
@@ -66,19 +71,22 @@ var policies = map[string]policy{
 
 	stichv1connect.SessionServiceCreateSessionProcedure: policyUser,
 	stichv1connect.SessionServiceListSessionsProcedure:  policyUser,
-	stichv1connect.SessionServiceWatchProcedure:         policyOwner,
+	stichv1connect.SessionServiceWatchProcedure:         policyReader,
 	stichv1connect.SessionServiceSendMessageProcedure:   policyOwner,
 	stichv1connect.SessionServiceStopProcedure:          policyOwner,
 	stichv1connect.SessionServiceResumeProcedure:        policyOwner,
-	stichv1connect.SessionServiceGetSessionProcedure:    policyOwner,
-	stichv1connect.SessionServiceGetFileProcedure:       policyOwner,
-	stichv1connect.SessionServiceListFilesProcedure:     policyOwner,
-	stichv1connect.SessionServiceListVersionsProcedure:  policyOwner,
-	stichv1connect.SessionServiceDiffVersionsProcedure:  policyOwner,
+	stichv1connect.SessionServiceGetSessionProcedure:    policyReader,
+	stichv1connect.SessionServiceGetFileProcedure:       policyReader,
+	stichv1connect.SessionServiceListFilesProcedure:     policyReader,
+	stichv1connect.SessionServiceListVersionsProcedure:  policyReader,
+	stichv1connect.SessionServiceDiffVersionsProcedure:  policyReader,
 	stichv1connect.SessionServiceRollbackProcedure:      policyOwner,
 	stichv1connect.SessionServiceSaveFileProcedure:      policyOwner,
 	stichv1connect.SessionServiceRenameSessionProcedure: policyOwner,
 	stichv1connect.SessionServiceDeleteSessionProcedure: policyOwner,
+	stichv1connect.SessionServiceSetVisibilityProcedure: policyOwner,
+	stichv1connect.SessionServiceListGalleryProcedure:   policyUser,
+	stichv1connect.SessionServiceForkSessionProcedure:   policyReader,
 }
 
 // ownersCacheTTL is how long a confirmed (user, session) ownership is
@@ -130,8 +138,9 @@ func (z *authorizer) admit(ctx context.Context, procedure string) (*auth.Princip
 	return p, pol, nil
 }
 
-// checkOwner answers not_found unless p owns the session msg names.
-func (z *authorizer) checkOwner(ctx context.Context, p *auth.Principal, msg any) error {
+// checkOwner answers not_found unless p owns the session msg names (or,
+// for a [policyReader] procedure, may read it).
+func (z *authorizer) checkOwner(ctx context.Context, p *auth.Principal, msg any, pol policy) error {
 	if p == nil {
 		return errSignIn
 	}
@@ -148,7 +157,35 @@ func (z *authorizer) checkOwner(ctx context.Context, p *auth.Principal, msg any)
 	if !sessionIDPattern.MatchString(id) {
 		return nil // the validator refuses it, the same for everyone
 	}
+	if pol == policyReader {
+		return z.reads(ctx, p, id)
+	}
 	return z.owns(ctx, p.UserID, id)
+}
+
+// reads answers nil when p owns session id or may read it (it is
+// unlisted or public), else the not_found an unknown session gets. The
+// session grain decides who may read; it checks again on every message.
+func (z *authorizer) reads(ctx context.Context, p *auth.Principal, id string) error {
+	err := z.owns(ctx, p.UserID, id)
+	var ce *connect.Error
+	if err == nil || !errors.As(err, &ce) || ce.Code() != connect.CodeNotFound {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	// NB: asked as a plain user: the edge grants admins nothing over
+	// other users' sessions (the grain would let an admin read any).
+	_, gerr := actors.Call[*actorsv1.SnapshotReply](ctx, z.rt.Node, actors.KindSession, id,
+		&actorsv1.GetSnapshot{Caller: actors.UserCaller(p.UserID, false)})
+	var ae *actors.Error
+	switch {
+	case errors.As(gerr, &ae) && ae.Code == actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND:
+		return err
+	case gerr != nil:
+		return connect.NewError(connect.CodeUnavailable, errors.New("the session's visibility cannot be checked now; retry"))
+	}
+	return nil
 }
 
 // owns answers nil when userID's apps index lists session id, else the
@@ -217,8 +254,8 @@ type ownershipInterceptor struct{ z *authorizer }
 
 func (o ownershipInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		if policies[req.Spec().Procedure] == policyOwner {
-			if err := o.z.checkOwner(ctx, auth.FromContext(ctx), req.Any()); err != nil {
+		if pol := policies[req.Spec().Procedure]; pol == policyOwner || pol == policyReader {
+			if err := o.z.checkOwner(ctx, auth.FromContext(ctx), req.Any(), pol); err != nil {
 				return nil, err
 			}
 		}
@@ -232,8 +269,8 @@ func (o ownershipInterceptor) WrapStreamingClient(next connect.StreamingClientFu
 
 func (o ownershipInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
-		if policies[conn.Spec().Procedure] == policyOwner {
-			conn = &ownerCheckedConn{StreamingHandlerConn: conn, ctx: ctx, z: o.z, p: auth.FromContext(ctx)}
+		if pol := policies[conn.Spec().Procedure]; pol == policyOwner || pol == policyReader {
+			conn = &ownerCheckedConn{StreamingHandlerConn: conn, ctx: ctx, z: o.z, p: auth.FromContext(ctx), pol: pol}
 		}
 		return next(ctx, conn)
 	}
@@ -246,13 +283,14 @@ type ownerCheckedConn struct {
 	ctx context.Context
 	z   *authorizer
 	p   *auth.Principal
+	pol policy
 }
 
 func (c *ownerCheckedConn) Receive(msg any) error {
 	if err := c.StreamingHandlerConn.Receive(msg); err != nil {
 		return err
 	}
-	return c.z.checkOwner(c.ctx, c.p, msg)
+	return c.z.checkOwner(c.ctx, c.p, msg, c.pol)
 }
 
 // owner is the user whose apps index a call reads and writes: the caller.

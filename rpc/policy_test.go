@@ -155,6 +155,16 @@ func TestRoleTable(t *testing.T) {
 		return id
 	}
 	shared := newApp()
+	// newPublicApp makes an idle public session of carol's.
+	newPublicApp := func() string {
+		t.Helper()
+		id := newApp()
+		if _, err := carol.SetVisibility(ctxT(t), connect.NewRequest(&stichv1.SetVisibilityRequest{SessionId: id, Visibility: stichv1.Visibility_VISIBILITY_PUBLIC})); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	public := newPublicApp()
 
 	type row struct {
 		// body is the request for session id (a fresh one of carol's when
@@ -162,6 +172,9 @@ func TestRoleTable(t *testing.T) {
 		body                      string
 		fresh                     bool
 		anon, other, owner, admin string
+		// pub is what another user and an admin get for a public app
+		// of carol's (rows naming a session only).
+		pub string
 	}
 	const (
 		unauth = "unauthenticated"
@@ -169,7 +182,11 @@ func TestRoleTable(t *testing.T) {
 		denied = "permission_denied"
 	)
 	ownerOnly := func(body, ownerCode string, fresh bool) row {
-		return row{body: body, fresh: fresh, anon: unauth, other: nf, owner: ownerCode, admin: nf}
+		return row{body: body, fresh: fresh, anon: unauth, other: nf, owner: ownerCode, admin: nf, pub: nf}
+	}
+	// reader: the owner, and others when the app is public.
+	reader := func(body string) row {
+		return row{body: body, anon: unauth, other: nf, owner: "ok", admin: nf, pub: "ok"}
 	}
 	adminOnlyRow := func(body, adminCode string) row {
 		return row{body: body, anon: unauth, other: denied, owner: denied, admin: adminCode}
@@ -212,12 +229,12 @@ func TestRoleTable(t *testing.T) {
 
 		stichv1connect.SessionServiceCreateSessionProcedure: {body: `{"prompt":"a notes app"}`, anon: unauth, other: "ok", owner: "ok", admin: "ok"},
 		stichv1connect.SessionServiceListSessionsProcedure:  anyUser,
-		stichv1connect.SessionServiceWatchProcedure:         ownerOnly(`{"sessionId":%q,"untilIdle":true}`, "ok", false),
-		stichv1connect.SessionServiceGetSessionProcedure:    ownerOnly(`{"sessionId":%q}`, "ok", false),
-		stichv1connect.SessionServiceGetFileProcedure:       ownerOnly(`{"sessionId":%q,"path":"package.json"}`, "ok", false),
-		stichv1connect.SessionServiceListFilesProcedure:     ownerOnly(`{"sessionId":%q}`, "ok", false),
-		stichv1connect.SessionServiceListVersionsProcedure:  ownerOnly(`{"sessionId":%q}`, "ok", false),
-		stichv1connect.SessionServiceDiffVersionsProcedure:  ownerOnly(`{"sessionId":%q,"from":1,"to":1}`, "ok", false),
+		stichv1connect.SessionServiceWatchProcedure:         reader(`{"sessionId":%q,"untilIdle":true}`),
+		stichv1connect.SessionServiceGetSessionProcedure:    reader(`{"sessionId":%q}`),
+		stichv1connect.SessionServiceGetFileProcedure:       reader(`{"sessionId":%q,"path":"package.json"}`),
+		stichv1connect.SessionServiceListFilesProcedure:     reader(`{"sessionId":%q}`),
+		stichv1connect.SessionServiceListVersionsProcedure:  reader(`{"sessionId":%q}`),
+		stichv1connect.SessionServiceDiffVersionsProcedure:  reader(`{"sessionId":%q,"from":1,"to":1}`),
 		stichv1connect.SessionServiceSendMessageProcedure:   ownerOnly(`{"sessionId":%q,"text":"add a footer"}`, "ok", true),
 		stichv1connect.SessionServiceStopProcedure:          ownerOnly(`{"sessionId":%q}`, "ok", true),
 		stichv1connect.SessionServiceResumeProcedure:        ownerOnly(`{"sessionId":%q}`, "ok", true),
@@ -225,6 +242,10 @@ func TestRoleTable(t *testing.T) {
 		stichv1connect.SessionServiceSaveFileProcedure:      ownerOnly(`{"sessionId":%q,"path":"src/extra.ts","content":"export {};\n"}`, "ok", true),
 		stichv1connect.SessionServiceRenameSessionProcedure: ownerOnly(`{"sessionId":%q,"title":"Mine"}`, "ok", true),
 		stichv1connect.SessionServiceDeleteSessionProcedure: ownerOnly(`{"sessionId":%q}`, "ok", true),
+		stichv1connect.SessionServiceSetVisibilityProcedure: ownerOnly(`{"sessionId":%q,"visibility":"VISIBILITY_UNLISTED"}`, "ok", true),
+		stichv1connect.SessionServiceListGalleryProcedure:   anyUser,
+		// Forking makes a new app of the caller's; the origin is unchanged.
+		stichv1connect.SessionServiceForkSessionProcedure: reader(`{"sessionId":%q}`),
 	}
 	for _, md := range mountedProcedures() {
 		proc := procedureOf(md)
@@ -252,6 +273,24 @@ func TestRoleTable(t *testing.T) {
 				t.Errorf("%s as %s: %s, want %s", proc, c.who, got, c.want)
 			}
 		}
+		// The same call on a public app: others may read it, never change it.
+		if !strings.Contains(r.body, "%q") {
+			continue
+		}
+		id := public
+		if r.fresh {
+			id = newPublicApp()
+		}
+		body = fmt.Sprintf(r.body, id)
+		for _, c := range []struct {
+			who    string
+			client *http.Client
+			want   string
+		}{{"anonymous", anon, r.anon}, {"other user", other, r.pub}, {"admin", admin, r.pub}, {"owner", owner, r.owner}} {
+			if got := callCode(t, c.client, ts.url, md, body); got != c.want {
+				t.Errorf("%s on a public app as %s: %s, want %s", proc, c.who, got, c.want)
+			}
+		}
 	}
 
 	// Plain HTTP routes.
@@ -261,6 +300,9 @@ func TestRoleTable(t *testing.T) {
 	}{
 		{"GET", DownloadPath(shared), 401, 404, 200, 404},
 		{"GET", DownloadPath("s-doesnotexist000"), 401, 404, 404, 404},
+		// A public app downloads for every signed-in user.
+		{"GET", DownloadPath(public), 401, 200, 200, 200},
+		{"GET", ScreenshotPath(public), 401, 204, 204, 204},
 		// No build on the test server: the owner learns there is no
 		// screenshot (204); nobody else learns the session exists.
 		{"GET", ScreenshotPath(shared), 401, 404, 204, 404},

@@ -40,7 +40,7 @@ func (s *Server) screenshot(w http.ResponseWriter, r *http.Request) {
 		writeError(w, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("invalid session id %q", id)))
 		return
 	}
-	if err := s.authz.owns(ctx, p.UserID, id); err != nil {
+	if err := s.authz.reads(ctx, p, id); err != nil {
 		writeError(w, err.(*connect.Error))
 		return
 	}

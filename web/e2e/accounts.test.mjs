@@ -1,7 +1,10 @@
 // End-to-end test of accounts (--auth multi) in Chromium: sign up, verify
 // the e-mail through the link the log-only mailer wrote to the server's
 // log, sign in, build an app; a second user who opens the app's URL gets
-// the not-found page (not a blank one, and not the app).
+// the not-found page (not a blank one, and not the app). Then the owner
+// makes the app public; the second user finds it in the gallery, reads it
+// (read-only) and forks it into a private app of their own, which the
+// first user in turn cannot open.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -59,19 +62,22 @@ async function signUp(email, password) {
   return page;
 }
 
+/** The pages and app of the first test, which the sharing test goes on with. */
+let ann, bob, appPath;
+
 describe("accounts", () => {
   it("sign up, verify, build an app; another user gets not found", T, async () => {
-    const ann = await signUp("ann@example.com", "correct horse battery");
+    ann = await signUp("ann@example.com", "correct horse battery");
     await ann.locator("#prompt").fill("a recipe tracker");
     await ann.locator("#prompt").press("Enter");
     await ann.waitForURL(/\/s\/s-[a-z0-9.-]+$/);
-    const appPath = new URL(ann.url()).pathname;
+    appPath = new URL(ann.url()).pathname;
     await ann.getByTestId("phase").filter({ hasText: /^completed$/ }).waitFor({ timeout: 60_000 });
     await ann.goto(`${server.url}/account`);
     await ann.getByTestId("account-email").filter({ hasText: "ann@example.com" }).waitFor();
     await shot(ann, "accounts-account-page");
 
-    const bob = await signUp("bob@example.com", "another good password");
+    bob = await signUp("bob@example.com", "another good password");
     await bob.goto(`${server.url}${appPath}`);
     await bob.getByTestId("not-found").getByRole("heading", { name: "Session not found" }).waitFor();
     await shot(bob, "accounts-other-user-not-found");
@@ -106,5 +112,45 @@ describe("accounts", () => {
     assert.equal(await bob.getByRole("link", { name: "Users" }).count(), 0, "a user sees no Users link");
     await bob.goto(`${server.url}/users`);
     await bob.getByText(/admin role/).first().waitFor();
+  });
+
+  it("the owner makes the app public; another user finds it in the gallery and forks it", T, async () => {
+    assert.ok(ann && bob && appPath, "the first test made the app");
+    const appId = appPath.split("/").pop();
+    bob.errors.length = 0; // the not-found page's 404s are the first test's
+    await ann.goto(`${server.url}${appPath}`);
+    await ann.getByTestId("phase").filter({ hasText: /^completed$/ }).waitFor({ timeout: 60_000 });
+    await ann.getByTestId("visibility").selectOption({ label: "public" });
+    // data-visibility changes once the server has answered.
+    await ann.locator('[data-testid="visibility-state"][data-visibility="public"]').waitFor({ state: "attached" });
+    await shot(ann, "sharing-owner-made-public");
+
+    await bob.goto(`${server.url}/gallery`);
+    const entry = bob.locator(`[data-testid="gallery"] li[data-id="${appId}"]`);
+    await entry.waitFor();
+    await shot(bob, "sharing-gallery");
+    await entry.getByRole("link").click();
+    await bob.waitForURL(`${server.url}${appPath}`);
+    await bob.getByTestId("read-only").waitFor();
+    await bob.getByTestId("phase").filter({ hasText: /^completed$/ }).waitFor({ timeout: 60_000 });
+    assert.equal(await bob.getByTestId("visibility").count(), 0, "only the owner sees the visibility control");
+    assert.ok(await bob.locator("#chat-input").isDisabled(), "a reader cannot chat");
+    await shot(bob, "sharing-read-only");
+
+    await bob.getByTestId("fork").click();
+    await bob.waitForURL((u) => /^\/s\/s-[a-z0-9.-]+$/.test(u.pathname) && u.pathname !== appPath);
+    const forkPath = new URL(bob.url()).pathname;
+    await bob.getByTestId("forked-from").filter({ hasText: "version 1" }).waitFor();
+    await bob.getByTestId("visibility").waitFor();
+    assert.equal(await bob.getByTestId("read-only").count(), 0, "the fork is bob's own");
+    await bob.getByTestId("phase").filter({ hasText: /^completed$/ }).waitFor({ timeout: 60_000 });
+    await shot(bob, "sharing-fork");
+    await bob.goto(`${server.url}/apps`);
+    await bob.locator(`li[data-id="${forkPath.split("/").pop()}"]`).waitFor();
+
+    // The fork is private: ann cannot open it.
+    await ann.goto(`${server.url}${forkPath}`);
+    await ann.getByTestId("not-found").getByRole("heading", { name: "Session not found" }).waitFor();
+    assert.deepEqual(bob.errors.filter((e) => !/401|Unauthorized/.test(e)), []);
   });
 });

@@ -2,6 +2,7 @@ import { useEffect, useState } from "react";
 import { accounts, admin, onAuthChange } from "./api";
 import { ErrorBoundary } from "./components/ErrorBoundary";
 import { AppsPage } from "./pages/Apps";
+import { GalleryPage } from "./pages/Gallery";
 import { ClusterPage } from "./pages/Cluster";
 import { HomePage } from "./pages/Home";
 import { NotFoundPage } from "./pages/NotFound";
@@ -19,6 +20,7 @@ function route(path: string) {
   const m = /^\/s\/([^/]+)\/?$/.exec(path);
   if (m) return <SessionPage id={decodeURIComponent(m[1])} />;
   if (path === "/apps") return <AppsPage />;
+  if (path === "/gallery") return <GalleryPage />;
   if (path === "/cluster") return <ClusterPage />;
   if (path === "/settings") return <SettingsPage />;
   if (path === "/account") return <AccountPage />;
@@ -93,6 +95,7 @@ export function App() {
   const nav = [
     { href: "/", label: "New app" },
     { href: "/apps", label: "Apps" },
+    { href: "/gallery", label: "Gallery" },
     { href: "/cluster", label: "Cluster" },
     { href: "/settings", label: "Settings" },
     { href: "/account", label: "Account" },

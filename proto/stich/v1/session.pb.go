@@ -26,6 +26,65 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Visibility is who may read an app. Only its owner changes it, and only
+// its owner ever changes the app itself.
+type Visibility int32
+
+const (
+	// VISIBILITY_UNSPECIFIED is private: apps are private unless made otherwise.
+	Visibility_VISIBILITY_UNSPECIFIED Visibility = 0
+	// VISIBILITY_PRIVATE: the owner only.
+	Visibility_VISIBILITY_PRIVATE Visibility = 600
+	// VISIBILITY_UNLISTED: any signed-in user who has the app's id may read
+	// it (view, files, versions, preview, download) and fork it; not listed.
+	Visibility_VISIBILITY_UNLISTED Visibility = 601
+	// VISIBILITY_PUBLIC: as unlisted, and listed in the gallery.
+	Visibility_VISIBILITY_PUBLIC Visibility = 602
+)
+
+// Enum value maps for Visibility.
+var (
+	Visibility_name = map[int32]string{
+		0:   "VISIBILITY_UNSPECIFIED",
+		600: "VISIBILITY_PRIVATE",
+		601: "VISIBILITY_UNLISTED",
+		602: "VISIBILITY_PUBLIC",
+	}
+	Visibility_value = map[string]int32{
+		"VISIBILITY_UNSPECIFIED": 0,
+		"VISIBILITY_PRIVATE":     600,
+		"VISIBILITY_UNLISTED":    601,
+		"VISIBILITY_PUBLIC":      602,
+	}
+)
+
+func (x Visibility) Enum() *Visibility {
+	p := new(Visibility)
+	*p = x
+	return p
+}
+
+func (x Visibility) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Visibility) Descriptor() protoreflect.EnumDescriptor {
+	return file_stich_v1_session_proto_enumTypes[0].Descriptor()
+}
+
+func (Visibility) Type() protoreflect.EnumType {
+	return &file_stich_v1_session_proto_enumTypes[0]
+}
+
+func (x Visibility) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Visibility.Descriptor instead.
+func (Visibility) EnumDescriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{0}
+}
+
 // Phase is the generation agent's state.
 type Phase int32
 
@@ -82,11 +141,11 @@ func (x Phase) String() string {
 }
 
 func (Phase) Descriptor() protoreflect.EnumDescriptor {
-	return file_stich_v1_session_proto_enumTypes[0].Descriptor()
+	return file_stich_v1_session_proto_enumTypes[1].Descriptor()
 }
 
 func (Phase) Type() protoreflect.EnumType {
-	return &file_stich_v1_session_proto_enumTypes[0]
+	return &file_stich_v1_session_proto_enumTypes[1]
 }
 
 func (x Phase) Number() protoreflect.EnumNumber {
@@ -95,7 +154,378 @@ func (x Phase) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Phase.Descriptor instead.
 func (Phase) EnumDescriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{1}
+}
+
+type SetVisibilityRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	Visibility    Visibility             `protobuf:"varint,2,opt,name=visibility,proto3,enum=stich.v1.Visibility" json:"visibility,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetVisibilityRequest) Reset() {
+	*x = SetVisibilityRequest{}
+	mi := &file_stich_v1_session_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetVisibilityRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetVisibilityRequest) ProtoMessage() {}
+
+func (x *SetVisibilityRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetVisibilityRequest.ProtoReflect.Descriptor instead.
+func (*SetVisibilityRequest) Descriptor() ([]byte, []int) {
 	return file_stich_v1_session_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *SetVisibilityRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *SetVisibilityRequest) GetVisibility() Visibility {
+	if x != nil {
+		return x.Visibility
+	}
+	return Visibility_VISIBILITY_UNSPECIFIED
+}
+
+type SetVisibilityResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Visibility    Visibility             `protobuf:"varint,1,opt,name=visibility,proto3,enum=stich.v1.Visibility" json:"visibility,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetVisibilityResponse) Reset() {
+	*x = SetVisibilityResponse{}
+	mi := &file_stich_v1_session_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetVisibilityResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetVisibilityResponse) ProtoMessage() {}
+
+func (x *SetVisibilityResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetVisibilityResponse.ProtoReflect.Descriptor instead.
+func (*SetVisibilityResponse) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *SetVisibilityResponse) GetVisibility() Visibility {
+	if x != nil {
+		return x.Visibility
+	}
+	return Visibility_VISIBILITY_UNSPECIFIED
+}
+
+type ListGalleryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many apps; 0 means 50.
+	PageSize uint32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; empty starts at the first.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListGalleryRequest) Reset() {
+	*x = ListGalleryRequest{}
+	mi := &file_stich_v1_session_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListGalleryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListGalleryRequest) ProtoMessage() {}
+
+func (x *ListGalleryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListGalleryRequest.ProtoReflect.Descriptor instead.
+func (*ListGalleryRequest) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ListGalleryRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListGalleryRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListGalleryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Apps  []*AppSummary          `protobuf:"bytes,1,rep,name=apps,proto3" json:"apps,omitempty"`
+	// Pass as page_token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListGalleryResponse) Reset() {
+	*x = ListGalleryResponse{}
+	mi := &file_stich_v1_session_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListGalleryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListGalleryResponse) ProtoMessage() {}
+
+func (x *ListGalleryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListGalleryResponse.ProtoReflect.Descriptor instead.
+func (*ListGalleryResponse) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ListGalleryResponse) GetApps() []*AppSummary {
+	if x != nil {
+		return x.Apps
+	}
+	return nil
+}
+
+func (x *ListGalleryResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type ForkSessionRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SessionId string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// The version to copy; 0 copies the latest.
+	Version       uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForkSessionRequest) Reset() {
+	*x = ForkSessionRequest{}
+	mi := &file_stich_v1_session_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForkSessionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForkSessionRequest) ProtoMessage() {}
+
+func (x *ForkSessionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForkSessionRequest.ProtoReflect.Descriptor instead.
+func (*ForkSessionRequest) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ForkSessionRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *ForkSessionRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type ForkSessionResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SessionId string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// The version that was copied.
+	Version       uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForkSessionResponse) Reset() {
+	*x = ForkSessionResponse{}
+	mi := &file_stich_v1_session_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForkSessionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForkSessionResponse) ProtoMessage() {}
+
+func (x *ForkSessionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForkSessionResponse.ProtoReflect.Descriptor instead.
+func (*ForkSessionResponse) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ForkSessionResponse) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *ForkSessionResponse) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// ForkOrigin is the app and version a fork was copied from.
+type ForkOrigin struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SessionId string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	Version   uint32                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// The origin's title when it was forked.
+	Title         string `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForkOrigin) Reset() {
+	*x = ForkOrigin{}
+	mi := &file_stich_v1_session_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForkOrigin) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForkOrigin) ProtoMessage() {}
+
+func (x *ForkOrigin) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForkOrigin.ProtoReflect.Descriptor instead.
+func (*ForkOrigin) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ForkOrigin) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *ForkOrigin) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ForkOrigin) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
 }
 
 type SessionOptions struct {
@@ -113,7 +543,7 @@ type SessionOptions struct {
 
 func (x *SessionOptions) Reset() {
 	*x = SessionOptions{}
-	mi := &file_stich_v1_session_proto_msgTypes[0]
+	mi := &file_stich_v1_session_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -125,7 +555,7 @@ func (x *SessionOptions) String() string {
 func (*SessionOptions) ProtoMessage() {}
 
 func (x *SessionOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[0]
+	mi := &file_stich_v1_session_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -138,7 +568,7 @@ func (x *SessionOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionOptions.ProtoReflect.Descriptor instead.
 func (*SessionOptions) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{0}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SessionOptions) GetProvider() string {
@@ -173,7 +603,7 @@ type CreateSessionRequest struct {
 
 func (x *CreateSessionRequest) Reset() {
 	*x = CreateSessionRequest{}
-	mi := &file_stich_v1_session_proto_msgTypes[1]
+	mi := &file_stich_v1_session_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -185,7 +615,7 @@ func (x *CreateSessionRequest) String() string {
 func (*CreateSessionRequest) ProtoMessage() {}
 
 func (x *CreateSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[1]
+	mi := &file_stich_v1_session_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -198,7 +628,7 @@ func (x *CreateSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSessionRequest.ProtoReflect.Descriptor instead.
 func (*CreateSessionRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{1}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateSessionRequest) GetPrompt() string {
@@ -226,7 +656,7 @@ type CreateSessionResponse struct {
 
 func (x *CreateSessionResponse) Reset() {
 	*x = CreateSessionResponse{}
-	mi := &file_stich_v1_session_proto_msgTypes[2]
+	mi := &file_stich_v1_session_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -238,7 +668,7 @@ func (x *CreateSessionResponse) String() string {
 func (*CreateSessionResponse) ProtoMessage() {}
 
 func (x *CreateSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[2]
+	mi := &file_stich_v1_session_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -251,7 +681,7 @@ func (x *CreateSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSessionResponse.ProtoReflect.Descriptor instead.
 func (*CreateSessionResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{2}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreateSessionResponse) GetSessionId() string {
@@ -282,7 +712,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_stich_v1_session_proto_msgTypes[3]
+	mi := &file_stich_v1_session_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -294,7 +724,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[3]
+	mi := &file_stich_v1_session_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -307,7 +737,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{3}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *WatchRequest) GetSessionId() string {
@@ -347,7 +777,7 @@ type SendMessageRequest struct {
 
 func (x *SendMessageRequest) Reset() {
 	*x = SendMessageRequest{}
-	mi := &file_stich_v1_session_proto_msgTypes[4]
+	mi := &file_stich_v1_session_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -359,7 +789,7 @@ func (x *SendMessageRequest) String() string {
 func (*SendMessageRequest) ProtoMessage() {}
 
 func (x *SendMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[4]
+	mi := &file_stich_v1_session_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -372,7 +802,7 @@ func (x *SendMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendMessageRequest.ProtoReflect.Descriptor instead.
 func (*SendMessageRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{4}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SendMessageRequest) GetSessionId() string {
@@ -406,7 +836,7 @@ type SendMessageResponse struct {
 
 func (x *SendMessageResponse) Reset() {
 	*x = SendMessageResponse{}
-	mi := &file_stich_v1_session_proto_msgTypes[5]
+	mi := &file_stich_v1_session_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -418,7 +848,7 @@ func (x *SendMessageResponse) String() string {
 func (*SendMessageResponse) ProtoMessage() {}
 
 func (x *SendMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[5]
+	mi := &file_stich_v1_session_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -431,7 +861,7 @@ func (x *SendMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendMessageResponse.ProtoReflect.Descriptor instead.
 func (*SendMessageResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{5}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SendMessageResponse) GetSeq() uint64 {
@@ -450,7 +880,7 @@ type StopRequest struct {
 
 func (x *StopRequest) Reset() {
 	*x = StopRequest{}
-	mi := &file_stich_v1_session_proto_msgTypes[6]
+	mi := &file_stich_v1_session_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -462,7 +892,7 @@ func (x *StopRequest) String() string {
 func (*StopRequest) ProtoMessage() {}
 
 func (x *StopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[6]
+	mi := &file_stich_v1_session_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -475,7 +905,7 @@ func (x *StopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopRequest.ProtoReflect.Descriptor instead.
 func (*StopRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{6}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StopRequest) GetSessionId() string {
@@ -494,7 +924,7 @@ type StopResponse struct {
 
 func (x *StopResponse) Reset() {
 	*x = StopResponse{}
-	mi := &file_stich_v1_session_proto_msgTypes[7]
+	mi := &file_stich_v1_session_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -506,7 +936,7 @@ func (x *StopResponse) String() string {
 func (*StopResponse) ProtoMessage() {}
 
 func (x *StopResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[7]
+	mi := &file_stich_v1_session_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -519,7 +949,7 @@ func (x *StopResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopResponse.ProtoReflect.Descriptor instead.
 func (*StopResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{7}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StopResponse) GetPhase() Phase {
@@ -538,7 +968,7 @@ type ResumeRequest struct {
 
 func (x *ResumeRequest) Reset() {
 	*x = ResumeRequest{}
-	mi := &file_stich_v1_session_proto_msgTypes[8]
+	mi := &file_stich_v1_session_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -550,7 +980,7 @@ func (x *ResumeRequest) String() string {
 func (*ResumeRequest) ProtoMessage() {}
 
 func (x *ResumeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[8]
+	mi := &file_stich_v1_session_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -563,7 +993,7 @@ func (x *ResumeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeRequest.ProtoReflect.Descriptor instead.
 func (*ResumeRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{8}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ResumeRequest) GetSessionId() string {
@@ -582,7 +1012,7 @@ type ResumeResponse struct {
 
 func (x *ResumeResponse) Reset() {
 	*x = ResumeResponse{}
-	mi := &file_stich_v1_session_proto_msgTypes[9]
+	mi := &file_stich_v1_session_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -594,7 +1024,7 @@ func (x *ResumeResponse) String() string {
 func (*ResumeResponse) ProtoMessage() {}
 
 func (x *ResumeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[9]
+	mi := &file_stich_v1_session_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -607,7 +1037,7 @@ func (x *ResumeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeResponse.ProtoReflect.Descriptor instead.
 func (*ResumeResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{9}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ResumeResponse) GetPhase() Phase {
@@ -626,7 +1056,7 @@ type GetSessionRequest struct {
 
 func (x *GetSessionRequest) Reset() {
 	*x = GetSessionRequest{}
-	mi := &file_stich_v1_session_proto_msgTypes[10]
+	mi := &file_stich_v1_session_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -638,7 +1068,7 @@ func (x *GetSessionRequest) String() string {
 func (*GetSessionRequest) ProtoMessage() {}
 
 func (x *GetSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[10]
+	mi := &file_stich_v1_session_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -651,7 +1081,7 @@ func (x *GetSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSessionRequest.ProtoReflect.Descriptor instead.
 func (*GetSessionRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{10}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetSessionRequest) GetSessionId() string {
@@ -670,7 +1100,7 @@ type GetSessionResponse struct {
 
 func (x *GetSessionResponse) Reset() {
 	*x = GetSessionResponse{}
-	mi := &file_stich_v1_session_proto_msgTypes[11]
+	mi := &file_stich_v1_session_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -682,7 +1112,7 @@ func (x *GetSessionResponse) String() string {
 func (*GetSessionResponse) ProtoMessage() {}
 
 func (x *GetSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[11]
+	mi := &file_stich_v1_session_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -695,7 +1125,7 @@ func (x *GetSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSessionResponse.ProtoReflect.Descriptor instead.
 func (*GetSessionResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{11}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetSessionResponse) GetSession() *Session {
@@ -717,7 +1147,7 @@ type GetFileRequest struct {
 
 func (x *GetFileRequest) Reset() {
 	*x = GetFileRequest{}
-	mi := &file_stich_v1_session_proto_msgTypes[12]
+	mi := &file_stich_v1_session_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -729,7 +1159,7 @@ func (x *GetFileRequest) String() string {
 func (*GetFileRequest) ProtoMessage() {}
 
 func (x *GetFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[12]
+	mi := &file_stich_v1_session_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -742,7 +1172,7 @@ func (x *GetFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFileRequest.ProtoReflect.Descriptor instead.
 func (*GetFileRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{12}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetFileRequest) GetSessionId() string {
@@ -775,7 +1205,7 @@ type GetFileResponse struct {
 
 func (x *GetFileResponse) Reset() {
 	*x = GetFileResponse{}
-	mi := &file_stich_v1_session_proto_msgTypes[13]
+	mi := &file_stich_v1_session_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -787,7 +1217,7 @@ func (x *GetFileResponse) String() string {
 func (*GetFileResponse) ProtoMessage() {}
 
 func (x *GetFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[13]
+	mi := &file_stich_v1_session_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -800,7 +1230,7 @@ func (x *GetFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFileResponse.ProtoReflect.Descriptor instead.
 func (*GetFileResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{13}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetFileResponse) GetFile() *File {
@@ -819,7 +1249,7 @@ type ListFilesRequest struct {
 
 func (x *ListFilesRequest) Reset() {
 	*x = ListFilesRequest{}
-	mi := &file_stich_v1_session_proto_msgTypes[14]
+	mi := &file_stich_v1_session_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -831,7 +1261,7 @@ func (x *ListFilesRequest) String() string {
 func (*ListFilesRequest) ProtoMessage() {}
 
 func (x *ListFilesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[14]
+	mi := &file_stich_v1_session_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -844,7 +1274,7 @@ func (x *ListFilesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFilesRequest.ProtoReflect.Descriptor instead.
 func (*ListFilesRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{14}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListFilesRequest) GetSessionId() string {
@@ -863,7 +1293,7 @@ type ListFilesResponse struct {
 
 func (x *ListFilesResponse) Reset() {
 	*x = ListFilesResponse{}
-	mi := &file_stich_v1_session_proto_msgTypes[15]
+	mi := &file_stich_v1_session_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -875,7 +1305,7 @@ func (x *ListFilesResponse) String() string {
 func (*ListFilesResponse) ProtoMessage() {}
 
 func (x *ListFilesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[15]
+	mi := &file_stich_v1_session_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -888,7 +1318,7 @@ func (x *ListFilesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFilesResponse.ProtoReflect.Descriptor instead.
 func (*ListFilesResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{15}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListFilesResponse) GetFiles() []*FileInfo {
@@ -907,7 +1337,7 @@ type ListVersionsRequest struct {
 
 func (x *ListVersionsRequest) Reset() {
 	*x = ListVersionsRequest{}
-	mi := &file_stich_v1_session_proto_msgTypes[16]
+	mi := &file_stich_v1_session_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -919,7 +1349,7 @@ func (x *ListVersionsRequest) String() string {
 func (*ListVersionsRequest) ProtoMessage() {}
 
 func (x *ListVersionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[16]
+	mi := &file_stich_v1_session_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -932,7 +1362,7 @@ func (x *ListVersionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVersionsRequest.ProtoReflect.Descriptor instead.
 func (*ListVersionsRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{16}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListVersionsRequest) GetSessionId() string {
@@ -951,7 +1381,7 @@ type ListVersionsResponse struct {
 
 func (x *ListVersionsResponse) Reset() {
 	*x = ListVersionsResponse{}
-	mi := &file_stich_v1_session_proto_msgTypes[17]
+	mi := &file_stich_v1_session_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -963,7 +1393,7 @@ func (x *ListVersionsResponse) String() string {
 func (*ListVersionsResponse) ProtoMessage() {}
 
 func (x *ListVersionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[17]
+	mi := &file_stich_v1_session_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -976,7 +1406,7 @@ func (x *ListVersionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVersionsResponse.ProtoReflect.Descriptor instead.
 func (*ListVersionsResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{17}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListVersionsResponse) GetVersions() []*Version {
@@ -997,7 +1427,7 @@ type DiffVersionsRequest struct {
 
 func (x *DiffVersionsRequest) Reset() {
 	*x = DiffVersionsRequest{}
-	mi := &file_stich_v1_session_proto_msgTypes[18]
+	mi := &file_stich_v1_session_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1009,7 +1439,7 @@ func (x *DiffVersionsRequest) String() string {
 func (*DiffVersionsRequest) ProtoMessage() {}
 
 func (x *DiffVersionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[18]
+	mi := &file_stich_v1_session_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1022,7 +1452,7 @@ func (x *DiffVersionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffVersionsRequest.ProtoReflect.Descriptor instead.
 func (*DiffVersionsRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{18}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DiffVersionsRequest) GetSessionId() string {
@@ -1055,7 +1485,7 @@ type DiffVersionsResponse struct {
 
 func (x *DiffVersionsResponse) Reset() {
 	*x = DiffVersionsResponse{}
-	mi := &file_stich_v1_session_proto_msgTypes[19]
+	mi := &file_stich_v1_session_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1067,7 +1497,7 @@ func (x *DiffVersionsResponse) String() string {
 func (*DiffVersionsResponse) ProtoMessage() {}
 
 func (x *DiffVersionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[19]
+	mi := &file_stich_v1_session_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1080,7 +1510,7 @@ func (x *DiffVersionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffVersionsResponse.ProtoReflect.Descriptor instead.
 func (*DiffVersionsResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{19}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DiffVersionsResponse) GetFiles() []*FileDiff {
@@ -1105,7 +1535,7 @@ type FileDiff struct {
 
 func (x *FileDiff) Reset() {
 	*x = FileDiff{}
-	mi := &file_stich_v1_session_proto_msgTypes[20]
+	mi := &file_stich_v1_session_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1117,7 +1547,7 @@ func (x *FileDiff) String() string {
 func (*FileDiff) ProtoMessage() {}
 
 func (x *FileDiff) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[20]
+	mi := &file_stich_v1_session_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1130,7 +1560,7 @@ func (x *FileDiff) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDiff.ProtoReflect.Descriptor instead.
 func (*FileDiff) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{20}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *FileDiff) GetPath() string {
@@ -1171,7 +1601,7 @@ type RollbackRequest struct {
 
 func (x *RollbackRequest) Reset() {
 	*x = RollbackRequest{}
-	mi := &file_stich_v1_session_proto_msgTypes[21]
+	mi := &file_stich_v1_session_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1183,7 +1613,7 @@ func (x *RollbackRequest) String() string {
 func (*RollbackRequest) ProtoMessage() {}
 
 func (x *RollbackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[21]
+	mi := &file_stich_v1_session_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1196,7 +1626,7 @@ func (x *RollbackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackRequest.ProtoReflect.Descriptor instead.
 func (*RollbackRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{21}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RollbackRequest) GetSessionId() string {
@@ -1223,7 +1653,7 @@ type RollbackResponse struct {
 
 func (x *RollbackResponse) Reset() {
 	*x = RollbackResponse{}
-	mi := &file_stich_v1_session_proto_msgTypes[22]
+	mi := &file_stich_v1_session_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1235,7 +1665,7 @@ func (x *RollbackResponse) String() string {
 func (*RollbackResponse) ProtoMessage() {}
 
 func (x *RollbackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[22]
+	mi := &file_stich_v1_session_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1248,7 +1678,7 @@ func (x *RollbackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackResponse.ProtoReflect.Descriptor instead.
 func (*RollbackResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{22}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *RollbackResponse) GetVersion() *Version {
@@ -1274,7 +1704,7 @@ type SaveFileRequest struct {
 
 func (x *SaveFileRequest) Reset() {
 	*x = SaveFileRequest{}
-	mi := &file_stich_v1_session_proto_msgTypes[23]
+	mi := &file_stich_v1_session_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1286,7 +1716,7 @@ func (x *SaveFileRequest) String() string {
 func (*SaveFileRequest) ProtoMessage() {}
 
 func (x *SaveFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[23]
+	mi := &file_stich_v1_session_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1299,7 +1729,7 @@ func (x *SaveFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveFileRequest.ProtoReflect.Descriptor instead.
 func (*SaveFileRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{23}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SaveFileRequest) GetSessionId() string {
@@ -1340,7 +1770,7 @@ type SaveFileResponse struct {
 
 func (x *SaveFileResponse) Reset() {
 	*x = SaveFileResponse{}
-	mi := &file_stich_v1_session_proto_msgTypes[24]
+	mi := &file_stich_v1_session_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1352,7 +1782,7 @@ func (x *SaveFileResponse) String() string {
 func (*SaveFileResponse) ProtoMessage() {}
 
 func (x *SaveFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[24]
+	mi := &file_stich_v1_session_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1365,7 +1795,7 @@ func (x *SaveFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveFileResponse.ProtoReflect.Descriptor instead.
 func (*SaveFileResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{24}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SaveFileResponse) GetVersion() *Version {
@@ -1387,7 +1817,7 @@ type ListSessionsRequest struct {
 
 func (x *ListSessionsRequest) Reset() {
 	*x = ListSessionsRequest{}
-	mi := &file_stich_v1_session_proto_msgTypes[25]
+	mi := &file_stich_v1_session_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1399,7 +1829,7 @@ func (x *ListSessionsRequest) String() string {
 func (*ListSessionsRequest) ProtoMessage() {}
 
 func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[25]
+	mi := &file_stich_v1_session_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1412,7 +1842,7 @@ func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{25}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListSessionsRequest) GetPageSize() uint32 {
@@ -1442,7 +1872,7 @@ type ListSessionsResponse struct {
 
 func (x *ListSessionsResponse) Reset() {
 	*x = ListSessionsResponse{}
-	mi := &file_stich_v1_session_proto_msgTypes[26]
+	mi := &file_stich_v1_session_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1454,7 +1884,7 @@ func (x *ListSessionsResponse) String() string {
 func (*ListSessionsResponse) ProtoMessage() {}
 
 func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[26]
+	mi := &file_stich_v1_session_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1467,7 +1897,7 @@ func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{26}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListSessionsResponse) GetApps() []*AppSummary {
@@ -1505,13 +1935,16 @@ type AppSummary struct {
 	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	Region        string                 `protobuf:"bytes,8,opt,name=region,proto3" json:"region,omitempty"`
 	ProviderLabel string                 `protobuf:"bytes,9,opt,name=provider_label,json=providerLabel,proto3" json:"provider_label,omitempty"`
+	Visibility    Visibility             `protobuf:"varint,600,opt,name=visibility,proto3,enum=stich.v1.Visibility" json:"visibility,omitempty"`
+	// The app this one was forked from, if any.
+	ForkedFrom    *ForkOrigin `protobuf:"bytes,601,opt,name=forked_from,json=forkedFrom,proto3" json:"forked_from,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AppSummary) Reset() {
 	*x = AppSummary{}
-	mi := &file_stich_v1_session_proto_msgTypes[27]
+	mi := &file_stich_v1_session_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1523,7 +1956,7 @@ func (x *AppSummary) String() string {
 func (*AppSummary) ProtoMessage() {}
 
 func (x *AppSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[27]
+	mi := &file_stich_v1_session_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1536,7 +1969,7 @@ func (x *AppSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppSummary.ProtoReflect.Descriptor instead.
 func (*AppSummary) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{27}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *AppSummary) GetSessionId() string {
@@ -1602,6 +2035,20 @@ func (x *AppSummary) GetProviderLabel() string {
 	return ""
 }
 
+func (x *AppSummary) GetVisibility() Visibility {
+	if x != nil {
+		return x.Visibility
+	}
+	return Visibility_VISIBILITY_UNSPECIFIED
+}
+
+func (x *AppSummary) GetForkedFrom() *ForkOrigin {
+	if x != nil {
+		return x.ForkedFrom
+	}
+	return nil
+}
+
 type RenameSessionRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
@@ -1612,7 +2059,7 @@ type RenameSessionRequest struct {
 
 func (x *RenameSessionRequest) Reset() {
 	*x = RenameSessionRequest{}
-	mi := &file_stich_v1_session_proto_msgTypes[28]
+	mi := &file_stich_v1_session_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1624,7 +2071,7 @@ func (x *RenameSessionRequest) String() string {
 func (*RenameSessionRequest) ProtoMessage() {}
 
 func (x *RenameSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[28]
+	mi := &file_stich_v1_session_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1637,7 +2084,7 @@ func (x *RenameSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenameSessionRequest.ProtoReflect.Descriptor instead.
 func (*RenameSessionRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{28}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RenameSessionRequest) GetSessionId() string {
@@ -1663,7 +2110,7 @@ type RenameSessionResponse struct {
 
 func (x *RenameSessionResponse) Reset() {
 	*x = RenameSessionResponse{}
-	mi := &file_stich_v1_session_proto_msgTypes[29]
+	mi := &file_stich_v1_session_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1675,7 +2122,7 @@ func (x *RenameSessionResponse) String() string {
 func (*RenameSessionResponse) ProtoMessage() {}
 
 func (x *RenameSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[29]
+	mi := &file_stich_v1_session_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1688,7 +2135,7 @@ func (x *RenameSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenameSessionResponse.ProtoReflect.Descriptor instead.
 func (*RenameSessionResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{29}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RenameSessionResponse) GetApp() *AppSummary {
@@ -1707,7 +2154,7 @@ type DeleteSessionRequest struct {
 
 func (x *DeleteSessionRequest) Reset() {
 	*x = DeleteSessionRequest{}
-	mi := &file_stich_v1_session_proto_msgTypes[30]
+	mi := &file_stich_v1_session_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1719,7 +2166,7 @@ func (x *DeleteSessionRequest) String() string {
 func (*DeleteSessionRequest) ProtoMessage() {}
 
 func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[30]
+	mi := &file_stich_v1_session_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1732,7 +2179,7 @@ func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSessionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSessionRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{30}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DeleteSessionRequest) GetSessionId() string {
@@ -1750,7 +2197,7 @@ type DeleteSessionResponse struct {
 
 func (x *DeleteSessionResponse) Reset() {
 	*x = DeleteSessionResponse{}
-	mi := &file_stich_v1_session_proto_msgTypes[31]
+	mi := &file_stich_v1_session_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1762,7 +2209,7 @@ func (x *DeleteSessionResponse) String() string {
 func (*DeleteSessionResponse) ProtoMessage() {}
 
 func (x *DeleteSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[31]
+	mi := &file_stich_v1_session_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1775,7 +2222,7 @@ func (x *DeleteSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSessionResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSessionResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{31}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{38}
 }
 
 // Version is an immutable snapshot of the app's files.
@@ -1793,7 +2240,7 @@ type Version struct {
 
 func (x *Version) Reset() {
 	*x = Version{}
-	mi := &file_stich_v1_session_proto_msgTypes[32]
+	mi := &file_stich_v1_session_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1805,7 +2252,7 @@ func (x *Version) String() string {
 func (*Version) ProtoMessage() {}
 
 func (x *Version) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[32]
+	mi := &file_stich_v1_session_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1818,7 +2265,7 @@ func (x *Version) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Version.ProtoReflect.Descriptor instead.
 func (*Version) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{32}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Version) GetNumber() uint32 {
@@ -1882,14 +2329,20 @@ type Session struct {
 	Title string `protobuf:"bytes,15,opt,name=title,proto3" json:"title,omitempty"`
 	// Model usage per action and model (empty for the scaffold), kept
 	// across restarts; counters hold the totals.
-	Usage         []*ModelUsage `protobuf:"bytes,16,rep,name=usage,proto3" json:"usage,omitempty"`
+	Usage      []*ModelUsage `protobuf:"bytes,16,rep,name=usage,proto3" json:"usage,omitempty"`
+	Visibility Visibility    `protobuf:"varint,600,opt,name=visibility,proto3,enum=stich.v1.Visibility" json:"visibility,omitempty"`
+	// The app this one was forked from, if any.
+	ForkedFrom *ForkOrigin `protobuf:"bytes,601,opt,name=forked_from,json=forkedFrom,proto3" json:"forked_from,omitempty"`
+	// owned: the caller owns the app (and may change it); otherwise they
+	// read an unlisted or public app of someone else's.
+	Owned         bool `protobuf:"varint,602,opt,name=owned,proto3" json:"owned,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Session) Reset() {
 	*x = Session{}
-	mi := &file_stich_v1_session_proto_msgTypes[33]
+	mi := &file_stich_v1_session_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1901,7 +2354,7 @@ func (x *Session) String() string {
 func (*Session) ProtoMessage() {}
 
 func (x *Session) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[33]
+	mi := &file_stich_v1_session_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1914,7 +2367,7 @@ func (x *Session) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Session.ProtoReflect.Descriptor instead.
 func (*Session) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{33}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *Session) GetId() string {
@@ -2029,6 +2482,27 @@ func (x *Session) GetUsage() []*ModelUsage {
 	return nil
 }
 
+func (x *Session) GetVisibility() Visibility {
+	if x != nil {
+		return x.Visibility
+	}
+	return Visibility_VISIBILITY_UNSPECIFIED
+}
+
+func (x *Session) GetForkedFrom() *ForkOrigin {
+	if x != nil {
+		return x.ForkedFrom
+	}
+	return nil
+}
+
+func (x *Session) GetOwned() bool {
+	if x != nil {
+		return x.Owned
+	}
+	return false
+}
+
 // ModelUsage is the token usage and cost of one action's calls to one model.
 type ModelUsage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2048,7 +2522,7 @@ type ModelUsage struct {
 
 func (x *ModelUsage) Reset() {
 	*x = ModelUsage{}
-	mi := &file_stich_v1_session_proto_msgTypes[34]
+	mi := &file_stich_v1_session_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2060,7 +2534,7 @@ func (x *ModelUsage) String() string {
 func (*ModelUsage) ProtoMessage() {}
 
 func (x *ModelUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[34]
+	mi := &file_stich_v1_session_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2073,7 +2547,7 @@ func (x *ModelUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelUsage.ProtoReflect.Descriptor instead.
 func (*ModelUsage) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{34}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ModelUsage) GetAction() string {
@@ -2147,7 +2621,7 @@ type SessionCounters struct {
 
 func (x *SessionCounters) Reset() {
 	*x = SessionCounters{}
-	mi := &file_stich_v1_session_proto_msgTypes[35]
+	mi := &file_stich_v1_session_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2159,7 +2633,7 @@ func (x *SessionCounters) String() string {
 func (*SessionCounters) ProtoMessage() {}
 
 func (x *SessionCounters) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[35]
+	mi := &file_stich_v1_session_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2172,7 +2646,7 @@ func (x *SessionCounters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionCounters.ProtoReflect.Descriptor instead.
 func (*SessionCounters) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{35}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SessionCounters) GetPhasesCompleted() uint32 {
@@ -2271,7 +2745,7 @@ type FileInfo struct {
 
 func (x *FileInfo) Reset() {
 	*x = FileInfo{}
-	mi := &file_stich_v1_session_proto_msgTypes[36]
+	mi := &file_stich_v1_session_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2283,7 +2757,7 @@ func (x *FileInfo) String() string {
 func (*FileInfo) ProtoMessage() {}
 
 func (x *FileInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[36]
+	mi := &file_stich_v1_session_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2296,7 +2770,7 @@ func (x *FileInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileInfo.ProtoReflect.Descriptor instead.
 func (*FileInfo) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{36}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *FileInfo) GetPath() string {
@@ -2331,7 +2805,7 @@ type File struct {
 
 func (x *File) Reset() {
 	*x = File{}
-	mi := &file_stich_v1_session_proto_msgTypes[37]
+	mi := &file_stich_v1_session_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2343,7 +2817,7 @@ func (x *File) String() string {
 func (*File) ProtoMessage() {}
 
 func (x *File) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[37]
+	mi := &file_stich_v1_session_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2356,7 +2830,7 @@ func (x *File) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use File.ProtoReflect.Descriptor instead.
 func (*File) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{37}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *File) GetPath() string {
@@ -2403,7 +2877,7 @@ type Blueprint struct {
 
 func (x *Blueprint) Reset() {
 	*x = Blueprint{}
-	mi := &file_stich_v1_session_proto_msgTypes[38]
+	mi := &file_stich_v1_session_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2415,7 +2889,7 @@ func (x *Blueprint) String() string {
 func (*Blueprint) ProtoMessage() {}
 
 func (x *Blueprint) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[38]
+	mi := &file_stich_v1_session_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2428,7 +2902,7 @@ func (x *Blueprint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Blueprint.ProtoReflect.Descriptor instead.
 func (*Blueprint) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{38}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *Blueprint) GetTitle() string {
@@ -2525,7 +2999,7 @@ type View struct {
 
 func (x *View) Reset() {
 	*x = View{}
-	mi := &file_stich_v1_session_proto_msgTypes[39]
+	mi := &file_stich_v1_session_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2537,7 +3011,7 @@ func (x *View) String() string {
 func (*View) ProtoMessage() {}
 
 func (x *View) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[39]
+	mi := &file_stich_v1_session_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2550,7 +3024,7 @@ func (x *View) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use View.ProtoReflect.Descriptor instead.
 func (*View) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{39}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *View) GetName() string {
@@ -2577,7 +3051,7 @@ type Entity struct {
 
 func (x *Entity) Reset() {
 	*x = Entity{}
-	mi := &file_stich_v1_session_proto_msgTypes[40]
+	mi := &file_stich_v1_session_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2589,7 +3063,7 @@ func (x *Entity) String() string {
 func (*Entity) ProtoMessage() {}
 
 func (x *Entity) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[40]
+	mi := &file_stich_v1_session_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2602,7 +3076,7 @@ func (x *Entity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Entity.ProtoReflect.Descriptor instead.
 func (*Entity) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{40}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *Entity) GetName() string {
@@ -2630,7 +3104,7 @@ type EntityField struct {
 
 func (x *EntityField) Reset() {
 	*x = EntityField{}
-	mi := &file_stich_v1_session_proto_msgTypes[41]
+	mi := &file_stich_v1_session_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2642,7 +3116,7 @@ func (x *EntityField) String() string {
 func (*EntityField) ProtoMessage() {}
 
 func (x *EntityField) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[41]
+	mi := &file_stich_v1_session_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2655,7 +3129,7 @@ func (x *EntityField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntityField.ProtoReflect.Descriptor instead.
 func (*EntityField) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{41}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *EntityField) GetName() string {
@@ -2684,7 +3158,7 @@ type PhasePlan struct {
 
 func (x *PhasePlan) Reset() {
 	*x = PhasePlan{}
-	mi := &file_stich_v1_session_proto_msgTypes[42]
+	mi := &file_stich_v1_session_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2696,7 +3170,7 @@ func (x *PhasePlan) String() string {
 func (*PhasePlan) ProtoMessage() {}
 
 func (x *PhasePlan) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[42]
+	mi := &file_stich_v1_session_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2709,7 +3183,7 @@ func (x *PhasePlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhasePlan.ProtoReflect.Descriptor instead.
 func (*PhasePlan) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{42}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *PhasePlan) GetName() string {
@@ -2750,7 +3224,7 @@ type FilePlan struct {
 
 func (x *FilePlan) Reset() {
 	*x = FilePlan{}
-	mi := &file_stich_v1_session_proto_msgTypes[43]
+	mi := &file_stich_v1_session_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2762,7 +3236,7 @@ func (x *FilePlan) String() string {
 func (*FilePlan) ProtoMessage() {}
 
 func (x *FilePlan) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[43]
+	mi := &file_stich_v1_session_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2775,7 +3249,7 @@ func (x *FilePlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FilePlan.ProtoReflect.Descriptor instead.
 func (*FilePlan) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{43}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *FilePlan) GetPath() string {
@@ -2806,7 +3280,7 @@ type Diagnostic struct {
 
 func (x *Diagnostic) Reset() {
 	*x = Diagnostic{}
-	mi := &file_stich_v1_session_proto_msgTypes[44]
+	mi := &file_stich_v1_session_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2818,7 +3292,7 @@ func (x *Diagnostic) String() string {
 func (*Diagnostic) ProtoMessage() {}
 
 func (x *Diagnostic) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[44]
+	mi := &file_stich_v1_session_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2831,7 +3305,7 @@ func (x *Diagnostic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Diagnostic.ProtoReflect.Descriptor instead.
 func (*Diagnostic) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{44}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *Diagnostic) GetCode() string {
@@ -2909,7 +3383,7 @@ type SessionEvent struct {
 
 func (x *SessionEvent) Reset() {
 	*x = SessionEvent{}
-	mi := &file_stich_v1_session_proto_msgTypes[45]
+	mi := &file_stich_v1_session_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2921,7 +3395,7 @@ func (x *SessionEvent) String() string {
 func (*SessionEvent) ProtoMessage() {}
 
 func (x *SessionEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[45]
+	mi := &file_stich_v1_session_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2934,7 +3408,7 @@ func (x *SessionEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEvent.ProtoReflect.Descriptor instead.
 func (*SessionEvent) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{45}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *SessionEvent) GetSeq() uint64 {
@@ -3262,7 +3736,7 @@ type LineCount struct {
 
 func (x *LineCount) Reset() {
 	*x = LineCount{}
-	mi := &file_stich_v1_session_proto_msgTypes[46]
+	mi := &file_stich_v1_session_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3274,7 +3748,7 @@ func (x *LineCount) String() string {
 func (*LineCount) ProtoMessage() {}
 
 func (x *LineCount) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[46]
+	mi := &file_stich_v1_session_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3287,7 +3761,7 @@ func (x *LineCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LineCount.ProtoReflect.Descriptor instead.
 func (*LineCount) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{46}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *LineCount) GetAdded() uint32 {
@@ -3321,7 +3795,7 @@ type FileChange struct {
 
 func (x *FileChange) Reset() {
 	*x = FileChange{}
-	mi := &file_stich_v1_session_proto_msgTypes[47]
+	mi := &file_stich_v1_session_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3333,7 +3807,7 @@ func (x *FileChange) String() string {
 func (*FileChange) ProtoMessage() {}
 
 func (x *FileChange) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[47]
+	mi := &file_stich_v1_session_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3346,7 +3820,7 @@ func (x *FileChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChange.ProtoReflect.Descriptor instead.
 func (*FileChange) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{47}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *FileChange) GetPath() string {
@@ -3395,7 +3869,7 @@ type ChangeCard struct {
 
 func (x *ChangeCard) Reset() {
 	*x = ChangeCard{}
-	mi := &file_stich_v1_session_proto_msgTypes[48]
+	mi := &file_stich_v1_session_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3407,7 +3881,7 @@ func (x *ChangeCard) String() string {
 func (*ChangeCard) ProtoMessage() {}
 
 func (x *ChangeCard) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[48]
+	mi := &file_stich_v1_session_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3420,7 +3894,7 @@ func (x *ChangeCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeCard.ProtoReflect.Descriptor instead.
 func (*ChangeCard) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{48}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ChangeCard) GetFiles() []*FileChange {
@@ -3460,7 +3934,7 @@ type VersionCreated struct {
 
 func (x *VersionCreated) Reset() {
 	*x = VersionCreated{}
-	mi := &file_stich_v1_session_proto_msgTypes[49]
+	mi := &file_stich_v1_session_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3472,7 +3946,7 @@ func (x *VersionCreated) String() string {
 func (*VersionCreated) ProtoMessage() {}
 
 func (x *VersionCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[49]
+	mi := &file_stich_v1_session_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3485,7 +3959,7 @@ func (x *VersionCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VersionCreated.ProtoReflect.Descriptor instead.
 func (*VersionCreated) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{49}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *VersionCreated) GetVersion() *Version {
@@ -3506,7 +3980,7 @@ type GenerationStarted struct {
 
 func (x *GenerationStarted) Reset() {
 	*x = GenerationStarted{}
-	mi := &file_stich_v1_session_proto_msgTypes[50]
+	mi := &file_stich_v1_session_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3518,7 +3992,7 @@ func (x *GenerationStarted) String() string {
 func (*GenerationStarted) ProtoMessage() {}
 
 func (x *GenerationStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[50]
+	mi := &file_stich_v1_session_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3531,7 +4005,7 @@ func (x *GenerationStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationStarted.ProtoReflect.Descriptor instead.
 func (*GenerationStarted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{50}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *GenerationStarted) GetPrompt() string {
@@ -3564,7 +4038,7 @@ type GenerationStopped struct {
 
 func (x *GenerationStopped) Reset() {
 	*x = GenerationStopped{}
-	mi := &file_stich_v1_session_proto_msgTypes[51]
+	mi := &file_stich_v1_session_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3576,7 +4050,7 @@ func (x *GenerationStopped) String() string {
 func (*GenerationStopped) ProtoMessage() {}
 
 func (x *GenerationStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[51]
+	mi := &file_stich_v1_session_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3589,7 +4063,7 @@ func (x *GenerationStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationStopped.ProtoReflect.Descriptor instead.
 func (*GenerationStopped) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{51}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *GenerationStopped) GetReason() string {
@@ -3609,7 +4083,7 @@ type GenerationResumed struct {
 
 func (x *GenerationResumed) Reset() {
 	*x = GenerationResumed{}
-	mi := &file_stich_v1_session_proto_msgTypes[52]
+	mi := &file_stich_v1_session_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3621,7 +4095,7 @@ func (x *GenerationResumed) String() string {
 func (*GenerationResumed) ProtoMessage() {}
 
 func (x *GenerationResumed) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[52]
+	mi := &file_stich_v1_session_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3634,7 +4108,7 @@ func (x *GenerationResumed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationResumed.ProtoReflect.Descriptor instead.
 func (*GenerationResumed) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{52}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *GenerationResumed) GetReason() string {
@@ -3664,7 +4138,7 @@ type PhaseChanged struct {
 
 func (x *PhaseChanged) Reset() {
 	*x = PhaseChanged{}
-	mi := &file_stich_v1_session_proto_msgTypes[53]
+	mi := &file_stich_v1_session_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3676,7 +4150,7 @@ func (x *PhaseChanged) String() string {
 func (*PhaseChanged) ProtoMessage() {}
 
 func (x *PhaseChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[53]
+	mi := &file_stich_v1_session_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3689,7 +4163,7 @@ func (x *PhaseChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhaseChanged.ProtoReflect.Descriptor instead.
 func (*PhaseChanged) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{53}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *PhaseChanged) GetPhase() Phase {
@@ -3729,7 +4203,7 @@ type BlueprintReady struct {
 
 func (x *BlueprintReady) Reset() {
 	*x = BlueprintReady{}
-	mi := &file_stich_v1_session_proto_msgTypes[54]
+	mi := &file_stich_v1_session_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3741,7 +4215,7 @@ func (x *BlueprintReady) String() string {
 func (*BlueprintReady) ProtoMessage() {}
 
 func (x *BlueprintReady) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[54]
+	mi := &file_stich_v1_session_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3754,7 +4228,7 @@ func (x *BlueprintReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlueprintReady.ProtoReflect.Descriptor instead.
 func (*BlueprintReady) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{54}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *BlueprintReady) GetBlueprint() *Blueprint {
@@ -3774,7 +4248,7 @@ type FileStarted struct {
 
 func (x *FileStarted) Reset() {
 	*x = FileStarted{}
-	mi := &file_stich_v1_session_proto_msgTypes[55]
+	mi := &file_stich_v1_session_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3786,7 +4260,7 @@ func (x *FileStarted) String() string {
 func (*FileStarted) ProtoMessage() {}
 
 func (x *FileStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[55]
+	mi := &file_stich_v1_session_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3799,7 +4273,7 @@ func (x *FileStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileStarted.ProtoReflect.Descriptor instead.
 func (*FileStarted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{55}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *FileStarted) GetPath() string {
@@ -3826,7 +4300,7 @@ type FileChunk struct {
 
 func (x *FileChunk) Reset() {
 	*x = FileChunk{}
-	mi := &file_stich_v1_session_proto_msgTypes[56]
+	mi := &file_stich_v1_session_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3838,7 +4312,7 @@ func (x *FileChunk) String() string {
 func (*FileChunk) ProtoMessage() {}
 
 func (x *FileChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[56]
+	mi := &file_stich_v1_session_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3851,7 +4325,7 @@ func (x *FileChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChunk.ProtoReflect.Descriptor instead.
 func (*FileChunk) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{56}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *FileChunk) GetPath() string {
@@ -3879,7 +4353,7 @@ type FileDone struct {
 
 func (x *FileDone) Reset() {
 	*x = FileDone{}
-	mi := &file_stich_v1_session_proto_msgTypes[57]
+	mi := &file_stich_v1_session_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3891,7 +4365,7 @@ func (x *FileDone) String() string {
 func (*FileDone) ProtoMessage() {}
 
 func (x *FileDone) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[57]
+	mi := &file_stich_v1_session_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3904,7 +4378,7 @@ func (x *FileDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDone.ProtoReflect.Descriptor instead.
 func (*FileDone) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{57}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *FileDone) GetPath() string {
@@ -3937,7 +4411,7 @@ type FileDeleted struct {
 
 func (x *FileDeleted) Reset() {
 	*x = FileDeleted{}
-	mi := &file_stich_v1_session_proto_msgTypes[58]
+	mi := &file_stich_v1_session_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3949,7 +4423,7 @@ func (x *FileDeleted) String() string {
 func (*FileDeleted) ProtoMessage() {}
 
 func (x *FileDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[58]
+	mi := &file_stich_v1_session_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3962,7 +4436,7 @@ func (x *FileDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDeleted.ProtoReflect.Descriptor instead.
 func (*FileDeleted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{58}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *FileDeleted) GetPath() string {
@@ -3983,7 +4457,7 @@ type DiagnosticsReported struct {
 
 func (x *DiagnosticsReported) Reset() {
 	*x = DiagnosticsReported{}
-	mi := &file_stich_v1_session_proto_msgTypes[59]
+	mi := &file_stich_v1_session_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3995,7 +4469,7 @@ func (x *DiagnosticsReported) String() string {
 func (*DiagnosticsReported) ProtoMessage() {}
 
 func (x *DiagnosticsReported) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[59]
+	mi := &file_stich_v1_session_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4008,7 +4482,7 @@ func (x *DiagnosticsReported) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiagnosticsReported.ProtoReflect.Descriptor instead.
 func (*DiagnosticsReported) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{59}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *DiagnosticsReported) GetTool() string {
@@ -4038,7 +4512,7 @@ type FixApplied struct {
 
 func (x *FixApplied) Reset() {
 	*x = FixApplied{}
-	mi := &file_stich_v1_session_proto_msgTypes[60]
+	mi := &file_stich_v1_session_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4050,7 +4524,7 @@ func (x *FixApplied) String() string {
 func (*FixApplied) ProtoMessage() {}
 
 func (x *FixApplied) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[60]
+	mi := &file_stich_v1_session_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4063,7 +4537,7 @@ func (x *FixApplied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FixApplied.ProtoReflect.Descriptor instead.
 func (*FixApplied) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{60}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *FixApplied) GetCode() string {
@@ -4110,7 +4584,7 @@ type PreviewReady struct {
 
 func (x *PreviewReady) Reset() {
 	*x = PreviewReady{}
-	mi := &file_stich_v1_session_proto_msgTypes[61]
+	mi := &file_stich_v1_session_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4122,7 +4596,7 @@ func (x *PreviewReady) String() string {
 func (*PreviewReady) ProtoMessage() {}
 
 func (x *PreviewReady) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[61]
+	mi := &file_stich_v1_session_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4135,7 +4609,7 @@ func (x *PreviewReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewReady.ProtoReflect.Descriptor instead.
 func (*PreviewReady) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{61}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *PreviewReady) GetUrl() string {
@@ -4157,7 +4631,7 @@ type LogLine struct {
 
 func (x *LogLine) Reset() {
 	*x = LogLine{}
-	mi := &file_stich_v1_session_proto_msgTypes[62]
+	mi := &file_stich_v1_session_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4169,7 +4643,7 @@ func (x *LogLine) String() string {
 func (*LogLine) ProtoMessage() {}
 
 func (x *LogLine) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[62]
+	mi := &file_stich_v1_session_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4182,7 +4656,7 @@ func (x *LogLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLine.ProtoReflect.Descriptor instead.
 func (*LogLine) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{62}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *LogLine) GetSource() string {
@@ -4217,7 +4691,7 @@ type ChatMessage struct {
 
 func (x *ChatMessage) Reset() {
 	*x = ChatMessage{}
-	mi := &file_stich_v1_session_proto_msgTypes[63]
+	mi := &file_stich_v1_session_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4229,7 +4703,7 @@ func (x *ChatMessage) String() string {
 func (*ChatMessage) ProtoMessage() {}
 
 func (x *ChatMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[63]
+	mi := &file_stich_v1_session_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4242,7 +4716,7 @@ func (x *ChatMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatMessage.ProtoReflect.Descriptor instead.
 func (*ChatMessage) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{63}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *ChatMessage) GetRole() string {
@@ -4271,7 +4745,7 @@ type ErrorEvent struct {
 
 func (x *ErrorEvent) Reset() {
 	*x = ErrorEvent{}
-	mi := &file_stich_v1_session_proto_msgTypes[64]
+	mi := &file_stich_v1_session_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4283,7 +4757,7 @@ func (x *ErrorEvent) String() string {
 func (*ErrorEvent) ProtoMessage() {}
 
 func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[64]
+	mi := &file_stich_v1_session_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4296,7 +4770,7 @@ func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorEvent.ProtoReflect.Descriptor instead.
 func (*ErrorEvent) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{64}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *ErrorEvent) GetCode() string {
@@ -4332,7 +4806,7 @@ type Completed struct {
 
 func (x *Completed) Reset() {
 	*x = Completed{}
-	mi := &file_stich_v1_session_proto_msgTypes[65]
+	mi := &file_stich_v1_session_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4344,7 +4818,7 @@ func (x *Completed) String() string {
 func (*Completed) ProtoMessage() {}
 
 func (x *Completed) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[65]
+	mi := &file_stich_v1_session_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4357,7 +4831,7 @@ func (x *Completed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Completed.ProtoReflect.Descriptor instead.
 func (*Completed) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{65}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *Completed) GetFiles() uint32 {
@@ -4385,7 +4859,39 @@ var File_stich_v1_session_proto protoreflect.FileDescriptor
 
 const file_stich_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x16stich/v1/session.proto\x12\bstich.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x94\x01\n" +
+	"\x16stich/v1/session.proto\x12\bstich.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa7\x01\n" +
+	"\x14SetVisibilityRequest\x12M\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\x12@\n" +
+	"\n" +
+	"visibility\x18\x02 \x01(\x0e2\x14.stich.v1.VisibilityB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\n" +
+	"visibility\"M\n" +
+	"\x15SetVisibilityResponse\x124\n" +
+	"\n" +
+	"visibility\x18\x01 \x01(\x0e2\x14.stich.v1.VisibilityR\n" +
+	"visibility\"d\n" +
+	"\x12ListGalleryRequest\x12%\n" +
+	"\tpage_size\x18\x01 \x01(\rB\b\xbaH\x05*\x03\x18\xc8\x01R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\tpageToken\"g\n" +
+	"\x13ListGalleryResponse\x12(\n" +
+	"\x04apps\x18\x01 \x03(\v2\x14.stich.v1.AppSummaryR\x04apps\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x88\x01\n" +
+	"\x12ForkSessionRequest\x12M\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\x12#\n" +
+	"\aversion\x18\x02 \x01(\rB\t\xbaH\x06*\x04\x18\xc0\x84=R\aversion\"N\n" +
+	"\x13ForkSessionResponse\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\"[\n" +
+	"\n" +
+	"ForkOrigin\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x14\n" +
+	"\x05title\x18\x03 \x01(\tR\x05title\"\x94\x01\n" +
 	"\x0eSessionOptions\x123\n" +
 	"\bprovider\x18\x01 \x01(\tB\x17\xbaH\x14r\x12\x18@2\x0e^[a-z0-9._-]*$R\bprovider\x12\x1e\n" +
 	"\x05model\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x05model\x12-\n" +
@@ -4480,7 +4986,7 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\x14ListSessionsResponse\x12(\n" +
 	"\x04apps\x18\x01 \x03(\v2\x14.stich.v1.AppSummaryR\x04apps\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
-	"\x05total\x18\x03 \x01(\rR\x05total\"\xcf\x02\n" +
+	"\x05total\x18\x03 \x01(\rR\x05total\"\xbe\x03\n" +
 	"\n" +
 	"AppSummary\x12\x1d\n" +
 	"\n" +
@@ -4494,7 +5000,12 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\n" +
 	"updated_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x16\n" +
 	"\x06region\x18\b \x01(\tR\x06region\x12%\n" +
-	"\x0eprovider_label\x18\t \x01(\tR\rproviderLabel\"\x8a\x01\n" +
+	"\x0eprovider_label\x18\t \x01(\tR\rproviderLabel\x125\n" +
+	"\n" +
+	"visibility\x18\xd8\x04 \x01(\x0e2\x14.stich.v1.VisibilityR\n" +
+	"visibility\x126\n" +
+	"\vforked_from\x18\xd9\x04 \x01(\v2\x14.stich.v1.ForkOriginR\n" +
+	"forkedFrom\"\x8a\x01\n" +
 	"\x14RenameSessionRequest\x12M\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\x12#\n" +
@@ -4512,7 +5023,7 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"created_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x14\n" +
 	"\x05files\x18\x04 \x01(\rR\x05files\x12\x14\n" +
-	"\x05bytes\x18\x05 \x01(\x04R\x05bytes\"\xc2\x04\n" +
+	"\x05bytes\x18\x05 \x01(\x04R\x05bytes\"\xc8\x05\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06prompt\x18\x02 \x01(\tR\x06prompt\x12%\n" +
@@ -4532,7 +5043,13 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\x04node\x18\r \x01(\tR\x04node\x12\x18\n" +
 	"\aversion\x18\x0e \x01(\rR\aversion\x12\x14\n" +
 	"\x05title\x18\x0f \x01(\tR\x05title\x12*\n" +
-	"\x05usage\x18\x10 \x03(\v2\x14.stich.v1.ModelUsageR\x05usage\"\xe1\x01\n" +
+	"\x05usage\x18\x10 \x03(\v2\x14.stich.v1.ModelUsageR\x05usage\x125\n" +
+	"\n" +
+	"visibility\x18\xd8\x04 \x01(\x0e2\x14.stich.v1.VisibilityR\n" +
+	"visibility\x126\n" +
+	"\vforked_from\x18\xd9\x04 \x01(\v2\x14.stich.v1.ForkOriginR\n" +
+	"forkedFrom\x12\x15\n" +
+	"\x05owned\x18\xda\x04 \x01(\bR\x05owned\"\xe1\x01\n" +
 	"\n" +
 	"ModelUsage\x12\x16\n" +
 	"\x06action\x18\x01 \x01(\tR\x06action\x12\x14\n" +
@@ -4705,7 +5222,13 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\x05files\x18\x01 \x01(\rR\x05files\x12\x16\n" +
 	"\x06phases\x18\x02 \x01(\rR\x06phases\x12\x1f\n" +
 	"\vduration_ms\x18\x03 \x01(\x04R\n" +
-	"durationMs*\xa9\x01\n" +
+	"durationMs*s\n" +
+	"\n" +
+	"Visibility\x12\x1a\n" +
+	"\x16VISIBILITY_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x12VISIBILITY_PRIVATE\x10\xd8\x04\x12\x18\n" +
+	"\x13VISIBILITY_UNLISTED\x10\xd9\x04\x12\x16\n" +
+	"\x11VISIBILITY_PUBLIC\x10\xda\x04*\xa9\x01\n" +
 	"\x05Phase\x12\x15\n" +
 	"\x11PHASE_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0ePHASE_PLANNING\x10\x01\x12\x14\n" +
@@ -4714,7 +5237,8 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\fPHASE_FIXING\x10\x04\x12\x13\n" +
 	"\x0fPHASE_COMPLETED\x10\x05\x12\x11\n" +
 	"\rPHASE_STOPPED\x10\x06\x12\x10\n" +
-	"\fPHASE_FAILED\x10\a2\xe6\b\n" +
+	"\fPHASE_FAILED\x10\a2\xd5\n" +
+	"\n" +
 	"\x0eSessionService\x12P\n" +
 	"\rCreateSession\x12\x1e.stich.v1.CreateSessionRequest\x1a\x1f.stich.v1.CreateSessionResponse\x12>\n" +
 	"\x05Watch\x12\x16.stich.v1.WatchRequest\x1a\x16.stich.v1.SessionEvent\"\x03\x90\x02\x010\x01\x12J\n" +
@@ -4731,7 +5255,10 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\bSaveFile\x12\x19.stich.v1.SaveFileRequest\x1a\x1a.stich.v1.SaveFileResponse\x12R\n" +
 	"\fListSessions\x12\x1d.stich.v1.ListSessionsRequest\x1a\x1e.stich.v1.ListSessionsResponse\"\x03\x90\x02\x01\x12P\n" +
 	"\rRenameSession\x12\x1e.stich.v1.RenameSessionRequest\x1a\x1f.stich.v1.RenameSessionResponse\x12P\n" +
-	"\rDeleteSession\x12\x1e.stich.v1.DeleteSessionRequest\x1a\x1f.stich.v1.DeleteSessionResponseB2Z0github.com/stichdev/stich/proto/stich/v1;stichv1b\x06proto3"
+	"\rDeleteSession\x12\x1e.stich.v1.DeleteSessionRequest\x1a\x1f.stich.v1.DeleteSessionResponse\x12P\n" +
+	"\rSetVisibility\x12\x1e.stich.v1.SetVisibilityRequest\x1a\x1f.stich.v1.SetVisibilityResponse\x12O\n" +
+	"\vListGallery\x12\x1c.stich.v1.ListGalleryRequest\x1a\x1d.stich.v1.ListGalleryResponse\"\x03\x90\x02\x01\x12J\n" +
+	"\vForkSession\x12\x1c.stich.v1.ForkSessionRequest\x1a\x1d.stich.v1.ForkSessionResponseB2Z0github.com/stichdev/stich/proto/stich/v1;stichv1b\x06proto3"
 
 var (
 	file_stich_v1_session_proto_rawDescOnce sync.Once
@@ -4745,168 +5272,189 @@ func file_stich_v1_session_proto_rawDescGZIP() []byte {
 	return file_stich_v1_session_proto_rawDescData
 }
 
-var file_stich_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stich_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 66)
+var file_stich_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_stich_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 73)
 var file_stich_v1_session_proto_goTypes = []any{
-	(Phase)(0),                    // 0: stich.v1.Phase
-	(*SessionOptions)(nil),        // 1: stich.v1.SessionOptions
-	(*CreateSessionRequest)(nil),  // 2: stich.v1.CreateSessionRequest
-	(*CreateSessionResponse)(nil), // 3: stich.v1.CreateSessionResponse
-	(*WatchRequest)(nil),          // 4: stich.v1.WatchRequest
-	(*SendMessageRequest)(nil),    // 5: stich.v1.SendMessageRequest
-	(*SendMessageResponse)(nil),   // 6: stich.v1.SendMessageResponse
-	(*StopRequest)(nil),           // 7: stich.v1.StopRequest
-	(*StopResponse)(nil),          // 8: stich.v1.StopResponse
-	(*ResumeRequest)(nil),         // 9: stich.v1.ResumeRequest
-	(*ResumeResponse)(nil),        // 10: stich.v1.ResumeResponse
-	(*GetSessionRequest)(nil),     // 11: stich.v1.GetSessionRequest
-	(*GetSessionResponse)(nil),    // 12: stich.v1.GetSessionResponse
-	(*GetFileRequest)(nil),        // 13: stich.v1.GetFileRequest
-	(*GetFileResponse)(nil),       // 14: stich.v1.GetFileResponse
-	(*ListFilesRequest)(nil),      // 15: stich.v1.ListFilesRequest
-	(*ListFilesResponse)(nil),     // 16: stich.v1.ListFilesResponse
-	(*ListVersionsRequest)(nil),   // 17: stich.v1.ListVersionsRequest
-	(*ListVersionsResponse)(nil),  // 18: stich.v1.ListVersionsResponse
-	(*DiffVersionsRequest)(nil),   // 19: stich.v1.DiffVersionsRequest
-	(*DiffVersionsResponse)(nil),  // 20: stich.v1.DiffVersionsResponse
-	(*FileDiff)(nil),              // 21: stich.v1.FileDiff
-	(*RollbackRequest)(nil),       // 22: stich.v1.RollbackRequest
-	(*RollbackResponse)(nil),      // 23: stich.v1.RollbackResponse
-	(*SaveFileRequest)(nil),       // 24: stich.v1.SaveFileRequest
-	(*SaveFileResponse)(nil),      // 25: stich.v1.SaveFileResponse
-	(*ListSessionsRequest)(nil),   // 26: stich.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),  // 27: stich.v1.ListSessionsResponse
-	(*AppSummary)(nil),            // 28: stich.v1.AppSummary
-	(*RenameSessionRequest)(nil),  // 29: stich.v1.RenameSessionRequest
-	(*RenameSessionResponse)(nil), // 30: stich.v1.RenameSessionResponse
-	(*DeleteSessionRequest)(nil),  // 31: stich.v1.DeleteSessionRequest
-	(*DeleteSessionResponse)(nil), // 32: stich.v1.DeleteSessionResponse
-	(*Version)(nil),               // 33: stich.v1.Version
-	(*Session)(nil),               // 34: stich.v1.Session
-	(*ModelUsage)(nil),            // 35: stich.v1.ModelUsage
-	(*SessionCounters)(nil),       // 36: stich.v1.SessionCounters
-	(*FileInfo)(nil),              // 37: stich.v1.FileInfo
-	(*File)(nil),                  // 38: stich.v1.File
-	(*Blueprint)(nil),             // 39: stich.v1.Blueprint
-	(*View)(nil),                  // 40: stich.v1.View
-	(*Entity)(nil),                // 41: stich.v1.Entity
-	(*EntityField)(nil),           // 42: stich.v1.EntityField
-	(*PhasePlan)(nil),             // 43: stich.v1.PhasePlan
-	(*FilePlan)(nil),              // 44: stich.v1.FilePlan
-	(*Diagnostic)(nil),            // 45: stich.v1.Diagnostic
-	(*SessionEvent)(nil),          // 46: stich.v1.SessionEvent
-	(*LineCount)(nil),             // 47: stich.v1.LineCount
-	(*FileChange)(nil),            // 48: stich.v1.FileChange
-	(*ChangeCard)(nil),            // 49: stich.v1.ChangeCard
-	(*VersionCreated)(nil),        // 50: stich.v1.VersionCreated
-	(*GenerationStarted)(nil),     // 51: stich.v1.GenerationStarted
-	(*GenerationStopped)(nil),     // 52: stich.v1.GenerationStopped
-	(*GenerationResumed)(nil),     // 53: stich.v1.GenerationResumed
-	(*PhaseChanged)(nil),          // 54: stich.v1.PhaseChanged
-	(*BlueprintReady)(nil),        // 55: stich.v1.BlueprintReady
-	(*FileStarted)(nil),           // 56: stich.v1.FileStarted
-	(*FileChunk)(nil),             // 57: stich.v1.FileChunk
-	(*FileDone)(nil),              // 58: stich.v1.FileDone
-	(*FileDeleted)(nil),           // 59: stich.v1.FileDeleted
-	(*DiagnosticsReported)(nil),   // 60: stich.v1.DiagnosticsReported
-	(*FixApplied)(nil),            // 61: stich.v1.FixApplied
-	(*PreviewReady)(nil),          // 62: stich.v1.PreviewReady
-	(*LogLine)(nil),               // 63: stich.v1.LogLine
-	(*ChatMessage)(nil),           // 64: stich.v1.ChatMessage
-	(*ErrorEvent)(nil),            // 65: stich.v1.ErrorEvent
-	(*Completed)(nil),             // 66: stich.v1.Completed
-	(*timestamppb.Timestamp)(nil), // 67: google.protobuf.Timestamp
+	(Visibility)(0),               // 0: stich.v1.Visibility
+	(Phase)(0),                    // 1: stich.v1.Phase
+	(*SetVisibilityRequest)(nil),  // 2: stich.v1.SetVisibilityRequest
+	(*SetVisibilityResponse)(nil), // 3: stich.v1.SetVisibilityResponse
+	(*ListGalleryRequest)(nil),    // 4: stich.v1.ListGalleryRequest
+	(*ListGalleryResponse)(nil),   // 5: stich.v1.ListGalleryResponse
+	(*ForkSessionRequest)(nil),    // 6: stich.v1.ForkSessionRequest
+	(*ForkSessionResponse)(nil),   // 7: stich.v1.ForkSessionResponse
+	(*ForkOrigin)(nil),            // 8: stich.v1.ForkOrigin
+	(*SessionOptions)(nil),        // 9: stich.v1.SessionOptions
+	(*CreateSessionRequest)(nil),  // 10: stich.v1.CreateSessionRequest
+	(*CreateSessionResponse)(nil), // 11: stich.v1.CreateSessionResponse
+	(*WatchRequest)(nil),          // 12: stich.v1.WatchRequest
+	(*SendMessageRequest)(nil),    // 13: stich.v1.SendMessageRequest
+	(*SendMessageResponse)(nil),   // 14: stich.v1.SendMessageResponse
+	(*StopRequest)(nil),           // 15: stich.v1.StopRequest
+	(*StopResponse)(nil),          // 16: stich.v1.StopResponse
+	(*ResumeRequest)(nil),         // 17: stich.v1.ResumeRequest
+	(*ResumeResponse)(nil),        // 18: stich.v1.ResumeResponse
+	(*GetSessionRequest)(nil),     // 19: stich.v1.GetSessionRequest
+	(*GetSessionResponse)(nil),    // 20: stich.v1.GetSessionResponse
+	(*GetFileRequest)(nil),        // 21: stich.v1.GetFileRequest
+	(*GetFileResponse)(nil),       // 22: stich.v1.GetFileResponse
+	(*ListFilesRequest)(nil),      // 23: stich.v1.ListFilesRequest
+	(*ListFilesResponse)(nil),     // 24: stich.v1.ListFilesResponse
+	(*ListVersionsRequest)(nil),   // 25: stich.v1.ListVersionsRequest
+	(*ListVersionsResponse)(nil),  // 26: stich.v1.ListVersionsResponse
+	(*DiffVersionsRequest)(nil),   // 27: stich.v1.DiffVersionsRequest
+	(*DiffVersionsResponse)(nil),  // 28: stich.v1.DiffVersionsResponse
+	(*FileDiff)(nil),              // 29: stich.v1.FileDiff
+	(*RollbackRequest)(nil),       // 30: stich.v1.RollbackRequest
+	(*RollbackResponse)(nil),      // 31: stich.v1.RollbackResponse
+	(*SaveFileRequest)(nil),       // 32: stich.v1.SaveFileRequest
+	(*SaveFileResponse)(nil),      // 33: stich.v1.SaveFileResponse
+	(*ListSessionsRequest)(nil),   // 34: stich.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),  // 35: stich.v1.ListSessionsResponse
+	(*AppSummary)(nil),            // 36: stich.v1.AppSummary
+	(*RenameSessionRequest)(nil),  // 37: stich.v1.RenameSessionRequest
+	(*RenameSessionResponse)(nil), // 38: stich.v1.RenameSessionResponse
+	(*DeleteSessionRequest)(nil),  // 39: stich.v1.DeleteSessionRequest
+	(*DeleteSessionResponse)(nil), // 40: stich.v1.DeleteSessionResponse
+	(*Version)(nil),               // 41: stich.v1.Version
+	(*Session)(nil),               // 42: stich.v1.Session
+	(*ModelUsage)(nil),            // 43: stich.v1.ModelUsage
+	(*SessionCounters)(nil),       // 44: stich.v1.SessionCounters
+	(*FileInfo)(nil),              // 45: stich.v1.FileInfo
+	(*File)(nil),                  // 46: stich.v1.File
+	(*Blueprint)(nil),             // 47: stich.v1.Blueprint
+	(*View)(nil),                  // 48: stich.v1.View
+	(*Entity)(nil),                // 49: stich.v1.Entity
+	(*EntityField)(nil),           // 50: stich.v1.EntityField
+	(*PhasePlan)(nil),             // 51: stich.v1.PhasePlan
+	(*FilePlan)(nil),              // 52: stich.v1.FilePlan
+	(*Diagnostic)(nil),            // 53: stich.v1.Diagnostic
+	(*SessionEvent)(nil),          // 54: stich.v1.SessionEvent
+	(*LineCount)(nil),             // 55: stich.v1.LineCount
+	(*FileChange)(nil),            // 56: stich.v1.FileChange
+	(*ChangeCard)(nil),            // 57: stich.v1.ChangeCard
+	(*VersionCreated)(nil),        // 58: stich.v1.VersionCreated
+	(*GenerationStarted)(nil),     // 59: stich.v1.GenerationStarted
+	(*GenerationStopped)(nil),     // 60: stich.v1.GenerationStopped
+	(*GenerationResumed)(nil),     // 61: stich.v1.GenerationResumed
+	(*PhaseChanged)(nil),          // 62: stich.v1.PhaseChanged
+	(*BlueprintReady)(nil),        // 63: stich.v1.BlueprintReady
+	(*FileStarted)(nil),           // 64: stich.v1.FileStarted
+	(*FileChunk)(nil),             // 65: stich.v1.FileChunk
+	(*FileDone)(nil),              // 66: stich.v1.FileDone
+	(*FileDeleted)(nil),           // 67: stich.v1.FileDeleted
+	(*DiagnosticsReported)(nil),   // 68: stich.v1.DiagnosticsReported
+	(*FixApplied)(nil),            // 69: stich.v1.FixApplied
+	(*PreviewReady)(nil),          // 70: stich.v1.PreviewReady
+	(*LogLine)(nil),               // 71: stich.v1.LogLine
+	(*ChatMessage)(nil),           // 72: stich.v1.ChatMessage
+	(*ErrorEvent)(nil),            // 73: stich.v1.ErrorEvent
+	(*Completed)(nil),             // 74: stich.v1.Completed
+	(*timestamppb.Timestamp)(nil), // 75: google.protobuf.Timestamp
 }
 var file_stich_v1_session_proto_depIdxs = []int32{
-	1,  // 0: stich.v1.CreateSessionRequest.options:type_name -> stich.v1.SessionOptions
-	0,  // 1: stich.v1.StopResponse.phase:type_name -> stich.v1.Phase
-	0,  // 2: stich.v1.ResumeResponse.phase:type_name -> stich.v1.Phase
-	34, // 3: stich.v1.GetSessionResponse.session:type_name -> stich.v1.Session
-	38, // 4: stich.v1.GetFileResponse.file:type_name -> stich.v1.File
-	37, // 5: stich.v1.ListFilesResponse.files:type_name -> stich.v1.FileInfo
-	33, // 6: stich.v1.ListVersionsResponse.versions:type_name -> stich.v1.Version
-	21, // 7: stich.v1.DiffVersionsResponse.files:type_name -> stich.v1.FileDiff
-	33, // 8: stich.v1.RollbackResponse.version:type_name -> stich.v1.Version
-	33, // 9: stich.v1.SaveFileResponse.version:type_name -> stich.v1.Version
-	28, // 10: stich.v1.ListSessionsResponse.apps:type_name -> stich.v1.AppSummary
-	0,  // 11: stich.v1.AppSummary.phase:type_name -> stich.v1.Phase
-	67, // 12: stich.v1.AppSummary.created_at:type_name -> google.protobuf.Timestamp
-	67, // 13: stich.v1.AppSummary.updated_at:type_name -> google.protobuf.Timestamp
-	28, // 14: stich.v1.RenameSessionResponse.app:type_name -> stich.v1.AppSummary
-	67, // 15: stich.v1.Version.created_at:type_name -> google.protobuf.Timestamp
-	0,  // 16: stich.v1.Session.phase:type_name -> stich.v1.Phase
-	39, // 17: stich.v1.Session.blueprint:type_name -> stich.v1.Blueprint
-	37, // 18: stich.v1.Session.files:type_name -> stich.v1.FileInfo
-	36, // 19: stich.v1.Session.counters:type_name -> stich.v1.SessionCounters
-	67, // 20: stich.v1.Session.created_at:type_name -> google.protobuf.Timestamp
-	67, // 21: stich.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
-	35, // 22: stich.v1.Session.usage:type_name -> stich.v1.ModelUsage
-	40, // 23: stich.v1.Blueprint.views:type_name -> stich.v1.View
-	41, // 24: stich.v1.Blueprint.entities:type_name -> stich.v1.Entity
-	43, // 25: stich.v1.Blueprint.roadmap:type_name -> stich.v1.PhasePlan
-	42, // 26: stich.v1.Entity.fields:type_name -> stich.v1.EntityField
-	44, // 27: stich.v1.PhasePlan.files:type_name -> stich.v1.FilePlan
-	67, // 28: stich.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
-	51, // 29: stich.v1.SessionEvent.generation_started:type_name -> stich.v1.GenerationStarted
-	52, // 30: stich.v1.SessionEvent.generation_stopped:type_name -> stich.v1.GenerationStopped
-	53, // 31: stich.v1.SessionEvent.generation_resumed:type_name -> stich.v1.GenerationResumed
-	54, // 32: stich.v1.SessionEvent.phase_changed:type_name -> stich.v1.PhaseChanged
-	55, // 33: stich.v1.SessionEvent.blueprint:type_name -> stich.v1.BlueprintReady
-	56, // 34: stich.v1.SessionEvent.file_started:type_name -> stich.v1.FileStarted
-	57, // 35: stich.v1.SessionEvent.file_chunk:type_name -> stich.v1.FileChunk
-	58, // 36: stich.v1.SessionEvent.file_done:type_name -> stich.v1.FileDone
-	59, // 37: stich.v1.SessionEvent.file_deleted:type_name -> stich.v1.FileDeleted
-	60, // 38: stich.v1.SessionEvent.diagnostics:type_name -> stich.v1.DiagnosticsReported
-	61, // 39: stich.v1.SessionEvent.fix_applied:type_name -> stich.v1.FixApplied
-	62, // 40: stich.v1.SessionEvent.preview_ready:type_name -> stich.v1.PreviewReady
-	63, // 41: stich.v1.SessionEvent.log:type_name -> stich.v1.LogLine
-	64, // 42: stich.v1.SessionEvent.message:type_name -> stich.v1.ChatMessage
-	65, // 43: stich.v1.SessionEvent.error:type_name -> stich.v1.ErrorEvent
-	66, // 44: stich.v1.SessionEvent.completed:type_name -> stich.v1.Completed
-	50, // 45: stich.v1.SessionEvent.version_created:type_name -> stich.v1.VersionCreated
-	49, // 46: stich.v1.SessionEvent.change_card:type_name -> stich.v1.ChangeCard
-	47, // 47: stich.v1.FileChange.lines:type_name -> stich.v1.LineCount
-	48, // 48: stich.v1.ChangeCard.files:type_name -> stich.v1.FileChange
-	33, // 49: stich.v1.VersionCreated.version:type_name -> stich.v1.Version
-	0,  // 50: stich.v1.GenerationResumed.phase:type_name -> stich.v1.Phase
-	0,  // 51: stich.v1.PhaseChanged.phase:type_name -> stich.v1.Phase
-	39, // 52: stich.v1.BlueprintReady.blueprint:type_name -> stich.v1.Blueprint
-	45, // 53: stich.v1.DiagnosticsReported.diagnostics:type_name -> stich.v1.Diagnostic
-	2,  // 54: stich.v1.SessionService.CreateSession:input_type -> stich.v1.CreateSessionRequest
-	4,  // 55: stich.v1.SessionService.Watch:input_type -> stich.v1.WatchRequest
-	5,  // 56: stich.v1.SessionService.SendMessage:input_type -> stich.v1.SendMessageRequest
-	7,  // 57: stich.v1.SessionService.Stop:input_type -> stich.v1.StopRequest
-	9,  // 58: stich.v1.SessionService.Resume:input_type -> stich.v1.ResumeRequest
-	11, // 59: stich.v1.SessionService.GetSession:input_type -> stich.v1.GetSessionRequest
-	13, // 60: stich.v1.SessionService.GetFile:input_type -> stich.v1.GetFileRequest
-	15, // 61: stich.v1.SessionService.ListFiles:input_type -> stich.v1.ListFilesRequest
-	17, // 62: stich.v1.SessionService.ListVersions:input_type -> stich.v1.ListVersionsRequest
-	19, // 63: stich.v1.SessionService.DiffVersions:input_type -> stich.v1.DiffVersionsRequest
-	22, // 64: stich.v1.SessionService.Rollback:input_type -> stich.v1.RollbackRequest
-	24, // 65: stich.v1.SessionService.SaveFile:input_type -> stich.v1.SaveFileRequest
-	26, // 66: stich.v1.SessionService.ListSessions:input_type -> stich.v1.ListSessionsRequest
-	29, // 67: stich.v1.SessionService.RenameSession:input_type -> stich.v1.RenameSessionRequest
-	31, // 68: stich.v1.SessionService.DeleteSession:input_type -> stich.v1.DeleteSessionRequest
-	3,  // 69: stich.v1.SessionService.CreateSession:output_type -> stich.v1.CreateSessionResponse
-	46, // 70: stich.v1.SessionService.Watch:output_type -> stich.v1.SessionEvent
-	6,  // 71: stich.v1.SessionService.SendMessage:output_type -> stich.v1.SendMessageResponse
-	8,  // 72: stich.v1.SessionService.Stop:output_type -> stich.v1.StopResponse
-	10, // 73: stich.v1.SessionService.Resume:output_type -> stich.v1.ResumeResponse
-	12, // 74: stich.v1.SessionService.GetSession:output_type -> stich.v1.GetSessionResponse
-	14, // 75: stich.v1.SessionService.GetFile:output_type -> stich.v1.GetFileResponse
-	16, // 76: stich.v1.SessionService.ListFiles:output_type -> stich.v1.ListFilesResponse
-	18, // 77: stich.v1.SessionService.ListVersions:output_type -> stich.v1.ListVersionsResponse
-	20, // 78: stich.v1.SessionService.DiffVersions:output_type -> stich.v1.DiffVersionsResponse
-	23, // 79: stich.v1.SessionService.Rollback:output_type -> stich.v1.RollbackResponse
-	25, // 80: stich.v1.SessionService.SaveFile:output_type -> stich.v1.SaveFileResponse
-	27, // 81: stich.v1.SessionService.ListSessions:output_type -> stich.v1.ListSessionsResponse
-	30, // 82: stich.v1.SessionService.RenameSession:output_type -> stich.v1.RenameSessionResponse
-	32, // 83: stich.v1.SessionService.DeleteSession:output_type -> stich.v1.DeleteSessionResponse
-	69, // [69:84] is the sub-list for method output_type
-	54, // [54:69] is the sub-list for method input_type
-	54, // [54:54] is the sub-list for extension type_name
-	54, // [54:54] is the sub-list for extension extendee
-	0,  // [0:54] is the sub-list for field type_name
+	0,  // 0: stich.v1.SetVisibilityRequest.visibility:type_name -> stich.v1.Visibility
+	0,  // 1: stich.v1.SetVisibilityResponse.visibility:type_name -> stich.v1.Visibility
+	36, // 2: stich.v1.ListGalleryResponse.apps:type_name -> stich.v1.AppSummary
+	9,  // 3: stich.v1.CreateSessionRequest.options:type_name -> stich.v1.SessionOptions
+	1,  // 4: stich.v1.StopResponse.phase:type_name -> stich.v1.Phase
+	1,  // 5: stich.v1.ResumeResponse.phase:type_name -> stich.v1.Phase
+	42, // 6: stich.v1.GetSessionResponse.session:type_name -> stich.v1.Session
+	46, // 7: stich.v1.GetFileResponse.file:type_name -> stich.v1.File
+	45, // 8: stich.v1.ListFilesResponse.files:type_name -> stich.v1.FileInfo
+	41, // 9: stich.v1.ListVersionsResponse.versions:type_name -> stich.v1.Version
+	29, // 10: stich.v1.DiffVersionsResponse.files:type_name -> stich.v1.FileDiff
+	41, // 11: stich.v1.RollbackResponse.version:type_name -> stich.v1.Version
+	41, // 12: stich.v1.SaveFileResponse.version:type_name -> stich.v1.Version
+	36, // 13: stich.v1.ListSessionsResponse.apps:type_name -> stich.v1.AppSummary
+	1,  // 14: stich.v1.AppSummary.phase:type_name -> stich.v1.Phase
+	75, // 15: stich.v1.AppSummary.created_at:type_name -> google.protobuf.Timestamp
+	75, // 16: stich.v1.AppSummary.updated_at:type_name -> google.protobuf.Timestamp
+	0,  // 17: stich.v1.AppSummary.visibility:type_name -> stich.v1.Visibility
+	8,  // 18: stich.v1.AppSummary.forked_from:type_name -> stich.v1.ForkOrigin
+	36, // 19: stich.v1.RenameSessionResponse.app:type_name -> stich.v1.AppSummary
+	75, // 20: stich.v1.Version.created_at:type_name -> google.protobuf.Timestamp
+	1,  // 21: stich.v1.Session.phase:type_name -> stich.v1.Phase
+	47, // 22: stich.v1.Session.blueprint:type_name -> stich.v1.Blueprint
+	45, // 23: stich.v1.Session.files:type_name -> stich.v1.FileInfo
+	44, // 24: stich.v1.Session.counters:type_name -> stich.v1.SessionCounters
+	75, // 25: stich.v1.Session.created_at:type_name -> google.protobuf.Timestamp
+	75, // 26: stich.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
+	43, // 27: stich.v1.Session.usage:type_name -> stich.v1.ModelUsage
+	0,  // 28: stich.v1.Session.visibility:type_name -> stich.v1.Visibility
+	8,  // 29: stich.v1.Session.forked_from:type_name -> stich.v1.ForkOrigin
+	48, // 30: stich.v1.Blueprint.views:type_name -> stich.v1.View
+	49, // 31: stich.v1.Blueprint.entities:type_name -> stich.v1.Entity
+	51, // 32: stich.v1.Blueprint.roadmap:type_name -> stich.v1.PhasePlan
+	50, // 33: stich.v1.Entity.fields:type_name -> stich.v1.EntityField
+	52, // 34: stich.v1.PhasePlan.files:type_name -> stich.v1.FilePlan
+	75, // 35: stich.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	59, // 36: stich.v1.SessionEvent.generation_started:type_name -> stich.v1.GenerationStarted
+	60, // 37: stich.v1.SessionEvent.generation_stopped:type_name -> stich.v1.GenerationStopped
+	61, // 38: stich.v1.SessionEvent.generation_resumed:type_name -> stich.v1.GenerationResumed
+	62, // 39: stich.v1.SessionEvent.phase_changed:type_name -> stich.v1.PhaseChanged
+	63, // 40: stich.v1.SessionEvent.blueprint:type_name -> stich.v1.BlueprintReady
+	64, // 41: stich.v1.SessionEvent.file_started:type_name -> stich.v1.FileStarted
+	65, // 42: stich.v1.SessionEvent.file_chunk:type_name -> stich.v1.FileChunk
+	66, // 43: stich.v1.SessionEvent.file_done:type_name -> stich.v1.FileDone
+	67, // 44: stich.v1.SessionEvent.file_deleted:type_name -> stich.v1.FileDeleted
+	68, // 45: stich.v1.SessionEvent.diagnostics:type_name -> stich.v1.DiagnosticsReported
+	69, // 46: stich.v1.SessionEvent.fix_applied:type_name -> stich.v1.FixApplied
+	70, // 47: stich.v1.SessionEvent.preview_ready:type_name -> stich.v1.PreviewReady
+	71, // 48: stich.v1.SessionEvent.log:type_name -> stich.v1.LogLine
+	72, // 49: stich.v1.SessionEvent.message:type_name -> stich.v1.ChatMessage
+	73, // 50: stich.v1.SessionEvent.error:type_name -> stich.v1.ErrorEvent
+	74, // 51: stich.v1.SessionEvent.completed:type_name -> stich.v1.Completed
+	58, // 52: stich.v1.SessionEvent.version_created:type_name -> stich.v1.VersionCreated
+	57, // 53: stich.v1.SessionEvent.change_card:type_name -> stich.v1.ChangeCard
+	55, // 54: stich.v1.FileChange.lines:type_name -> stich.v1.LineCount
+	56, // 55: stich.v1.ChangeCard.files:type_name -> stich.v1.FileChange
+	41, // 56: stich.v1.VersionCreated.version:type_name -> stich.v1.Version
+	1,  // 57: stich.v1.GenerationResumed.phase:type_name -> stich.v1.Phase
+	1,  // 58: stich.v1.PhaseChanged.phase:type_name -> stich.v1.Phase
+	47, // 59: stich.v1.BlueprintReady.blueprint:type_name -> stich.v1.Blueprint
+	53, // 60: stich.v1.DiagnosticsReported.diagnostics:type_name -> stich.v1.Diagnostic
+	10, // 61: stich.v1.SessionService.CreateSession:input_type -> stich.v1.CreateSessionRequest
+	12, // 62: stich.v1.SessionService.Watch:input_type -> stich.v1.WatchRequest
+	13, // 63: stich.v1.SessionService.SendMessage:input_type -> stich.v1.SendMessageRequest
+	15, // 64: stich.v1.SessionService.Stop:input_type -> stich.v1.StopRequest
+	17, // 65: stich.v1.SessionService.Resume:input_type -> stich.v1.ResumeRequest
+	19, // 66: stich.v1.SessionService.GetSession:input_type -> stich.v1.GetSessionRequest
+	21, // 67: stich.v1.SessionService.GetFile:input_type -> stich.v1.GetFileRequest
+	23, // 68: stich.v1.SessionService.ListFiles:input_type -> stich.v1.ListFilesRequest
+	25, // 69: stich.v1.SessionService.ListVersions:input_type -> stich.v1.ListVersionsRequest
+	27, // 70: stich.v1.SessionService.DiffVersions:input_type -> stich.v1.DiffVersionsRequest
+	30, // 71: stich.v1.SessionService.Rollback:input_type -> stich.v1.RollbackRequest
+	32, // 72: stich.v1.SessionService.SaveFile:input_type -> stich.v1.SaveFileRequest
+	34, // 73: stich.v1.SessionService.ListSessions:input_type -> stich.v1.ListSessionsRequest
+	37, // 74: stich.v1.SessionService.RenameSession:input_type -> stich.v1.RenameSessionRequest
+	39, // 75: stich.v1.SessionService.DeleteSession:input_type -> stich.v1.DeleteSessionRequest
+	2,  // 76: stich.v1.SessionService.SetVisibility:input_type -> stich.v1.SetVisibilityRequest
+	4,  // 77: stich.v1.SessionService.ListGallery:input_type -> stich.v1.ListGalleryRequest
+	6,  // 78: stich.v1.SessionService.ForkSession:input_type -> stich.v1.ForkSessionRequest
+	11, // 79: stich.v1.SessionService.CreateSession:output_type -> stich.v1.CreateSessionResponse
+	54, // 80: stich.v1.SessionService.Watch:output_type -> stich.v1.SessionEvent
+	14, // 81: stich.v1.SessionService.SendMessage:output_type -> stich.v1.SendMessageResponse
+	16, // 82: stich.v1.SessionService.Stop:output_type -> stich.v1.StopResponse
+	18, // 83: stich.v1.SessionService.Resume:output_type -> stich.v1.ResumeResponse
+	20, // 84: stich.v1.SessionService.GetSession:output_type -> stich.v1.GetSessionResponse
+	22, // 85: stich.v1.SessionService.GetFile:output_type -> stich.v1.GetFileResponse
+	24, // 86: stich.v1.SessionService.ListFiles:output_type -> stich.v1.ListFilesResponse
+	26, // 87: stich.v1.SessionService.ListVersions:output_type -> stich.v1.ListVersionsResponse
+	28, // 88: stich.v1.SessionService.DiffVersions:output_type -> stich.v1.DiffVersionsResponse
+	31, // 89: stich.v1.SessionService.Rollback:output_type -> stich.v1.RollbackResponse
+	33, // 90: stich.v1.SessionService.SaveFile:output_type -> stich.v1.SaveFileResponse
+	35, // 91: stich.v1.SessionService.ListSessions:output_type -> stich.v1.ListSessionsResponse
+	38, // 92: stich.v1.SessionService.RenameSession:output_type -> stich.v1.RenameSessionResponse
+	40, // 93: stich.v1.SessionService.DeleteSession:output_type -> stich.v1.DeleteSessionResponse
+	3,  // 94: stich.v1.SessionService.SetVisibility:output_type -> stich.v1.SetVisibilityResponse
+	5,  // 95: stich.v1.SessionService.ListGallery:output_type -> stich.v1.ListGalleryResponse
+	7,  // 96: stich.v1.SessionService.ForkSession:output_type -> stich.v1.ForkSessionResponse
+	79, // [79:97] is the sub-list for method output_type
+	61, // [61:79] is the sub-list for method input_type
+	61, // [61:61] is the sub-list for extension type_name
+	61, // [61:61] is the sub-list for extension extendee
+	0,  // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_stich_v1_session_proto_init() }
@@ -4914,7 +5462,7 @@ func file_stich_v1_session_proto_init() {
 	if File_stich_v1_session_proto != nil {
 		return
 	}
-	file_stich_v1_session_proto_msgTypes[45].OneofWrappers = []any{
+	file_stich_v1_session_proto_msgTypes[52].OneofWrappers = []any{
 		(*SessionEvent_GenerationStarted)(nil),
 		(*SessionEvent_GenerationStopped)(nil),
 		(*SessionEvent_GenerationResumed)(nil),
@@ -4939,8 +5487,8 @@ func file_stich_v1_session_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_v1_session_proto_rawDesc), len(file_stich_v1_session_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   66,
+			NumEnums:      2,
+			NumMessages:   73,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -11,6 +11,8 @@ interface Props {
   providerLabel: string;
   /** False while the session's log is still loading. */
   ready: boolean;
+  /** readOnly: the reader does not own the app (no chat). */
+  readOnly?: boolean;
   /** Shows what version n changed (the Versions tab's diff), at path if given. */
   onShowDiff?: (version: number, path?: string) => void;
 }
@@ -22,7 +24,8 @@ function newKey(): string {
 }
 
 /** ChatPanel shows the conversation and sends refinements (SendMessage). */
-export function ChatPanel({ sessionId, messages, prompt, providerLabel, ready, onShowDiff }: Props) {
+export function ChatPanel({ sessionId, messages, prompt, providerLabel, ready: loaded, readOnly, onShowDiff }: Props) {
+  const ready = loaded && !readOnly;
   const [text, setText] = useState("");
   const [sending, setSending] = useState(false);
   const [problem, setProblem] = useState<Problem>();
@@ -88,7 +91,7 @@ export function ChatPanel({ sessionId, messages, prompt, providerLabel, ready, o
           id="chat-input"
           rows={2}
           maxLength={16384}
-          placeholder={ready ? "Ask for a change, e.g. “also track a notes field”" : "Loading the session…"}
+          placeholder={readOnly ? "Only the owner changes this app: fork it to make your own" : ready ? "Ask for a change, e.g. “also track a notes field”" : "Loading the session…"}
           value={text}
           disabled={!ready}
           onChange={(e) => setText(e.target.value)}

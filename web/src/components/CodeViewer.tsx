@@ -24,6 +24,8 @@ interface Props {
   path?: string;
   /** Whether the agent is working (an unfinished file is then being written, else interrupted). */
   active: boolean;
+  /** readOnly: the reader does not own the app (no editing). */
+  readOnly?: boolean;
   /** The outcome of the last sandbox check, for the save notice. */
   lastCheck?: CheckResult;
   /** The current problems of the whole app, and of this file. */
@@ -44,7 +46,7 @@ export function checkNotice(n: number, check: CheckResult | undefined, problems:
   }
 }
 
-export function CodeViewer({ sessionId, file, path, active, lastCheck, problemCount = 0, fileProblems = [] }: Props) {
+export function CodeViewer({ sessionId, file, path, active, readOnly, lastCheck, problemCount = 0, fileProblems = [] }: Props) {
   const [full, setFull] = useState(false);
   const [saved, setSaved] = useState<{ path: string; content: string }>();
   const [problem, setProblem] = useState<Problem>();
@@ -161,7 +163,7 @@ export function CodeViewer({ sessionId, file, path, active, lastCheck, problemCo
           </span>
         </div>
         <div className="row">
-          {draft === undefined ? (
+          {readOnly ? null : draft === undefined ? (
             <button
               type="button"
               className="btn small"

@@ -9,9 +9,9 @@ import { ProblemBox } from "../components/ProblemBox";
 import { Tabs } from "../components/Tabs";
 import { Timeline } from "../components/Timeline";
 import { VersionsPanel } from "../components/VersionsPanel";
-import { Phase, type Session } from "../gen/stich/v1/session_pb";
+import { Phase, Visibility, type Session } from "../gen/stich/v1/session_pb";
 import { forget, remember } from "../recent";
-import { Link } from "../router";
+import { Link, navigate } from "../router";
 import { useServerInfo } from "../serverinfo";
 import { currentProblems, isActive, PHASE_LABEL, problemsByFile, type SessionView } from "../session/reducer";
 import { SessionStore, storageCache, type Snapshot } from "../session/stream";
@@ -159,6 +159,8 @@ function SessionScreen({ id }: { id: string }) {
   const perFile = view ? problemsByFile(view) : {};
   const fileProblems = selected ? current.filter((d) => d.file.replace(/^\/+/, "") === selected) : [];
   const c = info.session?.counters;
+  // Someone else's unlisted or public app: read only (the server refuses changes anyway).
+  const readOnly = info.session !== undefined && !info.session.owned;
   const openFile = (p: string) => {
     setPicked(p);
     setTab("code");
@@ -195,19 +197,30 @@ function SessionScreen({ id }: { id: string }) {
               </button>
             )}
           </div>
+          {info.session?.forkedFrom && (
+            <p className="small muted" data-testid="forked-from">
+              Forked from <Link href={`/s/${info.session.forkedFrom.sessionId}`}>{info.session.forkedFrom.title || info.session.forkedFrom.sessionId}</Link>, version{" "}
+              {info.session.forkedFrom.version}
+            </p>
+          )}
         </div>
-        <div className="row wrap actions">
-          <button type="button" className="btn" disabled={!isActive(phase) || busy !== undefined} onClick={() => void act("stop")}>
-            {busy === "stop" ? "Stopping…" : "Stop"}
-          </button>
-          <button
-            type="button"
-            className="btn"
-            disabled={!(phase === Phase.STOPPED || phase === Phase.FAILED) || busy !== undefined}
-            onClick={() => void act("resume")}
-          >
-            {busy === "resume" ? "Resuming…" : "Resume"}
-          </button>
+        <div className="session-side">
+          {!readOnly && (
+            <div className="row wrap actions">
+              <button type="button" className="btn" disabled={!isActive(phase) || busy !== undefined} onClick={() => void act("stop")}>
+                {busy === "stop" ? "Stopping…" : "Stop"}
+              </button>
+              <button
+                type="button"
+                className="btn"
+                disabled={!(phase === Phase.STOPPED || phase === Phase.FAILED) || busy !== undefined}
+                onClick={() => void act("resume")}
+              >
+                {busy === "resume" ? "Resuming…" : "Resume"}
+              </button>
+            </div>
+          )}
+          {info.session && <SharingControls id={id} session={info.session} />}
         </div>
         <dl className="counters" aria-label="Counters">
           <Counter label="phases done" value={c?.phasesCompleted} />
@@ -270,6 +283,7 @@ function SessionScreen({ id }: { id: string }) {
               prompt={view?.prompt ?? ""}
               providerLabel={view?.providerLabel ?? ""}
               ready={!loading}
+              readOnly={readOnly}
               onShowDiff={(version, path) => {
                 setDiffOf((d) => ({ version, path, key: (d?.key ?? 0) + 1 }));
                 setTab("versions");
@@ -304,6 +318,7 @@ function SessionScreen({ id }: { id: string }) {
                   file={selected ? view?.files[selected] : undefined}
                   path={selected}
                   active={isActive(phase)}
+                  readOnly={readOnly}
                   lastCheck={view?.lastCheck}
                   problemCount={current.length}
                   fileProblems={fileProblems}
@@ -403,8 +418,8 @@ function SessionNotFound({ id, detail }: { id: string; detail: string }) {
       <div className="problem" role="alert">
         <h1>Session not found</h1>
         <p>
-          There is no session <code>{id}</code> on this server{detail ? ` (“${detail}”)` : ""}. It may belong to another stich server, or its data folder
-          was removed.
+          There is no session <code>{id}</code> that you can open on this server{detail ? ` (“${detail}”)` : ""}. It may be another user's private app,
+          belong to another stich server, or have been deleted.
         </p>
         <div className="row wrap">
           <Link className="btn primary" href="/">
@@ -423,6 +438,76 @@ function SessionNotFound({ id, detail }: { id: string; detail: string }) {
           </button>
         </div>
       </div>
+    </div>
+  );
+}
+
+const VISIBILITY_LABEL: Record<number, string> = {
+  [Visibility.UNSPECIFIED]: "private",
+  [Visibility.PRIVATE]: "private",
+  [Visibility.UNLISTED]: "unlisted",
+  [Visibility.PUBLIC]: "public",
+};
+
+/** SharingControls: the owner picks who may read the app; anyone else who can read it may fork it. */
+function SharingControls({ id, session }: { id: string; session: Session }) {
+  const [vis, setVis] = useState<Visibility>(session.visibility === Visibility.UNSPECIFIED ? Visibility.PRIVATE : session.visibility);
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<Problem>();
+  async function change(v: Visibility) {
+    setBusy(true);
+    setProblem(undefined);
+    try {
+      const r = await sessions.setVisibility({ sessionId: id, visibility: v });
+      setVis(r.visibility);
+    } catch (err) {
+      setProblem(describe(err, "change who can see the app"));
+    } finally {
+      setBusy(false);
+    }
+  }
+  async function fork() {
+    setBusy(true);
+    setProblem(undefined);
+    try {
+      const r = await sessions.forkSession({ sessionId: id });
+      navigate(`/s/${r.sessionId}`);
+    } catch (err) {
+      setProblem(describe(err, "fork the app"));
+      setBusy(false);
+    }
+  }
+  return (
+    <div className="row wrap sharing" data-testid="sharing">
+      {session.owned ? (
+        <label className="row small">
+          Visibility{" "}
+          <select
+            data-testid="visibility"
+            value={vis}
+            disabled={busy}
+            onChange={(e) => void change(Number(e.target.value) as Visibility)}
+            title="Private: only you. Unlisted: any signed-in user with the link can read it. Public: also listed in the gallery."
+          >
+            <option value={Visibility.PRIVATE}>private</option>
+            <option value={Visibility.UNLISTED}>unlisted</option>
+            <option value={Visibility.PUBLIC}>public</option>
+          </select>
+          <span className="muted" data-testid="visibility-state" data-visibility={VISIBILITY_LABEL[vis]}>
+            {busy ? "saving…" : ""}
+          </span>
+        </label>
+      ) : (
+        <>
+          <span className="badge" data-testid="read-only">
+            read-only · {VISIBILITY_LABEL[session.visibility]} app of another user
+          </span>
+          <button type="button" className="btn primary" data-testid="fork" disabled={busy || session.version === 0} onClick={() => void fork()}>
+            {busy ? "Forking…" : "Fork"}
+          </button>
+        </>
+      )}
+      {problem && <ProblemBox problem={problem} />}
     </div>
   );
 }

@@ -1992,7 +1992,11 @@ type SessionState struct {
 	// Bytes of all versions recorded (each version's files, summed over
 	// versions): what the per-session stored-bytes quota counts. Sessions
 	// from before it count from 0.
-	VersionBytes  uint64 `protobuf:"varint,270,opt,name=version_bytes,json=versionBytes,proto3" json:"version_bytes,omitempty"`
+	VersionBytes uint64 `protobuf:"varint,270,opt,name=version_bytes,json=versionBytes,proto3" json:"version_bytes,omitempty"`
+	// Who may read the session (stich.v1.Visibility; unspecified is private).
+	Visibility v1.Visibility `protobuf:"varint,600,opt,name=visibility,proto3,enum=stich.v1.Visibility" json:"visibility,omitempty"`
+	// The app this one was forked from.
+	ForkedFrom    *v1.ForkOrigin `protobuf:"bytes,601,opt,name=forked_from,json=forkedFrom,proto3" json:"forked_from,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2300,6 +2304,20 @@ func (x *SessionState) GetVersionBytes() uint64 {
 	return 0
 }
 
+func (x *SessionState) GetVisibility() v1.Visibility {
+	if x != nil {
+		return x.Visibility
+	}
+	return v1.Visibility(0)
+}
+
+func (x *SessionState) GetForkedFrom() *v1.ForkOrigin {
+	if x != nil {
+		return x.ForkedFrom
+	}
+	return nil
+}
+
 // MessageKey remembers a chat message sent with an idempotency key, so that
 // a retry is recorded once.
 type MessageKey struct {
@@ -2463,8 +2481,12 @@ type AppEntry struct {
 	Region    string                 `protobuf:"bytes,9,opt,name=region,proto3" json:"region,omitempty"`
 	// Seq of the session's last event when this entry was reported: reports
 	// can arrive out of order, and an older one never overwrites a newer one.
-	Seq           uint64 `protobuf:"varint,10,opt,name=seq,proto3" json:"seq,omitempty"`
-	ProviderLabel string `protobuf:"bytes,11,opt,name=provider_label,json=providerLabel,proto3" json:"provider_label,omitempty"`
+	Seq           uint64        `protobuf:"varint,10,opt,name=seq,proto3" json:"seq,omitempty"`
+	ProviderLabel string        `protobuf:"bytes,11,opt,name=provider_label,json=providerLabel,proto3" json:"provider_label,omitempty"`
+	Visibility    v1.Visibility `protobuf:"varint,600,opt,name=visibility,proto3,enum=stich.v1.Visibility" json:"visibility,omitempty"`
+	// The session's owner (the gallery lists apps of many owners).
+	Owner         string         `protobuf:"bytes,601,opt,name=owner,proto3" json:"owner,omitempty"`
+	ForkedFrom    *v1.ForkOrigin `protobuf:"bytes,602,opt,name=forked_from,json=forkedFrom,proto3" json:"forked_from,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2576,10 +2598,35 @@ func (x *AppEntry) GetProviderLabel() string {
 	return ""
 }
 
+func (x *AppEntry) GetVisibility() v1.Visibility {
+	if x != nil {
+		return x.Visibility
+	}
+	return v1.Visibility(0)
+}
+
+func (x *AppEntry) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *AppEntry) GetForkedFrom() *v1.ForkOrigin {
+	if x != nil {
+		return x.ForkedFrom
+	}
+	return nil
+}
+
 // UpsertApp records (or updates) an app. Ignored for a deleted app.
 type UpsertApp struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Entry         *AppEntry              `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Entry *AppEntry              `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	// publish (the gallery only): list the entry even if it was removed
+	// before. Reports of sessions leave a removed entry removed, so a late
+	// report cannot re-list an app made private.
+	Publish       bool `protobuf:"varint,600,opt,name=publish,proto3" json:"publish,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2619,6 +2666,13 @@ func (x *UpsertApp) GetEntry() *AppEntry {
 		return x.Entry
 	}
 	return nil
+}
+
+func (x *UpsertApp) GetPublish() bool {
+	if x != nil {
+		return x.Publish
+	}
+	return false
 }
 
 type UpsertAppReply struct {
@@ -3267,6 +3321,208 @@ func (x *RateLimitState) GetHours() map[int64]uint32 {
 	return nil
 }
 
+// SetVisibility sets who may read a session (owner only). The reply is the
+// session's entry as its owner's apps index and the gallery list it.
+type SetVisibility struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Visibility v1.Visibility          `protobuf:"varint,1,opt,name=visibility,proto3,enum=stich.v1.Visibility" json:"visibility,omitempty"`
+	// caller is who asks; only the owner (or the node) may change it.
+	Caller        *Caller `protobuf:"bytes,230,opt,name=caller,proto3" json:"caller,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetVisibility) Reset() {
+	*x = SetVisibility{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetVisibility) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetVisibility) ProtoMessage() {}
+
+func (x *SetVisibility) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetVisibility.ProtoReflect.Descriptor instead.
+func (*SetVisibility) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *SetVisibility) GetVisibility() v1.Visibility {
+	if x != nil {
+		return x.Visibility
+	}
+	return v1.Visibility(0)
+}
+
+func (x *SetVisibility) GetCaller() *Caller {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
+}
+
+type SetVisibilityReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Entry *AppEntry              `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	// previous is the visibility before the change.
+	Previous      v1.Visibility `protobuf:"varint,2,opt,name=previous,proto3,enum=stich.v1.Visibility" json:"previous,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetVisibilityReply) Reset() {
+	*x = SetVisibilityReply{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetVisibilityReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetVisibilityReply) ProtoMessage() {}
+
+func (x *SetVisibilityReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetVisibilityReply.ProtoReflect.Descriptor instead.
+func (*SetVisibilityReply) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *SetVisibilityReply) GetEntry() *AppEntry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+func (x *SetVisibilityReply) GetPrevious() v1.Visibility {
+	if x != nil {
+		return x.Previous
+	}
+	return v1.Visibility(0)
+}
+
+// ForkSession creates a session (like CreateSession) holding the given
+// files as its first version, idle (completed), recording its origin.
+type ForkSession struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Owner         string                 `protobuf:"bytes,1,opt,name=owner,proto3" json:"owner,omitempty"`
+	Prompt        string                 `protobuf:"bytes,2,opt,name=prompt,proto3" json:"prompt,omitempty"`
+	Options       *v1.SessionOptions     `protobuf:"bytes,3,opt,name=options,proto3" json:"options,omitempty"`
+	Blueprint     *v1.Blueprint          `protobuf:"bytes,4,opt,name=blueprint,proto3" json:"blueprint,omitempty"`
+	Origin        *v1.ForkOrigin         `protobuf:"bytes,5,opt,name=origin,proto3" json:"origin,omitempty"`
+	Files         []*v1.File             `protobuf:"bytes,6,rep,name=files,proto3" json:"files,omitempty"`
+	Caller        *Caller                `protobuf:"bytes,230,opt,name=caller,proto3" json:"caller,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForkSession) Reset() {
+	*x = ForkSession{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForkSession) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForkSession) ProtoMessage() {}
+
+func (x *ForkSession) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForkSession.ProtoReflect.Descriptor instead.
+func (*ForkSession) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *ForkSession) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *ForkSession) GetPrompt() string {
+	if x != nil {
+		return x.Prompt
+	}
+	return ""
+}
+
+func (x *ForkSession) GetOptions() *v1.SessionOptions {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+func (x *ForkSession) GetBlueprint() *v1.Blueprint {
+	if x != nil {
+		return x.Blueprint
+	}
+	return nil
+}
+
+func (x *ForkSession) GetOrigin() *v1.ForkOrigin {
+	if x != nil {
+		return x.Origin
+	}
+	return nil
+}
+
+func (x *ForkSession) GetFiles() []*v1.File {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+func (x *ForkSession) GetCaller() *Caller {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
+}
+
 var File_stich_actors_v1_actors_proto protoreflect.FileDescriptor
 
 const file_stich_actors_v1_actors_proto_rawDesc = "" +
@@ -3378,7 +3634,7 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\n" +
 	"FilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc7\x0f\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb6\x10\n" +
 	"\fSessionState\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06prompt\x18\x02 \x01(\tR\x06prompt\x122\n" +
@@ -3427,7 +3683,12 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\n" +
 	"work_notes\x18% \x03(\tR\tworkNotes\x12\x1a\n" +
 	"\brefining\x18& \x01(\bR\brefining\x12$\n" +
-	"\rversion_bytes\x18\x8e\x02 \x01(\x04R\fversionBytes\x1aL\n" +
+	"\rversion_bytes\x18\x8e\x02 \x01(\x04R\fversionBytes\x125\n" +
+	"\n" +
+	"visibility\x18\xd8\x04 \x01(\x0e2\x14.stich.v1.VisibilityR\n" +
+	"visibility\x126\n" +
+	"\vforked_from\x18\xd9\x04 \x01(\v2\x14.stich.v1.ForkOriginR\n" +
+	"forkedFrom\x1aL\n" +
 	"\n" +
 	"FilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12(\n" +
@@ -3449,7 +3710,7 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\x03seq\x18\x03 \x01(\x04R\x03seq\"A\n" +
 	"\rDeleteSession\x120\n" +
 	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"\x14\n" +
-	"\x12DeleteSessionReply\"\xa0\x03\n" +
+	"\x12DeleteSessionReply\"\xa6\x04\n" +
 	"\bAppEntry\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x14\n" +
@@ -3465,9 +3726,16 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\x06region\x18\t \x01(\tR\x06region\x12\x10\n" +
 	"\x03seq\x18\n" +
 	" \x01(\x04R\x03seq\x12%\n" +
-	"\x0eprovider_label\x18\v \x01(\tR\rproviderLabel\"<\n" +
+	"\x0eprovider_label\x18\v \x01(\tR\rproviderLabel\x125\n" +
+	"\n" +
+	"visibility\x18\xd8\x04 \x01(\x0e2\x14.stich.v1.VisibilityR\n" +
+	"visibility\x12\x15\n" +
+	"\x05owner\x18\xd9\x04 \x01(\tR\x05owner\x126\n" +
+	"\vforked_from\x18\xda\x04 \x01(\v2\x14.stich.v1.ForkOriginR\n" +
+	"forkedFrom\"W\n" +
 	"\tUpsertApp\x12/\n" +
-	"\x05entry\x18\x01 \x01(\v2\x19.stich.actors.v1.AppEntryR\x05entry\"\x10\n" +
+	"\x05entry\x18\x01 \x01(\v2\x19.stich.actors.v1.AppEntryR\x05entry\x12\x19\n" +
+	"\apublish\x18\xd8\x04 \x01(\bR\apublish\"\x10\n" +
 	"\x0eUpsertAppReply\"'\n" +
 	"\x06GetApp\x12\x1d\n" +
 	"\n" +
@@ -3518,7 +3786,23 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\n" +
 	"HoursEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\x03R\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\rR\x05value:\x028\x01*\xba\x02\n" +
+	"\x05value\x18\x02 \x01(\rR\x05value:\x028\x01\"w\n" +
+	"\rSetVisibility\x124\n" +
+	"\n" +
+	"visibility\x18\x01 \x01(\x0e2\x14.stich.v1.VisibilityR\n" +
+	"visibility\x120\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"w\n" +
+	"\x12SetVisibilityReply\x12/\n" +
+	"\x05entry\x18\x01 \x01(\v2\x19.stich.actors.v1.AppEntryR\x05entry\x120\n" +
+	"\bprevious\x18\x02 \x01(\x0e2\x14.stich.v1.VisibilityR\bprevious\"\xa8\x02\n" +
+	"\vForkSession\x12\x14\n" +
+	"\x05owner\x18\x01 \x01(\tR\x05owner\x12\x16\n" +
+	"\x06prompt\x18\x02 \x01(\tR\x06prompt\x122\n" +
+	"\aoptions\x18\x03 \x01(\v2\x18.stich.v1.SessionOptionsR\aoptions\x121\n" +
+	"\tblueprint\x18\x04 \x01(\v2\x13.stich.v1.BlueprintR\tblueprint\x12,\n" +
+	"\x06origin\x18\x05 \x01(\v2\x14.stich.v1.ForkOriginR\x06origin\x12$\n" +
+	"\x05files\x18\x06 \x03(\v2\x0e.stich.v1.FileR\x05files\x120\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller*\xba\x02\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ERROR_CODE_NOT_FOUND\x10\x01\x12\x1f\n" +
@@ -3549,7 +3833,7 @@ func file_stich_actors_v1_actors_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_actors_v1_actors_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_stich_actors_v1_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
+var file_stich_actors_v1_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
 var file_stich_actors_v1_actors_proto_goTypes = []any{
 	(ErrorCode)(0),                // 0: stich.actors.v1.ErrorCode
 	(TitleSource)(0),              // 1: stich.actors.v1.TitleSource
@@ -3605,95 +3889,113 @@ var file_stich_actors_v1_actors_proto_goTypes = []any{
 	(*RateLimitCheck)(nil),        // 51: stich.actors.v1.RateLimitCheck
 	(*RateLimitReply)(nil),        // 52: stich.actors.v1.RateLimitReply
 	(*RateLimitState)(nil),        // 53: stich.actors.v1.RateLimitState
-	nil,                           // 54: stich.actors.v1.VersionRecord.FilesEntry
-	nil,                           // 55: stich.actors.v1.SessionState.FilesEntry
-	nil,                           // 56: stich.actors.v1.SessionState.UserEditsEntry
-	nil,                           // 57: stich.actors.v1.SessionState.WorkBaseEntry
-	nil,                           // 58: stich.actors.v1.SessionState.WorkLinesEntry
-	nil,                           // 59: stich.actors.v1.RateLimitState.SlotsEntry
-	nil,                           // 60: stich.actors.v1.RateLimitState.HoursEntry
-	(*timestamppb.Timestamp)(nil), // 61: google.protobuf.Timestamp
-	(*v1.SessionOptions)(nil),     // 62: stich.v1.SessionOptions
-	(v1.Phase)(0),                 // 63: stich.v1.Phase
-	(*v1.SessionEvent)(nil),       // 64: stich.v1.SessionEvent
-	(*v1.Session)(nil),            // 65: stich.v1.Session
-	(*v1.File)(nil),               // 66: stich.v1.File
-	(*v1.Version)(nil),            // 67: stich.v1.Version
-	(*v1.FileInfo)(nil),           // 68: stich.v1.FileInfo
-	(*v1.FileDiff)(nil),           // 69: stich.v1.FileDiff
-	(*v1.Blueprint)(nil),          // 70: stich.v1.Blueprint
-	(*v1.PhasePlan)(nil),          // 71: stich.v1.PhasePlan
-	(*v1.Diagnostic)(nil),         // 72: stich.v1.Diagnostic
-	(*v1.ModelUsage)(nil),         // 73: stich.v1.ModelUsage
-	(*v1.ChatMessage)(nil),        // 74: stich.v1.ChatMessage
-	(*v1.LineCount)(nil),          // 75: stich.v1.LineCount
+	(*SetVisibility)(nil),         // 54: stich.actors.v1.SetVisibility
+	(*SetVisibilityReply)(nil),    // 55: stich.actors.v1.SetVisibilityReply
+	(*ForkSession)(nil),           // 56: stich.actors.v1.ForkSession
+	nil,                           // 57: stich.actors.v1.VersionRecord.FilesEntry
+	nil,                           // 58: stich.actors.v1.SessionState.FilesEntry
+	nil,                           // 59: stich.actors.v1.SessionState.UserEditsEntry
+	nil,                           // 60: stich.actors.v1.SessionState.WorkBaseEntry
+	nil,                           // 61: stich.actors.v1.SessionState.WorkLinesEntry
+	nil,                           // 62: stich.actors.v1.RateLimitState.SlotsEntry
+	nil,                           // 63: stich.actors.v1.RateLimitState.HoursEntry
+	(*timestamppb.Timestamp)(nil), // 64: google.protobuf.Timestamp
+	(*v1.SessionOptions)(nil),     // 65: stich.v1.SessionOptions
+	(v1.Phase)(0),                 // 66: stich.v1.Phase
+	(*v1.SessionEvent)(nil),       // 67: stich.v1.SessionEvent
+	(*v1.Session)(nil),            // 68: stich.v1.Session
+	(*v1.File)(nil),               // 69: stich.v1.File
+	(*v1.Version)(nil),            // 70: stich.v1.Version
+	(*v1.FileInfo)(nil),           // 71: stich.v1.FileInfo
+	(*v1.FileDiff)(nil),           // 72: stich.v1.FileDiff
+	(*v1.Blueprint)(nil),          // 73: stich.v1.Blueprint
+	(*v1.PhasePlan)(nil),          // 74: stich.v1.PhasePlan
+	(*v1.Diagnostic)(nil),         // 75: stich.v1.Diagnostic
+	(*v1.ModelUsage)(nil),         // 76: stich.v1.ModelUsage
+	(*v1.ChatMessage)(nil),        // 77: stich.v1.ChatMessage
+	(v1.Visibility)(0),            // 78: stich.v1.Visibility
+	(*v1.ForkOrigin)(nil),         // 79: stich.v1.ForkOrigin
+	(*v1.LineCount)(nil),          // 80: stich.v1.LineCount
 }
 var file_stich_actors_v1_actors_proto_depIdxs = []int32{
 	0,  // 0: stich.actors.v1.GrainError.code:type_name -> stich.actors.v1.ErrorCode
-	61, // 1: stich.actors.v1.AlarmFired.due:type_name -> google.protobuf.Timestamp
-	62, // 2: stich.actors.v1.CreateSession.options:type_name -> stich.v1.SessionOptions
+	64, // 1: stich.actors.v1.AlarmFired.due:type_name -> google.protobuf.Timestamp
+	65, // 2: stich.actors.v1.CreateSession.options:type_name -> stich.v1.SessionOptions
 	5,  // 3: stich.actors.v1.CreateSession.caller:type_name -> stich.actors.v1.Caller
 	5,  // 4: stich.actors.v1.Subscribe.caller:type_name -> stich.actors.v1.Caller
-	63, // 5: stich.actors.v1.SubscribeReply.phase:type_name -> stich.v1.Phase
+	66, // 5: stich.actors.v1.SubscribeReply.phase:type_name -> stich.v1.Phase
 	5,  // 6: stich.actors.v1.Unsubscribe.caller:type_name -> stich.actors.v1.Caller
-	64, // 7: stich.actors.v1.EventNotice.event:type_name -> stich.v1.SessionEvent
+	67, // 7: stich.actors.v1.EventNotice.event:type_name -> stich.v1.SessionEvent
 	5,  // 8: stich.actors.v1.ReadLog.caller:type_name -> stich.actors.v1.Caller
-	64, // 9: stich.actors.v1.ReadLogReply.events:type_name -> stich.v1.SessionEvent
+	67, // 9: stich.actors.v1.ReadLogReply.events:type_name -> stich.v1.SessionEvent
 	5,  // 10: stich.actors.v1.PostMessage.caller:type_name -> stich.actors.v1.Caller
 	5,  // 11: stich.actors.v1.StopSession.caller:type_name -> stich.actors.v1.Caller
 	5,  // 12: stich.actors.v1.ResumeSession.caller:type_name -> stich.actors.v1.Caller
-	63, // 13: stich.actors.v1.PhaseReply.phase:type_name -> stich.v1.Phase
+	66, // 13: stich.actors.v1.PhaseReply.phase:type_name -> stich.v1.Phase
 	5,  // 14: stich.actors.v1.GetSnapshot.caller:type_name -> stich.actors.v1.Caller
-	65, // 15: stich.actors.v1.SnapshotReply.session:type_name -> stich.v1.Session
+	68, // 15: stich.actors.v1.SnapshotReply.session:type_name -> stich.v1.Session
 	5,  // 16: stich.actors.v1.ReadFile.caller:type_name -> stich.actors.v1.Caller
-	66, // 17: stich.actors.v1.ReadFileReply.file:type_name -> stich.v1.File
+	69, // 17: stich.actors.v1.ReadFileReply.file:type_name -> stich.v1.File
 	5,  // 18: stich.actors.v1.SaveFile.caller:type_name -> stich.actors.v1.Caller
-	67, // 19: stich.actors.v1.SaveFileReply.version:type_name -> stich.v1.Version
+	70, // 19: stich.actors.v1.SaveFileReply.version:type_name -> stich.v1.Version
 	5,  // 20: stich.actors.v1.ListFiles.caller:type_name -> stich.actors.v1.Caller
-	68, // 21: stich.actors.v1.ListFilesReply.files:type_name -> stich.v1.FileInfo
+	71, // 21: stich.actors.v1.ListFilesReply.files:type_name -> stich.v1.FileInfo
 	5,  // 22: stich.actors.v1.ListVersions.caller:type_name -> stich.actors.v1.Caller
-	67, // 23: stich.actors.v1.ListVersionsReply.versions:type_name -> stich.v1.Version
+	70, // 23: stich.actors.v1.ListVersionsReply.versions:type_name -> stich.v1.Version
 	5,  // 24: stich.actors.v1.DiffVersions.caller:type_name -> stich.actors.v1.Caller
-	69, // 25: stich.actors.v1.DiffVersionsReply.files:type_name -> stich.v1.FileDiff
+	72, // 25: stich.actors.v1.DiffVersionsReply.files:type_name -> stich.v1.FileDiff
 	5,  // 26: stich.actors.v1.RollbackSession.caller:type_name -> stich.actors.v1.Caller
-	67, // 27: stich.actors.v1.RollbackReply.version:type_name -> stich.v1.Version
-	61, // 28: stich.actors.v1.VersionRecord.created_at:type_name -> google.protobuf.Timestamp
-	54, // 29: stich.actors.v1.VersionRecord.files:type_name -> stich.actors.v1.VersionRecord.FilesEntry
-	62, // 30: stich.actors.v1.SessionState.options:type_name -> stich.v1.SessionOptions
-	63, // 31: stich.actors.v1.SessionState.phase:type_name -> stich.v1.Phase
-	63, // 32: stich.actors.v1.SessionState.resume_phase:type_name -> stich.v1.Phase
-	70, // 33: stich.actors.v1.SessionState.blueprint:type_name -> stich.v1.Blueprint
-	55, // 34: stich.actors.v1.SessionState.files:type_name -> stich.actors.v1.SessionState.FilesEntry
-	61, // 35: stich.actors.v1.SessionState.created_at:type_name -> google.protobuf.Timestamp
-	61, // 36: stich.actors.v1.SessionState.updated_at:type_name -> google.protobuf.Timestamp
-	61, // 37: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
-	71, // 38: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
-	72, // 39: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
-	73, // 40: stich.actors.v1.SessionState.usage:type_name -> stich.v1.ModelUsage
-	74, // 41: stich.actors.v1.SessionState.conversation:type_name -> stich.v1.ChatMessage
+	70, // 27: stich.actors.v1.RollbackReply.version:type_name -> stich.v1.Version
+	64, // 28: stich.actors.v1.VersionRecord.created_at:type_name -> google.protobuf.Timestamp
+	57, // 29: stich.actors.v1.VersionRecord.files:type_name -> stich.actors.v1.VersionRecord.FilesEntry
+	65, // 30: stich.actors.v1.SessionState.options:type_name -> stich.v1.SessionOptions
+	66, // 31: stich.actors.v1.SessionState.phase:type_name -> stich.v1.Phase
+	66, // 32: stich.actors.v1.SessionState.resume_phase:type_name -> stich.v1.Phase
+	73, // 33: stich.actors.v1.SessionState.blueprint:type_name -> stich.v1.Blueprint
+	58, // 34: stich.actors.v1.SessionState.files:type_name -> stich.actors.v1.SessionState.FilesEntry
+	64, // 35: stich.actors.v1.SessionState.created_at:type_name -> google.protobuf.Timestamp
+	64, // 36: stich.actors.v1.SessionState.updated_at:type_name -> google.protobuf.Timestamp
+	64, // 37: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
+	74, // 38: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
+	75, // 39: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
+	76, // 40: stich.actors.v1.SessionState.usage:type_name -> stich.v1.ModelUsage
+	77, // 41: stich.actors.v1.SessionState.conversation:type_name -> stich.v1.ChatMessage
 	37, // 42: stich.actors.v1.SessionState.message_keys:type_name -> stich.actors.v1.MessageKey
-	56, // 43: stich.actors.v1.SessionState.user_edits:type_name -> stich.actors.v1.SessionState.UserEditsEntry
-	57, // 44: stich.actors.v1.SessionState.work_base:type_name -> stich.actors.v1.SessionState.WorkBaseEntry
-	58, // 45: stich.actors.v1.SessionState.work_lines:type_name -> stich.actors.v1.SessionState.WorkLinesEntry
-	5,  // 46: stich.actors.v1.DeleteSession.caller:type_name -> stich.actors.v1.Caller
-	1,  // 47: stich.actors.v1.AppEntry.title_source:type_name -> stich.actors.v1.TitleSource
-	63, // 48: stich.actors.v1.AppEntry.phase:type_name -> stich.v1.Phase
-	61, // 49: stich.actors.v1.AppEntry.created_at:type_name -> google.protobuf.Timestamp
-	61, // 50: stich.actors.v1.AppEntry.updated_at:type_name -> google.protobuf.Timestamp
-	40, // 51: stich.actors.v1.UpsertApp.entry:type_name -> stich.actors.v1.AppEntry
-	40, // 52: stich.actors.v1.AppReply.entry:type_name -> stich.actors.v1.AppEntry
-	61, // 53: stich.actors.v1.ListApps.after_updated_at:type_name -> google.protobuf.Timestamp
-	40, // 54: stich.actors.v1.ListAppsReply.entries:type_name -> stich.actors.v1.AppEntry
-	50, // 55: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
-	59, // 56: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
-	60, // 57: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
-	68, // 58: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
-	75, // 59: stich.actors.v1.SessionState.WorkLinesEntry.value:type_name -> stich.v1.LineCount
-	60, // [60:60] is the sub-list for method output_type
-	60, // [60:60] is the sub-list for method input_type
-	60, // [60:60] is the sub-list for extension type_name
-	60, // [60:60] is the sub-list for extension extendee
-	0,  // [0:60] is the sub-list for field type_name
+	59, // 43: stich.actors.v1.SessionState.user_edits:type_name -> stich.actors.v1.SessionState.UserEditsEntry
+	60, // 44: stich.actors.v1.SessionState.work_base:type_name -> stich.actors.v1.SessionState.WorkBaseEntry
+	61, // 45: stich.actors.v1.SessionState.work_lines:type_name -> stich.actors.v1.SessionState.WorkLinesEntry
+	78, // 46: stich.actors.v1.SessionState.visibility:type_name -> stich.v1.Visibility
+	79, // 47: stich.actors.v1.SessionState.forked_from:type_name -> stich.v1.ForkOrigin
+	5,  // 48: stich.actors.v1.DeleteSession.caller:type_name -> stich.actors.v1.Caller
+	1,  // 49: stich.actors.v1.AppEntry.title_source:type_name -> stich.actors.v1.TitleSource
+	66, // 50: stich.actors.v1.AppEntry.phase:type_name -> stich.v1.Phase
+	64, // 51: stich.actors.v1.AppEntry.created_at:type_name -> google.protobuf.Timestamp
+	64, // 52: stich.actors.v1.AppEntry.updated_at:type_name -> google.protobuf.Timestamp
+	78, // 53: stich.actors.v1.AppEntry.visibility:type_name -> stich.v1.Visibility
+	79, // 54: stich.actors.v1.AppEntry.forked_from:type_name -> stich.v1.ForkOrigin
+	40, // 55: stich.actors.v1.UpsertApp.entry:type_name -> stich.actors.v1.AppEntry
+	40, // 56: stich.actors.v1.AppReply.entry:type_name -> stich.actors.v1.AppEntry
+	64, // 57: stich.actors.v1.ListApps.after_updated_at:type_name -> google.protobuf.Timestamp
+	40, // 58: stich.actors.v1.ListAppsReply.entries:type_name -> stich.actors.v1.AppEntry
+	50, // 59: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
+	62, // 60: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
+	63, // 61: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
+	78, // 62: stich.actors.v1.SetVisibility.visibility:type_name -> stich.v1.Visibility
+	5,  // 63: stich.actors.v1.SetVisibility.caller:type_name -> stich.actors.v1.Caller
+	40, // 64: stich.actors.v1.SetVisibilityReply.entry:type_name -> stich.actors.v1.AppEntry
+	78, // 65: stich.actors.v1.SetVisibilityReply.previous:type_name -> stich.v1.Visibility
+	65, // 66: stich.actors.v1.ForkSession.options:type_name -> stich.v1.SessionOptions
+	73, // 67: stich.actors.v1.ForkSession.blueprint:type_name -> stich.v1.Blueprint
+	79, // 68: stich.actors.v1.ForkSession.origin:type_name -> stich.v1.ForkOrigin
+	69, // 69: stich.actors.v1.ForkSession.files:type_name -> stich.v1.File
+	5,  // 70: stich.actors.v1.ForkSession.caller:type_name -> stich.actors.v1.Caller
+	71, // 71: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
+	80, // 72: stich.actors.v1.SessionState.WorkLinesEntry.value:type_name -> stich.v1.LineCount
+	73, // [73:73] is the sub-list for method output_type
+	73, // [73:73] is the sub-list for method input_type
+	73, // [73:73] is the sub-list for extension type_name
+	73, // [73:73] is the sub-list for extension extendee
+	0,  // [0:73] is the sub-list for field type_name
 }
 
 func init() { file_stich_actors_v1_actors_proto_init() }
@@ -3707,7 +4009,7 @@ func file_stich_actors_v1_actors_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_actors_v1_actors_proto_rawDesc), len(file_stich_actors_v1_actors_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   59,
+			NumMessages:   62,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -74,6 +74,15 @@ const (
 	// SessionServiceDeleteSessionProcedure is the fully-qualified name of the SessionService's
 	// DeleteSession RPC.
 	SessionServiceDeleteSessionProcedure = "/stich.v1.SessionService/DeleteSession"
+	// SessionServiceSetVisibilityProcedure is the fully-qualified name of the SessionService's
+	// SetVisibility RPC.
+	SessionServiceSetVisibilityProcedure = "/stich.v1.SessionService/SetVisibility"
+	// SessionServiceListGalleryProcedure is the fully-qualified name of the SessionService's
+	// ListGallery RPC.
+	SessionServiceListGalleryProcedure = "/stich.v1.SessionService/ListGallery"
+	// SessionServiceForkSessionProcedure is the fully-qualified name of the SessionService's
+	// ForkSession RPC.
+	SessionServiceForkSessionProcedure = "/stich.v1.SessionService/ForkSession"
 )
 
 // SessionServiceClient is a client for the stich.v1.SessionService service.
@@ -120,6 +129,17 @@ type SessionServiceClient interface {
 	// DeleteSession stops the session and deletes it for good: its files,
 	// versions and event log. Its id then answers NotFound.
 	DeleteSession(context.Context, *connect.Request[v1.DeleteSessionRequest]) (*connect.Response[v1.DeleteSessionResponse], error)
+	// SetVisibility makes the caller's app private, unlisted (readable by
+	// any signed-in user with its id) or public (also listed in the
+	// gallery). Owner only; audited.
+	SetVisibility(context.Context, *connect.Request[v1.SetVisibilityRequest]) (*connect.Response[v1.SetVisibilityResponse], error)
+	// ListGallery lists the public apps of every owner, most recently
+	// updated first.
+	ListGallery(context.Context, *connect.Request[v1.ListGalleryRequest]) (*connect.Response[v1.ListGalleryResponse], error)
+	// ForkSession copies the files of one version of an app the caller may
+	// read (their own, unlisted or public) into a new private app of the
+	// caller's, which records where it came from.
+	ForkSession(context.Context, *connect.Request[v1.ForkSessionRequest]) (*connect.Response[v1.ForkSessionResponse], error)
 }
 
 // NewSessionServiceClient constructs a client for the stich.v1.SessionService service. By default,
@@ -230,6 +250,25 @@ func NewSessionServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(sessionServiceMethods.ByName("DeleteSession")),
 			connect.WithClientOptions(opts...),
 		),
+		setVisibility: connect.NewClient[v1.SetVisibilityRequest, v1.SetVisibilityResponse](
+			httpClient,
+			baseURL+SessionServiceSetVisibilityProcedure,
+			connect.WithSchema(sessionServiceMethods.ByName("SetVisibility")),
+			connect.WithClientOptions(opts...),
+		),
+		listGallery: connect.NewClient[v1.ListGalleryRequest, v1.ListGalleryResponse](
+			httpClient,
+			baseURL+SessionServiceListGalleryProcedure,
+			connect.WithSchema(sessionServiceMethods.ByName("ListGallery")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		forkSession: connect.NewClient[v1.ForkSessionRequest, v1.ForkSessionResponse](
+			httpClient,
+			baseURL+SessionServiceForkSessionProcedure,
+			connect.WithSchema(sessionServiceMethods.ByName("ForkSession")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -250,6 +289,9 @@ type sessionServiceClient struct {
 	listSessions  *connect.Client[v1.ListSessionsRequest, v1.ListSessionsResponse]
 	renameSession *connect.Client[v1.RenameSessionRequest, v1.RenameSessionResponse]
 	deleteSession *connect.Client[v1.DeleteSessionRequest, v1.DeleteSessionResponse]
+	setVisibility *connect.Client[v1.SetVisibilityRequest, v1.SetVisibilityResponse]
+	listGallery   *connect.Client[v1.ListGalleryRequest, v1.ListGalleryResponse]
+	forkSession   *connect.Client[v1.ForkSessionRequest, v1.ForkSessionResponse]
 }
 
 // CreateSession calls stich.v1.SessionService.CreateSession.
@@ -327,6 +369,21 @@ func (c *sessionServiceClient) DeleteSession(ctx context.Context, req *connect.R
 	return c.deleteSession.CallUnary(ctx, req)
 }
 
+// SetVisibility calls stich.v1.SessionService.SetVisibility.
+func (c *sessionServiceClient) SetVisibility(ctx context.Context, req *connect.Request[v1.SetVisibilityRequest]) (*connect.Response[v1.SetVisibilityResponse], error) {
+	return c.setVisibility.CallUnary(ctx, req)
+}
+
+// ListGallery calls stich.v1.SessionService.ListGallery.
+func (c *sessionServiceClient) ListGallery(ctx context.Context, req *connect.Request[v1.ListGalleryRequest]) (*connect.Response[v1.ListGalleryResponse], error) {
+	return c.listGallery.CallUnary(ctx, req)
+}
+
+// ForkSession calls stich.v1.SessionService.ForkSession.
+func (c *sessionServiceClient) ForkSession(ctx context.Context, req *connect.Request[v1.ForkSessionRequest]) (*connect.Response[v1.ForkSessionResponse], error) {
+	return c.forkSession.CallUnary(ctx, req)
+}
+
 // SessionServiceHandler is an implementation of the stich.v1.SessionService service.
 type SessionServiceHandler interface {
 	// CreateSession starts generating an app from a prompt and returns the new
@@ -371,6 +428,17 @@ type SessionServiceHandler interface {
 	// DeleteSession stops the session and deletes it for good: its files,
 	// versions and event log. Its id then answers NotFound.
 	DeleteSession(context.Context, *connect.Request[v1.DeleteSessionRequest]) (*connect.Response[v1.DeleteSessionResponse], error)
+	// SetVisibility makes the caller's app private, unlisted (readable by
+	// any signed-in user with its id) or public (also listed in the
+	// gallery). Owner only; audited.
+	SetVisibility(context.Context, *connect.Request[v1.SetVisibilityRequest]) (*connect.Response[v1.SetVisibilityResponse], error)
+	// ListGallery lists the public apps of every owner, most recently
+	// updated first.
+	ListGallery(context.Context, *connect.Request[v1.ListGalleryRequest]) (*connect.Response[v1.ListGalleryResponse], error)
+	// ForkSession copies the files of one version of an app the caller may
+	// read (their own, unlisted or public) into a new private app of the
+	// caller's, which records where it came from.
+	ForkSession(context.Context, *connect.Request[v1.ForkSessionRequest]) (*connect.Response[v1.ForkSessionResponse], error)
 }
 
 // NewSessionServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -477,6 +545,25 @@ func NewSessionServiceHandler(svc SessionServiceHandler, opts ...connect.Handler
 		connect.WithSchema(sessionServiceMethods.ByName("DeleteSession")),
 		connect.WithHandlerOptions(opts...),
 	)
+	sessionServiceSetVisibilityHandler := connect.NewUnaryHandler(
+		SessionServiceSetVisibilityProcedure,
+		svc.SetVisibility,
+		connect.WithSchema(sessionServiceMethods.ByName("SetVisibility")),
+		connect.WithHandlerOptions(opts...),
+	)
+	sessionServiceListGalleryHandler := connect.NewUnaryHandler(
+		SessionServiceListGalleryProcedure,
+		svc.ListGallery,
+		connect.WithSchema(sessionServiceMethods.ByName("ListGallery")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	sessionServiceForkSessionHandler := connect.NewUnaryHandler(
+		SessionServiceForkSessionProcedure,
+		svc.ForkSession,
+		connect.WithSchema(sessionServiceMethods.ByName("ForkSession")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/stich.v1.SessionService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case SessionServiceCreateSessionProcedure:
@@ -509,6 +596,12 @@ func NewSessionServiceHandler(svc SessionServiceHandler, opts ...connect.Handler
 			sessionServiceRenameSessionHandler.ServeHTTP(w, r)
 		case SessionServiceDeleteSessionProcedure:
 			sessionServiceDeleteSessionHandler.ServeHTTP(w, r)
+		case SessionServiceSetVisibilityProcedure:
+			sessionServiceSetVisibilityHandler.ServeHTTP(w, r)
+		case SessionServiceListGalleryProcedure:
+			sessionServiceListGalleryHandler.ServeHTTP(w, r)
+		case SessionServiceForkSessionProcedure:
+			sessionServiceForkSessionHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -576,4 +669,16 @@ func (UnimplementedSessionServiceHandler) RenameSession(context.Context, *connec
 
 func (UnimplementedSessionServiceHandler) DeleteSession(context.Context, *connect.Request[v1.DeleteSessionRequest]) (*connect.Response[v1.DeleteSessionResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.SessionService.DeleteSession is not implemented"))
+}
+
+func (UnimplementedSessionServiceHandler) SetVisibility(context.Context, *connect.Request[v1.SetVisibilityRequest]) (*connect.Response[v1.SetVisibilityResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.SessionService.SetVisibility is not implemented"))
+}
+
+func (UnimplementedSessionServiceHandler) ListGallery(context.Context, *connect.Request[v1.ListGalleryRequest]) (*connect.Response[v1.ListGalleryResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.SessionService.ListGallery is not implemented"))
+}
+
+func (UnimplementedSessionServiceHandler) ForkSession(context.Context, *connect.Request[v1.ForkSessionRequest]) (*connect.Response[v1.ForkSessionResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.SessionService.ForkSession is not implemented"))
 }

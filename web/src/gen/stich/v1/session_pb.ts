@@ -16,7 +16,175 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stich/v1/session.proto.
  */
 export const file_stich_v1_session: GenFile = /*@__PURE__*/
-  fileDesc("ChZzdGljaC92MS9zZXNzaW9uLnByb3RvEghzdGljaC52MSJ7Cg5TZXNzaW9uT3B0aW9ucxIpCghwcm92aWRlchgBIAEoCUIXukgUchIYQDIOXlthLXowLTkuXy1dKiQSFwoFbW9kZWwYAiABKAlCCLpIBXIDGIABEiUKBnJlZ2lvbhgDIAEoCUIVukgSchAYQDIMXlthLXowLTktXSokImIKFENyZWF0ZVNlc3Npb25SZXF1ZXN0Eh8KBnByb21wdBgBIAEoCUIPukgMcgoQARiAgAEyAlxTEikKB29wdGlvbnMYAiABKAsyGC5zdGljaC52MS5TZXNzaW9uT3B0aW9ucyJDChVDcmVhdGVTZXNzaW9uUmVzcG9uc2USEgoKc2Vzc2lvbl9pZBgBIAEoCRIWCg5wcm92aWRlcl9sYWJlbBgCIAEoCSJ5CgxXYXRjaFJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBIRCglhZnRlcl9zZXEYAiABKAQSEgoKdW50aWxfaWRsZRgDIAEoCCKtAQoSU2VuZE1lc3NhZ2VSZXF1ZXN0EkIKCnNlc3Npb25faWQYASABKAlCLrpIK3IpMidecy1bYS16MC05XXs4LDQwfShbLl1bYS16MC05LV17MSwzMn0pPyQSHQoEdGV4dBgCIAEoCUIPukgMcgoQARiAgAEyAlxTEjQKD2lkZW1wb3RlbmN5X2tleRgDIAEoCUIbukgYchYYQDISXltBLVphLXowLTkuXzotXSokIiIKE1NlbmRNZXNzYWdlUmVzcG9uc2USCwoDc2VxGAEgASgEIlEKC1N0b3BSZXF1ZXN0EkIKCnNlc3Npb25faWQYASABKAlCLrpIK3IpMidecy1bYS16MC05XXs4LDQwfShbLl1bYS16MC05LV17MSwzMn0pPyQiLgoMU3RvcFJlc3BvbnNlEh4KBXBoYXNlGAEgASgOMg8uc3RpY2gudjEuUGhhc2UiUwoNUmVzdW1lUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kIjAKDlJlc3VtZVJlc3BvbnNlEh4KBXBoYXNlGAEgASgOMg8uc3RpY2gudjEuUGhhc2UiVwoRR2V0U2Vzc2lvblJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JCI4ChJHZXRTZXNzaW9uUmVzcG9uc2USIgoHc2Vzc2lvbhgBIAEoCzIRLnN0aWNoLnYxLlNlc3Npb24ifwoOR2V0RmlsZVJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBIYCgRwYXRoGAIgASgJQgq6SAdyBRABGIAEEg8KB3ZlcnNpb24YAyABKA0iLwoPR2V0RmlsZVJlc3BvbnNlEhwKBGZpbGUYASABKAsyDi5zdGljaC52MS5GaWxlIlYKEExpc3RGaWxlc1JlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JCI2ChFMaXN0RmlsZXNSZXNwb25zZRIhCgVmaWxlcxgBIAMoCzISLnN0aWNoLnYxLkZpbGVJbmZvIlkKE0xpc3RWZXJzaW9uc1JlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JCI7ChRMaXN0VmVyc2lvbnNSZXNwb25zZRIjCgh2ZXJzaW9ucxgBIAMoCzIRLnN0aWNoLnYxLlZlcnNpb24ihQEKE0RpZmZWZXJzaW9uc1JlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBIVCgRmcm9tGAIgASgNQge6SAQqAigBEhMKAnRvGAMgASgNQge6SAQqAigBIjkKFERpZmZWZXJzaW9uc1Jlc3BvbnNlEiEKBWZpbGVzGAEgAygLMhIuc3RpY2gudjEuRmlsZURpZmYiTAoIRmlsZURpZmYSDAoEcGF0aBgBIAEoCRIOCgZjaGFuZ2UYAiABKAkSDwoHdW5pZmllZBgDIAEoCRIRCgl0cnVuY2F0ZWQYBCABKAgibwoPUm9sbGJhY2tSZXF1ZXN0EkIKCnNlc3Npb25faWQYASABKAlCLrpIK3IpMidecy1bYS16MC05XXs4LDQwfShbLl1bYS16MC05LV17MSwzMn0pPyQSGAoHdmVyc2lvbhgCIAEoDUIHukgEKgIoASI2ChBSb2xsYmFja1Jlc3BvbnNlEiIKB3ZlcnNpb24YASABKAsyES5zdGljaC52MS5WZXJzaW9uIroBCg9TYXZlRmlsZVJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBIYCgRwYXRoGAIgASgJQgq6SAdyBRABGIAEEhoKB2NvbnRlbnQYAyABKAlCCbpIBnIEKICAIBItCgtiYXNlX3NoYTI1NhgEIAEoCUIYukgVchMyEV4oWzAtOWEtZl17NjR9KT8kIjYKEFNhdmVGaWxlUmVzcG9uc2USIgoHdmVyc2lvbhgBIAEoCzIRLnN0aWNoLnYxLlZlcnNpb24iUAoTTGlzdFNlc3Npb25zUmVxdWVzdBIbCglwYWdlX3NpemUYASABKA1CCLpIBSoDGMgBEhwKCnBhZ2VfdG9rZW4YAiABKAlCCLpIBXIDGIACImIKFExpc3RTZXNzaW9uc1Jlc3BvbnNlEiIKBGFwcHMYASADKAsyFC5zdGljaC52MS5BcHBTdW1tYXJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRINCgV0b3RhbBgDIAEoDSL4AQoKQXBwU3VtbWFyeRISCgpzZXNzaW9uX2lkGAEgASgJEg0KBXRpdGxlGAIgASgJEg4KBnByb21wdBgDIAEoCRIeCgVwaGFzZRgEIAEoDjIPLnN0aWNoLnYxLlBoYXNlEg8KB3ZlcnNpb24YBSABKA0SLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVnaW9uGAggASgJEhYKDnByb3ZpZGVyX2xhYmVsGAkgASgJIngKFFJlbmFtZVNlc3Npb25SZXF1ZXN0EkIKCnNlc3Npb25faWQYASABKAlCLrpIK3IpMidecy1bYS16MC05XXs4LDQwfShbLl1bYS16MC05LV17MSwzMn0pPyQSHAoFdGl0bGUYAiABKAlCDbpICnIIEAEYeDICXFMiOgoVUmVuYW1lU2Vzc2lvblJlc3BvbnNlEiEKA2FwcBgBIAEoCzIULnN0aWNoLnYxLkFwcFN1bW1hcnkiWgoURGVsZXRlU2Vzc2lvblJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JCIXChVEZWxldGVTZXNzaW9uUmVzcG9uc2UidwoHVmVyc2lvbhIOCgZudW1iZXIYASABKA0SLgoKY3JlYXRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAMgASgJEg0KBWZpbGVzGAQgASgNEg0KBWJ5dGVzGAUgASgEIrkDCgdTZXNzaW9uEgoKAmlkGAEgASgJEg4KBnByb21wdBgCIAEoCRIeCgVwaGFzZRgDIAEoDjIPLnN0aWNoLnYxLlBoYXNlEhYKDnByb3ZpZGVyX2xhYmVsGAQgASgJEiYKCWJsdWVwcmludBgFIAEoCzITLnN0aWNoLnYxLkJsdWVwcmludBIhCgVmaWxlcxgGIAMoCzISLnN0aWNoLnYxLkZpbGVJbmZvEisKCGNvdW50ZXJzGAcgASgLMhkuc3RpY2gudjEuU2Vzc2lvbkNvdW50ZXJzEhAKCGxhc3Rfc2VxGAggASgEEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWVycm9yGAsgASgJEg4KBnJlZ2lvbhgMIAEoCRIMCgRub2RlGA0gASgJEg8KB3ZlcnNpb24YDiABKA0SDQoFdGl0bGUYDyABKAkSIwoFdXNhZ2UYECADKAsyFC5zdGljaC52MS5Nb2RlbFVzYWdlIpQBCgpNb2RlbFVzYWdlEg4KBmFjdGlvbhgBIAEoCRINCgVtb2RlbBgCIAEoCRIVCg1wcm9tcHRfdG9rZW5zGAMgASgEEhkKEWNvbXBsZXRpb25fdG9rZW5zGAQgASgEEhAKCGNvc3RfdXNkGAUgASgBEhAKCHJlcXVlc3RzGAYgASgEEhEKCWVzdGltYXRlZBgHIAEoCCKdAgoPU2Vzc2lvbkNvdW50ZXJzEhgKEHBoYXNlc19jb21wbGV0ZWQYASABKA0SFAoMcGhhc2VfYnVkZ2V0GAIgASgNEhUKDWZpbGVzX3dyaXR0ZW4YAyABKA0SEAoIbWVzc2FnZXMYBCABKA0SGwoTcmVmaW5lbWVudHNfcGVuZGluZxgFIAEoDRIOCgZldmVudHMYBiABKAQSDwoHcmVzdW1lcxgHIAEoDRIVCg1wcm9tcHRfdG9rZW5zGAggASgEEhkKEWNvbXBsZXRpb25fdG9rZW5zGAkgASgEEhAKCGNvc3RfdXNkGAogASgBEhYKDm1vZGVsX3JlcXVlc3RzGAsgASgEEhcKD3VzYWdlX2VzdGltYXRlZBgMIAEoCCI2CghGaWxlSW5mbxIMCgRwYXRoGAEgASgJEgwKBHNpemUYAiABKAQSDgoGc2hhMjU2GAMgASgJIjUKBEZpbGUSDAoEcGF0aBgBIAEoCRIPCgdjb250ZW50GAIgASgJEg4KBnNoYTI1NhgDIAEoCSKjAgoJQmx1ZXByaW50Eg0KBXRpdGxlGAEgASgJEhQKDHByb2plY3RfbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIQCghhcHBfa2luZBgEIAEoCRIVCg1jb2xvcl9wYWxldHRlGAUgAygJEh0KBXZpZXdzGAYgAygLMg4uc3RpY2gudjEuVmlldxIRCgl1c2VyX2Zsb3cYByABKAkSEQoJZGF0YV9mbG93GAggASgJEhAKCHBpdGZhbGxzGAkgAygJEhIKCmZyYW1ld29ya3MYCiADKAkSIgoIZW50aXRpZXMYCyADKAsyEC5zdGljaC52MS5FbnRpdHkSJAoHcm9hZG1hcBgMIAMoCzITLnN0aWNoLnYxLlBoYXNlUGxhbiIpCgRWaWV3EgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkiPQoGRW50aXR5EgwKBG5hbWUYASABKAkSJQoGZmllbGRzGAIgAygLMhUuc3RpY2gudjEuRW50aXR5RmllbGQiKQoLRW50aXR5RmllbGQSDAoEbmFtZRgBIAEoCRIMCgR0eXBlGAIgASgJImUKCVBoYXNlUGxhbhIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEiEKBWZpbGVzGAMgAygLMhIuc3RpY2gudjEuRmlsZVBsYW4SEgoKbGFzdF9waGFzZRgEIAEoCCIpCghGaWxlUGxhbhIMCgRwYXRoGAEgASgJEg8KB3B1cnBvc2UYAiABKAkiaQoKRGlhZ25vc3RpYxIMCgRjb2RlGAEgASgJEgwKBGZpbGUYAiABKAkSDAoEbGluZRgDIAEoDRIOCgZjb2x1bW4YBCABKA0SDwoHbWVzc2FnZRgFIAEoCRIQCghzZXZlcml0eRgGIAEoCSKkBwoMU2Vzc2lvbkV2ZW50EgsKA3NlcRgBIAEoBBIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI5ChJnZW5lcmF0aW9uX3N0YXJ0ZWQYCiABKAsyGy5zdGljaC52MS5HZW5lcmF0aW9uU3RhcnRlZEgAEjkKEmdlbmVyYXRpb25fc3RvcHBlZBgLIAEoCzIbLnN0aWNoLnYxLkdlbmVyYXRpb25TdG9wcGVkSAASOQoSZ2VuZXJhdGlvbl9yZXN1bWVkGAwgASgLMhsuc3RpY2gudjEuR2VuZXJhdGlvblJlc3VtZWRIABIvCg1waGFzZV9jaGFuZ2VkGA0gASgLMhYuc3RpY2gudjEuUGhhc2VDaGFuZ2VkSAASLQoJYmx1ZXByaW50GA4gASgLMhguc3RpY2gudjEuQmx1ZXByaW50UmVhZHlIABItCgxmaWxlX3N0YXJ0ZWQYDyABKAsyFS5zdGljaC52MS5GaWxlU3RhcnRlZEgAEikKCmZpbGVfY2h1bmsYECABKAsyEy5zdGljaC52MS5GaWxlQ2h1bmtIABInCglmaWxlX2RvbmUYESABKAsyEi5zdGljaC52MS5GaWxlRG9uZUgAEi0KDGZpbGVfZGVsZXRlZBgSIAEoCzIVLnN0aWNoLnYxLkZpbGVEZWxldGVkSAASNAoLZGlhZ25vc3RpY3MYEyABKAsyHS5zdGljaC52MS5EaWFnbm9zdGljc1JlcG9ydGVkSAASKwoLZml4X2FwcGxpZWQYFCABKAsyFC5zdGljaC52MS5GaXhBcHBsaWVkSAASLwoNcHJldmlld19yZWFkeRgVIAEoCzIWLnN0aWNoLnYxLlByZXZpZXdSZWFkeUgAEiAKA2xvZxgWIAEoCzIRLnN0aWNoLnYxLkxvZ0xpbmVIABIoCgdtZXNzYWdlGBcgASgLMhUuc3RpY2gudjEuQ2hhdE1lc3NhZ2VIABIlCgVlcnJvchgYIAEoCzIULnN0aWNoLnYxLkVycm9yRXZlbnRIABIoCgljb21wbGV0ZWQYGSABKAsyEy5zdGljaC52MS5Db21wbGV0ZWRIABIzCg92ZXJzaW9uX2NyZWF0ZWQYGiABKAsyGC5zdGljaC52MS5WZXJzaW9uQ3JlYXRlZEgAEisKC2NoYW5nZV9jYXJkGBsgASgLMhQuc3RpY2gudjEuQ2hhbmdlQ2FyZEgAQgcKBWV2ZW50IisKCUxpbmVDb3VudBINCgVhZGRlZBgBIAEoDRIPCgdyZW1vdmVkGAIgASgNImkKCkZpbGVDaGFuZ2USDAoEcGF0aBgBIAEoCRIOCgZjaGFuZ2UYAiABKAkSIgoFbGluZXMYAyABKAsyEy5zdGljaC52MS5MaW5lQ291bnQSGQoRbWVyZ2VkX3VzZXJfZWRpdHMYBCABKAgiZQoKQ2hhbmdlQ2FyZBIjCgVmaWxlcxgBIAMoCzIULnN0aWNoLnYxLkZpbGVDaGFuZ2USEAoIbm90X2RvbmUYAiADKAkSDwoHdmVyc2lvbhgDIAEoDRIPCgdyZXF1ZXN0GAQgASgJIjQKDlZlcnNpb25DcmVhdGVkEiIKB3ZlcnNpb24YASABKAsyES5zdGljaC52MS5WZXJzaW9uIkoKEUdlbmVyYXRpb25TdGFydGVkEg4KBnByb21wdBgBIAEoCRIWCg5wcm92aWRlcl9sYWJlbBgCIAEoCRINCgVtb2RlbBgDIAEoCSIjChFHZW5lcmF0aW9uU3RvcHBlZBIOCgZyZWFzb24YASABKAkiQwoRR2VuZXJhdGlvblJlc3VtZWQSDgoGcmVhc29uGAEgASgJEh4KBXBoYXNlGAIgASgOMg8uc3RpY2gudjEuUGhhc2UiYAoMUGhhc2VDaGFuZ2VkEh4KBXBoYXNlGAEgASgOMg8uc3RpY2gudjEuUGhhc2USDQoFaW5kZXgYAiABKA0SDAoEbmFtZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCSI4Cg5CbHVlcHJpbnRSZWFkeRImCglibHVlcHJpbnQYASABKAsyEy5zdGljaC52MS5CbHVlcHJpbnQiLAoLRmlsZVN0YXJ0ZWQSDAoEcGF0aBgBIAEoCRIPCgdwdXJwb3NlGAIgASgJIicKCUZpbGVDaHVuaxIMCgRwYXRoGAEgASgJEgwKBGRhdGEYAiABKAkiNgoIRmlsZURvbmUSDAoEcGF0aBgBIAEoCRIMCgRzaXplGAIgASgEEg4KBnNoYTI1NhgDIAEoCSIbCgtGaWxlRGVsZXRlZBIMCgRwYXRoGAEgASgJIk4KE0RpYWdub3N0aWNzUmVwb3J0ZWQSDAoEdG9vbBgBIAEoCRIpCgtkaWFnbm9zdGljcxgCIAMoCzIULnN0aWNoLnYxLkRpYWdub3N0aWMiXAoKRml4QXBwbGllZBIMCgRjb2RlGAEgASgJEgwKBGZpbGUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSDgoGYmVmb3JlGAQgASgJEg0KBWFmdGVyGAUgASgJIhsKDFByZXZpZXdSZWFkeRILCgN1cmwYASABKAkiNgoHTG9nTGluZRIOCgZzb3VyY2UYASABKAkSDAoEdGV4dBgCIAEoCRINCgVsZXZlbBgDIAEoCSIpCgtDaGF0TWVzc2FnZRIMCgRyb2xlGAEgASgJEgwKBHRleHQYAiABKAkiPgoKRXJyb3JFdmVudBIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEQoJcmV0cnlhYmxlGAMgASgIIj8KCUNvbXBsZXRlZBINCgVmaWxlcxgBIAEoDRIOCgZwaGFzZXMYAiABKA0SEwoLZHVyYXRpb25fbXMYAyABKAQqqQEKBVBoYXNlEhUKEVBIQVNFX1VOU1BFQ0lGSUVEEAASEgoOUEhBU0VfUExBTk5JTkcQARIUChBQSEFTRV9HRU5FUkFUSU5HEAISEwoPUEhBU0VfUkVWSUVXSU5HEAMSEAoMUEhBU0VfRklYSU5HEAQSEwoPUEhBU0VfQ09NUExFVEVEEAUSEQoNUEhBU0VfU1RPUFBFRBAGEhAKDFBIQVNFX0ZBSUxFRBAHMuYICg5TZXNzaW9uU2VydmljZRJQCg1DcmVhdGVTZXNzaW9uEh4uc3RpY2gudjEuQ3JlYXRlU2Vzc2lvblJlcXVlc3QaHy5zdGljaC52MS5DcmVhdGVTZXNzaW9uUmVzcG9uc2USPgoFV2F0Y2gSFi5zdGljaC52MS5XYXRjaFJlcXVlc3QaFi5zdGljaC52MS5TZXNzaW9uRXZlbnQiA5ACATABEkoKC1NlbmRNZXNzYWdlEhwuc3RpY2gudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0Gh0uc3RpY2gudjEuU2VuZE1lc3NhZ2VSZXNwb25zZRI1CgRTdG9wEhUuc3RpY2gudjEuU3RvcFJlcXVlc3QaFi5zdGljaC52MS5TdG9wUmVzcG9uc2USOwoGUmVzdW1lEhcuc3RpY2gudjEuUmVzdW1lUmVxdWVzdBoYLnN0aWNoLnYxLlJlc3VtZVJlc3BvbnNlEkwKCkdldFNlc3Npb24SGy5zdGljaC52MS5HZXRTZXNzaW9uUmVxdWVzdBocLnN0aWNoLnYxLkdldFNlc3Npb25SZXNwb25zZSIDkAIBEkMKB0dldEZpbGUSGC5zdGljaC52MS5HZXRGaWxlUmVxdWVzdBoZLnN0aWNoLnYxLkdldEZpbGVSZXNwb25zZSIDkAIBEkkKCUxpc3RGaWxlcxIaLnN0aWNoLnYxLkxpc3RGaWxlc1JlcXVlc3QaGy5zdGljaC52MS5MaXN0RmlsZXNSZXNwb25zZSIDkAIBElIKDExpc3RWZXJzaW9ucxIdLnN0aWNoLnYxLkxpc3RWZXJzaW9uc1JlcXVlc3QaHi5zdGljaC52MS5MaXN0VmVyc2lvbnNSZXNwb25zZSIDkAIBElIKDERpZmZWZXJzaW9ucxIdLnN0aWNoLnYxLkRpZmZWZXJzaW9uc1JlcXVlc3QaHi5zdGljaC52MS5EaWZmVmVyc2lvbnNSZXNwb25zZSIDkAIBEkEKCFJvbGxiYWNrEhkuc3RpY2gudjEuUm9sbGJhY2tSZXF1ZXN0Ghouc3RpY2gudjEuUm9sbGJhY2tSZXNwb25zZRJBCghTYXZlRmlsZRIZLnN0aWNoLnYxLlNhdmVGaWxlUmVxdWVzdBoaLnN0aWNoLnYxLlNhdmVGaWxlUmVzcG9uc2USUgoMTGlzdFNlc3Npb25zEh0uc3RpY2gudjEuTGlzdFNlc3Npb25zUmVxdWVzdBoeLnN0aWNoLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlIgOQAgESUAoNUmVuYW1lU2Vzc2lvbhIeLnN0aWNoLnYxLlJlbmFtZVNlc3Npb25SZXF1ZXN0Gh8uc3RpY2gudjEuUmVuYW1lU2Vzc2lvblJlc3BvbnNlElAKDURlbGV0ZVNlc3Npb24SHi5zdGljaC52MS5EZWxldGVTZXNzaW9uUmVxdWVzdBofLnN0aWNoLnYxLkRlbGV0ZVNlc3Npb25SZXNwb25zZUIyWjBnaXRodWIuY29tL3N0aWNoZGV2L3N0aWNoL3Byb3RvL3N0aWNoL3YxO3N0aWNodjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("ChZzdGljaC92MS9zZXNzaW9uLnByb3RvEghzdGljaC52MSKQAQoUU2V0VmlzaWJpbGl0eVJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBI0Cgp2aXNpYmlsaXR5GAIgASgOMhQuc3RpY2gudjEuVmlzaWJpbGl0eUIKukgHggEEEAEgACJBChVTZXRWaXNpYmlsaXR5UmVzcG9uc2USKAoKdmlzaWJpbGl0eRgBIAEoDjIULnN0aWNoLnYxLlZpc2liaWxpdHkiTwoSTGlzdEdhbGxlcnlSZXF1ZXN0EhsKCXBhZ2Vfc2l6ZRgBIAEoDUIIukgFKgMYyAESHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAIiUgoTTGlzdEdhbGxlcnlSZXNwb25zZRIiCgRhcHBzGAEgAygLMhQuc3RpY2gudjEuQXBwU3VtbWFyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkidAoSRm9ya1Nlc3Npb25SZXF1ZXN0EkIKCnNlc3Npb25faWQYASABKAlCLrpIK3IpMidecy1bYS16MC05XXs4LDQwfShbLl1bYS16MC05LV17MSwzMn0pPyQSGgoHdmVyc2lvbhgCIAEoDUIJukgGKgQYwIQ9IjoKE0ZvcmtTZXNzaW9uUmVzcG9uc2USEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNIkAKCkZvcmtPcmlnaW4SEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNEg0KBXRpdGxlGAMgASgJInsKDlNlc3Npb25PcHRpb25zEikKCHByb3ZpZGVyGAEgASgJQhe6SBRyEhhAMg5eW2EtejAtOS5fLV0qJBIXCgVtb2RlbBgCIAEoCUIIukgFcgMYgAESJQoGcmVnaW9uGAMgASgJQhW6SBJyEBhAMgxeW2EtejAtOS1dKiQiYgoUQ3JlYXRlU2Vzc2lvblJlcXVlc3QSHwoGcHJvbXB0GAEgASgJQg+6SAxyChABGICAATICXFMSKQoHb3B0aW9ucxgCIAEoCzIYLnN0aWNoLnYxLlNlc3Npb25PcHRpb25zIkMKFUNyZWF0ZVNlc3Npb25SZXNwb25zZRISCgpzZXNzaW9uX2lkGAEgASgJEhYKDnByb3ZpZGVyX2xhYmVsGAIgASgJInkKDFdhdGNoUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kEhEKCWFmdGVyX3NlcRgCIAEoBBISCgp1bnRpbF9pZGxlGAMgASgIIq0BChJTZW5kTWVzc2FnZVJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBIdCgR0ZXh0GAIgASgJQg+6SAxyChABGICAATICXFMSNAoPaWRlbXBvdGVuY3lfa2V5GAMgASgJQhu6SBhyFhhAMhJeW0EtWmEtejAtOS5fOi1dKiQiIgoTU2VuZE1lc3NhZ2VSZXNwb25zZRILCgNzZXEYASABKAQiUQoLU3RvcFJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JCIuCgxTdG9wUmVzcG9uc2USHgoFcGhhc2UYASABKA4yDy5zdGljaC52MS5QaGFzZSJTCg1SZXN1bWVSZXF1ZXN0EkIKCnNlc3Npb25faWQYASABKAlCLrpIK3IpMidecy1bYS16MC05XXs4LDQwfShbLl1bYS16MC05LV17MSwzMn0pPyQiMAoOUmVzdW1lUmVzcG9uc2USHgoFcGhhc2UYASABKA4yDy5zdGljaC52MS5QaGFzZSJXChFHZXRTZXNzaW9uUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kIjgKEkdldFNlc3Npb25SZXNwb25zZRIiCgdzZXNzaW9uGAEgASgLMhEuc3RpY2gudjEuU2Vzc2lvbiJ/Cg5HZXRGaWxlUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kEhgKBHBhdGgYAiABKAlCCrpIB3IFEAEYgAQSDwoHdmVyc2lvbhgDIAEoDSIvCg9HZXRGaWxlUmVzcG9uc2USHAoEZmlsZRgBIAEoCzIOLnN0aWNoLnYxLkZpbGUiVgoQTGlzdEZpbGVzUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kIjYKEUxpc3RGaWxlc1Jlc3BvbnNlEiEKBWZpbGVzGAEgAygLMhIuc3RpY2gudjEuRmlsZUluZm8iWQoTTGlzdFZlcnNpb25zUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kIjsKFExpc3RWZXJzaW9uc1Jlc3BvbnNlEiMKCHZlcnNpb25zGAEgAygLMhEuc3RpY2gudjEuVmVyc2lvbiKFAQoTRGlmZlZlcnNpb25zUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kEhUKBGZyb20YAiABKA1CB7pIBCoCKAESEwoCdG8YAyABKA1CB7pIBCoCKAEiOQoURGlmZlZlcnNpb25zUmVzcG9uc2USIQoFZmlsZXMYASADKAsyEi5zdGljaC52MS5GaWxlRGlmZiJMCghGaWxlRGlmZhIMCgRwYXRoGAEgASgJEg4KBmNoYW5nZRgCIAEoCRIPCgd1bmlmaWVkGAMgASgJEhEKCXRydW5jYXRlZBgEIAEoCCJvCg9Sb2xsYmFja1JlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBIYCgd2ZXJzaW9uGAIgASgNQge6SAQqAigBIjYKEFJvbGxiYWNrUmVzcG9uc2USIgoHdmVyc2lvbhgBIAEoCzIRLnN0aWNoLnYxLlZlcnNpb24iugEKD1NhdmVGaWxlUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kEhgKBHBhdGgYAiABKAlCCrpIB3IFEAEYgAQSGgoHY29udGVudBgDIAEoCUIJukgGcgQogIAgEi0KC2Jhc2Vfc2hhMjU2GAQgASgJQhi6SBVyEzIRXihbMC05YS1mXXs2NH0pPyQiNgoQU2F2ZUZpbGVSZXNwb25zZRIiCgd2ZXJzaW9uGAEgASgLMhEuc3RpY2gudjEuVmVyc2lvbiJQChNMaXN0U2Vzc2lvbnNSZXF1ZXN0EhsKCXBhZ2Vfc2l6ZRgBIAEoDUIIukgFKgMYyAESHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMYgAIiYgoUTGlzdFNlc3Npb25zUmVzcG9uc2USIgoEYXBwcxgBIAMoCzIULnN0aWNoLnYxLkFwcFN1bW1hcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEg0KBXRvdGFsGAMgASgNIs8CCgpBcHBTdW1tYXJ5EhIKCnNlc3Npb25faWQYASABKAkSDQoFdGl0bGUYAiABKAkSDgoGcHJvbXB0GAMgASgJEh4KBXBoYXNlGAQgASgOMg8uc3RpY2gudjEuUGhhc2USDwoHdmVyc2lvbhgFIAEoDRIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWdpb24YCCABKAkSFgoOcHJvdmlkZXJfbGFiZWwYCSABKAkSKQoKdmlzaWJpbGl0eRjYBCABKA4yFC5zdGljaC52MS5WaXNpYmlsaXR5EioKC2ZvcmtlZF9mcm9tGNkEIAEoCzIULnN0aWNoLnYxLkZvcmtPcmlnaW4ieAoUUmVuYW1lU2Vzc2lvblJlcXVlc3QSQgoKc2Vzc2lvbl9pZBgBIAEoCUIuukgrcikyJ15zLVthLXowLTldezgsNDB9KFsuXVthLXowLTktXXsxLDMyfSk/JBIcCgV0aXRsZRgCIAEoCUINukgKcggQARh4MgJcUyI6ChVSZW5hbWVTZXNzaW9uUmVzcG9uc2USIQoDYXBwGAEgASgLMhQuc3RpY2gudjEuQXBwU3VtbWFyeSJaChREZWxldGVTZXNzaW9uUmVxdWVzdBJCCgpzZXNzaW9uX2lkGAEgASgJQi66SCtyKTInXnMtW2EtejAtOV17OCw0MH0oWy5dW2EtejAtOS1dezEsMzJ9KT8kIhcKFURlbGV0ZVNlc3Npb25SZXNwb25zZSJ3CgdWZXJzaW9uEg4KBm51bWJlchgBIAEoDRIuCgpjcmVhdGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YAyABKAkSDQoFZmlsZXMYBCABKA0SDQoFYnl0ZXMYBSABKAQioAQKB1Nlc3Npb24SCgoCaWQYASABKAkSDgoGcHJvbXB0GAIgASgJEh4KBXBoYXNlGAMgASgOMg8uc3RpY2gudjEuUGhhc2USFgoOcHJvdmlkZXJfbGFiZWwYBCABKAkSJgoJYmx1ZXByaW50GAUgASgLMhMuc3RpY2gudjEuQmx1ZXByaW50EiEKBWZpbGVzGAYgAygLMhIuc3RpY2gudjEuRmlsZUluZm8SKwoIY291bnRlcnMYByABKAsyGS5zdGljaC52MS5TZXNzaW9uQ291bnRlcnMSEAoIbGFzdF9zZXEYCCABKAQSLgoKY3JlYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFZXJyb3IYCyABKAkSDgoGcmVnaW9uGAwgASgJEgwKBG5vZGUYDSABKAkSDwoHdmVyc2lvbhgOIAEoDRINCgV0aXRsZRgPIAEoCRIjCgV1c2FnZRgQIAMoCzIULnN0aWNoLnYxLk1vZGVsVXNhZ2USKQoKdmlzaWJpbGl0eRjYBCABKA4yFC5zdGljaC52MS5WaXNpYmlsaXR5EioKC2ZvcmtlZF9mcm9tGNkEIAEoCzIULnN0aWNoLnYxLkZvcmtPcmlnaW4SDgoFb3duZWQY2gQgASgIIpQBCgpNb2RlbFVzYWdlEg4KBmFjdGlvbhgBIAEoCRINCgVtb2RlbBgCIAEoCRIVCg1wcm9tcHRfdG9rZW5zGAMgASgEEhkKEWNvbXBsZXRpb25fdG9rZW5zGAQgASgEEhAKCGNvc3RfdXNkGAUgASgBEhAKCHJlcXVlc3RzGAYgASgEEhEKCWVzdGltYXRlZBgHIAEoCCKdAgoPU2Vzc2lvbkNvdW50ZXJzEhgKEHBoYXNlc19jb21wbGV0ZWQYASABKA0SFAoMcGhhc2VfYnVkZ2V0GAIgASgNEhUKDWZpbGVzX3dyaXR0ZW4YAyABKA0SEAoIbWVzc2FnZXMYBCABKA0SGwoTcmVmaW5lbWVudHNfcGVuZGluZxgFIAEoDRIOCgZldmVudHMYBiABKAQSDwoHcmVzdW1lcxgHIAEoDRIVCg1wcm9tcHRfdG9rZW5zGAggASgEEhkKEWNvbXBsZXRpb25fdG9rZW5zGAkgASgEEhAKCGNvc3RfdXNkGAogASgBEhYKDm1vZGVsX3JlcXVlc3RzGAsgASgEEhcKD3VzYWdlX2VzdGltYXRlZBgMIAEoCCI2CghGaWxlSW5mbxIMCgRwYXRoGAEgASgJEgwKBHNpemUYAiABKAQSDgoGc2hhMjU2GAMgASgJIjUKBEZpbGUSDAoEcGF0aBgBIAEoCRIPCgdjb250ZW50GAIgASgJEg4KBnNoYTI1NhgDIAEoCSKjAgoJQmx1ZXByaW50Eg0KBXRpdGxlGAEgASgJEhQKDHByb2plY3RfbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIQCghhcHBfa2luZBgEIAEoCRIVCg1jb2xvcl9wYWxldHRlGAUgAygJEh0KBXZpZXdzGAYgAygLMg4uc3RpY2gudjEuVmlldxIRCgl1c2VyX2Zsb3cYByABKAkSEQoJZGF0YV9mbG93GAggASgJEhAKCHBpdGZhbGxzGAkgAygJEhIKCmZyYW1ld29ya3MYCiADKAkSIgoIZW50aXRpZXMYCyADKAsyEC5zdGljaC52MS5FbnRpdHkSJAoHcm9hZG1hcBgMIAMoCzITLnN0aWNoLnYxLlBoYXNlUGxhbiIpCgRWaWV3EgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkiPQoGRW50aXR5EgwKBG5hbWUYASABKAkSJQoGZmllbGRzGAIgAygLMhUuc3RpY2gudjEuRW50aXR5RmllbGQiKQoLRW50aXR5RmllbGQSDAoEbmFtZRgBIAEoCRIMCgR0eXBlGAIgASgJImUKCVBoYXNlUGxhbhIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEiEKBWZpbGVzGAMgAygLMhIuc3RpY2gudjEuRmlsZVBsYW4SEgoKbGFzdF9waGFzZRgEIAEoCCIpCghGaWxlUGxhbhIMCgRwYXRoGAEgASgJEg8KB3B1cnBvc2UYAiABKAkiaQoKRGlhZ25vc3RpYxIMCgRjb2RlGAEgASgJEgwKBGZpbGUYAiABKAkSDAoEbGluZRgDIAEoDRIOCgZjb2x1bW4YBCABKA0SDwoHbWVzc2FnZRgFIAEoCRIQCghzZXZlcml0eRgGIAEoCSKkBwoMU2Vzc2lvbkV2ZW50EgsKA3NlcRgBIAEoBBIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI5ChJnZW5lcmF0aW9uX3N0YXJ0ZWQYCiABKAsyGy5zdGljaC52MS5HZW5lcmF0aW9uU3RhcnRlZEgAEjkKEmdlbmVyYXRpb25fc3RvcHBlZBgLIAEoCzIbLnN0aWNoLnYxLkdlbmVyYXRpb25TdG9wcGVkSAASOQoSZ2VuZXJhdGlvbl9yZXN1bWVkGAwgASgLMhsuc3RpY2gudjEuR2VuZXJhdGlvblJlc3VtZWRIABIvCg1waGFzZV9jaGFuZ2VkGA0gASgLMhYuc3RpY2gudjEuUGhhc2VDaGFuZ2VkSAASLQoJYmx1ZXByaW50GA4gASgLMhguc3RpY2gudjEuQmx1ZXByaW50UmVhZHlIABItCgxmaWxlX3N0YXJ0ZWQYDyABKAsyFS5zdGljaC52MS5GaWxlU3RhcnRlZEgAEikKCmZpbGVfY2h1bmsYECABKAsyEy5zdGljaC52MS5GaWxlQ2h1bmtIABInCglmaWxlX2RvbmUYESABKAsyEi5zdGljaC52MS5GaWxlRG9uZUgAEi0KDGZpbGVfZGVsZXRlZBgSIAEoCzIVLnN0aWNoLnYxLkZpbGVEZWxldGVkSAASNAoLZGlhZ25vc3RpY3MYEyABKAsyHS5zdGljaC52MS5EaWFnbm9zdGljc1JlcG9ydGVkSAASKwoLZml4X2FwcGxpZWQYFCABKAsyFC5zdGljaC52MS5GaXhBcHBsaWVkSAASLwoNcHJldmlld19yZWFkeRgVIAEoCzIWLnN0aWNoLnYxLlByZXZpZXdSZWFkeUgAEiAKA2xvZxgWIAEoCzIRLnN0aWNoLnYxLkxvZ0xpbmVIABIoCgdtZXNzYWdlGBcgASgLMhUuc3RpY2gudjEuQ2hhdE1lc3NhZ2VIABIlCgVlcnJvchgYIAEoCzIULnN0aWNoLnYxLkVycm9yRXZlbnRIABIoCgljb21wbGV0ZWQYGSABKAsyEy5zdGljaC52MS5Db21wbGV0ZWRIABIzCg92ZXJzaW9uX2NyZWF0ZWQYGiABKAsyGC5zdGljaC52MS5WZXJzaW9uQ3JlYXRlZEgAEisKC2NoYW5nZV9jYXJkGBsgASgLMhQuc3RpY2gudjEuQ2hhbmdlQ2FyZEgAQgcKBWV2ZW50IisKCUxpbmVDb3VudBINCgVhZGRlZBgBIAEoDRIPCgdyZW1vdmVkGAIgASgNImkKCkZpbGVDaGFuZ2USDAoEcGF0aBgBIAEoCRIOCgZjaGFuZ2UYAiABKAkSIgoFbGluZXMYAyABKAsyEy5zdGljaC52MS5MaW5lQ291bnQSGQoRbWVyZ2VkX3VzZXJfZWRpdHMYBCABKAgiZQoKQ2hhbmdlQ2FyZBIjCgVmaWxlcxgBIAMoCzIULnN0aWNoLnYxLkZpbGVDaGFuZ2USEAoIbm90X2RvbmUYAiADKAkSDwoHdmVyc2lvbhgDIAEoDRIPCgdyZXF1ZXN0GAQgASgJIjQKDlZlcnNpb25DcmVhdGVkEiIKB3ZlcnNpb24YASABKAsyES5zdGljaC52MS5WZXJzaW9uIkoKEUdlbmVyYXRpb25TdGFydGVkEg4KBnByb21wdBgBIAEoCRIWCg5wcm92aWRlcl9sYWJlbBgCIAEoCRINCgVtb2RlbBgDIAEoCSIjChFHZW5lcmF0aW9uU3RvcHBlZBIOCgZyZWFzb24YASABKAkiQwoRR2VuZXJhdGlvblJlc3VtZWQSDgoGcmVhc29uGAEgASgJEh4KBXBoYXNlGAIgASgOMg8uc3RpY2gudjEuUGhhc2UiYAoMUGhhc2VDaGFuZ2VkEh4KBXBoYXNlGAEgASgOMg8uc3RpY2gudjEuUGhhc2USDQoFaW5kZXgYAiABKA0SDAoEbmFtZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCSI4Cg5CbHVlcHJpbnRSZWFkeRImCglibHVlcHJpbnQYASABKAsyEy5zdGljaC52MS5CbHVlcHJpbnQiLAoLRmlsZVN0YXJ0ZWQSDAoEcGF0aBgBIAEoCRIPCgdwdXJwb3NlGAIgASgJIicKCUZpbGVDaHVuaxIMCgRwYXRoGAEgASgJEgwKBGRhdGEYAiABKAkiNgoIRmlsZURvbmUSDAoEcGF0aBgBIAEoCRIMCgRzaXplGAIgASgEEg4KBnNoYTI1NhgDIAEoCSIbCgtGaWxlRGVsZXRlZBIMCgRwYXRoGAEgASgJIk4KE0RpYWdub3N0aWNzUmVwb3J0ZWQSDAoEdG9vbBgBIAEoCRIpCgtkaWFnbm9zdGljcxgCIAMoCzIULnN0aWNoLnYxLkRpYWdub3N0aWMiXAoKRml4QXBwbGllZBIMCgRjb2RlGAEgASgJEgwKBGZpbGUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSDgoGYmVmb3JlGAQgASgJEg0KBWFmdGVyGAUgASgJIhsKDFByZXZpZXdSZWFkeRILCgN1cmwYASABKAkiNgoHTG9nTGluZRIOCgZzb3VyY2UYASABKAkSDAoEdGV4dBgCIAEoCRINCgVsZXZlbBgDIAEoCSIpCgtDaGF0TWVzc2FnZRIMCgRyb2xlGAEgASgJEgwKBHRleHQYAiABKAkiPgoKRXJyb3JFdmVudBIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEQoJcmV0cnlhYmxlGAMgASgIIj8KCUNvbXBsZXRlZBINCgVmaWxlcxgBIAEoDRIOCgZwaGFzZXMYAiABKA0SEwoLZHVyYXRpb25fbXMYAyABKAQqcwoKVmlzaWJpbGl0eRIaChZWSVNJQklMSVRZX1VOU1BFQ0lGSUVEEAASFwoSVklTSUJJTElUWV9QUklWQVRFENgEEhgKE1ZJU0lCSUxJVFlfVU5MSVNURUQQ2QQSFgoRVklTSUJJTElUWV9QVUJMSUMQ2gQqqQEKBVBoYXNlEhUKEVBIQVNFX1VOU1BFQ0lGSUVEEAASEgoOUEhBU0VfUExBTk5JTkcQARIUChBQSEFTRV9HRU5FUkFUSU5HEAISEwoPUEhBU0VfUkVWSUVXSU5HEAMSEAoMUEhBU0VfRklYSU5HEAQSEwoPUEhBU0VfQ09NUExFVEVEEAUSEQoNUEhBU0VfU1RPUFBFRBAGEhAKDFBIQVNFX0ZBSUxFRBAHMtUKCg5TZXNzaW9uU2VydmljZRJQCg1DcmVhdGVTZXNzaW9uEh4uc3RpY2gudjEuQ3JlYXRlU2Vzc2lvblJlcXVlc3QaHy5zdGljaC52MS5DcmVhdGVTZXNzaW9uUmVzcG9uc2USPgoFV2F0Y2gSFi5zdGljaC52MS5XYXRjaFJlcXVlc3QaFi5zdGljaC52MS5TZXNzaW9uRXZlbnQiA5ACATABEkoKC1NlbmRNZXNzYWdlEhwuc3RpY2gudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0Gh0uc3RpY2gudjEuU2VuZE1lc3NhZ2VSZXNwb25zZRI1CgRTdG9wEhUuc3RpY2gudjEuU3RvcFJlcXVlc3QaFi5zdGljaC52MS5TdG9wUmVzcG9uc2USOwoGUmVzdW1lEhcuc3RpY2gudjEuUmVzdW1lUmVxdWVzdBoYLnN0aWNoLnYxLlJlc3VtZVJlc3BvbnNlEkwKCkdldFNlc3Npb24SGy5zdGljaC52MS5HZXRTZXNzaW9uUmVxdWVzdBocLnN0aWNoLnYxLkdldFNlc3Npb25SZXNwb25zZSIDkAIBEkMKB0dldEZpbGUSGC5zdGljaC52MS5HZXRGaWxlUmVxdWVzdBoZLnN0aWNoLnYxLkdldEZpbGVSZXNwb25zZSIDkAIBEkkKCUxpc3RGaWxlcxIaLnN0aWNoLnYxLkxpc3RGaWxlc1JlcXVlc3QaGy5zdGljaC52MS5MaXN0RmlsZXNSZXNwb25zZSIDkAIBElIKDExpc3RWZXJzaW9ucxIdLnN0aWNoLnYxLkxpc3RWZXJzaW9uc1JlcXVlc3QaHi5zdGljaC52MS5MaXN0VmVyc2lvbnNSZXNwb25zZSIDkAIBElIKDERpZmZWZXJzaW9ucxIdLnN0aWNoLnYxLkRpZmZWZXJzaW9uc1JlcXVlc3QaHi5zdGljaC52MS5EaWZmVmVyc2lvbnNSZXNwb25zZSIDkAIBEkEKCFJvbGxiYWNrEhkuc3RpY2gudjEuUm9sbGJhY2tSZXF1ZXN0Ghouc3RpY2gudjEuUm9sbGJhY2tSZXNwb25zZRJBCghTYXZlRmlsZRIZLnN0aWNoLnYxLlNhdmVGaWxlUmVxdWVzdBoaLnN0aWNoLnYxLlNhdmVGaWxlUmVzcG9uc2USUgoMTGlzdFNlc3Npb25zEh0uc3RpY2gudjEuTGlzdFNlc3Npb25zUmVxdWVzdBoeLnN0aWNoLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlIgOQAgESUAoNUmVuYW1lU2Vzc2lvbhIeLnN0aWNoLnYxLlJlbmFtZVNlc3Npb25SZXF1ZXN0Gh8uc3RpY2gudjEuUmVuYW1lU2Vzc2lvblJlc3BvbnNlElAKDURlbGV0ZVNlc3Npb24SHi5zdGljaC52MS5EZWxldGVTZXNzaW9uUmVxdWVzdBofLnN0aWNoLnYxLkRlbGV0ZVNlc3Npb25SZXNwb25zZRJQCg1TZXRWaXNpYmlsaXR5Eh4uc3RpY2gudjEuU2V0VmlzaWJpbGl0eVJlcXVlc3QaHy5zdGljaC52MS5TZXRWaXNpYmlsaXR5UmVzcG9uc2USTwoLTGlzdEdhbGxlcnkSHC5zdGljaC52MS5MaXN0R2FsbGVyeVJlcXVlc3QaHS5zdGljaC52MS5MaXN0R2FsbGVyeVJlc3BvbnNlIgOQAgESSgoLRm9ya1Nlc3Npb24SHC5zdGljaC52MS5Gb3JrU2Vzc2lvblJlcXVlc3QaHS5zdGljaC52MS5Gb3JrU2Vzc2lvblJlc3BvbnNlQjJaMGdpdGh1Yi5jb20vc3RpY2hkZXYvc3RpY2gvcHJvdG8vc3RpY2gvdjE7c3RpY2h2MWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+
+/**
+ * @generated from message stich.v1.SetVisibilityRequest
+ */
+export type SetVisibilityRequest = Message<"stich.v1.SetVisibilityRequest"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: stich.v1.Visibility visibility = 2;
+   */
+  visibility: Visibility;
+};
+
+/**
+ * Describes the message stich.v1.SetVisibilityRequest.
+ * Use `create(SetVisibilityRequestSchema)` to create a new message.
+ */
+export const SetVisibilityRequestSchema: GenMessage<SetVisibilityRequest> = /*@__PURE__*/
+  messageDesc(file_stich_v1_session, 0);
+
+/**
+ * @generated from message stich.v1.SetVisibilityResponse
+ */
+export type SetVisibilityResponse = Message<"stich.v1.SetVisibilityResponse"> & {
+  /**
+   * @generated from field: stich.v1.Visibility visibility = 1;
+   */
+  visibility: Visibility;
+};
+
+/**
+ * Describes the message stich.v1.SetVisibilityResponse.
+ * Use `create(SetVisibilityResponseSchema)` to create a new message.
+ */
+export const SetVisibilityResponseSchema: GenMessage<SetVisibilityResponse> = /*@__PURE__*/
+  messageDesc(file_stich_v1_session, 1);
+
+/**
+ * @generated from message stich.v1.ListGalleryRequest
+ */
+export type ListGalleryRequest = Message<"stich.v1.ListGalleryRequest"> & {
+  /**
+   * At most this many apps; 0 means 50.
+   *
+   * @generated from field: uint32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page; empty starts at the first.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message stich.v1.ListGalleryRequest.
+ * Use `create(ListGalleryRequestSchema)` to create a new message.
+ */
+export const ListGalleryRequestSchema: GenMessage<ListGalleryRequest> = /*@__PURE__*/
+  messageDesc(file_stich_v1_session, 2);
+
+/**
+ * @generated from message stich.v1.ListGalleryResponse
+ */
+export type ListGalleryResponse = Message<"stich.v1.ListGalleryResponse"> & {
+  /**
+   * @generated from field: repeated stich.v1.AppSummary apps = 1;
+   */
+  apps: AppSummary[];
+
+  /**
+   * Pass as page_token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message stich.v1.ListGalleryResponse.
+ * Use `create(ListGalleryResponseSchema)` to create a new message.
+ */
+export const ListGalleryResponseSchema: GenMessage<ListGalleryResponse> = /*@__PURE__*/
+  messageDesc(file_stich_v1_session, 3);
+
+/**
+ * @generated from message stich.v1.ForkSessionRequest
+ */
+export type ForkSessionRequest = Message<"stich.v1.ForkSessionRequest"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * The version to copy; 0 copies the latest.
+   *
+   * @generated from field: uint32 version = 2;
+   */
+  version: number;
+};
+
+/**
+ * Describes the message stich.v1.ForkSessionRequest.
+ * Use `create(ForkSessionRequestSchema)` to create a new message.
+ */
+export const ForkSessionRequestSchema: GenMessage<ForkSessionRequest> = /*@__PURE__*/
+  messageDesc(file_stich_v1_session, 4);
+
+/**
+ * @generated from message stich.v1.ForkSessionResponse
+ */
+export type ForkSessionResponse = Message<"stich.v1.ForkSessionResponse"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * The version that was copied.
+   *
+   * @generated from field: uint32 version = 2;
+   */
+  version: number;
+};
+
+/**
+ * Describes the message stich.v1.ForkSessionResponse.
+ * Use `create(ForkSessionResponseSchema)` to create a new message.
+ */
+export const ForkSessionResponseSchema: GenMessage<ForkSessionResponse> = /*@__PURE__*/
+  messageDesc(file_stich_v1_session, 5);
+
+/**
+ * ForkOrigin is the app and version a fork was copied from.
+ *
+ * @generated from message stich.v1.ForkOrigin
+ */
+export type ForkOrigin = Message<"stich.v1.ForkOrigin"> & {
+  /**
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * @generated from field: uint32 version = 2;
+   */
+  version: number;
+
+  /**
+   * The origin's title when it was forked.
+   *
+   * @generated from field: string title = 3;
+   */
+  title: string;
+};
+
+/**
+ * Describes the message stich.v1.ForkOrigin.
+ * Use `create(ForkOriginSchema)` to create a new message.
+ */
+export const ForkOriginSchema: GenMessage<ForkOrigin> = /*@__PURE__*/
+  messageDesc(file_stich_v1_session, 6);
 
 /**
  * @generated from message stich.v1.SessionOptions
@@ -50,7 +218,7 @@ export type SessionOptions = Message<"stich.v1.SessionOptions"> & {
  * Use `create(SessionOptionsSchema)` to create a new message.
  */
 export const SessionOptionsSchema: GenMessage<SessionOptions> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 0);
+  messageDesc(file_stich_v1_session, 7);
 
 /**
  * @generated from message stich.v1.CreateSessionRequest
@@ -74,7 +242,7 @@ export type CreateSessionRequest = Message<"stich.v1.CreateSessionRequest"> & {
  * Use `create(CreateSessionRequestSchema)` to create a new message.
  */
 export const CreateSessionRequestSchema: GenMessage<CreateSessionRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 1);
+  messageDesc(file_stich_v1_session, 8);
 
 /**
  * @generated from message stich.v1.CreateSessionResponse
@@ -98,7 +266,7 @@ export type CreateSessionResponse = Message<"stich.v1.CreateSessionResponse"> & 
  * Use `create(CreateSessionResponseSchema)` to create a new message.
  */
 export const CreateSessionResponseSchema: GenMessage<CreateSessionResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 2);
+  messageDesc(file_stich_v1_session, 9);
 
 /**
  * @generated from message stich.v1.WatchRequest
@@ -130,7 +298,7 @@ export type WatchRequest = Message<"stich.v1.WatchRequest"> & {
  * Use `create(WatchRequestSchema)` to create a new message.
  */
 export const WatchRequestSchema: GenMessage<WatchRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 3);
+  messageDesc(file_stich_v1_session, 10);
 
 /**
  * @generated from message stich.v1.SendMessageRequest
@@ -163,7 +331,7 @@ export type SendMessageRequest = Message<"stich.v1.SendMessageRequest"> & {
  * Use `create(SendMessageRequestSchema)` to create a new message.
  */
 export const SendMessageRequestSchema: GenMessage<SendMessageRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 4);
+  messageDesc(file_stich_v1_session, 11);
 
 /**
  * @generated from message stich.v1.SendMessageResponse
@@ -182,7 +350,7 @@ export type SendMessageResponse = Message<"stich.v1.SendMessageResponse"> & {
  * Use `create(SendMessageResponseSchema)` to create a new message.
  */
 export const SendMessageResponseSchema: GenMessage<SendMessageResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 5);
+  messageDesc(file_stich_v1_session, 12);
 
 /**
  * @generated from message stich.v1.StopRequest
@@ -199,7 +367,7 @@ export type StopRequest = Message<"stich.v1.StopRequest"> & {
  * Use `create(StopRequestSchema)` to create a new message.
  */
 export const StopRequestSchema: GenMessage<StopRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 6);
+  messageDesc(file_stich_v1_session, 13);
 
 /**
  * @generated from message stich.v1.StopResponse
@@ -216,7 +384,7 @@ export type StopResponse = Message<"stich.v1.StopResponse"> & {
  * Use `create(StopResponseSchema)` to create a new message.
  */
 export const StopResponseSchema: GenMessage<StopResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 7);
+  messageDesc(file_stich_v1_session, 14);
 
 /**
  * @generated from message stich.v1.ResumeRequest
@@ -233,7 +401,7 @@ export type ResumeRequest = Message<"stich.v1.ResumeRequest"> & {
  * Use `create(ResumeRequestSchema)` to create a new message.
  */
 export const ResumeRequestSchema: GenMessage<ResumeRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 8);
+  messageDesc(file_stich_v1_session, 15);
 
 /**
  * @generated from message stich.v1.ResumeResponse
@@ -250,7 +418,7 @@ export type ResumeResponse = Message<"stich.v1.ResumeResponse"> & {
  * Use `create(ResumeResponseSchema)` to create a new message.
  */
 export const ResumeResponseSchema: GenMessage<ResumeResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 9);
+  messageDesc(file_stich_v1_session, 16);
 
 /**
  * @generated from message stich.v1.GetSessionRequest
@@ -267,7 +435,7 @@ export type GetSessionRequest = Message<"stich.v1.GetSessionRequest"> & {
  * Use `create(GetSessionRequestSchema)` to create a new message.
  */
 export const GetSessionRequestSchema: GenMessage<GetSessionRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 10);
+  messageDesc(file_stich_v1_session, 17);
 
 /**
  * @generated from message stich.v1.GetSessionResponse
@@ -284,7 +452,7 @@ export type GetSessionResponse = Message<"stich.v1.GetSessionResponse"> & {
  * Use `create(GetSessionResponseSchema)` to create a new message.
  */
 export const GetSessionResponseSchema: GenMessage<GetSessionResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 11);
+  messageDesc(file_stich_v1_session, 18);
 
 /**
  * @generated from message stich.v1.GetFileRequest
@@ -313,7 +481,7 @@ export type GetFileRequest = Message<"stich.v1.GetFileRequest"> & {
  * Use `create(GetFileRequestSchema)` to create a new message.
  */
 export const GetFileRequestSchema: GenMessage<GetFileRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 12);
+  messageDesc(file_stich_v1_session, 19);
 
 /**
  * @generated from message stich.v1.GetFileResponse
@@ -330,7 +498,7 @@ export type GetFileResponse = Message<"stich.v1.GetFileResponse"> & {
  * Use `create(GetFileResponseSchema)` to create a new message.
  */
 export const GetFileResponseSchema: GenMessage<GetFileResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 13);
+  messageDesc(file_stich_v1_session, 20);
 
 /**
  * @generated from message stich.v1.ListFilesRequest
@@ -347,7 +515,7 @@ export type ListFilesRequest = Message<"stich.v1.ListFilesRequest"> & {
  * Use `create(ListFilesRequestSchema)` to create a new message.
  */
 export const ListFilesRequestSchema: GenMessage<ListFilesRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 14);
+  messageDesc(file_stich_v1_session, 21);
 
 /**
  * @generated from message stich.v1.ListFilesResponse
@@ -364,7 +532,7 @@ export type ListFilesResponse = Message<"stich.v1.ListFilesResponse"> & {
  * Use `create(ListFilesResponseSchema)` to create a new message.
  */
 export const ListFilesResponseSchema: GenMessage<ListFilesResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 15);
+  messageDesc(file_stich_v1_session, 22);
 
 /**
  * @generated from message stich.v1.ListVersionsRequest
@@ -381,7 +549,7 @@ export type ListVersionsRequest = Message<"stich.v1.ListVersionsRequest"> & {
  * Use `create(ListVersionsRequestSchema)` to create a new message.
  */
 export const ListVersionsRequestSchema: GenMessage<ListVersionsRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 16);
+  messageDesc(file_stich_v1_session, 23);
 
 /**
  * @generated from message stich.v1.ListVersionsResponse
@@ -398,7 +566,7 @@ export type ListVersionsResponse = Message<"stich.v1.ListVersionsResponse"> & {
  * Use `create(ListVersionsResponseSchema)` to create a new message.
  */
 export const ListVersionsResponseSchema: GenMessage<ListVersionsResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 17);
+  messageDesc(file_stich_v1_session, 24);
 
 /**
  * @generated from message stich.v1.DiffVersionsRequest
@@ -425,7 +593,7 @@ export type DiffVersionsRequest = Message<"stich.v1.DiffVersionsRequest"> & {
  * Use `create(DiffVersionsRequestSchema)` to create a new message.
  */
 export const DiffVersionsRequestSchema: GenMessage<DiffVersionsRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 18);
+  messageDesc(file_stich_v1_session, 25);
 
 /**
  * @generated from message stich.v1.DiffVersionsResponse
@@ -442,7 +610,7 @@ export type DiffVersionsResponse = Message<"stich.v1.DiffVersionsResponse"> & {
  * Use `create(DiffVersionsResponseSchema)` to create a new message.
  */
 export const DiffVersionsResponseSchema: GenMessage<DiffVersionsResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 19);
+  messageDesc(file_stich_v1_session, 26);
 
 /**
  * @generated from message stich.v1.FileDiff
@@ -480,7 +648,7 @@ export type FileDiff = Message<"stich.v1.FileDiff"> & {
  * Use `create(FileDiffSchema)` to create a new message.
  */
 export const FileDiffSchema: GenMessage<FileDiff> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 20);
+  messageDesc(file_stich_v1_session, 27);
 
 /**
  * @generated from message stich.v1.RollbackRequest
@@ -502,7 +670,7 @@ export type RollbackRequest = Message<"stich.v1.RollbackRequest"> & {
  * Use `create(RollbackRequestSchema)` to create a new message.
  */
 export const RollbackRequestSchema: GenMessage<RollbackRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 21);
+  messageDesc(file_stich_v1_session, 28);
 
 /**
  * @generated from message stich.v1.RollbackResponse
@@ -521,7 +689,7 @@ export type RollbackResponse = Message<"stich.v1.RollbackResponse"> & {
  * Use `create(RollbackResponseSchema)` to create a new message.
  */
 export const RollbackResponseSchema: GenMessage<RollbackResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 22);
+  messageDesc(file_stich_v1_session, 29);
 
 /**
  * @generated from message stich.v1.SaveFileRequest
@@ -559,7 +727,7 @@ export type SaveFileRequest = Message<"stich.v1.SaveFileRequest"> & {
  * Use `create(SaveFileRequestSchema)` to create a new message.
  */
 export const SaveFileRequestSchema: GenMessage<SaveFileRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 23);
+  messageDesc(file_stich_v1_session, 30);
 
 /**
  * @generated from message stich.v1.SaveFileResponse
@@ -578,7 +746,7 @@ export type SaveFileResponse = Message<"stich.v1.SaveFileResponse"> & {
  * Use `create(SaveFileResponseSchema)` to create a new message.
  */
 export const SaveFileResponseSchema: GenMessage<SaveFileResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 24);
+  messageDesc(file_stich_v1_session, 31);
 
 /**
  * @generated from message stich.v1.ListSessionsRequest
@@ -604,7 +772,7 @@ export type ListSessionsRequest = Message<"stich.v1.ListSessionsRequest"> & {
  * Use `create(ListSessionsRequestSchema)` to create a new message.
  */
 export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 25);
+  messageDesc(file_stich_v1_session, 32);
 
 /**
  * @generated from message stich.v1.ListSessionsResponse
@@ -635,7 +803,7 @@ export type ListSessionsResponse = Message<"stich.v1.ListSessionsResponse"> & {
  * Use `create(ListSessionsResponseSchema)` to create a new message.
  */
 export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 26);
+  messageDesc(file_stich_v1_session, 33);
 
 /**
  * AppSummary is one app (a session) as the apps list shows it.
@@ -691,6 +859,18 @@ export type AppSummary = Message<"stich.v1.AppSummary"> & {
    * @generated from field: string provider_label = 9;
    */
   providerLabel: string;
+
+  /**
+   * @generated from field: stich.v1.Visibility visibility = 600;
+   */
+  visibility: Visibility;
+
+  /**
+   * The app this one was forked from, if any.
+   *
+   * @generated from field: stich.v1.ForkOrigin forked_from = 601;
+   */
+  forkedFrom?: ForkOrigin | undefined;
 };
 
 /**
@@ -698,7 +878,7 @@ export type AppSummary = Message<"stich.v1.AppSummary"> & {
  * Use `create(AppSummarySchema)` to create a new message.
  */
 export const AppSummarySchema: GenMessage<AppSummary> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 27);
+  messageDesc(file_stich_v1_session, 34);
 
 /**
  * @generated from message stich.v1.RenameSessionRequest
@@ -720,7 +900,7 @@ export type RenameSessionRequest = Message<"stich.v1.RenameSessionRequest"> & {
  * Use `create(RenameSessionRequestSchema)` to create a new message.
  */
 export const RenameSessionRequestSchema: GenMessage<RenameSessionRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 28);
+  messageDesc(file_stich_v1_session, 35);
 
 /**
  * @generated from message stich.v1.RenameSessionResponse
@@ -737,7 +917,7 @@ export type RenameSessionResponse = Message<"stich.v1.RenameSessionResponse"> & 
  * Use `create(RenameSessionResponseSchema)` to create a new message.
  */
 export const RenameSessionResponseSchema: GenMessage<RenameSessionResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 29);
+  messageDesc(file_stich_v1_session, 36);
 
 /**
  * @generated from message stich.v1.DeleteSessionRequest
@@ -754,7 +934,7 @@ export type DeleteSessionRequest = Message<"stich.v1.DeleteSessionRequest"> & {
  * Use `create(DeleteSessionRequestSchema)` to create a new message.
  */
 export const DeleteSessionRequestSchema: GenMessage<DeleteSessionRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 30);
+  messageDesc(file_stich_v1_session, 37);
 
 /**
  * @generated from message stich.v1.DeleteSessionResponse
@@ -767,7 +947,7 @@ export type DeleteSessionResponse = Message<"stich.v1.DeleteSessionResponse"> & 
  * Use `create(DeleteSessionResponseSchema)` to create a new message.
  */
 export const DeleteSessionResponseSchema: GenMessage<DeleteSessionResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 31);
+  messageDesc(file_stich_v1_session, 38);
 
 /**
  * Version is an immutable snapshot of the app's files.
@@ -808,7 +988,7 @@ export type Version = Message<"stich.v1.Version"> & {
  * Use `create(VersionSchema)` to create a new message.
  */
 export const VersionSchema: GenMessage<Version> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 32);
+  messageDesc(file_stich_v1_session, 39);
 
 /**
  * Session is a snapshot of a session's state.
@@ -910,6 +1090,26 @@ export type Session = Message<"stich.v1.Session"> & {
    * @generated from field: repeated stich.v1.ModelUsage usage = 16;
    */
   usage: ModelUsage[];
+
+  /**
+   * @generated from field: stich.v1.Visibility visibility = 600;
+   */
+  visibility: Visibility;
+
+  /**
+   * The app this one was forked from, if any.
+   *
+   * @generated from field: stich.v1.ForkOrigin forked_from = 601;
+   */
+  forkedFrom?: ForkOrigin | undefined;
+
+  /**
+   * owned: the caller owns the app (and may change it); otherwise they
+   * read an unlisted or public app of someone else's.
+   *
+   * @generated from field: bool owned = 602;
+   */
+  owned: boolean;
 };
 
 /**
@@ -917,7 +1117,7 @@ export type Session = Message<"stich.v1.Session"> & {
  * Use `create(SessionSchema)` to create a new message.
  */
 export const SessionSchema: GenMessage<Session> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 33);
+  messageDesc(file_stich_v1_session, 40);
 
 /**
  * ModelUsage is the token usage and cost of one action's calls to one model.
@@ -972,7 +1172,7 @@ export type ModelUsage = Message<"stich.v1.ModelUsage"> & {
  * Use `create(ModelUsageSchema)` to create a new message.
  */
 export const ModelUsageSchema: GenMessage<ModelUsage> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 34);
+  messageDesc(file_stich_v1_session, 41);
 
 /**
  * @generated from message stich.v1.SessionCounters
@@ -1048,7 +1248,7 @@ export type SessionCounters = Message<"stich.v1.SessionCounters"> & {
  * Use `create(SessionCountersSchema)` to create a new message.
  */
 export const SessionCountersSchema: GenMessage<SessionCounters> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 35);
+  messageDesc(file_stich_v1_session, 42);
 
 /**
  * @generated from message stich.v1.FileInfo
@@ -1077,7 +1277,7 @@ export type FileInfo = Message<"stich.v1.FileInfo"> & {
  * Use `create(FileInfoSchema)` to create a new message.
  */
 export const FileInfoSchema: GenMessage<FileInfo> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 36);
+  messageDesc(file_stich_v1_session, 43);
 
 /**
  * @generated from message stich.v1.File
@@ -1104,7 +1304,7 @@ export type File = Message<"stich.v1.File"> & {
  * Use `create(FileSchema)` to create a new message.
  */
 export const FileSchema: GenMessage<File> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 37);
+  messageDesc(file_stich_v1_session, 44);
 
 /**
  * Blueprint is the agent's plan of the app.
@@ -1182,7 +1382,7 @@ export type Blueprint = Message<"stich.v1.Blueprint"> & {
  * Use `create(BlueprintSchema)` to create a new message.
  */
 export const BlueprintSchema: GenMessage<Blueprint> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 38);
+  messageDesc(file_stich_v1_session, 45);
 
 /**
  * @generated from message stich.v1.View
@@ -1204,7 +1404,7 @@ export type View = Message<"stich.v1.View"> & {
  * Use `create(ViewSchema)` to create a new message.
  */
 export const ViewSchema: GenMessage<View> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 39);
+  messageDesc(file_stich_v1_session, 46);
 
 /**
  * @generated from message stich.v1.Entity
@@ -1226,7 +1426,7 @@ export type Entity = Message<"stich.v1.Entity"> & {
  * Use `create(EntitySchema)` to create a new message.
  */
 export const EntitySchema: GenMessage<Entity> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 40);
+  messageDesc(file_stich_v1_session, 47);
 
 /**
  * @generated from message stich.v1.EntityField
@@ -1250,7 +1450,7 @@ export type EntityField = Message<"stich.v1.EntityField"> & {
  * Use `create(EntityFieldSchema)` to create a new message.
  */
 export const EntityFieldSchema: GenMessage<EntityField> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 41);
+  messageDesc(file_stich_v1_session, 48);
 
 /**
  * @generated from message stich.v1.PhasePlan
@@ -1282,7 +1482,7 @@ export type PhasePlan = Message<"stich.v1.PhasePlan"> & {
  * Use `create(PhasePlanSchema)` to create a new message.
  */
 export const PhasePlanSchema: GenMessage<PhasePlan> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 42);
+  messageDesc(file_stich_v1_session, 49);
 
 /**
  * @generated from message stich.v1.FilePlan
@@ -1304,7 +1504,7 @@ export type FilePlan = Message<"stich.v1.FilePlan"> & {
  * Use `create(FilePlanSchema)` to create a new message.
  */
 export const FilePlanSchema: GenMessage<FilePlan> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 43);
+  messageDesc(file_stich_v1_session, 50);
 
 /**
  * @generated from message stich.v1.Diagnostic
@@ -1346,7 +1546,7 @@ export type Diagnostic = Message<"stich.v1.Diagnostic"> & {
  * Use `create(DiagnosticSchema)` to create a new message.
  */
 export const DiagnosticSchema: GenMessage<Diagnostic> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 44);
+  messageDesc(file_stich_v1_session, 51);
 
 /**
  * SessionEvent is one entry of a session's durable log. Seqs are contiguous
@@ -1521,7 +1721,7 @@ export type SessionEvent = Message<"stich.v1.SessionEvent"> & {
  * Use `create(SessionEventSchema)` to create a new message.
  */
 export const SessionEventSchema: GenMessage<SessionEvent> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 45);
+  messageDesc(file_stich_v1_session, 52);
 
 /**
  * LineCount counts the lines a change added and removed.
@@ -1545,7 +1745,7 @@ export type LineCount = Message<"stich.v1.LineCount"> & {
  * Use `create(LineCountSchema)` to create a new message.
  */
 export const LineCountSchema: GenMessage<LineCount> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 46);
+  messageDesc(file_stich_v1_session, 53);
 
 /**
  * FileChange is one file a refinement changed.
@@ -1586,7 +1786,7 @@ export type FileChange = Message<"stich.v1.FileChange"> & {
  * Use `create(FileChangeSchema)` to create a new message.
  */
 export const FileChangeSchema: GenMessage<FileChange> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 47);
+  messageDesc(file_stich_v1_session, 54);
 
 /**
  * ChangeCard reports what a piece of work changed, file by file, and what
@@ -1627,7 +1827,7 @@ export type ChangeCard = Message<"stich.v1.ChangeCard"> & {
  * Use `create(ChangeCardSchema)` to create a new message.
  */
 export const ChangeCardSchema: GenMessage<ChangeCard> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 48);
+  messageDesc(file_stich_v1_session, 55);
 
 /**
  * @generated from message stich.v1.VersionCreated
@@ -1644,7 +1844,7 @@ export type VersionCreated = Message<"stich.v1.VersionCreated"> & {
  * Use `create(VersionCreatedSchema)` to create a new message.
  */
 export const VersionCreatedSchema: GenMessage<VersionCreated> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 49);
+  messageDesc(file_stich_v1_session, 56);
 
 /**
  * @generated from message stich.v1.GenerationStarted
@@ -1671,7 +1871,7 @@ export type GenerationStarted = Message<"stich.v1.GenerationStarted"> & {
  * Use `create(GenerationStartedSchema)` to create a new message.
  */
 export const GenerationStartedSchema: GenMessage<GenerationStarted> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 50);
+  messageDesc(file_stich_v1_session, 57);
 
 /**
  * @generated from message stich.v1.GenerationStopped
@@ -1688,7 +1888,7 @@ export type GenerationStopped = Message<"stich.v1.GenerationStopped"> & {
  * Use `create(GenerationStoppedSchema)` to create a new message.
  */
 export const GenerationStoppedSchema: GenMessage<GenerationStopped> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 51);
+  messageDesc(file_stich_v1_session, 58);
 
 /**
  * @generated from message stich.v1.GenerationResumed
@@ -1710,7 +1910,7 @@ export type GenerationResumed = Message<"stich.v1.GenerationResumed"> & {
  * Use `create(GenerationResumedSchema)` to create a new message.
  */
 export const GenerationResumedSchema: GenMessage<GenerationResumed> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 52);
+  messageDesc(file_stich_v1_session, 59);
 
 /**
  * @generated from message stich.v1.PhaseChanged
@@ -1744,7 +1944,7 @@ export type PhaseChanged = Message<"stich.v1.PhaseChanged"> & {
  * Use `create(PhaseChangedSchema)` to create a new message.
  */
 export const PhaseChangedSchema: GenMessage<PhaseChanged> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 53);
+  messageDesc(file_stich_v1_session, 60);
 
 /**
  * @generated from message stich.v1.BlueprintReady
@@ -1761,7 +1961,7 @@ export type BlueprintReady = Message<"stich.v1.BlueprintReady"> & {
  * Use `create(BlueprintReadySchema)` to create a new message.
  */
 export const BlueprintReadySchema: GenMessage<BlueprintReady> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 54);
+  messageDesc(file_stich_v1_session, 61);
 
 /**
  * @generated from message stich.v1.FileStarted
@@ -1783,7 +1983,7 @@ export type FileStarted = Message<"stich.v1.FileStarted"> & {
  * Use `create(FileStartedSchema)` to create a new message.
  */
 export const FileStartedSchema: GenMessage<FileStarted> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 55);
+  messageDesc(file_stich_v1_session, 62);
 
 /**
  * @generated from message stich.v1.FileChunk
@@ -1805,7 +2005,7 @@ export type FileChunk = Message<"stich.v1.FileChunk"> & {
  * Use `create(FileChunkSchema)` to create a new message.
  */
 export const FileChunkSchema: GenMessage<FileChunk> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 56);
+  messageDesc(file_stich_v1_session, 63);
 
 /**
  * @generated from message stich.v1.FileDone
@@ -1832,7 +2032,7 @@ export type FileDone = Message<"stich.v1.FileDone"> & {
  * Use `create(FileDoneSchema)` to create a new message.
  */
 export const FileDoneSchema: GenMessage<FileDone> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 57);
+  messageDesc(file_stich_v1_session, 64);
 
 /**
  * @generated from message stich.v1.FileDeleted
@@ -1849,7 +2049,7 @@ export type FileDeleted = Message<"stich.v1.FileDeleted"> & {
  * Use `create(FileDeletedSchema)` to create a new message.
  */
 export const FileDeletedSchema: GenMessage<FileDeleted> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 58);
+  messageDesc(file_stich_v1_session, 65);
 
 /**
  * @generated from message stich.v1.DiagnosticsReported
@@ -1873,7 +2073,7 @@ export type DiagnosticsReported = Message<"stich.v1.DiagnosticsReported"> & {
  * Use `create(DiagnosticsReportedSchema)` to create a new message.
  */
 export const DiagnosticsReportedSchema: GenMessage<DiagnosticsReported> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 59);
+  messageDesc(file_stich_v1_session, 66);
 
 /**
  * @generated from message stich.v1.FixApplied
@@ -1910,7 +2110,7 @@ export type FixApplied = Message<"stich.v1.FixApplied"> & {
  * Use `create(FixAppliedSchema)` to create a new message.
  */
 export const FixAppliedSchema: GenMessage<FixApplied> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 60);
+  messageDesc(file_stich_v1_session, 67);
 
 /**
  * @generated from message stich.v1.PreviewReady
@@ -1927,7 +2127,7 @@ export type PreviewReady = Message<"stich.v1.PreviewReady"> & {
  * Use `create(PreviewReadySchema)` to create a new message.
  */
 export const PreviewReadySchema: GenMessage<PreviewReady> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 61);
+  messageDesc(file_stich_v1_session, 68);
 
 /**
  * @generated from message stich.v1.LogLine
@@ -1956,7 +2156,7 @@ export type LogLine = Message<"stich.v1.LogLine"> & {
  * Use `create(LogLineSchema)` to create a new message.
  */
 export const LogLineSchema: GenMessage<LogLine> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 62);
+  messageDesc(file_stich_v1_session, 69);
 
 /**
  * @generated from message stich.v1.ChatMessage
@@ -1980,7 +2180,7 @@ export type ChatMessage = Message<"stich.v1.ChatMessage"> & {
  * Use `create(ChatMessageSchema)` to create a new message.
  */
 export const ChatMessageSchema: GenMessage<ChatMessage> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 63);
+  messageDesc(file_stich_v1_session, 70);
 
 /**
  * @generated from message stich.v1.ErrorEvent
@@ -2009,7 +2209,7 @@ export type ErrorEvent = Message<"stich.v1.ErrorEvent"> & {
  * Use `create(ErrorEventSchema)` to create a new message.
  */
 export const ErrorEventSchema: GenMessage<ErrorEvent> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 64);
+  messageDesc(file_stich_v1_session, 71);
 
 /**
  * @generated from message stich.v1.Completed
@@ -2038,7 +2238,50 @@ export type Completed = Message<"stich.v1.Completed"> & {
  * Use `create(CompletedSchema)` to create a new message.
  */
 export const CompletedSchema: GenMessage<Completed> = /*@__PURE__*/
-  messageDesc(file_stich_v1_session, 65);
+  messageDesc(file_stich_v1_session, 72);
+
+/**
+ * Visibility is who may read an app. Only its owner changes it, and only
+ * its owner ever changes the app itself.
+ *
+ * @generated from enum stich.v1.Visibility
+ */
+export enum Visibility {
+  /**
+   * VISIBILITY_UNSPECIFIED is private: apps are private unless made otherwise.
+   *
+   * @generated from enum value: VISIBILITY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * VISIBILITY_PRIVATE: the owner only.
+   *
+   * @generated from enum value: VISIBILITY_PRIVATE = 600;
+   */
+  PRIVATE = 600,
+
+  /**
+   * VISIBILITY_UNLISTED: any signed-in user who has the app's id may read
+   * it (view, files, versions, preview, download) and fork it; not listed.
+   *
+   * @generated from enum value: VISIBILITY_UNLISTED = 601;
+   */
+  UNLISTED = 601,
+
+  /**
+   * VISIBILITY_PUBLIC: as unlisted, and listed in the gallery.
+   *
+   * @generated from enum value: VISIBILITY_PUBLIC = 602;
+   */
+  PUBLIC = 602,
+}
+
+/**
+ * Describes the enum stich.v1.Visibility.
+ */
+export const VisibilitySchema: GenEnum<Visibility> = /*@__PURE__*/
+  enumDesc(file_stich_v1_session, 0);
 
 /**
  * Phase is the generation agent's state.
@@ -2105,7 +2348,7 @@ export enum Phase {
  * Describes the enum stich.v1.Phase.
  */
 export const PhaseSchema: GenEnum<Phase> = /*@__PURE__*/
-  enumDesc(file_stich_v1_session, 0);
+  enumDesc(file_stich_v1_session, 1);
 
 /**
  * SessionService creates generation sessions and follows them. Every node of
@@ -2275,6 +2518,41 @@ export const SessionService: GenService<{
     methodKind: "unary";
     input: typeof DeleteSessionRequestSchema;
     output: typeof DeleteSessionResponseSchema;
+  },
+  /**
+   * SetVisibility makes the caller's app private, unlisted (readable by
+   * any signed-in user with its id) or public (also listed in the
+   * gallery). Owner only; audited.
+   *
+   * @generated from rpc stich.v1.SessionService.SetVisibility
+   */
+  setVisibility: {
+    methodKind: "unary";
+    input: typeof SetVisibilityRequestSchema;
+    output: typeof SetVisibilityResponseSchema;
+  },
+  /**
+   * ListGallery lists the public apps of every owner, most recently
+   * updated first.
+   *
+   * @generated from rpc stich.v1.SessionService.ListGallery
+   */
+  listGallery: {
+    methodKind: "unary";
+    input: typeof ListGalleryRequestSchema;
+    output: typeof ListGalleryResponseSchema;
+  },
+  /**
+   * ForkSession copies the files of one version of an app the caller may
+   * read (their own, unlisted or public) into a new private app of the
+   * caller's, which records where it came from.
+   *
+   * @generated from rpc stich.v1.SessionService.ForkSession
+   */
+  forkSession: {
+    methodKind: "unary";
+    input: typeof ForkSessionRequestSchema;
+    output: typeof ForkSessionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_stich_v1_session, 0);

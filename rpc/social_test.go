@@ -1,0 +1,155 @@
+package rpc
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+
+	"connectrpc.com/connect"
+
+	"github.com/stichdev/stich/auth"
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
+	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
+	"github.com/stichdev/stich/ratelimit"
+)
+
+// TestSharingVisibilityGalleryFork follows one app through its
+// visibilities: private (nobody else reads it), public (listed in the
+// gallery, read and forked by another user, never changed by them),
+// unlisted (read, not listed), private again (not even forked), public
+// again and deleted (gone from the gallery). Changes are audited; the
+// gallery pages newest first.
+func TestSharingVisibilityGalleryFork(t *testing.T) {
+	var logs lockedBuffer
+	ts := newTestServerLogged(t, ratelimit.Rule{}, 0, nil, slog.New(slog.NewJSONHandler(&logs, nil)))
+	carol := stichv1connect.NewSessionServiceClient(clientAs(t, ts.srv, "carol", auth.RoleUser), ts.url)
+	bob := stichv1connect.NewSessionServiceClient(clientAs(t, ts.srv, "bob", auth.RoleUser), ts.url)
+	newApp := func(prompt string) string {
+		t.Helper()
+		res, err := carol.CreateSession(ctxT(t), connect.NewRequest(&stichv1.CreateSessionRequest{Prompt: prompt}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream, err := carol.Watch(ctxT(t), connect.NewRequest(&stichv1.WatchRequest{SessionId: res.Msg.GetSessionId(), UntilIdle: true}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for stream.Receive() {
+		}
+		if err := stream.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return res.Msg.GetSessionId()
+	}
+	set := func(id string, v stichv1.Visibility) {
+		t.Helper()
+		if _, err := carol.SetVisibility(ctxT(t), connect.NewRequest(&stichv1.SetVisibilityRequest{SessionId: id, Visibility: v})); err != nil {
+			t.Fatalf("set %v: %v", v, err)
+		}
+	}
+	gallery := func(size uint32, token string) ([]string, string) {
+		t.Helper()
+		r, err := bob.ListGallery(ctxT(t), connect.NewRequest(&stichv1.ListGalleryRequest{PageSize: size, PageToken: token}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, a := range r.Msg.GetApps() {
+			if a.GetVisibility() != stichv1.Visibility_VISIBILITY_PUBLIC {
+				t.Errorf("gallery lists %s as %v", a.GetSessionId(), a.GetVisibility())
+			}
+			ids = append(ids, a.GetSessionId())
+		}
+		return ids, r.Msg.GetNextPageToken()
+	}
+	bobGet := func(id string) (*stichv1.Session, error) {
+		r, err := bob.GetSession(ctxT(t), connect.NewRequest(&stichv1.GetSessionRequest{SessionId: id}))
+		if err != nil {
+			return nil, err
+		}
+		return r.Msg.GetSession(), nil
+	}
+
+	id := newApp("a todo list")
+	_, err := bobGet(id)
+	wantCode(t, err, connect.CodeNotFound, "")
+	if ids, _ := gallery(0, ""); len(ids) != 0 {
+		t.Fatalf("gallery before anything is public: %v", ids)
+	}
+
+	set(id, stichv1.Visibility_VISIBILITY_PUBLIC)
+	if ids, _ := gallery(0, ""); len(ids) != 1 || ids[0] != id {
+		t.Fatalf("gallery after publishing: %v", ids)
+	}
+	got, err := bobGet(id)
+	if err != nil || got.GetOwned() || got.GetVisibility() != stichv1.Visibility_VISIBILITY_PUBLIC {
+		t.Fatalf("bob reading the public app: owned %v, %v, %v", got.GetOwned(), got.GetVisibility(), err)
+	}
+	_, err = bob.SendMessage(ctxT(t), connect.NewRequest(&stichv1.SendMessageRequest{SessionId: id, Text: "make it mine"}))
+	wantCode(t, err, connect.CodeNotFound, "")
+	_, err = bob.SetVisibility(ctxT(t), connect.NewRequest(&stichv1.SetVisibilityRequest{SessionId: id, Visibility: stichv1.Visibility_VISIBILITY_PRIVATE}))
+	wantCode(t, err, connect.CodeNotFound, "")
+
+	fork, err := bob.ForkSession(ctxT(t), connect.NewRequest(&stichv1.ForkSessionRequest{SessionId: id}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fork.Msg.GetVersion() != got.GetVersion() {
+		t.Errorf("forked version %d, want the latest %d", fork.Msg.GetVersion(), got.GetVersion())
+	}
+	mine, err := bobGet(fork.Msg.GetSessionId())
+	if err != nil || !mine.GetOwned() || mine.GetForkedFrom().GetSessionId() != id || len(mine.GetFiles()) != len(got.GetFiles()) {
+		t.Fatalf("bob's fork: %v, owned %v, origin %v, %d files of %d", err, mine.GetOwned(), mine.GetForkedFrom(), len(mine.GetFiles()), len(got.GetFiles()))
+	}
+	list, err := bob.ListSessions(ctxT(t), connect.NewRequest(&stichv1.ListSessionsRequest{}))
+	if err != nil || len(list.Msg.GetApps()) != 1 || list.Msg.GetApps()[0].GetForkedFrom().GetSessionId() != id {
+		t.Fatalf("bob's apps: %v %v", list.Msg.GetApps(), err)
+	}
+	_, err = carol.GetSession(ctxT(t), connect.NewRequest(&stichv1.GetSessionRequest{SessionId: fork.Msg.GetSessionId()}))
+	wantCode(t, err, connect.CodeNotFound, "")
+	_, err = bob.ForkSession(ctxT(t), connect.NewRequest(&stichv1.ForkSessionRequest{SessionId: id, Version: 99}))
+	wantCode(t, err, connect.CodeNotFound, "")
+
+	set(id, stichv1.Visibility_VISIBILITY_UNLISTED)
+	if ids, _ := gallery(0, ""); len(ids) != 0 {
+		t.Fatalf("gallery lists an unlisted app: %v", ids)
+	}
+	if _, err := bobGet(id); err != nil {
+		t.Fatalf("bob reading the unlisted app: %v", err)
+	}
+
+	set(id, stichv1.Visibility_VISIBILITY_PRIVATE)
+	_, err = bobGet(id)
+	wantCode(t, err, connect.CodeNotFound, "")
+	_, err = bob.ForkSession(ctxT(t), connect.NewRequest(&stichv1.ForkSessionRequest{SessionId: id}))
+	wantCode(t, err, connect.CodeNotFound, "")
+
+	// Pages, newest first: publishing bumps an app to the top.
+	set(id, stichv1.Visibility_VISIBILITY_PUBLIC)
+	second := newApp("a notes app")
+	set(second, stichv1.Visibility_VISIBILITY_PUBLIC)
+	third := newApp("a timer")
+	set(third, stichv1.Visibility_VISIBILITY_PUBLIC)
+	page1, next := gallery(2, "")
+	page2, last := gallery(2, next)
+	if strings.Join(page1, ",") != third+","+second || strings.Join(page2, ",") != id || next == "" || last != "" {
+		t.Fatalf("gallery pages %v (%q) %v (%q), want [%s %s] [%s]", page1, next, page2, last, third, second, id)
+	}
+	_, err = bob.ListGallery(ctxT(t), connect.NewRequest(&stichv1.ListGalleryRequest{PageToken: "forged"}))
+	wantCode(t, err, connect.CodeInvalidArgument, "page_token")
+
+	if _, err := carol.DeleteSession(ctxT(t), connect.NewRequest(&stichv1.DeleteSessionRequest{SessionId: id})); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := gallery(0, ""); len(ids) != 2 {
+		t.Fatalf("gallery after deleting a public app: %v", ids)
+	}
+
+	out := logs.String()
+	for _, want := range []string{`"audit":"visibility_changed"`, `"user":"carol"`, `"detail":"app ` + id + `: private -> public"`,
+		`: public -> unlisted"`, `: unlisted -> private"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %s in the log", want)
+		}
+	}
+}
