@@ -205,6 +205,10 @@ type replicator struct {
 	repairedCh   chan struct{}
 	repairedFlag atomic.Bool
 	repairedOnce sync.Once
+	// pulled names the members that answered this new incarnation's
+	// repair pull (pullRepair): they are not asked again.
+	pulledMu sync.Mutex
+	pulled   map[string]bool
 	// solo is the one claim every activation shares while the node has
 	// never been clustered; fenced once it is.
 	solo   *claim

@@ -100,7 +100,13 @@ func (r *replicator) awaitRepaired(ctx context.Context) error {
 }
 
 // pullRepair asks every other known member to repair this new
-// incarnation; once all did, the node is repaired, durably.
+// incarnation; once each has (in this pass or an earlier one), the node is
+// repaired, durably. A member that repaired it is not asked again: the
+// promises its records hold of the previous incarnation's were given
+// before this start, and it offered them all; what it promises later this
+// node learns as a replica. So a member that repaired this node and then
+// fails does not hold the repair up until it returns (only one that never
+// did, since it may hold such promises).
 func (r *replicator) pullRepair(ctx context.Context) error {
 	if r.repairedFlag.Load() {
 		return nil
@@ -108,7 +114,7 @@ func (r *replicator) pullRepair(ctx context.Context) error {
 	v := r.n.currentView()
 	var errs []error
 	for _, m := range v.all {
-		if m.Name == r.n.cfg.Name {
+		if m.Name == r.n.cfg.Name || r.pulledFrom(m.Name) {
 			continue
 		}
 		if r.cutOff(m.Name) {
@@ -122,10 +128,14 @@ func (r *replicator) pullRepair(ctx context.Context) error {
 		}
 		if rep, ok := res.(*clusterv1.ReplicaPullReply); !ok || rep.GetError() != nil {
 			errs = append(errs, fmt.Errorf("cluster: %s refused to repair this node: %v", m.Name, res))
+			continue
 		}
+		r.markPulled(m.Name)
 	}
 	for _, m := range v.failed {
-		errs = append(errs, fmt.Errorf("cluster: %s is down; it may hold promises this node gave before its data folder was lost", m.Name))
+		if !r.pulledFrom(m.Name) {
+			errs = append(errs, fmt.Errorf("cluster: %s is down and has not repaired this node; it may hold promises this node gave before its data folder was lost", m.Name))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("cluster: new incarnation not repaired yet: %w", err)
@@ -136,6 +146,23 @@ func (r *replicator) pullRepair(ctx context.Context) error {
 	r.setRepaired()
 	r.n.log.Info("new incarnation repaired by its peers; answering promises", "incarnation", r.incarnation)
 	return nil
+}
+
+// pulledFrom reports whether member name has repaired this new
+// incarnation (answered its pull).
+func (r *replicator) pulledFrom(name string) bool {
+	r.pulledMu.Lock()
+	defer r.pulledMu.Unlock()
+	return r.pulled[name]
+}
+
+func (r *replicator) markPulled(name string) {
+	r.pulledMu.Lock()
+	defer r.pulledMu.Unlock()
+	if r.pulled == nil {
+		r.pulled = map[string]bool{}
+	}
+	r.pulled[name] = true
 }
 
 // servePull repairs member from: every copy and promise this node holds
