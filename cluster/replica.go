@@ -261,7 +261,11 @@ func (r *replicator) stop() {
 
 // ask sends msg to m's activator and waits for the reply.
 func (r *replicator) ask(ctx context.Context, m NodeMeta, msg proto.Message) (any, error) {
-	timeout := replicaTimeout
+	return r.askFor(ctx, m, msg, replicaTimeout)
+}
+
+// askFor is ask with another timeout than replicaTimeout.
+func (r *replicator) askFor(ctx context.Context, m NodeMeta, msg proto.Message, timeout time.Duration) (any, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(dl))
 	}

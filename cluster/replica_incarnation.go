@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble"
@@ -112,7 +113,12 @@ func (r *replicator) pullRepair(ctx context.Context) error {
 		return nil
 	}
 	v := r.n.currentView()
-	var errs []error
+	// Concurrently: a pull waits for the member's whole offer.
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
 	for _, m := range v.all {
 		if m.Name == r.n.cfg.Name || r.pulledFrom(m.Name) {
 			continue
@@ -121,17 +127,25 @@ func (r *replicator) pullRepair(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("cluster: %s is cut off (test)", m.Name))
 			continue
 		}
-		res, err := r.ask(ctx, m, &clusterv1.ReplicaPull{From: r.n.cfg.Name, Incarnation: r.incarnation})
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if rep, ok := res.(*clusterv1.ReplicaPullReply); !ok || rep.GetError() != nil {
-			errs = append(errs, fmt.Errorf("cluster: %s refused to repair this node: %v", m.Name, res))
-			continue
-		}
-		r.markPulled(m.Name)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := r.askFor(ctx, m, &clusterv1.ReplicaPull{From: r.n.cfg.Name, Incarnation: r.incarnation}, pullTimeout)
+			if err == nil {
+				if rep, ok := res.(*clusterv1.ReplicaPullReply); !ok || rep.GetError() != nil {
+					err = fmt.Errorf("cluster: %s refused to repair this node: %v", m.Name, res)
+				}
+			}
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+				return
+			}
+			r.markPulled(m.Name)
+		}()
 	}
+	wg.Wait()
 	for _, m := range v.failed {
 		if !r.pulledFrom(m.Name) {
 			errs = append(errs, fmt.Errorf("cluster: %s is down and has not repaired this node; it may hold promises this node gave before its data folder was lost", m.Name))
@@ -171,21 +185,50 @@ func (r *replicator) servePull(m *clusterv1.ReplicaPull) *clusterv1.ReplicaPullR
 	if r.cutOff(m.GetFrom()) {
 		return &clusterv1.ReplicaPullReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_UNAVAILABLE, Message: "cut off (test)"}}
 	}
-	var target NodeMeta
-	for _, x := range r.n.currentView().all {
-		if x.Name == m.GetFrom() {
-			target = x
-		}
-	}
-	if target.Name == "" {
+	target, ok := r.awaitMember(m.GetFrom(), pullViewWait)
+	if !ok {
 		return &clusterv1.ReplicaPullReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_UNAVAILABLE, Message: r.n.cfg.Name + " does not see " + m.GetFrom() + " as a member yet"}}
 	}
-	ctx, cancel := context.WithTimeout(r.ctx, 10*replicaTimeout)
+	ctx, cancel := context.WithTimeout(r.ctx, pullRepairTimeout)
 	defer cancel()
 	if err := r.repairMembers(ctx, false, &target); err != nil {
 		return &clusterv1.ReplicaPullReply{Error: routeErrorFromGo(err)}
 	}
 	return &clusterv1.ReplicaPullReply{}
+}
+
+// pullViewWait bounds how long a pull waits for its sender to appear in
+// this node's view. A joiner learns of its peers (it joins through one)
+// before they all learn of it by gossip: refusing at once made it retry on
+// its anti-entropy backoff, leaving it unrepaired (answering no promise)
+// for seconds after the cluster had formed.
+const pullViewWait = 3 * time.Second
+
+// pullTimeout bounds one repair pull: the member waits for this node in
+// its view, then offers every copy (servePull).
+const pullTimeout = pullViewWait + pullRepairTimeout + time.Second
+
+// pullRepairTimeout bounds a member's offer of its copies to a new
+// incarnation.
+const pullRepairTimeout = 10 * replicaTimeout
+
+// awaitMember waits, at most d, for member name to be in this node's view.
+func (r *replicator) awaitMember(name string, d time.Duration) (NodeMeta, bool) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		changed := r.n.ViewChanged()
+		if m, ok := r.n.memberByName(name); ok {
+			return m, true
+		}
+		select {
+		case <-changed:
+		case <-t.C:
+			return NodeMeta{}, false
+		case <-r.ctx.Done():
+			return NodeMeta{}, false
+		}
+	}
 }
 
 // raisePromise raises a grain's promise to at least epoch (a new
