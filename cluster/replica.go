@@ -59,7 +59,9 @@ import (
 // 12. A data folder new at this start is a new incarnation: it answers no
 //     promise and claims nothing until every other member it knows (live
 //     or failed) has repaired it by a pull, whose digests carry the
-//     promises they hold; it adopts them (replica_incarnation.go).
+//     promises they hold; it adopts them (replica_incarnation.go). A
+//     member that answered its pull counts as done, even if it fails
+//     before the others answered.
 // 13. A write that left the owner but reached no majority is reported as
 //     ErrOutcomeUnknown (it may yet win, on a copy that holds it), never as
 //     a plain failure to retry.

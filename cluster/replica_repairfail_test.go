@@ -51,8 +51,16 @@ func TestRepairOutlivesFailureOfARepairer(t *testing.T) {
 		t.Fatal("c is repaired although b refused to repair it")
 	}
 
-	// A grain a owns, replicated on all three, with acknowledged writes.
-	id := ownedBy(a, "a")
+	// A grain a owns, replicated on all three, whose next owner is b (the
+	// repaired survivor: it claims, and needs c's promise), with
+	// acknowledged writes.
+	var id string
+	for i := 0; id == ""; i++ {
+		cand := fmt.Sprintf("g-%d", i)
+		if r := Rank("counter", cand, a.currentView().live); r[0].Name == "a" && r[1].Name == "b" {
+			id = cand
+		}
+	}
 	var acked uint64
 	for range 3 {
 		n, err := tc.call(a, id, true)
