@@ -212,7 +212,8 @@ const pullTimeout = pullViewWait + pullRepairTimeout + time.Second
 // incarnation.
 const pullRepairTimeout = 10 * replicaTimeout
 
-// awaitMember waits, at most d, for member name to be in this node's view.
+// awaitMember waits, at most d, for member name to be in this node's view
+// (not once this node is leaving).
 func (r *replicator) awaitMember(name string, d time.Duration) (NodeMeta, bool) {
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -220,6 +221,9 @@ func (r *replicator) awaitMember(name string, d time.Duration) (NodeMeta, bool) 
 		changed := r.n.ViewChanged()
 		if m, ok := r.n.memberByName(name); ok {
 			return m, true
+		}
+		if r.n.leaving.Load() {
+			return NodeMeta{}, false // shutting down: do not hold it up
 		}
 		select {
 		case <-changed:
