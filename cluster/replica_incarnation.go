@@ -113,7 +113,7 @@ func (r *replicator) pullRepair(ctx context.Context) error {
 		return nil
 	}
 	v := r.n.currentView()
-	// Concurrently: a pull waits for the member's whole offer.
+	// Concurrently: a pull waits for the member's offer.
 	var (
 		mu   sync.Mutex
 		errs []error
@@ -204,9 +204,11 @@ func (r *replicator) servePull(m *clusterv1.ReplicaPull) *clusterv1.ReplicaPullR
 // for seconds after the cluster had formed.
 const pullViewWait = 3 * time.Second
 
-// pullTimeout bounds one repair pull: the member waits for this node in
-// its view, then offers every copy (servePull).
-const pullTimeout = pullViewWait + pullRepairTimeout + time.Second
+// pullTimeout bounds the wait for one repair pull's answer: the member
+// waits for this node in its view, then offers every copy (servePull). An
+// offer that takes longer goes on there; the pull is asked again and finds
+// less to send.
+const pullTimeout = pullViewWait + replicaTimeout
 
 // pullRepairTimeout bounds a member's offer of its copies to a new
 // incarnation.
