@@ -124,7 +124,9 @@ func (r *replicator) pullRepair(ctx context.Context) error {
 			continue
 		}
 		if r.cutOff(m.Name) {
+			mu.Lock()
 			errs = append(errs, fmt.Errorf("cluster: %s is cut off (test)", m.Name))
+			mu.Unlock()
 			continue
 		}
 		wg.Add(1)
