@@ -59,7 +59,9 @@ import (
 // 12. A data folder new at this start is a new incarnation: it answers no
 //     promise and claims nothing until every other member it knows (live
 //     or failed) has repaired it by a pull, whose digests carry the
-//     promises they hold; it adopts them (replica_incarnation.go).
+//     promises they hold; it adopts them (replica_incarnation.go). A
+//     member that answered its pull counts as done, even if it fails
+//     before the others answered.
 // 13. A write that left the owner but reached no majority is reported as
 //     ErrOutcomeUnknown (it may yet win, on a copy that holds it), never as
 //     a plain failure to retry.
@@ -205,6 +207,10 @@ type replicator struct {
 	repairedCh   chan struct{}
 	repairedFlag atomic.Bool
 	repairedOnce sync.Once
+	// pulled names the members that answered this new incarnation's
+	// repair pull (pullRepair): they are not asked again.
+	pulledMu sync.Mutex
+	pulled   map[string]bool
 	// solo is the one claim every activation shares while the node has
 	// never been clustered; fenced once it is.
 	solo   *claim
@@ -257,7 +263,11 @@ func (r *replicator) stop() {
 
 // ask sends msg to m's activator and waits for the reply.
 func (r *replicator) ask(ctx context.Context, m NodeMeta, msg proto.Message) (any, error) {
-	timeout := replicaTimeout
+	return r.askFor(ctx, m, msg, replicaTimeout)
+}
+
+// askFor is ask with another timeout than replicaTimeout.
+func (r *replicator) askFor(ctx context.Context, m NodeMeta, msg proto.Message, timeout time.Duration) (any, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(dl))
 	}

@@ -42,6 +42,11 @@ func (r *replicator) antiEntropyLoop() {
 			continue
 		}
 		backoff = min(max(2*backoff, repairRetryMin), repairRetryMax)
+		if !r.repairedFlag.Load() {
+			// Not repaired, the node answers no promise: retry its pulls
+			// (only those not answered yet) without backing off far.
+			backoff = min(backoff, repairRetryUnrepaired)
+		}
 		r.n.log.Warn("replica repair incomplete; retrying", "err", err, "retry_in", backoff)
 		retry.Reset(backoff)
 	}
@@ -51,6 +56,9 @@ func (r *replicator) antiEntropyLoop() {
 const (
 	repairRetryMin = 250 * time.Millisecond
 	repairRetryMax = 30 * time.Second
+	// repairRetryUnrepaired caps the delay while the node is a new
+	// incarnation not repaired yet.
+	repairRetryUnrepaired = time.Second
 )
 
 // digestChunk bounds the grains listed in one digest message.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble"
@@ -100,32 +101,57 @@ func (r *replicator) awaitRepaired(ctx context.Context) error {
 }
 
 // pullRepair asks every other known member to repair this new
-// incarnation; once all did, the node is repaired, durably.
+// incarnation; once each has (in this pass or an earlier one), the node is
+// repaired, durably. A member that repaired it is not asked again: the
+// promises its records hold of the previous incarnation's were given
+// before this start, and it offered them all; what it promises later this
+// node learns as a replica. So a member that repaired this node and then
+// fails does not hold the repair up until it returns (only one that never
+// did, since it may hold such promises).
 func (r *replicator) pullRepair(ctx context.Context) error {
 	if r.repairedFlag.Load() {
 		return nil
 	}
 	v := r.n.currentView()
-	var errs []error
+	// Concurrently: a pull waits for the member's offer.
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
 	for _, m := range v.all {
-		if m.Name == r.n.cfg.Name {
+		if m.Name == r.n.cfg.Name || r.pulledFrom(m.Name) {
 			continue
 		}
 		if r.cutOff(m.Name) {
+			mu.Lock()
 			errs = append(errs, fmt.Errorf("cluster: %s is cut off (test)", m.Name))
+			mu.Unlock()
 			continue
 		}
-		res, err := r.ask(ctx, m, &clusterv1.ReplicaPull{From: r.n.cfg.Name, Incarnation: r.incarnation})
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if rep, ok := res.(*clusterv1.ReplicaPullReply); !ok || rep.GetError() != nil {
-			errs = append(errs, fmt.Errorf("cluster: %s refused to repair this node: %v", m.Name, res))
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := r.askFor(ctx, m, &clusterv1.ReplicaPull{From: r.n.cfg.Name, Incarnation: r.incarnation}, pullTimeout)
+			if err == nil {
+				if rep, ok := res.(*clusterv1.ReplicaPullReply); !ok || rep.GetError() != nil {
+					err = fmt.Errorf("cluster: %s refused to repair this node: %v", m.Name, res)
+				}
+			}
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+				return
+			}
+			r.markPulled(m.Name)
+		}()
 	}
+	wg.Wait()
 	for _, m := range v.failed {
-		errs = append(errs, fmt.Errorf("cluster: %s is down; it may hold promises this node gave before its data folder was lost", m.Name))
+		if !r.pulledFrom(m.Name) {
+			errs = append(errs, fmt.Errorf("cluster: %s is down and has not repaired this node; it may hold promises this node gave before its data folder was lost", m.Name))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("cluster: new incarnation not repaired yet: %w", err)
@@ -138,27 +164,79 @@ func (r *replicator) pullRepair(ctx context.Context) error {
 	return nil
 }
 
+// pulledFrom reports whether member name has repaired this new
+// incarnation (answered its pull).
+func (r *replicator) pulledFrom(name string) bool {
+	r.pulledMu.Lock()
+	defer r.pulledMu.Unlock()
+	return r.pulled[name]
+}
+
+func (r *replicator) markPulled(name string) {
+	r.pulledMu.Lock()
+	defer r.pulledMu.Unlock()
+	if r.pulled == nil {
+		r.pulled = map[string]bool{}
+	}
+	r.pulled[name] = true
+}
+
 // servePull repairs member from: every copy and promise this node holds
 // of grains whose replica set includes it.
 func (r *replicator) servePull(m *clusterv1.ReplicaPull) *clusterv1.ReplicaPullReply {
 	if r.cutOff(m.GetFrom()) {
 		return &clusterv1.ReplicaPullReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_UNAVAILABLE, Message: "cut off (test)"}}
 	}
-	var target NodeMeta
-	for _, x := range r.n.currentView().all {
-		if x.Name == m.GetFrom() {
-			target = x
-		}
-	}
-	if target.Name == "" {
+	target, ok := r.awaitMember(m.GetFrom(), pullViewWait)
+	if !ok {
 		return &clusterv1.ReplicaPullReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_UNAVAILABLE, Message: r.n.cfg.Name + " does not see " + m.GetFrom() + " as a member yet"}}
 	}
-	ctx, cancel := context.WithTimeout(r.ctx, 10*replicaTimeout)
+	ctx, cancel := context.WithTimeout(r.ctx, pullRepairTimeout)
 	defer cancel()
 	if err := r.repairMembers(ctx, false, &target); err != nil {
 		return &clusterv1.ReplicaPullReply{Error: routeErrorFromGo(err)}
 	}
 	return &clusterv1.ReplicaPullReply{}
+}
+
+// pullViewWait bounds how long a pull waits for its sender to appear in
+// this node's view. A joiner learns of its peers (it joins through one)
+// before they all learn of it by gossip: refusing at once made it retry on
+// its anti-entropy backoff, leaving it unrepaired (answering no promise)
+// for seconds after the cluster had formed.
+const pullViewWait = 3 * time.Second
+
+// pullTimeout bounds the wait for one repair pull's answer: the member
+// waits for this node in its view, then offers every copy (servePull). An
+// offer that takes longer goes on there; the pull is asked again and finds
+// less to send.
+const pullTimeout = pullViewWait + replicaTimeout
+
+// pullRepairTimeout bounds a member's offer of its copies to a new
+// incarnation.
+const pullRepairTimeout = 10 * replicaTimeout
+
+// awaitMember waits, at most d, for member name to be in this node's view
+// (not once this node is leaving).
+func (r *replicator) awaitMember(name string, d time.Duration) (NodeMeta, bool) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		changed := r.n.ViewChanged()
+		if m, ok := r.n.memberByName(name); ok {
+			return m, true
+		}
+		if r.n.leaving.Load() {
+			return NodeMeta{}, false // shutting down: do not hold it up
+		}
+		select {
+		case <-changed:
+		case <-t.C:
+			return NodeMeta{}, false
+		case <-r.ctx.Done():
+			return NodeMeta{}, false
+		}
+	}
 }
 
 // raisePromise raises a grain's promise to at least epoch (a new
