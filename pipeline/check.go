@@ -38,6 +38,10 @@ func applyCheck(st *actorsv1.SessionState, c *actorsv1.SandboxCheckReply) (evs [
 			evs = append(evs, logLine("fixer", "warn", fmt.Sprintf("discarded the fixer's change to %s: not a file the app may have", p)))
 			continue
 		}
+		if q, ok := caseTwin(p, st.Files); ok {
+			evs = append(evs, logLine("fixer", "warn", fmt.Sprintf("discarded the fixer's change to %s: it differs from %s only by letter case", p, q)))
+			continue
+		}
 		if st.Files == nil {
 			st.Files = map[string]*stichv1.FileInfo{}
 		}

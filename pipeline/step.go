@@ -359,6 +359,9 @@ func (t *tx) work(m Work) error {
 		if err := codegen.CheckPath(m.Path); err != nil {
 			return err
 		}
+		if q, ok := t.caseConflict(m.Path); ok {
+			return fmt.Errorf("%w %q: differs from %q only by letter case", codegen.ErrBadPath, m.Path, q)
+		}
 		if _, exists := cur.Files[m.Path]; !exists && len(cur.Files)+len(t.s.Streams) >= codegen.MaxFiles {
 			return fmt.Errorf("%w: more than %d files", ErrProtocol, codegen.MaxFiles)
 		}
@@ -699,6 +702,11 @@ func (t *tx) saveFile(m SaveFile) {
 		t.refuse(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "%v", err)
 		return
 	}
+	if q, ok := t.caseConflict(p); ok {
+		t.refuse(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT,
+			"%s differs from the app's %s only by letter case; such names are one file on macOS and Windows: edit %s or rename it", p, q, q)
+		return
+	}
 	if len(content) > codegen.MaxFileBytes {
 		t.refuse(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "%s is %d bytes; a file of an app may have at most %d", p, len(content), codegen.MaxFileBytes)
 		return
@@ -830,6 +838,33 @@ func (t *tx) usage(m Usage) {
 	if t.s.Working {
 		t.out.Save = false
 	}
+}
+
+// caseConflict returns the app's file (stored, or being written by the
+// running step) whose path differs from p only by letter case: such names
+// are one file on case-insensitive file systems (an app downloaded to macOS
+// or Windows), so they are refused wherever a file enters the session, not
+// only when a build syncs the workspace. With several, it returns the
+// least, so that Step stays deterministic.
+func (t *tx) caseConflict(p string) (string, bool) {
+	q1, _ := caseTwin(p, t.s.Session.GetFiles())
+	q2, _ := caseTwin(p, t.s.Streams)
+	if q1 == "" || q2 != "" && q2 < q1 {
+		return q2, q2 != ""
+	}
+	return q1, true
+}
+
+// caseTwin returns the least key of m that differs from p only by letter
+// case.
+func caseTwin[V any](p string, m map[string]V) (string, bool) {
+	found := ""
+	for q := range m {
+		if q != p && strings.EqualFold(q, p) && (found == "" || q < found) {
+			found = q
+		}
+	}
+	return found, found != ""
 }
 
 // rebase records the new generated content of a file the user edited as

@@ -275,3 +275,52 @@ func TestClientDisconnectLeaksNothing(t *testing.T) {
 		return nil
 	})
 }
+
+// TestSaveFileCaseCollision: a save whose path differs from one of the
+// app's files only by letter case is invalid_argument, naming both paths
+// (they would be one file on macOS and Windows), and stores nothing.
+func TestSaveFileCaseCollision(t *testing.T) {
+	ts := newTestServer(t, ratelimit.Rule{}, 0)
+	c, ctx := ts.client, ctxT(t)
+	res, err := c.CreateSession(ctx, connect.NewRequest(&stichv1.CreateSessionRequest{Prompt: "a todo list"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Msg.GetSessionId()
+	stream, err := c.Watch(ctx, connect.NewRequest(&stichv1.WatchRequest{SessionId: id, UntilIdle: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for stream.Receive() {
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	list, err := c.ListFiles(ctx, connect.NewRequest(&stichv1.ListFilesRequest{SessionId: id}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored string
+	for _, f := range list.Msg.GetFiles() {
+		if strings.HasSuffix(f.GetPath(), ".tsx") {
+			stored = f.GetPath()
+			break
+		}
+	}
+	if stored == "" {
+		t.Fatalf("no .tsx file in %v", list.Msg.GetFiles())
+	}
+	twin := strings.ToUpper(stored[:1]) + stored[1:]
+	if twin == stored {
+		twin = strings.ToLower(stored[:1]) + stored[1:]
+	}
+	_, err = c.SaveFile(ctx, connect.NewRequest(&stichv1.SaveFileRequest{SessionId: id, Path: twin, Content: "export {};\n"}))
+	wantCode(t, err, connect.CodeInvalidArgument, twin)
+	if !strings.Contains(err.Error(), stored) {
+		t.Fatalf("error %q does not name the app's %s", err, stored)
+	}
+	after, err := c.ListFiles(ctx, connect.NewRequest(&stichv1.ListFilesRequest{SessionId: id}))
+	if err != nil || len(after.Msg.GetFiles()) != len(list.Msg.GetFiles()) {
+		t.Fatalf("files after the refused save: %d, %v (were %d)", len(after.Msg.GetFiles()), err, len(list.Msg.GetFiles()))
+	}
+}
