@@ -286,7 +286,9 @@ func runAppPreview(ctx context.Context, g *globalFlags, f *appFlags, dir string,
 	if err != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("listen on --http %s: %w", f.http, err)}
 	}
-	srv := &http.Server{Handler: preview.NewHandler(out.Preview), ReadHeaderTimeout: 10 * time.Second,
+	// The same headers as a node's previews: the app's code runs on this
+	// origin.
+	srv := &http.Server{Handler: preview.WithHeaders(preview.NewHandler(out.Preview), preview.CSP(nil)), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	fmt.Fprintf(stdout, "preview of %s at http://%s/ (Ctrl-C stops)\n", dir, ln.Addr())
 	errc := make(chan error, 1)

@@ -91,6 +91,11 @@ func TestCheckAndFixAppFolder(t *testing.T) {
 	if res.StatusCode != 200 || !strings.Contains(string(page), "<title>Recipe Tracker</title>") || !strings.Contains(string(page), `src="/assets/`) {
 		t.Fatalf("preview page: %s\n%s", res.Status, page)
 	}
+	// The app runs on this origin: it gets a node's preview headers.
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self';") || !strings.Contains(csp, "frame-ancestors 'none'") ||
+		res.Header.Get("X-Content-Type-Options") != "nosniff" || res.Header.Get("Referrer-Policy") != "no-referrer" {
+		t.Fatalf("preview headers: %v", res.Header)
+	}
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}

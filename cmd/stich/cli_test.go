@@ -101,3 +101,32 @@ func TestCLIUsageErrors(t *testing.T) {
 		t.Errorf("version: %d %q", code, out)
 	}
 }
+
+// TestServeBadFlagsCreateNothing: stich serve checks every flag before it
+// touches its data folder, so a mistyped flag exits 2 with a message and
+// leaves no ./stich-data (with a node-name file) behind in the folder it
+// was started from.
+func TestServeBadFlagsCreateNothing(t *testing.T) {
+	cwd := t.TempDir()
+	t.Chdir(cwd) // the default --data is ./stich-data
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--http", "nonsense"}, "--http"},
+		{[]string{"--auth", "none"}, "--auth"},
+		{[]string{"--trusted-proxies", "proxy.example"}, "--trusted-proxies"},
+		{[]string{"--gossip-profile", "moon"}, "--gossip-profile"},
+		{[]string{"--scaffold-chunk-delay", "-1s"}, "--scaffold-chunk-delay"},
+		{[]string{"--sandbox", "elsewhere"}, "--sandbox"},
+		{[]string{"--create-limit", "-1"}, "--create-limit"},
+	} {
+		code, _, errs := runCLI(t, append([]string{"serve"}, c.args...)...)
+		if code != exitUsage || !strings.Contains(errs, c.msg) {
+			t.Errorf("serve %v: exit %d, stderr %q; want exit %d mentioning %q", c.args, code, errs, exitUsage, c.msg)
+		}
+		if ents, err := os.ReadDir(cwd); err != nil || len(ents) > 0 {
+			t.Fatalf("serve %v left %v in its folder (%v)", c.args, ents, err)
+		}
+	}
+}

@@ -313,20 +313,17 @@ func previewBase(o preview.Origins) string {
 // serve runs a node until ctx is done. ready, if not nil, receives the
 // server's address once it is listening.
 func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr string)) error {
-	if strings.TrimSpace(f.data) == "" {
-		return usageError{errors.New("--data must name a folder")}
-	}
-	if err := os.MkdirAll(f.data, 0o750); err != nil {
-		return fmt.Errorf("create data folder: %w", err)
-	}
-	if f.nodeName == "" {
-		name, err := stableNodeName(f.data, log)
-		if err != nil {
-			return err
-		}
-		f.nodeName = name
+	// Every flag is checked before the data folder is touched: a mistyped
+	// flag exits 2 and leaves nothing behind (not even a node-name file
+	// in ./stich-data).
+	generatedName := f.nodeName == ""
+	if generatedName {
+		f.nodeName = "unnamed" // validated with a stand-in; made below
 	}
 	cfg, err := f.nodeConfig(log)
+	if generatedName {
+		f.nodeName = ""
+	}
 	if err != nil {
 		return err
 	}
@@ -341,6 +338,16 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	providers, defaultProvider, err := f.models.providers(codegen.Scaffold{ChunkDelay: f.scaffoldDelay})
 	if err != nil {
 		return err
+	}
+	if err := os.MkdirAll(f.data, 0o750); err != nil {
+		return fmt.Errorf("create data folder: %w", err)
+	}
+	if generatedName {
+		name, err := stableNodeName(f.data, log)
+		if err != nil {
+			return err
+		}
+		f.nodeName, cfg.Name = name, name
 	}
 	var endpoints []*stichv1.ModelEndpoint
 	var actionModels []*stichv1.ActionModel
