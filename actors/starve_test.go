@@ -1,0 +1,288 @@
+package actors
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stichdev/stich/appbuild"
+	"github.com/stichdev/stich/cluster"
+	"github.com/stichdev/stich/codegen"
+	"github.com/stichdev/stich/internal/testutil"
+	"github.com/stichdev/stich/preview"
+	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
+	stichv1 "github.com/stichdev/stich/proto/stich/v1"
+	"github.com/stichdev/stich/sandbox"
+)
+
+// starveUID is the first of the two sandbox uids of the two-session test.
+const starveUID = 64674
+
+// Limits of the two-session test's sandbox: small enough that the hog
+// reaches them quickly, large enough for a scaffold app's build.
+const (
+	starveProcesses = 128       // tasks per uid and per command
+	starveMemory    = 768 << 20 // bytes per command
+)
+
+// hogScaffold is the scaffold with a vite config whose plugin, when the
+// app is built by its own vite in the sandbox, takes every process its
+// limits allow (sleeps), keeps a child filling memory up to the command's
+// limit (respawned each time the kernel kills it), and never finishes.
+// It reports what it holds in hog.json in its workspace.
+type hogScaffold struct {
+	codegen.Scaffold
+	eatMemory bool // only where cgroups bound the command's memory
+}
+
+func (hogScaffold) Name() string { return "hog" }
+
+func (h hogScaffold) Implement(ctx context.Context, bp *stichv1.Blueprint, phase *stichv1.PhasePlan, files map[string]string, skip map[string]bool, emit codegen.Emitter) error {
+	return h.Scaffold.Implement(ctx, bp, phase, files, skip, &replaceFile{Emitter: emit, path: "vite.config.ts", content: hogViteConfig(h.eatMemory)})
+}
+
+func hogViteConfig(eatMemory bool) string {
+	return fmt.Sprintf(`import { defineConfig } from "vite";
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+
+const status = { sleeps: 0, spawnErrors: 0, eaters: 0, eatersKilled: 0 };
+const save = () => writeFileSync("hog.json", JSON.stringify(status));
+const eat = () => {
+  if (!%t) return;
+  let child;
+  try {
+    // Fills up to twice the limit in 16 MiB pages, then holds: the
+    // command's memory limit kills it first.
+    child = spawn(process.execPath, ["-e", "const a = []; for (let i = 0; i < %d; i++) a.push(Buffer.alloc(16 << 20, 1)); setInterval(() => a.length, 1000);"], { stdio: "ignore" });
+  } catch (e) { status.spawnErrors++; save(); setTimeout(eat, 1000); return; }
+  status.eaters++; save();
+  child.on("error", () => { status.spawnErrors++; save(); });
+  child.on("exit", (code, signal) => {
+    if (signal === "SIGKILL") status.eatersKilled++;
+    save();
+    setTimeout(eat, 1000);
+  });
+};
+
+export default defineConfig({
+  plugins: [
+    {
+      name: "hog",
+      transform() { return null; },
+      async buildStart() {
+        eat();
+        for (let i = 0; i < %d; i++) {
+          try {
+            const c = spawn("sleep", ["600"], { stdio: "ignore" });
+            c.on("error", () => { status.spawnErrors++; });
+            status.sleeps++;
+          } catch (e) { status.spawnErrors++; }
+        }
+        save();
+        setInterval(save, 500);
+        await new Promise(() => {}); // holds until the sandbox kills it
+      },
+    },
+  ],
+});
+`, eatMemory, 2*starveMemory/(16<<20), 2*starveProcesses)
+}
+
+// replaceFile sends one file's content whole, in place of what the
+// provider streams for it.
+type replaceFile struct {
+	codegen.Emitter
+	path, content string
+}
+
+func (r *replaceFile) FileChunk(ctx context.Context, path, data string) error {
+	if path == r.path {
+		return nil
+	}
+	return r.Emitter.FileChunk(ctx, path, data)
+}
+
+func (r *replaceFile) FileDone(ctx context.Context, path string) error {
+	if path == r.path {
+		if err := r.Emitter.FileChunk(ctx, path, r.content); err != nil {
+			return err
+		}
+	}
+	return r.Emitter.FileDone(ctx, path)
+}
+
+// uidTasks returns the pids of uid's processes and the number of tasks
+// (processes and threads) they hold.
+func uidTasks(uid int) (pids []int, tasks int) {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
+		if err != nil {
+			continue
+		}
+		mine, threads := false, 1
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			switch {
+			case len(f) >= 2 && f[0] == "Uid:":
+				mine = f[1] == strconv.Itoa(uid)
+			case len(f) >= 2 && f[0] == "Threads:":
+				threads, _ = strconv.Atoi(f[1])
+			}
+		}
+		if mine {
+			pids, tasks = append(pids, pid), tasks+threads
+		}
+	}
+	return pids, tasks
+}
+
+// pollFor calls cond every 100 ms until it returns nil or d passes; it
+// returns cond's last error.
+func pollFor(d time.Duration, cond func() error) error {
+	deadline := time.Now().Add(d)
+	for {
+		err := cond()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Two sessions on one node: one app's build holds every process its
+// limits allow and keeps its memory at its limit, and never ends; the
+// other session's whole generation, with its builds in the same sandbox
+// runner, still completes with a clean check and a preview. Each
+// workspace runs as a uid of its own (RLIMIT_NPROC counts per uid) and
+// each command has its own cgroup.
+func TestTwoSessionsOneNodeNoStarvation(t *testing.T) {
+	base, keep := testutil.SandboxDirs(t)
+	scfg := sandbox.DefaultConfig(base)
+	scfg.UID, scfg.GID, scfg.UIDs = starveUID, starveUID, 2
+	scfg.CacheDir = filepath.Join(keep, "npm-cache-actors")
+	scfg.Limits.Processes, scfg.Limits.Memory = starveProcesses, starveMemory
+	r, err := sandbox.NewLocal(scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := cluster.DefaultLocalConfig()
+	cfg.Name, cfg.InMemory = "test", true
+	rt, err := Start(context.Background(), Config{Cluster: cfg,
+		Providers:       map[string]codegen.Provider{"scaffold": codegen.Scaffold{}, "hog": hogScaffold{eatMemory: r.Cgroups()}},
+		DefaultProvider: "scaffold",
+		Builds:          &appbuild.Config{Runner: r, Fixer: appbuild.NewLazyFixer(r), TypeCheckTimeout: 5 * time.Minute},
+		Previews:        preview.Origins{Scheme: "http", Domain: "preview.test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Shutdown(context.Background()) })
+
+	hog := rt.NewSessionID("")
+	if _, err := Call[*actorsv1.CreateSessionReply](ctxT(t), rt.Node, KindSession, hog,
+		&actorsv1.CreateSession{Prompt: "a recipe tracker with ingredients and ratings", Options: &stichv1.SessionOptions{Provider: "hog"}}); err != nil {
+		t.Fatal(err)
+	}
+	var hogUID int
+	if err := pollFor(5*time.Minute, func() error {
+		hogUID, err = r.UID(hog)
+		return err
+	}); err != nil {
+		t.Fatalf("the hog's workspace: %v", err)
+	}
+	// Whatever happens, the hog's processes end with the test (they are
+	// the test's own, under its own uid).
+	t.Cleanup(func() {
+		_, _ = Call[*actorsv1.SandboxCancelAck](context.Background(), rt.Node, KindSandbox, hog, &actorsv1.SandboxCancel{})
+		if err := pollFor(time.Minute, func() error {
+			if pids, _ := uidTasks(hogUID); len(pids) > 0 {
+				return fmt.Errorf("%d processes of uid %d left", len(pids), hogUID)
+			}
+			return nil
+		}); err != nil {
+			pids, _ := uidTasks(hogUID)
+			for _, pid := range pids {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+			t.Errorf("the hog's processes outlived its cancelled check: %v", err)
+		}
+	})
+
+	// Until the hog holds its limits: its tasks at the process limit and
+	// (with cgroups) an eater killed at the memory limit.
+	type hogStatus struct{ Sleeps, SpawnErrors, Eaters, EatersKilled int }
+	var st hogStatus
+	var held int
+	if err := pollFor(6*time.Minute, func() error {
+		_, held = uidTasks(hogUID)
+		b, err := r.ReadFile(ctxT(t), hog, "hog.json")
+		if err != nil {
+			return fmt.Errorf("hog.json: %w (the hog holds %d tasks)", err, held)
+		}
+		if err := json.Unmarshal(b, &st); err != nil {
+			return fmt.Errorf("hog.json %q: %w", b, err)
+		}
+		switch {
+		case st.SpawnErrors == 0 || held < starveProcesses-8:
+			return fmt.Errorf("the hog holds %d tasks of %d (%+v)", held, starveProcesses, st)
+		case r.Cgroups() && st.EatersKilled == 0:
+			return fmt.Errorf("no memory eater killed at the limit yet (%+v)", st)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The other session's generation, start to end, while the hog holds.
+	other := create(t, rt, "a recipe tracker with ingredients and ratings")
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	var evs []*stichv1.SessionEvent
+	if err := rt.Watch(ctx, other, 0, true, func(ev *stichv1.SessionEvent) error {
+		evs = append(evs, ev)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	previews, checked := 0, 0
+	for _, ev := range evs {
+		if l := ev.GetLog(); l != nil {
+			lines = append(lines, l.GetSource()+" "+l.GetLevel()+": "+l.GetText())
+			if strings.HasPrefix(l.GetText(), "checked the app") {
+				checked++
+			}
+		}
+		if ev.GetPreviewReady() != nil {
+			previews++
+		}
+		if e := ev.GetError(); e != nil {
+			t.Errorf("error event in the other session: %v", e)
+		}
+	}
+	if _, ok := evs[len(evs)-1].GetEvent().(*stichv1.SessionEvent_Completed); !ok || previews == 0 || checked == 0 {
+		t.Fatalf("the other session: last event %v, %d checks, %d previews; log:\n%s", evs[len(evs)-1], checked, previews, strings.Join(lines, "\n"))
+	}
+	for _, l := range lines {
+		if strings.Contains(l, "error") && strings.HasPrefix(l, "sandbox") || strings.Contains(l, "Resource temporarily unavailable") || strings.Contains(l, "resource") {
+			t.Errorf("the other session's build ran short: %s", l)
+		}
+	}
+	// The hog held on throughout.
+	if _, now := uidTasks(hogUID); now < starveProcesses-8 {
+		t.Errorf("the hog holds only %d tasks after the other session's build; it held %d", now, held)
+	}
+	t.Logf("the hog held %d tasks (limit %d), status %+v; the other session completed with %d checks", held, starveProcesses, st, checked)
+}
