@@ -53,24 +53,26 @@ func hogViteConfig(eatMemory bool) string {
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 
-const status = { sleeps: 0, spawnErrors: 0, eaters: 0, eatersKilled: 0 };
+const status = { eaterChunks: 0, eaterKilled: false, heldChunks: 0, sleeps: 0, spawnErrors: 0, released: 0, holding: false };
 const save = () => writeFileSync("hog.json", JSON.stringify(status));
-const eat = () => {
-  if (!%t) return;
-  let child;
-  try {
-    // Fills up to twice the limit in 16 MiB pages, then holds: the
-    // command's memory limit kills it first.
-    child = spawn(process.execPath, ["-e", "const a = []; for (let i = 0; i < %d; i++) a.push(Buffer.alloc(16 << 20, 1)); setInterval(() => a.length, 1000);"], { stdio: "ignore" });
-  } catch (e) { status.spawnErrors++; save(); setTimeout(eat, 1000); return; }
-  status.eaters++; save();
-  child.on("error", () => { status.spawnErrors++; save(); });
-  child.on("exit", (code, signal) => {
-    if (signal === "SIGKILL") status.eatersKilled++;
-    save();
-    setTimeout(eat, 1000);
+const wait = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// eat runs a child that allocates 16 MiB chunks (at most max), printing a
+// line for each, and resolves with the chunks it reached and how it ended;
+// with hold it keeps them and resolves once all are allocated.
+const eat = (max, hold) => new Promise((resolve) => {
+  const code = "const a = []; for (let i = 0; i < " + max + "; i++) { a.push(Buffer.alloc(16 << 20, 1)); process.stdout.write('.\n'); }" +
+    (hold ? " process.stdout.write('held\n'); setInterval(() => a.length, 1000);" : "");
+  let chunks = 0;
+  const c = spawn(process.execPath, ["-e", code], { stdio: ["ignore", "pipe", "ignore"] });
+  c.stdout.on("data", (d) => {
+    const s = d.toString();
+    chunks += (s.match(/\./g) || []).length;
+    if (s.includes("held")) resolve({ chunks, signal: null, child: c });
   });
-};
+  c.on("error", () => resolve({ chunks, signal: "error" }));
+  c.on("exit", (code, signal) => resolve({ chunks, signal }));
+});
 
 export default defineConfig({
   plugins: [
@@ -78,22 +80,41 @@ export default defineConfig({
       name: "hog",
       transform() { return null; },
       async buildStart() {
-        eat();
+        if (%t) {
+          // Memory: find where the command's memory limit kills, then
+          // hold just below it.
+          const probe = await eat(%d, false);
+          status.eaterChunks = probe.chunks;
+          status.eaterKilled = probe.signal === "SIGKILL";
+          save();
+          if (status.eaterKilled && probe.chunks > 4) {
+            const held = await eat(probe.chunks - 4, true);
+            status.heldChunks = held.signal === null ? held.chunks : 0;
+          }
+        }
+        // Processes: every one the limits allow, then a few back, so that
+        // vite's own threads can still start.
+        const sleeps = [];
         for (let i = 0; i < %d; i++) {
           try {
             const c = spawn("sleep", ["600"], { stdio: "ignore" });
             c.on("error", () => { status.spawnErrors++; });
-            status.sleeps++;
+            sleeps.push(c);
           } catch (e) { status.spawnErrors++; }
         }
+        await wait(2000);
+        const alive = sleeps.filter((c) => c.pid !== undefined && c.exitCode === null && c.signalCode === null);
+        status.sleeps = alive.length;
+        for (const c of alive.slice(0, 4)) { c.kill("SIGKILL"); status.released++; }
+        status.holding = true;
         save();
-        setInterval(save, 500);
+        setInterval(save, 1000);
         await new Promise(() => {}); // holds until the sandbox kills it
       },
     },
   ],
 });
-`, eatMemory, 2*starveMemory/(16<<20), 2*starveProcesses)
+`, eatMemory, 4*starveMemory/(16<<20), 2*starveProcesses)
 }
 
 // replaceFile sends one file's content whole, in place of what the
@@ -172,7 +193,7 @@ func TestTwoSessionsOneNodeNoStarvation(t *testing.T) {
 	base, keep := testutil.SandboxDirs(t)
 	scfg := sandbox.DefaultConfig(base)
 	scfg.UID, scfg.GID, scfg.UIDs = starveUID, starveUID, 2
-	scfg.CacheDir = filepath.Join(keep, "npm-cache-actors")
+	scfg.CacheDir = filepath.Join(keep, "npm-cache-actors-starve") // its own: a runner hands its cache to its uid
 	scfg.Limits.Processes, scfg.Limits.Memory = starveProcesses, starveMemory
 	r, err := sandbox.NewLocal(scfg)
 	if err != nil {
@@ -183,7 +204,7 @@ func TestTwoSessionsOneNodeNoStarvation(t *testing.T) {
 	rt, err := Start(context.Background(), Config{Cluster: cfg,
 		Providers:       map[string]codegen.Provider{"scaffold": codegen.Scaffold{}, "hog": hogScaffold{eatMemory: r.Cgroups()}},
 		DefaultProvider: "scaffold",
-		Builds:          &appbuild.Config{Runner: r, Fixer: appbuild.NewLazyFixer(r), TypeCheckTimeout: 5 * time.Minute},
+		Builds:          &appbuild.Config{Runner: r, Fixer: appbuild.NewLazyFixer(r), InstallTimeout: 6 * time.Minute, TypeCheckTimeout: 6 * time.Minute},
 		Previews:        preview.Origins{Scheme: "http", Domain: "preview.test"}})
 	if err != nil {
 		t.Fatal(err)
@@ -222,10 +243,23 @@ func TestTwoSessionsOneNodeNoStarvation(t *testing.T) {
 
 	// Until the hog holds its limits: its tasks at the process limit and
 	// (with cgroups) an eater killed at the memory limit.
-	type hogStatus struct{ Sleeps, SpawnErrors, Eaters, EatersKilled int }
+	type hogStatus struct {
+		EaterChunks, HeldChunks, Sleeps, SpawnErrors, Released int
+		EaterKilled, Holding                                   bool
+	}
 	var st hogStatus
 	var held int
-	if err := pollFor(6*time.Minute, func() error {
+	hogLog := func() string {
+		var lines []string
+		_ = rt.Watch(ctxT(t), hog, 0, false, func(ev *stichv1.SessionEvent) error {
+			if l := ev.GetLog(); l != nil {
+				lines = append(lines, l.GetSource()+" "+l.GetLevel()+": "+l.GetText())
+			}
+			return nil
+		})
+		return strings.Join(lines, "\n")
+	}
+	if err := pollFor(8*time.Minute, func() error {
 		_, held = uidTasks(hogUID)
 		b, err := r.ReadFile(ctxT(t), hog, "hog.json")
 		if err != nil {
@@ -235,19 +269,19 @@ func TestTwoSessionsOneNodeNoStarvation(t *testing.T) {
 			return fmt.Errorf("hog.json %q: %w", b, err)
 		}
 		switch {
-		case st.SpawnErrors == 0 || held < starveProcesses-8:
+		case !st.Holding || st.SpawnErrors == 0 || held < starveProcesses-16:
 			return fmt.Errorf("the hog holds %d tasks of %d (%+v)", held, starveProcesses, st)
-		case r.Cgroups() && st.EatersKilled == 0:
-			return fmt.Errorf("no memory eater killed at the limit yet (%+v)", st)
+		case r.Cgroups() && (!st.EaterKilled || st.HeldChunks == 0):
+			return fmt.Errorf("the hog does not hold memory at its limit (%+v)", st)
 		}
 		return nil
 	}); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v; the hog's log:\n%s", err, hogLog())
 	}
 
 	// The other session's generation, start to end, while the hog holds.
 	other := create(t, rt, "a recipe tracker with ingredients and ratings")
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	var evs []*stichv1.SessionEvent
 	if err := rt.Watch(ctx, other, 0, true, func(ev *stichv1.SessionEvent) error {
@@ -281,8 +315,8 @@ func TestTwoSessionsOneNodeNoStarvation(t *testing.T) {
 		}
 	}
 	// The hog held on throughout.
-	if _, now := uidTasks(hogUID); now < starveProcesses-8 {
-		t.Errorf("the hog holds only %d tasks after the other session's build; it held %d", now, held)
+	if _, now := uidTasks(hogUID); now < starveProcesses-16 {
+		t.Errorf("the hog holds only %d tasks after the other session's build; it held %d; its log:\n%s", now, held, hogLog())
 	}
 	t.Logf("the hog held %d tasks (limit %d), status %+v; the other session completed with %d checks", held, starveProcesses, st, checked)
 }
