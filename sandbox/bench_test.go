@@ -73,10 +73,10 @@ func BenchmarkContainedBuild(b *testing.B) {
 			if err := l.WriteFiles(ctx, id, files); err != nil {
 				b.Fatal(err)
 			}
-			if res, err := l.Install(ctx, id, sandbox.InstallOptions{}); err != nil {
+			if res, err := l.Install(ctx, id, sandbox.InstallOptions{Timeout: 10 * time.Minute}); err != nil { // generous: the machine may be loaded
 				b.Fatalf("%v\n%s", err, res.TailText())
 			}
-			if diags, _, err := sandbox.TypeCheck(ctx, l, id, sandbox.TypeCheckOptions{}); err != nil || len(diags) != 0 {
+			if diags, _, err := sandbox.TypeCheck(ctx, l, id, sandbox.TypeCheckOptions{Timeout: 10 * time.Minute}); err != nil || len(diags) != 0 {
 				b.Fatalf("tsc: %v %v", err, diags)
 			}
 			return time.Since(start)
