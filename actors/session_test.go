@@ -85,7 +85,7 @@ func reportUsage(ctx context.Context, action, model string, prompt, completion u
 	}
 }
 
-func (f *fakeProvider) Blueprint(ctx context.Context, prompt string) (*stichv1.Blueprint, error) {
+func (f *fakeProvider) Blueprint(ctx context.Context, _, prompt string) (*stichv1.Blueprint, error) {
 	f.count("blueprint")
 	reportUsage(ctx, "blueprint", "fake/big", 100, 50)
 	return fakeBlueprint(), nil
