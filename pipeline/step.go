@@ -45,6 +45,12 @@ func (c Config) Step(s State, now time.Time, in Input) (State, Output) {
 			return t.s, t.out
 		}
 	}
+	if s.Session != nil && asksChange(s.Session, in) {
+		if err := c.Quota.check(s.Session, s.LastSeq, true); err != nil {
+			t.refuse(actorsv1.ErrorCode_ERROR_CODE_RESOURCE_EXHAUSTED, "%v", err)
+			return t.s, t.out
+		}
+	}
 	switch in := in.(type) {
 	case Create:
 		t.create(in)
@@ -91,10 +97,34 @@ func (c Config) Step(s State, now time.Time, in Input) (State, Output) {
 	default:
 		panic(fmt.Sprintf("pipeline: unknown input %T", in))
 	}
+	if t.out.Refusal == nil && t.s.Session != nil && Active(t.s.Session.Phase) {
+		// A generation that passed a quota stops here.
+		if err := c.Quota.check(t.s.Session, t.s.LastSeq, false); err != nil {
+			t.fail(err)
+		}
+	}
 	if t.out.Save && t.out.Refusal == nil {
 		t.s.Session.UpdatedAt = t.ts
 	}
 	return t.s, t.out
+}
+
+// asksChange reports whether in is a change a user asks for, which a
+// session past a quota refuses. A retried message (its idempotency key
+// already recorded) is not: it is answered as before.
+func asksChange(st *actorsv1.SessionState, in Input) bool {
+	switch in := in.(type) {
+	case Message:
+		for _, k := range st.GetMessageKeys() {
+			if in.Key != "" && k.GetKey() == in.Key {
+				return false
+			}
+		}
+		return true
+	case Resume, SaveFile, Rollback:
+		return true
+	}
+	return false
 }
 
 // tx is one Step in progress.
@@ -199,10 +229,14 @@ func (t *tx) fail(cause error) {
 	st := t.st()
 	st.ResumePhase, st.Phase, st.Error = st.Phase, stichv1.Phase_PHASE_FAILED, cause.Error()
 	code := "internal"
-	if errors.Is(cause, codegen.ErrBadPath) || errors.Is(cause, ErrProtocol) {
+	retryable := true
+	switch {
+	case errors.Is(cause, codegen.ErrBadPath) || errors.Is(cause, ErrProtocol):
 		code = "invalid_argument"
+	case errors.Is(cause, ErrQuota):
+		code, retryable = "resource_exhausted", false
 	}
-	t.emit(&stichv1.SessionEvent{Event: &stichv1.SessionEvent_Error{Error: &stichv1.ErrorEvent{Code: code, Message: cause.Error(), Retryable: true}}},
+	t.emit(&stichv1.SessionEvent{Event: &stichv1.SessionEvent_Error{Error: &stichv1.ErrorEvent{Code: code, Message: cause.Error(), Retryable: retryable}}},
 		phaseEvent(stichv1.Phase_PHASE_FAILED, st.PhaseIndex, "", "failed; resume to retry"))
 	t.effect(DisarmAlarm{})
 }

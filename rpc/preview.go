@@ -45,7 +45,7 @@ func NewPreviewHandler(rt *actors.Runtime, cfg PreviewConfig) http.Handler {
 	}
 	h := &previewHandler{rt: rt, log: cfg.Logger, origins: cfg.Origins, csp: previewCSP(cfg.FrameAncestors)}
 	h.asset = func(ctx context.Context, id, path string) (*actorsv1.SandboxAssetReply, error) {
-		return actors.Call[*actorsv1.SandboxAssetReply](ctx, rt.Node, actors.KindSandbox, id, &actorsv1.SandboxAsset{Path: path})
+		return actors.SandboxAsset(ctx, rt.Node, id, path)
 	}
 	return h.handler()
 }
@@ -140,7 +140,7 @@ func (h *previewHandler) serve(w http.ResponseWriter, r *http.Request, id string
 	switch {
 	case !a.GetBuilt():
 		var ae *actors.Error
-		if _, err := actors.Call[*actorsv1.SnapshotReply](ctx, h.rt.Node, actors.KindSession, id, &actorsv1.GetSnapshot{}); errors.As(err, &ae) && ae.Code == actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND {
+		if _, err := actors.Call[*actorsv1.SnapshotReply](ctx, h.rt.Node, actors.KindSession, id, &actorsv1.GetSnapshot{Caller: actors.NodeCaller()}); errors.As(err, &ae) && ae.Code == actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND {
 			http.Error(w, ae.Message, http.StatusNotFound)
 			return
 		}
@@ -204,7 +204,7 @@ func (h *previewHandler) report(w http.ResponseWriter, r *http.Request, id strin
 		http.Error(w, "the report's token is not this app's current build's", http.StatusForbidden)
 		return
 	}
-	_, err = actors.Call[*actorsv1.PreviewReportAck](ctx, h.rt.Node, actors.KindSession, id, &actorsv1.PreviewReport{
+	_, err = actors.Call[*actorsv1.PreviewReportAck](ctx, h.rt.Node, actors.KindSession, id, &actorsv1.PreviewReport{Caller: actors.NodeCaller(),
 		Kind: rep.Kind, Message: rep.Message, Stack: rep.Stack, Source: rep.Source, Line: uint32(rep.Line), Column: uint32(rep.Column)})
 	var ae *actors.Error
 	switch {

@@ -17,6 +17,7 @@ import (
 	"connectrpc.com/grpchealth"
 
 	"github.com/stichdev/stich/actors"
+	"github.com/stichdev/stich/auth"
 	"github.com/stichdev/stich/cluster"
 	"github.com/stichdev/stich/codegen"
 	"github.com/stichdev/stich/internal/testutil"
@@ -48,18 +49,50 @@ func newTestServerWith(t testing.TB, limit ratelimit.Rule, chunkDelay time.Durat
 // newTestServerLogged is newTestServerWith logging to log.
 func newTestServerLogged(t testing.TB, limit ratelimit.Rule, chunkDelay time.Duration, tune func(*cluster.Config), log *slog.Logger) *testServer {
 	t.Helper()
+	return newTestServerRPC(t, limit, chunkDelay, tune, log, nil)
+}
+
+// testPasswordParams keep argon2id cheap in tests.
+var testPasswordParams = auth.PasswordParams{Time: 1, Memory: 64, Threads: 1, KeyLen: 32}
+
+// newTestServerAccounts is newTestServerLogged with accounts configured by
+// acc (cheap password hashing unless acc sets its own).
+func newTestServerAccounts(t testing.TB, limit ratelimit.Rule, chunkDelay time.Duration, tune func(*cluster.Config), log *slog.Logger, acc AccountsConfig) *testServer {
+	t.Helper()
+	return newTestServerRPC(t, limit, chunkDelay, tune, log, func(c *Config) { c.Accounts = acc })
+}
+
+// newTestServerRPC is newTestServerLogged with the server's config
+// adjusted by tuneRPC (if not nil); password hashing is cheap unless
+// tuneRPC sets its own.
+func newTestServerRPC(t testing.TB, limit ratelimit.Rule, chunkDelay time.Duration, tune func(*cluster.Config), log *slog.Logger, tuneRPC func(*Config)) *testServer {
+	t.Helper()
 	cfg := cluster.DefaultLocalConfig()
 	cfg.Name, cfg.InMemory = "rpc-test", true
 	cfg.Logger = log
 	if tune != nil {
 		tune(&cfg)
 	}
-	rt, err := actors.Start(context.Background(), actors.Config{Cluster: cfg,
-		Providers: map[string]codegen.Provider{"scaffold": codegen.Scaffold{ChunkDelay: chunkDelay}}})
+	return newTestServerRuntime(t, limit, log, actors.Config{Cluster: cfg,
+		Providers: map[string]codegen.Provider{"scaffold": codegen.Scaffold{ChunkDelay: chunkDelay}}}, tuneRPC)
+}
+
+// newTestServerRuntime serves a node started with acfg, its RPC
+// configuration adjusted by tuneRPC (if not nil).
+func newTestServerRuntime(t testing.TB, limit ratelimit.Rule, log *slog.Logger, acfg actors.Config, tuneRPC func(*Config)) *testServer {
+	t.Helper()
+	rt, err := actors.Start(context.Background(), acfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(rt, Config{Addr: "127.0.0.1:0", CreateLimit: limit, Logger: log})
+	rcfg := Config{Addr: "127.0.0.1:0", CreateLimit: limit, Logger: log}
+	if tuneRPC != nil {
+		tuneRPC(&rcfg)
+	}
+	if rcfg.Accounts.Password.Time == 0 {
+		rcfg.Accounts.Password = testPasswordParams
+	}
+	srv, err := New(rt, rcfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,8 @@
 //
 // It also prints every custom metric (MB/s, calls/s, detect-ms, ...) and
 // checks the absolute targets: failover-ms ≤ detect-ms + 500 for
-// BenchmarkFailover, stich − reference ≤ 2 ms for BenchmarkFirstToken, and
+// BenchmarkFailover, the LAN profile's slowest detection ≤ 2,000 ms for
+// BenchmarkDetection, stich − reference ≤ 2 ms for BenchmarkFirstToken, and
 // a p50 of a durable write with R=3 ≤ 2x a synced Pebble commit for
 // BenchmarkDurableWrite (one writer), mtls-x ≤ 1.15 for
 // BenchmarkMTLSCrossNodeCall, origin-x and handler-x ≤ 1.1 for
@@ -62,6 +63,14 @@ var absoluteTargets = []struct {
 			ok = ok && gap <= 500
 		}
 		return out, ok
+	}},
+	{"LAN profile detects a killed member within 2,000 ms (slowest run)", func(_ map[string]float64, m map[string]map[string]float64) (string, bool) {
+		mm := m["BenchmarkDetection"]
+		if mm == nil {
+			return "", true
+		}
+		return fmt.Sprintf("lan: mean %.0f ms, slowest %.0f ms; memberlist's LAN defaults: mean %.0f ms, slowest %.0f ms",
+			mm["lan-detect-ms"], mm["lan-max-ms"], mm["memberlist-lan-detect-ms"], mm["memberlist-lan-max-ms"]), mm["lan-max-ms"] <= 2000
 	}},
 	{"mTLS cross-node call <= 1.15x plaintext (interleaved)", func(_ map[string]float64, m map[string]map[string]float64) (string, bool) {
 		out, ok := "", true
