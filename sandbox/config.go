@@ -146,7 +146,10 @@ func DefaultConfig(root string) Config {
 			CPUs:         2,         // cores at once, per command
 		},
 		RunTimeout:     2 * time.Minute,
-		InstallTimeout: 2 * time.Minute,
+		// The first install on a machine fills the npm cache from the
+		// registry: on a loaded 2-core machine that took over 2 minutes
+		// (a fresh `make run` then built nothing).
+		InstallTimeout: 10 * time.Minute,
 	}
 }
 
