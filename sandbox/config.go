@@ -145,7 +145,7 @@ func DefaultConfig(root string) Config {
 			TmpSize:      256 << 20, // 256 MiB private /tmp
 			CPUs:         2,         // cores at once, per command
 		},
-		RunTimeout:     2 * time.Minute,
+		RunTimeout: 2 * time.Minute,
 		// The first install on a machine fills the npm cache from the
 		// registry: on a loaded 2-core machine that took over 2 minutes
 		// (a fresh `make run` then built nothing).
