@@ -420,7 +420,11 @@ func TestTwoSessionsOneNodeNoStarvation(t *testing.T) {
 
 	// Released, the hog's build goes on and completes: it was held, not
 	// broken.
-	fifo := filepath.Join(base, hog, "release")
+	hogDir, err := r.Dir(hog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(hogDir, "release")
 	if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
 		t.Fatalf("the hog's release FIFO: %v, %v", fi, err)
 	}
