@@ -54,8 +54,8 @@ build: web ## Build bin/stich (with the web UI)
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/stich
 
 .PHONY: run
-run: run-deps web build ## Build (web UI included) and serve on 127.0.0.1:8080 with embedded defaults (data in ./stich-data), builds and previews on
-	$(BIN) serve
+run: run-deps web build ## Build (web UI included) and serve on 127.0.0.1:8080 with embedded defaults (data in ./stich-data), builds and previews on; RUN_FLAGS="--http 127.0.0.1:9080 --preview-http 127.0.0.1:9081" for other ports
+	$(BIN) serve $(RUN_FLAGS)
 
 # What `make run` needs for builds and previews: bubblewrap isolates the
 # generated apps' installs and type-checks. Installed when missing (as

@@ -144,6 +144,9 @@ func (w *Workspace) Check(ctx context.Context, files map[string]string, fix bool
 		return w.checkRemote(ctx, files, fix, log)
 	}
 	r := w.cfg.Runner
+	if sandbox.IsTools(w.id) {
+		return out, fmt.Errorf("appbuild: workspace id %q is reserved for the node's tools", w.id)
+	}
 	if !w.prepared {
 		if err := r.Prepare(ctx, w.id); err != nil {
 			return out, fmt.Errorf("appbuild: prepare workspace: %w", err)

@@ -102,6 +102,12 @@ type optionFunc func(*Fixer)
 
 func (f optionFunc) apply(x *Fixer) { f(x) }
 
+// ToolsWorkspace is the id of the parser tools' workspace: a tools
+// workspace of the runner ([sandbox.ToolsPrefix]), so it runs as a uid no
+// app shares (an app holding all its processes cannot starve its install)
+// and every app's commands can mount it.
+const ToolsWorkspace = sandbox.ToolsPrefix + "fixer-tools"
+
 // ErrTools: the parser workspace could not be set up.
 var ErrTools = errors.New("fixer: parser tools unavailable")
 
@@ -110,7 +116,7 @@ var ErrTools = errors.New("fixer: parser tools unavailable")
 // npm cache when warm), unless a stamp shows the same files are installed
 // already.
 func New(ctx context.Context, r sandbox.Runner, opts ...Option) (*Fixer, error) {
-	f := &Fixer{runner: r, tools: "stich-fixer-tools", timeout: time.Minute}
+	f := &Fixer{runner: r, tools: ToolsWorkspace, timeout: time.Minute}
 	for _, o := range opts {
 		o.apply(f)
 	}

@@ -43,11 +43,14 @@ type Config struct {
 	// limit — prefer root or a dedicated user).
 	UID, GID int
 
-	// UIDs is how many consecutive uids from UID the workspaces use: each
-	// workspace gets one of its own while it exists (all share GID), so
-	// one app's processes (RLIMIT_NPROC counts per uid) never starve
-	// another's. With more workspaces than uids, workspaces share them.
-	// Default 1 (every workspace runs as UID).
+	// UIDs is how many consecutive uids from UID the apps' workspaces
+	// use: each workspace gets one of its own while it exists (all share
+	// GID), so one app's processes (RLIMIT_NPROC counts per uid) never
+	// starve another's. With more workspaces than uids, workspaces share
+	// them. Default 1 (every app workspace runs as UID). The node's own
+	// tools workspaces (ids starting with [ToolsPrefix]) run as the uid
+	// just past the range, UID+UIDs, which no app shares (see
+	// [Local.ToolsUID]).
 	UIDs int
 
 	// WorkspaceSize bounds each workspace's disk use (bytes): the folder
@@ -142,8 +145,11 @@ func DefaultConfig(root string) Config {
 			TmpSize:      256 << 20, // 256 MiB private /tmp
 			CPUs:         2,         // cores at once, per command
 		},
-		RunTimeout:     2 * time.Minute,
-		InstallTimeout: 2 * time.Minute,
+		RunTimeout: 2 * time.Minute,
+		// The first install on a machine fills the npm cache from the
+		// registry: on a loaded 2-core machine that took over 2 minutes
+		// (a fresh `make run` then built nothing).
+		InstallTimeout: 10 * time.Minute,
 	}
 }
 
@@ -169,8 +175,8 @@ func (c Config) Validate() error {
 	case c.UID == -1 && c.GID == -1:
 	case c.UID <= 0 || c.GID <= 0:
 		bad("UID %d and GID %d must both be positive (or both -1 for stich's own user)", c.UID, c.GID)
-	case c.UIDs > 1 && (c.UID+c.UIDs-1 >= 65534 || c.UIDs > 65536):
-		bad("UIDs %d from UID %d reach the nobody uid 65534", c.UIDs, c.UID)
+	case c.UID+c.uidCount() >= 65534 || c.UIDs > 65536:
+		bad("UIDs %d from UID %d, and the tools uid after them, reach the nobody uid 65534", c.UIDs, c.UID)
 	}
 	if u, err := url.Parse(c.Registry); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		bad("Registry %q must be an http(s) URL", c.Registry)

@@ -17,7 +17,8 @@
 //
 //  1. A separate process tree started as the workspace's own sandbox uid
 //     (one of [Config.UIDs] from [Config.UID], never root; all share
-//     [Config.GID]), under bwrap with --unshare-all (user, mount, pid, ipc,
+//     [Config.GID]; the node's tools workspaces, ids starting with
+//     [ToolsPrefix], run as the uid after that range, which no app shares), under bwrap with --unshare-all (user, mount, pid, ipc,
 //     uts, cgroup and network namespaces), --disable-userns, --cap-drop
 //     ALL, --new-session and --die-with-parent. stich's own thread holds a
 //     parent-death signal on bwrap, so the tree dies with stich; bwrap

@@ -111,7 +111,11 @@ func startEgress(allow string, log *slog.Logger) (*egress, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("sandbox: egress: %w", err)
 	}
-	e.srv = &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	// Generous: on a loaded machine the sandboxed npm and forwarder get
+	// little CPU (a 10 s header timeout closed CONNECTs unanswered and npm
+	// failed with "Proxy connection ended before receiving CONNECT
+	// response"); only the install's own processes reach this socket.
+	e.srv = &http.Server{Handler: e, ReadHeaderTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	go func() {
 		defer close(e.done)
 		_ = e.srv.Serve(e.ln)
@@ -199,7 +203,7 @@ func hostWithPort(u *url.URL) string {
 
 // tunnel joins the client to the registry for one CONNECT.
 func (e *egress) tunnel(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
 	up, err := (&net.Dialer{}).DialContext(ctx, "tcp", e.allow)
 	cancel()
 	if err != nil {

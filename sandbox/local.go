@@ -264,6 +264,9 @@ func (l *Local) makeDirs() error {
 		}
 		fmt.Fprintf(&users, "%s:x:%d:%d:stich sandbox:/tmp:/usr/sbin/nologin\n", name, uid+i, gid)
 	}
+	if l.uid != -1 {
+		fmt.Fprintf(&users, "sandbox-tools:x:%d:%d:stich tools:/tmp:/usr/sbin/nologin\n", l.uid+l.cfg.uidCount(), gid)
+	}
 	users.WriteString("nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")
 	files := map[string]string{
 		l.passwd: users.String(),
@@ -332,7 +335,7 @@ func (l *Local) get(id string) (*workspace, error) {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && l.inRange(int(st.Uid)) {
 		uid = int(st.Uid) // keep the uid its files belong to
 	}
-	w := newWorkspace(id, dir, l.takeUID(uid))
+	w := newWorkspace(id, dir, l.takeUID(id, uid))
 	l.ws[id] = w
 	return w, nil
 }
@@ -342,11 +345,34 @@ func (l *Local) inRange(uid int) bool {
 	return l.uid != -1 && uid >= l.uid && uid < l.uid+len(l.uidUsers)
 }
 
-// takeUID assigns a workspace its uid: want when given (an adopted
-// folder's), else the least used of the range. l.mu is held.
-func (l *Local) takeUID(want int) int {
+// ToolsPrefix starts the ids of the node's own tools workspaces (the
+// fixer's parser tools). They run as [Local.ToolsUID], outside the apps'
+// uid range, so no app's processes can starve their installs, and other
+// workspaces' commands may mount them read-only. Apps' workspace ids
+// (sessions "s-…", "cli-…", "eval-…", "build") never start with it.
+const ToolsPrefix = "stich-"
+
+// IsTools reports whether id names one of the node's tools workspaces.
+func IsTools(id string) bool { return strings.HasPrefix(id, ToolsPrefix) }
+
+// ToolsUID returns the uid of the tools workspaces: UID+UIDs, the one
+// after the apps' range (-1 when commands run as stich's own user).
+func (l *Local) ToolsUID() int {
 	if l.uid == -1 {
 		return -1
+	}
+	return l.uid + len(l.uidUsers)
+}
+
+// takeUID assigns workspace id its uid: the tools uid to a tools
+// workspace; else want when given (an adopted folder's), else the least
+// used of the range. l.mu is held.
+func (l *Local) takeUID(id string, want int) int {
+	if l.uid == -1 {
+		return -1
+	}
+	if IsTools(id) {
+		return l.ToolsUID()
 	}
 	i := want - l.uid
 	if want == -1 || !l.inRange(want) {
@@ -402,11 +428,11 @@ func (l *Local) Prepare(ctx context.Context, id string) error {
 	}
 	w, ok := l.ws[id]
 	if !ok {
-		w = newWorkspace(id, dir, l.takeUID(-1))
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok && l.inRange(int(st.Uid)) && int(st.Uid) != w.uid {
+		w = newWorkspace(id, dir, l.takeUID(id, -1))
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && l.inRange(int(st.Uid)) && int(st.Uid) != w.uid && !IsTools(id) {
 			// A folder left from before: give it the uid it was made for.
 			l.releaseUID(w.uid)
-			w.uid = l.takeUID(int(st.Uid))
+			w.uid = l.takeUID(id, int(st.Uid))
 		}
 		l.ws[id] = w
 	}
@@ -415,6 +441,16 @@ func (l *Local) Prepare(ctx context.Context, id string) error {
 	}
 	if err := l.chown(dir, w.uid); err != nil {
 		return err
+	}
+	// An app's workspace is its uid's alone; a tools workspace is also
+	// readable by the sandbox group, so every app's commands can mount it
+	// (read-only) whatever their uid.
+	mode := os.FileMode(0o700)
+	if IsTools(id) {
+		mode = 0o750
+	}
+	if err := os.Chmod(dir, mode); err != nil {
+		return fmt.Errorf("sandbox: prepare %s: %w", id, err)
 	}
 	if l.bwrap == "" {
 		// Unsafe mode has no tmpfs HOME.
@@ -610,7 +646,7 @@ func (l *Local) Run(ctx context.Context, id string, cmd Command) (Result, error)
 	s := l.spec(w.uid, w.dir, dir, cmd.Args)
 	s.limits = cmd.Limits.merged(l.cfg.Limits)
 	s.env = cmd.Env
-	if s.mounts, err = l.resolveMounts(cmd.Mounts); err != nil {
+	if s.mounts, err = l.resolveMounts(w, cmd.Mounts); err != nil {
 		return Result{}, err
 	}
 	timeout := cmd.Timeout
@@ -683,14 +719,19 @@ func validEnvName(k string) bool {
 	return true
 }
 
-// resolveMounts turns workspace mounts into host binds, refusing sources
-// that leave their workspace through symlinks.
-func (l *Local) resolveMounts(ms []Mount) ([]boundMount, error) {
+// resolveMounts turns the mounts of a command of workspace into into host
+// binds, refusing sources that leave their workspace through symlinks and
+// workspaces of another uid that are not tools workspaces (their folder is
+// their uid's alone).
+func (l *Local) resolveMounts(into *workspace, ms []Mount) ([]boundMount, error) {
 	var out []boundMount
 	for i, m := range ms {
 		w, err := l.get(m.Workspace)
 		if err != nil {
 			return nil, err
+		}
+		if w.uid != into.uid && !IsTools(w.id) {
+			return nil, fmt.Errorf("%w: mount %s: it belongs to another sandbox uid; only tools workspaces (ids starting with %q) can be mounted into other workspaces", ErrInvalid, m.Workspace, ToolsPrefix)
 		}
 		sub, err := cleanRel(m.Sub, true)
 		if err != nil {

@@ -60,7 +60,7 @@ func (f *sandboxFlags) registerRunner(fl *pflag.FlagSet, defaultDir string) {
 	fl.StringVar(&f.dir, "sandbox-dir", "", "folder for app workspaces and the shared npm cache (default: "+defaultDir+")")
 	fl.IntVar(&f.uid, "sandbox-uid", sandbox.DefaultUID, "first uid, and the gid, generated code runs as (needs root; ignored, with a warning, when stich is not root)")
 	fl.IntVar(&f.diskMB, "sandbox-disk-mb", 1024, "disk quota of each app's workspace in MiB (a tmpfs: it takes RAM while the workspace exists; needs root); 0 for none")
-	fl.IntVar(&f.uids, "sandbox-uids", 64, "how many uids from --sandbox-uid the apps' workspaces use, one each, so one app's processes never starve another's")
+	fl.IntVar(&f.uids, "sandbox-uids", 64, "how many uids from --sandbox-uid the apps' workspaces use, one each, so one app's processes never starve another's; the uid after them is the node's tools' own")
 	fl.StringVar(&f.registry, "npm-registry", defaultRegistry, "the npm registry installs may use (the only host generated apps' dependencies may come from)")
 }
 
@@ -98,8 +98,8 @@ func (f *sandboxFlags) validate() []error {
 	if f.diskMB != 0 && f.diskMB < 16 {
 		errs = append(errs, fmt.Errorf("--sandbox-disk-mb %d: want 0 (no quota) or at least 16", f.diskMB))
 	}
-	if f.uids < 1 || f.uid+f.uids-1 >= 65534 {
-		errs = append(errs, fmt.Errorf("--sandbox-uids %d: want at least 1, with --sandbox-uid + count below 65534", f.uids))
+	if f.uids < 1 || f.uid+f.uids >= 65534 {
+		errs = append(errs, fmt.Errorf("--sandbox-uids %d: want at least 1, with --sandbox-uid + count (the tools' uid) below 65534", f.uids))
 	}
 	return errs
 }

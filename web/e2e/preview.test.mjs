@@ -9,7 +9,7 @@ import { appUrl, launchBrowser, newPage, ownerKey, rpc, shot, startServer, stich
 const PROMPT = "a recipe tracker with ingredients and ratings";
 // A cold npm cache (the first run on a fresh machine) downloads the app's
 // dependencies once.
-const T = { timeout: 240_000 };
+const T = { timeout: 1_800_000 }; // builds wait on the npm install: minutes on a loaded machine
 
 /** watchAll reads a session's events up to idle (Connect server stream, JSON envelopes). */
 async function watchAll(url, sessionId) {
@@ -68,7 +68,7 @@ describe("previews", () => {
     await box.press("Enter");
     await page.waitForURL(/\/s\/s-[a-z0-9.-]+$/);
     const id = page.url().split("/s/")[1];
-    await page.getByTestId("phase").filter({ hasText: /^completed$/ }).waitFor({ timeout: 200_000 });
+    await page.getByTestId("phase").filter({ hasText: /^completed$/ }).waitFor({ timeout: 900_000 });
 
     await page.getByRole("tab", { name: /Preview/ }).click();
     const frame = page.frameLocator('[data-testid="preview-frame"]');
@@ -136,7 +136,7 @@ describe("previews", () => {
     const open = async (url) => {
       // The not-ready page reloads itself until the preview is built.
       await page.goto(url);
-      await page.getByRole("heading", { name: /Recipe Tracker/ }).first().waitFor({ timeout: 200_000 });
+      await page.getByRole("heading", { name: /Recipe Tracker/ }).first().waitFor({ timeout: 900_000 });
     };
 
     // The user is signed in to the UI (a cookie on the API's origin).
