@@ -2902,6 +2902,7 @@ type SessionEvent struct {
 	//	*SessionEvent_Completed
 	//	*SessionEvent_VersionCreated
 	//	*SessionEvent_ChangeCard
+	//	*SessionEvent_RuntimeChecked
 	Event         isSessionEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3120,6 +3121,15 @@ func (x *SessionEvent) GetChangeCard() *ChangeCard {
 	return nil
 }
 
+func (x *SessionEvent) GetRuntimeChecked() *RuntimeChecked {
+	if x != nil {
+		if x, ok := x.Event.(*SessionEvent_RuntimeChecked); ok {
+			return x.RuntimeChecked
+		}
+	}
+	return nil
+}
+
 type isSessionEvent_Event interface {
 	isSessionEvent_Event()
 }
@@ -3215,6 +3225,14 @@ type SessionEvent_ChangeCard struct {
 	ChangeCard *ChangeCard `protobuf:"bytes,27,opt,name=change_card,json=changeCard,proto3,oneof"`
 }
 
+type SessionEvent_RuntimeChecked struct {
+	// The runtime check of the build last announced by preview_ready
+	// ended (it runs after the preview is served: the preview does not
+	// wait for it); its findings, if any, precede it as diagnostics of
+	// tool "runtime".
+	RuntimeChecked *RuntimeChecked `protobuf:"bytes,560,opt,name=runtime_checked,json=runtimeChecked,proto3,oneof"`
+}
+
 func (*SessionEvent_GenerationStarted) isSessionEvent_Event() {}
 
 func (*SessionEvent_GenerationStopped) isSessionEvent_Event() {}
@@ -3250,6 +3268,8 @@ func (*SessionEvent_Completed) isSessionEvent_Event() {}
 func (*SessionEvent_VersionCreated) isSessionEvent_Event() {}
 
 func (*SessionEvent_ChangeCard) isSessionEvent_Event() {}
+
+func (*SessionEvent_RuntimeChecked) isSessionEvent_Event() {}
 
 // LineCount counts the lines a change added and removed.
 type LineCount struct {
@@ -4145,6 +4165,79 @@ func (x *PreviewReady) GetUrl() string {
 	return ""
 }
 
+// RuntimeChecked: loading the build in a browser ended.
+type RuntimeChecked struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "checked", or "not checked: REASON" (no browser on the node, the
+	// check itself failed).
+	Status     string `protobuf:"bytes,560,opt,name=status,proto3" json:"status,omitempty"`
+	DurationMs uint64 `protobuf:"varint,561,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+	// How many problems it found (its diagnostics precede this event).
+	Problems uint32 `protobuf:"varint,562,opt,name=problems,proto3" json:"problems,omitempty"`
+	// A screenshot of the build is at GET /api/sessions/{id}/screenshot.png.
+	Screenshot    bool `protobuf:"varint,563,opt,name=screenshot,proto3" json:"screenshot,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RuntimeChecked) Reset() {
+	*x = RuntimeChecked{}
+	mi := &file_stich_v1_session_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RuntimeChecked) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RuntimeChecked) ProtoMessage() {}
+
+func (x *RuntimeChecked) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RuntimeChecked.ProtoReflect.Descriptor instead.
+func (*RuntimeChecked) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *RuntimeChecked) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *RuntimeChecked) GetDurationMs() uint64 {
+	if x != nil {
+		return x.DurationMs
+	}
+	return 0
+}
+
+func (x *RuntimeChecked) GetProblems() uint32 {
+	if x != nil {
+		return x.Problems
+	}
+	return 0
+}
+
+func (x *RuntimeChecked) GetScreenshot() bool {
+	if x != nil {
+		return x.Screenshot
+	}
+	return false
+}
+
 type LogLine struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Where the line comes from: "agent", "install", "typecheck", "devserver".
@@ -4157,7 +4250,7 @@ type LogLine struct {
 
 func (x *LogLine) Reset() {
 	*x = LogLine{}
-	mi := &file_stich_v1_session_proto_msgTypes[62]
+	mi := &file_stich_v1_session_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4169,7 +4262,7 @@ func (x *LogLine) String() string {
 func (*LogLine) ProtoMessage() {}
 
 func (x *LogLine) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[62]
+	mi := &file_stich_v1_session_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4182,7 +4275,7 @@ func (x *LogLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLine.ProtoReflect.Descriptor instead.
 func (*LogLine) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{62}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *LogLine) GetSource() string {
@@ -4217,7 +4310,7 @@ type ChatMessage struct {
 
 func (x *ChatMessage) Reset() {
 	*x = ChatMessage{}
-	mi := &file_stich_v1_session_proto_msgTypes[63]
+	mi := &file_stich_v1_session_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4229,7 +4322,7 @@ func (x *ChatMessage) String() string {
 func (*ChatMessage) ProtoMessage() {}
 
 func (x *ChatMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[63]
+	mi := &file_stich_v1_session_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4242,7 +4335,7 @@ func (x *ChatMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatMessage.ProtoReflect.Descriptor instead.
 func (*ChatMessage) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{63}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ChatMessage) GetRole() string {
@@ -4271,7 +4364,7 @@ type ErrorEvent struct {
 
 func (x *ErrorEvent) Reset() {
 	*x = ErrorEvent{}
-	mi := &file_stich_v1_session_proto_msgTypes[64]
+	mi := &file_stich_v1_session_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4283,7 +4376,7 @@ func (x *ErrorEvent) String() string {
 func (*ErrorEvent) ProtoMessage() {}
 
 func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[64]
+	mi := &file_stich_v1_session_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4296,7 +4389,7 @@ func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorEvent.ProtoReflect.Descriptor instead.
 func (*ErrorEvent) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{64}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *ErrorEvent) GetCode() string {
@@ -4332,7 +4425,7 @@ type Completed struct {
 
 func (x *Completed) Reset() {
 	*x = Completed{}
-	mi := &file_stich_v1_session_proto_msgTypes[65]
+	mi := &file_stich_v1_session_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4344,7 +4437,7 @@ func (x *Completed) String() string {
 func (*Completed) ProtoMessage() {}
 
 func (x *Completed) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[65]
+	mi := &file_stich_v1_session_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4357,7 +4450,7 @@ func (x *Completed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Completed.ProtoReflect.Descriptor instead.
 func (*Completed) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{65}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *Completed) GetFiles() uint32 {
@@ -4605,7 +4698,7 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\x04line\x18\x03 \x01(\rR\x04line\x12\x16\n" +
 	"\x06column\x18\x04 \x01(\rR\x06column\x12\x18\n" +
 	"\amessage\x18\x05 \x01(\tR\amessage\x12\x1a\n" +
-	"\bseverity\x18\x06 \x01(\tR\bseverity\"\x93\t\n" +
+	"\bseverity\x18\x06 \x01(\tR\bseverity\"\xd9\t\n" +
 	"\fSessionEvent\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12L\n" +
@@ -4630,7 +4723,8 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\tcompleted\x18\x19 \x01(\v2\x13.stich.v1.CompletedH\x00R\tcompleted\x12C\n" +
 	"\x0fversion_created\x18\x1a \x01(\v2\x18.stich.v1.VersionCreatedH\x00R\x0eversionCreated\x127\n" +
 	"\vchange_card\x18\x1b \x01(\v2\x14.stich.v1.ChangeCardH\x00R\n" +
-	"changeCardB\a\n" +
+	"changeCard\x12D\n" +
+	"\x0fruntime_checked\x18\xb0\x04 \x01(\v2\x18.stich.v1.RuntimeCheckedH\x00R\x0eruntimeCheckedB\a\n" +
 	"\x05event\";\n" +
 	"\tLineCount\x12\x14\n" +
 	"\x05added\x18\x01 \x01(\rR\x05added\x12\x18\n" +
@@ -4688,7 +4782,15 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\x06before\x18\x04 \x01(\tR\x06before\x12\x14\n" +
 	"\x05after\x18\x05 \x01(\tR\x05after\" \n" +
 	"\fPreviewReady\x12\x10\n" +
-	"\x03url\x18\x01 \x01(\tR\x03url\"K\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\"\x89\x01\n" +
+	"\x0eRuntimeChecked\x12\x17\n" +
+	"\x06status\x18\xb0\x04 \x01(\tR\x06status\x12 \n" +
+	"\vduration_ms\x18\xb1\x04 \x01(\x04R\n" +
+	"durationMs\x12\x1b\n" +
+	"\bproblems\x18\xb2\x04 \x01(\rR\bproblems\x12\x1f\n" +
+	"\n" +
+	"screenshot\x18\xb3\x04 \x01(\bR\n" +
+	"screenshot\"K\n" +
 	"\aLogLine\x12\x16\n" +
 	"\x06source\x18\x01 \x01(\tR\x06source\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12\x14\n" +
@@ -4746,7 +4848,7 @@ func file_stich_v1_session_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stich_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 66)
+var file_stich_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 67)
 var file_stich_v1_session_proto_goTypes = []any{
 	(Phase)(0),                    // 0: stich.v1.Phase
 	(*SessionOptions)(nil),        // 1: stich.v1.SessionOptions
@@ -4811,11 +4913,12 @@ var file_stich_v1_session_proto_goTypes = []any{
 	(*DiagnosticsReported)(nil),   // 60: stich.v1.DiagnosticsReported
 	(*FixApplied)(nil),            // 61: stich.v1.FixApplied
 	(*PreviewReady)(nil),          // 62: stich.v1.PreviewReady
-	(*LogLine)(nil),               // 63: stich.v1.LogLine
-	(*ChatMessage)(nil),           // 64: stich.v1.ChatMessage
-	(*ErrorEvent)(nil),            // 65: stich.v1.ErrorEvent
-	(*Completed)(nil),             // 66: stich.v1.Completed
-	(*timestamppb.Timestamp)(nil), // 67: google.protobuf.Timestamp
+	(*RuntimeChecked)(nil),        // 63: stich.v1.RuntimeChecked
+	(*LogLine)(nil),               // 64: stich.v1.LogLine
+	(*ChatMessage)(nil),           // 65: stich.v1.ChatMessage
+	(*ErrorEvent)(nil),            // 66: stich.v1.ErrorEvent
+	(*Completed)(nil),             // 67: stich.v1.Completed
+	(*timestamppb.Timestamp)(nil), // 68: google.protobuf.Timestamp
 }
 var file_stich_v1_session_proto_depIdxs = []int32{
 	1,  // 0: stich.v1.CreateSessionRequest.options:type_name -> stich.v1.SessionOptions
@@ -4830,23 +4933,23 @@ var file_stich_v1_session_proto_depIdxs = []int32{
 	33, // 9: stich.v1.SaveFileResponse.version:type_name -> stich.v1.Version
 	28, // 10: stich.v1.ListSessionsResponse.apps:type_name -> stich.v1.AppSummary
 	0,  // 11: stich.v1.AppSummary.phase:type_name -> stich.v1.Phase
-	67, // 12: stich.v1.AppSummary.created_at:type_name -> google.protobuf.Timestamp
-	67, // 13: stich.v1.AppSummary.updated_at:type_name -> google.protobuf.Timestamp
+	68, // 12: stich.v1.AppSummary.created_at:type_name -> google.protobuf.Timestamp
+	68, // 13: stich.v1.AppSummary.updated_at:type_name -> google.protobuf.Timestamp
 	28, // 14: stich.v1.RenameSessionResponse.app:type_name -> stich.v1.AppSummary
-	67, // 15: stich.v1.Version.created_at:type_name -> google.protobuf.Timestamp
+	68, // 15: stich.v1.Version.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 16: stich.v1.Session.phase:type_name -> stich.v1.Phase
 	39, // 17: stich.v1.Session.blueprint:type_name -> stich.v1.Blueprint
 	37, // 18: stich.v1.Session.files:type_name -> stich.v1.FileInfo
 	36, // 19: stich.v1.Session.counters:type_name -> stich.v1.SessionCounters
-	67, // 20: stich.v1.Session.created_at:type_name -> google.protobuf.Timestamp
-	67, // 21: stich.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
+	68, // 20: stich.v1.Session.created_at:type_name -> google.protobuf.Timestamp
+	68, // 21: stich.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
 	35, // 22: stich.v1.Session.usage:type_name -> stich.v1.ModelUsage
 	40, // 23: stich.v1.Blueprint.views:type_name -> stich.v1.View
 	41, // 24: stich.v1.Blueprint.entities:type_name -> stich.v1.Entity
 	43, // 25: stich.v1.Blueprint.roadmap:type_name -> stich.v1.PhasePlan
 	42, // 26: stich.v1.Entity.fields:type_name -> stich.v1.EntityField
 	44, // 27: stich.v1.PhasePlan.files:type_name -> stich.v1.FilePlan
-	67, // 28: stich.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	68, // 28: stich.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
 	51, // 29: stich.v1.SessionEvent.generation_started:type_name -> stich.v1.GenerationStarted
 	52, // 30: stich.v1.SessionEvent.generation_stopped:type_name -> stich.v1.GenerationStopped
 	53, // 31: stich.v1.SessionEvent.generation_resumed:type_name -> stich.v1.GenerationResumed
@@ -4859,54 +4962,55 @@ var file_stich_v1_session_proto_depIdxs = []int32{
 	60, // 38: stich.v1.SessionEvent.diagnostics:type_name -> stich.v1.DiagnosticsReported
 	61, // 39: stich.v1.SessionEvent.fix_applied:type_name -> stich.v1.FixApplied
 	62, // 40: stich.v1.SessionEvent.preview_ready:type_name -> stich.v1.PreviewReady
-	63, // 41: stich.v1.SessionEvent.log:type_name -> stich.v1.LogLine
-	64, // 42: stich.v1.SessionEvent.message:type_name -> stich.v1.ChatMessage
-	65, // 43: stich.v1.SessionEvent.error:type_name -> stich.v1.ErrorEvent
-	66, // 44: stich.v1.SessionEvent.completed:type_name -> stich.v1.Completed
+	64, // 41: stich.v1.SessionEvent.log:type_name -> stich.v1.LogLine
+	65, // 42: stich.v1.SessionEvent.message:type_name -> stich.v1.ChatMessage
+	66, // 43: stich.v1.SessionEvent.error:type_name -> stich.v1.ErrorEvent
+	67, // 44: stich.v1.SessionEvent.completed:type_name -> stich.v1.Completed
 	50, // 45: stich.v1.SessionEvent.version_created:type_name -> stich.v1.VersionCreated
 	49, // 46: stich.v1.SessionEvent.change_card:type_name -> stich.v1.ChangeCard
-	47, // 47: stich.v1.FileChange.lines:type_name -> stich.v1.LineCount
-	48, // 48: stich.v1.ChangeCard.files:type_name -> stich.v1.FileChange
-	33, // 49: stich.v1.VersionCreated.version:type_name -> stich.v1.Version
-	0,  // 50: stich.v1.GenerationResumed.phase:type_name -> stich.v1.Phase
-	0,  // 51: stich.v1.PhaseChanged.phase:type_name -> stich.v1.Phase
-	39, // 52: stich.v1.BlueprintReady.blueprint:type_name -> stich.v1.Blueprint
-	45, // 53: stich.v1.DiagnosticsReported.diagnostics:type_name -> stich.v1.Diagnostic
-	2,  // 54: stich.v1.SessionService.CreateSession:input_type -> stich.v1.CreateSessionRequest
-	4,  // 55: stich.v1.SessionService.Watch:input_type -> stich.v1.WatchRequest
-	5,  // 56: stich.v1.SessionService.SendMessage:input_type -> stich.v1.SendMessageRequest
-	7,  // 57: stich.v1.SessionService.Stop:input_type -> stich.v1.StopRequest
-	9,  // 58: stich.v1.SessionService.Resume:input_type -> stich.v1.ResumeRequest
-	11, // 59: stich.v1.SessionService.GetSession:input_type -> stich.v1.GetSessionRequest
-	13, // 60: stich.v1.SessionService.GetFile:input_type -> stich.v1.GetFileRequest
-	15, // 61: stich.v1.SessionService.ListFiles:input_type -> stich.v1.ListFilesRequest
-	17, // 62: stich.v1.SessionService.ListVersions:input_type -> stich.v1.ListVersionsRequest
-	19, // 63: stich.v1.SessionService.DiffVersions:input_type -> stich.v1.DiffVersionsRequest
-	22, // 64: stich.v1.SessionService.Rollback:input_type -> stich.v1.RollbackRequest
-	24, // 65: stich.v1.SessionService.SaveFile:input_type -> stich.v1.SaveFileRequest
-	26, // 66: stich.v1.SessionService.ListSessions:input_type -> stich.v1.ListSessionsRequest
-	29, // 67: stich.v1.SessionService.RenameSession:input_type -> stich.v1.RenameSessionRequest
-	31, // 68: stich.v1.SessionService.DeleteSession:input_type -> stich.v1.DeleteSessionRequest
-	3,  // 69: stich.v1.SessionService.CreateSession:output_type -> stich.v1.CreateSessionResponse
-	46, // 70: stich.v1.SessionService.Watch:output_type -> stich.v1.SessionEvent
-	6,  // 71: stich.v1.SessionService.SendMessage:output_type -> stich.v1.SendMessageResponse
-	8,  // 72: stich.v1.SessionService.Stop:output_type -> stich.v1.StopResponse
-	10, // 73: stich.v1.SessionService.Resume:output_type -> stich.v1.ResumeResponse
-	12, // 74: stich.v1.SessionService.GetSession:output_type -> stich.v1.GetSessionResponse
-	14, // 75: stich.v1.SessionService.GetFile:output_type -> stich.v1.GetFileResponse
-	16, // 76: stich.v1.SessionService.ListFiles:output_type -> stich.v1.ListFilesResponse
-	18, // 77: stich.v1.SessionService.ListVersions:output_type -> stich.v1.ListVersionsResponse
-	20, // 78: stich.v1.SessionService.DiffVersions:output_type -> stich.v1.DiffVersionsResponse
-	23, // 79: stich.v1.SessionService.Rollback:output_type -> stich.v1.RollbackResponse
-	25, // 80: stich.v1.SessionService.SaveFile:output_type -> stich.v1.SaveFileResponse
-	27, // 81: stich.v1.SessionService.ListSessions:output_type -> stich.v1.ListSessionsResponse
-	30, // 82: stich.v1.SessionService.RenameSession:output_type -> stich.v1.RenameSessionResponse
-	32, // 83: stich.v1.SessionService.DeleteSession:output_type -> stich.v1.DeleteSessionResponse
-	69, // [69:84] is the sub-list for method output_type
-	54, // [54:69] is the sub-list for method input_type
-	54, // [54:54] is the sub-list for extension type_name
-	54, // [54:54] is the sub-list for extension extendee
-	0,  // [0:54] is the sub-list for field type_name
+	63, // 47: stich.v1.SessionEvent.runtime_checked:type_name -> stich.v1.RuntimeChecked
+	47, // 48: stich.v1.FileChange.lines:type_name -> stich.v1.LineCount
+	48, // 49: stich.v1.ChangeCard.files:type_name -> stich.v1.FileChange
+	33, // 50: stich.v1.VersionCreated.version:type_name -> stich.v1.Version
+	0,  // 51: stich.v1.GenerationResumed.phase:type_name -> stich.v1.Phase
+	0,  // 52: stich.v1.PhaseChanged.phase:type_name -> stich.v1.Phase
+	39, // 53: stich.v1.BlueprintReady.blueprint:type_name -> stich.v1.Blueprint
+	45, // 54: stich.v1.DiagnosticsReported.diagnostics:type_name -> stich.v1.Diagnostic
+	2,  // 55: stich.v1.SessionService.CreateSession:input_type -> stich.v1.CreateSessionRequest
+	4,  // 56: stich.v1.SessionService.Watch:input_type -> stich.v1.WatchRequest
+	5,  // 57: stich.v1.SessionService.SendMessage:input_type -> stich.v1.SendMessageRequest
+	7,  // 58: stich.v1.SessionService.Stop:input_type -> stich.v1.StopRequest
+	9,  // 59: stich.v1.SessionService.Resume:input_type -> stich.v1.ResumeRequest
+	11, // 60: stich.v1.SessionService.GetSession:input_type -> stich.v1.GetSessionRequest
+	13, // 61: stich.v1.SessionService.GetFile:input_type -> stich.v1.GetFileRequest
+	15, // 62: stich.v1.SessionService.ListFiles:input_type -> stich.v1.ListFilesRequest
+	17, // 63: stich.v1.SessionService.ListVersions:input_type -> stich.v1.ListVersionsRequest
+	19, // 64: stich.v1.SessionService.DiffVersions:input_type -> stich.v1.DiffVersionsRequest
+	22, // 65: stich.v1.SessionService.Rollback:input_type -> stich.v1.RollbackRequest
+	24, // 66: stich.v1.SessionService.SaveFile:input_type -> stich.v1.SaveFileRequest
+	26, // 67: stich.v1.SessionService.ListSessions:input_type -> stich.v1.ListSessionsRequest
+	29, // 68: stich.v1.SessionService.RenameSession:input_type -> stich.v1.RenameSessionRequest
+	31, // 69: stich.v1.SessionService.DeleteSession:input_type -> stich.v1.DeleteSessionRequest
+	3,  // 70: stich.v1.SessionService.CreateSession:output_type -> stich.v1.CreateSessionResponse
+	46, // 71: stich.v1.SessionService.Watch:output_type -> stich.v1.SessionEvent
+	6,  // 72: stich.v1.SessionService.SendMessage:output_type -> stich.v1.SendMessageResponse
+	8,  // 73: stich.v1.SessionService.Stop:output_type -> stich.v1.StopResponse
+	10, // 74: stich.v1.SessionService.Resume:output_type -> stich.v1.ResumeResponse
+	12, // 75: stich.v1.SessionService.GetSession:output_type -> stich.v1.GetSessionResponse
+	14, // 76: stich.v1.SessionService.GetFile:output_type -> stich.v1.GetFileResponse
+	16, // 77: stich.v1.SessionService.ListFiles:output_type -> stich.v1.ListFilesResponse
+	18, // 78: stich.v1.SessionService.ListVersions:output_type -> stich.v1.ListVersionsResponse
+	20, // 79: stich.v1.SessionService.DiffVersions:output_type -> stich.v1.DiffVersionsResponse
+	23, // 80: stich.v1.SessionService.Rollback:output_type -> stich.v1.RollbackResponse
+	25, // 81: stich.v1.SessionService.SaveFile:output_type -> stich.v1.SaveFileResponse
+	27, // 82: stich.v1.SessionService.ListSessions:output_type -> stich.v1.ListSessionsResponse
+	30, // 83: stich.v1.SessionService.RenameSession:output_type -> stich.v1.RenameSessionResponse
+	32, // 84: stich.v1.SessionService.DeleteSession:output_type -> stich.v1.DeleteSessionResponse
+	70, // [70:85] is the sub-list for method output_type
+	55, // [55:70] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_stich_v1_session_proto_init() }
@@ -4933,6 +5037,7 @@ func file_stich_v1_session_proto_init() {
 		(*SessionEvent_Completed)(nil),
 		(*SessionEvent_VersionCreated)(nil),
 		(*SessionEvent_ChangeCard)(nil),
+		(*SessionEvent_RuntimeChecked)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -4940,7 +5045,7 @@ func file_stich_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_v1_session_proto_rawDesc), len(file_stich_v1_session_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   66,
+			NumMessages:   67,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
