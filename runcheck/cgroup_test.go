@@ -21,10 +21,18 @@ func TestBrowserInCgroup(t *testing.T) {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	rep, err := c.Check(ctx, site(page(`document.getElementById("root").textContent = "hello";`)), "/")
-	if err != nil || !rep.OK() {
-		t.Fatalf("check: %v %v", err, rep)
+	// A browser with a page (a renderer): what a check starts. (Not a
+	// whole check: on a starved machine a page may not settle in time,
+	// which is not what this test is about.)
+	br, err := c.browser()
+	if err != nil {
+		t.Fatal(err)
 	}
+	pg, err := c.takePage(ctx, br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.close()
 	if ok, err := c.Limited(); !ok {
 		t.Fatalf("the browser runs without a cgroup: %v (the tests run as root with cgroups)", err)
 	}
@@ -60,7 +68,11 @@ func TestBrowserInCgroup(t *testing.T) {
 	// group; one that ends while it is looked at is skipped.
 	name := "/stich/" + filepath.Base(dirs[0])
 	tree := descendants(root)
-	if len(tree) < 3 {
+	for len(tree) < 4 && ctx.Err() == nil { // bwrap, its child, chromium and its helpers
+		time.Sleep(100 * time.Millisecond)
+		tree = descendants(root)
+	}
+	if len(tree) < 4 {
 		t.Fatalf("the browser has %d processes, want its helpers too", len(tree))
 	}
 	checked := 0
