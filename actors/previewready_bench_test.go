@@ -52,7 +52,7 @@ func BenchmarkPreviewReadyRuntimeCheck(b *testing.B) {
 		cfg.Name, cfg.InMemory = name, true
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 		rt, err := Start(context.Background(), Config{Cluster: cfg, Providers: map[string]codegen.Provider{"scaffold": codegen.Scaffold{}},
-			Builds: &appbuild.Config{Runner: r, Fixer: appbuild.NewLazyFixer(r)}, Previews: preview.Origins{Scheme: "http", Domain: "preview.test"},
+			Builds: &appbuild.Config{Runner: r, Fixer: appbuild.NewLazyFixer(r), InstallTimeout: 10 * time.Minute}, Previews: preview.Origins{Scheme: "http", Domain: "preview.test"},
 			Runcheck: c, SandboxIdle: time.Hour})
 		if err != nil {
 			b.Fatal(err)
@@ -80,11 +80,16 @@ func BenchmarkPreviewReadyRuntimeCheck(b *testing.B) {
 			Prompt: "a recipe tracker with ingredients and ratings", Options: &stichv1.SessionOptions{Provider: "scaffold"}}); err != nil {
 			b.Fatal(err)
 		}
+		previewed := false
 		if err := s.rt.Watch(ctx, NodeCaller(), s.id, 0, true, func(ev *stichv1.SessionEvent) error {
 			s.seq = ev.GetSeq()
+			previewed = previewed || ev.GetPreviewReady() != nil
 			return nil
 		}); err != nil {
 			b.Fatal(err)
+		}
+		if !previewed {
+			b.Fatalf("%s: the generated app has no preview", s.rt.Node.Name())
 		}
 		f, err := Call[*actorsv1.ReadFileReply](ctx, s.rt.Node, KindSession, s.id, &actorsv1.ReadFile{Caller: NodeCaller(), Path: "src/App.tsx"})
 		if err != nil {
