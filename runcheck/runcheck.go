@@ -151,7 +151,8 @@ type Checker struct {
 	closed bool
 	starts int
 	// spare is a page made ready for the next check (nil when none);
-	// warming reports that one is being made; warm tracks that work.
+	// warming reports that one is being made; warm tracks that work and
+	// the closing of browsers that died or were killed.
 	spare   *tab
 	warming bool
 	warm    sync.WaitGroup
@@ -277,7 +278,11 @@ func (c *Checker) browser() (*browser, error) {
 	}
 	if c.br != nil {
 		old := c.br
-		go old.close(time.Second) // reap it
+		c.warm.Add(1)
+		go func() { // reap it
+			defer c.warm.Done()
+			old.close(time.Second)
+		}()
 	}
 	var logTo io.Writer = io.Discard
 	if debugCDP {
@@ -347,14 +352,26 @@ func (c *Checker) prepare(br *browser) {
 	}()
 }
 
-// kill ends br if it is still the current browser (it hung).
+// kill ends br if it is still the current browser (it hung), then
+// closes it (its pipes, its cgroup) on a goroutine Close waits for.
 func (c *Checker) kill(br *browser) {
 	c.mu.Lock()
-	if c.br == br {
+	current := c.br == br
+	if current {
 		c.br = nil
+	}
+	reap := current && !c.closed
+	if reap {
+		c.warm.Add(1)
 	}
 	c.mu.Unlock()
 	killGroup(br.cmd)
+	if reap {
+		go func() {
+			defer c.warm.Done()
+			br.close(time.Second)
+		}()
+	}
 }
 
 // Check loads path ("/" when empty) of app in the browser and reports

@@ -9,7 +9,8 @@ import (
 // Group is a cgroup of its own for a process tree that is not one of the
 // runner's commands (the runtime check's browser), with the limits the
 // runner's commands get: memory (swap off) and tasks (pids.max), on the
-// same hierarchy the runner picks (v2 where usable, else v1). Processes
+// same hierarchy the runner picks (v2 where usable, else v1). It has no
+// CPU quota (on v1 it joins no cpu hierarchy at all). Processes
 // join with [Group.Add]; their children are in it too.
 type Group struct {
 	g       *runGroup
@@ -35,6 +36,11 @@ func NewGroup(root, name string, l Limits) (*Group, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoCgroups, err)
 	}
+	// Memory and tasks only: on v1 the group joins no cpu hierarchy, where
+	// the whole browser would count as one task among every process of the
+	// machine's root group (starved on a busy machine); l.CPUs is ignored.
+	cg.cpu, cg.cpuacct = "", ""
+	l.CPUs = 0
 	g, err := cg.create(name, l)
 	if err != nil {
 		return nil, err
