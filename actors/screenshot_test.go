@@ -39,10 +39,11 @@ func TestScreenshotSurvivesRestart(t *testing.T) {
 	}
 	dir := t.TempDir()
 	rt := startRuntimeConfig(t, dir, codegen.Scaffold{}, Config{
-		Builds: &appbuild.Config{Runner: r, Fixer: appbuild.NewLazyFixer(r)}, Previews: preview.Origins{Scheme: "http", Domain: "preview.test"},
+		// A loaded machine's npm ci may pass the default 2 minutes.
+		Builds: &appbuild.Config{Runner: r, Fixer: appbuild.NewLazyFixer(r), InstallTimeout: 10 * time.Minute}, Previews: preview.Origins{Scheme: "http", Domain: "preview.test"},
 		Runcheck: checker, SandboxIdle: time.Minute})
 	id := create(t, rt, "a recipe tracker with ingredients and ratings")
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	var evs []*stichv1.SessionEvent
 	if err := rt.Watch(ctx, NodeCaller(), id, 0, true, func(ev *stichv1.SessionEvent) error {
@@ -53,9 +54,12 @@ func TestScreenshotSurvivesRestart(t *testing.T) {
 	}
 	// Every build: PreviewReady, then (runtime findings, if any, then)
 	// RuntimeChecked, before the next build's PreviewReady.
-	var order []string
+	var order, lines []string
 	announced := 0
 	for _, ev := range evs {
+		if l := ev.GetLog(); l != nil {
+			lines = append(lines, l.GetSource()+": "+l.GetText())
+		}
 		switch {
 		case ev.GetPreviewReady() != nil:
 			order = append(order, "preview")
@@ -68,7 +72,7 @@ func TestScreenshotSurvivesRestart(t *testing.T) {
 		}
 	}
 	if announced == 0 || strings.Repeat("preview,checked,", announced) != strings.Join(order, ",")+"," {
-		t.Fatalf("preview and check events %v, want each build's preview once, then its check's end", order)
+		t.Fatalf("preview and check events %v, want each build's preview once, then its check's end; log:\n%s", order, strings.Join(lines, "\n"))
 	}
 	shot := func(rt *Runtime) []byte {
 		t.Helper()
