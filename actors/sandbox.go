@@ -47,14 +47,26 @@ type sandboxGrain struct {
 	reportsOf *preview.Preview
 	reports   int
 	// screenshot is the runtime check's PNG of the current build (nil
-	// when none).
+	// when none); it is also in the grain's storage (screenshotKey), so
+	// that it outlives the workspace and a restart of the node. shotLoaded
+	// says the stored one was read (or replaced) since the grain started.
 	screenshot []byte
+	shotLoaded bool
 }
+
+// screenshotKey holds the last build's screenshot in the sandbox grain's
+// storage (at most [runcheck.MaxScreenshotBytes], replaced per build,
+// deleted with the session).
+const screenshotKey = "screenshot"
 
 // maxReportsPerBuild bounds the error reports one preview build may send
 // (each page load's reporter sends at most 50; the session also limits
 // reports per minute).
 const maxReportsPerBuild = 500
+
+// previewServed says check seq's build is served: the previous build's
+// screenshot no longer shows it. It never leaves the process.
+type previewServed struct{ seq uint64 }
 
 // checkDone ends a check; it never leaves the process.
 type checkDone struct {
@@ -88,17 +100,26 @@ func (g *sandboxGrain) Receive(ctx actor.Context) {
 		if m.seq == g.seq && g.running != nil {
 			g.running = nil
 			if m.reply.GetPreviewUrl() != "" {
-				g.screenshot = m.screenshot
+				g.setScreenshot(m.screenshot)
 			}
 			if g.sender != nil {
 				ctx.Send(g.sender, m.reply)
 			}
 			g.sender = nil
 		}
+	case previewServed:
+		if m.seq == g.seq && g.running != nil {
+			g.setScreenshot(nil)
+		}
 	case *actorsv1.SandboxCancel:
 		g.stopCheck(m.GetFree())
 		if m.GetFree() {
 			g.free()
+			// The session was deleted: its screenshot goes too.
+			if err := g.ref.Store.DeleteAll(); err != nil {
+				g.rt.log.Warn("delete the sandbox's screenshot", "session", g.ref.Identity, "err", err)
+			}
+			g.screenshot, g.shotLoaded = nil, true
 		}
 		ctx.Respond(&actorsv1.SandboxCancelAck{})
 	case *actorsv1.SandboxAsset:
@@ -108,16 +129,45 @@ func (g *sandboxGrain) Receive(ctx actor.Context) {
 		}
 		ctx.Respond(reply)
 	case *actorsv1.SandboxScreenshot:
-		if g.ws == nil || g.ws.Preview() == nil {
-			ctx.Respond(&actorsv1.SandboxScreenshotReply{})
-			return
-		}
-		ctx.Respond(&actorsv1.SandboxScreenshotReply{Png: g.screenshot})
+		ctx.Respond(&actorsv1.SandboxScreenshotReply{Png: g.storedScreenshot()})
 	case *actorsv1.SandboxReportCheck:
 		ctx.Respond(g.reportCheck(m.GetToken()))
 	case *actorsv1.AlarmFired:
 		ctx.Respond(&actorsv1.AlarmAck{})
 	}
+}
+
+// setScreenshot replaces the build's screenshot, in memory and in
+// storage (nil deletes it). A failed write is logged: the screenshot is
+// a convenience, never a reason to fail a build.
+func (g *sandboxGrain) setScreenshot(png []byte) {
+	if len(png) > runcheck.MaxScreenshotBytes {
+		png = nil
+	}
+	g.screenshot, g.shotLoaded = png, true
+	var err error
+	if png == nil {
+		err = g.ref.Store.Delete(screenshotKey)
+	} else {
+		err = g.ref.Store.Put(screenshotKey, png)
+	}
+	if err != nil && !errors.Is(err, cluster.ErrNotFound) {
+		g.rt.log.Warn("store the preview's screenshot", "session", g.ref.Identity, "err", err)
+	}
+}
+
+// storedScreenshot returns the last build's screenshot: the one in
+// memory, else (the node restarted, the grain moved back) the stored one.
+func (g *sandboxGrain) storedScreenshot() []byte {
+	if !g.shotLoaded {
+		g.shotLoaded = true
+		if b, err := g.ref.Store.Get(screenshotKey); err == nil && len(b) <= runcheck.MaxScreenshotBytes {
+			g.screenshot = b
+		} else if err != nil && !errors.Is(err, cluster.ErrNotFound) {
+			g.rt.log.Warn("read the preview's screenshot", "session", g.ref.Identity, "err", err)
+		}
+	}
+	return g.screenshot
 }
 
 // assetPart bounds the body of one asset reply: a larger preview file
@@ -224,7 +274,7 @@ func (g *sandboxGrain) free() {
 	if err := g.ws.Close(ctx); err != nil {
 		g.rt.log.Warn("sandbox cleanup failed", "session", g.ref.Identity, "err", err)
 	}
-	g.ws, g.screenshot = nil, nil
+	g.ws = nil // the screenshot stays: it is stored, and still shows the app
 }
 
 func (g *sandboxGrain) onCheck(ctx actor.Context, m *actorsv1.SandboxCheck) {
@@ -323,7 +373,11 @@ func (g *sandboxGrain) startCheck(ctx actor.Context, sender, logTo *actor.PID, r
 		if fs, err := files(cctx); err != nil {
 			reply = &actorsv1.SandboxCheckReply{Error: fmt.Sprintf("read the app's files: %v", err)}
 		} else {
-			reply, shot = g.check(cctx, ws, fs, fix, lg.add)
+			served := func(url string) {
+				lg.served(url)
+				system.Root.Send(self, previewServed{seq: seq})
+			}
+			reply, shot = g.check(cctx, ws, fs, fix, lg.add, served)
 		}
 		close(stop)
 		<-flushed
@@ -335,9 +389,10 @@ func (g *sandboxGrain) startCheck(ctx actor.Context, sender, logTo *actor.PID, r
 }
 
 // check runs one check and turns its outcome into the reply; with a
-// preview built, it also runs the runtime check and returns its
+// preview built, it says so (served: the preview is usable from now on,
+// the session announces it), then runs the runtime check and returns its
 // screenshot.
-func (g *sandboxGrain) check(ctx context.Context, ws *appbuild.Workspace, files map[string]string, fix bool, log appbuild.LogFunc) (reply *actorsv1.SandboxCheckReply, shot []byte) {
+func (g *sandboxGrain) check(ctx context.Context, ws *appbuild.Workspace, files map[string]string, fix bool, log appbuild.LogFunc, served func(url string)) (reply *actorsv1.SandboxCheckReply, shot []byte) {
 	defer func() {
 		if r := recover(); r != nil {
 			reply, shot = &actorsv1.SandboxCheckReply{Error: fmt.Sprintf("the build step panicked: %v", r)}, nil
@@ -363,7 +418,11 @@ func (g *sandboxGrain) check(ctx context.Context, ws *appbuild.Workspace, files 
 	}
 	if out.Preview != nil {
 		reply.PreviewUrl = g.rt.cfg.Previews.URL(g.ref.Identity)
+		if reply.PreviewUrl != "" {
+			served(reply.PreviewUrl)
+		}
 		shot = runtimeCheck(ctx, g.rt.cfg.Runcheck, out.Preview, reply, log)
+		reply.Screenshot = len(shot) > 0
 	}
 	return reply, shot
 }
@@ -499,6 +558,18 @@ func (l *checkLog) add(source, level, text string) {
 	if len(l.batch) >= 64 || time.Since(l.last) >= 100*time.Millisecond {
 		l.flushLocked()
 	}
+}
+
+// served sends the lines so far with the preview's URL, at once: the
+// session announces the preview before the runtime check runs.
+func (l *checkLog) served(url string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.to != nil && l.to.GetId() != "" {
+		l.system.Root.Send(l.to, &actorsv1.SandboxLog{Run: l.run, Lines: l.batch, Dropped: l.dropped, PreviewUrl: url})
+	}
+	l.sent += len(l.batch)
+	l.batch, l.dropped, l.last = nil, 0, time.Now()
 }
 
 func (l *checkLog) flush() {

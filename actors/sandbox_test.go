@@ -176,8 +176,15 @@ func TestSandboxChecksFixesAndRebuildsAfterIdle(t *testing.T) {
 		if ev.GetFixApplied() != nil {
 			t.Errorf("the fixer changed a user's edit: %v", ev.GetFixApplied())
 		}
+		// The preview is announced when the build is served; the check's
+		// diagnostics come with its end (after the runtime check).
 		if ev.GetPreviewReady() != nil {
 			rebuilt = true
+		}
+		if ev.GetRuntimeChecked() != nil {
+			if !rebuilt {
+				t.Errorf("the runtime check ended before the preview was announced")
+			}
 			wcancel()
 		}
 		return nil

@@ -94,10 +94,12 @@ func BenchmarkCheck(b *testing.B) {
 	})
 }
 
-// BenchmarkRuntimeCheck measures what the runtime check adds to
-// preview-ready: each iteration edits the app, rechecks it (type-check,
-// fixer, bundle: preview-ready without the check), then loads the preview
-// in the node's warm browser (preview-ready with it). Both medians come
+// BenchmarkRuntimeCheck measures what the runtime check costs after a
+// build: each iteration edits the app, rechecks it (type-check, fixer,
+// bundle: preview-ready), then loads the preview in the node's warm
+// browser (the check's end). The session announces the preview before
+// the check runs (actors.BenchmarkPreviewReadyRuntimeCheck measures
+// preview-ready end to end, with and without the check). Both medians come
 // from the same run, interleaved; "cold" is a browser started for one
 // check and stopped after it (as runcheck did before it kept one warm),
 // measured on a few iterations.

@@ -15,9 +15,10 @@ const FixPurpose = "repaired by the deterministic fixer"
 // applyCheck turns a sandbox check into events and changes of st: the
 // type-check's diagnostics, each fix, the fixed files (streamed like
 // generated ones, so every watcher sees their content), bundler errors,
-// the runtime check's findings, the preview URL. It returns the fixed files' content (to write, and for
+// the preview URL (unless announced: the session announced it when the
+// build was served), the runtime check's findings and its end. It returns the fixed files' content (to write, and for
 // the version record) and the problems still open (for the fix rounds).
-func applyCheck(st *actorsv1.SessionState, c *actorsv1.SandboxCheckReply) (evs []*stichv1.SessionEvent, fixed map[string][]byte, problems []*stichv1.Diagnostic) {
+func applyCheck(st *actorsv1.SessionState, c *actorsv1.SandboxCheckReply, announced bool) (evs []*stichv1.SessionEvent, fixed map[string][]byte, problems []*stichv1.Diagnostic) {
 	diags := func(tool string, ds []*stichv1.Diagnostic) *stichv1.SessionEvent {
 		return &stichv1.SessionEvent{Event: &stichv1.SessionEvent_Diagnostics{Diagnostics: &stichv1.DiagnosticsReported{Tool: tool, Diagnostics: ds}}}
 	}
@@ -70,14 +71,22 @@ func applyCheck(st *actorsv1.SessionState, c *actorsv1.SandboxCheckReply) (evs [
 		}
 		evs = append(evs, logLine("sandbox", "info", "checked the app: "+strings.Join(steps, ", ")))
 	}
-	if u := c.GetPreviewUrl(); u != "" {
-		evs = append(evs, &stichv1.SessionEvent{Event: &stichv1.SessionEvent_PreviewReady{PreviewReady: &stichv1.PreviewReady{Url: u}}})
+	if u := c.GetPreviewUrl(); u != "" && !announced {
+		evs = append(evs, previewReady(u))
 	}
 	// After PreviewReady: they are about this build (a new build clears
 	// the last one's runtime problems).
 	if len(c.GetRuntime()) > 0 {
 		evs = append(evs, diags("runtime", c.GetRuntime()))
 	}
+	if c.GetPreviewUrl() != "" && c.GetRuntimeStatus() != "" {
+		evs = append(evs, &stichv1.SessionEvent{Event: &stichv1.SessionEvent_RuntimeChecked{RuntimeChecked: &stichv1.RuntimeChecked{
+			Status: c.GetRuntimeStatus(), DurationMs: c.GetRuntimeMs(), Problems: uint32(len(c.GetRuntime())), Screenshot: c.GetScreenshot()}}})
+	}
 	problems = append(append(append(problems, c.GetRemaining()...), c.GetBuild()...), c.GetRuntime()...)
 	return evs, fixed, problems
+}
+
+func previewReady(url string) *stichv1.SessionEvent {
+	return &stichv1.SessionEvent{Event: &stichv1.SessionEvent_PreviewReady{PreviewReady: &stichv1.PreviewReady{Url: url}}}
 }

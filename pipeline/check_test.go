@@ -14,7 +14,7 @@ import (
 func TestApplyCheckRuntime(t *testing.T) {
 	boom := &stichv1.Diagnostic{Code: "error", Message: "Error: boom", Severity: "error"}
 	evs, _, problems := applyCheck(&actorsv1.SessionState{}, &actorsv1.SandboxCheckReply{
-		PreviewUrl: "http://x.preview.test/", RuntimeStatus: "checked", RuntimeMs: 420, Runtime: []*stichv1.Diagnostic{boom}})
+		PreviewUrl: "http://x.preview.test/", RuntimeStatus: "checked", RuntimeMs: 420, Runtime: []*stichv1.Diagnostic{boom}}, false)
 	var order []string
 	summary := ""
 	for _, ev := range evs {
@@ -37,7 +37,7 @@ func TestApplyCheckRuntime(t *testing.T) {
 		t.Errorf("problems for the fix round %v", problems)
 	}
 
-	evs, _, problems = applyCheck(&actorsv1.SessionState{}, &actorsv1.SandboxCheckReply{PreviewUrl: "http://x.preview.test/", RuntimeStatus: "not checked: no browser"})
+	evs, _, problems = applyCheck(&actorsv1.SessionState{}, &actorsv1.SandboxCheckReply{PreviewUrl: "http://x.preview.test/", RuntimeStatus: "not checked: no browser"}, false)
 	found := false
 	for _, ev := range evs {
 		if l := ev.GetLog(); l != nil && strings.Contains(l.GetText(), "runtime not checked: no browser") && l.GetLevel() == "info" {
@@ -49,5 +49,95 @@ func TestApplyCheckRuntime(t *testing.T) {
 	}
 	if !found || len(problems) != 0 {
 		t.Errorf("without a browser: summary found %v, problems %v", found, problems)
+	}
+}
+
+// A check whose preview was announced when its build was served does not
+// announce it again: its runtime findings follow, then the check's end
+// (with its status, time, problem count and whether a screenshot exists).
+func TestApplyCheckAnnounced(t *testing.T) {
+	boom := &stichv1.Diagnostic{Code: "error", Message: "Error: boom", Severity: "error"}
+	reply := &actorsv1.SandboxCheckReply{PreviewUrl: "http://x.preview.test/", RuntimeStatus: "checked", RuntimeMs: 420,
+		Runtime: []*stichv1.Diagnostic{boom}, Screenshot: true}
+	for _, announced := range []bool{false, true} {
+		evs, _, problems := applyCheck(&actorsv1.SessionState{}, reply, announced)
+		var order []string
+		var done *stichv1.RuntimeChecked
+		for _, ev := range evs {
+			switch {
+			case ev.GetPreviewReady() != nil:
+				order = append(order, "preview")
+			case ev.GetDiagnostics() != nil:
+				order = append(order, ev.GetDiagnostics().GetTool())
+			case ev.GetRuntimeChecked() != nil:
+				order = append(order, "checked")
+				done = ev.GetRuntimeChecked()
+			}
+		}
+		want := "preview,runtime,checked"
+		if announced {
+			want = "runtime,checked"
+		}
+		if strings.Join(order, ",") != want {
+			t.Errorf("announced %v: events %v, want %s", announced, order, want)
+		}
+		if done.GetStatus() != "checked" || done.GetDurationMs() != 420 || done.GetProblems() != 1 || !done.GetScreenshot() {
+			t.Errorf("announced %v: runtime checked %v", announced, done)
+		}
+		if len(problems) != 1 || problems[0] != boom {
+			t.Errorf("announced %v: problems for the fix round %v", announced, problems)
+		}
+	}
+	// No preview, no runtime check: nothing about one.
+	evs, _, _ := applyCheck(&actorsv1.SessionState{}, &actorsv1.SandboxCheckReply{Build: []*stichv1.Diagnostic{boom}}, false)
+	for _, ev := range evs {
+		if ev.GetPreviewReady() != nil || ev.GetRuntimeChecked() != nil {
+			t.Errorf("a check without a preview produced %v", ev)
+		}
+	}
+}
+
+// The preview of an idle check is announced when the sandbox says its
+// build is served, before the runtime check ends; the check's reply then
+// adds the runtime findings and the check's end, not a second
+// announcement. A served message of another run changes nothing.
+func TestPreviewAnnouncedBeforeRuntimeCheck(t *testing.T) {
+	h := generated(t)
+	h.cfg.Builds = true
+	h.queue = nil
+	h.step(SaveFile{Path: "src/new.ts", Content: "export const n = 1;\n"})
+	run := h.s.IdleRun
+	if !h.s.Checking || run == 0 {
+		t.Fatalf("no idle check after a save: checking %v run %d", h.s.Checking, run)
+	}
+	h.queue = nil // the harness's instant reply: replaced by the steps below
+	kinds := func(out Output) []string {
+		var k []string
+		for _, ev := range out.Events {
+			switch {
+			case ev.GetPreviewReady() != nil:
+				k = append(k, "preview")
+			case ev.GetDiagnostics() != nil:
+				k = append(k, ev.GetDiagnostics().GetTool())
+			case ev.GetRuntimeChecked() != nil:
+				k = append(k, "checked")
+			}
+		}
+		return k
+	}
+	if got := kinds(h.step(SandboxLog{Run: run + 2, PreviewURL: "http://old.preview.test/"})); len(got) != 0 {
+		t.Fatalf("another run's served message produced %v", got)
+	}
+	if got := kinds(h.step(SandboxLog{Run: run, PreviewURL: "http://p.preview.test/"})); strings.Join(got, ",") != "preview" {
+		t.Fatalf("served: events %v, want the preview", got)
+	}
+	if !h.s.Checking {
+		t.Fatal("the served message ended the check")
+	}
+	boom := &stichv1.Diagnostic{Code: "error", Message: "Error: boom", Severity: "error"}
+	got := kinds(h.step(IdleCheckDone{Run: run, Reply: &actorsv1.SandboxCheckReply{PreviewUrl: "http://p.preview.test/",
+		RuntimeStatus: "checked", RuntimeMs: 900, Runtime: []*stichv1.Diagnostic{boom}}}))
+	if strings.Join(got, ",") != "runtime,checked" {
+		t.Fatalf("check done: events %v, want the runtime findings and the check's end, no second preview", got)
 	}
 }

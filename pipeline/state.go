@@ -52,6 +52,10 @@ type State struct {
 	// rollback); Checking says one runs.
 	IdleRun  uint64
 	Checking bool
+	// Announced is the run (a step's or an idle check's) whose check
+	// already announced its preview (PreviewReady when the build was
+	// served, before its runtime check); 0 when none.
+	Announced uint64
 	// Preview error reports counted in the current minute.
 	ReportWindow time.Time
 	Reports      int
@@ -174,6 +178,9 @@ type SandboxLog struct {
 	Run     uint64
 	Lines   []*actorsv1.SandboxLogLine
 	Dropped uint32
+	// PreviewURL: the check's build is served there (its runtime check
+	// has not ended yet).
+	PreviewURL string
 }
 
 // IdleCheckDone ends the idle check identified by Run.

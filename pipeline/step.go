@@ -87,7 +87,7 @@ func (c Config) Step(s State, now time.Time, in Input) (State, Output) {
 	case IdleCheckDone:
 		if s.Session != nil && s.Checking && in.Run == s.IdleRun {
 			t.s.Checking = false
-			evs, _, _ := applyCheck(proto.Clone(s.Session).(*actorsv1.SessionState), in.Reply) // no fixer ran: nothing to write
+			evs, _, _ := applyCheck(proto.Clone(s.Session).(*actorsv1.SessionState), in.Reply, s.Announced == in.Run) // no fixer ran: nothing to write
 			t.emit(evs...)
 		}
 	case Usage:
@@ -586,7 +586,7 @@ func (t *tx) result(m Result) {
 		var fixed map[string][]byte // files the fixer changed, written by this batch
 		if m.Check != nil {
 			var problems []*stichv1.Diagnostic
-			evs, fixed, problems = applyCheck(st, m.Check)
+			evs, fixed, problems = applyCheck(st, m.Check, t.s.Announced == m.Run)
 			for _, p := range sortedKeys(fixed) {
 				effects = append(effects, PutFile{Path: p, Content: fixed[p]})
 				if l := m.Lines[p]; st.Refining && l != nil {
@@ -776,6 +776,12 @@ func (t *tx) sandboxLog(m SandboxLog) {
 	}
 	if m.Dropped > 0 {
 		t.emit(logLine("sandbox", "warn", fmt.Sprintf("%d more output lines were not kept", m.Dropped)))
+	}
+	if m.PreviewURL != "" && t.s.Announced != m.Run {
+		// The build is served: the preview is usable now; the runtime
+		// check's outcome follows with the check's reply.
+		t.s.Announced = m.Run
+		t.emit(previewReady(m.PreviewURL))
 	}
 }
 

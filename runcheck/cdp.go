@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/stichdev/stich/sandbox"
 )
 
 // errBrowserGone: the browser process ended (crashed, was killed, or the
@@ -41,11 +43,14 @@ type message struct {
 // browser is one running Chromium driven over --remote-debugging-pipe
 // (NUL-terminated JSON on fds 3 and 4): no DevTools port is opened.
 type browser struct {
-	cmd  *exec.Cmd
-	w    *os.File // the browser's fd 3
-	r    *os.File // the browser's fd 4
-	wmu  sync.Mutex
-	next atomic.Int64
+	cmd *exec.Cmd
+	// group is the browser's cgroup (nil when it runs without one);
+	// close empties and removes it.
+	group *sandbox.Group
+	w     *os.File // the browser's fd 3
+	r     *os.File // the browser's fd 4
+	wmu   sync.Mutex
+	next  atomic.Int64
 
 	mu       sync.Mutex
 	pending  map[int64]chan message
@@ -57,8 +62,23 @@ type browser struct {
 }
 
 // launch starts argv (the browser, possibly under bubblewrap) with the
-// DevTools pipe on fds 3 and 4.
-func launch(argv []string, stderr io.Writer) (*browser, error) {
+// DevTools pipe on fds 3 and 4, in group when not nil: a shell started
+// first waits on fd 5 until it is in the group, then execs argv, so that
+// every process of the browser starts inside it.
+func launch(argv []string, stderr io.Writer, group *sandbox.Group) (*browser, error) {
+	var gateR, gateW *os.File
+	if group != nil {
+		sh, err := exec.LookPath("sh")
+		if err != nil {
+			return nil, fmt.Errorf("runcheck: the cgroup gate needs sh: %w", err)
+		}
+		if gateR, gateW, err = os.Pipe(); err != nil {
+			return nil, fmt.Errorf("runcheck: %w", err)
+		}
+		defer gateR.Close()
+		defer gateW.Close()
+		argv = append([]string{sh, "-c", `read -r _ <&5; exec 5<&-; exec "$@"`, "sh"}, argv...)
+	}
 	// Our ends: we write cmdW (the browser reads fd 3) and read resR (the
 	// browser writes fd 4).
 	cmdR, cmdW, err := os.Pipe()
@@ -73,6 +93,9 @@ func launch(argv []string, stderr io.Writer) (*browser, error) {
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.ExtraFiles = []*os.File{cmdR, resW}
+	if gateR != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, gateR)
+	}
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
@@ -84,7 +107,23 @@ func launch(argv []string, stderr io.Writer) (*browser, error) {
 	}
 	cmdR.Close()
 	resW.Close()
-	b := &browser{cmd: cmd, w: cmdW, r: resR, pending: map[int64]chan message{}, sessions: map[string]func(message){},
+	if group != nil {
+		if err := group.Add(cmd.Process.Pid); err != nil {
+			killGroup(cmd)
+			_ = cmd.Wait()
+			cmdW.Close()
+			resR.Close()
+			return nil, fmt.Errorf("runcheck: %w", err)
+		}
+		if _, err := gateW.Write([]byte("\n")); err != nil {
+			killGroup(cmd)
+			_ = cmd.Wait()
+			cmdW.Close()
+			resR.Close()
+			return nil, fmt.Errorf("runcheck: start the browser in its cgroup: %w", err)
+		}
+	}
+	b := &browser{cmd: cmd, group: group, w: cmdW, r: resR, pending: map[int64]chan message{}, sessions: map[string]func(message){},
 		done: make(chan struct{}), waited: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
@@ -232,4 +271,7 @@ func (b *browser) close(grace time.Duration) {
 	}
 	<-b.done
 	b.r.Close()
+	if b.group != nil {
+		b.group.Close() // what outlived the browser, and the group itself
+	}
 }

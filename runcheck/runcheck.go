@@ -17,7 +17,11 @@
 // namespace with no interface but loopback, the host read-only, a private
 // /tmp, an unprivileged uid, no capabilities; Chromium's own sandbox is
 // off, as inside containers); without bwrap it runs unconfined with a
-// throw-away profile.
+// throw-away profile. Each browser runs in a cgroup of its own with the
+// sandbox's kind of limits (memory with swap off, tasks: [Limits]), made
+// by the sandbox package's cgroup code (v2, else v1); where no cgroups
+// are usable it runs without, as the sandbox's commands do, and
+// [Checker.Limited] says why.
 //
 // It must not import actors, rpc, cluster or cmd.
 package runcheck
@@ -37,7 +41,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/stichdev/stich/sandbox"
 )
 
 // ErrNoBrowser: no Chromium was found; the caller should log it and go on
@@ -132,13 +139,20 @@ type Checker struct {
 	// profile is the unconfined browser's profile folder ("" under
 	// bubblewrap: it is in the sandbox's /tmp).
 	profile string
+	// cgroupRoot and limits bound each browser (see [Limits]);
+	// limitErr says why the last one started without a cgroup (nil
+	// when it has one).
+	cgroupRoot string
+	limits     sandbox.Limits
+	limitErr   error
 
 	mu     sync.Mutex
 	br     *browser
 	closed bool
 	starts int
 	// spare is a page made ready for the next check (nil when none);
-	// warming reports that one is being made; warm tracks that work.
+	// warming reports that one is being made; warm tracks that work and
+	// the closing of browsers that died or were killed.
 	spare   *tab
 	warming bool
 	warm    sync.WaitGroup
@@ -146,6 +160,17 @@ type Checker struct {
 
 // Pages is how many pages a Checker loads at once.
 const Pages = 4
+
+// Limits bound the browser and every process it starts, together, like a
+// sandbox command: memory (a cgroup's, swap off: the kernel ends a
+// renderer that passes it, and the check reports the page failed) and
+// tasks (processes and threads; Chromium runs about 20 threads per
+// process, and a browser with [Pages] pages and a spare has about 15
+// processes).
+var Limits = sandbox.Limits{Memory: 1536 << 20, Processes: 2048}
+
+// groups numbers the browsers' cgroups in this process.
+var groups atomic.Int64
 
 // New finds Chromium: the given path, else chromium, chromium-browser or
 // google-chrome on PATH. It returns [ErrNoBrowser] when there is none.
@@ -166,7 +191,8 @@ func New(path string) (*Checker, error) {
 	if fi, err := os.Stat(path); err != nil || fi.IsDir() {
 		return nil, fmt.Errorf("%w: %s", ErrNoBrowser, path)
 	}
-	c := &Checker{budget: 30 * time.Second, settle: 150 * time.Millisecond, pages: make(chan struct{}, Pages)}
+	c := &Checker{budget: 30 * time.Second, settle: 150 * time.Millisecond, pages: make(chan struct{}, Pages),
+		cgroupRoot: "/sys/fs/cgroup", limits: Limits}
 	profile := "/tmp/profile"
 	if bwrap, err := exec.LookPath("bwrap"); err == nil {
 		c.Confined = true
@@ -190,6 +216,26 @@ func New(path string) (*Checker, error) {
 		"--js-flags=--max-old-space-size=256",
 		"--user-data-dir="+profile, "--remote-debugging-pipe", "about:blank")
 	return c, nil
+}
+
+// Limited reports whether the running (else the last started) browser is
+// in a cgroup with [Limits], and if not, why: no usable cgroups (the
+// error wraps [sandbox.ErrNoCgroups]) or the group could not be made.
+func (c *Checker) Limited() (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.limitErr == nil && c.starts > 0, c.limitErr
+}
+
+// browserGroup returns the running browser's cgroup (nil when it has
+// none or none runs).
+func (c *Checker) browserGroup() *sandbox.Group {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.br == nil {
+		return nil
+	}
+	return c.br.group
 }
 
 // Starts reports how many times the browser was started.
@@ -232,14 +278,27 @@ func (c *Checker) browser() (*browser, error) {
 	}
 	if c.br != nil {
 		old := c.br
-		go old.close(time.Second) // reap it
+		c.warm.Add(1)
+		go func() { // reap it
+			defer c.warm.Done()
+			old.close(time.Second)
+		}()
 	}
 	var logTo io.Writer = io.Discard
 	if debugCDP {
 		logTo = os.Stderr
 	}
-	br, err := launch(c.argv, logTo)
+	grp, err := sandbox.NewGroup(c.cgroupRoot, "runcheck-"+strconv.FormatInt(groups.Add(1), 10), c.limits)
+	c.limitErr = err
+	if err != nil && c.starts == 0 {
+		// Said once: the browser runs without one, as sandbox commands do.
+		fmt.Fprintf(os.Stderr, "runcheck: the browser runs without a cgroup: %v\n", err)
+	}
+	br, err := launch(c.argv, logTo, grp)
 	if err != nil {
+		if grp != nil {
+			grp.Close()
+		}
 		return nil, err
 	}
 	c.br = br
@@ -293,14 +352,26 @@ func (c *Checker) prepare(br *browser) {
 	}()
 }
 
-// kill ends br if it is still the current browser (it hung).
+// kill ends br if it is still the current browser (it hung), then
+// closes it (its pipes, its cgroup) on a goroutine Close waits for.
 func (c *Checker) kill(br *browser) {
 	c.mu.Lock()
-	if c.br == br {
+	current := c.br == br
+	if current {
 		c.br = nil
+	}
+	reap := current && !c.closed
+	if reap {
+		c.warm.Add(1)
 	}
 	c.mu.Unlock()
 	killGroup(br.cmd)
+	if reap {
+		go func() {
+			defer c.warm.Done()
+			br.close(time.Second)
+		}()
+	}
 }
 
 // Check loads path ("/" when empty) of app in the browser and reports

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -103,7 +104,7 @@ func probeV2(dir string) (*cgroups, error) {
 		return nil, fmt.Errorf("enable controllers below %s: %w", parent, err)
 	}
 	c := &cgroups{v2: parent, v2cpu: have["cpu"]}
-	g, err := c.create("probe", Limits{Memory: 64 << 20, Processes: 8})
+	g, err := c.create(probeName(), Limits{Memory: 64 << 20, Processes: 8})
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +152,7 @@ func probeV1(root string) (*cgroups, error) {
 		}
 	}
 	// A throwaway group proves we may create groups and set limits.
-	g, err := c.create("probe", Limits{Memory: 64 << 20, Processes: 8})
+	g, err := c.create(probeName(), Limits{Memory: 64 << 20, Processes: 8})
 	if err != nil {
 		return nil, err
 	}
@@ -178,6 +179,12 @@ func removeStale(parent string) {
 		_ = os.Remove(filepath.Join(parent, e.Name()))
 	}
 }
+
+// probes numbers probe groups: several probes of one process (the
+// runner's, the runtime check's) may run at once.
+var probes atomic.Int64
+
+func probeName() string { return "probe-" + strconv.FormatInt(probes.Add(1), 10) }
 
 func isDir(p string) bool {
 	fi, err := os.Stat(p)

@@ -3376,6 +3376,7 @@ type SessionEvent struct {
 	//	*SessionEvent_Completed
 	//	*SessionEvent_VersionCreated
 	//	*SessionEvent_ChangeCard
+	//	*SessionEvent_RuntimeChecked
 	Event         isSessionEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3594,6 +3595,15 @@ func (x *SessionEvent) GetChangeCard() *ChangeCard {
 	return nil
 }
 
+func (x *SessionEvent) GetRuntimeChecked() *RuntimeChecked {
+	if x != nil {
+		if x, ok := x.Event.(*SessionEvent_RuntimeChecked); ok {
+			return x.RuntimeChecked
+		}
+	}
+	return nil
+}
+
 type isSessionEvent_Event interface {
 	isSessionEvent_Event()
 }
@@ -3689,6 +3699,14 @@ type SessionEvent_ChangeCard struct {
 	ChangeCard *ChangeCard `protobuf:"bytes,27,opt,name=change_card,json=changeCard,proto3,oneof"`
 }
 
+type SessionEvent_RuntimeChecked struct {
+	// The runtime check of the build last announced by preview_ready
+	// ended (it runs after the preview is served: the preview does not
+	// wait for it); its findings, if any, precede it as diagnostics of
+	// tool "runtime".
+	RuntimeChecked *RuntimeChecked `protobuf:"bytes,560,opt,name=runtime_checked,json=runtimeChecked,proto3,oneof"`
+}
+
 func (*SessionEvent_GenerationStarted) isSessionEvent_Event() {}
 
 func (*SessionEvent_GenerationStopped) isSessionEvent_Event() {}
@@ -3724,6 +3742,8 @@ func (*SessionEvent_Completed) isSessionEvent_Event() {}
 func (*SessionEvent_VersionCreated) isSessionEvent_Event() {}
 
 func (*SessionEvent_ChangeCard) isSessionEvent_Event() {}
+
+func (*SessionEvent_RuntimeChecked) isSessionEvent_Event() {}
 
 // LineCount counts the lines a change added and removed.
 type LineCount struct {
@@ -4619,6 +4639,79 @@ func (x *PreviewReady) GetUrl() string {
 	return ""
 }
 
+// RuntimeChecked: loading the build in a browser ended.
+type RuntimeChecked struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "checked", or "not checked: REASON" (no browser on the node, the
+	// check itself failed).
+	Status     string `protobuf:"bytes,560,opt,name=status,proto3" json:"status,omitempty"`
+	DurationMs uint64 `protobuf:"varint,561,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+	// How many problems it found (its diagnostics precede this event).
+	Problems uint32 `protobuf:"varint,562,opt,name=problems,proto3" json:"problems,omitempty"`
+	// A screenshot of the build is at GET /api/sessions/{id}/screenshot.png.
+	Screenshot    bool `protobuf:"varint,563,opt,name=screenshot,proto3" json:"screenshot,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RuntimeChecked) Reset() {
+	*x = RuntimeChecked{}
+	mi := &file_stich_v1_session_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RuntimeChecked) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RuntimeChecked) ProtoMessage() {}
+
+func (x *RuntimeChecked) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RuntimeChecked.ProtoReflect.Descriptor instead.
+func (*RuntimeChecked) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *RuntimeChecked) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *RuntimeChecked) GetDurationMs() uint64 {
+	if x != nil {
+		return x.DurationMs
+	}
+	return 0
+}
+
+func (x *RuntimeChecked) GetProblems() uint32 {
+	if x != nil {
+		return x.Problems
+	}
+	return 0
+}
+
+func (x *RuntimeChecked) GetScreenshot() bool {
+	if x != nil {
+		return x.Screenshot
+	}
+	return false
+}
+
 type LogLine struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Where the line comes from: "agent", "install", "typecheck", "devserver".
@@ -4631,7 +4724,7 @@ type LogLine struct {
 
 func (x *LogLine) Reset() {
 	*x = LogLine{}
-	mi := &file_stich_v1_session_proto_msgTypes[69]
+	mi := &file_stich_v1_session_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4643,7 +4736,7 @@ func (x *LogLine) String() string {
 func (*LogLine) ProtoMessage() {}
 
 func (x *LogLine) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[69]
+	mi := &file_stich_v1_session_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4656,7 +4749,7 @@ func (x *LogLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLine.ProtoReflect.Descriptor instead.
 func (*LogLine) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{69}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *LogLine) GetSource() string {
@@ -4691,7 +4784,7 @@ type ChatMessage struct {
 
 func (x *ChatMessage) Reset() {
 	*x = ChatMessage{}
-	mi := &file_stich_v1_session_proto_msgTypes[70]
+	mi := &file_stich_v1_session_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4703,7 +4796,7 @@ func (x *ChatMessage) String() string {
 func (*ChatMessage) ProtoMessage() {}
 
 func (x *ChatMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[70]
+	mi := &file_stich_v1_session_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4716,7 +4809,7 @@ func (x *ChatMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatMessage.ProtoReflect.Descriptor instead.
 func (*ChatMessage) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{70}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *ChatMessage) GetRole() string {
@@ -4745,7 +4838,7 @@ type ErrorEvent struct {
 
 func (x *ErrorEvent) Reset() {
 	*x = ErrorEvent{}
-	mi := &file_stich_v1_session_proto_msgTypes[71]
+	mi := &file_stich_v1_session_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4757,7 +4850,7 @@ func (x *ErrorEvent) String() string {
 func (*ErrorEvent) ProtoMessage() {}
 
 func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[71]
+	mi := &file_stich_v1_session_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4770,7 +4863,7 @@ func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorEvent.ProtoReflect.Descriptor instead.
 func (*ErrorEvent) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{71}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *ErrorEvent) GetCode() string {
@@ -4806,7 +4899,7 @@ type Completed struct {
 
 func (x *Completed) Reset() {
 	*x = Completed{}
-	mi := &file_stich_v1_session_proto_msgTypes[72]
+	mi := &file_stich_v1_session_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4818,7 +4911,7 @@ func (x *Completed) String() string {
 func (*Completed) ProtoMessage() {}
 
 func (x *Completed) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[72]
+	mi := &file_stich_v1_session_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4831,7 +4924,7 @@ func (x *Completed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Completed.ProtoReflect.Descriptor instead.
 func (*Completed) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{72}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *Completed) GetFiles() uint32 {
@@ -5122,7 +5215,7 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\x04line\x18\x03 \x01(\rR\x04line\x12\x16\n" +
 	"\x06column\x18\x04 \x01(\rR\x06column\x12\x18\n" +
 	"\amessage\x18\x05 \x01(\tR\amessage\x12\x1a\n" +
-	"\bseverity\x18\x06 \x01(\tR\bseverity\"\x93\t\n" +
+	"\bseverity\x18\x06 \x01(\tR\bseverity\"\xd9\t\n" +
 	"\fSessionEvent\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12L\n" +
@@ -5147,7 +5240,8 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\tcompleted\x18\x19 \x01(\v2\x13.stich.v1.CompletedH\x00R\tcompleted\x12C\n" +
 	"\x0fversion_created\x18\x1a \x01(\v2\x18.stich.v1.VersionCreatedH\x00R\x0eversionCreated\x127\n" +
 	"\vchange_card\x18\x1b \x01(\v2\x14.stich.v1.ChangeCardH\x00R\n" +
-	"changeCardB\a\n" +
+	"changeCard\x12D\n" +
+	"\x0fruntime_checked\x18\xb0\x04 \x01(\v2\x18.stich.v1.RuntimeCheckedH\x00R\x0eruntimeCheckedB\a\n" +
 	"\x05event\";\n" +
 	"\tLineCount\x12\x14\n" +
 	"\x05added\x18\x01 \x01(\rR\x05added\x12\x18\n" +
@@ -5205,7 +5299,15 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\x06before\x18\x04 \x01(\tR\x06before\x12\x14\n" +
 	"\x05after\x18\x05 \x01(\tR\x05after\" \n" +
 	"\fPreviewReady\x12\x10\n" +
-	"\x03url\x18\x01 \x01(\tR\x03url\"K\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\"\x89\x01\n" +
+	"\x0eRuntimeChecked\x12\x17\n" +
+	"\x06status\x18\xb0\x04 \x01(\tR\x06status\x12 \n" +
+	"\vduration_ms\x18\xb1\x04 \x01(\x04R\n" +
+	"durationMs\x12\x1b\n" +
+	"\bproblems\x18\xb2\x04 \x01(\rR\bproblems\x12\x1f\n" +
+	"\n" +
+	"screenshot\x18\xb3\x04 \x01(\bR\n" +
+	"screenshot\"K\n" +
 	"\aLogLine\x12\x16\n" +
 	"\x06source\x18\x01 \x01(\tR\x06source\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12\x14\n" +
@@ -5273,7 +5375,7 @@ func file_stich_v1_session_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_stich_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 73)
+var file_stich_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 74)
 var file_stich_v1_session_proto_goTypes = []any{
 	(Visibility)(0),               // 0: stich.v1.Visibility
 	(Phase)(0),                    // 1: stich.v1.Phase
@@ -5346,11 +5448,12 @@ var file_stich_v1_session_proto_goTypes = []any{
 	(*DiagnosticsReported)(nil),   // 68: stich.v1.DiagnosticsReported
 	(*FixApplied)(nil),            // 69: stich.v1.FixApplied
 	(*PreviewReady)(nil),          // 70: stich.v1.PreviewReady
-	(*LogLine)(nil),               // 71: stich.v1.LogLine
-	(*ChatMessage)(nil),           // 72: stich.v1.ChatMessage
-	(*ErrorEvent)(nil),            // 73: stich.v1.ErrorEvent
-	(*Completed)(nil),             // 74: stich.v1.Completed
-	(*timestamppb.Timestamp)(nil), // 75: google.protobuf.Timestamp
+	(*RuntimeChecked)(nil),        // 71: stich.v1.RuntimeChecked
+	(*LogLine)(nil),               // 72: stich.v1.LogLine
+	(*ChatMessage)(nil),           // 73: stich.v1.ChatMessage
+	(*ErrorEvent)(nil),            // 74: stich.v1.ErrorEvent
+	(*Completed)(nil),             // 75: stich.v1.Completed
+	(*timestamppb.Timestamp)(nil), // 76: google.protobuf.Timestamp
 }
 var file_stich_v1_session_proto_depIdxs = []int32{
 	0,  // 0: stich.v1.SetVisibilityRequest.visibility:type_name -> stich.v1.Visibility
@@ -5368,18 +5471,18 @@ var file_stich_v1_session_proto_depIdxs = []int32{
 	41, // 12: stich.v1.SaveFileResponse.version:type_name -> stich.v1.Version
 	36, // 13: stich.v1.ListSessionsResponse.apps:type_name -> stich.v1.AppSummary
 	1,  // 14: stich.v1.AppSummary.phase:type_name -> stich.v1.Phase
-	75, // 15: stich.v1.AppSummary.created_at:type_name -> google.protobuf.Timestamp
-	75, // 16: stich.v1.AppSummary.updated_at:type_name -> google.protobuf.Timestamp
+	76, // 15: stich.v1.AppSummary.created_at:type_name -> google.protobuf.Timestamp
+	76, // 16: stich.v1.AppSummary.updated_at:type_name -> google.protobuf.Timestamp
 	0,  // 17: stich.v1.AppSummary.visibility:type_name -> stich.v1.Visibility
 	8,  // 18: stich.v1.AppSummary.forked_from:type_name -> stich.v1.ForkOrigin
 	36, // 19: stich.v1.RenameSessionResponse.app:type_name -> stich.v1.AppSummary
-	75, // 20: stich.v1.Version.created_at:type_name -> google.protobuf.Timestamp
+	76, // 20: stich.v1.Version.created_at:type_name -> google.protobuf.Timestamp
 	1,  // 21: stich.v1.Session.phase:type_name -> stich.v1.Phase
 	47, // 22: stich.v1.Session.blueprint:type_name -> stich.v1.Blueprint
 	45, // 23: stich.v1.Session.files:type_name -> stich.v1.FileInfo
 	44, // 24: stich.v1.Session.counters:type_name -> stich.v1.SessionCounters
-	75, // 25: stich.v1.Session.created_at:type_name -> google.protobuf.Timestamp
-	75, // 26: stich.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
+	76, // 25: stich.v1.Session.created_at:type_name -> google.protobuf.Timestamp
+	76, // 26: stich.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
 	43, // 27: stich.v1.Session.usage:type_name -> stich.v1.ModelUsage
 	0,  // 28: stich.v1.Session.visibility:type_name -> stich.v1.Visibility
 	8,  // 29: stich.v1.Session.forked_from:type_name -> stich.v1.ForkOrigin
@@ -5388,7 +5491,7 @@ var file_stich_v1_session_proto_depIdxs = []int32{
 	51, // 32: stich.v1.Blueprint.roadmap:type_name -> stich.v1.PhasePlan
 	50, // 33: stich.v1.Entity.fields:type_name -> stich.v1.EntityField
 	52, // 34: stich.v1.PhasePlan.files:type_name -> stich.v1.FilePlan
-	75, // 35: stich.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	76, // 35: stich.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
 	59, // 36: stich.v1.SessionEvent.generation_started:type_name -> stich.v1.GenerationStarted
 	60, // 37: stich.v1.SessionEvent.generation_stopped:type_name -> stich.v1.GenerationStopped
 	61, // 38: stich.v1.SessionEvent.generation_resumed:type_name -> stich.v1.GenerationResumed
@@ -5401,60 +5504,61 @@ var file_stich_v1_session_proto_depIdxs = []int32{
 	68, // 45: stich.v1.SessionEvent.diagnostics:type_name -> stich.v1.DiagnosticsReported
 	69, // 46: stich.v1.SessionEvent.fix_applied:type_name -> stich.v1.FixApplied
 	70, // 47: stich.v1.SessionEvent.preview_ready:type_name -> stich.v1.PreviewReady
-	71, // 48: stich.v1.SessionEvent.log:type_name -> stich.v1.LogLine
-	72, // 49: stich.v1.SessionEvent.message:type_name -> stich.v1.ChatMessage
-	73, // 50: stich.v1.SessionEvent.error:type_name -> stich.v1.ErrorEvent
-	74, // 51: stich.v1.SessionEvent.completed:type_name -> stich.v1.Completed
+	72, // 48: stich.v1.SessionEvent.log:type_name -> stich.v1.LogLine
+	73, // 49: stich.v1.SessionEvent.message:type_name -> stich.v1.ChatMessage
+	74, // 50: stich.v1.SessionEvent.error:type_name -> stich.v1.ErrorEvent
+	75, // 51: stich.v1.SessionEvent.completed:type_name -> stich.v1.Completed
 	58, // 52: stich.v1.SessionEvent.version_created:type_name -> stich.v1.VersionCreated
 	57, // 53: stich.v1.SessionEvent.change_card:type_name -> stich.v1.ChangeCard
-	55, // 54: stich.v1.FileChange.lines:type_name -> stich.v1.LineCount
-	56, // 55: stich.v1.ChangeCard.files:type_name -> stich.v1.FileChange
-	41, // 56: stich.v1.VersionCreated.version:type_name -> stich.v1.Version
-	1,  // 57: stich.v1.GenerationResumed.phase:type_name -> stich.v1.Phase
-	1,  // 58: stich.v1.PhaseChanged.phase:type_name -> stich.v1.Phase
-	47, // 59: stich.v1.BlueprintReady.blueprint:type_name -> stich.v1.Blueprint
-	53, // 60: stich.v1.DiagnosticsReported.diagnostics:type_name -> stich.v1.Diagnostic
-	10, // 61: stich.v1.SessionService.CreateSession:input_type -> stich.v1.CreateSessionRequest
-	12, // 62: stich.v1.SessionService.Watch:input_type -> stich.v1.WatchRequest
-	13, // 63: stich.v1.SessionService.SendMessage:input_type -> stich.v1.SendMessageRequest
-	15, // 64: stich.v1.SessionService.Stop:input_type -> stich.v1.StopRequest
-	17, // 65: stich.v1.SessionService.Resume:input_type -> stich.v1.ResumeRequest
-	19, // 66: stich.v1.SessionService.GetSession:input_type -> stich.v1.GetSessionRequest
-	21, // 67: stich.v1.SessionService.GetFile:input_type -> stich.v1.GetFileRequest
-	23, // 68: stich.v1.SessionService.ListFiles:input_type -> stich.v1.ListFilesRequest
-	25, // 69: stich.v1.SessionService.ListVersions:input_type -> stich.v1.ListVersionsRequest
-	27, // 70: stich.v1.SessionService.DiffVersions:input_type -> stich.v1.DiffVersionsRequest
-	30, // 71: stich.v1.SessionService.Rollback:input_type -> stich.v1.RollbackRequest
-	32, // 72: stich.v1.SessionService.SaveFile:input_type -> stich.v1.SaveFileRequest
-	34, // 73: stich.v1.SessionService.ListSessions:input_type -> stich.v1.ListSessionsRequest
-	37, // 74: stich.v1.SessionService.RenameSession:input_type -> stich.v1.RenameSessionRequest
-	39, // 75: stich.v1.SessionService.DeleteSession:input_type -> stich.v1.DeleteSessionRequest
-	2,  // 76: stich.v1.SessionService.SetVisibility:input_type -> stich.v1.SetVisibilityRequest
-	4,  // 77: stich.v1.SessionService.ListGallery:input_type -> stich.v1.ListGalleryRequest
-	6,  // 78: stich.v1.SessionService.ForkSession:input_type -> stich.v1.ForkSessionRequest
-	11, // 79: stich.v1.SessionService.CreateSession:output_type -> stich.v1.CreateSessionResponse
-	54, // 80: stich.v1.SessionService.Watch:output_type -> stich.v1.SessionEvent
-	14, // 81: stich.v1.SessionService.SendMessage:output_type -> stich.v1.SendMessageResponse
-	16, // 82: stich.v1.SessionService.Stop:output_type -> stich.v1.StopResponse
-	18, // 83: stich.v1.SessionService.Resume:output_type -> stich.v1.ResumeResponse
-	20, // 84: stich.v1.SessionService.GetSession:output_type -> stich.v1.GetSessionResponse
-	22, // 85: stich.v1.SessionService.GetFile:output_type -> stich.v1.GetFileResponse
-	24, // 86: stich.v1.SessionService.ListFiles:output_type -> stich.v1.ListFilesResponse
-	26, // 87: stich.v1.SessionService.ListVersions:output_type -> stich.v1.ListVersionsResponse
-	28, // 88: stich.v1.SessionService.DiffVersions:output_type -> stich.v1.DiffVersionsResponse
-	31, // 89: stich.v1.SessionService.Rollback:output_type -> stich.v1.RollbackResponse
-	33, // 90: stich.v1.SessionService.SaveFile:output_type -> stich.v1.SaveFileResponse
-	35, // 91: stich.v1.SessionService.ListSessions:output_type -> stich.v1.ListSessionsResponse
-	38, // 92: stich.v1.SessionService.RenameSession:output_type -> stich.v1.RenameSessionResponse
-	40, // 93: stich.v1.SessionService.DeleteSession:output_type -> stich.v1.DeleteSessionResponse
-	3,  // 94: stich.v1.SessionService.SetVisibility:output_type -> stich.v1.SetVisibilityResponse
-	5,  // 95: stich.v1.SessionService.ListGallery:output_type -> stich.v1.ListGalleryResponse
-	7,  // 96: stich.v1.SessionService.ForkSession:output_type -> stich.v1.ForkSessionResponse
-	79, // [79:97] is the sub-list for method output_type
-	61, // [61:79] is the sub-list for method input_type
-	61, // [61:61] is the sub-list for extension type_name
-	61, // [61:61] is the sub-list for extension extendee
-	0,  // [0:61] is the sub-list for field type_name
+	71, // 54: stich.v1.SessionEvent.runtime_checked:type_name -> stich.v1.RuntimeChecked
+	55, // 55: stich.v1.FileChange.lines:type_name -> stich.v1.LineCount
+	56, // 56: stich.v1.ChangeCard.files:type_name -> stich.v1.FileChange
+	41, // 57: stich.v1.VersionCreated.version:type_name -> stich.v1.Version
+	1,  // 58: stich.v1.GenerationResumed.phase:type_name -> stich.v1.Phase
+	1,  // 59: stich.v1.PhaseChanged.phase:type_name -> stich.v1.Phase
+	47, // 60: stich.v1.BlueprintReady.blueprint:type_name -> stich.v1.Blueprint
+	53, // 61: stich.v1.DiagnosticsReported.diagnostics:type_name -> stich.v1.Diagnostic
+	10, // 62: stich.v1.SessionService.CreateSession:input_type -> stich.v1.CreateSessionRequest
+	12, // 63: stich.v1.SessionService.Watch:input_type -> stich.v1.WatchRequest
+	13, // 64: stich.v1.SessionService.SendMessage:input_type -> stich.v1.SendMessageRequest
+	15, // 65: stich.v1.SessionService.Stop:input_type -> stich.v1.StopRequest
+	17, // 66: stich.v1.SessionService.Resume:input_type -> stich.v1.ResumeRequest
+	19, // 67: stich.v1.SessionService.GetSession:input_type -> stich.v1.GetSessionRequest
+	21, // 68: stich.v1.SessionService.GetFile:input_type -> stich.v1.GetFileRequest
+	23, // 69: stich.v1.SessionService.ListFiles:input_type -> stich.v1.ListFilesRequest
+	25, // 70: stich.v1.SessionService.ListVersions:input_type -> stich.v1.ListVersionsRequest
+	27, // 71: stich.v1.SessionService.DiffVersions:input_type -> stich.v1.DiffVersionsRequest
+	30, // 72: stich.v1.SessionService.Rollback:input_type -> stich.v1.RollbackRequest
+	32, // 73: stich.v1.SessionService.SaveFile:input_type -> stich.v1.SaveFileRequest
+	34, // 74: stich.v1.SessionService.ListSessions:input_type -> stich.v1.ListSessionsRequest
+	37, // 75: stich.v1.SessionService.RenameSession:input_type -> stich.v1.RenameSessionRequest
+	39, // 76: stich.v1.SessionService.DeleteSession:input_type -> stich.v1.DeleteSessionRequest
+	2,  // 77: stich.v1.SessionService.SetVisibility:input_type -> stich.v1.SetVisibilityRequest
+	4,  // 78: stich.v1.SessionService.ListGallery:input_type -> stich.v1.ListGalleryRequest
+	6,  // 79: stich.v1.SessionService.ForkSession:input_type -> stich.v1.ForkSessionRequest
+	11, // 80: stich.v1.SessionService.CreateSession:output_type -> stich.v1.CreateSessionResponse
+	54, // 81: stich.v1.SessionService.Watch:output_type -> stich.v1.SessionEvent
+	14, // 82: stich.v1.SessionService.SendMessage:output_type -> stich.v1.SendMessageResponse
+	16, // 83: stich.v1.SessionService.Stop:output_type -> stich.v1.StopResponse
+	18, // 84: stich.v1.SessionService.Resume:output_type -> stich.v1.ResumeResponse
+	20, // 85: stich.v1.SessionService.GetSession:output_type -> stich.v1.GetSessionResponse
+	22, // 86: stich.v1.SessionService.GetFile:output_type -> stich.v1.GetFileResponse
+	24, // 87: stich.v1.SessionService.ListFiles:output_type -> stich.v1.ListFilesResponse
+	26, // 88: stich.v1.SessionService.ListVersions:output_type -> stich.v1.ListVersionsResponse
+	28, // 89: stich.v1.SessionService.DiffVersions:output_type -> stich.v1.DiffVersionsResponse
+	31, // 90: stich.v1.SessionService.Rollback:output_type -> stich.v1.RollbackResponse
+	33, // 91: stich.v1.SessionService.SaveFile:output_type -> stich.v1.SaveFileResponse
+	35, // 92: stich.v1.SessionService.ListSessions:output_type -> stich.v1.ListSessionsResponse
+	38, // 93: stich.v1.SessionService.RenameSession:output_type -> stich.v1.RenameSessionResponse
+	40, // 94: stich.v1.SessionService.DeleteSession:output_type -> stich.v1.DeleteSessionResponse
+	3,  // 95: stich.v1.SessionService.SetVisibility:output_type -> stich.v1.SetVisibilityResponse
+	5,  // 96: stich.v1.SessionService.ListGallery:output_type -> stich.v1.ListGalleryResponse
+	7,  // 97: stich.v1.SessionService.ForkSession:output_type -> stich.v1.ForkSessionResponse
+	80, // [80:98] is the sub-list for method output_type
+	62, // [62:80] is the sub-list for method input_type
+	62, // [62:62] is the sub-list for extension type_name
+	62, // [62:62] is the sub-list for extension extendee
+	0,  // [0:62] is the sub-list for field type_name
 }
 
 func init() { file_stich_v1_session_proto_init() }
@@ -5481,6 +5585,7 @@ func file_stich_v1_session_proto_init() {
 		(*SessionEvent_Completed)(nil),
 		(*SessionEvent_VersionCreated)(nil),
 		(*SessionEvent_ChangeCard)(nil),
+		(*SessionEvent_RuntimeChecked)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -5488,7 +5593,7 @@ func file_stich_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_v1_session_proto_rawDesc), len(file_stich_v1_session_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   73,
+			NumMessages:   74,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

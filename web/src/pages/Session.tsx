@@ -332,7 +332,7 @@ function SessionScreen({ id }: { id: string }) {
                 build={view?.previewSeq}
                 working={isActive(phase)}
                 buildsOff={server.info?.buildsDisabled}
-                screenshot={view?.previewUrl ? screenshotUrl(id, view.previewSeq, csrfToken()) : undefined}
+                screenshot={view?.previewUrl && view.screenshotSeq ? screenshotUrl(id, view.screenshotSeq, csrfToken()) : undefined}
                 runtime={view?.problems.runtime}
               />
             ) : (

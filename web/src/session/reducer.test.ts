@@ -254,6 +254,36 @@ describe("reducer: change cards, problems and checks", () => {
     expect(currentProblems(v)).toHaveLength(0);
   });
 
+  it("the preview is ready before its runtime check: findings and the screenshot follow it", () => {
+    const n = generation().length;
+    let v = fold();
+    v = applyAll(v, [ev(n + 1, { case: "previewReady", value: { $typeName: "stich.v1.PreviewReady", url: "http://p/" } })]).view;
+    expect(v.previewUrl).toBe("http://p/");
+    expect(v.screenshotSeq).toBeUndefined();
+    v = applyAll(v, [
+      ev(n + 2, diagnostics("runtime", ["src/c.ts"])),
+      ev(n + 3, {
+        case: "runtimeChecked",
+        value: { $typeName: "stich.v1.RuntimeChecked", status: "checked", durationMs: 1200n, problems: 1, screenshot: true },
+      }),
+    ]).view;
+    expect(v.problems.runtime).toHaveLength(1);
+    expect(v.screenshotSeq).toBe(n + 3);
+    expect(v.logs.at(-1)).toMatchObject({ source: "runtime", level: "warn", text: "Runtime check: 1 problem (1.2 s)" });
+    // The next build: its preview drops the last build's screenshot and findings until its own check ends.
+    v = applyAll(v, [ev(n + 4, { case: "previewReady", value: { $typeName: "stich.v1.PreviewReady", url: "http://p/" } })]).view;
+    expect(v.screenshotSeq).toBeUndefined();
+    expect(v.problems.runtime).toBeUndefined();
+    v = applyAll(v, [
+      ev(n + 5, {
+        case: "runtimeChecked",
+        value: { $typeName: "stich.v1.RuntimeChecked", status: "not checked: no browser", durationMs: 0n, problems: 0, screenshot: false },
+      }),
+    ]).view;
+    expect(v.screenshotSeq).toBeUndefined();
+    expect(v.logs.at(-1)).toMatchObject({ source: "runtime", level: "info", text: "Runtime not checked: no browser" });
+  });
+
   it("records the last check's outcome with the version it came after", () => {
     const n = generation().length;
     let v = fold();

@@ -111,6 +111,8 @@ export interface SessionView {
   previewUrl?: string;
   /** Seq of the last preview_ready event: a new build of the same URL reloads the preview. */
   previewSeq?: number;
+  /** Seq of the runtime check's end for the current build when it took a screenshot (the check runs after the preview is ready). */
+  screenshotSeq?: number;
   lastCompletion?: Completion;
   /** Versions of the app, oldest first (one per completed generation, refinement or rollback). */
   versions: readonly Version[];
@@ -359,6 +361,7 @@ export function apply(s: SessionView, ev: SessionEvent): { view: SessionView; ou
     case "previewReady":
       v.previewUrl = e.value.url;
       v.previewSeq = seq;
+      v.screenshotSeq = undefined;
       if (v.problems.runtime) {
         const problems = { ...v.problems };
         delete problems.runtime;
@@ -366,6 +369,23 @@ export function apply(s: SessionView, ev: SessionEvent): { view: SessionView; ou
       }
       v = log(v, { seq, time, kind: "preview", level: "info", source: "preview", text: `Preview ready at ${e.value.url}` });
       break;
+    case "runtimeChecked": {
+      const r = e.value;
+      if (r.screenshot && v.previewSeq !== undefined) v.screenshotSeq = seq;
+      const checked = r.status === "checked";
+      const n = r.problems;
+      v = log(v, {
+        seq,
+        time,
+        kind: "preview",
+        level: checked && n > 0 ? "warn" : "info",
+        source: "runtime",
+        text: checked
+          ? `Runtime check: ${n === 0 ? "no problems" : `${n} problem${n === 1 ? "" : "s"}`} (${formatDuration(Number(r.durationMs))})`
+          : `Runtime ${r.status}`,
+      });
+      break;
+    }
     case "log": {
       const l = e.value;
       const level = l.level === "error" ? "error" : l.level === "warn" || l.level === "warning" ? "warn" : "info";

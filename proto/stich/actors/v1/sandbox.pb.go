@@ -175,7 +175,11 @@ type SandboxLog struct {
 	Run   uint64                 `protobuf:"varint,1,opt,name=run,proto3" json:"run,omitempty"`
 	Lines []*SandboxLogLine      `protobuf:"bytes,2,rep,name=lines,proto3" json:"lines,omitempty"`
 	// Lines dropped because the check printed more than the log budget.
-	Dropped       uint32 `protobuf:"varint,3,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	Dropped uint32 `protobuf:"varint,3,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	// The check's build is served at this preview URL (sent once per
+	// check, as soon as it is, before the runtime check runs): the session
+	// announces the preview without waiting for the rest of the check.
+	PreviewUrl    string `protobuf:"bytes,560,opt,name=preview_url,json=previewUrl,proto3" json:"preview_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -229,6 +233,13 @@ func (x *SandboxLog) GetDropped() uint32 {
 		return x.Dropped
 	}
 	return 0
+}
+
+func (x *SandboxLog) GetPreviewUrl() string {
+	if x != nil {
+		return x.PreviewUrl
+	}
+	return ""
 }
 
 // SandboxFix is one repair of the deterministic fixer.
@@ -335,6 +346,8 @@ type SandboxCheckReply struct {
 	// was no preview to check.
 	RuntimeStatus string `protobuf:"bytes,251,opt,name=runtime_status,json=runtimeStatus,proto3" json:"runtime_status,omitempty"`
 	RuntimeMs     uint64 `protobuf:"varint,252,opt,name=runtime_ms,json=runtimeMs,proto3" json:"runtime_ms,omitempty"`
+	// The runtime check took a screenshot (SandboxScreenshot returns it).
+	Screenshot    bool `protobuf:"varint,561,opt,name=screenshot,proto3" json:"screenshot,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -465,6 +478,13 @@ func (x *SandboxCheckReply) GetRuntimeMs() uint64 {
 		return x.RuntimeMs
 	}
 	return 0
+}
+
+func (x *SandboxCheckReply) GetScreenshot() bool {
+	if x != nil {
+		return x.Screenshot
+	}
+	return false
 }
 
 // SandboxScreenshot asks for the screenshot the runtime check took of
@@ -1056,19 +1076,21 @@ const file_stich_actors_v1_sandbox_proto_rawDesc = "" +
 	"\x0eSandboxLogLine\x12\x16\n" +
 	"\x06source\x18\x01 \x01(\tR\x06source\x12\x14\n" +
 	"\x05level\x18\x02 \x01(\tR\x05level\x12\x12\n" +
-	"\x04text\x18\x03 \x01(\tR\x04text\"o\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\"\x91\x01\n" +
 	"\n" +
 	"SandboxLog\x12\x10\n" +
 	"\x03run\x18\x01 \x01(\x04R\x03run\x125\n" +
 	"\x05lines\x18\x02 \x03(\v2\x1f.stich.actors.v1.SandboxLogLineR\x05lines\x12\x18\n" +
-	"\adropped\x18\x03 \x01(\rR\adropped\"\x84\x01\n" +
+	"\adropped\x18\x03 \x01(\rR\adropped\x12 \n" +
+	"\vpreview_url\x18\xb0\x04 \x01(\tR\n" +
+	"previewUrl\"\x84\x01\n" +
 	"\n" +
 	"SandboxFix\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
 	"\x04file\x18\x02 \x01(\tR\x04file\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x16\n" +
 	"\x06before\x18\x04 \x01(\tR\x06before\x12\x14\n" +
-	"\x05after\x18\x05 \x01(\tR\x05after\"\x82\x05\n" +
+	"\x05after\x18\x05 \x01(\tR\x05after\"\xa3\x05\n" +
 	"\x11SandboxCheckReply\x12.\n" +
 	"\ainitial\x18\x01 \x03(\v2\x14.stich.v1.DiagnosticR\ainitial\x122\n" +
 	"\tremaining\x18\x02 \x03(\v2\x14.stich.v1.DiagnosticR\tremaining\x121\n" +
@@ -1087,7 +1109,10 @@ const file_stich_actors_v1_sandbox_proto_rawDesc = "" +
 	"\aruntime\x18\xfa\x01 \x03(\v2\x14.stich.v1.DiagnosticR\aruntime\x12&\n" +
 	"\x0eruntime_status\x18\xfb\x01 \x01(\tR\rruntimeStatus\x12\x1e\n" +
 	"\n" +
-	"runtime_ms\x18\xfc\x01 \x01(\x04R\truntimeMs\x1a8\n" +
+	"runtime_ms\x18\xfc\x01 \x01(\x04R\truntimeMs\x12\x1f\n" +
+	"\n" +
+	"screenshot\x18\xb1\x04 \x01(\bR\n" +
+	"screenshot\x1a8\n" +
 	"\n" +
 	"FixedEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
