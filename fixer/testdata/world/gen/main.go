@@ -53,7 +53,7 @@ func main() {
 		panic(err)
 	}
 	n := 0
-	for _, b := range []base{todoZustand, blogRouter, weatherAlias, ticTacToe, expenses, landing, pomodoro, kanbanAlias, memory, contacts, quizRouter, statsDashboard} {
+	for _, b := range []base{todoZustand, blogRouter, weatherAlias, ticTacToe, expenses, landing, pomodoro, kanbanAlias, memory, contacts, quizRouter, statsDashboard, recipesFeature, habitsFlat, inventoryServices} {
 		if dir := os.Getenv("GEN_BASES"); dir != "" {
 			// Debugging aid: the unbroken apps, to check they type-check.
 			for p, c := range b.files {
