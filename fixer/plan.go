@@ -15,17 +15,17 @@ import (
 // them. Unused imports go first (removing them can settle other errors on
 // the same import), then the reference's order (TS2307, TS2305,
 // TS2613/TS2614, TS2724, TS2304), then the other mistakes models make.
-var Codes = []int{17008, 17002, 6192, 6133, 6196, 2307, 2792, 2882, 5097, 2305, 2459, 2460, 2613, 2614, 2724, 1484, 1361, 2304, 2552, 2686, 2503, 2551, 7016,
+var Codes = []int{17008, 17002, 6192, 6133, 6196, 2307, 2792, 2882, 5097, 2305, 2459, 2460, 2613, 2614, 2724, 1484, 1361, 2304, 2552, 2686, 2503, 2580, 2591, 2551, 7016,
 	2339, 2322, 2345, 2554, 18047, 18048, 18049, 2531, 2532, 7006, 7053, 2559, 1192}
 
 // queried are the codes whose fixes need to know what sits at the
 // diagnostic's position (a query to the parser).
-var queried = map[int]bool{6133: true, 6196: true, 2551: true, 2552: true, 2339: true, 2322: true, 2345: true, 2554: true,
+var queried = map[int]bool{2304: true, 2580: true, 2591: true, 6133: true, 6196: true, 2551: true, 2552: true, 2339: true, 2322: true, 2345: true, 2554: true,
 	18047: true, 18048: true, 18049: true, 2531: true, 2532: true, 7006: true, 7053: true, 2559: true}
 
 var priority = func() map[int]int {
 	m := map[int]int{}
-	order := [][]int{{17008, 17002}, {6192, 6133, 6196}, {2307, 2792, 2882, 5097}, {2305, 2459, 2460}, {2613, 2614}, {2724}, {1484, 1361}, {2304, 2552, 2686, 2503}, {2551}, {7016},
+	order := [][]int{{17008, 17002}, {6192, 6133, 6196}, {2307, 2792, 2882, 5097}, {2305, 2459, 2460}, {2613, 2614}, {2724}, {1484, 1361}, {2304, 2552, 2686, 2503, 2580, 2591}, {2551}, {7016},
 		{1192}, {2339, 2322, 2345, 2554, 18047, 18048, 18049, 2531, 2532, 7006, 7053, 2559}}
 	for i, codes := range order {
 		for _, c := range codes {
@@ -317,7 +317,9 @@ func (p *planner) handle(d sandbox.Diagnostic) bool {
 	case 18047, 18048, 18049, 2531, 2532:
 		return p.nullableAccess(d)
 	case 7006:
-		return p.handlerParam(d)
+		return p.handlerParam(d) || p.helperParam(d)
+	case 2580, 2591:
+		return p.nodeGlobal(d)
 	case 7053:
 		return p.objectKeys(d)
 	case 2559:
@@ -1140,6 +1142,9 @@ func (p *planner) missingName(d sandbox.Diagnostic) bool {
 	e := p.fe(d.File)
 	if e.declared[name] {
 		return true
+	}
+	if _, ok := nodeGlobals[name]; ok && d.Code == 2304 {
+		return p.nodeGlobal(d)
 	}
 	switch {
 	case name == "React":

@@ -73,7 +73,7 @@ func (p *planner) once(key string) bool {
 func (p *planner) voidElements(d sandbox.Diagnostic) bool {
 	e := p.fe(d.File)
 	if len(e.ff.VoidOpen) == 0 {
-		return false
+		return p.closeTags(d, e)
 	}
 	if !p.once(d.File + ":void") {
 		return true
@@ -86,6 +86,25 @@ func (p *planner) voidElements(d sandbox.Diagnostic) bool {
 		line := strings.Count(e.content[:at], "\n") + 1
 		n := p.addFix(sandbox.Diagnostic{Code: d.Code, File: d.File, Line: line}, d.File, "close the void element with />, as JSX requires", ">", strings.TrimSpace(text))
 		e.edits = append(e.edits, edit{at, at + 1, text, n})
+	}
+	return true
+}
+
+// closeTags adds the closing tags of non-void elements left open (<p>
+// without </p>), where the file's indentation puts them; the parser
+// checked that with all of them the file parses.
+func (p *planner) closeTags(d sandbox.Diagnostic, e *fileEdit) bool {
+	if len(e.ff.Unclosed) == 0 {
+		return false
+	}
+	if !p.once(d.File + ":unclosed") {
+		return true
+	}
+	for _, c := range e.ff.Unclosed {
+		line := strings.Count(e.content[:c.At], "\n") + 1
+		n := p.addFix(sandbox.Diagnostic{Code: d.Code, File: d.File, Line: line}, d.File,
+			fmt.Sprintf("close <%s> where its content ends (by the indentation): the parse error hid every other diagnostic", c.Tag), "", strings.TrimSpace(c.Text))
+		e.edits = append(e.edits, edit{c.At, c.At, c.Text, n})
 	}
 	return true
 }
@@ -145,7 +164,7 @@ func (p *planner) missingProperty(d sandbox.Diagnostic) bool {
 	case prop == "children" && reTypeNameOnly.MatchString(typ):
 		return p.addChildren(d, typ)
 	}
-	return false
+	return p.bestMember(d, prop)
 }
 
 // reactDOMRender rewrites React 17's ReactDOM.render(el, root) to React

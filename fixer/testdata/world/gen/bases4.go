@@ -14,8 +14,8 @@ import "strings"
 // folders, services/ and hooks/, a flat app with a ui/ folder).
 
 var recipesFeature = base{
-	name:    "recipes",
-	heldout: true,
+	name: "recipes",
+	set:  "heldout-3",
 	files: map[string]string{
 		"package.json":      pkg("recipe-box", "nanoid\": \"^5.0.0"),
 		"tsconfig.json":     tsconfigPlain,
@@ -159,8 +159,8 @@ export default function App() {
 }
 
 var habitsFlat = base{
-	name:    "habits",
-	heldout: true,
+	name: "habits",
+	set:  "heldout-3",
 	files: map[string]string{
 		"package.json": pkg("habit-streaks"),
 		"tsconfig.json": strings.Replace(tsconfigVerbatim, `"noEmit": true`, `"noEmit": true,
@@ -295,8 +295,8 @@ export default function App() {
 }
 
 var inventoryServices = base{
-	name:    "inventory",
-	heldout: true,
+	name: "inventory",
+	set:  "heldout-3",
 	files: map[string]string{
 		"package.json":      pkg("stock-room", "clsx\": \"^2.1.0"),
 		"tsconfig.json":     tsconfigPlain,
