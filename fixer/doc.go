@@ -8,7 +8,9 @@
 //
 //   - JSX syntax: void elements written like HTML (<input ...>, <br>) are
 //     closed first (TS17008, TS17002): the parse error hides every other
-//     diagnostic.
+//     diagnostic. Non-void elements left open (<p> without </p>) are
+//     closed where the indentation says their content ends, only when
+//     with every such insertion the file parses.
 //   - Unused imports (TS6192, TS6133, TS6196: removed).
 //   - Missing modules (TS2307, TS2792, TS2882): the path corrected to the
 //     file that exists — other extension, letter case or folder — else to
@@ -44,6 +46,17 @@
 //     (TS2304, TS2552) or default-imported from a library without a
 //     default export (TS1192). A compiler suggestion (TS2552) is taken only
 //     for a typo-sized difference.
+//   - With the checker (infer.go; a second, typed run of the parser, only
+//     when a site needs it): a named helper's untyped parameter (TS7006)
+//     typed when every call site passes the same writable type; a
+//     property the type lacks without a compiler suggestion (TS2339)
+//     renamed to the one property that clearly matches (another spelling,
+//     an abbreviation, the only one sharing its main word).
+//   - Node globals in browser code (TS2580, TS2591, TS2304):
+//     process.env.X in a Vite app read from import.meta.env (NODE_ENV as
+//     MODE, others as VITE_X), a top-level require() turned into an
+//     import; Buffer, __dirname and the like left for the model with the
+//     reason ([Result.Left]).
 //   - The unused family: unused locals without side effects, functions and
 //     types deleted; unused destructured names dropped; a callback's
 //     trailing unused parameters deleted, other unused parameters marked

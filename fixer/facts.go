@@ -107,6 +107,9 @@ type declFact struct {
 	// BodyEnd is the offset of the closing brace of an interface or an
 	// object type alias, else 0.
 	BodyEnd int `json:"bodyEnd"`
+	// Members are the property names of an interface or object type
+	// alias that lists them all, else nil.
+	Members []string `json:"members"`
 }
 
 // usage summarizes how a name is used in one file.
@@ -276,6 +279,11 @@ func decodeFacts(b []byte, files map[string]string) (*facts, error) {
 		for _, d := range ff.Declarations {
 			if !identRe.MatchString(d.Name) || !inRange(d.Start, d.End) || !inRange(d.BodyEnd, d.BodyEnd) || d.BodyEnd != 0 && (d.BodyEnd < d.Start || d.BodyEnd >= d.End || content[d.BodyEnd] != '}') {
 				return nil, bad("%s: declaration %q", path, d.Name)
+			}
+			for _, m := range d.Members {
+				if !identRe.MatchString(m) || len(d.Members) > 200 {
+					return nil, bad("%s: member %q of %q", path, m, d.Name)
+				}
 			}
 		}
 		for _, h := range ff.StateHooks {

@@ -69,6 +69,10 @@ type Result struct {
 	// leaves for the model on purpose, with the reason (a Node global with
 	// no browser equivalent, a property matching several, ...).
 	Left []Left `json:"left,omitempty"`
+	// NoTypes says why the checker's view was unavailable when a rule
+	// asked for it ("" when it was not asked for, or ran): those rules did
+	// nothing and their diagnostics stay for the model.
+	NoTypes string `json:"noTypes,omitempty"`
 }
 
 // Left is a diagnostic the fixer leaves for the model, and why.
@@ -199,28 +203,62 @@ func (f *Fixer) fix(ctx context.Context, id string, diags []sandbox.Diagnostic, 
 	if err != nil {
 		return Result{}, err
 	}
-	if needsTypes(fc) {
+	if needsTypes(fc, diags) {
 		// The checker's view, in a second run: building a program costs
 		// seconds where parsing costs milliseconds, so only sites that
 		// need it ask. Without it (the checker failed or ran out of time)
 		// those rules do nothing and the diagnostics stay for the model.
 		req.Types = true
+		noTypes := ""
 		if out, err := f.parse(ctx, id, req, mounts); err == nil {
 			if typed, err := decodeFacts(out, req.Files); err == nil {
 				fc = typed
+			} else {
+				noTypes = err.Error()
 			}
 		} else if ctx.Err() != nil {
 			return Result{}, err
+		} else {
+			noTypes = err.Error()
 		}
+		res := plan(diags, files, fc)
+		res.NoTypes = noTypes
+		return res, nil
 	}
 	return plan(diags, files, fc), nil
 }
 
 // needsTypes reports whether a queried site needs the checker: an untyped
 // parameter of a named function, a property its object's type lacks.
-func needsTypes(fc *facts) bool {
+func needsTypes(fc *facts, diags []sandbox.Diagnostic) bool {
+	// The project's own object types list their members without the
+	// checker (see declaredMembers).
+	declared := map[string]int{}
+	for _, ff := range fc.Files {
+		for _, dc := range ff.Declarations {
+			if dc.Kind == "interface" || dc.Kind == "type" {
+				declared[dc.Name]++
+				if dc.Members == nil {
+					declared[dc.Name]++
+				}
+			}
+		}
+	}
+	typeAt := map[string]string{}
+	for _, d := range diags {
+		if mm := reNoProperty.FindStringSubmatch(d.Message); d.Code == 2339 && mm != nil {
+			typeAt[fmt.Sprintf("%s:%d:%d", d.File, d.Line, d.Column)] = mm[2]
+		}
+	}
 	for _, q := range fc.Queries {
-		if s := q.Site; s != nil && (q.Code == 7006 && s.Kind == "param" && s.Named && !handlerOnly(s.Uses) || q.Code == 2339 && s.Kind == "member") {
+		s := q.Site
+		if s == nil {
+			continue
+		}
+		if q.Code == 7006 && s.Kind == "param" && s.Named && !handlerOnly(s.Uses) {
+			return true
+		}
+		if q.Code == 2339 && s.Kind == "member" && declared[typeAt[fmt.Sprintf("%s:%d:%d", q.File, q.Line, q.Column)]] != 1 {
 			return true
 		}
 	}
@@ -334,6 +372,9 @@ type RepairResult struct {
 	// Left are the last pass's diagnostics left for the model on purpose,
 	// with the reason (see [Result.Left]).
 	Left []Left
+	// NoTypes: why the checker's view was unavailable in a pass (see
+	// [Result.NoTypes]); "" when every pass that asked had it.
+	NoTypes string
 	// Rounds counts the fix passes that changed something.
 	Rounds int
 }
@@ -368,6 +409,9 @@ func (f *Fixer) Repair(ctx context.Context, id string, files map[string]string, 
 			return out, err
 		}
 		out.Left = fx.Left
+		if fx.NoTypes != "" {
+			out.NoTypes = fx.NoTypes
+		}
 		out.Fixes = append(out.Fixes, fx.Fixes...)
 		out.NeedsModel = append(out.NeedsModel, fx.NeedsModel...)
 		for _, p := range fx.Install {

@@ -74,12 +74,19 @@ func distinct(xs []string) []string {
 
 // bestMember renames a property the object's type lacks to the one
 // property that clearly matches it (see [memberMatch]).
-func (p *planner) bestMember(d sandbox.Diagnostic, prop string) bool {
+func (p *planner) bestMember(d sandbox.Diagnostic, prop, typ string) bool {
 	s := p.site(d)
-	if s == nil || s.Kind != "member" || s.Name != prop || len(s.Members) == 0 {
+	if s == nil || s.Kind != "member" || s.Name != prop {
 		return false
 	}
-	best, why := memberMatch(prop, s.Members)
+	members := s.Members
+	if len(members) == 0 {
+		members = p.declaredMembers(typ)
+	}
+	if len(members) == 0 {
+		return false
+	}
+	best, why := memberMatch(prop, members)
 	if best == "" {
 		if why != "" {
 			p.leave(d, why)
@@ -90,6 +97,33 @@ func (p *planner) bestMember(d sandbox.Diagnostic, prop string) bool {
 	n := p.addFix(d, d.File, fmt.Sprintf("use the property %s instead of %s: %s", best, prop, why), prop, best)
 	e.edits = append(e.edits, edit{s.Start, s.End, best, n})
 	return true
+}
+
+// declaredMembers returns the property names of the one interface or
+// object type named typ the project declares, when it lists them all:
+// the checker's answer without the checker, for the project's own types.
+func (p *planner) declaredMembers(typ string) []string {
+	if !reTypeNameOnly.MatchString(typ) {
+		return nil
+	}
+	var found []string
+	n := 0
+	for _, f := range p.res.paths {
+		ff := p.facts.Files[f]
+		if ff == nil {
+			continue
+		}
+		for _, dc := range ff.Declarations {
+			if dc.Name == typ && (dc.Kind == "interface" || dc.Kind == "type") {
+				n++
+				found = dc.Members
+			}
+		}
+	}
+	if n != 1 {
+		return nil // declared twice (merged interfaces, or two modules): ask the checker
+	}
+	return found
 }
 
 // Match strengths of [memberMatch], strongest first.

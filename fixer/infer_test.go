@@ -161,3 +161,34 @@ func TestPlanNodeGlobals(t *testing.T) {
 		t.Errorf("__dirname: files %v, needs a model %v, left %v", res.Files, res.NeedsModel, res.Left)
 	}
 }
+
+func TestPlanBestMember(t *testing.T) {
+	src := "import type { Item } from \"./item\";\nexport const q = (it: Item) => it.qty + it.price;\n"
+	files := map[string]string{"src/a.ts": src, "src/item.ts": "export interface Item {\n  quantity: number;\n  unitPrice: number;\n  salePrice: number;\n}\n"}
+	at := strings.Index(src, "qty")
+	fc := &facts{Version: 1, Files: map[string]*fileFacts{
+		"src/a.ts":    {Usage: map[string]*usage{}},
+		"src/item.ts": {Usage: map[string]*usage{}, Declarations: []declFact{{Name: "Item", Kind: "interface", TypeOnly: true, Exported: true, Members: []string{"quantity", "unitPrice", "salePrice"}}}},
+	}}
+	d := sandbox.Diagnostic{Code: 2339, File: "src/a.ts", Line: 2, Column: 35, Message: "Property 'qty' does not exist on type 'Item'."}
+	fc.Queries = []query{{Code: 2339, File: "src/a.ts", Line: 2, Column: 35, Site: &site{Kind: "member", Name: "qty", Start: at, End: at + 3}}}
+	if got := plan([]sandbox.Diagnostic{d}, files, fc).Files["src/a.ts"]; !strings.Contains(got, "it.quantity + it.price") {
+		t.Errorf("qty from the declared members:\n%s", got)
+	}
+	if needsTypes(fc, []sandbox.Diagnostic{d}) {
+		t.Errorf("the project declares Item with all its members: the checker is not needed")
+	}
+	// Declared twice: the checker's view is asked for.
+	fc.Files["src/a.ts"].Declarations = []declFact{{Name: "Item", Kind: "interface", TypeOnly: true}}
+	if !needsTypes(fc, []sandbox.Diagnostic{d}) {
+		t.Errorf("Item declared twice: the checker is needed")
+	}
+	// price matches nothing clearly: nothing is edited.
+	pd := sandbox.Diagnostic{Code: 2339, File: "src/a.ts", Line: 2, Column: 48, Message: "Property 'price' does not exist on type 'Item'."}
+	pat := strings.Index(src, "price")
+	fc.Files["src/a.ts"].Declarations = nil
+	fc.Queries = []query{{Code: 2339, File: "src/a.ts", Line: 2, Column: 48, Site: &site{Kind: "member", Name: "price", Start: pat, End: pat + 5}}}
+	if res := plan([]sandbox.Diagnostic{pd}, files, fc); len(res.Files) != 0 {
+		t.Errorf("price renamed: %v", res.Files)
+	}
+}

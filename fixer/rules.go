@@ -164,7 +164,7 @@ func (p *planner) missingProperty(d sandbox.Diagnostic) bool {
 	case prop == "children" && reTypeNameOnly.MatchString(typ):
 		return p.addChildren(d, typ)
 	}
-	return p.bestMember(d, prop)
+	return p.bestMember(d, prop, typ)
 }
 
 // reactDOMRender rewrites React 17's ReactDOM.render(el, root) to React

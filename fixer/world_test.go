@@ -257,6 +257,9 @@ func runWorldCase(t testing.TB, e *corpusEnv, mounts []sandbox.Mount, c worldCas
 		for _, f := range o.failed {
 			t.Logf("  want failed: %s", f)
 		}
+		if res.NoTypes != "" {
+			t.Logf("  no checker: %s", res.NoTypes)
+		}
 	}
 	return o
 }

@@ -1,9 +1,11 @@
 // facts.mjs reports syntax facts about an app's TypeScript sources for the
 // stich fixer: imports, exports, top-level declarations, how given names
-// are used, and what sits at given diagnostic positions. It only PARSES
-// (ts.createSourceFile from the pinned typescript 5.9 package next to it):
-// it never type-checks, resolves or runs the app's code. stich runs it in
-// the sandbox because the sources are untrusted.
+// are used, and what sits at given diagnostic positions. By default it
+// only PARSES (ts.createSourceFile from the pinned typescript 5.9 package
+// next to it); with "types": true it also builds a program over the sources
+// and the app's node_modules to ask the checker about the queried sites
+// (see typedSite). It never runs the app's code. stich runs it in the
+// sandbox because the sources are untrusted.
 //
 // Input (JSON file named by $FIXER_IN):
 //   { "files": { "src/App.tsx": "<source>", ... }, "types": false,
@@ -215,7 +217,14 @@ for (const [path, text] of Object.entries(input.files ?? {})) {
       let bodyEnd = 0;
       const members = ts.isInterfaceDeclaration(st) ? st : ts.isTypeAliasDeclaration(st) && ts.isTypeLiteralNode(st.type) ? st.type : null;
       if (members) bodyEnd = b(members.end - 1);
-      facts.declarations.push({ name, kind, typeOnly, exported, start: b(st.getStart(sf)), end: b(st.end), bodyEnd });
+      // The property names of an object type, when the declaration lists
+      // them all (no extends, no index signature).
+      let props = null;
+      if (members && !(ts.isInterfaceDeclaration(st) && st.heritageClauses?.length) && !(ts.isTypeAliasDeclaration(st) && st.typeParameters?.length) &&
+        members.members.every((m) => (ts.isPropertySignature(m) || ts.isMethodSignature(m)) && ts.isIdentifier(m.name))) {
+        props = members.members.map((m) => m.name.text);
+      }
+      facts.declarations.push({ name, kind, typeOnly, exported, start: b(st.getStart(sf)), end: b(st.end), bodyEnd, members: props });
       if (exported && !isDefault) facts.exports.push({ name, kind, typeOnly });
     };
     if (ts.isFunctionDeclaration(st)) {
