@@ -271,6 +271,12 @@ func (f *Fixer) parse(ctx context.Context, id string, req request, mounts []sand
 	if err != nil {
 		return nil, fmt.Errorf("fixer: %w", err)
 	}
+	timeout := f.timeout
+	if req.Types {
+		// Building a program reads the libraries' types: seconds, where
+		// parsing takes a fraction of one.
+		timeout *= 2
+	}
 	if err := f.runner.WriteFiles(ctx, id, map[string]string{scratch + "/in.json": string(in)}); err != nil {
 		return nil, fmt.Errorf("fixer: %w", err)
 	}
@@ -279,7 +285,7 @@ func (f *Fixer) parse(ctx context.Context, id string, req request, mounts []sand
 		Args:    []string{"node", "-e", `import(process.env.STICH_FIXER + "/facts.mjs")`},
 		Env:     []string{"FIXER_IN=" + scratch + "/in.json", "FIXER_OUT=" + scratch + "/out.json"},
 		Mounts:  append([]sandbox.Mount{{Workspace: f.tools, Env: "STICH_FIXER"}}, mounts...),
-		Timeout: f.timeout,
+		Timeout: timeout,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("fixer: parser: %w", err)
