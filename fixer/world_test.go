@@ -178,7 +178,9 @@ func worldEnv(t testing.TB) (*corpusEnv, []sandbox.Mount) {
 		if worldErr = e.local.WriteFiles(ctx, "world-deps", files); worldErr != nil {
 			return
 		}
-		if res, err := e.local.Install(ctx, "world-deps", sandbox.InstallOptions{}); err != nil {
+		// A generous limit: on a loaded machine npm ci of vite and react
+		// takes minutes; it is setup, not what the test measures.
+		if res, err := e.local.Install(ctx, "world-deps", sandbox.InstallOptions{Timeout: 10 * time.Minute}); err != nil {
 			worldErr = fmt.Errorf("%w\n%s", err, res.TailText())
 			return
 		}
