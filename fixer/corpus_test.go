@@ -199,6 +199,9 @@ func newCorpusEnv() (*corpusEnv, error) {
 	cfg := sandbox.DefaultConfig(base)
 	cfg.UID, cfg.GID = fixerUID, fixerUID
 	cfg.CacheDir = filepath.Join(cache, "npm-cache-fixer")
+	// Installs are setup, not what the tests measure: on a loaded machine
+	// npm ci takes minutes.
+	cfg.InstallTimeout = 10 * time.Minute
 	l, err := sandbox.NewLocal(cfg)
 	if err != nil {
 		return nil, err
