@@ -51,7 +51,7 @@ func (p *planner) helperParam(d sandbox.Diagnostic) bool {
 	if len(s.CallTypes) > 1 {
 		calls = fmt.Sprintf("all %d call sites pass", len(s.CallTypes))
 	}
-	n := p.addFix(d, d.File, fmt.Sprintf("type the parameter %s as %s: %s a %s", s.Name, typ, calls, typ), s.Name, text)
+	n := p.addFix(d, d.File, fmt.Sprintf("type the parameter %s as %s, the type %s", s.Name, typ, calls), s.Name, text)
 	e.edits = append(e.edits, edit{s.Start, s.End, text, n})
 	return true
 }
