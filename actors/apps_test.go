@@ -105,7 +105,7 @@ func TestAppsIndexMergesReportsInSeqOrder(t *testing.T) {
 func TestSessionReportsToItsOwnersIndex(t *testing.T) {
 	rt := startRuntime(t, "", newFake())
 	id := rt.NewSessionID("")
-	if _, err := Call[*actorsv1.CreateSessionReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.CreateSession{Prompt: "a todo list\nwith dates", Owner: "u1"}); err != nil {
+	if _, err := Call[*actorsv1.CreateSessionReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.CreateSession{Caller: NodeCaller(), Prompt: "a todo list\nwith dates", Owner: "u1"}); err != nil {
 		t.Fatal(err)
 	}
 	watchAll(t, rt, id, 0)
@@ -120,10 +120,10 @@ func TestSessionReportsToItsOwnersIndex(t *testing.T) {
 		return nil
 	})
 	// Delete: storage gone, NOT_FOUND afterwards.
-	if _, err := Call[*actorsv1.DeleteSessionReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.DeleteSession{}); err != nil {
+	if _, err := Call[*actorsv1.DeleteSessionReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.DeleteSession{Caller: NodeCaller()}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Call[*actorsv1.SnapshotReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.GetSnapshot{})
+	_, err := Call[*actorsv1.SnapshotReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.GetSnapshot{Caller: NodeCaller()})
 	if ae, ok := err.(*Error); !ok || ae.Code != actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND {
 		t.Fatalf("after delete: %v", err)
 	}

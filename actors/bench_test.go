@@ -158,7 +158,7 @@ func BenchmarkGrainActivation(b *testing.B) {
 		defer cancel()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			r, err := Call[*actorsv1.PhaseReply](ctx, rt.Node, KindSession, fmt.Sprintf("%s%08d", prefix, i), &actorsv1.ResumeSession{})
+			r, err := Call[*actorsv1.PhaseReply](ctx, rt.Node, KindSession, fmt.Sprintf("%s%08d", prefix, i), &actorsv1.ResumeSession{Caller: NodeCaller()})
 			if err != nil || r.GetPhase() != stichv1.Phase_PHASE_COMPLETED {
 				b.Fatal(r, err)
 			}
@@ -183,7 +183,7 @@ func BenchmarkGrainActivation(b *testing.B) {
 					c.Respond(&actorsv1.PhaseReply{Phase: stichv1.Phase_PHASE_COMPLETED})
 				}
 			}))
-			if _, err := system.Root.RequestFuture(pid, &actorsv1.ResumeSession{}, time.Hour).Result(); err != nil {
+			if _, err := system.Root.RequestFuture(pid, &actorsv1.ResumeSession{Caller: NodeCaller()}, time.Hour).Result(); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -61,7 +61,7 @@ func TestSessionAcrossNodesSurvivesOwnerLeaving(t *testing.T) {
 			break
 		}
 	}
-	if _, err := Call[*actorsv1.CreateSessionReply](ctxT(t), rts[0].Node, KindSession, id, &actorsv1.CreateSession{Prompt: "a recipe tracker with ingredients and ratings"}); err != nil {
+	if _, err := Call[*actorsv1.CreateSessionReply](ctxT(t), rts[0].Node, KindSession, id, &actorsv1.CreateSession{Caller: NodeCaller(), Prompt: "a recipe tracker with ingredients and ratings"}); err != nil {
 		t.Fatal(err)
 	}
 	type result struct {
@@ -72,7 +72,7 @@ func TestSessionAcrossNodesSurvivesOwnerLeaving(t *testing.T) {
 	seen := make(chan uint64, 1024)
 	go func() {
 		var evs []*stichv1.SessionEvent
-		err := rts[2].Watch(ctxT(t), id, 0, true, func(ev *stichv1.SessionEvent) error {
+		err := rts[2].Watch(ctxT(t), NodeCaller(), id, 0, true, func(ev *stichv1.SessionEvent) error {
 			evs = append(evs, ev)
 			select {
 			case seen <- ev.GetSeq():
@@ -82,10 +82,13 @@ func TestSessionAcrossNodesSurvivesOwnerLeaving(t *testing.T) {
 		})
 		done <- result{evs, err}
 	}()
-	// Let some events flow, then the owner leaves mid-generation.
-	for s := range seen {
-		if s >= 20 {
-			break
+	// Let some events flow, then the owner leaves mid-generation. (NB: a
+	// range over seen hung the test for good when the watch ended first.)
+	for s := uint64(0); s < 20; {
+		select {
+		case s = <-seen:
+		case r := <-done:
+			t.Fatalf("the watch ended before the owner left: %v (%d events: %v)", r.err, len(r.evs), kinds(r.evs))
 		}
 	}
 	if err := rts[1].Shutdown(context.Background()); err != nil {
@@ -103,7 +106,7 @@ func TestSessionAcrossNodesSurvivesOwnerLeaving(t *testing.T) {
 	if owner == "n1" {
 		t.Fatal("the session is still placed on the node that left")
 	}
-	s, err := Call[*actorsv1.SnapshotReply](ctxT(t), rts[2].Node, KindSession, id, &actorsv1.GetSnapshot{})
+	s, err := Call[*actorsv1.SnapshotReply](ctxT(t), rts[2].Node, KindSession, id, &actorsv1.GetSnapshot{Caller: NodeCaller()})
 	if err != nil || s.GetSession().GetPhase() != stichv1.Phase_PHASE_COMPLETED || s.GetSession().GetLastSeq() != uint64(len(r.evs)) {
 		t.Fatalf("after hand-off: %v %v", s, err)
 	}
@@ -126,7 +129,7 @@ func TestAppsIndexAcrossNodes(t *testing.T) {
 		}
 		ids[o] = id
 		if _, err := Call[*actorsv1.CreateSessionReply](ctxT(t), rts[0].Node, KindSession, id,
-			&actorsv1.CreateSession{Prompt: "a recipe tracker with ingredients and ratings", Owner: LocalOwner}); err != nil {
+			&actorsv1.CreateSession{Caller: NodeCaller(), Prompt: "a recipe tracker with ingredients and ratings", Owner: LocalOwner}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -170,15 +173,97 @@ func TestAppsIndexAcrossNodes(t *testing.T) {
 			victim = id
 		}
 	}
-	if _, err := Call[*actorsv1.DeleteSessionReply](ctxT(t), rest[0].Node, KindSession, victim, &actorsv1.DeleteSession{}); err != nil {
+	if _, err := Call[*actorsv1.DeleteSessionReply](ctxT(t), rest[0].Node, KindSession, victim, &actorsv1.DeleteSession{Caller: NodeCaller()}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Call[*actorsv1.RemoveAppReply](ctxT(t), rest[0].Node, KindApps, LocalOwner, &actorsv1.RemoveApp{SessionId: victim}); err != nil {
 		t.Fatal(err)
 	}
 	testutil.WaitFor(t, 30*time.Second, completed(rest[1], 2))
-	_, err = Call[*actorsv1.SnapshotReply](ctxT(t), rest[1].Node, KindSession, victim, &actorsv1.GetSnapshot{})
+	_, err = Call[*actorsv1.SnapshotReply](ctxT(t), rest[1].Node, KindSession, victim, &actorsv1.GetSnapshot{Caller: NodeCaller()})
 	if ae, ok := err.(*Error); !ok || ae.Code != actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND {
 		t.Fatalf("deleted session answers %v", err)
+	}
+}
+
+// TestWatchReroutesWhenOwnerFails: a watch through n2 of a session that
+// n1 owns and is generating continues, gap-free, to the completion on the
+// new owner after n1 dies (killed: no hand-off, no goodbye), driven by the
+// failure event alone: the periodic re-subscribe is pushed out of reach.
+// Before rule 18 the watcher waited for that refresh, then for a call
+// timeout on the dead owner, and the watch failed.
+func TestWatchReroutesWhenOwnerFails(t *testing.T) {
+	old := watchRefresh
+	watchRefresh = time.Hour
+	t.Cleanup(func() { watchRefresh = old })
+	rts := startPeers(t, 3, 30*time.Millisecond)
+	// Every member must be repaired (a new data folder takes part in no
+	// majority until all the others repaired it; n1 will not return).
+	testutil.WaitFor(t, time.Minute, func() error {
+		for _, rt := range rts {
+			if !rt.Node.Repaired() {
+				return fmt.Errorf("%s is not repaired yet", rt.Node.Name())
+			}
+		}
+		return nil
+	})
+	var id string
+	for {
+		id = rts[0].NewSessionID("")
+		if o, _ := rts[0].Node.Owner(KindSession, id); o == "n1" {
+			break
+		}
+	}
+	if _, err := Call[*actorsv1.CreateSessionReply](ctxT(t), rts[0].Node, KindSession, id, &actorsv1.CreateSession{Caller: NodeCaller(), Prompt: "a recipe tracker with ingredients and ratings"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	type result struct {
+		evs []*stichv1.SessionEvent
+		err error
+	}
+	done := make(chan result, 1)
+	seen := make(chan uint64, 4096)
+	go func() {
+		var evs []*stichv1.SessionEvent
+		err := rts[2].Watch(ctx, NodeCaller(), id, 0, true, func(ev *stichv1.SessionEvent) error {
+			evs = append(evs, ev)
+			select {
+			case seen <- ev.GetSeq():
+			default:
+			}
+			return nil
+		})
+		done <- result{evs, err}
+	}()
+	for s := uint64(0); s < 10; {
+		select {
+		case s = <-seen:
+		case r := <-done:
+			t.Fatalf("the watch ended before the kill: %v (%d events)", r.err, len(r.evs))
+		}
+	}
+	rts[1].Node.Kill()
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the watch ended only at its deadline")
+	}
+	checkContiguous(t, r.evs, 0)
+	if len(r.evs) == 0 || r.evs[len(r.evs)-1].GetCompleted() == nil {
+		t.Fatalf("watch ended with %v", kinds(r.evs[max(len(r.evs)-1, 0):]))
+	}
+	if owner, _ := rts[2].Node.Owner(KindSession, id); owner == "n1" {
+		t.Fatal("the session is still placed on the killed node")
+	}
+	resumed := false
+	for _, ev := range r.evs[10:] {
+		resumed = resumed || ev.GetGenerationResumed() != nil
+	}
+	if !resumed {
+		t.Fatalf("no generation_resumed after the kill (the generation ended before it?): %v", kinds(r.evs[10:]))
 	}
 }

@@ -41,10 +41,10 @@ func TestLookupsOfUnknownSessionsWriteNothing(t *testing.T) {
 	id := rt.NewSessionID("")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := Call[*actorsv1.CreateSessionReply](ctx, rt.Node, KindSession, id, &actorsv1.CreateSession{Prompt: "a todo list"}); err != nil {
+	if _, err := Call[*actorsv1.CreateSessionReply](ctx, rt.Node, KindSession, id, &actorsv1.CreateSession{Caller: NodeCaller(), Prompt: "a todo list"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Call[*actorsv1.SnapshotReply](ctx, rts[2].Node, KindSession, id, &actorsv1.GetSnapshot{}); err != nil {
+	if _, err := Call[*actorsv1.SnapshotReply](ctx, rts[2].Node, KindSession, id, &actorsv1.GetSnapshot{Caller: NodeCaller()}); err != nil {
 		t.Fatalf("an existing session looked up through another node: %v", err)
 	}
 	// Let the generation settle before counting.
@@ -78,11 +78,11 @@ func TestLookupsOfUnknownSessionsWriteNothing(t *testing.T) {
 				var err error
 				switch i % 3 {
 				case 0:
-					_, err = Call[*actorsv1.SnapshotReply](cctx, via, KindSession, unknown, &actorsv1.GetSnapshot{})
+					_, err = Call[*actorsv1.SnapshotReply](cctx, via, KindSession, unknown, &actorsv1.GetSnapshot{Caller: NodeCaller()})
 				case 1:
-					_, err = Call[*actorsv1.ReadLogReply](cctx, via, KindSession, unknown, &actorsv1.ReadLog{Limit: 10})
+					_, err = Call[*actorsv1.ReadLogReply](cctx, via, KindSession, unknown, &actorsv1.ReadLog{Caller: NodeCaller(), Limit: 10})
 				default:
-					_, err = Call[*actorsv1.SubscribeReply](cctx, via, KindSession, unknown, &actorsv1.Subscribe{})
+					_, err = Call[*actorsv1.SubscribeReply](cctx, via, KindSession, unknown, &actorsv1.Subscribe{Caller: NodeCaller()})
 				}
 				cancel()
 				var ae *Error

@@ -18,8 +18,10 @@ import (
 	"github.com/stichdev/stich/appbuild"
 	"github.com/stichdev/stich/cluster"
 	"github.com/stichdev/stich/codegen"
+	"github.com/stichdev/stich/pipeline"
 	"github.com/stichdev/stich/preview"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
+	"github.com/stichdev/stich/runcheck"
 )
 
 // Grain kinds.
@@ -65,8 +67,15 @@ type Config struct {
 	// (http://SESSION.preview.localhost:8081/); the zero value announces
 	// no preview URL.
 	Previews preview.Origins
+	// Runcheck loads every built preview in a browser and reports what
+	// went wrong at runtime; nil (no browser on the node) records "not
+	// checked: no browser" instead.
+	Runcheck *runcheck.Checker
 	// SandboxIdle frees a sandbox workspace unused this long. Default 15 min.
 	SandboxIdle time.Duration
+	// Quota bounds each session's storage (see [pipeline.Quota]); the
+	// zero value bounds nothing. stich serve sets it from its flags.
+	Quota pipeline.Quota
 }
 
 // Runtime is a started node with stich's grain kinds.
@@ -144,10 +153,19 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 			// first: an owner cut off from them answers Unavailable.
 			Reads: isSessionRead},
 		{Name: KindRateLimit, Ephemeral: true, New: func(ref *cluster.GrainRef) actor.Actor { return newRateLimitGrain(rt, ref) }},
-		{Name: KindSandbox, Ephemeral: true, New: func(ref *cluster.GrainRef) actor.Actor { return newSandboxGrain(rt, ref) }},
+		// A session's sandbox lives on its session's node: the app's files
+		// (each check) and its preview stay on one node.
+		{Name: KindSandbox, Ephemeral: true, PlaceWith: KindSession, New: func(ref *cluster.GrainRef) actor.Actor { return newSandboxGrain(rt, ref) }},
 		{Name: KindApps, New: func(ref *cluster.GrainRef) actor.Actor { return newAppsGrain(rt, ref) }},
-		{Name: KindUser, New: func(ref *cluster.GrainRef) actor.Actor { return newUserGrain(rt, ref) }},
-		{Name: KindDirectory, New: func(ref *cluster.GrainRef) actor.Actor { return newDirectoryGrain(rt, ref) }},
+		// Only EnsureUser makes a user, only ClaimEmail a directory entry,
+		// only CreateInvite an invite: a key, e-mail or invite naming
+		// nothing answers NOT_FOUND without activating (or storing) a grain.
+		{Name: KindUser, New: func(ref *cluster.GrainRef) actor.Actor { return newUserGrain(rt, ref) },
+			Creates: func(msg any) bool { _, ok := msg.(*actorsv1.EnsureUser); return ok }},
+		{Name: KindDirectory, New: func(ref *cluster.GrainRef) actor.Actor { return newDirectoryGrain(rt, ref) },
+			Creates: func(msg any) bool { _, ok := msg.(*actorsv1.ClaimEmail); return ok }},
+		{Name: KindInvite, New: func(ref *cluster.GrainRef) actor.Actor { return newInviteGrain(rt, ref) },
+			Creates: func(msg any) bool { _, ok := msg.(*actorsv1.CreateInvite); return ok }},
 	}
 	n, err := cluster.Start(ctx, cfg.Cluster, kinds)
 	if err != nil {

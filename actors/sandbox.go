@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -12,9 +13,11 @@ import (
 
 	"github.com/stichdev/stich/appbuild"
 	"github.com/stichdev/stich/cluster"
+	"github.com/stichdev/stich/pipeline"
 	"github.com/stichdev/stich/preview"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
+	"github.com/stichdev/stich/runcheck"
 	"github.com/stichdev/stich/sandbox"
 )
 
@@ -42,6 +45,9 @@ type sandboxGrain struct {
 	// reportsOf is the preview build whose reports are counted in reports.
 	reportsOf *preview.Preview
 	reports   int
+	// screenshot is the runtime check's PNG of the current build (nil
+	// when none).
+	screenshot []byte
 }
 
 // maxReportsPerBuild bounds the error reports one preview build may send
@@ -51,8 +57,9 @@ const maxReportsPerBuild = 500
 
 // checkDone ends a check; it never leaves the process.
 type checkDone struct {
-	seq   uint64
-	reply *actorsv1.SandboxCheckReply
+	seq        uint64
+	reply      *actorsv1.SandboxCheckReply
+	screenshot []byte
 }
 
 func newSandboxGrain(rt *Runtime, ref *cluster.GrainRef) *sandboxGrain {
@@ -79,6 +86,9 @@ func (g *sandboxGrain) Receive(ctx actor.Context) {
 	case *checkDone:
 		if m.seq == g.seq && g.running != nil {
 			g.running = nil
+			if m.reply.GetPreviewUrl() != "" {
+				g.screenshot = m.screenshot
+			}
 			if g.sender != nil {
 				ctx.Send(g.sender, m.reply)
 			}
@@ -91,11 +101,17 @@ func (g *sandboxGrain) Receive(ctx actor.Context) {
 		}
 		ctx.Respond(&actorsv1.SandboxCancelAck{})
 	case *actorsv1.SandboxAsset:
-		reply := g.asset(m.GetPath())
+		reply := g.asset(m.GetPath(), m.GetOffset(), m.GetMaxBytes())
 		if !reply.GetBuilt() {
 			g.maybeRebuild(ctx)
 		}
 		ctx.Respond(reply)
+	case *actorsv1.SandboxScreenshot:
+		if g.ws == nil || g.ws.Preview() == nil {
+			ctx.Respond(&actorsv1.SandboxScreenshotReply{})
+			return
+		}
+		ctx.Respond(&actorsv1.SandboxScreenshotReply{Png: g.screenshot})
 	case *actorsv1.SandboxReportCheck:
 		ctx.Respond(g.reportCheck(m.GetToken()))
 	case *actorsv1.AlarmFired:
@@ -103,7 +119,14 @@ func (g *sandboxGrain) Receive(ctx actor.Context) {
 	}
 }
 
-func (g *sandboxGrain) asset(p string) *actorsv1.SandboxAssetReply {
+// assetPart bounds the body of one asset reply: a larger preview file
+// (a bundle with big data) is read in parts, each well under
+// [cluster.MaxMessageBytes].
+const assetPart = 1 << 20
+
+// asset returns the part of preview file p from offset, at most limit
+// bytes (and at most assetPart).
+func (g *sandboxGrain) asset(p string, offset, limit uint64) *actorsv1.SandboxAssetReply {
 	if g.ws == nil {
 		return &actorsv1.SandboxAssetReply{}
 	}
@@ -115,7 +138,48 @@ func (g *sandboxGrain) asset(p string) *actorsv1.SandboxAssetReply {
 	if !ok {
 		return &actorsv1.SandboxAssetReply{Built: true}
 	}
-	return &actorsv1.SandboxAssetReply{Built: true, Found: true, Body: a.Body, ContentType: a.ContentType, Etag: a.ETag, Immutable: a.Immutable, Path: a.Path}
+	if limit == 0 || limit > assetPart {
+		limit = assetPart
+	}
+	size := uint64(len(a.Body))
+	start := min(offset, size)
+	end := min(start+limit, size)
+	return &actorsv1.SandboxAssetReply{Built: true, Found: true, Body: a.Body[start:end], Size: size, ContentType: a.ContentType, Etag: a.ETag, Immutable: a.Immutable, Path: a.Path}
+}
+
+// SandboxAsset reads a file of a session's preview from its sandbox
+// grain, in parts of at most assetPart bytes (so a file of any size can
+// cross nodes), and returns it whole. A file that changes while it is
+// read (a new build: its ETag differs) is read again from the start, up
+// to 3 times.
+func SandboxAsset(ctx context.Context, n *cluster.Node, id, path string) (*actorsv1.SandboxAssetReply, error) {
+	for attempt := 0; ; attempt++ {
+		first, err := Call[*actorsv1.SandboxAssetReply](ctx, n, KindSandbox, id, &actorsv1.SandboxAsset{Path: path})
+		if err != nil || !first.GetFound() || uint64(len(first.GetBody())) >= first.GetSize() {
+			return first, err
+		}
+		body := make([]byte, 0, first.GetSize())
+		body = append(body, first.GetBody()...)
+		changed := false
+		for uint64(len(body)) < first.GetSize() {
+			part, err := Call[*actorsv1.SandboxAssetReply](ctx, n, KindSandbox, id, &actorsv1.SandboxAsset{Path: path, Offset: uint64(len(body))})
+			if err != nil {
+				return nil, err
+			}
+			if !part.GetFound() || part.GetEtag() != first.GetEtag() || part.GetSize() != first.GetSize() || part.GetPath() != first.GetPath() || len(part.GetBody()) == 0 {
+				changed = true
+				break
+			}
+			body = append(body, part.GetBody()...)
+		}
+		if !changed {
+			first.Body = body
+			return first, nil
+		}
+		if attempt == 2 {
+			return nil, fmt.Errorf("preview file %s of %s changed while it was read, 3 times", path, id)
+		}
+	}
 }
 
 // reportCheck accepts a report that carries the current build's token,
@@ -159,7 +223,7 @@ func (g *sandboxGrain) free() {
 	if err := g.ws.Close(ctx); err != nil {
 		g.rt.log.Warn("sandbox cleanup failed", "session", g.ref.Identity, "err", err)
 	}
-	g.ws = nil
+	g.ws, g.screenshot = nil, nil
 }
 
 func (g *sandboxGrain) onCheck(ctx actor.Context, m *actorsv1.SandboxCheck) {
@@ -194,7 +258,7 @@ func (g *sandboxGrain) maybeRebuild(ctx actor.Context) {
 func sessionFiles(ctx context.Context, n *cluster.Node, id string) (map[string]string, error) {
 	cctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	list, err := Call[*actorsv1.ListFilesReply](cctx, n, KindSession, id, &actorsv1.ListFiles{})
+	list, err := Call[*actorsv1.ListFilesReply](cctx, n, KindSession, id, &actorsv1.ListFiles{Caller: NodeCaller()})
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +267,7 @@ func sessionFiles(ctx context.Context, n *cluster.Node, id string) (map[string]s
 	}
 	files := make(map[string]string, len(list.GetFiles()))
 	for _, f := range list.GetFiles() {
-		r, err := Call[*actorsv1.ReadFileReply](cctx, n, KindSession, id, &actorsv1.ReadFile{Path: f.GetPath()})
+		r, err := Call[*actorsv1.ReadFileReply](cctx, n, KindSession, id, &actorsv1.ReadFile{Path: f.GetPath(), Caller: NodeCaller()})
 		if err != nil {
 			return nil, err
 		}
@@ -250,25 +314,28 @@ func (g *sandboxGrain) startCheck(ctx actor.Context, sender, logTo *actor.PID, r
 			}
 		}()
 		var reply *actorsv1.SandboxCheckReply
+		var shot []byte
 		if fs, err := files(cctx); err != nil {
 			reply = &actorsv1.SandboxCheckReply{Error: fmt.Sprintf("read the app's files: %v", err)}
 		} else {
-			reply = g.check(cctx, ws, fs, fix, lg.add)
+			reply, shot = g.check(cctx, ws, fs, fix, lg.add)
 		}
 		close(stop)
 		<-flushed
 		lg.flush()
 		if cctx.Err() == nil {
-			system.Root.Send(self, &checkDone{seq: seq, reply: reply})
+			system.Root.Send(self, &checkDone{seq: seq, reply: reply, screenshot: shot})
 		}
 	})
 }
 
-// check runs one check and turns its outcome into the reply.
-func (g *sandboxGrain) check(ctx context.Context, ws *appbuild.Workspace, files map[string]string, fix bool, log appbuild.LogFunc) (reply *actorsv1.SandboxCheckReply) {
+// check runs one check and turns its outcome into the reply; with a
+// preview built, it also runs the runtime check and returns its
+// screenshot.
+func (g *sandboxGrain) check(ctx context.Context, ws *appbuild.Workspace, files map[string]string, fix bool, log appbuild.LogFunc) (reply *actorsv1.SandboxCheckReply, shot []byte) {
 	defer func() {
 		if r := recover(); r != nil {
-			reply = &actorsv1.SandboxCheckReply{Error: fmt.Sprintf("the build step panicked: %v", r)}
+			reply, shot = &actorsv1.SandboxCheckReply{Error: fmt.Sprintf("the build step panicked: %v", r)}, nil
 		}
 	}()
 	out, err := ws.Check(ctx, files, fix, log)
@@ -291,8 +358,79 @@ func (g *sandboxGrain) check(ctx context.Context, ws *appbuild.Workspace, files 
 	}
 	if out.Preview != nil {
 		reply.PreviewUrl = g.rt.cfg.Previews.URL(g.ref.Identity)
+		shot = runtimeCheck(ctx, g.rt.cfg.Runcheck, out.Preview, reply, log)
 	}
-	return reply
+	return reply, shot
+}
+
+// Runtime check statuses (SandboxCheckReply.runtime_status).
+const (
+	RuntimeChecked   = "checked"
+	RuntimeNoBrowser = "not checked: no browser"
+)
+
+// runtimeCheck loads the built preview in the node's browser and records
+// what it showed in reply (diagnostics of tool "runtime", the status and
+// the time taken); it returns the page's screenshot. Without a browser
+// the status says so; a check that could not run is a warning in the log,
+// never a failure of the build.
+func runtimeCheck(ctx context.Context, c *runcheck.Checker, p *preview.Preview, reply *actorsv1.SandboxCheckReply, log appbuild.LogFunc) []byte {
+	if c == nil {
+		reply.RuntimeStatus = RuntimeNoBrowser
+		return nil
+	}
+	start := time.Now()
+	rep, err := c.Check(ctx, previewForCheck(p), "/")
+	reply.RuntimeMs = uint64(time.Since(start) / time.Millisecond)
+	if err != nil {
+		reply.RuntimeStatus = "not checked: " + err.Error()
+		log("runtime", "warn", "the runtime check did not run: "+err.Error())
+		return nil
+	}
+	reply.RuntimeStatus = RuntimeChecked
+	reply.Runtime = runtimeDiagnostics(rep)
+	return rep.Screenshot
+}
+
+// previewForCheck serves p for the runtime check; the preview's own error
+// reporter posts to [preview.ReportPath], which is answered (the check
+// records errors itself) so that it is not counted as a failed request.
+func previewForCheck(p *preview.Preview) http.Handler {
+	h := preview.NewHandler(p)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == preview.ReportPath {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// runtimeDiagnostics turns a runtime check's report into diagnostics,
+// with the codes the preview's own reporter uses (the fixing prompt
+// quotes their text as untrusted page output).
+func runtimeDiagnostics(r runcheck.Report) []*stichv1.Diagnostic {
+	var out []*stichv1.Diagnostic
+	add := func(code, msg string) {
+		out = append(out, &stichv1.Diagnostic{Code: code, Message: pipeline.Truncate(msg, 2000), Severity: "error"})
+	}
+	for _, e := range r.Exceptions {
+		if rest, ok := strings.CutPrefix(e, "unhandled rejection: "); ok {
+			add("unhandledrejection", rest)
+		} else {
+			add("error", e)
+		}
+	}
+	for _, e := range r.ConsoleErrors {
+		add("console.error", e)
+	}
+	for _, e := range r.FailedRequests {
+		add("resource", "failed request: "+e)
+	}
+	if r.Blank {
+		add("blank", "the page rendered nothing: no text and no images, inputs or buttons after loading")
+	}
+	return out
 }
 
 // checkErrorText says what failed in words a user can act on.

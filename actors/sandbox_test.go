@@ -92,7 +92,7 @@ func TestSandboxChecksFixesAndRebuildsAfterIdle(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var evs []*stichv1.SessionEvent
-	if err := rt.Watch(ctx, id, 0, true, func(ev *stichv1.SessionEvent) error {
+	if err := rt.Watch(ctx, NodeCaller(), id, 0, true, func(ev *stichv1.SessionEvent) error {
 		evs = append(evs, ev)
 		return nil
 	}); err != nil {
@@ -123,7 +123,7 @@ func TestSandboxChecksFixesAndRebuildsAfterIdle(t *testing.T) {
 	}
 	if len(fixes) == 0 || fixes[0].GetFile() != "src/main.tsx" {
 		var lines []string
-		if f, err := Call[*actorsv1.ReadFileReply](ctx, rt.Node, KindSession, id, &actorsv1.ReadFile{Path: "src/main.tsx"}); err == nil {
+		if f, err := Call[*actorsv1.ReadFileReply](ctx, rt.Node, KindSession, id, &actorsv1.ReadFile{Caller: NodeCaller(), Path: "src/main.tsx"}); err == nil {
 			lines = append(lines, f.GetFile().GetContent())
 		}
 		for _, ev := range evs {
@@ -139,14 +139,14 @@ func TestSandboxChecksFixesAndRebuildsAfterIdle(t *testing.T) {
 	if want := "http://" + preview.Label(id) + ".preview.test/"; previewURL != want {
 		t.Errorf("preview url %q, want %q", previewURL, want)
 	}
-	f, err := Call[*actorsv1.ReadFileReply](ctx, rt.Node, KindSession, id, &actorsv1.ReadFile{Path: "src/main.tsx"})
+	f, err := Call[*actorsv1.ReadFileReply](ctx, rt.Node, KindSession, id, &actorsv1.ReadFile{Caller: NodeCaller(), Path: "src/main.tsx"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c := f.GetFile().GetContent(); strings.Contains(c, "import { App }") || !strings.Contains(c, "App") {
 		t.Errorf("the session keeps the broken entry:\n%s", c)
 	}
-	v1, err := Call[*actorsv1.ReadFileReply](ctx, rt.Node, KindSession, id, &actorsv1.ReadFile{Path: "src/main.tsx", Version: 1})
+	v1, err := Call[*actorsv1.ReadFileReply](ctx, rt.Node, KindSession, id, &actorsv1.ReadFile{Caller: NodeCaller(), Path: "src/main.tsx", Version: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,19 +155,19 @@ func TestSandboxChecksFixesAndRebuildsAfterIdle(t *testing.T) {
 	}
 
 	// A user's edit is checked (no fixer) and previewed again.
-	app, err := Call[*actorsv1.ReadFileReply](ctx, rt.Node, KindSession, id, &actorsv1.ReadFile{Path: "src/App.tsx"})
+	app, err := Call[*actorsv1.ReadFileReply](ctx, rt.Node, KindSession, id, &actorsv1.ReadFile{Caller: NodeCaller(), Path: "src/App.tsx"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	last := evs[len(evs)-1].GetSeq()
-	if _, err := Call[*actorsv1.SaveFileReply](ctx, rt.Node, KindSession, id, &actorsv1.SaveFile{Path: "src/App.tsx",
+	if _, err := Call[*actorsv1.SaveFileReply](ctx, rt.Node, KindSession, id, &actorsv1.SaveFile{Caller: NodeCaller(), Path: "src/App.tsx",
 		Content: app.GetFile().GetContent() + "\nconst wrong: number = \"text\";\n", BaseSha256: app.GetFile().GetSha256()}); err != nil {
 		t.Fatal(err)
 	}
 	var editDiags []string
 	rebuilt := false
 	wctx, wcancel := context.WithCancel(ctx)
-	err = rt.Watch(wctx, id, last, false, func(ev *stichv1.SessionEvent) error {
+	err = rt.Watch(wctx, NodeCaller(), id, last, false, func(ev *stichv1.SessionEvent) error {
 		if d := ev.GetDiagnostics(); d != nil && d.GetTool() == "tsc" {
 			for _, x := range d.GetDiagnostics() {
 				editDiags = append(editDiags, x.GetCode()+" "+x.GetFile())

@@ -145,6 +145,14 @@ func (g *sessionGrain) Receive(ctx actor.Context) {
 			ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND, "session %s does not exist", g.ref.Identity))
 			return
 		}
+		if cm, ok := m.(callerMessage); !ok || !mayAccess(cm.GetCaller(), cmp.Or(g.s.Session.Owner, LocalOwner)) {
+			// NB: the same answer as an unknown session (actors/caller.go).
+			if ok {
+				g.log().Warn("session request refused: not the owner", "caller", cm.GetCaller().GetUserId(), "message", fmt.Sprintf("%T", m))
+			}
+			ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND, "session %s does not exist", g.ref.Identity))
+			return
+		}
 		g.onRequest(ctx, m)
 	}
 }
@@ -153,7 +161,7 @@ func (g *sessionGrain) Receive(ctx actor.Context) {
 func (g *sessionGrain) rules() pipeline.Config {
 	c := g.rt.cfg
 	return pipeline.Config{PhaseBudget: c.PhaseBudget, MaxFixRounds: c.MaxFixRounds,
-		CompactTurns: c.CompactTurns, CompactTokens: c.CompactTokens, CompactKeep: c.CompactKeep, Builds: c.Builds != nil}
+		CompactTurns: c.CompactTurns, CompactTokens: c.CompactTokens, CompactKeep: c.CompactKeep, Builds: c.Builds != nil, Quota: c.Quota}
 }
 
 // step feeds in to the pipeline, commits its output (nothing when it is
@@ -259,10 +267,26 @@ func (g *sessionGrain) perform(ctx actor.Context, e pipeline.Effect) {
 func (g *sessionGrain) fail(ctx actor.Context, cause error) {
 	g.log().Warn("session step failed", "phase", g.s.Session.GetPhase().String(), "err", cause)
 	if _, err := g.step(ctx, pipeline.Failed{Err: cause}); err != nil {
-		g.log().Error("record failure", "err", err)
+		g.logWriteFailure("record failure", err)
 		g.stopWork(false)
 		g.s.Working, g.s.Streams = false, nil
 	}
+}
+
+// logWriteFailure logs a failed write of the session's state: as a
+// warning when the cluster refused or could not confirm it (the
+// activation was superseded, no majority answered, the grain moves or
+// the node leaves; with every node shutting down, that is what happens),
+// since the session's next owner or its watchdog alarm takes it up
+// again; as an error otherwise (storage failed).
+func (g *sessionGrain) logWriteFailure(msg string, err error) {
+	var unavailable *cluster.UnavailableError
+	if errors.Is(err, cluster.ErrFenced) || errors.Is(err, cluster.ErrOutcomeUnknown) || errors.Is(err, cluster.ErrNoQuorum) ||
+		errors.Is(err, cluster.ErrMoving) || errors.Is(err, cluster.ErrDraining) || errors.As(err, &unavailable) {
+		g.log().Warn(msg, "err", err)
+		return
+	}
+	g.log().Error(msg, "err", err)
 }
 
 // respond answers a request with the step's reply or refusal, or err.
@@ -312,7 +336,7 @@ func (g *sessionGrain) onStarted(ctx actor.Context) {
 	}
 	if g.s.Session != nil && pipeline.Active(g.s.Session.Phase) {
 		if _, err := g.step(ctx, pipeline.Activated{}); err != nil {
-			g.log().Error("resume failed", "err", err)
+			g.logWriteFailure("resume failed", err)
 			return
 		}
 		g.log().Info("session resumed", "phase", g.s.Session.Phase.String())
@@ -370,6 +394,10 @@ func (g *sessionGrain) onCreate(ctx actor.Context, m *actorsv1.CreateSession) {
 	}
 	if g.s.Session != nil {
 		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_ALREADY_EXISTS, "session %s already exists", g.ref.Identity))
+		return
+	}
+	if !mayAccess(m.GetCaller(), cmp.Or(m.GetOwner(), LocalOwner)) {
+		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "a session is created for its caller only"))
 		return
 	}
 	prov, ok := g.rt.Provider(m.GetOptions().GetProvider())

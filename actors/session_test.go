@@ -85,7 +85,7 @@ func reportUsage(ctx context.Context, action, model string, prompt, completion u
 	}
 }
 
-func (f *fakeProvider) Blueprint(ctx context.Context, prompt string) (*stichv1.Blueprint, error) {
+func (f *fakeProvider) Blueprint(ctx context.Context, _, prompt string) (*stichv1.Blueprint, error) {
 	f.count("blueprint")
 	reportUsage(ctx, "blueprint", "fake/big", 100, 50)
 	return fakeBlueprint(), nil
@@ -189,7 +189,7 @@ func ctxT(t *testing.T) context.Context {
 func create(t *testing.T, rt *Runtime, prompt string) string {
 	t.Helper()
 	id := rt.NewSessionID("")
-	if _, err := Call[*actorsv1.CreateSessionReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.CreateSession{Prompt: prompt}); err != nil {
+	if _, err := Call[*actorsv1.CreateSessionReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.CreateSession{Caller: NodeCaller(), Prompt: prompt}); err != nil {
 		t.Fatal(err)
 	}
 	return id
@@ -199,7 +199,7 @@ func create(t *testing.T, rt *Runtime, prompt string) string {
 func watchAll(t *testing.T, rt *Runtime, id string, afterSeq uint64) []*stichv1.SessionEvent {
 	t.Helper()
 	var evs []*stichv1.SessionEvent
-	err := rt.Watch(ctxT(t), id, afterSeq, true, func(ev *stichv1.SessionEvent) error {
+	err := rt.Watch(ctxT(t), NodeCaller(), id, afterSeq, true, func(ev *stichv1.SessionEvent) error {
 		evs = append(evs, ev)
 		return nil
 	})
@@ -234,7 +234,7 @@ func kinds(evs []*stichv1.SessionEvent) []string {
 
 func snapshot(t *testing.T, rt *Runtime, id string) *stichv1.Session {
 	t.Helper()
-	r, err := Call[*actorsv1.SnapshotReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.GetSnapshot{})
+	r, err := Call[*actorsv1.SnapshotReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.GetSnapshot{Caller: NodeCaller()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func TestSessionGeneratesThroughAllPhases(t *testing.T) {
 	if s.GetPhase() != stichv1.Phase_PHASE_COMPLETED || len(s.GetFiles()) != 4 || s.GetLastSeq() != uint64(len(evs)) {
 		t.Fatalf("snapshot: phase %v, %d files, last seq %d (events %d)", s.GetPhase(), len(s.GetFiles()), s.GetLastSeq(), len(evs))
 	}
-	f, err := Call[*actorsv1.ReadFileReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.ReadFile{Path: "c.ts"})
+	f, err := Call[*actorsv1.ReadFileReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.ReadFile{Caller: NodeCaller(), Path: "c.ts"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,30 +296,30 @@ func TestSessionGeneratesThroughAllPhases(t *testing.T) {
 
 func TestSessionErrors(t *testing.T) {
 	rt := startRuntime(t, "", newFake())
-	_, err := Call[*actorsv1.SnapshotReply](ctxT(t), rt.Node, KindSession, "s-doesnotexist0000000", &actorsv1.GetSnapshot{})
+	_, err := Call[*actorsv1.SnapshotReply](ctxT(t), rt.Node, KindSession, "s-doesnotexist0000000", &actorsv1.GetSnapshot{Caller: NodeCaller()})
 	var ae *Error
 	if !errors.As(err, &ae) || ae.Code != actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND {
 		t.Fatalf("unknown session: %v", err)
 	}
-	err = rt.Watch(ctxT(t), "s-doesnotexist0000000", 0, true, func(*stichv1.SessionEvent) error { return nil })
+	err = rt.Watch(ctxT(t), NodeCaller(), "s-doesnotexist0000000", 0, true, func(*stichv1.SessionEvent) error { return nil })
 	if !errors.As(err, &ae) || ae.Code != actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND {
 		t.Fatalf("watch unknown session: %v", err)
 	}
 	id := create(t, rt, "x")
 	evs := watchAll(t, rt, id, 0)
-	err = rt.Watch(ctxT(t), id, uint64(len(evs))+1, true, func(*stichv1.SessionEvent) error { return nil })
+	err = rt.Watch(ctxT(t), NodeCaller(), id, uint64(len(evs))+1, true, func(*stichv1.SessionEvent) error { return nil })
 	if !errors.As(err, &ae) || ae.Code != actorsv1.ErrorCode_ERROR_CODE_OUT_OF_RANGE {
 		t.Fatalf("after_seq beyond log: %v", err)
 	}
-	_, err = Call[*actorsv1.CreateSessionReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.CreateSession{Prompt: "again"})
+	_, err = Call[*actorsv1.CreateSessionReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.CreateSession{Caller: NodeCaller(), Prompt: "again"})
 	if !errors.As(err, &ae) || ae.Code != actorsv1.ErrorCode_ERROR_CODE_ALREADY_EXISTS {
 		t.Fatalf("create twice: %v", err)
 	}
-	_, err = Call[*actorsv1.CreateSessionReply](ctxT(t), rt.Node, KindSession, rt.NewSessionID(""), &actorsv1.CreateSession{Prompt: "x", Options: &stichv1.SessionOptions{Provider: "nope"}})
+	_, err = Call[*actorsv1.CreateSessionReply](ctxT(t), rt.Node, KindSession, rt.NewSessionID(""), &actorsv1.CreateSession{Caller: NodeCaller(), Prompt: "x", Options: &stichv1.SessionOptions{Provider: "nope"}})
 	if !errors.As(err, &ae) || ae.Code != actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT {
 		t.Fatalf("unknown provider: %v", err)
 	}
-	_, err = Call[*actorsv1.ReadFileReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.ReadFile{Path: "missing.ts"})
+	_, err = Call[*actorsv1.ReadFileReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.ReadFile{Caller: NodeCaller(), Path: "missing.ts"})
 	if !errors.As(err, &ae) || ae.Code != actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND {
 		t.Fatalf("missing file: %v", err)
 	}
@@ -334,7 +334,7 @@ func TestSessionStopResumeSkipsDoneFiles(t *testing.T) {
 	if p := <-fake.reached; p != "c.ts" {
 		t.Fatalf("reached %s", p)
 	}
-	r, err := Call[*actorsv1.PhaseReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.StopSession{})
+	r, err := Call[*actorsv1.PhaseReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.StopSession{Caller: NodeCaller()})
 	if err != nil || r.GetPhase() != stichv1.Phase_PHASE_STOPPED {
 		t.Fatalf("stop: %v %v", r, err)
 	}
@@ -345,7 +345,7 @@ func TestSessionStopResumeSkipsDoneFiles(t *testing.T) {
 	fake.mu.Lock()
 	delete(fake.hold, "c.ts")
 	fake.mu.Unlock()
-	r, err = Call[*actorsv1.PhaseReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.ResumeSession{})
+	r, err = Call[*actorsv1.PhaseReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.ResumeSession{Caller: NodeCaller()})
 	if err != nil || r.GetPhase() != stichv1.Phase_PHASE_GENERATING {
 		t.Fatalf("resume: %v %v", r, err)
 	}
@@ -395,7 +395,7 @@ func TestSessionRefinement(t *testing.T) {
 	rt := startRuntime(t, "", fake)
 	id := create(t, rt, "x")
 	first := watchAll(t, rt, id, 0)
-	r, err := Call[*actorsv1.PostMessageReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.PostMessage{Text: "add e"})
+	r, err := Call[*actorsv1.PostMessageReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.PostMessage{Caller: NodeCaller(), Text: "add e"})
 	if err != nil || r.GetSeq() != uint64(len(first))+1 {
 		t.Fatalf("post: %v %v", r, err)
 	}
@@ -423,7 +423,7 @@ func TestUntilIdleReplaysEveryPieceOfWork(t *testing.T) {
 	id := create(t, rt, "x")
 	last := uint64(len(watchAll(t, rt, id, 0)))
 	for i := 0; last <= defaultLogPage+50; i++ {
-		if _, err := Call[*actorsv1.PostMessageReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.PostMessage{Text: fmt.Sprintf("change %d", i)}); err != nil {
+		if _, err := Call[*actorsv1.PostMessageReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.PostMessage{Caller: NodeCaller(), Text: fmt.Sprintf("change %d", i)}); err != nil {
 			t.Fatal(err)
 		}
 		last += uint64(len(watchAll(t, rt, id, last)))
@@ -442,7 +442,7 @@ func collect(t *testing.T, rt *Runtime, id string) []*stichv1.SessionEvent {
 	ctx, cancel := context.WithCancel(ctxT(t))
 	defer cancel()
 	var evs []*stichv1.SessionEvent
-	err := rt.Watch(ctx, id, 0, false, func(ev *stichv1.SessionEvent) error {
+	err := rt.Watch(ctx, NodeCaller(), id, 0, false, func(ev *stichv1.SessionEvent) error {
 		evs = append(evs, ev)
 		if ev.GetSeq() >= last {
 			cancel()
@@ -516,7 +516,7 @@ func TestWatchersSlowAndConcurrentSeeEverythingOnce(t *testing.T) {
 		slow := w == 0
 		go func() {
 			var evs []*stichv1.SessionEvent
-			err := rt.Watch(ctxT(t), id, 0, true, func(ev *stichv1.SessionEvent) error {
+			err := rt.Watch(ctxT(t), NodeCaller(), id, 0, true, func(ev *stichv1.SessionEvent) error {
 				if slow && len(evs) == 3 {
 					<-block // stall while the session appends many events
 				}
@@ -556,15 +556,15 @@ func TestVersionsDiffAndRollback(t *testing.T) {
 	if v1.GetVersion() != 1 {
 		t.Fatalf("version after generation = %d", v1.GetVersion())
 	}
-	if _, err := Call[*actorsv1.PostMessageReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.PostMessage{Text: "add e"}); err != nil {
+	if _, err := Call[*actorsv1.PostMessageReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.PostMessage{Caller: NodeCaller(), Text: "add e"}); err != nil {
 		t.Fatal(err)
 	}
 	watchAll(t, rt, id, uint64(len(first)))
-	vs, err := Call[*actorsv1.ListVersionsReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.ListVersions{})
+	vs, err := Call[*actorsv1.ListVersionsReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.ListVersions{Caller: NodeCaller()})
 	if err != nil || len(vs.GetVersions()) != 2 || vs.GetVersions()[0].GetReason() != "generation" || vs.GetVersions()[1].GetReason() != "refinement: add e" {
 		t.Fatalf("versions %v %v", vs, err)
 	}
-	d, err := Call[*actorsv1.DiffVersionsReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.DiffVersions{From: 1, To: 2})
+	d, err := Call[*actorsv1.DiffVersionsReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.DiffVersions{Caller: NodeCaller(), From: 1, To: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -575,11 +575,11 @@ func TestVersionsDiffAndRollback(t *testing.T) {
 	if strings.Join(changes, ",") != "removed a.ts,added e.ts" || !strings.Contains(d.GetFiles()[1].GetUnified(), "+export const e") {
 		t.Fatalf("diff 1→2: %v", d.GetFiles())
 	}
-	old, err := Call[*actorsv1.ReadFileReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.ReadFile{Path: "a.ts", Version: 1})
+	old, err := Call[*actorsv1.ReadFileReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.ReadFile{Caller: NodeCaller(), Path: "a.ts", Version: 1})
 	if err != nil || !strings.HasPrefix(old.GetFile().GetContent(), "export const a") {
 		t.Fatalf("a.ts in version 1: %v", err)
 	}
-	r, err := Call[*actorsv1.RollbackReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.RollbackSession{Version: 1})
+	r, err := Call[*actorsv1.RollbackReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.RollbackSession{Caller: NodeCaller(), Version: 1})
 	if err != nil || r.GetVersion().GetNumber() != 3 || r.GetVersion().GetReason() != "rollback to version 1" {
 		t.Fatalf("rollback: %v %v", r, err)
 	}
@@ -610,18 +610,18 @@ func TestVersionsDiffAndRollback(t *testing.T) {
 		}
 	}
 	var ae *Error
-	if _, err := Call[*actorsv1.RollbackReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.RollbackSession{Version: 9}); !errors.As(err, &ae) || ae.Code != actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND {
+	if _, err := Call[*actorsv1.RollbackReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.RollbackSession{Caller: NodeCaller(), Version: 9}); !errors.As(err, &ae) || ae.Code != actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND {
 		t.Fatalf("unknown version: %v", err)
 	}
 	// A busy session refuses.
 	fake.mu.Lock()
 	fake.hold["e.ts"] = make(chan struct{})
 	fake.mu.Unlock()
-	if _, err := Call[*actorsv1.PostMessageReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.PostMessage{Text: "again"}); err != nil {
+	if _, err := Call[*actorsv1.PostMessageReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.PostMessage{Caller: NodeCaller(), Text: "again"}); err != nil {
 		t.Fatal(err)
 	}
 	<-fake.reached
-	if _, err := Call[*actorsv1.RollbackReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.RollbackSession{Version: 1}); !errors.As(err, &ae) || ae.Code != actorsv1.ErrorCode_ERROR_CODE_FAILED_PRECONDITION {
+	if _, err := Call[*actorsv1.RollbackReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.RollbackSession{Caller: NodeCaller(), Version: 1}); !errors.As(err, &ae) || ae.Code != actorsv1.ErrorCode_ERROR_CODE_FAILED_PRECONDITION {
 		t.Fatalf("rollback while generating: %v", err)
 	}
 }
@@ -641,7 +641,7 @@ func TestSessionPlansEachPhase(t *testing.T) {
 	<-fake.reached
 	// A message queued during phase one is shown to the planner (and
 	// applied as a refinement after the roadmap).
-	if _, err := Call[*actorsv1.PostMessageReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.PostMessage{Text: "add e"}); err != nil {
+	if _, err := Call[*actorsv1.PostMessageReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.PostMessage{Caller: NodeCaller(), Text: "add e"}); err != nil {
 		t.Fatal(err)
 	}
 	close(fake.hold["b.ts"])
@@ -744,7 +744,7 @@ func TestSessionCompactsConversation(t *testing.T) {
 	seq := uint64(len(watchAll(t, rt, id, 0)))
 	refine := func(rt *Runtime, msg string) []*stichv1.SessionEvent {
 		t.Helper()
-		if _, err := Call[*actorsv1.PostMessageReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.PostMessage{Text: msg}); err != nil {
+		if _, err := Call[*actorsv1.PostMessageReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.PostMessage{Caller: NodeCaller(), Text: msg}); err != nil {
 			t.Fatal(err)
 		}
 		evs := watchAll(t, rt, id, seq)
@@ -810,7 +810,7 @@ func TestSessionUsageSurvivesRestart(t *testing.T) {
 	if got := usageRows(after); got != want || !proto.Equal(after.GetCounters(), before.GetCounters()) {
 		t.Fatalf("after a restart: usage %s, counters %v; before: %v", got, after.GetCounters(), before.GetCounters())
 	}
-	if _, err := Call[*actorsv1.PostMessageReply](ctxT(t), rt2.Node, KindSession, id, &actorsv1.PostMessage{Text: "add e"}); err != nil {
+	if _, err := Call[*actorsv1.PostMessageReply](ctxT(t), rt2.Node, KindSession, id, &actorsv1.PostMessage{Caller: NodeCaller(), Text: "add e"}); err != nil {
 		t.Fatal(err)
 	}
 	watchAll(t, rt2, id, after.GetLastSeq())
@@ -836,7 +836,7 @@ func TestSessionUsageOfStoppedStepIsKept(t *testing.T) {
 	rt := startRuntime(t, dir, fake)
 	id := create(t, rt, "x")
 	<-fake.reached
-	if _, err := Call[*actorsv1.PhaseReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.StopSession{}); err != nil {
+	if _, err := Call[*actorsv1.PhaseReply](ctxT(t), rt.Node, KindSession, id, &actorsv1.StopSession{Caller: NodeCaller()}); err != nil {
 		t.Fatal(err)
 	}
 	testutil.WaitFor(t, 10*time.Second, func() error {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
@@ -53,7 +55,29 @@ func (g *userGrain) Receive(ctx actor.Context) {
 			return
 		}
 		ctx.Respond(g.handle(m))
+		if g.rec.GetId() == "" {
+			// NB: an unknown user (a made-up key, where the cluster cannot
+			// rule it out without activating: a lone node) has nothing to
+			// keep in memory: leave soon, so such keys cannot pile up grains.
+			ctx.SetReceiveTimeout(unknownUserLinger)
+		}
 	}
+}
+
+// unknownUserLinger is how long the grain of a user that does not exist
+// stays in memory after a call.
+const unknownUserLinger = time.Second
+
+// Token purposes of [actorsv1.UserToken].
+const (
+	TokenVerify = "verify"
+	TokenReset  = "reset"
+)
+
+// isBrowser reports whether k is a browser session (records made before
+// the browser flag carry only its label).
+func isBrowser(k *actorsv1.APIKeyRecord) bool {
+	return k.GetBrowser() || k.GetLabel() == "browser session"
 }
 
 func (g *userGrain) load() error {
@@ -115,7 +139,7 @@ func (g *userGrain) handle(msg proto.Message) proto.Message {
 		return &actorsv1.UserReply{User: g.rec}
 	case *actorsv1.CheckAPIKey:
 		// NB: an unknown user and an unknown or wrong key answer the same.
-		reply := &actorsv1.CheckAPIKeyReply{}
+		reply := &actorsv1.CheckAPIKeyReply{NoUser: !exists}
 		now := g.rt.cfg.Now()
 		for _, k := range g.rec.GetApiKeys() {
 			live := k.GetExpiresAt() == nil || now.Before(k.GetExpiresAt().AsTime())
@@ -148,6 +172,11 @@ func (g *userGrain) handle(msg proto.Message) proto.Message {
 			return err
 		}
 		return &actorsv1.UserReply{User: next}
+	case *actorsv1.LinkAuthMethod:
+		if !exists {
+			return g.notFound()
+		}
+		return g.link(m.GetMethod())
 	case *actorsv1.RevokeAPIKey:
 		if !exists {
 			return g.notFound()
@@ -166,8 +195,141 @@ func (g *userGrain) handle(msg proto.Message) proto.Message {
 			return err
 		}
 		return &actorsv1.UserReply{User: next}
+	case *actorsv1.IssueUserToken:
+		if !exists {
+			return g.notFound()
+		}
+		tok := m.GetToken()
+		if (tok.GetPurpose() != TokenVerify && tok.GetPurpose() != TokenReset) || len(tok.GetHash()) != 64 || tok.GetExpiresAt() == nil {
+			return grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "a token needs a purpose, a SHA-256 and an expiry")
+		}
+		next := proto.Clone(g.rec).(*actorsv1.UserRecord)
+		next.Tokens = slices.DeleteFunc(next.Tokens, func(t *actorsv1.UserToken) bool { return t.GetPurpose() == tok.GetPurpose() })
+		next.Tokens = append(next.Tokens, proto.Clone(tok).(*actorsv1.UserToken))
+		if err := g.save(next); err != nil {
+			return err
+		}
+		return &actorsv1.UserReply{User: next}
+	case *actorsv1.ConsumeUserToken:
+		// NB: an unknown user and an unknown, used or expired token answer
+		// the same.
+		now := g.rt.cfg.Now()
+		i := slices.IndexFunc(g.rec.GetTokens(), func(t *actorsv1.UserToken) bool {
+			return t.GetPurpose() == m.GetPurpose() && now.Before(t.GetExpiresAt().AsTime()) &&
+				subtle.ConstantTimeCompare([]byte(t.GetHash()), []byte(m.GetHash())) == 1
+		})
+		if !exists || i < 0 {
+			return grainErr(actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND, "this link is not valid: it was used already, has expired, or is mistyped")
+		}
+		if m.GetPurpose() == TokenReset && m.GetNewPasswordHash() == "" {
+			return grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "a reset needs the new password's hash")
+		}
+		next := proto.Clone(g.rec).(*actorsv1.UserRecord)
+		next.Tokens = slices.Delete(next.Tokens, i, i+1)
+		next.EmailVerified = true
+		if m.GetPurpose() == TokenReset {
+			next.PasswordHash = m.GetNewPasswordHash()
+			next.ApiKeys = slices.DeleteFunc(next.ApiKeys, isBrowser)
+		}
+		if err := g.save(next); err != nil {
+			return err
+		}
+		return &actorsv1.UserReply{User: next}
+	case *actorsv1.RevokeBrowserSessions:
+		if !exists {
+			return g.notFound()
+		}
+		next := proto.Clone(g.rec).(*actorsv1.UserRecord)
+		next.ApiKeys = slices.DeleteFunc(next.ApiKeys, isBrowser)
+		ended := len(g.rec.GetApiKeys()) - len(next.ApiKeys)
+		if ended > 0 {
+			if err := g.save(next); err != nil {
+				return err
+			}
+		}
+		return &actorsv1.RevokeBrowserSessionsReply{Ended: uint32(ended), User: next}
+	case *actorsv1.MarkEmailVerified:
+		if !exists {
+			return g.notFound()
+		}
+		if g.rec.GetEmailVerified() {
+			return &actorsv1.UserReply{User: g.rec}
+		}
+		next := proto.Clone(g.rec).(*actorsv1.UserRecord)
+		next.EmailVerified, next.PasswordHash, next.ApiKeys, next.Tokens = true, "", nil, nil
+		if err := g.save(next); err != nil {
+			return err
+		}
+		return &actorsv1.UserReply{User: next}
+	case *actorsv1.SetUserRole:
+		if !exists {
+			return g.notFound()
+		}
+		if m.GetRole() != actorsv1.UserRole_USER_ROLE_USER && m.GetRole() != actorsv1.UserRole_USER_ROLE_ADMIN {
+			return grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "unknown role %v", m.GetRole())
+		}
+		next := proto.Clone(g.rec).(*actorsv1.UserRecord)
+		next.Role = m.GetRole()
+		if err := g.save(next); err != nil {
+			return err
+		}
+		return &actorsv1.UserReply{User: next}
+	case *actorsv1.SetDisplayName:
+		if !exists {
+			return g.notFound()
+		}
+		next := proto.Clone(g.rec).(*actorsv1.UserRecord)
+		next.DisplayName = m.GetDisplayName()
+		if err := g.save(next); err != nil {
+			return err
+		}
+		return &actorsv1.UserReply{User: next}
 	}
 	return grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "user grain does not handle %T", msg)
+}
+
+// maxAuthMethods bounds the outside identities linked to one user.
+const maxAuthMethods = 20
+
+// link applies [actorsv1.LinkAuthMethod]'s rules (see its doc): the
+// provider vouched for m's e-mail, which is linked if the account's holder
+// is the one who proved it.
+//
+// NB: the rules are checked here, in the one grain that owns the record,
+// and not only at the edge: a password set or an e-mail changed between
+// the edge's read and this write cannot slip through.
+func (g *userGrain) link(m *actorsv1.AuthMethod) proto.Message {
+	if m.GetProvider() == "" || m.GetSubject() == "" || !strings.Contains(m.GetEmail(), "@") {
+		return grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "a linked identity needs a provider, a subject and an e-mail")
+	}
+	linked := slices.ContainsFunc(g.rec.GetAuthMethods(), func(a *actorsv1.AuthMethod) bool {
+		return a.GetProvider() == m.GetProvider() && a.GetSubject() == m.GetSubject()
+	})
+	sameEmail := strings.EqualFold(strings.TrimSpace(g.rec.GetEmail()), strings.TrimSpace(m.GetEmail()))
+	switch {
+	case linked:
+		// A known identity signs in even if its e-mail changed at the provider.
+		return &actorsv1.UserReply{User: g.rec}
+	case g.rec.GetEmail() != "" && !sameEmail:
+		return grainErr(actorsv1.ErrorCode_ERROR_CODE_FAILED_PRECONDITION, "the account's e-mail is not the one %s vouched for", m.GetProvider())
+	case sameEmail && !g.rec.GetEmailVerified() && g.rec.GetPasswordHash() != "":
+		return grainErr(actorsv1.ErrorCode_ERROR_CODE_FAILED_PRECONDITION,
+			"an account with this e-mail exists, has a password and has not verified the e-mail: sign in with the password and verify the e-mail before signing in through %s", m.GetProvider())
+	case len(g.rec.GetAuthMethods()) >= maxAuthMethods:
+		return grainErr(actorsv1.ErrorCode_ERROR_CODE_RESOURCE_EXHAUSTED, "%s has %d linked sign-in methods, the most allowed", g.ref.Identity, maxAuthMethods)
+	}
+	next := proto.Clone(g.rec).(*actorsv1.UserRecord)
+	if next.Email == "" {
+		next.Email = strings.TrimSpace(m.GetEmail())
+	}
+	next.EmailVerified = true
+	add := proto.Clone(m).(*actorsv1.AuthMethod)
+	add.LinkedAt = timestamppb.New(g.rt.cfg.Now())
+	next.AuthMethods = append(next.AuthMethods, add)
+	if err := g.save(next); err != nil {
+		return err
+	}
+	return &actorsv1.UserReply{User: next}
 }
 
 // EnsureUser creates the user id from template unless it exists, and

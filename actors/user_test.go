@@ -61,6 +61,9 @@ func TestUserGrain(t *testing.T) {
 	}
 	check := func(rt *Runtime, user, id, h string) bool {
 		r, err := Call[*actorsv1.CheckAPIKeyReply](ctxT(t), rt.Node, KindUser, user, &actorsv1.CheckAPIKey{KeyId: id, Hash: h})
+		if user == "bob" && code(err) == actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND {
+			return false // an unknown user: refused without an activation
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,5 +147,70 @@ func TestDirectoryGrain(t *testing.T) {
 	}
 	if r, err := call(&actorsv1.ClaimEmail{UserId: "bob"}); err != nil || !r.GetClaimed() {
 		t.Fatalf("claim after release: %v %v", r, err)
+	}
+}
+
+// TestLinkAuthMethod: the user grain links an outside identity to the
+// account of the e-mail it vouches for, once, marking the e-mail verified;
+// it refuses an account with a password and an unverified e-mail (a
+// pre-account hijack), another address, and a missing user.
+func TestLinkAuthMethod(t *testing.T) {
+	cfg := cluster.DefaultLocalConfig()
+	cfg.Name, cfg.DataDir = "link", t.TempDir()
+	rt, err := Start(context.Background(), Config{Cluster: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Shutdown(context.Background())
+	link := func(user, provider, subject, email string) (*actorsv1.UserRecord, actorsv1.ErrorCode) {
+		r, err := Call[*actorsv1.UserReply](ctxT(t), rt.Node, KindUser, user, &actorsv1.LinkAuthMethod{
+			Method: &actorsv1.AuthMethod{Provider: provider, Subject: subject, Email: email}})
+		var ae *Error
+		if errors.As(err, &ae) {
+			return nil, ae.Code
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.GetUser(), 0
+	}
+	const precondition = actorsv1.ErrorCode_ERROR_CODE_FAILED_PRECONDITION
+	if _, code := link("nobody", "github", "1", "a@example.com"); code != actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND {
+		t.Fatalf("missing user: %v", code)
+	}
+	// A squatter's account: a password, the e-mail unverified.
+	if _, err := EnsureUser(ctxT(t), rt.Node, "sq", &actorsv1.UserRecord{Email: "vic@example.com", PasswordHash: "$argon2id$x"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, code := link("sq", "github", "9", "VIC@example.com"); code != precondition {
+		t.Fatalf("pre-account hijack: %v", code)
+	}
+	// A verified account links, once per identity, and keeps its e-mail.
+	if _, err := EnsureUser(ctxT(t), rt.Node, "ann", &actorsv1.UserRecord{Email: "ann@example.com", PasswordHash: "$argon2id$x", EmailVerified: true}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		u, code := link("ann", "github", "1", "Ann@Example.com")
+		if code != 0 || len(u.GetAuthMethods()) != 1 || u.GetAuthMethods()[0].GetLinkedAt() == nil || u.GetEmail() != "ann@example.com" {
+			t.Fatalf("link %d: %v %v", i, u, code)
+		}
+	}
+	if _, code := link("ann", "google", "g1", "other@example.com"); code != precondition {
+		t.Fatalf("another address: %v", code)
+	}
+	// A linked identity signs in after its e-mail changed at the provider.
+	if u, code := link("ann", "github", "1", "ann@new.example"); code != 0 || len(u.GetAuthMethods()) != 1 {
+		t.Fatalf("known identity, new e-mail: %v %v", u, code)
+	}
+	// An account with no password and no e-mail (the single owner) takes
+	// the vouched address, verified.
+	if _, err := EnsureUser(ctxT(t), rt.Node, "owner", &actorsv1.UserRecord{Role: actorsv1.UserRole_USER_ROLE_ADMIN}); err != nil {
+		t.Fatal(err)
+	}
+	if u, code := link("owner", "oidc", "s", "o@example.com"); code != 0 || u.GetEmail() != "o@example.com" || !u.GetEmailVerified() {
+		t.Fatalf("owner: %v %v", u, code)
+	}
+	if _, code := link("owner", "", "s", "o@example.com"); code != actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT {
+		t.Fatalf("no provider: %v", code)
 	}
 }

@@ -18,23 +18,35 @@ import (
 var watchBuffer = 1024
 
 // watchRefresh is how often a watcher re-registers with the session grain,
-// which also catches up after a grain restart lost its subscriber list.
-const watchRefresh = 5 * time.Second
+// which also catches up after a grain restart lost its subscriber list (a
+// variable for tests).
+var watchRefresh = 5 * time.Second
 
 // Watch sends the session's events with seq > afterSeq to send, in order,
 // each exactly once: first from the durable log, then live. With untilIdle
 // it returns after the event that ends the work in progress (completed,
 // stopped or failed), or after the replay if the session is idle already.
-// Otherwise it follows until ctx is done, and then returns nil.
-func (rt *Runtime) Watch(ctx context.Context, sessionID string, afterSeq uint64, untilIdle bool, send func(*stichv1.SessionEvent) error) error {
-	w, sub := rt.hubs.join(rt, sessionID)
+// Otherwise it follows until ctx is done, and then returns nil. The
+// session grain checks caller on every subscription and log read (the
+// node's shared subscription is renewed as each watcher's caller).
+func (rt *Runtime) Watch(ctx context.Context, caller *actorsv1.Caller, sessionID string, afterSeq uint64, untilIdle bool, send func(*stichv1.SessionEvent) error) error {
+	w, hubSub := rt.hubs.join(rt, sessionID)
 	defer rt.hubs.leave(rt, sessionID, w)
+	sub := &actorsv1.Subscribe{SubscriberAddress: hubSub.GetSubscriberAddress(), SubscriberId: hubSub.GetSubscriberId(), Caller: caller}
 
+	// owner is the session's owner in this node's view when the hub last
+	// subscribed: when a new view marks it failed, the watcher subscribes
+	// again at once, on the new owner, instead of waiting for the refresh
+	// (replica.go, invariant 17). A subscribe in flight to a failed owner
+	// is re-routed by the cluster (reads move on at once).
+	var owner string
 	subscribe := func() (*actorsv1.SubscribeReply, error) {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
+		owner, _ = rt.Node.Owner(KindSession, sessionID)
 		return Call[*actorsv1.SubscribeReply](cctx, rt.Node, KindSession, sessionID, sub)
 	}
+	viewChanged := rt.Node.ViewChanged() // before the first subscribe: no change is missed
 	reply, err := subscribe()
 	if err != nil {
 		return err
@@ -66,7 +78,7 @@ func (rt *Runtime) Watch(ctx context.Context, sessionID string, afterSeq uint64,
 	catchUp := func(upTo uint64) error {
 		for next <= upTo && !done {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			page, err := Call[*actorsv1.ReadLogReply](cctx, rt.Node, KindSession, sessionID, &actorsv1.ReadLog{AfterSeq: next - 1, Limit: defaultLogPage})
+			page, err := Call[*actorsv1.ReadLogReply](cctx, rt.Node, KindSession, sessionID, &actorsv1.ReadLog{AfterSeq: next - 1, Limit: defaultLogPage, Caller: caller})
 			cancel()
 			if err != nil {
 				return err
@@ -97,6 +109,18 @@ func (rt *Runtime) Watch(ctx context.Context, sessionID string, afterSeq uint64,
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-viewChanged:
+			viewChanged = rt.Node.ViewChanged()
+			if o, _ := rt.Node.Owner(KindSession, sessionID); o == owner || !rt.Node.MemberFailed(owner) {
+				continue // a leaving owner tells its watchers when it stops the session
+			}
+			r, err := subscribe()
+			if err != nil {
+				return err
+			}
+			if err := catchUp(r.GetLastSeq()); err != nil {
+				return err
+			}
 		case ev := <-notices:
 			if ev.GetSeq() < next {
 				continue // already delivered from the log
@@ -246,6 +270,6 @@ func (hs *hubs) leave(rt *Runtime, sessionID string, w *watcher) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_, _ = Call[*actorsv1.UnsubscribeReply](ctx, rt.Node, KindSession, sessionID,
-		&actorsv1.Unsubscribe{SubscriberAddress: h.sub.SubscriberAddress, SubscriberId: h.sub.SubscriberId})
+		&actorsv1.Unsubscribe{SubscriberAddress: h.sub.SubscriberAddress, SubscriberId: h.sub.SubscriberId, Caller: NodeCaller()})
 	rt.Node.System().Root.Stop(h.pid)
 }

@@ -133,3 +133,72 @@ func BenchmarkVerifyPassword(b *testing.B) {
 		}
 	}
 }
+
+func TestUserAndInviteTokens(t *testing.T) {
+	tok, h, err := NewUserToken("u-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, h2, err := ParseUserToken(tok)
+	if err != nil || u != "u-1" || h2 != h || len(h) != 64 {
+		t.Fatalf("parse %q: %q %q %v", tok, u, h2, err)
+	}
+	for _, bad := range []string{"", "u-1", "u-1.", "U-1." + strings.Repeat("A", 43), "u-1." + strings.Repeat("A", 42), tok + "A", "." + strings.Repeat("A", 43)} {
+		if _, _, err := ParseUserToken(bad); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+	inv, ih, err := NewInviteToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := InviteHash(inv); err != nil || got != ih {
+		t.Fatalf("invite hash: %q %v", got, err)
+	}
+	for _, bad := range []string{"", "inv_", inv + "x", strings.TrimPrefix(inv, "inv_"), tok} {
+		if _, err := InviteHash(bad); err == nil {
+			t.Errorf("invite accepted %q", bad)
+		}
+	}
+	id1, _ := NewUserID()
+	id2, _ := NewUserID()
+	if id1 == id2 || !ValidUserID(id1) {
+		t.Fatalf("user ids %q %q", id1, id2)
+	}
+}
+
+func TestNormalizeEmail(t *testing.T) {
+	for in, want := range map[string]string{"Ann@Example.COM": "Ann@example.com", " bob@x.io ": "bob@x.io"} {
+		if got, err := NormalizeEmail(in); err != nil || got != want {
+			t.Errorf("%q: %q %v, want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "ann", "ann@", "@x.io", "Ann <ann@x.io>", "ann@x.io\r\nBcc: eve@x.io", "ann@localhost", "a,b@x.io", "ann@x.io.", strings.Repeat("a", 250) + "@x.io"} {
+		if got, err := NormalizeEmail(bad); err == nil {
+			t.Errorf("accepted %q as %q", bad, got)
+		}
+	}
+	if EmailDomain("a@Example.com") != "example.com" {
+		t.Fatal("domain")
+	}
+}
+
+// FuzzUserToken: any string parses or is refused; what parses names a
+// valid user and hashes the whole token.
+func FuzzUserToken(f *testing.F) {
+	tok, _, _ := NewUserToken("ann")
+	f.Add(tok)
+	f.Add("a." + strings.Repeat("_", 43))
+	f.Fuzz(func(t *testing.T, s string) {
+		u, h, err := ParseUserToken(s)
+		if err != nil {
+			return
+		}
+		if !ValidUserID(u) || !strings.HasPrefix(s, u+".") || len(h) != 64 {
+			t.Fatalf("%q parsed to %q %q", s, u, h)
+		}
+		if _, h2, _ := ParseUserToken(s + "x"); h2 == h {
+			t.Fatal("hash ignores a suffix")
+		}
+	})
+}

@@ -27,8 +27,11 @@ type Principal struct {
 	// UserID is the user grain's identity.
 	UserID string
 	Role   Role
-	// Via says how the caller proved it ("api-key").
+	// Via says how the caller proved it ("api-key", "browser").
 	Via string
+	// KeyID names the API key or browser session of the request ("" for
+	// the node's own calls).
+	KeyID string
 }
 
 // IsAdmin reports whether p may steer the cluster.

@@ -299,6 +299,57 @@ func BenchmarkFailover(b *testing.B) {
 	}
 }
 
+// BenchmarkDetection measures failure detection: 3 nodes, one killed
+// abruptly, the time until both survivors count it failed; with stich's
+// LAN profile (cluster.DefaultLANConfig) and, as the reference in the same
+// run, memberlist's own LAN defaults, alternating per iteration. Run it
+// with -benchtime Nx for N kills of each. Target (benchratio): the LAN
+// profile's slowest detection ≤ 2,000 ms.
+func BenchmarkDetection(b *testing.B) {
+	profiles := []struct {
+		name   string
+		gossip func() *memberlist.Config
+	}{
+		{"lan", func() *memberlist.Config { return cluster.DefaultLANConfig().Gossip }},
+		{"memberlist-lan", func() *memberlist.Config {
+			g := memberlist.DefaultLANConfig()
+			g.DeadNodeReclaimTime = 10 * time.Second // as stich's profiles: not a detection setting
+			return g
+		}},
+	}
+	sum := make([]time.Duration, len(profiles))
+	worst := make([]time.Duration, len(profiles))
+	runs := make([][]int64, len(profiles)) // ms, for the log
+	for i := 0; i < b.N; i++ {
+		for p, prof := range profiles {
+			a := startPeer(b, "a", "", prof.gossip())
+			n2 := startPeer(b, "b", a.GossipAddr(), prof.gossip())
+			n3 := startPeer(b, "c", a.GossipAddr(), prof.gossip())
+			waitSize(b, 3, a, n2, n3)
+			killed := time.Now()
+			n3.Kill()
+			deadline := killed.Add(time.Minute)
+			for len(a.Members()) != 2 || len(n2.Members()) != 2 {
+				if time.Now().After(deadline) {
+					b.Fatalf("%s: the killed member was not detected within a minute", prof.name)
+				}
+				<-time.After(time.Millisecond)
+			}
+			d := time.Since(killed)
+			runs[p] = append(runs[p], d.Milliseconds())
+			sum[p] += d
+			worst[p] = max(worst[p], d)
+			a.Kill()
+			n2.Kill()
+		}
+	}
+	for p, prof := range profiles {
+		b.Logf("%s: %d kills detected in %v ms", prof.name, b.N, runs[p])
+		b.ReportMetric(float64(sum[p].Milliseconds())/float64(b.N), prof.name+"-detect-ms")
+		b.ReportMetric(float64(worst[p].Milliseconds()), prof.name+"-max-ms")
+	}
+}
+
 // BenchmarkHandOff measures a graceful leave of a node storing 1,000
 // durable grains: every grain's storage moves to the surviving member.
 func BenchmarkHandOff(b *testing.B) {

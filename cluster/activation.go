@@ -46,6 +46,12 @@ type Kind struct {
 	// cut off from its replicas serves no stale state). Nil: no message is
 	// confirmed. Called on any goroutine; must not block.
 	Reads func(msg any) bool
+	// PlaceWith, when set, names another kind whose placement this kind
+	// follows: a grain of this kind lives on the member that owns the
+	// grain of kind PlaceWith with the same identity (a session's sandbox
+	// on its session's node, so the app's files and preview never cross
+	// nodes). Every member serving this kind must serve PlaceWith too.
+	PlaceWith string
 }
 
 // GrainRef is what an activation knows of itself and its node.
@@ -227,7 +233,8 @@ func (n *Node) spawn(k Kind, kind, identity, key string, cl *claim) (*activation
 	e := &activation{key: key, done: make(chan struct{}), claim: cl}
 	ref := &GrainRef{Kind: kind, Identity: identity, Store: gs, Node: n, entry: e}
 	props := actor.PropsFromProducer(func() actor.Actor { return k.New(ref) },
-		actor.WithReceiverMiddleware(n.stoppedMiddleware(e)))
+		actor.WithReceiverMiddleware(n.stoppedMiddleware(e)),
+		actor.WithSenderMiddleware(n.replyLimit(kind, identity)))
 	// A per-activation suffix keeps names unique even while a stopped
 	// activation is still leaving the process registry.
 	name := key + "$" + strconv.FormatUint(n.activations.seq.Add(1), 36)

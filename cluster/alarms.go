@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -35,6 +36,12 @@ type alarmScheduler struct {
 	// it was being delivered (even to the same time) is not deleted.
 	version map[string]uint64
 
+	// rescan is signalled when the membership view changes; the loop then
+	// arms the alarms of grains whose holder left the view since lastView
+	// (takeOver; replica.go, invariant 16).
+	rescan   chan struct{}
+	lastView *view // owned by the loop
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -65,7 +72,7 @@ func newAlarmScheduler(n *Node, fire AlarmFunc, log *slog.Logger) *alarmSchedule
 	ctx, cancel := context.WithCancel(context.Background())
 	return &alarmScheduler{
 		store: n.store, node: n, fire: fire, log: log, now: time.Now,
-		entries: map[string]*alarmEntry{}, wake: make(chan struct{}, 1), retries: map[string]int{}, version: map[string]uint64{},
+		entries: map[string]*alarmEntry{}, wake: make(chan struct{}, 1), rescan: make(chan struct{}, 1), retries: map[string]int{}, version: map[string]uint64{},
 		ctx: ctx, cancel: cancel,
 	}
 }
@@ -90,6 +97,7 @@ func (s *alarmScheduler) start() error {
 			s.mu.Unlock()
 		}
 	}
+	s.lastView = s.node.currentView()
 	s.wg.Add(1)
 	go s.loop()
 	return nil
@@ -124,6 +132,90 @@ func (s *alarmScheduler) armIfUnknown(kind, identity string, due time.Time, fire
 	case s.wake <- struct{}{}:
 	default:
 	}
+}
+
+// viewChanged tells the loop that a new membership view was installed.
+// It never blocks (called from the provider's publishing goroutine).
+func (s *alarmScheduler) viewChanged() {
+	select {
+	case s.rescan <- struct{}{}:
+	default:
+	}
+}
+
+// takeOver arms, on this node, the replicated alarms whose grain's holder
+// in the last view it scanned (its owner among live and leaving members)
+// is gone from the current one (failed or left): nothing else would fire
+// them until someone calls the grain (replica.go, invariant 16). Every
+// member holding a copy of the alarm arms it; the delivery is a call, so
+// it reaches the grain's new owner, which activates it. With
+// AlarmsFireOnStart they fire at once (the holder's work was interrupted),
+// else when due.
+func (s *alarmScheduler) takeOver() {
+	n := s.node
+	prev, now := s.lastView, n.currentView()
+	s.lastView = now
+	if n.repl == nil || prev == nil {
+		return
+	}
+	var lost []string
+	for _, m := range prev.all {
+		if !slices.ContainsFunc(now.all, func(x NodeMeta) bool { return x.Name == m.Name }) && m.Name != n.cfg.Name {
+			lost = append(lost, m.Name)
+		}
+	}
+	if len(lost) == 0 {
+		return
+	}
+	alarms, err := s.store.Alarms()
+	if err != nil {
+		s.log.Error("list alarms after a member was lost", "lost", lost, "err", err)
+		return
+	}
+	armed := 0
+	for _, a := range alarms {
+		if k, ok := n.kinds[a.Kind]; !ok || k.Ephemeral {
+			continue // not replicated: this node's own alarm, armed already
+		}
+		holder, ok := lookupFast(a.Kind, a.Identity, prev.all)
+		if !ok || !slices.Contains(lost, holder.Name) {
+			continue
+		}
+		fireAt := a.Due
+		if s.fireOnStart {
+			fireAt = s.now()
+		}
+		if s.armAt(a, fireAt) {
+			armed++
+		}
+	}
+	if armed > 0 {
+		s.log.Info("alarms of a lost member armed", "lost", lost, "alarms", armed)
+	}
+}
+
+// armAt schedules a persisted alarm to fire at fireAt, or earlier if it
+// is queued already; an alarm being delivered is left alone. It reports
+// whether the alarm is now queued at or before fireAt.
+func (s *alarmScheduler) armAt(a Alarm, fireAt time.Time) bool {
+	id := alarmID(a.Kind, a.Identity)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.entries[id]; ok {
+		if e.index < 0 {
+			return false // in flight
+		}
+		if fireAt.Before(e.fireAt) {
+			e.fireAt = fireAt
+			heap.Fix(&s.queue, e.index)
+		}
+		return true
+	}
+	s.version[id]++
+	e := &alarmEntry{Alarm: a, fireAt: fireAt}
+	s.entries[id] = e
+	heap.Push(&s.queue, e)
+	return true
 }
 
 // changed is the store's hook: called with the store's alarmMu held.
@@ -184,6 +276,8 @@ func (s *alarmScheduler) loop() {
 		case <-s.ctx.Done():
 			return
 		case <-s.wake:
+		case <-s.rescan:
+			s.takeOver()
 		case <-timer.C:
 		}
 	}

@@ -65,6 +65,10 @@ type testCluster struct {
 	tls map[string]*TLS
 	// logs, if set, receives every node's log.
 	logs io.Writer
+	// kind, if set, is the kind every node serves (instead of "counter").
+	kind func(name string) Kind
+	// onAlarm, if set, is Config.OnAlarm (alarms fire at once on start).
+	onAlarm AlarmFunc
 }
 
 // newTestCluster starts nodes without replication (R = 1: storage moves
@@ -137,6 +141,12 @@ func (tc *testCluster) start(name string) *Node {
 			}
 			return false
 		}
+	}
+	if tc.kind != nil {
+		kind = tc.kind(name)
+	}
+	if tc.onAlarm != nil {
+		cfg.OnAlarm, cfg.AlarmsFireOnStart = tc.onAlarm, true
 	}
 	n, err := Start(context.Background(), cfg, []Kind{kind})
 	if err != nil {

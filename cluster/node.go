@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -93,6 +94,22 @@ type Config struct {
 func DefaultLANConfig() Config {
 	host, _ := os.Hostname()
 	g := memberlist.DefaultLANConfig() // probe 1 s, suspicion mult 4, TCP timeout 10 s
+	// Failure detection within 2 s (memberlist's LAN defaults take 4.5 to
+	// 6.5 s in a cluster of 3): a dead member is probed by someone within
+	// about two probe intervals (each member probes the others in turn),
+	// the probe and its indirect retries fail within one interval, and
+	// the suspicion then lasts SuspicionMult × ProbeInterval (× log10 of
+	// the cluster size, for 10 members and more). Worst case with 3 to 9
+	// members: 0.8 + 0.4 + 0.8 = 2.0 s; bench.BenchmarkDetection measures
+	// it. A live member that is merely slow refutes the suspicion within
+	// those 0.8 s (gossip every 100 ms), and memberlist's awareness
+	// multiplier (up to 8×) stretches a struggling node's own timeouts;
+	// docs/replication.md, "Failure detection", gives the false-positive
+	// count under the nemesis test.
+	g.ProbeInterval = 400 * time.Millisecond  // memberlist LAN: 1 s
+	g.ProbeTimeout = 200 * time.Millisecond   // LAN: 500 ms; a LAN round trip is under 1 ms
+	g.SuspicionMult = 2                       // LAN: 4; suspicion 0.8 s with < 10 members
+	g.GossipInterval = 100 * time.Millisecond // LAN: 200 ms; spreads suspicions and refutations
 	// A node restarted with its old name but a new address (a new port)
 	// may reclaim its name 10 s after it was declared dead; memberlist's
 	// default never lets it.
@@ -230,6 +247,8 @@ type Node struct {
 	pids        sync.Map // grain key -> cachedPID of remote activations
 	view        atomic.Pointer[view]
 	viewVersion atomic.Uint64
+	viewCh      atomic.Pointer[chan struct{}] // closed when the view changes (ViewChanged)
+	lost        lostWatchers                  // calls waiting on remote members
 	leaving     atomic.Bool
 	serving     sync.WaitGroup // goroutines serving the activator
 	servingMu   sync.Mutex     // guards servingDone against serving.Add
@@ -324,6 +343,8 @@ func Start(ctx context.Context, cfg Config, kinds []Kind) (_ *Node, err error) {
 	sort.Strings(kindNames)
 	// Until the provider publishes the membership, the node knows only itself.
 	n.view.Store(&view{})
+	viewCh := make(chan struct{})
+	n.viewCh.Store(&viewCh)
 	n.provider = NewProvider(ProviderConfig{
 		Memberlist: cfg.Gossip, Join: cfg.Join, Logger: cfg.Logger, OnChange: n.onMembership,
 		ForgetFailedAfter: cfg.ForgetFailedAfter,
@@ -493,7 +514,8 @@ func (l *identityLookup) RemovePid(*pcluster.ClusterIdentity, *actor.PID) {}
 func (l *identityLookup) Setup(*pcluster.Cluster, []string, bool)         {}
 func (l *identityLookup) Shutdown()                                       {}
 
-// minLevel drops records below min (protoactor-go logs a lot at Info).
+// minLevel drops records below min (protoactor-go logs a lot at Info),
+// and logs protoactor-go's remote endpoint losses as warnings.
 type minLevel struct {
 	h   slog.Handler
 	min slog.Level
@@ -502,7 +524,15 @@ type minLevel struct {
 func (m minLevel) Enabled(ctx context.Context, l slog.Level) bool {
 	return l >= m.min && m.h.Enabled(ctx, l)
 }
-func (m minLevel) Handle(ctx context.Context, r slog.Record) error { return m.h.Handle(ctx, r) }
+func (m minLevel) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError && strings.HasPrefix(r.Message, "EndpointWriter") {
+		// protoactor-go's remote logs a peer's endpoint going away (lost
+		// connection, dial refused) as an error; a member that leaves or
+		// fails does exactly that, and membership handles it. A warning.
+		r.Level = slog.LevelWarn
+	}
+	return m.h.Handle(ctx, r)
+}
 func (m minLevel) WithAttrs(a []slog.Attr) slog.Handler {
 	return minLevel{h: m.h.WithAttrs(a), min: m.min}
 }

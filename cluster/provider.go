@@ -280,12 +280,16 @@ func (p *Provider) Shutdown(graceful bool) error {
 
 // GossipAddr returns the address the gossip listens on.
 func (p *Provider) GossipAddr() string {
+	// NB: not under p.mu: memberlist calls the event delegate, which takes
+	// p.mu, with its node lock held, and LocalNode takes that lock (a
+	// GossipAddr during a join deadlocked both).
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ml == nil {
+	ml := p.ml
+	p.mu.Unlock()
+	if ml == nil {
 		return ""
 	}
-	n := p.ml.LocalNode()
+	n := ml.LocalNode()
 	return net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
 }
 

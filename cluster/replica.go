@@ -71,12 +71,46 @@ import (
 // 15. Whole copies travel in bounded chunks on bulk connections to the
 //     replication listener, never as one actor message; a copy over
 //     maxSnapshotBytes fails with its size and the limit (repl_bulk.go).
+// 16. A membership change fences a live claim only when the grain's owner
+//     changed (this node is no longer the first live member in rendezvous
+//     order, or no longer in the grain's replica set). A claim whose owner
+//     stayed keeps its epoch and activation and writes to the new set from
+//     its next write on; until a write recording the new set is
+//     acknowledged by a majority of the set the newest acknowledged copy
+//     was written under (gone members counting as given, as in rule 3),
+//     its writes and read confirmations must also reach a majority of that
+//     set. So a later claim meets it as rule 3 makes it meet any claim of
+//     the old set. New members get the copy through the write's "behind"
+//     path and anti-entropy.
+// 17. Alarms are held by every replica and armed when the holder is lost:
+//     a grain's alarm is part of its replicated copy; when a view no
+//     longer has the member that held the grain in the previous view (its
+//     owner among live and leaving members) because it failed or left,
+//     every member with a copy of the alarm arms it (at once with
+//     AlarmsFireOnStart), and its delivery, a call, activates the grain on
+//     its new owner (the next in placement order) without waiting for any
+//     other call; at least once, as every alarm (alarms.go, takeOver).
+//     Delay after the kill: the holder members' detection of the failure
+//     (memberlist probe + suspicion, then gossip of "dead"), plus one
+//     claim on the new owner (promises from a majority of the set, at most
+//     promiseGrace more for the rest, a copy fetch if it is behind), plus
+//     the grain's own start.
+// 18. Reads and watchers follow membership events, not timeouts
+//     (liveness.go): a locate or a read (Kind.Reads) waiting on a remote
+//     owner is re-sent to the new owner as soon as this node's view marks
+//     that owner failed; watchers subscribe again when a new view marks
+//     their grain's owner failed (Node.ViewChanged). Any other call is
+//     not cut (a false failure report must not lose a write the member
+//     then answers); if it ends without an answer from an owner marked
+//     failed, it reports ErrOwnerLost (it may have been applied). A
+//     leaving owner is waited for: it answers while it hands off.
 //
 // Files: replica_claim.go (the owner: claims, writes, sends),
 // replica_follower.go (promises, writes, installs, digests),
 // replica_antientropy.go (repair passes), replica_incarnation.go,
 // replica_lookup.go, replica_read.go, replica_store.go (records, copies),
-// repl_transport.go (the write stream), repl_bulk.go (whole copies).
+// repl_transport.go (the write stream), repl_bulk.go (whole copies),
+// liveness.go and alarms.go (rules 17 and 18).
 
 // Replication errors.
 var (
@@ -315,11 +349,15 @@ type claim struct {
 	key            string
 	solo           bool // replicator.solo: shared while the node was never clustered
 	epoch          uint64
-	setNames       []string // names of the replica set, for change detection
-	// followers are the live members of the set other than this node,
-	// updated as members fail and return (the set itself is fixed).
-	followers atomic.Pointer[[]NodeMeta]
-	quorum    int // majority of the set
+	// set is the claim's current replica set. It changes with membership
+	// while this node stays the grain's owner (invariant 16): onMembership
+	// stores a new one, each commit reads one.
+	set atomic.Pointer[claimSet]
+	// written is the replica set recorded with the newest copy the claim
+	// knows acknowledged: its own writes', or the copy it caught up from.
+	// While it differs from set's, writes and read confirmations must also
+	// reach a majority of it (invariant 16). Stored by commit (under mu).
+	written atomic.Pointer[[]string]
 
 	mu sync.Mutex // serialises commits
 	v  version    // last version written
@@ -329,6 +367,19 @@ type claim struct {
 	joint  *jointSet
 	fenced atomic.Bool
 	entry  atomic.Pointer[activation]
+}
+
+// claimSet is a claim's replica set: its names in rendezvous order, the
+// majority of it, and its live members other than this node (updated in
+// place as members fail and return).
+type claimSet struct {
+	names     []string
+	quorum    int
+	followers []NodeMeta
+}
+
+func newClaimSet(set, followers []NodeMeta) *claimSet {
+	return &claimSet{names: memberNames(set), quorum: len(set)/2 + 1, followers: followers}
 }
 
 // jointSet is a previous replica set a claim's writes must also reach a
@@ -349,9 +400,13 @@ func (r *replicator) fenceOlder(key string, epoch uint64) {
 	}
 }
 
-// onMembership fences claims whose replica set changed (and solo claims
-// once the node is no longer alone), points the others at the members of
-// their set that are live now, then wakes anti-entropy.
+// onMembership applies a membership change to the live claims (invariant
+// 16): a claim whose grain now has another owner (or whose replica set no
+// longer holds this node) is fenced, and its activation stopped; every
+// other claim keeps its epoch and serves on, writing from now on to the
+// grain's new replica set and the live members of it (new members are
+// refilled by the next write's "behind" path and by anti-entropy, woken
+// here). Solo claims are fenced once the node is no longer alone.
 func (r *replicator) onMembership() {
 	r.markClustered()
 	v := r.n.currentView()
@@ -364,13 +419,14 @@ func (r *replicator) onMembership() {
 	var stale []*claim
 	for _, c := range r.claims {
 		set, live := r.replicaSet(v, c.kind, c.identity, false)
-		if !sameNames(set, c.setNames) {
+		owner, ok := lookupFast(c.kind, c.identity, v.live)
+		if !ok || owner.Name != r.n.cfg.Name || !slices.ContainsFunc(set, func(m NodeMeta) bool { return m.Name == r.n.cfg.Name }) {
 			stale = append(stale, c)
 			continue
 		}
-		// Same set: write to the members of it that are live now (a
-		// returning member catches up through the "behind" path).
-		c.followers.Store(&live)
+		// Same owner: the claim keeps its epoch. NB: a returning member
+		// catches up through the "behind" path; a new one too.
+		c.set.Store(newClaimSet(set, live))
 	}
 	r.mu.Unlock()
 	for _, c := range stale {

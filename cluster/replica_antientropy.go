@@ -106,6 +106,9 @@ func (r *replicator) repairMembers(ctx context.Context, leaving bool, only *Node
 			list = list[len(chunk):]
 			res, err := r.ask(ctx, m, &clusterv1.ReplicaDigest{Grains: chunk})
 			if err != nil {
+				if leaving && r.departing(name) {
+					break // see below
+				}
 				errs = append(errs, err)
 				break
 			}
@@ -116,14 +119,34 @@ func (r *replicator) repairMembers(ctx context.Context, leaving bool, only *Node
 			}
 			for _, g := range rep.GetBehind() {
 				err := r.sendInstall(ctx, m, g.GetKind(), g.GetIdentity(), 0)
-				if err == nil {
+				switch {
+				case err == nil:
 					r.stats.repairInstalls.Add(1)
-				}
-				if err != nil {
+				case errors.Is(err, errAhead):
+					// It got a newer copy since the digest (its owner
+					// wrote): nothing of ours is missing there.
+				case leaving && r.departing(name):
+					// A leaving node's target that is leaving (or gone)
+					// too: in a whole-cluster shutdown every node is. It
+					// will not serve the copy; every copy stays in its
+					// data folder, and a restart on the same folders
+					// claims from them. Not a failure of this departure.
+				default:
 					errs = append(errs, fmt.Errorf("%s/%s to %s: %w", g.GetKind(), g.GetIdentity(), name, err))
 				}
 			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// departing reports whether member name is leaving or has left, in this
+// node's current view.
+func (r *replicator) departing(name string) bool {
+	for _, m := range r.n.currentView().all {
+		if m.Name == name {
+			return m.Leaving
+		}
+	}
+	return r.n.provider != nil && r.n.provider.gone(name)
 }

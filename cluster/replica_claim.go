@@ -207,9 +207,13 @@ func (r *replicator) acquireClaim(ctx context.Context, kind, identity string) (*
 		}
 		newest.v = versionOf(snap.GetVersion())
 	}
-	c := &claim{r: r, kind: kind, identity: identity, key: key, epoch: epoch, setNames: names,
-		quorum: quorum, v: newest.v}
-	c.followers.Store(&followers)
+	c := &claim{r: r, kind: kind, identity: identity, key: key, epoch: epoch, v: newest.v}
+	c.set.Store(newClaimSet(set, followers))
+	written := names
+	if prev != nil {
+		written = newest.set
+	}
+	c.written.Store(&written)
 
 	// Make sure a majority of the set holds the newest copy before serving.
 	have := 1
@@ -332,10 +336,18 @@ func (c *claim) commit(b *Batch) error {
 	if c.fenced.Load() {
 		return ErrFenced
 	}
+	cs := c.set.Load()
+	if written := *c.written.Load(); c.joint == nil && !sameSet(written, cs.names) {
+		// The set changed under this claim (invariant 16): until a write
+		// recording the new set is acknowledged by a majority of the set
+		// the newest copy was written under, a claim made from that set
+		// must meet this one's writes.
+		c.joint = c.r.jointQuorum(written)
+	}
 	// NB: lsn keeps counting across epochs; the epoch alone orders chains.
 	prev, next := c.v, version{epoch: c.epoch, lsn: c.v.lsn + 1}
 	write, err := proto.Marshal(&clusterv1.ReplicaWrite{Kind: c.kind, Identity: c.identity, Epoch: c.epoch,
-		Prev: prev.proto(), Next: next.proto(), Repr: b.b.Repr(), Set: c.setNames})
+		Prev: prev.proto(), Next: next.proto(), Repr: b.b.Repr(), Set: cs.names})
 	if err != nil {
 		return fmt.Errorf("cluster: write %s: %w", c.key, err)
 	}
@@ -346,7 +358,7 @@ func (c *claim) commit(b *Batch) error {
 	if err := c.checkPromise(); err != nil {
 		return err
 	}
-	followers := *c.followers.Load()
+	followers := cs.followers
 	inSet := len(followers) // followers[:inSet] are of the claim's set
 	jointAcks, jointIn := 0, []bool(nil)
 	if c.joint != nil {
@@ -380,7 +392,7 @@ func (c *claim) commit(b *Batch) error {
 		// Never lower a promise (invariant 8): a newer claim owns the grain.
 		err = fmt.Errorf("%w: %s promised epoch %d here", ErrFenced, c.key, rec.promised)
 	default:
-		_ = b.b.Set(replicaKey(c.kind, c.identity), replicaRecord{promised: c.epoch, v: next, set: c.setNames}.encode(), nil)
+		_ = b.b.Set(replicaKey(c.kind, c.identity), replicaRecord{promised: c.epoch, v: next, set: cs.names}.encode(), nil)
 		err = b.commitLocal()
 	}
 	unlock()
@@ -392,7 +404,7 @@ func (c *claim) commit(b *Batch) error {
 	}
 	c.v = next
 	acks, answered := 1, 0
-	enough := func() bool { return acks >= c.quorum && (c.joint == nil || jointAcks >= c.joint.quorum) }
+	enough := func() bool { return acks >= cs.quorum && (c.joint == nil || jointAcks >= c.joint.quorum) }
 	timeout := time.NewTimer(replicaTimeout)
 	defer timeout.Stop()
 wait:
@@ -431,9 +443,10 @@ wait:
 		if c.joint != nil && jointAcks < c.joint.quorum {
 			return fmt.Errorf("%w: write %s: %d of its previous replica set %v synced: %w", ErrOutcomeUnknown, c.key, jointAcks, c.joint.names, ErrNoQuorum)
 		}
-		return fmt.Errorf("%w: write %s: %d of %d replicas synced: %w", ErrOutcomeUnknown, c.key, acks, len(c.setNames), ErrNoQuorum)
+		return fmt.Errorf("%w: write %s: %d of %d replicas synced: %w", ErrOutcomeUnknown, c.key, acks, len(cs.names), ErrNoQuorum)
 	}
 	c.joint = nil
+	c.written.Store(&cs.names)
 	c.r.stats.writesAcked.Add(1)
 	return nil
 }
@@ -511,6 +524,10 @@ func (r *replicator) fetch(ctx context.Context, m NodeMeta, kind, identity strin
 	return r.tr.fetchSnapshot(ctx, m, kind, identity)
 }
 
+// errAhead reports an anti-entropy install refused because the member
+// already holds a newer copy: not a failure of the repair.
+var errAhead = errors.New("cluster: the member holds a newer copy")
+
 // bulkTimeout bounds one whole-copy transfer (each chunk has
 // replicaTimeout).
 const bulkTimeout = 5 * time.Minute
@@ -530,6 +547,13 @@ func (r *replicator) sendInstall(ctx context.Context, m NodeMeta, kind, identity
 	switch {
 	case rep.GetError() != nil:
 		return fmt.Errorf("cluster: %s refused an install: %s", m.Name, rep.GetError().GetMessage())
+	case rep.GetNewer():
+		// Only anti-entropy (epoch 0) gets this answer: m holds a newer
+		// version, which holds every acknowledged write this copy has
+		// (invariant 4: a newer epoch's claim caught up from a majority
+		// that holds each of them; a newer version of the same epoch
+		// extends the same chain). Nothing to install (invariant 6).
+		return errAhead
 	case !rep.GetOk():
 		return fmt.Errorf("%w: %s promised epoch %d", ErrFenced, m.Name, rep.GetPromised())
 	}

@@ -189,8 +189,8 @@ func (r *replicator) serveInstall(m *clusterv1.ReplicaInstall) *clusterv1.Replic
 	case err != nil:
 		return &clusterv1.ReplicaWriteReply{Error: routeErrorFromGo(err)}
 	case !holds:
-		return &clusterv1.ReplicaWriteReply{Error: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_UNSPECIFIED,
-			Message: fmt.Sprintf("%s holds a newer copy of %s than the version %d.%d offered", r.n.cfg.Name, grainKey(m.GetSnapshot().GetKind(), m.GetSnapshot().GetIdentity()), m.GetSnapshot().GetVersion().GetEpoch(), m.GetSnapshot().GetVersion().GetLsn())}}
+		// Anti-entropy offered an older copy: the follower is ahead.
+		return &clusterv1.ReplicaWriteReply{Newer: true}
 	}
 	return &clusterv1.ReplicaWriteReply{Ok: true}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	clusterv1 "github.com/stichdev/stich/proto/stich/cluster/v1"
 )
@@ -34,35 +35,63 @@ func (c *claim) confirm(ctx context.Context) error {
 	if err := c.checkPromise(); err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrMoving, c.key, err)
 	}
-	need := c.quorum - 1
-	if need <= 0 {
+	cs := c.set.Load()
+	need := cs.quorum - 1
+	followers := cs.followers
+	inSet := len(followers) // followers[:inSet] are of the claim's set
+	// While the set changed and no write recorded the new one yet
+	// (invariant 16), a majority of the set the newest copy was written
+	// under must confirm too: a claim made from that set meets it.
+	jointNeed, jointIn := 0, []bool(nil)
+	if written := *c.written.Load(); !sameSet(written, cs.names) {
+		j := c.r.jointQuorum(written)
+		jointNeed = j.quorum
+		if slices.Contains(j.names, c.r.n.cfg.Name) {
+			jointNeed--
+		}
+		followers = append(followers[:inSet:inSet], c.r.liveOthers(j.names, followers)...)
+		jointIn = make([]bool, len(followers))
+		for i, m := range followers {
+			jointIn[i] = slices.Contains(j.names, m.Name)
+		}
+	}
+	if need <= 0 && jointNeed <= 0 {
 		return nil
 	}
-	followers := *c.followers.Load()
 	msg := &clusterv1.ReplicaConfirm{Kind: c.kind, Identity: c.identity}
-	answers := make(chan uint64, len(followers)) // promised epoch; 0: no answer
-	for _, m := range followers {
+	type answer struct {
+		idx      int
+		promised uint64 // 0: no answer
+	}
+	answers := make(chan answer, len(followers))
+	for i, m := range followers {
 		if c.r.cutOff(m.Name) || !c.r.spawn(func() {
 			res, err := c.r.ask(ctx, m, msg)
 			rep, ok := res.(*clusterv1.ReplicaConfirmReply)
 			if err != nil || !ok || rep.GetError() != nil {
-				answers <- 0
+				answers <- answer{idx: i}
 				return
 			}
-			answers <- max(rep.GetPromised(), 1) // NB: 0 is "no answer"
+			answers <- answer{idx: i, promised: max(rep.GetPromised(), 1)} // NB: 0 is "no answer"
 		}) {
-			answers <- 0
+			answers <- answer{idx: i}
 		}
 	}
 	for range followers {
 		select {
-		case p := <-answers:
+		case a := <-answers:
 			switch {
-			case p > c.epoch:
+			case a.promised > c.epoch:
 				c.fence()
-				return fmt.Errorf("%w: %s: a replica promised epoch %d", ErrMoving, c.key, p)
-			case p > 0:
-				if need--; need == 0 {
+				return fmt.Errorf("%w: %s: a replica promised epoch %d", ErrMoving, c.key, a.promised)
+			case a.promised > 0:
+				if a.idx < inSet {
+					need--
+				}
+				if jointIn != nil && jointIn[a.idx] {
+					jointNeed--
+				}
+				if need <= 0 && jointNeed <= 0 {
 					return nil
 				}
 			}

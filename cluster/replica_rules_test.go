@@ -136,7 +136,7 @@ func TestRuleOwnerInstallReplacesDivergedCopy(t *testing.T) {
 }
 
 // TestRuleRepairInstallOfOlderCopyIsNotOk: anti-entropy (epoch 0) never
-// replaces a copy by an older one, and then does not answer Ok.
+// replaces a copy by an older one, and then answers "newer", not Ok.
 func TestRuleRepairInstallOfOlderCopyIsNotOk(t *testing.T) {
 	tc := newReplicatedCluster(t, "a", "b", "c")
 	n := tc.nodes["b"]
@@ -150,6 +150,11 @@ func TestRuleRepairInstallOfOlderCopyIsNotOk(t *testing.T) {
 	}
 	if rep.GetOk() {
 		t.Fatal("a repair install of an older copy was answered Ok (counted as synced)")
+	}
+	// The answer says the follower is ahead (a leaving node's hand-off
+	// counts that as done), not an error.
+	if !rep.GetNewer() || rep.GetError() != nil {
+		t.Fatalf("a repair install of an older copy was answered %v; want newer", rep)
 	}
 }
 

@@ -50,7 +50,7 @@ func (n *Node) ensureLocal(ctx context.Context, k Kind, identity string) error {
 	if ok, err := gs.Exists(); err != nil || ok {
 		return err
 	}
-	for _, m := range Rank(k.Name, identity, v.all) {
+	for _, m := range Rank(n.placeKind(k.Name), identity, v.all) {
 		if m.Name == n.cfg.Name {
 			continue
 		}
@@ -65,7 +65,7 @@ func (n *Node) ensureLocal(ctx context.Context, k Kind, identity string) error {
 	if k.Ephemeral {
 		return nil
 	}
-	for _, m := range Rank(k.Name, identity, append(append([]NodeMeta(nil), v.all...), v.failed...)) {
+	for _, m := range Rank(n.placeKind(k.Name), identity, append(append([]NodeMeta(nil), v.all...), v.failed...)) {
 		if m.Name == n.cfg.Name {
 			break
 		}
@@ -145,7 +145,7 @@ func (n *Node) ownerExcludingLeaving(kind, identity string) (NodeMeta, error) {
 		}
 		live = others
 	}
-	m, ok := Lookup(kind, identity, live)
+	m, ok := Lookup(n.placeKind(kind), identity, live)
 	if !ok {
 		return NodeMeta{}, fmt.Errorf("%w: %q", ErrNoOwner, kind)
 	}

@@ -200,8 +200,10 @@ type Provider interface {
 	Name() string
 	// Label is what users see, e.g. "scaffold (no model)".
 	Label() string
-	// Blueprint plans the app for a prompt.
-	Blueprint(ctx context.Context, prompt string) (*stichv1.Blueprint, error)
+	// Blueprint plans the app for a prompt. appID names the app (the
+	// session's id): what the app keys by it, such as the scaffold's
+	// localStorage prefix, differs from every other app's.
+	Blueprint(ctx context.Context, appID, prompt string) (*stichv1.Blueprint, error)
 	// PlanPhase plans the implementation phase req.Index of bp, after the
 	// first (which the blueprint plans), from what was done so far. It
 	// returns req.Roadmap when it has nothing better; the session checks

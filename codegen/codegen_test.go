@@ -3,6 +3,7 @@ package codegen
 import (
 	"context"
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
+	"github.com/stichdev/stich/scaffold"
 )
 
 func TestCheckPath(t *testing.T) {
@@ -141,7 +143,7 @@ func TestStaticReview(t *testing.T) {
 func TestScaffoldRefineChangesFiles(t *testing.T) {
 	ctx := context.Background()
 	s := Scaffold{}
-	bp, err := s.Blueprint(ctx, "a book list with title and author")
+	bp, err := s.Blueprint(ctx, "", "a book list with title and author")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +200,7 @@ func TestCheckPhase(t *testing.T) {
 }
 
 func TestScaffoldPlansTheRoadmap(t *testing.T) {
-	bp, err := Scaffold{}.Blueprint(context.Background(), "a recipe tracker with ingredients")
+	bp, err := Scaffold{}.Blueprint(context.Background(), "", "a recipe tracker with ingredients")
 	if err != nil || len(bp.GetRoadmap()) < 2 {
 		t.Fatalf("blueprint %v: %v", bp, err)
 	}
@@ -272,5 +274,43 @@ func TestChunksPreferLineEnds(t *testing.T) {
 	got := Chunks("abcdefgh\nij\nklmnopqrstuvwxyz", 12)
 	if len(got) < 2 || got[0] != "abcdefgh\nij\n" {
 		t.Fatalf("chunks %q: the first should end at the last newline", got)
+	}
+}
+
+// TestScaffoldKeysSavedDataByApp: two sessions started from the same
+// prompt get apps that store their data under different keys, and a
+// refinement keeps the app's key.
+func TestScaffoldKeysSavedDataByApp(t *testing.T) {
+	ctx := context.Background()
+	const prompt = "a habit tracker"
+	key := func(bp *stichv1.Blueprint) string {
+		files, err := scaffold.Files(bp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(`stich-[a-z0-9-]+`).FindString(files["src/schema.ts"] + files["src/config.ts"])
+		if m == "" {
+			t.Fatal("no storage key in the rendered app")
+		}
+		return m
+	}
+	a, errA := Scaffold{}.Blueprint(ctx, "s-aaaa.local", prompt)
+	b, errB := Scaffold{}.Blueprint(ctx, "s-bbbb.local", prompt)
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
+	if key(a) == key(b) {
+		t.Fatalf("two apps from one prompt share the storage key %q", key(a))
+	}
+	files, err := scaffold.Files(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Scaffold{}.Refine(ctx, prompt, Conversation{}, `call it "Streaks"`, a, files)
+	if err != nil || r.Blueprint == nil {
+		t.Fatalf("refine: %v %v", r, err)
+	}
+	if key(r.Blueprint) != key(a) {
+		t.Errorf("the refinement moved the app's data from %q to %q", key(a), key(r.Blueprint))
 	}
 }

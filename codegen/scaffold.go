@@ -36,11 +36,11 @@ func (Scaffold) Name() string { return "scaffold" }
 func (Scaffold) Label() string { return scaffold.Label }
 
 // Blueprint implements [Provider].
-func (Scaffold) Blueprint(ctx context.Context, prompt string) (*stichv1.Blueprint, error) {
+func (Scaffold) Blueprint(ctx context.Context, appID, prompt string) (*stichv1.Blueprint, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return scaffold.Plan(prompt, nil), nil
+	return scaffold.Design(appID, prompt, nil).Blueprint, nil
 }
 
 // PlanPhase implements [Provider]: the scaffold's roadmap is its plan.
@@ -108,11 +108,11 @@ func (s Scaffold) Fix(ctx context.Context, bp *stichv1.Blueprint, files map[stri
 // Refine implements [Provider]: the change request is read like more of the
 // prompt (new fields, entities or a different kind of app), and the files
 // whose rendering changes are rewritten.
-func (Scaffold) Refine(ctx context.Context, prompt string, conv Conversation, message string, _ *stichv1.Blueprint, files map[string]string) (*Refinement, error) {
+func (Scaffold) Refine(ctx context.Context, prompt string, conv Conversation, message string, cur *stichv1.Blueprint, files map[string]string) (*Refinement, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	res := scaffold.Design("", prompt, append(append([]string(nil), conv.Applied...), message))
+	res := scaffold.Redesign(cur, prompt, append(append([]string(nil), conv.Applied...), message))
 	bp := res.Blueprint
 	rendered, err := scaffold.Files(bp)
 	if err != nil {

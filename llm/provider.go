@@ -120,7 +120,7 @@ func (p *Provider) SessionUsage(sessionID string) codegen.Usage {
 // Blueprint implements [codegen.Provider]: one call, and one repair call
 // listing the problems if the blueprint is invalid. The template's files
 // are added to the first phase.
-func (p *Provider) Blueprint(ctx context.Context, prompt string) (*stichv1.Blueprint, error) {
+func (p *Provider) Blueprint(ctx context.Context, _, prompt string) (*stichv1.Blueprint, error) {
 	pr, err := Render(ActionBlueprint, PromptData{Prompt: prompt, Protected: p.protected})
 	if err != nil {
 		return nil, err

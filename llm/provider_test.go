@@ -135,7 +135,7 @@ func TestProviderGeneratesApp(t *testing.T) {
 		t.Fatalf("name %q label %q", prov.Name(), prov.Label())
 	}
 
-	bp, err := prov.Blueprint(ctx, "a task tracker that remembers my tasks")
+	bp, err := prov.Blueprint(ctx, "", "a task tracker that remembers my tasks")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +330,7 @@ func TestProviderPlansPhases(t *testing.T) {
 
 func TestProviderRepairsBlueprint(t *testing.T) {
 	prov, _ := newProvider(t, "blueprint_repair.json", "")
-	bp, err := prov.Blueprint(context.Background(), "notes")
+	bp, err := prov.Blueprint(context.Background(), "", "notes")
 	if err != nil {
 		t.Fatal(err)
 	}

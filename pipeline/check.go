@@ -15,7 +15,7 @@ const FixPurpose = "repaired by the deterministic fixer"
 // applyCheck turns a sandbox check into events and changes of st: the
 // type-check's diagnostics, each fix, the fixed files (streamed like
 // generated ones, so every watcher sees their content), bundler errors,
-// the preview URL. It returns the fixed files' content (to write, and for
+// the runtime check's findings, the preview URL. It returns the fixed files' content (to write, and for
 // the version record) and the problems still open (for the fix rounds).
 func applyCheck(st *actorsv1.SessionState, c *actorsv1.SandboxCheckReply) (evs []*stichv1.SessionEvent, fixed map[string][]byte, problems []*stichv1.Diagnostic) {
 	diags := func(tool string, ds []*stichv1.Diagnostic) *stichv1.SessionEvent {
@@ -38,6 +38,10 @@ func applyCheck(st *actorsv1.SessionState, c *actorsv1.SandboxCheckReply) (evs [
 			evs = append(evs, logLine("fixer", "warn", fmt.Sprintf("discarded the fixer's change to %s: not a file the app may have", p)))
 			continue
 		}
+		if q, ok := caseTwin(p, st.Files); ok {
+			evs = append(evs, logLine("fixer", "warn", fmt.Sprintf("discarded the fixer's change to %s: it differs from %s only by letter case", p, q)))
+			continue
+		}
 		if st.Files == nil {
 			st.Files = map[string]*stichv1.FileInfo{}
 		}
@@ -58,11 +62,22 @@ func applyCheck(st *actorsv1.SessionState, c *actorsv1.SandboxCheckReply) (evs [
 			steps = append(steps, fmt.Sprintf("install %d ms", c.GetInstallMs()))
 		}
 		steps = append(steps, fmt.Sprintf("type-check and fix %d ms", c.GetTypecheckMs()), fmt.Sprintf("bundle %d ms", c.GetBundleMs()))
+		switch s := c.GetRuntimeStatus(); {
+		case s == "checked":
+			steps = append(steps, fmt.Sprintf("runtime check %d ms (%d problem(s))", c.GetRuntimeMs(), len(c.GetRuntime())))
+		case s != "":
+			steps = append(steps, "runtime "+s)
+		}
 		evs = append(evs, logLine("sandbox", "info", "checked the app: "+strings.Join(steps, ", ")))
 	}
 	if u := c.GetPreviewUrl(); u != "" {
 		evs = append(evs, &stichv1.SessionEvent{Event: &stichv1.SessionEvent_PreviewReady{PreviewReady: &stichv1.PreviewReady{Url: u}}})
 	}
-	problems = append(append(problems, c.GetRemaining()...), c.GetBuild()...)
+	// After PreviewReady: they are about this build (a new build clears
+	// the last one's runtime problems).
+	if len(c.GetRuntime()) > 0 {
+		evs = append(evs, diags("runtime", c.GetRuntime()))
+	}
+	problems = append(append(append(problems, c.GetRemaining()...), c.GetBuild()...), c.GetRuntime()...)
 	return evs, fixed, problems
 }

@@ -53,7 +53,7 @@ func (f *fakeProvider) err() error {
 	return err
 }
 
-func (f *fakeProvider) Blueprint(ctx context.Context, prompt string) (*stichv1.Blueprint, error) {
+func (f *fakeProvider) Blueprint(ctx context.Context, _, prompt string) (*stichv1.Blueprint, error) {
 	if err := f.err(); err != nil {
 		return nil, err
 	}

@@ -178,7 +178,7 @@ func (sp *StepSpec) Run(ctx context.Context, prov codegen.Provider, files map[st
 	}()
 	switch sp.Kind {
 	case StepBlueprint:
-		bp, err := prov.Blueprint(ctx, sp.Prompt)
+		bp, err := prov.Blueprint(ctx, sp.SessionID, sp.Prompt)
 		return Result{Blueprint: bp, Err: err}
 	case StepRefine:
 		return sp.refine(ctx, prov, files)

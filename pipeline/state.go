@@ -27,6 +27,8 @@ type Config struct {
 	CompactTurns, CompactTokens, CompactKeep int
 	// Builds: a sandbox check runs in each review and after edits.
 	Builds bool
+	// Quota bounds each session's storage.
+	Quota Quota
 }
 
 // State is what Step works on. The zero State is a session that does not

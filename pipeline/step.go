@@ -45,6 +45,12 @@ func (c Config) Step(s State, now time.Time, in Input) (State, Output) {
 			return t.s, t.out
 		}
 	}
+	if s.Session != nil && asksChange(s.Session, in) {
+		if err := c.Quota.check(s.Session, s.LastSeq, true); err != nil {
+			t.refuse(actorsv1.ErrorCode_ERROR_CODE_RESOURCE_EXHAUSTED, "%v", err)
+			return t.s, t.out
+		}
+	}
 	switch in := in.(type) {
 	case Create:
 		t.create(in)
@@ -91,10 +97,34 @@ func (c Config) Step(s State, now time.Time, in Input) (State, Output) {
 	default:
 		panic(fmt.Sprintf("pipeline: unknown input %T", in))
 	}
+	if t.out.Refusal == nil && t.s.Session != nil && Active(t.s.Session.Phase) {
+		// A generation that passed a quota stops here.
+		if err := c.Quota.check(t.s.Session, t.s.LastSeq, false); err != nil {
+			t.fail(err)
+		}
+	}
 	if t.out.Save && t.out.Refusal == nil {
 		t.s.Session.UpdatedAt = t.ts
 	}
 	return t.s, t.out
+}
+
+// asksChange reports whether in is a change a user asks for, which a
+// session past a quota refuses. A retried message (its idempotency key
+// already recorded) is not: it is answered as before.
+func asksChange(st *actorsv1.SessionState, in Input) bool {
+	switch in := in.(type) {
+	case Message:
+		for _, k := range st.GetMessageKeys() {
+			if in.Key != "" && k.GetKey() == in.Key {
+				return false
+			}
+		}
+		return true
+	case Resume, SaveFile, Rollback:
+		return true
+	}
+	return false
 }
 
 // tx is one Step in progress.
@@ -199,10 +229,14 @@ func (t *tx) fail(cause error) {
 	st := t.st()
 	st.ResumePhase, st.Phase, st.Error = st.Phase, stichv1.Phase_PHASE_FAILED, cause.Error()
 	code := "internal"
-	if errors.Is(cause, codegen.ErrBadPath) || errors.Is(cause, ErrProtocol) {
+	retryable := true
+	switch {
+	case errors.Is(cause, codegen.ErrBadPath) || errors.Is(cause, ErrProtocol):
 		code = "invalid_argument"
+	case errors.Is(cause, ErrQuota):
+		code, retryable = "resource_exhausted", false
 	}
-	t.emit(&stichv1.SessionEvent{Event: &stichv1.SessionEvent_Error{Error: &stichv1.ErrorEvent{Code: code, Message: cause.Error(), Retryable: true}}},
+	t.emit(&stichv1.SessionEvent{Event: &stichv1.SessionEvent_Error{Error: &stichv1.ErrorEvent{Code: code, Message: cause.Error(), Retryable: retryable}}},
 		phaseEvent(stichv1.Phase_PHASE_FAILED, st.PhaseIndex, "", "failed; resume to retry"))
 	t.effect(DisarmAlarm{})
 }
@@ -358,6 +392,9 @@ func (t *tx) work(m Work) error {
 	case WorkFileStarted:
 		if err := codegen.CheckPath(m.Path); err != nil {
 			return err
+		}
+		if q, ok := t.caseConflict(m.Path); ok {
+			return fmt.Errorf("%w %q: differs from %q only by letter case", codegen.ErrBadPath, m.Path, q)
 		}
 		if _, exists := cur.Files[m.Path]; !exists && len(cur.Files)+len(t.s.Streams) >= codegen.MaxFiles {
 			return fmt.Errorf("%w: more than %d files", ErrProtocol, codegen.MaxFiles)
@@ -699,6 +736,11 @@ func (t *tx) saveFile(m SaveFile) {
 		t.refuse(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "%v", err)
 		return
 	}
+	if q, ok := t.caseConflict(p); ok {
+		t.refuse(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT,
+			"%s differs from the app's %s only by letter case; such names are one file on macOS and Windows: edit %s or rename it", p, q, q)
+		return
+	}
 	if len(content) > codegen.MaxFileBytes {
 		t.refuse(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "%s is %d bytes; a file of an app may have at most %d", p, len(content), codegen.MaxFileBytes)
 		return
@@ -830,6 +872,33 @@ func (t *tx) usage(m Usage) {
 	if t.s.Working {
 		t.out.Save = false
 	}
+}
+
+// caseConflict returns the app's file (stored, or being written by the
+// running step) whose path differs from p only by letter case: such names
+// are one file on case-insensitive file systems (an app downloaded to macOS
+// or Windows), so they are refused wherever a file enters the session, not
+// only when a build syncs the workspace. With several, it returns the
+// least, so that Step stays deterministic.
+func (t *tx) caseConflict(p string) (string, bool) {
+	q1, _ := caseTwin(p, t.s.Session.GetFiles())
+	q2, _ := caseTwin(p, t.s.Streams)
+	if q1 == "" || q2 != "" && q2 < q1 {
+		return q2, q2 != ""
+	}
+	return q1, true
+}
+
+// caseTwin returns the least key of m that differs from p only by letter
+// case.
+func caseTwin[V any](p string, m map[string]V) (string, bool) {
+	found := ""
+	for q := range m {
+		if q != p && strings.EqualFold(q, p) && (found == "" || q < found) {
+			found = q
+		}
+	}
+	return found, found != ""
 }
 
 // rebase records the new generated content of a file the user edited as

@@ -41,6 +41,7 @@ func newVersion(st *actorsv1.SessionState, reason string, contents map[string][]
 		rec.Bytes += info.GetSize()
 	}
 	st.Versions = rec.Number
+	st.VersionBytes += rec.Bytes
 	ev := &stichv1.SessionEvent{Event: &stichv1.SessionEvent_VersionCreated{VersionCreated: &stichv1.VersionCreated{Version: VersionProto(rec)}}}
 	return ev, RecordVersion{Record: rec, Contents: contents}
 }

@@ -91,7 +91,7 @@ func (s *sessionService) DeleteSession(ctx context.Context, req *connect.Request
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	id := req.Msg.GetSessionId()
-	_, err := actors.Call[*actorsv1.DeleteSessionReply](ctx, s.rt.Node, actors.KindSession, id, &actorsv1.DeleteSession{})
+	_, err := actors.Call[*actorsv1.DeleteSessionReply](ctx, s.rt.Node, actors.KindSession, id, &actorsv1.DeleteSession{Caller: callerOf(ctx)})
 	var ae *actors.Error
 	missing := errors.As(err, &ae) && ae.Code == actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND
 	if err != nil && !missing {

@@ -37,7 +37,18 @@ import (
 //     are refused with unauthenticated, whatever the route; a request with
 //     none is anonymous, and the route's policy (rpc/policy.go) decides.
 //  4. Live keys are remembered for [keyCacheTTL]: revoking a key takes
-//     effect on every node within that time.
+//     effect on every node within that time (at once on the node that
+//     revoked it).
+//  5. Keys naming a user that does not exist are refused without waking a
+//     grain (the user kind only activates on EnsureUser), and the unknown
+//     user id is remembered for [unknownUserTTL].
+//  6. When a key's user grain cannot answer (its member is failing over, a
+//     node just joined and the placement is moving), a key this node
+//     verified within [staleKeyTTL] stays accepted: the grain being away
+//     is not the key being revoked. A refusal from the grain always wins.
+//     NB: "no such user" for a user whose key was verified that recently
+//     counts as the grain being away (a member that just took the grain
+//     over and has no copy yet): accounts are never deleted.
 
 const (
 	// OwnerID is the user id of the single owner of a node in --auth
@@ -54,7 +65,14 @@ const (
 	// keyCacheTTL is how long a verified key is trusted without asking its
 	// user grain again.
 	keyCacheTTL = 5 * time.Second
-	// keyCacheMax bounds the cache (it is cleared when full).
+	// staleKeyTTL is how long after its last verification a key is still
+	// accepted while its user grain is unreachable.
+	staleKeyTTL = 10 * time.Minute
+	// unknownUserTTL is how long a user id found not to exist is refused
+	// without asking. NB: user ids of sign-ups are random and unknown before
+	// the account exists; a node that makes a user forgets its entry.
+	unknownUserTTL = 10 * time.Second
+	// keyCacheMax bounds each cache (it is cleared when full).
 	keyCacheMax = 10000
 )
 
@@ -64,18 +82,27 @@ type authenticator struct {
 	log *slog.Logger
 	now func() time.Time
 
-	mu    sync.Mutex
-	cache map[string]cachedKey // by key hash
-	links map[string]time.Time // sign-in link hash -> expiry
+	// check asks a key's user grain (replaced in tests to play a grain
+	// that cannot answer).
+	check func(ctx context.Context, k auth.APIKey) (*actorsv1.CheckAPIKeyReply, error)
+
+	mu      sync.Mutex
+	cache   map[string]cachedKey // by key hash
+	unknown map[string]time.Time // user id -> refused until
+	links   map[string]time.Time // sign-in link hash -> expiry
 }
 
 type cachedKey struct {
-	p       *auth.Principal
-	expires time.Time
+	p        *auth.Principal
+	verified time.Time
 }
 
 func newAuthenticator(rt *actors.Runtime, log *slog.Logger) *authenticator {
-	return &authenticator{rt: rt, log: log, now: time.Now, cache: map[string]cachedKey{}, links: map[string]time.Time{}}
+	a := &authenticator{rt: rt, log: log, now: time.Now, cache: map[string]cachedKey{}, unknown: map[string]time.Time{}, links: map[string]time.Time{}}
+	a.check = func(ctx context.Context, k auth.APIKey) (*actorsv1.CheckAPIKeyReply, error) {
+		return actors.Call[*actorsv1.CheckAPIKeyReply](ctx, a.rt.Node, actors.KindUser, k.UserID, &actorsv1.CheckAPIKey{KeyId: k.KeyID, Hash: k.Hash})
+	}
+	return a
 }
 
 // errUnauthenticated is the one answer to bad credentials: it does not say
@@ -91,21 +118,41 @@ func (a *authenticator) verify(ctx context.Context, token, via string) (*auth.Pr
 	}
 	now := a.now()
 	a.mu.Lock()
-	c, ok := a.cache[k.Hash]
+	c, cached := a.cache[k.Hash]
+	until, unknown := a.unknown[k.UserID]
 	a.mu.Unlock()
-	if ok && now.Before(c.expires) {
-		return &auth.Principal{UserID: c.p.UserID, Role: c.p.Role, Via: via}, nil
+	if cached && now.Before(c.verified.Add(keyCacheTTL)) {
+		return &auth.Principal{UserID: c.p.UserID, Role: c.p.Role, Via: via, KeyID: k.KeyID}, nil
+	}
+	if unknown && now.Before(until) {
+		return nil, errUnauthenticated
 	}
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	r, err := actors.Call[*actorsv1.CheckAPIKeyReply](ctx, a.rt.Node, actors.KindUser, k.UserID, &actorsv1.CheckAPIKey{KeyId: k.KeyID, Hash: k.Hash})
-	if err != nil {
+	r, err := a.check(ctx, k)
+	stale := cached && now.Before(c.verified.Add(staleKeyTTL))
+	switch {
+	case (err != nil || r.GetNoUser()) && stale:
+		a.log.Warn("key accepted from cache: its user grain cannot answer", "user", k.UserID, "key", k.KeyID, "err", err)
+		return &auth.Principal{UserID: c.p.UserID, Role: c.p.Role, Via: via, KeyID: k.KeyID}, nil
+	case actors.IsNotFound(err) || (err == nil && r.GetNoUser()):
+		a.mu.Lock()
+		if len(a.unknown) >= keyCacheMax {
+			clear(a.unknown)
+		}
+		a.unknown[k.UserID] = now.Add(unknownUserTTL)
+		delete(a.cache, k.Hash)
+		a.mu.Unlock()
+		return nil, errUnauthenticated
+	case err != nil:
 		return nil, fmt.Errorf("rpc: check key: %w", err)
-	}
-	if !r.GetValid() {
+	case !r.GetValid():
+		a.mu.Lock()
+		delete(a.cache, k.Hash)
+		a.mu.Unlock()
 		return nil, errUnauthenticated
 	}
-	p := &auth.Principal{UserID: k.UserID, Role: auth.RoleUser, Via: via}
+	p := &auth.Principal{UserID: k.UserID, Role: auth.RoleUser, Via: via, KeyID: k.KeyID}
 	if r.GetRole() == actorsv1.UserRole_USER_ROLE_ADMIN {
 		p.Role = auth.RoleAdmin
 	}
@@ -113,17 +160,21 @@ func (a *authenticator) verify(ctx context.Context, token, via string) (*auth.Pr
 	if len(a.cache) >= keyCacheMax {
 		clear(a.cache)
 	}
-	a.cache[k.Hash] = cachedKey{p: p, expires: now.Add(keyCacheTTL)}
+	a.cache[k.Hash] = cachedKey{p: p, verified: now}
 	a.mu.Unlock()
 	return p, nil
 }
 
-// forget drops a key from the cache (it was revoked here).
-func (a *authenticator) forget(token string) {
-	if k, err := auth.ParseAPIKey(token); err == nil {
-		a.mu.Lock()
-		delete(a.cache, k.Hash)
-		a.mu.Unlock()
+// forgetUser drops every cached key of userID (its keys, sessions or role
+// changed here) and any memory of it not existing (it was just made).
+func (a *authenticator) forgetUser(userID string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.unknown, userID)
+	for h, c := range a.cache {
+		if c.p.UserID == userID {
+			delete(a.cache, h)
+		}
 	}
 }
 
@@ -149,6 +200,7 @@ func (a *authenticator) wrap(next http.Handler) http.Handler {
 		case p != nil:
 			ctx = auth.NewContext(ctx, p)
 		}
+		ctx = context.WithValue(ctx, tlsKey{}, r.TLS != nil)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -268,17 +320,11 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 			errors.New("this sign-in link is not valid: it was used already, has expired, or is mistyped; the node prints a new one when it starts")))
 		return
 	}
-	token, err := s.issueKey(r.Context(), OwnerID, "browser session", browserSessionTTL)
-	if err != nil {
+	if err := s.StartBrowserSession(r.Context(), w, r, OwnerID); err != nil {
 		writeError(w, connect.NewError(connect.CodeUnavailable, errors.New("the session could not be saved; retry the link")))
 		s.log.Warn("sign-in failed", "err", err)
 		return
 	}
-	secure := r.TLS != nil
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true, Secure: secure,
-		SameSite: http.SameSiteLaxMode, MaxAge: int(browserSessionTTL / time.Second)})
-	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: csrfToken(token), Path: "/", Secure: secure,
-		SameSite: http.SameSiteStrictMode, MaxAge: int(browserSessionTTL / time.Second)})
 	audit(r.Context(), s.log, "sign_in", "user", OwnerID, "via", "sign-in link")
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
@@ -294,23 +340,24 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 				writeError(w, connect.NewError(connect.CodeUnavailable, errors.New("the session could not be ended; retry")))
 				return
 			}
-			s.auth.forget(c.Value)
+			s.auth.forgetUser(k.UserID)
 			audit(r.Context(), s.log, "sign_out", "user", k.UserID, "key", k.KeyID)
 		}
 	}
-	for _, name := range []string{sessionCookie, csrfCookie} {
-		http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1})
+	for _, c := range clearedCookies() {
+		http.SetCookie(w, c)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
 // issueKey stores a new key of userID and returns its token.
-func (s *Server) issueKey(ctx context.Context, userID, label string, ttl time.Duration) (string, error) {
+// A browser key is a browser session (ended by SignOutEverywhere).
+func (s *Server) issueKey(ctx context.Context, userID, label string, ttl time.Duration, browser bool) (string, error) {
 	token, k, err := auth.NewAPIKey(userID)
 	if err != nil {
 		return "", err
 	}
-	rec := &actorsv1.APIKeyRecord{Id: k.KeyID, Hash: k.Hash, Label: label}
+	rec := &actorsv1.APIKeyRecord{Id: k.KeyID, Hash: k.Hash, Label: label, Browser: browser}
 	if ttl > 0 {
 		rec.ExpiresAt = timestamppb.New(s.auth.now().Add(ttl))
 	}
@@ -336,7 +383,8 @@ func (s *Server) EnsureUser(ctx context.Context, userID string, role auth.Role, 
 	if _, err := actors.EnsureUser(ctx, s.rt.Node, userID, tmpl); err != nil {
 		return "", fmt.Errorf("rpc: ensure user %s: %w", userID, err)
 	}
-	return s.issueKey(ctx, userID, label, 0)
+	s.auth.forgetUser(userID)
+	return s.issueKey(ctx, userID, label, 0, false)
 }
 
 // KeyIsLive reports whether token is a live API key (for reusing a saved

@@ -11,6 +11,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/stichdev/stich/actors"
 	"github.com/stichdev/stich/auth"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
@@ -91,7 +92,7 @@ func TestSignInLinkAndBrowserSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := created.Msg.GetSessionId()
-	if err := ts.rt.Watch(ctxT(t), id, 0, true, func(*stichv1.SessionEvent) error { return nil }); err != nil {
+	if err := ts.rt.Watch(ctxT(t), actors.NodeCaller(), id, 0, true, func(*stichv1.SessionEvent) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	for q, want := range map[string]int{"": 403, "?csrf=" + csrf.Value: 200, "?csrf=bad": 403} {
@@ -143,7 +144,7 @@ func TestBadCredentialsRefused(t *testing.T) {
 	if _, err := actorsCallRevoke(t, ts, k); err != nil {
 		t.Fatal(err)
 	}
-	ts.srv.auth.forget(token)
+	ts.srv.auth.forgetUser(k.UserID)
 	wantCode(t, call(revoked), connect.CodeUnauthenticated, "not valid")
 	if err := call(keep); err != nil {
 		t.Fatalf("another key of the same user: %v", err)

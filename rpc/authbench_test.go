@@ -8,6 +8,7 @@ import (
 
 	"connectrpc.com/connect"
 
+	"github.com/stichdev/stich/actors"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
 	"github.com/stichdev/stich/ratelimit"
@@ -28,7 +29,7 @@ func BenchmarkGetSessionAuth(b *testing.B) {
 		b.Fatal(err)
 	}
 	id := res.Msg.GetSessionId()
-	if err := ts.rt.Watch(ctx, id, 0, true, func(*stichv1.SessionEvent) error { return nil }); err != nil {
+	if err := ts.rt.Watch(ctx, actors.NodeCaller(), id, 0, true, func(*stichv1.SessionEvent) error { return nil }); err != nil {
 		b.Fatal(err)
 	}
 	get := func(b *testing.B, c stichv1connect.SessionServiceClient) {

@@ -11,6 +11,7 @@ import (
 	"github.com/cockroachdb/pebble"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/stichdev/stich/actors"
 	"github.com/stichdev/stich/cluster"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
@@ -37,7 +38,7 @@ func BenchmarkWatchFanOut(b *testing.B) {
 		b.Fatal(err)
 	}
 	var recorded []*stichv1.SessionEvent
-	if err := ts.rt.Watch(ctx, res.Msg.GetSessionId(), 0, true, func(ev *stichv1.SessionEvent) error {
+	if err := ts.rt.Watch(ctx, actors.NodeCaller(), res.Msg.GetSessionId(), 0, true, func(ev *stichv1.SessionEvent) error {
 		recorded = append(recorded, ev)
 		return nil
 	}); err != nil {

@@ -156,7 +156,7 @@ func (s *Server) planZip(ctx context.Context, id string, q map[string][]string) 
 		version = uint32(v)
 	}
 	n := s.rt.Node
-	snap, err := actors.Call[*actorsv1.SnapshotReply](ctx, n, actors.KindSession, id, &actorsv1.GetSnapshot{})
+	snap, err := actors.Call[*actorsv1.SnapshotReply](ctx, n, actors.KindSession, id, &actorsv1.GetSnapshot{Caller: callerOf(ctx)})
 	if err != nil {
 		return nil, fail(err)
 	}
@@ -164,7 +164,7 @@ func (s *Server) planZip(ctx context.Context, id string, q map[string][]string) 
 	if app, err := actors.Call[*actorsv1.AppReply](ctx, n, actors.KindApps, owner(ctx), &actorsv1.GetApp{SessionId: id}); err == nil {
 		title = app.GetEntry().GetTitle()
 	}
-	list, err := actors.Call[*actorsv1.ListFilesReply](ctx, n, actors.KindSession, id, &actorsv1.ListFiles{Version: version})
+	list, err := actors.Call[*actorsv1.ListFilesReply](ctx, n, actors.KindSession, id, &actorsv1.ListFiles{Caller: callerOf(ctx), Version: version})
 	if err != nil {
 		return nil, fail(err)
 	}
@@ -184,7 +184,7 @@ func (s *Server) planZip(ctx context.Context, id string, q map[string][]string) 
 func (s *Server) writeZip(ctx context.Context, w io.Writer, p *zipPlan) error {
 	zw := zip.NewWriter(w)
 	for _, f := range p.files {
-		rf, err := actors.Call[*actorsv1.ReadFileReply](ctx, s.rt.Node, actors.KindSession, p.id, &actorsv1.ReadFile{Path: f.GetPath(), Version: p.version})
+		rf, err := actors.Call[*actorsv1.ReadFileReply](ctx, s.rt.Node, actors.KindSession, p.id, &actorsv1.ReadFile{Caller: callerOf(ctx), Path: f.GetPath(), Version: p.version})
 		if err != nil {
 			return fmt.Errorf("rpc: zip: read %s: %w", f.GetPath(), err)
 		}

@@ -57,6 +57,10 @@ func toConnect(ctx context.Context, log *slog.Logger, procedure string, err erro
 		return connect.NewError(connect.CodeUnavailable, errors.New(unavailable.Error()))
 	}
 	switch {
+	case errors.Is(err, cluster.ErrOwnerLost):
+		// NB: Unknown, as for an outcome-unknown write: the call reached
+		// the owner before it failed, and may have been applied.
+		return connect.NewError(connect.CodeUnknown, errors.New("the owner was lost; read the session before resending"))
 	case errors.Is(err, cluster.ErrUnconfirmed):
 		return connect.NewError(connect.CodeUnavailable, errors.New("the node holding this session cannot reach a majority of its replicas; retry in a moment"))
 	case errors.Is(err, cluster.ErrMoving):

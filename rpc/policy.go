@@ -29,6 +29,9 @@ const (
 	policyOwner
 	// policyAdmin admits users with the admin role.
 	policyAdmin
+	// policyAnyone admits anonymous callers too (sign-up and sign-in);
+	// presented credentials that are refused still fail the call.
+	policyAnyone
 )
 
 // policies lists every procedure the server mounts. A procedure missing
@@ -38,6 +41,20 @@ var policies = map[string]policy{
 	stichv1connect.AdminServiceGetClusterStatusProcedure: policyAdmin,
 	stichv1connect.AdminServiceLeaveProcedure:            policyAdmin,
 	stichv1connect.AdminServiceForgetMemberProcedure:     policyAdmin,
+
+	stichv1connect.AccountServiceSignUpProcedure:               policyAnyone,
+	stichv1connect.AccountServiceSignInProcedure:               policyAnyone,
+	stichv1connect.AccountServiceVerifyEmailProcedure:          policyAnyone,
+	stichv1connect.AccountServiceRequestPasswordResetProcedure: policyAnyone,
+	stichv1connect.AccountServiceResetPasswordProcedure:        policyAnyone,
+	stichv1connect.AccountServiceGetAccountProcedure:           policyUser,
+	stichv1connect.AccountServiceUpdateProfileProcedure:        policyUser,
+	stichv1connect.AccountServiceListCredentialsProcedure:      policyUser,
+	stichv1connect.AccountServiceCreateAPIKeyProcedure:         policyUser,
+	stichv1connect.AccountServiceRevokeAPIKeyProcedure:         policyUser,
+	stichv1connect.AccountServiceSignOutEverywhereProcedure:    policyUser,
+	stichv1connect.AccountServiceCreateInviteProcedure:         policyAdmin,
+	stichv1connect.AccountServiceSetUserRoleProcedure:          policyAdmin,
 
 	stichv1connect.SessionServiceCreateSessionProcedure: policyUser,
 	stichv1connect.SessionServiceListSessionsProcedure:  policyUser,
@@ -94,6 +111,8 @@ func (z *authorizer) admit(ctx context.Context, procedure string) (*auth.Princip
 	}
 	p := auth.FromContext(ctx)
 	switch {
+	case p == nil && pol == policyAnyone:
+		return nil, pol, nil
 	case p == nil:
 		return nil, pol, errSignIn
 	case pol == policyAdmin && !p.IsAdmin():
@@ -236,4 +255,14 @@ func owner(ctx context.Context) string {
 		return p.UserID
 	}
 	return OwnerID
+}
+
+// callerOf is the grain caller of a request: its principal (the same user
+// [owner] names when there is none, for in-process calls).
+func callerOf(ctx context.Context) *actorsv1.Caller {
+	p := auth.FromContext(ctx)
+	if p == nil {
+		return actors.UserCaller(OwnerID, false)
+	}
+	return actors.UserCaller(p.UserID, p.IsAdmin())
 }

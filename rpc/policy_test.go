@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/stichdev/stich/auth"
+	"github.com/stichdev/stich/auth/oauth/oauthtest"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
 	"github.com/stichdev/stich/ratelimit"
@@ -23,7 +25,7 @@ import (
 // mounts, from the generated descriptors: a new RPC appears here by itself.
 func mountedProcedures() []protoreflect.MethodDescriptor {
 	var out []protoreflect.MethodDescriptor
-	for _, fd := range []protoreflect.FileDescriptor{stichv1.File_stich_v1_session_proto, stichv1.File_stich_v1_admin_proto} {
+	for _, fd := range []protoreflect.FileDescriptor{stichv1.File_stich_v1_session_proto, stichv1.File_stich_v1_admin_proto, stichv1.File_stich_v1_account_proto} {
 		for i := 0; i < fd.Services().Len(); i++ {
 			sd := fd.Services().Get(i)
 			for j := 0; j < sd.Methods().Len(); j++ {
@@ -119,7 +121,14 @@ func callCode(t *testing.T, c *http.Client, url string, md protoreflect.MethodDe
 // user, the owner of the session, an admin who does not own it} and
 // asserts the exact code. A procedure without a row fails the test.
 func TestRoleTable(t *testing.T) {
-	ts := newTestServer(t, ratelimit.Rule{}, 0)
+	// --auth multi, so every route is live; the OAuth routes answer with a
+	// provider configured (its endpoints are never reached: the start
+	// route only redirects to them).
+	fake := oauthtest.New(t)
+	ts := newTestServerRPC(t, ratelimit.Rule{}, 0, nil, slog.New(slog.DiscardHandler), func(c *Config) {
+		c.Accounts = AccountsConfig{Mode: "multi", Mailer: &mailbox{}}
+		c.OAuth = OAuthConfig{Providers: oauthProviders(t, fake), SignUp: true}
+	})
 	anon := http.DefaultClient
 	other := clientAs(t, ts.srv, "bob", auth.RoleUser)
 	owner := clientAs(t, ts.srv, "carol", auth.RoleUser)
@@ -166,7 +175,25 @@ func TestRoleTable(t *testing.T) {
 		return row{body: body, anon: unauth, other: denied, owner: denied, admin: adminCode}
 	}
 	anyUser := row{body: `{}`, anon: unauth, other: "ok", owner: "ok", admin: "ok"}
+	anyone := func(body, code string) row { return row{body: body, anon: code, other: code, owner: code, admin: code} }
+	forgedToken := `{"token":"u-0123.` + strings.Repeat("A", 43) + `"`
 	table := map[string]row{
+		// Sign-up answers alike for a new and a known e-mail.
+		stichv1connect.AccountServiceSignUpProcedure:               anyone(`{"email":"new@example.com","password":"a password"}`, "ok"),
+		stichv1connect.AccountServiceSignInProcedure:               anyone(`{"email":"nobody@example.com","password":"a password"}`, unauth),
+		stichv1connect.AccountServiceVerifyEmailProcedure:          anyone(forgedToken+`}`, nf),
+		stichv1connect.AccountServiceRequestPasswordResetProcedure: anyone(`{"email":"nobody@example.com"}`, "ok"),
+		stichv1connect.AccountServiceResetPasswordProcedure:        anyone(forgedToken+`,"newPassword":"a password"}`, nf),
+		stichv1connect.AccountServiceGetAccountProcedure:           anyUser,
+		stichv1connect.AccountServiceUpdateProfileProcedure:        {body: `{"displayName":"Me"}`, anon: unauth, other: "ok", owner: "ok", admin: "ok"},
+		stichv1connect.AccountServiceListCredentialsProcedure:      anyUser,
+		stichv1connect.AccountServiceCreateAPIKeyProcedure:         {body: `{"label":"ci"}`, anon: unauth, other: "ok", owner: "ok", admin: "ok"},
+		// A key id the caller does not have.
+		stichv1connect.AccountServiceRevokeAPIKeyProcedure:      {body: `{"id":"0123456789abcdef"}`, anon: unauth, other: nf, owner: nf, admin: nf},
+		stichv1connect.AccountServiceSignOutEverywhereProcedure: anyUser,
+		stichv1connect.AccountServiceCreateInviteProcedure:      adminOnlyRow(`{}`, "ok"),
+		stichv1connect.AccountServiceSetUserRoleProcedure:       adminOnlyRow(`{"email":"nobody@example.com","role":"admin"}`, nf),
+
 		stichv1connect.AdminServiceGetServerInfoProcedure:    anyUser,
 		stichv1connect.AdminServiceGetClusterStatusProcedure: adminOnlyRow(`{}`, "ok"),
 		// The test server cannot leave on request: admitted, then unimplemented.
@@ -224,10 +251,20 @@ func TestRoleTable(t *testing.T) {
 	}{
 		{"GET", DownloadPath(shared), 401, 404, 200, 404},
 		{"GET", DownloadPath("s-doesnotexist000"), 401, 404, 404, 404},
+		// No build on the test server: the owner learns there is no
+		// screenshot (204); nobody else learns the session exists.
+		{"GET", ScreenshotPath(shared), 401, 404, 204, 404},
+		{"GET", ScreenshotPath("s-doesnotexist000"), 401, 404, 404, 404},
 		{"GET", "/metrics", 401, 403, 403, 200},
 		{"GET", "/auth/signin?token=forged", 401, 401, 401, 401},
 		{"POST", "/auth/signout", 204, 204, 204, 204},
 		{"POST", "/auth/links", 401, 403, 403, 200},
+		{"GET", "/auth/providers", 200, 200, 200, 200},
+		{"GET", "/auth/oauth/github/start", 302, 302, 302, 302},
+		{"GET", "/auth/oauth/oidc/start", 302, 302, 302, 302},
+		{"GET", "/auth/oauth/nope/start", 404, 404, 404, 404},
+		{"GET", "/auth/oauth/github/callback?code=c&state=forged", 401, 401, 401, 401},
+		{"GET", "/auth/oauth/nope/callback?code=c&state=forged", 404, 404, 404, 404},
 		{"GET", "/", 200, 200, 200, 200},
 	} {
 		for _, who := range []struct {
@@ -236,7 +273,10 @@ func TestRoleTable(t *testing.T) {
 			want   int
 		}{{"anonymous", anon, c.anon}, {"other user", other, c.other}, {"owner", owner, c.owner}, {"admin", admin, c.admin}} {
 			req, _ := http.NewRequestWithContext(ctxT(t), c.method, ts.url+c.path, nil)
-			res, err := who.client.Do(req)
+			// Redirects are answers here, not followed.
+			client := *who.client
+			client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+			res, err := client.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -45,7 +45,7 @@ func NewPreviewHandler(rt *actors.Runtime, cfg PreviewConfig) http.Handler {
 	}
 	h := &previewHandler{rt: rt, log: cfg.Logger, origins: cfg.Origins, csp: previewCSP(cfg.FrameAncestors)}
 	h.asset = func(ctx context.Context, id, path string) (*actorsv1.SandboxAssetReply, error) {
-		return actors.Call[*actorsv1.SandboxAssetReply](ctx, rt.Node, actors.KindSandbox, id, &actorsv1.SandboxAsset{Path: path})
+		return actors.SandboxAsset(ctx, rt.Node, id, path)
 	}
 	return h.handler()
 }
@@ -67,15 +67,7 @@ func (h *previewHandler) handler() http.Handler {
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("Referrer-Policy", "no-referrer")
-		// NB: other origins (other apps) may not embed this one's files
-		// as scripts, styles or images; navigations (the UI's iframe)
-		// are not affected.
-		hd.Set("Cross-Origin-Resource-Policy", "same-origin")
-		if h.origins.Scheme == "https" {
-			hd.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-		}
+		preview.SetHeaders(hd, h.origins.Scheme == "https")
 		if id, ok := h.origins.Session(r.Host); ok {
 			hd.Set("Content-Security-Policy", h.csp)
 			h.serve(w, r, id)
@@ -90,19 +82,8 @@ func (h *previewHandler) handler() http.Handler {
 	})
 }
 
-// previewCSP is the policy of every app page: scripts only from the app's
-// own origin (so no inline script, no other app's reporter), requests
-// only to it, framing only by the stich UI. Styles may be inline (CSS in
-// JS); images may come from anywhere over https (apps show photos).
-func previewCSP(frameAncestors []string) string {
-	fa := "'none'"
-	if len(frameAncestors) > 0 {
-		fa = strings.Join(frameAncestors, " ")
-	}
-	return "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:; " +
-		"font-src 'self' data:; media-src 'self' data: blob:; connect-src 'self'; worker-src 'self' blob:; frame-src 'self'; " +
-		"object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors " + fa
-}
+// previewCSP is the policy of every app page (see [preview.CSP]).
+func previewCSP(frameAncestors []string) string { return preview.CSP(frameAncestors) }
 
 type previewHandler struct {
 	rt      *actors.Runtime
@@ -159,7 +140,7 @@ func (h *previewHandler) serve(w http.ResponseWriter, r *http.Request, id string
 	switch {
 	case !a.GetBuilt():
 		var ae *actors.Error
-		if _, err := actors.Call[*actorsv1.SnapshotReply](ctx, h.rt.Node, actors.KindSession, id, &actorsv1.GetSnapshot{}); errors.As(err, &ae) && ae.Code == actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND {
+		if _, err := actors.Call[*actorsv1.SnapshotReply](ctx, h.rt.Node, actors.KindSession, id, &actorsv1.GetSnapshot{Caller: actors.NodeCaller()}); errors.As(err, &ae) && ae.Code == actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND {
 			http.Error(w, ae.Message, http.StatusNotFound)
 			return
 		}
@@ -223,7 +204,7 @@ func (h *previewHandler) report(w http.ResponseWriter, r *http.Request, id strin
 		http.Error(w, "the report's token is not this app's current build's", http.StatusForbidden)
 		return
 	}
-	_, err = actors.Call[*actorsv1.PreviewReportAck](ctx, h.rt.Node, actors.KindSession, id, &actorsv1.PreviewReport{
+	_, err = actors.Call[*actorsv1.PreviewReportAck](ctx, h.rt.Node, actors.KindSession, id, &actorsv1.PreviewReport{Caller: actors.NodeCaller(),
 		Kind: rep.Kind, Message: rep.Message, Stack: rep.Stack, Source: rep.Source, Line: uint32(rep.Line), Column: uint32(rep.Column)})
 	var ae *actors.Error
 	switch {

@@ -50,6 +50,8 @@ type Config struct {
 	// Edge configures the Host, Origin and client-address checks every
 	// request passes (rpc/edge.go).
 	Edge EdgeConfig
+	// Accounts configures sign-up and sign-in (rpc/account.go).
+	Accounts AccountsConfig
 	// OnLeave, if set, is called (once, on its own goroutine) when an
 	// operator asks the node to leave the cluster through AdminService.
 	OnLeave func()
@@ -61,6 +63,8 @@ type Config struct {
 	// (the Nomad builds' workspace and result URLs), never a session.
 	SignedPrefix string
 	Signed       http.Handler
+	// OAuth configures sign-in through outside providers (rpc/oauth.go).
+	OAuth OAuthConfig
 }
 
 // DefaultCreateLimit allows a client IP 30 new sessions a minute, 10 in any
@@ -71,14 +75,15 @@ func DefaultCreateLimit() ratelimit.Rule {
 
 // Server serves the Connect API of one node.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	rt      *actors.Runtime
-	health  *grpchealth.StaticChecker
-	handler http.Handler
-	http    *http.Server
-	auth    *authenticator
-	authz   *authorizer
+	cfg      Config
+	log      *slog.Logger
+	rt       *actors.Runtime
+	health   *grpchealth.StaticChecker
+	handler  http.Handler
+	http     *http.Server
+	auth     *authenticator
+	authz    *authorizer
+	accounts *accountService
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -104,6 +109,10 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("rpc: validator: %w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, rt: rt, auth: newAuthenticator(rt, cfg.Logger), authz: newAuthorizer(rt, cfg.Logger)}
+	if err := s.cfg.Accounts.setDefaults(s); err != nil {
+		return nil, err
+	}
+	s.accounts = newAccountService(s)
 	s.shutdown, s.cancel = context.WithCancel(context.Background())
 
 	reg := prometheus.NewRegistry()
@@ -130,13 +139,25 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	mux.Handle(sessionPath, s.auth.wrap(sessionHandler))
 	adminPath, adminHandler := stichv1connect.NewAdminServiceHandler(&adminService{rt: rt, onLeave: cfg.OnLeave, cfg: &s.cfg, log: s.log}, opts...)
 	mux.Handle(adminPath, s.auth.wrap(adminHandler))
+	accountPath, accountHandler := stichv1connect.NewAccountServiceHandler(s.accounts, opts...)
+	mux.Handle(accountPath, s.auth.wrap(accountHandler))
 	mux.Handle("GET /api/sessions/{id}/download.zip", s.auth.wrap(http.HandlerFunc(s.download)))
+	mux.Handle("GET /api/sessions/{id}/screenshot.png", s.auth.wrap(http.HandlerFunc(s.screenshot)))
 	mux.HandleFunc("GET /auth/signin", s.signIn)
 	mux.Handle("POST /auth/signout", s.auth.wrap(http.HandlerFunc(s.signOut)))
 	mux.Handle("POST /auth/links", s.auth.wrap(adminOnly(http.HandlerFunc(s.newLink))))
+	// NB: not behind s.auth.wrap: these are top-level browser navigations
+	// (no CSRF header), anonymous by nature; the flow's state and its
+	// cookie are their credential.
+	signIn, err := newOAuthSignIn(s, cfg.OAuth)
+	if err != nil {
+		return nil, err
+	}
+	signIn.register(mux)
 	mux.HandleFunc("/api/sessions/{id}/download.zip", methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("/api/sessions/{id}/screenshot.png", methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("/api/", apiNotFound)
-	services := []string{stichv1connect.SessionServiceName, stichv1connect.AdminServiceName}
+	services := []string{stichv1connect.SessionServiceName, stichv1connect.AdminServiceName, stichv1connect.AccountServiceName}
 	s.health = grpchealth.NewStaticChecker(services...)
 	small := connect.WithReadMaxBytes(smallRequestBytes)
 	mux.Handle(grpchealth.NewHandler(s.health, connect.WithCompressMinBytes(compressMinBytes), small))

@@ -17,6 +17,7 @@ import (
 	"connectrpc.com/grpchealth"
 
 	"github.com/stichdev/stich/actors"
+	"github.com/stichdev/stich/auth"
 	"github.com/stichdev/stich/cluster"
 	"github.com/stichdev/stich/codegen"
 	"github.com/stichdev/stich/internal/testutil"
@@ -48,18 +49,50 @@ func newTestServerWith(t testing.TB, limit ratelimit.Rule, chunkDelay time.Durat
 // newTestServerLogged is newTestServerWith logging to log.
 func newTestServerLogged(t testing.TB, limit ratelimit.Rule, chunkDelay time.Duration, tune func(*cluster.Config), log *slog.Logger) *testServer {
 	t.Helper()
+	return newTestServerRPC(t, limit, chunkDelay, tune, log, nil)
+}
+
+// testPasswordParams keep argon2id cheap in tests.
+var testPasswordParams = auth.PasswordParams{Time: 1, Memory: 64, Threads: 1, KeyLen: 32}
+
+// newTestServerAccounts is newTestServerLogged with accounts configured by
+// acc (cheap password hashing unless acc sets its own).
+func newTestServerAccounts(t testing.TB, limit ratelimit.Rule, chunkDelay time.Duration, tune func(*cluster.Config), log *slog.Logger, acc AccountsConfig) *testServer {
+	t.Helper()
+	return newTestServerRPC(t, limit, chunkDelay, tune, log, func(c *Config) { c.Accounts = acc })
+}
+
+// newTestServerRPC is newTestServerLogged with the server's config
+// adjusted by tuneRPC (if not nil); password hashing is cheap unless
+// tuneRPC sets its own.
+func newTestServerRPC(t testing.TB, limit ratelimit.Rule, chunkDelay time.Duration, tune func(*cluster.Config), log *slog.Logger, tuneRPC func(*Config)) *testServer {
+	t.Helper()
 	cfg := cluster.DefaultLocalConfig()
 	cfg.Name, cfg.InMemory = "rpc-test", true
 	cfg.Logger = log
 	if tune != nil {
 		tune(&cfg)
 	}
-	rt, err := actors.Start(context.Background(), actors.Config{Cluster: cfg,
-		Providers: map[string]codegen.Provider{"scaffold": codegen.Scaffold{ChunkDelay: chunkDelay}}})
+	return newTestServerRuntime(t, limit, log, actors.Config{Cluster: cfg,
+		Providers: map[string]codegen.Provider{"scaffold": codegen.Scaffold{ChunkDelay: chunkDelay}}}, tuneRPC)
+}
+
+// newTestServerRuntime serves a node started with acfg, its RPC
+// configuration adjusted by tuneRPC (if not nil).
+func newTestServerRuntime(t testing.TB, limit ratelimit.Rule, log *slog.Logger, acfg actors.Config, tuneRPC func(*Config)) *testServer {
+	t.Helper()
+	rt, err := actors.Start(context.Background(), acfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(rt, Config{Addr: "127.0.0.1:0", CreateLimit: limit, Logger: log})
+	rcfg := Config{Addr: "127.0.0.1:0", CreateLimit: limit, Logger: log}
+	if tuneRPC != nil {
+		tuneRPC(&rcfg)
+	}
+	if rcfg.Accounts.Password.Time == 0 {
+		rcfg.Accounts.Password = testPasswordParams
+	}
+	srv, err := New(rt, rcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,4 +307,53 @@ func TestClientDisconnectLeaksNothing(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestSaveFileCaseCollision: a save whose path differs from one of the
+// app's files only by letter case is invalid_argument, naming both paths
+// (they would be one file on macOS and Windows), and stores nothing.
+func TestSaveFileCaseCollision(t *testing.T) {
+	ts := newTestServer(t, ratelimit.Rule{}, 0)
+	c, ctx := ts.client, ctxT(t)
+	res, err := c.CreateSession(ctx, connect.NewRequest(&stichv1.CreateSessionRequest{Prompt: "a todo list"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Msg.GetSessionId()
+	stream, err := c.Watch(ctx, connect.NewRequest(&stichv1.WatchRequest{SessionId: id, UntilIdle: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for stream.Receive() {
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	list, err := c.ListFiles(ctx, connect.NewRequest(&stichv1.ListFilesRequest{SessionId: id}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored string
+	for _, f := range list.Msg.GetFiles() {
+		if strings.HasSuffix(f.GetPath(), ".tsx") {
+			stored = f.GetPath()
+			break
+		}
+	}
+	if stored == "" {
+		t.Fatalf("no .tsx file in %v", list.Msg.GetFiles())
+	}
+	twin := strings.ToUpper(stored[:1]) + stored[1:]
+	if twin == stored {
+		twin = strings.ToLower(stored[:1]) + stored[1:]
+	}
+	_, err = c.SaveFile(ctx, connect.NewRequest(&stichv1.SaveFileRequest{SessionId: id, Path: twin, Content: "export {};\n"}))
+	wantCode(t, err, connect.CodeInvalidArgument, twin)
+	if !strings.Contains(err.Error(), stored) {
+		t.Fatalf("error %q does not name the app's %s", err, stored)
+	}
+	after, err := c.ListFiles(ctx, connect.NewRequest(&stichv1.ListFilesRequest{SessionId: id}))
+	if err != nil || len(after.Msg.GetFiles()) != len(list.Msg.GetFiles()) {
+		t.Fatalf("files after the refused save: %d, %v (were %d)", len(after.Msg.GetFiles()), err, len(list.Msg.GetFiles()))
+	}
 }

@@ -73,7 +73,7 @@ func (s *sessionService) CreateSession(ctx context.Context, req *connect.Request
 	}
 	id := s.rt.NewSessionID(region)
 	reply, err := actors.Call[*actorsv1.CreateSessionReply](ctx, s.rt.Node, actors.KindSession, id,
-		&actorsv1.CreateSession{Prompt: req.Msg.GetPrompt(), Options: req.Msg.GetOptions(), Owner: owner(ctx)})
+		&actorsv1.CreateSession{Caller: callerOf(ctx), Prompt: req.Msg.GetPrompt(), Options: req.Msg.GetOptions(), Owner: owner(ctx)})
 	if err != nil {
 		return nil, s.fail(ctx, proc, err)
 	}
@@ -90,7 +90,7 @@ func (s *sessionService) Watch(ctx context.Context, req *connect.Request[stichv1
 	stop := context.AfterFunc(s.shutdown, cancel)
 	defer stop()
 	var last uint64 = req.Msg.GetAfterSeq()
-	err := s.rt.Watch(wctx, req.Msg.GetSessionId(), req.Msg.GetAfterSeq(), req.Msg.GetUntilIdle(), func(ev *stichv1.SessionEvent) error {
+	err := s.rt.Watch(wctx, callerOf(ctx), req.Msg.GetSessionId(), req.Msg.GetAfterSeq(), req.Msg.GetUntilIdle(), func(ev *stichv1.SessionEvent) error {
 		if err := stream.Send(ev); err != nil {
 			return err
 		}
@@ -113,7 +113,7 @@ func (s *sessionService) Watch(ctx context.Context, req *connect.Request[stichv1
 func (s *sessionService) SendMessage(ctx context.Context, req *connect.Request[stichv1.SendMessageRequest]) (*connect.Response[stichv1.SendMessageResponse], error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	r, err := actors.Call[*actorsv1.PostMessageReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.PostMessage{Text: req.Msg.GetText(), IdempotencyKey: req.Msg.GetIdempotencyKey()})
+	r, err := actors.Call[*actorsv1.PostMessageReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.PostMessage{Caller: callerOf(ctx), Text: req.Msg.GetText(), IdempotencyKey: req.Msg.GetIdempotencyKey()})
 	if err != nil {
 		return nil, s.fail(ctx, "SendMessage", err)
 	}
@@ -123,7 +123,7 @@ func (s *sessionService) SendMessage(ctx context.Context, req *connect.Request[s
 func (s *sessionService) Stop(ctx context.Context, req *connect.Request[stichv1.StopRequest]) (*connect.Response[stichv1.StopResponse], error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	r, err := actors.Call[*actorsv1.PhaseReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.StopSession{})
+	r, err := actors.Call[*actorsv1.PhaseReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.StopSession{Caller: callerOf(ctx)})
 	if err != nil {
 		return nil, s.fail(ctx, "Stop", err)
 	}
@@ -133,7 +133,7 @@ func (s *sessionService) Stop(ctx context.Context, req *connect.Request[stichv1.
 func (s *sessionService) Resume(ctx context.Context, req *connect.Request[stichv1.ResumeRequest]) (*connect.Response[stichv1.ResumeResponse], error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	r, err := actors.Call[*actorsv1.PhaseReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.ResumeSession{})
+	r, err := actors.Call[*actorsv1.PhaseReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.ResumeSession{Caller: callerOf(ctx)})
 	if err != nil {
 		return nil, s.fail(ctx, "Resume", err)
 	}
@@ -143,7 +143,7 @@ func (s *sessionService) Resume(ctx context.Context, req *connect.Request[stichv
 func (s *sessionService) GetSession(ctx context.Context, req *connect.Request[stichv1.GetSessionRequest]) (*connect.Response[stichv1.GetSessionResponse], error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	r, err := actors.Call[*actorsv1.SnapshotReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.GetSnapshot{})
+	r, err := actors.Call[*actorsv1.SnapshotReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.GetSnapshot{Caller: callerOf(ctx)})
 	if err != nil {
 		return nil, s.fail(ctx, "GetSession", err)
 	}
@@ -163,7 +163,7 @@ func (s *sessionService) GetSession(ctx context.Context, req *connect.Request[st
 func (s *sessionService) GetFile(ctx context.Context, req *connect.Request[stichv1.GetFileRequest]) (*connect.Response[stichv1.GetFileResponse], error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	r, err := actors.Call[*actorsv1.ReadFileReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.ReadFile{Path: req.Msg.GetPath(), Version: req.Msg.GetVersion()})
+	r, err := actors.Call[*actorsv1.ReadFileReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.ReadFile{Caller: callerOf(ctx), Path: req.Msg.GetPath(), Version: req.Msg.GetVersion()})
 	if err != nil {
 		return nil, s.fail(ctx, "GetFile", err)
 	}
@@ -173,7 +173,7 @@ func (s *sessionService) GetFile(ctx context.Context, req *connect.Request[stich
 func (s *sessionService) ListFiles(ctx context.Context, req *connect.Request[stichv1.ListFilesRequest]) (*connect.Response[stichv1.ListFilesResponse], error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	r, err := actors.Call[*actorsv1.ListFilesReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.ListFiles{})
+	r, err := actors.Call[*actorsv1.ListFilesReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.ListFiles{Caller: callerOf(ctx)})
 	if err != nil {
 		return nil, s.fail(ctx, "ListFiles", err)
 	}
@@ -183,7 +183,7 @@ func (s *sessionService) ListFiles(ctx context.Context, req *connect.Request[sti
 func (s *sessionService) ListVersions(ctx context.Context, req *connect.Request[stichv1.ListVersionsRequest]) (*connect.Response[stichv1.ListVersionsResponse], error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	r, err := actors.Call[*actorsv1.ListVersionsReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.ListVersions{})
+	r, err := actors.Call[*actorsv1.ListVersionsReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.ListVersions{Caller: callerOf(ctx)})
 	if err != nil {
 		return nil, s.fail(ctx, "ListVersions", err)
 	}
@@ -194,7 +194,7 @@ func (s *sessionService) DiffVersions(ctx context.Context, req *connect.Request[
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	r, err := actors.Call[*actorsv1.DiffVersionsReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(),
-		&actorsv1.DiffVersions{From: req.Msg.GetFrom(), To: req.Msg.GetTo()})
+		&actorsv1.DiffVersions{Caller: callerOf(ctx), From: req.Msg.GetFrom(), To: req.Msg.GetTo()})
 	if err != nil {
 		return nil, s.fail(ctx, "DiffVersions", err)
 	}
@@ -204,7 +204,7 @@ func (s *sessionService) DiffVersions(ctx context.Context, req *connect.Request[
 func (s *sessionService) Rollback(ctx context.Context, req *connect.Request[stichv1.RollbackRequest]) (*connect.Response[stichv1.RollbackResponse], error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	r, err := actors.Call[*actorsv1.RollbackReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.RollbackSession{Version: req.Msg.GetVersion()})
+	r, err := actors.Call[*actorsv1.RollbackReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(), &actorsv1.RollbackSession{Caller: callerOf(ctx), Version: req.Msg.GetVersion()})
 	if err != nil {
 		return nil, s.fail(ctx, "Rollback", err)
 	}
@@ -215,7 +215,7 @@ func (s *sessionService) SaveFile(ctx context.Context, req *connect.Request[stic
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	r, err := actors.Call[*actorsv1.SaveFileReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(),
-		&actorsv1.SaveFile{Path: req.Msg.GetPath(), Content: req.Msg.GetContent(), BaseSha256: req.Msg.GetBaseSha256()})
+		&actorsv1.SaveFile{Caller: callerOf(ctx), Path: req.Msg.GetPath(), Content: req.Msg.GetContent(), BaseSha256: req.Msg.GetBaseSha256()})
 	if err != nil {
 		return nil, s.fail(ctx, "SaveFile", err)
 	}

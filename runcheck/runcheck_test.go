@@ -1,9 +1,12 @@
 package runcheck
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -43,6 +46,7 @@ func TestCheck(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v (CI installs chromium)", err)
 	}
+	defer c.Close()
 	cases := []struct {
 		name   string
 		script string
@@ -60,6 +64,12 @@ func TestCheck(t *testing.T) {
 			func(r Report) bool {
 				return len(r.FailedRequests) == 1 && strings.Contains(r.FailedRequests[0], "/api/items 404") && len(r.ConsoleErrors) == 1 && !r.Blank
 			}},
+		// A page whose script never yields is a finding too, and the
+		// shared browser goes on to the next page.
+		{"endless-loop", `document.getElementById("root").textContent = "busy"; setTimeout(() => { for (;;) {} }, 0);`,
+			func(r Report) bool {
+				return len(r.Exceptions) == 1 && strings.Contains(r.Exceptions[0], "stopped responding")
+			}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,7 +78,7 @@ func TestCheck(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !tc.check(r) {
-				t.Errorf("report %+v", r)
+				t.Errorf("report %v", r)
 			}
 			if tc.name != "healthy" && len(r.Problems()) == 0 {
 				t.Error("no problems listed for the fixing step")
@@ -83,12 +93,63 @@ func TestNewWithoutBrowser(t *testing.T) {
 	}
 }
 
-func TestParseDump(t *testing.T) {
-	if _, err := parseDump("<html><body></body></html>"); err == nil {
-		t.Error("a page without the recorder's report parsed")
+// One warm browser serves every check: concurrent checks share it, a page
+// cannot reach another origin (there is no network), each check has a
+// screenshot, and a browser that died is started again.
+func TestWarmBrowser(t *testing.T) {
+	c, err := New("")
+	if err != nil {
+		t.Fatalf("%v (CI installs chromium)", err)
 	}
-	r, err := parseDump(`<html lang="en" data-stich-runtime="{&quot;console_errors&quot;:[&quot;x&quot;],&quot;blank&quot;:false}"><body>`)
-	if err != nil || len(r.ConsoleErrors) != 1 || r.ConsoleErrors[0] != "x" {
-		t.Errorf("%+v %v", r, err)
+	defer c.Close()
+	healthy := page(`document.getElementById("root").textContent = "Hello";`)
+	outside := page(`document.getElementById("root").textContent = "Out"; fetch("http://example.com/x").catch(() => console.error("offline"));`)
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	for i := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			app := healthy
+			if i%2 == 1 {
+				app = outside
+			}
+			r, err := c.Check(context.Background(), site(app), "/")
+			switch {
+			case err != nil:
+				errs <- err
+			case i%2 == 0 && !r.OK():
+				errs <- fmt.Errorf("healthy page: %v", r)
+			case i%2 == 1 && (len(r.FailedRequests) != 1 || !strings.Contains(r.FailedRequests[0], "example.com") || len(r.ConsoleErrors) != 1):
+				errs <- fmt.Errorf("a request to another origin: %v", r)
+			case !bytes.HasPrefix(r.Screenshot, []byte("\x89PNG\r\n\x1a\n")) || len(r.Screenshot) > MaxScreenshotBytes:
+				errs <- fmt.Errorf("screenshot of %d bytes starting %q", len(r.Screenshot), r.Screenshot[:min(8, len(r.Screenshot))])
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := c.Starts(); n != 1 {
+		t.Errorf("the browser was started %d times for 6 checks", n)
+	}
+
+	// Killed: the next check starts it again.
+	c.mu.Lock()
+	br := c.br
+	c.mu.Unlock()
+	killGroup(br.cmd)
+	<-br.done
+	if r, err := c.Check(context.Background(), site(healthy), "/"); err != nil || !r.OK() {
+		t.Fatalf("after the browser died: %v %v", r, err)
+	}
+	if n := c.Starts(); n != 2 {
+		t.Errorf("the browser was started %d times, want 2", n)
+	}
+	c.Close()
+	if _, err := c.Check(context.Background(), site(healthy), "/"); err == nil {
+		t.Error("a closed checker checked")
 	}
 }

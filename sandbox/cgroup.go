@@ -23,6 +23,10 @@ type cgroups struct {
 	memory, pids string // the v1 "stich" parent folders
 	cpuacct      string // v1, optional ("" when not mounted): CPU time of a run
 	cpu          string // v1, optional: CPU quota of a run
+	// v2Skipped says why a unified (v2) hierarchy that exists was not
+	// used (nil when v2 is used or there is none): logged, since the v1
+	// fallback matters to an operator on a hybrid host.
+	v2Skipped error
 }
 
 // Version names the hierarchy in use, for logs: "v2" or "v1".
@@ -51,6 +55,7 @@ func probeCgroups(root string) (*cgroups, error) {
 	}
 	c, err := probeV1(root)
 	if err == nil {
+		c.v2Skipped = errors.Join(errs...)
 		return c, nil
 	}
 	errs = append(errs, fmt.Errorf("cgroup v1: %w", err))

@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"bytes"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,6 +66,24 @@ func TestCgroupV2Layout(t *testing.T) {
 			t.Errorf("%s = %q, want %q", file, got, want)
 		}
 	}
+	// Exactly these files, nothing else (one folder: memory = pids = cpu).
+	if g.pids != g.memory {
+		t.Errorf("pids folder %s, memory folder %s: want one v2 folder", g.pids, g.memory)
+	}
+	ents, err := os.ReadDir(g.memory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if got := strings.Join(names, " "); got != "cpu.max memory.max memory.swap.max pids.max" {
+		t.Errorf("files written in the run's group: %s", got)
+	}
+	if c.v2Skipped != nil {
+		t.Errorf("v2 used, yet skipped: %v", c.v2Skipped)
+	}
 	if err := os.WriteFile(filepath.Join(g.memory, "memory.events"), []byte("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +116,13 @@ func TestCgroupFallback(t *testing.T) {
 	}
 	if c.Version() != "v1" || c.cpu == "" || c.cpu != c.cpuacct {
 		t.Fatalf("hybrid: version %s, cpu %q, cpuacct %q", c.Version(), c.cpu, c.cpuacct)
+	}
+	// The fallback is logged with the reason v2 was not used.
+	var logged bytes.Buffer
+	logCgroups(slog.New(slog.NewTextHandler(&logged, nil)), c, nil)
+	if got := logged.String(); !strings.Contains(got, "version=v1") || !strings.Contains(got, "v2_not_used=") ||
+		!strings.Contains(got, "the memory and pids controllers are not available") {
+		t.Errorf("fallback log: %s", got)
 	}
 	g, err := c.create("run", Limits{Memory: 64 << 20, Processes: 10, CPUs: 0.5})
 	if err != nil {

@@ -126,15 +126,11 @@ func NewLocal(cfg Config) (*Local, error) {
 	switch cfg.Cgroups {
 	case CgroupAuto, CgroupRequired:
 		cg, err := probeCgroups(cfg.CgroupRoot)
-		switch {
-		case err == nil:
-			l.cg = cg
-			l.log.Info("sandbox: commands get their own cgroups", "version", cg.Version())
-		case cfg.Cgroups == CgroupRequired:
+		if err != nil && cfg.Cgroups == CgroupRequired {
 			return nil, fmt.Errorf("%w: cgroups required but unusable: %v", ErrUnavailable, err)
-		default:
-			l.log.Info("sandbox: cgroups unusable, memory is bounded by rlimits only", "err", err)
 		}
+		l.cg = cg
+		logCgroups(l.log, cg, err)
 	}
 
 	// Prove the sandbox starts (user namespaces allowed, Root reachable by
@@ -155,6 +151,19 @@ func NewLocal(cfg Config) (*Local, error) {
 		return nil, fmt.Errorf("%w: the sandbox does not start (is %s traversable by uid %d?): %v", ErrUnavailable, cfg.Root, l.uid, err)
 	}
 	return l, nil
+}
+
+// logCgroups says which cgroups commands get: v2, v1 (and why not v2,
+// when a unified hierarchy exists but lacks what stich needs), or none.
+func logCgroups(log *slog.Logger, cg *cgroups, err error) {
+	switch {
+	case err != nil:
+		log.Info("sandbox: cgroups unusable, memory is bounded by rlimits only", "err", err)
+	case cg.v2Skipped != nil:
+		log.Info("sandbox: commands get their own cgroups", "version", cg.Version(), "v2_not_used", cg.v2Skipped.Error())
+	default:
+		log.Info("sandbox: commands get their own cgroups", "version", cg.Version())
+	}
 }
 
 // Unsafe reports whether commands run without bubblewrap.

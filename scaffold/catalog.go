@@ -162,6 +162,14 @@ func appStorageID(appID, prompt string) string {
 	return fmt.Sprintf("stich-%08x", hashString("app", prompt))
 }
 
+// validStorageID reports whether a storage key read back from a blueprint
+// is one appStorageID could have made (a blueprint is stored session data,
+// but a key lands verbatim in generated code, so it is checked).
+func validStorageID(v string) bool {
+	rest, ok := strings.CutPrefix(v, "stich-")
+	return ok && rest != "" && len(rest) <= 32 && identChars(rest, 32) == rest
+}
+
 // widget is the generated src/config.ts of a single-purpose kind.
 type widget map[string]any
 

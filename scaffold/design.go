@@ -52,6 +52,22 @@ func (r Result) Changed() bool {
 // blueprint as it was. appID keys the app's saved data; it should be the
 // session's id (empty: a hash of the prompt). Like Plan it never fails.
 func Design(appID, prompt string, refinements []string) Result {
+	return design(appStorageID(appID, prompt), prompt, refinements)
+}
+
+// Redesign is [Design] for an app planned before: the app keeps the
+// storage key of its current blueprint (so its saved data keeps loading
+// whatever the refinements change), or, when cur has none, the key of the
+// prompt's hash that a scaffold without an app id gave it.
+func Redesign(cur *stichv1.Blueprint, prompt string, refinements []string) Result {
+	storage := firstSetting(settings(cur.GetViews()), "storage")
+	if !validStorageID(storage) {
+		storage = appStorageID("", prompt)
+	}
+	return design(storage, prompt, refinements)
+}
+
+func design(storage, prompt string, refinements []string) Result {
 	if len(refinements) > maxRefinements {
 		refinements = refinements[:maxRefinements]
 	}
@@ -60,7 +76,7 @@ func Design(appID, prompt string, refinements []string) Result {
 	// (mutates) a spec, so it always gets a copy.
 	cur := readPrompt(prompt)
 	cur.kind = res.Choice.Kind
-	prev := buildBlueprint(cur.clone(), appID, prompt, res.Choice)
+	prev := buildBlueprint(cur.clone(), storage, prompt, res.Choice)
 	for _, r := range refinements {
 		out := Outcome{Request: r}
 		if why := notFaithful(cur, r); why != "" {
@@ -70,7 +86,7 @@ func Design(appID, prompt string, refinements []string) Result {
 		} else {
 			next := cur.clone()
 			next.apply(r)
-			bp := buildBlueprint(next.clone(), appID, prompt, res.Choice)
+			bp := buildBlueprint(next.clone(), storage, prompt, res.Choice)
 			if proto.Equal(prev, bp) {
 				out.Status, out.Detail = StatusNoChange, "nothing in this request matched what the scaffold can change (title, kind, records, fields, columns, colors); a model can do more"
 			} else {
@@ -111,9 +127,9 @@ func (s *spec) clone() *spec {
 	return &c
 }
 
-func buildBlueprint(s *spec, appID, prompt string, choice Choice) *stichv1.Blueprint {
+func buildBlueprint(s *spec, storage, prompt string, choice Choice) *stichv1.Blueprint {
 	bp := s.blueprint(prompt)
-	s.addSettings(bp, appID, prompt, choice)
+	s.addSettings(bp, storage, prompt, choice)
 	m, err := buildModel(bp)
 	if err != nil {
 		// NB: unreachable, the kind comes from chooseKind; fall back to crud
@@ -394,8 +410,8 @@ func diffBlueprints(a, b *stichv1.Blueprint) string {
 
 // addSettings adds the setting views: the storage prefix, the kind choice
 // and, for single-purpose kinds, their options read from the prompt.
-func (s *spec) addSettings(bp *stichv1.Blueprint, appID, prompt string, choice Choice) {
-	bp.Views = append(bp.Views, settingView("storage", appStorageID(appID, prompt),
+func (s *spec) addSettings(bp *stichv1.Blueprint, storage, prompt string, choice Choice) {
+	bp.Views = append(bp.Views, settingView("storage", storage,
 		"the app's localStorage key prefix; fixed for this app, so a rename keeps its saved data"))
 	why := choice.Reason
 	if choice.RunnerUp != "" {

@@ -210,3 +210,31 @@ func TestStorageKeyPerApp(t *testing.T) {
 }
 
 func protoEqual(a, b *stichv1.Blueprint) bool { return proto.Equal(a, b) }
+
+// TestRedesignKeepsTheAppsStorageKey: a refinement planned from the app's
+// current blueprint keeps its storage key, whatever it was made from (an
+// app id, or the prompt's hash for apps planned without one), and a key
+// that appStorageID could not have made is not carried into code.
+func TestRedesignKeepsTheAppsStorageKey(t *testing.T) {
+	const prompt = "a recipe tracker with ratings"
+	for _, id := range []string{"s-5cr4esz2iohimzr7bexw.local", ""} {
+		cur := Design(id, prompt, nil).Blueprint
+		got := Redesign(cur, prompt, []string{`call it "Soup Book"`, "add a notes field"})
+		if got.Blueprint.Title != "Soup Book" {
+			t.Fatalf("app %q: the refinements were not applied: %q", id, got.Blueprint.Title)
+		}
+		if storageSetting(got.Blueprint) != storageSetting(cur) {
+			t.Errorf("app %q: storage key %q, was %q", id, storageSetting(got.Blueprint), storageSetting(cur))
+		}
+	}
+	tampered := Design("s-a.local", prompt, nil).Blueprint
+	for _, v := range tampered.Views {
+		if v.Name == "storage" {
+			v.Description = settingViewPrefix + `storage: x"; alert(1); //`
+		}
+	}
+	got := storageSetting(Redesign(tampered, prompt, nil).Blueprint)
+	if got != appStorageID("", prompt) {
+		t.Errorf("a tampered storage key gave %q, want the prompt's %q", got, appStorageID("", prompt))
+	}
+}

@@ -259,6 +259,13 @@ func runAppCheck(ctx context.Context, g *globalFlags, f *appFlags, dir string, f
 	return nil
 }
 
+// appPreviewHandler serves p as `stich preview DIR` does, with the
+// headers of a node's previews (CSP, nosniff, no referrer): the app's code
+// runs on this origin. Nothing frames it.
+func appPreviewHandler(p *preview.Preview) http.Handler {
+	return preview.WithHeaders(preview.NewHandler(p), preview.CSP(nil))
+}
+
 func runAppPreview(ctx context.Context, g *globalFlags, f *appFlags, dir string, stdout, stderr io.Writer) error {
 	if _, _, err := net.SplitHostPort(f.http); err != nil {
 		return usageError{fmt.Errorf("--http %q: %w", f.http, err)}
@@ -289,7 +296,7 @@ func runAppPreview(ctx context.Context, g *globalFlags, f *appFlags, dir string,
 	if err != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("listen on --http %s: %w", f.http, err)}
 	}
-	srv := &http.Server{Handler: preview.NewHandler(out.Preview), ReadHeaderTimeout: 10 * time.Second,
+	srv := &http.Server{Handler: appPreviewHandler(out.Preview), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	fmt.Fprintf(stdout, "preview of %s at http://%s/ (Ctrl-C stops)\n", dir, ln.Addr())
 	errc := make(chan error, 1)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/stichdev/stich/codegen"
 	"github.com/stichdev/stich/internal/testutil"
+	"github.com/stichdev/stich/preview"
 )
 
 // stich check, fix and preview work on any app folder: a generated app is
@@ -91,6 +93,11 @@ func TestCheckAndFixAppFolder(t *testing.T) {
 	if res.StatusCode != 200 || !strings.Contains(string(page), "<title>Recipe Tracker</title>") || !strings.Contains(string(page), `src="/assets/`) {
 		t.Fatalf("preview page: %s\n%s", res.Status, page)
 	}
+	// The app runs on this origin: it gets a node's preview headers.
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self';") || !strings.Contains(csp, "frame-ancestors 'none'") ||
+		res.Header.Get("X-Content-Type-Options") != "nosniff" || res.Header.Get("Referrer-Policy") != "no-referrer" {
+		t.Fatalf("preview headers: %v", res.Header)
+	}
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -146,6 +153,34 @@ func TestReadAppDirRefusesMisleadingNames(t *testing.T) {
 		var ue usageError
 		if !errors.As(err, &ue) || !errors.Is(ue.error, codegen.ErrBadPath) || !strings.Contains(err.Error(), map[string]string{"bidi": `\u202e`, "case": `"src/app.tsx": differs from "src/App.tsx" only by letter case`}[name]) {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// stich preview DIR serves an app with a node's preview headers: the CSP
+// (scripts only from this origin, no framing), nosniff and no referrer,
+// on pages, assets and misses alike.
+func TestAppPreviewHeaders(t *testing.T) {
+	dist := t.TempDir()
+	os.MkdirAll(filepath.Join(dist, "assets"), 0o755)
+	os.WriteFile(filepath.Join(dist, "index.html"), []byte(`<!doctype html><html><head><script type="module" src="/assets/index-AbCdEf12.js"></script></head><body></body></html>`), 0o644)
+	os.WriteFile(filepath.Join(dist, "assets", "index-AbCdEf12.js"), []byte("console.log('app');\n"), 0o644)
+	p, err := preview.LoadDist(dist, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(appPreviewHandler(p))
+	defer srv.Close()
+	for path, status := range map[string]int{"/": 200, "/recipes/1": 200, "/assets/index-AbCdEf12.js": 200, "/missing.js": 404} {
+		res, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		csp := res.Header.Get("Content-Security-Policy")
+		if res.StatusCode != status || !strings.Contains(csp, "script-src 'self';") || !strings.HasSuffix(csp, "frame-ancestors 'none'") ||
+			res.Header.Get("X-Content-Type-Options") != "nosniff" || res.Header.Get("Referrer-Policy") != "no-referrer" {
+			t.Errorf("%s: %s, headers %v", path, res.Status, res.Header)
 		}
 	}
 }

@@ -81,6 +81,10 @@ func TestCLIUsageErrors(t *testing.T) {
 		{[]string{"generate", "--bogus", "x"}, 2, "unknown flag"},
 		{[]string{"serve", "--http", "nonsense"}, 2, "--http"},
 		{[]string{"serve", "--auth", "none"}, 2, "--auth"},
+		{[]string{"serve", "--auth", "multi", "--signup", "closed"}, 2, "--signup"},
+		{[]string{"serve", "--signup-domain", "example.com"}, 2, "need --auth multi"},
+		{[]string{"serve", "--auth", "multi", "--public-url", "ftp://x"}, 2, "--public-url"},
+		{[]string{"admin", "grant", "ann@example.com", "--role", "boss"}, 2, "--role"},
 		{[]string{"serve", "--trusted-proxies", "proxy.example"}, 2, "--trusted-proxies"},
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{[]string{"generate", "--server", "http://127.0.0.1:1", "x"}, 1, "cannot reach the server"},
@@ -99,5 +103,34 @@ func TestCLIUsageErrors(t *testing.T) {
 	}
 	if code, out, _ := runCLI(t, "version"); code != 0 || !strings.HasPrefix(out, "stich ") {
 		t.Errorf("version: %d %q", code, out)
+	}
+}
+
+// TestServeBadFlagsCreateNothing: stich serve checks every flag before it
+// touches its data folder, so a mistyped flag exits 2 with a message and
+// leaves no ./stich-data (with a node-name file) behind in the folder it
+// was started from.
+func TestServeBadFlagsCreateNothing(t *testing.T) {
+	cwd := t.TempDir()
+	t.Chdir(cwd) // the default --data is ./stich-data
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--http", "nonsense"}, "--http"},
+		{[]string{"--auth", "none"}, "--auth"},
+		{[]string{"--trusted-proxies", "proxy.example"}, "--trusted-proxies"},
+		{[]string{"--gossip-profile", "moon"}, "--gossip-profile"},
+		{[]string{"--scaffold-chunk-delay", "-1s"}, "--scaffold-chunk-delay"},
+		{[]string{"--sandbox", "elsewhere"}, "--sandbox"},
+		{[]string{"--create-limit", "-1"}, "--create-limit"},
+	} {
+		code, _, errs := runCLI(t, append([]string{"serve"}, c.args...)...)
+		if code != exitUsage || !strings.Contains(errs, c.msg) {
+			t.Errorf("serve %v: exit %d, stderr %q; want exit %d mentioning %q", c.args, code, errs, exitUsage, c.msg)
+		}
+		if ents, err := os.ReadDir(cwd); err != nil || len(ents) > 0 {
+			t.Fatalf("serve %v left %v in its folder (%v)", c.args, ents, err)
+		}
 	}
 }

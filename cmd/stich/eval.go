@@ -189,6 +189,8 @@ func runEval(ctx context.Context, g *globalFlags, f *evalFlags, file string, std
 	if err != nil {
 		fmt.Fprintf(stderr, "runtime check off: %v\n", err)
 		checker = nil
+	} else {
+		defer checker.Close()
 	}
 
 	run := eval.Run{Provider: f.provider, Model: f.models.model, PromptFile: name, Concurrency: f.concurrency, Started: time.Now().UTC()}

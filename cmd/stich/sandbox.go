@@ -17,6 +17,7 @@ import (
 
 	"github.com/stichdev/stich/appbuild"
 	"github.com/stichdev/stich/preview"
+	"github.com/stichdev/stich/runcheck"
 	"github.com/stichdev/stich/sandbox"
 )
 
@@ -35,11 +36,14 @@ type sandboxFlags struct {
 	// npmCache overrides the npm cache folder (stich sandbox-build).
 	npmCache string
 	nomad    nomadSandboxFlags
+	// browser is the runtime check's Chromium: auto, off or a path.
+	browser string
 }
 
 func (f *sandboxFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.mode, "sandbox", "local", "where generated apps are installed, type-checked and previewed: local (bubblewrap on this machine), nomad (a dispatch of the Nomad sandbox job per check; see --sandbox-nomad-*) or off")
 	f.nomad.register(fl)
+	fl.StringVar(&f.browser, "runtime-check", "auto", "the browser that loads every built preview to record runtime errors for the fixing step: auto (chromium on PATH; none found: previews are not runtime-checked), off, or the path of a Chromium binary")
 	f.registerRunner(fl, "<data>/sandbox, or /var/tmp/stich-sandbox-* when the sandbox user cannot reach <data>")
 	fl.StringVar(&f.previewHTTP, "preview-http", "127.0.0.1:8081", "address of the preview server (its own origin, apart from the API); off disables previews")
 	fl.StringVar(&f.previewDomain, "preview-domain", preview.DefaultDomain, "each app's preview is served at http://SESSION.<domain>:<--preview-http port>/; give a URL such as https://apps.example.net for a deployment behind wildcard DNS (*.apps.example.net) and TLS. Must be a site apart from the UI's")
@@ -218,4 +222,24 @@ func traversable(dir string) bool {
 			return true
 		}
 	}
+}
+
+// runtimeChecker starts the runtime check's browser of this node (lazily:
+// nothing runs before the first check), or says in one log line why
+// previews are not runtime-checked. It never fails serving.
+func (f *sandboxFlags) runtimeChecker(log *slog.Logger) *runcheck.Checker {
+	if f.browser == "off" {
+		log.Info("runtime check of previews is off (--runtime-check off)")
+		return nil
+	}
+	path := f.browser
+	if path == "auto" {
+		path = ""
+	}
+	c, err := runcheck.New(path)
+	if err != nil {
+		log.Warn("previews are not runtime-checked: no browser (install chromium, or pass --runtime-check PATH)", "err", err)
+		return nil
+	}
+	return c
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/stichdev/stich/cluster"
 	"github.com/stichdev/stich/codegen"
 	"github.com/stichdev/stich/nomad"
+	"github.com/stichdev/stich/pipeline"
 	"github.com/stichdev/stich/preview"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/ratelimit"
@@ -55,10 +56,12 @@ type serveFlags struct {
 	createDaily    int
 	shutdownGrace  time.Duration
 	scaffoldDelay  time.Duration
+	quota          pipeline.Quota
 	models         modelFlags
 	nomadModels    nomadModelFlags
 	sandbox        sandboxFlags
 	edge           edgeFlags
+	oauth          oauthFlags
 	// embedded marks the private node of `stich generate`: its owner key
 	// stays in this process (no key file, no sign-in link).
 	embedded bool
@@ -125,6 +128,10 @@ generations resume when the node starts again.`,
 	f.nomadModels.register(fl)
 	f.sandbox.register(fl)
 	f.edge.register(fl)
+	f.oauth.register(fl)
+	fl.Uint64Var(&f.quota.StoredBytes, "session-max-bytes", 1<<30, "per-session quota: bytes of all its versions (each version's files counted in full); past it, edits and messages are refused with resource_exhausted; 0: no bound")
+	fl.Uint32Var(&f.quota.Versions, "session-max-versions", 1000, "per-session quota: versions it records; 0: no bound")
+	fl.Uint64Var(&f.quota.LogEvents, "session-max-log-events", 1_000_000, "per-session quota: events in its log (streamed chunks included); 0: no bound")
 	fl.DurationVar(&f.scaffoldDelay, "scaffold-chunk-delay", 0, "pace the scaffold generator's streamed chunks like a model (e.g. 20ms); 0 streams at once")
 	return cmd
 }
@@ -220,6 +227,9 @@ func (f *serveFlags) nodeConfig(log *slog.Logger) (cluster.Config, error) {
 	if _, err := f.edge.config(); err != nil {
 		errs = append(errs, err)
 	}
+	if _, err := f.oauth.config(f.edge.auth, f.edge.publicURL); err != nil {
+		errs = append(errs, err)
+	}
 	if strings.TrimSpace(f.data) == "" {
 		errs = append(errs, errors.New("--data must name a folder"))
 	}
@@ -313,20 +323,17 @@ func previewBase(o preview.Origins) string {
 // serve runs a node until ctx is done. ready, if not nil, receives the
 // server's address once it is listening.
 func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr string)) error {
-	if strings.TrimSpace(f.data) == "" {
-		return usageError{errors.New("--data must name a folder")}
-	}
-	if err := os.MkdirAll(f.data, 0o750); err != nil {
-		return fmt.Errorf("create data folder: %w", err)
-	}
-	if f.nodeName == "" {
-		name, err := stableNodeName(f.data, log)
-		if err != nil {
-			return err
-		}
-		f.nodeName = name
+	// Every flag is checked before the data folder is touched: a mistyped
+	// flag exits 2 and leaves nothing behind (not even a node-name file
+	// in ./stich-data).
+	generatedName := f.nodeName == ""
+	if generatedName {
+		f.nodeName = "unnamed" // validated with a stand-in; made below
 	}
 	cfg, err := f.nodeConfig(log)
+	if generatedName {
+		f.nodeName = ""
+	}
 	if err != nil {
 		return err
 	}
@@ -342,6 +349,16 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	if err != nil {
 		return err
 	}
+	if err := os.MkdirAll(f.data, 0o750); err != nil {
+		return fmt.Errorf("create data folder: %w", err)
+	}
+	if generatedName {
+		name, err := stableNodeName(f.data, log)
+		if err != nil {
+			return err
+		}
+		f.nodeName, cfg.Name = name, name
+	}
 	var endpoints []*stichv1.ModelEndpoint
 	var actionModels []*stichv1.ActionModel
 	var defaultModel string
@@ -356,7 +373,7 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	}
 	defer ln.Close()
 	cfg.HTTPAddr = ln.Addr().String()
-	acfg := actors.Config{Cluster: cfg, Providers: providers, DefaultProvider: defaultProvider}
+	acfg := actors.Config{Cluster: cfg, Providers: providers, DefaultProvider: defaultProvider, Quota: f.quota}
 	var previewLn net.Listener
 	var buildURLs http.Handler // --sandbox nomad: the builds' signed URLs
 	if f.sandbox.previewHTTP != "off" {
@@ -382,6 +399,8 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	}
 	if acfg.Builds == nil {
 		log.Warn("generated apps will not be type-checked or previewed", "reason", acfg.BuildsDisabled)
+	} else if acfg.Runcheck = f.sandbox.runtimeChecker(log); acfg.Runcheck != nil {
+		defer acfg.Runcheck.Close()
 	}
 	rt, err := actors.Start(ctx, acfg)
 	if err != nil {
@@ -400,9 +419,17 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	if err != nil {
 		return usageError{err}
 	}
-	srv, err := rpc.New(rt, rpc.Config{Addr: f.http, Edge: edge, Listener: ln, CreateLimit: f.createRule(), Logger: log, Version: version,
+	oauthCfg, err := f.oauth.config(f.edge.auth, f.edge.publicURL)
+	if err != nil {
+		return usageError{err}
+	}
+	accounts, err := f.edge.accounts()
+	if err != nil {
+		return usageError{err}
+	}
+	srv, err := rpc.New(rt, rpc.Config{Addr: f.http, Edge: edge, Accounts: accounts, Listener: ln, CreateLimit: f.createRule(), Logger: log, Version: version,
 		ModelEndpoints: endpoints, ActionModels: actionModels, DefaultModel: defaultModel, Previews: acfg.Previews,
-		SignedPrefix: nomad.BuildPathPrefix, Signed: buildURLs,
+		SignedPrefix: nomad.BuildPathPrefix, Signed: buildURLs, OAuth: oauthCfg,
 		OnLeave: func() {
 			log.Info("leave requested by an operator")
 			leave()

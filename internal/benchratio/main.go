@@ -9,10 +9,14 @@
 //
 // It also prints every custom metric (MB/s, calls/s, detect-ms, ...) and
 // checks the absolute targets: failover-ms ≤ detect-ms + 500 for
-// BenchmarkFailover, stich − reference ≤ 2 ms for BenchmarkFirstToken, and
+// BenchmarkFailover, the LAN profile's slowest detection ≤ 2,000 ms for
+// BenchmarkDetection, stich − reference ≤ 2 ms for BenchmarkFirstToken, and
 // a p50 of a durable write with R=3 ≤ 2x a synced Pebble commit for
-// BenchmarkDurableWrite (one writer), and mtls-x ≤ 1.15 for
-// BenchmarkMTLSCrossNodeCall.
+// BenchmarkDurableWrite (one writer), mtls-x ≤ 1.15 for
+// BenchmarkMTLSCrossNodeCall, origin-x and handler-x ≤ 1.1 for
+// BenchmarkOriginRouting(Handler), and contained-x ≤ 1.1 for
+// BenchmarkContainedBuild (these interleave their two variants in one
+// benchmark and report the ratio of the medians).
 package main
 
 import (
@@ -34,8 +38,6 @@ var targets = map[string]float64{
 	"BenchmarkGetSessionAuth":  1.1,
 	"BenchmarkGrainActivation": 1.5,
 	"BenchmarkPreview":         0.1,
-	"BenchmarkOriginRouting":   1.1,
-	"BenchmarkContainedBuild":  1.1,
 	// A 20 MiB grain's copy fetched from another node: at least half the
 	// throughput of a raw loopback TCP copy of the same bytes.
 	"BenchmarkSnapshotTransfer": 2.0,
@@ -62,6 +64,14 @@ var absoluteTargets = []struct {
 		}
 		return out, ok
 	}},
+	{"LAN profile detects a killed member within 2,000 ms (slowest run)", func(_ map[string]float64, m map[string]map[string]float64) (string, bool) {
+		mm := m["BenchmarkDetection"]
+		if mm == nil {
+			return "", true
+		}
+		return fmt.Sprintf("lan: mean %.0f ms, slowest %.0f ms; memberlist's LAN defaults: mean %.0f ms, slowest %.0f ms",
+			mm["lan-detect-ms"], mm["lan-max-ms"], mm["memberlist-lan-detect-ms"], mm["memberlist-lan-max-ms"]), mm["lan-max-ms"] <= 2000
+	}},
 	{"mTLS cross-node call <= 1.15x plaintext (interleaved)", func(_ map[string]float64, m map[string]map[string]float64) (string, bool) {
 		out, ok := "", true
 		for _, c := range []string{"1", "64"} {
@@ -73,6 +83,25 @@ var absoluteTargets = []struct {
 			ok = ok && mm["mtls-x"] <= 1.15
 		}
 		return out, ok
+	}},
+	{"preview by origin + headers <= 1.1x path routing (interleaved, medians)", func(_ map[string]float64, m map[string]map[string]float64) (string, bool) {
+		out, ok := "", true
+		for _, c := range []struct{ name, x string }{{"BenchmarkOriginRouting", "origin-x"}, {"BenchmarkOriginRoutingHandler", "handler-x"}} {
+			mm := m[c.name]
+			if mm == nil {
+				continue
+			}
+			out += fmt.Sprintf("%s: %.0f ns vs %.0f ns (%.3fx); ", c.name, mm["stich-p50-ns"], mm["ref-p50-ns"], mm[c.x])
+			ok = ok && mm[c.x] <= 1.1
+		}
+		return out, ok
+	}},
+	{"contained build <= 1.1x the old sandbox (interleaved, medians)", func(_ map[string]float64, m map[string]map[string]float64) (string, bool) {
+		mm := m["BenchmarkContainedBuild"]
+		if mm == nil {
+			return "", true
+		}
+		return fmt.Sprintf("contained %.0f ms vs old %.0f ms over %.0f pairs (%.3fx)", mm["stich-p50-ms"], mm["ref-p50-ms"], mm["pairs"], mm["contained-x"]), mm["contained-x"] <= 1.1
 	}},
 	{"first file chunk overhead <= 2 ms (p50)", func(_ map[string]float64, m map[string]map[string]float64) (string, bool) {
 		s, r := m["BenchmarkPlatformFirstToken/stich"]["p50-ms"], m["BenchmarkPlatformFirstToken/reference"]["p50-ms"]

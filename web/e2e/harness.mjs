@@ -52,15 +52,17 @@ export function freePort() {
  * "stich is ready", with the URL and preview origin from that line.
  * Builds and previews are off unless builds names a sandbox uid: then apps
  * are installed in a sandbox folder kept between runs (a warm npm cache).
+ * extra flags go last (the last value of a flag wins).
  */
-export function startServer(bin, { data, http = "127.0.0.1:0", chunkDelay = "5ms", builds }) {
+export function startServer(bin, { data, http = "127.0.0.1:0", chunkDelay = "5ms", builds, extra = [] }) {
   const args = ["serve", "--data", data, "--http", http, "--log-format", "json", "--scaffold-chunk-delay", chunkDelay, "--shutdown-grace", "10s",
-    "--preview-http", "127.0.0.1:0"];
+    "--preview-http", "127.0.0.1:0", ...extra];
   if (builds) {
     args.push("--sandbox", "local", "--sandbox-dir", "/var/tmp/stich-test/e2e-sandbox", "--sandbox-uid", String(builds.uid), "--sandbox-uids", "4");
   } else {
     args.push("--sandbox", "off");
   }
+  args.push(...extra);
   const proc = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, XDG_CONFIG_HOME: configDir } });
   const logs = [];
   const exited = new Promise((res) => proc.once("exit", (code, signal) => res({ code, signal })));

@@ -452,12 +452,14 @@ describe("stich web UI", () => {
     await page.context().close();
   });
 
-  it("restart mid-stream: the page resumes without gaps or duplicates", { timeout: 120_000 }, async () => {
+  it("restart mid-stream: the page resumes without gaps or duplicates", { timeout: 180_000 }, async () => {
     // A server on a fixed port (the page reconnects to the same origin),
-    // pacing chunks so that the restart lands mid-generation.
+    // pacing chunks (50 ms: at 25 ms a loaded machine once finished the
+    // generation before Stop could be clicked) so that the restart lands
+    // mid-generation.
     const port = await freePort();
     const data = join(tmp, "data-restart");
-    let srv = await startServer(bin, { data, http: `127.0.0.1:${port}`, chunkDelay: "25ms" });
+    let srv = await startServer(bin, { data, http: `127.0.0.1:${port}`, chunkDelay: "50ms" });
     const page = await newPage(browser, { server: srv });
     try {
       const id = await createApp(page, srv.url);

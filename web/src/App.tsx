@@ -8,6 +8,8 @@ import { NotFoundPage } from "./pages/NotFound";
 import { SessionPage } from "./pages/Session";
 import { SettingsPage } from "./pages/Settings";
 import { SignInPage } from "./pages/SignIn";
+import { AccountPage } from "./pages/Account";
+import { ResetPage, SignUpPage, VerifyPage } from "./pages/SignUp";
 import { Link, usePath } from "./router";
 import { getTheme, setTheme } from "./theme";
 
@@ -18,7 +20,17 @@ function route(path: string) {
   if (path === "/apps") return <AppsPage />;
   if (path === "/cluster") return <ClusterPage />;
   if (path === "/settings") return <SettingsPage />;
+  if (path === "/account") return <AccountPage />;
+  if (path === "/signin") return <SignInPage />;
   return <NotFoundPage path={path} />;
+}
+
+/** publicPage is the page of the paths a signed-out browser may open (sign-up and e-mailed links). */
+function publicPage(path: string) {
+  if (path === "/signup") return <SignUpPage />;
+  if (path === "/verify") return <VerifyPage />;
+  if (path === "/reset") return <ResetPage />;
+  return null;
 }
 
 function ThemeToggle() {
@@ -60,6 +72,7 @@ export function App() {
     { href: "/apps", label: "Apps" },
     { href: "/cluster", label: "Cluster" },
     { href: "/settings", label: "Settings" },
+    { href: "/account", label: "Account" },
   ];
   return (
     <>
@@ -84,7 +97,7 @@ export function App() {
         <ThemeToggle />
       </header>
       <main id="main" tabIndex={-1}>
-        <ErrorBoundary resetKey={path}>{signedOut ? <SignInPage /> : route(path)}</ErrorBoundary>
+        <ErrorBoundary resetKey={path}>{publicPage(path) ?? (signedOut ? <SignInPage /> : route(path))}</ErrorBoundary>
       </main>
     </>
   );

@@ -4,6 +4,7 @@ import { Code, ConnectError, createClient, type Client, type Interceptor } from 
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { SessionService } from "./gen/stich/v1/session_pb";
 import { AdminService } from "./gen/stich/v1/admin_pb";
+import { AccountService } from "./gen/stich/v1/account_pb";
 
 /** origin is where the UI (and so the API) is served from. */
 export function origin(): string {
@@ -58,6 +59,12 @@ const transport = createConnectTransport({
 
 export const sessions: Client<typeof SessionService> = createClient(SessionService, transport);
 export const admin: Client<typeof AdminService> = createClient(AdminService, transport);
+export const accounts: Client<typeof AccountService> = createClient(AccountService, transport);
+
+/** markSignedIn tells the UI the browser has just signed in (it shows the app again). */
+export function markSignedIn() {
+  setSignedOut(false);
+}
 
 /** Problem is an API failure explained for a person: what happened, and what to do. */
 export interface Problem {

@@ -173,6 +173,7 @@ func (state *endpointWriter) sendEnvelopes(msg []interface{}, ctx actor.Context)
 		targetID     int32
 		senderID     int32
 		serializerID int32
+		batchBytes   int
 	)
 
 	for _, tmp := range msg {
@@ -219,6 +220,19 @@ func (state *endpointWriter) sendEnvelopes(msg []interface{}, ctx actor.Context)
 			state.remote.Logger().Error("EndpointWriter failed to serialize message", slog.String("address", state.address), slog.Any("error", err), slog.Any("message", message))
 			continue
 		}
+		// stich patch 8: a batch stays under maxBatchBytes (the receiver's
+		// gRPC limit is 4 MiB, and a frame over it is dropped whole): the
+		// batch so far is sent first when this message would overflow it.
+		if len(envelopes) > 0 && batchBytes+len(bytes) > maxBatchBytes {
+			if !state.sendBatch(ctx, typeNamesArr, targetNamesArr, senderNamesArr, envelopes) {
+				return
+			}
+			envelopes, batchBytes = make([]*MessageEnvelope, 0), 0
+			typeNames, typeNamesArr = make(map[string]int32), make([]string, 0)
+			targetNames, targetNamesArr = make(map[string]int32), make([]*actor.PID, 0)
+			senderNames, senderNamesArr = make(map[string]int32), make([]*actor.PID, 0)
+		}
+		batchBytes += len(bytes)
 		typeID, typeNamesArr = addToLookup(typeNames, typeName, typeNamesArr)
 		targetID, targetNamesArr = addToTargetLookup(targetNames, rd.target, targetNamesArr)
 		targetRequestID := rd.target.RequestId
@@ -244,7 +258,15 @@ func (state *endpointWriter) sendEnvelopes(msg []interface{}, ctx actor.Context)
 	if len(envelopes) == 0 {
 		return
 	}
+	state.sendBatch(ctx, typeNamesArr, targetNamesArr, senderNamesArr, envelopes)
+}
 
+// maxBatchBytes bounds the message data of one batch (stich patch 8).
+const maxBatchBytes = 1 << 20
+
+// sendBatch sends one batch; on failure it stashes the message being
+// processed, stops the writer and reports false.
+func (state *endpointWriter) sendBatch(ctx actor.Context, typeNamesArr []string, targetNamesArr, senderNamesArr []*actor.PID, envelopes []*MessageEnvelope) bool {
 	err := state.stream.Send(&RemoteMessage{
 		MessageType: &RemoteMessage_MessageBatch{
 			MessageBatch: &MessageBatch{
@@ -259,7 +281,9 @@ func (state *endpointWriter) sendEnvelopes(msg []interface{}, ctx actor.Context)
 		ctx.Stash()
 		state.remote.Logger().Debug("gRPC Failed to send", slog.String("address", state.address), slog.Any("error", err))
 		ctx.Stop(ctx.Self())
+		return false
 	}
+	return true
 }
 
 func addToLookup(m map[string]int32, name string, a []string) (int32, []string) {

@@ -18,7 +18,9 @@ interface Props {
   path: string;
   value: string;
   onChange: (text: string) => void;
-  onSave: () => void;
+  /** onSave gets the editor's text as it is now: a save right after a
+   *  keystroke or paste must not wait for React to render the new draft. */
+  onSave: (text: string) => void;
   onCancel: () => void;
   problems: readonly Diagnostic[];
 }
@@ -60,7 +62,7 @@ export default function CodeEditor({ path, value, onChange, onSave, onCancel, pr
       doc: value,
       extensions: [
         keymap.of([
-          { key: "Mod-s", preventDefault: true, run: () => (calls.current.onSave(), true) },
+          { key: "Mod-s", preventDefault: true, run: (v) => (calls.current.onSave(v.state.doc.toString()), true) },
           { key: "Escape", run: () => (calls.current.onCancel(), true) },
           indentWithTab,
         ]),

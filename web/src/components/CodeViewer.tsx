@@ -104,9 +104,9 @@ export function CodeViewer({ sessionId, file, path, active, lastCheck, problemCo
     setTimeout(() => URL.revokeObjectURL(url), 1000);
   }
 
-  async function save() {
-    if (!p || draft === undefined) return;
-    const bytes = new TextEncoder().encode(draft).length;
+  async function save(text = draft) {
+    if (!p || text === undefined) return;
+    const bytes = new TextEncoder().encode(text).length;
     if (bytes > MAX_SAVE) {
       setProblem({
         code: "invalid_argument",
@@ -119,7 +119,7 @@ export function CodeViewer({ sessionId, file, path, active, lastCheck, problemCo
     setSaving(true);
     setProblem(undefined);
     try {
-      const r = await sessions.saveFile({ sessionId, path: p, content: draft, baseSha256: file?.sha256 ?? "" });
+      const r = await sessions.saveFile({ sessionId, path: p, content: text, baseSha256: file?.sha256 ?? "" });
       setDraft(undefined);
       setSavedAs(r.version ? { text: `Saved as version ${r.version.number}.`, version: r.version.number } : { text: "No change to save." });
     } catch (err) {
@@ -245,7 +245,7 @@ export function CodeViewer({ sessionId, file, path, active, lastCheck, problemCo
             path={p}
             value={draft}
             onChange={setDraft}
-            onSave={() => void save()}
+            onSave={(text) => void save(text)}
             onCancel={() => {
               if (!saving) setDraft(undefined);
             }}

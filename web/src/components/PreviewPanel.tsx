@@ -1,7 +1,12 @@
 import { useState } from "react";
+import type { Diagnostic } from "../gen/stich/v1/session_pb";
 
 interface Props {
   url?: string;
+  /** The screenshot of the build (shown while the live frame loads). */
+  screenshot?: string;
+  /** Runtime problems of the current build (the runtime check's and the page's own reports). */
+  runtime?: readonly Diagnostic[];
   /** Changes with every new build of the preview; the frame reloads then. */
   build?: number;
   /** Whether the session is still working (the first preview follows its first phase). */
@@ -23,9 +28,44 @@ function safePreview(raw: string): { url: string; sandbox: string } | undefined 
   return { url: u.href, sandbox: u.origin === window.location.origin ? base : `${base} allow-same-origin` };
 }
 
-/** PreviewPanel shows the running app once the server reports a preview URL. */
-export function PreviewPanel({ url, build, working, buildsOff }: Props) {
+/**
+ * screenshotUrl is where the owner gets the screenshot of a session's build;
+ * build busts the browser's cache. An <img> cannot send the CSRF header, so
+ * the signed-in browser's token goes in the query (api.csrfToken), as a
+ * download's does.
+ */
+export function screenshotUrl(sessionId: string, build?: number, csrf = ""): string {
+  const q = new URLSearchParams();
+  if (build) q.set("build", String(build));
+  if (csrf) q.set("csrf", csrf);
+  const qs = q.toString();
+  return `/api/sessions/${encodeURIComponent(sessionId)}/screenshot.png${qs ? `?${qs}` : ""}`;
+}
+
+/** Codes of runtime problems that stop the app (shown in the overlay); console errors and failed requests are not. */
+const fatalCodes = new Set(["error", "unhandledrejection", "blank"]);
+
+/** uncaughtErrors lists the runtime problems that broke the page, as plain text, at most 5, each at most 500 characters. */
+export function uncaughtErrors(runtime: readonly Diagnostic[] | undefined): string[] {
+  const out: string[] = [];
+  for (const d of runtime ?? []) {
+    if (!fatalCodes.has(d.code) || out.length >= 5) continue;
+    const where = d.file ? ` (${d.file}${d.line ? `:${d.line}` : ""})` : "";
+    const text = (d.code === "blank" ? "Nothing rendered: " : d.code === "unhandledrejection" ? "Unhandled rejection: " : "") + d.message + where;
+    out.push(text.length > 500 ? `${text.slice(0, 499)}…` : text);
+  }
+  return out;
+}
+
+/** PreviewPanel shows the running app once the server reports a preview URL: the build's screenshot until the live frame has loaded, and an overlay when the page hit an uncaught error. */
+export function PreviewPanel({ url, build, working, buildsOff, screenshot, runtime }: Props) {
   const [reloads, setReloads] = useState(0);
+  const frameKey = `${build ?? 0}-${reloads}`;
+  const [loadedKey, setLoadedKey] = useState("");
+  const [shotFailed, setShotFailed] = useState("");
+  const [dismissed, setDismissed] = useState("");
+  const errors = uncaughtErrors(runtime);
+  const errorsKey = `${build ?? 0}:${errors.join("\n")}`;
   const p = url ? safePreview(url) : undefined;
   if (!p && buildsOff) {
     return (
@@ -67,7 +107,29 @@ export function PreviewPanel({ url, build, working, buildsOff }: Props) {
           Open in a new tab ↗
         </a>
       </div>
-      <iframe key={`${build ?? 0}-${reloads}`} title="App preview" src={p.url} sandbox={p.sandbox} data-testid="preview-frame" />
+      <div className="preview-stage">
+        <iframe key={frameKey} title="App preview" src={p.url} sandbox={p.sandbox} data-testid="preview-frame" onLoad={() => setLoadedKey(frameKey)} />
+        {screenshot && loadedKey !== frameKey && shotFailed !== screenshot ? (
+          <img className="preview-shot" src={screenshot} alt="Screenshot of the app while it loads" data-testid="preview-screenshot" onError={() => setShotFailed(screenshot)} />
+        ) : null}
+        {errors.length > 0 && dismissed !== errorsKey ? (
+          <div className="preview-error" role="alert" data-testid="preview-error">
+            <p>
+              <strong>The app hit an error while running.</strong> It goes to the fixing step; ask in the chat to debug it.
+            </p>
+            <ul>
+              {errors.map((e, i) => (
+                <li key={i}>
+                  <code>{e}</code>
+                </li>
+              ))}
+            </ul>
+            <button type="button" className="btn small" onClick={() => setDismissed(errorsKey)}>
+              Dismiss
+            </button>
+          </div>
+        ) : null}
+      </div>
     </div>
   );
 }

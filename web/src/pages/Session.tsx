@@ -1,10 +1,10 @@
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
-import { describe, SESSION_ID, sessions, type Problem } from "../api";
+import { csrfToken, describe, SESSION_ID, sessions, type Problem } from "../api";
 import { ChatPanel } from "../components/ChatPanel";
 import { CodeViewer } from "../components/CodeViewer";
 import { FileTree } from "../components/FileTree";
 import { LogPanel } from "../components/LogPanel";
-import { PreviewPanel } from "../components/PreviewPanel";
+import { PreviewPanel, screenshotUrl } from "../components/PreviewPanel";
 import { ProblemBox } from "../components/ProblemBox";
 import { Tabs } from "../components/Tabs";
 import { Timeline } from "../components/Timeline";
@@ -312,7 +312,14 @@ function SessionScreen({ id }: { id: string }) {
             ) : tab === "versions" ? (
               <VersionsPanel sessionId={id} versions={view?.versions ?? []} idle={!loading && !isActive(phase)} showDiffOf={diffOf} />
             ) : tab === "preview" ? (
-              <PreviewPanel url={view?.previewUrl} build={view?.previewSeq} working={isActive(phase)} buildsOff={server.info?.buildsDisabled} />
+              <PreviewPanel
+                url={view?.previewUrl}
+                build={view?.previewSeq}
+                working={isActive(phase)}
+                buildsOff={server.info?.buildsDisabled}
+                screenshot={view?.previewUrl ? screenshotUrl(id, view.previewSeq, csrfToken()) : undefined}
+                runtime={view?.problems.runtime}
+              />
             ) : (
               <LogPanel logs={view?.logs ?? []} dropped={view?.logsDropped ?? 0} />
             )}

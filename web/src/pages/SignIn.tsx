@@ -1,18 +1,77 @@
+import { useEffect, useState, type FormEvent } from "react";
+import { accounts, describe, markSignedIn, type Problem } from "../api";
+import { ProblemBox } from "../components/ProblemBox";
+import { Link, navigate } from "../router";
+import { fetchSignInOptions, type SignInOptions } from "../signin";
+
 /** SignInPage is shown instead of any page while the server says this browser is not signed in. */
 export function SignInPage() {
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const [opts, setOpts] = useState<SignInOptions | null>(null);
+  useEffect(() => {
+    document.title = "Sign in · stich";
+    const ctl = new AbortController();
+    fetchSignInOptions(ctl.signal).then(setOpts);
+    return () => ctl.abort();
+  }, []);
+  const providers = opts?.providers ?? [];
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    setProblem(null);
+    try {
+      await accounts.signIn({ email: email.trim(), password });
+      markSignedIn();
+      if (window.location.pathname === "/signin") navigate("/", { replace: true });
+    } catch (err) {
+      setProblem(describe(err, "sign in"));
+    } finally {
+      setBusy(false);
+    }
+  }
+
   return (
-    <div className="page narrow">
-      <div className="problem" role="alert" data-testid="sign-in">
-        <h1>Sign in to stich</h1>
-        <p>
-          This browser is not signed in. When <code>stich serve</code> starts it prints a sign-in link (it works
-          once); open it here to continue.
-        </p>
-        <p>
-          Lost it? On the node's machine, <code>stich signin-link</code> prints a new one (the CLI signs in with the
-          owner key the node saved in your config folder).
-        </p>
-      </div>
+    <div className="page narrow" data-testid="sign-in">
+      <h1>Sign in to stich</h1>
+      {providers.length > 0 && (
+        <div className="sign-in-providers" data-testid="sign-in-providers">
+          {providers.map((p) => (
+            <a key={p.name} className="btn primary" href={p.start} data-testid={`sign-in-${p.name}`}>
+              Sign in with {p.label}
+            </a>
+          ))}
+          <p>
+            {opts?.signUp
+              ? "The first sign-in makes your account, with the e-mail the provider has verified."
+              : "Only the owner of this node can sign in this way (with the owner's e-mail)."}
+          </p>
+        </div>
+      )}
+      <form className="account-form" onSubmit={submit} aria-label="Sign in">
+        <label>
+          E-mail
+          <input type="email" name="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} />
+        </label>
+        <label>
+          Password
+          <input type="password" name="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} />
+        </label>
+        <button type="submit" className="btn primary" disabled={busy}>
+          {busy ? "Signing in…" : "Sign in"}
+        </button>
+      </form>
+      {problem && <ProblemBox problem={problem} />}
+      <p>
+        No account? <Link href="/signup">Sign up</Link>. Forgot the password? <Link href="/reset">Reset it</Link>.
+      </p>
+      <p className="muted">
+        On a single-user node (<code>stich serve</code> without <code>--auth multi</code>) open the sign-in link it printed
+        when it started; lost it? <code>stich signin-link</code> on the node's machine prints a new one.
+      </p>
     </div>
   );
 }

@@ -301,20 +301,87 @@ func (*AlarmAck) Descriptor() ([]byte, []int) {
 	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{2}
 }
 
+// Caller is the principal a grain message is sent for: a user (with their
+// role), or the node itself (its own work, and calls of no one's behalf such
+// as a sandbox reading the files it builds). Grains check it again after the
+// RPC edge did.
+type Caller struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	UserId string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Admin  bool                   `protobuf:"varint,2,opt,name=admin,proto3" json:"admin,omitempty"`
+	// node marks the node's own calls; user_id is then empty.
+	Node          bool `protobuf:"varint,3,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Caller) Reset() {
+	*x = Caller{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Caller) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Caller) ProtoMessage() {}
+
+func (x *Caller) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Caller.ProtoReflect.Descriptor instead.
+func (*Caller) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Caller) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *Caller) GetAdmin() bool {
+	if x != nil {
+		return x.Admin
+	}
+	return false
+}
+
+func (x *Caller) GetNode() bool {
+	if x != nil {
+		return x.Node
+	}
+	return false
+}
+
 type CreateSession struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Prompt  string                 `protobuf:"bytes,1,opt,name=prompt,proto3" json:"prompt,omitempty"`
 	Options *v1.SessionOptions     `protobuf:"bytes,2,opt,name=options,proto3" json:"options,omitempty"`
 	// Owner of the session: the identity of the apps index grain that lists
 	// it. Empty means "local", the one user until there are user accounts.
-	Owner         string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
+	Owner string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
+	// caller is who asks; the grain refuses anyone but the owner, an admin or the node.
+	Caller        *Caller `protobuf:"bytes,230,opt,name=caller,proto3" json:"caller,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateSession) Reset() {
 	*x = CreateSession{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[3]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -326,7 +393,7 @@ func (x *CreateSession) String() string {
 func (*CreateSession) ProtoMessage() {}
 
 func (x *CreateSession) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[3]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -339,7 +406,7 @@ func (x *CreateSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSession.ProtoReflect.Descriptor instead.
 func (*CreateSession) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{3}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreateSession) GetPrompt() string {
@@ -363,6 +430,13 @@ func (x *CreateSession) GetOwner() string {
 	return ""
 }
 
+func (x *CreateSession) GetCaller() *Caller {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
+}
+
 type CreateSessionReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ProviderLabel string                 `protobuf:"bytes,1,opt,name=provider_label,json=providerLabel,proto3" json:"provider_label,omitempty"`
@@ -372,7 +446,7 @@ type CreateSessionReply struct {
 
 func (x *CreateSessionReply) Reset() {
 	*x = CreateSessionReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[4]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -384,7 +458,7 @@ func (x *CreateSessionReply) String() string {
 func (*CreateSessionReply) ProtoMessage() {}
 
 func (x *CreateSessionReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[4]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -397,7 +471,7 @@ func (x *CreateSessionReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSessionReply.ProtoReflect.Descriptor instead.
 func (*CreateSessionReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{4}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreateSessionReply) GetProviderLabel() string {
@@ -413,13 +487,15 @@ type Subscribe struct {
 	state             protoimpl.MessageState `protogen:"open.v1"`
 	SubscriberAddress string                 `protobuf:"bytes,1,opt,name=subscriber_address,json=subscriberAddress,proto3" json:"subscriber_address,omitempty"`
 	SubscriberId      string                 `protobuf:"bytes,2,opt,name=subscriber_id,json=subscriberId,proto3" json:"subscriber_id,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// caller is who asks; the grain refuses anyone but the owner, an admin or the node.
+	Caller        *Caller `protobuf:"bytes,230,opt,name=caller,proto3" json:"caller,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Subscribe) Reset() {
 	*x = Subscribe{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[5]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -431,7 +507,7 @@ func (x *Subscribe) String() string {
 func (*Subscribe) ProtoMessage() {}
 
 func (x *Subscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[5]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -444,7 +520,7 @@ func (x *Subscribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscribe.ProtoReflect.Descriptor instead.
 func (*Subscribe) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{5}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Subscribe) GetSubscriberAddress() string {
@@ -461,6 +537,13 @@ func (x *Subscribe) GetSubscriberId() string {
 	return ""
 }
 
+func (x *Subscribe) GetCaller() *Caller {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
+}
+
 type SubscribeReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	LastSeq       uint64                 `protobuf:"varint,1,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
@@ -471,7 +554,7 @@ type SubscribeReply struct {
 
 func (x *SubscribeReply) Reset() {
 	*x = SubscribeReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[6]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -483,7 +566,7 @@ func (x *SubscribeReply) String() string {
 func (*SubscribeReply) ProtoMessage() {}
 
 func (x *SubscribeReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[6]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -496,7 +579,7 @@ func (x *SubscribeReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeReply.ProtoReflect.Descriptor instead.
 func (*SubscribeReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{6}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SubscribeReply) GetLastSeq() uint64 {
@@ -517,13 +600,15 @@ type Unsubscribe struct {
 	state             protoimpl.MessageState `protogen:"open.v1"`
 	SubscriberAddress string                 `protobuf:"bytes,1,opt,name=subscriber_address,json=subscriberAddress,proto3" json:"subscriber_address,omitempty"`
 	SubscriberId      string                 `protobuf:"bytes,2,opt,name=subscriber_id,json=subscriberId,proto3" json:"subscriber_id,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// caller is who asks; the grain refuses anyone but the owner, an admin or the node.
+	Caller        *Caller `protobuf:"bytes,230,opt,name=caller,proto3" json:"caller,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Unsubscribe) Reset() {
 	*x = Unsubscribe{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[7]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -535,7 +620,7 @@ func (x *Unsubscribe) String() string {
 func (*Unsubscribe) ProtoMessage() {}
 
 func (x *Unsubscribe) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[7]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -548,7 +633,7 @@ func (x *Unsubscribe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Unsubscribe.ProtoReflect.Descriptor instead.
 func (*Unsubscribe) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{7}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Unsubscribe) GetSubscriberAddress() string {
@@ -565,6 +650,13 @@ func (x *Unsubscribe) GetSubscriberId() string {
 	return ""
 }
 
+func (x *Unsubscribe) GetCaller() *Caller {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
+}
+
 type UnsubscribeReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -573,7 +665,7 @@ type UnsubscribeReply struct {
 
 func (x *UnsubscribeReply) Reset() {
 	*x = UnsubscribeReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[8]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -585,7 +677,7 @@ func (x *UnsubscribeReply) String() string {
 func (*UnsubscribeReply) ProtoMessage() {}
 
 func (x *UnsubscribeReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[8]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -598,7 +690,7 @@ func (x *UnsubscribeReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnsubscribeReply.ProtoReflect.Descriptor instead.
 func (*UnsubscribeReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{8}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{9}
 }
 
 // WatchMoved tells a watcher that the session's activation stopped (it is
@@ -611,7 +703,7 @@ type WatchMoved struct {
 
 func (x *WatchMoved) Reset() {
 	*x = WatchMoved{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[9]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -623,7 +715,7 @@ func (x *WatchMoved) String() string {
 func (*WatchMoved) ProtoMessage() {}
 
 func (x *WatchMoved) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[9]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -636,7 +728,7 @@ func (x *WatchMoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchMoved.ProtoReflect.Descriptor instead.
 func (*WatchMoved) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{9}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{10}
 }
 
 // EventNotice carries one appended (already durable) event to a watcher.
@@ -649,7 +741,7 @@ type EventNotice struct {
 
 func (x *EventNotice) Reset() {
 	*x = EventNotice{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[10]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -661,7 +753,7 @@ func (x *EventNotice) String() string {
 func (*EventNotice) ProtoMessage() {}
 
 func (x *EventNotice) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[10]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -674,7 +766,7 @@ func (x *EventNotice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventNotice.ProtoReflect.Descriptor instead.
 func (*EventNotice) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{10}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *EventNotice) GetEvent() *v1.SessionEvent {
@@ -686,16 +778,18 @@ func (x *EventNotice) GetEvent() *v1.SessionEvent {
 
 // ReadLog reads up to limit events with seq > after_seq.
 type ReadLog struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	AfterSeq      uint64                 `protobuf:"varint,1,opt,name=after_seq,json=afterSeq,proto3" json:"after_seq,omitempty"`
-	Limit         uint32                 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	AfterSeq uint64                 `protobuf:"varint,1,opt,name=after_seq,json=afterSeq,proto3" json:"after_seq,omitempty"`
+	Limit    uint32                 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	// caller is who asks; the grain refuses anyone but the owner, an admin or the node.
+	Caller        *Caller `protobuf:"bytes,230,opt,name=caller,proto3" json:"caller,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReadLog) Reset() {
 	*x = ReadLog{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[11]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -707,7 +801,7 @@ func (x *ReadLog) String() string {
 func (*ReadLog) ProtoMessage() {}
 
 func (x *ReadLog) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[11]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -720,7 +814,7 @@ func (x *ReadLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadLog.ProtoReflect.Descriptor instead.
 func (*ReadLog) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{11}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReadLog) GetAfterSeq() uint64 {
@@ -737,6 +831,13 @@ func (x *ReadLog) GetLimit() uint32 {
 	return 0
 }
 
+func (x *ReadLog) GetCaller() *Caller {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
+}
+
 type ReadLogReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Events        []*v1.SessionEvent     `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
@@ -747,7 +848,7 @@ type ReadLogReply struct {
 
 func (x *ReadLogReply) Reset() {
 	*x = ReadLogReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[12]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -759,7 +860,7 @@ func (x *ReadLogReply) String() string {
 func (*ReadLogReply) ProtoMessage() {}
 
 func (x *ReadLogReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[12]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -772,7 +873,7 @@ func (x *ReadLogReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadLogReply.ProtoReflect.Descriptor instead.
 func (*ReadLogReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{12}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ReadLogReply) GetEvents() []*v1.SessionEvent {
@@ -794,13 +895,15 @@ type PostMessage struct {
 	Text  string                 `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
 	// The client's idempotency key ("" for none): see SendMessageRequest.
 	IdempotencyKey string `protobuf:"bytes,2,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// caller is who asks; the grain refuses anyone but the owner, an admin or the node.
+	Caller        *Caller `protobuf:"bytes,230,opt,name=caller,proto3" json:"caller,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PostMessage) Reset() {
 	*x = PostMessage{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[13]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -812,7 +915,7 @@ func (x *PostMessage) String() string {
 func (*PostMessage) ProtoMessage() {}
 
 func (x *PostMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[13]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -825,7 +928,7 @@ func (x *PostMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostMessage.ProtoReflect.Descriptor instead.
 func (*PostMessage) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{13}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PostMessage) GetText() string {
@@ -842,6 +945,13 @@ func (x *PostMessage) GetIdempotencyKey() string {
 	return ""
 }
 
+func (x *PostMessage) GetCaller() *Caller {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
+}
+
 type PostMessageReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
@@ -851,7 +961,7 @@ type PostMessageReply struct {
 
 func (x *PostMessageReply) Reset() {
 	*x = PostMessageReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[14]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -863,7 +973,7 @@ func (x *PostMessageReply) String() string {
 func (*PostMessageReply) ProtoMessage() {}
 
 func (x *PostMessageReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[14]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -876,7 +986,7 @@ func (x *PostMessageReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostMessageReply.ProtoReflect.Descriptor instead.
 func (*PostMessageReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{14}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *PostMessageReply) GetSeq() uint64 {
@@ -887,14 +997,16 @@ func (x *PostMessageReply) GetSeq() uint64 {
 }
 
 type StopSession struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// caller is who asks; the grain refuses anyone but the owner, an admin or the node.
+	Caller        *Caller `protobuf:"bytes,230,opt,name=caller,proto3" json:"caller,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StopSession) Reset() {
 	*x = StopSession{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[15]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -906,7 +1018,7 @@ func (x *StopSession) String() string {
 func (*StopSession) ProtoMessage() {}
 
 func (x *StopSession) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[15]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -919,18 +1031,27 @@ func (x *StopSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopSession.ProtoReflect.Descriptor instead.
 func (*StopSession) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{15}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *StopSession) GetCaller() *Caller {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
 }
 
 type ResumeSession struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// caller is who asks; the grain refuses anyone but the owner, an admin or the node.
+	Caller        *Caller `protobuf:"bytes,230,opt,name=caller,proto3" json:"caller,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ResumeSession) Reset() {
 	*x = ResumeSession{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[16]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -942,7 +1063,7 @@ func (x *ResumeSession) String() string {
 func (*ResumeSession) ProtoMessage() {}
 
 func (x *ResumeSession) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[16]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -955,7 +1076,14 @@ func (x *ResumeSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeSession.ProtoReflect.Descriptor instead.
 func (*ResumeSession) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{16}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ResumeSession) GetCaller() *Caller {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
 }
 
 type PhaseReply struct {
@@ -967,7 +1095,7 @@ type PhaseReply struct {
 
 func (x *PhaseReply) Reset() {
 	*x = PhaseReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[17]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -979,7 +1107,7 @@ func (x *PhaseReply) String() string {
 func (*PhaseReply) ProtoMessage() {}
 
 func (x *PhaseReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[17]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -992,7 +1120,7 @@ func (x *PhaseReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhaseReply.ProtoReflect.Descriptor instead.
 func (*PhaseReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{17}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PhaseReply) GetPhase() v1.Phase {
@@ -1003,14 +1131,16 @@ func (x *PhaseReply) GetPhase() v1.Phase {
 }
 
 type GetSnapshot struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// caller is who asks; the grain refuses anyone but the owner, an admin or the node.
+	Caller        *Caller `protobuf:"bytes,230,opt,name=caller,proto3" json:"caller,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetSnapshot) Reset() {
 	*x = GetSnapshot{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[18]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1022,7 +1152,7 @@ func (x *GetSnapshot) String() string {
 func (*GetSnapshot) ProtoMessage() {}
 
 func (x *GetSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[18]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1035,7 +1165,14 @@ func (x *GetSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSnapshot.ProtoReflect.Descriptor instead.
 func (*GetSnapshot) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{18}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetSnapshot) GetCaller() *Caller {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
 }
 
 type SnapshotReply struct {
@@ -1047,7 +1184,7 @@ type SnapshotReply struct {
 
 func (x *SnapshotReply) Reset() {
 	*x = SnapshotReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[19]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1059,7 +1196,7 @@ func (x *SnapshotReply) String() string {
 func (*SnapshotReply) ProtoMessage() {}
 
 func (x *SnapshotReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[19]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1072,7 +1209,7 @@ func (x *SnapshotReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotReply.ProtoReflect.Descriptor instead.
 func (*SnapshotReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{19}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SnapshotReply) GetSession() *v1.Session {
@@ -1086,14 +1223,16 @@ type ReadFile struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Path  string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
 	// 0 reads the current file; otherwise the file in that version.
-	Version       uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	Version uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// caller is who asks; the grain refuses anyone but the owner, an admin or the node.
+	Caller        *Caller `protobuf:"bytes,230,opt,name=caller,proto3" json:"caller,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReadFile) Reset() {
 	*x = ReadFile{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[20]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1105,7 +1244,7 @@ func (x *ReadFile) String() string {
 func (*ReadFile) ProtoMessage() {}
 
 func (x *ReadFile) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[20]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1118,7 +1257,7 @@ func (x *ReadFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadFile.ProtoReflect.Descriptor instead.
 func (*ReadFile) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{20}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ReadFile) GetPath() string {
@@ -1135,6 +1274,13 @@ func (x *ReadFile) GetVersion() uint32 {
 	return 0
 }
 
+func (x *ReadFile) GetCaller() *Caller {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
+}
+
 type ReadFileReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	File          *v1.File               `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
@@ -1144,7 +1290,7 @@ type ReadFileReply struct {
 
 func (x *ReadFileReply) Reset() {
 	*x = ReadFileReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[21]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1156,7 +1302,7 @@ func (x *ReadFileReply) String() string {
 func (*ReadFileReply) ProtoMessage() {}
 
 func (x *ReadFileReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[21]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1169,7 +1315,7 @@ func (x *ReadFileReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadFileReply.ProtoReflect.Descriptor instead.
 func (*ReadFileReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{21}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ReadFileReply) GetFile() *v1.File {
@@ -1182,17 +1328,19 @@ func (x *ReadFileReply) GetFile() *v1.File {
 // SaveFile writes one file of an idle session as a user edit (a new
 // version). base_sha256, when set, must be the file's current hash.
 type SaveFile struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
-	Content       string                 `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
-	BaseSha256    string                 `protobuf:"bytes,3,opt,name=base_sha256,json=baseSha256,proto3" json:"base_sha256,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Path       string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Content    string                 `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	BaseSha256 string                 `protobuf:"bytes,3,opt,name=base_sha256,json=baseSha256,proto3" json:"base_sha256,omitempty"`
+	// caller is who asks; the grain refuses anyone but the owner, an admin or the node.
+	Caller        *Caller `protobuf:"bytes,230,opt,name=caller,proto3" json:"caller,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SaveFile) Reset() {
 	*x = SaveFile{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[22]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1204,7 +1352,7 @@ func (x *SaveFile) String() string {
 func (*SaveFile) ProtoMessage() {}
 
 func (x *SaveFile) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[22]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1217,7 +1365,7 @@ func (x *SaveFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveFile.ProtoReflect.Descriptor instead.
 func (*SaveFile) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{22}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SaveFile) GetPath() string {
@@ -1241,6 +1389,13 @@ func (x *SaveFile) GetBaseSha256() string {
 	return ""
 }
 
+func (x *SaveFile) GetCaller() *Caller {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
+}
+
 type SaveFileReply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The new version; 0 when the content was unchanged.
@@ -1251,7 +1406,7 @@ type SaveFileReply struct {
 
 func (x *SaveFileReply) Reset() {
 	*x = SaveFileReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[23]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1263,7 +1418,7 @@ func (x *SaveFileReply) String() string {
 func (*SaveFileReply) ProtoMessage() {}
 
 func (x *SaveFileReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[23]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1276,7 +1431,7 @@ func (x *SaveFileReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveFileReply.ProtoReflect.Descriptor instead.
 func (*SaveFileReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{23}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SaveFileReply) GetVersion() *v1.Version {
@@ -1290,14 +1445,16 @@ type ListFiles struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// 0 lists the current files; otherwise the files of that version (size
 	// is then 0: a version stores only content hashes).
-	Version       uint32 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	Version uint32 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	// caller is who asks; the grain refuses anyone but the owner, an admin or the node.
+	Caller        *Caller `protobuf:"bytes,230,opt,name=caller,proto3" json:"caller,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListFiles) Reset() {
 	*x = ListFiles{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[24]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1309,7 +1466,7 @@ func (x *ListFiles) String() string {
 func (*ListFiles) ProtoMessage() {}
 
 func (x *ListFiles) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[24]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1322,7 +1479,7 @@ func (x *ListFiles) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFiles.ProtoReflect.Descriptor instead.
 func (*ListFiles) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{24}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListFiles) GetVersion() uint32 {
@@ -1330,6 +1487,13 @@ func (x *ListFiles) GetVersion() uint32 {
 		return x.Version
 	}
 	return 0
+}
+
+func (x *ListFiles) GetCaller() *Caller {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
 }
 
 type ListFilesReply struct {
@@ -1341,7 +1505,7 @@ type ListFilesReply struct {
 
 func (x *ListFilesReply) Reset() {
 	*x = ListFilesReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[25]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1353,7 +1517,7 @@ func (x *ListFilesReply) String() string {
 func (*ListFilesReply) ProtoMessage() {}
 
 func (x *ListFilesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[25]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1366,7 +1530,7 @@ func (x *ListFilesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFilesReply.ProtoReflect.Descriptor instead.
 func (*ListFilesReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{25}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListFilesReply) GetFiles() []*v1.FileInfo {
@@ -1377,14 +1541,16 @@ func (x *ListFilesReply) GetFiles() []*v1.FileInfo {
 }
 
 type ListVersions struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// caller is who asks; the grain refuses anyone but the owner, an admin or the node.
+	Caller        *Caller `protobuf:"bytes,230,opt,name=caller,proto3" json:"caller,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListVersions) Reset() {
 	*x = ListVersions{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[26]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1396,7 +1562,7 @@ func (x *ListVersions) String() string {
 func (*ListVersions) ProtoMessage() {}
 
 func (x *ListVersions) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[26]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1409,7 +1575,14 @@ func (x *ListVersions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVersions.ProtoReflect.Descriptor instead.
 func (*ListVersions) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{26}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ListVersions) GetCaller() *Caller {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
 }
 
 type ListVersionsReply struct {
@@ -1421,7 +1594,7 @@ type ListVersionsReply struct {
 
 func (x *ListVersionsReply) Reset() {
 	*x = ListVersionsReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[27]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1433,7 +1606,7 @@ func (x *ListVersionsReply) String() string {
 func (*ListVersionsReply) ProtoMessage() {}
 
 func (x *ListVersionsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[27]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1446,7 +1619,7 @@ func (x *ListVersionsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVersionsReply.ProtoReflect.Descriptor instead.
 func (*ListVersionsReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{27}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListVersionsReply) GetVersions() []*v1.Version {
@@ -1457,16 +1630,18 @@ func (x *ListVersionsReply) GetVersions() []*v1.Version {
 }
 
 type DiffVersions struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	From          uint32                 `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
-	To            uint32                 `protobuf:"varint,2,opt,name=to,proto3" json:"to,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	From  uint32                 `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
+	To    uint32                 `protobuf:"varint,2,opt,name=to,proto3" json:"to,omitempty"`
+	// caller is who asks; the grain refuses anyone but the owner, an admin or the node.
+	Caller        *Caller `protobuf:"bytes,230,opt,name=caller,proto3" json:"caller,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DiffVersions) Reset() {
 	*x = DiffVersions{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[28]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1478,7 +1653,7 @@ func (x *DiffVersions) String() string {
 func (*DiffVersions) ProtoMessage() {}
 
 func (x *DiffVersions) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[28]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1491,7 +1666,7 @@ func (x *DiffVersions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffVersions.ProtoReflect.Descriptor instead.
 func (*DiffVersions) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{28}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *DiffVersions) GetFrom() uint32 {
@@ -1508,6 +1683,13 @@ func (x *DiffVersions) GetTo() uint32 {
 	return 0
 }
 
+func (x *DiffVersions) GetCaller() *Caller {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
+}
+
 type DiffVersionsReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Files         []*v1.FileDiff         `protobuf:"bytes,1,rep,name=files,proto3" json:"files,omitempty"`
@@ -1517,7 +1699,7 @@ type DiffVersionsReply struct {
 
 func (x *DiffVersionsReply) Reset() {
 	*x = DiffVersionsReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[29]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1529,7 +1711,7 @@ func (x *DiffVersionsReply) String() string {
 func (*DiffVersionsReply) ProtoMessage() {}
 
 func (x *DiffVersionsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[29]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1542,7 +1724,7 @@ func (x *DiffVersionsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffVersionsReply.ProtoReflect.Descriptor instead.
 func (*DiffVersionsReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{29}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *DiffVersionsReply) GetFiles() []*v1.FileDiff {
@@ -1553,15 +1735,17 @@ func (x *DiffVersionsReply) GetFiles() []*v1.FileDiff {
 }
 
 type RollbackSession struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Version uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	// caller is who asks; the grain refuses anyone but the owner, an admin or the node.
+	Caller        *Caller `protobuf:"bytes,230,opt,name=caller,proto3" json:"caller,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RollbackSession) Reset() {
 	*x = RollbackSession{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[30]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1573,7 +1757,7 @@ func (x *RollbackSession) String() string {
 func (*RollbackSession) ProtoMessage() {}
 
 func (x *RollbackSession) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[30]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1586,7 +1770,7 @@ func (x *RollbackSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackSession.ProtoReflect.Descriptor instead.
 func (*RollbackSession) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{30}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RollbackSession) GetVersion() uint32 {
@@ -1594,6 +1778,13 @@ func (x *RollbackSession) GetVersion() uint32 {
 		return x.Version
 	}
 	return 0
+}
+
+func (x *RollbackSession) GetCaller() *Caller {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
 }
 
 type RollbackReply struct {
@@ -1605,7 +1796,7 @@ type RollbackReply struct {
 
 func (x *RollbackReply) Reset() {
 	*x = RollbackReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[31]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1617,7 +1808,7 @@ func (x *RollbackReply) String() string {
 func (*RollbackReply) ProtoMessage() {}
 
 func (x *RollbackReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[31]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1630,7 +1821,7 @@ func (x *RollbackReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackReply.ProtoReflect.Descriptor instead.
 func (*RollbackReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{31}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *RollbackReply) GetVersion() *v1.Version {
@@ -1655,7 +1846,7 @@ type VersionRecord struct {
 
 func (x *VersionRecord) Reset() {
 	*x = VersionRecord{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[32]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1667,7 +1858,7 @@ func (x *VersionRecord) String() string {
 func (*VersionRecord) ProtoMessage() {}
 
 func (x *VersionRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[32]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1680,7 +1871,7 @@ func (x *VersionRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VersionRecord.ProtoReflect.Descriptor instead.
 func (*VersionRecord) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{32}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *VersionRecord) GetNumber() uint32 {
@@ -1787,14 +1978,18 @@ type SessionState struct {
 	// What the current piece of work did not do, and why, for its change card.
 	WorkNotes []string `protobuf:"bytes,37,rep,name=work_notes,json=workNotes,proto3" json:"work_notes,omitempty"`
 	// The current piece of work is a refinement of existing files.
-	Refining      bool `protobuf:"varint,38,opt,name=refining,proto3" json:"refining,omitempty"`
+	Refining bool `protobuf:"varint,38,opt,name=refining,proto3" json:"refining,omitempty"`
+	// Bytes of all versions recorded (each version's files, summed over
+	// versions): what the per-session stored-bytes quota counts. Sessions
+	// from before it count from 0.
+	VersionBytes  uint64 `protobuf:"varint,270,opt,name=version_bytes,json=versionBytes,proto3" json:"version_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SessionState) Reset() {
 	*x = SessionState{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[33]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1806,7 +2001,7 @@ func (x *SessionState) String() string {
 func (*SessionState) ProtoMessage() {}
 
 func (x *SessionState) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[33]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1819,7 +2014,7 @@ func (x *SessionState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionState.ProtoReflect.Descriptor instead.
 func (*SessionState) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{33}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SessionState) GetId() string {
@@ -2088,6 +2283,13 @@ func (x *SessionState) GetRefining() bool {
 	return false
 }
 
+func (x *SessionState) GetVersionBytes() uint64 {
+	if x != nil {
+		return x.VersionBytes
+	}
+	return 0
+}
+
 // MessageKey remembers a chat message sent with an idempotency key, so that
 // a retry is recorded once.
 type MessageKey struct {
@@ -2104,7 +2306,7 @@ type MessageKey struct {
 
 func (x *MessageKey) Reset() {
 	*x = MessageKey{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[34]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2116,7 +2318,7 @@ func (x *MessageKey) String() string {
 func (*MessageKey) ProtoMessage() {}
 
 func (x *MessageKey) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[34]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2129,7 +2331,7 @@ func (x *MessageKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageKey.ProtoReflect.Descriptor instead.
 func (*MessageKey) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{34}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *MessageKey) GetKey() string {
@@ -2156,14 +2358,16 @@ func (x *MessageKey) GetSeq() uint64 {
 // DeleteSession removes the session: its work stops, its storage (state,
 // log, files, versions) is deleted, and it then answers NOT_FOUND.
 type DeleteSession struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// caller is who asks; the grain refuses anyone but the owner, an admin or the node.
+	Caller        *Caller `protobuf:"bytes,230,opt,name=caller,proto3" json:"caller,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeleteSession) Reset() {
 	*x = DeleteSession{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[35]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2175,7 +2379,7 @@ func (x *DeleteSession) String() string {
 func (*DeleteSession) ProtoMessage() {}
 
 func (x *DeleteSession) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[35]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2188,7 +2392,14 @@ func (x *DeleteSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSession.ProtoReflect.Descriptor instead.
 func (*DeleteSession) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{35}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *DeleteSession) GetCaller() *Caller {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
 }
 
 type DeleteSessionReply struct {
@@ -2199,7 +2410,7 @@ type DeleteSessionReply struct {
 
 func (x *DeleteSessionReply) Reset() {
 	*x = DeleteSessionReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[36]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2211,7 +2422,7 @@ func (x *DeleteSessionReply) String() string {
 func (*DeleteSessionReply) ProtoMessage() {}
 
 func (x *DeleteSessionReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[36]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2224,7 +2435,7 @@ func (x *DeleteSessionReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSessionReply.ProtoReflect.Descriptor instead.
 func (*DeleteSessionReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{36}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{37}
 }
 
 // AppEntry is one app in an owner's index (key "app/<session id>").
@@ -2250,7 +2461,7 @@ type AppEntry struct {
 
 func (x *AppEntry) Reset() {
 	*x = AppEntry{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[37]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2262,7 +2473,7 @@ func (x *AppEntry) String() string {
 func (*AppEntry) ProtoMessage() {}
 
 func (x *AppEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[37]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2275,7 +2486,7 @@ func (x *AppEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppEntry.ProtoReflect.Descriptor instead.
 func (*AppEntry) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{37}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *AppEntry) GetSessionId() string {
@@ -2365,7 +2576,7 @@ type UpsertApp struct {
 
 func (x *UpsertApp) Reset() {
 	*x = UpsertApp{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[38]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2377,7 +2588,7 @@ func (x *UpsertApp) String() string {
 func (*UpsertApp) ProtoMessage() {}
 
 func (x *UpsertApp) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[38]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2390,7 +2601,7 @@ func (x *UpsertApp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertApp.ProtoReflect.Descriptor instead.
 func (*UpsertApp) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{38}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *UpsertApp) GetEntry() *AppEntry {
@@ -2408,7 +2619,7 @@ type UpsertAppReply struct {
 
 func (x *UpsertAppReply) Reset() {
 	*x = UpsertAppReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[39]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2420,7 +2631,7 @@ func (x *UpsertAppReply) String() string {
 func (*UpsertAppReply) ProtoMessage() {}
 
 func (x *UpsertAppReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[39]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2433,7 +2644,7 @@ func (x *UpsertAppReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertAppReply.ProtoReflect.Descriptor instead.
 func (*UpsertAppReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{39}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{40}
 }
 
 type GetApp struct {
@@ -2445,7 +2656,7 @@ type GetApp struct {
 
 func (x *GetApp) Reset() {
 	*x = GetApp{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[40]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2457,7 +2668,7 @@ func (x *GetApp) String() string {
 func (*GetApp) ProtoMessage() {}
 
 func (x *GetApp) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[40]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2470,7 +2681,7 @@ func (x *GetApp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApp.ProtoReflect.Descriptor instead.
 func (*GetApp) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{40}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetApp) GetSessionId() string {
@@ -2490,7 +2701,7 @@ type RenameApp struct {
 
 func (x *RenameApp) Reset() {
 	*x = RenameApp{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[41]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2502,7 +2713,7 @@ func (x *RenameApp) String() string {
 func (*RenameApp) ProtoMessage() {}
 
 func (x *RenameApp) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[41]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2515,7 +2726,7 @@ func (x *RenameApp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenameApp.ProtoReflect.Descriptor instead.
 func (*RenameApp) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{41}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *RenameApp) GetSessionId() string {
@@ -2541,7 +2752,7 @@ type AppReply struct {
 
 func (x *AppReply) Reset() {
 	*x = AppReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[42]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2553,7 +2764,7 @@ func (x *AppReply) String() string {
 func (*AppReply) ProtoMessage() {}
 
 func (x *AppReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[42]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2566,7 +2777,7 @@ func (x *AppReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppReply.ProtoReflect.Descriptor instead.
 func (*AppReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{42}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *AppReply) GetEntry() *AppEntry {
@@ -2590,7 +2801,7 @@ type ListApps struct {
 
 func (x *ListApps) Reset() {
 	*x = ListApps{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[43]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2602,7 +2813,7 @@ func (x *ListApps) String() string {
 func (*ListApps) ProtoMessage() {}
 
 func (x *ListApps) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[43]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2615,7 +2826,7 @@ func (x *ListApps) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApps.ProtoReflect.Descriptor instead.
 func (*ListApps) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{43}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListApps) GetLimit() uint32 {
@@ -2651,7 +2862,7 @@ type ListAppsReply struct {
 
 func (x *ListAppsReply) Reset() {
 	*x = ListAppsReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[44]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2663,7 +2874,7 @@ func (x *ListAppsReply) String() string {
 func (*ListAppsReply) ProtoMessage() {}
 
 func (x *ListAppsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[44]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2676,7 +2887,7 @@ func (x *ListAppsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAppsReply.ProtoReflect.Descriptor instead.
 func (*ListAppsReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{44}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ListAppsReply) GetEntries() []*AppEntry {
@@ -2711,7 +2922,7 @@ type RemoveApp struct {
 
 func (x *RemoveApp) Reset() {
 	*x = RemoveApp{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[45]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2723,7 +2934,7 @@ func (x *RemoveApp) String() string {
 func (*RemoveApp) ProtoMessage() {}
 
 func (x *RemoveApp) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[45]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2736,7 +2947,7 @@ func (x *RemoveApp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveApp.ProtoReflect.Descriptor instead.
 func (*RemoveApp) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{45}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *RemoveApp) GetSessionId() string {
@@ -2756,7 +2967,7 @@ type RemoveAppReply struct {
 
 func (x *RemoveAppReply) Reset() {
 	*x = RemoveAppReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[46]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2768,7 +2979,7 @@ func (x *RemoveAppReply) String() string {
 func (*RemoveAppReply) ProtoMessage() {}
 
 func (x *RemoveAppReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[46]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2781,7 +2992,7 @@ func (x *RemoveAppReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveAppReply.ProtoReflect.Descriptor instead.
 func (*RemoveAppReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{46}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *RemoveAppReply) GetExisted() bool {
@@ -2806,7 +3017,7 @@ type RateLimitRule struct {
 
 func (x *RateLimitRule) Reset() {
 	*x = RateLimitRule{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[47]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2818,7 +3029,7 @@ func (x *RateLimitRule) String() string {
 func (*RateLimitRule) ProtoMessage() {}
 
 func (x *RateLimitRule) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[47]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2831,7 +3042,7 @@ func (x *RateLimitRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitRule.ProtoReflect.Descriptor instead.
 func (*RateLimitRule) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{47}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *RateLimitRule) GetLimit() uint32 {
@@ -2879,7 +3090,7 @@ type RateLimitCheck struct {
 
 func (x *RateLimitCheck) Reset() {
 	*x = RateLimitCheck{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[48]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2891,7 +3102,7 @@ func (x *RateLimitCheck) String() string {
 func (*RateLimitCheck) ProtoMessage() {}
 
 func (x *RateLimitCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[48]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2904,7 +3115,7 @@ func (x *RateLimitCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitCheck.ProtoReflect.Descriptor instead.
 func (*RateLimitCheck) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{48}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *RateLimitCheck) GetRule() *RateLimitRule {
@@ -2935,7 +3146,7 @@ type RateLimitReply struct {
 
 func (x *RateLimitReply) Reset() {
 	*x = RateLimitReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[49]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2947,7 +3158,7 @@ func (x *RateLimitReply) String() string {
 func (*RateLimitReply) ProtoMessage() {}
 
 func (x *RateLimitReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[49]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2960,7 +3171,7 @@ func (x *RateLimitReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitReply.ProtoReflect.Descriptor instead.
 func (*RateLimitReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{49}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *RateLimitReply) GetAllowed() bool {
@@ -3004,7 +3215,7 @@ type RateLimitState struct {
 
 func (x *RateLimitState) Reset() {
 	*x = RateLimitState{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[50]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3016,7 +3227,7 @@ func (x *RateLimitState) String() string {
 func (*RateLimitState) ProtoMessage() {}
 
 func (x *RateLimitState) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[50]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3029,7 +3240,7 @@ func (x *RateLimitState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitState.ProtoReflect.Descriptor instead.
 func (*RateLimitState) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{50}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *RateLimitState) GetSlots() map[int64]uint32 {
@@ -3060,72 +3271,90 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"AlarmFired\x12,\n" +
 	"\x03due\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x03due\"\n" +
 	"\n" +
-	"\bAlarmAck\"q\n" +
+	"\bAlarmAck\"K\n" +
+	"\x06Caller\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x14\n" +
+	"\x05admin\x18\x02 \x01(\bR\x05admin\x12\x12\n" +
+	"\x04node\x18\x03 \x01(\bR\x04node\"\xa3\x01\n" +
 	"\rCreateSession\x12\x16\n" +
 	"\x06prompt\x18\x01 \x01(\tR\x06prompt\x122\n" +
 	"\aoptions\x18\x02 \x01(\v2\x18.stich.v1.SessionOptionsR\aoptions\x12\x14\n" +
-	"\x05owner\x18\x03 \x01(\tR\x05owner\";\n" +
+	"\x05owner\x18\x03 \x01(\tR\x05owner\x120\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\";\n" +
 	"\x12CreateSessionReply\x12%\n" +
-	"\x0eprovider_label\x18\x01 \x01(\tR\rproviderLabel\"_\n" +
+	"\x0eprovider_label\x18\x01 \x01(\tR\rproviderLabel\"\x91\x01\n" +
 	"\tSubscribe\x12-\n" +
 	"\x12subscriber_address\x18\x01 \x01(\tR\x11subscriberAddress\x12#\n" +
-	"\rsubscriber_id\x18\x02 \x01(\tR\fsubscriberId\"R\n" +
+	"\rsubscriber_id\x18\x02 \x01(\tR\fsubscriberId\x120\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"R\n" +
 	"\x0eSubscribeReply\x12\x19\n" +
 	"\blast_seq\x18\x01 \x01(\x04R\alastSeq\x12%\n" +
-	"\x05phase\x18\x02 \x01(\x0e2\x0f.stich.v1.PhaseR\x05phase\"a\n" +
+	"\x05phase\x18\x02 \x01(\x0e2\x0f.stich.v1.PhaseR\x05phase\"\x93\x01\n" +
 	"\vUnsubscribe\x12-\n" +
 	"\x12subscriber_address\x18\x01 \x01(\tR\x11subscriberAddress\x12#\n" +
-	"\rsubscriber_id\x18\x02 \x01(\tR\fsubscriberId\"\x12\n" +
+	"\rsubscriber_id\x18\x02 \x01(\tR\fsubscriberId\x120\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"\x12\n" +
 	"\x10UnsubscribeReply\"\f\n" +
 	"\n" +
 	"WatchMoved\";\n" +
 	"\vEventNotice\x12,\n" +
-	"\x05event\x18\x01 \x01(\v2\x16.stich.v1.SessionEventR\x05event\"<\n" +
+	"\x05event\x18\x01 \x01(\v2\x16.stich.v1.SessionEventR\x05event\"n\n" +
 	"\aReadLog\x12\x1b\n" +
 	"\tafter_seq\x18\x01 \x01(\x04R\bafterSeq\x12\x14\n" +
-	"\x05limit\x18\x02 \x01(\rR\x05limit\"Y\n" +
+	"\x05limit\x18\x02 \x01(\rR\x05limit\x120\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"Y\n" +
 	"\fReadLogReply\x12.\n" +
 	"\x06events\x18\x01 \x03(\v2\x16.stich.v1.SessionEventR\x06events\x12\x19\n" +
-	"\blast_seq\x18\x02 \x01(\x04R\alastSeq\"J\n" +
+	"\blast_seq\x18\x02 \x01(\x04R\alastSeq\"|\n" +
 	"\vPostMessage\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12'\n" +
-	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\"$\n" +
+	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x120\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"$\n" +
 	"\x10PostMessageReply\x12\x10\n" +
-	"\x03seq\x18\x01 \x01(\x04R\x03seq\"\r\n" +
-	"\vStopSession\"\x0f\n" +
-	"\rResumeSession\"3\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\"?\n" +
+	"\vStopSession\x120\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"A\n" +
+	"\rResumeSession\x120\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"3\n" +
 	"\n" +
 	"PhaseReply\x12%\n" +
-	"\x05phase\x18\x01 \x01(\x0e2\x0f.stich.v1.PhaseR\x05phase\"\r\n" +
-	"\vGetSnapshot\"<\n" +
+	"\x05phase\x18\x01 \x01(\x0e2\x0f.stich.v1.PhaseR\x05phase\"?\n" +
+	"\vGetSnapshot\x120\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"<\n" +
 	"\rSnapshotReply\x12+\n" +
-	"\asession\x18\x01 \x01(\v2\x11.stich.v1.SessionR\asession\"8\n" +
+	"\asession\x18\x01 \x01(\v2\x11.stich.v1.SessionR\asession\"j\n" +
 	"\bReadFile\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\rR\aversion\"3\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x120\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"3\n" +
 	"\rReadFileReply\x12\"\n" +
-	"\x04file\x18\x01 \x01(\v2\x0e.stich.v1.FileR\x04file\"Y\n" +
+	"\x04file\x18\x01 \x01(\v2\x0e.stich.v1.FileR\x04file\"\x8b\x01\n" +
 	"\bSaveFile\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x18\n" +
 	"\acontent\x18\x02 \x01(\tR\acontent\x12\x1f\n" +
 	"\vbase_sha256\x18\x03 \x01(\tR\n" +
-	"baseSha256\"<\n" +
+	"baseSha256\x120\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"<\n" +
 	"\rSaveFileReply\x12+\n" +
-	"\aversion\x18\x01 \x01(\v2\x11.stich.v1.VersionR\aversion\"%\n" +
+	"\aversion\x18\x01 \x01(\v2\x11.stich.v1.VersionR\aversion\"W\n" +
 	"\tListFiles\x12\x18\n" +
-	"\aversion\x18\x01 \x01(\rR\aversion\":\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\x120\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\":\n" +
 	"\x0eListFilesReply\x12(\n" +
-	"\x05files\x18\x01 \x03(\v2\x12.stich.v1.FileInfoR\x05files\"\x0e\n" +
-	"\fListVersions\"B\n" +
+	"\x05files\x18\x01 \x03(\v2\x12.stich.v1.FileInfoR\x05files\"@\n" +
+	"\fListVersions\x120\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"B\n" +
 	"\x11ListVersionsReply\x12-\n" +
-	"\bversions\x18\x01 \x03(\v2\x11.stich.v1.VersionR\bversions\"2\n" +
+	"\bversions\x18\x01 \x03(\v2\x11.stich.v1.VersionR\bversions\"d\n" +
 	"\fDiffVersions\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\rR\x04from\x12\x0e\n" +
-	"\x02to\x18\x02 \x01(\rR\x02to\"=\n" +
+	"\x02to\x18\x02 \x01(\rR\x02to\x120\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"=\n" +
 	"\x11DiffVersionsReply\x12(\n" +
-	"\x05files\x18\x01 \x03(\v2\x12.stich.v1.FileDiffR\x05files\"+\n" +
+	"\x05files\x18\x01 \x03(\v2\x12.stich.v1.FileDiffR\x05files\"]\n" +
 	"\x0fRollbackSession\x12\x18\n" +
-	"\aversion\x18\x01 \x01(\rR\aversion\"<\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\x120\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"<\n" +
 	"\rRollbackReply\x12+\n" +
 	"\aversion\x18\x01 \x01(\v2\x11.stich.v1.VersionR\aversion\"\x8b\x02\n" +
 	"\rVersionRecord\x12\x16\n" +
@@ -3138,7 +3367,7 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\n" +
 	"FilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa1\x0f\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc7\x0f\n" +
 	"\fSessionState\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06prompt\x18\x02 \x01(\tR\x06prompt\x122\n" +
@@ -3186,7 +3415,8 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"work_lines\x18$ \x03(\v2,.stich.actors.v1.SessionState.WorkLinesEntryR\tworkLines\x12\x1d\n" +
 	"\n" +
 	"work_notes\x18% \x03(\tR\tworkNotes\x12\x1a\n" +
-	"\brefining\x18& \x01(\bR\brefining\x1aL\n" +
+	"\brefining\x18& \x01(\bR\brefining\x12$\n" +
+	"\rversion_bytes\x18\x8e\x02 \x01(\x04R\fversionBytes\x1aL\n" +
 	"\n" +
 	"FilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12(\n" +
@@ -3205,8 +3435,9 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1f\n" +
 	"\vtext_sha256\x18\x02 \x01(\tR\n" +
 	"textSha256\x12\x10\n" +
-	"\x03seq\x18\x03 \x01(\x04R\x03seq\"\x0f\n" +
-	"\rDeleteSession\"\x14\n" +
+	"\x03seq\x18\x03 \x01(\x04R\x03seq\"A\n" +
+	"\rDeleteSession\x120\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"\x14\n" +
 	"\x12DeleteSessionReply\"\xa0\x03\n" +
 	"\bAppEntry\x12\x1d\n" +
 	"\n" +
@@ -3307,135 +3538,151 @@ func file_stich_actors_v1_actors_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_actors_v1_actors_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_stich_actors_v1_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
+var file_stich_actors_v1_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
 var file_stich_actors_v1_actors_proto_goTypes = []any{
 	(ErrorCode)(0),                // 0: stich.actors.v1.ErrorCode
 	(TitleSource)(0),              // 1: stich.actors.v1.TitleSource
 	(*GrainError)(nil),            // 2: stich.actors.v1.GrainError
 	(*AlarmFired)(nil),            // 3: stich.actors.v1.AlarmFired
 	(*AlarmAck)(nil),              // 4: stich.actors.v1.AlarmAck
-	(*CreateSession)(nil),         // 5: stich.actors.v1.CreateSession
-	(*CreateSessionReply)(nil),    // 6: stich.actors.v1.CreateSessionReply
-	(*Subscribe)(nil),             // 7: stich.actors.v1.Subscribe
-	(*SubscribeReply)(nil),        // 8: stich.actors.v1.SubscribeReply
-	(*Unsubscribe)(nil),           // 9: stich.actors.v1.Unsubscribe
-	(*UnsubscribeReply)(nil),      // 10: stich.actors.v1.UnsubscribeReply
-	(*WatchMoved)(nil),            // 11: stich.actors.v1.WatchMoved
-	(*EventNotice)(nil),           // 12: stich.actors.v1.EventNotice
-	(*ReadLog)(nil),               // 13: stich.actors.v1.ReadLog
-	(*ReadLogReply)(nil),          // 14: stich.actors.v1.ReadLogReply
-	(*PostMessage)(nil),           // 15: stich.actors.v1.PostMessage
-	(*PostMessageReply)(nil),      // 16: stich.actors.v1.PostMessageReply
-	(*StopSession)(nil),           // 17: stich.actors.v1.StopSession
-	(*ResumeSession)(nil),         // 18: stich.actors.v1.ResumeSession
-	(*PhaseReply)(nil),            // 19: stich.actors.v1.PhaseReply
-	(*GetSnapshot)(nil),           // 20: stich.actors.v1.GetSnapshot
-	(*SnapshotReply)(nil),         // 21: stich.actors.v1.SnapshotReply
-	(*ReadFile)(nil),              // 22: stich.actors.v1.ReadFile
-	(*ReadFileReply)(nil),         // 23: stich.actors.v1.ReadFileReply
-	(*SaveFile)(nil),              // 24: stich.actors.v1.SaveFile
-	(*SaveFileReply)(nil),         // 25: stich.actors.v1.SaveFileReply
-	(*ListFiles)(nil),             // 26: stich.actors.v1.ListFiles
-	(*ListFilesReply)(nil),        // 27: stich.actors.v1.ListFilesReply
-	(*ListVersions)(nil),          // 28: stich.actors.v1.ListVersions
-	(*ListVersionsReply)(nil),     // 29: stich.actors.v1.ListVersionsReply
-	(*DiffVersions)(nil),          // 30: stich.actors.v1.DiffVersions
-	(*DiffVersionsReply)(nil),     // 31: stich.actors.v1.DiffVersionsReply
-	(*RollbackSession)(nil),       // 32: stich.actors.v1.RollbackSession
-	(*RollbackReply)(nil),         // 33: stich.actors.v1.RollbackReply
-	(*VersionRecord)(nil),         // 34: stich.actors.v1.VersionRecord
-	(*SessionState)(nil),          // 35: stich.actors.v1.SessionState
-	(*MessageKey)(nil),            // 36: stich.actors.v1.MessageKey
-	(*DeleteSession)(nil),         // 37: stich.actors.v1.DeleteSession
-	(*DeleteSessionReply)(nil),    // 38: stich.actors.v1.DeleteSessionReply
-	(*AppEntry)(nil),              // 39: stich.actors.v1.AppEntry
-	(*UpsertApp)(nil),             // 40: stich.actors.v1.UpsertApp
-	(*UpsertAppReply)(nil),        // 41: stich.actors.v1.UpsertAppReply
-	(*GetApp)(nil),                // 42: stich.actors.v1.GetApp
-	(*RenameApp)(nil),             // 43: stich.actors.v1.RenameApp
-	(*AppReply)(nil),              // 44: stich.actors.v1.AppReply
-	(*ListApps)(nil),              // 45: stich.actors.v1.ListApps
-	(*ListAppsReply)(nil),         // 46: stich.actors.v1.ListAppsReply
-	(*RemoveApp)(nil),             // 47: stich.actors.v1.RemoveApp
-	(*RemoveAppReply)(nil),        // 48: stich.actors.v1.RemoveAppReply
-	(*RateLimitRule)(nil),         // 49: stich.actors.v1.RateLimitRule
-	(*RateLimitCheck)(nil),        // 50: stich.actors.v1.RateLimitCheck
-	(*RateLimitReply)(nil),        // 51: stich.actors.v1.RateLimitReply
-	(*RateLimitState)(nil),        // 52: stich.actors.v1.RateLimitState
-	nil,                           // 53: stich.actors.v1.VersionRecord.FilesEntry
-	nil,                           // 54: stich.actors.v1.SessionState.FilesEntry
-	nil,                           // 55: stich.actors.v1.SessionState.UserEditsEntry
-	nil,                           // 56: stich.actors.v1.SessionState.WorkBaseEntry
-	nil,                           // 57: stich.actors.v1.SessionState.WorkLinesEntry
-	nil,                           // 58: stich.actors.v1.RateLimitState.SlotsEntry
-	nil,                           // 59: stich.actors.v1.RateLimitState.HoursEntry
-	(*timestamppb.Timestamp)(nil), // 60: google.protobuf.Timestamp
-	(*v1.SessionOptions)(nil),     // 61: stich.v1.SessionOptions
-	(v1.Phase)(0),                 // 62: stich.v1.Phase
-	(*v1.SessionEvent)(nil),       // 63: stich.v1.SessionEvent
-	(*v1.Session)(nil),            // 64: stich.v1.Session
-	(*v1.File)(nil),               // 65: stich.v1.File
-	(*v1.Version)(nil),            // 66: stich.v1.Version
-	(*v1.FileInfo)(nil),           // 67: stich.v1.FileInfo
-	(*v1.FileDiff)(nil),           // 68: stich.v1.FileDiff
-	(*v1.Blueprint)(nil),          // 69: stich.v1.Blueprint
-	(*v1.PhasePlan)(nil),          // 70: stich.v1.PhasePlan
-	(*v1.Diagnostic)(nil),         // 71: stich.v1.Diagnostic
-	(*v1.ModelUsage)(nil),         // 72: stich.v1.ModelUsage
-	(*v1.ChatMessage)(nil),        // 73: stich.v1.ChatMessage
-	(*v1.LineCount)(nil),          // 74: stich.v1.LineCount
+	(*Caller)(nil),                // 5: stich.actors.v1.Caller
+	(*CreateSession)(nil),         // 6: stich.actors.v1.CreateSession
+	(*CreateSessionReply)(nil),    // 7: stich.actors.v1.CreateSessionReply
+	(*Subscribe)(nil),             // 8: stich.actors.v1.Subscribe
+	(*SubscribeReply)(nil),        // 9: stich.actors.v1.SubscribeReply
+	(*Unsubscribe)(nil),           // 10: stich.actors.v1.Unsubscribe
+	(*UnsubscribeReply)(nil),      // 11: stich.actors.v1.UnsubscribeReply
+	(*WatchMoved)(nil),            // 12: stich.actors.v1.WatchMoved
+	(*EventNotice)(nil),           // 13: stich.actors.v1.EventNotice
+	(*ReadLog)(nil),               // 14: stich.actors.v1.ReadLog
+	(*ReadLogReply)(nil),          // 15: stich.actors.v1.ReadLogReply
+	(*PostMessage)(nil),           // 16: stich.actors.v1.PostMessage
+	(*PostMessageReply)(nil),      // 17: stich.actors.v1.PostMessageReply
+	(*StopSession)(nil),           // 18: stich.actors.v1.StopSession
+	(*ResumeSession)(nil),         // 19: stich.actors.v1.ResumeSession
+	(*PhaseReply)(nil),            // 20: stich.actors.v1.PhaseReply
+	(*GetSnapshot)(nil),           // 21: stich.actors.v1.GetSnapshot
+	(*SnapshotReply)(nil),         // 22: stich.actors.v1.SnapshotReply
+	(*ReadFile)(nil),              // 23: stich.actors.v1.ReadFile
+	(*ReadFileReply)(nil),         // 24: stich.actors.v1.ReadFileReply
+	(*SaveFile)(nil),              // 25: stich.actors.v1.SaveFile
+	(*SaveFileReply)(nil),         // 26: stich.actors.v1.SaveFileReply
+	(*ListFiles)(nil),             // 27: stich.actors.v1.ListFiles
+	(*ListFilesReply)(nil),        // 28: stich.actors.v1.ListFilesReply
+	(*ListVersions)(nil),          // 29: stich.actors.v1.ListVersions
+	(*ListVersionsReply)(nil),     // 30: stich.actors.v1.ListVersionsReply
+	(*DiffVersions)(nil),          // 31: stich.actors.v1.DiffVersions
+	(*DiffVersionsReply)(nil),     // 32: stich.actors.v1.DiffVersionsReply
+	(*RollbackSession)(nil),       // 33: stich.actors.v1.RollbackSession
+	(*RollbackReply)(nil),         // 34: stich.actors.v1.RollbackReply
+	(*VersionRecord)(nil),         // 35: stich.actors.v1.VersionRecord
+	(*SessionState)(nil),          // 36: stich.actors.v1.SessionState
+	(*MessageKey)(nil),            // 37: stich.actors.v1.MessageKey
+	(*DeleteSession)(nil),         // 38: stich.actors.v1.DeleteSession
+	(*DeleteSessionReply)(nil),    // 39: stich.actors.v1.DeleteSessionReply
+	(*AppEntry)(nil),              // 40: stich.actors.v1.AppEntry
+	(*UpsertApp)(nil),             // 41: stich.actors.v1.UpsertApp
+	(*UpsertAppReply)(nil),        // 42: stich.actors.v1.UpsertAppReply
+	(*GetApp)(nil),                // 43: stich.actors.v1.GetApp
+	(*RenameApp)(nil),             // 44: stich.actors.v1.RenameApp
+	(*AppReply)(nil),              // 45: stich.actors.v1.AppReply
+	(*ListApps)(nil),              // 46: stich.actors.v1.ListApps
+	(*ListAppsReply)(nil),         // 47: stich.actors.v1.ListAppsReply
+	(*RemoveApp)(nil),             // 48: stich.actors.v1.RemoveApp
+	(*RemoveAppReply)(nil),        // 49: stich.actors.v1.RemoveAppReply
+	(*RateLimitRule)(nil),         // 50: stich.actors.v1.RateLimitRule
+	(*RateLimitCheck)(nil),        // 51: stich.actors.v1.RateLimitCheck
+	(*RateLimitReply)(nil),        // 52: stich.actors.v1.RateLimitReply
+	(*RateLimitState)(nil),        // 53: stich.actors.v1.RateLimitState
+	nil,                           // 54: stich.actors.v1.VersionRecord.FilesEntry
+	nil,                           // 55: stich.actors.v1.SessionState.FilesEntry
+	nil,                           // 56: stich.actors.v1.SessionState.UserEditsEntry
+	nil,                           // 57: stich.actors.v1.SessionState.WorkBaseEntry
+	nil,                           // 58: stich.actors.v1.SessionState.WorkLinesEntry
+	nil,                           // 59: stich.actors.v1.RateLimitState.SlotsEntry
+	nil,                           // 60: stich.actors.v1.RateLimitState.HoursEntry
+	(*timestamppb.Timestamp)(nil), // 61: google.protobuf.Timestamp
+	(*v1.SessionOptions)(nil),     // 62: stich.v1.SessionOptions
+	(v1.Phase)(0),                 // 63: stich.v1.Phase
+	(*v1.SessionEvent)(nil),       // 64: stich.v1.SessionEvent
+	(*v1.Session)(nil),            // 65: stich.v1.Session
+	(*v1.File)(nil),               // 66: stich.v1.File
+	(*v1.Version)(nil),            // 67: stich.v1.Version
+	(*v1.FileInfo)(nil),           // 68: stich.v1.FileInfo
+	(*v1.FileDiff)(nil),           // 69: stich.v1.FileDiff
+	(*v1.Blueprint)(nil),          // 70: stich.v1.Blueprint
+	(*v1.PhasePlan)(nil),          // 71: stich.v1.PhasePlan
+	(*v1.Diagnostic)(nil),         // 72: stich.v1.Diagnostic
+	(*v1.ModelUsage)(nil),         // 73: stich.v1.ModelUsage
+	(*v1.ChatMessage)(nil),        // 74: stich.v1.ChatMessage
+	(*v1.LineCount)(nil),          // 75: stich.v1.LineCount
 }
 var file_stich_actors_v1_actors_proto_depIdxs = []int32{
 	0,  // 0: stich.actors.v1.GrainError.code:type_name -> stich.actors.v1.ErrorCode
-	60, // 1: stich.actors.v1.AlarmFired.due:type_name -> google.protobuf.Timestamp
-	61, // 2: stich.actors.v1.CreateSession.options:type_name -> stich.v1.SessionOptions
-	62, // 3: stich.actors.v1.SubscribeReply.phase:type_name -> stich.v1.Phase
-	63, // 4: stich.actors.v1.EventNotice.event:type_name -> stich.v1.SessionEvent
-	63, // 5: stich.actors.v1.ReadLogReply.events:type_name -> stich.v1.SessionEvent
-	62, // 6: stich.actors.v1.PhaseReply.phase:type_name -> stich.v1.Phase
-	64, // 7: stich.actors.v1.SnapshotReply.session:type_name -> stich.v1.Session
-	65, // 8: stich.actors.v1.ReadFileReply.file:type_name -> stich.v1.File
-	66, // 9: stich.actors.v1.SaveFileReply.version:type_name -> stich.v1.Version
-	67, // 10: stich.actors.v1.ListFilesReply.files:type_name -> stich.v1.FileInfo
-	66, // 11: stich.actors.v1.ListVersionsReply.versions:type_name -> stich.v1.Version
-	68, // 12: stich.actors.v1.DiffVersionsReply.files:type_name -> stich.v1.FileDiff
-	66, // 13: stich.actors.v1.RollbackReply.version:type_name -> stich.v1.Version
-	60, // 14: stich.actors.v1.VersionRecord.created_at:type_name -> google.protobuf.Timestamp
-	53, // 15: stich.actors.v1.VersionRecord.files:type_name -> stich.actors.v1.VersionRecord.FilesEntry
-	61, // 16: stich.actors.v1.SessionState.options:type_name -> stich.v1.SessionOptions
-	62, // 17: stich.actors.v1.SessionState.phase:type_name -> stich.v1.Phase
-	62, // 18: stich.actors.v1.SessionState.resume_phase:type_name -> stich.v1.Phase
-	69, // 19: stich.actors.v1.SessionState.blueprint:type_name -> stich.v1.Blueprint
-	54, // 20: stich.actors.v1.SessionState.files:type_name -> stich.actors.v1.SessionState.FilesEntry
-	60, // 21: stich.actors.v1.SessionState.created_at:type_name -> google.protobuf.Timestamp
-	60, // 22: stich.actors.v1.SessionState.updated_at:type_name -> google.protobuf.Timestamp
-	60, // 23: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
-	70, // 24: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
-	71, // 25: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
-	72, // 26: stich.actors.v1.SessionState.usage:type_name -> stich.v1.ModelUsage
-	73, // 27: stich.actors.v1.SessionState.conversation:type_name -> stich.v1.ChatMessage
-	36, // 28: stich.actors.v1.SessionState.message_keys:type_name -> stich.actors.v1.MessageKey
-	55, // 29: stich.actors.v1.SessionState.user_edits:type_name -> stich.actors.v1.SessionState.UserEditsEntry
-	56, // 30: stich.actors.v1.SessionState.work_base:type_name -> stich.actors.v1.SessionState.WorkBaseEntry
-	57, // 31: stich.actors.v1.SessionState.work_lines:type_name -> stich.actors.v1.SessionState.WorkLinesEntry
-	1,  // 32: stich.actors.v1.AppEntry.title_source:type_name -> stich.actors.v1.TitleSource
-	62, // 33: stich.actors.v1.AppEntry.phase:type_name -> stich.v1.Phase
-	60, // 34: stich.actors.v1.AppEntry.created_at:type_name -> google.protobuf.Timestamp
-	60, // 35: stich.actors.v1.AppEntry.updated_at:type_name -> google.protobuf.Timestamp
-	39, // 36: stich.actors.v1.UpsertApp.entry:type_name -> stich.actors.v1.AppEntry
-	39, // 37: stich.actors.v1.AppReply.entry:type_name -> stich.actors.v1.AppEntry
-	60, // 38: stich.actors.v1.ListApps.after_updated_at:type_name -> google.protobuf.Timestamp
-	39, // 39: stich.actors.v1.ListAppsReply.entries:type_name -> stich.actors.v1.AppEntry
-	49, // 40: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
-	58, // 41: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
-	59, // 42: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
-	67, // 43: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
-	74, // 44: stich.actors.v1.SessionState.WorkLinesEntry.value:type_name -> stich.v1.LineCount
-	45, // [45:45] is the sub-list for method output_type
-	45, // [45:45] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	61, // 1: stich.actors.v1.AlarmFired.due:type_name -> google.protobuf.Timestamp
+	62, // 2: stich.actors.v1.CreateSession.options:type_name -> stich.v1.SessionOptions
+	5,  // 3: stich.actors.v1.CreateSession.caller:type_name -> stich.actors.v1.Caller
+	5,  // 4: stich.actors.v1.Subscribe.caller:type_name -> stich.actors.v1.Caller
+	63, // 5: stich.actors.v1.SubscribeReply.phase:type_name -> stich.v1.Phase
+	5,  // 6: stich.actors.v1.Unsubscribe.caller:type_name -> stich.actors.v1.Caller
+	64, // 7: stich.actors.v1.EventNotice.event:type_name -> stich.v1.SessionEvent
+	5,  // 8: stich.actors.v1.ReadLog.caller:type_name -> stich.actors.v1.Caller
+	64, // 9: stich.actors.v1.ReadLogReply.events:type_name -> stich.v1.SessionEvent
+	5,  // 10: stich.actors.v1.PostMessage.caller:type_name -> stich.actors.v1.Caller
+	5,  // 11: stich.actors.v1.StopSession.caller:type_name -> stich.actors.v1.Caller
+	5,  // 12: stich.actors.v1.ResumeSession.caller:type_name -> stich.actors.v1.Caller
+	63, // 13: stich.actors.v1.PhaseReply.phase:type_name -> stich.v1.Phase
+	5,  // 14: stich.actors.v1.GetSnapshot.caller:type_name -> stich.actors.v1.Caller
+	65, // 15: stich.actors.v1.SnapshotReply.session:type_name -> stich.v1.Session
+	5,  // 16: stich.actors.v1.ReadFile.caller:type_name -> stich.actors.v1.Caller
+	66, // 17: stich.actors.v1.ReadFileReply.file:type_name -> stich.v1.File
+	5,  // 18: stich.actors.v1.SaveFile.caller:type_name -> stich.actors.v1.Caller
+	67, // 19: stich.actors.v1.SaveFileReply.version:type_name -> stich.v1.Version
+	5,  // 20: stich.actors.v1.ListFiles.caller:type_name -> stich.actors.v1.Caller
+	68, // 21: stich.actors.v1.ListFilesReply.files:type_name -> stich.v1.FileInfo
+	5,  // 22: stich.actors.v1.ListVersions.caller:type_name -> stich.actors.v1.Caller
+	67, // 23: stich.actors.v1.ListVersionsReply.versions:type_name -> stich.v1.Version
+	5,  // 24: stich.actors.v1.DiffVersions.caller:type_name -> stich.actors.v1.Caller
+	69, // 25: stich.actors.v1.DiffVersionsReply.files:type_name -> stich.v1.FileDiff
+	5,  // 26: stich.actors.v1.RollbackSession.caller:type_name -> stich.actors.v1.Caller
+	67, // 27: stich.actors.v1.RollbackReply.version:type_name -> stich.v1.Version
+	61, // 28: stich.actors.v1.VersionRecord.created_at:type_name -> google.protobuf.Timestamp
+	54, // 29: stich.actors.v1.VersionRecord.files:type_name -> stich.actors.v1.VersionRecord.FilesEntry
+	62, // 30: stich.actors.v1.SessionState.options:type_name -> stich.v1.SessionOptions
+	63, // 31: stich.actors.v1.SessionState.phase:type_name -> stich.v1.Phase
+	63, // 32: stich.actors.v1.SessionState.resume_phase:type_name -> stich.v1.Phase
+	70, // 33: stich.actors.v1.SessionState.blueprint:type_name -> stich.v1.Blueprint
+	55, // 34: stich.actors.v1.SessionState.files:type_name -> stich.actors.v1.SessionState.FilesEntry
+	61, // 35: stich.actors.v1.SessionState.created_at:type_name -> google.protobuf.Timestamp
+	61, // 36: stich.actors.v1.SessionState.updated_at:type_name -> google.protobuf.Timestamp
+	61, // 37: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
+	71, // 38: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
+	72, // 39: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
+	73, // 40: stich.actors.v1.SessionState.usage:type_name -> stich.v1.ModelUsage
+	74, // 41: stich.actors.v1.SessionState.conversation:type_name -> stich.v1.ChatMessage
+	37, // 42: stich.actors.v1.SessionState.message_keys:type_name -> stich.actors.v1.MessageKey
+	56, // 43: stich.actors.v1.SessionState.user_edits:type_name -> stich.actors.v1.SessionState.UserEditsEntry
+	57, // 44: stich.actors.v1.SessionState.work_base:type_name -> stich.actors.v1.SessionState.WorkBaseEntry
+	58, // 45: stich.actors.v1.SessionState.work_lines:type_name -> stich.actors.v1.SessionState.WorkLinesEntry
+	5,  // 46: stich.actors.v1.DeleteSession.caller:type_name -> stich.actors.v1.Caller
+	1,  // 47: stich.actors.v1.AppEntry.title_source:type_name -> stich.actors.v1.TitleSource
+	63, // 48: stich.actors.v1.AppEntry.phase:type_name -> stich.v1.Phase
+	61, // 49: stich.actors.v1.AppEntry.created_at:type_name -> google.protobuf.Timestamp
+	61, // 50: stich.actors.v1.AppEntry.updated_at:type_name -> google.protobuf.Timestamp
+	40, // 51: stich.actors.v1.UpsertApp.entry:type_name -> stich.actors.v1.AppEntry
+	40, // 52: stich.actors.v1.AppReply.entry:type_name -> stich.actors.v1.AppEntry
+	61, // 53: stich.actors.v1.ListApps.after_updated_at:type_name -> google.protobuf.Timestamp
+	40, // 54: stich.actors.v1.ListAppsReply.entries:type_name -> stich.actors.v1.AppEntry
+	50, // 55: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
+	59, // 56: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
+	60, // 57: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
+	68, // 58: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
+	75, // 59: stich.actors.v1.SessionState.WorkLinesEntry.value:type_name -> stich.v1.LineCount
+	60, // [60:60] is the sub-list for method output_type
+	60, // [60:60] is the sub-list for method input_type
+	60, // [60:60] is the sub-list for extension type_name
+	60, // [60:60] is the sub-list for extension extendee
+	0,  // [0:60] is the sub-list for field type_name
 }
 
 func init() { file_stich_actors_v1_actors_proto_init() }
@@ -3449,7 +3696,7 @@ func file_stich_actors_v1_actors_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_actors_v1_actors_proto_rawDesc), len(file_stich_actors_v1_actors_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   58,
+			NumMessages:   59,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -321,12 +321,20 @@ type SandboxCheckReply struct {
 	// Bundler errors.
 	Build []*v1.Diagnostic `protobuf:"bytes,5,rep,name=build,proto3" json:"build,omitempty"`
 	// The preview's URL when it was bundled.
-	PreviewUrl    string `protobuf:"bytes,6,opt,name=preview_url,json=previewUrl,proto3" json:"preview_url,omitempty"`
-	Error         string `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`
-	Installed     bool   `protobuf:"varint,8,opt,name=installed,proto3" json:"installed,omitempty"`
-	InstallMs     uint64 `protobuf:"varint,9,opt,name=install_ms,json=installMs,proto3" json:"install_ms,omitempty"`
-	TypecheckMs   uint64 `protobuf:"varint,10,opt,name=typecheck_ms,json=typecheckMs,proto3" json:"typecheck_ms,omitempty"`
-	BundleMs      uint64 `protobuf:"varint,11,opt,name=bundle_ms,json=bundleMs,proto3" json:"bundle_ms,omitempty"`
+	PreviewUrl  string `protobuf:"bytes,6,opt,name=preview_url,json=previewUrl,proto3" json:"preview_url,omitempty"`
+	Error       string `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`
+	Installed   bool   `protobuf:"varint,8,opt,name=installed,proto3" json:"installed,omitempty"`
+	InstallMs   uint64 `protobuf:"varint,9,opt,name=install_ms,json=installMs,proto3" json:"install_ms,omitempty"`
+	TypecheckMs uint64 `protobuf:"varint,10,opt,name=typecheck_ms,json=typecheckMs,proto3" json:"typecheck_ms,omitempty"`
+	BundleMs    uint64 `protobuf:"varint,11,opt,name=bundle_ms,json=bundleMs,proto3" json:"bundle_ms,omitempty"`
+	// What loading the built preview in a browser showed (tool "runtime":
+	// uncaught errors, console errors, failed requests, a blank page).
+	Runtime []*v1.Diagnostic `protobuf:"bytes,250,rep,name=runtime,proto3" json:"runtime,omitempty"`
+	// Whether the runtime check ran: "checked", or "not checked: REASON"
+	// (no browser on the node, the check itself failed). Empty when there
+	// was no preview to check.
+	RuntimeStatus string `protobuf:"bytes,251,opt,name=runtime_status,json=runtimeStatus,proto3" json:"runtime_status,omitempty"`
+	RuntimeMs     uint64 `protobuf:"varint,252,opt,name=runtime_ms,json=runtimeMs,proto3" json:"runtime_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -438,18 +446,129 @@ func (x *SandboxCheckReply) GetBundleMs() uint64 {
 	return 0
 }
 
+func (x *SandboxCheckReply) GetRuntime() []*v1.Diagnostic {
+	if x != nil {
+		return x.Runtime
+	}
+	return nil
+}
+
+func (x *SandboxCheckReply) GetRuntimeStatus() string {
+	if x != nil {
+		return x.RuntimeStatus
+	}
+	return ""
+}
+
+func (x *SandboxCheckReply) GetRuntimeMs() uint64 {
+	if x != nil {
+		return x.RuntimeMs
+	}
+	return 0
+}
+
+// SandboxScreenshot asks for the screenshot the runtime check took of
+// the current preview build.
+type SandboxScreenshot struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SandboxScreenshot) Reset() {
+	*x = SandboxScreenshot{}
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SandboxScreenshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SandboxScreenshot) ProtoMessage() {}
+
+func (x *SandboxScreenshot) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SandboxScreenshot.ProtoReflect.Descriptor instead.
+func (*SandboxScreenshot) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{5}
+}
+
+// SandboxScreenshotReply is a PNG; empty when there is none (no browser,
+// no build yet, or the workspace was freed).
+type SandboxScreenshotReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Png           []byte                 `protobuf:"bytes,1,opt,name=png,proto3" json:"png,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SandboxScreenshotReply) Reset() {
+	*x = SandboxScreenshotReply{}
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SandboxScreenshotReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SandboxScreenshotReply) ProtoMessage() {}
+
+func (x *SandboxScreenshotReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SandboxScreenshotReply.ProtoReflect.Descriptor instead.
+func (*SandboxScreenshotReply) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SandboxScreenshotReply) GetPng() []byte {
+	if x != nil {
+		return x.Png
+	}
+	return nil
+}
+
 // SandboxAsset asks for one file of the session's preview, by its path
 // under the preview's base ("/index.html", "/assets/index-HASH.js").
 type SandboxAsset struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Path  string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// The part of the file asked for: from offset, at most max_bytes
+	// (0: up to the sandbox's own limit per reply). A file larger than one
+	// message between nodes is read in parts; size in the reply is its
+	// whole length.
+	Offset        uint64 `protobuf:"varint,270,opt,name=offset,proto3" json:"offset,omitempty"`
+	MaxBytes      uint64 `protobuf:"varint,271,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SandboxAsset) Reset() {
 	*x = SandboxAsset{}
-	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[5]
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -461,7 +580,7 @@ func (x *SandboxAsset) String() string {
 func (*SandboxAsset) ProtoMessage() {}
 
 func (x *SandboxAsset) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[5]
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -474,7 +593,7 @@ func (x *SandboxAsset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SandboxAsset.ProtoReflect.Descriptor instead.
 func (*SandboxAsset) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{5}
+	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SandboxAsset) GetPath() string {
@@ -482,6 +601,20 @@ func (x *SandboxAsset) GetPath() string {
 		return x.Path
 	}
 	return ""
+}
+
+func (x *SandboxAsset) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *SandboxAsset) GetMaxBytes() uint64 {
+	if x != nil {
+		return x.MaxBytes
+	}
+	return 0
 }
 
 // SandboxAssetReply is a preview file. built is false when the sandbox has
@@ -496,14 +629,16 @@ type SandboxAssetReply struct {
 	Etag        string                 `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
 	Immutable   bool                   `protobuf:"varint,6,opt,name=immutable,proto3" json:"immutable,omitempty"`
 	// The file served: "/index.html" for a client-side route.
-	Path          string `protobuf:"bytes,7,opt,name=path,proto3" json:"path,omitempty"`
+	Path string `protobuf:"bytes,7,opt,name=path,proto3" json:"path,omitempty"`
+	// The file's whole length; body holds the part from the asked offset.
+	Size          uint64 `protobuf:"varint,270,opt,name=size,proto3" json:"size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SandboxAssetReply) Reset() {
 	*x = SandboxAssetReply{}
-	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[6]
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -515,7 +650,7 @@ func (x *SandboxAssetReply) String() string {
 func (*SandboxAssetReply) ProtoMessage() {}
 
 func (x *SandboxAssetReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[6]
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -528,7 +663,7 @@ func (x *SandboxAssetReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SandboxAssetReply.ProtoReflect.Descriptor instead.
 func (*SandboxAssetReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{6}
+	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SandboxAssetReply) GetBuilt() bool {
@@ -580,6 +715,13 @@ func (x *SandboxAssetReply) GetPath() string {
 	return ""
 }
 
+func (x *SandboxAssetReply) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
 // SandboxReportCheck asks the sandbox whether token is the report token of
 // its current preview build, and counts one report against that build's
 // budget. The preview server asks before passing a report to the session.
@@ -592,7 +734,7 @@ type SandboxReportCheck struct {
 
 func (x *SandboxReportCheck) Reset() {
 	*x = SandboxReportCheck{}
-	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[7]
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -604,7 +746,7 @@ func (x *SandboxReportCheck) String() string {
 func (*SandboxReportCheck) ProtoMessage() {}
 
 func (x *SandboxReportCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[7]
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -617,7 +759,7 @@ func (x *SandboxReportCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SandboxReportCheck.ProtoReflect.Descriptor instead.
 func (*SandboxReportCheck) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{7}
+	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SandboxReportCheck) GetToken() string {
@@ -640,7 +782,7 @@ type SandboxReportCheckReply struct {
 
 func (x *SandboxReportCheckReply) Reset() {
 	*x = SandboxReportCheckReply{}
-	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[8]
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -652,7 +794,7 @@ func (x *SandboxReportCheckReply) String() string {
 func (*SandboxReportCheckReply) ProtoMessage() {}
 
 func (x *SandboxReportCheckReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[8]
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -665,7 +807,7 @@ func (x *SandboxReportCheckReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SandboxReportCheckReply.ProtoReflect.Descriptor instead.
 func (*SandboxReportCheckReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{8}
+	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SandboxReportCheckReply) GetAccepted() bool {
@@ -685,20 +827,22 @@ func (x *SandboxReportCheckReply) GetExhausted() bool {
 // PreviewReport is an error a running preview reported (uncaught error,
 // unhandled rejection, console.error, failed resource), for the session.
 type PreviewReport struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
-	Stack         string                 `protobuf:"bytes,3,opt,name=stack,proto3" json:"stack,omitempty"`
-	Source        string                 `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
-	Line          uint32                 `protobuf:"varint,5,opt,name=line,proto3" json:"line,omitempty"`
-	Column        uint32                 `protobuf:"varint,6,opt,name=column,proto3" json:"column,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Kind    string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Message string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Stack   string                 `protobuf:"bytes,3,opt,name=stack,proto3" json:"stack,omitempty"`
+	Source  string                 `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
+	Line    uint32                 `protobuf:"varint,5,opt,name=line,proto3" json:"line,omitempty"`
+	Column  uint32                 `protobuf:"varint,6,opt,name=column,proto3" json:"column,omitempty"`
+	// caller is who asks; the grain refuses anyone but the owner, an admin or the node.
+	Caller        *Caller `protobuf:"bytes,230,opt,name=caller,proto3" json:"caller,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PreviewReport) Reset() {
 	*x = PreviewReport{}
-	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[9]
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -710,7 +854,7 @@ func (x *PreviewReport) String() string {
 func (*PreviewReport) ProtoMessage() {}
 
 func (x *PreviewReport) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[9]
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -723,7 +867,7 @@ func (x *PreviewReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewReport.ProtoReflect.Descriptor instead.
 func (*PreviewReport) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{9}
+	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PreviewReport) GetKind() string {
@@ -768,6 +912,13 @@ func (x *PreviewReport) GetColumn() uint32 {
 	return 0
 }
 
+func (x *PreviewReport) GetCaller() *Caller {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
+}
+
 type PreviewReportAck struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -776,7 +927,7 @@ type PreviewReportAck struct {
 
 func (x *PreviewReportAck) Reset() {
 	*x = PreviewReportAck{}
-	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[10]
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -788,7 +939,7 @@ func (x *PreviewReportAck) String() string {
 func (*PreviewReportAck) ProtoMessage() {}
 
 func (x *PreviewReportAck) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[10]
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -801,7 +952,7 @@ func (x *PreviewReportAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewReportAck.ProtoReflect.Descriptor instead.
 func (*PreviewReportAck) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{10}
+	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{12}
 }
 
 // SandboxCancel stops the sandbox's running check (the session stopped).
@@ -815,7 +966,7 @@ type SandboxCancel struct {
 
 func (x *SandboxCancel) Reset() {
 	*x = SandboxCancel{}
-	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[11]
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -827,7 +978,7 @@ func (x *SandboxCancel) String() string {
 func (*SandboxCancel) ProtoMessage() {}
 
 func (x *SandboxCancel) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[11]
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -840,7 +991,7 @@ func (x *SandboxCancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SandboxCancel.ProtoReflect.Descriptor instead.
 func (*SandboxCancel) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{11}
+	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SandboxCancel) GetFree() bool {
@@ -858,7 +1009,7 @@ type SandboxCancelAck struct {
 
 func (x *SandboxCancelAck) Reset() {
 	*x = SandboxCancelAck{}
-	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[12]
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -870,7 +1021,7 @@ func (x *SandboxCancelAck) String() string {
 func (*SandboxCancelAck) ProtoMessage() {}
 
 func (x *SandboxCancelAck) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[12]
+	mi := &file_stich_actors_v1_sandbox_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -883,14 +1034,14 @@ func (x *SandboxCancelAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SandboxCancelAck.ProtoReflect.Descriptor instead.
 func (*SandboxCancelAck) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{12}
+	return file_stich_actors_v1_sandbox_proto_rawDescGZIP(), []int{14}
 }
 
 var File_stich_actors_v1_sandbox_proto protoreflect.FileDescriptor
 
 const file_stich_actors_v1_sandbox_proto_rawDesc = "" +
 	"\n" +
-	"\x1dstich/actors/v1/sandbox.proto\x12\x0fstich.actors.v1\x1a\x16stich/v1/session.proto\"\xe9\x01\n" +
+	"\x1dstich/actors/v1/sandbox.proto\x12\x0fstich.actors.v1\x1a\x1cstich/actors/v1/actors.proto\x1a\x16stich/v1/session.proto\"\xe9\x01\n" +
 	"\fSandboxCheck\x12>\n" +
 	"\x05files\x18\x01 \x03(\v2(.stich.actors.v1.SandboxCheck.FilesEntryR\x05files\x12\x1f\n" +
 	"\vlog_address\x18\x02 \x01(\tR\n" +
@@ -917,7 +1068,7 @@ const file_stich_actors_v1_sandbox_proto_rawDesc = "" +
 	"\x04file\x18\x02 \x01(\tR\x04file\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x16\n" +
 	"\x06before\x18\x04 \x01(\tR\x06before\x12\x14\n" +
-	"\x05after\x18\x05 \x01(\tR\x05after\"\x89\x04\n" +
+	"\x05after\x18\x05 \x01(\tR\x05after\"\x82\x05\n" +
 	"\x11SandboxCheckReply\x12.\n" +
 	"\ainitial\x18\x01 \x03(\v2\x14.stich.v1.DiagnosticR\ainitial\x122\n" +
 	"\tremaining\x18\x02 \x03(\v2\x14.stich.v1.DiagnosticR\tremaining\x121\n" +
@@ -932,13 +1083,22 @@ const file_stich_actors_v1_sandbox_proto_rawDesc = "" +
 	"install_ms\x18\t \x01(\x04R\tinstallMs\x12!\n" +
 	"\ftypecheck_ms\x18\n" +
 	" \x01(\x04R\vtypecheckMs\x12\x1b\n" +
-	"\tbundle_ms\x18\v \x01(\x04R\bbundleMs\x1a8\n" +
+	"\tbundle_ms\x18\v \x01(\x04R\bbundleMs\x12/\n" +
+	"\aruntime\x18\xfa\x01 \x03(\v2\x14.stich.v1.DiagnosticR\aruntime\x12&\n" +
+	"\x0eruntime_status\x18\xfb\x01 \x01(\tR\rruntimeStatus\x12\x1e\n" +
+	"\n" +
+	"runtime_ms\x18\xfc\x01 \x01(\x04R\truntimeMs\x1a8\n" +
 	"\n" +
 	"FixedEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\"\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x13\n" +
+	"\x11SandboxScreenshot\"*\n" +
+	"\x16SandboxScreenshotReply\x12\x10\n" +
+	"\x03png\x18\x01 \x01(\fR\x03png\"Y\n" +
 	"\fSandboxAsset\x12\x12\n" +
-	"\x04path\x18\x01 \x01(\tR\x04path\"\xbc\x01\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x17\n" +
+	"\x06offset\x18\x8e\x02 \x01(\x04R\x06offset\x12\x1c\n" +
+	"\tmax_bytes\x18\x8f\x02 \x01(\x04R\bmaxBytes\"\xd1\x01\n" +
 	"\x11SandboxAssetReply\x12\x14\n" +
 	"\x05built\x18\x01 \x01(\bR\x05built\x12\x14\n" +
 	"\x05found\x18\x02 \x01(\bR\x05found\x12\x12\n" +
@@ -946,19 +1106,21 @@ const file_stich_actors_v1_sandbox_proto_rawDesc = "" +
 	"\fcontent_type\x18\x04 \x01(\tR\vcontentType\x12\x12\n" +
 	"\x04etag\x18\x05 \x01(\tR\x04etag\x12\x1c\n" +
 	"\timmutable\x18\x06 \x01(\bR\timmutable\x12\x12\n" +
-	"\x04path\x18\a \x01(\tR\x04path\"*\n" +
+	"\x04path\x18\a \x01(\tR\x04path\x12\x13\n" +
+	"\x04size\x18\x8e\x02 \x01(\x04R\x04size\"*\n" +
 	"\x12SandboxReportCheck\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\"S\n" +
 	"\x17SandboxReportCheckReply\x12\x1a\n" +
 	"\baccepted\x18\x01 \x01(\bR\baccepted\x12\x1c\n" +
-	"\texhausted\x18\x02 \x01(\bR\texhausted\"\x97\x01\n" +
+	"\texhausted\x18\x02 \x01(\bR\texhausted\"\xc9\x01\n" +
 	"\rPreviewReport\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
 	"\x05stack\x18\x03 \x01(\tR\x05stack\x12\x16\n" +
 	"\x06source\x18\x04 \x01(\tR\x06source\x12\x12\n" +
 	"\x04line\x18\x05 \x01(\rR\x04line\x12\x16\n" +
-	"\x06column\x18\x06 \x01(\rR\x06column\"\x12\n" +
+	"\x06column\x18\x06 \x01(\rR\x06column\x120\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"\x12\n" +
 	"\x10PreviewReportAck\"#\n" +
 	"\rSandboxCancel\x12\x12\n" +
 	"\x04free\x18\x01 \x01(\bR\x04free\"\x12\n" +
@@ -976,38 +1138,43 @@ func file_stich_actors_v1_sandbox_proto_rawDescGZIP() []byte {
 	return file_stich_actors_v1_sandbox_proto_rawDescData
 }
 
-var file_stich_actors_v1_sandbox_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_stich_actors_v1_sandbox_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_stich_actors_v1_sandbox_proto_goTypes = []any{
 	(*SandboxCheck)(nil),            // 0: stich.actors.v1.SandboxCheck
 	(*SandboxLogLine)(nil),          // 1: stich.actors.v1.SandboxLogLine
 	(*SandboxLog)(nil),              // 2: stich.actors.v1.SandboxLog
 	(*SandboxFix)(nil),              // 3: stich.actors.v1.SandboxFix
 	(*SandboxCheckReply)(nil),       // 4: stich.actors.v1.SandboxCheckReply
-	(*SandboxAsset)(nil),            // 5: stich.actors.v1.SandboxAsset
-	(*SandboxAssetReply)(nil),       // 6: stich.actors.v1.SandboxAssetReply
-	(*SandboxReportCheck)(nil),      // 7: stich.actors.v1.SandboxReportCheck
-	(*SandboxReportCheckReply)(nil), // 8: stich.actors.v1.SandboxReportCheckReply
-	(*PreviewReport)(nil),           // 9: stich.actors.v1.PreviewReport
-	(*PreviewReportAck)(nil),        // 10: stich.actors.v1.PreviewReportAck
-	(*SandboxCancel)(nil),           // 11: stich.actors.v1.SandboxCancel
-	(*SandboxCancelAck)(nil),        // 12: stich.actors.v1.SandboxCancelAck
-	nil,                             // 13: stich.actors.v1.SandboxCheck.FilesEntry
-	nil,                             // 14: stich.actors.v1.SandboxCheckReply.FixedEntry
-	(*v1.Diagnostic)(nil),           // 15: stich.v1.Diagnostic
+	(*SandboxScreenshot)(nil),       // 5: stich.actors.v1.SandboxScreenshot
+	(*SandboxScreenshotReply)(nil),  // 6: stich.actors.v1.SandboxScreenshotReply
+	(*SandboxAsset)(nil),            // 7: stich.actors.v1.SandboxAsset
+	(*SandboxAssetReply)(nil),       // 8: stich.actors.v1.SandboxAssetReply
+	(*SandboxReportCheck)(nil),      // 9: stich.actors.v1.SandboxReportCheck
+	(*SandboxReportCheckReply)(nil), // 10: stich.actors.v1.SandboxReportCheckReply
+	(*PreviewReport)(nil),           // 11: stich.actors.v1.PreviewReport
+	(*PreviewReportAck)(nil),        // 12: stich.actors.v1.PreviewReportAck
+	(*SandboxCancel)(nil),           // 13: stich.actors.v1.SandboxCancel
+	(*SandboxCancelAck)(nil),        // 14: stich.actors.v1.SandboxCancelAck
+	nil,                             // 15: stich.actors.v1.SandboxCheck.FilesEntry
+	nil,                             // 16: stich.actors.v1.SandboxCheckReply.FixedEntry
+	(*v1.Diagnostic)(nil),           // 17: stich.v1.Diagnostic
+	(*Caller)(nil),                  // 18: stich.actors.v1.Caller
 }
 var file_stich_actors_v1_sandbox_proto_depIdxs = []int32{
-	13, // 0: stich.actors.v1.SandboxCheck.files:type_name -> stich.actors.v1.SandboxCheck.FilesEntry
+	15, // 0: stich.actors.v1.SandboxCheck.files:type_name -> stich.actors.v1.SandboxCheck.FilesEntry
 	1,  // 1: stich.actors.v1.SandboxLog.lines:type_name -> stich.actors.v1.SandboxLogLine
-	15, // 2: stich.actors.v1.SandboxCheckReply.initial:type_name -> stich.v1.Diagnostic
-	15, // 3: stich.actors.v1.SandboxCheckReply.remaining:type_name -> stich.v1.Diagnostic
+	17, // 2: stich.actors.v1.SandboxCheckReply.initial:type_name -> stich.v1.Diagnostic
+	17, // 3: stich.actors.v1.SandboxCheckReply.remaining:type_name -> stich.v1.Diagnostic
 	3,  // 4: stich.actors.v1.SandboxCheckReply.fixes:type_name -> stich.actors.v1.SandboxFix
-	14, // 5: stich.actors.v1.SandboxCheckReply.fixed:type_name -> stich.actors.v1.SandboxCheckReply.FixedEntry
-	15, // 6: stich.actors.v1.SandboxCheckReply.build:type_name -> stich.v1.Diagnostic
-	7,  // [7:7] is the sub-list for method output_type
-	7,  // [7:7] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	16, // 5: stich.actors.v1.SandboxCheckReply.fixed:type_name -> stich.actors.v1.SandboxCheckReply.FixedEntry
+	17, // 6: stich.actors.v1.SandboxCheckReply.build:type_name -> stich.v1.Diagnostic
+	17, // 7: stich.actors.v1.SandboxCheckReply.runtime:type_name -> stich.v1.Diagnostic
+	18, // 8: stich.actors.v1.PreviewReport.caller:type_name -> stich.actors.v1.Caller
+	9,  // [9:9] is the sub-list for method output_type
+	9,  // [9:9] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_stich_actors_v1_sandbox_proto_init() }
@@ -1015,13 +1182,14 @@ func file_stich_actors_v1_sandbox_proto_init() {
 	if File_stich_actors_v1_sandbox_proto != nil {
 		return
 	}
+	file_stich_actors_v1_actors_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_actors_v1_sandbox_proto_rawDesc), len(file_stich_actors_v1_sandbox_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -86,7 +86,9 @@ type APIKeyRecord struct {
 	Label     string                 `protobuf:"bytes,3,opt,name=label,proto3" json:"label,omitempty"`
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// expires_at, if set, ends the key (browser sessions last 30 days).
-	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	// browser marks a browser session (ended by RevokeBrowserSessions).
+	Browser       bool `protobuf:"varint,230,opt,name=browser,proto3" json:"browser,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -156,6 +158,77 @@ func (x *APIKeyRecord) GetExpiresAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *APIKeyRecord) GetBrowser() bool {
+	if x != nil {
+		return x.Browser
+	}
+	return false
+}
+
+// UserToken is a single-use token e-mailed to the user (verification or
+// password reset); only its SHA-256 is kept.
+type UserToken struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// purpose is "verify" or "reset".
+	Purpose string `protobuf:"bytes,1,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	// hash is the hex SHA-256 of the whole token.
+	Hash          string                 `protobuf:"bytes,2,opt,name=hash,proto3" json:"hash,omitempty"`
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserToken) Reset() {
+	*x = UserToken{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserToken) ProtoMessage() {}
+
+func (x *UserToken) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserToken.ProtoReflect.Descriptor instead.
+func (*UserToken) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *UserToken) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+func (x *UserToken) GetHash() string {
+	if x != nil {
+		return x.Hash
+	}
+	return ""
+}
+
+func (x *UserToken) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
 // UserRecord is the durable state of a user grain (identity: the user id).
 type UserRecord struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -166,16 +239,24 @@ type UserRecord struct {
 	// plan names the user's plan ("owner", "free").
 	Plan string `protobuf:"bytes,5,opt,name=plan,proto3" json:"plan,omitempty"`
 	// password_hash is an argon2id PHC string ("" when the user has no password).
-	PasswordHash  string                 `protobuf:"bytes,6,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
-	ApiKeys       []*APIKeyRecord        `protobuf:"bytes,7,rep,name=api_keys,json=apiKeys,proto3" json:"api_keys,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	PasswordHash string                 `protobuf:"bytes,6,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
+	ApiKeys      []*APIKeyRecord        `protobuf:"bytes,7,rep,name=api_keys,json=apiKeys,proto3" json:"api_keys,omitempty"`
+	CreatedAt    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// email_verified is set once the user proved the mailbox (a verification
+	// or reset token, or an OAuth provider's verified address).
+	EmailVerified bool `protobuf:"varint,230,opt,name=email_verified,json=emailVerified,proto3" json:"email_verified,omitempty"`
+	// tokens are the outstanding e-mailed tokens, at most one per purpose.
+	Tokens []*UserToken `protobuf:"bytes,231,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	// auth_methods are the outside identities (OAuth 2 / OIDC) linked to
+	// the user, one per provider account.
+	AuthMethods   []*AuthMethod `protobuf:"bytes,241,rep,name=auth_methods,json=authMethods,proto3" json:"auth_methods,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UserRecord) Reset() {
 	*x = UserRecord{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[1]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -187,7 +268,7 @@ func (x *UserRecord) String() string {
 func (*UserRecord) ProtoMessage() {}
 
 func (x *UserRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[1]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -200,7 +281,7 @@ func (x *UserRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserRecord.ProtoReflect.Descriptor instead.
 func (*UserRecord) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{1}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *UserRecord) GetId() string {
@@ -259,6 +340,152 @@ func (x *UserRecord) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *UserRecord) GetEmailVerified() bool {
+	if x != nil {
+		return x.EmailVerified
+	}
+	return false
+}
+
+func (x *UserRecord) GetTokens() []*UserToken {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+func (x *UserRecord) GetAuthMethods() []*AuthMethod {
+	if x != nil {
+		return x.AuthMethods
+	}
+	return nil
+}
+
+// AuthMethod is an outside identity that signs the user in.
+type AuthMethod struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// provider names the configured provider ("github", "google", or the
+	// --oidc-name of an OpenID Connect issuer).
+	Provider string `protobuf:"bytes,1,opt,name=provider,proto3" json:"provider,omitempty"`
+	// subject is the provider's stable id of the account (GitHub's numeric
+	// user id, an ID token's sub).
+	Subject string `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	// email is the verified e-mail the provider gave when it was linked.
+	Email         string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	LinkedAt      *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=linked_at,json=linkedAt,proto3" json:"linked_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuthMethod) Reset() {
+	*x = AuthMethod{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthMethod) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthMethod) ProtoMessage() {}
+
+func (x *AuthMethod) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthMethod.ProtoReflect.Descriptor instead.
+func (*AuthMethod) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AuthMethod) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *AuthMethod) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *AuthMethod) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *AuthMethod) GetLinkedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LinkedAt
+	}
+	return nil
+}
+
+// LinkAuthMethod links an outside identity to the user after the provider
+// vouched for email (verified), and marks the user's e-mail verified.
+// NOT_FOUND when the user does not exist. FAILED_PRECONDITION when the
+// link would hand over an account its holder has not proved: the account
+// has a password and an unverified e-mail (a pre-account hijack: someone
+// signed up first with another's address), or the account's e-mail is
+// another address and the method is not linked yet.
+type LinkAuthMethod struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Method        *AuthMethod            `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LinkAuthMethod) Reset() {
+	*x = LinkAuthMethod{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LinkAuthMethod) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LinkAuthMethod) ProtoMessage() {}
+
+func (x *LinkAuthMethod) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LinkAuthMethod.ProtoReflect.Descriptor instead.
+func (*LinkAuthMethod) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *LinkAuthMethod) GetMethod() *AuthMethod {
+	if x != nil {
+		return x.Method
+	}
+	return nil
+}
+
 // EnsureUser creates the user from template if it does not exist yet;
 // either way the reply holds the stored user.
 type EnsureUser struct {
@@ -270,7 +497,7 @@ type EnsureUser struct {
 
 func (x *EnsureUser) Reset() {
 	*x = EnsureUser{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[2]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -282,7 +509,7 @@ func (x *EnsureUser) String() string {
 func (*EnsureUser) ProtoMessage() {}
 
 func (x *EnsureUser) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[2]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -295,7 +522,7 @@ func (x *EnsureUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnsureUser.ProtoReflect.Descriptor instead.
 func (*EnsureUser) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{2}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *EnsureUser) GetTemplate() *UserRecord {
@@ -314,7 +541,7 @@ type GetUser struct {
 
 func (x *GetUser) Reset() {
 	*x = GetUser{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[3]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -326,7 +553,7 @@ func (x *GetUser) String() string {
 func (*GetUser) ProtoMessage() {}
 
 func (x *GetUser) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[3]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -339,7 +566,7 @@ func (x *GetUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUser.ProtoReflect.Descriptor instead.
 func (*GetUser) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{3}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{6}
 }
 
 // AddAPIKey stores a new key of the user; NOT_FOUND when the user does not exist.
@@ -352,7 +579,7 @@ type AddAPIKey struct {
 
 func (x *AddAPIKey) Reset() {
 	*x = AddAPIKey{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[4]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -364,7 +591,7 @@ func (x *AddAPIKey) String() string {
 func (*AddAPIKey) ProtoMessage() {}
 
 func (x *AddAPIKey) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[4]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -377,7 +604,7 @@ func (x *AddAPIKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAPIKey.ProtoReflect.Descriptor instead.
 func (*AddAPIKey) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{4}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AddAPIKey) GetKey() *APIKeyRecord {
@@ -397,7 +624,7 @@ type RevokeAPIKey struct {
 
 func (x *RevokeAPIKey) Reset() {
 	*x = RevokeAPIKey{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[5]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -409,7 +636,7 @@ func (x *RevokeAPIKey) String() string {
 func (*RevokeAPIKey) ProtoMessage() {}
 
 func (x *RevokeAPIKey) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[5]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -422,7 +649,7 @@ func (x *RevokeAPIKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKey.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKey) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{5}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RevokeAPIKey) GetKeyId() string {
@@ -442,7 +669,7 @@ type UserReply struct {
 
 func (x *UserReply) Reset() {
 	*x = UserReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[6]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -454,7 +681,7 @@ func (x *UserReply) String() string {
 func (*UserReply) ProtoMessage() {}
 
 func (x *UserReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[6]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -467,7 +694,7 @@ func (x *UserReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserReply.ProtoReflect.Descriptor instead.
 func (*UserReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{6}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UserReply) GetUser() *UserRecord {
@@ -489,7 +716,7 @@ type CheckAPIKey struct {
 
 func (x *CheckAPIKey) Reset() {
 	*x = CheckAPIKey{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[7]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -501,7 +728,7 @@ func (x *CheckAPIKey) String() string {
 func (*CheckAPIKey) ProtoMessage() {}
 
 func (x *CheckAPIKey) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[7]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -514,7 +741,7 @@ func (x *CheckAPIKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAPIKey.ProtoReflect.Descriptor instead.
 func (*CheckAPIKey) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{7}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CheckAPIKey) GetKeyId() string {
@@ -532,16 +759,19 @@ func (x *CheckAPIKey) GetHash() string {
 }
 
 type CheckAPIKeyReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Valid         bool                   `protobuf:"varint,1,opt,name=valid,proto3" json:"valid,omitempty"`
-	Role          UserRole               `protobuf:"varint,2,opt,name=role,proto3,enum=stich.actors.v1.UserRole" json:"role,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Valid bool                   `protobuf:"varint,1,opt,name=valid,proto3" json:"valid,omitempty"`
+	Role  UserRole               `protobuf:"varint,2,opt,name=role,proto3,enum=stich.actors.v1.UserRole" json:"role,omitempty"`
+	// no_user says the user does not exist (the edge remembers it for a
+	// while, so that more keys naming it do not reach the grain).
+	NoUser        bool `protobuf:"varint,230,opt,name=no_user,json=noUser,proto3" json:"no_user,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CheckAPIKeyReply) Reset() {
 	*x = CheckAPIKeyReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[8]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -553,7 +783,7 @@ func (x *CheckAPIKeyReply) String() string {
 func (*CheckAPIKeyReply) ProtoMessage() {}
 
 func (x *CheckAPIKeyReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[8]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -566,7 +796,7 @@ func (x *CheckAPIKeyReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAPIKeyReply.ProtoReflect.Descriptor instead.
 func (*CheckAPIKeyReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{8}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CheckAPIKeyReply) GetValid() bool {
@@ -583,6 +813,530 @@ func (x *CheckAPIKeyReply) GetRole() UserRole {
 	return UserRole_USER_ROLE_UNSPECIFIED
 }
 
+func (x *CheckAPIKeyReply) GetNoUser() bool {
+	if x != nil {
+		return x.NoUser
+	}
+	return false
+}
+
+// IssueUserToken stores an e-mailed token, replacing an outstanding one of
+// the same purpose; NOT_FOUND when the user does not exist.
+type IssueUserToken struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         *UserToken             `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IssueUserToken) Reset() {
+	*x = IssueUserToken{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssueUserToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueUserToken) ProtoMessage() {}
+
+func (x *IssueUserToken) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueUserToken.ProtoReflect.Descriptor instead.
+func (*IssueUserToken) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *IssueUserToken) GetToken() *UserToken {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+// ConsumeUserToken uses up a live token of the purpose whose hash matches:
+// "verify" marks the e-mail verified; "reset" sets new_password_hash, marks
+// the e-mail verified and ends every browser session. NOT_FOUND when no live
+// token matches (unknown, used or expired).
+type ConsumeUserToken struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Purpose         string                 `protobuf:"bytes,1,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	Hash            string                 `protobuf:"bytes,2,opt,name=hash,proto3" json:"hash,omitempty"`
+	NewPasswordHash string                 `protobuf:"bytes,3,opt,name=new_password_hash,json=newPasswordHash,proto3" json:"new_password_hash,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ConsumeUserToken) Reset() {
+	*x = ConsumeUserToken{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsumeUserToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsumeUserToken) ProtoMessage() {}
+
+func (x *ConsumeUserToken) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsumeUserToken.ProtoReflect.Descriptor instead.
+func (*ConsumeUserToken) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ConsumeUserToken) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+func (x *ConsumeUserToken) GetHash() string {
+	if x != nil {
+		return x.Hash
+	}
+	return ""
+}
+
+func (x *ConsumeUserToken) GetNewPasswordHash() string {
+	if x != nil {
+		return x.NewPasswordHash
+	}
+	return ""
+}
+
+// MarkEmailVerified records that a provider vouched for the user's e-mail
+// (OAuth). If it was not verified yet, every credential made before (the
+// password, API keys and browser sessions) is dropped: whoever signed up
+// with an address they did not own loses the account to its owner.
+type MarkEmailVerified struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkEmailVerified) Reset() {
+	*x = MarkEmailVerified{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkEmailVerified) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkEmailVerified) ProtoMessage() {}
+
+func (x *MarkEmailVerified) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkEmailVerified.ProtoReflect.Descriptor instead.
+func (*MarkEmailVerified) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{14}
+}
+
+// RevokeBrowserSessions ends every browser session of the user.
+type RevokeBrowserSessions struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeBrowserSessions) Reset() {
+	*x = RevokeBrowserSessions{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeBrowserSessions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeBrowserSessions) ProtoMessage() {}
+
+func (x *RevokeBrowserSessions) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeBrowserSessions.ProtoReflect.Descriptor instead.
+func (*RevokeBrowserSessions) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{15}
+}
+
+type RevokeBrowserSessionsReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ended         uint32                 `protobuf:"varint,1,opt,name=ended,proto3" json:"ended,omitempty"`
+	User          *UserRecord            `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeBrowserSessionsReply) Reset() {
+	*x = RevokeBrowserSessionsReply{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeBrowserSessionsReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeBrowserSessionsReply) ProtoMessage() {}
+
+func (x *RevokeBrowserSessionsReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeBrowserSessionsReply.ProtoReflect.Descriptor instead.
+func (*RevokeBrowserSessionsReply) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *RevokeBrowserSessionsReply) GetEnded() uint32 {
+	if x != nil {
+		return x.Ended
+	}
+	return 0
+}
+
+func (x *RevokeBrowserSessionsReply) GetUser() *UserRecord {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+// SetUserRole changes the user's role.
+type SetUserRole struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Role          UserRole               `protobuf:"varint,1,opt,name=role,proto3,enum=stich.actors.v1.UserRole" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetUserRole) Reset() {
+	*x = SetUserRole{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetUserRole) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetUserRole) ProtoMessage() {}
+
+func (x *SetUserRole) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetUserRole.ProtoReflect.Descriptor instead.
+func (*SetUserRole) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *SetUserRole) GetRole() UserRole {
+	if x != nil {
+		return x.Role
+	}
+	return UserRole_USER_ROLE_UNSPECIFIED
+}
+
+// SetDisplayName changes the user's display name.
+type SetDisplayName struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DisplayName   string                 `protobuf:"bytes,1,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetDisplayName) Reset() {
+	*x = SetDisplayName{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetDisplayName) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetDisplayName) ProtoMessage() {}
+
+func (x *SetDisplayName) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetDisplayName.ProtoReflect.Descriptor instead.
+func (*SetDisplayName) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SetDisplayName) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+// InviteRecord is an invite's durable state.
+type InviteRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	CreatedBy     string                 `protobuf:"bytes,2,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	Used          bool                   `protobuf:"varint,3,opt,name=used,proto3" json:"used,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InviteRecord) Reset() {
+	*x = InviteRecord{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InviteRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InviteRecord) ProtoMessage() {}
+
+func (x *InviteRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InviteRecord.ProtoReflect.Descriptor instead.
+func (*InviteRecord) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *InviteRecord) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *InviteRecord) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
+func (x *InviteRecord) GetUsed() bool {
+	if x != nil {
+		return x.Used
+	}
+	return false
+}
+
+// CreateInvite stores a new invite; ALREADY_EXISTS if the identity is taken.
+type CreateInvite struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Invite        *InviteRecord          `protobuf:"bytes,1,opt,name=invite,proto3" json:"invite,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateInvite) Reset() {
+	*x = CreateInvite{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateInvite) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateInvite) ProtoMessage() {}
+
+func (x *CreateInvite) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateInvite.ProtoReflect.Descriptor instead.
+func (*CreateInvite) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CreateInvite) GetInvite() *InviteRecord {
+	if x != nil {
+		return x.Invite
+	}
+	return nil
+}
+
+// ConsumeInvite uses the invite up; NOT_FOUND when it is unknown, used or
+// expired.
+type ConsumeInvite struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConsumeInvite) Reset() {
+	*x = ConsumeInvite{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsumeInvite) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsumeInvite) ProtoMessage() {}
+
+func (x *ConsumeInvite) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsumeInvite.ProtoReflect.Descriptor instead.
+func (*ConsumeInvite) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{21}
+}
+
+type InviteReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Invite        *InviteRecord          `protobuf:"bytes,1,opt,name=invite,proto3" json:"invite,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InviteReply) Reset() {
+	*x = InviteReply{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InviteReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InviteReply) ProtoMessage() {}
+
+func (x *InviteReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InviteReply.ProtoReflect.Descriptor instead.
+func (*InviteReply) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *InviteReply) GetInvite() *InviteRecord {
+	if x != nil {
+		return x.Invite
+	}
+	return nil
+}
+
 // ClaimEmail maps the directory grain's e-mail (its identity, lower-case)
 // to a user, unless another user holds it.
 type ClaimEmail struct {
@@ -594,7 +1348,7 @@ type ClaimEmail struct {
 
 func (x *ClaimEmail) Reset() {
 	*x = ClaimEmail{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[9]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -606,7 +1360,7 @@ func (x *ClaimEmail) String() string {
 func (*ClaimEmail) ProtoMessage() {}
 
 func (x *ClaimEmail) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[9]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -619,7 +1373,7 @@ func (x *ClaimEmail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimEmail.ProtoReflect.Descriptor instead.
 func (*ClaimEmail) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{9}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ClaimEmail) GetUserId() string {
@@ -641,7 +1395,7 @@ type DirectoryReply struct {
 
 func (x *DirectoryReply) Reset() {
 	*x = DirectoryReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[10]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -653,7 +1407,7 @@ func (x *DirectoryReply) String() string {
 func (*DirectoryReply) ProtoMessage() {}
 
 func (x *DirectoryReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[10]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -666,7 +1420,7 @@ func (x *DirectoryReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DirectoryReply.ProtoReflect.Descriptor instead.
 func (*DirectoryReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{10}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DirectoryReply) GetUserId() string {
@@ -692,7 +1446,7 @@ type LookupEmail struct {
 
 func (x *LookupEmail) Reset() {
 	*x = LookupEmail{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[11]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -704,7 +1458,7 @@ func (x *LookupEmail) String() string {
 func (*LookupEmail) ProtoMessage() {}
 
 func (x *LookupEmail) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[11]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -717,7 +1471,7 @@ func (x *LookupEmail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupEmail.ProtoReflect.Descriptor instead.
 func (*LookupEmail) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{11}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{25}
 }
 
 // ReleaseEmail frees the e-mail if user_id holds it.
@@ -730,7 +1484,7 @@ type ReleaseEmail struct {
 
 func (x *ReleaseEmail) Reset() {
 	*x = ReleaseEmail{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[12]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -742,7 +1496,7 @@ func (x *ReleaseEmail) String() string {
 func (*ReleaseEmail) ProtoMessage() {}
 
 func (x *ReleaseEmail) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[12]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -755,7 +1509,7 @@ func (x *ReleaseEmail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseEmail.ProtoReflect.Descriptor instead.
 func (*ReleaseEmail) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{12}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ReleaseEmail) GetUserId() string {
@@ -769,7 +1523,7 @@ var File_stich_actors_v1_user_proto protoreflect.FileDescriptor
 
 const file_stich_actors_v1_user_proto_rawDesc = "" +
 	"\n" +
-	"\x1astich/actors/v1/user.proto\x12\x0fstich.actors.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbe\x01\n" +
+	"\x1astich/actors/v1/user.proto\x12\x0fstich.actors.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd9\x01\n" +
 	"\fAPIKeyRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04hash\x18\x02 \x01(\tR\x04hash\x12\x14\n" +
@@ -777,7 +1531,13 @@ const file_stich_actors_v1_user_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"expires_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xb2\x02\n" +
+	"expires_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x19\n" +
+	"\abrowser\x18\xe6\x01 \x01(\bR\abrowser\"t\n" +
+	"\tUserToken\x12\x18\n" +
+	"\apurpose\x18\x01 \x01(\tR\apurpose\x12\x12\n" +
+	"\x04hash\x18\x02 \x01(\tR\x04hash\x129\n" +
+	"\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xd0\x03\n" +
 	"\n" +
 	"UserRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
@@ -788,7 +1548,18 @@ const file_stich_actors_v1_user_proto_rawDesc = "" +
 	"\rpassword_hash\x18\x06 \x01(\tR\fpasswordHash\x128\n" +
 	"\bapi_keys\x18\a \x03(\v2\x1d.stich.actors.v1.APIKeyRecordR\aapiKeys\x129\n" +
 	"\n" +
-	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"E\n" +
+	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12&\n" +
+	"\x0eemail_verified\x18\xe6\x01 \x01(\bR\remailVerified\x123\n" +
+	"\x06tokens\x18\xe7\x01 \x03(\v2\x1a.stich.actors.v1.UserTokenR\x06tokens\x12?\n" +
+	"\fauth_methods\x18\xf1\x01 \x03(\v2\x1b.stich.actors.v1.AuthMethodR\vauthMethods\"\x91\x01\n" +
+	"\n" +
+	"AuthMethod\x12\x1a\n" +
+	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x18\n" +
+	"\asubject\x18\x02 \x01(\tR\asubject\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x127\n" +
+	"\tlinked_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\blinkedAt\"E\n" +
+	"\x0eLinkAuthMethod\x123\n" +
+	"\x06method\x18\x01 \x01(\v2\x1b.stich.actors.v1.AuthMethodR\x06method\"E\n" +
 	"\n" +
 	"EnsureUser\x127\n" +
 	"\btemplate\x18\x01 \x01(\v2\x1b.stich.actors.v1.UserRecordR\btemplate\"\t\n" +
@@ -801,10 +1572,37 @@ const file_stich_actors_v1_user_proto_rawDesc = "" +
 	"\x04user\x18\x01 \x01(\v2\x1b.stich.actors.v1.UserRecordR\x04user\"8\n" +
 	"\vCheckAPIKey\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x12\n" +
-	"\x04hash\x18\x02 \x01(\tR\x04hash\"W\n" +
+	"\x04hash\x18\x02 \x01(\tR\x04hash\"q\n" +
 	"\x10CheckAPIKeyReply\x12\x14\n" +
 	"\x05valid\x18\x01 \x01(\bR\x05valid\x12-\n" +
-	"\x04role\x18\x02 \x01(\x0e2\x19.stich.actors.v1.UserRoleR\x04role\"%\n" +
+	"\x04role\x18\x02 \x01(\x0e2\x19.stich.actors.v1.UserRoleR\x04role\x12\x18\n" +
+	"\ano_user\x18\xe6\x01 \x01(\bR\x06noUser\"B\n" +
+	"\x0eIssueUserToken\x120\n" +
+	"\x05token\x18\x01 \x01(\v2\x1a.stich.actors.v1.UserTokenR\x05token\"l\n" +
+	"\x10ConsumeUserToken\x12\x18\n" +
+	"\apurpose\x18\x01 \x01(\tR\apurpose\x12\x12\n" +
+	"\x04hash\x18\x02 \x01(\tR\x04hash\x12*\n" +
+	"\x11new_password_hash\x18\x03 \x01(\tR\x0fnewPasswordHash\"\x13\n" +
+	"\x11MarkEmailVerified\"\x17\n" +
+	"\x15RevokeBrowserSessions\"c\n" +
+	"\x1aRevokeBrowserSessionsReply\x12\x14\n" +
+	"\x05ended\x18\x01 \x01(\rR\x05ended\x12/\n" +
+	"\x04user\x18\x02 \x01(\v2\x1b.stich.actors.v1.UserRecordR\x04user\"<\n" +
+	"\vSetUserRole\x12-\n" +
+	"\x04role\x18\x01 \x01(\x0e2\x19.stich.actors.v1.UserRoleR\x04role\"3\n" +
+	"\x0eSetDisplayName\x12!\n" +
+	"\fdisplay_name\x18\x01 \x01(\tR\vdisplayName\"|\n" +
+	"\fInviteRecord\x129\n" +
+	"\n" +
+	"expires_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\x02 \x01(\tR\tcreatedBy\x12\x12\n" +
+	"\x04used\x18\x03 \x01(\bR\x04used\"E\n" +
+	"\fCreateInvite\x125\n" +
+	"\x06invite\x18\x01 \x01(\v2\x1d.stich.actors.v1.InviteRecordR\x06invite\"\x0f\n" +
+	"\rConsumeInvite\"D\n" +
+	"\vInviteReply\x125\n" +
+	"\x06invite\x18\x01 \x01(\v2\x1d.stich.actors.v1.InviteRecordR\x06invite\"%\n" +
 	"\n" +
 	"ClaimEmail\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\"C\n" +
@@ -832,39 +1630,64 @@ func file_stich_actors_v1_user_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_actors_v1_user_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stich_actors_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_stich_actors_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_stich_actors_v1_user_proto_goTypes = []any{
-	(UserRole)(0),                 // 0: stich.actors.v1.UserRole
-	(*APIKeyRecord)(nil),          // 1: stich.actors.v1.APIKeyRecord
-	(*UserRecord)(nil),            // 2: stich.actors.v1.UserRecord
-	(*EnsureUser)(nil),            // 3: stich.actors.v1.EnsureUser
-	(*GetUser)(nil),               // 4: stich.actors.v1.GetUser
-	(*AddAPIKey)(nil),             // 5: stich.actors.v1.AddAPIKey
-	(*RevokeAPIKey)(nil),          // 6: stich.actors.v1.RevokeAPIKey
-	(*UserReply)(nil),             // 7: stich.actors.v1.UserReply
-	(*CheckAPIKey)(nil),           // 8: stich.actors.v1.CheckAPIKey
-	(*CheckAPIKeyReply)(nil),      // 9: stich.actors.v1.CheckAPIKeyReply
-	(*ClaimEmail)(nil),            // 10: stich.actors.v1.ClaimEmail
-	(*DirectoryReply)(nil),        // 11: stich.actors.v1.DirectoryReply
-	(*LookupEmail)(nil),           // 12: stich.actors.v1.LookupEmail
-	(*ReleaseEmail)(nil),          // 13: stich.actors.v1.ReleaseEmail
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(UserRole)(0),                      // 0: stich.actors.v1.UserRole
+	(*APIKeyRecord)(nil),               // 1: stich.actors.v1.APIKeyRecord
+	(*UserToken)(nil),                  // 2: stich.actors.v1.UserToken
+	(*UserRecord)(nil),                 // 3: stich.actors.v1.UserRecord
+	(*AuthMethod)(nil),                 // 4: stich.actors.v1.AuthMethod
+	(*LinkAuthMethod)(nil),             // 5: stich.actors.v1.LinkAuthMethod
+	(*EnsureUser)(nil),                 // 6: stich.actors.v1.EnsureUser
+	(*GetUser)(nil),                    // 7: stich.actors.v1.GetUser
+	(*AddAPIKey)(nil),                  // 8: stich.actors.v1.AddAPIKey
+	(*RevokeAPIKey)(nil),               // 9: stich.actors.v1.RevokeAPIKey
+	(*UserReply)(nil),                  // 10: stich.actors.v1.UserReply
+	(*CheckAPIKey)(nil),                // 11: stich.actors.v1.CheckAPIKey
+	(*CheckAPIKeyReply)(nil),           // 12: stich.actors.v1.CheckAPIKeyReply
+	(*IssueUserToken)(nil),             // 13: stich.actors.v1.IssueUserToken
+	(*ConsumeUserToken)(nil),           // 14: stich.actors.v1.ConsumeUserToken
+	(*MarkEmailVerified)(nil),          // 15: stich.actors.v1.MarkEmailVerified
+	(*RevokeBrowserSessions)(nil),      // 16: stich.actors.v1.RevokeBrowserSessions
+	(*RevokeBrowserSessionsReply)(nil), // 17: stich.actors.v1.RevokeBrowserSessionsReply
+	(*SetUserRole)(nil),                // 18: stich.actors.v1.SetUserRole
+	(*SetDisplayName)(nil),             // 19: stich.actors.v1.SetDisplayName
+	(*InviteRecord)(nil),               // 20: stich.actors.v1.InviteRecord
+	(*CreateInvite)(nil),               // 21: stich.actors.v1.CreateInvite
+	(*ConsumeInvite)(nil),              // 22: stich.actors.v1.ConsumeInvite
+	(*InviteReply)(nil),                // 23: stich.actors.v1.InviteReply
+	(*ClaimEmail)(nil),                 // 24: stich.actors.v1.ClaimEmail
+	(*DirectoryReply)(nil),             // 25: stich.actors.v1.DirectoryReply
+	(*LookupEmail)(nil),                // 26: stich.actors.v1.LookupEmail
+	(*ReleaseEmail)(nil),               // 27: stich.actors.v1.ReleaseEmail
+	(*timestamppb.Timestamp)(nil),      // 28: google.protobuf.Timestamp
 }
 var file_stich_actors_v1_user_proto_depIdxs = []int32{
-	14, // 0: stich.actors.v1.APIKeyRecord.created_at:type_name -> google.protobuf.Timestamp
-	14, // 1: stich.actors.v1.APIKeyRecord.expires_at:type_name -> google.protobuf.Timestamp
-	0,  // 2: stich.actors.v1.UserRecord.role:type_name -> stich.actors.v1.UserRole
-	1,  // 3: stich.actors.v1.UserRecord.api_keys:type_name -> stich.actors.v1.APIKeyRecord
-	14, // 4: stich.actors.v1.UserRecord.created_at:type_name -> google.protobuf.Timestamp
-	2,  // 5: stich.actors.v1.EnsureUser.template:type_name -> stich.actors.v1.UserRecord
-	1,  // 6: stich.actors.v1.AddAPIKey.key:type_name -> stich.actors.v1.APIKeyRecord
-	2,  // 7: stich.actors.v1.UserReply.user:type_name -> stich.actors.v1.UserRecord
-	0,  // 8: stich.actors.v1.CheckAPIKeyReply.role:type_name -> stich.actors.v1.UserRole
-	9,  // [9:9] is the sub-list for method output_type
-	9,  // [9:9] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	28, // 0: stich.actors.v1.APIKeyRecord.created_at:type_name -> google.protobuf.Timestamp
+	28, // 1: stich.actors.v1.APIKeyRecord.expires_at:type_name -> google.protobuf.Timestamp
+	28, // 2: stich.actors.v1.UserToken.expires_at:type_name -> google.protobuf.Timestamp
+	0,  // 3: stich.actors.v1.UserRecord.role:type_name -> stich.actors.v1.UserRole
+	1,  // 4: stich.actors.v1.UserRecord.api_keys:type_name -> stich.actors.v1.APIKeyRecord
+	28, // 5: stich.actors.v1.UserRecord.created_at:type_name -> google.protobuf.Timestamp
+	2,  // 6: stich.actors.v1.UserRecord.tokens:type_name -> stich.actors.v1.UserToken
+	4,  // 7: stich.actors.v1.UserRecord.auth_methods:type_name -> stich.actors.v1.AuthMethod
+	28, // 8: stich.actors.v1.AuthMethod.linked_at:type_name -> google.protobuf.Timestamp
+	4,  // 9: stich.actors.v1.LinkAuthMethod.method:type_name -> stich.actors.v1.AuthMethod
+	3,  // 10: stich.actors.v1.EnsureUser.template:type_name -> stich.actors.v1.UserRecord
+	1,  // 11: stich.actors.v1.AddAPIKey.key:type_name -> stich.actors.v1.APIKeyRecord
+	3,  // 12: stich.actors.v1.UserReply.user:type_name -> stich.actors.v1.UserRecord
+	0,  // 13: stich.actors.v1.CheckAPIKeyReply.role:type_name -> stich.actors.v1.UserRole
+	2,  // 14: stich.actors.v1.IssueUserToken.token:type_name -> stich.actors.v1.UserToken
+	3,  // 15: stich.actors.v1.RevokeBrowserSessionsReply.user:type_name -> stich.actors.v1.UserRecord
+	0,  // 16: stich.actors.v1.SetUserRole.role:type_name -> stich.actors.v1.UserRole
+	28, // 17: stich.actors.v1.InviteRecord.expires_at:type_name -> google.protobuf.Timestamp
+	20, // 18: stich.actors.v1.CreateInvite.invite:type_name -> stich.actors.v1.InviteRecord
+	20, // 19: stich.actors.v1.InviteReply.invite:type_name -> stich.actors.v1.InviteRecord
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_stich_actors_v1_user_proto_init() }
@@ -878,7 +1701,7 @@ func file_stich_actors_v1_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_actors_v1_user_proto_rawDesc), len(file_stich_actors_v1_user_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -46,21 +46,25 @@ const (
 	// The owner could not confirm its claim with a majority of the
 	// grain's replicas (it may be cut off from them): it serves no read.
 	RouteError_CODE_UNCONFIRMED RouteError_Code = 9
+	// The message (or its reply) is larger than one message between nodes
+	// may be; message says its size and the limit. Never retried.
+	RouteError_CODE_TOO_LARGE RouteError_Code = 270
 )
 
 // Enum value maps for RouteError_Code.
 var (
 	RouteError_Code_name = map[int32]string{
-		0: "CODE_UNSPECIFIED",
-		1: "CODE_NOT_OWNER",
-		2: "CODE_DRAINING",
-		3: "CODE_UNAVAILABLE",
-		4: "CODE_UNKNOWN_KIND",
-		5: "CODE_DEADLINE_EXCEEDED",
-		6: "CODE_INTERNAL",
-		7: "CODE_MOVING",
-		8: "CODE_NOT_FOUND",
-		9: "CODE_UNCONFIRMED",
+		0:   "CODE_UNSPECIFIED",
+		1:   "CODE_NOT_OWNER",
+		2:   "CODE_DRAINING",
+		3:   "CODE_UNAVAILABLE",
+		4:   "CODE_UNKNOWN_KIND",
+		5:   "CODE_DEADLINE_EXCEEDED",
+		6:   "CODE_INTERNAL",
+		7:   "CODE_MOVING",
+		8:   "CODE_NOT_FOUND",
+		9:   "CODE_UNCONFIRMED",
+		270: "CODE_TOO_LARGE",
 	}
 	RouteError_Code_value = map[string]int32{
 		"CODE_UNSPECIFIED":       0,
@@ -73,6 +77,7 @@ var (
 		"CODE_MOVING":            7,
 		"CODE_NOT_FOUND":         8,
 		"CODE_UNCONFIRMED":       9,
+		"CODE_TOO_LARGE":         270,
 	}
 )
 
@@ -1223,8 +1228,12 @@ type ReplicaWriteReply struct {
 	// The follower misses earlier writes: send it a snapshot.
 	Behind bool `protobuf:"varint,2,opt,name=behind,proto3" json:"behind,omitempty"`
 	// Set when the follower refused an older epoch.
-	Promised      uint64      `protobuf:"varint,3,opt,name=promised,proto3" json:"promised,omitempty"`
-	Error         *RouteError `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	Promised uint64      `protobuf:"varint,3,opt,name=promised,proto3" json:"promised,omitempty"`
+	Error    *RouteError `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	// Answers an anti-entropy install (epoch 0) of a copy older than the
+	// one the follower holds: nothing was installed, and nothing needs to
+	// be (a newer version holds every acknowledged write of older ones).
+	Newer         bool `protobuf:"varint,210,opt,name=newer,proto3" json:"newer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1285,6 +1294,13 @@ func (x *ReplicaWriteReply) GetError() *RouteError {
 		return x.Error
 	}
 	return nil
+}
+
+func (x *ReplicaWriteReply) GetNewer() bool {
+	if x != nil {
+		return x.Newer
+	}
+	return false
 }
 
 // ReplicaFetch asks a member for its whole copy of a grain.
@@ -1939,12 +1955,12 @@ const file_stich_cluster_v1_cluster_proto_rawDesc = "" +
 	"\vLocateReply\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x122\n" +
-	"\x05error\x18\x03 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\"\xd0\x02\n" +
+	"\x05error\x18\x03 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\"\xe5\x02\n" +
 	"\n" +
 	"RouteError\x125\n" +
 	"\x04code\x18\x01 \x01(\x0e2!.stich.cluster.v1.RouteError.CodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
-	"\x05owner\x18\x03 \x01(\tR\x05owner\"\xda\x01\n" +
+	"\x05owner\x18\x03 \x01(\tR\x05owner\"\xef\x01\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eCODE_NOT_OWNER\x10\x01\x12\x11\n" +
@@ -1955,7 +1971,8 @@ const file_stich_cluster_v1_cluster_proto_rawDesc = "" +
 	"\rCODE_INTERNAL\x10\x06\x12\x0f\n" +
 	"\vCODE_MOVING\x10\a\x12\x12\n" +
 	"\x0eCODE_NOT_FOUND\x10\b\x12\x14\n" +
-	"\x10CODE_UNCONFIRMED\x10\t\"J\n" +
+	"\x10CODE_UNCONFIRMED\x10\t\x12\x13\n" +
+	"\x0eCODE_TOO_LARGE\x10\x8e\x02\"J\n" +
 	"\bTransfer\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
 	"\bidentity\x18\x02 \x01(\tR\bidentity\x12\x0e\n" +
@@ -2016,12 +2033,13 @@ const file_stich_cluster_v1_cluster_proto_rawDesc = "" +
 	"\x04prev\x18\x04 \x01(\v2 .stich.cluster.v1.ReplicaVersionR\x04prev\x124\n" +
 	"\x04next\x18\x05 \x01(\v2 .stich.cluster.v1.ReplicaVersionR\x04next\x12\x12\n" +
 	"\x04repr\x18\x06 \x01(\fR\x04repr\x12\x10\n" +
-	"\x03set\x18\a \x03(\tR\x03set\"\x8b\x01\n" +
+	"\x03set\x18\a \x03(\tR\x03set\"\xa2\x01\n" +
 	"\x11ReplicaWriteReply\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x16\n" +
 	"\x06behind\x18\x02 \x01(\bR\x06behind\x12\x1a\n" +
 	"\bpromised\x18\x03 \x01(\x04R\bpromised\x122\n" +
-	"\x05error\x18\x04 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\">\n" +
+	"\x05error\x18\x04 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\x12\x15\n" +
+	"\x05newer\x18\xd2\x01 \x01(\bR\x05newer\">\n" +
 	"\fReplicaFetch\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
 	"\bidentity\x18\x02 \x01(\tR\bidentity\"\x9e\x02\n" +
