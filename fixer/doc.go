@@ -57,6 +57,19 @@
 //     MODE, others as VITE_X), a top-level require() turned into an
 //     import; Buffer, __dirname and the like left for the model with the
 //     reason ([Result.Left]).
+//   - More drift and strictness (rules_more.go): exports a library moved
+//     (react-dom's createRoot to react-dom/client); createContext<T |
+//     null>() given the null (or undefined) its type allows (TS2554); an
+//     optional function called as a statement called with ?. (TS2722);
+//     err.message on a catch variable read only for an Error (TS18046); a
+//     component destructuring only children typed { children: ReactNode }
+//     (TS7031); an effect arrow whose body is a promise put in braces
+//     (TS2322); a default import of a library module without one turned
+//     into the named import the compiler suggests (TS2613); class-property
+//     handlers (handle = (e) => ...) typed from the JSX attributes they
+//     are passed to as this.handle; a method overriding its base class's
+//     (componentDidCatch(error, info)) typed as the base class declares it
+//     (checker), the imports that type names kept.
 //   - The unused family: unused locals without side effects, functions and
 //     types deleted; unused destructured names dropped; a callback's
 //     trailing unused parameters deleted, other unused parameters marked

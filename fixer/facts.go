@@ -170,7 +170,12 @@ type site struct {
 	// Helper: the parameter belongs to a named function; CallTypes are
 	// the types its call sites pass for it, as written in its file ("" for
 	// a type that cannot be written there, or a use that is no call).
-	Named     bool     `json:"named"`
+	Named bool `json:"named"`
+	// Method: the parameter belongs to a method of a class that extends
+	// another; BaseType is the type the base class's member of the same
+	// name gives it, by the checker ("" when none or not writable).
+	Method    bool     `json:"method"`
+	BaseType  string   `json:"baseType"`
 	Helper    bool     `json:"helper"`
 	CallTypes []string `json:"callTypes"`
 	// Members are the property names of the object a missing property is
@@ -355,6 +360,9 @@ func validSite(s *site, content string) bool {
 	if !in(s.Start, s.End) || !in(s.At, s.At) || len(s.Uses) > 64 || len(s.Candidates) > 16 || len(s.CallTypes) > 64 || len(s.Members) > 80 || len(s.Bindings) > 64 {
 		return false
 	}
+	if len(s.BaseType) > 120 || strings.ContainsAny(s.BaseType, "\x00\n{}()\"'`=;") {
+		return false
+	}
 	for _, t := range s.CallTypes {
 		if len(t) > 120 || strings.ContainsAny(t, "\x00\n{}()\"'`=;") {
 			return false
@@ -390,6 +398,18 @@ func validSite(s *site, content string) bool {
 		}
 	case "require":
 		if !strings.Contains(content[s.Start:s.End], "require(") || len(s.Text) > 300 || strings.ContainsAny(s.Text, "\x00\n\"'`\\") || s.Name != "" && s.Name != "*side-effect" && !identRe.MatchString(s.Name) {
+			return false
+		}
+	case "optcall":
+		if content[s.Start:s.End] != s.Name || s.At != s.End {
+			return false
+		}
+	case "caught":
+		if !identRe.MatchString(s.Name) || !identRe.MatchString(s.Text) || content[s.Start:s.End] != s.Name+"."+s.Text {
+			return false
+		}
+	case "pattern":
+		if s.End <= s.Start || content[s.Start] != '{' || content[s.End-1] != '}' || s.Name != "" && !identRe.MatchString(s.Name) {
 			return false
 		}
 	case "call0":

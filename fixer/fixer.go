@@ -255,7 +255,7 @@ func needsTypes(fc *facts, diags []sandbox.Diagnostic) bool {
 		if s == nil {
 			continue
 		}
-		if q.Code == 7006 && s.Kind == "param" && s.Named && !handlerOnly(s.Uses) {
+		if q.Code == 7006 && s.Kind == "param" && (s.Named && !handlerOnly(s.Uses) || s.Method) {
 			return true
 		}
 		if q.Code == 2339 && s.Kind == "member" && declared[typeAt[fmt.Sprintf("%s:%d:%d", q.File, q.Line, q.Column)]] != 1 {

@@ -436,8 +436,11 @@ function siteOf(sf, b, node, pos, code) {
         const call = arg.parent;
         const callee = ts.isIdentifier(call.expression) ? call.expression.text : "";
         const asyncBlock = ts.isArrowFunction(arg) && (ts.getCombinedModifierFlags(arg) & ts.ModifierFlags.Async) !== 0 && ts.isBlock(arg.body) && arg.parameters.length === 0;
+        // exprBody: an arrow without braces, whose value is its body's (text2
+        // "expr"; at: where the body starts).
+        const exprBody = !asyncBlock && ts.isArrowFunction(arg) && !ts.isBlock(arg.body) && arg.parameters.length === 0;
         return { kind: "arg", name: callee, start: b(arg.getStart(sf)), end: b(arg.end), text: exprText(arg), index: call.arguments.indexOf(arg), flag: asyncBlock,
-          at: asyncBlock ? b(arg.body.getStart(sf)) : 0 };
+          at: asyncBlock || exprBody ? b(arg.body.getStart(sf)) : 0, text2: exprBody ? "expr" : "" };
       }
       if (ts.isIdentifier(node) && ts.isPropertyAssignment(node.parent) && node.parent.name === node) {
         const v = node.parent.initializer;
@@ -472,6 +475,45 @@ function siteOf(sf, b, node, pos, code) {
       }
       return { kind: "nullable", candidates };
     }
+    case 2722: {
+      // obj.fn(...) where fn is optional: where "?." goes, and whether the
+      // call's value is used (flag: a statement of its own).
+      const call = up(node, (x) => ts.isCallExpression(x) && x.expression.getStart(sf) === pos);
+      if (!call || call.questionDotToken || !(ts.isPropertyAccessExpression(call.expression) || ts.isIdentifier(call.expression))) return null;
+      return { kind: "optcall", name: exprText(call.expression), start: b(call.expression.getStart(sf)), end: b(call.expression.end), at: b(call.expression.end),
+        flag: !!call.parent && ts.isExpressionStatement(call.parent) };
+    }
+    case 18046: {
+      // x.message where x is a catch clause's variable (unknown under
+      // strict): flag when nothing between them rebinds the name.
+      if (!ts.isIdentifier(node) || !node.parent || !ts.isPropertyAccessExpression(node.parent) || node.parent.expression !== node) return null;
+      let caught = false;
+      for (let x = node.parent; x; x = x.parent) {
+        if (ts.isCatchClause(x)) {
+          const v = x.variableDeclaration;
+          if (v && ts.isIdentifier(v.name) && v.name.text === node.text && !v.type) caught = true;
+          break;
+        }
+        if (ts.isFunctionLike(x) && x.parameters.some((p) => p.name.getText(sf) === node.text)) break;
+        if (ts.isBlock(x) && x.statements.some((st) => ts.isVariableStatement(st) && st.declarationList.declarations.some((d) => d.name.getText(sf).includes(node.text)))) break;
+      }
+      const acc = node.parent;
+      return { kind: "caught", name: node.text, text: acc.name.text, start: b(acc.getStart(sf)), end: b(acc.end), flag: caught };
+    }
+    case 7031: {
+      // A destructured parameter without a type: the pattern's names, and
+      // whether its function is a component (capitalised name).
+      const pattern = up(node, (x) => ts.isObjectBindingPattern(x) && x.parent && ts.isParameter(x.parent));
+      if (!pattern) return null;
+      const param = pattern.parent;
+      const fn = param.parent;
+      let fnName = "";
+      if (ts.isFunctionDeclaration(fn) && fn.name) fnName = fn.name.text;
+      else if (fn.parent && ts.isVariableDeclaration(fn.parent) && ts.isIdentifier(fn.parent.name)) fnName = fn.parent.name.text;
+      const names = pattern.elements.map((el) => (!el.propertyName && !el.dotDotDotToken && !el.initializer && ts.isIdentifier(el.name) ? el.name.text : "?"));
+      return { kind: "pattern", name: fnName, start: b(pattern.getStart(sf)), end: b(pattern.end), at: b(param.end), index: fn.parameters.indexOf(param),
+        bindings: names.filter((n) => n !== "?").slice(0, 64), count: names.length, typed: !!param.type };
+    }
     case 7006: {
       // An untyped parameter: how its function is used as a JSX handler.
       const param = up(node, (x) => ts.isParameter(x));
@@ -481,10 +523,25 @@ function siteOf(sf, b, node, pos, code) {
       let fnName = "";
       if (fn.parent && ts.isVariableDeclaration(fn.parent) && ts.isIdentifier(fn.parent.name)) fnName = fn.parent.name.text;
       if (ts.isFunctionDeclaration(fn) && fn.name) fnName = fn.name.text;
+      // A class property (handle = (e) => ...): used as this.handle.
+      const member = fn.parent && ts.isPropertyDeclaration(fn.parent) && fn.parent.initializer === fn && ts.isIdentifier(fn.parent.name) && ts.isClassLike(fn.parent.parent);
+      if (member) fnName = fn.parent.name.text;
+      const isRef = (e) => member ? (ts.isPropertyAccessExpression(e) && e.expression.kind === ts.SyntaxKind.ThisKeyword && e.name.text === fnName) : (ts.isIdentifier(e) && e.text === fnName);
       const uses = [];
-      if (fnName) {
+      if (member) {
         const visit = (n) => {
-          if (ts.isJsxAttribute(n) && n.initializer && ts.isJsxExpression(n.initializer) && n.initializer.expression && ts.isIdentifier(n.initializer.expression) && n.initializer.expression.text === fnName) {
+          if (ts.isJsxAttribute(n) && n.initializer && ts.isJsxExpression(n.initializer) && n.initializer.expression && isRef(n.initializer.expression)) {
+            const tag = n.parent.parent.tagName;
+            uses.push((ts.isIdentifier(n.name) ? n.name.text : "") + ":" + (ts.isIdentifier(tag) ? tag.text : "?"));
+          } else if (ts.isPropertyAccessExpression(n) && n.name.text === fnName && !(n.parent && ts.isJsxExpression(n.parent) && ts.isJsxAttribute(n.parent.parent) && isRef(n))) {
+            uses.push("other"); // called, passed on, or read through another object
+          }
+          ts.forEachChild(n, visit);
+        };
+        visit(fn.parent.parent);
+      } else if (fnName) {
+        const visit = (n) => {
+          if (ts.isJsxAttribute(n) && n.initializer && ts.isJsxExpression(n.initializer) && n.initializer.expression && isRef(n.initializer.expression)) {
             const tag = n.parent.parent.tagName;
             uses.push((ts.isIdentifier(n.name) ? n.name.text : "") + ":" + (ts.isIdentifier(tag) ? tag.text : "?"));
           } else if (ts.isIdentifier(n) && n.text === fnName && n.parent && !(ts.isVariableDeclaration(n.parent) && n.parent.name === n) && !(ts.isFunctionDeclaration(n.parent) && n.parent.name === n) && !(ts.isJsxExpression(n.parent) && ts.isJsxAttribute(n.parent.parent)) &&
@@ -496,8 +553,12 @@ function siteOf(sf, b, node, pos, code) {
         visit(sf);
       }
       // named: a helper the checker can find the call sites of.
-      const named = !!fnName && !param.dotDotDotToken && !param.initializer && !param.type;
-      return { kind: "param", name: param.name.text, start: b(param.getStart(sf)), end: b(param.end), index: fn.parameters.indexOf(param), count: fn.parameters.length, parens, uses, typed: !!param.type, named };
+      const named = !!fnName && !member && !param.dotDotDotToken && !param.initializer && !param.type;
+      // method: a method of a class that extends another, which may declare
+      // the parameter's type (componentDidCatch(error, info)).
+      const method = ts.isMethodDeclaration(fn) && !!fn.name && ts.isIdentifier(fn.name) && ts.isClassLike(fn.parent) &&
+        !!fn.parent.heritageClauses?.some((h) => h.token === ts.SyntaxKind.ExtendsKeyword) && !param.dotDotDotToken && !param.initializer && !param.type;
+      return { kind: "param", name: param.name.text, start: b(param.getStart(sf)), end: b(param.end), index: fn.parameters.indexOf(param), count: fn.parameters.length, parens, uses, typed: !!param.type, named, method };
     }
     case 6133:
     case 6196: {
@@ -672,7 +733,7 @@ function typeText(c, t, decl) {
 // call sites pass to an untyped helper parameter (TS7006), the property
 // names of the object a missing property is read from (TS2339).
 function typedSite(q, pos, site) {
-  if (!((q.code === 7006 && site.kind === "param" && site.named) || (q.code === 2339 && site.kind === "member"))) return;
+  if (!((q.code === 7006 && site.kind === "param" && (site.named || site.method)) || (q.code === 2339 && site.kind === "member"))) return;
   const c = checker();
   if (!c) return;
   const sf = program.getSourceFile(process.cwd() + "/" + q.file);
@@ -686,6 +747,23 @@ function typedSite(q, pos, site) {
     const param = up(node, (x) => ts.isParameter(x));
     if (!param || !ts.isIdentifier(param.name) || param.dotDotDotToken || param.initializer) return;
     const fn = param.parent;
+    if (site.method) {
+      // The base class's member of the same name: its parameter's type.
+      const clsSym = fn.parent.name && c.getSymbolAtLocation(fn.parent.name);
+      if (!clsSym) return;
+      const cls = c.getDeclaredTypeOfSymbol(clsSym);
+      const index = fn.parameters.indexOf(param);
+      const found = [];
+      for (const base of c.getBaseTypes(cls) ?? []) {
+        const prop = c.getPropertyOfType(base, fn.name.text);
+        if (!prop) continue;
+        const sigs = c.getNonNullableType(c.getTypeOfSymbolAtLocation(prop, fn)).getCallSignatures();
+        if (sigs.length !== 1 || index >= sigs[0].parameters.length) continue;
+        found.push(typeText(c, c.getTypeOfSymbolAtLocation(sigs[0].parameters[index], fn), fn));
+      }
+      if (found.length === 1) site.baseType = found[0];
+      return;
+    }
     let nameNode = null;
     if (ts.isFunctionDeclaration(fn) && fn.name) nameNode = fn.name;
     else if ((ts.isArrowFunction(fn) || ts.isFunctionExpression(fn)) && fn.parent && ts.isVariableDeclaration(fn.parent) && fn.parent.initializer === fn && ts.isIdentifier(fn.parent.name)) {
