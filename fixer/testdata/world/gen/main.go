@@ -55,7 +55,7 @@ func main() {
 		panic(err)
 	}
 	n := 0
-	for _, b := range []base{todoZustand, blogRouter, weatherAlias, ticTacToe, expenses, landing, pomodoro, kanbanAlias, memory, contacts, quizRouter, statsDashboard, recipesFeature, habitsFlat, inventoryServices, libraryCatalog} {
+	for _, b := range []base{todoZustand, blogRouter, weatherAlias, ticTacToe, expenses, landing, pomodoro, kanbanAlias, memory, contacts, quizRouter, statsDashboard, recipesFeature, habitsFlat, inventoryServices, libraryCatalog, meetupsMixed} {
 		if dir := os.Getenv("GEN_BASES"); dir != "" {
 			// Debugging aid: the unbroken apps, to check they type-check.
 			for p, c := range b.files {
