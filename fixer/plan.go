@@ -21,7 +21,7 @@ var Codes = []int{17008, 17002, 6192, 6133, 6196, 2307, 2792, 2882, 5097, 2305, 
 // queried are the codes whose fixes need to know what sits at the
 // diagnostic's position (a query to the parser).
 var queried = map[int]bool{2304: true, 2580: true, 2591: true, 6133: true, 6196: true, 2551: true, 2552: true, 2339: true, 2322: true, 2345: true, 2554: true,
-	18047: true, 18048: true, 18049: true, 2531: true, 2532: true, 7006: true, 7053: true, 2559: true}
+	18047: true, 18048: true, 18049: true, 2531: true, 2532: true, 7006: true, 7053: true, 2559: true, 2722: true, 18046: true, 7031: true}
 
 var priority = func() map[int]int {
 	m := map[int]int{}

@@ -7,6 +7,15 @@ import (
 	"github.com/stichdev/stich/sandbox"
 )
 
+// The rules that act on a parser site get one: their codes are queried.
+func TestSiteRulesQueried(t *testing.T) {
+	for _, code := range []int{2722, 18046, 7031, 2554, 2322, 7006} {
+		if !queried[code] || !handled(code) {
+			t.Errorf("TS%d: queried %v, handled %v", code, queried[code], handled(code))
+		}
+	}
+}
+
 // The rules of rules_more.go on sites as the parser reports them; each
 // case also checks what the rule must leave alone.
 func TestPlanMoreRules(t *testing.T) {
