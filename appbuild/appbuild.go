@@ -64,6 +64,9 @@ type Outcome struct {
 	// NeedsModel are the placeholders the fixer wrote (in Fixed): the app
 	// is not fixed while there are any (see fixer.Result.NeedsModel).
 	NeedsModel []fixer.Fix
+	// Left are diagnostics the fixer leaves for the model on purpose, with
+	// the reason (see fixer.Result.Left).
+	Left []fixer.Left
 	// Build holds the bundler's errors; Preview is nil when it failed.
 	Build   []sandbox.Diagnostic
 	Preview *preview.Preview
@@ -182,7 +185,7 @@ func (w *Workspace) Check(ctx context.Context, files map[string]string, fix bool
 	}
 	if fx != nil {
 		rep, err := fx.Repair(ctx, w.id, files, fixer.RepairOptions{Rounds: w.cfg.FixRounds, TypeCheck: tc})
-		out.Initial, out.Remaining, out.Fixes, out.Fixed, out.NeedsModel = rep.Initial, rep.Remaining, rep.Fixes, rep.Files, rep.NeedsModel
+		out.Initial, out.Remaining, out.Fixes, out.Fixed, out.NeedsModel, out.Left = rep.Initial, rep.Remaining, rep.Fixes, rep.Files, rep.NeedsModel, rep.Left
 		for p, c := range rep.Files {
 			w.written[p] = sha256.Sum256([]byte(c))
 		}
@@ -207,6 +210,9 @@ func (w *Workspace) Check(ctx context.Context, files map[string]string, fix bool
 	}
 	for _, f := range out.NeedsModel {
 		log(SourceFixer, "warn", fmt.Sprintf("TS%d %s:%d: placeholder, needs a model: %s", f.Code, f.File, f.Line, f.Description))
+	}
+	for _, l := range out.Left {
+		log(SourceFixer, "info", fmt.Sprintf("TS%d %s:%d: left for the model: %s", l.Code, l.File, l.Line, l.Reason))
 	}
 
 	html, ok := files["index.html"]

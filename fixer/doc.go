@@ -8,7 +8,9 @@
 //
 //   - JSX syntax: void elements written like HTML (<input ...>, <br>) are
 //     closed first (TS17008, TS17002): the parse error hides every other
-//     diagnostic.
+//     diagnostic. Non-void elements left open (<p> without </p>) are
+//     closed where the indentation says their content ends, only when
+//     with every such insertion the file parses.
 //   - Unused imports (TS6192, TS6133, TS6196: removed).
 //   - Missing modules (TS2307, TS2792, TS2882): the path corrected to the
 //     file that exists — other extension, letter case or folder — else to
@@ -44,6 +46,30 @@
 //     (TS2304, TS2552) or default-imported from a library without a
 //     default export (TS1192). A compiler suggestion (TS2552) is taken only
 //     for a typo-sized difference.
+//   - With the checker (infer.go; a second, typed run of the parser, only
+//     when a site needs it): a named helper's untyped parameter (TS7006)
+//     typed when every call site passes the same writable type; a
+//     property the type lacks without a compiler suggestion (TS2339)
+//     renamed to the one property that clearly matches (another spelling,
+//     an abbreviation, the only one sharing its main word).
+//   - Node globals in browser code (TS2580, TS2591, TS2304):
+//     process.env.X in a Vite app read from import.meta.env (NODE_ENV as
+//     MODE, others as VITE_X), a top-level require() turned into an
+//     import; Buffer, __dirname and the like left for the model with the
+//     reason ([Result.Left]).
+//   - More drift and strictness (rules_more.go): exports a library moved
+//     (react-dom's createRoot to react-dom/client); createContext<T |
+//     null>() given the null (or undefined) its type allows (TS2554); an
+//     optional function called as a statement called with ?. (TS2722);
+//     err.message on a catch variable read only for an Error (TS18046); a
+//     component destructuring only children typed { children: ReactNode }
+//     (TS7031); an effect arrow whose body is a promise put in braces
+//     (TS2322); a default import of a library module without one turned
+//     into the named import the compiler suggests (TS2613); class-property
+//     handlers (handle = (e) => ...) typed from the JSX attributes they
+//     are passed to as this.handle; a method overriding its base class's
+//     (componentDidCatch(error, info)) typed as the base class declares it
+//     (checker), the imports that type names kept.
 //   - The unused family: unused locals without side effects, functions and
 //     types deleted; unused destructured names dropped; a callback's
 //     trailing unused parameters deleted, other unused parameters marked

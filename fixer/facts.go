@@ -31,6 +31,17 @@ type fileFacts struct {
 	// tag written without "/" (<input ...>).
 	VoidOpen  []int      `json:"voidOpen"`
 	HTMLAttrs []attrFact `json:"htmlAttrs"`
+	// Unclosed are the closing tags the file's JSX lacks, where its
+	// indentation puts them; together they make the file parse.
+	Unclosed []closeTag `json:"unclosed"`
+}
+
+// closeTag inserts Text (a closing tag, alone on its line or at the end
+// of the element's line) at offset At.
+type closeTag struct {
+	At   int    `json:"at"`
+	Text string `json:"text"`
+	Tag  string `json:"tag"`
 }
 
 // stateHook is `const [value, setter] = useState(init)`.
@@ -96,6 +107,9 @@ type declFact struct {
 	// BodyEnd is the offset of the closing brace of an interface or an
 	// object type alias, else 0.
 	BodyEnd int `json:"bodyEnd"`
+	// Members are the property names of an interface or object type
+	// alias that lists them all, else nil.
+	Members []string `json:"members"`
 }
 
 // usage summarizes how a name is used in one file.
@@ -153,6 +167,23 @@ type site struct {
 	// passed to, "other" for any other use.
 	Uses       []string         `json:"uses"`
 	Candidates []nullableAccess `json:"candidates"`
+	// Helper: the parameter belongs to a named function; CallTypes are
+	// the types its call sites pass for it, as written in its file ("" for
+	// a type that cannot be written there, or a use that is no call).
+	Named bool `json:"named"`
+	// Method: the parameter belongs to a method of a class that extends
+	// another; BaseType is the type the base class's member of the same
+	// name gives it, by the checker ("" when none or not writable).
+	Method    bool     `json:"method"`
+	BaseType  string   `json:"baseType"`
+	Helper    bool     `json:"helper"`
+	CallTypes []string `json:"callTypes"`
+	// Members are the property names of the object a missing property is
+	// read from, by the checker.
+	Members []string `json:"members"`
+	// Bindings are the names a top-level require() destructures ("a", or
+	// "a:b" for a: b).
+	Bindings []string `json:"bindings"`
 }
 
 // nullableAccess is one member access of a possibly-null expression.
@@ -169,6 +200,9 @@ type request struct {
 	Names     map[string][]string `json:"names"`
 	Queries   []queryIn           `json:"queries"`
 	HTMLAttrs []string            `json:"htmlAttrs"`
+	// Types asks for the checker's view of the queried sites (see
+	// needsTypes).
+	Types bool `json:"types"`
 }
 
 type queryIn struct {
@@ -179,7 +213,10 @@ type queryIn struct {
 }
 
 var (
-	identRe = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*$`)
+	identRe       = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*$`)
+	reJSXTagName  = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$-]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*$`)
+	reEnvKey      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	reClosingLine = regexp.MustCompile(`^[ \t]*</[^>\n]+>\n$`)
 	// errFacts: the parser's report does not fit the files it was given.
 	errFacts = errors.New("fixer: malformed parser output")
 )
@@ -248,6 +285,11 @@ func decodeFacts(b []byte, files map[string]string) (*facts, error) {
 			if !identRe.MatchString(d.Name) || !inRange(d.Start, d.End) || !inRange(d.BodyEnd, d.BodyEnd) || d.BodyEnd != 0 && (d.BodyEnd < d.Start || d.BodyEnd >= d.End || content[d.BodyEnd] != '}') {
 				return nil, bad("%s: declaration %q", path, d.Name)
 			}
+			for _, m := range d.Members {
+				if !identRe.MatchString(m) || len(d.Members) > 200 {
+					return nil, bad("%s: member %q of %q", path, m, d.Name)
+				}
+			}
 		}
 		for _, h := range ff.StateHooks {
 			if !identRe.MatchString(h.Setter) || !inRange(h.At, h.At) || h.At < 8 || content[h.At-8:h.At] != "useState" {
@@ -257,6 +299,12 @@ func decodeFacts(b []byte, files map[string]string) (*facts, error) {
 		for _, at := range ff.VoidOpen {
 			if !inRange(at, at+1) || content[at] != '>' {
 				return nil, bad("%s: void element at %d", path, at)
+			}
+		}
+		for _, c := range ff.Unclosed {
+			if !inRange(c.At, c.At) || !reJSXTagName.MatchString(c.Tag) || (c.Text != "</"+c.Tag+">" && !reClosingLine.MatchString(c.Text)) ||
+				c.Text != "</"+c.Tag+">" && strings.TrimSpace(c.Text) != "</"+c.Tag+">" {
+				return nil, bad("%s: closing tag at %d", path, c.At)
 			}
 		}
 		for _, a := range ff.HTMLAttrs {
@@ -309,8 +357,27 @@ func decodeFacts(b []byte, files map[string]string) (*facts, error) {
 func validSite(s *site, content string) bool {
 	n := len(content)
 	in := func(a, b int) bool { return 0 <= a && a <= b && b <= n }
-	if !in(s.Start, s.End) || !in(s.At, s.At) || len(s.Uses) > 64 || len(s.Candidates) > 16 {
+	if !in(s.Start, s.End) || !in(s.At, s.At) || len(s.Uses) > 64 || len(s.Candidates) > 16 || len(s.CallTypes) > 64 || len(s.Members) > 80 || len(s.Bindings) > 64 {
 		return false
+	}
+	if len(s.BaseType) > 120 || strings.ContainsAny(s.BaseType, "\x00\n{}()\"'`=;") {
+		return false
+	}
+	for _, t := range s.CallTypes {
+		if len(t) > 120 || strings.ContainsAny(t, "\x00\n{}()\"'`=;") {
+			return false
+		}
+	}
+	for _, m := range s.Members {
+		if !identRe.MatchString(m) {
+			return false
+		}
+	}
+	for _, b := range s.Bindings {
+		name, alias, renamed := strings.Cut(b, ":")
+		if !identRe.MatchString(name) || renamed && !identRe.MatchString(alias) {
+			return false
+		}
 	}
 	switch s.Kind {
 	case "arg", "prop":
@@ -319,6 +386,30 @@ func validSite(s *site, content string) bool {
 		}
 	case "render":
 		if !strings.Contains(content[s.Start:s.End], s.Text) || !strings.Contains(content[s.Start:s.End], s.Text2) {
+			return false
+		}
+	case "member":
+		if content[s.Start:s.End] != s.Name || !identRe.MatchString(s.Name) {
+			return false
+		}
+	case "env":
+		if content[s.Start:s.End] != s.Text || !strings.HasPrefix(s.Text, "process.env") || !reEnvKey.MatchString(s.Name) {
+			return false
+		}
+	case "require":
+		if !strings.Contains(content[s.Start:s.End], "require(") || len(s.Text) > 300 || strings.ContainsAny(s.Text, "\x00\n\"'`\\") || s.Name != "" && s.Name != "*side-effect" && !identRe.MatchString(s.Name) {
+			return false
+		}
+	case "optcall":
+		if content[s.Start:s.End] != s.Name || s.At != s.End {
+			return false
+		}
+	case "caught":
+		if !identRe.MatchString(s.Name) || !identRe.MatchString(s.Text) || content[s.Start:s.End] != s.Name+"."+s.Text {
+			return false
+		}
+	case "pattern":
+		if s.End <= s.Start || content[s.Start] != '{' || content[s.End-1] != '}' || s.Name != "" && !identRe.MatchString(s.Name) {
 			return false
 		}
 	case "call0":

@@ -65,6 +65,22 @@ type Result struct {
 	// Install lists npm packages the app imports but does not have,
 	// sorted; installing them is the caller's move.
 	Install []string `json:"install,omitempty"`
+	// Left are diagnostics among Unfixable that the fixer recognized but
+	// leaves for the model on purpose, with the reason (a Node global with
+	// no browser equivalent, a property matching several, ...).
+	Left []Left `json:"left,omitempty"`
+	// NoTypes says why the checker's view was unavailable when a rule
+	// asked for it ("" when it was not asked for, or ran): those rules did
+	// nothing and their diagnostics stay for the model.
+	NoTypes string `json:"noTypes,omitempty"`
+}
+
+// Left is a diagnostic the fixer leaves for the model, and why.
+type Left struct {
+	Code   int    `json:"code"`
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Reason string `json:"reason"`
 }
 
 //go:embed ts/facts.mjs ts/package.json ts/package-lock.json
@@ -169,6 +185,12 @@ const scratch = ".stich/fixer"
 // means the parser could not run; diagnostics it cannot fix are in
 // Result.Unfixable.
 func (f *Fixer) Fix(ctx context.Context, id string, diags []sandbox.Diagnostic, files map[string]string) (Result, error) {
+	return f.fix(ctx, id, diags, files, nil)
+}
+
+// fix is [Fixer.Fix] with mounts the checker needs besides the workspace
+// (the node_modules a type-check mounts).
+func (f *Fixer) fix(ctx context.Context, id string, diags []sandbox.Diagnostic, files map[string]string, mounts []sandbox.Mount) (Result, error) {
 	var relevant []sandbox.Diagnostic
 	for _, d := range diags {
 		if handled(d.Code) && d.File != "" {
@@ -179,7 +201,7 @@ func (f *Fixer) Fix(ctx context.Context, id string, diags []sandbox.Diagnostic, 
 		return Result{Files: map[string]string{}, Unfixable: diags}, nil
 	}
 	req := buildRequest(relevant, files)
-	out, err := f.parse(ctx, id, req)
+	out, err := f.parse(ctx, id, req, mounts)
 	if err != nil {
 		return Result{}, err
 	}
@@ -187,14 +209,79 @@ func (f *Fixer) Fix(ctx context.Context, id string, diags []sandbox.Diagnostic, 
 	if err != nil {
 		return Result{}, err
 	}
+	if needsTypes(fc, diags) {
+		// The checker's view, in a second run: building a program costs
+		// seconds where parsing costs milliseconds, so only sites that
+		// need it ask. Without it (the checker failed or ran out of time)
+		// those rules do nothing and the diagnostics stay for the model.
+		req.Types = true
+		noTypes := ""
+		if out, err := f.parse(ctx, id, req, mounts); err == nil {
+			if typed, err := decodeFacts(out, req.Files); err == nil {
+				fc = typed
+			} else {
+				noTypes = err.Error()
+			}
+		} else if ctx.Err() != nil {
+			return Result{}, err
+		} else {
+			noTypes = err.Error()
+		}
+		res := plan(diags, files, fc)
+		res.NoTypes = noTypes
+		return res, nil
+	}
 	return plan(diags, files, fc), nil
 }
 
+// needsTypes reports whether a queried site needs the checker: an untyped
+// parameter of a named function, a property its object's type lacks.
+func needsTypes(fc *facts, diags []sandbox.Diagnostic) bool {
+	// The project's own object types list their members without the
+	// checker (see declaredMembers).
+	declared := map[string]int{}
+	for _, ff := range fc.Files {
+		for _, dc := range ff.Declarations {
+			if dc.Kind == "interface" || dc.Kind == "type" {
+				declared[dc.Name]++
+				if dc.Members == nil {
+					declared[dc.Name]++
+				}
+			}
+		}
+	}
+	typeAt := map[string]string{}
+	for _, d := range diags {
+		if mm := reNoProperty.FindStringSubmatch(d.Message); d.Code == 2339 && mm != nil {
+			typeAt[fmt.Sprintf("%s:%d:%d", d.File, d.Line, d.Column)] = mm[2]
+		}
+	}
+	for _, q := range fc.Queries {
+		s := q.Site
+		if s == nil {
+			continue
+		}
+		if q.Code == 7006 && s.Kind == "param" && (s.Named && !handlerOnly(s.Uses) || s.Method) {
+			return true
+		}
+		if q.Code == 2339 && s.Kind == "member" && declared[typeAt[fmt.Sprintf("%s:%d:%d", q.File, q.Line, q.Column)]] != 1 {
+			return true
+		}
+	}
+	return false
+}
+
 // parse runs facts.mjs on req in workspace id and returns its raw output.
-func (f *Fixer) parse(ctx context.Context, id string, req request) ([]byte, error) {
+func (f *Fixer) parse(ctx context.Context, id string, req request, mounts []sandbox.Mount) ([]byte, error) {
 	in, err := json.Marshal(req)
 	if err != nil {
 		return nil, fmt.Errorf("fixer: %w", err)
+	}
+	timeout := f.timeout
+	if req.Types {
+		// Building a program reads the libraries' types: seconds, where
+		// parsing takes a fraction of one.
+		timeout *= 2
 	}
 	if err := f.runner.WriteFiles(ctx, id, map[string]string{scratch + "/in.json": string(in)}); err != nil {
 		return nil, fmt.Errorf("fixer: %w", err)
@@ -203,8 +290,8 @@ func (f *Fixer) parse(ctx context.Context, id string, req request) ([]byte, erro
 	res, err := f.runner.Run(ctx, id, sandbox.Command{
 		Args:    []string{"node", "-e", `import(process.env.STICH_FIXER + "/facts.mjs")`},
 		Env:     []string{"FIXER_IN=" + scratch + "/in.json", "FIXER_OUT=" + scratch + "/out.json"},
-		Mounts:  []sandbox.Mount{{Workspace: f.tools, Env: "STICH_FIXER"}},
-		Timeout: f.timeout,
+		Mounts:  append([]sandbox.Mount{{Workspace: f.tools, Env: "STICH_FIXER"}}, mounts...),
+		Timeout: timeout,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("fixer: parser: %w", err)
@@ -294,6 +381,12 @@ type RepairResult struct {
 	Initial   []sandbox.Diagnostic
 	Remaining []sandbox.Diagnostic
 	Install   []string
+	// Left are the last pass's diagnostics left for the model on purpose,
+	// with the reason (see [Result.Left]).
+	Left []Left
+	// NoTypes: why the checker's view was unavailable in a pass (see
+	// [Result.NoTypes]); "" when every pass that asked had it.
+	NoTypes string
 	// Rounds counts the fix passes that changed something.
 	Rounds int
 }
@@ -322,9 +415,14 @@ func (f *Fixer) Repair(ctx context.Context, id string, files map[string]string, 
 		if len(diags) == 0 || out.Rounds == rounds {
 			break
 		}
-		fx, err := f.Fix(ctx, id, diags, cur)
+		out.Left = nil
+		fx, err := f.fix(ctx, id, diags, cur, opts.TypeCheck.Mounts)
 		if err != nil {
 			return out, err
+		}
+		out.Left = fx.Left
+		if fx.NoTypes != "" {
+			out.NoTypes = fx.NoTypes
 		}
 		out.Fixes = append(out.Fixes, fx.Fixes...)
 		out.NeedsModel = append(out.NeedsModel, fx.NeedsModel...)
@@ -353,6 +451,18 @@ func (f *Fixer) Repair(ctx context.Context, id string, files map[string]string, 
 			}
 		}
 	}
+	// Only what is still there is left for the model.
+	still := map[string]bool{}
+	for _, d := range out.Remaining {
+		still[fmt.Sprintf("%d:%s:%d", d.Code, d.File, d.Line)] = true
+	}
+	left := out.Left[:0]
+	for _, l := range out.Left {
+		if still[fmt.Sprintf("%d:%s:%d", l.Code, l.File, l.Line)] {
+			left = append(left, l)
+		}
+	}
+	out.Left = left
 	for p := range install {
 		out.Install = append(out.Install, p)
 	}
@@ -384,4 +494,15 @@ func (f *Fixer) install(ctx context.Context, id, oldLock string, opts sandbox.In
 		return "", nil // npm may be configured not to write one
 	}
 	return string(lock), nil
+}
+
+// handlerOnly: every use of a function is as a JSX event handler (typed
+// by handlerParam, without the checker).
+func handlerOnly(uses []string) bool {
+	for _, u := range uses {
+		if u == "other" {
+			return false
+		}
+	}
+	return len(uses) > 0
 }

@@ -125,5 +125,6 @@ var knownGood = map[string]struct{ version, types, typesVersion string }{
 	"react-router-dom":      {version: "^7.18.7"},
 	"recharts":              {version: "^3.11.3"},
 	"uuid":                  {version: "^14.0.3"},
+	"zod":                   {version: "^4.6.7"},
 	"zustand":               {version: "^5.1.0"},
 }

@@ -15,18 +15,18 @@ import (
 // them. Unused imports go first (removing them can settle other errors on
 // the same import), then the reference's order (TS2307, TS2305,
 // TS2613/TS2614, TS2724, TS2304), then the other mistakes models make.
-var Codes = []int{17008, 17002, 6192, 6133, 6196, 2307, 2792, 2882, 5097, 2305, 2459, 2460, 2613, 2614, 2724, 1484, 1361, 2304, 2552, 2686, 2503, 2551, 7016,
+var Codes = []int{17008, 17002, 6192, 6133, 6196, 2307, 2792, 2882, 5097, 2305, 2459, 2460, 2613, 2614, 2724, 1484, 1361, 2304, 2552, 2686, 2503, 2580, 2591, 2551, 7016,
 	2339, 2322, 2345, 2554, 18047, 18048, 18049, 2531, 2532, 7006, 7053, 2559, 1192}
 
 // queried are the codes whose fixes need to know what sits at the
 // diagnostic's position (a query to the parser).
-var queried = map[int]bool{6133: true, 6196: true, 2551: true, 2552: true, 2339: true, 2322: true, 2345: true, 2554: true,
-	18047: true, 18048: true, 18049: true, 2531: true, 2532: true, 7006: true, 7053: true, 2559: true}
+var queried = map[int]bool{2304: true, 2580: true, 2591: true, 6133: true, 6196: true, 2551: true, 2552: true, 2339: true, 2322: true, 2345: true, 2554: true,
+	18047: true, 18048: true, 18049: true, 2531: true, 2532: true, 7006: true, 7053: true, 2559: true, 2722: true, 18046: true, 7031: true}
 
 var priority = func() map[int]int {
 	m := map[int]int{}
-	order := [][]int{{17008, 17002}, {6192, 6133, 6196}, {2307, 2792, 2882, 5097}, {2305, 2459, 2460}, {2613, 2614}, {2724}, {1484, 1361}, {2304, 2552, 2686, 2503}, {2551}, {7016},
-		{1192}, {2339, 2322, 2345, 2554, 18047, 18048, 18049, 2531, 2532, 7006, 7053, 2559}}
+	order := [][]int{{17008, 17002}, {6192, 6133, 6196}, {2307, 2792, 2882, 5097}, {2305, 2459, 2460}, {2613, 2614}, {2724}, {1484, 1361}, {2304, 2552, 2686, 2503, 2580, 2591}, {2551}, {7016},
+		{1192}, {2339, 2322, 2345, 2554, 18047, 18048, 18049, 2531, 2532, 7006, 7053, 2559, 2722, 18046, 7031}}
 	for i, codes := range order {
 		for _, c := range codes {
 			m[c] = i
@@ -45,6 +45,10 @@ var (
 	reExportedAs = regexp.MustCompile(`declares '([A-Za-z_$][A-Za-z0-9_$]*)' locally, but it is exported as '([A-Za-z_$][A-Za-z0-9_$]*)'`)
 	reProperty   = regexp.MustCompile(`^Property '([A-Za-z_$][A-Za-z0-9_$]*)' does not exist on type`)
 	reModule     = regexp.MustCompile(`module '([^']+)'`)
+	reWord       = regexp.MustCompile(`[A-Za-z_$][A-Za-z0-9_$]*`)
+	// The compiler's suggestion for a default import of a module without
+	// one (TS2613).
+	reNamedInstead = regexp.MustCompile(`Did you mean to use 'import \{ ([A-Za-z_$][A-Za-z0-9_$]*) \} from `)
 )
 
 // planner turns diagnostics plus parser facts into edits. It is pure: the
@@ -63,6 +67,9 @@ type planner struct {
 	// unusedParams are the parameters reported unused, by
 	// "file:function start:index".
 	unusedParams map[string]bool
+	// keep: "file:name" imports a fix of this round will use (not
+	// removed as unused).
+	keep map[string]bool
 	// after fills in a fix's After text once the edits are rendered.
 	after    map[int]func() string
 	assetsOK bool // asset declarations were added or found
@@ -111,12 +118,19 @@ func plan(diags []sandbox.Diagnostic, files map[string]string, f *facts) Result 
 	}
 	p.sites = map[string]*site{}
 	p.unusedParams = map[string]bool{}
+	p.keep = map[string]bool{}
 	for _, q := range f.Queries {
 		p.queries[fmt.Sprintf("%s:%d:%d", q.File, q.Line, q.Column)] = q
 		if q.Site != nil {
 			p.sites[fmt.Sprintf("%s:%d:%d:%d", q.File, q.Line, q.Column, q.Code)] = q.Site
 			if q.Code == 6133 && q.Site.Kind == "param" {
 				p.unusedParams[fmt.Sprintf("%s:%d:%d", q.File, q.Site.At, q.Site.Index)] = true
+			}
+			if q.Code == 7006 && q.Site.Method {
+				// The names the base type will use stay imported.
+				for _, w := range reWord.FindAllString(q.Site.BaseType, -1) {
+					p.keep[q.File+":"+w] = true
+				}
 			}
 		}
 	}
@@ -317,13 +331,21 @@ func (p *planner) handle(d sandbox.Diagnostic) bool {
 	case 18047, 18048, 18049, 2531, 2532:
 		return p.nullableAccess(d)
 	case 7006:
-		return p.handlerParam(d)
+		return p.handlerParam(d) || p.helperParam(d) || p.baseParam(d)
+	case 2580, 2591:
+		return p.nodeGlobal(d)
 	case 7053:
 		return p.objectKeys(d)
 	case 2559:
 		return p.styleString(d)
 	case 1192:
 		return p.libraryDefault(d)
+	case 2722:
+		return p.optionalCall(d)
+	case 18046:
+		return p.caughtMessage(d)
+	case 7031:
+		return p.childrenProps(d)
 	}
 	return false
 }
@@ -360,6 +382,9 @@ func (p *planner) unusedBinding(d sandbox.Diagnostic, i int) bool {
 	local := p.bindingAt(d, i)
 	if m.removed {
 		return true
+	}
+	if p.keep[d.File+":"+local] {
+		return false // a fix of this round uses it
 	}
 	if local == "" || !m.removeLocal(local) {
 		return false
@@ -811,6 +836,9 @@ func (p *planner) missingExport(d sandbox.Diagnostic) bool {
 	if m.removed || (local != "" && !m.hasLocal(local)) {
 		return true // the import went away with an earlier fix
 	}
+	if p.movedExport(d, i, name) {
+		return true
+	}
 	t := p.target(d.File, i)
 	if t == "" {
 		return false
@@ -1003,6 +1031,14 @@ func (p *planner) noDefault(d sandbox.Diagnostic) bool {
 		return m.removed || (im.Default != nil && m.def == "")
 	}
 	local := im.Default.Name
+	if mm := reNamedInstead.FindStringSubmatch(d.Message); mm != nil && mm[1] == local && classify(im.Spec) == specPackage {
+		// A library module without a default export (date-fns v2's
+		// default-exporting paths): the compiler names the export.
+		m.def = ""
+		m.named = append(m.named, namedSpec{name: local, alias: local})
+		p.importFix(d, i, fmt.Sprintf("import { %s } from %q: it has no default export", local, im.Spec))
+		return true
+	}
 	t := p.target(d.File, i)
 	if t == "" {
 		return false
@@ -1140,6 +1176,9 @@ func (p *planner) missingName(d sandbox.Diagnostic) bool {
 	e := p.fe(d.File)
 	if e.declared[name] {
 		return true
+	}
+	if _, ok := nodeGlobals[name]; ok && d.Code == 2304 {
+		return p.nodeGlobal(d)
 	}
 	switch {
 	case name == "React":

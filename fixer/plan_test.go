@@ -82,7 +82,7 @@ func record(t *testing.T, c corpusCase, file string) {
 			relevant = append(relevant, d)
 		}
 	}
-	facts, err := e.fixer.parse(ctx, id, buildRequest(relevant, c.files))
+	facts, err := e.fixer.parse(ctx, id, buildRequest(relevant, c.files), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

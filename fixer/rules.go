@@ -73,7 +73,7 @@ func (p *planner) once(key string) bool {
 func (p *planner) voidElements(d sandbox.Diagnostic) bool {
 	e := p.fe(d.File)
 	if len(e.ff.VoidOpen) == 0 {
-		return false
+		return p.closeTags(d, e)
 	}
 	if !p.once(d.File + ":void") {
 		return true
@@ -86,6 +86,25 @@ func (p *planner) voidElements(d sandbox.Diagnostic) bool {
 		line := strings.Count(e.content[:at], "\n") + 1
 		n := p.addFix(sandbox.Diagnostic{Code: d.Code, File: d.File, Line: line}, d.File, "close the void element with />, as JSX requires", ">", strings.TrimSpace(text))
 		e.edits = append(e.edits, edit{at, at + 1, text, n})
+	}
+	return true
+}
+
+// closeTags adds the closing tags of non-void elements left open (<p>
+// without </p>), where the file's indentation puts them; the parser
+// checked that with all of them the file parses.
+func (p *planner) closeTags(d sandbox.Diagnostic, e *fileEdit) bool {
+	if len(e.ff.Unclosed) == 0 {
+		return false
+	}
+	if !p.once(d.File + ":unclosed") {
+		return true
+	}
+	for _, c := range e.ff.Unclosed {
+		line := strings.Count(e.content[:c.At], "\n") + 1
+		n := p.addFix(sandbox.Diagnostic{Code: d.Code, File: d.File, Line: line}, d.File,
+			fmt.Sprintf("close <%s> where its content ends (by the indentation): the parse error hid every other diagnostic", c.Tag), "", strings.TrimSpace(c.Text))
+		e.edits = append(e.edits, edit{c.At, c.At, c.Text, n})
 	}
 	return true
 }
@@ -145,7 +164,7 @@ func (p *planner) missingProperty(d sandbox.Diagnostic) bool {
 	case prop == "children" && reTypeNameOnly.MatchString(typ):
 		return p.addChildren(d, typ)
 	}
-	return false
+	return p.bestMember(d, prop, typ)
 }
 
 // reactDOMRender rewrites React 17's ReactDOM.render(el, root) to React
@@ -257,6 +276,14 @@ func (p *planner) notAssignable(d sandbox.Diagnostic) bool {
 		n := p.addFix(d, d.File, "run the async effect inside a synchronous one: an effect must not return a promise", "useEffect(async () => {", "useEffect(() => { void (async () => {")
 		e.edits = append(e.edits, edit{s.Start, s.End, text, n})
 		return true
+	case s.Kind == "arg" && s.Text2 == "expr" && s.Start < s.At && s.At < s.End && s.Index == 0 && s.Name == "useEffect" && strings.HasPrefix(from, "Promise<") && strings.Contains(to, "Destructor"):
+		// useEffect(() => load().then(...)): the arrow returns the
+		// promise; in braces it returns nothing.
+		body := e.content[s.At:s.End]
+		text := "{\n    " + body + ";\n  }"
+		n := p.addFix(d, d.File, "put the effect's body in braces: an effect returns nothing or a cleanup, not a promise", "() => "+firstLine(body), "() => { "+firstLine(body)+"; }")
+		e.edits = append(e.edits, edit{s.At, s.End, text, n})
+		return true
 	case s.Kind == "arg" && reSetState.MatchString(to):
 		return p.typeState(d, e, s, from, reSetState.FindStringSubmatch(to)[1])
 	case s.Kind == "arg" && to == "never" && strings.HasPrefix(s.Text, "["):
@@ -338,10 +365,16 @@ func (p *planner) typeState(d sandbox.Diagnostic, e *fileEdit, s *site, argType,
 
 func (p *planner) useRefArgument(d sandbox.Diagnostic) bool {
 	s := p.site(d)
-	if s == nil || s.Kind != "call0" || s.Name != "useRef" || !strings.Contains(d.Message, "got 0") || s.Text == "" {
+	if s == nil || s.Kind != "call0" || !strings.Contains(d.Message, "got 0") || s.Text == "" {
 		return false
 	}
 	e := p.fe(d.File)
+	if s.Name == "createContext" {
+		return p.contextDefault(d, e, s)
+	}
+	if s.Name != "useRef" {
+		return false
+	}
 	if reElementType.MatchString(s.Text) {
 		n := p.addFix(d, d.File, "pass useRef its initial value null (required since React 19)", "useRef<"+s.Text+">()", "useRef<"+s.Text+">(null)")
 		e.edits = append(e.edits, edit{s.At, s.At, "null", n})
@@ -354,6 +387,56 @@ func (p *planner) useRefArgument(d sandbox.Diagnostic) bool {
 	n := p.addFix(d, d.File, "pass useRef its initial value undefined (required since React 19)", "useRef<"+s.Text+">()", "useRef<"+typ+">(undefined)")
 	e.edits = append(e.edits, edit{s.Start, s.End, typ, n}, edit{s.At, s.At, "undefined", n})
 	return true
+}
+
+// contextDefault: createContext<T | null>() without its default value
+// (required by React 19's types) gets the empty value its own type
+// names: null, else undefined. A type that allows neither needs a real
+// default, which is the author's call.
+func (p *planner) contextDefault(d sandbox.Diagnostic, e *fileEdit, s *site) bool {
+	arg := ""
+	for _, v := range []string{"null", "undefined"} {
+		if unionHas(s.Text, v) {
+			arg = v
+			break
+		}
+	}
+	if arg == "" {
+		return false
+	}
+	n := p.addFix(d, d.File, "pass createContext its default value "+arg+", which its type allows (required since React 19)", "createContext<"+s.Text+">()", "createContext<"+s.Text+">("+arg+")")
+	e.edits = append(e.edits, edit{s.At, s.At, arg, n})
+	return true
+}
+
+// unionHas reports whether the type text is a union with the member v at
+// its top level.
+func unionHas(typ, v string) bool {
+	depth := 0
+	start := 0
+	for i := 0; i <= len(typ); i++ {
+		if i < len(typ) {
+			switch typ[i] {
+			case '<', '(', '[', '{':
+				depth++
+				continue
+			case '>', ')', ']', '}':
+				depth--
+				continue
+			case '|':
+			default:
+				continue
+			}
+			if depth != 0 {
+				continue
+			}
+		}
+		if strings.TrimSpace(typ[start:i]) == v {
+			return true
+		}
+		start = i + 1
+	}
+	return false
 }
 
 // --- TS18047 and friends: possibly null or undefined ---
@@ -574,6 +657,7 @@ var libraryExports = map[string][]string{
 	"date-fns": {"addDays", "addHours", "addMinutes", "addMonths", "addWeeks", "differenceInDays", "differenceInHours", "differenceInMinutes",
 		"endOfDay", "endOfMonth", "endOfWeek", "format", "formatDistance", "formatDistanceToNow", "formatISO", "isAfter", "isBefore", "isSameDay",
 		"isToday", "isValid", "parse", "parseISO", "startOfDay", "startOfMonth", "startOfWeek", "subDays", "subMonths"},
+	"zod":      {"z"},
 	"zustand":  {"create"},
 	"clsx":     {"clsx"},
 	"nanoid":   {"nanoid"},

@@ -239,6 +239,9 @@ func runAppCheck(ctx context.Context, g *globalFlags, f *appFlags, dir string, f
 	for _, d := range out.Remaining {
 		fmt.Fprintln(stdout, d.String())
 	}
+	for _, l := range out.Left {
+		fmt.Fprintf(stdout, "left for a model %s:%d TS%d: %s\n", l.File, l.Line, l.Code, l.Reason)
+	}
 	for _, d := range out.Build {
 		fmt.Fprintln(stdout, d.String())
 	}

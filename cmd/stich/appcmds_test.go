@@ -117,6 +117,14 @@ func TestCheckAndFixAppFolder(t *testing.T) {
 		t.Fatalf("placeholder module: %v\n%s", err, b)
 	}
 
+	// A Node global with no browser equivalent: left for a model, with the
+	// reason, and no placeholder.
+	os.WriteFile(app, append(appSrc, []byte("\nexport const size: number = Buffer.byteLength(\"text\");\n")...), 0o644)
+	code, out, errs = runCLI(t, append([]string{"fix", dir}, sb...)...)
+	if code != 1 || !strings.Contains(out, "left for a model src/App.tsx") || !strings.Contains(out, "Buffer is Node's") || strings.Contains(out, "needs a model src/App.tsx") {
+		t.Fatalf("fix with Buffer: exit %d\n%s\n%s", code, out, errs)
+	}
+
 	for _, args := range [][]string{{"check", filepath.Join(dir, "nope")}, {"fix", filepath.Join(dir, "src")}, {"preview", dir, "--http", "nonsense"}} {
 		if code, out, errs := runCLI(t, append(args, sb...)...); code != 2 {
 			t.Errorf("%v: exit %d, want 2\n%s\n%s", args, code, out, errs)

@@ -1,12 +1,14 @@
 // facts.mjs reports syntax facts about an app's TypeScript sources for the
 // stich fixer: imports, exports, top-level declarations, how given names
-// are used, and what sits at given diagnostic positions. It only PARSES
-// (ts.createSourceFile from the pinned typescript 5.9 package next to it):
-// it never type-checks, resolves or runs the app's code. stich runs it in
-// the sandbox because the sources are untrusted.
+// are used, and what sits at given diagnostic positions. By default it
+// only PARSES (ts.createSourceFile from the pinned typescript 5.9 package
+// next to it); with "types": true it also builds a program over the sources
+// and the app's node_modules to ask the checker about the queried sites
+// (see typedSite). It never runs the app's code. stich runs it in the
+// sandbox because the sources are untrusted.
 //
 // Input (JSON file named by $FIXER_IN):
-//   { "files": { "src/App.tsx": "<source>", ... },
+//   { "files": { "src/App.tsx": "<source>", ... }, "types": false,
 //     "names": { "src/App.tsx": ["Sidebar", ...] },
 //     "queries": [ { "file": "src/App.tsx", "line": 3, "column": 8 }, ... ] }
 // Output (JSON file named by $FIXER_OUT): see the Go type fixer.facts.
@@ -57,6 +59,99 @@ function bindingNames(name, acc) {
   if (ts.isIdentifier(name)) acc.push(name.text);
   else for (const el of name.elements) if (!ts.isOmittedExpression(el)) bindingNames(el.name, acc);
   return acc;
+}
+
+// closeTags finds the closing tags a file's JSX lacks (<p>text without
+// </p>). Candidates are the elements whose closing tag the parser found
+// missing or another element's; each closes where the indentation says
+// its content ends: at the end of its own line when the next line is no
+// deeper, else before the first line indented no deeper than its opening
+// tag. Insertions are tried one at a time, keeping the one that removes
+// the most parse errors, until the file parses; a file that does not
+// parse cleanly in the end gets none (the model decides).
+function closeTags(sf0, text0) {
+  const lineInfo = (text, pos) => {
+    const start = text.lastIndexOf("\n", pos - 1) + 1;
+    let end = text.indexOf("\n", pos);
+    if (end < 0) end = text.length;
+    const indent = /^[ \t]*/.exec(text.slice(start, end))[0];
+    return { start, end, indent };
+  };
+  const insertionFor = (sf, text, el) => {
+    const open = el.openingElement;
+    const tag = open.tagName.getText(sf);
+    const at = open.getStart(sf);
+    const line = lineInfo(text, at);
+    if (line.start + line.indent.length !== at) return null; // not first on its line
+    let pos = lineInfo(text, open.end).end; // end of the opening tag's last line
+    let deeper = false;
+    while (pos < text.length) {
+      const next = lineInfo(text, pos + 1);
+      const body = text.slice(next.start, next.end);
+      if (body.trim() !== "") {
+        if (next.indent.length <= line.indent.length) {
+          if (body.trim().startsWith("</" + tag + ">")) return null; // closed there already
+          if (!deeper) {
+            // Nothing deeper: the element's content ends on its last line.
+            const end = lineInfo(text, open.end).end;
+            let e = end;
+            while (e > 0 && (text[e - 1] === " " || text[e - 1] === "\t" || text[e - 1] === "\r")) e--;
+            return { at: e, text: "</" + tag + ">", tag };
+          }
+          return { at: next.start, text: line.indent + "</" + tag + ">\n", tag };
+        }
+        deeper = true;
+      }
+      pos = next.end;
+    }
+    return null;
+  };
+  const candidates = (sf) => {
+    const out = [];
+    const walk = (n) => {
+      if (ts.isJsxElement(n)) {
+        const o = n.openingElement.tagName.getText(sf);
+        const c = n.closingElement;
+        if (c.end - c.pos <= 2 || c.tagName.getText(sf) !== o) out.push(n);
+      }
+      ts.forEachChild(n, walk);
+    };
+    walk(sf);
+    return out;
+  };
+  const parse = (text) => ts.createSourceFile(sf0.fileName, text, ts.ScriptTarget.Latest, true, scriptKind(sf0.fileName));
+  let sf = sf0;
+  let text = text0;
+  let errors = sf.parseDiagnostics.length;
+  const done = [];
+  for (let round = 0; round < 6 && errors > 0; round++) {
+    let best = null;
+    for (const el of candidates(sf)) {
+      const ins = insertionFor(sf, text, el);
+      if (!ins) continue;
+      const t = text.slice(0, ins.at) + ins.text + text.slice(ins.at);
+      const n = parse(t).parseDiagnostics.length;
+      if (n < errors && (!best || n < best.n)) best = { ...ins, n, t };
+    }
+    if (!best) return [];
+    done.push({ at: best.at, text: best.text, tag: best.tag });
+    sf = parse(best.t);
+    text = best.t;
+    errors = best.n;
+  }
+  if (errors > 0) return [];
+  // Offsets back into the original text, in the order they apply.
+  const out = [];
+  for (let i = 0; i < done.length; i++) {
+    let at = done[i].at;
+    for (let j = i - 1; j >= 0; j--) {
+      if (at >= done[j].at + done[j].text.length) at -= done[j].text.length;
+      else if (at > done[j].at) return [];
+    }
+    if (out.some((o) => o.at === at)) return []; // two at one place: their order is unclear
+    out.push({ at, text: done[i].text, tag: done[i].tag });
+  }
+  return out;
 }
 
 const sources = {};
@@ -122,7 +217,14 @@ for (const [path, text] of Object.entries(input.files ?? {})) {
       let bodyEnd = 0;
       const members = ts.isInterfaceDeclaration(st) ? st : ts.isTypeAliasDeclaration(st) && ts.isTypeLiteralNode(st.type) ? st.type : null;
       if (members) bodyEnd = b(members.end - 1);
-      facts.declarations.push({ name, kind, typeOnly, exported, start: b(st.getStart(sf)), end: b(st.end), bodyEnd });
+      // The property names of an object type, when the declaration lists
+      // them all (no extends, no index signature).
+      let props = null;
+      if (members && !(ts.isInterfaceDeclaration(st) && st.heritageClauses?.length) && !(ts.isTypeAliasDeclaration(st) && st.typeParameters?.length) &&
+        members.members.every((m) => (ts.isPropertySignature(m) || ts.isMethodSignature(m)) && ts.isIdentifier(m.name))) {
+        props = members.members.map((m) => m.name.text);
+      }
+      facts.declarations.push({ name, kind, typeOnly, exported, start: b(st.getStart(sf)), end: b(st.end), bodyEnd, members: props });
       if (exported && !isDefault) facts.exports.push({ name, kind, typeOnly });
     };
     if (ts.isFunctionDeclaration(st)) {
@@ -199,6 +301,7 @@ for (const [path, text] of Object.entries(input.files ?? {})) {
     ts.forEachChild(node, walk);
   };
   walk(sf);
+  facts.unclosed = facts.voidOpen.length === 0 && sf.parseDiagnostics.length > 0 ? closeTags(sf, text).map(({ at, text: t, tag }) => ({ at: b(at), text: t, tag })) : [];
 
   // Usage of the names the fixer asked about.
   // Files the fixer asks about also get the usage of their own imports.
@@ -333,8 +436,11 @@ function siteOf(sf, b, node, pos, code) {
         const call = arg.parent;
         const callee = ts.isIdentifier(call.expression) ? call.expression.text : "";
         const asyncBlock = ts.isArrowFunction(arg) && (ts.getCombinedModifierFlags(arg) & ts.ModifierFlags.Async) !== 0 && ts.isBlock(arg.body) && arg.parameters.length === 0;
+        // exprBody: an arrow without braces, whose value is its body's (text2
+        // "expr"; at: where the body starts).
+        const exprBody = !asyncBlock && ts.isArrowFunction(arg) && !ts.isBlock(arg.body) && arg.parameters.length === 0;
         return { kind: "arg", name: callee, start: b(arg.getStart(sf)), end: b(arg.end), text: exprText(arg), index: call.arguments.indexOf(arg), flag: asyncBlock,
-          at: asyncBlock ? b(arg.body.getStart(sf)) : 0 };
+          at: asyncBlock || exprBody ? b(arg.body.getStart(sf)) : 0, text2: exprBody ? "expr" : "" };
       }
       if (ts.isIdentifier(node) && ts.isPropertyAssignment(node.parent) && node.parent.name === node) {
         const v = node.parent.initializer;
@@ -369,6 +475,45 @@ function siteOf(sf, b, node, pos, code) {
       }
       return { kind: "nullable", candidates };
     }
+    case 2722: {
+      // obj.fn(...) where fn is optional: where "?." goes, and whether the
+      // call's value is used (flag: a statement of its own).
+      const call = up(node, (x) => ts.isCallExpression(x) && x.expression.getStart(sf) === pos);
+      if (!call || call.questionDotToken || !(ts.isPropertyAccessExpression(call.expression) || ts.isIdentifier(call.expression))) return null;
+      return { kind: "optcall", name: exprText(call.expression), start: b(call.expression.getStart(sf)), end: b(call.expression.end), at: b(call.expression.end),
+        flag: !!call.parent && ts.isExpressionStatement(call.parent) };
+    }
+    case 18046: {
+      // x.message where x is a catch clause's variable (unknown under
+      // strict): flag when nothing between them rebinds the name.
+      if (!ts.isIdentifier(node) || !node.parent || !ts.isPropertyAccessExpression(node.parent) || node.parent.expression !== node) return null;
+      let caught = false;
+      for (let x = node.parent; x; x = x.parent) {
+        if (ts.isCatchClause(x)) {
+          const v = x.variableDeclaration;
+          if (v && ts.isIdentifier(v.name) && v.name.text === node.text && !v.type) caught = true;
+          break;
+        }
+        if (ts.isFunctionLike(x) && x.parameters.some((p) => p.name.getText(sf) === node.text)) break;
+        if (ts.isBlock(x) && x.statements.some((st) => ts.isVariableStatement(st) && st.declarationList.declarations.some((d) => d.name.getText(sf).includes(node.text)))) break;
+      }
+      const acc = node.parent;
+      return { kind: "caught", name: node.text, text: acc.name.text, start: b(acc.getStart(sf)), end: b(acc.end), flag: caught };
+    }
+    case 7031: {
+      // A destructured parameter without a type: the pattern's names, and
+      // whether its function is a component (capitalised name).
+      const pattern = up(node, (x) => ts.isObjectBindingPattern(x) && x.parent && ts.isParameter(x.parent));
+      if (!pattern) return null;
+      const param = pattern.parent;
+      const fn = param.parent;
+      let fnName = "";
+      if (ts.isFunctionDeclaration(fn) && fn.name) fnName = fn.name.text;
+      else if (fn.parent && ts.isVariableDeclaration(fn.parent) && ts.isIdentifier(fn.parent.name)) fnName = fn.parent.name.text;
+      const names = pattern.elements.map((el) => (!el.propertyName && !el.dotDotDotToken && !el.initializer && ts.isIdentifier(el.name) ? el.name.text : "?"));
+      return { kind: "pattern", name: fnName, start: b(pattern.getStart(sf)), end: b(pattern.end), at: b(param.end), index: fn.parameters.indexOf(param),
+        bindings: names.filter((n) => n !== "?").slice(0, 64), count: names.length, typed: !!param.type };
+    }
     case 7006: {
       // An untyped parameter: how its function is used as a JSX handler.
       const param = up(node, (x) => ts.isParameter(x));
@@ -378,10 +523,25 @@ function siteOf(sf, b, node, pos, code) {
       let fnName = "";
       if (fn.parent && ts.isVariableDeclaration(fn.parent) && ts.isIdentifier(fn.parent.name)) fnName = fn.parent.name.text;
       if (ts.isFunctionDeclaration(fn) && fn.name) fnName = fn.name.text;
+      // A class property (handle = (e) => ...): used as this.handle.
+      const member = fn.parent && ts.isPropertyDeclaration(fn.parent) && fn.parent.initializer === fn && ts.isIdentifier(fn.parent.name) && ts.isClassLike(fn.parent.parent);
+      if (member) fnName = fn.parent.name.text;
+      const isRef = (e) => member ? (ts.isPropertyAccessExpression(e) && e.expression.kind === ts.SyntaxKind.ThisKeyword && e.name.text === fnName) : (ts.isIdentifier(e) && e.text === fnName);
       const uses = [];
-      if (fnName) {
+      if (member) {
         const visit = (n) => {
-          if (ts.isJsxAttribute(n) && n.initializer && ts.isJsxExpression(n.initializer) && n.initializer.expression && ts.isIdentifier(n.initializer.expression) && n.initializer.expression.text === fnName) {
+          if (ts.isJsxAttribute(n) && n.initializer && ts.isJsxExpression(n.initializer) && n.initializer.expression && isRef(n.initializer.expression)) {
+            const tag = n.parent.parent.tagName;
+            uses.push((ts.isIdentifier(n.name) ? n.name.text : "") + ":" + (ts.isIdentifier(tag) ? tag.text : "?"));
+          } else if (ts.isPropertyAccessExpression(n) && n.name.text === fnName && !(n.parent && ts.isJsxExpression(n.parent) && ts.isJsxAttribute(n.parent.parent) && isRef(n))) {
+            uses.push("other"); // called, passed on, or read through another object
+          }
+          ts.forEachChild(n, visit);
+        };
+        visit(fn.parent.parent);
+      } else if (fnName) {
+        const visit = (n) => {
+          if (ts.isJsxAttribute(n) && n.initializer && ts.isJsxExpression(n.initializer) && n.initializer.expression && isRef(n.initializer.expression)) {
             const tag = n.parent.parent.tagName;
             uses.push((ts.isIdentifier(n.name) ? n.name.text : "") + ":" + (ts.isIdentifier(tag) ? tag.text : "?"));
           } else if (ts.isIdentifier(n) && n.text === fnName && n.parent && !(ts.isVariableDeclaration(n.parent) && n.parent.name === n) && !(ts.isFunctionDeclaration(n.parent) && n.parent.name === n) && !(ts.isJsxExpression(n.parent) && ts.isJsxAttribute(n.parent.parent)) &&
@@ -392,7 +552,13 @@ function siteOf(sf, b, node, pos, code) {
         };
         visit(sf);
       }
-      return { kind: "param", name: param.name.text, start: b(param.getStart(sf)), end: b(param.end), index: fn.parameters.indexOf(param), count: fn.parameters.length, parens, uses, typed: !!param.type };
+      // named: a helper the checker can find the call sites of.
+      const named = !!fnName && !member && !param.dotDotDotToken && !param.initializer && !param.type;
+      // method: a method of a class that extends another, which may declare
+      // the parameter's type (componentDidCatch(error, info)).
+      const method = ts.isMethodDeclaration(fn) && !!fn.name && ts.isIdentifier(fn.name) && ts.isClassLike(fn.parent) &&
+        !!fn.parent.heritageClauses?.some((h) => h.token === ts.SyntaxKind.ExtendsKeyword) && !param.dotDotDotToken && !param.initializer && !param.type;
+      return { kind: "param", name: param.name.text, start: b(param.getStart(sf)), end: b(param.end), index: fn.parameters.indexOf(param), count: fn.parameters.length, parens, uses, typed: !!param.type, named, method };
     }
     case 6133:
     case 6196: {
@@ -447,6 +613,44 @@ function siteOf(sf, b, node, pos, code) {
       }
       return null;
     }
+    case 2304:
+    case 2580:
+    case 2591: {
+      // Node globals in browser code: process.env.X, require("m").
+      if (!ts.isIdentifier(node)) return null;
+      const p = node.parent;
+      if (node.text === "process" && p && ts.isPropertyAccessExpression(p) && p.expression === node && p.name.text === "env") {
+        const acc = p.parent;
+        let key = "";
+        if (acc && ts.isPropertyAccessExpression(acc) && acc.expression === p) key = acc.name.text;
+        else if (acc && ts.isElementAccessExpression(acc) && acc.expression === p && ts.isStringLiteral(acc.argumentExpression)) key = acc.argumentExpression.text;
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) return { kind: "global", name: "process" };
+        const assigned = acc.parent && ts.isBinaryExpression(acc.parent) && acc.parent.left === acc && acc.parent.operatorToken.kind === ts.SyntaxKind.EqualsToken;
+        return { kind: "env", name: key, start: b(node.getStart(sf)), end: b(acc.end), text: exprText(acc), flag: !!assigned };
+      }
+      if (node.text === "require" && p && ts.isCallExpression(p) && p.expression === node && p.arguments.length === 1 && ts.isStringLiteral(p.arguments[0])) {
+        const spec = p.arguments[0].text;
+        const stmt = p.parent && ts.isVariableDeclaration(p.parent) && p.parent.initializer === p ? p.parent.parent?.parent : p.parent;
+        const top = stmt && stmt.parent && ts.isSourceFile(stmt.parent);
+        const site = { kind: "require", text: spec, start: b(stmt ? stmt.getStart(sf) : 0), end: b(stmt ? stmt.end : 0), name: "", bindings: [], flag: !!top };
+        if (!top) return site;
+        if (ts.isExpressionStatement(stmt) && stmt.expression === p) {
+          site.name = "*side-effect";
+          return site;
+        }
+        if (!ts.isVariableStatement(stmt) || stmt.declarationList.declarations.length !== 1) return { ...site, flag: false };
+        const decl = p.parent;
+        if (ts.isIdentifier(decl.name)) site.name = decl.name.text;
+        else if (ts.isObjectBindingPattern(decl.name)) {
+          for (const el of decl.name.elements) {
+            if (el.dotDotDotToken || el.initializer || !ts.isIdentifier(el.name) || (el.propertyName && !ts.isIdentifier(el.propertyName))) return { ...site, flag: false };
+            site.bindings.push(el.propertyName ? el.propertyName.text + ":" + el.name.text : el.name.text);
+          }
+        } else return { ...site, flag: false };
+        return site;
+      }
+      return { kind: "global", name: node.text };
+    }
     case 2559: {
       const attr = up(node, (x) => ts.isJsxAttribute(x));
       if (!attr || !ts.isIdentifier(attr.name) || attr.name.text !== "style" || !attr.initializer) return null;
@@ -470,6 +674,140 @@ function siteOf(sf, b, node, pos, code) {
   return null;
 }
 
+// The type checker, built only when a query needs types (a helper's
+// parameter typed from its call sites, a property name matched against
+// its object's type). It reads the sources sent, the app's tsconfig.json
+// and its node_modules from the working directory, the app's root; it
+// type-checks, it never runs the app's code.
+let program;
+function checker() {
+  if (program !== undefined) return program && program.getTypeChecker();
+  program = null;
+  const cwd = process.cwd();
+  const abs = (p) => cwd + "/" + p;
+  const mem = new Map(Object.entries(input.files ?? {}).map(([p, t]) => [abs(p), t]));
+  let options = {
+    target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler, jsx: ts.JsxEmit.ReactJSX,
+    strict: true, skipLibCheck: true, noEmit: true, lib: ["lib.es2022.d.ts", "lib.dom.d.ts", "lib.dom.iterable.d.ts"],
+  };
+  let roots = [...mem.keys()].filter((f) => /\.(tsx?|d\.ts)$/.test(f));
+  for (const name of ["tsconfig.app.json", "tsconfig.json"]) {
+    const path = abs(name);
+    if (!ts.sys.fileExists(path)) continue;
+    const cfg = ts.readConfigFile(path, ts.sys.readFile);
+    if (cfg.error) continue;
+    const parsed = ts.parseJsonConfigFileContent(cfg.config, ts.sys, cwd, undefined, path);
+    if (parsed.fileNames.length === 0) continue; // a solution file: its references hold the options
+    options = { ...parsed.options, noEmit: true };
+    roots = [...new Set([...parsed.fileNames, ...roots])];
+    break;
+  }
+  const host = ts.createCompilerHost(options, true);
+  const getSourceFile = host.getSourceFile;
+  host.getSourceFile = (f, lang, onError, create) =>
+    mem.has(f) ? ts.createSourceFile(f, mem.get(f), lang, true, scriptKind(f)) : getSourceFile.call(host, f, lang, onError, create);
+  host.fileExists = (f) => mem.has(f) || ts.sys.fileExists(f);
+  host.readFile = (f) => mem.get(f) ?? ts.sys.readFile(f);
+  program = ts.createProgram(roots, options, host);
+  return program.getTypeChecker();
+}
+
+// typeText is how a type is written at decl, or "" when it cannot be
+// written there (anonymous, any, or naming what decl's file does not see).
+function typeText(c, t, decl) {
+  if (t.flags & (ts.TypeFlags.StringLiteral | ts.TypeFlags.NumberLiteral | ts.TypeFlags.BigIntLiteral | ts.TypeFlags.BooleanLiteral) && !t.aliasSymbol) {
+    t = c.getBaseTypeOfLiteralType(t);
+  }
+  if (t.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown | ts.TypeFlags.Never)) return "";
+  const s = c.typeToString(t, decl, ts.TypeFormatFlags.NoTruncation);
+  if (/[{}()"'`=]|\bimport\b|\bany\b|\btypeof\b/.test(s) || s.length > 120) return "";
+  const inScope = new Set(c.getSymbolsInScope(decl, ts.SymbolFlags.Type | ts.SymbolFlags.Namespace | ts.SymbolFlags.Alias).map((x) => x.name));
+  for (const word of s.match(/[A-Za-z_$][A-Za-z0-9_$]*/g) ?? []) {
+    if (["string", "number", "boolean", "bigint", "symbol", "null", "undefined", "void", "object", "true", "false", "readonly"].includes(word)) continue;
+    if (!inScope.has(word)) return "";
+  }
+  return s;
+}
+
+// typedSite adds what the checker knows to a query's site: the types its
+// call sites pass to an untyped helper parameter (TS7006), the property
+// names of the object a missing property is read from (TS2339).
+function typedSite(q, pos, site) {
+  if (!((q.code === 7006 && site.kind === "param" && (site.named || site.method)) || (q.code === 2339 && site.kind === "member"))) return;
+  const c = checker();
+  if (!c) return;
+  const sf = program.getSourceFile(process.cwd() + "/" + q.file);
+  if (!sf) return;
+  const node = nodeAt(sf, pos);
+  const up = (n, pred) => {
+    for (let x = n; x; x = x.parent) if (pred(x)) return x;
+    return null;
+  };
+  if (q.code === 7006) {
+    const param = up(node, (x) => ts.isParameter(x));
+    if (!param || !ts.isIdentifier(param.name) || param.dotDotDotToken || param.initializer) return;
+    const fn = param.parent;
+    if (site.method) {
+      // The base class's member of the same name: its parameter's type.
+      const clsSym = fn.parent.name && c.getSymbolAtLocation(fn.parent.name);
+      if (!clsSym) return;
+      const cls = c.getDeclaredTypeOfSymbol(clsSym);
+      const index = fn.parameters.indexOf(param);
+      const found = [];
+      for (const base of c.getBaseTypes(cls) ?? []) {
+        const prop = c.getPropertyOfType(base, fn.name.text);
+        if (!prop) continue;
+        const sigs = c.getNonNullableType(c.getTypeOfSymbolAtLocation(prop, fn)).getCallSignatures();
+        if (sigs.length !== 1 || index >= sigs[0].parameters.length) continue;
+        found.push(typeText(c, c.getTypeOfSymbolAtLocation(sigs[0].parameters[index], fn), fn));
+      }
+      if (found.length === 1) site.baseType = found[0];
+      return;
+    }
+    let nameNode = null;
+    if (ts.isFunctionDeclaration(fn) && fn.name) nameNode = fn.name;
+    else if ((ts.isArrowFunction(fn) || ts.isFunctionExpression(fn)) && fn.parent && ts.isVariableDeclaration(fn.parent) && fn.parent.initializer === fn && ts.isIdentifier(fn.parent.name)) {
+      nameNode = fn.parent.name;
+    }
+    if (!nameNode) return;
+    const sym = c.getSymbolAtLocation(nameNode);
+    if (!sym) return;
+    const index = fn.parameters.indexOf(param);
+    const types = [];
+    for (const file of program.getSourceFiles()) {
+      if (file.isDeclarationFile || file.fileName.includes("/node_modules/")) continue;
+      const visit = (n) => {
+        if (ts.isIdentifier(n) && n.text === nameNode.text && n !== nameNode) {
+          let s = c.getSymbolAtLocation(n);
+          const p = n.parent;
+          if (s && s.flags & ts.SymbolFlags.Alias && !(ts.isImportSpecifier(p) || ts.isImportClause(p) || ts.isExportSpecifier(p))) s = c.getAliasedSymbol(s);
+          if (s === sym) {
+            if (ts.isCallExpression(p) && p.expression === n) {
+              const arg = p.arguments[index];
+              if (!arg || ts.isSpreadElement(arg) || p.arguments.some((a) => ts.isSpreadElement(a))) types.push("");
+              else types.push(typeText(c, c.getTypeAtLocation(arg), fn));
+            } else {
+              types.push(""); // passed on as a value: other callers may exist
+            }
+          }
+        }
+        ts.forEachChild(n, visit);
+      };
+      visit(file);
+    }
+    site.callTypes = types.slice(0, 64);
+    site.helper = true;
+    return;
+  }
+  // TS2339: obj.name where obj's type lacks name.
+  if (!ts.isIdentifier(node) || !node.parent || !ts.isPropertyAccessExpression(node.parent) || node.parent.name !== node) return;
+  const t = c.getNonNullableType(c.getTypeAtLocation(node.parent.expression));
+  if (t.isUnion() || t.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown)) return;
+  const props = c.getPropertiesOfType(t).map((x) => x.name).filter((n) => /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(n));
+  if (props.length === 0 || props.length > 80) return;
+  site.members = props;
+}
+
 for (const q of input.queries ?? []) {
   const sf = sources[q.file];
   const res = { code: q.code ?? 0, file: q.file, line: q.line, column: q.column, name: "", start: 0, end: 0, role: "", declKind: "", removeStart: 0, removeEnd: 0 };
@@ -485,6 +823,16 @@ for (const q of input.queries ?? []) {
   }
   const node = nodeAt(sf, pos);
   res.site = siteOf(sf, b, node, pos, q.code ?? 0);
+  if (!res.site && q.code === 2339 && ts.isIdentifier(node) && node.parent && ts.isPropertyAccessExpression(node.parent) && node.parent.name === node) {
+    res.site = { kind: "member", name: node.text, start: b(node.getStart(sf)), end: b(node.end) };
+  }
+  if (res.site && input.types) {
+    try {
+      typedSite(q, pos, res.site);
+    } catch {
+      // No types: the site stays as the parser saw it.
+    }
+  }
   if (!ts.isIdentifier(node)) continue;
   res.name = node.text;
   res.start = b(node.getStart(sf));

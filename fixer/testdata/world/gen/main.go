@@ -38,8 +38,10 @@ type mistake struct {
 
 type base struct {
 	name string
-	// heldout: the second batch (bases3.go).
+	// heldout: the second batch (bases3.go); set, when not "", names
+	// another batch (bases4.go: "heldout-3").
 	heldout  bool
+	set      string
 	files    map[string]string
 	mistakes []mistake
 }
@@ -53,7 +55,7 @@ func main() {
 		panic(err)
 	}
 	n := 0
-	for _, b := range []base{todoZustand, blogRouter, weatherAlias, ticTacToe, expenses, landing, pomodoro, kanbanAlias, memory, contacts, quizRouter, statsDashboard} {
+	for _, b := range []base{todoZustand, blogRouter, weatherAlias, ticTacToe, expenses, landing, pomodoro, kanbanAlias, memory, contacts, quizRouter, statsDashboard, recipesFeature, habitsFlat, inventoryServices, libraryCatalog, meetupsMixed} {
 		if dir := os.Getenv("GEN_BASES"); dir != "" {
 			// Debugging aid: the unbroken apps, to check they type-check.
 			for p, c := range b.files {
@@ -124,7 +126,10 @@ func render(b base, combo []int) (string, bool) {
 	}
 	var s strings.Builder
 	fmt.Fprintf(&s, "label: %s\n", label)
-	if b.heldout {
+	switch {
+	case b.set != "":
+		fmt.Fprintf(&s, "set: %s\n", b.set)
+	case b.heldout:
 		s.WriteString("set: heldout\n")
 	}
 	fmt.Fprintf(&s, "about: %s\n", strings.Join(about, "; "))
