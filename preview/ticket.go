@@ -129,6 +129,9 @@ func mac(secret []byte, keyID, payload string) []byte {
 	return m.Sum(nil)
 }
 
+// b64 decodes passes strictly: one encoding per value (no stray bits).
+var b64 = base64.RawURLEncoding.Strict()
+
 // Mint signs p with the current key.
 func (s *Signer) Mint(p Pass) (string, error) {
 	for _, f := range []string{p.Session, p.User, p.Key} {
@@ -160,14 +163,14 @@ func (s *Signer) Verify(pass string, kind PassKind, session string, now time.Tim
 	if !ok {
 		return Pass{}, ErrPassKey
 	}
-	got, err := base64.RawURLEncoding.DecodeString(sum)
+	got, err := b64.DecodeString(sum)
 	if err != nil {
 		return Pass{}, ErrPassMalformed
 	}
 	if !hmac.Equal(got, mac(key, id, payload)) {
 		return Pass{}, ErrPassForged
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(payload)
+	raw, err := b64.DecodeString(payload)
 	if err != nil {
 		return Pass{}, ErrPassMalformed
 	}

@@ -45,7 +45,14 @@ type PreviewConfig struct {
 // reporter script injected into each preview, with the build's report
 // token, and records them in the session. The old path form
 // /preview/SESSION/... on any host redirects to the app's origin.
+//
+// Every other request of an app's origin needs the origin's cookie, got
+// with a ticket from the API: see rpc/previewauth.go.
 func NewPreviewHandler(rt *actors.Runtime, cfg PreviewConfig) http.Handler {
+	return newPreviewHandler(rt, cfg).handler()
+}
+
+func newPreviewHandler(rt *actors.Runtime, cfg PreviewConfig) *previewHandler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -58,7 +65,7 @@ func NewPreviewHandler(rt *actors.Runtime, cfg PreviewConfig) http.Handler {
 		return actors.SandboxAsset(ctx, rt.Node, id, path)
 	}
 	h.access = func(ctx context.Context, p preview.Pass) error { return grainAccess(ctx, rt, p, h.now()) }
-	return h.handler()
+	return h
 }
 
 // handler routes by host and adds the headers every preview response
