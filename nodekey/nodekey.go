@@ -29,7 +29,9 @@ package nodekey
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -57,6 +59,7 @@ var idRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,32}$`)
 type Ring struct {
 	ids  []string
 	aead map[string]cipher.AEAD
+	raw  map[string][]byte
 }
 
 // Key is one node key.
@@ -70,7 +73,7 @@ func New(keys ...Key) (*Ring, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("nodekey: no keys")
 	}
-	r := &Ring{aead: map[string]cipher.AEAD{}}
+	r := &Ring{aead: map[string]cipher.AEAD{}, raw: map[string][]byte{}}
 	var errs []error
 	for _, k := range keys {
 		if !idRE.MatchString(k.ID) {
@@ -97,6 +100,7 @@ func New(keys ...Key) (*Ring, error) {
 		}
 		r.ids = append(r.ids, k.ID)
 		r.aead[k.ID] = g
+		r.raw[k.ID] = append([]byte(nil), k.Raw...)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -201,4 +205,20 @@ func (r *Ring) Open(id string, sealed, ad []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w (key id %q)", ErrWrongKey, id)
 	}
 	return out, nil
+}
+
+// Derive returns, for each node key (current first, under the same ids),
+// a 32-byte key for purpose: HMAC-SHA256 of the node key over a label
+// naming the purpose. Keys derived for different purposes are unrelated,
+// so a derived key (an HMAC key signing preview tickets) never reveals
+// the node key or what it sealed. Every node holding the same ring
+// derives the same keys.
+func (r *Ring) Derive(purpose string) []Key {
+	out := make([]Key, 0, len(r.ids))
+	for _, id := range r.ids {
+		m := hmac.New(sha256.New, r.raw[id])
+		m.Write([]byte("stich nodekey derive\x00" + purpose))
+		out = append(out, Key{ID: id, Raw: m.Sum(nil)})
+	}
+	return out
 }

@@ -105,3 +105,33 @@ func TestParseAndLoad(t *testing.T) {
 		t.Fatalf("load: %v", err)
 	}
 }
+
+// Derive gives every holder of the same ring the same keys, under the
+// same ids, current first; other purposes and other rings get others, and
+// no derived key is a node key.
+func TestDerive(t *testing.T) {
+	a1, _ := Generate("a1")
+	a0, _ := Generate("a0")
+	text := a1.Line() + "\n" + a0.Line() + "\n"
+	r1, err := Parse(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := Parse(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, d2 := r1.Derive("preview-ticket"), r2.Derive("preview-ticket")
+	if len(d1) != 2 || d1[0].ID != "a1" || d1[1].ID != "a0" {
+		t.Fatalf("derived ids: %+v", d1)
+	}
+	for i := range d1 {
+		if string(d1[i].Raw) != string(d2[i].Raw) || len(d1[i].Raw) != 32 {
+			t.Errorf("key %s: not the same on two nodes", d1[i].ID)
+		}
+	}
+	other := r1.Derive("another")
+	if string(other[0].Raw) == string(d1[0].Raw) || string(d1[0].Raw) == string(a1.Raw) || string(d1[0].Raw) == string(d1[1].Raw) {
+		t.Error("derived keys are not apart from each other and from the node keys")
+	}
+}

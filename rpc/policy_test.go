@@ -16,6 +16,7 @@ import (
 
 	"github.com/stichdev/stich/auth"
 	"github.com/stichdev/stich/auth/oauth/oauthtest"
+	"github.com/stichdev/stich/preview"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
 	"github.com/stichdev/stich/ratelimit"
@@ -128,6 +129,7 @@ func TestRoleTable(t *testing.T) {
 	ts := newTestServerRPC(t, ratelimit.Rule{}, 0, nil, slog.New(slog.DiscardHandler), func(c *Config) {
 		c.Accounts = AccountsConfig{Mode: "multi", Mailer: &mailbox{}}
 		c.OAuth = OAuthConfig{Providers: oauthProviders(t, fake), SignUp: true}
+		c.Previews = preview.Origins{Scheme: "http", Domain: preview.DefaultDomain, Port: "8081"}
 	})
 	anon := http.DefaultClient
 	other := clientAs(t, ts.srv, "bob", auth.RoleUser)
@@ -307,6 +309,12 @@ func TestRoleTable(t *testing.T) {
 		// screenshot (204); nobody else learns the session exists.
 		{"GET", ScreenshotPath(shared), 401, 404, 204, 404},
 		{"GET", ScreenshotPath("s-doesnotexist000"), 401, 404, 404, 404},
+		// A preview ticket: the owner, and every signed-in user for a
+		// public app; nobody else learns the session exists.
+		{"POST", PreviewTicketPath(shared), 401, 404, 200, 404},
+		{"POST", PreviewTicketPath(public), 401, 200, 200, 200},
+		{"POST", PreviewTicketPath("s-doesnotexist000"), 401, 404, 404, 404},
+		{"GET", PreviewTicketPath(shared), 405, 405, 405, 405},
 		{"GET", "/metrics", 401, 403, 403, 200},
 		{"GET", "/auth/signin?token=forged", 401, 401, 401, 401},
 		{"POST", "/auth/signout", 204, 204, 204, 204},

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stichdev/stich/actors"
@@ -25,6 +26,11 @@ type PreviewConfig struct {
 	FrameAncestors []string
 	// Logger receives warnings. Default slog.Default().
 	Logger *slog.Logger
+	// Tickets checks the preview tickets the API mints and signs the
+	// origins' cookies (rpc/previewauth.go); every node of a cluster
+	// needs the same keys. Nil: a random key of this process (a one-node
+	// cluster; tickets from other nodes are refused).
+	Tickets *preview.Signer
 }
 
 // NewPreviewHandler serves app previews from any node, each app at the
@@ -39,15 +45,27 @@ type PreviewConfig struct {
 // reporter script injected into each preview, with the build's report
 // token, and records them in the session. The old path form
 // /preview/SESSION/... on any host redirects to the app's origin.
+//
+// Every other request of an app's origin needs the origin's cookie, got
+// with a ticket from the API: see rpc/previewauth.go.
 func NewPreviewHandler(rt *actors.Runtime, cfg PreviewConfig) http.Handler {
+	return newPreviewHandler(rt, cfg).handler()
+}
+
+func newPreviewHandler(rt *actors.Runtime, cfg PreviewConfig) *previewHandler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	h := &previewHandler{rt: rt, log: cfg.Logger, origins: cfg.Origins, csp: previewCSP(cfg.FrameAncestors)}
+	if cfg.Tickets == nil {
+		cfg.Tickets = RandomPreviewSigner()
+	}
+	h := &previewHandler{rt: rt, log: cfg.Logger, origins: cfg.Origins, csp: previewCSP(cfg.FrameAncestors),
+		tickets: cfg.Tickets, now: time.Now, checked: map[[3]string]time.Time{}}
 	h.asset = func(ctx context.Context, id, path string) (*actorsv1.SandboxAssetReply, error) {
 		return actors.SandboxAsset(ctx, rt.Node, id, path)
 	}
-	return h.handler()
+	h.access = func(ctx context.Context, p preview.Pass) error { return grainAccess(ctx, rt, p, h.now()) }
+	return h
 }
 
 // handler routes by host and adds the headers every preview response
@@ -93,6 +111,15 @@ type previewHandler struct {
 	// asset fetches one file of a session's preview (from its sandbox
 	// grain).
 	asset func(ctx context.Context, id, path string) (*actorsv1.SandboxAssetReply, error)
+	// tickets checks tickets and signs and checks cookies.
+	tickets *preview.Signer
+	// access asks the grains whether a pass's user, still signed in with
+	// its key, may read its session (errPreviewDenied when not).
+	access func(ctx context.Context, p preview.Pass) error
+	now    func() time.Time
+
+	mu      sync.Mutex
+	checked map[[3]string]time.Time // (user, key, session) -> last allowed
 }
 
 // redirect sends the old path form /preview/SESSION/REST to the app's
@@ -120,6 +147,8 @@ func (h *previewHandler) serve(w http.ResponseWriter, r *http.Request, id string
 		return
 	}
 	if r.URL.Path == preview.ReportPath {
+		// NB: the per-build token is the report's credential (the
+		// reporter script that holds it is served only with the cookie).
 		h.report(w, r, id)
 		return
 	}
@@ -130,6 +159,13 @@ func (h *previewHandler) serve(w http.ResponseWriter, r *http.Request, id string
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), previewCallTimeout)
 	defer cancel()
+	if r.URL.Path == preview.EnterPath {
+		h.enter(ctx, w, r, id)
+		return
+	}
+	if !h.admitted(ctx, w, r, id) {
+		return
+	}
 	a, err := h.asset(ctx, id, r.URL.Path)
 	if err != nil {
 		h.log.Warn("preview asset", "session", id, "path", r.URL.Path, "err", err)

@@ -64,10 +64,14 @@ func newOriginBench() *originBench {
 	origins := preview.Origins{Scheme: "http", Domain: preview.DefaultDomain, Port: "8081"}
 	h := &previewHandler{log: slog.New(slog.NewTextHandler(io.Discard, nil)), origins: origins,
 		csp: previewCSP([]string{"http://127.0.0.1:8080", "http://localhost:8080"}), asset: asset}
+	// The request carries the origin's cookie; its grains' answer is
+	// remembered, as between a node's rechecks.
+	cookie := openPreviewAuth(h, id)
 	o.stich, o.ref = h.handler(), pathRoutedPreview(asset)
 	o.stichReq = func() *http.Request {
 		r := httptest.NewRequest(http.MethodGet, "http://x/assets/index-AbCdEf12.js", nil)
 		r.Host = preview.Label(id) + ".preview.localhost:8081"
+		r.Header.Set("Cookie", cookie)
 		return r
 	}
 	o.refReq = func() *http.Request {
@@ -121,7 +125,7 @@ func BenchmarkOriginRouting(b *testing.B) {
 		client := srv.Client()
 		r := req()
 		out, _ := http.NewRequest(http.MethodGet, srv.URL+r.URL.Path, nil)
-		out.Host = r.Host
+		out.Host, out.Header = r.Host, r.Header.Clone()
 		return func() {
 			res, err := client.Do(out)
 			if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stichdev/stich/preview"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
@@ -27,9 +28,11 @@ func TestPreviewRoutingAndHeaders(t *testing.T) {
 			asked = append(asked, sid+" "+path)
 			return &actorsv1.SandboxAssetReply{Built: true, Found: true, Body: []byte("<!doctype html>"), ContentType: "text/html; charset=utf-8", Etag: `"e"`, Path: "/index.html"}, nil
 		}}
+	cookie := openPreviewAuth(h, id)
 	srv := h.handler()
 	do := func(method, host, path string, hdr ...string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(method, "http://"+host+path, strings.NewReader(`{"kind":"error","message":"x"}`))
+		req.Header.Set("Cookie", cookie)
 		for i := 0; i+1 < len(hdr); i += 2 {
 			req.Header.Set(hdr[i], hdr[i+1])
 		}
@@ -98,9 +101,22 @@ func TestPreviewRoutingAndHeaders(t *testing.T) {
 
 	https := &previewHandler{log: h.log, origins: preview.Origins{Scheme: "https", Domain: "apps.example.net"}, csp: h.csp, asset: h.asset}
 	req := httptest.NewRequest("GET", "https://s-abcdefghijklmnopqrst.apps.example.net/", nil)
+	req.Header.Set("Cookie", openPreviewAuth(https, "s-abcdefghijklmnopqrst"))
 	rec := httptest.NewRecorder()
 	https.handler().ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Strict-Transport-Security"), "max-age=") {
 		t.Errorf("https previews: %d, HSTS %q", rec.Code, rec.Header().Get("Strict-Transport-Security"))
 	}
+}
+
+// openPreviewAuth gives h a signer and grains that let every pass in,
+// and returns the Cookie header of a valid cookie for app id.
+func openPreviewAuth(h *previewHandler, id string) string {
+	h.tickets, h.now, h.checked = RandomPreviewSigner(), time.Now, map[[3]string]time.Time{}
+	h.access = func(context.Context, preview.Pass) error { return nil }
+	v, err := h.tickets.Mint(preview.Pass{Kind: preview.PassCookie, Session: id, User: "u-test", Key: "0123456789abcdef", Expires: time.Now().Add(time.Hour)})
+	if err != nil {
+		panic(err)
+	}
+	return preview.CookieName + "=" + v
 }

@@ -61,6 +61,10 @@ type Config struct {
 	// Previews names the apps' preview origins: the UI may frame them and
 	// nothing else.
 	Previews preview.Origins
+	// PreviewTickets signs the preview tickets of PreviewTicketPath
+	// (rpc/previewauth.go); the preview servers of every node must check
+	// them with the same keys. Nil: a random key of this process.
+	PreviewTickets *preview.Signer
 	// Signed, if set, serves every path under SignedPrefix ("/v1/x/") by
 	// itself: its requests carry a signed URL as their only authority
 	// (the Nomad builds' workspace and result URLs), never a session.
@@ -92,6 +96,8 @@ type Server struct {
 	auth     *authenticator
 	authz    *authorizer
 	accounts *accountService
+	// previewTickets signs preview tickets (cfg.PreviewTickets).
+	previewTickets *preview.Signer
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -121,7 +127,11 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rpc: validator: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, rt: rt, auth: newAuthenticator(rt, cfg.Logger), authz: newAuthorizer(rt, cfg.Logger)}
+	s := &Server{cfg: cfg, log: cfg.Logger, rt: rt, auth: newAuthenticator(rt, cfg.Logger), authz: newAuthorizer(rt, cfg.Logger),
+		previewTickets: cfg.PreviewTickets}
+	if s.previewTickets == nil {
+		s.previewTickets = RandomPreviewSigner()
+	}
 	if err := s.cfg.Accounts.setDefaults(s); err != nil {
 		return nil, err
 	}
@@ -157,6 +167,7 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	mux.Handle(accountPath, s.auth.wrap(accountHandler))
 	mux.Handle("GET /api/sessions/{id}/download.zip", s.auth.wrap(http.HandlerFunc(s.download)))
 	mux.Handle("GET /api/sessions/{id}/screenshot.png", s.auth.wrap(http.HandlerFunc(s.screenshot)))
+	mux.Handle("POST /api/sessions/{id}/preview-ticket", s.auth.wrap(http.HandlerFunc(s.previewTicket)))
 	mux.HandleFunc("GET /auth/signin", s.signIn)
 	mux.Handle("POST /auth/signout", s.auth.wrap(http.HandlerFunc(s.signOut)))
 	mux.Handle("POST /auth/links", s.auth.wrap(adminOnly(http.HandlerFunc(s.newLink))))
@@ -170,6 +181,7 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	signIn.register(mux)
 	mux.HandleFunc("/api/sessions/{id}/download.zip", methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("/api/sessions/{id}/screenshot.png", methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("/api/sessions/{id}/preview-ticket", methodNotAllowed("POST"))
 	mux.HandleFunc("/api/", apiNotFound)
 	services := []string{stichv1connect.SessionServiceName, stichv1connect.AdminServiceName, stichv1connect.AccountServiceName}
 	s.health = grpchealth.NewStaticChecker(services...)

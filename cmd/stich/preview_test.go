@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"github.com/stichdev/stich/preview"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
+	"github.com/stichdev/stich/rpc"
 )
 
 // previewUID is the sandbox uid of this package's tests.
@@ -146,7 +148,18 @@ func TestScaffoldPreviewInChromium(t *testing.T) {
 	if (preview.Origins{Scheme: "http", Domain: "preview.localhost"}).SameSite(au.Host) {
 		t.Fatalf("the preview %s is the same site as the API %s", previewURL, n.url)
 	}
-	hc := testutil.LocalhostClient()
+	// Without the origin's cookie the preview answers a page saying to
+	// open the app from stich, never the app.
+	bare, err := testutil.LocalhostClient().Get(previewURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bareBody, _ := io.ReadAll(bare.Body)
+	bare.Body.Close()
+	if bare.StatusCode != http.StatusForbidden || !strings.Contains(string(bareBody), "Open the app from stich") || strings.Contains(string(bareBody), "reporter.js") {
+		t.Errorf("preview without a ticket: %s\n%s", bare.Status, bareBody)
+	}
+	hc, enter := previewClient(t, n.url, id)
 	pre, _ := http.NewRequest(http.MethodOptions, n.url+"/"+stichv1connect.SessionServiceName+"/GetSession", nil)
 	pre.Header.Set("Origin", pu.Scheme+"://"+pu.Host)
 	pre.Header.Set("Access-Control-Request-Method", "POST")
@@ -202,7 +215,7 @@ func TestScaffoldPreviewInChromium(t *testing.T) {
 	if len(token) != 32 {
 		t.Fatalf("the reporter posts with no token:\n%s", js)
 	}
-	dom := testutil.ChromiumDOM(t, previewURL)
+	dom := testutil.ChromiumDOM(t, enter)
 	for _, want := range []string{"Recipe Tracker", "Add recipe"} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the preview's DOM lacks %q:\n%s", want, dom)
@@ -279,9 +292,10 @@ func TestScaffoldPreviewInChromium(t *testing.T) {
 		t.Errorf("%d runtime reports, want only the test's one", count)
 	}
 
-	// A session that does not exist, and a bad id, are answered plainly.
+	// A session that does not exist (with this app's cookie: refused as
+	// any app without its own), and a bad id, are answered plainly.
 	for u, want := range map[string]int{
-		other + "/": http.StatusNotFound,
+		other + "/": http.StatusForbidden,
 		"http://127.0.0.1:" + pu.Port() + "/preview/..%2fetc%2fpasswd/": http.StatusNotFound,
 		"http://127.0.0.1:" + pu.Port() + "/preview/S-UPPER/":           http.StatusNotFound,
 		"http://x.y.preview.localhost:" + pu.Port() + "/":               http.StatusNotFound,
@@ -317,4 +331,52 @@ func watchRange(t *testing.T, ctx context.Context, c stichv1connect.SessionServi
 	}
 	t.Fatalf("watch ended before seq %d: %v", upTo, stream.Err())
 	return nil
+}
+
+// previewClient opens session id's preview as the node's owner, as the UI
+// does: a ticket from the API, which the preview origin turns into its own
+// cookie. It returns a client sending that cookie, and the ticket URL.
+func previewClient(t *testing.T, apiURL, id string) (*http.Client, string) {
+	t.Helper()
+	res, err := apiHTTP.Post(apiURL+rpc.PreviewTicketPath(id), "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ticket struct {
+		URL string `json:"url"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&ticket)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || err != nil {
+		t.Fatalf("preview ticket: %s, %v", res.Status, err)
+	}
+	hc := testutil.LocalhostClient()
+	r, err := hc.Get(ticket.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	var cookie *http.Cookie
+	for _, c := range r.Cookies() {
+		if c.Name == preview.CookieName && c.Value != "" {
+			cookie = c
+		}
+	}
+	if r.StatusCode != http.StatusSeeOther || cookie == nil {
+		t.Fatalf("preview ticket %s: %s, cookie %v", ticket.URL, r.Status, cookie)
+	}
+	hc.Transport = cookieTransport{base: hc.Transport, cookie: preview.CookieName + "=" + cookie.Value}
+	return hc, ticket.URL
+}
+
+// cookieTransport sends one cookie with every request.
+type cookieTransport struct {
+	base   http.RoundTripper
+	cookie string
+}
+
+func (c cookieTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Cookie", c.cookie)
+	return c.base.RoundTrip(r)
 }

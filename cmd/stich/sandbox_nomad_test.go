@@ -233,7 +233,8 @@ func TestServeWithNomadSandbox(t *testing.T) {
 			t.Errorf("the session log has no %q:\n%s", want, log)
 		}
 	}
-	page, err := testutil.LocalhostClient().Get(previewURL)
+	hc, _ := previewClient(t, n.url, res.Msg.GetSessionId())
+	page, err := hc.Get(previewURL)
 	if err != nil {
 		t.Fatal(err)
 	}

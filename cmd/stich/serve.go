@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -24,6 +26,7 @@ import (
 	"github.com/stichdev/stich/actors"
 	"github.com/stichdev/stich/cluster"
 	"github.com/stichdev/stich/codegen"
+	"github.com/stichdev/stich/nodekey"
 	"github.com/stichdev/stich/nomad"
 	"github.com/stichdev/stich/pipeline"
 	"github.com/stichdev/stich/preview"
@@ -380,6 +383,10 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	if err != nil {
 		return usageError{err}
 	}
+	previewTickets, err := previewSigner(ring, cfg.Gossip.SecretKey, len(f.join) > 0, log)
+	if err != nil {
+		return err
+	}
 	acfg := actors.Config{Cluster: cfg, Providers: providers, DefaultProvider: defaultProvider, Quota: f.quota,
 		NodeKeys: ring, OwnKeyProvider: ownKeyProvider, DailyModelBudgetUSD: f.budgets.budget(f.edge.auth), BuildLimit: f.budgets.buildRule()}
 	var previewLn net.Listener
@@ -438,7 +445,7 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	srv, err := rpc.New(rt, rpc.Config{Addr: f.http, Edge: edge, Accounts: accounts, Listener: ln, CreateLimit: f.createRule(),
 		MessageLimit: f.budgets.messageRule(), SaveLimit: f.budgets.saveRule(), Logger: log, Version: version,
 		ModelEndpoints: endpoints, ActionModels: actionModels, DefaultModel: defaultModel, Previews: acfg.Previews,
-		SignedPrefix: nomad.BuildPathPrefix, Signed: buildURLs, OAuth: oauthCfg,
+		SignedPrefix: nomad.BuildPathPrefix, Signed: buildURLs, OAuth: oauthCfg, PreviewTickets: previewTickets,
 		OnLeave: func() {
 			log.Info("leave requested by an operator")
 			leave()
@@ -465,7 +472,7 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	var previewSrv *http.Server
 	if previewLn != nil {
 		previewSrv = &http.Server{Handler: rpc.NewPreviewHandler(rt, rpc.PreviewConfig{
-			Origins: acfg.Previews, FrameAncestors: f.sandbox.frameAncestors(srv.Addr()), Logger: log}), ReadHeaderTimeout: 10 * time.Second,
+			Origins: acfg.Previews, FrameAncestors: f.sandbox.frameAncestors(srv.Addr()), Logger: log, Tickets: previewTickets}), ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 		go func() {
 			if err := previewSrv.Serve(previewLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -499,4 +506,32 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 		}
 	}
 	return <-errc
+}
+
+// previewTicketPurpose names the keys derived for preview tickets.
+const previewTicketPurpose = "preview-ticket"
+
+// previewSigner returns the keys of preview tickets and cookies
+// (rpc/previewauth.go), which every node of a cluster must share: derived
+// from the node keys (--node-key-file, $STICH_NODE_KEY) when there are
+// some, else from the gossip key, else a random key of this process (a
+// one-node cluster; with --join and neither key, previews open only on
+// the node whose API minted the ticket, and the node says so).
+func previewSigner(ring *nodekey.Ring, gossipKey []byte, joins bool, log *slog.Logger) (*preview.Signer, error) {
+	switch {
+	case ring != nil:
+		var keys []preview.SignKey
+		for _, k := range ring.Derive(previewTicketPurpose) {
+			keys = append(keys, preview.SignKey{ID: k.ID, Secret: k.Raw})
+		}
+		return preview.NewSigner(keys...)
+	case len(gossipKey) > 0:
+		m := hmac.New(sha256.New, gossipKey)
+		m.Write([]byte("stich gossip key derive\x00" + previewTicketPurpose))
+		return preview.NewSigner(preview.SignKey{ID: "gossip", Secret: m.Sum(nil)})
+	}
+	if joins {
+		log.Warn("no node key or gossip key: preview tickets are signed with a key of this node alone, so a preview opens only through the node that served the UI; give every node the same --node-key-file")
+	}
+	return rpc.RandomPreviewSigner(), nil
 }

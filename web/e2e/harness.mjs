@@ -104,6 +104,21 @@ export function appUrl(server, id) {
   return `${base.protocol}//${id.replace(".", "--")}.${base.host}/`;
 }
 
+/**
+ * previewEntry asks server's API, as its owner, for a ticket to session
+ * id's preview and returns the URL that opens it (the preview origin
+ * takes the ticket, sets its own cookie and redirects to the app): a
+ * preview answers only a browser that came through such a URL.
+ */
+export async function previewEntry(server, id) {
+  const res = await fetch(`${server.url}/api/sessions/${encodeURIComponent(id)}/preview-ticket`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${ownerKey(server.url)}` },
+  });
+  if (!res.ok) throw new Error(`preview ticket of ${id}: ${res.status} ${await res.text()}`);
+  return (await res.json()).url;
+}
+
 /** configDir is the config folder of the servers started here: they save their owner's API key in it. */
 const configDir = join(tmp, "config");
 let primaryServer;

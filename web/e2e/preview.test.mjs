@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { appUrl, launchBrowser, newPage, ownerKey, rpc, shot, startServer, stichBinary, stopServer, tmp } from "./harness.mjs";
+import { appUrl, launchBrowser, newPage, ownerKey, previewEntry, rpc, shot, startServer, stichBinary, stopServer, tmp } from "./harness.mjs";
 
 const PROMPT = "a recipe tracker with ingredients and ratings";
 // A cold npm cache (the first run on a fresh machine) downloads the app's
@@ -73,8 +73,12 @@ describe("previews", () => {
     await page.getByRole("tab", { name: /Preview/ }).click();
     const frame = page.frameLocator('[data-testid="preview-frame"]');
     await frame.getByRole("heading", { name: "Recipe Tracker" }).waitFor({ timeout: 30_000 });
+    // The frame opens the app through a ticket the UI got from the API
+    // (the preview origin never sees the UI's cookie).
     const src = await page.getByTestId("preview-frame").getAttribute("src");
-    assert.equal(src, appUrl(server, id));
+    const entry = new URL(src);
+    assert.equal(`${entry.origin}${entry.pathname}`, `${appUrl(server, id)}__stich/enter`, `frame src ${src}`);
+    assert.match(entry.searchParams.get("ticket") ?? "", /^v1\./, `frame src ${src}`);
     await shot(page, "20-preview-tab");
 
     // Reload keeps it working.
@@ -111,9 +115,19 @@ describe("previews", () => {
     await page.getByRole("tab", { name: /Preview/ }).click();
     await frame.getByRole("heading", { name: "Recipe Tracker (edited in the browser)" }).waitFor({ timeout: 60_000 });
 
-    // The app on its own, as "open in a new tab" shows it.
+    // Without a ticket the preview origin answers a page saying to open
+    // the app from stich, never the app.
+    const stranger = await newPage(browser);
+    const refused = await stranger.goto(appUrl(server, id));
+    assert.equal(refused.status(), 403);
+    await stranger.getByText(/Open the app from stich/).waitFor();
+    assert.equal(await stranger.getByRole("heading", { name: /Recipe Tracker/ }).count(), 0, "the app was served without a ticket");
+    await stranger.context().close();
+
+    // The app on its own, as "open in a new tab" shows it (a fresh ticket).
     const app = await newPage(browser);
-    await app.goto(src);
+    await app.goto(await previewEntry(server, id));
+    assert.equal(app.url(), appUrl(server, id), "the ticket URL redirects to the app's root");
     await app.getByRole("heading", { name: "Recipe Tracker (edited in the browser)" }).waitFor();
     await app.getByText("Add recipe").first().waitFor();
     await shot(app, "21-preview-app");
@@ -133,9 +147,10 @@ describe("previews", () => {
     const [a, b] = ids.map((id) => appUrl(server, id));
     assert.notEqual(new URL(a).origin, new URL(b).origin, "each app has its own origin");
     const page = await newPage(browser);
-    const open = async (url) => {
-      // The not-ready page reloads itself until the preview is built.
-      await page.goto(url);
+    const open = async (id) => {
+      // A ticket opens the app's origin; the not-ready page reloads itself
+      // (with the origin's cookie) until the preview is built.
+      await page.goto(await previewEntry(server, id));
       await page.getByRole("heading", { name: /Recipe Tracker/ }).first().waitFor({ timeout: 900_000 });
     };
 
@@ -145,7 +160,7 @@ describe("previews", () => {
       document.cookie = "stich_user=secret-session; path=/; SameSite=Lax";
     });
 
-    await open(a);
+    await open(ids[0]);
     await page.evaluate(() => {
       localStorage.setItem("stich-test-secret", "from A");
       document.cookie = "stich_test_a=from-A; path=/";
@@ -216,7 +231,7 @@ describe("previews", () => {
     }
     assert.ok(own, "app A's own error report did not reach session A");
 
-    await open(b);
+    await open(ids[1]);
     const inB = await page.evaluate(() => ({ secret: localStorage.getItem("stich-test-secret"), cookies: document.cookie }));
     assert.equal(inB.secret, null, "app B reads app A's localStorage");
     assert.doesNotMatch(inB.cookies, /stich_test_a|stich_user/, "app B reads another origin's cookies");

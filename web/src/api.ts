@@ -142,3 +142,43 @@ export function describe(err: unknown, action: string): Problem {
 
 /** SESSION_ID matches the API's session id rule (session.proto). */
 export const SESSION_ID = /^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$/;
+
+/** previewTicketPath is the route that gives a signed-in reader of a session a short-lived ticket to its preview. */
+export function previewTicketPath(sessionId: string): string {
+  return `/api/sessions/${encodeURIComponent(sessionId)}/preview-ticket`;
+}
+
+/**
+ * checkedTicketUrl accepts the server's ticket URL only on the preview's own
+ * origin (previewUrl's), at the enter path; anything else is refused.
+ */
+export function checkedTicketUrl(raw: unknown, previewUrl: string): string | undefined {
+  if (typeof raw !== "string") return undefined;
+  try {
+    const u = new URL(raw);
+    const p = new URL(previewUrl, origin());
+    if (u.origin !== p.origin || u.pathname !== "/__stich/enter" || !u.searchParams.get("ticket")) return undefined;
+    return u.href;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * previewTicketUrl asks the API for a ticket to a session's preview: the
+ * preview is served on an origin of its own, which never sees this page's
+ * cookie, so the frame opens the returned URL, which sets that origin's
+ * own cookie and then shows the app. A ticket lasts 2 minutes: ask for a
+ * new one each time the preview is opened.
+ */
+export async function previewTicketUrl(sessionId: string, previewUrl: string): Promise<string> {
+  const headers: Record<string, string> = {};
+  const token = csrfToken();
+  if (token) headers["X-CSRF-Token"] = token;
+  const res = await fetch(previewTicketPath(sessionId), { method: "POST", headers, credentials: "same-origin" });
+  if (res.status === 401) setSignedOut(true);
+  if (!res.ok) throw new Error(`the server answered ${res.status}: ${(await res.text()).trim() || res.statusText}`);
+  const url = checkedTicketUrl(((await res.json()) as { url?: unknown }).url, previewUrl);
+  if (!url) throw new Error("the server's preview ticket is not for this app's preview origin");
+  return url;
+}

@@ -1,7 +1,10 @@
-import { useState } from "react";
+import { useEffect, useState, type MouseEvent } from "react";
+import { previewTicketUrl } from "../api";
 import type { Diagnostic } from "../gen/stich/v1/session_pb";
 
 interface Props {
+  /** The session whose preview this is (its ticket is asked for by id). */
+  sessionId: string;
   url?: string;
   /** The screenshot of the build (shown while the live frame loads). */
   screenshot?: string;
@@ -58,15 +61,44 @@ export function uncaughtErrors(runtime: readonly Diagnostic[] | undefined): stri
 }
 
 /** PreviewPanel shows the running app once the server reports a preview URL: the build's screenshot until the live frame has loaded, and an overlay when the page hit an uncaught error. */
-export function PreviewPanel({ url, build, working, buildsOff, screenshot, runtime }: Props) {
+export function PreviewPanel({ sessionId, url, build, working, buildsOff, screenshot, runtime }: Props) {
   const [reloads, setReloads] = useState(0);
   const frameKey = `${build ?? 0}-${reloads}`;
   const [loadedKey, setLoadedKey] = useState("");
   const [shotFailed, setShotFailed] = useState("");
   const [dismissed, setDismissed] = useState("");
+  // The frame opens a ticket URL (the preview's origin never sees this
+  // page's cookie): a new ticket for each build and reload.
+  const [entry, setEntry] = useState<{ key: string; src?: string; error?: string }>({ key: "" });
+  const [tabError, setTabError] = useState("");
   const errors = uncaughtErrors(runtime);
   const errorsKey = `${build ?? 0}:${errors.join("\n")}`;
   const p = url ? safePreview(url) : undefined;
+  const previewHref = p?.url;
+  const entryKey = `${sessionId}|${previewHref ?? ""}|${frameKey}`;
+  useEffect(() => {
+    if (!previewHref) return;
+    let live = true;
+    previewTicketUrl(sessionId, previewHref).then(
+      (src) => live && setEntry({ key: entryKey, src }),
+      (err: unknown) => live && setEntry({ key: entryKey, error: err instanceof Error ? err.message : String(err) }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [sessionId, previewHref, entryKey]);
+  const src = entry.key === entryKey ? entry.src : undefined;
+  const entryError = entry.key === entryKey ? entry.error : undefined;
+  const openTab = async (ev: MouseEvent) => {
+    ev.preventDefault();
+    if (!previewHref) return;
+    try {
+      setTabError("");
+      window.open(await previewTicketUrl(sessionId, previewHref), "_blank", "noopener,noreferrer");
+    } catch (err) {
+      setTabError(err instanceof Error ? err.message : String(err));
+    }
+  };
   if (!p && buildsOff) {
     return (
       <div className="pad preview-empty" data-testid="preview-off">
@@ -103,12 +135,17 @@ export function PreviewPanel({ url, build, working, buildsOff, screenshot, runti
         <button type="button" className="btn small" onClick={() => setReloads((n) => n + 1)} data-testid="preview-reload">
           Reload
         </button>
-        <a href={p.url} target="_blank" rel="noreferrer noopener" className="small">
+        <a href={p.url} target="_blank" rel="noreferrer noopener" className="small" onClick={openTab} data-testid="preview-open-tab">
           Open in a new tab ↗
         </a>
       </div>
+      {entryError || tabError ? (
+        <p className="pad-x small" role="alert" data-testid="preview-ticket-error">
+          The preview could not be opened: {entryError || tabError}. Press Reload to try again.
+        </p>
+      ) : null}
       <div className="preview-stage">
-        <iframe key={frameKey} title="App preview" src={p.url} sandbox={p.sandbox} data-testid="preview-frame" onLoad={() => setLoadedKey(frameKey)} />
+        {src ? <iframe key={frameKey} title="App preview" src={src} sandbox={p.sandbox} data-testid="preview-frame" onLoad={() => setLoadedKey(frameKey)} /> : null}
         {screenshot && loadedKey !== frameKey && shotFailed !== screenshot ? (
           <img className="preview-shot" src={screenshot} alt="Screenshot of the app while it loads" data-testid="preview-screenshot" onError={() => setShotFailed(screenshot)} />
         ) : null}

@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { DiagnosticSchema } from "../gen/stich/v1/session_pb";
+import { checkedTicketUrl, previewTicketPath } from "../api";
 import { screenshotUrl, uncaughtErrors } from "./PreviewPanel";
 
 const diag = (code: string, message: string, file = "", line = 0) => create(DiagnosticSchema, { code, message, file, line, severity: "error" });
@@ -38,5 +39,30 @@ describe("screenshotUrl", () => {
     expect(screenshotUrl("s-abc", 42)).toBe("/api/sessions/s-abc/screenshot.png?build=42");
     expect(screenshotUrl("a/b")).toBe("/api/sessions/a%2Fb/screenshot.png");
     expect(screenshotUrl("s-abc", 42, "t0k")).toBe("/api/sessions/s-abc/screenshot.png?build=42&csrf=t0k");
+  });
+});
+
+describe("preview tickets", () => {
+  const preview = "http://s-abc--local.preview.localhost:8081/";
+  it("asks the reader-checked route, escaped", () => {
+    expect(previewTicketPath("s-abc.eu")).toBe("/api/sessions/s-abc.eu/preview-ticket");
+    expect(previewTicketPath("a/b")).toBe("/api/sessions/a%2Fb/preview-ticket");
+  });
+  it("opens only the enter path of the app's own preview origin, with a ticket", () => {
+    const good = "http://s-abc--local.preview.localhost:8081/__stich/enter?ticket=v1.k.p.m&next=%2F";
+    expect(checkedTicketUrl(good, preview)).toBe(good);
+    for (const bad of [
+      "http://s-other--local.preview.localhost:8081/__stich/enter?ticket=v1.k.p.m",
+      "http://s-abc--local.preview.localhost:9999/__stich/enter?ticket=v1.k.p.m",
+      "https://evil.example/__stich/enter?ticket=v1.k.p.m",
+      "http://s-abc--local.preview.localhost:8081/elsewhere?ticket=v1.k.p.m",
+      "http://s-abc--local.preview.localhost:8081/__stich/enter",
+      "javascript:alert(1)",
+      "not a url",
+      42,
+      undefined,
+    ]) {
+      expect(checkedTicketUrl(bad, preview)).toBeUndefined();
+    }
   });
 });

@@ -328,6 +328,7 @@ function SessionScreen({ id }: { id: string }) {
               <VersionsPanel sessionId={id} versions={view?.versions ?? []} idle={!loading && !isActive(phase)} showDiffOf={diffOf} />
             ) : tab === "preview" ? (
               <PreviewPanel
+                sessionId={id}
                 url={view?.previewUrl}
                 build={view?.previewSeq}
                 working={isActive(phase)}
