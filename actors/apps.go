@@ -54,21 +54,7 @@ func newAppsGrain(rt *Runtime, ref *cluster.GrainRef) *appsGrain {
 }
 
 func (g *appsGrain) Receive(ctx actor.Context) {
-	switch m := ctx.Message().(type) {
-	case *actor.Started:
-		ctx.SetReceiveTimeout(g.ref.Node.PassivateAfter())
-	case *actor.ReceiveTimeout:
-		g.ref.Passivate(ctx)
-	case *actorsv1.AlarmFired:
-		ctx.Respond(&actorsv1.AlarmAck{})
-	case proto.Message:
-		if err := g.load(); err != nil {
-			ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_UNAVAILABLE, "the apps list of %s cannot be read from storage; retry later", g.ref.Identity))
-			g.rt.log.Error("apps index load failed", "owner", g.ref.Identity, "err", err)
-			return
-		}
-		ctx.Respond(g.handle(m))
-	}
+	receiveStored(ctx, g.ref, g.rt.log, "the apps list of "+g.ref.Identity, g)
 }
 
 func (g *appsGrain) load() error {

@@ -51,23 +51,7 @@ func newAuditGrain(rt *Runtime, ref *cluster.GrainRef) *auditGrain {
 func auditKey(seq uint64) string { return fmt.Sprintf("%s%020d", prefixAuditEvent, seq) }
 
 func (g *auditGrain) Receive(ctx actor.Context) {
-	switch m := ctx.Message().(type) {
-	case *actor.Started:
-		ctx.SetReceiveTimeout(g.ref.Node.PassivateAfter())
-	case *actor.ReceiveTimeout:
-		if !g.ref.Passivate(ctx) {
-			ctx.SetReceiveTimeout(g.ref.Node.PassivateAfter())
-		}
-	case *actorsv1.AlarmFired:
-		ctx.Respond(&actorsv1.AlarmAck{})
-	case proto.Message:
-		if err := g.load(); err != nil {
-			g.rt.log.Error("audit log load failed", "log", g.ref.Identity, "err", err)
-			ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_UNAVAILABLE, "the audit log cannot be read from storage; retry later"))
-			return
-		}
-		ctx.Respond(g.handle(m))
-	}
+	receiveStored(ctx, g.ref, g.rt.log, "the audit log", g)
 }
 
 func (g *auditGrain) load() error {

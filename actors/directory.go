@@ -35,23 +35,7 @@ func newDirectoryGrain(rt *Runtime, ref *cluster.GrainRef) *directoryGrain {
 }
 
 func (g *directoryGrain) Receive(ctx actor.Context) {
-	switch m := ctx.Message().(type) {
-	case *actor.Started:
-		ctx.SetReceiveTimeout(g.ref.Node.PassivateAfter())
-	case *actor.ReceiveTimeout:
-		if !g.ref.Passivate(ctx) {
-			ctx.SetReceiveTimeout(g.ref.Node.PassivateAfter())
-		}
-	case *actorsv1.AlarmFired:
-		ctx.Respond(&actorsv1.AlarmAck{})
-	case proto.Message:
-		if err := g.load(); err != nil {
-			g.rt.log.Error("directory load failed", "email", g.ref.Identity, "err", err)
-			ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_UNAVAILABLE, "the account directory cannot be read from storage; retry later"))
-			return
-		}
-		ctx.Respond(g.handle(m))
-	}
+	receiveStored(ctx, g.ref, g.rt.log, "the account directory", g)
 }
 
 func (g *directoryGrain) load() error {

@@ -30,23 +30,7 @@ func newInviteGrain(rt *Runtime, ref *cluster.GrainRef) *inviteGrain {
 }
 
 func (g *inviteGrain) Receive(ctx actor.Context) {
-	switch m := ctx.Message().(type) {
-	case *actor.Started:
-		ctx.SetReceiveTimeout(g.ref.Node.PassivateAfter())
-	case *actor.ReceiveTimeout:
-		if !g.ref.Passivate(ctx) {
-			ctx.SetReceiveTimeout(g.ref.Node.PassivateAfter())
-		}
-	case *actorsv1.AlarmFired:
-		ctx.Respond(&actorsv1.AlarmAck{})
-	case proto.Message:
-		if err := g.load(); err != nil {
-			g.rt.log.Error("invite load failed", "err", err)
-			ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_UNAVAILABLE, "the invite cannot be read from storage; retry later"))
-			return
-		}
-		ctx.Respond(g.handle(m))
-	}
+	receiveStored(ctx, g.ref, g.rt.log, "the invite", g)
 }
 
 func (g *inviteGrain) load() error {

@@ -41,28 +41,11 @@ func newUserGrain(rt *Runtime, ref *cluster.GrainRef) *userGrain {
 }
 
 func (g *userGrain) Receive(ctx actor.Context) {
-	switch m := ctx.Message().(type) {
-	case *actor.Started:
-		ctx.SetReceiveTimeout(g.ref.Node.PassivateAfter())
-	case *actor.ReceiveTimeout:
-		if !g.ref.Passivate(ctx) {
-			ctx.SetReceiveTimeout(g.ref.Node.PassivateAfter())
-		}
-	case *actorsv1.AlarmFired:
-		ctx.Respond(&actorsv1.AlarmAck{})
-	case proto.Message:
-		if err := g.load(); err != nil {
-			g.rt.log.Error("user load failed", "user", g.ref.Identity, "err", err)
-			ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_UNAVAILABLE, "the account %s cannot be read from storage; retry later", g.ref.Identity))
-			return
-		}
-		ctx.Respond(g.handle(m))
-		if g.rec.GetId() == "" {
-			// NB: an unknown user (a made-up key, where the cluster cannot
-			// rule it out without activating: a lone node) has nothing to
-			// keep in memory: leave soon, so such keys cannot pile up grains.
-			ctx.SetReceiveTimeout(unknownUserLinger)
-		}
+	if receiveStored(ctx, g.ref, g.rt.log, "the account "+g.ref.Identity, g) && g.rec.GetId() == "" {
+		// NB: an unknown user (a made-up key, where the cluster cannot
+		// rule it out without activating: a lone node) has nothing to
+		// keep in memory: leave soon, so such keys cannot pile up grains.
+		ctx.SetReceiveTimeout(unknownUserLinger)
 	}
 }
 

@@ -47,23 +47,7 @@ func newUsersGrain(rt *Runtime, ref *cluster.GrainRef) *usersGrain {
 }
 
 func (g *usersGrain) Receive(ctx actor.Context) {
-	switch m := ctx.Message().(type) {
-	case *actor.Started:
-		ctx.SetReceiveTimeout(g.ref.Node.PassivateAfter())
-	case *actor.ReceiveTimeout:
-		if !g.ref.Passivate(ctx) {
-			ctx.SetReceiveTimeout(g.ref.Node.PassivateAfter())
-		}
-	case *actorsv1.AlarmFired:
-		ctx.Respond(&actorsv1.AlarmAck{})
-	case proto.Message:
-		if err := g.load(); err != nil {
-			g.rt.log.Error("users index load failed", "err", err)
-			ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_UNAVAILABLE, "the users index cannot be read from storage; retry later"))
-			return
-		}
-		ctx.Respond(g.handle(m))
-	}
+	receiveStored(ctx, g.ref, g.rt.log, "the users index", g)
 }
 
 func (g *usersGrain) load() error {
