@@ -266,7 +266,7 @@ func (g *sessionGrain) perform(ctx actor.Context, e pipeline.Effect) {
 	case pipeline.CancelStep:
 		g.stopWork(false)
 	case pipeline.RunIdleCheck:
-		g.runIdleCheck(ctx, e.Run)
+		g.runIdleCheck(ctx, e.Run, e.Fix)
 	case pipeline.CancelIdleCheck:
 		g.stopIdleCheck(false)
 	}
@@ -482,6 +482,9 @@ func (g *sessionGrain) onRequest(ctx actor.Context, msg any) {
 	case *actorsv1.PreviewReport:
 		out, err := g.step(ctx, pipeline.PreviewReport{Report: m})
 		g.respond(ctx, "record preview report", out, err)
+	case *actorsv1.FixProblems:
+		out, err := g.step(ctx, pipeline.FixProblems{})
+		g.respond(ctx, "fix problems", out, err)
 	case *actorsv1.SaveFile:
 		in := pipeline.SaveFile{Path: m.GetPath(), Content: m.GetContent(), BaseSha256: m.GetBaseSha256()}
 		if _, exists := g.s.Session.GetFiles()[in.Path]; exists {

@@ -136,9 +136,9 @@ func (g *sessionGrain) runStep(ctx actor.Context, spec *pipeline.StepSpec) {
 	})
 }
 
-// runIdleCheck checks the idle session's files in the sandbox (no fixer),
-// replacing a running idle check.
-func (g *sessionGrain) runIdleCheck(ctx actor.Context, run uint64) {
+// runIdleCheck checks the idle session's files in the sandbox (no fixer
+// unless fix: the user asked for it), replacing a running idle check.
+func (g *sessionGrain) runIdleCheck(ctx actor.Context, run uint64, fix bool) {
 	g.stopIdleCheck(false)
 	files, err := g.loadFiles()
 	if err != nil {
@@ -155,7 +155,7 @@ func (g *sessionGrain) runIdleCheck(ctx actor.Context, run uint64) {
 		if err := takeBuild(j.ctx, node, rule, owner); err != nil {
 			reply = &actorsv1.SandboxCheckReply{Error: err.Error()}
 		} else {
-			reply = checkInSandbox(j.ctx, node, id, files, self, run, true)
+			reply = checkInSandbox(j.ctx, node, id, files, self, run, !fix)
 		}
 		if j.ctx.Err() == nil {
 			system.Root.Send(self, pipeline.IdleCheckDone{Run: run, Reply: reply})

@@ -141,3 +141,91 @@ func TestPreviewAnnouncedBeforeRuntimeCheck(t *testing.T) {
 		t.Fatalf("check done: events %v, want the runtime findings and the check's end, no second preview", got)
 	}
 }
+
+// A fix the user asks for keeps what the fixer changed as a new version
+// with a change card (per file, what it did; the problems left); a fixer
+// that changed nothing says what it could not fix and makes no version.
+// Without builds there is no fixer: refused. A save during the fix
+// replaces it (its late answer is ignored).
+func TestFixProblemsOnRequest(t *testing.T) {
+	h := generated(t)
+	if out := h.step(FixProblems{}); out.Refusal == nil || out.Refusal.Code != actorsv1.ErrorCode_ERROR_CODE_FAILED_PRECONDITION {
+		t.Fatalf("fix without builds: %+v, want failed_precondition", out.Refusal)
+	}
+	h.cfg.Builds = true
+	h.queue = nil
+	h.step(SaveFile{Path: "a.ts", Content: "export const x = useState(1);\n"})
+	h.queue = nil
+	versions := h.s.Session.GetVersions()
+	out := h.step(FixProblems{})
+	if out.Refusal != nil || !h.s.Checking || !h.s.Fixing {
+		t.Fatalf("fix not started: refusal %+v checking %v fixing %v", out.Refusal, h.s.Checking, h.s.Fixing)
+	}
+	var fix RunIdleCheck
+	for _, e := range out.Effects {
+		if r, ok := e.(RunIdleCheck); ok {
+			fix = r
+		}
+	}
+	if !fix.Fix || fix.Run != h.s.IdleRun {
+		t.Fatalf("effects %v: want a check with the fixer as run %d", out.Effects, h.s.IdleRun)
+	}
+	h.queue = nil
+	fixedA := "import { useState } from \"react\";\nexport const x = useState(1);\n"
+	left := &stichv1.Diagnostic{File: "b.ts", Line: 3, Code: "TS2322", Message: "Type 'string' is not assignable to type 'number'.", Severity: "error"}
+	out = h.step(IdleCheckDone{Run: fix.Run, Reply: &actorsv1.SandboxCheckReply{
+		Fixes:     []*actorsv1.SandboxFix{{Code: "TS2304", File: "a.ts", Description: "imported useState from react"}},
+		Fixed:     map[string]string{"a.ts": fixedA},
+		Remaining: []*stichv1.Diagnostic{left},
+	}})
+	var card *stichv1.ChangeCard
+	for _, ev := range out.Events {
+		if c := ev.GetChangeCard(); c != nil {
+			card = c
+		}
+	}
+	if card == nil || card.GetVersion() != versions+1 || h.s.Session.GetVersions() != versions+1 {
+		t.Fatalf("card %v, versions %d: want a card of version %d", card, h.s.Session.GetVersions(), versions+1)
+	}
+	if len(card.GetFiles()) != 1 || card.GetFiles()[0].GetPath() != "a.ts" || strings.Join(card.GetFiles()[0].GetFixes(), ",") != "imported useState from react" {
+		t.Fatalf("card files %v: want a.ts with what was fixed", card.GetFiles())
+	}
+	if len(card.GetNotDone()) != 1 || !strings.Contains(card.GetNotDone()[0], "b.ts:3") {
+		t.Fatalf("not done %v: want the problem left in b.ts:3", card.GetNotDone())
+	}
+	if h.db.files["a.ts"] != fixedA || h.s.Fixing || h.s.Checking {
+		t.Fatalf("stored a.ts %q, fixing %v checking %v", h.db.files["a.ts"], h.s.Fixing, h.s.Checking)
+	}
+
+	// Nothing fixed: a card with no version, and it says how many problems were left.
+	h.step(FixProblems{})
+	h.queue = nil
+	out = h.step(IdleCheckDone{Run: h.s.IdleRun, Reply: &actorsv1.SandboxCheckReply{Remaining: []*stichv1.Diagnostic{left, left}}})
+	card, said := nil, ""
+	for _, ev := range out.Events {
+		if c := ev.GetChangeCard(); c != nil {
+			card = c
+		}
+		if m := ev.GetMessage(); m != nil {
+			said = m.GetText()
+		}
+	}
+	if card == nil || card.GetVersion() != 0 || h.s.Session.GetVersions() != versions+1 || !strings.Contains(said, "Could not fix 2 problem") {
+		t.Fatalf("nothing fixed: card %v, versions %d, said %q", card, h.s.Session.GetVersions(), said)
+	}
+
+	// A save during a fix replaces it: the fix's late answer writes nothing.
+	h.step(FixProblems{})
+	old := h.s.IdleRun
+	h.queue = nil
+	h.step(SaveFile{Path: "c.ts", Content: "export const c = 2;\n"})
+	h.queue = nil
+	if h.s.Fixing {
+		t.Fatal("a save left the fix running")
+	}
+	n := h.s.Session.GetVersions()
+	out = h.step(IdleCheckDone{Run: old, Reply: &actorsv1.SandboxCheckReply{Fixed: map[string]string{"a.ts": "late"}}})
+	if len(out.Events) != 0 || h.s.Session.GetVersions() != n || h.db.files["a.ts"] != fixedA {
+		t.Fatalf("a replaced fix's answer changed the session: %d events, versions %d", len(out.Events), h.s.Session.GetVersions())
+	}
+}

@@ -52,6 +52,9 @@ type State struct {
 	// rollback); Checking says one runs.
 	IdleRun  uint64
 	Checking bool
+	// Fixing says the running idle check is a fix the user asked for
+	// ([FixProblems]): its fixed files are kept.
+	Fixing bool
 	// Announced is the run (a step's or an idle check's) whose check
 	// already announced its preview (PreviewReady when the build was
 	// served, before its runtime check); 0 when none.
@@ -189,6 +192,10 @@ type IdleCheckDone struct {
 	Reply *actorsv1.SandboxCheckReply
 }
 
+// FixProblems asks to run the fixer on an idle session's current files
+// (the user's edits are checked without it).
+type FixProblems struct{}
+
 // Usage is the usage of one model request.
 type Usage struct {
 	Action, Model string
@@ -225,6 +232,7 @@ func (Result) input()        {}
 func (Failed) input()        {}
 func (SandboxLog) input()    {}
 func (IdleCheckDone) input() {}
+func (FixProblems) input()   {}
 func (Usage) input()         {}
 func (PreviewReport) input() {}
 func (SaveFile) input()      {}
@@ -293,10 +301,13 @@ type RunStep struct{ Spec *StepSpec }
 // CancelStep cancels the running step.
 type CancelStep struct{}
 
-// RunIdleCheck checks the session's files in the sandbox (no fixer), as
-// run Run, replacing a running idle check; its answer comes back as
-// [IdleCheckDone].
-type RunIdleCheck struct{ Run uint64 }
+// RunIdleCheck checks the session's files in the sandbox (no fixer unless
+// Fix), as run Run, replacing a running idle check; its answer comes back
+// as [IdleCheckDone].
+type RunIdleCheck struct {
+	Run uint64
+	Fix bool
+}
 
 // CancelIdleCheck cancels a running idle check.
 type CancelIdleCheck struct{}

@@ -40,7 +40,7 @@ func (c Config) Step(s State, now time.Time, in Input) (State, Output) {
 	t := &tx{cfg: c, s0: s, s: s, now: now, ts: timestamppb.New(now)}
 	if s.Session == nil {
 		switch in.(type) {
-		case Message, Stop, Resume, PreviewReport, SaveFile, Rollback, SetVisibility:
+		case Message, Stop, Resume, PreviewReport, SaveFile, Rollback, SetVisibility, FixProblems:
 			t.refuse(actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND, "the session does not exist")
 			return t.s, t.out
 		}
@@ -87,9 +87,16 @@ func (c Config) Step(s State, now time.Time, in Input) (State, Output) {
 	case IdleCheckDone:
 		if s.Session != nil && s.Checking && in.Run == s.IdleRun {
 			t.s.Checking = false
+			if s.Fixing {
+				t.s.Fixing = false
+				t.fixDone(in)
+				break
+			}
 			evs, _, _ := applyCheck(proto.Clone(s.Session).(*actorsv1.SessionState), in.Reply, s.Announced == in.Run) // no fixer ran: nothing to write
 			t.emit(evs...)
 		}
+	case FixProblems:
+		t.fixProblems()
 	case Usage:
 		t.usage(in)
 	case PreviewReport:
@@ -125,7 +132,7 @@ func asksChange(st *actorsv1.SessionState, in Input) bool {
 			}
 		}
 		return true
-	case Resume, SaveFile, Rollback:
+	case Resume, SaveFile, Rollback, FixProblems:
 		return true
 	}
 	return false
@@ -208,7 +215,7 @@ func (t *tx) startStep() {
 		return
 	}
 	if t.s.Checking {
-		t.s.Checking = false
+		t.s.Checking, t.s.Fixing = false, false
 		t.effect(CancelIdleCheck{})
 	}
 	t.s.Run++
@@ -818,8 +825,124 @@ func (t *tx) checkIdle() {
 		return
 	}
 	t.s.IdleRun = (t.s.IdleRun + 1) | idleRunBit
-	t.s.Checking = true
+	t.s.Checking, t.s.Fixing = true, false
 	t.effect(RunIdleCheck{Run: t.s.IdleRun})
+}
+
+// fixProblems runs the fixer on the idle session's current files: a check
+// like the one after an edit, whose fixed files are kept (fixDone). The
+// fixer never runs on the user's edits unless asked, here.
+func (t *tx) fixProblems() {
+	cur := t.s.Session
+	if Active(cur.Phase) {
+		t.refuse(actorsv1.ErrorCode_ERROR_CODE_FAILED_PRECONDITION,
+			"session %s is %s; the fixer runs after each phase already: wait for it to finish", cur.Id, phaseName(cur.Phase))
+		return
+	}
+	if !t.cfg.Builds {
+		t.refuse(actorsv1.ErrorCode_ERROR_CODE_FAILED_PRECONDITION, "this server runs no builds (--sandbox off), so it has no fixer to run")
+		return
+	}
+	if len(cur.Files) == 0 {
+		t.refuse(actorsv1.ErrorCode_ERROR_CODE_FAILED_PRECONDITION, "the app has no files to fix")
+		return
+	}
+	if t.s.Fixing && t.s.Checking {
+		t.out.Reply = &actorsv1.FixProblemsReply{} // already running: the same answer comes
+		return
+	}
+	t.s.IdleRun = (t.s.IdleRun + 1) | idleRunBit
+	t.s.Checking, t.s.Fixing = true, true
+	t.emit(logLine("fixer", "info", "fixing problems on request: checking the current files with the fixer"))
+	t.effect(RunIdleCheck{Run: t.s.IdleRun, Fix: true})
+	t.out.Reply = &actorsv1.FixProblemsReply{}
+}
+
+// maxUnfixedNotes bounds the problems a fix's card lists as not fixed.
+const maxUnfixedNotes = 20
+
+// fixDone records a requested fix: the files the fixer changed as a new
+// version with a change card (per file, and the problems left with why),
+// or, when it changed nothing, a card with no version that says what it
+// could not fix.
+func (t *tx) fixDone(in IdleCheckDone) {
+	if Active(t.s.Session.Phase) {
+		return // work started meanwhile (it runs the fixer itself)
+	}
+	st := t.st()
+	base := make(map[string]string, len(st.Files))
+	for p, info := range st.Files {
+		base[p] = info.GetSha256()
+	}
+	evs, fixed, problems := applyCheck(st, in.Reply, t.s.Announced == in.Run)
+	card := &stichv1.ChangeCard{Request: "fix problems"}
+	for _, p := range sortedKeys(fixed) {
+		fc := &stichv1.FileChange{Path: p, Change: "modified"}
+		if _, had := base[p]; !had {
+			fc.Change = "added"
+		}
+		_, fc.MergedUserEdits = st.UserEdits[p]
+		card.Files = append(card.Files, fc)
+	}
+	for _, f := range in.Reply.GetFixes() {
+		for _, fc := range card.Files {
+			if fc.Path == strings.TrimPrefix(f.GetFile(), "/") && len(fc.Fixes) < maxWorkNotes {
+				fc.Fixes = appendNote(fc.Fixes, f.GetDescription())
+			}
+		}
+	}
+	if e := in.Reply.GetError(); e != "" {
+		card.NotDone = appendNote(card.NotDone, "the check did not run to the end: "+e)
+	}
+	for i, d := range problems {
+		if i == maxUnfixedNotes {
+			card.NotDone = appendNote(card.NotDone, fmt.Sprintf("and %d more problem(s)", len(problems)-i))
+			break
+		}
+		card.NotDone = appendNote(card.NotDone, "not fixed: "+describeDiag(d)+" (no fixer rule repairs it; ask in the chat)")
+	}
+	effects := make([]Effect, 0, len(fixed)+1)
+	for _, p := range sortedKeys(fixed) {
+		effects = append(effects, PutFile{Path: p, Content: fixed[p]})
+	}
+	if len(fixed) > 0 {
+		vev, rec := newVersion(st, fmt.Sprintf("fixed problems in %d file(s)", len(fixed)), fixed, t.ts)
+		card.Version = st.Versions
+		evs = append(evs, vev)
+		effects = append(effects, rec)
+	}
+	var text string
+	switch {
+	case len(fixed) > 0 && len(problems) == 0:
+		text = fmt.Sprintf("Fixed the problems: %d file(s) changed (version %d).", len(fixed), card.Version)
+	case len(fixed) > 0:
+		text = fmt.Sprintf("Fixed some problems: %d file(s) changed (version %d); could not fix %d problem(s).", len(fixed), card.Version, len(problems))
+	case in.Reply.GetError() != "":
+		text = "Could not run the fixer: " + in.Reply.GetError()
+	case len(problems) == 0:
+		text = "The fixer found no problems to fix; nothing changed."
+	default:
+		text = fmt.Sprintf("Could not fix %d problem(s); nothing changed, so no version was made.", len(problems))
+	}
+	evs = append(evs, chat("assistant", text), &stichv1.SessionEvent{Event: &stichv1.SessionEvent_ChangeCard{ChangeCard: card}})
+	t.emit(evs...)
+	t.effect(effects...)
+}
+
+// describeDiag is a problem as one line: file:line, message and code.
+func describeDiag(d *stichv1.Diagnostic) string {
+	where := d.GetFile()
+	if where != "" && d.GetLine() > 0 {
+		where = fmt.Sprintf("%s:%d", where, d.GetLine())
+	}
+	msg := Truncate(d.GetMessage(), 200)
+	if c := d.GetCode(); c != "" {
+		msg += " (" + c + ")"
+	}
+	if where == "" {
+		return msg
+	}
+	return where + ": " + msg
 }
 
 // saveFile records a user's edit of one file as a new version.

@@ -82,6 +82,7 @@ var policies = map[string]policy{
 	stichv1connect.SessionServiceDiffVersionsProcedure:  policyReader,
 	stichv1connect.SessionServiceRollbackProcedure:      policyOwner,
 	stichv1connect.SessionServiceSaveFileProcedure:      policyOwner,
+	stichv1connect.SessionServiceFixProblemsProcedure:   policyOwner,
 	stichv1connect.SessionServiceRenameSessionProcedure: policyOwner,
 	stichv1connect.SessionServiceDeleteSessionProcedure: policyOwner,
 	stichv1connect.SessionServiceSetVisibilityProcedure: policyOwner,

@@ -242,6 +242,9 @@ func TestRoleTable(t *testing.T) {
 		stichv1connect.SessionServiceResumeProcedure:        ownerOnly(`{"sessionId":%q}`, "ok", true),
 		stichv1connect.SessionServiceRollbackProcedure:      ownerOnly(`{"sessionId":%q,"version":1}`, "ok", true),
 		stichv1connect.SessionServiceSaveFileProcedure:      ownerOnly(`{"sessionId":%q,"path":"src/extra.ts","content":"export {};\n"}`, "ok", true),
+		// The test server runs no builds, so it has no fixer: the owner
+		// passes authorization and is told so.
+		stichv1connect.SessionServiceFixProblemsProcedure:   ownerOnly(`{"sessionId":%q}`, "failed_precondition", false),
 		stichv1connect.SessionServiceRenameSessionProcedure: ownerOnly(`{"sessionId":%q,"title":"Mine"}`, "ok", true),
 		stichv1connect.SessionServiceDeleteSessionProcedure: ownerOnly(`{"sessionId":%q}`, "ok", true),
 		stichv1connect.SessionServiceSetVisibilityProcedure: ownerOnly(`{"sessionId":%q,"visibility":"VISIBILITY_UNLISTED"}`, "ok", true),

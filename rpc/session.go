@@ -222,6 +222,19 @@ func (s *sessionService) SaveFile(ctx context.Context, req *connect.Request[stic
 	return connect.NewResponse(&stichv1.SaveFileResponse{Version: r.GetVersion()}), nil
 }
 
+// FixProblems asks the session to run the fixer on its current files. The
+// check itself counts in the owner's build bucket (in the grain, as every
+// build does); its outcome arrives in the log as a change card.
+func (s *sessionService) FixProblems(ctx context.Context, req *connect.Request[stichv1.FixProblemsRequest]) (*connect.Response[stichv1.FixProblemsResponse], error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	if _, err := actors.Call[*actorsv1.FixProblemsReply](ctx, s.rt.Node, actors.KindSession, req.Msg.GetSessionId(),
+		&actorsv1.FixProblems{Caller: callerOf(ctx)}); err != nil {
+		return nil, s.fail(ctx, "FixProblems", err)
+	}
+	return connect.NewResponse(&stichv1.FixProblemsResponse{}), nil
+}
+
 // clientIP returns the host part of a peer address.
 func clientIP(addr string) string {
 	if host, _, err := net.SplitHostPort(addr); err == nil {

@@ -1760,6 +1760,86 @@ func (x *SaveFileRequest) GetBaseSha256() string {
 	return ""
 }
 
+type FixProblemsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionId     string                 `protobuf:"bytes,780,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FixProblemsRequest) Reset() {
+	*x = FixProblemsRequest{}
+	mi := &file_stich_v1_session_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FixProblemsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FixProblemsRequest) ProtoMessage() {}
+
+func (x *FixProblemsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FixProblemsRequest.ProtoReflect.Descriptor instead.
+func (*FixProblemsRequest) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *FixProblemsRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+type FixProblemsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FixProblemsResponse) Reset() {
+	*x = FixProblemsResponse{}
+	mi := &file_stich_v1_session_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FixProblemsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FixProblemsResponse) ProtoMessage() {}
+
+func (x *FixProblemsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FixProblemsResponse.ProtoReflect.Descriptor instead.
+func (*FixProblemsResponse) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{32}
+}
+
 type SaveFileResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The new version; absent when the content was unchanged.
@@ -1770,7 +1850,7 @@ type SaveFileResponse struct {
 
 func (x *SaveFileResponse) Reset() {
 	*x = SaveFileResponse{}
-	mi := &file_stich_v1_session_proto_msgTypes[31]
+	mi := &file_stich_v1_session_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1782,7 +1862,7 @@ func (x *SaveFileResponse) String() string {
 func (*SaveFileResponse) ProtoMessage() {}
 
 func (x *SaveFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[31]
+	mi := &file_stich_v1_session_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1795,7 +1875,7 @@ func (x *SaveFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveFileResponse.ProtoReflect.Descriptor instead.
 func (*SaveFileResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{31}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SaveFileResponse) GetVersion() *Version {
@@ -1817,7 +1897,7 @@ type ListSessionsRequest struct {
 
 func (x *ListSessionsRequest) Reset() {
 	*x = ListSessionsRequest{}
-	mi := &file_stich_v1_session_proto_msgTypes[32]
+	mi := &file_stich_v1_session_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1829,7 +1909,7 @@ func (x *ListSessionsRequest) String() string {
 func (*ListSessionsRequest) ProtoMessage() {}
 
 func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[32]
+	mi := &file_stich_v1_session_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1842,7 +1922,7 @@ func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{32}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListSessionsRequest) GetPageSize() uint32 {
@@ -1872,7 +1952,7 @@ type ListSessionsResponse struct {
 
 func (x *ListSessionsResponse) Reset() {
 	*x = ListSessionsResponse{}
-	mi := &file_stich_v1_session_proto_msgTypes[33]
+	mi := &file_stich_v1_session_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1884,7 +1964,7 @@ func (x *ListSessionsResponse) String() string {
 func (*ListSessionsResponse) ProtoMessage() {}
 
 func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[33]
+	mi := &file_stich_v1_session_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1897,7 +1977,7 @@ func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{33}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListSessionsResponse) GetApps() []*AppSummary {
@@ -1944,7 +2024,7 @@ type AppSummary struct {
 
 func (x *AppSummary) Reset() {
 	*x = AppSummary{}
-	mi := &file_stich_v1_session_proto_msgTypes[34]
+	mi := &file_stich_v1_session_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1956,7 +2036,7 @@ func (x *AppSummary) String() string {
 func (*AppSummary) ProtoMessage() {}
 
 func (x *AppSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[34]
+	mi := &file_stich_v1_session_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1969,7 +2049,7 @@ func (x *AppSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppSummary.ProtoReflect.Descriptor instead.
 func (*AppSummary) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{34}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *AppSummary) GetSessionId() string {
@@ -2059,7 +2139,7 @@ type RenameSessionRequest struct {
 
 func (x *RenameSessionRequest) Reset() {
 	*x = RenameSessionRequest{}
-	mi := &file_stich_v1_session_proto_msgTypes[35]
+	mi := &file_stich_v1_session_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2071,7 +2151,7 @@ func (x *RenameSessionRequest) String() string {
 func (*RenameSessionRequest) ProtoMessage() {}
 
 func (x *RenameSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[35]
+	mi := &file_stich_v1_session_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2084,7 +2164,7 @@ func (x *RenameSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenameSessionRequest.ProtoReflect.Descriptor instead.
 func (*RenameSessionRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{35}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RenameSessionRequest) GetSessionId() string {
@@ -2110,7 +2190,7 @@ type RenameSessionResponse struct {
 
 func (x *RenameSessionResponse) Reset() {
 	*x = RenameSessionResponse{}
-	mi := &file_stich_v1_session_proto_msgTypes[36]
+	mi := &file_stich_v1_session_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2122,7 +2202,7 @@ func (x *RenameSessionResponse) String() string {
 func (*RenameSessionResponse) ProtoMessage() {}
 
 func (x *RenameSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[36]
+	mi := &file_stich_v1_session_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2135,7 +2215,7 @@ func (x *RenameSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenameSessionResponse.ProtoReflect.Descriptor instead.
 func (*RenameSessionResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{36}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RenameSessionResponse) GetApp() *AppSummary {
@@ -2154,7 +2234,7 @@ type DeleteSessionRequest struct {
 
 func (x *DeleteSessionRequest) Reset() {
 	*x = DeleteSessionRequest{}
-	mi := &file_stich_v1_session_proto_msgTypes[37]
+	mi := &file_stich_v1_session_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2166,7 +2246,7 @@ func (x *DeleteSessionRequest) String() string {
 func (*DeleteSessionRequest) ProtoMessage() {}
 
 func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[37]
+	mi := &file_stich_v1_session_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2179,7 +2259,7 @@ func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSessionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSessionRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{37}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DeleteSessionRequest) GetSessionId() string {
@@ -2197,7 +2277,7 @@ type DeleteSessionResponse struct {
 
 func (x *DeleteSessionResponse) Reset() {
 	*x = DeleteSessionResponse{}
-	mi := &file_stich_v1_session_proto_msgTypes[38]
+	mi := &file_stich_v1_session_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2209,7 +2289,7 @@ func (x *DeleteSessionResponse) String() string {
 func (*DeleteSessionResponse) ProtoMessage() {}
 
 func (x *DeleteSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[38]
+	mi := &file_stich_v1_session_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2222,7 +2302,7 @@ func (x *DeleteSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSessionResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSessionResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{38}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{40}
 }
 
 // Version is an immutable snapshot of the app's files.
@@ -2240,7 +2320,7 @@ type Version struct {
 
 func (x *Version) Reset() {
 	*x = Version{}
-	mi := &file_stich_v1_session_proto_msgTypes[39]
+	mi := &file_stich_v1_session_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2252,7 +2332,7 @@ func (x *Version) String() string {
 func (*Version) ProtoMessage() {}
 
 func (x *Version) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[39]
+	mi := &file_stich_v1_session_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2265,7 +2345,7 @@ func (x *Version) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Version.ProtoReflect.Descriptor instead.
 func (*Version) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{39}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *Version) GetNumber() uint32 {
@@ -2342,7 +2422,7 @@ type Session struct {
 
 func (x *Session) Reset() {
 	*x = Session{}
-	mi := &file_stich_v1_session_proto_msgTypes[40]
+	mi := &file_stich_v1_session_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2354,7 +2434,7 @@ func (x *Session) String() string {
 func (*Session) ProtoMessage() {}
 
 func (x *Session) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[40]
+	mi := &file_stich_v1_session_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2367,7 +2447,7 @@ func (x *Session) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Session.ProtoReflect.Descriptor instead.
 func (*Session) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{40}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *Session) GetId() string {
@@ -2522,7 +2602,7 @@ type ModelUsage struct {
 
 func (x *ModelUsage) Reset() {
 	*x = ModelUsage{}
-	mi := &file_stich_v1_session_proto_msgTypes[41]
+	mi := &file_stich_v1_session_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2534,7 +2614,7 @@ func (x *ModelUsage) String() string {
 func (*ModelUsage) ProtoMessage() {}
 
 func (x *ModelUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[41]
+	mi := &file_stich_v1_session_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2547,7 +2627,7 @@ func (x *ModelUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelUsage.ProtoReflect.Descriptor instead.
 func (*ModelUsage) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{41}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ModelUsage) GetAction() string {
@@ -2621,7 +2701,7 @@ type SessionCounters struct {
 
 func (x *SessionCounters) Reset() {
 	*x = SessionCounters{}
-	mi := &file_stich_v1_session_proto_msgTypes[42]
+	mi := &file_stich_v1_session_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2633,7 +2713,7 @@ func (x *SessionCounters) String() string {
 func (*SessionCounters) ProtoMessage() {}
 
 func (x *SessionCounters) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[42]
+	mi := &file_stich_v1_session_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2646,7 +2726,7 @@ func (x *SessionCounters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionCounters.ProtoReflect.Descriptor instead.
 func (*SessionCounters) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{42}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SessionCounters) GetPhasesCompleted() uint32 {
@@ -2745,7 +2825,7 @@ type FileInfo struct {
 
 func (x *FileInfo) Reset() {
 	*x = FileInfo{}
-	mi := &file_stich_v1_session_proto_msgTypes[43]
+	mi := &file_stich_v1_session_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2757,7 +2837,7 @@ func (x *FileInfo) String() string {
 func (*FileInfo) ProtoMessage() {}
 
 func (x *FileInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[43]
+	mi := &file_stich_v1_session_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2770,7 +2850,7 @@ func (x *FileInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileInfo.ProtoReflect.Descriptor instead.
 func (*FileInfo) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{43}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *FileInfo) GetPath() string {
@@ -2805,7 +2885,7 @@ type File struct {
 
 func (x *File) Reset() {
 	*x = File{}
-	mi := &file_stich_v1_session_proto_msgTypes[44]
+	mi := &file_stich_v1_session_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2817,7 +2897,7 @@ func (x *File) String() string {
 func (*File) ProtoMessage() {}
 
 func (x *File) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[44]
+	mi := &file_stich_v1_session_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2830,7 +2910,7 @@ func (x *File) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use File.ProtoReflect.Descriptor instead.
 func (*File) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{44}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *File) GetPath() string {
@@ -2877,7 +2957,7 @@ type Blueprint struct {
 
 func (x *Blueprint) Reset() {
 	*x = Blueprint{}
-	mi := &file_stich_v1_session_proto_msgTypes[45]
+	mi := &file_stich_v1_session_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2889,7 +2969,7 @@ func (x *Blueprint) String() string {
 func (*Blueprint) ProtoMessage() {}
 
 func (x *Blueprint) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[45]
+	mi := &file_stich_v1_session_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2902,7 +2982,7 @@ func (x *Blueprint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Blueprint.ProtoReflect.Descriptor instead.
 func (*Blueprint) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{45}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *Blueprint) GetTitle() string {
@@ -2999,7 +3079,7 @@ type View struct {
 
 func (x *View) Reset() {
 	*x = View{}
-	mi := &file_stich_v1_session_proto_msgTypes[46]
+	mi := &file_stich_v1_session_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3011,7 +3091,7 @@ func (x *View) String() string {
 func (*View) ProtoMessage() {}
 
 func (x *View) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[46]
+	mi := &file_stich_v1_session_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3024,7 +3104,7 @@ func (x *View) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use View.ProtoReflect.Descriptor instead.
 func (*View) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{46}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *View) GetName() string {
@@ -3051,7 +3131,7 @@ type Entity struct {
 
 func (x *Entity) Reset() {
 	*x = Entity{}
-	mi := &file_stich_v1_session_proto_msgTypes[47]
+	mi := &file_stich_v1_session_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3063,7 +3143,7 @@ func (x *Entity) String() string {
 func (*Entity) ProtoMessage() {}
 
 func (x *Entity) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[47]
+	mi := &file_stich_v1_session_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3076,7 +3156,7 @@ func (x *Entity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Entity.ProtoReflect.Descriptor instead.
 func (*Entity) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{47}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *Entity) GetName() string {
@@ -3104,7 +3184,7 @@ type EntityField struct {
 
 func (x *EntityField) Reset() {
 	*x = EntityField{}
-	mi := &file_stich_v1_session_proto_msgTypes[48]
+	mi := &file_stich_v1_session_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3116,7 +3196,7 @@ func (x *EntityField) String() string {
 func (*EntityField) ProtoMessage() {}
 
 func (x *EntityField) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[48]
+	mi := &file_stich_v1_session_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3129,7 +3209,7 @@ func (x *EntityField) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntityField.ProtoReflect.Descriptor instead.
 func (*EntityField) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{48}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *EntityField) GetName() string {
@@ -3158,7 +3238,7 @@ type PhasePlan struct {
 
 func (x *PhasePlan) Reset() {
 	*x = PhasePlan{}
-	mi := &file_stich_v1_session_proto_msgTypes[49]
+	mi := &file_stich_v1_session_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3170,7 +3250,7 @@ func (x *PhasePlan) String() string {
 func (*PhasePlan) ProtoMessage() {}
 
 func (x *PhasePlan) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[49]
+	mi := &file_stich_v1_session_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3183,7 +3263,7 @@ func (x *PhasePlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhasePlan.ProtoReflect.Descriptor instead.
 func (*PhasePlan) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{49}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *PhasePlan) GetName() string {
@@ -3224,7 +3304,7 @@ type FilePlan struct {
 
 func (x *FilePlan) Reset() {
 	*x = FilePlan{}
-	mi := &file_stich_v1_session_proto_msgTypes[50]
+	mi := &file_stich_v1_session_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3236,7 +3316,7 @@ func (x *FilePlan) String() string {
 func (*FilePlan) ProtoMessage() {}
 
 func (x *FilePlan) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[50]
+	mi := &file_stich_v1_session_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3249,7 +3329,7 @@ func (x *FilePlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FilePlan.ProtoReflect.Descriptor instead.
 func (*FilePlan) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{50}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *FilePlan) GetPath() string {
@@ -3280,7 +3360,7 @@ type Diagnostic struct {
 
 func (x *Diagnostic) Reset() {
 	*x = Diagnostic{}
-	mi := &file_stich_v1_session_proto_msgTypes[51]
+	mi := &file_stich_v1_session_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3292,7 +3372,7 @@ func (x *Diagnostic) String() string {
 func (*Diagnostic) ProtoMessage() {}
 
 func (x *Diagnostic) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[51]
+	mi := &file_stich_v1_session_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3305,7 +3385,7 @@ func (x *Diagnostic) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Diagnostic.ProtoReflect.Descriptor instead.
 func (*Diagnostic) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{51}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *Diagnostic) GetCode() string {
@@ -3384,7 +3464,7 @@ type SessionEvent struct {
 
 func (x *SessionEvent) Reset() {
 	*x = SessionEvent{}
-	mi := &file_stich_v1_session_proto_msgTypes[52]
+	mi := &file_stich_v1_session_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3396,7 +3476,7 @@ func (x *SessionEvent) String() string {
 func (*SessionEvent) ProtoMessage() {}
 
 func (x *SessionEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[52]
+	mi := &file_stich_v1_session_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3409,7 +3489,7 @@ func (x *SessionEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEvent.ProtoReflect.Descriptor instead.
 func (*SessionEvent) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{52}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *SessionEvent) GetSeq() uint64 {
@@ -3756,7 +3836,7 @@ type LineCount struct {
 
 func (x *LineCount) Reset() {
 	*x = LineCount{}
-	mi := &file_stich_v1_session_proto_msgTypes[53]
+	mi := &file_stich_v1_session_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3768,7 +3848,7 @@ func (x *LineCount) String() string {
 func (*LineCount) ProtoMessage() {}
 
 func (x *LineCount) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[53]
+	mi := &file_stich_v1_session_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3781,7 +3861,7 @@ func (x *LineCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LineCount.ProtoReflect.Descriptor instead.
 func (*LineCount) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{53}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *LineCount) GetAdded() uint32 {
@@ -3809,13 +3889,15 @@ type FileChange struct {
 	Lines *LineCount `protobuf:"bytes,3,opt,name=lines,proto3" json:"lines,omitempty"`
 	// The user's edits in this file were merged with the change.
 	MergedUserEdits bool `protobuf:"varint,4,opt,name=merged_user_edits,json=mergedUserEdits,proto3" json:"merged_user_edits,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// What the fixer did in this file (a requested fix's card).
+	Fixes         []string `protobuf:"bytes,781,rep,name=fixes,proto3" json:"fixes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FileChange) Reset() {
 	*x = FileChange{}
-	mi := &file_stich_v1_session_proto_msgTypes[54]
+	mi := &file_stich_v1_session_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3827,7 +3909,7 @@ func (x *FileChange) String() string {
 func (*FileChange) ProtoMessage() {}
 
 func (x *FileChange) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[54]
+	mi := &file_stich_v1_session_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3840,7 +3922,7 @@ func (x *FileChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChange.ProtoReflect.Descriptor instead.
 func (*FileChange) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{54}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *FileChange) GetPath() string {
@@ -3871,6 +3953,13 @@ func (x *FileChange) GetMergedUserEdits() bool {
 	return false
 }
 
+func (x *FileChange) GetFixes() []string {
+	if x != nil {
+		return x.Fixes
+	}
+	return nil
+}
+
 // ChangeCard reports what a piece of work changed, file by file, and what
 // it did not do and why. A change that changed nothing makes no version
 // (version is 0).
@@ -3889,7 +3978,7 @@ type ChangeCard struct {
 
 func (x *ChangeCard) Reset() {
 	*x = ChangeCard{}
-	mi := &file_stich_v1_session_proto_msgTypes[55]
+	mi := &file_stich_v1_session_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3901,7 +3990,7 @@ func (x *ChangeCard) String() string {
 func (*ChangeCard) ProtoMessage() {}
 
 func (x *ChangeCard) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[55]
+	mi := &file_stich_v1_session_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3914,7 +4003,7 @@ func (x *ChangeCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeCard.ProtoReflect.Descriptor instead.
 func (*ChangeCard) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{55}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ChangeCard) GetFiles() []*FileChange {
@@ -3954,7 +4043,7 @@ type VersionCreated struct {
 
 func (x *VersionCreated) Reset() {
 	*x = VersionCreated{}
-	mi := &file_stich_v1_session_proto_msgTypes[56]
+	mi := &file_stich_v1_session_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3966,7 +4055,7 @@ func (x *VersionCreated) String() string {
 func (*VersionCreated) ProtoMessage() {}
 
 func (x *VersionCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[56]
+	mi := &file_stich_v1_session_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3979,7 +4068,7 @@ func (x *VersionCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VersionCreated.ProtoReflect.Descriptor instead.
 func (*VersionCreated) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{56}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *VersionCreated) GetVersion() *Version {
@@ -4000,7 +4089,7 @@ type GenerationStarted struct {
 
 func (x *GenerationStarted) Reset() {
 	*x = GenerationStarted{}
-	mi := &file_stich_v1_session_proto_msgTypes[57]
+	mi := &file_stich_v1_session_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4012,7 +4101,7 @@ func (x *GenerationStarted) String() string {
 func (*GenerationStarted) ProtoMessage() {}
 
 func (x *GenerationStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[57]
+	mi := &file_stich_v1_session_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4025,7 +4114,7 @@ func (x *GenerationStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationStarted.ProtoReflect.Descriptor instead.
 func (*GenerationStarted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{57}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *GenerationStarted) GetPrompt() string {
@@ -4058,7 +4147,7 @@ type GenerationStopped struct {
 
 func (x *GenerationStopped) Reset() {
 	*x = GenerationStopped{}
-	mi := &file_stich_v1_session_proto_msgTypes[58]
+	mi := &file_stich_v1_session_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4070,7 +4159,7 @@ func (x *GenerationStopped) String() string {
 func (*GenerationStopped) ProtoMessage() {}
 
 func (x *GenerationStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[58]
+	mi := &file_stich_v1_session_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4083,7 +4172,7 @@ func (x *GenerationStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationStopped.ProtoReflect.Descriptor instead.
 func (*GenerationStopped) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{58}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *GenerationStopped) GetReason() string {
@@ -4103,7 +4192,7 @@ type GenerationResumed struct {
 
 func (x *GenerationResumed) Reset() {
 	*x = GenerationResumed{}
-	mi := &file_stich_v1_session_proto_msgTypes[59]
+	mi := &file_stich_v1_session_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4115,7 +4204,7 @@ func (x *GenerationResumed) String() string {
 func (*GenerationResumed) ProtoMessage() {}
 
 func (x *GenerationResumed) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[59]
+	mi := &file_stich_v1_session_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4128,7 +4217,7 @@ func (x *GenerationResumed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationResumed.ProtoReflect.Descriptor instead.
 func (*GenerationResumed) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{59}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *GenerationResumed) GetReason() string {
@@ -4158,7 +4247,7 @@ type PhaseChanged struct {
 
 func (x *PhaseChanged) Reset() {
 	*x = PhaseChanged{}
-	mi := &file_stich_v1_session_proto_msgTypes[60]
+	mi := &file_stich_v1_session_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4170,7 +4259,7 @@ func (x *PhaseChanged) String() string {
 func (*PhaseChanged) ProtoMessage() {}
 
 func (x *PhaseChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[60]
+	mi := &file_stich_v1_session_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4183,7 +4272,7 @@ func (x *PhaseChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhaseChanged.ProtoReflect.Descriptor instead.
 func (*PhaseChanged) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{60}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *PhaseChanged) GetPhase() Phase {
@@ -4223,7 +4312,7 @@ type BlueprintReady struct {
 
 func (x *BlueprintReady) Reset() {
 	*x = BlueprintReady{}
-	mi := &file_stich_v1_session_proto_msgTypes[61]
+	mi := &file_stich_v1_session_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4235,7 +4324,7 @@ func (x *BlueprintReady) String() string {
 func (*BlueprintReady) ProtoMessage() {}
 
 func (x *BlueprintReady) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[61]
+	mi := &file_stich_v1_session_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4248,7 +4337,7 @@ func (x *BlueprintReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlueprintReady.ProtoReflect.Descriptor instead.
 func (*BlueprintReady) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{61}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *BlueprintReady) GetBlueprint() *Blueprint {
@@ -4268,7 +4357,7 @@ type FileStarted struct {
 
 func (x *FileStarted) Reset() {
 	*x = FileStarted{}
-	mi := &file_stich_v1_session_proto_msgTypes[62]
+	mi := &file_stich_v1_session_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4280,7 +4369,7 @@ func (x *FileStarted) String() string {
 func (*FileStarted) ProtoMessage() {}
 
 func (x *FileStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[62]
+	mi := &file_stich_v1_session_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4293,7 +4382,7 @@ func (x *FileStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileStarted.ProtoReflect.Descriptor instead.
 func (*FileStarted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{62}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *FileStarted) GetPath() string {
@@ -4320,7 +4409,7 @@ type FileChunk struct {
 
 func (x *FileChunk) Reset() {
 	*x = FileChunk{}
-	mi := &file_stich_v1_session_proto_msgTypes[63]
+	mi := &file_stich_v1_session_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4332,7 +4421,7 @@ func (x *FileChunk) String() string {
 func (*FileChunk) ProtoMessage() {}
 
 func (x *FileChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[63]
+	mi := &file_stich_v1_session_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4345,7 +4434,7 @@ func (x *FileChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChunk.ProtoReflect.Descriptor instead.
 func (*FileChunk) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{63}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *FileChunk) GetPath() string {
@@ -4373,7 +4462,7 @@ type FileDone struct {
 
 func (x *FileDone) Reset() {
 	*x = FileDone{}
-	mi := &file_stich_v1_session_proto_msgTypes[64]
+	mi := &file_stich_v1_session_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4385,7 +4474,7 @@ func (x *FileDone) String() string {
 func (*FileDone) ProtoMessage() {}
 
 func (x *FileDone) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[64]
+	mi := &file_stich_v1_session_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4398,7 +4487,7 @@ func (x *FileDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDone.ProtoReflect.Descriptor instead.
 func (*FileDone) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{64}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *FileDone) GetPath() string {
@@ -4431,7 +4520,7 @@ type FileDeleted struct {
 
 func (x *FileDeleted) Reset() {
 	*x = FileDeleted{}
-	mi := &file_stich_v1_session_proto_msgTypes[65]
+	mi := &file_stich_v1_session_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4443,7 +4532,7 @@ func (x *FileDeleted) String() string {
 func (*FileDeleted) ProtoMessage() {}
 
 func (x *FileDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[65]
+	mi := &file_stich_v1_session_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4456,7 +4545,7 @@ func (x *FileDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDeleted.ProtoReflect.Descriptor instead.
 func (*FileDeleted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{65}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *FileDeleted) GetPath() string {
@@ -4477,7 +4566,7 @@ type DiagnosticsReported struct {
 
 func (x *DiagnosticsReported) Reset() {
 	*x = DiagnosticsReported{}
-	mi := &file_stich_v1_session_proto_msgTypes[66]
+	mi := &file_stich_v1_session_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4489,7 +4578,7 @@ func (x *DiagnosticsReported) String() string {
 func (*DiagnosticsReported) ProtoMessage() {}
 
 func (x *DiagnosticsReported) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[66]
+	mi := &file_stich_v1_session_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4502,7 +4591,7 @@ func (x *DiagnosticsReported) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiagnosticsReported.ProtoReflect.Descriptor instead.
 func (*DiagnosticsReported) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{66}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *DiagnosticsReported) GetTool() string {
@@ -4532,7 +4621,7 @@ type FixApplied struct {
 
 func (x *FixApplied) Reset() {
 	*x = FixApplied{}
-	mi := &file_stich_v1_session_proto_msgTypes[67]
+	mi := &file_stich_v1_session_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4544,7 +4633,7 @@ func (x *FixApplied) String() string {
 func (*FixApplied) ProtoMessage() {}
 
 func (x *FixApplied) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[67]
+	mi := &file_stich_v1_session_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4557,7 +4646,7 @@ func (x *FixApplied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FixApplied.ProtoReflect.Descriptor instead.
 func (*FixApplied) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{67}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *FixApplied) GetCode() string {
@@ -4604,7 +4693,7 @@ type PreviewReady struct {
 
 func (x *PreviewReady) Reset() {
 	*x = PreviewReady{}
-	mi := &file_stich_v1_session_proto_msgTypes[68]
+	mi := &file_stich_v1_session_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4616,7 +4705,7 @@ func (x *PreviewReady) String() string {
 func (*PreviewReady) ProtoMessage() {}
 
 func (x *PreviewReady) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[68]
+	mi := &file_stich_v1_session_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4629,7 +4718,7 @@ func (x *PreviewReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewReady.ProtoReflect.Descriptor instead.
 func (*PreviewReady) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{68}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *PreviewReady) GetUrl() string {
@@ -4656,7 +4745,7 @@ type RuntimeChecked struct {
 
 func (x *RuntimeChecked) Reset() {
 	*x = RuntimeChecked{}
-	mi := &file_stich_v1_session_proto_msgTypes[69]
+	mi := &file_stich_v1_session_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4668,7 +4757,7 @@ func (x *RuntimeChecked) String() string {
 func (*RuntimeChecked) ProtoMessage() {}
 
 func (x *RuntimeChecked) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[69]
+	mi := &file_stich_v1_session_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4681,7 +4770,7 @@ func (x *RuntimeChecked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeChecked.ProtoReflect.Descriptor instead.
 func (*RuntimeChecked) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{69}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *RuntimeChecked) GetStatus() string {
@@ -4724,7 +4813,7 @@ type LogLine struct {
 
 func (x *LogLine) Reset() {
 	*x = LogLine{}
-	mi := &file_stich_v1_session_proto_msgTypes[70]
+	mi := &file_stich_v1_session_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4736,7 +4825,7 @@ func (x *LogLine) String() string {
 func (*LogLine) ProtoMessage() {}
 
 func (x *LogLine) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[70]
+	mi := &file_stich_v1_session_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4749,7 +4838,7 @@ func (x *LogLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLine.ProtoReflect.Descriptor instead.
 func (*LogLine) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{70}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *LogLine) GetSource() string {
@@ -4784,7 +4873,7 @@ type ChatMessage struct {
 
 func (x *ChatMessage) Reset() {
 	*x = ChatMessage{}
-	mi := &file_stich_v1_session_proto_msgTypes[71]
+	mi := &file_stich_v1_session_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4796,7 +4885,7 @@ func (x *ChatMessage) String() string {
 func (*ChatMessage) ProtoMessage() {}
 
 func (x *ChatMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[71]
+	mi := &file_stich_v1_session_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4809,7 +4898,7 @@ func (x *ChatMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatMessage.ProtoReflect.Descriptor instead.
 func (*ChatMessage) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{71}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *ChatMessage) GetRole() string {
@@ -4838,7 +4927,7 @@ type ErrorEvent struct {
 
 func (x *ErrorEvent) Reset() {
 	*x = ErrorEvent{}
-	mi := &file_stich_v1_session_proto_msgTypes[72]
+	mi := &file_stich_v1_session_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4850,7 +4939,7 @@ func (x *ErrorEvent) String() string {
 func (*ErrorEvent) ProtoMessage() {}
 
 func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[72]
+	mi := &file_stich_v1_session_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4863,7 +4952,7 @@ func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorEvent.ProtoReflect.Descriptor instead.
 func (*ErrorEvent) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{72}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *ErrorEvent) GetCode() string {
@@ -4899,7 +4988,7 @@ type Completed struct {
 
 func (x *Completed) Reset() {
 	*x = Completed{}
-	mi := &file_stich_v1_session_proto_msgTypes[73]
+	mi := &file_stich_v1_session_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4911,7 +5000,7 @@ func (x *Completed) String() string {
 func (*Completed) ProtoMessage() {}
 
 func (x *Completed) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[73]
+	mi := &file_stich_v1_session_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4924,7 +5013,7 @@ func (x *Completed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Completed.ProtoReflect.Descriptor instead.
 func (*Completed) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{73}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *Completed) GetFiles() uint32 {
@@ -5069,7 +5158,11 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x04R\x04path\x12#\n" +
 	"\acontent\x18\x03 \x01(\tB\t\xbaH\x06r\x04(\x80\x80 R\acontent\x129\n" +
 	"\vbase_sha256\x18\x04 \x01(\tB\x18\xbaH\x15r\x132\x11^([0-9a-f]{64})?$R\n" +
-	"baseSha256\"?\n" +
+	"baseSha256\"d\n" +
+	"\x12FixProblemsRequest\x12N\n" +
+	"\n" +
+	"session_id\x18\x8c\x06 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\"\x15\n" +
+	"\x13FixProblemsResponse\"?\n" +
 	"\x10SaveFileResponse\x12+\n" +
 	"\aversion\x18\x01 \x01(\v2\x11.stich.v1.VersionR\aversion\"e\n" +
 	"\x13ListSessionsRequest\x12%\n" +
@@ -5245,13 +5338,14 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\x05event\";\n" +
 	"\tLineCount\x12\x14\n" +
 	"\x05added\x18\x01 \x01(\rR\x05added\x12\x18\n" +
-	"\aremoved\x18\x02 \x01(\rR\aremoved\"\x8f\x01\n" +
+	"\aremoved\x18\x02 \x01(\rR\aremoved\"\xa6\x01\n" +
 	"\n" +
 	"FileChange\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x16\n" +
 	"\x06change\x18\x02 \x01(\tR\x06change\x12)\n" +
 	"\x05lines\x18\x03 \x01(\v2\x13.stich.v1.LineCountR\x05lines\x12*\n" +
-	"\x11merged_user_edits\x18\x04 \x01(\bR\x0fmergedUserEdits\"\x87\x01\n" +
+	"\x11merged_user_edits\x18\x04 \x01(\bR\x0fmergedUserEdits\x12\x15\n" +
+	"\x05fixes\x18\x8d\x06 \x03(\tR\x05fixes\"\x87\x01\n" +
 	"\n" +
 	"ChangeCard\x12*\n" +
 	"\x05files\x18\x01 \x03(\v2\x14.stich.v1.FileChangeR\x05files\x12\x19\n" +
@@ -5339,8 +5433,7 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\fPHASE_FIXING\x10\x04\x12\x13\n" +
 	"\x0fPHASE_COMPLETED\x10\x05\x12\x11\n" +
 	"\rPHASE_STOPPED\x10\x06\x12\x10\n" +
-	"\fPHASE_FAILED\x10\a2\xd5\n" +
-	"\n" +
+	"\fPHASE_FAILED\x10\a2\xa1\v\n" +
 	"\x0eSessionService\x12P\n" +
 	"\rCreateSession\x12\x1e.stich.v1.CreateSessionRequest\x1a\x1f.stich.v1.CreateSessionResponse\x12>\n" +
 	"\x05Watch\x12\x16.stich.v1.WatchRequest\x1a\x16.stich.v1.SessionEvent\"\x03\x90\x02\x010\x01\x12J\n" +
@@ -5354,7 +5447,8 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\fListVersions\x12\x1d.stich.v1.ListVersionsRequest\x1a\x1e.stich.v1.ListVersionsResponse\"\x03\x90\x02\x01\x12R\n" +
 	"\fDiffVersions\x12\x1d.stich.v1.DiffVersionsRequest\x1a\x1e.stich.v1.DiffVersionsResponse\"\x03\x90\x02\x01\x12A\n" +
 	"\bRollback\x12\x19.stich.v1.RollbackRequest\x1a\x1a.stich.v1.RollbackResponse\x12A\n" +
-	"\bSaveFile\x12\x19.stich.v1.SaveFileRequest\x1a\x1a.stich.v1.SaveFileResponse\x12R\n" +
+	"\bSaveFile\x12\x19.stich.v1.SaveFileRequest\x1a\x1a.stich.v1.SaveFileResponse\x12J\n" +
+	"\vFixProblems\x12\x1c.stich.v1.FixProblemsRequest\x1a\x1d.stich.v1.FixProblemsResponse\x12R\n" +
 	"\fListSessions\x12\x1d.stich.v1.ListSessionsRequest\x1a\x1e.stich.v1.ListSessionsResponse\"\x03\x90\x02\x01\x12P\n" +
 	"\rRenameSession\x12\x1e.stich.v1.RenameSessionRequest\x1a\x1f.stich.v1.RenameSessionResponse\x12P\n" +
 	"\rDeleteSession\x12\x1e.stich.v1.DeleteSessionRequest\x1a\x1f.stich.v1.DeleteSessionResponse\x12P\n" +
@@ -5375,7 +5469,7 @@ func file_stich_v1_session_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_stich_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 74)
+var file_stich_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
 var file_stich_v1_session_proto_goTypes = []any{
 	(Visibility)(0),               // 0: stich.v1.Visibility
 	(Phase)(0),                    // 1: stich.v1.Phase
@@ -5410,114 +5504,116 @@ var file_stich_v1_session_proto_goTypes = []any{
 	(*RollbackRequest)(nil),       // 30: stich.v1.RollbackRequest
 	(*RollbackResponse)(nil),      // 31: stich.v1.RollbackResponse
 	(*SaveFileRequest)(nil),       // 32: stich.v1.SaveFileRequest
-	(*SaveFileResponse)(nil),      // 33: stich.v1.SaveFileResponse
-	(*ListSessionsRequest)(nil),   // 34: stich.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),  // 35: stich.v1.ListSessionsResponse
-	(*AppSummary)(nil),            // 36: stich.v1.AppSummary
-	(*RenameSessionRequest)(nil),  // 37: stich.v1.RenameSessionRequest
-	(*RenameSessionResponse)(nil), // 38: stich.v1.RenameSessionResponse
-	(*DeleteSessionRequest)(nil),  // 39: stich.v1.DeleteSessionRequest
-	(*DeleteSessionResponse)(nil), // 40: stich.v1.DeleteSessionResponse
-	(*Version)(nil),               // 41: stich.v1.Version
-	(*Session)(nil),               // 42: stich.v1.Session
-	(*ModelUsage)(nil),            // 43: stich.v1.ModelUsage
-	(*SessionCounters)(nil),       // 44: stich.v1.SessionCounters
-	(*FileInfo)(nil),              // 45: stich.v1.FileInfo
-	(*File)(nil),                  // 46: stich.v1.File
-	(*Blueprint)(nil),             // 47: stich.v1.Blueprint
-	(*View)(nil),                  // 48: stich.v1.View
-	(*Entity)(nil),                // 49: stich.v1.Entity
-	(*EntityField)(nil),           // 50: stich.v1.EntityField
-	(*PhasePlan)(nil),             // 51: stich.v1.PhasePlan
-	(*FilePlan)(nil),              // 52: stich.v1.FilePlan
-	(*Diagnostic)(nil),            // 53: stich.v1.Diagnostic
-	(*SessionEvent)(nil),          // 54: stich.v1.SessionEvent
-	(*LineCount)(nil),             // 55: stich.v1.LineCount
-	(*FileChange)(nil),            // 56: stich.v1.FileChange
-	(*ChangeCard)(nil),            // 57: stich.v1.ChangeCard
-	(*VersionCreated)(nil),        // 58: stich.v1.VersionCreated
-	(*GenerationStarted)(nil),     // 59: stich.v1.GenerationStarted
-	(*GenerationStopped)(nil),     // 60: stich.v1.GenerationStopped
-	(*GenerationResumed)(nil),     // 61: stich.v1.GenerationResumed
-	(*PhaseChanged)(nil),          // 62: stich.v1.PhaseChanged
-	(*BlueprintReady)(nil),        // 63: stich.v1.BlueprintReady
-	(*FileStarted)(nil),           // 64: stich.v1.FileStarted
-	(*FileChunk)(nil),             // 65: stich.v1.FileChunk
-	(*FileDone)(nil),              // 66: stich.v1.FileDone
-	(*FileDeleted)(nil),           // 67: stich.v1.FileDeleted
-	(*DiagnosticsReported)(nil),   // 68: stich.v1.DiagnosticsReported
-	(*FixApplied)(nil),            // 69: stich.v1.FixApplied
-	(*PreviewReady)(nil),          // 70: stich.v1.PreviewReady
-	(*RuntimeChecked)(nil),        // 71: stich.v1.RuntimeChecked
-	(*LogLine)(nil),               // 72: stich.v1.LogLine
-	(*ChatMessage)(nil),           // 73: stich.v1.ChatMessage
-	(*ErrorEvent)(nil),            // 74: stich.v1.ErrorEvent
-	(*Completed)(nil),             // 75: stich.v1.Completed
-	(*timestamppb.Timestamp)(nil), // 76: google.protobuf.Timestamp
+	(*FixProblemsRequest)(nil),    // 33: stich.v1.FixProblemsRequest
+	(*FixProblemsResponse)(nil),   // 34: stich.v1.FixProblemsResponse
+	(*SaveFileResponse)(nil),      // 35: stich.v1.SaveFileResponse
+	(*ListSessionsRequest)(nil),   // 36: stich.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),  // 37: stich.v1.ListSessionsResponse
+	(*AppSummary)(nil),            // 38: stich.v1.AppSummary
+	(*RenameSessionRequest)(nil),  // 39: stich.v1.RenameSessionRequest
+	(*RenameSessionResponse)(nil), // 40: stich.v1.RenameSessionResponse
+	(*DeleteSessionRequest)(nil),  // 41: stich.v1.DeleteSessionRequest
+	(*DeleteSessionResponse)(nil), // 42: stich.v1.DeleteSessionResponse
+	(*Version)(nil),               // 43: stich.v1.Version
+	(*Session)(nil),               // 44: stich.v1.Session
+	(*ModelUsage)(nil),            // 45: stich.v1.ModelUsage
+	(*SessionCounters)(nil),       // 46: stich.v1.SessionCounters
+	(*FileInfo)(nil),              // 47: stich.v1.FileInfo
+	(*File)(nil),                  // 48: stich.v1.File
+	(*Blueprint)(nil),             // 49: stich.v1.Blueprint
+	(*View)(nil),                  // 50: stich.v1.View
+	(*Entity)(nil),                // 51: stich.v1.Entity
+	(*EntityField)(nil),           // 52: stich.v1.EntityField
+	(*PhasePlan)(nil),             // 53: stich.v1.PhasePlan
+	(*FilePlan)(nil),              // 54: stich.v1.FilePlan
+	(*Diagnostic)(nil),            // 55: stich.v1.Diagnostic
+	(*SessionEvent)(nil),          // 56: stich.v1.SessionEvent
+	(*LineCount)(nil),             // 57: stich.v1.LineCount
+	(*FileChange)(nil),            // 58: stich.v1.FileChange
+	(*ChangeCard)(nil),            // 59: stich.v1.ChangeCard
+	(*VersionCreated)(nil),        // 60: stich.v1.VersionCreated
+	(*GenerationStarted)(nil),     // 61: stich.v1.GenerationStarted
+	(*GenerationStopped)(nil),     // 62: stich.v1.GenerationStopped
+	(*GenerationResumed)(nil),     // 63: stich.v1.GenerationResumed
+	(*PhaseChanged)(nil),          // 64: stich.v1.PhaseChanged
+	(*BlueprintReady)(nil),        // 65: stich.v1.BlueprintReady
+	(*FileStarted)(nil),           // 66: stich.v1.FileStarted
+	(*FileChunk)(nil),             // 67: stich.v1.FileChunk
+	(*FileDone)(nil),              // 68: stich.v1.FileDone
+	(*FileDeleted)(nil),           // 69: stich.v1.FileDeleted
+	(*DiagnosticsReported)(nil),   // 70: stich.v1.DiagnosticsReported
+	(*FixApplied)(nil),            // 71: stich.v1.FixApplied
+	(*PreviewReady)(nil),          // 72: stich.v1.PreviewReady
+	(*RuntimeChecked)(nil),        // 73: stich.v1.RuntimeChecked
+	(*LogLine)(nil),               // 74: stich.v1.LogLine
+	(*ChatMessage)(nil),           // 75: stich.v1.ChatMessage
+	(*ErrorEvent)(nil),            // 76: stich.v1.ErrorEvent
+	(*Completed)(nil),             // 77: stich.v1.Completed
+	(*timestamppb.Timestamp)(nil), // 78: google.protobuf.Timestamp
 }
 var file_stich_v1_session_proto_depIdxs = []int32{
 	0,  // 0: stich.v1.SetVisibilityRequest.visibility:type_name -> stich.v1.Visibility
 	0,  // 1: stich.v1.SetVisibilityResponse.visibility:type_name -> stich.v1.Visibility
-	36, // 2: stich.v1.ListGalleryResponse.apps:type_name -> stich.v1.AppSummary
+	38, // 2: stich.v1.ListGalleryResponse.apps:type_name -> stich.v1.AppSummary
 	9,  // 3: stich.v1.CreateSessionRequest.options:type_name -> stich.v1.SessionOptions
 	1,  // 4: stich.v1.StopResponse.phase:type_name -> stich.v1.Phase
 	1,  // 5: stich.v1.ResumeResponse.phase:type_name -> stich.v1.Phase
-	42, // 6: stich.v1.GetSessionResponse.session:type_name -> stich.v1.Session
-	46, // 7: stich.v1.GetFileResponse.file:type_name -> stich.v1.File
-	45, // 8: stich.v1.ListFilesResponse.files:type_name -> stich.v1.FileInfo
-	41, // 9: stich.v1.ListVersionsResponse.versions:type_name -> stich.v1.Version
+	44, // 6: stich.v1.GetSessionResponse.session:type_name -> stich.v1.Session
+	48, // 7: stich.v1.GetFileResponse.file:type_name -> stich.v1.File
+	47, // 8: stich.v1.ListFilesResponse.files:type_name -> stich.v1.FileInfo
+	43, // 9: stich.v1.ListVersionsResponse.versions:type_name -> stich.v1.Version
 	29, // 10: stich.v1.DiffVersionsResponse.files:type_name -> stich.v1.FileDiff
-	41, // 11: stich.v1.RollbackResponse.version:type_name -> stich.v1.Version
-	41, // 12: stich.v1.SaveFileResponse.version:type_name -> stich.v1.Version
-	36, // 13: stich.v1.ListSessionsResponse.apps:type_name -> stich.v1.AppSummary
+	43, // 11: stich.v1.RollbackResponse.version:type_name -> stich.v1.Version
+	43, // 12: stich.v1.SaveFileResponse.version:type_name -> stich.v1.Version
+	38, // 13: stich.v1.ListSessionsResponse.apps:type_name -> stich.v1.AppSummary
 	1,  // 14: stich.v1.AppSummary.phase:type_name -> stich.v1.Phase
-	76, // 15: stich.v1.AppSummary.created_at:type_name -> google.protobuf.Timestamp
-	76, // 16: stich.v1.AppSummary.updated_at:type_name -> google.protobuf.Timestamp
+	78, // 15: stich.v1.AppSummary.created_at:type_name -> google.protobuf.Timestamp
+	78, // 16: stich.v1.AppSummary.updated_at:type_name -> google.protobuf.Timestamp
 	0,  // 17: stich.v1.AppSummary.visibility:type_name -> stich.v1.Visibility
 	8,  // 18: stich.v1.AppSummary.forked_from:type_name -> stich.v1.ForkOrigin
-	36, // 19: stich.v1.RenameSessionResponse.app:type_name -> stich.v1.AppSummary
-	76, // 20: stich.v1.Version.created_at:type_name -> google.protobuf.Timestamp
+	38, // 19: stich.v1.RenameSessionResponse.app:type_name -> stich.v1.AppSummary
+	78, // 20: stich.v1.Version.created_at:type_name -> google.protobuf.Timestamp
 	1,  // 21: stich.v1.Session.phase:type_name -> stich.v1.Phase
-	47, // 22: stich.v1.Session.blueprint:type_name -> stich.v1.Blueprint
-	45, // 23: stich.v1.Session.files:type_name -> stich.v1.FileInfo
-	44, // 24: stich.v1.Session.counters:type_name -> stich.v1.SessionCounters
-	76, // 25: stich.v1.Session.created_at:type_name -> google.protobuf.Timestamp
-	76, // 26: stich.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
-	43, // 27: stich.v1.Session.usage:type_name -> stich.v1.ModelUsage
+	49, // 22: stich.v1.Session.blueprint:type_name -> stich.v1.Blueprint
+	47, // 23: stich.v1.Session.files:type_name -> stich.v1.FileInfo
+	46, // 24: stich.v1.Session.counters:type_name -> stich.v1.SessionCounters
+	78, // 25: stich.v1.Session.created_at:type_name -> google.protobuf.Timestamp
+	78, // 26: stich.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
+	45, // 27: stich.v1.Session.usage:type_name -> stich.v1.ModelUsage
 	0,  // 28: stich.v1.Session.visibility:type_name -> stich.v1.Visibility
 	8,  // 29: stich.v1.Session.forked_from:type_name -> stich.v1.ForkOrigin
-	48, // 30: stich.v1.Blueprint.views:type_name -> stich.v1.View
-	49, // 31: stich.v1.Blueprint.entities:type_name -> stich.v1.Entity
-	51, // 32: stich.v1.Blueprint.roadmap:type_name -> stich.v1.PhasePlan
-	50, // 33: stich.v1.Entity.fields:type_name -> stich.v1.EntityField
-	52, // 34: stich.v1.PhasePlan.files:type_name -> stich.v1.FilePlan
-	76, // 35: stich.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
-	59, // 36: stich.v1.SessionEvent.generation_started:type_name -> stich.v1.GenerationStarted
-	60, // 37: stich.v1.SessionEvent.generation_stopped:type_name -> stich.v1.GenerationStopped
-	61, // 38: stich.v1.SessionEvent.generation_resumed:type_name -> stich.v1.GenerationResumed
-	62, // 39: stich.v1.SessionEvent.phase_changed:type_name -> stich.v1.PhaseChanged
-	63, // 40: stich.v1.SessionEvent.blueprint:type_name -> stich.v1.BlueprintReady
-	64, // 41: stich.v1.SessionEvent.file_started:type_name -> stich.v1.FileStarted
-	65, // 42: stich.v1.SessionEvent.file_chunk:type_name -> stich.v1.FileChunk
-	66, // 43: stich.v1.SessionEvent.file_done:type_name -> stich.v1.FileDone
-	67, // 44: stich.v1.SessionEvent.file_deleted:type_name -> stich.v1.FileDeleted
-	68, // 45: stich.v1.SessionEvent.diagnostics:type_name -> stich.v1.DiagnosticsReported
-	69, // 46: stich.v1.SessionEvent.fix_applied:type_name -> stich.v1.FixApplied
-	70, // 47: stich.v1.SessionEvent.preview_ready:type_name -> stich.v1.PreviewReady
-	72, // 48: stich.v1.SessionEvent.log:type_name -> stich.v1.LogLine
-	73, // 49: stich.v1.SessionEvent.message:type_name -> stich.v1.ChatMessage
-	74, // 50: stich.v1.SessionEvent.error:type_name -> stich.v1.ErrorEvent
-	75, // 51: stich.v1.SessionEvent.completed:type_name -> stich.v1.Completed
-	58, // 52: stich.v1.SessionEvent.version_created:type_name -> stich.v1.VersionCreated
-	57, // 53: stich.v1.SessionEvent.change_card:type_name -> stich.v1.ChangeCard
-	71, // 54: stich.v1.SessionEvent.runtime_checked:type_name -> stich.v1.RuntimeChecked
-	55, // 55: stich.v1.FileChange.lines:type_name -> stich.v1.LineCount
-	56, // 56: stich.v1.ChangeCard.files:type_name -> stich.v1.FileChange
-	41, // 57: stich.v1.VersionCreated.version:type_name -> stich.v1.Version
+	50, // 30: stich.v1.Blueprint.views:type_name -> stich.v1.View
+	51, // 31: stich.v1.Blueprint.entities:type_name -> stich.v1.Entity
+	53, // 32: stich.v1.Blueprint.roadmap:type_name -> stich.v1.PhasePlan
+	52, // 33: stich.v1.Entity.fields:type_name -> stich.v1.EntityField
+	54, // 34: stich.v1.PhasePlan.files:type_name -> stich.v1.FilePlan
+	78, // 35: stich.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	61, // 36: stich.v1.SessionEvent.generation_started:type_name -> stich.v1.GenerationStarted
+	62, // 37: stich.v1.SessionEvent.generation_stopped:type_name -> stich.v1.GenerationStopped
+	63, // 38: stich.v1.SessionEvent.generation_resumed:type_name -> stich.v1.GenerationResumed
+	64, // 39: stich.v1.SessionEvent.phase_changed:type_name -> stich.v1.PhaseChanged
+	65, // 40: stich.v1.SessionEvent.blueprint:type_name -> stich.v1.BlueprintReady
+	66, // 41: stich.v1.SessionEvent.file_started:type_name -> stich.v1.FileStarted
+	67, // 42: stich.v1.SessionEvent.file_chunk:type_name -> stich.v1.FileChunk
+	68, // 43: stich.v1.SessionEvent.file_done:type_name -> stich.v1.FileDone
+	69, // 44: stich.v1.SessionEvent.file_deleted:type_name -> stich.v1.FileDeleted
+	70, // 45: stich.v1.SessionEvent.diagnostics:type_name -> stich.v1.DiagnosticsReported
+	71, // 46: stich.v1.SessionEvent.fix_applied:type_name -> stich.v1.FixApplied
+	72, // 47: stich.v1.SessionEvent.preview_ready:type_name -> stich.v1.PreviewReady
+	74, // 48: stich.v1.SessionEvent.log:type_name -> stich.v1.LogLine
+	75, // 49: stich.v1.SessionEvent.message:type_name -> stich.v1.ChatMessage
+	76, // 50: stich.v1.SessionEvent.error:type_name -> stich.v1.ErrorEvent
+	77, // 51: stich.v1.SessionEvent.completed:type_name -> stich.v1.Completed
+	60, // 52: stich.v1.SessionEvent.version_created:type_name -> stich.v1.VersionCreated
+	59, // 53: stich.v1.SessionEvent.change_card:type_name -> stich.v1.ChangeCard
+	73, // 54: stich.v1.SessionEvent.runtime_checked:type_name -> stich.v1.RuntimeChecked
+	57, // 55: stich.v1.FileChange.lines:type_name -> stich.v1.LineCount
+	58, // 56: stich.v1.ChangeCard.files:type_name -> stich.v1.FileChange
+	43, // 57: stich.v1.VersionCreated.version:type_name -> stich.v1.Version
 	1,  // 58: stich.v1.GenerationResumed.phase:type_name -> stich.v1.Phase
 	1,  // 59: stich.v1.PhaseChanged.phase:type_name -> stich.v1.Phase
-	47, // 60: stich.v1.BlueprintReady.blueprint:type_name -> stich.v1.Blueprint
-	53, // 61: stich.v1.DiagnosticsReported.diagnostics:type_name -> stich.v1.Diagnostic
+	49, // 60: stich.v1.BlueprintReady.blueprint:type_name -> stich.v1.Blueprint
+	55, // 61: stich.v1.DiagnosticsReported.diagnostics:type_name -> stich.v1.Diagnostic
 	10, // 62: stich.v1.SessionService.CreateSession:input_type -> stich.v1.CreateSessionRequest
 	12, // 63: stich.v1.SessionService.Watch:input_type -> stich.v1.WatchRequest
 	13, // 64: stich.v1.SessionService.SendMessage:input_type -> stich.v1.SendMessageRequest
@@ -5530,32 +5626,34 @@ var file_stich_v1_session_proto_depIdxs = []int32{
 	27, // 71: stich.v1.SessionService.DiffVersions:input_type -> stich.v1.DiffVersionsRequest
 	30, // 72: stich.v1.SessionService.Rollback:input_type -> stich.v1.RollbackRequest
 	32, // 73: stich.v1.SessionService.SaveFile:input_type -> stich.v1.SaveFileRequest
-	34, // 74: stich.v1.SessionService.ListSessions:input_type -> stich.v1.ListSessionsRequest
-	37, // 75: stich.v1.SessionService.RenameSession:input_type -> stich.v1.RenameSessionRequest
-	39, // 76: stich.v1.SessionService.DeleteSession:input_type -> stich.v1.DeleteSessionRequest
-	2,  // 77: stich.v1.SessionService.SetVisibility:input_type -> stich.v1.SetVisibilityRequest
-	4,  // 78: stich.v1.SessionService.ListGallery:input_type -> stich.v1.ListGalleryRequest
-	6,  // 79: stich.v1.SessionService.ForkSession:input_type -> stich.v1.ForkSessionRequest
-	11, // 80: stich.v1.SessionService.CreateSession:output_type -> stich.v1.CreateSessionResponse
-	54, // 81: stich.v1.SessionService.Watch:output_type -> stich.v1.SessionEvent
-	14, // 82: stich.v1.SessionService.SendMessage:output_type -> stich.v1.SendMessageResponse
-	16, // 83: stich.v1.SessionService.Stop:output_type -> stich.v1.StopResponse
-	18, // 84: stich.v1.SessionService.Resume:output_type -> stich.v1.ResumeResponse
-	20, // 85: stich.v1.SessionService.GetSession:output_type -> stich.v1.GetSessionResponse
-	22, // 86: stich.v1.SessionService.GetFile:output_type -> stich.v1.GetFileResponse
-	24, // 87: stich.v1.SessionService.ListFiles:output_type -> stich.v1.ListFilesResponse
-	26, // 88: stich.v1.SessionService.ListVersions:output_type -> stich.v1.ListVersionsResponse
-	28, // 89: stich.v1.SessionService.DiffVersions:output_type -> stich.v1.DiffVersionsResponse
-	31, // 90: stich.v1.SessionService.Rollback:output_type -> stich.v1.RollbackResponse
-	33, // 91: stich.v1.SessionService.SaveFile:output_type -> stich.v1.SaveFileResponse
-	35, // 92: stich.v1.SessionService.ListSessions:output_type -> stich.v1.ListSessionsResponse
-	38, // 93: stich.v1.SessionService.RenameSession:output_type -> stich.v1.RenameSessionResponse
-	40, // 94: stich.v1.SessionService.DeleteSession:output_type -> stich.v1.DeleteSessionResponse
-	3,  // 95: stich.v1.SessionService.SetVisibility:output_type -> stich.v1.SetVisibilityResponse
-	5,  // 96: stich.v1.SessionService.ListGallery:output_type -> stich.v1.ListGalleryResponse
-	7,  // 97: stich.v1.SessionService.ForkSession:output_type -> stich.v1.ForkSessionResponse
-	80, // [80:98] is the sub-list for method output_type
-	62, // [62:80] is the sub-list for method input_type
+	33, // 74: stich.v1.SessionService.FixProblems:input_type -> stich.v1.FixProblemsRequest
+	36, // 75: stich.v1.SessionService.ListSessions:input_type -> stich.v1.ListSessionsRequest
+	39, // 76: stich.v1.SessionService.RenameSession:input_type -> stich.v1.RenameSessionRequest
+	41, // 77: stich.v1.SessionService.DeleteSession:input_type -> stich.v1.DeleteSessionRequest
+	2,  // 78: stich.v1.SessionService.SetVisibility:input_type -> stich.v1.SetVisibilityRequest
+	4,  // 79: stich.v1.SessionService.ListGallery:input_type -> stich.v1.ListGalleryRequest
+	6,  // 80: stich.v1.SessionService.ForkSession:input_type -> stich.v1.ForkSessionRequest
+	11, // 81: stich.v1.SessionService.CreateSession:output_type -> stich.v1.CreateSessionResponse
+	56, // 82: stich.v1.SessionService.Watch:output_type -> stich.v1.SessionEvent
+	14, // 83: stich.v1.SessionService.SendMessage:output_type -> stich.v1.SendMessageResponse
+	16, // 84: stich.v1.SessionService.Stop:output_type -> stich.v1.StopResponse
+	18, // 85: stich.v1.SessionService.Resume:output_type -> stich.v1.ResumeResponse
+	20, // 86: stich.v1.SessionService.GetSession:output_type -> stich.v1.GetSessionResponse
+	22, // 87: stich.v1.SessionService.GetFile:output_type -> stich.v1.GetFileResponse
+	24, // 88: stich.v1.SessionService.ListFiles:output_type -> stich.v1.ListFilesResponse
+	26, // 89: stich.v1.SessionService.ListVersions:output_type -> stich.v1.ListVersionsResponse
+	28, // 90: stich.v1.SessionService.DiffVersions:output_type -> stich.v1.DiffVersionsResponse
+	31, // 91: stich.v1.SessionService.Rollback:output_type -> stich.v1.RollbackResponse
+	35, // 92: stich.v1.SessionService.SaveFile:output_type -> stich.v1.SaveFileResponse
+	34, // 93: stich.v1.SessionService.FixProblems:output_type -> stich.v1.FixProblemsResponse
+	37, // 94: stich.v1.SessionService.ListSessions:output_type -> stich.v1.ListSessionsResponse
+	40, // 95: stich.v1.SessionService.RenameSession:output_type -> stich.v1.RenameSessionResponse
+	42, // 96: stich.v1.SessionService.DeleteSession:output_type -> stich.v1.DeleteSessionResponse
+	3,  // 97: stich.v1.SessionService.SetVisibility:output_type -> stich.v1.SetVisibilityResponse
+	5,  // 98: stich.v1.SessionService.ListGallery:output_type -> stich.v1.ListGalleryResponse
+	7,  // 99: stich.v1.SessionService.ForkSession:output_type -> stich.v1.ForkSessionResponse
+	81, // [81:100] is the sub-list for method output_type
+	62, // [62:81] is the sub-list for method input_type
 	62, // [62:62] is the sub-list for extension type_name
 	62, // [62:62] is the sub-list for extension extendee
 	0,  // [0:62] is the sub-list for field type_name
@@ -5566,7 +5664,7 @@ func file_stich_v1_session_proto_init() {
 	if File_stich_v1_session_proto != nil {
 		return
 	}
-	file_stich_v1_session_proto_msgTypes[52].OneofWrappers = []any{
+	file_stich_v1_session_proto_msgTypes[54].OneofWrappers = []any{
 		(*SessionEvent_GenerationStarted)(nil),
 		(*SessionEvent_GenerationStopped)(nil),
 		(*SessionEvent_GenerationResumed)(nil),
@@ -5593,7 +5691,7 @@ func file_stich_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_v1_session_proto_rawDesc), len(file_stich_v1_session_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   74,
+			NumMessages:   76,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

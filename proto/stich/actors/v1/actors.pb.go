@@ -1396,6 +1396,89 @@ func (x *SaveFile) GetCaller() *Caller {
 	return nil
 }
 
+// FixProblems runs the fixer on an idle session's current files (in the
+// background; the outcome is a change card in the log).
+type FixProblems struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// caller is who asks; the grain refuses anyone but the owner, an admin or the node.
+	Caller        *Caller `protobuf:"bytes,780,opt,name=caller,proto3" json:"caller,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FixProblems) Reset() {
+	*x = FixProblems{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FixProblems) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FixProblems) ProtoMessage() {}
+
+func (x *FixProblems) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FixProblems.ProtoReflect.Descriptor instead.
+func (*FixProblems) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *FixProblems) GetCaller() *Caller {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
+}
+
+type FixProblemsReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FixProblemsReply) Reset() {
+	*x = FixProblemsReply{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FixProblemsReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FixProblemsReply) ProtoMessage() {}
+
+func (x *FixProblemsReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FixProblemsReply.ProtoReflect.Descriptor instead.
+func (*FixProblemsReply) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{25}
+}
+
 type SaveFileReply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The new version; 0 when the content was unchanged.
@@ -1406,7 +1489,7 @@ type SaveFileReply struct {
 
 func (x *SaveFileReply) Reset() {
 	*x = SaveFileReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[24]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1418,7 +1501,7 @@ func (x *SaveFileReply) String() string {
 func (*SaveFileReply) ProtoMessage() {}
 
 func (x *SaveFileReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[24]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1431,7 +1514,7 @@ func (x *SaveFileReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SaveFileReply.ProtoReflect.Descriptor instead.
 func (*SaveFileReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{24}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SaveFileReply) GetVersion() *v1.Version {
@@ -1454,7 +1537,7 @@ type ListFiles struct {
 
 func (x *ListFiles) Reset() {
 	*x = ListFiles{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[25]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1466,7 +1549,7 @@ func (x *ListFiles) String() string {
 func (*ListFiles) ProtoMessage() {}
 
 func (x *ListFiles) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[25]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1479,7 +1562,7 @@ func (x *ListFiles) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFiles.ProtoReflect.Descriptor instead.
 func (*ListFiles) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{25}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListFiles) GetVersion() uint32 {
@@ -1508,7 +1591,7 @@ type ListFilesReply struct {
 
 func (x *ListFilesReply) Reset() {
 	*x = ListFilesReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[26]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1520,7 +1603,7 @@ func (x *ListFilesReply) String() string {
 func (*ListFilesReply) ProtoMessage() {}
 
 func (x *ListFilesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[26]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1533,7 +1616,7 @@ func (x *ListFilesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFilesReply.ProtoReflect.Descriptor instead.
 func (*ListFilesReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{26}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListFilesReply) GetFiles() []*v1.FileInfo {
@@ -1560,7 +1643,7 @@ type ListVersions struct {
 
 func (x *ListVersions) Reset() {
 	*x = ListVersions{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[27]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1572,7 +1655,7 @@ func (x *ListVersions) String() string {
 func (*ListVersions) ProtoMessage() {}
 
 func (x *ListVersions) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[27]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1585,7 +1668,7 @@ func (x *ListVersions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVersions.ProtoReflect.Descriptor instead.
 func (*ListVersions) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{27}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListVersions) GetCaller() *Caller {
@@ -1604,7 +1687,7 @@ type ListVersionsReply struct {
 
 func (x *ListVersionsReply) Reset() {
 	*x = ListVersionsReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[28]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1616,7 +1699,7 @@ func (x *ListVersionsReply) String() string {
 func (*ListVersionsReply) ProtoMessage() {}
 
 func (x *ListVersionsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[28]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1629,7 +1712,7 @@ func (x *ListVersionsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVersionsReply.ProtoReflect.Descriptor instead.
 func (*ListVersionsReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{28}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListVersionsReply) GetVersions() []*v1.Version {
@@ -1651,7 +1734,7 @@ type DiffVersions struct {
 
 func (x *DiffVersions) Reset() {
 	*x = DiffVersions{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[29]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1663,7 +1746,7 @@ func (x *DiffVersions) String() string {
 func (*DiffVersions) ProtoMessage() {}
 
 func (x *DiffVersions) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[29]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1676,7 +1759,7 @@ func (x *DiffVersions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffVersions.ProtoReflect.Descriptor instead.
 func (*DiffVersions) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{29}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DiffVersions) GetFrom() uint32 {
@@ -1709,7 +1792,7 @@ type DiffVersionsReply struct {
 
 func (x *DiffVersionsReply) Reset() {
 	*x = DiffVersionsReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[30]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1721,7 +1804,7 @@ func (x *DiffVersionsReply) String() string {
 func (*DiffVersionsReply) ProtoMessage() {}
 
 func (x *DiffVersionsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[30]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1734,7 +1817,7 @@ func (x *DiffVersionsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiffVersionsReply.ProtoReflect.Descriptor instead.
 func (*DiffVersionsReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{30}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DiffVersionsReply) GetFiles() []*v1.FileDiff {
@@ -1755,7 +1838,7 @@ type RollbackSession struct {
 
 func (x *RollbackSession) Reset() {
 	*x = RollbackSession{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[31]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1767,7 +1850,7 @@ func (x *RollbackSession) String() string {
 func (*RollbackSession) ProtoMessage() {}
 
 func (x *RollbackSession) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[31]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1780,7 +1863,7 @@ func (x *RollbackSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackSession.ProtoReflect.Descriptor instead.
 func (*RollbackSession) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{31}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RollbackSession) GetVersion() uint32 {
@@ -1806,7 +1889,7 @@ type RollbackReply struct {
 
 func (x *RollbackReply) Reset() {
 	*x = RollbackReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[32]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1818,7 +1901,7 @@ func (x *RollbackReply) String() string {
 func (*RollbackReply) ProtoMessage() {}
 
 func (x *RollbackReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[32]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1831,7 +1914,7 @@ func (x *RollbackReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackReply.ProtoReflect.Descriptor instead.
 func (*RollbackReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{32}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RollbackReply) GetVersion() *v1.Version {
@@ -1856,7 +1939,7 @@ type VersionRecord struct {
 
 func (x *VersionRecord) Reset() {
 	*x = VersionRecord{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[33]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1868,7 +1951,7 @@ func (x *VersionRecord) String() string {
 func (*VersionRecord) ProtoMessage() {}
 
 func (x *VersionRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[33]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1881,7 +1964,7 @@ func (x *VersionRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VersionRecord.ProtoReflect.Descriptor instead.
 func (*VersionRecord) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{33}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *VersionRecord) GetNumber() uint32 {
@@ -2003,7 +2086,7 @@ type SessionState struct {
 
 func (x *SessionState) Reset() {
 	*x = SessionState{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[34]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2015,7 +2098,7 @@ func (x *SessionState) String() string {
 func (*SessionState) ProtoMessage() {}
 
 func (x *SessionState) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[34]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2028,7 +2111,7 @@ func (x *SessionState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionState.ProtoReflect.Descriptor instead.
 func (*SessionState) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{34}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *SessionState) GetId() string {
@@ -2334,7 +2417,7 @@ type MessageKey struct {
 
 func (x *MessageKey) Reset() {
 	*x = MessageKey{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[35]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2346,7 +2429,7 @@ func (x *MessageKey) String() string {
 func (*MessageKey) ProtoMessage() {}
 
 func (x *MessageKey) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[35]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2359,7 +2442,7 @@ func (x *MessageKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageKey.ProtoReflect.Descriptor instead.
 func (*MessageKey) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{35}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *MessageKey) GetKey() string {
@@ -2395,7 +2478,7 @@ type DeleteSession struct {
 
 func (x *DeleteSession) Reset() {
 	*x = DeleteSession{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[36]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2407,7 +2490,7 @@ func (x *DeleteSession) String() string {
 func (*DeleteSession) ProtoMessage() {}
 
 func (x *DeleteSession) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[36]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2420,7 +2503,7 @@ func (x *DeleteSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSession.ProtoReflect.Descriptor instead.
 func (*DeleteSession) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{36}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *DeleteSession) GetCaller() *Caller {
@@ -2438,7 +2521,7 @@ type DeleteSessionReply struct {
 
 func (x *DeleteSessionReply) Reset() {
 	*x = DeleteSessionReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[37]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2450,7 +2533,7 @@ func (x *DeleteSessionReply) String() string {
 func (*DeleteSessionReply) ProtoMessage() {}
 
 func (x *DeleteSessionReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[37]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2463,7 +2546,7 @@ func (x *DeleteSessionReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSessionReply.ProtoReflect.Descriptor instead.
 func (*DeleteSessionReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{37}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{39}
 }
 
 // AppEntry is one app in an owner's index (key "app/<session id>").
@@ -2493,7 +2576,7 @@ type AppEntry struct {
 
 func (x *AppEntry) Reset() {
 	*x = AppEntry{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[38]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2505,7 +2588,7 @@ func (x *AppEntry) String() string {
 func (*AppEntry) ProtoMessage() {}
 
 func (x *AppEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[38]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2518,7 +2601,7 @@ func (x *AppEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppEntry.ProtoReflect.Descriptor instead.
 func (*AppEntry) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{38}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *AppEntry) GetSessionId() string {
@@ -2633,7 +2716,7 @@ type UpsertApp struct {
 
 func (x *UpsertApp) Reset() {
 	*x = UpsertApp{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[39]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2645,7 +2728,7 @@ func (x *UpsertApp) String() string {
 func (*UpsertApp) ProtoMessage() {}
 
 func (x *UpsertApp) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[39]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2658,7 +2741,7 @@ func (x *UpsertApp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertApp.ProtoReflect.Descriptor instead.
 func (*UpsertApp) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{39}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *UpsertApp) GetEntry() *AppEntry {
@@ -2683,7 +2766,7 @@ type UpsertAppReply struct {
 
 func (x *UpsertAppReply) Reset() {
 	*x = UpsertAppReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[40]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2695,7 +2778,7 @@ func (x *UpsertAppReply) String() string {
 func (*UpsertAppReply) ProtoMessage() {}
 
 func (x *UpsertAppReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[40]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2708,7 +2791,7 @@ func (x *UpsertAppReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertAppReply.ProtoReflect.Descriptor instead.
 func (*UpsertAppReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{40}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{42}
 }
 
 type GetApp struct {
@@ -2720,7 +2803,7 @@ type GetApp struct {
 
 func (x *GetApp) Reset() {
 	*x = GetApp{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[41]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2732,7 +2815,7 @@ func (x *GetApp) String() string {
 func (*GetApp) ProtoMessage() {}
 
 func (x *GetApp) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[41]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2745,7 +2828,7 @@ func (x *GetApp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApp.ProtoReflect.Descriptor instead.
 func (*GetApp) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{41}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetApp) GetSessionId() string {
@@ -2765,7 +2848,7 @@ type RenameApp struct {
 
 func (x *RenameApp) Reset() {
 	*x = RenameApp{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[42]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2777,7 +2860,7 @@ func (x *RenameApp) String() string {
 func (*RenameApp) ProtoMessage() {}
 
 func (x *RenameApp) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[42]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2790,7 +2873,7 @@ func (x *RenameApp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenameApp.ProtoReflect.Descriptor instead.
 func (*RenameApp) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{42}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *RenameApp) GetSessionId() string {
@@ -2816,7 +2899,7 @@ type AppReply struct {
 
 func (x *AppReply) Reset() {
 	*x = AppReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[43]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2828,7 +2911,7 @@ func (x *AppReply) String() string {
 func (*AppReply) ProtoMessage() {}
 
 func (x *AppReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[43]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2841,7 +2924,7 @@ func (x *AppReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppReply.ProtoReflect.Descriptor instead.
 func (*AppReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{43}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *AppReply) GetEntry() *AppEntry {
@@ -2865,7 +2948,7 @@ type ListApps struct {
 
 func (x *ListApps) Reset() {
 	*x = ListApps{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[44]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2877,7 +2960,7 @@ func (x *ListApps) String() string {
 func (*ListApps) ProtoMessage() {}
 
 func (x *ListApps) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[44]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2890,7 +2973,7 @@ func (x *ListApps) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApps.ProtoReflect.Descriptor instead.
 func (*ListApps) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{44}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListApps) GetLimit() uint32 {
@@ -2926,7 +3009,7 @@ type ListAppsReply struct {
 
 func (x *ListAppsReply) Reset() {
 	*x = ListAppsReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[45]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2938,7 +3021,7 @@ func (x *ListAppsReply) String() string {
 func (*ListAppsReply) ProtoMessage() {}
 
 func (x *ListAppsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[45]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2951,7 +3034,7 @@ func (x *ListAppsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAppsReply.ProtoReflect.Descriptor instead.
 func (*ListAppsReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{45}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListAppsReply) GetEntries() []*AppEntry {
@@ -2986,7 +3069,7 @@ type RemoveApp struct {
 
 func (x *RemoveApp) Reset() {
 	*x = RemoveApp{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[46]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2998,7 +3081,7 @@ func (x *RemoveApp) String() string {
 func (*RemoveApp) ProtoMessage() {}
 
 func (x *RemoveApp) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[46]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3011,7 +3094,7 @@ func (x *RemoveApp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveApp.ProtoReflect.Descriptor instead.
 func (*RemoveApp) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{46}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *RemoveApp) GetSessionId() string {
@@ -3031,7 +3114,7 @@ type RemoveAppReply struct {
 
 func (x *RemoveAppReply) Reset() {
 	*x = RemoveAppReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[47]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3043,7 +3126,7 @@ func (x *RemoveAppReply) String() string {
 func (*RemoveAppReply) ProtoMessage() {}
 
 func (x *RemoveAppReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[47]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3056,7 +3139,7 @@ func (x *RemoveAppReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveAppReply.ProtoReflect.Descriptor instead.
 func (*RemoveAppReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{47}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *RemoveAppReply) GetExisted() bool {
@@ -3081,7 +3164,7 @@ type RateLimitRule struct {
 
 func (x *RateLimitRule) Reset() {
 	*x = RateLimitRule{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[48]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3093,7 +3176,7 @@ func (x *RateLimitRule) String() string {
 func (*RateLimitRule) ProtoMessage() {}
 
 func (x *RateLimitRule) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[48]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3106,7 +3189,7 @@ func (x *RateLimitRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitRule.ProtoReflect.Descriptor instead.
 func (*RateLimitRule) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{48}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *RateLimitRule) GetLimit() uint32 {
@@ -3154,7 +3237,7 @@ type RateLimitCheck struct {
 
 func (x *RateLimitCheck) Reset() {
 	*x = RateLimitCheck{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[49]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3166,7 +3249,7 @@ func (x *RateLimitCheck) String() string {
 func (*RateLimitCheck) ProtoMessage() {}
 
 func (x *RateLimitCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[49]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3179,7 +3262,7 @@ func (x *RateLimitCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitCheck.ProtoReflect.Descriptor instead.
 func (*RateLimitCheck) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{49}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *RateLimitCheck) GetRule() *RateLimitRule {
@@ -3210,7 +3293,7 @@ type RateLimitReply struct {
 
 func (x *RateLimitReply) Reset() {
 	*x = RateLimitReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[50]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3222,7 +3305,7 @@ func (x *RateLimitReply) String() string {
 func (*RateLimitReply) ProtoMessage() {}
 
 func (x *RateLimitReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[50]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3235,7 +3318,7 @@ func (x *RateLimitReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitReply.ProtoReflect.Descriptor instead.
 func (*RateLimitReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{50}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *RateLimitReply) GetAllowed() bool {
@@ -3279,7 +3362,7 @@ type RateLimitState struct {
 
 func (x *RateLimitState) Reset() {
 	*x = RateLimitState{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[51]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3291,7 +3374,7 @@ func (x *RateLimitState) String() string {
 func (*RateLimitState) ProtoMessage() {}
 
 func (x *RateLimitState) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[51]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3304,7 +3387,7 @@ func (x *RateLimitState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitState.ProtoReflect.Descriptor instead.
 func (*RateLimitState) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{51}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *RateLimitState) GetSlots() map[int64]uint32 {
@@ -3334,7 +3417,7 @@ type SetVisibility struct {
 
 func (x *SetVisibility) Reset() {
 	*x = SetVisibility{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[52]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3346,7 +3429,7 @@ func (x *SetVisibility) String() string {
 func (*SetVisibility) ProtoMessage() {}
 
 func (x *SetVisibility) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[52]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3359,7 +3442,7 @@ func (x *SetVisibility) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetVisibility.ProtoReflect.Descriptor instead.
 func (*SetVisibility) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{52}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *SetVisibility) GetVisibility() v1.Visibility {
@@ -3387,7 +3470,7 @@ type SetVisibilityReply struct {
 
 func (x *SetVisibilityReply) Reset() {
 	*x = SetVisibilityReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[53]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3399,7 +3482,7 @@ func (x *SetVisibilityReply) String() string {
 func (*SetVisibilityReply) ProtoMessage() {}
 
 func (x *SetVisibilityReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[53]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3412,7 +3495,7 @@ func (x *SetVisibilityReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetVisibilityReply.ProtoReflect.Descriptor instead.
 func (*SetVisibilityReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{53}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *SetVisibilityReply) GetEntry() *AppEntry {
@@ -3446,7 +3529,7 @@ type ForkSession struct {
 
 func (x *ForkSession) Reset() {
 	*x = ForkSession{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[54]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3458,7 +3541,7 @@ func (x *ForkSession) String() string {
 func (*ForkSession) ProtoMessage() {}
 
 func (x *ForkSession) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[54]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3471,7 +3554,7 @@ func (x *ForkSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForkSession.ProtoReflect.Descriptor instead.
 func (*ForkSession) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{54}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ForkSession) GetOwner() string {
@@ -3600,7 +3683,10 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\acontent\x18\x02 \x01(\tR\acontent\x12\x1f\n" +
 	"\vbase_sha256\x18\x03 \x01(\tR\n" +
 	"baseSha256\x120\n" +
-	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"<\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"?\n" +
+	"\vFixProblems\x120\n" +
+	"\x06caller\x18\x8c\x06 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"\x12\n" +
+	"\x10FixProblemsReply\"<\n" +
 	"\rSaveFileReply\x12+\n" +
 	"\aversion\x18\x01 \x01(\v2\x11.stich.v1.VersionR\aversion\"W\n" +
 	"\tListFiles\x12\x18\n" +
@@ -3833,7 +3919,7 @@ func file_stich_actors_v1_actors_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_actors_v1_actors_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_stich_actors_v1_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
+var file_stich_actors_v1_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 64)
 var file_stich_actors_v1_actors_proto_goTypes = []any{
 	(ErrorCode)(0),                // 0: stich.actors.v1.ErrorCode
 	(TitleSource)(0),              // 1: stich.actors.v1.TitleSource
@@ -3861,141 +3947,144 @@ var file_stich_actors_v1_actors_proto_goTypes = []any{
 	(*ReadFile)(nil),              // 23: stich.actors.v1.ReadFile
 	(*ReadFileReply)(nil),         // 24: stich.actors.v1.ReadFileReply
 	(*SaveFile)(nil),              // 25: stich.actors.v1.SaveFile
-	(*SaveFileReply)(nil),         // 26: stich.actors.v1.SaveFileReply
-	(*ListFiles)(nil),             // 27: stich.actors.v1.ListFiles
-	(*ListFilesReply)(nil),        // 28: stich.actors.v1.ListFilesReply
-	(*ListVersions)(nil),          // 29: stich.actors.v1.ListVersions
-	(*ListVersionsReply)(nil),     // 30: stich.actors.v1.ListVersionsReply
-	(*DiffVersions)(nil),          // 31: stich.actors.v1.DiffVersions
-	(*DiffVersionsReply)(nil),     // 32: stich.actors.v1.DiffVersionsReply
-	(*RollbackSession)(nil),       // 33: stich.actors.v1.RollbackSession
-	(*RollbackReply)(nil),         // 34: stich.actors.v1.RollbackReply
-	(*VersionRecord)(nil),         // 35: stich.actors.v1.VersionRecord
-	(*SessionState)(nil),          // 36: stich.actors.v1.SessionState
-	(*MessageKey)(nil),            // 37: stich.actors.v1.MessageKey
-	(*DeleteSession)(nil),         // 38: stich.actors.v1.DeleteSession
-	(*DeleteSessionReply)(nil),    // 39: stich.actors.v1.DeleteSessionReply
-	(*AppEntry)(nil),              // 40: stich.actors.v1.AppEntry
-	(*UpsertApp)(nil),             // 41: stich.actors.v1.UpsertApp
-	(*UpsertAppReply)(nil),        // 42: stich.actors.v1.UpsertAppReply
-	(*GetApp)(nil),                // 43: stich.actors.v1.GetApp
-	(*RenameApp)(nil),             // 44: stich.actors.v1.RenameApp
-	(*AppReply)(nil),              // 45: stich.actors.v1.AppReply
-	(*ListApps)(nil),              // 46: stich.actors.v1.ListApps
-	(*ListAppsReply)(nil),         // 47: stich.actors.v1.ListAppsReply
-	(*RemoveApp)(nil),             // 48: stich.actors.v1.RemoveApp
-	(*RemoveAppReply)(nil),        // 49: stich.actors.v1.RemoveAppReply
-	(*RateLimitRule)(nil),         // 50: stich.actors.v1.RateLimitRule
-	(*RateLimitCheck)(nil),        // 51: stich.actors.v1.RateLimitCheck
-	(*RateLimitReply)(nil),        // 52: stich.actors.v1.RateLimitReply
-	(*RateLimitState)(nil),        // 53: stich.actors.v1.RateLimitState
-	(*SetVisibility)(nil),         // 54: stich.actors.v1.SetVisibility
-	(*SetVisibilityReply)(nil),    // 55: stich.actors.v1.SetVisibilityReply
-	(*ForkSession)(nil),           // 56: stich.actors.v1.ForkSession
-	nil,                           // 57: stich.actors.v1.VersionRecord.FilesEntry
-	nil,                           // 58: stich.actors.v1.SessionState.FilesEntry
-	nil,                           // 59: stich.actors.v1.SessionState.UserEditsEntry
-	nil,                           // 60: stich.actors.v1.SessionState.WorkBaseEntry
-	nil,                           // 61: stich.actors.v1.SessionState.WorkLinesEntry
-	nil,                           // 62: stich.actors.v1.RateLimitState.SlotsEntry
-	nil,                           // 63: stich.actors.v1.RateLimitState.HoursEntry
-	(*timestamppb.Timestamp)(nil), // 64: google.protobuf.Timestamp
-	(*v1.SessionOptions)(nil),     // 65: stich.v1.SessionOptions
-	(v1.Phase)(0),                 // 66: stich.v1.Phase
-	(*v1.SessionEvent)(nil),       // 67: stich.v1.SessionEvent
-	(*v1.Session)(nil),            // 68: stich.v1.Session
-	(*v1.File)(nil),               // 69: stich.v1.File
-	(*v1.Version)(nil),            // 70: stich.v1.Version
-	(*v1.FileInfo)(nil),           // 71: stich.v1.FileInfo
-	(*v1.FileDiff)(nil),           // 72: stich.v1.FileDiff
-	(*v1.Blueprint)(nil),          // 73: stich.v1.Blueprint
-	(*v1.PhasePlan)(nil),          // 74: stich.v1.PhasePlan
-	(*v1.Diagnostic)(nil),         // 75: stich.v1.Diagnostic
-	(*v1.ModelUsage)(nil),         // 76: stich.v1.ModelUsage
-	(*v1.ChatMessage)(nil),        // 77: stich.v1.ChatMessage
-	(v1.Visibility)(0),            // 78: stich.v1.Visibility
-	(*v1.ForkOrigin)(nil),         // 79: stich.v1.ForkOrigin
-	(*v1.LineCount)(nil),          // 80: stich.v1.LineCount
+	(*FixProblems)(nil),           // 26: stich.actors.v1.FixProblems
+	(*FixProblemsReply)(nil),      // 27: stich.actors.v1.FixProblemsReply
+	(*SaveFileReply)(nil),         // 28: stich.actors.v1.SaveFileReply
+	(*ListFiles)(nil),             // 29: stich.actors.v1.ListFiles
+	(*ListFilesReply)(nil),        // 30: stich.actors.v1.ListFilesReply
+	(*ListVersions)(nil),          // 31: stich.actors.v1.ListVersions
+	(*ListVersionsReply)(nil),     // 32: stich.actors.v1.ListVersionsReply
+	(*DiffVersions)(nil),          // 33: stich.actors.v1.DiffVersions
+	(*DiffVersionsReply)(nil),     // 34: stich.actors.v1.DiffVersionsReply
+	(*RollbackSession)(nil),       // 35: stich.actors.v1.RollbackSession
+	(*RollbackReply)(nil),         // 36: stich.actors.v1.RollbackReply
+	(*VersionRecord)(nil),         // 37: stich.actors.v1.VersionRecord
+	(*SessionState)(nil),          // 38: stich.actors.v1.SessionState
+	(*MessageKey)(nil),            // 39: stich.actors.v1.MessageKey
+	(*DeleteSession)(nil),         // 40: stich.actors.v1.DeleteSession
+	(*DeleteSessionReply)(nil),    // 41: stich.actors.v1.DeleteSessionReply
+	(*AppEntry)(nil),              // 42: stich.actors.v1.AppEntry
+	(*UpsertApp)(nil),             // 43: stich.actors.v1.UpsertApp
+	(*UpsertAppReply)(nil),        // 44: stich.actors.v1.UpsertAppReply
+	(*GetApp)(nil),                // 45: stich.actors.v1.GetApp
+	(*RenameApp)(nil),             // 46: stich.actors.v1.RenameApp
+	(*AppReply)(nil),              // 47: stich.actors.v1.AppReply
+	(*ListApps)(nil),              // 48: stich.actors.v1.ListApps
+	(*ListAppsReply)(nil),         // 49: stich.actors.v1.ListAppsReply
+	(*RemoveApp)(nil),             // 50: stich.actors.v1.RemoveApp
+	(*RemoveAppReply)(nil),        // 51: stich.actors.v1.RemoveAppReply
+	(*RateLimitRule)(nil),         // 52: stich.actors.v1.RateLimitRule
+	(*RateLimitCheck)(nil),        // 53: stich.actors.v1.RateLimitCheck
+	(*RateLimitReply)(nil),        // 54: stich.actors.v1.RateLimitReply
+	(*RateLimitState)(nil),        // 55: stich.actors.v1.RateLimitState
+	(*SetVisibility)(nil),         // 56: stich.actors.v1.SetVisibility
+	(*SetVisibilityReply)(nil),    // 57: stich.actors.v1.SetVisibilityReply
+	(*ForkSession)(nil),           // 58: stich.actors.v1.ForkSession
+	nil,                           // 59: stich.actors.v1.VersionRecord.FilesEntry
+	nil,                           // 60: stich.actors.v1.SessionState.FilesEntry
+	nil,                           // 61: stich.actors.v1.SessionState.UserEditsEntry
+	nil,                           // 62: stich.actors.v1.SessionState.WorkBaseEntry
+	nil,                           // 63: stich.actors.v1.SessionState.WorkLinesEntry
+	nil,                           // 64: stich.actors.v1.RateLimitState.SlotsEntry
+	nil,                           // 65: stich.actors.v1.RateLimitState.HoursEntry
+	(*timestamppb.Timestamp)(nil), // 66: google.protobuf.Timestamp
+	(*v1.SessionOptions)(nil),     // 67: stich.v1.SessionOptions
+	(v1.Phase)(0),                 // 68: stich.v1.Phase
+	(*v1.SessionEvent)(nil),       // 69: stich.v1.SessionEvent
+	(*v1.Session)(nil),            // 70: stich.v1.Session
+	(*v1.File)(nil),               // 71: stich.v1.File
+	(*v1.Version)(nil),            // 72: stich.v1.Version
+	(*v1.FileInfo)(nil),           // 73: stich.v1.FileInfo
+	(*v1.FileDiff)(nil),           // 74: stich.v1.FileDiff
+	(*v1.Blueprint)(nil),          // 75: stich.v1.Blueprint
+	(*v1.PhasePlan)(nil),          // 76: stich.v1.PhasePlan
+	(*v1.Diagnostic)(nil),         // 77: stich.v1.Diagnostic
+	(*v1.ModelUsage)(nil),         // 78: stich.v1.ModelUsage
+	(*v1.ChatMessage)(nil),        // 79: stich.v1.ChatMessage
+	(v1.Visibility)(0),            // 80: stich.v1.Visibility
+	(*v1.ForkOrigin)(nil),         // 81: stich.v1.ForkOrigin
+	(*v1.LineCount)(nil),          // 82: stich.v1.LineCount
 }
 var file_stich_actors_v1_actors_proto_depIdxs = []int32{
 	0,  // 0: stich.actors.v1.GrainError.code:type_name -> stich.actors.v1.ErrorCode
-	64, // 1: stich.actors.v1.AlarmFired.due:type_name -> google.protobuf.Timestamp
-	65, // 2: stich.actors.v1.CreateSession.options:type_name -> stich.v1.SessionOptions
+	66, // 1: stich.actors.v1.AlarmFired.due:type_name -> google.protobuf.Timestamp
+	67, // 2: stich.actors.v1.CreateSession.options:type_name -> stich.v1.SessionOptions
 	5,  // 3: stich.actors.v1.CreateSession.caller:type_name -> stich.actors.v1.Caller
 	5,  // 4: stich.actors.v1.Subscribe.caller:type_name -> stich.actors.v1.Caller
-	66, // 5: stich.actors.v1.SubscribeReply.phase:type_name -> stich.v1.Phase
+	68, // 5: stich.actors.v1.SubscribeReply.phase:type_name -> stich.v1.Phase
 	5,  // 6: stich.actors.v1.Unsubscribe.caller:type_name -> stich.actors.v1.Caller
-	67, // 7: stich.actors.v1.EventNotice.event:type_name -> stich.v1.SessionEvent
+	69, // 7: stich.actors.v1.EventNotice.event:type_name -> stich.v1.SessionEvent
 	5,  // 8: stich.actors.v1.ReadLog.caller:type_name -> stich.actors.v1.Caller
-	67, // 9: stich.actors.v1.ReadLogReply.events:type_name -> stich.v1.SessionEvent
+	69, // 9: stich.actors.v1.ReadLogReply.events:type_name -> stich.v1.SessionEvent
 	5,  // 10: stich.actors.v1.PostMessage.caller:type_name -> stich.actors.v1.Caller
 	5,  // 11: stich.actors.v1.StopSession.caller:type_name -> stich.actors.v1.Caller
 	5,  // 12: stich.actors.v1.ResumeSession.caller:type_name -> stich.actors.v1.Caller
-	66, // 13: stich.actors.v1.PhaseReply.phase:type_name -> stich.v1.Phase
+	68, // 13: stich.actors.v1.PhaseReply.phase:type_name -> stich.v1.Phase
 	5,  // 14: stich.actors.v1.GetSnapshot.caller:type_name -> stich.actors.v1.Caller
-	68, // 15: stich.actors.v1.SnapshotReply.session:type_name -> stich.v1.Session
+	70, // 15: stich.actors.v1.SnapshotReply.session:type_name -> stich.v1.Session
 	5,  // 16: stich.actors.v1.ReadFile.caller:type_name -> stich.actors.v1.Caller
-	69, // 17: stich.actors.v1.ReadFileReply.file:type_name -> stich.v1.File
+	71, // 17: stich.actors.v1.ReadFileReply.file:type_name -> stich.v1.File
 	5,  // 18: stich.actors.v1.SaveFile.caller:type_name -> stich.actors.v1.Caller
-	70, // 19: stich.actors.v1.SaveFileReply.version:type_name -> stich.v1.Version
-	5,  // 20: stich.actors.v1.ListFiles.caller:type_name -> stich.actors.v1.Caller
-	71, // 21: stich.actors.v1.ListFilesReply.files:type_name -> stich.v1.FileInfo
-	5,  // 22: stich.actors.v1.ListVersions.caller:type_name -> stich.actors.v1.Caller
-	70, // 23: stich.actors.v1.ListVersionsReply.versions:type_name -> stich.v1.Version
-	5,  // 24: stich.actors.v1.DiffVersions.caller:type_name -> stich.actors.v1.Caller
-	72, // 25: stich.actors.v1.DiffVersionsReply.files:type_name -> stich.v1.FileDiff
-	5,  // 26: stich.actors.v1.RollbackSession.caller:type_name -> stich.actors.v1.Caller
-	70, // 27: stich.actors.v1.RollbackReply.version:type_name -> stich.v1.Version
-	64, // 28: stich.actors.v1.VersionRecord.created_at:type_name -> google.protobuf.Timestamp
-	57, // 29: stich.actors.v1.VersionRecord.files:type_name -> stich.actors.v1.VersionRecord.FilesEntry
-	65, // 30: stich.actors.v1.SessionState.options:type_name -> stich.v1.SessionOptions
-	66, // 31: stich.actors.v1.SessionState.phase:type_name -> stich.v1.Phase
-	66, // 32: stich.actors.v1.SessionState.resume_phase:type_name -> stich.v1.Phase
-	73, // 33: stich.actors.v1.SessionState.blueprint:type_name -> stich.v1.Blueprint
-	58, // 34: stich.actors.v1.SessionState.files:type_name -> stich.actors.v1.SessionState.FilesEntry
-	64, // 35: stich.actors.v1.SessionState.created_at:type_name -> google.protobuf.Timestamp
-	64, // 36: stich.actors.v1.SessionState.updated_at:type_name -> google.protobuf.Timestamp
-	64, // 37: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
-	74, // 38: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
-	75, // 39: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
-	76, // 40: stich.actors.v1.SessionState.usage:type_name -> stich.v1.ModelUsage
-	77, // 41: stich.actors.v1.SessionState.conversation:type_name -> stich.v1.ChatMessage
-	37, // 42: stich.actors.v1.SessionState.message_keys:type_name -> stich.actors.v1.MessageKey
-	59, // 43: stich.actors.v1.SessionState.user_edits:type_name -> stich.actors.v1.SessionState.UserEditsEntry
-	60, // 44: stich.actors.v1.SessionState.work_base:type_name -> stich.actors.v1.SessionState.WorkBaseEntry
-	61, // 45: stich.actors.v1.SessionState.work_lines:type_name -> stich.actors.v1.SessionState.WorkLinesEntry
-	78, // 46: stich.actors.v1.SessionState.visibility:type_name -> stich.v1.Visibility
-	79, // 47: stich.actors.v1.SessionState.forked_from:type_name -> stich.v1.ForkOrigin
-	5,  // 48: stich.actors.v1.DeleteSession.caller:type_name -> stich.actors.v1.Caller
-	1,  // 49: stich.actors.v1.AppEntry.title_source:type_name -> stich.actors.v1.TitleSource
-	66, // 50: stich.actors.v1.AppEntry.phase:type_name -> stich.v1.Phase
-	64, // 51: stich.actors.v1.AppEntry.created_at:type_name -> google.protobuf.Timestamp
-	64, // 52: stich.actors.v1.AppEntry.updated_at:type_name -> google.protobuf.Timestamp
-	78, // 53: stich.actors.v1.AppEntry.visibility:type_name -> stich.v1.Visibility
-	79, // 54: stich.actors.v1.AppEntry.forked_from:type_name -> stich.v1.ForkOrigin
-	40, // 55: stich.actors.v1.UpsertApp.entry:type_name -> stich.actors.v1.AppEntry
-	40, // 56: stich.actors.v1.AppReply.entry:type_name -> stich.actors.v1.AppEntry
-	64, // 57: stich.actors.v1.ListApps.after_updated_at:type_name -> google.protobuf.Timestamp
-	40, // 58: stich.actors.v1.ListAppsReply.entries:type_name -> stich.actors.v1.AppEntry
-	50, // 59: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
-	62, // 60: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
-	63, // 61: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
-	78, // 62: stich.actors.v1.SetVisibility.visibility:type_name -> stich.v1.Visibility
-	5,  // 63: stich.actors.v1.SetVisibility.caller:type_name -> stich.actors.v1.Caller
-	40, // 64: stich.actors.v1.SetVisibilityReply.entry:type_name -> stich.actors.v1.AppEntry
-	78, // 65: stich.actors.v1.SetVisibilityReply.previous:type_name -> stich.v1.Visibility
-	65, // 66: stich.actors.v1.ForkSession.options:type_name -> stich.v1.SessionOptions
-	73, // 67: stich.actors.v1.ForkSession.blueprint:type_name -> stich.v1.Blueprint
-	79, // 68: stich.actors.v1.ForkSession.origin:type_name -> stich.v1.ForkOrigin
-	69, // 69: stich.actors.v1.ForkSession.files:type_name -> stich.v1.File
-	5,  // 70: stich.actors.v1.ForkSession.caller:type_name -> stich.actors.v1.Caller
-	71, // 71: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
-	80, // 72: stich.actors.v1.SessionState.WorkLinesEntry.value:type_name -> stich.v1.LineCount
-	73, // [73:73] is the sub-list for method output_type
-	73, // [73:73] is the sub-list for method input_type
-	73, // [73:73] is the sub-list for extension type_name
-	73, // [73:73] is the sub-list for extension extendee
-	0,  // [0:73] is the sub-list for field type_name
+	5,  // 19: stich.actors.v1.FixProblems.caller:type_name -> stich.actors.v1.Caller
+	72, // 20: stich.actors.v1.SaveFileReply.version:type_name -> stich.v1.Version
+	5,  // 21: stich.actors.v1.ListFiles.caller:type_name -> stich.actors.v1.Caller
+	73, // 22: stich.actors.v1.ListFilesReply.files:type_name -> stich.v1.FileInfo
+	5,  // 23: stich.actors.v1.ListVersions.caller:type_name -> stich.actors.v1.Caller
+	72, // 24: stich.actors.v1.ListVersionsReply.versions:type_name -> stich.v1.Version
+	5,  // 25: stich.actors.v1.DiffVersions.caller:type_name -> stich.actors.v1.Caller
+	74, // 26: stich.actors.v1.DiffVersionsReply.files:type_name -> stich.v1.FileDiff
+	5,  // 27: stich.actors.v1.RollbackSession.caller:type_name -> stich.actors.v1.Caller
+	72, // 28: stich.actors.v1.RollbackReply.version:type_name -> stich.v1.Version
+	66, // 29: stich.actors.v1.VersionRecord.created_at:type_name -> google.protobuf.Timestamp
+	59, // 30: stich.actors.v1.VersionRecord.files:type_name -> stich.actors.v1.VersionRecord.FilesEntry
+	67, // 31: stich.actors.v1.SessionState.options:type_name -> stich.v1.SessionOptions
+	68, // 32: stich.actors.v1.SessionState.phase:type_name -> stich.v1.Phase
+	68, // 33: stich.actors.v1.SessionState.resume_phase:type_name -> stich.v1.Phase
+	75, // 34: stich.actors.v1.SessionState.blueprint:type_name -> stich.v1.Blueprint
+	60, // 35: stich.actors.v1.SessionState.files:type_name -> stich.actors.v1.SessionState.FilesEntry
+	66, // 36: stich.actors.v1.SessionState.created_at:type_name -> google.protobuf.Timestamp
+	66, // 37: stich.actors.v1.SessionState.updated_at:type_name -> google.protobuf.Timestamp
+	66, // 38: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
+	76, // 39: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
+	77, // 40: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
+	78, // 41: stich.actors.v1.SessionState.usage:type_name -> stich.v1.ModelUsage
+	79, // 42: stich.actors.v1.SessionState.conversation:type_name -> stich.v1.ChatMessage
+	39, // 43: stich.actors.v1.SessionState.message_keys:type_name -> stich.actors.v1.MessageKey
+	61, // 44: stich.actors.v1.SessionState.user_edits:type_name -> stich.actors.v1.SessionState.UserEditsEntry
+	62, // 45: stich.actors.v1.SessionState.work_base:type_name -> stich.actors.v1.SessionState.WorkBaseEntry
+	63, // 46: stich.actors.v1.SessionState.work_lines:type_name -> stich.actors.v1.SessionState.WorkLinesEntry
+	80, // 47: stich.actors.v1.SessionState.visibility:type_name -> stich.v1.Visibility
+	81, // 48: stich.actors.v1.SessionState.forked_from:type_name -> stich.v1.ForkOrigin
+	5,  // 49: stich.actors.v1.DeleteSession.caller:type_name -> stich.actors.v1.Caller
+	1,  // 50: stich.actors.v1.AppEntry.title_source:type_name -> stich.actors.v1.TitleSource
+	68, // 51: stich.actors.v1.AppEntry.phase:type_name -> stich.v1.Phase
+	66, // 52: stich.actors.v1.AppEntry.created_at:type_name -> google.protobuf.Timestamp
+	66, // 53: stich.actors.v1.AppEntry.updated_at:type_name -> google.protobuf.Timestamp
+	80, // 54: stich.actors.v1.AppEntry.visibility:type_name -> stich.v1.Visibility
+	81, // 55: stich.actors.v1.AppEntry.forked_from:type_name -> stich.v1.ForkOrigin
+	42, // 56: stich.actors.v1.UpsertApp.entry:type_name -> stich.actors.v1.AppEntry
+	42, // 57: stich.actors.v1.AppReply.entry:type_name -> stich.actors.v1.AppEntry
+	66, // 58: stich.actors.v1.ListApps.after_updated_at:type_name -> google.protobuf.Timestamp
+	42, // 59: stich.actors.v1.ListAppsReply.entries:type_name -> stich.actors.v1.AppEntry
+	52, // 60: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
+	64, // 61: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
+	65, // 62: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
+	80, // 63: stich.actors.v1.SetVisibility.visibility:type_name -> stich.v1.Visibility
+	5,  // 64: stich.actors.v1.SetVisibility.caller:type_name -> stich.actors.v1.Caller
+	42, // 65: stich.actors.v1.SetVisibilityReply.entry:type_name -> stich.actors.v1.AppEntry
+	80, // 66: stich.actors.v1.SetVisibilityReply.previous:type_name -> stich.v1.Visibility
+	67, // 67: stich.actors.v1.ForkSession.options:type_name -> stich.v1.SessionOptions
+	75, // 68: stich.actors.v1.ForkSession.blueprint:type_name -> stich.v1.Blueprint
+	81, // 69: stich.actors.v1.ForkSession.origin:type_name -> stich.v1.ForkOrigin
+	71, // 70: stich.actors.v1.ForkSession.files:type_name -> stich.v1.File
+	5,  // 71: stich.actors.v1.ForkSession.caller:type_name -> stich.actors.v1.Caller
+	73, // 72: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
+	82, // 73: stich.actors.v1.SessionState.WorkLinesEntry.value:type_name -> stich.v1.LineCount
+	74, // [74:74] is the sub-list for method output_type
+	74, // [74:74] is the sub-list for method input_type
+	74, // [74:74] is the sub-list for extension type_name
+	74, // [74:74] is the sub-list for extension extendee
+	0,  // [0:74] is the sub-list for field type_name
 }
 
 func init() { file_stich_actors_v1_actors_proto_init() }
@@ -4009,7 +4098,7 @@ func file_stich_actors_v1_actors_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_actors_v1_actors_proto_rawDesc), len(file_stich_actors_v1_actors_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   62,
+			NumMessages:   64,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -65,6 +65,9 @@ const (
 	SessionServiceRollbackProcedure = "/stich.v1.SessionService/Rollback"
 	// SessionServiceSaveFileProcedure is the fully-qualified name of the SessionService's SaveFile RPC.
 	SessionServiceSaveFileProcedure = "/stich.v1.SessionService/SaveFile"
+	// SessionServiceFixProblemsProcedure is the fully-qualified name of the SessionService's
+	// FixProblems RPC.
+	SessionServiceFixProblemsProcedure = "/stich.v1.SessionService/FixProblems"
 	// SessionServiceListSessionsProcedure is the fully-qualified name of the SessionService's
 	// ListSessions RPC.
 	SessionServiceListSessionsProcedure = "/stich.v1.SessionService/ListSessions"
@@ -120,6 +123,13 @@ type SessionServiceClient interface {
 	// is a new version; the app is then checked and previewed again. The
 	// session must be idle.
 	SaveFile(context.Context, *connect.Request[v1.SaveFileRequest]) (*connect.Response[v1.SaveFileResponse], error)
+	// FixProblems runs the fixer (the same rule-based fixer a generation
+	// runs after each phase) on the app's current files, which the user's
+	// edits made. The check runs in the background like a build (it counts
+	// in the owner's build bucket); what it fixed becomes a new version with
+	// a change card, and a fixer that changed nothing says which problems it
+	// could not fix, with no version. The session must be idle.
+	FixProblems(context.Context, *connect.Request[v1.FixProblemsRequest]) (*connect.Response[v1.FixProblemsResponse], error)
 	// ListSessions lists the caller's apps, most recently updated first. The
 	// files of any of them download as a zip from
 	// GET /api/sessions/{session_id}/download.zip[?version=N].
@@ -231,6 +241,12 @@ func NewSessionServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(sessionServiceMethods.ByName("SaveFile")),
 			connect.WithClientOptions(opts...),
 		),
+		fixProblems: connect.NewClient[v1.FixProblemsRequest, v1.FixProblemsResponse](
+			httpClient,
+			baseURL+SessionServiceFixProblemsProcedure,
+			connect.WithSchema(sessionServiceMethods.ByName("FixProblems")),
+			connect.WithClientOptions(opts...),
+		),
 		listSessions: connect.NewClient[v1.ListSessionsRequest, v1.ListSessionsResponse](
 			httpClient,
 			baseURL+SessionServiceListSessionsProcedure,
@@ -286,6 +302,7 @@ type sessionServiceClient struct {
 	diffVersions  *connect.Client[v1.DiffVersionsRequest, v1.DiffVersionsResponse]
 	rollback      *connect.Client[v1.RollbackRequest, v1.RollbackResponse]
 	saveFile      *connect.Client[v1.SaveFileRequest, v1.SaveFileResponse]
+	fixProblems   *connect.Client[v1.FixProblemsRequest, v1.FixProblemsResponse]
 	listSessions  *connect.Client[v1.ListSessionsRequest, v1.ListSessionsResponse]
 	renameSession *connect.Client[v1.RenameSessionRequest, v1.RenameSessionResponse]
 	deleteSession *connect.Client[v1.DeleteSessionRequest, v1.DeleteSessionResponse]
@@ -354,6 +371,11 @@ func (c *sessionServiceClient) SaveFile(ctx context.Context, req *connect.Reques
 	return c.saveFile.CallUnary(ctx, req)
 }
 
+// FixProblems calls stich.v1.SessionService.FixProblems.
+func (c *sessionServiceClient) FixProblems(ctx context.Context, req *connect.Request[v1.FixProblemsRequest]) (*connect.Response[v1.FixProblemsResponse], error) {
+	return c.fixProblems.CallUnary(ctx, req)
+}
+
 // ListSessions calls stich.v1.SessionService.ListSessions.
 func (c *sessionServiceClient) ListSessions(ctx context.Context, req *connect.Request[v1.ListSessionsRequest]) (*connect.Response[v1.ListSessionsResponse], error) {
 	return c.listSessions.CallUnary(ctx, req)
@@ -419,6 +441,13 @@ type SessionServiceHandler interface {
 	// is a new version; the app is then checked and previewed again. The
 	// session must be idle.
 	SaveFile(context.Context, *connect.Request[v1.SaveFileRequest]) (*connect.Response[v1.SaveFileResponse], error)
+	// FixProblems runs the fixer (the same rule-based fixer a generation
+	// runs after each phase) on the app's current files, which the user's
+	// edits made. The check runs in the background like a build (it counts
+	// in the owner's build bucket); what it fixed becomes a new version with
+	// a change card, and a fixer that changed nothing says which problems it
+	// could not fix, with no version. The session must be idle.
+	FixProblems(context.Context, *connect.Request[v1.FixProblemsRequest]) (*connect.Response[v1.FixProblemsResponse], error)
 	// ListSessions lists the caller's apps, most recently updated first. The
 	// files of any of them download as a zip from
 	// GET /api/sessions/{session_id}/download.zip[?version=N].
@@ -526,6 +555,12 @@ func NewSessionServiceHandler(svc SessionServiceHandler, opts ...connect.Handler
 		connect.WithSchema(sessionServiceMethods.ByName("SaveFile")),
 		connect.WithHandlerOptions(opts...),
 	)
+	sessionServiceFixProblemsHandler := connect.NewUnaryHandler(
+		SessionServiceFixProblemsProcedure,
+		svc.FixProblems,
+		connect.WithSchema(sessionServiceMethods.ByName("FixProblems")),
+		connect.WithHandlerOptions(opts...),
+	)
 	sessionServiceListSessionsHandler := connect.NewUnaryHandler(
 		SessionServiceListSessionsProcedure,
 		svc.ListSessions,
@@ -590,6 +625,8 @@ func NewSessionServiceHandler(svc SessionServiceHandler, opts ...connect.Handler
 			sessionServiceRollbackHandler.ServeHTTP(w, r)
 		case SessionServiceSaveFileProcedure:
 			sessionServiceSaveFileHandler.ServeHTTP(w, r)
+		case SessionServiceFixProblemsProcedure:
+			sessionServiceFixProblemsHandler.ServeHTTP(w, r)
 		case SessionServiceListSessionsProcedure:
 			sessionServiceListSessionsHandler.ServeHTTP(w, r)
 		case SessionServiceRenameSessionProcedure:
@@ -657,6 +694,10 @@ func (UnimplementedSessionServiceHandler) Rollback(context.Context, *connect.Req
 
 func (UnimplementedSessionServiceHandler) SaveFile(context.Context, *connect.Request[v1.SaveFileRequest]) (*connect.Response[v1.SaveFileResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.SessionService.SaveFile is not implemented"))
+}
+
+func (UnimplementedSessionServiceHandler) FixProblems(context.Context, *connect.Request[v1.FixProblemsRequest]) (*connect.Response[v1.FixProblemsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.SessionService.FixProblems is not implemented"))
 }
 
 func (UnimplementedSessionServiceHandler) ListSessions(context.Context, *connect.Request[v1.ListSessionsRequest]) (*connect.Response[v1.ListSessionsResponse], error) {
