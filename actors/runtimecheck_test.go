@@ -109,10 +109,14 @@ func TestRuntimeErrorReachesTheFixPrompt(t *testing.T) {
 		t.Fatal(err)
 	}
 	var runtimeDiags []string
+	var first *stichv1.Diagnostic
 	var lines []string
 	for _, ev := range evs {
 		if d := ev.GetDiagnostics(); d != nil && d.GetTool() == "runtime" {
 			for _, x := range d.GetDiagnostics() {
+				if first == nil {
+					first = x
+				}
 				runtimeDiags = append(runtimeDiags, x.GetCode()+": "+x.GetMessage())
 			}
 		}
@@ -126,6 +130,10 @@ func TestRuntimeErrorReachesTheFixPrompt(t *testing.T) {
 	}
 	if !strings.Contains(log, "runtime check") {
 		t.Errorf("no runtime check in the log:\n%s", log)
+	}
+	// The stack led back through the build's source map to the line.
+	if first.GetFile() != "src/main.tsx" || first.GetLine() != 1 {
+		t.Errorf("the runtime error is at %s:%d, want src/main.tsx:1 (the canary's line)", first.GetFile(), first.GetLine())
 	}
 
 	var prompts []string

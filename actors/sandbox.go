@@ -452,7 +452,7 @@ func runtimeCheck(ctx context.Context, c *runcheck.Checker, p *preview.Preview, 
 		return nil
 	}
 	reply.RuntimeStatus = RuntimeChecked
-	reply.Runtime = runtimeDiagnostics(rep)
+	reply.Runtime = runtimeDiagnostics(rep, p)
 	return rep.Screenshot
 }
 
@@ -472,11 +472,19 @@ func previewForCheck(p *preview.Preview) http.Handler {
 
 // runtimeDiagnostics turns a runtime check's report into diagnostics,
 // with the codes the preview's own reporter uses (the fixing prompt
-// quotes their text as untrusted page output).
-func runtimeDiagnostics(r runcheck.Report) []*stichv1.Diagnostic {
+// quotes their text as untrusted page output). An error whose stack
+// leads to the app's own sources (through the build's source map) names
+// that file and line.
+func runtimeDiagnostics(r runcheck.Report, p *preview.Preview) []*stichv1.Diagnostic {
 	var out []*stichv1.Diagnostic
 	add := func(code, msg string) {
-		out = append(out, &stichv1.Diagnostic{Code: code, Message: pipeline.Truncate(msg, 2000), Severity: "error"})
+		d := &stichv1.Diagnostic{Code: code, Message: pipeline.Truncate(msg, 2000), Severity: "error"}
+		if code == "error" || code == "unhandledrejection" {
+			if loc, ok := p.MapStack(msg); ok {
+				d.File, d.Line, d.Column = loc.File, uint32(loc.Line), uint32(loc.Column)
+			}
+		}
+		out = append(out, d)
 	}
 	for _, e := range r.Exceptions {
 		if rest, ok := strings.CutPrefix(e, "unhandled rejection: "); ok {

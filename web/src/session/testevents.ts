@@ -92,6 +92,7 @@ export const changeCard = (version: number, files: { path: string; change: strin
       path: f.path,
       change: f.change,
       mergedUserEdits: false,
+      fixes: [],
       lines: f.added === undefined ? undefined : { $typeName: "stich.v1.LineCount" as const, added: f.added, removed: f.removed ?? 0 },
     })),
   },
