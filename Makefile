@@ -36,6 +36,7 @@ web-test: web ## Web UI: unit tests (vitest) and end-to-end tests in Chromium ag
 	@if [ ! -x $(CHROMIUM) ]; then echo "installing chromium (Debian package)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
 	cd web && npm run test:unit
+	cd web && npm run test:size
 	cd web && CHROMIUM=$(CHROMIUM) npm run test:e2e
 
 .PHONY: generate

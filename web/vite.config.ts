@@ -25,10 +25,34 @@ function cleanDistKeepPlaceholder(outDir: string): Plugin {
   };
 }
 
+/**
+ * validateStub replaces the generated descriptor of buf/validate (the
+ * protovalidate rules, ~70 KB, ~12 KB gzipped) with an empty file of the
+ * same name. The generated stich.v1 files import it only because their
+ * fields carry validation options, which the browser never evaluates (the
+ * server validates every request); an option whose extension is not
+ * loaded stays an unknown field. The first load stays within its budget
+ * (scripts/size-budget.mjs) this way.
+ */
+function validateStub(): Plugin {
+  const name = "buf/validate/validate.proto";
+  // A FileDescriptorProto with only field 1 (name) and 2 (package).
+  const pkg = "buf.validate";
+  const desc = Buffer.concat([Buffer.from([0x0a, name.length]), Buffer.from(name), Buffer.from([0x12, pkg.length]), Buffer.from(pkg)]).toString("base64");
+  return {
+    name: "stich-validate-stub",
+    enforce: "pre",
+    load(id) {
+      if (!id.replaceAll("\\", "/").endsWith("/src/gen/buf/validate/validate_pb.ts")) return null;
+      return `import { fileDesc } from "@bufbuild/protobuf/codegenv2";\nexport const file_buf_validate_validate = fileDesc(${JSON.stringify(desc)});\n`;
+    },
+  };
+}
+
 const outDir = join(import.meta.dirname, "dist");
 
 export default defineConfig({
-  plugins: [react(), cleanDistKeepPlaceholder(outDir)],
+  plugins: [validateStub(), react(), cleanDistKeepPlaceholder(outDir)],
   build: {
     outDir,
     emptyOutDir: false,

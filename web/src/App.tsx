@@ -1,17 +1,31 @@
-import { useEffect, useState } from "react";
+import { lazy, Suspense, useEffect, useState } from "react";
 import { accounts, admin, onAuthChange } from "./api";
 import { ErrorBoundary } from "./components/ErrorBoundary";
-import { AppsPage } from "./pages/Apps";
-import { GalleryPage } from "./pages/Gallery";
-import { ClusterPage } from "./pages/Cluster";
 import { HomePage } from "./pages/Home";
 import { NotFoundPage } from "./pages/NotFound";
 import { SessionPage } from "./pages/Session";
-import { SettingsPage } from "./pages/Settings";
 import { SignInPage } from "./pages/SignIn";
-import { AccountPage } from "./pages/Account";
-import { UsersPage } from "./pages/Users";
-import { ResetPage, SignUpPage, VerifyPage } from "./pages/SignUp";
+
+// The pages a new app and a session need load with the app; the others
+// load when first opened, so the first load stays within its budget
+// (scripts/size-budget.mjs).
+const AppsPage = lazy(() => import("./pages/Apps").then((m) => ({ default: m.AppsPage })));
+const GalleryPage = lazy(() => import("./pages/Gallery").then((m) => ({ default: m.GalleryPage })));
+const ClusterPage = lazy(() => import("./pages/Cluster").then((m) => ({ default: m.ClusterPage })));
+const SettingsPage = lazy(() => import("./pages/Settings").then((m) => ({ default: m.SettingsPage })));
+const AccountPage = lazy(() => import("./pages/Account").then((m) => ({ default: m.AccountPage })));
+const UsersPage = lazy(() => import("./pages/Users").then((m) => ({ default: m.UsersPage })));
+const SignUpPage = lazy(() => import("./pages/SignUp").then((m) => ({ default: m.SignUpPage })));
+const VerifyPage = lazy(() => import("./pages/SignUp").then((m) => ({ default: m.VerifyPage })));
+const ResetPage = lazy(() => import("./pages/SignUp").then((m) => ({ default: m.ResetPage })));
+
+function PageLoading() {
+  return (
+    <p className="muted pad" role="status">
+      Loading the page…
+    </p>
+  );
+}
 import { Link, usePath } from "./router";
 import { getTheme, setTheme } from "./theme";
 
@@ -124,7 +138,9 @@ export function App() {
         <ThemeToggle />
       </header>
       <main id="main" tabIndex={-1}>
-        <ErrorBoundary resetKey={path}>{publicPage(path) ?? (signedOut ? <SignInPage /> : route(path))}</ErrorBoundary>
+        <ErrorBoundary resetKey={path}>
+          <Suspense fallback={<PageLoading />}>{publicPage(path) ?? (signedOut ? <SignInPage /> : route(path))}</Suspense>
+        </ErrorBoundary>
       </main>
     </>
   );
