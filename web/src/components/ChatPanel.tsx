@@ -105,8 +105,8 @@ export function ChatPanel({ sessionId, messages, prompt, providerLabel, ready: l
   );
 }
 
-/** ChangeCardView lists what a refinement changed, file by file, and what it did not do. */
-function ChangeCardView({ card, onShowDiff }: { card: ChangeCard; onShowDiff?: (version: number, path?: string) => void }) {
+/** ChangeCardView lists what a refinement (or a requested fix) changed, file by file, and what it did not do. */
+export function ChangeCardView({ card, onShowDiff }: { card: ChangeCard; onShowDiff?: (version: number, path?: string) => void }) {
   const linked = card.version > 1 && onShowDiff !== undefined;
   return (
     <div className="change-card" data-testid="change-card" data-version={card.version} data-files={card.files.length}>
@@ -129,6 +129,13 @@ function ChangeCardView({ card, onShowDiff }: { card: ChangeCard; onShowDiff?: (
                 </span>
               )}
               {f.mergedUserEdits && <span className="small muted"> · on top of your edits</span>}
+              {f.fixes.length > 0 && (
+                <ul className="fix-list small" data-testid="change-fixes">
+                  {f.fixes.map((x) => (
+                    <li key={x}>{x}</li>
+                  ))}
+                </ul>
+              )}
             </li>
           ))}
         </ul>

@@ -31,6 +31,8 @@ interface Props {
   /** The current problems of the whole app, and of this file. */
   problemCount?: number;
   fileProblems?: readonly Diagnostic[];
+  /** A line to show (from an error's link); key tells clicks apart. */
+  focusLine?: { line: number; key: number };
 }
 
 /** checkNotice says what became of the check of saved version n. */
@@ -46,7 +48,7 @@ export function checkNotice(n: number, check: CheckResult | undefined, problems:
   }
 }
 
-export function CodeViewer({ sessionId, file, path, active, readOnly, lastCheck, problemCount = 0, fileProblems = [] }: Props) {
+export function CodeViewer({ sessionId, file, path, active, readOnly, lastCheck, problemCount = 0, fileProblems = [], focusLine }: Props) {
   const [full, setFull] = useState(false);
   const [saved, setSaved] = useState<{ path: string; content: string }>();
   const [problem, setProblem] = useState<Problem>();
@@ -77,6 +79,18 @@ export function CodeViewer({ sessionId, file, path, active, readOnly, lastCheck,
     for (let i = 1; i <= n; i++) s += i === n ? `${i}` : `${i}\n`;
     return s;
   }, [shown]);
+
+  // An error's link: bring its line into view (a third down the pane).
+  const lineHeight = useRef(0);
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (!el || !focusLine) return;
+    const code = el.querySelector("pre.code");
+    const lh = code ? parseFloat(getComputedStyle(code).lineHeight) || 20 : 20;
+    lineHeight.current = lh;
+    follow.current = false;
+    el.scrollTop = Math.max(0, (focusLine.line - 1) * lh - el.clientHeight / 3);
+  }, [focusLine?.key, p, draft === undefined]);
 
   // While a file streams, keep its end in view unless the reader scrolled up.
   useLayoutEffect(() => {
@@ -151,7 +165,7 @@ export function CodeViewer({ sessionId, file, path, active, readOnly, lastCheck,
           ? "writing…"
           : "unfinished: the work stopped while writing it; resume to finish";
   return (
-    <div className="viewer" data-path={p}>
+    <div className="viewer" data-path={p} data-focus-line={focusLine?.line}>
       <div className="viewer-head">
         <div className="viewer-title">
           <h3 className="path" title={p}>
@@ -266,6 +280,17 @@ export function CodeViewer({ sessionId, file, path, active, readOnly, lastCheck,
           follow.current = el.scrollTop + el.clientHeight >= el.scrollHeight - 24;
         }}
       >
+        {focusLine && (
+          <div
+            className="line-mark"
+            aria-hidden="true"
+            data-testid="line-mark"
+            data-line={focusLine.line}
+            ref={(el) => {
+              if (el) el.style.top = `calc(${(focusLine.line - 1) * (lineHeight.current || 20)}px + 0.5rem)`;
+            }}
+          />
+        )}
         <pre className="gutter" aria-hidden="true">
           {lines}
         </pre>

@@ -16,6 +16,38 @@ interface Props {
   working?: boolean;
   /** Why the server builds no previews ("" or undefined when it does). */
   buildsOff?: string;
+  /** Opens a file of the app at a line (an error's link); files lists the app's files (only those are linked). */
+  onOpenFile?: (path: string, line?: number) => void;
+  files?: readonly string[];
+}
+
+/** Device sizes the preview frame takes (width in CSS pixels; 0: the pane's full width). */
+export const DEVICES = [
+  { key: "phone", label: "Phone", width: 390 },
+  { key: "tablet", label: "Tablet", width: 820 },
+  { key: "desktop", label: "Desktop", width: 0 },
+] as const;
+export type Device = (typeof DEVICES)[number]["key"];
+
+const DEVICE_KEY = "stich.preview.device";
+
+/** savedDevice is the device size this browser last chose (desktop when none). */
+export function savedDevice(storage: Pick<Storage, "getItem"> | undefined = typeof localStorage === "undefined" ? undefined : localStorage): Device {
+  try {
+    const v = storage?.getItem(DEVICE_KEY);
+    if (DEVICES.some((d) => d.key === v)) return v as Device;
+  } catch {
+    // Storage refused (private mode): the default.
+  }
+  return "desktop";
+}
+
+function saveDevice(d: Device) {
+  try {
+    localStorage.setItem(DEVICE_KEY, d);
+  } catch {
+    // Not remembered; the choice still applies.
+  }
 }
 
 /** safePreview accepts only http(s) URLs; same-origin previews lose allow-same-origin (it would let them escape the sandbox). */
@@ -48,20 +80,35 @@ export function screenshotUrl(sessionId: string, build?: number, csrf = ""): str
 /** Codes of runtime problems that stop the app (shown in the overlay); console errors and failed requests are not. */
 const fatalCodes = new Set(["error", "unhandledrejection", "blank"]);
 
-/** uncaughtErrors lists the runtime problems that broke the page, as plain text, at most 5, each at most 500 characters. */
-export function uncaughtErrors(runtime: readonly Diagnostic[] | undefined): string[] {
-  const out: string[] = [];
+/** UncaughtError is one runtime problem that broke the page: its text and, when it is in one of the app's files, where. */
+export interface UncaughtError {
+  text: string;
+  file?: string;
+  line?: number;
+}
+
+/**
+ * uncaughtErrors lists the runtime problems that broke the page, at most 5,
+ * each at most 500 characters; one whose place is a file of the app (files)
+ * carries it, so the overlay links to the line.
+ */
+export function uncaughtErrors(runtime: readonly Diagnostic[] | undefined, files: readonly string[] = []): UncaughtError[] {
+  const out: UncaughtError[] = [];
   for (const d of runtime ?? []) {
     if (!fatalCodes.has(d.code) || out.length >= 5) continue;
-    const where = d.file ? ` (${d.file}${d.line ? `:${d.line}` : ""})` : "";
+    const file = d.file.replace(/^\/+/, "");
+    const known = file !== "" && files.includes(file);
+    const where = d.file && !known ? ` (${d.file}${d.line ? `:${d.line}` : ""})` : "";
     const text = (d.code === "blank" ? "Nothing rendered: " : d.code === "unhandledrejection" ? "Unhandled rejection: " : "") + d.message + where;
-    out.push(text.length > 500 ? `${text.slice(0, 499)}…` : text);
+    out.push({ text: text.length > 500 ? `${text.slice(0, 499)}…` : text, ...(known ? { file, line: d.line || undefined } : {}) });
   }
   return out;
 }
 
 /** PreviewPanel shows the running app once the server reports a preview URL: the build's screenshot until the live frame has loaded, and an overlay when the page hit an uncaught error. */
-export function PreviewPanel({ sessionId, url, build, working, buildsOff, screenshot, runtime }: Props) {
+export function PreviewPanel({ sessionId, url, build, working, buildsOff, screenshot, runtime, onOpenFile, files }: Props) {
+  const [device, setDevice] = useState<Device>(() => savedDevice());
+  const width = DEVICES.find((d) => d.key === device)?.width ?? 0;
   const [reloads, setReloads] = useState(0);
   const frameKey = `${build ?? 0}-${reloads}`;
   const [loadedKey, setLoadedKey] = useState("");
@@ -71,8 +118,8 @@ export function PreviewPanel({ sessionId, url, build, working, buildsOff, screen
   // page's cookie): a new ticket for each build and reload.
   const [entry, setEntry] = useState<{ key: string; src?: string; error?: string }>({ key: "" });
   const [tabError, setTabError] = useState("");
-  const errors = uncaughtErrors(runtime);
-  const errorsKey = `${build ?? 0}:${errors.join("\n")}`;
+  const errors = uncaughtErrors(runtime, files);
+  const errorsKey = `${build ?? 0}:${errors.map((e) => e.text).join("\n")}`;
   const p = url ? safePreview(url) : undefined;
   const previewHref = p?.url;
   const entryKey = `${sessionId}|${previewHref ?? ""}|${frameKey}`;
@@ -132,9 +179,29 @@ export function PreviewPanel({ sessionId, url, build, working, buildsOff, screen
   return (
     <div className="preview">
       <div className="row between pad-x">
-        <button type="button" className="btn small" onClick={() => setReloads((n) => n + 1)} data-testid="preview-reload">
-          Reload
-        </button>
+        <div className="row">
+          <button type="button" className="btn small" onClick={() => setReloads((n) => n + 1)} data-testid="preview-reload">
+            Reload
+          </button>
+          <div className="row devices" role="group" aria-label="Preview size">
+            {DEVICES.map((d) => (
+              <button
+                key={d.key}
+                type="button"
+                className={device === d.key ? "btn small active" : "btn small"}
+                aria-pressed={device === d.key}
+                data-testid={`device-${d.key}`}
+                title={d.width ? `${d.label}: ${d.width} px wide` : `${d.label}: the pane's full width`}
+                onClick={() => {
+                  setDevice(d.key);
+                  saveDevice(d.key);
+                }}
+              >
+                {d.label}
+              </button>
+            ))}
+          </div>
+        </div>
         <a href={p.url} target="_blank" rel="noreferrer noopener" className="small" onClick={openTab} data-testid="preview-open-tab">
           Open in a new tab ↗
         </a>
@@ -144,20 +211,43 @@ export function PreviewPanel({ sessionId, url, build, working, buildsOff, screen
           The preview could not be opened: {entryError || tabError}. Press Reload to try again.
         </p>
       ) : null}
-      <div className="preview-stage">
-        {src ? <iframe key={frameKey} title="App preview" src={src} sandbox={p.sandbox} data-testid="preview-frame" onLoad={() => setLoadedKey(frameKey)} /> : null}
+      <div className="preview-stage" data-device={device}>
+        {src ? (
+          <iframe
+            key={frameKey}
+            title="App preview"
+            src={src}
+            sandbox={p.sandbox}
+            data-testid="preview-frame"
+            data-width={width || "full"}
+            ref={(el) => {
+              // A property, not a style attribute: the page's CSP allows it.
+              if (el) el.style.maxWidth = width ? `${width}px` : "";
+            }}
+            onLoad={() => setLoadedKey(frameKey)}
+          />
+        ) : null}
         {screenshot && loadedKey !== frameKey && shotFailed !== screenshot ? (
           <img className="preview-shot" src={screenshot} alt="Screenshot of the app while it loads" data-testid="preview-screenshot" onError={() => setShotFailed(screenshot)} />
         ) : null}
         {errors.length > 0 && dismissed !== errorsKey ? (
           <div className="preview-error" role="alert" data-testid="preview-error">
             <p>
-              <strong>The app hit an error while running.</strong> It goes to the fixing step; ask in the chat to debug it.
+              <strong>The app hit an error while running.</strong> {working ? "It goes to the fixing step." : "Open the line, or ask in the chat to debug it."}
             </p>
             <ul>
               {errors.map((e, i) => (
                 <li key={i}>
-                  <code>{e}</code>
+                  <code>{e.text}</code>
+                  {e.file && onOpenFile && (
+                    <>
+                      {" "}
+                      <button type="button" className="link" data-testid="preview-error-link" data-file={e.file} data-line={e.line ?? 0} onClick={() => onOpenFile(e.file!, e.line)}>
+                        {e.file}
+                        {e.line ? `:${e.line}` : ""}
+                      </button>
+                    </>
+                  )}
                 </li>
               ))}
             </ul>

@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { DiagnosticSchema } from "../gen/stich/v1/session_pb";
 import { checkedTicketUrl, previewTicketPath } from "../api";
-import { screenshotUrl, uncaughtErrors } from "./PreviewPanel";
+import { savedDevice, screenshotUrl, uncaughtErrors } from "./PreviewPanel";
 
 const diag = (code: string, message: string, file = "", line = 0) => create(DiagnosticSchema, { code, message, file, line, severity: "error" });
 
@@ -17,9 +17,15 @@ describe("uncaughtErrors", () => {
         diag("blank", "the page rendered nothing"),
       ]),
     ).toEqual([
-      "TypeError: x is undefined (http://a.preview.localhost/assets/index.js:3)",
-      "Unhandled rejection: boom",
-      "Nothing rendered: the page rendered nothing",
+      { text: "TypeError: x is undefined (http://a.preview.localhost/assets/index.js:3)" },
+      { text: "Unhandled rejection: boom" },
+      { text: "Nothing rendered: the page rendered nothing" },
+    ]);
+  });
+  it("links an error in one of the app's files to its line", () => {
+    expect(uncaughtErrors([diag("error", "Error: boom", "src/App.tsx", 7), diag("error", "Error: lib", "node_modules/x/y.js", 2)], ["src/App.tsx"])).toEqual([
+      { text: "Error: boom", file: "src/App.tsx", line: 7 },
+      { text: "Error: lib (node_modules/x/y.js:2)" },
     ]);
   });
   it("shows nothing for a healthy build", () => {
@@ -30,7 +36,23 @@ describe("uncaughtErrors", () => {
     const many = Array.from({ length: 9 }, (_, i) => diag("error", `e${i} ${"x".repeat(900)}`));
     const out = uncaughtErrors(many);
     expect(out).toHaveLength(5);
-    for (const e of out) expect(e.length).toBeLessThanOrEqual(500);
+    for (const e of out) expect(e.text.length).toBeLessThanOrEqual(500);
+  });
+});
+
+describe("savedDevice", () => {
+  it("remembers a known device size, desktop otherwise", () => {
+    expect(savedDevice({ getItem: () => "phone" })).toBe("phone");
+    expect(savedDevice({ getItem: () => "tablet" })).toBe("tablet");
+    expect(savedDevice({ getItem: () => "watch" })).toBe("desktop");
+    expect(savedDevice({ getItem: () => null })).toBe("desktop");
+    expect(
+      savedDevice({
+        getItem: () => {
+          throw new Error("denied");
+        },
+      }),
+    ).toBe("desktop");
   });
 });
 

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
 import { csrfToken, describe, SESSION_ID, sessions, type Problem } from "../api";
-import { ChatPanel } from "../components/ChatPanel";
+import { ChangeCardView, ChatPanel } from "../components/ChatPanel";
 import { CodeViewer } from "../components/CodeViewer";
 import { FileTree } from "../components/FileTree";
 import { LogPanel } from "../components/LogPanel";
@@ -13,7 +13,7 @@ import { Phase, Visibility, type Session } from "../gen/stich/v1/session_pb";
 import { forget, remember } from "../recent";
 import { Link, navigate } from "../router";
 import { useServerInfo } from "../serverinfo";
-import { currentProblems, isActive, PHASE_LABEL, problemsByFile, type SessionView } from "../session/reducer";
+import { currentProblems, fixOffer, isActive, PHASE_LABEL, problemsByFile, type SessionView } from "../session/reducer";
 import { SessionStore, storageCache, type Snapshot } from "../session/stream";
 
 type WorkTab = "code" | "versions" | "preview" | "logs";
@@ -108,6 +108,7 @@ function SessionScreen({ id }: { id: string }) {
   const server = useServerInfo();
   const [pane, setPane] = useState<Pane>("work");
   const [picked, setPicked] = useState<string>();
+  const [focusLine, setFocusLine] = useState<{ line: number; key: number }>();
   const [diffOf, setDiffOf] = useState<{ version: number; path?: string; key: number }>();
   const [busy, setBusy] = useState<"stop" | "resume">();
   const [actionProblem, setActionProblem] = useState<Problem>();
@@ -161,8 +162,9 @@ function SessionScreen({ id }: { id: string }) {
   const c = info.session?.counters;
   // Someone else's unlisted or public app: read only (the server refuses changes anyway).
   const readOnly = info.session !== undefined && !info.session.owned;
-  const openFile = (p: string) => {
+  const openFile = (p: string, line?: number) => {
     setPicked(p);
+    setFocusLine(line ? (f) => ({ line, key: (f?.key ?? 0) + 1 }) : undefined);
     setTab("code");
     setPane("work");
   };
@@ -222,6 +224,8 @@ function SessionScreen({ id }: { id: string }) {
           )}
           {info.session && <SharingControls id={id} session={info.session} />}
         </div>
+        <details className="dev-details" data-testid="dev-details">
+          <summary>Details{c && c.modelRequests > 0n ? ` · ${c.modelRequests} model calls · $${c.costUsd.toFixed(c.costUsd < 1 ? 4 : 2)}` : ""}</summary>
         <dl className="counters" aria-label="Counters">
           <Counter label="phases done" value={c?.phasesCompleted} />
           <Counter label="phase budget left" value={c?.phaseBudget} />
@@ -239,6 +243,7 @@ function SessionScreen({ id }: { id: string }) {
           )}
           {info.session?.node && <Counter label="node" value={info.session.node} />}
         </dl>
+        </details>
       </header>
 
       {status?.state === "failed" && status.problem && (
@@ -255,6 +260,20 @@ function SessionScreen({ id }: { id: string }) {
           problem={{ code: view.error.code, title: "Generation failed", detail: view.error.message, retryable: view.error.retryable }}
           onRetry={() => void act("resume")}
           retryLabel="Resume to retry"
+        />
+      )}
+
+      {view && !readOnly && (
+        <FixBar
+          sessionId={id}
+          view={view}
+          idle={!loading && !isActive(phase)}
+          buildsOff={Boolean(server.info?.buildsDisabled)}
+          onShowDiff={(version, path) => {
+            setDiffOf((d) => ({ version, path, key: (d?.key ?? 0) + 1 }));
+            setTab("versions");
+            setPane("work");
+          }}
         />
       )}
 
@@ -312,7 +331,14 @@ function SessionScreen({ id }: { id: string }) {
               </p>
             ) : tab === "code" ? (
               <div className="code-split">
-                <FileTree files={view?.files ?? {}} order={view?.fileOrder ?? []} selected={selected} onSelect={setPicked} active={isActive(phase)} problems={perFile} />
+                <FileTree
+                  files={view?.files ?? {}}
+                  order={view?.fileOrder ?? []}
+                  selected={selected}
+                  onSelect={(p) => {
+                    setPicked(p);
+                    setFocusLine(undefined);
+                  }} active={isActive(phase)} problems={perFile} />
                 <CodeViewer
                   sessionId={id}
                   file={selected ? view?.files[selected] : undefined}
@@ -322,6 +348,7 @@ function SessionScreen({ id }: { id: string }) {
                   lastCheck={view?.lastCheck}
                   problemCount={current.length}
                   fileProblems={fileProblems}
+                  focusLine={selected === picked ? focusLine : undefined}
                 />
               </div>
             ) : tab === "versions" ? (
@@ -335,6 +362,8 @@ function SessionScreen({ id }: { id: string }) {
                 buildsOff={server.info?.buildsDisabled}
                 screenshot={view?.previewUrl && view.screenshotSeq ? screenshotUrl(id, view.screenshotSeq, csrfToken()) : undefined}
                 runtime={view?.problems.runtime}
+                onOpenFile={openFile}
+                files={view?.fileOrder}
               />
             ) : (
               <LogPanel logs={view?.logs ?? []} dropped={view?.logsDropped ?? 0} />
@@ -349,6 +378,67 @@ function SessionScreen({ id }: { id: string }) {
           {view.gaps > 0 ? ` · ${view.gaps} gaps refilled` : ""}
         </p>
       )}
+    </div>
+  );
+}
+
+/**
+ * FixBar offers the fixer when the app has problems the fixer did not get to
+ * run on (it never runs on the user's own edits unless asked), and shows
+ * what the requested fix did: its change card, or that it could not fix them.
+ */
+function FixBar({ sessionId, view, idle, buildsOff, onShowDiff }: { sessionId: string; view: SessionView; idle: boolean; buildsOff: boolean; onShowDiff: (version: number, path?: string) => void }) {
+  const [asked, setAsked] = useState<number>();
+  const [sending, setSending] = useState(false);
+  const [problem, setProblem] = useState<Problem>();
+  const offer = fixOffer(view, idle && !buildsOff, asked);
+  if (!offer.show && !offer.fixing && !offer.result && !problem) return null;
+  async function fix() {
+    setSending(true);
+    setProblem(undefined);
+    try {
+      const after = view.lastSeq;
+      await sessions.fixProblems({ sessionId });
+      setAsked(after);
+    } catch (err) {
+      setProblem(describe(err, "run the fixer"));
+    } finally {
+      setSending(false);
+    }
+  }
+  const n = offer.count;
+  const problems = `${n} problem${n === 1 ? "" : "s"}`;
+  return (
+    <div className="fix-bar" role="status" data-testid="fix-bar" data-state={offer.fixing ? "fixing" : offer.result ? "done" : "offer"}>
+      {offer.fixing ? (
+        <span>Fixing… the fixer is checking the current files (the Logs tab shows its steps).</span>
+      ) : offer.result ? (
+        <>
+          <span data-testid="fix-result">
+            {offer.result.version > 0
+              ? `Fixed: version ${offer.result.version} changes ${offer.result.files.length} file${offer.result.files.length === 1 ? "" : "s"}${offer.result.notDone.length > 0 ? `; ${offer.result.notDone.length} problem${offer.result.notDone.length === 1 ? "" : "s"} left` : ""}.`
+              : offer.result.notDone.length > 0
+                ? `Could not fix ${offer.result.notDone.length} problem${offer.result.notDone.length === 1 ? "" : "s"}: nothing changed, so no version was made.`
+                : "The fixer found nothing to change."}
+          </span>
+          <button type="button" className="btn small ghost" onClick={() => setAsked(undefined)}>
+            Dismiss
+          </button>
+          <ChangeCardView card={offer.result} onShowDiff={onShowDiff} />
+        </>
+      ) : offer.show ? (
+        <>
+          <span data-testid="fix-offer">
+            {offer.userEdit
+              ? `Your edit has ${problems}. The fixer did not run on it (it never changes your edits unless you ask).`
+              : `The app has ${problems} the fixer has not tried since the last change.`}
+          </span>
+          <button type="button" className="btn small primary" data-testid="fix-problems" disabled={sending} onClick={() => void fix()}>
+            {sending ? "Asking…" : "Fix problems"}
+          </button>
+        </>
+      ) : null}
+      {problem && <ProblemBox problem={problem} onRetry={() => void fix()} />}
     </div>
   );
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Phase } from "../gen/stich/v1/session_pb";
-import { apply, applyAll, classify, currentProblems, formatDuration, initialView, MAX_LOGS, problemsByFile, type SessionView } from "./reducer";
+import { apply, applyAll, classify, currentProblems, fixOffer, formatDuration, initialView, MAX_LOGS, problemsByFile, type SessionView } from "./reducer";
 import { changeCard, chunk, diagnostics, ev, fileDone, fileStarted, generation, logLine, message, phase, T0, versionCreated } from "./testevents";
 
 function fold(events = generation()): SessionView {
@@ -294,5 +294,46 @@ describe("reducer: change cards, problems and checks", () => {
     expect(v.lastCheck).toMatchObject({ state: "checked", afterVersion: 2 });
     v = applyAll(v, [ev(n + 4, logLine("npm", "error", "npm failed"))]).view;
     expect(v.lastCheck?.state).toBe("checked");
+  });
+});
+
+describe("fixOffer", () => {
+  const edited = () => {
+    const log = generation();
+    const n = log.length;
+    return fold([
+      ...log,
+      ev(n + 1, versionCreated(2, "edited src/App.tsx")),
+      ev(n + 2, diagnostics("tsc", ["src/App.tsx", "src/App.tsx"])),
+      ev(n + 3, logLine("sandbox", "info", "checked the app: type-check 10 ms, bundle 5 ms")),
+    ]);
+  };
+  it("offers the fixer for a checked user edit with problems, only when idle", () => {
+    const v = edited();
+    expect(fixOffer(v, true)).toMatchObject({ show: true, userEdit: true, count: 2, fixing: false });
+    expect(fixOffer(v, false).show).toBe(false);
+  });
+  it("waits for the check of the edit, and offers nothing without problems", () => {
+    const log = generation();
+    const n = log.length;
+    const unchecked = fold([...log, ev(n + 1, versionCreated(2, "edited src/App.tsx")), ev(n + 2, diagnostics("tsc", ["src/App.tsx"]))]);
+    expect(fixOffer(unchecked, true).show).toBe(false);
+    const clean = fold([...log, ev(n + 1, versionCreated(2, "edited src/App.tsx")), ev(n + 2, logLine("sandbox", "info", "checked the app: bundle 5 ms"))]);
+    expect(fixOffer(clean, true).show).toBe(false);
+  });
+  it("shows the fix running until its card, then the card", () => {
+    const v = edited();
+    const asked = v.lastSeq;
+    expect(fixOffer(v, true, asked)).toMatchObject({ show: false, fixing: true });
+    const done = applyAll(v, [
+      ev(asked + 1, changeCard(0, [], ["not fixed: src/App.tsx:1: bad (TS2322)"], "fix problems")),
+    ]).view;
+    const o = fixOffer(done, true, asked);
+    expect(o.fixing).toBe(false);
+    expect(o.result?.version).toBe(0);
+    expect(o.result?.notDone).toHaveLength(1);
+    // A refinement's card is not the fix's answer.
+    const other = applyAll(v, [ev(asked + 1, changeCard(3, [{ path: "a.ts", change: "modified" }]))]).view;
+    expect(fixOffer(other, true, asked).fixing).toBe(true);
   });
 });

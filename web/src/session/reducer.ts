@@ -131,6 +131,40 @@ export function currentProblems(v: SessionView): Diagnostic[] {
   return Object.values(v.problems).flat();
 }
 
+/** FixOffer says whether the page offers the fixer, and what a requested fix did. */
+export interface FixOffer {
+  /** Offer "Fix problems": the checked current state has problems, the session is idle, and the fixer has not run on it. */
+  show: boolean;
+  /** The newest version is the user's own edit (the fixer never runs on those unless asked). */
+  userEdit: boolean;
+  count: number;
+  /** A fix was asked for (after seq asked) and its card has not arrived. */
+  fixing: boolean;
+  /** The card of the fix asked for, once it arrived. */
+  result?: ChangeCard;
+}
+
+/**
+ * fixOffer decides the "Fix problems" offer. asked is the log's last seq when
+ * the user asked for a fix (undefined: not asked); the fix's change card
+ * (request "fix problems") after it ends the wait.
+ */
+export function fixOffer(v: SessionView, idle: boolean, asked?: number): FixOffer {
+  const count = currentProblems(v).length;
+  const latest = v.versions.at(-1);
+  const reason = latest?.reason ?? "";
+  const userEdit = reason.startsWith("edited ") || reason.startsWith("rollback");
+  let result: ChangeCard | undefined;
+  if (asked !== undefined) {
+    for (const m of v.chat) if (m.seq > asked && m.card?.request === "fix problems") result = m.card;
+  }
+  const fixing = asked !== undefined && result === undefined;
+  const checked = v.lastCheck !== undefined && v.lastCheck.state === "checked" && v.lastCheck.afterVersion >= (latest?.number ?? 0);
+  // The fixer ran after a generation or a fix already: only an edit (or a rollback) is new to it.
+  const show = idle && count > 0 && checked && userEdit && !fixing && result === undefined;
+  return { show, userEdit, count, fixing, result };
+}
+
 /** problemsByFile counts the current problems per file path. */
 export function problemsByFile(v: SessionView): Record<string, number> {
   const out: Record<string, number> = {};

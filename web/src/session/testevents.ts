@@ -80,12 +80,12 @@ export const versionCreated = (n: number, reason: string): Payload => ({
   },
 });
 
-export const changeCard = (version: number, files: { path: string; change: string; added?: number; removed?: number }[], notDone: string[] = []): Payload => ({
+export const changeCard = (version: number, files: { path: string; change: string; added?: number; removed?: number }[], notDone: string[] = [], request = "a change"): Payload => ({
   case: "changeCard",
   value: {
     $typeName: "stich.v1.ChangeCard",
     version,
-    request: "a change",
+    request,
     notDone,
     files: files.map((f) => ({
       $typeName: "stich.v1.FileChange" as const,
