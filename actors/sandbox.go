@@ -131,7 +131,7 @@ func (g *sandboxGrain) Receive(ctx actor.Context) {
 	case *actorsv1.SandboxScreenshot:
 		ctx.Respond(&actorsv1.SandboxScreenshotReply{Png: g.storedScreenshot()})
 	case *actorsv1.SandboxReportCheck:
-		ctx.Respond(g.reportCheck(m.GetToken()))
+		ctx.Respond(g.reportCheck(m))
 	case *actorsv1.AlarmFired:
 		ctx.Respond(&actorsv1.AlarmAck{})
 	}
@@ -235,7 +235,8 @@ func SandboxAsset(ctx context.Context, n *cluster.Node, id, path string) (*actor
 
 // reportCheck accepts a report that carries the current build's token,
 // within the build's report budget.
-func (g *sandboxGrain) reportCheck(token string) *actorsv1.SandboxReportCheckReply {
+func (g *sandboxGrain) reportCheck(m *actorsv1.SandboxReportCheck) *actorsv1.SandboxReportCheckReply {
+	token := m.GetToken()
 	if g.ws == nil {
 		return &actorsv1.SandboxReportCheckReply{}
 	}
@@ -250,7 +251,15 @@ func (g *sandboxGrain) reportCheck(token string) *actorsv1.SandboxReportCheckRep
 		return &actorsv1.SandboxReportCheckReply{Exhausted: true}
 	}
 	g.reports++
-	return &actorsv1.SandboxReportCheckReply{Accepted: true}
+	reply := &actorsv1.SandboxReportCheckReply{Accepted: true}
+	loc, ok := prev.MapStack(m.GetStack())
+	if !ok && m.GetSource() != "" {
+		loc, ok = prev.MapLocation(m.GetSource(), int(m.GetLine()), int(m.GetColumn()))
+	}
+	if ok {
+		reply.File, reply.Line, reply.Column = loc.File, uint32(loc.Line), uint32(loc.Column)
+	}
+	return reply
 }
 
 // stopCheck cancels the running check; with wait it waits (bounded) for

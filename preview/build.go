@@ -62,6 +62,10 @@ type Preview struct {
 	// Built is when the build finished; Took how long it ran.
 	Built time.Time
 	Took  time.Duration
+
+	// Parsed source maps, by the map's path (MapStack).
+	mapsMu sync.Mutex
+	maps   map[string]*sourceMap
 }
 
 type asset struct {

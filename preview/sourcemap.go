@@ -67,11 +67,12 @@ func (p *Preview) MapLocation(script string, line, col int) (Location, bool) {
 // served script whose path name ends with (a preview may be served under
 // a base path).
 func (p *Preview) mapFor(name string) (*sourceMap, bool) {
-	body, ok := p.files[name+".map"]
+	key := name + ".map"
+	body, ok := p.files[key]
 	if !ok {
 		for k, a := range p.files {
-			if strings.HasSuffix(k, ".js.map") && strings.HasSuffix(name+".map", k) {
-				body, ok = a, true
+			if strings.HasSuffix(k, ".js.map") && strings.HasSuffix(key, k) {
+				key, body, ok = k, a, true
 				break
 			}
 		}
@@ -79,11 +80,20 @@ func (p *Preview) mapFor(name string) (*sourceMap, bool) {
 	if !ok {
 		return nil, false
 	}
-	var sm sourceMap
-	if err := json.Unmarshal(body.body, &sm); err != nil || sm.Version != 3 {
-		return nil, false
+	p.mapsMu.Lock()
+	defer p.mapsMu.Unlock()
+	if sm, ok := p.maps[key]; ok {
+		return sm, sm != nil
 	}
-	return &sm, true
+	sm := &sourceMap{}
+	if err := json.Unmarshal(body.body, sm); err != nil || sm.Version != 3 {
+		sm = nil
+	}
+	if p.maps == nil {
+		p.maps = map[string]*sourceMap{}
+	}
+	p.maps[key] = sm
+	return sm, sm != nil
 }
 
 // cleanSource makes a source map's source path (relative to the map,

@@ -227,7 +227,8 @@ func (h *previewHandler) report(w http.ResponseWriter, r *http.Request, id strin
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), previewCallTimeout)
 	defer cancel()
-	chk, err := actors.Call[*actorsv1.SandboxReportCheckReply](ctx, h.rt.Node, actors.KindSandbox, id, &actorsv1.SandboxReportCheck{Token: token})
+	chk, err := actors.Call[*actorsv1.SandboxReportCheckReply](ctx, h.rt.Node, actors.KindSandbox, id, &actorsv1.SandboxReportCheck{Token: token,
+		Stack: rep.Stack, Source: rep.Source, Line: uint32(rep.Line), Column: uint32(rep.Column)})
 	switch {
 	case err != nil:
 		h.log.Warn("preview report check", "session", id, "err", err)
@@ -240,8 +241,13 @@ func (h *previewHandler) report(w http.ResponseWriter, r *http.Request, id strin
 		http.Error(w, "the report's token is not this app's current build's", http.StatusForbidden)
 		return
 	}
+	src, line, col := rep.Source, uint32(rep.Line), uint32(rep.Column)
+	if chk.GetFile() != "" {
+		// The app's own line, through the build's source map.
+		src, line, col = chk.GetFile(), chk.GetLine(), chk.GetColumn()
+	}
 	_, err = actors.Call[*actorsv1.PreviewReportAck](ctx, h.rt.Node, actors.KindSession, id, &actorsv1.PreviewReport{Caller: actors.NodeCaller(),
-		Kind: rep.Kind, Message: rep.Message, Stack: rep.Stack, Source: rep.Source, Line: uint32(rep.Line), Column: uint32(rep.Column)})
+		Kind: rep.Kind, Message: rep.Message, Stack: rep.Stack, Source: src, Line: line, Column: col})
 	var ae *actors.Error
 	switch {
 	case err == nil:

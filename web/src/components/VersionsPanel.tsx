@@ -31,19 +31,25 @@ export function VersionsPanel({ sessionId, versions, idle, showDiffOf }: Props) 
   const [problem, setProblem] = useState<Problem>();
   const latest = versions.at(-1)?.number ?? 0;
 
-  async function showChanges(to: number) {
-    if (to <= 1) return;
+  async function showChanges(to: number, from = to - 1) {
+    if (to < 1 || from < 1 || from === to) return;
     setLoading(to);
     setProblem(undefined);
     try {
-      const r = await sessions.diffVersions({ sessionId, from: to - 1, to });
-      setDiff({ from: to - 1, to, files: r.files });
+      const r = await sessions.diffVersions({ sessionId, from, to });
+      setDiff({ from, to, files: r.files });
     } catch (err) {
       setProblem(describe(err, "compare the versions"));
     } finally {
       setLoading(undefined);
     }
   }
+
+  // Compare any two: A (older by default) against B (the current one).
+  const [pickA, setPickA] = useState<number>();
+  const [pickB, setPickB] = useState<number>();
+  const a = pickA ?? Math.max(1, latest - 1);
+  const b = pickB ?? latest;
 
   const [focus, setFocus] = useState<string>();
   useEffect(() => {
@@ -84,6 +90,42 @@ export function VersionsPanel({ sessionId, versions, idle, showDiffOf }: Props) 
           Download current files (ZIP)
         </a>
       </div>
+      {versions.length > 1 && (
+        <form
+          className="row wrap pad-x compare-form"
+          aria-label="Compare two versions"
+          onSubmit={(e) => {
+            e.preventDefault();
+            setFocus(undefined);
+            void showChanges(b, a);
+          }}
+        >
+          <label className="small">
+            Compare{" "}
+            <select data-testid="compare-a" value={a} onChange={(e) => setPickA(Number(e.target.value))}>
+              {[...versions].reverse().map((v) => (
+                <option key={v.number} value={v.number}>
+                  v{v.number}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label className="small">
+            with{" "}
+            <select data-testid="compare-b" value={b} onChange={(e) => setPickB(Number(e.target.value))}>
+              {[...versions].reverse().map((v) => (
+                <option key={v.number} value={v.number}>
+                  v{v.number}
+                  {v.number === latest ? " (current)" : ""}
+                </option>
+              ))}
+            </select>
+          </label>
+          <button type="submit" className="btn small" data-testid="compare" disabled={a === b || loading !== undefined}>
+            {a === b ? "Pick two different versions" : "Compare"}
+          </button>
+        </form>
+      )}
       <ol className="version-list" aria-label="Versions, newest first">
         {[...versions].reverse().map((v) => (
           <li key={v.number} className="version" data-version={v.number}>
@@ -130,7 +172,7 @@ export function VersionsPanel({ sessionId, versions, idle, showDiffOf }: Props) 
         ))}
       </ol>
       {diff && (
-        <section className="diff" aria-label={`Changes from v${diff.from} to v${diff.to}`}>
+        <section className="diff" aria-label={`Changes from v${diff.from} to v${diff.to}`} data-testid="diff" data-from={diff.from} data-to={diff.to}>
           <div className="row between pad-x">
             <h3>
               Changes from v{diff.from} to v{diff.to}: {diff.files.length} file{diff.files.length === 1 ? "" : "s"}

@@ -746,8 +746,15 @@ func (x *SandboxAssetReply) GetSize() uint64 {
 // its current preview build, and counts one report against that build's
 // budget. The preview server asks before passing a report to the session.
 type SandboxReportCheck struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Token string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// Where the page says the error happened (its stack, or the script,
+	// line and column of an error event): the build's source maps turn it
+	// into a place in the app's sources (the reply's file and line).
+	Stack         string `protobuf:"bytes,780,opt,name=stack,proto3" json:"stack,omitempty"`
+	Source        string `protobuf:"bytes,781,opt,name=source,proto3" json:"source,omitempty"`
+	Line          uint32 `protobuf:"varint,782,opt,name=line,proto3" json:"line,omitempty"`
+	Column        uint32 `protobuf:"varint,783,opt,name=column,proto3" json:"column,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -789,13 +796,46 @@ func (x *SandboxReportCheck) GetToken() string {
 	return ""
 }
 
+func (x *SandboxReportCheck) GetStack() string {
+	if x != nil {
+		return x.Stack
+	}
+	return ""
+}
+
+func (x *SandboxReportCheck) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *SandboxReportCheck) GetLine() uint32 {
+	if x != nil {
+		return x.Line
+	}
+	return 0
+}
+
+func (x *SandboxReportCheck) GetColumn() uint32 {
+	if x != nil {
+		return x.Column
+	}
+	return 0
+}
+
 // SandboxReportCheckReply: accepted, or why not (no preview, a token of
 // another session or build, the build's report budget spent).
 type SandboxReportCheckReply struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Accepted bool                   `protobuf:"varint,1,opt,name=accepted,proto3" json:"accepted,omitempty"`
 	// Set when the build sent more reports than it may.
-	Exhausted     bool `protobuf:"varint,2,opt,name=exhausted,proto3" json:"exhausted,omitempty"`
+	Exhausted bool `protobuf:"varint,2,opt,name=exhausted,proto3" json:"exhausted,omitempty"`
+	// The app's source file and line of the report's error, when the
+	// build's source maps lead to one ("" otherwise).
+	File          string `protobuf:"bytes,780,opt,name=file,proto3" json:"file,omitempty"`
+	Line          uint32 `protobuf:"varint,781,opt,name=line,proto3" json:"line,omitempty"`
+	Column        uint32 `protobuf:"varint,782,opt,name=column,proto3" json:"column,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -842,6 +882,27 @@ func (x *SandboxReportCheckReply) GetExhausted() bool {
 		return x.Exhausted
 	}
 	return false
+}
+
+func (x *SandboxReportCheckReply) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
+}
+
+func (x *SandboxReportCheckReply) GetLine() uint32 {
+	if x != nil {
+		return x.Line
+	}
+	return 0
+}
+
+func (x *SandboxReportCheckReply) GetColumn() uint32 {
+	if x != nil {
+		return x.Column
+	}
+	return 0
 }
 
 // PreviewReport is an error a running preview reported (uncaught error,
@@ -1132,12 +1193,19 @@ const file_stich_actors_v1_sandbox_proto_rawDesc = "" +
 	"\x04etag\x18\x05 \x01(\tR\x04etag\x12\x1c\n" +
 	"\timmutable\x18\x06 \x01(\bR\timmutable\x12\x12\n" +
 	"\x04path\x18\a \x01(\tR\x04path\x12\x13\n" +
-	"\x04size\x18\x8e\x02 \x01(\x04R\x04size\"*\n" +
+	"\x04size\x18\x8e\x02 \x01(\x04R\x04size\"\x88\x01\n" +
 	"\x12SandboxReportCheck\x12\x14\n" +
-	"\x05token\x18\x01 \x01(\tR\x05token\"S\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12\x15\n" +
+	"\x05stack\x18\x8c\x06 \x01(\tR\x05stack\x12\x17\n" +
+	"\x06source\x18\x8d\x06 \x01(\tR\x06source\x12\x13\n" +
+	"\x04line\x18\x8e\x06 \x01(\rR\x04line\x12\x17\n" +
+	"\x06column\x18\x8f\x06 \x01(\rR\x06column\"\x96\x01\n" +
 	"\x17SandboxReportCheckReply\x12\x1a\n" +
 	"\baccepted\x18\x01 \x01(\bR\baccepted\x12\x1c\n" +
-	"\texhausted\x18\x02 \x01(\bR\texhausted\"\xc9\x01\n" +
+	"\texhausted\x18\x02 \x01(\bR\texhausted\x12\x13\n" +
+	"\x04file\x18\x8c\x06 \x01(\tR\x04file\x12\x13\n" +
+	"\x04line\x18\x8d\x06 \x01(\rR\x04line\x12\x17\n" +
+	"\x06column\x18\x8e\x06 \x01(\rR\x06column\"\xc9\x01\n" +
 	"\rPreviewReport\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
