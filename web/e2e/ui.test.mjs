@@ -185,9 +185,11 @@ describe("stich web UI", () => {
     const snap = await rpc(server.url, "SessionService/GetSession", { sessionId });
     assert.equal(Number(snap.session.lastSeq), g.lastSeq, "the page saw the whole log");
     await checkFilesMatchServer(page, server.url, sessionId);
-    // Counters come from GetSession.
+    // Counters come from GetSession; they sit in the Details popover.
+    await page.getByTestId("dev-details").locator("summary").click();
     await page.getByTestId("counter-messages").filter({ hasText: "1" }).waitFor();
     await page.getByTestId("counter-files-written").filter({ hasText: /^files written\s*\d{2,}$/ }).waitFor();
+    await page.getByTestId("dev-details").locator("summary").click();
     assert.equal(watches.length, 1, "one event stream for the whole page");
     await page.locator('.tree-row.file[data-path="src/types.ts"]').click();
     await shot(page, "04-session-refined");

@@ -388,7 +388,7 @@ function SessionScreen({ id }: { id: string }) {
  * what the requested fix did: its change card, or that it could not fix them.
  */
 function FixBar({ sessionId, view, idle, buildsOff, onShowDiff }: { sessionId: string; view: SessionView; idle: boolean; buildsOff: boolean; onShowDiff: (version: number, path?: string) => void }) {
-  const [asked, setAsked] = useState<number>();
+  const [asked, setAsked] = useState<{ seq: number; version: number }>();
   const [sending, setSending] = useState(false);
   const [problem, setProblem] = useState<Problem>();
   const offer = fixOffer(view, idle && !buildsOff, asked);
@@ -397,7 +397,7 @@ function FixBar({ sessionId, view, idle, buildsOff, onShowDiff }: { sessionId: s
     setSending(true);
     setProblem(undefined);
     try {
-      const after = view.lastSeq;
+      const after = { seq: view.lastSeq, version: view.versions.at(-1)?.number ?? 0 };
       await sessions.fixProblems({ sessionId });
       setAsked(after);
     } catch (err) {

@@ -323,17 +323,24 @@ describe("fixOffer", () => {
   });
   it("shows the fix running until its card, then the card", () => {
     const v = edited();
-    const asked = v.lastSeq;
+    const asked = { seq: v.lastSeq, version: 2 };
     expect(fixOffer(v, true, asked)).toMatchObject({ show: false, fixing: true });
     const done = applyAll(v, [
-      ev(asked + 1, changeCard(0, [], ["not fixed: src/App.tsx:1: bad (TS2322)"], "fix problems")),
+      ev(asked.seq + 1, changeCard(0, [], ["not fixed: src/App.tsx:1: bad (TS2322)"], "fix problems")),
     ]).view;
     const o = fixOffer(done, true, asked);
     expect(o.fixing).toBe(false);
     expect(o.result?.version).toBe(0);
     expect(o.result?.notDone).toHaveLength(1);
     // A refinement's card is not the fix's answer.
-    const other = applyAll(v, [ev(asked + 1, changeCard(3, [{ path: "a.ts", change: "modified" }]))]).view;
+    const other = applyAll(v, [ev(asked.seq + 1, changeCard(3, [{ path: "a.ts", change: "modified" }]))]).view;
     expect(fixOffer(other, true, asked).fixing).toBe(true);
+    // A later edit makes the fix's card stale: the offer is about the new edit.
+    const later = applyAll(done, [
+      ev(asked.seq + 2, versionCreated(3, "edited src/main.tsx")),
+      ev(asked.seq + 3, diagnostics("tsc", ["src/main.tsx"])),
+      ev(asked.seq + 4, logLine("sandbox", "info", "checked the app: bundle 5 ms")),
+    ]).view;
+    expect(fixOffer(later, true, asked)).toMatchObject({ result: undefined, fixing: false, show: true, count: 1 });
   });
 });

@@ -145,18 +145,22 @@ export interface FixOffer {
 }
 
 /**
- * fixOffer decides the "Fix problems" offer. asked is the log's last seq when
- * the user asked for a fix (undefined: not asked); the fix's change card
- * (request "fix problems") after it ends the wait.
+ * fixOffer decides the "Fix problems" offer. asked is the log's last seq and
+ * the newest version when the user asked for a fix (undefined: not asked);
+ * the fix's change card (request "fix problems") after it ends the wait,
+ * and is shown until a later version (a new edit) makes it stale.
  */
-export function fixOffer(v: SessionView, idle: boolean, asked?: number): FixOffer {
+export function fixOffer(v: SessionView, idle: boolean, asked?: { seq: number; version: number }): FixOffer {
   const count = currentProblems(v).length;
   const latest = v.versions.at(-1);
   const reason = latest?.reason ?? "";
   const userEdit = reason.startsWith("edited ") || reason.startsWith("rollback");
   let result: ChangeCard | undefined;
   if (asked !== undefined) {
-    for (const m of v.chat) if (m.seq > asked && m.card?.request === "fix problems") result = m.card;
+    for (const m of v.chat) if (m.seq > asked.seq && m.card?.request === "fix problems") result = m.card;
+    if (result && (latest?.number ?? 0) > Math.max(result.version, asked.version)) {
+      return fixOffer(v, idle); // stale: a later change came after the fix
+    }
   }
   const fixing = asked !== undefined && result === undefined;
   const checked = v.lastCheck !== undefined && v.lastCheck.state === "checked" && v.lastCheck.afterVersion >= (latest?.number ?? 0);
