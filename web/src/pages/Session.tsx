@@ -415,7 +415,9 @@ function FixBar({ sessionId, view, idle, buildsOff, onShowDiff }: { sessionId: s
       ) : offer.result ? (
         <>
           <span data-testid="fix-result">
-            {offer.result.version > 0
+            {offer.result.version === 0 && offer.result.notDone[0]?.startsWith("the check did not run")
+              ? `The fixer could not run: ${offer.result.notDone[0].replace(/^the check did not run to the end: /, "")}.`
+              : offer.result.version > 0
               ? `Fixed: version ${offer.result.version} changes ${offer.result.files.length} file${offer.result.files.length === 1 ? "" : "s"}${offer.result.notDone.length > 0 ? `; ${offer.result.notDone.length} problem${offer.result.notDone.length === 1 ? "" : "s"} left` : ""}.`
               : offer.result.notDone.length > 0
                 ? `Could not fix ${offer.result.notDone.length} problem${offer.result.notDone.length === 1 ? "" : "s"}: nothing changed, so no version was made.`
