@@ -91,6 +91,24 @@ describe("the session page", () => {
     await page.getByTestId("problem-count").filter({ hasText: "no problems" }).waitFor({ timeout: 300_000 });
     await shot(page, "sp-30-fix-change-card");
 
+    // Device sizes: the frame takes the phone's width, and the choice is
+    // remembered by this browser.
+    await page.getByRole("tab", { name: /Preview/ }).click();
+    const frame = page.getByTestId("preview-frame");
+    await frame.waitFor();
+    const full = (await frame.boundingBox()).width;
+    await page.getByTestId("device-phone").click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="preview-frame"]')?.getBoundingClientRect().width === 390);
+    assert.ok(full > 390, `the desktop frame is wider than a phone (${full})`);
+    await page.frameLocator('[data-testid="preview-frame"]').getByRole("heading", { name: "Recipe Tracker" }).waitFor({ timeout: 120_000 });
+    await shot(page, "sp-60-phone");
+    await page.reload();
+    await page.getByRole("tab", { name: /Preview/ }).click();
+    await page.getByTestId("device-phone").and(page.locator('[aria-pressed="true"]')).waitFor();
+    await page.getByTestId("device-tablet").click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="preview-frame"]')?.getBoundingClientRect().width === 820);
+    await page.getByTestId("device-desktop").click();
+    await page.waitForFunction((w) => document.querySelector('[data-testid="preview-frame"]')?.getBoundingClientRect().width === w, full);
     // An app that throws at start: the preview shows the error over the
     // frame (never a blank preview), linked to the line.
     const throwing = await edit(page, "src/main.tsx", (s) => `if (window.location.pathname.length > 0) throw new Error("e2e-canary: the settings are missing");\n${s}`);
@@ -112,29 +130,13 @@ describe("the session page", () => {
     await page.getByTestId("compare").click();
     const diff = page.getByTestId("diff");
     await diff.waitFor();
+    await diff.scrollIntoViewIfNeeded();
     assert.equal(await diff.getAttribute("data-from"), "1");
     assert.equal(await diff.getAttribute("data-to"), String(throwing));
     const paths = await diff.locator(".diff-file").evaluateAll((els) => els.map((e) => e.getAttribute("data-path")).sort());
     assert.deepEqual(paths, ["src/App.tsx", "src/main.tsx"], "v1 → the last version changed App.tsx (fix) and main.tsx (throw)");
     await shot(page, "sp-50-versions-compare");
 
-    // Device sizes: the frame takes the phone's width, and the choice is
-    // remembered by this browser.
-    await page.getByRole("tab", { name: /Preview/ }).click();
-    const frame = page.getByTestId("preview-frame");
-    await frame.waitFor();
-    const full = (await frame.boundingBox()).width;
-    await page.getByTestId("device-phone").click();
-    await page.waitForFunction(() => document.querySelector('[data-testid="preview-frame"]')?.getBoundingClientRect().width === 390);
-    assert.ok(full > 390, `the desktop frame is wider than a phone (${full})`);
-    await shot(page, "sp-60-phone");
-    await page.reload();
-    await page.getByRole("tab", { name: /Preview/ }).click();
-    await page.getByTestId("device-phone").and(page.locator('[aria-pressed="true"]')).waitFor();
-    await page.getByTestId("device-tablet").click();
-    await page.waitForFunction(() => document.querySelector('[data-testid="preview-frame"]')?.getBoundingClientRect().width === 820);
-    await page.getByTestId("device-desktop").click();
-    await page.waitForFunction((w) => document.querySelector('[data-testid="preview-frame"]')?.getBoundingClientRect().width === w, full);
     assert.deepEqual(
       page.errors.filter((e) => !/e2e-canary/.test(e)),
       [],
