@@ -220,6 +220,36 @@ func TestSandboxChecksFixesAndRebuildsAfterIdle(t *testing.T) {
 			t.Errorf("report token %q: accepted %v (%v), want %v", token, rc.GetAccepted(), err, want)
 		}
 	}
+	// A report's stack, at a place of the bundle that is App.tsx's code,
+	// comes back as App.tsx's line (the build's source map).
+	script, _, _ := strings.Cut(strings.SplitN(string(a.GetBody()), `src="/assets/`, 2)[1], `"`)
+	var bundle []byte
+	for off := uint64(0); ; {
+		part, err := Call[*actorsv1.SandboxAssetReply](ctx, rt.Node, KindSandbox, id, &actorsv1.SandboxAsset{Path: "/assets/" + script, Offset: off})
+		if err != nil || !part.GetFound() {
+			t.Fatalf("bundle /assets/%s: %v found %v", script, err, part.GetFound())
+		}
+		bundle = append(bundle, part.GetBody()...)
+		off += uint64(len(part.GetBody()))
+		if off >= part.GetSize() || len(part.GetBody()) == 0 {
+			break
+		}
+	}
+	gl, gc := 0, 0
+	for i, l := range strings.Split(string(bundle), "\n") {
+		if c := strings.Index(l, `"app-title"`); c >= 0 {
+			gl, gc = i+1, c+1
+			break
+		}
+	}
+	if gl == 0 {
+		t.Fatal("no App.tsx code (app-title) in the bundle")
+	}
+	stack := fmt.Sprintf("Error: x\n    at App (http://app.preview.test/assets/%s:%d:%d)", script, gl, gc)
+	rc, err := Call[*actorsv1.SandboxReportCheckReply](ctx, rt.Node, KindSandbox, id, &actorsv1.SandboxReportCheck{Token: tok, Stack: stack})
+	if err != nil || !rc.GetAccepted() || rc.GetFile() != "src/App.tsx" || rc.GetLine() == 0 {
+		t.Errorf("report with a stack into App.tsx: %v, mapped to %q:%d", err, rc.GetFile(), rc.GetLine())
+	}
 
 	// Idle: the workspace goes.
 	testutil.WaitFor(t, 30*time.Second, func() error {
