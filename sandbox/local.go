@@ -164,6 +164,9 @@ func logCgroups(log *slog.Logger, cg *cgroups, err error) {
 	default:
 		log.Info("sandbox: commands get their own cgroups", "version", cg.Version())
 	}
+	if err == nil && cg.weightErr != nil {
+		log.Warn("sandbox: the sandboxes' CPU weight was not raised; under load they share one host thread's CPU", "err", cg.weightErr)
+	}
 }
 
 // Unsafe reports whether commands run without bubblewrap.
