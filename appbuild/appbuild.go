@@ -210,9 +210,14 @@ func (w *Workspace) CheckSteps(ctx context.Context, files map[string]string, fix
 			step.end(StepInstall, out.Install, "failed")
 			return out, fmt.Errorf("%w: %w", ErrInstall, err)
 		}
-		step.end(StepInstall, out.Install, "ok")
 		w.installed, out.Installed = deps, true
-		log(SourceInstall, "info", fmt.Sprintf("dependencies installed in %v", res.Duration.Round(time.Millisecond)))
+		if res.Restored {
+			step.end(StepInstall, out.Install, "ok: copied the prepared set")
+			log(SourceInstall, "info", fmt.Sprintf("dependencies copied from the prepared set in %v", res.Duration.Round(time.Millisecond)))
+		} else {
+			step.end(StepInstall, out.Install, "ok")
+			log(SourceInstall, "info", fmt.Sprintf("dependencies installed in %v", res.Duration.Round(time.Millisecond)))
+		}
 	}
 
 	start := time.Now()

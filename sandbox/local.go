@@ -49,6 +49,8 @@ type Local struct {
 	// uidUsers counts the workspaces using each uid of the range (index:
 	// uid - UID), guarded by mu.
 	uidUsers []int
+	// modules is the prepared-modules store (modules.go).
+	modules modulesStore
 }
 
 // workspace is the in-memory state of one workspace folder.
