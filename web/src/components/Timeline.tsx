@@ -87,7 +87,7 @@ function CheckSteps({ steps, live, now }: { steps: readonly CheckStepView[]; liv
     <ol className="check-steps" aria-label="Check steps">
       {steps.map((s, i) => {
         const running = s.endedAt === undefined;
-        const state = !running ? (s.outcome === "ok" ? "ok" : s.outcome === "failed" ? "bad" : "warn") : live ? "running" : "cut";
+        const state = !running ? (s.outcome?.startsWith("ok") ? "ok" : s.outcome === "failed" ? "bad" : "warn") : live ? "running" : "cut";
         const ms = running ? (live ? Math.max(0, now - s.startedAt) : undefined) : s.durationMs;
         return (
           <li key={`${s.step}-${i}`} className={`check-step ${state}`} data-step={s.step} data-state={state}>
