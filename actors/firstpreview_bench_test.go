@@ -125,6 +125,7 @@ func BenchmarkFirstPreview(b *testing.B) {
 	b.ReportMetric(med(rendered), "rendered-ms-p50")
 	b.ReportMetric(med(completed), "completed-ms-p50")
 	if c := med(completed); c > 0 {
+		b.ReportMetric(med(ready)/c, "ready/completed")
 		b.ReportMetric(med(rendered)/c, "rendered/completed")
 	}
 	var parts []string
