@@ -585,7 +585,13 @@ func (t *tx) result(m Result) {
 	case stichv1.Phase_PHASE_GENERATING, stichv1.Phase_PHASE_FIXING:
 		st.Phase = stichv1.Phase_PHASE_REVIEWING
 		st.PhaseFilesDone = nil
-		evs = append(evs, phaseEvent(st.Phase, st.PhaseIndex, st.GetCurrent().GetName(), "reviewing the files"))
+		desc := "reviewing the files"
+		if t.cfg.Builds {
+			// Said, so that the step is never a silent wait: its sub-steps
+			// follow as CheckStep events.
+			desc = "checking the app: installing, type-checking, bundling and running it, then reviewing the files"
+		}
+		evs = append(evs, phaseEvent(st.Phase, st.PhaseIndex, st.GetCurrent().GetName(), desc))
 	case stichv1.Phase_PHASE_REVIEWING:
 		diags := m.Diags
 		var fixed map[string][]byte // files the fixer changed, written by this batch
