@@ -207,7 +207,8 @@ func (sp *StepSpec) Run(ctx context.Context, prov codegen.Provider, files map[st
 			}
 		}
 		step := func(s *stichv1.CheckStep) {
-			if sink != nil {
+			// A sub-step of the check: reported when one runs.
+			if sink != nil && chk != nil {
 				_ = sink.Send(ctx, Work{Kind: WorkCheckStep, Step: s})
 			}
 		}
