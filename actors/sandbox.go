@@ -386,7 +386,7 @@ func (g *sandboxGrain) startCheck(ctx actor.Context, sender, logTo *actor.PID, r
 				lg.served(url)
 				system.Root.Send(self, previewServed{seq: seq})
 			}
-			reply, shot = g.check(cctx, ws, fs, fix, lg.add, served)
+			reply, shot = g.check(cctx, ws, fs, fix, lg.add, lg.step, served)
 		}
 		close(stop)
 		<-flushed
@@ -401,13 +401,13 @@ func (g *sandboxGrain) startCheck(ctx actor.Context, sender, logTo *actor.PID, r
 // preview built, it says so (served: the preview is usable from now on,
 // the session announces it), then runs the runtime check and returns its
 // screenshot.
-func (g *sandboxGrain) check(ctx context.Context, ws *appbuild.Workspace, files map[string]string, fix bool, log appbuild.LogFunc, served func(url string)) (reply *actorsv1.SandboxCheckReply, shot []byte) {
+func (g *sandboxGrain) check(ctx context.Context, ws *appbuild.Workspace, files map[string]string, fix bool, log appbuild.LogFunc, step appbuild.StepFunc, served func(url string)) (reply *actorsv1.SandboxCheckReply, shot []byte) {
 	defer func() {
 		if r := recover(); r != nil {
 			reply, shot = &actorsv1.SandboxCheckReply{Error: fmt.Sprintf("the build step panicked: %v", r)}, nil
 		}
 	}()
-	out, err := ws.Check(ctx, files, fix, log)
+	out, err := ws.CheckSteps(ctx, files, fix, log, step)
 	reply = &actorsv1.SandboxCheckReply{
 		Initial:     diagsToProto(out.Initial),
 		Remaining:   diagsToProto(out.Remaining),
@@ -430,11 +430,28 @@ func (g *sandboxGrain) check(ctx context.Context, ws *appbuild.Workspace, files 
 		if reply.PreviewUrl != "" {
 			served(reply.PreviewUrl)
 		}
+		if g.rt.cfg.Runcheck != nil {
+			step(StepRuntime, false, 0, "")
+		}
 		shot = runtimeCheck(ctx, g.rt.cfg.Runcheck, out.Preview, reply, log)
 		reply.Screenshot = len(shot) > 0
+		if g.rt.cfg.Runcheck != nil {
+			outcome := fmt.Sprintf("%d problem(s)", len(reply.Runtime))
+			switch {
+			case reply.RuntimeStatus != RuntimeChecked:
+				outcome = reply.RuntimeStatus
+			case len(reply.Runtime) == 0:
+				outcome = "ok"
+			}
+			step(StepRuntime, true, time.Duration(reply.RuntimeMs)*time.Millisecond, outcome)
+		}
 	}
 	return reply, shot
 }
+
+// StepRuntime is the runtime check's sub-step (CheckStep.step); the
+// others are appbuild's.
+const StepRuntime = "runtime"
 
 // Runtime check statuses (SandboxCheckReply.runtime_status).
 const (
@@ -552,6 +569,7 @@ type checkLog struct {
 	run     uint64
 	mu      sync.Mutex
 	batch   []*actorsv1.SandboxLogLine
+	steps   []*stichv1.CheckStep
 	sent    int
 	dropped uint32
 	last    time.Time
@@ -577,16 +595,29 @@ func (l *checkLog) add(source, level, text string) {
 	}
 }
 
+// step records a sub-step's start or end and sends it at once (with the
+// lines before it), so a client's timer starts when the step does.
+func (l *checkLog) step(name string, ended bool, took time.Duration, outcome string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := &stichv1.CheckStep{Step: name, Ended: ended, Outcome: outcome}
+	if ended {
+		s.DurationMs = uint64(max(took, 0) / time.Millisecond)
+	}
+	l.steps = append(l.steps, s)
+	l.flushLocked()
+}
+
 // served sends the lines so far with the preview's URL, at once: the
 // session announces the preview before the runtime check runs.
 func (l *checkLog) served(url string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.to != nil && l.to.GetId() != "" {
-		l.system.Root.Send(l.to, &actorsv1.SandboxLog{Run: l.run, Lines: l.batch, Dropped: l.dropped, PreviewUrl: url})
+		l.system.Root.Send(l.to, &actorsv1.SandboxLog{Run: l.run, Lines: l.batch, Dropped: l.dropped, PreviewUrl: url, Steps: l.steps})
 	}
 	l.sent += len(l.batch)
-	l.batch, l.dropped, l.last = nil, 0, time.Now()
+	l.batch, l.steps, l.dropped, l.last = nil, nil, 0, time.Now()
 }
 
 func (l *checkLog) flush() {
@@ -596,12 +627,12 @@ func (l *checkLog) flush() {
 }
 
 func (l *checkLog) flushLocked() {
-	if len(l.batch) == 0 && l.dropped == 0 {
+	if len(l.batch) == 0 && l.dropped == 0 && len(l.steps) == 0 {
 		return
 	}
 	if l.to != nil && l.to.GetId() != "" {
-		l.system.Root.Send(l.to, &actorsv1.SandboxLog{Run: l.run, Lines: l.batch, Dropped: l.dropped})
+		l.system.Root.Send(l.to, &actorsv1.SandboxLog{Run: l.run, Lines: l.batch, Dropped: l.dropped, Steps: l.steps})
 	}
 	l.sent += len(l.batch)
-	l.batch, l.dropped, l.last = nil, 0, time.Now()
+	l.batch, l.steps, l.dropped, l.last = nil, nil, 0, time.Now()
 }

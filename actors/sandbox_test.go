@@ -121,6 +121,23 @@ func TestSandboxChecksFixesAndRebuildsAfterIdle(t *testing.T) {
 	if _, ok := evs[len(evs)-1].GetEvent().(*stichv1.SessionEvent_Completed); !ok {
 		t.Fatalf("last event %v", evs[len(evs)-1])
 	}
+	// The first phase writes a runnable entry: its preview is announced
+	// before the second phase starts, and updated after the last one.
+	var previews []int
+	secondPhase, lastFile := -1, -1
+	for i, ev := range evs {
+		switch {
+		case ev.GetPreviewReady() != nil:
+			previews = append(previews, i)
+		case ev.GetPhaseChanged().GetPhase() == stichv1.Phase_PHASE_GENERATING && ev.GetPhaseChanged().GetIndex() == 1 && secondPhase < 0:
+			secondPhase = i
+		case ev.GetFileDone() != nil:
+			lastFile = i
+		}
+	}
+	if len(previews) < 2 || secondPhase < 0 || previews[0] > secondPhase || previews[len(previews)-1] < lastFile {
+		t.Errorf("previews at events %v, the second phase at %d, the last file at %d: want one before the second phase and one after the last file", previews, secondPhase, lastFile)
+	}
 	if len(fixes) == 0 || fixes[0].GetFile() != "src/main.tsx" {
 		var lines []string
 		if f, err := Call[*actorsv1.ReadFileReply](ctx, rt.Node, KindSession, id, &actorsv1.ReadFile{Caller: NodeCaller(), Path: "src/main.tsx"}); err == nil {

@@ -129,7 +129,7 @@ func (g *sessionGrain) Receive(ctx actor.Context) {
 			g.log().Warn("record model usage", "err", err)
 		}
 	case *actorsv1.SandboxLog:
-		in := pipeline.SandboxLog{Run: m.GetRun(), Lines: m.GetLines(), Dropped: m.GetDropped(), PreviewURL: m.GetPreviewUrl()}
+		in := pipeline.SandboxLog{Run: m.GetRun(), Lines: m.GetLines(), Dropped: m.GetDropped(), PreviewURL: m.GetPreviewUrl(), Steps: m.GetSteps()}
 		if _, err := g.step(ctx, in); err != nil {
 			g.log().Error("sandbox log not recorded", "err", err)
 		}

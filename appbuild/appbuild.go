@@ -89,6 +89,38 @@ const (
 // level "info", "warn" or "error".
 type LogFunc func(source, level, text string)
 
+// Sub-steps of a check, as passed to a [StepFunc].
+const (
+	StepInstall   = "install"
+	StepTypeCheck = "typecheck"
+	StepBundle    = "bundle"
+)
+
+// StepFunc receives a check's sub-steps as they start (ended false) and
+// end (ended true, with the time taken and the outcome in a few words).
+// A step that started and did not end was cut short by an error.
+type StepFunc func(step string, ended bool, took time.Duration, outcome string)
+
+func (f StepFunc) start(step string) {
+	if f != nil {
+		f(step, false, 0, "")
+	}
+}
+
+func (f StepFunc) end(step string, took time.Duration, outcome string) {
+	if f != nil {
+		f(step, true, took, outcome)
+	}
+}
+
+// problems says how many problems a step found ("ok" for none).
+func problems(n int) string {
+	if n == 0 {
+		return "ok"
+	}
+	return fmt.Sprintf("%d problem(s)", n)
+}
+
 // ErrInstall: dependencies could not be installed; the app cannot be
 // type-checked or previewed until package.json is fixed.
 var ErrInstall = errors.New("appbuild: dependency install failed")
@@ -135,6 +167,13 @@ func (w *Workspace) Preview() *preview.Preview {
 // fix is set and the Config has one. An error means a step could not run
 // (the sandbox, an install); what ran before it is in the Outcome.
 func (w *Workspace) Check(ctx context.Context, files map[string]string, fix bool, log LogFunc) (Outcome, error) {
+	return w.CheckSteps(ctx, files, fix, log, nil)
+}
+
+// CheckSteps is [Workspace.Check] reporting its sub-steps (installing,
+// type-checking with the fixer, bundling) to step, which may be nil. A
+// remote check reports none.
+func (w *Workspace) CheckSteps(ctx context.Context, files map[string]string, fix bool, log LogFunc, step StepFunc) (Outcome, error) {
 	var out Outcome
 	if w.cfg.Remote != nil {
 		names := make([]string, 0, len(files))
@@ -162,18 +201,27 @@ func (w *Workspace) Check(ctx context.Context, files map[string]string, fix bool
 
 	if deps := depsHash(files); deps != w.installed {
 		start := time.Now()
+		step.start(StepInstall)
 		log(SourceInstall, "info", "installing dependencies")
 		res, err := r.Install(ctx, w.id, sandbox.InstallOptions{Timeout: w.cfg.InstallTimeout, OnLine: lineLogger(log, SourceInstall)})
 		out.Install = time.Since(start)
 		if err != nil {
 			w.installed = [32]byte{}
+			step.end(StepInstall, out.Install, "failed")
 			return out, fmt.Errorf("%w: %w", ErrInstall, err)
 		}
 		w.installed, out.Installed = deps, true
-		log(SourceInstall, "info", fmt.Sprintf("dependencies installed in %v", res.Duration.Round(time.Millisecond)))
+		if res.Restored {
+			step.end(StepInstall, out.Install, "ok: copied the prepared set")
+			log(SourceInstall, "info", fmt.Sprintf("dependencies copied from the prepared set in %v", res.Duration.Round(time.Millisecond)))
+		} else {
+			step.end(StepInstall, out.Install, "ok")
+			log(SourceInstall, "info", fmt.Sprintf("dependencies installed in %v", res.Duration.Round(time.Millisecond)))
+		}
 	}
 
 	start := time.Now()
+	step.start(StepTypeCheck)
 	tc := sandbox.TypeCheckOptions{Timeout: w.cfg.TypeCheckTimeout, OnLine: lineLogger(log, SourceTypeCheck)}
 	var fx *fixer.Fixer
 	var ferr error
@@ -191,6 +239,7 @@ func (w *Workspace) Check(ctx context.Context, files map[string]string, fix bool
 		}
 		if err != nil {
 			out.TypeCheck = time.Since(start)
+			step.end(StepTypeCheck, out.TypeCheck, "failed")
 			return out, fmt.Errorf("appbuild: type-check and fix: %w", err)
 		}
 		for _, p := range rep.Install {
@@ -200,11 +249,17 @@ func (w *Workspace) Check(ctx context.Context, files map[string]string, fix bool
 		diags, _, err := sandbox.TypeCheck(ctx, r, w.id, tc)
 		if err != nil {
 			out.TypeCheck = time.Since(start)
+			step.end(StepTypeCheck, out.TypeCheck, "failed")
 			return out, fmt.Errorf("appbuild: type-check: %w", err)
 		}
 		out.Initial, out.Remaining = diags, diags
 	}
 	out.TypeCheck = time.Since(start)
+	tcOutcome := problems(len(out.Remaining))
+	if len(out.Fixes) > 0 {
+		tcOutcome += fmt.Sprintf(", %d fixed", len(out.Fixes))
+	}
+	step.end(StepTypeCheck, out.TypeCheck, tcOutcome)
 	for _, f := range out.Fixes {
 		log(SourceFixer, "info", fmt.Sprintf("TS%d %s:%d: %s", f.Code, f.File, f.Line, f.Description))
 	}
@@ -230,6 +285,17 @@ func (w *Workspace) Check(ctx context.Context, files map[string]string, fix bool
 	}
 	w.html = sha256.Sum256([]byte(html))
 	start = time.Now()
+	step.start(StepBundle)
+	defer func() {
+		switch {
+		case out.Preview != nil:
+			step.end(StepBundle, out.Bundle, "ok")
+		case len(out.Build) > 0:
+			step.end(StepBundle, out.Bundle, problems(len(out.Build)))
+		default:
+			step.end(StepBundle, time.Since(start), "failed")
+		}
+	}()
 	p, diags, err := w.bundle(ctx)
 	out.Bundle = time.Since(start)
 	out.Build = diags

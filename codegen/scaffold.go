@@ -55,7 +55,15 @@ func (Scaffold) PlanPhase(ctx context.Context, _ *stichv1.Blueprint, req PhaseRe
 // phase's files.
 func (s Scaffold) Implement(ctx context.Context, bp *stichv1.Blueprint, phase *stichv1.PhasePlan, _ map[string]string, skip map[string]bool, emit Emitter) error {
 	emit = s.paced(emit)
-	rendered, err := scaffold.Files(bp)
+	var rendered map[string]string
+	var err error
+	if i := roadmapIndex(bp, phase); i >= 0 {
+		// A roadmap phase: its own files (the first phase writes a first
+		// version of the app, so its preview shows before the rest).
+		rendered, err = scaffold.PhaseFiles(bp, i)
+	} else {
+		rendered, err = scaffold.Files(bp)
+	}
 	if err != nil {
 		return fmt.Errorf("codegen: scaffold render: %w", err)
 	}
@@ -72,6 +80,27 @@ func (s Scaffold) Implement(ctx context.Context, bp *stichv1.Blueprint, phase *s
 		}
 	}
 	return nil
+}
+
+// roadmapIndex returns the index of the roadmap phase of bp that phase is
+// (the same name and files), or -1.
+func roadmapIndex(bp *stichv1.Blueprint, phase *stichv1.PhasePlan) int {
+	for i, ph := range bp.GetRoadmap() {
+		if ph.GetName() != phase.GetName() || len(ph.GetFiles()) != len(phase.GetFiles()) {
+			continue
+		}
+		same := true
+		for j, f := range ph.GetFiles() {
+			if f.GetPath() != phase.GetFiles()[j].GetPath() {
+				same = false
+				break
+			}
+		}
+		if same {
+			return i
+		}
+	}
+	return -1
 }
 
 // Review implements [Provider] with [StaticReview].

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -227,5 +228,45 @@ func TestFixProblemsOnRequest(t *testing.T) {
 	out = h.step(IdleCheckDone{Run: old, Reply: &actorsv1.SandboxCheckReply{Fixed: map[string]string{"a.ts": "late"}}})
 	if len(out.Events) != 0 || h.s.Session.GetVersions() != n || h.db.files["a.ts"] != fixedA {
 		t.Fatalf("a replaced fix's answer changed the session: %d events, versions %d", len(out.Events), h.s.Session.GetVersions())
+	}
+}
+
+// A check's sub-steps become CheckStep events in the order sent, after the
+// lines they came with; unknown step names are dropped, and a finished or
+// another run's check records none.
+func TestCheckStepsRecorded(t *testing.T) {
+	h := generated(t)
+	h.cfg.Builds = true
+	h.queue = nil
+	h.step(SaveFile{Path: "src/new.ts", Content: "export const n = 1;\n"})
+	run := h.s.IdleRun
+	h.queue = nil
+	steps := func(out Output) []string {
+		var k []string
+		for _, ev := range out.Events {
+			if l := ev.GetLog(); l != nil {
+				k = append(k, "log")
+			}
+			if s := ev.GetCheckStep(); s != nil {
+				x := s.GetStep() + ":start"
+				if s.GetEnded() {
+					x = fmt.Sprintf("%s:%d:%s", s.GetStep(), s.GetDurationMs(), s.GetOutcome())
+				}
+				k = append(k, x)
+			}
+		}
+		return k
+	}
+	got := steps(h.step(SandboxLog{Run: run, Lines: []*actorsv1.SandboxLogLine{{Source: "install", Level: "info", Text: "installing"}},
+		Steps: []*stichv1.CheckStep{{Step: "install"}, {Step: "install", Ended: true, DurationMs: 1200, Outcome: "ok"}, {Step: "rm -rf"}, {Step: "typecheck"}}}))
+	if want := "log,install:start,install:1200:ok,typecheck:start"; strings.Join(got, ",") != want {
+		t.Errorf("steps %v, want %s", got, want)
+	}
+	if got := steps(h.step(SandboxLog{Run: run + 2, Steps: []*stichv1.CheckStep{{Step: "bundle"}}})); len(got) != 0 {
+		t.Errorf("another run's steps recorded: %v", got)
+	}
+	h.step(IdleCheckDone{Run: run, Reply: &actorsv1.SandboxCheckReply{}})
+	if got := steps(h.step(SandboxLog{Run: run, Steps: []*stichv1.CheckStep{{Step: "bundle"}}})); len(got) != 0 {
+		t.Errorf("a finished check's steps recorded: %v", got)
 	}
 }

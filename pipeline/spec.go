@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -205,7 +206,23 @@ func (sp *StepSpec) Run(ctx context.Context, prov codegen.Provider, files map[st
 				}
 			}
 		}
+		step := func(s *stichv1.CheckStep) {
+			// A sub-step of the check: reported when one runs.
+			if sink != nil && chk != nil {
+				_ = sink.Send(ctx, Work{Kind: WorkCheckStep, Step: s})
+			}
+		}
+		step(&stichv1.CheckStep{Step: "review"})
+		start := time.Now()
 		d, err := prov.Review(ctx, sp.Blueprint, sp.Phase, files)
+		outcome := "ok"
+		switch {
+		case err != nil:
+			outcome = "failed"
+		case len(d) > 0:
+			outcome = fmt.Sprintf("%d problem(s)", len(d))
+		}
+		step(&stichv1.CheckStep{Step: "review", Ended: true, DurationMs: uint64(time.Since(start) / time.Millisecond), Outcome: outcome})
 		return Result{Diags: d, Err: err, Check: chk, Lines: lines}
 	case StepFix:
 		emit := sp.guard(prov, files, sink)

@@ -133,6 +133,8 @@ const (
 	// not written (Data says why, "" when the file already holds it);
 	// Base is then the new generated content's sha256.
 	WorkFileKept
+	// WorkCheckStep: Step started or ended (the review's own sub-step).
+	WorkCheckStep
 )
 
 // Work is one piece of streamed output of the step identified by Run.
@@ -147,6 +149,8 @@ type Work struct {
 	// Base and BaseContent (WorkFileDone, WorkFileKept of a file the user
 	// edited): the generated content, the base of the next merge.
 	Base, BaseContent string
+	// Step (WorkCheckStep) is the sub-step that started or ended.
+	Step *stichv1.CheckStep
 }
 
 // Result ends the step identified by Run. See [StepSpec.Run].
@@ -184,6 +188,8 @@ type SandboxLog struct {
 	// PreviewURL: the check's build is served there (its runtime check
 	// has not ended yet).
 	PreviewURL string
+	// Steps are the check's sub-steps that started or ended, after Lines.
+	Steps []*stichv1.CheckStep
 }
 
 // IdleCheckDone ends the idle check identified by Run.

@@ -469,6 +469,11 @@ func (t *tx) work(m Work) error {
 	case WorkLog:
 		t.emit(logLine("agent", "info", m.Data))
 		return nil
+	case WorkCheckStep:
+		if s := m.Step; s != nil && checkSteps[s.GetStep()] {
+			t.emit(checkStep(s.GetStep(), s.GetEnded(), s.GetDurationMs(), Truncate(s.GetOutcome(), 200)))
+		}
+		return nil
 	case WorkFileAborted:
 		delete(t.s.Streams, m.Path)
 		t.emit(logLine("agent", "warn", fmt.Sprintf("discarded %s: %s", m.Path, m.Data)))
@@ -587,7 +592,13 @@ func (t *tx) result(m Result) {
 	case stichv1.Phase_PHASE_GENERATING, stichv1.Phase_PHASE_FIXING:
 		st.Phase = stichv1.Phase_PHASE_REVIEWING
 		st.PhaseFilesDone = nil
-		evs = append(evs, phaseEvent(st.Phase, st.PhaseIndex, st.GetCurrent().GetName(), "reviewing the files"))
+		desc := "reviewing the files"
+		if t.cfg.Builds {
+			// Said, so that the step is never a silent wait: its sub-steps
+			// follow as CheckStep events.
+			desc = "checking the app: installing, type-checking, bundling and running it, then reviewing the files"
+		}
+		evs = append(evs, phaseEvent(st.Phase, st.PhaseIndex, st.GetCurrent().GetName(), desc))
 	case stichv1.Phase_PHASE_REVIEWING:
 		diags := m.Diags
 		var fixed map[string][]byte // files the fixer changed, written by this batch
@@ -784,12 +795,33 @@ func (t *tx) sandboxLog(m SandboxLog) {
 	if m.Dropped > 0 {
 		t.emit(logLine("sandbox", "warn", fmt.Sprintf("%d more output lines were not kept", m.Dropped)))
 	}
+	for i, s := range m.Steps {
+		if i >= maxStepsPerLog {
+			break
+		}
+		if !checkSteps[s.GetStep()] {
+			continue
+		}
+		t.emit(checkStep(s.GetStep(), s.GetEnded(), s.GetDurationMs(), Truncate(s.GetOutcome(), 200)))
+	}
 	if m.PreviewURL != "" && t.s.Announced != m.Run {
 		// The build is served: the preview is usable now; the runtime
 		// check's outcome follows with the check's reply.
 		t.s.Announced = m.Run
 		t.emit(previewReady(m.PreviewURL))
 	}
+}
+
+// checkSteps are the sub-steps a check reports (CheckStep.step).
+var checkSteps = map[string]bool{"install": true, "typecheck": true, "bundle": true, "runtime": true, "review": true}
+
+// maxStepsPerLog bounds the sub-steps one SandboxLog records (a check has
+// at most eight starts and ends).
+const maxStepsPerLog = 16
+
+func checkStep(step string, ended bool, ms uint64, outcome string) *stichv1.SessionEvent {
+	return &stichv1.SessionEvent{Event: &stichv1.SessionEvent_CheckStep{CheckStep: &stichv1.CheckStep{
+		Step: step, Ended: ended, DurationMs: ms, Outcome: outcome}}}
 }
 
 // previewReport records an error a running preview reported, as a log

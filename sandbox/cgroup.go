@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,6 +29,10 @@ type cgroups struct {
 	// used (nil when v2 is used or there is none): logged, since the v1
 	// fallback matters to an operator on a hybrid host.
 	v2Skipped error
+	// weightErr says why the parent's CPU weight could not be raised (nil
+	// when it was, or there is no cpu controller): logged, the sandboxes
+	// then compete for CPU as one host thread.
+	weightErr error
 }
 
 // Version names the hierarchy in use, for logs: "v2" or "v1".
@@ -104,6 +109,13 @@ func probeV2(dir string) (*cgroups, error) {
 		return nil, fmt.Errorf("enable controllers below %s: %w", parent, err)
 	}
 	c := &cgroups{v2: parent, v2cpu: have["cpu"]}
+	if c.v2cpu {
+		// As on v1 (see parentShares): the sandboxes together weigh as
+		// several busy threads per core, not as one.
+		if err := os.WriteFile(filepath.Join(parent, "cpu.weight"), []byte(strconv.Itoa(parentWeight(runtime.NumCPU()))), 0); err != nil {
+			c.weightErr = fmt.Errorf("set cpu.weight: %w", err)
+		}
+	}
 	g, err := c.create(probeName(), Limits{Memory: 64 << 20, Processes: 8})
 	if err != nil {
 		return nil, err
@@ -148,6 +160,12 @@ func probeV1(root string) (*cgroups, error) {
 			if _, err := os.Stat(filepath.Join(cpu, "cpu.cfs_quota_us")); err == nil {
 				c.cpu = dir
 				removeStale(dir)
+				// The parent competes with every task outside it as one
+				// entity: at the default 1024 shares all sandboxes
+				// together got one host thread's CPU under load.
+				if err := os.WriteFile(filepath.Join(dir, "cpu.shares"), []byte(strconv.Itoa(parentShares(runtime.NumCPU()))), 0); err != nil {
+					c.weightErr = fmt.Errorf("set cpu.shares: %w", err)
+				}
 			}
 		}
 	}
@@ -158,6 +176,25 @@ func probeV1(root string) (*cgroups, error) {
 	}
 	g.remove()
 	return c, nil
+}
+
+// sharesPerCore is how many busy host threads per core the sandboxes
+// together weigh as, against the host's other tasks, when the CPU is
+// contended. Each run keeps its own group below the parent (with its
+// quota, Limits.CPUs), so runs share the parent's weight between them.
+const sharesPerCore = 4
+
+// parentShares is the v1 cpu.shares of the "stich" parent on a host of
+// cpus cores: sharesPerCore default task weights (1024) per core, within
+// the kernel's bounds.
+func parentShares(cpus int) int {
+	return min(max(cpus, 1)*sharesPerCore*1024, 262144)
+}
+
+// parentWeight is the v2 cpu.weight of the "stich" parent (the default
+// weight of a group is 100), within the kernel's bounds.
+func parentWeight(cpus int) int {
+	return min(max(cpus, 1)*sharesPerCore*100, 10000)
 }
 
 // removeStale deletes groups left by stich processes that are gone (named

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +86,13 @@ func TestCgroupV2Layout(t *testing.T) {
 	if c.v2Skipped != nil {
 		t.Errorf("v2 used, yet skipped: %v", c.v2Skipped)
 	}
+	// The parent weighs as several busy threads per core, not one.
+	if got, want := readFile(t, filepath.Join(root, "stich", "cpu.weight")), strconv.Itoa(parentWeight(runtime.NumCPU())); got != want || want == "100" {
+		t.Errorf("stich cpu.weight %q, want %q (above the default 100)", got, want)
+	}
+	if c.weightErr != nil {
+		t.Errorf("weight error: %v", c.weightErr)
+	}
 	if err := os.WriteFile(filepath.Join(g.memory, "memory.events"), []byte("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -134,6 +143,18 @@ func TestCgroupFallback(t *testing.T) {
 	if len(g.dirs()) != 3 {
 		t.Errorf("run folders %v: want memory, pids and one cpu,cpuacct", g.dirs())
 	}
+	// Each run has its own cpu group below the "stich" parent, whose
+	// shares are raised above a single task's 1024 (with the default
+	// 1024, every sandbox together got one host thread's CPU under load).
+	if real, err := filepath.EvalSymlinks(filepath.Dir(g.cpu)); err != nil || real != filepath.Join(hybrid, "cpu,cpuacct", "stich") {
+		t.Errorf("run cpu group %s, want one below cpu,cpuacct/stich", g.cpu)
+	}
+	if got, want := readFile(t, filepath.Join(hybrid, "cpu,cpuacct", "stich", "cpu.shares")), strconv.Itoa(parentShares(runtime.NumCPU())); got != want {
+		t.Errorf("stich cpu.shares %q, want %q", got, want)
+	}
+	if c.weightErr != nil {
+		t.Errorf("shares error: %v", c.weightErr)
+	}
 
 	none := fakeCgroupFS(t, map[string]string{"unified/cgroup.controllers": "hugetlb\n"})
 	_, err = probeCgroups(none)
@@ -167,4 +188,40 @@ func TestCPUQuota(t *testing.T) {
 		t.Errorf("CPU time %v over %v with a quota of 0.25 cores", res.CPUTime, res.Duration)
 	}
 	t.Logf("3 busy loops, 0.25 cores: %v CPU in %v", res.CPUTime, res.Duration)
+}
+
+// The parent's weight scales with the cores, at least several task
+// weights, within the kernel's bounds (v1 2..262144, v2 1..10000).
+func TestParentCPUWeight(t *testing.T) {
+	for _, tc := range []struct{ cpus, shares, weight int }{
+		{0, 4096, 400}, {1, 4096, 400}, {2, 8192, 800}, {64, 262144, 10000}, {1000, 262144, 10000},
+	} {
+		if got := parentShares(tc.cpus); got != tc.shares {
+			t.Errorf("parentShares(%d) = %d, want %d", tc.cpus, got, tc.shares)
+		}
+		if got := parentWeight(tc.cpus); got != tc.weight {
+			t.Errorf("parentWeight(%d) = %d, want %d", tc.cpus, got, tc.weight)
+		}
+	}
+}
+
+// On this machine's real cgroups the "stich" parent's CPU weight is
+// raised when the runner starts.
+func TestParentCPUWeightReal(t *testing.T) {
+	l := newTestLocal(t, testUID, nil)
+	if !l.Cgroups() {
+		t.Fatal("no cgroups: the sandbox tests run as root with cgroups")
+	}
+	switch {
+	case l.cg.cpu != "":
+		if got, want := readFile(t, filepath.Join(l.cg.cpu, "cpu.shares")), strconv.Itoa(parentShares(runtime.NumCPU())); got != want {
+			t.Errorf("%s/cpu.shares %q, want %q", l.cg.cpu, got, want)
+		}
+	case l.cg.v2cpu:
+		if got, want := readFile(t, filepath.Join(l.cg.v2, "cpu.weight")), strconv.Itoa(parentWeight(runtime.NumCPU())); got != want {
+			t.Errorf("%s/cpu.weight %q, want %q", l.cg.v2, got, want)
+		}
+	default:
+		t.Fatal("no cpu controller to test")
+	}
 }

@@ -61,6 +61,11 @@ type Config struct {
 	// Root's file system with no quota.
 	WorkspaceSize int64
 
+	// NoPreparedModules turns off the prepared-modules store: every
+	// install runs npm, even of a dependency set installed before (see
+	// modules.go). For benchmarks' references.
+	NoPreparedModules bool
+
 	// Bwrap is the bubblewrap binary; "" looks up "bwrap" in PATH.
 	Bwrap string
 

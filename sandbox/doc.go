@@ -43,7 +43,10 @@
 //     (memory, pids, and the cpu quota when mounted) —, joined before the
 //     command runs (a gate shell waits on a pipe until then); memory,
 //     tasks and cores ([Limits.CPUs]) are then bounded per command and OOM
-//     kills are reported. NewLocal logs the version in use. Without cgroups memory is bounded
+//     kills are reported. The groups sit below a "stich" parent whose CPU
+//     weight is raised to four task weights per core (v1 cpu.shares, v2
+//     cpu.weight): at the default, all sandboxes together got one host
+//     thread's CPU under load. NewLocal logs the version in use. Without cgroups memory is bounded
 //     by RLIMIT_AS (large, because V8 reserves ~10 GiB for WebAssembly)
 //     and node's --max-old-space-size.
 //  5. A wall-clock limit. At the limit, on context cancellation and after
@@ -71,7 +74,12 @@
 // with 403. npm also runs with --ignore-scripts (no package code runs),
 // after [CheckDependencies] refused URL, git, file and link specs,
 // lockfile URLs outside the registry and any .npmrc. In unsafe mode
-// (no bubblewrap) installs use the host's network.
+// (no bubblewrap) installs use the host's network. A dependency set that
+// npm ci installed before (the same lockfile but for the app's name, every
+// package with a sha512 integrity) is not installed again: the
+// node_modules npm made is kept, root-owned, outside every sandbox
+// (Root/.modules) and copied into the next workspace that needs it,
+// owned by that workspace's uid (modules.go; [Result.Restored]).
 //
 // Not covered: disk use without [Config.WorkspaceSize] (only the size of
 // single files is bounded), a seccomp filter and Landlock (possible

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Install implements [Runner]. It refuses dependencies that would make npm
@@ -63,6 +64,22 @@ func (l *Local) Install(ctx context.Context, id string, opts InstallOptions) (Re
 		return Result{}, err
 	}
 
+	key := ""
+	if !l.cfg.NoPreparedModules {
+		key = modulesKey(pkg, lock)
+	}
+	if key != "" {
+		w.exclusive.Lock()
+		res, ok, err := l.restore(ctx, w, key, opts)
+		w.exclusive.Unlock()
+		if ok || ctx.Err() != nil {
+			return res, err
+		}
+		if err != nil {
+			l.log.Warn("sandbox: running npm instead of copying the prepared node_modules", "workspace", id, "err", err)
+		}
+	}
+
 	args := []string{"npm", "install"}
 	if lock != nil {
 		args = []string{"npm", "ci"}
@@ -87,8 +104,32 @@ func (l *Local) Install(ctx context.Context, id string, opts InstallOptions) (Re
 		if err == nil && res.ExitCode != 0 {
 			err = fmt.Errorf("sandbox: %s failed with status %d: %s", strings.Join(args[:2], " "), res.ExitCode, lastLines(res, 8))
 		}
+		if err == nil && key != "" {
+			// Kept while the workspace runs nothing else (exclusive):
+			// what is copied is what npm made.
+			l.saveModules(w, key)
+		}
 		return res, err
 	})
+}
+
+// restore copies the prepared set key into w (held exclusively) as an
+// install: ok reports it was there and copied.
+func (l *Local) restore(ctx context.Context, w *workspace, key string, opts InstallOptions) (res Result, ok bool, err error) {
+	res, err = l.track(ctx, w, []string{"restore", "node_modules"}, func(ctx context.Context) (Result, error) {
+		start := time.Now()
+		if err := ctx.Err(); err != nil {
+			return Result{}, err
+		}
+		done, err := l.restoreModules(w, key)
+		ok = done
+		r := Result{Duration: time.Since(start), Restored: done}
+		if done && opts.OnLine != nil {
+			opts.OnLine(Line{Stream: Stdout, Text: "copied the prepared node_modules of this dependency set (npm ci ran for it before)"})
+		}
+		return r, err
+	})
+	return res, ok, err
 }
 
 // installSpec returns the spec of an install command in w: the npm cache

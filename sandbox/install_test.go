@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -120,6 +121,89 @@ func TestInstallTypeCheck(t *testing.T) {
 		t.Errorf("install of a URL dependency: %v", err)
 	}
 	for _, id := range []string{"first", "second", "bad"} {
+		if err := l.Cleanup(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestPreparedModules: after npm ci made a dependency set in one
+// workspace, another app with the same set (another name) gets a copy of
+// it without npm: owned by its own uid, usable (tsc runs clean), and a
+// copy, so what one app does to its node_modules never reaches the next.
+func TestPreparedModules(t *testing.T) {
+	l := newLocal(t)
+	ctx := context.Background()
+	app := func(prompt string) map[string]string {
+		files, err := scaffold.Files(scaffold.Plan(prompt, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return files
+	}
+	apps := map[string]map[string]string{
+		"a": app("a recipe tracker with ingredients and ratings"),
+		"b": app("a countdown timer for workouts"),
+		"c": app("a kanban board for tasks"),
+	}
+	if apps["a"]["package.json"] == apps["b"]["package.json"] {
+		t.Fatal("the test wants apps of different names")
+	}
+	install := func(id string) sandbox.Result {
+		t.Helper()
+		if err := l.Prepare(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.WriteFiles(ctx, id, apps[id]); err != nil {
+			t.Fatal(err)
+		}
+		res, err := l.Install(ctx, id, sandbox.InstallOptions{})
+		if err != nil {
+			t.Fatalf("install %s: %v\n%s", id, err, res.TailText())
+		}
+		return res
+	}
+	if res := install("a"); res.Restored {
+		t.Fatal("the first install of the set was a copy: nothing was prepared yet")
+	}
+	res := install("b")
+	if !res.Restored {
+		t.Fatal("the second app's install ran npm: the prepared set was not used")
+	}
+	t.Logf("npm ci vs copy of the prepared set: copy %v", res.Duration.Round(time.Millisecond))
+	dir, err := l.Dir("b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, err := l.UID("b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"node_modules", "node_modules/react/package.json", "node_modules/.bin"} {
+		fi, err := os.Lstat(filepath.Join(dir, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != uid {
+			t.Errorf("%s is owned by %v, want the workspace's uid %d", p, fi.Sys(), uid)
+		}
+	}
+	if diags, res, err := sandbox.TypeCheck(ctx, l, "b", sandbox.TypeCheckOptions{}); err != nil || len(diags) != 0 {
+		t.Fatalf("type-check with the copied node_modules: %v %v\n%s", diags, err, res.TailText())
+	}
+	// b tampers with its copy; c's copy is the one npm made.
+	if r, err := l.Run(ctx, "b", sandbox.Command{Args: []string{"sh", "-c", "echo tampered > node_modules/react/index.js"}}); err != nil || r.ExitCode != 0 {
+		t.Fatalf("b could not write its own node_modules: %v %d\n%s", err, r.ExitCode, r.TailText())
+	}
+	if res := install("c"); !res.Restored {
+		t.Fatal("the third app's install ran npm")
+	}
+	cdir, _ := l.Dir("c")
+	b, err := os.ReadFile(filepath.Join(cdir, "node_modules/react/index.js"))
+	if err != nil || strings.Contains(string(b), "tampered") || len(b) == 0 {
+		t.Errorf("c's react/index.js after b's write: %q %v", b, err)
+	}
+	for _, id := range []string{"a", "b", "c"} {
 		if err := l.Cleanup(ctx, id); err != nil {
 			t.Fatal(err)
 		}

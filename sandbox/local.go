@@ -49,6 +49,8 @@ type Local struct {
 	// uidUsers counts the workspaces using each uid of the range (index:
 	// uid - UID), guarded by mu.
 	uidUsers []int
+	// modules is the prepared-modules store (modules.go).
+	modules modulesStore
 }
 
 // workspace is the in-memory state of one workspace folder.
@@ -163,6 +165,9 @@ func logCgroups(log *slog.Logger, cg *cgroups, err error) {
 		log.Info("sandbox: commands get their own cgroups", "version", cg.Version(), "v2_not_used", cg.v2Skipped.Error())
 	default:
 		log.Info("sandbox: commands get their own cgroups", "version", cg.Version())
+	}
+	if err == nil && cg.weightErr != nil {
+		log.Warn("sandbox: the sandboxes' CPU weight was not raised; under load they share one host thread's CPU", "err", cg.weightErr)
 	}
 }
 

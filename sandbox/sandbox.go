@@ -245,6 +245,9 @@ type Result struct {
 	// Tail holds the last lines of output (up to [TailLines]) for error
 	// messages.
 	Tail []Line
+	// Restored (an install) reports that no command ran: the prepared
+	// node_modules of the same dependency set was copied.
+	Restored bool
 }
 
 // Hit reports whether the command ran into limit l.

@@ -38,8 +38,13 @@
 //  2. Plan never fails and never panics. A prompt it cannot read yields a
 //     generic crud app of "Items" named from the prompt's words.
 //  3. Plan's roadmap has three phases listing every path Files returns,
-//     each exactly once; only the last phase has last_phase set. Files of a
-//     phase import only files of the same or earlier phases.
+//     each exactly once except src/App.tsx; only the last phase has
+//     last_phase set. Files of a phase import only files of the same or
+//     earlier phases. The first phase writes a runnable entry (index.html,
+//     src/main.tsx and a first version of src/App.tsx that imports
+//     nothing: the title and what is being built, [PhaseFiles]), so the app
+//     builds and its preview shows after the first phase; the last phase
+//     writes the full src/App.tsx ([Files] returns that one).
 //  4. Files fails only for a blueprint it cannot render: an unknown
 //     app_kind ([ErrUnknownKind]), no roadmap ([ErrNoRoadmap]) or a roadmap
 //     that does not list exactly the files it would render
@@ -47,7 +52,7 @@
 //     sanitized, so a blueprint edited elsewhere still renders.
 //  5. Prompts are untrusted. User text reaches generated code only as JSON
 //     string literals (with <, >, & and line separators escaped) in .ts
-//     files, as escaped text in index.html and README.md, and as JSON in
+//     and .tsx files, as escaped text in index.html and README.md, and as JSON in
 //     package.json. Identifiers, file names, CSS colors and the npm package
 //     name are rebuilt from ASCII letters and digits; entity and field
 //     labels are derived from those identifiers. No user text is placed in

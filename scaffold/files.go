@@ -64,13 +64,20 @@ type plannedPhase struct {
 	Files       []plannedFile
 }
 
+// firstApp is the one path two phases list: the first phase writes a first
+// version of it (see [model.firstApp]) and the last phase the full one.
+const firstApp = "src/App.tsx"
+
 // plan lists the files a model renders, by phase. Files of one phase import
 // only files of the same or earlier phases, so each phase type-checks on
-// its own once the dependencies are installed.
+// its own once the dependencies are installed. The first phase writes the
+// entry (src/main.tsx) and a first version of src/App.tsx, so the app
+// builds and its preview shows after the first phase; the last phase
+// rewrites src/App.tsx in full.
 func (m *model) plan() []plannedPhase {
 	foundation := plannedPhase{
 		Name:        "Foundation",
-		Description: "Project setup: pinned dependencies, TypeScript and Vite configuration, the HTML shell and the stylesheet.",
+		Description: "Project setup: pinned dependencies, TypeScript and Vite configuration, the HTML shell, the stylesheet and a first runnable screen.",
 		Files: []plannedFile{
 			{"package.json", "npm package with exact dependency versions and the dev, build and typecheck scripts"},
 			{"package-lock.json", "lockfile pinning every transitive dependency, for reproducible installs"},
@@ -82,6 +89,8 @@ func (m *model) plan() []plannedPhase {
 			{"public/favicon.svg", "app icon in the palette's primary color"},
 			{"src/vite-env.d.ts", "Vite client types, including CSS imports"},
 			{"src/styles.css", "responsive stylesheet built on the color palette"},
+			{"src/main.tsx", "entry point that mounts the app"},
+			{firstApp, "first version of the app (its title and what is being built), so the preview works after this phase; the last phase replaces it"},
 		},
 	}
 	data := plannedPhase{Name: "Data model"}
@@ -165,8 +174,7 @@ func (m *model) plan() []plannedPhase {
 		}
 	}
 	views.Files = append(views.Files,
-		plannedFile{"src/App.tsx", "app shell: header, navigation and main content"},
-		plannedFile{"src/main.tsx", "entry point that mounts the app"})
+		plannedFile{firstApp, "app shell: header, navigation and main content"})
 	return []plannedPhase{foundation, data, views}
 }
 
@@ -233,30 +241,39 @@ func RenderFiles(bp *stichv1.Blueprint, paths ...string) (map[string]string, err
 }
 
 func checkRoadmap(roadmap []*stichv1.PhasePlan, want []plannedPhase) error {
-	got := map[string]bool{}
+	got := map[string]int{}
 	for _, p := range roadmap {
+		seen := map[string]bool{}
 		for _, f := range p.GetFiles() {
-			if got[f.GetPath()] {
-				return fmt.Errorf("%w: %q is listed twice", ErrRoadmapMismatch, f.GetPath())
+			if seen[f.GetPath()] {
+				return fmt.Errorf("%w: %q is listed twice in phase %q", ErrRoadmapMismatch, f.GetPath(), clampRunes(p.GetName(), 80))
 			}
-			got[f.GetPath()] = true
+			seen[f.GetPath()] = true
+			got[f.GetPath()]++
 		}
 	}
 	if len(got) == 0 {
 		return ErrNoRoadmap
 	}
-	wanted := map[string]bool{}
+	wanted := map[string]int{}
 	for _, p := range want {
 		for _, f := range p.Files {
-			wanted[f.Path] = true
-			if !got[f.Path] {
+			wanted[f.Path]++
+		}
+	}
+	for _, p := range want {
+		for _, f := range p.Files {
+			switch {
+			case got[f.Path] == 0:
 				return fmt.Errorf("%w: %q is not in the roadmap", ErrRoadmapMismatch, f.Path)
+			case got[f.Path] > wanted[f.Path]:
+				return fmt.Errorf("%w: %q is listed twice", ErrRoadmapMismatch, f.Path)
 			}
 		}
 	}
 	var extra []string
 	for path := range got {
-		if !wanted[path] {
+		if wanted[path] == 0 {
 			extra = append(extra, path)
 		}
 	}
@@ -265,6 +282,61 @@ func checkRoadmap(roadmap []*stichv1.PhasePlan, want []plannedPhase) error {
 		return fmt.Errorf("%w: %q is not rendered for this blueprint", ErrRoadmapMismatch, clampRunes(extra[0], 80))
 	}
 	return nil
+}
+
+// PhaseFiles renders the files phase index of bp's roadmap writes: what
+// [Files] returns for each, except the first version of src/App.tsx in
+// the first phase (the last phase writes the full one). It accepts the
+// blueprints Files accepts and returns the same errors; an index outside
+// the roadmap is an [ErrRoadmapMismatch].
+func PhaseFiles(bp *stichv1.Blueprint, index int) (map[string]string, error) {
+	m, err := buildModel(bp)
+	if err != nil {
+		return nil, err
+	}
+	plan := m.plan()
+	if err := checkRoadmap(bp.GetRoadmap(), plan); err != nil {
+		return nil, err
+	}
+	if index < 0 || index >= len(bp.GetRoadmap()) {
+		return nil, fmt.Errorf("%w: no phase %d in a roadmap of %d", ErrRoadmapMismatch, index+1, len(bp.GetRoadmap()))
+	}
+	later := map[string]bool{}
+	for _, ph := range bp.GetRoadmap()[index+1:] {
+		for _, f := range ph.GetFiles() {
+			later[f.GetPath()] = true
+		}
+	}
+	out := map[string]string{}
+	for _, f := range bp.GetRoadmap()[index].GetFiles() {
+		p := f.GetPath()
+		var content string
+		if p == firstApp && later[p] {
+			content, err = m.firstApp()
+		} else {
+			content, err = m.renderFile(p)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("scaffold: render %s: %w", p, err)
+		}
+		out[p] = content
+	}
+	return out, nil
+}
+
+// firstApp renders the first version of src/App.tsx: the app's header and
+// a note of what the next phases add, with no import (it builds with the
+// first phase's files alone).
+func (m *model) firstApp() (string, error) {
+	name := m.Kind
+	for _, t := range catalog {
+		if t.Kind == m.Kind {
+			name = t.Name
+		}
+	}
+	return execTemplate("first_app.tsx.tmpl", struct {
+		Title, Description, Kind string
+	}{m.Title, m.Description, strings.ToLower(name)})
 }
 
 // render produces every planned file.

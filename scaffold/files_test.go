@@ -40,11 +40,14 @@ func checkApp(t *testing.T, bp *stichv1.Blueprint) map[string]string {
 		t.Fatalf("Files: %v", err)
 	}
 
-	// Roadmap: 2-4 phases, only the last marked last, every file once.
+	// Roadmap: 2-4 phases, only the last marked last, every file once but
+	// src/App.tsx (a first version in the first phase, the full one in
+	// the last).
 	if n := len(bp.Roadmap); n < 2 || n > 4 {
 		t.Errorf("roadmap has %d phases, want 2-4", n)
 	}
-	phaseOf := map[string]int{}
+	phaseOf := map[string]int{} // the phase that writes the file's final content
+	firstOf := map[string]int{} // the first phase that writes it
 	for i, p := range bp.Roadmap {
 		if p.LastPhase != (i == len(bp.Roadmap)-1) {
 			t.Errorf("phase %d (%s): last_phase=%v", i, p.Name, p.LastPhase)
@@ -53,10 +56,13 @@ func checkApp(t *testing.T, bp *stichv1.Blueprint) map[string]string {
 			t.Errorf("phase %d is incomplete: %v", i, p)
 		}
 		for _, f := range p.Files {
-			if _, dup := phaseOf[f.Path]; dup {
+			if j, dup := phaseOf[f.Path]; dup && (f.Path != "src/App.tsx" || j != 0 || i != len(bp.Roadmap)-1) {
 				t.Errorf("%s is in the roadmap twice", f.Path)
 			}
 			phaseOf[f.Path] = i
+			if _, ok := firstOf[f.Path]; !ok {
+				firstOf[f.Path] = i
+			}
 			if _, ok := files[f.Path]; !ok {
 				t.Errorf("roadmap lists %s but Files did not render it", f.Path)
 			}
@@ -161,10 +167,58 @@ func checkApp(t *testing.T, bp *stichv1.Blueprint) map[string]string {
 			}
 			if found == "" {
 				t.Errorf("%s imports %q, which is not rendered", p, spec)
-			} else if phaseOf[found] > phaseOf[p] {
-				t.Errorf("%s (phase %d) imports %s from a later phase %d", p, phaseOf[p], found, phaseOf[found])
+			} else if firstOf[found] > phaseOf[p] {
+				t.Errorf("%s (phase %d) imports %s from a later phase %d", p, phaseOf[p], found, firstOf[found])
 			}
 		}
+	}
+
+	// Each phase's own files (PhaseFiles) import only files of the same or
+	// earlier phases; the first phase holds a runnable entry, so the app
+	// builds and previews after it.
+	for i, ph := range bp.Roadmap {
+		got, err := PhaseFiles(bp, i)
+		if err != nil {
+			t.Fatalf("PhaseFiles(%d): %v", i, err)
+		}
+		if len(got) != len(ph.Files) {
+			t.Errorf("PhaseFiles(%d) rendered %d files for %d planned", i, len(got), len(ph.Files))
+		}
+		for p, content := range got {
+			if p != "src/App.tsx" || i == phaseOf[p] {
+				if content != files[p] {
+					t.Errorf("PhaseFiles(%d): %s differs from Files'", i, p)
+				}
+			} else if content == files[p] || !strings.Contains(content, "export default function App()") {
+				t.Errorf("PhaseFiles(%d): %s is not a first version of the app:\n%s", i, p, content)
+			}
+			for _, m := range importFrom.FindAllStringSubmatch(content, -1) {
+				spec := m[1]
+				if !strings.HasPrefix(spec, ".") {
+					continue
+				}
+				target := path.Join(path.Dir(p), spec)
+				ok := false
+				for _, cand := range []string{target, target + ".ts", target + ".tsx"} {
+					if j, in := firstOf[cand]; in && j <= i {
+						ok = true
+					}
+				}
+				if !ok {
+					t.Errorf("phase %d: %s imports %q, not written by phase %d or before", i, p, spec, i)
+				}
+			}
+		}
+		if i == 0 {
+			for _, p := range []string{"index.html", "src/main.tsx", "src/App.tsx", "package.json"} {
+				if _, ok := got[p]; !ok {
+					t.Errorf("the first phase does not write %s: no preview before the last phase", p)
+				}
+			}
+		}
+	}
+	if _, err := PhaseFiles(bp, len(bp.Roadmap)); !errors.Is(err, ErrRoadmapMismatch) {
+		t.Errorf("PhaseFiles past the roadmap: %v", err)
 	}
 
 	// Determinism.

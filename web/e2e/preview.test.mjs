@@ -138,6 +138,50 @@ describe("previews", () => {
     await page.context().close();
   });
 
+  it("shows the preview after the first phase, before the app is complete, and each check's sub-steps with their times", T, async () => {
+    const page = await newPage(browser);
+    // Records whether the preview frame was ever on screen while the
+    // session was not complete (a MutationObserver misses no render).
+    await page.addInitScript(() => {
+      window.__earlyPreview = false;
+      new MutationObserver(() => {
+        const frame = document.querySelector('[data-testid="preview-frame"]');
+        const phase = document.querySelector('[data-testid="phase"]');
+        if (frame && phase && phase.textContent.trim() !== "completed") window.__earlyPreview = true;
+      }).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
+    });
+    await page.goto(server.url);
+    const box = page.locator("#prompt");
+    await box.fill("a countdown timer for workouts");
+    await box.press("Enter");
+    await page.waitForURL(/\/s\/s-[a-z0-9.-]+$/);
+    const id = page.url().split("/s/")[1];
+    await page.getByRole("tab", { name: /Preview/ }).click();
+    // The first phase's check shows its sub-steps in the timeline.
+    await page.locator('.timeline .check-step[data-step="typecheck"]').first().waitFor({ timeout: 900_000 });
+    await page.getByTestId("phase").filter({ hasText: /^completed$/ }).waitFor({ timeout: 900_000 });
+    await shot(page, "23-check-steps");
+    assert.ok(await page.evaluate(() => window.__earlyPreview), "the preview frame was shown before the session completed");
+    const steps = page.locator(".timeline .check-step");
+    const texts = await steps.allInnerTexts();
+    for (const name of ["type-checking", "bundling"]) {
+      assert.ok(texts.some((t) => t.includes(name)), `no "${name}" step in the timeline: ${JSON.stringify(texts)}`);
+    }
+    for (const t of texts) assert.match(t, /\d+(\.\d+)? (ms|s|min)/, `a step without its time: ${JSON.stringify(t)}`);
+    assert.equal(await page.locator('.timeline .check-step[data-state="running"]').count(), 0, "a step still runs after completion");
+
+    // In the log, the first preview precedes the second phase: it was
+    // built from the first phase's files.
+    const events = await watchAll(server.url, id);
+    const firstPreview = events.findIndex((e) => e.previewReady);
+    const secondPhase = events.findIndex((e) => e.phaseChanged?.phase === "PHASE_GENERATING" && e.phaseChanged?.index === 1);
+    assert.ok(firstPreview >= 0 && secondPhase > firstPreview, `first preview at event ${firstPreview}, the second phase at ${secondPhase}`);
+    const ended = events.filter((e) => e.checkStep?.ended).map((e) => e.checkStep.step);
+    for (const s of ["typecheck", "bundle"]) assert.ok(ended.includes(s), `no ended ${s} step in the log: ${ended}`);
+    assert.deepEqual(page.errors, [], "the UI logs no console errors");
+    await page.context().close();
+  });
+
   it("keeps apps apart: no shared storage or cookies, no API calls, no reports into another app", T, async () => {
     // Two apps, built from the warm npm cache.
     const ids = [];

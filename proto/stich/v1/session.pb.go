@@ -3457,6 +3457,7 @@ type SessionEvent struct {
 	//	*SessionEvent_VersionCreated
 	//	*SessionEvent_ChangeCard
 	//	*SessionEvent_RuntimeChecked
+	//	*SessionEvent_CheckStep
 	Event         isSessionEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3684,6 +3685,15 @@ func (x *SessionEvent) GetRuntimeChecked() *RuntimeChecked {
 	return nil
 }
 
+func (x *SessionEvent) GetCheckStep() *CheckStep {
+	if x != nil {
+		if x, ok := x.Event.(*SessionEvent_CheckStep); ok {
+			return x.CheckStep
+		}
+	}
+	return nil
+}
+
 type isSessionEvent_Event interface {
 	isSessionEvent_Event()
 }
@@ -3787,6 +3797,13 @@ type SessionEvent_RuntimeChecked struct {
 	RuntimeChecked *RuntimeChecked `protobuf:"bytes,560,opt,name=runtime_checked,json=runtimeChecked,proto3,oneof"`
 }
 
+type SessionEvent_CheckStep struct {
+	// A sub-step of a check started or ended: installing dependencies,
+	// type-checking, bundling, the runtime check, the review. Clients show
+	// the running one with a timer.
+	CheckStep *CheckStep `protobuf:"bytes,800,opt,name=check_step,json=checkStep,proto3,oneof"`
+}
+
 func (*SessionEvent_GenerationStarted) isSessionEvent_Event() {}
 
 func (*SessionEvent_GenerationStopped) isSessionEvent_Event() {}
@@ -3825,6 +3842,83 @@ func (*SessionEvent_ChangeCard) isSessionEvent_Event() {}
 
 func (*SessionEvent_RuntimeChecked) isSessionEvent_Event() {}
 
+func (*SessionEvent_CheckStep) isSessionEvent_Event() {}
+
+// CheckStep is one sub-step of a check (of a phase, a fix round or an
+// edit) starting or ending. A step that started and never ended was cut
+// short: a newer check, a stop or a failure follows it.
+type CheckStep struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "install", "typecheck", "bundle", "runtime" or "review".
+	Step string `protobuf:"bytes,800,opt,name=step,proto3" json:"step,omitempty"`
+	// false: it started; true: it ended (duration_ms and outcome are set).
+	Ended      bool   `protobuf:"varint,801,opt,name=ended,proto3" json:"ended,omitempty"`
+	DurationMs uint64 `protobuf:"varint,802,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+	// How it ended, in a few words: "ok", "3 problem(s)", "skipped:
+	// dependencies unchanged", "failed: ...".
+	Outcome       string `protobuf:"bytes,803,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckStep) Reset() {
+	*x = CheckStep{}
+	mi := &file_stich_v1_session_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckStep) ProtoMessage() {}
+
+func (x *CheckStep) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckStep.ProtoReflect.Descriptor instead.
+func (*CheckStep) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *CheckStep) GetStep() string {
+	if x != nil {
+		return x.Step
+	}
+	return ""
+}
+
+func (x *CheckStep) GetEnded() bool {
+	if x != nil {
+		return x.Ended
+	}
+	return false
+}
+
+func (x *CheckStep) GetDurationMs() uint64 {
+	if x != nil {
+		return x.DurationMs
+	}
+	return 0
+}
+
+func (x *CheckStep) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
 // LineCount counts the lines a change added and removed.
 type LineCount struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -3836,7 +3930,7 @@ type LineCount struct {
 
 func (x *LineCount) Reset() {
 	*x = LineCount{}
-	mi := &file_stich_v1_session_proto_msgTypes[55]
+	mi := &file_stich_v1_session_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3848,7 +3942,7 @@ func (x *LineCount) String() string {
 func (*LineCount) ProtoMessage() {}
 
 func (x *LineCount) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[55]
+	mi := &file_stich_v1_session_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3861,7 +3955,7 @@ func (x *LineCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LineCount.ProtoReflect.Descriptor instead.
 func (*LineCount) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{55}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *LineCount) GetAdded() uint32 {
@@ -3897,7 +3991,7 @@ type FileChange struct {
 
 func (x *FileChange) Reset() {
 	*x = FileChange{}
-	mi := &file_stich_v1_session_proto_msgTypes[56]
+	mi := &file_stich_v1_session_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3909,7 +4003,7 @@ func (x *FileChange) String() string {
 func (*FileChange) ProtoMessage() {}
 
 func (x *FileChange) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[56]
+	mi := &file_stich_v1_session_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3922,7 +4016,7 @@ func (x *FileChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChange.ProtoReflect.Descriptor instead.
 func (*FileChange) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{56}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *FileChange) GetPath() string {
@@ -3978,7 +4072,7 @@ type ChangeCard struct {
 
 func (x *ChangeCard) Reset() {
 	*x = ChangeCard{}
-	mi := &file_stich_v1_session_proto_msgTypes[57]
+	mi := &file_stich_v1_session_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3990,7 +4084,7 @@ func (x *ChangeCard) String() string {
 func (*ChangeCard) ProtoMessage() {}
 
 func (x *ChangeCard) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[57]
+	mi := &file_stich_v1_session_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4003,7 +4097,7 @@ func (x *ChangeCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeCard.ProtoReflect.Descriptor instead.
 func (*ChangeCard) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{57}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ChangeCard) GetFiles() []*FileChange {
@@ -4043,7 +4137,7 @@ type VersionCreated struct {
 
 func (x *VersionCreated) Reset() {
 	*x = VersionCreated{}
-	mi := &file_stich_v1_session_proto_msgTypes[58]
+	mi := &file_stich_v1_session_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4055,7 +4149,7 @@ func (x *VersionCreated) String() string {
 func (*VersionCreated) ProtoMessage() {}
 
 func (x *VersionCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[58]
+	mi := &file_stich_v1_session_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4068,7 +4162,7 @@ func (x *VersionCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VersionCreated.ProtoReflect.Descriptor instead.
 func (*VersionCreated) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{58}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *VersionCreated) GetVersion() *Version {
@@ -4089,7 +4183,7 @@ type GenerationStarted struct {
 
 func (x *GenerationStarted) Reset() {
 	*x = GenerationStarted{}
-	mi := &file_stich_v1_session_proto_msgTypes[59]
+	mi := &file_stich_v1_session_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4101,7 +4195,7 @@ func (x *GenerationStarted) String() string {
 func (*GenerationStarted) ProtoMessage() {}
 
 func (x *GenerationStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[59]
+	mi := &file_stich_v1_session_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4114,7 +4208,7 @@ func (x *GenerationStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationStarted.ProtoReflect.Descriptor instead.
 func (*GenerationStarted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{59}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *GenerationStarted) GetPrompt() string {
@@ -4147,7 +4241,7 @@ type GenerationStopped struct {
 
 func (x *GenerationStopped) Reset() {
 	*x = GenerationStopped{}
-	mi := &file_stich_v1_session_proto_msgTypes[60]
+	mi := &file_stich_v1_session_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4159,7 +4253,7 @@ func (x *GenerationStopped) String() string {
 func (*GenerationStopped) ProtoMessage() {}
 
 func (x *GenerationStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[60]
+	mi := &file_stich_v1_session_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4172,7 +4266,7 @@ func (x *GenerationStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationStopped.ProtoReflect.Descriptor instead.
 func (*GenerationStopped) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{60}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *GenerationStopped) GetReason() string {
@@ -4192,7 +4286,7 @@ type GenerationResumed struct {
 
 func (x *GenerationResumed) Reset() {
 	*x = GenerationResumed{}
-	mi := &file_stich_v1_session_proto_msgTypes[61]
+	mi := &file_stich_v1_session_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4204,7 +4298,7 @@ func (x *GenerationResumed) String() string {
 func (*GenerationResumed) ProtoMessage() {}
 
 func (x *GenerationResumed) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[61]
+	mi := &file_stich_v1_session_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4217,7 +4311,7 @@ func (x *GenerationResumed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationResumed.ProtoReflect.Descriptor instead.
 func (*GenerationResumed) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{61}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *GenerationResumed) GetReason() string {
@@ -4247,7 +4341,7 @@ type PhaseChanged struct {
 
 func (x *PhaseChanged) Reset() {
 	*x = PhaseChanged{}
-	mi := &file_stich_v1_session_proto_msgTypes[62]
+	mi := &file_stich_v1_session_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4259,7 +4353,7 @@ func (x *PhaseChanged) String() string {
 func (*PhaseChanged) ProtoMessage() {}
 
 func (x *PhaseChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[62]
+	mi := &file_stich_v1_session_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4272,7 +4366,7 @@ func (x *PhaseChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhaseChanged.ProtoReflect.Descriptor instead.
 func (*PhaseChanged) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{62}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *PhaseChanged) GetPhase() Phase {
@@ -4312,7 +4406,7 @@ type BlueprintReady struct {
 
 func (x *BlueprintReady) Reset() {
 	*x = BlueprintReady{}
-	mi := &file_stich_v1_session_proto_msgTypes[63]
+	mi := &file_stich_v1_session_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4324,7 +4418,7 @@ func (x *BlueprintReady) String() string {
 func (*BlueprintReady) ProtoMessage() {}
 
 func (x *BlueprintReady) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[63]
+	mi := &file_stich_v1_session_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4337,7 +4431,7 @@ func (x *BlueprintReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlueprintReady.ProtoReflect.Descriptor instead.
 func (*BlueprintReady) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{63}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *BlueprintReady) GetBlueprint() *Blueprint {
@@ -4357,7 +4451,7 @@ type FileStarted struct {
 
 func (x *FileStarted) Reset() {
 	*x = FileStarted{}
-	mi := &file_stich_v1_session_proto_msgTypes[64]
+	mi := &file_stich_v1_session_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4369,7 +4463,7 @@ func (x *FileStarted) String() string {
 func (*FileStarted) ProtoMessage() {}
 
 func (x *FileStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[64]
+	mi := &file_stich_v1_session_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4382,7 +4476,7 @@ func (x *FileStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileStarted.ProtoReflect.Descriptor instead.
 func (*FileStarted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{64}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *FileStarted) GetPath() string {
@@ -4409,7 +4503,7 @@ type FileChunk struct {
 
 func (x *FileChunk) Reset() {
 	*x = FileChunk{}
-	mi := &file_stich_v1_session_proto_msgTypes[65]
+	mi := &file_stich_v1_session_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4421,7 +4515,7 @@ func (x *FileChunk) String() string {
 func (*FileChunk) ProtoMessage() {}
 
 func (x *FileChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[65]
+	mi := &file_stich_v1_session_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4434,7 +4528,7 @@ func (x *FileChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChunk.ProtoReflect.Descriptor instead.
 func (*FileChunk) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{65}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *FileChunk) GetPath() string {
@@ -4462,7 +4556,7 @@ type FileDone struct {
 
 func (x *FileDone) Reset() {
 	*x = FileDone{}
-	mi := &file_stich_v1_session_proto_msgTypes[66]
+	mi := &file_stich_v1_session_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4474,7 +4568,7 @@ func (x *FileDone) String() string {
 func (*FileDone) ProtoMessage() {}
 
 func (x *FileDone) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[66]
+	mi := &file_stich_v1_session_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4487,7 +4581,7 @@ func (x *FileDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDone.ProtoReflect.Descriptor instead.
 func (*FileDone) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{66}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *FileDone) GetPath() string {
@@ -4520,7 +4614,7 @@ type FileDeleted struct {
 
 func (x *FileDeleted) Reset() {
 	*x = FileDeleted{}
-	mi := &file_stich_v1_session_proto_msgTypes[67]
+	mi := &file_stich_v1_session_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4532,7 +4626,7 @@ func (x *FileDeleted) String() string {
 func (*FileDeleted) ProtoMessage() {}
 
 func (x *FileDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[67]
+	mi := &file_stich_v1_session_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4545,7 +4639,7 @@ func (x *FileDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDeleted.ProtoReflect.Descriptor instead.
 func (*FileDeleted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{67}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *FileDeleted) GetPath() string {
@@ -4566,7 +4660,7 @@ type DiagnosticsReported struct {
 
 func (x *DiagnosticsReported) Reset() {
 	*x = DiagnosticsReported{}
-	mi := &file_stich_v1_session_proto_msgTypes[68]
+	mi := &file_stich_v1_session_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4578,7 +4672,7 @@ func (x *DiagnosticsReported) String() string {
 func (*DiagnosticsReported) ProtoMessage() {}
 
 func (x *DiagnosticsReported) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[68]
+	mi := &file_stich_v1_session_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4591,7 +4685,7 @@ func (x *DiagnosticsReported) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiagnosticsReported.ProtoReflect.Descriptor instead.
 func (*DiagnosticsReported) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{68}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *DiagnosticsReported) GetTool() string {
@@ -4621,7 +4715,7 @@ type FixApplied struct {
 
 func (x *FixApplied) Reset() {
 	*x = FixApplied{}
-	mi := &file_stich_v1_session_proto_msgTypes[69]
+	mi := &file_stich_v1_session_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4633,7 +4727,7 @@ func (x *FixApplied) String() string {
 func (*FixApplied) ProtoMessage() {}
 
 func (x *FixApplied) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[69]
+	mi := &file_stich_v1_session_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4646,7 +4740,7 @@ func (x *FixApplied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FixApplied.ProtoReflect.Descriptor instead.
 func (*FixApplied) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{69}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *FixApplied) GetCode() string {
@@ -4693,7 +4787,7 @@ type PreviewReady struct {
 
 func (x *PreviewReady) Reset() {
 	*x = PreviewReady{}
-	mi := &file_stich_v1_session_proto_msgTypes[70]
+	mi := &file_stich_v1_session_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4705,7 +4799,7 @@ func (x *PreviewReady) String() string {
 func (*PreviewReady) ProtoMessage() {}
 
 func (x *PreviewReady) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[70]
+	mi := &file_stich_v1_session_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4718,7 +4812,7 @@ func (x *PreviewReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewReady.ProtoReflect.Descriptor instead.
 func (*PreviewReady) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{70}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *PreviewReady) GetUrl() string {
@@ -4745,7 +4839,7 @@ type RuntimeChecked struct {
 
 func (x *RuntimeChecked) Reset() {
 	*x = RuntimeChecked{}
-	mi := &file_stich_v1_session_proto_msgTypes[71]
+	mi := &file_stich_v1_session_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4757,7 +4851,7 @@ func (x *RuntimeChecked) String() string {
 func (*RuntimeChecked) ProtoMessage() {}
 
 func (x *RuntimeChecked) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[71]
+	mi := &file_stich_v1_session_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4770,7 +4864,7 @@ func (x *RuntimeChecked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeChecked.ProtoReflect.Descriptor instead.
 func (*RuntimeChecked) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{71}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *RuntimeChecked) GetStatus() string {
@@ -4813,7 +4907,7 @@ type LogLine struct {
 
 func (x *LogLine) Reset() {
 	*x = LogLine{}
-	mi := &file_stich_v1_session_proto_msgTypes[72]
+	mi := &file_stich_v1_session_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4825,7 +4919,7 @@ func (x *LogLine) String() string {
 func (*LogLine) ProtoMessage() {}
 
 func (x *LogLine) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[72]
+	mi := &file_stich_v1_session_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4838,7 +4932,7 @@ func (x *LogLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLine.ProtoReflect.Descriptor instead.
 func (*LogLine) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{72}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *LogLine) GetSource() string {
@@ -4873,7 +4967,7 @@ type ChatMessage struct {
 
 func (x *ChatMessage) Reset() {
 	*x = ChatMessage{}
-	mi := &file_stich_v1_session_proto_msgTypes[73]
+	mi := &file_stich_v1_session_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4885,7 +4979,7 @@ func (x *ChatMessage) String() string {
 func (*ChatMessage) ProtoMessage() {}
 
 func (x *ChatMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[73]
+	mi := &file_stich_v1_session_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4898,7 +4992,7 @@ func (x *ChatMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatMessage.ProtoReflect.Descriptor instead.
 func (*ChatMessage) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{73}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *ChatMessage) GetRole() string {
@@ -4927,7 +5021,7 @@ type ErrorEvent struct {
 
 func (x *ErrorEvent) Reset() {
 	*x = ErrorEvent{}
-	mi := &file_stich_v1_session_proto_msgTypes[74]
+	mi := &file_stich_v1_session_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4939,7 +5033,7 @@ func (x *ErrorEvent) String() string {
 func (*ErrorEvent) ProtoMessage() {}
 
 func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[74]
+	mi := &file_stich_v1_session_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4952,7 +5046,7 @@ func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorEvent.ProtoReflect.Descriptor instead.
 func (*ErrorEvent) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{74}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *ErrorEvent) GetCode() string {
@@ -4988,7 +5082,7 @@ type Completed struct {
 
 func (x *Completed) Reset() {
 	*x = Completed{}
-	mi := &file_stich_v1_session_proto_msgTypes[75]
+	mi := &file_stich_v1_session_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5000,7 +5094,7 @@ func (x *Completed) String() string {
 func (*Completed) ProtoMessage() {}
 
 func (x *Completed) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[75]
+	mi := &file_stich_v1_session_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5013,7 +5107,7 @@ func (x *Completed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Completed.ProtoReflect.Descriptor instead.
 func (*Completed) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{75}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *Completed) GetFiles() uint32 {
@@ -5308,7 +5402,8 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\x04line\x18\x03 \x01(\rR\x04line\x12\x16\n" +
 	"\x06column\x18\x04 \x01(\rR\x06column\x12\x18\n" +
 	"\amessage\x18\x05 \x01(\tR\amessage\x12\x1a\n" +
-	"\bseverity\x18\x06 \x01(\tR\bseverity\"\xd9\t\n" +
+	"\bseverity\x18\x06 \x01(\tR\bseverity\"\x90\n" +
+	"\n" +
 	"\fSessionEvent\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12L\n" +
@@ -5334,8 +5429,16 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\x0fversion_created\x18\x1a \x01(\v2\x18.stich.v1.VersionCreatedH\x00R\x0eversionCreated\x127\n" +
 	"\vchange_card\x18\x1b \x01(\v2\x14.stich.v1.ChangeCardH\x00R\n" +
 	"changeCard\x12D\n" +
-	"\x0fruntime_checked\x18\xb0\x04 \x01(\v2\x18.stich.v1.RuntimeCheckedH\x00R\x0eruntimeCheckedB\a\n" +
-	"\x05event\";\n" +
+	"\x0fruntime_checked\x18\xb0\x04 \x01(\v2\x18.stich.v1.RuntimeCheckedH\x00R\x0eruntimeChecked\x125\n" +
+	"\n" +
+	"check_step\x18\xa0\x06 \x01(\v2\x13.stich.v1.CheckStepH\x00R\tcheckStepB\a\n" +
+	"\x05event\"t\n" +
+	"\tCheckStep\x12\x13\n" +
+	"\x04step\x18\xa0\x06 \x01(\tR\x04step\x12\x15\n" +
+	"\x05ended\x18\xa1\x06 \x01(\bR\x05ended\x12 \n" +
+	"\vduration_ms\x18\xa2\x06 \x01(\x04R\n" +
+	"durationMs\x12\x19\n" +
+	"\aoutcome\x18\xa3\x06 \x01(\tR\aoutcome\";\n" +
 	"\tLineCount\x12\x14\n" +
 	"\x05added\x18\x01 \x01(\rR\x05added\x12\x18\n" +
 	"\aremoved\x18\x02 \x01(\rR\aremoved\"\xa6\x01\n" +
@@ -5469,7 +5572,7 @@ func file_stich_v1_session_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_stich_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
+var file_stich_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 77)
 var file_stich_v1_session_proto_goTypes = []any{
 	(Visibility)(0),               // 0: stich.v1.Visibility
 	(Phase)(0),                    // 1: stich.v1.Phase
@@ -5528,28 +5631,29 @@ var file_stich_v1_session_proto_goTypes = []any{
 	(*FilePlan)(nil),              // 54: stich.v1.FilePlan
 	(*Diagnostic)(nil),            // 55: stich.v1.Diagnostic
 	(*SessionEvent)(nil),          // 56: stich.v1.SessionEvent
-	(*LineCount)(nil),             // 57: stich.v1.LineCount
-	(*FileChange)(nil),            // 58: stich.v1.FileChange
-	(*ChangeCard)(nil),            // 59: stich.v1.ChangeCard
-	(*VersionCreated)(nil),        // 60: stich.v1.VersionCreated
-	(*GenerationStarted)(nil),     // 61: stich.v1.GenerationStarted
-	(*GenerationStopped)(nil),     // 62: stich.v1.GenerationStopped
-	(*GenerationResumed)(nil),     // 63: stich.v1.GenerationResumed
-	(*PhaseChanged)(nil),          // 64: stich.v1.PhaseChanged
-	(*BlueprintReady)(nil),        // 65: stich.v1.BlueprintReady
-	(*FileStarted)(nil),           // 66: stich.v1.FileStarted
-	(*FileChunk)(nil),             // 67: stich.v1.FileChunk
-	(*FileDone)(nil),              // 68: stich.v1.FileDone
-	(*FileDeleted)(nil),           // 69: stich.v1.FileDeleted
-	(*DiagnosticsReported)(nil),   // 70: stich.v1.DiagnosticsReported
-	(*FixApplied)(nil),            // 71: stich.v1.FixApplied
-	(*PreviewReady)(nil),          // 72: stich.v1.PreviewReady
-	(*RuntimeChecked)(nil),        // 73: stich.v1.RuntimeChecked
-	(*LogLine)(nil),               // 74: stich.v1.LogLine
-	(*ChatMessage)(nil),           // 75: stich.v1.ChatMessage
-	(*ErrorEvent)(nil),            // 76: stich.v1.ErrorEvent
-	(*Completed)(nil),             // 77: stich.v1.Completed
-	(*timestamppb.Timestamp)(nil), // 78: google.protobuf.Timestamp
+	(*CheckStep)(nil),             // 57: stich.v1.CheckStep
+	(*LineCount)(nil),             // 58: stich.v1.LineCount
+	(*FileChange)(nil),            // 59: stich.v1.FileChange
+	(*ChangeCard)(nil),            // 60: stich.v1.ChangeCard
+	(*VersionCreated)(nil),        // 61: stich.v1.VersionCreated
+	(*GenerationStarted)(nil),     // 62: stich.v1.GenerationStarted
+	(*GenerationStopped)(nil),     // 63: stich.v1.GenerationStopped
+	(*GenerationResumed)(nil),     // 64: stich.v1.GenerationResumed
+	(*PhaseChanged)(nil),          // 65: stich.v1.PhaseChanged
+	(*BlueprintReady)(nil),        // 66: stich.v1.BlueprintReady
+	(*FileStarted)(nil),           // 67: stich.v1.FileStarted
+	(*FileChunk)(nil),             // 68: stich.v1.FileChunk
+	(*FileDone)(nil),              // 69: stich.v1.FileDone
+	(*FileDeleted)(nil),           // 70: stich.v1.FileDeleted
+	(*DiagnosticsReported)(nil),   // 71: stich.v1.DiagnosticsReported
+	(*FixApplied)(nil),            // 72: stich.v1.FixApplied
+	(*PreviewReady)(nil),          // 73: stich.v1.PreviewReady
+	(*RuntimeChecked)(nil),        // 74: stich.v1.RuntimeChecked
+	(*LogLine)(nil),               // 75: stich.v1.LogLine
+	(*ChatMessage)(nil),           // 76: stich.v1.ChatMessage
+	(*ErrorEvent)(nil),            // 77: stich.v1.ErrorEvent
+	(*Completed)(nil),             // 78: stich.v1.Completed
+	(*timestamppb.Timestamp)(nil), // 79: google.protobuf.Timestamp
 }
 var file_stich_v1_session_proto_depIdxs = []int32{
 	0,  // 0: stich.v1.SetVisibilityRequest.visibility:type_name -> stich.v1.Visibility
@@ -5567,18 +5671,18 @@ var file_stich_v1_session_proto_depIdxs = []int32{
 	43, // 12: stich.v1.SaveFileResponse.version:type_name -> stich.v1.Version
 	38, // 13: stich.v1.ListSessionsResponse.apps:type_name -> stich.v1.AppSummary
 	1,  // 14: stich.v1.AppSummary.phase:type_name -> stich.v1.Phase
-	78, // 15: stich.v1.AppSummary.created_at:type_name -> google.protobuf.Timestamp
-	78, // 16: stich.v1.AppSummary.updated_at:type_name -> google.protobuf.Timestamp
+	79, // 15: stich.v1.AppSummary.created_at:type_name -> google.protobuf.Timestamp
+	79, // 16: stich.v1.AppSummary.updated_at:type_name -> google.protobuf.Timestamp
 	0,  // 17: stich.v1.AppSummary.visibility:type_name -> stich.v1.Visibility
 	8,  // 18: stich.v1.AppSummary.forked_from:type_name -> stich.v1.ForkOrigin
 	38, // 19: stich.v1.RenameSessionResponse.app:type_name -> stich.v1.AppSummary
-	78, // 20: stich.v1.Version.created_at:type_name -> google.protobuf.Timestamp
+	79, // 20: stich.v1.Version.created_at:type_name -> google.protobuf.Timestamp
 	1,  // 21: stich.v1.Session.phase:type_name -> stich.v1.Phase
 	49, // 22: stich.v1.Session.blueprint:type_name -> stich.v1.Blueprint
 	47, // 23: stich.v1.Session.files:type_name -> stich.v1.FileInfo
 	46, // 24: stich.v1.Session.counters:type_name -> stich.v1.SessionCounters
-	78, // 25: stich.v1.Session.created_at:type_name -> google.protobuf.Timestamp
-	78, // 26: stich.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
+	79, // 25: stich.v1.Session.created_at:type_name -> google.protobuf.Timestamp
+	79, // 26: stich.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
 	45, // 27: stich.v1.Session.usage:type_name -> stich.v1.ModelUsage
 	0,  // 28: stich.v1.Session.visibility:type_name -> stich.v1.Visibility
 	8,  // 29: stich.v1.Session.forked_from:type_name -> stich.v1.ForkOrigin
@@ -5587,76 +5691,77 @@ var file_stich_v1_session_proto_depIdxs = []int32{
 	53, // 32: stich.v1.Blueprint.roadmap:type_name -> stich.v1.PhasePlan
 	52, // 33: stich.v1.Entity.fields:type_name -> stich.v1.EntityField
 	54, // 34: stich.v1.PhasePlan.files:type_name -> stich.v1.FilePlan
-	78, // 35: stich.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
-	61, // 36: stich.v1.SessionEvent.generation_started:type_name -> stich.v1.GenerationStarted
-	62, // 37: stich.v1.SessionEvent.generation_stopped:type_name -> stich.v1.GenerationStopped
-	63, // 38: stich.v1.SessionEvent.generation_resumed:type_name -> stich.v1.GenerationResumed
-	64, // 39: stich.v1.SessionEvent.phase_changed:type_name -> stich.v1.PhaseChanged
-	65, // 40: stich.v1.SessionEvent.blueprint:type_name -> stich.v1.BlueprintReady
-	66, // 41: stich.v1.SessionEvent.file_started:type_name -> stich.v1.FileStarted
-	67, // 42: stich.v1.SessionEvent.file_chunk:type_name -> stich.v1.FileChunk
-	68, // 43: stich.v1.SessionEvent.file_done:type_name -> stich.v1.FileDone
-	69, // 44: stich.v1.SessionEvent.file_deleted:type_name -> stich.v1.FileDeleted
-	70, // 45: stich.v1.SessionEvent.diagnostics:type_name -> stich.v1.DiagnosticsReported
-	71, // 46: stich.v1.SessionEvent.fix_applied:type_name -> stich.v1.FixApplied
-	72, // 47: stich.v1.SessionEvent.preview_ready:type_name -> stich.v1.PreviewReady
-	74, // 48: stich.v1.SessionEvent.log:type_name -> stich.v1.LogLine
-	75, // 49: stich.v1.SessionEvent.message:type_name -> stich.v1.ChatMessage
-	76, // 50: stich.v1.SessionEvent.error:type_name -> stich.v1.ErrorEvent
-	77, // 51: stich.v1.SessionEvent.completed:type_name -> stich.v1.Completed
-	60, // 52: stich.v1.SessionEvent.version_created:type_name -> stich.v1.VersionCreated
-	59, // 53: stich.v1.SessionEvent.change_card:type_name -> stich.v1.ChangeCard
-	73, // 54: stich.v1.SessionEvent.runtime_checked:type_name -> stich.v1.RuntimeChecked
-	57, // 55: stich.v1.FileChange.lines:type_name -> stich.v1.LineCount
-	58, // 56: stich.v1.ChangeCard.files:type_name -> stich.v1.FileChange
-	43, // 57: stich.v1.VersionCreated.version:type_name -> stich.v1.Version
-	1,  // 58: stich.v1.GenerationResumed.phase:type_name -> stich.v1.Phase
-	1,  // 59: stich.v1.PhaseChanged.phase:type_name -> stich.v1.Phase
-	49, // 60: stich.v1.BlueprintReady.blueprint:type_name -> stich.v1.Blueprint
-	55, // 61: stich.v1.DiagnosticsReported.diagnostics:type_name -> stich.v1.Diagnostic
-	10, // 62: stich.v1.SessionService.CreateSession:input_type -> stich.v1.CreateSessionRequest
-	12, // 63: stich.v1.SessionService.Watch:input_type -> stich.v1.WatchRequest
-	13, // 64: stich.v1.SessionService.SendMessage:input_type -> stich.v1.SendMessageRequest
-	15, // 65: stich.v1.SessionService.Stop:input_type -> stich.v1.StopRequest
-	17, // 66: stich.v1.SessionService.Resume:input_type -> stich.v1.ResumeRequest
-	19, // 67: stich.v1.SessionService.GetSession:input_type -> stich.v1.GetSessionRequest
-	21, // 68: stich.v1.SessionService.GetFile:input_type -> stich.v1.GetFileRequest
-	23, // 69: stich.v1.SessionService.ListFiles:input_type -> stich.v1.ListFilesRequest
-	25, // 70: stich.v1.SessionService.ListVersions:input_type -> stich.v1.ListVersionsRequest
-	27, // 71: stich.v1.SessionService.DiffVersions:input_type -> stich.v1.DiffVersionsRequest
-	30, // 72: stich.v1.SessionService.Rollback:input_type -> stich.v1.RollbackRequest
-	32, // 73: stich.v1.SessionService.SaveFile:input_type -> stich.v1.SaveFileRequest
-	33, // 74: stich.v1.SessionService.FixProblems:input_type -> stich.v1.FixProblemsRequest
-	36, // 75: stich.v1.SessionService.ListSessions:input_type -> stich.v1.ListSessionsRequest
-	39, // 76: stich.v1.SessionService.RenameSession:input_type -> stich.v1.RenameSessionRequest
-	41, // 77: stich.v1.SessionService.DeleteSession:input_type -> stich.v1.DeleteSessionRequest
-	2,  // 78: stich.v1.SessionService.SetVisibility:input_type -> stich.v1.SetVisibilityRequest
-	4,  // 79: stich.v1.SessionService.ListGallery:input_type -> stich.v1.ListGalleryRequest
-	6,  // 80: stich.v1.SessionService.ForkSession:input_type -> stich.v1.ForkSessionRequest
-	11, // 81: stich.v1.SessionService.CreateSession:output_type -> stich.v1.CreateSessionResponse
-	56, // 82: stich.v1.SessionService.Watch:output_type -> stich.v1.SessionEvent
-	14, // 83: stich.v1.SessionService.SendMessage:output_type -> stich.v1.SendMessageResponse
-	16, // 84: stich.v1.SessionService.Stop:output_type -> stich.v1.StopResponse
-	18, // 85: stich.v1.SessionService.Resume:output_type -> stich.v1.ResumeResponse
-	20, // 86: stich.v1.SessionService.GetSession:output_type -> stich.v1.GetSessionResponse
-	22, // 87: stich.v1.SessionService.GetFile:output_type -> stich.v1.GetFileResponse
-	24, // 88: stich.v1.SessionService.ListFiles:output_type -> stich.v1.ListFilesResponse
-	26, // 89: stich.v1.SessionService.ListVersions:output_type -> stich.v1.ListVersionsResponse
-	28, // 90: stich.v1.SessionService.DiffVersions:output_type -> stich.v1.DiffVersionsResponse
-	31, // 91: stich.v1.SessionService.Rollback:output_type -> stich.v1.RollbackResponse
-	35, // 92: stich.v1.SessionService.SaveFile:output_type -> stich.v1.SaveFileResponse
-	34, // 93: stich.v1.SessionService.FixProblems:output_type -> stich.v1.FixProblemsResponse
-	37, // 94: stich.v1.SessionService.ListSessions:output_type -> stich.v1.ListSessionsResponse
-	40, // 95: stich.v1.SessionService.RenameSession:output_type -> stich.v1.RenameSessionResponse
-	42, // 96: stich.v1.SessionService.DeleteSession:output_type -> stich.v1.DeleteSessionResponse
-	3,  // 97: stich.v1.SessionService.SetVisibility:output_type -> stich.v1.SetVisibilityResponse
-	5,  // 98: stich.v1.SessionService.ListGallery:output_type -> stich.v1.ListGalleryResponse
-	7,  // 99: stich.v1.SessionService.ForkSession:output_type -> stich.v1.ForkSessionResponse
-	81, // [81:100] is the sub-list for method output_type
-	62, // [62:81] is the sub-list for method input_type
-	62, // [62:62] is the sub-list for extension type_name
-	62, // [62:62] is the sub-list for extension extendee
-	0,  // [0:62] is the sub-list for field type_name
+	79, // 35: stich.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	62, // 36: stich.v1.SessionEvent.generation_started:type_name -> stich.v1.GenerationStarted
+	63, // 37: stich.v1.SessionEvent.generation_stopped:type_name -> stich.v1.GenerationStopped
+	64, // 38: stich.v1.SessionEvent.generation_resumed:type_name -> stich.v1.GenerationResumed
+	65, // 39: stich.v1.SessionEvent.phase_changed:type_name -> stich.v1.PhaseChanged
+	66, // 40: stich.v1.SessionEvent.blueprint:type_name -> stich.v1.BlueprintReady
+	67, // 41: stich.v1.SessionEvent.file_started:type_name -> stich.v1.FileStarted
+	68, // 42: stich.v1.SessionEvent.file_chunk:type_name -> stich.v1.FileChunk
+	69, // 43: stich.v1.SessionEvent.file_done:type_name -> stich.v1.FileDone
+	70, // 44: stich.v1.SessionEvent.file_deleted:type_name -> stich.v1.FileDeleted
+	71, // 45: stich.v1.SessionEvent.diagnostics:type_name -> stich.v1.DiagnosticsReported
+	72, // 46: stich.v1.SessionEvent.fix_applied:type_name -> stich.v1.FixApplied
+	73, // 47: stich.v1.SessionEvent.preview_ready:type_name -> stich.v1.PreviewReady
+	75, // 48: stich.v1.SessionEvent.log:type_name -> stich.v1.LogLine
+	76, // 49: stich.v1.SessionEvent.message:type_name -> stich.v1.ChatMessage
+	77, // 50: stich.v1.SessionEvent.error:type_name -> stich.v1.ErrorEvent
+	78, // 51: stich.v1.SessionEvent.completed:type_name -> stich.v1.Completed
+	61, // 52: stich.v1.SessionEvent.version_created:type_name -> stich.v1.VersionCreated
+	60, // 53: stich.v1.SessionEvent.change_card:type_name -> stich.v1.ChangeCard
+	74, // 54: stich.v1.SessionEvent.runtime_checked:type_name -> stich.v1.RuntimeChecked
+	57, // 55: stich.v1.SessionEvent.check_step:type_name -> stich.v1.CheckStep
+	58, // 56: stich.v1.FileChange.lines:type_name -> stich.v1.LineCount
+	59, // 57: stich.v1.ChangeCard.files:type_name -> stich.v1.FileChange
+	43, // 58: stich.v1.VersionCreated.version:type_name -> stich.v1.Version
+	1,  // 59: stich.v1.GenerationResumed.phase:type_name -> stich.v1.Phase
+	1,  // 60: stich.v1.PhaseChanged.phase:type_name -> stich.v1.Phase
+	49, // 61: stich.v1.BlueprintReady.blueprint:type_name -> stich.v1.Blueprint
+	55, // 62: stich.v1.DiagnosticsReported.diagnostics:type_name -> stich.v1.Diagnostic
+	10, // 63: stich.v1.SessionService.CreateSession:input_type -> stich.v1.CreateSessionRequest
+	12, // 64: stich.v1.SessionService.Watch:input_type -> stich.v1.WatchRequest
+	13, // 65: stich.v1.SessionService.SendMessage:input_type -> stich.v1.SendMessageRequest
+	15, // 66: stich.v1.SessionService.Stop:input_type -> stich.v1.StopRequest
+	17, // 67: stich.v1.SessionService.Resume:input_type -> stich.v1.ResumeRequest
+	19, // 68: stich.v1.SessionService.GetSession:input_type -> stich.v1.GetSessionRequest
+	21, // 69: stich.v1.SessionService.GetFile:input_type -> stich.v1.GetFileRequest
+	23, // 70: stich.v1.SessionService.ListFiles:input_type -> stich.v1.ListFilesRequest
+	25, // 71: stich.v1.SessionService.ListVersions:input_type -> stich.v1.ListVersionsRequest
+	27, // 72: stich.v1.SessionService.DiffVersions:input_type -> stich.v1.DiffVersionsRequest
+	30, // 73: stich.v1.SessionService.Rollback:input_type -> stich.v1.RollbackRequest
+	32, // 74: stich.v1.SessionService.SaveFile:input_type -> stich.v1.SaveFileRequest
+	33, // 75: stich.v1.SessionService.FixProblems:input_type -> stich.v1.FixProblemsRequest
+	36, // 76: stich.v1.SessionService.ListSessions:input_type -> stich.v1.ListSessionsRequest
+	39, // 77: stich.v1.SessionService.RenameSession:input_type -> stich.v1.RenameSessionRequest
+	41, // 78: stich.v1.SessionService.DeleteSession:input_type -> stich.v1.DeleteSessionRequest
+	2,  // 79: stich.v1.SessionService.SetVisibility:input_type -> stich.v1.SetVisibilityRequest
+	4,  // 80: stich.v1.SessionService.ListGallery:input_type -> stich.v1.ListGalleryRequest
+	6,  // 81: stich.v1.SessionService.ForkSession:input_type -> stich.v1.ForkSessionRequest
+	11, // 82: stich.v1.SessionService.CreateSession:output_type -> stich.v1.CreateSessionResponse
+	56, // 83: stich.v1.SessionService.Watch:output_type -> stich.v1.SessionEvent
+	14, // 84: stich.v1.SessionService.SendMessage:output_type -> stich.v1.SendMessageResponse
+	16, // 85: stich.v1.SessionService.Stop:output_type -> stich.v1.StopResponse
+	18, // 86: stich.v1.SessionService.Resume:output_type -> stich.v1.ResumeResponse
+	20, // 87: stich.v1.SessionService.GetSession:output_type -> stich.v1.GetSessionResponse
+	22, // 88: stich.v1.SessionService.GetFile:output_type -> stich.v1.GetFileResponse
+	24, // 89: stich.v1.SessionService.ListFiles:output_type -> stich.v1.ListFilesResponse
+	26, // 90: stich.v1.SessionService.ListVersions:output_type -> stich.v1.ListVersionsResponse
+	28, // 91: stich.v1.SessionService.DiffVersions:output_type -> stich.v1.DiffVersionsResponse
+	31, // 92: stich.v1.SessionService.Rollback:output_type -> stich.v1.RollbackResponse
+	35, // 93: stich.v1.SessionService.SaveFile:output_type -> stich.v1.SaveFileResponse
+	34, // 94: stich.v1.SessionService.FixProblems:output_type -> stich.v1.FixProblemsResponse
+	37, // 95: stich.v1.SessionService.ListSessions:output_type -> stich.v1.ListSessionsResponse
+	40, // 96: stich.v1.SessionService.RenameSession:output_type -> stich.v1.RenameSessionResponse
+	42, // 97: stich.v1.SessionService.DeleteSession:output_type -> stich.v1.DeleteSessionResponse
+	3,  // 98: stich.v1.SessionService.SetVisibility:output_type -> stich.v1.SetVisibilityResponse
+	5,  // 99: stich.v1.SessionService.ListGallery:output_type -> stich.v1.ListGalleryResponse
+	7,  // 100: stich.v1.SessionService.ForkSession:output_type -> stich.v1.ForkSessionResponse
+	82, // [82:101] is the sub-list for method output_type
+	63, // [63:82] is the sub-list for method input_type
+	63, // [63:63] is the sub-list for extension type_name
+	63, // [63:63] is the sub-list for extension extendee
+	0,  // [0:63] is the sub-list for field type_name
 }
 
 func init() { file_stich_v1_session_proto_init() }
@@ -5684,6 +5789,7 @@ func file_stich_v1_session_proto_init() {
 		(*SessionEvent_VersionCreated)(nil),
 		(*SessionEvent_ChangeCard)(nil),
 		(*SessionEvent_RuntimeChecked)(nil),
+		(*SessionEvent_CheckStep)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -5691,7 +5797,7 @@ func file_stich_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_v1_session_proto_rawDesc), len(file_stich_v1_session_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   76,
+			NumMessages:   77,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

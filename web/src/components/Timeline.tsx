@@ -1,5 +1,5 @@
 import { Phase } from "../gen/stich/v1/session_pb";
-import { formatDuration, PHASE_LABEL, type TimelineEntry } from "../session/reducer";
+import { CHECK_STEP_LABEL, formatDuration, PHASE_LABEL, type CheckStepView, type TimelineEntry } from "../session/reducer";
 
 const STAGES = [Phase.PLANNING, Phase.GENERATING, Phase.REVIEWING, Phase.FIXING, Phase.COMPLETED] as const;
 
@@ -53,6 +53,9 @@ export function Timeline({ phase, entries, onOpenFile, now }: Props) {
                   )}
                 </div>
                 {e.name && e.description && <p className="muted small phase-desc">{e.description}</p>}
+                {e.steps && e.steps.length > 0 && (
+                  <CheckSteps steps={e.steps} live={i === entries.length - 1 && phase !== Phase.STOPPED && phase !== Phase.FAILED} now={now} />
+                )}
                 {e.files.length > 0 && (
                   <details className="phase-files">
                     <summary>
@@ -75,5 +78,31 @@ export function Timeline({ phase, entries, onOpenFile, now }: Props) {
         </ol>
       )}
     </div>
+  );
+}
+
+/** CheckSteps lists a check's sub-steps with their times; the running one counts up. */
+function CheckSteps({ steps, live, now }: { steps: readonly CheckStepView[]; live: boolean; now: number }) {
+  return (
+    <ol className="check-steps" aria-label="Check steps">
+      {steps.map((s, i) => {
+        const running = s.endedAt === undefined;
+        const state = !running ? (s.outcome?.startsWith("ok") ? "ok" : s.outcome === "failed" ? "bad" : "warn") : live ? "running" : "cut";
+        const ms = running ? (live ? Math.max(0, now - s.startedAt) : undefined) : s.durationMs;
+        return (
+          <li key={`${s.step}-${i}`} className={`check-step ${state}`} data-step={s.step} data-state={state}>
+            <span className="check-step-name">{CHECK_STEP_LABEL[s.step] ?? s.step}</span>
+            {ms !== undefined && (
+              <span className="muted small check-step-time" title={running ? "running" : "took"}>
+                {formatDuration(ms)}
+                {running ? "…" : ""}
+              </span>
+            )}
+            {!running && s.outcome && s.outcome !== "ok" && <span className="muted small check-step-outcome">{s.outcome}</span>}
+            {running && !live && <span className="muted small check-step-outcome">cut short</span>}
+          </li>
+        );
+      })}
+    </ol>
   );
 }

@@ -13,7 +13,7 @@ import { Phase, Visibility, type Session } from "../gen/stich/v1/session_pb";
 import { forget, remember } from "../recent";
 import { Link, navigate } from "../router";
 import { useServerInfo } from "../serverinfo";
-import { currentProblems, fixOffer, isActive, PHASE_LABEL, problemsByFile, type SessionView } from "../session/reducer";
+import { currentProblems, fixOffer, isActive, PHASE_LABEL, problemsByFile, runningStep, type SessionView } from "../session/reducer";
 import { SessionStore, storageCache, type Snapshot } from "../session/stream";
 
 type WorkTab = "code" | "versions" | "preview" | "logs";
@@ -112,8 +112,9 @@ function SessionScreen({ id }: { id: string }) {
   const [diffOf, setDiffOf] = useState<{ version: number; path?: string; key: number }>();
   const [busy, setBusy] = useState<"stop" | "resume">();
   const [actionProblem, setActionProblem] = useState<Problem>();
-  const ticking = isActive(phase) || status?.state === "waiting";
-  const now = useNow(ticking);
+  const stepRunning = runningStep(view) !== undefined;
+  const ticking = isActive(phase) || status?.state === "waiting" || stepRunning;
+  const now = useNow(ticking, stepRunning ? 200 : 1000);
 
   useEffect(() => {
     if (view?.prompt) remember({ id, prompt: view.prompt, providerLabel: view.providerLabel });

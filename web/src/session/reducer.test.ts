@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Phase } from "../gen/stich/v1/session_pb";
-import { apply, applyAll, classify, currentProblems, fixOffer, formatDuration, initialView, MAX_LOGS, problemsByFile, type SessionView } from "./reducer";
-import { changeCard, chunk, diagnostics, ev, fileDone, fileStarted, generation, logLine, message, phase, T0, versionCreated } from "./testevents";
+import { apply, applyAll, classify, currentProblems, fixOffer, formatDuration, initialView, MAX_LOGS, problemsByFile, runningStep, type SessionView } from "./reducer";
+import { changeCard, checkStep, chunk, diagnostics, ev, fileDone, fileStarted, generation, logLine, message, phase, T0, versionCreated } from "./testevents";
 
 function fold(events = generation()): SessionView {
   const r = applyAll(initialView(), events);
@@ -106,6 +106,35 @@ describe("reducer: files", () => {
     const v = apply(base, ev(base.lastSeq + 1, { case: "fileDeleted", value: { $typeName: "stich.v1.FileDeleted", path: "src/App.tsx" } })).view;
     expect(v.files["src/App.tsx"]).toBeUndefined();
     expect(v.fileOrder).toEqual(["package.json"]);
+  });
+});
+
+describe("reducer: check steps", () => {
+  it("records a check's sub-steps on the running phase, the running one last, and a newer check replaces them", () => {
+    const events = [
+      ev(1, phase(Phase.GENERATING, 0, "Foundation")),
+      ev(2, phase(Phase.REVIEWING, 0, "Foundation")),
+      ev(3, checkStep("install")),
+      ev(4, checkStep("install", true, 90, "ok")),
+      ev(5, checkStep("typecheck")),
+    ];
+    let v = applyAll(initialView(), events).view;
+    const review = v.timeline[1];
+    expect(review.steps?.map((s) => [s.step, s.endedAt !== undefined, s.durationMs, s.outcome])).toEqual([
+      ["install", true, 90, "ok"],
+      ["typecheck", false, undefined, undefined],
+    ]);
+    expect(runningStep(v)?.step).toBe("typecheck");
+    v = applyAll(v, [ev(6, checkStep("typecheck", true, 300, "2 problem(s), 1 fixed")), ev(7, checkStep("bundle")), ev(8, checkStep("bundle", true, 40, "ok"))]).view;
+    expect(runningStep(v)).toBeUndefined();
+    expect(v.timeline[1].steps?.map((s) => s.step)).toEqual(["install", "typecheck", "bundle"]);
+    expect(v.timeline[1].steps?.[1].outcome).toBe("2 problem(s), 1 fixed");
+    // The next check (a fix round's) starts a new list.
+    v = applyAll(v, [ev(9, checkStep("typecheck"))]).view;
+    expect(v.timeline[1].steps?.map((s) => s.step)).toEqual(["typecheck"]);
+    // A stopped session has no running step.
+    v = applyAll(v, [ev(10, phase(Phase.STOPPED, 0))]).view;
+    expect(runningStep(v)).toBeUndefined();
   });
 });
 

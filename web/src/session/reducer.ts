@@ -46,6 +46,33 @@ export interface TimelineEntry {
   endedAt?: number;
   /** Files started during this phase, in order, without repeats. */
   files: string[];
+  /** The sub-steps of the phase's last check (install, typecheck, bundle, runtime, review), in order. */
+  steps?: readonly CheckStepView[];
+}
+
+/** CheckStepView is one sub-step of a check: running while endedAt is undefined. */
+export interface CheckStepView {
+  step: string;
+  startedAt: number;
+  endedAt?: number;
+  durationMs?: number;
+  outcome?: string;
+}
+
+/** CHECK_STEP_LABEL names a check's sub-steps for people. */
+export const CHECK_STEP_LABEL: Record<string, string> = {
+  install: "installing dependencies",
+  typecheck: "type-checking",
+  bundle: "bundling",
+  runtime: "runtime check",
+  review: "reviewing",
+};
+
+/** runningStep returns the sub-step of the last timeline entry that is still running, if any. */
+export function runningStep(v: SessionView | undefined): CheckStepView | undefined {
+  const last = v?.timeline[v.timeline.length - 1];
+  if (!last?.steps || v?.phase === Phase.STOPPED || v?.phase === Phase.FAILED) return undefined;
+  return last.steps.find((s) => s.endedAt === undefined);
 }
 
 export interface ChatEntry {
@@ -304,6 +331,9 @@ export function apply(s: SessionView, ev: SessionEvent): { view: SessionView; ou
     case "blueprint":
       v.blueprint = e.value.blueprint;
       break;
+    case "checkStep":
+      v = checkStep(v, e.value.step, e.value.ended, time, Number(e.value.durationMs), e.value.outcome);
+      break;
     case "fileStarted": {
       const { path, purpose } = e.value;
       const old = v.files[path];
@@ -508,6 +538,35 @@ function log(v: SessionView, entry: LogEntry): SessionView {
     dropped += cut;
   }
   return { ...v, logs, logsDropped: dropped };
+}
+
+/**
+ * checkStep records a check's sub-step on the last timeline entry. A step
+ * starting again (a newer check: the next fix round, another edit) begins
+ * a new list, so an entry shows its last check's steps.
+ */
+function checkStep(v: SessionView, step: string, ended: boolean, time: number, durationMs: number, outcome: string): SessionView {
+  const last = v.timeline[v.timeline.length - 1];
+  if (!last) return v;
+  let steps = (last.steps ?? []).slice();
+  if (!ended) {
+    if (steps.some((s) => s.step === step)) steps = [];
+    steps.push({ step, startedAt: time });
+  } else {
+    let i = -1;
+    for (let j = steps.length - 1; j >= 0; j--) {
+      if (steps[j].step === step && steps[j].endedAt === undefined) {
+        i = j;
+        break;
+      }
+    }
+    const done = { endedAt: time, durationMs, outcome };
+    if (i >= 0) steps[i] = { ...steps[i], ...done };
+    else steps.push({ step, startedAt: time - durationMs, ...done });
+  }
+  const timeline = v.timeline.slice();
+  timeline[timeline.length - 1] = { ...last, steps };
+  return { ...v, timeline };
 }
 
 function touchPhaseFiles(v: SessionView, path: string): SessionView {

@@ -111,3 +111,8 @@ export const logLine = (source: string, level: string, text: string): Payload =>
   case: "log",
   value: { $typeName: "stich.v1.LogLine", source, level, text },
 });
+
+export const checkStep = (step: string, ended = false, durationMs = 0, outcome = ""): Payload => ({
+  case: "checkStep",
+  value: { $typeName: "stich.v1.CheckStep", step, ended, durationMs: BigInt(durationMs), outcome },
+});

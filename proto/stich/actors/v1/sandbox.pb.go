@@ -179,7 +179,10 @@ type SandboxLog struct {
 	// The check's build is served at this preview URL (sent once per
 	// check, as soon as it is, before the runtime check runs): the session
 	// announces the preview without waiting for the rest of the check.
-	PreviewUrl    string `protobuf:"bytes,560,opt,name=preview_url,json=previewUrl,proto3" json:"preview_url,omitempty"`
+	PreviewUrl string `protobuf:"bytes,560,opt,name=preview_url,json=previewUrl,proto3" json:"preview_url,omitempty"`
+	// Sub-steps that started or ended since the last SandboxLog, in order
+	// (after the lines).
+	Steps         []*v1.CheckStep `protobuf:"bytes,800,rep,name=steps,proto3" json:"steps,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -240,6 +243,13 @@ func (x *SandboxLog) GetPreviewUrl() string {
 		return x.PreviewUrl
 	}
 	return ""
+}
+
+func (x *SandboxLog) GetSteps() []*v1.CheckStep {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
 }
 
 // SandboxFix is one repair of the deterministic fixer.
@@ -1137,14 +1147,15 @@ const file_stich_actors_v1_sandbox_proto_rawDesc = "" +
 	"\x0eSandboxLogLine\x12\x16\n" +
 	"\x06source\x18\x01 \x01(\tR\x06source\x12\x14\n" +
 	"\x05level\x18\x02 \x01(\tR\x05level\x12\x12\n" +
-	"\x04text\x18\x03 \x01(\tR\x04text\"\x91\x01\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\"\xbd\x01\n" +
 	"\n" +
 	"SandboxLog\x12\x10\n" +
 	"\x03run\x18\x01 \x01(\x04R\x03run\x125\n" +
 	"\x05lines\x18\x02 \x03(\v2\x1f.stich.actors.v1.SandboxLogLineR\x05lines\x12\x18\n" +
 	"\adropped\x18\x03 \x01(\rR\adropped\x12 \n" +
 	"\vpreview_url\x18\xb0\x04 \x01(\tR\n" +
-	"previewUrl\"\x84\x01\n" +
+	"previewUrl\x12*\n" +
+	"\x05steps\x18\xa0\x06 \x03(\v2\x13.stich.v1.CheckStepR\x05steps\"\x84\x01\n" +
 	"\n" +
 	"SandboxFix\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
@@ -1250,24 +1261,26 @@ var file_stich_actors_v1_sandbox_proto_goTypes = []any{
 	(*SandboxCancelAck)(nil),        // 14: stich.actors.v1.SandboxCancelAck
 	nil,                             // 15: stich.actors.v1.SandboxCheck.FilesEntry
 	nil,                             // 16: stich.actors.v1.SandboxCheckReply.FixedEntry
-	(*v1.Diagnostic)(nil),           // 17: stich.v1.Diagnostic
-	(*Caller)(nil),                  // 18: stich.actors.v1.Caller
+	(*v1.CheckStep)(nil),            // 17: stich.v1.CheckStep
+	(*v1.Diagnostic)(nil),           // 18: stich.v1.Diagnostic
+	(*Caller)(nil),                  // 19: stich.actors.v1.Caller
 }
 var file_stich_actors_v1_sandbox_proto_depIdxs = []int32{
 	15, // 0: stich.actors.v1.SandboxCheck.files:type_name -> stich.actors.v1.SandboxCheck.FilesEntry
 	1,  // 1: stich.actors.v1.SandboxLog.lines:type_name -> stich.actors.v1.SandboxLogLine
-	17, // 2: stich.actors.v1.SandboxCheckReply.initial:type_name -> stich.v1.Diagnostic
-	17, // 3: stich.actors.v1.SandboxCheckReply.remaining:type_name -> stich.v1.Diagnostic
-	3,  // 4: stich.actors.v1.SandboxCheckReply.fixes:type_name -> stich.actors.v1.SandboxFix
-	16, // 5: stich.actors.v1.SandboxCheckReply.fixed:type_name -> stich.actors.v1.SandboxCheckReply.FixedEntry
-	17, // 6: stich.actors.v1.SandboxCheckReply.build:type_name -> stich.v1.Diagnostic
-	17, // 7: stich.actors.v1.SandboxCheckReply.runtime:type_name -> stich.v1.Diagnostic
-	18, // 8: stich.actors.v1.PreviewReport.caller:type_name -> stich.actors.v1.Caller
-	9,  // [9:9] is the sub-list for method output_type
-	9,  // [9:9] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	17, // 2: stich.actors.v1.SandboxLog.steps:type_name -> stich.v1.CheckStep
+	18, // 3: stich.actors.v1.SandboxCheckReply.initial:type_name -> stich.v1.Diagnostic
+	18, // 4: stich.actors.v1.SandboxCheckReply.remaining:type_name -> stich.v1.Diagnostic
+	3,  // 5: stich.actors.v1.SandboxCheckReply.fixes:type_name -> stich.actors.v1.SandboxFix
+	16, // 6: stich.actors.v1.SandboxCheckReply.fixed:type_name -> stich.actors.v1.SandboxCheckReply.FixedEntry
+	18, // 7: stich.actors.v1.SandboxCheckReply.build:type_name -> stich.v1.Diagnostic
+	18, // 8: stich.actors.v1.SandboxCheckReply.runtime:type_name -> stich.v1.Diagnostic
+	19, // 9: stich.actors.v1.PreviewReport.caller:type_name -> stich.actors.v1.Caller
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_stich_actors_v1_sandbox_proto_init() }
