@@ -3377,6 +3377,7 @@ type SessionEvent struct {
 	//	*SessionEvent_VersionCreated
 	//	*SessionEvent_ChangeCard
 	//	*SessionEvent_RuntimeChecked
+	//	*SessionEvent_LogCompacted
 	Event         isSessionEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3604,6 +3605,15 @@ func (x *SessionEvent) GetRuntimeChecked() *RuntimeChecked {
 	return nil
 }
 
+func (x *SessionEvent) GetLogCompacted() *LogCompacted {
+	if x != nil {
+		if x, ok := x.Event.(*SessionEvent_LogCompacted); ok {
+			return x.LogCompacted
+		}
+	}
+	return nil
+}
+
 type isSessionEvent_Event interface {
 	isSessionEvent_Event()
 }
@@ -3707,6 +3717,14 @@ type SessionEvent_RuntimeChecked struct {
 	RuntimeChecked *RuntimeChecked `protobuf:"bytes,560,opt,name=runtime_checked,json=runtimeChecked,proto3,oneof"`
 }
 
+type SessionEvent_LogCompacted struct {
+	// Some events of the log before the next event were compacted away
+	// (docs/replication.md, "Log compaction"). A notice, not a log entry:
+	// its seq is 0, and Watch sends it at most once per compacted range,
+	// before the first event past the watcher's after_seq.
+	LogCompacted *LogCompacted `protobuf:"bytes,740,opt,name=log_compacted,json=logCompacted,proto3,oneof"`
+}
+
 func (*SessionEvent_GenerationStarted) isSessionEvent_Event() {}
 
 func (*SessionEvent_GenerationStopped) isSessionEvent_Event() {}
@@ -3745,6 +3763,83 @@ func (*SessionEvent_ChangeCard) isSessionEvent_Event() {}
 
 func (*SessionEvent_RuntimeChecked) isSessionEvent_Event() {}
 
+func (*SessionEvent_LogCompacted) isSessionEvent_Event() {}
+
+// LogCompacted says that events with seqs in [from_seq, to_seq] may be
+// missing from what follows: compaction removed the file chunks of files
+// already stored in a version. No other event is ever removed; seqs are
+// never reused or renumbered. The files those chunks streamed are those
+// of version (GetFile / ListFiles with that version), or of a later one.
+type LogCompacted struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	FromSeq uint64                 `protobuf:"varint,1,opt,name=from_seq,json=fromSeq,proto3" json:"from_seq,omitempty"`
+	ToSeq   uint64                 `protobuf:"varint,2,opt,name=to_seq,json=toSeq,proto3" json:"to_seq,omitempty"`
+	// The newest version the compacted range led up to.
+	Version uint32 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	// Events compaction removed from the whole log so far.
+	Removed       uint64 `protobuf:"varint,4,opt,name=removed,proto3" json:"removed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogCompacted) Reset() {
+	*x = LogCompacted{}
+	mi := &file_stich_v1_session_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogCompacted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogCompacted) ProtoMessage() {}
+
+func (x *LogCompacted) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogCompacted.ProtoReflect.Descriptor instead.
+func (*LogCompacted) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *LogCompacted) GetFromSeq() uint64 {
+	if x != nil {
+		return x.FromSeq
+	}
+	return 0
+}
+
+func (x *LogCompacted) GetToSeq() uint64 {
+	if x != nil {
+		return x.ToSeq
+	}
+	return 0
+}
+
+func (x *LogCompacted) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *LogCompacted) GetRemoved() uint64 {
+	if x != nil {
+		return x.Removed
+	}
+	return 0
+}
+
 // LineCount counts the lines a change added and removed.
 type LineCount struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -3756,7 +3851,7 @@ type LineCount struct {
 
 func (x *LineCount) Reset() {
 	*x = LineCount{}
-	mi := &file_stich_v1_session_proto_msgTypes[53]
+	mi := &file_stich_v1_session_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3768,7 +3863,7 @@ func (x *LineCount) String() string {
 func (*LineCount) ProtoMessage() {}
 
 func (x *LineCount) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[53]
+	mi := &file_stich_v1_session_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3781,7 +3876,7 @@ func (x *LineCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LineCount.ProtoReflect.Descriptor instead.
 func (*LineCount) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{53}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *LineCount) GetAdded() uint32 {
@@ -3815,7 +3910,7 @@ type FileChange struct {
 
 func (x *FileChange) Reset() {
 	*x = FileChange{}
-	mi := &file_stich_v1_session_proto_msgTypes[54]
+	mi := &file_stich_v1_session_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3827,7 +3922,7 @@ func (x *FileChange) String() string {
 func (*FileChange) ProtoMessage() {}
 
 func (x *FileChange) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[54]
+	mi := &file_stich_v1_session_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3840,7 +3935,7 @@ func (x *FileChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChange.ProtoReflect.Descriptor instead.
 func (*FileChange) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{54}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *FileChange) GetPath() string {
@@ -3889,7 +3984,7 @@ type ChangeCard struct {
 
 func (x *ChangeCard) Reset() {
 	*x = ChangeCard{}
-	mi := &file_stich_v1_session_proto_msgTypes[55]
+	mi := &file_stich_v1_session_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3901,7 +3996,7 @@ func (x *ChangeCard) String() string {
 func (*ChangeCard) ProtoMessage() {}
 
 func (x *ChangeCard) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[55]
+	mi := &file_stich_v1_session_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3914,7 +4009,7 @@ func (x *ChangeCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeCard.ProtoReflect.Descriptor instead.
 func (*ChangeCard) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{55}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ChangeCard) GetFiles() []*FileChange {
@@ -3954,7 +4049,7 @@ type VersionCreated struct {
 
 func (x *VersionCreated) Reset() {
 	*x = VersionCreated{}
-	mi := &file_stich_v1_session_proto_msgTypes[56]
+	mi := &file_stich_v1_session_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3966,7 +4061,7 @@ func (x *VersionCreated) String() string {
 func (*VersionCreated) ProtoMessage() {}
 
 func (x *VersionCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[56]
+	mi := &file_stich_v1_session_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3979,7 +4074,7 @@ func (x *VersionCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VersionCreated.ProtoReflect.Descriptor instead.
 func (*VersionCreated) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{56}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *VersionCreated) GetVersion() *Version {
@@ -4000,7 +4095,7 @@ type GenerationStarted struct {
 
 func (x *GenerationStarted) Reset() {
 	*x = GenerationStarted{}
-	mi := &file_stich_v1_session_proto_msgTypes[57]
+	mi := &file_stich_v1_session_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4012,7 +4107,7 @@ func (x *GenerationStarted) String() string {
 func (*GenerationStarted) ProtoMessage() {}
 
 func (x *GenerationStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[57]
+	mi := &file_stich_v1_session_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4025,7 +4120,7 @@ func (x *GenerationStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationStarted.ProtoReflect.Descriptor instead.
 func (*GenerationStarted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{57}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *GenerationStarted) GetPrompt() string {
@@ -4058,7 +4153,7 @@ type GenerationStopped struct {
 
 func (x *GenerationStopped) Reset() {
 	*x = GenerationStopped{}
-	mi := &file_stich_v1_session_proto_msgTypes[58]
+	mi := &file_stich_v1_session_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4070,7 +4165,7 @@ func (x *GenerationStopped) String() string {
 func (*GenerationStopped) ProtoMessage() {}
 
 func (x *GenerationStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[58]
+	mi := &file_stich_v1_session_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4083,7 +4178,7 @@ func (x *GenerationStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationStopped.ProtoReflect.Descriptor instead.
 func (*GenerationStopped) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{58}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *GenerationStopped) GetReason() string {
@@ -4103,7 +4198,7 @@ type GenerationResumed struct {
 
 func (x *GenerationResumed) Reset() {
 	*x = GenerationResumed{}
-	mi := &file_stich_v1_session_proto_msgTypes[59]
+	mi := &file_stich_v1_session_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4115,7 +4210,7 @@ func (x *GenerationResumed) String() string {
 func (*GenerationResumed) ProtoMessage() {}
 
 func (x *GenerationResumed) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[59]
+	mi := &file_stich_v1_session_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4128,7 +4223,7 @@ func (x *GenerationResumed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationResumed.ProtoReflect.Descriptor instead.
 func (*GenerationResumed) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{59}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *GenerationResumed) GetReason() string {
@@ -4158,7 +4253,7 @@ type PhaseChanged struct {
 
 func (x *PhaseChanged) Reset() {
 	*x = PhaseChanged{}
-	mi := &file_stich_v1_session_proto_msgTypes[60]
+	mi := &file_stich_v1_session_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4170,7 +4265,7 @@ func (x *PhaseChanged) String() string {
 func (*PhaseChanged) ProtoMessage() {}
 
 func (x *PhaseChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[60]
+	mi := &file_stich_v1_session_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4183,7 +4278,7 @@ func (x *PhaseChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhaseChanged.ProtoReflect.Descriptor instead.
 func (*PhaseChanged) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{60}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *PhaseChanged) GetPhase() Phase {
@@ -4223,7 +4318,7 @@ type BlueprintReady struct {
 
 func (x *BlueprintReady) Reset() {
 	*x = BlueprintReady{}
-	mi := &file_stich_v1_session_proto_msgTypes[61]
+	mi := &file_stich_v1_session_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4235,7 +4330,7 @@ func (x *BlueprintReady) String() string {
 func (*BlueprintReady) ProtoMessage() {}
 
 func (x *BlueprintReady) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[61]
+	mi := &file_stich_v1_session_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4248,7 +4343,7 @@ func (x *BlueprintReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlueprintReady.ProtoReflect.Descriptor instead.
 func (*BlueprintReady) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{61}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *BlueprintReady) GetBlueprint() *Blueprint {
@@ -4268,7 +4363,7 @@ type FileStarted struct {
 
 func (x *FileStarted) Reset() {
 	*x = FileStarted{}
-	mi := &file_stich_v1_session_proto_msgTypes[62]
+	mi := &file_stich_v1_session_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4280,7 +4375,7 @@ func (x *FileStarted) String() string {
 func (*FileStarted) ProtoMessage() {}
 
 func (x *FileStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[62]
+	mi := &file_stich_v1_session_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4293,7 +4388,7 @@ func (x *FileStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileStarted.ProtoReflect.Descriptor instead.
 func (*FileStarted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{62}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *FileStarted) GetPath() string {
@@ -4320,7 +4415,7 @@ type FileChunk struct {
 
 func (x *FileChunk) Reset() {
 	*x = FileChunk{}
-	mi := &file_stich_v1_session_proto_msgTypes[63]
+	mi := &file_stich_v1_session_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4332,7 +4427,7 @@ func (x *FileChunk) String() string {
 func (*FileChunk) ProtoMessage() {}
 
 func (x *FileChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[63]
+	mi := &file_stich_v1_session_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4345,7 +4440,7 @@ func (x *FileChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChunk.ProtoReflect.Descriptor instead.
 func (*FileChunk) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{63}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *FileChunk) GetPath() string {
@@ -4373,7 +4468,7 @@ type FileDone struct {
 
 func (x *FileDone) Reset() {
 	*x = FileDone{}
-	mi := &file_stich_v1_session_proto_msgTypes[64]
+	mi := &file_stich_v1_session_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4385,7 +4480,7 @@ func (x *FileDone) String() string {
 func (*FileDone) ProtoMessage() {}
 
 func (x *FileDone) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[64]
+	mi := &file_stich_v1_session_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4398,7 +4493,7 @@ func (x *FileDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDone.ProtoReflect.Descriptor instead.
 func (*FileDone) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{64}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *FileDone) GetPath() string {
@@ -4431,7 +4526,7 @@ type FileDeleted struct {
 
 func (x *FileDeleted) Reset() {
 	*x = FileDeleted{}
-	mi := &file_stich_v1_session_proto_msgTypes[65]
+	mi := &file_stich_v1_session_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4443,7 +4538,7 @@ func (x *FileDeleted) String() string {
 func (*FileDeleted) ProtoMessage() {}
 
 func (x *FileDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[65]
+	mi := &file_stich_v1_session_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4456,7 +4551,7 @@ func (x *FileDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDeleted.ProtoReflect.Descriptor instead.
 func (*FileDeleted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{65}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *FileDeleted) GetPath() string {
@@ -4477,7 +4572,7 @@ type DiagnosticsReported struct {
 
 func (x *DiagnosticsReported) Reset() {
 	*x = DiagnosticsReported{}
-	mi := &file_stich_v1_session_proto_msgTypes[66]
+	mi := &file_stich_v1_session_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4489,7 +4584,7 @@ func (x *DiagnosticsReported) String() string {
 func (*DiagnosticsReported) ProtoMessage() {}
 
 func (x *DiagnosticsReported) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[66]
+	mi := &file_stich_v1_session_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4502,7 +4597,7 @@ func (x *DiagnosticsReported) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiagnosticsReported.ProtoReflect.Descriptor instead.
 func (*DiagnosticsReported) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{66}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *DiagnosticsReported) GetTool() string {
@@ -4532,7 +4627,7 @@ type FixApplied struct {
 
 func (x *FixApplied) Reset() {
 	*x = FixApplied{}
-	mi := &file_stich_v1_session_proto_msgTypes[67]
+	mi := &file_stich_v1_session_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4544,7 +4639,7 @@ func (x *FixApplied) String() string {
 func (*FixApplied) ProtoMessage() {}
 
 func (x *FixApplied) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[67]
+	mi := &file_stich_v1_session_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4557,7 +4652,7 @@ func (x *FixApplied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FixApplied.ProtoReflect.Descriptor instead.
 func (*FixApplied) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{67}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *FixApplied) GetCode() string {
@@ -4604,7 +4699,7 @@ type PreviewReady struct {
 
 func (x *PreviewReady) Reset() {
 	*x = PreviewReady{}
-	mi := &file_stich_v1_session_proto_msgTypes[68]
+	mi := &file_stich_v1_session_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4616,7 +4711,7 @@ func (x *PreviewReady) String() string {
 func (*PreviewReady) ProtoMessage() {}
 
 func (x *PreviewReady) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[68]
+	mi := &file_stich_v1_session_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4629,7 +4724,7 @@ func (x *PreviewReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewReady.ProtoReflect.Descriptor instead.
 func (*PreviewReady) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{68}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *PreviewReady) GetUrl() string {
@@ -4656,7 +4751,7 @@ type RuntimeChecked struct {
 
 func (x *RuntimeChecked) Reset() {
 	*x = RuntimeChecked{}
-	mi := &file_stich_v1_session_proto_msgTypes[69]
+	mi := &file_stich_v1_session_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4668,7 +4763,7 @@ func (x *RuntimeChecked) String() string {
 func (*RuntimeChecked) ProtoMessage() {}
 
 func (x *RuntimeChecked) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[69]
+	mi := &file_stich_v1_session_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4681,7 +4776,7 @@ func (x *RuntimeChecked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeChecked.ProtoReflect.Descriptor instead.
 func (*RuntimeChecked) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{69}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *RuntimeChecked) GetStatus() string {
@@ -4724,7 +4819,7 @@ type LogLine struct {
 
 func (x *LogLine) Reset() {
 	*x = LogLine{}
-	mi := &file_stich_v1_session_proto_msgTypes[70]
+	mi := &file_stich_v1_session_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4736,7 +4831,7 @@ func (x *LogLine) String() string {
 func (*LogLine) ProtoMessage() {}
 
 func (x *LogLine) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[70]
+	mi := &file_stich_v1_session_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4749,7 +4844,7 @@ func (x *LogLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLine.ProtoReflect.Descriptor instead.
 func (*LogLine) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{70}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *LogLine) GetSource() string {
@@ -4784,7 +4879,7 @@ type ChatMessage struct {
 
 func (x *ChatMessage) Reset() {
 	*x = ChatMessage{}
-	mi := &file_stich_v1_session_proto_msgTypes[71]
+	mi := &file_stich_v1_session_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4796,7 +4891,7 @@ func (x *ChatMessage) String() string {
 func (*ChatMessage) ProtoMessage() {}
 
 func (x *ChatMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[71]
+	mi := &file_stich_v1_session_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4809,7 +4904,7 @@ func (x *ChatMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatMessage.ProtoReflect.Descriptor instead.
 func (*ChatMessage) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{71}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *ChatMessage) GetRole() string {
@@ -4838,7 +4933,7 @@ type ErrorEvent struct {
 
 func (x *ErrorEvent) Reset() {
 	*x = ErrorEvent{}
-	mi := &file_stich_v1_session_proto_msgTypes[72]
+	mi := &file_stich_v1_session_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4850,7 +4945,7 @@ func (x *ErrorEvent) String() string {
 func (*ErrorEvent) ProtoMessage() {}
 
 func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[72]
+	mi := &file_stich_v1_session_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4863,7 +4958,7 @@ func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorEvent.ProtoReflect.Descriptor instead.
 func (*ErrorEvent) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{72}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *ErrorEvent) GetCode() string {
@@ -4899,7 +4994,7 @@ type Completed struct {
 
 func (x *Completed) Reset() {
 	*x = Completed{}
-	mi := &file_stich_v1_session_proto_msgTypes[73]
+	mi := &file_stich_v1_session_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4911,7 +5006,7 @@ func (x *Completed) String() string {
 func (*Completed) ProtoMessage() {}
 
 func (x *Completed) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[73]
+	mi := &file_stich_v1_session_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4924,7 +5019,7 @@ func (x *Completed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Completed.ProtoReflect.Descriptor instead.
 func (*Completed) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{73}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *Completed) GetFiles() uint32 {
@@ -5215,7 +5310,8 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\x04line\x18\x03 \x01(\rR\x04line\x12\x16\n" +
 	"\x06column\x18\x04 \x01(\rR\x06column\x12\x18\n" +
 	"\amessage\x18\x05 \x01(\tR\amessage\x12\x1a\n" +
-	"\bseverity\x18\x06 \x01(\tR\bseverity\"\xd9\t\n" +
+	"\bseverity\x18\x06 \x01(\tR\bseverity\"\x99\n" +
+	"\n" +
 	"\fSessionEvent\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12L\n" +
@@ -5241,8 +5337,14 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\x0fversion_created\x18\x1a \x01(\v2\x18.stich.v1.VersionCreatedH\x00R\x0eversionCreated\x127\n" +
 	"\vchange_card\x18\x1b \x01(\v2\x14.stich.v1.ChangeCardH\x00R\n" +
 	"changeCard\x12D\n" +
-	"\x0fruntime_checked\x18\xb0\x04 \x01(\v2\x18.stich.v1.RuntimeCheckedH\x00R\x0eruntimeCheckedB\a\n" +
-	"\x05event\";\n" +
+	"\x0fruntime_checked\x18\xb0\x04 \x01(\v2\x18.stich.v1.RuntimeCheckedH\x00R\x0eruntimeChecked\x12>\n" +
+	"\rlog_compacted\x18\xe4\x05 \x01(\v2\x16.stich.v1.LogCompactedH\x00R\flogCompactedB\a\n" +
+	"\x05event\"t\n" +
+	"\fLogCompacted\x12\x19\n" +
+	"\bfrom_seq\x18\x01 \x01(\x04R\afromSeq\x12\x15\n" +
+	"\x06to_seq\x18\x02 \x01(\x04R\x05toSeq\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\rR\aversion\x12\x18\n" +
+	"\aremoved\x18\x04 \x01(\x04R\aremoved\";\n" +
 	"\tLineCount\x12\x14\n" +
 	"\x05added\x18\x01 \x01(\rR\x05added\x12\x18\n" +
 	"\aremoved\x18\x02 \x01(\rR\aremoved\"\x8f\x01\n" +
@@ -5375,7 +5477,7 @@ func file_stich_v1_session_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_stich_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 74)
+var file_stich_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 75)
 var file_stich_v1_session_proto_goTypes = []any{
 	(Visibility)(0),               // 0: stich.v1.Visibility
 	(Phase)(0),                    // 1: stich.v1.Phase
@@ -5432,28 +5534,29 @@ var file_stich_v1_session_proto_goTypes = []any{
 	(*FilePlan)(nil),              // 52: stich.v1.FilePlan
 	(*Diagnostic)(nil),            // 53: stich.v1.Diagnostic
 	(*SessionEvent)(nil),          // 54: stich.v1.SessionEvent
-	(*LineCount)(nil),             // 55: stich.v1.LineCount
-	(*FileChange)(nil),            // 56: stich.v1.FileChange
-	(*ChangeCard)(nil),            // 57: stich.v1.ChangeCard
-	(*VersionCreated)(nil),        // 58: stich.v1.VersionCreated
-	(*GenerationStarted)(nil),     // 59: stich.v1.GenerationStarted
-	(*GenerationStopped)(nil),     // 60: stich.v1.GenerationStopped
-	(*GenerationResumed)(nil),     // 61: stich.v1.GenerationResumed
-	(*PhaseChanged)(nil),          // 62: stich.v1.PhaseChanged
-	(*BlueprintReady)(nil),        // 63: stich.v1.BlueprintReady
-	(*FileStarted)(nil),           // 64: stich.v1.FileStarted
-	(*FileChunk)(nil),             // 65: stich.v1.FileChunk
-	(*FileDone)(nil),              // 66: stich.v1.FileDone
-	(*FileDeleted)(nil),           // 67: stich.v1.FileDeleted
-	(*DiagnosticsReported)(nil),   // 68: stich.v1.DiagnosticsReported
-	(*FixApplied)(nil),            // 69: stich.v1.FixApplied
-	(*PreviewReady)(nil),          // 70: stich.v1.PreviewReady
-	(*RuntimeChecked)(nil),        // 71: stich.v1.RuntimeChecked
-	(*LogLine)(nil),               // 72: stich.v1.LogLine
-	(*ChatMessage)(nil),           // 73: stich.v1.ChatMessage
-	(*ErrorEvent)(nil),            // 74: stich.v1.ErrorEvent
-	(*Completed)(nil),             // 75: stich.v1.Completed
-	(*timestamppb.Timestamp)(nil), // 76: google.protobuf.Timestamp
+	(*LogCompacted)(nil),          // 55: stich.v1.LogCompacted
+	(*LineCount)(nil),             // 56: stich.v1.LineCount
+	(*FileChange)(nil),            // 57: stich.v1.FileChange
+	(*ChangeCard)(nil),            // 58: stich.v1.ChangeCard
+	(*VersionCreated)(nil),        // 59: stich.v1.VersionCreated
+	(*GenerationStarted)(nil),     // 60: stich.v1.GenerationStarted
+	(*GenerationStopped)(nil),     // 61: stich.v1.GenerationStopped
+	(*GenerationResumed)(nil),     // 62: stich.v1.GenerationResumed
+	(*PhaseChanged)(nil),          // 63: stich.v1.PhaseChanged
+	(*BlueprintReady)(nil),        // 64: stich.v1.BlueprintReady
+	(*FileStarted)(nil),           // 65: stich.v1.FileStarted
+	(*FileChunk)(nil),             // 66: stich.v1.FileChunk
+	(*FileDone)(nil),              // 67: stich.v1.FileDone
+	(*FileDeleted)(nil),           // 68: stich.v1.FileDeleted
+	(*DiagnosticsReported)(nil),   // 69: stich.v1.DiagnosticsReported
+	(*FixApplied)(nil),            // 70: stich.v1.FixApplied
+	(*PreviewReady)(nil),          // 71: stich.v1.PreviewReady
+	(*RuntimeChecked)(nil),        // 72: stich.v1.RuntimeChecked
+	(*LogLine)(nil),               // 73: stich.v1.LogLine
+	(*ChatMessage)(nil),           // 74: stich.v1.ChatMessage
+	(*ErrorEvent)(nil),            // 75: stich.v1.ErrorEvent
+	(*Completed)(nil),             // 76: stich.v1.Completed
+	(*timestamppb.Timestamp)(nil), // 77: google.protobuf.Timestamp
 }
 var file_stich_v1_session_proto_depIdxs = []int32{
 	0,  // 0: stich.v1.SetVisibilityRequest.visibility:type_name -> stich.v1.Visibility
@@ -5471,18 +5574,18 @@ var file_stich_v1_session_proto_depIdxs = []int32{
 	41, // 12: stich.v1.SaveFileResponse.version:type_name -> stich.v1.Version
 	36, // 13: stich.v1.ListSessionsResponse.apps:type_name -> stich.v1.AppSummary
 	1,  // 14: stich.v1.AppSummary.phase:type_name -> stich.v1.Phase
-	76, // 15: stich.v1.AppSummary.created_at:type_name -> google.protobuf.Timestamp
-	76, // 16: stich.v1.AppSummary.updated_at:type_name -> google.protobuf.Timestamp
+	77, // 15: stich.v1.AppSummary.created_at:type_name -> google.protobuf.Timestamp
+	77, // 16: stich.v1.AppSummary.updated_at:type_name -> google.protobuf.Timestamp
 	0,  // 17: stich.v1.AppSummary.visibility:type_name -> stich.v1.Visibility
 	8,  // 18: stich.v1.AppSummary.forked_from:type_name -> stich.v1.ForkOrigin
 	36, // 19: stich.v1.RenameSessionResponse.app:type_name -> stich.v1.AppSummary
-	76, // 20: stich.v1.Version.created_at:type_name -> google.protobuf.Timestamp
+	77, // 20: stich.v1.Version.created_at:type_name -> google.protobuf.Timestamp
 	1,  // 21: stich.v1.Session.phase:type_name -> stich.v1.Phase
 	47, // 22: stich.v1.Session.blueprint:type_name -> stich.v1.Blueprint
 	45, // 23: stich.v1.Session.files:type_name -> stich.v1.FileInfo
 	44, // 24: stich.v1.Session.counters:type_name -> stich.v1.SessionCounters
-	76, // 25: stich.v1.Session.created_at:type_name -> google.protobuf.Timestamp
-	76, // 26: stich.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
+	77, // 25: stich.v1.Session.created_at:type_name -> google.protobuf.Timestamp
+	77, // 26: stich.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
 	43, // 27: stich.v1.Session.usage:type_name -> stich.v1.ModelUsage
 	0,  // 28: stich.v1.Session.visibility:type_name -> stich.v1.Visibility
 	8,  // 29: stich.v1.Session.forked_from:type_name -> stich.v1.ForkOrigin
@@ -5491,74 +5594,75 @@ var file_stich_v1_session_proto_depIdxs = []int32{
 	51, // 32: stich.v1.Blueprint.roadmap:type_name -> stich.v1.PhasePlan
 	50, // 33: stich.v1.Entity.fields:type_name -> stich.v1.EntityField
 	52, // 34: stich.v1.PhasePlan.files:type_name -> stich.v1.FilePlan
-	76, // 35: stich.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
-	59, // 36: stich.v1.SessionEvent.generation_started:type_name -> stich.v1.GenerationStarted
-	60, // 37: stich.v1.SessionEvent.generation_stopped:type_name -> stich.v1.GenerationStopped
-	61, // 38: stich.v1.SessionEvent.generation_resumed:type_name -> stich.v1.GenerationResumed
-	62, // 39: stich.v1.SessionEvent.phase_changed:type_name -> stich.v1.PhaseChanged
-	63, // 40: stich.v1.SessionEvent.blueprint:type_name -> stich.v1.BlueprintReady
-	64, // 41: stich.v1.SessionEvent.file_started:type_name -> stich.v1.FileStarted
-	65, // 42: stich.v1.SessionEvent.file_chunk:type_name -> stich.v1.FileChunk
-	66, // 43: stich.v1.SessionEvent.file_done:type_name -> stich.v1.FileDone
-	67, // 44: stich.v1.SessionEvent.file_deleted:type_name -> stich.v1.FileDeleted
-	68, // 45: stich.v1.SessionEvent.diagnostics:type_name -> stich.v1.DiagnosticsReported
-	69, // 46: stich.v1.SessionEvent.fix_applied:type_name -> stich.v1.FixApplied
-	70, // 47: stich.v1.SessionEvent.preview_ready:type_name -> stich.v1.PreviewReady
-	72, // 48: stich.v1.SessionEvent.log:type_name -> stich.v1.LogLine
-	73, // 49: stich.v1.SessionEvent.message:type_name -> stich.v1.ChatMessage
-	74, // 50: stich.v1.SessionEvent.error:type_name -> stich.v1.ErrorEvent
-	75, // 51: stich.v1.SessionEvent.completed:type_name -> stich.v1.Completed
-	58, // 52: stich.v1.SessionEvent.version_created:type_name -> stich.v1.VersionCreated
-	57, // 53: stich.v1.SessionEvent.change_card:type_name -> stich.v1.ChangeCard
-	71, // 54: stich.v1.SessionEvent.runtime_checked:type_name -> stich.v1.RuntimeChecked
-	55, // 55: stich.v1.FileChange.lines:type_name -> stich.v1.LineCount
-	56, // 56: stich.v1.ChangeCard.files:type_name -> stich.v1.FileChange
-	41, // 57: stich.v1.VersionCreated.version:type_name -> stich.v1.Version
-	1,  // 58: stich.v1.GenerationResumed.phase:type_name -> stich.v1.Phase
-	1,  // 59: stich.v1.PhaseChanged.phase:type_name -> stich.v1.Phase
-	47, // 60: stich.v1.BlueprintReady.blueprint:type_name -> stich.v1.Blueprint
-	53, // 61: stich.v1.DiagnosticsReported.diagnostics:type_name -> stich.v1.Diagnostic
-	10, // 62: stich.v1.SessionService.CreateSession:input_type -> stich.v1.CreateSessionRequest
-	12, // 63: stich.v1.SessionService.Watch:input_type -> stich.v1.WatchRequest
-	13, // 64: stich.v1.SessionService.SendMessage:input_type -> stich.v1.SendMessageRequest
-	15, // 65: stich.v1.SessionService.Stop:input_type -> stich.v1.StopRequest
-	17, // 66: stich.v1.SessionService.Resume:input_type -> stich.v1.ResumeRequest
-	19, // 67: stich.v1.SessionService.GetSession:input_type -> stich.v1.GetSessionRequest
-	21, // 68: stich.v1.SessionService.GetFile:input_type -> stich.v1.GetFileRequest
-	23, // 69: stich.v1.SessionService.ListFiles:input_type -> stich.v1.ListFilesRequest
-	25, // 70: stich.v1.SessionService.ListVersions:input_type -> stich.v1.ListVersionsRequest
-	27, // 71: stich.v1.SessionService.DiffVersions:input_type -> stich.v1.DiffVersionsRequest
-	30, // 72: stich.v1.SessionService.Rollback:input_type -> stich.v1.RollbackRequest
-	32, // 73: stich.v1.SessionService.SaveFile:input_type -> stich.v1.SaveFileRequest
-	34, // 74: stich.v1.SessionService.ListSessions:input_type -> stich.v1.ListSessionsRequest
-	37, // 75: stich.v1.SessionService.RenameSession:input_type -> stich.v1.RenameSessionRequest
-	39, // 76: stich.v1.SessionService.DeleteSession:input_type -> stich.v1.DeleteSessionRequest
-	2,  // 77: stich.v1.SessionService.SetVisibility:input_type -> stich.v1.SetVisibilityRequest
-	4,  // 78: stich.v1.SessionService.ListGallery:input_type -> stich.v1.ListGalleryRequest
-	6,  // 79: stich.v1.SessionService.ForkSession:input_type -> stich.v1.ForkSessionRequest
-	11, // 80: stich.v1.SessionService.CreateSession:output_type -> stich.v1.CreateSessionResponse
-	54, // 81: stich.v1.SessionService.Watch:output_type -> stich.v1.SessionEvent
-	14, // 82: stich.v1.SessionService.SendMessage:output_type -> stich.v1.SendMessageResponse
-	16, // 83: stich.v1.SessionService.Stop:output_type -> stich.v1.StopResponse
-	18, // 84: stich.v1.SessionService.Resume:output_type -> stich.v1.ResumeResponse
-	20, // 85: stich.v1.SessionService.GetSession:output_type -> stich.v1.GetSessionResponse
-	22, // 86: stich.v1.SessionService.GetFile:output_type -> stich.v1.GetFileResponse
-	24, // 87: stich.v1.SessionService.ListFiles:output_type -> stich.v1.ListFilesResponse
-	26, // 88: stich.v1.SessionService.ListVersions:output_type -> stich.v1.ListVersionsResponse
-	28, // 89: stich.v1.SessionService.DiffVersions:output_type -> stich.v1.DiffVersionsResponse
-	31, // 90: stich.v1.SessionService.Rollback:output_type -> stich.v1.RollbackResponse
-	33, // 91: stich.v1.SessionService.SaveFile:output_type -> stich.v1.SaveFileResponse
-	35, // 92: stich.v1.SessionService.ListSessions:output_type -> stich.v1.ListSessionsResponse
-	38, // 93: stich.v1.SessionService.RenameSession:output_type -> stich.v1.RenameSessionResponse
-	40, // 94: stich.v1.SessionService.DeleteSession:output_type -> stich.v1.DeleteSessionResponse
-	3,  // 95: stich.v1.SessionService.SetVisibility:output_type -> stich.v1.SetVisibilityResponse
-	5,  // 96: stich.v1.SessionService.ListGallery:output_type -> stich.v1.ListGalleryResponse
-	7,  // 97: stich.v1.SessionService.ForkSession:output_type -> stich.v1.ForkSessionResponse
-	80, // [80:98] is the sub-list for method output_type
-	62, // [62:80] is the sub-list for method input_type
-	62, // [62:62] is the sub-list for extension type_name
-	62, // [62:62] is the sub-list for extension extendee
-	0,  // [0:62] is the sub-list for field type_name
+	77, // 35: stich.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	60, // 36: stich.v1.SessionEvent.generation_started:type_name -> stich.v1.GenerationStarted
+	61, // 37: stich.v1.SessionEvent.generation_stopped:type_name -> stich.v1.GenerationStopped
+	62, // 38: stich.v1.SessionEvent.generation_resumed:type_name -> stich.v1.GenerationResumed
+	63, // 39: stich.v1.SessionEvent.phase_changed:type_name -> stich.v1.PhaseChanged
+	64, // 40: stich.v1.SessionEvent.blueprint:type_name -> stich.v1.BlueprintReady
+	65, // 41: stich.v1.SessionEvent.file_started:type_name -> stich.v1.FileStarted
+	66, // 42: stich.v1.SessionEvent.file_chunk:type_name -> stich.v1.FileChunk
+	67, // 43: stich.v1.SessionEvent.file_done:type_name -> stich.v1.FileDone
+	68, // 44: stich.v1.SessionEvent.file_deleted:type_name -> stich.v1.FileDeleted
+	69, // 45: stich.v1.SessionEvent.diagnostics:type_name -> stich.v1.DiagnosticsReported
+	70, // 46: stich.v1.SessionEvent.fix_applied:type_name -> stich.v1.FixApplied
+	71, // 47: stich.v1.SessionEvent.preview_ready:type_name -> stich.v1.PreviewReady
+	73, // 48: stich.v1.SessionEvent.log:type_name -> stich.v1.LogLine
+	74, // 49: stich.v1.SessionEvent.message:type_name -> stich.v1.ChatMessage
+	75, // 50: stich.v1.SessionEvent.error:type_name -> stich.v1.ErrorEvent
+	76, // 51: stich.v1.SessionEvent.completed:type_name -> stich.v1.Completed
+	59, // 52: stich.v1.SessionEvent.version_created:type_name -> stich.v1.VersionCreated
+	58, // 53: stich.v1.SessionEvent.change_card:type_name -> stich.v1.ChangeCard
+	72, // 54: stich.v1.SessionEvent.runtime_checked:type_name -> stich.v1.RuntimeChecked
+	55, // 55: stich.v1.SessionEvent.log_compacted:type_name -> stich.v1.LogCompacted
+	56, // 56: stich.v1.FileChange.lines:type_name -> stich.v1.LineCount
+	57, // 57: stich.v1.ChangeCard.files:type_name -> stich.v1.FileChange
+	41, // 58: stich.v1.VersionCreated.version:type_name -> stich.v1.Version
+	1,  // 59: stich.v1.GenerationResumed.phase:type_name -> stich.v1.Phase
+	1,  // 60: stich.v1.PhaseChanged.phase:type_name -> stich.v1.Phase
+	47, // 61: stich.v1.BlueprintReady.blueprint:type_name -> stich.v1.Blueprint
+	53, // 62: stich.v1.DiagnosticsReported.diagnostics:type_name -> stich.v1.Diagnostic
+	10, // 63: stich.v1.SessionService.CreateSession:input_type -> stich.v1.CreateSessionRequest
+	12, // 64: stich.v1.SessionService.Watch:input_type -> stich.v1.WatchRequest
+	13, // 65: stich.v1.SessionService.SendMessage:input_type -> stich.v1.SendMessageRequest
+	15, // 66: stich.v1.SessionService.Stop:input_type -> stich.v1.StopRequest
+	17, // 67: stich.v1.SessionService.Resume:input_type -> stich.v1.ResumeRequest
+	19, // 68: stich.v1.SessionService.GetSession:input_type -> stich.v1.GetSessionRequest
+	21, // 69: stich.v1.SessionService.GetFile:input_type -> stich.v1.GetFileRequest
+	23, // 70: stich.v1.SessionService.ListFiles:input_type -> stich.v1.ListFilesRequest
+	25, // 71: stich.v1.SessionService.ListVersions:input_type -> stich.v1.ListVersionsRequest
+	27, // 72: stich.v1.SessionService.DiffVersions:input_type -> stich.v1.DiffVersionsRequest
+	30, // 73: stich.v1.SessionService.Rollback:input_type -> stich.v1.RollbackRequest
+	32, // 74: stich.v1.SessionService.SaveFile:input_type -> stich.v1.SaveFileRequest
+	34, // 75: stich.v1.SessionService.ListSessions:input_type -> stich.v1.ListSessionsRequest
+	37, // 76: stich.v1.SessionService.RenameSession:input_type -> stich.v1.RenameSessionRequest
+	39, // 77: stich.v1.SessionService.DeleteSession:input_type -> stich.v1.DeleteSessionRequest
+	2,  // 78: stich.v1.SessionService.SetVisibility:input_type -> stich.v1.SetVisibilityRequest
+	4,  // 79: stich.v1.SessionService.ListGallery:input_type -> stich.v1.ListGalleryRequest
+	6,  // 80: stich.v1.SessionService.ForkSession:input_type -> stich.v1.ForkSessionRequest
+	11, // 81: stich.v1.SessionService.CreateSession:output_type -> stich.v1.CreateSessionResponse
+	54, // 82: stich.v1.SessionService.Watch:output_type -> stich.v1.SessionEvent
+	14, // 83: stich.v1.SessionService.SendMessage:output_type -> stich.v1.SendMessageResponse
+	16, // 84: stich.v1.SessionService.Stop:output_type -> stich.v1.StopResponse
+	18, // 85: stich.v1.SessionService.Resume:output_type -> stich.v1.ResumeResponse
+	20, // 86: stich.v1.SessionService.GetSession:output_type -> stich.v1.GetSessionResponse
+	22, // 87: stich.v1.SessionService.GetFile:output_type -> stich.v1.GetFileResponse
+	24, // 88: stich.v1.SessionService.ListFiles:output_type -> stich.v1.ListFilesResponse
+	26, // 89: stich.v1.SessionService.ListVersions:output_type -> stich.v1.ListVersionsResponse
+	28, // 90: stich.v1.SessionService.DiffVersions:output_type -> stich.v1.DiffVersionsResponse
+	31, // 91: stich.v1.SessionService.Rollback:output_type -> stich.v1.RollbackResponse
+	33, // 92: stich.v1.SessionService.SaveFile:output_type -> stich.v1.SaveFileResponse
+	35, // 93: stich.v1.SessionService.ListSessions:output_type -> stich.v1.ListSessionsResponse
+	38, // 94: stich.v1.SessionService.RenameSession:output_type -> stich.v1.RenameSessionResponse
+	40, // 95: stich.v1.SessionService.DeleteSession:output_type -> stich.v1.DeleteSessionResponse
+	3,  // 96: stich.v1.SessionService.SetVisibility:output_type -> stich.v1.SetVisibilityResponse
+	5,  // 97: stich.v1.SessionService.ListGallery:output_type -> stich.v1.ListGalleryResponse
+	7,  // 98: stich.v1.SessionService.ForkSession:output_type -> stich.v1.ForkSessionResponse
+	81, // [81:99] is the sub-list for method output_type
+	63, // [63:81] is the sub-list for method input_type
+	63, // [63:63] is the sub-list for extension type_name
+	63, // [63:63] is the sub-list for extension extendee
+	0,  // [0:63] is the sub-list for field type_name
 }
 
 func init() { file_stich_v1_session_proto_init() }
@@ -5586,6 +5690,7 @@ func file_stich_v1_session_proto_init() {
 		(*SessionEvent_VersionCreated)(nil),
 		(*SessionEvent_ChangeCard)(nil),
 		(*SessionEvent_RuntimeChecked)(nil),
+		(*SessionEvent_LogCompacted)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -5593,7 +5698,7 @@ func file_stich_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_v1_session_proto_rawDesc), len(file_stich_v1_session_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   74,
+			NumMessages:   75,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

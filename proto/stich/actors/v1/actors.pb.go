@@ -839,9 +839,12 @@ func (x *ReadLog) GetCaller() *Caller {
 }
 
 type ReadLogReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Events        []*v1.SessionEvent     `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
-	LastSeq       uint64                 `protobuf:"varint,2,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Events  []*v1.SessionEvent     `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	LastSeq uint64                 `protobuf:"varint,2,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	// Set when events after after_seq were compacted away: the events then
+	// have gaps between its from_seq and to_seq.
+	Compacted     *v1.LogCompacted `protobuf:"bytes,740,opt,name=compacted,proto3" json:"compacted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -888,6 +891,13 @@ func (x *ReadLogReply) GetLastSeq() uint64 {
 		return x.LastSeq
 	}
 	return 0
+}
+
+func (x *ReadLogReply) GetCompacted() *v1.LogCompacted {
+	if x != nil {
+		return x.Compacted
+	}
+	return nil
 }
 
 type PostMessage struct {
@@ -1996,7 +2006,13 @@ type SessionState struct {
 	// Who may read the session (stich.v1.Visibility; unspecified is private).
 	Visibility v1.Visibility `protobuf:"varint,600,opt,name=visibility,proto3,enum=stich.v1.Visibility" json:"visibility,omitempty"`
 	// The app this one was forked from.
-	ForkedFrom    *v1.ForkOrigin `protobuf:"bytes,601,opt,name=forked_from,json=forkedFrom,proto3" json:"forked_from,omitempty"`
+	ForkedFrom *v1.ForkOrigin `protobuf:"bytes,601,opt,name=forked_from,json=forkedFrom,proto3" json:"forked_from,omitempty"`
+	// Seq of the newest VersionCreated event (0: none, or a session from
+	// before it was recorded): the point up to which the log may be
+	// compacted.
+	LastVersionSeq uint64 `protobuf:"varint,740,opt,name=last_version_seq,json=lastVersionSeq,proto3" json:"last_version_seq,omitempty"`
+	// What compaction has removed from the log (unset: nothing yet).
+	LogCompaction *LogCompaction `protobuf:"bytes,741,opt,name=log_compaction,json=logCompaction,proto3" json:"log_compaction,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2318,6 +2334,102 @@ func (x *SessionState) GetForkedFrom() *v1.ForkOrigin {
 	return nil
 }
 
+func (x *SessionState) GetLastVersionSeq() uint64 {
+	if x != nil {
+		return x.LastVersionSeq
+	}
+	return 0
+}
+
+func (x *SessionState) GetLogCompaction() *LogCompaction {
+	if x != nil {
+		return x.LogCompaction
+	}
+	return nil
+}
+
+// LogCompaction records a session's log compaction (actors/compact.go):
+// every FileChunk event with seq <= through_seq is gone, no other event.
+type LogCompaction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The log was scanned up to here; chunks after it are all kept.
+	ThroughSeq uint64 `protobuf:"varint,1,opt,name=through_seq,json=throughSeq,proto3" json:"through_seq,omitempty"`
+	// The first and last seq removed (0 when none was).
+	FirstRemovedSeq uint64 `protobuf:"varint,2,opt,name=first_removed_seq,json=firstRemovedSeq,proto3" json:"first_removed_seq,omitempty"`
+	LastRemovedSeq  uint64 `protobuf:"varint,3,opt,name=last_removed_seq,json=lastRemovedSeq,proto3" json:"last_removed_seq,omitempty"`
+	// Events removed so far.
+	Removed uint64 `protobuf:"varint,4,opt,name=removed,proto3" json:"removed,omitempty"`
+	// The newest version the compacted range led up to.
+	Version       uint32 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogCompaction) Reset() {
+	*x = LogCompaction{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogCompaction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogCompaction) ProtoMessage() {}
+
+func (x *LogCompaction) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogCompaction.ProtoReflect.Descriptor instead.
+func (*LogCompaction) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *LogCompaction) GetThroughSeq() uint64 {
+	if x != nil {
+		return x.ThroughSeq
+	}
+	return 0
+}
+
+func (x *LogCompaction) GetFirstRemovedSeq() uint64 {
+	if x != nil {
+		return x.FirstRemovedSeq
+	}
+	return 0
+}
+
+func (x *LogCompaction) GetLastRemovedSeq() uint64 {
+	if x != nil {
+		return x.LastRemovedSeq
+	}
+	return 0
+}
+
+func (x *LogCompaction) GetRemoved() uint64 {
+	if x != nil {
+		return x.Removed
+	}
+	return 0
+}
+
+func (x *LogCompaction) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 // MessageKey remembers a chat message sent with an idempotency key, so that
 // a retry is recorded once.
 type MessageKey struct {
@@ -2334,7 +2446,7 @@ type MessageKey struct {
 
 func (x *MessageKey) Reset() {
 	*x = MessageKey{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[35]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2346,7 +2458,7 @@ func (x *MessageKey) String() string {
 func (*MessageKey) ProtoMessage() {}
 
 func (x *MessageKey) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[35]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2359,7 +2471,7 @@ func (x *MessageKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageKey.ProtoReflect.Descriptor instead.
 func (*MessageKey) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{35}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *MessageKey) GetKey() string {
@@ -2395,7 +2507,7 @@ type DeleteSession struct {
 
 func (x *DeleteSession) Reset() {
 	*x = DeleteSession{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[36]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2407,7 +2519,7 @@ func (x *DeleteSession) String() string {
 func (*DeleteSession) ProtoMessage() {}
 
 func (x *DeleteSession) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[36]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2420,7 +2532,7 @@ func (x *DeleteSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSession.ProtoReflect.Descriptor instead.
 func (*DeleteSession) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{36}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DeleteSession) GetCaller() *Caller {
@@ -2438,7 +2550,7 @@ type DeleteSessionReply struct {
 
 func (x *DeleteSessionReply) Reset() {
 	*x = DeleteSessionReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[37]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2450,7 +2562,7 @@ func (x *DeleteSessionReply) String() string {
 func (*DeleteSessionReply) ProtoMessage() {}
 
 func (x *DeleteSessionReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[37]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2463,7 +2575,7 @@ func (x *DeleteSessionReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSessionReply.ProtoReflect.Descriptor instead.
 func (*DeleteSessionReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{37}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{38}
 }
 
 // AppEntry is one app in an owner's index (key "app/<session id>").
@@ -2493,7 +2605,7 @@ type AppEntry struct {
 
 func (x *AppEntry) Reset() {
 	*x = AppEntry{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[38]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2505,7 +2617,7 @@ func (x *AppEntry) String() string {
 func (*AppEntry) ProtoMessage() {}
 
 func (x *AppEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[38]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2518,7 +2630,7 @@ func (x *AppEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppEntry.ProtoReflect.Descriptor instead.
 func (*AppEntry) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{38}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *AppEntry) GetSessionId() string {
@@ -2633,7 +2745,7 @@ type UpsertApp struct {
 
 func (x *UpsertApp) Reset() {
 	*x = UpsertApp{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[39]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2645,7 +2757,7 @@ func (x *UpsertApp) String() string {
 func (*UpsertApp) ProtoMessage() {}
 
 func (x *UpsertApp) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[39]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2658,7 +2770,7 @@ func (x *UpsertApp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertApp.ProtoReflect.Descriptor instead.
 func (*UpsertApp) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{39}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *UpsertApp) GetEntry() *AppEntry {
@@ -2683,7 +2795,7 @@ type UpsertAppReply struct {
 
 func (x *UpsertAppReply) Reset() {
 	*x = UpsertAppReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[40]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2695,7 +2807,7 @@ func (x *UpsertAppReply) String() string {
 func (*UpsertAppReply) ProtoMessage() {}
 
 func (x *UpsertAppReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[40]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2708,7 +2820,7 @@ func (x *UpsertAppReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertAppReply.ProtoReflect.Descriptor instead.
 func (*UpsertAppReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{40}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{41}
 }
 
 type GetApp struct {
@@ -2720,7 +2832,7 @@ type GetApp struct {
 
 func (x *GetApp) Reset() {
 	*x = GetApp{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[41]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2732,7 +2844,7 @@ func (x *GetApp) String() string {
 func (*GetApp) ProtoMessage() {}
 
 func (x *GetApp) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[41]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2745,7 +2857,7 @@ func (x *GetApp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApp.ProtoReflect.Descriptor instead.
 func (*GetApp) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{41}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetApp) GetSessionId() string {
@@ -2765,7 +2877,7 @@ type RenameApp struct {
 
 func (x *RenameApp) Reset() {
 	*x = RenameApp{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[42]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2777,7 +2889,7 @@ func (x *RenameApp) String() string {
 func (*RenameApp) ProtoMessage() {}
 
 func (x *RenameApp) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[42]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2790,7 +2902,7 @@ func (x *RenameApp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenameApp.ProtoReflect.Descriptor instead.
 func (*RenameApp) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{42}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *RenameApp) GetSessionId() string {
@@ -2816,7 +2928,7 @@ type AppReply struct {
 
 func (x *AppReply) Reset() {
 	*x = AppReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[43]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2828,7 +2940,7 @@ func (x *AppReply) String() string {
 func (*AppReply) ProtoMessage() {}
 
 func (x *AppReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[43]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2841,7 +2953,7 @@ func (x *AppReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppReply.ProtoReflect.Descriptor instead.
 func (*AppReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{43}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *AppReply) GetEntry() *AppEntry {
@@ -2865,7 +2977,7 @@ type ListApps struct {
 
 func (x *ListApps) Reset() {
 	*x = ListApps{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[44]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2877,7 +2989,7 @@ func (x *ListApps) String() string {
 func (*ListApps) ProtoMessage() {}
 
 func (x *ListApps) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[44]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2890,7 +3002,7 @@ func (x *ListApps) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApps.ProtoReflect.Descriptor instead.
 func (*ListApps) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{44}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ListApps) GetLimit() uint32 {
@@ -2926,7 +3038,7 @@ type ListAppsReply struct {
 
 func (x *ListAppsReply) Reset() {
 	*x = ListAppsReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[45]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2938,7 +3050,7 @@ func (x *ListAppsReply) String() string {
 func (*ListAppsReply) ProtoMessage() {}
 
 func (x *ListAppsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[45]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2951,7 +3063,7 @@ func (x *ListAppsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAppsReply.ProtoReflect.Descriptor instead.
 func (*ListAppsReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{45}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListAppsReply) GetEntries() []*AppEntry {
@@ -2986,7 +3098,7 @@ type RemoveApp struct {
 
 func (x *RemoveApp) Reset() {
 	*x = RemoveApp{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[46]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2998,7 +3110,7 @@ func (x *RemoveApp) String() string {
 func (*RemoveApp) ProtoMessage() {}
 
 func (x *RemoveApp) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[46]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3011,7 +3123,7 @@ func (x *RemoveApp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveApp.ProtoReflect.Descriptor instead.
 func (*RemoveApp) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{46}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *RemoveApp) GetSessionId() string {
@@ -3031,7 +3143,7 @@ type RemoveAppReply struct {
 
 func (x *RemoveAppReply) Reset() {
 	*x = RemoveAppReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[47]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3043,7 +3155,7 @@ func (x *RemoveAppReply) String() string {
 func (*RemoveAppReply) ProtoMessage() {}
 
 func (x *RemoveAppReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[47]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3056,7 +3168,7 @@ func (x *RemoveAppReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveAppReply.ProtoReflect.Descriptor instead.
 func (*RemoveAppReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{47}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *RemoveAppReply) GetExisted() bool {
@@ -3081,7 +3193,7 @@ type RateLimitRule struct {
 
 func (x *RateLimitRule) Reset() {
 	*x = RateLimitRule{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[48]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3093,7 +3205,7 @@ func (x *RateLimitRule) String() string {
 func (*RateLimitRule) ProtoMessage() {}
 
 func (x *RateLimitRule) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[48]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3106,7 +3218,7 @@ func (x *RateLimitRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitRule.ProtoReflect.Descriptor instead.
 func (*RateLimitRule) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{48}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *RateLimitRule) GetLimit() uint32 {
@@ -3154,7 +3266,7 @@ type RateLimitCheck struct {
 
 func (x *RateLimitCheck) Reset() {
 	*x = RateLimitCheck{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[49]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3166,7 +3278,7 @@ func (x *RateLimitCheck) String() string {
 func (*RateLimitCheck) ProtoMessage() {}
 
 func (x *RateLimitCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[49]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3179,7 +3291,7 @@ func (x *RateLimitCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitCheck.ProtoReflect.Descriptor instead.
 func (*RateLimitCheck) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{49}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *RateLimitCheck) GetRule() *RateLimitRule {
@@ -3210,7 +3322,7 @@ type RateLimitReply struct {
 
 func (x *RateLimitReply) Reset() {
 	*x = RateLimitReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[50]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3222,7 +3334,7 @@ func (x *RateLimitReply) String() string {
 func (*RateLimitReply) ProtoMessage() {}
 
 func (x *RateLimitReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[50]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3235,7 +3347,7 @@ func (x *RateLimitReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitReply.ProtoReflect.Descriptor instead.
 func (*RateLimitReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{50}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *RateLimitReply) GetAllowed() bool {
@@ -3279,7 +3391,7 @@ type RateLimitState struct {
 
 func (x *RateLimitState) Reset() {
 	*x = RateLimitState{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[51]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3291,7 +3403,7 @@ func (x *RateLimitState) String() string {
 func (*RateLimitState) ProtoMessage() {}
 
 func (x *RateLimitState) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[51]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3304,7 +3416,7 @@ func (x *RateLimitState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitState.ProtoReflect.Descriptor instead.
 func (*RateLimitState) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{51}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *RateLimitState) GetSlots() map[int64]uint32 {
@@ -3334,7 +3446,7 @@ type SetVisibility struct {
 
 func (x *SetVisibility) Reset() {
 	*x = SetVisibility{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[52]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3346,7 +3458,7 @@ func (x *SetVisibility) String() string {
 func (*SetVisibility) ProtoMessage() {}
 
 func (x *SetVisibility) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[52]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3359,7 +3471,7 @@ func (x *SetVisibility) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetVisibility.ProtoReflect.Descriptor instead.
 func (*SetVisibility) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{52}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *SetVisibility) GetVisibility() v1.Visibility {
@@ -3387,7 +3499,7 @@ type SetVisibilityReply struct {
 
 func (x *SetVisibilityReply) Reset() {
 	*x = SetVisibilityReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[53]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3399,7 +3511,7 @@ func (x *SetVisibilityReply) String() string {
 func (*SetVisibilityReply) ProtoMessage() {}
 
 func (x *SetVisibilityReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[53]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3412,7 +3524,7 @@ func (x *SetVisibilityReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetVisibilityReply.ProtoReflect.Descriptor instead.
 func (*SetVisibilityReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{53}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *SetVisibilityReply) GetEntry() *AppEntry {
@@ -3446,7 +3558,7 @@ type ForkSession struct {
 
 func (x *ForkSession) Reset() {
 	*x = ForkSession{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[54]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3458,7 +3570,7 @@ func (x *ForkSession) String() string {
 func (*ForkSession) ProtoMessage() {}
 
 func (x *ForkSession) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[54]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3471,7 +3583,7 @@ func (x *ForkSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForkSession.ProtoReflect.Descriptor instead.
 func (*ForkSession) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{54}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ForkSession) GetOwner() string {
@@ -3568,10 +3680,11 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\aReadLog\x12\x1b\n" +
 	"\tafter_seq\x18\x01 \x01(\x04R\bafterSeq\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\rR\x05limit\x120\n" +
-	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"Y\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"\x90\x01\n" +
 	"\fReadLogReply\x12.\n" +
 	"\x06events\x18\x01 \x03(\v2\x16.stich.v1.SessionEventR\x06events\x12\x19\n" +
-	"\blast_seq\x18\x02 \x01(\x04R\alastSeq\"|\n" +
+	"\blast_seq\x18\x02 \x01(\x04R\alastSeq\x125\n" +
+	"\tcompacted\x18\xe4\x05 \x01(\v2\x16.stich.v1.LogCompactedR\tcompacted\"|\n" +
 	"\vPostMessage\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12'\n" +
 	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x120\n" +
@@ -3634,7 +3747,7 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\n" +
 	"FilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb6\x10\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa9\x11\n" +
 	"\fSessionState\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06prompt\x18\x02 \x01(\tR\x06prompt\x122\n" +
@@ -3688,7 +3801,9 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"visibility\x18\xd8\x04 \x01(\x0e2\x14.stich.v1.VisibilityR\n" +
 	"visibility\x126\n" +
 	"\vforked_from\x18\xd9\x04 \x01(\v2\x14.stich.v1.ForkOriginR\n" +
-	"forkedFrom\x1aL\n" +
+	"forkedFrom\x12)\n" +
+	"\x10last_version_seq\x18\xe4\x05 \x01(\x04R\x0elastVersionSeq\x12F\n" +
+	"\x0elog_compaction\x18\xe5\x05 \x01(\v2\x1e.stich.actors.v1.LogCompactionR\rlogCompaction\x1aL\n" +
 	"\n" +
 	"FilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12(\n" +
@@ -3701,7 +3816,14 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aQ\n" +
 	"\x0eWorkLinesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12)\n" +
-	"\x05value\x18\x02 \x01(\v2\x13.stich.v1.LineCountR\x05value:\x028\x01\"Q\n" +
+	"\x05value\x18\x02 \x01(\v2\x13.stich.v1.LineCountR\x05value:\x028\x01\"\xba\x01\n" +
+	"\rLogCompaction\x12\x1f\n" +
+	"\vthrough_seq\x18\x01 \x01(\x04R\n" +
+	"throughSeq\x12*\n" +
+	"\x11first_removed_seq\x18\x02 \x01(\x04R\x0ffirstRemovedSeq\x12(\n" +
+	"\x10last_removed_seq\x18\x03 \x01(\x04R\x0elastRemovedSeq\x12\x18\n" +
+	"\aremoved\x18\x04 \x01(\x04R\aremoved\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\rR\aversion\"Q\n" +
 	"\n" +
 	"MessageKey\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1f\n" +
@@ -3833,7 +3955,7 @@ func file_stich_actors_v1_actors_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_actors_v1_actors_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_stich_actors_v1_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
+var file_stich_actors_v1_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 63)
 var file_stich_actors_v1_actors_proto_goTypes = []any{
 	(ErrorCode)(0),                // 0: stich.actors.v1.ErrorCode
 	(TitleSource)(0),              // 1: stich.actors.v1.TitleSource
@@ -3872,130 +3994,134 @@ var file_stich_actors_v1_actors_proto_goTypes = []any{
 	(*RollbackReply)(nil),         // 34: stich.actors.v1.RollbackReply
 	(*VersionRecord)(nil),         // 35: stich.actors.v1.VersionRecord
 	(*SessionState)(nil),          // 36: stich.actors.v1.SessionState
-	(*MessageKey)(nil),            // 37: stich.actors.v1.MessageKey
-	(*DeleteSession)(nil),         // 38: stich.actors.v1.DeleteSession
-	(*DeleteSessionReply)(nil),    // 39: stich.actors.v1.DeleteSessionReply
-	(*AppEntry)(nil),              // 40: stich.actors.v1.AppEntry
-	(*UpsertApp)(nil),             // 41: stich.actors.v1.UpsertApp
-	(*UpsertAppReply)(nil),        // 42: stich.actors.v1.UpsertAppReply
-	(*GetApp)(nil),                // 43: stich.actors.v1.GetApp
-	(*RenameApp)(nil),             // 44: stich.actors.v1.RenameApp
-	(*AppReply)(nil),              // 45: stich.actors.v1.AppReply
-	(*ListApps)(nil),              // 46: stich.actors.v1.ListApps
-	(*ListAppsReply)(nil),         // 47: stich.actors.v1.ListAppsReply
-	(*RemoveApp)(nil),             // 48: stich.actors.v1.RemoveApp
-	(*RemoveAppReply)(nil),        // 49: stich.actors.v1.RemoveAppReply
-	(*RateLimitRule)(nil),         // 50: stich.actors.v1.RateLimitRule
-	(*RateLimitCheck)(nil),        // 51: stich.actors.v1.RateLimitCheck
-	(*RateLimitReply)(nil),        // 52: stich.actors.v1.RateLimitReply
-	(*RateLimitState)(nil),        // 53: stich.actors.v1.RateLimitState
-	(*SetVisibility)(nil),         // 54: stich.actors.v1.SetVisibility
-	(*SetVisibilityReply)(nil),    // 55: stich.actors.v1.SetVisibilityReply
-	(*ForkSession)(nil),           // 56: stich.actors.v1.ForkSession
-	nil,                           // 57: stich.actors.v1.VersionRecord.FilesEntry
-	nil,                           // 58: stich.actors.v1.SessionState.FilesEntry
-	nil,                           // 59: stich.actors.v1.SessionState.UserEditsEntry
-	nil,                           // 60: stich.actors.v1.SessionState.WorkBaseEntry
-	nil,                           // 61: stich.actors.v1.SessionState.WorkLinesEntry
-	nil,                           // 62: stich.actors.v1.RateLimitState.SlotsEntry
-	nil,                           // 63: stich.actors.v1.RateLimitState.HoursEntry
-	(*timestamppb.Timestamp)(nil), // 64: google.protobuf.Timestamp
-	(*v1.SessionOptions)(nil),     // 65: stich.v1.SessionOptions
-	(v1.Phase)(0),                 // 66: stich.v1.Phase
-	(*v1.SessionEvent)(nil),       // 67: stich.v1.SessionEvent
-	(*v1.Session)(nil),            // 68: stich.v1.Session
-	(*v1.File)(nil),               // 69: stich.v1.File
-	(*v1.Version)(nil),            // 70: stich.v1.Version
-	(*v1.FileInfo)(nil),           // 71: stich.v1.FileInfo
-	(*v1.FileDiff)(nil),           // 72: stich.v1.FileDiff
-	(*v1.Blueprint)(nil),          // 73: stich.v1.Blueprint
-	(*v1.PhasePlan)(nil),          // 74: stich.v1.PhasePlan
-	(*v1.Diagnostic)(nil),         // 75: stich.v1.Diagnostic
-	(*v1.ModelUsage)(nil),         // 76: stich.v1.ModelUsage
-	(*v1.ChatMessage)(nil),        // 77: stich.v1.ChatMessage
-	(v1.Visibility)(0),            // 78: stich.v1.Visibility
-	(*v1.ForkOrigin)(nil),         // 79: stich.v1.ForkOrigin
-	(*v1.LineCount)(nil),          // 80: stich.v1.LineCount
+	(*LogCompaction)(nil),         // 37: stich.actors.v1.LogCompaction
+	(*MessageKey)(nil),            // 38: stich.actors.v1.MessageKey
+	(*DeleteSession)(nil),         // 39: stich.actors.v1.DeleteSession
+	(*DeleteSessionReply)(nil),    // 40: stich.actors.v1.DeleteSessionReply
+	(*AppEntry)(nil),              // 41: stich.actors.v1.AppEntry
+	(*UpsertApp)(nil),             // 42: stich.actors.v1.UpsertApp
+	(*UpsertAppReply)(nil),        // 43: stich.actors.v1.UpsertAppReply
+	(*GetApp)(nil),                // 44: stich.actors.v1.GetApp
+	(*RenameApp)(nil),             // 45: stich.actors.v1.RenameApp
+	(*AppReply)(nil),              // 46: stich.actors.v1.AppReply
+	(*ListApps)(nil),              // 47: stich.actors.v1.ListApps
+	(*ListAppsReply)(nil),         // 48: stich.actors.v1.ListAppsReply
+	(*RemoveApp)(nil),             // 49: stich.actors.v1.RemoveApp
+	(*RemoveAppReply)(nil),        // 50: stich.actors.v1.RemoveAppReply
+	(*RateLimitRule)(nil),         // 51: stich.actors.v1.RateLimitRule
+	(*RateLimitCheck)(nil),        // 52: stich.actors.v1.RateLimitCheck
+	(*RateLimitReply)(nil),        // 53: stich.actors.v1.RateLimitReply
+	(*RateLimitState)(nil),        // 54: stich.actors.v1.RateLimitState
+	(*SetVisibility)(nil),         // 55: stich.actors.v1.SetVisibility
+	(*SetVisibilityReply)(nil),    // 56: stich.actors.v1.SetVisibilityReply
+	(*ForkSession)(nil),           // 57: stich.actors.v1.ForkSession
+	nil,                           // 58: stich.actors.v1.VersionRecord.FilesEntry
+	nil,                           // 59: stich.actors.v1.SessionState.FilesEntry
+	nil,                           // 60: stich.actors.v1.SessionState.UserEditsEntry
+	nil,                           // 61: stich.actors.v1.SessionState.WorkBaseEntry
+	nil,                           // 62: stich.actors.v1.SessionState.WorkLinesEntry
+	nil,                           // 63: stich.actors.v1.RateLimitState.SlotsEntry
+	nil,                           // 64: stich.actors.v1.RateLimitState.HoursEntry
+	(*timestamppb.Timestamp)(nil), // 65: google.protobuf.Timestamp
+	(*v1.SessionOptions)(nil),     // 66: stich.v1.SessionOptions
+	(v1.Phase)(0),                 // 67: stich.v1.Phase
+	(*v1.SessionEvent)(nil),       // 68: stich.v1.SessionEvent
+	(*v1.LogCompacted)(nil),       // 69: stich.v1.LogCompacted
+	(*v1.Session)(nil),            // 70: stich.v1.Session
+	(*v1.File)(nil),               // 71: stich.v1.File
+	(*v1.Version)(nil),            // 72: stich.v1.Version
+	(*v1.FileInfo)(nil),           // 73: stich.v1.FileInfo
+	(*v1.FileDiff)(nil),           // 74: stich.v1.FileDiff
+	(*v1.Blueprint)(nil),          // 75: stich.v1.Blueprint
+	(*v1.PhasePlan)(nil),          // 76: stich.v1.PhasePlan
+	(*v1.Diagnostic)(nil),         // 77: stich.v1.Diagnostic
+	(*v1.ModelUsage)(nil),         // 78: stich.v1.ModelUsage
+	(*v1.ChatMessage)(nil),        // 79: stich.v1.ChatMessage
+	(v1.Visibility)(0),            // 80: stich.v1.Visibility
+	(*v1.ForkOrigin)(nil),         // 81: stich.v1.ForkOrigin
+	(*v1.LineCount)(nil),          // 82: stich.v1.LineCount
 }
 var file_stich_actors_v1_actors_proto_depIdxs = []int32{
 	0,  // 0: stich.actors.v1.GrainError.code:type_name -> stich.actors.v1.ErrorCode
-	64, // 1: stich.actors.v1.AlarmFired.due:type_name -> google.protobuf.Timestamp
-	65, // 2: stich.actors.v1.CreateSession.options:type_name -> stich.v1.SessionOptions
+	65, // 1: stich.actors.v1.AlarmFired.due:type_name -> google.protobuf.Timestamp
+	66, // 2: stich.actors.v1.CreateSession.options:type_name -> stich.v1.SessionOptions
 	5,  // 3: stich.actors.v1.CreateSession.caller:type_name -> stich.actors.v1.Caller
 	5,  // 4: stich.actors.v1.Subscribe.caller:type_name -> stich.actors.v1.Caller
-	66, // 5: stich.actors.v1.SubscribeReply.phase:type_name -> stich.v1.Phase
+	67, // 5: stich.actors.v1.SubscribeReply.phase:type_name -> stich.v1.Phase
 	5,  // 6: stich.actors.v1.Unsubscribe.caller:type_name -> stich.actors.v1.Caller
-	67, // 7: stich.actors.v1.EventNotice.event:type_name -> stich.v1.SessionEvent
+	68, // 7: stich.actors.v1.EventNotice.event:type_name -> stich.v1.SessionEvent
 	5,  // 8: stich.actors.v1.ReadLog.caller:type_name -> stich.actors.v1.Caller
-	67, // 9: stich.actors.v1.ReadLogReply.events:type_name -> stich.v1.SessionEvent
-	5,  // 10: stich.actors.v1.PostMessage.caller:type_name -> stich.actors.v1.Caller
-	5,  // 11: stich.actors.v1.StopSession.caller:type_name -> stich.actors.v1.Caller
-	5,  // 12: stich.actors.v1.ResumeSession.caller:type_name -> stich.actors.v1.Caller
-	66, // 13: stich.actors.v1.PhaseReply.phase:type_name -> stich.v1.Phase
-	5,  // 14: stich.actors.v1.GetSnapshot.caller:type_name -> stich.actors.v1.Caller
-	68, // 15: stich.actors.v1.SnapshotReply.session:type_name -> stich.v1.Session
-	5,  // 16: stich.actors.v1.ReadFile.caller:type_name -> stich.actors.v1.Caller
-	69, // 17: stich.actors.v1.ReadFileReply.file:type_name -> stich.v1.File
-	5,  // 18: stich.actors.v1.SaveFile.caller:type_name -> stich.actors.v1.Caller
-	70, // 19: stich.actors.v1.SaveFileReply.version:type_name -> stich.v1.Version
-	5,  // 20: stich.actors.v1.ListFiles.caller:type_name -> stich.actors.v1.Caller
-	71, // 21: stich.actors.v1.ListFilesReply.files:type_name -> stich.v1.FileInfo
-	5,  // 22: stich.actors.v1.ListVersions.caller:type_name -> stich.actors.v1.Caller
-	70, // 23: stich.actors.v1.ListVersionsReply.versions:type_name -> stich.v1.Version
-	5,  // 24: stich.actors.v1.DiffVersions.caller:type_name -> stich.actors.v1.Caller
-	72, // 25: stich.actors.v1.DiffVersionsReply.files:type_name -> stich.v1.FileDiff
-	5,  // 26: stich.actors.v1.RollbackSession.caller:type_name -> stich.actors.v1.Caller
-	70, // 27: stich.actors.v1.RollbackReply.version:type_name -> stich.v1.Version
-	64, // 28: stich.actors.v1.VersionRecord.created_at:type_name -> google.protobuf.Timestamp
-	57, // 29: stich.actors.v1.VersionRecord.files:type_name -> stich.actors.v1.VersionRecord.FilesEntry
-	65, // 30: stich.actors.v1.SessionState.options:type_name -> stich.v1.SessionOptions
-	66, // 31: stich.actors.v1.SessionState.phase:type_name -> stich.v1.Phase
-	66, // 32: stich.actors.v1.SessionState.resume_phase:type_name -> stich.v1.Phase
-	73, // 33: stich.actors.v1.SessionState.blueprint:type_name -> stich.v1.Blueprint
-	58, // 34: stich.actors.v1.SessionState.files:type_name -> stich.actors.v1.SessionState.FilesEntry
-	64, // 35: stich.actors.v1.SessionState.created_at:type_name -> google.protobuf.Timestamp
-	64, // 36: stich.actors.v1.SessionState.updated_at:type_name -> google.protobuf.Timestamp
-	64, // 37: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
-	74, // 38: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
-	75, // 39: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
-	76, // 40: stich.actors.v1.SessionState.usage:type_name -> stich.v1.ModelUsage
-	77, // 41: stich.actors.v1.SessionState.conversation:type_name -> stich.v1.ChatMessage
-	37, // 42: stich.actors.v1.SessionState.message_keys:type_name -> stich.actors.v1.MessageKey
-	59, // 43: stich.actors.v1.SessionState.user_edits:type_name -> stich.actors.v1.SessionState.UserEditsEntry
-	60, // 44: stich.actors.v1.SessionState.work_base:type_name -> stich.actors.v1.SessionState.WorkBaseEntry
-	61, // 45: stich.actors.v1.SessionState.work_lines:type_name -> stich.actors.v1.SessionState.WorkLinesEntry
-	78, // 46: stich.actors.v1.SessionState.visibility:type_name -> stich.v1.Visibility
-	79, // 47: stich.actors.v1.SessionState.forked_from:type_name -> stich.v1.ForkOrigin
-	5,  // 48: stich.actors.v1.DeleteSession.caller:type_name -> stich.actors.v1.Caller
-	1,  // 49: stich.actors.v1.AppEntry.title_source:type_name -> stich.actors.v1.TitleSource
-	66, // 50: stich.actors.v1.AppEntry.phase:type_name -> stich.v1.Phase
-	64, // 51: stich.actors.v1.AppEntry.created_at:type_name -> google.protobuf.Timestamp
-	64, // 52: stich.actors.v1.AppEntry.updated_at:type_name -> google.protobuf.Timestamp
-	78, // 53: stich.actors.v1.AppEntry.visibility:type_name -> stich.v1.Visibility
-	79, // 54: stich.actors.v1.AppEntry.forked_from:type_name -> stich.v1.ForkOrigin
-	40, // 55: stich.actors.v1.UpsertApp.entry:type_name -> stich.actors.v1.AppEntry
-	40, // 56: stich.actors.v1.AppReply.entry:type_name -> stich.actors.v1.AppEntry
-	64, // 57: stich.actors.v1.ListApps.after_updated_at:type_name -> google.protobuf.Timestamp
-	40, // 58: stich.actors.v1.ListAppsReply.entries:type_name -> stich.actors.v1.AppEntry
-	50, // 59: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
-	62, // 60: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
-	63, // 61: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
-	78, // 62: stich.actors.v1.SetVisibility.visibility:type_name -> stich.v1.Visibility
-	5,  // 63: stich.actors.v1.SetVisibility.caller:type_name -> stich.actors.v1.Caller
-	40, // 64: stich.actors.v1.SetVisibilityReply.entry:type_name -> stich.actors.v1.AppEntry
-	78, // 65: stich.actors.v1.SetVisibilityReply.previous:type_name -> stich.v1.Visibility
-	65, // 66: stich.actors.v1.ForkSession.options:type_name -> stich.v1.SessionOptions
-	73, // 67: stich.actors.v1.ForkSession.blueprint:type_name -> stich.v1.Blueprint
-	79, // 68: stich.actors.v1.ForkSession.origin:type_name -> stich.v1.ForkOrigin
-	69, // 69: stich.actors.v1.ForkSession.files:type_name -> stich.v1.File
-	5,  // 70: stich.actors.v1.ForkSession.caller:type_name -> stich.actors.v1.Caller
-	71, // 71: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
-	80, // 72: stich.actors.v1.SessionState.WorkLinesEntry.value:type_name -> stich.v1.LineCount
-	73, // [73:73] is the sub-list for method output_type
-	73, // [73:73] is the sub-list for method input_type
-	73, // [73:73] is the sub-list for extension type_name
-	73, // [73:73] is the sub-list for extension extendee
-	0,  // [0:73] is the sub-list for field type_name
+	68, // 9: stich.actors.v1.ReadLogReply.events:type_name -> stich.v1.SessionEvent
+	69, // 10: stich.actors.v1.ReadLogReply.compacted:type_name -> stich.v1.LogCompacted
+	5,  // 11: stich.actors.v1.PostMessage.caller:type_name -> stich.actors.v1.Caller
+	5,  // 12: stich.actors.v1.StopSession.caller:type_name -> stich.actors.v1.Caller
+	5,  // 13: stich.actors.v1.ResumeSession.caller:type_name -> stich.actors.v1.Caller
+	67, // 14: stich.actors.v1.PhaseReply.phase:type_name -> stich.v1.Phase
+	5,  // 15: stich.actors.v1.GetSnapshot.caller:type_name -> stich.actors.v1.Caller
+	70, // 16: stich.actors.v1.SnapshotReply.session:type_name -> stich.v1.Session
+	5,  // 17: stich.actors.v1.ReadFile.caller:type_name -> stich.actors.v1.Caller
+	71, // 18: stich.actors.v1.ReadFileReply.file:type_name -> stich.v1.File
+	5,  // 19: stich.actors.v1.SaveFile.caller:type_name -> stich.actors.v1.Caller
+	72, // 20: stich.actors.v1.SaveFileReply.version:type_name -> stich.v1.Version
+	5,  // 21: stich.actors.v1.ListFiles.caller:type_name -> stich.actors.v1.Caller
+	73, // 22: stich.actors.v1.ListFilesReply.files:type_name -> stich.v1.FileInfo
+	5,  // 23: stich.actors.v1.ListVersions.caller:type_name -> stich.actors.v1.Caller
+	72, // 24: stich.actors.v1.ListVersionsReply.versions:type_name -> stich.v1.Version
+	5,  // 25: stich.actors.v1.DiffVersions.caller:type_name -> stich.actors.v1.Caller
+	74, // 26: stich.actors.v1.DiffVersionsReply.files:type_name -> stich.v1.FileDiff
+	5,  // 27: stich.actors.v1.RollbackSession.caller:type_name -> stich.actors.v1.Caller
+	72, // 28: stich.actors.v1.RollbackReply.version:type_name -> stich.v1.Version
+	65, // 29: stich.actors.v1.VersionRecord.created_at:type_name -> google.protobuf.Timestamp
+	58, // 30: stich.actors.v1.VersionRecord.files:type_name -> stich.actors.v1.VersionRecord.FilesEntry
+	66, // 31: stich.actors.v1.SessionState.options:type_name -> stich.v1.SessionOptions
+	67, // 32: stich.actors.v1.SessionState.phase:type_name -> stich.v1.Phase
+	67, // 33: stich.actors.v1.SessionState.resume_phase:type_name -> stich.v1.Phase
+	75, // 34: stich.actors.v1.SessionState.blueprint:type_name -> stich.v1.Blueprint
+	59, // 35: stich.actors.v1.SessionState.files:type_name -> stich.actors.v1.SessionState.FilesEntry
+	65, // 36: stich.actors.v1.SessionState.created_at:type_name -> google.protobuf.Timestamp
+	65, // 37: stich.actors.v1.SessionState.updated_at:type_name -> google.protobuf.Timestamp
+	65, // 38: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
+	76, // 39: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
+	77, // 40: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
+	78, // 41: stich.actors.v1.SessionState.usage:type_name -> stich.v1.ModelUsage
+	79, // 42: stich.actors.v1.SessionState.conversation:type_name -> stich.v1.ChatMessage
+	38, // 43: stich.actors.v1.SessionState.message_keys:type_name -> stich.actors.v1.MessageKey
+	60, // 44: stich.actors.v1.SessionState.user_edits:type_name -> stich.actors.v1.SessionState.UserEditsEntry
+	61, // 45: stich.actors.v1.SessionState.work_base:type_name -> stich.actors.v1.SessionState.WorkBaseEntry
+	62, // 46: stich.actors.v1.SessionState.work_lines:type_name -> stich.actors.v1.SessionState.WorkLinesEntry
+	80, // 47: stich.actors.v1.SessionState.visibility:type_name -> stich.v1.Visibility
+	81, // 48: stich.actors.v1.SessionState.forked_from:type_name -> stich.v1.ForkOrigin
+	37, // 49: stich.actors.v1.SessionState.log_compaction:type_name -> stich.actors.v1.LogCompaction
+	5,  // 50: stich.actors.v1.DeleteSession.caller:type_name -> stich.actors.v1.Caller
+	1,  // 51: stich.actors.v1.AppEntry.title_source:type_name -> stich.actors.v1.TitleSource
+	67, // 52: stich.actors.v1.AppEntry.phase:type_name -> stich.v1.Phase
+	65, // 53: stich.actors.v1.AppEntry.created_at:type_name -> google.protobuf.Timestamp
+	65, // 54: stich.actors.v1.AppEntry.updated_at:type_name -> google.protobuf.Timestamp
+	80, // 55: stich.actors.v1.AppEntry.visibility:type_name -> stich.v1.Visibility
+	81, // 56: stich.actors.v1.AppEntry.forked_from:type_name -> stich.v1.ForkOrigin
+	41, // 57: stich.actors.v1.UpsertApp.entry:type_name -> stich.actors.v1.AppEntry
+	41, // 58: stich.actors.v1.AppReply.entry:type_name -> stich.actors.v1.AppEntry
+	65, // 59: stich.actors.v1.ListApps.after_updated_at:type_name -> google.protobuf.Timestamp
+	41, // 60: stich.actors.v1.ListAppsReply.entries:type_name -> stich.actors.v1.AppEntry
+	51, // 61: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
+	63, // 62: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
+	64, // 63: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
+	80, // 64: stich.actors.v1.SetVisibility.visibility:type_name -> stich.v1.Visibility
+	5,  // 65: stich.actors.v1.SetVisibility.caller:type_name -> stich.actors.v1.Caller
+	41, // 66: stich.actors.v1.SetVisibilityReply.entry:type_name -> stich.actors.v1.AppEntry
+	80, // 67: stich.actors.v1.SetVisibilityReply.previous:type_name -> stich.v1.Visibility
+	66, // 68: stich.actors.v1.ForkSession.options:type_name -> stich.v1.SessionOptions
+	75, // 69: stich.actors.v1.ForkSession.blueprint:type_name -> stich.v1.Blueprint
+	81, // 70: stich.actors.v1.ForkSession.origin:type_name -> stich.v1.ForkOrigin
+	71, // 71: stich.actors.v1.ForkSession.files:type_name -> stich.v1.File
+	5,  // 72: stich.actors.v1.ForkSession.caller:type_name -> stich.actors.v1.Caller
+	73, // 73: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
+	82, // 74: stich.actors.v1.SessionState.WorkLinesEntry.value:type_name -> stich.v1.LineCount
+	75, // [75:75] is the sub-list for method output_type
+	75, // [75:75] is the sub-list for method input_type
+	75, // [75:75] is the sub-list for extension type_name
+	75, // [75:75] is the sub-list for extension extendee
+	0,  // [0:75] is the sub-list for field type_name
 }
 
 func init() { file_stich_actors_v1_actors_proto_init() }
@@ -4009,7 +4135,7 @@ func file_stich_actors_v1_actors_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_actors_v1_actors_proto_rawDesc), len(file_stich_actors_v1_actors_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   62,
+			NumMessages:   63,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
