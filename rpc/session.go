@@ -85,7 +85,7 @@ func (s *sessionService) Watch(ctx context.Context, req *connect.Request[stichv1
 		if err := stream.Send(ev); err != nil {
 			return err
 		}
-		last = ev.GetSeq()
+		last = max(last, ev.GetSeq()) // a LogCompacted notice has seq 0
 		return nil
 	})
 	if s.shutdown.Err() != nil && ctx.Err() == nil {
