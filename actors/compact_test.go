@@ -301,3 +301,91 @@ func TestLogCompactionNearQuota(t *testing.T) {
 		t.Fatalf("refinement: %v (%s) at seq %d; want completed past seq 3500", s.GetPhase(), s.GetError(), s.GetLastSeq())
 	}
 }
+
+// TestLogCompactionReplicated: compaction is a replicated write: every
+// copy of a typical scaffold session's log is compacted alike, and after
+// its owner leaves the new owner serves the same compacted log.
+func TestLogCompactionReplicated(t *testing.T) {
+	rts := startPeersWith(t, 3, 0, Config{CompactLogAfter: time.Millisecond})
+	var id string
+	for {
+		id = rts[0].NewSessionID("")
+		if o, _ := rts[0].Node.Owner(KindSession, id); o == "n1" {
+			break
+		}
+	}
+	if _, err := Call[*actorsv1.CreateSessionReply](ctxT(t), rts[0].Node, KindSession, id, &actorsv1.CreateSession{Caller: NodeCaller(), Prompt: "a recipe tracker with ingredients and ratings"}); err != nil {
+		t.Fatal(err)
+	}
+	watchAll(t, rts[0], id, 0)
+	var c *stichv1.LogCompacted
+	var evs []*stichv1.SessionEvent
+	testutil.WaitFor(t, 60*time.Second, func() error {
+		c, evs = readLogAll(t, rts[0], id, 0)
+		if c == nil {
+			return fmt.Errorf("not compacted yet")
+		}
+		counts := map[int]bool{}
+		for _, rt := range rts {
+			n, _ := logUsage(t, rt, id)
+			counts[n] = true
+		}
+		if len(counts) != 1 || !counts[len(evs)] {
+			return fmt.Errorf("the three copies hold %v log events, the owner serves %d", counts, len(evs))
+		}
+		return nil
+	})
+	for _, ev := range evs {
+		if ev.GetFileChunk() != nil && ev.GetSeq() <= c.GetToSeq() {
+			t.Fatalf("chunk at seq %d inside the compacted range %v", ev.GetSeq(), c)
+		}
+	}
+	// The owner leaves: the new owner serves the same compacted log.
+	if err := rts[1].Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 60*time.Second, func() error {
+		r, err := Call[*actorsv1.ReadLogReply](ctxT(t), rts[0].Node, KindSession, id, &actorsv1.ReadLog{Limit: 1, Caller: NodeCaller()})
+		if err != nil {
+			return err
+		}
+		if !proto.Equal(r.GetCompacted(), c) {
+			return fmt.Errorf("the new owner reports compaction %v, want %v", r.GetCompacted(), c)
+		}
+		return nil
+	})
+	c2, evs2 := readLogAll(t, rts[2], id, 0)
+	if !proto.Equal(c2, c) {
+		t.Fatalf("after the move: compaction %v, want %v", c2, c)
+	}
+	sameEvents(t, "log after the owner left", evs2, evs)
+}
+
+// TestLogCompactionScaffoldSession measures a typical session: the
+// scaffold provider's app (no model), compacted after it went idle. Its
+// log keeps fewer events and under half the bytes.
+func TestLogCompactionScaffoldSession(t *testing.T) {
+	dir := t.TempDir()
+	scaffold := codegen.Scaffold{}
+	rt := startRuntimeConfig(t, dir, scaffold, Config{CompactLogAfter: -1})
+	id := create(t, rt, "a recipe tracker with ingredients and ratings")
+	before := watchAll(t, rt, id, 0)
+	evBefore, bytesBefore := logUsage(t, rt, id)
+	rt.Shutdown(context.Background())
+
+	rt = startRuntimeConfig(t, dir, scaffold, Config{CompactLogAfter: time.Millisecond})
+	snapshot(t, rt, id)
+	testutil.WaitFor(t, 60*time.Second, func() error {
+		if c, _ := readLogAll(t, rt, id, 0); c == nil {
+			return fmt.Errorf("not compacted yet")
+		}
+		return nil
+	})
+	c, after := readLogAll(t, rt, id, 0)
+	evAfter, bytesAfter := logUsage(t, rt, id)
+	t.Logf("scaffold session %q: log of %d events (last seq %d), %d bytes in Pebble before compaction; %d events, %d bytes after (%d chunk events removed, seqs %d-%d)",
+		"a recipe tracker with ingredients and ratings", evBefore, before[len(before)-1].GetSeq(), bytesBefore, evAfter, bytesAfter, c.GetRemoved(), c.GetFromSeq(), c.GetToSeq())
+	if evAfter != len(after) || uint64(evBefore-evAfter) != c.GetRemoved() || bytesAfter*2 > bytesBefore {
+		t.Fatalf("events %d → %d (removed %d, served %d), bytes %d → %d", evBefore, evAfter, c.GetRemoved(), len(after), bytesBefore, bytesAfter)
+	}
+}
