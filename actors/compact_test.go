@@ -11,10 +11,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/stichdev/stich/codegen"
+	"github.com/stichdev/stich/internal/testutil"
 	"github.com/stichdev/stich/pipeline"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
-	"github.com/stichdev/stich/internal/testutil"
 )
 
 // bigFake streams each file as 750 chunks: a session of 4 files logs

@@ -531,7 +531,12 @@ func checkNemesisLog(t *testing.T, seed uint64, id string, final []*stichv1.Sess
 			seed, id, len(final), len(rec.acked), len(rec.watched), errors.Join(errs...), seed)
 		return
 	}
-	t.Logf("session %s: %d events, %d acknowledged messages, %d watched events: all in the final log once, in order", id, len(final), len(rec.acked), len(rec.watched))
+	compaction := "not compacted"
+	if len(final) > 0 && final[0].GetLogCompacted() != nil {
+		c := final[0].GetLogCompacted()
+		compaction = fmt.Sprintf("compacted: %d chunks removed in seqs %d-%d", c.GetRemoved(), c.GetFromSeq(), c.GetToSeq())
+	}
+	t.Logf("session %s: %d events (%s), %d acknowledged messages, %d watched events: all in the final log once, in order", id, len(final), compaction, len(rec.acked), len(rec.watched))
 }
 
 // nemesisViolations lists what in final contradicts what the clients saw.
