@@ -323,6 +323,24 @@ describe("reducer: a compacted log (invariant 5)", () => {
     }
   });
 
+  it("a page that saw part of a stream before the compaction fetches the file instead of reporting a mismatch", () => {
+    const seen = fold(log().slice(0, 9)); // up to the first chunk of src/App.tsx
+    const r = applyAll(seen, compact(log(), 15, 1).filter((e) => Number(e.seq) === 0 || Number(e.seq) > 9));
+    expect(r.gap).toBe(false);
+    const f = r.view.files["src/App.tsx"];
+    expect(f.done).toBe(true);
+    expect(f.compacted).toBe(true);
+    expect(f.mismatch).toBe(false);
+    expect(r.view.lastSeq).toBe(16);
+  });
+
+  it("a file streamed whole is not marked compacted", () => {
+    const v = applyAll(initialView(), [compactedNotice(5, 6, 1, 2), ...generation().slice(0, 4), ...generation().slice(6)]).view;
+    expect(v.files["package.json"].compacted).toBe(true);
+    expect(v.files["src/App.tsx"].compacted).toBeUndefined();
+    expect(v.files["src/App.tsx"].mismatch).toBe(false);
+  });
+
   it("the notice changes no seq and is not a duplicate, even repeated", () => {
     const n = compactedNotice(5, 10, 1, 4);
     const once = apply(initialView(), n);

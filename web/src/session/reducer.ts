@@ -326,8 +326,9 @@ export function apply(s: SessionView, ev: SessionEvent): { view: SessionView; ou
       const size = Number(e.value.size);
       const old = v.files[path];
       const base: FileState = old ?? { path, purpose: "", content: "", bytes: 0, done: false, mismatch: false, seq, writes: 1 };
-      // Chunks compacted away (invariant 5): the content is fetched instead.
-      const compacted = base.bytes === 0 && size > 0 && v.compacted !== undefined && base.seq <= v.compacted.toSeq;
+      // Chunks compacted away (invariant 5), all or those after the last one
+      // applied (a page that saw part of the stream): the content is fetched.
+      const compacted = base.bytes !== size && v.compacted !== undefined && base.seq < v.compacted.toSeq;
       const f: FileState = { ...base, done: true, size, sha256, mismatch: !compacted && base.bytes !== size, seq };
       if (compacted) f.compacted = true;
       else delete f.compacted;
