@@ -495,6 +495,9 @@ func (g *sessionGrain) onRequest(ctx actor.Context, msg any) {
 		g.onRollback(ctx, m)
 	case *actorsv1.PostMessage:
 		out, err := g.step(ctx, pipeline.Message{Text: m.GetText(), Key: m.GetIdempotencyKey()})
+		if r, ok := out.Reply.(*actorsv1.PostMessageReply); ok && err == nil {
+			r.Epoch, r.Node = g.ref.Store.ClaimEpoch(), g.ref.Node.Name()
+		}
 		g.respond(ctx, "record message", out, err)
 	case *actorsv1.StopSession:
 		out, err := g.step(ctx, pipeline.Stop{})

@@ -280,10 +280,18 @@ type acked struct {
 	text string
 }
 
+// ackedBy is the owner and epoch a write was acknowledged under.
+type ackedBy struct {
+	seq   uint64
+	epoch uint64
+	node  string
+}
+
 // sessionRecord is what the clients saw of one session.
 type sessionRecord struct {
 	mu      sync.Mutex
 	acked   []acked
+	by      []ackedBy
 	watched map[uint64]*stichv1.SessionEvent
 	// conflict is a watcher that saw one seq with two contents.
 	conflict error
@@ -353,6 +361,7 @@ func runNemesis(t *testing.T, seed uint64, creds func(string) []string) {
 				if err == nil {
 					rec.mu.Lock()
 					rec.acked = append(rec.acked, acked{seq: res.Msg.GetSeq(), text: text})
+					rec.by = append(rec.by, ackedBy{seq: res.Msg.GetSeq(), epoch: res.Msg.GetEpoch(), node: res.Msg.GetNode()})
 					rec.mu.Unlock()
 				}
 				select {
@@ -577,6 +586,19 @@ func nemesisViolations(final []*stichv1.SessionEvent, rec *sessionRecord) []erro
 		last = seq
 	}
 	compacted := func(seq uint64) bool { return to > 0 && seq >= from && seq <= to }
+	// No two nodes acknowledged writes to the session in one epoch.
+	owners := map[uint64]ackedBy{}
+	for _, b := range rec.by {
+		if b.epoch == 0 {
+			errs = append(errs, fmt.Errorf("the write at seq %d was acknowledged without an epoch (node %q)", b.seq, b.node))
+			continue
+		}
+		if o, ok := owners[b.epoch]; ok && o.node != b.node {
+			errs = append(errs, fmt.Errorf("epoch %d: %s acknowledged seq %d and %s seq %d", b.epoch, o.node, o.seq, b.node, b.seq))
+			continue
+		}
+		owners[b.epoch] = b
+	}
 	texts := map[string]int{}
 	for _, ev := range final {
 		if m := ev.GetMessage(); m != nil && m.GetRole() == "user" {
@@ -631,6 +653,20 @@ func TestNemesisChecker(t *testing.T) {
 	}
 	if errs := nemesisViolations(good, rec(acked{1, "a"}, acked{3, "c"})); len(errs) != 0 {
 		t.Fatalf("a consistent log: %v", errs)
+	}
+	// Epochs: n1 in epoch 4, then n2 in epoch 7 is consistent; n2 also in
+	// epoch 4 is not, nor is an acknowledgement without an epoch.
+	epochs := func(by ...ackedBy) *sessionRecord { r := rec(acked{1, "a"}, acked{3, "c"}); r.by = by; return r }
+	if errs := nemesisViolations(good, epochs(ackedBy{1, 4, "n1"}, ackedBy{3, 7, "n2"})); len(errs) != 0 {
+		t.Fatalf("consistent epochs: %v", errs)
+	}
+	for name, r := range map[string]*sessionRecord{
+		"two owners in one epoch": epochs(ackedBy{1, 4, "n1"}, ackedBy{3, 4, "n2"}),
+		"no epoch":                epochs(ackedBy{1, 0, "n1"}),
+	} {
+		if errs := nemesisViolations(good, r); len(errs) == 0 {
+			t.Errorf("%s: no violation found", name)
+		}
 	}
 	// A log whose chunks 4-5 were compacted after a watcher saw them; seq 6
 	// is a message acknowledged in between.

@@ -829,7 +829,13 @@ func (x *SendMessageRequest) GetIdempotencyKey() string {
 type SendMessageResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Seq of the user's message event in the session log.
-	Seq           uint64 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Seq uint64 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	// The ownership epoch under which the session's owner acknowledged the
+	// message, and that owner's node name (0 and "" on a single node that
+	// does not replicate): two nodes never acknowledge writes to one session
+	// in the same epoch (docs/replication.md).
+	Epoch         uint64 `protobuf:"varint,740,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Node          string `protobuf:"bytes,741,opt,name=node,proto3" json:"node,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -869,6 +875,20 @@ func (x *SendMessageResponse) GetSeq() uint64 {
 		return x.Seq
 	}
 	return 0
+}
+
+func (x *SendMessageResponse) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *SendMessageResponse) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
 }
 
 type StopRequest struct {
@@ -5103,9 +5123,11 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\x12#\n" +
 	"\x04text\x18\x02 \x01(\tB\x0f\xbaH\fr\n" +
 	"\x10\x01\x18\x80\x80\x012\x02\\SR\x04text\x12D\n" +
-	"\x0fidempotency_key\x18\x03 \x01(\tB\x1b\xbaH\x18r\x16\x18@2\x12^[A-Za-z0-9._:-]*$R\x0eidempotencyKey\"'\n" +
+	"\x0fidempotency_key\x18\x03 \x01(\tB\x1b\xbaH\x18r\x16\x18@2\x12^[A-Za-z0-9._:-]*$R\x0eidempotencyKey\"S\n" +
 	"\x13SendMessageResponse\x12\x10\n" +
-	"\x03seq\x18\x01 \x01(\x04R\x03seq\"\\\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x15\n" +
+	"\x05epoch\x18\xe4\x05 \x01(\x04R\x05epoch\x12\x13\n" +
+	"\x04node\x18\xe5\x05 \x01(\tR\x04node\"\\\n" +
 	"\vStopRequest\x12M\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\"5\n" +

@@ -963,8 +963,12 @@ func (x *PostMessage) GetCaller() *Caller {
 }
 
 type PostMessageReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Seq   uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	// The ownership epoch of the activation that answered, and its node:
+	// for checkers of "no two nodes acknowledge writes in one epoch".
+	Epoch         uint64 `protobuf:"varint,740,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Node          string `protobuf:"bytes,741,opt,name=node,proto3" json:"node,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1004,6 +1008,20 @@ func (x *PostMessageReply) GetSeq() uint64 {
 		return x.Seq
 	}
 	return 0
+}
+
+func (x *PostMessageReply) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *PostMessageReply) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
 }
 
 type StopSession struct {
@@ -3688,9 +3706,11 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\vPostMessage\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12'\n" +
 	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x120\n" +
-	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"$\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"P\n" +
 	"\x10PostMessageReply\x12\x10\n" +
-	"\x03seq\x18\x01 \x01(\x04R\x03seq\"?\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x15\n" +
+	"\x05epoch\x18\xe4\x05 \x01(\x04R\x05epoch\x12\x13\n" +
+	"\x04node\x18\xe5\x05 \x01(\tR\x04node\"?\n" +
 	"\vStopSession\x120\n" +
 	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"A\n" +
 	"\rResumeSession\x120\n" +
