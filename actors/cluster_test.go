@@ -19,6 +19,13 @@ import (
 // scaffold provider pacing its chunks by delay.
 func startPeers(t *testing.T, n int, delay time.Duration) []*Runtime {
 	t.Helper()
+	return startPeersWith(t, n, delay, Config{})
+}
+
+// startPeersWith is startPeers with agent's settings (its Cluster and
+// Providers are set here).
+func startPeersWith(t *testing.T, n int, delay time.Duration, agent Config) []*Runtime {
+	t.Helper()
 	var rts []*Runtime
 	seed := ""
 	for i := 0; i < n; i++ {
@@ -29,8 +36,8 @@ func startPeers(t *testing.T, n int, delay time.Duration) []*Runtime {
 		if seed != "" {
 			cfg.Join = []string{seed}
 		}
-		rt, err := Start(context.Background(), Config{Cluster: cfg, Providers: map[string]codegen.Provider{
-			"scaffold": codegen.Scaffold{ChunkDelay: delay}}})
+		agent.Cluster, agent.Providers = cfg, map[string]codegen.Provider{"scaffold": codegen.Scaffold{ChunkDelay: delay}}
+		rt, err := Start(context.Background(), agent)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -75,6 +75,11 @@ type Config struct {
 	Runcheck *runcheck.Checker
 	// SandboxIdle frees a sandbox workspace unused this long. Default 15 min.
 	SandboxIdle time.Duration
+	// CompactLogAfter is how long a session stays idle before its log's
+	// file chunks are compacted into its versions (actors/compact.go); it is
+	// also compacted when it leaves memory, and at once near its log quota.
+	// Default 2 min; negative: only when it leaves memory or nears its quota.
+	CompactLogAfter time.Duration
 	// Quota bounds each session's storage (see [pipeline.Quota]); the
 	// zero value bounds nothing. stich serve sets it from its flags.
 	Quota pipeline.Quota

@@ -66,6 +66,12 @@ type sessionGrain struct {
 	// work runs the current provider step, idle the check of an idle
 	// session; nil when none runs.
 	work, idle *job
+
+	// compactTimer compacts the log of an idle session (compact.go);
+	// compacting is set while a compaction step is queued, and
+	// compactFailed after one failed (retried with the next step).
+	compactTimer              *time.Timer
+	compacting, compactFailed bool
 }
 
 func newSessionGrain(rt *Runtime, ref *cluster.GrainRef) *sessionGrain {
@@ -87,10 +93,21 @@ func (g *sessionGrain) Receive(ctx actor.Context) {
 		g.onStarted(ctx)
 	case *actor.Stopping, *actor.Restarting:
 		g.stopJobs(true)
+		g.stopCompactTimer()
 		g.tellWatchersMoved(ctx)
 	case *actor.ReceiveTimeout:
 		// protoactor disarms the timeout when it fires: arm it again while
 		// work or watchers keep the session in memory.
+		if st := g.s.Session; st != nil && g.loadErr == nil && !pipeline.Active(st.Phase) && compactPending(st) && !g.compactFailed {
+			// Compact an idle session's log before it leaves memory.
+			g.stopCompactTimer()
+			if !g.compacting {
+				g.compacting = true
+				ctx.Send(ctx.Self(), compactLog{})
+			}
+			ctx.SetReceiveTimeout(g.ref.Node.PassivateAfter())
+			return
+		}
 		if g.work != nil || len(g.subs) > 0 || !g.ref.Passivate(ctx) {
 			ctx.SetReceiveTimeout(g.ref.Node.PassivateAfter())
 		}
@@ -106,6 +123,8 @@ func (g *sessionGrain) Receive(ctx actor.Context) {
 		g.onFork(ctx, m)
 	case *actorsv1.AlarmFired:
 		g.onAlarm(ctx)
+	case compactLog:
+		g.onCompact(ctx)
 	case pipeline.Work:
 		if _, err := g.step(ctx, m); err != nil {
 			g.fail(ctx, err)
@@ -205,6 +224,8 @@ func (g *sessionGrain) step(ctx actor.Context, in pipeline.Input) (pipeline.Outp
 	for _, e := range out.Effects {
 		g.perform(ctx, e)
 	}
+	g.compactFailed = false
+	g.scheduleCompaction(ctx)
 	return out, nil
 }
 
@@ -351,7 +372,9 @@ func (g *sessionGrain) onStarted(ctx actor.Context) {
 			return
 		}
 		g.log().Info("session resumed", "phase", g.s.Session.Phase.String())
+		return
 	}
+	g.scheduleCompaction(ctx)
 }
 
 // load reads the session's state and the seq of its last event (the
@@ -472,6 +495,9 @@ func (g *sessionGrain) onRequest(ctx actor.Context, msg any) {
 		g.onRollback(ctx, m)
 	case *actorsv1.PostMessage:
 		out, err := g.step(ctx, pipeline.Message{Text: m.GetText(), Key: m.GetIdempotencyKey()})
+		if r, ok := out.Reply.(*actorsv1.PostMessageReply); ok && err == nil {
+			r.Epoch, r.Node = g.ref.Store.ClaimEpoch(), g.ref.Node.Name()
+		}
 		g.respond(ctx, "record message", out, err)
 	case *actorsv1.StopSession:
 		out, err := g.step(ctx, pipeline.Stop{})
@@ -513,7 +539,7 @@ func (g *sessionGrain) onReadLog(ctx actor.Context, m *actorsv1.ReadLog) {
 		limit = defaultLogPage
 	}
 	limit = min(limit, maxLogPage)
-	reply := &actorsv1.ReadLogReply{LastSeq: last}
+	reply := &actorsv1.ReadLogReply{LastSeq: last, Compacted: compactedSince(g.s.Session, m.GetAfterSeq())}
 	after := ""
 	if m.GetAfterSeq() > 0 {
 		after = logKey(m.GetAfterSeq())
@@ -598,6 +624,7 @@ func (g *sessionGrain) snapshot() *stichv1.Session {
 // they then cannot: from now on the session answers NOT_FOUND.
 func (g *sessionGrain) onDelete(ctx actor.Context) {
 	g.stopJobs(true)
+	g.stopCompactTimer()
 	g.s.Working, g.s.Checking, g.s.Streams = false, false, nil
 	if err := g.ref.Store.DeleteAll(); err != nil {
 		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "delete session: %v", err))

@@ -29,6 +29,12 @@ var watchRefresh = 5 * time.Second
 // Otherwise it follows until ctx is done, and then returns nil. The
 // session grain checks caller on every subscription and log read (the
 // node's shared subscription is renewed as each watcher's caller).
+//
+// When compaction removed events after afterSeq (file chunks of files
+// stored in a version: actors/compact.go), Watch first sends a
+// LogCompacted event (seq 0) naming the range in which seqs may be
+// missing, and then the remaining events in order; the seqs it skips are
+// those compaction removed.
 func (rt *Runtime) Watch(ctx context.Context, caller *actorsv1.Caller, sessionID string, afterSeq uint64, untilIdle bool, send func(*stichv1.SessionEvent) error) error {
 	w, hubSub := rt.hubs.join(rt, sessionID)
 	defer rt.hubs.leave(rt, sessionID, w)
@@ -59,6 +65,9 @@ func (rt *Runtime) Watch(ctx context.Context, caller *actorsv1.Caller, sessionID
 
 	next := afterSeq + 1
 	done := false
+	// gapsTo is the end of the compacted range announced: up to it, the
+	// log may skip seqs.
+	var gapsTo uint64
 	// Only the end of the work in progress ends an until-idle watch: the
 	// log's earlier completions (a generation before a refinement) are
 	// history, replayed like any other event.
@@ -83,11 +92,18 @@ func (rt *Runtime) Watch(ctx context.Context, caller *actorsv1.Caller, sessionID
 			if err != nil {
 				return err
 			}
+			if c := page.GetCompacted(); c != nil && c.GetToSeq() > gapsTo && c.GetToSeq() >= next {
+				notice := &stichv1.SessionEvent{Event: &stichv1.SessionEvent_LogCompacted{LogCompacted: c}}
+				if err := send(notice); err != nil {
+					return err
+				}
+				gapsTo = c.GetToSeq()
+			}
 			if len(page.GetEvents()) == 0 {
 				return nil
 			}
 			for _, ev := range page.GetEvents() {
-				if ev.GetSeq() != next {
+				if ev.GetSeq() != next && (ev.GetSeq() < next || ev.GetSeq()-1 > gapsTo) {
 					continue
 				}
 				if err := deliver(ev); err != nil {

@@ -201,6 +201,16 @@ type GrainStore struct {
 	rep *claim
 }
 
+// ClaimEpoch is the replication epoch this activation claimed from a
+// majority and writes a replicated grain under (docs/replication.md); 0
+// for a store that is not an activation's or a grain not replicated.
+func (g *GrainStore) ClaimEpoch() uint64 {
+	if g.rep == nil {
+		return 0
+	}
+	return g.rep.epoch
+}
+
 // Kind returns the grain's kind.
 func (g *GrainStore) Kind() string { return g.kind }
 

@@ -24,7 +24,8 @@ type Quota struct {
 	StoredBytes uint64
 	// Versions bounds the versions a session records.
 	Versions uint32
-	// LogEvents bounds the events in a session's log.
+	// LogEvents bounds the events in a session's log (events compaction
+	// removed do not count: see [LogEvents]).
 	LogEvents uint64
 }
 
@@ -40,9 +41,16 @@ func (q Quota) check(st *actorsv1.SessionState, lastSeq uint64, reached bool) er
 	case over(st.GetVersionBytes(), q.StoredBytes):
 		return fmt.Errorf("%w: session %s stores %d bytes of versions; its stored-bytes quota is %d (stich serve --session-max-bytes); %s",
 			ErrQuota, st.GetId(), st.GetVersionBytes(), q.StoredBytes, what)
-	case over(lastSeq, q.LogEvents):
+	case over(LogEvents(st, lastSeq), q.LogEvents):
 		return fmt.Errorf("%w: session %s's log has %d events; its log quota is %d events (stich serve --session-max-log-events); %s",
-			ErrQuota, st.GetId(), lastSeq, q.LogEvents, what)
+			ErrQuota, st.GetId(), LogEvents(st, lastSeq), q.LogEvents, what)
 	}
 	return nil
+}
+
+// LogEvents is the number of events in a session's log whose last event
+// is lastSeq: what its log quota counts. Events compaction removed do not
+// count (actors/compact.go).
+func LogEvents(st *actorsv1.SessionState, lastSeq uint64) uint64 {
+	return lastSeq - min(lastSeq, st.GetLogCompaction().GetRemoved())
 }

@@ -164,6 +164,10 @@ func (t *tx) emit(evs ...*stichv1.SessionEvent) {
 	for _, ev := range evs {
 		t.s.LastSeq++
 		ev.Seq, ev.Time = t.s.LastSeq, t.ts
+		if ev.GetVersionCreated() != nil {
+			// The point up to which the log may be compacted (actors/compact.go).
+			t.st().LastVersionSeq = ev.Seq
+		}
 		t.out.Events = append(t.out.Events, ev)
 	}
 }

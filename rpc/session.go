@@ -85,7 +85,7 @@ func (s *sessionService) Watch(ctx context.Context, req *connect.Request[stichv1
 		if err := stream.Send(ev); err != nil {
 			return err
 		}
-		last = ev.GetSeq()
+		last = max(last, ev.GetSeq()) // a LogCompacted notice has seq 0
 		return nil
 	})
 	if s.shutdown.Err() != nil && ctx.Err() == nil {
@@ -114,7 +114,7 @@ func (s *sessionService) SendMessage(ctx context.Context, req *connect.Request[s
 	if err != nil {
 		return nil, s.fail(ctx, "SendMessage", err)
 	}
-	return connect.NewResponse(&stichv1.SendMessageResponse{Seq: r.GetSeq()}), nil
+	return connect.NewResponse(&stichv1.SendMessageResponse{Seq: r.GetSeq(), Epoch: r.GetEpoch(), Node: r.GetNode()}), nil
 }
 
 func (s *sessionService) Stop(ctx context.Context, req *connect.Request[stichv1.StopRequest]) (*connect.Response[stichv1.StopResponse], error) {

@@ -84,7 +84,8 @@ const defaultReconnectFor = time.Minute
 // first endpoint that answers; when the stream breaks it resumes from the
 // last event received, on the same endpoint or the next one, for up to
 // reconnectFor of consecutive failures. handle sees every event once, in
-// order. It returns the last event; on failure the error names the
+// order (and a LogCompacted notice, seq 0, when the replay skips
+// compacted chunks). It returns the last event; on failure the error names the
 // command that resumes.
 func followAny(ctx context.Context, eps []endpoint, id string, after uint64, reconnectFor time.Duration, handle func(*stichv1.SessionEvent)) (*stichv1.SessionEvent, error) {
 	var last *stichv1.SessionEvent
@@ -98,6 +99,12 @@ func followAny(ctx context.Context, eps []endpoint, id string, after uint64, rec
 		if err == nil {
 			for stream.Receive() {
 				ev := stream.Msg()
+				if ev.GetLogCompacted() != nil {
+					// A notice (seq 0): events before after_seq's next were
+					// compacted; it moves no seq.
+					handle(ev)
+					continue
+				}
 				if ev.GetSeq() <= after {
 					continue // never twice, whatever a node replays
 				}

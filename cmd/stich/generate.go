@@ -340,6 +340,11 @@ func (r *renderer) event(ev *stichv1.SessionEvent) {
 		}
 	case *stichv1.SessionEvent_FileDeleted:
 		fmt.Fprintf(r.w, "  deleted %s\n", e.FileDeleted.GetPath())
+	case *stichv1.SessionEvent_LogCompacted:
+		r.clearBar()
+		c := e.LogCompacted
+		fmt.Fprintf(r.w, "  (file chunks of seqs %d-%d were compacted; the files are in version %d: stich download --version %d)\n",
+			c.GetFromSeq(), c.GetToSeq(), c.GetVersion(), c.GetVersion())
 	case *stichv1.SessionEvent_Diagnostics:
 		r.clearBar()
 		d := e.Diagnostics

@@ -124,7 +124,9 @@ func (c *nemesisCluster) faultEnds(n *nemesisNode) {
 func (c *nemesisCluster) args(n *nemesisNode, join bool) []string {
 	args := []string{"--node-name", n.name, "--http", c.lab.addr(n.i) + ":8080",
 		"--gossip-addr", c.lab.addr(n.i) + ":7946", "--actor-addr", c.lab.addr(n.i) + ":0",
-		"--gossip-profile", nemesisProfile(), "--scaffold-chunk-delay", "3ms", "--create-limit", "0", "--message-limit", "0", "--build-limit", "0", "--shutdown-grace", "5s"}
+		"--gossip-profile", nemesisProfile(), "--scaffold-chunk-delay", "3ms", "--create-limit", "0", "--message-limit", "0", "--build-limit", "0", "--shutdown-grace", "5s",
+		// Compact logs between messages: the checker must hold across it.
+		"--session-compact-after", "500ms"}
 	if join {
 		var peers []string
 		for _, o := range c.nodes {
@@ -278,10 +280,18 @@ type acked struct {
 	text string
 }
 
+// ackedBy is the owner and epoch a write was acknowledged under.
+type ackedBy struct {
+	seq   uint64
+	epoch uint64
+	node  string
+}
+
 // sessionRecord is what the clients saw of one session.
 type sessionRecord struct {
 	mu      sync.Mutex
 	acked   []acked
+	by      []ackedBy
 	watched map[uint64]*stichv1.SessionEvent
 	// conflict is a watcher that saw one seq with two contents.
 	conflict error
@@ -351,6 +361,7 @@ func runNemesis(t *testing.T, seed uint64, creds func(string) []string) {
 				if err == nil {
 					rec.mu.Lock()
 					rec.acked = append(rec.acked, acked{seq: res.Msg.GetSeq(), text: text})
+					rec.by = append(rec.by, ackedBy{seq: res.Msg.GetSeq(), epoch: res.Msg.GetEpoch(), node: res.Msg.GetNode()})
 					rec.mu.Unlock()
 				}
 				select {
@@ -364,6 +375,9 @@ func runNemesis(t *testing.T, seed uint64, creds func(string) []string) {
 			var after uint64
 			for clientCtx.Err() == nil {
 				_, _ = followAny(clientCtx, eps, id, after, 10*time.Second, func(ev *stichv1.SessionEvent) {
+					if ev.GetLogCompacted() != nil {
+						return // a notice (seq 0): the checker reads the final log's
+					}
 					rec.mu.Lock()
 					defer rec.mu.Unlock()
 					if old, ok := rec.watched[ev.GetSeq()]; ok && !proto.Equal(old, ev) && rec.conflict == nil {
@@ -526,20 +540,64 @@ func checkNemesisLog(t *testing.T, seed uint64, id string, final []*stichv1.Sess
 			seed, id, len(final), len(rec.acked), len(rec.watched), errors.Join(errs...), seed)
 		return
 	}
-	t.Logf("session %s: %d events, %d acknowledged messages, %d watched events: all in the final log once, in order", id, len(final), len(rec.acked), len(rec.watched))
+	compaction := "not compacted"
+	if len(final) > 0 && final[0].GetLogCompacted() != nil {
+		c := final[0].GetLogCompacted()
+		compaction = fmt.Sprintf("compacted: %d chunks removed in seqs %d-%d", c.GetRemoved(), c.GetFromSeq(), c.GetToSeq())
+	}
+	t.Logf("session %s: %d events (%s), %d acknowledged messages, %d watched events: all in the final log once, in order", id, len(final), compaction, len(rec.acked), len(rec.watched))
 }
 
 // nemesisViolations lists what in final contradicts what the clients saw.
+// final may be compacted (docs/replication.md, "Log compaction"): it then
+// starts with a LogCompacted notice (seq 0), and inside the range the
+// notice names seqs may be missing, but only FileChunk events: a gap
+// outside it, or a missing acknowledged message or watched event other
+// than a chunk, is a violation.
 func nemesisViolations(final []*stichv1.SessionEvent, rec *sessionRecord) []error {
 	var errs []error
 	if rec.conflict != nil {
 		errs = append(errs, rec.conflict)
 	}
-	for i, ev := range final {
-		if ev.GetSeq() != uint64(i+1) {
-			errs = append(errs, fmt.Errorf("log position %d holds seq %d (a gap or a duplicate)", i+1, ev.GetSeq()))
+	var from, to uint64 // the compacted range (to == 0: none)
+	bySeq := map[uint64]*stichv1.SessionEvent{}
+	var last uint64
+	for _, ev := range final {
+		if c := ev.GetLogCompacted(); c != nil {
+			if ev.GetSeq() != 0 || c.GetFromSeq() == 0 || c.GetFromSeq() > c.GetToSeq() {
+				errs = append(errs, fmt.Errorf("a malformed compaction notice %v", ev))
+			}
+			if from == 0 || c.GetFromSeq() < from {
+				from = c.GetFromSeq()
+			}
+			to = max(to, c.GetToSeq())
+			continue
+		}
+		seq := ev.GetSeq()
+		if seq <= last {
+			errs = append(errs, fmt.Errorf("seq %d follows seq %d (a duplicate or out of order)", seq, last))
 			break
 		}
+		if seq != last+1 && (to == 0 || last+1 < from || seq-1 > to) {
+			errs = append(errs, fmt.Errorf("seqs %d-%d are missing outside a compacted range (a gap)", last+1, seq-1))
+			break
+		}
+		bySeq[seq] = ev
+		last = seq
+	}
+	compacted := func(seq uint64) bool { return to > 0 && seq >= from && seq <= to }
+	// No two nodes acknowledged writes to the session in one epoch.
+	owners := map[uint64]ackedBy{}
+	for _, b := range rec.by {
+		if b.epoch == 0 {
+			errs = append(errs, fmt.Errorf("the write at seq %d was acknowledged without an epoch (node %q)", b.seq, b.node))
+			continue
+		}
+		if o, ok := owners[b.epoch]; ok && o.node != b.node {
+			errs = append(errs, fmt.Errorf("epoch %d: %s acknowledged seq %d and %s seq %d", b.epoch, o.node, o.seq, b.node, b.seq))
+			continue
+		}
+		owners[b.epoch] = b
 	}
 	texts := map[string]int{}
 	for _, ev := range final {
@@ -548,20 +606,30 @@ func nemesisViolations(final []*stichv1.SessionEvent, rec *sessionRecord) []erro
 		}
 	}
 	for _, a := range rec.acked {
+		ev, ok := bySeq[a.seq]
 		switch {
-		case a.seq == 0 || a.seq > uint64(len(final)):
-			errs = append(errs, fmt.Errorf("acknowledged message %q (seq %d) is past the log's end (%d): lost", a.text, a.seq, len(final)))
-		case final[a.seq-1].GetMessage().GetText() != a.text:
-			errs = append(errs, fmt.Errorf("acknowledged message %q at seq %d: the log holds %v there", a.text, a.seq, final[a.seq-1].GetEvent()))
+		case a.seq == 0 || a.seq > last:
+			errs = append(errs, fmt.Errorf("acknowledged message %q (seq %d) is past the log's end (%d): lost", a.text, a.seq, last))
+		case !ok:
+			// Never compacted away, even inside a compacted range.
+			errs = append(errs, fmt.Errorf("acknowledged message %q (seq %d) is missing from the log: lost", a.text, a.seq))
+		case ev.GetMessage().GetText() != a.text:
+			errs = append(errs, fmt.Errorf("acknowledged message %q at seq %d: the log holds %v there", a.text, a.seq, ev.GetEvent()))
 		}
 		if n := texts[a.text]; n != 1 {
 			errs = append(errs, fmt.Errorf("acknowledged message %q is in the log %d times", a.text, n))
 		}
 	}
 	for seq, ev := range rec.watched {
-		if seq == 0 || seq > uint64(len(final)) {
-			errs = append(errs, fmt.Errorf("a watcher received seq %d, past the log's end (%d): a visible event was lost", seq, len(final)))
-		} else if !proto.Equal(ev, final[seq-1]) {
+		got, ok := bySeq[seq]
+		switch {
+		case seq == 0 || seq > last:
+			errs = append(errs, fmt.Errorf("a watcher received seq %d, past the log's end (%d): a visible event was lost", seq, last))
+		case !ok && compacted(seq) && ev.GetFileChunk() != nil:
+			// A chunk compacted away after it was watched: allowed.
+		case !ok:
+			errs = append(errs, fmt.Errorf("a watcher received seq %d (%T), missing from the final log", seq, ev.GetEvent()))
+		case !proto.Equal(ev, got):
 			errs = append(errs, fmt.Errorf("a watcher received seq %d with other content than the final log's", seq))
 		}
 	}
@@ -573,12 +641,50 @@ func TestNemesisChecker(t *testing.T) {
 	msg := func(seq uint64, text string) *stichv1.SessionEvent {
 		return &stichv1.SessionEvent{Seq: seq, Event: &stichv1.SessionEvent_Message{Message: &stichv1.ChatMessage{Role: "user", Text: text}}}
 	}
+	chunk := func(seq uint64) *stichv1.SessionEvent {
+		return &stichv1.SessionEvent{Seq: seq, Event: &stichv1.SessionEvent_FileChunk{FileChunk: &stichv1.FileChunk{Path: "a.ts", Data: "x"}}}
+	}
+	notice := func(from, to uint64) *stichv1.SessionEvent {
+		return &stichv1.SessionEvent{Event: &stichv1.SessionEvent_LogCompacted{LogCompacted: &stichv1.LogCompacted{FromSeq: from, ToSeq: to, Version: 1, Removed: to - from + 1}}}
+	}
 	good := []*stichv1.SessionEvent{msg(1, "a"), msg(2, "b"), msg(3, "c")}
 	rec := func(acks ...acked) *sessionRecord {
 		return &sessionRecord{acked: acks, watched: map[uint64]*stichv1.SessionEvent{2: msg(2, "b")}}
 	}
 	if errs := nemesisViolations(good, rec(acked{1, "a"}, acked{3, "c"})); len(errs) != 0 {
 		t.Fatalf("a consistent log: %v", errs)
+	}
+	// Epochs: n1 in epoch 4, then n2 in epoch 7 is consistent; n2 also in
+	// epoch 4 is not, nor is an acknowledgement without an epoch.
+	epochs := func(by ...ackedBy) *sessionRecord { r := rec(acked{1, "a"}, acked{3, "c"}); r.by = by; return r }
+	if errs := nemesisViolations(good, epochs(ackedBy{1, 4, "n1"}, ackedBy{3, 7, "n2"})); len(errs) != 0 {
+		t.Fatalf("consistent epochs: %v", errs)
+	}
+	for name, r := range map[string]*sessionRecord{
+		"two owners in one epoch": epochs(ackedBy{1, 4, "n1"}, ackedBy{3, 4, "n2"}),
+		"no epoch":                epochs(ackedBy{1, 0, "n1"}),
+	} {
+		if errs := nemesisViolations(good, r); len(errs) == 0 {
+			t.Errorf("%s: no violation found", name)
+		}
+	}
+	// A log whose chunks 4-5 were compacted after a watcher saw them; seq 6
+	// is a message acknowledged in between.
+	uncompacted := []*stichv1.SessionEvent{msg(1, "a"), msg(2, "b"), msg(3, "c"), chunk(4), chunk(5), msg(6, "d"), chunk(7)}
+	compacted := []*stichv1.SessionEvent{notice(4, 5), msg(1, "a"), msg(2, "b"), msg(3, "c"), msg(6, "d"), chunk(7)}
+	sawChunks := func(acks ...acked) *sessionRecord {
+		r := rec(acks...)
+		r.watched[4], r.watched[5], r.watched[7] = chunk(4), chunk(5), chunk(7)
+		return r
+	}
+	for name, final := range map[string][]*stichv1.SessionEvent{"uncompacted": uncompacted, "compacted": compacted} {
+		if errs := nemesisViolations(final, sawChunks(acked{1, "a"}, acked{6, "d"})); len(errs) != 0 {
+			t.Fatalf("a consistent %s log: %v", name, errs)
+		}
+	}
+	msgsOnly := func(r *sessionRecord) *sessionRecord {
+		r.watched = map[uint64]*stichv1.SessionEvent{6: msg(6, "d")}
+		return r
 	}
 	for name, tc := range map[string]struct {
 		final []*stichv1.SessionEvent
@@ -590,6 +696,14 @@ func TestNemesisChecker(t *testing.T) {
 		"gap":             {[]*stichv1.SessionEvent{msg(1, "a"), msg(3, "c")}, rec()},
 		"watched lost":    {good[:1], rec()},
 		"watched changed": {[]*stichv1.SessionEvent{msg(1, "a"), msg(2, "x"), msg(3, "c")}, rec()},
+		// An acknowledged message is never compacted away.
+		"ack compacted": {[]*stichv1.SessionEvent{notice(4, 6), msg(1, "a"), msg(2, "b"), msg(3, "c"), chunk(7)}, sawChunks(acked{6, "d"})},
+		// A watched event other than a chunk is never compacted away.
+		"watched message compacted": {[]*stichv1.SessionEvent{notice(4, 6), msg(1, "a"), msg(2, "b"), msg(3, "c"), chunk(7)}, msgsOnly(rec())},
+		// A chunk outside the announced range is lost, not compacted.
+		"chunk past the range":     {[]*stichv1.SessionEvent{notice(4, 5), msg(1, "a"), msg(2, "b"), msg(3, "c"), msg(6, "d")}, sawChunks()},
+		"gap outside the range":    {[]*stichv1.SessionEvent{notice(4, 5), msg(1, "a"), msg(3, "c"), msg(6, "d"), chunk(7)}, rec()},
+		"compacted without notice": {[]*stichv1.SessionEvent{msg(1, "a"), msg(2, "b"), msg(3, "c"), msg(6, "d"), chunk(7)}, rec()},
 	} {
 		if errs := nemesisViolations(tc.final, tc.rec); len(errs) == 0 {
 			t.Errorf("%s: no violation found", name)

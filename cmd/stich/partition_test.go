@@ -272,9 +272,13 @@ func readLog(ctx context.Context, client stichv1connect.SessionServiceClient, id
 	}
 	last := g.Msg.GetSession().GetLastSeq()
 	var evs []*stichv1.SessionEvent
-	for uint64(len(evs)) < last {
+	var after uint64 // the last seq read: a compacted log has gaps and a seq-0 notice
+	for after < last {
 		n := len(evs)
-		_, err := follow(ctx, client, id, uint64(len(evs)), func(ev *stichv1.SessionEvent) { evs = append(evs, ev) })
+		_, err := follow(ctx, client, id, after, func(ev *stichv1.SessionEvent) {
+			evs = append(evs, ev)
+			after = max(after, ev.GetSeq())
+		})
 		if err != nil {
 			return evs, err
 		}

@@ -55,6 +55,7 @@ type serveFlags struct {
 	replication    int
 	forgetAfter    time.Duration
 	passivateAfter time.Duration
+	compactAfter   time.Duration
 	createLimit    int
 	createDaily    int
 	shutdownGrace  time.Duration
@@ -136,7 +137,8 @@ generations resume when the node starts again.`,
 	f.oauth.register(fl)
 	fl.Uint64Var(&f.quota.StoredBytes, "session-max-bytes", 1<<30, "per-session quota: bytes of all its versions (each version's files counted in full); past it, edits and messages are refused with resource_exhausted; 0: no bound")
 	fl.Uint32Var(&f.quota.Versions, "session-max-versions", 1000, "per-session quota: versions it records; 0: no bound")
-	fl.Uint64Var(&f.quota.LogEvents, "session-max-log-events", 1_000_000, "per-session quota: events in its log (streamed chunks included); 0: no bound")
+	fl.Uint64Var(&f.quota.LogEvents, "session-max-log-events", 1_000_000, "per-session quota: events in its log (streamed chunks included, chunks compacted away not); 0: no bound")
+	fl.DurationVar(&f.compactAfter, "session-compact-after", 2*time.Minute, "compact an idle session's log (drop the streamed chunks of files stored in a version) after it stays idle this long; also done when it leaves memory and near its log quota; negative: only then")
 	fl.DurationVar(&f.scaffoldDelay, "scaffold-chunk-delay", 0, "pace the scaffold generator's streamed chunks like a model (e.g. 20ms); 0 streams at once")
 	return cmd
 }
@@ -387,7 +389,7 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	if err != nil {
 		return err
 	}
-	acfg := actors.Config{Cluster: cfg, Providers: providers, DefaultProvider: defaultProvider, Quota: f.quota,
+	acfg := actors.Config{Cluster: cfg, Providers: providers, DefaultProvider: defaultProvider, Quota: f.quota, CompactLogAfter: f.compactAfter,
 		NodeKeys: ring, OwnKeyProvider: ownKeyProvider, DailyModelBudgetUSD: f.budgets.budget(f.edge.auth), BuildLimit: f.budgets.buildRule()}
 	var previewLn net.Listener
 	var buildURLs http.Handler // --sandbox nomad: the builds' signed URLs

@@ -829,7 +829,13 @@ func (x *SendMessageRequest) GetIdempotencyKey() string {
 type SendMessageResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Seq of the user's message event in the session log.
-	Seq           uint64 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Seq uint64 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	// The ownership epoch under which the session's owner acknowledged the
+	// message, and that owner's node name (0 and "" on a single node that
+	// does not replicate): two nodes never acknowledge writes to one session
+	// in the same epoch (docs/replication.md).
+	Epoch         uint64 `protobuf:"varint,740,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Node          string `protobuf:"bytes,741,opt,name=node,proto3" json:"node,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -869,6 +875,20 @@ func (x *SendMessageResponse) GetSeq() uint64 {
 		return x.Seq
 	}
 	return 0
+}
+
+func (x *SendMessageResponse) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *SendMessageResponse) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
 }
 
 type StopRequest struct {
@@ -3458,6 +3478,7 @@ type SessionEvent struct {
 	//	*SessionEvent_ChangeCard
 	//	*SessionEvent_RuntimeChecked
 	//	*SessionEvent_CheckStep
+	//	*SessionEvent_LogCompacted
 	Event         isSessionEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3694,6 +3715,15 @@ func (x *SessionEvent) GetCheckStep() *CheckStep {
 	return nil
 }
 
+func (x *SessionEvent) GetLogCompacted() *LogCompacted {
+	if x != nil {
+		if x, ok := x.Event.(*SessionEvent_LogCompacted); ok {
+			return x.LogCompacted
+		}
+	}
+	return nil
+}
+
 type isSessionEvent_Event interface {
 	isSessionEvent_Event()
 }
@@ -3804,6 +3834,14 @@ type SessionEvent_CheckStep struct {
 	CheckStep *CheckStep `protobuf:"bytes,800,opt,name=check_step,json=checkStep,proto3,oneof"`
 }
 
+type SessionEvent_LogCompacted struct {
+	// Some events of the log before the next event were compacted away
+	// (docs/replication.md, "Log compaction"). A notice, not a log entry:
+	// its seq is 0, and Watch sends it at most once per compacted range,
+	// before the first event past the watcher's after_seq.
+	LogCompacted *LogCompacted `protobuf:"bytes,740,opt,name=log_compacted,json=logCompacted,proto3,oneof"`
+}
+
 func (*SessionEvent_GenerationStarted) isSessionEvent_Event() {}
 
 func (*SessionEvent_GenerationStopped) isSessionEvent_Event() {}
@@ -3843,6 +3881,8 @@ func (*SessionEvent_ChangeCard) isSessionEvent_Event() {}
 func (*SessionEvent_RuntimeChecked) isSessionEvent_Event() {}
 
 func (*SessionEvent_CheckStep) isSessionEvent_Event() {}
+
+func (*SessionEvent_LogCompacted) isSessionEvent_Event() {}
 
 // CheckStep is one sub-step of a check (of a phase, a fix round or an
 // edit) starting or ending. A step that started and never ended was cut
@@ -3919,6 +3959,81 @@ func (x *CheckStep) GetOutcome() string {
 	return ""
 }
 
+// LogCompacted says that events with seqs in [from_seq, to_seq] may be
+// missing from what follows: compaction removed the file chunks of files
+// already stored in a version. No other event is ever removed; seqs are
+// never reused or renumbered. The files those chunks streamed are those
+// of version (GetFile / ListFiles with that version), or of a later one.
+type LogCompacted struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	FromSeq uint64                 `protobuf:"varint,1,opt,name=from_seq,json=fromSeq,proto3" json:"from_seq,omitempty"`
+	ToSeq   uint64                 `protobuf:"varint,2,opt,name=to_seq,json=toSeq,proto3" json:"to_seq,omitempty"`
+	// The newest version the compacted range led up to.
+	Version uint32 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	// Events compaction removed from the whole log so far.
+	Removed       uint64 `protobuf:"varint,4,opt,name=removed,proto3" json:"removed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogCompacted) Reset() {
+	*x = LogCompacted{}
+	mi := &file_stich_v1_session_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogCompacted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogCompacted) ProtoMessage() {}
+
+func (x *LogCompacted) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_session_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogCompacted.ProtoReflect.Descriptor instead.
+func (*LogCompacted) Descriptor() ([]byte, []int) {
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *LogCompacted) GetFromSeq() uint64 {
+	if x != nil {
+		return x.FromSeq
+	}
+	return 0
+}
+
+func (x *LogCompacted) GetToSeq() uint64 {
+	if x != nil {
+		return x.ToSeq
+	}
+	return 0
+}
+
+func (x *LogCompacted) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *LogCompacted) GetRemoved() uint64 {
+	if x != nil {
+		return x.Removed
+	}
+	return 0
+}
+
 // LineCount counts the lines a change added and removed.
 type LineCount struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -3930,7 +4045,7 @@ type LineCount struct {
 
 func (x *LineCount) Reset() {
 	*x = LineCount{}
-	mi := &file_stich_v1_session_proto_msgTypes[56]
+	mi := &file_stich_v1_session_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3942,7 +4057,7 @@ func (x *LineCount) String() string {
 func (*LineCount) ProtoMessage() {}
 
 func (x *LineCount) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[56]
+	mi := &file_stich_v1_session_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3955,7 +4070,7 @@ func (x *LineCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LineCount.ProtoReflect.Descriptor instead.
 func (*LineCount) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{56}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *LineCount) GetAdded() uint32 {
@@ -3991,7 +4106,7 @@ type FileChange struct {
 
 func (x *FileChange) Reset() {
 	*x = FileChange{}
-	mi := &file_stich_v1_session_proto_msgTypes[57]
+	mi := &file_stich_v1_session_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4003,7 +4118,7 @@ func (x *FileChange) String() string {
 func (*FileChange) ProtoMessage() {}
 
 func (x *FileChange) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[57]
+	mi := &file_stich_v1_session_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4016,7 +4131,7 @@ func (x *FileChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChange.ProtoReflect.Descriptor instead.
 func (*FileChange) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{57}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *FileChange) GetPath() string {
@@ -4072,7 +4187,7 @@ type ChangeCard struct {
 
 func (x *ChangeCard) Reset() {
 	*x = ChangeCard{}
-	mi := &file_stich_v1_session_proto_msgTypes[58]
+	mi := &file_stich_v1_session_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4084,7 +4199,7 @@ func (x *ChangeCard) String() string {
 func (*ChangeCard) ProtoMessage() {}
 
 func (x *ChangeCard) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[58]
+	mi := &file_stich_v1_session_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4097,7 +4212,7 @@ func (x *ChangeCard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangeCard.ProtoReflect.Descriptor instead.
 func (*ChangeCard) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{58}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ChangeCard) GetFiles() []*FileChange {
@@ -4137,7 +4252,7 @@ type VersionCreated struct {
 
 func (x *VersionCreated) Reset() {
 	*x = VersionCreated{}
-	mi := &file_stich_v1_session_proto_msgTypes[59]
+	mi := &file_stich_v1_session_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4149,7 +4264,7 @@ func (x *VersionCreated) String() string {
 func (*VersionCreated) ProtoMessage() {}
 
 func (x *VersionCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[59]
+	mi := &file_stich_v1_session_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4162,7 +4277,7 @@ func (x *VersionCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VersionCreated.ProtoReflect.Descriptor instead.
 func (*VersionCreated) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{59}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *VersionCreated) GetVersion() *Version {
@@ -4183,7 +4298,7 @@ type GenerationStarted struct {
 
 func (x *GenerationStarted) Reset() {
 	*x = GenerationStarted{}
-	mi := &file_stich_v1_session_proto_msgTypes[60]
+	mi := &file_stich_v1_session_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4195,7 +4310,7 @@ func (x *GenerationStarted) String() string {
 func (*GenerationStarted) ProtoMessage() {}
 
 func (x *GenerationStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[60]
+	mi := &file_stich_v1_session_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4208,7 +4323,7 @@ func (x *GenerationStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationStarted.ProtoReflect.Descriptor instead.
 func (*GenerationStarted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{60}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *GenerationStarted) GetPrompt() string {
@@ -4241,7 +4356,7 @@ type GenerationStopped struct {
 
 func (x *GenerationStopped) Reset() {
 	*x = GenerationStopped{}
-	mi := &file_stich_v1_session_proto_msgTypes[61]
+	mi := &file_stich_v1_session_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4253,7 +4368,7 @@ func (x *GenerationStopped) String() string {
 func (*GenerationStopped) ProtoMessage() {}
 
 func (x *GenerationStopped) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[61]
+	mi := &file_stich_v1_session_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4266,7 +4381,7 @@ func (x *GenerationStopped) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationStopped.ProtoReflect.Descriptor instead.
 func (*GenerationStopped) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{61}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *GenerationStopped) GetReason() string {
@@ -4286,7 +4401,7 @@ type GenerationResumed struct {
 
 func (x *GenerationResumed) Reset() {
 	*x = GenerationResumed{}
-	mi := &file_stich_v1_session_proto_msgTypes[62]
+	mi := &file_stich_v1_session_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4298,7 +4413,7 @@ func (x *GenerationResumed) String() string {
 func (*GenerationResumed) ProtoMessage() {}
 
 func (x *GenerationResumed) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[62]
+	mi := &file_stich_v1_session_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4311,7 +4426,7 @@ func (x *GenerationResumed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationResumed.ProtoReflect.Descriptor instead.
 func (*GenerationResumed) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{62}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *GenerationResumed) GetReason() string {
@@ -4341,7 +4456,7 @@ type PhaseChanged struct {
 
 func (x *PhaseChanged) Reset() {
 	*x = PhaseChanged{}
-	mi := &file_stich_v1_session_proto_msgTypes[63]
+	mi := &file_stich_v1_session_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4353,7 +4468,7 @@ func (x *PhaseChanged) String() string {
 func (*PhaseChanged) ProtoMessage() {}
 
 func (x *PhaseChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[63]
+	mi := &file_stich_v1_session_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4366,7 +4481,7 @@ func (x *PhaseChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhaseChanged.ProtoReflect.Descriptor instead.
 func (*PhaseChanged) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{63}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *PhaseChanged) GetPhase() Phase {
@@ -4406,7 +4521,7 @@ type BlueprintReady struct {
 
 func (x *BlueprintReady) Reset() {
 	*x = BlueprintReady{}
-	mi := &file_stich_v1_session_proto_msgTypes[64]
+	mi := &file_stich_v1_session_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4418,7 +4533,7 @@ func (x *BlueprintReady) String() string {
 func (*BlueprintReady) ProtoMessage() {}
 
 func (x *BlueprintReady) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[64]
+	mi := &file_stich_v1_session_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4431,7 +4546,7 @@ func (x *BlueprintReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlueprintReady.ProtoReflect.Descriptor instead.
 func (*BlueprintReady) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{64}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *BlueprintReady) GetBlueprint() *Blueprint {
@@ -4451,7 +4566,7 @@ type FileStarted struct {
 
 func (x *FileStarted) Reset() {
 	*x = FileStarted{}
-	mi := &file_stich_v1_session_proto_msgTypes[65]
+	mi := &file_stich_v1_session_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4463,7 +4578,7 @@ func (x *FileStarted) String() string {
 func (*FileStarted) ProtoMessage() {}
 
 func (x *FileStarted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[65]
+	mi := &file_stich_v1_session_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4476,7 +4591,7 @@ func (x *FileStarted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileStarted.ProtoReflect.Descriptor instead.
 func (*FileStarted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{65}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *FileStarted) GetPath() string {
@@ -4503,7 +4618,7 @@ type FileChunk struct {
 
 func (x *FileChunk) Reset() {
 	*x = FileChunk{}
-	mi := &file_stich_v1_session_proto_msgTypes[66]
+	mi := &file_stich_v1_session_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4515,7 +4630,7 @@ func (x *FileChunk) String() string {
 func (*FileChunk) ProtoMessage() {}
 
 func (x *FileChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[66]
+	mi := &file_stich_v1_session_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4528,7 +4643,7 @@ func (x *FileChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChunk.ProtoReflect.Descriptor instead.
 func (*FileChunk) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{66}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *FileChunk) GetPath() string {
@@ -4556,7 +4671,7 @@ type FileDone struct {
 
 func (x *FileDone) Reset() {
 	*x = FileDone{}
-	mi := &file_stich_v1_session_proto_msgTypes[67]
+	mi := &file_stich_v1_session_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4568,7 +4683,7 @@ func (x *FileDone) String() string {
 func (*FileDone) ProtoMessage() {}
 
 func (x *FileDone) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[67]
+	mi := &file_stich_v1_session_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4581,7 +4696,7 @@ func (x *FileDone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDone.ProtoReflect.Descriptor instead.
 func (*FileDone) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{67}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *FileDone) GetPath() string {
@@ -4614,7 +4729,7 @@ type FileDeleted struct {
 
 func (x *FileDeleted) Reset() {
 	*x = FileDeleted{}
-	mi := &file_stich_v1_session_proto_msgTypes[68]
+	mi := &file_stich_v1_session_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4626,7 +4741,7 @@ func (x *FileDeleted) String() string {
 func (*FileDeleted) ProtoMessage() {}
 
 func (x *FileDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[68]
+	mi := &file_stich_v1_session_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4639,7 +4754,7 @@ func (x *FileDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileDeleted.ProtoReflect.Descriptor instead.
 func (*FileDeleted) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{68}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *FileDeleted) GetPath() string {
@@ -4660,7 +4775,7 @@ type DiagnosticsReported struct {
 
 func (x *DiagnosticsReported) Reset() {
 	*x = DiagnosticsReported{}
-	mi := &file_stich_v1_session_proto_msgTypes[69]
+	mi := &file_stich_v1_session_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4672,7 +4787,7 @@ func (x *DiagnosticsReported) String() string {
 func (*DiagnosticsReported) ProtoMessage() {}
 
 func (x *DiagnosticsReported) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[69]
+	mi := &file_stich_v1_session_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4685,7 +4800,7 @@ func (x *DiagnosticsReported) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiagnosticsReported.ProtoReflect.Descriptor instead.
 func (*DiagnosticsReported) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{69}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *DiagnosticsReported) GetTool() string {
@@ -4715,7 +4830,7 @@ type FixApplied struct {
 
 func (x *FixApplied) Reset() {
 	*x = FixApplied{}
-	mi := &file_stich_v1_session_proto_msgTypes[70]
+	mi := &file_stich_v1_session_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4727,7 +4842,7 @@ func (x *FixApplied) String() string {
 func (*FixApplied) ProtoMessage() {}
 
 func (x *FixApplied) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[70]
+	mi := &file_stich_v1_session_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4740,7 +4855,7 @@ func (x *FixApplied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FixApplied.ProtoReflect.Descriptor instead.
 func (*FixApplied) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{70}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *FixApplied) GetCode() string {
@@ -4787,7 +4902,7 @@ type PreviewReady struct {
 
 func (x *PreviewReady) Reset() {
 	*x = PreviewReady{}
-	mi := &file_stich_v1_session_proto_msgTypes[71]
+	mi := &file_stich_v1_session_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4799,7 +4914,7 @@ func (x *PreviewReady) String() string {
 func (*PreviewReady) ProtoMessage() {}
 
 func (x *PreviewReady) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[71]
+	mi := &file_stich_v1_session_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4812,7 +4927,7 @@ func (x *PreviewReady) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewReady.ProtoReflect.Descriptor instead.
 func (*PreviewReady) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{71}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *PreviewReady) GetUrl() string {
@@ -4839,7 +4954,7 @@ type RuntimeChecked struct {
 
 func (x *RuntimeChecked) Reset() {
 	*x = RuntimeChecked{}
-	mi := &file_stich_v1_session_proto_msgTypes[72]
+	mi := &file_stich_v1_session_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4851,7 +4966,7 @@ func (x *RuntimeChecked) String() string {
 func (*RuntimeChecked) ProtoMessage() {}
 
 func (x *RuntimeChecked) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[72]
+	mi := &file_stich_v1_session_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4864,7 +4979,7 @@ func (x *RuntimeChecked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeChecked.ProtoReflect.Descriptor instead.
 func (*RuntimeChecked) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{72}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *RuntimeChecked) GetStatus() string {
@@ -4907,7 +5022,7 @@ type LogLine struct {
 
 func (x *LogLine) Reset() {
 	*x = LogLine{}
-	mi := &file_stich_v1_session_proto_msgTypes[73]
+	mi := &file_stich_v1_session_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4919,7 +5034,7 @@ func (x *LogLine) String() string {
 func (*LogLine) ProtoMessage() {}
 
 func (x *LogLine) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[73]
+	mi := &file_stich_v1_session_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4932,7 +5047,7 @@ func (x *LogLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogLine.ProtoReflect.Descriptor instead.
 func (*LogLine) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{73}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *LogLine) GetSource() string {
@@ -4967,7 +5082,7 @@ type ChatMessage struct {
 
 func (x *ChatMessage) Reset() {
 	*x = ChatMessage{}
-	mi := &file_stich_v1_session_proto_msgTypes[74]
+	mi := &file_stich_v1_session_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4979,7 +5094,7 @@ func (x *ChatMessage) String() string {
 func (*ChatMessage) ProtoMessage() {}
 
 func (x *ChatMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[74]
+	mi := &file_stich_v1_session_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4992,7 +5107,7 @@ func (x *ChatMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatMessage.ProtoReflect.Descriptor instead.
 func (*ChatMessage) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{74}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *ChatMessage) GetRole() string {
@@ -5021,7 +5136,7 @@ type ErrorEvent struct {
 
 func (x *ErrorEvent) Reset() {
 	*x = ErrorEvent{}
-	mi := &file_stich_v1_session_proto_msgTypes[75]
+	mi := &file_stich_v1_session_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5033,7 +5148,7 @@ func (x *ErrorEvent) String() string {
 func (*ErrorEvent) ProtoMessage() {}
 
 func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[75]
+	mi := &file_stich_v1_session_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5046,7 +5161,7 @@ func (x *ErrorEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorEvent.ProtoReflect.Descriptor instead.
 func (*ErrorEvent) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{75}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *ErrorEvent) GetCode() string {
@@ -5082,7 +5197,7 @@ type Completed struct {
 
 func (x *Completed) Reset() {
 	*x = Completed{}
-	mi := &file_stich_v1_session_proto_msgTypes[76]
+	mi := &file_stich_v1_session_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5094,7 +5209,7 @@ func (x *Completed) String() string {
 func (*Completed) ProtoMessage() {}
 
 func (x *Completed) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_session_proto_msgTypes[76]
+	mi := &file_stich_v1_session_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5107,7 +5222,7 @@ func (x *Completed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Completed.ProtoReflect.Descriptor instead.
 func (*Completed) Descriptor() ([]byte, []int) {
-	return file_stich_v1_session_proto_rawDescGZIP(), []int{76}
+	return file_stich_v1_session_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *Completed) GetFiles() uint32 {
@@ -5191,9 +5306,11 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\x12#\n" +
 	"\x04text\x18\x02 \x01(\tB\x0f\xbaH\fr\n" +
 	"\x10\x01\x18\x80\x80\x012\x02\\SR\x04text\x12D\n" +
-	"\x0fidempotency_key\x18\x03 \x01(\tB\x1b\xbaH\x18r\x16\x18@2\x12^[A-Za-z0-9._:-]*$R\x0eidempotencyKey\"'\n" +
+	"\x0fidempotency_key\x18\x03 \x01(\tB\x1b\xbaH\x18r\x16\x18@2\x12^[A-Za-z0-9._:-]*$R\x0eidempotencyKey\"S\n" +
 	"\x13SendMessageResponse\x12\x10\n" +
-	"\x03seq\x18\x01 \x01(\x04R\x03seq\"\\\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x15\n" +
+	"\x05epoch\x18\xe4\x05 \x01(\x04R\x05epoch\x12\x13\n" +
+	"\x04node\x18\xe5\x05 \x01(\tR\x04node\"\\\n" +
 	"\vStopRequest\x12M\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\"5\n" +
@@ -5402,7 +5519,7 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\x04line\x18\x03 \x01(\rR\x04line\x12\x16\n" +
 	"\x06column\x18\x04 \x01(\rR\x06column\x12\x18\n" +
 	"\amessage\x18\x05 \x01(\tR\amessage\x12\x1a\n" +
-	"\bseverity\x18\x06 \x01(\tR\bseverity\"\x90\n" +
+	"\bseverity\x18\x06 \x01(\tR\bseverity\"\xd0\n" +
 	"\n" +
 	"\fSessionEvent\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12.\n" +
@@ -5431,14 +5548,20 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"changeCard\x12D\n" +
 	"\x0fruntime_checked\x18\xb0\x04 \x01(\v2\x18.stich.v1.RuntimeCheckedH\x00R\x0eruntimeChecked\x125\n" +
 	"\n" +
-	"check_step\x18\xa0\x06 \x01(\v2\x13.stich.v1.CheckStepH\x00R\tcheckStepB\a\n" +
+	"check_step\x18\xa0\x06 \x01(\v2\x13.stich.v1.CheckStepH\x00R\tcheckStep\x12>\n" +
+	"\rlog_compacted\x18\xe4\x05 \x01(\v2\x16.stich.v1.LogCompactedH\x00R\flogCompactedB\a\n" +
 	"\x05event\"t\n" +
 	"\tCheckStep\x12\x13\n" +
 	"\x04step\x18\xa0\x06 \x01(\tR\x04step\x12\x15\n" +
 	"\x05ended\x18\xa1\x06 \x01(\bR\x05ended\x12 \n" +
 	"\vduration_ms\x18\xa2\x06 \x01(\x04R\n" +
 	"durationMs\x12\x19\n" +
-	"\aoutcome\x18\xa3\x06 \x01(\tR\aoutcome\";\n" +
+	"\aoutcome\x18\xa3\x06 \x01(\tR\aoutcome\"t\n" +
+	"\fLogCompacted\x12\x19\n" +
+	"\bfrom_seq\x18\x01 \x01(\x04R\afromSeq\x12\x15\n" +
+	"\x06to_seq\x18\x02 \x01(\x04R\x05toSeq\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\rR\aversion\x12\x18\n" +
+	"\aremoved\x18\x04 \x01(\x04R\aremoved\";\n" +
 	"\tLineCount\x12\x14\n" +
 	"\x05added\x18\x01 \x01(\rR\x05added\x12\x18\n" +
 	"\aremoved\x18\x02 \x01(\rR\aremoved\"\xa6\x01\n" +
@@ -5572,7 +5695,7 @@ func file_stich_v1_session_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_v1_session_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_stich_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 77)
+var file_stich_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 78)
 var file_stich_v1_session_proto_goTypes = []any{
 	(Visibility)(0),               // 0: stich.v1.Visibility
 	(Phase)(0),                    // 1: stich.v1.Phase
@@ -5632,28 +5755,29 @@ var file_stich_v1_session_proto_goTypes = []any{
 	(*Diagnostic)(nil),            // 55: stich.v1.Diagnostic
 	(*SessionEvent)(nil),          // 56: stich.v1.SessionEvent
 	(*CheckStep)(nil),             // 57: stich.v1.CheckStep
-	(*LineCount)(nil),             // 58: stich.v1.LineCount
-	(*FileChange)(nil),            // 59: stich.v1.FileChange
-	(*ChangeCard)(nil),            // 60: stich.v1.ChangeCard
-	(*VersionCreated)(nil),        // 61: stich.v1.VersionCreated
-	(*GenerationStarted)(nil),     // 62: stich.v1.GenerationStarted
-	(*GenerationStopped)(nil),     // 63: stich.v1.GenerationStopped
-	(*GenerationResumed)(nil),     // 64: stich.v1.GenerationResumed
-	(*PhaseChanged)(nil),          // 65: stich.v1.PhaseChanged
-	(*BlueprintReady)(nil),        // 66: stich.v1.BlueprintReady
-	(*FileStarted)(nil),           // 67: stich.v1.FileStarted
-	(*FileChunk)(nil),             // 68: stich.v1.FileChunk
-	(*FileDone)(nil),              // 69: stich.v1.FileDone
-	(*FileDeleted)(nil),           // 70: stich.v1.FileDeleted
-	(*DiagnosticsReported)(nil),   // 71: stich.v1.DiagnosticsReported
-	(*FixApplied)(nil),            // 72: stich.v1.FixApplied
-	(*PreviewReady)(nil),          // 73: stich.v1.PreviewReady
-	(*RuntimeChecked)(nil),        // 74: stich.v1.RuntimeChecked
-	(*LogLine)(nil),               // 75: stich.v1.LogLine
-	(*ChatMessage)(nil),           // 76: stich.v1.ChatMessage
-	(*ErrorEvent)(nil),            // 77: stich.v1.ErrorEvent
-	(*Completed)(nil),             // 78: stich.v1.Completed
-	(*timestamppb.Timestamp)(nil), // 79: google.protobuf.Timestamp
+	(*LogCompacted)(nil),          // 58: stich.v1.LogCompacted
+	(*LineCount)(nil),             // 59: stich.v1.LineCount
+	(*FileChange)(nil),            // 60: stich.v1.FileChange
+	(*ChangeCard)(nil),            // 61: stich.v1.ChangeCard
+	(*VersionCreated)(nil),        // 62: stich.v1.VersionCreated
+	(*GenerationStarted)(nil),     // 63: stich.v1.GenerationStarted
+	(*GenerationStopped)(nil),     // 64: stich.v1.GenerationStopped
+	(*GenerationResumed)(nil),     // 65: stich.v1.GenerationResumed
+	(*PhaseChanged)(nil),          // 66: stich.v1.PhaseChanged
+	(*BlueprintReady)(nil),        // 67: stich.v1.BlueprintReady
+	(*FileStarted)(nil),           // 68: stich.v1.FileStarted
+	(*FileChunk)(nil),             // 69: stich.v1.FileChunk
+	(*FileDone)(nil),              // 70: stich.v1.FileDone
+	(*FileDeleted)(nil),           // 71: stich.v1.FileDeleted
+	(*DiagnosticsReported)(nil),   // 72: stich.v1.DiagnosticsReported
+	(*FixApplied)(nil),            // 73: stich.v1.FixApplied
+	(*PreviewReady)(nil),          // 74: stich.v1.PreviewReady
+	(*RuntimeChecked)(nil),        // 75: stich.v1.RuntimeChecked
+	(*LogLine)(nil),               // 76: stich.v1.LogLine
+	(*ChatMessage)(nil),           // 77: stich.v1.ChatMessage
+	(*ErrorEvent)(nil),            // 78: stich.v1.ErrorEvent
+	(*Completed)(nil),             // 79: stich.v1.Completed
+	(*timestamppb.Timestamp)(nil), // 80: google.protobuf.Timestamp
 }
 var file_stich_v1_session_proto_depIdxs = []int32{
 	0,  // 0: stich.v1.SetVisibilityRequest.visibility:type_name -> stich.v1.Visibility
@@ -5671,18 +5795,18 @@ var file_stich_v1_session_proto_depIdxs = []int32{
 	43, // 12: stich.v1.SaveFileResponse.version:type_name -> stich.v1.Version
 	38, // 13: stich.v1.ListSessionsResponse.apps:type_name -> stich.v1.AppSummary
 	1,  // 14: stich.v1.AppSummary.phase:type_name -> stich.v1.Phase
-	79, // 15: stich.v1.AppSummary.created_at:type_name -> google.protobuf.Timestamp
-	79, // 16: stich.v1.AppSummary.updated_at:type_name -> google.protobuf.Timestamp
+	80, // 15: stich.v1.AppSummary.created_at:type_name -> google.protobuf.Timestamp
+	80, // 16: stich.v1.AppSummary.updated_at:type_name -> google.protobuf.Timestamp
 	0,  // 17: stich.v1.AppSummary.visibility:type_name -> stich.v1.Visibility
 	8,  // 18: stich.v1.AppSummary.forked_from:type_name -> stich.v1.ForkOrigin
 	38, // 19: stich.v1.RenameSessionResponse.app:type_name -> stich.v1.AppSummary
-	79, // 20: stich.v1.Version.created_at:type_name -> google.protobuf.Timestamp
+	80, // 20: stich.v1.Version.created_at:type_name -> google.protobuf.Timestamp
 	1,  // 21: stich.v1.Session.phase:type_name -> stich.v1.Phase
 	49, // 22: stich.v1.Session.blueprint:type_name -> stich.v1.Blueprint
 	47, // 23: stich.v1.Session.files:type_name -> stich.v1.FileInfo
 	46, // 24: stich.v1.Session.counters:type_name -> stich.v1.SessionCounters
-	79, // 25: stich.v1.Session.created_at:type_name -> google.protobuf.Timestamp
-	79, // 26: stich.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
+	80, // 25: stich.v1.Session.created_at:type_name -> google.protobuf.Timestamp
+	80, // 26: stich.v1.Session.updated_at:type_name -> google.protobuf.Timestamp
 	45, // 27: stich.v1.Session.usage:type_name -> stich.v1.ModelUsage
 	0,  // 28: stich.v1.Session.visibility:type_name -> stich.v1.Visibility
 	8,  // 29: stich.v1.Session.forked_from:type_name -> stich.v1.ForkOrigin
@@ -5691,77 +5815,78 @@ var file_stich_v1_session_proto_depIdxs = []int32{
 	53, // 32: stich.v1.Blueprint.roadmap:type_name -> stich.v1.PhasePlan
 	52, // 33: stich.v1.Entity.fields:type_name -> stich.v1.EntityField
 	54, // 34: stich.v1.PhasePlan.files:type_name -> stich.v1.FilePlan
-	79, // 35: stich.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
-	62, // 36: stich.v1.SessionEvent.generation_started:type_name -> stich.v1.GenerationStarted
-	63, // 37: stich.v1.SessionEvent.generation_stopped:type_name -> stich.v1.GenerationStopped
-	64, // 38: stich.v1.SessionEvent.generation_resumed:type_name -> stich.v1.GenerationResumed
-	65, // 39: stich.v1.SessionEvent.phase_changed:type_name -> stich.v1.PhaseChanged
-	66, // 40: stich.v1.SessionEvent.blueprint:type_name -> stich.v1.BlueprintReady
-	67, // 41: stich.v1.SessionEvent.file_started:type_name -> stich.v1.FileStarted
-	68, // 42: stich.v1.SessionEvent.file_chunk:type_name -> stich.v1.FileChunk
-	69, // 43: stich.v1.SessionEvent.file_done:type_name -> stich.v1.FileDone
-	70, // 44: stich.v1.SessionEvent.file_deleted:type_name -> stich.v1.FileDeleted
-	71, // 45: stich.v1.SessionEvent.diagnostics:type_name -> stich.v1.DiagnosticsReported
-	72, // 46: stich.v1.SessionEvent.fix_applied:type_name -> stich.v1.FixApplied
-	73, // 47: stich.v1.SessionEvent.preview_ready:type_name -> stich.v1.PreviewReady
-	75, // 48: stich.v1.SessionEvent.log:type_name -> stich.v1.LogLine
-	76, // 49: stich.v1.SessionEvent.message:type_name -> stich.v1.ChatMessage
-	77, // 50: stich.v1.SessionEvent.error:type_name -> stich.v1.ErrorEvent
-	78, // 51: stich.v1.SessionEvent.completed:type_name -> stich.v1.Completed
-	61, // 52: stich.v1.SessionEvent.version_created:type_name -> stich.v1.VersionCreated
-	60, // 53: stich.v1.SessionEvent.change_card:type_name -> stich.v1.ChangeCard
-	74, // 54: stich.v1.SessionEvent.runtime_checked:type_name -> stich.v1.RuntimeChecked
+	80, // 35: stich.v1.SessionEvent.time:type_name -> google.protobuf.Timestamp
+	63, // 36: stich.v1.SessionEvent.generation_started:type_name -> stich.v1.GenerationStarted
+	64, // 37: stich.v1.SessionEvent.generation_stopped:type_name -> stich.v1.GenerationStopped
+	65, // 38: stich.v1.SessionEvent.generation_resumed:type_name -> stich.v1.GenerationResumed
+	66, // 39: stich.v1.SessionEvent.phase_changed:type_name -> stich.v1.PhaseChanged
+	67, // 40: stich.v1.SessionEvent.blueprint:type_name -> stich.v1.BlueprintReady
+	68, // 41: stich.v1.SessionEvent.file_started:type_name -> stich.v1.FileStarted
+	69, // 42: stich.v1.SessionEvent.file_chunk:type_name -> stich.v1.FileChunk
+	70, // 43: stich.v1.SessionEvent.file_done:type_name -> stich.v1.FileDone
+	71, // 44: stich.v1.SessionEvent.file_deleted:type_name -> stich.v1.FileDeleted
+	72, // 45: stich.v1.SessionEvent.diagnostics:type_name -> stich.v1.DiagnosticsReported
+	73, // 46: stich.v1.SessionEvent.fix_applied:type_name -> stich.v1.FixApplied
+	74, // 47: stich.v1.SessionEvent.preview_ready:type_name -> stich.v1.PreviewReady
+	76, // 48: stich.v1.SessionEvent.log:type_name -> stich.v1.LogLine
+	77, // 49: stich.v1.SessionEvent.message:type_name -> stich.v1.ChatMessage
+	78, // 50: stich.v1.SessionEvent.error:type_name -> stich.v1.ErrorEvent
+	79, // 51: stich.v1.SessionEvent.completed:type_name -> stich.v1.Completed
+	62, // 52: stich.v1.SessionEvent.version_created:type_name -> stich.v1.VersionCreated
+	61, // 53: stich.v1.SessionEvent.change_card:type_name -> stich.v1.ChangeCard
+	75, // 54: stich.v1.SessionEvent.runtime_checked:type_name -> stich.v1.RuntimeChecked
 	57, // 55: stich.v1.SessionEvent.check_step:type_name -> stich.v1.CheckStep
-	58, // 56: stich.v1.FileChange.lines:type_name -> stich.v1.LineCount
-	59, // 57: stich.v1.ChangeCard.files:type_name -> stich.v1.FileChange
-	43, // 58: stich.v1.VersionCreated.version:type_name -> stich.v1.Version
-	1,  // 59: stich.v1.GenerationResumed.phase:type_name -> stich.v1.Phase
-	1,  // 60: stich.v1.PhaseChanged.phase:type_name -> stich.v1.Phase
-	49, // 61: stich.v1.BlueprintReady.blueprint:type_name -> stich.v1.Blueprint
-	55, // 62: stich.v1.DiagnosticsReported.diagnostics:type_name -> stich.v1.Diagnostic
-	10, // 63: stich.v1.SessionService.CreateSession:input_type -> stich.v1.CreateSessionRequest
-	12, // 64: stich.v1.SessionService.Watch:input_type -> stich.v1.WatchRequest
-	13, // 65: stich.v1.SessionService.SendMessage:input_type -> stich.v1.SendMessageRequest
-	15, // 66: stich.v1.SessionService.Stop:input_type -> stich.v1.StopRequest
-	17, // 67: stich.v1.SessionService.Resume:input_type -> stich.v1.ResumeRequest
-	19, // 68: stich.v1.SessionService.GetSession:input_type -> stich.v1.GetSessionRequest
-	21, // 69: stich.v1.SessionService.GetFile:input_type -> stich.v1.GetFileRequest
-	23, // 70: stich.v1.SessionService.ListFiles:input_type -> stich.v1.ListFilesRequest
-	25, // 71: stich.v1.SessionService.ListVersions:input_type -> stich.v1.ListVersionsRequest
-	27, // 72: stich.v1.SessionService.DiffVersions:input_type -> stich.v1.DiffVersionsRequest
-	30, // 73: stich.v1.SessionService.Rollback:input_type -> stich.v1.RollbackRequest
-	32, // 74: stich.v1.SessionService.SaveFile:input_type -> stich.v1.SaveFileRequest
-	33, // 75: stich.v1.SessionService.FixProblems:input_type -> stich.v1.FixProblemsRequest
-	36, // 76: stich.v1.SessionService.ListSessions:input_type -> stich.v1.ListSessionsRequest
-	39, // 77: stich.v1.SessionService.RenameSession:input_type -> stich.v1.RenameSessionRequest
-	41, // 78: stich.v1.SessionService.DeleteSession:input_type -> stich.v1.DeleteSessionRequest
-	2,  // 79: stich.v1.SessionService.SetVisibility:input_type -> stich.v1.SetVisibilityRequest
-	4,  // 80: stich.v1.SessionService.ListGallery:input_type -> stich.v1.ListGalleryRequest
-	6,  // 81: stich.v1.SessionService.ForkSession:input_type -> stich.v1.ForkSessionRequest
-	11, // 82: stich.v1.SessionService.CreateSession:output_type -> stich.v1.CreateSessionResponse
-	56, // 83: stich.v1.SessionService.Watch:output_type -> stich.v1.SessionEvent
-	14, // 84: stich.v1.SessionService.SendMessage:output_type -> stich.v1.SendMessageResponse
-	16, // 85: stich.v1.SessionService.Stop:output_type -> stich.v1.StopResponse
-	18, // 86: stich.v1.SessionService.Resume:output_type -> stich.v1.ResumeResponse
-	20, // 87: stich.v1.SessionService.GetSession:output_type -> stich.v1.GetSessionResponse
-	22, // 88: stich.v1.SessionService.GetFile:output_type -> stich.v1.GetFileResponse
-	24, // 89: stich.v1.SessionService.ListFiles:output_type -> stich.v1.ListFilesResponse
-	26, // 90: stich.v1.SessionService.ListVersions:output_type -> stich.v1.ListVersionsResponse
-	28, // 91: stich.v1.SessionService.DiffVersions:output_type -> stich.v1.DiffVersionsResponse
-	31, // 92: stich.v1.SessionService.Rollback:output_type -> stich.v1.RollbackResponse
-	35, // 93: stich.v1.SessionService.SaveFile:output_type -> stich.v1.SaveFileResponse
-	34, // 94: stich.v1.SessionService.FixProblems:output_type -> stich.v1.FixProblemsResponse
-	37, // 95: stich.v1.SessionService.ListSessions:output_type -> stich.v1.ListSessionsResponse
-	40, // 96: stich.v1.SessionService.RenameSession:output_type -> stich.v1.RenameSessionResponse
-	42, // 97: stich.v1.SessionService.DeleteSession:output_type -> stich.v1.DeleteSessionResponse
-	3,  // 98: stich.v1.SessionService.SetVisibility:output_type -> stich.v1.SetVisibilityResponse
-	5,  // 99: stich.v1.SessionService.ListGallery:output_type -> stich.v1.ListGalleryResponse
-	7,  // 100: stich.v1.SessionService.ForkSession:output_type -> stich.v1.ForkSessionResponse
-	82, // [82:101] is the sub-list for method output_type
-	63, // [63:82] is the sub-list for method input_type
-	63, // [63:63] is the sub-list for extension type_name
-	63, // [63:63] is the sub-list for extension extendee
-	0,  // [0:63] is the sub-list for field type_name
+	58, // 56: stich.v1.SessionEvent.log_compacted:type_name -> stich.v1.LogCompacted
+	59, // 57: stich.v1.FileChange.lines:type_name -> stich.v1.LineCount
+	60, // 58: stich.v1.ChangeCard.files:type_name -> stich.v1.FileChange
+	43, // 59: stich.v1.VersionCreated.version:type_name -> stich.v1.Version
+	1,  // 60: stich.v1.GenerationResumed.phase:type_name -> stich.v1.Phase
+	1,  // 61: stich.v1.PhaseChanged.phase:type_name -> stich.v1.Phase
+	49, // 62: stich.v1.BlueprintReady.blueprint:type_name -> stich.v1.Blueprint
+	55, // 63: stich.v1.DiagnosticsReported.diagnostics:type_name -> stich.v1.Diagnostic
+	10, // 64: stich.v1.SessionService.CreateSession:input_type -> stich.v1.CreateSessionRequest
+	12, // 65: stich.v1.SessionService.Watch:input_type -> stich.v1.WatchRequest
+	13, // 66: stich.v1.SessionService.SendMessage:input_type -> stich.v1.SendMessageRequest
+	15, // 67: stich.v1.SessionService.Stop:input_type -> stich.v1.StopRequest
+	17, // 68: stich.v1.SessionService.Resume:input_type -> stich.v1.ResumeRequest
+	19, // 69: stich.v1.SessionService.GetSession:input_type -> stich.v1.GetSessionRequest
+	21, // 70: stich.v1.SessionService.GetFile:input_type -> stich.v1.GetFileRequest
+	23, // 71: stich.v1.SessionService.ListFiles:input_type -> stich.v1.ListFilesRequest
+	25, // 72: stich.v1.SessionService.ListVersions:input_type -> stich.v1.ListVersionsRequest
+	27, // 73: stich.v1.SessionService.DiffVersions:input_type -> stich.v1.DiffVersionsRequest
+	30, // 74: stich.v1.SessionService.Rollback:input_type -> stich.v1.RollbackRequest
+	32, // 75: stich.v1.SessionService.SaveFile:input_type -> stich.v1.SaveFileRequest
+	33, // 76: stich.v1.SessionService.FixProblems:input_type -> stich.v1.FixProblemsRequest
+	36, // 77: stich.v1.SessionService.ListSessions:input_type -> stich.v1.ListSessionsRequest
+	39, // 78: stich.v1.SessionService.RenameSession:input_type -> stich.v1.RenameSessionRequest
+	41, // 79: stich.v1.SessionService.DeleteSession:input_type -> stich.v1.DeleteSessionRequest
+	2,  // 80: stich.v1.SessionService.SetVisibility:input_type -> stich.v1.SetVisibilityRequest
+	4,  // 81: stich.v1.SessionService.ListGallery:input_type -> stich.v1.ListGalleryRequest
+	6,  // 82: stich.v1.SessionService.ForkSession:input_type -> stich.v1.ForkSessionRequest
+	11, // 83: stich.v1.SessionService.CreateSession:output_type -> stich.v1.CreateSessionResponse
+	56, // 84: stich.v1.SessionService.Watch:output_type -> stich.v1.SessionEvent
+	14, // 85: stich.v1.SessionService.SendMessage:output_type -> stich.v1.SendMessageResponse
+	16, // 86: stich.v1.SessionService.Stop:output_type -> stich.v1.StopResponse
+	18, // 87: stich.v1.SessionService.Resume:output_type -> stich.v1.ResumeResponse
+	20, // 88: stich.v1.SessionService.GetSession:output_type -> stich.v1.GetSessionResponse
+	22, // 89: stich.v1.SessionService.GetFile:output_type -> stich.v1.GetFileResponse
+	24, // 90: stich.v1.SessionService.ListFiles:output_type -> stich.v1.ListFilesResponse
+	26, // 91: stich.v1.SessionService.ListVersions:output_type -> stich.v1.ListVersionsResponse
+	28, // 92: stich.v1.SessionService.DiffVersions:output_type -> stich.v1.DiffVersionsResponse
+	31, // 93: stich.v1.SessionService.Rollback:output_type -> stich.v1.RollbackResponse
+	35, // 94: stich.v1.SessionService.SaveFile:output_type -> stich.v1.SaveFileResponse
+	34, // 95: stich.v1.SessionService.FixProblems:output_type -> stich.v1.FixProblemsResponse
+	37, // 96: stich.v1.SessionService.ListSessions:output_type -> stich.v1.ListSessionsResponse
+	40, // 97: stich.v1.SessionService.RenameSession:output_type -> stich.v1.RenameSessionResponse
+	42, // 98: stich.v1.SessionService.DeleteSession:output_type -> stich.v1.DeleteSessionResponse
+	3,  // 99: stich.v1.SessionService.SetVisibility:output_type -> stich.v1.SetVisibilityResponse
+	5,  // 100: stich.v1.SessionService.ListGallery:output_type -> stich.v1.ListGalleryResponse
+	7,  // 101: stich.v1.SessionService.ForkSession:output_type -> stich.v1.ForkSessionResponse
+	83, // [83:102] is the sub-list for method output_type
+	64, // [64:83] is the sub-list for method input_type
+	64, // [64:64] is the sub-list for extension type_name
+	64, // [64:64] is the sub-list for extension extendee
+	0,  // [0:64] is the sub-list for field type_name
 }
 
 func init() { file_stich_v1_session_proto_init() }
@@ -5790,6 +5915,7 @@ func file_stich_v1_session_proto_init() {
 		(*SessionEvent_ChangeCard)(nil),
 		(*SessionEvent_RuntimeChecked)(nil),
 		(*SessionEvent_CheckStep)(nil),
+		(*SessionEvent_LogCompacted)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -5797,7 +5923,7 @@ func file_stich_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_v1_session_proto_rawDesc), len(file_stich_v1_session_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   77,
+			NumMessages:   78,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

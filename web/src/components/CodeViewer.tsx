@@ -69,6 +69,21 @@ export function CodeViewer({ sessionId, file, path, active, readOnly, lastCheck,
     follow.current = true;
   }, [p]);
 
+  // A file whose streamed chunks were compacted away (reducer invariant 5)
+  // is shown from storage.
+  const fetchCompacted = file?.compacted && file.done ? file.seq : 0;
+  useEffect(() => {
+    if (!p || !fetchCompacted) return;
+    let live = true;
+    sessions
+      .getFile({ sessionId, path: p })
+      .then((r) => live && setSaved({ path: p, content: r.file?.content ?? "" }))
+      .catch((err) => live && setProblem(describe(err, "load the file")));
+    return () => {
+      live = false;
+    };
+  }, [sessionId, p, fetchCompacted]);
+
   const content = saved && saved.path === p ? saved.content : (file?.content ?? "");
   const large = content.length > LARGE;
   const shown = large && !full ? content.slice(0, LARGE) : content;
@@ -172,7 +187,7 @@ export function CodeViewer({ sessionId, file, path, active, readOnly, lastCheck,
             {p}
           </h3>
           <span className="muted small">
-            {file ? formatBytes(file.bytes) : ""} · <span data-testid="file-status">{status}</span>
+            {file ? formatBytes(file.compacted ? (file.size ?? 0) : file.bytes) : ""} · <span data-testid="file-status">{status}</span>
             {file?.purpose ? ` · ${file.purpose}` : ""}
           </span>
         </div>

@@ -94,7 +94,7 @@ export function FileTree({ files, order, selected, onSelect, active, problems = 
                   </span>
                 )}
                 <span className="meta" aria-label={state === "streaming" ? "writing" : state === "interrupted" ? "unfinished" : state === "mismatch" ? "size mismatch" : undefined}>
-                  {state === "streaming" ? "writing…" : state === "interrupted" ? "unfinished" : state === "mismatch" ? "⚠" : f ? formatBytes(f.bytes) : ""}
+                  {state === "streaming" ? "writing…" : state === "interrupted" ? "unfinished" : state === "mismatch" ? "⚠" : f ? formatBytes(f.compacted ? (f.size ?? 0) : f.bytes) : ""}
                 </span>
               </button>
             </li>

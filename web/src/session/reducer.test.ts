@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { Phase } from "../gen/stich/v1/session_pb";
+import { Phase, type SessionEvent } from "../gen/stich/v1/session_pb";
 import { apply, applyAll, classify, currentProblems, fixOffer, formatDuration, initialView, MAX_LOGS, problemsByFile, runningStep, type SessionView } from "./reducer";
-import { changeCard, checkStep, chunk, diagnostics, ev, fileDone, fileStarted, generation, logLine, message, phase, T0, versionCreated } from "./testevents";
+import { changeCard, checkStep, chunk, compact, compactedNotice, diagnostics, ev, fileDone, fileStarted, generation, logLine, message, phase, T0, versionCreated } from "./testevents";
 
 function fold(events = generation()): SessionView {
   const r = applyAll(initialView(), events);
@@ -371,5 +371,79 @@ describe("fixOffer", () => {
       ev(asked.seq + 4, logLine("sandbox", "info", "checked the app: bundle 5 ms")),
     ]).view;
     expect(fixOffer(later, true, asked)).toMatchObject({ result: undefined, fixing: false, show: true, count: 1 });
+  });
+});
+
+describe("reducer: a compacted log (invariant 5)", () => {
+  // generation(): chunks at seqs 5, 6, 9, 10; the version follows at 15.
+  const log = (): SessionEvent[] => [...generation(), ev(15, versionCreated(1, "generation")), ev(16, message("user", "add a footer"))];
+
+  it("a replay from 0 applies without a gap: same seqs, phases, chat and versions; files done and marked for fetching", () => {
+    const full = fold(log());
+    const r = applyAll(initialView(), compact(log(), 15, 1));
+    expect(r.gap).toBe(false);
+    const v = r.view;
+    expect(v.gaps).toBe(0);
+    expect(v.lastSeq).toBe(full.lastSeq);
+    expect(v.phase).toBe(full.phase);
+    expect(v.chat).toEqual(full.chat);
+    expect(v.versions).toEqual(full.versions);
+    expect(v.fileOrder).toEqual(full.fileOrder);
+    expect(v.compacted).toEqual({ fromSeq: 5, toSeq: 10, version: 1 });
+    for (const p of full.fileOrder) {
+      const f = v.files[p];
+      expect(f.done).toBe(true);
+      expect(f.compacted).toBe(true);
+      expect(f.mismatch).toBe(false);
+      expect(f.size).toBe(full.files[p].size);
+      expect(f.content).toBe("");
+    }
+  });
+
+  it("a page that saw part of a stream before the compaction fetches the file instead of reporting a mismatch", () => {
+    const seen = fold(log().slice(0, 9)); // up to the first chunk of src/App.tsx
+    const r = applyAll(seen, compact(log(), 15, 1).filter((e) => Number(e.seq) === 0 || Number(e.seq) > 9));
+    expect(r.gap).toBe(false);
+    const f = r.view.files["src/App.tsx"];
+    expect(f.done).toBe(true);
+    expect(f.compacted).toBe(true);
+    expect(f.mismatch).toBe(false);
+    expect(r.view.lastSeq).toBe(16);
+  });
+
+  it("a file streamed whole is not marked compacted", () => {
+    const v = applyAll(initialView(), [compactedNotice(5, 6, 1, 2), ...generation().slice(0, 4), ...generation().slice(6)]).view;
+    expect(v.files["package.json"].compacted).toBe(true);
+    expect(v.files["src/App.tsx"].compacted).toBeUndefined();
+    expect(v.files["src/App.tsx"].mismatch).toBe(false);
+  });
+
+  it("the notice changes no seq and is not a duplicate, even repeated", () => {
+    const n = compactedNotice(5, 10, 1, 4);
+    const once = apply(initialView(), n);
+    expect(once.outcome).toBe("applied");
+    expect(once.view.lastSeq).toBe(0);
+    const twice = apply(once.view, n);
+    expect(twice.outcome).toBe("applied");
+    expect(twice.view).toEqual(once.view);
+  });
+
+  it("a skip past the announced range is still a gap", () => {
+    const v = apply(initialView(), compactedNotice(5, 10, 1, 4)).view;
+    const w = applyAll(v, generation().slice(0, 4)).view; // seqs 1..4
+    expect(classify(w, ev(11, phase(Phase.REVIEWING)))).toBe("applied");
+    expect(classify(w, ev(12, phase(Phase.REVIEWING)))).toBe("gap");
+  });
+
+  it("without a notice a compacted log is a gap (the client reconnects)", () => {
+    const withoutNotice = compact(log(), 15, 1).slice(1);
+    expect(applyAll(initialView(), withoutNotice).gap).toBe(true);
+  });
+
+  it("a view that streamed the chunks live is unchanged by a later replay from after the range", () => {
+    const full = fold(log());
+    const again = applyAll(full, log().slice(10)).view;
+    expect({ ...again, duplicates: 0 }).toEqual(full);
+    expect(again.files["src/App.tsx"].compacted).toBeUndefined();
   });
 });

@@ -10,6 +10,12 @@
 //  3. An event with seq > lastSeq + 1 is a gap: it is not applied and the
 //     caller must reconnect with after_seq = lastSeq (see stream.ts).
 //  4. The reducer never mutates its input; unchanged parts are shared.
+//  5. Compaction (docs/replication.md, "Log compaction") removes file chunks
+//     of stored versions from the log; a replay from before it starts with a
+//     LogCompacted notice (seq 0) naming the range [fromSeq, toSeq] in which
+//     seqs may be missing. The notice changes no seq; after it a skip of
+//     seqs up to toSeq is not a gap. A file whose chunks were compacted is
+//     done with compacted set: its content is fetched (GetFile), not streamed.
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Phase, type Blueprint, type ChangeCard, type Diagnostic, type SessionEvent, type Version } from "../gen/stich/v1/session_pb";
 
@@ -32,6 +38,8 @@ export interface FileState {
   seq: number;
   /** How many times the file was (re)written. */
   writes: number;
+  /** Its chunks were compacted away: content is empty and must be fetched (GetFile). */
+  compacted?: boolean;
 }
 
 export interface TimelineEntry {
@@ -148,6 +156,8 @@ export interface SessionView {
   /** The current problems: each tool's last report (a new preview build clears the runtime ones). */
   problems: Readonly<Record<string, readonly Diagnostic[]>>;
   lastCheck?: CheckResult;
+  /** The compacted range announced by a LogCompacted notice (invariant 5). */
+  compacted?: { fromSeq: number; toSeq: number; version: number };
 }
 
 /** NOT_CHECKED starts the log line of an edit on a server that runs no builds (pipeline.NotCheckedText). */
@@ -268,9 +278,10 @@ export function seqOf(ev: SessionEvent): number {
 
 /** classify tells what [apply] would do with ev, without applying it. */
 export function classify(s: SessionView, ev: SessionEvent): Outcome {
+  if (ev.event.case === "logCompacted") return "applied";
   const seq = seqOf(ev);
   if (seq <= s.lastSeq) return "duplicate";
-  if (seq !== s.lastSeq + 1) return "gap";
+  if (seq !== s.lastSeq + 1 && !(s.compacted && seq - 1 <= s.compacted.toSeq)) return "gap";
   return "applied";
 }
 
@@ -282,6 +293,12 @@ export function apply(s: SessionView, ev: SessionEvent): { view: SessionView; ou
   const outcome = classify(s, ev);
   if (outcome === "duplicate") return { view: { ...s, duplicates: s.duplicates + 1 }, outcome };
   if (outcome === "gap") return { view: { ...s, gaps: s.gaps + 1 }, outcome };
+  if (ev.event.case === "logCompacted") {
+    // A notice (seq 0): seqs up to toSeq may be missing from here on.
+    const c = ev.event.value;
+    const toSeq = Math.max(Number(c.toSeq), s.compacted?.toSeq ?? 0);
+    return { view: { ...s, compacted: { fromSeq: Number(c.fromSeq), toSeq, version: c.version } }, outcome };
+  }
   const seq = seqOf(ev);
   const time = ev.time ? timestampMs(ev.time) : 0;
   let v: SessionView = { ...s, lastSeq: seq, applied: s.applied + 1 };
@@ -377,7 +394,13 @@ export function apply(s: SessionView, ev: SessionEvent): { view: SessionView; ou
       const size = Number(e.value.size);
       const old = v.files[path];
       const base: FileState = old ?? { path, purpose: "", content: "", bytes: 0, done: false, mismatch: false, seq, writes: 1 };
-      v.files = { ...v.files, [path]: { ...base, done: true, size, sha256, mismatch: base.bytes !== size, seq } };
+      // Chunks compacted away (invariant 5), all or those after the last one
+      // applied (a page that saw part of the stream): the content is fetched.
+      const compacted = base.bytes !== size && v.compacted !== undefined && base.seq < v.compacted.toSeq;
+      const f: FileState = { ...base, done: true, size, sha256, mismatch: !compacted && base.bytes !== size, seq };
+      if (compacted) f.compacted = true;
+      else delete f.compacted;
+      v.files = { ...v.files, [path]: f };
       if (!old) v.fileOrder = [...v.fileOrder, path];
       break;
     }

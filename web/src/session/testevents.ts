@@ -116,3 +116,17 @@ export const checkStep = (step: string, ended = false, durationMs = 0, outcome =
   case: "checkStep",
   value: { $typeName: "stich.v1.CheckStep", step, ended, durationMs: BigInt(durationMs), outcome },
 });
+/** compactedNotice is the LogCompacted notice (seq 0) a replay from before a compaction starts with. */
+export function compactedNotice(fromSeq: number, toSeq: number, version: number, removed: number): SessionEvent {
+  return create(SessionEventSchema, {
+    seq: 0n,
+    event: { case: "logCompacted", value: { $typeName: "stich.v1.LogCompacted", fromSeq: BigInt(fromSeq), toSeq: BigInt(toSeq), version, removed: BigInt(removed) } },
+  });
+}
+
+/** compact is log as the server serves it after compaction: without its chunks up to toSeq, the notice first. */
+export function compact(log: SessionEvent[], toSeq: number, version: number): SessionEvent[] {
+  const kept = log.filter((e) => !(e.event.case === "fileChunk" && Number(e.seq) <= toSeq));
+  const gone = log.filter((e) => e.event.case === "fileChunk" && Number(e.seq) <= toSeq).map((e) => Number(e.seq));
+  return [compactedNotice(gone[0], gone[gone.length - 1], version, gone.length), ...kept];
+}

@@ -839,9 +839,12 @@ func (x *ReadLog) GetCaller() *Caller {
 }
 
 type ReadLogReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Events        []*v1.SessionEvent     `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
-	LastSeq       uint64                 `protobuf:"varint,2,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Events  []*v1.SessionEvent     `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	LastSeq uint64                 `protobuf:"varint,2,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	// Set when events after after_seq were compacted away: the events then
+	// have gaps between its from_seq and to_seq.
+	Compacted     *v1.LogCompacted `protobuf:"bytes,740,opt,name=compacted,proto3" json:"compacted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -888,6 +891,13 @@ func (x *ReadLogReply) GetLastSeq() uint64 {
 		return x.LastSeq
 	}
 	return 0
+}
+
+func (x *ReadLogReply) GetCompacted() *v1.LogCompacted {
+	if x != nil {
+		return x.Compacted
+	}
+	return nil
 }
 
 type PostMessage struct {
@@ -953,8 +963,12 @@ func (x *PostMessage) GetCaller() *Caller {
 }
 
 type PostMessageReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Seq   uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	// The ownership epoch of the activation that answered, and its node:
+	// for checkers of "no two nodes acknowledge writes in one epoch".
+	Epoch         uint64 `protobuf:"varint,740,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Node          string `protobuf:"bytes,741,opt,name=node,proto3" json:"node,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -994,6 +1008,20 @@ func (x *PostMessageReply) GetSeq() uint64 {
 		return x.Seq
 	}
 	return 0
+}
+
+func (x *PostMessageReply) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *PostMessageReply) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
 }
 
 type StopSession struct {
@@ -2079,7 +2107,13 @@ type SessionState struct {
 	// Who may read the session (stich.v1.Visibility; unspecified is private).
 	Visibility v1.Visibility `protobuf:"varint,600,opt,name=visibility,proto3,enum=stich.v1.Visibility" json:"visibility,omitempty"`
 	// The app this one was forked from.
-	ForkedFrom    *v1.ForkOrigin `protobuf:"bytes,601,opt,name=forked_from,json=forkedFrom,proto3" json:"forked_from,omitempty"`
+	ForkedFrom *v1.ForkOrigin `protobuf:"bytes,601,opt,name=forked_from,json=forkedFrom,proto3" json:"forked_from,omitempty"`
+	// Seq of the newest VersionCreated event (0: none, or a session from
+	// before it was recorded): the point up to which the log may be
+	// compacted.
+	LastVersionSeq uint64 `protobuf:"varint,740,opt,name=last_version_seq,json=lastVersionSeq,proto3" json:"last_version_seq,omitempty"`
+	// What compaction has removed from the log (unset: nothing yet).
+	LogCompaction *LogCompaction `protobuf:"bytes,741,opt,name=log_compaction,json=logCompaction,proto3" json:"log_compaction,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2401,6 +2435,102 @@ func (x *SessionState) GetForkedFrom() *v1.ForkOrigin {
 	return nil
 }
 
+func (x *SessionState) GetLastVersionSeq() uint64 {
+	if x != nil {
+		return x.LastVersionSeq
+	}
+	return 0
+}
+
+func (x *SessionState) GetLogCompaction() *LogCompaction {
+	if x != nil {
+		return x.LogCompaction
+	}
+	return nil
+}
+
+// LogCompaction records a session's log compaction (actors/compact.go):
+// every FileChunk event with seq <= through_seq is gone, no other event.
+type LogCompaction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The log was scanned up to here; chunks after it are all kept.
+	ThroughSeq uint64 `protobuf:"varint,1,opt,name=through_seq,json=throughSeq,proto3" json:"through_seq,omitempty"`
+	// The first and last seq removed (0 when none was).
+	FirstRemovedSeq uint64 `protobuf:"varint,2,opt,name=first_removed_seq,json=firstRemovedSeq,proto3" json:"first_removed_seq,omitempty"`
+	LastRemovedSeq  uint64 `protobuf:"varint,3,opt,name=last_removed_seq,json=lastRemovedSeq,proto3" json:"last_removed_seq,omitempty"`
+	// Events removed so far.
+	Removed uint64 `protobuf:"varint,4,opt,name=removed,proto3" json:"removed,omitempty"`
+	// The newest version the compacted range led up to.
+	Version       uint32 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogCompaction) Reset() {
+	*x = LogCompaction{}
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogCompaction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogCompaction) ProtoMessage() {}
+
+func (x *LogCompaction) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogCompaction.ProtoReflect.Descriptor instead.
+func (*LogCompaction) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *LogCompaction) GetThroughSeq() uint64 {
+	if x != nil {
+		return x.ThroughSeq
+	}
+	return 0
+}
+
+func (x *LogCompaction) GetFirstRemovedSeq() uint64 {
+	if x != nil {
+		return x.FirstRemovedSeq
+	}
+	return 0
+}
+
+func (x *LogCompaction) GetLastRemovedSeq() uint64 {
+	if x != nil {
+		return x.LastRemovedSeq
+	}
+	return 0
+}
+
+func (x *LogCompaction) GetRemoved() uint64 {
+	if x != nil {
+		return x.Removed
+	}
+	return 0
+}
+
+func (x *LogCompaction) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 // MessageKey remembers a chat message sent with an idempotency key, so that
 // a retry is recorded once.
 type MessageKey struct {
@@ -2417,7 +2547,7 @@ type MessageKey struct {
 
 func (x *MessageKey) Reset() {
 	*x = MessageKey{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[37]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2429,7 +2559,7 @@ func (x *MessageKey) String() string {
 func (*MessageKey) ProtoMessage() {}
 
 func (x *MessageKey) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[37]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2442,7 +2572,7 @@ func (x *MessageKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageKey.ProtoReflect.Descriptor instead.
 func (*MessageKey) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{37}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *MessageKey) GetKey() string {
@@ -2478,7 +2608,7 @@ type DeleteSession struct {
 
 func (x *DeleteSession) Reset() {
 	*x = DeleteSession{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[38]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2490,7 +2620,7 @@ func (x *DeleteSession) String() string {
 func (*DeleteSession) ProtoMessage() {}
 
 func (x *DeleteSession) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[38]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2503,7 +2633,7 @@ func (x *DeleteSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSession.ProtoReflect.Descriptor instead.
 func (*DeleteSession) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{38}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DeleteSession) GetCaller() *Caller {
@@ -2521,7 +2651,7 @@ type DeleteSessionReply struct {
 
 func (x *DeleteSessionReply) Reset() {
 	*x = DeleteSessionReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[39]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2533,7 +2663,7 @@ func (x *DeleteSessionReply) String() string {
 func (*DeleteSessionReply) ProtoMessage() {}
 
 func (x *DeleteSessionReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[39]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2546,7 +2676,7 @@ func (x *DeleteSessionReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSessionReply.ProtoReflect.Descriptor instead.
 func (*DeleteSessionReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{39}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{40}
 }
 
 // AppEntry is one app in an owner's index (key "app/<session id>").
@@ -2576,7 +2706,7 @@ type AppEntry struct {
 
 func (x *AppEntry) Reset() {
 	*x = AppEntry{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[40]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2588,7 +2718,7 @@ func (x *AppEntry) String() string {
 func (*AppEntry) ProtoMessage() {}
 
 func (x *AppEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[40]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2601,7 +2731,7 @@ func (x *AppEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppEntry.ProtoReflect.Descriptor instead.
 func (*AppEntry) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{40}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *AppEntry) GetSessionId() string {
@@ -2716,7 +2846,7 @@ type UpsertApp struct {
 
 func (x *UpsertApp) Reset() {
 	*x = UpsertApp{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[41]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2728,7 +2858,7 @@ func (x *UpsertApp) String() string {
 func (*UpsertApp) ProtoMessage() {}
 
 func (x *UpsertApp) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[41]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2741,7 +2871,7 @@ func (x *UpsertApp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertApp.ProtoReflect.Descriptor instead.
 func (*UpsertApp) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{41}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *UpsertApp) GetEntry() *AppEntry {
@@ -2766,7 +2896,7 @@ type UpsertAppReply struct {
 
 func (x *UpsertAppReply) Reset() {
 	*x = UpsertAppReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[42]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2778,7 +2908,7 @@ func (x *UpsertAppReply) String() string {
 func (*UpsertAppReply) ProtoMessage() {}
 
 func (x *UpsertAppReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[42]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2791,7 +2921,7 @@ func (x *UpsertAppReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertAppReply.ProtoReflect.Descriptor instead.
 func (*UpsertAppReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{42}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{43}
 }
 
 type GetApp struct {
@@ -2803,7 +2933,7 @@ type GetApp struct {
 
 func (x *GetApp) Reset() {
 	*x = GetApp{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[43]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2815,7 +2945,7 @@ func (x *GetApp) String() string {
 func (*GetApp) ProtoMessage() {}
 
 func (x *GetApp) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[43]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2828,7 +2958,7 @@ func (x *GetApp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetApp.ProtoReflect.Descriptor instead.
 func (*GetApp) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{43}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetApp) GetSessionId() string {
@@ -2848,7 +2978,7 @@ type RenameApp struct {
 
 func (x *RenameApp) Reset() {
 	*x = RenameApp{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[44]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2860,7 +2990,7 @@ func (x *RenameApp) String() string {
 func (*RenameApp) ProtoMessage() {}
 
 func (x *RenameApp) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[44]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2873,7 +3003,7 @@ func (x *RenameApp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenameApp.ProtoReflect.Descriptor instead.
 func (*RenameApp) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{44}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *RenameApp) GetSessionId() string {
@@ -2899,7 +3029,7 @@ type AppReply struct {
 
 func (x *AppReply) Reset() {
 	*x = AppReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[45]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2911,7 +3041,7 @@ func (x *AppReply) String() string {
 func (*AppReply) ProtoMessage() {}
 
 func (x *AppReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[45]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2924,7 +3054,7 @@ func (x *AppReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppReply.ProtoReflect.Descriptor instead.
 func (*AppReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{45}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *AppReply) GetEntry() *AppEntry {
@@ -2948,7 +3078,7 @@ type ListApps struct {
 
 func (x *ListApps) Reset() {
 	*x = ListApps{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[46]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2960,7 +3090,7 @@ func (x *ListApps) String() string {
 func (*ListApps) ProtoMessage() {}
 
 func (x *ListApps) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[46]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2973,7 +3103,7 @@ func (x *ListApps) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApps.ProtoReflect.Descriptor instead.
 func (*ListApps) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{46}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListApps) GetLimit() uint32 {
@@ -3009,7 +3139,7 @@ type ListAppsReply struct {
 
 func (x *ListAppsReply) Reset() {
 	*x = ListAppsReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[47]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3021,7 +3151,7 @@ func (x *ListAppsReply) String() string {
 func (*ListAppsReply) ProtoMessage() {}
 
 func (x *ListAppsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[47]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3034,7 +3164,7 @@ func (x *ListAppsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAppsReply.ProtoReflect.Descriptor instead.
 func (*ListAppsReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{47}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListAppsReply) GetEntries() []*AppEntry {
@@ -3069,7 +3199,7 @@ type RemoveApp struct {
 
 func (x *RemoveApp) Reset() {
 	*x = RemoveApp{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[48]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3081,7 +3211,7 @@ func (x *RemoveApp) String() string {
 func (*RemoveApp) ProtoMessage() {}
 
 func (x *RemoveApp) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[48]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3094,7 +3224,7 @@ func (x *RemoveApp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveApp.ProtoReflect.Descriptor instead.
 func (*RemoveApp) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{48}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *RemoveApp) GetSessionId() string {
@@ -3114,7 +3244,7 @@ type RemoveAppReply struct {
 
 func (x *RemoveAppReply) Reset() {
 	*x = RemoveAppReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[49]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3126,7 +3256,7 @@ func (x *RemoveAppReply) String() string {
 func (*RemoveAppReply) ProtoMessage() {}
 
 func (x *RemoveAppReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[49]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3139,7 +3269,7 @@ func (x *RemoveAppReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveAppReply.ProtoReflect.Descriptor instead.
 func (*RemoveAppReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{49}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *RemoveAppReply) GetExisted() bool {
@@ -3164,7 +3294,7 @@ type RateLimitRule struct {
 
 func (x *RateLimitRule) Reset() {
 	*x = RateLimitRule{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[50]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3176,7 +3306,7 @@ func (x *RateLimitRule) String() string {
 func (*RateLimitRule) ProtoMessage() {}
 
 func (x *RateLimitRule) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[50]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3189,7 +3319,7 @@ func (x *RateLimitRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitRule.ProtoReflect.Descriptor instead.
 func (*RateLimitRule) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{50}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *RateLimitRule) GetLimit() uint32 {
@@ -3237,7 +3367,7 @@ type RateLimitCheck struct {
 
 func (x *RateLimitCheck) Reset() {
 	*x = RateLimitCheck{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[51]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3249,7 +3379,7 @@ func (x *RateLimitCheck) String() string {
 func (*RateLimitCheck) ProtoMessage() {}
 
 func (x *RateLimitCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[51]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3262,7 +3392,7 @@ func (x *RateLimitCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitCheck.ProtoReflect.Descriptor instead.
 func (*RateLimitCheck) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{51}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *RateLimitCheck) GetRule() *RateLimitRule {
@@ -3293,7 +3423,7 @@ type RateLimitReply struct {
 
 func (x *RateLimitReply) Reset() {
 	*x = RateLimitReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[52]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3305,7 +3435,7 @@ func (x *RateLimitReply) String() string {
 func (*RateLimitReply) ProtoMessage() {}
 
 func (x *RateLimitReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[52]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3318,7 +3448,7 @@ func (x *RateLimitReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitReply.ProtoReflect.Descriptor instead.
 func (*RateLimitReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{52}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *RateLimitReply) GetAllowed() bool {
@@ -3362,7 +3492,7 @@ type RateLimitState struct {
 
 func (x *RateLimitState) Reset() {
 	*x = RateLimitState{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[53]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3374,7 +3504,7 @@ func (x *RateLimitState) String() string {
 func (*RateLimitState) ProtoMessage() {}
 
 func (x *RateLimitState) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[53]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3387,7 +3517,7 @@ func (x *RateLimitState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitState.ProtoReflect.Descriptor instead.
 func (*RateLimitState) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{53}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *RateLimitState) GetSlots() map[int64]uint32 {
@@ -3417,7 +3547,7 @@ type SetVisibility struct {
 
 func (x *SetVisibility) Reset() {
 	*x = SetVisibility{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[54]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3429,7 +3559,7 @@ func (x *SetVisibility) String() string {
 func (*SetVisibility) ProtoMessage() {}
 
 func (x *SetVisibility) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[54]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3442,7 +3572,7 @@ func (x *SetVisibility) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetVisibility.ProtoReflect.Descriptor instead.
 func (*SetVisibility) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{54}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *SetVisibility) GetVisibility() v1.Visibility {
@@ -3470,7 +3600,7 @@ type SetVisibilityReply struct {
 
 func (x *SetVisibilityReply) Reset() {
 	*x = SetVisibilityReply{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[55]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3482,7 +3612,7 @@ func (x *SetVisibilityReply) String() string {
 func (*SetVisibilityReply) ProtoMessage() {}
 
 func (x *SetVisibilityReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[55]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3495,7 +3625,7 @@ func (x *SetVisibilityReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetVisibilityReply.ProtoReflect.Descriptor instead.
 func (*SetVisibilityReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{55}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *SetVisibilityReply) GetEntry() *AppEntry {
@@ -3529,7 +3659,7 @@ type ForkSession struct {
 
 func (x *ForkSession) Reset() {
 	*x = ForkSession{}
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[56]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3541,7 +3671,7 @@ func (x *ForkSession) String() string {
 func (*ForkSession) ProtoMessage() {}
 
 func (x *ForkSession) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_actors_proto_msgTypes[56]
+	mi := &file_stich_actors_v1_actors_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3554,7 +3684,7 @@ func (x *ForkSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForkSession.ProtoReflect.Descriptor instead.
 func (*ForkSession) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{56}
+	return file_stich_actors_v1_actors_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ForkSession) GetOwner() string {
@@ -3651,16 +3781,19 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\aReadLog\x12\x1b\n" +
 	"\tafter_seq\x18\x01 \x01(\x04R\bafterSeq\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\rR\x05limit\x120\n" +
-	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"Y\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"\x90\x01\n" +
 	"\fReadLogReply\x12.\n" +
 	"\x06events\x18\x01 \x03(\v2\x16.stich.v1.SessionEventR\x06events\x12\x19\n" +
-	"\blast_seq\x18\x02 \x01(\x04R\alastSeq\"|\n" +
+	"\blast_seq\x18\x02 \x01(\x04R\alastSeq\x125\n" +
+	"\tcompacted\x18\xe4\x05 \x01(\v2\x16.stich.v1.LogCompactedR\tcompacted\"|\n" +
 	"\vPostMessage\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12'\n" +
 	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\x120\n" +
-	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"$\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"P\n" +
 	"\x10PostMessageReply\x12\x10\n" +
-	"\x03seq\x18\x01 \x01(\x04R\x03seq\"?\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x15\n" +
+	"\x05epoch\x18\xe4\x05 \x01(\x04R\x05epoch\x12\x13\n" +
+	"\x04node\x18\xe5\x05 \x01(\tR\x04node\"?\n" +
 	"\vStopSession\x120\n" +
 	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"A\n" +
 	"\rResumeSession\x120\n" +
@@ -3720,7 +3853,7 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\n" +
 	"FilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb6\x10\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa9\x11\n" +
 	"\fSessionState\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06prompt\x18\x02 \x01(\tR\x06prompt\x122\n" +
@@ -3774,7 +3907,9 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"visibility\x18\xd8\x04 \x01(\x0e2\x14.stich.v1.VisibilityR\n" +
 	"visibility\x126\n" +
 	"\vforked_from\x18\xd9\x04 \x01(\v2\x14.stich.v1.ForkOriginR\n" +
-	"forkedFrom\x1aL\n" +
+	"forkedFrom\x12)\n" +
+	"\x10last_version_seq\x18\xe4\x05 \x01(\x04R\x0elastVersionSeq\x12F\n" +
+	"\x0elog_compaction\x18\xe5\x05 \x01(\v2\x1e.stich.actors.v1.LogCompactionR\rlogCompaction\x1aL\n" +
 	"\n" +
 	"FilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12(\n" +
@@ -3787,7 +3922,14 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aQ\n" +
 	"\x0eWorkLinesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12)\n" +
-	"\x05value\x18\x02 \x01(\v2\x13.stich.v1.LineCountR\x05value:\x028\x01\"Q\n" +
+	"\x05value\x18\x02 \x01(\v2\x13.stich.v1.LineCountR\x05value:\x028\x01\"\xba\x01\n" +
+	"\rLogCompaction\x12\x1f\n" +
+	"\vthrough_seq\x18\x01 \x01(\x04R\n" +
+	"throughSeq\x12*\n" +
+	"\x11first_removed_seq\x18\x02 \x01(\x04R\x0ffirstRemovedSeq\x12(\n" +
+	"\x10last_removed_seq\x18\x03 \x01(\x04R\x0elastRemovedSeq\x12\x18\n" +
+	"\aremoved\x18\x04 \x01(\x04R\aremoved\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\rR\aversion\"Q\n" +
 	"\n" +
 	"MessageKey\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1f\n" +
@@ -3919,7 +4061,7 @@ func file_stich_actors_v1_actors_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_actors_v1_actors_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_stich_actors_v1_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 64)
+var file_stich_actors_v1_actors_proto_msgTypes = make([]protoimpl.MessageInfo, 65)
 var file_stich_actors_v1_actors_proto_goTypes = []any{
 	(ErrorCode)(0),                // 0: stich.actors.v1.ErrorCode
 	(TitleSource)(0),              // 1: stich.actors.v1.TitleSource
@@ -3960,131 +4102,135 @@ var file_stich_actors_v1_actors_proto_goTypes = []any{
 	(*RollbackReply)(nil),         // 36: stich.actors.v1.RollbackReply
 	(*VersionRecord)(nil),         // 37: stich.actors.v1.VersionRecord
 	(*SessionState)(nil),          // 38: stich.actors.v1.SessionState
-	(*MessageKey)(nil),            // 39: stich.actors.v1.MessageKey
-	(*DeleteSession)(nil),         // 40: stich.actors.v1.DeleteSession
-	(*DeleteSessionReply)(nil),    // 41: stich.actors.v1.DeleteSessionReply
-	(*AppEntry)(nil),              // 42: stich.actors.v1.AppEntry
-	(*UpsertApp)(nil),             // 43: stich.actors.v1.UpsertApp
-	(*UpsertAppReply)(nil),        // 44: stich.actors.v1.UpsertAppReply
-	(*GetApp)(nil),                // 45: stich.actors.v1.GetApp
-	(*RenameApp)(nil),             // 46: stich.actors.v1.RenameApp
-	(*AppReply)(nil),              // 47: stich.actors.v1.AppReply
-	(*ListApps)(nil),              // 48: stich.actors.v1.ListApps
-	(*ListAppsReply)(nil),         // 49: stich.actors.v1.ListAppsReply
-	(*RemoveApp)(nil),             // 50: stich.actors.v1.RemoveApp
-	(*RemoveAppReply)(nil),        // 51: stich.actors.v1.RemoveAppReply
-	(*RateLimitRule)(nil),         // 52: stich.actors.v1.RateLimitRule
-	(*RateLimitCheck)(nil),        // 53: stich.actors.v1.RateLimitCheck
-	(*RateLimitReply)(nil),        // 54: stich.actors.v1.RateLimitReply
-	(*RateLimitState)(nil),        // 55: stich.actors.v1.RateLimitState
-	(*SetVisibility)(nil),         // 56: stich.actors.v1.SetVisibility
-	(*SetVisibilityReply)(nil),    // 57: stich.actors.v1.SetVisibilityReply
-	(*ForkSession)(nil),           // 58: stich.actors.v1.ForkSession
-	nil,                           // 59: stich.actors.v1.VersionRecord.FilesEntry
-	nil,                           // 60: stich.actors.v1.SessionState.FilesEntry
-	nil,                           // 61: stich.actors.v1.SessionState.UserEditsEntry
-	nil,                           // 62: stich.actors.v1.SessionState.WorkBaseEntry
-	nil,                           // 63: stich.actors.v1.SessionState.WorkLinesEntry
-	nil,                           // 64: stich.actors.v1.RateLimitState.SlotsEntry
-	nil,                           // 65: stich.actors.v1.RateLimitState.HoursEntry
-	(*timestamppb.Timestamp)(nil), // 66: google.protobuf.Timestamp
-	(*v1.SessionOptions)(nil),     // 67: stich.v1.SessionOptions
-	(v1.Phase)(0),                 // 68: stich.v1.Phase
-	(*v1.SessionEvent)(nil),       // 69: stich.v1.SessionEvent
-	(*v1.Session)(nil),            // 70: stich.v1.Session
-	(*v1.File)(nil),               // 71: stich.v1.File
-	(*v1.Version)(nil),            // 72: stich.v1.Version
-	(*v1.FileInfo)(nil),           // 73: stich.v1.FileInfo
-	(*v1.FileDiff)(nil),           // 74: stich.v1.FileDiff
-	(*v1.Blueprint)(nil),          // 75: stich.v1.Blueprint
-	(*v1.PhasePlan)(nil),          // 76: stich.v1.PhasePlan
-	(*v1.Diagnostic)(nil),         // 77: stich.v1.Diagnostic
-	(*v1.ModelUsage)(nil),         // 78: stich.v1.ModelUsage
-	(*v1.ChatMessage)(nil),        // 79: stich.v1.ChatMessage
-	(v1.Visibility)(0),            // 80: stich.v1.Visibility
-	(*v1.ForkOrigin)(nil),         // 81: stich.v1.ForkOrigin
-	(*v1.LineCount)(nil),          // 82: stich.v1.LineCount
+	(*LogCompaction)(nil),         // 39: stich.actors.v1.LogCompaction
+	(*MessageKey)(nil),            // 40: stich.actors.v1.MessageKey
+	(*DeleteSession)(nil),         // 41: stich.actors.v1.DeleteSession
+	(*DeleteSessionReply)(nil),    // 42: stich.actors.v1.DeleteSessionReply
+	(*AppEntry)(nil),              // 43: stich.actors.v1.AppEntry
+	(*UpsertApp)(nil),             // 44: stich.actors.v1.UpsertApp
+	(*UpsertAppReply)(nil),        // 45: stich.actors.v1.UpsertAppReply
+	(*GetApp)(nil),                // 46: stich.actors.v1.GetApp
+	(*RenameApp)(nil),             // 47: stich.actors.v1.RenameApp
+	(*AppReply)(nil),              // 48: stich.actors.v1.AppReply
+	(*ListApps)(nil),              // 49: stich.actors.v1.ListApps
+	(*ListAppsReply)(nil),         // 50: stich.actors.v1.ListAppsReply
+	(*RemoveApp)(nil),             // 51: stich.actors.v1.RemoveApp
+	(*RemoveAppReply)(nil),        // 52: stich.actors.v1.RemoveAppReply
+	(*RateLimitRule)(nil),         // 53: stich.actors.v1.RateLimitRule
+	(*RateLimitCheck)(nil),        // 54: stich.actors.v1.RateLimitCheck
+	(*RateLimitReply)(nil),        // 55: stich.actors.v1.RateLimitReply
+	(*RateLimitState)(nil),        // 56: stich.actors.v1.RateLimitState
+	(*SetVisibility)(nil),         // 57: stich.actors.v1.SetVisibility
+	(*SetVisibilityReply)(nil),    // 58: stich.actors.v1.SetVisibilityReply
+	(*ForkSession)(nil),           // 59: stich.actors.v1.ForkSession
+	nil,                           // 60: stich.actors.v1.VersionRecord.FilesEntry
+	nil,                           // 61: stich.actors.v1.SessionState.FilesEntry
+	nil,                           // 62: stich.actors.v1.SessionState.UserEditsEntry
+	nil,                           // 63: stich.actors.v1.SessionState.WorkBaseEntry
+	nil,                           // 64: stich.actors.v1.SessionState.WorkLinesEntry
+	nil,                           // 65: stich.actors.v1.RateLimitState.SlotsEntry
+	nil,                           // 66: stich.actors.v1.RateLimitState.HoursEntry
+	(*timestamppb.Timestamp)(nil), // 67: google.protobuf.Timestamp
+	(*v1.SessionOptions)(nil),     // 68: stich.v1.SessionOptions
+	(v1.Phase)(0),                 // 69: stich.v1.Phase
+	(*v1.SessionEvent)(nil),       // 70: stich.v1.SessionEvent
+	(*v1.LogCompacted)(nil),       // 71: stich.v1.LogCompacted
+	(*v1.Session)(nil),            // 72: stich.v1.Session
+	(*v1.File)(nil),               // 73: stich.v1.File
+	(*v1.Version)(nil),            // 74: stich.v1.Version
+	(*v1.FileInfo)(nil),           // 75: stich.v1.FileInfo
+	(*v1.FileDiff)(nil),           // 76: stich.v1.FileDiff
+	(*v1.Blueprint)(nil),          // 77: stich.v1.Blueprint
+	(*v1.PhasePlan)(nil),          // 78: stich.v1.PhasePlan
+	(*v1.Diagnostic)(nil),         // 79: stich.v1.Diagnostic
+	(*v1.ModelUsage)(nil),         // 80: stich.v1.ModelUsage
+	(*v1.ChatMessage)(nil),        // 81: stich.v1.ChatMessage
+	(v1.Visibility)(0),            // 82: stich.v1.Visibility
+	(*v1.ForkOrigin)(nil),         // 83: stich.v1.ForkOrigin
+	(*v1.LineCount)(nil),          // 84: stich.v1.LineCount
 }
 var file_stich_actors_v1_actors_proto_depIdxs = []int32{
 	0,  // 0: stich.actors.v1.GrainError.code:type_name -> stich.actors.v1.ErrorCode
-	66, // 1: stich.actors.v1.AlarmFired.due:type_name -> google.protobuf.Timestamp
-	67, // 2: stich.actors.v1.CreateSession.options:type_name -> stich.v1.SessionOptions
+	67, // 1: stich.actors.v1.AlarmFired.due:type_name -> google.protobuf.Timestamp
+	68, // 2: stich.actors.v1.CreateSession.options:type_name -> stich.v1.SessionOptions
 	5,  // 3: stich.actors.v1.CreateSession.caller:type_name -> stich.actors.v1.Caller
 	5,  // 4: stich.actors.v1.Subscribe.caller:type_name -> stich.actors.v1.Caller
-	68, // 5: stich.actors.v1.SubscribeReply.phase:type_name -> stich.v1.Phase
+	69, // 5: stich.actors.v1.SubscribeReply.phase:type_name -> stich.v1.Phase
 	5,  // 6: stich.actors.v1.Unsubscribe.caller:type_name -> stich.actors.v1.Caller
-	69, // 7: stich.actors.v1.EventNotice.event:type_name -> stich.v1.SessionEvent
+	70, // 7: stich.actors.v1.EventNotice.event:type_name -> stich.v1.SessionEvent
 	5,  // 8: stich.actors.v1.ReadLog.caller:type_name -> stich.actors.v1.Caller
-	69, // 9: stich.actors.v1.ReadLogReply.events:type_name -> stich.v1.SessionEvent
-	5,  // 10: stich.actors.v1.PostMessage.caller:type_name -> stich.actors.v1.Caller
-	5,  // 11: stich.actors.v1.StopSession.caller:type_name -> stich.actors.v1.Caller
-	5,  // 12: stich.actors.v1.ResumeSession.caller:type_name -> stich.actors.v1.Caller
-	68, // 13: stich.actors.v1.PhaseReply.phase:type_name -> stich.v1.Phase
-	5,  // 14: stich.actors.v1.GetSnapshot.caller:type_name -> stich.actors.v1.Caller
-	70, // 15: stich.actors.v1.SnapshotReply.session:type_name -> stich.v1.Session
-	5,  // 16: stich.actors.v1.ReadFile.caller:type_name -> stich.actors.v1.Caller
-	71, // 17: stich.actors.v1.ReadFileReply.file:type_name -> stich.v1.File
-	5,  // 18: stich.actors.v1.SaveFile.caller:type_name -> stich.actors.v1.Caller
-	5,  // 19: stich.actors.v1.FixProblems.caller:type_name -> stich.actors.v1.Caller
-	72, // 20: stich.actors.v1.SaveFileReply.version:type_name -> stich.v1.Version
-	5,  // 21: stich.actors.v1.ListFiles.caller:type_name -> stich.actors.v1.Caller
-	73, // 22: stich.actors.v1.ListFilesReply.files:type_name -> stich.v1.FileInfo
-	5,  // 23: stich.actors.v1.ListVersions.caller:type_name -> stich.actors.v1.Caller
-	72, // 24: stich.actors.v1.ListVersionsReply.versions:type_name -> stich.v1.Version
-	5,  // 25: stich.actors.v1.DiffVersions.caller:type_name -> stich.actors.v1.Caller
-	74, // 26: stich.actors.v1.DiffVersionsReply.files:type_name -> stich.v1.FileDiff
-	5,  // 27: stich.actors.v1.RollbackSession.caller:type_name -> stich.actors.v1.Caller
-	72, // 28: stich.actors.v1.RollbackReply.version:type_name -> stich.v1.Version
-	66, // 29: stich.actors.v1.VersionRecord.created_at:type_name -> google.protobuf.Timestamp
-	59, // 30: stich.actors.v1.VersionRecord.files:type_name -> stich.actors.v1.VersionRecord.FilesEntry
-	67, // 31: stich.actors.v1.SessionState.options:type_name -> stich.v1.SessionOptions
-	68, // 32: stich.actors.v1.SessionState.phase:type_name -> stich.v1.Phase
-	68, // 33: stich.actors.v1.SessionState.resume_phase:type_name -> stich.v1.Phase
-	75, // 34: stich.actors.v1.SessionState.blueprint:type_name -> stich.v1.Blueprint
-	60, // 35: stich.actors.v1.SessionState.files:type_name -> stich.actors.v1.SessionState.FilesEntry
-	66, // 36: stich.actors.v1.SessionState.created_at:type_name -> google.protobuf.Timestamp
-	66, // 37: stich.actors.v1.SessionState.updated_at:type_name -> google.protobuf.Timestamp
-	66, // 38: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
-	76, // 39: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
-	77, // 40: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
-	78, // 41: stich.actors.v1.SessionState.usage:type_name -> stich.v1.ModelUsage
-	79, // 42: stich.actors.v1.SessionState.conversation:type_name -> stich.v1.ChatMessage
-	39, // 43: stich.actors.v1.SessionState.message_keys:type_name -> stich.actors.v1.MessageKey
-	61, // 44: stich.actors.v1.SessionState.user_edits:type_name -> stich.actors.v1.SessionState.UserEditsEntry
-	62, // 45: stich.actors.v1.SessionState.work_base:type_name -> stich.actors.v1.SessionState.WorkBaseEntry
-	63, // 46: stich.actors.v1.SessionState.work_lines:type_name -> stich.actors.v1.SessionState.WorkLinesEntry
-	80, // 47: stich.actors.v1.SessionState.visibility:type_name -> stich.v1.Visibility
-	81, // 48: stich.actors.v1.SessionState.forked_from:type_name -> stich.v1.ForkOrigin
-	5,  // 49: stich.actors.v1.DeleteSession.caller:type_name -> stich.actors.v1.Caller
-	1,  // 50: stich.actors.v1.AppEntry.title_source:type_name -> stich.actors.v1.TitleSource
-	68, // 51: stich.actors.v1.AppEntry.phase:type_name -> stich.v1.Phase
-	66, // 52: stich.actors.v1.AppEntry.created_at:type_name -> google.protobuf.Timestamp
-	66, // 53: stich.actors.v1.AppEntry.updated_at:type_name -> google.protobuf.Timestamp
-	80, // 54: stich.actors.v1.AppEntry.visibility:type_name -> stich.v1.Visibility
-	81, // 55: stich.actors.v1.AppEntry.forked_from:type_name -> stich.v1.ForkOrigin
-	42, // 56: stich.actors.v1.UpsertApp.entry:type_name -> stich.actors.v1.AppEntry
-	42, // 57: stich.actors.v1.AppReply.entry:type_name -> stich.actors.v1.AppEntry
-	66, // 58: stich.actors.v1.ListApps.after_updated_at:type_name -> google.protobuf.Timestamp
-	42, // 59: stich.actors.v1.ListAppsReply.entries:type_name -> stich.actors.v1.AppEntry
-	52, // 60: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
-	64, // 61: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
-	65, // 62: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
-	80, // 63: stich.actors.v1.SetVisibility.visibility:type_name -> stich.v1.Visibility
-	5,  // 64: stich.actors.v1.SetVisibility.caller:type_name -> stich.actors.v1.Caller
-	42, // 65: stich.actors.v1.SetVisibilityReply.entry:type_name -> stich.actors.v1.AppEntry
-	80, // 66: stich.actors.v1.SetVisibilityReply.previous:type_name -> stich.v1.Visibility
-	67, // 67: stich.actors.v1.ForkSession.options:type_name -> stich.v1.SessionOptions
-	75, // 68: stich.actors.v1.ForkSession.blueprint:type_name -> stich.v1.Blueprint
-	81, // 69: stich.actors.v1.ForkSession.origin:type_name -> stich.v1.ForkOrigin
-	71, // 70: stich.actors.v1.ForkSession.files:type_name -> stich.v1.File
-	5,  // 71: stich.actors.v1.ForkSession.caller:type_name -> stich.actors.v1.Caller
-	73, // 72: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
-	82, // 73: stich.actors.v1.SessionState.WorkLinesEntry.value:type_name -> stich.v1.LineCount
-	74, // [74:74] is the sub-list for method output_type
-	74, // [74:74] is the sub-list for method input_type
-	74, // [74:74] is the sub-list for extension type_name
-	74, // [74:74] is the sub-list for extension extendee
-	0,  // [0:74] is the sub-list for field type_name
+	70, // 9: stich.actors.v1.ReadLogReply.events:type_name -> stich.v1.SessionEvent
+	71, // 10: stich.actors.v1.ReadLogReply.compacted:type_name -> stich.v1.LogCompacted
+	5,  // 11: stich.actors.v1.PostMessage.caller:type_name -> stich.actors.v1.Caller
+	5,  // 12: stich.actors.v1.StopSession.caller:type_name -> stich.actors.v1.Caller
+	5,  // 13: stich.actors.v1.ResumeSession.caller:type_name -> stich.actors.v1.Caller
+	69, // 14: stich.actors.v1.PhaseReply.phase:type_name -> stich.v1.Phase
+	5,  // 15: stich.actors.v1.GetSnapshot.caller:type_name -> stich.actors.v1.Caller
+	72, // 16: stich.actors.v1.SnapshotReply.session:type_name -> stich.v1.Session
+	5,  // 17: stich.actors.v1.ReadFile.caller:type_name -> stich.actors.v1.Caller
+	73, // 18: stich.actors.v1.ReadFileReply.file:type_name -> stich.v1.File
+	5,  // 19: stich.actors.v1.SaveFile.caller:type_name -> stich.actors.v1.Caller
+	5,  // 20: stich.actors.v1.FixProblems.caller:type_name -> stich.actors.v1.Caller
+	74, // 21: stich.actors.v1.SaveFileReply.version:type_name -> stich.v1.Version
+	5,  // 22: stich.actors.v1.ListFiles.caller:type_name -> stich.actors.v1.Caller
+	75, // 23: stich.actors.v1.ListFilesReply.files:type_name -> stich.v1.FileInfo
+	5,  // 24: stich.actors.v1.ListVersions.caller:type_name -> stich.actors.v1.Caller
+	74, // 25: stich.actors.v1.ListVersionsReply.versions:type_name -> stich.v1.Version
+	5,  // 26: stich.actors.v1.DiffVersions.caller:type_name -> stich.actors.v1.Caller
+	76, // 27: stich.actors.v1.DiffVersionsReply.files:type_name -> stich.v1.FileDiff
+	5,  // 28: stich.actors.v1.RollbackSession.caller:type_name -> stich.actors.v1.Caller
+	74, // 29: stich.actors.v1.RollbackReply.version:type_name -> stich.v1.Version
+	67, // 30: stich.actors.v1.VersionRecord.created_at:type_name -> google.protobuf.Timestamp
+	60, // 31: stich.actors.v1.VersionRecord.files:type_name -> stich.actors.v1.VersionRecord.FilesEntry
+	68, // 32: stich.actors.v1.SessionState.options:type_name -> stich.v1.SessionOptions
+	69, // 33: stich.actors.v1.SessionState.phase:type_name -> stich.v1.Phase
+	69, // 34: stich.actors.v1.SessionState.resume_phase:type_name -> stich.v1.Phase
+	77, // 35: stich.actors.v1.SessionState.blueprint:type_name -> stich.v1.Blueprint
+	61, // 36: stich.actors.v1.SessionState.files:type_name -> stich.actors.v1.SessionState.FilesEntry
+	67, // 37: stich.actors.v1.SessionState.created_at:type_name -> google.protobuf.Timestamp
+	67, // 38: stich.actors.v1.SessionState.updated_at:type_name -> google.protobuf.Timestamp
+	67, // 39: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
+	78, // 40: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
+	79, // 41: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
+	80, // 42: stich.actors.v1.SessionState.usage:type_name -> stich.v1.ModelUsage
+	81, // 43: stich.actors.v1.SessionState.conversation:type_name -> stich.v1.ChatMessage
+	40, // 44: stich.actors.v1.SessionState.message_keys:type_name -> stich.actors.v1.MessageKey
+	62, // 45: stich.actors.v1.SessionState.user_edits:type_name -> stich.actors.v1.SessionState.UserEditsEntry
+	63, // 46: stich.actors.v1.SessionState.work_base:type_name -> stich.actors.v1.SessionState.WorkBaseEntry
+	64, // 47: stich.actors.v1.SessionState.work_lines:type_name -> stich.actors.v1.SessionState.WorkLinesEntry
+	82, // 48: stich.actors.v1.SessionState.visibility:type_name -> stich.v1.Visibility
+	83, // 49: stich.actors.v1.SessionState.forked_from:type_name -> stich.v1.ForkOrigin
+	39, // 50: stich.actors.v1.SessionState.log_compaction:type_name -> stich.actors.v1.LogCompaction
+	5,  // 51: stich.actors.v1.DeleteSession.caller:type_name -> stich.actors.v1.Caller
+	1,  // 52: stich.actors.v1.AppEntry.title_source:type_name -> stich.actors.v1.TitleSource
+	69, // 53: stich.actors.v1.AppEntry.phase:type_name -> stich.v1.Phase
+	67, // 54: stich.actors.v1.AppEntry.created_at:type_name -> google.protobuf.Timestamp
+	67, // 55: stich.actors.v1.AppEntry.updated_at:type_name -> google.protobuf.Timestamp
+	82, // 56: stich.actors.v1.AppEntry.visibility:type_name -> stich.v1.Visibility
+	83, // 57: stich.actors.v1.AppEntry.forked_from:type_name -> stich.v1.ForkOrigin
+	43, // 58: stich.actors.v1.UpsertApp.entry:type_name -> stich.actors.v1.AppEntry
+	43, // 59: stich.actors.v1.AppReply.entry:type_name -> stich.actors.v1.AppEntry
+	67, // 60: stich.actors.v1.ListApps.after_updated_at:type_name -> google.protobuf.Timestamp
+	43, // 61: stich.actors.v1.ListAppsReply.entries:type_name -> stich.actors.v1.AppEntry
+	53, // 62: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
+	65, // 63: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
+	66, // 64: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
+	82, // 65: stich.actors.v1.SetVisibility.visibility:type_name -> stich.v1.Visibility
+	5,  // 66: stich.actors.v1.SetVisibility.caller:type_name -> stich.actors.v1.Caller
+	43, // 67: stich.actors.v1.SetVisibilityReply.entry:type_name -> stich.actors.v1.AppEntry
+	82, // 68: stich.actors.v1.SetVisibilityReply.previous:type_name -> stich.v1.Visibility
+	68, // 69: stich.actors.v1.ForkSession.options:type_name -> stich.v1.SessionOptions
+	77, // 70: stich.actors.v1.ForkSession.blueprint:type_name -> stich.v1.Blueprint
+	83, // 71: stich.actors.v1.ForkSession.origin:type_name -> stich.v1.ForkOrigin
+	73, // 72: stich.actors.v1.ForkSession.files:type_name -> stich.v1.File
+	5,  // 73: stich.actors.v1.ForkSession.caller:type_name -> stich.actors.v1.Caller
+	75, // 74: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
+	84, // 75: stich.actors.v1.SessionState.WorkLinesEntry.value:type_name -> stich.v1.LineCount
+	76, // [76:76] is the sub-list for method output_type
+	76, // [76:76] is the sub-list for method input_type
+	76, // [76:76] is the sub-list for extension type_name
+	76, // [76:76] is the sub-list for extension extendee
+	0,  // [0:76] is the sub-list for field type_name
 }
 
 func init() { file_stich_actors_v1_actors_proto_init() }
@@ -4098,7 +4244,7 @@ func file_stich_actors_v1_actors_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_actors_v1_actors_proto_rawDesc), len(file_stich_actors_v1_actors_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   64,
+			NumMessages:   65,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
