@@ -213,6 +213,8 @@ func (a *authenticator) wrap(next http.Handler) http.Handler {
 			ctx = context.WithValue(ctx, authFailureKey{}, cerr)
 		case p != nil:
 			ctx = auth.NewContext(ctx, p)
+		default:
+			ctx = context.WithValue(ctx, anonymousKey{}, true)
 		}
 		ctx = context.WithValue(ctx, tlsKey{}, r.TLS != nil)
 		next.ServeHTTP(w, r.WithContext(ctx))

@@ -145,6 +145,9 @@ func (s *sessionService) GetSession(ctx context.Context, req *connect.Request[st
 		return nil, s.fail(ctx, "GetSession", err)
 	}
 	sess := r.GetSession()
+	if anonymous(ctx) {
+		return connect.NewResponse(&stichv1.GetSessionResponse{Session: sess}), nil
+	}
 	// The user's title, if any, from the apps index. Best effort: the
 	// snapshot is the answer; an index that cannot be reached only leaves
 	// the title out.

@@ -21,8 +21,10 @@ import (
 // with it: read it (GetSession, Watch, ListFiles, GetFile, ListVersions,
 // DiffVersions, the zip download, the screenshot) and fork it. Never:
 // SendMessage, Stop, Resume, Rollback, SaveFile, RenameSession,
-// DeleteSession, SetVisibility. Anonymous callers read nothing. A private
-// app is not_found for everyone but its owner.
+// DeleteSession, SetVisibility. Anonymous callers (not signed in) may read
+// an unlisted or public app and the gallery, but not fork (policyPublic);
+// a private app answers them unauthenticated, as an unknown one does. A
+// private app is not_found for every signed-in user but its owner.
 
 // maxForkBytes bounds the files a fork copies: they travel to the new
 // session's grain in one message (whose node may be another one).
