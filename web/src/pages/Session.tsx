@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
-import { csrfToken, describe, SESSION_ID, sessions, type Problem } from "../api";
+import { csrfToken, describe, isSignedOut, onAuthChange, SESSION_ID, sessions, type Problem } from "../api";
 import { ChatPanel } from "../components/ChatPanel";
 import { CodeViewer } from "../components/CodeViewer";
 import { FileTree } from "../components/FileTree";
@@ -11,6 +11,7 @@ import { Timeline } from "../components/Timeline";
 import { VersionsPanel } from "../components/VersionsPanel";
 import { Phase, Visibility, type Session } from "../gen/stich/v1/session_pb";
 import { forget, remember } from "../recent";
+import { SignInPage } from "./SignIn";
 import { Link, navigate } from "../router";
 import { useServerInfo } from "../serverinfo";
 import { currentProblems, isActive, PHASE_LABEL, problemsByFile, type SessionView } from "../session/reducer";
@@ -88,6 +89,13 @@ function useSnapshot(id: string, key: string): { session?: Session; problem?: Pr
   return state;
 }
 
+/** useSignedOutState follows whether the server says this browser is not signed in. */
+function useSignedOutState(): boolean {
+  const [out, setOut] = useState(isSignedOut);
+  useEffect(() => onAuthChange(setOut), []);
+  return out;
+}
+
 function useNow(active: boolean, ms = 1000): number {
   const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
@@ -111,6 +119,7 @@ function SessionScreen({ id }: { id: string }) {
   const [diffOf, setDiffOf] = useState<{ version: number; path?: string; key: number }>();
   const [busy, setBusy] = useState<"stop" | "resume">();
   const [actionProblem, setActionProblem] = useState<Problem>();
+  const signedOut = useSignedOutState();
   const ticking = isActive(phase) || status?.state === "waiting";
   const now = useNow(ticking);
 
@@ -139,6 +148,11 @@ function SessionScreen({ id }: { id: string }) {
   const notFound =
     (status?.state === "failed" && status.problem?.code === "not_found") || (info.problem?.code === "not_found" && (view?.lastSeq ?? 0) === 0);
   if (notFound) return <SessionNotFound id={id} detail={status?.problem?.detail ?? info.problem?.detail ?? ""} />;
+  // Signed out, and the app is not one anyone may read (private, or no such app: the server answers both alike).
+  const mustSignIn =
+    signedOut &&
+    ((status?.state === "failed" && status.problem?.code === "unauthenticated") || (info.problem?.code === "unauthenticated" && (view?.lastSeq ?? 0) === 0));
+  if (mustSignIn) return <SignInPage />;
 
   async function act(kind: "stop" | "resume") {
     setBusy(kind);
@@ -159,8 +173,10 @@ function SessionScreen({ id }: { id: string }) {
   const perFile = view ? problemsByFile(view) : {};
   const fileProblems = selected ? current.filter((d) => d.file.replace(/^\/+/, "") === selected) : [];
   const c = info.session?.counters;
-  // Someone else's unlisted or public app: read only (the server refuses changes anyway).
-  const readOnly = info.session !== undefined && !info.session.owned;
+  // Owner-only controls show once the server says the caller owns the app; someone else's unlisted or public app
+  // (or a visitor who is not signed in) reads only, with none of them (the server refuses changes anyway).
+  const owned = info.session?.owned === true;
+  const readOnly = info.session !== undefined && !owned;
   const openFile = (p: string) => {
     setPicked(p);
     setTab("code");
@@ -205,7 +221,7 @@ function SessionScreen({ id }: { id: string }) {
           )}
         </div>
         <div className="session-side">
-          {!readOnly && (
+          {owned && (
             <div className="row wrap actions">
               <button type="button" className="btn" disabled={!isActive(phase) || busy !== undefined} onClick={() => void act("stop")}>
                 {busy === "stop" ? "Stopping…" : "Stop"}
@@ -220,7 +236,7 @@ function SessionScreen({ id }: { id: string }) {
               </button>
             </div>
           )}
-          {info.session && <SharingControls id={id} session={info.session} />}
+          {info.session && <SharingControls id={id} session={info.session} signedOut={signedOut} />}
         </div>
         <dl className="counters" aria-label="Counters">
           <Counter label="phases done" value={c?.phasesCompleted} />
@@ -282,7 +298,7 @@ function SessionScreen({ id }: { id: string }) {
               messages={view?.chat ?? []}
               prompt={view?.prompt ?? ""}
               providerLabel={view?.providerLabel ?? ""}
-              ready={!loading}
+              ready={!loading && owned}
               readOnly={readOnly}
               onShowDiff={(version, path) => {
                 setDiffOf((d) => ({ version, path, key: (d?.key ?? 0) + 1 }));
@@ -318,14 +334,14 @@ function SessionScreen({ id }: { id: string }) {
                   file={selected ? view?.files[selected] : undefined}
                   path={selected}
                   active={isActive(phase)}
-                  readOnly={readOnly}
+                  readOnly={!owned}
                   lastCheck={view?.lastCheck}
                   problemCount={current.length}
                   fileProblems={fileProblems}
                 />
               </div>
             ) : tab === "versions" ? (
-              <VersionsPanel sessionId={id} versions={view?.versions ?? []} idle={!loading && !isActive(phase)} showDiffOf={diffOf} />
+              <VersionsPanel sessionId={id} versions={view?.versions ?? []} idle={!loading && !isActive(phase)} showDiffOf={diffOf} readOnly={!owned} />
             ) : tab === "preview" ? (
               <PreviewPanel
                 sessionId={id}
@@ -451,7 +467,7 @@ const VISIBILITY_LABEL: Record<number, string> = {
 };
 
 /** SharingControls: the owner picks who may read the app; anyone else who can read it may fork it. */
-function SharingControls({ id, session }: { id: string; session: Session }) {
+function SharingControls({ id, session, signedOut }: { id: string; session: Session; signedOut: boolean }) {
   const [vis, setVis] = useState<Visibility>(session.visibility === Visibility.UNSPECIFIED ? Visibility.PRIVATE : session.visibility);
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<Problem>();
@@ -501,11 +517,17 @@ function SharingControls({ id, session }: { id: string; session: Session }) {
       ) : (
         <>
           <span className="badge" data-testid="read-only">
-            read-only · {VISIBILITY_LABEL[session.visibility]} app of another user
+            read-only · {VISIBILITY_LABEL[session.visibility]} app {signedOut ? "" : "of another user"}
           </span>
-          <button type="button" className="btn primary" data-testid="fork" disabled={busy || session.version === 0} onClick={() => void fork()}>
-            {busy ? "Forking…" : "Fork"}
-          </button>
+          {signedOut ? (
+            <Link className="btn primary" href="/signin" data-testid="sign-in-to-fork">
+              Sign in to fork
+            </Link>
+          ) : (
+            <button type="button" className="btn primary" data-testid="fork" disabled={busy || session.version === 0} onClick={() => void fork()}>
+              {busy ? "Forking…" : "Fork"}
+            </button>
+          )}
         </>
       )}
       {problem && <ProblemBox problem={problem} />}
