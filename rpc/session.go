@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"connectrpc.com/connect"
@@ -35,6 +36,10 @@ type sessionService struct {
 	// shutdown is done when the server begins shutting down; Watch streams
 	// then end with Unavailable so clients reconnect elsewhere.
 	shutdown context.Context
+
+	// names remembers owners' display names for the gallery (ownerName).
+	namesMu sync.Mutex
+	names   map[string]ownerNameEntry
 }
 
 var _ stichv1connect.SessionServiceHandler = (*sessionService)(nil)

@@ -195,6 +195,7 @@ describe("accounts", () => {
     await visitor.goto(`${server.url}/gallery`);
     const entry = visitor.locator(`[data-testid="gallery"] li[data-id="${appId}"]`);
     await entry.waitFor();
+    assert.ok(!/@/.test(await entry.innerText()), "the gallery shows no e-mail");
     await shot(visitor, "anonymous-gallery");
     await entry.getByRole("link").click();
     await visitor.waitForURL(`${server.url}${appPath}`);

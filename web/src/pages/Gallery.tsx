@@ -61,6 +61,12 @@ export function GalleryPage() {
                 <Link href={`/s/${a.sessionId}`} className="app-link">
                   <span className="app-title">{displayTitle(a)}</span>
                   <span className="muted small">
+                    {a.ownerName ? (
+                      <span data-testid="gallery-owner">
+                        {`by ${a.ownerName}`}
+                        {" · "}
+                      </span>
+                    ) : null}
                     {updated ? <time dateTime={updated.toISOString()}>{`updated ${ago(updated)}`}</time> : null}
                     {a.version > 0 ? ` · v${a.version}` : " · no version yet"}
                     {a.forkedFrom ? " · a fork" : ""}
