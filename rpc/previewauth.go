@@ -15,6 +15,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/stichdev/stich/actors"
+	"github.com/stichdev/stich/audit"
 	"github.com/stichdev/stich/auth"
 	"github.com/stichdev/stich/preview"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
@@ -124,6 +125,13 @@ func (s *Server) previewTicket(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		pass.User, pass.Key = p.UserID, p.KeyID
+		// A reader's ticket is audited (once per ticket, never per asset):
+		// the owner's are not (they are the owner's own app), nor an
+		// anonymous visitor's (no account to file it under; counted in the
+		// address's bucket instead).
+		if s.authz.owns(ctx, p.UserID, id) != nil {
+			s.Audit(ctx, AuditEvent{Kind: audit.PreviewTicket, UserID: p.UserID, Method: p.Via, Detail: "preview of app " + id + " (another user's)"})
+		}
 	}
 	exp := time.Now().Add(preview.TicketTTL)
 	pass.Expires = exp
@@ -199,6 +207,13 @@ func (h *previewHandler) allowed(ctx context.Context, w http.ResponseWriter, pas
 		h.mu.Lock()
 		delete(h.checked, key)
 		h.mu.Unlock()
+		// Audited once per refused pass: the cookie is deleted with this
+		// answer, and requests without one are not audited.
+		ev := AuditEvent{Kind: audit.PreviewRefused, Detail: "preview of app " + pass.Session + " refused (signed out, key revoked, account disabled or app private)"}
+		if pass.User != anonymousPass {
+			ev.UserID = pass.User
+		}
+		recordAudit(ctx, h.rt, h.log, ev)
 		http.SetCookie(w, h.cookie("", -1))
 		h.refuse(w, "You may not see this preview (signed out, or the app is private).")
 		return false

@@ -7,12 +7,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
 
+	"github.com/stichdev/stich/audit"
 	"github.com/stichdev/stich/auth"
 	"github.com/stichdev/stich/preview"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
@@ -286,6 +288,31 @@ func TestPreviewAccess(t *testing.T) {
 	}
 	if e.served != 4 {
 		t.Errorf("the assets were asked %d times, want 4 (the admitted requests)", e.served)
+	}
+
+	// The audit log: bob's ticket for carol's app (not carol's own, nor
+	// the anonymous visitor's), and each pass the grains refused, once
+	// (bob's and the visitor's tickets for the private app, their cookies
+	// after it became private, carol's after her key was revoked); none
+	// for the refusals without a valid pass.
+	flushAudit(t, e.ts)
+	events := clusterEvents(t, e.ts, &stichv1.ListAuditEventsRequest{Kinds: []string{audit.PreviewTicket, audit.PreviewRefused}})
+	var tickets, refusals []string
+	for _, ev := range events {
+		switch ev.GetKind() {
+		case audit.PreviewTicket:
+			tickets = append(tickets, ev.GetUserId())
+		case audit.PreviewRefused:
+			refusals = append(refusals, ev.GetUserId())
+		}
+	}
+	slices.Sort(tickets)
+	slices.Sort(refusals)
+	if !slices.Equal(tickets, []string{"bob"}) {
+		t.Errorf("preview tickets audited for %q, want [bob]", tickets)
+	}
+	if !slices.Equal(refusals, []string{"", "", "bob", "bob", "carol"}) {
+		t.Errorf("preview refusals audited for %q, want [\"\" \"\" bob bob carol]", refusals)
 	}
 }
 
