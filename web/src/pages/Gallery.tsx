@@ -5,6 +5,7 @@ import { ago, displayTitle } from "../apps/apps";
 import { ProblemBox } from "../components/ProblemBox";
 import type { AppSummary } from "../gen/stich/v1/session_pb";
 import { Link } from "../router";
+import { SignInPage } from "./SignIn";
 
 const PAGE = 24;
 
@@ -37,6 +38,8 @@ export function GalleryPage() {
     void load("");
   }, [load]);
 
+  // Credentials the server refuses (an ended browser session): sign in again.
+  if (problem?.code === "unauthenticated") return <SignInPage />;
   return (
     <div className="page narrow apps" data-testid="gallery">
       <div className="row between wrap">
