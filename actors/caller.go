@@ -14,9 +14,10 @@ import (
 //  1. the node's own calls (its sandbox reading the files it builds, the
 //     preview server's reports) and admins pass;
 //  2. a user passes for their own sessions only (the session's owner);
-//  3. any other signed-in user passes for the reads of an unlisted or
-//     public session (its snapshot, event log, files, versions and diffs:
-//     [isReadOnly]), never for a change;
+//  3. any other signed-in user, and an anonymous caller ([AnonymousCaller]:
+//     a visitor who is not signed in), passes for the reads of an unlisted
+//     or public session (its snapshot, event log, files, versions and
+//     diffs: [isReadOnly]), never for a change;
 //  4. anyone else, and a message with no caller, gets the NOT_FOUND an
 //     unknown session gets: nothing tells them it exists.
 //
@@ -32,6 +33,10 @@ func UserCaller(userID string, admin bool) *actorsv1.Caller {
 	return &actorsv1.Caller{UserId: userID, Admin: admin}
 }
 
+// AnonymousCaller is the caller of a visitor who is not signed in: it may
+// only read unlisted and public sessions.
+func AnonymousCaller() *actorsv1.Caller { return &actorsv1.Caller{Anonymous: true} }
+
 // callerMessage is a grain message that says who sent it.
 type callerMessage interface {
 	GetCaller() *actorsv1.Caller
@@ -40,7 +45,7 @@ type callerMessage interface {
 // mayAccess reports whether c may use a session owned by owner.
 func mayAccess(c *actorsv1.Caller, owner string) bool {
 	switch {
-	case c == nil:
+	case c == nil || c.GetAnonymous():
 		return false
 	case c.GetNode() || c.GetAdmin():
 		return true
@@ -54,7 +59,7 @@ func mayRead(c *actorsv1.Caller, owner string, vis stichv1.Visibility) bool {
 	if mayAccess(c, owner) {
 		return true
 	}
-	return c.GetUserId() != "" && Readable(vis)
+	return (c.GetUserId() != "" || c.GetAnonymous()) && Readable(vis)
 }
 
 // Readable reports whether an app of visibility vis may be read by
@@ -66,6 +71,9 @@ func Readable(vis stichv1.Visibility) bool {
 // mayChangeVisibility reports whether c may change the visibility of a
 // session owned by owner: the owner, or the node.
 func mayChangeVisibility(c *actorsv1.Caller, owner string) bool {
+	if c.GetAnonymous() {
+		return false
+	}
 	return c.GetNode() || (c.GetUserId() != "" && c.GetUserId() == owner)
 }
 

@@ -37,9 +37,10 @@ func setVisibility(t *testing.T, rt *Runtime, id string, c *actorsv1.Caller, v s
 }
 
 // TestSessionGrainReadsByVisibility: the session grain itself (no RPC
-// edge) lets another signed-in user read an unlisted or public session,
-// never a private one, and never change any; callers without a user read
-// nothing; only the owner changes the visibility (not an admin, not
+// edge) lets another signed-in user, and an anonymous visitor, read an
+// unlisted or public session, never a private one, and never change any
+// (an anonymous caller that also names a user or the admin role is still
+// only anonymous); callers without a user read nothing; only the owner changes the visibility (not an admin, not
 // another user).
 func TestSessionGrainReadsByVisibility(t *testing.T) {
 	rt := startRuntime(t, "", newFake())
@@ -90,10 +91,23 @@ func TestSessionGrainReadsByVisibility(t *testing.T) {
 			t.Fatalf("visibility %v, want %v", before.GetVisibility(), v)
 		}
 		readable := v != stichv1.Visibility_VISIBILITY_PRIVATE
-		for _, msg := range reads(bob) {
-			if got := refusedNotFound(t, rt, id, msg); got == readable {
-				t.Errorf("%v app: bob's %T refused=%v", v, msg, got)
+		for _, c := range []*actorsv1.Caller{bob, AnonymousCaller()} {
+			for _, msg := range reads(c) {
+				if got := refusedNotFound(t, rt, id, msg); got == readable {
+					t.Errorf("%v app: %T as %v refused=%v", v, msg, c, got)
+				}
 			}
+		}
+		// Anonymous is never more than a reader, whatever else it names.
+		for _, c := range []*actorsv1.Caller{AnonymousCaller(), {Anonymous: true, UserId: "ann"}, {Anonymous: true, Admin: true}} {
+			for _, msg := range changes(c) {
+				if !refusedNotFound(t, rt, id, msg) {
+					t.Errorf("%v app: %T as %v was accepted", v, msg, c)
+				}
+			}
+		}
+		if readable && snapshotAs(t, rt, id, AnonymousCaller()).GetOwned() {
+			t.Errorf("%v app: an anonymous snapshot says it owns it", v)
 		}
 		for _, c := range []*actorsv1.Caller{nil, {UserId: ""}} {
 			for _, msg := range reads(c) {

@@ -59,6 +59,8 @@ const (
 	RateLimited        = "rate_limited"        // sign-in attempts, e-mails or a user's requests over their limit
 	ModelKeySet        = "model_key_set"       // a user stored their own model key
 	ModelKeyCleared    = "model_key_cleared"   // a user removed their own model key
+	PreviewTicket      = "preview_ticket"      // a user got a preview ticket for an app they do not own
+	PreviewRefused     = "preview_refused"     // a preview pass was refused by the grains (signed out, key revoked, disabled, app private)
 )
 
 // Log bounds.

@@ -100,12 +100,16 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	p := auth.FromContext(ctx)
 	if p == nil {
-		writeError(w, errSignIn)
-		return
+		// An anonymous visitor: counted per address; it may read an
+		// unlisted or public app (policyPublic).
+		if err := s.authz.anonymousLimit(ctx); err != nil {
+			writeError(w, err.(*connect.Error))
+			return
+		}
 	}
 	id := r.PathValue("id")
 	if sessionIDPattern.MatchString(id) {
-		if err := s.authz.reads(ctx, p, id); err != nil {
+		if err := s.authz.mayRead(ctx, p, id); err != nil {
 			writeError(w, err.(*connect.Error))
 			return
 		}
@@ -161,7 +165,9 @@ func (s *Server) planZip(ctx context.Context, id string, q map[string][]string) 
 		return nil, fail(err)
 	}
 	title := snap.GetSession().GetBlueprint().GetTitle()
-	if app, err := actors.Call[*actorsv1.AppReply](ctx, n, actors.KindApps, owner(ctx), &actorsv1.GetApp{SessionId: id}); err == nil {
+	if anonymous(ctx) {
+		// No apps index of the caller's to ask.
+	} else if app, err := actors.Call[*actorsv1.AppReply](ctx, n, actors.KindApps, owner(ctx), &actorsv1.GetApp{SessionId: id}); err == nil {
 		title = app.GetEntry().GetTitle()
 	}
 	list, err := actors.Call[*actorsv1.ListFilesReply](ctx, n, actors.KindSession, id, &actorsv1.ListFiles{Caller: callerOf(ctx), Version: version})

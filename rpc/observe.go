@@ -51,6 +51,9 @@ func (o *observer) done(ctx context.Context, proc, peer string, start time.Time,
 	if code == connect.CodeInternal.String() || code == connect.CodeUnknown.String() {
 		level = slog.LevelError
 	}
+	if !o.log.Enabled(ctx, level) {
+		return
+	}
 	attrs := []any{"procedure", proc, "code", code, "peer", peer, "duration", time.Since(start).Round(time.Microsecond)}
 	if err != nil {
 		attrs = append(attrs, "err", err.Error())

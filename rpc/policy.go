@@ -17,6 +17,7 @@ import (
 	"github.com/stichdev/stich/auth"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
+	"github.com/stichdev/stich/ratelimit"
 )
 
 // policy is who may call a procedure.
@@ -38,6 +39,14 @@ const (
 	// (the session grain decides, and checks again on every message);
 	// anyone else gets not_found.
 	policyReader
+	// policyPublic is policyReader that also admits anonymous callers:
+	// they may read an unlisted or public session (the session grain
+	// checks again, as an anonymous caller that may only read); a private
+	// or unknown session answers them unauthenticated, as every call of
+	// theirs did before (the two are indistinguishable). A request that
+	// names no session (the gallery) is open to anyone. Anonymous calls
+	// count in a per-address bucket ([Config.AnonymousReadLimit]).
+	policyPublic
 )
 
 // policies lists every procedure the server mounts. A procedure missing
@@ -71,22 +80,22 @@ var policies = map[string]policy{
 
 	stichv1connect.SessionServiceCreateSessionProcedure: policyUser,
 	stichv1connect.SessionServiceListSessionsProcedure:  policyUser,
-	stichv1connect.SessionServiceWatchProcedure:         policyReader,
+	stichv1connect.SessionServiceWatchProcedure:         policyPublic,
 	stichv1connect.SessionServiceSendMessageProcedure:   policyOwner,
 	stichv1connect.SessionServiceStopProcedure:          policyOwner,
 	stichv1connect.SessionServiceResumeProcedure:        policyOwner,
-	stichv1connect.SessionServiceGetSessionProcedure:    policyReader,
-	stichv1connect.SessionServiceGetFileProcedure:       policyReader,
-	stichv1connect.SessionServiceListFilesProcedure:     policyReader,
-	stichv1connect.SessionServiceListVersionsProcedure:  policyReader,
-	stichv1connect.SessionServiceDiffVersionsProcedure:  policyReader,
+	stichv1connect.SessionServiceGetSessionProcedure:    policyPublic,
+	stichv1connect.SessionServiceGetFileProcedure:       policyPublic,
+	stichv1connect.SessionServiceListFilesProcedure:     policyPublic,
+	stichv1connect.SessionServiceListVersionsProcedure:  policyPublic,
+	stichv1connect.SessionServiceDiffVersionsProcedure:  policyPublic,
 	stichv1connect.SessionServiceRollbackProcedure:      policyOwner,
 	stichv1connect.SessionServiceSaveFileProcedure:      policyOwner,
 	stichv1connect.SessionServiceFixProblemsProcedure:   policyOwner,
 	stichv1connect.SessionServiceRenameSessionProcedure: policyOwner,
 	stichv1connect.SessionServiceDeleteSessionProcedure: policyOwner,
 	stichv1connect.SessionServiceSetVisibilityProcedure: policyOwner,
-	stichv1connect.SessionServiceListGalleryProcedure:   policyUser,
+	stichv1connect.SessionServiceListGalleryProcedure:   policyPublic,
 	stichv1connect.SessionServiceForkSessionProcedure:   policyReader,
 }
 
@@ -102,6 +111,10 @@ const (
 type authorizer struct {
 	rt  *actors.Runtime
 	log *slog.Logger
+
+	// anonRead limits the calls of anonymous callers per client address
+	// (a zero Limit: none).
+	anonRead ratelimit.Rule
 
 	mu     sync.Mutex
 	owners map[[2]string]time.Time // (user, session) -> until
@@ -130,6 +143,8 @@ func (z *authorizer) admit(ctx context.Context, procedure string) (*auth.Princip
 	switch {
 	case p == nil && pol == policyAnyone:
 		return nil, pol, nil
+	case p == nil && pol == policyPublic:
+		return nil, pol, z.anonymousLimit(ctx)
 	case p == nil:
 		return nil, pol, errSignIn
 	case pol == policyAdmin && !p.IsAdmin():
@@ -142,7 +157,7 @@ func (z *authorizer) admit(ctx context.Context, procedure string) (*auth.Princip
 // checkOwner answers not_found unless p owns the session msg names (or,
 // for a [policyReader] procedure, may read it).
 func (z *authorizer) checkOwner(ctx context.Context, p *auth.Principal, msg any, pol policy) error {
-	if p == nil {
+	if p == nil && pol != policyPublic {
 		return errSignIn
 	}
 	m, ok := msg.(proto.Message)
@@ -151,6 +166,9 @@ func (z *authorizer) checkOwner(ctx context.Context, p *auth.Principal, msg any,
 	}
 	r := m.ProtoReflect()
 	fd := r.Descriptor().Fields().ByName("session_id")
+	if fd == nil && pol == policyPublic {
+		return nil // names no session: the gallery
+	}
 	if fd == nil || fd.Kind() != protoreflect.StringKind {
 		return connect.NewError(connect.CodeInternal, fmt.Errorf("rpc: %s has no session_id", r.Descriptor().FullName()))
 	}
@@ -158,10 +176,60 @@ func (z *authorizer) checkOwner(ctx context.Context, p *auth.Principal, msg any,
 	if !sessionIDPattern.MatchString(id) {
 		return nil // the validator refuses it, the same for everyone
 	}
-	if pol == policyReader {
-		return z.reads(ctx, p, id)
+	if pol == policyReader || pol == policyPublic {
+		return z.mayRead(ctx, p, id)
 	}
 	return z.owns(ctx, p.UserID, id)
+}
+
+// mayRead answers nil when p (nil: an anonymous caller) may read session
+// id: see [authorizer.reads] and [authorizer.readsAnonymously].
+func (z *authorizer) mayRead(ctx context.Context, p *auth.Principal, id string) error {
+	if p == nil {
+		return z.readsAnonymously(ctx, id)
+	}
+	return z.reads(ctx, p, id)
+}
+
+// readsAnonymously answers nil when session id is unlisted or public,
+// else the unauthenticated every anonymous call got before anonymous
+// reading (a private session and an unknown one answer alike). The
+// session grain decides, asked as an anonymous caller.
+func (z *authorizer) readsAnonymously(ctx context.Context, id string) error {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	_, err := actors.Call[*actorsv1.SnapshotReply](ctx, z.rt.Node, actors.KindSession, id,
+		&actorsv1.GetSnapshot{Caller: actors.AnonymousCaller()})
+	switch {
+	case actors.IsNotFound(err):
+		return errSignIn
+	case err != nil:
+		return connect.NewError(connect.CodeUnavailable, errors.New("the session's visibility cannot be checked now; retry"))
+	}
+	return nil
+}
+
+// anonymousLimit counts one anonymous call in the bucket of the client's
+// address ("anon:ip:ADDR"); resource_exhausted with the retry delay when
+// it is full. Refusals are not audited: a flood of them would be a flood
+// of audit writes.
+func (z *authorizer) anonymousLimit(ctx context.Context) error {
+	if z.anonRead.Limit == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	d, err := actors.Call[*actorsv1.RateLimitReply](ctx, z.rt.Node, actors.KindRateLimit, "anon:ip:"+ClientAddr(ctx),
+		&actorsv1.RateLimitCheck{Rule: z.anonRead.Proto(), Cost: 1})
+	if err != nil {
+		return connect.NewError(connect.CodeUnavailable, errors.New("the request cannot be counted now; retry"))
+	}
+	if d.GetAllowed() {
+		return nil
+	}
+	after := time.Duration(d.GetRetryAfterMs()) * time.Millisecond
+	return retryable(connect.NewError(connect.CodeResourceExhausted,
+		fmt.Errorf("too many requests from this address without signing in (%s limit); retry in %s, or sign in", d.GetLimitedBy(), after.Round(time.Second))), after)
 }
 
 // reads answers nil when p owns session id or may read it (it is
@@ -255,7 +323,7 @@ type ownershipInterceptor struct{ z *authorizer }
 
 func (o ownershipInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-		if pol := policies[req.Spec().Procedure]; pol == policyOwner || pol == policyReader {
+		if pol := policies[req.Spec().Procedure]; pol == policyOwner || pol == policyReader || pol == policyPublic {
 			if err := o.z.checkOwner(ctx, auth.FromContext(ctx), req.Any(), pol); err != nil {
 				return nil, err
 			}
@@ -270,7 +338,7 @@ func (o ownershipInterceptor) WrapStreamingClient(next connect.StreamingClientFu
 
 func (o ownershipInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
-		if pol := policies[conn.Spec().Procedure]; pol == policyOwner || pol == policyReader {
+		if pol := policies[conn.Spec().Procedure]; pol == policyOwner || pol == policyReader || pol == policyPublic {
 			conn = &ownerCheckedConn{StreamingHandlerConn: conn, ctx: ctx, z: o.z, p: auth.FromContext(ctx), pol: pol}
 		}
 		return next(ctx, conn)
@@ -304,12 +372,25 @@ func owner(ctx context.Context) string {
 	return OwnerID
 }
 
-// callerOf is the grain caller of a request: its principal (the same user
-// [owner] names when there is none, for in-process calls).
+// callerOf is the grain caller of a request: its principal, the anonymous
+// caller for a request that came through the edge without credentials
+// ([anonymous]), or the same user [owner] names for in-process calls.
 func callerOf(ctx context.Context) *actorsv1.Caller {
 	p := auth.FromContext(ctx)
+	if p == nil && anonymous(ctx) {
+		return actors.AnonymousCaller()
+	}
 	if p == nil {
 		return actors.UserCaller(OwnerID, false)
 	}
 	return actors.UserCaller(p.UserID, p.IsAdmin())
+}
+
+type anonymousKey struct{}
+
+// anonymous reports whether ctx is a request that came through the edge
+// without credentials (not an in-process call).
+func anonymous(ctx context.Context) bool {
+	a, _ := ctx.Value(anonymousKey{}).(bool)
+	return a && auth.FromContext(ctx) == nil
 }

@@ -175,8 +175,9 @@ func TestRoleTable(t *testing.T) {
 		fresh                     bool
 		anon, other, owner, admin string
 		// pub is what another user and an admin get for a public app
-		// of carol's (rows naming a session only).
-		pub string
+		// of carol's (rows naming a session only); anonPub what an
+		// anonymous caller gets for it (anon when empty).
+		pub, anonPub string
 	}
 	const (
 		unauth = "unauthenticated"
@@ -189,6 +190,13 @@ func TestRoleTable(t *testing.T) {
 	// reader: the owner, and others when the app is public.
 	reader := func(body string) row {
 		return row{body: body, anon: unauth, other: nf, owner: "ok", admin: nf, pub: "ok"}
+	}
+	// publicReader: reader, and anonymous callers too when the app is
+	// public; a private app answers them as before (unauthenticated).
+	publicReader := func(body string) row {
+		r := reader(body)
+		r.anonPub = "ok"
+		return r
 	}
 	adminOnlyRow := func(body, adminCode string) row {
 		return row{body: body, anon: unauth, other: denied, owner: denied, admin: adminCode}
@@ -231,12 +239,12 @@ func TestRoleTable(t *testing.T) {
 
 		stichv1connect.SessionServiceCreateSessionProcedure: {body: `{"prompt":"a notes app"}`, anon: unauth, other: "ok", owner: "ok", admin: "ok"},
 		stichv1connect.SessionServiceListSessionsProcedure:  anyUser,
-		stichv1connect.SessionServiceWatchProcedure:         reader(`{"sessionId":%q,"untilIdle":true}`),
-		stichv1connect.SessionServiceGetSessionProcedure:    reader(`{"sessionId":%q}`),
-		stichv1connect.SessionServiceGetFileProcedure:       reader(`{"sessionId":%q,"path":"package.json"}`),
-		stichv1connect.SessionServiceListFilesProcedure:     reader(`{"sessionId":%q}`),
-		stichv1connect.SessionServiceListVersionsProcedure:  reader(`{"sessionId":%q}`),
-		stichv1connect.SessionServiceDiffVersionsProcedure:  reader(`{"sessionId":%q,"from":1,"to":1}`),
+		stichv1connect.SessionServiceWatchProcedure:         publicReader(`{"sessionId":%q,"untilIdle":true}`),
+		stichv1connect.SessionServiceGetSessionProcedure:    publicReader(`{"sessionId":%q}`),
+		stichv1connect.SessionServiceGetFileProcedure:       publicReader(`{"sessionId":%q,"path":"package.json"}`),
+		stichv1connect.SessionServiceListFilesProcedure:     publicReader(`{"sessionId":%q}`),
+		stichv1connect.SessionServiceListVersionsProcedure:  publicReader(`{"sessionId":%q}`),
+		stichv1connect.SessionServiceDiffVersionsProcedure:  publicReader(`{"sessionId":%q,"from":1,"to":1}`),
 		stichv1connect.SessionServiceSendMessageProcedure:   ownerOnly(`{"sessionId":%q,"text":"add a footer"}`, "ok", true),
 		stichv1connect.SessionServiceStopProcedure:          ownerOnly(`{"sessionId":%q}`, "ok", true),
 		stichv1connect.SessionServiceResumeProcedure:        ownerOnly(`{"sessionId":%q}`, "ok", true),
@@ -248,8 +256,10 @@ func TestRoleTable(t *testing.T) {
 		stichv1connect.SessionServiceRenameSessionProcedure: ownerOnly(`{"sessionId":%q,"title":"Mine"}`, "ok", true),
 		stichv1connect.SessionServiceDeleteSessionProcedure: ownerOnly(`{"sessionId":%q}`, "ok", true),
 		stichv1connect.SessionServiceSetVisibilityProcedure: ownerOnly(`{"sessionId":%q,"visibility":"VISIBILITY_UNLISTED"}`, "ok", true),
-		stichv1connect.SessionServiceListGalleryProcedure:   anyUser,
+		// The gallery is open to anyone (a visitor browsing public apps).
+		stichv1connect.SessionServiceListGalleryProcedure: anyone(`{}`, "ok"),
 		// Forking makes a new app of the caller's; the origin is unchanged.
+		// Anonymous callers must sign in first, even for a public app.
 		stichv1connect.SessionServiceForkSessionProcedure: reader(`{"sessionId":%q}`),
 	}
 	for _, md := range mountedProcedures() {
@@ -287,13 +297,25 @@ func TestRoleTable(t *testing.T) {
 			id = newPublicApp()
 		}
 		body = fmt.Sprintf(r.body, id)
+		anonPub := r.anonPub
+		if anonPub == "" {
+			anonPub = r.anon
+		}
 		for _, c := range []struct {
 			who    string
 			client *http.Client
 			want   string
-		}{{"anonymous", anon, r.anon}, {"other user", other, r.pub}, {"admin", admin, r.pub}, {"owner", owner, r.owner}} {
+		}{{"anonymous", anon, anonPub}, {"other user", other, r.pub}, {"admin", admin, r.pub}, {"owner", owner, r.owner}} {
 			if got := callCode(t, c.client, ts.url, md, body); got != c.want {
 				t.Errorf("%s on a public app as %s: %s, want %s", proc, c.who, got, c.want)
+			}
+		}
+		// An unknown session answers an anonymous caller exactly as
+		// carol's private one does: nothing tells them it exists.
+		if !r.fresh {
+			body = fmt.Sprintf(r.body, "s-doesnotexist000")
+			if got := callCode(t, anon, ts.url, md, body); got != r.anon {
+				t.Errorf("%s on an unknown session as anonymous: %s, want %s (as for a private one)", proc, got, r.anon)
 			}
 		}
 	}
@@ -305,17 +327,18 @@ func TestRoleTable(t *testing.T) {
 	}{
 		{"GET", DownloadPath(shared), 401, 404, 200, 404},
 		{"GET", DownloadPath("s-doesnotexist000"), 401, 404, 404, 404},
-		// A public app downloads for every signed-in user.
-		{"GET", DownloadPath(public), 401, 200, 200, 200},
-		{"GET", ScreenshotPath(public), 401, 204, 204, 204},
+		// A public app downloads for everyone, signed in or not.
+		{"GET", DownloadPath(public), 200, 200, 200, 200},
+		{"GET", ScreenshotPath(public), 204, 204, 204, 204},
 		// No build on the test server: the owner learns there is no
 		// screenshot (204); nobody else learns the session exists.
 		{"GET", ScreenshotPath(shared), 401, 404, 204, 404},
 		{"GET", ScreenshotPath("s-doesnotexist000"), 401, 404, 404, 404},
-		// A preview ticket: the owner, and every signed-in user for a
-		// public app; nobody else learns the session exists.
+		// A preview ticket: the owner, and everyone (an anonymous
+		// visitor's ticket binds the session alone) for a public app;
+		// nobody else learns the session exists.
 		{"POST", PreviewTicketPath(shared), 401, 404, 200, 404},
-		{"POST", PreviewTicketPath(public), 401, 200, 200, 200},
+		{"POST", PreviewTicketPath(public), 200, 200, 200, 200},
 		{"POST", PreviewTicketPath("s-doesnotexist000"), 401, 404, 404, 404},
 		{"GET", PreviewTicketPath(shared), 405, 405, 405, 405},
 		{"GET", "/metrics", 401, 403, 403, 200},

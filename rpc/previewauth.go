@@ -15,6 +15,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/stichdev/stich/actors"
+	"github.com/stichdev/stich/audit"
 	"github.com/stichdev/stich/auth"
 	"github.com/stichdev/stich/preview"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
@@ -22,9 +23,10 @@ import (
 
 // Who may see a preview (see [preview.Pass] for the ticket and cookie):
 //
-//  1. The API mints a ticket (POST [PreviewTicketPath]) for a signed-in
-//     caller who may read the app: its owner, or any signed-in user when
-//     it is unlisted or public ([authorizer.reads]: an admin gets nothing
+//  1. The API mints a ticket (POST [PreviewTicketPath]) for a caller who
+//     may read the app: its owner, or anyone (signed in or not: an
+//     anonymous visitor's ticket is bound to the session alone,
+//     [anonymousPass]) when it is unlisted or public ([authorizer.reads]: an admin gets nothing
 //     over a private app of another user). Under --auth single the one
 //     user is the owner.
 //  2. The preview server takes the ticket at [preview.EnterPath], asks the
@@ -91,15 +93,19 @@ func (s *Server) previewTicket(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	p := auth.FromContext(ctx)
 	if p == nil {
-		writeError(w, errSignIn)
-		return
+		// An anonymous visitor: counted per address; it may read an
+		// unlisted or public app (policyPublic).
+		if err := s.authz.anonymousLimit(ctx); err != nil {
+			writeError(w, err.(*connect.Error))
+			return
+		}
 	}
 	id := r.PathValue("id")
 	if !sessionIDPattern.MatchString(id) {
 		writeError(w, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("invalid session id %q", id)))
 		return
 	}
-	if err := s.authz.reads(ctx, p, id); err != nil {
+	if err := s.authz.mayRead(ctx, p, id); err != nil {
 		var ce *connect.Error
 		if !errors.As(err, &ce) {
 			ce = connect.NewError(connect.CodeInternal, err)
@@ -112,12 +118,24 @@ func (s *Server) previewTicket(w http.ResponseWriter, r *http.Request) {
 		writeError(w, connect.NewError(connect.CodeNotFound, errors.New("previews are off on this node")))
 		return
 	}
-	if p.KeyID == "" {
-		writeError(w, connect.NewError(connect.CodeFailedPrecondition, errors.New("a preview ticket needs a signed-in browser or an API key")))
-		return
+	pass := preview.Pass{Kind: preview.PassTicket, Session: id, User: anonymousPass, Key: anonymousPass}
+	if p != nil {
+		if p.KeyID == "" {
+			writeError(w, connect.NewError(connect.CodeFailedPrecondition, errors.New("a preview ticket needs a signed-in browser or an API key")))
+			return
+		}
+		pass.User, pass.Key = p.UserID, p.KeyID
+		// A reader's ticket is audited (once per ticket, never per asset):
+		// the owner's are not (they are the owner's own app), nor an
+		// anonymous visitor's (no account to file it under; counted in the
+		// address's bucket instead).
+		if s.authz.owns(ctx, p.UserID, id) != nil {
+			s.Audit(ctx, AuditEvent{Kind: audit.PreviewTicket, UserID: p.UserID, Method: p.Via, Detail: "preview of app " + id + " (another user's)"})
+		}
 	}
 	exp := time.Now().Add(preview.TicketTTL)
-	ticket, err := s.previewTickets.Mint(preview.Pass{Kind: preview.PassTicket, Session: id, User: p.UserID, Key: p.KeyID, Expires: exp})
+	pass.Expires = exp
+	ticket, err := s.previewTickets.Mint(pass)
 	if err != nil {
 		s.log.WarnContext(ctx, "preview ticket", "session", id, "err", err)
 		writeError(w, connect.NewError(connect.CodeInternal, errors.New("the preview ticket could not be made")))
@@ -189,6 +207,13 @@ func (h *previewHandler) allowed(ctx context.Context, w http.ResponseWriter, pas
 		h.mu.Lock()
 		delete(h.checked, key)
 		h.mu.Unlock()
+		// Audited once per refused pass: the cookie is deleted with this
+		// answer, and requests without one are not audited.
+		ev := AuditEvent{Kind: audit.PreviewRefused, Detail: "preview of app " + pass.Session + " refused (signed out, key revoked, account disabled or app private)"}
+		if pass.User != anonymousPass {
+			ev.UserID = pass.User
+		}
+		recordAudit(ctx, h.rt, h.log, ev)
 		http.SetCookie(w, h.cookie("", -1))
 		h.refuse(w, "You may not see this preview (signed out, or the app is private).")
 		return false
@@ -249,11 +274,27 @@ func safeNext(next string) string {
 	return next
 }
 
-// grainAccess asks the grains whether p still grants its session: p's
+// anonymousPass is the user and key of an anonymous visitor's pass: bound
+// to the session alone (never a valid user id, see auth.ValidUserID).
+const anonymousPass = "-"
+
+// grainAccess asks the grains whether p still grants its session: an
+// anonymous visitor's pass while the session is unlisted or public; p's
 // key is a live key of p's user, who is not disabled, and the session
 // grain lets the user read the session (as a plain user: an admin role
 // grants nothing over another user's private app).
 func grainAccess(ctx context.Context, rt *actors.Runtime, p preview.Pass, now time.Time) error {
+	if p.User == anonymousPass {
+		_, err := actors.Call[*actorsv1.SnapshotReply](ctx, rt.Node, actors.KindSession, p.Session,
+			&actorsv1.GetSnapshot{Caller: actors.AnonymousCaller()})
+		switch {
+		case actors.IsNotFound(err):
+			return errPreviewDenied
+		case err != nil:
+			return fmt.Errorf("rpc: preview access: session: %w", err)
+		}
+		return nil
+	}
 	u, err := actors.Call[*actorsv1.UserReply](ctx, rt.Node, actors.KindUser, p.User, &actorsv1.GetUser{})
 	switch {
 	case actors.IsNotFound(err):

@@ -7,12 +7,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
 
+	"github.com/stichdev/stich/audit"
 	"github.com/stichdev/stich/auth"
 	"github.com/stichdev/stich/preview"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
@@ -225,6 +227,30 @@ func TestPreviewAccess(t *testing.T) {
 		t.Fatalf("reader with the cookie: %d", w.Code)
 	}
 
+	// An anonymous visitor of a public app: a ticket bound to the session
+	// alone, its cookie, the app. A private app gives them no ticket (the
+	// unauthenticated of every anonymous call to it), and an anonymous
+	// ticket made for it anyway is refused by the grains.
+	anon := &http.Client{}
+	code, ticket = e.ticketFor(t, anon, public)
+	if code != http.StatusOK {
+		t.Fatalf("anonymous ticket for a public app: %d", code)
+	}
+	anonCookie, w := e.enter(t, public, ticket)
+	if anonCookie == "" {
+		t.Fatalf("anonymous ticket: %d %q", w.Code, w.Body.String())
+	}
+	if w := e.get(public, "/", anonCookie); w.Code != http.StatusOK {
+		t.Fatalf("anonymous visitor with the cookie: %d", w.Code)
+	}
+	if code, _ := e.ticketFor(t, anon, private); code != http.StatusUnauthorized {
+		t.Errorf("anonymous ticket for a private app: %d, want 401", code)
+	}
+	anonTicket, _ := e.signer.Mint(preview.Pass{Kind: preview.PassTicket, Session: private, User: anonymousPass, Key: anonymousPass, Expires: exp})
+	if c, w := e.enter(t, private, anonTicket); c != "" || !refused(w) {
+		t.Errorf("anonymous ticket for a private app: %d, cookie %q", w.Code, c)
+	}
+
 	// The owner makes it private: within previewRecheck the reader's
 	// cookie is refused.
 	if _, err := carol.SetVisibility(ctxT(t), connect.NewRequest(&stichv1.SetVisibilityRequest{SessionId: public, Visibility: stichv1.Visibility_VISIBILITY_PRIVATE})); err != nil {
@@ -233,6 +259,9 @@ func TestPreviewAccess(t *testing.T) {
 	e.now = e.now.Add(previewRecheck + time.Second)
 	if w := e.get(public, "/", bobCookie); !refused(w) {
 		t.Errorf("reader after the app became private: %d", w.Code)
+	}
+	if w := e.get(public, "/", anonCookie); !refused(w) {
+		t.Errorf("anonymous visitor after the app became private: %d", w.Code)
 	}
 	if w := e.get(private, "/", cookie); w.Code != http.StatusOK {
 		t.Errorf("owner after a recheck: %d", w.Code)
@@ -257,8 +286,33 @@ func TestPreviewAccess(t *testing.T) {
 	if w := e.get(private, "/", cookie); !refused(w) {
 		t.Errorf("expired cookie: %d", w.Code)
 	}
-	if e.served != 3 {
-		t.Errorf("the assets were asked %d times, want 3 (the admitted requests)", e.served)
+	if e.served != 4 {
+		t.Errorf("the assets were asked %d times, want 4 (the admitted requests)", e.served)
+	}
+
+	// The audit log: bob's ticket for carol's app (not carol's own, nor
+	// the anonymous visitor's), and each pass the grains refused, once
+	// (bob's and the visitor's tickets for the private app, their cookies
+	// after it became private, carol's after her key was revoked); none
+	// for the refusals without a valid pass.
+	flushAudit(t, e.ts)
+	events := clusterEvents(t, e.ts, &stichv1.ListAuditEventsRequest{Kinds: []string{audit.PreviewTicket, audit.PreviewRefused}})
+	var tickets, refusals []string
+	for _, ev := range events {
+		switch ev.GetKind() {
+		case audit.PreviewTicket:
+			tickets = append(tickets, ev.GetUserId())
+		case audit.PreviewRefused:
+			refusals = append(refusals, ev.GetUserId())
+		}
+	}
+	slices.Sort(tickets)
+	slices.Sort(refusals)
+	if !slices.Equal(tickets, []string{"bob"}) {
+		t.Errorf("preview tickets audited for %q, want [bob]", tickets)
+	}
+	if !slices.Equal(refusals, []string{"", "", "bob", "bob", "carol"}) {
+		t.Errorf("preview refusals audited for %q, want [\"\" \"\" bob bob carol]", refusals)
 	}
 }
 

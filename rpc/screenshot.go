@@ -32,15 +32,19 @@ func (s *Server) screenshot(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	p := auth.FromContext(ctx)
 	if p == nil {
-		writeError(w, errSignIn)
-		return
+		// An anonymous visitor: counted per address; it may read an
+		// unlisted or public app (policyPublic).
+		if err := s.authz.anonymousLimit(ctx); err != nil {
+			writeError(w, err.(*connect.Error))
+			return
+		}
 	}
 	id := r.PathValue("id")
 	if !sessionIDPattern.MatchString(id) {
 		writeError(w, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("invalid session id %q", id)))
 		return
 	}
-	if err := s.authz.reads(ctx, p, id); err != nil {
+	if err := s.authz.mayRead(ctx, p, id); err != nil {
 		writeError(w, err.(*connect.Error))
 		return
 	}

@@ -36,6 +36,10 @@ type Config struct {
 	// CreateLimit limits CreateSession per user; a zero Limit disables
 	// it.
 	CreateLimit ratelimit.Rule
+	// AnonymousReadLimit limits the calls of callers who are not signed in
+	// (reading the gallery and public or unlisted apps) per client
+	// address; zero is [DefaultAnonymousReadLimit].
+	AnonymousReadLimit ratelimit.Rule
 	// MessageLimit and SaveLimit limit SendMessage and SaveFile per user
 	// (rpc/limits.go); a zero Limit disables one.
 	MessageLimit, SaveLimit ratelimit.Rule
@@ -85,6 +89,14 @@ func DefaultCreateLimit() ratelimit.Rule {
 	return ratelimit.Rule{Limit: 30, Window: time.Minute, BurstLimit: 10, BurstWindow: 10 * time.Second, DailyLimit: 1000}
 }
 
+// DefaultAnonymousReadLimit allows one client address, not signed in, 600
+// calls a minute, 200 in any 10 s, and 20000 a day: a visitor's browser
+// opening a public app makes a dozen calls, and a reloading page some
+// more; a scraper is slowed to a crawl.
+func DefaultAnonymousReadLimit() ratelimit.Rule {
+	return ratelimit.Rule{Limit: 600, Window: time.Minute, BurstLimit: 200, BurstWindow: 10 * time.Second, DailyLimit: 20000}
+}
+
 // Server serves the Connect API of one node.
 type Server struct {
 	cfg      Config
@@ -116,7 +128,7 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	for _, l := range []struct {
 		name string
 		rule ratelimit.Rule
-	}{{"create", cfg.CreateLimit}, {"message", cfg.MessageLimit}, {"save", cfg.SaveLimit}} {
+	}{{"create", cfg.CreateLimit}, {"message", cfg.MessageLimit}, {"save", cfg.SaveLimit}, {"anonymous read", cfg.AnonymousReadLimit}} {
 		if l.rule.Limit > 0 {
 			if err := l.rule.Validate(); err != nil {
 				return nil, fmt.Errorf("rpc: %s limit: %w", l.name, err)
@@ -131,6 +143,10 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 		previewTickets: cfg.PreviewTickets}
 	if s.previewTickets == nil {
 		s.previewTickets = RandomPreviewSigner()
+	}
+	s.authz.anonRead = cfg.AnonymousReadLimit
+	if s.authz.anonRead.Limit == 0 {
+		s.authz.anonRead = DefaultAnonymousReadLimit()
 	}
 	if err := s.cfg.Accounts.setDefaults(s); err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"connectrpc.com/connect"
@@ -35,6 +36,10 @@ type sessionService struct {
 	// shutdown is done when the server begins shutting down; Watch streams
 	// then end with Unavailable so clients reconnect elsewhere.
 	shutdown context.Context
+
+	// names remembers owners' display names for the gallery (ownerName).
+	namesMu sync.Mutex
+	names   map[string]ownerNameEntry
 }
 
 var _ stichv1connect.SessionServiceHandler = (*sessionService)(nil)
@@ -145,6 +150,9 @@ func (s *sessionService) GetSession(ctx context.Context, req *connect.Request[st
 		return nil, s.fail(ctx, "GetSession", err)
 	}
 	sess := r.GetSession()
+	if anonymous(ctx) {
+		return connect.NewResponse(&stichv1.GetSessionResponse{Session: sess}), nil
+	}
 	// The user's title, if any, from the apps index. Best effort: the
 	// snapshot is the answer; an index that cannot be reached only leaves
 	// the title out.

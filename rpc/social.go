@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -21,8 +23,10 @@ import (
 // with it: read it (GetSession, Watch, ListFiles, GetFile, ListVersions,
 // DiffVersions, the zip download, the screenshot) and fork it. Never:
 // SendMessage, Stop, Resume, Rollback, SaveFile, RenameSession,
-// DeleteSession, SetVisibility. Anonymous callers read nothing. A private
-// app is not_found for everyone but its owner.
+// DeleteSession, SetVisibility. Anonymous callers (not signed in) may read
+// an unlisted or public app and the gallery, but not fork (policyPublic);
+// a private app answers them unauthenticated, as an unknown one does. A
+// private app is not_found for every signed-in user but its owner.
 
 // maxForkBytes bounds the files a fork copies: they travel to the new
 // session's grain in one message (whose node may be another one).
@@ -84,13 +88,67 @@ func (s *sessionService) ListGallery(ctx context.Context, req *connect.Request[s
 		return nil, s.fail(ctx, "ListGallery", err)
 	}
 	res := &stichv1.ListGalleryResponse{}
+	names := map[string]string{}
 	for _, e := range r.GetEntries() {
-		res.Apps = append(res.Apps, appSummary(e))
+		a := appSummary(e)
+		o := e.GetOwner()
+		if _, ok := names[o]; !ok {
+			names[o] = s.ownerName(ctx, o)
+		}
+		a.OwnerName = names[o]
+		res.Apps = append(res.Apps, a)
 	}
 	if r.GetMore() && len(r.GetEntries()) > 0 {
 		res.NextPageToken = pageToken(r.GetEntries()[len(r.GetEntries())-1])
 	}
 	return connect.NewResponse(res), nil
+}
+
+// ownerNameTTL is how long a node remembers an owner's display name for
+// the gallery; ownerNameTimeout bounds asking for one (best effort: the
+// gallery is the answer, a name that cannot be read is left out).
+const (
+	ownerNameTTL     = time.Minute
+	ownerNameTimeout = 2 * time.Second
+	ownerNamesMax    = 10000
+)
+
+type ownerNameEntry struct {
+	name  string
+	until time.Time
+}
+
+// ownerName is the display name of user id for the gallery, from the
+// user grain's profile (remembered for ownerNameTTL). Never an e-mail:
+// a name that looks like one is left out.
+func (s *sessionService) ownerName(ctx context.Context, id string) string {
+	if id == "" {
+		id = actors.LocalOwner
+	}
+	now := time.Now()
+	s.namesMu.Lock()
+	e, ok := s.names[id]
+	s.namesMu.Unlock()
+	if ok && now.Before(e.until) {
+		return e.name
+	}
+	ctx, cancel := context.WithTimeout(ctx, ownerNameTimeout)
+	defer cancel()
+	u, err := actors.Call[*actorsv1.UserReply](ctx, s.rt.Node, actors.KindUser, id, &actorsv1.GetUser{})
+	if err != nil {
+		return ""
+	}
+	name := strings.TrimSpace(u.GetUser().GetDisplayName())
+	if strings.Contains(name, "@") {
+		name = ""
+	}
+	s.namesMu.Lock()
+	if s.names == nil || len(s.names) >= ownerNamesMax {
+		s.names = map[string]ownerNameEntry{}
+	}
+	s.names[id] = ownerNameEntry{name: name, until: now.Add(ownerNameTTL)}
+	s.namesMu.Unlock()
+	return name
 }
 
 // ForkSession reads the origin's version as the caller (the origin's
@@ -100,6 +158,10 @@ func (s *sessionService) ForkSession(ctx context.Context, req *connect.Request[s
 	const proc = "ForkSession"
 	ctx, cancel := context.WithTimeout(ctx, downloadTimeout)
 	defer cancel()
+	// A fork is a new session: it counts in the caller's create bucket.
+	if err := userLimit(ctx, s.rt, s.log, "create", s.limits.Create, "sessions created (forks count too)"); err != nil {
+		return nil, s.fail(ctx, proc, err)
+	}
 	src := req.Msg.GetSessionId()
 	caller := callerOf(ctx)
 	snap, err := actors.Call[*actorsv1.SnapshotReply](ctx, s.rt.Node, actors.KindSession, src, &actorsv1.GetSnapshot{Caller: caller})

@@ -1,9 +1,11 @@
 package rpc
 
 import (
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -151,5 +153,83 @@ func TestSharingVisibilityGalleryFork(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %s in the log", want)
 		}
+	}
+}
+
+// TestGalleryOwnerNameAndForkLimit: the gallery names each app's owner by
+// their display name (never an e-mail: a name that looks like one is left
+// out), and forks count in the forking user's create bucket: past it,
+// resource_exhausted with the retry delay.
+func TestGalleryOwnerNameAndForkLimit(t *testing.T) {
+	ts := newTestServerRPC(t, ratelimit.Rule{Limit: 3, Window: time.Hour}, 0, nil, slog.New(slog.DiscardHandler), nil)
+	carolHTTP := clientAs(t, ts.srv, "carol", auth.RoleUser)
+	carol := stichv1connect.NewSessionServiceClient(carolHTTP, ts.url)
+	bob := stichv1connect.NewSessionServiceClient(clientAs(t, ts.srv, "bob", auth.RoleUser), ts.url)
+	dave := stichv1connect.NewSessionServiceClient(clientAs(t, ts.srv, "dave", auth.RoleUser), ts.url)
+	if _, err := stichv1connect.NewAccountServiceClient(carolHTTP, ts.url).UpdateProfile(ctxT(t),
+		connect.NewRequest(&stichv1.UpdateProfileRequest{DisplayName: "Carol Cook"})); err != nil {
+		t.Fatal(err)
+	}
+	newPublic := func(c stichv1connect.SessionServiceClient) string {
+		t.Helper()
+		res, err := c.CreateSession(ctxT(t), connect.NewRequest(&stichv1.CreateSessionRequest{Prompt: "a todo list"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := res.Msg.GetSessionId()
+		stream, err := c.Watch(ctxT(t), connect.NewRequest(&stichv1.WatchRequest{SessionId: id, UntilIdle: true}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for stream.Receive() {
+		}
+		if err := stream.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.SetVisibility(ctxT(t), connect.NewRequest(&stichv1.SetVisibilityRequest{SessionId: id, Visibility: stichv1.Visibility_VISIBILITY_PUBLIC})); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	app := newPublic(carol)
+	// dave's display name looks like an e-mail: never shown.
+	if _, err := stichv1connect.NewAccountServiceClient(clientAs(t, ts.srv, "dave", auth.RoleUser), ts.url).UpdateProfile(ctxT(t),
+		connect.NewRequest(&stichv1.UpdateProfileRequest{DisplayName: "dave@example.com"})); err != nil {
+		t.Fatal(err)
+	}
+	daveApp := newPublic(dave)
+	g, err := bob.ListGallery(ctxT(t), connect.NewRequest(&stichv1.ListGalleryRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{}
+	for _, a := range g.Msg.GetApps() {
+		names[a.GetSessionId()] = a.GetOwnerName()
+	}
+	if names[app] != "Carol Cook" {
+		t.Errorf("carol's app's owner name %q, want Carol Cook (gallery %v)", names[app], names)
+	}
+	if n, ok := names[daveApp]; !ok || n != "" {
+		t.Errorf("dave's app's owner name %q (listed %v), want it listed with no name", n, ok)
+	}
+
+	// bob's create bucket holds 3: three forks, then resource_exhausted.
+	for i := range 3 {
+		if _, err := bob.ForkSession(ctxT(t), connect.NewRequest(&stichv1.ForkSessionRequest{SessionId: app})); err != nil {
+			t.Fatalf("fork %d: %v", i+1, err)
+		}
+	}
+	_, err = bob.ForkSession(ctxT(t), connect.NewRequest(&stichv1.ForkSessionRequest{SessionId: app}))
+	var ce *connect.Error
+	if !errors.As(err, &ce) || ce.Code() != connect.CodeResourceExhausted || ce.Meta().Get("Retry-After") == "" || !strings.Contains(ce.Message(), "retry in") {
+		t.Fatalf("the 4th fork: %v, want resource_exhausted with the retry delay", err)
+	}
+	// The bucket is the one CreateSession uses.
+	if _, err := bob.CreateSession(ctxT(t), connect.NewRequest(&stichv1.CreateSessionRequest{Prompt: "x"})); connect.CodeOf(err) != connect.CodeResourceExhausted {
+		t.Errorf("create after 3 forks: %v, want resource_exhausted", err)
+	}
+	// carol's bucket is her own.
+	if _, err := carol.ForkSession(ctxT(t), connect.NewRequest(&stichv1.ForkSessionRequest{SessionId: app})); err != nil {
+		t.Errorf("carol's fork: %v", err)
 	}
 }

@@ -18,7 +18,7 @@ import (
 func newAdminCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "admin",
-		Short: "Administer accounts: grant the admin role, make sign-up invites",
+		Short: "Administer accounts: list, disable and enable them, grant the admin role, make sign-up invites",
 	}
 	var server string
 	client := func() stichv1connect.AccountServiceClient {
@@ -69,5 +69,6 @@ fresh --auth multi node, sign up, then grant yourself the role with this command
 	invite.Flags().DurationVar(&validFor, "valid-for", 7*24*time.Hour, "how long the invite can be used")
 	cmd.PersistentFlags().StringVar(&server, "server", "http://127.0.0.1:8080", "URL of a stich node")
 	cmd.AddCommand(grant, invite)
+	addAccountAdminCmds(cmd, client)
 	return cmd
 }

@@ -117,7 +117,7 @@ with '-' as '_' (for example STICH_DATA, STICH_HTTP, STICH_LOG_LEVEL).`,
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&g.token, "token", "", "API key for client commands (default: the key `stich login` or the node on this machine saved for --server)")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json (logs go to stderr)")
-	root.AddCommand(newServeCmd(g), newGenerateCmd(g), newWatchCmd(g), newRefineCmd(), newVersionsCmd(), newDiffCmd(), newRollbackCmd(), newDownloadCmd(), newAppsCmd(), newClusterCmd(), newLeaveCmd(), newLoginCmd(), newSignInLinkCmd(), newAdminCmd(), newModelsCmd(), newNodeKeyCmd(), newNomadCmd(), newCheckCmd(g), newFixCmd(g), newPreviewCmd(g), newEvalCmd(g), newSandboxBuildCmd(g), newVersionCmd())
+	root.AddCommand(newServeCmd(g), newGenerateCmd(g), newWatchCmd(g), newRefineCmd(), newVersionsCmd(), newDiffCmd(), newRollbackCmd(), newDownloadCmd(), newAppsCmd(), newClusterCmd(), newLeaveCmd(), newLoginCmd(), newSignInLinkCmd(), newAdminCmd(), newAuditCmd(), newModelsCmd(), newNodeKeyCmd(), newNomadCmd(), newCheckCmd(g), newFixCmd(g), newPreviewCmd(g), newEvalCmd(g), newSandboxBuildCmd(g), newVersionCmd())
 	return root
 }
 

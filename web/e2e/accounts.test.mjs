@@ -4,7 +4,10 @@
 // the not-found page (not a blank one, and not the app). Then the owner
 // makes the app public; the second user finds it in the gallery, reads it
 // (read-only) and forks it into a private app of their own, which the
-// first user in turn cannot open.
+// first user in turn cannot open. Readers never see the owner's controls
+// (rollback, chat, visibility). A signed-out visitor opens the gallery and
+// reads the public app, with "Sign in to fork" instead of Fork; a private
+// app shows them the sign-in page.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -63,7 +66,7 @@ async function signUp(email, password) {
 }
 
 /** The pages and app of the first test, which the sharing test goes on with. */
-let ann, bob, appPath;
+let ann, bob, appPath, forkPath;
 
 describe("accounts", () => {
   it("sign up, verify, build an app; another user gets not found", T, async () => {
@@ -134,12 +137,13 @@ describe("accounts", () => {
     await bob.getByTestId("read-only").waitFor();
     await bob.getByTestId("phase").filter({ hasText: /^completed$/ }).waitFor({ timeout: 60_000 });
     assert.equal(await bob.getByTestId("visibility").count(), 0, "only the owner sees the visibility control");
-    assert.ok(await bob.locator("#chat-input").isDisabled(), "a reader cannot chat");
+    assert.equal(await bob.locator("#chat-input").count(), 0, "a reader has no chat input");
+    await bob.getByTestId("chat-read-only").waitFor();
     await shot(bob, "sharing-read-only");
 
     await bob.getByTestId("fork").click();
     await bob.waitForURL((u) => /^\/s\/s-[a-z0-9.-]+$/.test(u.pathname) && u.pathname !== appPath);
-    const forkPath = new URL(bob.url()).pathname;
+    forkPath = new URL(bob.url()).pathname;
     await bob.getByTestId("forked-from").filter({ hasText: "version 1" }).waitFor();
     await bob.getByTestId("visibility").waitFor();
     assert.equal(await bob.getByTestId("read-only").count(), 0, "the fork is bob's own");
@@ -152,5 +156,69 @@ describe("accounts", () => {
     await ann.goto(`${server.url}${forkPath}`);
     await ann.getByTestId("not-found").getByRole("heading", { name: "Session not found" }).waitFor();
     assert.deepEqual(bob.errors.filter((e) => !/401|Unauthorized/.test(e)), []);
+  });
+
+  it("readers never see Rollback; the owner does", T, async () => {
+    assert.ok(ann && bob && appPath, "the first tests made the public app");
+    // A second version of ann's public app (a saved file), so that v1 could be rolled back to.
+    await ann.goto(`${server.url}${appPath}`);
+    await ann.getByTestId("phase").filter({ hasText: /^completed$/ }).waitFor({ timeout: 60_000 });
+    const appId = appPath.split("/").pop();
+    const status = await ann.evaluate(async (sessionId) => {
+      const csrf = /(?:^|;\s*)stich_csrf=([^;]*)/.exec(document.cookie)?.[1] ?? "";
+      const res = await fetch("/stich.v1.SessionService/SaveFile", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": decodeURIComponent(csrf) },
+        body: JSON.stringify({ sessionId, path: "src/extra.ts", content: "export const extra = 1;\n" }),
+      });
+      return res.status;
+    }, appId);
+    assert.equal(status, 200, "ann saves a file");
+    await ann.getByRole("tab", { name: /^Versions/ }).click();
+    await ann.locator('li.version[data-version="2"]').waitFor({ timeout: 60_000 });
+    await ann.getByTestId("rollback").first().waitFor();
+
+    await bob.goto(`${server.url}${appPath}`);
+    await bob.getByTestId("read-only").waitFor();
+    await bob.getByRole("tab", { name: /^Versions/ }).click();
+    await bob.locator('li.version[data-version="2"]').waitFor({ timeout: 60_000 });
+    assert.equal(await bob.getByTestId("rollback").count(), 0, "a reader sees no Rollback");
+    assert.equal(await bob.getByRole("button", { name: /Roll back/ }).count(), 0, "a reader sees no Roll back button");
+    assert.equal(await bob.getByRole("button", { name: /^(Stop|Resume|Edit)$/ }).count(), 0, "a reader sees no Stop, Resume or Edit");
+    await shot(bob, "sharing-reader-versions");
+  });
+
+  it("a signed-out visitor reads the public app from the gallery; a private one asks to sign in", T, async () => {
+    assert.ok(appPath && forkPath, "the first tests made the public app and the private fork");
+    const appId = appPath.split("/").pop();
+    const visitor = await newPage(browser, { server, signedIn: false });
+    await visitor.goto(`${server.url}/gallery`);
+    const entry = visitor.locator(`[data-testid="gallery"] li[data-id="${appId}"]`);
+    await entry.waitFor();
+    assert.ok(!/@/.test(await entry.innerText()), "the gallery shows no e-mail");
+    await shot(visitor, "anonymous-gallery");
+    await entry.getByRole("link").click();
+    await visitor.waitForURL(`${server.url}${appPath}`);
+    await visitor.getByTestId("read-only").waitFor();
+    await visitor.getByTestId("phase").filter({ hasText: /^completed$/ }).waitFor({ timeout: 60_000 });
+    await visitor.getByTestId("sign-in-to-fork").waitFor();
+    assert.equal(await visitor.getByTestId("fork").count(), 0, "no Fork button signed out");
+    assert.equal(await visitor.getByTestId("visibility").count(), 0, "no visibility control");
+    assert.equal(await visitor.locator("#chat-input").count(), 0, "no chat input");
+    await visitor.getByRole("tab", { name: /^Versions/ }).click();
+    await visitor.locator('li.version[data-version="2"]').waitFor({ timeout: 60_000 });
+    assert.equal(await visitor.getByTestId("rollback").count(), 0, "a visitor sees no Rollback");
+    await visitor.getByRole("tab", { name: /^Code/ }).click();
+    await shot(visitor, "anonymous-read-only");
+
+    // A private app (bob's fork): the sign-in page, never a blank one.
+    await visitor.goto(`${server.url}${forkPath}`);
+    await visitor.getByTestId("sign-in").waitFor();
+    assert.equal(await visitor.getByTestId("phase").count(), 0, "nothing of the private app");
+    // Sign in to fork leads to the sign-in page.
+    await visitor.goto(`${server.url}${appPath}`);
+    await visitor.getByTestId("sign-in-to-fork").click();
+    await visitor.getByTestId("sign-in").waitFor();
+    assert.deepEqual(visitor.errors.filter((e) => !/401|Unauthorized/.test(e)), []);
   });
 });

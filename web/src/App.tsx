@@ -51,6 +51,14 @@ function publicPage(path: string) {
   return null;
 }
 
+/** readablePage is the page of the paths a signed-out browser may read: the gallery and an app's page (a public or unlisted app reads; any other shows the sign-in page). */
+function readablePage(path: string) {
+  if (path === "/gallery") return <GalleryPage />;
+  const m = /^\/s\/([^/]+)\/?$/.exec(path);
+  if (m) return <SessionPage id={decodeURIComponent(m[1])} />;
+  return null;
+}
+
 function ThemeToggle() {
   const [dark, setDark] = useState(() => document.documentElement.dataset.theme === "dark");
   useEffect(() => {
@@ -135,11 +143,16 @@ export function App() {
             ))}
           </ul>
         </nav>
+        {signedOut && (
+          <Link href="/signin" className="btn small" data-testid="topbar-sign-in">
+            Sign in
+          </Link>
+        )}
         <ThemeToggle />
       </header>
       <main id="main" tabIndex={-1}>
         <ErrorBoundary resetKey={path}>
-          <Suspense fallback={<PageLoading />}>{publicPage(path) ?? (signedOut ? <SignInPage /> : route(path))}</Suspense>
+          <Suspense fallback={<PageLoading />}>{publicPage(path) ?? (signedOut ? (readablePage(path) ?? <SignInPage />) : route(path))}</Suspense>
         </ErrorBoundary>
       </main>
     </>

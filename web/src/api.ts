@@ -35,13 +35,37 @@ function setSignedOut(v: boolean) {
   for (const l of authListeners) l(v);
 }
 
+/** isSignedOut says whether the server last said this browser is not signed in. */
+export function isSignedOut(): boolean {
+  return signedOut;
+}
+
+/**
+ * ANONYMOUS_OK are the methods the server answers without an account (the gallery, reading a public or unlisted
+ * app, signing up and in): their success says nothing about being signed in.
+ */
+export const ANONYMOUS_OK: ReadonlySet<string> = new Set([
+  "ListGallery",
+  "GetSession",
+  "Watch",
+  "ListFiles",
+  "GetFile",
+  "ListVersions",
+  "DiffVersions",
+  "SignUp",
+  "SignIn",
+  "VerifyEmail",
+  "RequestPasswordReset",
+  "ResetPassword",
+]);
+
 /** withCredentials sends the CSRF token with every call and notices when the server asks to sign in. */
 const withCredentials: Interceptor = (next) => async (req) => {
   const token = csrfToken();
   if (token) req.header.set("X-CSRF-Token", token);
   try {
     const res = await next(req);
-    setSignedOut(false);
+    if (!ANONYMOUS_OK.has(req.method.name)) setSignedOut(false);
     return res;
   } catch (err) {
     if (err instanceof ConnectError && err.code === Code.Unauthenticated) setSignedOut(true);

@@ -2037,7 +2037,10 @@ type AppSummary struct {
 	ProviderLabel string                 `protobuf:"bytes,9,opt,name=provider_label,json=providerLabel,proto3" json:"provider_label,omitempty"`
 	Visibility    Visibility             `protobuf:"varint,600,opt,name=visibility,proto3,enum=stich.v1.Visibility" json:"visibility,omitempty"`
 	// The app this one was forked from, if any.
-	ForkedFrom    *ForkOrigin `protobuf:"bytes,601,opt,name=forked_from,json=forkedFrom,proto3" json:"forked_from,omitempty"`
+	ForkedFrom *ForkOrigin `protobuf:"bytes,601,opt,name=forked_from,json=forkedFrom,proto3" json:"forked_from,omitempty"`
+	// owner_name is the display name of the app's owner, in the gallery
+	// only; empty when they have none. Never an e-mail address.
+	OwnerName     string `protobuf:"bytes,700,opt,name=owner_name,json=ownerName,proto3" json:"owner_name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2147,6 +2150,13 @@ func (x *AppSummary) GetForkedFrom() *ForkOrigin {
 		return x.ForkedFrom
 	}
 	return nil
+}
+
+func (x *AppSummary) GetOwnerName() string {
+	if x != nil {
+		return x.OwnerName
+	}
+	return ""
 }
 
 type RenameSessionRequest struct {
@@ -5383,7 +5393,7 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"\x14ListSessionsResponse\x12(\n" +
 	"\x04apps\x18\x01 \x03(\v2\x14.stich.v1.AppSummaryR\x04apps\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
-	"\x05total\x18\x03 \x01(\rR\x05total\"\xbe\x03\n" +
+	"\x05total\x18\x03 \x01(\rR\x05total\"\xde\x03\n" +
 	"\n" +
 	"AppSummary\x12\x1d\n" +
 	"\n" +
@@ -5402,7 +5412,9 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"visibility\x18\xd8\x04 \x01(\x0e2\x14.stich.v1.VisibilityR\n" +
 	"visibility\x126\n" +
 	"\vforked_from\x18\xd9\x04 \x01(\v2\x14.stich.v1.ForkOriginR\n" +
-	"forkedFrom\"\x8a\x01\n" +
+	"forkedFrom\x12\x1e\n" +
+	"\n" +
+	"owner_name\x18\xbc\x05 \x01(\tR\townerName\"\x8a\x01\n" +
 	"\x14RenameSessionRequest\x12M\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tB.\xbaH+r)2'^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$R\tsessionId\x12#\n" +

@@ -24,11 +24,13 @@ export const KIND_LABELS: Record<string, string> = {
   visibility_changed: "App visibility changed",
   app_deleted: "App deleted",
   rate_limited: "Too many attempts",
+  preview_ticket: "Preview of another user's app opened",
+  preview_refused: "Preview access refused",
   audit_dropped: "Events dropped",
 };
 
 /** REFUSALS are the kinds shown as warnings. */
-const REFUSALS = new Set(["sign_in_failed", "credentials_refused", "csrf_refused", "admin_denied", "rate_limited", "audit_dropped"]);
+const REFUSALS = new Set(["sign_in_failed", "credentials_refused", "csrf_refused", "admin_denied", "rate_limited", "preview_refused", "audit_dropped"]);
 
 /** AuditRow is one line of an audit list. */
 export interface AuditRow {
@@ -101,6 +103,7 @@ export const KIND_FILTERS: { value: string; label: string }[] = [
   { value: "key_created,key_revoked", label: "API keys" },
   { value: "role_changed,account_disabled,account_enabled", label: "Roles and disabling" },
   { value: "visibility_changed,app_deleted", label: "Apps" },
+  { value: "preview_ticket,preview_refused", label: "Previews" },
 ];
 
 /** kindsOf splits a KIND_FILTERS value. */

@@ -83,6 +83,11 @@ export function ChatPanel({ sessionId, messages, prompt, providerLabel, ready: l
         ))}
       </ol>
       {problem && <ProblemBox problem={problem} onRetry={() => void send()} />}
+      {readOnly ? (
+        <p className="muted small pad-x" data-testid="chat-read-only">
+          Only the owner changes this app: fork it to make your own.
+        </p>
+      ) : (
       <form className="chat-form" onSubmit={send}>
         <label htmlFor="chat-input" className="sr-only">
           Ask for a change
@@ -91,7 +96,7 @@ export function ChatPanel({ sessionId, messages, prompt, providerLabel, ready: l
           id="chat-input"
           rows={2}
           maxLength={16384}
-          placeholder={readOnly ? "Only the owner changes this app: fork it to make your own" : ready ? "Ask for a change, e.g. “also track a notes field”" : "Loading the session…"}
+          placeholder={ready ? "Ask for a change, e.g. “also track a notes field”" : "Loading the session…"}
           value={text}
           disabled={!ready}
           onChange={(e) => setText(e.target.value)}
@@ -101,6 +106,7 @@ export function ChatPanel({ sessionId, messages, prompt, providerLabel, ready: l
           {sending ? "Sending…" : "Send"}
         </button>
       </form>
+      )}
     </div>
   );
 }

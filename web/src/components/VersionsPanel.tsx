@@ -14,6 +14,8 @@ interface Props {
   idle: boolean;
   /** Opens with what a version changed, at one file (from a change card's link; key tells clicks apart). */
   showDiffOf?: { version: number; path?: string; key: number };
+  /** readOnly: the caller does not own the app: no rollback (the server refuses it anyway). */
+  readOnly?: boolean;
 }
 
 interface Diff {
@@ -23,7 +25,7 @@ interface Diff {
 }
 
 /** VersionsPanel lists the app's versions, shows what each changed (DiffVersions) and rolls back (Rollback). */
-export function VersionsPanel({ sessionId, versions, idle, showDiffOf }: Props) {
+export function VersionsPanel({ sessionId, versions, idle, showDiffOf, readOnly }: Props) {
   const [diff, setDiff] = useState<Diff>();
   const [loading, setLoading] = useState<number>();
   const [confirm, setConfirm] = useState<number>();
@@ -147,6 +149,7 @@ export function VersionsPanel({ sessionId, versions, idle, showDiffOf }: Props) 
                 </button>
               )}
               {v.number !== latest &&
+                !readOnly &&
                 (confirm === v.number ? (
                   <>
                     <button type="button" className="btn small primary" disabled={rolling} onClick={() => void rollback(v.number)}>
@@ -160,6 +163,7 @@ export function VersionsPanel({ sessionId, versions, idle, showDiffOf }: Props) 
                   <button
                     type="button"
                     className="btn small"
+                    data-testid="rollback"
                     disabled={!idle}
                     title={idle ? `Restore the files of v${v.number} as a new version` : "Wait until the session is idle (or stop it)"}
                     onClick={() => setConfirm(v.number)}

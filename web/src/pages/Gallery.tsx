@@ -5,6 +5,7 @@ import { ago, displayTitle } from "../apps/apps";
 import { ProblemBox } from "../components/ProblemBox";
 import type { AppSummary } from "../gen/stich/v1/session_pb";
 import { Link } from "../router";
+import { SignInPage } from "./SignIn";
 
 const PAGE = 24;
 
@@ -37,6 +38,8 @@ export function GalleryPage() {
     void load("");
   }, [load]);
 
+  // Credentials the server refuses (an ended browser session): sign in again.
+  if (problem?.code === "unauthenticated") return <SignInPage />;
   return (
     <div className="page narrow apps" data-testid="gallery">
       <div className="row between wrap">
@@ -61,6 +64,12 @@ export function GalleryPage() {
                 <Link href={`/s/${a.sessionId}`} className="app-link">
                   <span className="app-title">{displayTitle(a)}</span>
                   <span className="muted small">
+                    {a.ownerName ? (
+                      <span data-testid="gallery-owner">
+                        {`by ${a.ownerName}`}
+                        {" · "}
+                      </span>
+                    ) : null}
                     {updated ? <time dateTime={updated.toISOString()}>{`updated ${ago(updated)}`}</time> : null}
                     {a.version > 0 ? ` · v${a.version}` : " · no version yet"}
                     {a.forkedFrom ? " · a fork" : ""}

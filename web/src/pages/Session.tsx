@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
-import { csrfToken, describe, SESSION_ID, sessions, type Problem } from "../api";
+import { csrfToken, describe, isSignedOut, onAuthChange, SESSION_ID, sessions, type Problem } from "../api";
 import { ChangeCardView, ChatPanel } from "../components/ChatPanel";
 import { CodeViewer } from "../components/CodeViewer";
 import { FileTree } from "../components/FileTree";
@@ -11,6 +11,7 @@ import { Timeline } from "../components/Timeline";
 import { VersionsPanel } from "../components/VersionsPanel";
 import { Phase, Visibility, type Session } from "../gen/stich/v1/session_pb";
 import { forget, remember } from "../recent";
+import { SignInPage } from "./SignIn";
 import { Link, navigate } from "../router";
 import { useServerInfo } from "../serverinfo";
 import { currentProblems, fixOffer, isActive, PHASE_LABEL, problemsByFile, runningStep, type SessionView } from "../session/reducer";
@@ -88,6 +89,13 @@ function useSnapshot(id: string, key: string): { session?: Session; problem?: Pr
   return state;
 }
 
+/** useSignedOutState follows whether the server says this browser is not signed in. */
+function useSignedOutState(): boolean {
+  const [out, setOut] = useState(isSignedOut);
+  useEffect(() => onAuthChange(setOut), []);
+  return out;
+}
+
 function useNow(active: boolean, ms = 1000): number {
   const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
@@ -112,6 +120,7 @@ function SessionScreen({ id }: { id: string }) {
   const [diffOf, setDiffOf] = useState<{ version: number; path?: string; key: number }>();
   const [busy, setBusy] = useState<"stop" | "resume">();
   const [actionProblem, setActionProblem] = useState<Problem>();
+  const signedOut = useSignedOutState();
   const stepRunning = runningStep(view) !== undefined;
   const ticking = isActive(phase) || status?.state === "waiting" || stepRunning;
   const now = useNow(ticking, stepRunning ? 200 : 1000);
@@ -141,6 +150,11 @@ function SessionScreen({ id }: { id: string }) {
   const notFound =
     (status?.state === "failed" && status.problem?.code === "not_found") || (info.problem?.code === "not_found" && (view?.lastSeq ?? 0) === 0);
   if (notFound) return <SessionNotFound id={id} detail={status?.problem?.detail ?? info.problem?.detail ?? ""} />;
+  // Signed out, and the app is not one anyone may read (private, or no such app: the server answers both alike).
+  const mustSignIn =
+    signedOut &&
+    ((status?.state === "failed" && status.problem?.code === "unauthenticated") || (info.problem?.code === "unauthenticated" && (view?.lastSeq ?? 0) === 0));
+  if (mustSignIn) return <SignInPage />;
 
   async function act(kind: "stop" | "resume") {
     setBusy(kind);
@@ -161,8 +175,10 @@ function SessionScreen({ id }: { id: string }) {
   const perFile = view ? problemsByFile(view) : {};
   const fileProblems = selected ? current.filter((d) => d.file.replace(/^\/+/, "") === selected) : [];
   const c = info.session?.counters;
-  // Someone else's unlisted or public app: read only (the server refuses changes anyway).
-  const readOnly = info.session !== undefined && !info.session.owned;
+  // Owner-only controls show once the server says the caller owns the app; someone else's unlisted or public app
+  // (or a visitor who is not signed in) reads only, with none of them (the server refuses changes anyway).
+  const owned = info.session?.owned === true;
+  const readOnly = info.session !== undefined && !owned;
   const openFile = (p: string, line?: number) => {
     setPicked(p);
     setFocusLine(line ? (f) => ({ line, key: (f?.key ?? 0) + 1 }) : undefined);
@@ -208,7 +224,7 @@ function SessionScreen({ id }: { id: string }) {
           )}
         </div>
         <div className="session-side">
-          {!readOnly && (
+          {owned && (
             <div className="row wrap actions">
               <button type="button" className="btn" disabled={!isActive(phase) || busy !== undefined} onClick={() => void act("stop")}>
                 {busy === "stop" ? "Stopping…" : "Stop"}
@@ -223,7 +239,7 @@ function SessionScreen({ id }: { id: string }) {
               </button>
             </div>
           )}
-          {info.session && <SharingControls id={id} session={info.session} />}
+          {info.session && <SharingControls id={id} session={info.session} signedOut={signedOut} />}
         </div>
         <details className="dev-details" data-testid="dev-details">
           <summary>Details{c && c.modelRequests > 0n ? ` · ${c.modelRequests} model calls · $${c.costUsd.toFixed(c.costUsd < 1 ? 4 : 2)}` : ""}</summary>
@@ -264,7 +280,7 @@ function SessionScreen({ id }: { id: string }) {
         />
       )}
 
-      {view && !readOnly && (
+      {view && owned && (
         <FixBar
           sessionId={id}
           view={view}
@@ -302,7 +318,7 @@ function SessionScreen({ id }: { id: string }) {
               messages={view?.chat ?? []}
               prompt={view?.prompt ?? ""}
               providerLabel={view?.providerLabel ?? ""}
-              ready={!loading}
+              ready={!loading && owned}
               readOnly={readOnly}
               onShowDiff={(version, path) => {
                 setDiffOf((d) => ({ version, path, key: (d?.key ?? 0) + 1 }));
@@ -345,7 +361,7 @@ function SessionScreen({ id }: { id: string }) {
                   file={selected ? view?.files[selected] : undefined}
                   path={selected}
                   active={isActive(phase)}
-                  readOnly={readOnly}
+                  readOnly={!owned}
                   lastCheck={view?.lastCheck}
                   problemCount={current.length}
                   fileProblems={fileProblems}
@@ -353,7 +369,7 @@ function SessionScreen({ id }: { id: string }) {
                 />
               </div>
             ) : tab === "versions" ? (
-              <VersionsPanel sessionId={id} versions={view?.versions ?? []} idle={!loading && !isActive(phase)} showDiffOf={diffOf} />
+              <VersionsPanel sessionId={id} versions={view?.versions ?? []} idle={!loading && !isActive(phase)} showDiffOf={diffOf} readOnly={!owned} />
             ) : tab === "preview" ? (
               <PreviewPanel
                 sessionId={id}
@@ -544,7 +560,7 @@ const VISIBILITY_LABEL: Record<number, string> = {
 };
 
 /** SharingControls: the owner picks who may read the app; anyone else who can read it may fork it. */
-function SharingControls({ id, session }: { id: string; session: Session }) {
+function SharingControls({ id, session, signedOut }: { id: string; session: Session; signedOut: boolean }) {
   const [vis, setVis] = useState<Visibility>(session.visibility === Visibility.UNSPECIFIED ? Visibility.PRIVATE : session.visibility);
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<Problem>();
@@ -594,11 +610,17 @@ function SharingControls({ id, session }: { id: string; session: Session }) {
       ) : (
         <>
           <span className="badge" data-testid="read-only">
-            read-only · {VISIBILITY_LABEL[session.visibility]} app of another user
+            read-only · {VISIBILITY_LABEL[session.visibility]} app {signedOut ? "" : "of another user"}
           </span>
-          <button type="button" className="btn primary" data-testid="fork" disabled={busy || session.version === 0} onClick={() => void fork()}>
-            {busy ? "Forking…" : "Fork"}
-          </button>
+          {signedOut ? (
+            <Link className="btn primary" href="/signin" data-testid="sign-in-to-fork">
+              Sign in to fork
+            </Link>
+          ) : (
+            <button type="button" className="btn primary" data-testid="fork" disabled={busy || session.version === 0} onClick={() => void fork()}>
+              {busy ? "Forking…" : "Fork"}
+            </button>
+          )}
         </>
       )}
       {problem && <ProblemBox problem={problem} />}

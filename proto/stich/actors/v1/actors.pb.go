@@ -310,7 +310,11 @@ type Caller struct {
 	UserId string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	Admin  bool                   `protobuf:"varint,2,opt,name=admin,proto3" json:"admin,omitempty"`
 	// node marks the node's own calls; user_id is then empty.
-	Node          bool `protobuf:"varint,3,opt,name=node,proto3" json:"node,omitempty"`
+	Node bool `protobuf:"varint,3,opt,name=node,proto3" json:"node,omitempty"`
+	// anonymous marks a caller who is not signed in (a visitor reading a
+	// public or unlisted app); user_id is then empty, and the grain lets it
+	// send read messages only, to an unlisted or public session.
+	Anonymous     bool `protobuf:"varint,700,opt,name=anonymous,proto3" json:"anonymous,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -362,6 +366,13 @@ func (x *Caller) GetAdmin() bool {
 func (x *Caller) GetNode() bool {
 	if x != nil {
 		return x.Node
+	}
+	return false
+}
+
+func (x *Caller) GetAnonymous() bool {
+	if x != nil {
+		return x.Anonymous
 	}
 	return false
 }
@@ -3750,11 +3761,12 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"AlarmFired\x12,\n" +
 	"\x03due\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x03due\"\n" +
 	"\n" +
-	"\bAlarmAck\"K\n" +
+	"\bAlarmAck\"j\n" +
 	"\x06Caller\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x14\n" +
 	"\x05admin\x18\x02 \x01(\bR\x05admin\x12\x12\n" +
-	"\x04node\x18\x03 \x01(\bR\x04node\"\xa3\x01\n" +
+	"\x04node\x18\x03 \x01(\bR\x04node\x12\x1d\n" +
+	"\tanonymous\x18\xbc\x05 \x01(\bR\tanonymous\"\xa3\x01\n" +
 	"\rCreateSession\x12\x16\n" +
 	"\x06prompt\x18\x01 \x01(\tR\x06prompt\x122\n" +
 	"\aoptions\x18\x02 \x01(\v2\x18.stich.v1.SessionOptionsR\aoptions\x12\x14\n" +
