@@ -4,11 +4,13 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,11 +30,13 @@ import (
 // STICH_SCALE_SESSIONS for another size). It runs once whatever b.N (it is
 // built only with -tags scale: `make bench` runs it with -benchtime 1x).
 //
-// The sessions are written as the session grain writes a created session
-// (its state and first event, one synced commit per session through the
+// The sessions are written as the session grain writes a session (its
+// state and first event, one synced commit per session through the
 // grain's storage, 16 at once), not through CreateSession: CreateSession
 // also starts a model turn per session, which is not what is measured
-// here. Each is then activated by a ResumeSession call (the grain's load
+// here. The state is a created session's (prompt, options, owner; no
+// files yet) at rest (phase completed, so that activating it starts no
+// work); STICH_SCALE_FILES=20 gives each 20 files' metadata. Each is then activated by a ResumeSession call (the grain's load
 // path) and left idle until it passivates.
 //
 // It reports, from runtime.ReadMemStats after a GC (Go heap in use;
@@ -79,9 +83,18 @@ func BenchmarkSessionScale(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
 
+	// A session as created (prompt, options, owner), at rest; with
+	// STICH_SCALE_FILES=n, one holding n files' metadata.
+	files := 0
+	if s := os.Getenv("STICH_SCALE_FILES"); s != "" {
+		var err error
+		if files, err = strconv.Atoi(s); err != nil {
+			b.Fatal(err)
+		}
+	}
 	st := &actorsv1.SessionState{Prompt: "a recipe tracker", Phase: stichv1.Phase_PHASE_COMPLETED,
 		Files: map[string]*stichv1.FileInfo{}, CreatedAt: timestamppb.Now(), Options: &stichv1.SessionOptions{Provider: "scaffold"}, Owner: LocalOwner}
-	for i := 0; i < 20; i++ {
+	for i := 0; i < files; i++ {
 		p := fmt.Sprintf("src/file%02d.tsx", i)
 		st.Files[p] = &stichv1.FileInfo{Path: p, Size: 1000, Sha256: strings.Repeat("ab", 32)}
 	}
@@ -139,6 +152,18 @@ func BenchmarkSessionScale(b *testing.B) {
 	})
 	b.ReportMetric(time.Since(began).Seconds(), "activate-all-s")
 	withActive := heap()
+	if p := os.Getenv("STICH_SCALE_HEAPPROFILE"); p != "" {
+		// The heap with every session active (run with -memprofilerate 1
+		// to see each allocation).
+		f, err := os.Create(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		err = pprof.WriteHeapProfile(f)
+		if err = errors.Join(err, f.Close()); err != nil {
+			b.Fatal(err)
+		}
+	}
 	nActive := active(big)
 	b.Logf("%d of %d sessions active when measured (heap in use %d MiB; %d MiB before)", nActive, n, withActive>>20, before>>20)
 	// The first activation of the small node's sessions warms it: they
