@@ -115,6 +115,13 @@ var absoluteTargets = []struct {
 		return fmt.Sprintf("stich %.0f MB/s, raw TCP %.0f MB/s (%.2fx); installed (committed, synced) %.0f MB/s",
 			mm["stich-MB/s"], mm["reference-MB/s"], mm["throughput-x"], m["BenchmarkSnapshotTransfer/installed"]["MB/s"]), mm["throughput-x"] >= 0.5
 	}},
+	{"R=3 durable write p50 <= 1.3x the one-disk floor (interleaved)", func(_ map[string]float64, m map[string]map[string]float64) (string, bool) {
+		mm := m["BenchmarkDurableWriteFloor"]
+		if mm == nil {
+			return "", true
+		}
+		return fmt.Sprintf("p50 %.0f us, floor (2 of 3 stores synced at once) %.0f us (%.2fx)", mm["p50-us"], mm["floor-p50-us"], mm["floor-x"]), mm["floor-x"] <= 1.3
+	}},
 	{"R=3 durable write p50 <= 2x synced commit", func(_ map[string]float64, m map[string]map[string]float64) (string, bool) {
 		out, ok := "", true
 		for _, rf := range []string{"3", "1"} {
