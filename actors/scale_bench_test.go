@@ -39,7 +39,8 @@ import (
 // work); STICH_SCALE_FILES=20 gives each 20 files' metadata. Each is then activated by a ResumeSession call (the grain's load
 // path) and left idle until it passivates.
 //
-// It reports, from runtime.ReadMemStats after a GC (Go heap in use;
+// It reports, from runtime.ReadMemStats after a GC (the Go heap's live
+// bytes, HeapAlloc, and its spans in use, HeapInuse, as *-inuse-*;
 // Pebble's block cache and memtables are off the Go heap):
 //   - passivated-B/session: heap kept per session once all have
 //     passivated, against before any was activated (goal: 0);
@@ -125,13 +126,18 @@ func BenchmarkSessionScale(b *testing.B) {
 		}
 		return time.Since(began), err
 	}
-	heap := func() uint64 {
+	// heap is the Go heap after a GC: live objects (HeapAlloc) and spans
+	// in use (HeapInuse, which also counts the free room of spans that
+	// still hold an object).
+	type heapAt struct{ alloc, inuse uint64 }
+	heap := func() heapAt {
 		var m runtime.MemStats
 		runtime.GC()
 		runtime.GC()
 		runtime.ReadMemStats(&m)
-		return m.HeapInuse
+		return heapAt{m.HeapAlloc, m.HeapInuse}
 	}
+	per := func(a, b uint64, n int) float64 { return (float64(a) - float64(b)) / float64(n) }
 	active := func(rt *Runtime) int { return rt.Node.GrainCounts()[KindSession] }
 	waitPassivated := func(rt *Runtime) {
 		for active(rt) > 0 {
@@ -165,7 +171,7 @@ func BenchmarkSessionScale(b *testing.B) {
 		}
 	}
 	nActive := active(big)
-	b.Logf("%d of %d sessions active when measured (heap in use %d MiB; %d MiB before)", nActive, n, withActive>>20, before>>20)
+	b.Logf("%d of %d sessions active when measured (heap: live %d MiB, in use %d MiB; before: %d, %d MiB)", nActive, n, withActive.alloc>>20, withActive.inuse>>20, before.alloc>>20, before.inuse>>20)
 	// The first activation of the small node's sessions warms it: they
 	// are measured after passivating, as the big node's are.
 	for i := 0; i < 100; i++ {
@@ -175,9 +181,12 @@ func BenchmarkSessionScale(b *testing.B) {
 	}
 	waitPassivated(big)
 	passivated := heap()
-	b.ReportMetric((float64(passivated)-float64(before))/float64(n), "passivated-B/session")
+	b.Logf("after passivating: heap live %d MiB, in use %d MiB", passivated.alloc>>20, passivated.inuse>>20)
+	b.ReportMetric(per(passivated.alloc, before.alloc, n), "passivated-B/session")
+	b.ReportMetric(per(passivated.inuse, before.inuse, n), "passivated-inuse-B/session")
 	if nActive > 0 {
-		b.ReportMetric((float64(withActive)-float64(passivated))/float64(nActive), "active-B/session")
+		b.ReportMetric(per(withActive.alloc, passivated.alloc, nActive), "active-B/session")
+		b.ReportMetric(per(withActive.inuse, passivated.inuse, nActive), "active-inuse-B/session")
 	}
 
 	// Activation of a passivated session at this size and on the node
