@@ -158,10 +158,15 @@ func BenchmarkSessionScale(b *testing.B) {
 	})
 	b.ReportMetric(time.Since(began).Seconds(), "activate-all-s")
 	withActive := heap()
-	if p := os.Getenv("STICH_SCALE_HEAPPROFILE"); p != "" {
-		// The heap with every session active (run with -memprofilerate 1
-		// to see each allocation).
-		f, err := os.Create(p)
+	// STICH_SCALE_HEAPPROFILE=file writes the heap with every session
+	// active to file.active and after they passivated to file.passivated
+	// (run with -memprofilerate 1 to see each allocation).
+	profile := func(suffix string) {
+		p := os.Getenv("STICH_SCALE_HEAPPROFILE")
+		if p == "" {
+			return
+		}
+		f, err := os.Create(p + suffix)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -170,6 +175,7 @@ func BenchmarkSessionScale(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	profile(".active")
 	nActive := active(big)
 	b.Logf("%d of %d sessions active when measured (heap: live %d MiB, in use %d MiB; before: %d, %d MiB)", nActive, n, withActive.alloc>>20, withActive.inuse>>20, before.alloc>>20, before.inuse>>20)
 	// The first activation of the small node's sessions warms it: they
@@ -181,6 +187,7 @@ func BenchmarkSessionScale(b *testing.B) {
 	}
 	waitPassivated(big)
 	passivated := heap()
+	profile(".passivated")
 	b.Logf("after passivating: heap live %d MiB, in use %d MiB", passivated.alloc>>20, passivated.inuse>>20)
 	b.ReportMetric(per(passivated.alloc, before.alloc, n), "passivated-B/session")
 	b.ReportMetric(per(passivated.inuse, before.inuse, n), "passivated-inuse-B/session")
