@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -155,4 +156,63 @@ func runTimed(b *testing.B, writers int, newCaller func() func() error) {
 	b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds()), "p99-us")
 	b.ReportMetric(float64(lats[len(lats)-1].Microseconds()), "max-us")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
+}
+
+// BenchmarkDurableWriteFloor compares a durable grain write with R=3 (one
+// writer, a "counter" grain on its owner, as BenchmarkDurableWrite) with
+// the one-disk floor measured in the same run: the three nodes' stores
+// (one disk) each commit synced at once, done when two have (a
+// majority). The two alternate, one of each per iteration (the floor's
+// third commit finishes before the next write starts), so that a change
+// of the machine's load touches both. It reports each p50 and their ratio
+// floor-x (target, internal/benchratio: at most 1.3).
+func BenchmarkDurableWriteFloor(b *testing.B) {
+	a := startPeerR(b, "a", "", nil, 3)
+	n2 := startPeerR(b, "b", a.GossipAddr(), nil, 3)
+	n3 := startPeerR(b, "c", a.GossipAddr(), nil, 3)
+	b.Cleanup(func() { a.Kill(); n2.Kill(); n3.Kill() })
+	waitSize(b, 3, a, n2, n3)
+	id := ""
+	for i := 0; id == ""; i++ {
+		if o, _ := a.Owner("counter", fmt.Sprintf("f%d", i)); o == "a" {
+			id = fmt.Sprintf("f%d", i)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	msg := &actorsv1.AlarmFired{}
+	if _, err := actors.Call[*actorsv1.AlarmAck](ctx, a, "counter", id, msg); err != nil { // activate (claim)
+		b.Fatal(err)
+	}
+	dbs := []*pebble.DB{a.Store().DB(), n2.Store().DB(), n3.Store().DB()}
+	key := []byte("bench\x00floor")
+	var st, floor []time.Duration
+	n := 0
+	for b.Loop() {
+		start := time.Now()
+		if _, err := actors.Call[*actorsv1.AlarmAck](ctx, a, "counter", id, msg); err != nil {
+			b.Fatal(err)
+		}
+		st = append(st, time.Since(start))
+		n++
+		val := []byte(strconv.Itoa(n))
+		done := make(chan error, len(dbs))
+		start = time.Now()
+		for _, db := range dbs {
+			go func() { done <- db.Set(key, val, pebble.Sync) }()
+		}
+		err := errors.Join(<-done, <-done)
+		floor = append(floor, time.Since(start))
+		if err = errors.Join(err, <-done); err != nil {
+			b.Fatal(err)
+		}
+	}
+	p50 := func(ds []time.Duration) float64 {
+		slices.Sort(ds)
+		return float64(ds[len(ds)/2].Microseconds())
+	}
+	s, f := p50(st), p50(floor)
+	b.ReportMetric(s, "p50-us")
+	b.ReportMetric(f, "floor-p50-us")
+	b.ReportMetric(s/f, "floor-x")
 }

@@ -94,6 +94,7 @@ type activation struct {
 type activations struct {
 	mu       sync.Mutex
 	byKey    map[string]*activation
+	peak     int                      // the largest len(byKey) since it was last built
 	moving   map[string]bool          // grains whose storage is being transferred
 	claiming map[string]chan struct{} // grains whose replication claim is in progress; closed when done
 	draining bool
@@ -182,7 +183,7 @@ func (n *Node) acquire(ctx context.Context, kind, identity string, mustExist boo
 				n.repl.drop(c)
 				return nil, err
 			}
-			a.byKey[key] = e
+			a.put(key, e)
 			if e.stopping {
 				a.mu.Unlock()
 				continue // superseded before it started: wait for the next one
@@ -208,7 +209,7 @@ func (n *Node) acquire(ctx context.Context, kind, identity string, mustExist boo
 				a.mu.Unlock()
 				return nil, err
 			}
-			a.byKey[key] = e
+			a.put(key, e)
 		}
 		e.inflight++
 		a.mu.Unlock()
@@ -289,10 +290,27 @@ func (a *activations) setStopping(e *activation) {
 	a.mu.Unlock()
 }
 
+// put registers e under key; the caller holds a.mu.
+func (a *activations) put(key string, e *activation) {
+	a.byKey[key] = e
+	a.peak = max(a.peak, len(a.byKey))
+}
+
 func (a *activations) remove(e *activation) {
 	a.mu.Lock()
 	if a.byKey[e.key] == e {
 		delete(a.byKey, e.key)
+		// A Go map keeps the room of its largest size: after a peak of
+		// activations (100,000 sessions resumed after a restart), build
+		// it again at its size, or each passivated grain would leave its
+		// slot behind.
+		if a.peak >= 4096 && len(a.byKey) < a.peak/4 {
+			m := make(map[string]*activation, len(a.byKey)) // NB: maps.Clone keeps the room
+			for k, v := range a.byKey {
+				m[k] = v
+			}
+			a.byKey, a.peak = m, len(m)
+		}
 	}
 	e.stopping = true
 	a.mu.Unlock()

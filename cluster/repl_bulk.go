@@ -3,6 +3,7 @@ package cluster
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -157,79 +158,168 @@ func (b *bulkConn) sendCopy(c *localCopy) error {
 	return b.flush()
 }
 
-// readEntries reads chunks into snap until the end frame.
-func (b *bulkConn) readEntries(snap *clusterv1.ReplicaSnapshot) error {
-	size := 0
+// readCopy reads the chunks of the copy whose head is snap, until the end
+// frame, into a new batch of the local store: each chunk's entries go into
+// the batch as the chunk arrives (readChunk). On an error the batch is
+// dropped.
+func (b *bulkConn) readCopy(s *Store, snap *clusterv1.ReplicaSnapshot) (*copyBatch, error) {
+	c, err := s.newCopyBatch(snap)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.readEntries(c); err != nil {
+		c.close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (b *bulkConn) readEntries(c *copyBatch) error {
 	for {
 		_ = b.nc.SetReadDeadline(time.Now().Add(b.timeout))
-		// NB: a fresh buffer per frame: the entries' values alias it.
-		typ, _, payload, err := readFrame(b.br, nil)
+		typ, size, err := readFrameHeader(b.br)
 		if err != nil {
 			return err
 		}
-		switch typ {
-		case frameSnapChunk:
-			n := len(snap.Entries)
-			if snap.Entries, err = decodeChunk(snap.Entries, payload); err != nil {
-				return fmt.Errorf("bulk transfer: decode chunk: %w", err)
+		if typ == frameSnapChunk {
+			if err := readChunk(b.br, size, c); err != nil {
+				if errors.Is(err, errSnapshotTooLarge) || errors.Is(err, ErrBadName) {
+					return err
+				}
+				return fmt.Errorf("bulk transfer: chunk: %w", err)
 			}
-			for _, e := range snap.Entries[n:] {
-				size += len(e.GetKey()) + len(e.GetValue())
-			}
-			if err := checkSnapshotSize(snap.GetKind(), snap.GetIdentity(), size); err != nil {
-				return err
-			}
-		case frameSnapEnd:
-			end := &clusterv1.SnapshotEnd{}
-			if err := proto.Unmarshal(payload, end); err != nil {
-				return fmt.Errorf("bulk transfer: decode end: %w", err)
-			}
-			if end.GetEntries() != uint64(len(snap.GetEntries())) {
-				return fmt.Errorf("bulk transfer: %d entries received, %d sent", len(snap.GetEntries()), end.GetEntries())
-			}
-			return nil
-		default:
+			continue
+		}
+		if cap(b.rbuf) < size {
+			b.rbuf = make([]byte, size)
+		}
+		payload := b.rbuf[:size]
+		if _, err := io.ReadFull(b.br, payload); err != nil {
+			return fmt.Errorf("bulk transfer: %w", err)
+		}
+		if typ != frameSnapEnd {
 			return fmt.Errorf("bulk transfer: frame type %d in a copy", typ)
 		}
+		end := &clusterv1.SnapshotEnd{}
+		if err := proto.Unmarshal(payload, end); err != nil {
+			return fmt.Errorf("bulk transfer: decode end: %w", err)
+		}
+		if end.GetEntries() != uint64(c.entries) {
+			return fmt.Errorf("bulk transfer: %d entries received, %d sent", c.entries, end.GetEntries())
+		}
+		return nil
 	}
 }
 
-// decodeChunk appends the entries of a chunk (a ReplicaSnapshot holding
-// only field 4, as sendCopy writes it) to entries. Values alias payload.
-func decodeChunk(entries []*clusterv1.Entry, payload []byte) ([]*clusterv1.Entry, error) {
-	for len(payload) > 0 {
-		num, typ, n := protowire.ConsumeTag(payload)
-		if n < 0 || num != 4 || typ != protowire.BytesType {
-			return entries, errors.New("not an entry")
-		}
-		payload = payload[n:]
-		entry, n := protowire.ConsumeBytes(payload)
-		if n < 0 {
-			return entries, protowire.ParseError(n)
-		}
-		payload = payload[n:]
-		e := &clusterv1.Entry{}
-		for len(entry) > 0 {
-			num, typ, n := protowire.ConsumeTag(entry)
-			if n < 0 || typ != protowire.BytesType {
-				return entries, errors.New("bad entry field")
-			}
-			entry = entry[n:]
-			v, n := protowire.ConsumeBytes(entry)
-			if n < 0 {
-				return entries, protowire.ParseError(n)
-			}
-			entry = entry[n:]
-			switch num {
-			case 1:
-				e.Key = string(v)
-			case 2:
-				e.Value = v
-			}
-		}
-		entries = append(entries, e)
+// readFrameHeader reads the header of a frame and returns its type and
+// payload size.
+func readFrameHeader(r *bufio.Reader) (typ byte, size int, err error) {
+	var hdr [4 + frameHeader]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return 0, 0, err
 	}
-	return entries, nil
+	n := binary.BigEndian.Uint32(hdr[0:])
+	if n < frameHeader || n > maxReplFrame {
+		return 0, 0, fmt.Errorf("replication frame of %d bytes (limit %d)", n, maxReplFrame)
+	}
+	return hdr[4], int(n) - frameHeader, nil
+}
+
+// Tags of a chunk's entries, as sendCopy writes them: field 4 of
+// ReplicaSnapshot (an Entry), whose field 1 (key) precedes field 2
+// (value).
+const (
+	tagEntry = 4<<3 | 2
+	tagKey   = 1<<3 | 2
+	tagValue = 2<<3 | 2
+)
+
+// readChunk reads the n bytes of a chunk frame's payload from r, entry by
+// entry, into c: each value goes from the connection straight into the
+// batch, with no copy in between. It accepts the entries in sendCopy's
+// layout only (key, then value, both present) and fails on anything
+// else, or on an entry that overruns the frame.
+func readChunk(r *bufio.Reader, n int, c *copyBatch) error {
+	var key [maxNameLen]byte
+	for n > 0 {
+		tag, err := readVarint(r, &n)
+		if err != nil {
+			return err
+		}
+		entry, err := readVarint(r, &n)
+		if err != nil {
+			return err
+		}
+		if tag != tagEntry || entry > uint64(n) {
+			return errors.New("not an entry")
+		}
+		tag, err = readVarint(r, &n)
+		if err != nil {
+			return err
+		}
+		keyLen, err := readVarint(r, &n)
+		if err != nil {
+			return err
+		}
+		if tag != tagKey || keyLen == 0 || keyLen > maxNameLen || keyLen > uint64(n) {
+			return fmt.Errorf("entry key of %d bytes: %w", keyLen, ErrBadName)
+		}
+		k := key[:keyLen]
+		if _, err := io.ReadFull(r, k); err != nil {
+			return err
+		}
+		n -= len(k)
+		tag, err = readVarint(r, &n)
+		if err != nil {
+			return err
+		}
+		valLen, err := readVarint(r, &n)
+		if err != nil {
+			return err
+		}
+		if tag != tagValue || valLen > uint64(n) {
+			return errors.New("bad entry value")
+		}
+		if entry != uint64(protowire.SizeTag(1)+protowire.SizeBytes(len(k))+protowire.SizeTag(2)+protowire.SizeBytes(int(valLen))) {
+			return errors.New("entry length does not match its fields")
+		}
+		if err := checkSnapshotSize(c.gs.kind, c.gs.identity, c.size+len(k)+int(valLen)); err != nil {
+			return err
+		}
+		op := c.b.SetDeferred(len(c.gs.prefix)+len(k), int(valLen))
+		copy(op.Key[copy(op.Key, c.gs.prefix):], k)
+		if _, err := io.ReadFull(r, op.Value); err != nil {
+			return err
+		}
+		n -= int(valLen)
+		if err := op.Finish(); err != nil {
+			return err
+		}
+		c.entries++
+		c.size += len(k) + int(valLen)
+	}
+	return nil
+}
+
+// readVarint reads a varint of at most 10 bytes from r and takes its
+// length from *n, failing if it overruns *n.
+func readVarint(r *bufio.Reader, n *int) (uint64, error) {
+	var v uint64
+	for i := 0; i < binary.MaxVarintLen64; i++ {
+		if *n <= 0 {
+			return 0, errors.New("entry overruns its frame")
+		}
+		c, err := r.ReadByte()
+		if err != nil {
+			return 0, err
+		}
+		*n--
+		v |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			return v, nil
+		}
+	}
+	return 0, errors.New("varint overflow")
 }
 
 // serveBulk serves one bulk transfer on an accepted connection (its
@@ -270,13 +360,13 @@ func (t *replTransport) serveBulk(c net.Conn, br *bufio.Reader) error {
 			return errors.New("install without a snapshot")
 		}
 		var rep *clusterv1.ReplicaWriteReply
-		if err := b.readEntries(m.Snapshot); err != nil {
-			if !errors.Is(err, errSnapshotTooLarge) {
+		if body, err := b.readCopy(t.r.n.store, m.Snapshot); err != nil {
+			if !errors.Is(err, errSnapshotTooLarge) && !errors.Is(err, ErrBadName) {
 				return err
 			}
 			rep = &clusterv1.ReplicaWriteReply{Error: routeErrorFromGo(err)}
 		} else {
-			rep = t.r.serveInstall(m)
+			rep = t.r.serveInstall(m, body)
 		}
 		if err := b.write(frameWriteReply, rep); err != nil {
 			return err
@@ -307,33 +397,36 @@ func (t *replTransport) dialBulk(ctx context.Context, addr string) (*bulkConn, f
 	return b, func() { stop(); nc.Close() }, nil
 }
 
-// fetchSnapshot fetches m's whole copy of a grain.
-func (t *replTransport) fetchSnapshot(ctx context.Context, m NodeMeta, kind, identity string) (*clusterv1.ReplicaSnapshot, error) {
+// fetchSnapshot fetches m's whole copy of a grain: its head, and its
+// entries in a batch of the local store, not yet committed (the caller
+// installs or closes it).
+func (t *replTransport) fetchSnapshot(ctx context.Context, m NodeMeta, kind, identity string) (*clusterv1.ReplicaSnapshot, *copyBatch, error) {
 	b, done, err := t.dialBulk(ctx, m.ReplAddr)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer done()
 	if err := b.write(frameFetch, &clusterv1.ReplicaFetch{Kind: kind, Identity: identity}); err != nil {
-		return nil, fmt.Errorf("cluster: fetch %s/%s from %s: %w", kind, identity, m.Name, err)
+		return nil, nil, fmt.Errorf("cluster: fetch %s/%s from %s: %w", kind, identity, m.Name, err)
 	}
 	if err := b.flush(); err != nil {
-		return nil, fmt.Errorf("cluster: fetch %s/%s from %s: %w", kind, identity, m.Name, err)
+		return nil, nil, fmt.Errorf("cluster: fetch %s/%s from %s: %w", kind, identity, m.Name, err)
 	}
 	snap := &clusterv1.ReplicaSnapshot{}
 	if err := b.read(frameSnapHead, snap); err != nil {
-		return nil, fmt.Errorf("cluster: fetch %s/%s from %s: %w", kind, identity, m.Name, err)
+		return nil, nil, fmt.Errorf("cluster: fetch %s/%s from %s: %w", kind, identity, m.Name, err)
 	}
 	if e := snap.GetError(); e != nil {
-		return nil, fmt.Errorf("cluster: fetch %s/%s from %s: %s", kind, identity, m.Name, e.GetMessage())
+		return nil, nil, fmt.Errorf("cluster: fetch %s/%s from %s: %s", kind, identity, m.Name, e.GetMessage())
 	}
 	if snap.GetKind() != kind || snap.GetIdentity() != identity {
-		return nil, fmt.Errorf("cluster: fetch %s/%s from %s: got a copy of %s/%s", kind, identity, m.Name, snap.GetKind(), snap.GetIdentity())
+		return nil, nil, fmt.Errorf("cluster: fetch %s/%s from %s: got a copy of %s/%s", kind, identity, m.Name, snap.GetKind(), snap.GetIdentity())
 	}
-	if err := b.readEntries(snap); err != nil {
-		return nil, fmt.Errorf("cluster: fetch %s/%s from %s: %w", kind, identity, m.Name, err)
+	body, err := b.readCopy(t.r.n.store, snap)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cluster: fetch %s/%s from %s: %w", kind, identity, m.Name, err)
 	}
-	return snap, nil
+	return snap, body, nil
 }
 
 // installCopy sends this node's copy of a grain to m as an install

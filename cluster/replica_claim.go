@@ -195,14 +195,14 @@ func (r *replicator) acquireClaim(ctx context.Context, kind, identity string) (*
 		}
 	}
 	if !newest.self {
-		snap, err := r.fetch(ctx, newest.m, kind, identity)
+		snap, body, err := r.fetch(ctx, newest.m, kind, identity)
 		if errors.Is(err, errSnapshotTooLarge) {
 			return nil, err // not "moving": it never will
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: fetching %s from %s: %w", ErrMoving, key, newest.m.Name, err)
 		}
-		if _, err := r.install(snap, epoch); err != nil {
+		if _, err := r.install(snap, body, epoch); err != nil {
 			return nil, err
 		}
 		newest.v = versionOf(snap.GetVersion())
@@ -514,10 +514,11 @@ func (c *claim) sendSnapshot(ctx context.Context, m NodeMeta) error {
 	return c.r.sendInstall(ctx, m, c.kind, c.identity, c.epoch)
 }
 
-// fetch fetches m's whole copy of a grain, in chunks (repl_bulk.go).
-func (r *replicator) fetch(ctx context.Context, m NodeMeta, kind, identity string) (*clusterv1.ReplicaSnapshot, error) {
+// fetch fetches m's whole copy of a grain, in chunks (repl_bulk.go): its
+// head, and its entries in a batch to install (the caller closes it).
+func (r *replicator) fetch(ctx context.Context, m NodeMeta, kind, identity string) (*clusterv1.ReplicaSnapshot, *copyBatch, error) {
 	if r.cutOff(m.Name) {
-		return nil, fmt.Errorf("cluster: %s is cut off (test)", m.Name)
+		return nil, nil, fmt.Errorf("cluster: %s is cut off (test)", m.Name)
 	}
 	ctx, cancel := context.WithTimeout(ctx, bulkTimeout)
 	defer cancel()

@@ -135,7 +135,11 @@ func (r *replicator) serveWrites(ws []*clusterv1.ReplicaWrite) []*clusterv1.Repl
 //     newer copy answers false (invariant 6);
 //   - the promise is raised to the snapshot's epoch, and to the sender's
 //     (invariant 11).
-func (r *replicator) install(snap *clusterv1.ReplicaSnapshot, epoch uint64) (bool, error) {
+//
+// snap is the copy's head; its entries are in body, which install
+// consumes (commits or drops).
+func (r *replicator) install(snap *clusterv1.ReplicaSnapshot, body *copyBatch, epoch uint64) (bool, error) {
+	defer body.close()
 	kind, identity := snap.GetKind(), snap.GetIdentity()
 	key := grainKey(kind, identity)
 	unlock := r.locks.lock(key)
@@ -152,7 +156,7 @@ func (r *replicator) install(snap *clusterv1.ReplicaSnapshot, epoch uint64) (boo
 		return false, err
 	}
 	sv := versionOf(snap.GetVersion())
-	nonEmpty := len(snap.GetEntries()) > 0 || snap.GetAlarmUnixNano() != 0
+	nonEmpty := body.entries > 0 || snap.GetAlarmUnixNano() != 0
 	promised := max(rec.promised, epoch, sv.epoch)
 	var replace bool
 	switch {
@@ -177,11 +181,11 @@ func (r *replicator) install(snap *clusterv1.ReplicaSnapshot, epoch uint64) (boo
 		}
 		return true, nil
 	}
-	return true, r.n.store.installSnapshot(snap, replicaRecord{promised: promised, v: sv, set: snap.GetSet()})
+	return true, r.n.store.installSnapshot(snap, body, replicaRecord{promised: promised, v: sv, set: snap.GetSet()})
 }
 
-func (r *replicator) serveInstall(m *clusterv1.ReplicaInstall) *clusterv1.ReplicaWriteReply {
-	holds, err := r.install(m.GetSnapshot(), m.GetEpoch())
+func (r *replicator) serveInstall(m *clusterv1.ReplicaInstall, body *copyBatch) *clusterv1.ReplicaWriteReply {
+	holds, err := r.install(m.GetSnapshot(), body, m.GetEpoch())
 	switch {
 	case errors.Is(err, ErrFenced):
 		rec, _ := readRecord(r.n.store.db, m.GetSnapshot().GetKind(), m.GetSnapshot().GetIdentity())

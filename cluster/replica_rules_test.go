@@ -124,7 +124,7 @@ func TestRuleOwnerInstallReplacesDivergedCopy(t *testing.T) {
 	setRecord(t, n, id, replicaRecord{promised: 5, v: version{3, 11}}, "unacked")
 	snap := &clusterv1.ReplicaSnapshot{Kind: "counter", Identity: id, Version: version{3, 10}.proto(),
 		Entries: []*clusterv1.Entry{{Key: "k", Value: []byte("acked")}}}
-	rep := n.repl.serveInstall(&clusterv1.ReplicaInstall{Snapshot: snap, Epoch: 5})
+	rep := serveInstallOf(t, n, &clusterv1.ReplicaInstall{Snapshot: snap, Epoch: 5})
 	if rep.GetOk() {
 		if got := getRecord(t, n, id).v; got != (version{3, 10}) || getValue(t, n, id) != "acked" {
 			t.Fatalf("install answered Ok, but the copy is at %v holding %q", got, getValue(t, n, id))
@@ -144,7 +144,7 @@ func TestRuleRepairInstallOfOlderCopyIsNotOk(t *testing.T) {
 	setRecord(t, n, id, replicaRecord{promised: 3, v: version{3, 11}}, "newer")
 	snap := &clusterv1.ReplicaSnapshot{Kind: "counter", Identity: id, Version: version{3, 10}.proto(),
 		Entries: []*clusterv1.Entry{{Key: "k", Value: []byte("older")}}}
-	rep := n.repl.serveInstall(&clusterv1.ReplicaInstall{Snapshot: snap})
+	rep := serveInstallOf(t, n, &clusterv1.ReplicaInstall{Snapshot: snap})
 	if got := getValue(t, n, id); got != "newer" {
 		t.Fatalf("a repair install replaced version 3.11 by 3.10 (now %q)", got)
 	}
@@ -168,7 +168,7 @@ func TestRuleRepairInstallRaisesPromise(t *testing.T) {
 	setRecord(t, n, id, replicaRecord{promised: 3, v: version{3, 5}}, "three")
 	snap := &clusterv1.ReplicaSnapshot{Kind: "counter", Identity: id, Version: version{7, 10}.proto(),
 		Entries: []*clusterv1.Entry{{Key: "k", Value: []byte("seven")}}}
-	if rep := n.repl.serveInstall(&clusterv1.ReplicaInstall{Snapshot: snap}); !rep.GetOk() {
+	if rep := serveInstallOf(t, n, &clusterv1.ReplicaInstall{Snapshot: snap}); !rep.GetOk() {
 		t.Fatalf("repair install of a newer copy: %v", rep)
 	}
 	if got := getRecord(t, n, id); got.v != (version{7, 10}) || got.promised < 7 {
@@ -302,4 +302,22 @@ func TestRuleMinorityOwnerServesNoRead(t *testing.T) {
 	if !errors.Is(err, ErrUnconfirmed) {
 		t.Fatalf("the cut-off owner's read: %v, want ErrUnconfirmed", err)
 	}
+}
+
+// serveInstallOf serves an install whose snapshot holds its entries in
+// memory, as if they had arrived in chunks.
+func serveInstallOf(t *testing.T, n *Node, m *clusterv1.ReplicaInstall) *clusterv1.ReplicaWriteReply {
+	t.Helper()
+	snap := m.GetSnapshot()
+	body, err := n.store.newCopyBatch(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range snap.GetEntries() {
+		if err := body.add([]byte(e.GetKey()), e.GetValue()); err != nil {
+			body.close()
+			t.Fatal(err)
+		}
+	}
+	return n.repl.serveInstall(m, body)
 }

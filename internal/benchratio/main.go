@@ -16,7 +16,11 @@
 // BenchmarkMTLSCrossNodeCall, origin-x and handler-x ≤ 1.1 for
 // BenchmarkOriginRouting(Handler), and contained-x ≤ 1.1 for
 // BenchmarkContainedBuild (these interleave their two variants in one
-// benchmark and report the ratio of the medians).
+// benchmark and report the ratio of the medians); throughput-x >= 0.5 for
+// BenchmarkSnapshotTransfer and floor-x <= 1.3 for
+// BenchmarkDurableWriteFloor (interleaved too); and BenchmarkSessionScale's
+// memory per passivated (0) and active idle (<= 2 KB) session and act-x
+// (<= 1.2).
 package main
 
 import (
@@ -38,9 +42,6 @@ var targets = map[string]float64{
 	"BenchmarkGetSessionAuth":  1.1,
 	"BenchmarkGrainActivation": 1.5,
 	"BenchmarkPreview":         0.1,
-	// A 20 MiB grain's copy fetched from another node: at least half the
-	// throughput of a raw loopback TCP copy of the same bytes.
-	"BenchmarkSnapshotTransfer": 2.0,
 }
 
 var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(.*)$`)
@@ -109,6 +110,30 @@ var absoluteTargets = []struct {
 			return "", true
 		}
 		return fmt.Sprintf("stich p50 %.2f ms, direct go-openai p50 %.2f ms, overhead %+.2f ms", s, r, s-r), s-r <= 2
+	}},
+	{"20 MiB snapshot transfer >= 0.5x a raw loopback TCP copy (interleaved)", func(_ map[string]float64, m map[string]map[string]float64) (string, bool) {
+		mm := m["BenchmarkSnapshotTransfer/interleaved"]
+		if mm == nil {
+			return "", true
+		}
+		return fmt.Sprintf("stich %.0f MB/s, raw TCP %.0f MB/s (%.2fx); installed (committed, synced) %.0f MB/s",
+			mm["stich-MB/s"], mm["reference-MB/s"], mm["throughput-x"], m["BenchmarkSnapshotTransfer/installed"]["MB/s"]), mm["throughput-x"] >= 0.5
+	}},
+	{"100,000 sessions on one node: none kept passivated, <= 2 KB active idle, activation <= 1.2x of 100 sessions", func(_ map[string]float64, m map[string]map[string]float64) (string, bool) {
+		mm := m["BenchmarkSessionScale"]
+		if mm == nil {
+			return "", true
+		}
+		return fmt.Sprintf("per passivated session %.0f B live (%.0f B in use), per active idle %.0f B live (%.0f B in use), activation p50 %.0f us vs %.0f us with 100 (%.2fx)",
+				mm["passivated-B/session"], mm["passivated-inuse-B/session"], mm["active-B/session"], mm["active-inuse-B/session"], mm["act-p50-us"], mm["act100-p50-us"], mm["act-x"]),
+			mm["passivated-B/session"] <= 0 && mm["active-B/session"] <= 2048 && mm["act-x"] <= 1.2
+	}},
+	{"R=3 durable write p50 <= 1.3x the one-disk floor (interleaved)", func(_ map[string]float64, m map[string]map[string]float64) (string, bool) {
+		mm := m["BenchmarkDurableWriteFloor"]
+		if mm == nil {
+			return "", true
+		}
+		return fmt.Sprintf("p50 %.0f us, floor (2 of 3 stores synced at once) %.0f us (%.2fx)", mm["p50-us"], mm["floor-p50-us"], mm["floor-x"]), mm["floor-x"] <= 1.3
 	}},
 	{"R=3 durable write p50 <= 2x synced commit", func(_ map[string]float64, m map[string]map[string]float64) (string, bool) {
 		out, ok := "", true

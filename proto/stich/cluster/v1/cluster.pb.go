@@ -1368,7 +1368,12 @@ type ReplicaSnapshot struct {
 	Error         *RouteError `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
 	// The replica set of the claim that wrote version (see
 	// ReplicaPromiseReply.set).
-	Set           []string `protobuf:"bytes,7,rep,name=set,proto3" json:"set,omitempty"`
+	Set []string `protobuf:"bytes,7,rep,name=set,proto3" json:"set,omitempty"`
+	// In the head of a copy sent in chunks (cluster/repl_bulk.go): the
+	// number of entries and their keys' and values' bytes, for the
+	// receiver to size its batch once (0: unknown).
+	CopyEntries   uint64 `protobuf:"varint,760,opt,name=copy_entries,json=copyEntries,proto3" json:"copy_entries,omitempty"`
+	CopyBytes     uint64 `protobuf:"varint,761,opt,name=copy_bytes,json=copyBytes,proto3" json:"copy_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1450,6 +1455,20 @@ func (x *ReplicaSnapshot) GetSet() []string {
 		return x.Set
 	}
 	return nil
+}
+
+func (x *ReplicaSnapshot) GetCopyEntries() uint64 {
+	if x != nil {
+		return x.CopyEntries
+	}
+	return 0
+}
+
+func (x *ReplicaSnapshot) GetCopyBytes() uint64 {
+	if x != nil {
+		return x.CopyBytes
+	}
+	return 0
 }
 
 // ReplicaInstall replaces a member's copy of a grain with snapshot if the
@@ -2042,7 +2061,7 @@ const file_stich_cluster_v1_cluster_proto_rawDesc = "" +
 	"\x05newer\x18\xd2\x01 \x01(\bR\x05newer\">\n" +
 	"\fReplicaFetch\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
-	"\bidentity\x18\x02 \x01(\tR\bidentity\"\x9e\x02\n" +
+	"\bidentity\x18\x02 \x01(\tR\bidentity\"\xe2\x02\n" +
 	"\x0fReplicaSnapshot\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1a\n" +
 	"\bidentity\x18\x02 \x01(\tR\bidentity\x12:\n" +
@@ -2050,7 +2069,10 @@ const file_stich_cluster_v1_cluster_proto_rawDesc = "" +
 	"\aentries\x18\x04 \x03(\v2\x17.stich.cluster.v1.EntryR\aentries\x12&\n" +
 	"\x0falarm_unix_nano\x18\x05 \x01(\x03R\ralarmUnixNano\x122\n" +
 	"\x05error\x18\x06 \x01(\v2\x1c.stich.cluster.v1.RouteErrorR\x05error\x12\x10\n" +
-	"\x03set\x18\a \x03(\tR\x03set\"e\n" +
+	"\x03set\x18\a \x03(\tR\x03set\x12\"\n" +
+	"\fcopy_entries\x18\xf8\x05 \x01(\x04R\vcopyEntries\x12\x1e\n" +
+	"\n" +
+	"copy_bytes\x18\xf9\x05 \x01(\x04R\tcopyBytes\"e\n" +
 	"\x0eReplicaInstall\x12=\n" +
 	"\bsnapshot\x18\x01 \x01(\v2!.stich.cluster.v1.ReplicaSnapshotR\bsnapshot\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"@\n" +
