@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/stichdev/stich/pipeline"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
@@ -21,6 +22,10 @@ var watchBuffer = 1024
 // which also catches up after a grain restart lost its subscriber list (a
 // variable for tests).
 var watchRefresh = 5 * time.Second
+
+// watchTail is how many logged events a watcher's subscribe asks for in
+// its reply (the rest is read page by page).
+const watchTail = 64
 
 // Watch sends the session's events with seq > afterSeq to send, in order,
 // each exactly once: first from the durable log, then live. With untilIdle
@@ -40,11 +45,17 @@ func (rt *Runtime) Watch(ctx context.Context, caller *actorsv1.Caller, sessionID
 	// (replica.go, invariant 17). A subscribe in flight to a failed owner
 	// is re-routed by the cluster (reads move on at once).
 	var owner string
+	// next is the seq of the next event to send. A subscribe asks for the
+	// log after it in its reply (tail), so that a re-subscribe after a
+	// failover needs no separate log read before the next event.
+	next := afterSeq + 1
 	subscribe := func() (*actorsv1.SubscribeReply, error) {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		owner, _ = rt.Node.Owner(KindSession, sessionID)
-		return Call[*actorsv1.SubscribeReply](cctx, rt.Node, KindSession, sessionID, sub)
+		s := proto.Clone(sub).(*actorsv1.Subscribe)
+		s.TailLimit, s.TailAfterSeq = watchTail, next-1
+		return Call[*actorsv1.SubscribeReply](cctx, rt.Node, KindSession, sessionID, s)
 	}
 	viewChanged := rt.Node.ViewChanged() // before the first subscribe: no change is missed
 	reply, err := subscribe()
@@ -57,7 +68,6 @@ func (rt *Runtime) Watch(ctx context.Context, caller *actorsv1.Caller, sessionID
 			Message: fmt.Sprintf("after_seq %d is beyond the last event %d of session %s", afterSeq, reply.GetLastSeq(), sessionID)}
 	}
 
-	next := afterSeq + 1
 	done := false
 	// Only the end of the work in progress ends an until-idle watch: the
 	// log's earlier completions (a generation before a refinement) are
@@ -74,8 +84,33 @@ func (rt *Runtime) Watch(ctx context.Context, caller *actorsv1.Caller, sessionID
 		}
 		return nil
 	}
+	var catchUp func(upTo uint64) error
+	// deliverTail sends the events of a subscribe reply's tail that are
+	// next in order.
+	deliverTail := func(r *actorsv1.SubscribeReply) error {
+		for _, ev := range r.GetTail() {
+			if ev.GetSeq() != next || done {
+				continue
+			}
+			if err := deliver(ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// resubscribe subscribes again and catches up to the reply's last seq.
+	resubscribe := func() error {
+		r, err := subscribe()
+		if err != nil {
+			return err
+		}
+		if err := deliverTail(r); err != nil {
+			return err
+		}
+		return catchUp(r.GetLastSeq())
+	}
 	// catchUp reads the log until it has delivered every event up to upTo.
-	catchUp := func(upTo uint64) error {
+	catchUp = func(upTo uint64) error {
 		for next <= upTo && !done {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			page, err := Call[*actorsv1.ReadLogReply](cctx, rt.Node, KindSession, sessionID, &actorsv1.ReadLog{AfterSeq: next - 1, Limit: defaultLogPage, Caller: caller})
@@ -97,6 +132,9 @@ func (rt *Runtime) Watch(ctx context.Context, caller *actorsv1.Caller, sessionID
 		}
 		return nil
 	}
+	if err := deliverTail(reply); err != nil {
+		return err
+	}
 	if err := catchUp(reply.GetLastSeq()); err != nil {
 		return err
 	}
@@ -114,11 +152,7 @@ func (rt *Runtime) Watch(ctx context.Context, caller *actorsv1.Caller, sessionID
 			if o, _ := rt.Node.Owner(KindSession, sessionID); o == owner || !rt.Node.MemberFailed(owner) {
 				continue // a leaving owner tells its watchers when it stops the session
 			}
-			r, err := subscribe()
-			if err != nil {
-				return err
-			}
-			if err := catchUp(r.GetLastSeq()); err != nil {
+			if err := resubscribe(); err != nil {
 				return err
 			}
 		case ev := <-notices:
@@ -136,19 +170,11 @@ func (rt *Runtime) Watch(ctx context.Context, caller *actorsv1.Caller, sessionID
 				}
 			}
 		case <-lagged:
-			r, err := subscribe()
-			if err != nil {
-				return err
-			}
-			if err := catchUp(r.GetLastSeq()); err != nil {
+			if err := resubscribe(); err != nil {
 				return err
 			}
 		case <-refresh.C:
-			r, err := subscribe()
-			if err != nil {
-				return err
-			}
-			if err := catchUp(r.GetLastSeq()); err != nil {
+			if err := resubscribe(); err != nil {
 				return err
 			}
 		}

@@ -488,7 +488,12 @@ type Subscribe struct {
 	SubscriberAddress string                 `protobuf:"bytes,1,opt,name=subscriber_address,json=subscriberAddress,proto3" json:"subscriber_address,omitempty"`
 	SubscriberId      string                 `protobuf:"bytes,2,opt,name=subscriber_id,json=subscriberId,proto3" json:"subscriber_id,omitempty"`
 	// caller is who asks; the grain refuses anyone but the owner, an admin or the node.
-	Caller        *Caller `protobuf:"bytes,230,opt,name=caller,proto3" json:"caller,omitempty"`
+	Caller *Caller `protobuf:"bytes,230,opt,name=caller,proto3" json:"caller,omitempty"`
+	// tail_limit > 0 asks for up to that many logged events after
+	// tail_after_seq in the reply (SubscribeReply.tail), saving the watcher
+	// a separate log read when it re-subscribes (a failover: issue 13).
+	TailLimit     uint32 `protobuf:"varint,720,opt,name=tail_limit,json=tailLimit,proto3" json:"tail_limit,omitempty"`
+	TailAfterSeq  uint64 `protobuf:"varint,721,opt,name=tail_after_seq,json=tailAfterSeq,proto3" json:"tail_after_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -544,10 +549,27 @@ func (x *Subscribe) GetCaller() *Caller {
 	return nil
 }
 
+func (x *Subscribe) GetTailLimit() uint32 {
+	if x != nil {
+		return x.TailLimit
+	}
+	return 0
+}
+
+func (x *Subscribe) GetTailAfterSeq() uint64 {
+	if x != nil {
+		return x.TailAfterSeq
+	}
+	return 0
+}
+
 type SubscribeReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	LastSeq       uint64                 `protobuf:"varint,1,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
-	Phase         v1.Phase               `protobuf:"varint,2,opt,name=phase,proto3,enum=stich.v1.Phase" json:"phase,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	LastSeq uint64                 `protobuf:"varint,1,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	Phase   v1.Phase               `protobuf:"varint,2,opt,name=phase,proto3,enum=stich.v1.Phase" json:"phase,omitempty"`
+	// tail is the log after Subscribe.tail_after_seq, oldest first, at most
+	// Subscribe.tail_limit events (fewer when the log ends sooner).
+	Tail          []*v1.SessionEvent `protobuf:"bytes,720,rep,name=tail,proto3" json:"tail,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -594,6 +616,13 @@ func (x *SubscribeReply) GetPhase() v1.Phase {
 		return x.Phase
 	}
 	return v1.Phase(0)
+}
+
+func (x *SubscribeReply) GetTail() []*v1.SessionEvent {
+	if x != nil {
+		return x.Tail
+	}
+	return nil
 }
 
 type Unsubscribe struct {
@@ -3548,14 +3577,18 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\x05owner\x18\x03 \x01(\tR\x05owner\x120\n" +
 	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\";\n" +
 	"\x12CreateSessionReply\x12%\n" +
-	"\x0eprovider_label\x18\x01 \x01(\tR\rproviderLabel\"\x91\x01\n" +
+	"\x0eprovider_label\x18\x01 \x01(\tR\rproviderLabel\"\xd8\x01\n" +
 	"\tSubscribe\x12-\n" +
 	"\x12subscriber_address\x18\x01 \x01(\tR\x11subscriberAddress\x12#\n" +
 	"\rsubscriber_id\x18\x02 \x01(\tR\fsubscriberId\x120\n" +
-	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"R\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\x12\x1e\n" +
+	"\n" +
+	"tail_limit\x18\xd0\x05 \x01(\rR\ttailLimit\x12%\n" +
+	"\x0etail_after_seq\x18\xd1\x05 \x01(\x04R\ftailAfterSeq\"\x7f\n" +
 	"\x0eSubscribeReply\x12\x19\n" +
 	"\blast_seq\x18\x01 \x01(\x04R\alastSeq\x12%\n" +
-	"\x05phase\x18\x02 \x01(\x0e2\x0f.stich.v1.PhaseR\x05phase\"\x93\x01\n" +
+	"\x05phase\x18\x02 \x01(\x0e2\x0f.stich.v1.PhaseR\x05phase\x12+\n" +
+	"\x04tail\x18\xd0\x05 \x03(\v2\x16.stich.v1.SessionEventR\x04tail\"\x93\x01\n" +
 	"\vUnsubscribe\x12-\n" +
 	"\x12subscriber_address\x18\x01 \x01(\tR\x11subscriberAddress\x12#\n" +
 	"\rsubscriber_id\x18\x02 \x01(\tR\fsubscriberId\x120\n" +
@@ -3924,78 +3957,79 @@ var file_stich_actors_v1_actors_proto_depIdxs = []int32{
 	5,  // 3: stich.actors.v1.CreateSession.caller:type_name -> stich.actors.v1.Caller
 	5,  // 4: stich.actors.v1.Subscribe.caller:type_name -> stich.actors.v1.Caller
 	66, // 5: stich.actors.v1.SubscribeReply.phase:type_name -> stich.v1.Phase
-	5,  // 6: stich.actors.v1.Unsubscribe.caller:type_name -> stich.actors.v1.Caller
-	67, // 7: stich.actors.v1.EventNotice.event:type_name -> stich.v1.SessionEvent
-	5,  // 8: stich.actors.v1.ReadLog.caller:type_name -> stich.actors.v1.Caller
-	67, // 9: stich.actors.v1.ReadLogReply.events:type_name -> stich.v1.SessionEvent
-	5,  // 10: stich.actors.v1.PostMessage.caller:type_name -> stich.actors.v1.Caller
-	5,  // 11: stich.actors.v1.StopSession.caller:type_name -> stich.actors.v1.Caller
-	5,  // 12: stich.actors.v1.ResumeSession.caller:type_name -> stich.actors.v1.Caller
-	66, // 13: stich.actors.v1.PhaseReply.phase:type_name -> stich.v1.Phase
-	5,  // 14: stich.actors.v1.GetSnapshot.caller:type_name -> stich.actors.v1.Caller
-	68, // 15: stich.actors.v1.SnapshotReply.session:type_name -> stich.v1.Session
-	5,  // 16: stich.actors.v1.ReadFile.caller:type_name -> stich.actors.v1.Caller
-	69, // 17: stich.actors.v1.ReadFileReply.file:type_name -> stich.v1.File
-	5,  // 18: stich.actors.v1.SaveFile.caller:type_name -> stich.actors.v1.Caller
-	70, // 19: stich.actors.v1.SaveFileReply.version:type_name -> stich.v1.Version
-	5,  // 20: stich.actors.v1.ListFiles.caller:type_name -> stich.actors.v1.Caller
-	71, // 21: stich.actors.v1.ListFilesReply.files:type_name -> stich.v1.FileInfo
-	5,  // 22: stich.actors.v1.ListVersions.caller:type_name -> stich.actors.v1.Caller
-	70, // 23: stich.actors.v1.ListVersionsReply.versions:type_name -> stich.v1.Version
-	5,  // 24: stich.actors.v1.DiffVersions.caller:type_name -> stich.actors.v1.Caller
-	72, // 25: stich.actors.v1.DiffVersionsReply.files:type_name -> stich.v1.FileDiff
-	5,  // 26: stich.actors.v1.RollbackSession.caller:type_name -> stich.actors.v1.Caller
-	70, // 27: stich.actors.v1.RollbackReply.version:type_name -> stich.v1.Version
-	64, // 28: stich.actors.v1.VersionRecord.created_at:type_name -> google.protobuf.Timestamp
-	57, // 29: stich.actors.v1.VersionRecord.files:type_name -> stich.actors.v1.VersionRecord.FilesEntry
-	65, // 30: stich.actors.v1.SessionState.options:type_name -> stich.v1.SessionOptions
-	66, // 31: stich.actors.v1.SessionState.phase:type_name -> stich.v1.Phase
-	66, // 32: stich.actors.v1.SessionState.resume_phase:type_name -> stich.v1.Phase
-	73, // 33: stich.actors.v1.SessionState.blueprint:type_name -> stich.v1.Blueprint
-	58, // 34: stich.actors.v1.SessionState.files:type_name -> stich.actors.v1.SessionState.FilesEntry
-	64, // 35: stich.actors.v1.SessionState.created_at:type_name -> google.protobuf.Timestamp
-	64, // 36: stich.actors.v1.SessionState.updated_at:type_name -> google.protobuf.Timestamp
-	64, // 37: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
-	74, // 38: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
-	75, // 39: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
-	76, // 40: stich.actors.v1.SessionState.usage:type_name -> stich.v1.ModelUsage
-	77, // 41: stich.actors.v1.SessionState.conversation:type_name -> stich.v1.ChatMessage
-	37, // 42: stich.actors.v1.SessionState.message_keys:type_name -> stich.actors.v1.MessageKey
-	59, // 43: stich.actors.v1.SessionState.user_edits:type_name -> stich.actors.v1.SessionState.UserEditsEntry
-	60, // 44: stich.actors.v1.SessionState.work_base:type_name -> stich.actors.v1.SessionState.WorkBaseEntry
-	61, // 45: stich.actors.v1.SessionState.work_lines:type_name -> stich.actors.v1.SessionState.WorkLinesEntry
-	78, // 46: stich.actors.v1.SessionState.visibility:type_name -> stich.v1.Visibility
-	79, // 47: stich.actors.v1.SessionState.forked_from:type_name -> stich.v1.ForkOrigin
-	5,  // 48: stich.actors.v1.DeleteSession.caller:type_name -> stich.actors.v1.Caller
-	1,  // 49: stich.actors.v1.AppEntry.title_source:type_name -> stich.actors.v1.TitleSource
-	66, // 50: stich.actors.v1.AppEntry.phase:type_name -> stich.v1.Phase
-	64, // 51: stich.actors.v1.AppEntry.created_at:type_name -> google.protobuf.Timestamp
-	64, // 52: stich.actors.v1.AppEntry.updated_at:type_name -> google.protobuf.Timestamp
-	78, // 53: stich.actors.v1.AppEntry.visibility:type_name -> stich.v1.Visibility
-	79, // 54: stich.actors.v1.AppEntry.forked_from:type_name -> stich.v1.ForkOrigin
-	40, // 55: stich.actors.v1.UpsertApp.entry:type_name -> stich.actors.v1.AppEntry
-	40, // 56: stich.actors.v1.AppReply.entry:type_name -> stich.actors.v1.AppEntry
-	64, // 57: stich.actors.v1.ListApps.after_updated_at:type_name -> google.protobuf.Timestamp
-	40, // 58: stich.actors.v1.ListAppsReply.entries:type_name -> stich.actors.v1.AppEntry
-	50, // 59: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
-	62, // 60: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
-	63, // 61: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
-	78, // 62: stich.actors.v1.SetVisibility.visibility:type_name -> stich.v1.Visibility
-	5,  // 63: stich.actors.v1.SetVisibility.caller:type_name -> stich.actors.v1.Caller
-	40, // 64: stich.actors.v1.SetVisibilityReply.entry:type_name -> stich.actors.v1.AppEntry
-	78, // 65: stich.actors.v1.SetVisibilityReply.previous:type_name -> stich.v1.Visibility
-	65, // 66: stich.actors.v1.ForkSession.options:type_name -> stich.v1.SessionOptions
-	73, // 67: stich.actors.v1.ForkSession.blueprint:type_name -> stich.v1.Blueprint
-	79, // 68: stich.actors.v1.ForkSession.origin:type_name -> stich.v1.ForkOrigin
-	69, // 69: stich.actors.v1.ForkSession.files:type_name -> stich.v1.File
-	5,  // 70: stich.actors.v1.ForkSession.caller:type_name -> stich.actors.v1.Caller
-	71, // 71: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
-	80, // 72: stich.actors.v1.SessionState.WorkLinesEntry.value:type_name -> stich.v1.LineCount
-	73, // [73:73] is the sub-list for method output_type
-	73, // [73:73] is the sub-list for method input_type
-	73, // [73:73] is the sub-list for extension type_name
-	73, // [73:73] is the sub-list for extension extendee
-	0,  // [0:73] is the sub-list for field type_name
+	67, // 6: stich.actors.v1.SubscribeReply.tail:type_name -> stich.v1.SessionEvent
+	5,  // 7: stich.actors.v1.Unsubscribe.caller:type_name -> stich.actors.v1.Caller
+	67, // 8: stich.actors.v1.EventNotice.event:type_name -> stich.v1.SessionEvent
+	5,  // 9: stich.actors.v1.ReadLog.caller:type_name -> stich.actors.v1.Caller
+	67, // 10: stich.actors.v1.ReadLogReply.events:type_name -> stich.v1.SessionEvent
+	5,  // 11: stich.actors.v1.PostMessage.caller:type_name -> stich.actors.v1.Caller
+	5,  // 12: stich.actors.v1.StopSession.caller:type_name -> stich.actors.v1.Caller
+	5,  // 13: stich.actors.v1.ResumeSession.caller:type_name -> stich.actors.v1.Caller
+	66, // 14: stich.actors.v1.PhaseReply.phase:type_name -> stich.v1.Phase
+	5,  // 15: stich.actors.v1.GetSnapshot.caller:type_name -> stich.actors.v1.Caller
+	68, // 16: stich.actors.v1.SnapshotReply.session:type_name -> stich.v1.Session
+	5,  // 17: stich.actors.v1.ReadFile.caller:type_name -> stich.actors.v1.Caller
+	69, // 18: stich.actors.v1.ReadFileReply.file:type_name -> stich.v1.File
+	5,  // 19: stich.actors.v1.SaveFile.caller:type_name -> stich.actors.v1.Caller
+	70, // 20: stich.actors.v1.SaveFileReply.version:type_name -> stich.v1.Version
+	5,  // 21: stich.actors.v1.ListFiles.caller:type_name -> stich.actors.v1.Caller
+	71, // 22: stich.actors.v1.ListFilesReply.files:type_name -> stich.v1.FileInfo
+	5,  // 23: stich.actors.v1.ListVersions.caller:type_name -> stich.actors.v1.Caller
+	70, // 24: stich.actors.v1.ListVersionsReply.versions:type_name -> stich.v1.Version
+	5,  // 25: stich.actors.v1.DiffVersions.caller:type_name -> stich.actors.v1.Caller
+	72, // 26: stich.actors.v1.DiffVersionsReply.files:type_name -> stich.v1.FileDiff
+	5,  // 27: stich.actors.v1.RollbackSession.caller:type_name -> stich.actors.v1.Caller
+	70, // 28: stich.actors.v1.RollbackReply.version:type_name -> stich.v1.Version
+	64, // 29: stich.actors.v1.VersionRecord.created_at:type_name -> google.protobuf.Timestamp
+	57, // 30: stich.actors.v1.VersionRecord.files:type_name -> stich.actors.v1.VersionRecord.FilesEntry
+	65, // 31: stich.actors.v1.SessionState.options:type_name -> stich.v1.SessionOptions
+	66, // 32: stich.actors.v1.SessionState.phase:type_name -> stich.v1.Phase
+	66, // 33: stich.actors.v1.SessionState.resume_phase:type_name -> stich.v1.Phase
+	73, // 34: stich.actors.v1.SessionState.blueprint:type_name -> stich.v1.Blueprint
+	58, // 35: stich.actors.v1.SessionState.files:type_name -> stich.actors.v1.SessionState.FilesEntry
+	64, // 36: stich.actors.v1.SessionState.created_at:type_name -> google.protobuf.Timestamp
+	64, // 37: stich.actors.v1.SessionState.updated_at:type_name -> google.protobuf.Timestamp
+	64, // 38: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
+	74, // 39: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
+	75, // 40: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
+	76, // 41: stich.actors.v1.SessionState.usage:type_name -> stich.v1.ModelUsage
+	77, // 42: stich.actors.v1.SessionState.conversation:type_name -> stich.v1.ChatMessage
+	37, // 43: stich.actors.v1.SessionState.message_keys:type_name -> stich.actors.v1.MessageKey
+	59, // 44: stich.actors.v1.SessionState.user_edits:type_name -> stich.actors.v1.SessionState.UserEditsEntry
+	60, // 45: stich.actors.v1.SessionState.work_base:type_name -> stich.actors.v1.SessionState.WorkBaseEntry
+	61, // 46: stich.actors.v1.SessionState.work_lines:type_name -> stich.actors.v1.SessionState.WorkLinesEntry
+	78, // 47: stich.actors.v1.SessionState.visibility:type_name -> stich.v1.Visibility
+	79, // 48: stich.actors.v1.SessionState.forked_from:type_name -> stich.v1.ForkOrigin
+	5,  // 49: stich.actors.v1.DeleteSession.caller:type_name -> stich.actors.v1.Caller
+	1,  // 50: stich.actors.v1.AppEntry.title_source:type_name -> stich.actors.v1.TitleSource
+	66, // 51: stich.actors.v1.AppEntry.phase:type_name -> stich.v1.Phase
+	64, // 52: stich.actors.v1.AppEntry.created_at:type_name -> google.protobuf.Timestamp
+	64, // 53: stich.actors.v1.AppEntry.updated_at:type_name -> google.protobuf.Timestamp
+	78, // 54: stich.actors.v1.AppEntry.visibility:type_name -> stich.v1.Visibility
+	79, // 55: stich.actors.v1.AppEntry.forked_from:type_name -> stich.v1.ForkOrigin
+	40, // 56: stich.actors.v1.UpsertApp.entry:type_name -> stich.actors.v1.AppEntry
+	40, // 57: stich.actors.v1.AppReply.entry:type_name -> stich.actors.v1.AppEntry
+	64, // 58: stich.actors.v1.ListApps.after_updated_at:type_name -> google.protobuf.Timestamp
+	40, // 59: stich.actors.v1.ListAppsReply.entries:type_name -> stich.actors.v1.AppEntry
+	50, // 60: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
+	62, // 61: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
+	63, // 62: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
+	78, // 63: stich.actors.v1.SetVisibility.visibility:type_name -> stich.v1.Visibility
+	5,  // 64: stich.actors.v1.SetVisibility.caller:type_name -> stich.actors.v1.Caller
+	40, // 65: stich.actors.v1.SetVisibilityReply.entry:type_name -> stich.actors.v1.AppEntry
+	78, // 66: stich.actors.v1.SetVisibilityReply.previous:type_name -> stich.v1.Visibility
+	65, // 67: stich.actors.v1.ForkSession.options:type_name -> stich.v1.SessionOptions
+	73, // 68: stich.actors.v1.ForkSession.blueprint:type_name -> stich.v1.Blueprint
+	79, // 69: stich.actors.v1.ForkSession.origin:type_name -> stich.v1.ForkOrigin
+	69, // 70: stich.actors.v1.ForkSession.files:type_name -> stich.v1.File
+	5,  // 71: stich.actors.v1.ForkSession.caller:type_name -> stich.actors.v1.Caller
+	71, // 72: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
+	80, // 73: stich.actors.v1.SessionState.WorkLinesEntry.value:type_name -> stich.v1.LineCount
+	74, // [74:74] is the sub-list for method output_type
+	74, // [74:74] is the sub-list for method input_type
+	74, // [74:74] is the sub-list for extension type_name
+	74, // [74:74] is the sub-list for extension extendee
+	0,  // [0:74] is the sub-list for field type_name
 }
 
 func init() { file_stich_actors_v1_actors_proto_init() }
