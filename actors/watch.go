@@ -143,7 +143,19 @@ func (rt *Runtime) Watch(ctx context.Context, caller *actorsv1.Caller, sessionID
 	}
 	refresh := time.NewTicker(watchRefresh)
 	defer refresh.Stop()
+	// ended is nil for a call cut by the end of ctx (a watcher that
+	// stops following, maybe from inside send): the watch ends as
+	// documented, not with the call's "context canceled".
+	ended := func(err error) error {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	for !done {
+		if ctx.Err() != nil {
+			return nil
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -153,7 +165,7 @@ func (rt *Runtime) Watch(ctx context.Context, caller *actorsv1.Caller, sessionID
 				continue // a leaving owner tells its watchers when it stops the session
 			}
 			if err := resubscribe(); err != nil {
-				return err
+				return ended(err)
 			}
 		case ev := <-notices:
 			if ev.GetSeq() < next {
@@ -161,7 +173,7 @@ func (rt *Runtime) Watch(ctx context.Context, caller *actorsv1.Caller, sessionID
 			}
 			if ev.GetSeq() > next {
 				if err := catchUp(ev.GetSeq() - 1); err != nil {
-					return err
+					return ended(err)
 				}
 			}
 			if ev.GetSeq() == next && !done {
@@ -171,11 +183,11 @@ func (rt *Runtime) Watch(ctx context.Context, caller *actorsv1.Caller, sessionID
 			}
 		case <-lagged:
 			if err := resubscribe(); err != nil {
-				return err
+				return ended(err)
 			}
 		case <-refresh.C:
 			if err := resubscribe(); err != nil {
-				return err
+				return ended(err)
 			}
 		}
 	}
