@@ -449,7 +449,7 @@ func (a *activator) Receive(c actor.Context) {
 		for k, v := range n.GrainCounts() {
 			counts[k] = uint32(v)
 		}
-		reply(&clusterv1.NodeStatsReply{Name: n.cfg.Name, Grains: counts, Leaving: n.leaving.Load()})
+		reply(&clusterv1.NodeStatsReply{Name: n.cfg.Name, Grains: counts, Leaving: n.leaving.Load(), Repaired: n.Repaired()})
 	case *clusterv1.MemberLeaving:
 		n.provider.markLeaving(m.GetName())
 		reply(&clusterv1.MemberLeavingReply{})
