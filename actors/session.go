@@ -456,7 +456,16 @@ func (g *sessionGrain) onRequest(ctx actor.Context, msg any) {
 			g.subs[k] = pid
 			ctx.Watch(pid)
 		}
-		ctx.Respond(&actorsv1.SubscribeReply{LastSeq: g.s.LastSeq, Phase: st.Phase})
+		reply := &actorsv1.SubscribeReply{LastSeq: g.s.LastSeq, Phase: st.Phase}
+		if n := int(m.GetTailLimit()); n > 0 && m.GetTailAfterSeq() < g.s.LastSeq {
+			tail, err := g.logPage(m.GetTailAfterSeq(), min(n, maxLogPage))
+			if err != nil {
+				ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "read log: %v", err))
+				return
+			}
+			reply.Tail = tail
+		}
+		ctx.Respond(reply)
 	case *actorsv1.Unsubscribe:
 		k := subKey(m.GetSubscriberAddress(), m.GetSubscriberId())
 		if pid, ok := g.subs[k]; ok {
@@ -539,24 +548,30 @@ func (g *sessionGrain) onReadLog(ctx actor.Context, m *actorsv1.ReadLog) {
 		limit = defaultLogPage
 	}
 	limit = min(limit, maxLogPage)
-	reply := &actorsv1.ReadLogReply{LastSeq: last, Compacted: compactedSince(g.s.Session, m.GetAfterSeq())}
-	after := ""
-	if m.GetAfterSeq() > 0 {
-		after = logKey(m.GetAfterSeq())
+	events, err := g.logPage(m.GetAfterSeq(), limit)
+	if err != nil {
+		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "read log: %v", err))
+		return
 	}
+	ctx.Respond(&actorsv1.ReadLogReply{LastSeq: last, Compacted: compactedSince(g.s.Session, m.GetAfterSeq()), Events: events})
+}
+
+// logPage reads up to limit logged events after afterSeq, oldest first.
+func (g *sessionGrain) logPage(afterSeq uint64, limit int) ([]*stichv1.SessionEvent, error) {
+	after := ""
+	if afterSeq > 0 {
+		after = logKey(afterSeq)
+	}
+	var events []*stichv1.SessionEvent
 	err := g.ref.Store.List(prefixLog, after, limit, func(_ string, v []byte) error {
 		ev := &stichv1.SessionEvent{}
 		if err := proto.Unmarshal(v, ev); err != nil {
 			return err
 		}
-		reply.Events = append(reply.Events, ev)
+		events = append(events, ev)
 		return nil
 	})
-	if err != nil {
-		ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "read log: %v", err))
-		return
-	}
-	ctx.Respond(reply)
+	return events, err
 }
 
 func (g *sessionGrain) onReadFile(ctx actor.Context, m *actorsv1.ReadFile) {

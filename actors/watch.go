@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/stichdev/stich/pipeline"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
@@ -21,6 +22,10 @@ var watchBuffer = 1024
 // which also catches up after a grain restart lost its subscriber list (a
 // variable for tests).
 var watchRefresh = 5 * time.Second
+
+// watchTail is how many logged events a watcher's subscribe asks for in
+// its reply (the rest is read page by page).
+const watchTail = 64
 
 // Watch sends the session's events with seq > afterSeq to send, in order,
 // each exactly once: first from the durable log, then live. With untilIdle
@@ -46,11 +51,17 @@ func (rt *Runtime) Watch(ctx context.Context, caller *actorsv1.Caller, sessionID
 	// (replica.go, invariant 17). A subscribe in flight to a failed owner
 	// is re-routed by the cluster (reads move on at once).
 	var owner string
+	// next is the seq of the next event to send. A subscribe asks for the
+	// log after it in its reply (tail), so that a re-subscribe after a
+	// failover needs no separate log read before the next event.
+	next := afterSeq + 1
 	subscribe := func() (*actorsv1.SubscribeReply, error) {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		owner, _ = rt.Node.Owner(KindSession, sessionID)
-		return Call[*actorsv1.SubscribeReply](cctx, rt.Node, KindSession, sessionID, sub)
+		s := proto.Clone(sub).(*actorsv1.Subscribe)
+		s.TailLimit, s.TailAfterSeq = watchTail, next-1
+		return Call[*actorsv1.SubscribeReply](cctx, rt.Node, KindSession, sessionID, s)
 	}
 	viewChanged := rt.Node.ViewChanged() // before the first subscribe: no change is missed
 	reply, err := subscribe()
@@ -63,7 +74,6 @@ func (rt *Runtime) Watch(ctx context.Context, caller *actorsv1.Caller, sessionID
 			Message: fmt.Sprintf("after_seq %d is beyond the last event %d of session %s", afterSeq, reply.GetLastSeq(), sessionID)}
 	}
 
-	next := afterSeq + 1
 	done := false
 	// gapsTo is the end of the compacted range announced: up to it, the
 	// log may skip seqs.
@@ -83,8 +93,33 @@ func (rt *Runtime) Watch(ctx context.Context, caller *actorsv1.Caller, sessionID
 		}
 		return nil
 	}
+	var catchUp func(upTo uint64) error
+	// deliverTail sends the events of a subscribe reply's tail that are
+	// next in order.
+	deliverTail := func(r *actorsv1.SubscribeReply) error {
+		for _, ev := range r.GetTail() {
+			if ev.GetSeq() != next || done {
+				continue
+			}
+			if err := deliver(ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// resubscribe subscribes again and catches up to the reply's last seq.
+	resubscribe := func() error {
+		r, err := subscribe()
+		if err != nil {
+			return err
+		}
+		if err := deliverTail(r); err != nil {
+			return err
+		}
+		return catchUp(r.GetLastSeq())
+	}
 	// catchUp reads the log until it has delivered every event up to upTo.
-	catchUp := func(upTo uint64) error {
+	catchUp = func(upTo uint64) error {
 		for next <= upTo && !done {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			page, err := Call[*actorsv1.ReadLogReply](cctx, rt.Node, KindSession, sessionID, &actorsv1.ReadLog{AfterSeq: next - 1, Limit: defaultLogPage, Caller: caller})
@@ -113,6 +148,9 @@ func (rt *Runtime) Watch(ctx context.Context, caller *actorsv1.Caller, sessionID
 		}
 		return nil
 	}
+	if err := deliverTail(reply); err != nil {
+		return err
+	}
 	if err := catchUp(reply.GetLastSeq()); err != nil {
 		return err
 	}
@@ -121,7 +159,19 @@ func (rt *Runtime) Watch(ctx context.Context, caller *actorsv1.Caller, sessionID
 	}
 	refresh := time.NewTicker(watchRefresh)
 	defer refresh.Stop()
+	// ended is nil for a call cut by the end of ctx (a watcher that
+	// stops following, maybe from inside send): the watch ends as
+	// documented, not with the call's "context canceled".
+	ended := func(err error) error {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	for !done {
+		if ctx.Err() != nil {
+			return nil
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -130,12 +180,8 @@ func (rt *Runtime) Watch(ctx context.Context, caller *actorsv1.Caller, sessionID
 			if o, _ := rt.Node.Owner(KindSession, sessionID); o == owner || !rt.Node.MemberFailed(owner) {
 				continue // a leaving owner tells its watchers when it stops the session
 			}
-			r, err := subscribe()
-			if err != nil {
-				return err
-			}
-			if err := catchUp(r.GetLastSeq()); err != nil {
-				return err
+			if err := resubscribe(); err != nil {
+				return ended(err)
 			}
 		case ev := <-notices:
 			if ev.GetSeq() < next {
@@ -143,7 +189,7 @@ func (rt *Runtime) Watch(ctx context.Context, caller *actorsv1.Caller, sessionID
 			}
 			if ev.GetSeq() > next {
 				if err := catchUp(ev.GetSeq() - 1); err != nil {
-					return err
+					return ended(err)
 				}
 			}
 			if ev.GetSeq() == next && !done {
@@ -152,20 +198,12 @@ func (rt *Runtime) Watch(ctx context.Context, caller *actorsv1.Caller, sessionID
 				}
 			}
 		case <-lagged:
-			r, err := subscribe()
-			if err != nil {
-				return err
-			}
-			if err := catchUp(r.GetLastSeq()); err != nil {
-				return err
+			if err := resubscribe(); err != nil {
+				return ended(err)
 			}
 		case <-refresh.C:
-			r, err := subscribe()
-			if err != nil {
-				return err
-			}
-			if err := catchUp(r.GetLastSeq()); err != nil {
-				return err
+			if err := resubscribe(); err != nil {
+				return ended(err)
 			}
 		}
 	}

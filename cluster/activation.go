@@ -159,10 +159,14 @@ func (n *Node) acquire(ctx context.Context, kind, identity string, mustExist boo
 			a.mu.Unlock()
 			var c *claim
 			var err error
+			started := time.Now()
 			if mustExist && n.repl.absent(ctx, kind, identity) {
 				err = fmt.Errorf("%w: %s", ErrNoSuchGrain, key)
 			} else {
 				c, err = n.repl.acquireClaim(ctx, kind, identity)
+			}
+			if err == nil {
+				n.log.Debug("grain claimed", "kind", kind, "identity", identity, "took", time.Since(started))
 			}
 			a.mu.Lock()
 			delete(a.claiming, key)

@@ -324,7 +324,7 @@ func (s *alarmScheduler) deliver(a Alarm, version uint64) {
 	}
 	n := s.retries[id]
 	s.retries[id] = n + 1
-	backoff := min(100*time.Millisecond<<min(n, 10), 30*time.Second)
+	backoff := min(25*time.Millisecond<<min(n, 11), 30*time.Second) // 25 ms, 50 ms, ...: a failover retries soon
 	s.log.Warn("alarm delivery failed; retrying", "kind", a.Kind, "identity", a.Identity, "retry_in", backoff, "err", err)
 	e.fireAt = s.now().Add(backoff)
 	heap.Push(&s.queue, e)

@@ -156,9 +156,13 @@ func (n *Node) Request(ctx context.Context, kind, identity string, msg any) (any
 		ctx, cancel = context.WithTimeout(ctx, n.cfg.CallTimeout)
 		defer cancel()
 	}
-	backoff := 5 * time.Millisecond
+	backoff, started := 5*time.Millisecond, time.Now()
 	hint := ""
 	for {
+		// A new view (the owner marked failed, a member joined) ends the
+		// wait before a retry: taken before the attempt, so that a change
+		// during it is not missed.
+		changed := n.ViewChanged()
 		owner, err := n.owner(kind, identity)
 		if err != nil {
 			return nil, err
@@ -185,13 +189,25 @@ func (n *Node) Request(ctx context.Context, kind, identity string, msg any) (any
 		default:
 			return nil, err
 		}
-		// Views are converging or storage is moving: retry shortly.
+		// Views are converging or storage is moving: retry shortly, or at
+		// once when the view changes. The first retries stay close
+		// together (members learn of a failure within a few gossip
+		// intervals of each other, and a failover waits on that); a wait
+		// that lasts (a grain's copy moving) backs off to 200 ms.
+		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return nil, fmt.Errorf("cluster: call %s/%s: ownership did not settle: %w (last: %v)", kind, identity, ctx.Err(), err)
-		case <-time.After(backoff):
+		case <-t.C:
+		case <-changed:
+			t.Stop()
 		}
-		backoff = min(backoff*2, 200*time.Millisecond)
+		limit := 200 * time.Millisecond
+		if time.Since(started) < 2*time.Second {
+			limit = 20 * time.Millisecond
+		}
+		backoff = min(backoff*2, limit)
 	}
 }
 
@@ -433,7 +449,7 @@ func (a *activator) Receive(c actor.Context) {
 		for k, v := range n.GrainCounts() {
 			counts[k] = uint32(v)
 		}
-		reply(&clusterv1.NodeStatsReply{Name: n.cfg.Name, Grains: counts, Leaving: n.leaving.Load()})
+		reply(&clusterv1.NodeStatsReply{Name: n.cfg.Name, Grains: counts, Leaving: n.leaving.Load(), Repaired: n.Repaired()})
 	case *clusterv1.MemberLeaving:
 		n.provider.markLeaving(m.GetName())
 		reply(&clusterv1.MemberLeavingReply{})

@@ -12,8 +12,10 @@ import (
 type MemberStatus struct {
 	NodeMeta
 	Healthy bool
-	Grains  map[string]uint32
-	Err     string
+	// Repaired: the member takes part in majorities ([Node.Repaired]).
+	Repaired bool
+	Grains   map[string]uint32
+	Err      string
 }
 
 // Status asks every live member for its grain counts (concurrently, each
@@ -40,7 +42,7 @@ func (n *Node) Status(ctx context.Context) (live []MemberStatus, failed []NodeMe
 				live[i].Err = fmt.Sprintf("answered %T", res)
 				return
 			}
-			live[i].Healthy, live[i].Grains = true, r.GetGrains()
+			live[i].Healthy, live[i].Repaired, live[i].Grains = true, r.GetRepaired(), r.GetGrains()
 		}()
 	}
 	for range v.all {

@@ -55,7 +55,7 @@ func (a *adminService) GetClusterStatus(ctx context.Context, _ *connect.Request[
 	res := &stichv1.GetClusterStatusResponse{Node: a.rt.Node.Name()}
 	for _, m := range live {
 		p := memberProto(m.NodeMeta)
-		p.Healthy, p.Grains, p.Error = m.Healthy, m.Grains, m.Err
+		p.Healthy, p.Repaired, p.Grains, p.Error = m.Healthy, m.Repaired, m.Grains, m.Err
 		res.Members = append(res.Members, p)
 	}
 	for _, m := range failed {

@@ -63,6 +63,8 @@ func newClusterCmd() *cobra.Command {
 					state = "leaving"
 				case !m.GetHealthy():
 					state = "unreachable: " + m.GetError()
+				case !m.GetRepaired():
+					state = "repairing (takes part in no majority yet)"
 				}
 				row(m, state)
 			}

@@ -114,6 +114,7 @@ func TestCLIFailsOver(t *testing.T) {
 	n3 := startMember(t, "n3", t.TempDir(), n1.gossip, extra...)
 	n4 := startMember(t, "n4", t.TempDir(), n1.gossip, extra...)
 	waitClusterSize(t, 4, n1, n2, n3, n4)
+	waitRepaired(t, n1, n2, n3, n4)
 
 	killAt := func(victim *member, at int) func(int) {
 		return func(n int) {
@@ -144,6 +145,7 @@ func TestCLIFailsOver(t *testing.T) {
 		// session whose three copies include both would have no majority.
 		n1 = startMember(t, "n1", n1.data, n3.gossip, extra...)
 		waitClusterSize(t, 4, n1, n2, n3, n4)
+		waitRepaired(t, n1, n2, n3, n4)
 		res, err := n3.sessions.CreateSession(ctx, connect.NewRequest(&stichv1.CreateSessionRequest{Prompt: "a plant watering log with plant, date and amount"}))
 		if err != nil {
 			t.Fatal(err)

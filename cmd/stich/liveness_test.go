@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -38,6 +37,33 @@ func appPhases(ctx context.Context, m *member) (map[string]stichv1.Phase, error)
 	}
 }
 
+// waitRepaired waits until every member of ms reports, in its cluster
+// status, every member it sees as healthy and repaired (the status's
+// repaired: rule 12 of docs/replication.md): before a test kills a
+// member, so that the others can form majorities without it.
+func waitRepaired(t *testing.T, ms ...*member) {
+	t.Helper()
+	testutil.WaitFor(t, 2*time.Minute, func() error {
+		for _, m := range ms {
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			res, err := m.admin.GetClusterStatus(ctx, connect.NewRequest(&stichv1.GetClusterStatusRequest{}))
+			cancel()
+			if err != nil {
+				return fmt.Errorf("status of %s: %w", m.name, err)
+			}
+			if got := len(res.Msg.GetMembers()); got != len(ms) {
+				return fmt.Errorf("%s sees %d members, want %d", m.name, got, len(ms))
+			}
+			for _, x := range res.Msg.GetMembers() {
+				if !x.GetHealthy() || !x.GetRepaired() {
+					return fmt.Errorf("%s sees %s healthy=%v repaired=%v", m.name, x.GetName(), x.GetHealthy(), x.GetRepaired())
+				}
+			}
+		}
+		return nil
+	})
+}
+
 // TestOwnerSIGKILLUnwatchedSessionsComplete runs 3 nodes (R = 3), creates
 // 20 sessions that nobody watches, and SIGKILLs the node owning most of
 // them mid-generation: every session completes on the survivors with no
@@ -60,14 +86,7 @@ func TestOwnerSIGKILLUnwatchedSessionsComplete(t *testing.T) {
 	// Every node's new data folder must be repaired by its peers first: a
 	// node that is not takes part in no majority until every member it
 	// knows has repaired it, and the victim will not return.
-	testutil.WaitFor(t, 2*time.Minute, func() error {
-		for _, m := range nodes {
-			if !strings.Contains(m.logs(), "new incarnation repaired by its peers") {
-				return fmt.Errorf("%s is not repaired yet", m.name)
-			}
-		}
-		return nil
-	})
+	waitRepaired(t, nodes...)
 
 	// 20 sessions, created at once round-robin through every node.
 	const count = 20

@@ -529,7 +529,13 @@ type ClusterMember struct {
 	// Live grain activations by kind.
 	Grains map[string]uint32 `protobuf:"bytes,9,rep,name=grains,proto3" json:"grains,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// Why it is not healthy.
-	Error         string `protobuf:"bytes,10,opt,name=error,proto3" json:"error,omitempty"`
+	Error string `protobuf:"bytes,10,opt,name=error,proto3" json:"error,omitempty"`
+	// Takes part in majorities: its data folder's first repair by the other
+	// members is done (docs/replication.md, rule 12). A member that is not
+	// repaired when another fails waits for that member's return, so before
+	// taking a member down, wait until every other one is repaired. Always
+	// true without replication; false when it did not answer.
+	Repaired      bool `protobuf:"varint,720,opt,name=repaired,proto3" json:"repaired,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -632,6 +638,13 @@ func (x *ClusterMember) GetError() string {
 		return x.Error
 	}
 	return ""
+}
+
+func (x *ClusterMember) GetRepaired() bool {
+	if x != nil {
+		return x.Repaired
+	}
+	return false
 }
 
 type LeaveRequest struct {
@@ -875,7 +888,7 @@ const file_stich_v1_admin_proto_rawDesc = "" +
 	"\x18GetClusterStatusResponse\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x121\n" +
 	"\amembers\x18\x02 \x03(\v2\x17.stich.v1.ClusterMemberR\amembers\x12/\n" +
-	"\x06failed\x18\x03 \x03(\v2\x17.stich.v1.ClusterMemberR\x06failed\"\xe7\x02\n" +
+	"\x06failed\x18\x03 \x03(\v2\x17.stich.v1.ClusterMemberR\x06failed\"\x84\x03\n" +
 	"\rClusterMember\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06region\x18\x02 \x01(\tR\x06region\x12\x12\n" +
@@ -888,7 +901,8 @@ const file_stich_v1_admin_proto_rawDesc = "" +
 	"\ahealthy\x18\b \x01(\bR\ahealthy\x12;\n" +
 	"\x06grains\x18\t \x03(\v2#.stich.v1.ClusterMember.GrainsEntryR\x06grains\x12\x14\n" +
 	"\x05error\x18\n" +
-	" \x01(\tR\x05error\x1a9\n" +
+	" \x01(\tR\x05error\x12\x1b\n" +
+	"\brepaired\x18\xd0\x05 \x01(\bR\brepaired\x1a9\n" +
 	"\vGrainsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\rR\x05value:\x028\x01\"\x0e\n" +

@@ -499,7 +499,12 @@ type Subscribe struct {
 	SubscriberAddress string                 `protobuf:"bytes,1,opt,name=subscriber_address,json=subscriberAddress,proto3" json:"subscriber_address,omitempty"`
 	SubscriberId      string                 `protobuf:"bytes,2,opt,name=subscriber_id,json=subscriberId,proto3" json:"subscriber_id,omitempty"`
 	// caller is who asks; the grain refuses anyone but the owner, an admin or the node.
-	Caller        *Caller `protobuf:"bytes,230,opt,name=caller,proto3" json:"caller,omitempty"`
+	Caller *Caller `protobuf:"bytes,230,opt,name=caller,proto3" json:"caller,omitempty"`
+	// tail_limit > 0 asks for up to that many logged events after
+	// tail_after_seq in the reply (SubscribeReply.tail), saving the watcher
+	// a separate log read when it re-subscribes (a failover: issue 13).
+	TailLimit     uint32 `protobuf:"varint,720,opt,name=tail_limit,json=tailLimit,proto3" json:"tail_limit,omitempty"`
+	TailAfterSeq  uint64 `protobuf:"varint,721,opt,name=tail_after_seq,json=tailAfterSeq,proto3" json:"tail_after_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -555,10 +560,27 @@ func (x *Subscribe) GetCaller() *Caller {
 	return nil
 }
 
+func (x *Subscribe) GetTailLimit() uint32 {
+	if x != nil {
+		return x.TailLimit
+	}
+	return 0
+}
+
+func (x *Subscribe) GetTailAfterSeq() uint64 {
+	if x != nil {
+		return x.TailAfterSeq
+	}
+	return 0
+}
+
 type SubscribeReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	LastSeq       uint64                 `protobuf:"varint,1,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
-	Phase         v1.Phase               `protobuf:"varint,2,opt,name=phase,proto3,enum=stich.v1.Phase" json:"phase,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	LastSeq uint64                 `protobuf:"varint,1,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	Phase   v1.Phase               `protobuf:"varint,2,opt,name=phase,proto3,enum=stich.v1.Phase" json:"phase,omitempty"`
+	// tail is the log after Subscribe.tail_after_seq, oldest first, at most
+	// Subscribe.tail_limit events (fewer when the log ends sooner).
+	Tail          []*v1.SessionEvent `protobuf:"bytes,720,rep,name=tail,proto3" json:"tail,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -605,6 +627,13 @@ func (x *SubscribeReply) GetPhase() v1.Phase {
 		return x.Phase
 	}
 	return v1.Phase(0)
+}
+
+func (x *SubscribeReply) GetTail() []*v1.SessionEvent {
+	if x != nil {
+		return x.Tail
+	}
+	return nil
 }
 
 type Unsubscribe struct {
@@ -3773,14 +3802,18 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"\x05owner\x18\x03 \x01(\tR\x05owner\x120\n" +
 	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\";\n" +
 	"\x12CreateSessionReply\x12%\n" +
-	"\x0eprovider_label\x18\x01 \x01(\tR\rproviderLabel\"\x91\x01\n" +
+	"\x0eprovider_label\x18\x01 \x01(\tR\rproviderLabel\"\xd8\x01\n" +
 	"\tSubscribe\x12-\n" +
 	"\x12subscriber_address\x18\x01 \x01(\tR\x11subscriberAddress\x12#\n" +
 	"\rsubscriber_id\x18\x02 \x01(\tR\fsubscriberId\x120\n" +
-	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"R\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\x12\x1e\n" +
+	"\n" +
+	"tail_limit\x18\xd0\x05 \x01(\rR\ttailLimit\x12%\n" +
+	"\x0etail_after_seq\x18\xd1\x05 \x01(\x04R\ftailAfterSeq\"\x7f\n" +
 	"\x0eSubscribeReply\x12\x19\n" +
 	"\blast_seq\x18\x01 \x01(\x04R\alastSeq\x12%\n" +
-	"\x05phase\x18\x02 \x01(\x0e2\x0f.stich.v1.PhaseR\x05phase\"\x93\x01\n" +
+	"\x05phase\x18\x02 \x01(\x0e2\x0f.stich.v1.PhaseR\x05phase\x12+\n" +
+	"\x04tail\x18\xd0\x05 \x03(\v2\x16.stich.v1.SessionEventR\x04tail\"\x93\x01\n" +
 	"\vUnsubscribe\x12-\n" +
 	"\x12subscriber_address\x18\x01 \x01(\tR\x11subscriberAddress\x12#\n" +
 	"\rsubscriber_id\x18\x02 \x01(\tR\fsubscriberId\x120\n" +
@@ -4168,81 +4201,82 @@ var file_stich_actors_v1_actors_proto_depIdxs = []int32{
 	5,  // 3: stich.actors.v1.CreateSession.caller:type_name -> stich.actors.v1.Caller
 	5,  // 4: stich.actors.v1.Subscribe.caller:type_name -> stich.actors.v1.Caller
 	69, // 5: stich.actors.v1.SubscribeReply.phase:type_name -> stich.v1.Phase
-	5,  // 6: stich.actors.v1.Unsubscribe.caller:type_name -> stich.actors.v1.Caller
-	70, // 7: stich.actors.v1.EventNotice.event:type_name -> stich.v1.SessionEvent
-	5,  // 8: stich.actors.v1.ReadLog.caller:type_name -> stich.actors.v1.Caller
-	70, // 9: stich.actors.v1.ReadLogReply.events:type_name -> stich.v1.SessionEvent
-	71, // 10: stich.actors.v1.ReadLogReply.compacted:type_name -> stich.v1.LogCompacted
-	5,  // 11: stich.actors.v1.PostMessage.caller:type_name -> stich.actors.v1.Caller
-	5,  // 12: stich.actors.v1.StopSession.caller:type_name -> stich.actors.v1.Caller
-	5,  // 13: stich.actors.v1.ResumeSession.caller:type_name -> stich.actors.v1.Caller
-	69, // 14: stich.actors.v1.PhaseReply.phase:type_name -> stich.v1.Phase
-	5,  // 15: stich.actors.v1.GetSnapshot.caller:type_name -> stich.actors.v1.Caller
-	72, // 16: stich.actors.v1.SnapshotReply.session:type_name -> stich.v1.Session
-	5,  // 17: stich.actors.v1.ReadFile.caller:type_name -> stich.actors.v1.Caller
-	73, // 18: stich.actors.v1.ReadFileReply.file:type_name -> stich.v1.File
-	5,  // 19: stich.actors.v1.SaveFile.caller:type_name -> stich.actors.v1.Caller
-	5,  // 20: stich.actors.v1.FixProblems.caller:type_name -> stich.actors.v1.Caller
-	74, // 21: stich.actors.v1.SaveFileReply.version:type_name -> stich.v1.Version
-	5,  // 22: stich.actors.v1.ListFiles.caller:type_name -> stich.actors.v1.Caller
-	75, // 23: stich.actors.v1.ListFilesReply.files:type_name -> stich.v1.FileInfo
-	5,  // 24: stich.actors.v1.ListVersions.caller:type_name -> stich.actors.v1.Caller
-	74, // 25: stich.actors.v1.ListVersionsReply.versions:type_name -> stich.v1.Version
-	5,  // 26: stich.actors.v1.DiffVersions.caller:type_name -> stich.actors.v1.Caller
-	76, // 27: stich.actors.v1.DiffVersionsReply.files:type_name -> stich.v1.FileDiff
-	5,  // 28: stich.actors.v1.RollbackSession.caller:type_name -> stich.actors.v1.Caller
-	74, // 29: stich.actors.v1.RollbackReply.version:type_name -> stich.v1.Version
-	67, // 30: stich.actors.v1.VersionRecord.created_at:type_name -> google.protobuf.Timestamp
-	60, // 31: stich.actors.v1.VersionRecord.files:type_name -> stich.actors.v1.VersionRecord.FilesEntry
-	68, // 32: stich.actors.v1.SessionState.options:type_name -> stich.v1.SessionOptions
-	69, // 33: stich.actors.v1.SessionState.phase:type_name -> stich.v1.Phase
-	69, // 34: stich.actors.v1.SessionState.resume_phase:type_name -> stich.v1.Phase
-	77, // 35: stich.actors.v1.SessionState.blueprint:type_name -> stich.v1.Blueprint
-	61, // 36: stich.actors.v1.SessionState.files:type_name -> stich.actors.v1.SessionState.FilesEntry
-	67, // 37: stich.actors.v1.SessionState.created_at:type_name -> google.protobuf.Timestamp
-	67, // 38: stich.actors.v1.SessionState.updated_at:type_name -> google.protobuf.Timestamp
-	67, // 39: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
-	78, // 40: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
-	79, // 41: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
-	80, // 42: stich.actors.v1.SessionState.usage:type_name -> stich.v1.ModelUsage
-	81, // 43: stich.actors.v1.SessionState.conversation:type_name -> stich.v1.ChatMessage
-	40, // 44: stich.actors.v1.SessionState.message_keys:type_name -> stich.actors.v1.MessageKey
-	62, // 45: stich.actors.v1.SessionState.user_edits:type_name -> stich.actors.v1.SessionState.UserEditsEntry
-	63, // 46: stich.actors.v1.SessionState.work_base:type_name -> stich.actors.v1.SessionState.WorkBaseEntry
-	64, // 47: stich.actors.v1.SessionState.work_lines:type_name -> stich.actors.v1.SessionState.WorkLinesEntry
-	82, // 48: stich.actors.v1.SessionState.visibility:type_name -> stich.v1.Visibility
-	83, // 49: stich.actors.v1.SessionState.forked_from:type_name -> stich.v1.ForkOrigin
-	39, // 50: stich.actors.v1.SessionState.log_compaction:type_name -> stich.actors.v1.LogCompaction
-	5,  // 51: stich.actors.v1.DeleteSession.caller:type_name -> stich.actors.v1.Caller
-	1,  // 52: stich.actors.v1.AppEntry.title_source:type_name -> stich.actors.v1.TitleSource
-	69, // 53: stich.actors.v1.AppEntry.phase:type_name -> stich.v1.Phase
-	67, // 54: stich.actors.v1.AppEntry.created_at:type_name -> google.protobuf.Timestamp
-	67, // 55: stich.actors.v1.AppEntry.updated_at:type_name -> google.protobuf.Timestamp
-	82, // 56: stich.actors.v1.AppEntry.visibility:type_name -> stich.v1.Visibility
-	83, // 57: stich.actors.v1.AppEntry.forked_from:type_name -> stich.v1.ForkOrigin
-	43, // 58: stich.actors.v1.UpsertApp.entry:type_name -> stich.actors.v1.AppEntry
-	43, // 59: stich.actors.v1.AppReply.entry:type_name -> stich.actors.v1.AppEntry
-	67, // 60: stich.actors.v1.ListApps.after_updated_at:type_name -> google.protobuf.Timestamp
-	43, // 61: stich.actors.v1.ListAppsReply.entries:type_name -> stich.actors.v1.AppEntry
-	53, // 62: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
-	65, // 63: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
-	66, // 64: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
-	82, // 65: stich.actors.v1.SetVisibility.visibility:type_name -> stich.v1.Visibility
-	5,  // 66: stich.actors.v1.SetVisibility.caller:type_name -> stich.actors.v1.Caller
-	43, // 67: stich.actors.v1.SetVisibilityReply.entry:type_name -> stich.actors.v1.AppEntry
-	82, // 68: stich.actors.v1.SetVisibilityReply.previous:type_name -> stich.v1.Visibility
-	68, // 69: stich.actors.v1.ForkSession.options:type_name -> stich.v1.SessionOptions
-	77, // 70: stich.actors.v1.ForkSession.blueprint:type_name -> stich.v1.Blueprint
-	83, // 71: stich.actors.v1.ForkSession.origin:type_name -> stich.v1.ForkOrigin
-	73, // 72: stich.actors.v1.ForkSession.files:type_name -> stich.v1.File
-	5,  // 73: stich.actors.v1.ForkSession.caller:type_name -> stich.actors.v1.Caller
-	75, // 74: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
-	84, // 75: stich.actors.v1.SessionState.WorkLinesEntry.value:type_name -> stich.v1.LineCount
-	76, // [76:76] is the sub-list for method output_type
-	76, // [76:76] is the sub-list for method input_type
-	76, // [76:76] is the sub-list for extension type_name
-	76, // [76:76] is the sub-list for extension extendee
-	0,  // [0:76] is the sub-list for field type_name
+	70, // 6: stich.actors.v1.SubscribeReply.tail:type_name -> stich.v1.SessionEvent
+	5,  // 7: stich.actors.v1.Unsubscribe.caller:type_name -> stich.actors.v1.Caller
+	70, // 8: stich.actors.v1.EventNotice.event:type_name -> stich.v1.SessionEvent
+	5,  // 9: stich.actors.v1.ReadLog.caller:type_name -> stich.actors.v1.Caller
+	70, // 10: stich.actors.v1.ReadLogReply.events:type_name -> stich.v1.SessionEvent
+	71, // 11: stich.actors.v1.ReadLogReply.compacted:type_name -> stich.v1.LogCompacted
+	5,  // 12: stich.actors.v1.PostMessage.caller:type_name -> stich.actors.v1.Caller
+	5,  // 13: stich.actors.v1.StopSession.caller:type_name -> stich.actors.v1.Caller
+	5,  // 14: stich.actors.v1.ResumeSession.caller:type_name -> stich.actors.v1.Caller
+	69, // 15: stich.actors.v1.PhaseReply.phase:type_name -> stich.v1.Phase
+	5,  // 16: stich.actors.v1.GetSnapshot.caller:type_name -> stich.actors.v1.Caller
+	72, // 17: stich.actors.v1.SnapshotReply.session:type_name -> stich.v1.Session
+	5,  // 18: stich.actors.v1.ReadFile.caller:type_name -> stich.actors.v1.Caller
+	73, // 19: stich.actors.v1.ReadFileReply.file:type_name -> stich.v1.File
+	5,  // 20: stich.actors.v1.SaveFile.caller:type_name -> stich.actors.v1.Caller
+	5,  // 21: stich.actors.v1.FixProblems.caller:type_name -> stich.actors.v1.Caller
+	74, // 22: stich.actors.v1.SaveFileReply.version:type_name -> stich.v1.Version
+	5,  // 23: stich.actors.v1.ListFiles.caller:type_name -> stich.actors.v1.Caller
+	75, // 24: stich.actors.v1.ListFilesReply.files:type_name -> stich.v1.FileInfo
+	5,  // 25: stich.actors.v1.ListVersions.caller:type_name -> stich.actors.v1.Caller
+	74, // 26: stich.actors.v1.ListVersionsReply.versions:type_name -> stich.v1.Version
+	5,  // 27: stich.actors.v1.DiffVersions.caller:type_name -> stich.actors.v1.Caller
+	76, // 28: stich.actors.v1.DiffVersionsReply.files:type_name -> stich.v1.FileDiff
+	5,  // 29: stich.actors.v1.RollbackSession.caller:type_name -> stich.actors.v1.Caller
+	74, // 30: stich.actors.v1.RollbackReply.version:type_name -> stich.v1.Version
+	67, // 31: stich.actors.v1.VersionRecord.created_at:type_name -> google.protobuf.Timestamp
+	60, // 32: stich.actors.v1.VersionRecord.files:type_name -> stich.actors.v1.VersionRecord.FilesEntry
+	68, // 33: stich.actors.v1.SessionState.options:type_name -> stich.v1.SessionOptions
+	69, // 34: stich.actors.v1.SessionState.phase:type_name -> stich.v1.Phase
+	69, // 35: stich.actors.v1.SessionState.resume_phase:type_name -> stich.v1.Phase
+	77, // 36: stich.actors.v1.SessionState.blueprint:type_name -> stich.v1.Blueprint
+	61, // 37: stich.actors.v1.SessionState.files:type_name -> stich.actors.v1.SessionState.FilesEntry
+	67, // 38: stich.actors.v1.SessionState.created_at:type_name -> google.protobuf.Timestamp
+	67, // 39: stich.actors.v1.SessionState.updated_at:type_name -> google.protobuf.Timestamp
+	67, // 40: stich.actors.v1.SessionState.work_started_at:type_name -> google.protobuf.Timestamp
+	78, // 41: stich.actors.v1.SessionState.current:type_name -> stich.v1.PhasePlan
+	79, // 42: stich.actors.v1.SessionState.diagnostics:type_name -> stich.v1.Diagnostic
+	80, // 43: stich.actors.v1.SessionState.usage:type_name -> stich.v1.ModelUsage
+	81, // 44: stich.actors.v1.SessionState.conversation:type_name -> stich.v1.ChatMessage
+	40, // 45: stich.actors.v1.SessionState.message_keys:type_name -> stich.actors.v1.MessageKey
+	62, // 46: stich.actors.v1.SessionState.user_edits:type_name -> stich.actors.v1.SessionState.UserEditsEntry
+	63, // 47: stich.actors.v1.SessionState.work_base:type_name -> stich.actors.v1.SessionState.WorkBaseEntry
+	64, // 48: stich.actors.v1.SessionState.work_lines:type_name -> stich.actors.v1.SessionState.WorkLinesEntry
+	82, // 49: stich.actors.v1.SessionState.visibility:type_name -> stich.v1.Visibility
+	83, // 50: stich.actors.v1.SessionState.forked_from:type_name -> stich.v1.ForkOrigin
+	39, // 51: stich.actors.v1.SessionState.log_compaction:type_name -> stich.actors.v1.LogCompaction
+	5,  // 52: stich.actors.v1.DeleteSession.caller:type_name -> stich.actors.v1.Caller
+	1,  // 53: stich.actors.v1.AppEntry.title_source:type_name -> stich.actors.v1.TitleSource
+	69, // 54: stich.actors.v1.AppEntry.phase:type_name -> stich.v1.Phase
+	67, // 55: stich.actors.v1.AppEntry.created_at:type_name -> google.protobuf.Timestamp
+	67, // 56: stich.actors.v1.AppEntry.updated_at:type_name -> google.protobuf.Timestamp
+	82, // 57: stich.actors.v1.AppEntry.visibility:type_name -> stich.v1.Visibility
+	83, // 58: stich.actors.v1.AppEntry.forked_from:type_name -> stich.v1.ForkOrigin
+	43, // 59: stich.actors.v1.UpsertApp.entry:type_name -> stich.actors.v1.AppEntry
+	43, // 60: stich.actors.v1.AppReply.entry:type_name -> stich.actors.v1.AppEntry
+	67, // 61: stich.actors.v1.ListApps.after_updated_at:type_name -> google.protobuf.Timestamp
+	43, // 62: stich.actors.v1.ListAppsReply.entries:type_name -> stich.actors.v1.AppEntry
+	53, // 63: stich.actors.v1.RateLimitCheck.rule:type_name -> stich.actors.v1.RateLimitRule
+	65, // 64: stich.actors.v1.RateLimitState.slots:type_name -> stich.actors.v1.RateLimitState.SlotsEntry
+	66, // 65: stich.actors.v1.RateLimitState.hours:type_name -> stich.actors.v1.RateLimitState.HoursEntry
+	82, // 66: stich.actors.v1.SetVisibility.visibility:type_name -> stich.v1.Visibility
+	5,  // 67: stich.actors.v1.SetVisibility.caller:type_name -> stich.actors.v1.Caller
+	43, // 68: stich.actors.v1.SetVisibilityReply.entry:type_name -> stich.actors.v1.AppEntry
+	82, // 69: stich.actors.v1.SetVisibilityReply.previous:type_name -> stich.v1.Visibility
+	68, // 70: stich.actors.v1.ForkSession.options:type_name -> stich.v1.SessionOptions
+	77, // 71: stich.actors.v1.ForkSession.blueprint:type_name -> stich.v1.Blueprint
+	83, // 72: stich.actors.v1.ForkSession.origin:type_name -> stich.v1.ForkOrigin
+	73, // 73: stich.actors.v1.ForkSession.files:type_name -> stich.v1.File
+	5,  // 74: stich.actors.v1.ForkSession.caller:type_name -> stich.actors.v1.Caller
+	75, // 75: stich.actors.v1.SessionState.FilesEntry.value:type_name -> stich.v1.FileInfo
+	84, // 76: stich.actors.v1.SessionState.WorkLinesEntry.value:type_name -> stich.v1.LineCount
+	77, // [77:77] is the sub-list for method output_type
+	77, // [77:77] is the sub-list for method input_type
+	77, // [77:77] is the sub-list for extension type_name
+	77, // [77:77] is the sub-list for extension extendee
+	0,  // [0:77] is the sub-list for field type_name
 }
 
 func init() { file_stich_actors_v1_actors_proto_init() }

@@ -854,10 +854,14 @@ func (*NodeStats) Descriptor() ([]byte, []int) {
 }
 
 type NodeStatsReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Grains        map[string]uint32      `protobuf:"bytes,2,rep,name=grains,proto3" json:"grains,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
-	Leaving       bool                   `protobuf:"varint,3,opt,name=leaving,proto3" json:"leaving,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Grains  map[string]uint32      `protobuf:"bytes,2,rep,name=grains,proto3" json:"grains,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Leaving bool                   `protobuf:"varint,3,opt,name=leaving,proto3" json:"leaving,omitempty"`
+	// The member takes part in majorities: its data folder's first repair
+	// is done (docs/replication.md, rule 12); always true without
+	// replication.
+	Repaired      bool `protobuf:"varint,720,opt,name=repaired,proto3" json:"repaired,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -909,6 +913,13 @@ func (x *NodeStatsReply) GetGrains() map[string]uint32 {
 func (x *NodeStatsReply) GetLeaving() bool {
 	if x != nil {
 		return x.Leaving
+	}
+	return false
+}
+
+func (x *NodeStatsReply) GetRepaired() bool {
+	if x != nil {
+		return x.Repaired
 	}
 	return false
 }
@@ -2022,11 +2033,12 @@ const file_stich_cluster_v1_cluster_proto_rawDesc = "" +
 	"\n" +
 	"was_failed\x18\x01 \x01(\bR\twasFailed\x12\x12\n" +
 	"\x04live\x18\x02 \x01(\bR\x04live\"\v\n" +
-	"\tNodeStats\"\xbf\x01\n" +
+	"\tNodeStats\"\xdc\x01\n" +
 	"\x0eNodeStatsReply\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12D\n" +
 	"\x06grains\x18\x02 \x03(\v2,.stich.cluster.v1.NodeStatsReply.GrainsEntryR\x06grains\x12\x18\n" +
-	"\aleaving\x18\x03 \x01(\bR\aleaving\x1a9\n" +
+	"\aleaving\x18\x03 \x01(\bR\aleaving\x12\x1b\n" +
+	"\brepaired\x18\xd0\x05 \x01(\bR\brepaired\x1a9\n" +
 	"\vGrainsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\rR\x05value:\x028\x01\"j\n" +
