@@ -457,7 +457,9 @@ func (g *sessionGrain) onRequest(ctx actor.Context, msg any) {
 			ctx.Watch(pid)
 		}
 		reply := &actorsv1.SubscribeReply{LastSeq: g.s.LastSeq, Phase: st.Phase}
-		if n := int(m.GetTailLimit()); n > 0 && m.GetTailAfterSeq() < g.s.LastSeq {
+		// No tail for a watcher behind the compaction point: its catch-up
+		// reads the log, whose reply starts with the LogCompacted notice.
+		if n := int(m.GetTailLimit()); n > 0 && m.GetTailAfterSeq() < g.s.LastSeq && compactedSince(st, m.GetTailAfterSeq()) == nil {
 			tail, err := g.logPage(m.GetTailAfterSeq(), min(n, maxLogPage))
 			if err != nil {
 				ctx.Respond(grainErr(actorsv1.ErrorCode_ERROR_CODE_INTERNAL, "read log: %v", err))
