@@ -115,6 +115,9 @@ type Runtime struct {
 	bgClosed bool
 	bgWG     sync.WaitGroup
 	bgCtx    context.Context
+	// started is closed once Node is set: grains can run (alarms fire on
+	// start) before cluster.Start returns, so background work waits for it.
+	started chan struct{}
 	bgCancel context.CancelFunc
 
 	audit *auditRecorder
@@ -164,7 +167,7 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.Cluster.Logger == nil {
 		cfg.Cluster.Logger = slog.Default()
 	}
-	rt := &Runtime{cfg: cfg, log: cfg.Cluster.Logger}
+	rt := &Runtime{cfg: cfg, log: cfg.Cluster.Logger, started: make(chan struct{})}
 	rt.bgCtx, rt.bgCancel = context.WithCancel(context.Background())
 	cfg.Cluster.OnAlarm = rt.deliverAlarm
 	// Session alarms are watchdogs of work in progress: after a restart,
@@ -213,6 +216,7 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 	rt.Node = n
+	close(rt.started)
 	rt.audit = startAuditRecorder(rt)
 	return rt, nil
 }
@@ -245,6 +249,11 @@ func (rt *Runtime) goBackground(f func(ctx context.Context)) {
 	rt.bgWG.Add(1)
 	go func() {
 		defer rt.bgWG.Done()
+		select {
+		case <-rt.started:
+		case <-rt.bgCtx.Done():
+			return
+		}
 		f(rt.bgCtx)
 	}()
 }
