@@ -117,7 +117,7 @@ type Runtime struct {
 	bgCtx    context.Context
 	// started is closed once Node is set: grains can run (alarms fire on
 	// start) before cluster.Start returns, so background work waits for it.
-	started chan struct{}
+	started  chan struct{}
 	bgCancel context.CancelFunc
 
 	audit *auditRecorder
