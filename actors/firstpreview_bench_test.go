@@ -4,23 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/stichdev/stich/appbuild"
-	"github.com/stichdev/stich/cluster"
-	"github.com/stichdev/stich/codegen"
-	"github.com/stichdev/stich/internal/testutil"
-	"github.com/stichdev/stich/preview"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/runcheck"
-	"github.com/stichdev/stich/sandbox"
 )
 
 // BenchmarkFirstPreview measures what a user waits for after Build: the
@@ -38,28 +29,7 @@ func BenchmarkFirstPreview(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer checker.Close()
-	base, keep := testutil.SandboxDirs(b)
-	scfg := sandbox.DefaultConfig(base)
-	scfg.UID, scfg.GID = sandboxUID, sandboxUID
-	scfg.CacheDir = filepath.Join(keep, "npm-cache-actors")
-	r, err := sandbox.NewLocal(scfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg := cluster.DefaultLocalConfig()
-	cfg.Name, cfg.InMemory = "first", true
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	rt, err := Start(context.Background(), Config{Cluster: cfg, Providers: map[string]codegen.Provider{"scaffold": codegen.Scaffold{}},
-		Builds: &appbuild.Config{Runner: r, Fixer: appbuild.NewLazyFixer(r), InstallTimeout: 10 * time.Minute}, Previews: preview.Origins{Scheme: "http", Domain: "preview.test"},
-		Runcheck: checker, SandboxIdle: time.Hour})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		rt.Shutdown(ctx)
-	}()
+	rt := startBenchRuntime(b, "first", benchSandbox(b), checker)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
 	defer cancel()
 	errDone := errors.New("done")

@@ -39,31 +39,8 @@ func BenchmarkPreviewReadyRuntimeCheck(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer checker.Close()
-	base, keep := testutil.SandboxDirs(b)
-	scfg := sandbox.DefaultConfig(base)
-	scfg.UID, scfg.GID = sandboxUID, sandboxUID
-	scfg.CacheDir = filepath.Join(keep, "npm-cache-actors")
-	r, err := sandbox.NewLocal(scfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	start := func(name string, c *runcheck.Checker) *Runtime {
-		cfg := cluster.DefaultLocalConfig()
-		cfg.Name, cfg.InMemory = name, true
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-		rt, err := Start(context.Background(), Config{Cluster: cfg, Providers: map[string]codegen.Provider{"scaffold": codegen.Scaffold{}},
-			Builds: &appbuild.Config{Runner: r, Fixer: appbuild.NewLazyFixer(r), InstallTimeout: 10 * time.Minute}, Previews: preview.Origins{Scheme: "http", Domain: "preview.test"},
-			Runcheck: c, SandboxIdle: time.Hour})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			rt.Shutdown(ctx)
-		})
-		return rt
-	}
+	r := benchSandbox(b)
+	start := func(name string, c *runcheck.Checker) *Runtime { return startBenchRuntime(b, name, r, c) }
 	type side struct {
 		rt                *Runtime
 		id                string
@@ -157,4 +134,39 @@ func BenchmarkPreviewReadyRuntimeCheck(b *testing.B) {
 	b.ReportMetric(med(with.took), "check-ms-p50")
 	b.ReportMetric(float64(checker.Starts()), "browser-starts")
 	b.Logf("%d edits each; with: ready %v, done %v; without: ready %v", n, with.ready, with.done, without.ready)
+}
+
+// benchSandbox is the sandbox runner of the preview benchmarks: the
+// sandbox uid and the actors tests' kept npm cache.
+func benchSandbox(b *testing.B) *sandbox.Local {
+	base, keep := testutil.SandboxDirs(b)
+	scfg := sandbox.DefaultConfig(base)
+	scfg.UID, scfg.GID = sandboxUID, sandboxUID
+	scfg.CacheDir = filepath.Join(keep, "npm-cache-actors")
+	r, err := sandbox.NewLocal(scfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return r
+}
+
+// startBenchRuntime starts a one-node runtime with builds on r, previews
+// and the scaffold, checked by c (nil: no browser); it shuts down at the
+// benchmark's end.
+func startBenchRuntime(b *testing.B, name string, r *sandbox.Local, c *runcheck.Checker) *Runtime {
+	cfg := cluster.DefaultLocalConfig()
+	cfg.Name, cfg.InMemory = name, true
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	rt, err := Start(context.Background(), Config{Cluster: cfg, Providers: map[string]codegen.Provider{"scaffold": codegen.Scaffold{}},
+		Builds: &appbuild.Config{Runner: r, Fixer: appbuild.NewLazyFixer(r), InstallTimeout: 10 * time.Minute}, Previews: preview.Origins{Scheme: "http", Domain: "preview.test"},
+		Runcheck: c, SandboxIdle: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		rt.Shutdown(ctx)
+	})
+	return rt
 }
