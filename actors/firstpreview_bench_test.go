@@ -29,7 +29,7 @@ func BenchmarkFirstPreview(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer checker.Close()
-	rt := startBenchRuntime(b, "first", benchSandbox(b), checker)
+	rt := startBenchRuntime(b, "first", testSandbox(b), checker)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
 	defer cancel()
 	errDone := errors.New("done")

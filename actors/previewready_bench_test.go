@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"github.com/stichdev/stich/appbuild"
 	"github.com/stichdev/stich/cluster"
 	"github.com/stichdev/stich/codegen"
-	"github.com/stichdev/stich/internal/testutil"
 	"github.com/stichdev/stich/preview"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
@@ -39,7 +37,7 @@ func BenchmarkPreviewReadyRuntimeCheck(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer checker.Close()
-	r := benchSandbox(b)
+	r := testSandbox(b)
 	start := func(name string, c *runcheck.Checker) *Runtime { return startBenchRuntime(b, name, r, c) }
 	type side struct {
 		rt                *Runtime
@@ -134,20 +132,6 @@ func BenchmarkPreviewReadyRuntimeCheck(b *testing.B) {
 	b.ReportMetric(med(with.took), "check-ms-p50")
 	b.ReportMetric(float64(checker.Starts()), "browser-starts")
 	b.Logf("%d edits each; with: ready %v, done %v; without: ready %v", n, with.ready, with.done, without.ready)
-}
-
-// benchSandbox is the sandbox runner of the preview benchmarks: the
-// sandbox uid and the actors tests' kept npm cache.
-func benchSandbox(b *testing.B) *sandbox.Local {
-	base, keep := testutil.SandboxDirs(b)
-	scfg := sandbox.DefaultConfig(base)
-	scfg.UID, scfg.GID = sandboxUID, sandboxUID
-	scfg.CacheDir = filepath.Join(keep, "npm-cache-actors")
-	r, err := sandbox.NewLocal(scfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return r
 }
 
 // startBenchRuntime starts a one-node runtime with builds on r, previews

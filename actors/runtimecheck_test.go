@@ -2,7 +2,6 @@ package actors
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,14 +9,12 @@ import (
 	"github.com/stichdev/stich/appbuild"
 	"github.com/stichdev/stich/cluster"
 	"github.com/stichdev/stich/codegen"
-	"github.com/stichdev/stich/internal/testutil"
 	"github.com/stichdev/stich/llm"
 	"github.com/stichdev/stich/llm/llmtest"
 	"github.com/stichdev/stich/preview"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/runcheck"
-	"github.com/stichdev/stich/sandbox"
 )
 
 // canary is a runtime error that type-checks and bundles: only loading
@@ -78,14 +75,7 @@ func TestRuntimeErrorReachesTheFixPrompt(t *testing.T) {
 	}
 	defer client.Close()
 
-	base, keep := testutil.SandboxDirs(t)
-	scfg := sandbox.DefaultConfig(base)
-	scfg.UID, scfg.GID = sandboxUID, sandboxUID
-	scfg.CacheDir = filepath.Join(keep, "npm-cache-actors")
-	r, err := sandbox.NewLocal(scfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := testSandbox(t)
 	cfg := cluster.DefaultLocalConfig()
 	cfg.Name, cfg.InMemory = "test", true
 	rt, err := Start(context.Background(), Config{Cluster: cfg,

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -20,7 +19,6 @@ import (
 	"github.com/stichdev/stich/preview"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
-	"github.com/stichdev/stich/sandbox"
 )
 
 // startBuildingPeers starts n runtimes that form one cluster and build
@@ -28,14 +26,7 @@ import (
 // used by one node at a time).
 func startBuildingPeers(t *testing.T, n int) []*Runtime {
 	t.Helper()
-	base, keep := testutil.SandboxDirs(t)
-	scfg := sandbox.DefaultConfig(base)
-	scfg.UID, scfg.GID = sandboxUID, sandboxUID
-	scfg.CacheDir = filepath.Join(keep, "npm-cache-actors")
-	r, err := sandbox.NewLocal(scfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := testSandbox(t)
 	var rts []*Runtime
 	seed := ""
 	for i := 0; i < n; i++ {

@@ -60,7 +60,10 @@ func (b *breakEntry) FileDone(ctx context.Context, path string) error {
 	return b.Emitter.FileDone(ctx, path)
 }
 
-func startBuildingRuntime(t *testing.T, idle time.Duration) (*Runtime, *sandbox.Local) {
+// testSandbox is the sandbox runner of this package's tests and
+// benchmarks: its own folders, the package's uid, the npm cache shared by
+// the package's runs.
+func testSandbox(t testing.TB) *sandbox.Local {
 	t.Helper()
 	base, keep := testutil.SandboxDirs(t)
 	scfg := sandbox.DefaultConfig(base)
@@ -70,6 +73,12 @@ func startBuildingRuntime(t *testing.T, idle time.Duration) (*Runtime, *sandbox.
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+func startBuildingRuntime(t *testing.T, idle time.Duration) (*Runtime, *sandbox.Local) {
+	t.Helper()
+	r := testSandbox(t)
 	cfg := cluster.DefaultLocalConfig()
 	cfg.Name, cfg.InMemory = "test", true
 	rt, err := Start(context.Background(), Config{Cluster: cfg, Providers: map[string]codegen.Provider{"broken": brokenScaffold{}}, DefaultProvider: "broken",

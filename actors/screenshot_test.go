@@ -3,19 +3,16 @@ package actors
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stichdev/stich/appbuild"
 	"github.com/stichdev/stich/codegen"
-	"github.com/stichdev/stich/internal/testutil"
 	"github.com/stichdev/stich/preview"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/runcheck"
-	"github.com/stichdev/stich/sandbox"
 )
 
 // A built app's preview is announced once per build, before its runtime
@@ -29,14 +26,7 @@ func TestScreenshotSurvivesRestart(t *testing.T) {
 		t.Fatalf("%v (CI installs chromium)", err)
 	}
 	defer checker.Close()
-	base, keep := testutil.SandboxDirs(t)
-	scfg := sandbox.DefaultConfig(base)
-	scfg.UID, scfg.GID = sandboxUID, sandboxUID
-	scfg.CacheDir = filepath.Join(keep, "npm-cache-actors")
-	r, err := sandbox.NewLocal(scfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := testSandbox(t)
 	dir := t.TempDir()
 	rt := startRuntimeConfig(t, dir, codegen.Scaffold{}, Config{
 		// A loaded machine's npm ci may pass the default 2 minutes.
