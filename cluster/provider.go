@@ -39,6 +39,9 @@ type NodeMeta struct {
 	// Leaving is set while the node hands its grains off before leaving;
 	// placement skips leaving members.
 	Leaving bool `json:"leaving,omitempty"`
+	// GossipAddr is where a failed member gossiped (host:port); set only
+	// on the provider's records of failed members, which it re-joins.
+	GossipAddr string `json:"gossip,omitempty"`
 }
 
 // ProviderConfig configures the memberlist [Provider].
@@ -64,6 +67,13 @@ type ProviderConfig struct {
 	// Admit, if set, checks a member before it may join the gossip (the
 	// mutual TLS check of [admitFunc]); nil admits everyone.
 	Admit func(context.Context, NodeMeta) error
+	// ReconnectInterval is how often the provider tries to join its failed
+	// members again (0: a third of memberlist's GossipToTheDeadTime, at
+	// least 1 s). memberlist stops gossiping to a dead member after
+	// GossipToTheDeadTime and picks only live members for push/pull, so
+	// without this the two sides of a partition longer than that might
+	// never meet again.
+	ReconnectInterval time.Duration
 }
 
 // Forget errors: why a member cannot be forgotten.
@@ -203,9 +213,57 @@ func (p *Provider) StartMember(c *pcluster.Cluster) error {
 	// Publish the first view before returning, so the node routes calls
 	// from its first moment.
 	p.publishOnce(c)
-	p.wg.Add(1)
+	p.wg.Add(2)
 	go p.publish(c)
+	go p.reconnect()
 	return nil
+}
+
+// reconnect joins the failed members again every ReconnectInterval, so a
+// healed partition merges even after memberlist has stopped gossiping to
+// the dead (Serf's reconnect). A member that is really gone costs one
+// failed join per interval; a forgotten one is not in the failed set.
+func (p *Provider) reconnect() {
+	defer p.wg.Done()
+	every := p.cfg.ReconnectInterval
+	if every <= 0 {
+		every = max(time.Second, p.cfg.Memberlist.GossipToTheDeadTime/3)
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.quit:
+			return
+		case <-t.C:
+		}
+		p.mu.Lock()
+		ml := p.ml
+		var addrs []string
+		for _, m := range p.failed {
+			if m.GossipAddr != "" {
+				addrs = append(addrs, m.GossipAddr)
+			}
+		}
+		p.mu.Unlock()
+		if ml == nil {
+			continue
+		}
+		// One address at a time, checking quit between them: Shutdown
+		// waits for this goroutine, so it waits for one dial at most.
+		for _, a := range addrs {
+			select {
+			case <-p.quit:
+				return
+			default:
+			}
+			if n, err := ml.Join([]string{a}); n > 0 && p.cfg.Logger != nil {
+				p.cfg.Logger.Info("re-joined a failed member", "gossip_addr", a)
+			} else if err != nil && p.cfg.Logger != nil {
+				p.cfg.Logger.Debug("a failed member did not answer a re-join", "gossip_addr", a, "err", err)
+			}
+		}
+	}
 }
 
 // join joins the members at ProviderConfig.Join and waits until one of
@@ -682,6 +740,7 @@ func (d *eventDelegate) NotifyLeave(n *memberlist.Node) {
 		if m.Name == "" {
 			m.Name = n.Name
 		}
+		m.GossipAddr = net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
 		p.failed[n.Name] = m
 		p.failedAt[n.Name] = time.Now()
 	}
