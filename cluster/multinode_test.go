@@ -69,6 +69,8 @@ type testCluster struct {
 	kind func(name string) Kind
 	// onAlarm, if set, is Config.OnAlarm (alarms fire at once on start).
 	onAlarm AlarmFunc
+	// configure, if set, edits each node's configuration last.
+	configure func(name string, cfg *Config)
 }
 
 // newTestCluster starts nodes without replication (R = 1: storage moves
@@ -147,6 +149,9 @@ func (tc *testCluster) start(name string) *Node {
 	}
 	if tc.onAlarm != nil {
 		cfg.OnAlarm, cfg.AlarmsFireOnStart = tc.onAlarm, true
+	}
+	if tc.configure != nil {
+		tc.configure(name, &cfg)
 	}
 	n, err := Start(context.Background(), cfg, []Kind{kind})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"log"
 	"log/slog"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -69,10 +70,10 @@ type ProviderConfig struct {
 	Admit func(context.Context, NodeMeta) error
 	// ReconnectInterval is how often the provider tries to join its failed
 	// members again (0: a third of memberlist's GossipToTheDeadTime, at
-	// least 1 s). memberlist stops gossiping to a dead member after
-	// GossipToTheDeadTime and picks only live members for push/pull, so
-	// without this the two sides of a partition longer than that might
-	// never meet again.
+	// least 1 s; see [Provider.reconnect]). memberlist stops gossiping to
+	// a dead member after GossipToTheDeadTime and picks only live members
+	// for push/pull, so without this the two sides of a partition longer
+	// than that might never meet again.
 	ReconnectInterval time.Duration
 }
 
@@ -219,16 +220,42 @@ func (p *Provider) StartMember(c *pcluster.Cluster) error {
 	return nil
 }
 
-// reconnect joins the failed members again every ReconnectInterval, so a
-// healed partition merges even after memberlist has stopped gossiping to
-// the dead (Serf's reconnect). A member that is really gone costs one
-// failed join per interval; a forgotten one is not in the failed set.
+// maxReconnectBackoff bounds the delay between re-joins of a failed member
+// that answers but does not come back (see [Provider.reconnect]).
+const maxReconnectBackoff = 2 * time.Minute
+
+// reconnect tries to join the failed members again every
+// ReconnectInterval, so that a healed partition merges however long it
+// lasted (Serf's reconnect does the same). memberlist alone does not:
+// it pushes and pulls state with live members only, probes no dead
+// member, gossips to a dead one only while it has news to send and for
+// GossipToTheDeadTime at most, then forgets it; two sides that each saw
+// the other fail may then never meet again.
+//
+// A try first pings the member by name (one UDP packet, answered only by
+// a node of that name; it waits ProbeTimeout at most) and joins it (a TCP
+// state exchange) only if it answered: a member that is unreachable costs
+// one packet per interval, and Shutdown, which waits for this goroutine,
+// never waits on a TCP dial to a dead host. A member that answers but is
+// not live after the exchange (its admission check failed: another
+// cluster CA; or its refutation of its death has not arrived yet) is
+// tried again after a delay doubling up to maxReconnectBackoff, and is
+// logged (Warn) once, on its third such try. Only failed members are
+// tried: a member that left gracefully, or was forgotten (by an operator,
+// a peer or ForgetFailedAfter), is not in the failed set.
 func (p *Provider) reconnect() {
 	defer p.wg.Done()
 	every := p.cfg.ReconnectInterval
 	if every <= 0 {
 		every = max(time.Second, p.cfg.Memberlist.GossipToTheDeadTime/3)
 	}
+	type retry struct {
+		id      string // the incarnation tried
+		next    time.Time
+		delay   time.Duration
+		answers int // consecutive tries it answered without coming back
+	}
+	retries := map[string]*retry{}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -239,31 +266,75 @@ func (p *Provider) reconnect() {
 		}
 		p.mu.Lock()
 		ml := p.ml
-		var addrs []string
-		for _, m := range p.failed {
-			if m.GossipAddr != "" {
-				addrs = append(addrs, m.GossipAddr)
-			}
-		}
+		failed := byName(p.failed)
 		p.mu.Unlock()
 		if ml == nil {
 			continue
 		}
-		// One address at a time, checking quit between them: Shutdown
-		// waits for this goroutine, so it waits for one dial at most.
-		for _, a := range addrs {
+		for name := range retries {
+			if !slices.ContainsFunc(failed, func(m NodeMeta) bool { return m.Name == name }) {
+				delete(retries, name)
+			}
+		}
+		now := time.Now()
+		for _, m := range failed {
 			select {
 			case <-p.quit:
 				return
 			default:
 			}
-			if n, err := ml.Join([]string{a}); n > 0 && p.cfg.Logger != nil {
-				p.cfg.Logger.Info("re-joined a failed member", "gossip_addr", a)
-			} else if err != nil && p.cfg.Logger != nil {
-				p.cfg.Logger.Debug("a failed member did not answer a re-join", "gossip_addr", a, "err", err)
+			r := retries[m.Name]
+			if r != nil && r.id != m.ID {
+				r = nil // another incarnation failed since
 			}
+			if m.GossipAddr == "" || r != nil && now.Before(r.next) || !p.stillFailed(m) {
+				continue
+			}
+			addr, err := net.ResolveUDPAddr("udp", m.GossipAddr)
+			if err != nil {
+				continue
+			}
+			if _, err := ml.Ping(m.Name, addr); err != nil {
+				continue // unreachable (still cut off, or gone): try again next time
+			}
+			_, err = ml.Join([]string{m.GossipAddr})
+			if !p.stillFailed(m) {
+				delete(retries, m.Name)
+				p.logger().Info("re-joined a failed member", "member", m.Name, "gossip_addr", m.GossipAddr)
+				continue
+			}
+			if r == nil {
+				r = &retry{id: m.ID, delay: every}
+				retries[m.Name] = r
+			}
+			r.delay = min(2*r.delay, max(every, maxReconnectBackoff))
+			r.next = time.Now().Add(r.delay)
+			r.answers++
+			lvl := slog.LevelDebug
+			if r.answers == 3 {
+				lvl = slog.LevelWarn
+			}
+			p.logger().Log(context.Background(), lvl, "a failed member answers but did not re-join (refused by an admission check?); trying again later",
+				"member", m.Name, "gossip_addr", m.GossipAddr, "tries", r.answers, "next_try_in", r.delay, "err", err)
 		}
 	}
+}
+
+// stillFailed reports whether m's incarnation is still a failed member
+// here (not back, not forgotten).
+func (p *Provider) stillFailed(m NodeMeta) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f, ok := p.failed[m.Name]
+	return ok && f.ID == m.ID
+}
+
+// logger returns the configured logger, or one that discards.
+func (p *Provider) logger() *slog.Logger {
+	if p.cfg.Logger != nil {
+		return p.cfg.Logger
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 // join joins the members at ProviderConfig.Join and waits until one of
