@@ -1,15 +1,20 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/hashicorp/memberlist"
 
 	"github.com/stichdev/stich/internal/testutil"
@@ -145,4 +150,78 @@ func TestPartitionPastDeadTimeHeals(t *testing.T) {
 		}
 		return errors.Join(errs...)
 	})
+}
+
+// TestReconnectLeavesRefusedMemberOut: a failed member whose address now
+// answers for its name but fails the admission check (it restarted with
+// another cluster's CA) stays out, and the reconnect loop tries it at
+// doubling intervals (2 s, 4 s, 8 s, ...), saying so once at Warn.
+func TestReconnectLeavesRefusedMemberOut(t *testing.T) {
+	issue := testCA(t, "cluster-ca")
+	logs := &syncBuffer{}
+	tc := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}, rf: 1, logs: logs,
+		tls: map[string]*TLS{"a": issue("a"), "b": issue("b"), "c": issue("c")}}
+	tc.configure = func(name string, cfg *Config) { cfg.Gossip.GossipToTheDeadTime = time.Second } // reconnect every 1 s
+	t.Cleanup(func() {
+		for _, n := range tc.nodes {
+			n.Kill()
+		}
+	})
+	for _, name := range []string{"a", "b", "c"} {
+		tc.start(name)
+	}
+	_, port, err := net.SplitHostPort(tc.nodes["c"].GossipAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.nodes["c"].Kill()
+	delete(tc.nodes, "c")
+	tc.waitMembers(2)
+
+	// c again, at its gossip address, with a certificate of another CA.
+	cfg := DefaultLocalConfig()
+	cfg.Name, cfg.DataDir, cfg.TLS, cfg.ReplicationFactor = "c", t.TempDir(), testCA(t, "other-ca")("c"), 1
+	cfg.Gossip.BindPort, _ = strconv.Atoi(port)
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil)).With("test_node", "c-foreign")
+	foreign, err := Start(context.Background(), cfg, []Kind{{Name: "counter", New: func(ref *GrainRef) actor.Actor { return &pcounter{ref: ref} }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(foreign.Kill)
+
+	// Its third answered try (1 s, then 2 s and 4 s later) is the one
+	// logged at Warn, with the next 8 s away.
+	testutil.WaitFor(t, 90*time.Second, func() error {
+		for _, name := range []string{"a", "b"} {
+			found := false
+			for _, l := range strings.Split(logs.String(), "\n") {
+				if strings.Contains(l, "level=WARN") && strings.Contains(l, "answers but did not re-join") &&
+					strings.Contains(l, "test_node="+name+" member=c ") && strings.Contains(l, "tries=3 next_try_in=8s") {
+					found = true
+				}
+			}
+			if !found {
+				return fmt.Errorf("%s has not logged its third refused re-join of c", name)
+			}
+		}
+		return nil
+	})
+	for _, name := range []string{"a", "b"} {
+		for _, m := range tc.nodes[name].Members() {
+			if m.Name == "c" {
+				t.Fatalf("%s lists the foreign c as a member", name)
+			}
+		}
+		if f := tc.nodes[name].provider.Failed(); len(f) != 1 || f[0].Name != "c" {
+			t.Fatalf("%s's failed members: %v, want c's old incarnation", name, f)
+		}
+	}
+	if got := len(foreign.Members()); got != 1 {
+		t.Fatalf("the foreign c lists %d members, want itself alone", got)
+	}
+	// Exactly one Warn per member: the other tries are at Debug.
+	t.Logf("admission refusals logged: %d", strings.Count(logs.String(), "refused a member"))
+	if n := strings.Count(logs.String(), "answers but did not re-join"); n != 2 {
+		t.Fatalf("%d Warn lines about c's refused re-joins, want 2 (one from a, one from b):\n%s", n, logs.String())
+	}
 }
