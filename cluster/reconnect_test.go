@@ -176,7 +176,11 @@ func TestReconnectLeavesRefusedMemberOut(t *testing.T) {
 	}
 	tc.nodes["c"].Kill()
 	delete(tc.nodes, "c")
+	// Hold c's gossip port until the foreign c takes it (other tests on
+	// this machine bind ports too).
+	hold := holdPort(t, "127.0.0.1:"+port)
 	tc.waitMembers(2)
+	hold()
 
 	// c again, at its gossip address, with a certificate of another CA.
 	cfg := DefaultLocalConfig()
@@ -223,5 +227,26 @@ func TestReconnectLeavesRefusedMemberOut(t *testing.T) {
 	t.Logf("admission refusals logged: %d", strings.Count(logs.String(), "refused a member"))
 	if n := strings.Count(logs.String(), "answers but did not re-join"); n != 2 {
 		t.Fatalf("%d Warn lines about c's refused re-joins, want 2 (one from a, one from b):\n%s", n, logs.String())
+	}
+}
+
+// holdPort binds addr (TCP and UDP) until the returned func is called.
+func holdPort(t *testing.T, addr string) (release func()) {
+	t.Helper()
+	var ln net.Listener
+	var pc net.PacketConn
+	testutil.WaitFor(t, 10*time.Second, func() error { // the closed node's sockets may linger a moment
+		var err error
+		if ln == nil {
+			if ln, err = net.Listen("tcp", addr); err != nil {
+				return err
+			}
+		}
+		pc, err = net.ListenPacket("udp", addr)
+		return err
+	})
+	return func() {
+		ln.Close()
+		pc.Close()
 	}
 }
