@@ -238,10 +238,17 @@ func TestPartitionMinorityCannotWrite(t *testing.T) {
 		}
 	}
 
+	// NB: the cut has lasted about GossipToTheDeadTime (15 s in the local
+	// profile) or more: each side's memberlist may have dropped the other
+	// for good, and only the provider's reconnect loop (every 5 s) merges
+	// them again (cluster.TestPartitionPastDeadTimeHeals).
 	lab.heal(3)
+	healedAt := time.Now()
+	t.Logf("healed after a cut of %s", healedAt.Sub(cutAt).Round(time.Millisecond))
 	testutil.WaitFor(t, 90*time.Second, func() error {
 		return errors.Join(healthy(1, 3), healthy(2, 3), healthy(3, 3))
 	})
+	t.Logf("every node sees 3 healthy members %s after the heal", time.Since(healedAt).Round(time.Millisecond))
 	// Every node serves the majority's log, whole and identical.
 	for i := 1; i <= 3; i++ {
 		testutil.WaitFor(t, 30*time.Second, func() error {
