@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,8 +23,31 @@ import (
 // copy (new members refilled) with every acknowledged write. On the code
 // before invariant 16 every changed set fenced its claim: the unchanged
 // owners' grains got new epochs.
+//
+// No member fails here (d joins, c leaves gracefully), so failure detection
+// is slow (suspicion 6 s instead of 0.6 s): under a load average near 30 a
+// node stalled for 0.6 s was declared failed, its grains moved and came
+// back claimed anew, which this test then reported as a broken invariant.
+// A failure detected anyway is logged, and the grains it re-claimed are
+// not counted.
 func TestSetChangeKeepsOwnersClaim(t *testing.T) {
-	tc := newReplicatedCluster(t, "a", "b", "c")
+	logs := &syncBuffer{}
+	tc := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}, rf: 3, logKind: true, logs: logs}
+	tc.configure = func(_ string, cfg *Config) {
+		cfg.Gossip.ProbeInterval = time.Second
+		cfg.Gossip.ProbeTimeout = 500 * time.Millisecond
+		cfg.Gossip.SuspicionMult = 6
+	}
+	t.Cleanup(func() {
+		for _, n := range tc.nodes {
+			n.Kill()
+		}
+	})
+	for _, name := range []string{"a", "b", "c"} {
+		tc.start(name)
+	}
+	tc.waitRepaired()
+	detections := func() int { return strings.Count(logs.String(), `msg="member failed"`) }
 	const grains = 24
 	ids := make([]string, grains)
 	acked := map[string]uint64{}
@@ -98,12 +122,23 @@ func TestSetChangeKeepsOwnersClaim(t *testing.T) {
 		t.Helper()
 		before := snapshot()
 		clear(failed)
+		detected := detections()
 		do()
 		tc.waitMembers(members)
 		for _, id := range ids {
 			write(id)
 		}
 		after := snapshot()
+		if n := detections() - detected; n > 0 {
+			// A live member was declared failed (a stalled machine): owners
+			// moved and came back, re-claiming grains for that reason.
+			t.Logf("%s: %d member failures detected during the change (no member failed): re-claims not counted", what, n)
+			for _, id := range ids {
+				if after[id].epoch != before[id].epoch && failed[id] == nil {
+					failed[id] = errors.New("a member was declared failed during the change")
+				}
+			}
+		}
 		kept, moved, setChanged := 0, 0, 0
 		for _, id := range ids {
 			b, a := before[id], after[id]
