@@ -12,6 +12,7 @@ import { VersionsPanel } from "../components/VersionsPanel";
 import { Phase, Visibility, type Session } from "../gen/stich/v1/session_pb";
 import { forget, remember } from "../recent";
 import { SignInPage } from "./SignIn";
+import { signInHref } from "../signin";
 import { Link, navigate } from "../router";
 import { useServerInfo } from "../serverinfo";
 import { currentProblems, fixOffer, isActive, PHASE_LABEL, problemsByFile, runningStep, type SessionView } from "../session/reducer";
@@ -613,7 +614,7 @@ function SharingControls({ id, session, signedOut }: { id: string; session: Sess
             read-only · {VISIBILITY_LABEL[session.visibility]} app {signedOut ? "" : "of another user"}
           </span>
           {signedOut ? (
-            <Link className="btn primary" href="/signin" data-testid="sign-in-to-fork">
+            <Link className="btn primary" href={signInHref(window.location.pathname + window.location.search)} data-testid="sign-in-to-fork">
               Sign in to fork
             </Link>
           ) : (
