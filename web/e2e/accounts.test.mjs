@@ -192,14 +192,14 @@ describe("accounts", () => {
     const who = await bob.locator(".msg.user .who").allInnerTexts();
     assert.ok(who.length > 0 && who.every((w) => w === "Owner"), `chat authors for a reader: ${JSON.stringify(who)}`);
     await bob.getByRole("tab", { name: /^Code/ }).click();
-    await bob.locator('[data-path="src/extra.ts"]').click();
+    await bob.locator('button.tree-row[data-path="src/extra.ts"]').click();
     await bob.locator(".viewer-title").filter({ hasText: "edited by the owner" }).waitFor({ timeout: 30_000 });
     const readerText = await bob.locator("main").innerText();
     assert.ok(!/edited by you|your edits/.test(readerText), "a reader sees no owner-only wording");
     assert.equal(await bob.getByTestId("counter-node").count(), 0, "a reader sees no node name");
     // The owner still reads "You" and "edited by you", and sees the node.
     await ann.getByRole("tab", { name: /^Code/ }).click();
-    await ann.locator('[data-path="src/extra.ts"]').click();
+    await ann.locator('button.tree-row[data-path="src/extra.ts"]').click();
     await ann.locator(".viewer-title").filter({ hasText: "edited by you" }).waitFor({ timeout: 30_000 });
     assert.equal(await ann.locator(".msg.user .who").first().innerText(), "You");
     assert.equal(await ann.getByTestId("counter-node").count(), 1, "the owner sees the node");
