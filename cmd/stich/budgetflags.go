@@ -149,7 +149,7 @@ Rotating the node key:
      "model keys re-sealed under the current node key ... remaining=0" when it is done.
   3. then delete the older key lines from FILE on every node and restart again. With
      remaining=N (keys that did not open), keep the older keys and read the warnings.`,
-		Args:  cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := args[0]
 			var old *nodekey.Ring
