@@ -163,7 +163,7 @@ func (rt *Runtime) stepProvider(ctx context.Context, owner string, prov codegen.
 		return nil, false, fmt.Errorf("actors: read the owner's account: %w", err)
 	}
 	u := r.GetUser()
-	if k := u.GetModelKey(); k != nil && rt.cfg.OwnKeyProvider != nil {
+	if k := DefaultModelKey(u); k != nil && rt.cfg.OwnKeyProvider != nil {
 		p, err := rt.ownProvider(owner, k)
 		if err != nil {
 			return nil, false, err

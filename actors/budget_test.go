@@ -97,14 +97,22 @@ func spend(t *testing.T, rt *Runtime, user string) uint64 {
 
 func setOwnKey(t *testing.T, rt *Runtime, user, key string) {
 	t.Helper()
-	id, sealed, err := rt.SealModelKey(user, key)
+	setModelKey(t, rt, user, "000000000000000a", key, false)
+}
+
+// setModelKey stores key as user's model key id.
+func setModelKey(t *testing.T, rt *Runtime, user, id, key string, makeDefault bool) *actorsv1.UserRecord {
+	t.Helper()
+	nk, sealed, err := rt.SealModelKey(user, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Call[*actorsv1.UserReply](ctxT(t), rt.Node, KindUser, user, &actorsv1.SetModelKey{Key: &actorsv1.ModelKeyRecord{
-		BaseUrl: "https://models.example/v1", Model: "m-1", NodeKeyId: id, Sealed: sealed, Last4: key[len(key)-4:]}}); err != nil {
+	r, err := Call[*actorsv1.UserReply](ctxT(t), rt.Node, KindUser, user, &actorsv1.SetModelKey{Key: &actorsv1.ModelKeyRecord{
+		Id: id, BaseUrl: "https://models.example/v1", Model: "m-1", NodeKeyId: nk, Sealed: sealed, Last4: key[len(key)-4:]}, MakeDefault: makeDefault})
+	if err != nil {
 		t.Fatal(err)
 	}
+	return r.GetUser()
 }
 
 // The platform's model spend is charged to the session owner's day; past
@@ -251,7 +259,7 @@ func TestModelKeySealedAtRestAndRotated(t *testing.T) {
 
 	// Rotation: k2 current, k1 kept; the key is sealed again on load.
 	rt = start(ring(k2, k1))
-	rec := user(rt).GetModelKey()
+	rec := DefaultModelKey(user(rt))
 	if rec.GetNodeKeyId() != "k2" {
 		t.Fatalf("not sealed again after rotation: key id %q", rec.GetNodeKeyId())
 	}
@@ -262,14 +270,14 @@ func TestModelKeySealedAtRestAndRotated(t *testing.T) {
 
 	// k1 dropped: still opens (it was sealed again under k2).
 	rt = start(ring(k2))
-	if k, err := rt.OpenModelKey("u-alice", user(rt).GetModelKey()); err != nil || k.APIKey != secret {
+	if k, err := rt.OpenModelKey("u-alice", DefaultModelKey(user(rt))); err != nil || k.APIKey != secret {
 		t.Fatalf("open with k2 alone: %v", err)
 	}
 	rt.Shutdown(context.Background())
 
 	// The wrong node key: a clear error, and the session says it.
 	rt = start(testRing(t, "k3"))
-	_, err := rt.OpenModelKey("u-alice", user(rt).GetModelKey())
+	_, err := rt.OpenModelKey("u-alice", DefaultModelKey(user(rt)))
 	if !errors.Is(err, nodekey.ErrUnknownKey) || !strings.Contains(err.Error(), `"k2"`) || strings.Contains(err.Error(), secret) {
 		t.Fatalf("wrong ring: %v", err)
 	}
@@ -282,7 +290,7 @@ func TestModelKeySealedAtRestAndRotated(t *testing.T) {
 
 	// Another key under the same id.
 	rt = start(testRing(t, "k2"))
-	if _, err := rt.OpenModelKey("u-alice", user(rt).GetModelKey()); !errors.Is(err, nodekey.ErrWrongKey) {
+	if _, err := rt.OpenModelKey("u-alice", DefaultModelKey(user(rt))); !errors.Is(err, nodekey.ErrWrongKey) {
 		t.Fatalf("other key under the same id: %v", err)
 	}
 }

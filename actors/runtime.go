@@ -109,6 +109,8 @@ type Runtime struct {
 	hubs hubs
 	own  ownProviders
 
+	reseal resealState // the startup walk re-sealing model keys (reseal.go)
+
 	// Background work of grains that must not block a mailbox (reports
 	// to the apps index): tracked, cancelled and awaited by Shutdown.
 	bgMu     sync.Mutex
@@ -218,6 +220,7 @@ func Start(ctx context.Context, cfg Config) (*Runtime, error) {
 	rt.Node = n
 	close(rt.started)
 	rt.audit = startAuditRecorder(rt)
+	rt.startResealWalk()
 	return rt, nil
 }
 

@@ -479,8 +479,14 @@ func (g *sessionGrain) onRequest(ctx actor.Context, msg any) {
 		g.onReadLog(ctx, m)
 	case *actorsv1.GetSnapshot:
 		snap := g.snapshot()
-		snap.Owned = mayChangeVisibility(m.GetCaller(), cmp.Or(st.Owner, LocalOwner))
-		ctx.Respond(&actorsv1.SnapshotReply{Session: snap})
+		owner := cmp.Or(st.Owner, LocalOwner)
+		snap.Owned = mayChangeVisibility(m.GetCaller(), owner)
+		if c := m.GetCaller(); !snap.Owned && !c.GetAdmin() && !c.GetNode() {
+			// NB: the cluster's node names are the owner's and admins'
+			// business: a reader of a public app learns none.
+			snap.Node = ""
+		}
+		ctx.Respond(&actorsv1.SnapshotReply{Session: snap, Owner: owner})
 	case *actorsv1.SetVisibility:
 		g.onSetVisibility(ctx, m)
 	case *actorsv1.ListFiles:

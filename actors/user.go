@@ -84,6 +84,7 @@ func (g *userGrain) load() error {
 			return fmt.Errorf("actors: decode user: %w", err)
 		}
 	}
+	migrateModelKey(rec)
 	g.rec = rec
 	if rec.GetId() != "" {
 		g.reportUser(rec) // accounts made before the index appear once used
@@ -299,12 +300,23 @@ func (g *userGrain) handle(msg proto.Message) proto.Message {
 			return g.notFound()
 		}
 		k := m.GetKey()
-		if k.GetBaseUrl() == "" || k.GetModel() == "" || k.GetNodeKeyId() == "" || len(k.GetSealed()) == 0 {
-			return grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "a model key needs a base URL, a model and a sealed key")
+		if k.GetId() == "" || k.GetBaseUrl() == "" || k.GetModel() == "" || k.GetNodeKeyId() == "" || len(k.GetSealed()) == 0 {
+			return grainErr(actorsv1.ErrorCode_ERROR_CODE_INVALID_ARGUMENT, "a model key needs an id, a base URL, a model and a sealed key")
 		}
 		next := proto.Clone(g.rec).(*actorsv1.UserRecord)
-		next.ModelKey = proto.Clone(k).(*actorsv1.ModelKeyRecord)
-		next.ModelKey.CreatedAt = timestamppb.New(g.rt.cfg.Now())
+		add := proto.Clone(k).(*actorsv1.ModelKeyRecord)
+		add.CreatedAt = timestamppb.New(g.rt.cfg.Now())
+		if i := slices.IndexFunc(next.ModelKeys, func(x *actorsv1.ModelKeyRecord) bool { return x.GetId() == k.GetId() }); i >= 0 {
+			next.ModelKeys[i] = add
+		} else {
+			if len(next.ModelKeys) >= MaxModelKeys {
+				return grainErr(actorsv1.ErrorCode_ERROR_CODE_RESOURCE_EXHAUSTED, "%s has %d model keys, the most allowed; remove one first", g.ref.Identity, MaxModelKeys)
+			}
+			next.ModelKeys = append(next.ModelKeys, add)
+		}
+		if m.GetMakeDefault() || DefaultModelKey(next) == nil {
+			next.DefaultModelKey = add.GetId()
+		}
 		if err := g.save(next); err != nil {
 			return err
 		}
@@ -313,15 +325,49 @@ func (g *userGrain) handle(msg proto.Message) proto.Message {
 		if !exists {
 			return g.notFound()
 		}
-		if g.rec.GetModelKey() == nil {
+		next := proto.Clone(g.rec).(*actorsv1.UserRecord)
+		if m.GetId() == "" {
+			next.ModelKeys, next.DefaultModelKey = nil, ""
+		} else {
+			next.ModelKeys = slices.DeleteFunc(next.ModelKeys, func(x *actorsv1.ModelKeyRecord) bool { return x.GetId() == m.GetId() })
+			if len(next.ModelKeys) == len(g.rec.GetModelKeys()) {
+				return grainErr(actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND, "%s has no model key %s", g.ref.Identity, m.GetId())
+			}
+			if DefaultModelKey(next) == nil {
+				next.DefaultModelKey = ""
+				if len(next.ModelKeys) > 0 {
+					next.DefaultModelKey = next.ModelKeys[0].GetId()
+				}
+			}
+		}
+		if proto.Equal(next, g.rec) {
 			return &actorsv1.UserReply{User: g.rec}
 		}
-		next := proto.Clone(g.rec).(*actorsv1.UserRecord)
-		next.ModelKey = nil
 		if err := g.save(next); err != nil {
 			return err
 		}
 		return &actorsv1.UserReply{User: next}
+	case *actorsv1.SetDefaultModelKey:
+		if !exists {
+			return g.notFound()
+		}
+		if !slices.ContainsFunc(g.rec.GetModelKeys(), func(x *actorsv1.ModelKeyRecord) bool { return x.GetId() == m.GetId() }) {
+			return grainErr(actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND, "%s has no model key %s", g.ref.Identity, m.GetId())
+		}
+		if g.rec.GetDefaultModelKey() == m.GetId() {
+			return &actorsv1.UserReply{User: g.rec}
+		}
+		next := proto.Clone(g.rec).(*actorsv1.UserRecord)
+		next.DefaultModelKey = m.GetId()
+		if err := g.save(next); err != nil {
+			return err
+		}
+		return &actorsv1.UserReply{User: next}
+	case *actorsv1.ResealModelKeys:
+		if !exists {
+			return g.notFound()
+		}
+		return g.reseal()
 	case *actorsv1.GetModelSpend:
 		if !exists {
 			return g.notFound()
@@ -362,39 +408,94 @@ func (g *userGrain) handle(msg proto.Message) proto.Message {
 // spendReply is the user's spend on day (0 when the stored spend is of
 // another day).
 func (g *userGrain) spendReply(day int64) *actorsv1.ModelSpendReply {
-	r := &actorsv1.ModelSpendReply{Day: day, OwnKey: g.rec.GetModelKey() != nil}
+	r := &actorsv1.ModelSpendReply{Day: day, OwnKey: DefaultModelKey(g.rec) != nil}
 	if sp := g.rec.GetModelSpend(); sp.GetDay() == day {
 		r.MicroUsd = sp.GetMicroUsd()
 	}
 	return r
 }
 
-// reseal seals the user's model key again under the node's current key
-// when an older one sealed it (after a rotation of --node-key-file). A
-// key that does not open is left as it is: the session that needs it
-// reports why.
-func (g *userGrain) reseal() {
-	ring, k := g.rt.cfg.NodeKeys, g.rec.GetModelKey()
-	if ring == nil || k == nil || k.GetNodeKeyId() == ring.Current() {
+// MaxModelKeys bounds the model keys of one user.
+const MaxModelKeys = 20
+
+// DefaultModelKey is the key u's sessions run on, nil when u has none.
+func DefaultModelKey(u *actorsv1.UserRecord) *actorsv1.ModelKeyRecord {
+	for _, k := range u.GetModelKeys() {
+		if k.GetId() == u.GetDefaultModelKey() {
+			return k
+		}
+	}
+	return nil
+}
+
+// legacyModelKeyID names the one model key of a record made before users
+// could keep several.
+const legacyModelKeyID = "0000000000000000"
+
+// migrateModelKey moves a record's one legacy model key into model_keys
+// (in memory; the next save stores it).
+func migrateModelKey(rec *actorsv1.UserRecord) {
+	k := rec.GetModelKey()
+	if k == nil {
 		return
 	}
-	plain, err := ring.Open(k.GetNodeKeyId(), k.GetSealed(), ModelKeyAD(g.rec.GetId()))
-	if err != nil {
-		g.rt.log.Warn("model key not re-sealed", "user", g.ref.Identity, "err", err)
-		return
+	rec.ModelKey = nil
+	if k.GetId() == "" {
+		k.Id = legacyModelKeyID
 	}
-	id, sealed, err := ring.Seal(plain, ModelKeyAD(g.rec.GetId()))
-	if err != nil {
-		g.rt.log.Warn("model key not re-sealed", "user", g.ref.Identity, "err", err)
-		return
+	if !slices.ContainsFunc(rec.GetModelKeys(), func(x *actorsv1.ModelKeyRecord) bool { return x.GetId() == k.GetId() }) {
+		rec.ModelKeys = append([]*actorsv1.ModelKeyRecord{k}, rec.GetModelKeys()...)
+	}
+	if DefaultModelKey(rec) == nil {
+		rec.DefaultModelKey = k.GetId()
+	}
+}
+
+// reseal seals every model key of the user that an older node key sealed
+// again under the node's current key (after a rotation of --node-key-file),
+// in one write. A key that does not open is left as it is (and counted as
+// failed): the session that needs it reports why.
+func (g *userGrain) reseal() *actorsv1.ResealModelKeysReply {
+	reply := &actorsv1.ResealModelKeysReply{}
+	ring := g.rt.cfg.NodeKeys
+	if ring == nil || len(g.rec.GetModelKeys()) == 0 {
+		return reply
 	}
 	next := proto.Clone(g.rec).(*actorsv1.UserRecord)
-	next.ModelKey.NodeKeyId, next.ModelKey.Sealed = id, sealed
-	if err := g.save(next); err != nil {
-		g.rt.log.Warn("model key not re-sealed", "user", g.ref.Identity, "err", err.GetMessage())
-		return
+	ad := ModelKeyAD(g.rec.GetId())
+	var from []string
+	for _, k := range next.ModelKeys {
+		if k.GetNodeKeyId() == ring.Current() {
+			reply.Current++
+			continue
+		}
+		plain, err := ring.Open(k.GetNodeKeyId(), k.GetSealed(), ad)
+		if err != nil {
+			reply.Failed++
+			g.rt.log.Warn("model key not re-sealed", "user", g.ref.Identity, "key", k.GetId(), "err", err)
+			continue
+		}
+		id, sealed, err := ring.Seal(plain, ad)
+		if err != nil {
+			reply.Failed++
+			g.rt.log.Warn("model key not re-sealed", "user", g.ref.Identity, "key", k.GetId(), "err", err)
+			continue
+		}
+		from = append(from, k.GetNodeKeyId())
+		k.NodeKeyId, k.Sealed = id, sealed
+		reply.Resealed++
 	}
-	g.rt.log.Info("model key re-sealed under the current node key", "user", g.ref.Identity, "from", k.GetNodeKeyId(), "to", id)
+	if reply.Resealed == 0 {
+		return reply
+	}
+	if err := g.save(next); err != nil {
+		g.rt.log.Warn("model keys not re-sealed", "user", g.ref.Identity, "err", err.GetMessage())
+		reply.Failed += reply.Resealed
+		reply.Resealed = 0
+		return reply
+	}
+	g.rt.log.Info("model keys re-sealed under the current node key", "user", g.ref.Identity, "from", from, "to", ring.Current())
+	return reply
 }
 
 // ModelKeyAD is the additional data a user's model key is sealed with: a

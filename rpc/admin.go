@@ -9,6 +9,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/stichdev/stich/actors"
+	"github.com/stichdev/stich/auth"
 	"github.com/stichdev/stich/cluster"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
 	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
@@ -27,13 +28,17 @@ type adminService struct {
 func (a *adminService) GetServerInfo(ctx context.Context, _ *connect.Request[stichv1.GetServerInfoRequest]) (*connect.Response[stichv1.GetServerInfoResponse], error) {
 	def := a.rt.DefaultProvider()
 	res := &stichv1.GetServerInfoResponse{
-		Version: a.cfg.Version, Node: a.rt.Node.Name(), Region: a.rt.Region(),
+		Version: a.cfg.Version, Region: a.rt.Region(),
 		DefaultProvider: def.Name(), DefaultProviderLabel: def.Label(), DefaultModel: a.cfg.DefaultModel,
 		Endpoints: a.cfg.ModelEndpoints, Actions: a.cfg.ActionModels,
 		BuildsDisabled: a.rt.BuildsDisabled(),
 	}
 	if res.Version == "" {
 		res.Version = "dev"
+	}
+	// NB: the cluster's node names are for admins only.
+	if p := auth.FromContext(ctx); p != nil && p.IsAdmin() {
+		res.Node = a.rt.Node.Name()
 	}
 	for _, p := range a.rt.Providers() {
 		res.Providers = append(res.Providers, &stichv1.CodeProvider{Name: p.Name(), Label: p.Label(), IsDefault: p.Name() == def.Name()})

@@ -217,3 +217,87 @@ func TestModelKeysNeedANodeKey(t *testing.T) {
 	_, err := acct.SetModelKey(ctxT(t), connect.NewRequest(&stichv1.SetModelKeyRequest{BaseUrl: "https://models.example/v1", ApiKey: "sk-0123456789", Model: "m"}))
 	wantCode(t, err, connect.CodeFailedPrecondition, "--node-key-file")
 }
+
+// A user keeps several model keys, each with a label: the first is the
+// default until another is picked; one can be removed by id; another
+// user cannot touch them (not_found); no answer holds a key.
+func TestSeveralModelKeysAtTheEdge(t *testing.T) {
+	cfg := cluster.DefaultLocalConfig()
+	cfg.Name, cfg.InMemory = "rpc-test", true
+	ts := newTestServerRuntime(t, ratelimit.Rule{}, slog.New(slog.DiscardHandler), actors.Config{Cluster: cfg, NodeKeys: testNodeKeys(t),
+		OwnKeyProvider: func(actors.OwnModelKey) (codegen.Provider, error) { return codegen.Scaffold{}, nil },
+		Providers:      map[string]codegen.Provider{"scaffold": codegen.Scaffold{}}}, nil)
+	hc := clientAs(t, ts.srv, "carol", auth.RoleUser)
+	acct := stichv1connect.NewAccountServiceClient(hc, ts.url)
+	dave := stichv1connect.NewAccountServiceClient(clientAs(t, ts.srv, "dave", auth.RoleUser), ts.url)
+	const s1, s2 = "sk-openai-0123456789-AAAA", "sk-groq-9876543210-BBBB"
+	a, err := acct.SetModelKey(ctxT(t), connect.NewRequest(&stichv1.SetModelKeyRequest{BaseUrl: "https://api.openai.com/v1", ApiKey: s1, Model: "gpt-4.1-mini", Label: "work OpenAI"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := acct.SetModelKey(ctxT(t), connect.NewRequest(&stichv1.SetModelKeyRequest{BaseUrl: "https://api.groq.com/openai/v1", ApiKey: s2, Model: "llama", Label: "groq"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ka, kb := a.Msg.GetKey(), b.Msg.GetKey()
+	if !ka.GetIsDefault() || kb.GetIsDefault() || ka.GetId() == kb.GetId() || ka.GetLabel() != "work OpenAI" || kb.GetKeyHint() != "…BBBB" {
+		t.Fatalf("added: %v / %v", ka, kb)
+	}
+	_, err = acct.SetModelKey(ctxT(t), connect.NewRequest(&stichv1.SetModelKeyRequest{BaseUrl: "https://x.example/v1", ApiKey: s2, Model: "m", Label: "bad\x00label"}))
+	wantCode(t, err, connect.CodeInvalidArgument, "label")
+
+	list := func() map[string]*stichv1.ModelKey {
+		t.Helper()
+		l, err := acct.ListModelKeys(ctxT(t), connect.NewRequest(&stichv1.ListModelKeysRequest{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]*stichv1.ModelKey{}
+		for _, k := range l.Msg.GetKeys() {
+			m[k.GetId()] = k
+		}
+		return m
+	}
+	if l := list(); len(l) != 2 || !l[ka.GetId()].GetIsDefault() {
+		t.Fatalf("list: %v", l)
+	}
+	// Another user: the same answer as an unknown id.
+	for _, id := range []string{ka.GetId(), "not-an-id", "ffffffffffffffff"} {
+		_, err = dave.SetDefaultModelKey(ctxT(t), connect.NewRequest(&stichv1.SetDefaultModelKeyRequest{Id: id}))
+		wantCode(t, err, connect.CodeNotFound, "")
+		_, err = dave.ClearModelKey(ctxT(t), connect.NewRequest(&stichv1.ClearModelKeyRequest{Id: id}))
+		wantCode(t, err, connect.CodeNotFound, "")
+	}
+	if _, err := acct.SetDefaultModelKey(ctxT(t), connect.NewRequest(&stichv1.SetDefaultModelKeyRequest{Id: kb.GetId()})); err != nil {
+		t.Fatal(err)
+	}
+	if l := list(); !l[kb.GetId()].GetIsDefault() || l[ka.GetId()].GetIsDefault() {
+		t.Fatalf("after picking the default: %v", l)
+	}
+	// The sessions run on the default key.
+	r, err := actors.Call[*actorsv1.UserReply](ctxT(t), ts.rt.Node, actors.KindUser, "carol", &actorsv1.GetUser{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, err := ts.rt.OpenModelKey("carol", actors.DefaultModelKey(r.GetUser())); err != nil || k.APIKey != s2 || k.BaseURL != "https://api.groq.com/openai/v1" {
+		t.Fatalf("default key opens to %+v, %v", k, err)
+	}
+	if _, err := acct.ClearModelKey(ctxT(t), connect.NewRequest(&stichv1.ClearModelKeyRequest{Id: kb.GetId()})); err != nil {
+		t.Fatal(err)
+	}
+	if l := list(); len(l) != 1 || !l[ka.GetId()].GetIsDefault() {
+		t.Fatalf("after removing the default: %v", l)
+	}
+	// No answer holds a key: the raw JSON of the list.
+	req, _ := http.NewRequestWithContext(ctxT(t), "POST", ts.url+stichv1connect.AccountServiceListModelKeysProcedure, strings.NewReader(`{}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || strings.Contains(string(body), "0123456789") || !strings.Contains(string(body), "AAAA") {
+		t.Fatalf("list: %d %s", resp.StatusCode, body)
+	}
+}

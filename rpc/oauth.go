@@ -23,8 +23,8 @@ import (
 
 // Sign-in through an outside provider (package auth/oauth):
 //
-//	GET /auth/oauth/{provider}/start     -> the provider's authorize page
-//	GET /auth/oauth/{provider}/callback  -> a browser session, then "/"
+//	GET /auth/oauth/{provider}/start?next=PATH -> the provider's authorize page
+//	GET /auth/oauth/{provider}/callback  -> a browser session, then PATH (or "/")
 //	GET /auth/providers                  -> which providers are on (the sign-in page's buttons)
 //
 // Rules:
@@ -160,7 +160,9 @@ func (o *oauthSignIn) start(w http.ResponseWriter, r *http.Request) {
 	if p == nil {
 		return
 	}
-	f, err := o.flows.Begin(p.Name())
+	// NB: next is checked here and kept with the flow (server side): only
+	// a same-origin path, never another site (no open redirect).
+	f, err := o.flows.BeginReturn(p.Name(), safeNext(r.URL.Query().Get("next")))
 	if err != nil {
 		writeError(w, connect.NewError(connect.CodeResourceExhausted, errors.New("too many sign-ins are in progress on this node; retry in a few minutes")))
 		return
@@ -244,7 +246,7 @@ func (o *oauthSignIn) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o.s.Audit(ctx, AuditEvent{Kind: audit.SignIn, UserID: userID, Email: id.Email, Method: "oauth:" + p.Name()})
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	http.Redirect(w, r, safeNext(f.Next), http.StatusSeeOther)
 }
 
 // fail translates an error from below for the sign-in page.

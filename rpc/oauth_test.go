@@ -334,3 +334,67 @@ func TestOAuthSingleOwner(t *testing.T) {
 		t.Fatalf("providers: %d %s", st, body)
 	}
 }
+
+// The return path after sign-in is a same-origin path only: anything
+// that could leave the origin returns to "/".
+func TestSafeNext(t *testing.T) {
+	for in, want := range map[string]string{
+		"/s/abc":                              "/s/abc",
+		"/s/abc?tab=preview#x":                "/s/abc?tab=preview#x",
+		"/":                                   "/",
+		"":                                    "/",
+		"//evil.com":                          "/",
+		"//evil.com/s/abc":                    "/",
+		"https://evil":                        "/",
+		"https://evil.com/s/x":                "/",
+		"http:/evil":                          "/",
+		"javascript:alert(1)":                 "/",
+		`/\evil`:                              "/",
+		`/\/evil.com`:                         "/",
+		"/\tevil":                             "/",
+		"/\r\nLocation: x":                    "/",
+		"evil.com":                            "/",
+		"/" + strings.Repeat("a", maxNextLen): "/",
+	} {
+		if got := safeNext(in); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// "Sign in to fork": an OAuth sign-in started with ?next=PATH returns
+// the browser to PATH on this origin; a next that leaves the origin
+// returns to "/".
+func TestOAuthReturnsToNext(t *testing.T) {
+	fake := oauthtest.New(t)
+	ts := newOAuthServer(t, fake, OAuthConfig{SignUp: true})
+	fake.SetUser("github", oauthtest.User{ID: "77", Login: "rae", Name: "Rae", Email: "rae@example.com", EmailVerified: true})
+	for next, want := range map[string]string{
+		"/s/abc123":        "/s/abc123",
+		"":                 "/",
+		"//evil.com":       "/",
+		"https://evil":     "/",
+		`/\evil`:           "/",
+		"https://evil.com": "/",
+	} {
+		b := newOAuthBrowser(t)
+		st, loc, body := b.get(ts.url + "/auth/oauth/github/start?next=" + url.QueryEscape(next))
+		if st != http.StatusFound {
+			t.Fatalf("start: %d %s", st, body)
+		}
+		if strings.Contains(loc, "evil") || strings.Contains(loc, "abc123") {
+			t.Fatalf("the return path was sent to the provider: %s", loc)
+		}
+		st, cb, body := b.get(loc)
+		if st != http.StatusFound {
+			t.Fatalf("authorize: %d %s", st, body)
+		}
+		st, got, body := b.get(cb)
+		if st != http.StatusSeeOther || got != want {
+			t.Fatalf("next %q: callback %d to %q, want %q (%s)", next, st, got, want, body)
+		}
+		if b.session(ts) == "" {
+			t.Fatalf("next %q: not signed in", next)
+		}
+	}
+}

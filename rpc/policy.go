@@ -77,6 +77,7 @@ var policies = map[string]policy{
 	stichv1connect.AccountServiceSetModelKeyProcedure:          policyUser,
 	stichv1connect.AccountServiceClearModelKeyProcedure:        policyUser,
 	stichv1connect.AccountServiceListModelKeysProcedure:        policyUser,
+	stichv1connect.AccountServiceSetDefaultModelKeyProcedure:   policyUser,
 
 	stichv1connect.SessionServiceCreateSessionProcedure: policyUser,
 	stichv1connect.SessionServiceListSessionsProcedure:  policyUser,

@@ -230,6 +230,8 @@ func TestRoleTable(t *testing.T) {
 			anon: unauth, other: "ok", owner: "ok", admin: "ok"},
 		stichv1connect.AccountServiceClearModelKeyProcedure: anyUser,
 		stichv1connect.AccountServiceListModelKeysProcedure: anyUser,
+		// No caller has a key of this id (the default of an unknown key).
+		stichv1connect.AccountServiceSetDefaultModelKeyProcedure: {body: `{"id":"ffffffffffffffff"}`, anon: unauth, other: nf, owner: nf, admin: nf},
 
 		stichv1connect.AdminServiceGetServerInfoProcedure:    anyUser,
 		stichv1connect.AdminServiceGetClusterStatusProcedure: adminOnlyRow(`{}`, "ok"),

@@ -81,7 +81,7 @@ func (h *previewHandler) handler() http.Handler {
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "stich preview server on node %s: each app is at %s://SESSION.%s/\n", h.rt.Node.Name(), cfg.Origins.Scheme, cfg.Origins.Domain)
+		fmt.Fprintf(w, "stich preview server: each app is at %s://SESSION.%s/\n", cfg.Origins.Scheme, cfg.Origins.Domain)
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()

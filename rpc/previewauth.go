@@ -261,10 +261,15 @@ func (h *previewHandler) refuse(w http.ResponseWriter, why string) {
 <body><div data-stich="preview-refused"><p><strong>%s</strong></p><p>Open the app from stich (its Preview tab) to see it here.</p></div></body></html>`, html.EscapeString(why))
 }
 
-// safeNext keeps a redirect on the app's own origin: a path starting with
-// one slash, else "/".
+// maxNextLen bounds a return path (longer ones return to "/").
+const maxNextLen = 2048
+
+// safeNext keeps a redirect on this origin (no open redirect): a relative
+// path starting with one slash and holding no backslash or control
+// character (browsers read "/\\evil" as "//evil"), else "/". The preview
+// gate and the sign-in flows (OAuth /start?next=) use it.
 func safeNext(next string) string {
-	if next == "" || next[0] != '/' || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n\t") {
+	if next == "" || len(next) > maxNextLen || next[0] != '/' || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n\t") {
 		return "/"
 	}
 	u, err := url.Parse(next)

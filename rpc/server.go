@@ -310,6 +310,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintf(w, "stich %s on node %s\n\nConnect API: /%s/*\nHealth: /grpc.health.v1.Health/Check\nMetrics: /metrics\n",
-		s.cfg.Version, s.rt.Node.Name(), stichv1connect.SessionServiceName)
+	// NB: no node name: this page is served to anyone.
+	fmt.Fprintf(w, "stich %s\n\nConnect API: /%s/*\nHealth: /grpc.health.v1.Health/Check\nMetrics: /metrics\n",
+		s.cfg.Version, stichv1connect.SessionServiceName)
 }

@@ -150,6 +150,10 @@ func (s *sessionService) GetSession(ctx context.Context, req *connect.Request[st
 		return nil, s.fail(ctx, "GetSession", err)
 	}
 	sess := r.GetSession()
+	if !sess.GetOwned() {
+		// A reader sees whose app it is (a display name, never an e-mail).
+		sess.OwnerName = s.ownerName(ctx, r.GetOwner())
+	}
 	if anonymous(ctx) {
 		return connect.NewResponse(&stichv1.GetSessionResponse{Session: sess}), nil
 	}

@@ -3,6 +3,7 @@ package rpc
 import (
 	"errors"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -231,5 +232,62 @@ func TestGalleryOwnerNameAndForkLimit(t *testing.T) {
 	// carol's bucket is her own.
 	if _, err := carol.ForkSession(ctxT(t), connect.NewRequest(&stichv1.ForkSessionRequest{SessionId: app})); err != nil {
 		t.Errorf("carol's fork: %v", err)
+	}
+}
+
+// A reader of a public app (anonymous or another user) gets the owner's
+// display name and no cluster node name; the owner and an admin get the
+// node; only an admin learns the node from GetServerInfo.
+func TestReaderSeesOwnerNameNotNode(t *testing.T) {
+	ts := newTestServerRPC(t, ratelimit.Rule{}, 0, nil, slog.New(slog.DiscardHandler), nil)
+	carolHTTP := clientAs(t, ts.srv, "carol", auth.RoleUser)
+	carol := stichv1connect.NewSessionServiceClient(carolHTTP, ts.url)
+	if _, err := stichv1connect.NewAccountServiceClient(carolHTTP, ts.url).UpdateProfile(ctxT(t),
+		connect.NewRequest(&stichv1.UpdateProfileRequest{DisplayName: "Carol Cook"})); err != nil {
+		t.Fatal(err)
+	}
+	res, err := carol.CreateSession(ctxT(t), connect.NewRequest(&stichv1.CreateSessionRequest{Prompt: "a todo list"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Msg.GetSessionId()
+	if _, err := carol.SetVisibility(ctxT(t), connect.NewRequest(&stichv1.SetVisibilityRequest{SessionId: id, Visibility: stichv1.Visibility_VISIBILITY_PUBLIC})); err != nil {
+		t.Fatal(err)
+	}
+	bobHTTP := clientAs(t, ts.srv, "bob", auth.RoleUser)
+	for _, c := range []struct {
+		who               string
+		hc                connect.HTTPClient
+		owned, node, name bool
+	}{
+		{"anonymous", http.DefaultClient, false, false, true},
+		{"other user", bobHTTP, false, false, true},
+		{"owner", carolHTTP, true, true, false},
+		{"admin", testHTTP, false, true, true},
+	} {
+		r, err := stichv1connect.NewSessionServiceClient(c.hc, ts.url).GetSession(ctxT(t), connect.NewRequest(&stichv1.GetSessionRequest{SessionId: id}))
+		if err != nil {
+			t.Fatalf("%s: %v", c.who, err)
+		}
+		s := r.Msg.GetSession()
+		if s.GetOwned() != c.owned || (s.GetNode() != "") != c.node || (s.GetNode() != "" && s.GetNode() != "rpc-test") {
+			t.Errorf("%s: owned %v, node %q; want owned %v, node shown %v", c.who, s.GetOwned(), s.GetNode(), c.owned, c.node)
+		}
+		if want := map[bool]string{true: "Carol Cook", false: ""}[c.name]; s.GetOwnerName() != want {
+			t.Errorf("%s: owner name %q, want %q", c.who, s.GetOwnerName(), want)
+		}
+	}
+	for _, c := range []struct {
+		who  string
+		hc   connect.HTTPClient
+		node string
+	}{{"other user", bobHTTP, ""}, {"owner of an app", carolHTTP, ""}, {"admin", testHTTP, "rpc-test"}} {
+		r, err := stichv1connect.NewAdminServiceClient(c.hc, ts.url).GetServerInfo(ctxT(t), connect.NewRequest(&stichv1.GetServerInfoRequest{}))
+		if err != nil {
+			t.Fatalf("%s: %v", c.who, err)
+		}
+		if r.Msg.GetNode() != c.node {
+			t.Errorf("%s: server info node %q, want %q", c.who, r.Msg.GetNode(), c.node)
+		}
 	}
 }

@@ -71,6 +71,9 @@ type Flow struct {
 	Nonce string
 	// Expires ends the flow.
 	Expires time.Time
+	// Next is the same-origin path the browser returns to once signed in
+	// (the caller validated it: see [Flows.BeginReturn]); "" for "/".
+	Next string
 }
 
 // FlowTTL is how long a sign-in may take at the provider.
@@ -109,8 +112,13 @@ func random32() (string, error) {
 
 // Begin starts a flow for provider with fresh state, verifier and nonce
 // (256 random bits each).
-func (fs *Flows) Begin(provider string) (Flow, error) {
-	f := Flow{Provider: provider}
+func (fs *Flows) Begin(provider string) (Flow, error) { return fs.BeginReturn(provider, "") }
+
+// BeginReturn is [Flows.Begin] for a browser that returns to next once
+// signed in. next is kept server side with the flow, never sent to the
+// provider; the caller must have checked it is a same-origin path.
+func (fs *Flows) BeginReturn(provider, next string) (Flow, error) {
+	f := Flow{Provider: provider, Next: next}
 	var err error
 	if f.State, err = random32(); err != nil {
 		return Flow{}, err

@@ -42,7 +42,7 @@ func (f *budgetFlags) register(fl *pflag.FlagSet) {
 	fl.IntVar(&f.saveLimit, "save-limit", 120, "file saves (SaveFile) a user may make per minute, a third of them in any 10 s, 150x per day (0 disables)")
 	fl.IntVar(&f.buildLimit, "build-limit", 120, "builds of a user's apps per hour: each phase's check, the check after an edit, a preview rebuilt on demand; a refused build leaves the app without a preview and says when to retry (0 disables)")
 	fl.Float64Var(&f.dailyBudget, "daily-model-budget", autoBudget, fmt.Sprintf("US dollars each user's sessions may spend per UTC day on the node's models (token counts priced as stich models shows); past it, new sessions, messages and generation steps are refused with resource_exhausted until 00:00 UTC. Users with their own model key are exempt. 0: unlimited. Default: unlimited with --auth single (the owner pays for their own node), %.2f with --auth multi", multiUserBudget))
-	fl.StringVar(&f.nodeKeyFile, "node-key-file", "", "file of node keys sealing users' own model keys at rest (AES-256-GCM), one \"ID BASE64\" a line, the first current; make or rotate it with 'stich nodekey new FILE' (older keys stay to open what they sealed; users' keys are sealed again under the current key when next read). Default: $"+nodeKeyEnv+" in the same form (keys separated by commas); with neither, users cannot store model keys. Every node of a cluster needs the same keys")
+	fl.StringVar(&f.nodeKeyFile, "node-key-file", "", "file of node keys sealing users' own model keys at rest (AES-256-GCM), one \"ID BASE64\" a line, the first current; make or rotate it with 'stich nodekey new FILE' (older keys stay to open what they sealed; a node started with older keys re-seals every user's model keys under the current key and logs 'model keys re-sealed ... remaining=0' when the older keys may be removed from the file). Default: $"+nodeKeyEnv+" in the same form (keys separated by commas); with neither, users cannot store model keys. Every node of a cluster needs the same keys")
 }
 
 func (f *budgetFlags) validate() []error {
@@ -140,7 +140,16 @@ func newNodeKeyCmd() *cobra.Command {
 	newCmd := &cobra.Command{
 		Use:   "new FILE",
 		Short: "Add a new current key to FILE (made with mode 0600 if missing); restart the nodes with the new file, the same on every node",
-		Args:  cobra.ExactArgs(1),
+		Long: `Add a new current key to FILE (made with mode 0600 if missing).
+
+Rotating the node key:
+  1. stich nodekey new FILE    (the new key goes first; the older ones stay, only to open)
+  2. copy FILE to every node and restart them with --node-key-file FILE. A node started with
+     more than one key re-seals every user's model keys under the new key and logs
+     "model keys re-sealed under the current node key ... remaining=0" when it is done.
+  3. then delete the older key lines from FILE on every node and restart again. With
+     remaining=N (keys that did not open), keep the older keys and read the warnings.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := args[0]
 			var old *nodekey.Ring

@@ -186,6 +186,23 @@ describe("accounts", () => {
     assert.equal(await bob.getByRole("button", { name: /Roll back/ }).count(), 0, "a reader sees no Roll back button");
     assert.equal(await bob.getByRole("button", { name: /^(Stop|Resume|Edit)$/ }).count(), 0, "a reader sees no Stop, Resume or Edit");
     await shot(bob, "sharing-reader-versions");
+
+    // Reader wording: the owner's doings are never "you" to bob (ann has no display name: neutral words).
+    await bob.locator(".msg.user .who").first().waitFor();
+    const who = await bob.locator(".msg.user .who").allInnerTexts();
+    assert.ok(who.length > 0 && who.every((w) => w === "Owner"), `chat authors for a reader: ${JSON.stringify(who)}`);
+    await bob.getByRole("tab", { name: /^Code/ }).click();
+    await bob.locator('button.tree-row[data-path="src/extra.ts"]').click();
+    await bob.locator(".viewer-title").filter({ hasText: "edited by the owner" }).waitFor({ timeout: 30_000 });
+    const readerText = await bob.locator("main").innerText();
+    assert.ok(!/edited by you|your edits/.test(readerText), "a reader sees no owner-only wording");
+    assert.equal(await bob.getByTestId("counter-node").count(), 0, "a reader sees no node name");
+    // The owner still reads "You" and "edited by you", and sees the node.
+    await ann.getByRole("tab", { name: /^Code/ }).click();
+    await ann.locator('button.tree-row[data-path="src/extra.ts"]').click();
+    await ann.locator(".viewer-title").filter({ hasText: "edited by you" }).waitFor({ timeout: 30_000 });
+    assert.equal(await ann.locator(".msg.user .who").first().innerText(), "You");
+    assert.equal(await ann.getByTestId("counter-node").count(), 1, "the owner sees the node");
   });
 
   it("a signed-out visitor reads the public app from the gallery; a private one asks to sign in", T, async () => {
@@ -215,10 +232,34 @@ describe("accounts", () => {
     await visitor.goto(`${server.url}${forkPath}`);
     await visitor.getByTestId("sign-in").waitFor();
     assert.equal(await visitor.getByTestId("phase").count(), 0, "nothing of the private app");
-    // Sign in to fork leads to the sign-in page.
+    // The visitor sees no node name either.
     await visitor.goto(`${server.url}${appPath}`);
+    await visitor.getByTestId("read-only").waitFor();
+    assert.equal(await visitor.getByTestId("counter-node").count(), 0, "a visitor sees no node name");
+    const visitorText = await visitor.locator("main").innerText();
+    assert.ok(!/edited by you|your edits/.test(visitorText), "a visitor sees no owner-only wording");
+    // Sign in to fork leads to the sign-in page, and back to the app once signed in.
     await visitor.getByTestId("sign-in-to-fork").click();
     await visitor.getByTestId("sign-in").waitFor();
+    assert.equal(new URL(visitor.url()).searchParams.get("next"), appPath, "the sign-in page knows where to return");
+    await visitor.getByLabel("E-mail").fill("bob@example.com");
+    await visitor.getByLabel("Password").fill("another good password");
+    await visitor.getByRole("button", { name: "Sign in" }).click();
+    await visitor.waitForURL(`${server.url}${appPath}`);
+    await visitor.getByTestId("fork").waitFor();
+    await shot(visitor, "sign-in-to-fork-returned");
     assert.deepEqual(visitor.errors.filter((e) => !/401|Unauthorized/.test(e)), []);
+
+    // A return path off the origin is ignored: the home page (one sign-in: the others are unit tests,
+    // and sign-ins are rate limited per e-mail and address).
+    const p = await newPage(browser, { server, signedIn: false });
+    await p.goto(`${server.url}/signin?next=${encodeURIComponent("//evil.com")}`);
+    await p.getByLabel("E-mail").fill("ann@example.com");
+    await p.getByLabel("Password").fill("correct horse battery");
+    await p.getByRole("button", { name: "Sign in" }).click();
+    await p.getByRole("heading", { name: "What should stich build?" }).waitFor();
+    assert.equal(new URL(p.url()).origin, server.url, "next=//evil.com stays on the origin");
+    assert.equal(new URL(p.url()).pathname, "/", "next=//evil.com returns home");
+    await p.context().close();
   });
 });

@@ -79,4 +79,25 @@ describe("OAuth sign-in", () => {
     await shot(page, "oauth-01-signed-in");
     await page.context().close();
   });
+
+  it("a sign-in through GitHub started from /signin?next=PATH returns to PATH; a path off the origin returns home", T, async () => {
+    const page = await newPage(browser, { server, signedIn: false });
+    await page.goto(`${server.url}/signin?next=${encodeURIComponent("/gallery")}`);
+    const button = page.getByTestId("sign-in-github");
+    await button.waitFor();
+    assert.equal(await button.getAttribute("href"), "/auth/oauth/github/start?next=%2Fgallery");
+    await button.click();
+    await page.waitForURL(`${server.url}/gallery`);
+    await page.context().close();
+
+    const evil = await newPage(browser, { server, signedIn: false });
+    await evil.goto(`${server.url}/signin?next=${encodeURIComponent("//evil.com")}`);
+    await evil.getByTestId("sign-in-github").waitFor();
+    assert.equal(await evil.getByTestId("sign-in-github").getAttribute("href"), "/auth/oauth/github/start");
+    // Even a start link made by hand does not lead off the origin.
+    await evil.goto(`${server.url}/auth/oauth/github/start?next=${encodeURIComponent("//evil.com")}`);
+    await evil.waitForURL(`${server.url}/`);
+    await evil.locator("#prompt").waitFor();
+    await evil.context().close();
+  });
 });

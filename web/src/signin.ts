@@ -43,3 +43,37 @@ export async function fetchSignInOptions(signal?: AbortSignal): Promise<SignInOp
     return { providers: [], signUp: false };
   }
 }
+
+/**
+ * safeReturnPath keeps a return path after sign-in on this origin (no open redirect), as the server's
+ * safeNext does: a relative path starting with one "/" and holding no backslash or control character
+ * ("/\evil" is "//evil" to browsers), else "/".
+ */
+export function safeReturnPath(next: string | null | undefined): string {
+  if (!next || next.length > 2048 || next[0] !== "/" || next.startsWith("//")) return "/";
+  if (/[\\\u0000-\u001f\u007f]/.test(next)) return "/";
+  try {
+    const u = new URL(next, "http://origin.invalid");
+    if (u.origin !== "http://origin.invalid") return "/";
+  } catch {
+    return "/";
+  }
+  return next;
+}
+
+/** returnPathOf is the validated ?next= of a sign-in page's query string. */
+export function returnPathOf(search: string): string {
+  return safeReturnPath(new URLSearchParams(search).get("next"));
+}
+
+/** signInHref is the sign-in page that returns to path afterwards. */
+export function signInHref(path: string): string {
+  const next = safeReturnPath(path);
+  return next === "/" ? "/signin" : `/signin?next=${encodeURIComponent(next)}`;
+}
+
+/** withReturn adds the return path to a provider's start path (the server checks it again). */
+export function withReturn(start: string, next: string): string {
+  const safe = safeReturnPath(next);
+  return safe === "/" ? start : `${start}?next=${encodeURIComponent(safe)}`;
+}

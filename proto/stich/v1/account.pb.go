@@ -29,8 +29,14 @@ type ModelKey struct {
 	BaseUrl string                 `protobuf:"bytes,1,opt,name=base_url,json=baseUrl,proto3" json:"base_url,omitempty"`
 	Model   string                 `protobuf:"bytes,2,opt,name=model,proto3" json:"model,omitempty"`
 	// key_hint is "…" and the key's last 4 characters.
-	KeyHint       string                 `protobuf:"bytes,3,opt,name=key_hint,json=keyHint,proto3" json:"key_hint,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	KeyHint   string                 `protobuf:"bytes,3,opt,name=key_hint,json=keyHint,proto3" json:"key_hint,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// id names the key (ClearModelKey, SetDefaultModelKey).
+	Id string `protobuf:"bytes,860,opt,name=id,proto3" json:"id,omitempty"`
+	// label is the caller's name for the key.
+	Label string `protobuf:"bytes,861,opt,name=label,proto3" json:"label,omitempty"`
+	// is_default marks the key the caller's sessions run on.
+	IsDefault     bool `protobuf:"varint,862,opt,name=is_default,json=isDefault,proto3" json:"is_default,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -93,13 +99,39 @@ func (x *ModelKey) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ModelKey) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ModelKey) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *ModelKey) GetIsDefault() bool {
+	if x != nil {
+		return x.IsDefault
+	}
+	return false
+}
+
 type SetModelKeyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// base_url is the API root, up to and including /v1
 	// (https://api.openai.com/v1).
-	BaseUrl       string `protobuf:"bytes,1,opt,name=base_url,json=baseUrl,proto3" json:"base_url,omitempty"`
-	ApiKey        string `protobuf:"bytes,2,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
-	Model         string `protobuf:"bytes,3,opt,name=model,proto3" json:"model,omitempty"`
+	BaseUrl string `protobuf:"bytes,1,opt,name=base_url,json=baseUrl,proto3" json:"base_url,omitempty"`
+	ApiKey  string `protobuf:"bytes,2,opt,name=api_key,json=apiKey,proto3" json:"api_key,omitempty"`
+	Model   string `protobuf:"bytes,3,opt,name=model,proto3" json:"model,omitempty"`
+	// label is a name for the key ("work OpenAI"), up to 100 characters.
+	Label string `protobuf:"bytes,860,opt,name=label,proto3" json:"label,omitempty"`
+	// make_default makes the new key the one the caller's sessions run on
+	// (the first key is the default either way).
+	MakeDefault   bool `protobuf:"varint,861,opt,name=make_default,json=makeDefault,proto3" json:"make_default,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -155,6 +187,20 @@ func (x *SetModelKeyRequest) GetModel() string {
 	return ""
 }
 
+func (x *SetModelKeyRequest) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *SetModelKeyRequest) GetMakeDefault() bool {
+	if x != nil {
+		return x.MakeDefault
+	}
+	return false
+}
+
 type SetModelKeyResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Key           *ModelKey              `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
@@ -200,7 +246,9 @@ func (x *SetModelKeyResponse) GetKey() *ModelKey {
 }
 
 type ClearModelKeyRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id names the key to remove; empty removes every model key.
+	Id            string `protobuf:"bytes,860,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -235,6 +283,93 @@ func (*ClearModelKeyRequest) Descriptor() ([]byte, []int) {
 	return file_stich_v1_account_proto_rawDescGZIP(), []int{3}
 }
 
+func (x *ClearModelKeyRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type SetDefaultModelKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetDefaultModelKeyRequest) Reset() {
+	*x = SetDefaultModelKeyRequest{}
+	mi := &file_stich_v1_account_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetDefaultModelKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetDefaultModelKeyRequest) ProtoMessage() {}
+
+func (x *SetDefaultModelKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_account_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetDefaultModelKeyRequest.ProtoReflect.Descriptor instead.
+func (*SetDefaultModelKeyRequest) Descriptor() ([]byte, []int) {
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SetDefaultModelKeyRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type SetDefaultModelKeyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetDefaultModelKeyResponse) Reset() {
+	*x = SetDefaultModelKeyResponse{}
+	mi := &file_stich_v1_account_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetDefaultModelKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetDefaultModelKeyResponse) ProtoMessage() {}
+
+func (x *SetDefaultModelKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_v1_account_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetDefaultModelKeyResponse.ProtoReflect.Descriptor instead.
+func (*SetDefaultModelKeyResponse) Descriptor() ([]byte, []int) {
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{5}
+}
+
 type ClearModelKeyResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -243,7 +378,7 @@ type ClearModelKeyResponse struct {
 
 func (x *ClearModelKeyResponse) Reset() {
 	*x = ClearModelKeyResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[4]
+	mi := &file_stich_v1_account_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -255,7 +390,7 @@ func (x *ClearModelKeyResponse) String() string {
 func (*ClearModelKeyResponse) ProtoMessage() {}
 
 func (x *ClearModelKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[4]
+	mi := &file_stich_v1_account_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -268,7 +403,7 @@ func (x *ClearModelKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearModelKeyResponse.ProtoReflect.Descriptor instead.
 func (*ClearModelKeyResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{4}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{6}
 }
 
 type ListModelKeysRequest struct {
@@ -279,7 +414,7 @@ type ListModelKeysRequest struct {
 
 func (x *ListModelKeysRequest) Reset() {
 	*x = ListModelKeysRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[5]
+	mi := &file_stich_v1_account_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -291,7 +426,7 @@ func (x *ListModelKeysRequest) String() string {
 func (*ListModelKeysRequest) ProtoMessage() {}
 
 func (x *ListModelKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[5]
+	mi := &file_stich_v1_account_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -304,7 +439,7 @@ func (x *ListModelKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListModelKeysRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{5}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{7}
 }
 
 type ListModelKeysResponse struct {
@@ -317,7 +452,7 @@ type ListModelKeysResponse struct {
 
 func (x *ListModelKeysResponse) Reset() {
 	*x = ListModelKeysResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[6]
+	mi := &file_stich_v1_account_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -329,7 +464,7 @@ func (x *ListModelKeysResponse) String() string {
 func (*ListModelKeysResponse) ProtoMessage() {}
 
 func (x *ListModelKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[6]
+	mi := &file_stich_v1_account_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -342,7 +477,7 @@ func (x *ListModelKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListModelKeysResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{6}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListModelKeysResponse) GetKeys() []*ModelKey {
@@ -376,7 +511,7 @@ type ModelBudget struct {
 
 func (x *ModelBudget) Reset() {
 	*x = ModelBudget{}
-	mi := &file_stich_v1_account_proto_msgTypes[7]
+	mi := &file_stich_v1_account_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -388,7 +523,7 @@ func (x *ModelBudget) String() string {
 func (*ModelBudget) ProtoMessage() {}
 
 func (x *ModelBudget) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[7]
+	mi := &file_stich_v1_account_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -401,7 +536,7 @@ func (x *ModelBudget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelBudget.ProtoReflect.Descriptor instead.
 func (*ModelBudget) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{7}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ModelBudget) GetDailyUsd() float64 {
@@ -445,7 +580,7 @@ type SignUpRequest struct {
 
 func (x *SignUpRequest) Reset() {
 	*x = SignUpRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[8]
+	mi := &file_stich_v1_account_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -457,7 +592,7 @@ func (x *SignUpRequest) String() string {
 func (*SignUpRequest) ProtoMessage() {}
 
 func (x *SignUpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[8]
+	mi := &file_stich_v1_account_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -470,7 +605,7 @@ func (x *SignUpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignUpRequest.ProtoReflect.Descriptor instead.
 func (*SignUpRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{8}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SignUpRequest) GetEmail() string {
@@ -509,7 +644,7 @@ type SignUpResponse struct {
 
 func (x *SignUpResponse) Reset() {
 	*x = SignUpResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[9]
+	mi := &file_stich_v1_account_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -521,7 +656,7 @@ func (x *SignUpResponse) String() string {
 func (*SignUpResponse) ProtoMessage() {}
 
 func (x *SignUpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[9]
+	mi := &file_stich_v1_account_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -534,7 +669,7 @@ func (x *SignUpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignUpResponse.ProtoReflect.Descriptor instead.
 func (*SignUpResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{9}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{11}
 }
 
 type SignInRequest struct {
@@ -547,7 +682,7 @@ type SignInRequest struct {
 
 func (x *SignInRequest) Reset() {
 	*x = SignInRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[10]
+	mi := &file_stich_v1_account_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -559,7 +694,7 @@ func (x *SignInRequest) String() string {
 func (*SignInRequest) ProtoMessage() {}
 
 func (x *SignInRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[10]
+	mi := &file_stich_v1_account_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -572,7 +707,7 @@ func (x *SignInRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignInRequest.ProtoReflect.Descriptor instead.
 func (*SignInRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{10}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SignInRequest) GetEmail() string {
@@ -601,7 +736,7 @@ type SignInResponse struct {
 
 func (x *SignInResponse) Reset() {
 	*x = SignInResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[11]
+	mi := &file_stich_v1_account_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -613,7 +748,7 @@ func (x *SignInResponse) String() string {
 func (*SignInResponse) ProtoMessage() {}
 
 func (x *SignInResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[11]
+	mi := &file_stich_v1_account_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -626,7 +761,7 @@ func (x *SignInResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignInResponse.ProtoReflect.Descriptor instead.
 func (*SignInResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{11}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SignInResponse) GetAccount() *Account {
@@ -652,7 +787,7 @@ type VerifyEmailRequest struct {
 
 func (x *VerifyEmailRequest) Reset() {
 	*x = VerifyEmailRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[12]
+	mi := &file_stich_v1_account_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -664,7 +799,7 @@ func (x *VerifyEmailRequest) String() string {
 func (*VerifyEmailRequest) ProtoMessage() {}
 
 func (x *VerifyEmailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[12]
+	mi := &file_stich_v1_account_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -677,7 +812,7 @@ func (x *VerifyEmailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyEmailRequest.ProtoReflect.Descriptor instead.
 func (*VerifyEmailRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{12}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *VerifyEmailRequest) GetToken() string {
@@ -695,7 +830,7 @@ type VerifyEmailResponse struct {
 
 func (x *VerifyEmailResponse) Reset() {
 	*x = VerifyEmailResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[13]
+	mi := &file_stich_v1_account_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -707,7 +842,7 @@ func (x *VerifyEmailResponse) String() string {
 func (*VerifyEmailResponse) ProtoMessage() {}
 
 func (x *VerifyEmailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[13]
+	mi := &file_stich_v1_account_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -720,7 +855,7 @@ func (x *VerifyEmailResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyEmailResponse.ProtoReflect.Descriptor instead.
 func (*VerifyEmailResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{13}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{15}
 }
 
 type RequestPasswordResetRequest struct {
@@ -732,7 +867,7 @@ type RequestPasswordResetRequest struct {
 
 func (x *RequestPasswordResetRequest) Reset() {
 	*x = RequestPasswordResetRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[14]
+	mi := &file_stich_v1_account_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -744,7 +879,7 @@ func (x *RequestPasswordResetRequest) String() string {
 func (*RequestPasswordResetRequest) ProtoMessage() {}
 
 func (x *RequestPasswordResetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[14]
+	mi := &file_stich_v1_account_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -757,7 +892,7 @@ func (x *RequestPasswordResetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestPasswordResetRequest.ProtoReflect.Descriptor instead.
 func (*RequestPasswordResetRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{14}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RequestPasswordResetRequest) GetEmail() string {
@@ -775,7 +910,7 @@ type RequestPasswordResetResponse struct {
 
 func (x *RequestPasswordResetResponse) Reset() {
 	*x = RequestPasswordResetResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[15]
+	mi := &file_stich_v1_account_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -787,7 +922,7 @@ func (x *RequestPasswordResetResponse) String() string {
 func (*RequestPasswordResetResponse) ProtoMessage() {}
 
 func (x *RequestPasswordResetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[15]
+	mi := &file_stich_v1_account_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -800,7 +935,7 @@ func (x *RequestPasswordResetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestPasswordResetResponse.ProtoReflect.Descriptor instead.
 func (*RequestPasswordResetResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{15}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{17}
 }
 
 type ResetPasswordRequest struct {
@@ -813,7 +948,7 @@ type ResetPasswordRequest struct {
 
 func (x *ResetPasswordRequest) Reset() {
 	*x = ResetPasswordRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[16]
+	mi := &file_stich_v1_account_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -825,7 +960,7 @@ func (x *ResetPasswordRequest) String() string {
 func (*ResetPasswordRequest) ProtoMessage() {}
 
 func (x *ResetPasswordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[16]
+	mi := &file_stich_v1_account_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -838,7 +973,7 @@ func (x *ResetPasswordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetPasswordRequest.ProtoReflect.Descriptor instead.
 func (*ResetPasswordRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{16}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ResetPasswordRequest) GetToken() string {
@@ -863,7 +998,7 @@ type ResetPasswordResponse struct {
 
 func (x *ResetPasswordResponse) Reset() {
 	*x = ResetPasswordResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[17]
+	mi := &file_stich_v1_account_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -875,7 +1010,7 @@ func (x *ResetPasswordResponse) String() string {
 func (*ResetPasswordResponse) ProtoMessage() {}
 
 func (x *ResetPasswordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[17]
+	mi := &file_stich_v1_account_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -888,7 +1023,7 @@ func (x *ResetPasswordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetPasswordResponse.ProtoReflect.Descriptor instead.
 func (*ResetPasswordResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{17}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{19}
 }
 
 // Account is a user's profile.
@@ -909,7 +1044,7 @@ type Account struct {
 
 func (x *Account) Reset() {
 	*x = Account{}
-	mi := &file_stich_v1_account_proto_msgTypes[18]
+	mi := &file_stich_v1_account_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -921,7 +1056,7 @@ func (x *Account) String() string {
 func (*Account) ProtoMessage() {}
 
 func (x *Account) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[18]
+	mi := &file_stich_v1_account_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -934,7 +1069,7 @@ func (x *Account) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Account.ProtoReflect.Descriptor instead.
 func (*Account) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{18}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Account) GetUserId() string {
@@ -994,7 +1129,7 @@ type GetAccountRequest struct {
 
 func (x *GetAccountRequest) Reset() {
 	*x = GetAccountRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[19]
+	mi := &file_stich_v1_account_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1006,7 +1141,7 @@ func (x *GetAccountRequest) String() string {
 func (*GetAccountRequest) ProtoMessage() {}
 
 func (x *GetAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[19]
+	mi := &file_stich_v1_account_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1019,7 +1154,7 @@ func (x *GetAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAccountRequest.ProtoReflect.Descriptor instead.
 func (*GetAccountRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{19}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{21}
 }
 
 type GetAccountResponse struct {
@@ -1031,7 +1166,7 @@ type GetAccountResponse struct {
 
 func (x *GetAccountResponse) Reset() {
 	*x = GetAccountResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[20]
+	mi := &file_stich_v1_account_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1043,7 +1178,7 @@ func (x *GetAccountResponse) String() string {
 func (*GetAccountResponse) ProtoMessage() {}
 
 func (x *GetAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[20]
+	mi := &file_stich_v1_account_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1056,7 +1191,7 @@ func (x *GetAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAccountResponse.ProtoReflect.Descriptor instead.
 func (*GetAccountResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{20}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetAccountResponse) GetAccount() *Account {
@@ -1075,7 +1210,7 @@ type UpdateProfileRequest struct {
 
 func (x *UpdateProfileRequest) Reset() {
 	*x = UpdateProfileRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[21]
+	mi := &file_stich_v1_account_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1087,7 +1222,7 @@ func (x *UpdateProfileRequest) String() string {
 func (*UpdateProfileRequest) ProtoMessage() {}
 
 func (x *UpdateProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[21]
+	mi := &file_stich_v1_account_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1100,7 +1235,7 @@ func (x *UpdateProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateProfileRequest.ProtoReflect.Descriptor instead.
 func (*UpdateProfileRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{21}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *UpdateProfileRequest) GetDisplayName() string {
@@ -1119,7 +1254,7 @@ type UpdateProfileResponse struct {
 
 func (x *UpdateProfileResponse) Reset() {
 	*x = UpdateProfileResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[22]
+	mi := &file_stich_v1_account_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1131,7 +1266,7 @@ func (x *UpdateProfileResponse) String() string {
 func (*UpdateProfileResponse) ProtoMessage() {}
 
 func (x *UpdateProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[22]
+	mi := &file_stich_v1_account_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1144,7 +1279,7 @@ func (x *UpdateProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateProfileResponse.ProtoReflect.Descriptor instead.
 func (*UpdateProfileResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{22}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *UpdateProfileResponse) GetAccount() *Account {
@@ -1170,7 +1305,7 @@ type Credential struct {
 
 func (x *Credential) Reset() {
 	*x = Credential{}
-	mi := &file_stich_v1_account_proto_msgTypes[23]
+	mi := &file_stich_v1_account_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1182,7 +1317,7 @@ func (x *Credential) String() string {
 func (*Credential) ProtoMessage() {}
 
 func (x *Credential) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[23]
+	mi := &file_stich_v1_account_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1195,7 +1330,7 @@ func (x *Credential) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Credential.ProtoReflect.Descriptor instead.
 func (*Credential) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{23}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Credential) GetId() string {
@@ -1248,7 +1383,7 @@ type ListCredentialsRequest struct {
 
 func (x *ListCredentialsRequest) Reset() {
 	*x = ListCredentialsRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[24]
+	mi := &file_stich_v1_account_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1260,7 +1395,7 @@ func (x *ListCredentialsRequest) String() string {
 func (*ListCredentialsRequest) ProtoMessage() {}
 
 func (x *ListCredentialsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[24]
+	mi := &file_stich_v1_account_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1273,7 +1408,7 @@ func (x *ListCredentialsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCredentialsRequest.ProtoReflect.Descriptor instead.
 func (*ListCredentialsRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{24}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{26}
 }
 
 type ListCredentialsResponse struct {
@@ -1285,7 +1420,7 @@ type ListCredentialsResponse struct {
 
 func (x *ListCredentialsResponse) Reset() {
 	*x = ListCredentialsResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[25]
+	mi := &file_stich_v1_account_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1297,7 +1432,7 @@ func (x *ListCredentialsResponse) String() string {
 func (*ListCredentialsResponse) ProtoMessage() {}
 
 func (x *ListCredentialsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[25]
+	mi := &file_stich_v1_account_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1310,7 +1445,7 @@ func (x *ListCredentialsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCredentialsResponse.ProtoReflect.Descriptor instead.
 func (*ListCredentialsResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{25}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListCredentialsResponse) GetCredentials() []*Credential {
@@ -1329,7 +1464,7 @@ type CreateAPIKeyRequest struct {
 
 func (x *CreateAPIKeyRequest) Reset() {
 	*x = CreateAPIKeyRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[26]
+	mi := &file_stich_v1_account_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1341,7 +1476,7 @@ func (x *CreateAPIKeyRequest) String() string {
 func (*CreateAPIKeyRequest) ProtoMessage() {}
 
 func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[26]
+	mi := &file_stich_v1_account_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1354,7 +1489,7 @@ func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{26}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CreateAPIKeyRequest) GetLabel() string {
@@ -1375,7 +1510,7 @@ type CreateAPIKeyResponse struct {
 
 func (x *CreateAPIKeyResponse) Reset() {
 	*x = CreateAPIKeyResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[27]
+	mi := &file_stich_v1_account_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1387,7 +1522,7 @@ func (x *CreateAPIKeyResponse) String() string {
 func (*CreateAPIKeyResponse) ProtoMessage() {}
 
 func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[27]
+	mi := &file_stich_v1_account_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1400,7 +1535,7 @@ func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{27}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CreateAPIKeyResponse) GetKey() *Credential {
@@ -1426,7 +1561,7 @@ type RevokeAPIKeyRequest struct {
 
 func (x *RevokeAPIKeyRequest) Reset() {
 	*x = RevokeAPIKeyRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[28]
+	mi := &file_stich_v1_account_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1438,7 +1573,7 @@ func (x *RevokeAPIKeyRequest) String() string {
 func (*RevokeAPIKeyRequest) ProtoMessage() {}
 
 func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[28]
+	mi := &file_stich_v1_account_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1451,7 +1586,7 @@ func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{28}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *RevokeAPIKeyRequest) GetId() string {
@@ -1469,7 +1604,7 @@ type RevokeAPIKeyResponse struct {
 
 func (x *RevokeAPIKeyResponse) Reset() {
 	*x = RevokeAPIKeyResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[29]
+	mi := &file_stich_v1_account_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1481,7 +1616,7 @@ func (x *RevokeAPIKeyResponse) String() string {
 func (*RevokeAPIKeyResponse) ProtoMessage() {}
 
 func (x *RevokeAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[29]
+	mi := &file_stich_v1_account_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1494,7 +1629,7 @@ func (x *RevokeAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{29}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{31}
 }
 
 type SignOutEverywhereRequest struct {
@@ -1505,7 +1640,7 @@ type SignOutEverywhereRequest struct {
 
 func (x *SignOutEverywhereRequest) Reset() {
 	*x = SignOutEverywhereRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[30]
+	mi := &file_stich_v1_account_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1517,7 +1652,7 @@ func (x *SignOutEverywhereRequest) String() string {
 func (*SignOutEverywhereRequest) ProtoMessage() {}
 
 func (x *SignOutEverywhereRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[30]
+	mi := &file_stich_v1_account_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1530,7 +1665,7 @@ func (x *SignOutEverywhereRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignOutEverywhereRequest.ProtoReflect.Descriptor instead.
 func (*SignOutEverywhereRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{30}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{32}
 }
 
 type SignOutEverywhereResponse struct {
@@ -1543,7 +1678,7 @@ type SignOutEverywhereResponse struct {
 
 func (x *SignOutEverywhereResponse) Reset() {
 	*x = SignOutEverywhereResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[31]
+	mi := &file_stich_v1_account_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1555,7 +1690,7 @@ func (x *SignOutEverywhereResponse) String() string {
 func (*SignOutEverywhereResponse) ProtoMessage() {}
 
 func (x *SignOutEverywhereResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[31]
+	mi := &file_stich_v1_account_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1568,7 +1703,7 @@ func (x *SignOutEverywhereResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignOutEverywhereResponse.ProtoReflect.Descriptor instead.
 func (*SignOutEverywhereResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{31}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SignOutEverywhereResponse) GetEnded() uint32 {
@@ -1588,7 +1723,7 @@ type CreateInviteRequest struct {
 
 func (x *CreateInviteRequest) Reset() {
 	*x = CreateInviteRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[32]
+	mi := &file_stich_v1_account_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1600,7 +1735,7 @@ func (x *CreateInviteRequest) String() string {
 func (*CreateInviteRequest) ProtoMessage() {}
 
 func (x *CreateInviteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[32]
+	mi := &file_stich_v1_account_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1613,7 +1748,7 @@ func (x *CreateInviteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInviteRequest.ProtoReflect.Descriptor instead.
 func (*CreateInviteRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{32}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CreateInviteRequest) GetValidForHours() uint32 {
@@ -1633,7 +1768,7 @@ type CreateInviteResponse struct {
 
 func (x *CreateInviteResponse) Reset() {
 	*x = CreateInviteResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[33]
+	mi := &file_stich_v1_account_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1645,7 +1780,7 @@ func (x *CreateInviteResponse) String() string {
 func (*CreateInviteResponse) ProtoMessage() {}
 
 func (x *CreateInviteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[33]
+	mi := &file_stich_v1_account_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1658,7 +1793,7 @@ func (x *CreateInviteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInviteResponse.ProtoReflect.Descriptor instead.
 func (*CreateInviteResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{33}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CreateInviteResponse) GetToken() string {
@@ -1686,7 +1821,7 @@ type SetUserRoleRequest struct {
 
 func (x *SetUserRoleRequest) Reset() {
 	*x = SetUserRoleRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[34]
+	mi := &file_stich_v1_account_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1698,7 +1833,7 @@ func (x *SetUserRoleRequest) String() string {
 func (*SetUserRoleRequest) ProtoMessage() {}
 
 func (x *SetUserRoleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[34]
+	mi := &file_stich_v1_account_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1711,7 +1846,7 @@ func (x *SetUserRoleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetUserRoleRequest.ProtoReflect.Descriptor instead.
 func (*SetUserRoleRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{34}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *SetUserRoleRequest) GetEmail() string {
@@ -1737,7 +1872,7 @@ type SetUserRoleResponse struct {
 
 func (x *SetUserRoleResponse) Reset() {
 	*x = SetUserRoleResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[35]
+	mi := &file_stich_v1_account_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1749,7 +1884,7 @@ func (x *SetUserRoleResponse) String() string {
 func (*SetUserRoleResponse) ProtoMessage() {}
 
 func (x *SetUserRoleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[35]
+	mi := &file_stich_v1_account_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1762,7 +1897,7 @@ func (x *SetUserRoleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetUserRoleResponse.ProtoReflect.Descriptor instead.
 func (*SetUserRoleResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{35}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *SetUserRoleResponse) GetAccount() *Account {
@@ -1801,7 +1936,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_stich_v1_account_proto_msgTypes[36]
+	mi := &file_stich_v1_account_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1813,7 +1948,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[36]
+	mi := &file_stich_v1_account_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1826,7 +1961,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{36}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *AuditEvent) GetId() uint64 {
@@ -1911,7 +2046,7 @@ type ListMyAuditEventsRequest struct {
 
 func (x *ListMyAuditEventsRequest) Reset() {
 	*x = ListMyAuditEventsRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[37]
+	mi := &file_stich_v1_account_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1923,7 +2058,7 @@ func (x *ListMyAuditEventsRequest) String() string {
 func (*ListMyAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListMyAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[37]
+	mi := &file_stich_v1_account_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1936,7 +2071,7 @@ func (x *ListMyAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMyAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListMyAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{37}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListMyAuditEventsRequest) GetPageSize() uint32 {
@@ -1967,7 +2102,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[38]
+	mi := &file_stich_v1_account_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1979,7 +2114,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[38]
+	mi := &file_stich_v1_account_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1992,7 +2127,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{38}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListAuditEventsRequest) GetPageSize() uint32 {
@@ -2034,7 +2169,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[39]
+	mi := &file_stich_v1_account_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2046,7 +2181,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[39]
+	mi := &file_stich_v1_account_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2059,7 +2194,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{39}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
@@ -2094,7 +2229,7 @@ type UserSummary struct {
 
 func (x *UserSummary) Reset() {
 	*x = UserSummary{}
-	mi := &file_stich_v1_account_proto_msgTypes[40]
+	mi := &file_stich_v1_account_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2106,7 +2241,7 @@ func (x *UserSummary) String() string {
 func (*UserSummary) ProtoMessage() {}
 
 func (x *UserSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[40]
+	mi := &file_stich_v1_account_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2119,7 +2254,7 @@ func (x *UserSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserSummary.ProtoReflect.Descriptor instead.
 func (*UserSummary) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{40}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *UserSummary) GetUserId() string {
@@ -2191,7 +2326,7 @@ type ListUsersRequest struct {
 
 func (x *ListUsersRequest) Reset() {
 	*x = ListUsersRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[41]
+	mi := &file_stich_v1_account_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2203,7 +2338,7 @@ func (x *ListUsersRequest) String() string {
 func (*ListUsersRequest) ProtoMessage() {}
 
 func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[41]
+	mi := &file_stich_v1_account_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2216,7 +2351,7 @@ func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
 func (*ListUsersRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{41}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListUsersRequest) GetPageSize() uint32 {
@@ -2252,7 +2387,7 @@ type ListUsersResponse struct {
 
 func (x *ListUsersResponse) Reset() {
 	*x = ListUsersResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[42]
+	mi := &file_stich_v1_account_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2264,7 +2399,7 @@ func (x *ListUsersResponse) String() string {
 func (*ListUsersResponse) ProtoMessage() {}
 
 func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[42]
+	mi := &file_stich_v1_account_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2277,7 +2412,7 @@ func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
 func (*ListUsersResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{42}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListUsersResponse) GetUsers() []*UserSummary {
@@ -2311,7 +2446,7 @@ type SetUserDisabledRequest struct {
 
 func (x *SetUserDisabledRequest) Reset() {
 	*x = SetUserDisabledRequest{}
-	mi := &file_stich_v1_account_proto_msgTypes[43]
+	mi := &file_stich_v1_account_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2323,7 +2458,7 @@ func (x *SetUserDisabledRequest) String() string {
 func (*SetUserDisabledRequest) ProtoMessage() {}
 
 func (x *SetUserDisabledRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[43]
+	mi := &file_stich_v1_account_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2336,7 +2471,7 @@ func (x *SetUserDisabledRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetUserDisabledRequest.ProtoReflect.Descriptor instead.
 func (*SetUserDisabledRequest) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{43}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SetUserDisabledRequest) GetUserId() string {
@@ -2362,7 +2497,7 @@ type SetUserDisabledResponse struct {
 
 func (x *SetUserDisabledResponse) Reset() {
 	*x = SetUserDisabledResponse{}
-	mi := &file_stich_v1_account_proto_msgTypes[44]
+	mi := &file_stich_v1_account_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2374,7 +2509,7 @@ func (x *SetUserDisabledResponse) String() string {
 func (*SetUserDisabledResponse) ProtoMessage() {}
 
 func (x *SetUserDisabledResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_v1_account_proto_msgTypes[44]
+	mi := &file_stich_v1_account_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2387,7 +2522,7 @@ func (x *SetUserDisabledResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetUserDisabledResponse.ProtoReflect.Descriptor instead.
 func (*SetUserDisabledResponse) Descriptor() ([]byte, []int) {
-	return file_stich_v1_account_proto_rawDescGZIP(), []int{44}
+	return file_stich_v1_account_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SetUserDisabledResponse) GetUser() *UserSummary {
@@ -2401,23 +2536,33 @@ var File_stich_v1_account_proto protoreflect.FileDescriptor
 
 const file_stich_v1_account_proto_rawDesc = "" +
 	"\n" +
-	"\x16stich/v1/account.proto\x12\bstich.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x91\x01\n" +
+	"\x16stich/v1/account.proto\x12\bstich.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd9\x01\n" +
 	"\bModelKey\x12\x19\n" +
 	"\bbase_url\x18\x01 \x01(\tR\abaseUrl\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12\x19\n" +
 	"\bkey_hint\x18\x03 \x01(\tR\akeyHint\x129\n" +
 	"\n" +
-	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x8e\x01\n" +
+	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x0f\n" +
+	"\x02id\x18\xdc\x06 \x01(\tR\x02id\x12\x15\n" +
+	"\x05label\x18\xdd\x06 \x01(\tR\x05label\x12\x1e\n" +
+	"\n" +
+	"is_default\x18\xde\x06 \x01(\bR\tisDefault\"\xd2\x01\n" +
 	"\x12SetModelKeyRequest\x121\n" +
 	"\bbase_url\x18\x01 \x01(\tB\x16\xbaH\x13r\x11\x10\b\x18\xf4\x032\n" +
 	"^https?://R\abaseUrl\x12#\n" +
 	"\aapi_key\x18\x02 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\b\x18\xf4\x03R\x06apiKey\x12 \n" +
 	"\x05model\x18\x03 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x05model\";\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x05model\x12\x1e\n" +
+	"\x05label\x18\xdc\x06 \x01(\tB\a\xbaH\x04r\x02\x18dR\x05label\x12\"\n" +
+	"\fmake_default\x18\xdd\x06 \x01(\bR\vmakeDefault\";\n" +
 	"\x13SetModelKeyResponse\x12$\n" +
-	"\x03key\x18\x01 \x01(\v2\x12.stich.v1.ModelKeyR\x03key\"\x16\n" +
-	"\x14ClearModelKeyRequest\"\x17\n" +
+	"\x03key\x18\x01 \x01(\v2\x12.stich.v1.ModelKeyR\x03key\"0\n" +
+	"\x14ClearModelKeyRequest\x12\x18\n" +
+	"\x02id\x18\xdc\x06 \x01(\tB\a\xbaH\x04r\x02\x18@R\x02id\"6\n" +
+	"\x19SetDefaultModelKeyRequest\x12\x19\n" +
+	"\x02id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x02id\"\x1c\n" +
+	"\x1aSetDefaultModelKeyResponse\"\x17\n" +
 	"\x15ClearModelKeyResponse\"\x16\n" +
 	"\x14ListModelKeysRequest\"n\n" +
 	"\x15ListModelKeysResponse\x12&\n" +
@@ -2560,7 +2705,7 @@ const file_stich_v1_account_proto_rawDesc = "" +
 	"\auser_id\x18\x01 \x01(\tB$\xbaH!r\x1f\x10\x01\x18(2\x19^[a-z0-9][a-z0-9-]{0,39}$R\x06userId\x12\x1a\n" +
 	"\bdisabled\x18\x02 \x01(\bR\bdisabled\"D\n" +
 	"\x17SetUserDisabledResponse\x12)\n" +
-	"\x04user\x18\x01 \x01(\v2\x15.stich.v1.UserSummaryR\x04user2\xf9\f\n" +
+	"\x04user\x18\x01 \x01(\v2\x15.stich.v1.UserSummaryR\x04user2\xda\r\n" +
 	"\x0eAccountService\x12;\n" +
 	"\x06SignUp\x12\x17.stich.v1.SignUpRequest\x1a\x18.stich.v1.SignUpResponse\x12;\n" +
 	"\x06SignIn\x12\x17.stich.v1.SignInRequest\x1a\x18.stich.v1.SignInResponse\x12J\n" +
@@ -2581,7 +2726,8 @@ const file_stich_v1_account_proto_rawDesc = "" +
 	"\tListUsers\x12\x1a.stich.v1.ListUsersRequest\x1a\x1b.stich.v1.ListUsersResponse\"\x03\x90\x02\x01\x12V\n" +
 	"\x0fSetUserDisabled\x12 .stich.v1.SetUserDisabledRequest\x1a!.stich.v1.SetUserDisabledResponse\x12J\n" +
 	"\vSetModelKey\x12\x1c.stich.v1.SetModelKeyRequest\x1a\x1d.stich.v1.SetModelKeyResponse\x12P\n" +
-	"\rClearModelKey\x12\x1e.stich.v1.ClearModelKeyRequest\x1a\x1f.stich.v1.ClearModelKeyResponse\x12U\n" +
+	"\rClearModelKey\x12\x1e.stich.v1.ClearModelKeyRequest\x1a\x1f.stich.v1.ClearModelKeyResponse\x12_\n" +
+	"\x12SetDefaultModelKey\x12#.stich.v1.SetDefaultModelKeyRequest\x1a$.stich.v1.SetDefaultModelKeyResponse\x12U\n" +
 	"\rListModelKeys\x12\x1e.stich.v1.ListModelKeysRequest\x1a\x1f.stich.v1.ListModelKeysResponse\"\x03\x90\x02\x01B2Z0github.com/stichdev/stich/proto/stich/v1;stichv1b\x06proto3"
 
 var (
@@ -2596,119 +2742,123 @@ func file_stich_v1_account_proto_rawDescGZIP() []byte {
 	return file_stich_v1_account_proto_rawDescData
 }
 
-var file_stich_v1_account_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_stich_v1_account_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_stich_v1_account_proto_goTypes = []any{
 	(*ModelKey)(nil),                     // 0: stich.v1.ModelKey
 	(*SetModelKeyRequest)(nil),           // 1: stich.v1.SetModelKeyRequest
 	(*SetModelKeyResponse)(nil),          // 2: stich.v1.SetModelKeyResponse
 	(*ClearModelKeyRequest)(nil),         // 3: stich.v1.ClearModelKeyRequest
-	(*ClearModelKeyResponse)(nil),        // 4: stich.v1.ClearModelKeyResponse
-	(*ListModelKeysRequest)(nil),         // 5: stich.v1.ListModelKeysRequest
-	(*ListModelKeysResponse)(nil),        // 6: stich.v1.ListModelKeysResponse
-	(*ModelBudget)(nil),                  // 7: stich.v1.ModelBudget
-	(*SignUpRequest)(nil),                // 8: stich.v1.SignUpRequest
-	(*SignUpResponse)(nil),               // 9: stich.v1.SignUpResponse
-	(*SignInRequest)(nil),                // 10: stich.v1.SignInRequest
-	(*SignInResponse)(nil),               // 11: stich.v1.SignInResponse
-	(*VerifyEmailRequest)(nil),           // 12: stich.v1.VerifyEmailRequest
-	(*VerifyEmailResponse)(nil),          // 13: stich.v1.VerifyEmailResponse
-	(*RequestPasswordResetRequest)(nil),  // 14: stich.v1.RequestPasswordResetRequest
-	(*RequestPasswordResetResponse)(nil), // 15: stich.v1.RequestPasswordResetResponse
-	(*ResetPasswordRequest)(nil),         // 16: stich.v1.ResetPasswordRequest
-	(*ResetPasswordResponse)(nil),        // 17: stich.v1.ResetPasswordResponse
-	(*Account)(nil),                      // 18: stich.v1.Account
-	(*GetAccountRequest)(nil),            // 19: stich.v1.GetAccountRequest
-	(*GetAccountResponse)(nil),           // 20: stich.v1.GetAccountResponse
-	(*UpdateProfileRequest)(nil),         // 21: stich.v1.UpdateProfileRequest
-	(*UpdateProfileResponse)(nil),        // 22: stich.v1.UpdateProfileResponse
-	(*Credential)(nil),                   // 23: stich.v1.Credential
-	(*ListCredentialsRequest)(nil),       // 24: stich.v1.ListCredentialsRequest
-	(*ListCredentialsResponse)(nil),      // 25: stich.v1.ListCredentialsResponse
-	(*CreateAPIKeyRequest)(nil),          // 26: stich.v1.CreateAPIKeyRequest
-	(*CreateAPIKeyResponse)(nil),         // 27: stich.v1.CreateAPIKeyResponse
-	(*RevokeAPIKeyRequest)(nil),          // 28: stich.v1.RevokeAPIKeyRequest
-	(*RevokeAPIKeyResponse)(nil),         // 29: stich.v1.RevokeAPIKeyResponse
-	(*SignOutEverywhereRequest)(nil),     // 30: stich.v1.SignOutEverywhereRequest
-	(*SignOutEverywhereResponse)(nil),    // 31: stich.v1.SignOutEverywhereResponse
-	(*CreateInviteRequest)(nil),          // 32: stich.v1.CreateInviteRequest
-	(*CreateInviteResponse)(nil),         // 33: stich.v1.CreateInviteResponse
-	(*SetUserRoleRequest)(nil),           // 34: stich.v1.SetUserRoleRequest
-	(*SetUserRoleResponse)(nil),          // 35: stich.v1.SetUserRoleResponse
-	(*AuditEvent)(nil),                   // 36: stich.v1.AuditEvent
-	(*ListMyAuditEventsRequest)(nil),     // 37: stich.v1.ListMyAuditEventsRequest
-	(*ListAuditEventsRequest)(nil),       // 38: stich.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),      // 39: stich.v1.ListAuditEventsResponse
-	(*UserSummary)(nil),                  // 40: stich.v1.UserSummary
-	(*ListUsersRequest)(nil),             // 41: stich.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),            // 42: stich.v1.ListUsersResponse
-	(*SetUserDisabledRequest)(nil),       // 43: stich.v1.SetUserDisabledRequest
-	(*SetUserDisabledResponse)(nil),      // 44: stich.v1.SetUserDisabledResponse
-	(*timestamppb.Timestamp)(nil),        // 45: google.protobuf.Timestamp
+	(*SetDefaultModelKeyRequest)(nil),    // 4: stich.v1.SetDefaultModelKeyRequest
+	(*SetDefaultModelKeyResponse)(nil),   // 5: stich.v1.SetDefaultModelKeyResponse
+	(*ClearModelKeyResponse)(nil),        // 6: stich.v1.ClearModelKeyResponse
+	(*ListModelKeysRequest)(nil),         // 7: stich.v1.ListModelKeysRequest
+	(*ListModelKeysResponse)(nil),        // 8: stich.v1.ListModelKeysResponse
+	(*ModelBudget)(nil),                  // 9: stich.v1.ModelBudget
+	(*SignUpRequest)(nil),                // 10: stich.v1.SignUpRequest
+	(*SignUpResponse)(nil),               // 11: stich.v1.SignUpResponse
+	(*SignInRequest)(nil),                // 12: stich.v1.SignInRequest
+	(*SignInResponse)(nil),               // 13: stich.v1.SignInResponse
+	(*VerifyEmailRequest)(nil),           // 14: stich.v1.VerifyEmailRequest
+	(*VerifyEmailResponse)(nil),          // 15: stich.v1.VerifyEmailResponse
+	(*RequestPasswordResetRequest)(nil),  // 16: stich.v1.RequestPasswordResetRequest
+	(*RequestPasswordResetResponse)(nil), // 17: stich.v1.RequestPasswordResetResponse
+	(*ResetPasswordRequest)(nil),         // 18: stich.v1.ResetPasswordRequest
+	(*ResetPasswordResponse)(nil),        // 19: stich.v1.ResetPasswordResponse
+	(*Account)(nil),                      // 20: stich.v1.Account
+	(*GetAccountRequest)(nil),            // 21: stich.v1.GetAccountRequest
+	(*GetAccountResponse)(nil),           // 22: stich.v1.GetAccountResponse
+	(*UpdateProfileRequest)(nil),         // 23: stich.v1.UpdateProfileRequest
+	(*UpdateProfileResponse)(nil),        // 24: stich.v1.UpdateProfileResponse
+	(*Credential)(nil),                   // 25: stich.v1.Credential
+	(*ListCredentialsRequest)(nil),       // 26: stich.v1.ListCredentialsRequest
+	(*ListCredentialsResponse)(nil),      // 27: stich.v1.ListCredentialsResponse
+	(*CreateAPIKeyRequest)(nil),          // 28: stich.v1.CreateAPIKeyRequest
+	(*CreateAPIKeyResponse)(nil),         // 29: stich.v1.CreateAPIKeyResponse
+	(*RevokeAPIKeyRequest)(nil),          // 30: stich.v1.RevokeAPIKeyRequest
+	(*RevokeAPIKeyResponse)(nil),         // 31: stich.v1.RevokeAPIKeyResponse
+	(*SignOutEverywhereRequest)(nil),     // 32: stich.v1.SignOutEverywhereRequest
+	(*SignOutEverywhereResponse)(nil),    // 33: stich.v1.SignOutEverywhereResponse
+	(*CreateInviteRequest)(nil),          // 34: stich.v1.CreateInviteRequest
+	(*CreateInviteResponse)(nil),         // 35: stich.v1.CreateInviteResponse
+	(*SetUserRoleRequest)(nil),           // 36: stich.v1.SetUserRoleRequest
+	(*SetUserRoleResponse)(nil),          // 37: stich.v1.SetUserRoleResponse
+	(*AuditEvent)(nil),                   // 38: stich.v1.AuditEvent
+	(*ListMyAuditEventsRequest)(nil),     // 39: stich.v1.ListMyAuditEventsRequest
+	(*ListAuditEventsRequest)(nil),       // 40: stich.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),      // 41: stich.v1.ListAuditEventsResponse
+	(*UserSummary)(nil),                  // 42: stich.v1.UserSummary
+	(*ListUsersRequest)(nil),             // 43: stich.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),            // 44: stich.v1.ListUsersResponse
+	(*SetUserDisabledRequest)(nil),       // 45: stich.v1.SetUserDisabledRequest
+	(*SetUserDisabledResponse)(nil),      // 46: stich.v1.SetUserDisabledResponse
+	(*timestamppb.Timestamp)(nil),        // 47: google.protobuf.Timestamp
 }
 var file_stich_v1_account_proto_depIdxs = []int32{
-	45, // 0: stich.v1.ModelKey.created_at:type_name -> google.protobuf.Timestamp
+	47, // 0: stich.v1.ModelKey.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 1: stich.v1.SetModelKeyResponse.key:type_name -> stich.v1.ModelKey
 	0,  // 2: stich.v1.ListModelKeysResponse.keys:type_name -> stich.v1.ModelKey
-	7,  // 3: stich.v1.ListModelKeysResponse.budget:type_name -> stich.v1.ModelBudget
-	45, // 4: stich.v1.ModelBudget.resets_at:type_name -> google.protobuf.Timestamp
-	18, // 5: stich.v1.SignInResponse.account:type_name -> stich.v1.Account
-	45, // 6: stich.v1.Account.created_at:type_name -> google.protobuf.Timestamp
-	18, // 7: stich.v1.GetAccountResponse.account:type_name -> stich.v1.Account
-	18, // 8: stich.v1.UpdateProfileResponse.account:type_name -> stich.v1.Account
-	45, // 9: stich.v1.Credential.created_at:type_name -> google.protobuf.Timestamp
-	45, // 10: stich.v1.Credential.expires_at:type_name -> google.protobuf.Timestamp
-	23, // 11: stich.v1.ListCredentialsResponse.credentials:type_name -> stich.v1.Credential
-	23, // 12: stich.v1.CreateAPIKeyResponse.key:type_name -> stich.v1.Credential
-	45, // 13: stich.v1.CreateInviteResponse.expires_at:type_name -> google.protobuf.Timestamp
-	18, // 14: stich.v1.SetUserRoleResponse.account:type_name -> stich.v1.Account
-	45, // 15: stich.v1.AuditEvent.at:type_name -> google.protobuf.Timestamp
-	36, // 16: stich.v1.ListAuditEventsResponse.events:type_name -> stich.v1.AuditEvent
-	45, // 17: stich.v1.UserSummary.created_at:type_name -> google.protobuf.Timestamp
-	45, // 18: stich.v1.UserSummary.last_sign_in_at:type_name -> google.protobuf.Timestamp
-	40, // 19: stich.v1.ListUsersResponse.users:type_name -> stich.v1.UserSummary
-	40, // 20: stich.v1.SetUserDisabledResponse.user:type_name -> stich.v1.UserSummary
-	8,  // 21: stich.v1.AccountService.SignUp:input_type -> stich.v1.SignUpRequest
-	10, // 22: stich.v1.AccountService.SignIn:input_type -> stich.v1.SignInRequest
-	12, // 23: stich.v1.AccountService.VerifyEmail:input_type -> stich.v1.VerifyEmailRequest
-	14, // 24: stich.v1.AccountService.RequestPasswordReset:input_type -> stich.v1.RequestPasswordResetRequest
-	16, // 25: stich.v1.AccountService.ResetPassword:input_type -> stich.v1.ResetPasswordRequest
-	19, // 26: stich.v1.AccountService.GetAccount:input_type -> stich.v1.GetAccountRequest
-	21, // 27: stich.v1.AccountService.UpdateProfile:input_type -> stich.v1.UpdateProfileRequest
-	24, // 28: stich.v1.AccountService.ListCredentials:input_type -> stich.v1.ListCredentialsRequest
-	26, // 29: stich.v1.AccountService.CreateAPIKey:input_type -> stich.v1.CreateAPIKeyRequest
-	28, // 30: stich.v1.AccountService.RevokeAPIKey:input_type -> stich.v1.RevokeAPIKeyRequest
-	30, // 31: stich.v1.AccountService.SignOutEverywhere:input_type -> stich.v1.SignOutEverywhereRequest
-	32, // 32: stich.v1.AccountService.CreateInvite:input_type -> stich.v1.CreateInviteRequest
-	34, // 33: stich.v1.AccountService.SetUserRole:input_type -> stich.v1.SetUserRoleRequest
-	37, // 34: stich.v1.AccountService.ListMyAuditEvents:input_type -> stich.v1.ListMyAuditEventsRequest
-	38, // 35: stich.v1.AccountService.ListAuditEvents:input_type -> stich.v1.ListAuditEventsRequest
-	41, // 36: stich.v1.AccountService.ListUsers:input_type -> stich.v1.ListUsersRequest
-	43, // 37: stich.v1.AccountService.SetUserDisabled:input_type -> stich.v1.SetUserDisabledRequest
+	9,  // 3: stich.v1.ListModelKeysResponse.budget:type_name -> stich.v1.ModelBudget
+	47, // 4: stich.v1.ModelBudget.resets_at:type_name -> google.protobuf.Timestamp
+	20, // 5: stich.v1.SignInResponse.account:type_name -> stich.v1.Account
+	47, // 6: stich.v1.Account.created_at:type_name -> google.protobuf.Timestamp
+	20, // 7: stich.v1.GetAccountResponse.account:type_name -> stich.v1.Account
+	20, // 8: stich.v1.UpdateProfileResponse.account:type_name -> stich.v1.Account
+	47, // 9: stich.v1.Credential.created_at:type_name -> google.protobuf.Timestamp
+	47, // 10: stich.v1.Credential.expires_at:type_name -> google.protobuf.Timestamp
+	25, // 11: stich.v1.ListCredentialsResponse.credentials:type_name -> stich.v1.Credential
+	25, // 12: stich.v1.CreateAPIKeyResponse.key:type_name -> stich.v1.Credential
+	47, // 13: stich.v1.CreateInviteResponse.expires_at:type_name -> google.protobuf.Timestamp
+	20, // 14: stich.v1.SetUserRoleResponse.account:type_name -> stich.v1.Account
+	47, // 15: stich.v1.AuditEvent.at:type_name -> google.protobuf.Timestamp
+	38, // 16: stich.v1.ListAuditEventsResponse.events:type_name -> stich.v1.AuditEvent
+	47, // 17: stich.v1.UserSummary.created_at:type_name -> google.protobuf.Timestamp
+	47, // 18: stich.v1.UserSummary.last_sign_in_at:type_name -> google.protobuf.Timestamp
+	42, // 19: stich.v1.ListUsersResponse.users:type_name -> stich.v1.UserSummary
+	42, // 20: stich.v1.SetUserDisabledResponse.user:type_name -> stich.v1.UserSummary
+	10, // 21: stich.v1.AccountService.SignUp:input_type -> stich.v1.SignUpRequest
+	12, // 22: stich.v1.AccountService.SignIn:input_type -> stich.v1.SignInRequest
+	14, // 23: stich.v1.AccountService.VerifyEmail:input_type -> stich.v1.VerifyEmailRequest
+	16, // 24: stich.v1.AccountService.RequestPasswordReset:input_type -> stich.v1.RequestPasswordResetRequest
+	18, // 25: stich.v1.AccountService.ResetPassword:input_type -> stich.v1.ResetPasswordRequest
+	21, // 26: stich.v1.AccountService.GetAccount:input_type -> stich.v1.GetAccountRequest
+	23, // 27: stich.v1.AccountService.UpdateProfile:input_type -> stich.v1.UpdateProfileRequest
+	26, // 28: stich.v1.AccountService.ListCredentials:input_type -> stich.v1.ListCredentialsRequest
+	28, // 29: stich.v1.AccountService.CreateAPIKey:input_type -> stich.v1.CreateAPIKeyRequest
+	30, // 30: stich.v1.AccountService.RevokeAPIKey:input_type -> stich.v1.RevokeAPIKeyRequest
+	32, // 31: stich.v1.AccountService.SignOutEverywhere:input_type -> stich.v1.SignOutEverywhereRequest
+	34, // 32: stich.v1.AccountService.CreateInvite:input_type -> stich.v1.CreateInviteRequest
+	36, // 33: stich.v1.AccountService.SetUserRole:input_type -> stich.v1.SetUserRoleRequest
+	39, // 34: stich.v1.AccountService.ListMyAuditEvents:input_type -> stich.v1.ListMyAuditEventsRequest
+	40, // 35: stich.v1.AccountService.ListAuditEvents:input_type -> stich.v1.ListAuditEventsRequest
+	43, // 36: stich.v1.AccountService.ListUsers:input_type -> stich.v1.ListUsersRequest
+	45, // 37: stich.v1.AccountService.SetUserDisabled:input_type -> stich.v1.SetUserDisabledRequest
 	1,  // 38: stich.v1.AccountService.SetModelKey:input_type -> stich.v1.SetModelKeyRequest
 	3,  // 39: stich.v1.AccountService.ClearModelKey:input_type -> stich.v1.ClearModelKeyRequest
-	5,  // 40: stich.v1.AccountService.ListModelKeys:input_type -> stich.v1.ListModelKeysRequest
-	9,  // 41: stich.v1.AccountService.SignUp:output_type -> stich.v1.SignUpResponse
-	11, // 42: stich.v1.AccountService.SignIn:output_type -> stich.v1.SignInResponse
-	13, // 43: stich.v1.AccountService.VerifyEmail:output_type -> stich.v1.VerifyEmailResponse
-	15, // 44: stich.v1.AccountService.RequestPasswordReset:output_type -> stich.v1.RequestPasswordResetResponse
-	17, // 45: stich.v1.AccountService.ResetPassword:output_type -> stich.v1.ResetPasswordResponse
-	20, // 46: stich.v1.AccountService.GetAccount:output_type -> stich.v1.GetAccountResponse
-	22, // 47: stich.v1.AccountService.UpdateProfile:output_type -> stich.v1.UpdateProfileResponse
-	25, // 48: stich.v1.AccountService.ListCredentials:output_type -> stich.v1.ListCredentialsResponse
-	27, // 49: stich.v1.AccountService.CreateAPIKey:output_type -> stich.v1.CreateAPIKeyResponse
-	29, // 50: stich.v1.AccountService.RevokeAPIKey:output_type -> stich.v1.RevokeAPIKeyResponse
-	31, // 51: stich.v1.AccountService.SignOutEverywhere:output_type -> stich.v1.SignOutEverywhereResponse
-	33, // 52: stich.v1.AccountService.CreateInvite:output_type -> stich.v1.CreateInviteResponse
-	35, // 53: stich.v1.AccountService.SetUserRole:output_type -> stich.v1.SetUserRoleResponse
-	39, // 54: stich.v1.AccountService.ListMyAuditEvents:output_type -> stich.v1.ListAuditEventsResponse
-	39, // 55: stich.v1.AccountService.ListAuditEvents:output_type -> stich.v1.ListAuditEventsResponse
-	42, // 56: stich.v1.AccountService.ListUsers:output_type -> stich.v1.ListUsersResponse
-	44, // 57: stich.v1.AccountService.SetUserDisabled:output_type -> stich.v1.SetUserDisabledResponse
-	2,  // 58: stich.v1.AccountService.SetModelKey:output_type -> stich.v1.SetModelKeyResponse
-	4,  // 59: stich.v1.AccountService.ClearModelKey:output_type -> stich.v1.ClearModelKeyResponse
-	6,  // 60: stich.v1.AccountService.ListModelKeys:output_type -> stich.v1.ListModelKeysResponse
-	41, // [41:61] is the sub-list for method output_type
-	21, // [21:41] is the sub-list for method input_type
+	4,  // 40: stich.v1.AccountService.SetDefaultModelKey:input_type -> stich.v1.SetDefaultModelKeyRequest
+	7,  // 41: stich.v1.AccountService.ListModelKeys:input_type -> stich.v1.ListModelKeysRequest
+	11, // 42: stich.v1.AccountService.SignUp:output_type -> stich.v1.SignUpResponse
+	13, // 43: stich.v1.AccountService.SignIn:output_type -> stich.v1.SignInResponse
+	15, // 44: stich.v1.AccountService.VerifyEmail:output_type -> stich.v1.VerifyEmailResponse
+	17, // 45: stich.v1.AccountService.RequestPasswordReset:output_type -> stich.v1.RequestPasswordResetResponse
+	19, // 46: stich.v1.AccountService.ResetPassword:output_type -> stich.v1.ResetPasswordResponse
+	22, // 47: stich.v1.AccountService.GetAccount:output_type -> stich.v1.GetAccountResponse
+	24, // 48: stich.v1.AccountService.UpdateProfile:output_type -> stich.v1.UpdateProfileResponse
+	27, // 49: stich.v1.AccountService.ListCredentials:output_type -> stich.v1.ListCredentialsResponse
+	29, // 50: stich.v1.AccountService.CreateAPIKey:output_type -> stich.v1.CreateAPIKeyResponse
+	31, // 51: stich.v1.AccountService.RevokeAPIKey:output_type -> stich.v1.RevokeAPIKeyResponse
+	33, // 52: stich.v1.AccountService.SignOutEverywhere:output_type -> stich.v1.SignOutEverywhereResponse
+	35, // 53: stich.v1.AccountService.CreateInvite:output_type -> stich.v1.CreateInviteResponse
+	37, // 54: stich.v1.AccountService.SetUserRole:output_type -> stich.v1.SetUserRoleResponse
+	41, // 55: stich.v1.AccountService.ListMyAuditEvents:output_type -> stich.v1.ListAuditEventsResponse
+	41, // 56: stich.v1.AccountService.ListAuditEvents:output_type -> stich.v1.ListAuditEventsResponse
+	44, // 57: stich.v1.AccountService.ListUsers:output_type -> stich.v1.ListUsersResponse
+	46, // 58: stich.v1.AccountService.SetUserDisabled:output_type -> stich.v1.SetUserDisabledResponse
+	2,  // 59: stich.v1.AccountService.SetModelKey:output_type -> stich.v1.SetModelKeyResponse
+	6,  // 60: stich.v1.AccountService.ClearModelKey:output_type -> stich.v1.ClearModelKeyResponse
+	5,  // 61: stich.v1.AccountService.SetDefaultModelKey:output_type -> stich.v1.SetDefaultModelKeyResponse
+	8,  // 62: stich.v1.AccountService.ListModelKeys:output_type -> stich.v1.ListModelKeysResponse
+	42, // [42:63] is the sub-list for method output_type
+	21, // [21:42] is the sub-list for method input_type
 	21, // [21:21] is the sub-list for extension type_name
 	21, // [21:21] is the sub-list for extension extendee
 	0,  // [0:21] is the sub-list for field type_name
@@ -2725,7 +2875,7 @@ func file_stich_v1_account_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_v1_account_proto_rawDesc), len(file_stich_v1_account_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   45,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -2431,7 +2431,8 @@ type Session struct {
 	// Last error, when phase is FAILED.
 	Error  string `protobuf:"bytes,11,opt,name=error,proto3" json:"error,omitempty"`
 	Region string `protobuf:"bytes,12,opt,name=region,proto3" json:"region,omitempty"`
-	// Name of the node that owns (runs and stores) the session now.
+	// Name of the node that owns (runs and stores) the session now; empty
+	// unless the caller owns the app or is an admin.
 	Node string `protobuf:"bytes,13,opt,name=node,proto3" json:"node,omitempty"`
 	// The latest version (0 before the first generation completes).
 	Version uint32 `protobuf:"varint,14,opt,name=version,proto3" json:"version,omitempty"`
@@ -2445,7 +2446,10 @@ type Session struct {
 	ForkedFrom *ForkOrigin `protobuf:"bytes,601,opt,name=forked_from,json=forkedFrom,proto3" json:"forked_from,omitempty"`
 	// owned: the caller owns the app (and may change it); otherwise they
 	// read an unlisted or public app of someone else's.
-	Owned         bool `protobuf:"varint,602,opt,name=owned,proto3" json:"owned,omitempty"`
+	Owned bool `protobuf:"varint,602,opt,name=owned,proto3" json:"owned,omitempty"`
+	// owner_name is the display name of the app's owner, set for a reader
+	// (owned false) only; empty when they have none. Never an e-mail.
+	OwnerName     string `protobuf:"bytes,865,opt,name=owner_name,json=ownerName,proto3" json:"owner_name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2611,6 +2615,13 @@ func (x *Session) GetOwned() bool {
 		return x.Owned
 	}
 	return false
+}
+
+func (x *Session) GetOwnerName() string {
+	if x != nil {
+		return x.OwnerName
+	}
+	return ""
 }
 
 // ModelUsage is the token usage and cost of one action's calls to one model.
@@ -5432,7 +5443,7 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"created_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x14\n" +
 	"\x05files\x18\x04 \x01(\rR\x05files\x12\x14\n" +
-	"\x05bytes\x18\x05 \x01(\x04R\x05bytes\"\xc8\x05\n" +
+	"\x05bytes\x18\x05 \x01(\x04R\x05bytes\"\xe8\x05\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06prompt\x18\x02 \x01(\tR\x06prompt\x12%\n" +
@@ -5458,7 +5469,9 @@ const file_stich_v1_session_proto_rawDesc = "" +
 	"visibility\x126\n" +
 	"\vforked_from\x18\xd9\x04 \x01(\v2\x14.stich.v1.ForkOriginR\n" +
 	"forkedFrom\x12\x15\n" +
-	"\x05owned\x18\xda\x04 \x01(\bR\x05owned\"\xe1\x01\n" +
+	"\x05owned\x18\xda\x04 \x01(\bR\x05owned\x12\x1e\n" +
+	"\n" +
+	"owner_name\x18\xe1\x06 \x01(\tR\townerName\"\xe1\x01\n" +
 	"\n" +
 	"ModelUsage\x12\x16\n" +
 	"\x06action\x18\x01 \x01(\tR\x06action\x12\x14\n" +

@@ -6,8 +6,9 @@ import { budgetText } from "./forms";
 
 /**
  * ModelKeysSection lets the caller store their own OpenAI-compatible model
- * key (sealed at rest on the server; only its last 4 characters come back),
- * clear it, and see today's model budget.
+ * keys (several, each with a label; sealed at rest on the server, only their
+ * last 4 characters come back), pick the default one their apps are written
+ * with, remove one, and see today's model budget.
  */
 export function ModelKeysSection() {
   const [list, setList] = useState<ListModelKeysResponse | null>(null);
@@ -15,6 +16,8 @@ export function ModelKeysSection() {
   const [baseUrl, setBaseUrl] = useState("https://api.openai.com/v1");
   const [apiKey, setApiKey] = useState("");
   const [model, setModel] = useState("");
+  const [label, setLabel] = useState("");
+  const [makeDefault, setMakeDefault] = useState(false);
 
   const load = useCallback(async () => {
     try {
@@ -40,8 +43,10 @@ export function ModelKeysSection() {
   async function save(e: FormEvent) {
     e.preventDefault();
     await act("save the model key", async () => {
-      await accounts.setModelKey({ baseUrl: baseUrl.trim(), apiKey: apiKey.trim(), model: model.trim() });
+      await accounts.setModelKey({ baseUrl: baseUrl.trim(), apiKey: apiKey.trim(), model: model.trim(), label: label.trim(), makeDefault });
       setApiKey("");
+      setLabel("");
+      setMakeDefault(false);
     });
   }
 
@@ -50,8 +55,8 @@ export function ModelKeysSection() {
     <section aria-label="Model keys">
       <h2>Model keys</h2>
       <p className="muted">
-        Use your own OpenAI-compatible endpoint: your apps are then written with it, and the server's daily model budget
-        does not apply. The key is stored encrypted and never shown again (only its last 4 characters).
+        Use your own OpenAI-compatible endpoints: your apps are then written with your default key, and the server's daily
+        model budget does not apply. Keys are stored encrypted and never shown again (only their last 4 characters).
       </p>
       {problem && <ProblemBox problem={problem} onRetry={load} />}
       {list?.budget && (
@@ -63,15 +68,18 @@ export function ModelKeysSection() {
         <table className="credentials">
           <thead>
             <tr>
+              <th>Label</th>
               <th>Endpoint</th>
               <th>Model</th>
               <th>Key</th>
+              <th>Default</th>
               <th />
             </tr>
           </thead>
           <tbody>
             {keys.map((k) => (
-              <tr key={k.baseUrl + k.model} data-testid="model-key">
+              <tr key={k.id || k.baseUrl + k.model} data-testid="model-key" data-default={k.isDefault ? "true" : "false"}>
+                <td>{k.label || <span className="muted">none</span>}</td>
                 <td>
                   <code>{k.baseUrl}</code>
                 </td>
@@ -80,7 +88,23 @@ export function ModelKeysSection() {
                   <code>{k.keyHint}</code>
                 </td>
                 <td>
-                  <button type="button" className="btn small danger-ghost" onClick={() => act("remove the model key", () => accounts.clearModelKey({}))}>
+                  {k.isDefault ? (
+                    <span className="badge" data-testid="model-key-default">
+                      default
+                    </span>
+                  ) : (
+                    <button type="button" className="btn small ghost" data-testid="model-key-make-default" onClick={() => act("make the key the default", () => accounts.setDefaultModelKey({ id: k.id }))}>
+                      Make default
+                    </button>
+                  )}
+                </td>
+                <td>
+                  <button
+                    type="button"
+                    className="btn small danger-ghost"
+                    data-testid="model-key-remove"
+                    onClick={() => act("remove the model key", () => accounts.clearModelKey({ id: k.id }))}
+                  >
                     Remove
                   </button>
                 </td>
@@ -102,8 +126,17 @@ export function ModelKeysSection() {
           Model
           <input type="text" required value={model} maxLength={200} onChange={(e) => setModel(e.target.value)} placeholder="gpt-4.1-mini" />
         </label>
+        <label>
+          Label
+          <input type="text" value={label} maxLength={100} onChange={(e) => setLabel(e.target.value)} placeholder="work OpenAI" />
+        </label>
+        {keys.length > 0 && (
+          <label className="check">
+            <input type="checkbox" checked={makeDefault} onChange={(e) => setMakeDefault(e.target.checked)} /> Make it the default
+          </label>
+        )}
         <button type="submit" className="btn">
-          {keys.length > 0 ? "Replace the model key" : "Save the model key"}
+          {keys.length > 0 ? "Add the model key" : "Save the model key"}
         </button>
       </form>
     </section>

@@ -13,6 +13,8 @@ interface Props {
   ready: boolean;
   /** readOnly: the reader does not own the app (no chat). */
   readOnly?: boolean;
+  /** author names the writer of the user's messages: "You" for the owner, the owner's name for a reader. */
+  author?: string;
   /** Shows what version n changed (the Versions tab's diff), at path if given. */
   onShowDiff?: (version: number, path?: string) => void;
 }
@@ -24,7 +26,7 @@ function newKey(): string {
 }
 
 /** ChatPanel shows the conversation and sends refinements (SendMessage). */
-export function ChatPanel({ sessionId, messages, prompt, providerLabel, ready: loaded, readOnly, onShowDiff }: Props) {
+export function ChatPanel({ sessionId, messages, prompt, providerLabel, ready: loaded, readOnly, author = "You", onShowDiff }: Props) {
   const ready = loaded && !readOnly;
   const [text, setText] = useState("");
   const [sending, setSending] = useState(false);
@@ -70,15 +72,15 @@ export function ChatPanel({ sessionId, messages, prompt, providerLabel, ready: l
       <ol className="messages" ref={listRef} aria-label="Conversation" aria-live="polite">
         {prompt && (
           <li className="msg user" data-role="user">
-            <span className="who">You</span>
+            <span className="who">{author}</span>
             <p>{prompt}</p>
           </li>
         )}
         {messages.map((m) => (
           <li key={m.seq} className={`msg ${m.role}`} data-role={m.role} data-seq={m.seq}>
-            <span className="who">{m.role === "user" ? "You" : m.role === "assistant" ? providerLabel || "stich" : "stich"}</span>
+            <span className="who">{m.role === "user" ? author : m.role === "assistant" ? providerLabel || "stich" : "stich"}</span>
             <p>{m.text}</p>
-            {m.card && <ChangeCardView card={m.card} onShowDiff={onShowDiff} />}
+            {m.card && <ChangeCardView card={m.card} onShowDiff={onShowDiff} reader={readOnly} />}
           </li>
         ))}
       </ol>
@@ -112,7 +114,7 @@ export function ChatPanel({ sessionId, messages, prompt, providerLabel, ready: l
 }
 
 /** ChangeCardView lists what a refinement (or a requested fix) changed, file by file, and what it did not do. */
-export function ChangeCardView({ card, onShowDiff }: { card: ChangeCard; onShowDiff?: (version: number, path?: string) => void }) {
+export function ChangeCardView({ card, onShowDiff, reader }: { card: ChangeCard; onShowDiff?: (version: number, path?: string) => void; reader?: boolean }) {
   const linked = card.version > 1 && onShowDiff !== undefined;
   return (
     <div className="change-card" data-testid="change-card" data-version={card.version} data-files={card.files.length}>
@@ -134,7 +136,7 @@ export function ChangeCardView({ card, onShowDiff }: { card: ChangeCard; onShowD
                   <span className="added">+{f.lines.added}</span> <span className="removed">−{f.lines.removed}</span>
                 </span>
               )}
-              {f.mergedUserEdits && <span className="small muted"> · on top of your edits</span>}
+              {f.mergedUserEdits && <span className="small muted"> · on top of {reader ? "the owner's" : "your"} edits</span>}
               {f.fixes.length > 0 && (
                 <ul className="fix-list small" data-testid="change-fixes">
                   {f.fixes.map((x) => (

@@ -12,10 +12,12 @@ import { VersionsPanel } from "../components/VersionsPanel";
 import { Phase, Visibility, type Session } from "../gen/stich/v1/session_pb";
 import { forget, remember } from "../recent";
 import { SignInPage } from "./SignIn";
+import { signInHref } from "../signin";
 import { Link, navigate } from "../router";
 import { useServerInfo } from "../serverinfo";
 import { currentProblems, fixOffer, isActive, PHASE_LABEL, problemsByFile, runningStep, type SessionView } from "../session/reducer";
 import { SessionStore, storageCache, type Snapshot } from "../session/stream";
+import { authorLabel, readerFiles } from "../session/wording";
 
 type WorkTab = "code" | "versions" | "preview" | "logs";
 type Pane = "chat" | "work";
@@ -179,6 +181,9 @@ function SessionScreen({ id }: { id: string }) {
   // (or a visitor who is not signed in) reads only, with none of them (the server refuses changes anyway).
   const owned = info.session?.owned === true;
   const readOnly = info.session !== undefined && !owned;
+  const ownerName = info.session?.ownerName;
+  // A reader is never told "you" about the owner's edits.
+  const files = readOnly && view ? readerFiles(view.files, ownerName) : view?.files;
   const openFile = (p: string, line?: number) => {
     setPicked(p);
     setFocusLine(line ? (f) => ({ line, key: (f?.key ?? 0) + 1 }) : undefined);
@@ -320,6 +325,7 @@ function SessionScreen({ id }: { id: string }) {
               providerLabel={view?.providerLabel ?? ""}
               ready={!loading && owned}
               readOnly={readOnly}
+              author={authorLabel(!readOnly, ownerName)}
               onShowDiff={(version, path) => {
                 setDiffOf((d) => ({ version, path, key: (d?.key ?? 0) + 1 }));
                 setTab("versions");
@@ -349,7 +355,7 @@ function SessionScreen({ id }: { id: string }) {
             ) : tab === "code" ? (
               <div className="code-split">
                 <FileTree
-                  files={view?.files ?? {}}
+                  files={files ?? {}}
                   order={view?.fileOrder ?? []}
                   selected={selected}
                   onSelect={(p) => {
@@ -358,7 +364,7 @@ function SessionScreen({ id }: { id: string }) {
                   }} active={isActive(phase)} problems={perFile} />
                 <CodeViewer
                   sessionId={id}
-                  file={selected ? view?.files[selected] : undefined}
+                  file={selected ? files?.[selected] : undefined}
                   path={selected}
                   active={isActive(phase)}
                   readOnly={!owned}
@@ -610,10 +616,10 @@ function SharingControls({ id, session, signedOut }: { id: string; session: Sess
       ) : (
         <>
           <span className="badge" data-testid="read-only">
-            read-only · {VISIBILITY_LABEL[session.visibility]} app {signedOut ? "" : "of another user"}
+            read-only · {VISIBILITY_LABEL[session.visibility]} app {session.ownerName ? `of ${session.ownerName}` : signedOut ? "" : "of another user"}
           </span>
           {signedOut ? (
-            <Link className="btn primary" href="/signin" data-testid="sign-in-to-fork">
+            <Link className="btn primary" href={signInHref(window.location.pathname + window.location.search)} data-testid="sign-in-to-fork">
               Sign in to fork
             </Link>
           ) : (

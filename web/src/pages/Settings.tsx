@@ -28,7 +28,13 @@ export function SettingsPage() {
         <h2>Server</h2>
         {info ? (
           <p>
-            Node <strong>{info.node}</strong>
+            {info.node ? (
+              <>
+                Node <strong>{info.node}</strong>
+              </>
+            ) : (
+              "This server"
+            )}
             {info.region ? (
               <>
                 {" "}

@@ -2,9 +2,13 @@ import { useEffect, useState, type FormEvent } from "react";
 import { accounts, describe, markSignedIn, type Problem } from "../api";
 import { ProblemBox } from "../components/ProblemBox";
 import { Link, navigate } from "../router";
-import { fetchSignInOptions, type SignInOptions } from "../signin";
+import { fetchSignInOptions, returnPathOf, withReturn, type SignInOptions } from "../signin";
 
-/** SignInPage is shown instead of any page while the server says this browser is not signed in. */
+/**
+ * SignInPage is shown instead of any page while the server says this browser is not signed in. At
+ * /signin?next=PATH (a "Sign in to fork" link) it returns to PATH once signed in, through the password
+ * or a provider; PATH is kept to this origin (safeReturnPath, and the server checks it again).
+ */
 export function SignInPage() {
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
@@ -18,6 +22,8 @@ export function SignInPage() {
     return () => ctl.abort();
   }, []);
   const providers = opts?.providers ?? [];
+  // Shown in place of another page, the sign-in returns to that page.
+  const back = window.location.pathname === "/signin" ? returnPathOf(window.location.search) : window.location.pathname + window.location.search;
 
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -26,7 +32,7 @@ export function SignInPage() {
     try {
       await accounts.signIn({ email: email.trim(), password });
       markSignedIn();
-      if (window.location.pathname === "/signin") navigate("/", { replace: true });
+      if (window.location.pathname === "/signin") navigate(returnPathOf(window.location.search), { replace: true });
     } catch (err) {
       setProblem(describe(err, "sign in"));
     } finally {
@@ -40,7 +46,7 @@ export function SignInPage() {
       {providers.length > 0 && (
         <div className="sign-in-providers" data-testid="sign-in-providers">
           {providers.map((p) => (
-            <a key={p.name} className="btn primary" href={p.start} data-testid={`sign-in-${p.name}`}>
+            <a key={p.name} className="btn primary" href={withReturn(p.start, back)} data-testid={`sign-in-${p.name}`}>
               Sign in with {p.label}
             </a>
           ))}

@@ -1244,8 +1244,11 @@ func (x *GetSnapshot) GetCaller() *Caller {
 }
 
 type SnapshotReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Session       *v1.Session            `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Session *v1.Session            `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	// owner is the session owner's user id (for the edge to name them to a
+	// reader; never passed on as it is).
+	Owner         string `protobuf:"bytes,864,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1285,6 +1288,13 @@ func (x *SnapshotReply) GetSession() *v1.Session {
 		return x.Session
 	}
 	return nil
+}
+
+func (x *SnapshotReply) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
 }
 
 type ReadFile struct {
@@ -3847,9 +3857,10 @@ const file_stich_actors_v1_actors_proto_rawDesc = "" +
 	"PhaseReply\x12%\n" +
 	"\x05phase\x18\x01 \x01(\x0e2\x0f.stich.v1.PhaseR\x05phase\"?\n" +
 	"\vGetSnapshot\x120\n" +
-	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"<\n" +
+	"\x06caller\x18\xe6\x01 \x01(\v2\x17.stich.actors.v1.CallerR\x06caller\"S\n" +
 	"\rSnapshotReply\x12+\n" +
-	"\asession\x18\x01 \x01(\v2\x11.stich.v1.SessionR\asession\"j\n" +
+	"\asession\x18\x01 \x01(\v2\x11.stich.v1.SessionR\asession\x12\x15\n" +
+	"\x05owner\x18\xe0\x06 \x01(\tR\x05owner\"j\n" +
 	"\bReadFile\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\rR\aversion\x120\n" +

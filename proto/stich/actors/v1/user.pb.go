@@ -254,9 +254,16 @@ type UserRecord struct {
 	Disabled bool `protobuf:"varint,660,opt,name=disabled,proto3" json:"disabled,omitempty"`
 	// last_sign_in_at is when the user last started a browser session.
 	LastSignInAt *timestamppb.Timestamp `protobuf:"bytes,661,opt,name=last_sign_in_at,json=lastSignInAt,proto3" json:"last_sign_in_at,omitempty"`
-	// model_key is the user's own OpenAI-compatible model key, sealed under
-	// a node key (package nodekey); unset when the user has none.
+	// model_key is the user's own model key as records made before several
+	// keys were allowed kept it; the grain moves it into model_keys when it
+	// loads the record, so it is unset in every record it writes.
 	ModelKey *ModelKeyRecord `protobuf:"bytes,630,opt,name=model_key,json=modelKey,proto3" json:"model_key,omitempty"`
+	// model_keys are the user's own OpenAI-compatible model keys (at most
+	// 20), each sealed under a node key (package nodekey).
+	ModelKeys []*ModelKeyRecord `protobuf:"bytes,862,rep,name=model_keys,json=modelKeys,proto3" json:"model_keys,omitempty"`
+	// default_model_key is the id of the key the user's sessions run on;
+	// whenever model_keys is not empty it names one of them.
+	DefaultModelKey string `protobuf:"bytes,863,opt,name=default_model_key,json=defaultModelKey,proto3" json:"default_model_key,omitempty"`
 	// model_spend is what the user's sessions spent on the platform's
 	// models on one UTC day.
 	ModelSpend    *ModelSpend `protobuf:"bytes,631,opt,name=model_spend,json=modelSpend,proto3" json:"model_spend,omitempty"`
@@ -392,6 +399,20 @@ func (x *UserRecord) GetModelKey() *ModelKeyRecord {
 	return nil
 }
 
+func (x *UserRecord) GetModelKeys() []*ModelKeyRecord {
+	if x != nil {
+		return x.ModelKeys
+	}
+	return nil
+}
+
+func (x *UserRecord) GetDefaultModelKey() string {
+	if x != nil {
+		return x.DefaultModelKey
+	}
+	return ""
+}
+
 func (x *UserRecord) GetModelSpend() *ModelSpend {
 	if x != nil {
 		return x.ModelSpend
@@ -413,8 +434,12 @@ type ModelKeyRecord struct {
 	// sealed is the nonce followed by the AES-GCM ciphertext of the key.
 	Sealed []byte `protobuf:"bytes,4,opt,name=sealed,proto3" json:"sealed,omitempty"`
 	// last4 are the key's last 4 characters (what users are shown).
-	Last4         string                 `protobuf:"bytes,5,opt,name=last4,proto3" json:"last4,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	Last4     string                 `protobuf:"bytes,5,opt,name=last4,proto3" json:"last4,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// id names the key among the user's keys (16 hex digits).
+	Id string `protobuf:"bytes,860,opt,name=id,proto3" json:"id,omitempty"`
+	// label is the user's name for the key ("work OpenAI"), may be empty.
+	Label         string `protobuf:"bytes,861,opt,name=label,proto3" json:"label,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -491,6 +516,20 @@ func (x *ModelKeyRecord) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ModelKeyRecord) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ModelKeyRecord) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
 // ModelSpend is a user's spend on one UTC day.
 type ModelSpend struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -546,11 +585,14 @@ func (x *ModelSpend) GetMicroUsd() uint64 {
 	return 0
 }
 
-// SetModelKey stores (or replaces) the user's sealed model key; NOT_FOUND
-// when the user does not exist.
+// SetModelKey adds the user's sealed model key, or replaces the key of the
+// same id. The user's first key becomes the default, as does this one when
+// make_default is set. NOT_FOUND when the user does not exist;
+// RESOURCE_EXHAUSTED past 20 keys.
 type SetModelKey struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Key           *ModelKeyRecord        `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	MakeDefault   bool                   `protobuf:"varint,860,opt,name=make_default,json=makeDefault,proto3" json:"make_default,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -592,10 +634,19 @@ func (x *SetModelKey) GetKey() *ModelKeyRecord {
 	return nil
 }
 
-// ClearModelKey removes the user's model key; NOT_FOUND when the user does
-// not exist.
+func (x *SetModelKey) GetMakeDefault() bool {
+	if x != nil {
+		return x.MakeDefault
+	}
+	return false
+}
+
+// ClearModelKey removes the user's model key of id, or every model key
+// when id is empty; when the default goes, the oldest key left becomes the
+// default. NOT_FOUND when the user or the key of id does not exist.
 type ClearModelKey struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,860,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -630,6 +681,161 @@ func (*ClearModelKey) Descriptor() ([]byte, []int) {
 	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{6}
 }
 
+func (x *ClearModelKey) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// SetDefaultModelKey makes the user's key of id the one their sessions
+// run on; NOT_FOUND when the user or the key does not exist.
+type SetDefaultModelKey struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetDefaultModelKey) Reset() {
+	*x = SetDefaultModelKey{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetDefaultModelKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetDefaultModelKey) ProtoMessage() {}
+
+func (x *SetDefaultModelKey) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetDefaultModelKey.ProtoReflect.Descriptor instead.
+func (*SetDefaultModelKey) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SetDefaultModelKey) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// ResealModelKeys seals every model key of the user that an older node
+// key sealed again under the current one (after a rotation).
+type ResealModelKeys struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResealModelKeys) Reset() {
+	*x = ResealModelKeys{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResealModelKeys) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResealModelKeys) ProtoMessage() {}
+
+func (x *ResealModelKeys) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResealModelKeys.ProtoReflect.Descriptor instead.
+func (*ResealModelKeys) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{8}
+}
+
+type ResealModelKeysReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// resealed counts the keys sealed again by this call.
+	Resealed uint32 `protobuf:"varint,1,opt,name=resealed,proto3" json:"resealed,omitempty"`
+	// current counts the keys already under the current node key.
+	Current uint32 `protobuf:"varint,2,opt,name=current,proto3" json:"current,omitempty"`
+	// failed counts the keys that did not open (their node key is gone or
+	// wrong): they stay as they are.
+	Failed        uint32 `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResealModelKeysReply) Reset() {
+	*x = ResealModelKeysReply{}
+	mi := &file_stich_actors_v1_user_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResealModelKeysReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResealModelKeysReply) ProtoMessage() {}
+
+func (x *ResealModelKeysReply) ProtoReflect() protoreflect.Message {
+	mi := &file_stich_actors_v1_user_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResealModelKeysReply.ProtoReflect.Descriptor instead.
+func (*ResealModelKeysReply) Descriptor() ([]byte, []int) {
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ResealModelKeysReply) GetResealed() uint32 {
+	if x != nil {
+		return x.Resealed
+	}
+	return 0
+}
+
+func (x *ResealModelKeysReply) GetCurrent() uint32 {
+	if x != nil {
+		return x.Current
+	}
+	return 0
+}
+
+func (x *ResealModelKeysReply) GetFailed() uint32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
 // ChargeModelSpend adds micro_usd to the user's spend of day (a charge for
 // an earlier day than the stored one is dropped; a later day starts anew).
 type ChargeModelSpend struct {
@@ -642,7 +848,7 @@ type ChargeModelSpend struct {
 
 func (x *ChargeModelSpend) Reset() {
 	*x = ChargeModelSpend{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[7]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -654,7 +860,7 @@ func (x *ChargeModelSpend) String() string {
 func (*ChargeModelSpend) ProtoMessage() {}
 
 func (x *ChargeModelSpend) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[7]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -667,7 +873,7 @@ func (x *ChargeModelSpend) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChargeModelSpend.ProtoReflect.Descriptor instead.
 func (*ChargeModelSpend) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{7}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ChargeModelSpend) GetDay() int64 {
@@ -695,7 +901,7 @@ type GetModelSpend struct {
 
 func (x *GetModelSpend) Reset() {
 	*x = GetModelSpend{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[8]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -707,7 +913,7 @@ func (x *GetModelSpend) String() string {
 func (*GetModelSpend) ProtoMessage() {}
 
 func (x *GetModelSpend) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[8]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -720,7 +926,7 @@ func (x *GetModelSpend) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetModelSpend.ProtoReflect.Descriptor instead.
 func (*GetModelSpend) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{8}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetModelSpend) GetDay() int64 {
@@ -741,7 +947,7 @@ type ModelSpendReply struct {
 
 func (x *ModelSpendReply) Reset() {
 	*x = ModelSpendReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[9]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -753,7 +959,7 @@ func (x *ModelSpendReply) String() string {
 func (*ModelSpendReply) ProtoMessage() {}
 
 func (x *ModelSpendReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[9]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -766,7 +972,7 @@ func (x *ModelSpendReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelSpendReply.ProtoReflect.Descriptor instead.
 func (*ModelSpendReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{9}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ModelSpendReply) GetDay() int64 {
@@ -808,7 +1014,7 @@ type AuthMethod struct {
 
 func (x *AuthMethod) Reset() {
 	*x = AuthMethod{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[10]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -820,7 +1026,7 @@ func (x *AuthMethod) String() string {
 func (*AuthMethod) ProtoMessage() {}
 
 func (x *AuthMethod) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[10]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -833,7 +1039,7 @@ func (x *AuthMethod) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthMethod.ProtoReflect.Descriptor instead.
 func (*AuthMethod) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{10}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AuthMethod) GetProvider() string {
@@ -880,7 +1086,7 @@ type LinkAuthMethod struct {
 
 func (x *LinkAuthMethod) Reset() {
 	*x = LinkAuthMethod{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[11]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -892,7 +1098,7 @@ func (x *LinkAuthMethod) String() string {
 func (*LinkAuthMethod) ProtoMessage() {}
 
 func (x *LinkAuthMethod) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[11]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -905,7 +1111,7 @@ func (x *LinkAuthMethod) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkAuthMethod.ProtoReflect.Descriptor instead.
 func (*LinkAuthMethod) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{11}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *LinkAuthMethod) GetMethod() *AuthMethod {
@@ -926,7 +1132,7 @@ type EnsureUser struct {
 
 func (x *EnsureUser) Reset() {
 	*x = EnsureUser{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[12]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -938,7 +1144,7 @@ func (x *EnsureUser) String() string {
 func (*EnsureUser) ProtoMessage() {}
 
 func (x *EnsureUser) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[12]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -951,7 +1157,7 @@ func (x *EnsureUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnsureUser.ProtoReflect.Descriptor instead.
 func (*EnsureUser) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{12}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *EnsureUser) GetTemplate() *UserRecord {
@@ -970,7 +1176,7 @@ type GetUser struct {
 
 func (x *GetUser) Reset() {
 	*x = GetUser{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[13]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -982,7 +1188,7 @@ func (x *GetUser) String() string {
 func (*GetUser) ProtoMessage() {}
 
 func (x *GetUser) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[13]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -995,7 +1201,7 @@ func (x *GetUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUser.ProtoReflect.Descriptor instead.
 func (*GetUser) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{13}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{16}
 }
 
 // AddAPIKey stores a new key of the user; NOT_FOUND when the user does not exist.
@@ -1008,7 +1214,7 @@ type AddAPIKey struct {
 
 func (x *AddAPIKey) Reset() {
 	*x = AddAPIKey{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[14]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1020,7 +1226,7 @@ func (x *AddAPIKey) String() string {
 func (*AddAPIKey) ProtoMessage() {}
 
 func (x *AddAPIKey) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[14]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1033,7 +1239,7 @@ func (x *AddAPIKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAPIKey.ProtoReflect.Descriptor instead.
 func (*AddAPIKey) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{14}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AddAPIKey) GetKey() *APIKeyRecord {
@@ -1053,7 +1259,7 @@ type RevokeAPIKey struct {
 
 func (x *RevokeAPIKey) Reset() {
 	*x = RevokeAPIKey{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[15]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1065,7 +1271,7 @@ func (x *RevokeAPIKey) String() string {
 func (*RevokeAPIKey) ProtoMessage() {}
 
 func (x *RevokeAPIKey) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[15]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1078,7 +1284,7 @@ func (x *RevokeAPIKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKey.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKey) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{15}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RevokeAPIKey) GetKeyId() string {
@@ -1098,7 +1304,7 @@ type UserReply struct {
 
 func (x *UserReply) Reset() {
 	*x = UserReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[16]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1110,7 +1316,7 @@ func (x *UserReply) String() string {
 func (*UserReply) ProtoMessage() {}
 
 func (x *UserReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[16]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1123,7 +1329,7 @@ func (x *UserReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserReply.ProtoReflect.Descriptor instead.
 func (*UserReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{16}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UserReply) GetUser() *UserRecord {
@@ -1145,7 +1351,7 @@ type CheckAPIKey struct {
 
 func (x *CheckAPIKey) Reset() {
 	*x = CheckAPIKey{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[17]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1157,7 +1363,7 @@ func (x *CheckAPIKey) String() string {
 func (*CheckAPIKey) ProtoMessage() {}
 
 func (x *CheckAPIKey) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[17]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1170,7 +1376,7 @@ func (x *CheckAPIKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAPIKey.ProtoReflect.Descriptor instead.
 func (*CheckAPIKey) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{17}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CheckAPIKey) GetKeyId() string {
@@ -1202,7 +1408,7 @@ type CheckAPIKeyReply struct {
 
 func (x *CheckAPIKeyReply) Reset() {
 	*x = CheckAPIKeyReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[18]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1214,7 +1420,7 @@ func (x *CheckAPIKeyReply) String() string {
 func (*CheckAPIKeyReply) ProtoMessage() {}
 
 func (x *CheckAPIKeyReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[18]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1227,7 +1433,7 @@ func (x *CheckAPIKeyReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAPIKeyReply.ProtoReflect.Descriptor instead.
 func (*CheckAPIKeyReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{18}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CheckAPIKeyReply) GetValid() bool {
@@ -1269,7 +1475,7 @@ type IssueUserToken struct {
 
 func (x *IssueUserToken) Reset() {
 	*x = IssueUserToken{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[19]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1281,7 +1487,7 @@ func (x *IssueUserToken) String() string {
 func (*IssueUserToken) ProtoMessage() {}
 
 func (x *IssueUserToken) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[19]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1294,7 +1500,7 @@ func (x *IssueUserToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueUserToken.ProtoReflect.Descriptor instead.
 func (*IssueUserToken) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{19}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *IssueUserToken) GetToken() *UserToken {
@@ -1319,7 +1525,7 @@ type ConsumeUserToken struct {
 
 func (x *ConsumeUserToken) Reset() {
 	*x = ConsumeUserToken{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[20]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1331,7 +1537,7 @@ func (x *ConsumeUserToken) String() string {
 func (*ConsumeUserToken) ProtoMessage() {}
 
 func (x *ConsumeUserToken) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[20]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1344,7 +1550,7 @@ func (x *ConsumeUserToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeUserToken.ProtoReflect.Descriptor instead.
 func (*ConsumeUserToken) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{20}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ConsumeUserToken) GetPurpose() string {
@@ -1380,7 +1586,7 @@ type MarkEmailVerified struct {
 
 func (x *MarkEmailVerified) Reset() {
 	*x = MarkEmailVerified{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[21]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1392,7 +1598,7 @@ func (x *MarkEmailVerified) String() string {
 func (*MarkEmailVerified) ProtoMessage() {}
 
 func (x *MarkEmailVerified) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[21]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1405,7 +1611,7 @@ func (x *MarkEmailVerified) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkEmailVerified.ProtoReflect.Descriptor instead.
 func (*MarkEmailVerified) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{21}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{24}
 }
 
 // RevokeBrowserSessions ends every browser session of the user.
@@ -1417,7 +1623,7 @@ type RevokeBrowserSessions struct {
 
 func (x *RevokeBrowserSessions) Reset() {
 	*x = RevokeBrowserSessions{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[22]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1429,7 +1635,7 @@ func (x *RevokeBrowserSessions) String() string {
 func (*RevokeBrowserSessions) ProtoMessage() {}
 
 func (x *RevokeBrowserSessions) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[22]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1442,7 +1648,7 @@ func (x *RevokeBrowserSessions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeBrowserSessions.ProtoReflect.Descriptor instead.
 func (*RevokeBrowserSessions) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{22}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{25}
 }
 
 type RevokeBrowserSessionsReply struct {
@@ -1455,7 +1661,7 @@ type RevokeBrowserSessionsReply struct {
 
 func (x *RevokeBrowserSessionsReply) Reset() {
 	*x = RevokeBrowserSessionsReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[23]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1467,7 +1673,7 @@ func (x *RevokeBrowserSessionsReply) String() string {
 func (*RevokeBrowserSessionsReply) ProtoMessage() {}
 
 func (x *RevokeBrowserSessionsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[23]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1480,7 +1686,7 @@ func (x *RevokeBrowserSessionsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeBrowserSessionsReply.ProtoReflect.Descriptor instead.
 func (*RevokeBrowserSessionsReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{23}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RevokeBrowserSessionsReply) GetEnded() uint32 {
@@ -1507,7 +1713,7 @@ type SetUserRole struct {
 
 func (x *SetUserRole) Reset() {
 	*x = SetUserRole{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[24]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1519,7 +1725,7 @@ func (x *SetUserRole) String() string {
 func (*SetUserRole) ProtoMessage() {}
 
 func (x *SetUserRole) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[24]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1532,7 +1738,7 @@ func (x *SetUserRole) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetUserRole.ProtoReflect.Descriptor instead.
 func (*SetUserRole) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{24}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SetUserRole) GetRole() UserRole {
@@ -1552,7 +1758,7 @@ type SetDisplayName struct {
 
 func (x *SetDisplayName) Reset() {
 	*x = SetDisplayName{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[25]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1564,7 +1770,7 @@ func (x *SetDisplayName) String() string {
 func (*SetDisplayName) ProtoMessage() {}
 
 func (x *SetDisplayName) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[25]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1577,7 +1783,7 @@ func (x *SetDisplayName) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDisplayName.ProtoReflect.Descriptor instead.
 func (*SetDisplayName) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{25}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SetDisplayName) GetDisplayName() string {
@@ -1599,7 +1805,7 @@ type InviteRecord struct {
 
 func (x *InviteRecord) Reset() {
 	*x = InviteRecord{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[26]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1611,7 +1817,7 @@ func (x *InviteRecord) String() string {
 func (*InviteRecord) ProtoMessage() {}
 
 func (x *InviteRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[26]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1624,7 +1830,7 @@ func (x *InviteRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteRecord.ProtoReflect.Descriptor instead.
 func (*InviteRecord) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{26}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *InviteRecord) GetExpiresAt() *timestamppb.Timestamp {
@@ -1658,7 +1864,7 @@ type CreateInvite struct {
 
 func (x *CreateInvite) Reset() {
 	*x = CreateInvite{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[27]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1670,7 +1876,7 @@ func (x *CreateInvite) String() string {
 func (*CreateInvite) ProtoMessage() {}
 
 func (x *CreateInvite) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[27]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1683,7 +1889,7 @@ func (x *CreateInvite) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInvite.ProtoReflect.Descriptor instead.
 func (*CreateInvite) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{27}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CreateInvite) GetInvite() *InviteRecord {
@@ -1703,7 +1909,7 @@ type ConsumeInvite struct {
 
 func (x *ConsumeInvite) Reset() {
 	*x = ConsumeInvite{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[28]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1715,7 +1921,7 @@ func (x *ConsumeInvite) String() string {
 func (*ConsumeInvite) ProtoMessage() {}
 
 func (x *ConsumeInvite) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[28]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1728,7 +1934,7 @@ func (x *ConsumeInvite) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeInvite.ProtoReflect.Descriptor instead.
 func (*ConsumeInvite) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{28}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{31}
 }
 
 type InviteReply struct {
@@ -1740,7 +1946,7 @@ type InviteReply struct {
 
 func (x *InviteReply) Reset() {
 	*x = InviteReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[29]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1752,7 +1958,7 @@ func (x *InviteReply) String() string {
 func (*InviteReply) ProtoMessage() {}
 
 func (x *InviteReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[29]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1765,7 +1971,7 @@ func (x *InviteReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InviteReply.ProtoReflect.Descriptor instead.
 func (*InviteReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{29}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *InviteReply) GetInvite() *InviteRecord {
@@ -1786,7 +1992,7 @@ type ClaimEmail struct {
 
 func (x *ClaimEmail) Reset() {
 	*x = ClaimEmail{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[30]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1798,7 +2004,7 @@ func (x *ClaimEmail) String() string {
 func (*ClaimEmail) ProtoMessage() {}
 
 func (x *ClaimEmail) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[30]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1811,7 +2017,7 @@ func (x *ClaimEmail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimEmail.ProtoReflect.Descriptor instead.
 func (*ClaimEmail) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{30}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ClaimEmail) GetUserId() string {
@@ -1833,7 +2039,7 @@ type DirectoryReply struct {
 
 func (x *DirectoryReply) Reset() {
 	*x = DirectoryReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[31]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1845,7 +2051,7 @@ func (x *DirectoryReply) String() string {
 func (*DirectoryReply) ProtoMessage() {}
 
 func (x *DirectoryReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[31]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1858,7 +2064,7 @@ func (x *DirectoryReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DirectoryReply.ProtoReflect.Descriptor instead.
 func (*DirectoryReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{31}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DirectoryReply) GetUserId() string {
@@ -1884,7 +2090,7 @@ type LookupEmail struct {
 
 func (x *LookupEmail) Reset() {
 	*x = LookupEmail{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[32]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1896,7 +2102,7 @@ func (x *LookupEmail) String() string {
 func (*LookupEmail) ProtoMessage() {}
 
 func (x *LookupEmail) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[32]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1909,7 +2115,7 @@ func (x *LookupEmail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupEmail.ProtoReflect.Descriptor instead.
 func (*LookupEmail) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{32}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{35}
 }
 
 // ReleaseEmail frees the e-mail if user_id holds it.
@@ -1922,7 +2128,7 @@ type ReleaseEmail struct {
 
 func (x *ReleaseEmail) Reset() {
 	*x = ReleaseEmail{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[33]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1934,7 +2140,7 @@ func (x *ReleaseEmail) String() string {
 func (*ReleaseEmail) ProtoMessage() {}
 
 func (x *ReleaseEmail) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[33]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1947,7 +2153,7 @@ func (x *ReleaseEmail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseEmail.ProtoReflect.Descriptor instead.
 func (*ReleaseEmail) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{33}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ReleaseEmail) GetUserId() string {
@@ -1990,7 +2196,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[34]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2002,7 +2208,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[34]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2015,7 +2221,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{34}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *AuditEvent) GetSeq() uint64 {
@@ -2099,7 +2305,7 @@ type AppendAudit struct {
 
 func (x *AppendAudit) Reset() {
 	*x = AppendAudit{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[35]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2111,7 +2317,7 @@ func (x *AppendAudit) String() string {
 func (*AppendAudit) ProtoMessage() {}
 
 func (x *AppendAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[35]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2124,7 +2330,7 @@ func (x *AppendAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendAudit.ProtoReflect.Descriptor instead.
 func (*AppendAudit) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{35}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *AppendAudit) GetEvents() []*AuditEvent {
@@ -2142,7 +2348,7 @@ type AppendAuditReply struct {
 
 func (x *AppendAuditReply) Reset() {
 	*x = AppendAuditReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[36]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2154,7 +2360,7 @@ func (x *AppendAuditReply) String() string {
 func (*AppendAuditReply) ProtoMessage() {}
 
 func (x *AppendAuditReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[36]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2167,7 +2373,7 @@ func (x *AppendAuditReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendAuditReply.ProtoReflect.Descriptor instead.
 func (*AppendAuditReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{36}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{39}
 }
 
 // ListAudit reads a page of the log, newest first: events with seq below
@@ -2188,7 +2394,7 @@ type ListAudit struct {
 
 func (x *ListAudit) Reset() {
 	*x = ListAudit{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[37]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2200,7 +2406,7 @@ func (x *ListAudit) String() string {
 func (*ListAudit) ProtoMessage() {}
 
 func (x *ListAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[37]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2213,7 +2419,7 @@ func (x *ListAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAudit.ProtoReflect.Descriptor instead.
 func (*ListAudit) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{37}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListAudit) GetBeforeSeq() uint64 {
@@ -2262,7 +2468,7 @@ type ListAuditReply struct {
 
 func (x *ListAuditReply) Reset() {
 	*x = ListAuditReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[38]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2274,7 +2480,7 @@ func (x *ListAuditReply) String() string {
 func (*ListAuditReply) ProtoMessage() {}
 
 func (x *ListAuditReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[38]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2287,7 +2493,7 @@ func (x *ListAuditReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditReply.ProtoReflect.Descriptor instead.
 func (*ListAuditReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{38}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListAuditReply) GetEvents() []*AuditEvent {
@@ -2324,7 +2530,7 @@ type UserEntry struct {
 
 func (x *UserEntry) Reset() {
 	*x = UserEntry{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[39]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2336,7 +2542,7 @@ func (x *UserEntry) String() string {
 func (*UserEntry) ProtoMessage() {}
 
 func (x *UserEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[39]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2349,7 +2555,7 @@ func (x *UserEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserEntry.ProtoReflect.Descriptor instead.
 func (*UserEntry) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{39}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *UserEntry) GetUserId() string {
@@ -2425,7 +2631,7 @@ type UpsertUserEntry struct {
 
 func (x *UpsertUserEntry) Reset() {
 	*x = UpsertUserEntry{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[40]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2437,7 +2643,7 @@ func (x *UpsertUserEntry) String() string {
 func (*UpsertUserEntry) ProtoMessage() {}
 
 func (x *UpsertUserEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[40]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2450,7 +2656,7 @@ func (x *UpsertUserEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertUserEntry.ProtoReflect.Descriptor instead.
 func (*UpsertUserEntry) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{40}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *UpsertUserEntry) GetEntry() *UserEntry {
@@ -2468,7 +2674,7 @@ type UpsertUserEntryReply struct {
 
 func (x *UpsertUserEntryReply) Reset() {
 	*x = UpsertUserEntryReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[41]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2480,7 +2686,7 @@ func (x *UpsertUserEntryReply) String() string {
 func (*UpsertUserEntryReply) ProtoMessage() {}
 
 func (x *UpsertUserEntryReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[41]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2493,7 +2699,7 @@ func (x *UpsertUserEntryReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertUserEntryReply.ProtoReflect.Descriptor instead.
 func (*UpsertUserEntryReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{41}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{44}
 }
 
 // ListUserEntries reads a page of users, newest account first: after the
@@ -2511,7 +2717,7 @@ type ListUserEntries struct {
 
 func (x *ListUserEntries) Reset() {
 	*x = ListUserEntries{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[42]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2523,7 +2729,7 @@ func (x *ListUserEntries) String() string {
 func (*ListUserEntries) ProtoMessage() {}
 
 func (x *ListUserEntries) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[42]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2536,7 +2742,7 @@ func (x *ListUserEntries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUserEntries.ProtoReflect.Descriptor instead.
 func (*ListUserEntries) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{42}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ListUserEntries) GetAfterCreatedAt() *timestamppb.Timestamp {
@@ -2578,7 +2784,7 @@ type ListUserEntriesReply struct {
 
 func (x *ListUserEntriesReply) Reset() {
 	*x = ListUserEntriesReply{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[43]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2590,7 +2796,7 @@ func (x *ListUserEntriesReply) String() string {
 func (*ListUserEntriesReply) ProtoMessage() {}
 
 func (x *ListUserEntriesReply) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[43]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2603,7 +2809,7 @@ func (x *ListUserEntriesReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUserEntriesReply.ProtoReflect.Descriptor instead.
 func (*ListUserEntriesReply) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{43}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListUserEntriesReply) GetEntries() []*UserEntry {
@@ -2639,7 +2845,7 @@ type SetUserDisabled struct {
 
 func (x *SetUserDisabled) Reset() {
 	*x = SetUserDisabled{}
-	mi := &file_stich_actors_v1_user_proto_msgTypes[44]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2651,7 +2857,7 @@ func (x *SetUserDisabled) String() string {
 func (*SetUserDisabled) ProtoMessage() {}
 
 func (x *SetUserDisabled) ProtoReflect() protoreflect.Message {
-	mi := &file_stich_actors_v1_user_proto_msgTypes[44]
+	mi := &file_stich_actors_v1_user_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2664,7 +2870,7 @@ func (x *SetUserDisabled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetUserDisabled.ProtoReflect.Descriptor instead.
 func (*SetUserDisabled) Descriptor() ([]byte, []int) {
-	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{44}
+	return file_stich_actors_v1_user_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *SetUserDisabled) GetDisabled() bool {
@@ -2692,7 +2898,7 @@ const file_stich_actors_v1_user_proto_rawDesc = "" +
 	"\apurpose\x18\x01 \x01(\tR\apurpose\x12\x12\n" +
 	"\x04hash\x18\x02 \x01(\tR\x04hash\x129\n" +
 	"\n" +
-	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xaf\x05\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\x9d\x06\n" +
 	"\n" +
 	"UserRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
@@ -2709,9 +2915,12 @@ const file_stich_actors_v1_user_proto_rawDesc = "" +
 	"\fauth_methods\x18\xf1\x01 \x03(\v2\x1b.stich.actors.v1.AuthMethodR\vauthMethods\x12\x1b\n" +
 	"\bdisabled\x18\x94\x05 \x01(\bR\bdisabled\x12B\n" +
 	"\x0flast_sign_in_at\x18\x95\x05 \x01(\v2\x1a.google.protobuf.TimestampR\flastSignInAt\x12=\n" +
-	"\tmodel_key\x18\xf6\x04 \x01(\v2\x1f.stich.actors.v1.ModelKeyRecordR\bmodelKey\x12=\n" +
+	"\tmodel_key\x18\xf6\x04 \x01(\v2\x1f.stich.actors.v1.ModelKeyRecordR\bmodelKey\x12?\n" +
+	"\n" +
+	"model_keys\x18\xde\x06 \x03(\v2\x1f.stich.actors.v1.ModelKeyRecordR\tmodelKeys\x12+\n" +
+	"\x11default_model_key\x18\xdf\x06 \x01(\tR\x0fdefaultModelKey\x12=\n" +
 	"\vmodel_spend\x18\xf7\x04 \x01(\v2\x1b.stich.actors.v1.ModelSpendR\n" +
-	"modelSpend\"\xca\x01\n" +
+	"modelSpend\"\xf2\x01\n" +
 	"\x0eModelKeyRecord\x12\x19\n" +
 	"\bbase_url\x18\x01 \x01(\tR\abaseUrl\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12\x1e\n" +
@@ -2719,14 +2928,25 @@ const file_stich_actors_v1_user_proto_rawDesc = "" +
 	"\x06sealed\x18\x04 \x01(\fR\x06sealed\x12\x14\n" +
 	"\x05last4\x18\x05 \x01(\tR\x05last4\x129\n" +
 	"\n" +
-	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\";\n" +
+	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x0f\n" +
+	"\x02id\x18\xdc\x06 \x01(\tR\x02id\x12\x15\n" +
+	"\x05label\x18\xdd\x06 \x01(\tR\x05label\";\n" +
 	"\n" +
 	"ModelSpend\x12\x10\n" +
 	"\x03day\x18\x01 \x01(\x03R\x03day\x12\x1b\n" +
-	"\tmicro_usd\x18\x02 \x01(\x04R\bmicroUsd\"@\n" +
+	"\tmicro_usd\x18\x02 \x01(\x04R\bmicroUsd\"d\n" +
 	"\vSetModelKey\x121\n" +
-	"\x03key\x18\x01 \x01(\v2\x1f.stich.actors.v1.ModelKeyRecordR\x03key\"\x0f\n" +
-	"\rClearModelKey\"A\n" +
+	"\x03key\x18\x01 \x01(\v2\x1f.stich.actors.v1.ModelKeyRecordR\x03key\x12\"\n" +
+	"\fmake_default\x18\xdc\x06 \x01(\bR\vmakeDefault\" \n" +
+	"\rClearModelKey\x12\x0f\n" +
+	"\x02id\x18\xdc\x06 \x01(\tR\x02id\"$\n" +
+	"\x12SetDefaultModelKey\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x11\n" +
+	"\x0fResealModelKeys\"d\n" +
+	"\x14ResealModelKeysReply\x12\x1a\n" +
+	"\bresealed\x18\x01 \x01(\rR\bresealed\x12\x18\n" +
+	"\acurrent\x18\x02 \x01(\rR\acurrent\x12\x16\n" +
+	"\x06failed\x18\x03 \x01(\rR\x06failed\"A\n" +
 	"\x10ChargeModelSpend\x12\x10\n" +
 	"\x03day\x18\x01 \x01(\x03R\x03day\x12\x1b\n" +
 	"\tmicro_usd\x18\x02 \x01(\x04R\bmicroUsd\"!\n" +
@@ -2867,7 +3087,7 @@ func file_stich_actors_v1_user_proto_rawDescGZIP() []byte {
 }
 
 var file_stich_actors_v1_user_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_stich_actors_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_stich_actors_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_stich_actors_v1_user_proto_goTypes = []any{
 	(UserRole)(0),                      // 0: stich.actors.v1.UserRole
 	(*APIKeyRecord)(nil),               // 1: stich.actors.v1.APIKeyRecord
@@ -2877,86 +3097,90 @@ var file_stich_actors_v1_user_proto_goTypes = []any{
 	(*ModelSpend)(nil),                 // 5: stich.actors.v1.ModelSpend
 	(*SetModelKey)(nil),                // 6: stich.actors.v1.SetModelKey
 	(*ClearModelKey)(nil),              // 7: stich.actors.v1.ClearModelKey
-	(*ChargeModelSpend)(nil),           // 8: stich.actors.v1.ChargeModelSpend
-	(*GetModelSpend)(nil),              // 9: stich.actors.v1.GetModelSpend
-	(*ModelSpendReply)(nil),            // 10: stich.actors.v1.ModelSpendReply
-	(*AuthMethod)(nil),                 // 11: stich.actors.v1.AuthMethod
-	(*LinkAuthMethod)(nil),             // 12: stich.actors.v1.LinkAuthMethod
-	(*EnsureUser)(nil),                 // 13: stich.actors.v1.EnsureUser
-	(*GetUser)(nil),                    // 14: stich.actors.v1.GetUser
-	(*AddAPIKey)(nil),                  // 15: stich.actors.v1.AddAPIKey
-	(*RevokeAPIKey)(nil),               // 16: stich.actors.v1.RevokeAPIKey
-	(*UserReply)(nil),                  // 17: stich.actors.v1.UserReply
-	(*CheckAPIKey)(nil),                // 18: stich.actors.v1.CheckAPIKey
-	(*CheckAPIKeyReply)(nil),           // 19: stich.actors.v1.CheckAPIKeyReply
-	(*IssueUserToken)(nil),             // 20: stich.actors.v1.IssueUserToken
-	(*ConsumeUserToken)(nil),           // 21: stich.actors.v1.ConsumeUserToken
-	(*MarkEmailVerified)(nil),          // 22: stich.actors.v1.MarkEmailVerified
-	(*RevokeBrowserSessions)(nil),      // 23: stich.actors.v1.RevokeBrowserSessions
-	(*RevokeBrowserSessionsReply)(nil), // 24: stich.actors.v1.RevokeBrowserSessionsReply
-	(*SetUserRole)(nil),                // 25: stich.actors.v1.SetUserRole
-	(*SetDisplayName)(nil),             // 26: stich.actors.v1.SetDisplayName
-	(*InviteRecord)(nil),               // 27: stich.actors.v1.InviteRecord
-	(*CreateInvite)(nil),               // 28: stich.actors.v1.CreateInvite
-	(*ConsumeInvite)(nil),              // 29: stich.actors.v1.ConsumeInvite
-	(*InviteReply)(nil),                // 30: stich.actors.v1.InviteReply
-	(*ClaimEmail)(nil),                 // 31: stich.actors.v1.ClaimEmail
-	(*DirectoryReply)(nil),             // 32: stich.actors.v1.DirectoryReply
-	(*LookupEmail)(nil),                // 33: stich.actors.v1.LookupEmail
-	(*ReleaseEmail)(nil),               // 34: stich.actors.v1.ReleaseEmail
-	(*AuditEvent)(nil),                 // 35: stich.actors.v1.AuditEvent
-	(*AppendAudit)(nil),                // 36: stich.actors.v1.AppendAudit
-	(*AppendAuditReply)(nil),           // 37: stich.actors.v1.AppendAuditReply
-	(*ListAudit)(nil),                  // 38: stich.actors.v1.ListAudit
-	(*ListAuditReply)(nil),             // 39: stich.actors.v1.ListAuditReply
-	(*UserEntry)(nil),                  // 40: stich.actors.v1.UserEntry
-	(*UpsertUserEntry)(nil),            // 41: stich.actors.v1.UpsertUserEntry
-	(*UpsertUserEntryReply)(nil),       // 42: stich.actors.v1.UpsertUserEntryReply
-	(*ListUserEntries)(nil),            // 43: stich.actors.v1.ListUserEntries
-	(*ListUserEntriesReply)(nil),       // 44: stich.actors.v1.ListUserEntriesReply
-	(*SetUserDisabled)(nil),            // 45: stich.actors.v1.SetUserDisabled
-	(*timestamppb.Timestamp)(nil),      // 46: google.protobuf.Timestamp
+	(*SetDefaultModelKey)(nil),         // 8: stich.actors.v1.SetDefaultModelKey
+	(*ResealModelKeys)(nil),            // 9: stich.actors.v1.ResealModelKeys
+	(*ResealModelKeysReply)(nil),       // 10: stich.actors.v1.ResealModelKeysReply
+	(*ChargeModelSpend)(nil),           // 11: stich.actors.v1.ChargeModelSpend
+	(*GetModelSpend)(nil),              // 12: stich.actors.v1.GetModelSpend
+	(*ModelSpendReply)(nil),            // 13: stich.actors.v1.ModelSpendReply
+	(*AuthMethod)(nil),                 // 14: stich.actors.v1.AuthMethod
+	(*LinkAuthMethod)(nil),             // 15: stich.actors.v1.LinkAuthMethod
+	(*EnsureUser)(nil),                 // 16: stich.actors.v1.EnsureUser
+	(*GetUser)(nil),                    // 17: stich.actors.v1.GetUser
+	(*AddAPIKey)(nil),                  // 18: stich.actors.v1.AddAPIKey
+	(*RevokeAPIKey)(nil),               // 19: stich.actors.v1.RevokeAPIKey
+	(*UserReply)(nil),                  // 20: stich.actors.v1.UserReply
+	(*CheckAPIKey)(nil),                // 21: stich.actors.v1.CheckAPIKey
+	(*CheckAPIKeyReply)(nil),           // 22: stich.actors.v1.CheckAPIKeyReply
+	(*IssueUserToken)(nil),             // 23: stich.actors.v1.IssueUserToken
+	(*ConsumeUserToken)(nil),           // 24: stich.actors.v1.ConsumeUserToken
+	(*MarkEmailVerified)(nil),          // 25: stich.actors.v1.MarkEmailVerified
+	(*RevokeBrowserSessions)(nil),      // 26: stich.actors.v1.RevokeBrowserSessions
+	(*RevokeBrowserSessionsReply)(nil), // 27: stich.actors.v1.RevokeBrowserSessionsReply
+	(*SetUserRole)(nil),                // 28: stich.actors.v1.SetUserRole
+	(*SetDisplayName)(nil),             // 29: stich.actors.v1.SetDisplayName
+	(*InviteRecord)(nil),               // 30: stich.actors.v1.InviteRecord
+	(*CreateInvite)(nil),               // 31: stich.actors.v1.CreateInvite
+	(*ConsumeInvite)(nil),              // 32: stich.actors.v1.ConsumeInvite
+	(*InviteReply)(nil),                // 33: stich.actors.v1.InviteReply
+	(*ClaimEmail)(nil),                 // 34: stich.actors.v1.ClaimEmail
+	(*DirectoryReply)(nil),             // 35: stich.actors.v1.DirectoryReply
+	(*LookupEmail)(nil),                // 36: stich.actors.v1.LookupEmail
+	(*ReleaseEmail)(nil),               // 37: stich.actors.v1.ReleaseEmail
+	(*AuditEvent)(nil),                 // 38: stich.actors.v1.AuditEvent
+	(*AppendAudit)(nil),                // 39: stich.actors.v1.AppendAudit
+	(*AppendAuditReply)(nil),           // 40: stich.actors.v1.AppendAuditReply
+	(*ListAudit)(nil),                  // 41: stich.actors.v1.ListAudit
+	(*ListAuditReply)(nil),             // 42: stich.actors.v1.ListAuditReply
+	(*UserEntry)(nil),                  // 43: stich.actors.v1.UserEntry
+	(*UpsertUserEntry)(nil),            // 44: stich.actors.v1.UpsertUserEntry
+	(*UpsertUserEntryReply)(nil),       // 45: stich.actors.v1.UpsertUserEntryReply
+	(*ListUserEntries)(nil),            // 46: stich.actors.v1.ListUserEntries
+	(*ListUserEntriesReply)(nil),       // 47: stich.actors.v1.ListUserEntriesReply
+	(*SetUserDisabled)(nil),            // 48: stich.actors.v1.SetUserDisabled
+	(*timestamppb.Timestamp)(nil),      // 49: google.protobuf.Timestamp
 }
 var file_stich_actors_v1_user_proto_depIdxs = []int32{
-	46, // 0: stich.actors.v1.APIKeyRecord.created_at:type_name -> google.protobuf.Timestamp
-	46, // 1: stich.actors.v1.APIKeyRecord.expires_at:type_name -> google.protobuf.Timestamp
-	46, // 2: stich.actors.v1.UserToken.expires_at:type_name -> google.protobuf.Timestamp
+	49, // 0: stich.actors.v1.APIKeyRecord.created_at:type_name -> google.protobuf.Timestamp
+	49, // 1: stich.actors.v1.APIKeyRecord.expires_at:type_name -> google.protobuf.Timestamp
+	49, // 2: stich.actors.v1.UserToken.expires_at:type_name -> google.protobuf.Timestamp
 	0,  // 3: stich.actors.v1.UserRecord.role:type_name -> stich.actors.v1.UserRole
 	1,  // 4: stich.actors.v1.UserRecord.api_keys:type_name -> stich.actors.v1.APIKeyRecord
-	46, // 5: stich.actors.v1.UserRecord.created_at:type_name -> google.protobuf.Timestamp
+	49, // 5: stich.actors.v1.UserRecord.created_at:type_name -> google.protobuf.Timestamp
 	2,  // 6: stich.actors.v1.UserRecord.tokens:type_name -> stich.actors.v1.UserToken
-	11, // 7: stich.actors.v1.UserRecord.auth_methods:type_name -> stich.actors.v1.AuthMethod
-	46, // 8: stich.actors.v1.UserRecord.last_sign_in_at:type_name -> google.protobuf.Timestamp
+	14, // 7: stich.actors.v1.UserRecord.auth_methods:type_name -> stich.actors.v1.AuthMethod
+	49, // 8: stich.actors.v1.UserRecord.last_sign_in_at:type_name -> google.protobuf.Timestamp
 	4,  // 9: stich.actors.v1.UserRecord.model_key:type_name -> stich.actors.v1.ModelKeyRecord
-	5,  // 10: stich.actors.v1.UserRecord.model_spend:type_name -> stich.actors.v1.ModelSpend
-	46, // 11: stich.actors.v1.ModelKeyRecord.created_at:type_name -> google.protobuf.Timestamp
-	4,  // 12: stich.actors.v1.SetModelKey.key:type_name -> stich.actors.v1.ModelKeyRecord
-	46, // 13: stich.actors.v1.AuthMethod.linked_at:type_name -> google.protobuf.Timestamp
-	11, // 14: stich.actors.v1.LinkAuthMethod.method:type_name -> stich.actors.v1.AuthMethod
-	3,  // 15: stich.actors.v1.EnsureUser.template:type_name -> stich.actors.v1.UserRecord
-	1,  // 16: stich.actors.v1.AddAPIKey.key:type_name -> stich.actors.v1.APIKeyRecord
-	3,  // 17: stich.actors.v1.UserReply.user:type_name -> stich.actors.v1.UserRecord
-	0,  // 18: stich.actors.v1.CheckAPIKeyReply.role:type_name -> stich.actors.v1.UserRole
-	2,  // 19: stich.actors.v1.IssueUserToken.token:type_name -> stich.actors.v1.UserToken
-	3,  // 20: stich.actors.v1.RevokeBrowserSessionsReply.user:type_name -> stich.actors.v1.UserRecord
-	0,  // 21: stich.actors.v1.SetUserRole.role:type_name -> stich.actors.v1.UserRole
-	46, // 22: stich.actors.v1.InviteRecord.expires_at:type_name -> google.protobuf.Timestamp
-	27, // 23: stich.actors.v1.CreateInvite.invite:type_name -> stich.actors.v1.InviteRecord
-	27, // 24: stich.actors.v1.InviteReply.invite:type_name -> stich.actors.v1.InviteRecord
-	46, // 25: stich.actors.v1.AuditEvent.at:type_name -> google.protobuf.Timestamp
-	35, // 26: stich.actors.v1.AppendAudit.events:type_name -> stich.actors.v1.AuditEvent
-	35, // 27: stich.actors.v1.ListAuditReply.events:type_name -> stich.actors.v1.AuditEvent
-	0,  // 28: stich.actors.v1.UserEntry.role:type_name -> stich.actors.v1.UserRole
-	46, // 29: stich.actors.v1.UserEntry.created_at:type_name -> google.protobuf.Timestamp
-	46, // 30: stich.actors.v1.UserEntry.last_sign_in_at:type_name -> google.protobuf.Timestamp
-	40, // 31: stich.actors.v1.UpsertUserEntry.entry:type_name -> stich.actors.v1.UserEntry
-	46, // 32: stich.actors.v1.ListUserEntries.after_created_at:type_name -> google.protobuf.Timestamp
-	40, // 33: stich.actors.v1.ListUserEntriesReply.entries:type_name -> stich.actors.v1.UserEntry
-	34, // [34:34] is the sub-list for method output_type
-	34, // [34:34] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	4,  // 10: stich.actors.v1.UserRecord.model_keys:type_name -> stich.actors.v1.ModelKeyRecord
+	5,  // 11: stich.actors.v1.UserRecord.model_spend:type_name -> stich.actors.v1.ModelSpend
+	49, // 12: stich.actors.v1.ModelKeyRecord.created_at:type_name -> google.protobuf.Timestamp
+	4,  // 13: stich.actors.v1.SetModelKey.key:type_name -> stich.actors.v1.ModelKeyRecord
+	49, // 14: stich.actors.v1.AuthMethod.linked_at:type_name -> google.protobuf.Timestamp
+	14, // 15: stich.actors.v1.LinkAuthMethod.method:type_name -> stich.actors.v1.AuthMethod
+	3,  // 16: stich.actors.v1.EnsureUser.template:type_name -> stich.actors.v1.UserRecord
+	1,  // 17: stich.actors.v1.AddAPIKey.key:type_name -> stich.actors.v1.APIKeyRecord
+	3,  // 18: stich.actors.v1.UserReply.user:type_name -> stich.actors.v1.UserRecord
+	0,  // 19: stich.actors.v1.CheckAPIKeyReply.role:type_name -> stich.actors.v1.UserRole
+	2,  // 20: stich.actors.v1.IssueUserToken.token:type_name -> stich.actors.v1.UserToken
+	3,  // 21: stich.actors.v1.RevokeBrowserSessionsReply.user:type_name -> stich.actors.v1.UserRecord
+	0,  // 22: stich.actors.v1.SetUserRole.role:type_name -> stich.actors.v1.UserRole
+	49, // 23: stich.actors.v1.InviteRecord.expires_at:type_name -> google.protobuf.Timestamp
+	30, // 24: stich.actors.v1.CreateInvite.invite:type_name -> stich.actors.v1.InviteRecord
+	30, // 25: stich.actors.v1.InviteReply.invite:type_name -> stich.actors.v1.InviteRecord
+	49, // 26: stich.actors.v1.AuditEvent.at:type_name -> google.protobuf.Timestamp
+	38, // 27: stich.actors.v1.AppendAudit.events:type_name -> stich.actors.v1.AuditEvent
+	38, // 28: stich.actors.v1.ListAuditReply.events:type_name -> stich.actors.v1.AuditEvent
+	0,  // 29: stich.actors.v1.UserEntry.role:type_name -> stich.actors.v1.UserRole
+	49, // 30: stich.actors.v1.UserEntry.created_at:type_name -> google.protobuf.Timestamp
+	49, // 31: stich.actors.v1.UserEntry.last_sign_in_at:type_name -> google.protobuf.Timestamp
+	43, // 32: stich.actors.v1.UpsertUserEntry.entry:type_name -> stich.actors.v1.UserEntry
+	49, // 33: stich.actors.v1.ListUserEntries.after_created_at:type_name -> google.protobuf.Timestamp
+	43, // 34: stich.actors.v1.ListUserEntriesReply.entries:type_name -> stich.actors.v1.UserEntry
+	35, // [35:35] is the sub-list for method output_type
+	35, // [35:35] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_stich_actors_v1_user_proto_init() }
@@ -2970,7 +3194,7 @@ func file_stich_actors_v1_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_stich_actors_v1_user_proto_rawDesc), len(file_stich_actors_v1_user_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   45,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

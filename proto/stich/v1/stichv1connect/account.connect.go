@@ -88,6 +88,9 @@ const (
 	// AccountServiceClearModelKeyProcedure is the fully-qualified name of the AccountService's
 	// ClearModelKey RPC.
 	AccountServiceClearModelKeyProcedure = "/stich.v1.AccountService/ClearModelKey"
+	// AccountServiceSetDefaultModelKeyProcedure is the fully-qualified name of the AccountService's
+	// SetDefaultModelKey RPC.
+	AccountServiceSetDefaultModelKeyProcedure = "/stich.v1.AccountService/SetDefaultModelKey"
 	// AccountServiceListModelKeysProcedure is the fully-qualified name of the AccountService's
 	// ListModelKeys RPC.
 	AccountServiceListModelKeysProcedure = "/stich.v1.AccountService/ListModelKeys"
@@ -148,15 +151,20 @@ type AccountServiceClient interface {
 	// browser sessions and API keys stop working) or enables it again. An
 	// admin cannot disable their own account (FAILED_PRECONDITION).
 	SetUserDisabled(context.Context, *connect.Request[v1.SetUserDisabledRequest]) (*connect.Response[v1.SetUserDisabledResponse], error)
-	// SetModelKey stores the caller's own OpenAI-compatible model key (base
-	// URL, key, model), sealed at rest under the node key; the caller's
-	// sessions then call that endpoint, and are exempt from the platform's
-	// daily model budget. Replaces a key set before. FAILED_PRECONDITION
-	// when the node has no node key (stich serve --node-key-file).
+	// SetModelKey adds one of the caller's own OpenAI-compatible model keys
+	// (base URL, key, model, label), sealed at rest under the node key. The
+	// caller's sessions call the endpoint of their default key (the first
+	// key added, or one made default), and are exempt from the platform's
+	// daily model budget. FAILED_PRECONDITION when the node has no node key
+	// (stich serve --node-key-file); RESOURCE_EXHAUSTED past 20 keys.
 	SetModelKey(context.Context, *connect.Request[v1.SetModelKeyRequest]) (*connect.Response[v1.SetModelKeyResponse], error)
-	// ClearModelKey removes the caller's model key (the platform's models
-	// and budget apply again).
+	// ClearModelKey removes the caller's model key of id, or all of them
+	// when id is empty (with none left, the platform's models and budget
+	// apply again). NOT_FOUND for an id the caller has no key of.
 	ClearModelKey(context.Context, *connect.Request[v1.ClearModelKeyRequest]) (*connect.Response[v1.ClearModelKeyResponse], error)
+	// SetDefaultModelKey makes the caller's key of id the one their
+	// sessions run on. NOT_FOUND for an id the caller has no key of.
+	SetDefaultModelKey(context.Context, *connect.Request[v1.SetDefaultModelKeyRequest]) (*connect.Response[v1.SetDefaultModelKeyResponse], error)
 	// ListModelKeys lists the caller's model keys (never more of a key than
 	// its last 4 characters) and today's model budget.
 	ListModelKeys(context.Context, *connect.Request[v1.ListModelKeysRequest]) (*connect.Response[v1.ListModelKeysResponse], error)
@@ -292,6 +300,12 @@ func NewAccountServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(accountServiceMethods.ByName("ClearModelKey")),
 			connect.WithClientOptions(opts...),
 		),
+		setDefaultModelKey: connect.NewClient[v1.SetDefaultModelKeyRequest, v1.SetDefaultModelKeyResponse](
+			httpClient,
+			baseURL+AccountServiceSetDefaultModelKeyProcedure,
+			connect.WithSchema(accountServiceMethods.ByName("SetDefaultModelKey")),
+			connect.WithClientOptions(opts...),
+		),
 		listModelKeys: connect.NewClient[v1.ListModelKeysRequest, v1.ListModelKeysResponse](
 			httpClient,
 			baseURL+AccountServiceListModelKeysProcedure,
@@ -323,6 +337,7 @@ type accountServiceClient struct {
 	setUserDisabled      *connect.Client[v1.SetUserDisabledRequest, v1.SetUserDisabledResponse]
 	setModelKey          *connect.Client[v1.SetModelKeyRequest, v1.SetModelKeyResponse]
 	clearModelKey        *connect.Client[v1.ClearModelKeyRequest, v1.ClearModelKeyResponse]
+	setDefaultModelKey   *connect.Client[v1.SetDefaultModelKeyRequest, v1.SetDefaultModelKeyResponse]
 	listModelKeys        *connect.Client[v1.ListModelKeysRequest, v1.ListModelKeysResponse]
 }
 
@@ -421,6 +436,11 @@ func (c *accountServiceClient) ClearModelKey(ctx context.Context, req *connect.R
 	return c.clearModelKey.CallUnary(ctx, req)
 }
 
+// SetDefaultModelKey calls stich.v1.AccountService.SetDefaultModelKey.
+func (c *accountServiceClient) SetDefaultModelKey(ctx context.Context, req *connect.Request[v1.SetDefaultModelKeyRequest]) (*connect.Response[v1.SetDefaultModelKeyResponse], error) {
+	return c.setDefaultModelKey.CallUnary(ctx, req)
+}
+
 // ListModelKeys calls stich.v1.AccountService.ListModelKeys.
 func (c *accountServiceClient) ListModelKeys(ctx context.Context, req *connect.Request[v1.ListModelKeysRequest]) (*connect.Response[v1.ListModelKeysResponse], error) {
 	return c.listModelKeys.CallUnary(ctx, req)
@@ -481,15 +501,20 @@ type AccountServiceHandler interface {
 	// browser sessions and API keys stop working) or enables it again. An
 	// admin cannot disable their own account (FAILED_PRECONDITION).
 	SetUserDisabled(context.Context, *connect.Request[v1.SetUserDisabledRequest]) (*connect.Response[v1.SetUserDisabledResponse], error)
-	// SetModelKey stores the caller's own OpenAI-compatible model key (base
-	// URL, key, model), sealed at rest under the node key; the caller's
-	// sessions then call that endpoint, and are exempt from the platform's
-	// daily model budget. Replaces a key set before. FAILED_PRECONDITION
-	// when the node has no node key (stich serve --node-key-file).
+	// SetModelKey adds one of the caller's own OpenAI-compatible model keys
+	// (base URL, key, model, label), sealed at rest under the node key. The
+	// caller's sessions call the endpoint of their default key (the first
+	// key added, or one made default), and are exempt from the platform's
+	// daily model budget. FAILED_PRECONDITION when the node has no node key
+	// (stich serve --node-key-file); RESOURCE_EXHAUSTED past 20 keys.
 	SetModelKey(context.Context, *connect.Request[v1.SetModelKeyRequest]) (*connect.Response[v1.SetModelKeyResponse], error)
-	// ClearModelKey removes the caller's model key (the platform's models
-	// and budget apply again).
+	// ClearModelKey removes the caller's model key of id, or all of them
+	// when id is empty (with none left, the platform's models and budget
+	// apply again). NOT_FOUND for an id the caller has no key of.
 	ClearModelKey(context.Context, *connect.Request[v1.ClearModelKeyRequest]) (*connect.Response[v1.ClearModelKeyResponse], error)
+	// SetDefaultModelKey makes the caller's key of id the one their
+	// sessions run on. NOT_FOUND for an id the caller has no key of.
+	SetDefaultModelKey(context.Context, *connect.Request[v1.SetDefaultModelKeyRequest]) (*connect.Response[v1.SetDefaultModelKeyResponse], error)
 	// ListModelKeys lists the caller's model keys (never more of a key than
 	// its last 4 characters) and today's model budget.
 	ListModelKeys(context.Context, *connect.Request[v1.ListModelKeysRequest]) (*connect.Response[v1.ListModelKeysResponse], error)
@@ -621,6 +646,12 @@ func NewAccountServiceHandler(svc AccountServiceHandler, opts ...connect.Handler
 		connect.WithSchema(accountServiceMethods.ByName("ClearModelKey")),
 		connect.WithHandlerOptions(opts...),
 	)
+	accountServiceSetDefaultModelKeyHandler := connect.NewUnaryHandler(
+		AccountServiceSetDefaultModelKeyProcedure,
+		svc.SetDefaultModelKey,
+		connect.WithSchema(accountServiceMethods.ByName("SetDefaultModelKey")),
+		connect.WithHandlerOptions(opts...),
+	)
 	accountServiceListModelKeysHandler := connect.NewUnaryHandler(
 		AccountServiceListModelKeysProcedure,
 		svc.ListModelKeys,
@@ -668,6 +699,8 @@ func NewAccountServiceHandler(svc AccountServiceHandler, opts ...connect.Handler
 			accountServiceSetModelKeyHandler.ServeHTTP(w, r)
 		case AccountServiceClearModelKeyProcedure:
 			accountServiceClearModelKeyHandler.ServeHTTP(w, r)
+		case AccountServiceSetDefaultModelKeyProcedure:
+			accountServiceSetDefaultModelKeyHandler.ServeHTTP(w, r)
 		case AccountServiceListModelKeysProcedure:
 			accountServiceListModelKeysHandler.ServeHTTP(w, r)
 		default:
@@ -753,6 +786,10 @@ func (UnimplementedAccountServiceHandler) SetModelKey(context.Context, *connect.
 
 func (UnimplementedAccountServiceHandler) ClearModelKey(context.Context, *connect.Request[v1.ClearModelKeyRequest]) (*connect.Response[v1.ClearModelKeyResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.AccountService.ClearModelKey is not implemented"))
+}
+
+func (UnimplementedAccountServiceHandler) SetDefaultModelKey(context.Context, *connect.Request[v1.SetDefaultModelKeyRequest]) (*connect.Response[v1.SetDefaultModelKeyResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("stich.v1.AccountService.SetDefaultModelKey is not implemented"))
 }
 
 func (UnimplementedAccountServiceHandler) ListModelKeys(context.Context, *connect.Request[v1.ListModelKeysRequest]) (*connect.Response[v1.ListModelKeysResponse], error) {

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file stich/v1/account.proto.
  */
 export const file_stich_v1_account: GenFile = /*@__PURE__*/
-  fileDesc("ChZzdGljaC92MS9hY2NvdW50LnByb3RvEghzdGljaC52MSJtCghNb2RlbEtleRIQCghiYXNlX3VybBgBIAEoCRINCgVtb2RlbBgCIAEoCRIQCghrZXlfaGludBgDIAEoCRIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ2ChJTZXRNb2RlbEtleVJlcXVlc3QSKAoIYmFzZV91cmwYASABKAlCFrpIE3IREAgY9AMyCl5odHRwcz86Ly8SGwoHYXBpX2tleRgCIAEoCUIKukgHcgUQCBj0AxIZCgVtb2RlbBgDIAEoCUIKukgHcgUQARjIASI2ChNTZXRNb2RlbEtleVJlc3BvbnNlEh8KA2tleRgBIAEoCzISLnN0aWNoLnYxLk1vZGVsS2V5IhYKFENsZWFyTW9kZWxLZXlSZXF1ZXN0IhcKFUNsZWFyTW9kZWxLZXlSZXNwb25zZSIWChRMaXN0TW9kZWxLZXlzUmVxdWVzdCJgChVMaXN0TW9kZWxLZXlzUmVzcG9uc2USIAoEa2V5cxgBIAMoCzISLnN0aWNoLnYxLk1vZGVsS2V5EiUKBmJ1ZGdldBgCIAEoCzIVLnN0aWNoLnYxLk1vZGVsQnVkZ2V0InIKC01vZGVsQnVkZ2V0EhEKCWRhaWx5X3VzZBgBIAEoARIRCglzcGVudF91c2QYAiABKAESLQoJcmVzZXRzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZleGVtcHQYBCABKAgihwEKDVNpZ25VcFJlcXVlc3QSGQoFZW1haWwYASABKAlCCrpIB3IFEAMY/gESHAoIcGFzc3dvcmQYAiABKAlCCrpIB3IFEAgYgAgSHQoMZGlzcGxheV9uYW1lGAMgASgJQge6SARyAhhkEh4KDGludml0ZV90b2tlbhgEIAEoCUIIukgFcgMYyAEiEAoOU2lnblVwUmVzcG9uc2UiSAoNU2lnbkluUmVxdWVzdBIZCgVlbWFpbBgBIAEoCUIKukgHcgUQAxj+ARIcCghwYXNzd29yZBgCIAEoCUIKukgHcgUQARiACCJICg5TaWduSW5SZXNwb25zZRIiCgdhY2NvdW50GAEgASgLMhEuc3RpY2gudjEuQWNjb3VudBISCgpjc3JmX3Rva2VuGAIgASgJIi8KElZlcmlmeUVtYWlsUmVxdWVzdBIZCgV0b2tlbhgBIAEoCUIKukgHcgUQARjIASIVChNWZXJpZnlFbWFpbFJlc3BvbnNlIjgKG1JlcXVlc3RQYXNzd29yZFJlc2V0UmVxdWVzdBIZCgVlbWFpbBgBIAEoCUIKukgHcgUQAxj+ASIeChxSZXF1ZXN0UGFzc3dvcmRSZXNldFJlc3BvbnNlIlMKFFJlc2V0UGFzc3dvcmRSZXF1ZXN0EhkKBXRva2VuGAEgASgJQgq6SAdyBRABGMgBEiAKDG5ld19wYXNzd29yZBgCIAEoCUIKukgHcgUQCBiACCIXChVSZXNldFBhc3N3b3JkUmVzcG9uc2UiqAEKB0FjY291bnQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkSDAoEcm9sZRgEIAEoCRIWCg5lbWFpbF92ZXJpZmllZBgFIAEoCBIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglhdXRoX21vZGUYByABKAkiEwoRR2V0QWNjb3VudFJlcXVlc3QiOAoSR2V0QWNjb3VudFJlc3BvbnNlEiIKB2FjY291bnQYASABKAsyES5zdGljaC52MS5BY2NvdW50IjUKFFVwZGF0ZVByb2ZpbGVSZXF1ZXN0Eh0KDGRpc3BsYXlfbmFtZRgBIAEoCUIHukgEcgIYZCI7ChVVcGRhdGVQcm9maWxlUmVzcG9uc2USIgoHYWNjb3VudBgBIAEoCzIRLnN0aWNoLnYxLkFjY291bnQiqQEKCkNyZWRlbnRpYWwSCgoCaWQYASABKAkSDQoFbGFiZWwYAiABKAkSDwoHYnJvd3NlchgDIAEoCBIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdjdXJyZW50GAYgASgIIhgKFkxpc3RDcmVkZW50aWFsc1JlcXVlc3QiRAoXTGlzdENyZWRlbnRpYWxzUmVzcG9uc2USKQoLY3JlZGVudGlhbHMYASADKAsyFC5zdGljaC52MS5DcmVkZW50aWFsIi8KE0NyZWF0ZUFQSUtleVJlcXVlc3QSGAoFbGFiZWwYASABKAlCCbpIBnIEEAEYZCJIChRDcmVhdGVBUElLZXlSZXNwb25zZRIhCgNrZXkYASABKAsyFC5zdGljaC52MS5DcmVkZW50aWFsEg0KBXRva2VuGAIgASgJIjgKE1Jldm9rZUFQSUtleVJlcXVlc3QSIQoCaWQYASABKAlCFbpIEnIQMg5eWzAtOWEtZl17MTZ9JCIWChRSZXZva2VBUElLZXlSZXNwb25zZSIaChhTaWduT3V0RXZlcnl3aGVyZVJlcXVlc3QiKgoZU2lnbk91dEV2ZXJ5d2hlcmVSZXNwb25zZRINCgVlbmRlZBgBIAEoDSI4ChNDcmVhdGVJbnZpdGVSZXF1ZXN0EiEKD3ZhbGlkX2Zvcl9ob3VycxgBIAEoDUIIukgFKgMYuEQiVQoUQ3JlYXRlSW52aXRlUmVzcG9uc2USDQoFdG9rZW4YASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiUQoSU2V0VXNlclJvbGVSZXF1ZXN0EhkKBWVtYWlsGAEgASgJQgq6SAdyBRADGP4BEiAKBHJvbGUYAiABKAlCErpID3INUgR1c2VyUgVhZG1pbiI5ChNTZXRVc2VyUm9sZVJlc3BvbnNlEiIKB2FjY291bnQYASABKAsyES5zdGljaC52MS5BY2NvdW50Ir8BCgpBdWRpdEV2ZW50EgoKAmlkGAEgASgEEiYKAmF0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRraW5kGAMgASgJEg8KB3VzZXJfaWQYBCABKAkSDQoFZW1haWwYBSABKAkSEAoIYWN0b3JfaWQYBiABKAkSDgoGY2xpZW50GAcgASgJEg4KBm1ldGhvZBgIIAEoCRIOCgZkZXRhaWwYCSABKAkSDQoFY291bnQYCiABKA0iVAoYTGlzdE15QXVkaXRFdmVudHNSZXF1ZXN0EhsKCXBhZ2Vfc2l6ZRgBIAEoDUIIukgFKgMYyAESGwoKcGFnZV90b2tlbhgCIAEoCUIHukgEcgIYKCKJAQoWTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBIbCglwYWdlX3NpemUYASABKA1CCLpIBSoDGMgBEhsKCnBhZ2VfdG9rZW4YAiABKAlCB7pIBHICGCgSFgoEdXNlchgDIAEoCUIIukgFcgMY/gESHQoFa2luZHMYBCADKAlCDrpIC5IBCBAeIgRyAhgoIlgKF0xpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEiQKBmV2ZW50cxgBIAMoCzIULnN0aWNoLnYxLkF1ZGl0RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIuABCgtVc2VyU3VtbWFyeRIPCgd1c2VyX2lkGAEgASgJEg0KBWVtYWlsGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIMCgRyb2xlGAQgASgJEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDmVtYWlsX3ZlcmlmaWVkGAYgASgIEhAKCGRpc2FibGVkGAcgASgIEjMKD2xhc3Rfc2lnbl9pbl9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiZgoQTGlzdFVzZXJzUmVxdWVzdBIbCglwYWdlX3NpemUYASABKA1CCLpIBSoDGMgBEhwKCnBhZ2VfdG9rZW4YAiABKAlCCLpIBXIDGMgBEhcKBXF1ZXJ5GAMgASgJQgi6SAVyAxj+ASJhChFMaXN0VXNlcnNSZXNwb25zZRIkCgV1c2VycxgBIAMoCzIVLnN0aWNoLnYxLlVzZXJTdW1tYXJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRINCgV0b3RhbBgDIAEoDSJhChZTZXRVc2VyRGlzYWJsZWRSZXF1ZXN0EjUKB3VzZXJfaWQYASABKAlCJLpIIXIfEAEYKDIZXlthLXowLTldW2EtejAtOS1dezAsMzl9JBIQCghkaXNhYmxlZBgCIAEoCCI+ChdTZXRVc2VyRGlzYWJsZWRSZXNwb25zZRIjCgR1c2VyGAEgASgLMhUuc3RpY2gudjEuVXNlclN1bW1hcnky+QwKDkFjY291bnRTZXJ2aWNlEjsKBlNpZ25VcBIXLnN0aWNoLnYxLlNpZ25VcFJlcXVlc3QaGC5zdGljaC52MS5TaWduVXBSZXNwb25zZRI7CgZTaWduSW4SFy5zdGljaC52MS5TaWduSW5SZXF1ZXN0Ghguc3RpY2gudjEuU2lnbkluUmVzcG9uc2USSgoLVmVyaWZ5RW1haWwSHC5zdGljaC52MS5WZXJpZnlFbWFpbFJlcXVlc3QaHS5zdGljaC52MS5WZXJpZnlFbWFpbFJlc3BvbnNlEmUKFFJlcXVlc3RQYXNzd29yZFJlc2V0EiUuc3RpY2gudjEuUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXF1ZXN0GiYuc3RpY2gudjEuUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXNwb25zZRJQCg1SZXNldFBhc3N3b3JkEh4uc3RpY2gudjEuUmVzZXRQYXNzd29yZFJlcXVlc3QaHy5zdGljaC52MS5SZXNldFBhc3N3b3JkUmVzcG9uc2USTAoKR2V0QWNjb3VudBIbLnN0aWNoLnYxLkdldEFjY291bnRSZXF1ZXN0Ghwuc3RpY2gudjEuR2V0QWNjb3VudFJlc3BvbnNlIgOQAgESUAoNVXBkYXRlUHJvZmlsZRIeLnN0aWNoLnYxLlVwZGF0ZVByb2ZpbGVSZXF1ZXN0Gh8uc3RpY2gudjEuVXBkYXRlUHJvZmlsZVJlc3BvbnNlElsKD0xpc3RDcmVkZW50aWFscxIgLnN0aWNoLnYxLkxpc3RDcmVkZW50aWFsc1JlcXVlc3QaIS5zdGljaC52MS5MaXN0Q3JlZGVudGlhbHNSZXNwb25zZSIDkAIBEk0KDENyZWF0ZUFQSUtleRIdLnN0aWNoLnYxLkNyZWF0ZUFQSUtleVJlcXVlc3QaHi5zdGljaC52MS5DcmVhdGVBUElLZXlSZXNwb25zZRJNCgxSZXZva2VBUElLZXkSHS5zdGljaC52MS5SZXZva2VBUElLZXlSZXF1ZXN0Gh4uc3RpY2gudjEuUmV2b2tlQVBJS2V5UmVzcG9uc2USXAoRU2lnbk91dEV2ZXJ5d2hlcmUSIi5zdGljaC52MS5TaWduT3V0RXZlcnl3aGVyZVJlcXVlc3QaIy5zdGljaC52MS5TaWduT3V0RXZlcnl3aGVyZVJlc3BvbnNlEk0KDENyZWF0ZUludml0ZRIdLnN0aWNoLnYxLkNyZWF0ZUludml0ZVJlcXVlc3QaHi5zdGljaC52MS5DcmVhdGVJbnZpdGVSZXNwb25zZRJKCgtTZXRVc2VyUm9sZRIcLnN0aWNoLnYxLlNldFVzZXJSb2xlUmVxdWVzdBodLnN0aWNoLnYxLlNldFVzZXJSb2xlUmVzcG9uc2USXwoRTGlzdE15QXVkaXRFdmVudHMSIi5zdGljaC52MS5MaXN0TXlBdWRpdEV2ZW50c1JlcXVlc3QaIS5zdGljaC52MS5MaXN0QXVkaXRFdmVudHNSZXNwb25zZSIDkAIBElsKD0xpc3RBdWRpdEV2ZW50cxIgLnN0aWNoLnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QaIS5zdGljaC52MS5MaXN0QXVkaXRFdmVudHNSZXNwb25zZSIDkAIBEkkKCUxpc3RVc2VycxIaLnN0aWNoLnYxLkxpc3RVc2Vyc1JlcXVlc3QaGy5zdGljaC52MS5MaXN0VXNlcnNSZXNwb25zZSIDkAIBElYKD1NldFVzZXJEaXNhYmxlZBIgLnN0aWNoLnYxLlNldFVzZXJEaXNhYmxlZFJlcXVlc3QaIS5zdGljaC52MS5TZXRVc2VyRGlzYWJsZWRSZXNwb25zZRJKCgtTZXRNb2RlbEtleRIcLnN0aWNoLnYxLlNldE1vZGVsS2V5UmVxdWVzdBodLnN0aWNoLnYxLlNldE1vZGVsS2V5UmVzcG9uc2USUAoNQ2xlYXJNb2RlbEtleRIeLnN0aWNoLnYxLkNsZWFyTW9kZWxLZXlSZXF1ZXN0Gh8uc3RpY2gudjEuQ2xlYXJNb2RlbEtleVJlc3BvbnNlElUKDUxpc3RNb2RlbEtleXMSHi5zdGljaC52MS5MaXN0TW9kZWxLZXlzUmVxdWVzdBofLnN0aWNoLnYxLkxpc3RNb2RlbEtleXNSZXNwb25zZSIDkAIBQjJaMGdpdGh1Yi5jb20vc3RpY2hkZXYvc3RpY2gvcHJvdG8vc3RpY2gvdjE7c3RpY2h2MWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("ChZzdGljaC92MS9hY2NvdW50LnByb3RvEghzdGljaC52MSKfAQoITW9kZWxLZXkSEAoIYmFzZV91cmwYASABKAkSDQoFbW9kZWwYAiABKAkSEAoIa2V5X2hpbnQYAyABKAkSLgoKY3JlYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASCwoCaWQY3AYgASgJEg4KBWxhYmVsGN0GIAEoCRITCgppc19kZWZhdWx0GN4GIAEoCCKmAQoSU2V0TW9kZWxLZXlSZXF1ZXN0EigKCGJhc2VfdXJsGAEgASgJQha6SBNyERAIGPQDMgpeaHR0cHM/Oi8vEhsKB2FwaV9rZXkYAiABKAlCCrpIB3IFEAgY9AMSGQoFbW9kZWwYAyABKAlCCrpIB3IFEAEYyAESFwoFbGFiZWwY3AYgASgJQge6SARyAhhkEhUKDG1ha2VfZGVmYXVsdBjdBiABKAgiNgoTU2V0TW9kZWxLZXlSZXNwb25zZRIfCgNrZXkYASABKAsyEi5zdGljaC52MS5Nb2RlbEtleSIsChRDbGVhck1vZGVsS2V5UmVxdWVzdBIUCgJpZBjcBiABKAlCB7pIBHICGEAiMgoZU2V0RGVmYXVsdE1vZGVsS2V5UmVxdWVzdBIVCgJpZBgBIAEoCUIJukgGcgQQARhAIhwKGlNldERlZmF1bHRNb2RlbEtleVJlc3BvbnNlIhcKFUNsZWFyTW9kZWxLZXlSZXNwb25zZSIWChRMaXN0TW9kZWxLZXlzUmVxdWVzdCJgChVMaXN0TW9kZWxLZXlzUmVzcG9uc2USIAoEa2V5cxgBIAMoCzISLnN0aWNoLnYxLk1vZGVsS2V5EiUKBmJ1ZGdldBgCIAEoCzIVLnN0aWNoLnYxLk1vZGVsQnVkZ2V0InIKC01vZGVsQnVkZ2V0EhEKCWRhaWx5X3VzZBgBIAEoARIRCglzcGVudF91c2QYAiABKAESLQoJcmVzZXRzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZleGVtcHQYBCABKAgihwEKDVNpZ25VcFJlcXVlc3QSGQoFZW1haWwYASABKAlCCrpIB3IFEAMY/gESHAoIcGFzc3dvcmQYAiABKAlCCrpIB3IFEAgYgAgSHQoMZGlzcGxheV9uYW1lGAMgASgJQge6SARyAhhkEh4KDGludml0ZV90b2tlbhgEIAEoCUIIukgFcgMYyAEiEAoOU2lnblVwUmVzcG9uc2UiSAoNU2lnbkluUmVxdWVzdBIZCgVlbWFpbBgBIAEoCUIKukgHcgUQAxj+ARIcCghwYXNzd29yZBgCIAEoCUIKukgHcgUQARiACCJICg5TaWduSW5SZXNwb25zZRIiCgdhY2NvdW50GAEgASgLMhEuc3RpY2gudjEuQWNjb3VudBISCgpjc3JmX3Rva2VuGAIgASgJIi8KElZlcmlmeUVtYWlsUmVxdWVzdBIZCgV0b2tlbhgBIAEoCUIKukgHcgUQARjIASIVChNWZXJpZnlFbWFpbFJlc3BvbnNlIjgKG1JlcXVlc3RQYXNzd29yZFJlc2V0UmVxdWVzdBIZCgVlbWFpbBgBIAEoCUIKukgHcgUQAxj+ASIeChxSZXF1ZXN0UGFzc3dvcmRSZXNldFJlc3BvbnNlIlMKFFJlc2V0UGFzc3dvcmRSZXF1ZXN0EhkKBXRva2VuGAEgASgJQgq6SAdyBRABGMgBEiAKDG5ld19wYXNzd29yZBgCIAEoCUIKukgHcgUQCBiACCIXChVSZXNldFBhc3N3b3JkUmVzcG9uc2UiqAEKB0FjY291bnQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkSDAoEcm9sZRgEIAEoCRIWCg5lbWFpbF92ZXJpZmllZBgFIAEoCBIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglhdXRoX21vZGUYByABKAkiEwoRR2V0QWNjb3VudFJlcXVlc3QiOAoSR2V0QWNjb3VudFJlc3BvbnNlEiIKB2FjY291bnQYASABKAsyES5zdGljaC52MS5BY2NvdW50IjUKFFVwZGF0ZVByb2ZpbGVSZXF1ZXN0Eh0KDGRpc3BsYXlfbmFtZRgBIAEoCUIHukgEcgIYZCI7ChVVcGRhdGVQcm9maWxlUmVzcG9uc2USIgoHYWNjb3VudBgBIAEoCzIRLnN0aWNoLnYxLkFjY291bnQiqQEKCkNyZWRlbnRpYWwSCgoCaWQYASABKAkSDQoFbGFiZWwYAiABKAkSDwoHYnJvd3NlchgDIAEoCBIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdjdXJyZW50GAYgASgIIhgKFkxpc3RDcmVkZW50aWFsc1JlcXVlc3QiRAoXTGlzdENyZWRlbnRpYWxzUmVzcG9uc2USKQoLY3JlZGVudGlhbHMYASADKAsyFC5zdGljaC52MS5DcmVkZW50aWFsIi8KE0NyZWF0ZUFQSUtleVJlcXVlc3QSGAoFbGFiZWwYASABKAlCCbpIBnIEEAEYZCJIChRDcmVhdGVBUElLZXlSZXNwb25zZRIhCgNrZXkYASABKAsyFC5zdGljaC52MS5DcmVkZW50aWFsEg0KBXRva2VuGAIgASgJIjgKE1Jldm9rZUFQSUtleVJlcXVlc3QSIQoCaWQYASABKAlCFbpIEnIQMg5eWzAtOWEtZl17MTZ9JCIWChRSZXZva2VBUElLZXlSZXNwb25zZSIaChhTaWduT3V0RXZlcnl3aGVyZVJlcXVlc3QiKgoZU2lnbk91dEV2ZXJ5d2hlcmVSZXNwb25zZRINCgVlbmRlZBgBIAEoDSI4ChNDcmVhdGVJbnZpdGVSZXF1ZXN0EiEKD3ZhbGlkX2Zvcl9ob3VycxgBIAEoDUIIukgFKgMYuEQiVQoUQ3JlYXRlSW52aXRlUmVzcG9uc2USDQoFdG9rZW4YASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiUQoSU2V0VXNlclJvbGVSZXF1ZXN0EhkKBWVtYWlsGAEgASgJQgq6SAdyBRADGP4BEiAKBHJvbGUYAiABKAlCErpID3INUgR1c2VyUgVhZG1pbiI5ChNTZXRVc2VyUm9sZVJlc3BvbnNlEiIKB2FjY291bnQYASABKAsyES5zdGljaC52MS5BY2NvdW50Ir8BCgpBdWRpdEV2ZW50EgoKAmlkGAEgASgEEiYKAmF0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRraW5kGAMgASgJEg8KB3VzZXJfaWQYBCABKAkSDQoFZW1haWwYBSABKAkSEAoIYWN0b3JfaWQYBiABKAkSDgoGY2xpZW50GAcgASgJEg4KBm1ldGhvZBgIIAEoCRIOCgZkZXRhaWwYCSABKAkSDQoFY291bnQYCiABKA0iVAoYTGlzdE15QXVkaXRFdmVudHNSZXF1ZXN0EhsKCXBhZ2Vfc2l6ZRgBIAEoDUIIukgFKgMYyAESGwoKcGFnZV90b2tlbhgCIAEoCUIHukgEcgIYKCKJAQoWTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBIbCglwYWdlX3NpemUYASABKA1CCLpIBSoDGMgBEhsKCnBhZ2VfdG9rZW4YAiABKAlCB7pIBHICGCgSFgoEdXNlchgDIAEoCUIIukgFcgMY/gESHQoFa2luZHMYBCADKAlCDrpIC5IBCBAeIgRyAhgoIlgKF0xpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEiQKBmV2ZW50cxgBIAMoCzIULnN0aWNoLnYxLkF1ZGl0RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIuABCgtVc2VyU3VtbWFyeRIPCgd1c2VyX2lkGAEgASgJEg0KBWVtYWlsGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIMCgRyb2xlGAQgASgJEi4KCmNyZWF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDmVtYWlsX3ZlcmlmaWVkGAYgASgIEhAKCGRpc2FibGVkGAcgASgIEjMKD2xhc3Rfc2lnbl9pbl9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiZgoQTGlzdFVzZXJzUmVxdWVzdBIbCglwYWdlX3NpemUYASABKA1CCLpIBSoDGMgBEhwKCnBhZ2VfdG9rZW4YAiABKAlCCLpIBXIDGMgBEhcKBXF1ZXJ5GAMgASgJQgi6SAVyAxj+ASJhChFMaXN0VXNlcnNSZXNwb25zZRIkCgV1c2VycxgBIAMoCzIVLnN0aWNoLnYxLlVzZXJTdW1tYXJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRINCgV0b3RhbBgDIAEoDSJhChZTZXRVc2VyRGlzYWJsZWRSZXF1ZXN0EjUKB3VzZXJfaWQYASABKAlCJLpIIXIfEAEYKDIZXlthLXowLTldW2EtejAtOS1dezAsMzl9JBIQCghkaXNhYmxlZBgCIAEoCCI+ChdTZXRVc2VyRGlzYWJsZWRSZXNwb25zZRIjCgR1c2VyGAEgASgLMhUuc3RpY2gudjEuVXNlclN1bW1hcnky2g0KDkFjY291bnRTZXJ2aWNlEjsKBlNpZ25VcBIXLnN0aWNoLnYxLlNpZ25VcFJlcXVlc3QaGC5zdGljaC52MS5TaWduVXBSZXNwb25zZRI7CgZTaWduSW4SFy5zdGljaC52MS5TaWduSW5SZXF1ZXN0Ghguc3RpY2gudjEuU2lnbkluUmVzcG9uc2USSgoLVmVyaWZ5RW1haWwSHC5zdGljaC52MS5WZXJpZnlFbWFpbFJlcXVlc3QaHS5zdGljaC52MS5WZXJpZnlFbWFpbFJlc3BvbnNlEmUKFFJlcXVlc3RQYXNzd29yZFJlc2V0EiUuc3RpY2gudjEuUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXF1ZXN0GiYuc3RpY2gudjEuUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXNwb25zZRJQCg1SZXNldFBhc3N3b3JkEh4uc3RpY2gudjEuUmVzZXRQYXNzd29yZFJlcXVlc3QaHy5zdGljaC52MS5SZXNldFBhc3N3b3JkUmVzcG9uc2USTAoKR2V0QWNjb3VudBIbLnN0aWNoLnYxLkdldEFjY291bnRSZXF1ZXN0Ghwuc3RpY2gudjEuR2V0QWNjb3VudFJlc3BvbnNlIgOQAgESUAoNVXBkYXRlUHJvZmlsZRIeLnN0aWNoLnYxLlVwZGF0ZVByb2ZpbGVSZXF1ZXN0Gh8uc3RpY2gudjEuVXBkYXRlUHJvZmlsZVJlc3BvbnNlElsKD0xpc3RDcmVkZW50aWFscxIgLnN0aWNoLnYxLkxpc3RDcmVkZW50aWFsc1JlcXVlc3QaIS5zdGljaC52MS5MaXN0Q3JlZGVudGlhbHNSZXNwb25zZSIDkAIBEk0KDENyZWF0ZUFQSUtleRIdLnN0aWNoLnYxLkNyZWF0ZUFQSUtleVJlcXVlc3QaHi5zdGljaC52MS5DcmVhdGVBUElLZXlSZXNwb25zZRJNCgxSZXZva2VBUElLZXkSHS5zdGljaC52MS5SZXZva2VBUElLZXlSZXF1ZXN0Gh4uc3RpY2gudjEuUmV2b2tlQVBJS2V5UmVzcG9uc2USXAoRU2lnbk91dEV2ZXJ5d2hlcmUSIi5zdGljaC52MS5TaWduT3V0RXZlcnl3aGVyZVJlcXVlc3QaIy5zdGljaC52MS5TaWduT3V0RXZlcnl3aGVyZVJlc3BvbnNlEk0KDENyZWF0ZUludml0ZRIdLnN0aWNoLnYxLkNyZWF0ZUludml0ZVJlcXVlc3QaHi5zdGljaC52MS5DcmVhdGVJbnZpdGVSZXNwb25zZRJKCgtTZXRVc2VyUm9sZRIcLnN0aWNoLnYxLlNldFVzZXJSb2xlUmVxdWVzdBodLnN0aWNoLnYxLlNldFVzZXJSb2xlUmVzcG9uc2USXwoRTGlzdE15QXVkaXRFdmVudHMSIi5zdGljaC52MS5MaXN0TXlBdWRpdEV2ZW50c1JlcXVlc3QaIS5zdGljaC52MS5MaXN0QXVkaXRFdmVudHNSZXNwb25zZSIDkAIBElsKD0xpc3RBdWRpdEV2ZW50cxIgLnN0aWNoLnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QaIS5zdGljaC52MS5MaXN0QXVkaXRFdmVudHNSZXNwb25zZSIDkAIBEkkKCUxpc3RVc2VycxIaLnN0aWNoLnYxLkxpc3RVc2Vyc1JlcXVlc3QaGy5zdGljaC52MS5MaXN0VXNlcnNSZXNwb25zZSIDkAIBElYKD1NldFVzZXJEaXNhYmxlZBIgLnN0aWNoLnYxLlNldFVzZXJEaXNhYmxlZFJlcXVlc3QaIS5zdGljaC52MS5TZXRVc2VyRGlzYWJsZWRSZXNwb25zZRJKCgtTZXRNb2RlbEtleRIcLnN0aWNoLnYxLlNldE1vZGVsS2V5UmVxdWVzdBodLnN0aWNoLnYxLlNldE1vZGVsS2V5UmVzcG9uc2USUAoNQ2xlYXJNb2RlbEtleRIeLnN0aWNoLnYxLkNsZWFyTW9kZWxLZXlSZXF1ZXN0Gh8uc3RpY2gudjEuQ2xlYXJNb2RlbEtleVJlc3BvbnNlEl8KElNldERlZmF1bHRNb2RlbEtleRIjLnN0aWNoLnYxLlNldERlZmF1bHRNb2RlbEtleVJlcXVlc3QaJC5zdGljaC52MS5TZXREZWZhdWx0TW9kZWxLZXlSZXNwb25zZRJVCg1MaXN0TW9kZWxLZXlzEh4uc3RpY2gudjEuTGlzdE1vZGVsS2V5c1JlcXVlc3QaHy5zdGljaC52MS5MaXN0TW9kZWxLZXlzUmVzcG9uc2UiA5ACAUIyWjBnaXRodWIuY29tL3N0aWNoZGV2L3N0aWNoL3Byb3RvL3N0aWNoL3YxO3N0aWNodjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * ModelKey is the public view of a user's model key.
@@ -42,6 +42,27 @@ export type ModelKey = Message<"stich.v1.ModelKey"> & {
    * @generated from field: google.protobuf.Timestamp created_at = 4;
    */
   createdAt?: Timestamp | undefined;
+
+  /**
+   * id names the key (ClearModelKey, SetDefaultModelKey).
+   *
+   * @generated from field: string id = 860;
+   */
+  id: string;
+
+  /**
+   * label is the caller's name for the key.
+   *
+   * @generated from field: string label = 861;
+   */
+  label: string;
+
+  /**
+   * is_default marks the key the caller's sessions run on.
+   *
+   * @generated from field: bool is_default = 862;
+   */
+  isDefault: boolean;
 };
 
 /**
@@ -72,6 +93,21 @@ export type SetModelKeyRequest = Message<"stich.v1.SetModelKeyRequest"> & {
    * @generated from field: string model = 3;
    */
   model: string;
+
+  /**
+   * label is a name for the key ("work OpenAI"), up to 100 characters.
+   *
+   * @generated from field: string label = 860;
+   */
+  label: string;
+
+  /**
+   * make_default makes the new key the one the caller's sessions run on
+   * (the first key is the default either way).
+   *
+   * @generated from field: bool make_default = 861;
+   */
+  makeDefault: boolean;
 };
 
 /**
@@ -102,6 +138,12 @@ export const SetModelKeyResponseSchema: GenMessage<SetModelKeyResponse> = /*@__P
  * @generated from message stich.v1.ClearModelKeyRequest
  */
 export type ClearModelKeyRequest = Message<"stich.v1.ClearModelKeyRequest"> & {
+  /**
+   * id names the key to remove; empty removes every model key.
+   *
+   * @generated from field: string id = 860;
+   */
+  id: string;
 };
 
 /**
@@ -110,6 +152,36 @@ export type ClearModelKeyRequest = Message<"stich.v1.ClearModelKeyRequest"> & {
  */
 export const ClearModelKeyRequestSchema: GenMessage<ClearModelKeyRequest> = /*@__PURE__*/
   messageDesc(file_stich_v1_account, 3);
+
+/**
+ * @generated from message stich.v1.SetDefaultModelKeyRequest
+ */
+export type SetDefaultModelKeyRequest = Message<"stich.v1.SetDefaultModelKeyRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message stich.v1.SetDefaultModelKeyRequest.
+ * Use `create(SetDefaultModelKeyRequestSchema)` to create a new message.
+ */
+export const SetDefaultModelKeyRequestSchema: GenMessage<SetDefaultModelKeyRequest> = /*@__PURE__*/
+  messageDesc(file_stich_v1_account, 4);
+
+/**
+ * @generated from message stich.v1.SetDefaultModelKeyResponse
+ */
+export type SetDefaultModelKeyResponse = Message<"stich.v1.SetDefaultModelKeyResponse"> & {
+};
+
+/**
+ * Describes the message stich.v1.SetDefaultModelKeyResponse.
+ * Use `create(SetDefaultModelKeyResponseSchema)` to create a new message.
+ */
+export const SetDefaultModelKeyResponseSchema: GenMessage<SetDefaultModelKeyResponse> = /*@__PURE__*/
+  messageDesc(file_stich_v1_account, 5);
 
 /**
  * @generated from message stich.v1.ClearModelKeyResponse
@@ -122,7 +194,7 @@ export type ClearModelKeyResponse = Message<"stich.v1.ClearModelKeyResponse"> & 
  * Use `create(ClearModelKeyResponseSchema)` to create a new message.
  */
 export const ClearModelKeyResponseSchema: GenMessage<ClearModelKeyResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 4);
+  messageDesc(file_stich_v1_account, 6);
 
 /**
  * @generated from message stich.v1.ListModelKeysRequest
@@ -135,7 +207,7 @@ export type ListModelKeysRequest = Message<"stich.v1.ListModelKeysRequest"> & {
  * Use `create(ListModelKeysRequestSchema)` to create a new message.
  */
 export const ListModelKeysRequestSchema: GenMessage<ListModelKeysRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 5);
+  messageDesc(file_stich_v1_account, 7);
 
 /**
  * @generated from message stich.v1.ListModelKeysResponse
@@ -157,7 +229,7 @@ export type ListModelKeysResponse = Message<"stich.v1.ListModelKeysResponse"> & 
  * Use `create(ListModelKeysResponseSchema)` to create a new message.
  */
 export const ListModelKeysResponseSchema: GenMessage<ListModelKeysResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 6);
+  messageDesc(file_stich_v1_account, 8);
 
 /**
  * ModelBudget is the caller's daily spend on the platform's models.
@@ -199,7 +271,7 @@ export type ModelBudget = Message<"stich.v1.ModelBudget"> & {
  * Use `create(ModelBudgetSchema)` to create a new message.
  */
 export const ModelBudgetSchema: GenMessage<ModelBudget> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 7);
+  messageDesc(file_stich_v1_account, 9);
 
 /**
  * @generated from message stich.v1.SignUpRequest
@@ -233,7 +305,7 @@ export type SignUpRequest = Message<"stich.v1.SignUpRequest"> & {
  * Use `create(SignUpRequestSchema)` to create a new message.
  */
 export const SignUpRequestSchema: GenMessage<SignUpRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 8);
+  messageDesc(file_stich_v1_account, 10);
 
 /**
  * @generated from message stich.v1.SignUpResponse
@@ -246,7 +318,7 @@ export type SignUpResponse = Message<"stich.v1.SignUpResponse"> & {
  * Use `create(SignUpResponseSchema)` to create a new message.
  */
 export const SignUpResponseSchema: GenMessage<SignUpResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 9);
+  messageDesc(file_stich_v1_account, 11);
 
 /**
  * @generated from message stich.v1.SignInRequest
@@ -268,7 +340,7 @@ export type SignInRequest = Message<"stich.v1.SignInRequest"> & {
  * Use `create(SignInRequestSchema)` to create a new message.
  */
 export const SignInRequestSchema: GenMessage<SignInRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 10);
+  messageDesc(file_stich_v1_account, 12);
 
 /**
  * @generated from message stich.v1.SignInResponse
@@ -293,7 +365,7 @@ export type SignInResponse = Message<"stich.v1.SignInResponse"> & {
  * Use `create(SignInResponseSchema)` to create a new message.
  */
 export const SignInResponseSchema: GenMessage<SignInResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 11);
+  messageDesc(file_stich_v1_account, 13);
 
 /**
  * @generated from message stich.v1.VerifyEmailRequest
@@ -310,7 +382,7 @@ export type VerifyEmailRequest = Message<"stich.v1.VerifyEmailRequest"> & {
  * Use `create(VerifyEmailRequestSchema)` to create a new message.
  */
 export const VerifyEmailRequestSchema: GenMessage<VerifyEmailRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 12);
+  messageDesc(file_stich_v1_account, 14);
 
 /**
  * @generated from message stich.v1.VerifyEmailResponse
@@ -323,7 +395,7 @@ export type VerifyEmailResponse = Message<"stich.v1.VerifyEmailResponse"> & {
  * Use `create(VerifyEmailResponseSchema)` to create a new message.
  */
 export const VerifyEmailResponseSchema: GenMessage<VerifyEmailResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 13);
+  messageDesc(file_stich_v1_account, 15);
 
 /**
  * @generated from message stich.v1.RequestPasswordResetRequest
@@ -340,7 +412,7 @@ export type RequestPasswordResetRequest = Message<"stich.v1.RequestPasswordReset
  * Use `create(RequestPasswordResetRequestSchema)` to create a new message.
  */
 export const RequestPasswordResetRequestSchema: GenMessage<RequestPasswordResetRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 14);
+  messageDesc(file_stich_v1_account, 16);
 
 /**
  * @generated from message stich.v1.RequestPasswordResetResponse
@@ -353,7 +425,7 @@ export type RequestPasswordResetResponse = Message<"stich.v1.RequestPasswordRese
  * Use `create(RequestPasswordResetResponseSchema)` to create a new message.
  */
 export const RequestPasswordResetResponseSchema: GenMessage<RequestPasswordResetResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 15);
+  messageDesc(file_stich_v1_account, 17);
 
 /**
  * @generated from message stich.v1.ResetPasswordRequest
@@ -375,7 +447,7 @@ export type ResetPasswordRequest = Message<"stich.v1.ResetPasswordRequest"> & {
  * Use `create(ResetPasswordRequestSchema)` to create a new message.
  */
 export const ResetPasswordRequestSchema: GenMessage<ResetPasswordRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 16);
+  messageDesc(file_stich_v1_account, 18);
 
 /**
  * @generated from message stich.v1.ResetPasswordResponse
@@ -388,7 +460,7 @@ export type ResetPasswordResponse = Message<"stich.v1.ResetPasswordResponse"> & 
  * Use `create(ResetPasswordResponseSchema)` to create a new message.
  */
 export const ResetPasswordResponseSchema: GenMessage<ResetPasswordResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 17);
+  messageDesc(file_stich_v1_account, 19);
 
 /**
  * Account is a user's profile.
@@ -441,7 +513,7 @@ export type Account = Message<"stich.v1.Account"> & {
  * Use `create(AccountSchema)` to create a new message.
  */
 export const AccountSchema: GenMessage<Account> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 18);
+  messageDesc(file_stich_v1_account, 20);
 
 /**
  * @generated from message stich.v1.GetAccountRequest
@@ -454,7 +526,7 @@ export type GetAccountRequest = Message<"stich.v1.GetAccountRequest"> & {
  * Use `create(GetAccountRequestSchema)` to create a new message.
  */
 export const GetAccountRequestSchema: GenMessage<GetAccountRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 19);
+  messageDesc(file_stich_v1_account, 21);
 
 /**
  * @generated from message stich.v1.GetAccountResponse
@@ -471,7 +543,7 @@ export type GetAccountResponse = Message<"stich.v1.GetAccountResponse"> & {
  * Use `create(GetAccountResponseSchema)` to create a new message.
  */
 export const GetAccountResponseSchema: GenMessage<GetAccountResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 20);
+  messageDesc(file_stich_v1_account, 22);
 
 /**
  * @generated from message stich.v1.UpdateProfileRequest
@@ -488,7 +560,7 @@ export type UpdateProfileRequest = Message<"stich.v1.UpdateProfileRequest"> & {
  * Use `create(UpdateProfileRequestSchema)` to create a new message.
  */
 export const UpdateProfileRequestSchema: GenMessage<UpdateProfileRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 21);
+  messageDesc(file_stich_v1_account, 23);
 
 /**
  * @generated from message stich.v1.UpdateProfileResponse
@@ -505,7 +577,7 @@ export type UpdateProfileResponse = Message<"stich.v1.UpdateProfileResponse"> & 
  * Use `create(UpdateProfileResponseSchema)` to create a new message.
  */
 export const UpdateProfileResponseSchema: GenMessage<UpdateProfileResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 22);
+  messageDesc(file_stich_v1_account, 24);
 
 /**
  * Credential is an API key or a browser session.
@@ -551,7 +623,7 @@ export type Credential = Message<"stich.v1.Credential"> & {
  * Use `create(CredentialSchema)` to create a new message.
  */
 export const CredentialSchema: GenMessage<Credential> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 23);
+  messageDesc(file_stich_v1_account, 25);
 
 /**
  * @generated from message stich.v1.ListCredentialsRequest
@@ -564,7 +636,7 @@ export type ListCredentialsRequest = Message<"stich.v1.ListCredentialsRequest"> 
  * Use `create(ListCredentialsRequestSchema)` to create a new message.
  */
 export const ListCredentialsRequestSchema: GenMessage<ListCredentialsRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 24);
+  messageDesc(file_stich_v1_account, 26);
 
 /**
  * @generated from message stich.v1.ListCredentialsResponse
@@ -581,7 +653,7 @@ export type ListCredentialsResponse = Message<"stich.v1.ListCredentialsResponse"
  * Use `create(ListCredentialsResponseSchema)` to create a new message.
  */
 export const ListCredentialsResponseSchema: GenMessage<ListCredentialsResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 25);
+  messageDesc(file_stich_v1_account, 27);
 
 /**
  * @generated from message stich.v1.CreateAPIKeyRequest
@@ -598,7 +670,7 @@ export type CreateAPIKeyRequest = Message<"stich.v1.CreateAPIKeyRequest"> & {
  * Use `create(CreateAPIKeyRequestSchema)` to create a new message.
  */
 export const CreateAPIKeyRequestSchema: GenMessage<CreateAPIKeyRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 26);
+  messageDesc(file_stich_v1_account, 28);
 
 /**
  * @generated from message stich.v1.CreateAPIKeyResponse
@@ -622,7 +694,7 @@ export type CreateAPIKeyResponse = Message<"stich.v1.CreateAPIKeyResponse"> & {
  * Use `create(CreateAPIKeyResponseSchema)` to create a new message.
  */
 export const CreateAPIKeyResponseSchema: GenMessage<CreateAPIKeyResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 27);
+  messageDesc(file_stich_v1_account, 29);
 
 /**
  * @generated from message stich.v1.RevokeAPIKeyRequest
@@ -639,7 +711,7 @@ export type RevokeAPIKeyRequest = Message<"stich.v1.RevokeAPIKeyRequest"> & {
  * Use `create(RevokeAPIKeyRequestSchema)` to create a new message.
  */
 export const RevokeAPIKeyRequestSchema: GenMessage<RevokeAPIKeyRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 28);
+  messageDesc(file_stich_v1_account, 30);
 
 /**
  * @generated from message stich.v1.RevokeAPIKeyResponse
@@ -652,7 +724,7 @@ export type RevokeAPIKeyResponse = Message<"stich.v1.RevokeAPIKeyResponse"> & {
  * Use `create(RevokeAPIKeyResponseSchema)` to create a new message.
  */
 export const RevokeAPIKeyResponseSchema: GenMessage<RevokeAPIKeyResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 29);
+  messageDesc(file_stich_v1_account, 31);
 
 /**
  * @generated from message stich.v1.SignOutEverywhereRequest
@@ -665,7 +737,7 @@ export type SignOutEverywhereRequest = Message<"stich.v1.SignOutEverywhereReques
  * Use `create(SignOutEverywhereRequestSchema)` to create a new message.
  */
 export const SignOutEverywhereRequestSchema: GenMessage<SignOutEverywhereRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 30);
+  messageDesc(file_stich_v1_account, 32);
 
 /**
  * @generated from message stich.v1.SignOutEverywhereResponse
@@ -684,7 +756,7 @@ export type SignOutEverywhereResponse = Message<"stich.v1.SignOutEverywhereRespo
  * Use `create(SignOutEverywhereResponseSchema)` to create a new message.
  */
 export const SignOutEverywhereResponseSchema: GenMessage<SignOutEverywhereResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 31);
+  messageDesc(file_stich_v1_account, 33);
 
 /**
  * @generated from message stich.v1.CreateInviteRequest
@@ -703,7 +775,7 @@ export type CreateInviteRequest = Message<"stich.v1.CreateInviteRequest"> & {
  * Use `create(CreateInviteRequestSchema)` to create a new message.
  */
 export const CreateInviteRequestSchema: GenMessage<CreateInviteRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 32);
+  messageDesc(file_stich_v1_account, 34);
 
 /**
  * @generated from message stich.v1.CreateInviteResponse
@@ -725,7 +797,7 @@ export type CreateInviteResponse = Message<"stich.v1.CreateInviteResponse"> & {
  * Use `create(CreateInviteResponseSchema)` to create a new message.
  */
 export const CreateInviteResponseSchema: GenMessage<CreateInviteResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 33);
+  messageDesc(file_stich_v1_account, 35);
 
 /**
  * @generated from message stich.v1.SetUserRoleRequest
@@ -749,7 +821,7 @@ export type SetUserRoleRequest = Message<"stich.v1.SetUserRoleRequest"> & {
  * Use `create(SetUserRoleRequestSchema)` to create a new message.
  */
 export const SetUserRoleRequestSchema: GenMessage<SetUserRoleRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 34);
+  messageDesc(file_stich_v1_account, 36);
 
 /**
  * @generated from message stich.v1.SetUserRoleResponse
@@ -766,7 +838,7 @@ export type SetUserRoleResponse = Message<"stich.v1.SetUserRoleResponse"> & {
  * Use `create(SetUserRoleResponseSchema)` to create a new message.
  */
 export const SetUserRoleResponseSchema: GenMessage<SetUserRoleResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 35);
+  messageDesc(file_stich_v1_account, 37);
 
 /**
  * AuditEvent is one security event.
@@ -846,7 +918,7 @@ export type AuditEvent = Message<"stich.v1.AuditEvent"> & {
  * Use `create(AuditEventSchema)` to create a new message.
  */
 export const AuditEventSchema: GenMessage<AuditEvent> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 36);
+  messageDesc(file_stich_v1_account, 38);
 
 /**
  * @generated from message stich.v1.ListMyAuditEventsRequest
@@ -872,7 +944,7 @@ export type ListMyAuditEventsRequest = Message<"stich.v1.ListMyAuditEventsReques
  * Use `create(ListMyAuditEventsRequestSchema)` to create a new message.
  */
 export const ListMyAuditEventsRequestSchema: GenMessage<ListMyAuditEventsRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 37);
+  messageDesc(file_stich_v1_account, 39);
 
 /**
  * @generated from message stich.v1.ListAuditEventsRequest
@@ -908,7 +980,7 @@ export type ListAuditEventsRequest = Message<"stich.v1.ListAuditEventsRequest"> 
  * Use `create(ListAuditEventsRequestSchema)` to create a new message.
  */
 export const ListAuditEventsRequestSchema: GenMessage<ListAuditEventsRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 38);
+  messageDesc(file_stich_v1_account, 40);
 
 /**
  * @generated from message stich.v1.ListAuditEventsResponse
@@ -932,7 +1004,7 @@ export type ListAuditEventsResponse = Message<"stich.v1.ListAuditEventsResponse"
  * Use `create(ListAuditEventsResponseSchema)` to create a new message.
  */
 export const ListAuditEventsResponseSchema: GenMessage<ListAuditEventsResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 39);
+  messageDesc(file_stich_v1_account, 41);
 
 /**
  * UserSummary is an account as the admin users page shows it.
@@ -988,7 +1060,7 @@ export type UserSummary = Message<"stich.v1.UserSummary"> & {
  * Use `create(UserSummarySchema)` to create a new message.
  */
 export const UserSummarySchema: GenMessage<UserSummary> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 40);
+  messageDesc(file_stich_v1_account, 42);
 
 /**
  * @generated from message stich.v1.ListUsersRequest
@@ -1019,7 +1091,7 @@ export type ListUsersRequest = Message<"stich.v1.ListUsersRequest"> & {
  * Use `create(ListUsersRequestSchema)` to create a new message.
  */
 export const ListUsersRequestSchema: GenMessage<ListUsersRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 41);
+  messageDesc(file_stich_v1_account, 43);
 
 /**
  * @generated from message stich.v1.ListUsersResponse
@@ -1048,7 +1120,7 @@ export type ListUsersResponse = Message<"stich.v1.ListUsersResponse"> & {
  * Use `create(ListUsersResponseSchema)` to create a new message.
  */
 export const ListUsersResponseSchema: GenMessage<ListUsersResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 42);
+  messageDesc(file_stich_v1_account, 44);
 
 /**
  * @generated from message stich.v1.SetUserDisabledRequest
@@ -1070,7 +1142,7 @@ export type SetUserDisabledRequest = Message<"stich.v1.SetUserDisabledRequest"> 
  * Use `create(SetUserDisabledRequestSchema)` to create a new message.
  */
 export const SetUserDisabledRequestSchema: GenMessage<SetUserDisabledRequest> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 43);
+  messageDesc(file_stich_v1_account, 45);
 
 /**
  * @generated from message stich.v1.SetUserDisabledResponse
@@ -1087,7 +1159,7 @@ export type SetUserDisabledResponse = Message<"stich.v1.SetUserDisabledResponse"
  * Use `create(SetUserDisabledResponseSchema)` to create a new message.
  */
 export const SetUserDisabledResponseSchema: GenMessage<SetUserDisabledResponse> = /*@__PURE__*/
-  messageDesc(file_stich_v1_account, 44);
+  messageDesc(file_stich_v1_account, 46);
 
 /**
  * AccountService signs users up and in (--auth multi) and manages the
@@ -1291,11 +1363,12 @@ export const AccountService: GenService<{
     output: typeof SetUserDisabledResponseSchema;
   },
   /**
-   * SetModelKey stores the caller's own OpenAI-compatible model key (base
-   * URL, key, model), sealed at rest under the node key; the caller's
-   * sessions then call that endpoint, and are exempt from the platform's
-   * daily model budget. Replaces a key set before. FAILED_PRECONDITION
-   * when the node has no node key (stich serve --node-key-file).
+   * SetModelKey adds one of the caller's own OpenAI-compatible model keys
+   * (base URL, key, model, label), sealed at rest under the node key. The
+   * caller's sessions call the endpoint of their default key (the first
+   * key added, or one made default), and are exempt from the platform's
+   * daily model budget. FAILED_PRECONDITION when the node has no node key
+   * (stich serve --node-key-file); RESOURCE_EXHAUSTED past 20 keys.
    *
    * @generated from rpc stich.v1.AccountService.SetModelKey
    */
@@ -1305,8 +1378,9 @@ export const AccountService: GenService<{
     output: typeof SetModelKeyResponseSchema;
   },
   /**
-   * ClearModelKey removes the caller's model key (the platform's models
-   * and budget apply again).
+   * ClearModelKey removes the caller's model key of id, or all of them
+   * when id is empty (with none left, the platform's models and budget
+   * apply again). NOT_FOUND for an id the caller has no key of.
    *
    * @generated from rpc stich.v1.AccountService.ClearModelKey
    */
@@ -1314,6 +1388,17 @@ export const AccountService: GenService<{
     methodKind: "unary";
     input: typeof ClearModelKeyRequestSchema;
     output: typeof ClearModelKeyResponseSchema;
+  },
+  /**
+   * SetDefaultModelKey makes the caller's key of id the one their
+   * sessions run on. NOT_FOUND for an id the caller has no key of.
+   *
+   * @generated from rpc stich.v1.AccountService.SetDefaultModelKey
+   */
+  setDefaultModelKey: {
+    methodKind: "unary";
+    input: typeof SetDefaultModelKeyRequestSchema;
+    output: typeof SetDefaultModelKeyResponseSchema;
   },
   /**
    * ListModelKeys lists the caller's model keys (never more of a key than
