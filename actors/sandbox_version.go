@@ -98,6 +98,7 @@ func (g *sandboxGrain) startVersionBuild(ctx actor.Context, v uint32) {
 		g.versions[v] = b
 	}
 	b.failed, b.err, b.problems, b.used = false, "", nil, time.Now()
+	g.rt.versionBuilds.Add(1)
 	j := newJob()
 	b.job = j
 	system, self, ws := ctx.ActorSystem(), ctx.Self(), b.ws
