@@ -26,7 +26,8 @@ import (
 //     version's stored files (counted against the owner's build limit,
 //     like a rebuild); later asks are served from it while it is kept.
 //  3. At most [maxVersionBuilds] are kept per session; asking for another
-//     evicts the least recently used one that is not building.
+//     evicts the least recently used one that is not building (and starts
+//     nothing while that many are building).
 //  4. A build that made no preview is kept as failed, with its error and
 //     problems, for the preview server to show; it is tried again when
 //     asked after [versionRetry].
@@ -82,18 +83,25 @@ func (g *sandboxGrain) versionAsset(ctx actor.Context, v uint32, p string, offse
 	if g.rt.cfg.Builds == nil {
 		return &actorsv1.SandboxAssetReply{Failed: true, BuildError: g.rt.cfg.BuildsDisabled}
 	}
+	// NB: when maxVersionBuilds builds are running, none starts: the
+	// preview page asks again by itself.
 	g.startVersionBuild(ctx, v)
 	return &actorsv1.SandboxAssetReply{}
 }
 
-// startVersionBuild (re)starts version v's build on a job of its own.
-func (g *sandboxGrain) startVersionBuild(ctx actor.Context, v uint32) {
+// startVersionBuild (re)starts version v's build on a job of its own,
+// unless maxVersionBuilds others are running (it reports whether it
+// started).
+func (g *sandboxGrain) startVersionBuild(ctx actor.Context, v uint32) bool {
 	if g.versions == nil {
 		g.versions = map[uint32]*versionBuild{}
 	}
 	b := g.versions[v]
 	if b == nil {
 		g.evictVersions(maxVersionBuilds - 1)
+		if len(g.versions) >= maxVersionBuilds {
+			return false
+		}
 		b = &versionBuild{ws: appbuild.New(*g.rt.cfg.Builds, preview.VersionScope(g.ref.Identity, v), "/", "")}
 		g.versions[v] = b
 	}
@@ -110,6 +118,7 @@ func (g *sandboxGrain) startVersionBuild(ctx actor.Context, v uint32) {
 			system.Root.Send(self, done)
 		}
 	})
+	return true
 }
 
 // onVersionBuilt records the end of a version's build.
