@@ -29,7 +29,8 @@ after(async () => {
 /**
  * watchErrors records a page's errors as newPage's page.errors does, less
  * the 503 of a preview origin's "being built" page (it answers 503 and
- * reloads itself by design while a version's build runs).
+ * reloads itself by design while a version's build runs) and the 422 of a
+ * version's "could not be built" page.
  */
 function watchErrors(page) {
   const errs = [];
@@ -44,10 +45,24 @@ function watchErrors(page) {
     } catch {
       // not a URL: kept
     }
-    if (/status of 503/.test(m.text()) && host.endsWith(`.${previewHost}`)) return;
+    if (/status of (503|422)/.test(m.text()) && host.endsWith(`.${previewHost}`)) return;
     errs.push(`console: ${m.text()} (${url})`);
   });
   return errs;
+}
+
+/** saveWhenIdle saves a file, waiting while the session is busy (a save is refused then), up to 5 minutes. */
+async function saveWhenIdle(id, path, content) {
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    const base = (await rpc(server.url, "SessionService/GetFile", { sessionId: id, path })).file;
+    try {
+      return await rpc(server.url, "SessionService/SaveFile", { sessionId: id, path, content, baseSha256: base.sha256 });
+    } catch (err) {
+      if (!/wait for it to finish/.test(String(err)) || Date.now() > deadline) throw err;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 describe("previewing an old version", () => {
@@ -64,12 +79,7 @@ describe("previewing an old version", () => {
     // An edit saved: version 2, whose title differs from version 1's.
     const file = (await rpc(server.url, "SessionService/GetFile", { sessionId: id, path: "src/App.tsx" })).file;
     assert.ok(file.content.includes("{app.title}</h1>"), "App.tsx renders the title");
-    const saved = await rpc(server.url, "SessionService/SaveFile", {
-      sessionId: id,
-      path: "src/App.tsx",
-      content: file.content.replace("{app.title}</h1>", "{app.title} (version two)</h1>"),
-      baseSha256: file.sha256,
-    });
+    const saved = await saveWhenIdle(id, "src/App.tsx", file.content.replace("{app.title}</h1>", "{app.title} (version two)</h1>"));
     assert.equal(saved.version?.number, 2, `the edit made version ${saved.version?.number}`);
 
     const frame = page.frameLocator('[data-testid="preview-frame"]');
@@ -129,6 +139,20 @@ describe("previewing an old version", () => {
     assert.equal(after.host, current.host, "after the rollback the frame shows the current preview");
     await otherFrame.getByRole("heading", { name: "Recipe Tracker", exact: true }).waitFor({ timeout: 300_000 });
     await shot(page, "oldpreview-2-rolled-back");
+
+    // A version that does not build shows its errors in the frame, not a
+    // blank pane: version 4 breaks App.tsx, version 5 restores it.
+    const broken = await saveWhenIdle(id, "src/App.tsx", `${file.content}\nexport const broken = (;\n`);
+    const brokenNo = broken.version?.number;
+    assert.ok(brokenNo > 3, `the broken edit made version ${brokenNo}`);
+    await saveWhenIdle(id, "src/App.tsx", file.content);
+    await page.getByRole("tab", { name: /Versions/ }).click();
+    await page.locator(`.version[data-version="${brokenNo}"]`).getByTestId("preview-version").click();
+    await banner.filter({ hasText: new RegExp(`Previewing version ${brokenNo} `) }).waitFor();
+    await frame.getByText(`Version ${brokenNo} could not be built`).waitFor({ timeout: 600_000 });
+    await frame.getByText(/src\/App\.tsx/).first().waitFor();
+    await shot(page, "oldpreview-3-failed-version");
+    await page.getByTestId("version-back").click();
 
     assert.deepEqual(pageErrors, [], "the UI logs no console errors");
     assert.deepEqual(otherErrors, [], "the other tab logs no console errors");
