@@ -209,7 +209,7 @@ func buildVersion(ctx context.Context, ws *appbuild.Workspace, n *cluster.Node, 
 	case err != nil:
 		done.err = checkErrorText(err)
 	case len(out.Build) > 0:
-		done.err = fmt.Sprintf("version %d did not bundle: %d problem(s)", v, len(out.Build))
+		done.err = fmt.Sprintf("version %d did not bundle; its problems:", v)
 	default:
 		done.err = fmt.Sprintf("version %d made no preview", v)
 	}
