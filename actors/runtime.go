@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -123,6 +124,10 @@ type Runtime struct {
 	bgCancel context.CancelFunc
 
 	audit *auditRecorder
+
+	// versionBuilds counts the old versions' builds this node started
+	// (sandbox_version.go): a build reused from the cache is not one.
+	versionBuilds atomic.Uint64
 }
 
 // Start starts a node serving the session and ratelimit grains.

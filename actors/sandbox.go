@@ -52,6 +52,9 @@ type sandboxGrain struct {
 	// says the stored one was read (or replaced) since the grain started.
 	screenshot []byte
 	shotLoaded bool
+	// versions are old versions' builds, kept apart from the current one
+	// (sandbox_version.go).
+	versions map[uint32]*versionBuild
 }
 
 // screenshotKey holds the last build's screenshot in the sandbox grain's
@@ -86,7 +89,7 @@ func (g *sandboxGrain) Receive(ctx actor.Context) {
 	case *actor.ReceiveTimeout:
 		// protoactor disarms the timeout when it fires: arm it again while
 		// a check runs or a call keeps the grain.
-		if g.running != nil || !g.ref.Passivate(ctx) {
+		if g.running != nil || g.versionBuilding() || !g.ref.Passivate(ctx) {
 			ctx.SetReceiveTimeout(g.rt.cfg.SandboxIdle)
 			return
 		}
@@ -94,6 +97,8 @@ func (g *sandboxGrain) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		g.stopCheck(true)
 		g.free()
+	case *versionBuilt:
+		g.onVersionBuilt(m)
 	case *actorsv1.SandboxCheck:
 		g.onCheck(ctx, m)
 	case *checkDone:
@@ -123,6 +128,10 @@ func (g *sandboxGrain) Receive(ctx actor.Context) {
 		}
 		ctx.Respond(&actorsv1.SandboxCancelAck{})
 	case *actorsv1.SandboxAsset:
+		if v := m.GetVersion(); v > 0 {
+			ctx.Respond(g.versionAsset(ctx, v, m.GetPath(), m.GetOffset(), m.GetMaxBytes()))
+			return
+		}
 		reply := g.asset(m.GetPath(), m.GetOffset(), m.GetMaxBytes())
 		if !reply.GetBuilt() {
 			g.maybeRebuild(ctx)
@@ -185,6 +194,12 @@ func (g *sandboxGrain) asset(p string, offset, limit uint64) *actorsv1.SandboxAs
 	if prev == nil {
 		return &actorsv1.SandboxAssetReply{}
 	}
+	return assetOf(prev, p, offset, limit)
+}
+
+// assetOf returns the part of prev's file p from offset, at most limit
+// bytes (and at most assetPart).
+func assetOf(prev *preview.Preview, p string, offset, limit uint64) *actorsv1.SandboxAssetReply {
 	a, ok := prev.Resolve(p)
 	if !ok {
 		return &actorsv1.SandboxAssetReply{Built: true}
@@ -202,10 +217,11 @@ func (g *sandboxGrain) asset(p string, offset, limit uint64) *actorsv1.SandboxAs
 // grain, in parts of at most assetPart bytes (so a file of any size can
 // cross nodes), and returns it whole. A file that changes while it is
 // read (a new build: its ETag differs) is read again from the start, up
-// to 3 times.
-func SandboxAsset(ctx context.Context, n *cluster.Node, id, path string) (*actorsv1.SandboxAssetReply, error) {
+// to 3 times. version 0 reads the current build; N > 0 version N's
+// (sandbox_version.go).
+func SandboxAsset(ctx context.Context, n *cluster.Node, id string, version uint32, path string) (*actorsv1.SandboxAssetReply, error) {
 	for attempt := 0; ; attempt++ {
-		first, err := Call[*actorsv1.SandboxAssetReply](ctx, n, KindSandbox, id, &actorsv1.SandboxAsset{Path: path})
+		first, err := Call[*actorsv1.SandboxAssetReply](ctx, n, KindSandbox, id, &actorsv1.SandboxAsset{Path: path, Version: version})
 		if err != nil || !first.GetFound() || uint64(len(first.GetBody())) >= first.GetSize() {
 			return first, err
 		}
@@ -213,7 +229,7 @@ func SandboxAsset(ctx context.Context, n *cluster.Node, id, path string) (*actor
 		body = append(body, first.GetBody()...)
 		changed := false
 		for uint64(len(body)) < first.GetSize() {
-			part, err := Call[*actorsv1.SandboxAssetReply](ctx, n, KindSandbox, id, &actorsv1.SandboxAsset{Path: path, Offset: uint64(len(body))})
+			part, err := Call[*actorsv1.SandboxAssetReply](ctx, n, KindSandbox, id, &actorsv1.SandboxAsset{Path: path, Version: version, Offset: uint64(len(body))})
 			if err != nil {
 				return nil, err
 			}
@@ -275,6 +291,7 @@ func (g *sandboxGrain) stopCheck(wait bool) {
 // free deletes the workspace (idle, or the node stops). The next check
 // starts from scratch (installs come from the shared npm cache).
 func (g *sandboxGrain) free() {
+	g.freeVersions()
 	if g.ws == nil {
 		return
 	}

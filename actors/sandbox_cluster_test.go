@@ -125,7 +125,7 @@ func TestLargeAppChecksAndPreviewsFromAnotherNode(t *testing.T) {
 	testutil.WaitFor(t, 10*time.Minute, func() error {
 		cctx, ccancel := context.WithTimeout(ctx, time.Minute)
 		defer ccancel()
-		page, err := SandboxAsset(cctx, far.Node, id, "/")
+		page, err := SandboxAsset(cctx, far.Node, id, 0, "/")
 		if err != nil {
 			return err
 		}
@@ -136,7 +136,7 @@ func TestLargeAppChecksAndPreviewsFromAnotherNode(t *testing.T) {
 		if m == nil {
 			return fmt.Errorf("no script in the page:\n%s", page.GetBody())
 		}
-		js, err := SandboxAsset(cctx, far.Node, id, m[1])
+		js, err := SandboxAsset(cctx, far.Node, id, 0, m[1])
 		if err != nil {
 			return err
 		}

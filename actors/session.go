@@ -496,7 +496,7 @@ func (g *sessionGrain) onRequest(ctx actor.Context, msg any) {
 				g.respond(ctx, "list files", pipeline.Output{}, err)
 				return
 			}
-			ctx.Respond(&actorsv1.ListFilesReply{Files: pipeline.Files(rec)})
+			ctx.Respond(&actorsv1.ListFilesReply{Files: pipeline.Files(rec), Owner: cmp.Or(st.Owner, LocalOwner)})
 			return
 		}
 		ctx.Respond(&actorsv1.ListFilesReply{Files: pipeline.CurrentFiles(st), Owner: cmp.Or(st.Owner, LocalOwner)})

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"golang.org/x/net/publicsuffix"
@@ -125,10 +126,24 @@ func (o Origins) URL(session string) string {
 
 // Session returns the session a request's Host names, and false when the
 // host is not one app's preview host of o. The port is not compared: a
-// proxy in front may change it.
+// proxy in front may change it. A version's host ([Origins.VersionOrigin])
+// is not a session's: see [Origins.App].
 func (o Origins) Session(host string) (string, bool) {
-	if !o.Enabled() {
+	id, v, ok := o.App(host)
+	if !ok || v != 0 {
 		return "", false
+	}
+	return id, true
+}
+
+// App returns the session and version a request's Host names: version 0
+// for the session's current preview ([Origins.Origin]), N for its
+// version N's ([Origins.VersionOrigin]); false when the host is not one of
+// o's app hosts. The session is not checked further (callers match it
+// against their id pattern).
+func (o Origins) App(host string) (session string, version uint32, ok bool) {
+	if !o.Enabled() {
+		return "", 0, false
 	}
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
@@ -136,9 +151,81 @@ func (o Origins) Session(host string) (string, bool) {
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
 	label, ok := strings.CutSuffix(host, "."+o.Domain)
 	if !ok || label == "" || strings.Contains(label, ".") {
-		return "", false
+		return "", 0, false
 	}
-	return sessionOf(label), true
+	if v, rest, ok := cutVersion(label); ok {
+		return sessionOf(rest), v, true
+	}
+	return sessionOf(label), 0, true
+}
+
+// versionLabelPrefix starts a version's host label: "v7-" + the session's
+// [Label]. NB: a session's own label never starts with "v" followed by a
+// digit (stich's ids start with "s-"), so the two kinds never meet.
+const versionLabelPrefix = "v"
+
+// cutVersion splits a version's label "vN-REST" into N (1 or more, no
+// leading zero) and REST.
+func cutVersion(label string) (uint32, string, bool) {
+	num, rest, ok := strings.Cut(strings.TrimPrefix(label, versionLabelPrefix), "-")
+	if !ok || !strings.HasPrefix(label, versionLabelPrefix) || num == "" || num[0] < '1' || num[0] > '9' || rest == "" {
+		return 0, "", false
+	}
+	n, err := strconv.ParseUint(num, 10, 32)
+	if err != nil {
+		return 0, "", false
+	}
+	return uint32(n), rest, true
+}
+
+// VersionLabel returns the host label of session's version v ("" when
+// there is none: v is 0, or the label would be too long).
+func VersionLabel(session string, v uint32) string {
+	l := Label(session)
+	if l == "" || v == 0 {
+		return ""
+	}
+	vl := versionLabelPrefix + strconv.FormatUint(uint64(v), 10) + "-" + l
+	if len(vl) > 63 {
+		return ""
+	}
+	return vl
+}
+
+// VersionOrigin returns the origin of session's version v: an origin of
+// its own (a version's build never shares its storage, cookies or cache
+// with the current one's), without a trailing slash ("" as for
+// [Origins.Origin], or when v is 0).
+func (o Origins) VersionOrigin(session string, v uint32) string {
+	l := VersionLabel(session, v)
+	if !o.Enabled() || l == "" {
+		return ""
+	}
+	return o.Scheme + "://" + o.hostPort(l+"."+o.Domain)
+}
+
+// VersionScope names session's version v where one id must say both: the
+// [Pass] of a version's preview (a pass for the session's current
+// preview is not one for its versions, nor the other way round) and the
+// version build's workspace. "_" is in no session id.
+func VersionScope(session string, v uint32) string {
+	if v == 0 {
+		return session
+	}
+	return session + "_v" + strconv.FormatUint(uint64(v), 10)
+}
+
+// ScopeSession reverses [VersionScope].
+func ScopeSession(scope string) (session string, v uint32) {
+	i := strings.LastIndex(scope, "_v")
+	if i < 0 {
+		return scope, 0
+	}
+	n, err := strconv.ParseUint(scope[i+2:], 10, 32)
+	if err != nil || n == 0 {
+		return scope, 0
+	}
+	return scope[:i], uint32(n)
 }
 
 // UnderDomain reports whether host is a name below o's domain (an app's

@@ -2,6 +2,7 @@ package preview
 
 import (
 	"errors"
+	"net/url"
 	"testing"
 )
 
@@ -71,6 +72,46 @@ func TestOriginsSameSite(t *testing.T) {
 	} {
 		if got := c.o.SameSite(c.host); got != c.same {
 			t.Errorf("%s vs %s: same site %v, want %v", c.o.Domain, c.host, got, c.same)
+		}
+	}
+}
+
+// A version's origin is its own host ("vN-" + the app's label), read back
+// as (session, N); the app's own host reads back as version 0; labels that
+// only look like a version's are not one.
+func TestVersionOrigins(t *testing.T) {
+	o := Origins{Scheme: "http", Domain: DefaultDomain, Port: "8081"}
+	for _, id := range []string{"s-abcdefgh12", "s-abcdefgh12.eu-west"} {
+		for _, v := range []uint32{1, 7, 4294967295} {
+			origin := o.VersionOrigin(id, v)
+			if origin == "" || origin == o.Origin(id) {
+				t.Fatalf("%s v%d: origin %q", id, v, origin)
+			}
+			u, err := url.Parse(origin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s, n, ok := o.App(u.Host); !ok || s != id || n != v {
+				t.Errorf("%s: App = %q, %d, %v; want %q, %d", u.Host, s, n, ok, id, v)
+			}
+			if _, ok := o.Session(u.Host); ok {
+				t.Errorf("%s is read as a session's own host", u.Host)
+			}
+			if s, n := ScopeSession(VersionScope(id, v)); s != id || n != v {
+				t.Errorf("scope of %s v%d reads back as %q v%d", id, v, s, n)
+			}
+		}
+		u, _ := url.Parse(o.Origin(id))
+		if s, n, ok := o.App(u.Host); !ok || s != id || n != 0 {
+			t.Errorf("%s: App = %q, %d, %v", u.Host, s, n, ok)
+		}
+		if VersionScope(id, 0) != id || o.VersionOrigin(id, 0) != "" {
+			t.Errorf("version 0 of %s has a scope or origin of its own", id)
+		}
+	}
+	for _, host := range []string{"v0-s-abcdefgh12.preview.localhost", "v01-s-abcdefgh12.preview.localhost", "v-s-abcdefgh12.preview.localhost", "vx-s-abcdefgh12.preview.localhost", "v1-.preview.localhost", "v99999999999-s-abcdefgh12.preview.localhost"} {
+		if s, n, ok := o.App(host); ok && n != 0 {
+			t.Errorf("%s: read as version %d of %q", host, n, s)
 		}
 	}
 }

@@ -343,6 +343,17 @@ func TestRoleTable(t *testing.T) {
 		{"POST", PreviewTicketPath(public), 200, 200, 200, 200},
 		{"POST", PreviewTicketPath("s-doesnotexist000"), 401, 404, 404, 404},
 		{"GET", PreviewTicketPath(shared), 405, 405, 405, 405},
+		// A ticket for the preview of one of the app's versions: as for
+		// the app's own, plus 404 for a version it does not have and 400
+		// for a malformed version number.
+		{"POST", PreviewVersionTicketPath(shared, 1), 401, 404, 200, 404},
+		{"POST", PreviewVersionTicketPath(public, 1), 200, 200, 200, 200},
+		{"POST", PreviewVersionTicketPath(shared, 99), 401, 404, 404, 404},
+		{"POST", PreviewVersionTicketPath(public, 99), 404, 404, 404, 404},
+		{"POST", PreviewVersionTicketPath("s-doesnotexist000", 1), 401, 404, 404, 404},
+		{"POST", "/api/sessions/" + shared + "/versions/0/preview-ticket", 400, 400, 400, 400},
+		{"POST", "/api/sessions/" + shared + "/versions/x/preview-ticket", 400, 400, 400, 400},
+		{"GET", PreviewVersionTicketPath(shared, 1), 405, 405, 405, 405},
 		{"GET", "/metrics", 401, 403, 403, 200},
 		{"GET", "/auth/signin?token=forged", 401, 401, 401, 401},
 		{"POST", "/auth/signout", 204, 204, 204, 204},

@@ -61,8 +61,8 @@ func newPreviewHandler(rt *actors.Runtime, cfg PreviewConfig) *previewHandler {
 	}
 	h := &previewHandler{rt: rt, log: cfg.Logger, origins: cfg.Origins, csp: previewCSP(cfg.FrameAncestors),
 		tickets: cfg.Tickets, now: time.Now, checked: map[[3]string]time.Time{}}
-	h.asset = func(ctx context.Context, id, path string) (*actorsv1.SandboxAssetReply, error) {
-		return actors.SandboxAsset(ctx, rt.Node, id, path)
+	h.asset = func(ctx context.Context, id string, version uint32, path string) (*actorsv1.SandboxAssetReply, error) {
+		return actors.SandboxAsset(ctx, rt.Node, id, version, path)
 	}
 	h.access = func(ctx context.Context, p preview.Pass) error { return grainAccess(ctx, rt, p, h.now()) }
 	return h
@@ -86,9 +86,9 @@ func (h *previewHandler) handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
 		preview.SetHeaders(hd, h.origins.Scheme == "https")
-		if id, ok := h.origins.Session(r.Host); ok {
+		if id, v, ok := h.origins.App(r.Host); ok {
 			hd.Set("Content-Security-Policy", h.csp)
-			h.serve(w, r, id)
+			h.serve(w, r, id, v)
 			return
 		}
 		hd.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
@@ -108,9 +108,9 @@ type previewHandler struct {
 	log     *slog.Logger
 	origins preview.Origins
 	csp     string
-	// asset fetches one file of a session's preview (from its sandbox
-	// grain).
-	asset func(ctx context.Context, id, path string) (*actorsv1.SandboxAssetReply, error)
+	// asset fetches one file of a session's preview, of its current
+	// build (version 0) or of version N's (from its sandbox grain).
+	asset func(ctx context.Context, id string, version uint32, path string) (*actorsv1.SandboxAssetReply, error)
 	// tickets checks tickets and signs and checks cookies.
 	tickets *preview.Signer
 	// access asks the grains whether a pass's user, still signed in with
@@ -141,9 +141,18 @@ func (h *previewHandler) redirect(w http.ResponseWriter, r *http.Request) {
 // previewCallTimeout bounds one asset or report call to a grain.
 const previewCallTimeout = 10 * time.Second
 
-func (h *previewHandler) serve(w http.ResponseWriter, r *http.Request, id string) {
+// serve answers a request of the origin of session id's preview: its
+// current build's (version 0) or version N's ([preview.Origins.VersionOrigin]),
+// each origin with its own tickets and cookie ([preview.VersionScope]).
+func (h *previewHandler) serve(w http.ResponseWriter, r *http.Request, id string, version uint32) {
 	if !sessionIDPattern.MatchString(id) {
 		http.Error(w, "not a session id", http.StatusNotFound)
+		return
+	}
+	if r.URL.Path == preview.ReportPath && version > 0 {
+		// NB: an old version's build has no reporter (its errors are not
+		// the session's current problems).
+		http.Error(w, "an old version's preview takes no reports", http.StatusNotFound)
 		return
 	}
 	if r.URL.Path == preview.ReportPath {
@@ -159,14 +168,15 @@ func (h *previewHandler) serve(w http.ResponseWriter, r *http.Request, id string
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), previewCallTimeout)
 	defer cancel()
+	scope := preview.VersionScope(id, version)
 	if r.URL.Path == preview.EnterPath {
-		h.enter(ctx, w, r, id)
+		h.enter(ctx, w, r, scope)
 		return
 	}
-	if !h.admitted(ctx, w, r, id) {
+	if !h.admitted(ctx, w, r, scope) {
 		return
 	}
-	a, err := h.asset(ctx, id, r.URL.Path)
+	a, err := h.asset(ctx, id, version, r.URL.Path)
 	if err != nil {
 		h.log.Warn("preview asset", "session", id, "path", r.URL.Path, "err", err)
 		w.Header().Set("Retry-After", "2")
@@ -174,6 +184,9 @@ func (h *previewHandler) serve(w http.ResponseWriter, r *http.Request, id string
 		return
 	}
 	switch {
+	case a.GetFailed():
+		versionFailed(w, version, a)
+		return
 	case !a.GetBuilt():
 		var ae *actors.Error
 		if _, err := actors.Call[*actorsv1.SnapshotReply](ctx, h.rt.Node, actors.KindSession, id, &actorsv1.GetSnapshot{Caller: actors.NodeCaller()}); errors.As(err, &ae) && ae.Code == actorsv1.ErrorCode_ERROR_CODE_NOT_FOUND {
@@ -181,6 +194,10 @@ func (h *previewHandler) serve(w http.ResponseWriter, r *http.Request, id string
 			return
 		}
 		w.Header().Set("Retry-After", "2")
+		if version > 0 {
+			notReady(w, http.StatusServiceUnavailable, fmt.Sprintf("Version %d of this app is being built from its own files. The page reloads by itself when it is ready.", version))
+			return
+		}
 		notReady(w, http.StatusServiceUnavailable, "This app's preview is being built. The page reloads by itself when it is ready.")
 		return
 	case !a.GetFound():
@@ -199,6 +216,31 @@ func notReady(w http.ResponseWriter, status int, msg string) {
 	fmt.Fprintf(w, `<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="2"><title>Preview</title>
 <style>body{font:15px system-ui,sans-serif;display:grid;place-items:center;height:90vh;color:#555}</style></head>
 <body><p>%s</p></body></html>`, html.EscapeString(msg))
+}
+
+// versionFailed answers for a version whose build made no preview: a page
+// with the build's error and problems (never a blank frame). It does not
+// reload by itself: the sandbox tries again when asked after a while.
+func versionFailed(w http.ResponseWriter, version uint32, a *actorsv1.SandboxAssetReply) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusUnprocessableEntity)
+	var b strings.Builder
+	for i, d := range a.GetBuildProblems() {
+		if i == 50 {
+			fmt.Fprintf(&b, "<li>… and %d more</li>", len(a.GetBuildProblems())-i)
+			break
+		}
+		where := d.GetFile()
+		if d.GetLine() > 0 {
+			where += fmt.Sprintf(":%d", d.GetLine())
+		}
+		fmt.Fprintf(&b, "<li><code>%s</code> %s %s</li>", html.EscapeString(where), html.EscapeString(d.GetCode()), html.EscapeString(d.GetMessage()))
+	}
+	fmt.Fprintf(w, `<!doctype html><html><head><meta charset="utf-8"><title>Version %d did not build</title>
+<style>body{font:15px system-ui,sans-serif;margin:2em;color:#333}code{background:#f3f3f3;padding:0 .2em}li{margin:.3em 0}</style></head>
+<body><div data-stich="version-build-failed"><h1 style="font-size:1.2em">Version %d could not be built</h1><p>%s</p><ul>%s</ul></div></body></html>`,
+		version, version, html.EscapeString(a.GetBuildError()), b.String())
 }
 
 // report records one error report of a running preview in its session.

@@ -57,7 +57,7 @@ type originBench struct {
 func newOriginBench() *originBench {
 	const id = "s-abcdefghijklmnopqrst.local"
 	o := &originBench{body: bytes.Repeat([]byte("console.log('stich');\n"), 64<<10/22)}
-	asset := func(ctx context.Context, _, path string) (*actorsv1.SandboxAssetReply, error) {
+	asset := func(ctx context.Context, _ string, _ uint32, path string) (*actorsv1.SandboxAssetReply, error) {
 		return &actorsv1.SandboxAssetReply{Built: true, Found: true, Body: o.body, ContentType: "text/javascript; charset=utf-8",
 			Etag: `"abc"`, Immutable: true, Path: path}, nil
 	}
@@ -67,7 +67,9 @@ func newOriginBench() *originBench {
 	// The request carries the origin's cookie; its grains' answer is
 	// remembered, as between a node's rechecks.
 	cookie := openPreviewAuth(h, id)
-	o.stich, o.ref = h.handler(), pathRoutedPreview(asset)
+	o.stich, o.ref = h.handler(), pathRoutedPreview(func(ctx context.Context, id, path string) (*actorsv1.SandboxAssetReply, error) {
+		return asset(ctx, id, 0, path)
+	})
 	o.stichReq = func() *http.Request {
 		r := httptest.NewRequest(http.MethodGet, "http://x/assets/index-AbCdEf12.js", nil)
 		r.Host = preview.Label(id) + ".preview.localhost:8081"

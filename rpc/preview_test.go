@@ -24,7 +24,7 @@ func TestPreviewRoutingAndHeaders(t *testing.T) {
 	h := &previewHandler{log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		origins: preview.Origins{Scheme: "http", Domain: "preview.localhost", Port: "8081"},
 		csp:     previewCSP([]string{"http://127.0.0.1:8080"}),
-		asset: func(_ context.Context, sid, path string) (*actorsv1.SandboxAssetReply, error) {
+		asset: func(_ context.Context, sid string, _ uint32, path string) (*actorsv1.SandboxAssetReply, error) {
 			asked = append(asked, sid+" "+path)
 			return &actorsv1.SandboxAssetReply{Built: true, Found: true, Body: []byte("<!doctype html>"), ContentType: "text/html; charset=utf-8", Etag: `"e"`, Path: "/index.html"}, nil
 		}}

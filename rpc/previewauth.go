@@ -9,6 +9,7 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,6 +52,13 @@ func PreviewTicketPath(sessionID string) string {
 	return "/api/sessions/" + sessionID + "/preview-ticket"
 }
 
+// PreviewVersionTicketPath is where the UI gets a ticket for the preview
+// of a session's version (an old version previewed before a rollback):
+// a ticket for that version's origin alone.
+func PreviewVersionTicketPath(sessionID string, version uint32) string {
+	return "/api/sessions/" + sessionID + "/versions/" + strconv.FormatUint(uint64(version), 10) + "/preview-ticket"
+}
+
 // previewRecheck is how often a node asks the grains again whether a
 // preview cookie's user may still see the app.
 const previewRecheck = 2 * time.Minute
@@ -87,7 +95,9 @@ type previewTicketReply struct {
 // previewTicket serves POST /api/sessions/{id}/preview-ticket to a
 // signed-in user who may read the session (the owner; others when it is
 // unlisted or public). Another user's private session and an unknown one
-// both answer 404.
+// both answer 404. POST /api/sessions/{id}/versions/{version}/preview-ticket
+// is the same for the preview of the session's version (404 for a version
+// it does not have): its ticket opens that version's origin alone.
 func (s *Server) previewTicket(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
 	defer cancel()
@@ -105,6 +115,15 @@ func (s *Server) previewTicket(w http.ResponseWriter, r *http.Request) {
 		writeError(w, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("invalid session id %q", id)))
 		return
 	}
+	var version uint32
+	if raw := r.PathValue("version"); raw != "" {
+		n, err := strconv.ParseUint(raw, 10, 32)
+		if err != nil || n == 0 || raw[0] == '0' {
+			writeError(w, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("invalid version %q: want a version number", raw)))
+			return
+		}
+		version = uint32(n)
+	}
 	if err := s.authz.mayRead(ctx, p, id); err != nil {
 		var ce *connect.Error
 		if !errors.As(err, &ce) {
@@ -114,11 +133,18 @@ func (s *Server) previewTicket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	origin := s.cfg.Previews.Origin(id)
+	if version > 0 {
+		if err := s.hasVersion(ctx, id, version); err != nil {
+			writeError(w, err)
+			return
+		}
+		origin = s.cfg.Previews.VersionOrigin(id, version)
+	}
 	if origin == "" {
 		writeError(w, connect.NewError(connect.CodeNotFound, errors.New("previews are off on this node")))
 		return
 	}
-	pass := preview.Pass{Kind: preview.PassTicket, Session: id, User: anonymousPass, Key: anonymousPass}
+	pass := preview.Pass{Kind: preview.PassTicket, Session: preview.VersionScope(id, version), User: anonymousPass, Key: anonymousPass}
 	if p != nil {
 		if p.KeyID == "" {
 			writeError(w, connect.NewError(connect.CodeFailedPrecondition, errors.New("a preview ticket needs a signed-in browser or an API key")))
@@ -145,6 +171,25 @@ func (s *Server) previewTicket(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	_ = json.NewEncoder(w).Encode(previewTicketReply{URL: origin + preview.EnterPath + "?" + q.Encode(), ExpiresAt: exp.UTC()})
+}
+
+// hasVersion answers nil when session id (which the caller may read) has
+// version v, else not_found.
+func (s *Server) hasVersion(ctx context.Context, id string, v uint32) *connect.Error {
+	list, err := actors.Call[*actorsv1.ListVersionsReply](ctx, s.rt.Node, actors.KindSession, id, &actorsv1.ListVersions{Caller: actors.NodeCaller()})
+	if err != nil {
+		if actors.IsNotFound(err) {
+			return connect.NewError(connect.CodeNotFound, fmt.Errorf("session %s not found", id))
+		}
+		s.log.WarnContext(ctx, "preview ticket: list versions", "session", id, "err", err)
+		return connect.NewError(connect.CodeUnavailable, errors.New("the app's versions cannot be read now; retry"))
+	}
+	for _, ver := range list.GetVersions() {
+		if ver.GetNumber() == v {
+			return nil
+		}
+	}
+	return connect.NewError(connect.CodeNotFound, fmt.Errorf("the app has no version %d", v))
 }
 
 // enter turns a ticket for app id into the origin's cookie, after asking
@@ -289,8 +334,10 @@ const anonymousPass = "-"
 // grain lets the user read the session (as a plain user: an admin role
 // grants nothing over another user's private app).
 func grainAccess(ctx context.Context, rt *actors.Runtime, p preview.Pass, now time.Time) error {
+	// A version's pass grants what its session's would.
+	session, _ := preview.ScopeSession(p.Session)
 	if p.User == anonymousPass {
-		_, err := actors.Call[*actorsv1.SnapshotReply](ctx, rt.Node, actors.KindSession, p.Session,
+		_, err := actors.Call[*actorsv1.SnapshotReply](ctx, rt.Node, actors.KindSession, session,
 			&actorsv1.GetSnapshot{Caller: actors.AnonymousCaller()})
 		switch {
 		case actors.IsNotFound(err):
@@ -317,7 +364,7 @@ func grainAccess(ctx context.Context, rt *actors.Runtime, p preview.Pass, now ti
 	if !live || rec.GetDisabled() {
 		return errPreviewDenied
 	}
-	_, err = actors.Call[*actorsv1.SnapshotReply](ctx, rt.Node, actors.KindSession, p.Session,
+	_, err = actors.Call[*actorsv1.SnapshotReply](ctx, rt.Node, actors.KindSession, session,
 		&actorsv1.GetSnapshot{Caller: actors.UserCaller(p.User, false)})
 	switch {
 	case actors.IsNotFound(err):

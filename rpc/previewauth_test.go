@@ -45,7 +45,7 @@ func newPreviewAuthEnv(t *testing.T) *previewAuthEnv {
 	e.h = newPreviewHandler(e.ts.rt, PreviewConfig{Origins: e.origins, Tickets: e.signer, Logger: slog.New(slog.DiscardHandler)})
 	e.now = time.Now()
 	e.h.now = func() time.Time { return e.now }
-	e.h.asset = func(_ context.Context, _, path string) (*actorsv1.SandboxAssetReply, error) {
+	e.h.asset = func(_ context.Context, _ string, _ uint32, path string) (*actorsv1.SandboxAssetReply, error) {
 		e.served++
 		return &actorsv1.SandboxAssetReply{Built: true, Found: true, Body: []byte("<!doctype html><h1>the app</h1>"), ContentType: "text/html; charset=utf-8", Etag: `"e"`, Path: "/index.html"}, nil
 	}

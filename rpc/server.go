@@ -184,6 +184,7 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	mux.Handle("GET /api/sessions/{id}/download.zip", s.auth.wrap(http.HandlerFunc(s.download)))
 	mux.Handle("GET /api/sessions/{id}/screenshot.png", s.auth.wrap(http.HandlerFunc(s.screenshot)))
 	mux.Handle("POST /api/sessions/{id}/preview-ticket", s.auth.wrap(http.HandlerFunc(s.previewTicket)))
+	mux.Handle("POST /api/sessions/{id}/versions/{version}/preview-ticket", s.auth.wrap(http.HandlerFunc(s.previewTicket)))
 	mux.HandleFunc("GET /auth/signin", s.signIn)
 	mux.Handle("POST /auth/signout", s.auth.wrap(http.HandlerFunc(s.signOut)))
 	mux.Handle("POST /auth/links", s.auth.wrap(adminOnly(http.HandlerFunc(s.newLink))))
@@ -198,6 +199,7 @@ func New(rt *actors.Runtime, cfg Config) (*Server, error) {
 	mux.HandleFunc("/api/sessions/{id}/download.zip", methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("/api/sessions/{id}/screenshot.png", methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("/api/sessions/{id}/preview-ticket", methodNotAllowed("POST"))
+	mux.HandleFunc("/api/sessions/{id}/versions/{version}/preview-ticket", methodNotAllowed("POST"))
 	mux.HandleFunc("/api/", apiNotFound)
 	services := []string{stichv1connect.SessionServiceName, stichv1connect.AdminServiceName, stichv1connect.AccountServiceName}
 	s.health = grpchealth.NewStaticChecker(services...)

@@ -167,9 +167,32 @@ export function describe(err: unknown, action: string): Problem {
 /** SESSION_ID matches the API's session id rule (session.proto). */
 export const SESSION_ID = /^s-[a-z0-9]{8,40}([.][a-z0-9-]{1,32})?$/;
 
-/** previewTicketPath is the route that gives a signed-in reader of a session a short-lived ticket to its preview. */
-export function previewTicketPath(sessionId: string): string {
-  return `/api/sessions/${encodeURIComponent(sessionId)}/preview-ticket`;
+/**
+ * previewTicketPath is the route that gives a signed-in reader of a session a
+ * short-lived ticket to its preview, or (version > 0) to the preview of that
+ * version of the app (built from its own files, on an origin of its own).
+ */
+export function previewTicketPath(sessionId: string, version = 0): string {
+  const v = version > 0 ? `/versions/${version}` : "";
+  return `/api/sessions/${encodeURIComponent(sessionId)}${v}/preview-ticket`;
+}
+
+/**
+ * versionPreviewUrl is the preview URL of version n of an app whose current
+ * preview is at previewUrl: the same preview domain, host label "vN-" + the
+ * app's (preview.Origins.VersionOrigin). undefined when previewUrl is not a URL.
+ */
+export function versionPreviewUrl(previewUrl: string, n: number): string | undefined {
+  try {
+    const u = new URL(previewUrl, origin());
+    u.hostname = `v${n}-${u.hostname}`;
+    u.pathname = "/";
+    u.search = "";
+    u.hash = "";
+    return u.href;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -195,11 +218,11 @@ export function checkedTicketUrl(raw: unknown, previewUrl: string): string | und
  * own cookie and then shows the app. A ticket lasts 2 minutes: ask for a
  * new one each time the preview is opened.
  */
-export async function previewTicketUrl(sessionId: string, previewUrl: string): Promise<string> {
+export async function previewTicketUrl(sessionId: string, previewUrl: string, version = 0): Promise<string> {
   const headers: Record<string, string> = {};
   const token = csrfToken();
   if (token) headers["X-CSRF-Token"] = token;
-  const res = await fetch(previewTicketPath(sessionId), { method: "POST", headers, credentials: "same-origin" });
+  const res = await fetch(previewTicketPath(sessionId, version), { method: "POST", headers, credentials: "same-origin" });
   if (res.status === 401) setSignedOut(true);
   if (!res.ok) throw new Error(`the server answered ${res.status}: ${(await res.text()).trim() || res.statusText}`);
   const url = checkedTicketUrl(((await res.json()) as { url?: unknown }).url, previewUrl);

@@ -1,5 +1,5 @@
 import { useEffect, useState, type MouseEvent } from "react";
-import { previewTicketUrl } from "../api";
+import { previewTicketUrl, versionPreviewUrl } from "../api";
 import type { Diagnostic } from "../gen/stich/v1/session_pb";
 
 interface Props {
@@ -19,6 +19,22 @@ interface Props {
   /** Opens a file of the app at a line (an error's link); files lists the app's files (only those are linked). */
   onOpenFile?: (path: string, line?: number) => void;
   files?: readonly string[];
+  /** An old version shown instead of the current build: built from that version's files, on an origin of its own; a banner says so. */
+  oldVersion?: OldVersion;
+}
+
+/** OldVersion is the version previewed before a rollback, and what its banner offers. */
+export interface OldVersion {
+  number: number;
+  /** When the version was made, as the page shows it. */
+  when: string;
+  /** Shows the current build again. */
+  onBack: () => void;
+  /** Rolls back to this version (the existing Rollback); absent for a reader or while the session works. */
+  onRollback?: () => void;
+  rolling?: boolean;
+  /** Why the last rollback failed. */
+  error?: string;
 }
 
 /** Device sizes the preview frame takes (width in CSS pixels; 0: the pane's full width). */
@@ -106,11 +122,18 @@ export function uncaughtErrors(runtime: readonly Diagnostic[] | undefined, files
 }
 
 /** PreviewPanel shows the running app once the server reports a preview URL: the build's screenshot until the live frame has loaded, and an overlay when the page hit an uncaught error. */
-export function PreviewPanel({ sessionId, url, build, working, buildsOff, screenshot, runtime, onOpenFile, files }: Props) {
+export function PreviewPanel({ sessionId, url: currentUrl, build, working, buildsOff, screenshot: currentShot, runtime, onOpenFile, files, oldVersion }: Props) {
   const [device, setDevice] = useState<Device>(() => savedDevice());
   const width = DEVICES.find((d) => d.key === device)?.width ?? 0;
   const [reloads, setReloads] = useState(0);
-  const frameKey = `${build ?? 0}-${reloads}`;
+  // An old version: its own origin, and none of the current build's
+  // screenshot or runtime errors; new builds of the current files do not
+  // reload it.
+  const versionNo = oldVersion?.number ?? 0;
+  const url = oldVersion && currentUrl ? versionPreviewUrl(currentUrl, versionNo) : currentUrl;
+  const screenshot = oldVersion ? undefined : currentShot;
+  if (oldVersion) runtime = undefined;
+  const frameKey = oldVersion ? `v${versionNo}-${reloads}` : `${build ?? 0}-${reloads}`;
   const [loadedKey, setLoadedKey] = useState("");
   const [shotFailed, setShotFailed] = useState("");
   const [dismissed, setDismissed] = useState("");
@@ -126,14 +149,14 @@ export function PreviewPanel({ sessionId, url, build, working, buildsOff, screen
   useEffect(() => {
     if (!previewHref) return;
     let live = true;
-    previewTicketUrl(sessionId, previewHref).then(
+    previewTicketUrl(sessionId, previewHref, versionNo).then(
       (src) => live && setEntry({ key: entryKey, src }),
       (err: unknown) => live && setEntry({ key: entryKey, error: err instanceof Error ? err.message : String(err) }),
     );
     return () => {
       live = false;
     };
-  }, [sessionId, previewHref, entryKey]);
+  }, [sessionId, previewHref, entryKey, versionNo]);
   const src = entry.key === entryKey ? entry.src : undefined;
   const entryError = entry.key === entryKey ? entry.error : undefined;
   const openTab = async (ev: MouseEvent) => {
@@ -141,7 +164,7 @@ export function PreviewPanel({ sessionId, url, build, working, buildsOff, screen
     if (!previewHref) return;
     try {
       setTabError("");
-      window.open(await previewTicketUrl(sessionId, previewHref), "_blank", "noopener,noreferrer");
+      window.open(await previewTicketUrl(sessionId, previewHref, versionNo), "_blank", "noopener,noreferrer");
     } catch (err) {
       setTabError(err instanceof Error ? err.message : String(err));
     }
@@ -178,6 +201,32 @@ export function PreviewPanel({ sessionId, url, build, working, buildsOff, screen
   }
   return (
     <div className="preview">
+      {oldVersion && (
+        <div className="version-banner row wrap between pad-x" role="status" data-testid="version-banner" data-version={versionNo}>
+          <span>
+            <strong>
+              Previewing version {versionNo}
+              {oldVersion.when ? ` (from ${oldVersion.when})` : ""}
+            </strong>{" "}
+            <span className="muted small">built from that version&apos;s files; the current version is unchanged.</span>
+          </span>
+          <span className="row">
+            {oldVersion.onRollback && (
+              <button type="button" className="btn small primary" data-testid="version-rollback" disabled={oldVersion.rolling} onClick={oldVersion.onRollback}>
+                {oldVersion.rolling ? "Rolling back…" : "Roll back to this version"}
+              </button>
+            )}
+            <button type="button" className="btn small" data-testid="version-back" onClick={oldVersion.onBack}>
+              Back to current
+            </button>
+          </span>
+          {oldVersion.error && (
+            <p className="small" role="alert">
+              {oldVersion.error}
+            </p>
+          )}
+        </div>
+      )}
       <div className="row between pad-x">
         <div className="row">
           <button type="button" className="btn small" onClick={() => setReloads((n) => n + 1)} data-testid="preview-reload">

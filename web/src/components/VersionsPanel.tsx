@@ -16,6 +16,8 @@ interface Props {
   showDiffOf?: { version: number; path?: string; key: number };
   /** readOnly: the caller does not own the app: no rollback (the server refuses it anyway). */
   readOnly?: boolean;
+  /** Shows an old version's own build in the Preview tab (absent when the app has no preview). */
+  onPreview?: (version: number) => void;
 }
 
 interface Diff {
@@ -25,7 +27,7 @@ interface Diff {
 }
 
 /** VersionsPanel lists the app's versions, shows what each changed (DiffVersions) and rolls back (Rollback). */
-export function VersionsPanel({ sessionId, versions, idle, showDiffOf, readOnly }: Props) {
+export function VersionsPanel({ sessionId, versions, idle, showDiffOf, readOnly, onPreview }: Props) {
   const [diff, setDiff] = useState<Diff>();
   const [loading, setLoading] = useState<number>();
   const [confirm, setConfirm] = useState<number>();
@@ -146,6 +148,17 @@ export function VersionsPanel({ sessionId, versions, idle, showDiffOf, readOnly 
               {v.number > 1 && (
                 <button type="button" className="btn small" disabled={loading !== undefined} onClick={() => void showChanges(v.number)}>
                   {loading === v.number ? "Loading…" : `Changes from v${v.number - 1}`}
+                </button>
+              )}
+              {v.number !== latest && onPreview && (
+                <button
+                  type="button"
+                  className="btn small"
+                  data-testid="preview-version"
+                  title={`Run v${v.number} as it was, built from its own files, without changing the current version`}
+                  onClick={() => onPreview(v.number)}
+                >
+                  Preview v{v.number}
                 </button>
               )}
               {v.number !== latest &&

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { DiagnosticSchema } from "../gen/stich/v1/session_pb";
-import { checkedTicketUrl, previewTicketPath } from "../api";
+import { checkedTicketUrl, previewTicketPath, versionPreviewUrl } from "../api";
 import { savedDevice, screenshotUrl, uncaughtErrors } from "./PreviewPanel";
 
 const diag = (code: string, message: string, file = "", line = 0) => create(DiagnosticSchema, { code, message, file, line, severity: "error" });
@@ -86,5 +86,23 @@ describe("preview tickets", () => {
     ]) {
       expect(checkedTicketUrl(bad, preview)).toBeUndefined();
     }
+  });
+});
+
+describe("an old version's preview", () => {
+  const preview = "http://s-abc--local.preview.localhost:8081/";
+  it("asks the version's ticket route", () => {
+    expect(previewTicketPath("s-abc.eu", 3)).toBe("/api/sessions/s-abc.eu/versions/3/preview-ticket");
+    expect(previewTicketPath("s-abc.eu", 0)).toBe("/api/sessions/s-abc.eu/preview-ticket");
+  });
+  it("is on an origin of its own, and accepts tickets of that origin only", () => {
+    const v = versionPreviewUrl(preview, 3);
+    expect(v).toBe("http://v3-s-abc--local.preview.localhost:8081/");
+    const good = "http://v3-s-abc--local.preview.localhost:8081/__stich/enter?ticket=v1.k.p.m&next=%2F";
+    expect(checkedTicketUrl(good, v!)).toBe(good);
+    // The current preview's ticket URL, or another version's, is refused.
+    expect(checkedTicketUrl("http://s-abc--local.preview.localhost:8081/__stich/enter?ticket=v1.k.p.m", v!)).toBeUndefined();
+    expect(checkedTicketUrl("http://v2-s-abc--local.preview.localhost:8081/__stich/enter?ticket=v1.k.p.m", v!)).toBeUndefined();
+    expect(checkedTicketUrl(good, preview)).toBeUndefined();
   });
 });

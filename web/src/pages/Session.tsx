@@ -1,10 +1,11 @@
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
 import { csrfToken, describe, isSignedOut, onAuthChange, SESSION_ID, sessions, type Problem } from "../api";
 import { ChangeCardView, ChatPanel } from "../components/ChatPanel";
 import { CodeViewer } from "../components/CodeViewer";
 import { FileTree } from "../components/FileTree";
 import { LogPanel } from "../components/LogPanel";
-import { PreviewPanel, screenshotUrl } from "../components/PreviewPanel";
+import { PreviewPanel, screenshotUrl, type OldVersion } from "../components/PreviewPanel";
 import { ProblemBox } from "../components/ProblemBox";
 import { Tabs } from "../components/Tabs";
 import { Timeline } from "../components/Timeline";
@@ -120,6 +121,10 @@ function SessionScreen({ id }: { id: string }) {
   const [picked, setPicked] = useState<string>();
   const [focusLine, setFocusLine] = useState<{ line: number; key: number }>();
   const [diffOf, setDiffOf] = useState<{ version: number; path?: string; key: number }>();
+  // The old version shown in the Preview tab instead of the current build
+  // (this tab only: other watchers keep seeing the current one).
+  const [previewing, setPreviewing] = useState<number>();
+  const [rollingBack, setRollingBack] = useState<{ rolling?: boolean; error?: string }>({});
   const [busy, setBusy] = useState<"stop" | "resume">();
   const [actionProblem, setActionProblem] = useState<Problem>();
   const signedOut = useSignedOutState();
@@ -180,6 +185,32 @@ function SessionScreen({ id }: { id: string }) {
   // Owner-only controls show once the server says the caller owns the app; someone else's unlisted or public app
   // (or a visitor who is not signed in) reads only, with none of them (the server refuses changes anyway).
   const owned = info.session?.owned === true;
+  const versionsList = view?.versions;
+  const idleNow = !loading && !isActive(phase);
+  function oldVersionOf(n: number | undefined): OldVersion | undefined {
+    const v = n ? versionsList?.find((x) => x.number === n) : undefined;
+    if (!v || !n) return undefined;
+    const rollback = async () => {
+      setRollingBack({ rolling: true });
+      try {
+        await sessions.rollback({ sessionId: id, version: n });
+        setRollingBack({});
+        setPreviewing(undefined);
+      } catch (err) {
+        const p = describe(err, `roll back to version ${n}`);
+        setRollingBack({ error: `${p.title}: ${p.detail}` });
+      }
+    };
+    return {
+      number: n,
+      when: v.createdAt ? timestampDate(v.createdAt).toLocaleString() : "",
+      onBack: () => setPreviewing(undefined),
+      onRollback: owned && idleNow ? () => void rollback() : undefined,
+      rolling: rollingBack.rolling,
+      error: rollingBack.error,
+    };
+  }
+
   const readOnly = info.session !== undefined && !owned;
   const ownerName = info.session?.ownerName;
   // A reader is never told "you" about the owner's edits.
@@ -375,7 +406,22 @@ function SessionScreen({ id }: { id: string }) {
                 />
               </div>
             ) : tab === "versions" ? (
-              <VersionsPanel sessionId={id} versions={view?.versions ?? []} idle={!loading && !isActive(phase)} showDiffOf={diffOf} readOnly={!owned} />
+              <VersionsPanel
+                sessionId={id}
+                versions={view?.versions ?? []}
+                idle={!loading && !isActive(phase)}
+                showDiffOf={diffOf}
+                readOnly={!owned}
+                onPreview={
+                  view?.previewUrl
+                    ? (n) => {
+                        setPreviewing(n);
+                        setRollingBack({});
+                        setTab("preview");
+                      }
+                    : undefined
+                }
+              />
             ) : tab === "preview" ? (
               <PreviewPanel
                 sessionId={id}
@@ -387,6 +433,7 @@ function SessionScreen({ id }: { id: string }) {
                 runtime={view?.problems.runtime}
                 onOpenFile={openFile}
                 files={view?.fileOrder}
+                oldVersion={oldVersionOf(previewing)}
               />
             ) : (
               <LogPanel logs={view?.logs ?? []} dropped={view?.logsDropped ?? 0} />

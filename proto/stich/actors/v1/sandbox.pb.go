@@ -590,8 +590,12 @@ type SandboxAsset struct {
 	// (0: up to the sandbox's own limit per reply). A file larger than one
 	// message between nodes is read in parts; size in the reply is its
 	// whole length.
-	Offset        uint64 `protobuf:"varint,270,opt,name=offset,proto3" json:"offset,omitempty"`
-	MaxBytes      uint64 `protobuf:"varint,271,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	Offset   uint64 `protobuf:"varint,270,opt,name=offset,proto3" json:"offset,omitempty"`
+	MaxBytes uint64 `protobuf:"varint,271,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	// version 0 asks for the current build; N > 0 for the build of the
+	// session's version N (an old version previewed before a rollback),
+	// kept apart from the current one and started when first asked for.
+	Version       uint32 `protobuf:"varint,880,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -647,6 +651,13 @@ func (x *SandboxAsset) GetMaxBytes() uint64 {
 	return 0
 }
 
+func (x *SandboxAsset) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 // SandboxAssetReply is a preview file. built is false when the sandbox has
 // no preview (not built yet, or freed after being idle); found is false
 // when the preview has no such file.
@@ -661,7 +672,12 @@ type SandboxAssetReply struct {
 	// The file served: "/index.html" for a client-side route.
 	Path string `protobuf:"bytes,7,opt,name=path,proto3" json:"path,omitempty"`
 	// The file's whole length; body holds the part from the asked offset.
-	Size          uint64 `protobuf:"varint,270,opt,name=size,proto3" json:"size,omitempty"`
+	Size uint64 `protobuf:"varint,270,opt,name=size,proto3" json:"size,omitempty"`
+	// failed: a version's build (SandboxAsset.version > 0) did not make a
+	// preview; build_error says why and build_problems lists the errors.
+	Failed        bool             `protobuf:"varint,880,opt,name=failed,proto3" json:"failed,omitempty"`
+	BuildError    string           `protobuf:"bytes,881,opt,name=build_error,json=buildError,proto3" json:"build_error,omitempty"`
+	BuildProblems []*v1.Diagnostic `protobuf:"bytes,882,rep,name=build_problems,json=buildProblems,proto3" json:"build_problems,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -750,6 +766,27 @@ func (x *SandboxAssetReply) GetSize() uint64 {
 		return x.Size
 	}
 	return 0
+}
+
+func (x *SandboxAssetReply) GetFailed() bool {
+	if x != nil {
+		return x.Failed
+	}
+	return false
+}
+
+func (x *SandboxAssetReply) GetBuildError() string {
+	if x != nil {
+		return x.BuildError
+	}
+	return ""
+}
+
+func (x *SandboxAssetReply) GetBuildProblems() []*v1.Diagnostic {
+	if x != nil {
+		return x.BuildProblems
+	}
+	return nil
 }
 
 // SandboxReportCheck asks the sandbox whether token is the report token of
@@ -1191,11 +1228,12 @@ const file_stich_actors_v1_sandbox_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x13\n" +
 	"\x11SandboxScreenshot\"*\n" +
 	"\x16SandboxScreenshotReply\x12\x10\n" +
-	"\x03png\x18\x01 \x01(\fR\x03png\"Y\n" +
+	"\x03png\x18\x01 \x01(\fR\x03png\"t\n" +
 	"\fSandboxAsset\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x17\n" +
 	"\x06offset\x18\x8e\x02 \x01(\x04R\x06offset\x12\x1c\n" +
-	"\tmax_bytes\x18\x8f\x02 \x01(\x04R\bmaxBytes\"\xd1\x01\n" +
+	"\tmax_bytes\x18\x8f\x02 \x01(\x04R\bmaxBytes\x12\x19\n" +
+	"\aversion\x18\xf0\x06 \x01(\rR\aversion\"\xca\x02\n" +
 	"\x11SandboxAssetReply\x12\x14\n" +
 	"\x05built\x18\x01 \x01(\bR\x05built\x12\x14\n" +
 	"\x05found\x18\x02 \x01(\bR\x05found\x12\x12\n" +
@@ -1204,7 +1242,11 @@ const file_stich_actors_v1_sandbox_proto_rawDesc = "" +
 	"\x04etag\x18\x05 \x01(\tR\x04etag\x12\x1c\n" +
 	"\timmutable\x18\x06 \x01(\bR\timmutable\x12\x12\n" +
 	"\x04path\x18\a \x01(\tR\x04path\x12\x13\n" +
-	"\x04size\x18\x8e\x02 \x01(\x04R\x04size\"\x88\x01\n" +
+	"\x04size\x18\x8e\x02 \x01(\x04R\x04size\x12\x17\n" +
+	"\x06failed\x18\xf0\x06 \x01(\bR\x06failed\x12 \n" +
+	"\vbuild_error\x18\xf1\x06 \x01(\tR\n" +
+	"buildError\x12<\n" +
+	"\x0ebuild_problems\x18\xf2\x06 \x03(\v2\x14.stich.v1.DiagnosticR\rbuildProblems\"\x88\x01\n" +
 	"\x12SandboxReportCheck\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x15\n" +
 	"\x05stack\x18\x8c\x06 \x01(\tR\x05stack\x12\x17\n" +
@@ -1275,12 +1317,13 @@ var file_stich_actors_v1_sandbox_proto_depIdxs = []int32{
 	16, // 6: stich.actors.v1.SandboxCheckReply.fixed:type_name -> stich.actors.v1.SandboxCheckReply.FixedEntry
 	18, // 7: stich.actors.v1.SandboxCheckReply.build:type_name -> stich.v1.Diagnostic
 	18, // 8: stich.actors.v1.SandboxCheckReply.runtime:type_name -> stich.v1.Diagnostic
-	19, // 9: stich.actors.v1.PreviewReport.caller:type_name -> stich.actors.v1.Caller
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	18, // 9: stich.actors.v1.SandboxAssetReply.build_problems:type_name -> stich.v1.Diagnostic
+	19, // 10: stich.actors.v1.PreviewReport.caller:type_name -> stich.actors.v1.Caller
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_stich_actors_v1_sandbox_proto_init() }
