@@ -200,7 +200,7 @@ func (w *Workspace) CheckServing(ctx context.Context, files map[string]string, f
 		if err := codegen.CheckFileSet(names); err != nil {
 			return out, fmt.Errorf("%w: %w", ErrFiles, err)
 		}
-		return w.checkRemote(ctx, files, fix, log)
+		return w.checkRemote(ctx, files, fix, log, step)
 	}
 	r := w.cfg.Runner
 	if sandbox.IsTools(w.id) {
