@@ -247,7 +247,9 @@ func (w *Workspace) CheckServing(ctx context.Context, files map[string]string, f
 		switch {
 		case p != nil:
 			step.end(StepBundle, took, "ok")
-			out.Bundle, early = took, p
+			// Outcome.Preview is this one unless a later bundle replaces
+			// it (also when a later step cannot run: it is served).
+			out.Bundle, early, out.Preview = took, p, p
 			w.setPreview(p)
 			log(SourcePreview, "info", fmt.Sprintf("preview bundled in %v, before the type-check", took.Round(time.Millisecond)))
 			served(p)
@@ -312,8 +314,7 @@ func (w *Workspace) CheckServing(ctx context.Context, files map[string]string, f
 	}
 
 	if early != nil && len(out.Fixed) == 0 {
-		out.Preview = early // nothing changed since it was bundled
-		return out, nil
+		return out, nil // nothing changed since it was bundled
 	}
 	if !canBundle {
 		return out, nil
@@ -322,7 +323,7 @@ func (w *Workspace) CheckServing(ctx context.Context, files map[string]string, f
 	step.start(StepBundle)
 	defer func() {
 		switch {
-		case out.Preview != nil:
+		case out.Preview != nil && (early == nil || out.Rebuilt): // this bundle's
 			step.end(StepBundle, out.Bundle, "ok")
 		case len(out.Build) > 0:
 			step.end(StepBundle, out.Bundle, problems(len(out.Build)))
