@@ -105,7 +105,7 @@ test: system-deps check-generated lint web ## Everything CI checks: generated co
 
 .PHONY: bench
 bench: ## Benchmarks, printed as ratios against references measured in the same run
-	$(GO) test -run '^$$' -bench . -benchtime 1s -count 5 ./bench/ ./actors/ ./rpc/ ./cluster/ | tee bench.out
+	$(GO) test -timeout 60m -run '^$$' -bench . -benchtime 1s -count 5 ./bench/ ./actors/ ./rpc/ ./cluster/ | tee bench.out
 	$(GO) test -run '^$$' -bench . -benchtime 1s -count 1 ./llm/ ./editformat/ ./preview/ ./fixer/ ./appbuild/ ./sandbox/ | tee -a bench.out
 	$(GO) test -tags scale -timeout 60m -run '^$$' -bench BenchmarkSessionScale -benchtime 1x -count 1 ./actors/ | tee -a bench.out
 	$(GO) run ./internal/benchratio < bench.out

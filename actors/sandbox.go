@@ -416,15 +416,27 @@ func (g *sandboxGrain) startCheck(ctx actor.Context, sender, logTo *actor.PID, r
 
 // check runs one check and turns its outcome into the reply; with a
 // preview built, it says so (served: the preview is usable from now on,
-// the session announces it), then runs the runtime check and returns its
-// screenshot.
+// the session announces it; with previews on that is before the
+// type-check, see [appbuild.Workspace.CheckServing]), then runs the
+// runtime check of the final build and returns its screenshot.
 func (g *sandboxGrain) check(ctx context.Context, ws *appbuild.Workspace, files map[string]string, fix bool, log appbuild.LogFunc, step appbuild.StepFunc, served func(url string)) (reply *actorsv1.SandboxCheckReply, shot []byte) {
 	defer func() {
 		if r := recover(); r != nil {
 			reply, shot = &actorsv1.SandboxCheckReply{Error: fmt.Sprintf("the build step panicked: %v", r)}, nil
 		}
 	}()
-	out, err := ws.CheckSteps(ctx, files, fix, log, step)
+	url := g.rt.cfg.Previews.URL(g.ref.Identity)
+	announced := false
+	var early func(*preview.Preview)
+	if url != "" {
+		// The preview is served before the type-check: the user sees
+		// the app while it is checked.
+		early = func(*preview.Preview) {
+			announced = true
+			served(url)
+		}
+	}
+	out, err := ws.CheckServing(ctx, files, fix, log, step, early)
 	reply = &actorsv1.SandboxCheckReply{
 		Initial:     diagsToProto(out.Initial),
 		Remaining:   diagsToProto(out.Remaining),
@@ -443,8 +455,9 @@ func (g *sandboxGrain) check(ctx context.Context, ws *appbuild.Workspace, files 
 		reply.Error = checkErrorText(err)
 	}
 	if out.Preview != nil {
-		reply.PreviewUrl = g.rt.cfg.Previews.URL(g.ref.Identity)
-		if reply.PreviewUrl != "" {
+		reply.PreviewUrl = url
+		reply.PreviewRebuilt = out.Rebuilt
+		if reply.PreviewUrl != "" && !announced {
 			served(reply.PreviewUrl)
 		}
 		if g.rt.cfg.Runcheck != nil {

@@ -73,6 +73,10 @@ type Outcome struct {
 	// Full reports that the preview was built by the app's own vite in
 	// the sandbox rather than by esbuild in-process.
 	Full bool
+	// Rebuilt reports that a preview was served before the type-check
+	// (see [Workspace.CheckServing]) and replaced by Preview after the
+	// fixer changed files.
+	Rebuilt bool
 	// Step timings.
 	Install, TypeCheck, Fix, Bundle time.Duration
 }
@@ -172,8 +176,21 @@ func (w *Workspace) Check(ctx context.Context, files map[string]string, fix bool
 
 // CheckSteps is [Workspace.Check] reporting its sub-steps (installing,
 // type-checking with the fixer, bundling) to step, which may be nil. A
-// remote check reports none.
+// remote check reports them as its job writes them.
 func (w *Workspace) CheckSteps(ctx context.Context, files map[string]string, fix bool, log LogFunc, step StepFunc) (Outcome, error) {
+	return w.CheckServing(ctx, files, fix, log, step, nil)
+}
+
+// CheckServing is [Workspace.CheckSteps] that, when served is not nil,
+// bundles the preview before the type-check (the in-process esbuild
+// preview needs no types) and calls served with it at once: the preview
+// is usable while the type-check and the fixer run, which is most of a
+// check. When the fixer then changes files, the preview is bundled again
+// after it and Outcome.Rebuilt says the one served was replaced. An app
+// that needs its own bundler (see fullBuildReason) and a remote check are
+// bundled after the type-check, as by CheckSteps, and served is not
+// called.
+func (w *Workspace) CheckServing(ctx context.Context, files map[string]string, fix bool, log LogFunc, step StepFunc, served func(*preview.Preview)) (Outcome, error) {
 	var out Outcome
 	if w.cfg.Remote != nil {
 		names := make([]string, 0, len(files))
@@ -183,7 +200,7 @@ func (w *Workspace) CheckSteps(ctx context.Context, files map[string]string, fix
 		if err := codegen.CheckFileSet(names); err != nil {
 			return out, fmt.Errorf("%w: %w", ErrFiles, err)
 		}
-		return w.checkRemote(ctx, files, fix, log)
+		return w.checkRemote(ctx, files, fix, log, step)
 	}
 	r := w.cfg.Runner
 	if sandbox.IsTools(w.id) {
@@ -217,6 +234,32 @@ func (w *Workspace) CheckSteps(ctx context.Context, files map[string]string, fix
 		} else {
 			step.end(StepInstall, out.Install, "ok")
 			log(SourceInstall, "info", fmt.Sprintf("dependencies installed in %v", res.Duration.Round(time.Millisecond)))
+		}
+	}
+
+	var early *preview.Preview
+	canBundle := w.bundleable(files, log)
+	if served != nil && canBundle && fullBuildReason(files, false) == "" {
+		start := time.Now()
+		step.start(StepBundle)
+		p, diags, err := w.bundle(ctx)
+		took := time.Since(start)
+		switch {
+		case p != nil:
+			step.end(StepBundle, took, "ok")
+			// Outcome.Preview is this one unless a later bundle replaces
+			// it (also when a later step cannot run: it is served).
+			out.Bundle, early, out.Preview = took, p, p
+			w.setPreview(p)
+			log(SourcePreview, "info", fmt.Sprintf("preview bundled in %v, before the type-check", took.Round(time.Millisecond)))
+			served(p)
+		case err != nil && !errors.Is(err, preview.ErrBuild):
+			step.end(StepBundle, took, "failed")
+			return out, fmt.Errorf("appbuild: bundle: %w", err)
+		default:
+			// esbuild's errors (or a bundle that needs vite) are reported
+			// by the bundle after the type-check.
+			step.end(StepBundle, took, problems(len(diags)))
 		}
 	}
 
@@ -270,25 +313,17 @@ func (w *Workspace) CheckSteps(ctx context.Context, files map[string]string, fix
 		log(SourceFixer, "info", fmt.Sprintf("TS%d %s:%d: left for the model: %s", l.Code, l.File, l.Line, l.Reason))
 	}
 
-	html, ok := files["index.html"]
-	if !ok {
-		log(SourcePreview, "info", "no preview yet: the app has no index.html")
+	if early != nil && len(out.Fixed) == 0 {
+		return out, nil // nothing changed since it was bundled
+	}
+	if !canBundle {
 		return out, nil
 	}
-	if entry := preview.EntryOf(html); files[entry] == "" {
-		log(SourcePreview, "info", "no preview yet: the app's entry "+entry+" is not written")
-		return out, nil
-	}
-	if h := sha256.Sum256([]byte(html)); h != w.html && w.builder != nil {
-		w.builder.Close() // the entry may have changed
-		w.builder = nil
-	}
-	w.html = sha256.Sum256([]byte(html))
 	start = time.Now()
 	step.start(StepBundle)
 	defer func() {
 		switch {
-		case out.Preview != nil:
+		case out.Preview != nil && (early == nil || out.Rebuilt): // this bundle's
 			step.end(StepBundle, out.Bundle, "ok")
 		case len(out.Build) > 0:
 			step.end(StepBundle, out.Bundle, problems(len(out.Build)))
@@ -322,13 +357,38 @@ func (w *Workspace) CheckSteps(ctx context.Context, files map[string]string, fix
 		}
 	}
 	if p != nil {
-		out.Preview = p
-		w.mu.Lock()
-		w.prev = p
-		w.mu.Unlock()
+		out.Preview, out.Rebuilt = p, early != nil
+		w.setPreview(p)
 		log(SourcePreview, "info", fmt.Sprintf("preview bundled in %v", out.Bundle.Round(time.Millisecond)))
 	}
 	return out, nil
+}
+
+func (w *Workspace) setPreview(p *preview.Preview) {
+	w.mu.Lock()
+	w.prev = p
+	w.mu.Unlock()
+}
+
+// bundleable says whether files can have a preview (an index.html whose
+// entry is written; it logs why not), and makes the builder start afresh
+// when index.html changed.
+func (w *Workspace) bundleable(files map[string]string, log LogFunc) bool {
+	html, ok := files["index.html"]
+	if !ok {
+		log(SourcePreview, "info", "no preview yet: the app has no index.html")
+		return false
+	}
+	if entry := preview.EntryOf(html); files[entry] == "" {
+		log(SourcePreview, "info", "no preview yet: the app's entry "+entry+" is not written")
+		return false
+	}
+	if h := sha256.Sum256([]byte(html)); h != w.html && w.builder != nil {
+		w.builder.Close() // the entry may have changed
+		w.builder = nil
+	}
+	w.html = sha256.Sum256([]byte(html))
+	return true
 }
 
 // Reconciler is a [Runner] that can make a workspace match a file set

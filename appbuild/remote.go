@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/stichdev/stich/fixer"
@@ -13,9 +17,58 @@ import (
 
 // Remote runs a whole check on another machine (a Nomad batch job): the
 // files go out, the outcome and the bundled preview come back. A
-// [Config] with a Remote runs every check through it.
+// [Config] with a Remote runs every check through it. Its progress lines
+// go to log and its sub-steps to step (which may be nil) as the remote
+// build reports them (see [LinePrinter]).
 type Remote interface {
-	Check(ctx context.Context, req BuildRequest, log LogFunc) (Outcome, error)
+	Check(ctx context.Context, req BuildRequest, log LogFunc, step StepFunc) (Outcome, error)
+}
+
+// SourceStep is the source column of a remote build's sub-step lines
+// (see [LinePrinter]).
+const SourceStep = "step"
+
+// LinePrinter prints a remote build's progress on w as the node reads it
+// back from the task's output: one "source\tlevel\ttext" line per log
+// line, and one line per sub-step, "step\tstart\tNAME" when it starts and
+// "step\tend\tNAME\tMS\tOUTCOME" when it ends (tabs and line breaks in
+// texts folded into spaces). Both functions are safe for concurrent use;
+// lines never interleave.
+func LinePrinter(w io.Writer) (LogFunc, StepFunc) {
+	fold := strings.NewReplacer("\t", " ", "\n", " ", "\r", " ")
+	var mu sync.Mutex
+	log := func(source, level, text string) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(w, "%s\t%s\t%s\n", fold.Replace(source), fold.Replace(level), fold.Replace(text))
+	}
+	step := func(name string, ended bool, took time.Duration, outcome string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !ended {
+			fmt.Fprintf(w, "%s\tstart\t%s\n", SourceStep, fold.Replace(name))
+			return
+		}
+		fmt.Fprintf(w, "%s\tend\t%s\t%d\t%s\n", SourceStep, fold.Replace(name), max(took, 0).Milliseconds(), fold.Replace(outcome))
+	}
+	return log, step
+}
+
+// ParseStepLine reads a sub-step line of [LinePrinter]; ok is false for
+// any other line (or a malformed one).
+func ParseStepLine(line string) (step string, ended bool, took time.Duration, outcome string, ok bool) {
+	f := strings.Split(line, "\t")
+	switch {
+	case len(f) == 3 && f[0] == SourceStep && f[1] == "start" && f[2] != "":
+		return f[2], false, 0, "", true
+	case len(f) == 5 && f[0] == SourceStep && f[1] == "end" && f[2] != "":
+		ms, err := strconv.ParseUint(f[3], 10, 32)
+		if err != nil {
+			return "", false, 0, "", false
+		}
+		return f[2], true, time.Duration(ms) * time.Millisecond, f[4], true
+	}
+	return "", false, 0, "", false
 }
 
 // BuildRequest is what a remote build fetches: one check of one app.
@@ -97,8 +150,8 @@ func (r BuildReport) Outcome() (Outcome, error) {
 }
 
 // checkRemote runs a check through the Config's Remote.
-func (w *Workspace) checkRemote(ctx context.Context, files map[string]string, fix bool, log LogFunc) (Outcome, error) {
-	out, err := w.cfg.Remote.Check(ctx, BuildRequest{ID: w.id, Base: w.base, ReportURL: w.reportURL, Files: files, Fix: fix}, log)
+func (w *Workspace) checkRemote(ctx context.Context, files map[string]string, fix bool, log LogFunc, step StepFunc) (Outcome, error) {
+	out, err := w.cfg.Remote.Check(ctx, BuildRequest{ID: w.id, Base: w.base, ReportURL: w.reportURL, Files: files, Fix: fix}, log, step)
 	if out.Preview != nil {
 		w.mu.Lock()
 		w.prev = out.Preview

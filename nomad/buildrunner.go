@@ -237,14 +237,17 @@ func (r *BuildRunner) takeResult(w http.ResponseWriter, req *http.Request) {
 
 // Check runs one check as a dispatch of the sandbox job, dispatching
 // again (Retries times) when placement fails or the allocation is lost.
-// It returns within Timeout per attempt, and at once when ctx ends.
-func (r *BuildRunner) Check(ctx context.Context, req appbuild.BuildRequest, log appbuild.LogFunc) (appbuild.Outcome, error) {
+// It returns within Timeout per attempt, and at once when ctx ends. The
+// task's progress lines go to log and its sub-steps (installing,
+// type-checking, bundling: the lines of [appbuild.LinePrinter]) to step,
+// which may be nil, as the task prints them.
+func (r *BuildRunner) Check(ctx context.Context, req appbuild.BuildRequest, log appbuild.LogFunc, step appbuild.StepFunc) (appbuild.Outcome, error) {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return appbuild.Outcome{}, fmt.Errorf("nomad: build request: %w", err)
 	}
 	for attempt := 0; ; attempt++ {
-		out, err := r.attempt(ctx, req.ID, body, log)
+		out, err := r.attempt(ctx, req.ID, body, log, step)
 		retry := errors.Is(err, ErrAllocLost) || errors.Is(err, ErrPlacement)
 		if !retry || attempt >= r.cfg.Retries || ctx.Err() != nil {
 			if retry {
@@ -257,7 +260,7 @@ func (r *BuildRunner) Check(ctx context.Context, req appbuild.BuildRequest, log 
 }
 
 // attempt is one dispatch, followed to its report.
-func (r *BuildRunner) attempt(ctx context.Context, session string, body []byte, log appbuild.LogFunc) (appbuild.Outcome, error) {
+func (r *BuildRunner) attempt(ctx context.Context, session string, body []byte, log appbuild.LogFunc, step appbuild.StepFunc) (appbuild.Outcome, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
 	var idb [12]byte
@@ -311,7 +314,7 @@ func (r *BuildRunner) attempt(ctx context.Context, session string, body []byte, 
 		logs.Add(1)
 		go func() {
 			defer logs.Done()
-			r.followLog(lctx, alloc, stream, log, tail)
+			r.followLog(lctx, alloc, stream, log, step, tail)
 		}()
 	}
 	// drain waits (briefly) for the log followers to pass on the task's
@@ -391,8 +394,10 @@ func (r *BuildRunner) waitAlloc(ctx context.Context, job string) (string, error)
 
 // followLog passes a task stream's lines to log: stdout carries the
 // build's own lines ("source\tlevel\ttext", as `stich sandbox-build`
-// prints them), stderr anything else the task said.
-func (r *BuildRunner) followLog(ctx context.Context, alloc *api.Allocation, stream string, log appbuild.LogFunc, tail *tailLines) {
+// prints them) and its sub-steps (to step, when not nil: only the known
+// steps, their outcome cut to 200 bytes), stderr anything else the task
+// said.
+func (r *BuildRunner) followLog(ctx context.Context, alloc *api.Allocation, stream string, log appbuild.LogFunc, step appbuild.StepFunc, tail *tailLines) {
 	// No cancel channel: ctx ends the request, and with it the API's reader.
 	frames, errs := r.cfg.Client.api.AllocFS().Logs(alloc, true, "build", stream, api.OriginStart, 0, nil, (&api.QueryOptions{}).WithContext(ctx))
 	pr, pw := io.Pipe()
@@ -436,6 +441,15 @@ func (r *BuildRunner) followLog(ctx context.Context, alloc *api.Allocation, stre
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
+		if name, ended, took, outcome, ok := appbuild.ParseStepLine(line); ok && stream == "stdout" {
+			if knownStep[name] && step != nil {
+				if len(outcome) > 200 {
+					outcome = strings.ToValidUTF8(outcome[:200], "")
+				}
+				step(name, ended, took, outcome)
+			}
+			continue
+		}
 		source, level, text := SourceNomad, "warn", line
 		if f := strings.SplitN(line, "\t", 3); stream == "stdout" && len(f) == 3 && knownSource[f[0]] && (f[1] == "info" || f[1] == "warn" || f[1] == "error") {
 			source, level, text = f[0], f[1], f[2]
@@ -448,6 +462,9 @@ func (r *BuildRunner) followLog(ctx context.Context, alloc *api.Allocation, stre
 	pr.CloseWithError(io.EOF) // stops the copier's next write
 	<-copied
 }
+
+// knownStep are the sub-steps a build task may report.
+var knownStep = map[string]bool{appbuild.StepInstall: true, appbuild.StepTypeCheck: true, appbuild.StepBundle: true}
 
 var knownSource = map[string]bool{appbuild.SourceInstall: true, appbuild.SourceTypeCheck: true, appbuild.SourceFixer: true, appbuild.SourcePreview: true}
 

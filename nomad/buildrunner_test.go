@@ -65,7 +65,10 @@ func fakeBuild(args []string) int {
 		fmt.Fprintln(os.Stderr, "decode:", err)
 		return 1
 	}
-	fmt.Println("install\tinfo\tinstalling dependencies")
+	// Printed as `stich sandbox-build` prints them.
+	lines, step := appbuild.LinePrinter(os.Stdout)
+	step(appbuild.StepInstall, false, 0, "")
+	lines("install", "info", "installing dependencies")
 	if flags["mode"] == "hang" {
 		time.Sleep(time.Hour)
 	}
@@ -80,7 +83,13 @@ func fakeBuild(args []string) int {
 		names = append(names, p)
 	}
 	sort.Strings(names)
+	step(appbuild.StepInstall, true, 1200*time.Millisecond, "ok")
+	step(appbuild.StepTypeCheck, false, 0, "")
 	fmt.Printf("typecheck\tinfo\tchecked %d files\n", len(names))
+	step(appbuild.StepTypeCheck, true, 345*time.Millisecond, "2 problem(s)")
+	step("rm -rf /", false, 0, "") // not a step: dropped
+	step(appbuild.StepBundle, false, 0, "")
+	step(appbuild.StepBundle, true, 80*time.Millisecond, "ok")
 	rep := appbuild.BuildReport{Preview: &preview.Exported{Files: []preview.ExportedFile{
 		{Path: "/index.html", Body: []byte("<!doctype html><title>" + req.ID + "</title>")}}}}
 	for _, p := range names {
@@ -102,6 +111,23 @@ type logLine struct{ source, level, text string }
 type logRecorder struct {
 	mu    sync.Mutex
 	lines []logLine
+	steps []string
+}
+
+func (l *logRecorder) step(name string, ended bool, took time.Duration, outcome string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ended {
+		l.steps = append(l.steps, fmt.Sprintf("%s %v %s", name, took, outcome))
+	} else {
+		l.steps = append(l.steps, name)
+	}
+}
+
+func (l *logRecorder) stepString() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.steps, ", ")
 }
 
 func (l *logRecorder) log(source, level, text string) {
@@ -191,7 +217,7 @@ func TestBuildRunnerDispatchesAndReturnsTheReport(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	files := map[string]string{"src/App.tsx": "x", "index.html": "<div></div>"}
-	out, err := r.Check(ctx, appbuild.BuildRequest{ID: "sess-1", Base: "/", Files: files}, logs.log)
+	out, err := r.Check(ctx, appbuild.BuildRequest{ID: "sess-1", Base: "/", Files: files}, logs.log, logs.step)
 	if err != nil {
 		t.Fatalf("check: %v\nlogs: %s", err, logs.String())
 	}
@@ -209,6 +235,15 @@ func TestBuildRunnerDispatchesAndReturnsTheReport(t *testing.T) {
 		if !logs.has(want.source, want.level, want.text) {
 			t.Errorf("log has no %+v line; got %s", want, logs.String())
 		}
+	}
+	// The task's sub-steps, read back from its output as it printed
+	// them: the known ones, in order, with their time and outcome; the
+	// step lines are not log lines.
+	if got, want := logs.stepString(), "install, install 1.2s ok, typecheck, typecheck 345ms 2 problem(s), bundle, bundle 80ms ok"; got != want {
+		t.Errorf("steps: %s, want %s", got, want)
+	}
+	if logs.has("nomad", "warn", "step") || logs.has("step", "start", "") {
+		t.Errorf("a step line was logged: %s", logs.String())
 	}
 	// The child job carries both URLs; neither works again, nor does a
 	// tampered one.
@@ -238,7 +273,7 @@ func TestBuildRunnerDispatchesAndReturnsTheReport(t *testing.T) {
 func TestBuildRunnerRefusesAnExpiredURL(t *testing.T) {
 	_, _, r := buildSetup(t, "late", nomad.BuildRunnerConfig{URLTTL: time.Second, Timeout: 30 * time.Second})
 	var logs logRecorder
-	_, err := r.Check(context.Background(), appbuild.BuildRequest{ID: "sess-2", Files: map[string]string{"a.ts": ""}}, logs.log)
+	_, err := r.Check(context.Background(), appbuild.BuildRequest{ID: "sess-2", Files: map[string]string{"a.ts": ""}}, logs.log, nil)
 	if !errors.Is(err, nomad.ErrBuildTask) || !strings.Contains(err.Error(), "403") || !strings.Contains(err.Error(), "expired URL") {
 		t.Fatalf("err = %v, want the task's 403 for an expired URL", err)
 	}
@@ -247,7 +282,7 @@ func TestBuildRunnerRefusesAnExpiredURL(t *testing.T) {
 func TestBuildRunnerTaskWithoutReport(t *testing.T) {
 	_, _, r := buildSetup(t, "exit", nomad.BuildRunnerConfig{Timeout: 30 * time.Second})
 	var logs logRecorder
-	_, err := r.Check(context.Background(), appbuild.BuildRequest{ID: "sess-3", Files: map[string]string{"a.ts": ""}}, logs.log)
+	_, err := r.Check(context.Background(), appbuild.BuildRequest{ID: "sess-3", Files: map[string]string{"a.ts": ""}}, logs.log, nil)
 	if !errors.Is(err, nomad.ErrBuildTask) || !strings.Contains(err.Error(), "failed") || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("err = %v, want the task's failure with its last line", err)
 	}
@@ -259,7 +294,7 @@ func TestBuildRunnerPlacementFailureIsReportedAfterARetry(t *testing.T) {
 		nomadtest.WithNodes(nomadtest.Node{Name: "no-raw-exec", Datacenter: "dc1", Drivers: []string{"exec"}}))
 	var logs logRecorder
 	start := time.Now()
-	_, err := r.Check(context.Background(), appbuild.BuildRequest{ID: "sess-4", Files: map[string]string{"a.ts": ""}}, logs.log)
+	_, err := r.Check(context.Background(), appbuild.BuildRequest{ID: "sess-4", Files: map[string]string{"a.ts": ""}}, logs.log, nil)
 	if !errors.Is(err, nomad.ErrPlacement) || !strings.Contains(err.Error(), `"missing drivers"`) || !strings.Contains(err.Error(), "after 2 attempts") {
 		t.Fatalf("err = %v, want a placement failure naming the constraint, after 2 attempts", err)
 	}
@@ -317,7 +352,7 @@ func TestBuildRunnerLostAllocationIsRetriedOnce(t *testing.T) {
 			}
 		}
 	}()
-	_, err := r.Check(ctx, appbuild.BuildRequest{ID: "sess-5", Files: map[string]string{"a.ts": ""}}, logs.log)
+	_, err := r.Check(ctx, appbuild.BuildRequest{ID: "sess-5", Files: map[string]string{"a.ts": ""}}, logs.log, nil)
 	cancel()
 	<-done
 	if !errors.Is(err, nomad.ErrAllocLost) || !strings.Contains(err.Error(), "after 2 attempts") {

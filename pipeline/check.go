@@ -16,7 +16,7 @@ const FixPurpose = "repaired by the deterministic fixer"
 // type-check's diagnostics, each fix, the fixed files (streamed like
 // generated ones, so every watcher sees their content), bundler errors,
 // the preview URL (unless announced: the session announced it when the
-// build was served), the runtime check's findings and its end. It returns the fixed files' content (to write, and for
+// build was served, and the fixer's changes did not rebuild it), the runtime check's findings and its end. It returns the fixed files' content (to write, and for
 // the version record) and the problems still open (for the fix rounds).
 func applyCheck(st *actorsv1.SessionState, c *actorsv1.SandboxCheckReply, announced bool) (evs []*stichv1.SessionEvent, fixed map[string][]byte, problems []*stichv1.Diagnostic) {
 	diags := func(tool string, ds []*stichv1.Diagnostic) *stichv1.SessionEvent {
@@ -71,7 +71,7 @@ func applyCheck(st *actorsv1.SessionState, c *actorsv1.SandboxCheckReply, announ
 		}
 		evs = append(evs, logLine("sandbox", "info", "checked the app: "+strings.Join(steps, ", ")))
 	}
-	if u := c.GetPreviewUrl(); u != "" && !announced {
+	if u := c.GetPreviewUrl(); u != "" && (!announced || c.GetPreviewRebuilt()) {
 		evs = append(evs, previewReady(u))
 	}
 	// After PreviewReady: they are about this build (a new build clears

@@ -89,8 +89,24 @@ func TestApplyCheckAnnounced(t *testing.T) {
 			t.Errorf("announced %v: problems for the fix round %v", announced, problems)
 		}
 	}
+	// Served before the type-check, then rebuilt with the fixer's
+	// changes: announced again, before the rebuilt build's findings.
+	reply.PreviewRebuilt = true
+	evs, _, _ := applyCheck(&actorsv1.SessionState{}, reply, true)
+	var order []string
+	for _, ev := range evs {
+		switch {
+		case ev.GetPreviewReady() != nil:
+			order = append(order, "preview")
+		case ev.GetRuntimeChecked() != nil:
+			order = append(order, "checked")
+		}
+	}
+	if strings.Join(order, ",") != "preview,checked" {
+		t.Errorf("rebuilt after it was announced: events %v", order)
+	}
 	// No preview, no runtime check: nothing about one.
-	evs, _, _ := applyCheck(&actorsv1.SessionState{}, &actorsv1.SandboxCheckReply{Build: []*stichv1.Diagnostic{boom}}, false)
+	evs, _, _ = applyCheck(&actorsv1.SessionState{}, &actorsv1.SandboxCheckReply{Build: []*stichv1.Diagnostic{boom}}, false)
 	for _, ev := range evs {
 		if ev.GetPreviewReady() != nil || ev.GetRuntimeChecked() != nil {
 			t.Errorf("a check without a preview produced %v", ev)

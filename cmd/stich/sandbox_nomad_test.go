@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -99,10 +100,17 @@ func TestNomadSandboxRunnerMatchesLocal(t *testing.T) {
 	hmu.Unlock()
 	remote := appbuild.New(appbuild.Config{Remote: runner}, "nomad-cmp-remote", "/", preview.ReportPath)
 	var lmu sync.Mutex
-	var lines []string
-	got, err := remote.Check(ctx, files, false, func(source, level, text string) {
+	var lines, steps []string
+	got, err := remote.CheckSteps(ctx, files, false, func(source, level, text string) {
 		lmu.Lock()
 		lines = append(lines, source+" "+level+" "+text)
+		lmu.Unlock()
+	}, func(step string, ended bool, took time.Duration, outcome string) {
+		lmu.Lock()
+		if ended {
+			step += " ended " + outcome
+		}
+		steps = append(steps, step)
 		lmu.Unlock()
 	})
 	if err != nil {
@@ -143,6 +151,13 @@ func TestNomadSandboxRunnerMatchesLocal(t *testing.T) {
 		if !strings.Contains(log, want) {
 			t.Errorf("log has no %q (streamed from the task):\n%s", want, log)
 		}
+	}
+	// The task's sub-steps come back as a local check reports them.
+	lmu.Lock()
+	stepLog := strings.Join(steps, ", ")
+	lmu.Unlock()
+	if want := regexp.MustCompile(`^install, install ended ok[^,]*, typecheck, typecheck ended 1 problem\(s\), bundle, bundle ended ok$`); !want.MatchString(stepLog) {
+		t.Errorf("steps from the task: %s", stepLog)
 	}
 
 	// The preview serves: the page and the script it loads.

@@ -38,7 +38,8 @@ func newSandboxBuildCmd(g *globalFlags) *cobra.Command {
 		Long: `Fetch an app from the signed, single-use --workspace-url a node handed to the Nomad
 sandbox job, install, type-check, fix and bundle it in the local sandbox (bubblewrap, the
 sandbox uid, tmpfs quota and cgroup limits: the same as a node's --sandbox local), print progress
-lines on stdout ("source<TAB>level<TAB>text", which the node follows through Nomad's log API) and
+lines and sub-steps on stdout ("source<TAB>level<TAB>text" and "step<TAB>start|end<TAB>...", which
+the node follows through Nomad's log API) and
 upload the report, preview included, to the signed, single-use --result-url. Exit status 1 when
 the app could not be fetched or the report not delivered; the app's own errors are in the report.`,
 		Hidden: true, // run by Nomad, not by people
@@ -84,7 +85,9 @@ func runSandboxBuild(ctx context.Context, g *globalFlags, f *sandboxBuildFlags, 
 		rep = appbuild.BuildReport{Error: "the Nomad client cannot build apps: " + reason}
 	} else {
 		ws := appbuild.New(*cfg, "build", req.Base, req.ReportURL)
-		out, cerr := ws.Check(ctx, req.Files, req.Fix, buildLinePrinter(stdout))
+		// Progress and sub-steps, as the node's runner reads them back.
+		lines, step := appbuild.LinePrinter(stdout)
+		out, cerr := ws.CheckSteps(ctx, req.Files, req.Fix, lines, step)
 		rep = appbuild.ReportOf(out, cerr)
 		ws.Close(context.WithoutCancel(ctx))
 		// Every workspace this build made (the fixer's tools too) goes, its
@@ -101,15 +104,6 @@ func runSandboxBuild(ctx context.Context, g *globalFlags, f *sandboxBuildFlags, 
 		return &exitError{code: exitFailure, err: err}
 	}
 	return nil
-}
-
-// buildLinePrinter prints progress as the node's runner parses it: one
-// "source\tlevel\ttext" line each, tabs and line breaks in text folded.
-func buildLinePrinter(w io.Writer) appbuild.LogFunc {
-	fold := strings.NewReplacer("\t", " ", "\n", " ", "\r", " ")
-	return func(source, level, text string) {
-		fmt.Fprintf(w, "%s\t%s\t%s\n", source, level, fold.Replace(text))
-	}
 }
 
 var buildHTTP = &http.Client{Timeout: 5 * time.Minute}

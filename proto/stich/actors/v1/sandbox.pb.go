@@ -357,9 +357,13 @@ type SandboxCheckReply struct {
 	RuntimeStatus string `protobuf:"bytes,251,opt,name=runtime_status,json=runtimeStatus,proto3" json:"runtime_status,omitempty"`
 	RuntimeMs     uint64 `protobuf:"varint,252,opt,name=runtime_ms,json=runtimeMs,proto3" json:"runtime_ms,omitempty"`
 	// The runtime check took a screenshot (SandboxScreenshot returns it).
-	Screenshot    bool `protobuf:"varint,561,opt,name=screenshot,proto3" json:"screenshot,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Screenshot bool `protobuf:"varint,561,opt,name=screenshot,proto3" json:"screenshot,omitempty"`
+	// The preview was served before the type-check (announced with the
+	// check's log) and replaced after the fixer changed files: the session
+	// announces it again.
+	PreviewRebuilt bool `protobuf:"varint,900,opt,name=preview_rebuilt,json=previewRebuilt,proto3" json:"preview_rebuilt,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SandboxCheckReply) Reset() {
@@ -493,6 +497,13 @@ func (x *SandboxCheckReply) GetRuntimeMs() uint64 {
 func (x *SandboxCheckReply) GetScreenshot() bool {
 	if x != nil {
 		return x.Screenshot
+	}
+	return false
+}
+
+func (x *SandboxCheckReply) GetPreviewRebuilt() bool {
+	if x != nil {
+		return x.PreviewRebuilt
 	}
 	return false
 }
@@ -1199,7 +1210,7 @@ const file_stich_actors_v1_sandbox_proto_rawDesc = "" +
 	"\x04file\x18\x02 \x01(\tR\x04file\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x16\n" +
 	"\x06before\x18\x04 \x01(\tR\x06before\x12\x14\n" +
-	"\x05after\x18\x05 \x01(\tR\x05after\"\xa3\x05\n" +
+	"\x05after\x18\x05 \x01(\tR\x05after\"\xcd\x05\n" +
 	"\x11SandboxCheckReply\x12.\n" +
 	"\ainitial\x18\x01 \x03(\v2\x14.stich.v1.DiagnosticR\ainitial\x122\n" +
 	"\tremaining\x18\x02 \x03(\v2\x14.stich.v1.DiagnosticR\tremaining\x121\n" +
@@ -1221,7 +1232,8 @@ const file_stich_actors_v1_sandbox_proto_rawDesc = "" +
 	"runtime_ms\x18\xfc\x01 \x01(\x04R\truntimeMs\x12\x1f\n" +
 	"\n" +
 	"screenshot\x18\xb1\x04 \x01(\bR\n" +
-	"screenshot\x1a8\n" +
+	"screenshot\x12(\n" +
+	"\x0fpreview_rebuilt\x18\x84\a \x01(\bR\x0epreviewRebuilt\x1a8\n" +
 	"\n" +
 	"FixedEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
