@@ -53,12 +53,12 @@ func BenchmarkFirstRender(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer user.Close()
-	rt := startBenchRuntime(b, "render", benchSandbox(b), checker)
+	rt := startBenchRuntime(b, "render", testSandbox(b), checker)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
 	defer cancel()
 	app := func(id string) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			a, err := SandboxAsset(r.Context(), rt.Node, id, r.URL.Path)
+			a, err := SandboxAsset(r.Context(), rt.Node, id, 0, r.URL.Path)
 			switch {
 			case err != nil || !a.GetBuilt():
 				http.Error(w, "not built", http.StatusServiceUnavailable)
