@@ -41,6 +41,11 @@ type sandboxGrain struct {
 	running *job
 	seq     uint64
 	sender  *actor.PID
+	// last is the last check started, running or cancelled: the workspace
+	// is its until it ends. A newer check waits for it on its own
+	// goroutine and free waits for it, so two never touch the workspace
+	// at once, however long a cancelled check takes to notice.
+	last *job
 	// rebuildAt is when a preview was last rebuilt on demand.
 	rebuildAt time.Time
 	// reportsOf is the preview build whose reports are counted in reports.
@@ -282,10 +287,11 @@ func (g *sandboxGrain) reportCheck(m *actorsv1.SandboxReportCheck) *actorsv1.San
 // its goroutine, so none outlives the grain. The waiting caller gets no
 // reply (its call was superseded or cancelled).
 func (g *sandboxGrain) stopCheck(wait bool) {
-	if !g.running.stop(wait, 30*time.Second) {
+	g.running.stop(false, 0)
+	g.running, g.sender = nil, nil
+	if wait && !g.last.stop(true, 30*time.Second) {
 		g.rt.log.Error("sandbox check did not stop within 30s", "session", g.ref.Identity)
 	}
-	g.running, g.sender = nil, nil
 }
 
 // free deletes the workspace (idle, or the node stops). The next check
@@ -293,6 +299,13 @@ func (g *sandboxGrain) stopCheck(wait bool) {
 func (g *sandboxGrain) free() {
 	g.freeVersions()
 	if g.ws == nil {
+		return
+	}
+	if !g.last.stop(true, 30*time.Second) {
+		// Deleting the workspace under a check that still runs would race
+		// it; the next free (or the next check, which waits for this one)
+		// takes over.
+		g.rt.log.Error("sandbox workspace kept: a cancelled check did not end within 30s", "session", g.ref.Identity)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -360,9 +373,11 @@ func sessionFiles(ctx context.Context, n *cluster.Node, id string, rule ratelimi
 // startCheck runs a check on its own goroutine; its reply goes to sender
 // (when not nil) and its progress lines to logTo (when not nil).
 func (g *sandboxGrain) startCheck(ctx actor.Context, sender, logTo *actor.PID, run uint64, fix bool, files func(context.Context) (map[string]string, error)) {
-	// A newer check supersedes the running one; wait for it so two never
-	// write the workspace at once.
-	g.stopCheck(true)
+	// A newer check supersedes the running one. It starts when the old
+	// one has ended (on its own goroutine: the grain keeps answering), so
+	// two never write the workspace at once.
+	prev := g.last
+	g.stopCheck(false)
 	if g.ws == nil {
 		// Each app is served from the root of its own origin, and its
 		// reporter posts there.
@@ -375,9 +390,17 @@ func (g *sandboxGrain) startCheck(ctx actor.Context, sender, logTo *actor.PID, r
 	g.seq++
 	seq := g.seq
 	j := newJob()
-	g.running, g.sender = j, sender
+	g.running, g.sender, g.last = j, sender, j
 	system, self, ws, cctx := ctx.ActorSystem(), ctx.Self(), g.ws, j.ctx
 	j.start(func() {
+		// NB: waited for even when this check is cancelled meanwhile: a
+		// check after this one waits only for this one.
+		if prev != nil {
+			<-prev.done
+		}
+		if cctx.Err() != nil {
+			return
+		}
 		lg := newCheckLog(system, logTo, run)
 		stop := make(chan struct{})
 		flushed := make(chan struct{})
