@@ -46,6 +46,9 @@ const (
 	frameInstall   = 7
 	// snapshotChunk bounds the entry bytes of one chunk frame.
 	snapshotChunk = 1 << 20
+	// bigValue is the size from which a value is sent from Pebble's memory
+	// in a chunk of its own (sendCopy), not copied into a chunk.
+	bigValue = 32 << 10
 	// maxSnapshotBytes bounds a whole copy of one grain in transfer (keys
 	// and values): a session past it cannot move between nodes, and says
 	// so, instead of failing to fetch it forever.
@@ -108,23 +111,43 @@ func (b *bulkConn) read(want byte, m proto.Message) error {
 }
 
 // sendCopy writes the entries of a local copy as chunks, then the end
-// frame. Each chunk is a ReplicaSnapshot holding only entries (field 4),
-// encoded straight from Pebble's memory into the frame.
+// frame. Each chunk is a ReplicaSnapshot holding only entries (field 4).
+// Small entries are encoded straight from Pebble's memory into a chunk of
+// up to snapshotChunk bytes; a value of bigValue bytes or more is never
+// copied: it gets a chunk frame of its own whose encoded header (with
+// any small chunk pending before it) and the value itself, in Pebble's
+// memory, go to the socket in one vectored write.
 func (b *bulkConn) sendCopy(c *localCopy) error {
+	// The head goes out first: the receiver sizes its batch meanwhile.
+	if err := b.flush(); err != nil {
+		return err
+	}
 	header := 4 + frameHeader
-	frame := append(b.buf[:0], make([]byte, header)...)
+	out := b.buf[:0]  // chunk frames ready to send, then the chunk being filled
+	chunk := len(out) // where the chunk being filled starts in out
+	out = append(out, make([]byte, header)...)
 	total, size, inChunk := 0, 0, 0
-	flushChunk := func() error {
+	// closeChunk ends the chunk being filled (dropping its header if it
+	// holds no entry) and starts a new one.
+	closeChunk := func() {
 		if inChunk == 0 {
-			return nil
+			out = out[:chunk]
+		} else {
+			putFrameHeader(out[chunk:], frameSnapChunk, 0)
 		}
-		putFrameHeader(frame, frameSnapChunk, 0)
+		inChunk = 0
+	}
+	send := func(value []byte) error {
 		_ = b.nc.SetWriteDeadline(time.Now().Add(b.timeout))
-		if _, err := b.bw.Write(frame); err != nil {
-			return err
+		var err error
+		if value == nil {
+			_, err = b.nc.Write(out)
+		} else {
+			bufs := net.Buffers{out, value}
+			_, err = bufs.WriteTo(b.nc)
 		}
-		frame, inChunk = frame[:header], 0
-		return nil
+		out = out[:0]
+		return err
 	}
 	err := c.entries(func(key, value []byte) error {
 		size += len(key) + len(value)
@@ -132,30 +155,55 @@ func (b *bulkConn) sendCopy(c *localCopy) error {
 			return err
 		}
 		entry := protowire.SizeTag(1) + protowire.SizeBytes(len(key)) + protowire.SizeTag(2) + protowire.SizeBytes(len(value))
-		frame = protowire.AppendTag(frame, 4, protowire.BytesType)
-		frame = protowire.AppendVarint(frame, uint64(entry))
-		frame = protowire.AppendTag(frame, 1, protowire.BytesType)
-		frame = protowire.AppendBytes(frame, key)
-		frame = protowire.AppendTag(frame, 2, protowire.BytesType)
-		frame = protowire.AppendBytes(frame, value)
+		big := len(value) >= bigValue
+		if big {
+			closeChunk()
+			chunk = len(out)
+			out = append(out, make([]byte, header)...)
+		}
+		out = protowire.AppendTag(out, 4, protowire.BytesType)
+		out = protowire.AppendVarint(out, uint64(entry))
+		out = protowire.AppendTag(out, 1, protowire.BytesType)
+		out = protowire.AppendBytes(out, key)
+		out = protowire.AppendTag(out, 2, protowire.BytesType)
 		total++
+		if big {
+			out = protowire.AppendVarint(out, uint64(len(value)))
+			frame := out[chunk:]
+			binary.BigEndian.PutUint32(frame, uint32(len(frame)-4+len(value)))
+			frame[4] = frameSnapChunk
+			binary.BigEndian.PutUint64(frame[5:], 0)
+			if err := send(value); err != nil {
+				return err
+			}
+			chunk, inChunk = 0, 0
+			out = append(out, make([]byte, header)...)
+			return nil
+		}
+		out = protowire.AppendBytes(out, value)
 		inChunk++
-		if len(frame) >= snapshotChunk {
-			return flushChunk()
+		if len(out)-chunk >= snapshotChunk {
+			closeChunk()
+			if err := send(nil); err != nil {
+				return err
+			}
+			chunk = 0
+			out = append(out, make([]byte, header)...)
 		}
 		return nil
 	})
 	if err == nil {
-		err = flushChunk()
+		closeChunk()
+		var end []byte
+		if end, err = proto.Marshal(&clusterv1.SnapshotEnd{Entries: uint64(total)}); err == nil {
+			out = appendFrame(out, frameSnapEnd, 0, end)
+		}
 	}
-	b.buf = frame
-	if err != nil {
-		return err
+	if err == nil {
+		err = send(nil)
 	}
-	if err := b.write(frameSnapEnd, &clusterv1.SnapshotEnd{Entries: uint64(total)}); err != nil {
-		return err
-	}
-	return b.flush()
+	b.buf = out[:0]
+	return err
 }
 
 // readCopy reads the chunks of the copy whose head is snap, until the end
@@ -388,7 +436,9 @@ func (t *replTransport) dialBulk(ctx context.Context, addr string) (*bulkConn, f
 	// The context ends the transfer: closing the connection fails any
 	// blocked read or write at once.
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
-	b := newBulkConn(nc, bufio.NewReaderSize(nc, 256<<10), t.replyTimeout)
+	// A small read buffer: a large value is read from the socket straight
+	// into the batch (readChunk), past what the buffer already holds.
+	b := newBulkConn(nc, bufio.NewReaderSize(nc, 32<<10), t.replyTimeout)
 	if _, err := b.bw.WriteString(replBulkMagic); err != nil {
 		stop()
 		nc.Close()

@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -299,5 +301,79 @@ func TestReplStreamFollowerGone(t *testing.T) {
 	leader.tr.mu.Unlock()
 	if left != 0 {
 		t.Errorf("%d peers kept after prune", left)
+	}
+}
+
+// TestReplConnKeepsFramesInOrderPastAFullSocket sends large frames from
+// several goroutines to a reader that is slow at first, so the socket's
+// buffer fills: a send's own write (writeNow) then takes part of a frame
+// or none, and the stream's writer writes the rest. Every frame must
+// arrive whole, once, in the order of its id.
+func TestReplConnKeepsFramesInOrderPastAFullSocket(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	const senders, perSender = 4, 6
+	got := make(chan error, 1)
+	go func() {
+		got <- func() error {
+			nc, err := ln.Accept()
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			_ = nc.SetDeadline(time.Now().Add(5 * time.Minute))
+			br := bufio.NewReader(nc)
+			var magic [len(replMagic)]byte
+			if _, err := io.ReadFull(br, magic[:]); err != nil || string(magic[:]) != replMagic {
+				return fmt.Errorf("preamble %q: %v", magic[:], err)
+			}
+			for want := uint64(1); want <= senders*perSender; want++ {
+				if want < 8 {
+					time.Sleep(20 * time.Millisecond) // the socket's buffer fills meanwhile
+				}
+				typ, id, payload, err := readFrame(br, nil)
+				if err != nil {
+					return fmt.Errorf("frame %d: %w", want, err)
+				}
+				if typ != frameWrite || id != want {
+					return fmt.Errorf("frame of type %d and id %d, want id %d", typ, id, want)
+				}
+				if len(payload) < 1 || !bytes.Equal(payload, bytes.Repeat(payload[:1], len(payload))) {
+					return fmt.Errorf("frame %d torn", id)
+				}
+			}
+			return nil
+		}()
+	}()
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &replConn{nc: nc, peer: "test", replyTimeout: 5 * time.Minute, failures: &atomic.Uint64{}, pending: map[uint64]pendingReply{}, out: []byte(replMagic), wake: make(chan struct{}, 1), done: make(chan struct{})}
+	c.raw, _ = nc.(*net.TCPConn).SyscallConn()
+	var writer sync.WaitGroup
+	writer.Go(c.writeLoop)
+	defer func() { c.close(errReplClosed); writer.Wait() }()
+	results := make(chan replReply, senders*perSender)
+	var wg sync.WaitGroup
+	for s := range senders {
+		wg.Go(func() {
+			for i := range perSender {
+				size := (256 << 10) + (s*perSender+i)*(32<<10)
+				c.send(bytes.Repeat([]byte{byte(1 + s*perSender + i)}, size), i, results)
+			}
+		})
+	}
+	wg.Wait()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case r := <-results: // nothing answers: only a failed stream reports
+		t.Fatalf("write %d failed: %v", r.idx, r.err)
 	}
 }
