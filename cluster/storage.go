@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/bloom"
 )
 
 // Storage errors.
@@ -58,6 +59,13 @@ type Store struct {
 // OpenStore opens (or creates) the grain store in dir.
 func OpenStore(dir string, opts StoreOptions) (*Store, error) {
 	popts := &pebble.Options{Logger: quietLogger{}}
+	// Bloom filters on every level: a point read (a grain's state when it
+	// activates, a lookup of an absent key) skips the sstables that do not
+	// hold its key, so its cost does not grow with the number of grains.
+	popts.Levels = make([]pebble.LevelOptions, 7)
+	for i := range popts.Levels {
+		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
 	if opts.CacheSize == 0 {
 		opts.CacheSize = 64 << 20
 	}
