@@ -112,39 +112,8 @@ func refused(w *httptest.ResponseRecorder) bool {
 // visibility change or a revoked key ends access.
 func TestPreviewAccess(t *testing.T) {
 	e := newPreviewAuthEnv(t)
-	ctx := context.Background()
-	carolToken, err := e.ts.srv.EnsureUser(ctx, "carol", auth.RoleUser, "test user")
-	if err != nil {
-		t.Fatal(err)
-	}
-	owner := &http.Client{Transport: bearerTransport{token: carolToken}}
-	other := clientAs(t, e.ts.srv, "bob", auth.RoleUser)
-	carol := stichv1connect.NewSessionServiceClient(owner, e.ts.url)
-	newApp := func(vis stichv1.Visibility) string {
-		t.Helper()
-		res, err := carol.CreateSession(ctxT(t), connect.NewRequest(&stichv1.CreateSessionRequest{Prompt: "a todo list"}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := res.Msg.GetSessionId()
-		stream, err := carol.Watch(ctxT(t), connect.NewRequest(&stichv1.WatchRequest{SessionId: id, UntilIdle: true}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for stream.Receive() {
-		}
-		if err := stream.Err(); err != nil {
-			t.Fatal(err)
-		}
-		if vis != stichv1.Visibility_VISIBILITY_PRIVATE {
-			if _, err := carol.SetVisibility(ctxT(t), connect.NewRequest(&stichv1.SetVisibilityRequest{SessionId: id, Visibility: vis})); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return id
-	}
-	private := newApp(stichv1.Visibility_VISIBILITY_PRIVATE)
-	public := newApp(stichv1.Visibility_VISIBILITY_PUBLIC)
+	apps := e.carolsApps(t, false)
+	carolToken, owner, other, carol, private, public := apps.token, apps.owner, apps.other, apps.carol, apps.private, apps.public
 
 	// No cookie, a malformed one: the refusal page, never the app.
 	for name, cookie := range map[string]string{"no cookie": "", "garbage": "v1.x.y.z"} {
@@ -366,4 +335,57 @@ func TestPreviewTicketAcrossNodes(t *testing.T) {
 	if _, err := signerOf(derived("another purpose")...).Verify(tk, preview.PassTicket, p.Session, now); err == nil {
 		t.Error("a key derived for another purpose accepts the ticket")
 	}
+}
+
+// carolsApps is what the preview access tests start from: carol (the
+// owner: her API key, an HTTP client and a session client with it), bob
+// (another user's HTTP client), and a private and a public app of carol's,
+// each idle after its generation.
+type carolsApps struct {
+	token           string
+	owner, other    *http.Client
+	carol           stichv1connect.SessionServiceClient
+	private, public string
+}
+
+// carolsApps signs in carol and bob and makes carol's two apps; with edit,
+// each app has a second version (a saved file).
+func (e *previewAuthEnv) carolsApps(t *testing.T, edit bool) carolsApps {
+	t.Helper()
+	carolToken, err := e.ts.srv.EnsureUser(context.Background(), "carol", auth.RoleUser, "test user")
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := &http.Client{Transport: bearerTransport{token: carolToken}}
+	carol := stichv1connect.NewSessionServiceClient(owner, e.ts.url)
+	newApp := func(vis stichv1.Visibility) string {
+		t.Helper()
+		res, err := carol.CreateSession(ctxT(t), connect.NewRequest(&stichv1.CreateSessionRequest{Prompt: "a todo list"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := res.Msg.GetSessionId()
+		stream, err := carol.Watch(ctxT(t), connect.NewRequest(&stichv1.WatchRequest{SessionId: id, UntilIdle: true}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for stream.Receive() {
+		}
+		if err := stream.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if edit {
+			if _, err := carol.SaveFile(ctxT(t), connect.NewRequest(&stichv1.SaveFileRequest{SessionId: id, Path: "src/extra.ts", Content: "export {};\n"})); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if vis != stichv1.Visibility_VISIBILITY_PRIVATE {
+			if _, err := carol.SetVisibility(ctxT(t), connect.NewRequest(&stichv1.SetVisibilityRequest{SessionId: id, Visibility: vis})); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return id
+	}
+	return carolsApps{token: carolToken, owner: owner, other: clientAs(t, e.ts.srv, "bob", auth.RoleUser), carol: carol,
+		private: newApp(stichv1.Visibility_VISIBILITY_PRIVATE), public: newApp(stichv1.Visibility_VISIBILITY_PUBLIC)}
 }

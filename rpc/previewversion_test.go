@@ -11,11 +11,9 @@ import (
 
 	"connectrpc.com/connect"
 
-	"github.com/stichdev/stich/auth"
 	"github.com/stichdev/stich/preview"
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
-	"github.com/stichdev/stich/proto/stich/v1/stichv1connect"
 )
 
 // versionTicketFor asks the API for a ticket to version v's preview as
@@ -83,42 +81,8 @@ func TestPreviewVersionAccess(t *testing.T) {
 		}
 		return &actorsv1.SandboxAssetReply{Built: true, Found: true, Body: []byte("<!doctype html><h1>the app</h1>"), ContentType: "text/html; charset=utf-8", Etag: `"e"`, Path: "/index.html"}, nil
 	}
-	ctx := context.Background()
-	carolToken, err := e.ts.srv.EnsureUser(ctx, "carol", auth.RoleUser, "test user")
-	if err != nil {
-		t.Fatal(err)
-	}
-	owner := &http.Client{Transport: bearerTransport{token: carolToken}}
-	other := clientAs(t, e.ts.srv, "bob", auth.RoleUser)
-	carol := stichv1connect.NewSessionServiceClient(owner, e.ts.url)
-	newApp := func(vis stichv1.Visibility) string {
-		t.Helper()
-		res, err := carol.CreateSession(ctxT(t), connect.NewRequest(&stichv1.CreateSessionRequest{Prompt: "a todo list"}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := res.Msg.GetSessionId()
-		stream, err := carol.Watch(ctxT(t), connect.NewRequest(&stichv1.WatchRequest{SessionId: id, UntilIdle: true}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for stream.Receive() {
-		}
-		if err := stream.Err(); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := carol.SaveFile(ctxT(t), connect.NewRequest(&stichv1.SaveFileRequest{SessionId: id, Path: "src/extra.ts", Content: "export {};\n"})); err != nil {
-			t.Fatal(err)
-		}
-		if vis != stichv1.Visibility_VISIBILITY_PRIVATE {
-			if _, err := carol.SetVisibility(ctxT(t), connect.NewRequest(&stichv1.SetVisibilityRequest{SessionId: id, Visibility: vis})); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return id
-	}
-	private := newApp(stichv1.Visibility_VISIBILITY_PRIVATE)
-	public := newApp(stichv1.Visibility_VISIBILITY_PUBLIC)
+	apps := e.carolsApps(t, true)
+	owner, other, carol, private, public := apps.owner, apps.other, apps.carol, apps.private, apps.public
 
 	// The owner: version 1's ticket, its cookie, version 1's build.
 	code, ticket := e.versionTicketFor(t, owner, private, 1)
