@@ -11,20 +11,12 @@ import (
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 )
 
-// untilOK calls cond every 100 ms until it returns nil or 60 s pass, and
-// fails the test with cond's last error.
+// untilOK waits until cond returns nil (see pollFor), and fails the test
+// with cond's last error after a minute.
 func untilOK(t *testing.T, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := pollFor(time.Minute, cond); err != nil {
+		t.Fatal(err)
 	}
 }
 

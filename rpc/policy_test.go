@@ -140,21 +140,7 @@ func TestRoleTable(t *testing.T) {
 	// newApp makes an idle session of carol's.
 	newApp := func() string {
 		t.Helper()
-		res, err := carol.CreateSession(ctxT(t), connect.NewRequest(&stichv1.CreateSessionRequest{Prompt: "a todo list"}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := res.Msg.GetSessionId()
-		stream, err := carol.Watch(ctxT(t), connect.NewRequest(&stichv1.WatchRequest{SessionId: id, UntilIdle: true}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for stream.Receive() {
-		}
-		if err := stream.Err(); err != nil {
-			t.Fatal(err)
-		}
-		return id
+		return createIdle(t, carol, "a todo list")
 	}
 	shared := newApp()
 	// newPublicApp makes an idle public session of carol's.

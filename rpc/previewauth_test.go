@@ -360,20 +360,7 @@ func (e *previewAuthEnv) carolsApps(t *testing.T, edit bool) carolsApps {
 	carol := stichv1connect.NewSessionServiceClient(owner, e.ts.url)
 	newApp := func(vis stichv1.Visibility) string {
 		t.Helper()
-		res, err := carol.CreateSession(ctxT(t), connect.NewRequest(&stichv1.CreateSessionRequest{Prompt: "a todo list"}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := res.Msg.GetSessionId()
-		stream, err := carol.Watch(ctxT(t), connect.NewRequest(&stichv1.WatchRequest{SessionId: id, UntilIdle: true}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for stream.Receive() {
-		}
-		if err := stream.Err(); err != nil {
-			t.Fatal(err)
-		}
+		id := createIdle(t, carol, "a todo list")
 		if edit {
 			if _, err := carol.SaveFile(ctxT(t), connect.NewRequest(&stichv1.SaveFileRequest{SessionId: id, Path: "src/extra.ts", Content: "export {};\n"})); err != nil {
 				t.Fatal(err)
