@@ -11,7 +11,6 @@ import (
 
 	actorsv1 "github.com/stichdev/stich/proto/stich/actors/v1"
 	stichv1 "github.com/stichdev/stich/proto/stich/v1"
-	"github.com/stichdev/stich/runcheck"
 )
 
 // BenchmarkFirstPreview measures what a user waits for after Build: the
@@ -24,11 +23,7 @@ import (
 // which says what dominates. The reference is the time to the session's
 // Completed in the same run (the preview used to arrive only then).
 func BenchmarkFirstPreview(b *testing.B) {
-	checker, err := runcheck.New("")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer checker.Close()
+	checker := benchBrowser(b)
 	rt := startBenchRuntime(b, "first", testSandbox(b), checker)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
 	defer cancel()

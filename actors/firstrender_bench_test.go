@@ -43,16 +43,8 @@ import (
 // -count 5: five runs of one session each, figures the medians of the
 // runs); for p50 and p90 over N sessions of one run use -benchtime Nx.
 func BenchmarkFirstRender(b *testing.B) {
-	checker, err := runcheck.New("")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer checker.Close()
-	user, err := runcheck.New("")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer user.Close()
+	checker := benchBrowser(b)
+	user := benchBrowser(b)
 	rt := startBenchRuntime(b, "render", testSandbox(b), checker)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
 	defer cancel()

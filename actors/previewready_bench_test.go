@@ -32,11 +32,7 @@ import (
 // and ratio, and the warm check's own time (PreviewReady to
 // RuntimeChecked, and the check's duration as the sandbox measured it).
 func BenchmarkPreviewReadyRuntimeCheck(b *testing.B) {
-	checker, err := runcheck.New("")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer checker.Close()
+	checker := benchBrowser(b)
 	r := testSandbox(b)
 	start := func(name string, c *runcheck.Checker) *Runtime { return startBenchRuntime(b, name, r, c) }
 	type side struct {
@@ -137,6 +133,16 @@ func BenchmarkPreviewReadyRuntimeCheck(b *testing.B) {
 // startBenchRuntime starts a one-node runtime with builds on r, previews
 // and the scaffold, checked by c (nil: no browser); it shuts down at the
 // benchmark's end.
+// benchBrowser starts a Chromium for a benchmark, closed when it ends.
+func benchBrowser(b *testing.B) *runcheck.Checker {
+	c, err := runcheck.New("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	return c
+}
+
 func startBenchRuntime(b *testing.B, name string, r *sandbox.Local, c *runcheck.Checker) *Runtime {
 	cfg := cluster.DefaultLocalConfig()
 	cfg.Name, cfg.InMemory = name, true

@@ -180,17 +180,7 @@ func TestModelBudgetAndKeysAtTheEdge(t *testing.T) {
 		t.Fatalf("set: %v", k)
 	}
 	// No RPC answer holds the key: the raw JSON of the list.
-	req, _ := http.NewRequestWithContext(ctxT(t), "POST", ts.url+stichv1connect.AccountServiceListModelKeysProcedure, strings.NewReader(`{}`))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || strings.Contains(string(body), "0123456789") || !strings.Contains(string(body), "wxyz") {
-		t.Fatalf("list: %d %s", resp.StatusCode, body)
-	}
+	listHoldsNoKey(t, hc, ts.url, "wxyz")
 	list, err = acct.ListModelKeys(ctxT(t), connect.NewRequest(&stichv1.ListModelKeysRequest{}))
 	if err != nil || !list.Msg.GetBudget().GetExempt() || len(list.Msg.GetKeys()) != 1 {
 		t.Fatalf("list with a key: %v %v", list, err)
@@ -288,16 +278,23 @@ func TestSeveralModelKeysAtTheEdge(t *testing.T) {
 	if l := list(); len(l) != 1 || !l[ka.GetId()].GetIsDefault() {
 		t.Fatalf("after removing the default: %v", l)
 	}
-	// No answer holds a key: the raw JSON of the list.
-	req, _ := http.NewRequestWithContext(ctxT(t), "POST", ts.url+stichv1connect.AccountServiceListModelKeysProcedure, strings.NewReader(`{}`))
+	listHoldsNoKey(t, hc, ts.url, "AAAA")
+}
+
+// listHoldsNoKey reads the raw JSON of ListModelKeys as client: it must
+// show the key's hint and never the key (every test key holds
+// "0123456789").
+func listHoldsNoKey(t *testing.T, client *http.Client, url, hint string) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctxT(t), "POST", url+stichv1connect.AccountServiceListModelKeysProcedure, strings.NewReader(`{}`))
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := hc.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || strings.Contains(string(body), "0123456789") || !strings.Contains(string(body), "AAAA") {
+	if resp.StatusCode != 200 || strings.Contains(string(body), "0123456789") || !strings.Contains(string(body), hint) {
 		t.Fatalf("list: %d %s", resp.StatusCode, body)
 	}
 }

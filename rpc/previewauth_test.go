@@ -81,24 +81,38 @@ func (e *previewAuthEnv) enter(t *testing.T, id, ticket string) (string, *httpte
 // status and the ticket.
 func (e *previewAuthEnv) ticketFor(t *testing.T, client *http.Client, id string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(ctxT(t), "POST", e.ts.url+PreviewTicketPath(id), nil)
+	status, u := e.postTicket(t, client, PreviewTicketPath(id))
+	if u == nil {
+		return status, ""
+	}
+	if u.Scheme+"://"+u.Host != e.origins.Origin(id) || u.Path != preview.EnterPath || u.Query().Get("next") != "/" {
+		t.Fatalf("ticket URL %q is not %s%s?ticket=…&next=/", u, e.origins.Origin(id), preview.EnterPath)
+	}
+	return status, u.Query().Get("ticket")
+}
+
+// postTicket POSTs to a ticket route (path) as client: the HTTP status
+// and, when it is 200, the ticket URL of the answer.
+func (e *previewAuthEnv) postTicket(t *testing.T, client *http.Client, path string) (int, *url.URL) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctxT(t), "POST", e.ts.url+path, nil)
 	res, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return res.StatusCode, ""
+		return res.StatusCode, nil
 	}
 	var r previewTicketReply
 	if err := json.NewDecoder(res.Body).Decode(&r); err != nil {
 		t.Fatal(err)
 	}
 	u, err := url.Parse(r.URL)
-	if err != nil || u.Scheme+"://"+u.Host != e.origins.Origin(id) || u.Path != preview.EnterPath || u.Query().Get("next") != "/" {
-		t.Fatalf("ticket URL %q is not %s%s?ticket=…&next=/", r.URL, e.origins.Origin(id), preview.EnterPath)
+	if err != nil {
+		t.Fatalf("ticket URL %q: %v", r.URL, err)
 	}
-	return res.StatusCode, u.Query().Get("ticket")
+	return res.StatusCode, u
 }
 
 func refused(w *httptest.ResponseRecorder) bool {

@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -21,24 +20,14 @@ import (
 // origin).
 func (e *previewAuthEnv) versionTicketFor(t *testing.T, client *http.Client, id string, v uint32) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(ctxT(t), "POST", e.ts.url+PreviewVersionTicketPath(id, v), nil)
-	res, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	status, u := e.postTicket(t, client, PreviewVersionTicketPath(id, v))
+	if u == nil {
+		return status, ""
 	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return res.StatusCode, ""
+	if u.Scheme+"://"+u.Host != e.origins.VersionOrigin(id, v) || u.Path != preview.EnterPath {
+		t.Fatalf("version ticket URL %q is not on %s", u, e.origins.VersionOrigin(id, v))
 	}
-	var r previewTicketReply
-	if err := json.NewDecoder(res.Body).Decode(&r); err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(r.URL)
-	if err != nil || u.Scheme+"://"+u.Host != e.origins.VersionOrigin(id, v) || u.Path != preview.EnterPath {
-		t.Fatalf("version ticket URL %q is not on %s", r.URL, e.origins.VersionOrigin(id, v))
-	}
-	return res.StatusCode, u.Query().Get("ticket")
+	return status, u.Query().Get("ticket")
 }
 
 // getVersion requests path on the origin of id's version v.
