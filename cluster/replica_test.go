@@ -474,7 +474,9 @@ func TestReplicatedRestartAloneRefuses(t *testing.T) {
 	}
 	tc.seed = "" // a restarts without --join: alone
 	a := tc.start("a")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// NB: the call is retried (the grain "moving") until its deadline,
+	// which it then reports with the refusal: a longer one only waits.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := a.Request(ctx, "counter", "x", &actorsv1.AlarmFired{})
 	if err == nil || !strings.Contains(err.Error(), "not rejoined") {
