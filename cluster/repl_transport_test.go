@@ -81,7 +81,11 @@ func grainWrite(t *testing.T, s *Store, id string, lsn uint64) []byte {
 // several grains and several writes of one grain: every write must be
 // applied, in order, with nothing torn or lost.
 func TestReplStreamAppliesPipelinedWritesOfManyGrains(t *testing.T) {
-	leader := newTestFollower(t, "leader")
+	// NB: a reply timeout of a minute, not 5 s: the 9600 writes queue on
+	// one stream, and on a loaded machine under -race the last ones could
+	// wait longer than 5 s for their answers (this test is not about the
+	// timeout).
+	leader := newTestFollowerTimeout(t, "leader", time.Minute)
 	follower := newTestFollower(t, "follower")
 	const grains, perGrain = 64, 150
 	results := make(chan replReply, grains*perGrain)
@@ -103,7 +107,7 @@ func TestReplStreamAppliesPipelinedWritesOfManyGrains(t *testing.T) {
 			if res.err != nil || !res.rep.GetOk() {
 				t.Fatalf("write %d: %v, %v", res.idx, res.err, res.rep)
 			}
-		case <-time.After(20 * time.Second):
+		case <-time.After(2 * time.Minute):
 			t.Fatal("writes not answered")
 		}
 	}
@@ -253,7 +257,7 @@ func TestReplStreamPeerStopsAnswering(t *testing.T) {
 				if res.err == nil {
 					t.Fatalf("round %d: write %d answered %v by a silent peer", round, res.idx, res.rep)
 				}
-			case <-time.After(10 * time.Second):
+			case <-time.After(2 * time.Minute):
 				t.Fatalf("round %d: a write to a silent peer was never failed", round)
 			}
 		}
