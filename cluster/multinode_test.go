@@ -74,7 +74,7 @@ type testCluster struct {
 	configure func(name string, cfg *Config)
 	// detectsFailures: the test kills or cuts off a member and waits for
 	// the others to declare it failed, so failure detection is fast
-	// (suspicion 2.5 s instead of 6 s; see start).
+	// (suspicion 3 s instead of 6 s; see start).
 	detectsFailures bool
 }
 
@@ -131,10 +131,12 @@ func (tc *testCluster) start(name string) *Node {
 	// confirmation shortens it), so:
 	//   - by default no member is meant to fail: suspicion 6 s;
 	//   - a test that kills or cuts off a member and waits for its
-	//     failure (detectsFailures): suspicion 2.5 s; a killed member is
-	//     declared failed within about 4 s on a quiet machine (its first
-	//     probe within 2 probe intervals, 0.5 s to fail it, then the
-	//     suspicion), and those tests wait for it for a minute or more.
+	//     failure (detectsFailures): suspicion 3 s; a killed member is
+	//     declared failed within about 4.5 s on a quiet machine (its
+	//     first probe within 2 probe intervals, 0.5 s to fail it, then
+	//     the suspicion), and those tests wait for it for a minute or
+	//     more. A live member is declared failed only if it cannot
+	//     refute a suspicion (from a probe it missed) within 3 s.
 	// (memberlist's awareness also stretches a struggling node's probe
 	// interval and timeout, up to 8x, while it misses acks.)
 	if tc.detectsFailures {
@@ -207,11 +209,11 @@ func slowDetection(g *memberlist.Config) {
 
 // fastDetection sets the failure detection of a test that kills or cuts
 // off a member and waits for the others to declare it failed: suspicion
-// 2.5 s (see testCluster.start).
+// 3 s (see testCluster.start).
 func fastDetection(g *memberlist.Config) {
 	g.ProbeInterval = 500 * time.Millisecond
 	g.ProbeTimeout = 250 * time.Millisecond
-	g.SuspicionMult = 5
+	g.SuspicionMult = 6
 }
 
 // waitMembers waits until every node sees want live members (generous:
