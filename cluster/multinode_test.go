@@ -119,24 +119,25 @@ func (tc *testCluster) start(name string) *Node {
 	}
 	cfg.TLS = tc.tls[name]
 	cfg.Gossip.Name = name
-	// Failure detection. Under -race on a loaded machine (CI beside other
-	// packages; a load average of 20 to 30 on 2 cores here) a process
-	// can stall for a second or more, every node of the test at once.
-	// With the suspicion of 0.6 s this helper used before, such stalls
-	// got live members declared failed: their grains moved, calls
-	// expired, and tests that kill no one failed (TestClusterRoutesToOneOwner,
-	// TestReplicatedLeaveThenCrash, ...). A member is declared failed
-	// only when it has not refuted a suspicion within SuspicionMult ×
-	// ProbeInterval (memberlist: for fewer than 8 members nobody's
-	// confirmation shortens it), so:
+	// Failure detection. Under -race on a loaded machine (CI runs this
+	// package beside others; a load average of 20 to 30 on 2 cores here)
+	// the nodes of a test, all in this one process, can be slow together
+	// to answer probes and to refute suspicions. With this helper's old
+	// settings (probe 200 ms, suspicion 0.6 s once a second member
+	// confirmed it) live members were declared failed: their grains
+	// moved, 3 s call deadlines expired, and tests failed (among them
+	// TestClusterRoutesToOneOwner, which kills no one). A member is
+	// declared failed when it has not refuted a suspicion within
+	// SuspicionMult × ProbeInterval (with SuspicionMult 6 and fewer than
+	// 6 members, memberlist waits that long whatever others confirm),
+	// so:
 	//   - by default no member is meant to fail: suspicion 6 s;
 	//   - a test that kills or cuts off a member and waits for its
-	//     failure (detectsFailures): suspicion 3 s; a killed member is
-	//     declared failed within about 4.5 s on a quiet machine (its
-	//     first probe within 2 probe intervals, 0.5 s to fail it, then
-	//     the suspicion), and those tests wait for it for a minute or
-	//     more. A live member is declared failed only if it cannot
-	//     refute a suspicion (from a probe it missed) within 3 s.
+	//     failure (detectsFailures): suspicion 3 s; a killed member
+	//     should be declared failed within about 4.5 s on a quiet
+	//     machine (its first probe within 2 probe intervals, 0.5 s to
+	//     fail it, then the suspicion), and those tests wait for it for
+	//     a minute or more.
 	// (memberlist's awareness also stretches a struggling node's probe
 	// interval and timeout, up to 8x, while it misses acks.)
 	if tc.detectsFailures {
@@ -199,8 +200,8 @@ func (tc *testCluster) start(name string) *Node {
 }
 
 // slowDetection sets the failure detection of a test in which no member
-// is meant to fail: a member stalled for less than 6 s is not declared
-// failed (see testCluster.start).
+// is meant to fail: a member that refutes a suspicion within 6 s is not
+// declared failed (see testCluster.start).
 func slowDetection(g *memberlist.Config) {
 	g.ProbeInterval = time.Second
 	g.ProbeTimeout = 500 * time.Millisecond
@@ -232,8 +233,9 @@ func (tc *testCluster) waitMembers(want int) {
 
 // call increments (incr) or reads the counter id through n. Its deadline
 // is generous: on a loaded machine under -race a call that queues behind
-// others (a replicated write syncs to disk on a majority) took over 3 s;
-// no test here is about how long a call takes.
+// others (a replicated write syncs to disk on a majority) can take
+// seconds (3 s deadlines expired); no test here is about how long a call
+// takes.
 func (tc *testCluster) call(n *Node, id string, incr bool) (uint64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
