@@ -176,7 +176,7 @@ func setNames(n *Node, id string) []string {
 // c restarting with its old (stale) data rejoins as a normal member, and
 // its copies never win over newer ones.
 func TestForgetFailedMemberReplicated(t *testing.T) {
-	tc := newReplicatedCluster(t, "a", "b", "c")
+	tc := newReplicatedClusterDetecting(t, "a", "b", "c")
 	a, b := tc.nodes["a"], tc.nodes["b"]
 	const grains = 16
 	ids := make([]string, grains)
@@ -204,7 +204,7 @@ func TestForgetFailedMemberReplicated(t *testing.T) {
 	tc.nodes["c"].Kill()
 	delete(tc.nodes, "c")
 	tc.waitMembers(2)
-	testutil.WaitFor(t, 10*time.Second, func() error {
+	testutil.WaitFor(t, 60*time.Second, func() error {
 		for _, n := range []*Node{a, b} {
 			if got := fmt.Sprint(n.currentView().failed); len(n.currentView().failed) != 1 {
 				return fmt.Errorf("%s: failed %s, want c", n.Name(), got)
@@ -220,7 +220,7 @@ func TestForgetFailedMemberReplicated(t *testing.T) {
 	}
 	appendAll(b, 1) // c's copies are now stale
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for name, wantErr := range map[string]error{"a": ErrForgetSelf, "b": ErrForgetLive, "zz": ErrForgetUnknown} {
 		if _, err := a.Forget(ctx, name); !errors.Is(err, wantErr) {
@@ -241,7 +241,7 @@ func TestForgetFailedMemberReplicated(t *testing.T) {
 			t.Fatalf("%s still has failed members %v", n.Name(), n.provider.Failed())
 		}
 	}
-	testutil.WaitFor(t, 5*time.Second, func() error {
+	testutil.WaitFor(t, 60*time.Second, func() error {
 		for _, n := range []*Node{a, b} {
 			if len(n.currentView().failed) != 0 {
 				return fmt.Errorf("%s's view still has failed %v", n.Name(), n.currentView().failed)
@@ -261,7 +261,7 @@ func TestForgetFailedMemberReplicated(t *testing.T) {
 	d := tc.start("d")
 	allCopies := func(stage string) {
 		t.Helper()
-		testutil.WaitFor(t, 30*time.Second, func() error {
+		testutil.WaitFor(t, 90*time.Second, func() error {
 			for _, id := range ids {
 				set := setNames(a, id)
 				if len(set) != 3 {
@@ -349,7 +349,7 @@ func TestForgetFailedMemberReplicated(t *testing.T) {
 // TestForgetReachesMemberThatMissedIt: a member that never got the forget
 // message (here: it was never sent) learns it from gossip state.
 func TestForgetReachesMemberThatMissedIt(t *testing.T) {
-	tc := newReplicatedCluster(t)
+	tc := newReplicatedClusterDetecting(t)
 	tc.pushPull = 200 * time.Millisecond
 	for _, name := range []string{"a", "b", "c"} {
 		tc.start(name)
@@ -358,7 +358,7 @@ func TestForgetReachesMemberThatMissedIt(t *testing.T) {
 	delete(tc.nodes, "c")
 	tc.waitMembers(2)
 	b := tc.nodes["b"]
-	testutil.WaitFor(t, 10*time.Second, func() error {
+	testutil.WaitFor(t, 60*time.Second, func() error {
 		if len(b.provider.Failed()) != 1 {
 			return fmt.Errorf("b: failed %v, want c", failedNames(b.provider))
 		}
@@ -367,7 +367,7 @@ func TestForgetReachesMemberThatMissedIt(t *testing.T) {
 	if _, err := tc.nodes["a"].provider.forget("c"); err != nil {
 		t.Fatal(err)
 	}
-	testutil.WaitFor(t, 10*time.Second, func() error {
+	testutil.WaitFor(t, 60*time.Second, func() error {
 		if len(b.provider.Failed()) != 0 || len(b.currentView().failed) != 0 {
 			return fmt.Errorf("b: failed %v", failedNames(b.provider))
 		}
@@ -379,11 +379,12 @@ func TestForgetReachesMemberThatMissedIt(t *testing.T) {
 // survivors forget a killed member on their own and replica sets shrink to
 // the live members; writes go on.
 func TestForgetFailedAfterInCluster(t *testing.T) {
-	tc := newReplicatedCluster(t)
+	tc := newReplicatedClusterDetecting(t)
 	tc.forgetAfter = 300 * time.Millisecond
 	for _, name := range []string{"a", "b", "c"} {
 		tc.start(name)
 	}
+	tc.waitRepaired()
 	a := tc.nodes["a"]
 	if _, err := appendVia(a, "x"); err != nil {
 		t.Fatal(err)
@@ -391,7 +392,7 @@ func TestForgetFailedAfterInCluster(t *testing.T) {
 	tc.nodes["c"].Kill()
 	delete(tc.nodes, "c")
 	tc.waitMembers(2)
-	testutil.WaitFor(t, 10*time.Second, func() error {
+	testutil.WaitFor(t, 60*time.Second, func() error {
 		for _, n := range tc.nodes {
 			if len(n.provider.Failed()) != 0 || len(n.currentView().failed) != 0 {
 				return fmt.Errorf("%s: failed %v", n.Name(), failedNames(n.provider))

@@ -67,7 +67,7 @@ func ownedBy(n *Node, name string) string {
 // outcome is unknown.
 func TestCallsInFlightEndWhenOwnerFails(t *testing.T) {
 	got := make(chan string, 16)
-	tc := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}, rf: 3,
+	tc := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}, rf: 3, detectsFailures: true,
 		kind: func(string) Kind {
 			return Kind{Name: "counter",
 				New:   func(ref *GrainRef) actor.Actor { return &stallGrain{ref: ref, stallOn: "c", got: got} },
@@ -169,7 +169,7 @@ func (g *alarmGrain) Receive(ctx actor.Context) {
 // owner is marked failed, with no call to the grain from anyone.
 func TestAlarmOfFailedOwnerFiresOnSurvivors(t *testing.T) {
 	fired := make(chan string, 64)
-	tc := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}, rf: 3,
+	tc := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}, rf: 3, detectsFailures: true,
 		kind: func(string) Kind {
 			return Kind{Name: "counter", New: func(ref *GrainRef) actor.Actor { return &alarmGrain{ref: ref, fired: fired} }}
 		},
@@ -191,13 +191,13 @@ func TestAlarmOfFailedOwnerFiresOnSurvivors(t *testing.T) {
 	tc.waitRepaired()
 	a, b, c := tc.nodes["a"], tc.nodes["b"], tc.nodes["c"]
 	id := ownedBy(a, "c")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, err := a.Request(ctx, "counter", id, &actorsv1.SaveFile{Path: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	// Both survivors hold the alarm in their copies.
-	testutil.WaitFor(t, 30*time.Second, func() error {
+	testutil.WaitFor(t, 90*time.Second, func() error {
 		for _, n := range []*Node{a, b} {
 			gs, err := n.Store().Grain("counter", id)
 			if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/hashicorp/memberlist"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/stichdev/stich/internal/testutil"
@@ -71,24 +72,34 @@ type testCluster struct {
 	onAlarm AlarmFunc
 	// configure, if set, edits each node's configuration last.
 	configure func(name string, cfg *Config)
+	// detectsFailures: the test kills or cuts off a member and waits for
+	// the others to declare it failed, so failure detection is fast
+	// (suspicion 3 s instead of 6 s; see start).
+	detectsFailures bool
 }
 
 // newTestCluster starts nodes without replication (R = 1: storage moves
-// with ownership); see newReplicatedCluster.
+// with ownership), with slow failure detection (no member fails); see
+// newReplicatedCluster.
 func newTestCluster(t *testing.T, names ...string) *testCluster {
 	return newClusterR(t, 1, names...)
 }
 
 func newClusterR(t *testing.T, rf int, names ...string) *testCluster {
-	tc := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}, rf: rf}
-	for _, name := range names {
-		tc.start(name)
-	}
-	t.Cleanup(func() {
+	return startCluster(&testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}, rf: rf}, names...)
+}
+
+// startCluster starts the named nodes of tc and kills every node of tc
+// when the test ends.
+func startCluster(tc *testCluster, names ...string) *testCluster {
+	tc.t.Cleanup(func() {
 		for _, n := range tc.nodes {
 			n.Kill()
 		}
 	})
+	for _, name := range names {
+		tc.start(name)
+	}
 	return tc
 }
 
@@ -108,11 +119,32 @@ func (tc *testCluster) start(name string) *Node {
 	}
 	cfg.TLS = tc.tls[name]
 	cfg.Gossip.Name = name
-	// Fast failure detection for tests (memberlist's local profile is
-	// already quick; tighten suspicion further).
-	cfg.Gossip.ProbeInterval = 200 * time.Millisecond
-	cfg.Gossip.ProbeTimeout = 100 * time.Millisecond
-	cfg.Gossip.SuspicionMult = 3
+	// Failure detection. Under -race on a loaded machine (CI runs this
+	// package beside others; a load average of 20 to 30 on 2 cores here)
+	// the nodes of a test, all in this one process, can be slow together
+	// to answer probes and to refute suspicions. With this helper's old
+	// settings (probe 200 ms, suspicion 0.6 s once a second member
+	// confirmed it) live members were declared failed: their grains
+	// moved, 3 s call deadlines expired, and tests failed (among them
+	// TestClusterRoutesToOneOwner, which kills no one). A member is
+	// declared failed when it has not refuted a suspicion within
+	// SuspicionMult × ProbeInterval (with SuspicionMult 6 and fewer than
+	// 6 members, memberlist waits that long whatever others confirm),
+	// so:
+	//   - by default no member is meant to fail: suspicion 6 s;
+	//   - a test that kills or cuts off a member and waits for its
+	//     failure (detectsFailures): suspicion 3 s; a killed member
+	//     should be declared failed within about 4.5 s on a quiet
+	//     machine (its first probe within 2 probe intervals, 0.5 s to
+	//     fail it, then the suspicion), and those tests wait for it for
+	//     a minute or more.
+	// (memberlist's awareness also stretches a struggling node's probe
+	// interval and timeout, up to 8x, while it misses acks.)
+	if tc.detectsFailures {
+		fastDetection(cfg.Gossip)
+	} else {
+		slowDetection(cfg.Gossip)
+	}
 	if tc.pushPull > 0 {
 		cfg.Gossip.PushPullInterval = tc.pushPull
 	}
@@ -167,10 +199,29 @@ func (tc *testCluster) start(name string) *Node {
 	return n
 }
 
-// waitMembers waits until every node sees want live members.
+// slowDetection sets the failure detection of a test in which no member
+// is meant to fail: a member that refutes a suspicion within 6 s is not
+// declared failed (see testCluster.start).
+func slowDetection(g *memberlist.Config) {
+	g.ProbeInterval = time.Second
+	g.ProbeTimeout = 500 * time.Millisecond
+	g.SuspicionMult = 6
+}
+
+// fastDetection sets the failure detection of a test that kills or cuts
+// off a member and waits for the others to declare it failed: suspicion
+// 3 s (see testCluster.start).
+func fastDetection(g *memberlist.Config) {
+	g.ProbeInterval = 500 * time.Millisecond
+	g.ProbeTimeout = 250 * time.Millisecond
+	g.SuspicionMult = 6
+}
+
+// waitMembers waits until every node sees want live members (generous:
+// a failure takes a few seconds to detect, more on a loaded machine).
 func (tc *testCluster) waitMembers(want int) {
 	tc.t.Helper()
-	testutil.WaitFor(tc.t, 20*time.Second, func() error {
+	testutil.WaitFor(tc.t, 90*time.Second, func() error {
 		for name, n := range tc.nodes {
 			if got := len(n.currentView().live); got != want {
 				return fmt.Errorf("%s sees %d live members, want %d", name, got, want)
@@ -180,8 +231,13 @@ func (tc *testCluster) waitMembers(want int) {
 	})
 }
 
+// call increments (incr) or reads the counter id through n. Its deadline
+// is generous: on a loaded machine under -race a call that queues behind
+// others (a replicated write syncs to disk on a majority) can take
+// seconds (3 s deadlines expired); no test here is about how long a call
+// takes.
 func (tc *testCluster) call(n *Node, id string, incr bool) (uint64, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	msg := &actorsv1.AlarmFired{}
 	if incr {
@@ -292,7 +348,7 @@ func TestClusterJoinLeaveMovesStorage(t *testing.T) {
 }
 
 func TestClusterCrashedOwnerIsUnavailableThenReturns(t *testing.T) {
-	tc := newTestCluster(t, "a", "b", "c")
+	tc := startCluster(&testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}, rf: 1, detectsFailures: true}, "a", "b", "c")
 	var onC, onA string
 	for i := 0; onC == "" || onA == ""; i++ {
 		id := fmt.Sprintf("g%d", i)

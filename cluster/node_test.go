@@ -76,7 +76,7 @@ func startTestNode(t *testing.T, dir string, idle time.Duration, onAlarm AlarmFu
 
 func call(t *testing.T, n *Node, id string, msg any) int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // generous: a loaded machine
 	defer cancel()
 	res, err := n.Request(ctx, "counter", id, msg)
 	if err != nil {
@@ -99,7 +99,7 @@ func TestNodeRequestPassivateRestore(t *testing.T) {
 	if got := call(t, n, "a", &incr{}); got != 2 {
 		t.Fatalf("second incr = %d", got)
 	}
-	waitFor(t, 5*time.Second, func() error {
+	waitFor(t, time.Minute, func() error {
 		if c := n.GrainCounts()["counter"]; c != 0 {
 			return fmt.Errorf("%d live activations", c)
 		}
@@ -121,7 +121,7 @@ func TestNodeConcurrentCallsOneActivation(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			if _, err := n.Request(ctx, "counter", "hot", &incr{}); err != nil {
 				t.Error(err)
@@ -204,11 +204,11 @@ func TestAlarmFiresAfterRestart(t *testing.T) {
 		if a.Kind != "counter" || a.Identity != "sleepy" || !a.Due.Equal(past) {
 			t.Fatalf("fired %+v", a)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("alarm did not fire after restart")
 	}
 	g3, _ := n2.Store().Grain("counter", "sleepy")
-	waitFor(t, 5*time.Second, func() error {
+	waitFor(t, time.Minute, func() error {
 		if _, ok, _ := g3.Alarm(); ok {
 			return errors.New("alarm still persisted")
 		}
@@ -233,7 +233,7 @@ func TestAlarmRetriesUntilHandled(t *testing.T) {
 	if err := gs.SetAlarm(time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, func() error {
+	waitFor(t, time.Minute, func() error {
 		if _, ok, _ := gs.Alarm(); ok {
 			return errors.New("alarm still persisted")
 		}

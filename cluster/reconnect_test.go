@@ -84,7 +84,7 @@ func (t *cutTransport) DialAddressTimeout(a memberlist.Address, timeout time.Dur
 func TestPartitionPastDeadTimeHeals(t *testing.T) {
 	var cut gossipCut
 	addrs := map[string]string{} // node name -> gossip addr
-	tc := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}, rf: 1}
+	tc := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}, rf: 1, detectsFailures: true}
 	tc.configure = func(name string, cfg *Config) {
 		nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
 			BindAddrs: []string{cfg.Gossip.BindAddr}, Logger: log.New(io.Discard, "", 0)})
@@ -160,7 +160,7 @@ func TestPartitionPastDeadTimeHeals(t *testing.T) {
 func TestReconnectLeavesRefusedMemberOut(t *testing.T) {
 	issue := testCA(t, "cluster-ca")
 	logs := &syncBuffer{}
-	tc := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}, rf: 1, logs: logs,
+	tc := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}, rf: 1, logs: logs, detectsFailures: true,
 		tls: map[string]*TLS{"a": issue("a"), "b": issue("b"), "c": issue("c")}}
 	tc.configure = func(name string, cfg *Config) { cfg.Gossip.GossipToTheDeadTime = time.Second } // reconnect every 1 s
 	t.Cleanup(func() {

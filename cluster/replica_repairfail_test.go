@@ -21,7 +21,7 @@ import (
 // on node a, which is unreachable") on the survivors until a came back
 // (cmd/stich.TestCLIFailsOver failed so in CI).
 func TestRepairOutlivesFailureOfARepairer(t *testing.T) {
-	tc := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}, rf: 3, logKind: true}
+	tc := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}, rf: 3, logKind: true, detectsFailures: true}
 	t.Cleanup(func() {
 		for _, n := range tc.nodes {
 			n.Kill()

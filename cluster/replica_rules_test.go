@@ -209,7 +209,7 @@ func TestRuleFailedQuorumIsOutcomeUnknown(t *testing.T) {
 // the promise its peers hold (the one it gave before, with them, to a
 // claim it no longer remembers).
 func TestRuleWipedNodeIsNewIncarnation(t *testing.T) {
-	tc := newReplicatedCluster(t, "a", "b", "c")
+	tc := newReplicatedClusterDetecting(t, "a", "b", "c")
 	const id = "incarnation"
 	if _, err := appendVia(tc.nodes["a"], id); err != nil {
 		t.Fatal(err)
@@ -238,7 +238,7 @@ func TestRuleWipedNodeIsNewIncarnation(t *testing.T) {
 	}
 	tc.nodes["a"].repl.unreachable.Store(nil)
 	tc.nodes["c"].repl.unreachable.Store(nil)
-	testutil.WaitFor(t, 30*time.Second, func() error {
+	testutil.WaitFor(t, 90*time.Second, func() error {
 		if !b.repl.repairedFlag.Load() {
 			return errors.New("b is not repaired yet")
 		}

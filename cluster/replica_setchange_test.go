@@ -25,19 +25,14 @@ import (
 // owners' grains got new epochs.
 //
 // No member fails here (d joins, c leaves gracefully), so failure detection
-// is slow (suspicion 6 s instead of 0.6 s): under a load average near 30 a
-// node stalled for 0.6 s was declared failed, its grains moved and came
-// back claimed anew, which this test then reported as a broken invariant.
-// A failure detected anyway is logged, and the grains it re-claimed are
-// not counted.
+// is slow (testCluster's default, suspicion 6 s; it was 0.6 s): under a
+// load average near 30 a node stalled for 0.6 s was declared failed, its
+// grains moved and came back claimed anew, which this test then reported
+// as a broken invariant. A failure detected anyway is logged, and the
+// grains it re-claimed are not counted.
 func TestSetChangeKeepsOwnersClaim(t *testing.T) {
 	logs := &syncBuffer{}
 	tc := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}, rf: 3, logKind: true, logs: logs}
-	tc.configure = func(_ string, cfg *Config) {
-		cfg.Gossip.ProbeInterval = time.Second
-		cfg.Gossip.ProbeTimeout = 500 * time.Millisecond
-		cfg.Gossip.SuspicionMult = 6
-	}
 	t.Cleanup(func() {
 		for _, n := range tc.nodes {
 			n.Kill()

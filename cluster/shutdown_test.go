@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestEveryMemberShutsDownAtOnce stops every member of a cluster at the
@@ -28,7 +29,9 @@ func TestEveryMemberShutsDownAtOnce(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				start := time.Now()
 				err := n.Shutdown(context.Background())
+				t.Logf("round %d: %s shut down in %s", round, name, time.Since(start).Round(time.Millisecond))
 				mu.Lock()
 				errs[name] = err
 				mu.Unlock()

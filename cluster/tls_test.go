@@ -125,7 +125,7 @@ func TestForeignCARefused(t *testing.T) {
 	t.Logf("x's start failed: %v", err)
 	// a, the member x contacted, says why it refused x (b never hears of
 	// x: a does not gossip a member it did not admit).
-	testutil.WaitFor(t, 10*time.Second, func() error {
+	testutil.WaitFor(t, 60*time.Second, func() error {
 		l := logs.String()
 		if !strings.Contains(l, "refused a member: it failed the cluster's admission check\" test_node=a member=x") ||
 			!strings.Contains(l, "certificate signed by unknown authority") {
@@ -142,7 +142,7 @@ func TestForeignCARefused(t *testing.T) {
 	}
 	// x's credential opens no replication stream either.
 	d := tls.Dialer{Config: foreign.ClientConfig()}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c, err := d.DialContext(ctx, "tcp", tc.nodes["a"].repl.tr.addr())
 	if err == nil {

@@ -78,7 +78,7 @@ func startNode(t *testing.T, data string, extra ...string) *node {
 // test's own).
 func startNodeIn(t *testing.T, netns, data string, extra ...string) *node {
 	t.Helper()
-	n, err := spawnNode(netns, data, 60*time.Second, extra...)
+	n, err := spawnNode(netns, data, 2*time.Minute, extra...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func TestSIGKILLMidGenerationResumesGapFree(t *testing.T) {
 		if err != nil {
 			t.Fatalf("exit after SIGTERM: %v", err)
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("no exit within 30s of SIGTERM")
+	case <-time.After(3 * time.Minute): // generous: a loaded machine; not a timing test
+		t.Fatalf("no exit within 3 minutes of SIGTERM; last log lines:\n%s", tail(n2.logs(), 10))
 	}
 }

@@ -176,6 +176,7 @@ func TestCLIResumeMessage(t *testing.T) {
 	id := res.Msg.GetSessionId()
 	run := startCLI(t, ctx, "watch", "--json", "--reconnect-for", "2s", "--server", n.url, id)
 	var last uint64
+	killed := false
 	for line := range run.lines {
 		var ev struct {
 			Seq string `json:"seq"`
@@ -183,7 +184,9 @@ func TestCLIResumeMessage(t *testing.T) {
 		if json.Unmarshal([]byte(line), &ev) == nil {
 			fmt.Sscan(ev.Seq, &last)
 		}
-		if last == 5 {
+		// NB: once: a second signal to the exited process is an error.
+		if last == 5 && !killed {
+			killed = true
 			if err := n.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}

@@ -142,7 +142,9 @@ func (c *nemesisCluster) args(n *nemesisNode, join bool) []string {
 // start starts n; a node that cannot join (every peer down or cut off)
 // exits, and start reports it.
 func (c *nemesisCluster) start(n *nemesisNode, join bool) error {
-	p, err := spawnNode(c.lab.ns(n.i), n.data, 40*time.Second, c.args(n, join)...)
+	// NB: generous: a wiped node is ready once its peers refilled it, and
+	// every node of the lab starts on a loaded machine.
+	p, err := spawnNode(c.lab.ns(n.i), n.data, 90*time.Second, c.args(n, join)...)
 	if err != nil {
 		return err
 	}
@@ -299,7 +301,11 @@ type sessionRecord struct {
 
 func runNemesis(t *testing.T, seed uint64, creds func(string) []string) {
 	rng := rand.New(rand.NewPCG(seed, 0x6e656d65))
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	// A bound for the whole run (the schedule itself lasts scheduleFor),
+	// generous for a loaded machine: up to 5 nodes start one after the
+	// other, faulted ones restart (a wiped one waits to be refilled), and
+	// every session must settle.
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	size := 3 + int(seed%3)
 	lab := newNetLab(t, size)
@@ -419,7 +425,7 @@ func runNemesis(t *testing.T, seed uint64, creds func(string) []string) {
 			}
 		}
 	}
-	testutil.WaitFor(t, 90*time.Second, func() error {
+	testutil.WaitFor(t, 4*time.Minute, func() error {
 		for _, n := range c.nodes {
 			if n.proc == nil {
 				if err := c.start(n, true); err != nil {

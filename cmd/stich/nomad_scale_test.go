@@ -169,7 +169,7 @@ func TestNomadScaleDownLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stopped *api.AllocationListStub
-	testutil.WaitFor(t, 60*time.Second, func() error {
+	testutil.WaitFor(t, 2*time.Minute, func() error {
 		for _, a := range srv.Allocs("stich") {
 			if a.ID == slot2.ID && a.ClientStatus == "complete" {
 				stopped = a
@@ -181,9 +181,14 @@ func TestNomadScaleDownLosesNothing(t *testing.T) {
 	took := time.Since(scaled)
 	st := stopped.TaskStates["stich"]
 	last := st.Events[len(st.Events)-1]
-	if last.Type != "Terminated" || last.ExitCode != 0 || took >= *job.TaskGroups[0].Tasks[0].KillTimeout {
-		t.Fatalf("slot 2 did not stop by itself on SIGTERM within the kill timeout: %s exit %d after %s", last.Type, last.ExitCode, took)
+	// NB: exit code 0 says it stopped by itself: the fake's SIGKILL at the
+	// kill timeout would leave -1. (took also counts this test's polling,
+	// so it is not compared with the kill timeout: on a loaded machine a
+	// clean exit just before it was seen just after.)
+	if last.Type != "Terminated" || last.ExitCode != 0 {
+		t.Fatalf("slot 2 did not stop by itself on SIGTERM within the kill timeout (%s): %s exit %d, seen %s after the scale-down", *job.TaskGroups[0].Tasks[0].KillTimeout, last.Type, last.ExitCode, took)
 	}
+	t.Logf("slot 2 exited by itself, seen %s after the scale-down (kill timeout %s)", took.Round(time.Millisecond), *job.TaskGroups[0].Tasks[0].KillTimeout)
 	// Its log (through the Nomad logs API) has the hand-off note.
 	frames, ferrs := c.API().AllocFS().Logs(&api.Allocation{ID: stopped.ID, NodeID: stopped.NodeID}, false, "stich", "stderr", "start", 0, nil, nil)
 	var logText strings.Builder

@@ -252,13 +252,16 @@ func TestWholeClusterSIGTERM(t *testing.T) {
 		}
 		return nil
 	})
+	signalled := time.Now()
 	for _, m := range all {
 		if err := m.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, m := range all {
-		if err := waitExit(t, m); err != nil {
+		err := waitExit(t, m)
+		t.Logf("%s had exited %s after the signal (its grace: 20 s)", m.name, time.Since(signalled).Round(time.Millisecond))
+		if err != nil {
 			t.Errorf("%s exited with %v after SIGTERM; last log lines:\n%s", m.name, err, tail(m.logs(), 10))
 		}
 		if lines := errorLines(m.logs()); len(lines) > 0 {
