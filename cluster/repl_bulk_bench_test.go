@@ -51,7 +51,7 @@ func BenchmarkSnapshotTransfer(b *testing.B) {
 	if !ok {
 		b.Fatal("a does not see b")
 	}
-	fetch := func(b *testing.B) (*clusterv1.ReplicaSnapshot, *copyBatch) {
+	fetch := func(b *testing.B) (*clusterv1.ReplicaSnapshot, *copyStage) {
 		snap, body, err := a.repl.tr.fetchSnapshot(context.Background(), peer, "counter", id)
 		if err != nil {
 			b.Fatal(err)
@@ -159,7 +159,8 @@ func FuzzReadChunk(f *testing.F) {
 	}
 	f.Cleanup(func() { s.Close() })
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		c, err := s.newCopyBatch(&clusterv1.ReplicaSnapshot{Kind: "counter", Identity: "fuzz"})
+		head := &clusterv1.ReplicaSnapshot{Kind: "counter", Identity: "fuzz"}
+		c, err := s.newCopyStage(head)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,25 +175,30 @@ func FuzzReadChunk(f *testing.F) {
 		if len(snap.GetEntries()) != c.entries {
 			t.Fatalf("readChunk found %d entries, proto.Unmarshal %d", c.entries, len(snap.GetEntries()))
 		}
-		rd := c.b.Reader()
-		for i := 0; ; i++ {
-			_, k, v, ok, err := rd.Next()
-			if err != nil {
-				t.Fatal(err)
+		// The staged copy, installed, holds exactly those entries.
+		if err := c.finish(head); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.installSnapshot(head, c, replicaRecord{}); err != nil {
+			t.Fatal(err)
+		}
+		gs, _ := s.Grain("counter", "fuzz")
+		i := 0
+		if err := gs.List("", "", 0, func(key string, value []byte) error {
+			if i >= len(snap.GetEntries()) {
+				return fmt.Errorf("installed entry %q past the %d sent", key, len(snap.GetEntries()))
 			}
-			if !ok {
-				if i != 2+c.entries { // the deletions, then the entries
-					t.Fatalf("batch holds %d records, want %d", i, 2+c.entries)
-				}
-				break
+			e := snap.GetEntries()[i]
+			if key != e.GetKey() || !bytes.Equal(value, e.GetValue()) {
+				return fmt.Errorf("entry %d: %q=%q, want %q=%q", i, key, value, e.GetKey(), e.GetValue())
 			}
-			if i < 2 {
-				continue
-			}
-			e := snap.GetEntries()[i-2]
-			if string(k) != string(c.gs.prefix)+e.GetKey() || !bytes.Equal(v, e.GetValue()) {
-				t.Fatalf("entry %d: %q=%q, want %q=%q", i-2, k, v, e.GetKey(), e.GetValue())
-			}
+			i++
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if i != len(snap.GetEntries()) {
+			t.Fatalf("installed %d entries, sent %d", i, len(snap.GetEntries()))
 		}
 	})
 }
