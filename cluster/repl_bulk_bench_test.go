@@ -19,12 +19,15 @@ import (
 
 // BenchmarkSnapshotTransfer fetches the whole copy of a 20 MiB grain from
 // another node over a bulk transfer connection (read from Pebble, sent in
-// chunks, received into the Pebble batch that installs it: what a new
-// owner does before its commit), against a raw TCP copy of the same number
-// of bytes on loopback (a new connection each time, as a fetch dials).
+// chunks, staged on disk in the sstables that install it: what a new
+// owner does before its ingest, replica_install.go), against a raw TCP
+// copy of the same number of bytes on loopback (a new connection each
+// time, as a fetch dials). The fetch writes the copy to files (the page
+// cache; they are synced at the install), the reference only to memory.
 //
-// The reference receives into a new buffer each time, as a fetch receives
-// into a new batch: a receiver keeps the bytes it copies, and the page
+// The reference receives into a new buffer each time, as a fetch received
+// into a new batch before copies were staged on disk (it writes new page
+// cache pages now): a receiver keeps the bytes it copies, and the page
 // faults and garbage collection of 20 MiB of new memory cost as much as
 // the copy itself on this machine (a copy into one buffer used again and
 // again costs a fifth of the CPU time). A copy into a reused buffer runs
@@ -33,8 +36,8 @@ import (
 // The variants alternate, one of each per iteration, so that a change of
 // the machine's load touches all; it reports the median MB/s of each and
 // the ratio, throughput-x (target, internal/benchratio: at least 0.5).
-// "installed" also commits the copy (synced) on the fetching node, as a
-// claim does; it has no target (the reference writes nothing).
+// "installed" also installs the copy (synced, ingested) on the fetching
+// node, as a claim does; it has no target (the reference writes nothing).
 func BenchmarkSnapshotTransfer(b *testing.B) {
 	tc := newReplicatedCluster(b, "a", "b", "c")
 	const id = "large"

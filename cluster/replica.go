@@ -106,12 +106,19 @@ import (
 //     then answers); if it ends without an answer from an owner marked
 //     failed, it reports ErrOwnerLost (it may have been applied). A
 //     leaving owner is waited for: it answers while it hands off.
+// 19. An install is received in bounded memory (staged on disk as its
+//     chunks arrive) and applied in one atomic step (a Pebble ingest of
+//     the staged tables with the grain's alarm and replica record, under
+//     the key lock); until then the receiver's readers, promises and
+//     digests see its previous copy and record, and a cut or killed
+//     install leaves them so (replica_install.go).
 //
 // Files: replica_claim.go (the owner: claims, writes, sends),
 // replica_follower.go (promises, writes, installs, digests),
 // replica_antientropy.go (repair passes), replica_incarnation.go,
 // replica_lookup.go, replica_read.go, replica_store.go (records, copies),
 // repl_transport.go (the write stream), repl_bulk.go (whole copies),
+// replica_install.go (staged installs),
 // liveness.go and alarms.go (rules 17 and 18).
 
 // Replication errors.
