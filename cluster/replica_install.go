@@ -8,34 +8,44 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/sstable"
 	"github.com/cockroachdb/pebble/vfs"
 
 	clusterv1 "github.com/stichdev/stich/proto/stich/cluster/v1"
 )
 
-// Installs of whole copies (docs/replication.md, "Bulk transfers", rule
-// 15): a copy being received is staged on disk, in sstables of the
-// store's staging folder, as its chunks arrive, never in memory; the
-// install ingests them into Pebble in one atomic step together with the
-// grain's alarm and replica record. Until that step a reader, a promise
-// and a digest see the grain's previous copy (or none), unchanged; after
-// it, the whole new copy. A cut transfer (the connection breaks, the
-// sender dies) removes its staged files; a process killed meanwhile
-// leaves them in the staging folder, which OpenStore empties: nothing of
-// a half-received copy is ever in the database.
+// Installs of whole copies (docs/replication.md, "Installing a whole
+// copy", rule 19). A copy being received is held in memory, in one Pebble
+// batch, only up to stageSpillBytes of entries; past that, what the
+// batch holds and every later entry go to sstables in the store's
+// staging folder as the chunks arrive. The install commits the batch
+// (a small copy, as before) or ingests the staged tables together with
+// tables of the grain's alarm and replica record: either way one atomic
+// step. Until then a reader, a promise and a digest see the grain's
+// previous copy (or none), unchanged; after it, the whole new copy. A cut
+// transfer (the connection breaks, the sender dies) drops the batch and
+// removes the staged files; a process killed meanwhile leaves staged
+// files, which OpenStore removes: nothing of a half-received copy is ever
+// in the database.
 //
 // Memory per install in flight: the chunk reader's buffers (32 KiB and a
-// key), one value (the largest of the copy, up to a frame), and one
-// sstable writer's current block and index: a table is closed every
-// stageTableBytes of entries, so its index (one entry per stageBlockSize
-// of data) stays under ~150 KiB whatever the copy's size. Measured by
-// TestLargeCopyInstallsInBoundedMemory: receiving a 64 MiB copy of 64 Ki
-// entries holds at most 1.7 MiB of heap (sender's buffers included) and
-// allocates about 4 MiB in all (without -race, which defeats Pebble's
-// buffer pools).
+// key), one value (the largest of the copy, up to a frame; twice when
+// staged, as the table writer copies it into its block), and either the
+// batch (at most stageSpillBytes of entries, in a buffer that grows by
+// doubling: under 8 MiB) or one sstable writer's current block and index:
+// a table is closed every stageTableBytes of entries, so its index (one
+// entry per stageBlockSize of data) stays under ~150 KiB whatever the
+// copy's size. Measured by TestLargeCopyInstallsInBoundedMemory.
+//
+// Why small copies stay in a batch: an ingest costs a few files, syncs
+// and a memtable rotation; a repair that refills thousands of small
+// grains would pay that for each.
 
 const (
+	// stageSpillBytes is the entry bytes a copy may hold in memory before
+	// it is staged on disk.
+	stageSpillBytes = 4 << 20
 	// stageDirName is the staging folder, inside the store's folder
 	// (Pebble ignores sub-folders); a sstable must be on the database's
 	// file system to be ingested.
@@ -52,29 +62,36 @@ const (
 // stageSeq counts the staged tables ever created, for unique names.
 var stageSeq atomic.Uint64
 
-// copyStage is a whole copy of a grain being received (repl_bulk.go),
-// staged in sstables: each table holds a range of the grain's keys, the
-// entries received in that range, and a range deletion of that range (a
-// range deletion in an ingested table removes only what was there
-// before: the table's own keys get the same sequence number). The first
-// range starts at the grain's prefix, the last ends at its end: ingested
-// together they replace every key of the grain. finish adds a table with
-// the copy's alarm (or its deletion); installSnapshot adds one with the
-// replica record and ingests them all.
+// copyStage is a whole copy of a grain being received (repl_bulk.go).
+// Until it holds spillAt bytes of entries, they are in b, after a deletion
+// of the grain's keys and alarm. Then they are staged in sstables: each
+// table holds a range of the grain's keys, the entries received in that
+// range, and a range deletion of that range (a range deletion in an
+// ingested table removes only what was there before: the table's own
+// keys get the same sequence number). The first range starts at the
+// grain's prefix, the last ends at its end: ingested together they
+// replace every key of the grain. finish adds a table with the copy's
+// alarm (or its deletion); installSnapshot adds one with the replica
+// record and ingests them all.
 type copyStage struct {
 	s       *Store
 	gs      *GrainStore
-	entries int // entries added
-	size    int // their keys' and values' bytes (relative keys)
+	entries int    // entries added
+	size    int    // their keys' and values' bytes (relative keys)
+	key     []byte // the grain's prefix, then the entry's key
+	last    []byte // the last entry's key (relative)
+	val     []byte // a value being read (readChunk)
 
+	// In memory (b != nil) until the entries reach spillAt bytes.
+	b       *pebble.Batch
+	spillAt int
+
+	// Staged on disk.
 	paths []string // every staged file, finished or not
 	files []vfs.File
 	w     *sstable.Writer // the table being written
 	start []byte          // the first key of its range
 	inTbl int             // entry bytes in it
-	key   []byte          // the grain's prefix, then the entry's key
-	last  []byte          // the last entry's key (relative)
-	val   []byte          // a value being read (readChunk)
 
 	finished bool // finish done: every table closed
 	synced   bool // every staged file synced and closed
@@ -86,12 +103,43 @@ func (s *Store) newCopyStage(snap *clusterv1.ReplicaSnapshot) (*copyStage, error
 	if err != nil {
 		return nil, err
 	}
-	c := &copyStage{s: s, gs: gs, start: gs.prefix, key: append(make([]byte, 0, len(gs.prefix)+64), gs.prefix...)}
-	if c.w, err = c.newTable(); err != nil {
-		c.close()
-		return nil, err
-	}
+	c := &copyStage{s: s, gs: gs, start: gs.prefix, spillAt: stageSpillBytes,
+		key: append(make([]byte, 0, len(gs.prefix)+64), gs.prefix...)}
+	c.b = s.db.NewBatch()
+	_ = c.b.DeleteRange(gs.prefix, prefixEnd(gs.prefix), nil)
+	_ = c.b.Delete(alarmKey(gs.kind, gs.identity), nil)
 	return c, nil
+}
+
+// staged reports whether the copy is staged on disk.
+func (c *copyStage) staged() bool { return c.b == nil }
+
+// spill moves the entries of the batch into the first staged table.
+func (c *copyStage) spill() error {
+	b := c.b
+	c.b = nil
+	defer b.Close()
+	var err error
+	if c.w, err = c.newTable(); err != nil {
+		return err
+	}
+	rd := b.Reader()
+	for {
+		kind, key, value, ok, err := rd.Next()
+		if err != nil {
+			return fmt.Errorf("cluster: stage a copy: %w", err)
+		}
+		if !ok {
+			return nil
+		}
+		if kind != pebble.InternalKeyKindSet {
+			continue // the deletions: the tables' range deletions replace them
+		}
+		if err := c.w.Set(key, value); err != nil {
+			return fmt.Errorf("cluster: stage a copy: %w", err)
+		}
+		c.inTbl += len(key) - len(c.gs.prefix) + len(value)
+	}
 }
 
 // stageWritable is a staged file as Pebble's sstable writer writes it:
@@ -131,7 +179,7 @@ func (c *copyStage) add(key, value []byte) error {
 	if err := checkSnapshotSize(c.gs.kind, c.gs.identity, c.size+len(key)+len(value)); err != nil {
 		return err
 	}
-	if c.finished || c.w == nil {
+	if c.finished {
 		return errors.New("cluster: copy already finished")
 	}
 	if c.entries > 0 && bytes.Compare(key, c.last) <= 0 {
@@ -139,23 +187,37 @@ func (c *copyStage) add(key, value []byte) error {
 	}
 	c.last = append(c.last[:0], key...)
 	c.key = append(c.key[:len(c.gs.prefix)], key...)
-	if c.inTbl >= stageTableBytes {
-		// The table's range ends where this entry's begins.
-		if err := c.closeTable(c.key); err != nil {
-			return err
-		}
-		c.start = bytes.Clone(c.key)
-		var err error
-		if c.w, err = c.newTable(); err != nil {
+	if !c.staged() && c.size+len(key)+len(value) > c.spillAt {
+		if err := c.spill(); err != nil {
 			return err
 		}
 	}
-	if err := c.w.Set(c.key, value); err != nil {
-		return fmt.Errorf("cluster: stage a copy: %w", err)
+	switch {
+	case !c.staged():
+		if err := c.b.Set(c.key, value, nil); err != nil {
+			return fmt.Errorf("cluster: stage a copy: %w", err)
+		}
+	case c.w == nil:
+		return errors.New("cluster: copy already dropped")
+	default:
+		if c.inTbl >= stageTableBytes {
+			// The table's range ends where this entry's begins.
+			if err := c.closeTable(c.key); err != nil {
+				return err
+			}
+			c.start = bytes.Clone(c.key)
+			var err error
+			if c.w, err = c.newTable(); err != nil {
+				return err
+			}
+		}
+		if err := c.w.Set(c.key, value); err != nil {
+			return fmt.Errorf("cluster: stage a copy: %w", err)
+		}
+		c.inTbl += len(key) + len(value)
 	}
 	c.entries++
 	c.size += len(key) + len(value)
-	c.inTbl += len(key) + len(value)
 	return nil
 }
 
@@ -174,11 +236,19 @@ func (c *copyStage) closeTable(end []byte) error {
 	return nil
 }
 
-// finish ends the copy whose head is snap: the last table's range ends at
-// the grain's end, and a table of its own sets the alarm (or deletes it).
-// The tables' keys never overlap, which the ingest requires.
+// finish ends the copy whose head is snap. In memory, the batch gets
+// the alarm. Staged, the last table's range ends at the grain's end, and a
+// table of its own sets the alarm (or deletes it); the tables' keys never
+// overlap, which the ingest requires.
 func (c *copyStage) finish(snap *clusterv1.ReplicaSnapshot) error {
 	if c.finished {
+		return nil
+	}
+	if !c.staged() {
+		if ns := snap.GetAlarmUnixNano(); ns != 0 {
+			_ = c.b.Set(alarmKey(c.gs.kind, c.gs.identity), encodeTime(time.Unix(0, ns)), nil)
+		}
+		c.finished = true
 		return nil
 	}
 	if err := c.closeTable(prefixEnd(c.gs.prefix)); err != nil {
@@ -232,6 +302,10 @@ func (c *copyStage) close() {
 	if c == nil {
 		return
 	}
+	if c.b != nil {
+		_ = c.b.Close()
+		c.b = nil
+	}
 	if c.w != nil {
 		_ = c.w.Close()
 		c.w = nil
@@ -249,9 +323,10 @@ func (c *copyStage) close() {
 }
 
 // installSnapshot replaces the local copy of a grain with the copy whose
-// head (version, set, alarm) is snap and whose entries are staged in c,
-// and sets its replica record to rec, in one atomic and durable ingest;
-// the caller holds the grain's key lock. It consumes c.
+// head (version, set, alarm) is snap and whose entries are in c, and sets
+// its replica record to rec, in one atomic and durable step (a synced
+// commit of c's batch, or an ingest of its staged tables); the caller
+// holds the grain's key lock. It consumes c.
 func (s *Store) installSnapshot(snap *clusterv1.ReplicaSnapshot, c *copyStage, rec replicaRecord) error {
 	defer c.close()
 	gs := c.gs
@@ -260,6 +335,13 @@ func (s *Store) installSnapshot(snap *clusterv1.ReplicaSnapshot, c *copyStage, r
 	}
 	if err := c.sync(); err != nil {
 		return fmt.Errorf("cluster: install %s/%s: %w", gs.kind, gs.identity, err)
+	}
+	if !c.staged() {
+		_ = c.b.Set(replicaKey(gs.kind, gs.identity), rec.encode(), nil)
+		if err := c.b.Commit(pebble.Sync); err != nil {
+			return fmt.Errorf("cluster: install %s/%s: %w", gs.kind, gs.identity, err)
+		}
+		return nil
 	}
 	w, err := c.newTable()
 	if err == nil {

@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"os/exec"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,6 +34,9 @@ const (
 	// holds what has arrived).
 	boundedHeldMax = 16 << 20
 )
+
+// boundedChildEnv marks the process that measures.
+const boundedChildEnv = "STICH_TEST_BOUNDED_INSTALL_CHILD"
 
 func boundedKey(i int) string { return fmt.Sprintf("e%06d", i) }
 
@@ -109,7 +115,28 @@ func liveHeap() uint64 {
 // exactly the new copy, its record and no alarm, and its neighbours are
 // untouched. Before copies were staged, a receiver collected the whole
 // copy in one Pebble batch in memory: 129 MiB held (measured on 5be56d1).
+//
+// The measurement runs in a process of its own (this test binary run
+// again for this test alone): in the package's process, what earlier
+// tests left to the collector moves the live heap by more than the bound.
 func TestLargeCopyInstallsInBoundedMemory(t *testing.T) {
+	if os.Getenv(boundedChildEnv) == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestLargeCopyInstallsInBoundedMemory$", "-test.count=1", "-test.v", "-test.timeout=10m")
+		cmd.Env = append(os.Environ(), boundedChildEnv+"=1")
+		out, err := cmd.CombinedOutput()
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.Contains(line, "replica_install_test.go") {
+				t.Log(strings.TrimSpace(line))
+			}
+		}
+		if err != nil {
+			t.Fatalf("the measuring process: %v\n%s", err, out)
+		}
+		if !strings.Contains(string(out), "--- PASS: TestLargeCopyInstallsInBoundedMemory") {
+			t.Fatalf("the measuring process did not pass the test:\n%s", out)
+		}
+		return
+	}
 	dst, err := OpenStore(t.TempDir(), StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -282,8 +309,9 @@ func TestCutInstallLeavesPreviousCopy(t *testing.T) {
 	}
 
 	// The owner's copy (5 MiB) sent to f as an anti-entropy install, cut
-	// after 1.5 MiB: two chunks (a value of 512 KiB has a chunk of its
-	// own) and half of a third.
+	// after 4.25 MiB: eight chunks (a value of 512 KiB has a chunk of its
+	// own) and half of a ninth; f has staged them on disk (past
+	// stageSpillBytes).
 	fm, ok := owner.memberByName(f.Name())
 	if !ok {
 		t.Fatalf("%s does not see %s", ownerName, f.Name())
@@ -301,7 +329,7 @@ func TestCutInstallLeavesPreviousCopy(t *testing.T) {
 	}
 	var sendErr error
 	if sendErr = b.write(frameInstall, &clusterv1.ReplicaInstall{Snapshot: c.head}); sendErr == nil {
-		b.nc = &cutConn{Conn: b.nc, left: 3 << 19}
+		b.nc = &cutConn{Conn: b.nc, left: 17 << 18}
 		sendErr = b.sendCopy(c)
 	}
 	done()
@@ -377,6 +405,7 @@ func TestRestartDropsStagedCopies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	full.spillAt = 0 // staged on disk from its first entry
 	for i := range 100 {
 		if err := full.add([]byte(fmt.Sprintf("n%03d", i)), []byte("newer")); err != nil {
 			t.Fatal(err)
@@ -392,6 +421,7 @@ func TestRestartDropsStagedCopies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	half.spillAt = 0
 	if err := half.add([]byte("n000"), bytes.Repeat([]byte("x"), 200<<10)); err != nil {
 		t.Fatal(err)
 	}
