@@ -208,7 +208,7 @@ func (b *bulkConn) sendCopy(c *localCopy) error {
 
 // readCopy reads the chunks of the copy whose head is snap, until the end
 // frame, into a new stage of the local store: each chunk's entries go to
-// the stage's tables on disk as the chunk arrives (readChunk). On an
+// the stage (replica_install.go) as the chunk arrives (readChunk). On an
 // error the stage is dropped (its files removed).
 func (b *bulkConn) readCopy(s *Store, snap *clusterv1.ReplicaSnapshot) (*copyStage, error) {
 	c, err := s.newCopyStage(snap)
@@ -224,6 +224,16 @@ func (b *bulkConn) readCopy(s *Store, snap *clusterv1.ReplicaSnapshot) (*copySta
 		return nil, err
 	}
 	return c, nil
+}
+
+// received counts a copy received here (in full or not) in the stats.
+func (t *replTransport) received(staged bool, err error) {
+	switch {
+	case err != nil:
+		t.r.stats.copiesDropped.Add(1)
+	case staged:
+		t.r.stats.copiesStaged.Add(1)
+	}
 }
 
 func (b *bulkConn) readEntries(c *copyStage) error {
@@ -412,13 +422,18 @@ func (t *replTransport) serveBulk(c net.Conn, br *bufio.Reader) error {
 			return errors.New("install without a snapshot")
 		}
 		var rep *clusterv1.ReplicaWriteReply
-		if body, err := b.readCopy(t.r.n.store, m.Snapshot); err != nil {
+		body, err := b.readCopy(t.r.n.store, m.Snapshot)
+		if err != nil {
+			t.received(false, err)
 			if !errors.Is(err, errSnapshotTooLarge) && !errors.Is(err, ErrBadName) {
 				return err
 			}
 			rep = &clusterv1.ReplicaWriteReply{Error: routeErrorFromGo(err)}
 		} else {
+			// Counted once installed (or refused): a test waits for it.
+			staged := body.staged()
 			rep = t.r.serveInstall(m, body)
+			t.received(staged, nil)
 		}
 		if err := b.write(frameWriteReply, rep); err != nil {
 			return err
@@ -478,6 +493,7 @@ func (t *replTransport) fetchSnapshot(ctx context.Context, m NodeMeta, kind, ide
 		return nil, nil, fmt.Errorf("cluster: fetch %s/%s from %s: got a copy of %s/%s", kind, identity, m.Name, snap.GetKind(), snap.GetIdentity())
 	}
 	body, err := b.readCopy(t.r.n.store, snap)
+	t.received(err == nil && body.staged(), err)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cluster: fetch %s/%s from %s: %w", kind, identity, m.Name, err)
 	}

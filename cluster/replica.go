@@ -162,11 +162,17 @@ type ReplicationStats struct {
 	// StreamFailures counts replication streams that failed (peer gone,
 	// silent or misbehaving).
 	StreamFailures uint64
+	// CopiesStaged counts whole copies received here (fetched or sent to
+	// be installed) that were staged on disk (over stageSpillBytes);
+	// CopiesDropped those whose transfer broke before its end, of which
+	// nothing was installed (replica_install.go).
+	CopiesStaged, CopiesDropped uint64
 }
 
 type replStats struct {
 	claims, writesAcked, writesFailed, followerWrites, followerGroups,
-	snapshotsSent, repairInstalls, streamFailures atomic.Uint64
+	snapshotsSent, repairInstalls, streamFailures,
+	copiesStaged, copiesDropped atomic.Uint64
 }
 
 // ReplicationStats returns the node's replication counters; ok is false
@@ -181,6 +187,7 @@ func (n *Node) ReplicationStats() (_ ReplicationStats, ok bool) {
 		FollowerWrites: s.followerWrites.Load(), FollowerGroups: s.followerGroups.Load(),
 		SnapshotsSent: s.snapshotsSent.Load(), RepairInstalls: s.repairInstalls.Load(),
 		StreamFailures: s.streamFailures.Load(),
+		CopiesStaged:   s.copiesStaged.Load(), CopiesDropped: s.copiesDropped.Load(),
 	}, true
 }
 

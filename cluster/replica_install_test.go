@@ -310,8 +310,11 @@ func TestCutInstallLeavesPreviousCopy(t *testing.T) {
 
 	// The owner's copy (5 MiB) sent to f as an anti-entropy install, cut
 	// after 4.25 MiB: eight chunks (a value of 512 KiB has a chunk of its
-	// own) and half of a ninth; f has staged them on disk (past
-	// stageSpillBytes).
+	// own) and half of a ninth; f gets every byte sent before the cut,
+	// and stages the copy on disk past stageSpillBytes (4 MiB), at the
+	// eighth value.
+	fStats := func() ReplicationStats { st, _ := f.ReplicationStats(); return st }
+	before := fStats()
 	fm, ok := owner.memberByName(f.Name())
 	if !ok {
 		t.Fatalf("%s does not see %s", ownerName, f.Name())
@@ -338,15 +341,21 @@ func TestCutInstallLeavesPreviousCopy(t *testing.T) {
 		t.Fatal("the cut copy was sent in full")
 	}
 
-	// f drops what it staged; until then and after, its copy and record
-	// are the previous ones.
+	// f is done with the transfer (it counts it once the copy was dropped,
+	// or installed or refused), and dropped what it staged; its copy and
+	// record are the previous ones.
 	testutil.WaitFor(t, 60*time.Second, func() error {
-		files, err := f.store.stagedFiles()
-		if err != nil || len(files) > 0 {
-			return fmt.Errorf("%s's staging folder: %v, %v", f.Name(), files, err)
+		if st := fStats(); st.CopiesDropped+st.CopiesStaged == before.CopiesDropped+before.CopiesStaged {
+			return fmt.Errorf("%s has not ended the cut transfer", f.Name())
 		}
 		return nil
 	})
+	if st := fStats(); st.CopiesDropped != before.CopiesDropped+1 {
+		t.Fatalf("%s counted %d copies dropped, want %d", f.Name(), st.CopiesDropped, before.CopiesDropped+1)
+	}
+	if files, err := f.store.stagedFiles(); err != nil || len(files) > 0 {
+		t.Fatalf("%s's staging folder after a cut install: %v, %v", f.Name(), files, err)
+	}
 	recAfter, err := readRecord(f.store.db, "counter", id)
 	if err != nil {
 		t.Fatal(err)
@@ -371,6 +380,9 @@ func TestCutInstallLeavesPreviousCopy(t *testing.T) {
 	}
 	if err := storeHolds(f, id, blobs); err != nil {
 		t.Fatalf("after the later install: %v", err)
+	}
+	if st := fStats(); st.CopiesStaged != before.CopiesStaged+1 {
+		t.Fatalf("%s staged %d copies on disk, want %d (the later install's, of 5 MiB)", f.Name(), st.CopiesStaged, before.CopiesStaged+1)
 	}
 	if rec, err := readRecord(f.store.db, "counter", id); err != nil || rec.v != ownerRec.v {
 		t.Fatalf("after the later install %s's record is %+v (%v), want version %v", f.Name(), rec, err, ownerRec.v)
