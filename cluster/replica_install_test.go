@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
@@ -476,5 +477,55 @@ func TestRestartDropsStagedCopies(t *testing.T) {
 	}
 	if got, err := readRecord(s.db, "counter", "staged"); err != nil || got.v != rec.v || got.promised != rec.promised {
 		t.Fatalf("record %+v (%v), want %+v", got, err, rec)
+	}
+}
+
+// TestOlderStoreIsUpgraded: a store written in Pebble's oldest format (as
+// every store was before installs ingested tables) opens, keeps its data,
+// is upgraded to the format installs need, and takes a staged install.
+func TestOlderStoreIsUpgraded(t *testing.T) {
+	dir := t.TempDir()
+	db, err := pebble.Open(dir, &pebble.Options{FormatMajorVersion: pebble.FormatMostCompatible})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Set([]byte("g\x00counter\x00old\x00k"), []byte("kept"), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenStore(dir, StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v := s.db.FormatMajorVersion(); v < pebble.FormatFlushableIngest {
+		t.Fatalf("store format %v, want at least %v", v, pebble.FormatFlushableIngest)
+	}
+	g, _ := s.Grain("counter", "old")
+	if v, err := g.Get("k"); err != nil || string(v) != "kept" {
+		t.Fatalf("the older store's value: %q, %v", v, err)
+	}
+	head := &clusterv1.ReplicaSnapshot{Kind: "counter", Identity: "old", Version: version{1, 1}.proto()}
+	c, err := s.newCopyStage(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.spillAt = 0
+	if err := c.add([]byte("n"), []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.finish(head); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.installSnapshot(head, c, replicaRecord{promised: 1, v: version{1, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Get("k"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the replaced copy's key: %v, want not found", err)
+	}
+	if v, err := g.Get("n"); err != nil || string(v) != "new" {
+		t.Fatalf("the installed copy's key: %q, %v", v, err)
 	}
 }
