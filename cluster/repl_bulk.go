@@ -118,7 +118,7 @@ func (b *bulkConn) read(want byte, m proto.Message) error {
 // any small chunk pending before it) and the value itself, in Pebble's
 // memory, go to the socket in one vectored write.
 func (b *bulkConn) sendCopy(c *localCopy) error {
-	// The head goes out first: the receiver sizes its batch meanwhile.
+	// The head goes out first: the receiver starts its stage meanwhile.
 	if err := b.flush(); err != nil {
 		return err
 	}
@@ -207,11 +207,11 @@ func (b *bulkConn) sendCopy(c *localCopy) error {
 }
 
 // readCopy reads the chunks of the copy whose head is snap, until the end
-// frame, into a new batch of the local store: each chunk's entries go into
-// the batch as the chunk arrives (readChunk). On an error the batch is
-// dropped.
-func (b *bulkConn) readCopy(s *Store, snap *clusterv1.ReplicaSnapshot) (*copyBatch, error) {
-	c, err := s.newCopyBatch(snap)
+// frame, into a new stage of the local store: each chunk's entries go to
+// the stage (replica_install.go) as the chunk arrives (readChunk). On an
+// error the stage is dropped (its files removed).
+func (b *bulkConn) readCopy(s *Store, snap *clusterv1.ReplicaSnapshot) (*copyStage, error) {
+	c, err := s.newCopyStage(snap)
 	if err != nil {
 		return nil, err
 	}
@@ -219,10 +219,24 @@ func (b *bulkConn) readCopy(s *Store, snap *clusterv1.ReplicaSnapshot) (*copyBat
 		c.close()
 		return nil, err
 	}
+	if err := c.finish(snap); err != nil {
+		c.close()
+		return nil, err
+	}
 	return c, nil
 }
 
-func (b *bulkConn) readEntries(c *copyBatch) error {
+// received counts a copy received here (in full or not) in the stats.
+func (t *replTransport) received(staged bool, err error) {
+	switch {
+	case err != nil:
+		t.r.stats.copiesDropped.Add(1)
+	case staged:
+		t.r.stats.copiesStaged.Add(1)
+	}
+}
+
+func (b *bulkConn) readEntries(c *copyStage) error {
 	for {
 		_ = b.nc.SetReadDeadline(time.Now().Add(b.timeout))
 		typ, size, err := readFrameHeader(b.br)
@@ -283,11 +297,11 @@ const (
 )
 
 // readChunk reads the n bytes of a chunk frame's payload from r, entry by
-// entry, into c: each value goes from the connection straight into the
-// batch, with no copy in between. It accepts the entries in sendCopy's
+// entry, into c: each value is read into one buffer of the stage's,
+// reused, and added to its table. It accepts the entries in sendCopy's
 // layout only (key, then value, both present) and fails on anything
 // else, or on an entry that overruns the frame.
-func readChunk(r *bufio.Reader, n int, c *copyBatch) error {
+func readChunk(r *bufio.Reader, n int, c *copyStage) error {
 	var key [maxNameLen]byte
 	for n > 0 {
 		tag, err := readVarint(r, &n)
@@ -334,17 +348,17 @@ func readChunk(r *bufio.Reader, n int, c *copyBatch) error {
 		if err := checkSnapshotSize(c.gs.kind, c.gs.identity, c.size+len(k)+int(valLen)); err != nil {
 			return err
 		}
-		op := c.b.SetDeferred(len(c.gs.prefix)+len(k), int(valLen))
-		copy(op.Key[copy(op.Key, c.gs.prefix):], k)
-		if _, err := io.ReadFull(r, op.Value); err != nil {
+		if cap(c.val) < int(valLen) {
+			c.val = make([]byte, valLen)
+		}
+		v := c.val[:valLen]
+		if _, err := io.ReadFull(r, v); err != nil {
 			return err
 		}
 		n -= int(valLen)
-		if err := op.Finish(); err != nil {
+		if err := c.add(k, v); err != nil {
 			return err
 		}
-		c.entries++
-		c.size += len(k) + int(valLen)
 	}
 	return nil
 }
@@ -408,13 +422,18 @@ func (t *replTransport) serveBulk(c net.Conn, br *bufio.Reader) error {
 			return errors.New("install without a snapshot")
 		}
 		var rep *clusterv1.ReplicaWriteReply
-		if body, err := b.readCopy(t.r.n.store, m.Snapshot); err != nil {
+		body, err := b.readCopy(t.r.n.store, m.Snapshot)
+		if err != nil {
+			t.received(false, err)
 			if !errors.Is(err, errSnapshotTooLarge) && !errors.Is(err, ErrBadName) {
 				return err
 			}
 			rep = &clusterv1.ReplicaWriteReply{Error: routeErrorFromGo(err)}
 		} else {
+			// Counted once installed (or refused): a test waits for it.
+			staged := body.staged()
 			rep = t.r.serveInstall(m, body)
+			t.received(staged, nil)
 		}
 		if err := b.write(frameWriteReply, rep); err != nil {
 			return err
@@ -437,7 +456,8 @@ func (t *replTransport) dialBulk(ctx context.Context, addr string) (*bulkConn, f
 	// blocked read or write at once.
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	// A small read buffer: a large value is read from the socket straight
-	// into the batch (readChunk), past what the buffer already holds.
+	// into the stage's value buffer (readChunk), past what the buffer
+	// already holds.
 	b := newBulkConn(nc, bufio.NewReaderSize(nc, 32<<10), t.replyTimeout)
 	if _, err := b.bw.WriteString(replBulkMagic); err != nil {
 		stop()
@@ -448,9 +468,9 @@ func (t *replTransport) dialBulk(ctx context.Context, addr string) (*bulkConn, f
 }
 
 // fetchSnapshot fetches m's whole copy of a grain: its head, and its
-// entries in a batch of the local store, not yet committed (the caller
+// entries staged in the local store, not yet installed (the caller
 // installs or closes it).
-func (t *replTransport) fetchSnapshot(ctx context.Context, m NodeMeta, kind, identity string) (*clusterv1.ReplicaSnapshot, *copyBatch, error) {
+func (t *replTransport) fetchSnapshot(ctx context.Context, m NodeMeta, kind, identity string) (*clusterv1.ReplicaSnapshot, *copyStage, error) {
 	b, done, err := t.dialBulk(ctx, m.ReplAddr)
 	if err != nil {
 		return nil, nil, err
@@ -473,6 +493,7 @@ func (t *replTransport) fetchSnapshot(ctx context.Context, m NodeMeta, kind, ide
 		return nil, nil, fmt.Errorf("cluster: fetch %s/%s from %s: got a copy of %s/%s", kind, identity, m.Name, snap.GetKind(), snap.GetIdentity())
 	}
 	body, err := b.readCopy(t.r.n.store, snap)
+	t.received(err == nil && body.staged(), err)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cluster: fetch %s/%s from %s: %w", kind, identity, m.Name, err)
 	}

@@ -19,12 +19,15 @@ import (
 
 // BenchmarkSnapshotTransfer fetches the whole copy of a 20 MiB grain from
 // another node over a bulk transfer connection (read from Pebble, sent in
-// chunks, received into the Pebble batch that installs it: what a new
-// owner does before its commit), against a raw TCP copy of the same number
-// of bytes on loopback (a new connection each time, as a fetch dials).
+// chunks, staged on disk in the sstables that install it: what a new
+// owner does before its ingest, replica_install.go), against a raw TCP
+// copy of the same number of bytes on loopback (a new connection each
+// time, as a fetch dials). The fetch writes the copy to files (the page
+// cache; they are synced at the install), the reference only to memory.
 //
-// The reference receives into a new buffer each time, as a fetch receives
-// into a new batch: a receiver keeps the bytes it copies, and the page
+// The reference receives into a new buffer each time, as a fetch received
+// into a new batch before copies were staged on disk (it writes new page
+// cache pages now): a receiver keeps the bytes it copies, and the page
 // faults and garbage collection of 20 MiB of new memory cost as much as
 // the copy itself on this machine (a copy into one buffer used again and
 // again costs a fifth of the CPU time). A copy into a reused buffer runs
@@ -33,8 +36,8 @@ import (
 // The variants alternate, one of each per iteration, so that a change of
 // the machine's load touches all; it reports the median MB/s of each and
 // the ratio, throughput-x (target, internal/benchratio: at least 0.5).
-// "installed" also commits the copy (synced) on the fetching node, as a
-// claim does; it has no target (the reference writes nothing).
+// "installed" also installs the copy (synced, ingested) on the fetching
+// node, as a claim does; it has no target (the reference writes nothing).
 func BenchmarkSnapshotTransfer(b *testing.B) {
 	tc := newReplicatedCluster(b, "a", "b", "c")
 	const id = "large"
@@ -51,7 +54,7 @@ func BenchmarkSnapshotTransfer(b *testing.B) {
 	if !ok {
 		b.Fatal("a does not see b")
 	}
-	fetch := func(b *testing.B) (*clusterv1.ReplicaSnapshot, *copyBatch) {
+	fetch := func(b *testing.B) (*clusterv1.ReplicaSnapshot, *copyStage) {
 		snap, body, err := a.repl.tr.fetchSnapshot(context.Background(), peer, "counter", id)
 		if err != nil {
 			b.Fatal(err)
@@ -159,7 +162,8 @@ func FuzzReadChunk(f *testing.F) {
 	}
 	f.Cleanup(func() { s.Close() })
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		c, err := s.newCopyBatch(&clusterv1.ReplicaSnapshot{Kind: "counter", Identity: "fuzz"})
+		head := &clusterv1.ReplicaSnapshot{Kind: "counter", Identity: "fuzz"}
+		c, err := s.newCopyStage(head)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,25 +178,30 @@ func FuzzReadChunk(f *testing.F) {
 		if len(snap.GetEntries()) != c.entries {
 			t.Fatalf("readChunk found %d entries, proto.Unmarshal %d", c.entries, len(snap.GetEntries()))
 		}
-		rd := c.b.Reader()
-		for i := 0; ; i++ {
-			_, k, v, ok, err := rd.Next()
-			if err != nil {
-				t.Fatal(err)
+		// The staged copy, installed, holds exactly those entries.
+		if err := c.finish(head); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.installSnapshot(head, c, replicaRecord{}); err != nil {
+			t.Fatal(err)
+		}
+		gs, _ := s.Grain("counter", "fuzz")
+		i := 0
+		if err := gs.List("", "", 0, func(key string, value []byte) error {
+			if i >= len(snap.GetEntries()) {
+				return fmt.Errorf("installed entry %q past the %d sent", key, len(snap.GetEntries()))
 			}
-			if !ok {
-				if i != 2+c.entries { // the deletions, then the entries
-					t.Fatalf("batch holds %d records, want %d", i, 2+c.entries)
-				}
-				break
+			e := snap.GetEntries()[i]
+			if key != e.GetKey() || !bytes.Equal(value, e.GetValue()) {
+				return fmt.Errorf("entry %d: %q=%q, want %q=%q", i, key, value, e.GetKey(), e.GetValue())
 			}
-			if i < 2 {
-				continue
-			}
-			e := snap.GetEntries()[i-2]
-			if string(k) != string(c.gs.prefix)+e.GetKey() || !bytes.Equal(v, e.GetValue()) {
-				t.Fatalf("entry %d: %q=%q, want %q=%q", i-2, k, v, e.GetKey(), e.GetValue())
-			}
+			i++
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if i != len(snap.GetEntries()) {
+			t.Fatalf("installed %d entries, sent %d", i, len(snap.GetEntries()))
 		}
 	})
 }

@@ -106,12 +106,19 @@ import (
 //     then answers); if it ends without an answer from an owner marked
 //     failed, it reports ErrOwnerLost (it may have been applied). A
 //     leaving owner is waited for: it answers while it hands off.
+// 19. An install is received in bounded memory (staged on disk as its
+//     chunks arrive) and applied in one atomic step (a Pebble ingest of
+//     the staged tables with the grain's alarm and replica record, under
+//     the key lock); until then the receiver's readers, promises and
+//     digests see its previous copy and record, and a cut or killed
+//     install leaves them so (replica_install.go).
 //
 // Files: replica_claim.go (the owner: claims, writes, sends),
 // replica_follower.go (promises, writes, installs, digests),
 // replica_antientropy.go (repair passes), replica_incarnation.go,
 // replica_lookup.go, replica_read.go, replica_store.go (records, copies),
 // repl_transport.go (the write stream), repl_bulk.go (whole copies),
+// replica_install.go (staged installs),
 // liveness.go and alarms.go (rules 17 and 18).
 
 // Replication errors.
@@ -155,11 +162,17 @@ type ReplicationStats struct {
 	// StreamFailures counts replication streams that failed (peer gone,
 	// silent or misbehaving).
 	StreamFailures uint64
+	// CopiesStaged counts whole copies received here (fetched or sent to
+	// be installed) that were staged on disk (over stageSpillBytes);
+	// CopiesDropped those whose transfer broke before its end, of which
+	// nothing was installed (replica_install.go).
+	CopiesStaged, CopiesDropped uint64
 }
 
 type replStats struct {
 	claims, writesAcked, writesFailed, followerWrites, followerGroups,
-	snapshotsSent, repairInstalls, streamFailures atomic.Uint64
+	snapshotsSent, repairInstalls, streamFailures,
+	copiesStaged, copiesDropped atomic.Uint64
 }
 
 // ReplicationStats returns the node's replication counters; ok is false
@@ -174,6 +187,7 @@ func (n *Node) ReplicationStats() (_ ReplicationStats, ok bool) {
 		FollowerWrites: s.followerWrites.Load(), FollowerGroups: s.followerGroups.Load(),
 		SnapshotsSent: s.snapshotsSent.Load(), RepairInstalls: s.repairInstalls.Load(),
 		StreamFailures: s.streamFailures.Load(),
+		CopiesStaged:   s.copiesStaged.Load(), CopiesDropped: s.copiesDropped.Load(),
 	}, true
 }
 

@@ -515,8 +515,8 @@ func (c *claim) sendSnapshot(ctx context.Context, m NodeMeta) error {
 }
 
 // fetch fetches m's whole copy of a grain, in chunks (repl_bulk.go): its
-// head, and its entries in a batch to install (the caller closes it).
-func (r *replicator) fetch(ctx context.Context, m NodeMeta, kind, identity string) (*clusterv1.ReplicaSnapshot, *copyBatch, error) {
+// head, and its entries staged to install (the caller closes them).
+func (r *replicator) fetch(ctx context.Context, m NodeMeta, kind, identity string) (*clusterv1.ReplicaSnapshot, *copyStage, error) {
 	if r.cutOff(m.Name) {
 		return nil, nil, fmt.Errorf("cluster: %s is cut off (test)", m.Name)
 	}

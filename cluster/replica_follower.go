@@ -136,12 +136,18 @@ func (r *replicator) serveWrites(ws []*clusterv1.ReplicaWrite) []*clusterv1.Repl
 //   - the promise is raised to the snapshot's epoch, and to the sender's
 //     (invariant 11).
 //
-// snap is the copy's head; its entries are in body, which install
-// consumes (commits or drops).
-func (r *replicator) install(snap *clusterv1.ReplicaSnapshot, body *copyBatch, epoch uint64) (bool, error) {
+// snap is the copy's head; its entries are staged in body, which install
+// consumes (ingests or drops). Until the ingest, every reader of the
+// grain here sees its previous copy and record (replica_install.go).
+func (r *replicator) install(snap *clusterv1.ReplicaSnapshot, body *copyStage, epoch uint64) (bool, error) {
 	defer body.close()
 	kind, identity := snap.GetKind(), snap.GetIdentity()
 	key := grainKey(kind, identity)
+	// The staged files are synced before the key lock is taken: under it,
+	// only the replica record's table and the ingest.
+	if err := body.sync(); err != nil {
+		return false, err
+	}
 	unlock := r.locks.lock(key)
 	defer unlock()
 	rec, err := readRecord(r.n.store.db, kind, identity)
@@ -184,7 +190,7 @@ func (r *replicator) install(snap *clusterv1.ReplicaSnapshot, body *copyBatch, e
 	return true, r.n.store.installSnapshot(snap, body, replicaRecord{promised: promised, v: sv, set: snap.GetSet()})
 }
 
-func (r *replicator) serveInstall(m *clusterv1.ReplicaInstall, body *copyBatch) *clusterv1.ReplicaWriteReply {
+func (r *replicator) serveInstall(m *clusterv1.ReplicaInstall, body *copyStage) *clusterv1.ReplicaWriteReply {
 	holds, err := r.install(m.GetSnapshot(), body, m.GetEpoch())
 	switch {
 	case errors.Is(err, ErrFenced):

@@ -309,7 +309,7 @@ func TestRuleMinorityOwnerServesNoRead(t *testing.T) {
 func serveInstallOf(t *testing.T, n *Node, m *clusterv1.ReplicaInstall) *clusterv1.ReplicaWriteReply {
 	t.Helper()
 	snap := m.GetSnapshot()
-	body, err := n.store.newCopyBatch(snap)
+	body, err := n.store.newCopyStage(snap)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,6 +318,10 @@ func serveInstallOf(t *testing.T, n *Node, m *clusterv1.ReplicaInstall) *cluster
 			body.close()
 			t.Fatal(err)
 		}
+	}
+	if err := body.finish(snap); err != nil {
+		body.close()
+		t.Fatal(err)
 	}
 	return n.repl.serveInstall(m, body)
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/cockroachdb/pebble"
 
@@ -171,18 +170,6 @@ func (s *Store) openCopy(kind, identity string) (*localCopy, error) {
 		c.close()
 		return nil, fmt.Errorf("cluster: snapshot alarm: %w", err)
 	}
-	// The size, for the receiver to size its batch once: a walk of the
-	// keys, whose blocks the copy's walk then finds in the block cache.
-	var entries, size uint64
-	if err := c.entries(func(key, value []byte) error {
-		entries++
-		size += uint64(len(key) + len(value))
-		return nil
-	}); err != nil {
-		c.close()
-		return nil, err
-	}
-	c.head.CopyEntries, c.head.CopyBytes = entries, size
 	return c, nil
 }
 
@@ -210,82 +197,6 @@ func (c *localCopy) close() {
 		c.closed = true
 		c.snap.Close()
 	}
-}
-
-// copyBatch is a whole copy of a grain being received (repl_bulk.go):
-// its entries go into an unindexed Pebble batch as each chunk arrives,
-// after a deletion of the grain's keys and alarm. The batch is invisible
-// to every read until installSnapshot commits it, and is dropped whole
-// otherwise: a half-received copy is never stored, seen or served.
-type copyBatch struct {
-	gs      *GrainStore
-	b       *pebble.Batch
-	entries int // entries added
-	size    int // their keys' and values' bytes (relative keys)
-}
-
-// newCopyBatch starts receiving the copy of a grain whose head is snap.
-// The batch is sized once from the head's size (a batch grows by doubling
-// and copying, which costs a 20 MiB copy more than its transfer).
-func (s *Store) newCopyBatch(snap *clusterv1.ReplicaSnapshot) (*copyBatch, error) {
-	gs, err := s.Grain(snap.GetKind(), snap.GetIdentity())
-	if err != nil {
-		return nil, err
-	}
-	size := 1 << 10 // the deletions, alarm and record
-	if n, bytes := snap.GetCopyEntries(), snap.GetCopyBytes(); n <= maxSnapshotBytes && bytes <= maxSnapshotBytes {
-		// Per entry: its kind, two varint lengths and the grain's prefix.
-		size += int(bytes) + int(n)*(1+2*binary.MaxVarintLen32+len(gs.prefix))
-	}
-	b := s.db.NewBatchWithSize(size)
-	_ = b.DeleteRange(gs.prefix, prefixEnd(gs.prefix), nil)
-	_ = b.Delete(alarmKey(gs.kind, gs.identity), nil)
-	return &copyBatch{gs: gs, b: b}, nil
-}
-
-// add adds one entry (key relative to the grain) to the copy; it copies
-// key and value into the batch.
-func (c *copyBatch) add(key, value []byte) error {
-	if len(key) == 0 || len(key) > maxNameLen {
-		return fmt.Errorf("key %q: %w", key, ErrBadName)
-	}
-	op := c.b.SetDeferred(len(c.gs.prefix)+len(key), len(value))
-	copy(op.Key[copy(op.Key, c.gs.prefix):], key)
-	copy(op.Value, value)
-	if err := op.Finish(); err != nil {
-		return err
-	}
-	c.entries++
-	c.size += len(key) + len(value)
-	return checkSnapshotSize(c.gs.kind, c.gs.identity, c.size)
-}
-
-// close drops the batch (after a commit, releases it).
-func (c *copyBatch) close() {
-	if c != nil && c.b != nil {
-		_ = c.b.Close()
-		c.b = nil
-	}
-}
-
-// installSnapshot replaces the local copy of a grain with the copy whose
-// head (version, set, alarm) is snap and whose entries are in c, and sets
-// its replica record to rec; the caller holds the grain's key lock. It
-// consumes c.
-func (s *Store) installSnapshot(snap *clusterv1.ReplicaSnapshot, c *copyBatch, rec replicaRecord) error {
-	defer c.close()
-	gs, b := c.gs, c.b
-	if gs.kind != snap.GetKind() || gs.identity != snap.GetIdentity() {
-		return fmt.Errorf("cluster: install %s/%s: the copy received is of %s/%s", snap.GetKind(), snap.GetIdentity(), gs.kind, gs.identity)
-	}
-	if ns := snap.GetAlarmUnixNano(); ns != 0 {
-		_ = b.Set(alarmKey(gs.kind, gs.identity), encodeTime(time.Unix(0, ns)), nil)
-	}
-	_ = b.Set(replicaKey(gs.kind, gs.identity), rec.encode(), nil)
-	if err := b.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("cluster: install %s/%s: %w", gs.kind, gs.identity, err)
-	}
-	return nil
 }
 
 // stageRepr adds a replicated batch representation of one grain to b,

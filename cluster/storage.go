@@ -11,6 +11,7 @@ import (
 
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/bloom"
+	"github.com/cockroachdb/pebble/vfs"
 )
 
 // Storage errors.
@@ -45,6 +46,12 @@ type StoreOptions struct {
 // concurrent use.
 type Store struct {
 	db *pebble.DB
+	// opts are the database's options (defaults filled in), fs its file
+	// system, stageDir the folder where copies being received are staged
+	// (replica_install.go).
+	opts     *pebble.Options
+	fs       vfs.FS
+	stageDir string
 
 	// alarmMu serialises alarm mutations so that a compare-and-delete by the
 	// scheduler and a grain's SetAlarm cannot interleave.
@@ -75,11 +82,24 @@ func OpenStore(dir string, opts StoreOptions) (*Store, error) {
 	if opts.InMemory {
 		popts.FS = vfsNewMem()
 	}
+	// Installs ingest sstables (replica_install.go); an ingest that
+	// overlaps the memtable then joins the flush queue instead of waiting
+	// for a flush (which would stall every write on the node meanwhile).
+	// Opening an older store upgrades it, once, to this format.
+	popts.FormatMajorVersion = pebble.FormatFlushableIngest
+	popts = popts.EnsureDefaults()
 	db, err := pebble.Open(dir, popts)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: open store %s: %w", dir, err)
 	}
-	return &Store{db: db}, nil
+	// Under Pebble's lock on the folder: what an install left when the
+	// process stopped is dropped (replica_install.go).
+	stageDir := popts.FS.PathJoin(dir, stageDirName)
+	if err := clearStaging(popts.FS, stageDir); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Store{db: db, opts: popts, fs: popts.FS, stageDir: stageDir}, nil
 }
 
 // Close flushes and closes the store. It is idempotent.
