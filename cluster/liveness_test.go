@@ -73,11 +73,6 @@ func TestCallsInFlightEndWhenOwnerFails(t *testing.T) {
 				New:   func(ref *GrainRef) actor.Actor { return &stallGrain{ref: ref, stallOn: "c", got: got} },
 				Reads: func(msg any) bool { m, ok := msg.(*actorsv1.AlarmFired); return ok && m.GetDue() == nil }}
 		}}
-	t.Cleanup(func() {
-		for _, n := range tc.nodes {
-			n.Kill()
-		}
-	})
 	for _, name := range []string{"a", "b", "c"} {
 		tc.start(name)
 	}
@@ -180,11 +175,6 @@ func TestAlarmOfFailedOwnerFiresOnSurvivors(t *testing.T) {
 			}
 			return err
 		}}
-	t.Cleanup(func() {
-		for _, n := range tc.nodes {
-			n.Kill()
-		}
-	})
 	for _, name := range []string{"a", "b", "c"} {
 		tc.start(name)
 	}

@@ -89,14 +89,9 @@ func newClusterR(t *testing.T, rf int, names ...string) *testCluster {
 	return startCluster(&testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}, rf: rf}, names...)
 }
 
-// startCluster starts the named nodes of tc and kills every node of tc
-// when the test ends.
+// startCluster starts the named nodes of tc (each is killed when the
+// test ends: see start).
 func startCluster(tc *testCluster, names ...string) *testCluster {
-	tc.t.Cleanup(func() {
-		for _, n := range tc.nodes {
-			n.Kill()
-		}
-	})
 	for _, name := range names {
 		tc.start(name)
 	}
@@ -189,6 +184,11 @@ func (tc *testCluster) start(name string) *Node {
 	if err != nil {
 		tc.t.Fatal(err)
 	}
+	// NB: registered after the data folder's TempDir, so it runs before
+	// the folder is removed (cleanups run last-in first-out): removing
+	// the folder of a running store fails the test when Pebble writes a
+	// file meanwhile ("directory not empty"). Kill is idempotent.
+	tc.t.Cleanup(n.Kill)
 	if tc.seed == "" {
 		tc.seed = n.provider.GossipAddr()
 	}

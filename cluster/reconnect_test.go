@@ -99,11 +99,6 @@ func TestPartitionPastDeadTimeHeals(t *testing.T) {
 		// reconnect interval is a third of it (1 s at least).
 		cfg.Gossip.GossipToTheDeadTime = time.Second
 	}
-	t.Cleanup(func() {
-		for _, n := range tc.nodes {
-			n.Kill()
-		}
-	})
 	for _, name := range []string{"a", "b", "c"} {
 		tc.start(name)
 	}
@@ -163,11 +158,6 @@ func TestReconnectLeavesRefusedMemberOut(t *testing.T) {
 	tc := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}, rf: 1, logs: logs, detectsFailures: true,
 		tls: map[string]*TLS{"a": issue("a"), "b": issue("b"), "c": issue("c")}}
 	tc.configure = func(name string, cfg *Config) { cfg.Gossip.GossipToTheDeadTime = time.Second } // reconnect every 1 s
-	t.Cleanup(func() {
-		for _, n := range tc.nodes {
-			n.Kill()
-		}
-	})
 	for _, name := range []string{"a", "b", "c"} {
 		tc.start(name)
 	}

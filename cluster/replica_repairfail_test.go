@@ -22,11 +22,6 @@ import (
 // (cmd/stich.TestCLIFailsOver failed so in CI).
 func TestRepairOutlivesFailureOfARepairer(t *testing.T) {
 	tc := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}, rf: 3, logKind: true, detectsFailures: true}
-	t.Cleanup(func() {
-		for _, n := range tc.nodes {
-			n.Kill()
-		}
-	})
 	tc.start("a")
 	b := tc.start("b")
 	tc.waitRepaired()

@@ -33,11 +33,6 @@ import (
 func TestSetChangeKeepsOwnersClaim(t *testing.T) {
 	logs := &syncBuffer{}
 	tc := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}, rf: 3, logKind: true, logs: logs}
-	t.Cleanup(func() {
-		for _, n := range tc.nodes {
-			n.Kill()
-		}
-	})
 	for _, name := range []string{"a", "b", "c"} {
 		tc.start(name)
 	}

@@ -62,11 +62,6 @@ func TestMTLSClusterReplicates(t *testing.T) {
 	issue := testCA(t, "test-ca")
 	tc := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}, rf: 3, logKind: true,
 		tls: map[string]*TLS{"a": issue("a"), "b": issue("b"), "c": issue("c")}}
-	t.Cleanup(func() {
-		for _, n := range tc.nodes {
-			n.Kill()
-		}
-	})
 	for _, name := range []string{"a", "b", "c"} {
 		tc.start(name)
 	}
@@ -101,11 +96,6 @@ func TestForeignCARefused(t *testing.T) {
 	logs := &syncBuffer{}
 	tc := &testCluster{t: t, nodes: map[string]*Node{}, dirs: map[string]string{}, rf: 3, logKind: true, logs: logs,
 		tls: map[string]*TLS{"a": issue("a"), "b": issue("b")}}
-	t.Cleanup(func() {
-		for _, n := range tc.nodes {
-			n.Kill()
-		}
-	})
 	tc.start("a")
 	tc.start("b")
 
