@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -86,6 +87,7 @@ type activation struct {
 	inflight int           // calls in flight, guarded by activations.mu
 	done     chan struct{} // closed when the actor has stopped
 	claim    *claim        // replication claim; nil when not replicated
+	ref      *GrainRef
 }
 
 // activations is the node's registry of live grains. Invariant: at most
@@ -236,14 +238,11 @@ func (n *Node) spawn(k Kind, kind, identity, key string, cl *claim) (*activation
 	}
 	gs.rep = cl
 	e := &activation{key: key, done: make(chan struct{}), claim: cl}
-	ref := &GrainRef{Kind: kind, Identity: identity, Store: gs, Node: n, entry: e}
-	props := actor.PropsFromProducer(func() actor.Actor { return k.New(ref) },
-		actor.WithReceiverMiddleware(n.stoppedMiddleware(e)),
-		actor.WithSenderMiddleware(n.replyLimit(kind, identity)))
+	e.ref = &GrainRef{Kind: kind, Identity: identity, Store: gs, Node: n, entry: e}
 	// A per-activation suffix keeps names unique even while a stopped
 	// activation is still leaving the process registry.
 	name := key + "$" + strconv.FormatUint(n.activations.seq.Add(1), 36)
-	pid, err := n.system.Root.SpawnNamed(props, name)
+	pid, err := n.system.Root.SpawnNamed(n.props, name)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: activate %s: %w", key, err)
 	}
@@ -259,20 +258,58 @@ func (n *Node) spawn(k Kind, kind, identity, key string, cl *claim) (*activation
 	return e, nil
 }
 
-// stoppedMiddleware removes the activation from the registry once the actor
-// has handled *actor.Stopped, so a waiting caller can start the next one.
-func (n *Node) stoppedMiddleware(e *activation) actor.ReceiverMiddleware {
-	return func(next actor.ReceiverFunc) actor.ReceiverFunc {
-		return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
-			next(c, env)
-			if _, ok := env.Message.(*actor.Stopped); ok {
-				if e.claim != nil && !e.claim.solo {
-					n.repl.drop(e.claim)
-				}
-				n.activations.remove(e)
-			}
+// grainProps returns the Props that every activation shares: the actor
+// finds its activation by its name when it starts (grainActor), so nothing
+// (props, middleware chains) is built per activation.
+func (n *Node) grainProps() *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return &grainActor{n: n} },
+		actor.WithSenderMiddleware(n.replyLimit()))
+}
+
+// grainActor runs one activation's actor (made by its kind's New on
+// *actor.Started) and removes the activation from the registry once the
+// actor has handled *actor.Stopped, so a waiting caller can start the next
+// one.
+type grainActor struct {
+	n     *Node
+	e     *activation
+	inner actor.Actor
+}
+
+func (g *grainActor) Receive(c actor.Context) {
+	if g.inner == nil {
+		// The first message (*actor.Started, or after a restart the
+		// restarted actor's): spawn registered the activation under the
+		// lock this waits for.
+		if g.e = g.n.activations.byName(c.Self().GetId()); g.e == nil {
+			g.n.log.Error("grain actor without an activation", "name", c.Self().GetId())
+			c.Stop(c.Self())
+			return
 		}
+		g.inner = g.n.kinds[g.e.ref.Kind].New(g.e.ref)
 	}
+	g.inner.Receive(c)
+	if _, ok := c.Message().(*actor.Stopped); ok {
+		if e := g.e; e.claim != nil && !e.claim.solo {
+			g.n.repl.drop(e.claim)
+		}
+		g.n.activations.remove(g.e)
+	}
+}
+
+// byName returns the activation whose actor is named name (key$seq), or
+// nil.
+func (a *activations) byName(name string) *activation {
+	i := strings.LastIndexByte(name, '$')
+	if i < 0 {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if e := a.byKey[name[:i]]; e != nil && e.pid != nil && e.pid.Id == name {
+		return e
+	}
+	return nil
 }
 
 func (a *activations) markStopping(e *activation) bool {

@@ -239,7 +239,8 @@ type Node struct {
 	provider *Provider
 	alarms   *alarmScheduler
 	kinds    map[string]Kind
-	repl     *replicator // nil when Config.ReplicationFactor is 1
+	props    *actor.Props // shared by every activation (grainProps)
+	repl     *replicator  // nil when Config.ReplicationFactor is 1
 
 	activations activations
 	metrics     nodeMetrics
@@ -287,6 +288,7 @@ func Start(ctx context.Context, cfg Config, kinds []Kind) (_ *Node, err error) {
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, kinds: map[string]Kind{}}
 	n.activations.byKey = map[string]*activation{}
+	n.props = n.grainProps()
 	for _, k := range kinds {
 		if k.Name == "" || k.New == nil {
 			return nil, fmt.Errorf("cluster: kind %q needs a name and a producer", k.Name)

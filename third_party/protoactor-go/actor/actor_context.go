@@ -34,9 +34,10 @@ type actorContextExtras struct {
 }
 
 func newActorContextExtras(context Context) *actorContextExtras {
+	// extensions are made on first Set (stich patch 9): most actors have
+	// none, and every actor with a receive timeout or middleware has extras.
 	this := &actorContextExtras{
-		context:    context,
-		extensions: ctxext.NewContextExtensions(),
+		context: context,
 	}
 
 	return this
@@ -770,6 +771,9 @@ func (ctx *actorContext) String() string {
 
 func (ctx *actorContext) Get(id ctxext.ContextExtensionID) ctxext.ContextExtension {
 	extras := ctx.ensureExtras()
+	if extras.extensions == nil {
+		return nil
+	}
 	ext := extras.extensions.Get(id)
 
 	return ext
@@ -777,5 +781,8 @@ func (ctx *actorContext) Get(id ctxext.ContextExtensionID) ctxext.ContextExtensi
 
 func (ctx *actorContext) Set(ext ctxext.ContextExtension) {
 	extras := ctx.ensureExtras()
+	if extras.extensions == nil {
+		extras.extensions = ctxext.NewContextExtensions()
+	}
 	extras.extensions.Set(ext)
 }
