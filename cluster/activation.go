@@ -85,7 +85,8 @@ type activation struct {
 	pid      *actor.PID
 	stopping bool          // guarded by activations.mu
 	inflight int           // calls in flight, guarded by activations.mu
-	done     chan struct{} // closed when the actor has stopped
+	done     chan struct{} // closed when the actor has stopped; see doneOf; guarded by activations.mu
+	stopped  bool          // the actor has stopped; guarded by activations.mu
 	claim    *claim        // replication claim; nil when not replicated
 	ref      *GrainRef
 }
@@ -128,7 +129,7 @@ func (n *Node) acquire(ctx context.Context, kind, identity string, mustExist boo
 		}
 		e := a.byKey[key]
 		if e != nil && e.stopping {
-			done := e.done
+			done := a.doneOf(e)
 			a.mu.Unlock()
 			select {
 			case <-done:
@@ -237,11 +238,12 @@ func (n *Node) spawn(k Kind, kind, identity, key string, cl *claim) (*activation
 		return nil, err
 	}
 	gs.rep = cl
-	e := &activation{key: key, done: make(chan struct{}), claim: cl}
-	e.ref = &GrainRef{Kind: kind, Identity: identity, Store: gs, Node: n, entry: e}
 	// A per-activation suffix keeps names unique even while a stopped
-	// activation is still leaving the process registry.
+	// activation is still leaving the process registry. The key is the
+	// name's start (one string for both).
 	name := key + "$" + strconv.FormatUint(n.activations.seq.Add(1), 36)
+	e := &activation{key: name[:len(key)], claim: cl}
+	e.ref = &GrainRef{Kind: kind, Identity: identity, Store: gs, Node: n, entry: e}
 	pid, err := n.system.Root.SpawnNamed(n.props, name)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: activate %s: %w", key, err)
@@ -333,7 +335,7 @@ func (a *activations) setStopping(e *activation) {
 
 // put registers e under key; the caller holds a.mu.
 func (a *activations) put(key string, e *activation) {
-	a.byKey[key] = e
+	a.byKey[e.key] = e // e.key == key, sharing the actor's name
 	a.peak = max(a.peak, len(a.byKey))
 }
 
@@ -354,12 +356,29 @@ func (a *activations) remove(e *activation) {
 		}
 	}
 	e.stopping = true
-	a.mu.Unlock()
-	select {
-	case <-e.done:
-	default:
-		close(e.done)
+	if !e.stopped {
+		e.stopped = true
+		if e.done != nil {
+			close(e.done)
+		}
 	}
+	a.mu.Unlock()
+}
+
+// closedDone is the done channel of an activation that has stopped before
+// anyone waited for it.
+var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// doneOf returns a channel closed once e has stopped, made on first use
+// (most activations passivate with no one waiting); the caller holds a.mu.
+func (a *activations) doneOf(e *activation) chan struct{} {
+	if e.done == nil {
+		if e.stopped {
+			return closedDone
+		}
+		e.done = make(chan struct{})
+	}
+	return e.done
 }
 
 // count returns the number of live activations per kind.
@@ -389,17 +408,19 @@ func (a *activations) drain(ctx context.Context, system *actor.ActorSystem) erro
 	a.mu.Lock()
 	a.draining = true
 	live := make([]*activation, 0, len(a.byKey))
+	done := make([]chan struct{}, 0, len(a.byKey))
 	for _, e := range a.byKey {
 		live = append(live, e)
+		done = append(done, a.doneOf(e))
 		e.stopping = true
 	}
 	a.mu.Unlock()
 	for _, e := range live {
 		system.Root.Stop(e.pid)
 	}
-	for _, e := range live {
+	for _, d := range done {
 		select {
-		case <-e.done:
+		case <-d:
 		case <-ctx.Done():
 			return fmt.Errorf("cluster: %d grains still stopping: %w", len(live), ctx.Err())
 		}
@@ -438,10 +459,11 @@ func (n *Node) deactivate(ctx context.Context, key string) error {
 		}
 		if e.inflight == 0 || ctx.Err() != nil {
 			e.stopping = true
+			done := a.doneOf(e)
 			a.mu.Unlock()
 			n.system.Root.Poison(e.pid) // queued calls finish first
 			select {
-			case <-e.done:
+			case <-done:
 				return nil
 			case <-ctx.Done():
 				return fmt.Errorf("cluster: %s did not stop: %w", key, ctx.Err())
