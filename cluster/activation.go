@@ -88,8 +88,7 @@ type activation struct {
 	done     chan struct{} // closed when the actor has stopped; see doneOf; guarded by activations.mu
 	stopped  bool          // the actor has stopped; guarded by activations.mu
 	claim    *claim        // replication claim; nil when not replicated
-	grain    GrainRef      // in the same allocation
-	store    GrainStore    // ref.Store, in the same allocation
+	ref      *GrainRef
 }
 
 // activations is the node's registry of live grains. Invariant: at most
@@ -238,13 +237,13 @@ func (n *Node) spawn(k Kind, kind, identity, key string, cl *claim) (*activation
 	if err != nil {
 		return nil, err
 	}
-	gs.rep = cl // copied into the activation below
+	gs.rep = cl
 	// A per-activation suffix keeps names unique even while a stopped
 	// activation is still leaving the process registry. The key is the
 	// name's start (one string for both).
 	name := key + "$" + strconv.FormatUint(n.activations.seq.Add(1), 36)
-	e := &activation{key: name[:len(key)], claim: cl, store: *gs}
-	e.grain = GrainRef{Kind: kind, Identity: identity, Store: &e.store, Node: n, entry: e}
+	e := &activation{key: name[:len(key)], claim: cl}
+	e.ref = &GrainRef{Kind: kind, Identity: identity, Store: gs, Node: n, entry: e}
 	pid, err := n.system.Root.SpawnNamed(n.props, name)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: activate %s: %w", key, err)
@@ -289,7 +288,7 @@ func (g *grainActor) Receive(c actor.Context) {
 			c.Stop(c.Self())
 			return
 		}
-		g.inner = g.n.kinds[g.e.grain.Kind].New(&g.e.grain)
+		g.inner = g.n.kinds[g.e.ref.Kind].New(g.e.ref)
 	}
 	g.inner.Receive(c)
 	if _, ok := c.Message().(*actor.Stopped); ok {
