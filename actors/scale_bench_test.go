@@ -235,6 +235,51 @@ func BenchmarkSessionScale(b *testing.B) {
 	b.ReportMetric(s, "act-p50-us")
 	b.ReportMetric(r, "act100-p50-us")
 	b.ReportMetric(s/r, "act-x")
+
+	// STICH_SCALE_CPUPROFILE=file profiles (after the figures above)
+	// STICH_SCALE_CPUPROFILE_N (30,000) activations of passivated sessions
+	// of the big node, one at a time as measured, to file: run it at this
+	// size and at a small one (STICH_SCALE_SESSIONS=2000, with a short
+	// STICH_SCALE_PASSIVATE: rounds of n/2 activations, waiting for them
+	// to passivate between) and compare per activation.
+	if p := os.Getenv("STICH_SCALE_CPUPROFILE"); p != "" {
+		total := 30_000
+		if s := os.Getenv("STICH_SCALE_CPUPROFILE_N"); s != "" {
+			var err error
+			if total, err = strconv.Atoi(s); err != nil {
+				b.Fatal(err)
+			}
+		}
+		f, err := os.Create(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		waitPassivated(big)
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		var ds []time.Duration
+		var took time.Duration
+		for len(ds) < total {
+			if len(ds) > 0 {
+				waitPassivated(big)
+			}
+			began := time.Now()
+			for i := 0; i < n/2 && len(ds) < total; i++ {
+				d, err := activate(big, (i*7919+1)%n)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ds = append(ds, d)
+			}
+			took += time.Since(began)
+		}
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("profiled %d activations at %d sessions: %v each on average, p50 %v µs", len(ds), n, took/time.Duration(len(ds)), p50(ds))
+	}
 }
 
 // vmRSS returns the process's resident set size from /proc/self/status.

@@ -262,10 +262,12 @@ func (n *Node) spawn(k Kind, kind, identity, key string, cl *claim) (*activation
 
 // grainProps returns the Props that every activation shares: the actor
 // finds its activation by its name when it starts (grainActor), so nothing
-// (props, middleware chains) is built per activation.
+// (props, middleware chains) is built per activation. Their mailboxes run
+// on reused goroutines (workers).
 func (n *Node) grainProps() *actor.Props {
+	n.workers = newWorkers(300) // protoactor's default throughput
 	return actor.PropsFromProducer(func() actor.Actor { return &grainActor{n: n} },
-		actor.WithSenderMiddleware(n.replyLimit()))
+		actor.WithSenderMiddleware(n.replyLimit()), actor.WithDispatcher(n.workers))
 }
 
 // grainActor runs one activation's actor (made by its kind's New on

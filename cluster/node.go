@@ -240,6 +240,7 @@ type Node struct {
 	alarms   *alarmScheduler
 	kinds    map[string]Kind
 	props    *actor.Props // shared by every activation (grainProps)
+	workers  *workers     // runs the activations' mailboxes (grainProps)
 	repl     *replicator  // nil when Config.ReplicationFactor is 1
 
 	activations activations
@@ -487,6 +488,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			_ = protect(func() { n.cluster.Shutdown(false) })
 		} else if n.system != nil {
 			n.system.Shutdown()
+		}
+		if n.workers != nil {
+			n.workers.close()
 		}
 		if n.store != nil {
 			if err := n.store.Close(); err != nil {
