@@ -74,6 +74,16 @@ func BenchmarkSessionScale(b *testing.B) {
 		cfg.Name, cfg.DataDir = name, b.TempDir()
 		cfg.PassivateAfter = passivateAfter
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		// STICH_SCALE_CACHE_MB: another block cache size than the node's
+		// default (64 MiB), to see what the cache costs or saves; the
+		// figures of record are with the default.
+		if s := os.Getenv("STICH_SCALE_CACHE_MB"); s != "" {
+			mb, err := strconv.Atoi(s)
+			if err != nil || mb <= 0 {
+				b.Fatalf("STICH_SCALE_CACHE_MB=%q: want a number of MiB", s)
+			}
+			cfg.CacheSize = int64(mb) << 20
+		}
 		rt, err := Start(context.Background(), Config{Cluster: cfg})
 		if err != nil {
 			b.Fatal(err)

@@ -59,8 +59,8 @@ type sessionGrain struct {
 	ref *cluster.GrainRef
 	lg  *slog.Logger // see log
 
-	s       pipeline.State // s.Session is nil until created
-	loadErr error          // why the state could not be read
+	s       pipeline.State        // s.Session is nil until created
+	loadErr error                 // why the state could not be read
 	subs    map[string]*actor.PID // nil until the first watcher
 
 	// work runs the current provider step, idle the check of an idle

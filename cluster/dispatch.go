@@ -2,14 +2,20 @@ package cluster
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
 
 // workerIdle is how long a worker goroutine waits for another mailbox to
-// run before it exits.
-const workerIdle = 2 * time.Second
+// run before it exits; at most maxIdleWorkers wait at once (when 100,000
+// grains passivate together, their runs must not each leave a goroutine
+// waiting: a goroutine's struct is never freed by the runtime).
+const (
+	workerIdle     = 2 * time.Second
+	maxIdleWorkers = 32
+)
 
 // workers is the dispatcher of every grain's mailbox: it runs a mailbox
 // on a goroutine that ran one before and is idle, or on a new one when
@@ -22,9 +28,10 @@ const workerIdle = 2 * time.Second
 //
 // Schedule never blocks and never queues: a run waits for no other, as
 // with one goroutine per run. Workers exit after workerIdle without work,
-// and at once when the node stops.
+// when maxIdleWorkers are idle already, and at once when the node stops.
 type workers struct {
 	work       chan func() // unbuffered: a send succeeds only to an idle worker
+	idle       atomic.Int32
 	stop       chan struct{}
 	stopOnce   sync.Once
 	throughput int
@@ -55,12 +62,19 @@ func (w *workers) run(fn func()) {
 	for {
 		fn()
 		fn = nil // nothing kept while idle
+		if w.idle.Add(1) > maxIdleWorkers {
+			w.idle.Add(-1)
+			return
+		}
 		idle.Reset(workerIdle)
 		select {
 		case fn = <-w.work:
+			w.idle.Add(-1)
 		case <-idle.C:
+			w.idle.Add(-1)
 			return
 		case <-w.stop:
+			w.idle.Add(-1)
 			return
 		}
 	}

@@ -34,6 +34,8 @@ type Config struct {
 	DataDir string
 	// InMemory keeps storage in memory: nothing survives a restart (tests).
 	InMemory bool
+	// CacheSize is the store's block cache in bytes (0: 64 MiB).
+	CacheSize int64
 	// ActorAddr is host:port of the actor remoting listener; port 0 picks a
 	// free port.
 	ActorAddr string
@@ -296,7 +298,7 @@ func Start(ctx context.Context, cfg Config, kinds []Kind) (_ *Node, err error) {
 		}
 		n.kinds[k.Name] = k
 	}
-	n.store, err = OpenStore(cfg.DataDir, StoreOptions{InMemory: cfg.InMemory})
+	n.store, err = OpenStore(cfg.DataDir, StoreOptions{InMemory: cfg.InMemory, CacheSize: cfg.CacheSize})
 	if err != nil {
 		return nil, err
 	}
