@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -46,5 +47,44 @@ func TestWorkersNeverWaitForARun(t *testing.T) {
 	case <-done:
 	case <-time.After(60 * time.Second):
 		t.Fatal("a run scheduled after close did not happen")
+	}
+}
+
+// TestIdleWorkersTimeOutUnderATrickle: after a burst leaves many idle
+// workers, a steady trickle of runs (each shorter apart than workerIdle)
+// keeps only the most recently idle one busy; the others time out, and
+// close lets the rest go.
+func TestIdleWorkersTimeOutUnderATrickle(t *testing.T) {
+	w := newWorkers(300)
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		w.Schedule(func() { defer wg.Done(); <-release })
+	}
+	close(release)
+	wg.Wait()
+	idle := func() int { w.mu.Lock(); defer w.mu.Unlock(); return len(w.idle) }
+	testutil.WaitFor(t, 60*time.Second, func() error {
+		// Several (not all ten: on a loaded machine the first may time
+		// out before the last is idle).
+		if n := idle(); n < 3 {
+			return fmt.Errorf("%d of 10 workers idle after the burst", n)
+		}
+		return nil
+	})
+	testutil.WaitFor(t, 120*time.Second, func() error {
+		done := make(chan struct{})
+		w.Schedule(func() { close(done) })
+		<-done
+		time.Sleep(workerIdle / 10)
+		if n := idle(); n > 2 {
+			return fmt.Errorf("%d workers still idle under a trickle", n)
+		}
+		return nil
+	})
+	w.close()
+	if n := idle(); n != 0 {
+		t.Fatalf("%d workers idle after close", n)
 	}
 }
