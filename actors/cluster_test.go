@@ -23,7 +23,7 @@ func startPeers(t *testing.T, n int, delay time.Duration) []*Runtime {
 }
 
 // startPeersWith is startPeers with agent's settings (its Cluster and
-// Providers are set here).
+// Providers are set here; a PassivateAfter in its Cluster is kept).
 func startPeersWith(t *testing.T, n int, delay time.Duration, agent Config) []*Runtime {
 	t.Helper()
 	var rts []*Runtime
@@ -33,6 +33,9 @@ func startPeersWith(t *testing.T, n int, delay time.Duration, agent Config) []*R
 		cfg.Name = fmt.Sprintf("n%d", i)
 		cfg.DataDir = t.TempDir()
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		if agent.Cluster.PassivateAfter > 0 {
+			cfg.PassivateAfter = agent.Cluster.PassivateAfter
+		}
 		if seed != "" {
 			cfg.Join = []string{seed}
 		}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -41,7 +42,9 @@ import (
 //
 // It reports, from runtime.ReadMemStats after a GC (the Go heap's live
 // bytes, HeapAlloc, and its spans in use, HeapInuse, as *-inuse-*;
-// Pebble's block cache and memtables are off the Go heap):
+// Pebble's block cache and memtables are off the Go heap), and the
+// process's resident set (VmRSS, after the Go heap gave back its free
+// pages) as *-rss-*, which counts those too:
 //   - passivated-B/session: heap kept per session once all have
 //     passivated, against before any was activated (goal: 0);
 //   - active-B/session: heap per active idle session (goal: <= 2,048);
@@ -71,6 +74,16 @@ func BenchmarkSessionScale(b *testing.B) {
 		cfg.Name, cfg.DataDir = name, b.TempDir()
 		cfg.PassivateAfter = passivateAfter
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		// STICH_SCALE_CACHE_MB: another block cache size than the node's
+		// default (64 MiB), to see what the cache costs or saves; the
+		// figures of record are with the default.
+		if s := os.Getenv("STICH_SCALE_CACHE_MB"); s != "" {
+			mb, err := strconv.Atoi(s)
+			if err != nil || mb <= 0 {
+				b.Fatalf("STICH_SCALE_CACHE_MB=%q: want a number of MiB", s)
+			}
+			cfg.CacheSize = int64(mb) << 20
+		}
 		rt, err := Start(context.Background(), Config{Cluster: cfg})
 		if err != nil {
 			b.Fatal(err)
@@ -129,13 +142,17 @@ func BenchmarkSessionScale(b *testing.B) {
 	// heap is the Go heap after a GC: live objects (HeapAlloc) and spans
 	// in use (HeapInuse, which also counts the free room of spans that
 	// still hold an object).
-	type heapAt struct{ alloc, inuse uint64 }
+	// rss is the process's resident set (VmRSS) after the Go heap gave
+	// back its free pages: the Go heap in use plus what is off it (Pebble's
+	// memtables and block cache, allocated by cgo; goroutine stacks).
+	type heapAt struct{ alloc, inuse, rss uint64 }
 	heap := func() heapAt {
 		var m runtime.MemStats
 		runtime.GC()
 		runtime.GC()
 		runtime.ReadMemStats(&m)
-		return heapAt{m.HeapAlloc, m.HeapInuse}
+		debug.FreeOSMemory()
+		return heapAt{m.HeapAlloc, m.HeapInuse, vmRSS(b)}
 	}
 	per := func(a, b uint64, n int) float64 { return (float64(a) - float64(b)) / float64(n) }
 	active := func(rt *Runtime) int { return rt.Node.GrainCounts()[KindSession] }
@@ -176,8 +193,14 @@ func BenchmarkSessionScale(b *testing.B) {
 		}
 	}
 	profile(".active")
+	// Pebble's own memory (off the Go heap, in the rss figures).
+	pebbleMem := func(rt *Runtime) string {
+		m := rt.Node.Store().DB().Metrics()
+		return fmt.Sprintf("pebble: block cache %d MiB, memtables %d MiB", m.BlockCache.Size>>20, m.MemTable.Size>>20)
+	}
+	b.Logf("with all active, %s", pebbleMem(big))
 	nActive := active(big)
-	b.Logf("%d of %d sessions active when measured (heap: live %d MiB, in use %d MiB; before: %d, %d MiB)", nActive, n, withActive.alloc>>20, withActive.inuse>>20, before.alloc>>20, before.inuse>>20)
+	b.Logf("%d of %d sessions active when measured (heap: live %d MiB, in use %d MiB, rss %d MiB; before: %d, %d, %d MiB)", nActive, n, withActive.alloc>>20, withActive.inuse>>20, withActive.rss>>20, before.alloc>>20, before.inuse>>20, before.rss>>20)
 	// The first activation of the small node's sessions warms it: they
 	// are measured after passivating, as the big node's are.
 	for i := 0; i < 100; i++ {
@@ -188,12 +211,15 @@ func BenchmarkSessionScale(b *testing.B) {
 	waitPassivated(big)
 	passivated := heap()
 	profile(".passivated")
-	b.Logf("after passivating: heap live %d MiB, in use %d MiB", passivated.alloc>>20, passivated.inuse>>20)
+	b.Logf("after passivating, %s", pebbleMem(big))
+	b.Logf("after passivating: heap live %d MiB, in use %d MiB, rss %d MiB", passivated.alloc>>20, passivated.inuse>>20, passivated.rss>>20)
 	b.ReportMetric(per(passivated.alloc, before.alloc, n), "passivated-B/session")
 	b.ReportMetric(per(passivated.inuse, before.inuse, n), "passivated-inuse-B/session")
+	b.ReportMetric(per(passivated.rss, before.rss, n), "passivated-rss-B/session")
 	if nActive > 0 {
 		b.ReportMetric(per(withActive.alloc, passivated.alloc, nActive), "active-B/session")
 		b.ReportMetric(per(withActive.inuse, passivated.inuse, nActive), "active-inuse-B/session")
+		b.ReportMetric(per(withActive.rss, passivated.rss, nActive), "active-rss-B/session")
 	}
 
 	// Activation of a passivated session at this size and on the node
@@ -219,6 +245,70 @@ func BenchmarkSessionScale(b *testing.B) {
 	b.ReportMetric(s, "act-p50-us")
 	b.ReportMetric(r, "act100-p50-us")
 	b.ReportMetric(s/r, "act-x")
+
+	// STICH_SCALE_CPUPROFILE=file profiles (after the figures above)
+	// STICH_SCALE_CPUPROFILE_N (30,000) activations of passivated sessions
+	// of the big node, one at a time as measured, to file: run it at this
+	// size and at a small one (STICH_SCALE_SESSIONS=2000, with a short
+	// STICH_SCALE_PASSIVATE: rounds of n/2 activations, waiting for them
+	// to passivate between) and compare per activation.
+	if p := os.Getenv("STICH_SCALE_CPUPROFILE"); p != "" {
+		total := 30_000
+		if s := os.Getenv("STICH_SCALE_CPUPROFILE_N"); s != "" {
+			var err error
+			if total, err = strconv.Atoi(s); err != nil {
+				b.Fatal(err)
+			}
+		}
+		f, err := os.Create(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		waitPassivated(big)
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		var ds []time.Duration
+		var took time.Duration
+		for len(ds) < total {
+			if len(ds) > 0 {
+				waitPassivated(big)
+			}
+			began := time.Now()
+			for i := 0; i < n/2 && len(ds) < total; i++ {
+				d, err := activate(big, (i*7919+1)%n)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ds = append(ds, d)
+			}
+			took += time.Since(began)
+		}
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("profiled %d activations at %d sessions: %v each on average, p50 %v µs", len(ds), n, took/time.Duration(len(ds)), p50(ds))
+	}
+}
+
+// vmRSS returns the process's resident set size from /proc/self/status.
+func vmRSS(b *testing.B) uint64 {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				b.Fatalf("VmRSS %q: %v", v, err)
+			}
+			return kb << 10
+		}
+	}
+	b.Fatal("no VmRSS in /proc/self/status")
+	return 0
 }
 
 // each runs fn(0..n-1) on workers goroutines and fails b on the first

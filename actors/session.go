@@ -59,9 +59,9 @@ type sessionGrain struct {
 	ref *cluster.GrainRef
 	lg  *slog.Logger // see log
 
-	s       pipeline.State // s.Session is nil until created
-	loadErr error          // why the state could not be read
-	subs    map[string]*actor.PID
+	s       pipeline.State        // s.Session is nil until created
+	loadErr error                 // why the state could not be read
+	subs    map[string]*actor.PID // nil until the first watcher
 
 	// work runs the current provider step, idle the check of an idle
 	// session; nil when none runs.
@@ -75,7 +75,7 @@ type sessionGrain struct {
 }
 
 func newSessionGrain(rt *Runtime, ref *cluster.GrainRef) *sessionGrain {
-	return &sessionGrain{rt: rt, ref: ref, subs: map[string]*actor.PID{}}
+	return &sessionGrain{rt: rt, ref: ref} // subs: made by the first watcher
 }
 
 // log returns the grain's logger, made on first use: most activations
@@ -453,6 +453,9 @@ func (g *sessionGrain) onRequest(ctx actor.Context, msg any) {
 		pid := actor.NewPID(m.GetSubscriberAddress(), m.GetSubscriberId())
 		k := subKey(m.GetSubscriberAddress(), m.GetSubscriberId())
 		if _, ok := g.subs[k]; !ok {
+			if g.subs == nil {
+				g.subs = map[string]*actor.PID{}
+			}
 			g.subs[k] = pid
 			ctx.Watch(pid)
 		}
@@ -658,7 +661,7 @@ func (g *sessionGrain) onDelete(ctx actor.Context) {
 	for _, pid := range g.subs {
 		ctx.Unwatch(pid)
 	}
-	g.subs = map[string]*actor.PID{}
+	g.subs = nil
 	// Run numbers go on, so that nothing queued from the old work passes
 	// for new work.
 	g.s = pipeline.State{Run: g.s.Run, IdleRun: g.s.IdleRun}

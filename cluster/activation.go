@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,8 +85,10 @@ type activation struct {
 	pid      *actor.PID
 	stopping bool          // guarded by activations.mu
 	inflight int           // calls in flight, guarded by activations.mu
-	done     chan struct{} // closed when the actor has stopped
+	done     chan struct{} // closed when the actor has stopped; see doneOf; guarded by activations.mu
+	stopped  bool          // the actor has stopped; guarded by activations.mu
 	claim    *claim        // replication claim; nil when not replicated
+	ref      *GrainRef
 }
 
 // activations is the node's registry of live grains. Invariant: at most
@@ -126,7 +129,7 @@ func (n *Node) acquire(ctx context.Context, kind, identity string, mustExist boo
 		}
 		e := a.byKey[key]
 		if e != nil && e.stopping {
-			done := e.done
+			done := a.doneOf(e)
 			a.mu.Unlock()
 			select {
 			case <-done:
@@ -235,15 +238,13 @@ func (n *Node) spawn(k Kind, kind, identity, key string, cl *claim) (*activation
 		return nil, err
 	}
 	gs.rep = cl
-	e := &activation{key: key, done: make(chan struct{}), claim: cl}
-	ref := &GrainRef{Kind: kind, Identity: identity, Store: gs, Node: n, entry: e}
-	props := actor.PropsFromProducer(func() actor.Actor { return k.New(ref) },
-		actor.WithReceiverMiddleware(n.stoppedMiddleware(e)),
-		actor.WithSenderMiddleware(n.replyLimit(kind, identity)))
 	// A per-activation suffix keeps names unique even while a stopped
-	// activation is still leaving the process registry.
+	// activation is still leaving the process registry. The key is the
+	// name's start (one string for both).
 	name := key + "$" + strconv.FormatUint(n.activations.seq.Add(1), 36)
-	pid, err := n.system.Root.SpawnNamed(props, name)
+	e := &activation{key: name[:len(key)], claim: cl}
+	e.ref = &GrainRef{Kind: kind, Identity: identity, Store: gs, Node: n, entry: e}
+	pid, err := n.system.Root.SpawnNamed(n.props, name)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: activate %s: %w", key, err)
 	}
@@ -259,20 +260,60 @@ func (n *Node) spawn(k Kind, kind, identity, key string, cl *claim) (*activation
 	return e, nil
 }
 
-// stoppedMiddleware removes the activation from the registry once the actor
-// has handled *actor.Stopped, so a waiting caller can start the next one.
-func (n *Node) stoppedMiddleware(e *activation) actor.ReceiverMiddleware {
-	return func(next actor.ReceiverFunc) actor.ReceiverFunc {
-		return func(c actor.ReceiverContext, env *actor.MessageEnvelope) {
-			next(c, env)
-			if _, ok := env.Message.(*actor.Stopped); ok {
-				if e.claim != nil && !e.claim.solo {
-					n.repl.drop(e.claim)
-				}
-				n.activations.remove(e)
-			}
+// grainProps returns the Props that every activation shares: the actor
+// finds its activation by its name when it starts (grainActor), so nothing
+// (props, middleware chains) is built per activation. Their mailboxes run
+// on reused goroutines (workers).
+func (n *Node) grainProps() *actor.Props {
+	n.workers = newWorkers(300) // protoactor's default throughput
+	return actor.PropsFromProducer(func() actor.Actor { return &grainActor{n: n} },
+		actor.WithSenderMiddleware(n.replyLimit()), actor.WithDispatcher(n.workers))
+}
+
+// grainActor runs one activation's actor (made by its kind's New on
+// *actor.Started) and removes the activation from the registry once the
+// actor has handled *actor.Stopped, so a waiting caller can start the next
+// one.
+type grainActor struct {
+	n     *Node
+	e     *activation
+	inner actor.Actor
+}
+
+func (g *grainActor) Receive(c actor.Context) {
+	if g.inner == nil {
+		// The first message (*actor.Started, or after a restart the
+		// restarted actor's): spawn registered the activation under the
+		// lock this waits for.
+		if g.e = g.n.activations.byName(c.Self().GetId()); g.e == nil {
+			g.n.log.Error("grain actor without an activation", "name", c.Self().GetId())
+			c.Stop(c.Self())
+			return
 		}
+		g.inner = g.n.kinds[g.e.ref.Kind].New(g.e.ref)
 	}
+	g.inner.Receive(c)
+	if _, ok := c.Message().(*actor.Stopped); ok {
+		if e := g.e; e.claim != nil && !e.claim.solo {
+			g.n.repl.drop(e.claim)
+		}
+		g.n.activations.remove(g.e)
+	}
+}
+
+// byName returns the activation whose actor is named name (key$seq), or
+// nil.
+func (a *activations) byName(name string) *activation {
+	i := strings.LastIndexByte(name, '$')
+	if i < 0 {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if e := a.byKey[name[:i]]; e != nil && e.pid != nil && e.pid.Id == name {
+		return e
+	}
+	return nil
 }
 
 func (a *activations) markStopping(e *activation) bool {
@@ -296,7 +337,7 @@ func (a *activations) setStopping(e *activation) {
 
 // put registers e under key; the caller holds a.mu.
 func (a *activations) put(key string, e *activation) {
-	a.byKey[key] = e
+	a.byKey[e.key] = e // e.key == key, sharing the actor's name
 	a.peak = max(a.peak, len(a.byKey))
 }
 
@@ -317,12 +358,29 @@ func (a *activations) remove(e *activation) {
 		}
 	}
 	e.stopping = true
-	a.mu.Unlock()
-	select {
-	case <-e.done:
-	default:
-		close(e.done)
+	if !e.stopped {
+		e.stopped = true
+		if e.done != nil {
+			close(e.done)
+		}
 	}
+	a.mu.Unlock()
+}
+
+// closedDone is the done channel of an activation that has stopped before
+// anyone waited for it.
+var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// doneOf returns a channel closed once e has stopped, made on first use
+// (most activations passivate with no one waiting); the caller holds a.mu.
+func (a *activations) doneOf(e *activation) chan struct{} {
+	if e.done == nil {
+		if e.stopped {
+			return closedDone
+		}
+		e.done = make(chan struct{})
+	}
+	return e.done
 }
 
 // count returns the number of live activations per kind.
@@ -352,17 +410,19 @@ func (a *activations) drain(ctx context.Context, system *actor.ActorSystem) erro
 	a.mu.Lock()
 	a.draining = true
 	live := make([]*activation, 0, len(a.byKey))
+	done := make([]chan struct{}, 0, len(a.byKey))
 	for _, e := range a.byKey {
 		live = append(live, e)
+		done = append(done, a.doneOf(e))
 		e.stopping = true
 	}
 	a.mu.Unlock()
 	for _, e := range live {
 		system.Root.Stop(e.pid)
 	}
-	for _, e := range live {
+	for _, d := range done {
 		select {
-		case <-e.done:
+		case <-d:
 		case <-ctx.Done():
 			return fmt.Errorf("cluster: %d grains still stopping: %w", len(live), ctx.Err())
 		}
@@ -401,10 +461,11 @@ func (n *Node) deactivate(ctx context.Context, key string) error {
 		}
 		if e.inflight == 0 || ctx.Err() != nil {
 			e.stopping = true
+			done := a.doneOf(e)
 			a.mu.Unlock()
 			n.system.Root.Poison(e.pid) // queued calls finish first
 			select {
-			case <-e.done:
+			case <-done:
 				return nil
 			case <-ctx.Done():
 				return fmt.Errorf("cluster: %s did not stop: %w", key, ctx.Err())

@@ -3,6 +3,7 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
@@ -48,12 +49,12 @@ func checkSize(what string, msg proto.Message) error {
 // another node over [MaxMessageBytes] (a grain's reply, typically) is
 // replaced by a RouteError that says so, which the caller's forward turns
 // into a [TooLargeError] at once, and is logged.
-func (n *Node) replyLimit(kind, identity string) actor.SenderMiddleware {
+func (n *Node) replyLimit() actor.SenderMiddleware {
 	return func(next actor.SenderFunc) actor.SenderFunc {
 		return func(c actor.SenderContext, target *actor.PID, env *actor.MessageEnvelope) {
 			if target != nil && target.GetAddress() != n.system.Address() {
 				if m, ok := env.Message.(proto.Message); ok {
-					if err := checkSize(fmt.Sprintf("%s/%s's message %T", kind, identity, m), m); err != nil {
+					if err := checkSize(fmt.Sprintf("%s's message %T", grainName(c.Self()), m), m); err != nil {
 						n.log.Error("message not sent to another node", "err", err, "to", target.GetAddress())
 						env = &actor.MessageEnvelope{Header: env.Header, Sender: env.Sender,
 							Message: &clusterv1.RouteError{Code: clusterv1.RouteError_CODE_TOO_LARGE, Message: err.Error()}}
@@ -63,4 +64,14 @@ func (n *Node) replyLimit(kind, identity string) actor.SenderMiddleware {
 			next(c, target, env)
 		}
 	}
+}
+
+// grainName is "kind/identity" of the activation whose actor is pid (named
+// kind/identity$seq).
+func grainName(pid *actor.PID) string {
+	name := pid.GetId()
+	if i := strings.LastIndexByte(name, '$'); i >= 0 {
+		return name[:i]
+	}
+	return name
 }

@@ -34,6 +34,8 @@ type Config struct {
 	DataDir string
 	// InMemory keeps storage in memory: nothing survives a restart (tests).
 	InMemory bool
+	// CacheSize is the store's block cache in bytes (0: 64 MiB).
+	CacheSize int64
 	// ActorAddr is host:port of the actor remoting listener; port 0 picks a
 	// free port.
 	ActorAddr string
@@ -239,7 +241,9 @@ type Node struct {
 	provider *Provider
 	alarms   *alarmScheduler
 	kinds    map[string]Kind
-	repl     *replicator // nil when Config.ReplicationFactor is 1
+	props    *actor.Props // shared by every activation (grainProps)
+	workers  *workers     // runs the activations' mailboxes (grainProps)
+	repl     *replicator  // nil when Config.ReplicationFactor is 1
 
 	activations activations
 	metrics     nodeMetrics
@@ -287,13 +291,14 @@ func Start(ctx context.Context, cfg Config, kinds []Kind) (_ *Node, err error) {
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, kinds: map[string]Kind{}}
 	n.activations.byKey = map[string]*activation{}
+	n.props = n.grainProps()
 	for _, k := range kinds {
 		if k.Name == "" || k.New == nil {
 			return nil, fmt.Errorf("cluster: kind %q needs a name and a producer", k.Name)
 		}
 		n.kinds[k.Name] = k
 	}
-	n.store, err = OpenStore(cfg.DataDir, StoreOptions{InMemory: cfg.InMemory})
+	n.store, err = OpenStore(cfg.DataDir, StoreOptions{InMemory: cfg.InMemory, CacheSize: cfg.CacheSize})
 	if err != nil {
 		return nil, err
 	}
@@ -485,6 +490,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			_ = protect(func() { n.cluster.Shutdown(false) })
 		} else if n.system != nil {
 			n.system.Shutdown()
+		}
+		if n.workers != nil {
+			n.workers.close()
 		}
 		if n.store != nil {
 			if err := n.store.Close(); err != nil {

@@ -232,7 +232,11 @@ func (n *Node) callLocal(ctx context.Context, kind, identity string, msg any) (a
 				return nil, err
 			}
 		}
-		f := n.system.Root.RequestFuture(e.pid, msg, timeout)
+		// No timer of the future's own: ctx has the deadline (checked
+		// above) and wait completes the future when it passes. A stopped
+		// timer stays in the runtime's timer heap until it is cleaned, and
+		// with it the future.
+		f := n.system.Root.RequestFuture(e.pid, msg, -1)
 		res, err := n.wait(ctx, f)
 		n.release(e)
 		switch {

@@ -24,19 +24,19 @@ const (
 )
 
 type actorContextExtras struct {
-	children            PIDSet
-	receiveTimeoutTimer *time.Timer
-	rs                  *RestartStatistics
-	stash               *linkedliststack.Stack
-	watchers            PIDSet
-	context             Context
-	extensions          *ctxext.ContextExtensions
+	children   PIDSet
+	rs         *RestartStatistics
+	stash      *linkedliststack.Stack
+	watchers   PIDSet
+	context    Context
+	extensions *ctxext.ContextExtensions
 }
 
 func newActorContextExtras(context Context) *actorContextExtras {
+	// extensions are made on first Set (stich patch 9): most actors have
+	// none, and every actor with a receive timeout or middleware has extras.
 	this := &actorContextExtras{
-		context:    context,
-		extensions: ctxext.NewContextExtensions(),
+		context: context,
 	}
 
 	return this
@@ -52,33 +52,32 @@ func (ctxExt *actorContextExtras) restartStats() *RestartStatistics {
 	return ctxExt.rs
 }
 
-func (ctxExt *actorContextExtras) initReceiveTimeoutTimer(timer *time.Timer) {
-	ctxExt.receiveTimeoutTimer = timer
-}
-
-func (ctxExt *actorContextExtras) resetReceiveTimeoutTimer(time time.Duration) {
-	if ctxExt.receiveTimeoutTimer == nil {
+// The receive-timeout timer lives in the context itself, not in its
+// extras (stich patch 9): most stich actors set a receive timeout and need
+// nothing else of the extras.
+func (ctx *actorContext) resetReceiveTimeoutTimer(time time.Duration) {
+	if ctx.receiveTimeoutTimer == nil {
 		return
 	}
 
-	ctxExt.receiveTimeoutTimer.Reset(time)
+	ctx.receiveTimeoutTimer.Reset(time)
 }
 
-func (ctxExt *actorContextExtras) stopReceiveTimeoutTimer() {
-	if ctxExt.receiveTimeoutTimer == nil {
+func (ctx *actorContext) stopReceiveTimeoutTimer() {
+	if ctx.receiveTimeoutTimer == nil {
 		return
 	}
 
-	ctxExt.receiveTimeoutTimer.Stop()
+	ctx.receiveTimeoutTimer.Stop()
 }
 
-func (ctxExt *actorContextExtras) killReceiveTimeoutTimer() {
-	if ctxExt.receiveTimeoutTimer == nil {
+func (ctx *actorContext) killReceiveTimeoutTimer() {
+	if ctx.receiveTimeoutTimer == nil {
 		return
 	}
 
-	ctxExt.receiveTimeoutTimer.Stop()
-	ctxExt.receiveTimeoutTimer = nil
+	ctx.receiveTimeoutTimer.Stop()
+	ctx.receiveTimeoutTimer = nil
 }
 
 func (ctxExt *actorContextExtras) addChild(pid *PID) {
@@ -98,15 +97,16 @@ func (ctxExt *actorContextExtras) unwatch(watcher *PID) {
 }
 
 type actorContext struct {
-	actor             Actor
-	actorSystem       *ActorSystem
-	extras            *actorContextExtras
-	props             *Props
-	parent            *PID
-	self              *PID
-	receiveTimeout    time.Duration
-	messageOrEnvelope interface{}
-	state             int32
+	actor               Actor
+	actorSystem         *ActorSystem
+	extras              *actorContextExtras
+	props               *Props
+	parent              *PID
+	self                *PID
+	receiveTimeout      time.Duration
+	receiveTimeoutTimer *time.Timer
+	messageOrEnvelope   interface{}
+	state               int32
 }
 
 var (
@@ -127,6 +127,20 @@ func newActorContext(actorSystem *ActorSystem, props *Props, parent *PID) *actor
 	this.incarnateActor()
 
 	return this
+}
+
+// decorated is the context the actor and its middleware see: ctx itself
+// unless the props decorate it. stich patch 9: no extras are made for it
+// when there is no decorator.
+func (ctx *actorContext) decorated() Context {
+	if ctx.extras != nil {
+		return ctx.extras.context
+	}
+	if ctx.props == nil || ctx.props.contextDecoratorChain == nil {
+		return ctx
+	}
+
+	return ctx.ensureExtras().context
 }
 
 func (ctx *actorContext) ensureExtras() *actorContextExtras {
@@ -226,24 +240,23 @@ func (ctx *actorContext) SetReceiveTimeout(d time.Duration) {
 
 	ctx.receiveTimeout = d
 
-	ctx.ensureExtras()
-	ctx.extras.stopReceiveTimeoutTimer()
+	ctx.stopReceiveTimeoutTimer()
 
 	if d > 0 {
-		if ctx.extras.receiveTimeoutTimer == nil {
-			ctx.extras.initReceiveTimeoutTimer(time.AfterFunc(d, ctx.receiveTimeoutHandler))
+		if ctx.receiveTimeoutTimer == nil {
+			ctx.receiveTimeoutTimer = time.AfterFunc(d, ctx.receiveTimeoutHandler)
 		} else {
-			ctx.extras.resetReceiveTimeoutTimer(d)
+			ctx.resetReceiveTimeoutTimer(d)
 		}
 	}
 }
 
 func (ctx *actorContext) CancelReceiveTimeout() {
-	if ctx.extras == nil || ctx.extras.receiveTimeoutTimer == nil {
+	if ctx.receiveTimeoutTimer == nil {
 		return
 	}
 
-	ctx.extras.killReceiveTimeoutTimer()
+	ctx.killReceiveTimeoutTimer()
 	ctx.receiveTimeout = 0
 }
 
@@ -300,7 +313,7 @@ func (ctx *actorContext) Send(pid *PID, message interface{}) {
 
 func (ctx *actorContext) sendUserMessage(pid *PID, message interface{}) {
 	if ctx.props.senderMiddlewareChain != nil {
-		ctx.props.senderMiddlewareChain(ctx.ensureExtras().context, pid, WrapEnvelope(message))
+		ctx.props.senderMiddlewareChain(ctx.decorated(), pid, WrapEnvelope(message))
 	} else {
 		pid.sendUserMessage(ctx.actorSystem, message)
 	}
@@ -354,7 +367,7 @@ func (ctx *actorContext) defaultReceive() {
 
 	case AutoRespond:
 		if ctx.props.contextDecoratorChain != nil {
-			ctx.actor.Receive(ctx.ensureExtras().context)
+			ctx.actor.Receive(ctx.decorated())
 		} else {
 			ctx.actor.Receive(ctx)
 		}
@@ -365,7 +378,7 @@ func (ctx *actorContext) defaultReceive() {
 	default:
 		// are we using decorators, if so, ensure it has been created
 		if ctx.props.contextDecoratorChain != nil {
-			ctx.actor.Receive(ctx.ensureExtras().context)
+			ctx.actor.Receive(ctx.decorated())
 
 			return
 		}
@@ -487,7 +500,7 @@ func (ctx *actorContext) InvokeUserMessage(md interface{}) {
 		influenceTimeout = !influenceTimeout
 
 		if influenceTimeout {
-			ctx.extras.stopReceiveTimeoutTimer()
+			ctx.stopReceiveTimeoutTimer()
 		}
 	}
 
@@ -514,19 +527,19 @@ func (ctx *actorContext) InvokeUserMessage(md interface{}) {
 	}
 
 	if ctx.receiveTimeout > 0 && influenceTimeout {
-		ctx.extras.resetReceiveTimeoutTimer(ctx.receiveTimeout)
+		ctx.resetReceiveTimeoutTimer(ctx.receiveTimeout)
 	}
 }
 
 func (ctx *actorContext) processMessage(m interface{}) {
 	if ctx.props.receiverMiddlewareChain != nil {
-		ctx.props.receiverMiddlewareChain(ctx.ensureExtras().context, WrapEnvelope(m))
+		ctx.props.receiverMiddlewareChain(ctx.decorated(), WrapEnvelope(m))
 
 		return
 	}
 
 	if ctx.props.contextDecoratorChain != nil {
-		ctx.ensureExtras().context.Receive(WrapEnvelope(m))
+		ctx.decorated().Receive(WrapEnvelope(m))
 
 		return
 	}
@@ -770,6 +783,9 @@ func (ctx *actorContext) String() string {
 
 func (ctx *actorContext) Get(id ctxext.ContextExtensionID) ctxext.ContextExtension {
 	extras := ctx.ensureExtras()
+	if extras.extensions == nil {
+		return nil
+	}
 	ext := extras.extensions.Get(id)
 
 	return ext
@@ -777,5 +793,8 @@ func (ctx *actorContext) Get(id ctxext.ContextExtensionID) ctxext.ContextExtensi
 
 func (ctx *actorContext) Set(ext ctxext.ContextExtension) {
 	extras := ctx.ensureExtras()
+	if extras.extensions == nil {
+		extras.extensions = ctxext.NewContextExtensions()
+	}
 	extras.extensions.Set(ext)
 }

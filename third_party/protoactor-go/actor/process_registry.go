@@ -1,11 +1,8 @@
 package actor
 
 import (
+	"sync"
 	"sync/atomic"
-
-	murmur32 "github.com/twmb/murmur3"
-
-	cmap "github.com/orcaman/concurrent-map"
 )
 
 type ProcessRegistryValue struct {
@@ -16,26 +13,16 @@ type ProcessRegistryValue struct {
 	RemoteHandlers []AddressResolver
 }
 
+// SliceMap holds the local processes by id. It was 1024 concurrent maps of
+// 32 shards each; Go maps never give back their buckets, so every process
+// ever registered left room behind in one of those 32,768 maps (stich patch
+// 9). A sync.Map prunes its nodes on delete: a removed process costs nothing.
 type SliceMap struct {
-	LocalPIDs []cmap.ConcurrentMap
+	m sync.Map // id -> Process
 }
 
 func newSliceMap() *SliceMap {
-	sm := &SliceMap{}
-	sm.LocalPIDs = make([]cmap.ConcurrentMap, 1024)
-
-	for i := 0; i < len(sm.LocalPIDs); i++ {
-		sm.LocalPIDs[i] = cmap.New()
-	}
-
-	return sm
-}
-
-func (s *SliceMap) GetBucket(key string) cmap.ConcurrentMap {
-	hash := murmur32.Sum32([]byte(key))
-	index := int(hash) % len(s.LocalPIDs)
-
-	return s.LocalPIDs[index]
+	return &SliceMap{}
 }
 
 const (
@@ -86,18 +73,16 @@ func (pr *ProcessRegistryValue) NextId() string {
 }
 
 func (pr *ProcessRegistryValue) Add(process Process, id string) (*PID, bool) {
-	bucket := pr.LocalPIDs.GetBucket(id)
+	_, loaded := pr.LocalPIDs.m.LoadOrStore(id, process)
 
 	return &PID{
 		Address: pr.Address,
 		Id:      id,
-	}, bucket.SetIfAbsent(id, process)
+	}, !loaded
 }
 
 func (pr *ProcessRegistryValue) Remove(pid *PID) {
-	bucket := pr.LocalPIDs.GetBucket(pid.Id)
-
-	ref, _ := bucket.Pop(pid.Id)
+	ref, _ := pr.LocalPIDs.m.LoadAndDelete(pid.Id)
 	if l, ok := ref.(*ActorProcess); ok {
 		atomic.StoreInt32(&l.dead, 1)
 	}
@@ -119,8 +104,7 @@ func (pr *ProcessRegistryValue) Get(pid *PID) (Process, bool) {
 		return pr.ActorSystem.DeadLetter, false
 	}
 
-	bucket := pr.LocalPIDs.GetBucket(pid.Id)
-	ref, ok := bucket.Get(pid.Id)
+	ref, ok := pr.LocalPIDs.m.Load(pid.Id)
 
 	if !ok {
 		return pr.ActorSystem.DeadLetter, false
@@ -130,8 +114,7 @@ func (pr *ProcessRegistryValue) Get(pid *PID) (Process, bool) {
 }
 
 func (pr *ProcessRegistryValue) GetLocal(id string) (Process, bool) {
-	bucket := pr.LocalPIDs.GetBucket(id)
-	ref, ok := bucket.Get(id)
+	ref, ok := pr.LocalPIDs.m.Load(id)
 
 	if !ok {
 		return pr.ActorSystem.DeadLetter, false

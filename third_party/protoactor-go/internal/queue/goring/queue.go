@@ -12,26 +12,25 @@ type ringBuffer struct {
 	mod    int64
 }
 
+// Queue is a ring buffer that grows as needed. Its buffer is made by the
+// first Push and given back when a Pop empties the queue (stich patch 9):
+// an idle actor's mailbox holds no buffer.
 type Queue struct {
 	len     int64
 	content *ringBuffer
 	lock    sync.Mutex
+	initial int64
 }
 
 func New(initialSize int64) *Queue {
-	return &Queue{
-		content: &ringBuffer{
-			buffer: make([]interface{}, initialSize),
-			head:   0,
-			tail:   0,
-			mod:    initialSize,
-		},
-		len: 0,
-	}
+	return &Queue{initial: max(initialSize, 2)}
 }
 
 func (q *Queue) Push(item interface{}) {
 	q.lock.Lock()
+	if q.content == nil {
+		q.content = &ringBuffer{buffer: make([]interface{}, q.initial), mod: q.initial}
+	}
 	c := q.content
 	c.tail = (c.tail + 1) % c.mod
 	if c.tail == c.head {
@@ -79,7 +78,9 @@ func (q *Queue) Pop() (interface{}, bool) {
 	c.head = (c.head + 1) % c.mod
 	res := c.buffer[c.head]
 	c.buffer[c.head] = nil
-	atomic.AddInt64(&q.len, -1)
+	if atomic.AddInt64(&q.len, -1) == 0 {
+		q.content = nil
+	}
 	q.lock.Unlock()
 	return res, true
 }
@@ -104,6 +105,9 @@ func (q *Queue) PopMany(count int64) ([]interface{}, bool) {
 		c.buffer[pos] = nil
 	}
 	c.head = (c.head + count) % c.mod
+	if atomic.LoadInt64(&q.len) == 0 {
+		q.content = nil
+	}
 
 	q.lock.Unlock()
 	return buffer, true
