@@ -56,16 +56,18 @@ func TestWorkersNeverWaitForARun(t *testing.T) {
 // close lets the rest go.
 func TestIdleWorkersTimeOutUnderATrickle(t *testing.T) {
 	w := newWorkers(300)
-	release := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := 0; i < 10; i++ {
-		wg.Add(1)
-		w.Schedule(func() { defer wg.Done(); <-release })
-	}
-	close(release)
-	wg.Wait()
 	idle := func() int { w.mu.Lock(); defer w.mu.Unlock(); return len(w.idle) }
 	testutil.WaitFor(t, 60*time.Second, func() error {
+		// A burst of ten runs at once, again on each try: a machine that
+		// stalls this goroutine past workerIdle lets them all time out.
+		release := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := 0; i < 10; i++ {
+			wg.Add(1)
+			w.Schedule(func() { defer wg.Done(); <-release })
+		}
+		close(release)
+		wg.Wait()
 		// Several (not all ten: on a loaded machine the first may time
 		// out before the last is idle).
 		if n := idle(); n < 3 {
