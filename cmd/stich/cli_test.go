@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -170,5 +171,27 @@ func TestNodeKeyNewAndRotate(t *testing.T) {
 	}
 	if _, err := f.ring(); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Fatalf("world-readable key file: %v", err)
+	}
+}
+
+// An embedded node's owner key is sent to its address only while it
+// serves: a process that runs an embedded node and later talks to another
+// node on the same port (CI saw one get the stale key: "unauthenticated")
+// sends that node its own key file's key, not the stopped node's.
+func TestEmbeddedNodeKeyEndsWithTheNode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	stop, url, err := startEmbedded(ctx, &globalFlags{logLevel: "warn", logFormat: "text"}, &modelFlags{}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostport := strings.TrimPrefix(url, "http://")
+	if tokenFor(ctx, hostport) == "" {
+		stop()
+		t.Fatal("the embedded node's key is not used for its address while it serves")
+	}
+	stop()
+	if _, ok := embeddedTokens.Load(hostport); ok {
+		t.Fatalf("the stopped embedded node's key is still used for %s", hostport)
 	}
 }

@@ -210,7 +210,6 @@ func writeFileAtomic(path string, data []byte) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// startEmbedded runs a node with a temporary data folder for one command.
 // sessionProvider is the provider a session asks for: with an embedded
 // node configured for a model, its default (the model); else --provider.
 func sessionProvider(f *generateFlags) string {
@@ -220,6 +219,7 @@ func sessionProvider(f *generateFlags) string {
 	return f.provider
 }
 
+// startEmbedded runs a node with a temporary data folder for one command.
 func startEmbedded(ctx context.Context, g *globalFlags, models *modelFlags, stderr io.Writer) (stop func(), url string, err error) {
 	dir, err := os.MkdirTemp("", "stich-generate-")
 	if err != nil {

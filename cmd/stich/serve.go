@@ -461,6 +461,12 @@ func serve(ctx context.Context, f *serveFlags, log *slog.Logger, ready func(addr
 	if err := ensureOwner(ctx, srv, f.nodeName, f.embedded, log); err != nil {
 		return fmt.Errorf("owner account: %w", err)
 	}
+	if f.embedded {
+		// NB: the key is this node's only while it serves: a node started
+		// later on the same port (another process's, or this process's
+		// next embedded node) must not be sent it.
+		defer embeddedTokens.Delete(srv.Addr())
+	}
 	signIn := ""
 	if !f.embedded {
 		link, err := srv.NewSignInLink()
