@@ -404,18 +404,20 @@ func (r *BuildRunner) followLog(ctx context.Context, alloc *api.Allocation, stre
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
+		// ended: the API's reader has returned. It ends by closing frames
+		// or by sending its one error (it then leaves frames open), so
+		// after either there is nothing more to wait for.
+		ended := false
 		defer func() {
 			pw.Close()
 			// Until the API's reader ends (ctx ends it), take its frames so
 			// it never blocks on a full channel.
-			for {
+			for !ended {
 				select {
 				case _, ok := <-frames:
-					if !ok {
-						return
-					}
+					ended = !ok
 				case <-errs:
-					return
+					ended = true
 				}
 			}
 		}()
@@ -423,6 +425,7 @@ func (r *BuildRunner) followLog(ctx context.Context, alloc *api.Allocation, stre
 			select {
 			case f, ok := <-frames:
 				if !ok {
+					ended = true
 					return
 				}
 				if f != nil && len(f.Data) > 0 {
@@ -431,6 +434,7 @@ func (r *BuildRunner) followLog(ctx context.Context, alloc *api.Allocation, stre
 					}
 				}
 			case <-errs:
+				ended = true
 				return
 			case <-ctx.Done():
 				return

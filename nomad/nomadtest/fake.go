@@ -734,15 +734,18 @@ func (s *Server) LoseAlloc(allocID string) error {
 		s.mu.Unlock()
 		return errors.New("nomadtest: no such allocation")
 	}
+	// NB: lost before its processes are killed, as Nomad reports it (the
+	// node is gone: nobody sees them exit); marked after the kill, the
+	// exit was reported first as "complete" and a watcher took that.
 	a.lost = true
+	a.clientStatus, a.desired, a.clientDesc = "lost", "stop", "alloc is lost since its node is down"
 	s.removeServices(a)
+	s.publish(api.TopicAllocation, "AllocationUpdated", a.id, map[string]any{"Allocation": a.stub()})
 	s.mu.Unlock()
 	a.stopChecks()
 	a.killNow()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a.clientStatus, a.desired, a.clientDesc = "lost", "stop", "alloc is lost since its node is down"
-	s.publish(api.TopicAllocation, "AllocationUpdated", a.id, map[string]any{"Allocation": a.stub()})
 	if j := s.jobs[a.job]; j != nil && *j.Type == api.JobTypeService {
 		s.reconcile(j, "node-update", false)
 	}
