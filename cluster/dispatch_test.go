@@ -78,8 +78,7 @@ func TestIdleWorkersTimeOutUnderATrickle(t *testing.T) {
 	testutil.WaitFor(t, 120*time.Second, func() error {
 		done := make(chan struct{})
 		w.Schedule(func() { close(done) })
-		<-done
-		time.Sleep(workerIdle / 10)
+		<-done // one run at a time, one per poll (10 ms): a trickle
 		if n := idle(); n > 2 {
 			return fmt.Errorf("%d workers still idle under a trickle", n)
 		}
